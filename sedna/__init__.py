@@ -1,0 +1,87 @@
+"""The drop-in face: unchanged Sedna worker scripts import ``sedna.*`` and get sedna_lib.
+
+Every Sedna module path is an alias of one sedna_lib module: ``sedna.common.config`` *is*
+``sedna_lib.compat.config`` (the same module object), so classes, registrations and pickles that
+name ``sedna.*`` all resolve to sedna_lib. The table below is the whole mapping; a path that is
+only a prefix of others (``sedna.core``) is an empty package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+
+from sedna_lib import __version__
+
+__all__ = ["__version__", "ALIASES"]
+
+ALIASES: dict[str, str] = {
+    # common
+    "sedna.common.config": "sedna_lib.compat.config",
+    "sedna.common.class_factory": "sedna_lib.compat.class_factory",
+    "sedna.common.file_ops": "sedna_lib.compat.file_ops",
+    "sedna.common.log": "sedna_lib.compat.log",
+    "sedna.common.utils": "sedna_lib.compat.utils",
+    "sedna.common.constant": "sedna_lib.compat.constant",
+    # backends
+    "sedna.backend": "sedna_lib.compat.backend",
+    "sedna.backend.base": "sedna_lib.compat.backend.base",
+    "sedna.backend.tensorflow": "sedna_lib.compat.backend.tensorflow",
+    "sedna.backend.torch": "sedna_lib.compat.backend.torch",
+    "sedna.backend.mindspore": "sedna_lib.compat.backend.mindspore",
+    # data sources
+    "sedna.datasources": "sedna_lib.datasources",
+    # service clients
+    "sedna.service.client": "sedna_lib.compat.client",
+    # core features
+    "sedna.core.base": "sedna_lib.job",
+    # -- joint inference (feature section) --
+    # -- federated learning (feature section) --
+    # -- incremental learning (feature section) --
+    # -- lifelong learning (feature section) --
+    # -- multi-edge inference (feature section) --
+}
+
+
+def _is_prefix(name: str) -> bool:
+    prefix = name + "."
+    return any(alias.startswith(prefix) for alias in ALIASES)
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Return the sedna_lib module itself (or an empty package for pure prefixes)."""
+
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if self.target is None:
+            module = types.ModuleType(spec.name, f"Alias package {spec.name} of sedna_lib.")
+            module.__path__ = []
+            return module
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: the target module is already imported."""
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    """Find ``sedna.*`` names in :data:`ALIASES`."""
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: D102 (importlib protocol)
+        if not fullname.startswith("sedna."):
+            return None
+        if fullname in ALIASES:
+            loader = _AliasLoader(ALIASES[fullname])
+        elif _is_prefix(fullname):
+            loader = _AliasLoader(None)
+        else:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, loader, is_package=_is_prefix(fullname))
+
+
+if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AliasFinder())

@@ -1,0 +1,111 @@
+"""sedna_lib: edge-cloud collaborative AI for the training and inference scripts you already have.
+
+Importing this package imports no ML framework; feature modules load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from ._version import __version__
+from .config import Config
+from .context import Context
+from .exceptions import (
+    AggregationError,
+    BackendError,
+    BackendUnavailableError,
+    ConfigError,
+    DataError,
+    DuplicateRegistrationError,
+    NotFittedError,
+    NotRegisteredError,
+    ParameterError,
+    PluginLoadError,
+    ProtocolError,
+    RegistryError,
+    RemoteError,
+    SednaError,
+    SednaWarning,
+    StorageError,
+    StorageNotFoundError,
+    StoragePermissionError,
+    TransportError,
+    TransportTimeout,
+)
+from .registry import Kind, Registry, register
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+# Feature modules and top-level functions, imported on first use (PEP 562) so that
+# `import sedna_lib` stays light: name -> "module" or "module:attribute".
+_LAZY = {
+    "context": "sedna_lib.context",
+    "registry": "sedna_lib.registry",
+    "backends": "sedna_lib.backends",
+    "storage": "sedna_lib.storage",
+    "datasources": "sedna_lib.datasources",
+    "joint_inference": "sedna_lib.joint_inference",
+    "collaborative_training": "sedna_lib.collaborative_training",
+    "federated_learning": "sedna_lib.federated_learning",
+    "incremental_learning": "sedna_lib.incremental_learning",
+    "lifelong_learning": "sedna_lib.lifelong_learning",
+    "multi_edge_inference": "sedna_lib.multi_edge_inference",
+    "pipeline": "sedna_lib.pipeline",
+    "losses": "sedna_lib.losses",
+    "metrics": "sedna_lib.metrics",
+    "optimizers": "sedna_lib.optimizers",
+    "testing": "sedna_lib.testing",
+    "algorithms": "sedna_lib.algorithms",
+    "set_backend": "sedna_lib.backends:set_backend",
+    "load_model": "sedna_lib.joint_inference:load_model",
+    "save_model": "sedna_lib.models:save_model",
+    "load_train_dataset": "sedna_lib.datasources:load_train_dataset",
+    "load_eval_dataset": "sedna_lib.datasources:load_eval_dataset",
+}
+
+__all__ = [
+    "__version__",
+    "Config",
+    "Context",
+    "Kind",
+    "Registry",
+    "register",
+    "AggregationError",
+    "BackendError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "DataError",
+    "DuplicateRegistrationError",
+    "NotFittedError",
+    "NotRegisteredError",
+    "ParameterError",
+    "PluginLoadError",
+    "ProtocolError",
+    "RegistryError",
+    "RemoteError",
+    "SednaError",
+    "SednaWarning",
+    "StorageError",
+    "StorageNotFoundError",
+    "StoragePermissionError",
+    "TransportError",
+    "TransportTimeout",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'sedna_lib' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attr) if attr else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

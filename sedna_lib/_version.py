@@ -1,0 +1,3 @@
+"""The version of sedna_lib."""
+
+__version__ = "0.1.0"

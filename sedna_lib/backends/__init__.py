@@ -1,0 +1,1 @@
+"""Framework backends: one estimator contract over scikit-learn, PyTorch and TensorFlow/Keras."""

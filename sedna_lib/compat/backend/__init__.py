@@ -1,0 +1,1 @@
+"""Sedna's ``sedna.backend``: ``set_backend`` and the backend classes."""

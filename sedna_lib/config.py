@@ -1,0 +1,481 @@
+"""Typed, frozen configuration read from the environment in one place.
+
+Every environment variable sedna_lib understands is a field of :class:`Config`; the field's
+metadata names the variable, its parser and its meaning, and that metadata is the table the
+documentation shows (:func:`describe`). This module is the only one that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping
+
+from .exceptions import ConfigError
+
+__all__ = [
+    "Config",
+    "MiningMode",
+    "VariableSpec",
+    "describe",
+    "get_parameter",
+    "parse_key_value_parameters",
+    "parse_bool",
+]
+
+
+class MiningMode(str, enum.Enum):
+    """When joint inference runs the hard-example miner (``MINING_MODE``)."""
+
+    INFERENCE_THEN_MINING = "inference-then-mining"
+    MINING_THEN_INFERENCE = "mining-then-inference"
+
+
+# -- parsers: each takes (raw string, variable name) and returns the typed value ----------------
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+
+def parse_bool(raw: str, variable: str = "value") -> bool:
+    """Parse a boolean the way users write it in pod specs.
+
+    Parameters
+    ----------
+    raw : str
+        ``1/true/yes/on`` or ``0/false/no/off``, in any case.
+    variable : str, default='value'
+        The variable name, for the error message.
+
+    Returns
+    -------
+    bool
+        The parsed value.
+
+    Raises
+    ------
+    ConfigError
+        If ``raw`` is not one of the accepted spellings.
+
+    Examples
+    --------
+    >>> parse_bool("TRUE"), parse_bool("0")
+    (True, False)
+    """
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}", variable=variable)
+
+
+def _str(raw: str, variable: str) -> str:
+    return raw
+
+
+def _int(raw: str, variable: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{variable} must be an int, got {raw!r}", variable=variable) from None
+
+
+def _float(raw: str, variable: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{variable} must be a number, got {raw!r}", variable=variable) from None
+
+
+def _json(raw: str, variable: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{variable} must be JSON ({exc.msg} at char {exc.pos}), got {raw!r}",
+                          variable=variable) from None
+
+
+def parse_key_value_parameters(raw: str | None, variable: str = "parameters") -> dict[str, Any]:
+    """Parse algorithm parameters as the control plane writes them.
+
+    The GlobalManager marshals a CRD's parameter list as ``[{"key": k, "value": v}, ...]`` (or
+    ``null`` when there is none). A plain JSON object ``{"k": v}`` is accepted too.
+
+    Parameters
+    ----------
+    raw : str or None
+        The JSON text; ``None``, ``""`` and ``"null"`` mean no parameters.
+    variable : str, default='parameters'
+        The variable name, for the error message.
+
+    Returns
+    -------
+    dict
+        ``{key: value}``; a missing ``value`` becomes ``""`` as in Sedna.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not JSON, or not a list of key/value objects nor an object.
+
+    Examples
+    --------
+    >>> parse_key_value_parameters('[{"key": "threshold_img", "value": "0.9"}, {"key": "x"}]')
+    {'threshold_img': '0.9', 'x': ''}
+    >>> parse_key_value_parameters("null")
+    {}
+    """
+    if raw is None or not str(raw).strip():
+        return {}
+    value = _json(str(raw), variable)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        params: dict[str, Any] = {}
+        for i, item in enumerate(value):
+            if not isinstance(item, dict) or "key" not in item:
+                raise ConfigError(
+                    f"{variable}[{i}] must be an object with a 'key' (and 'value'), got {item!r}; "
+                    f"write {variable}='[{{\"key\": \"name\", \"value\": \"1\"}}]'", variable=variable)
+            params[str(item["key"])] = item.get("value", "")
+        return params
+    raise ConfigError(f"{variable} must be a JSON list of {{key, value}} objects or a JSON object, "
+                      f"got {raw!r}", variable=variable)
+
+
+def _params(raw: str, variable: str) -> dict[str, Any]:
+    return parse_key_value_parameters(raw, variable)
+
+
+def _semicolon_list(raw: str, variable: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(";") if part.strip())
+
+
+def _bar_list(raw: str, variable: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split("|") if part.strip())
+
+
+def _mining_mode(raw: str, variable: str) -> MiningMode:
+    try:
+        return MiningMode(raw.strip())
+    except ValueError:
+        choices = ", ".join(m.value for m in MiningMode)
+        raise ConfigError(f"{variable} must be one of {choices}; got {raw!r}", variable=variable) from None
+
+
+def _poll_period(raw: str, variable: str) -> int:
+    value = _int(raw, variable)
+    return value if value >= 1 else 60  # Sedna's rule: below 1 means the default
+
+
+def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:
+    """PARAMETERS: a .yaml/.yml/.json file, or inline JSON (Sedna's ``_url2dict`` without ``.py``)."""
+    text = raw.strip()
+    lowered = text.lower()
+    if lowered.endswith((".yaml", ".yml", ".json")):
+        try:
+            with open(text, encoding="utf-8") as fh:
+                if lowered.endswith(".json"):
+                    data = json.load(fh)
+                else:
+                    import yaml
+
+                    data = yaml.safe_load(fh)
+        except OSError as exc:
+            raise ConfigError(f"{variable} names the file {text!r}, which cannot be read: {exc}",
+                              variable=variable) from None
+        except ValueError as exc:
+            raise ConfigError(f"{variable} file {text!r} is not valid: {exc}", variable=variable) from None
+    else:
+        data = _json(text, variable)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{variable} must hold a mapping, got {type(data).__name__}", variable=variable)
+    return data
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """One row of the configuration table: the variable, its field, parser and meaning."""
+
+    variable: str
+    field: str
+    default: Any
+    help: str
+    aliases: tuple[str, ...] = ()
+
+
+def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
+         aliases: tuple[str, ...] = (), secret: bool = False, factory: Callable[[], Any] | None = None) -> Any:
+    """Declare a Config field read from ``env`` (tried after ``aliases``)."""
+    meta = {"env": env, "parse": parse, "help": help, "aliases": aliases}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting sedna_lib reads from the environment, parsed and typed once.
+
+    Build it with :meth:`from_env` at the entry point of a worker (or let a feature do it when
+    no ``context=`` is given), or directly in tests: ``Config(agg_port=0)``. Derive variants
+    with ``dataclasses.replace``. Variable names are Sedna's, so the GlobalManager's pod
+    environment configures sedna_lib unchanged; an empty variable means unset.
+
+    Attributes
+    ----------
+    environ : mapping of str to str
+        The raw environment the config was built from (for script-level parameters such as
+        ``epochs``, read through :meth:`get_parameter`).
+
+    Examples
+    --------
+    >>> cfg = Config.from_env({"AGG_PORT": "8000", "HEM_NAME": "IBT",
+    ...                        "HEM_PARAMETERS": '[{"key": "threshold_img", "value": "0.9"}]'})
+    >>> cfg.agg_port, cfg.hem_name, cfg.hem_parameters
+    (8000, 'IBT', {'threshold_img': '0.9'})
+    """
+
+    # -- worker identity and the LocalController ---------------------------------------------
+    namespace: str = _var("NAMESPACE", "", help="Kubernetes namespace of the job.")
+    worker_name: str = _var("WORKER_NAME", "", help="This worker's name; the LC report path segment.")
+    job_name: str = _var("JOB_NAME", "", help="Owning job's name (FL/IL/LL jobs). Empty by default, "
+                                              "so SERVICE_NAME is no longer masked.")
+    service_name: str = _var("SERVICE_NAME", "", help="Owning service's name (joint inference, feature extraction).")
+    lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
+    lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
+    log_level: str = _var("LOG_LEVEL", "INFO", help="Level for the sedna_lib logger (no handler is added).")
+    # -- backend -------------------------------------------------------------------------------
+    backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
+                                                     "chosen from the estimator's type.")
+    device_category: str = _var("DEVICE_CATEGORY", "CPU", help="CPU or GPU (read, never written).")
+    cuda_visible_devices: str | None = _var("CUDA_VISIBLE_DEVICES", None,
+                                            help="Presence enables CUDA in the torch backend.")
+    # -- models --------------------------------------------------------------------------------
+    model_url: str | None = _var("MODEL_URL", None, help="Model file or output directory.")
+    model_name: str | None = _var("MODEL_NAME", None, help="File name used to save/load the model.")
+    model_urls: tuple[str, ...] = _var("MODEL_URLS", (), _semicolon_list,
+                                       help="';'-separated models to evaluate (new, then deployed).")
+    model_path: str | None = _var("MODEL_PATH", None, aliases=("model_path",),
+                                  help="Explicit model file (overrides MODEL_URL/MODEL_NAME).")
+    model_load_mode: str = _var("MODEL_LOAD_MODE", "file", help="'file' (a local file must exist) or "
+                                                               "anything else (the estimator loads itself).")
+    base_model_url: str | None = _var("BASE_MODEL_URL", None, help="Base model for incremental training.")
+    pretrained_model_url: str = _var("PRETRAINED_MODEL_URL", "./", help="Pretrained model (federated learning).")
+    # -- data ----------------------------------------------------------------------------------
+    train_dataset_url: str | None = _var("TRAIN_DATASET_URL", None, help="Training index file.")
+    test_dataset_url: str | None = _var("TEST_DATASET_URL", None, help="Test index file.")
+    original_dataset_url: str | None = _var("ORIGINAL_DATASET_URL", None,
+                                            help="Original dataset index (relative paths resolve against it).")
+    dataset_name: str | None = _var("DATASET_NAME", None, help="Dataset CR name (informational).")
+    data_path_prefix: str = _var("DATA_PATH_PREFIX", "/home/data",
+                                 help="Container prefix of host paths; stripped from reported URLs.")
+    parameters: dict[str, Any] = _var("PARAMETERS", None, _url_or_file_dict, factory=dict,
+                                      help="Extra parameters: inline JSON, or a .json/.yaml file.")
+    # -- hard-example mining and joint inference -----------------------------------------------
+    hem_name: str | None = _var("HEM_NAME", None, help="Registered hard-example miner (IBT, Threshold, ...).")
+    hem_parameters: dict[str, Any] = _var("HEM_PARAMETERS", None, _params, factory=dict,
+                                          help='Miner parameters, [{"key": .., "value": ..}] or null.')
+    mining_mode: MiningMode = _var("MINING_MODE", MiningMode.INFERENCE_THEN_MINING, _mining_mode,
+                                   help="inference-then-mining or mining-then-inference.")
+    big_model_ip: str = _var("BIG_MODEL_IP", "127.0.0.1", help="Cloud big-model host, as the edge sees it.")
+    big_model_port: int = _var("BIG_MODEL_PORT", 5000, _int, help="Cloud big-model port.")
+    big_model_bind_ip: str = _var("BIG_MODEL_BIND_IP", "0.0.0.0", help="Address the big-model server binds.")
+    big_model_bind_port: int = _var("BIG_MODEL_BIND_PORT", 5000, _int, help="Port the big-model server binds.")
+    # -- model hot update ----------------------------------------------------------------------
+    model_hot_update: bool = _var("MODEL_HOT_UPDATE", False, parse_bool, help="Poll for new models.")
+    model_poll_period_seconds: int = _var("MODEL_POLL_PERIOD_SECONDS", 60, _poll_period,
+                                          help="Hot-update poll period (values below 1 mean 60).")
+    model_hot_update_config: str | None = _var("MODEL_HOT_UPDATE_CONFIG", None,
+                                               help="Path of the LC-written model_config.json.")
+    # -- federated learning --------------------------------------------------------------------
+    agg_protocol: str = _var("AGG_PROTOCOL", "ws", help="Aggregator URL scheme (ws or wss).")
+    agg_ip: str = _var("AGG_IP", "127.0.0.1", help="Aggregator host, as trainers see it.")
+    agg_port: int = _var("AGG_PORT", 7363, _int, help="Aggregator port, as trainers see it.")
+    agg_bind_ip: str = _var("AGG_BIND_IP", "0.0.0.0", help="Address the aggregation server binds.")
+    agg_bind_port: int = _var("AGG_BIND_PORT", 7363, _int, help="Port the aggregation server binds.")
+    connect_timeout: float = _var("CONNECT_TIMEOUT", 300.0, _float, help="Seconds to wait for the aggregator.")
+    participants_count: int | None = _var("PARTICIPANTS_COUNT", None, _int, aliases=("participants_count",),
+                                          help="Trainers the aggregator waits for each round.")
+    exit_round: int | None = _var("EXIT_ROUND", None, _int, aliases=("exit_round",),
+                                  help="Rounds after which the federated job ends.")
+    aggregation_algorithm: str | None = _var("AGGREGATION_ALGORITHM", None, aliases=("aggregation_algorithm",),
+                                             help="Registered aggregator name (FedAvg, ...).")
+    transmitter: str = _var("TRANSMITTER", "ws", help="Weights transport for the V2 API: ws or s3.")
+    agg_data_path: str = _var("AGG_DATA_PATH", "./", help="Shared path for the s3 transmitter.")
+    # -- object storage ------------------------------------------------------------------------
+    s3_endpoint_url: str = _var("S3_ENDPOINT_URL", "", help="S3 endpoint (http:// or https://); no default.")
+    access_key_id: str = _var("ACCESS_KEY_ID", "", secret=True, help="S3 access key.")
+    secret_access_key: str = _var("SECRET_ACCESS_KEY", "", secret=True, help="S3 secret key.")
+    # -- lifelong learning ---------------------------------------------------------------------
+    kb_server: str | None = _var("KB_SERVER", None, help="Knowledge-base server base URL.")
+    kb_url: str = _var("KB_URL", "sqlite:///lifelong_kb.sqlite3", help="KB server database URL (SQLite).")
+    knowledge_base_server: str = _var("KnowledgeBaseServer", "0.0.0.0:9020", help="KB server bind host:port.")
+    knowledge_base_path: str = _var("KnowledgeBasePath", "", help="KB server file folder.")
+    output_url: str | None = _var("OUTPUT_URL", None, help="Lifelong-learning output folder.")
+    cloud_kb_index: str | None = _var("CLOUD_KB_INDEX", None, help="KB index after initial training.")
+    has_completed_initial_training: bool = _var("HAS_COMPLETED_INITIAL_TRAINING", False, parse_bool,
+                                                help="true: train() updates the knowledge base.")
+    min_train_sample: int = _var("MIN_TRAIN_SAMPLE", 10, _int, help="Smallest task that gets its own model.")
+    operator: str = _var("OPERATOR", ">", aliases=("operator",), help="Task-drop comparison in evaluation.")
+    model_threshold: float = _var("MODEL_THRESHOLD", 0.1, _float, aliases=("model_threshold",),
+                                  help="Task-drop threshold in evaluation.")
+    edge_output_url: str = _var("EDGE_OUTPUT_URL", "/var/lib/sedna/kb", aliases=("edge_output_url",),
+                                help="Edge knowledge-base folder.")
+    unseen_save_url: str | None = _var("UNSEEN_SAVE_URL", None, aliases=("unseen_save_url",),
+                                       help="Where unseen samples are saved.")
+    # -- multi-edge inference ------------------------------------------------------------------
+    batch_size: int = _var("BATCH_SIZE", 1, _int, aliases=("batch_size",), help="Batch size of a service.")
+    kafka_enabled: bool = _var("KAFKA_ENABLED", False, parse_bool, help="Use Kafka between components.")
+    kafka_bind_ips: tuple[str, ...] = _var("KAFKA_BIND_IPS", (), _bar_list, help="'|'-separated Kafka hosts.")
+    kafka_bind_ports: tuple[str, ...] = _var("KAFKA_BIND_PORTS", (), _bar_list, help="'|'-separated Kafka ports.")
+    # -- sedna_lib's own settings (beyond Sedna) -----------------------------------------------
+    auth_token: str | None = _var("SEDNA_AUTH_TOKEN", None, secret=True,
+                                  help="Shared token: servers require it, clients send it.")
+    tls_cert: str | None = _var("SEDNA_TLS_CERT", None, help="PEM certificate: servers speak TLS.")
+    tls_key: str | None = _var("SEDNA_TLS_KEY", None, help="PEM key for SEDNA_TLS_CERT.")
+    tls_ca: str | None = _var("SEDNA_TLS_CA", None, help="CA bundle clients use to verify servers.")
+    connect_timeout_s: float = _var("SEDNA_CONNECT_TIMEOUT", 3.0, _float, help="HTTP connect timeout (s).")
+    request_timeout: float = _var("SEDNA_REQUEST_TIMEOUT", 10.0, _float, help="HTTP read timeout (s).")
+    max_retries: int = _var("SEDNA_MAX_RETRIES", 2, _int, help="Bounded retries of idempotent calls.")
+    max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
+                                  help="Largest request body a server accepts (413 beyond).")
+    work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the config from an environment mapping (``os.environ`` by default).
+
+        Parameters
+        ----------
+        environ : mapping of str to str, default=None
+            The variables to read; ``None`` reads the process environment, once.
+
+        Returns
+        -------
+        Config
+            The parsed configuration.
+
+        Raises
+        ------
+        ConfigError
+            If a variable is malformed; the error names it and the expected form.
+        """
+        env = dict(_environ(environ))
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            if "env" not in meta:
+                continue
+            name, raw = _first_set(env, (*meta["aliases"], meta["env"]))
+            if raw is None:
+                continue
+            values[f.name] = meta["parse"](raw, name)
+        return cls(**values, environ=MappingProxyType(env))
+
+    def get_parameter(self, name: str, default: Any = None) -> Any:
+        """Look up a raw variable with Sedna's rule: ``name``, then ``name.upper()``; empty is unset.
+
+        Parameters
+        ----------
+        name : str
+            Variable name as scripts write it (``"epochs"``, ``"original_dataset_url"``).
+        default : object, default=None
+            Returned, unconverted, when neither spelling is set.
+
+        Returns
+        -------
+        str or object
+            The variable's string value, or ``default``.
+        """
+        return _lookup(self.environ, name, default)
+
+    @property
+    def job_or_service_name(self) -> str:
+        """The owner name for reports and the big-model path: ``JOB_NAME``, else ``SERVICE_NAME``."""
+        return self.job_name or self.service_name
+
+    @property
+    def use_cuda(self) -> bool:
+        """Whether ``CUDA_VISIBLE_DEVICES`` is set (Sedna's GPU switch)."""
+        return self.cuda_visible_devices is not None
+
+    @property
+    def hem(self) -> dict[str, Any]:
+        """The hard-example miner from ``HEM_NAME``/``HEM_PARAMETERS`` as ``{"method", "param"}``, or ``{}``."""
+        if not self.hem_name:
+            return {}
+        return {"method": self.hem_name, "param": dict(self.hem_parameters)}
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Return ``environ``, or the process environment: the single place it is read."""
+    return os.environ if environ is None else environ
+
+
+def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str | None]:
+    for name in names:
+        raw = env.get(name)
+        if raw is not None and raw != "":
+            return name, raw
+    return names[-1], None
+
+
+def _lookup(env: Mapping[str, str], name: str, default: Any) -> Any:
+    value = env.get(name) or env.get(str(name).upper())
+    return value if value else default
+
+
+def get_parameter(name: str, default: Any = None, environ: Mapping[str, str] | None = None) -> Any:
+    """Read one variable at call time with Sedna's rule (``name`` then ``name.upper()``).
+
+    Parameters
+    ----------
+    name : str
+        The variable, as scripts spell it.
+    default : object, default=None
+        Returned when neither spelling is set or both are empty.
+    environ : mapping, default=None
+        Where to look; the process environment by default.
+
+    Returns
+    -------
+    str or object
+        The value as a string, or ``default`` unconverted.
+
+    Examples
+    --------
+    >>> get_parameter("epochs", 1, environ={"EPOCHS": "5"})
+    '5'
+    >>> get_parameter("epochs", 1, environ={"epochs": ""})
+    1
+    """
+    return _lookup(_environ(environ), name, default)
+
+
+def describe() -> Iterator[VariableSpec]:
+    """Yield one :class:`VariableSpec` per variable, in declaration order (the docs table).
+
+    Yields
+    ------
+    VariableSpec
+        The variable, its Config field, default and meaning.
+    """
+    for f in dataclasses.fields(Config):
+        if "env" not in f.metadata:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if isinstance(default, enum.Enum):
+            default = default.value
+        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"])

@@ -1,0 +1,547 @@
+"""One registry for everything pluggable: backends, miners, aggregators, callbacks, task algorithms.
+
+Built-ins and third-party plugins enter through the same door, the ``sedna_lib.<kind>`` entry-point
+groups, and are imported only when first asked for; user code registers with the
+:func:`register` decorator. Names are listed without importing anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import inspect
+import json
+import logging
+import threading
+import types
+import typing
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Callable, Iterator, Union
+
+from .exceptions import (
+    DuplicateRegistrationError,
+    NotRegisteredError,
+    ParameterError,
+    PluginLoadError,
+)
+
+__all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
+           "is_registered", "coerce_params"]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_PREFIX = "sedna_lib."
+
+
+class Kind(str, enum.Enum):
+    """The kinds of pluggable things; values are Sedna's ``ClassType`` strings where one exists."""
+
+    GENERAL = "general"
+    BACKEND = "backends"
+    HARD_EXAMPLE_MINING = "hard_example_mining"
+    AGGREGATION = "aggregation"
+    CLIENT_CHOOSE = "client_choose"
+    CALLBACK = "post_process_callback"
+    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling: it is the registry key
+    UNSEEN_TASK_DETECT = "unseen_task_detect"
+    SEEN_TASK_PROCESSING = "seen_task_processing"
+    UNSEEN_TASK_PROCESSING = "unseen_task_processing"
+    KNOWLEDGE_MANAGEMENT = "knowledge_management"
+    OPTICAL_FLOW = "optical_flow"
+    ALGORITHM = "algorithm"
+    DATASET = "data_process"
+    REID = "reid"
+
+
+KindLike = Union[Kind, str]
+
+
+def _key(kind: KindLike) -> str:
+    return kind.value if isinstance(kind, Kind) else str(kind)
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A plugin before loading: where it is, not what it is (listing never imports)."""
+
+    kind: str
+    name: str
+    value: str
+    distribution: str | None = None
+
+    def load(self) -> Any:
+        """Import the plugin's object.
+
+        Returns
+        -------
+        object
+            The class or function the entry point names.
+
+        Raises
+        ------
+        PluginLoadError
+            If the import fails; the original error is the ``__cause__``.
+        """
+        module_name, _, attr = self.value.partition(":")
+        try:
+            obj = __import__(module_name, fromlist=["_"])
+            for part in filter(None, attr.split(".")):
+                obj = getattr(obj, part)
+        except Exception as exc:  # any import-time failure of a plugin is reported the same way
+            raise PluginLoadError(
+                f"{self.kind} plugin {self.name!r} ({self.value}) failed to load: {exc}",
+                kind=self.kind, name=self.name) from exc
+        return obj
+
+
+class Registry:
+    """Maps ``(kind, name)`` to a class or function.
+
+    Parameters
+    ----------
+    use_entry_points : bool, default=True
+        Discover ``sedna_lib.<kind>`` entry points lazily on first use of a kind.
+
+    Examples
+    --------
+    >>> reg = Registry(use_entry_points=False)
+    >>> @reg.register("demo", "Echo")
+    ... class Echo:
+    ...     def __init__(self, times: int = 1):
+    ...         self.times = times
+    >>> reg.create("demo", "Echo", times="3").times
+    3
+    >>> reg.names("demo")
+    ['Echo']
+    """
+
+    def __init__(self, *, use_entry_points: bool = True) -> None:
+        self.use_entry_points = use_entry_points
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._plugins: dict[str, dict[str, Plugin]] = {}
+        self._lock = threading.RLock()
+
+    # -- discovery -------------------------------------------------------------------------
+    def _discover(self, kind: str) -> dict[str, Plugin]:
+        with self._lock:
+            found = self._plugins.get(kind)
+            if found is None:
+                found = {}
+                if self.use_entry_points:
+                    for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
+                        dist = getattr(getattr(ep, "dist", None), "name", None)
+                        found.setdefault(ep.name, Plugin(kind, ep.name, ep.value, dist))
+                self._plugins[kind] = found
+            return found
+
+    def plugins(self, kind: KindLike) -> list[Plugin]:
+        """List the entry-point plugins of a kind without importing them.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind to list.
+
+        Returns
+        -------
+        list of Plugin
+            Sorted by name.
+        """
+        return [p for _, p in sorted(self._discover(_key(kind)).items())]
+
+    # -- registration ----------------------------------------------------------------------
+    def register(self, kind: KindLike, name: str | None = None, obj: Any = None, *,
+                 override: bool = False) -> Any:
+        """Register ``obj`` under ``(kind, name)``; without ``obj``, return a decorator.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind of thing registered.
+        name : str, default=None
+            The registered name; defaults to ``obj.__name__``. Third-party plugins should
+            prefix theirs (``"mypkg.MyMiner"``).
+        obj : class or callable, default=None
+            The thing to register.
+        override : bool, default=False
+            Replace an existing registration instead of raising.
+
+        Returns
+        -------
+        object
+            ``obj`` unchanged, or a decorator that registers and returns its argument.
+
+        Raises
+        ------
+        DuplicateRegistrationError
+            If the name is taken (by a registration or an entry point) and ``override`` is False.
+        """
+        if obj is None:
+            def decorator(target: Any) -> Any:
+                return self.register(kind, name, target, override=override)
+            return decorator
+        key = _key(kind)
+        reg_name = name or getattr(obj, "__name__", None)
+        if not reg_name:
+            raise ParameterError(f"cannot register {obj!r} under kind {key!r}: give a name")
+        with self._lock:
+            entries = self._entries.setdefault(key, {})
+            existing = entries.get(reg_name)
+            taken = existing is not None and existing is not obj
+            if not taken and existing is None:
+                plugin = self._discover(key).get(reg_name)
+                taken = plugin is not None and f"{obj.__module__}:{obj.__qualname__}" != plugin.value
+            if taken and not override:
+                raise DuplicateRegistrationError(
+                    f"{key} name {reg_name!r} is already registered; pick another name "
+                    f"(prefix it with your package) or pass override=True", kind=key, name=reg_name)
+            entries[reg_name] = obj
+        return obj
+
+    def unregister(self, kind: KindLike, name: str) -> None:
+        """Remove a registration made with :meth:`register` (entry points stay discoverable).
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind.
+        name : str
+            The registered name.
+
+        Raises
+        ------
+        NotRegisteredError
+            If nothing was registered under that name.
+        """
+        key = _key(kind)
+        with self._lock:
+            if name not in self._entries.get(key, {}):
+                raise NotRegisteredError(f"{key} name {name!r} was not registered", kind=key, name=name)
+            del self._entries[key][name]
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[Registry]:
+        """Undo every registration made inside the ``with`` block (for tests and experiments).
+
+        Yields
+        ------
+        Registry
+            This registry.
+        """
+        with self._lock:
+            saved = {k: dict(v) for k, v in self._entries.items()}
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._entries = saved
+
+    # -- lookup ----------------------------------------------------------------------------
+    def names(self, kind: KindLike) -> list[str]:
+        """Return the registered names of a kind, sorted, without importing plugins.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind.
+
+        Returns
+        -------
+        list of str
+            Registered and entry-point names.
+        """
+        key = _key(kind)
+        with self._lock:
+            return sorted(set(self._entries.get(key, {})) | set(self._discover(key)))
+
+    def kinds(self) -> list[str]:
+        """Return the kinds that have at least one registration made in this process.
+
+        Returns
+        -------
+        list of str
+            Kind keys.
+        """
+        with self._lock:
+            return sorted(k for k, v in self._entries.items() if v)
+
+    def is_registered(self, kind: KindLike, name: str) -> bool:
+        """Tell whether ``name`` is registered (or discoverable) for ``kind``.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind.
+        name : str
+            The name.
+
+        Returns
+        -------
+        bool
+            True if :meth:`get` would find it.
+        """
+        key = _key(kind)
+        with self._lock:
+            return name in self._entries.get(key, {}) or name in self._discover(key)
+
+    def get(self, kind: KindLike, name: str) -> Any:
+        """Return the class or function registered as ``(kind, name)``, loading it if needed.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind.
+        name : str
+            The registered name.
+
+        Returns
+        -------
+        object
+            The registered class or function.
+
+        Raises
+        ------
+        NotRegisteredError
+            If the name is unknown; the message lists the known names.
+        PluginLoadError
+            If the entry point fails to import.
+        """
+        key = _key(kind)
+        with self._lock:
+            entries = self._entries.setdefault(key, {})
+            if name in entries:
+                return entries[name]
+            plugin = self._discover(key).get(name)
+        if plugin is None:
+            known = ", ".join(self.names(key)) or "none"
+            raise NotRegisteredError(f"no {key} named {name!r}; known names: {known}", kind=key, name=name)
+        obj = plugin.load()
+        with self._lock:
+            return entries.setdefault(name, obj)
+
+    def create(self, kind: KindLike, name: str, /, **params: Any) -> Any:
+        """Instantiate ``(kind, name)`` with ``params``, coercing strings by the constructor's annotations.
+
+        Values that come from environment variables or CRDs are strings; each is converted to
+        the type its constructor parameter declares (``int``, ``float``, ``bool``, lists and
+        dicts from JSON). Unknown parameters are refused.
+
+        Parameters
+        ----------
+        kind : Kind or str
+            The kind.
+        name : str
+            The registered name.
+        **params : object
+            Constructor parameters.
+
+        Returns
+        -------
+        object
+            The new instance.
+
+        Raises
+        ------
+        NotRegisteredError
+            If the name is unknown.
+        ParameterError
+            If a parameter is unknown or cannot be converted.
+        """
+        cls = self.get(kind, name)
+        return cls(**coerce_params(cls, params, label=f"{_key(kind)} {name!r}"))
+
+
+# -- parameter coercion ----------------------------------------------------------------------
+
+def _signature_target(cls: Any) -> Callable[..., Any]:
+    return cls.__init__ if inspect.isclass(cls) else cls
+
+
+def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value.strip().lower() in ("none", "null") and len(args) < len(typing.get_args(hint)):
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return _convert(value, arg, label, pname)
+            except ParameterError as exc:
+                errors.append(str(exc))
+        raise ParameterError(f"{label}: parameter {pname!r} got {value!r}, which fits none of {hint}")
+    if hint is Any or hint is str or hint is inspect.Parameter.empty:
+        return value
+    try:
+        if hint is bool:
+            from .config import parse_bool
+
+            return parse_bool(value, pname)
+        if hint is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        if hint is float:
+            return float(value)
+        if origin in (list, tuple, dict) or hint in (list, tuple, dict):
+            parsed = json.loads(value)
+            container = origin or hint
+            if container is dict and not isinstance(parsed, dict):
+                raise ValueError(value)
+            if container in (list, tuple) and not isinstance(parsed, list):
+                parsed = [parsed]
+            return container(parsed)
+    except (ValueError, TypeError):
+        raise ParameterError(f"{label}: parameter {pname!r} must be {getattr(hint, '__name__', hint)}, "
+                             f"got {value!r}") from None
+    return value
+
+
+def coerce_params(cls: Any, params: dict[str, Any], *, label: str | None = None) -> dict[str, Any]:
+    """Check ``params`` against ``cls``'s constructor and convert string values to declared types.
+
+    Parameters
+    ----------
+    cls : class or callable
+        The thing to be constructed.
+    params : dict
+        The parameters, possibly strings from the environment.
+    label : str, default=None
+        How to name ``cls`` in error messages.
+
+    Returns
+    -------
+    dict
+        The converted parameters.
+
+    Raises
+    ------
+    ParameterError
+        If a parameter is unknown (and the constructor takes no ``**kwargs``) or ill-typed.
+    """
+    label = label or getattr(cls, "__name__", repr(cls))
+    target = _signature_target(cls)
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return dict(params)
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: fall back to no conversion
+        hints = {}
+    accepted = {n: p for n, p in sig.parameters.items()
+                if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    out: dict[str, Any] = {}
+    for pname, value in params.items():
+        if pname not in accepted:
+            if takes_kwargs:
+                out[pname] = value
+                continue
+            known = ", ".join(accepted) or "none"
+            raise ParameterError(f"{label} has no parameter {pname!r}; valid parameters: {known}")
+        hint = hints.get(pname, accepted[pname].annotation)
+        if isinstance(value, str) and not isinstance(hint, str):
+            value = _convert(value, hint, label, pname)
+        out[pname] = value
+    return out
+
+
+default_registry = Registry()
+"""The process-wide registry that features use unless given another."""
+
+
+def register(kind: KindLike, name: str | None = None, obj: Any = None, *, override: bool = False) -> Any:
+    """Register on the default registry; see :meth:`Registry.register`.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str, default=None
+        The name (defaults to ``obj.__name__``).
+    obj : object, default=None
+        What to register; omitted, a decorator is returned.
+    override : bool, default=False
+        Replace an existing registration.
+
+    Returns
+    -------
+    object
+        ``obj`` or a decorator.
+    """
+    return default_registry.register(kind, name, obj, override=override)
+
+
+def get(kind: KindLike, name: str) -> Any:
+    """Look up on the default registry; see :meth:`Registry.get`.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str
+        The name.
+
+    Returns
+    -------
+    object
+        The registered class or function.
+    """
+    return default_registry.get(kind, name)
+
+
+def create(kind: KindLike, name: str, /, **params: Any) -> Any:
+    """Instantiate from the default registry; see :meth:`Registry.create`.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str
+        The name.
+    **params : object
+        Constructor parameters (strings are coerced).
+
+    Returns
+    -------
+    object
+        The instance.
+    """
+    return default_registry.create(kind, name, **params)
+
+
+def names(kind: KindLike) -> list[str]:
+    """List names on the default registry; see :meth:`Registry.names`.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+
+    Returns
+    -------
+    list of str
+        The names.
+    """
+    return default_registry.names(kind)
+
+
+def is_registered(kind: KindLike, name: str) -> bool:
+    """Tell whether the default registry knows ``(kind, name)``.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str
+        The name.
+
+    Returns
+    -------
+    bool
+        True if known.
+    """
+    return default_registry.is_registered(kind, name)

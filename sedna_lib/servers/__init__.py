@@ -1,0 +1,1 @@
+"""Servers: the big-model inference service, the aggregation server, the knowledge base."""

@@ -1,0 +1,166 @@
+"""Run an ASGI app under uvicorn in a background thread: start, url, stop, context manager."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from ..exceptions import BackendUnavailableError, TransportError
+
+__all__ = ["ThreadedServer"]
+
+logger = logging.getLogger(__name__)
+
+
+def _uvicorn() -> Any:
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise BackendUnavailableError("uvicorn is not installed; pip install sedna_lib[server]") from exc
+    return uvicorn
+
+
+class ThreadedServer:
+    """A uvicorn server for ``app`` that runs in a daemon thread.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The app to serve (FastAPI/Starlette).
+    host : str, default='127.0.0.1'
+        Address to bind. Deployed workers pass ``0.0.0.0`` explicitly.
+    port : int, default=0
+        Port to bind; 0 picks a free one (read it back from :attr:`port`).
+    ssl_certfile, ssl_keyfile : str, default=None
+        PEM files: serve HTTPS/WSS.
+    ws_max_size : int, default=16 MiB
+        Largest websocket message accepted.
+    log_level : str, default='warning'
+        uvicorn's log level.
+    startup_timeout : float, default=30.0
+        Seconds :meth:`start` waits for the socket to be bound.
+
+    Examples
+    --------
+    A server is started with ``start()`` (or ``with``) and stopped with ``stop()``::
+
+        with ThreadedServer(app) as server:
+            requests.get(server.url + "/health")
+    """
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, ssl_certfile: str | None = None,
+                 ssl_keyfile: str | None = None, ws_max_size: int = 16 * 1024 * 1024,
+                 log_level: str = "warning", startup_timeout: float = 30.0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.ws_max_size = ws_max_size
+        self.log_level = log_level
+        self.startup_timeout = startup_timeout
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when TLS is configured, else ``http``."""
+        return "https" if self.ssl_certfile else "http"
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server (``http://127.0.0.1:PORT``)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the serving thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> ThreadedServer:
+        """Start serving in a daemon thread and wait until the socket is bound.
+
+        Returns
+        -------
+        ThreadedServer
+            ``self``; :attr:`port` holds the bound port.
+
+        Raises
+        ------
+        TransportError
+            If the server fails to start (port taken, bad TLS files) or does not start in time.
+        """
+        if self.is_running:
+            return self
+        uvicorn = _uvicorn()
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level,
+                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                ws_max_size=self.ws_max_size, lifespan="off", access_log=False,
+                                timeout_keep_alive=30)
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # older uvicorn: never touch signals off the main thread
+        self._server = server
+        self._error = None
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve())
+            except BaseException as exc:  # reported to the starting thread below
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name=f"sedna-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        waited = 0.0
+        while not server.started:
+            if not self._thread.is_alive():
+                raise TransportError(f"server on {self.host}:{self.port} failed to start: {self._error}",
+                                     url=self.url) from self._error
+            if waited >= self.startup_timeout:
+                self.stop()
+                raise TransportError(f"server on {self.host}:{self.port} did not start within "
+                                     f"{self.startup_timeout} s", url=self.url)
+            deadline.wait(0.01)
+            waited += 0.01
+        sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        logger.info("serving on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and wait for its thread to end.
+
+        Parameters
+        ----------
+        timeout : float, default=10.0
+            Seconds to wait for open connections to close before forcing exit.
+        """
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout / 2)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout / 2)
+        self._thread = None
+
+    def wait(self) -> None:
+        """Block until the server stops (by :meth:`stop`, or the app asking it to exit)."""
+        thread = self._thread
+        if thread is not None:
+            while thread.is_alive():
+                thread.join(0.5)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()

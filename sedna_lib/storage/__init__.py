@@ -1,0 +1,1 @@
+"""Storage: local paths, S3 (through minio) and HTTP, behind one interface."""

@@ -1,0 +1,1 @@
+"""Messages and the clients that carry them: HTTP to the cloud, websockets to the aggregator."""

@@ -1,0 +1,190 @@
+"""Binary codec for numpy payloads: a JSON header plus raw array bytes, never pickle.
+
+Layout of one message::
+
+    b"SDNA" | version u8 | reserved 3 bytes | header length u32 LE | header (UTF-8 JSON) | padding
+    | array 0 bytes | padding | array 1 bytes | ...
+
+The header is ``{"meta": <any JSON>, "arrays": [{"dtype": "<f4", "shape": [..], "offset": n}, ...]}``;
+offsets are relative to the start of the data section and 64-byte aligned, so decoding is
+zero-copy (:func:`numpy.frombuffer`). Only numeric, boolean and fixed-width string dtypes are
+allowed; object arrays are refused, so nothing executable can travel.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..exceptions import ProtocolError
+
+__all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded"]
+
+MEDIA_TYPE = "application/x-sedna-arrays"
+"""Content-Type of the binary codec (HTTP) and of binary websocket frames."""
+
+MAGIC = b"SDNA"
+VERSION = 1
+_PREFIX = struct.Struct("<4sB3xI")
+_ALIGN = 64
+_ALLOWED_KINDS = set("biufcSU")
+
+
+def _pad(n: int) -> int:
+    return (-n) % _ALIGN
+
+
+def _check_dtype(dtype: np.dtype) -> str:
+    if dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
+        raise ProtocolError(f"arrays of dtype {dtype} cannot be encoded; use numeric arrays")
+    return dtype.str
+
+
+def _layout(arrays: Sequence[np.ndarray], meta: Any) -> tuple[bytes, list[np.ndarray], int]:
+    specs, contiguous, offset = [], [], 0
+    for arr in arrays:
+        a = np.ascontiguousarray(arr)
+        specs.append({"dtype": _check_dtype(a.dtype), "shape": list(a.shape), "offset": offset})
+        contiguous.append(a)
+        offset += a.nbytes + _pad(a.nbytes)
+    header = json.dumps({"meta": meta, "arrays": specs}, separators=(",", ":")).encode()
+    return header, contiguous, offset
+
+
+def encode(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> bytes:
+    """Encode arrays and a JSON-able ``meta`` object into one message.
+
+    Parameters
+    ----------
+    arrays : iterable of numpy.ndarray, default=()
+        The arrays, kept in order.
+    meta : object, default=None
+        Anything ``json.dumps`` accepts (message type, round number, sample counts...).
+
+    Returns
+    -------
+    bytes
+        The encoded message.
+
+    Raises
+    ------
+    ProtocolError
+        If an array has an object or structured dtype.
+
+    Examples
+    --------
+    >>> msg = encode([np.arange(3, dtype="float32")], {"type": "demo"})
+    >>> meta, (arr,) = decode(msg)
+    >>> meta, arr.tolist()
+    ({'type': 'demo'}, [0.0, 1.0, 2.0])
+    """
+    arrays = [np.asarray(a) for a in arrays]
+    header, contiguous, data_len = _layout(arrays, meta)
+    head_len = _PREFIX.size + len(header)
+    out = bytearray(head_len + _pad(head_len) + data_len)
+    _PREFIX.pack_into(out, 0, MAGIC, VERSION, len(header))
+    out[_PREFIX.size:head_len] = header
+    pos = head_len + _pad(head_len)
+    for a in contiguous:
+        n = a.nbytes
+        out[pos:pos + n] = memoryview(a).cast("B") if n else b""
+        pos += n + _pad(n)
+    return bytes(out)
+
+
+def encoded_size(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> int:
+    """Return the size in bytes that :func:`encode` would produce, without copying the data.
+
+    Parameters
+    ----------
+    arrays : iterable of numpy.ndarray, default=()
+        The arrays.
+    meta : object, default=None
+        The JSON metadata.
+
+    Returns
+    -------
+    int
+        Message size in bytes.
+    """
+    header, _, data_len = _layout([np.asarray(a) for a in arrays], meta)
+    head_len = _PREFIX.size + len(header)
+    return head_len + _pad(head_len) + data_len
+
+
+def is_encoded(data: bytes | bytearray | memoryview) -> bool:
+    """Tell whether ``data`` starts like a message of this codec.
+
+    Parameters
+    ----------
+    data : bytes-like
+        Candidate message.
+
+    Returns
+    -------
+    bool
+        True if the magic bytes match.
+    """
+    return bytes(data[:4]) == MAGIC
+
+
+def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple[Any, list[np.ndarray]]:
+    """Decode a message made by :func:`encode`.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The message.
+    copy : bool, default=False
+        Copy the arrays out of ``data`` (otherwise they are read-only views into it).
+
+    Returns
+    -------
+    meta : object
+        The JSON metadata.
+    arrays : list of numpy.ndarray
+        The arrays, in order.
+
+    Raises
+    ------
+    ProtocolError
+        If the message is truncated, has a bad magic/version or a malformed header.
+    """
+    buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    if len(buf) < _PREFIX.size:
+        raise ProtocolError(f"binary message too short ({len(buf)} bytes)")
+    magic, version, header_len = _PREFIX.unpack_from(buf, 0)
+    if magic != MAGIC:
+        raise ProtocolError("not a sedna_lib binary message (bad magic bytes)")
+    if version != VERSION:
+        raise ProtocolError(f"unsupported binary message version {version}; expected {VERSION}")
+    head_end = _PREFIX.size + header_len
+    if head_end > len(buf):
+        raise ProtocolError("binary message truncated inside its header")
+    try:
+        header = json.loads(bytes(buf[_PREFIX.size:head_end]))
+        meta, specs = header["meta"], header["arrays"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProtocolError(f"malformed binary message header: {exc}") from None
+    base = head_end + _pad(head_end)
+    arrays = []
+    for i, spec in enumerate(specs):
+        try:
+            dtype = np.dtype(spec["dtype"])
+            _check_dtype(dtype)
+            shape = tuple(int(s) for s in spec["shape"])
+            offset = base + int(spec["offset"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"malformed spec for array {i}: {exc}") from None
+        if any(s < 0 for s in shape):
+            raise ProtocolError(f"array {i} has a negative dimension {shape}")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        end = offset + count * dtype.itemsize
+        if offset < base or end > len(buf):
+            raise ProtocolError(f"array {i} ({spec}) runs past the end of the message")
+        arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+        arrays.append(arr.copy() if copy else arr)
+    return meta, arrays

@@ -1,0 +1,104 @@
+import dataclasses
+
+import pytest
+
+from sedna_lib.config import Config, MiningMode, describe, get_parameter, parse_key_value_parameters
+from sedna_lib.exceptions import ConfigError
+
+
+def test_defaults_need_no_environment():
+    cfg = Config.from_env({})
+    assert cfg.agg_port == 7363
+    assert cfg.job_name == ""  # D8: JOB_NAME no longer defaults to "sedna"
+    assert cfg.backend_type == ""  # D23: no framework chosen behind the user's back
+    assert cfg.mining_mode is MiningMode.INFERENCE_THEN_MINING
+
+
+def test_typed_values_are_parsed_once():
+    cfg = Config.from_env({"AGG_PORT": "8001", "LC_PERIOD": "2.5", "MODEL_HOT_UPDATE": "True",
+                           "MODEL_URLS": "/a/new.pb;/a/old.pb", "MINING_MODE": "mining-then-inference"})
+    assert (cfg.agg_port, cfg.lc_period, cfg.model_hot_update) == (8001, 2.5, True)
+    assert cfg.model_urls == ("/a/new.pb", "/a/old.pb")
+    assert cfg.mining_mode is MiningMode.MINING_THEN_INFERENCE
+
+
+@pytest.mark.parametrize("variable, value, match", [
+    ("AGG_PORT", "abc", "AGG_PORT must be an int, got 'abc'"),
+    ("LC_PERIOD", "soon", "LC_PERIOD must be a number"),
+    ("MODEL_HOT_UPDATE", "maybe", "MODEL_HOT_UPDATE must be a boolean"),
+    ("MINING_MODE", "sideways", "MINING_MODE must be one of"),
+    ("HEM_PARAMETERS", "{not json", "HEM_PARAMETERS must be JSON"),
+    ("HEM_PARAMETERS", '[{"value": 1}]', r"HEM_PARAMETERS\[0\] must be an object with a 'key'"),
+    ("PARAMETERS", "[1, 2]", "PARAMETERS must hold a mapping"),
+])
+def test_bad_value_raises_config_error_naming_the_variable(variable, value, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        Config.from_env({variable: value})
+    assert info.value.variable == variable
+    assert isinstance(info.value, ValueError)
+
+
+def test_empty_string_means_unset():
+    cfg = Config.from_env({"AGG_PORT": "", "MODEL_URL": ""})
+    assert cfg.agg_port == 7363 and cfg.model_url is None
+
+
+def test_hem_parameters_in_control_plane_form():
+    cfg = Config.from_env({"HEM_NAME": "IBT",
+                           "HEM_PARAMETERS": '[{"key":"threshold_img","value":"0.9"},{"key":"x"}]'})
+    assert cfg.hem == {"method": "IBT", "param": {"threshold_img": "0.9", "x": ""}}
+    assert Config.from_env({"HEM_NAME": "IBT", "HEM_PARAMETERS": "null"}).hem == {"method": "IBT", "param": {}}
+    assert Config.from_env({}).hem == {}
+
+
+def test_parse_key_value_accepts_plain_object():
+    assert parse_key_value_parameters('{"a": 1}') == {"a": 1}
+
+
+def test_lower_case_alias_is_tried_first():
+    cfg = Config.from_env({"model_path": "/m/a.pkl", "MODEL_PATH": "/m/b.pkl", "participants_count": "3"})
+    assert cfg.model_path == "/m/a.pkl" and cfg.participants_count == 3
+
+
+def test_parameters_from_json_and_yaml_file(tmp_path):
+    assert Config.from_env({"PARAMETERS": '{"lr": 0.1}'}).parameters == {"lr": 0.1}
+    path = tmp_path / "p.yaml"
+    path.write_text("lr: 0.2\nlayers: [1, 2]\n")
+    assert Config.from_env({"PARAMETERS": str(path)}).parameters == {"lr": 0.2, "layers": [1, 2]}
+    with pytest.raises(ConfigError, match="cannot be read"):
+        Config.from_env({"PARAMETERS": str(tmp_path / "missing.json")})
+
+
+def test_secrets_are_not_in_repr():
+    cfg = Config.from_env({"SECRET_ACCESS_KEY": "s3cr3t", "ACCESS_KEY_ID": "AKIA", "SEDNA_AUTH_TOKEN": "tok"})
+    assert cfg.secret_access_key == "s3cr3t"
+    assert "s3cr3t" not in repr(cfg) and "AKIA" not in repr(cfg) and "tok" not in repr(cfg)
+
+
+def test_config_is_frozen_and_replace_derives_variants():
+    cfg = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.agg_port = 1
+    assert dataclasses.replace(cfg, agg_port=0).agg_port == 0
+
+
+def test_get_parameter_uses_sedna_lookup_rule():
+    env = {"epochs": "", "EPOCHS": "7", "video_url": "rtsp://x"}
+    assert get_parameter("epochs", 1, environ=env) == "7"
+    assert get_parameter("video_url", environ=env) == "rtsp://x"
+    assert get_parameter("missing", "d", environ=env) == "d"
+    assert Config.from_env(env).get_parameter("epochs") == "7"
+
+
+def test_get_parameter_reads_at_call_time(monkeypatch):
+    assert get_parameter("SEDNA_LIB_CALL_TIME") is None
+    monkeypatch.setenv("SEDNA_LIB_CALL_TIME", "now")
+    assert get_parameter("sedna_lib_call_time") == "now"
+
+
+def test_describe_lists_every_sedna_variable():
+    names = {spec.variable for spec in describe()}
+    for required in ["BACKEND_TYPE", "LC_SERVER", "NAMESPACE", "WORKER_NAME", "JOB_NAME", "SERVICE_NAME",
+                     "MODEL_URL", "MODEL_URLS", "HEM_NAME", "BIG_MODEL_IP", "AGG_PORT", "KB_SERVER",
+                     "S3_ENDPOINT_URL", "MODEL_HOT_UPDATE_CONFIG", "DATA_PATH_PREFIX", "KAFKA_ENABLED"]:
+        assert required in names
