@@ -364,12 +364,11 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value.strip().lower() in ("none", "null") and len(args) < len(typing.get_args(hint)):
             return None
-        errors = []
         for arg in args:
             try:
                 return _convert(value, arg, label, pname)
-            except ParameterError as exc:
-                errors.append(str(exc))
+            except ParameterError:
+                continue
         raise ParameterError(f"{label}: parameter {pname!r} got {value!r}, which fits none of {hint}")
     if hint is Any or hint is str or hint is inspect.Parameter.empty:
         return value

@@ -46,7 +46,7 @@ def _check_dtype(dtype: np.dtype) -> str:
 def _layout(arrays: Sequence[np.ndarray], meta: Any) -> tuple[bytes, list[np.ndarray], int]:
     specs, contiguous, offset = [], [], 0
     for arr in arrays:
-        a = np.ascontiguousarray(arr)
+        a = arr if arr.flags.c_contiguous else np.array(arr, order="C")
         specs.append({"dtype": _check_dtype(a.dtype), "shape": list(a.shape), "offset": offset})
         contiguous.append(a)
         offset += a.nbytes + _pad(a.nbytes)

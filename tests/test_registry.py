@@ -1,0 +1,128 @@
+import pytest
+
+from sedna_lib.base import BaseAlgorithm
+from sedna_lib.exceptions import (
+    DuplicateRegistrationError,
+    NotRegisteredError,
+    ParameterError,
+    PluginLoadError,
+)
+from sedna_lib.registry import Kind, Plugin, Registry, coerce_params, default_registry
+
+
+class Miner(BaseAlgorithm):
+    def __init__(self, *, threshold: float = 0.5, top_k: int = 1, enabled: bool = True,
+                 classes: list | None = None, label: str = "x"):
+        self.threshold = threshold
+        self.top_k = top_k
+        self.enabled = enabled
+        self.classes = classes
+        self.label = label
+
+
+@pytest.fixture
+def reg():
+    return Registry(use_entry_points=False)
+
+
+def test_register_as_decorator_and_get(reg):
+    @reg.register(Kind.HARD_EXAMPLE_MINING, "Mine")
+    class Mine:
+        pass
+
+    assert reg.get("hard_example_mining", "Mine") is Mine
+    assert reg.names(Kind.HARD_EXAMPLE_MINING) == ["Mine"]
+    assert reg.is_registered(Kind.HARD_EXAMPLE_MINING, "Mine")
+
+
+def test_duplicate_registration_raises_unless_override(reg):
+    reg.register("k", "A", Miner)
+
+    class Other:
+        pass
+
+    with pytest.raises(DuplicateRegistrationError, match="'A' is already registered") as info:
+        reg.register("k", "A", Other)
+    assert (info.value.kind, info.value.name) == ("k", "A")
+    reg.register("k", "A", Other, override=True)
+    assert reg.get("k", "A") is Other
+
+
+def test_registering_the_same_object_twice_is_harmless(reg):
+    reg.register("k", "A", Miner)
+    reg.register("k", "A", Miner)
+    assert reg.get("k", "A") is Miner
+
+
+def test_unknown_name_lists_known_names(reg):
+    reg.register("k", "Alpha", Miner)
+    with pytest.raises(NotRegisteredError, match="no k named 'Beta'; known names: Alpha") as info:
+        reg.get("k", "Beta")
+    assert isinstance(info.value, LookupError)
+
+
+def test_create_coerces_strings_from_the_environment(reg):
+    reg.register("k", "M", Miner)
+    m = reg.create("k", "M", threshold="0.9", top_k="3", enabled="false", classes='["a", "b"]', label="7")
+    assert (m.threshold, m.top_k, m.enabled, m.classes, m.label) == (0.9, 3, False, ["a", "b"], "7")
+
+
+def test_create_refuses_unknown_parameter(reg):
+    reg.register("k", "M", Miner)
+    with pytest.raises(ParameterError, match="has no parameter 'treshold'; valid parameters: threshold"):
+        reg.create("k", "M", treshold="0.9")
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("threshold", "high", "'threshold' must be float, got 'high'"),
+    ("top_k", "2.5", "'top_k' must be int, got '2.5'"),
+    ("enabled", "perhaps", "'enabled' must be bool, got 'perhaps'"),
+])
+def test_create_refuses_ill_typed_parameter(reg, name, value, match):
+    reg.register("k", "M", Miner)
+    with pytest.raises((ParameterError, ValueError), match=match):
+        reg.create("k", "M", **{name: value})
+
+
+def test_non_string_values_pass_through():
+    assert coerce_params(Miner, {"threshold": 1}) == {"threshold": 1}
+
+
+def test_kwargs_constructor_accepts_unknown_parameters():
+    def factory(a: int = 1, **kwargs):
+        return a, kwargs
+
+    assert coerce_params(factory, {"a": "2", "b": "x"}) == {"a": 2, "b": "x"}
+
+
+def test_scope_undoes_registrations(reg):
+    with reg.scope():
+        reg.register("k", "Temp", Miner)
+        assert reg.is_registered("k", "Temp")
+    assert not reg.is_registered("k", "Temp")
+
+
+def test_unregister(reg):
+    reg.register("k", "A", Miner)
+    reg.unregister("k", "A")
+    with pytest.raises(NotRegisteredError):
+        reg.unregister("k", "A")
+
+
+def test_plugin_load_error_keeps_the_cause():
+    plugin = Plugin("k", "Broken", "sedna_lib_no_such_module:Thing")
+    with pytest.raises(PluginLoadError, match="k plugin 'Broken'") as info:
+        plugin.load()
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_entry_points_are_listed_without_importing():
+    names = default_registry.names(Kind.BACKEND)
+    assert {"sklearn", "torch", "tensorflow", "keras"} <= set(names)
+    plugins = {p.name: p for p in default_registry.plugins(Kind.BACKEND)}
+    assert plugins["torch"].value == "sedna_lib.backends.torch:TorchBackend"
+
+
+def test_entry_point_name_cannot_be_taken_by_another_class():
+    with pytest.raises(DuplicateRegistrationError):
+        default_registry.register(Kind.BACKEND, "torch", Miner)
