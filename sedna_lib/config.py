@@ -338,6 +338,21 @@ class Config:
     kafka_enabled: bool = _var("KAFKA_ENABLED", False, parse_bool, help="Use Kafka between components.")
     kafka_bind_ips: tuple[str, ...] = _var("KAFKA_BIND_IPS", (), _bar_list, help="'|'-separated Kafka hosts.")
     kafka_bind_ports: tuple[str, ...] = _var("KAFKA_BIND_PORTS", (), _bar_list, help="'|'-separated Kafka ports.")
+    reid_model_bind_url: str | None = _var("REID_MODEL_BIND_URL", None,
+                                           help="ReID service: address it binds (default 0.0.0.0) and peers "
+                                                "call (default reid-reid).")
+    reid_model_bind_port: int = _var("REID_MODEL_BIND_PORT", 5000, _int, help="ReID service port.")
+    fe_model_bind_url: str | None = _var("FE_MODEL_BIND_URL", None,
+                                         help="Feature-extraction service: bind address (default 0.0.0.0) "
+                                              "and peer host (default feature-extraction-fe).")
+    fe_model_bind_port: int = _var("FE_MODEL_BIND_PORT", 6000, _int, help="Feature-extraction service port.")
+    det_model_bind_url: str | None = _var("DET_MODEL_BIND_URL", None,
+                                          help="Video-analytics service: bind address (default 0.0.0.0) and "
+                                               "peer host (default video-analytics-videoanalytics).")
+    det_model_bind_port: int = _var("DET_MODEL_BIND_PORT", 4000, _int, help="Video-analytics service port.")
+    legacy_pickle: bool = _var("SEDNA_LEGACY_PICKLE", False, parse_bool,
+                               help="Accept and send pickle on the multi-edge REST/Kafka wire, to talk to "
+                                    "original Sedna components. Unsafe with untrusted peers; off by default.")
     # -- sedna_lib's own settings (beyond Sedna) -----------------------------------------------
     auth_token: str | None = _var("SEDNA_AUTH_TOKEN", None, secret=True,
                                   help="Shared token: servers require it, clients send it.")
