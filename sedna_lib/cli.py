@@ -1,0 +1,260 @@
+"""The ``sedna-lib`` command line: serve a big model, run an aggregation or KB server, the demo, listings."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import logging
+import pathlib
+import sys
+from typing import Any, Callable, Sequence
+
+from ._version import __version__
+
+__all__ = ["main", "build_parser", "load_object"]
+
+
+def load_object(spec: str) -> Any:
+    """Import ``module:attribute`` or ``path/to/file.py:attribute``.
+
+    Parameters
+    ----------
+    spec : str
+        What to load, e.g. ``interface:Estimator`` or ``./interface.py:Estimator``.
+
+    Returns
+    -------
+    object
+        The attribute.
+
+    Raises
+    ------
+    SystemExit
+        With a clear message if the spec is malformed or cannot be imported.
+    """
+    target, sep, attr = spec.partition(":")
+    if not sep or not target or not attr:
+        raise SystemExit(f"error: {spec!r} must look like module:Attribute or path/to/file.py:Attribute")
+    try:
+        if target.endswith(".py"):
+            path = pathlib.Path(target).resolve()
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None or not path.is_file():
+                raise SystemExit(f"error: cannot load {target}: no such file")
+            sys.path.insert(0, str(path.parent))
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, str(pathlib.Path.cwd()))
+            module = importlib.import_module(target)
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(f"error: cannot load {spec}: {exc}") from exc
+    return obj
+
+
+# -- subcommands ---------------------------------------------------------------------------------
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.__main__ import main as demo_main
+
+    argv: list[str] = []
+    if args.workdir:
+        argv += ["--workdir", str(args.workdir)]
+    if args.only:
+        argv += ["--only", *args.only]
+    return demo_main(argv)
+
+
+def _cmd_algorithms(args: argparse.Namespace) -> int:
+    from .registry import Kind, default_registry
+
+    kinds = [Kind(args.kind)] if args.kind else list(Kind)
+    listing: dict[str, Any] = {}
+    for kind in kinds:
+        names = default_registry.names(kind)
+        if not names:
+            continue
+        if args.details:
+            entries = {}
+            for name in names:
+                obj = default_registry.get(kind, name)
+                params = obj().get_params() if hasattr(obj, "get_params") and _no_required_args(obj) else {}
+                doc = (obj.__doc__ or "").strip().splitlines()
+                entries[name] = {"class": f"{obj.__module__}.{obj.__qualname__}",
+                                 "summary": doc[0] if doc else "", "parameters": params}
+            listing[kind.value] = entries
+        else:
+            listing[kind.value] = names
+    if args.json:
+        print(json.dumps(listing, indent=2, default=repr))
+    else:
+        for kind_name, entries in listing.items():
+            print(f"{kind_name}:")
+            if isinstance(entries, dict):
+                for name, info in entries.items():
+                    params = ", ".join(f"{k}={v!r}" for k, v in info["parameters"].items())
+                    print(f"  {name:<28} {info['summary']}")
+                    if params:
+                        print(f"  {'':<28} ({params})")
+            else:
+                print("  " + ", ".join(entries))
+    return 0
+
+
+def _no_required_args(obj: Any) -> bool:
+    import inspect
+
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+               for p in sig.parameters.values())
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .config import Config, describe
+
+    cfg = Config.from_env()
+    secret = {f.name for f in dataclasses.fields(Config) if not f.repr}
+    for spec in describe():
+        value = getattr(cfg, spec.field)
+        if spec.field in secret and value:
+            value = "<set>"
+        if args.changed and value == spec.default:
+            continue
+        if hasattr(value, "value"):
+            value = value.value
+        print(f"{spec.variable:<32} {value!r}")
+    return 0
+
+
+def _cmd_serve_big_model(args: argparse.Namespace) -> int:
+    from .context import Context
+    from .joint_inference import BigModelService
+
+    estimator = load_object(args.estimator)
+    service = BigModelService(estimator=estimator, context=Context.from_env())
+    service.start(host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from .context import Context
+    from .servers.aggregation import AggregationServer
+
+    ctx = Context.from_env()
+    cfg = ctx.config
+    server = AggregationServer(aggregation=args.aggregation or cfg.aggregation_algorithm or "FedAvg",
+                               exit_round=args.exit_round or cfg.exit_round or 1,
+                               participants_count=args.participants or cfg.participants_count or 1,
+                               host=args.host, http_port=args.port, context=ctx)
+    server.start()
+    return 0
+
+
+def _cmd_kb(args: argparse.Namespace) -> int:
+    from .servers.knowledge_base import main as kb_main
+
+    return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
+
+
+def _add(sub: Any, name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``sedna-lib`` parser.
+    """
+    parser = argparse.ArgumentParser(prog="sedna-lib", description="sedna_lib: edge-cloud collaborative AI.")
+    parser.add_argument("--version", action="version", version=f"sedna_lib {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = _add(sub, "demo", _cmd_demo, "run the demo on embedded defaults (servers on 127.0.0.1)")
+    p.add_argument("--workdir", type=pathlib.Path, help="folder for the demo's files")
+    p.add_argument("--only", nargs="*", help="run only these sections")
+
+    p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
+    p.add_argument("--kind", help="only this kind (e.g. hard_example_mining, aggregation)")
+    p.add_argument("--details", action="store_true", help="load each one and show its parameters")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = _add(sub, "config", _cmd_config, "show the configuration read from the environment (secrets hidden)")
+    p.add_argument("--changed", action="store_true", help="only values that differ from the defaults")
+
+    p = _add(sub, "serve-big-model", _cmd_serve_big_model,
+             "serve a big model for joint inference (BigModelService; blocks)")
+    p.add_argument("--estimator", required=True, help="module:Class or file.py:Class of the cloud estimator")
+    p.add_argument("--host", help="bind address (default BIG_MODEL_BIND_IP, 0.0.0.0)")
+    p.add_argument("--port", type=int, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
+
+    p = _add(sub, "aggregate", _cmd_aggregate, "run a federated-learning aggregation server (blocks until done)")
+    p.add_argument("--aggregation", help="registered aggregator (default AGGREGATION_ALGORITHM, FedAvg)")
+    p.add_argument("--exit-round", type=int, help="rounds to run (default EXIT_ROUND, 1)")
+    p.add_argument("--participants", type=int, help="clients per round (default PARTICIPANTS_COUNT, 1)")
+    p.add_argument("--host", help="bind address (default AGG_BIND_IP, 0.0.0.0)")
+    p.add_argument("--port", type=int, help="bind port (default AGG_BIND_PORT, 7363)")
+
+    p = _add(sub, "kb", _cmd_kb, "run the lifelong-learning knowledge-base server (blocks)")
+    p.add_argument("--host", help="bind address (default from KnowledgeBaseServer, 0.0.0.0)")
+    p.add_argument("--port", type=int, help="bind port (default from KnowledgeBaseServer, 9020)")
+    p.add_argument("--save-dir", help="folder for uploaded files (default KnowledgeBasePath)")
+
+    for module_name in _PLUGGED_COMMANDS:
+        importlib.import_module(module_name).add_parser(sub)
+    return parser
+
+
+# Feature modules that contribute their own subcommands: each has add_parser(subparsers).
+_PLUGGED_COMMANDS: list[str] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, default=None
+        Arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    from .exceptions import SednaError
+
+    try:
+        return int(args.handler(args) or 0)
+    except SednaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
