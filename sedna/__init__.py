@@ -39,6 +39,9 @@ ALIASES: dict[str, str] = {
     # core features
     "sedna.core.base": "sedna_lib.job",
     # -- joint inference (feature section) --
+    "sedna.algorithms.hard_example_mining": "sedna_lib.algorithms.hard_example_mining",
+    "sedna.algorithms.hard_example_mining.hard_example_mining":
+        "sedna_lib.algorithms.hard_example_mining.hard_example_mining",
     # -- federated learning (feature section) --
     # -- incremental learning (feature section) --
     # -- lifelong learning (feature section) --

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import abc
 import copy
 import inspect
 from typing import Any, NamedTuple
 
 from .exceptions import ParameterError
 
-__all__ = ["BaseAlgorithm", "ClientUpdate", "InferenceResult"]
+__all__ = ["BaseAlgorithm", "ClientUpdate", "HardExampleMiner", "InferenceResult"]
 
 
 class BaseAlgorithm:
@@ -131,3 +132,338 @@ class InferenceResult(NamedTuple):
     result: Any
     edge: Any
     cloud: Any = None
+
+
+# -- hard-example mining -------------------------------------------------------------------------
+
+class HardExampleMiner(BaseAlgorithm, abc.ABC):
+    """Decide which inference results are hard enough to send to the cloud.
+
+    A miner is called on one sample, as Sedna's filters are (``miner(result) -> bool``), and
+    also answers for a whole batch at once (:meth:`is_hard`), vectorised with numpy. Miners that
+    rank samples by a hardness score (higher is harder) also implement :meth:`score`; those
+    accept ``upload_ratio=r`` to keep the share of hard samples near ``r`` on a stream.
+
+    Attributes
+    ----------
+    scored : bool
+        Class attribute: whether :meth:`score` is implemented.
+    input_kind : str
+        Class attribute naming what the miner reads: ``'probabilities'`` (a class-probability
+        vector), ``'detections'`` (a list of boxes ``[x1, y1, x2, y2, score, label]``, or a
+        probability vector read as one box), or ``'any'``.
+    """
+
+    scored: bool = False
+    input_kind: str = "any"
+
+    def __call__(self, infer_result: Any) -> bool:
+        """Tell whether one inference result is hard.
+
+        Parameters
+        ----------
+        infer_result : object
+            One sample's result (probability vector, box list, raw input...).
+
+        Returns
+        -------
+        bool
+            True if the sample should go to the cloud.
+        """
+        return bool(self.is_hard([infer_result])[0])
+
+    @abc.abstractmethod
+    def is_hard(self, batch: Any) -> Any:
+        """Tell, for each sample of a batch, whether it is hard.
+
+        Parameters
+        ----------
+        batch : array-like or list
+            A batch of results: a 2-D array of probability vectors, or a list of samples.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (n_samples,)
+            True where the sample should go to the cloud.
+        """
+
+    def score(self, batch: Any) -> Any:
+        """Return each sample's hardness (higher is harder), for score-based miners.
+
+        Parameters
+        ----------
+        batch : array-like or list
+            A batch of results.
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (n_samples,)
+            The hardness scores.
+
+        Raises
+        ------
+        NotImplementedError
+            If the miner does not rank samples (``scored`` is False).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not score samples")
+
+    def reset(self) -> HardExampleMiner:
+        """Forget learned state (budget quantiles, random streams); parameters are kept.
+
+        Returns
+        -------
+        HardExampleMiner
+            ``self``.
+        """
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+        return self
+
+
+# -- lifelong learning: the knowledge-base artifacts -----------------------------------------------
+# Plain classes with an instance ``__dict__`` (no slots, no dataclass machinery) so that index
+# files pickled by Sedna, which name ``sedna.algorithms.seen_task_learning.artifact.Task``, load
+# into them unchanged when a user opts in to reading such a file.
+
+__all__ += ["Task", "TaskGroup", "Model"]
+
+
+class Task:
+    """One task of a lifelong-learning knowledge base: a set of samples that share a model.
+
+    Parameters
+    ----------
+    entry : str
+        The task's name (for attribute-defined tasks, the attribute values joined by ``_``).
+    samples : object
+        The task's samples (a data source with ``x`` and ``y``), or None once stored.
+    meta_attr : object, default=None
+        What defines the task (attribute values, origin name, cluster label).
+
+    Attributes
+    ----------
+    test_samples : object
+        Held-out samples of the task, if any.
+    model : Model or None
+        The model that serves the task.
+    result : object
+        Predictions for :attr:`samples` after inference.
+    scores : dict
+        Evaluation scores, filled by evaluation.
+    """
+
+    def __init__(self, entry: str, samples: Any = None, meta_attr: Any = None) -> None:
+        self.entry = entry
+        self.samples = samples
+        self.meta_attr = meta_attr
+        self.test_samples = None
+        self.model = None
+        self.result = None
+        self.scores: dict = {}
+
+    def __repr__(self) -> str:
+        return f"Task(entry={self.entry!r}, meta_attr={self.meta_attr!r})"
+
+
+class TaskGroup:
+    """Tasks that share one model (the output of task-relationship discovery).
+
+    Parameters
+    ----------
+    entry : str
+        The group's name; its model file is ``<entry>.model``.
+    tasks : list of Task
+        The member tasks.
+
+    Attributes
+    ----------
+    samples : object
+        The union of the tasks' samples, used to train the group's model.
+    model : Model or None
+        The trained model.
+    """
+
+    def __init__(self, entry: str, tasks: list) -> None:
+        self.entry = entry
+        self.tasks = list(tasks)
+        self.samples = None
+        self.model = None
+
+    def __repr__(self) -> str:
+        return f"TaskGroup(entry={self.entry!r}, tasks={[t.entry for t in self.tasks]!r})"
+
+
+class Model:
+    """A trained model of the knowledge base.
+
+    Parameters
+    ----------
+    index : int
+        Position of the model (and of its task group) in the knowledge base.
+    entry : str
+        The group's name.
+    model : object
+        Where the model is (a path or URL), or the loaded model.
+    result : object
+        Training feedback (metrics), or None.
+
+    Attributes
+    ----------
+    meta_attr : object
+        The task attributes the model serves.
+    """
+
+    def __init__(self, index: int, entry: str, model: Any, result: Any = None) -> None:
+        self.index = index
+        self.entry = entry
+        self.model = model
+        self.result = result
+        self.meta_attr = None
+
+    def __repr__(self) -> str:
+        return f"Model(index={self.index!r}, entry={self.entry!r}, model={self.model!r})"
+
+
+# -- federated aggregation -----------------------------------------------------------------------
+
+class AggClient:
+    """One uploaded update as Sedna's aggregators receive it: ``num_samples`` and ``weights``.
+
+    Parameters
+    ----------
+    num_samples : int, default=0
+        Training samples behind the update.
+    weights : list, default=None
+        The model's layers (arrays or nested lists).
+    """
+
+    def __init__(self, num_samples: int = 0, weights: list | None = None) -> None:
+        self.num_samples = num_samples
+        self.weights = weights
+
+    def __repr__(self) -> str:
+        return f"AggClient(num_samples={self.num_samples!r}, layers={len(self.weights or [])})"
+
+
+class Aggregator(BaseAlgorithm, abc.ABC):
+    """Combine client updates into a new global model; the math apart from the protocol.
+
+    A round is streamed: :meth:`begin_round` receives the current global model (the template:
+    shapes, dtypes and, for server optimisers, the reference point), :meth:`add` folds in one
+    :class:`ClientUpdate` (or any object with ``weights`` and ``num_samples``) as it arrives,
+    and :meth:`finish` returns the new global model. Streaming aggregators (``streaming =
+    True``) keep O(1) models whatever the number of clients; the robust ones (Krum, median,
+    trimmed mean) must see every update at once and keep them all until :meth:`finish`.
+    :meth:`aggregate` runs a whole round over a list, as Sedna's ``aggregate(clients)`` does.
+
+    Attributes
+    ----------
+    streaming : bool
+        Class attribute: memory stays O(1) models during a round.
+    one_shot : bool
+        Class attribute: the job needs a single round of communication (MistNet).
+    global_weights_ : list of numpy.ndarray
+        The model produced by the last :meth:`finish`.
+    total_samples_ : int
+        Samples behind the last round (Sedna's ``total_size``).
+    round_ : int
+        Rounds finished so far.
+    """
+
+    streaming: bool = True
+    one_shot: bool = False
+
+    @abc.abstractmethod
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a round.
+
+        Parameters
+        ----------
+        template : list of numpy.ndarray, default=None
+            The current global model; None before the first round (the first update then
+            defines the shapes).
+        """
+
+    @abc.abstractmethod
+    def add(self, update: Any) -> None:
+        """Fold one client update into the round.
+
+        Parameters
+        ----------
+        update : ClientUpdate or AggClient
+            Anything with ``weights`` (list of layers) and ``num_samples``.
+
+        Raises
+        ------
+        AggregationError
+            If the update's layers do not match the round's shapes (the message names the layer).
+        """
+
+    @abc.abstractmethod
+    def finish(self) -> list:
+        """End the round and return the new global model.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The aggregated layers.
+
+        Raises
+        ------
+        AggregationError
+            If no usable update was added.
+        """
+
+    def aggregate(self, updates: Any) -> list:
+        """Aggregate a whole round at once (Sedna's ``aggregate(clients)``).
+
+        Parameters
+        ----------
+        updates : sequence of ClientUpdate or AggClient
+            The round's updates. Empty: the previous global model is returned, as in Sedna.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The new global model.
+
+        Raises
+        ------
+        AggregationError
+            If there is nothing to aggregate and no previous model, or shapes differ.
+        """
+        updates = list(updates)
+        if not updates:
+            previous = getattr(self, "global_weights_", None)
+            if previous is None:
+                from .exceptions import AggregationError
+
+                raise AggregationError("no updates to aggregate and no previous global model")
+            return previous
+        self.begin_round(getattr(self, "global_weights_", None))
+        for update in updates:
+            self.add(update)
+        return self.finish()
+
+    def client_config(self) -> dict:
+        """Settings sent to clients with each round (for example FedProx's ``proximal_mu``).
+
+        Returns
+        -------
+        dict
+            JSON-able settings; empty by default.
+        """
+        return {}
+
+    @property
+    def total_size(self) -> int:
+        """Samples behind the last round (Sedna's attribute name)."""
+        return getattr(self, "total_samples_", 0)
+
+    @property
+    def weights(self) -> list | None:
+        """The last global model (Sedna's attribute name), or None before the first round."""
+        return getattr(self, "global_weights_", None)
+
+
+__all__ += ["AggClient", "Aggregator"]

@@ -1,0 +1,279 @@
+"""Shared machinery of the hard-example miners: input parsing and the ``upload_ratio`` budget.
+
+References
+----------
+.. [1] Settles, B. "Active Learning Literature Survey", University of Wisconsin-Madison,
+   Computer Sciences Technical Report 1648, 2009 (uncertainty, margin and entropy sampling).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from typing import Any
+
+import numpy as np
+
+from sedna_lib.base import HardExampleMiner
+from sedna_lib.exceptions import DataError, ParameterError
+
+__all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_unit", "per_sample"]
+
+_TOL = 1e-6
+
+
+def check_unit(miner: Any, name: str) -> float:
+    """Return parameter ``name`` of ``miner`` as a float in [0, 1], or raise ParameterError."""
+    value = getattr(miner, name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{type(miner).__name__}: {name} must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise ParameterError(f"{type(miner).__name__}: {name} must be in [0, 1], got {number}")
+    return number
+
+
+def _check_range(values: np.ndarray, what: str) -> None:
+    if values.size and (not np.all(np.isfinite(values)) or values.min() < -_TOL or values.max() > 1 + _TOL):
+        bad = values[~np.isfinite(values) | (values < -_TOL) | (values > 1 + _TOL)][0]
+        raise DataError(f"{what} must lie in [0, 1], got {bad!r}; pass probabilities (softmax or "
+                        f"predict_proba output), not logits or raw scores")
+
+
+def as_probabilities(batch: Any) -> np.ndarray:
+    """Return a batch of class-probability vectors as a float64 array of shape (n, k).
+
+    Parameters
+    ----------
+    batch : array-like
+        A 2-D array, or a list of equal-length 1-D vectors.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, n_classes)
+        The probabilities.
+
+    Raises
+    ------
+    DataError
+        If the vectors are ragged, not numeric, not 1-D, or outside [0, 1].
+    """
+    if isinstance(batch, np.ndarray) and batch.ndim == 2:
+        probs = batch.astype(np.float64, copy=False)
+    else:
+        try:
+            probs = np.asarray([np.asarray(p, dtype=np.float64).reshape(-1) for p in batch])
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"expected class-probability vectors of equal length, got {type(batch).__name__} "
+                            f"({exc})") from None
+        if probs.ndim == 1:  # a batch of empty vectors
+            probs = probs.reshape(len(probs), 0)
+        if probs.ndim != 2:
+            raise DataError(f"expected a batch of 1-D class-probability vectors, got shape {probs.shape}")
+    _check_range(probs, "class probabilities")
+    return probs
+
+
+def as_detections(batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the box confidences of a batch of detection results, flattened, and the box counts.
+
+    Each sample is a list of boxes ``[x1, y1, x2, y2, score, ...]`` (the score at index 4), or a
+    1-D class-probability vector, read as one box whose score is the top probability. An empty
+    list is a sample with no box.
+
+    Parameters
+    ----------
+    batch : array-like
+        A 3-D array (n, boxes, >= 5), a 2-D array of probability vectors, or a list of samples.
+
+    Returns
+    -------
+    scores : numpy.ndarray of float64
+        The confidences of every box of every sample, in order.
+    counts : numpy.ndarray of int64, shape (n_samples,)
+        How many boxes each sample has.
+
+    Raises
+    ------
+    DataError
+        If a box has fewer than 5 values or a confidence lies outside [0, 1].
+    """
+    if isinstance(batch, np.ndarray) and batch.ndim == 3:
+        if batch.shape[2] < 5 and batch.shape[1]:
+            raise DataError(f"boxes need at least 5 values [x1, y1, x2, y2, score, ...], got {batch.shape[2]}")
+        scores = batch[:, :, 4].astype(np.float64).reshape(-1) if batch.shape[1] else np.zeros(0)
+        counts = np.full(batch.shape[0], batch.shape[1], dtype=np.int64)
+    elif isinstance(batch, np.ndarray) and batch.ndim == 2:
+        _check_range(batch.astype(np.float64, copy=False), "class probabilities")
+        scores = batch.max(axis=1).astype(np.float64) if batch.shape[1] else np.zeros(0)
+        counts = np.full(batch.shape[0], 1 if batch.shape[1] else 0, dtype=np.int64)
+    else:
+        parts, counts_list = [], []
+        for i, sample in enumerate(batch):
+            try:
+                arr = np.asarray(sample, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"sample {i}: detections must be numeric boxes [x1, y1, x2, y2, score, ...] "
+                                f"({exc})") from None
+            if arr.size == 0:
+                counts_list.append(0)
+            elif arr.ndim == 1:
+                _check_range(arr, f"sample {i}: class probabilities")
+                parts.append(arr.max(keepdims=True))
+                counts_list.append(1)
+            elif arr.ndim == 2 and arr.shape[1] >= 5:
+                parts.append(arr[:, 4])
+                counts_list.append(arr.shape[0])
+            else:
+                raise DataError(f"sample {i}: boxes need at least 5 values [x1, y1, x2, y2, score, ...], "
+                                f"got shape {arr.shape}")
+        scores = np.concatenate(parts) if parts else np.zeros(0)
+        counts = np.asarray(counts_list, dtype=np.int64)
+    _check_range(scores, "box confidences")
+    return scores, counts
+
+
+def per_sample(values: np.ndarray, counts: np.ndarray, empty: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``values`` per sample (``counts`` consecutive entries each); return sums and safe counts."""
+    sums = np.full(len(counts), empty, dtype=np.float64)
+    nonempty = counts > 0
+    if values.size:
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[nonempty]
+        sums[nonempty] = np.add.reduceat(values, starts)
+    return sums, np.maximum(counts, 1)
+
+
+class OnlineQuantileBudget:
+    """Keep the share of flagged samples near ``ratio`` on a stream of hardness scores.
+
+    A sample is flagged when its score exceeds the ``1 - r`` quantile of the recent scores (a
+    sliding window, plus the current batch), where ``r`` is the requested ratio corrected by the
+    running deficit ``ratio * seen - flagged`` spread over one window. The window follows a shift
+    of the data; the correction makes the realised ratio converge to the request.
+
+    Parameters
+    ----------
+    ratio : float
+        Requested share of flagged samples, in [0, 1].
+    window : int, default=512
+        How many recent scores the quantile is taken over.
+
+    Attributes
+    ----------
+    seen : int
+        Samples decided so far.
+    flagged : int
+        Samples flagged so far.
+    """
+
+    def __init__(self, ratio: float, *, window: int = 512) -> None:
+        self.ratio = ratio
+        self.window = window
+        self.seen = 0
+        self.flagged = 0
+        self._history = np.empty(0, dtype=np.float64)
+        self._lock = threading.Lock()
+
+    @property
+    def realised_ratio(self) -> float:
+        """Share of samples flagged so far (0.0 before any)."""
+        return self.flagged / self.seen if self.seen else 0.0
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """Flag the samples of a batch, in stream order, and learn from their scores.
+
+        Parameters
+        ----------
+        scores : numpy.ndarray of shape (n_samples,)
+            Hardness scores, higher is harder.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (n_samples,)
+            True for the flagged samples.
+        """
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        n = len(scores)
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        with self._lock:
+            deficit = self.ratio * self.seen - self.flagged
+            target = min(max(self.ratio + deficit / max(n, self.window), 0.0), 1.0)
+            keep = max(self.window - n, 0)
+            reference = np.concatenate((self._history[len(self._history) - keep:] if keep else self._history[:0],
+                                        scores))
+            if target >= 1.0:
+                hard = np.ones(n, dtype=bool)
+            elif target <= 0.0:
+                hard = np.zeros(n, dtype=bool)
+            else:
+                threshold = np.quantile(reference, 1.0 - target)
+                hard = scores > threshold
+                if n == 1 and not hard[0] and scores[0] == threshold and deficit >= 1.0:
+                    hard[0] = True  # cold start or ties: a sample owed to the budget goes up
+            self._history = reference[-self.window:]
+            self.seen += n
+            self.flagged += int(hard.sum())
+        return hard
+
+
+class ScoredMiner(HardExampleMiner):
+    """A miner that scores hardness; a fixed rule decides, or ``upload_ratio`` sets a budget.
+
+    Subclasses implement :meth:`_evaluate`, returning the scores and the fixed rule's decision,
+    and declare ``upload_ratio`` in their constructor.
+    """
+
+    scored = True
+    upload_ratio: float | None = None
+
+    @abc.abstractmethod
+    def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(scores, hard_by_rule)`` for a batch."""
+
+    def score(self, batch: Any) -> np.ndarray:
+        """Return each sample's hardness, higher is harder.
+
+        Parameters
+        ----------
+        batch : array-like or list
+            A batch of results.
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (n_samples,)
+            The scores.
+        """
+        return self._evaluate(batch)[0]
+
+    def is_hard(self, batch: Any) -> np.ndarray:
+        """Flag hard samples: by the fixed rule, or to meet ``upload_ratio`` when it is set.
+
+        Parameters
+        ----------
+        batch : array-like or list
+            A batch of results.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (n_samples,)
+            True where the sample should go to the cloud.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range.
+        DataError
+            If the batch is not what the miner reads.
+        """
+        scores, hard = self._evaluate(batch)
+        if self.upload_ratio is None:
+            return hard
+        return self._budget().decide(scores)
+
+    def _budget(self) -> OnlineQuantileBudget:
+        budget = getattr(self, "budget_", None)
+        if budget is None:
+            budget = self.budget_ = OnlineQuantileBudget(check_unit(self, "upload_ratio"))
+        return budget
