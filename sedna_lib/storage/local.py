@@ -1,0 +1,316 @@
+"""Local files and folders, addressed by plain paths or ``file://`` URLs."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import uuid
+from typing import Iterator
+
+from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
+from .base import Storage, local_target, split_scheme
+
+__all__ = ["LocalStorage", "strip_file_scheme"]
+
+
+def strip_file_scheme(uri: str) -> str:
+    """Turn a ``file://`` URL into a plain path; return other strings unchanged.
+
+    Parameters
+    ----------
+    uri : str
+        ``file:///abs/path``, ``file://localhost/abs/path``, ``file://relative/path`` or a path.
+
+    Returns
+    -------
+    str
+        The path.
+
+    Examples
+    --------
+    >>> strip_file_scheme("file:///data/m.pb"), strip_file_scheme("/data/m.pb")
+    ('/data/m.pb', '/data/m.pb')
+    """
+    scheme, rest = split_scheme(uri)
+    if scheme != "file":
+        return str(uri)
+    if rest.startswith("localhost/"):
+        return rest[len("localhost"):]
+    return rest
+
+
+@contextlib.contextmanager
+def _translate(action: str, uri: str) -> Iterator[None]:
+    """Re-raise ``OSError`` as the matching storage error naming ``uri``."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except FileNotFoundError as exc:
+        raise StorageNotFoundError(f"{action} {uri} failed: {exc.strerror or exc}", uri=uri) from exc
+    except PermissionError as exc:
+        raise StoragePermissionError(f"{action} {uri} failed: permission denied ({exc})", uri=uri) from exc
+    except (OSError, shutil.Error) as exc:
+        raise StorageError(f"{action} {uri} failed: {exc}", uri=uri) from exc
+
+
+def _partial_name(path: str) -> str:
+    """Return a unique hidden name beside ``path`` to write to before renaming onto it."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
+
+
+def _same(src: str, dst: str) -> bool:
+    try:
+        return os.path.exists(dst) and os.path.samefile(src, dst)
+    except OSError:
+        return False
+
+
+class LocalStorage(Storage):
+    """Files and folders on the local disk (plain paths and ``file://`` URLs).
+
+    Notes
+    -----
+    ``download`` and ``upload`` are both copies here. Files are written atomically (to a
+    temporary name in the same folder, then renamed), so a reader never sees half a file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> root = tempfile.mkdtemp()
+    >>> store = LocalStorage()
+    >>> store.write_bytes(os.path.join(root, "a.txt"), b"hi")
+    >>> store.read_bytes("file://" + os.path.join(root, "a.txt"))
+    b'hi'
+    """
+
+    schemes = ("", "file")
+
+    def _path(self, uri: str) -> str:
+        return strip_file_scheme(uri)
+
+    def download(self, src: str, dst: str) -> str:
+        """Copy the local file or folder ``src`` to ``dst`` (see :meth:`Storage.download`).
+
+        Parameters
+        ----------
+        src : str
+            File or folder (path or ``file://`` URL).
+        dst : str
+            Destination path.
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If ``src`` does not exist.
+        StorageError
+            If the copy fails.
+        """
+        return self._copy(self._path(src), self._path(dst), uri=src)
+
+    def upload(self, src: str, dst: str) -> str:
+        """Copy the local file or folder ``src`` to ``dst`` (see :meth:`Storage.upload`).
+
+        Parameters
+        ----------
+        src : str
+            File or folder.
+        dst : str
+            Destination path or ``file://`` URL.
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If ``src`` does not exist.
+        StorageError
+            If the copy fails.
+        """
+        return self._copy(self._path(src), self._path(dst), uri=src)
+
+    def _copy(self, src: str, dst: str, *, uri: str) -> str:
+        if not os.path.exists(src):
+            raise StorageNotFoundError(f"cannot copy {uri}: it does not exist", uri=uri)
+        if os.path.isdir(src):
+            if _same(src, dst):
+                return dst
+            with _translate("copy", uri):
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+            return dst
+        target = local_target(dst, os.path.basename(src))
+        if _same(src, target):
+            return target
+        with _translate("copy", uri):
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+            tmp = _partial_name(target)
+            try:
+                shutil.copyfile(src, tmp)
+                shutil.copymode(src, tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+                raise
+        return target
+
+    def exists(self, uri: str) -> bool:
+        """Return whether the path exists (file or folder).
+
+        Parameters
+        ----------
+        uri : str
+            Path or ``file://`` URL.
+
+        Returns
+        -------
+        bool
+            ``True`` if it exists.
+        """
+        return os.path.exists(self._path(uri))
+
+    def is_dir(self, uri: str) -> bool:
+        """Return whether the path is an existing folder.
+
+        Parameters
+        ----------
+        uri : str
+            Path or ``file://`` URL.
+
+        Returns
+        -------
+        bool
+            ``True`` for a folder.
+        """
+        return os.path.isdir(self._path(uri))
+
+    def delete(self, uri: str) -> None:
+        """Delete a file, link or folder tree; a missing path is not an error.
+
+        Parameters
+        ----------
+        uri : str
+            Path or ``file://`` URL.
+
+        Raises
+        ------
+        StoragePermissionError
+            If the path may not be removed.
+        StorageError
+            For any other failure.
+        """
+        path = self._path(uri)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return
+            with _translate("delete", uri):
+                raise
+
+    def listdir(self, uri: str) -> list[str]:
+        """List a folder's entries, sorted.
+
+        Parameters
+        ----------
+        uri : str
+            Folder path or ``file://`` URL.
+
+        Returns
+        -------
+        list of str
+            Entry names.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If the folder does not exist.
+        StorageError
+            If ``uri`` is not a folder.
+        """
+        with _translate("list", uri):
+            return sorted(os.listdir(self._path(uri)))
+
+    def read_bytes(self, uri: str) -> bytes:
+        """Read a whole file.
+
+        Parameters
+        ----------
+        uri : str
+            Path or ``file://`` URL.
+
+        Returns
+        -------
+        bytes
+            The content.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If the file does not exist.
+        StorageError
+            If it is a folder or cannot be read.
+        """
+        with _translate("read", uri), open(self._path(uri), "rb") as fh:
+            return fh.read()
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        """Write a file atomically, creating its folder.
+
+        Parameters
+        ----------
+        uri : str
+            Path or ``file://`` URL.
+        data : bytes
+            The content.
+
+        Raises
+        ------
+        StorageError
+            If the file cannot be written.
+        """
+        path = self._path(uri)
+        with _translate("write", uri):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            tmp = _partial_name(path)
+            try:
+                with open(tmp, "xb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+                raise
+
+    def join(self, base: str, *parts: str) -> str:
+        """Join path parts (leading separators of later parts are ignored, as Sedna does).
+
+        Parameters
+        ----------
+        base : str
+            A path.
+        *parts : str
+            Parts to append.
+
+        Returns
+        -------
+        str
+            The joined path.
+        """
+        return os.path.join(str(base), *(str(p).lstrip("/" + os.sep) for p in parts))
