@@ -1,0 +1,248 @@
+"""REST servers of the multi-edge services: video analytics (detection), feature extraction and ReID.
+
+Routes follow Sedna's (``/{svc}/video_analytics``, ``/{svc}/feature_extraction``,
+``/{svc}/get_target_features``, ``/{svc}/update_service``, ``/{svc}/reid``, ``GET /{svc}/status``)
+and answer the JSON number ``200`` like Sedna's. Unlike Sedna's, bodies are decoded with the safe
+codec of :mod:`sedna_lib.transport.objects` (pickle only when ``legacy_pickle`` is set), a body
+larger than ``max_request_bytes`` gets 413, a malformed one 400, a refused pickle 415, and model
+code runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from ..exceptions import ProtocolError, TransportError
+from ..transport.objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, is_pickle, loads
+from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ._threaded import ThreadedServer
+
+__all__ = ["MultiEdgeServer", "DetectionServer", "FEServer", "ReIDServer"]
+
+logger = logging.getLogger(__name__)
+
+
+class MultiEdgeServer:
+    """Base of the multi-edge REST servers: routes map a decoded body to a method of ``model``.
+
+    Parameters
+    ----------
+    model : object
+        The component behind the server (an ``ObjectDetector``, ``FEService`` or ``ReID``).
+    service_name : str
+        First path segment of every route.
+    ip : str, default='127.0.0.1'
+        Address to bind.
+    port : int, default=0
+        Port to bind; 0 picks a free one.
+    max_buffer_size : int, default=64 MiB
+        Largest request body accepted (413 beyond).
+    workers : int, default=1
+        Accepted for Sedna compatibility; one process serves.
+    token : str, default=None
+        Bearer token every data route requires.
+    legacy_pickle : bool, default=False
+        Accept (and answer with) pickle bodies, for original Sedna peers.
+    ssl_certfile, ssl_keyfile : str, default=None
+        Serve HTTPS.
+    """
+
+    #: route name -> (HTTP method, handler called with the decoded body, reply: "json" 200 or "body")
+    ROUTES: dict[str, tuple[str, str, str]] = {}
+
+    def __init__(self, model: Any, service_name: str, ip: str = "127.0.0.1", port: int = 0,
+                 max_buffer_size: int = 64 * 1024 * 1024, workers: int = 1, *, token: str | None = None,
+                 legacy_pickle: bool = False, ssl_certfile: str | None = None,
+                 ssl_keyfile: str | None = None) -> None:
+        self.model = model
+        self.service_name = service_name
+        self.ip = ip
+        self.port = port
+        self.max_buffer_size = max_buffer_size
+        self.workers = workers
+        self.token = token
+        self.legacy_pickle = legacy_pickle
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.stats = RequestStats()
+        self._server: ThreadedServer | None = None
+
+    # -- app ---------------------------------------------------------------------------------
+    def build_app(self) -> Any:
+        """Build the FastAPI application.
+
+        Returns
+        -------
+        fastapi.FastAPI
+            The app with this server's routes, ``GET /{svc}/status`` and ``GET /healthz``.
+        """
+        api = fastapi()
+        app = api.FastAPI(title=f"sedna_lib {self.service_name}", docs_url=None, redoc_url=None,
+                          openapi_url=None)
+        for route, (method, handler, reply) in self.ROUTES.items():
+            app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply), methods=[method])
+        app.add_api_route(f"/{self.service_name}/status", self._status, methods=["GET"])
+        app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"])
+        app.add_api_route("/healthz", self._health, methods=["GET"])
+        return app
+
+    async def _status(self) -> Any:
+        return "OK"
+
+    async def _health(self) -> Any:
+        return {"status": "ok", "service": self.service_name, **self.stats.as_dict()}
+
+    def _decode(self, body: bytes) -> Any:
+        if is_pickle(body) and not self.legacy_pickle:
+            raise HTTPError(415, "pickle bodies are refused (they can run code); send the sedna_lib codec "
+                                 f"({MEDIA_TYPE}), or set SEDNA_LEGACY_PICKLE=true for trusted Sedna peers")
+        try:
+            return loads(body, allow_pickle=self.legacy_pickle)
+        except ProtocolError as exc:
+            raise HTTPError(400, f"malformed body: {exc}") from None
+
+    # -- handlers: each calls one method of the component --------------------------------------
+    def _model_method(self, name: str) -> Callable[[Any], Any]:
+        method = getattr(self.model, name, None)
+        if not callable(method):
+            raise HTTPError(501, f"{type(self.model).__name__} has no {name}() to serve this route")
+        return method
+
+    def _on_put(self, data: Any) -> Any:
+        return self._model_method("put")(data)
+
+    def _on_put_wrapped(self, data: Any) -> Any:
+        return self._model_method("put")([data])  # Sedna's FE wraps each body in a list
+
+    def _on_update(self, data: Any) -> Any:
+        return self._model_method("update_operational_mode")(data)
+
+    def _on_target_features(self, data: Any) -> Any:
+        return self._model_method("get_target_features")(data)
+
+    def _endpoint(self, handler_name: str, reply: str) -> Callable[..., Any]:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response
+
+        handler = getattr(self, handler_name)
+
+        async def endpoint(request: Request) -> Any:
+            try:
+                check_token(request, self.token)
+                body = await read_body(request, self.max_buffer_size)
+                data = self._decode(body)
+                result = await run_in_threadpool(self._call, handler, data)
+                pickled = is_pickle(body)
+                content = None if reply == "json" else self._encode_reply(result, pickled)
+            except HTTPError as exc:
+                self.stats.count("rejected" if exc.status < 500 else "failed")
+                return error_response(exc.status, exc.message)
+            self.stats.count("ok")
+            if content is None:
+                return JSONResponse(200)
+            return Response(content, media_type=PICKLE_MEDIA_TYPE if pickled else MEDIA_TYPE)
+
+        endpoint.__name__ = f"{self.service_name}{handler_name}"
+        return endpoint
+
+    @staticmethod
+    def _encode_reply(result: Any, pickled: bool) -> bytes:
+        try:
+            return dumps(result, use_pickle=pickled)
+        except ProtocolError as exc:
+            raise HTTPError(500, f"the result cannot be encoded: {exc}") from None
+
+    def _call(self, handler: Callable[[Any], Any], data: Any) -> Any:
+        try:
+            return handler(data)
+        except HTTPError:
+            raise
+        except ProtocolError as exc:
+            raise HTTPError(400, f"malformed data: {exc}") from None
+        except TransportError as exc:
+            logger.warning("%s could not reach its peer: %s", self.service_name, exc)
+            raise HTTPError(502, f"a downstream service failed: {exc}") from None
+        except (ValueError, TypeError, LookupError) as exc:
+            logger.warning("%s refused the data: %s", self.service_name, exc)
+            raise HTTPError(422, f"the data was refused: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # a model failure: answer 500, count it, keep serving
+            logger.exception("%s failed on a request", self.service_name)
+            raise HTTPError(500, f"the service failed: {type(exc).__name__}: {exc}") from None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL of the running server (``http://host:port``)."""
+        if self._server is None:
+            raise ProtocolError(f"{type(self).__name__} is not running; call start()")
+        return self._server.url
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the server thread is alive."""
+        return self._server is not None and self._server.is_running
+
+    def start(self) -> MultiEdgeServer:
+        """Start serving in a background thread (returns once bound).
+
+        Returns
+        -------
+        MultiEdgeServer
+            ``self``; :attr:`port` and :attr:`url` are set.
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if self.is_running:
+            return self
+        self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
+                                      ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile).start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> MultiEdgeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(service_name={self.service_name!r}, ip={self.ip!r}, port={self.port!r})"
+
+
+class DetectionServer(MultiEdgeServer):
+    """The video-analytics (detector) service: receives enriched objects back from feature extraction."""
+
+    ROUTES = {
+        "video_analytics": ("POST", "_on_put", "json"),
+        "update_service": ("POST", "_on_update", "json"),
+    }
+
+
+class FEServer(MultiEdgeServer):
+    """The feature-extraction service: receives detections, answers target-feature requests."""
+
+    ROUTES = {
+        "feature_extraction": ("POST", "_on_put_wrapped", "json"),
+        "update_service": ("POST", "_on_update", "json"),
+        "get_target_features": ("POST", "_on_target_features", "body"),
+    }
+
+
+class ReIDServer(MultiEdgeServer):
+    """The ReID service: receives features to match (calls the component's ``put``, not a missing method)."""
+
+    ROUTES = {
+        "reid": ("POST", "_on_put", "json"),
+        "update_service": ("POST", "_on_update", "json"),
+    }

@@ -1,0 +1,305 @@
+"""Safe codec for Python object trees (lists, dicts, numpy arrays, registered classes), never pickle by default.
+
+An object tree is walked once: numpy arrays go to the binary codec's array section
+(:mod:`sedna_lib.transport.codec`), and everything else becomes JSON in its header, tagged where
+JSON has no type of its own::
+
+    {"$nd": 0}                              the first array of the message
+    {"$bytes": "<base64>"}                  bytes
+    {"$tuple": [...]}                        a tuple
+    {"$np": "<f4", "v": 1.5}                a numpy scalar
+    {"$obj": "DetTrackResult", "state": {}}  an instance of a registered class
+    {"$enum": "OP_MODE", "value": "noop"}    a member of a registered enum
+    {"$map": [[k, v], ...]}                  a dict whose keys are not all strings
+
+Decoding rebuilds only registered classes (by name, from an allow-list), so nothing
+executable can travel. Pickle is available only through ``allow_pickle=True``, for talking to
+original Sedna components that speak nothing else; even then a restricted unpickler admits only
+builtins containers, numpy arrays and registered classes.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import io
+import pickle
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ProtocolError
+from . import codec as _codec
+
+__all__ = ["MEDIA_TYPE", "PICKLE_MEDIA_TYPE", "dumps", "loads", "is_pickle", "register_type",
+           "registered_types"]
+
+MEDIA_TYPE = _codec.MEDIA_TYPE
+"""Content-Type of messages made by :func:`dumps`."""
+
+PICKLE_MEDIA_TYPE = "application/python-pickle"
+"""Content-Type sent with pickle bodies (original Sedna components send none)."""
+
+_TYPES: dict[str, type] = {}
+_MAX_DEPTH = 64
+
+# Globals a legacy pickle may name: numpy's array reconstruction, and nothing that can run code.
+_PICKLE_SAFE_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "float64"), ("numpy", "float32"), ("numpy", "int64"), ("numpy", "int32"),
+    ("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple"), ("builtins", "set"),
+    ("builtins", "frozenset"), ("builtins", "bytearray"), ("builtins", "complex"),
+    ("collections", "OrderedDict"), ("_codecs", "encode"),
+}
+
+
+def register_type(cls: type, name: str | None = None) -> type:
+    """Allow instances of ``cls`` (a plain class or an Enum) to travel through :func:`dumps`.
+
+    Instances are sent as their ``__dict__`` and rebuilt without calling ``__init__``; enums as
+    their value. Usable as a decorator.
+
+    Parameters
+    ----------
+    cls : type
+        The class to allow.
+    name : str, default=None
+        Wire name; the class's ``__name__`` by default. Both ends must register the same name.
+
+    Returns
+    -------
+    type
+        ``cls`` unchanged.
+
+    Raises
+    ------
+    ProtocolError
+        If another class is already registered under ``name``.
+    """
+    key = name or cls.__name__
+    known = _TYPES.get(key)
+    if known is not None and known is not cls and known.__qualname__ != cls.__qualname__:
+        raise ProtocolError(f"wire type name {key!r} is already taken by {known!r}; pass name=")
+    _TYPES[key] = cls
+    return cls
+
+
+def registered_types() -> dict[str, type]:
+    """Return the allow-list of classes :func:`loads` rebuilds (a copy).
+
+    Returns
+    -------
+    dict of str to type
+        Wire name to class.
+    """
+    return dict(_TYPES)
+
+
+def _wire_name(cls: type) -> str | None:
+    for key, known in _TYPES.items():
+        if known is cls:
+            return key
+    return None
+
+
+def _encode(obj: Any, arrays: list[np.ndarray], depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ProtocolError(f"object nested deeper than {_MAX_DEPTH} levels cannot be encoded")
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, enum.Enum):
+        name = _wire_name(type(obj))
+        if name is None:
+            raise ProtocolError(f"enum {type(obj).__qualname__} is not registered; call "
+                                f"sedna_lib.transport.objects.register_type({type(obj).__name__})")
+        return {"$enum": name, "value": _encode(obj.value, arrays, depth + 1)}
+    if isinstance(obj, (int, float)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            return {"$objarray": [_encode(x, arrays, depth + 1) for x in obj.tolist()]}
+        arrays.append(obj)
+        return {"$nd": len(arrays) - 1}
+    if isinstance(obj, np.generic):
+        if isinstance(obj, (np.bool_, np.integer, np.floating)):
+            return {"$np": obj.dtype.str, "v": obj.item()}
+        arrays.append(np.asarray(obj))
+        return {"$nd": len(arrays) - 1, "scalar": True}
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(obj)).decode("ascii")}
+    if isinstance(obj, list):
+        return [_encode(x, arrays, depth + 1) for x in obj]
+    if isinstance(obj, tuple):
+        return {"$tuple": [_encode(x, arrays, depth + 1) for x in obj]}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in obj):
+            return {k: _encode(v, arrays, depth + 1) for k, v in obj.items()}
+        return {"$map": [[_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)] for k, v in obj.items()]}
+    name = _wire_name(type(obj))
+    if name is not None:
+        return {"$obj": name, "state": _encode(vars(obj), arrays, depth + 1)}
+    if hasattr(obj, "__array__"):  # torch/tensorflow tensors and other array-likes
+        return _encode(np.asarray(obj), arrays, depth)
+    raise ProtocolError(f"cannot encode an object of type {type(obj).__qualname__}; register it with "
+                        f"sedna_lib.transport.objects.register_type, or send arrays, lists and dicts")
+
+
+def _decode(node: Any, arrays: list[np.ndarray], depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ProtocolError(f"message nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(node, list):
+        return [_decode(x, arrays, depth + 1) for x in node]
+    if not isinstance(node, dict):
+        return node
+    try:
+        if "$nd" in node:
+            arr = arrays[int(node["$nd"])]
+            return arr[()] if node.get("scalar") else arr
+        if "$np" in node:
+            return np.dtype(node["$np"]).type(node["v"])
+        if "$bytes" in node:
+            return base64.b64decode(node["$bytes"], validate=True)
+        if "$tuple" in node:
+            return tuple(_decode(x, arrays, depth + 1) for x in node["$tuple"])
+        if "$objarray" in node:
+            items = [_decode(x, arrays, depth + 1) for x in node["$objarray"]]
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out
+        if "$map" in node:
+            return {_hashable(_decode(k, arrays, depth + 1)): _decode(v, arrays, depth + 1)
+                    for k, v in node["$map"]}
+        if "$enum" in node:
+            return _lookup(node["$enum"])(_decode(node["value"], arrays, depth + 1))
+        if "$obj" in node:
+            cls = _lookup(node["$obj"])
+            state = _decode(node["state"], arrays, depth + 1)
+            if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+                raise ProtocolError(f"state of {node['$obj']} must be an object of attributes")
+            obj = cls.__new__(cls)
+            obj.__dict__.update(state)
+            return obj
+    except ProtocolError:
+        raise
+    except (IndexError, KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed tagged value {str(node)[:80]!r}: {exc}") from None
+    return {k: _decode(v, arrays, depth + 1) for k, v in node.items()}
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, list):
+        return tuple(_hashable(k) for k in key)
+    return key
+
+
+def _lookup(name: Any) -> type:
+    cls = _TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ProtocolError(f"type {name!r} is not on the allow-list; registered: {sorted(_TYPES)}")
+    return cls
+
+
+def dumps(obj: Any, *, use_pickle: bool = False) -> bytes:
+    """Encode an object tree.
+
+    Parameters
+    ----------
+    obj : object
+        None, bool, int, float, str, bytes, lists, tuples, dicts, numpy arrays and scalars,
+        and instances of registered classes, nested.
+    use_pickle : bool, default=False
+        Produce a pickle instead (only for peers that are original Sedna components).
+
+    Returns
+    -------
+    bytes
+        The message.
+
+    Raises
+    ------
+    ProtocolError
+        If the tree holds an object of an unregistered type.
+
+    Examples
+    --------
+    >>> msg = dumps({"frame": 3, "features": np.ones((2, 4), "float32")})
+    >>> loads(msg)["features"].shape
+    (2, 4)
+    """
+    if use_pickle:
+        return pickle.dumps(obj, protocol=4)
+    arrays: list[np.ndarray] = []
+    meta = {"$v": 1, "obj": _encode(obj, arrays, 0)}
+    return _codec.encode(arrays, meta)
+
+
+def is_pickle(data: bytes | bytearray | memoryview) -> bool:
+    """Tell whether ``data`` looks like a pickle (protocol 2 or later starts with ``0x80``).
+
+    Parameters
+    ----------
+    data : bytes-like
+        A message body.
+
+    Returns
+    -------
+    bool
+        True for a pickle header.
+    """
+    return len(data) >= 2 and bytes(data[:1]) == b"\x80"
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PICKLE_SAFE_GLOBALS:
+            return super().find_class(module, name)
+        for cls in _TYPES.values():
+            if cls.__name__ == name and (cls.__module__ == module or module.endswith(
+                    "." + cls.__module__.rsplit(".", 1)[-1])):
+                return cls
+        raise ProtocolError(f"legacy pickle names {module}.{name}, which is not on the allow-list")
+
+
+def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False) -> Any:
+    """Decode a message made by :func:`dumps`.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The message.
+    allow_pickle : bool, default=False
+        Accept a pickle (original Sedna's wire). Even then only builtin containers, numpy arrays
+        and registered classes are rebuilt. Enable only for trusted peers.
+
+    Returns
+    -------
+    object
+        The decoded tree (arrays are writable copies).
+
+    Raises
+    ------
+    ProtocolError
+        If ``data`` is not a message of this codec (or, with ``allow_pickle``, not an acceptable
+        pickle), or names a type that is not registered.
+    """
+    if _codec.is_encoded(data):
+        meta, arrays = _codec.decode(data, copy=True)
+        if not isinstance(meta, dict) or "obj" not in meta:
+            raise ProtocolError("binary message carries no object tree (missing 'obj')")
+        return _decode(meta["obj"], arrays, 0)
+    if is_pickle(data):
+        if not allow_pickle:
+            raise ProtocolError("pickle bodies are refused: they can run code. Set SEDNA_LEGACY_PICKLE=true "
+                                "only to talk to trusted original Sedna components")
+        try:
+            return _RestrictedUnpickler(io.BytesIO(bytes(data))).load()
+        except ProtocolError:
+            raise
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
+                ValueError) as exc:
+            raise ProtocolError(f"malformed pickle body: {exc}") from None
+    raise ProtocolError(f"body is neither a {MEDIA_TYPE} message nor a pickle "
+                        f"(starts with {bytes(data[:8])!r})")
+
