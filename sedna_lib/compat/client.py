@@ -1,0 +1,179 @@
+"""Sedna's ``sedna.service.client``: ``http_request``, ``LCClient`` and ``LCReporter`` (plus the feature clients).
+
+Differences from Sedna: every request has a finite timeout, failures raise typed
+:class:`~sedna_lib.exceptions.TransportError` subclasses instead of returning ``None`` (and,
+after retries, ``tenacity.RetryError``), and the LocalController reporter never dies.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from .. import config as _cfg
+from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+from ..reporting import LCClient as _LCClient
+from ..reporting import PeriodicReporter, Report
+
+__all__ = ["http_request", "LCClient", "LCReporter"]
+
+# Feature clients under their Sedna names, imported on first access: name -> "module:attribute".
+_LAZY: dict[str, str] = {
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _default_timeout() -> tuple[float, float]:
+    names = ("SEDNA_CONNECT_TIMEOUT", "SEDNA_REQUEST_TIMEOUT")
+    cfg = _cfg.Config.from_env({n: _cfg.get_parameter(n, "") for n in names})
+    return cfg.connect_timeout_s, cfg.request_timeout
+
+
+def http_request(url: str, method: str | None = None, timeout: float | tuple[float, float] | None = None,
+                 binary: bool = True, no_decode: bool = False, *, max_retries: int = 2,
+                 **kwargs: Any) -> Any:
+    """Send one HTTP request with a finite timeout and decode the answer, as Sedna's helper did.
+
+    Parameters
+    ----------
+    url : str
+        The URL.
+    method : str, default=None
+        The HTTP method; ``GET`` if omitted.
+    timeout : float or (float, float), default=None
+        Seconds (or connect and read seconds); ``SEDNA_CONNECT_TIMEOUT``/``SEDNA_REQUEST_TIMEOUT``
+        (3 s and 10 s) if omitted. Sedna computed a timeout but never used it.
+    binary : bool, default=True
+        Decode the body as JSON (else return it as text).
+    no_decode : bool, default=False
+        Return the ``requests.Response`` itself.
+    max_retries : int, default=2
+        Extra attempts after a connection error or a timeout (never after an HTTP answer).
+    **kwargs : object
+        Passed to ``requests.request`` (``json=``, ``data=``, ``headers=``, ...).
+
+    Returns
+    -------
+    object
+        The decoded JSON, the text, or the response.
+
+    Raises
+    ------
+    TransportTimeout
+        If no answer came within the timeout on every attempt.
+    TransportError
+        If the peer cannot be reached.
+    RemoteError
+        If the peer answered with a status other than 200 (``status_code`` set).
+    ProtocolError
+        If the body is not the JSON asked for.
+    """
+    import requests
+
+    timeout = _default_timeout() if timeout is None else timeout
+    method = method or "GET"
+    last: TransportError | None = None
+    for _ in range(max(0, max_retries) + 1):
+        try:
+            response = requests.request(method, url, timeout=timeout, **kwargs)
+        except requests.Timeout as exc:
+            last = TransportTimeout(f"{method} {url}: no answer within {timeout} s", url=url)
+            last.__cause__ = exc
+            continue
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise TransportError(f"{method} {url}: invalid URL ({exc})", url=url) from exc
+        except requests.RequestException as exc:
+            last = TransportError(f"{method} {url} failed: {exc}", url=url)
+            last.__cause__ = exc
+            continue
+        if response.status_code != 200:
+            raise RemoteError(f"{method} {url} answered HTTP {response.status_code}: {response.text[:200]}",
+                              url=url, status_code=response.status_code)
+        if no_decode:
+            return response
+        if not binary:
+            return response.content.decode("utf-8", errors="replace")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProtocolError(f"{method} {url}: the answer is not JSON ({exc}): {response.text[:200]!r}",
+                                url=url) from exc
+    assert last is not None
+    raise last
+
+
+class LCClient:
+    """Sedna's LocalController client: ``LCClient.send(lc_server, worker_name, message)``.
+
+    See Also
+    --------
+    sedna_lib.reporting.LCClient : the client this delegates to.
+    """
+
+    @staticmethod
+    def send(lc_server: str, worker_name: str, message: Mapping[str, Any]) -> bool:
+        """POST one report to ``{lc_server}/sedna/workers/{worker_name}/info``; never raises.
+
+        Parameters
+        ----------
+        lc_server : str
+            The LocalController base URL.
+        worker_name : str
+            The worker.
+        message : dict
+            The body.
+
+        Returns
+        -------
+        bool
+            Whether the LocalController accepted the report (Sedna returned its decoded answer).
+        """
+        return _LCClient(lc_server).send(worker_name, message)
+
+
+class LCReporter(PeriodicReporter):
+    """Sedna's joint-inference reporter: ``LCReporter(lc_server, message, period_interval=30)``.
+
+    Call ``start()``, then ``update_for_edge_inference()`` for an easy sample or
+    ``update_for_collaboration_inference()`` for a hard one (one inference each). Unlike Sedna's,
+    the thread is a daemon, survives LocalController outages and stops with ``stop()``.
+
+    Parameters
+    ----------
+    lc_server : str
+        The LocalController base URL.
+    message : dict
+        The fixed part of the body (``name``, ``namespace``, ``ownerName``, ``ownerKind``, ``kind``).
+    period_interval : float, default=30
+        Seconds between reports.
+    """
+
+    def __init__(self, lc_server: str, message: Mapping[str, Any] | Report, period_interval: float = 30) -> None:
+        super().__init__(_LCClient(lc_server), message, period=float(period_interval))
+        self.lc_server = lc_server
+        self.period_interval = period_interval
+
+    @property
+    def inference_number(self) -> int:
+        """Inferences counted so far (Sedna's attribute name)."""
+        return self.inference_number_
+
+    @property
+    def hard_example_number(self) -> int:
+        """Hard examples counted so far (Sedna's attribute name)."""
+        return self.hard_example_number_
+

@@ -1,0 +1,46 @@
+"""Sedna's ``sedna.common.constant``: resource kinds, statuses and knowledge-base names (exact wire values)."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["K8sResourceKind", "K8sResourceKindStatus", "KBResourceConstant"]
+
+
+class K8sResourceKind(str, enum.Enum):
+    """The owner kind a worker reports to the LocalController (``ownerKind``).
+
+    The LocalController forwards a report only when this names one of its managers
+    (``jointinferenceservice``, ``federatedlearningjob``, ``incrementallearningjob``,
+    ``lifelonglearningjob``); ``default`` is dropped.
+    """
+
+    DEFAULT = "default"
+    REID_JOB = "reidjob"
+    VIDEO_ANALYTICS_JOB = "videoanalyticsjob"
+    FEATURE_EXTRACTION_SERVICE = "featureextractionservice"
+    JOINT_INFERENCE_SERVICE = "jointinferenceservice"
+    FEDERATED_LEARNING_JOB = "federatedlearningjob"
+    INCREMENTAL_JOB = "incrementallearningjob"
+    LIFELONG_JOB = "lifelonglearningjob"
+
+
+class K8sResourceKindStatus(str, enum.Enum):
+    """The ``status`` of a report."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+class KBResourceConstant(enum.Enum):
+    """Names and defaults of the lifelong-learning knowledge base (they appear in index files)."""
+
+    MIN_TRAIN_SAMPLE = 10
+    KB_INDEX_NAME = "index.pkl"
+    TASK_EXTRACTOR_NAME = "task_attr_extractor.pkl"
+    SEEN_TASK = "seen_task"
+    UNSEEN_TASK = "unseen_task"
+    TASK_GROUPS = "task_groups"
+    EXTRACTOR = "extractor"
+    EDGE_KB_DIR = "/var/lib/sedna/kb"

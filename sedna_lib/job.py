@@ -1,0 +1,273 @@
+"""The base of every feature job (Sedna's ``JobBase``): identity, model path, inference and LC reports."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, Mapping
+
+from .compat.class_factory import ClassFactory, ClassType
+from .compat.config import EnvConfig
+from .compat.constant import K8sResourceKind
+from .context import Context
+from .exceptions import ConfigError
+from .reporting import LCClient, Report
+
+__all__ = ["JobBase", "resolve_callback"]
+
+LOGGER = logging.getLogger("sedna")
+
+
+def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[..., Any] | None:
+    """Turn a ``post_process`` argument into a callable.
+
+    Parameters
+    ----------
+    post_process : callable or str or None
+        A callable, or the name of a class or function registered as
+        ``ClassType.CALLBACK`` (``post_process_callback``); the registered object is returned
+        as is, and called with the result (Sedna's rule for inference and evaluation).
+
+    Returns
+    -------
+    callable or None
+        What to call with the result, or None.
+
+    Raises
+    ------
+    ClassNotFoundError
+        If a name is given that is not registered.
+    TypeError
+        If ``post_process`` is neither a callable nor a name.
+    """
+    if post_process is None:
+        return None
+    if isinstance(post_process, str):
+        return ClassFactory.get_cls(ClassType.CALLBACK, post_process)
+    if callable(post_process):
+        return post_process
+    raise TypeError(f"post_process must be a callable or a registered callback name, "
+                    f"got {type(post_process).__name__}")
+
+
+class JobBase:
+    """What every feature job shares: configuration, the wrapped estimator, identity and reports.
+
+    Nothing starts in the constructor: no thread, no connection, no model load.
+
+    Parameters
+    ----------
+    estimator : object
+        The user's model or estimator (class, factory or instance); it is wrapped by
+        :func:`sedna_lib.backends.set_backend` chosen from ``BACKEND_TYPE`` or its type.
+    config : dict, default=None
+        Job settings that shadow the environment for this job only (Sedna merged them into a
+        process-wide ``BaseConfig``); readable as ``self.config.<key>``.
+    context : Context, default=None
+        Configuration, registry and storage; ``Context.from_env()`` if omitted.
+
+    Attributes
+    ----------
+    job_kind : str
+        The ``ownerKind`` reported to the LocalController (a ``K8sResourceKind`` value); each
+        feature sets its own.
+    context : Context
+        The run-time context.
+    config : EnvConfig
+        Sedna's ``BaseConfig`` attributes for this job, with ``config`` on top.
+    estimator : Backend or None
+        The wrapped estimator.
+    job_name : str
+        ``JOB_NAME``, else ``SERVICE_NAME`` (Sedna defaulted ``JOB_NAME`` to ``"sedna"``).
+    worker_name : str
+        ``WORKER_NAME``, else ``job_name``.
+    namespace : str
+        ``NAMESPACE``, else ``job_name``.
+
+    Examples
+    --------
+    >>> from sedna_lib.config import Config
+    >>> job = JobBase(None, context=Context(Config(service_name="ji-svc", namespace="ns")))
+    >>> job.job_name, job.worker_name, job.namespace
+    ('ji-svc', 'ji-svc', 'ns')
+    """
+
+    job_kind: str = K8sResourceKind.DEFAULT.value
+
+    def __init__(self, estimator: Any, config: Mapping[str, Any] | None = None, *,
+                 context: Context | None = None) -> None:
+        self.context = context if context is not None else Context.from_env()
+        self.config = EnvConfig(config, config=self.context.config)
+        self.log = LOGGER
+        self.estimator = self._wrap(estimator, config)
+        self.job_name = self.config.job_name or self.config.service_name or ""
+        self.worker_name = self.config.worker_name or self.job_name
+        self.namespace = self.config.namespace or self.job_name
+        self.lc_server = self.config.lc_server
+        self.model_load_mode = self.config.get("model_load_mode", self.context.config.model_load_mode)
+        self._lc_client: LCClient | None = None
+
+    def _wrap(self, estimator: Any, config: Mapping[str, Any] | None) -> Any:
+        if estimator is None:
+            return None
+        from .backends import set_backend
+
+        return set_backend(estimator, dict(config) if config else None, context=self.context)
+
+    # -- parameters and paths ------------------------------------------------------------------
+    def get_parameters(self, param: str, default: Any = None) -> Any:
+        """Return a deployment parameter: ``param``, then ``param.upper()``; empty means unset.
+
+        Parameters
+        ----------
+        param : str
+            The variable, as the script spells it.
+        default : object, default=None
+            Returned, unconverted, when unset.
+
+        Returns
+        -------
+        str or object
+            The raw value or ``default``.
+        """
+        return self.context.get_parameters(param, default)
+
+    @property
+    def model_path(self) -> str:
+        """The model to load.
+
+        ``MODEL_PATH`` if set; else ``MODEL_URL`` when it is a file or ``MODEL_LOAD_MODE`` is
+        not ``file``; else ``MODEL_URL`` joined with the model's file name.
+
+        Raises
+        ------
+        ConfigError
+            If neither ``MODEL_PATH`` nor ``MODEL_URL`` is set (Sedna raised ``TypeError``).
+        """
+        explicit = self.config.get("model_path") or self.context.config.model_path
+        if explicit:
+            return explicit
+        model_url = self.config.model_url
+        if not model_url:
+            raise ConfigError("MODEL_URL is not set, so there is no model to load; set MODEL_URL to the model "
+                              "file or folder (or MODEL_PATH to the file)", variable="MODEL_URL")
+        if self.model_load_mode != "file" or os.path.isfile(model_url):
+            return model_url
+        name = getattr(self.estimator, "model_name", None) or self.config.model_name
+        if not name:
+            raise ConfigError(f"MODEL_URL {model_url!r} is a folder and no model file name is known; set "
+                              f"MODEL_NAME (or MODEL_PATH)", variable="MODEL_NAME")
+        return os.path.join(model_url, name)
+
+    # -- inference -----------------------------------------------------------------------------
+    def inference(self, x: Any = None, post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
+        """Predict with the wrapped estimator, then apply ``post_process``.
+
+        Parameters
+        ----------
+        x : object, default=None
+            The input.
+        post_process : callable or str, default=None
+            Called with the prediction (a name is looked up as ``ClassType.CALLBACK``).
+        **kwargs : object
+            Passed to the estimator's ``predict``.
+
+        Returns
+        -------
+        object
+            The (post-processed) prediction.
+        """
+        result = self.estimator.predict(x, **kwargs)
+        callback = resolve_callback(post_process)
+        return callback(result) if callback is not None else result
+
+    def evaluate(self, data: Any, post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
+        """Evaluate the wrapped estimator on ``data``, then apply ``post_process``.
+
+        Parameters
+        ----------
+        data : object
+            The evaluation data (a data source, ``(x, y)``, ...).
+        post_process : callable or str, default=None
+            Called with the result.
+        **kwargs : object
+            Passed to the estimator's ``evaluate``.
+
+        Returns
+        -------
+        object
+            The (post-processed) evaluation result.
+        """
+        result = self.estimator.evaluate(data, **kwargs)
+        callback = resolve_callback(post_process)
+        return callback(result) if callback is not None else result
+
+    # -- LocalController reports ---------------------------------------------------------------
+    @property
+    def lc_client(self) -> LCClient:
+        """The LocalController client (built on first use from ``LC_SERVER`` and the timeouts)."""
+        if self._lc_client is None:
+            cfg = self.context.config
+            self._lc_client = LCClient(self.lc_server or cfg.lc_server,
+                                       timeout=(cfg.connect_timeout_s, cfg.request_timeout),
+                                       max_retries=max(0, cfg.max_retries))
+        return self._lc_client
+
+    def make_report(self, kind: str, status: str | None = None, results: Any = None,
+                    owner_info: Mapping[str, Any] | None = None) -> Report:
+        """Build a report with this job's identity.
+
+        Parameters
+        ----------
+        kind : str
+            ``train``, ``eval``, ``deploy`` or ``inference``.
+        status : str, default=None
+            ``running``, ``completed`` or ``failed``.
+        results : list of dict, default=None
+            Model entries.
+        owner_info : dict, default=None
+            Feature information.
+
+        Returns
+        -------
+        Report
+            The report.
+        """
+        return Report(name=self.worker_name, namespace=self.namespace, owner_name=self.job_name,
+                      owner_kind=getattr(self.job_kind, "value", self.job_kind), kind=kind, status=status,
+                      results=results, owner_info=owner_info)
+
+    def report_task_info(self, task_info: Mapping[str, Any] | None, status: str, results: Any = None,
+                         kind: str = "train") -> bool:
+        """Report a phase's outcome to the LocalController; never raises.
+
+        Parameters
+        ----------
+        task_info : dict or None
+            Sent as ``ownerInfo`` when not empty.
+        status : str
+            ``running``, ``completed`` or ``failed``.
+        results : list of dict, default=None
+            Sent as ``results`` when not empty.
+        kind : str, default='train'
+            The phase.
+
+        Returns
+        -------
+        bool
+            Whether the LocalController accepted the report.
+        """
+        report = self.make_report(kind, getattr(status, "value", status), results or None, task_info or None)
+        return self.lc_client.send(self.worker_name, report)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release what the job holds (the LocalController client); safe to call twice."""
+        if self._lc_client is not None:
+            self._lc_client.close()
+
+    def __enter__(self) -> JobBase:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

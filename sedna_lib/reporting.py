@@ -1,0 +1,473 @@
+"""Worker to LocalController reports: the message builder, a client that never raises, a periodic reporter."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from .exceptions import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import Config
+
+__all__ = ["OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter", "report_path"]
+
+logger = logging.getLogger(__name__)
+
+OWNER_KINDS = frozenset({
+    "default", "reidjob", "videoanalyticsjob", "featureextractionservice", "jointinferenceservice",
+    "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
+})
+"""Every ``ownerKind`` value a worker may send."""
+
+FORWARDED_OWNER_KINDS = frozenset({
+    "jointinferenceservice", "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
+})
+"""The ``ownerKind`` values the LocalController forwards to the GlobalManager; others are dropped."""
+
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def report_path(worker_name: str) -> str:
+    """Return the LocalController path of a worker's reports.
+
+    Parameters
+    ----------
+    worker_name : str
+        The worker (``WORKER_NAME``).
+
+    Returns
+    -------
+    str
+        ``/sedna/workers/{worker_name}/info``.
+
+    Examples
+    --------
+    >>> report_path("edgeworker-abcde")
+    '/sedna/workers/edgeworker-abcde/info'
+    """
+    return f"/sedna/workers/{worker_name}/info"
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback: numpy scalars and arrays, enums and paths become plain values."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report body, as the LocalController decodes it (``MessageContent``).
+
+    Parameters
+    ----------
+    name : str
+        The worker name; must equal the URL's worker segment, or the LC answers 400.
+    namespace : str
+        The job's namespace.
+    owner_name : str
+        The owning custom resource's name.
+    owner_kind : str
+        One of :data:`OWNER_KINDS`; only :data:`FORWARDED_OWNER_KINDS` reach the GlobalManager.
+    kind : str
+        The phase: ``train``, ``eval``, ``deploy`` or ``inference``.
+    status : str, default=None
+        ``running``, ``completed`` or ``failed``; omitted from the body when None (inference reports).
+    results : list of dict, default=None
+        Model entries (``format``, ``url``, ``metrics``); omitted when None.
+    owner_info : dict, default=None
+        Feature-specific information; omitted when None.
+
+    Examples
+    --------
+    >>> Report("w", "ns", "job", "incrementallearningjob", "train", "completed",
+    ...        results=[{"format": "pb", "url": "/m.pb", "metrics": {}}]).to_dict()["ownerKind"]
+    'incrementallearningjob'
+    """
+
+    name: str
+    namespace: str
+    owner_name: str
+    owner_kind: str
+    kind: str
+    status: str | None = None
+    results: Sequence[Mapping[str, Any]] | None = None
+    owner_info: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON body, keys in Sedna's order.
+
+        Returns
+        -------
+        dict
+            ``{name, namespace, ownerName, ownerKind, kind[, status][, results][, ownerInfo]}``.
+
+        Raises
+        ------
+        ParameterError
+            If ``owner_kind`` is unknown or ``results`` is not a list of objects (the LocalController
+            would reject the body).
+        """
+        owner_kind = getattr(self.owner_kind, "value", self.owner_kind)
+        if owner_kind not in OWNER_KINDS:
+            raise ParameterError(f"ownerKind {owner_kind!r} is not a Sedna resource kind; "
+                                 f"use one of {sorted(OWNER_KINDS)}")
+        body: dict[str, Any] = {
+            "name": self.name,
+            "namespace": self.namespace,
+            "ownerName": self.owner_name,
+            "ownerKind": owner_kind,
+            "kind": getattr(self.kind, "value", self.kind),
+        }
+        if self.status is not None:
+            body["status"] = getattr(self.status, "value", self.status)
+        if self.results is not None:
+            if isinstance(self.results, (str, bytes, Mapping)) or not all(
+                    isinstance(item, Mapping) for item in self.results):
+                raise ParameterError("report results must be a list of objects such as "
+                                     f"{{'format': 'pb', 'url': ..., 'metrics': {{...}}}}, got {self.results!r}")
+            body["results"] = [dict(item) for item in self.results]
+        if self.owner_info is not None:
+            body["ownerInfo"] = dict(self.owner_info)
+        return body
+
+
+class LCClient:
+    """Posts reports to the LocalController; bounded timeouts and retries, and it never raises.
+
+    Parameters
+    ----------
+    lc_server : str
+        The LocalController base URL (``LC_SERVER``), for example ``http://127.0.0.1:9100``.
+    timeout : tuple of (float, float), default=(3.0, 5.0)
+        Connect and read timeouts of one attempt, in seconds.
+    max_retries : int, default=2
+        Extra attempts after a connection error, a timeout or a 5xx answer (4xx is final).
+    backoff : float, default=0.5
+        Seconds before the first retry, doubled for each further one.
+
+    Attributes
+    ----------
+    sent_ : int
+        Reports the LocalController accepted.
+    failures_ : int
+        Reports that failed after all attempts.
+    last_error_ : str or None
+        Why the last failed report failed.
+
+    Examples
+    --------
+    >>> client = LCClient("http://127.0.0.1:9100", timeout=(0.5, 1.0))
+    >>> client.url_for("w1")
+    'http://127.0.0.1:9100/sedna/workers/w1/info'
+    """
+
+    def __init__(self, lc_server: str, *, timeout: tuple[float, float] = (3.0, 5.0), max_retries: int = 2,
+                 backoff: float = 0.5) -> None:
+        self.lc_server = lc_server
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.sent_ = 0
+        self.failures_ = 0
+        self.last_error_: str | None = None
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config) -> LCClient:
+        """Build a client from ``LC_SERVER`` and the timeout and retry settings.
+
+        Parameters
+        ----------
+        config : Config
+            The configuration.
+
+        Returns
+        -------
+        LCClient
+            The client.
+        """
+        return cls(config.lc_server, timeout=(config.connect_timeout_s, config.request_timeout),
+                   max_retries=max(0, config.max_retries))
+
+    def url_for(self, worker_name: str) -> str:
+        """Return the report URL of ``worker_name``.
+
+        Parameters
+        ----------
+        worker_name : str
+            The worker.
+
+        Returns
+        -------
+        str
+            ``{lc_server}/sedna/workers/{worker_name}/info``.
+        """
+        return self.lc_server.rstrip("/") + report_path(worker_name)
+
+    def _fail(self, url: str, reason: str) -> bool:
+        with self._lock:
+            self.failures_ += 1
+            self.last_error_ = reason
+        logger.warning("LocalController report to %s failed: %s", url, reason)
+        return False
+
+    def send(self, worker_name: str, message: Report | Mapping[str, Any]) -> bool:
+        """POST one report; return whether the LocalController accepted it.
+
+        Never raises: an unreachable, hanging or refusing LocalController, or a message that
+        cannot be encoded, counts a failure (``failures_``, ``last_error_``) and returns False.
+
+        Parameters
+        ----------
+        worker_name : str
+            The worker (URL segment; the LocalController requires it to equal ``message["name"]``).
+        message : Report or dict
+            The body.
+
+        Returns
+        -------
+        bool
+            True on a 2xx answer.
+        """
+        url = self.url_for(worker_name)
+        try:
+            body = message.to_dict() if isinstance(message, Report) else dict(message)
+            data = json.dumps(body, default=_plain).encode("utf-8")
+        except (ParameterError, TypeError, ValueError) as exc:
+            return self._fail(url, f"the message cannot be sent: {exc}")
+        import requests
+
+        delay = self.backoff
+        reason = "not attempted"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                if self._closed.wait(delay):
+                    break
+                delay *= 2
+            try:
+                response = requests.post(url, data=data, timeout=self.timeout,
+                                         headers={"Content-Type": "application/json"})
+            except requests.Timeout as exc:
+                reason = f"no answer within {self.timeout} s ({type(exc).__name__})"
+                continue
+            except (requests.RequestException, OSError, ValueError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                                    requests.exceptions.InvalidSchema)):
+                    break
+                continue
+            if 200 <= response.status_code < 300:
+                with self._lock:
+                    self.sent_ += 1
+                return True
+            reason = f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code < 500:
+                break
+        return self._fail(url, reason)
+
+    def close(self) -> None:
+        """Interrupt pending retry waits; later sends make a single attempt."""
+        self._closed.set()
+
+    def __enter__(self) -> LCClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _now() -> str:
+    return _dt.datetime.now().strftime(_TIME_FORMAT)
+
+
+class PeriodicReporter:
+    """Report inference counts to the LocalController every ``period`` seconds, from a daemon thread.
+
+    Counting (:meth:`record`) only takes a lock, so it never blocks inference. A period with no
+    new inference sends nothing (as in Sedna). Counts are cumulative. The thread survives an
+    absent, refusing or hanging LocalController; :meth:`stop` ends it.
+
+    Parameters
+    ----------
+    client : LCClient
+        Where reports go.
+    message : dict or Report
+        The fixed part of the body (``name``, ``namespace``, ``ownerName``, ``ownerKind``, ``kind``,
+        ...); ``ownerInfo`` is added at each report.
+    period : float, default=30.0
+        Seconds between reports (``LC_PERIOD``).
+    worker_name : str, default=None
+        The URL segment; ``message["name"]`` if omitted.
+
+    Attributes
+    ----------
+    inference_number_ : int
+        Inferences counted so far.
+    hard_example_number_ : int
+        Hard examples counted so far (each counted once).
+    reports_ : int
+        Reports attempted.
+
+    Examples
+    --------
+    >>> reporter = PeriodicReporter(LCClient("http://127.0.0.1:9"), {"name": "w"}, period=60)
+    >>> reporter.record(hard=True); reporter.record()
+    >>> info = reporter.owner_info()
+    >>> info["inferenceNumber"], info["hardExampleNumber"], info["uploadCloudRatio"]
+    (2, 1, 0.5)
+    """
+
+    def __init__(self, client: LCClient, message: Report | Mapping[str, Any], *, period: float = 30.0,
+                 worker_name: str | None = None) -> None:
+        self.client = client
+        self.message = message
+        self.period = period
+        self.worker_name = worker_name
+        self.inference_number_ = 0
+        self.hard_example_number_ = 0
+        self.reports_ = 0
+        self._period_increment = 0
+        self._period_start = _now()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- counting (called on the inference path) ---------------------------------------------
+    def record(self, hard: bool = False) -> None:
+        """Count one inference, and one hard example if ``hard`` (a hard example is one inference).
+
+        Parameters
+        ----------
+        hard : bool, default=False
+            Whether the sample was a hard example sent to the cloud.
+        """
+        with self._lock:
+            self.inference_number_ += 1
+            self._period_increment += 1
+            if hard:
+                self.hard_example_number_ += 1
+
+    def update_for_edge_inference(self) -> None:
+        """Count one inference answered at the edge (Sedna's name)."""
+        self.record(hard=False)
+
+    def update_for_collaboration_inference(self) -> None:
+        """Count one hard example answered with the cloud's help (one inference, one hard example)."""
+        self.record(hard=True)
+
+    def owner_info(self) -> dict[str, Any]:
+        """Return the ``ownerInfo`` of a report made now.
+
+        Returns
+        -------
+        dict
+            ``startTime``, ``updateTime``, ``inferenceNumber``, ``hardExampleNumber``,
+            ``uploadCloudRatio`` (hard / inferences, 0.0 before any inference).
+        """
+        with self._lock:
+            total, hard, start = self.inference_number_, self.hard_example_number_, self._period_start
+        return {
+            "startTime": start,
+            "updateTime": _now(),
+            "inferenceNumber": total,
+            "hardExampleNumber": hard,
+            "uploadCloudRatio": hard / total if total else 0.0,
+        }
+
+    def _body(self) -> dict[str, Any]:
+        base = self.message.to_dict() if isinstance(self.message, Report) else dict(self.message)
+        base.setdefault("results", [])
+        base["ownerInfo"] = self.owner_info()
+        return base
+
+    def report_now(self, force: bool = False) -> bool:
+        """Send a report if there were inferences since the last one (or if ``force``).
+
+        Parameters
+        ----------
+        force : bool, default=False
+            Send even when nothing new was counted.
+
+        Returns
+        -------
+        bool
+            True if a report was sent and accepted; False if nothing was due or sending failed.
+        """
+        with self._lock:
+            due = self._period_increment > 0
+            if due or force:
+                self._period_increment = 0
+        if not (due or force):
+            with self._lock:
+                self._period_start = _now()
+            return False
+        try:
+            body = self._body()
+        except (ParameterError, TypeError, ValueError) as exc:
+            self.client._fail(self.client.lc_server, f"the message cannot be built: {exc}")
+            return False
+        name = self.worker_name or str(body.get("name", ""))
+        self.reports_ += 1
+        ok = self.client.send(name, body)
+        with self._lock:
+            self._period_start = _now()
+        return ok
+
+    # -- thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.report_now()
+
+    def start(self) -> PeriodicReporter:
+        """Start the daemon thread (once).
+
+        Returns
+        -------
+        PeriodicReporter
+            ``self``.
+        """
+        with self._lock:
+            if self._thread is None:
+                self._period_start = _now()
+                self._thread = threading.Thread(target=self._run, name="sedna-lc-reporter", daemon=True)
+                self._thread.start()
+        return self
+
+    @property
+    def is_alive(self) -> bool:
+        """Whether the reporting thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float | None = 1.0) -> None:
+        """Stop the thread; waits at most ``timeout`` seconds (a report in flight is bounded by the client's timeouts).
+
+        Parameters
+        ----------
+        timeout : float, default=1.0
+            Longest wait for the thread to end; the thread is a daemon either way.
+        """
+        self._stop.set()
+        self.client.close()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    close = stop
+
+    def __enter__(self) -> PeriodicReporter:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
