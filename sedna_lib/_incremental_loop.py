@@ -1,0 +1,520 @@
+"""The local incremental-learning loop: infer, mine within a budget, label, retrain, evaluate, deploy if better."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+
+import numpy as np
+
+from .exceptions import BackendError, DataError, ParameterError
+from .hard_examples import HardExampleStore
+from .hot_update import ModelSlot, write_model_config
+from .registry import Kind
+
+__all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
+
+logger = logging.getLogger(__name__)
+
+_STAGES = ("infer", "mine", "label", "retrain", "evaluate", "deploy")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What one round of the loop did; :meth:`to_dict` is the JSON written per round.
+
+    Attributes
+    ----------
+    round : int
+        1-based round number.
+    stream_samples : int
+        Unlabelled samples the serving model saw this round.
+    uploaded : int
+        Hard examples uploaded for labelling (at most ``upload_budget`` of ``stream_samples``).
+    upload_fraction : float
+        ``uploaded / stream_samples``, the exact fraction.
+    labelled_total : int
+        Size of the labelled training set after this round.
+    metric : str
+        The deploy metric's name.
+    metric_before : float
+        The serving model's metric on the eval set at the start of the round.
+    metric_candidate : float
+        The retrained model's metric.
+    metric_after : float
+        The serving model's metric after the deploy decision.
+    deployed : bool
+        Whether the candidate replaced the serving model (it improved by at least ``min_delta``).
+    model_version : str
+        Version of the serving model after the round.
+    seconds : float
+        Wall time of the round.
+    hard_example_batch : str or None
+        The batch folder the hard examples were saved to, if saved.
+    """
+
+    round: int
+    stream_samples: int
+    uploaded: int
+    upload_fraction: float
+    labelled_total: int
+    metric: str
+    metric_before: float
+    metric_candidate: float
+    metric_after: float
+    deployed: bool
+    model_version: str
+    seconds: float
+    hard_example_batch: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            Field name to value.
+        """
+        return dataclasses.asdict(self)
+
+
+def score_metric(name: str | Callable[[Any, Any], float], y_true: Any, y_pred: Any) -> float:
+    """Compute a deploy metric (higher is better).
+
+    Parameters
+    ----------
+    name : {'accuracy', 'f1', 'macro_f1'} or callable
+        ``'f1'`` is the binary F1 of the positive class (the larger label); ``'macro_f1'`` the
+        unweighted mean over classes. A callable gets ``(y_true, y_pred)``.
+    y_true, y_pred : array-like of shape (n_samples,)
+        Labels.
+
+    Returns
+    -------
+    float
+        The score.
+
+    Raises
+    ------
+    ParameterError
+        If the name is unknown.
+
+    Examples
+    --------
+    >>> score_metric("accuracy", [0, 1, 1, 0], [0, 1, 0, 0])
+    0.75
+    >>> round(score_metric("f1", [0, 1, 1, 0], [0, 1, 0, 0]), 3)
+    0.667
+    """
+    if callable(name):
+        return float(name(y_true, y_pred))
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if yt.shape != yp.shape:
+        raise DataError(f"y_true has shape {yt.shape} but y_pred has shape {yp.shape}")
+    if name == "accuracy":
+        return float(np.mean(yt == yp)) if yt.size else 0.0
+    if name in ("f1", "macro_f1"):
+        classes = np.unique(yt) if name == "macro_f1" else np.unique(yt)[-1:]
+        scores = []
+        for c in classes:
+            tp = np.sum((yp == c) & (yt == c))
+            fp = np.sum((yp == c) & (yt != c))
+            fn = np.sum((yp != c) & (yt == c))
+            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+        return float(np.mean(scores)) if scores else 0.0
+    raise ParameterError(f"unknown metric {name!r}; use 'accuracy', 'f1', 'macro_f1' or a callable(y_true, y_pred)")
+
+
+class _Progress:
+    """A one-line text progress bar (no dependency), redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO | None, title: str, total: int, width: int = 24) -> None:
+        self.stream = stream
+        self.title = title
+        self.total = total
+        self.width = width
+        self.done = 0
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.stream is None:
+            return
+        filled = int(self.width * self.done / self.total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        end = "\n" if self.done >= self.total else ""
+        prefix = "\r" if getattr(self.stream, "isatty", lambda: False)() else ""
+        if prefix or end:
+            self.stream.write(f"{prefix}{self.title} [{bar}] {100 * self.done // self.total:3d}% {label:<9}{end}")
+            self.stream.flush()
+
+
+def _labels_from(pred: Any, classes: Any = None) -> np.ndarray:
+    arr = np.asarray(pred)
+    if arr.ndim == 2 and arr.dtype.kind == "f":
+        idx = np.argmax(arr, axis=1)
+        return np.asarray(classes)[idx] if classes is not None else idx
+    return arr.ravel() if arr.ndim > 1 and arr.shape[-1] == 1 else arr
+
+
+class IncrementalLoop:
+    """Run incremental learning locally: the model gets better the more it is used.
+
+    Each round: the serving model predicts a batch of the stream (infer); a hard-example miner
+    picks at most ``upload_budget`` of it (mine); a labeller labels them (label); a new model is
+    trained on every label gathered so far (retrain); both models are scored on held-out data
+    (evaluate); the new one serves only if its metric is at least ``min_delta`` better
+    (deploy). A deployed model is therefore never worse than the one it replaces on that data.
+
+    Parameters
+    ----------
+    estimator : object
+        The model: a scikit-learn estimator, torch module or Keras model (class or instance),
+        or a Sedna-style estimator. Each round trains a fresh copy.
+    miner : str or HardExampleMiner, default='Margin'
+        A registered miner name or an instance. Miners that score samples rank them and the
+        ``k`` hardest are uploaded; others flag samples and the first ``k`` flagged are uploaded.
+    miner_params : dict, default=None
+        Parameters for a miner given by name.
+    upload_budget : float, default=0.2
+        Largest fraction of each round's stream uploaded for labelling, in (0, 1].
+    labeler : callable, default=None
+        ``labeler(samples, predictions) -> labels``: the labelling step. When None the stream's
+        ground-truth labels are used (experiments).
+    metric : {'accuracy', 'f1', 'macro_f1'} or callable, default='accuracy'
+        The deploy metric, higher is better.
+    min_delta : float, default=0.01
+        Smallest improvement that deploys the new model (>= 0).
+    train_kwargs : dict, default=None
+        Options for the backend's ``train`` (epochs, batch_size, ...).
+    output_dir : str, default=None
+        Where ``rounds.json`` and the deployed models go; nothing is written when None.
+    hard_example_output : str, default=None
+        Folder or ``s3://`` URL where each round's hard examples are saved (batch ``round-NNNN``).
+    hot_update_config : str, default=None
+        A ``model_config.json`` written in the LocalController's format at every deploy, so a
+        separate inference process (``MODEL_HOT_UPDATE``) picks the new model up. Needs
+        ``output_dir`` (the deployed models are saved there).
+    progress : bool or file, default=True
+        Draw a progress bar per round (on stderr, or on the given file).
+    context : Context, default=None
+        Registry, storage and configuration; built from the environment when None.
+
+    Attributes
+    ----------
+    records_ : list of RoundRecord
+        One per round run so far.
+    slot_ : ModelSlot
+        The serving backend.
+    initial_metric_ : float
+        The initial model's metric.
+    labelled_x_, labelled_y_ : numpy.ndarray
+        The labelled training set so far.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> x, y = load_iris(return_X_y=True)
+    >>> order = np.random.default_rng(0).permutation(len(y)); x, y = x[order], y[order]
+    >>> loop = IncrementalLoop(LogisticRegression(max_iter=500), upload_budget=0.3, progress=False)
+    >>> records = loop.run((x[:15], y[:15]), (x[15:105], y[15:105]), (x[105:], y[105:]), rounds=3)
+    >>> [r.uploaded for r in records]
+    [9, 9, 9]
+    >>> all(r.metric_after >= r.metric_before for r in records)
+    True
+    """
+
+    def __init__(self, estimator: Any, *, miner: Any = "Margin", miner_params: Mapping[str, Any] | None = None,
+                 upload_budget: float = 0.2, labeler: Callable[[Any, Any], Any] | None = None,
+                 metric: str | Callable[[Any, Any], float] = "accuracy", min_delta: float = 0.01,
+                 train_kwargs: Mapping[str, Any] | None = None, output_dir: str | None = None,
+                 hard_example_output: str | None = None, hot_update_config: str | None = None,
+                 progress: bool | TextIO = True, context: Any = None) -> None:
+        self.estimator = estimator
+        self.miner = miner
+        self.miner_params = miner_params
+        self.upload_budget = upload_budget
+        self.labeler = labeler
+        self.metric = metric
+        self.min_delta = min_delta
+        self.train_kwargs = train_kwargs
+        self.output_dir = output_dir
+        self.hard_example_output = hard_example_output
+        self.hot_update_config = hot_update_config
+        self.progress = progress
+        self.context = context
+
+    # -- validation and helpers -------------------------------------------------------------------
+    def _check(self) -> None:
+        if not 0 < float(self.upload_budget) <= 1:
+            raise ParameterError(f"upload_budget must be in (0, 1], got {self.upload_budget!r}")
+        if float(self.min_delta) < 0:
+            raise ParameterError(f"min_delta must be >= 0 (a deployed model must never be worse), "
+                                 f"got {self.min_delta!r}")
+        if self.hot_update_config and not self.output_dir:
+            raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
+
+    def _ctx(self) -> Any:
+        if self.context is None:
+            from .context import Context
+
+            self.context = Context.from_env()
+        return self.context
+
+    def _miner(self) -> Any:
+        if self.miner is None or not isinstance(self.miner, str):
+            return self.miner
+        return self._ctx().registry.create(Kind.HARD_EXAMPLE_MINING, self.miner, **dict(self.miner_params or {}))
+
+    def _new_backend(self) -> Any:
+        from .backends import set_backend
+        from .incremental_learning import _clone_estimator
+
+        ctx = self._ctx()
+        return set_backend(_clone_estimator(self.estimator), ctx.config, context=ctx)
+
+    def _scores(self, backend: Any, x: Any) -> Any:
+        try:
+            return backend.predict_proba(x)
+        except (BackendError, NotImplementedError, AttributeError):
+            return backend.predict(x)
+
+    def _predict_labels(self, backend: Any, x: Any) -> np.ndarray:
+        pred = backend.predict(x)
+        est = getattr(backend, "estimator", None)
+        return _labels_from(pred, getattr(est, "classes_", None))
+
+    def _evaluate(self, backend: Any, eval_data: tuple[Any, Any]) -> float:
+        x, y = eval_data
+        return score_metric(self.metric, np.asarray(y), self._predict_labels(backend, x))
+
+    def _train(self, x: np.ndarray, y: np.ndarray) -> Any:
+        backend = self._new_backend()
+        backend.train((x, y), **dict(self.train_kwargs or {}))
+        return backend
+
+    def _select(self, miner: Any, outputs: Any, n: int) -> np.ndarray:
+        k = int(np.floor(self.upload_budget * n + 0.5))
+        k = max(0, min(k, n))
+        if k == 0 or miner is None:
+            return np.arange(k)
+        if getattr(miner, "scored", False):
+            scores = np.asarray(miner.score(outputs), dtype=float)
+            return np.sort(np.argsort(-scores, kind="stable")[:k])
+        flags = np.asarray(miner.is_hard(outputs), dtype=bool)
+        return np.flatnonzero(flags)[:k]
+
+    def _write_records(self) -> None:
+        if not self.output_dir:
+            return
+        os.makedirs(self.output_dir, exist_ok=True)
+        doc = {"metric": self.metric if isinstance(self.metric, str) else getattr(self.metric, "__name__", "custom"),
+               "upload_budget": self.upload_budget, "min_delta": self.min_delta,
+               "miner": self.miner if isinstance(self.miner, str) or self.miner is None else repr(self.miner),
+               "initial_metric": self.initial_metric_, "rounds": [r.to_dict() for r in self.records_]}
+        path = os.path.join(self.output_dir, "rounds.json")
+        fd, tmp = tempfile.mkstemp(prefix=".rounds.", dir=self.output_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+        os.replace(tmp, path)
+
+    def _deploy(self, backend: Any, version: str) -> None:
+        self.slot_.swap(backend, version=version)
+        if not self.output_dir:
+            return
+        folder = os.path.join(self.output_dir, "models", version)
+        saved = backend.save(os.path.join(folder, backend.model_name))
+        if self.hot_update_config:
+            write_model_config(self.hot_update_config, saved, version)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def start(self, initial: tuple[Any, Any], eval_data: tuple[Any, Any]) -> IncrementalLoop:
+        """Train and deploy the initial model on the first labelled data.
+
+        Parameters
+        ----------
+        initial : tuple of array-like
+            ``(x, y)``, the labels available before the loop.
+        eval_data : tuple of array-like
+            ``(x, y)``, held out: the deploy decision is made on it.
+
+        Returns
+        -------
+        IncrementalLoop
+            ``self``.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range.
+        """
+        self._check()
+        x, y = np.asarray(initial[0]), np.asarray(initial[1])
+        if len(x) != len(y) or len(x) == 0:
+            raise DataError(f"initial data needs as many labels as samples (got {len(x)} samples, {len(y)} labels)")
+        self.labelled_x_, self.labelled_y_ = x, y
+        self.records_: list[RoundRecord] = []
+        self.miner_ = self._miner()
+        backend = self._train(x, y)
+        self.slot_ = ModelSlot(backend, version="round-0000")
+        self.initial_metric_ = self._evaluate(backend, eval_data)
+        self._deploy(backend, "round-0000")
+        self._eval_data = eval_data
+        self._write_records()
+        return self
+
+    def step(self, batch: Any) -> RoundRecord:
+        """Run one round on a batch of the stream.
+
+        Parameters
+        ----------
+        batch : array-like or tuple
+            The round's inputs, or ``(x, y)`` with ground truth (needed when there is no labeler).
+
+        Returns
+        -------
+        RoundRecord
+            What the round did.
+
+        Raises
+        ------
+        DataError
+            If no labeler is set and the batch has no labels, or the labeler returns the wrong
+            number of labels.
+        """
+        started = time.perf_counter()
+        number = len(self.records_) + 1
+        stream = None if self.progress is False else (sys.stderr if self.progress is True else self.progress)
+        bar = _Progress(stream, f"round {number}", len(_STAGES))
+        if isinstance(batch, tuple) and len(batch) == 2:
+            x, y_true = np.asarray(batch[0]), np.asarray(batch[1])
+        else:
+            x, y_true = np.asarray(batch), None
+        serving = self.slot_.get()
+        outputs = self._scores(serving, x)
+        bar.step("infer")
+        chosen = self._select(self.miner_, outputs, len(x))
+        bar.step("mine")
+        batch_name = None
+        if self.hard_example_output and len(chosen):
+            batch_name = f"round-{number:04d}"
+            store = HardExampleStore(self.hard_example_output, batch=batch_name,
+                                     storage=self._ctx().storage if "://" in self.hard_example_output else None)
+            with store:
+                for i in chosen:
+                    store.put(x[i], np.asarray(outputs)[i], sample_id=f"r{number:04d}-{int(i):06d}")
+        if self.labeler is not None:
+            labels = np.asarray(self.labeler(x[chosen], np.asarray(outputs)[chosen]))
+        elif y_true is not None:
+            labels = y_true[chosen]
+        else:
+            raise DataError("no labeler given and the stream batch has no labels; pass labeler=... or (x, y) batches")
+        if len(labels) != len(chosen):
+            raise DataError(f"the labeler returned {len(labels)} labels for {len(chosen)} samples")
+        bar.step("label")
+        if len(chosen):
+            self.labelled_x_ = np.concatenate([self.labelled_x_, x[chosen]])
+            self.labelled_y_ = np.concatenate([self.labelled_y_, labels.astype(self.labelled_y_.dtype, copy=False)])
+        before = self._evaluate(serving, self._eval_data)
+        candidate = self._train(self.labelled_x_, self.labelled_y_) if len(chosen) else None
+        bar.step("retrain")
+        cand_metric = self._evaluate(candidate, self._eval_data) if candidate is not None else before
+        bar.step("evaluate")
+        deployed = candidate is not None and cand_metric - before >= float(self.min_delta)
+        version = self.slot_.version
+        if deployed:
+            version = f"round-{number:04d}"
+            self._deploy(candidate, version)
+        bar.step("deploy")
+        record = RoundRecord(round=number, stream_samples=len(x), uploaded=len(chosen),
+                             upload_fraction=len(chosen) / len(x) if len(x) else 0.0,
+                             labelled_total=len(self.labelled_y_), metric=self._metric_name(),
+                             metric_before=before, metric_candidate=cand_metric,
+                             metric_after=cand_metric if deployed else before, deployed=deployed,
+                             model_version=version, seconds=time.perf_counter() - started,
+                             hard_example_batch=batch_name)
+        self.records_.append(record)
+        self._write_records()
+        return record
+
+    def _metric_name(self) -> str:
+        return self.metric if isinstance(self.metric, str) else getattr(self.metric, "__name__", "custom")
+
+    def run(self, initial: tuple[Any, Any], stream: Any, eval_data: tuple[Any, Any], *,
+            rounds: int | None = None) -> list[RoundRecord]:
+        """Train the initial model, then run one round per stream batch.
+
+        Parameters
+        ----------
+        initial : tuple of array-like
+            ``(x, y)`` labelled before the loop.
+        stream : iterable or tuple
+            An iterable of batches (arrays, or ``(x, y)`` tuples), or one ``(x, y)`` pair (or an
+            array) split into ``rounds`` equal batches.
+        eval_data : tuple of array-like
+            ``(x, y)`` held out for the deploy decision.
+        rounds : int, default=None
+            Number of rounds when ``stream`` is one pair or array (required then).
+
+        Returns
+        -------
+        list of RoundRecord
+            One per round.
+
+        Raises
+        ------
+        ParameterError
+            If ``rounds`` is missing or not positive for a single-array stream.
+        """
+        self.start(initial, eval_data)
+        for batch in self._batches(stream, rounds):
+            self.step(batch)
+        return list(self.records_)
+
+    @staticmethod
+    def _batches(stream: Any, rounds: int | None) -> Iterable[Any]:
+        single = isinstance(stream, np.ndarray) or (isinstance(stream, tuple) and len(stream) == 2
+                                                     and isinstance(stream[0], np.ndarray))
+        if not single:
+            return stream
+        if not rounds or rounds < 1:
+            raise ParameterError(f"rounds must be a positive int to split one stream array, got {rounds!r}")
+        if isinstance(stream, tuple):
+            idx = np.array_split(np.arange(len(stream[0])), rounds)
+            return [(stream[0][i], np.asarray(stream[1])[i]) for i in idx]
+        return np.array_split(stream, rounds)
+
+
+def run_rounds(estimator: Any, initial: tuple[Any, Any], stream: Any, eval_data: tuple[Any, Any], *,
+               rounds: int | None = None, **options: Any) -> list[RoundRecord]:
+    """Run the local incremental-learning loop (see :class:`IncrementalLoop`) and return its records.
+
+    Parameters
+    ----------
+    estimator : object
+        The model to improve.
+    initial : tuple of array-like
+        ``(x, y)`` labelled before the loop.
+    stream : iterable or tuple
+        Batches, or one ``(x, y)`` pair split into ``rounds``.
+    eval_data : tuple of array-like
+        ``(x, y)`` held out for the deploy decision.
+    rounds : int, default=None
+        Rounds, when ``stream`` is one pair.
+    **options : object
+        :class:`IncrementalLoop` parameters (miner, upload_budget, labeler, metric, min_delta,
+        output_dir, ...).
+
+    Returns
+    -------
+    list of RoundRecord
+        One per round.
+    """
+    return IncrementalLoop(estimator, **options).run(initial, stream, eval_data, rounds=rounds)

@@ -1,0 +1,513 @@
+"""Incremental learning: Sedna's ``IncrementalLearning`` job, and a local infer-mine-label-retrain-deploy loop.
+
+Two faces of one feature:
+
+- :class:`IncrementalLearning` is the drop-in for ``sedna.core.incremental_learning``. The control
+  plane runs it in three pods (train, eval, inference) configured by environment variables; it
+  reports trained models, evaluation metrics and deploys to the LocalController, and its inference
+  side swaps in newly deployed models without a restart (:mod:`sedna_lib.hot_update`) and saves the
+  hard examples it finds (:mod:`sedna_lib.hard_examples`).
+- :class:`IncrementalLoop` (and :func:`run_rounds`) runs the whole loop in one process, no cluster
+  needed: infer on a stream, mine the hard examples within an upload budget, have them labelled
+  (a callback, or the ground truth in experiments), retrain, evaluate, and deploy only when the
+  metric improves by at least ``min_delta``. Each round is recorded as JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
+from .exceptions import BackendError, ConfigError, ParameterError
+from .hard_examples import HardExampleStore
+from .hot_update import ModelSlot, ModelWatcher
+from .job import JobBase, resolve_callback
+from .registry import Kind
+
+__all__ = [
+    "IncrementalLearning",
+    "IncrementalResult",
+    "IncrementalLoop",
+    "RoundRecord",
+    "as_list_metrics",
+    "run_rounds",
+    "score_metric",
+]
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "incrementallearningjob"
+
+
+class IncrementalResult(NamedTuple):
+    """What :meth:`IncrementalLearning.inference` returns; unpacks like Sedna's tuple.
+
+    Attributes
+    ----------
+    infer_res : object
+        The model's raw prediction.
+    res : object
+        The prediction after ``post_process`` (the raw one when there is none).
+    is_hard_example : bool
+        Whether the miner flagged the sample.
+    """
+
+    infer_res: Any
+    res: Any
+    is_hard_example: bool
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+def _json_plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def as_list_metrics(result: Any) -> dict[str, list[float]] | None:
+    """Turn an evaluation result into the ``{name: [float, ...]}`` map the LocalController needs.
+
+    The LocalController decodes eval metrics as ``map[string][]float64`` and compares them
+    element-wise to decide on deployment; a scalar breaks that, so scalars become one-element
+    lists. A bare number becomes ``{"accuracy": [x]}``; entries that are not numbers are dropped.
+
+    Parameters
+    ----------
+    result : dict, number or None
+        What an estimator's ``evaluate`` returned.
+
+    Returns
+    -------
+    dict or None
+        The metrics, or None when there are none.
+
+    Examples
+    --------
+    >>> as_list_metrics({"accuracy": 0.9, "recall": [0.8, 0.7], "note": "x"})
+    {'accuracy': [0.9], 'recall': [0.8, 0.7]}
+    >>> as_list_metrics(0.75)
+    {'accuracy': [0.75]}
+    """
+    if result is None:
+        return None
+    if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+        return {"accuracy": [float(result)]}
+    if not isinstance(result, Mapping):
+        logger.warning("evaluate returned %s, not a dict of metrics; reporting no metrics", type(result).__name__)
+        return None
+    out: dict[str, list[float]] = {}
+    for name, value in result.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            continue
+        out[str(name)] = [float(v) for v in arr.ravel()]
+    return out
+
+
+def _train_metrics(result: Any) -> Any:
+    """Train results as a JSON object or null (anything else breaks the GM's decoding)."""
+    if result is None or isinstance(result, Mapping):
+        return _json_plain(result)
+    if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+        return {"value": [float(result)]}
+    return None
+
+
+def _clone_estimator(estimator: Any) -> Any:
+    """A private, equivalent estimator to load a model into, leaving ``estimator`` untouched."""
+    from .backends.base import framework_of, is_factory
+
+    if is_factory(estimator):
+        return estimator
+    if framework_of(estimator) == "keras":
+        import keras
+
+        return keras.models.clone_model(estimator)
+    try:
+        return copy.deepcopy(estimator)
+    except (TypeError, copy.Error, AttributeError, RuntimeError) as exc:
+        raise BackendError(f"cannot copy {type(estimator).__name__} to load a new model beside the serving one "
+                           f"({exc}); pass the estimator class (or a factory) instead of an instance") from exc
+
+
+# -- Sedna's IncrementalLearning -------------------------------------------------------------------
+
+class IncrementalLearning(JobBase):
+    """Incremental learning job: train, evaluate and serve a model that improves with use.
+
+    The constructor only stores; the model is loaded on the first :meth:`inference`, and model
+    hot update (``MODEL_HOT_UPDATE``) starts then or on :meth:`start`, and stops on :meth:`close`.
+
+    Parameters
+    ----------
+    estimator : object
+        The model: a scikit-learn estimator, a torch module, a Keras model, or a Sedna-style
+        estimator class (``train``/``predict``/``evaluate``/``load``/``save``).
+    hard_example_mining : dict, default=None
+        ``{"method": name, "param": {...}}``; when None, ``HEM_NAME``/``HEM_PARAMETERS`` decide
+        (:meth:`get_hem_algorithm_from_config`). ``{}`` turns mining off.
+    config : dict, default=None
+        Sedna's feature-specific settings (kept for compatibility).
+    context : Context, default=None
+        Configuration, registry and storage; built from the environment when None.
+    hard_example_output : str, default=None
+        Where hard examples found at inference are saved (a folder or ``s3://``): the
+        ``HE_SAVED_URL`` parameter when None; nothing is saved when neither is set.
+    mining_input : {'result', 'proba'}, default='result'
+        What the miner sees: the post-processed prediction (Sedna's rule), or the backend's
+        ``predict_proba`` output, for probability-based miners (Margin, CrossEntropy) on
+        classifiers whose ``predict`` returns labels.
+
+    Attributes
+    ----------
+    job_kind : str
+        ``"incrementallearningjob"``: the LocalController routes reports by it.
+    model_urls : tuple of str
+        ``MODEL_URLS``: the models :meth:`evaluate` compares (new first, then deployed).
+
+    Examples
+    --------
+    Deployed by the control plane, the three worker scripts reduce to::
+
+        il = IncrementalLearning(estimator=Estimator)
+        il.train(train_data)                           # reports kind=train with model_info
+        il.evaluate(test_data)                         # reports kind=eval, MODEL_URLS order
+        infer_res, res, is_hard = il.inference(sample)  # hot-swaps deployed models
+    """
+
+    job_kind = JOB_KIND
+
+    def __init__(self, estimator: Any, hard_example_mining: dict | None = None, config: dict | None = None, *,
+                 context: Any = None, hard_example_output: str | None = None,
+                 mining_input: str = "result") -> None:
+        self._estimator_spec = estimator
+        self._job_config = config
+        self._slot: ModelSlot | None = None
+        super().__init__(estimator, config, context=context)
+        self.hard_example_mining = hard_example_mining
+        self.hard_example_output = hard_example_output
+        self.mining_input = mining_input
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self._hem: Any = None
+        self._hem_resolved = False
+        self.watcher_: ModelWatcher | None = None
+        self.hard_examples_: HardExampleStore | None = None
+
+    # -- the serving model: readers take the reference once per call -------------------------
+    @property
+    def estimator(self) -> Any:
+        """The serving backend (replaced atomically by hot update)."""
+        slot = self.__dict__.get("_slot")
+        return None if slot is None else slot.get()
+
+    @estimator.setter
+    def estimator(self, backend: Any) -> None:
+        slot = self.__dict__.get("_slot")
+        if slot is None:
+            self._slot = ModelSlot(backend)
+        else:
+            slot.swap(backend, version=slot.version)
+
+    @property
+    def slot(self) -> ModelSlot:
+        """The :class:`~sedna_lib.hot_update.ModelSlot` holding the serving backend."""
+        assert self._slot is not None
+        return self._slot
+
+    @property
+    def config_(self) -> Any:
+        """The parsed :class:`~sedna_lib.config.Config` of this job's context."""
+        return self.context.config
+
+    @property
+    def model_urls(self) -> tuple[str, ...]:
+        """``MODEL_URLS``, or ``(MODEL_URL,)`` when it is unset."""
+        cfg = self.config_
+        if cfg.model_urls:
+            return tuple(cfg.model_urls)
+        return (cfg.model_url,) if cfg.model_url else ()
+
+    def _new_backend(self) -> Any:
+        """A fresh backend for the same estimator, independent of the serving one."""
+        return self._wrap(_clone_estimator(self._estimator_spec), self._job_config)
+
+    # -- hard-example mining --------------------------------------------------------------------
+    @classmethod
+    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
+        """Read the miner from ``HEM_NAME``/``HEM_PARAMETERS``, letting ``param`` override values.
+
+        Parameters
+        ----------
+        **param : object
+            Parameter values that replace the CRD's (Sedna's rule).
+
+        Returns
+        -------
+        dict
+            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
+
+        Raises
+        ------
+        ConfigError
+            If ``HEM_PARAMETERS`` is malformed.
+        """
+        from .context import Context
+
+        hem = Context.from_env().config.hem
+        if not hem:
+            return {}
+        hem["param"].update(param)
+        return hem
+
+    @property
+    def hard_example_mining_algorithm(self) -> Any:
+        """The miner instance (built on first use), or None when mining is off.
+
+        Raises
+        ------
+        NotRegisteredError, ParameterError
+            If the configured miner or its parameters are unknown.
+        """
+        if not self._hem_resolved:
+            spec = self.hard_example_mining
+            if spec is None:
+                spec = self.context.config.hem
+            if spec:
+                if callable(spec) and not isinstance(spec, Mapping):
+                    self._hem = spec
+                else:
+                    self._hem = self.context.registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method", "IBT"),
+                                                             **dict(spec.get("param") or {}))
+            self._hem_resolved = True
+        return self._hem
+
+    @staticmethod
+    def _callback(post_process: Any, value: Any) -> Any:
+        callback = resolve_callback(post_process)
+        return callback(value) if callback is not None else value
+
+    # -- train ----------------------------------------------------------------------------------
+    def train(self, train_data: Any, valid_data: Any = None, post_process: Any = None, **kwargs: Any) -> Any:
+        """Train, save to ``MODEL_URL``, and report the model to the LocalController.
+
+        When ``BASE_MODEL_URL`` names an existing model and a native backend (scikit-learn,
+        PyTorch, Keras) has nothing loaded yet, training starts from it; it is also passed to the
+        estimator as ``base_model_url`` when its ``train`` takes that argument.
+
+        Parameters
+        ----------
+        train_data : object
+            Training data (a data source, ``(x, y)``, ...).
+        valid_data : object, default=None
+            Validation data.
+        post_process : callable or str, default=None
+            Called with the trained backend; its result is returned instead.
+        **kwargs : object
+            Training options for the estimator (epochs, batch_size, ...).
+
+        Returns
+        -------
+        object
+            The backend, or what ``post_process`` returned.
+
+        Raises
+        ------
+        ConfigError
+            If ``MODEL_URL`` is unset.
+        """
+        cfg = self.config_
+        backend = self.estimator
+        output = self.model_path
+        try:
+            if cfg.base_model_url:
+                kwargs.setdefault("base_model_url", cfg.base_model_url)
+                self._warm_start(backend, cfg.base_model_url)
+            result = backend.train(train_data=train_data, valid_data=valid_data, **kwargs)
+            saved = backend.save(output)
+            results = backend.model_info(saved, result=_train_metrics(result), relpath=cfg.data_path_prefix)
+        except BaseException:
+            self.report_task_info(None, "failed", kind="train")
+            raise
+        self.report_task_info(None, "completed", results=_json_plain(results), kind="train")
+        return self._callback(post_process, backend) if post_process is not None else backend
+
+    @staticmethod
+    def _warm_start(backend: Any, base_model_url: str) -> None:
+        from .backends.base import EstimatorBackend
+
+        if isinstance(backend, EstimatorBackend) or getattr(backend, "has_load", False):
+            return
+        if "://" not in base_model_url and not os.path.isfile(base_model_url):
+            return
+        backend.load(model_url=base_model_url)
+        logger.info("training starts from the base model %s", base_model_url)
+
+    # -- evaluate -------------------------------------------------------------------------------
+    def evaluate(self, data: Any, post_process: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Evaluate each model of ``MODEL_URLS`` (new, then deployed) and report the metrics.
+
+        Each model is loaded into its own backend, so a serving model is never disturbed.
+        Metrics are reported as ``{name: [float, ...]}``, the form the LocalController's deploy
+        trigger compares; scalar metrics are wrapped in one-element lists.
+
+        Parameters
+        ----------
+        data : object
+            Evaluation data.
+        post_process : callable or str, default=None
+            Applied to each model's metrics before they are reported.
+        **kwargs : object
+            Evaluation options for the estimator.
+
+        Returns
+        -------
+        list of dict
+            One ``{"format", "url", "metrics"}`` per model, in ``MODEL_URLS`` order.
+
+        Raises
+        ------
+        ConfigError
+            If neither ``MODEL_URLS`` nor ``MODEL_URL`` is set.
+        """
+        cfg = self.config_
+        urls = self.model_urls
+        if not urls:
+            raise ConfigError("MODEL_URLS is not set: it lists the models to evaluate, ';'-separated "
+                              "(the trained one, then the deployed one)", variable="MODEL_URLS")
+        results = []
+        try:
+            for url in urls:
+                backend = self._new_backend()
+                backend.model_save_path = url
+                user_load = callable(getattr(backend._instance(), "load", None))
+                if user_load or backend.framework:
+                    backend.load(model_url=url)
+                if user_load or not backend.framework:
+                    # Sedna-style estimators get the model path, as Sedna passed it
+                    res = backend.evaluate(data, model_path=url, **kwargs)
+                else:
+                    res = backend.evaluate(data, **kwargs)
+                res = self._callback(post_process, res)
+                results.append(backend.model_info(url, result=as_list_metrics(res), relpath=cfg.data_path_prefix)[0])
+        except BaseException:
+            self.report_task_info(None, "failed", kind="eval")
+            raise
+        self.report_task_info(None, "completed", results=_json_plain(results), kind="eval")
+        return results
+
+    # -- inference ------------------------------------------------------------------------------
+    def start(self) -> IncrementalLearning:
+        """Load the serving model, start model hot update and the hard-example uploader (idempotent).
+
+        :meth:`inference` calls it on first use.
+
+        Returns
+        -------
+        IncrementalLearning
+            ``self``.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If the model file does not exist.
+        """
+        if self._started:
+            return self
+        with self._start_lock:
+            if self._started:
+                return self
+            backend = self.estimator
+            if not getattr(backend, "has_load", False):
+                backend.load(model_url=self.model_path)
+            cfg = self.config_
+            if cfg.model_hot_update:
+                if not cfg.model_hot_update_config:
+                    raise ConfigError("MODEL_HOT_UPDATE is true but MODEL_HOT_UPDATE_CONFIG is not set; the "
+                                      "control plane sets it to /model-hot-update/model_config.json",
+                                      variable="MODEL_HOT_UPDATE_CONFIG")
+                self.watcher_ = ModelWatcher(
+                    self.slot, config_path=cfg.model_hot_update_config, loader=self._load_new_model,
+                    period=cfg.model_poll_period_seconds, report=self.report_task_info,
+                    storage=self.context.storage if "://" in cfg.model_hot_update_config else None,
+                    work_dir=os.path.join(cfg.work_dir, "hot_update"))
+                self.watcher_.start()
+            output = self.hard_example_output or self.context.get_parameters("HE_SAVED_URL")
+            if output:
+                self.hard_examples_ = HardExampleStore(
+                    output, storage=self.context.storage if "://" in output else None,
+                    spool_dir=os.path.join(cfg.work_dir, "hard_examples_spool")).start()
+            self._started = True
+        return self
+
+    def _load_new_model(self, path: str) -> Any:
+        backend = self._new_backend()
+        backend.load(model_url=path)
+        return backend
+
+    def inference(self, data: Any = None, post_process: Any = None, **kwargs: Any) -> IncrementalResult:
+        """Predict with the serving model, post-process, and mine; save hard examples.
+
+        Parameters
+        ----------
+        data : object
+            One input (or a batch, if the estimator and the miner take batches).
+        post_process : callable or str, default=None
+            Applied to a copy of the prediction; the miner sees its result.
+        **kwargs : object
+            Prediction options for the estimator.
+
+        Returns
+        -------
+        IncrementalResult
+            ``(infer_res, res, is_hard_example)``, unpackable like Sedna's tuple.
+        """
+        self.start()
+        backend = self._slot.get()  # once per call: a concurrent swap never tears this prediction
+        infer_res = backend.predict(data, **kwargs)
+        res = self._callback(post_process, copy.deepcopy(infer_res)) if post_process is not None else infer_res
+        hem = self.hard_example_mining_algorithm
+        mined = res
+        if hem is not None and self.mining_input == "proba":
+            mined = backend.predict_proba(data, **kwargs)
+            mined = mined[0] if np.ndim(mined) == 2 and len(mined) == 1 else mined
+        elif self.mining_input not in ("result", "proba"):
+            raise ParameterError(f"mining_input must be 'result' or 'proba', got {self.mining_input!r}")
+        is_hard = bool(hem(mined)) if hem is not None else False
+        if is_hard and self.hard_examples_ is not None:
+            self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
+                                    _json_plain(mined), meta={"model_version": self._slot.version})
+        return IncrementalResult(infer_res, res, is_hard)
+
+    def close(self) -> None:
+        """Stop hot update and the hard-example uploader (pending examples stay spooled)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.watcher_ is not None:
+            self.watcher_.stop()
+        if self.hard_examples_ is not None:
+            self.hard_examples_.close(timeout=5.0)
+        parent_close = getattr(super(), "close", None)
+        if parent_close is not None:
+            parent_close()
+
+    def __enter__(self) -> IncrementalLearning:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
