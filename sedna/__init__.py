@@ -44,6 +44,7 @@ ALIASES: dict[str, str] = {
         "sedna_lib.algorithms.hard_example_mining.hard_example_mining",
     # -- federated learning (feature section) --
     # -- incremental learning (feature section) --
+    "sedna.core.incremental_learning": "sedna_lib.incremental_learning",
     # -- lifelong learning (feature section) --
     # -- multi-edge inference (feature section) --
 }

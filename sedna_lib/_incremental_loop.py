@@ -16,7 +16,7 @@ import numpy as np
 
 from .exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore
-from .hot_update import ModelSlot, write_model_config
+from .hot_update import ModelSlot, clone_estimator, write_model_config
 from .registry import Kind
 
 __all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
@@ -275,10 +275,9 @@ class IncrementalLoop:
 
     def _new_backend(self) -> Any:
         from .backends import set_backend
-        from .incremental_learning import _clone_estimator
 
         ctx = self._ctx()
-        return set_backend(_clone_estimator(self.estimator), ctx.config, context=ctx)
+        return set_backend(clone_estimator(self.estimator), ctx.config, context=ctx)
 
     def _scores(self, backend: Any, x: Any) -> Any:
         try:

@@ -11,6 +11,7 @@ leaves the old one serving and is reported as a failed deploy.
 
 from __future__ import annotations
 
+import copy
 import enum
 import json
 import logging
@@ -26,11 +27,14 @@ from .exceptions import DataError, SednaError, StorageError, StorageNotFoundErro
 
 __all__ = [
     "ModelConfig",
+    "ModelLoadingThread",
     "ModelSlot",
     "ModelWatcher",
     "UpdateEvent",
     "UpdateStatus",
+    "clone_estimator",
     "dump_model_config",
+    "fresh_backend",
     "parse_model_config",
     "write_model_config",
 ]
@@ -519,3 +523,121 @@ class ModelWatcher(threading.Thread):
             self.report(task_info=None, status=event.status.value, kind="deploy")
         except Exception:  # a report must never take the watcher down; the event is kept above
             logger.exception("hot update: the deploy report callback failed")
+
+
+# -- loading beside the serving model ---------------------------------------------------------------
+
+def clone_estimator(estimator: Any) -> Any:
+    """Return a private, equivalent estimator to load a model into, leaving ``estimator`` untouched.
+
+    A class or factory is returned as is (the backend instantiates it); a Keras model is cloned
+    with ``keras.models.clone_model``; anything else is deep-copied.
+
+    Parameters
+    ----------
+    estimator : object
+        The user's estimator (class, factory or instance).
+
+    Returns
+    -------
+    object
+        An independent estimator.
+
+    Raises
+    ------
+    BackendError
+        If an instance cannot be copied (pass its class instead).
+    """
+    from .backends.base import framework_of, is_factory
+    from .exceptions import BackendError
+
+    if is_factory(estimator):
+        return estimator
+    if framework_of(estimator) == "keras":
+        import keras
+
+        return keras.models.clone_model(estimator)
+    try:
+        return copy.deepcopy(estimator)
+    except (TypeError, copy.Error, AttributeError, RuntimeError) as exc:
+        raise BackendError(f"cannot copy {type(estimator).__name__} to load a new model beside the serving one "
+                           f"({exc}); pass the estimator class (or a factory) instead of an instance") from exc
+
+
+def fresh_backend(backend: Any) -> Any:
+    """A new backend like ``backend`` (same class and settings) around a private estimator, nothing loaded.
+
+    Parameters
+    ----------
+    backend : Backend
+        The serving backend.
+
+    Returns
+    -------
+    Backend
+        The copy, ready for ``load``.
+    """
+    new = copy.copy(backend)
+    new.estimator = clone_estimator(backend.estimator)
+    new.has_load = False
+    return new
+
+
+class ModelLoadingThread(ModelWatcher):
+    """Sedna's hot-update thread (``sedna.core.base.ModelLoadingThread``), made safe.
+
+    It polls ``MODEL_HOT_UPDATE_CONFIG`` every ``MODEL_POLL_PERIOD_SECONDS`` and loads each new
+    model into a copy of the serving backend, then swaps it in; the serving backend is
+    :attr:`estimator`. Unlike Sedna's, it is a daemon, never loads in place, and stops with
+    :meth:`stop`.
+
+    Parameters
+    ----------
+    estimator : Backend
+        The serving backend.
+    callback : callable, default=None
+        ``callback(task_info=None, status=..., kind="deploy")`` after each deploy attempt.
+    version : str, default='latest'
+        The version serving now (Sedna's initial value is ``'latest'``).
+    context : Context, default=None
+        Where the settings come from; the environment when None.
+
+    Examples
+    --------
+    >>> from sedna_lib.config import Config
+    >>> from sedna_lib.context import Context
+    >>> thread = ModelLoadingThread("backend", context=Context(Config(model_hot_update_config="/nonexistent.json")))
+    >>> thread.estimator, thread.period
+    ('backend', 60)
+    """
+
+    def __init__(self, estimator: Any, callback: Callable[..., Any] | None = None, version: str = "latest", *,
+                 context: Any = None) -> None:
+        if context is None:
+            from .context import Context
+
+            context = Context.from_env()
+        cfg = context.config
+        path = cfg.model_hot_update_config or ""
+        super().__init__(ModelSlot(estimator, version=version), config_path=path,
+                         loader=self._load, period=cfg.model_poll_period_seconds, report=callback,
+                         storage=context.storage if _is_url(path) else None,
+                         work_dir=os.path.join(cfg.work_dir, "hot_update"), initial_version=version)
+        self.name = "ModelLoadingThread"
+
+    @property
+    def estimator(self) -> Any:
+        """The serving backend (take it once per request)."""
+        return self.slot.get()
+
+    def _load(self, path: str) -> Any:
+        new = fresh_backend(self.slot.get())
+        new.load(model_url=path)
+        return new
+
+    def run(self) -> None:
+        """Poll until stopped; return at once when ``MODEL_HOT_UPDATE_CONFIG`` is unset (as Sedna does)."""
+        if not self.config_path:
+            logger.warning("MODEL_HOT_UPDATE_CONFIG is not set; model hot update is off")
+            return
+        super().run()

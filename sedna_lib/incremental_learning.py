@@ -24,9 +24,9 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
-from .exceptions import BackendError, ConfigError, ParameterError
+from .exceptions import ConfigError, ParameterError
 from .hard_examples import HardExampleStore
-from .hot_update import ModelSlot, ModelWatcher
+from .hot_update import ModelSlot, ModelWatcher, clone_estimator
 from .job import JobBase, resolve_callback
 from .registry import Kind
 
@@ -124,23 +124,6 @@ def _train_metrics(result: Any) -> Any:
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
         return {"value": [float(result)]}
     return None
-
-
-def _clone_estimator(estimator: Any) -> Any:
-    """A private, equivalent estimator to load a model into, leaving ``estimator`` untouched."""
-    from .backends.base import framework_of, is_factory
-
-    if is_factory(estimator):
-        return estimator
-    if framework_of(estimator) == "keras":
-        import keras
-
-        return keras.models.clone_model(estimator)
-    try:
-        return copy.deepcopy(estimator)
-    except (TypeError, copy.Error, AttributeError, RuntimeError) as exc:
-        raise BackendError(f"cannot copy {type(estimator).__name__} to load a new model beside the serving one "
-                           f"({exc}); pass the estimator class (or a factory) instead of an instance") from exc
 
 
 # -- Sedna's IncrementalLearning -------------------------------------------------------------------
@@ -244,7 +227,7 @@ class IncrementalLearning(JobBase):
 
     def _new_backend(self) -> Any:
         """A fresh backend for the same estimator, independent of the serving one."""
-        return self._wrap(_clone_estimator(self._estimator_spec), self._job_config)
+        return self._wrap(clone_estimator(self._estimator_spec), self._job_config)
 
     # -- hard-example mining --------------------------------------------------------------------
     @classmethod

@@ -11,9 +11,10 @@ from .compat.config import EnvConfig
 from .compat.constant import K8sResourceKind
 from .context import Context
 from .exceptions import ConfigError
+from .hot_update import ModelLoadingThread
 from .reporting import LCClient, Report
 
-__all__ = ["JobBase", "resolve_callback"]
+__all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]
 
 LOGGER = logging.getLogger("sedna")
 
