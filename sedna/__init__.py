@@ -42,11 +42,29 @@ ALIASES: dict[str, str] = {
     "sedna.algorithms.hard_example_mining": "sedna_lib.algorithms.hard_example_mining",
     "sedna.algorithms.hard_example_mining.hard_example_mining":
         "sedna_lib.algorithms.hard_example_mining.hard_example_mining",
+    "sedna.core.joint_inference": "sedna_lib.joint_inference",
+    "sedna.service.server": "sedna_lib.servers",
+    "sedna.service.server.inference": "sedna_lib.servers.inference",
     # -- federated learning (feature section) --
     # -- incremental learning (feature section) --
     "sedna.core.incremental_learning": "sedna_lib.incremental_learning",
     # -- lifelong learning (feature section) --
     # -- multi-edge inference (feature section) --
+    "sedna.core.multi_edge_inference": "sedna_lib.multi_edge_inference",
+    "sedna.core.multi_edge_inference.components": "sedna_lib.multi_edge_inference.components",
+    "sedna.core.multi_edge_inference.components.detector": "sedna_lib.multi_edge_inference.components.detector",
+    "sedna.core.multi_edge_inference.components.feature_extraction":
+        "sedna_lib.multi_edge_inference.components.feature_extraction",
+    "sedna.core.multi_edge_inference.components.reid": "sedna_lib.multi_edge_inference.components.reid",
+    "sedna.core.multi_edge_inference.plugins": "sedna_lib.multi_edge_inference.plugins",
+    "sedna.core.multi_edge_inference.plugins.registered": "sedna_lib.multi_edge_inference.plugins.registered",
+    "sedna.core.multi_edge_inference.data_classes": "sedna_lib.multi_edge_inference.data_classes",
+    "sedna.core.multi_edge_inference.utils": "sedna_lib.multi_edge_inference.utils",
+    "sedna.service.multi_edge_inference.server": "sedna_lib.servers.multi_edge",
+    "sedna.service.multi_edge_inference.interface": "sedna_lib.transport.multi_edge",
+    "sedna.datasources.kafka.kafka_manager": "sedna_lib.datasources.kafka",
+    "sedna.algorithms.reid": "sedna_lib.algorithms.reid",
+    "sedna.algorithms.reid.multi_img_matching": "sedna_lib.algorithms.reid.multi_img_matching",
 }
 
 

@@ -1,0 +1,755 @@
+"""Joint inference: easy samples are answered at the edge, hard ones by a big model in the cloud.
+
+Two faces share one implementation:
+
+- Sedna's: ``JointInference(estimator, hard_example_mining)`` on the edge, whose
+  ``inference(x)`` returns ``is_hard, final, edge, cloud``, and ``BigModelService(estimator).start()``
+  in the cloud;
+- solar_corona's: ``load_model(model_path, pre_fun, post_fun, cloud_offload_algorithm=IBT(upload_ratio=0.5),
+  big_model_endpoint=get_big_model_endpoint())`` whose ``predict(x)`` runs the whole path.
+
+A cloud that refuses, hangs or is slow costs at most one timeout (a circuit breaker then answers
+at once from the edge); the hard examples it could not take wait in a bounded on-disk queue and
+are sent when it is back, also after a restart of the edge process.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from typing import Any, Callable, Mapping, NamedTuple
+from urllib.parse import urlsplit
+
+from .base import InferenceResult
+from .compat.constant import K8sResourceKind
+from .config import MiningMode
+from .context import Context
+from .exceptions import ConfigError, DataError, SednaError, StorageError, StorageNotFoundError, TransportError
+from .job import JobBase, resolve_callback
+from .registry import Kind
+
+__all__ = [
+    "BigModelService",
+    "JointInference",
+    "JointModel",
+    "OffloadedExample",
+    "InferenceResult",
+    "get_big_model_endpoint",
+    "load_model",
+    "IBT",
+    "Threshold",
+    "CrossEntropy",
+    "Random",
+    "EdgeOnly",
+    "CloudOnly",
+    "Margin",
+]
+
+logger = logging.getLogger(__name__)
+
+# solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
+# looked up in the registry on first access, so this module does not import the presets.
+_MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MINER_NAMES:
+        from .registry import default_registry
+
+        return default_registry.get(Kind.HARD_EXAMPLE_MINING, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class OffloadedExample(NamedTuple):
+    """A hard example that reached the cloud late, from the offload queue.
+
+    Attributes
+    ----------
+    id : str
+        Its queue entry.
+    data : object
+        The sample.
+    result : object
+        The cloud's result.
+    queued_at : float
+        When it was queued (seconds since the epoch).
+    """
+
+    id: str
+    data: Any
+    result: Any
+    queued_at: float
+
+
+def _load_model_file(job: JobBase) -> None:
+    """Load the model the deployment names (``MODEL_PATH``/``MODEL_URL``), if it names one."""
+    if job.estimator is None:
+        return
+    if not (job.config.model_url or job.config.get("model_path") or job.context.config.model_path):
+        return  # the estimator is used as given (already trained, or it loads itself)
+    path = job.model_path
+    if job.model_load_mode == "file" and not os.path.exists(path):
+        raise StorageNotFoundError(f"model file {path!r} does not exist; check MODEL_URL/MODEL_PATH", uri=path)
+    job.estimator.load(path)
+
+
+class JointInference(JobBase):
+    """The edge side of joint inference: the edge model, a hard-example miner and the cloud client.
+
+    Nothing happens in the constructor; the model is loaded, the LocalController reporter
+    started and leftover queued examples scheduled on :meth:`start` (called by the first
+    :meth:`inference`).
+
+    Parameters
+    ----------
+    estimator : object, default=None
+        The edge model (class, factory or instance), wrapped by a backend.
+    hard_example_mining : dict or HardExampleMiner or str or callable, default=None
+        ``{"method": name, "param": {...}}`` as Sedna passes it, a miner instance, a registered
+        name, or any callable ``f(result) -> bool``. If None, ``HEM_NAME``/``HEM_PARAMETERS``.
+    config : dict, default=None
+        Job settings that shadow the environment for this job.
+    context : Context, default=None
+        Configuration and registry; ``Context.from_env()`` if omitted.
+    cloud : InferenceClient or str, default=None
+        The cloud client, or a base URL; built from ``BIG_MODEL_IP``/``BIG_MODEL_PORT`` if omitted.
+    offload_dir : str, default=None
+        Folder of the offload queue; ``<SEDNA_WORK_DIR>/offload/<service>`` if omitted.
+    max_queued : int, default=10000
+        Bound of the offload queue (the oldest are dropped beyond it, with a warning).
+    on_offloaded : callable, default=None
+        Called with an :class:`OffloadedExample` for each queued example the cloud answered later.
+    report : bool, default=True
+        Send inference counts to the LocalController every ``LC_PERIOD`` seconds.
+
+    Attributes
+    ----------
+    stats : dict
+        Counts: ``inferences``, ``hard``, ``cloud_ok``, ``cloud_failed``, ``queued``, ``replayed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sedna_lib.config import Config
+    >>> class Edge:
+    ...     def predict(self, x):
+    ...         return np.array([0.9, 0.1])
+    >>> ji = JointInference(Edge, {"method": "EdgeOnly"}, context=Context(Config()), report=False)
+    >>> is_hard, final, edge, cloud = ji.inference(np.zeros(4))
+    >>> is_hard, final.tolist(), cloud
+    (False, [0.9, 0.1], None)
+    >>> ji.close()
+    """
+
+    job_kind = K8sResourceKind.JOINT_INFERENCE_SERVICE.value
+
+    def __init__(self, estimator: Any = None, hard_example_mining: Any = None, config: Mapping[str, Any] | None = None,
+                 *, context: Context | None = None, cloud: Any = None, offload_dir: str | None = None,
+                 max_queued: int = 10000, on_offloaded: Callable[[OffloadedExample], Any] | None = None,
+                 report: bool = True) -> None:
+        super().__init__(estimator, config, context=context)
+        self.hard_example_mining = hard_example_mining
+        self.cloud = cloud
+        self.offload_dir = offload_dir
+        self.max_queued = max_queued
+        self.on_offloaded = on_offloaded
+        self.report = report
+        self.stats = {"inferences": 0, "hard": 0, "cloud_ok": 0, "cloud_failed": 0, "queued": 0, "replayed": 0}
+        self._lock = threading.RLock()
+        self._started = False
+        self._miner: Any = None
+        self._client: Any = None
+        self._queue: Any = None
+        self._reporter: Any = None
+        self._drain_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- configuration -----------------------------------------------------------------------
+    @classmethod
+    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
+        """Return the miner the deployment configures (``HEM_NAME``/``HEM_PARAMETERS``).
+
+        Parameters
+        ----------
+        **param : object
+            Parameters that override the deployment's (Sedna's rule: code wins over the CRD).
+
+        Returns
+        -------
+        dict
+            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
+
+        Raises
+        ------
+        ConfigError
+            If ``HEM_PARAMETERS`` is malformed.
+        """
+        hem = Context.from_env().config.hem
+        if not hem:
+            return {}
+        overridden = sorted(set(param) & set(hem["param"]))
+        if overridden:
+            logger.info("HEM parameters %s from the code override the deployment's", overridden)
+        hem["param"].update(param)
+        return hem
+
+    @property
+    def miner(self) -> Any:
+        """The hard-example miner (built on first use), or None when none is configured."""
+        with self._lock:
+            if self._miner is None:
+                self._miner = self._build_miner(self.hard_example_mining)
+            return self._miner or None
+
+    def _build_miner(self, spec: Any) -> Any:
+        registry = self.context.registry
+        if spec is None:
+            spec = self.context.config.hem
+        if isinstance(spec, str):
+            spec = {"method": spec}
+        if isinstance(spec, Mapping):
+            if not spec:
+                return False
+            return registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method") or "IBT", **dict(spec.get("param") or {}))
+        if callable(spec):
+            return spec
+        raise ConfigError(f"hard_example_mining must be a miner, a registered name or "
+                          f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}", variable="HEM_NAME")
+
+    @property
+    def client(self) -> Any:
+        """The cloud client (built on first use)."""
+        with self._lock:
+            if self._client is None:
+                from .transport.http import InferenceClient
+
+                cfg = self.context.config
+                if isinstance(self.cloud, str):
+                    self._client = _client_for_endpoint(self.cloud, cfg)
+                elif self.cloud is not None:
+                    self._client = self.cloud
+                else:
+                    self._client = InferenceClient.from_config(cfg, service_name=self.job_name or "sedna")
+            return self._client
+
+    @property
+    def queue(self) -> Any:
+        """The on-disk offload queue (built on first use)."""
+        with self._lock:
+            if self._queue is None:
+                from ._offload_queue import OffloadQueue
+
+                folder = self.offload_dir or os.path.join(self.context.config.work_dir, "offload",
+                                                          self.job_name or "sedna")
+                self._queue = OffloadQueue(folder, max_items=self.max_queued)
+            return self._queue
+
+    @property
+    def pending_offloads(self) -> int:
+        """Hard examples waiting in the queue for the cloud."""
+        return len(self.queue)
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def start(self) -> JointInference:
+        """Load the model, start the LC reporter, and schedule leftover queued examples.
+
+        Returns
+        -------
+        JointInference
+            ``self``.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If ``MODEL_LOAD_MODE`` is ``file`` and the model file does not exist.
+        """
+        with self._lock:
+            if self._started:
+                return self
+            _load_model_file(self)
+            if self.report:
+                from .reporting import PeriodicReporter
+
+                message = self.make_report("inference")
+                self._reporter = PeriodicReporter(self.lc_client, message, period=self.context.config.lc_period,
+                                                  worker_name=self.worker_name).start()
+            self._started = True
+        if len(self.queue):
+            self._ensure_drain()
+        return self
+
+    def close(self) -> None:
+        """Stop the reporter and the queue drain, and close connections; queued examples stay on disk."""
+        self._stop.set()
+        if self._reporter is not None:
+            self._reporter.stop()
+        thread = self._drain_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        if self._client is not None and hasattr(self._client, "close"):
+            self._client.close()
+        super().close()
+
+    # -- inference ---------------------------------------------------------------------------
+    def inference(self, data: Any = None, post_process: Callable[..., Any] | str | None = None,
+                  **kwargs: Any) -> InferenceResult:
+        """Answer one sample: at the edge, or with the cloud's help when it is hard.
+
+        Parameters
+        ----------
+        data : object, default=None
+            The input (a numpy array travels in the binary codec).
+        post_process : callable or str, default=None
+            Applied to the edge result before mining. A registered callback name is also sent to
+            the cloud, which applies it there; a callable is applied to the cloud's result here.
+        **kwargs : object
+            Passed to the edge estimator's ``predict``.
+
+        Returns
+        -------
+        InferenceResult
+            ``(is_hard, result, edge, cloud)``; unpacks like Sedna's list. ``cloud`` is None when
+            the cloud was not asked or did not answer, and ``result`` is then the edge's.
+
+        Raises
+        ------
+        ConfigError
+            If ``MINING_MODE`` is ``mining-then-inference`` and no miner is configured.
+        """
+        self.start()
+        callback = resolve_callback(post_process)
+        mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
+        miner = self.miner
+        if mode is MiningMode.MINING_THEN_INFERENCE:
+            if miner is None:
+                raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; set "
+                                  "HEM_NAME or pass hard_example_mining", variable="HEM_NAME")
+            is_hard = bool(miner(data))
+            cloud = self._offload(data, post_process, callback) if is_hard else None
+            edge = final = None
+            if cloud is None:
+                edge = self.estimator.predict(data, **kwargs)
+                final = callback(copy.deepcopy(edge)) if callback is not None else edge
+            else:
+                final = cloud
+        else:
+            edge = self.estimator.predict(data, **kwargs)
+            final = callback(copy.deepcopy(edge)) if callback is not None else edge
+            is_hard = bool(miner(final)) if miner is not None else False
+            cloud = self._offload(data, post_process, callback) if is_hard else None
+            if cloud is not None:
+                final = cloud
+        with self._lock:
+            self.stats["inferences"] += 1
+            self.stats["hard"] += int(is_hard)
+        if self._reporter is not None:
+            self._reporter.record(hard=is_hard)
+        return InferenceResult(is_hard, final, edge, cloud)
+
+    def _offload(self, data: Any, post_process: Any, callback: Callable[..., Any] | None) -> Any:
+        """Ask the cloud; on failure queue the sample and return None."""
+        name = post_process if isinstance(post_process, str) else None
+        try:
+            result = self.client.predict(data, callback=name)
+        except TransportError as exc:
+            with self._lock:
+                self.stats["cloud_failed"] += 1
+            logger.warning("cloud inference failed, answering from the edge: %s", exc)
+            self._enqueue(data, name)
+            return None
+        with self._lock:
+            self.stats["cloud_ok"] += 1
+        if name is None and callback is not None:
+            result = callback(result)
+        if len(self.queue):
+            self._ensure_drain()
+        return result
+
+    def _enqueue(self, data: Any, callback: str | None) -> None:
+        try:
+            self.queue.put(data, {"callback": callback})
+        except (DataError, StorageError) as exc:
+            logger.error("a hard example could not be queued for the cloud and is lost: %s", exc)
+            return
+        with self._lock:
+            self.stats["queued"] += 1
+        self._ensure_drain()
+
+    # -- the offload queue -------------------------------------------------------------------
+    def _ensure_drain(self) -> None:
+        with self._lock:
+            if self._stop.is_set() or (self._drain_thread is not None and self._drain_thread.is_alive()):
+                return
+            self._drain_thread = threading.Thread(target=self._drain_loop, name="sedna-offload-drain", daemon=True)
+            self._drain_thread.start()
+
+    def _drain_loop(self) -> None:
+        client = self.client
+        pause = float(getattr(getattr(client, "breaker", None), "reset_timeout", 1.0) or 1.0)
+        while not self._stop.is_set():
+            try:
+                sent = self.drain_offload_queue()
+            except SednaError as exc:
+                logger.error("offload queue drain failed: %s", exc)
+                sent = 0
+            if not len(self.queue):
+                return
+            if not sent:
+                self._stop.wait(pause)  # the cloud is still away: try again after the breaker's pause
+
+    def drain_offload_queue(self, limit: int | None = None) -> int:
+        """Send queued hard examples to the cloud, oldest first, until it fails or the queue is empty.
+
+        Parameters
+        ----------
+        limit : int, default=None
+            Most examples to send; all if None.
+
+        Returns
+        -------
+        int
+            How many were delivered (and removed from the queue).
+        """
+        sent = 0
+        while limit is None or sent < limit:
+            batch = self.queue.peek(16 if limit is None else min(16, limit - sent))
+            if not batch:
+                break
+            for item in batch:
+                try:
+                    result = self.client.predict(item.data, callback=item.meta.get("callback"))
+                except TransportError as exc:
+                    logger.info("cloud still unavailable for queued examples: %s", exc)
+                    return sent
+                if self.on_offloaded is not None:
+                    self.on_offloaded(OffloadedExample(item.id, item.data, result, item.meta.get("queued_at", 0.0)))
+                self.queue.remove(item.id)
+                sent += 1
+                with self._lock:
+                    self.stats["replayed"] += 1
+        return sent
+
+    def __enter__(self) -> JointInference:
+        return self.start()
+
+
+class BigModelService(JobBase):
+    """The cloud side of joint inference: serves the big model over HTTP.
+
+    Parameters
+    ----------
+    estimator : object, default=None
+        The big model (class, factory or instance), wrapped by a backend.
+    config : dict, default=None
+        Job settings that shadow the environment for this job.
+    context : Context, default=None
+        Configuration and registry; ``Context.from_env()`` if omitted.
+
+    Notes
+    -----
+    Binds ``BIG_MODEL_BIND_IP:BIG_MODEL_BIND_PORT`` (all interfaces, port 5000 by default, as
+    the control plane expects) and serves ``/{SERVICE_NAME}/predict`` and ``/sedna/predict``.
+    ``SEDNA_AUTH_TOKEN`` requires a bearer token, ``SEDNA_MAX_REQUEST_BYTES`` bounds bodies,
+    ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` turn on HTTPS.
+
+    Examples
+    --------
+    Serve on a free local port for the length of a block::
+
+        with BigModelService(estimator=Model).start(host="127.0.0.1", port=0, block=False) as service:
+            print(service.url)
+    """
+
+    job_kind = K8sResourceKind.JOINT_INFERENCE_SERVICE.value
+
+    def __init__(self, estimator: Any = None, config: Mapping[str, Any] | None = None, *,
+                 context: Context | None = None) -> None:
+        super().__init__(estimator, config, context=context)
+        self.server: Any = None
+
+    def train(self, *args: Any, **kwargs: Any) -> None:
+        """Do nothing (the big model is trained elsewhere), as in Sedna."""
+
+    def inference(self, data: Any = None, post_process: Callable[..., Any] | str | None = None,
+                  **kwargs: Any) -> Any:
+        """Run the big model on ``data`` and apply ``post_process`` (what the server calls).
+
+        Parameters
+        ----------
+        data : object, default=None
+            The input, as the client sent it (a list from JSON, an array from the binary codec).
+        post_process : callable or str, default=None
+            Applied to the prediction.
+        **kwargs : object
+            Passed to the estimator's ``predict``.
+
+        Returns
+        -------
+        object
+            The (post-processed) prediction.
+        """
+        return super().inference(data, post_process=post_process, **kwargs)
+
+    def start(self, host: str | None = None, port: int | None = None, *, block: bool = True) -> BigModelService:
+        """Load the model and serve it; block until stopped unless ``block=False``.
+
+        Parameters
+        ----------
+        host : str, default=None
+            Address to bind; ``BIG_MODEL_BIND_IP`` if omitted.
+        port : int, default=None
+            Port to bind (0 picks a free one); ``BIG_MODEL_BIND_PORT`` if omitted.
+        block : bool, default=True
+            Serve in the foreground (as Sedna's ``start``); False returns once listening.
+
+        Returns
+        -------
+        BigModelService
+            ``self``.
+
+        Raises
+        ------
+        StorageNotFoundError
+            If ``MODEL_LOAD_MODE`` is ``file`` and the model file does not exist.
+        TransportError
+            If the address cannot be bound.
+        """
+        from .servers.inference import InferenceServer
+
+        cfg = self.context.config
+        if self.server is None:
+            _load_model_file(self)
+            self.server = InferenceServer(
+                self, self.job_name or "sedna", host=host or self.config.get("big_model_bind_ip", cfg.big_model_bind_ip),
+                http_port=cfg.big_model_bind_port if port is None else port, max_buffer_size=cfg.max_request_bytes,
+                token=cfg.auth_token, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
+                registry=self.context.registry)
+        self.server.start(block=block)
+        return self
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server (``http://host:port``)."""
+        if self.server is None:
+            raise TransportError("the service is not started; call start(block=False) first")
+        return self.server.url
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self.server is not None:
+            self.server.stop()
+
+    def close(self) -> None:
+        """Stop serving and release the job's resources."""
+        self.stop()
+        super().close()
+
+    def __enter__(self) -> BigModelService:
+        if self.server is None:
+            self.start(block=False)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+# -- the solar_corona face ---------------------------------------------------------------------
+
+def get_big_model_endpoint(context: Context | None = None) -> str:
+    """Return the cloud big model's endpoint the deployment gives: ``http://BIG_MODEL_IP:BIG_MODEL_PORT/<service>``.
+
+    Parameters
+    ----------
+    context : Context, default=None
+        Where to read it; the process environment if omitted.
+
+    Returns
+    -------
+    str
+        The endpoint URL (its last path segment is the service name).
+
+    Examples
+    --------
+    >>> from sedna_lib.config import Config
+    >>> get_big_model_endpoint(Context(Config(big_model_ip="10.0.0.2", service_name="helmet")))
+    'http://10.0.0.2:5000/helmet'
+    """
+    cfg = (context or Context.from_env()).config
+    scheme = "https" if cfg.tls_ca else "http"
+    return f"{scheme}://{cfg.big_model_ip}:{cfg.big_model_port}/{cfg.job_or_service_name or 'sedna'}"
+
+
+def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
+    from .transport.http import InferenceClient
+
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"big_model_endpoint must be an http(s) URL such as http://host:5000/service, "
+                          f"got {endpoint!r}")
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[-1] == "predict":
+        segments.pop()
+    return InferenceClient(f"{parts.scheme}://{parts.netloc}", service_name=segments[-1] if segments else "sedna",
+                           timeout=(cfg.connect_timeout_s, cfg.request_timeout), max_retries=cfg.max_retries,
+                           auth_token=cfg.auth_token, verify=cfg.tls_ca or True)
+
+
+def _load_estimator(model_path: Any) -> Any:
+    """A model object from a local file, chosen by extension; any other object is returned as is."""
+    if not isinstance(model_path, (str, os.PathLike)):
+        return model_path
+    path = os.fspath(model_path)
+    if not os.path.exists(path):
+        raise StorageNotFoundError(f"model file {path!r} does not exist", uri=path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".pkl", ".joblib", ".pickle"):
+        import joblib
+
+        return joblib.load(path)  # a local file the deployment chose, never a network payload
+    if ext in (".pt", ".pth"):
+        import torch
+
+        return torch.jit.load(path) if _is_torchscript(path) else torch.load(path, weights_only=False)
+    if ext in (".keras", ".h5"):
+        import keras
+
+        return keras.models.load_model(path)
+    raise ConfigError(f"cannot tell how to load {path!r}; use .pkl/.joblib (scikit-learn), .pt (torch) or "
+                      f".keras (Keras), or pass the loaded model")
+
+
+def _is_torchscript(path: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(name.endswith("constants.pkl") for name in zf.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+class JointModel:
+    """solar_corona's edge-cloud model: ``predict(x)`` runs pre -> edge -> miner -> (cloud) -> post.
+
+    Built by :func:`load_model`.
+
+    Parameters
+    ----------
+    joint : JointInference
+        The joint-inference job doing the work.
+    pre_fun : callable, default=None
+        Applied to the raw input (resize, normalise...); the result goes to both models.
+    post_fun : callable, default=None
+        Applied to the final result (NMS, argmax...).
+
+    Attributes
+    ----------
+    last_result : InferenceResult or None
+        Details of the latest prediction (hard or not, edge and cloud results).
+    """
+
+    def __init__(self, joint: JointInference, pre_fun: Callable[[Any], Any] | None = None,
+                 post_fun: Callable[[Any], Any] | None = None) -> None:
+        self.joint = joint
+        self.pre_fun = pre_fun
+        self.post_fun = post_fun
+        self.last_result: InferenceResult | None = None
+
+    def predict_details(self, x: Any) -> InferenceResult:
+        """Predict and return every part: ``(is_hard, result, edge, cloud)`` (``result`` post-processed).
+
+        Parameters
+        ----------
+        x : object
+            The raw input.
+
+        Returns
+        -------
+        InferenceResult
+            The details.
+        """
+        data = self.pre_fun(x) if self.pre_fun is not None else x
+        details = self.joint.inference(data)
+        if self.post_fun is not None:
+            details = details._replace(result=self.post_fun(details.result))
+        self.last_result = details
+        return details
+
+    def predict(self, x: Any) -> Any:
+        """Predict one input through the edge, and the cloud when the miner says it is hard.
+
+        Parameters
+        ----------
+        x : object
+            The raw input.
+
+        Returns
+        -------
+        object
+            The post-processed final result.
+        """
+        return self.predict_details(x).result
+
+    __call__ = predict
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counts of inferences, hard examples, cloud successes and failures, queued examples."""
+        return dict(self.joint.stats)
+
+    def close(self) -> None:
+        """Stop background work and close connections."""
+        self.joint.close()
+
+    def __enter__(self) -> JointModel:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
+               post_fun: Callable[[Any], Any] | None = None, *, cloud_offload_algorithm: Any = None,
+               big_model_endpoint: Any = None, context: Context | None = None, report: bool = False,
+               **options: Any) -> JointModel:
+    """Configure an edge-cloud model (solar_corona's ``load_model``).
+
+    Parameters
+    ----------
+    model_path : str or object
+        The edge model: a local file (``.pkl``/``.joblib`` scikit-learn, ``.pt`` torch, ``.keras``
+        Keras), or a model/estimator object.
+    pre_fun : callable, default=None
+        Pre-processing of each input.
+    post_fun : callable, default=None
+        Post-processing of each final result.
+    cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
+        The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
+    big_model_endpoint : str or InferenceClient, default=None
+        The cloud endpoint (``http://host:port/service``); :func:`get_big_model_endpoint` if omitted.
+    context : Context, default=None
+        Configuration; the process environment if omitted.
+    report : bool, default=False
+        Send counts to a LocalController (only inside a Sedna deployment).
+    **options : object
+        Other :class:`JointInference` keywords (``offload_dir``, ``on_offloaded``, ...).
+
+    Returns
+    -------
+    JointModel
+        The model; call ``predict(x)``.
+
+    Raises
+    ------
+    StorageNotFoundError
+        If ``model_path`` names a missing file.
+    ConfigError
+        If the file type is unknown or the endpoint is not an http(s) URL.
+    """
+    ctx = context or Context.from_env()
+    estimator = _load_estimator(model_path)
+    cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
+    joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report, **options)
+    return JointModel(joint, pre_fun, post_fun)

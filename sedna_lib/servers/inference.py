@@ -1,0 +1,288 @@
+"""The big-model inference HTTP server: Sedna's REST routes, plus a binary codec, auth and limits.
+
+Routes (``{name}`` is the service name; the same routes are also served under ``/sedna``, the
+path original Sedna edge workers call whatever the service is named):
+
+- ``GET /healthz``: liveness and request counters (no token needed);
+- ``GET /{name}``: ``{"infos": [{"path", "name"}, ...], "codecs": [...]}``;
+- ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
+  accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
+  (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
+- ``GET /openapi.json`` and ``/docs``: the OpenAPI schema.
+
+A malformed body gets 400/415/422, an oversized one 413, a missing token 401, a model failure
+500; the server keeps serving and counts each outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+from ..exceptions import ProtocolError, RegistryError, TransportError
+from ..transport import codec
+from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
+from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ._threaded import ThreadedServer
+
+__all__ = ["InferenceServer"]
+
+logger = logging.getLogger(__name__)
+
+
+class InferenceServer:
+    """Serve a model's ``inference`` (or ``predict``) over HTTP, as Sedna's ``InferenceServer`` does.
+
+    Parameters
+    ----------
+    model : object
+        Has ``inference(data, post_process=None)`` (a ``BigModelService``) or ``predict(data)``;
+        or is a plain callable ``f(data)``.
+    servername : str, default='sedna'
+        First path segment of the routes.
+    host : str, default='127.0.0.1'
+        Address to bind; deployed cloud workers bind ``BIG_MODEL_BIND_IP`` (all interfaces).
+    http_port : int, default=8080
+        Port to bind; 0 picks a free one.
+    max_buffer_size : int, default=64 MiB
+        Largest request body accepted (413 beyond).
+    workers : int, default=1
+        Accepted for Sedna compatibility; one process serves, requests run concurrently in threads.
+    token : str, default=None
+        Shared bearer token required by the model routes (401 without it).
+    ssl_certfile, ssl_keyfile : str, default=None
+        Serve HTTPS.
+    aliases : tuple of str, default=('sedna',)
+        Extra path segments serving the same routes.
+    registry : Registry, default=None
+        Where callback names are looked up (the default registry).
+
+    Attributes
+    ----------
+    stats : RequestStats
+        Request counters (also on ``/healthz``).
+
+    Examples
+    --------
+    Serve a function on a free port for the length of a block::
+
+        with InferenceServer(lambda x: [sum(x)], "adder", http_port=0) as server:
+            requests.post(server.url + "/adder/predict", json={"data": [1, 2]}).json()  # {"result": [3]}
+    """
+
+    def __init__(self, model: Any, servername: str = "sedna", host: str = "127.0.0.1", http_port: int = 8080,
+                 max_buffer_size: int = 64 * 1024 * 1024, workers: int = 1, *, token: str | None = None,
+                 ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
+                 aliases: tuple[str, ...] = ("sedna",), registry: Any = None) -> None:
+        self.model = model
+        self.servername = servername
+        self.host = host
+        self.http_port = http_port
+        self.max_buffer_size = max_buffer_size
+        self.workers = workers
+        self.token = token
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.aliases = aliases
+        self.registry = registry
+        self.stats = RequestStats()
+        self._server: ThreadedServer | None = None
+
+    # -- the app -----------------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        names = [self.servername or "sedna"]
+        names += [a for a in self.aliases if a and a not in names]
+        return names
+
+    def _resolve_callback(self, name: Any) -> Callable[[Any], Any] | None:
+        if name is None or name == "":
+            return None
+        if not isinstance(name, str):
+            raise HTTPError(422, f"callback must be the name of a registered post_process_callback, got {name!r}")
+        from ..registry import Kind, default_registry
+
+        registry = self.registry or default_registry
+        try:
+            target = registry.get(Kind.CALLBACK, name)
+        except RegistryError as exc:
+            raise HTTPError(400, f"unknown callback: {exc}") from None
+        if isinstance(target, type):
+            target = target()
+        return target
+
+    def _infer(self, data: Any, post_process: Callable[[Any], Any] | None) -> Any:
+        model = self.model
+        if hasattr(model, "inference"):
+            return model.inference(data, post_process=post_process)
+        result = model.predict(data) if hasattr(model, "predict") else model(data)
+        return post_process(result) if post_process is not None else result
+
+    def _decode(self, ctype: str, body: bytes) -> tuple[Any, Any]:
+        if ctype == codec.MEDIA_TYPE:
+            try:
+                meta, arrays = codec.decode(body, copy=True)
+            except ProtocolError as exc:
+                raise HTTPError(400, f"malformed binary body: {exc}") from None
+            if not isinstance(meta, dict) or len(arrays) != 1:
+                raise HTTPError(422, "binary body must carry one array and a JSON object header")
+            return arrays[0], meta.get("callback") or meta.get("post_process")
+        if ctype in ("", JSON_MEDIA_TYPE) or ctype.endswith("+json"):
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise HTTPError(400, f"body is not valid JSON: {exc}") from None
+            if not isinstance(payload, dict):
+                raise HTTPError(422, f"body must be a JSON object {{\"data\": [...]}}, got {type(payload).__name__}")
+            if "data" not in payload:
+                raise HTTPError(422, "field 'data' is required: send {\"data\": [...]}")
+            if not isinstance(payload["data"], list):
+                raise HTTPError(422, f"field 'data' must be a list, got {type(payload['data']).__name__}")
+            return payload["data"], payload.get("callback") or payload.get("post_process")
+        raise HTTPError(415, f"unsupported Content-Type {ctype!r}; send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
+
+    def _encode(self, result: Any, accept: str) -> Any:
+        from starlette.responses import JSONResponse, Response
+
+        if codec.MEDIA_TYPE in accept:
+            if isinstance(result, (list, tuple)) and result and not isinstance(result[0], (str, dict)):
+                try:
+                    candidate = np.asarray(result)
+                except (ValueError, TypeError):
+                    candidate = None
+                if candidate is not None and is_binary_array(candidate):
+                    result = candidate
+            if is_binary_array(result):
+                return Response(codec.encode([result], {"result": "array"}), media_type=codec.MEDIA_TYPE)
+        try:
+            content = to_jsonable(result)
+        except TypeError as exc:
+            raise HTTPError(500, f"the model's result cannot be sent: {exc}") from None
+        return JSONResponse({"result": content})
+
+    def create_app(self) -> Any:
+        """Build the FastAPI application.
+
+        Returns
+        -------
+        fastapi.FastAPI
+            The app (serve it with any ASGI server).
+
+        Raises
+        ------
+        BackendUnavailableError
+            If FastAPI is not installed.
+        """
+        fa = fastapi()
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+
+        app = fa.FastAPI(title=f"sedna_lib big-model service {self.servername!r}",
+                         description="Joint-inference cloud worker (Sedna wire plus binary codec).")
+        names = self._names()
+
+        @app.get("/healthz", summary="Liveness and request counters")
+        async def healthz() -> dict[str, Any]:
+            return {"status": "ok", "service": names[0], **self.stats.as_dict()}
+
+        def make_info(name: str) -> Callable[..., Any]:
+            async def info(request: Request) -> Any:
+                try:
+                    check_token(request, self.token)
+                except HTTPError as exc:
+                    return error_response(exc.status, exc.message)
+                infos = [{"path": route.path, "name": route.name} for route in app.routes]
+                return {"infos": infos, "codecs": [codec.MEDIA_TYPE, JSON_MEDIA_TYPE], "service": name}
+            info.__annotations__["request"] = Request  # resolved here: annotations are strings in this module
+            return info
+
+        async def predict(request: Request) -> Any:
+            try:
+                check_token(request, self.token)
+                body = await read_body(request, self.max_buffer_size)
+                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                data, callback = self._decode(ctype, body)
+                post_process = self._resolve_callback(callback)
+            except HTTPError as exc:
+                self.stats.count("rejected")
+                return error_response(exc.status, exc.message)
+            try:
+                result = await run_in_threadpool(self._infer, data, post_process)
+                response = self._encode(result, request.headers.get("accept", ""))
+            except HTTPError as exc:
+                self.stats.count("failed")
+                return error_response(exc.status, exc.message)
+            except Exception as exc:  # the model's own failure: answer 500, count it, keep serving
+                logger.exception("inference failed on %s", request.url.path)
+                self.stats.count("failed")
+                return error_response(500, f"inference failed: {type(exc).__name__}: {exc}")
+            self.stats.count("ok")
+            return response
+
+        predict.__annotations__["request"] = Request
+
+        predict_doc = {
+            "summary": "Run the model on data",
+            "openapi_extra": {"requestBody": {"required": True, "content": {
+                JSON_MEDIA_TYPE: {"schema": {"type": "object", "required": ["data"], "properties": {
+                    "data": {"type": "array", "items": {}},
+                    "callback": {"type": "string", "nullable": True},
+                    "post_process": {"type": "string", "nullable": True}}}},
+                codec.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+        }
+        for name in names:
+            app.add_api_route(f"/{name}", make_info(name), methods=["GET"], name="method",
+                              summary="List the routes")
+            app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **predict_doc)
+        return app
+
+    # -- running -----------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The bound port (after start), else the configured one."""
+        return self._server.port if self._server is not None else self.http_port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        if self._server is None:
+            raise TransportError("the server is not started; call start(block=False) first")
+        return self._server.url
+
+    def start(self, *, block: bool = True) -> InferenceServer:
+        """Start serving; block until stopped unless ``block=False``.
+
+        Parameters
+        ----------
+        block : bool, default=True
+            Wait (as Sedna's server does) until :meth:`stop` is called from another thread.
+
+        Returns
+        -------
+        InferenceServer
+            ``self`` (once stopped, when blocking).
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if self._server is None or not self._server.is_running:
+            self._server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
+                                          ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile).start()
+        if block:
+            self._server.wait()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (a no-op if not started)."""
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> InferenceServer:
+        return self.start(block=False)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()

@@ -1,0 +1,505 @@
+"""HTTP client of the big-model inference service: one session, timeouts, bounded retries, a circuit breaker.
+
+Speaks Sedna's JSON wire (``POST /{service}/predict`` with ``{"data": [...], "callback": ...}``
+answered by ``{"result": [...]}``), and the binary codec of :mod:`sedna_lib.transport.codec` for
+numpy payloads, chosen by Content-Type. With ``wire='auto'`` (the default) an array goes out
+binary; a peer that does not understand it (an original Sedna server answers 415 or 422) is
+asked again in JSON, and JSON is kept for that peer from then on.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..exceptions import ConfigError, ProtocolError, RemoteError, TransportError, TransportTimeout
+from . import codec
+
+__all__ = ["CircuitBreaker", "InferenceClient", "WireFormat", "JSON_MEDIA_TYPE", "to_jsonable"]
+
+logger = logging.getLogger(__name__)
+
+JSON_MEDIA_TYPE = "application/json"
+_RETRY_STATUSES = {502, 503, 504}
+_FALLBACK_STATUSES = {415, 422}
+
+
+class WireFormat(str, enum.Enum):
+    """How request payloads are encoded."""
+
+    AUTO = "auto"
+    JSON = "json"
+    BINARY = "binary"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy arrays and scalars (also nested in lists, tuples and dicts) to JSON types.
+
+    Parameters
+    ----------
+    value : object
+        The value.
+
+    Returns
+    -------
+    object
+        The same value made of dict, list, str, int, float, bool and None.
+
+    Raises
+    ------
+    TypeError
+        If a part of it has no JSON form.
+
+    Examples
+    --------
+    >>> to_jsonable({"a": np.arange(2), "b": (np.float32(0.5), "x")})
+    {'a': [0, 1], 'b': [0.5, 'x']}
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            return [to_jsonable(v) for v in value.tolist()]
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; return lists, numbers, strings or arrays")
+
+
+def is_binary_array(value: Any) -> bool:
+    """Tell whether ``value`` is a numpy array the binary codec can carry."""
+    return isinstance(value, np.ndarray) and value.dtype.kind in "biufc"
+
+
+class CircuitBreaker:
+    """Stop calling a peer that keeps failing, and try it again after a pause.
+
+    Closed: calls go through. After ``failure_threshold`` consecutive failures it opens: calls
+    are refused at once for ``reset_timeout`` seconds. Then one trial call is let through
+    (half-open); its success closes the breaker, its failure opens it again.
+
+    Parameters
+    ----------
+    failure_threshold : int, default=1
+        Consecutive failures that open the breaker.
+    reset_timeout : float, default=5.0
+        Seconds the breaker stays open before a trial call.
+    clock : callable, default=time.monotonic
+        Time source (for tests).
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> breaker = CircuitBreaker(failure_threshold=1, reset_timeout=5.0, clock=lambda: now[0])
+    >>> breaker.record_failure(); breaker.state, breaker.allow()
+    ('open', False)
+    >>> now[0] = 6.0; breaker.allow(), breaker.state
+    (True, 'half-open')
+    """
+
+    def __init__(self, *, failure_threshold: int = 1, reset_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self.clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._trial = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        """``'closed'``, ``'open'`` or ``'half-open'``."""
+        with self._lock:
+            if self._opened_at is None:
+                return "closed"
+            return "half-open" if self._trial else "open"
+
+    def allow(self) -> bool:
+        """Tell whether a call may be made now (and, when half-open, claim the one trial).
+
+        Returns
+        -------
+        bool
+            True if the caller should make the call.
+        """
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            if self._trial:
+                return False
+            if self.clock() - self._opened_at >= self.reset_timeout:
+                self._trial = True
+                return True
+            return False
+
+    def record_success(self) -> bool:
+        """Note a successful call; close the breaker.
+
+        Returns
+        -------
+        bool
+            True if the breaker was open or half-open before (the peer is back).
+        """
+        with self._lock:
+            was_open = self._opened_at is not None
+            self._failures, self._opened_at, self._trial = 0, None, False
+        return was_open
+
+    def record_failure(self) -> None:
+        """Note a failed call; open the breaker after ``failure_threshold`` in a row."""
+        with self._lock:
+            self._failures += 1
+            if self._trial or self._failures >= self.failure_threshold:
+                self._opened_at = self.clock()
+            self._trial = False
+
+
+class InferenceClient:
+    """Client of a big-model inference service (``BigModelService`` or Sedna's ``InferenceServer``).
+
+    Parameters
+    ----------
+    url : str
+        Base URL, ``http://host:port``.
+    service_name : str, default='sedna'
+        First path segment (the service name); requests go to ``{url}/{service_name}/predict``.
+    fallback_service : str, default='sedna'
+        Segment tried when the service answers 404 (an original Sedna cloud worker serves
+        ``/sedna`` whatever the service's name); the one that works is kept.
+    timeout : float or (float, float), default=(3.0, 10.0)
+        Connect and read timeouts in seconds; a single number is used for both.
+    max_retries : int, default=2
+        Retries after a refused connection or a 502/503/504 (never after a timeout).
+    backoff : float, default=0.05
+        First retry delay in seconds, doubled at each retry.
+    wire : {'auto', 'json', 'binary'}, default='auto'
+        Payload encoding; 'auto' sends arrays binary and falls back to JSON for peers that
+        refuse it.
+    auth_token : str, default=None
+        Sent as ``Authorization: Bearer <token>``.
+    failure_threshold : int, default=1
+        Consecutive failures that open the circuit breaker.
+    reset_timeout : float, default=5.0
+        Seconds before a trial call to a peer whose breaker is open.
+    verify : bool or str, default=True
+        TLS verification (a CA bundle path, or False).
+
+    Attributes
+    ----------
+    breaker : CircuitBreaker
+        The circuit breaker.
+
+    Examples
+    --------
+    >>> client = InferenceClient("http://127.0.0.1:5000", service_name="ji-svc")
+    >>> client.endpoint
+    'http://127.0.0.1:5000/ji-svc'
+    """
+
+    def __init__(self, url: str, *, service_name: str = "sedna", fallback_service: str | None = "sedna",
+                 timeout: float | tuple[float, float] = (3.0, 10.0), max_retries: int = 2, backoff: float = 0.05,
+                 wire: str = "auto", auth_token: str | None = None, failure_threshold: int = 1,
+                 reset_timeout: float = 5.0, verify: bool | str = True) -> None:
+        self.url = url.rstrip("/")
+        self.service_name = service_name or "sedna"
+        self.fallback_service = fallback_service
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.wire = wire
+        self.auth_token = auth_token
+        self.verify = verify
+        self.breaker = CircuitBreaker(failure_threshold=failure_threshold, reset_timeout=reset_timeout)
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self._service_in_use = self.service_name
+        self._binary_ok = True
+
+    @classmethod
+    def from_config(cls, config: Any, *, service_name: str | None = None, **overrides: Any) -> InferenceClient:
+        """Build a client from a :class:`~sedna_lib.config.Config` (``BIG_MODEL_IP/PORT``, timeouts, token).
+
+        Parameters
+        ----------
+        config : Config
+            The configuration.
+        service_name : str, default=None
+            Path segment; ``JOB_NAME`` or ``SERVICE_NAME`` (else ``sedna``) if omitted.
+        **overrides : object
+            Other constructor arguments.
+
+        Returns
+        -------
+        InferenceClient
+            The client.
+        """
+        scheme = "https" if config.tls_ca else "http"
+        params: dict[str, Any] = dict(
+            service_name=service_name or config.job_or_service_name or "sedna",
+            timeout=(config.connect_timeout_s, config.request_timeout), max_retries=config.max_retries,
+            auth_token=config.auth_token, verify=config.tls_ca or True)
+        params.update(overrides)
+        host = config.big_model_ip
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return cls(f"{scheme}://{host}:{config.big_model_port}", **params)
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        """``{url}/{service}``: the service root, as Sedna's ``ModelClient.endpoint``."""
+        return f"{self.url}/{self._service_in_use}"
+
+    def _timeouts(self) -> tuple[float, float]:
+        t = self.timeout
+        if isinstance(t, (int, float)):
+            return float(t), float(t)
+        return float(t[0]), float(t[1])
+
+    def _get_session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import requests
+
+                session = requests.Session()
+                session.verify = self.verify
+                if self.auth_token:
+                    session.headers["Authorization"] = f"Bearer {self.auth_token}"
+                self._session = session
+            return self._session
+
+    def close(self) -> None:
+        """Close the keep-alive connections."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> InferenceClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One request with bounded retries; requests' errors become sedna_lib's."""
+        import requests
+
+        session = self._get_session()
+        attempt = 0
+        while True:
+            try:
+                response = session.request(method, url, timeout=self._timeouts(), **kwargs)
+            except requests.exceptions.ConnectTimeout as exc:
+                raise TransportTimeout(f"{method} {url}: no connection within {self._timeouts()[0]} s",
+                                       url=url) from exc
+            except requests.exceptions.ReadTimeout as exc:
+                raise TransportTimeout(f"{method} {url}: no answer within {self._timeouts()[1]} s", url=url) from exc
+            except requests.exceptions.ConnectionError as exc:
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff * 2 ** attempt)  # bounded backoff between retries
+                    attempt += 1
+                    continue
+                raise TransportError(f"{method} {url}: cannot connect ({exc.__class__.__name__})", url=url) from exc
+            except requests.exceptions.RequestException as exc:
+                raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
+            if response.status_code in _RETRY_STATUSES and attempt < self.max_retries:
+                time.sleep(self.backoff * 2 ** attempt)
+                attempt += 1
+                continue
+            return response
+
+    def _guarded(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` through the circuit breaker."""
+        if not self.breaker.allow():
+            raise TransportError(f"{self.endpoint} is unavailable (circuit open after failures; "
+                                 f"next try in at most {self.breaker.reset_timeout} s)", url=self.endpoint)
+        try:
+            result = call()
+        except (TransportTimeout, ProtocolError):
+            self.breaker.record_failure()
+            raise
+        except RemoteError as exc:
+            if exc.status_code is not None and exc.status_code >= 500:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+            raise
+        except TransportError:
+            self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return result
+
+    @property
+    def available(self) -> bool:
+        """Whether the circuit breaker is closed (the last call succeeded or none failed)."""
+        return self.breaker.state == "closed"
+
+    # -- API ---------------------------------------------------------------------------------
+    def check_server_status(self) -> dict[str, Any]:
+        """``GET {endpoint}``: the service's route list (Sedna's ``ModelClient.check_server_status``).
+
+        Returns
+        -------
+        dict
+            The decoded JSON (``{"infos": [...]}``).
+
+        Raises
+        ------
+        TransportError
+            If the service cannot be reached; ``RemoteError`` on an error status.
+        """
+        def call() -> dict[str, Any]:
+            response = self._send("GET", self.endpoint)
+            _raise_for_status(response, self.endpoint)
+            return _json_body(response, self.endpoint)
+
+        return self._guarded(call)
+
+    def predict(self, data: Any, *, callback: str | None = None, **fields: Any) -> Any:
+        """Send one request to ``{endpoint}/predict`` and return the ``result``.
+
+        Parameters
+        ----------
+        data : numpy.ndarray or JSON-able
+            The payload; numeric arrays travel binary unless ``wire='json'``.
+        callback : str, default=None
+            Name of a ``post_process_callback`` registered on the server, applied there.
+        **fields : object
+            Extra JSON fields (sent in the binary header too).
+
+        Returns
+        -------
+        object
+            The result: an array when it came back binary, else the decoded JSON value.
+
+        Raises
+        ------
+        TransportTimeout
+            If the peer does not connect or answer in time.
+        TransportError
+            If it cannot be reached, or its circuit breaker is open.
+        RemoteError
+            If it answers with an error status (``status_code`` is set).
+        ProtocolError
+            If the answer is malformed.
+        """
+        return self._guarded(lambda: self._predict(data, callback, fields))
+
+    def inference(self, x: Any, **kwargs: Any) -> dict[str, Any]:
+        """Sedna's ``ModelClient.inference``: post ``x`` and return the reply ``{"result": ...}``.
+
+        Parameters
+        ----------
+        x : object
+            The payload.
+        **kwargs : object
+            Extra fields; ``post_process``/``callback`` name a server-side callback.
+
+        Returns
+        -------
+        dict
+            ``{"result": result}``.
+        """
+        callback = kwargs.pop("callback", None) or kwargs.pop("post_process", None)
+        if callback is not None and not isinstance(callback, str):
+            callback = None  # a callable cannot travel; Sedna's client failed here
+        return {"result": self.predict(x, callback=callback, **kwargs)}
+
+    def health(self) -> dict[str, Any]:
+        """``GET {url}/healthz`` of a sedna_lib server.
+
+        Returns
+        -------
+        dict
+            The server's health document.
+        """
+        def call() -> dict[str, Any]:
+            response = self._send("GET", f"{self.url}/healthz")
+            _raise_for_status(response, f"{self.url}/healthz")
+            return _json_body(response, f"{self.url}/healthz")
+
+        return self._guarded(call)
+
+    def _encode(self, data: Any, callback: str | None, fields: dict[str, Any],
+                binary: bool) -> tuple[bytes, dict[str, str]]:
+        if binary:
+            meta = {**to_jsonable(fields), "callback": callback, "data": "array"}
+            return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE,
+                                                "Accept": f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9"}
+        try:
+            body = {**to_jsonable(fields), "data": to_jsonable(data), "callback": callback}
+        except TypeError as exc:
+            raise ProtocolError(f"the payload cannot be sent: {exc}", url=self.endpoint) from None
+        accept = f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9" if self.wire != WireFormat.JSON else JSON_MEDIA_TYPE
+        return json.dumps(body, separators=(",", ":")).encode(), {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
+
+    def _predict(self, data: Any, callback: str | None, fields: dict[str, Any]) -> Any:
+        wire = _check_wire(self.wire)
+        binary = wire == WireFormat.BINARY or (wire == WireFormat.AUTO and self._binary_ok and is_binary_array(data))
+        if wire == WireFormat.BINARY and not is_binary_array(data):
+            raise ProtocolError(f"wire='binary' needs a numeric numpy array, got {type(data).__name__}",
+                                url=self.endpoint)
+        body, headers = self._encode(data, callback, fields, binary)
+        url = f"{self.endpoint}/predict"
+        response = self._send("POST", url, data=body, headers=headers)
+        if response.status_code == 404 and self.fallback_service and self._service_in_use != self.fallback_service:
+            logger.info("%s answered 404; trying /%s (an original Sedna cloud worker)", url, self.fallback_service)
+            self._service_in_use = self.fallback_service
+            url = f"{self.endpoint}/predict"
+            response = self._send("POST", url, data=body, headers=headers)
+        if binary and wire == WireFormat.AUTO and response.status_code in _FALLBACK_STATUSES:
+            logger.info("%s refused the binary codec (%s); using JSON from now on", url, response.status_code)
+            self._binary_ok = False
+            body, headers = self._encode(data, callback, fields, False)
+            response = self._send("POST", url, data=body, headers=headers)
+        _raise_for_status(response, url)
+        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == codec.MEDIA_TYPE:
+            meta, arrays = codec.decode(response.content, copy=False)
+            if isinstance(meta, dict) and meta.get("result") == "array" and len(arrays) == 1:
+                return arrays[0]
+            if isinstance(meta, dict) and "result" in meta:
+                return meta["result"]
+            raise ProtocolError(f"{url}: binary reply without a result", url=url)
+        reply = _json_body(response, url)
+        if not isinstance(reply, dict) or "result" not in reply:
+            raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
+        return reply["result"]
+
+
+def _raise_for_status(response: Any, url: str) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    raise RemoteError(f"{url} answered {response.status_code}: {str(detail)[:500]}", url=url,
+                      status_code=response.status_code)
+
+
+def _json_body(response: Any, url: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ProtocolError(f"{url}: reply is not JSON: {response.text[:200]!r}", url=url) from None
+
+
+def _check_wire(value: str) -> WireFormat:
+    try:
+        return WireFormat(value)
+    except ValueError:
+        raise ConfigError(f"wire must be one of auto, json, binary; got {value!r}") from None
