@@ -312,6 +312,11 @@ class Config:
                                              help="Registered aggregator name (FedAvg, ...).")
     transmitter: str = _var("TRANSMITTER", "ws", help="Weights transport for the V2 API: ws or s3.")
     agg_data_path: str = _var("AGG_DATA_PATH", "./", help="Shared path for the s3 transmitter.")
+    agg_round_timeout: float = _var("AGG_ROUND_TIMEOUT", 600.0, _float,
+                                    help="Seconds a round waits, after its first update, for the rest "
+                                         "before aggregating what it has (stragglers never hang a job).")
+    agg_min_clients: int = _var("AGG_MIN_CLIENTS", 1, _int,
+                                help="Fewest updates a round aggregates when its deadline passes.")
     # -- object storage ------------------------------------------------------------------------
     s3_endpoint_url: str = _var("S3_ENDPOINT_URL", "", help="S3 endpoint (http:// or https://); no default.")
     access_key_id: str = _var("ACCESS_KEY_ID", "", secret=True, help="S3 access key.")

@@ -1,0 +1,16 @@
+"""Federated aggregators: FedAvg, FedAvgM, FedProx, FedAdam/FedYogi/FedAdagrad, Krum, Median, TrimmedMean, MistNet."""
+
+from sedna_lib.base import AggClient, Aggregator
+
+from .fedavg import FedAvg
+from .fedavg_v2 import FedAvgV2
+from .fedavgm import FedAvgM
+from .fedopt import FedAdagrad, FedAdam, FedYogi
+from .fedprox import FedProx
+from .mistnet import MistNet
+from .robust import Krum, Median, TrimmedMean
+
+BaseAggregation = Aggregator  # Sedna's name for the ABC
+
+__all__ = ["AggClient", "Aggregator", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg", "FedAvgM", "FedAvgV2",
+           "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]

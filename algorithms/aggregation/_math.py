@@ -1,0 +1,528 @@
+"""Pure numpy aggregation math, apart from any protocol: each function takes and returns layer lists.
+
+A *model* here is a list of numpy arrays (one per layer, in the backend's order); an *update* is
+such a list plus the number of samples that produced it. Nothing in this module knows about
+clients, rounds or transports, so each function is tested alone.
+
+References
+----------
+.. [1] McMahan et al., "Communication-Efficient Learning of Deep Networks from Decentralized
+   Data", AISTATS 2017, https://arxiv.org/abs/1602.05629
+.. [2] Hsu et al., "Measuring the Effects of Non-Identical Data Distribution for Federated
+   Visual Classification", 2019, https://arxiv.org/abs/1909.06335
+.. [3] Reddi et al., "Adaptive Federated Optimization", ICLR 2021, https://arxiv.org/abs/2003.00295
+.. [4] Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient
+   Descent", NeurIPS 2017
+.. [5] Yin et al., "Byzantine-Robust Distributed Learning: Towards Optimal Statistical Rates",
+   ICML 2018, https://arxiv.org/abs/1803.01498
+.. [6] Wang et al., "Locally Differentially Private Protocols for Frequency Estimation",
+   USENIX Security 2017 (symmetric unary encoding)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from sedna_lib.exceptions import AggregationError
+
+__all__ = [
+    "as_layers", "check_layers", "accumulator_dtype", "new_accumulator", "accumulate", "weighted_average",
+    "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
+    "coordinate_median", "trimmed_mean", "binarize", "randomized_response", "sue_probabilities",
+]
+
+Layers = list  # list of numpy.ndarray
+
+
+def as_layers(weights: Any) -> list[np.ndarray]:
+    """Turn a model's weights (arrays, or the nested lists Sedna's JSON carries) into arrays.
+
+    Parameters
+    ----------
+    weights : sequence of array-like
+        One entry per layer.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Arrays; lists become float64 arrays, arrays are kept as they are (no copy).
+
+    Raises
+    ------
+    AggregationError
+        If ``weights`` is None, not a sequence, or a layer is ragged or not numeric.
+    """
+    if weights is None or isinstance(weights, (str, bytes, dict)):
+        raise AggregationError(f"weights must be a list of layers (arrays or nested lists), got "
+                               f"{type(weights).__name__}; a backend returning None cannot be federated")
+    layers = []
+    for i, layer in enumerate(weights):
+        if isinstance(layer, np.ndarray):
+            arr = layer
+        else:
+            try:
+                arr = np.asarray(layer, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise AggregationError(f"layer {i} is not a numeric (rectangular) array: {exc}") from None
+        if arr.dtype.kind not in "biuf":
+            raise AggregationError(f"layer {i} has dtype {arr.dtype}; only numeric layers can be aggregated")
+        layers.append(arr)
+    return layers
+
+
+def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]],
+                 names: Sequence[str] | None = None, *, who: str = "update") -> None:
+    """Check that ``layers`` has exactly the expected number of layers and shapes.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The update's layers.
+    shapes : sequence of tuple of int
+        The expected shapes (from the round's template).
+    names : sequence of str, default=None
+        Layer names, used in the message when known.
+    who : str, default='update'
+        Who sent it, for the message.
+
+    Raises
+    ------
+    AggregationError
+        Naming the first layer whose shape differs, or the layer counts.
+    """
+    if len(layers) != len(shapes):
+        raise AggregationError(f"{who} has {len(layers)} layers but the model has {len(shapes)}; "
+                               "every client must train the same architecture")
+    for i, (layer, shape) in enumerate(zip(layers, shapes)):
+        if tuple(layer.shape) != tuple(shape):
+            label = f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
+            raise AggregationError(f"{who}: {label} has shape {tuple(layer.shape)}, expected {tuple(shape)}")
+
+
+def accumulator_dtype(dtype: np.dtype) -> np.dtype:
+    """Return the dtype sums are kept in: float32 for float32/16 layers, float64 otherwise.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        A layer's dtype.
+
+    Returns
+    -------
+    numpy.dtype
+        The accumulator dtype.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize <= 4:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def new_accumulator(template: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Allocate zeroed sums shaped like ``template``.
+
+    Parameters
+    ----------
+    template : sequence of numpy.ndarray
+        Layers giving shapes and dtypes.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Zeros, in :func:`accumulator_dtype`.
+    """
+    return [np.zeros(np.shape(t), dtype=accumulator_dtype(np.asarray(t).dtype)) for t in template]
+
+
+def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float,
+               scratch: dict | None = None) -> None:
+    """Add ``weight * layers`` into ``acc`` in place, with no per-call model-sized allocation.
+
+    Parameters
+    ----------
+    acc : list of numpy.ndarray
+        Running sums (modified in place).
+    layers : sequence of numpy.ndarray
+        The update.
+    weight : float
+        Its weight (a sample count for FedAvg).
+    scratch : dict, default=None
+        Reusable buffers, one per accumulator dtype; pass the same dict every call.
+    """
+    scratch = {} if scratch is None else scratch
+    for a, layer in zip(acc, layers):
+        if a.size == 0:
+            continue
+        if weight == 1:
+            np.add(a, layer, out=a, casting="unsafe")
+            continue
+        buf = scratch.get(a.dtype)
+        if buf is None or buf.size < a.size:
+            buf = np.empty(max(a.size, 1), dtype=a.dtype)
+            scratch[a.dtype] = buf
+        view = buf[:a.size].reshape(a.shape)
+        np.multiply(layer, weight, out=view, casting="unsafe")
+        a += view
+
+
+def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> list[np.ndarray]:
+    """Sample-weighted mean of updates, layer by layer (FedAvg [1]_).
+
+    Parameters
+    ----------
+    results : sequence of (layers, num_samples)
+        The updates.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``sum_k n_k w_k / sum_k n_k`` per layer, in the accumulator dtype.
+
+    Raises
+    ------
+    AggregationError
+        If there is no update, the shapes differ, or the sample total is not positive.
+
+    Examples
+    --------
+    >>> out = weighted_average([([np.array([1., 2.]), np.array([3.])], 1),
+    ...                         ([np.array([3., 4.]), np.array([5.])], 3)])
+    >>> [layer.tolist() for layer in out]
+    [[2.5, 3.5], [4.5]]
+    """
+    if not results:
+        raise AggregationError("no updates to aggregate")
+    first = as_layers(results[0][0])
+    shapes = [a.shape for a in first]
+    acc = new_accumulator(first)
+    total = 0.0
+    scratch: dict = {}
+    for k, (layers, n) in enumerate(results):
+        layers = as_layers(layers)
+        check_layers(layers, shapes, who=f"update {k}")
+        if n < 0:
+            raise AggregationError(f"update {k} has a negative sample count {n}")
+        accumulate(acc, layers, float(n), scratch)
+        total += float(n)
+    if total <= 0:
+        raise AggregationError("the updates' sample counts add up to 0; cannot weight them")
+    for a in acc:
+        a /= total
+    return acc
+
+
+def fedavgm_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarray],
+                 momentum: Sequence[np.ndarray] | None, *, server_learning_rate: float = 1.0,
+                 server_momentum: float = 0.9) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """One server step of FedAvg with server momentum (FedAvgM [2]_).
+
+    With pseudo-gradient ``d = x - avg``: ``v = beta * v + d`` and ``x = x - lr * v``.
+
+    Parameters
+    ----------
+    global_weights : sequence of numpy.ndarray
+        The current global model ``x``.
+    average : sequence of numpy.ndarray
+        The clients' weighted average.
+    momentum : sequence of numpy.ndarray or None
+        The previous momentum ``v`` (None: zeros).
+    server_learning_rate : float, default=1.0
+        Server step size.
+    server_momentum : float, default=0.9
+        Momentum ``beta``.
+
+    Returns
+    -------
+    new_weights : list of numpy.ndarray
+        The new global model.
+    new_momentum : list of numpy.ndarray
+        The new momentum.
+    """
+    new_w, new_v = [], []
+    for i, (x, avg) in enumerate(zip(global_weights, average)):
+        d = np.asarray(x, dtype=avg.dtype) - avg
+        v = d if momentum is None else server_momentum * momentum[i] + d
+        new_v.append(v)
+        new_w.append(x - server_learning_rate * v)
+    return new_w, new_v
+
+
+def fedopt_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarray],
+                m: Sequence[np.ndarray] | None, v: Sequence[np.ndarray] | None, *, variant: str,
+                eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99,
+                tau: float = 1e-3) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """One adaptive server step (FedAdagrad, FedAdam, FedYogi [3]_).
+
+    With ``delta = avg - x``: ``m = b1 m + (1 - b1) delta``; ``v`` is updated by the variant
+    (adagrad ``v + delta^2``, adam ``b2 v + (1 - b2) delta^2``, yogi
+    ``v - (1 - b2) delta^2 sign(v - delta^2)``); then ``x = x + eta m / (sqrt(v) + tau)``.
+
+    Parameters
+    ----------
+    global_weights, average : sequence of numpy.ndarray
+        The current global model and the clients' weighted average.
+    m, v : sequence of numpy.ndarray or None
+        First and second moments from the previous round (None: zeros; ``v`` starts at
+        ``tau**2`` as in the paper).
+    variant : {'adagrad', 'adam', 'yogi'}
+        The second-moment rule.
+    eta, beta_1, beta_2, tau : float
+        Server learning rate, moment decays and adaptivity.
+
+    Returns
+    -------
+    new_weights, new_m, new_v : list of numpy.ndarray
+        The new global model and moments.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is unknown.
+    """
+    if variant not in ("adagrad", "adam", "yogi"):
+        raise ValueError(f"variant must be 'adagrad', 'adam' or 'yogi', got {variant!r}")
+    out_w, out_m, out_v = [], [], []
+    for i, (x, avg) in enumerate(zip(global_weights, average)):
+        x = np.asarray(x, dtype=avg.dtype)
+        delta = avg - x
+        mi = (1 - beta_1) * delta if m is None else beta_1 * m[i] + (1 - beta_1) * delta
+        vi = np.full_like(delta, tau ** 2) if v is None else v[i]
+        d2 = delta * delta
+        if variant == "adagrad":
+            vi = vi + d2
+        elif variant == "adam":
+            vi = beta_2 * vi + (1 - beta_2) * d2
+        else:
+            vi = vi - (1 - beta_2) * d2 * np.sign(vi - d2)
+        out_m.append(mi)
+        out_v.append(vi)
+        out_w.append(x + eta * mi / (np.sqrt(vi) + tau))
+    return out_w, out_m, out_v
+
+
+def flatten(layers: Sequence[np.ndarray], dtype: Any = np.float64) -> np.ndarray:
+    """Concatenate layers into one vector.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The model.
+    dtype : dtype, default=float64
+        Output dtype.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_params,)
+        The parameters.
+    """
+    if not layers:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate([np.ravel(a).astype(dtype, copy=False) for a in layers])
+
+
+def unflatten(vector: np.ndarray, template: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Split a vector back into layers shaped like ``template``.
+
+    Parameters
+    ----------
+    vector : numpy.ndarray of shape (n_params,)
+        The parameters.
+    template : sequence of numpy.ndarray
+        Layers giving the shapes.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The layers (views into ``vector``).
+    """
+    out, pos = [], 0
+    for t in template:
+        n = int(np.prod(np.shape(t), dtype=np.int64))
+        out.append(vector[pos:pos + n].reshape(np.shape(t)))
+        pos += n
+    return out
+
+
+def _stack(updates: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    if not updates:
+        raise AggregationError("no updates to aggregate")
+    first = as_layers(updates[0])
+    shapes = [a.shape for a in first]
+    for k, u in enumerate(updates[1:], start=1):
+        check_layers(as_layers(u), shapes, who=f"update {k}")
+    return np.stack([flatten(as_layers(u)) for u in updates])
+
+
+def krum_scores(points: np.ndarray, num_byzantine: int) -> np.ndarray:
+    """Krum score of each row: the sum of squared distances to its ``n - f - 2`` nearest rows [4]_.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (n_updates, n_params)
+        Flattened updates.
+    num_byzantine : int
+        ``f``, the number of adversarial updates tolerated.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_updates,)
+        Scores; lower is more central.
+    """
+    n = points.shape[0]
+    sq = np.einsum("ij,ij->i", points, points)
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0)
+    k = max(n - num_byzantine - 2, 1)
+    scores = np.empty(n)
+    for i in range(n):
+        others = np.delete(dist[i], i)
+        scores[i] = np.sum(np.partition(others, min(k, others.size) - 1)[:k]) if others.size else 0.0
+    return scores
+
+
+def krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int = 0,
+         num_selected: int = 1) -> list[np.ndarray]:
+    """(Multi-)Krum: average the ``m`` updates with the lowest Krum scores [4]_.
+
+    Parameters
+    ----------
+    updates : sequence of layer lists
+        The updates.
+    num_byzantine : int, default=0
+        ``f``; Krum's guarantee needs ``n > 2 f + 2``.
+    num_selected : int, default=1
+        ``m``; 1 is Krum, more is Multi-Krum.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The selected update (or the mean of the selected ones).
+
+    Raises
+    ------
+    AggregationError
+        If there is no update or the shapes differ.
+    """
+    points = _stack(updates)
+    scores = krum_scores(points, num_byzantine)
+    chosen = np.argsort(scores, kind="stable")[:max(1, min(num_selected, len(scores)))]
+    return unflatten(points[chosen].mean(axis=0), as_layers(updates[0]))
+
+
+def coordinate_median(updates: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Coordinate-wise median of the updates [5]_.
+
+    Parameters
+    ----------
+    updates : sequence of layer lists
+        The updates.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The median model.
+
+    Raises
+    ------
+    AggregationError
+        If there is no update or the shapes differ.
+    """
+    points = _stack(updates)
+    return unflatten(np.median(points, axis=0), as_layers(updates[0]))
+
+
+def trimmed_mean(updates: Sequence[Sequence[np.ndarray]], *, beta: float = 0.1) -> list[np.ndarray]:
+    """Coordinate-wise beta-trimmed mean: drop the ``beta`` share at each end, average the rest [5]_.
+
+    Parameters
+    ----------
+    updates : sequence of layer lists
+        The updates.
+    beta : float, default=0.1
+        Share trimmed at each end, in [0, 0.5).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The trimmed-mean model.
+
+    Raises
+    ------
+    AggregationError
+        If there is no update, the shapes differ, or ``beta`` is out of range.
+    """
+    if not 0 <= beta < 0.5:
+        raise AggregationError(f"beta must be in [0, 0.5), got {beta}")
+    points = _stack(updates)
+    n = points.shape[0]
+    cut = int(np.floor(beta * n))
+    if n - 2 * cut <= 0:
+        cut = (n - 1) // 2
+    part = np.sort(points, axis=0)[cut:n - cut]
+    return unflatten(part.mean(axis=0), as_layers(updates[0]))
+
+
+def binarize(features: np.ndarray) -> np.ndarray:
+    """Binarise activations: 1 where positive, else 0 (MistNet's unary encoding).
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        Activations.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        Bits, same shape.
+    """
+    return (np.asarray(features) > 0).astype(np.uint8)
+
+
+def sue_probabilities(epsilon: float | None) -> tuple[float, float]:
+    """Keep and flip probabilities of symmetric unary encoding for a budget ``epsilon`` [6]_.
+
+    A true 1 is reported as 1 with probability ``p = e^(eps/2) / (e^(eps/2) + 1)``; a true 0 is
+    reported as 1 with probability ``q = 1 - p``. ``None`` or ``inf`` means no noise.
+
+    Parameters
+    ----------
+    epsilon : float or None
+        The local differential-privacy budget.
+
+    Returns
+    -------
+    p, q : float
+        The two probabilities.
+    """
+    if epsilon is None or np.isinf(epsilon):
+        return 1.0, 0.0
+    if epsilon <= 0:
+        raise ValueError(f"epsilon must be positive (or None/inf for no noise), got {epsilon}")
+    e = np.exp(epsilon / 2.0)
+    return float(e / (e + 1.0)), float(1.0 / (e + 1.0))
+
+
+def randomized_response(bits: np.ndarray, epsilon: float | None, rng: np.random.Generator) -> np.ndarray:
+    """Perturb bits with symmetric unary encoding (epsilon-LDP per feature vector) [6]_.
+
+    Parameters
+    ----------
+    bits : numpy.ndarray of {0, 1}
+        Binarised features.
+    epsilon : float or None
+        Budget; None or inf returns the bits unchanged.
+    rng : numpy.random.Generator
+        Randomness source.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        The reported bits.
+    """
+    p, q = sue_probabilities(epsilon)
+    bits = np.asarray(bits, dtype=np.uint8)
+    if q == 0.0:
+        return bits.copy()
+    u = rng.random(bits.shape)
+    return np.where(bits == 1, u < p, u < q).astype(np.uint8)

@@ -1,0 +1,128 @@
+"""Shared round bookkeeping: a streaming weighted mean and a buffer for the robust aggregators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sedna_lib.base import Aggregator
+from sedna_lib.exceptions import AggregationError
+
+from . import _math
+
+
+def _unpack(update: Any) -> tuple[list[np.ndarray], float, str]:
+    try:
+        weights, n = update.weights, update.num_samples
+    except AttributeError:
+        raise AggregationError(f"an update needs 'weights' and 'num_samples', got {type(update).__name__}") from None
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        raise AggregationError(f"num_samples must be a number, got {n!r}") from None
+    if not np.isfinite(n) or n < 0:
+        raise AggregationError(f"num_samples must be a finite count >= 0, got {n!r}")
+    who = getattr(update, "client_id", "") or "update"
+    return _math.as_layers(weights), n, f"update from {who!r}" if who != "update" else who
+
+
+class StreamingMean(Aggregator):
+    """A sample-weighted running mean kept in place; subclasses post-process it in :meth:`_server_step`."""
+
+    streaming = True
+
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        self._template = None if template is None else _math.as_layers(template)
+        self._acc: list[np.ndarray] | None = None
+        self._shapes = None if self._template is None else [a.shape for a in self._template]
+        self._dtypes = None if self._template is None else [a.dtype for a in self._template]
+        self._total = 0.0
+        self._count = 0
+        self._scratch: dict = {}
+        self.names_: list[str] | None = getattr(self, "names_", None)
+
+    def add(self, update: Any) -> None:
+        """Fold one update into the running sum; see :meth:`sedna_lib.base.Aggregator.add`."""
+        if not hasattr(self, "_total"):
+            self.begin_round(None)
+        layers, n, who = _unpack(update)
+        if self._shapes is None:
+            self._shapes = [a.shape for a in layers]
+            self._dtypes = [a.dtype for a in layers]
+        _math.check_layers(layers, self._shapes, self.names_, who=who)
+        if self._acc is None:
+            self._acc = _math.new_accumulator(self._template if self._template is not None else layers)
+        _math.accumulate(self._acc, layers, n, self._scratch)
+        self._total += n
+        self._count += 1
+
+    def finish(self) -> list:
+        """Return the new global model; see :meth:`sedna_lib.base.Aggregator.finish`."""
+        if not getattr(self, "_count", 0) or self._acc is None:
+            raise AggregationError("no client update was added this round")
+        if self._total <= 0:
+            raise AggregationError("the round's sample counts add up to 0; cannot weight the updates")
+        average = self._acc
+        for a in average:
+            a /= self._total
+        self._acc = None
+        result = self._server_step(average)
+        dtypes = self._dtypes or [a.dtype for a in result]
+        result = [_cast(r, d) for r, d in zip(result, dtypes)]
+        self.global_weights_ = result
+        self.total_samples_ = int(self._total)
+        self.round_ = getattr(self, "round_", 0) + 1
+        del self._total
+        return result
+
+    def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
+        return average
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if a.dtype == dtype:
+        return a
+    if dtype.kind in "iub":
+        return np.rint(a).astype(dtype)
+    return a.astype(dtype)
+
+
+class BufferedRound(Aggregator):
+    """Keeps every update of the round (needed by Krum, median and trimmed mean)."""
+
+    streaming = False
+
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        self._updates: list[list[np.ndarray]] = []
+        self._ns: list[float] = []
+        self._shapes = None if template is None else [np.shape(a) for a in template]
+
+    def add(self, update: Any) -> None:
+        """Keep one update; see :meth:`sedna_lib.base.Aggregator.add`."""
+        if not hasattr(self, "_updates"):
+            self.begin_round(None)
+        layers, n, who = _unpack(update)
+        if self._shapes is None:
+            self._shapes = [a.shape for a in layers]
+        _math.check_layers(layers, self._shapes, getattr(self, "names_", None), who=who)
+        self._updates.append(layers)
+        self._ns.append(n)
+
+    def finish(self) -> list:
+        """Combine the kept updates; see :meth:`sedna_lib.base.Aggregator.finish`."""
+        updates = getattr(self, "_updates", None)
+        if not updates:
+            raise AggregationError("no client update was added this round")
+        dtypes = [a.dtype for a in updates[0]]
+        result = [_cast(np.asarray(r), d) for r, d in zip(self._combine(updates, self._ns), dtypes)]
+        self.global_weights_ = result
+        self.total_samples_ = int(sum(self._ns))
+        self.round_ = getattr(self, "round_", 0) + 1
+        del self._updates
+        return result
+
+    def _combine(self, updates: list[list[np.ndarray]], ns: list[float]) -> list[np.ndarray]:
+        raise NotImplementedError

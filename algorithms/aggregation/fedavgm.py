@@ -1,0 +1,52 @@
+"""FedAvgM: FedAvg with server momentum on the pseudo-gradient.
+
+References
+----------
+Hsu et al., "Measuring the Effects of Non-Identical Data Distribution for Federated Visual
+Classification", 2019, https://arxiv.org/abs/1909.06335
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _math
+from ._streaming import StreamingMean
+
+__all__ = ["FedAvgM"]
+
+
+class FedAvgM(StreamingMean):
+    """FedAvg with server momentum: ``v = beta v + (x - avg)``, ``x = x - lr v`` [1]_.
+
+    The first round (no global model yet) returns the plain average, which becomes ``x``.
+
+    Parameters
+    ----------
+    server_learning_rate : float, default=1.0
+        Server step size.
+    server_momentum : float, default=0.9
+        Momentum ``beta``.
+
+    Attributes
+    ----------
+    momentum_ : list of numpy.ndarray
+        The server momentum.
+
+    References
+    ----------
+    .. [1] Hsu et al., "Measuring the Effects of Non-Identical Data Distribution for
+       Federated Visual Classification", 2019, https://arxiv.org/abs/1909.06335
+    """
+
+    def __init__(self, *, server_learning_rate: float = 1.0, server_momentum: float = 0.9) -> None:
+        self.server_learning_rate = server_learning_rate
+        self.server_momentum = server_momentum
+
+    def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
+        if self._template is None:
+            return average
+        new, self.momentum_ = _math.fedavgm_step(
+            self._template, average, getattr(self, "momentum_", None),
+            server_learning_rate=float(self.server_learning_rate), server_momentum=float(self.server_momentum))
+        return new

@@ -1,0 +1,78 @@
+"""Adaptive server optimisers: FedAdagrad, FedAdam and FedYogi.
+
+References
+----------
+Reddi et al., "Adaptive Federated Optimization", ICLR 2021, https://arxiv.org/abs/2003.00295
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _math
+from ._streaming import StreamingMean
+
+__all__ = ["FedAdagrad", "FedAdam", "FedYogi"]
+
+
+class _FedOpt(StreamingMean):
+    _variant = "adam"
+
+    def __init__(self, *, eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99, tau: float = 1e-3) -> None:
+        self.eta = eta
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.tau = tau
+
+    def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
+        if self._template is None:
+            return average
+        new, self.m_, self.v_ = _math.fedopt_step(
+            self._template, average, getattr(self, "m_", None), getattr(self, "v_", None), variant=self._variant,
+            eta=float(self.eta), beta_1=float(self.beta_1), beta_2=float(self.beta_2), tau=float(self.tau))
+        return new
+
+
+_DOC = """{name}: the clients' average is a pseudo-gradient for a server-side {rule} step [1]_.
+
+    With ``delta = avg - x``: ``m = b1 m + (1 - b1) delta``, {vrule}, and
+    ``x = x + eta m / (sqrt(v) + tau)``. The first round (no global model yet) returns the
+    plain average.
+
+    Parameters
+    ----------
+    eta : float, default=0.01
+        Server learning rate.
+    beta_1 : float, default=0.9
+        First-moment decay.
+    beta_2 : float, default=0.99
+        Second-moment decay (unused by FedAdagrad).
+    tau : float, default=1e-3
+        Adaptivity (numerical floor of the denominator).
+
+    Attributes
+    ----------
+    m_, v_ : list of numpy.ndarray
+        The server moments.
+
+    References
+    ----------
+    .. [1] Reddi et al., "Adaptive Federated Optimization", ICLR 2021,
+       https://arxiv.org/abs/2003.00295
+    """
+
+
+class FedAdam(_FedOpt):
+    __doc__ = _DOC.format(name="FedAdam", rule="Adam", vrule="``v = b2 v + (1 - b2) delta^2``")
+    _variant = "adam"
+
+
+class FedYogi(_FedOpt):
+    __doc__ = _DOC.format(name="FedYogi", rule="Yogi",
+                          vrule="``v = v - (1 - b2) delta^2 sign(v - delta^2)``")
+    _variant = "yogi"
+
+
+class FedAdagrad(_FedOpt):
+    __doc__ = _DOC.format(name="FedAdagrad", rule="Adagrad", vrule="``v = v + delta^2``")
+    _variant = "adagrad"

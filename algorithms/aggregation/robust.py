@@ -1,0 +1,87 @@
+"""Byzantine-robust aggregators: Krum, coordinate-wise median and trimmed mean.
+
+These must see every update of a round at once, so the server keeps all of them until the
+round ends: memory grows with the number of clients (n models), unlike FedAvg's one.
+
+References
+----------
+Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent",
+NeurIPS 2017; Yin et al., "Byzantine-Robust Distributed Learning: Towards Optimal Statistical
+Rates", ICML 2018, https://arxiv.org/abs/1803.01498
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _math
+from ._streaming import BufferedRound
+
+__all__ = ["Krum", "Median", "TrimmedMean"]
+
+
+class Krum(BufferedRound):
+    """(Multi-)Krum: keep the update(s) closest to their ``n - f - 2`` nearest neighbours [1]_.
+
+    Memory: all ``n`` updates of the round, plus an ``n x n`` distance matrix.
+
+    Parameters
+    ----------
+    num_byzantine : int, default=0
+        ``f``, adversarial clients tolerated (Krum needs ``n > 2 f + 2``).
+    num_selected : int, default=1
+        ``m``: 1 is Krum; more averages the ``m`` best (Multi-Krum).
+
+    References
+    ----------
+    .. [1] Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient
+       Descent", NeurIPS 2017
+    """
+
+    def __init__(self, *, num_byzantine: int = 0, num_selected: int = 1) -> None:
+        self.num_byzantine = num_byzantine
+        self.num_selected = num_selected
+
+    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
+        return _math.krum(updates, num_byzantine=int(self.num_byzantine), num_selected=int(self.num_selected))
+
+
+class Median(BufferedRound):
+    """Coordinate-wise median of the round's updates [1]_.
+
+    Memory: all ``n`` updates of the round.
+
+    References
+    ----------
+    .. [1] Yin et al., "Byzantine-Robust Distributed Learning: Towards Optimal Statistical
+       Rates", ICML 2018, https://arxiv.org/abs/1803.01498
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
+        return _math.coordinate_median(updates)
+
+
+class TrimmedMean(BufferedRound):
+    """Coordinate-wise trimmed mean: drop the ``beta`` share at each end, average the rest [1]_.
+
+    Memory: all ``n`` updates of the round.
+
+    Parameters
+    ----------
+    beta : float, default=0.1
+        Share trimmed at each end, in [0, 0.5).
+
+    References
+    ----------
+    .. [1] Yin et al., "Byzantine-Robust Distributed Learning: Towards Optimal Statistical
+       Rates", ICML 2018, https://arxiv.org/abs/1803.01498
+    """
+
+    def __init__(self, *, beta: float = 0.1) -> None:
+        self.beta = beta
+
+    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
+        return _math.trimmed_mean(updates, beta=float(self.beta))

@@ -1,0 +1,97 @@
+"""Random client selection: a fixed number, or a fraction with a minimum, per round."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from sedna_lib.base import BaseAlgorithm
+from sedna_lib.exceptions import ParameterError
+
+__all__ = ["SimpleClientChoose"]
+
+
+class SimpleClientChoose(BaseAlgorithm):
+    """Pick the clients that train in a round, uniformly at random.
+
+    Parameters
+    ----------
+    per_round : int, default=1
+        Clients per round (Sedna's parameter). Ignored when ``fraction`` is set.
+    fraction : float or None, default=None
+        Share of the available clients per round, in (0, 1].
+    min_clients : int, default=1
+        Lower bound on the number picked.
+    seed : int or None, default=None
+        Seed; round ``r`` uses ``seed + r`` so picks are reproducible.
+
+    Examples
+    --------
+    >>> SimpleClientChoose(per_round=2, seed=0).choose(["a", "b", "c"], round_number=1)
+    ['a', 'c']
+    >>> SimpleClientChoose(per_round=2).parameters
+    {'per_round': 2}
+    """
+
+    def __init__(self, *, per_round: int = 1, fraction: float | None = None, min_clients: int = 1,
+                 seed: int | None = None) -> None:
+        self.per_round = per_round
+        self.fraction = fraction
+        self.min_clients = min_clients
+        self.seed = seed
+
+    @property
+    def parameters(self) -> dict:
+        """Sedna's parameter dict, ``{"per_round": n}``."""
+        return {"per_round": int(self.per_round)}
+
+    def count(self, available: int) -> int:
+        """Return how many of ``available`` clients a round uses.
+
+        Parameters
+        ----------
+        available : int
+            Clients connected.
+
+        Returns
+        -------
+        int
+            The number to pick, at most ``available``.
+
+        Raises
+        ------
+        ParameterError
+            If ``fraction`` or ``per_round`` is out of range.
+        """
+        if self.fraction is not None:
+            if not 0 < float(self.fraction) <= 1:
+                raise ParameterError(f"fraction must be in (0, 1], got {self.fraction!r}")
+            n = math.ceil(float(self.fraction) * available)
+        else:
+            if int(self.per_round) < 1:
+                raise ParameterError(f"per_round must be >= 1, got {self.per_round!r}")
+            n = int(self.per_round)
+        return min(available, max(n, int(self.min_clients)))
+
+    def choose(self, clients: Sequence[str], round_number: int = 0) -> list[str]:
+        """Pick this round's clients.
+
+        Parameters
+        ----------
+        clients : sequence of str
+            Available client ids.
+        round_number : int, default=0
+            The round (mixes into the seed).
+
+        Returns
+        -------
+        list of str
+            The chosen ids, in their original order.
+        """
+        ids = sorted(clients)
+        k = self.count(len(ids))
+        seed = None if self.seed is None else int(self.seed) + int(round_number)
+        picked = np.random.default_rng(seed).choice(len(ids), size=k, replace=False) if ids else []
+        return [ids[i] for i in sorted(picked)]

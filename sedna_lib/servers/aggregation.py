@@ -1,0 +1,607 @@
+"""The federated-learning aggregation server: Sedna's websocket protocol, plus binary frames, deadlines and auth.
+
+One Starlette websocket route, ``/{aggregation}``, serves Sedna's JSON peers and sedna_lib's
+binary peers side by side; ``GET /{aggregation}`` lists the clients as Sedna's does. Rounds
+close when ``participants_count`` updates arrived, or when ``round_timeout`` seconds passed
+since the round's first update and at least ``min_clients`` arrived. Updates are folded into
+the aggregator as they arrive (one at a time), so a streaming aggregator keeps the running sum
+and the current global model whatever the number of clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base import Aggregator, ClientUpdate
+from ..context import Context
+from ..exceptions import AggregationError, ProtocolError, TransportError
+from ..registry import Kind
+from ..transport import messages as m
+
+__all__ = ["AggregationServer", "AggregationServerV2", "RoundRecord"]
+
+logger = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008
+CLOSE_UNSUPPORTED = 1003
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_CONFLICT = 4409
+CLOSE_REPLACED = 4000
+
+
+@dataclass
+class RoundRecord:
+    """What one round did (kept in :attr:`AggregationServer.history_`).
+
+    Attributes
+    ----------
+    round_number : int
+        The round (1-based).
+    clients : list of str
+        Who contributed.
+    total_sample : int
+        Samples behind the new model.
+    seconds : float
+        Time from the round's first update to its broadcast.
+    reason : str
+        ``quorum`` (all participants) or ``deadline``.
+    """
+
+    round_number: int
+    clients: list
+    total_sample: int
+    seconds: float
+    reason: str
+
+
+@dataclass
+class _Peer:
+    client_id: str
+    ws: Any
+    wire: str
+    session: str
+    connected_at: float = field(default_factory=time.time)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _starlette() -> Any:
+    try:
+        import starlette  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from ..exceptions import BackendUnavailableError
+
+        raise BackendUnavailableError("starlette is not installed; pip install sedna_lib[server]") from exc
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocketDisconnect
+
+    return Starlette, JSONResponse, Route, WebSocketRoute, WebSocketDisconnect
+
+
+class AggregationServer:
+    """Aggregate client models over websockets, round by round, then exit.
+
+    Parameters
+    ----------
+    aggregation : str or Aggregator, default='FedAvg'
+        A registered aggregator name (also the URL path, as in Sedna) or an instance.
+    host : str, default=None
+        Address to bind; ``AGG_BIND_IP`` (``0.0.0.0``) when omitted.
+    http_port : int, default=None
+        Port to bind; ``AGG_BIND_PORT`` (7363) when omitted; 0 picks a free one.
+    exit_round : int, default=1
+        Rounds after which the job ends (at least 1).
+    participants_count : int, default=1
+        Updates that close a round at once.
+    ws_size : int, default=10 MiB
+        Largest websocket frame accepted (Sedna's JSON peers); binary peers chunk their
+        messages, so no model is too large below ``max_message_bytes``.
+    min_clients : int, default=None
+        Fewest updates a round aggregates once its deadline passes (``AGG_MIN_CLIENTS``, 1).
+    round_timeout : float, default=None
+        Seconds after a round's first update before it aggregates what it has
+        (``AGG_ROUND_TIMEOUT``, 600).
+    auth_token : str, default=None
+        Shared token clients must send (``Authorization: Bearer``); ``SEDNA_AUTH_TOKEN``.
+    ssl_certfile, ssl_keyfile : str, default=None
+        Serve ``wss://`` (``SEDNA_TLS_CERT`` / ``SEDNA_TLS_KEY``).
+    initial_weights : list of numpy.ndarray, default=None
+        A starting global model, sent to sedna_lib clients when they join.
+    chunk_size : int, default=4 MiB
+        Frame size for binary messages the server sends.
+    max_message_bytes : int, default=2 GiB
+        Largest reassembled binary message accepted.
+    done_grace : float, default=30.0
+        Seconds the server waits, after the last round, for clients to leave before exiting.
+    context : Context, default=None
+        Configuration and registry; ``Context.from_env()`` when omitted.
+
+    Attributes
+    ----------
+    history_ : list of RoundRecord
+        One record per finished round.
+    global_weights_ : list of numpy.ndarray
+        The latest global model.
+    round_ : int
+        Rounds finished.
+
+    Examples
+    --------
+    Serve three rounds for two trainers on a free local port::
+
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, exit_round=3,
+                                   participants_count=2)
+        server.start(block=False)
+        print(server.url)      # ws://127.0.0.1:PORT/FedAvg
+        server.wait()          # returns when the job is done and the clients left
+    """
+
+    def __init__(self, aggregation: str | Aggregator = "FedAvg", host: str | None = None,
+                 http_port: int | None = None, exit_round: int = 1, participants_count: int = 1,
+                 ws_size: int = 10 * 1024 * 1024, *, min_clients: int | None = None,
+                 round_timeout: float | None = None, auth_token: str | None = None,
+                 ssl_certfile: str | None = None, ssl_keyfile: str | None = None, initial_weights: Any = None,
+                 chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int = m.MAX_MESSAGE_BYTES,
+                 done_grace: float = 30.0, context: Context | None = None) -> None:
+        self.aggregation = aggregation
+        self.host = host
+        self.http_port = http_port
+        self.exit_round = exit_round
+        self.participants_count = participants_count
+        self.ws_size = ws_size
+        self.min_clients = min_clients
+        self.round_timeout = round_timeout
+        self.auth_token = auth_token
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.initial_weights = initial_weights
+        self.chunk_size = chunk_size
+        self.max_message_bytes = max_message_bytes
+        self.done_grace = done_grace
+        self.context = context
+        self._server: Any = None
+        self._finished = threading.Event()
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        ctx = self.context or Context.from_env()
+        self.context = ctx
+        cfg = ctx.config
+        if isinstance(self.aggregation, Aggregator):
+            self.aggregator_ = self.aggregation
+            self.name_ = type(self.aggregation).__name__
+        else:
+            self.name_ = str(self.aggregation or "FedAvg")
+            self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_)
+        self._exit_round = max(int(self.exit_round), 1)
+        self._participants = max(int(self.participants_count), 1)
+        self._min_clients = max(int(self.min_clients if self.min_clients is not None else cfg.agg_min_clients), 1)
+        self._timeout = float(self.round_timeout if self.round_timeout is not None else cfg.agg_round_timeout)
+        self._token = self.auth_token if self.auth_token is not None else cfg.auth_token
+        self._host = self.host if self.host is not None else cfg.agg_bind_ip
+        self._port = int(self.http_port if self.http_port is not None else cfg.agg_bind_port)
+        self._cert = self.ssl_certfile or cfg.tls_cert
+        self._key = self.ssl_keyfile or cfg.tls_key
+        self.peers_: dict[str, _Peer] = {}
+        self.history_: list[RoundRecord] = []
+        self.round_ = 0
+        self.global_weights_ = None if self.initial_weights is None else list(self.initial_weights)
+        self.done_ = False
+        self._submitted: list[str] = []
+        self._round_started: float | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._grace: asyncio.TimerHandle | None = None
+        self._ingest = asyncio.Lock()
+        self._broadcast_cache: dict | None = None
+        self.aggregator_.begin_round(self.global_weights_)
+        self._finished.clear()
+
+    def build_app(self) -> Any:
+        """Build the ASGI app (Starlette): the websocket and ``GET`` on ``/{aggregation}``.
+
+        Returns
+        -------
+        starlette.applications.Starlette
+            The app.
+        """
+        if not hasattr(self, "peers_"):
+            self._setup()
+        Starlette, JSONResponse, Route, WebSocketRoute, WebSocketDisconnect = _starlette()
+        self._disconnect_exc = WebSocketDisconnect
+
+        async def http_clients(request: Any) -> Any:
+            if request.path_params["name"] != self.name_:
+                return JSONResponse({"detail": f"this server aggregates with {self.name_!r}"}, status_code=404)
+            if self._token and not self._authorized(request.headers, request.query_params):
+                return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+            body = await request.body()
+            if body:
+                try:
+                    import json
+
+                    wanted = json.loads(body).get("client_id")
+                except (ValueError, AttributeError):
+                    return JSONResponse({"detail": "body must be a JSON object like {\"client_id\": \"a\"}"},
+                                        status_code=400)
+                peer = self.peers_.get(wanted)
+                if peer is None:
+                    return JSONResponse({"detail": f"no client {wanted!r}"}, status_code=404)
+                return JSONResponse({"client_id": wanted, "connected_at": peer.connected_at, "info": None})
+            return JSONResponse({"clients": list(self.peers_), "round": self.round_, "exit_round": self._exit_round,
+                                 "done": self.done_})
+
+        routes = [Route("/{name}", http_clients, methods=["GET"]),
+                  WebSocketRoute("/{name}", self._endpoint)]
+        return Starlette(routes=routes)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self, *, block: bool = True) -> AggregationServer:
+        """Serve until the job is done (Sedna's behaviour), or in the background with ``block=False``.
+
+        Parameters
+        ----------
+        block : bool, default=True
+            Wait until the last round is broadcast and the clients have left.
+
+        Returns
+        -------
+        AggregationServer
+            ``self``.
+
+        Raises
+        ------
+        TransportError
+            If the server cannot bind.
+        """
+        from ._threaded import ThreadedServer
+
+        self._setup()
+        app = self.build_app()
+        self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
+                                      ssl_keyfile=self._key, ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
+        self._server.start()
+        logger.info("aggregation server %s on %s: %d rounds, %d participants, deadline %.0f s", self.name_, self.url,
+                    self._exit_round, self._participants, self._timeout)
+        if block:
+            try:
+                self.wait()
+            finally:
+                self.stop()
+        return self
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return self._server.port if self._server else int(self.http_port or 0)
+
+    @property
+    def url(self) -> str:
+        """The websocket URL clients use (``ws://host:port/<aggregation>``)."""
+        if self._server is None:
+            raise TransportError("the server is not started; call start() first")
+        return self._server.url.replace("http", "ws", 1) + "/" + self.name_
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is done and the clients have left (or ``done_grace`` passed).
+
+        Parameters
+        ----------
+        timeout : float, default=None
+            Seconds to wait at most.
+
+        Returns
+        -------
+        bool
+            Whether the job finished.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._finished.wait(0.5):
+            if self._server is not None and not self._server.is_running:
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+        return True
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> AggregationServer:
+        return self.start(block=False)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- websocket ----------------------------------------------------------------------------
+    def _authorized(self, headers: Any, query: Any) -> bool:
+        if not self._token:
+            return True
+        got = headers.get("authorization", "")
+        got = got[7:] if got.lower().startswith("bearer ") else query.get("token", "")
+        return hmac.compare_digest(str(got).encode(), str(self._token).encode())
+
+    async def _refuse(self, ws: Any, message: str, error: str, code: int) -> None:
+        logger.warning("refusing a client: %s", message)
+        try:
+            await ws.send_text(m.to_json(m.ErrorMessage(message, error, code)))
+            await ws.close(code=code, reason=message[:120])
+        except (RuntimeError, OSError, self._disconnect_exc):
+            pass  # the peer is already gone; nothing left to tell it
+
+    async def _endpoint(self, ws: Any) -> None:
+        await ws.accept()
+        if ws.path_params["name"] != self.name_:
+            await self._refuse(ws, f"this server aggregates with {self.name_!r}, not {ws.path_params['name']!r}; "
+                               "client and server must use the same aggregation name", "ProtocolError", CLOSE_NOT_FOUND)
+            return
+        if not self._authorized(ws.headers, ws.query_params):
+            await self._refuse(ws, "missing or wrong token: send 'Authorization: Bearer <SEDNA_AUTH_TOKEN>'",
+                               "RemoteError", CLOSE_UNAUTHORIZED)
+            return
+        peer = None
+        try:
+            first = await ws.receive()
+            if first.get("type") == "websocket.disconnect":
+                return
+            try:
+                sub = m.from_json(first.get("text") or first.get("bytes") or b"")
+            except ProtocolError as exc:
+                await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}", "ProtocolError",
+                                   CLOSE_UNSUPPORTED)
+                return
+            if not isinstance(sub, m.Subscribe):
+                await self._refuse(ws, "first frame must be {\"type\": \"subscribe\", \"client_id\": ...}",
+                                   "ProtocolError", CLOSE_UNSUPPORTED)
+                return
+            peer = await self._register(ws, sub)
+            if peer is None:
+                return
+            await self._serve_peer(peer)
+        except self._disconnect_exc:
+            pass
+        finally:
+            if peer is not None:
+                await self._unregister(peer)
+
+    async def _register(self, ws: Any, sub: m.Subscribe) -> _Peer | None:
+        cid = sub.client_id or secrets.token_hex(16)
+        binary = sub.protocol == m.PROTOCOL and sub.wire == "binary"
+        old = self.peers_.get(cid)
+        if old is not None:
+            if not (sub.session and hmac.compare_digest(sub.session.encode(), old.session.encode())):
+                await self._refuse(ws, f"client id {cid!r} is already connected; pick another WORKER_NAME",
+                                   "ProtocolError", CLOSE_CONFLICT)
+                return None
+            logger.info("client %s reconnected; replacing its old connection", cid)
+            self.peers_.pop(cid, None)
+            try:
+                await old.ws.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+            except (RuntimeError, OSError):
+                pass  # the old socket is already dead
+        peer = _Peer(cid, ws, "binary" if binary else "json", sub.session or secrets.token_hex(16))
+        for other in list(self.peers_.values()):
+            await self._send_text(other, m.to_json(m.ClientJoin(cid)))
+        self.peers_[cid] = peer
+        echo = m.to_json(m.Subscribe(cid))
+        for other in list(self.peers_.values()):
+            if other is peer:
+                if sub.protocol == m.PROTOCOL:
+                    await self._send_text(peer, m.to_json(m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire,
+                                                                      session=peer.session,
+                                                                      round_number=self.round_)))
+                else:
+                    await self._send_text(peer, echo)
+            elif other.wire == "json":
+                await self._send_text(other, echo)
+        logger.info("client %s joined (%s, %d connected)", cid, peer.wire, len(self.peers_))
+        if sub.protocol == m.PROTOCOL and self.global_weights_ is not None and not self.done_:
+            await self._send_weights(peer, self._current_message(exit_flag="continue"))
+        if self.done_:
+            await self._send_weights(peer, self._current_message(exit_flag="ok"))
+        return peer
+
+    async def _unregister(self, peer: _Peer) -> None:
+        if self.peers_.get(peer.client_id) is peer:
+            del self.peers_[peer.client_id]
+            logger.info("client %s left (%d connected)", peer.client_id, len(self.peers_))
+        if self.done_ and not self.peers_:
+            self._finish_job()
+
+    async def _serve_peer(self, peer: _Peer) -> None:
+        ws = peer.ws
+        reassembler = m.Reassembler(self.max_message_bytes)
+        while True:
+            frame = await ws.receive()
+            kind = frame.get("type")
+            if kind == "websocket.disconnect":
+                return
+            try:
+                if frame.get("bytes") is not None:
+                    payload = reassembler.feed(frame["bytes"])
+                    if payload is None:
+                        continue
+                    msg = m.from_binary(payload)
+                else:
+                    msg = m.from_json(frame.get("text") or "")
+                if isinstance(msg, m.UpdateWeight):
+                    await self._ingest_update(peer, msg)
+                elif isinstance(msg, dict):
+                    logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
+            except ProtocolError as exc:
+                await self._refuse(ws, str(exc), "ProtocolError", CLOSE_BAD_REQUEST)
+                return
+            except AggregationError as exc:
+                await self._refuse(ws, str(exc), "AggregationError", CLOSE_BAD_REQUEST)
+                return
+
+    # -- rounds -------------------------------------------------------------------------------
+    async def _ingest_update(self, peer: _Peer, msg: m.UpdateWeight) -> None:
+        if self.done_:
+            return
+        if msg.round_number is not None and msg.round_number != self.round_ + 1:
+            logger.info("dropping %s's update for round %s (the server is on round %d)", peer.client_id,
+                        msg.round_number, self.round_ + 1)
+            return
+        if peer.client_id in self._submitted:
+            logger.info("dropping a second update from %s in round %d", peer.client_id, self.round_ + 1)
+            return
+        async with self._ingest:
+            update = ClientUpdate(msg.weights, msg.num_samples, peer.client_id, msg.metrics)
+            if msg.names:
+                self.aggregator_.names_ = list(msg.names)
+            self.aggregator_.add(update)
+            self._submitted.append(peer.client_id)
+            self._last_uploader = peer.client_id
+            if len(self._submitted) == 1:
+                self._round_started = time.monotonic()
+                loop = asyncio.get_running_loop()
+                self._deadline = loop.call_later(self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+            if len(self._submitted) >= self._participants:
+                await self._close_round("quorum")
+
+    async def _on_deadline(self) -> None:
+        async with self._ingest:
+            if self.done_ or not self._submitted:
+                return
+            if len(self._submitted) >= self._min_clients:
+                logger.warning("round %d deadline (%.1f s): aggregating %d of %d updates", self.round_ + 1,
+                               self._timeout, len(self._submitted), self._participants)
+                await self._close_round("deadline")
+            else:
+                logger.warning("round %d deadline passed with %d updates (< min_clients=%d); still waiting",
+                               self.round_ + 1, len(self._submitted), self._min_clients)
+                self._deadline = asyncio.get_running_loop().call_later(
+                    self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+
+    def _current_message(self, exit_flag: str) -> m.RecvWeight:
+        return m.RecvWeight(weights=self.global_weights_ or [], total_sample=getattr(self, "_total_sample", 0),
+                            round_number=self.round_, exit_flag=exit_flag, client=getattr(self, "_last_uploader", ""),
+                            job_name="", config=self.aggregator_.client_config())
+
+    async def _close_round(self, reason: str) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        weights = self.aggregator_.finish()
+        self.round_ += 1
+        self.global_weights_ = weights
+        self._total_sample = int(getattr(self.aggregator_, "total_samples_", 0))
+        seconds = time.monotonic() - (self._round_started or time.monotonic())
+        self.history_.append(RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason))
+        last = self.round_ >= self._exit_round or self.aggregator_.one_shot
+        logger.info("round %d/%d aggregated by %s: %d clients, %d samples, %.2f s (%s)", self.round_,
+                    self._exit_round, self.name_, len(self._submitted), self._total_sample, seconds, reason)
+        self._submitted = []
+        self._round_started = None
+        if last:
+            self.done_ = True
+        else:
+            self.aggregator_.begin_round(self.global_weights_)
+        msg = self._current_message("ok" if last else "continue")
+        self._broadcast_cache = None
+        await asyncio.gather(*(self._send_weights(p, msg) for p in list(self.peers_.values())))
+        if last:
+            if not self.peers_:
+                self._finish_job()
+            else:
+                self._grace = asyncio.get_running_loop().call_later(self.done_grace, self._finish_job)
+
+    def _finish_job(self) -> None:
+        if not self._finished.is_set():
+            logger.info("federated job done after %d rounds", self.round_)
+            self._finished.set()
+
+    # -- sending ------------------------------------------------------------------------------
+    async def _send_weights(self, peer: _Peer, msg: m.RecvWeight) -> None:
+        key = (msg.round_number, msg.exit_flag, peer.wire)
+        cache = self._broadcast_cache if self._broadcast_cache is not None else {}
+        self._broadcast_cache = cache
+        payload = cache.get(key)
+        if payload is None:
+            payload = (m.to_frames(m.to_binary(msg), self.chunk_size) if peer.wire == "binary"
+                       else m.to_json(msg))
+            cache.clear()
+            cache[key] = payload
+        if peer.wire == "binary":
+            await self._send_frames(peer, payload)
+        else:
+            await self._send_text(peer, payload)
+
+    async def _send_text(self, peer: _Peer, text: str) -> None:
+        try:
+            async with peer.lock:
+                await peer.ws.send_text(text)
+        except (RuntimeError, OSError, self._disconnect_exc) as exc:
+            logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
+            if self.peers_.get(peer.client_id) is peer:
+                del self.peers_[peer.client_id]
+
+    async def _send_frames(self, peer: _Peer, frames: list[bytes]) -> None:
+        try:
+            async with peer.lock:
+                for frame in frames:
+                    await peer.ws.send_bytes(frame)
+        except (RuntimeError, OSError, self._disconnect_exc) as exc:
+            logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
+            if self.peers_.get(peer.client_id) is peer:
+                del self.peers_[peer.client_id]
+
+
+class AggregationServerV2(AggregationServer):
+    """The V2 aggregation server (Sedna's Plato adapter), served by sedna_lib itself.
+
+    Parameters
+    ----------
+    data : object, default=None
+        Unused on the server (kept for Sedna's signature).
+    estimator : object, default=None
+        An object with ``model`` (and optionally ``pretrained``/``saved``); for MistNet, the
+        model whose layers after the cut the server trains (anything with ``fit(x, y)``, or a
+        backend).
+    aggregation : Aggregator or str, default=None
+        ``FedAvgV2()``, ``MistNet(...)`` or any aggregator; FedAvg when omitted.
+    transmitter : object, default=None
+        ``WSTransmitter`` or ``S3Transmitter`` (informational: payloads travel on the websocket).
+    chooser : SimpleClientChoose, default=None
+        Its ``per_round`` becomes the number of participants per round.
+    exit_round : int, default=None
+        Rounds (``EXIT_ROUND``/``exit_round``; 1 for one-shot aggregators).
+    **server_options : object
+        Keyword options of :class:`AggregationServer` (``host``, ``http_port``, ``round_timeout``, ...).
+    """
+
+    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None, transmitter: Any = None,
+                 chooser: Any = None, *, exit_round: int | None = None, **server_options: Any) -> None:
+        self.data = data
+        self.estimator = estimator
+        self.transmitter = transmitter
+        self.chooser = chooser
+        self._v2_exit_round = exit_round
+        super().__init__(aggregation if aggregation is not None else "FedAvg", **server_options)
+
+    def _setup(self) -> None:
+        ctx = self.context or Context.from_env()
+        self.context = ctx
+        if self.chooser is not None:
+            self.participants_count = int(getattr(self.chooser, "per_round", 1))
+        elif ctx.config.participants_count:
+            self.participants_count = ctx.config.participants_count
+        rounds = self._v2_exit_round or ctx.config.exit_round
+        if rounds:
+            self.exit_round = rounds
+        super()._setup()
+        head = getattr(self.estimator, "model", self.estimator)
+        if head is not None and hasattr(self.aggregator_, "bind_head"):
+            self.aggregator_.bind_head(head)
+

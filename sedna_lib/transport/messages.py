@@ -1,0 +1,471 @@
+"""Typed federated-learning messages and their two encodings: Sedna's JSON text and sedna_lib's binary frames.
+
+JSON (text frames) is what Sedna's ``AggregationServer``/``AggregationClient`` speak; weights
+are nested lists. Binary frames are :mod:`sedna_lib.transport.codec` messages whose ``meta``
+holds the same fields and whose arrays are the layers; a message larger than the chunk size
+travels as ``chunk`` frames that the receiver reassembles (no message cap below 2 GiB).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from ..exceptions import ProtocolError
+from . import codec
+
+__all__ = [
+    "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
+    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "Reassembler",
+    "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
+]
+
+PROTOCOL = "sedna_lib/1"
+"""Tag a sedna_lib peer adds to ``subscribe`` (client) and to the subscribe echo (server)."""
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+"""Binary messages above this size are split into ``chunk`` frames."""
+
+MAX_MESSAGE_BYTES = 2 ** 31
+"""Largest reassembled message accepted by default (2 GiB)."""
+
+
+class MessageType(str, enum.Enum):
+    """Message types on the aggregation websocket (Sedna's strings)."""
+
+    SUBSCRIBE = "subscribe"
+    CLIENT_JOIN = "CLIENT_JOIN"
+    UPDATE_WEIGHT = "update_weight"
+    RECV_WEIGHT = "recv_weight"
+    ERROR = "error"
+    CHUNK = "chunk"
+
+
+@dataclass
+class Subscribe:
+    """A client announces itself; the server echoes it back as the connection's acknowledgement.
+
+    Attributes
+    ----------
+    client_id : str
+        The client's id (Sedna's ``WORKER_NAME``).
+    protocol : str or None
+        ``PROTOCOL`` from a sedna_lib peer; absent from Sedna peers.
+    wire : {'json', 'binary'}
+        How the peer wants weights encoded.
+    session : str or None
+        Secret that lets a reconnecting client take over its own id.
+    round_number : int or None
+        In the server's echo: the current round.
+    """
+
+    client_id: str
+    protocol: str | None = None
+    wire: str = "json"
+    session: str | None = None
+    round_number: int | None = None
+
+
+@dataclass
+class ClientJoin:
+    """The server tells connected clients that ``client_id`` joined."""
+
+    client_id: str
+
+
+@dataclass
+class UpdateWeight:
+    """A client's trained weights for a round.
+
+    Attributes
+    ----------
+    client : str
+        Sender id.
+    weights : list of numpy.ndarray
+        The layers.
+    num_samples : int
+        Training samples behind them.
+    job_name : str
+        The job (Sedna sends it).
+    round_number : int or None
+        The round the client trained for (sedna_lib peers; stale updates are dropped).
+    metrics : dict
+        Optional training metrics.
+    names : list of str or None
+        Optional layer names (for error messages).
+    """
+
+    client: str
+    weights: list
+    num_samples: int
+    job_name: str = ""
+    round_number: int | None = None
+    metrics: dict = field(default_factory=dict)
+    names: list | None = None
+
+
+@dataclass
+class RecvWeight:
+    """The server's aggregated model for a round.
+
+    Attributes
+    ----------
+    weights : list of numpy.ndarray
+        The new global model.
+    total_sample : int
+        Samples behind it.
+    round_number : int
+        The round just finished (1-based).
+    exit_flag : {'continue', 'ok'}
+        ``ok`` ends the job.
+    client : str
+        The last uploader (Sedna fills it in).
+    job_name : str
+        The job.
+    config : dict
+        Settings for the next local round (e.g. ``proximal_mu``).
+    """
+
+    weights: list
+    total_sample: int
+    round_number: int
+    exit_flag: str = "continue"
+    client: str = ""
+    job_name: str = ""
+    config: dict = field(default_factory=dict)
+
+    @property
+    def is_last(self) -> bool:
+        """Whether the job ends with this round."""
+        return self.exit_flag == "ok"
+
+
+@dataclass
+class ErrorMessage:
+    """The server refused something; the connection may close after it.
+
+    Attributes
+    ----------
+    message : str
+        What was wrong and how to fix it.
+    error : str
+        The error class name (``AggregationError``, ``ProtocolError``, ...).
+    code : int
+        The websocket close code that follows (4400 bad request, 4401 auth, 4409 duplicate id).
+    """
+
+    message: str
+    error: str = "ProtocolError"
+    code: int = 4400
+
+
+Message = Union[Subscribe, ClientJoin, UpdateWeight, RecvWeight, ErrorMessage]
+
+
+def _float_lists(weights: list) -> list:
+    return [np.asarray(w).tolist() for w in weights]
+
+
+def to_json(msg: Message) -> str:
+    """Encode a message as Sedna's JSON text frame.
+
+    Parameters
+    ----------
+    msg : Message
+        The message.
+
+    Returns
+    -------
+    str
+        JSON text with ``json.dumps`` default separators, as Sedna writes it.
+    """
+    if isinstance(msg, Subscribe):
+        d: dict[str, Any] = {"type": "subscribe", "client_id": msg.client_id}
+        if msg.protocol:
+            d.update(protocol=msg.protocol, wire=msg.wire)
+            if msg.session:
+                d["session"] = msg.session
+            if msg.round_number is not None:
+                d["round_number"] = msg.round_number
+        return json.dumps(d)
+    if isinstance(msg, ClientJoin):
+        return json.dumps({"type": "CLIENT_JOIN", "data": msg.client_id})
+    if isinstance(msg, UpdateWeight):
+        d = {"type": "update_weight", "client": msg.client,
+             "data": {"num_samples": int(msg.num_samples), "weights": _float_lists(msg.weights)},
+             "job_name": msg.job_name}
+        if msg.round_number is not None:
+            d["round_number"] = msg.round_number
+        return json.dumps(d)
+    if isinstance(msg, RecvWeight):
+        data = {"total_sample": int(msg.total_sample), "round_number": int(msg.round_number),
+                "weights": _float_lists(msg.weights), "exit_flag": msg.exit_flag}
+        if msg.config:
+            data["config"] = msg.config
+        return json.dumps({"type": "recv_weight", "client": msg.client, "data": data,
+                           "job_name": msg.job_name, "round_number": int(msg.round_number)})
+    if isinstance(msg, ErrorMessage):
+        return json.dumps({"type": "error", "data": {"message": msg.message, "error": msg.error, "code": msg.code}})
+    raise TypeError(f"not a message: {type(msg).__name__}")
+
+
+def _require(d: dict, key: str, kind: str) -> Any:
+    if key not in d:
+        raise ProtocolError(f"{kind} message is missing {key!r}")
+    return d[key]
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        out = int(value)
+    except (TypeError, ValueError):
+        raise ProtocolError(f"{what} must be an integer, got {value!r}") from None
+    return out
+
+
+def from_json(text: str | bytes | dict) -> Message | dict:
+    """Decode a JSON text frame.
+
+    Parameters
+    ----------
+    text : str, bytes or dict
+        The frame (or an already-parsed object).
+
+    Returns
+    -------
+    Message or dict
+        A typed message; an unknown ``type`` comes back as the raw dict.
+
+    Raises
+    ------
+    ProtocolError
+        If the frame is not a JSON object or a known message lacks a field.
+    """
+    if isinstance(text, dict):
+        d = text
+    else:
+        try:
+            d = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"frame is not JSON: {exc}") from None
+    if not isinstance(d, dict):
+        raise ProtocolError(f"frame must be a JSON object, got {type(d).__name__}")
+    kind = d.get("type")
+    if kind == "subscribe":
+        return Subscribe(client_id=str(d.get("client_id") or ""), protocol=d.get("protocol"),
+                         wire=str(d.get("wire") or "json"), session=d.get("session"),
+                         round_number=d.get("round_number"))
+    if kind == "CLIENT_JOIN":
+        return ClientJoin(str(d.get("data") or ""))
+    if kind == "update_weight":
+        data = _require(d, "data", kind)
+        if not isinstance(data, dict):
+            raise ProtocolError("update_weight 'data' must be an object with num_samples and weights")
+        weights = _require(data, "weights", kind)
+        if not isinstance(weights, list):
+            raise ProtocolError(f"update_weight weights must be a list of layers, got {type(weights).__name__}")
+        rn = d.get("round_number")
+        return UpdateWeight(client=str(d.get("client") or ""), weights=weights,
+                            num_samples=_int(_require(data, "num_samples", kind), "num_samples"),
+                            job_name=str(d.get("job_name") or ""),
+                            round_number=None if rn is None else _int(rn, "round_number"))
+    if kind == "recv_weight":
+        data = _require(d, "data", kind)
+        return RecvWeight(weights=[np.asarray(w) for w in _require(data, "weights", kind)],
+                          total_sample=_int(data.get("total_sample", 0), "total_sample"),
+                          round_number=_int(data.get("round_number", d.get("round_number", 0)), "round_number"),
+                          exit_flag=str(data.get("exit_flag", "continue")), client=str(d.get("client") or ""),
+                          job_name=str(d.get("job_name") or ""), config=dict(data.get("config") or {}))
+    if kind == "error":
+        data = d.get("data") or {}
+        return ErrorMessage(str(data.get("message", "")), str(data.get("error", "RemoteError")),
+                            _int(data.get("code", 4400), "code"))
+    return d
+
+
+def to_binary(msg: UpdateWeight | RecvWeight) -> bytes:
+    """Encode a weights message as one binary codec message (not yet chunked).
+
+    Parameters
+    ----------
+    msg : UpdateWeight or RecvWeight
+        The message.
+
+    Returns
+    -------
+    bytes
+        The encoded message.
+    """
+    if isinstance(msg, UpdateWeight):
+        meta = {"type": "update_weight", "client": msg.client, "num_samples": int(msg.num_samples),
+                "job_name": msg.job_name, "round_number": msg.round_number, "metrics": msg.metrics,
+                "names": msg.names}
+    elif isinstance(msg, RecvWeight):
+        meta = {"type": "recv_weight", "client": msg.client, "total_sample": int(msg.total_sample),
+                "round_number": int(msg.round_number), "exit_flag": msg.exit_flag, "job_name": msg.job_name,
+                "config": msg.config}
+    else:
+        raise TypeError(f"only weight messages travel as binary, got {type(msg).__name__}")
+    return codec.encode(msg.weights, meta)
+
+
+def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeight:
+    """Decode a (reassembled) binary weights message; arrays are zero-copy read-only views.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The message.
+
+    Returns
+    -------
+    UpdateWeight or RecvWeight
+        The message.
+
+    Raises
+    ------
+    ProtocolError
+        If the bytes are malformed or the type is not a weights message.
+    """
+    meta, arrays = codec.decode(data)
+    if not isinstance(meta, dict):
+        raise ProtocolError("binary message meta must be an object")
+    kind = meta.get("type")
+    if kind == "update_weight":
+        rn = meta.get("round_number")
+        return UpdateWeight(client=str(meta.get("client") or ""), weights=arrays,
+                            num_samples=_int(meta.get("num_samples"), "num_samples"),
+                            job_name=str(meta.get("job_name") or ""),
+                            round_number=None if rn is None else _int(rn, "round_number"),
+                            metrics=dict(meta.get("metrics") or {}), names=meta.get("names"))
+    if kind == "recv_weight":
+        return RecvWeight(weights=arrays, total_sample=_int(meta.get("total_sample", 0), "total_sample"),
+                          round_number=_int(meta.get("round_number", 0), "round_number"),
+                          exit_flag=str(meta.get("exit_flag", "continue")), client=str(meta.get("client") or ""),
+                          job_name=str(meta.get("job_name") or ""), config=dict(meta.get("config") or {}))
+    raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight or recv_weight")
+
+
+_ids = itertools.count(1)
+
+
+def to_frames(payload: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[bytes]:
+    """Split an encoded message into websocket frames (itself when small enough).
+
+    Parameters
+    ----------
+    payload : bytes
+        A :func:`to_binary` message.
+    chunk_size : int, default=DEFAULT_CHUNK_SIZE
+        Largest piece per frame.
+
+    Returns
+    -------
+    list of bytes
+        The frames: ``[payload]``, or ``chunk`` codec messages carrying consecutive pieces.
+    """
+    if len(payload) <= chunk_size:
+        return [payload]
+    view = memoryview(payload)
+    count = -(-len(payload) // chunk_size)
+    msg_id = f"{os.getpid()}-{next(_ids)}"
+    return [codec.encode([np.frombuffer(view[i * chunk_size:(i + 1) * chunk_size], dtype=np.uint8)],
+                         {"type": "chunk", "id": msg_id, "index": i, "count": count, "size": len(payload)})
+            for i in range(count)]
+
+
+class Reassembler:
+    """Rebuild a message from its binary frames, refusing anything larger than ``max_bytes``.
+
+    Parameters
+    ----------
+    max_bytes : int, default=MAX_MESSAGE_BYTES
+        Largest message accepted.
+
+    Examples
+    --------
+    >>> frames = to_frames(b"x" * 10 + codec.encode([], {}), chunk_size=8)
+    >>> r = Reassembler()
+    >>> [r.feed(f) is None for f in frames][-1]
+    False
+    """
+
+    def __init__(self, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._buf: bytearray | None = None
+        self._id: str | None = None
+        self._next = 0
+        self._count = 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether a chunked message is partly received."""
+        return self._buf is not None
+
+    def feed(self, frame: bytes) -> bytes | bytearray | None:
+        """Take one binary frame; return the whole message once complete, else None.
+
+        Parameters
+        ----------
+        frame : bytes
+            A binary websocket frame.
+
+        Returns
+        -------
+        bytes or None
+            The complete message, or None while chunks are missing.
+
+        Raises
+        ------
+        ProtocolError
+            If the frame is malformed, out of order, or the message is too large.
+        """
+        if not codec.is_encoded(frame):
+            raise ProtocolError("binary frame is not a sedna_lib codec message (bad magic bytes)")
+        if not self._is_chunk(frame):
+            if self._buf is not None:
+                raise ProtocolError("a new message started before the previous chunked one finished")
+            if len(frame) > self.max_bytes:
+                raise ProtocolError(f"message of {len(frame)} bytes exceeds the limit of {self.max_bytes} bytes")
+            return frame
+        meta, arrays = codec.decode(frame)
+        try:
+            msg_id, index, count, size = str(meta["id"]), int(meta["index"]), int(meta["count"]), int(meta["size"])
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"malformed chunk header {meta!r}") from None
+        if len(arrays) != 1:
+            raise ProtocolError("a chunk frame carries exactly one byte array")
+        if index == 0:
+            if self._buf is not None:
+                raise ProtocolError("a new chunked message started before the previous one finished")
+            if size > self.max_bytes or size <= 0:
+                raise ProtocolError(f"message of {size} bytes exceeds the limit of {self.max_bytes} bytes")
+            self._buf, self._id, self._next, self._count = bytearray(size), msg_id, 0, count
+            self._pos = 0
+        if self._buf is None or msg_id != self._id or index != self._next or count != self._count:
+            self._buf = None
+            raise ProtocolError(f"chunk {index}/{count} of message {msg_id!r} arrived out of order")
+        piece = arrays[0]
+        end = self._pos + piece.nbytes
+        if end > len(self._buf):
+            self._buf = None
+            raise ProtocolError(f"chunks of message {msg_id!r} exceed its declared size {size}")
+        self._buf[self._pos:end] = piece.tobytes() if not piece.flags.c_contiguous else memoryview(piece).cast("B")
+        self._pos, self._next = end, index + 1
+        if self._next < self._count:
+            return None
+        buf, self._buf = self._buf, None
+        if self._pos != len(buf):
+            raise ProtocolError(f"message {msg_id!r} ended after {self._pos} of {len(buf)} bytes")
+        return buf
+
+    @staticmethod
+    def _is_chunk(frame: bytes) -> bool:
+        # cheap peek at the JSON header without decoding arrays
+        return b'"type":"chunk"' in bytes(frame[:200])

@@ -1,0 +1,383 @@
+"""The trainer's side of the aggregation websocket: connect, subscribe, send updates, receive models.
+
+Speaks Sedna's JSON protocol to any server, and binary chunked frames to a sedna_lib server
+(detected from its subscribe echo). Every wait is bounded; pings keep idle connections alive
+(heartbeats); a lost connection is re-opened with a session secret so the server lets the
+client take its own id back.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl as _ssl
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import (
+    AggregationError,
+    BackendUnavailableError,
+    ProtocolError,
+    RemoteError,
+    TransportError,
+    TransportTimeout,
+)
+from . import messages as m
+
+__all__ = ["AggregationClient"]
+
+logger = logging.getLogger(__name__)
+
+_ERRORS = {"AggregationError": AggregationError, "ProtocolError": ProtocolError}
+
+
+def _websockets() -> Any:
+    try:
+        import websockets.exceptions
+        import websockets.sync.client
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise BackendUnavailableError("websockets is not installed; pip install sedna_lib[server]") from exc
+    return websockets
+
+
+def _digits(value: Any, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class AggregationClient:
+    """A trainer's connection to the aggregation server.
+
+    Nothing connects in the constructor; :meth:`connect` (or the first send) does.
+
+    Parameters
+    ----------
+    url : str
+        ``ws://host:port/<aggregation>`` (or ``wss://``).
+    client_id : str, default=''
+        This trainer's id (``WORKER_NAME``); the server makes one up when empty.
+    token : str, default=None
+        Shared token sent as ``Authorization: Bearer``.
+    ssl_context : ssl.SSLContext, default=None
+        For ``wss://``; ``ca_file`` builds one.
+    ca_file : str, default=None
+        CA bundle that verifies the server's certificate.
+    wire : {'binary', 'json'}, default='binary'
+        Weight encoding with a sedna_lib server (Sedna servers always get JSON).
+    connect_timeout : float, default=300.0
+        Seconds :meth:`connect` keeps retrying (the aggregator may start after the trainers).
+    recv_timeout : float, default=None
+        Seconds :meth:`recv_weights` waits for a model (None: forever, relying on heartbeats and
+        the server's round deadline).
+    ping_interval : float, default=5.0
+        Heartbeat period (websocket pings).
+    ping_timeout : float, default=60.0
+        Seconds without a pong before the connection counts as dead.
+    chunk_size : int, default=4 MiB
+        Largest binary frame sent.
+    max_message_bytes : int, default=2 GiB
+        Largest message accepted.
+    job_name : str, default=''
+        Sent with each update (Sedna's ``job_name``).
+
+    Attributes
+    ----------
+    server_protocol_ : str or None
+        ``sedna_lib/1`` when the server is a sedna_lib one, None for a Sedna server.
+    initial_ : RecvWeight or None
+        The current global model a sedna_lib server sent on (re)joining, if any.
+    """
+
+    def __init__(self, url: str, client_id: str = "", *, token: str | None = None,
+                 ssl_context: _ssl.SSLContext | None = None, ca_file: str | None = None, wire: str = "binary",
+                 connect_timeout: float = 300.0, recv_timeout: float | None = None, ping_interval: Any = 5.0,
+                 ping_timeout: Any = 60.0, chunk_size: int = m.DEFAULT_CHUNK_SIZE,
+                 max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "") -> None:
+        self.url = url
+        self.client_id = client_id
+        self.token = token
+        self.ssl_context = ssl_context
+        self.ca_file = ca_file
+        self.wire = wire
+        self.connect_timeout = connect_timeout
+        self.recv_timeout = recv_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.chunk_size = chunk_size
+        self.max_message_bytes = max_message_bytes
+        self.job_name = job_name
+        self._ws: Any = None
+        self._session: str | None = None
+        self._lock = threading.Lock()
+        self.server_protocol_: str | None = None
+        self.initial_: m.RecvWeight | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is open."""
+        return self._ws is not None
+
+    @property
+    def is_binary(self) -> bool:
+        """Whether weights travel as binary frames on this connection."""
+        return self.server_protocol_ == m.PROTOCOL and self.wire == "binary"
+
+    def _ssl(self) -> _ssl.SSLContext | None:
+        if self.ssl_context is not None:
+            return self.ssl_context
+        if self.url.startswith("wss://"):
+            return _ssl.create_default_context(cafile=self.ca_file)
+        return None
+
+    def connect(self) -> AggregationClient:
+        """Open the connection and subscribe, retrying until ``connect_timeout``.
+
+        Returns
+        -------
+        AggregationClient
+            ``self``.
+
+        Raises
+        ------
+        TransportTimeout
+            If the server is not reachable within ``connect_timeout``.
+        RemoteError
+            If the server refuses the client (wrong token, duplicate id, wrong aggregation).
+        """
+        websockets = _websockets()
+        deadline = time.monotonic() + float(_digits(self.connect_timeout, 300.0))
+        delay, last = 0.05, None
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        while True:
+            try:
+                ws = websockets.sync.client.connect(
+                    self.url, additional_headers=headers, ssl=self._ssl(), max_size=None, compression=None,
+                    open_timeout=max(1.0, min(10.0, deadline - time.monotonic())), proxy=None,
+                    ping_interval=_digits(self.ping_interval, 5.0), ping_timeout=_digits(self.ping_timeout, 60.0))
+                break
+            except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
+                last = exc
+            if time.monotonic() + delay >= deadline:
+                raise TransportTimeout(f"could not reach the aggregator at {self.url} within "
+                                       f"{self.connect_timeout} s: {last}", url=self.url) from last
+            time.sleep(delay)  # bounded backoff between connection attempts
+            delay = min(delay * 2, 2.0)
+        self._ws = ws
+        sub = m.Subscribe(self.client_id, protocol=m.PROTOCOL, wire=self.wire, session=self._session)
+        self._send_raw(m.to_json(sub))
+        self.initial_ = None
+        while True:
+            msg = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
+            if isinstance(msg, m.Subscribe) and (msg.client_id == self.client_id or not self.client_id):
+                break
+        self.server_protocol_ = msg.protocol
+        if msg.protocol == m.PROTOCOL:
+            self.client_id = msg.client_id
+            self._session = msg.session
+            if msg.round_number:
+                initial = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
+                if isinstance(initial, m.RecvWeight):
+                    self.initial_ = initial
+        logger.info("connected to %s as %s (%s)", self.url, self.client_id,
+                    "binary" if self.is_binary else "json")
+        return self
+
+    def reconnect(self) -> AggregationClient:
+        """Drop the connection and open a new one under the same id (and session).
+
+        Returns
+        -------
+        AggregationClient
+            ``self``.
+        """
+        self.close()
+        return self.connect()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            ws.close()
+
+    def __enter__(self) -> AggregationClient:
+        return self.connect() if self._ws is None else self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- raw I/O ------------------------------------------------------------------------------
+    def _translate(self, exc: BaseException) -> TransportError:
+        websockets = _websockets()
+        if isinstance(exc, websockets.exceptions.ConnectionClosed):
+            rcvd = exc.rcvd
+            code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
+            if code >= 4000 or code in (1003, 1008, 1009):
+                return RemoteError(f"the aggregator closed the connection ({code}): {reason}", url=self.url,
+                                   status_code=code)
+            return TransportError(f"connection to {self.url} closed ({code}): {reason}", url=self.url)
+        return TransportError(f"websocket I/O with {self.url} failed: {exc}", url=self.url)
+
+    def _send_raw(self, data: str | bytes) -> None:
+        websockets = _websockets()
+        if self._ws is None:
+            self.connect()
+        try:
+            with self._lock:
+                self._ws.send(data)
+        except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+            self._ws = None
+            raise self._translate(exc) from exc
+
+    def _recv_message(self, timeout: float | None = None) -> Any:
+        websockets = _websockets()
+        if self._ws is None:
+            raise TransportError(f"not connected to {self.url}; call connect()", url=self.url)
+        reassembler = m.Reassembler(self.max_message_bytes)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                frame = self._ws.recv(timeout=left)
+            except TimeoutError:
+                raise TransportTimeout(f"no message from {self.url} within {timeout} s", url=self.url) from None
+            except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+                self._ws = None
+                raise self._translate(exc) from exc
+            if isinstance(frame, bytes):
+                payload = reassembler.feed(frame)
+                if payload is None:
+                    continue
+                return m.from_binary(payload)
+            msg = m.from_json(frame)
+            if isinstance(msg, m.ErrorMessage):
+                cls = _ERRORS.get(msg.error)
+                if cls is not None:
+                    raise cls(f"the aggregator refused: {msg.message}")
+                raise RemoteError(f"the aggregator refused: {msg.message}", url=self.url, status_code=msg.code)
+            return msg
+
+    # -- federated API ------------------------------------------------------------------------
+    def send_update(self, weights: list, num_samples: int, *, round_number: int | None = None,
+                    metrics: dict | None = None, names: list | None = None) -> int:
+        """Upload this round's weights.
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The trained layers.
+        num_samples : int
+            Training samples behind them.
+        round_number : int, default=None
+            The round trained for (a sedna_lib server drops stale updates).
+        metrics : dict, default=None
+            Training metrics.
+        names : list of str, default=None
+            Layer names (used in the server's error messages).
+
+        Returns
+        -------
+        int
+            Bytes sent.
+
+        Raises
+        ------
+        TransportError
+            If the connection is lost.
+        """
+        if self._ws is None:
+            self.connect()
+        msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], int(num_samples), self.job_name,
+                             round_number if self.server_protocol_ == m.PROTOCOL else None, metrics or {}, names)
+        if self.is_binary:
+            frames = m.to_frames(m.to_binary(msg), self.chunk_size)
+            for frame in frames:
+                self._send_raw(frame)
+            return sum(len(f) for f in frames)
+        text = m.to_json(msg)
+        self._send_raw(text)
+        return len(text)
+
+    def recv_weights(self, timeout: float | None = None) -> m.RecvWeight:
+        """Wait for the next aggregated model, skipping join notices and echoes.
+
+        Parameters
+        ----------
+        timeout : float, default=None
+            Seconds to wait (default: ``recv_timeout``).
+
+        Returns
+        -------
+        RecvWeight
+            The model, its round and whether the job ends.
+
+        Raises
+        ------
+        TransportTimeout
+            If nothing arrives in time.
+        AggregationError, ProtocolError, RemoteError
+            If the server refused this client's update.
+        """
+        timeout = self.recv_timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            msg = self._recv_message(left)
+            if isinstance(msg, m.RecvWeight):
+                return msg
+
+    # -- Sedna's AggregationClient methods ------------------------------------------------------
+    def send(self, data: Any, msg_type: str = "message", job_name: str = "") -> None:
+        """Send a message as Sedna's client does: ``{"type", "client", "data", "job_name"}``.
+
+        Parameters
+        ----------
+        data : object
+            For ``update_weight``: ``{"num_samples": n, "weights": layers}``.
+        msg_type : str, default='message'
+            The message type.
+        job_name : str, default=''
+            The job.
+        """
+        if msg_type == "update_weight" and isinstance(data, dict):
+            self.job_name = job_name or self.job_name
+            self.send_update(data["weights"], data["num_samples"])
+            return
+        import json
+
+        self._send_raw(json.dumps({"type": msg_type, "client": self.client_id, "data": data, "job_name": job_name}))
+
+    def recv(self, wait_data_type: str | None = None) -> Any:
+        """Receive one message as Sedna's client does (a dict; None if its type differs).
+
+        Parameters
+        ----------
+        wait_data_type : str, default=None
+            Return None unless the message has this type.
+
+        Returns
+        -------
+        dict or None
+            ``{"type", "data": {...}}`` (weights as numpy arrays), or None.
+        """
+        msg = self._recv_message(self.recv_timeout)
+        if isinstance(msg, m.RecvWeight):
+            d = {"type": "recv_weight", "client": msg.client, "job_name": msg.job_name,
+                 "round_number": msg.round_number,
+                 "data": {"total_sample": msg.total_sample, "round_number": msg.round_number,
+                          "weights": msg.weights, "exit_flag": msg.exit_flag}}
+        elif isinstance(msg, m.Subscribe):
+            d = {"type": "subscribe", "client_id": msg.client_id}
+        elif isinstance(msg, m.ClientJoin):
+            d = {"type": "CLIENT_JOIN", "data": msg.client_id}
+        else:
+            d = msg if isinstance(msg, dict) else {"type": type(msg).__name__}
+        if wait_data_type is not None and d.get("type") != wait_data_type:
+            return None
+        return d
