@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import queue
+import threading
+
 import numpy as np
 import pytest
 
@@ -62,9 +67,70 @@ def s3_endpoint():
         server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def s3_config(s3_endpoint):
     """A Config pointing at the test S3 endpoint with the test credentials."""
     from sedna_lib.config import Config
 
     return Config(s3_endpoint_url=s3_endpoint, access_key_id=S3_ACCESS_KEY, secret_access_key=S3_SECRET_KEY)
+
+
+# -- LocalController: a real HTTP stub of POST /sedna/workers/{name}/info ---------------------
+
+class _LCHandler(http.server.BaseHTTPRequestHandler):
+    """Answers as the LocalController does: 200 ``{"Status":200,"Message":"OK"}``, 400 on a name mismatch."""
+
+    def do_POST(self):  # noqa: N802
+        parts = self.path.strip("/").split("/")
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        self.server.received.put((self.path, self.headers.get("Content-Type"), body))
+        if len(parts) != 4 or parts[:2] != ["sedna", "workers"] or parts[3] != "info":
+            self._reply(404, {"Status": 404, "Message": "not found"})
+        elif not isinstance(body, dict) or body.get("name") != parts[2]:
+            name = body.get("name") if isinstance(body, dict) else None
+            self._reply(400, {"Status": 400, "Message": f"worker name(name={parts[2]}) in the api is different "
+                                                        f"from that(name={name}) in the message body"})
+        else:
+            self._reply(200, {"Status": 200, "Message": "OK"})
+
+    def _reply(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class LCStub:
+    """A running LocalController stub: ``url``, and ``received`` (a queue of (path, content type, body))."""
+
+    def __init__(self, server):
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.received = server.received
+
+    def next_body(self, timeout=5.0):
+        """Wait for the next report and return its JSON body."""
+        return self.received.get(timeout=timeout)[2]
+
+
+@pytest.fixture
+def lc_stub():
+    """Start a LocalController stub on 127.0.0.1 (free port); yields an :class:`LCStub`."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LCHandler)
+    server.received = queue.Queue()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield LCStub(server)
+    finally:
+        server.shutdown()
+        server.server_close()
