@@ -1,1 +1,252 @@
-"""Framework backends: one estimator contract over scikit-learn, PyTorch and TensorFlow/Keras."""
+"""Framework backends: one estimator contract over scikit-learn, PyTorch and TensorFlow/Keras.
+
+Importing this package imports no framework: each backend module imports its framework inside
+the methods that need it, and :func:`set_backend` picks a backend by name or by the estimator's
+class hierarchy (read by module name only).
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..exceptions import NotRegisteredError, SednaWarning
+from .base import Backend, EstimatorBackend, framework_of, parse_kwargs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
+    from ..context import Context
+
+__all__ = [
+    "Backend",
+    "EstimatorBackend",
+    "SklearnBackend",
+    "TorchBackend",
+    "TensorFlowBackend",
+    "KerasBackend",
+    "MindSporeBackend",
+    "set_backend",
+    "backend_class",
+    "backend_options",
+    "select_backend_class",
+    "framework_of",
+    "parse_kwargs",
+    "BACKEND_TYPES",
+]
+
+#: ``BACKEND_TYPE`` values (upper case) and the registered backend name each selects.
+BACKEND_TYPES: dict[str, str] = {
+    "TENSORFLOW": "tensorflow",
+    "TF": "tensorflow",
+    "KERAS": "keras",
+    "TORCH": "torch",
+    "PYTORCH": "torch",
+    "SKLEARN": "sklearn",
+    "SCIKIT-LEARN": "sklearn",
+    "SCIKIT_LEARN": "sklearn",
+    "MINDSPORE": "mindspore",
+    "ESTIMATOR": "estimator",
+}
+
+# Built-in backends by registered name (used when installed metadata is stale).
+_BUILTIN = {
+    "sklearn": "sedna_lib.backends.sklearn:SklearnBackend",
+    "torch": "sedna_lib.backends.torch:TorchBackend",
+    "tensorflow": "sedna_lib.backends.tensorflow:TensorFlowBackend",
+    "keras": "sedna_lib.backends.tensorflow:KerasBackend",
+    "mindspore": "sedna_lib.backends.mindspore:MindSporeBackend",
+    "estimator": "sedna_lib.backends.base:EstimatorBackend",
+}
+
+# The framework framework_of() detects -> backend name.
+_DETECTED = {"torch": "torch", "keras": "keras", "sklearn": "sklearn"}
+
+# Config fields a Sedna-style config object or mapping may override.
+_CONFIG_FIELDS = ("backend_type", "model_url", "model_name", "model_load_mode", "device_category",
+                  "cuda_visible_devices")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("SklearnBackend", "TorchBackend", "TensorFlowBackend", "KerasBackend", "MindSporeBackend"):
+        module_name, _, attr = next(v for v in _BUILTIN.values() if v.endswith(":" + name)).partition(":")
+        value = getattr(importlib.import_module(module_name), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _as_config(config: Any, context: Context | None) -> Config:
+    """Return a :class:`Config` from a Config, a Sedna-style config (mapping or object) or nothing."""
+    import dataclasses
+
+    from ..config import Config
+
+    if isinstance(config, Config):
+        return config
+    base = context.config if context is not None else Config.from_env()
+    if config is None:
+        return base
+    overrides: dict[str, Any] = {}
+    for name in _CONFIG_FIELDS:
+        if isinstance(config, Mapping):
+            value = config.get(name)
+        else:
+            getter = getattr(config, "get", None)
+            value = getter(name) if callable(getter) else getattr(config, name, None)
+            if value is None:
+                value = getattr(config, name, None)
+        if isinstance(value, str) and value != "" or value is not None and not isinstance(value, str):
+            overrides[name] = value
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+def backend_class(name: str, *, context: Context | None = None) -> type[Backend]:
+    """Return the backend class registered as ``name`` (``'torch'``, ``'sklearn'``, ...).
+
+    Parameters
+    ----------
+    name : str
+        A registered backend name, or a ``BACKEND_TYPE`` value such as ``'PYTORCH'``.
+    context : Context, default=None
+        Whose registry to search; the default registry if omitted.
+
+    Returns
+    -------
+    type
+        The backend class (its module is imported, its framework is not).
+
+    Raises
+    ------
+    NotRegisteredError
+        If no backend has that name; the message lists the known names.
+    """
+    from ..registry import Kind, default_registry
+
+    registry = context.registry if context is not None else default_registry
+    key = BACKEND_TYPES.get(name.strip().upper(), name.strip())
+    for candidate in (key, key.lower()):
+        if registry.is_registered(Kind.BACKEND, candidate):
+            return registry.get(Kind.BACKEND, candidate)
+    target = _BUILTIN.get(key.lower())
+    if target is None:
+        known = ", ".join(sorted(set(registry.names(Kind.BACKEND)) | set(_BUILTIN)))
+        raise NotRegisteredError(f"no backend named {name!r}; known names: {known}",
+                                 kind=Kind.BACKEND.value, name=name)
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def set_backend(estimator: Any = None, config: Any = None, *,
+                context: Context | None = None) -> Backend | None:
+    """Wrap an estimator in the backend that fits it.
+
+    ``BACKEND_TYPE`` picks the backend as in Sedna (``TENSORFLOW``, ``KERAS``, ``TORCH`` or
+    ``PYTORCH``, ``SKLEARN``, ``MINDSPORE``; a registered third-party name; anything else gives
+    :class:`EstimatorBackend` with a :class:`~sedna_lib.exceptions.SednaWarning`). When it is
+    empty (the default), the estimator's class decides: ``torch.nn.Module`` -> torch, a Keras
+    ``Model`` -> keras, a scikit-learn estimator -> sklearn, anything else -> the generic
+    :class:`EstimatorBackend`. No framework is imported to decide, and no environment variable
+    is written.
+
+    Parameters
+    ----------
+    estimator : object, default=None
+        The estimator class, factory or instance.
+    config : Config or mapping, default=None
+        Settings (``backend_type``, ``model_url``, ``model_name``, ...); a Sedna-style config
+        object or mapping overrides those fields of the context's config. ``None``: the
+        context's config, else the process environment read now.
+    context : Context, default=None
+        Gives the registry and the storage layer.
+
+    Returns
+    -------
+    Backend or None
+        The backend, or None when ``estimator`` is None (as in Sedna).
+
+    Raises
+    ------
+    BackendUnavailableError
+        If the selected backend's framework is not installed; the message names the extra.
+
+    Examples
+    --------
+    >>> from sedna_lib.config import Config
+    >>> class Estimator:
+    ...     def train(self, train_data): ...
+    >>> set_backend(Estimator, Config()).framework
+    ''
+    """
+    if estimator is None:
+        return None
+    cfg = _as_config(config, context)
+    context = _context_for(cfg, context)
+    cls = select_backend_class(estimator, cfg, context=context)
+    return cls(estimator, **backend_options(cfg, context))
+
+
+def _context_for(cfg: Config, context: Context | None) -> Context:
+    if context is not None and context.config is cfg:
+        return context
+    from ..context import Context
+    from ..registry import default_registry
+
+    return Context(config=cfg, registry=context.registry if context is not None else default_registry)
+
+
+def backend_options(cfg: Config, context: Context | None = None) -> dict[str, Any]:
+    """Return the :class:`Backend` constructor options a config implies (Sedna's ``set_backend`` rule).
+
+    Parameters
+    ----------
+    cfg : Config
+        The settings: ``MODEL_URL`` is both the save path and the upload URL, ``MODEL_NAME``
+        the file name, ``CUDA_VISIBLE_DEVICES`` enables CUDA, ``MODEL_LOAD_MODE`` is kept.
+    context : Context, default=None
+        Passed to the backend for storage access.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for a backend constructor.
+    """
+    return {"model_save_path": cfg.model_url or None, "model_name": cfg.model_name or None,
+            "model_save_url": cfg.model_url or None, "use_cuda": cfg.use_cuda,
+            "model_load_mode": cfg.model_load_mode, "context": context}
+
+
+def select_backend_class(estimator: Any, cfg: Config, *, context: Context | None = None) -> type[Backend]:
+    """Pick the backend class for an estimator: by ``BACKEND_TYPE``, else by the estimator's type.
+
+    Parameters
+    ----------
+    estimator : object
+        The estimator class, factory or instance.
+    cfg : Config
+        Gives ``backend_type``.
+    context : Context, default=None
+        Whose registry to search.
+
+    Returns
+    -------
+    type
+        A :class:`Backend` subclass whose framework is installed.
+
+    Raises
+    ------
+    BackendUnavailableError
+        If the selected backend's framework is not installed.
+    """
+    backend_type = (cfg.backend_type or "").strip()
+    if backend_type:
+        try:
+            cls = backend_class(backend_type, context=context)
+        except NotRegisteredError:
+            warnings.warn(f"BACKEND_TYPE {backend_type!r} is not a known backend; using the estimator's own "
+                          f"methods (EstimatorBackend)", SednaWarning, stacklevel=3)
+            cls = EstimatorBackend
+    else:
+        cls = backend_class(_DETECTED.get(framework_of(estimator) or "", "estimator"), context=context)
+    cls.check_available()
+    return cls

@@ -1,0 +1,348 @@
+"""The scikit-learn backend: fit, predict, evaluate, linear/MLP weights, pickle files saved locally."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..exceptions import BackendError, NotFittedError
+from .base import EstimatorBackend, _is_remote, framework_of, parse_kwargs, split_xy
+
+__all__ = ["SklearnBackend"]
+
+
+def _features(data: Any) -> Any:
+    """Return the inputs of ``data``: ``data.x`` for a data source, else ``data`` itself."""
+    if hasattr(data, "x") and not isinstance(data, np.ndarray):
+        return data.x
+    return data
+
+
+class SklearnBackend(EstimatorBackend):
+    """Run a scikit-learn estimator (or a Sedna-style estimator declared as ``SKLEARN``).
+
+    For a scikit-learn estimator, :meth:`train` calls ``fit(x, y)``, :meth:`evaluate` returns
+    ``{"accuracy": ...}`` for classifiers and ``{"r2": ...}`` for regressors, and the weights
+    are ``[coef_, intercept_]`` for linear models or ``[W0, b0, W1, b1, ...]`` for MLPs. Any
+    other estimator is driven like :class:`~sedna_lib.backends.EstimatorBackend`.
+
+    Models are saved with pickle (joblib), so :meth:`load` reads only local files the user
+    wrote; it refuses remote URLs, because unpickling data from the network runs code.
+
+    Parameters
+    ----------
+    estimator : object
+        A scikit-learn estimator class or instance, or a Sedna-style estimator.
+    **options : object
+        The :class:`~sedna_lib.backends.Backend` options, keyword-only.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> backend = SklearnBackend(LogisticRegression())
+    >>> _ = backend.train(([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]))
+    >>> backend.predict([[0.2], [2.8]]).tolist()
+    [0, 1]
+    >>> [w.shape for w in backend.get_weights()]
+    [(1, 1), (1,)]
+    """
+
+    framework = "sklearn"
+    requires = ("sklearn", "scikit-learn")
+    # Sedna drove scikit-learn through BackendBase, whose default file name has no framework tag.
+    _name_tag = ""
+
+    @property
+    def model_name(self) -> str:
+        """File name of the model; Sedna's default for this backend is ``model_finetune_.pkl``."""
+        if self.default_name:
+            return self.default_name
+        return f"model{'_finetune_' if self.fine_tune else ''}{self._name_tag}.pkl"
+
+    def _native(self) -> bool:
+        return framework_of(self._instance()) == "sklearn"
+
+    def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+        """Fit the estimator.
+
+        Parameters
+        ----------
+        train_data : object
+            ``(x, y)``, a data source with ``.x``/``.y``, or ``x`` with ``y=`` given.
+        valid_data : object, default=None
+            Data to score after fitting (reported as ``val_<metric>``).
+        **kwargs : object
+            ``y=``, and fit parameters such as ``sample_weight`` (others are dropped).
+
+        Returns
+        -------
+        dict
+            ``{"num_samples": n}`` plus validation metrics; for a Sedna-style estimator, what
+            its ``train``/``fit`` returns.
+        """
+        if not self._native():
+            return super().train(train_data, valid_data, **kwargs)
+        est = self.estimator
+        x, y = split_xy(train_data, kwargs.pop("y", None))
+        params = parse_kwargs(est.fit, **kwargs)
+        params.pop("X", None)
+        est.fit(x, y, **params) if y is not None else est.fit(x, **params)
+        self.has_load = True
+        history: dict[str, Any] = {"num_samples": int(len(x))}
+        if valid_data is not None and y is not None:
+            history.update({f"val_{k}": v for k, v in self.evaluate(valid_data).items()})
+        return history
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        """Predict with the estimator.
+
+        Parameters
+        ----------
+        data : array-like or data source
+            Inputs.
+        **kwargs : object
+            Passed to ``predict`` when accepted.
+
+        Returns
+        -------
+        numpy.ndarray
+            Predictions.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator was neither trained nor loaded.
+        """
+        if not self._native():
+            return super().predict(data, **kwargs)
+        return self._call("predict", _features(data), **kwargs)
+
+    def predict_proba(self, data: Any, **kwargs: Any) -> Any:
+        """Predict class probabilities.
+
+        Parameters
+        ----------
+        data : array-like or data source
+            Inputs.
+        **kwargs : object
+            Passed to ``predict_proba`` when accepted.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Probabilities.
+
+        Raises
+        ------
+        BackendError
+            If the estimator has no ``predict_proba``.
+        NotFittedError
+            If the estimator was neither trained nor loaded.
+        """
+        if not self._native():
+            return super().predict_proba(data, **kwargs)
+        if not hasattr(self.estimator, "predict_proba"):
+            raise BackendError(f"{type(self.estimator).__name__} has no predict_proba; use predict")
+        return self._call("predict_proba", _features(data), **kwargs)
+
+    def _call(self, name: str, x: Any, **kwargs: Any) -> Any:
+        from sklearn.exceptions import NotFittedError as SkNotFitted
+
+        method = getattr(self.estimator, name)
+        try:
+            return method(x, **parse_kwargs(method, **kwargs))
+        except SkNotFitted as exc:
+            raise NotFittedError(f"{type(self.estimator).__name__} is not fitted; call train() or load() "
+                                 f"before {name}()") from exc
+
+    def evaluate(self, data: Any, **kwargs: Any) -> Any:
+        """Score the estimator.
+
+        Parameters
+        ----------
+        data : object
+            ``(x, y)``, a data source, or ``x`` with ``y=``.
+        **kwargs : object
+            ``y=``; ``metric=`` a callable ``metric(y_true, y_pred) -> float`` to add.
+
+        Returns
+        -------
+        dict
+            ``{"accuracy": float}`` (classifiers) or ``{"r2": float}`` (regressors), plus the
+            extra metric under its ``__name__``.
+
+        Raises
+        ------
+        DataError
+            If no labels are given.
+        NotFittedError
+            If the estimator was neither trained nor loaded.
+        """
+        if not self._native():
+            return super().evaluate(data, **kwargs)
+        from sklearn.base import is_classifier
+
+        from ..exceptions import DataError
+
+        metric = kwargs.pop("metric", None)
+        x, y = split_xy(data, kwargs.pop("y", None))
+        if y is None:
+            raise DataError("evaluate needs labels: pass (x, y), a data source with .y, or y=")
+        pred = self._call("predict", x)
+        y = np.asarray(y)
+        if is_classifier(self.estimator):
+            result = {"accuracy": float(np.mean(pred == y))}
+        else:
+            from sklearn.metrics import r2_score
+
+            result = {"r2": float(r2_score(y, pred))}
+        if metric is not None:
+            result[getattr(metric, "__name__", "metric")] = float(metric(y, pred))
+        return result
+
+    # -- weights --------------------------------------------------------------------------------
+    def _weight_attrs(self) -> list[tuple[str, int | None]]:
+        est = self.estimator
+        if hasattr(est, "coefs_") and hasattr(est, "intercepts_"):
+            pairs = []
+            for i in range(len(est.coefs_)):
+                pairs += [("coefs_", i), ("intercepts_", i)]
+            return pairs
+        if hasattr(est, "coef_") and hasattr(est, "intercept_"):
+            return [("coef_", None), ("intercept_", None)]
+        return []
+
+    def _check_weights_supported(self) -> None:
+        from sklearn.utils.validation import check_is_fitted
+
+        from sklearn.exceptions import NotFittedError as SkNotFitted
+
+        est = self.estimator
+        try:
+            check_is_fitted(est)
+        except SkNotFitted as exc:
+            raise NotFittedError(f"{type(est).__name__} is not fitted: train it once (or load it) so that "
+                                 f"its "
+                                 f"classes and weight shapes exist, then get/set weights") from exc
+        if not self._weight_attrs():
+            raise BackendError(f"{type(est).__name__} has no weight arrays (coef_/intercept_ or "
+                               f"coefs_/intercepts_); weights are supported for linear models and MLPs")
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Return the fitted weights as numpy arrays.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ``[coef_, intercept_]`` or ``[coefs_[0], intercepts_[0], coefs_[1], ...]`` (copies).
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator is not fitted yet.
+        BackendError
+            If the estimator has no weight arrays (trees, for example).
+        """
+        if not self._native():
+            return super().get_weights()
+        self._check_weights_supported()
+        out = []
+        for attr, i in self._weight_attrs():
+            value = getattr(self.estimator, attr)
+            out.append(np.array(value[i] if i is not None else value, copy=True))
+        return out
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace the fitted weights.
+
+        The estimator must have been fitted (or loaded) once, so that it knows its classes and
+        weight shapes. To continue training from these weights, build the estimator with
+        ``warm_start=True`` (``LogisticRegression``, ``MLPClassifier``, ``SGDClassifier``).
+
+        Parameters
+        ----------
+        weights : sequence of array-like
+            As :meth:`get_weights` returns them.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator was never fitted.
+        BackendError
+            If the number or shapes of the arrays do not match.
+        """
+        if not self._native():
+            return super().set_weights(weights)
+        self._check_weights_supported()
+        attrs = self._weight_attrs()
+        current = self.get_weights()
+        if len(weights) != len(current):
+            raise BackendError(f"{type(self.estimator).__name__} has {len(current)} weight arrays, "
+                               f"got {len(weights)}")
+        arrays = []
+        for k, (new, old) in enumerate(zip(weights, current)):
+            arr = np.asarray(new, dtype=old.dtype)
+            if arr.shape != old.shape:
+                raise BackendError(f"weight {k} ({attrs[k][0]}) has shape {old.shape}, got {arr.shape}")
+            arrays.append(arr.copy())
+        for (attr, i), arr in zip(attrs, arrays):
+            if i is None:
+                setattr(self.estimator, attr, arr)
+            else:
+                getattr(self.estimator, attr)[i] = arr
+        return None
+
+    # -- files ----------------------------------------------------------------------------------
+    def _save_file(self, path: str) -> None:
+        if not self._native():
+            return super()._save_file(path)
+        import joblib
+
+        joblib.dump(self.estimator, path)
+        return None
+
+    def _load_file(self, path: str, **kwargs: Any) -> Any:
+        if not self._native():
+            return super()._load_file(path, **kwargs)
+        import joblib
+
+        if not os.path.isfile(path):
+            raise BackendError(f"{path!r} is not a file saved by SklearnBackend.save")
+        model = joblib.load(path)
+        if framework_of(model) != "sklearn":
+            raise BackendError(f"{path!r} holds a {type(model).__name__}, not a scikit-learn estimator")
+        self.estimator = model
+        return model
+
+    def load(self, model_url: str = "", model_name: str | None = None, **kwargs: Any) -> Any:
+        """Load a model saved by :meth:`save` from a local file.
+
+        Parameters
+        ----------
+        model_url : str, default=''
+            A local file or folder; empty means ``model_save_path``/:attr:`model_name`.
+        model_name : str, default=None
+            File name inside a folder.
+        **kwargs : object
+            Passed to a Sedna-style estimator's ``load``.
+
+        Returns
+        -------
+        object
+            The loaded estimator.
+
+        Raises
+        ------
+        BackendError
+            If ``model_url`` is remote: pickles from the network are never loaded (download
+            the file yourself from a source you trust, then load the local copy).
+        StorageNotFoundError
+            If the file does not exist.
+        """
+        if model_url and _is_remote(model_url) and self._native():
+            raise BackendError(f"refusing to unpickle a scikit-learn model from {model_url!r}: pickles "
+                               f"from the network can run code; download it from a source you trust and "
+                               f"load the local file")
+        return super().load(model_url, model_name, **kwargs)
