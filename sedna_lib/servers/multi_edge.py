@@ -144,6 +144,7 @@ class MultiEdgeServer:
                 return JSONResponse(200)
             return Response(content, media_type=PICKLE_MEDIA_TYPE if pickled else MEDIA_TYPE)
 
+        endpoint.__annotations__["request"] = Request  # resolved here: annotations are strings in this module
         endpoint.__name__ = f"{self.service_name}{handler_name}"
         return endpoint
 

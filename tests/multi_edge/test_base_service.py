@@ -1,0 +1,68 @@
+import threading
+
+import pytest
+
+from sedna_lib.config import Config
+from sedna_lib.multi_edge_inference import BaseService
+
+
+class _Recorder(BaseService):
+    def __init__(self, **kw):
+        self.batches = []
+        self.ready = threading.Event()
+        super().__init__(models=[object()], **kw)
+
+    def process_data(self, ai, data, **kwargs):
+        self.batches.append(list(data))
+        self.ready.set()
+
+    def update_operational_mode(self, status):
+        return None
+
+
+def test_synchronous_batches_are_processed_by_put_and_flattened():
+    svc = _Recorder(config=Config(batch_size=2), autostart=False)
+
+    svc.put([1, [2]])
+    svc.put(3)
+
+    assert svc.batches == [[1, 2, 3]] and svc.processed_ == 3
+
+
+def test_a_partial_batch_is_flushed_after_the_timeout():
+    with _Recorder(config=Config(batch_size=5), timeout=0.05, asynchronous=True) as svc:
+        svc.put("a")
+        assert svc.ready.wait(5)
+
+    assert svc.batches == [["a"]]
+
+
+def test_close_flushes_what_is_left():
+    svc = _Recorder(config=Config(batch_size=10), timeout=60, asynchronous=True)
+    svc.put("x")
+    svc.put("y")
+
+    svc.close()
+
+    assert svc.batches == [["x", "y"]]
+
+
+def test_flatten_is_iterative_and_keeps_order():
+    deep = [0]
+    for i in range(5000):
+        deep = [deep, i + 1]
+
+    flat = BaseService.flatten(deep)
+
+    assert flat == list(range(5001))
+
+
+def test_models_of_mixed_types_are_refused():
+    from sedna_lib.exceptions import ParameterError
+
+    class _Mixed(_Recorder):
+        def __init__(self):
+            BaseService.__init__(self, models=[1, "a"], autostart=False, config=Config())
+
+    with pytest.raises(ParameterError, match="one type"):
+        _Mixed()
