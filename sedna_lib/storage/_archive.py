@@ -87,8 +87,8 @@ def safe_extract(archive: str, dst: str | None = None) -> str:
     return root
 
 
-def make_tar(src: str, dst: str) -> str:
-    """Pack the file or folder ``src`` into the gzip tar ``dst``, under its own base name.
+def make_tar(src: str, dst: str, *, arcname: str | None = None) -> str:
+    """Pack the file or folder ``src`` into the gzip tar ``dst``.
 
     Parameters
     ----------
@@ -96,6 +96,8 @@ def make_tar(src: str, dst: str) -> str:
         File or folder to pack.
     dst : str
         The archive to write.
+    arcname : str, default=None
+        Name of ``src`` inside the archive; its base name if omitted.
 
     Returns
     -------
@@ -110,5 +112,5 @@ def make_tar(src: str, dst: str) -> str:
     if not os.path.exists(src):
         raise StorageNotFoundError(f"cannot pack {src}: it does not exist", uri=src)
     with tarfile.open(dst, "w:gz") as tar:
-        tar.add(src, arcname=os.path.basename(os.path.normpath(src)))
+        tar.add(src, arcname=arcname or os.path.basename(os.path.normpath(src)))
     return dst

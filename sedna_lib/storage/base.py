@@ -12,7 +12,7 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def split_scheme(uri: str) -> tuple[str, str]:
-    """Split ``uri`` into its lower-case scheme and the rest.
+    r"""Split ``uri`` into its lower-case scheme and the rest.
 
     Parameters
     ----------

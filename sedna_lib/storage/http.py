@@ -57,7 +57,7 @@ class HTTPStorage(Storage):
         self._session_lock = threading.Lock()
         self._session_obj: Any = None
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # noqa: D105
         return f"HTTPStorage(read_timeout={self.read_timeout!r}, max_retries={self.max_retries!r})"
 
     @classmethod
@@ -109,10 +109,11 @@ class HTTPStorage(Storage):
         import requests
 
         try:
-            response = self._session().get(uri, stream=True, timeout=(self.connect_timeout, self.read_timeout),
-                                           verify=self.verify)
+            response = self._session().get(uri, stream=True, verify=self.verify,
+                                           timeout=(self.connect_timeout, self.read_timeout))
         except requests.Timeout as exc:
-            raise StorageError(f"{action} {uri} failed: timed out after {self.read_timeout} s", uri=uri) from exc
+            raise StorageError(f"{action} {uri} failed: timed out after {self.read_timeout} s",
+                               uri=uri) from exc
         except requests.RequestException as exc:
             raise StorageError(f"{action} {uri} failed: {exc}", uri=uri) from exc
         try:

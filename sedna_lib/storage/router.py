@@ -58,7 +58,7 @@ class StorageRouter:
         self.s3 = s3 if s3 is not None else S3Storage()
         self.http = http if http is not None else HTTPStorage()
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # noqa: D105
         return f"StorageRouter(local={self.local!r}, s3={self.s3!r}, http={self.http!r})"
 
     @classmethod
@@ -75,7 +75,8 @@ class StorageRouter:
         StorageRouter
             The router; nothing connects until a remote URI is used.
         """
-        return cls(local=LocalStorage(), s3=S3Storage.from_config(config), http=HTTPStorage.from_config(config))
+        return cls(local=LocalStorage(), s3=S3Storage.from_config(config),
+                   http=HTTPStorage.from_config(config))
 
     # -- dispatch ------------------------------------------------------------------------------
 

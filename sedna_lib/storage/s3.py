@@ -132,7 +132,7 @@ class S3Storage(Storage):
         self._client_lock = threading.Lock()
         self._client_obj: Any = None
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # noqa: D105
         return f"S3Storage(endpoint_url={self.endpoint_url!r})"
 
     @classmethod
@@ -480,8 +480,8 @@ class S3Storage(Storage):
                     return
                 raise
             for failure in client.remove_objects(bucket, names):
-                raise StorageError(f"delete {uri} failed at {failure.name}: {failure.code}: {failure.message}",
-                                   uri=uri)
+                raise StorageError(f"delete {uri} failed at {failure.name}: {failure.code}: "
+                                   f"{failure.message}", uri=uri)
 
     def listdir(self, uri: str) -> list[str]:
         """List the names directly under a prefix (objects and sub-folders), sorted.

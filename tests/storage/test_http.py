@@ -1,0 +1,96 @@
+"""HTTPStorage against a real http.server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import socket
+import threading
+
+import pytest
+
+from sedna_lib.exceptions import StorageError, StorageNotFoundError, StoragePermissionError
+from sedna_lib.storage import HTTPStorage
+
+pytestmark = pytest.mark.integration
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server API)
+        if self.path.startswith("/private"):
+            self.send_error(403, "Forbidden")
+        elif self.path.startswith("/broken"):
+            self.send_error(500, "Boom")
+        else:
+            super().do_GET()
+
+    def log_message(self, *args):
+        """Keep test output quiet."""
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    root = tmp_path_factory.mktemp("www")
+    (root / "models").mkdir()
+    (root / "models" / "m.pb").write_bytes(b"weights")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_download_writes_the_file_into_a_folder_under_its_name(web, tmp_path):
+    out = HTTPStorage().download(f"{web}/models/m.pb", str(tmp_path))
+
+    assert out == str(tmp_path / "m.pb")
+    assert (tmp_path / "m.pb").read_bytes() == b"weights"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pb"]
+
+
+def test_missing_url_raises_not_found_and_leaves_no_file(web, tmp_path):
+    with pytest.raises(StorageNotFoundError, match="HTTP 404") as info:
+        HTTPStorage().download(f"{web}/models/nope.pb", str(tmp_path / "x.pb"))
+
+    assert info.value.uri == f"{web}/models/nope.pb"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forbidden_raises_permission_error_and_server_error_raises_storage_error(web):
+    store = HTTPStorage(max_retries=0)
+
+    with pytest.raises(StoragePermissionError, match="HTTP 403"):
+        store.read_bytes(f"{web}/private/key")
+    with pytest.raises(StorageError, match="HTTP 500"):
+        store.read_bytes(f"{web}/broken")
+
+
+def test_exists_reads_status(web):
+    store = HTTPStorage()
+
+    assert store.exists(f"{web}/models/m.pb")
+    assert not store.exists(f"{web}/models/nope.pb")
+
+
+def test_writes_are_refused_because_http_is_read_only(tmp_path, web):
+    (tmp_path / "f").write_text("x")
+    store = HTTPStorage()
+
+    with pytest.raises(StorageError, match="read-only"):
+        store.upload(str(tmp_path / "f"), f"{web}/models/f")
+    with pytest.raises(StorageError, match="read-only"):
+        store.delete(f"{web}/models/m.pb")
+
+
+def test_silent_server_times_out_instead_of_hanging():
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        store = HTTPStorage(read_timeout=0.2, max_retries=0)
+
+        with pytest.raises(StorageError, match="timed out"):
+            store.read_bytes(f"http://127.0.0.1:{listener.getsockname()[1]}/x")
