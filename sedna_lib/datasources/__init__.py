@@ -206,14 +206,13 @@ def _resolve_row(row: Any, folder: str) -> Any:
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            lineno = 0
-            try:
-                for lineno, line in enumerate(fh, 1):  # noqa: B007 (lineno used after the loop on error)
-                    yield lineno, line
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason}); index files must be "
-                                f"UTF-8") from None
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{path}:{lineno}: not UTF-8 text ({exc.reason}); index files must be "
+                                    f"UTF-8") from None
     except OSError as exc:
         raise StorageError(f"cannot read {path!r}: {exc}", uri=path) from exc
 
