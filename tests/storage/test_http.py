@@ -33,7 +33,8 @@ def web(tmp_path_factory):
     root = tmp_path_factory.mktemp("www")
     (root / "models").mkdir()
     (root / "models" / "m.pb").write_bytes(b"weights")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    handler = functools.partial(_Handler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -75,6 +75,7 @@ def test_folder_upload_keeps_the_destination_prefix(store, folder, tmp_path):
 
     out = store.download(uri, str(tmp_path / "back"))
 
+    assert out == str(tmp_path / "back")
     assert (tmp_path / "back" / "a.txt").read_text() == "a"
     assert (tmp_path / "back" / "sub" / "b.txt").read_text() == "b"
 
