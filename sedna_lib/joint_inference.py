@@ -630,6 +630,21 @@ def _is_torchscript(path: str) -> bool:
         return False
 
 
+class _ProbabilityModel:
+    """Expose a classifier's ``predict_proba`` as ``predict``: miners read confidences, not labels."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        """Return class probabilities for ``data`` (one vector for a 1-D sample)."""
+        import numpy as np
+
+        if np.ndim(data) == 1:
+            return self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)[0]
+        return self.model.predict_proba(data, **kwargs)
+
+
 class JointModel:
     """solar_corona's edge-cloud model: ``predict(x)`` runs pre -> edge -> miner -> (cloud) -> post.
 
@@ -720,7 +735,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     ----------
     model_path : str or object
         The edge model: a local file (``.pkl``/``.joblib`` scikit-learn, ``.pt`` torch, ``.keras``
-        Keras), or a model/estimator object.
+        Keras), or a model/estimator object. A classifier with ``predict_proba`` answers with
+        class probabilities, which the miner reads (``post_fun`` can take the argmax).
     pre_fun : callable, default=None
         Pre-processing of each input.
     post_fun : callable, default=None
@@ -750,6 +766,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     """
     ctx = context or Context.from_env()
     estimator = _load_estimator(model_path)
+    if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):
+        estimator = _ProbabilityModel(estimator)  # a classifier: mine its confidences
     cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
     joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report, **options)
     return JointModel(joint, pre_fun, post_fun)

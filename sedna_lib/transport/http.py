@@ -225,6 +225,7 @@ class InferenceClient:
         self._lock = threading.Lock()
         self._service_in_use = self.service_name
         self._binary_ok = True
+        self._binary_confirmed = False
 
     @classmethod
     def from_config(cls, config: Any, *, service_name: str | None = None, **overrides: Any) -> InferenceClient:
@@ -460,11 +461,17 @@ class InferenceClient:
             self._service_in_use = self.fallback_service
             url = f"{self.endpoint}/predict"
             response = self._send("POST", url, data=body, headers=headers)
-        if binary and wire == WireFormat.AUTO and response.status_code in _FALLBACK_STATUSES:
-            logger.info("%s refused the binary codec (%s); using JSON from now on", url, response.status_code)
-            self._binary_ok = False
+        if binary and wire == WireFormat.AUTO and not self._binary_confirmed and (
+                response.status_code in _FALLBACK_STATUSES or response.status_code >= 500):
+            # a peer that never answered a binary request (an original Sedna server answers 422, or
+            # fails with 500 on a body it cannot read as JSON) is asked again in JSON
+            logger.info("%s refused the binary codec (%s); trying JSON", url, response.status_code)
             body, headers = self._encode(data, callback, fields, False)
             response = self._send("POST", url, data=body, headers=headers)
+            if response.status_code < 400:
+                self._binary_ok = False
+        elif binary and response.status_code < 400:
+            self._binary_confirmed = True
         _raise_for_status(response, url)
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == codec.MEDIA_TYPE:

@@ -1,0 +1,237 @@
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from sedna_lib.config import Config
+from sedna_lib.context import Context
+from sedna_lib.exceptions import ConfigError
+from sedna_lib.joint_inference import BigModelService, JointInference, get_big_model_endpoint, load_model
+from sedna_lib.servers._threaded import ThreadedServer
+
+pytestmark = pytest.mark.integration
+
+
+class ProbaEdge:
+    """A small scikit-learn edge model whose predict returns class probabilities."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, data, **kwargs):
+        return self.model.predict_proba(np.asarray(data, dtype="float32").reshape(1, -1))[0]
+
+
+@pytest.fixture(scope="module")
+def models(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, xt, yt = digits
+    edge = LogisticRegression(max_iter=200).fit(x[:, ::4], y)
+    cloud = LogisticRegression(max_iter=500).fit(x, y)
+    return edge, cloud, xt, yt
+
+
+class Cloud:
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, data, **kwargs):
+        return self.model.predict_proba(np.asarray(data, dtype="float32").reshape(1, -1))[0]
+
+
+class EdgeFull(ProbaEdge):
+    def predict(self, data, **kwargs):
+        return super().predict(np.asarray(data)[::4])
+
+
+def ctx(**fields):
+    return Context(Config(service_name="ji-svc", worker_name="edgeworker-1", namespace="ns", **fields))
+
+
+@pytest.fixture
+def cloud_service(models):
+    service = BigModelService(Cloud(models[1]), context=ctx()).start(host="127.0.0.1", port=0, block=False)
+    yield service
+    service.close()
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_hard_examples_go_to_the_cloud_and_easy_ones_stay(models, cloud_service, tmp_path):
+    edge, cloud, xt, yt = models
+    ji = JointInference(EdgeFull(edge), {"method": "Margin", "param": {"threshold_margin": "0.5"}}, context=ctx(),
+                        cloud=cloud_service.url + "/ji-svc", offload_dir=str(tmp_path), report=False)
+    with ji:
+        results = [ji.inference(x) for x in xt[:60]]
+    hard = [r for r in results if r.is_hard]
+    assert 0 < len(hard) < 60
+    for is_hard, final, edge_result, cloud_result in results:
+        if is_hard:
+            np.testing.assert_allclose(final, cloud_result)
+            assert isinstance(cloud_result, np.ndarray) and cloud_result.shape == (10,)
+        else:
+            assert cloud_result is None and final is edge_result
+    assert ji.stats["cloud_ok"] == len(hard)
+
+
+def test_torch_cloud_model_behind_big_model_service(models, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10), torch.nn.Softmax(-1))
+
+    class TorchCloud:
+        def predict(self, data, **kwargs):
+            with torch.no_grad():
+                return net(torch.as_tensor(np.asarray(data, dtype="float32")).reshape(1, -1))[0].numpy()
+
+    edge, _, xt, _ = models
+    with BigModelService(TorchCloud(), context=ctx()).start(host="127.0.0.1", port=0, block=False) as service:
+        ji = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(), cloud=service.url + "/ji-svc",
+                            offload_dir=str(tmp_path), report=False)
+        is_hard, final, _, cloud_result = ji.inference(xt[0])
+        ji.close()
+    assert is_hard and final.shape == (10,) and abs(float(final.sum()) - 1) < 1e-5
+
+
+def test_mining_then_inference_mines_the_raw_input(models, cloud_service, tmp_path):
+    edge, _, xt, _ = models
+    seen = []
+
+    def route(data):
+        seen.append(np.asarray(data).shape)
+        return True
+
+    ji = JointInference(EdgeFull(edge), route, context=ctx(mining_mode="mining-then-inference"),
+                        cloud=cloud_service.url + "/ji-svc", offload_dir=str(tmp_path), report=False)
+    is_hard, final, edge_result, cloud_result = ji.inference(xt[0])
+    ji.close()
+    assert seen == [(64,)] and is_hard and edge_result is None and final is cloud_result
+
+
+def test_mining_then_inference_without_a_miner_is_a_config_error(models, tmp_path):
+    ji = JointInference(EdgeFull(models[0]), None, context=ctx(mining_mode="mining-then-inference"),
+                        offload_dir=str(tmp_path), report=False)
+    with pytest.raises(ConfigError, match="no hard-example miner"):
+        ji.inference(models[2][0])
+
+
+def test_miner_from_hem_variables(models, tmp_path):
+    cfg = Config.from_env({"SERVICE_NAME": "ji-svc", "HEM_NAME": "IBT",
+                           "HEM_PARAMETERS": '[{"key": "threshold_img", "value": "0.9"}]'})
+    ji = JointInference(EdgeFull(models[0]), context=Context(cfg), offload_dir=str(tmp_path), report=False)
+    assert type(ji.miner).__name__ == "IBTFilter" and ji.miner.threshold_img == 0.9
+
+
+def test_get_hem_algorithm_from_config_lets_code_override(monkeypatch):
+    monkeypatch.setenv("HEM_NAME", "IBT")
+    monkeypatch.setenv("HEM_PARAMETERS", '[{"key": "threshold_img", "value": "0.5"}]')
+    assert JointInference.get_hem_algorithm_from_config(threshold_img=0.9) == {
+        "method": "IBT", "param": {"threshold_img": 0.9}}
+
+
+def test_dead_cloud_answers_from_the_edge_and_queued_examples_survive_a_restart(models, tmp_path):
+    edge, cloud, xt, _ = models
+    port = free_port()
+    cfg = dict(big_model_ip="127.0.0.1", big_model_port=port, connect_timeout_s=0.5, request_timeout=1.0,
+               max_retries=0)
+    first = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(**cfg), offload_dir=str(tmp_path), report=False)
+    results = [first.inference(x) for x in xt[:5]]
+    first.close()  # the edge process "restarts"
+    assert all(r.is_hard and r.cloud is None and r.result is r.edge for r in results)
+    assert first.pending_offloads == 5
+
+    delivered, done = [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(example)
+        if len(delivered) == 5:
+            done.set()
+
+    service = BigModelService(Cloud(cloud), context=ctx()).start(host="127.0.0.1", port=port, block=False)
+    try:
+        second = JointInference(EdgeFull(edge), "EdgeOnly", context=ctx(**cfg), offload_dir=str(tmp_path),
+                                on_offloaded=on_offloaded, report=False)
+        second.start()
+        assert done.wait(10)
+        second.close()
+    finally:
+        service.close()
+    assert [d.data.tolist() for d in delivered] == [x.tolist() for x in xt[:5]]
+    assert second.pending_offloads == 0
+
+
+def lc_app(received, event):
+    from fastapi import FastAPI, Request
+
+    app = FastAPI()
+
+    async def info(name: str, request: Request):
+        received.append((name, await request.json()))
+        event.set()
+        return {"Status": 200, "Message": "OK"}
+
+    info.__annotations__["request"] = Request
+    app.add_api_route("/sedna/workers/{name}/info", info, methods=["POST"])
+    return app
+
+
+def test_lc_report_counts_inferences_with_the_right_owner(models, tmp_path):
+    received, event = [], threading.Event()
+    with ThreadedServer(lc_app(received, event)) as lc:
+        ji = JointInference(EdgeFull(models[0]), "EdgeOnly", context=ctx(lc_server=lc.url, lc_period=0.1),
+                            offload_dir=str(tmp_path))
+        for x in models[2][:3]:
+            ji.inference(x)
+        assert event.wait(10)
+        ji.close()
+    name, body = received[0]
+    assert name == "edgeworker-1" and body["ownerName"] == "ji-svc" and body["ownerKind"] == "jointinferenceservice"
+    assert body["kind"] == "inference" and body["ownerInfo"]["inferenceNumber"] >= 1
+    assert body["ownerInfo"]["uploadCloudRatio"] == 0.0
+
+
+def test_absent_lc_never_blocks_inference(models, tmp_path):
+    ji = JointInference(EdgeFull(models[0]), "EdgeOnly",
+                        context=ctx(lc_server=f"http://127.0.0.1:{free_port()}", lc_period=0.05),
+                        offload_dir=str(tmp_path))
+    for x in models[2][:20]:
+        assert ji.inference(x).is_hard is False
+    ji.close()
+
+
+def test_solar_corona_load_model(models, cloud_service, tmp_path):
+    import joblib
+
+    from sedna_lib import joint_inference
+
+    edge, _, xt, yt = models
+    path = tmp_path / "edge.joblib"
+    joblib.dump(edge, path)
+    model = load_model(str(path), pre_fun=lambda img: img[::4], post_fun=lambda p: int(np.argmax(p)),
+                       cloud_offload_algorithm=joint_inference.IBT(upload_ratio=0.5),
+                       big_model_endpoint=cloud_service.url + "/ji-svc", context=ctx(), offload_dir=str(tmp_path))
+    with model:
+        labels = [model.predict(x) for x in xt[:10]]
+    assert all(isinstance(label, int) for label in labels)
+
+
+def test_get_big_model_endpoint_reads_the_deployment():
+    assert get_big_model_endpoint(ctx(big_model_ip="cloud.ns", big_model_port=5000)) == "http://cloud.ns:5000/ji-svc"
+
+
+def test_sedna_import_paths():
+    import sedna  # noqa: F401
+    from sedna.core.joint_inference import BigModelService as B, JointInference as J
+    from sedna.service.server import InferenceServer
+
+    from sedna_lib.servers.inference import InferenceServer as Mine
+
+    assert J is JointInference and B is BigModelService and InferenceServer is Mine

@@ -1,0 +1,142 @@
+import json
+import threading
+
+import numpy as np
+import pytest
+import requests
+
+from sedna_lib.registry import Kind, Registry
+from sedna_lib.servers.inference import InferenceServer
+from sedna_lib.transport import codec
+
+pytestmark = pytest.mark.integration
+
+
+class Model:
+    def predict(self, data):
+        return (np.asarray(data, dtype=float) * 2).tolist()
+
+
+@pytest.fixture(scope="module")
+def registry():
+    reg = Registry(use_entry_points=False)
+    reg.register(Kind.CALLBACK, "negate", lambda result: (-np.asarray(result)).tolist())
+    return reg
+
+
+@pytest.fixture(scope="module")
+def server(registry):
+    with InferenceServer(Model(), "ji-svc", http_port=0, max_buffer_size=4096, registry=registry) as srv:
+        yield srv
+
+
+def test_sedna_json_wire_on_service_and_sedna_paths(server):
+    for path in ("/ji-svc/predict", "/sedna/predict"):
+        reply = requests.post(server.url + path, json={"data": [1, 2]}, timeout=5)
+        assert reply.status_code == 200 and reply.json() == {"result": [2.0, 4.0]}
+
+
+def test_callback_is_applied_under_both_field_names(server):
+    for field in ("callback", "post_process"):
+        reply = requests.post(server.url + "/ji-svc/predict", json={"data": [1], field: "negate"}, timeout=5)
+        assert reply.json() == {"result": [-2.0]}
+
+
+def test_unknown_callback_is_a_400_naming_it(server):
+    reply = requests.post(server.url + "/ji-svc/predict", json={"data": [1], "callback": "nope"}, timeout=5)
+    assert reply.status_code == 400 and "nope" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize("body, ctype, status", [
+    (b"{not json", "application/json", 400),
+    (b'{"x": 1}', "application/json", 422),
+    (b'{"data": 3}', "application/json", 422),
+    (b"[1, 2]", "application/json", 422),
+    (b"SDNAgarbage", codec.MEDIA_TYPE, 400),
+    (b"data=1", "text/plain", 415),
+])
+def test_malformed_bodies_get_4xx_and_the_server_keeps_serving(server, body, ctype, status):
+    reply = requests.post(server.url + "/ji-svc/predict", data=body, headers={"Content-Type": ctype}, timeout=5)
+    assert reply.status_code == status
+    assert requests.post(server.url + "/ji-svc/predict", json={"data": [1]}, timeout=5).status_code == 200
+
+
+def test_oversized_body_is_refused_with_413(server):
+    reply = requests.post(server.url + "/ji-svc/predict", json={"data": [0.5] * 5000}, timeout=5)
+    assert reply.status_code == 413 and "limit" in reply.json()["detail"]
+
+
+def test_binary_codec_round_trip(server):
+    body = codec.encode([np.arange(4, dtype="float32")], {"callback": None})
+    reply = requests.post(server.url + "/ji-svc/predict", data=body,
+                          headers={"Content-Type": codec.MEDIA_TYPE, "Accept": codec.MEDIA_TYPE}, timeout=5)
+    meta, (result,) = codec.decode(reply.content)
+    assert reply.headers["content-type"] == codec.MEDIA_TYPE and result.tolist() == [0, 2, 4, 6]
+
+
+def test_route_list_health_and_openapi(server):
+    infos = requests.get(server.url + "/ji-svc", timeout=5).json()
+    assert {"path": "/ji-svc/predict", "name": "method"} in infos["infos"] and codec.MEDIA_TYPE in infos["codecs"]
+    assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"
+    assert "/ji-svc/predict" in requests.get(server.url + "/openapi.json", timeout=5).json()["paths"]
+
+
+@pytest.mark.parametrize("result, expected", [(3.5, 3.5), ("text", "text"), (np.float32(2), 2.0), ({"a": 1}, {"a": 1})])
+def test_non_list_results_are_wrapped_not_500(result, expected):
+    with InferenceServer(lambda data: result, "s", http_port=0) as srv:
+        reply = requests.post(srv.url + "/s/predict", json={"data": [0]}, timeout=5)
+    assert reply.status_code == 200 and reply.json() == {"result": expected}
+
+
+def test_model_failure_is_a_500_and_the_server_keeps_serving():
+    calls = []
+
+    def flaky(data):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return [1]
+
+    with InferenceServer(flaky, "s", http_port=0) as srv:
+        first = requests.post(srv.url + "/s/predict", json={"data": [0]}, timeout=5)
+        second = requests.post(srv.url + "/s/predict", json={"data": [0]}, timeout=5)
+        health = requests.get(srv.url + "/healthz", timeout=5).json()
+    assert first.status_code == 500 and "RuntimeError: boom" in first.json()["detail"]
+    assert second.json() == {"result": [1]} and health["failed"] == 1
+
+
+def test_token_is_required_when_set():
+    with InferenceServer(Model(), "s", http_port=0, token="s3cret") as srv:
+        missing = requests.post(srv.url + "/s/predict", json={"data": [1]}, timeout=5)
+        wrong = requests.post(srv.url + "/s/predict", json={"data": [1]}, headers={"Authorization": "Bearer x"},
+                              timeout=5)
+        good = requests.post(srv.url + "/s/predict", json={"data": [1]},
+                             headers={"Authorization": "Bearer s3cret"}, timeout=5)
+        health = requests.get(srv.url + "/healthz", timeout=5)
+    assert missing.status_code == 401 and wrong.status_code == 401
+    assert good.status_code == 200 and health.status_code == 200
+
+
+def test_requests_are_served_concurrently():
+    barrier = threading.Barrier(4, timeout=10)
+
+    def model(data):
+        barrier.wait()  # returns only once 4 requests are inside the model at the same time
+        return data
+
+    with InferenceServer(model, "s", http_port=0) as srv:
+        replies = []
+        threads = [threading.Thread(target=lambda: replies.append(
+            requests.post(srv.url + "/s/predict", json={"data": [1]}, timeout=10).status_code)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+    assert replies == [200] * 4
+
+
+def test_a_sedna_style_client_body_is_understood(server):
+    # Sedna's ModelClient posts json.dumps({**kwargs, "data": x}) with post_process
+    body = json.dumps({"post_process": "negate", "data": [[1.0, 2.0]]})
+    reply = requests.post(server.url + "/sedna/predict", data=body, timeout=5)
+    assert reply.json() == {"result": [[-2.0, -4.0]]}

@@ -1,0 +1,107 @@
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from sedna_lib.exceptions import RemoteError, TransportError, TransportTimeout
+from sedna_lib.servers._threaded import ThreadedServer
+from sedna_lib.servers.inference import InferenceServer
+from sedna_lib.transport.http import CircuitBreaker, InferenceClient
+
+pytestmark = pytest.mark.integration
+
+
+def sedna_style_app():
+    """A cloud worker shaped like Sedna's: pydantic body with a list `data`, served at /sedna only."""
+    from typing import List, Optional
+
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    class InferenceItem(BaseModel):
+        data: List
+        callback: Optional[str] = None
+
+    app = FastAPI()
+
+    @app.post("/sedna/predict")
+    def predict(item: InferenceItem):
+        return {"result": [sum(map(sum, item.data))]}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def sedna_server():
+    with ThreadedServer(sedna_style_app()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_a_sedna_lib_edge_talks_to_an_original_sedna_cloud(sedna_server):
+    client = InferenceClient(sedna_server.url, service_name="ji-svc", timeout=5)
+    assert client.predict(np.ones((2, 2), dtype="float32")) == [4.0]  # 404 -> /sedna, 422 -> JSON
+    assert client.endpoint.endswith("/sedna") and client._binary_ok is False
+    assert client.inference(np.ones((1, 3)))["result"] == [3.0]
+
+
+def test_sedna_lib_peers_use_the_binary_codec():
+    with InferenceServer(lambda x: np.asarray(x) + 1, "s", http_port=0) as srv:
+        client = InferenceClient(srv.url, service_name="s")
+        result = client.predict(np.zeros((2, 3), dtype="float32"))
+    assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == (2, 3)
+
+
+def test_refused_connection_opens_the_breaker_and_later_calls_fail_fast(closed_port):
+    client = InferenceClient(f"http://127.0.0.1:{closed_port}", max_retries=1, backoff=0.01, reset_timeout=60)
+    with pytest.raises(TransportError, match="cannot connect"):
+        client.predict([1])
+    started = time.perf_counter()
+    with pytest.raises(TransportError, match="circuit open"):
+        client.predict([1])
+    assert time.perf_counter() - started < 0.05 and client.breaker.state == "open"
+
+
+def test_a_silent_peer_costs_one_read_timeout():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections, never answers
+    try:
+        client = InferenceClient(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=(1.0, 0.3))
+        started = time.perf_counter()
+        with pytest.raises(TransportTimeout, match="no answer within 0.3 s"):
+            client.predict([1])
+        assert time.perf_counter() - started < 1.0
+        with pytest.raises(TransportError, match="circuit open"):
+            client.predict([1])
+    finally:
+        listener.close()
+
+
+def test_error_status_is_a_remote_error_with_the_code():
+    with InferenceServer(lambda x: x, "s", http_port=0, token="t") as srv:
+        with pytest.raises(RemoteError, match="401") as info:
+            InferenceClient(srv.url, service_name="s").predict([1])
+        assert info.value.status_code == 401
+        assert InferenceClient(srv.url, service_name="s", auth_token="t").predict([1]) == [1]
+
+
+def test_breaker_half_opens_after_the_pause_and_closes_on_success():
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=1.0, clock=lambda: now[0])
+    breaker.record_failure()
+    assert breaker.allow()
+    breaker.record_failure()
+    assert not breaker.allow()
+    now[0] = 1.5
+    assert breaker.allow() and not breaker.allow()  # one trial at a time
+    assert breaker.record_success() and breaker.state == "closed"
