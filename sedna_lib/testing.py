@@ -1,0 +1,214 @@
+"""Contract checks for plugin authors: run them on your backend, miner or aggregator in your own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["check_backend", "check_hard_example_miner", "make_classification_data"]
+
+
+# -- backends -----------------------------------------------------------------------------------
+
+def make_classification_data(n_samples: int = 96, n_features: int = 4, *,
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Make a small, seeded, linearly separable two-class problem.
+
+    Parameters
+    ----------
+    n_samples : int, default=96
+        Number of samples.
+    n_features : int, default=4
+        Number of float32 features.
+    seed : int, default=0
+        Seed of the generator.
+
+    Returns
+    -------
+    x : numpy.ndarray of shape (n_samples, n_features), float32
+        Features.
+    y : numpy.ndarray of shape (n_samples,), int64
+        Labels in {0, 1}.
+
+    Examples
+    --------
+    >>> x, y = make_classification_data(10)
+    >>> x.shape, x.dtype.name, sorted(set(y.tolist())) == [0, 1]
+    ((10, 4), 'float32', True)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_samples, n_features)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64)
+    return x, y
+
+
+def _outputs(backend: Any, x: np.ndarray) -> np.ndarray:
+    return np.asarray(backend.predict(x), dtype=np.float64)
+
+
+def check_backend(backend_factory: Callable[[], Any], data: tuple[Any, Any] | None = None) -> None:
+    """Check that a backend keeps the sedna_lib backend contract.
+
+    The factory must return a *fresh* backend (an untrained model of the same architecture)
+    each call. The checks train it, predict, evaluate, read and write weights, save and load
+    through a temporary folder, and describe the saved model for the LocalController.
+
+    Parameters
+    ----------
+    backend_factory : callable
+        ``backend_factory() -> Backend``.
+    data : tuple of (x, y), default=None
+        Training data the model accepts; by default :func:`make_classification_data`
+        (4 float32 features, labels 0/1), so the model must take 4 inputs and 2 classes.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first broken rule.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sedna_lib.backends import SklearnBackend
+    >>> check_backend(lambda: SklearnBackend(LogisticRegression()))
+    """
+    from .backends.base import Backend
+    from .exceptions import SednaError, StorageNotFoundError
+
+    x, y = data if data is not None else make_classification_data()
+    backend = backend_factory()
+    name = type(backend).__name__
+    assert isinstance(backend, Backend), f"{name} is not a sedna_lib.backends.Backend"
+    assert isinstance(backend.framework, str), f"{name}.framework must be a str"
+    assert isinstance(backend.model_name, str) and backend.model_name, f"{name}.model_name must be a file name"
+    assert backend.has_load is False, f"{name}.has_load must be False before train/load"
+
+    # train / predict / evaluate
+    backend.train((x, y))
+    assert backend.has_load is True, f"{name}.train must set has_load"
+    pred = backend.predict(x)
+    assert len(pred) == len(x), f"{name}.predict returned {len(pred)} rows for {len(x)} samples"
+    metrics = backend.evaluate((x, y))
+    assert isinstance(metrics, Mapping) and metrics, f"{name}.evaluate must return a non-empty dict"
+    for key, value in metrics.items():
+        assert isinstance(key, str) and np.isscalar(value), f"{name}.evaluate: {key!r} is not a scalar"
+    json.dumps({k: float(v) for k, v in metrics.items()})
+
+    # weights: numpy arrays, a faithful round trip, refused when malformed
+    weights = backend.get_weights()
+    assert isinstance(weights, list) and weights, f"{name}.get_weights must return a non-empty list"
+    assert all(isinstance(w, np.ndarray) for w in weights), f"{name}.get_weights must return numpy arrays"
+    before = _outputs(backend, x)
+    backend.set_weights([np.zeros_like(w) for w in weights])
+    backend.set_weights(weights)
+    assert np.allclose(_outputs(backend, x), before, atol=1e-5), \
+        f"{name}.set_weights(get_weights()) changed the predictions"
+    again = backend.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(again, weights)), f"{name} weights differ after a round trip"
+    try:
+        backend.set_weights(weights[:-1])
+    except (SednaError, ValueError):
+        pass
+    else:
+        raise AssertionError(f"{name}.set_weights accepted {len(weights) - 1} arrays for {len(weights)} weights")
+
+    # save / load
+    with tempfile.TemporaryDirectory() as folder:
+        path = backend.save(folder)
+        assert isinstance(path, str) and os.path.exists(path), f"{name}.save must return the saved file's path"
+        fresh = backend_factory()
+        fresh.load(path)
+        assert fresh.has_load is True, f"{name}.load must set has_load"
+        assert np.allclose(_outputs(fresh, x), before, atol=1e-5), f"{name} predicts differently after load"
+        missing = os.path.join(folder, "missing", fresh.model_name)
+        try:
+            backend_factory().load(missing)
+        except StorageNotFoundError:
+            pass
+        else:
+            raise AssertionError(f"{name}.load of a missing file must raise StorageNotFoundError")
+
+        # model_info for the LocalController
+        info = backend.model_info(path, relpath=folder, result={"accuracy": np.float32(0.5)})
+        assert isinstance(info, list) and info, f"{name}.model_info must return a non-empty list"
+        first = info[0]
+        assert set(first) >= {"format", "url", "metrics"}, f"{name}.model_info entries need format/url/metrics"
+        assert not first["url"].startswith(folder), f"{name}.model_info must strip relpath from the url"
+        assert first["format"] == os.path.splitext(path)[1].lstrip(".").lower(), \
+            f"{name}.model_info format must be the file extension"
+        json.dumps(info)
+
+
+# -- hard-example miners ------------------------------------------------------------------------
+
+def _miner_samples(kind: str, n: int, rng: np.random.Generator) -> list[Any]:
+    if kind == "detections":
+        out = []
+        for _ in range(n):
+            boxes = rng.uniform(0, 1, size=(int(rng.integers(0, 5)), 6))
+            out.append(boxes)
+        return out
+    return list(rng.dirichlet(np.ones(5) * 0.5, size=n))
+
+
+def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0) -> None:
+    """Check that a hard-example miner keeps the contract every built-in keeps.
+
+    The checks: it is a :class:`~sedna_lib.base.HardExampleMiner` whose parameters round-trip
+    through ``get_params``/``clone``; one sample gives a Python ``bool``; a batch gives a boolean
+    array of the batch's length, equal to the one-by-one decisions (for deterministic miners);
+    an empty batch and an empty sample do not fail; a score-based miner's scores are finite
+    floats, and with ``upload_ratio=0.3`` it flags 30 % of a stream (within 3 points).
+
+    Parameters
+    ----------
+    miner : HardExampleMiner
+        The miner to check (it is cloned, never changed).
+    n_samples : int, default=400
+        Stream length for the checks.
+    seed : int, default=0
+        Seed of the synthetic inputs.
+
+    Raises
+    ------
+    AssertionError
+        Naming the broken rule.
+
+    Examples
+    --------
+    >>> from sedna_lib.registry import default_registry
+    >>> check_hard_example_miner(default_registry.create("hard_example_mining", "CrossEntropy"))
+    """
+    from .base import HardExampleMiner
+
+    assert isinstance(miner, HardExampleMiner), f"{type(miner).__name__} must subclass HardExampleMiner"
+    params = miner.get_params()
+    twin = miner.clone()
+    assert type(twin) is type(miner) and twin.get_params() == params, "clone() must keep the parameters"
+    rng = np.random.default_rng(seed)
+    kind = getattr(miner, "input_kind", "any")
+    samples = _miner_samples(kind, n_samples, rng)
+
+    single = miner.clone()(samples[0])
+    assert isinstance(single, bool), f"miner(sample) must return a bool, got {type(single).__name__}"
+    batch = miner.clone().is_hard(samples)
+    assert isinstance(batch, np.ndarray) and batch.dtype == bool and batch.shape == (n_samples,), \
+        f"is_hard(batch) must return a bool array of shape ({n_samples},), got {getattr(batch, 'shape', batch)}"
+    assert miner.clone().is_hard([]).shape == (0,), "is_hard([]) must return an empty array"
+    assert isinstance(miner.clone()([]), bool), "an empty sample must be decided, not fail"
+    deterministic = "seed" not in params and params.get("upload_ratio") is None
+    if deterministic:
+        one_by_one = miner.clone()
+        assert batch.tolist() == [one_by_one(s) for s in samples], "batch and one-by-one decisions differ"
+    if getattr(miner, "scored", False):
+        scores = miner.clone().score(samples)
+        assert scores.shape == (n_samples,) and np.all(np.isfinite(scores)), "score() must give finite floats"
+        if "upload_ratio" in params:
+            budget = miner.clone().set_params(upload_ratio=0.3)
+            flags = [budget(s) for s in samples]
+            assert abs(np.mean(flags) - 0.3) <= 0.03, f"upload_ratio=0.3 flagged {np.mean(flags):.3f} of the stream"
