@@ -1,0 +1,213 @@
+"""The trainer's round loop shared by FederatedLearning, collaborative_training.fit and the simulation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .base import Aggregator, ClientUpdate
+from .exceptions import RemoteError, TransportError
+
+__all__ = ["count_samples", "local_round", "run_client", "RoundOutcome"]
+
+logger = logging.getLogger(__name__)
+
+
+def count_samples(data: Any) -> int:
+    """Count training samples in the forms the backends accept.
+
+    Parameters
+    ----------
+    data : object
+        A datasource (``.x``), an ``(x, y)`` tuple, an array, a torch ``DataLoader`` or a
+        ``tf.data.Dataset``.
+
+    Returns
+    -------
+    int
+        The number of samples (0 if it cannot be told).
+    """
+    if data is None:
+        return 0
+    x = getattr(data, "x", None)
+    if x is not None:
+        return len(x)
+    if isinstance(data, tuple) and data:
+        return len(data[0])
+    dataset = getattr(data, "dataset", None)  # torch DataLoader
+    if dataset is not None and hasattr(dataset, "__len__"):
+        return len(dataset)
+    if hasattr(data, "cardinality") and hasattr(data, "unbatch"):  # tf.data
+        n = 0
+        for batch in data:
+            first = batch[0] if isinstance(batch, (tuple, list)) else batch
+            n += int(first.shape[0]) if len(first.shape) else 1
+        return n
+    try:
+        return len(data)
+    except TypeError:
+        return 0
+
+
+@dataclass
+class RoundOutcome:
+    """What a trainer saw in one round.
+
+    Attributes
+    ----------
+    round_number : int
+        The round the server finished.
+    total_sample : int
+        Samples behind the global model.
+    is_last : bool
+        Whether the job ended.
+    train_result : object
+        What the backend's ``train`` returned.
+    bytes_sent : int
+        Upload size.
+    """
+
+    round_number: int
+    total_sample: int
+    is_last: bool
+    train_result: Any = None
+    bytes_sent: int = 0
+    config: dict = field(default_factory=dict)
+
+
+def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwargs: dict | None = None,
+                config: dict | None = None) -> Any:
+    """Train locally once, applying the server's round settings (``proximal_mu``).
+
+    Parameters
+    ----------
+    backend : Backend
+        The wrapped model.
+    train_data, valid_data : object
+        Local data.
+    train_kwargs : dict, default=None
+        Options for ``backend.train`` (epochs, batch_size, loss, optimizer, ...).
+    config : dict, default=None
+        The server's settings for this round.
+
+    Returns
+    -------
+    object
+        What ``backend.train`` returned.
+    """
+    kwargs = dict(train_kwargs or {})
+    mu = (config or {}).get("proximal_mu")
+    if mu:
+        kwargs.setdefault("proximal_mu", float(mu))
+    return backend.train(train_data, valid_data, **kwargs)
+
+
+def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
+               train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
+               on_round: Callable[[RoundOutcome], None] | None = None, reconnects: int = 3) -> list[RoundOutcome]:
+    """Run the federated rounds of one trainer until the server says the job is done.
+
+    Parameters
+    ----------
+    backend : Backend
+        The wrapped model (``train``, ``get_weights``, ``set_weights``).
+    client : AggregationClient
+        The connection (connected here if needed).
+    train_data, valid_data : object
+        Local data; never leaves the trainer.
+    train_kwargs : dict, default=None
+        Options for ``backend.train``.
+    aggregator : Aggregator, default=None
+        The client's copy of the algorithm: its ``client_config`` applies before the server's.
+    on_round : callable, default=None
+        Called with each :class:`RoundOutcome`.
+    reconnects : int, default=3
+        Times a lost connection is re-opened (the update is resent) before giving up.
+
+    Returns
+    -------
+    list of RoundOutcome
+        One entry per round.
+
+    Raises
+    ------
+    TransportError
+        If the connection is lost more than ``reconnects`` times.
+    RemoteError, AggregationError
+        If the server refuses this trainer or its update.
+    """
+    if not client.is_connected:
+        client.connect()
+    config = dict(aggregator.client_config()) if aggregator is not None else {}
+    current = 0
+    initial = client.initial_
+    outcomes: list[RoundOutcome] = []
+    if initial is not None:
+        if initial.weights:
+            backend.set_weights([np.array(w) for w in initial.weights])
+        current = initial.round_number
+        config.update(initial.config)
+        if initial.is_last:
+            return outcomes
+    num_samples = count_samples(train_data)
+    while True:
+        result = local_round(backend, train_data, valid_data, train_kwargs, config)
+        weights = backend.get_weights()
+        sent = client.send_update(weights, num_samples, round_number=current + 1)
+        left = reconnects
+        while True:
+            try:
+                msg = client.recv_weights()
+                break
+            except RemoteError:
+                raise
+            except TransportError as exc:
+                if left <= 0:
+                    raise
+                left -= 1
+                logger.warning("lost the aggregator (%s); reconnecting", exc)
+                client.reconnect()
+                caught_up = client.initial_
+                if caught_up is not None and caught_up.round_number >= current + 1:
+                    msg = caught_up
+                    break
+                sent = client.send_update(weights, num_samples, round_number=current + 1)
+        if msg.weights:
+            backend.set_weights([np.array(w) for w in msg.weights])  # writable copies
+        current = msg.round_number
+        config = dict(aggregator.client_config()) if aggregator is not None else {}
+        config.update(msg.config)
+        outcome = RoundOutcome(msg.round_number, msg.total_sample, msg.is_last, result, sent, config)
+        outcomes.append(outcome)
+        if on_round is not None:
+            on_round(outcome)
+        if msg.is_last:
+            return outcomes
+
+
+def update_of(backend: Any, num_samples: int, client_id: str, copy: bool) -> ClientUpdate:
+    """Package a backend's current weights as a :class:`ClientUpdate` (copied when asked).
+
+    Parameters
+    ----------
+    backend : Backend
+        The model.
+    num_samples : int
+        Samples behind it.
+    client_id : str
+        Who.
+    copy : bool
+        Copy the arrays (needed when the aggregator keeps them).
+
+    Returns
+    -------
+    ClientUpdate
+        The update.
+    """
+    weights = backend.get_weights()
+    if copy:
+        weights = [np.array(w, copy=True) for w in weights]
+    return ClientUpdate(weights, num_samples, client_id)

@@ -1,0 +1,315 @@
+"""Collaborative training (federated learning), solar_corona's face: ``fit`` a model with edge peers, or simulate them.
+
+``fit`` trains a TensorFlow/Keras or PyTorch model (or any estimator with weights) on local data
+for a number of federated rounds against the aggregation server named by the environment
+(``AGG_IP``, ``AGG_PORT``, ``WORKER_NAME``, ...), and returns the trained model. ``simulate``
+runs N clients in one process, with no server, through the same client and aggregator code.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ._federated_client import RoundOutcome, count_samples, local_round, run_client, update_of
+from .base import Aggregator
+from .context import Context
+from .exceptions import ParameterError
+from .registry import Kind
+
+__all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for"]
+
+logger = logging.getLogger(__name__)
+
+
+def aggregator_from(aggregation: str | Aggregator | None, context: Context | None = None) -> Aggregator:
+    """Return an aggregator instance for a registered name (or the instance itself).
+
+    Parameters
+    ----------
+    aggregation : str or Aggregator or None
+        ``FedAvg``, ``FedProx``, ... (None: ``AGGREGATION_ALGORITHM`` or FedAvg).
+    context : Context, default=None
+        The registry to use.
+
+    Returns
+    -------
+    Aggregator
+        The instance.
+
+    Raises
+    ------
+    NotRegisteredError
+        If the name is unknown.
+    """
+    if isinstance(aggregation, Aggregator):
+        return aggregation
+    ctx = context or Context.from_env()
+    name = aggregation or ctx.config.aggregation_algorithm or "FedAvg"
+    return ctx.registry.create(Kind.AGGREGATION, str(name))
+
+
+def client_for(context: Context, aggregation: str, *, client_id: str | None = None, job_name: str = "") -> Any:
+    """Build the :class:`~sedna_lib.transport.ws.AggregationClient` a deployed trainer uses.
+
+    Parameters
+    ----------
+    context : Context
+        ``AGG_PROTOCOL``, ``AGG_IP``, ``AGG_PORT``, ``CONNECT_TIMEOUT``, ``WORKER_NAME``,
+        ``SEDNA_AUTH_TOKEN`` and ``SEDNA_TLS_CA`` come from it.
+    aggregation : str
+        The aggregator's name (the URL path).
+    client_id : str, default=None
+        Overrides ``WORKER_NAME``.
+    job_name : str, default=''
+        Sent with updates.
+
+    Returns
+    -------
+    AggregationClient
+        Not yet connected.
+    """
+    from .transport.ws import AggregationClient
+
+    cfg = context.config
+    url = f"{cfg.agg_protocol or 'ws'}://{cfg.agg_ip}:{int(cfg.agg_port)}/{aggregation}"
+    return AggregationClient(url, client_id if client_id is not None else (cfg.worker_name or ""),
+                             token=cfg.auth_token, ca_file=cfg.tls_ca, connect_timeout=cfg.connect_timeout,
+                             job_name=job_name)
+
+
+def _resolve(obj: Any, framework: str) -> Any:
+    resolve = getattr(obj, "resolve", None)
+    return resolve(framework) if callable(resolve) and hasattr(obj, "sedna_lib_kind") else obj
+
+
+class _Progress:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, enabled: bool, stream: Any = None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.started = time.perf_counter()
+
+    def __call__(self, outcome: RoundOutcome, metrics: dict | None, total: int | None) -> None:
+        if not self.enabled:
+            return
+        width = 20
+        done = outcome.round_number
+        frac = 1.0 if outcome.is_last or not total else min(done / total, 1.0)
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        shown = " ".join(f"{k}={v:.4f}" for k, v in (metrics or {}).items() if isinstance(v, (int, float)))
+        end = "\n" if outcome.is_last else ""
+        self.stream.write(f"\rround {done}{'/' + str(total) if total else ''} [{bar}] {shown} "
+                          f"({time.perf_counter() - self.started:.1f} s){end}")
+        self.stream.flush()
+
+
+def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any = None, metric: Any = None,
+        optimizer: Any = None, batch_size: int | str | None = None, epochs: int | str | None = None,
+        aggregation_algorithm: str | Aggregator | None = None, *, context: Context | None = None,
+        client_id: str | None = None, progress: bool = True, on_round: Callable[[RoundOutcome], None] | None = None,
+        rounds_hint: int | None = None) -> Any:
+    """Train ``model`` federatedly on local data and return it (solar_corona's ``collaborative_training.fit``).
+
+    Each round trains locally for ``epochs`` epochs with the framework's own loss and optimizer
+    (FedProx's proximal term is added inside the loop when the aggregator asks for it), sends
+    the weights to the aggregation server, and continues from the aggregated model, until the
+    server ends the job. The server is found from the environment as a deployed worker's is.
+
+    Parameters
+    ----------
+    train_loader : object
+        Local training data: ``(x, y)``, a torch ``DataLoader``, a ``tf.data.Dataset``, a
+        datasource.
+    test_loader : object, default=None
+        Evaluated after each round (shown on the progress bar).
+    model : object
+        A ``torch.nn.Module``, a Keras model, or an estimator with weights.
+    loss, metric, optimizer : object, default=None
+        ``sedna_lib.losses``/``metrics``/``optimizers`` objects, or the framework's own.
+    batch_size, epochs : int or str, default=None
+        Local training options (strings from ``get_parameters`` are accepted).
+    aggregation_algorithm : str or Aggregator, default=None
+        ``FedAvg``, ``FedProx``, ... (None: ``AGGREGATION_ALGORITHM`` or FedAvg).
+    context : Context, default=None
+        Configuration; ``Context.from_env()`` when omitted.
+    client_id : str, default=None
+        Overrides ``WORKER_NAME``.
+    progress : bool, default=True
+        Show a per-round progress bar on stderr.
+    on_round : callable, default=None
+        Called with each round's :class:`~sedna_lib._federated_client.RoundOutcome`.
+    rounds_hint : int, default=None
+        Total rounds, for the progress bar (``exit_round`` from the environment otherwise).
+
+    Returns
+    -------
+    object
+        The trained model (the same object as ``model`` for torch and Keras).
+
+    Raises
+    ------
+    ParameterError
+        If ``model`` is missing or ``epochs``/``batch_size`` is not an integer.
+    TransportError
+        If the aggregation server cannot be reached.
+    """
+    if model is None:
+        raise ParameterError("fit needs a model (a torch.nn.Module, a Keras model or an estimator with weights)")
+    ctx = context or Context.from_env()
+    from .backends import set_backend
+
+    backend = set_backend(model, context=ctx)
+    aggregator = aggregator_from(aggregation_algorithm, ctx)
+    name = aggregation_algorithm if isinstance(aggregation_algorithm, str) and aggregation_algorithm else None
+    name = name or ctx.config.aggregation_algorithm or type(aggregator).__name__
+    kwargs = _train_kwargs(backend, loss, optimizer, metric, batch_size, epochs)
+    client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
+    bar = _Progress(progress)
+    total = rounds_hint or ctx.config.exit_round
+
+    def report(outcome: RoundOutcome) -> None:
+        metrics = backend.evaluate(test_loader, **_eval_kwargs(kwargs)) if test_loader is not None else None
+        bar(outcome, metrics if isinstance(metrics, dict) else None, total)
+        logger.info("round %d: %s", outcome.round_number, metrics)
+        if on_round is not None:
+            on_round(outcome)
+
+    try:
+        run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator, on_round=report)
+    finally:
+        client.close()
+    return getattr(backend, "model", None) or _model_of(backend, model)
+
+
+def _model_of(backend: Any, model: Any) -> Any:
+    instance = getattr(backend, "_instance", None)
+    return instance() if callable(instance) else model
+
+
+def _as_int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _train_kwargs(backend: Any, loss: Any, optimizer: Any, metric: Any, batch_size: Any, epochs: Any) -> dict:
+    framework = str(getattr(backend, "framework", "") or "")
+    fw = "torch" if "torch" in framework else ("keras" if framework in ("keras", "tensorflow") else framework)
+    kwargs: dict[str, Any] = {}
+    if loss is not None:
+        kwargs["loss"] = _resolve(loss, fw)
+    if optimizer is not None:
+        kwargs["optimizer"] = _resolve(optimizer, fw)
+    if metric is not None and fw == "keras":
+        kwargs["metrics"] = [_resolve(metric, fw)]
+    for key, value in (("batch_size", batch_size), ("epochs", epochs)):
+        value = _as_int(value, key)
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def _eval_kwargs(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k in ("loss", "batch_size")}
+
+
+@dataclass
+class SimulationResult:
+    """What :func:`simulate` produced.
+
+    Attributes
+    ----------
+    weights : list of numpy.ndarray
+        The final global model.
+    history : list of dict
+        Per round: ``round``, ``clients``, ``total_sample``, ``seconds`` and the evaluation metrics.
+    """
+
+    weights: list
+    history: list = field(default_factory=list)
+
+
+def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggregator = "FedAvg", rounds: int = 10,
+             *, train_kwargs: dict | None = None, chooser: Any = None, evaluate: Callable[[Any, int], dict] | None = None,
+             initial_weights: Any = None, context: Context | None = None,
+             on_round: Callable[[dict], None] | None = None) -> SimulationResult:
+    """Simulate federated training of N clients in this process, with no server.
+
+    The clients share one backend (its weights are reset to the global model before each local
+    round), so memory does not grow with the number of clients; the aggregator and the local
+    round are the same code the deployed client and server run.
+
+    Parameters
+    ----------
+    backend : Backend
+        The wrapped model (``sedna_lib.backends.set_backend(model)``).
+    client_data : sequence
+        One training set per client.
+    aggregation : str or Aggregator, default='FedAvg'
+        The aggregator.
+    rounds : int, default=10
+        Rounds to run.
+    train_kwargs : dict, default=None
+        Options for ``backend.train``.
+    chooser : SimpleClientChoose, default=None
+        Picks the clients of each round (all by default).
+    evaluate : callable, default=None
+        ``evaluate(backend, round) -> dict`` after each round (the backend holds the global model).
+    initial_weights : list of numpy.ndarray, default=None
+        Starting model (the backend's current weights by default).
+    context : Context, default=None
+        Registry for names.
+    on_round : callable, default=None
+        Called with each round's history entry.
+
+    Returns
+    -------
+    SimulationResult
+        The final weights and the per-round history.
+
+    Raises
+    ------
+    ParameterError
+        If ``client_data`` is empty or ``rounds`` < 1.
+    """
+    if not client_data:
+        raise ParameterError("simulate needs at least one client's data")
+    if int(rounds) < 1:
+        raise ParameterError(f"rounds must be >= 1, got {rounds!r}")
+    aggregator = aggregator_from(aggregation, context or Context())
+    global_weights = list(initial_weights) if initial_weights is not None else [
+        w.copy() for w in backend.get_weights()]
+    sizes = [count_samples(d) for d in client_data]
+    ids = [f"client-{i}" for i in range(len(client_data))]
+    position = {cid: i for i, cid in enumerate(ids)}
+    history: list[dict] = []
+    for r in range(1, int(rounds) + 1):
+        started = time.perf_counter()
+        chosen = chooser.choose(ids, r) if chooser is not None else ids
+        aggregator.begin_round(global_weights)
+        config = aggregator.client_config()
+        for cid in chosen:
+            i = position[cid]
+            backend.set_weights(global_weights)
+            local_round(backend, client_data[i], None, train_kwargs, config)
+            aggregator.add(update_of(backend, sizes[i], cid, copy=not aggregator.streaming))
+        global_weights = aggregator.finish()
+        backend.set_weights(global_weights)
+        entry = {"round": r, "clients": len(chosen), "total_sample": int(getattr(aggregator, "total_samples_", 0)),
+                 "seconds": time.perf_counter() - started}
+        if evaluate is not None:
+            entry.update(evaluate(backend, r) or {})
+        history.append(entry)
+        if on_round is not None:
+            on_round(entry)
+        if aggregator.one_shot:
+            break
+    return SimulationResult(global_weights, history)

@@ -1,0 +1,75 @@
+"""Demo: a short federated job on 127.0.0.1: an aggregation server and three trainers on split digits."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import threading
+
+import numpy as np
+
+
+def _model(seed: int):
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+
+def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
+    """Serve FedAvg for ``rounds`` rounds to ``clients`` trainer threads and print per-round accuracy."""
+    from sklearn.datasets import load_digits
+
+    from sedna_lib import collaborative_training, losses, optimizers
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    logging.getLogger("sedna_lib").setLevel(logging.WARNING)
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(x))
+    test, train = order[:360], order[360:]
+    shards = np.array_split(train, clients)
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, exit_round=rounds,
+                               participants_count=clients, round_timeout=20, context=Context(Config()))
+    server.start(block=False)
+    print(f"   aggregation server on {server.url}; {clients} trainers, {rounds} rounds (FedAvg)")
+    accuracy: dict[int, float] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def trainer(i: int) -> None:
+        try:
+            cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"trainer-{i}", exit_round=rounds)
+            model = _model(0)
+
+            def on_round(outcome) -> None:
+                if i == 0:
+                    import torch
+
+                    with torch.no_grad():
+                        pred = model(torch.from_numpy(x[test])).argmax(1).numpy()
+                    with lock:
+                        accuracy[outcome.round_number] = float(np.mean(pred == y[test]))
+
+            collaborative_training.fit((x[shards[i]], y[shards[i]].astype("int64")), None, model,
+                                       losses.SparseCategoricalCrossentropy(), None, optimizers.SGD(0.1),
+                                       batch_size=16, epochs=1, aggregation_algorithm="FedAvg",
+                                       context=Context(cfg), progress=False, on_round=on_round)
+        except BaseException as exc:  # reported by the main thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=trainer, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    server.wait(30)
+    server.stop()
+    if errors:
+        raise errors[0]
+    for record in server.history_:
+        print(f"   round {record.round_number}: {len(record.clients)} clients, {record.total_sample} samples, "
+              f"test accuracy {accuracy.get(record.round_number, float('nan')):.3f}")

@@ -1,0 +1,247 @@
+"""Federated learning, Sedna's face: ``FederatedLearning(estimator).train(...)`` on a trainer, and the V2 API."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any, Callable
+
+from ._federated_client import RoundOutcome, run_client
+from .base import Aggregator
+from .collaborative_training import aggregator_from, client_for
+from .compat.constant import K8sResourceKind
+from .context import Context
+from .exceptions import ParameterError
+from .job import JobBase, resolve_callback
+
+__all__ = ["FederatedLearning", "FederatedLearningV2"]
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+class FederatedLearning(JobBase):
+    """A federated trainer: train locally, upload weights, continue from the aggregate, round by round.
+
+    Nothing connects in the constructor (Sedna's did): :meth:`train` (or :meth:`register`)
+    connects to ``{AGG_PROTOCOL}://{AGG_IP}:{AGG_PORT}/{aggregation}``, retrying for
+    ``CONNECT_TIMEOUT`` seconds, so inference-only use needs no aggregator. Reports to the
+    LocalController carry ``ownerKind: federatedlearningjob``.
+
+    Parameters
+    ----------
+    estimator : object
+        The model (Keras, torch, scikit-learn with weights, or a Sedna-style estimator).
+    aggregation : str or Aggregator, default='FedAvg'
+        The aggregator's registered name (also the server's URL path) or an instance.
+    config : dict, default=None
+        Job settings that shadow the environment.
+    context : Context, default=None
+        Configuration; ``Context.from_env()`` when omitted.
+
+    Attributes
+    ----------
+    aggregation : Aggregator
+        The client's copy of the algorithm (its ``client_config``, e.g. FedProx's mu, applies).
+    rounds_ : list of RoundOutcome
+        What each round returned, after :meth:`train`.
+    """
+
+    job_kind = K8sResourceKind.FEDERATED_LEARNING_JOB.value
+
+    def __init__(self, estimator: Any, aggregation: str | Aggregator = "FedAvg", *, config: dict | None = None,
+                 context: Context | None = None) -> None:
+        super().__init__(estimator, config, context=context)
+        self.aggregation_name = (aggregation if isinstance(aggregation, str) else type(aggregation).__name__) or "FedAvg"
+        self.aggregation = aggregator_from(aggregation or "FedAvg", self.context)
+        self.client_: Any = None
+
+    def register(self, timeout: float | None = None) -> Any:
+        """Connect to the aggregation server (Sedna's method name).
+
+        Parameters
+        ----------
+        timeout : float, default=None
+            Seconds to keep trying (``CONNECT_TIMEOUT`` by default).
+
+        Returns
+        -------
+        AggregationClient
+            The connected client.
+
+        Raises
+        ------
+        TransportTimeout
+            If the server is not reachable in time.
+        """
+        if self.client_ is None:
+            self.client_ = client_for(self.context, self.aggregation_name, client_id=self.worker_name,
+                                      job_name=self.job_name)
+        if timeout is not None:
+            self.client_.connect_timeout = float(timeout)
+        if not self.client_.is_connected:
+            self.client_.connect()
+        return self.client_
+
+    def train(self, train_data: Any, valid_data: Any = None, post_process: Callable[..., Any] | str | None = None,
+              **kwargs: Any) -> Any:
+        """Run federated rounds until the server ends the job.
+
+        Each round: ``estimator.train(train_data, valid_data, **kwargs)``, upload the weights,
+        apply the aggregate, save the model, and report ``kind: train`` to the LocalController
+        (``status: running``, ``completed`` after the last round).
+
+        Parameters
+        ----------
+        train_data, valid_data : object
+            Local data (a datasource, ``(x, y)``, a loader).
+        post_process : callable or str, default=None
+            Applied to the backend at the end (a callable, or a registered callback name).
+        **kwargs : object
+            Training options (``epochs``, ``batch_size``, ...).
+
+        Returns
+        -------
+        object
+            ``post_process(estimator)`` or the estimator (the backend).
+
+        Raises
+        ------
+        TransportError
+            If the aggregator cannot be reached or the connection is lost for good.
+        RemoteError, AggregationError
+            If the server refuses this trainer's update.
+        """
+        callback = resolve_callback(post_process)
+        client = self.register()
+        started = _now()
+        self.rounds_: list[RoundOutcome] = []
+
+        def on_round(outcome: RoundOutcome) -> None:
+            self.rounds_.append(outcome)
+            results = None
+            try:
+                path = self.estimator.save()
+                results = self.estimator.model_info(path, result=outcome.train_result,
+                                                    relpath=self.context.config.data_path_prefix)
+            except (OSError, ValueError, TypeError) as exc:  # no MODEL_URL: report without a model entry
+                logger.info("round %d: model not saved (%s)", outcome.round_number, exc)
+            info = {"currentRound": outcome.round_number, "sampleCount": outcome.total_sample,
+                    "startTime": started, "updateTime": _now()}
+            self.report_task_info(info, "completed" if outcome.is_last else "running", results)
+            logger.info("federated round %d done (%d samples)%s", outcome.round_number, outcome.total_sample,
+                        "; job complete" if outcome.is_last else "")
+
+        try:
+            run_client(self.estimator, client, train_data, valid_data, train_kwargs=kwargs,
+                       aggregator=self.aggregation, on_round=on_round)
+        finally:
+            client.close()
+        return callback(self.estimator) if callback else self.estimator
+
+    def close(self) -> None:
+        """Close the aggregator connection and the LocalController client."""
+        if self.client_ is not None:
+            self.client_.close()
+        super().close()
+
+
+class FederatedLearningV2:
+    """The V2 trainer (Sedna's Plato adapter), run by sedna_lib itself.
+
+    Parameters
+    ----------
+    data : object, default=None
+        Has ``trainset`` (``(x, y)`` or a loader) when ``customized``, or ``x``/``y``.
+    estimator : object, default=None
+        Has ``model`` and a ``hyperparameters`` dict (``epochs``, ``batch_size``, ...).
+    aggregation : Aggregator, default=None
+        ``FedAvgV2()``, ``MistNet(...)`` or any aggregator (FedAvg when omitted).
+    transmitter : object, default=None
+        ``WSTransmitter`` or ``S3Transmitter``.
+    context : Context, default=None
+        Configuration.
+    """
+
+    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None, transmitter: Any = None,
+                 *, context: Context | None = None) -> None:
+        self.data = data
+        self.estimator = estimator
+        self.aggregation = aggregation
+        self.transmitter = transmitter
+        self.context = context
+
+    @classmethod
+    def get_transmitter_from_config(cls, context: Context | None = None) -> Any:
+        """Build the transmitter ``TRANSMITTER`` names (``ws`` or ``s3``), or None.
+
+        Parameters
+        ----------
+        context : Context, default=None
+            Configuration.
+
+        Returns
+        -------
+        WSTransmitter or S3Transmitter or None
+            The transmitter.
+        """
+        cfg = (context or Context.from_env()).config
+        import importlib
+
+        mod = importlib.import_module("sedna_lib.algorithms.transmitter")  # presets, loaded on demand
+        if cfg.transmitter == "ws":
+            return mod.WSTransmitter()
+        if cfg.transmitter == "s3":
+            return mod.S3Transmitter(s3_endpoint_url=cfg.s3_endpoint_url, access_key=cfg.access_key_id,
+                                     secret_key=cfg.secret_access_key, transmitter_url=cfg.agg_data_path)
+        return None
+
+    def _trainset(self) -> tuple[Any, Any]:
+        data = self.data
+        if data is None:
+            raise ParameterError("FederatedLearningV2 needs data with a trainset (or x and y)")
+        trainset = getattr(data, "trainset", None)
+        if trainset is not None:
+            return (trainset, None) if not isinstance(trainset, tuple) else trainset
+        return getattr(data, "x", None), getattr(data, "y", None)
+
+    def train(self) -> Any:
+        """Train: MistNet uploads privatised features once; other aggregators run federated rounds.
+
+        Returns
+        -------
+        object
+            The model.
+
+        Raises
+        ------
+        TransportError
+            If the aggregator cannot be reached.
+        """
+        ctx = self.context or Context.from_env()
+        aggregator = aggregator_from(self.aggregation, ctx)
+        name = ctx.config.aggregation_algorithm or type(aggregator).__name__
+        model = getattr(self.estimator, "model", self.estimator)
+        client = client_for(ctx, name, job_name=ctx.config.job_name)
+        try:
+            if getattr(aggregator, "one_shot", False) and hasattr(aggregator, "client_update"):
+                x, y = self._trainset()
+                update = aggregator.client_update(model, x, y, client_id=client.client_id)
+                client.connect()
+                client.send_update(update.weights, update.num_samples, round_number=1)
+                client.recv_weights()
+                return model
+            from .backends import set_backend
+
+            backend = set_backend(model, context=ctx)
+            hyper = dict(getattr(self.estimator, "hyperparameters", {}) or {})
+            kwargs = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate", "loss", "optimizer") if k in hyper}
+            x, y = self._trainset()
+            run_client(backend, client, (x, y) if y is not None else x, None, train_kwargs=kwargs,
+                       aggregator=aggregator)
+            return model
+        finally:
+            client.close()
