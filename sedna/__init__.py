@@ -46,6 +46,10 @@ ALIASES: dict[str, str] = {
     "sedna.service.server": "sedna_lib.servers",
     "sedna.service.server.inference": "sedna_lib.servers.inference",
     # -- federated learning (feature section) --
+    "sedna.core.federated_learning": "sedna_lib.federated_learning",
+    "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
+    "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
+    "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --
     "sedna.core.incremental_learning": "sedna_lib.incremental_learning",
     # -- lifelong learning (feature section) --

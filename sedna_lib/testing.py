@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["check_backend", "check_hard_example_miner", "make_classification_data"]
+__all__ = ["check_aggregator", "check_backend", "check_hard_example_miner", "make_classification_data"]
 
 
 # -- backends -----------------------------------------------------------------------------------
@@ -212,3 +212,76 @@ def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0)
             budget = miner.clone().set_params(upload_ratio=0.3)
             flags = [budget(s) for s in samples]
             assert abs(np.mean(flags) - 0.3) <= 0.03, f"upload_ratio=0.3 flagged {np.mean(flags):.3f} of the stream"
+
+
+# -- aggregators ----------------------------------------------------------------------------------
+
+def check_aggregator(aggregator: Any, *, n_clients: int = 5, seed: int = 0) -> None:
+    """Check the federated aggregator contract; raise ``AssertionError`` naming the broken rule.
+
+    Rules: parameters round-trip through ``get_params``/``clone``; a round of identical updates
+    returns that model with the same shapes and dtypes (for averaging rules); ``aggregate``
+    equals ``begin_round``/``add``/``finish``; a mismatched shape raises ``AggregationError``
+    naming the layer; an empty round raises ``AggregationError``; ``client_config`` is a dict.
+    One-shot aggregators (MistNet) are checked on ``[features, labels]`` uploads instead.
+
+    Parameters
+    ----------
+    aggregator : Aggregator
+        An instance (it is cloned, never modified).
+    n_clients : int, default=5
+        Updates per round.
+    seed : int, default=0
+        Seed of the synthetic updates.
+    """
+    from .base import Aggregator, ClientUpdate
+    from .exceptions import AggregationError
+
+    assert isinstance(aggregator, Aggregator), f"{type(aggregator).__name__} must subclass sedna_lib.base.Aggregator"
+    params = aggregator.get_params()
+    assert aggregator.clone().get_params() == params, "clone() must keep the parameters"
+    assert isinstance(aggregator.clone().client_config(), dict), "client_config() must return a dict"
+    rng = np.random.default_rng(seed)
+    if aggregator.one_shot:
+        agg = aggregator.clone()
+        agg.begin_round(None)
+        for i in range(n_clients):
+            agg.add(ClientUpdate([rng.integers(0, 2, (4, 6)).astype(np.uint8), rng.integers(0, 3, 4)], 4, f"c{i}"))
+        agg.finish()
+        assert agg.total_samples_ == 4 * n_clients, "total_samples_ must count every uploaded sample"
+        return
+    shapes = [(3, 4), (4,), ()]
+    base = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    same = [ClientUpdate([w.copy() for w in base], 10, f"c{i}") for i in range(n_clients)]
+    out = aggregator.clone().aggregate(same)
+    assert [np.shape(w) for w in out] == shapes, "the result must keep each layer's shape"
+    assert [np.asarray(w).dtype for w in out] == [np.float32] * 3, "the result must keep each layer's dtype"
+    assert all(np.allclose(o, b, atol=1e-5) for o, b in zip(out, base)), \
+        "identical updates from the first round must aggregate to that model"
+    updates = [ClientUpdate([rng.normal(size=s) for s in shapes], int(rng.integers(1, 50)), f"c{i}")
+               for i in range(n_clients)]
+    whole = aggregator.clone().aggregate(updates)
+    streamed = aggregator.clone()
+    streamed.begin_round(None)
+    for u in updates:
+        streamed.add(u)
+    parts = streamed.finish()
+    assert all(np.allclose(a, b) for a, b in zip(whole, parts)), "aggregate() must equal begin_round/add/finish"
+    assert streamed.total_samples_ == sum(u.num_samples for u in updates), "total_samples_ must sum num_samples"
+    bad = aggregator.clone()
+    bad.begin_round(None)
+    bad.add(updates[0])
+    try:
+        bad.add(ClientUpdate([np.zeros((3, 5)), np.zeros(4), np.zeros(())], 1, "bad"))
+    except AggregationError as exc:
+        assert "layer 0" in str(exc), f"the shape error must name the layer, got {exc}"
+    else:
+        raise AssertionError("a mismatched layer shape must raise AggregationError")
+    empty = aggregator.clone()
+    empty.begin_round(None)
+    try:
+        empty.finish()
+    except AggregationError:
+        pass
+    else:
+        raise AssertionError("finishing a round with no update must raise AggregationError")

@@ -10,6 +10,8 @@ from typing import Any
 _LAZY: dict[str, str] = {
     "ThreadedServer": "sedna_lib.servers._threaded:ThreadedServer",
     "InferenceServer": "sedna_lib.servers.inference:InferenceServer",
+    "AggregationServer": "sedna_lib.servers.aggregation:AggregationServer",
+    "AggregationServerV2": "sedna_lib.servers.aggregation:AggregationServerV2",
 }
 
 __all__ = sorted(_LAZY)
