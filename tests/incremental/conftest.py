@@ -1,6 +1,5 @@
 """Fixtures for incremental learning: a LocalController stub on 127.0.0.1 and small saved models."""
 
-from __future__ import annotations
 
 import json
 import threading
