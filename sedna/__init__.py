@@ -53,6 +53,17 @@ ALIASES: dict[str, str] = {
     # -- incremental learning (feature section) --
     "sedna.core.incremental_learning": "sedna_lib.incremental_learning",
     # -- lifelong learning (feature section) --
+    "sedna.core.lifelong_learning": "sedna_lib.lifelong_learning",
+    "sedna.core.lifelong_learning.lifelong_learning": "sedna_lib.lifelong_learning._job",
+    "sedna.core.lifelong_learning.knowledge_management": "sedna_lib.lifelong_learning.knowledge_management",
+    "sedna.algorithms.seen_task_learning": "sedna_lib.lifelong_learning",
+    "sedna.algorithms.seen_task_learning.artifact": "sedna_lib.lifelong_learning.artifact",
+    "sedna.algorithms.seen_task_learning.seen_task_learning": "sedna_lib.lifelong_learning.seen_task_learning",
+    "sedna.algorithms.unseen_task_processing": "sedna_lib.lifelong_learning.unseen_task_processing",
+    "sedna.algorithms.unseen_task_detect": "sedna_lib.algorithms.lifelong.unseen",
+    "sedna.algorithms.multi_task_learning": "sedna_lib.lifelong_learning.multi_task_learning",
+    "sedna.service.server.knowledgeBase.server": "sedna_lib.servers.knowledge_base",
+    "sedna.service.run_kb": "sedna_lib.servers.knowledge_base",
     # -- multi-edge inference (feature section) --
     "sedna.core.multi_edge_inference": "sedna_lib.multi_edge_inference",
     "sedna.core.multi_edge_inference.components": "sedna_lib.multi_edge_inference.components",

@@ -1,0 +1,275 @@
+"""Unseen-task detection: recognise samples of tasks the knowledge base has never seen.
+
+References
+----------
+.. [1] Sun, Y., Ming, Y., Zhu, X. and Li, Y., "Out-of-distribution detection with deep nearest
+   neighbors", ICML 2022 (k-NN distance as the novelty score).
+.. [2] Hendrycks, D. and Gimpel, K., "A baseline for detecting misclassified and out-of-distribution
+   examples in neural networks", ICLR 2017 (maximum softmax probability).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from sedna_lib.base import BaseAlgorithm
+from sedna_lib.exceptions import ParameterError, SednaWarning
+
+from ._data import knn_distance, n_rows, take
+from .task_allocation import profile_features
+
+__all__ = ["SampleRegonitionDefault", "SampleReRegonitionDefault", "ModelProbeFilter", "TaskAttrFilter",
+           "UnseenTaskAllocationDefault"]
+
+
+def _profiles(task_index: Any) -> dict | None:
+    if not isinstance(task_index, dict):
+        return None
+    seen = task_index.get("seen_task", task_index) or {}
+    prof = seen.get("profiles")
+    return prof if isinstance(prof, dict) and len(prof.get("labels", ())) > 0 else None
+
+
+class SampleRegonitionDefault(BaseAlgorithm):
+    """Flag a sample as unseen when it is far from every known task (k-NN distance).
+
+    The knowledge base keeps standardised reference samples of each task (its profile). A
+    sample's novelty score is its mean distance to the ``k`` nearest references; the threshold
+    is the ``quantile`` of the same score over the references themselves (leave-one-out), so
+    about ``1 - quantile`` of seen samples are flagged. Higher score means more likely unseen.
+    Without profiles (non-numeric samples) every sample is seen, with a warning.
+
+    Parameters
+    ----------
+    task_index : dict, default=None
+        The knowledge-base index (its ``seen_task.profiles`` are used).
+    estimator : object, default=None
+        The seen-task model (unused by this recogniser; kept for Sedna's calling convention).
+    k : int, default=5
+        Neighbours averaged.
+    quantile : float, default=0.99
+        Share of reference samples that must be recognised as seen.
+    threshold : float, default=None
+        A fixed score threshold instead of the quantile rule.
+
+    Attributes
+    ----------
+    threshold_ : float
+        The score above which a sample is unseen.
+
+    References
+    ----------
+    .. [1] Sun, Y. et al., "Out-of-distribution detection with deep nearest neighbors", ICML 2022.
+    """
+
+    def __init__(self, *, task_index: Any = None, estimator: Any = None, k: int = 5, quantile: float = 0.99,
+                 threshold: float | None = None) -> None:
+        self.task_index = task_index
+        self.estimator = estimator
+        self.k = k
+        self.quantile = quantile
+        self.threshold = threshold
+
+    def fit(self) -> SampleRegonitionDefault:
+        """Calibrate the threshold on the knowledge base's reference samples.
+
+        Returns
+        -------
+        SampleRegonitionDefault
+            ``self``.
+
+        Raises
+        ------
+        ParameterError
+            If ``quantile`` is not in (0, 1] or ``k`` is below 1.
+        """
+        if not 0.0 < float(self.quantile) <= 1.0 or int(self.k) < 1:
+            raise ParameterError(f"{type(self).__name__} needs 0 < quantile <= 1 and k >= 1, "
+                                 f"got quantile={self.quantile!r}, k={self.k!r}")
+        self.profiles_ = _profiles(self.task_index)
+        if self.profiles_ is None:
+            self.reference_ = None
+            self.threshold_ = float("inf")
+            return self
+        self.reference_ = np.asarray(self.profiles_["features"], dtype=float)
+        if self.threshold is not None:
+            self.threshold_ = float(self.threshold)
+        else:
+            loo = knn_distance(self.reference_, self.reference_, int(self.k), exclude_self=True)
+            self.threshold_ = float(np.quantile(loo, float(self.quantile)))
+        return self
+
+    def score(self, x: Any) -> np.ndarray:
+        """Novelty score of each sample (higher means more likely unseen).
+
+        Parameters
+        ----------
+        x : array-like or DataFrame
+            The samples' features.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            Mean distance to the ``k`` nearest known references; zeros without profiles.
+        """
+        if not hasattr(self, "threshold_"):
+            self.fit()
+        if self.reference_ is None:
+            return np.zeros(n_rows(x))
+        return knn_distance(profile_features(self.profiles_, x), self.reference_, int(self.k))
+
+    def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """Split samples into seen and unseen.
+
+        Parameters
+        ----------
+        samples : data source
+            Inference samples.
+        **kwargs : object
+            Ignored.
+
+        Returns
+        -------
+        seen, unseen : data source
+            Subsets of ``samples``; ``inx`` holds each one's original positions.
+        """
+        if not hasattr(self, "threshold_"):
+            self.fit()
+        n = n_rows(samples.x)
+        if self.reference_ is None:
+            warnings.warn("the knowledge base has no task profiles (non-numeric samples?): every sample is "
+                          "treated as seen; pass another unseen_sample_recognition method", SednaWarning,
+                          stacklevel=2)
+            return take(samples, np.arange(n)), take(samples, [])
+        unseen = self.score(samples.x) > self.threshold_ if n else np.zeros(0, dtype=bool)
+        return take(samples, np.flatnonzero(~unseen)), take(samples, np.flatnonzero(unseen))
+
+
+class SampleReRegonitionDefault(SampleRegonitionDefault):
+    """Cloud-side re-recognition of labelled samples before an update (same k-NN distance rule).
+
+    Parameters
+    ----------
+    task_index : dict, default=None
+        The knowledge-base index.
+    estimator : object, default=None
+        Unused.
+    k : int, default=5
+        Neighbours averaged.
+    quantile : float, default=0.99
+        Share of reference samples recognised as seen.
+    threshold : float, default=None
+        A fixed score threshold.
+    """
+
+
+def _mean_max_probability(tasks: list) -> float | None:
+    probs = []
+    for task in tasks:
+        model = getattr(task, "model", None)
+        model = getattr(model, "model", model)
+        if model is None or not hasattr(model, "predict_proba"):
+            continue
+        x = task.samples.x if hasattr(task.samples, "x") else task.samples
+        p = np.asarray(model.predict_proba(x), dtype=float)
+        probs.extend(p.max(axis=-1).ravel().tolist())
+    return float(np.mean(probs)) if probs else None
+
+
+class ModelProbeFilter(BaseAlgorithm):
+    """Unseen when the models are unsure: mean maximum class probability below a threshold.
+
+    Sedna's filter answered "unseen" for confident predictions (the inverse); this one follows
+    the maximum-softmax-probability baseline [1]_.
+
+    References
+    ----------
+    .. [1] Hendrycks, D. and Gimpel, K., ICLR 2017.
+    """
+
+    def __call__(self, tasks: list, threshold: float = 0.5, **kwargs: Any) -> bool:
+        """Decide whether the tasks' samples are unseen.
+
+        Parameters
+        ----------
+        tasks : list of Task
+            Tasks with ``samples`` and a ``model`` that has ``predict_proba``.
+        threshold : float, default=0.5
+            Confidence under which the samples are unseen.
+        **kwargs : object
+            Ignored.
+
+        Returns
+        -------
+        bool
+            True (unseen) if the mean maximum probability is below ``threshold``; True when no model
+            gives probabilities (nothing vouches for the samples).
+        """
+        mean = _mean_max_probability(tasks)
+        return True if mean is None else bool(mean < float(threshold))
+
+
+class TaskAttrFilter(BaseAlgorithm):
+    """Seen if some task's model was trained for exactly the samples' attribute values."""
+
+    def __call__(self, tasks: list, **kwargs: Any) -> bool:
+        """Decide whether the tasks' samples are unseen.
+
+        Parameters
+        ----------
+        tasks : list of Task
+            Tasks whose ``samples.meta_attr`` and ``model.meta_attr`` are compared.
+        **kwargs : object
+            Ignored.
+
+        Returns
+        -------
+        bool
+            False (seen) at the first match, else True.
+        """
+        for task in tasks:
+            model_attr = getattr(getattr(task, "model", None), "meta_attr", None)
+            sample_attr = getattr(task.samples, "meta_attr", None)
+            if model_attr is None or sample_attr is None:
+                continue
+            if _as_rows(model_attr) == _as_rows(sample_attr):
+                return False
+        return True
+
+
+def _as_rows(value: Any) -> list:
+    arr = np.asarray(value, dtype=object)
+    return [list(map(str, np.atleast_1d(r))) for r in np.atleast_2d(arr)] if arr.size else []
+
+
+class UnseenTaskAllocationDefault(BaseAlgorithm):
+    """Send every unseen sample to the first unseen task.
+
+    Parameters
+    ----------
+    task_extractor : object, default=None
+        The unseen-task extractor (unused).
+    """
+
+    def __init__(self, *, task_extractor: Any = None) -> None:
+        self.task_extractor = task_extractor
+
+    def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, list[int]]:
+        """Allocate.
+
+        Parameters
+        ----------
+        samples : data source
+            Unseen samples.
+        **kwargs : object
+            Ignored.
+
+        Returns
+        -------
+        samples, allocations
+            The samples and a list of zeros.
+        """
+        return samples, [0] * n_rows(samples.x)

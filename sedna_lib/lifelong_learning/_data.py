@@ -1,0 +1,136 @@
+"""Data-source helpers for lifelong learning: wrap inputs, build task profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import DataError
+
+__all__ = ["Samples", "as_samples", "numeric_features", "build_profiles"]
+
+
+class Samples:
+    """A minimal data source (``x``, ``y``, ``meta_attr``), used when the caller gives arrays.
+
+    Parameters
+    ----------
+    x : array-like or DataFrame
+        Inputs.
+    y : array-like, default=None
+        Labels.
+    meta_attr : array-like, default=None
+        Per-sample metadata (e.g. the origin of each sample).
+    data_type : str, default='train'
+        ``'train'``, ``'eval'`` or ``'test'``.
+    """
+
+    def __init__(self, x: Any, y: Any = None, meta_attr: Any = None, data_type: str = "train") -> None:
+        self.x = x
+        self.y = y
+        self.meta_attr = meta_attr
+        self.data_type = data_type
+        self.inx = None
+
+    def num_examples(self) -> int:
+        """Return the number of samples.
+
+        Returns
+        -------
+        int
+            ``len(x)``.
+        """
+        return 0 if self.x is None else len(self.x)
+
+    def __len__(self) -> int:
+        return self.num_examples()
+
+
+def as_samples(data: Any, data_type: str = "train") -> Any:
+    """Return ``data`` if it is a data source (has ``.x``), else wrap ``(x, y)`` or ``x`` in :class:`Samples`.
+
+    Raises
+    ------
+    DataError
+        If ``data`` is None.
+    """
+    if data is None:
+        raise DataError("no data given; pass a data source (BaseDataSource/CSVDataParse) or (x, y)")
+    if hasattr(data, "x") and not isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        return Samples(data[0], data[1], data_type=data_type)
+    if isinstance(data, dict) and "x" in data:
+        return Samples(data["x"], data.get("y"), data.get("meta_attr"), data_type=data_type)
+    return Samples(data, None, data_type=data_type)
+
+
+def _is_frame(x: Any) -> bool:
+    return type(x).__name__ == "DataFrame" and hasattr(x, "iloc")
+
+
+def numeric_features(x: Any) -> tuple[np.ndarray, list | None]:
+    """Numeric features of ``x`` and, for a DataFrame, the columns they came from.
+
+    Raises
+    ------
+    DataError
+        If ``x`` has no numeric features.
+    """
+    if _is_frame(x):
+        cols = list(x.select_dtypes(include="number").columns)
+        if not cols:
+            raise DataError("no numeric column")
+        return x[cols].to_numpy(dtype=float), cols
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{type(x).__name__} samples have no numeric features") from None
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    return arr.reshape(arr.shape[0], -1), None
+
+
+def build_profiles(group_samples: list, *, max_per_task: int = 200, seed: int = 0) -> dict | None:
+    """Standardised reference samples of each task group (for nearest-task allocation and unseen detection).
+
+    Parameters
+    ----------
+    group_samples : list of data source
+        The samples of each task group, by group index.
+    max_per_task : int, default=200
+        Reference samples kept per group (a seeded random subset).
+    seed : int, default=0
+        Seed of the subset.
+
+    Returns
+    -------
+    dict or None
+        ``{"features", "labels", "mean", "scale", "columns"}``, or None when the samples have no
+        numeric features (paths, text).
+    """
+    rng = np.random.default_rng(seed)
+    feats, labels, columns = [], [], None
+    try:
+        for i, samples in enumerate(group_samples):
+            if samples is None or len(samples.x) == 0:
+                continue
+            f, cols = numeric_features(samples.x)
+            columns = cols if columns is None else columns
+            if cols is not None and cols != columns:
+                return None
+            if f.shape[0] > max_per_task:
+                f = f[rng.choice(f.shape[0], max_per_task, replace=False)]
+            feats.append(f)
+            labels.append(np.full(f.shape[0], i, dtype=int))
+    except DataError:
+        return None
+    if not feats or len({f.shape[1] for f in feats}) != 1:
+        return None
+    allf = np.concatenate(feats)
+    mean = allf.mean(0)
+    std = allf.std(0)
+    scale = std + 0.1 * float(std.mean()) + 1e-12
+    return {"features": ((allf - mean) / scale).astype(np.float32), "labels": np.concatenate(labels),
+            "mean": mean, "scale": scale, "columns": columns}

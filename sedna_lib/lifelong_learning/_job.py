@@ -1,0 +1,387 @@
+"""The lifelong-learning job (Sedna's ``LifelongLearning``): train, update, evaluate and infer with a knowledge base."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import tempfile
+import threading
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..backends.base import remove_path_prefix
+from ..compat.constant import K8sResourceKind
+from ..context import Context
+from ..exceptions import NotFittedError
+from ..job import JobBase
+from ..registry import Kind
+from ._algorithms import build, parse_spec
+from ._data import as_samples
+from .knowledge_management import CloudKnowledgeManagement, EdgeKnowledgeManagement
+from .seen_task_learning import SeenTaskLearning
+from .unseen_task_processing import UnseenTaskProcessing
+
+__all__ = ["LifelongLearning"]
+
+logger = logging.getLogger(__name__)
+
+_LEGACY = {"estimator": "seen_estimator", "task_mining": "task_allocation",
+           "unseen_task_detect": "unseen_sample_recognition"}
+
+
+class _Deployment:
+    """What the edge serves from; replaced as a whole (one reference swap) when the index changes."""
+
+    def __init__(self, seen: SeenTaskLearning, recognizer: Any, version: Any, index: dict) -> None:
+        self.seen = seen
+        self.recognizer = recognizer
+        self.version = version
+        self.index = index
+
+
+def _is_task_filter(obj: Any) -> bool:
+    """Older detectors (ModelProbeFilter, TaskAttrFilter) judge a batch from its tasks: ``f(tasks) -> bool``."""
+    try:
+        first = next(iter(inspect.signature(obj.__call__).parameters))
+    except (StopIteration, TypeError, ValueError):
+        return False
+    return first == "tasks"
+
+
+class LifelongLearning(JobBase):
+    """Lifelong learning with a knowledge base of task-specific models.
+
+    Training splits samples into tasks (by attribute, origin or clustering) and trains a model
+    per task group; the knowledge base (models, samples, the JSON index) is published to
+    ``OUTPUT_URL`` and the KB server. Inference recognises samples of unseen tasks (far from
+    every known task), answers them with the optional unseen estimator and saves them for
+    labelling, and routes the others to their task's model. ``update`` (``train`` once
+    ``HAS_COMPLETED_INITIAL_TRAINING=true``) fine-tunes known tasks and adds new ones.
+
+    Parameters
+    ----------
+    seen_estimator : object
+        The base model (class, factory or instance); each task group trains its own copy.
+    unseen_estimator : object, default=None
+        Fallback for unseen samples: None (no answer), a function of the inputs, or a trained model.
+    task_definition, task_relationship_discovery, task_allocation, task_remodeling, inference_integrate : dict
+        Seen-task algorithms ``{"method": name, "param": dict or JSON}``.
+    task_update_decision : dict, default=None
+        Default ``UpdateStrategyDefault``.
+    unseen_task_allocation : dict, default=None
+        Default ``UnseenTaskAllocationDefault``.
+    unseen_sample_recognition : dict, default=None
+        Default ``SampleRegonitionDefault`` (k-NN distance to the known tasks).
+    unseen_sample_re_recognition : dict, default=None
+        Default ``SampleReRegonitionDefault``.
+    estimator, task_mining, unseen_task_detect : optional
+        The older keywords (Sedna's published ATCII example): aliases of ``seen_estimator``,
+        ``task_allocation`` and ``unseen_sample_recognition``, with a DeprecationWarning.
+    context : Context, default=None
+        Configuration, registry and storage; ``Context.from_env()`` if omitted.
+
+    Examples
+    --------
+    A local run needs no KB server (``OUTPUT_URL`` is a folder)::
+
+        ll = LifelongLearning(LogisticRegression(), task_definition={
+            "method": "TaskDefinitionByOrigin"}, task_allocation={"method": "TaskAllocationByNearestTask"})
+        ll.train(train_data)
+        result, is_unseen, tasks = ll.inference(test_data)
+    """
+
+    job_kind = K8sResourceKind.LIFELONG_JOB.value
+
+    def __init__(self, seen_estimator: Any = None, unseen_estimator: Any = None, task_definition: Any = None,
+                 task_relationship_discovery: Any = None, task_allocation: Any = None, task_remodeling: Any = None,
+                 inference_integrate: Any = None, task_update_decision: Any = None,
+                 unseen_task_allocation: Any = None, unseen_sample_recognition: Any = None,
+                 unseen_sample_re_recognition: Any = None, *, context: Context | None = None,
+                 **legacy: Any) -> None:
+        unknown = sorted(set(legacy) - set(_LEGACY) - {"task_relationship_discovery", "task_remodeling",
+                                                        "inference_integrate"})
+        if unknown:
+            raise TypeError(f"LifelongLearning() got unexpected keyword arguments {unknown}")
+        given = {"seen_estimator": seen_estimator, "task_allocation": task_allocation,
+                 "unseen_sample_recognition": unseen_sample_recognition}
+        for old, new in _LEGACY.items():
+            if old in legacy:
+                warnings.warn(f"LifelongLearning({old}=...) is the pre-2022 Sedna keyword; use {new}=...",
+                              DeprecationWarning, stacklevel=2)
+                if given[new] is None:
+                    given[new] = legacy[old]
+        self.seen_estimator = SeenTaskLearning(
+            given["seen_estimator"], task_definition=task_definition,
+            task_relationship_discovery=task_relationship_discovery, seen_task_allocation=given["task_allocation"],
+            task_remodeling=task_remodeling, inference_integrate=inference_integrate, context=context)
+        self.unseen_estimator = UnseenTaskProcessing(unseen_estimator, unseen_task_allocation=unseen_task_allocation,
+                                                     context=context)
+        self.task_update_decision = task_update_decision
+        self.unseen_sample_recognition = given["unseen_sample_recognition"]
+        self.unseen_sample_re_recognition = unseen_sample_re_recognition
+        super().__init__(None, context=context)
+        self.seen_estimator.context = self.context
+        self.unseen_estimator.context = self.context
+        self.estimator = self.seen_estimator
+        self.cloud_knowledge_management = CloudKnowledgeManagement(
+            None, self.seen_estimator, self.unseen_estimator, context=self.context)
+        self.edge_knowledge_management = EdgeKnowledgeManagement(
+            None, self.seen_estimator, self.unseen_estimator, context=self.context)
+        self._deployment: _Deployment | None = None
+        self._deploy_lock = threading.Lock()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @property
+    def kb_server(self) -> Any:
+        """The KB client (``KB_SERVER``), or None."""
+        return self.cloud_knowledge_management.kb_client
+
+    def _report(self, kind: str, url: str, metrics: Any = None) -> None:
+        url = remove_path_prefix(url, self.context.config.data_path_prefix)
+        self.report_task_info(None, "completed", [{"format": "pkl", "url": url, "metrics": metrics}], kind=kind)
+
+    def _cloud_index_url(self) -> str:
+        cfg = self.context.config
+        if cfg.cloud_kb_index:
+            prefix = cfg.data_path_prefix if cfg.cloud_kb_index.startswith("/") and not os.path.exists(
+                cfg.cloud_kb_index) else ""
+            return prefix + cfg.cloud_kb_index
+        return self.cloud_knowledge_management.task_index_url
+
+    def _recognizer(self, index: dict, spec: Any, default: str) -> Any:
+        return build(self.context.registry, Kind.UNSEEN_TASK_DETECT, parse_spec(spec, default, label="recognition"),
+                     task_index=index, estimator=None)
+
+    # -- cloud: train, update, evaluate -------------------------------------------------------------
+    def train(self, train_data: Any, valid_data: Any = None, post_process: Callable[..., Any] | None = None,
+              **kwargs: Any) -> Any:
+        """Build the knowledge base (or update it once ``HAS_COMPLETED_INITIAL_TRAINING=true``).
+
+        Parameters
+        ----------
+        train_data : data source or (x, y)
+            Labelled samples.
+        valid_data : data source, default=None
+            Validation samples.
+        post_process : callable, default=None
+            Called as ``post_process(seen_estimator, result)``.
+        **kwargs : object
+            Training options for every task model.
+
+        Returns
+        -------
+        dict
+            ``{task group: training result}``.
+        """
+        if self.context.config.has_completed_initial_training:
+            return self.update(train_data, valid_data=valid_data, post_process=post_process, **kwargs)
+        res, seen_index = self.seen_estimator.train(train_data, valid_data, **kwargs)
+        _, unseen_index = self.unseen_estimator.train()
+        index = {"seen_task": seen_index, "unseen_task": unseen_index, "create_time": str(time.time())}
+        url = self.cloud_knowledge_management.update_kb(index)
+        self._report("train", url)
+        return post_process(self.seen_estimator, res) if callable(post_process) else res
+
+    def update(self, train_data: Any, valid_data: Any = None, post_process: Callable[..., Any] | None = None,
+               **kwargs: Any) -> Any:
+        """Update the knowledge base with new labelled samples: fine-tune known tasks, add new ones.
+
+        Parameters
+        ----------
+        train_data : data source or (x, y)
+            New labelled samples.
+        valid_data : data source, default=None
+            Unused.
+        post_process : callable, default=None
+            Called as ``post_process(seen_estimator, result)``.
+        **kwargs : object
+            Training options.
+
+        Returns
+        -------
+        dict
+            ``{task group: training result}`` for the groups retrained or added.
+        """
+        samples = as_samples(train_data)
+        with tempfile.TemporaryDirectory(prefix="sedna_lib_ll_update_") as tmp:
+            index = self.cloud_knowledge_management.load_index(self._cloud_index_url(), tmp)
+            self.seen_estimator.load(index)
+            if self.seen_estimator.work_dir is None:
+                self.seen_estimator.work_dir = tempfile.mkdtemp(prefix="sedna_lib_ll_")
+            recognizer = self._recognizer(index, self.unseen_sample_re_recognition, "SampleReRegonitionDefault")
+            seen, unseen = recognizer(samples)
+            logger.info("update: %d samples of known tasks, %d of unseen tasks", len(seen.x), len(unseen.x))
+            def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
+            tasks, _, _ = self.seen_estimator.define_tasks(samples, **def_kwargs)
+            decision = build(self.context.registry, Kind.KNOWLEDGE_MANAGEMENT,
+                             parse_spec(self.task_update_decision, "UpdateStrategyDefault",
+                                        label="task_update_decision"), task_index=index)
+            tasks, strategies = decision(samples, task_type="seen_task", tasks=tasks)
+            res, seen_index = self.seen_estimator.update(tasks, strategies, **kwargs)
+            _, unseen_index = self.unseen_estimator.update()
+            new_index = {"seen_task": seen_index, "unseen_task": unseen_index}
+            url = self.cloud_knowledge_management.update_kb(new_index)
+        self._report("train", url)
+        return post_process(self.seen_estimator, res) if callable(post_process) else res
+
+    def evaluate(self, data: Any, post_process: Callable[..., Any] | None = None, **kwargs: Any) -> dict:
+        """Evaluate the knowledge base and drop the task models that fail ``OPERATOR``/``MODEL_THRESHOLD``.
+
+        Parameters
+        ----------
+        data : data source or (x, y)
+            Labelled samples.
+        post_process : callable, default=None
+            Applied to the scores.
+        **kwargs : object
+            ``metrics`` and ``metrics_param`` (see :meth:`SeenTaskLearning.evaluate`).
+
+        Returns
+        -------
+        dict
+            ``{metric: score}``.
+        """
+        cfg = self.context.config
+        url = cfg.model_urls[0] if cfg.model_urls else self._cloud_index_url()
+        with tempfile.TemporaryDirectory(prefix="sedna_lib_ll_eval_") as tmp:
+            index = self.cloud_knowledge_management.load_index(url, tmp)
+            self.seen_estimator.load(index)
+            res, tasks_detail = self.seen_estimator.evaluate(data, **kwargs)
+        drop = self.cloud_knowledge_management.evaluate_tasks(tasks_detail)
+        self.dropped_tasks_ = drop
+        if drop and self.kb_server is not None:
+            self.kb_server.update_task_status(",".join(drop), 0)
+        self._report("eval", self.cloud_knowledge_management.task_index_url, {k: [v] for k, v in res.items()})
+        return post_process(res) if callable(post_process) else res
+
+    # -- edge: inference ---------------------------------------------------------------------------
+    def _index_source(self) -> str:
+        cfg = self.context.config
+        return cfg.model_urls[0] if cfg.model_urls else self._cloud_index_url()
+
+    def _version(self, url: str) -> Any:
+        if os.path.isfile(url):
+            st = os.stat(url)
+            return (st.st_mtime_ns, st.st_size)
+        return None
+
+    def reload_index(self) -> bool:
+        """Re-read the index if it changed; swap the served models in one step.
+
+        Returns
+        -------
+        bool
+            Whether a new knowledge base is now served.
+
+        Raises
+        ------
+        NotFittedError
+            If there is no index yet.
+        """
+        url = self._index_source()
+        version = self._version(url)
+        current = self._deployment
+        if current is not None and version is not None and version == current.version:
+            return False
+        if version is None and not url.startswith(("http://", "https://", "s3://")):
+            raise NotFittedError(f"no knowledge-base index at {url!r}; train first or set MODEL_URLS")
+        with self._deploy_lock:
+            index = self.edge_knowledge_management.update_kb(url)
+            seen = SeenTaskLearning(self.seen_estimator.estimator, self.seen_estimator.task_definition,
+                                    self.seen_estimator.task_relationship_discovery,
+                                    self.seen_estimator.seen_task_allocation, self.seen_estimator.task_remodeling,
+                                    self.seen_estimator.inference_integrate, context=self.context).load(index)
+            recognizer = self._recognizer(index, self.unseen_sample_recognition, "SampleRegonitionDefault")
+            if hasattr(recognizer, "fit"):
+                recognizer.fit()
+            self._deployment = _Deployment(seen, recognizer, version, index)
+        return True
+
+    def _deployed(self) -> _Deployment:
+        cfg = self.context.config
+        now = time.monotonic()
+        due = now - getattr(self, "_last_check", -1e18) >= cfg.model_poll_period_seconds
+        if self._deployment is None or os.path.isfile(self._index_source()) or due:
+            self._last_check = now
+            self.reload_index()
+        return self._deployment
+
+    def inference(self, data: Any = None, post_process: Callable[..., Any] | None = None,
+                  unseen_sample_postprocess: Callable[..., Any] | None = None, **kwargs: Any) -> tuple[Any, Any, list]:
+        """Predict with the knowledge base; recognise, answer and save samples of unseen tasks.
+
+        Parameters
+        ----------
+        data : data source or array-like
+            Samples.
+        post_process : callable, default=None
+            Applied to the seen-task result.
+        unseen_sample_postprocess : callable, default=None
+            ``f(sample, save_dir)`` saving an unseen sample.
+        **kwargs : object
+            Prediction options.
+
+        Returns
+        -------
+        result : numpy.ndarray
+            One prediction per sample (the unseen estimator's answer, or None, for unseen samples).
+        is_unseen_task : bool or list of bool
+            A bool for a single sample, else one per sample.
+        tasks : list of Task
+            The seen tasks used (samples, model, result).
+        """
+        deployment = self._deployed()
+        samples = as_samples(data, data_type="test")
+        n = len(samples.x)
+        recognizer = deployment.recognizer
+        if _is_task_filter(recognizer):
+            pred, tasks = deployment.seen.predict(samples, **kwargs)
+            unseen_flag = bool(recognizer(tasks, **kwargs))
+            is_unseen = np.full(n, unseen_flag)
+            result = np.empty(n, dtype=object)
+            result[:] = list(pred) if not unseen_flag else [None] * n
+        else:
+            seen, unseen = recognizer(samples)
+            is_unseen = np.zeros(n, dtype=bool)
+            is_unseen[np.asarray(unseen.inx, dtype=int)] = True
+            result = np.empty(n, dtype=object)
+            tasks = []
+            if len(seen.x):
+                pred, tasks = deployment.seen.predict(seen, **kwargs)
+                result[np.asarray(seen.inx, dtype=int)] = list(pred)
+            if len(unseen.x):
+                unseen_res, _ = self.unseen_estimator.predict(unseen)
+                result[np.asarray(unseen.inx, dtype=int)] = list(unseen_res)
+        if is_unseen.any():
+            self.edge_knowledge_management.save_unseen_samples(_subset(samples, np.flatnonzero(is_unseen)),
+                                                               post_process=unseen_sample_postprocess)
+        result = _tighten(result)
+        if callable(post_process):
+            result = post_process(result)
+        flag: Any = bool(is_unseen[0]) if n == 1 else is_unseen.tolist()
+        return result, flag, tasks
+
+
+def _subset(samples: Any, idx: np.ndarray) -> Any:
+    from ._data import Samples
+
+    x = samples.x
+    rows = x.iloc[idx] if hasattr(x, "iloc") else (x[idx] if isinstance(x, np.ndarray) else [x[i] for i in idx])
+    return Samples(rows, None, data_type="test")
+
+
+def _tighten(result: np.ndarray) -> np.ndarray:
+    """An object array of plain values becomes a numeric array when every value is known."""
+    if result.size and all(v is not None for v in result):
+        try:
+            return np.asarray(result.tolist())
+        except (ValueError, TypeError):
+            return result
+    return result
+
+
+

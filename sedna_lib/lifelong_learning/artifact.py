@@ -1,0 +1,5 @@
+"""The knowledge-base artifacts under Sedna's pickled path ``sedna.algorithms.seen_task_learning.artifact``."""
+
+from ..base import Model, Task, TaskGroup
+
+__all__ = ["Task", "TaskGroup", "Model"]

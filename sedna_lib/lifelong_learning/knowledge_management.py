@@ -1,0 +1,405 @@
+"""Knowledge managers: the cloud publishes the knowledge base, the edge mirrors it and keeps unseen samples."""
+
+from __future__ import annotations
+
+import json
+import logging
+import operator as _operator
+import os
+import shutil
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Callable
+
+import numpy as np
+
+from ..context import Context
+from ..exceptions import ParameterError, StorageError
+from .index import load_samples, loads_index, read_index, save_samples, write_index
+
+__all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME"]
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.pkl"  # the name Sedna's control plane copies and deploys; the content is JSON
+
+_OPERATORS = {">": _operator.gt, ">=": _operator.ge, "<": _operator.lt, "<=": _operator.le,
+              "==": _operator.eq, "!=": _operator.ne}
+
+
+def _is_remote(url: str) -> bool:
+    return urllib.parse.urlsplit(str(url)).scheme in ("http", "https", "s3", "obs")
+
+
+def _is_http(url: str) -> bool:
+    return urllib.parse.urlsplit(str(url)).scheme in ("http", "https")
+
+
+class BaseKnowledgeManagement:
+    """What both knowledge managers share: the context, the estimators and the KB client.
+
+    Parameters
+    ----------
+    config : mapping, default=None
+        Sedna's job config (``ll_kb_server``, ``output_url``, ...); overrides the context.
+    seen_estimator : SeenTaskLearning, default=None
+        The seen-task learner.
+    unseen_estimator : UnseenTaskProcessing, default=None
+        The unseen-task processor.
+    context : Context, default=None
+        Configuration and storage.
+    """
+
+    def __init__(self, config: Any = None, seen_estimator: Any = None, unseen_estimator: Any = None, *,
+                 context: Context | None = None) -> None:
+        self.config = dict(config or {})
+        self.seen_estimator = seen_estimator
+        self.unseen_estimator = unseen_estimator
+        self.context = context
+        self._kb_client: Any = None
+
+    @property
+    def ctx(self) -> Context:
+        """The context (built from the environment on first use)."""
+        if self.context is None:
+            self.context = Context.from_env()
+        return self.context
+
+    @property
+    def kb_server(self) -> str | None:
+        """The knowledge-base server URL (``KB_SERVER``), or None to work without one."""
+        return self.config.get("ll_kb_server") or self.ctx.config.kb_server
+
+    @property
+    def kb_client(self) -> Any:
+        """The :class:`~sedna_lib.transport.kb.KBClient`, or None without a server."""
+        if self._kb_client is None and self.kb_server:
+            from ..transport.kb import KBClient
+
+            cfg = self.ctx.config
+            self._kb_client = KBClient(self.kb_server, token=cfg.auth_token, connect_timeout=cfg.connect_timeout_s,
+                                       timeout=max(cfg.request_timeout, 30.0), verify=cfg.tls_ca or True)
+        return self._kb_client
+
+    def fetch(self, url: str, dst: str) -> str:
+        """Copy a file (local path, knowledge-base URL, ``s3://`` or ``http(s)://``) to the local ``dst``.
+
+        Parameters
+        ----------
+        url : str
+            Where the file is.
+        dst : str
+            Local destination.
+
+        Returns
+        -------
+        str
+            ``dst``.
+
+        Raises
+        ------
+        StorageError
+            If the file cannot be fetched.
+        """
+        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+        if _is_http(url) and self.kb_client is not None and url.startswith(self.kb_client.kbserver):
+            return self.kb_client.download(url, dst)
+        if _is_remote(url):
+            return self.ctx.storage.download(url, dst)
+        src = url[len("file://"):] if url.startswith("file://") else url
+        if not os.path.isfile(src):
+            raise StorageError(f"knowledge-base file {src!r} does not exist", uri=src)
+        if os.path.abspath(src) != os.path.abspath(dst):
+            shutil.copyfile(src, dst)
+        return dst
+
+    def read_index_bytes(self, url: str) -> bytes:
+        """Fetch the raw index.
+
+        Parameters
+        ----------
+        url : str
+            Local path or URL.
+
+        Returns
+        -------
+        bytes
+            File content.
+        """
+        if _is_http(url) and self.kb_client is not None and url.startswith(self.kb_client.kbserver):
+            return self.kb_client.read_bytes(url)
+        if _is_remote(url):
+            return self.ctx.storage.read_bytes(url)
+        with open(url, "rb") as fh:
+            return fh.read()
+
+    def load_index(self, url: str, workdir: str) -> dict:
+        """Read an index and make its models and samples local (under ``workdir``).
+
+        Parameters
+        ----------
+        url : str
+            Where the index is.
+        workdir : str
+            Local folder for the files.
+
+        Returns
+        -------
+        dict
+            The index with local model paths and loaded samples.
+
+        Raises
+        ------
+        DataError
+            If the index is a pickle (only local files, with ``SEDNA_LEGACY_PICKLE=true``) or invalid.
+        """
+        if not _is_remote(url) and os.path.isfile(url):
+            index = read_index(url, allow_pickle=bool(self.ctx.config.legacy_pickle))
+        else:
+            index = loads_index(self.read_index_bytes(url))
+        base = os.path.dirname(os.path.abspath(url)) if not _is_remote(url) else None
+        for kind in ("seen_task", "unseen_task"):
+            for group in (index.get(kind) or {}).get("task_groups", []) or []:
+                model = group.model
+                if model is not None and isinstance(model.model, str):
+                    model.model = self._localize(model.model, base, os.path.join(workdir, kind))
+                samples_url = getattr(group, "samples_url", None)
+                if samples_url and getattr(group, "samples", None) is None:
+                    group.samples = load_samples(self._localize(samples_url, base, os.path.join(workdir, kind)))
+        return index
+
+    def _localize(self, ref: str, base: str | None, folder: str) -> str:
+        if not _is_remote(ref):
+            path = ref if os.path.isabs(ref) or base is None else os.path.join(base, ref)
+            if os.path.isfile(path):
+                return path
+        name = os.path.basename(urllib.parse.unquote(urllib.parse.urlsplit(ref).query.rpartition("files=")[2]
+                                                     .split("&")[0])) if "files=" in ref else os.path.basename(ref)
+        return self.fetch(ref, os.path.join(folder, name))
+
+
+class CloudKnowledgeManagement(BaseKnowledgeManagement):
+    """Publish the knowledge base: model and sample files to ``OUTPUT_URL`` and the KB server, then the index.
+
+    Parameters
+    ----------
+    config : mapping, default=None
+        Sedna's job config; ``output_url`` overrides ``OUTPUT_URL``.
+    seen_estimator, unseen_estimator : object, default=None
+        The learners.
+    context : Context, default=None
+        Configuration and storage.
+    """
+
+    @property
+    def output_url(self) -> str:
+        """Where the knowledge base is written: ``OUTPUT_URL``, else ``<SEDNA_WORK_DIR>/lifelong/output``."""
+        return self.config.get("output_url") or self.ctx.config.output_url or os.path.join(
+            self.ctx.config.work_dir, "lifelong", "output")
+
+    @property
+    def task_index_url(self) -> str:
+        """The published index: ``<output_url>/index.pkl``."""
+        return _join(self.output_url, INDEX_NAME)
+
+    def _put(self, src: str, dst: str) -> str:
+        if _is_remote(dst):
+            return self.ctx.storage.upload(src, dst)
+        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+        if os.path.abspath(src) != os.path.abspath(dst):
+            shutil.copyfile(src, dst)
+        return dst
+
+    def update_kb(self, task_index: dict | str) -> str:
+        """Publish a knowledge base.
+
+        Every model file and every task group's samples go to ``<output_url>/<seen_task|unseen_task>/``
+        and, when ``KB_SERVER`` is set, to the KB server, whose URLs the index then names. The
+        JSON index is posted to the KB server and written to ``<output_url>/index.pkl``.
+
+        Parameters
+        ----------
+        task_index : dict or str
+            The in-memory index, or a local index file.
+
+        Returns
+        -------
+        str
+            Where the published index is (``<output_url>/index.pkl``).
+
+        Raises
+        ------
+        TransportError
+            If the KB server cannot be reached or refuses a file.
+        """
+        index = read_index(task_index) if isinstance(task_index, str) else task_index
+        index = dict(index)
+        index["create_time"] = str(time.time())
+        client = self.kb_client
+        with tempfile.TemporaryDirectory(prefix="sedna_lib_kb_") as tmp:
+            for kind in ("seen_task", "unseen_task"):
+                part = index.get(kind) or {"task_groups": [], "extractor": None}
+                index[kind] = part
+                stamp = index["create_time"].replace(".", "")
+                for group in part.get("task_groups", []) or []:
+                    model = group.model
+                    if model is not None and isinstance(model.model, str) and not _is_remote(model.model):
+                        name = os.path.basename(model.model)
+                        dst = self._put(model.model, _join(self.output_url, kind, name))
+                        model.model = client.upload_file(model.model, f"{kind}-{name}") if client else dst
+                    if getattr(group, "samples", None) is not None:
+                        name = f"train_{_safe(group.entry)}-{stamp}.sample"
+                        local = save_samples(group.samples, os.path.join(tmp, name))
+                        dst = self._put(local, _join(self.output_url, kind, name))
+                        group.samples_url = client.upload_file(local, f"{kind}-{name}") if client else dst
+            local_index = write_index(index, os.path.join(tmp, INDEX_NAME))
+            if client is not None:
+                client.update_db(local_index)
+            published = self._put(local_index, self.task_index_url)
+        return published
+
+    def evaluate_tasks(self, tasks_detail: list, **kwargs: Any) -> list[str]:
+        """Name the task groups to drop: those whose score fails ``score <OPERATOR> MODEL_THRESHOLD``.
+
+        With the defaults (``>`` and 0.1) a task is kept when every score is above 0.1. (Sedna
+        dropped the tasks for which the comparison held, i.e. the good ones.)
+
+        Parameters
+        ----------
+        tasks_detail : list of Task
+            Tasks with ``scores``.
+        **kwargs : object
+            ``operator``/``model_threshold`` overrides.
+
+        Returns
+        -------
+        list of str
+            Entries of the models to drop.
+
+        Raises
+        ------
+        ParameterError
+            If the operator is unknown.
+        """
+        cfg = self.ctx.config
+        op_name = str(kwargs.get("operator", cfg.operator)).strip()
+        threshold = float(kwargs.get("model_threshold", cfg.model_threshold))
+        op = _OPERATORS.get(op_name)
+        if op is None:
+            raise ParameterError(f"OPERATOR must be one of {sorted(_OPERATORS)}, got {op_name!r}")
+        drop = []
+        for task in tasks_detail:
+            scores = getattr(task, "scores", {}) or {}
+            if any(not op(float(v), threshold) for v in scores.values()):
+                drop.append(str(getattr(task.model, "entry", task.entry)))
+        return sorted(set(drop))
+
+
+def _join(base: str, *parts: str) -> str:
+    if _is_remote(base):
+        return "/".join([base.rstrip("/"), *parts])
+    return os.path.join(base, *parts)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in str(name)) or "task"
+
+
+class EdgeKnowledgeManagement(BaseKnowledgeManagement):
+    """Mirror the knowledge base on the edge, and keep the unseen samples for labelling.
+
+    Parameters
+    ----------
+    config : mapping, default=None
+        Sedna's job config; ``edge_output_url`` overrides ``EDGE_OUTPUT_URL``.
+    seen_estimator, unseen_estimator : object, default=None
+        The learners.
+    context : Context, default=None
+        Configuration and storage.
+    """
+
+    @property
+    def edge_output_url(self) -> str:
+        """The edge folder (``EDGE_OUTPUT_URL``, default ``/var/lib/sedna/kb``)."""
+        return self.config.get("edge_output_url") or self.ctx.config.edge_output_url
+
+    @property
+    def unseen_dir(self) -> str:
+        """Where unseen samples are saved (``<edge folder>/unseen_samples``)."""
+        return os.path.join(self.edge_output_url, "unseen_samples")
+
+    def update_kb(self, task_index_url: str) -> dict:
+        """Fetch an index and its files into a new version folder on the edge.
+
+        Parameters
+        ----------
+        task_index_url : str
+            The cloud index (local path, KB URL, ``s3://``).
+
+        Returns
+        -------
+        dict
+            The index with local paths, also written to ``<edge folder>/index.pkl``.
+        """
+        version = os.path.join(self.edge_output_url, "versions", f"{time.time_ns()}")
+        index = self.load_index(task_index_url, version)
+        write_index(index, os.path.join(self.edge_output_url, INDEX_NAME))
+        return index
+
+    def save_unseen_samples(self, samples: Any, post_process: Callable[..., Any] | None = None) -> list[str]:
+        """Save unseen samples for labelling.
+
+        A ``post_process(sample, save_dir)`` callable saves each sample itself (Sedna's hook).
+        Otherwise a sample that is a file path is copied; anything else is written as JSON.
+
+        Parameters
+        ----------
+        samples : data source or sequence
+            The unseen samples (``samples.x`` when a data source).
+        post_process : callable, default=None
+            Custom saver.
+
+        Returns
+        -------
+        list of str
+            The files written (empty when a custom saver is used).
+        """
+        rows = samples.x if hasattr(samples, "x") else samples
+        if rows is None or len(rows) == 0:
+            return []
+        os.makedirs(self.unseen_dir, exist_ok=True)
+        if callable(post_process):
+            for sample in _rows(rows):
+                post_process(sample, self.unseen_dir)
+            return []
+        written = []
+        stamp = time.time_ns()
+        for i, sample in enumerate(_rows(rows)):
+            if isinstance(sample, str) and os.path.isfile(sample):
+                dst = os.path.join(self.unseen_dir, f"{stamp}-{i}-{os.path.basename(sample)}")
+                shutil.copyfile(sample, dst)
+            else:
+                dst = os.path.join(self.unseen_dir, f"{stamp}-{i}.json")
+                with open(dst, "w", encoding="utf-8") as fh:
+                    json.dump({"x": _jsonable(sample)}, fh)
+            written.append(dst)
+        return written
+
+
+def _rows(x: Any) -> Any:
+    if type(x).__name__ == "DataFrame":
+        return [row.to_dict() for _, row in x.iterrows()]
+    return list(x)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

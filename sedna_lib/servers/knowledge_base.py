@@ -1,0 +1,506 @@
+"""The lifelong-learning knowledge-base server (Sedna's ``KBServer``): files, the task index and task status.
+
+REST under ``/knowledgebase`` (Sedna's paths and replies): ``POST /file/upload`` (multipart
+``file``), ``GET /file/download?files=&name=``, ``POST /update`` (multipart ``task``: the JSON
+index), ``POST /update/status`` (``{"status", "tasks"}``), ``POST /query`` and ``GET /health``.
+Replies are JSON strings holding a relative download path, as Sedna's. Unlike Sedna's server it
+never unpickles an upload, confines every file to its folder, limits sizes, can require a
+bearer token, and keeps its tables in SQLite through the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+import urllib.parse
+from typing import Any
+
+from ..exceptions import ConfigError, DataError
+from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+
+__all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.pkl"  # the control plane expects this name; the content is JSON
+_SOURCE_NAME = ".index.source.json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def safe_name(name: str | None) -> str:
+    """Check a client-given file name: one path component of safe characters.
+
+    Parameters
+    ----------
+    name : str
+        The name.
+
+    Returns
+    -------
+    str
+        The name unchanged.
+
+    Raises
+    ------
+    HTTPError
+        400 if the name is empty, has a path separator or ``..``, or unusual characters.
+    """
+    if not name or not _NAME_RE.match(name) or ".." in name:
+        raise HTTPError(400, f"file name {name!r} refused: use letters, digits, '.', '_' and '-' only "
+                             "(no folders, no '..')")
+    return name
+
+
+def sqlite_path(url: str) -> str:
+    """The SQLite file of a ``KB_URL`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite://`` = memory).
+
+    Parameters
+    ----------
+    url : str
+        The database URL.
+
+    Returns
+    -------
+    str
+        A path, or ``":memory:"``.
+
+    Raises
+    ------
+    ConfigError
+        If the URL is not a SQLite URL.
+    """
+    if url in ("sqlite://", "sqlite:///:memory:", ":memory:"):
+        return ":memory:"
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"KB_URL must be a SQLite URL such as sqlite:///kb.sqlite3, got {url!r}", variable="KB_URL")
+    return url[len("sqlite:///"):]
+
+
+class KnowledgeBaseStore:
+    """The server's state: a folder of files and a SQLite database of task groups and tasks.
+
+    Parameters
+    ----------
+    save_dir : str
+        Folder for uploaded files and the index (created if missing).
+    db_path : str, default=':memory:'
+        SQLite file.
+    """
+
+    def __init__(self, save_dir: str, db_path: str = ":memory:") -> None:
+        self.save_dir = os.path.abspath(save_dir or ".")
+        self.db_path = db_path
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The database connection (tables created on first use)."""
+        with self._lock:
+            if self._db is None:
+                os.makedirs(self.save_dir, exist_ok=True)
+                if self.db_path != ":memory:":
+                    parent = os.path.dirname(os.path.abspath(self.db_path))
+                    os.makedirs(parent, exist_ok=True)
+                self._db = sqlite3.connect(self.db_path, check_same_thread=False)
+                self._db.executescript(
+                    "CREATE TABLE IF NOT EXISTS ll_task_grp (name TEXT PRIMARY KEY, deploy INTEGER NOT NULL DEFAULT 1,"
+                    " task_num INTEGER, sample_num INTEGER, model_url TEXT, position INTEGER, kind TEXT,"
+                    " update_time REAL);"
+                    "CREATE TABLE IF NOT EXISTS ll_tasks (name TEXT, task_grp TEXT, meta_attr TEXT,"
+                    " PRIMARY KEY (name, task_grp));")
+            return self._db
+
+    def path_of(self, name: str) -> str:
+        """The file path of a stored name, confined to the folder.
+
+        Parameters
+        ----------
+        name : str
+            A name accepted by :func:`safe_name`.
+
+        Returns
+        -------
+        str
+            Absolute path inside :attr:`save_dir`.
+
+        Raises
+        ------
+        HTTPError
+            400 if the name escapes the folder.
+        """
+        path = os.path.realpath(os.path.join(self.save_dir, safe_name(name)))
+        if os.path.dirname(path) != os.path.realpath(self.save_dir):
+            raise HTTPError(400, f"file name {name!r} refused")
+        return path
+
+    def write(self, name: str, data: bytes) -> str:
+        """Store ``data`` under ``name`` atomically.
+
+        Parameters
+        ----------
+        name : str
+            File name.
+        data : bytes
+            Content.
+
+        Returns
+        -------
+        str
+            The path.
+        """
+        path = self.path_of(name)
+        os.makedirs(self.save_dir, exist_ok=True)
+        tmp = f"{path}.{threading.get_ident()}.part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        return path
+
+    def update_index(self, data: bytes) -> None:
+        """Accept a JSON index: record its task groups and tasks, then publish ``index.pkl``.
+
+        Parameters
+        ----------
+        data : bytes
+            The JSON index.
+
+        Raises
+        ------
+        HTTPError
+            415 for a pickle, 400 for anything that is not a valid index.
+        """
+        from ..transport.kb_index import is_json_index, loads_index
+
+        if not is_json_index(data):
+            raise HTTPError(415, "the index must be JSON (sedna_lib format); pickled indexes are refused because "
+                                 "unpickling runs code")
+        try:
+            loads_index(data)
+            doc = json.loads(data)
+        except DataError as exc:
+            raise HTTPError(400, str(exc)) from None
+        now = time.time()
+        with self._lock:
+            db = self.db
+            for kind in ("seen_task", "unseen_task"):
+                for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
+                    model = group.get("model") or {}
+                    db.execute("INSERT INTO ll_task_grp (name, deploy, task_num, sample_num, model_url, position, kind,"
+                               " update_time) VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                               " task_num=excluded.task_num, model_url=excluded.model_url,"
+                               " position=excluded.position, kind=excluded.kind, update_time=excluded.update_time",
+                               (group["entry"], len(group.get("tasks", [])), None, model.get("url"), pos, kind, now))
+                    for task in group.get("tasks", []):
+                        db.execute("INSERT OR REPLACE INTO ll_tasks (name, task_grp, meta_attr) VALUES (?, ?, ?)",
+                                   (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
+            db.commit()
+            self.write(_SOURCE_NAME.lstrip("."), data)
+            self._publish()
+
+    def set_status(self, tasks: str | list | None, status: int) -> None:
+        """Mark task groups deployed (``status`` 1) or dropped (0), then republish the index.
+
+        Parameters
+        ----------
+        tasks : str, list or None
+            Comma-separated group names, a list, or None for every group.
+        status : int
+            1 deploys, 0 drops.
+        """
+        names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
+        with self._lock:
+            if names is None:
+                self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
+            else:
+                self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
+                                    [(int(bool(status)), n) for n in names if n])
+            self.db.commit()
+            self._publish()
+
+    def _publish(self) -> None:
+        """Write ``index.pkl`` from the last uploaded index: a dropped group serves the first deployed group's model."""
+        source = self.path_of(_SOURCE_NAME.lstrip("."))
+        if not os.path.exists(source):
+            return
+        with open(source, "rb") as fh:
+            doc = json.loads(fh.read())
+        deploy = dict(self.db.execute("SELECT name, deploy FROM ll_task_grp").fetchall())
+        groups = doc.get("seen_task", {}).get("task_groups", [])
+        fallback = next((g.get("model") for g in groups if deploy.get(g["entry"], 1)), None)
+        for group in groups:
+            group["deployed"] = bool(deploy.get(group["entry"], 1))
+            if not group["deployed"] and fallback is not None:
+                group["model"] = {**fallback, "index": (group.get("model") or {}).get("index", 0)}
+        self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))
+
+    def query(self) -> list[dict]:
+        """List the task groups.
+
+        Returns
+        -------
+        list of dict
+            ``name``, ``deploy``, ``task_num``, ``model_url``, ``kind`` per group.
+        """
+        with self._lock:
+            rows = self.db.execute("SELECT name, deploy, task_num, model_url, kind FROM ll_task_grp"
+                                   " ORDER BY kind, position").fetchall()
+        return [{"name": n, "deploy": bool(d), "task_num": t, "model_url": u, "kind": k} for n, d, t, u, k in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _download_path(name: str) -> str:
+    q = urllib.parse.quote(name)
+    return f"/file/download?files={q}&name={q}"
+
+
+def create_app(store: KnowledgeBaseStore, *, token: str | None = None, max_bytes: int = 64 * 1024 * 1024) -> Any:
+    """Build the FastAPI application of the knowledge base.
+
+    Parameters
+    ----------
+    store : KnowledgeBaseStore
+        Files and tables.
+    token : str, default=None
+        Shared bearer token; None leaves the server open (as Sedna's).
+    max_bytes : int, default=64 MiB
+        Largest accepted request body (413 beyond).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The application.
+    """
+    fa = fastapi()
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, JSONResponse
+
+    app = fa.FastAPI(title="sedna_lib knowledge base")
+    stats = RequestStats()
+    app.state.stats = stats
+    app.state.store = store
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        try:
+            if request.url.path != "/knowledgebase/health":
+                check_token(request, token)
+            response = await call_next(request)
+        except HTTPError as exc:
+            stats.count("rejected")
+            return error_response(exc.status, exc.message)
+        stats.count("ok" if response.status_code < 400 else "rejected" if response.status_code < 500 else "failed")
+        return response
+
+    async def _form(request: Request) -> Any:
+        request._body = await read_body(request, max_bytes)  # starlette's form() reuses a read body
+        try:
+            return await request.form(max_part_size=max_bytes)
+        except TypeError:  # older starlette without max_part_size
+            return await request.form()
+
+    def _handle(fn: Any) -> Any:
+        async def wrapper(request: Request) -> Any:
+            try:
+                return await fn(request)
+            except HTTPError as exc:
+                return error_response(exc.status, exc.message)
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    @app.post("/knowledgebase/file/upload")
+    @_handle
+    async def file_upload(request: Request) -> Any:
+        form = await _form(request)
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "read"):
+            raise HTTPError(400, "multipart field 'file' is missing")
+        name = safe_name(os.path.basename(upload.filename or "") if "/" not in (upload.filename or "")
+                         and "\\" not in (upload.filename or "") else upload.filename)
+        data = await upload.read()
+        store.write(name, data)
+        return JSONResponse(_download_path(name))
+
+    @app.get("/knowledgebase/file/download")
+    @_handle
+    async def file_download(request: Request) -> Any:
+        files = request.query_params.get("files")
+        path = store.path_of(files or "")
+        if not os.path.isfile(path):
+            raise HTTPError(404, f"no file named {files!r} in the knowledge base")
+        name = safe_name(request.query_params.get("name") or files)
+        return FileResponse(path, filename=name, media_type="application/octet-stream")
+
+    @app.post("/knowledgebase/update")
+    @_handle
+    async def update(request: Request) -> Any:
+        form = await _form(request)
+        upload = form.get("task")
+        if upload is None or not hasattr(upload, "read"):
+            raise HTTPError(400, "multipart field 'task' (the JSON index) is missing")
+        store.update_index(await upload.read())
+        return JSONResponse(_download_path(INDEX_NAME))
+
+    @app.post("/knowledgebase/update/status")
+    @_handle
+    async def update_status(request: Request) -> Any:
+        body = await read_body(request, max_bytes)
+        try:
+            doc = json.loads(body)
+            status = int(doc.get("status", 1))
+            tasks = doc.get("tasks")
+            if tasks is not None and not isinstance(tasks, (str, list)):
+                raise ValueError("tasks must be a comma-separated string, a list or null")
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise HTTPError(400, f'body must be JSON {{"status": int, "tasks": "a,b" | null}}: {exc}') from None
+        store.set_status(tasks, status)
+        return JSONResponse(_download_path(INDEX_NAME))
+
+    @app.post("/knowledgebase/query")
+    @_handle
+    async def query(request: Request) -> Any:
+        return JSONResponse({"task_groups": store.query()})
+
+    @app.get("/knowledgebase/health")
+    async def health() -> Any:
+        return JSONResponse({"status": "ok", **stats.as_dict()})
+
+    return app
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    """Parse ``KnowledgeBaseServer``: ``host:port`` or ``http(s)://host:port`` (IPv4, IPv6 in brackets, names).
+
+    Parameters
+    ----------
+    value : str
+        The setting.
+
+    Returns
+    -------
+    tuple of (str, int)
+        Host and port.
+
+    Raises
+    ------
+    ConfigError
+        If no port can be read.
+    """
+    text = value if "://" in value else f"http://{value}"
+    parts = urllib.parse.urlsplit(text)
+    try:
+        port = parts.port or 9020
+    except ValueError:
+        raise ConfigError(f"KnowledgeBaseServer must be host:port, got {value!r}", variable="KnowledgeBaseServer") from None
+    return parts.hostname or "0.0.0.0", port
+
+
+class KBServer:
+    """The knowledge-base server (Sedna's ``KBServer``).
+
+    Parameters
+    ----------
+    host : str, default='127.0.0.1'
+        Address to bind (the deployed default, through :func:`main`, is ``0.0.0.0``).
+    http_port : int, default=9020
+        Port; 0 picks a free one.
+    workers : int, default=1
+        Kept for Sedna's signature (one process serves).
+    save_dir : str, default=''
+        Folder of files and the index (the working directory when empty, as Sedna's).
+    db_url : str, default='sqlite:///lifelong_kb.sqlite3'
+        ``KB_URL``.
+    token : str, default=None
+        Shared bearer token (``SEDNA_AUTH_TOKEN``).
+    max_bytes : int, default=64 MiB
+        Request size limit (``SEDNA_MAX_REQUEST_BYTES``).
+    ssl_certfile, ssl_keyfile : str, default=None
+        Serve HTTPS.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "", *,
+                 db_url: str = "sqlite:///lifelong_kb.sqlite3", token: str | None = None,
+                 max_bytes: int = 64 * 1024 * 1024, ssl_certfile: str | None = None,
+                 ssl_keyfile: str | None = None) -> None:
+        self.host = host
+        self.http_port = http_port
+        self.workers = workers
+        self.save_dir = save_dir
+        self.db_url = db_url
+        self.token = token
+        self.max_bytes = max_bytes
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+
+    def create_app(self) -> Any:
+        """Build the application.
+
+        Returns
+        -------
+        fastapi.FastAPI
+            The application (its ``state.store`` is the :class:`KnowledgeBaseStore`).
+        """
+        store = KnowledgeBaseStore(self.save_dir or ".", sqlite_path(self.db_url))
+        return create_app(store, token=self.token, max_bytes=self.max_bytes)
+
+    def run_in_thread(self) -> Any:
+        """Start serving in a background thread.
+
+        Returns
+        -------
+        ThreadedServer
+            Started; ``.url`` and ``.port`` tell where, ``.stop()`` ends it.
+        """
+        from ._threaded import ThreadedServer
+
+        server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
+                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
+        return server.start()
+
+    def start(self) -> None:
+        """Serve until the process is stopped (blocks)."""
+        server = self.run_in_thread()
+        logger.info("knowledge base serving on %s", server.url)
+        server.wait()
+
+
+def main(host: str | None = None, port: int | None = None, save_dir: str | None = None) -> int:
+    """Run the knowledge-base server from the environment (Sedna's ``run_kb.main``).
+
+    ``KnowledgeBaseServer`` gives the bind address (default ``0.0.0.0:9020``),
+    ``KnowledgeBasePath`` the folder, ``KB_URL`` the SQLite database, ``SEDNA_AUTH_TOKEN`` an
+    optional token and ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` HTTPS.
+
+    Parameters
+    ----------
+    host, port, save_dir : optional
+        Override the environment.
+
+    Returns
+    -------
+    int
+        0 when the server stops.
+    """
+    from ..config import Config
+
+    cfg = Config.from_env()
+    env_host, env_port = parse_bind(cfg.knowledge_base_server)
+    KBServer(host or env_host, env_port if port is None else port, save_dir=save_dir or cfg.knowledge_base_path,
+             db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
+             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key).start()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the KB image runs this module
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""Client of the knowledge-base server (Sedna's ``KBClient``): bounded timeouts, typed errors, no pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from typing import Any
+
+from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+
+__all__ = ["KBClient"]
+
+
+class KBClient:
+    """Talk to a knowledge-base server at ``{kbserver}/knowledgebase``.
+
+    Parameters
+    ----------
+    kbserver : str
+        Base URL (``KB_SERVER``), e.g. ``http://kb:9020``.
+    token : str, default=None
+        Bearer token sent with every request (``SEDNA_AUTH_TOKEN``).
+    connect_timeout : float, default=3.0
+        Seconds to connect.
+    timeout : float, default=30.0
+        Seconds to wait for a reply.
+    verify : bool or str, default=True
+        TLS verification (or a CA bundle path).
+
+    Examples
+    --------
+    >>> KBClient("http://kb:9020").kbserver
+    'http://kb:9020/knowledgebase'
+    """
+
+    def __init__(self, kbserver: str, *, token: str | None = None, connect_timeout: float = 3.0,
+                 timeout: float = 30.0, verify: bool | str = True) -> None:
+        self.kbserver = f"{str(kbserver).rstrip('/')}/knowledgebase"
+        self.token = token
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.verify = verify
+        self._session: Any = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _get_session(self) -> Any:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            if self.token:
+                self._session.headers["Authorization"] = f"Bearer {self.token}"
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> KBClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        try:
+            response = self._get_session().request(method, url, timeout=(self.connect_timeout, self.timeout),
+                                                   verify=self.verify, **kwargs)
+        except requests.Timeout as exc:
+            raise TransportTimeout(f"{method} {url} timed out after {self.timeout} s", url=url) from exc
+        except requests.RequestException as exc:
+            raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise RemoteError(f"{method} {url} answered {response.status_code}: {detail}", url=url,
+                              status_code=response.status_code)
+        return response
+
+    def absolute(self, reply: str) -> str:
+        """Turn a server reply (a relative download path) into an absolute URL; remote URLs stay as they are.
+
+        Parameters
+        ----------
+        reply : str
+            What the server answered.
+
+        Returns
+        -------
+        str
+            ``{kbserver}/{reply}``.
+        """
+        if urllib.parse.urlsplit(reply).scheme in ("http", "https", "s3"):
+            return reply
+        return f"{self.kbserver}/{reply.lstrip('/')}"
+
+    def _reply(self, response: Any, url: str) -> str:
+        try:
+            value = response.json()
+        except ValueError:
+            raise ProtocolError(f"{url} answered non-JSON: {response.text[:200]!r}", url=url) from None
+        if not isinstance(value, str):
+            raise ProtocolError(f"{url} answered {value!r}; expected a download path", url=url)
+        return self.absolute(value)
+
+    # -- Sedna's API --------------------------------------------------------------------------------
+    def upload_file(self, files: str, name: str = "") -> str:
+        """Upload a local file; return its download URL (a non-file is returned unchanged, as Sedna's).
+
+        Parameters
+        ----------
+        files : str
+            Local file path.
+        name : str, default=''
+            Name on the server; the file's base name by default.
+
+        Returns
+        -------
+        str
+            The absolute download URL.
+
+        Raises
+        ------
+        TransportError
+            If the server cannot be reached; ``RemoteError`` if it refuses the file.
+        """
+        if not isinstance(files, str) or not os.path.isfile(files):
+            return files
+        url = f"{self.kbserver}/file/upload"
+        with open(files, "rb") as fh:
+            response = self._request("POST", url, files={"file": (name or os.path.basename(files), fh)})
+        return self._reply(response, url)
+
+    def update_db(self, task_info_file: str) -> str:
+        """Upload the JSON index; return the URL of the published ``index.pkl``.
+
+        Parameters
+        ----------
+        task_info_file : str
+            Local index file (JSON).
+
+        Returns
+        -------
+        str
+            Download URL of the server's index.
+
+        Raises
+        ------
+        TransportError
+            If the server cannot be reached; ``RemoteError`` if it refuses the index.
+        """
+        url = f"{self.kbserver}/update"
+        with open(task_info_file, "rb") as fh:
+            response = self._request("POST", url, files={"task": (os.path.basename(task_info_file), fh)})
+        return self._reply(response, url)
+
+    def update_task_status(self, tasks: str | list | None, new_status: int = 1) -> str:
+        """Deploy (1) or drop (0) task groups; return the index URL.
+
+        Parameters
+        ----------
+        tasks : str, list or None
+            Comma-separated group names, a list, or None for all.
+        new_status : int, default=1
+            1 deploys, 0 drops.
+
+        Returns
+        -------
+        str
+            Download URL of the republished index.
+        """
+        url = f"{self.kbserver}/update/status"
+        response = self._request("POST", url, data=json.dumps({"tasks": tasks, "status": int(new_status)}),
+                                 headers={"Content-Type": "application/json"})
+        return self._reply(response, url)
+
+    def query(self) -> list[dict]:
+        """List the knowledge base's task groups.
+
+        Returns
+        -------
+        list of dict
+            One per group (``name``, ``deploy``, ``task_num``, ``model_url``, ``kind``).
+        """
+        url = f"{self.kbserver}/query"
+        try:
+            return list(self._request("POST", url).json()["task_groups"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError(f"{url} answered an unexpected body: {exc}", url=url) from None
+
+    def download(self, url: str, dst: str) -> str:
+        """Download a knowledge-base file to ``dst`` (streamed, written atomically).
+
+        Parameters
+        ----------
+        url : str
+            Absolute download URL (or a relative reply).
+        dst : str
+            Local destination file.
+
+        Returns
+        -------
+        str
+            ``dst``.
+        """
+        url = self.absolute(url)
+        response = self._request("GET", url, stream=True)
+        parent = os.path.dirname(os.path.abspath(dst))
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{dst}.part"
+        with open(tmp, "wb") as fh:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                fh.write(chunk)
+        os.replace(tmp, dst)
+        return dst
+
+    def read_bytes(self, url: str) -> bytes:
+        """Fetch a knowledge-base file into memory.
+
+        Parameters
+        ----------
+        url : str
+            Download URL.
+
+        Returns
+        -------
+        bytes
+            The content.
+        """
+        return self._request("GET", self.absolute(url)).content
