@@ -89,7 +89,6 @@ class HTTPStorage(Storage):
                               status_forcelist=(502, 503, 504), allowed_methods=("GET", "HEAD"),
                               raise_on_status=False)
                 session = requests.Session()
-                session.trust_env = False  # proxies and CA come from the config, not the environment
                 adapter = HTTPAdapter(max_retries=retry)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
