@@ -1,0 +1,144 @@
+"""The local incremental loop: budget, deploy gate, per-round JSON, hot-update hand-off, torch, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import numpy as np
+import pytest
+
+from sedna_lib.exceptions import DataError, ParameterError
+from sedna_lib.hot_update import parse_model_config
+from sedna_lib.incremental_learning import IncrementalLoop, run_rounds, score_metric
+
+
+@pytest.fixture(scope="module")
+def digits_stream():
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order] / 16.0, y[order]
+    return (x[:40], y[:40]), (x[40:400], y[40:400]), (x[1200:], y[1200:])
+
+
+def _lr():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=500)
+
+
+def test_rounds_respect_the_budget_and_write_json_records(tmp_path, digits_stream):
+    # Arrange
+    initial, stream, eval_data = digits_stream
+    out = tmp_path / "run"
+    progress = io.StringIO()
+
+    # Act
+    records = run_rounds(_lr(), initial, stream, eval_data, rounds=3, upload_budget=0.1, output_dir=str(out),
+                         progress=progress)
+
+    # Assert
+    assert [r.uploaded for r in records] == [12, 12, 12]
+    assert all(r.upload_fraction == pytest.approx(0.1) for r in records)
+    assert [r.labelled_total for r in records] == [52, 64, 76]
+    doc = json.loads((out / "rounds.json").read_text())
+    assert [r["round"] for r in doc["rounds"]] == [1, 2, 3] and doc["upload_budget"] == 0.1
+    assert set(doc["rounds"][0]) >= {"uploaded", "metric_before", "metric_after", "deployed"}
+    assert progress.getvalue().count("100%") == 3
+    for r in records:
+        assert r.metric_after >= r.metric_before
+        assert r.deployed == (r.metric_candidate - r.metric_before >= 0.01)
+    assert any(r.deployed for r in records)
+
+
+def test_deploy_gate_refuses_a_worse_model(digits_stream):
+    # Arrange: a labeller that lies, so retraining makes the model worse
+    initial, stream, eval_data = digits_stream
+    loop = IncrementalLoop(_lr(), upload_budget=1.0, labeler=lambda x, pred: np.zeros(len(x), dtype=int),
+                           progress=False)
+
+    # Act
+    records = loop.run(initial, stream, eval_data, rounds=1)
+
+    # Assert
+    [r] = records
+    assert r.metric_candidate < r.metric_before
+    assert not r.deployed and r.metric_after == r.metric_before
+    assert loop.slot_.version == "round-0000" and r.model_version == "round-0000"
+
+
+def test_deploy_writes_lc_style_hot_update_config(tmp_path, digits_stream):
+    initial, stream, eval_data = digits_stream
+    cfg = tmp_path / "hot" / "model_config.json"
+    loop = IncrementalLoop(_lr(), upload_budget=0.5, min_delta=0.0, output_dir=str(tmp_path / "out"),
+                           hot_update_config=str(cfg), progress=False)
+    records = loop.run(initial, stream, eval_data, rounds=1)
+    parsed = parse_model_config(cfg.read_text())
+    assert records[0].deployed and parsed.model_update_time == "round-0001"
+    assert (tmp_path / "out" / "models" / "round-0001").is_dir() and parsed.model_path.endswith(".pkl")
+
+
+def test_hard_examples_of_each_round_are_saved(tmp_path, digits_stream):
+    from sedna_lib.hard_examples import read_hard_examples
+
+    initial, stream, eval_data = digits_stream
+    run_rounds(_lr(), initial, stream, eval_data, rounds=2, upload_budget=0.05,
+               hard_example_output=str(tmp_path / "he"), progress=False)
+    assert len(read_hard_examples(str(tmp_path / "he" / "round-0002"))) == 9
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"upload_budget": 0}, "upload_budget"),
+    ({"min_delta": -0.1}, "min_delta"),
+    ({"hot_update_config": "x.json"}, "needs output_dir"),
+    ({"metric": "auc"}, "unknown metric"),
+])
+def test_bad_parameters_raise(digits_stream, kwargs, match):
+    initial, stream, eval_data = digits_stream
+    with pytest.raises(ParameterError, match=match):
+        IncrementalLoop(_lr(), progress=False, **kwargs).run(initial, stream, eval_data, rounds=1)
+
+
+def test_unlabelled_stream_without_labeler_raises(digits_stream):
+    initial, stream, eval_data = digits_stream
+    with pytest.raises(DataError, match="no labeler"):
+        IncrementalLoop(_lr(), progress=False).run(initial, [stream[0][:50]], eval_data)
+
+
+def test_metrics():
+    assert score_metric("macro_f1", [0, 1, 2, 2], [0, 1, 2, 2]) == 1.0
+    assert score_metric(lambda t, p: 0.5, [0], [1]) == 0.5
+
+
+@pytest.mark.torch
+def test_loop_runs_a_torch_model(digits_stream):
+    # Arrange
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    initial, stream, eval_data = digits_stream
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    f32 = [(x.astype("float32"), y) for x, y in (initial, stream, eval_data)]
+
+    # Act
+    records = run_rounds(model, f32[0], f32[1], f32[2], rounds=1, upload_budget=0.3, min_delta=0.0,
+                         train_kwargs={"epochs": 3, "batch_size": 64}, progress=False)
+
+    # Assert
+    assert records[0].uploaded == 108
+    assert records[0].metric_after >= records[0].metric_before
+
+
+def test_cli_runs_rounds_and_prints_them(tmp_path, capsys):
+    from sedna_lib._cli_incremental import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["incremental", "--dataset", "iris", "--rounds", "2", "--initial", "15",
+                              "--budget", "0.2", "--output", str(tmp_path), "--no-progress"])
+    assert args.handler(args) == 0
+    text = capsys.readouterr().out
+    assert "round 1: uploaded" in text and "round 2: uploaded" in text
+    assert len(json.loads((tmp_path / "rounds.json").read_text())["rounds"]) == 2
