@@ -150,8 +150,8 @@ class JobBase:
             return explicit
         model_url = self.config.model_url
         if not model_url:
-            raise ConfigError("MODEL_URL is not set, so there is no model to load; set MODEL_URL to the model "
-                              "file or folder (or MODEL_PATH to the file)", variable="MODEL_URL")
+            raise ConfigError("MODEL_URL is not set, so there is no model to load; set MODEL_URL to the "
+                              "model file or folder (or MODEL_PATH to the file)", variable="MODEL_URL")
         if self.model_load_mode != "file" or os.path.isfile(model_url):
             return model_url
         name = getattr(self.estimator, "model_name", None) or self.config.model_name
@@ -161,7 +161,8 @@ class JobBase:
         return os.path.join(model_url, name)
 
     # -- inference -----------------------------------------------------------------------------
-    def inference(self, x: Any = None, post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
+    def inference(self, x: Any = None, post_process: Callable[..., Any] | str | None = None,
+                  **kwargs: Any) -> Any:
         """Predict with the wrapped estimator, then apply ``post_process``.
 
         Parameters
@@ -268,7 +269,9 @@ class JobBase:
             self._lc_client.close()
 
     def __enter__(self) -> JobBase:
+        """Enter the context: return self."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Leave the context: release resources."""
         self.close()

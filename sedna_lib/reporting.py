@@ -134,8 +134,8 @@ class Report:
         if self.results is not None:
             if isinstance(self.results, (str, bytes, Mapping)) or not all(
                     isinstance(item, Mapping) for item in self.results):
-                raise ParameterError("report results must be a list of objects such as "
-                                     f"{{'format': 'pb', 'url': ..., 'metrics': {{...}}}}, got {self.results!r}")
+                raise ParameterError("report results must be a list of objects such as {'format': 'pb', "
+                                     f"'url': ..., 'metrics': {{...}}}}, got {self.results!r}")
             body["results"] = [dict(item) for item in self.results]
         if self.owner_info is not None:
             body["ownerInfo"] = dict(self.owner_info)
@@ -282,9 +282,11 @@ class LCClient:
         self._closed.set()
 
     def __enter__(self) -> LCClient:
+        """Enter the context: return self."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Leave the context: release resources."""
         self.close()
 
 
@@ -451,7 +453,7 @@ class PeriodicReporter:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float | None = 1.0) -> None:
-        """Stop the thread; waits at most ``timeout`` seconds (a report in flight is bounded by the client's timeouts).
+        """Stop the thread, waiting at most ``timeout`` seconds (a report in flight ends within its timeouts).
 
         Parameters
         ----------
@@ -467,7 +469,9 @@ class PeriodicReporter:
     close = stop
 
     def __enter__(self) -> PeriodicReporter:
+        """Enter the context: return self."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Leave the context: release resources."""
         self.stop()

@@ -177,6 +177,7 @@ class ClassFactory:
         try:
             return cls.registry.get(kind, t_cls_name)
         except NotRegisteredError as exc:
+            known = ", ".join(cls.registry.names(kind)) or "none"
             raise ClassNotFoundError(f"can't find class type {kind} class name {t_cls_name} in class "
-                                     f"registry; known names: {', '.join(cls.registry.names(kind)) or 'none'}",
+                                     f"registry; known names: {known}",
                                      kind=kind, name=t_cls_name) from exc

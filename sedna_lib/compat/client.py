@@ -1,4 +1,4 @@
-"""Sedna's ``sedna.service.client``: ``http_request``, ``LCClient`` and ``LCReporter`` (plus the feature clients).
+"""Sedna's ``sedna.service.client``: ``http_request``, ``LCClient``, ``LCReporter`` and the feature clients.
 
 Differences from Sedna: every request has a finite timeout, failures raise typed
 :class:`~sedna_lib.exceptions.TransportError` subclasses instead of returning ``None`` (and,
@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
+    """Look the attribute up."""
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -33,6 +34,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """List the attributes."""
     return sorted(set(globals()) | set(_LAZY))
 
 
@@ -162,7 +164,8 @@ class LCReporter(PeriodicReporter):
         Seconds between reports.
     """
 
-    def __init__(self, lc_server: str, message: Mapping[str, Any] | Report, period_interval: float = 30) -> None:
+    def __init__(self, lc_server: str, message: Mapping[str, Any] | Report,
+                 period_interval: float = 30) -> None:
         super().__init__(_LCClient(lc_server), message, period=float(period_interval))
         self.lc_server = lc_server
         self.period_interval = period_interval
@@ -176,4 +179,3 @@ class LCReporter(PeriodicReporter):
     def hard_example_number(self) -> int:
         """Hard examples counted so far (Sedna's attribute name)."""
         return self.hard_example_number_
-

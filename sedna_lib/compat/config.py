@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import threading
 import warnings
 from typing import Any, Mapping
@@ -110,26 +109,31 @@ class Config(dict):
             self[key] = value
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        """Store ``value``, turning a nested mapping into a Config."""
         if isinstance(value, Mapping) and not isinstance(value, Config):
             value = Config(value)
         super().__setitem__(key, value)
 
     def __getattr__(self, name: str) -> Any:
+        """Look the attribute up."""
         try:
             return self[name]
         except KeyError:
             raise AttributeError(f"Config has no key {name!r}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
+        """Set the attribute."""
         self[name] = value
 
     def __delattr__(self, name: str) -> None:
+        """Delete the attribute."""
         try:
             del self[name]
         except KeyError:
             raise AttributeError(f"Config has no key {name!r}") from None
 
     def __deepcopy__(self, memo: dict) -> Config:
+        """Deep-copy, keeping the Config type."""
         return Config({k: copy.deepcopy(v, memo) for k, v in self.items()})
 
 
@@ -161,6 +165,7 @@ class ConfigSerializable:
         return getattr(self, item, None) or default
 
     def __getitem__(self, item: str) -> Any:
+        """Return the attribute, or None when missing."""
         return getattr(self, item, None)
 
     def to_json(self) -> Config:
@@ -245,6 +250,7 @@ class _OnInstance:
         self.__name__ = func.__name__
 
     def __get__(self, obj: Any, cls: type) -> Any:
+        """Bind the function."""
         return self.func.__get__(cls() if obj is None else obj, cls)
 
 
@@ -278,6 +284,7 @@ class EnvConfig(ConfigSerializable):
         object.__setattr__(self, "_config", config)
 
     def __getattr__(self, name: str) -> Any:
+        """Look the attribute up."""
         if name.startswith("__") or name in ("_overrides", "_environ", "_config"):
             raise AttributeError(name)
         overrides = self.__dict__["_overrides"]
@@ -288,21 +295,25 @@ class EnvConfig(ConfigSerializable):
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        """Set the attribute."""
         self.__dict__["_overrides"][name] = value
 
     def __delattr__(self, name: str) -> None:
+        """Delete the attribute."""
         try:
             del self.__dict__["_overrides"][name]
         except KeyError:
             raise AttributeError(name) from None
 
     def __dir__(self) -> list[str]:
+        """List the attributes."""
         names = set(_ATTRIBUTES) | {"parameters"} | set(self.__dict__["_overrides"])
         if _read_attribute("parameters", self.__dict__["_environ"], self.__dict__["_config"]) is not None:
             names.add("parameter")
         return sorted(names | set(dir(type(self))))
 
     def __repr__(self) -> str:
+        """Show the values, secrets masked."""
         shown = {k: ("***" if k in _SECRETS and v else v) for k, v in self.dict().items()}
         return f"{type(self).__name__}({shown})"
 
@@ -339,6 +350,7 @@ class _BaseConfigMeta(type):
     """Class-level attribute access: ``BaseConfig.train_dataset_url`` reads the environment now."""
 
     def __getattr__(cls, name: str) -> Any:
+        """Look the attribute up."""
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(cls(), name)
@@ -371,6 +383,7 @@ class BaseConfig(EnvConfig, metaclass=_BaseConfigMeta):
     _lock = threading.Lock()
 
     def __new__(cls) -> BaseConfig:
+        """Return the one process-wide instance."""
         with cls._lock:
             if cls._instance is None:
                 instance = super().__new__(cls)

@@ -1,4 +1,4 @@
-"""Sedna's ``sedna.common.constant``: resource kinds, statuses and knowledge-base names (exact wire values)."""
+"""Sedna's ``sedna.common.constant``: resource kinds, statuses and knowledge-base names (wire values)."""
 
 from __future__ import annotations
 

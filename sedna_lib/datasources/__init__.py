@@ -39,7 +39,7 @@ _REMOTE_PREFIXES = ("s3://", "http://", "https://", "gs://", "obs://")
 
 
 def _resolve_func(func: Any) -> Callable[..., Any] | None:
-    """A callable stays; a name is looked up as ``ClassType.CALLBACK`` and instantiated (Sedna's rule)."""
+    """Keep a callable; look a name up as ``ClassType.CALLBACK`` and instantiate it (Sedna's rule)."""
     if func is None or callable(func):
         return func
     if isinstance(func, str):
@@ -123,6 +123,7 @@ class BaseDataSource:
         return 0 if self.x is None else len(self.x)
 
     def __len__(self) -> int:
+        """Return the number of samples."""
         return self.num_examples()
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
@@ -218,14 +219,14 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
 
 
 class TxtDataParse(BaseDataSource):
-    """Parse whitespace-separated index files (one sample per line) into ``x`` and ``y``.
+    r"""Parse whitespace-separated index files (one sample per line) into ``x`` and ``y``.
 
     Examples
     --------
     >>> import tempfile, os
     >>> folder = tempfile.mkdtemp()
     >>> path = os.path.join(folder, "train.txt")
-    >>> _ = open(path, "w").write("images/a.jpg 1\\nimages/b.jpg 0\\n")
+    >>> _ = open(path, "w").write("images/a.jpg 1\nimages/b.jpg 0\n")
     >>> ds = TxtDataParse("train")
     >>> _ = ds.parse(path)
     >>> ds.x.tolist(), ds.y.tolist()
@@ -301,7 +302,8 @@ def _pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        raise BackendUnavailableError("CSVDataParse needs pandas, which is not installed; pip install pandas") from None
+        raise BackendUnavailableError("CSVDataParse needs pandas, which is not installed; "
+                                      "pip install pandas") from None
     return pandas
 
 
@@ -455,7 +457,8 @@ class CocoIndex:
         ids = ids if isinstance(ids, (list, tuple)) else [ids]
         return [self.imgs[i] for i in ids]
 
-    def getAnnIds(self, imgIds: Iterable[Any] = (), iscrowd: bool | None = None) -> list[Any]:  # noqa: N802,N803
+    def getAnnIds(self, imgIds: Iterable[Any] = (),  # noqa: N802,N803 (pycocotools' names)
+                  iscrowd: bool | None = None) -> list[Any]:
         """Return the annotation ids of some images (non-crowd ones only when ``iscrowd`` is False).
 
         Parameters
@@ -542,6 +545,7 @@ class JSONDataParse(BaseDataSource):
         return self
 
     def __len__(self) -> int:
+        """Return the number of samples."""
         return 0 if self.x is None else len(self.x["ids"])
 
     def load_anno_from_ids(self, id_: Any, source: str = "") -> tuple[np.ndarray, tuple[Any, ...], str]:
@@ -721,7 +725,8 @@ def load_train_dataset(url: str | None = None, *, label: str | None = None,
         If no URL is given and ``TRAIN_DATASET_URL`` is unset.
     """
     if url is None:
-        url = context.config.train_dataset_url if context is not None else _cfg.get_parameter("TRAIN_DATASET_URL")
+        url = (context.config.train_dataset_url if context is not None
+               else _cfg.get_parameter("TRAIN_DATASET_URL"))
     return load_dataset(url, variable="TRAIN_DATASET_URL", label=label, context=context)
 
 
@@ -749,5 +754,6 @@ def load_eval_dataset(url: str | None = None, *, label: str | None = None,
         If no URL is given and ``TEST_DATASET_URL`` is unset.
     """
     if url is None:
-        url = context.config.test_dataset_url if context is not None else _cfg.get_parameter("TEST_DATASET_URL")
+        url = (context.config.test_dataset_url if context is not None
+               else _cfg.get_parameter("TEST_DATASET_URL"))
     return load_dataset(url, variable="TEST_DATASET_URL", label=label, context=context)
