@@ -42,6 +42,14 @@ def _websockets() -> Any:
     return websockets
 
 
+def _connect_kwargs() -> dict:
+    """``legacy=True`` where the websockets version wants it, to hold a connection outside a ``with``."""
+    import inspect
+
+    sync_connect = _websockets().sync.client.connect
+    return {"legacy": True} if "legacy" in inspect.signature(sync_connect).parameters else {}
+
+
 def _digits(value: Any, default: float) -> float:
     if value is None or value == "":
         return default
@@ -160,7 +168,7 @@ class AggregationClient:
                 ws = websockets.sync.client.connect(
                     self.url, additional_headers=headers, ssl=self._ssl(), max_size=None, compression=None,
                     open_timeout=max(1.0, min(10.0, deadline - time.monotonic())), proxy=None,
-                    ping_interval=_digits(self.ping_interval, 5.0), ping_timeout=_digits(self.ping_timeout, 60.0))
+                    ping_interval=_digits(self.ping_interval, 5.0), ping_timeout=_digits(self.ping_timeout, 60.0), **_connect_kwargs())
                 break
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
                 last = exc

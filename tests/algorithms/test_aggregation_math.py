@@ -1,0 +1,101 @@
+"""The pure numpy aggregation math, tested alone."""
+
+import numpy as np
+import pytest
+
+from sedna_lib.algorithms.aggregation import _math
+from sedna_lib.exceptions import AggregationError
+
+
+def test_weighted_average_matches_sedna_numbers():
+    out = _math.weighted_average([([[1, 2], [3]], 1), ([[3, 4], [5]], 3)])
+    assert [a.tolist() for a in out] == [[2.5, 3.5], [4.5]]
+
+
+def test_weighted_average_keeps_float32_sums_in_float32(rng):
+    ups = [([rng.normal(size=(4, 3)).astype("float32")], 2) for _ in range(3)]
+    out = _math.weighted_average(ups)
+    assert out[0].dtype == np.float32
+    np.testing.assert_allclose(out[0], np.mean([u[0][0] for u in ups], axis=0), rtol=1e-5)
+
+
+def test_weighted_average_zero_samples_raises():
+    with pytest.raises(AggregationError, match="add up to 0"):
+        _math.weighted_average([([np.ones(2)], 0)])
+
+
+def test_shape_mismatch_names_the_layer():
+    with pytest.raises(AggregationError, match=r"layer 1 \('dense/bias'\) has shape \(3,\), expected \(2,\)"):
+        _math.check_layers([np.ones((2, 2)), np.ones(3)], [(2, 2), (2,)], ["dense/kernel", "dense/bias"])
+
+
+def test_layer_count_mismatch_raises():
+    with pytest.raises(AggregationError, match="has 1 layers but the model has 2"):
+        _math.check_layers([np.ones(2)], [(2,), (3,)])
+
+
+def test_none_weights_raise_clear_error():
+    with pytest.raises(AggregationError, match="a backend returning None"):
+        _math.as_layers(None)
+
+
+def test_accumulate_is_in_place_and_weighted():
+    acc = _math.new_accumulator([np.zeros(3)])
+    buf = acc[0]
+    _math.accumulate(acc, [np.array([1.0, 2.0, 3.0])], 2.0)
+    assert acc[0] is buf and acc[0].tolist() == [2.0, 4.0, 6.0]
+
+
+def test_fedavgm_step_moves_along_momentum():
+    x, avg = [np.array([1.0])], [np.array([0.0])]
+    new, v = _math.fedavgm_step(x, avg, None, server_learning_rate=1.0, server_momentum=0.9)
+    assert new[0].tolist() == [0.0] and v[0].tolist() == [1.0]
+    new2, v2 = _math.fedavgm_step(new, [np.array([-1.0])], v, server_learning_rate=1.0, server_momentum=0.9)
+    assert v2[0].tolist() == pytest.approx([1.9]) and new2[0].tolist() == pytest.approx([-1.9])
+
+
+@pytest.mark.parametrize("variant", ["adagrad", "adam", "yogi"])
+def test_fedopt_step_moves_towards_the_average(variant):
+    x, avg = [np.zeros(2)], [np.ones(2)]
+    new, m, v = _math.fedopt_step(x, avg, None, None, variant=variant, eta=0.1)
+    assert np.all(new[0] > 0) and np.all(new[0] <= 1.0 + 1e-9)
+
+
+def test_fedopt_unknown_variant_raises():
+    with pytest.raises(ValueError, match="variant must be"):
+        _math.fedopt_step([np.zeros(1)], [np.ones(1)], None, None, variant="sgd")
+
+
+def test_krum_ignores_an_outlier():
+    good = [[np.full(3, 1.0 + 0.01 * i)] for i in range(5)]
+    out = _math.krum(good + [[np.full(3, 100.0)]], num_byzantine=1)
+    assert np.all(out[0] < 2)
+
+
+def test_median_and_trimmed_mean_resist_an_outlier():
+    ups = [[np.array([v])] for v in (1.0, 2.0, 3.0, 4.0, 1000.0)]
+    assert _math.coordinate_median(ups)[0].tolist() == [3.0]
+    assert _math.trimmed_mean(ups, beta=0.2)[0].tolist() == [3.0]
+
+
+def test_trimmed_mean_beta_out_of_range_raises():
+    with pytest.raises(AggregationError, match="beta must be in"):
+        _math.trimmed_mean([[np.ones(1)]], beta=0.5)
+
+
+def test_randomized_response_without_budget_is_identity(rng):
+    bits = _math.binarize(rng.normal(size=(10, 8)))
+    assert np.array_equal(_math.randomized_response(bits, None, rng), bits)
+
+
+def test_randomized_response_flip_rate_matches_epsilon(rng):
+    bits = np.ones((200, 100), dtype=np.uint8)
+    p, q = _math.sue_probabilities(1.0)
+    kept = _math.randomized_response(bits, 1.0, rng).mean()
+    assert kept == pytest.approx(p, abs=0.01) and p + q == pytest.approx(1.0)
+
+
+def test_flatten_unflatten_round_trip(rng):
+    layers = [rng.normal(size=(2, 3)), rng.normal(size=4)]
+    back = _math.unflatten(_math.flatten(layers), layers)
+    assert all(np.array_equal(a, b) for a, b in zip(layers, back))

@@ -1,0 +1,175 @@
+"""The aggregation server with real websocket clients: Sedna's JSON protocol, binary peers, failures."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import requests
+
+from sedna_lib.config import Config
+from sedna_lib.context import Context
+from sedna_lib.exceptions import AggregationError, ProtocolError, RemoteError, TransportError
+from sedna_lib.servers.aggregation import AggregationServer
+from sedna_lib.transport.ws import AggregationClient
+
+pytestmark = pytest.mark.integration
+ws_sync = pytest.importorskip("websockets.sync.client")
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(**kwargs):
+        kwargs.setdefault("done_grace", 2)
+        server = AggregationServer(kwargs.pop("aggregation", "FedAvg"), host="127.0.0.1", http_port=0,
+                                   context=Context(Config()), **kwargs)
+        servers.append(server.start(block=False))
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def _raw(url):
+    from sedna_lib.transport.ws import _connect_kwargs
+
+    return ws_sync.connect(url, max_size=None, proxy=None, **_connect_kwargs())
+
+
+def test_sedna_json_client_gets_sedna_bytes_and_fedavg_numbers(serve):
+    server = serve(exit_round=1, participants_count=2)
+    a, b = _raw(server.url), _raw(server.url)
+    a.send(json.dumps({"type": "subscribe", "client_id": "a"}))
+    assert json.loads(a.recv(timeout=5)) == {"type": "subscribe", "client_id": "a"}
+    b.send(json.dumps({"type": "subscribe", "client_id": "b"}))
+    assert json.loads(a.recv(timeout=5)) == {"type": "CLIENT_JOIN", "data": "b"}
+    assert json.loads(a.recv(timeout=5)) == {"type": "subscribe", "client_id": "b"}
+    assert json.loads(b.recv(timeout=5)) == {"type": "subscribe", "client_id": "b"}
+    assert requests.get(server.url.replace("ws", "http", 1), timeout=5).json()["clients"] == ["a", "b"]
+    for ws, n, w in ((a, 1, [[1, 2], [3]]), (b, 3, [[3, 4], [5]])):
+        ws.send(json.dumps({"type": "update_weight", "client": "x", "data": {"num_samples": n, "weights": w},
+                            "job_name": "job"}))
+    text = a.recv(timeout=5)
+    msg = json.loads(text)
+    assert text.startswith('{"type": "recv_weight", "client": "b", "data": {"total_sample": 4, ')
+    assert msg["data"] == {"total_sample": 4, "round_number": 1, "weights": [[2.5, 3.5], [4.5]], "exit_flag": "ok"}
+    a.close(), b.close()
+    assert server.wait(10)
+
+
+def test_binary_and_json_peers_share_rounds_with_chunked_frames(serve):
+    server = serve(exit_round=2, participants_count=2)
+    results = {}
+
+    def run(i, wire):
+        with AggregationClient(server.url, f"c{i}", wire=wire, connect_timeout=5, recv_timeout=10,
+                               chunk_size=512) as client:
+            w = [np.full((20, 20), float(i), "float32"), np.array([i], "float32")]
+            for r in (1, 2):
+                client.send_update(w, i + 1, round_number=r)
+                msg = client.recv_weights()
+                w = msg.weights
+            results[i] = (client.is_binary, msg.exit_flag, float(w[0][0, 0]))
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(("binary", "json"))]
+    [t.start() for t in threads]
+    [t.join(20) for t in threads]
+    assert results[0][0] and not results[1][0]
+    assert results[0][1:] == results[1][1:] == ("ok", pytest.approx(2 / 3))
+    assert [len(r.clients) for r in server.history_] == [2, 2]
+
+
+def test_wrong_shape_raises_aggregation_error_naming_the_layer(serve):
+    server = serve(exit_round=1, participants_count=2)
+    with AggregationClient(server.url, "good", connect_timeout=5, recv_timeout=5) as good:
+        good.send_update([np.zeros((2, 2)), np.zeros(2)], 1, round_number=1)
+        with AggregationClient(server.url, "bad", connect_timeout=5, recv_timeout=5) as bad:
+            bad.send_update([np.zeros((2, 2)), np.zeros(3)], 1, round_number=1, names=["w", "b"])
+            with pytest.raises(AggregationError, match=r"layer 1 \('b'\) has shape \(3,\), expected \(2,\)"):
+                bad.recv_weights()
+
+
+def test_malformed_frame_is_refused_and_server_keeps_serving(serve):
+    server = serve(exit_round=1, participants_count=1)
+    raw = _raw(server.url)
+    raw.send(json.dumps({"type": "subscribe", "client_id": "m"}))
+    raw.recv(timeout=5)
+    raw.send(b"SDNA garbage that is not a codec message")
+    assert json.loads(raw.recv(timeout=5))["type"] == "error"
+    with AggregationClient(server.url, "ok", connect_timeout=5, recv_timeout=5) as client:
+        client.send_update([np.ones(2)], 1, round_number=1)
+        assert client.recv_weights().exit_flag == "ok"
+
+
+def test_non_json_first_frame_raises_protocol_error(serve):
+    server = serve()
+    raw = _raw(server.url)
+    raw.send("not json")
+    err = json.loads(raw.recv(timeout=5))
+    assert err["data"]["error"] == "ProtocolError" and "JSON" in err["data"]["message"]
+
+
+def test_oversized_json_frame_closes_with_1009(serve):
+    server = serve(ws_size=1024, chunk_size=1024)
+    client = AggregationClient(server.url, "big", wire="json", connect_timeout=5, recv_timeout=5)
+    with client:
+        client.send_update([np.zeros(200_000)], 1)
+        with pytest.raises(RemoteError, match="1009") as info:
+            client.recv_weights()
+    assert info.value.status_code == 1009
+
+
+def test_wrong_token_is_refused_and_right_token_accepted(serve):
+    server = serve(auth_token="s3cret")
+    with pytest.raises(RemoteError, match="token"):
+        AggregationClient(server.url, "x", token="nope", connect_timeout=5).connect()
+    with AggregationClient(server.url, "y", token="s3cret", connect_timeout=5) as client:
+        assert client.is_binary
+
+
+def test_duplicate_client_id_is_refused_and_original_kept(serve):
+    server = serve(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "same", connect_timeout=5, recv_timeout=5) as original:
+        with pytest.raises(ProtocolError, match="already connected"):
+            AggregationClient(server.url, "same", connect_timeout=5).connect()
+        original.send_update([np.ones(2)], 1, round_number=1)
+        assert original.recv_weights().exit_flag == "ok"
+
+
+def test_straggler_does_not_hang_the_round(serve):
+    server = serve(exit_round=1, participants_count=2, round_timeout=0.5)
+    with AggregationClient(server.url, "silent", connect_timeout=5, recv_timeout=5) as silent:
+        with AggregationClient(server.url, "fast", connect_timeout=5, recv_timeout=5) as fast:
+            fast.send_update([np.ones(2)], 3, round_number=1)
+            msg = fast.recv_weights()
+        assert msg.exit_flag == "ok" and msg.total_sample == 3
+        assert silent.recv_weights().round_number == 1
+    assert server.history_[0].reason == "deadline"
+
+
+def test_late_joiner_starts_from_the_current_model(serve):
+    server = serve(exit_round=3, participants_count=1)
+    with AggregationClient(server.url, "early", connect_timeout=5, recv_timeout=5) as early:
+        early.send_update([np.full(2, 7.0)], 1, round_number=1)
+        early.recv_weights()
+        with AggregationClient(server.url, "late", connect_timeout=5, recv_timeout=5) as late:
+            assert late.initial_.round_number == 1 and late.initial_.weights[0].tolist() == [7.0, 7.0]
+
+
+def test_reconnect_with_session_takes_the_id_back(serve):
+    server = serve(exit_round=1, participants_count=1)
+    client = AggregationClient(server.url, "r", connect_timeout=5, recv_timeout=5).connect()
+    client._ws.close()  # the connection drops under the client
+    client.reconnect()
+    client.send_update([np.ones(1)], 1, round_number=1)
+    assert client.recv_weights().exit_flag == "ok"
+    client.close()
+
+
+def test_wrong_aggregation_path_is_refused(serve):
+    server = serve()
+    with pytest.raises(TransportError, match="aggregates with 'FedAvg'"):
+        AggregationClient(server.url.replace("FedAvg", "FedProx"), "p", connect_timeout=5).connect()
