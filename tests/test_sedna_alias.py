@@ -100,3 +100,12 @@ def test_every_alias_imports(alias):
     module = importlib.import_module(alias)
 
     assert module is importlib.import_module(sedna.ALIASES[alias])
+
+
+def test_feature_clients_are_lazy_re_exports():
+    from sedna.service.client import AggregationClient, KBClient
+
+    from sedna_lib.transport.kb import KBClient as NativeKBClient
+    from sedna_lib.transport.ws import AggregationClient as NativeAggregationClient
+
+    assert KBClient is NativeKBClient and AggregationClient is NativeAggregationClient

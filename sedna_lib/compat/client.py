@@ -19,6 +19,8 @@ __all__ = ["http_request", "LCClient", "LCReporter"]
 
 # Feature clients under their Sedna names, imported on first access: name -> "module:attribute".
 _LAZY: dict[str, str] = {
+    "AggregationClient": "sedna_lib.transport.ws:AggregationClient",
+    "KBClient": "sedna_lib.transport.kb:KBClient",
 }
 
 
