@@ -1,0 +1,135 @@
+"""SklearnBackend: real scikit-learn models, numpy weights, local pickle files only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedna_lib.backends import SklearnBackend, set_backend
+from sedna_lib.config import Config
+from sedna_lib.exceptions import BackendError, DataError, NotFittedError
+from sedna_lib.testing import check_backend, make_classification_data
+
+pytest.importorskip("sklearn")
+
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _mlp():
+    return MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
+
+
+@pytest.mark.parametrize("factory", [LogisticRegression, _mlp], ids=["logistic", "mlp"])
+def test_builtin_sklearn_backend_passes_the_contract(factory):
+    check_backend(lambda: SklearnBackend(factory()))
+
+
+def test_train_and_evaluate_on_digits(digits):
+    x_train, y_train, x_test, y_test = digits
+    backend = set_backend(LogisticRegression(max_iter=300), Config())
+
+    history = backend.train((x_train, y_train), valid_data=(x_test, y_test))
+    metrics = backend.evaluate((x_test, y_test))
+
+    assert isinstance(backend, SklearnBackend)
+    assert history["num_samples"] == len(x_train) and history["val_accuracy"] == metrics["accuracy"]
+    assert metrics["accuracy"] > 0.9
+    assert backend.predict_proba(x_test[:3]).shape == (3, 10)
+
+
+def test_mlp_weights_interleave_layers():
+    x, y = make_classification_data(40)
+    backend = SklearnBackend(MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0))
+    backend.train(x, y=y)
+
+    shapes = [w.shape for w in backend.get_weights()]
+
+    assert shapes == [(4, 5), (5,), (5, 1), (1,)]
+
+
+def test_set_weights_before_any_fit_raises_not_fitted():
+    backend = SklearnBackend(LogisticRegression())
+
+    with pytest.raises(NotFittedError, match="not fitted: train it once"):
+        backend.set_weights([np.zeros((1, 4)), np.zeros(1)])
+    with pytest.raises(NotFittedError, match="call train\\(\\) or load\\(\\) before predict"):
+        backend.predict(np.zeros((1, 4)))
+
+
+def test_set_weights_after_a_fit_replaces_the_model():
+    x, y = make_classification_data()
+    backend = SklearnBackend(LogisticRegression())
+    backend.train((x, y))
+
+    backend.set_weights([np.zeros((1, 4)), np.array([5.0])])
+
+    assert backend.predict(x).tolist() == [1] * len(x)
+    with pytest.raises(BackendError, match="weight 0 \\(coef_\\) has shape \\(1, 4\\), got \\(4,\\)"):
+        backend.set_weights([np.zeros(4), np.zeros(1)])
+
+
+def test_models_without_weight_arrays_say_so():
+    x, y = make_classification_data()
+    backend = SklearnBackend(DecisionTreeClassifier(random_state=0))
+    backend.train((x, y))
+
+    with pytest.raises(BackendError, match="no weight arrays"):
+        backend.get_weights()
+
+
+def test_regressor_reports_r2_and_a_custom_metric():
+    x, _ = make_classification_data()
+    target = x @ np.array([1.0, 2.0, 0.0, -1.0])
+    backend = SklearnBackend(LinearRegression())
+    backend.train((x, target))
+
+    def max_error(y_true, y_pred):
+        return float(np.max(np.abs(y_true - y_pred)))
+
+    metrics = backend.evaluate((x, target), metric=max_error)
+
+    assert metrics["r2"] == pytest.approx(1.0, abs=1e-6) and metrics["max_error"] < 1e-4
+
+
+def test_evaluate_without_labels_raises_data_error():
+    x, y = make_classification_data()
+    backend = SklearnBackend(LogisticRegression())
+    backend.train((x, y))
+
+    with pytest.raises(DataError, match="evaluate needs labels"):
+        backend.evaluate(x)
+
+
+def test_pickles_are_never_loaded_from_the_network(tmp_path):
+    backend = SklearnBackend(LogisticRegression())
+
+    with pytest.raises(BackendError, match="refusing to unpickle .* from 's3://bucket/model.pkl'"):
+        backend.load("s3://bucket/model.pkl")
+
+
+def test_load_refuses_a_file_that_is_not_a_sklearn_model(tmp_path):
+    import joblib
+
+    path = tmp_path / "other.pkl"
+    joblib.dump({"not": "a model"}, path)
+
+    with pytest.raises(BackendError, match="holds a dict, not a scikit-learn estimator"):
+        SklearnBackend(LogisticRegression()).load(str(path))
+
+
+def test_sedna_style_estimator_declared_sklearn_is_driven_through_its_methods():
+    class Estimator:
+        def train(self, train_data, valid_data=None, **kwargs):
+            return "trained"
+
+        def predict(self, data):
+            return ["ok"]
+
+    backend = set_backend(Estimator, Config(backend_type="SKLEARN"))
+
+    assert isinstance(backend, SklearnBackend) and backend.model_name == "model_finetune_.pkl"
+    assert backend.train([1]) == "trained" and backend.predict([1]) == ["ok"]

@@ -1,0 +1,187 @@
+"""TorchBackend: a real training loop, FedProx, state-dict weights and files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedna_lib.backends import TorchBackend, set_backend
+from sedna_lib.config import Config
+from sedna_lib.exceptions import BackendError, DataError, ParameterError, SednaWarning
+from sedna_lib.testing import check_backend, make_classification_data
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+
+class TwoLayer(torch.nn.Module):
+    def __init__(self, n_in=4, n_hidden=16, n_out=2):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(n_in, n_hidden)
+        self.fc2 = torch.nn.Linear(n_hidden, n_out)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def _net(seed=0, **kw):
+    torch.manual_seed(seed)
+    return TwoLayer(**kw)
+
+
+def test_builtin_torch_backend_passes_the_contract():
+    check_backend(lambda: TorchBackend(_net(), loss="cross_entropy", optimizer="adam", learning_rate=0.01,
+                                       epochs=3, seed=0))
+
+
+def test_training_really_trains_on_digits(digits):
+    x_train, y_train, x_test, y_test = digits
+    backend = set_backend(_net(n_in=64, n_hidden=32, n_out=10), Config())
+
+    history = backend.train((x_train[:700], y_train[:700]), valid_data=(x_test, y_test), optimizer="adam",
+                            learning_rate=0.02, epochs=4, batch_size=32, seed=0)
+    metrics = backend.evaluate((x_test, y_test))
+
+    assert isinstance(backend, TorchBackend)
+    assert history["num_samples"] == 700 and len(history["loss"]) == 4
+    assert history["loss"][-1] < history["loss"][0] / 3
+    assert metrics["accuracy"] > 0.8 and metrics["accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    proba = backend.predict_proba(x_test[:4])
+    assert proba.shape == (4, 10) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_proximal_term_keeps_weights_near_the_start():
+    x, y = make_classification_data(128)
+
+    def drift(mu):
+        backend = TorchBackend(_net(), optimizer="sgd", learning_rate=0.1, epochs=5, seed=0)
+        start = backend.get_weights()
+        backend.train((x, y), proximal_mu=mu)
+        return sum(float(np.sum((a - b) ** 2)) for a, b in zip(backend.get_weights(), start))
+
+    assert drift(1.0) < 0.5 * drift(0.0)
+
+
+def test_same_seed_gives_the_same_history():
+    x, y = make_classification_data()
+
+    runs = [TorchBackend(_net(), optimizer="adam", epochs=2, batch_size=16).train((x, y), seed=7)
+            for _ in range(2)]
+
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("loss, optimizer", [
+    ("mse", "sgd"),
+    (torch.nn.MSELoss(), torch.optim.Adam),
+    (torch.nn.MSELoss, lambda params: torch.optim.SGD(params, lr=0.1)),
+])
+def test_losses_and_optimizers_as_names_objects_classes_and_factories(loss, optimizer):
+    x, _ = make_classification_data()
+    target = (x[:, :1] * 2.0).astype(np.float32)
+    backend = TorchBackend(_net(n_out=1), loss=loss, optimizer=optimizer, learning_rate=0.01, epochs=3,
+                           seed=0)
+
+    history = backend.train((x, target))
+
+    assert history["loss"][-1] < history["loss"][0] and "accuracy" not in history
+
+
+def test_optimizer_instance_is_used_as_given():
+    x, y = make_classification_data()
+    net = _net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    backend = TorchBackend(net, optimizer=opt, seed=0)
+
+    backend.train((x, y), epochs=2)
+
+    assert opt.state_dict()["param_groups"][0]["lr"] == 0.1
+
+
+def test_dataloader_dataset_and_data_source_inputs():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = make_classification_data()
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+
+    class Source:
+        def __init__(self):
+            self.x, self.y = x, y
+
+    backend = TorchBackend(_net(), seed=0)
+    sizes = [backend.train(data)["num_samples"] for data in
+             (DataLoader(dataset, batch_size=10), dataset, Source())]
+    backend.train(x, y=y)
+
+    assert sizes == [len(x)] * 3
+    assert backend.predict(DataLoader(dataset, batch_size=10)).shape == (len(x), 2)
+
+
+def test_features_without_labels_raise_data_error():
+    backend = TorchBackend(_net())
+    x, _ = make_classification_data()
+
+    with pytest.raises(DataError, match="need labels"):
+        backend.train(x)
+    with pytest.raises(DataError, match="numeric arrays"):
+        backend.train((np.array(["a.jpg", "b.jpg"]), [0, 1]))
+
+
+def test_unknown_loss_optimizer_and_options_are_reported():
+    x, y = make_classification_data()
+    backend = TorchBackend(_net())
+
+    with pytest.raises(ParameterError, match="unknown loss 'hinge'; use one of"):
+        backend.train((x, y), loss="hinge")
+    with pytest.raises(ParameterError, match="unknown optimizer 'lbfgs2'"):
+        backend.train((x, y), optimizer="lbfgs2")
+    with pytest.warns(SednaWarning, match="ignores \\['momentum'\\]"):
+        backend.train((x, y), momentum=0.9)
+
+
+def test_weights_follow_the_state_dict_including_integer_buffers():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    backend = TorchBackend(net)
+
+    weights = backend.get_weights()
+    backend.set_weights([w + 1 for w in weights])
+
+    assert [w.shape for w in weights] == [tuple(t.shape) for t in net.state_dict().values()]
+    assert weights[-1].dtype == np.int64 and int(net.state_dict()["1.num_batches_tracked"]) == 1
+    with pytest.raises(BackendError, match="weight '0.weight' has shape \\(3, 4\\), got \\(4, 3\\)"):
+        backend.set_weights([np.zeros((4, 3))] + weights[1:])
+
+
+def test_class_estimator_is_instantiated_and_files_hold_a_state_dict(tmp_path):
+    backend = TorchBackend(TwoLayer, model_save_path=str(tmp_path))
+
+    path = backend.save()
+    torch.save({"not": "tensors", "x": object.__name__}, tmp_path / "bad.pth")
+
+    assert path.endswith("model_finetune_pytorch.pth")
+    assert set(torch.load(path, weights_only=True)) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    with pytest.raises(BackendError, match="does not fit TwoLayer"):
+        TorchBackend(TwoLayer).load(str(tmp_path / "bad.pth"))
+
+
+def test_sedna_style_torch_estimator_is_driven_through_its_methods(tmp_path):
+    class Estimator:
+        def __init__(self):
+            self.net = _net()
+
+        def train(self, train_data, valid_data=None, **kwargs):
+            return {"epochs": kwargs.get("epochs")}
+
+        def predict(self, data, **kwargs):
+            return "pred"
+
+        def load(self, model_url=""):
+            self.loaded = model_url
+
+    (tmp_path / "m.pth").write_bytes(b"x")
+    backend = set_backend(Estimator, Config(backend_type="PYTORCH"))
+
+    assert backend.train([1], epochs=3) == {"epochs": 3}
+    assert backend.predict([1]) == "pred"
+    backend.load(str(tmp_path / "m.pth"))
+    assert backend.estimator.loaded == str(tmp_path / "m.pth")
