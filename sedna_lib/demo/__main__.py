@@ -12,6 +12,9 @@ import time
 # The sections, in the order they run: module name under sedna_lib.demo, and its title.
 SECTIONS = [
     ("_foundation", "Foundation: a model trained through a backend and stored through the storage layer"),
+    ("_joint_inference", "Joint inference: an edge model offloads hard digits to a big model served on 127.0.0.1"),
+    ("_federated_learning", "Federated learning: an aggregation server and three trainers on 127.0.0.1"),
+    ("_incremental_learning", "Incremental learning: hard examples become a better model, hot-swapped"),
 ]
 
 
