@@ -38,8 +38,9 @@ class SampleRegonitionDefault(BaseAlgorithm):
 
     The knowledge base keeps standardised reference samples of each task (its profile). A
     sample's novelty score is its mean distance to the ``k`` nearest references; the threshold
-    is the ``quantile`` of the same score over the references themselves (leave-one-out), so
-    about ``1 - quantile`` of seen samples are flagged. Higher score means more likely unseen.
+    is the ``quantile`` of the same score over held-out samples of the known tasks (or over the
+    references themselves, leave-one-out, when none were kept), so about ``1 - quantile`` of
+    seen samples are flagged. Higher score means more likely unseen.
     Without profiles (non-numeric samples) every sample is seen, with a warning.
 
     Parameters
@@ -54,6 +55,9 @@ class SampleRegonitionDefault(BaseAlgorithm):
         Share of reference samples that must be recognised as seen.
     threshold : float, default=None
         A fixed score threshold instead of the quantile rule.
+    margin : float, default=1.5
+        Factor applied to the calibrated threshold: new seen samples drift a little from the
+        training samples (other writers, other days), and the margin absorbs that drift.
 
     Attributes
     ----------
@@ -66,12 +70,13 @@ class SampleRegonitionDefault(BaseAlgorithm):
     """
 
     def __init__(self, *, task_index: Any = None, estimator: Any = None, k: int = 5, quantile: float = 0.99,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, margin: float = 1.5) -> None:
         self.task_index = task_index
         self.estimator = estimator
         self.k = k
         self.quantile = quantile
         self.threshold = threshold
+        self.margin = margin
 
     def fit(self) -> SampleRegonitionDefault:
         """Calibrate the threshold on the knowledge base's reference samples.
@@ -98,8 +103,12 @@ class SampleRegonitionDefault(BaseAlgorithm):
         if self.threshold is not None:
             self.threshold_ = float(self.threshold)
         else:
-            loo = knn_distance(self.reference_, self.reference_, int(self.k), exclude_self=True)
-            self.threshold_ = float(np.quantile(loo, float(self.quantile)))
+            calibration = self.profiles_.get("calibration")
+            if calibration is not None and len(calibration) > 0:
+                held_out = knn_distance(np.asarray(calibration, dtype=float), self.reference_, int(self.k))
+            else:
+                held_out = knn_distance(self.reference_, self.reference_, int(self.k), exclude_self=True)
+            self.threshold_ = float(np.quantile(held_out, float(self.quantile))) * float(self.margin)
         return self
 
     def score(self, x: Any) -> np.ndarray:
@@ -163,6 +172,8 @@ class SampleReRegonitionDefault(SampleRegonitionDefault):
         Share of reference samples recognised as seen.
     threshold : float, default=None
         A fixed score threshold.
+    margin : float, default=1.5
+        Factor applied to the calibrated threshold.
     """
 
 

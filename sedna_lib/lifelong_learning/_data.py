@@ -107,11 +107,12 @@ def build_profiles(group_samples: list, *, max_per_task: int = 200, seed: int = 
     Returns
     -------
     dict or None
-        ``{"features", "labels", "mean", "scale", "columns"}``, or None when the samples have no
-        numeric features (paths, text).
+        ``{"features", "labels", "mean", "scale", "columns", "calibration"}``, or None when the
+        samples have no numeric features (paths, text). ``calibration`` holds held-out samples
+        (not among the references) for calibrating a novelty threshold.
     """
     rng = np.random.default_rng(seed)
-    feats, labels, columns = [], [], None
+    feats, labels, calib, columns = [], [], [], None
     try:
         for i, samples in enumerate(group_samples):
             if samples is None or len(samples.x) == 0:
@@ -121,7 +122,9 @@ def build_profiles(group_samples: list, *, max_per_task: int = 200, seed: int = 
             if cols is not None and cols != columns:
                 return None
             if f.shape[0] > max_per_task:
-                f = f[rng.choice(f.shape[0], max_per_task, replace=False)]
+                order = rng.permutation(f.shape[0])
+                calib.append(f[order[max_per_task:max_per_task + max(1, max_per_task // 2)]])
+                f = f[order[:max_per_task]]
             feats.append(f)
             labels.append(np.full(f.shape[0], i, dtype=int))
     except DataError:
@@ -132,5 +135,6 @@ def build_profiles(group_samples: list, *, max_per_task: int = 200, seed: int = 
     mean = allf.mean(0)
     std = allf.std(0)
     scale = std + 0.1 * float(std.mean()) + 1e-12
+    calibration = ((np.concatenate(calib) - mean) / scale).astype(np.float32) if calib else None
     return {"features": ((allf - mean) / scale).astype(np.float32), "labels": np.concatenate(labels),
-            "mean": mean, "scale": scale, "columns": columns}
+            "mean": mean, "scale": scale, "columns": columns, "calibration": calibration}

@@ -161,7 +161,13 @@ class SeenTaskLearning:
         return self.work_dir
 
     def _algorithm(self, spec: Any, default: str, label: str, **context: Any) -> Any:
-        return build(self.ctx.registry, self.kind, parse_spec(spec, default, label=label), **context)
+        parsed = parse_spec(spec, default, label=label)
+        registry = self.ctx.registry
+        kind = self.kind
+        if not registry.is_registered(kind, parsed.method):
+            other = Kind.MULTI_TASK_LEARNING if kind is STP else STP
+            kind = other if registry.is_registered(other, parsed.method) else kind
+        return build(registry, kind, parsed, **context)
 
     def _new_backend(self) -> Any:
         from ..backends import set_backend

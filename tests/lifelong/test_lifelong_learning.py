@@ -1,0 +1,141 @@
+"""LifelongLearning end to end without a KB server: train, inference with unseen detection, evaluate, update."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from sedna_lib.exceptions import DataError
+from sedna_lib.lifelong_learning import LifelongLearning, Samples
+from sedna_lib.lifelong_learning.index import read_index
+
+from .conftest import make_origin_samples, with_config
+
+ORIGIN_ALGOS = {"task_definition": {"method": "TaskDefinitionByOrigin"},
+                "task_allocation": {"method": "TaskAllocationByNearestTask"}}
+
+
+def _job(ctx, **kw):
+    return LifelongLearning(LogisticRegression(max_iter=200), context=ctx, **{**ORIGIN_ALGOS, **kw})
+
+
+@pytest.fixture
+def trained(ll_context, origin_data):
+    d = origin_data
+    job = _job(ll_context)
+    job.train(make_origin_samples(d["x_train"], d["y_train"], ["identity", "rotate"], np.arange(400)))
+    return job
+
+
+def test_train_publishes_a_json_index_with_one_model_per_origin(trained, ll_context):
+    index_path = os.path.join(ll_context.config.output_url, "index.pkl")
+
+    with open(index_path, "rb") as fh:
+        doc = json.loads(fh.read())
+
+    assert [g["entry"] for g in doc["seen_task"]["task_groups"]] == ["identity", "rotate"]
+    assert all(os.path.isfile(g["model"]["url"]) for g in doc["seen_task"]["task_groups"])
+
+
+def test_inference_routes_seen_origins_and_flags_an_unseen_origin(trained, origin_data):
+    d = origin_data
+    idx = np.arange(200)
+    seen = make_origin_samples(d["x_test"], d["y_test"], ["identity", "rotate"], idx)
+    new = make_origin_samples(d["x_test"], d["y_test"], ["invert"], idx)
+
+    pred, is_unseen, tasks = trained.inference(Samples(seen.x))
+    _, is_unseen_new, _ = trained.inference(Samples(new.x))
+
+    assert np.mean(is_unseen) < 0.05  # quantile=0.99, calibrated on held-out samples
+    known = ~np.asarray(is_unseen)
+    assert np.mean(pred[known] == seen.y[known]) > 0.85
+    assert sorted(t.entry for t in tasks) == ["identity", "rotate"]
+    assert np.mean(is_unseen_new) > 0.95
+
+
+def test_unseen_samples_are_saved_on_the_edge(trained, origin_data, ll_context):
+    x_new = make_origin_samples(origin_data["x_test"], origin_data["y_test"], ["invert"], np.arange(5)).x
+
+    result, is_unseen, _ = trained.inference(Samples(x_new))
+
+    saved = os.listdir(os.path.join(ll_context.config.edge_output_url, "unseen_samples"))
+    assert is_unseen == [True] * 5 and len(saved) == 5
+    assert all(r is None for r in result)
+
+
+def test_single_sample_inference_returns_a_bool_flag(trained, origin_data):
+    inverted = 1.0 - origin_data["x_test"][:1]
+
+    _, is_unseen, _ = trained.inference(Samples(inverted))
+
+    assert is_unseen is True
+
+
+def test_evaluate_scores_the_knowledge_base(trained, origin_data):
+    d = origin_data
+    test = make_origin_samples(d["x_test"], d["y_test"], ["identity", "rotate"], np.arange(200))
+
+    scores = trained.evaluate(test, metrics="accuracy_score")
+
+    assert scores["accuracy_score"] > 0.85
+    assert trained.dropped_tasks_ == []
+
+
+def test_update_after_initial_training_adds_the_new_origin(trained, ll_context, origin_data):
+    d = origin_data
+    ctx = with_config(ll_context, has_completed_initial_training=True)
+    updater = _job(ctx)
+
+    result = updater.train(make_origin_samples(d["x_train"], d["y_train"], ["invert", "identity"], np.arange(200)))
+    pred, is_unseen, tasks = trained.inference(Samples(make_origin_samples(
+        d["x_test"], d["y_test"], ["invert"], np.arange(200)).x))
+
+    assert set(result) == {"invert", "identity"}
+    assert np.mean(is_unseen) < 0.1
+    assert [t.entry for t in tasks] == ["invert"]
+    assert np.mean(pred[~np.asarray(is_unseen)] == d["y_test"][:200][~np.asarray(is_unseen)]) > 0.8
+
+
+def test_older_constructor_keywords_still_work_with_a_dataframe(ll_context, rng):
+    frame = pd.DataFrame({"city": rng.choice(["Berlin", "Tokyo"], 120), "temp": rng.normal(22, 3, 120),
+                          "hum": rng.normal(0.5, 0.1, 120)})
+    y = (frame["temp"] > 22).astype(int).to_numpy()
+
+    with pytest.warns(DeprecationWarning, match="estimator"):
+        job = LifelongLearning(estimator=LogisticRegression(),
+                               task_definition={"method": "TaskDefinitionByDataAttr",
+                                                "param": json.dumps({"attribute": ["city"]})},
+                               task_relationship_discovery=None, task_mining={"method": "TaskMiningByDataAttr",
+                                                                              "param": {"attribute": ["city"]}},
+                               task_remodeling=None, inference_integrate=None, unseen_task_detect=None,
+                               context=ll_context)
+    res = job.train(Samples(frame, y))
+    pred, _, tasks = job.inference(Samples(frame.iloc[:10]))
+
+    assert set(res) == {"Berlin", "Tokyo"}
+    assert len(pred) == 10 and {t.entry for t in tasks} <= {"Berlin", "Tokyo"}
+
+
+def test_unknown_keyword_is_a_type_error(ll_context):
+    with pytest.raises(TypeError, match="unexpected"):
+        LifelongLearning(LogisticRegression(), bogus=1, context=ll_context)
+
+
+def test_inference_before_training_says_to_train(ll_context):
+    with pytest.raises(Exception, match="train first"):
+        _job(ll_context).inference(Samples(np.zeros((1, 64))))
+
+
+def test_pickled_index_is_refused_unless_opted_in(tmp_path):
+    path = tmp_path / "index.pkl"
+    path.write_bytes(pickle.dumps({"seen_task": {"task_groups": []}, "unseen_task": {}}))
+
+    with pytest.raises(DataError, match="allow_pickle"):
+        read_index(str(path))
+    assert read_index(str(path), allow_pickle=True)["seen_task"] == {"task_groups": []}
