@@ -1,0 +1,75 @@
+"""TensorFlowBackend and KerasBackend: compile if needed, real fit, FedProx, numpy weights, Keras files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedna_lib.backends import KerasBackend, TensorFlowBackend, set_backend
+from sedna_lib.config import Config
+from sedna_lib.exceptions import BackendError
+from sedna_lib.testing import check_backend, make_classification_data
+
+pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.tensorflow
+
+
+def _model(seed=0, softmax=False):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(2, activation="softmax" if softmax else None)])
+
+
+def test_builtin_keras_backend_passes_the_contract():
+    check_backend(lambda: KerasBackend(_model(), optimizer="adam", learning_rate=0.05, epochs=3, seed=0))
+
+
+def test_keras_instance_is_not_called_and_is_compiled_on_first_train():
+    model = _model(softmax=True)
+    x, y = make_classification_data(128)
+    backend = set_backend(model, Config())
+
+    history = backend.train((x, y), valid_data=(x, y), optimizer="adam", learning_rate=0.05, epochs=4, seed=0)
+
+    assert isinstance(backend, KerasBackend) and backend.estimator is model
+    assert history["num_samples"] == 128 and history["loss"][-1] < history["loss"][0]
+    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert np.allclose(backend.predict_proba(x[:3]).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_tf_dataset_and_proximal_term():
+    import tensorflow as tf
+
+    x, y = make_classification_data(128)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+
+    def drift(mu):
+        backend = TensorFlowBackend(_model(), optimizer="sgd", learning_rate=0.2, epochs=3, seed=0)
+        start = backend.get_weights()
+        history = backend.train(dataset, proximal_mu=mu)
+        moved = sum(float(np.sum((a - b) ** 2)) for a, b in zip(backend.get_weights(), start))
+        return moved, history
+
+    free, free_history = drift(0.0)
+    held, held_history = drift(2.0)
+
+    assert held < 0.5 * free
+    assert free_history["num_samples"] == held_history["num_samples"] == 128
+    assert len(held_history["loss"]) == 3
+
+
+def test_weights_are_numpy_arrays_and_files_are_keras_formats(tmp_path):
+    x, y = make_classification_data()
+    backend = KerasBackend(_model(), epochs=1, seed=0)
+    backend.train((x, y))
+
+    weights_file = backend.save(str(tmp_path / "m.weights.h5"))
+    fresh = KerasBackend(_model(seed=1))
+    fresh.load(weights_file)
+
+    assert all(isinstance(w, np.ndarray) for w in backend.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), backend.get_weights()))
+    assert TensorFlowBackend(_model()).model_name == "model_finetune_tensorflow.keras"
+    with pytest.raises(BackendError, match="saved as .keras, .h5 or .weights.h5, not .*model.pb"):
+        backend.save(str(tmp_path / "model.pb"))
