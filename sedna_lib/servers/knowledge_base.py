@@ -317,6 +317,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None, max_bytes
             except HTTPError as exc:
                 return error_response(exc.status, exc.message)
         wrapper.__name__ = fn.__name__
+        wrapper.__annotations__ = {"request": Request}  # resolved class: FastAPI then injects the request
         return wrapper
 
     @app.post("/knowledgebase/file/upload")

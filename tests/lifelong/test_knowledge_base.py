@@ -1,0 +1,165 @@
+"""The knowledge-base server on 127.0.0.1 with KBClient: files, index, status, safety limits, and a full job."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import requests
+from sklearn.linear_model import LogisticRegression
+
+from sedna_lib.exceptions import RemoteError, TransportError
+from sedna_lib.lifelong_learning import LifelongLearning, Samples
+from sedna_lib.servers._threaded import ThreadedServer
+from sedna_lib.servers.knowledge_base import KnowledgeBaseStore, create_app, parse_bind
+from sedna_lib.transport.kb import KBClient
+from sedna_lib.transport.kb_index import dumps_index, empty_index
+
+from .conftest import make_origin_samples, with_config
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture
+def kb(tmp_path):
+    store = KnowledgeBaseStore(str(tmp_path / "kb"), str(tmp_path / "kb.sqlite3"))
+    with ThreadedServer(create_app(store, token=TOKEN, max_bytes=1024 * 1024)) as server:
+        yield server, store
+    store.close()
+
+
+@pytest.fixture
+def client(kb):
+    server, _ = kb
+    with KBClient(server.url, token=TOKEN, timeout=10) as c:
+        yield c
+
+
+def test_upload_then_download_returns_the_same_bytes(client, tmp_path):
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"\x00weights\x01")
+
+    url = client.upload_file(str(src))
+    client.download(url, str(tmp_path / "back.bin"))
+
+    assert url == f"{client.kbserver}/file/download?files=model.bin&name=model.bin"
+    assert (tmp_path / "back.bin").read_bytes() == b"\x00weights\x01"
+
+
+def test_update_publishes_the_index_and_status_drops_a_group(client, kb, tmp_path):
+    from sedna_lib.base import Model, TaskGroup, Task
+
+    index = empty_index()
+    for i, name in enumerate(["a", "b"]):
+        group = TaskGroup(name, [Task(name, None, meta_attr=name)])
+        group.model = Model(i, name, f"http://kb/{name}.model")
+        index["seen_task"]["task_groups"].append(group)
+    path = tmp_path / "index.pkl"
+    path.write_bytes(dumps_index(index))
+
+    url = client.update_db(str(path))
+    status_url = client.update_task_status("a", 0)
+    published = json.loads(client.read_bytes(status_url))
+
+    assert url.endswith("files=index.pkl&name=index.pkl") and status_url == url
+    groups = published["seen_task"]["task_groups"]
+    assert [g["deployed"] for g in groups] == [False, True]
+    assert groups[0]["model"]["url"] == "http://kb/b.model"
+    assert {g["name"]: g["deploy"] for g in client.query()} == {"a": False, "b": True}
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "..", "a/b.txt", ".hidden"])
+def test_upload_with_a_path_in_the_name_is_refused(kb, name, tmp_path):
+    server, store = kb
+
+    response = requests.post(f"{server.url}/knowledgebase/file/upload", files={"file": (name, b"x")},
+                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
+    assert response.status_code == 400
+    assert not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("files", ["../kb.sqlite3", "%2e%2e/kb.sqlite3", "/etc/passwd"])
+def test_download_outside_the_folder_is_refused(kb, files):
+    server, _ = kb
+
+    response = requests.get(f"{server.url}/knowledgebase/file/download?files={files}",
+                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
+    assert response.status_code == 400
+    assert "refused" in response.json()["detail"]
+
+
+def test_missing_file_is_a_404_that_reveals_no_server_path(client, kb):
+    server, store = kb
+
+    with pytest.raises(RemoteError, match="404") as info:
+        client.read_bytes("/file/download?files=absent.bin&name=absent.bin")
+
+    assert store.save_dir not in str(info.value)
+
+
+def test_oversized_upload_is_refused_and_the_server_keeps_serving(client, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"0" * (1024 * 1024 + 1))
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"1")
+
+    with pytest.raises(RemoteError, match="413"):
+        client.upload_file(str(big))
+    assert client.upload_file(str(small)).endswith("files=small.bin&name=small.bin")
+
+
+def test_pickled_index_is_refused(client, tmp_path):
+    path = tmp_path / "index.pkl"
+    path.write_bytes(pickle.dumps({"seen_task": {}}))
+
+    with pytest.raises(RemoteError, match="415") as info:
+        client.update_db(str(path))
+    assert info.value.status_code == 415
+
+
+def test_requests_without_the_token_are_refused(kb):
+    server, _ = kb
+
+    with KBClient(server.url, token="wrong") as bad, pytest.raises(RemoteError, match="401"):
+        bad.query()
+
+
+def test_unreachable_server_raises_transport_error(tmp_path):
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"1")
+
+    with KBClient("http://127.0.0.1:9", connect_timeout=0.5) as c, pytest.raises(TransportError):
+        c.upload_file(str(src))
+
+
+def test_bind_address_accepts_urls_names_and_ipv6():
+    assert parse_bind("0.0.0.0:9020") == ("0.0.0.0", 9020)
+    assert parse_bind("http://kb.local:8000") == ("kb.local", 8000)
+    assert parse_bind("[::1]:9021") == ("::1", 9021)
+
+
+def test_job_trains_through_the_kb_and_the_edge_infers_from_kb_urls(kb, ll_context, origin_data, tmp_path):
+    server, store = kb
+    ctx = with_config(ll_context, kb_server=server.url, auth_token=TOKEN)
+    d = origin_data
+    job = LifelongLearning(LogisticRegression(max_iter=200), task_definition={"method": "TaskDefinitionByOrigin"},
+                           task_allocation={"method": "TaskAllocationByNearestTask"}, context=ctx)
+    job.train(make_origin_samples(d["x_train"], d["y_train"], ["identity", "flip"], np.arange(300)))
+    kb_index = f"{server.url}/knowledgebase/file/download?files=index.pkl&name=index.pkl"
+    edge = LifelongLearning(LogisticRegression(), task_definition={"method": "TaskDefinitionByOrigin"},
+                            task_allocation={"method": "TaskAllocationByNearestTask"},
+                            context=with_config(ctx, model_urls=(kb_index,), output_url=str(tmp_path / "none")))
+
+    pred, is_unseen, _ = edge.inference(Samples(d["x_test"][:100]))
+
+    assert all(u.startswith(server.url) for u in (g["model_url"] for g in KBClient(server.url, token=TOKEN).query()))
+    known = ~np.asarray(is_unseen)
+    assert np.mean(pred[known] == d["y_test"][:100][known]) > 0.85
+    assert os.path.isdir(os.path.join(ctx.config.edge_output_url, "versions"))
