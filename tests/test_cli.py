@@ -1,0 +1,130 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import requests
+
+from sedna_lib.cli import build_parser, load_object, main
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["demo", "algorithms", "config", "serve-big-model", "aggregate", "kb"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: sedna-lib " + command in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_algorithms_lists_registered_names_without_loading(capsys):
+    assert main(["algorithms", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {"IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly"} <= set(
+        listing["hard_example_mining"])
+    assert "FedAvg" in listing["aggregation"]
+    assert "torch" in listing["backends"]
+
+
+def test_algorithms_details_show_parameters(capsys):
+    assert main(["algorithms", "--kind", "hard_example_mining", "--details", "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)["hard_example_mining"]
+    assert details["IBT"]["parameters"]["threshold_img"] == 0.5
+    assert details["IBT"]["class"].startswith("sedna_lib.algorithms.hard_example_mining")
+
+
+def test_config_hides_secrets_and_shows_changes(monkeypatch, capsys):
+    monkeypatch.setenv("AGG_PORT", "8123")
+    monkeypatch.setenv("SECRET_ACCESS_KEY", "very-secret")
+    assert main(["config", "--changed"]) == 0
+    out = capsys.readouterr().out
+    assert "AGG_PORT" in out and "8123" in out
+    assert "very-secret" not in out and "<set>" in out
+    assert "LC_SERVER" not in out
+
+
+def test_bad_configuration_is_reported_as_an_error(monkeypatch, capsys):
+    monkeypatch.setenv("AGG_PORT", "not-a-port")
+    assert main(["config"]) == 1
+    assert "AGG_PORT must be an int" in capsys.readouterr().err
+
+
+def test_load_object_from_module_and_file(tmp_path):
+    assert load_object("json:dumps") is json.dumps
+    (tmp_path / "interface.py").write_text("class Estimator:\n    pass\n")
+    assert load_object(f"{tmp_path / 'interface.py'}:Estimator").__name__ == "Estimator"
+    with pytest.raises(SystemExit, match="must look like module:Attribute"):
+        load_object("json")
+    with pytest.raises(SystemExit, match="cannot load"):
+        load_object("json:no_such_thing")
+
+
+def test_parser_knows_every_command():
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert {"demo", "algorithms", "config", "serve-big-model", "aggregate", "kb"} <= set(choices)
+
+
+def _wait_for(url, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early: {proc.communicate()}")
+        try:
+            return requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)  # polling a subprocess's port: no event to wait on across processes
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.mark.integration
+def test_serve_big_model_serves_the_estimator(tmp_path):
+    (tmp_path / "interface.py").write_text(textwrap.dedent("""
+        class Estimator:
+            def __init__(self, **kwargs):
+                pass
+            def load(self, model_url=""):
+                pass
+            def predict(self, data, **kwargs):
+                return [sum(row) for row in data]
+    """))
+    port = _free_port()
+    env = {**os.environ, "SERVICE_NAME": "adder", "MODEL_LOAD_MODE": "none", "BIG_MODEL_BIND_IP": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sedna_lib.cli", "serve-big-model", "--estimator",
+                             "interface:Estimator", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/adder", proc)
+        reply = requests.post(f"http://127.0.0.1:{port}/adder/predict", json={"data": [[1, 2], [3, 4]]}, timeout=5)
+        assert reply.status_code == 200 and reply.json()["result"] == [3, 7]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.integration
+def test_aggregate_starts_an_aggregation_server(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "AGG_BIND_IP": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sedna_lib.cli", "aggregate", "--aggregation", "FedAvg",
+                             "--exit-round", "1", "--participants", "1", "--port", str(port)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        reply = _wait_for(f"http://127.0.0.1:{port}/FedAvg", proc)
+        assert reply.status_code == 200 and reply.json()["clients"] == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
