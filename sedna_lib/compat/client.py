@@ -15,7 +15,7 @@ from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTi
 from ..reporting import LCClient as _LCClient
 from ..reporting import PeriodicReporter, Report
 
-__all__ = ["http_request", "LCClient", "LCReporter"]
+__all__ = ["http_request", "LCClient", "LCReporter", "ModelClient"]
 
 # Feature clients under their Sedna names, imported on first access: name -> "module:attribute".
 _LAZY: dict[str, str] = {
@@ -181,3 +181,38 @@ class LCReporter(PeriodicReporter):
     def hard_example_number(self) -> int:
         """Hard examples counted so far (Sedna's attribute name)."""
         return self.hard_example_number_
+
+
+def ModelClient(service_name: str, version: str = "", host: str = "127.0.0.1", port: Any = "8080",
+                protocol: str = "http") -> Any:
+    """Sedna's ``ModelClient(service_name, version, host, port, protocol)``, over :class:`InferenceClient`.
+
+    The client keeps Sedna's methods (``check_server_status()``, ``inference(x, **kwargs)``
+    returning ``{"result": ...}``) and adds finite timeouts, bounded retries and a circuit breaker.
+
+    Parameters
+    ----------
+    service_name : str
+        The service's path segment.
+    version : str, default=''
+        Unused (kept for Sedna's signature).
+    host : str, default='127.0.0.1'
+        The cloud host.
+    port : int or str, default='8080'
+        The cloud port.
+    protocol : str, default='http'
+        ``http`` or ``https``.
+
+    Returns
+    -------
+    InferenceClient
+        The client.
+
+    Examples
+    --------
+    >>> ModelClient("ji-svc", host="10.0.0.2", port=5000).endpoint
+    'http://10.0.0.2:5000/ji-svc'
+    """
+    from ..transport.http import InferenceClient
+
+    return InferenceClient(f"{protocol}://{host}:{int(port)}", service_name=service_name)
