@@ -275,3 +275,49 @@ def test_set_backend_passes_model_url_and_name_from_config(tmp_path):
     path = backend.save()
 
     assert path == str(tmp_path / "m.bin") and os.path.isfile(path)
+
+
+class NumpyLogistic:
+    """A complete Sedna-style estimator in plain numpy: it must pass the backend contract too."""
+
+    def __init__(self, lr=0.5, epochs=50):
+        self.lr, self.epochs = lr, epochs
+        self.w = np.zeros(4)
+        self.b = np.zeros(1)
+
+    def train(self, train_data, valid_data=None, **kwargs):
+        x, y = train_data
+        for _ in range(self.epochs):
+            p = 1.0 / (1.0 + np.exp(-(x @ self.w + self.b[0])))
+            self.w = self.w - self.lr * x.T @ (p - y) / len(y)
+            self.b = self.b - self.lr * np.array([np.mean(p - y)])
+        return {"epochs": self.epochs}
+
+    def predict(self, data, **kwargs):
+        return (np.asarray(data) @ self.w + self.b[0] > 0).astype(int)
+
+    def evaluate(self, data, **kwargs):
+        x, y = data
+        return {"accuracy": float(np.mean(self.predict(x) == y))}
+
+    def get_weights(self):
+        return [self.w, self.b]
+
+    def set_weights(self, weights):
+        if len(weights) != 2:
+            raise ValueError(f"expected 2 arrays, got {len(weights)}")
+        self.w, self.b = np.asarray(weights[0], float), np.asarray(weights[1], float)
+
+    def save(self, model_path):
+        with open(model_path, "wb") as fh:
+            np.savez(fh, w=self.w, b=self.b)
+
+    def load(self, model_url=""):
+        with np.load(model_url) as data:
+            self.w, self.b = data["w"], data["b"]
+
+
+def test_a_complete_sedna_style_estimator_passes_the_backend_contract():
+    from sedna_lib.testing import check_backend
+
+    check_backend(lambda: EstimatorBackend(NumpyLogistic))
