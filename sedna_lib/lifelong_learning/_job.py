@@ -78,9 +78,10 @@ class LifelongLearning(JobBase):
         Default ``SampleRegonitionDefault`` (k-NN distance to the known tasks).
     unseen_sample_re_recognition : dict, default=None
         Default ``SampleReRegonitionDefault``.
-    estimator, task_mining, unseen_task_detect : optional
-        The older keywords (Sedna's published ATCII example): aliases of ``seen_estimator``,
-        ``task_allocation`` and ``unseen_sample_recognition``, with a DeprecationWarning.
+    **legacy : object
+        The older keywords ``estimator``, ``task_mining`` and ``unseen_task_detect`` (Sedna's
+        published ATCII example): aliases of ``seen_estimator``, ``task_allocation`` and
+        ``unseen_sample_recognition``, with a DeprecationWarning.
     context : Context, default=None
         Configuration, registry and storage; ``Context.from_env()`` if omitted.
 
@@ -266,11 +267,19 @@ class LifelongLearning(JobBase):
     def _version(self, url: str) -> Any:
         if os.path.isfile(url):
             st = os.stat(url)
-            return (st.st_mtime_ns, st.st_size)
+            return ("stat", st.st_mtime_ns, st.st_size)
+        if url.startswith(("http://", "https://", "s3://")):
+            import hashlib
+
+            return ("sha256", hashlib.sha256(self.edge_knowledge_management.read_index_bytes(url)).hexdigest())
         return None
 
     def reload_index(self) -> bool:
         """Re-read the index if it changed; swap the served models in one step.
+
+        A local index is compared by modification time and size, a remote one by the hash of
+        its content. Inference calls this for a local index on every call, and for a remote one
+        every ``MODEL_POLL_PERIOD_SECONDS``; call it yourself to pick up an update at once.
 
         Returns
         -------
@@ -285,10 +294,10 @@ class LifelongLearning(JobBase):
         url = self._index_source()
         version = self._version(url)
         current = self._deployment
-        if current is not None and version is not None and version == current.version:
-            return False
-        if version is None and not url.startswith(("http://", "https://", "s3://")):
+        if version is None:
             raise NotFittedError(f"no knowledge-base index at {url!r}; train first or set MODEL_URLS")
+        if current is not None and version == current.version:
+            return False
         with self._deploy_lock:
             index = self.edge_knowledge_management.update_kb(url)
             seen = SeenTaskLearning(self.seen_estimator.estimator, self.seen_estimator.task_definition,
