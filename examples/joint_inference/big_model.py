@@ -24,6 +24,9 @@ class Estimator:
         x = np.asarray(data, dtype=np.float32).reshape(-1, 64)
         return self.model.predict_proba(x)
 
+    def load(self, model_url=""):
+        """Accept the Model object's file (MODEL_URL); this model is fitted at start-up, so it is only a marker."""
+
 
 if __name__ == "__main__":
     BigModelService(estimator=Estimator).start()

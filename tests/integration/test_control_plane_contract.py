@@ -1,0 +1,395 @@
+"""Each example worker runs as a real process in exactly the environment the GlobalManager injects.
+
+``GM_ENVIRONMENT`` is the table of what the control plane sets for each worker kind (the
+GlobalManager source line that sets each variable is kept with it); ``gm_environment`` builds one
+worker's environment from it. The tests start the example scripts with that environment (plus the
+few variables the container image sets), on 127.0.0.1, against a LocalController stub, and check
+that each worker reads what it needs, reaches its peers and reports as the LocalController expects.
+``docs/_gen_deployment_table.py`` renders the same table into docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+# -- what the GlobalManager injects -----------------------------------------------------------
+
+JI = "controllers/jointinference/jointinferenceservice.go"
+FL = "controllers/federatedlearning/federatedlearningjob.go"
+IL = "controllers/incrementallearning/incrementallearningjob.go"
+LL = "controllers/lifelonglearning/lifelonglearningjob.go"
+STORAGE = "runtime/storage_initializer_injector.go"
+WORKER = "runtime/worker.go"
+
+
+@dataclasses.dataclass(frozen=True)
+class Injected:
+    """One variable the GlobalManager sets on a worker.
+
+    ``value`` is a ``str.format`` template over the keyword arguments of :func:`gm_environment`;
+    ``cluster`` is what the value looks like in a cluster; an entry with a ``when`` condition is
+    set only when every key of its template is given.
+    """
+
+    variable: str
+    source: str
+    cluster: str
+    value: str
+    when: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerKind:
+    """A kind of worker: the custom resource and the part of it that declares the worker."""
+
+    crd: str
+    role: str
+    example: str
+    variables: tuple[Injected, ...]
+
+
+def _common(gm: str, lines: tuple[int, int, int], prefix: str, owner: str) -> tuple[Injected, ...]:
+    namespace, job, worker = lines
+    owner_var = "SERVICE_NAME" if owner == "service" else "JOB_NAME"
+    return (
+        Injected("NAMESPACE", f"{gm}:{namespace}", "the resource's namespace", "{namespace}"),
+        Injected(owner_var, f"{gm}:{job}", f"the {owner}'s name", "{job}"),
+        Injected("WORKER_NAME", f"{gm}:{worker}", f"`{prefix}-` + 5 random characters", prefix + "-{suffix}"),
+    )
+
+
+_PREFIX = Injected("DATA_PATH_PREFIX", f"{STORAGE}:37", "`/home/data`", "{data_path_prefix}",
+                   when="a host path is mounted")
+_LC = "`localController.server` of the GM config (default `http://localhost:9100`)"
+
+GM_ENVIRONMENT: dict[str, WorkerKind] = {
+    "ji-edge": WorkerKind("JointInferenceService", "edgeWorker", "joint_inference", _common(
+        JI, (541, 542, 543), "edgeworker", "service") + (
+        Injected("MODEL_URL", f"{JI}:537", "container path of the edge Model's `url`", "{model_url}"),
+        Injected("BIG_MODEL_IP", f"{JI}:507", "`<service>-cloud.<namespace>`", "{big_model_ip}"),
+        Injected("BIG_MODEL_PORT", f"{JI}:508", "`5000`", "{big_model_port}"),
+        Injected("HEM_NAME", f"{JI}:509", "`hardExampleMining.name`", "{hem_name}"),
+        Injected("HEM_PARAMETERS", f"{JI}:510", '`[{"key":..,"value":..}]` or `null`', "{hem_parameters}"),
+        Injected("LC_SERVER", f"{JI}:512", _LC, "{lc_server}"),
+        _PREFIX)),
+    "ji-cloud": WorkerKind("JointInferenceService", "cloudWorker", "joint_inference", _common(
+        JI, (541, 542, 543), "cloudworker", "service") + (
+        Injected("MODEL_URL", f"{JI}:537", "container path of the cloud Model's `url`", "{model_url}"),
+        Injected("BIG_MODEL_BIND_PORT", f"{JI}:494", "`5000`", "{big_model_port}"),
+        _PREFIX)),
+    "fl-aggregator": WorkerKind("FederatedLearningJob", "aggregationWorker", "federated_learning", _common(
+        FL, (607, 609, 608), "aggworker", "job") + (
+        Injected("AGG_BIND_PORT", f"{FL}:611", "`7363`", "{agg_port}"),
+        Injected("PARTICIPANTS_COUNT", f"{FL}:612", "number of `trainingWorkers`", "{participants_count}"),
+        Injected("MODEL_URL", f"{FL}:622", "container path of the Model's `url`", "{model_url}"),
+        Injected("PRETRAINED_MODEL_URL", f"{FL}:626", "container path of `pretrainedModel`'s `url`",
+                 "{pretrained_model_url}", when="`pretrainedModel` is set"),
+        Injected("TRANSMITTER", f"{FL}:557", "`ws`, or `s3` with `transmitter.s3`", "{transmitter}"),
+        Injected("AGG_DATA_PATH", f"{FL}:572", "the `transmitter.s3.aggDataPath`", "{agg_data_path}",
+                 when="the s3 transmitter is used"),
+        _PREFIX)),
+    "fl-trainer": WorkerKind("FederatedLearningJob", "trainingWorkers", "federated_learning", _common(
+        FL, (687, 685, 684), "trainworker", "job") + (
+        Injected("MODEL_URL", f"{FL}:664", "container path of the Model's `url`", "{model_url}"),
+        Injected("MODEL_NAME", f"{FL}:688", "the Model's name (no extension)", "{model_name}"),
+        Injected("PRETRAINED_MODEL_URL", f"{FL}:667", "container path of `pretrainedModel`'s `url`",
+                 "{pretrained_model_url}", when="`pretrainedModel` is set"),
+        Injected("TRAIN_DATASET_URL", f"{FL}:677", "container path of the Dataset's `url`", "{train_dataset_url}"),
+        Injected("DATASET_NAME", f"{FL}:689", "the Dataset's name", "{dataset_name}"),
+        Injected("AGG_IP", f"{FL}:681", "`<job>-aggregation.<namespace>`", "{agg_ip}"),
+        Injected("AGG_PORT", f"{FL}:682", "`7363`", "{agg_port}"),
+        Injected("PARTICIPANTS_COUNT", f"{FL}:686", "number of `trainingWorkers`", "{participants_count}"),
+        Injected("TRANSMITTER", f"{FL}:576", "`ws`, or `s3` with `transmitter.s3`", "{transmitter}"),
+        Injected("LC_SERVER", f"{FL}:690", _LC, "{lc_server}"),
+        _PREFIX)),
+    "il-train": WorkerKind("IncrementalLearningJob", "trainSpec", "incremental_learning", _common(
+        IL, (662, 663, 664), "train-worker", "job") + (
+        Injected("LC_SERVER", f"{IL}:666", _LC, "{lc_server}"),
+        Injected("BASE_MODEL_URL", f"{IL}:691", "container path of `initialModel`'s `url`", "{base_model_url}"),
+        Injected("MODEL_URL", f"{IL}:699", "`<outputDir>/<job>/train` (an output folder)", "{model_url}"),
+        Injected("TRAIN_DATASET_URL", f"{IL}:708", "this round's training index (the LC writes it)",
+                 "{train_dataset_url}"),
+        Injected("ORIGINAL_DATASET_URL", f"{IL}:719", "container path of the Dataset's `url`",
+                 "{original_dataset_url}"),
+        _PREFIX)),
+    "il-eval": WorkerKind("IncrementalLearningJob", "evalSpec", "incremental_learning", _common(
+        IL, (728, 729, 730), "eval-worker", "job") + (
+        Injected("LC_SERVER", f"{IL}:732", _LC, "{lc_server}"),
+        Injected("MODEL_URLS", f"{IL}:761", "trained model `;` deployed model", "{model_urls}"),
+        Injected("TEST_DATASET_URL", f"{IL}:771", "this round's test index (the LC writes it)", "{test_dataset_url}"),
+        Injected("ORIGINAL_DATASET_URL", f"{IL}:782", "container path of the Dataset's `url`",
+                 "{original_dataset_url}"),
+        _PREFIX)),
+    "il-inference": WorkerKind("IncrementalLearningJob", "deploySpec", "incremental_learning", _common(
+        IL, (830, 831, 832), "inference-worker", "job") + (
+        Injected("MODEL_URL", f"{IL}:825", "container path of the deploy Model's `url`", "{model_url}"),
+        Injected("HEM_NAME", f"{IL}:834", "`deploySpec.hardExampleMining.name`", "{hem_name}"),
+        Injected("HEM_PARAMETERS", f"{IL}:835", '`[{"key":..,"value":..}]` or `null`', "{hem_parameters}"),
+        Injected("LC_SERVER", f"{IL}:837", _LC, "{lc_server}"),
+        Injected("MODEL_HOT_UPDATE", f"{WORKER}:473", "`true`", "true", when="`hotUpdateEnabled`"),
+        Injected("MODEL_POLL_PERIOD_SECONDS", f"{WORKER}:474", "`pollPeriodSeconds` (default 60)",
+                 "{poll_period_seconds}", when="`hotUpdateEnabled`"),
+        Injected("MODEL_HOT_UPDATE_CONFIG", f"{WORKER}:475", "`/model-hot-update/model_config.json`",
+                 "{hot_update_config}", when="`hotUpdateEnabled`"),
+        _PREFIX)),
+    "ll-train": WorkerKind("LifelongLearningJob", "trainSpec", "lifelong_learning", _common(
+        LL, (640, 641, 642), "train-worker", "job") + (
+        Injected("HAS_COMPLETED_INITIAL_TRAINING", f"{LL}:643", "`false`, then `true`", "{initial_training_done}"),
+        Injected("LC_SERVER", f"{LL}:644", _LC, "{lc_server}"),
+        Injected("KB_SERVER", f"{LL}:645", "`kbServer` of the GM config (default `http://localhost:9020`)",
+                 "{kb_server}"),
+        Injected("CLOUD_KB_INDEX", f"{LL}:649", "the knowledge base's index", "{cloud_kb_index}",
+                 when="the initial training is done"),
+        Injected("OUTPUT_URL", f"{LL}:659", "container path of `outputDir`", "{output_url}"),
+        Injected("TRAIN_DATASET_URL", f"{LL}:668", "this round's training index (the LC writes it)",
+                 "{train_dataset_url}"),
+        Injected("ORIGINAL_DATASET_URL", f"{LL}:679", "container path of the Dataset's `url`",
+                 "{original_dataset_url}"),
+        _PREFIX)),
+    "ll-eval": WorkerKind("LifelongLearningJob", "evalSpec", "lifelong_learning", _common(
+        LL, (688, 689, 690), "eval-worker", "job") + (
+        Injected("LC_SERVER", f"{LL}:692", _LC, "{lc_server}"),
+        Injected("KB_SERVER", f"{LL}:693", "`kbServer` of the GM config (default `http://localhost:9020`)",
+                 "{kb_server}"),
+        Injected("MODEL_URLS", f"{LL}:708", "the trained knowledge base's index", "{model_urls}"),
+        Injected("OUTPUT_URL", f"{LL}:717", "container path of `outputDir`", "{output_url}"),
+        Injected("TEST_DATASET_URL", f"{LL}:727", "this round's test index (the LC writes it)", "{test_dataset_url}"),
+        Injected("ORIGINAL_DATASET_URL", f"{LL}:738", "container path of the Dataset's `url`",
+                 "{original_dataset_url}"),
+        _PREFIX)),
+    "ll-inference": WorkerKind("LifelongLearningJob", "deploySpec", "lifelong_learning", _common(
+        LL, (782, 783, 784), "inference-worker", "job") + (
+        Injected("MODEL_URLS", f"{LL}:777", "`<outputDir>/deploy/index.pkl`", "{model_urls}"),
+        Injected("LC_SERVER", f"{LL}:785", _LC, "{lc_server}"),
+        Injected("OUTPUT_URL", f"{LL}:786", "`outputDir` as written in the resource", "{output_url}"),
+        _PREFIX)),
+}
+
+_DEFAULTS = {"namespace": "default", "suffix": "abcde", "big_model_ip": "127.0.0.1", "agg_ip": "127.0.0.1",
+             "transmitter": "ws", "hem_parameters": "null", "initial_training_done": "false",
+             "hot_update_config": "/model-hot-update/model_config.json", "poll_period_seconds": "60"}
+
+
+def para_spec(parameters: dict[str, object] | None) -> str:
+    """Encode parameters as the GlobalManager does (``json.Marshal([]ParaSpec)``): compact, values as strings."""
+    if parameters is None:
+        return "null"
+    return json.dumps([{"key": k, "value": str(v)} for k, v in parameters.items()], separators=(",", ":"))
+
+
+def gm_environment(worker_kind: str, **paths: object) -> dict[str, str]:
+    """Return the variables the GlobalManager injects into a worker of ``worker_kind``.
+
+    Keyword arguments fill the value templates of ``GM_ENVIRONMENT`` (``job``, ``lc_server``,
+    ``model_url``, ...); ``hem_parameters`` may be a dict (encoded with :func:`para_spec`) and
+    ``model_urls`` a list (joined with ``;``). Entries with a ``when`` condition are set only if
+    their keys are given; any other missing key raises ``KeyError`` naming it.
+    """
+    if worker_kind not in GM_ENVIRONMENT:
+        raise KeyError(f"unknown worker kind {worker_kind!r}; known: {sorted(GM_ENVIRONMENT)}")
+    values = {**_DEFAULTS, **paths}
+    if isinstance(values["hem_parameters"], dict) or values["hem_parameters"] is None:
+        values["hem_parameters"] = para_spec(values["hem_parameters"])
+    if isinstance(values.get("model_urls"), (list, tuple)):
+        values["model_urls"] = ";".join(map(str, values["model_urls"]))
+    env = {}
+    for entry in GM_ENVIRONMENT[worker_kind].variables:
+        keys = {name for _, name, _, _ in string.Formatter().parse(entry.value) if name}
+        missing = keys - values.keys()
+        if missing and entry.when:
+            continue
+        if missing:
+            raise KeyError(f"{worker_kind}: {entry.variable} needs {sorted(missing)}")
+        env[entry.variable] = entry.value.format(**values)
+    return env
+
+
+# -- running an example worker the way its container does -------------------------------------
+
+def image_environment(tmp_path: pathlib.Path) -> dict[str, str]:
+    """The variables the example image itself sets (docker/Dockerfile), minimal PATH and PYTHONPATH."""
+    return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+            "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+            "SEDNA_WORK_DIR": str(tmp_path / "work")}
+
+
+def free_port() -> int:
+    """A port that is free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def data_path_prefix(tmp_path: pathlib.Path) -> pathlib.Path:
+    """The container's ``/home/data`` (host paths are mounted under it), placed under ``tmp_path``."""
+    prefix = tmp_path / "home" / "data"
+    prefix.mkdir(parents=True, exist_ok=True)
+    return prefix
+
+
+def host_file(prefix: pathlib.Path, host_path: str, text: str = "") -> pathlib.Path:
+    """Create the container view of a host file (``<DATA_PATH_PREFIX>/<host path>``) and return it."""
+    path = prefix / host_path.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class Worker:
+    """An example worker started as a real process; its output goes to a file (servers may log a lot)."""
+
+    def __init__(self, example: str, script: str, env: dict[str, str], tmp_path: pathlib.Path):
+        self.log = tmp_path / f"{pathlib.Path(script).stem}.{len(list(tmp_path.glob('*.log')))}.log"
+        self._out = open(self.log, "w", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, script], cwd=EXAMPLES / example, env=env,
+                                     stdout=self._out, stderr=subprocess.STDOUT)
+
+    @property
+    def output(self) -> str:
+        """Everything the worker printed so far."""
+        self._out.flush()
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the worker to exit; fail the test with its output if it does not in time."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"worker did not finish within {timeout} s; output:\n{self.output[-3000:]}")
+
+    def wait_serving(self, url: str, timeout: float) -> None:
+        """Wait until ``url`` answers (the worker bound its port); fail if the worker exits or time runs out."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=(0.5, 2.0))
+                return
+            except requests.ConnectionError:
+                pass
+            try:  # the pause between tries doubles as the check that the worker is still alive
+                self.proc.wait(timeout=0.1)
+                pytest.fail(f"worker exited with {self.proc.returncode} before serving; output:\n{self.output[-3000:]}")
+            except subprocess.TimeoutExpired:
+                pass
+        pytest.fail(f"{url} did not answer within {timeout} s; output:\n{self.output[-3000:]}")
+
+    def stop(self) -> int:
+        """Stop the worker as the kubelet does (SIGTERM) and return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._out.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def workers():
+    """Started workers; each is stopped at the end of the test."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def reports(lc_stub) -> list[dict]:
+    """Every report the LocalController stub has received so far."""
+    bodies = []
+    while not lc_stub.received.empty():
+        path, content_type, body = lc_stub.received.get_nowait()
+        assert content_type == "application/json"
+        assert path == f"/sedna/workers/{body['name']}/info"
+        bodies.append(body)
+    return bodies
+
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+# -- the table itself ---------------------------------------------------------------------------
+
+def test_gm_environment_sets_every_variable_of_a_worker_kind():
+    env = gm_environment("ji-edge", job="svc", model_url="/home/data/m.txt", big_model_port=5000,
+                         hem_name="Margin", hem_parameters={"upload_ratio": 0.3}, lc_server="http://localhost:9100",
+                         data_path_prefix="/home/data")
+
+    assert env == {"NAMESPACE": "default", "SERVICE_NAME": "svc", "WORKER_NAME": "edgeworker-abcde",
+                   "MODEL_URL": "/home/data/m.txt", "BIG_MODEL_IP": "127.0.0.1", "BIG_MODEL_PORT": "5000",
+                   "HEM_NAME": "Margin", "HEM_PARAMETERS": '[{"key":"upload_ratio","value":"0.3"}]',
+                   "LC_SERVER": "http://localhost:9100", "DATA_PATH_PREFIX": "/home/data"}
+
+
+def test_gm_environment_leaves_out_conditional_variables_and_names_missing_ones():
+    env = gm_environment("ji-cloud", job="svc", model_url="s3://b/m", big_model_port=5000)
+
+    assert "DATA_PATH_PREFIX" not in env
+    with pytest.raises(KeyError, match="MODEL_URL needs"):
+        gm_environment("ji-cloud", job="svc", big_model_port=5000)
+    with pytest.raises(KeyError, match="unknown worker kind"):
+        gm_environment("ji-fog")
+
+
+def test_every_variable_the_gm_injects_is_one_the_library_reads():
+    from sedna_lib.config import describe
+
+    read = {alias.upper() for spec in describe() for alias in (spec.variable, *spec.aliases)}
+    injected = {e.variable for kind in GM_ENVIRONMENT.values() for e in kind.variables}
+
+    assert injected <= read
+
+
+# -- joint inference: the cloud serves on BIG_MODEL_BIND_PORT, the edge reaches it and reports ---
+
+def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+    prefix = data_path_prefix(tmp_path)
+    port = free_port()
+    service = "digits-joint-inference"
+    cloud_env = gm_environment("ji-cloud", job=service, big_model_port=port, data_path_prefix=prefix,
+                               model_url=host_file(prefix, "/data/joint_inference/big_model.txt"))
+    edge_env = gm_environment("ji-edge", job=service, big_model_port=port, data_path_prefix=prefix,
+                              model_url=host_file(prefix, "/data/joint_inference/little_model.txt"),
+                              hem_name="Margin", hem_parameters={"upload_ratio": 0.3}, lc_server=lc_stub.url)
+    image = image_environment(tmp_path)
+    # BIG_MODEL_BIND_IP is left at its default (all interfaces) by the GM; tests bind loopback only,
+    # and LC_PERIOD (user-level) is shortened so that a few reports arrive during the run.
+    cloud = Worker("joint_inference", "big_model.py", {**image, **cloud_env, "BIG_MODEL_BIND_IP": "127.0.0.1"},
+                   tmp_path)
+    workers.append(cloud)
+    cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=40)
+
+    edge = Worker("joint_inference", "little_model.py", {**image, **edge_env, "LC_PERIOD": "0.5"}, tmp_path)
+    workers.append(edge)
+    status = edge.wait(timeout=60)
+
+    assert status == 0, edge.output
+    answered = re.search(r"cloud accuracy on the (\d+) hard digits", edge.output)
+    assert answered and int(answered.group(1)) > 0, edge.output  # the edge reached the cloud
+    offload = float(re.search(r"offload ratio\s+([\d.]+)", edge.output).group(1))
+    assert offload == pytest.approx(0.3, abs=0.05)  # HEM_NAME/HEM_PARAMETERS were read
+    bodies = reports(lc_stub)
+    assert bodies, "the edge sent no report to LC_SERVER"
+    assert {(b["name"], b["namespace"], b["ownerKind"], b["ownerName"], b["kind"]) for b in bodies} == {
+        ("edgeworker-abcde", "default", "jointinferenceservice", service, "inference")}
+    assert bodies[-1]["ownerInfo"]["inferenceNumber"] > 0
+    assert cloud.stop() in (0, -signal.SIGTERM)
