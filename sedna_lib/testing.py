@@ -85,7 +85,8 @@ def check_backend(backend_factory: Callable[[], Any], data: tuple[Any, Any] | No
     name = type(backend).__name__
     assert isinstance(backend, Backend), f"{name} is not a sedna_lib.backends.Backend"
     assert isinstance(backend.framework, str), f"{name}.framework must be a str"
-    assert isinstance(backend.model_name, str) and backend.model_name, f"{name}.model_name must be a file name"
+    assert isinstance(backend.model_name, str) and backend.model_name, \
+        f"{name}.model_name must be a file name"
     assert backend.has_load is False, f"{name}.has_load must be False before train/load"
 
     # train / predict / evaluate
@@ -109,18 +110,21 @@ def check_backend(backend_factory: Callable[[], Any], data: tuple[Any, Any] | No
     assert np.allclose(_outputs(backend, x), before, atol=1e-5), \
         f"{name}.set_weights(get_weights()) changed the predictions"
     again = backend.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(again, weights)), f"{name} weights differ after a round trip"
+    assert all(np.array_equal(a, b) for a, b in zip(again, weights)), \
+        f"{name} weights differ after a round trip"
     try:
         backend.set_weights(weights[:-1])
     except (SednaError, ValueError):
         pass
     else:
-        raise AssertionError(f"{name}.set_weights accepted {len(weights) - 1} arrays for {len(weights)} weights")
+        raise AssertionError(f"{name}.set_weights accepted {len(weights) - 1} arrays for "
+                             f"{len(weights)} weights")
 
     # save / load
     with tempfile.TemporaryDirectory() as folder:
         path = backend.save(folder)
-        assert isinstance(path, str) and os.path.exists(path), f"{name}.save must return the saved file's path"
+        assert isinstance(path, str) and os.path.exists(path), \
+            f"{name}.save must return the saved file's path"
         fresh = backend_factory()
         fresh.load(path)
         assert fresh.has_load is True, f"{name}.load must set has_load"
@@ -137,7 +141,8 @@ def check_backend(backend_factory: Callable[[], Any], data: tuple[Any, Any] | No
         info = backend.model_info(path, relpath=folder, result={"accuracy": np.float32(0.5)})
         assert isinstance(info, list) and info, f"{name}.model_info must return a non-empty list"
         first = info[0]
-        assert set(first) >= {"format", "url", "metrics"}, f"{name}.model_info entries need format/url/metrics"
+        assert set(first) >= {"format", "url", "metrics"}, \
+            f"{name}.model_info entries need format/url/metrics"
         assert not first["url"].startswith(folder), f"{name}.model_info must strip relpath from the url"
         assert first["format"] == os.path.splitext(path)[1].lstrip(".").lower(), \
             f"{name}.model_info format must be the file extension"
