@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
@@ -479,8 +479,8 @@ class IncrementalLoop:
 
     @staticmethod
     def _batches(stream: Any, rounds: int | None) -> Iterable[Any]:
-        single = isinstance(stream, np.ndarray) or (isinstance(stream, tuple) and len(stream) == 2
-                                                     and isinstance(stream[0], np.ndarray))
+        pair = isinstance(stream, tuple) and len(stream) == 2 and isinstance(stream[0], np.ndarray)
+        single = isinstance(stream, np.ndarray) or pair
         if not single:
             return stream
         if not rounds or rounds < 1:

@@ -87,7 +87,7 @@ def join_uri(base: str, *parts: str) -> str:
 
 
 def default_label(prediction: Any) -> str | None:
-    """The label a prediction suggests, or None.
+    """Return the label a prediction suggests, or None.
 
     A scalar (int, str, numpy scalar) is its own label; a 1-D vector of scores gives its argmax; a
     single-element sequence gives its element. Anything else (boxes, free text) has none.
@@ -300,9 +300,11 @@ class HardExampleStore:
         return drained
 
     def __enter__(self) -> HardExampleStore:
+        """Start the store."""
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
+        """Close the store (uploading what is pending, within the timeout)."""
         self.close()
 
     @property

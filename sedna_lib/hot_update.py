@@ -565,7 +565,7 @@ def clone_estimator(estimator: Any) -> Any:
 
 
 def fresh_backend(backend: Any) -> Any:
-    """A new backend like ``backend`` (same class and settings) around a private estimator, nothing loaded.
+    """Return a new backend like ``backend`` around a private estimator, with nothing loaded.
 
     Parameters
     ----------

@@ -226,7 +226,7 @@ class IncrementalLearning(JobBase):
         return (cfg.model_url,) if cfg.model_url else ()
 
     def _new_backend(self) -> Any:
-        """A fresh backend for the same estimator, independent of the serving one."""
+        """Build a fresh backend for the same estimator, independent of the serving one."""
         return self._wrap(clone_estimator(self._estimator_spec), self._job_config)
 
     # -- hard-example mining --------------------------------------------------------------------
@@ -490,7 +490,9 @@ class IncrementalLearning(JobBase):
             parent_close()
 
     def __enter__(self) -> IncrementalLearning:
+        """Return the job."""
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        """Close the job."""
         self.close()

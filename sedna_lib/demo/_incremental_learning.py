@@ -7,7 +7,7 @@ from typing import Any
 
 
 def _lc_stub() -> tuple[Any, list[dict]]:
-    """A LocalController report endpoint on 127.0.0.1 that records what it receives."""
+    """Start a LocalController report endpoint on 127.0.0.1 that records what it receives."""
     from fastapi import FastAPI
 
     from ..servers._threaded import ThreadedServer
