@@ -249,6 +249,14 @@ def _is_remote(url: str) -> bool:
     return len(scheme) > 1 and scheme != "file"
 
 
+def _remote_file(url: str, name: str) -> str:
+    """Return the file URL: a URL ending in ``/`` or without an extension is a folder holding ``name``."""
+    path = urllib.parse.urlsplit(url).path
+    if url.endswith("/") or not os.path.splitext(path)[1]:
+        return url.rstrip("/") + "/" + name
+    return url
+
+
 def _local(url: str) -> str:
     return urllib.parse.urlsplit(url).path if url.lower().startswith("file://") else url
 
@@ -542,9 +550,10 @@ class Backend(abc.ABC):
         ----------
         model_url : str, default=''
             Where the model goes. A local folder gets ``<folder>/<model_name>``; a local path
-            with a file name is written directly; a remote URL (``s3://``, ``http(s)://``)
-            receives an upload of the file written under ``model_save_path``. Empty: the model
-            is written under ``model_save_path``.
+            with a file name is written directly; a remote URL (``s3://``) receives an upload
+            of the file first written locally (a URL ending in ``/`` or without an extension is
+            a folder). Empty: the model is written under ``model_save_path``, or uploaded to it
+            when it is a remote URL.
         model_name : str, default=None
             File name; defaults to :attr:`model_name`.
 
@@ -562,6 +571,8 @@ class Backend(abc.ABC):
         StorageError
             If the upload fails.
         """
+        if not model_url and self.model_save_path and _is_remote(self.model_save_path):
+            model_url = self.model_save_path
         remote = bool(model_url) and _is_remote(model_url)
         if model_url and not remote:
             target = _local(model_url)
@@ -580,22 +591,20 @@ class Backend(abc.ABC):
             return path
         if not os.path.exists(path):
             raise BackendError(f"the estimator did not write {path}; check its save method")
-        store = self._storage()
-        dest = model_url
-        if model_url.endswith("/"):
-            dest = model_url + os.path.basename(path)
-        return store.upload(path, dest)
+        return self._storage().upload(path, _remote_file(model_url, os.path.basename(path)))
 
     def _resolve_load_path(self, model_url: str, model_name: str | None) -> tuple[str, str]:
         """Return ``(local path, original url)`` for :meth:`load`, downloading remote files."""
         folder, file_name = self._save_dir()
         name = model_name or file_name or self.model_name
+        if not model_url and self.model_save_path and _is_remote(self.model_save_path):
+            model_url = self.model_save_path
         if model_url and _is_remote(model_url):
             store = self._storage()
-            remote_name = os.path.basename(urllib.parse.urlsplit(model_url).path) or name
-            local = os.path.join(folder, remote_name)
+            url = _remote_file(model_url, name)
+            local = os.path.join(folder, os.path.basename(urllib.parse.urlsplit(url).path))
             os.makedirs(folder, exist_ok=True)
-            return store.download(model_url, local), model_url
+            return store.download(url, local), model_url
         if model_url:
             target = _local(model_url)
             if os.path.isdir(target):
@@ -610,7 +619,8 @@ class Backend(abc.ABC):
         ----------
         model_url : str, default=''
             A local file, a local folder (holding ``model_name``), or a remote URL that is
-            downloaded first. Empty: ``model_save_path`` / :attr:`model_name`.
+            downloaded first (a folder URL gets ``model_name`` appended). Empty:
+            ``model_save_path`` / :attr:`model_name`.
         model_name : str, default=None
             File name inside a folder; defaults to :attr:`model_name`.
         **kwargs : object
@@ -699,8 +709,8 @@ class EstimatorBackend(Backend):
     ----------
     estimator : object
         The user's estimator class, factory or instance.
-    **options : object
-        The :class:`Backend` options (``model_save_path``, ``model_name``, ...), keyword-only.
+    model_save_path, model_name, model_save_url, use_cuda, fine_tune, model_load_mode, context
+        The :class:`Backend` options.
 
     Examples
     --------

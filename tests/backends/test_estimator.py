@@ -268,6 +268,23 @@ def test_save_and_load_through_s3(s3_config, tmp_path):
     assert fresh.estimator.loaded == "weights"
 
 
+@pytest.mark.s3
+def test_a_remote_model_save_path_is_the_upload_and_download_target(s3_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    context = Context(config=s3_config)
+    client = context.storage.s3._client()
+    if not client.bucket_exists("backend-tests"):
+        client.make_bucket("backend-tests")
+    backend = EstimatorBackend(SednaEstimator, model_save_path="s3://backend-tests/auto", context=context)
+
+    url = backend.save()
+    fresh = EstimatorBackend(SednaEstimator, model_save_path="s3://backend-tests/auto", context=context)
+    fresh.load()
+
+    assert url == "s3://backend-tests/auto/model_finetune_.pkl"
+    assert fresh.estimator.loaded == "weights"
+
+
 def test_set_backend_passes_model_url_and_name_from_config(tmp_path):
     from sedna_lib.backends import set_backend
 
