@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Feature modules that contribute their own subcommands: each has add_parser(subparsers).
-_PLUGGED_COMMANDS: list[str] = []
+_PLUGGED_COMMANDS: list[str] = ["sedna_lib._cli_incremental"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("command", ["demo", "algorithms", "config", "serve-big-model", "aggregate", "kb"])
+@pytest.mark.parametrize("command", ["demo", "algorithms", "config", "serve-big-model", "aggregate", "kb", "incremental"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
