@@ -20,8 +20,8 @@ class MindSporeBackend(EstimatorBackend):
     ----------
     estimator : object
         The user's estimator class, factory or instance.
-    **options : object
-        The :class:`~sedna_lib.backends.Backend` options, keyword-only.
+    model_save_path, model_name, model_save_url, use_cuda, fine_tune, model_load_mode, context
+        The :class:`~sedna_lib.backends.Backend` options.
     """
 
     framework = "mindspore"

@@ -35,8 +35,8 @@ class SklearnBackend(EstimatorBackend):
     ----------
     estimator : object
         A scikit-learn estimator class or instance, or a Sedna-style estimator.
-    **options : object
-        The :class:`~sedna_lib.backends.Backend` options, keyword-only.
+    model_save_path, model_name, model_save_url, use_cuda, fine_tune, model_load_mode, context
+        The :class:`~sedna_lib.backends.Backend` options.
 
     Examples
     --------
