@@ -54,6 +54,34 @@ def test_rounds_respect_the_budget_and_write_json_records(tmp_path, digits_strea
     assert any(r.deployed for r in records)
 
 
+def test_budget_caps_the_stream_fraction_and_carries_rounding_over(digits_stream):
+    # Arrange: 20 % of 64-sample rounds is 12.8 per round
+    initial, stream, eval_data = digits_stream
+    x, y = stream[0][:320], stream[1][:320]
+
+    # Act
+    records = run_rounds(_lr(), initial, (x, y), eval_data, rounds=5, upload_budget=0.2, progress=False)
+
+    # Assert: never above 20 % of the stream so far, and exactly 20 % at the end
+    assert [r.uploaded for r in records] == [12, 13, 13, 13, 13]
+    running = np.cumsum([r.uploaded for r in records]) / np.cumsum([r.stream_samples for r in records])
+    assert np.all(running <= 0.2 + 1e-12) and running[-1] == pytest.approx(0.2)
+
+
+def test_gain_of_exactly_min_delta_deploys_despite_float_rounding(digits_stream):
+    # Arrange: 0.57 - 0.56 is 0.00999... in binary floating point
+    initial, stream, eval_data = digits_stream
+    values = iter([0.56, 0.56, 0.57])
+    loop = IncrementalLoop(_lr(), upload_budget=0.1, min_delta=0.01, metric=lambda t, p: next(values),
+                           progress=False)
+
+    # Act
+    [record] = loop.run(initial, stream, eval_data, rounds=1)
+
+    # Assert
+    assert record.deployed and record.metric_after == 0.57
+
+
 def test_deploy_gate_refuses_a_worse_model(digits_stream):
     # Arrange: a labeller that lies, so retraining makes the model worse
     initial, stream, eval_data = digits_stream
