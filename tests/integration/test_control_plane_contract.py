@@ -393,3 +393,75 @@ def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, wo
         ("edgeworker-abcde", "default", "jointinferenceservice", service, "inference")}
     assert bodies[-1]["ownerInfo"]["inferenceNumber"] > 0
     assert cloud.stop() in (0, -signal.SIGTERM)
+
+
+# -- incremental learning: train writes a model and reports, eval reports per model, inference mines --
+
+def _example_module(example: str, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_example_{example}_{name}", EXAMPLES / example / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lc_round_file(prefix: pathlib.Path, job: str, name: str, index: pathlib.Path) -> pathlib.Path:
+    """Copy an index's lines verbatim into a per-round sample file under the job's output, as the LC does."""
+    path = prefix / "output" / job / "data" / "1" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(index.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+    prefix = data_path_prefix(tmp_path)
+    job = "digits-incremental"
+    dataset = prefix / "data" / "incremental_learning" / "digits"
+    _example_module("incremental_learning", "interface").prepare(str(dataset))  # the Dataset's url: train.txt
+    common = dict(job=job, lc_server=lc_stub.url, data_path_prefix=prefix,
+                  original_dataset_url=dataset / "train.txt")
+    image = image_environment(tmp_path)
+    out = prefix / "output" / job / "train"
+
+    train = Worker("incremental_learning", "train.py", {**image, **gm_environment(
+        "il-train", **common, base_model_url=host_file(prefix, "/models/incremental_learning/initial.pkl"),
+        model_url=out, train_dataset_url=lc_round_file(prefix, job, "train.txt", dataset / "train.txt"))}, tmp_path)
+    assert train.wait(timeout=60) == 0, train.output
+    [trained] = list(out.iterdir())
+    [report] = reports(lc_stub)
+    assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
+        "train-worker-abcde", "incrementallearningjob", job, "train", "completed")
+    assert report["results"][0]["format"] == "pkl"  # must equal the initial Model's format (manifests)
+    assert report["results"][0]["url"] == "/" + str(trained.relative_to(prefix))  # the host path
+
+    evaluate = Worker("incremental_learning", "eval.py", {**image, **gm_environment(
+        "il-eval", **common, model_urls=[trained, trained],
+        test_dataset_url=lc_round_file(prefix, job, "test.txt", dataset / "test.txt"))}, tmp_path)
+    assert evaluate.wait(timeout=60) == 0, evaluate.output
+    [report] = reports(lc_stub)
+    assert (report["name"], report["kind"], report["status"], len(report["results"])) == (
+        "eval-worker-abcde", "eval", "completed", 2)
+    assert all(isinstance(v, list) for r in report["results"] for v in r["metrics"].values())
+
+    # deploy: the LC copies the model into the hot-update folder and writes model_config.json
+    hot = tmp_path / "model-hot-update"
+    hot.mkdir()
+    (hot / trained.name).write_bytes(trained.read_bytes())
+    (hot / "model_config.json").write_text(json.dumps({"model_config": {
+        "model_path": str(hot / trained.name), "model_update_time": "2025-10-29 22:15:31.1 +0800 CST m=+1.5"}},
+        indent=1, sort_keys=True), encoding="utf-8")
+    he_saved = tmp_path / "hard_examples"
+    infer_env = gm_environment("il-inference", job=job, lc_server=lc_stub.url, data_path_prefix=prefix,
+                               model_url=trained, hem_name="Margin", hem_parameters={"upload_ratio": 0.2},
+                               poll_period_seconds=1, hot_update_config=hot / "model_config.json")
+    # example-level variables of the inference pod (its manifest sets them): where the hard
+    # examples go and which samples to infer
+    infer = Worker("incremental_learning", "inference.py", {
+        **image, **infer_env, "HE_SAVED_URL": str(he_saved), "test_dataset_url": str(dataset / "test.txt")}, tmp_path)
+    assert infer.wait(timeout=60) == 0, infer.output
+    hard = int(re.search(r"hard examples (\d+)/", infer.output).group(1))
+    assert 0 < hard < 397 * 0.3
+    assert list(he_saved.rglob("hard_examples.txt"))
+    deploys = [r for r in reports(lc_stub) if r["kind"] == "deploy"]
+    assert [(r["name"], r["status"]) for r in deploys] == [("inference-worker-abcde", "completed")]
