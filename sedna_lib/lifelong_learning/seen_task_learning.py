@@ -117,6 +117,9 @@ class SeenTaskLearning:
         Configuration and registry; ``Context.from_env()`` if omitted.
     work_dir : str, default=None
         Where trained models are written; a new temporary folder if omitted.
+    profile_samples : int, default=200
+        Reference samples kept per task group for nearest-task allocation and unseen detection
+        (the edge's memory of each task).
 
     Attributes
     ----------
@@ -132,7 +135,7 @@ class SeenTaskLearning:
 
     def __init__(self, estimator: Any = None, task_definition: Any = None, task_relationship_discovery: Any = None,
                  seen_task_allocation: Any = None, task_remodeling: Any = None, inference_integrate: Any = None,
-                 *, context: Context | None = None, work_dir: str | None = None) -> None:
+                 *, context: Context | None = None, work_dir: str | None = None, profile_samples: int = 200) -> None:
         self.estimator = estimator
         self.task_definition = task_definition
         self.task_relationship_discovery = task_relationship_discovery
@@ -141,6 +144,7 @@ class SeenTaskLearning:
         self.inference_integrate = inference_integrate
         self.context = context
         self.work_dir = work_dir
+        self.profile_samples = profile_samples
         self._backends: dict[str, Any] = {}
         self._lock = threading.RLock()
 
@@ -295,7 +299,7 @@ class SeenTaskLearning:
                 task.model = group.model
         self.task_groups_ = groups
         self.extractor_ = extractor
-        self.profiles_ = build_profiles([g.samples for g in groups])
+        self.profiles_ = build_profiles([g.samples for g in groups], max_per_task=int(self.profile_samples))
         if valid_data is not None:
             feedback, _ = self.evaluate(valid_data, **kwargs)
         if callable(post_process):
@@ -360,7 +364,8 @@ class SeenTaskLearning:
                 t.model = group.model
         self.task_groups_ = groups
         self.extractor_ = extractor
-        self.profiles_ = build_profiles([g.samples for g in groups]) or self.profiles_
+        self.profiles_ = build_profiles([g.samples for g in groups],
+                                       max_per_task=int(self.profile_samples)) or self.profiles_
         return feedback, self.task_index
 
     def load(self, task_index: dict) -> SeenTaskLearning:
