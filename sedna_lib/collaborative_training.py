@@ -99,11 +99,14 @@ class _Progress:
             return
         width = 20
         done = outcome.round_number
-        frac = 1.0 if outcome.is_last or not total else min(done / total, 1.0)
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        bar = ""
+        if total or outcome.is_last:  # without the round count (a trainer rarely knows it) no bar is drawn
+            frac = 1.0 if outcome.is_last else min(done / total, 1.0)
+            bar = " [" + "#" * int(frac * width) + "-" * (width - int(frac * width)) + "]"
         shown = " ".join(f"{k}={v:.4f}" for k, v in (metrics or {}).items() if isinstance(v, (int, float)))
-        end = "\n" if outcome.is_last else ""
-        self.stream.write(f"\rround {done}{'/' + str(total) if total else ''} [{bar}] {shown} "
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        lead, end = ("\r", "\n" if outcome.is_last else "") if tty else ("", "\n")  # pipes: a line per round
+        self.stream.write(f"{lead}round {done}{'/' + str(total) if total else ''}{bar} {shown} "
                           f"({time.perf_counter() - self.started:.1f} s){end}")
         self.stream.flush()
 

@@ -144,10 +144,10 @@ class TensorFlowBackend(EstimatorBackend):
         return spec
 
     def _ensure_compiled(self, y: Any = None, *, loss: Any = None, optimizer: Any = None,
-                         lr: float | None = None) -> Any:
+                         lr: float | None = None, metrics: list[Any] | None = None) -> Any:
         model = self.estimator
         compiled = bool(getattr(model, "compiled", False)) and getattr(model, "optimizer", None) is not None
-        if compiled and loss is None and optimizer is None and lr is None:
+        if compiled and loss is None and optimizer is None and lr is None and metrics is None:
             return model
         loss_obj = self._make_loss(loss if loss is not None else self.loss, y)
         if optimizer is None and compiled and lr is None and self.optimizer is None:
@@ -155,7 +155,7 @@ class TensorFlowBackend(EstimatorBackend):
         else:
             opt = self._make_optimizer(optimizer if optimizer is not None else self.optimizer,
                                        lr if lr is not None else self.learning_rate)
-        metrics = self.metrics
+        metrics = metrics if metrics is not None else self.metrics
         if metrics is None:
             described = f"{type(loss_obj).__name__} {loss_obj}".lower()
             is_cls = "crossentropy" in described
@@ -198,8 +198,8 @@ class TensorFlowBackend(EstimatorBackend):
         valid_data : object, default=None
             Passed as ``validation_data``.
         **kwargs : object
-            Per-call ``loss``, ``optimizer``, ``learning_rate``, ``epochs``, ``batch_size``,
-            ``proximal_mu``, ``seed``, ``shuffle``, ``y``, ``verbose``, ``callbacks``.
+            Per-call ``loss``, ``optimizer``, ``learning_rate``, ``metrics``, ``epochs``,
+            ``batch_size``, ``proximal_mu``, ``seed``, ``shuffle``, ``y``, ``verbose``, ``callbacks``.
 
         Returns
         -------
@@ -233,7 +233,7 @@ class TensorFlowBackend(EstimatorBackend):
             x, y = self._arrays(train_data, kwargs.get("y"), need_labels=True)
             num_samples, sample_y = len(x), y
         model = self._ensure_compiled(sample_y, loss=kwargs.get("loss"), optimizer=kwargs.get("optimizer"),
-                                      lr=lr)
+                                      lr=lr, metrics=kwargs.get("metrics"))
         validation = None
         if valid_data is not None:
             validation = valid_data if _is_dataset(valid_data) else self._arrays(valid_data, None, True)

@@ -86,8 +86,26 @@ def test_keras_models_fit_federatedly_and_end_with_the_same_global_model(digits)
     assert [o.round_number for o in rounds[0]] == [1, 2] and rounds[0][-1].is_last
     for a, b in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
-    assert float(np.mean(models[0].predict(xt, verbose=0).argmax(1) == yt)) > 0.8
+    scores = models[0].evaluate(xt, yt, return_dict=True, verbose=0)
+    assert scores["sparse_categorical_accuracy"] > 0.8  # the metric given to fit is the one compiled
     assert [len(r.clients) for r in server.history_] == [2, 2]
+
+
+def test_progress_prints_a_line_per_round_to_a_pipe_and_a_bar_only_when_rounds_are_known():
+    import io
+
+    from sedna_lib._federated_client import RoundOutcome
+    from sedna_lib.collaborative_training import _Progress
+
+    unknown, known = io.StringIO(), io.StringIO()
+    for outcome in (RoundOutcome(1, 10, False), RoundOutcome(2, 10, True)):
+        _Progress(True, unknown)(outcome, {"accuracy": 0.5}, None)
+        _Progress(True, known)(outcome, {"accuracy": 0.5}, 2)
+
+    first, last = unknown.getvalue().splitlines()
+    assert first.startswith("round 1 accuracy=0.5000 (") and "[" not in first
+    assert last.startswith("round 2 [####################] accuracy=0.5000")
+    assert known.getvalue().splitlines()[0].startswith("round 1/2 [##########----------]")
 
 
 # -- save_model -------------------------------------------------------------------------------
