@@ -164,6 +164,7 @@ class JointInference(JobBase):
         self._queue: Any = None
         self._reporter: Any = None
         self._drain_thread: threading.Thread | None = None
+        self._drain_lock = threading.Lock()
         self._stop = threading.Event()
 
     # -- configuration -----------------------------------------------------------------------
@@ -281,7 +282,13 @@ class JointInference(JobBase):
         return self
 
     def close(self) -> None:
-        """Stop the reporter and the queue drain, and close connections; queued examples stay on disk."""
+        """Stop the reporter and the queue drain, and close connections; queued examples stay on disk.
+
+        Raises
+        ------
+        StorageError
+            If the queued examples cannot be flushed to the disk.
+        """
         self._stop.set()
         if self._reporter is not None:
             self._reporter.stop()
@@ -290,6 +297,8 @@ class JointInference(JobBase):
             thread.join(5.0)
         if self._client is not None and hasattr(self._client, "close"):
             self._client.close()
+        if self._queue is not None:
+            self._queue.sync()
         super().close()
 
     # -- inference ---------------------------------------------------------------------------
@@ -390,6 +399,7 @@ class JointInference(JobBase):
         pause = float(getattr(getattr(client, "breaker", None), "reset_timeout", 1.0) or 1.0)
         while not self._stop.is_set():
             try:
+                self.queue.sync()  # entries queued since the last pass go to the disk, off the inference path
                 sent = self.drain_offload_queue()
             except SednaError as exc:
                 logger.error("offload queue drain failed: %s", exc)
@@ -413,22 +423,24 @@ class JointInference(JobBase):
             How many were delivered (and removed from the queue).
         """
         sent = 0
-        while limit is None or sent < limit:
-            batch = self.queue.peek(16 if limit is None else min(16, limit - sent))
-            if not batch:
-                break
-            for item in batch:
-                try:
-                    result = self.client.predict(item.data, callback=item.meta.get("callback"))
-                except TransportError as exc:
-                    logger.info("cloud still unavailable for queued examples: %s", exc)
-                    return sent
-                if self.on_offloaded is not None:
-                    self.on_offloaded(OffloadedExample(item.id, item.data, result, item.meta.get("queued_at", 0.0)))
-                self.queue.remove(item.id)
-                sent += 1
-                with self._lock:
-                    self.stats["replayed"] += 1
+        with self._drain_lock:  # one drain at a time: two would send the same queued example twice
+            while limit is None or sent < limit:
+                batch = self.queue.peek(16 if limit is None else min(16, limit - sent))
+                if not batch:
+                    break
+                for item in batch:
+                    try:
+                        result = self.client.predict(item.data, callback=item.meta.get("callback"))
+                    except TransportError as exc:
+                        logger.info("cloud still unavailable for queued examples: %s", exc)
+                        return sent
+                    if self.on_offloaded is not None:
+                        self.on_offloaded(OffloadedExample(item.id, item.data, result,
+                                                           item.meta.get("queued_at", 0.0)))
+                    self.queue.remove(item.id)
+                    sent += 1
+                    with self._lock:
+                        self.stats["replayed"] += 1
         return sent
 
     def __enter__(self) -> JointInference:
@@ -740,7 +752,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     pre_fun : callable, default=None
         Pre-processing of each input.
     post_fun : callable, default=None
-        Post-processing of each final result.
+        Post-processing of each final result. For a classifier it defaults to turning the edge's
+        probability vector into a class label, so edge and cloud answers are both labels.
     cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
@@ -767,7 +780,26 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     ctx = context or Context.from_env()
     estimator = _load_estimator(model_path)
     if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):
+        classes = getattr(estimator, "classes_", None)
         estimator = _ProbabilityModel(estimator)  # a classifier: mine its confidences
+        if post_fun is None and classes is not None:
+            post_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
     cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
     joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report, **options)
     return JointModel(joint, pre_fun, post_fun)
+
+
+class _ClassLabel:
+    """Turn a probability vector into its class label; leave labels (the cloud's answers) as they are."""
+
+    def __init__(self, classes: Any) -> None:
+        self.classes = classes
+
+    def __call__(self, result: Any) -> Any:
+        import numpy as np
+
+        if np.ndim(result) == 1 and len(result) == len(self.classes) and np.asarray(result).dtype.kind == "f":
+            return self.classes[int(np.argmax(result))]
+        if np.ndim(result) == 1 and len(result) == 1:
+            return result[0]
+        return result

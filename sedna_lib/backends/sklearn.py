@@ -20,6 +20,14 @@ def _features(data: Any) -> Any:
     return data
 
 
+def _is_one_sample(estimator: Any, x: Any) -> bool:
+    """Whether ``x`` is a single 1-D feature vector for an estimator fitted on 2-D inputs."""
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is None or isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        return False
+    return np.ndim(x) == 1 and len(x) == n_features
+
+
 class SklearnBackend(EstimatorBackend):
     """Run a scikit-learn estimator (or a Sedna-style estimator declared as ``SKLEARN``).
 
@@ -151,6 +159,9 @@ class SklearnBackend(EstimatorBackend):
         from sklearn.exceptions import NotFittedError as SkNotFitted
 
         method = getattr(self.estimator, name)
+        if _is_one_sample(self.estimator, x):
+            # One sample (a 1-D feature vector, as joint inference sends): answer for it alone.
+            return self._call(name, np.asarray(x).reshape(1, -1), **kwargs)[0]
         try:
             return method(x, **parse_kwargs(method, **kwargs))
         except SkNotFitted as exc:

@@ -133,3 +133,15 @@ def test_sedna_style_estimator_declared_sklearn_is_driven_through_its_methods():
 
     assert isinstance(backend, SklearnBackend) and backend.model_name == "model_finetune_.pkl"
     assert backend.train([1]) == "trained" and backend.predict([1]) == ["ok"]
+
+
+def test_one_feature_vector_is_predicted_as_one_sample(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    from sedna_lib.backends import set_backend
+
+    x, y, xt, _ = digits
+    backend = set_backend(LogisticRegression(max_iter=300).fit(x[:300], y[:300]))
+    assert backend.predict(xt[0]) == backend.predict(xt[:1])[0]
+    assert backend.predict(list(xt[0])) == backend.predict(xt[:1])[0]
+    assert backend.predict_proba(xt[0]).shape == (10,)
