@@ -397,9 +397,11 @@ class AggregationServer:
         for other in list(self.peers_.values()):
             if other is peer:
                 if sub.protocol == m.PROTOCOL:
+                    # round_number announces that the current model follows (None: nothing follows)
+                    follows = self.global_weights_ is not None or self.done_
                     await self._send_text(peer, m.to_json(m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire,
                                                                       session=peer.session,
-                                                                      round_number=self.round_)))
+                                                                      round_number=self.round_ if follows else None)))
                 else:
                     await self._send_text(peer, echo)
             elif other.wire == "json":

@@ -189,7 +189,7 @@ class AggregationClient:
         if msg.protocol == m.PROTOCOL:
             self.client_id = msg.client_id
             self._session = msg.session
-            if msg.round_number:
+            if msg.round_number is not None:  # the server sends its current model next (an initial one at round 0)
                 initial = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
                 if isinstance(initial, m.RecvWeight):
                     self.initial_ = initial

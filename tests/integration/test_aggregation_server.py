@@ -159,6 +159,22 @@ def test_late_joiner_starts_from_the_current_model(serve):
             assert late.initial_.round_number == 1 and late.initial_.weights[0].tolist() == [7.0, 7.0]
 
 
+def test_initial_weights_reach_a_client_joining_at_round_zero(serve):
+    server = serve(exit_round=1, participants_count=1, initial_weights=[np.full(2, 3.0)])
+    with AggregationClient(server.url, "first", connect_timeout=5, recv_timeout=5) as client:
+        assert client.initial_.round_number == 0 and client.initial_.weights[0].tolist() == [3.0, 3.0]
+        client.send_update([np.ones(2)], 1, round_number=1)
+        assert client.recv_weights().round_number == 1
+
+
+def test_no_model_announced_when_the_server_has_none(serve):
+    server = serve(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "first", connect_timeout=5, recv_timeout=5) as client:
+        assert client.initial_ is None
+        client.send_update([np.ones(2)], 1, round_number=1)
+        assert client.recv_weights().exit_flag == "ok"
+
+
 def test_reconnect_with_session_takes_the_id_back(serve):
     server = serve(exit_round=1, participants_count=1)
     client = AggregationClient(server.url, "r", connect_timeout=5, recv_timeout=5).connect()
