@@ -35,7 +35,8 @@ def render() -> str:
     lines = [BEGIN]
     for name, kind in _table().items():
         lines += ["", f"**{name}**: {kind.crd} `{kind.role}` (example: `examples/{kind.example}/`)", "",
-                  "| variable | value in a cluster | set by (`pkg/globalmanager/...`) |", "| --- | --- | --- |"]
+                  "| variable | value in a cluster | set by (`pkg/globalmanager/...`) |",
+                  "| --- | --- | --- |"]
         for entry in kind.variables:
             value = _cell(entry.cluster) + (f" (only when {_cell(entry.when)})" if entry.when else "")
             lines.append(f"| `{entry.variable}` | {value} | `{entry.source}` |")

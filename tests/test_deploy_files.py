@@ -119,7 +119,8 @@ def test_the_base_image_is_a_slim_cpu_python_with_known_extras_and_a_non_root_us
     user = [a for kw, a in runtime if kw == "USER"]
     assert user and user[-1].split(":")[0] not in ("0", "root")
     # the runtime stage installs nothing: the environment is copied from the build stage
-    assert not [a for kw, a in runtime if kw == "RUN" and re.search(r"pip install|apt-get install|apk add", a)]
+    installs = re.compile(r"pip install|apt-get install|apk add")
+    assert not [a for kw, a in runtime if kw == "RUN" and installs.search(a)]
     assert any(kw == "COPY" and "--from=build" in a for kw, a in runtime)
 
 
@@ -151,14 +152,16 @@ REQUIRED = {
                               ("spec", "edgeWorker", "hardExampleMining", "name"),
                               ("spec", "edgeWorker", *TEMPLATE), ("spec", "cloudWorker", "model", "name"),
                               ("spec", "cloudWorker", *TEMPLATE)],
-    "FederatedLearningJob": [("spec", "aggregationWorker", "model", "name"), ("spec", "aggregationWorker", *TEMPLATE),
+    "FederatedLearningJob": [("spec", "aggregationWorker", "model", "name"),
+                             ("spec", "aggregationWorker", *TEMPLATE),
                              ("spec", "trainingWorkers")],
     "IncrementalLearningJob": [("spec", "initialModel", "name"), ("spec", "dataset", "name"),
                                ("spec", "trainSpec", *TEMPLATE), ("spec", "trainSpec", "trigger"),
                                ("spec", "evalSpec", *TEMPLATE), ("spec", "deploySpec", "model", "name"),
                                ("spec", "deploySpec", "model", "hotUpdateEnabled"),
                                ("spec", "deploySpec", "model", "pollPeriodSeconds"),
-                               ("spec", "deploySpec", "trigger"), ("spec", "deploySpec", "hardExampleMining", "name"),
+                               ("spec", "deploySpec", "trigger"),
+                               ("spec", "deploySpec", "hardExampleMining", "name"),
                                ("spec", "deploySpec", *TEMPLATE), ("spec", "outputDir")],
     "LifelongLearningJob": [("spec", "dataset", "name"), ("spec", "trainSpec", *TEMPLATE),
                             ("spec", "trainSpec", "trigger"), ("spec", "evalSpec", *TEMPLATE),

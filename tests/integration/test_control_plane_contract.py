@@ -42,8 +42,8 @@ class Injected:
     """One variable the GlobalManager sets on a worker.
 
     ``value`` is a ``str.format`` template over the keyword arguments of :func:`gm_environment`;
-    ``cluster`` is what the value looks like in a cluster; an entry with a ``when`` condition is
-    set only when every key of its template is given.
+    ``cluster`` is what the value looks like in a cluster. An entry with a ``when`` condition is
+    set only when the caller gives every key of ``requires`` (default: of its template).
     """
 
     variable: str
@@ -51,6 +51,7 @@ class Injected:
     cluster: str
     value: str
     when: str = ""
+    requires: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +110,8 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
         Injected("MODEL_NAME", f"{FL}:688", "the Model's name (no extension)", "{model_name}"),
         Injected("PRETRAINED_MODEL_URL", f"{FL}:667", "container path of `pretrainedModel`'s `url`",
                  "{pretrained_model_url}", when="`pretrainedModel` is set"),
-        Injected("TRAIN_DATASET_URL", f"{FL}:677", "container path of the Dataset's `url`", "{train_dataset_url}"),
+        Injected("TRAIN_DATASET_URL", f"{FL}:677", "container path of the Dataset's `url`",
+                 "{train_dataset_url}"),
         Injected("DATASET_NAME", f"{FL}:689", "the Dataset's name", "{dataset_name}"),
         Injected("AGG_IP", f"{FL}:681", "`<job>-aggregation.<namespace>`", "{agg_ip}"),
         Injected("AGG_PORT", f"{FL}:682", "`7363`", "{agg_port}"),
@@ -120,7 +122,8 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
     "il-train": WorkerKind("IncrementalLearningJob", "trainSpec", "incremental_learning", _common(
         IL, (662, 663, 664), "train-worker", "job") + (
         Injected("LC_SERVER", f"{IL}:666", _LC, "{lc_server}"),
-        Injected("BASE_MODEL_URL", f"{IL}:691", "container path of `initialModel`'s `url`", "{base_model_url}"),
+        Injected("BASE_MODEL_URL", f"{IL}:691", "container path of `initialModel`'s `url`",
+                 "{base_model_url}"),
         Injected("MODEL_URL", f"{IL}:699", "`<outputDir>/<job>/train` (an output folder)", "{model_url}"),
         Injected("TRAIN_DATASET_URL", f"{IL}:708", "this round's training index (the LC writes it)",
                  "{train_dataset_url}"),
@@ -131,7 +134,8 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
         IL, (728, 729, 730), "eval-worker", "job") + (
         Injected("LC_SERVER", f"{IL}:732", _LC, "{lc_server}"),
         Injected("MODEL_URLS", f"{IL}:761", "trained model `;` deployed model", "{model_urls}"),
-        Injected("TEST_DATASET_URL", f"{IL}:771", "this round's test index (the LC writes it)", "{test_dataset_url}"),
+        Injected("TEST_DATASET_URL", f"{IL}:771", "this round's test index (the LC writes it)",
+                 "{test_dataset_url}"),
         Injected("ORIGINAL_DATASET_URL", f"{IL}:782", "container path of the Dataset's `url`",
                  "{original_dataset_url}"),
         _PREFIX)),
@@ -141,15 +145,17 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
         Injected("HEM_NAME", f"{IL}:834", "`deploySpec.hardExampleMining.name`", "{hem_name}"),
         Injected("HEM_PARAMETERS", f"{IL}:835", '`[{"key":..,"value":..}]` or `null`', "{hem_parameters}"),
         Injected("LC_SERVER", f"{IL}:837", _LC, "{lc_server}"),
-        Injected("MODEL_HOT_UPDATE", f"{WORKER}:473", "`true`", "true", when="`hotUpdateEnabled`"),
+        Injected("MODEL_HOT_UPDATE", f"{WORKER}:473", "`true`", "true", when="`hotUpdateEnabled`",
+                 requires=("hot_update_config",)),
         Injected("MODEL_POLL_PERIOD_SECONDS", f"{WORKER}:474", "`pollPeriodSeconds` (default 60)",
-                 "{poll_period_seconds}", when="`hotUpdateEnabled`"),
+                 "{poll_period_seconds}", when="`hotUpdateEnabled`", requires=("hot_update_config",)),
         Injected("MODEL_HOT_UPDATE_CONFIG", f"{WORKER}:475", "`/model-hot-update/model_config.json`",
                  "{hot_update_config}", when="`hotUpdateEnabled`"),
         _PREFIX)),
     "ll-train": WorkerKind("LifelongLearningJob", "trainSpec", "lifelong_learning", _common(
         LL, (640, 641, 642), "train-worker", "job") + (
-        Injected("HAS_COMPLETED_INITIAL_TRAINING", f"{LL}:643", "`false`, then `true`", "{initial_training_done}"),
+        Injected("HAS_COMPLETED_INITIAL_TRAINING", f"{LL}:643", "`false`, then `true`",
+                 "{initial_training_done}"),
         Injected("LC_SERVER", f"{LL}:644", _LC, "{lc_server}"),
         Injected("KB_SERVER", f"{LL}:645", "`kbServer` of the GM config (default `http://localhost:9020`)",
                  "{kb_server}"),
@@ -168,7 +174,8 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
                  "{kb_server}"),
         Injected("MODEL_URLS", f"{LL}:708", "the trained knowledge base's index", "{model_urls}"),
         Injected("OUTPUT_URL", f"{LL}:717", "container path of `outputDir`", "{output_url}"),
-        Injected("TEST_DATASET_URL", f"{LL}:727", "this round's test index (the LC writes it)", "{test_dataset_url}"),
+        Injected("TEST_DATASET_URL", f"{LL}:727", "this round's test index (the LC writes it)",
+                 "{test_dataset_url}"),
         Injected("ORIGINAL_DATASET_URL", f"{LL}:738", "container path of the Dataset's `url`",
                  "{original_dataset_url}"),
         _PREFIX)),
@@ -182,11 +189,11 @@ GM_ENVIRONMENT: dict[str, WorkerKind] = {
 
 _DEFAULTS = {"namespace": "default", "suffix": "abcde", "big_model_ip": "127.0.0.1", "agg_ip": "127.0.0.1",
              "transmitter": "ws", "hem_parameters": "null", "initial_training_done": "false",
-             "hot_update_config": "/model-hot-update/model_config.json", "poll_period_seconds": "60"}
+             "poll_period_seconds": "60"}
 
 
 def para_spec(parameters: dict[str, object] | None) -> str:
-    """Encode parameters as the GlobalManager does (``json.Marshal([]ParaSpec)``): compact, values as strings."""
+    """Encode parameters as the GlobalManager does (``json.Marshal([]ParaSpec)``), values as strings."""
     if parameters is None:
         return "null"
     return json.dumps([{"key": k, "value": str(v)} for k, v in parameters.items()], separators=(",", ":"))
@@ -198,7 +205,7 @@ def gm_environment(worker_kind: str, **paths: object) -> dict[str, str]:
     Keyword arguments fill the value templates of ``GM_ENVIRONMENT`` (``job``, ``lc_server``,
     ``model_url``, ...); ``hem_parameters`` may be a dict (encoded with :func:`para_spec`) and
     ``model_urls`` a list (joined with ``;``). Entries with a ``when`` condition are set only if
-    their keys are given; any other missing key raises ``KeyError`` naming it.
+    the caller gives their keys; any other missing key raises ``KeyError`` naming it.
     """
     if worker_kind not in GM_ENVIRONMENT:
         raise KeyError(f"unknown worker kind {worker_kind!r}; known: {sorted(GM_ENVIRONMENT)}")
@@ -210,9 +217,9 @@ def gm_environment(worker_kind: str, **paths: object) -> dict[str, str]:
     env = {}
     for entry in GM_ENVIRONMENT[worker_kind].variables:
         keys = {name for _, name, _, _ in string.Formatter().parse(entry.value) if name}
-        missing = keys - values.keys()
-        if missing and entry.when:
+        if entry.when and not set(entry.requires or keys) <= paths.keys():
             continue
+        missing = keys - values.keys()
         if missing:
             raise KeyError(f"{worker_kind}: {entry.variable} needs {sorted(missing)}")
         env[entry.variable] = entry.value.format(**values)
@@ -274,7 +281,7 @@ class Worker:
             pytest.fail(f"worker did not finish within {timeout} s; output:\n{self.output[-3000:]}")
 
     def wait_serving(self, url: str, timeout: float) -> None:
-        """Wait until ``url`` answers (the worker bound its port); fail if the worker exits or time runs out."""
+        """Wait until ``url`` answers (the port is bound); fail if the worker exits or time runs out."""
         import requests
 
         deadline = time.monotonic() + timeout
@@ -286,7 +293,8 @@ class Worker:
                 pass
             try:  # the pause between tries doubles as the check that the worker is still alive
                 self.proc.wait(timeout=0.1)
-                pytest.fail(f"worker exited with {self.proc.returncode} before serving; output:\n{self.output[-3000:]}")
+                pytest.fail(f"worker exited with {self.proc.returncode} before serving; output:\n"
+                            f"{self.output[-3000:]}")
             except subprocess.TimeoutExpired:
                 pass
         pytest.fail(f"{url} did not answer within {timeout} s; output:\n{self.output[-3000:]}")
@@ -331,7 +339,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_gm_environment_sets_every_variable_of_a_worker_kind():
     env = gm_environment("ji-edge", job="svc", model_url="/home/data/m.txt", big_model_port=5000,
-                         hem_name="Margin", hem_parameters={"upload_ratio": 0.3}, lc_server="http://localhost:9100",
+                         hem_name="Margin", hem_parameters={"upload_ratio": 0.3},
+                         lc_server="http://localhost:9100",
                          data_path_prefix="/home/data")
 
     assert env == {"NAMESPACE": "default", "SERVICE_NAME": "svc", "WORKER_NAME": "edgeworker-abcde",
@@ -344,6 +353,8 @@ def test_gm_environment_leaves_out_conditional_variables_and_names_missing_ones(
     env = gm_environment("ji-cloud", job="svc", model_url="s3://b/m", big_model_port=5000)
 
     assert "DATA_PATH_PREFIX" not in env
+    assert "MODEL_HOT_UPDATE" not in gm_environment("il-inference", job="j", model_url="m", hem_name="IBT",
+                                                    lc_server="http://localhost:9100")
     with pytest.raises(KeyError, match="MODEL_URL needs"):
         gm_environment("ji-cloud", job="svc", big_model_port=5000)
     with pytest.raises(KeyError, match="unknown worker kind"):
@@ -373,8 +384,8 @@ def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, wo
     image = image_environment(tmp_path)
     # BIG_MODEL_BIND_IP is left at its default (all interfaces) by the GM; tests bind loopback only,
     # and LC_PERIOD (user-level) is shortened so that a few reports arrive during the run.
-    cloud = Worker("joint_inference", "big_model.py", {**image, **cloud_env, "BIG_MODEL_BIND_IP": "127.0.0.1"},
-                   tmp_path)
+    cloud_env["BIG_MODEL_BIND_IP"] = "127.0.0.1"
+    cloud = Worker("joint_inference", "big_model.py", {**image, **cloud_env}, tmp_path)
     workers.append(cloud)
     cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=40)
 
@@ -400,7 +411,8 @@ def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, wo
 def _example_module(example: str, name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(f"_example_{example}_{name}", EXAMPLES / example / f"{name}.py")
+    path = EXAMPLES / example / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_example_{example}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -426,7 +438,8 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
 
     train = Worker("incremental_learning", "train.py", {**image, **gm_environment(
         "il-train", **common, base_model_url=host_file(prefix, "/models/incremental_learning/initial.pkl"),
-        model_url=out, train_dataset_url=lc_round_file(prefix, job, "train.txt", dataset / "train.txt"))}, tmp_path)
+        model_url=out, train_dataset_url=lc_round_file(prefix, job, "train.txt", dataset / "train.txt"))},
+        tmp_path)
     assert train.wait(timeout=60) == 0, train.output
     [trained] = list(out.iterdir())
     [report] = reports(lc_stub)
@@ -449,7 +462,8 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
     hot.mkdir()
     (hot / trained.name).write_bytes(trained.read_bytes())
     (hot / "model_config.json").write_text(json.dumps({"model_config": {
-        "model_path": str(hot / trained.name), "model_update_time": "2025-10-29 22:15:31.1 +0800 CST m=+1.5"}},
+        "model_path": str(hot / trained.name),
+        "model_update_time": "2025-10-29 22:15:31.1 +0800 CST m=+1.5"}},
         indent=1, sort_keys=True), encoding="utf-8")
     he_saved = tmp_path / "hard_examples"
     infer_env = gm_environment("il-inference", job=job, lc_server=lc_stub.url, data_path_prefix=prefix,
@@ -458,10 +472,56 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
     # example-level variables of the inference pod (its manifest sets them): where the hard
     # examples go and which samples to infer
     infer = Worker("incremental_learning", "inference.py", {
-        **image, **infer_env, "HE_SAVED_URL": str(he_saved), "test_dataset_url": str(dataset / "test.txt")}, tmp_path)
+        **image, **infer_env, "HE_SAVED_URL": str(he_saved), "test_dataset_url": str(dataset / "test.txt")},
+        tmp_path)
     assert infer.wait(timeout=60) == 0, infer.output
     hard = int(re.search(r"hard examples (\d+)/", infer.output).group(1))
     assert 0 < hard < 397 * 0.3
     assert list(he_saved.rglob("hard_examples.txt"))
     deploys = [r for r in reports(lc_stub) if r["kind"] == "deploy"]
     assert [(r["name"], r["status"]) for r in deploys] == [("inference-worker-abcde", "completed")]
+
+
+# -- federated learning: the aggregator and two trainers finish their rounds and report -----------
+
+def test_federated_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+    pytest.importorskip("torch")
+    prefix = data_path_prefix(tmp_path)
+    job, port, rounds = "digits-federated", free_port(), 2
+    data = prefix / "data" / "federated_learning"
+    prepared = subprocess.run([sys.executable, "prepare_data.py", "--out", str(data), "--clients", "2"],
+                              cwd=EXAMPLES / "federated_learning", env=image_environment(tmp_path),
+                              capture_output=True, text=True, timeout=60)
+    assert prepared.returncode == 0, prepared.stderr
+    model_dir = prefix / "models" / "federated_learning"
+    model_dir.mkdir(parents=True)
+    common = dict(job=job, agg_port=port, participants_count=2, model_url=model_dir, data_path_prefix=prefix)
+    image = image_environment(tmp_path)
+    # example-level: fewer rounds than the manifest's; the aggregator binds loopback only in tests
+    aggregator = Worker("federated_learning", "aggregate.py", {
+        **image, **gm_environment("fl-aggregator", **common), "exit_round": str(rounds),
+        "AGG_BIND_IP": "127.0.0.1"}, tmp_path)
+    workers.append(aggregator)
+    aggregator.wait_serving(f"http://127.0.0.1:{port}/FedAvg", timeout=40)
+
+    trainers = []
+    for i in range(2):
+        env = gm_environment("fl-trainer", **common, suffix=f"edge{i}", lc_server=lc_stub.url,
+                             model_name="digits-federated-model", dataset_name=f"digits-federated-edge{i}",
+                             train_dataset_url=data / f"client-{i}" / "train.txt")
+        trainers.append(Worker("federated_learning", "train.py", {**image, **env, "BACKEND_TYPE": "TORCH"},
+                               tmp_path))
+        workers.append(trainers[-1])
+
+    for trainer in trainers:
+        assert trainer.wait(timeout=90) == 0, trainer.output
+        assert f"{rounds} rounds on" in trainer.output
+    assert aggregator.wait(timeout=30) == 0, aggregator.output
+    assert re.findall(r"round (\d+): 2 trainers", aggregator.output) == ["1", "2"]
+    assert (model_dir / "digits-federated-model").is_file()  # MODEL_URL/MODEL_NAME
+    bodies = reports(lc_stub)
+    assert {(b["ownerKind"], b["ownerName"], b["namespace"], b["kind"]) for b in bodies} == {
+        ("federatedlearningjob", job, "default", "train")}
+    last = {b["name"]: b for b in bodies}
+    assert sorted(last) == ["trainworker-edge0", "trainworker-edge1"]
+    assert all(b["status"] == "completed" and b["ownerInfo"]["currentRound"] == rounds for b in last.values())
