@@ -110,7 +110,7 @@ class LifelongLearning(JobBase):
         given = {"seen_estimator": seen_estimator, "task_allocation": task_allocation,
                  "unseen_sample_recognition": unseen_sample_recognition}
         for old, new in _LEGACY.items():
-            if old in legacy:
+            if legacy.get(old) is not None:
                 warnings.warn(f"LifelongLearning({old}=...) is the pre-2022 Sedna keyword; use {new}=...",
                               DeprecationWarning, stacklevel=2)
                 if given[new] is None:
