@@ -7,12 +7,14 @@ class hierarchy (read by module name only).
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..exceptions import NotRegisteredError, SednaWarning
-from .base import Backend, EstimatorBackend, framework_of, parse_kwargs
+from .base import Backend, EstimatorBackend, framework_of, is_factory, parse_kwargs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -146,8 +148,9 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     :class:`EstimatorBackend` with a :class:`~sedna_lib.exceptions.SednaWarning`). When it is
     empty (the default), the estimator's class decides: ``torch.nn.Module`` -> torch, a Keras
     ``Model`` -> keras, a scikit-learn estimator -> sklearn, anything else -> the generic
-    :class:`EstimatorBackend`. No framework is imported to decide, and no environment variable
-    is written.
+    :class:`EstimatorBackend`; a factory function that takes no arguments
+    (``def Estimator(): return LogisticRegression()``) is called once and what it returns
+    decides. No framework is imported to decide, and no environment variable is written.
 
     Parameters
     ----------
@@ -182,8 +185,30 @@ def set_backend(estimator: Any = None, config: Any = None, *,
         return None
     cfg = _as_config(config, context)
     context = _context_for(cfg, context)
+    estimator = _detection_target(estimator, cfg)
     cls = select_backend_class(estimator, cfg, context=context)
     return cls(estimator, **backend_options(cfg, context))
+
+
+def _detection_target(estimator: Any, cfg: Config) -> Any:
+    """Return what the backend should wrap so that its framework can be detected.
+
+    A class tells its framework by itself, and so does a ``functools.partial`` of one. A
+    factory *function* does not: when ``BACKEND_TYPE`` is empty and the function takes no
+    arguments, it is called once here and the backend wraps what it built (one call, as the
+    backend would have made on first use). A factory that takes arguments is left alone: the
+    backend calls it later with the training options it accepts, as Sedna does.
+    """
+    if (cfg.backend_type or "").strip() or not is_factory(estimator) or framework_of(estimator) is not None:
+        return estimator
+    target = estimator.func if isinstance(estimator, functools.partial) else estimator
+    if inspect.isclass(target):
+        return estimator
+    try:
+        takes_arguments = bool(inspect.signature(estimator).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return estimator
+    return estimator if takes_arguments else estimator()
 
 
 def _context_for(cfg: Config, context: Context | None) -> Context:

@@ -78,6 +78,36 @@ def test_empty_backend_type_detects_the_type_by_module_name():
     assert type(set_backend(Estimator, Config())) is EstimatorBackend
 
 
+def test_factory_function_without_arguments_is_called_once_and_its_product_decides():
+    # Arrange
+    from sedna_lib.compat.backend import set_backend as sedna_set_backend
+
+    clf = type("Clf", (_fake("sklearn.base", "BaseEstimator"),), {"__module__": "user"})
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return clf()
+
+    def factory_with_options(num_classes=10):
+        calls.append(2)
+        return clf()
+
+    # Act
+    backend = set_backend(factory, Config())
+    face = sedna_set_backend(factory, {})
+    with_options = set_backend(factory_with_options, Config())
+    chosen = set_backend(factory, Config(backend_type="TORCH"))
+
+    # Assert: the product's framework decides; factories with arguments or an explicit
+    # BACKEND_TYPE keep the lazy call (with the training options) on first use
+    assert type(backend) is SklearnBackend and isinstance(backend.estimator, clf)
+    assert type(face) is SklearnBackend
+    assert type(with_options) is EstimatorBackend and with_options.estimator is factory_with_options
+    assert type(chosen) is TorchBackend and chosen.estimator is factory
+    assert calls == [1, 1]
+
+
 def test_selection_imports_no_framework():
     code = textwrap.dedent("""
         import json, sys, warnings

@@ -8,6 +8,7 @@ from ...backends import (
     EstimatorBackend,
     _as_config,
     _context_for,
+    _detection_target,
     backend_options,
     select_backend_class,
 )
@@ -55,6 +56,7 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
         return None
     cfg = _as_config(config, None)
     context = _context_for(cfg, None)
+    estimator = _detection_target(estimator, cfg)
     cls = select_backend_class(estimator, cfg, context=context)
     face = _FACES.get(cls.__name__) if cls.__module__.startswith("sedna_lib.backends") or \
         cls is EstimatorBackend else None
