@@ -16,12 +16,12 @@ def is_frame(x: Any) -> bool:
 
 
 def n_rows(x: Any) -> int:
-    """Number of samples in ``x``."""
+    """Return the number of samples in ``x``."""
     return 0 if x is None else len(x)
 
 
 def take_rows(x: Any, idx: Sequence[int]) -> Any:
-    """Rows ``idx`` of ``x`` (a DataFrame, an array, or a list)."""
+    """Return rows ``idx`` of ``x`` (a DataFrame, an array, or a list)."""
     if x is None:
         return None
     idx = np.asarray(idx, dtype=int)
@@ -33,7 +33,7 @@ def take_rows(x: Any, idx: Sequence[int]) -> Any:
 
 
 def take(samples: Any, idx: Sequence[int]) -> Any:
-    """A shallow copy of a data source holding rows ``idx``; ``.inx`` records the original rows."""
+    """Return a shallow copy of a data source holding rows ``idx``; ``.inx`` keeps the original rows."""
     if not hasattr(samples, "x"):
         raise DataError(f"samples must be a data source with .x and .y (e.g. BaseDataSource), "
                         f"got {type(samples).__name__}")
@@ -59,7 +59,7 @@ def _seq_len(value: Any) -> int:
 
 
 def column(x: Any, name: Any) -> np.ndarray:
-    """The values of column ``name`` (a DataFrame label, or an integer column of an array)."""
+    """Return column ``name`` (a DataFrame label, or an integer column of an array)."""
     if is_frame(x):
         if name not in x.columns:
             raise DataError(f"column {name!r} is not in the data; columns are {list(x.columns)}")
@@ -73,7 +73,7 @@ def column(x: Any, name: Any) -> np.ndarray:
 
 
 def drop_columns(x: Any, names: Sequence[Any]) -> Any:
-    """``x`` without the given columns."""
+    """Return ``x`` without the given columns."""
     if not names:
         return x
     if is_frame(x):
@@ -82,7 +82,7 @@ def drop_columns(x: Any, names: Sequence[Any]) -> Any:
 
 
 def features(x: Any) -> np.ndarray:
-    """A float matrix of shape (n_samples, n_features) from ``x`` (numeric DataFrame columns, or arrays).
+    """Return a float matrix (n_samples, n_features) from ``x`` (numeric DataFrame columns, or arrays).
 
     Raises
     ------
@@ -105,13 +105,13 @@ def features(x: Any) -> np.ndarray:
 
 
 def entry_of(values: Sequence[Any]) -> str:
-    """Sedna's task name for attribute values: each value with ``_`` -> ``-`` and no spaces, joined by ``_``."""
+    """Return Sedna's task name for attribute values (``_`` -> ``-``, no spaces, joined by ``_``)."""
     return "_".join(str(v).replace("_", "-").replace(" ", "") for v in values)
 
 
 def knn_distance(query: np.ndarray, reference: np.ndarray, k: int, *, exclude_self: bool = False,
                  chunk: int = 2048) -> np.ndarray:
-    """Mean Euclidean distance from each query row to its ``k`` nearest reference rows."""
+    """Return the mean Euclidean distance from each query row to its ``k`` nearest reference rows."""
     if reference.shape[0] == 0:
         return np.full(query.shape[0], np.inf)
     k_eff = max(1, min(k, reference.shape[0] - (1 if exclude_self else 0)))

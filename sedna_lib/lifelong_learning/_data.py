@@ -43,7 +43,7 @@ class Samples:
         """
         return 0 if self.x is None else len(self.x)
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # noqa: D105
         return self.num_examples()
 
 

@@ -103,8 +103,7 @@ class LifelongLearning(JobBase):
                  unseen_task_allocation: Any = None, unseen_sample_recognition: Any = None,
                  unseen_sample_re_recognition: Any = None, *, context: Context | None = None,
                  **legacy: Any) -> None:
-        unknown = sorted(set(legacy) - set(_LEGACY) - {"task_relationship_discovery", "task_remodeling",
-                                                        "inference_integrate"})
+        unknown = sorted(set(legacy) - set(_LEGACY))
         if unknown:
             raise TypeError(f"LifelongLearning() got unexpected keyword arguments {unknown}")
         given = {"seen_estimator": seen_estimator, "task_allocation": task_allocation,
@@ -384,13 +383,10 @@ def _subset(samples: Any, idx: np.ndarray) -> Any:
 
 
 def _tighten(result: np.ndarray) -> np.ndarray:
-    """An object array of plain values becomes a numeric array when every value is known."""
+    """Return a plain array when every value is known (else the object array)."""
     if result.size and all(v is not None for v in result):
         try:
             return np.asarray(result.tolist())
         except (ValueError, TypeError):
             return result
     return result
-
-
-

@@ -27,7 +27,7 @@ STP = Kind.SEEN_TASK_PROCESSING
 
 
 def fresh_estimator(estimator: Any) -> Any:
-    """An untrained copy of ``estimator``: classes and factories as is, scikit-learn clones, deep copies otherwise.
+    """Return an untrained copy of ``estimator`` (classes as is, scikit-learn clones, else deep copies).
 
     Parameters
     ----------
@@ -66,7 +66,7 @@ def _concat(a: Any, b: Any) -> Any:
 
 
 def concat_samples(a: Any, b: Any) -> Any:
-    """Samples of ``a`` followed by those of ``b`` (a new data source of ``b``'s type).
+    """Return the samples of ``a`` followed by those of ``b`` (a data source of ``b``'s type).
 
     Parameters
     ----------
@@ -181,7 +181,7 @@ class SeenTaskLearning:
         return set_backend(fresh_estimator(self.estimator), context=self.ctx)
 
     def backend_for(self, model: Model) -> Any:
-        """The loaded backend serving ``model`` (loaded from its file on first use, then cached).
+        """Return the backend serving ``model`` (loaded from its file on first use, then cached).
 
         Parameters
         ----------
@@ -364,8 +364,8 @@ class SeenTaskLearning:
                 t.model = group.model
         self.task_groups_ = groups
         self.extractor_ = extractor
-        self.profiles_ = build_profiles([g.samples for g in groups],
-                                       max_per_task=int(self.profile_samples)) or self.profiles_
+        profiles = build_profiles([g.samples for g in groups], max_per_task=int(self.profile_samples))
+        self.profiles_ = profiles or self.profiles_
         return feedback, self.task_index
 
     def load(self, task_index: dict) -> SeenTaskLearning:

@@ -57,7 +57,7 @@ def safe_name(name: str | None) -> str:
 
 
 def sqlite_path(url: str) -> str:
-    """The SQLite file of a ``KB_URL`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite://`` = memory).
+    """Return the SQLite file of a ``KB_URL`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite://`` = memory).
 
     Parameters
     ----------
@@ -117,7 +117,7 @@ class KnowledgeBaseStore:
             return self._db
 
     def path_of(self, name: str) -> str:
-        """The file path of a stored name, confined to the folder.
+        """Return the file path of a stored name, confined to the folder.
 
         Parameters
         ----------

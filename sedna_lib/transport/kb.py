@@ -59,10 +59,10 @@ class KBClient:
             self._session.close()
             self._session = None
 
-    def __enter__(self) -> KBClient:
+    def __enter__(self) -> KBClient:  # noqa: D105
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: Any) -> None:  # noqa: D105
         self.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:

@@ -26,7 +26,7 @@ _SAFE_KINDS = "biufc"
 
 
 def empty_index() -> dict:
-    """An empty seen/unseen index (Sedna's layout).
+    """Return an empty seen/unseen index (Sedna's layout).
 
     Returns
     -------
@@ -132,7 +132,7 @@ def decode_value(data: Any) -> Any:
 # -- the index ------------------------------------------------------------------------------------
 
 def _ref(value: Any) -> Any:
-    """A model/samples reference: a path or URL string, else None."""
+    """Return a model/samples reference (a path or URL string), else None."""
     return value if isinstance(value, str) else None
 
 
