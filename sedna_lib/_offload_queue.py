@@ -2,8 +2,10 @@
 
 Each entry is one file ``<time_ns>-<random>.sdna`` holding a binary-codec message (the sample as
 an array, or as JSON in the header, plus its metadata). It is written under a temporary name,
-flushed and renamed into place, so a crash leaves either the whole entry or nothing. Entries
-are read back in the order they were put, across restarts of the process.
+flushed and renamed into place, so a crash of the process leaves either the whole entry or
+nothing. Entries are read back in the order they were put, across restarts of the process.
+Forcing them to the disk (``fsync``, milliseconds each) is done in groups by :meth:`OffloadQueue.sync`,
+off the inference path, unless ``fsync=True`` asks for it on every put.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class OffloadQueue:
         Where the entries live (created on first write).
     max_items : int, default=10000
         Bound; when full, the oldest entry is dropped (with a warning) to make room.
+    fsync : bool, default=False
+        Force each entry to the disk before :meth:`put` returns (survives a power loss at once,
+        but costs a disk flush per hard example). Otherwise entries survive a crash of the
+        process as soon as ``put`` returns, and a power loss once :meth:`sync` has run.
 
     Attributes
     ----------
@@ -62,12 +68,14 @@ class OffloadQueue:
         Unreadable entries moved aside to ``<folder>/corrupt``.
     """
 
-    def __init__(self, folder: str, *, max_items: int = 10000) -> None:
+    def __init__(self, folder: str, *, max_items: int = 10000, fsync: bool = False) -> None:
         self.folder = folder
         self.max_items = max_items
+        self.fsync = fsync
         self.dropped = 0
         self.corrupt = 0
         self._ids: list[str] | None = None
+        self._unsynced: list[str] = []
         self._lock = threading.RLock()
 
     def _scan(self) -> list[str]:
@@ -76,6 +84,8 @@ class OffloadQueue:
                 names = os.listdir(self.folder)
             except FileNotFoundError:
                 names = []
+            except OSError as exc:
+                raise StorageError(f"cannot read the offload queue {self.folder}: {exc}", uri=self.folder) from exc
             self._ids = sorted(n[:-len(_SUFFIX)] for n in names if n.endswith(_SUFFIX) and not n.startswith("."))
         return self._ids
 
@@ -128,12 +138,55 @@ class OffloadQueue:
                 with open(tmp, "wb") as fh:
                     fh.write(payload)
                     fh.flush()
-                    os.fsync(fh.fileno())
+                    if self.fsync:
+                        os.fsync(fh.fileno())
                 os.replace(tmp, os.path.join(self.folder, entry + _SUFFIX))
             except OSError as exc:
                 raise StorageError(f"cannot write to the offload queue {self.folder}: {exc}", uri=self.folder) from exc
             ids.append(entry)
+            if not self.fsync:
+                self._unsynced.append(entry)
         return entry
+
+    def sync(self) -> int:
+        """Force the entries written since the last call, and the folder, to the disk.
+
+        Returns
+        -------
+        int
+            How many entries were flushed (those already delivered and removed are skipped).
+
+        Raises
+        ------
+        StorageError
+            If the disk refuses the flush.
+        """
+        with self._lock:  # only the hand-over: puts go on while the disk flushes
+            pending, self._unsynced = self._unsynced, []
+        if not pending:
+            return 0
+        done = 0
+        try:
+            for entry in pending:
+                try:
+                    fd = os.open(os.path.join(self.folder, entry + _SUFFIX), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # delivered already
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                done += 1
+            if done and hasattr(os, "O_DIRECTORY"):  # the renames too (POSIX)
+                fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"cannot flush the offload queue {self.folder} to disk: {exc}",
+                               uri=self.folder) from exc
+        return done
 
     def peek(self, limit: int = 16) -> list[QueuedSample]:
         """Return up to ``limit`` oldest entries without removing them (corrupt ones are moved aside).

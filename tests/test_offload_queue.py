@@ -1,0 +1,107 @@
+import os
+import shutil
+import socket
+import tempfile
+import threading
+
+import numpy as np
+import pytest
+
+from sedna_lib._offload_queue import OffloadQueue
+from sedna_lib.config import Config
+from sedna_lib.context import Context
+from sedna_lib.exceptions import StorageError
+from sedna_lib.joint_inference import JointInference
+from sedna_lib.servers.inference import InferenceServer
+from sedna_lib.transport.http import InferenceClient
+
+
+def test_entries_are_readable_by_a_new_queue_before_any_sync(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    queue.put(np.arange(3.0), {"callback": None})
+    queue.put([1, 2], {"callback": "cb"})
+
+    reopened = OffloadQueue(str(tmp_path)).peek()
+
+    assert [e.data.tolist() if hasattr(e.data, "tolist") else e.data for e in reopened] == [[0.0, 1.0, 2.0], [1, 2]]
+    assert reopened[1].meta["callback"] == "cb"
+
+
+def test_sync_flushes_each_pending_entry_once_and_skips_removed_ones(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    first = queue.put(np.zeros(2))
+    queue.put(np.ones(2))
+    queue.remove(first)
+
+    flushed, again = queue.sync(), queue.sync()
+
+    assert (flushed, again) == (1, 0)
+
+
+def test_fsync_per_put_leaves_nothing_to_sync(tmp_path):
+    queue = OffloadQueue(str(tmp_path), fsync=True)
+    queue.put(np.zeros(2))
+
+    assert queue.sync() == 0
+    assert len(OffloadQueue(str(tmp_path))) == 1
+
+
+def test_sync_of_an_entry_the_disk_cannot_flush_is_a_storage_error():
+    folder = tempfile.mkdtemp(prefix="q")  # short: a unix socket path is at most 107 bytes
+    queue = OffloadQueue(folder)
+    entry = queue.put(np.zeros(2))
+    path = os.path.join(folder, entry + ".sdna")
+    os.remove(path)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(path)  # something that cannot be opened as a file now stands in its place
+    try:
+        with pytest.raises(StorageError, match="cannot flush the offload queue"):
+            queue.sync()
+    finally:
+        sock.close()
+        shutil.rmtree(folder)
+
+
+def test_put_where_a_file_blocks_the_folder_is_a_storage_error(tmp_path):
+    (tmp_path / "q").write_text("a file where the folder should be")
+
+    with pytest.raises(StorageError, match="offload queue"):
+        OffloadQueue(str(tmp_path / "q")).put(np.zeros(2))
+
+
+class Edge:
+    def predict(self, data):
+        return np.full(10, 0.1)
+
+
+class CountingCloud:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seen = []
+
+    def predict(self, data):
+        with self.lock:
+            self.seen.append(float(np.asarray(data)[0]))
+        return [1.0]
+
+
+def test_concurrent_drains_deliver_each_queued_example_exactly_once(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    for i in range(24):
+        queue.put(np.array([float(i)]))
+    cloud = CountingCloud()
+    delivered = []
+    with InferenceServer(cloud, "svc", http_port=0) as server:
+        job = JointInference(Edge(), "EdgeOnly", context=Context(Config()), offload_dir=str(tmp_path),
+                             cloud=InferenceClient(server.url, service_name="svc"), report=False,
+                             on_offloaded=lambda ex: delivered.append(ex.id))
+        threads = [threading.Thread(target=job.drain_offload_queue) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        job.close()
+
+    assert sorted(cloud.seen) == [float(i) for i in range(24)]
+    assert len(delivered) == len(set(delivered)) == 24
+    assert job.pending_offloads == 0
