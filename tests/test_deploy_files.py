@@ -16,7 +16,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 BASE_DOCKERFILE = ROOT / "docker" / "Dockerfile"
-EXAMPLE_FOLDERS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and list(p.glob("*.py")))
+EXAMPLE_FOLDERS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and list(p.rglob("*.py")))
 DOCKERFILES = [BASE_DOCKERFILE] + [folder / "Dockerfile" for folder in EXAMPLE_FOLDERS
                                    if (folder / "Dockerfile").exists()]
 MANIFESTS = sorted(EXAMPLES.glob("*/manifests/*.yaml"))
@@ -50,6 +50,21 @@ def copy_sources(args: str) -> list[str] | None:
     if words and words[0].startswith("["):
         words = json.loads(args[args.index("["):])
     return words[:-1]
+
+
+def image_files(dockerfile: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Map each file an example image copies (its path under the working directory) to its source."""
+    files = {}
+    for keyword, args in parse_dockerfile(dockerfile):
+        sources = copy_sources(args) if keyword == "COPY" else None
+        if not sources:
+            continue
+        dest = shlex.split(args)[-1]
+        for source in sources:
+            name = pathlib.PurePath(source).name
+            target = name if dest in (".", "./") else (dest + name if dest.endswith("/") else dest)
+            files[str(pathlib.PurePosixPath(target))] = dockerfile.parent / source
+    return files
 
 
 def build_context(dockerfile: pathlib.Path) -> pathlib.Path:
@@ -127,7 +142,7 @@ def test_the_base_image_is_a_slim_cpu_python_with_known_extras_and_a_non_root_us
 @pytest.mark.parametrize("dockerfile", DOCKERFILES[1:], ids=_id)
 def test_an_example_image_builds_on_the_base_and_runs_one_of_its_scripts(dockerfile):
     instructions = parse_dockerfile(dockerfile)
-    copied = {pathlib.PurePath(s).name for kw, a in instructions if kw == "COPY" for s in copy_sources(a)}
+    copied = image_files(dockerfile)
     labels = " ".join(a for kw, a in instructions if kw == "LABEL")
     extras = re.search(r'io\.sedna-lib\.extras="([^"]*)"', labels)
     [cmd] = [json.loads(a) for kw, a in instructions if kw == "CMD"]
@@ -136,10 +151,11 @@ def test_an_example_image_builds_on_the_base_and_runs_one_of_its_scripts(dockerf
     assert ("FROM", "${BASE}") in instructions
     assert extras and set(filter(None, extras.group(1).split(","))) <= setup_extras()
     assert cmd[0] == "python" and cmd[1] in copied
-    imported = {m for py in copied if py.endswith(".py")
-                for m in re.findall(r"^(?:from|import) (\w+)", (dockerfile.parent / py).read_text(), re.M)}
-    local = {p.stem for p in dockerfile.parent.glob("*.py")}
-    assert {m + ".py" for m in imported & local} <= copied  # the scripts' own helper modules are copied too
+    copied_sources = set(copied.values())
+    for source in copied_sources:  # each script's own helper modules are copied beside it
+        for module in re.findall(r"^(?:from|import) (\w+)", source.read_text(encoding="utf-8"), re.M):
+            helper = source.parent / f"{module}.py"
+            assert not helper.exists() or helper in copied_sources, f"{source.name} imports {module}"
 
 
 # -- manifests ------------------------------------------------------------------------------------
@@ -200,6 +216,14 @@ def _containers(doc):
     return [c for containers in _walk(doc["spec"], "containers") for c in containers]
 
 
+def _worker_containers(doc):
+    """``(worker kind, container)`` for each container of a job, by the part of the spec that holds it."""
+    kinds = {(k.crd, k.role): name for name, k in _contract().GM_ENVIRONMENT.items()}
+    for role, part in doc["spec"].items():
+        for container in _containers({"spec": part}) if isinstance(part, (dict, list)) else []:
+            yield kinds[(doc["kind"], role)], container
+
+
 MANIFEST_FOLDERS = sorted({p.parent.parent for p in MANIFESTS})
 
 
@@ -229,8 +253,7 @@ def test_jobs_reference_models_and_datasets_defined_beside_them(folder):
 
 @pytest.mark.parametrize("folder", MANIFEST_FOLDERS, ids=_id)
 def test_containers_run_scripts_of_the_example_image(folder):
-    copied = {pathlib.PurePath(s).name for kw, a in parse_dockerfile(folder / "Dockerfile") if kw == "COPY"
-              for s in copy_sources(a)}
+    copied = image_files(folder / "Dockerfile")
     image = "sedna-lib-example-" + folder.name.replace("_", "-") + ":"
 
     containers = [c for job in _jobs(folder) for c in _containers(job)]
@@ -239,7 +262,7 @@ def test_containers_run_scripts_of_the_example_image(folder):
     for container in containers:
         assert container["image"].startswith(image)
         command = container["command"]
-        assert command[0] == "python" and command[1] in copied and (folder / command[1]).exists()
+        assert command[0] == "python" and command[1] in copied
 
 
 def _read_names() -> set[str]:
@@ -255,12 +278,15 @@ def _read_names() -> set[str]:
 @pytest.mark.parametrize("folder", MANIFEST_FOLDERS, ids=_id)
 def test_container_env_names_are_read_by_the_example_or_the_library(folder):
     read = _read_names()
-    injected = {e.variable for kind in _contract().GM_ENVIRONMENT.values() for e in kind.variables}
+    table = _contract().GM_ENVIRONMENT
 
-    env = [e["name"] for job in _jobs(folder) for c in _containers(job) for e in c.get("env", [])]
+    env = [(kind, e["name"]) for job in _jobs(folder) for kind, c in _worker_containers(job)
+           for e in c.get("env", [])]
 
-    assert [n for n in env if n not in read and n.lower() not in read and n.upper() not in read] == []
-    assert [n for n in env if n in injected] == []  # the control plane sets those
+    assert env
+    assert [n for _, n in env if n not in read and n.lower() not in read and n.upper() not in read] == []
+    # the control plane sets those for that worker: the manifest must not
+    assert [(k, n) for k, n in env if n.upper() in {e.variable for e in table[k].variables}] == []
 
 
 @pytest.mark.parametrize("folder", MANIFEST_FOLDERS, ids=_id)

@@ -412,7 +412,7 @@ def _example_module(example: str, name: str):
     import importlib.util
 
     path = EXAMPLES / example / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_example_{example}_{name}", path)
+    spec = importlib.util.spec_from_file_location(f"_example_{example.replace('/', '_')}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -525,3 +525,59 @@ def test_federated_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub,
     last = {b["name"]: b for b in bodies}
     assert sorted(last) == ["trainworker-edge0", "trainworker-edge1"]
     assert all(b["status"] == "completed" and b["ownerInfo"]["currentRound"] == rounds for b in last.values())
+
+
+# -- lifelong learning: train publishes the knowledge base, eval scores it, inference uses the deployed one --
+
+@pytest.fixture
+def kb_server(tmp_path):
+    """The knowledge-base server of the control plane (KB_SERVER), on 127.0.0.1."""
+    from sedna_lib.servers._threaded import ThreadedServer
+    from sedna_lib.servers.knowledge_base import KnowledgeBaseStore, create_app
+
+    (tmp_path / "kb").mkdir()
+    store = KnowledgeBaseStore(str(tmp_path / "kb"))
+    with ThreadedServer(create_app(store)) as server:
+        yield server.url
+    store.close()
+
+
+def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, kb_server):
+    prefix = data_path_prefix(tmp_path)
+    job, example = "atcii-lifelong", "lifelong_learning/atcii"
+    dataset = prefix / "data" / "lifelong_learning" / "atcii"
+    train_csv, test_csv = map(pathlib.Path, _example_module(example, "interface").make_dataset(
+        str(dataset), n_per_city=100))
+    output = prefix / "output" / "lifelong_learning"
+    common = dict(job=job, lc_server=lc_stub.url, kb_server=kb_server, output_url=output,
+                  original_dataset_url=train_csv, data_path_prefix=prefix)
+    image = image_environment(tmp_path)
+
+    train = Worker(example, "train.py", {**image, **gm_environment(
+        "ll-train", **common, train_dataset_url=lc_round_file(prefix, job, "train.csv", train_csv))}, tmp_path)
+    assert train.wait(timeout=60) == 0, train.output
+    [report] = reports(lc_stub)
+    assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
+        "train-worker-abcde", "lifelonglearningjob", job, "train", "completed")
+    index = prefix / report["results"][0]["url"].lstrip("/")  # a host path: the LC finds it on the node
+    assert index == output / "index.pkl" and index.is_file()
+
+    evaluate = Worker(example, "eval.py", {**image, **gm_environment(
+        "ll-eval", **common, model_urls=[index],
+        test_dataset_url=lc_round_file(prefix, job, "test.csv", test_csv))}, tmp_path)
+    assert evaluate.wait(timeout=60) == 0, evaluate.output
+    [report] = reports(lc_stub)
+    assert (report["name"], report["kind"], report["status"]) == ("eval-worker-abcde", "eval", "completed")
+    assert isinstance(report["results"][0]["metrics"]["precision_score"], list)
+
+    # deploy: the LC copies the reported index to <outputDir>/deploy/index.pkl
+    (output / "deploy").mkdir()
+    (output / "deploy" / "index.pkl").write_bytes(index.read_bytes())
+    edge_kb = tmp_path / "edge-kb"  # the manifest mounts an emptyDir at EDGE_OUTPUT_URL's default
+    infer = Worker(example, "inference.py", {**image, **gm_environment(
+        "ll-inference", job=job, lc_server=lc_stub.url, model_urls=[output / "deploy" / "index.pkl"],
+        output_url=tmp_path / "outputDir-as-written", data_path_prefix=prefix),
+        "TEST_DATASET_URL": str(test_csv), "EDGE_OUTPUT_URL": str(edge_kb)}, tmp_path)
+    assert infer.wait(timeout=60) == 0, infer.output
+    assert len(re.findall(r"preference \d truth \d", infer.output)) == 20
+    assert (edge_kb / "index.pkl").is_file()  # the edge keeps its own copy of the knowledge base
