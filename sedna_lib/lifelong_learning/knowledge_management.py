@@ -342,10 +342,21 @@ class EdgeKnowledgeManagement(BaseKnowledgeManagement):
         dict
             The index with local paths, also written to ``<edge folder>/index.pkl``.
         """
-        version = os.path.join(self.edge_output_url, "versions", f"{time.time_ns()}")
+        versions = os.path.join(self.edge_output_url, "versions")
+        version = os.path.join(versions, f"{time.time_ns()}")
         index = self.load_index(task_index_url, version)
         write_index(index, os.path.join(self.edge_output_url, INDEX_NAME))
+        self._prune(versions, keep=2)
         return index
+
+    @staticmethod
+    def _prune(folder: str, keep: int) -> None:
+        """Remove all but the ``keep`` newest version folders (the served one is the newest)."""
+        if not os.path.isdir(folder):
+            return
+        names = sorted((n for n in os.listdir(folder) if n.isdigit()), key=int)
+        for name in names[:-keep]:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
 
     def save_unseen_samples(self, samples: Any, post_process: Callable[..., Any] | None = None) -> list[str]:
         """Save unseen samples for labelling.

@@ -139,3 +139,20 @@ def test_pickled_index_is_refused_unless_opted_in(tmp_path):
     with pytest.raises(DataError, match="allow_pickle"):
         read_index(str(path))
     assert read_index(str(path), allow_pickle=True)["seen_task"] == {"task_groups": []}
+
+
+def test_a_sedna_pickled_index_loads_into_sedna_lib_artifacts_when_opted_in(tmp_path, monkeypatch):
+    from sedna_lib.base import TaskGroup
+
+    # pickle as Sedna does: the class is named by its sedna.* module path
+    monkeypatch.setattr(TaskGroup, "__module__", "sedna.algorithms.seen_task_learning.artifact")
+    data = pickle.dumps({"seen_task": {"task_groups": [TaskGroup("berlin", [])]}, "unseen_task": {}}, protocol=2)
+    monkeypatch.undo()
+    path = tmp_path / "index.pkl"
+    path.write_bytes(data)
+
+    index = read_index(str(path), allow_pickle=True)
+
+    assert b"sedna.algorithms.seen_task_learning.artifact" in data
+    loaded = index["seen_task"]["task_groups"][0]
+    assert isinstance(loaded, TaskGroup) and loaded.entry == "berlin"
