@@ -136,9 +136,17 @@ def new_accumulator(template: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.zeros(np.shape(t), dtype=accumulator_dtype(np.asarray(t).dtype)) for t in template]
 
 
+_BLOCK = 1 << 17
+"""Elements per block in :func:`accumulate` (1 MiB of float64: the scratch stays in cache)."""
+
+
 def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float,
                scratch: dict | None = None) -> None:
-    """Add ``weight * layers`` into ``acc`` in place, with no per-call model-sized allocation.
+    """Add ``weight * layers`` into ``acc`` in place, with no model-sized temporary.
+
+    The product is formed block by block in a small reusable buffer, so the update is read
+    once and the running sum is read and written once (no model-sized scratch to fill and
+    read back); results are identical to ``acc += weight * layer``.
 
     Parameters
     ----------
@@ -149,7 +157,7 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
     weight : float
         Its weight (a sample count for FedAvg).
     scratch : dict, default=None
-        Reusable buffers, one per accumulator dtype; pass the same dict every call.
+        Reusable block buffers, one per accumulator dtype; pass the same dict every call.
     """
     scratch = {} if scratch is None else scratch
     for a, layer in zip(acc, layers):
@@ -159,12 +167,19 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
             np.add(a, layer, out=a, casting="unsafe")
             continue
         buf = scratch.get(a.dtype)
-        if buf is None or buf.size < a.size:
-            buf = np.empty(max(a.size, 1), dtype=a.dtype)
+        if buf is None or buf.size < min(a.size, _BLOCK):
+            buf = np.empty(_BLOCK, dtype=a.dtype)
             scratch[a.dtype] = buf
-        view = buf[:a.size].reshape(a.shape)
-        np.multiply(layer, weight, out=view, casting="unsafe")
-        a += view
+        if not a.flags.c_contiguous:  # not an accumulator we allocated: one full-size product
+            a += np.multiply(layer, weight, dtype=a.dtype, casting="unsafe")
+            continue
+        flat = a.reshape(-1)
+        src = np.asarray(layer).reshape(-1)
+        for start in range(0, flat.size, _BLOCK):
+            stop = min(start + _BLOCK, flat.size)
+            view = buf[:stop - start]
+            np.multiply(src[start:stop], weight, out=view, casting="unsafe")
+            flat[start:stop] += view
 
 
 def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> list[np.ndarray]:
@@ -352,7 +367,13 @@ def _stack(updates: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
     shapes = [a.shape for a in first]
     for k, u in enumerate(updates[1:], start=1):
         check_layers(as_layers(u), shapes, who=f"update {k}")
-    return np.stack([flatten(as_layers(u)) for u in updates])
+    out = np.empty((len(updates), sum(a.size for a in first)), dtype=np.float64)
+    for k, u in enumerate(updates):  # one copy of each update, written straight into its row
+        pos = 0
+        for a in as_layers(u):
+            out[k, pos:pos + a.size] = a.reshape(-1)
+            pos += a.size
+    return out
 
 
 def krum_scores(points: np.ndarray, num_byzantine: int) -> np.ndarray:
@@ -428,8 +449,10 @@ def coordinate_median(updates: Sequence[Sequence[np.ndarray]]) -> list[np.ndarra
     AggregationError
         If there is no update or the shapes differ.
     """
-    points = _stack(updates)
-    return unflatten(np.median(points, axis=0), as_layers(updates[0]))
+    points = np.sort(_stack(updates), axis=0)  # a column sort is several times faster than np.median(axis=0)
+    n = points.shape[0]
+    middle = points[n // 2] if n % 2 else (points[n // 2 - 1] + points[n // 2]) / 2.0
+    return unflatten(middle, as_layers(updates[0]))
 
 
 def trimmed_mean(updates: Sequence[Sequence[np.ndarray]], *, beta: float = 0.1) -> list[np.ndarray]:

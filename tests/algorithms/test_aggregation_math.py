@@ -99,3 +99,25 @@ def test_flatten_unflatten_round_trip(rng):
     layers = [rng.normal(size=(2, 3)), rng.normal(size=4)]
     back = _math.unflatten(_math.flatten(layers), layers)
     assert all(np.array_equal(a, b) for a, b in zip(layers, back))
+
+
+def test_accumulate_across_block_boundaries_matches_the_plain_product(rng):
+    layer = rng.standard_normal((3, _math._BLOCK // 2 + 7))  # spans two blocks
+    acc = _math.new_accumulator([layer])
+    scratch: dict = {}
+
+    _math.accumulate(acc, [layer], 3.0, scratch)
+    _math.accumulate(acc, [layer.T.copy().T], 2.0, scratch)  # a Fortran-ordered update
+
+    np.testing.assert_array_equal(acc[0], 3.0 * layer + 2.0 * layer)
+    assert all(buf.size <= _math._BLOCK for buf in scratch.values())
+
+
+@pytest.mark.parametrize("n", [4, 5])
+def test_coordinate_median_equals_numpy_median_for_even_and_odd_counts(rng, n):
+    ups = [[rng.standard_normal((3, 2)), rng.standard_normal(2)] for _ in range(n)]
+
+    out = _math.coordinate_median(ups)
+
+    for i, layer in enumerate(out):
+        np.testing.assert_array_equal(layer, np.median([u[i] for u in ups], axis=0))
