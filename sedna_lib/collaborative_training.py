@@ -20,7 +20,7 @@ from .context import Context
 from .exceptions import ParameterError
 from .registry import Kind
 
-__all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for"]
+__all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for", "path_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,27 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     ctx = context or Context.from_env()
     name = aggregation or ctx.config.aggregation_algorithm or "FedAvg"
     return ctx.registry.create(Kind.AGGREGATION, str(name))
+
+
+def path_name(aggregation: str | Aggregator | None, context: Context) -> str:
+    """Return the aggregator's name in the server URL, derived as the server derives it.
+
+    Parameters
+    ----------
+    aggregation : str or Aggregator or None
+        A registered name (used as it is), an instance (its class name, as the server uses), or
+        None (``AGGREGATION_ALGORITHM`` or ``FedAvg``).
+    context : Context
+        Configuration.
+
+    Returns
+    -------
+    str
+        The URL path segment.
+    """
+    if isinstance(aggregation, Aggregator):
+        return type(aggregation).__name__
+    return str(aggregation or context.config.aggregation_algorithm or "FedAvg")
 
 
 def client_for(context: Context, aggregation: str, *, client_id: str | None = None, job_name: str = "") -> Any:
@@ -168,8 +189,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
 
     backend = set_backend(model, context=ctx)
     aggregator = aggregator_from(aggregation_algorithm, ctx)
-    name = aggregation_algorithm if isinstance(aggregation_algorithm, str) and aggregation_algorithm else None
-    name = name or ctx.config.aggregation_algorithm or type(aggregator).__name__
+    name = path_name(aggregation_algorithm, ctx)
     kwargs = _train_kwargs(backend, loss, optimizer, metric, batch_size, epochs)
     client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
     bar = _Progress(progress)

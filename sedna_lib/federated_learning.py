@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ._federated_client import RoundOutcome, run_client
 from .base import Aggregator
-from .collaborative_training import aggregator_from, client_for
+from .collaborative_training import aggregator_from, client_for, path_name
 from .compat.constant import K8sResourceKind
 from .context import Context
 from .exceptions import ParameterError
@@ -223,7 +223,7 @@ class FederatedLearningV2:
         """
         ctx = self.context or Context.from_env()
         aggregator = aggregator_from(self.aggregation, ctx)
-        name = ctx.config.aggregation_algorithm or type(aggregator).__name__
+        name = path_name(self.aggregation, ctx)
         model = getattr(self.estimator, "model", self.estimator)
         client = client_for(ctx, name, job_name=ctx.config.job_name)
         try:

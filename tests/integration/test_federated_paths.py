@@ -273,6 +273,24 @@ def test_v2_trainers_and_server_run_fedavgv2_rounds_with_simple_client_choose(di
     assert _torch_accuracy(nets[0], xt, yt) > 0.7
 
 
+def test_v2_trainer_dials_the_instances_name_even_when_aggregation_algorithm_is_set(digits):
+    from sedna_lib.algorithms.aggregation import FedAvgV2
+    from sedna_lib.federated_learning import FederatedLearningV2
+
+    server = AggregationServerV2(aggregation=FedAvgV2(), exit_round=1, host="127.0.0.1", http_port=0, done_grace=5,
+                                 context=Context(Config())).start(block=False)
+    job = FederatedLearningV2(data=_Data(*_shards(digits, 1, size=64)[0]), estimator=_Estimator(_torch_net()),
+                              aggregation=FedAvgV2(),
+                              context=_client_ctx(server, "v2-env", aggregation_algorithm="FedAvg"))
+    try:
+        job.train()
+        assert server.wait(15)
+    finally:
+        server.stop()
+
+    assert server.history_[0].clients == ["v2-env"]
+
+
 # -- MistNet over the wire --------------------------------------------------------------------
 
 def test_mistnet_clients_upload_features_once_and_the_server_trains_the_head(digits):
