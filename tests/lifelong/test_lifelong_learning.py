@@ -107,7 +107,7 @@ def test_older_constructor_keywords_still_work_with_a_dataframe(ll_context, rng)
                           "hum": rng.normal(0.5, 0.1, 120)})
     y = (frame["temp"] > 22).astype(int).to_numpy()
 
-    with pytest.warns(DeprecationWarning, match="estimator"):
+    with pytest.warns(DeprecationWarning) as record:
         job = LifelongLearning(estimator=LogisticRegression(),
                                task_definition={"method": "TaskDefinitionByDataAttr",
                                                 "param": json.dumps({"attribute": ["city"]})},
@@ -118,6 +118,7 @@ def test_older_constructor_keywords_still_work_with_a_dataframe(ll_context, rng)
     res = job.train(Samples(frame, y))
     pred, _, tasks = job.inference(Samples(frame.iloc[:10]))
 
+    assert {"estimator", "task_mining"} <= {str(w.message).split("(")[1].split("=")[0] for w in record}
     assert set(res) == {"Berlin", "Tokyo"}
     assert len(pred) == 10 and {t.entry for t in tasks} <= {"Berlin", "Tokyo"}
 

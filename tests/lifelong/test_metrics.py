@@ -38,7 +38,7 @@ def test_fwt_needs_one_baseline_per_task():
 
 
 def test_replay_keeps_a_bounded_class_balanced_memory(rng):
-    learner = ReplayLearner(LogisticRegression(), memory_size=10)
+    learner = ReplayLearner(LogisticRegression(max_iter=1000), memory_size=10)
     for c in range(3):
         x = rng.normal(c * 3, 0.3, (40, 2))
         learner.fit_task(x, np.array([c * 2] * 20 + [c * 2 + 1] * 20))
