@@ -554,7 +554,8 @@ def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, 
     image = image_environment(tmp_path)
 
     train = Worker(example, "train.py", {**image, **gm_environment(
-        "ll-train", **common, train_dataset_url=lc_round_file(prefix, job, "train.csv", train_csv))}, tmp_path)
+        "ll-train", **common, train_dataset_url=lc_round_file(prefix, job, "train.csv", train_csv))},
+        tmp_path)
     assert train.wait(timeout=60) == 0, train.output
     [report] = reports(lc_stub)
     assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
