@@ -61,15 +61,45 @@ def parse_kwargs(func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     >>> parse_kwargs(fit, epochs=3, lr=0.1)
     {'epochs': 3, 'lr': 0.1}
     """
+    shape = _signature_shape(func)
+    if shape is None or shape[0]:  # no signature (a builtin), or a **kwargs parameter: pass everything
+        return dict(kwargs)
+    if not kwargs:
+        return {}
+    return {k: v for k, v in kwargs.items() if k in shape[1]}
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_shape(func: Callable[..., Any], bound: bool) -> tuple[bool, frozenset[str], int] | None:
     try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):  # builtins without a signature: pass everything
-        return dict(kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return dict(kwargs)
-    named = {name for name, p in params.items()
-             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
-    return {k: v for k, v in kwargs.items() if k in named}
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if bound and params and params[0].kind in _POSITIONAL:
+        params = params[1:]  # the instance (or class) a method is bound to
+    return (any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
+            frozenset(p.name for p in params if p.kind in _NAMED), sum(p.kind in _POSITIONAL for p in params))
+
+
+def _signature_shape(func: Callable[..., Any]) -> tuple[bool, frozenset[str], int] | None:
+    """``(takes **kwargs, named parameters, positional count)`` of ``func``, or None without a signature.
+
+    Read once per function and cached (``inspect.signature`` costs tens of microseconds, and
+    backends consult it on every ``predict``). A bound method is cached by its function, so the
+    cache never keeps a model instance alive.
+    """
+    if inspect.ismethod(func):
+        target, bound = func.__func__, True
+    else:
+        target, bound = func, False
+    try:
+        return _cached_shape(target, bound)
+    except TypeError:  # an unhashable callable object: read it each time
+        return _cached_shape.__wrapped__(target, bound)
 
 
 def _accepts(func: Callable[..., Any], name: str) -> bool:
@@ -680,19 +710,13 @@ def _call_with_data(method: Callable[..., Any], names: tuple[str, ...], data: An
 
 
 def _positional_count(func: Callable[..., Any]) -> int:
-    try:
-        return sum(p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                   for p in inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        return 0
+    shape = _signature_shape(func)
+    return 0 if shape is None else shape[2]
 
 
-def _named_params(func: Callable[..., Any]) -> set[str]:
-    try:
-        return {n for n, p in inspect.signature(func).parameters.items()
-                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
-    except (TypeError, ValueError):
-        return set()
+def _named_params(func: Callable[..., Any]) -> frozenset[str]:
+    shape = _signature_shape(func)
+    return frozenset() if shape is None else shape[1]
 
 
 class EstimatorBackend(Backend):
