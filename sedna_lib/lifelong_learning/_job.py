@@ -298,6 +298,8 @@ class LifelongLearning(JobBase):
         if current is not None and version == current.version:
             return False
         with self._deploy_lock:
+            if self._deployment is not None and self._deployment.version == version:
+                return False  # another thread loaded this version meanwhile
             index = self.edge_knowledge_management.update_kb(url)
             seen = SeenTaskLearning(self.seen_estimator.estimator, self.seen_estimator.task_definition,
                                     self.seen_estimator.task_relationship_discovery,

@@ -157,3 +157,34 @@ def test_a_sedna_pickled_index_loads_into_sedna_lib_artifacts_when_opted_in(tmp_
     assert b"sedna.algorithms.seen_task_learning.artifact" in data
     loaded = index["seen_task"]["task_groups"][0]
     assert isinstance(loaded, TaskGroup) and loaded.entry == "berlin"
+
+
+def test_inference_keeps_answering_while_the_knowledge_base_is_updated(trained, ll_context, origin_data):
+    import threading
+
+    d = origin_data
+    x = Samples(d["x_test"][:50])
+    errors, done = [], threading.Event()
+
+    def hammer():
+        while not done.is_set():
+            try:
+                pred, _, _ = trained.inference(x)
+                assert len(pred) == 50
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        _job(with_config(ll_context, has_completed_initial_training=True)).train(
+            make_origin_samples(d["x_train"], d["y_train"], ["flip"], np.arange(100)))
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=30)
+
+    assert errors == []
+    _, _, tasks = trained.inference(Samples(make_origin_samples(d["x_test"], d["y_test"], ["flip"], np.arange(50)).x))
+    assert "flip" in {t.entry for t in tasks}
