@@ -132,6 +132,37 @@ class _Progress:
         self.stream.flush()
 
 
+class _LCRounds:
+    """Per-round LocalController reports of a deployed trainer (``kind: train``, as FederatedLearning's)."""
+
+    def __init__(self, context: Context) -> None:
+        from .reporting import LCClient
+
+        cfg = context.config
+        self.config = cfg
+        self.client = LCClient(cfg.lc_server, timeout=(cfg.connect_timeout_s, cfg.request_timeout),
+                               max_retries=max(0, cfg.max_retries))
+        self.started = _now()
+
+    def __call__(self, outcome: RoundOutcome) -> None:
+        from .reporting import Report
+
+        cfg = self.config
+        info = {"currentRound": outcome.round_number, "sampleCount": outcome.total_sample,
+                "startTime": self.started, "updateTime": _now()}
+        self.client.send(cfg.worker_name or cfg.job_name,
+                         Report(name=cfg.worker_name or cfg.job_name, namespace=cfg.namespace or cfg.job_name,
+                                owner_name=cfg.job_name, owner_kind="federatedlearningjob", kind="train",
+                                status="completed" if outcome.is_last else "running", owner_info=info))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any = None, metric: Any = None,
         optimizer: Any = None, batch_size: int | str | None = None, epochs: int | str | None = None,
         aggregation_algorithm: str | Aggregator | None = None, *, context: Context | None = None,
@@ -143,6 +174,9 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     (FedProx's proximal term is added inside the loop when the aggregator asks for it), sends
     the weights to the aggregation server, and continues from the aggregated model, until the
     server ends the job. The server is found from the environment as a deployed worker's is.
+    When ``JOB_NAME`` is set (a trainer of a FederatedLearningJob), each round is reported to
+    the LocalController (``LC_SERVER``) as :class:`~sedna_lib.federated_learning.FederatedLearning`
+    reports it, without model entries.
 
     Parameters
     ----------
@@ -194,11 +228,14 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
     bar = _Progress(progress)
     total = rounds_hint or ctx.config.exit_round
+    lc = _LCRounds(ctx) if ctx.config.job_name else None
 
     def report(outcome: RoundOutcome) -> None:
         metrics = backend.evaluate(test_loader, **_eval_kwargs(kwargs)) if test_loader is not None else None
         bar(outcome, metrics if isinstance(metrics, dict) else None, total)
         logger.info("round %d: %s", outcome.round_number, metrics)
+        if lc is not None:
+            lc(outcome)
         if on_round is not None:
             on_round(outcome)
 
@@ -206,6 +243,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
         run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator, on_round=report)
     finally:
         client.close()
+        if lc is not None:
+            lc.close()
     return getattr(backend, "model", None) or _model_of(backend, model)
 
 

@@ -1,4 +1,4 @@
-"""The federated-learning example run as a deployed job: an aggregator and two trainers with the GM's variables."""
+"""The federated-learning example run as a deployed job: an aggregator, a Sedna-style and a fit trainer, GM variables."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _finish(procs: dict, timeout: float) -> dict:
     return results
 
 
-def test_sedna_style_aggregator_and_trainers_finish_two_rounds_and_report_to_the_lc(tmp_path, lc_stub):
+def test_aggregator_with_a_sedna_style_and_a_fit_trainer_finishes_two_rounds_and_reports_to_the_lc(tmp_path, lc_stub):
     pytest.importorskip("torch")
     data = tmp_path / "data"
     subprocess.run([sys.executable, "prepare_data.py", "--out", str(data), "--clients", "2", "--partition", "noniid"],
@@ -61,7 +61,7 @@ def test_sedna_style_aggregator_and_trainers_finish_two_rounds_and_report_to_the
                                 "MODEL_URL": str(tmp_path / f"model-{i}"), "MODEL_NAME": "digits-model",
                                 "TRAIN_DATASET_URL": str(data / f"client-{i}" / "train.txt"),
                                 "DATASET_NAME": f"digits-{i}", "BACKEND_TYPE": "TORCH", "CONNECT_TIMEOUT": "60"}
-    scripts = {"aggregator": "aggregate.py", "trainer-0": "train.py", "trainer-1": "train.py"}
+    scripts = {"aggregator": "aggregate.py", "trainer-0": "train.py", "trainer-1": "fit.py"}
 
     procs = {name: subprocess.Popen([sys.executable, scripts[name]], cwd=EXAMPLE, env={**os.environ, **env},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -77,5 +77,7 @@ def test_sedna_style_aggregator_and_trainers_finish_two_rounds_and_report_to_the
         assert [r["ownerInfo"]["currentRound"] for r in mine] == [1, 2]
         assert [r["status"] for r in mine] == ["running", "completed"]
         assert {(r["ownerName"], r["namespace"], r["kind"]) for r in mine} == {("fl-digits", "default", "train")}
-        assert mine[-1]["results"] and mine[-1]["results"][0]["url"].endswith("digits-model")
-        assert (tmp_path / f"model-{i}" / "digits-model").is_file()
+        assert (tmp_path / f"model-{i}" / "digits-model").is_file()  # each round's (train.py), save_model (fit.py)
+    sedna_style = [r for r in reports if r["name"] == "fl-digits-trainworker-0"]
+    assert sedna_style[-1]["results"][0]["url"].endswith("digits-model")  # train.py reports its saved model
+    assert "saved " in results["trainer-1"][1]
