@@ -235,3 +235,43 @@ def test_sedna_import_paths():
     from sedna_lib.servers.inference import InferenceServer as Mine
 
     assert J is JointInference and B is BigModelService and InferenceServer is Mine
+
+
+class SlowCloud(Cloud):
+    """A cloud model that takes ``delay`` seconds per answer (waits on an event that never fires)."""
+
+    def __init__(self, model, delay):
+        super().__init__(model)
+        self.delay = delay
+        self._never = threading.Event()
+
+    def predict(self, data, **kwargs):
+        self._never.wait(self.delay)
+        return super().predict(data, **kwargs)
+
+
+@pytest.mark.parametrize("read_timeout, answered_by_cloud", [(2.0, True), (0.05, False)])
+def test_slow_cloud_is_waited_for_within_the_timeout_only(models, tmp_path, read_timeout, answered_by_cloud):
+    import time
+
+    edge, cloud, xt, _ = models
+    service = BigModelService(SlowCloud(cloud, 0.2), context=ctx()).start(host="127.0.0.1", port=0, block=False)
+    port = int(service.url.rsplit(":", 1)[1])
+    cfg = dict(big_model_ip="127.0.0.1", big_model_port=port, connect_timeout_s=0.5,
+               request_timeout=read_timeout, max_retries=0)
+    ji = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(**cfg), offload_dir=str(tmp_path), report=False)
+    try:
+        started = time.perf_counter()
+        result = ji.inference(xt[0])
+        elapsed = time.perf_counter() - started
+    finally:
+        ji.close()
+        service.close()
+    assert result.is_hard
+    if answered_by_cloud:
+        assert result.cloud is not None and 0.2 <= elapsed < read_timeout
+        assert ji.pending_offloads == 0
+    else:
+        assert result.cloud is None and result.result is result.edge
+        assert elapsed < read_timeout + 0.5  # the edge answers within the timeout, not the cloud's 200 ms + retries
+        assert ji.pending_offloads == 1  # the hard example is kept for later, not lost
