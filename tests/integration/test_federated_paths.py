@@ -366,10 +366,8 @@ def test_transmitter_from_config_is_ws_by_default_and_none_for_unknown():
 
 # -- TLS and the shared token -----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1/localhost, made with ``cryptography``."""
-    x509 = pytest.importorskip("cryptography.x509", reason="TLS tests need the 'cryptography' package")
+def _self_signed_with_cryptography(cert_file, key_file):
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
@@ -385,11 +383,29 @@ def tls_files(tmp_path_factory):
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1/localhost (``cryptography``, else the ``openssl`` CLI)."""
+    import importlib.util
+    import shutil
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    if importlib.util.find_spec("cryptography") is not None:
+        _self_signed_with_cryptography(cert_file, key_file)
+    elif shutil.which("openssl"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=sedna-lib-test", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", str(key_file), "-out", str(cert_file)], check=True, capture_output=True,
+                       timeout=60)
+    else:
+        pytest.skip("TLS tests need a self-signed certificate: install 'cryptography' or the openssl CLI")
     return str(cert_file), str(key_file)
 
 
