@@ -212,7 +212,7 @@ def plain_fedavg(data: list[ClientData], xte: np.ndarray, yte: np.ndarray, round
 def synthetic_updates(n_updates: int, hidden: int, dtype: str, seed: int = 0):
     """``n_updates`` MLP-shaped updates (64-hidden-10) and their sample counts (same on both sides)."""
     rng = np.random.default_rng(seed)
-    base = fc.init_mlp(hidden, seed)
+    base = init_mlp(hidden, seed)
     updates = [[(w + rng.standard_normal(w.shape) * 0.01).astype(dtype) for w in base] for _ in range(n_updates)]
     ns = [int(n) for n in rng.integers(50, 200, n_updates)]
     return updates, ns

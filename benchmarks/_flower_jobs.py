@@ -125,7 +125,8 @@ def grpc(data: str, partition: str = "iid", rounds: int = 10, n_clients: int = 1
                       on_fit_config_fn=lambda rnd: {"server_round": rnd},
                       initial_parameters=ndarrays_to_parameters(fc.init_mlp(hidden)))
     address = f"127.0.0.1:{_free_port()}"
-    env = dict(os.environ, PYTHONPATH=str(HERE))
+    env = dict(os.environ, PYTHONPATH=str(HERE), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
     started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, str(HERE / "_flower_jobs.py"), "grpc_client",
                                json.dumps({"data": data, "address": address, "cid": c, "partition": partition,

@@ -3,7 +3,8 @@
 One Starlette websocket route, ``/{aggregation}``, serves Sedna's JSON peers and sedna_lib's
 binary peers side by side; ``GET /{aggregation}`` lists the clients as Sedna's does. Rounds
 close when ``participants_count`` updates arrived, or when ``round_timeout`` seconds passed
-since the round's first update and at least ``min_clients`` arrived. Updates are folded into
+since the round's first update and at least ``min_clients`` arrived; a trainer that contributed
+before and disconnected is not waited for (it counts again when it comes back). Updates are folded into
 the aggregator as they arrive (one at a time), so a streaming aggregator keeps the running sum
 and the current global model whatever the number of clients.
 """
@@ -53,7 +54,8 @@ class RoundRecord:
     seconds : float
         Time from the round's first update to its broadcast.
     reason : str
-        ``quorum`` (all participants) or ``deadline``.
+        ``quorum`` (all participants), ``dropout`` (all participants still connected, after
+        some that had contributed before left) or ``deadline``.
     """
 
     round_number: int
@@ -198,6 +200,8 @@ class AggregationServer:
         self.global_weights_ = None if self.initial_weights is None else list(self.initial_weights)
         self.done_ = False
         self._submitted: list[str] = []
+        self._participated: set[str] = set()  # ids that contributed in some round
+        self._departed: set[str] = set()  # contributors that disconnected and have not come back
         self._round_started: float | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._grace: asyncio.TimerHandle | None = None
@@ -390,6 +394,7 @@ class AggregationServer:
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
         peer = _Peer(cid, ws, "binary" if binary else "json", sub.session or secrets.token_hex(16))
+        self._departed.discard(cid)
         for other in list(self.peers_.values()):
             await self._send_text(other, m.to_json(m.ClientJoin(cid)))
         self.peers_[cid] = peer
@@ -417,6 +422,13 @@ class AggregationServer:
         if self.peers_.get(peer.client_id) is peer:
             del self.peers_[peer.client_id]
             logger.info("client %s left (%d connected)", peer.client_id, len(self.peers_))
+            if not self.done_ and peer.client_id in self._participated:
+                # a contributor left: the round no longer waits for it (it is counted again if it returns)
+                self._departed.add(peer.client_id)
+                async with self._ingest:
+                    reason = self._round_complete()
+                    if reason is not None and not self.done_:
+                        await self._close_round(reason)
         if self.done_ and not self.peers_:
             self._finish_job()
 
@@ -464,13 +476,26 @@ class AggregationServer:
                 self.aggregator_.names_ = list(msg.names)
             self.aggregator_.add(update)
             self._submitted.append(peer.client_id)
+            self._participated.add(peer.client_id)
             self._last_uploader = peer.client_id
             if len(self._submitted) == 1:
                 self._round_started = time.monotonic()
                 loop = asyncio.get_running_loop()
                 self._deadline = loop.call_later(self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
-            if len(self._submitted) >= self._participants:
-                await self._close_round("quorum")
+            reason = self._round_complete()
+            if reason is not None:
+                await self._close_round(reason)
+
+    def _round_complete(self) -> str | None:
+        """Why the current round can close now (``quorum``/``dropout``), or None to keep waiting."""
+        if not self._submitted:
+            return None
+        if len(self._submitted) >= self._participants:
+            return "quorum"
+        gone = len(self._departed.difference(self._submitted))
+        if len(self._submitted) >= self._min_clients and len(self._submitted) + gone >= self._participants:
+            return "dropout"
+        return None
 
     async def _on_deadline(self) -> None:
         async with self._ingest:

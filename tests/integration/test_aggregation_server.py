@@ -150,6 +150,20 @@ def test_straggler_does_not_hang_the_round(serve):
     assert server.history_[0].reason == "deadline"
 
 
+def test_a_contributor_that_left_is_not_waited_for(serve):
+    server = serve(exit_round=2, participants_count=2, round_timeout=60)
+    with AggregationClient(server.url, "stays", connect_timeout=5, recv_timeout=10) as stays:
+        with AggregationClient(server.url, "leaves", connect_timeout=5, recv_timeout=5) as leaves:
+            for c in (stays, leaves):
+                c.send_update([np.ones(2)], 1, round_number=1)
+            leaves.recv_weights()
+        stays.recv_weights()
+        stays.send_update([np.full(2, 4.0)], 1, round_number=2)
+        msg = stays.recv_weights()
+    assert msg.exit_flag == "ok" and msg.weights[0].tolist() == [4.0, 4.0]
+    assert [r.reason for r in server.history_] == ["quorum", "dropout"]
+
+
 def test_late_joiner_starts_from_the_current_model(serve):
     server = serve(exit_round=3, participants_count=1)
     with AggregationClient(server.url, "early", connect_timeout=5, recv_timeout=5) as early:

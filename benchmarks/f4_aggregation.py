@@ -1,0 +1,169 @@
+"""F4: aggregation throughput and memory: sedna_lib's aggregators vs Flower's functions vs Sedna-style list FedAvg.
+
+10 and 100 updates x 1,200,010 parameters (the MLP 64-16000-10), float64 and float32, same
+synthetic updates on both sides (``_fl_common.synthetic_updates``). sedna_lib: the registered
+``FedAvg`` folding updates one at a time into its running sum (``begin_round``/``add``/
+``finish``, the server's path), and ``Krum`` / ``TrimmedMean`` / ``Median``. Flower 1.41 (in
+``benchmarks/.venv-flwr``): ``aggregate_arrayrecords`` (Message API), legacy ``aggregate``,
+``aggregate_krum``, ``aggregate_trimmed_avg``, ``aggregate_median``. Sedna-style: the published
+formula on nested lists (``np.array(layer) * n / N`` summed, ``.tolist()``), as its server
+receives JSON. Repetitions are interleaved (ours, then one Flower subprocess); medians reported.
+Memory: tracemalloc peak of the streaming FedAvg path, in model copies (bar: <= 2 whatever n).
+
+    python benchmarks/f4_aggregation.py                 # 5 reps; robust ones at 10 updates (about 4 minutes)
+    python benchmarks/f4_aggregation.py --robust-100    # robust aggregators at 100 updates too
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import tracemalloc
+
+import numpy as np
+
+import _fl_common as fc
+from _common import machine, write_results
+
+HIDDEN = 16000
+
+
+def sedna_style_fedavg(clients: list[tuple[list, int]]) -> list:
+    """Sedna's published FedAvg (contract 5.2) on JSON-decoded nested lists."""
+    total = sum(n for _, n in clients)
+    first = clients[0][0]
+    acc = [np.zeros(np.array(layer).shape) for layer in first]
+    for weights, n in clients:
+        for i, layer in enumerate(weights):
+            acc[i] += np.array(layer) * n / total
+    return [a.tolist() for a in acc]
+
+
+def ours_fedavg(updates, ns, template):
+    from sedna_lib.algorithms.aggregation import FedAvg
+    from sedna_lib.base import ClientUpdate
+
+    agg = FedAvg()
+    agg.begin_round(template)
+    for i, (u, n) in enumerate(zip(updates, ns)):
+        agg.add(ClientUpdate(u, n, f"c{i}"))
+    return agg.finish()
+
+
+def ours_robust(name, updates, ns, template, **params):
+    from sedna_lib.algorithms.aggregation import Krum, Median, TrimmedMean
+    from sedna_lib.base import ClientUpdate
+
+    agg = {"Krum": Krum, "TrimmedMean": TrimmedMean, "Median": Median}[name](**params)
+    agg.begin_round(template)
+    for i, (u, n) in enumerate(zip(updates, ns)):
+        agg.add(ClientUpdate(u, n, f"c{i}"))
+    return agg.finish()
+
+
+def timed(fn, *a, **k):
+    gc.collect()
+    t = time.perf_counter()
+    out = fn(*a, **k)
+    return time.perf_counter() - t, out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--robust-100", action="store_true", help="time Krum/TrimmedMean/Median at 100 updates too")
+    parser.add_argument("--no-flower", action="store_true")
+    parser.add_argument("--no-sedna-style", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.no_flower:
+        from _flower_venv import run_flower, versions
+    results: dict = {}
+    rows, rrows = [], []
+    for n_up in args.updates:
+        for dtype in args.dtypes:
+            updates, ns = fc.synthetic_updates(n_up, HIDDEN, dtype)
+            template = [np.zeros_like(w) for w in updates[0]]
+            model_bytes = sum(w.nbytes for w in updates[0])
+            robust = n_up <= 10 or args.robust_100
+            f = max((n_up - 3) // 2, 0)
+            times: dict[str, list[float]] = {}
+            lists = None
+            if not args.no_sedna_style and dtype == "float64":
+                lists = [([w.tolist() for w in u], n) for u, n in zip(updates, ns)]  # what the JSON server holds
+            for rep in range(args.reps):
+                t, ours = timed(ours_fedavg, updates, ns, template)
+                times.setdefault("sedna_lib FedAvg (streaming)", []).append(t)
+                if rep == 0:
+                    ref = [sum(u[i].astype(np.float64) * n for u, n in zip(updates, ns)) / sum(ns)
+                           for i in range(len(template))]
+                    err = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, ref))
+                if robust and (rep == 0 or n_up <= 10):
+                    for name, params in (("Krum", {"num_byzantine": f}), ("TrimmedMean", {"beta": 0.1}),
+                                         ("Median", {})):
+                        t, _ = timed(ours_robust, name, updates, ns, template, **params)
+                        times.setdefault(f"sedna_lib {name}", []).append(t)
+                if lists is not None and rep < (2 if n_up > 10 else args.reps):
+                    t, _ = timed(sedna_style_fedavg, lists)
+                    times.setdefault("Sedna-style list FedAvg", []).append(t)
+                if not args.no_flower:
+                    fl = run_flower("aggregate", n_updates=n_up, hidden=HIDDEN, dtype=dtype, reps=1,
+                                    robust=robust and (rep == 0 or n_up <= 10))
+                    for k, v in fl.items():
+                        if k != "checksum" and v:
+                            times.setdefault(f"Flower {k}", []).append(v[0])
+                    if rep == 0:
+                        flower_err = max(abs(a - float(np.sum(b, dtype=np.float64)))
+                                         for a, b in zip(fl["checksum"], ours)) if fl["checksum"] else None
+                print(f"{n_up} x {dtype} rep {rep + 1}/{args.reps} done", flush=True)
+            del lists
+            # memory of the streaming path (updates already in memory, as the server holds one at a time)
+            gc.collect()
+            tracemalloc.start()
+            ours_fedavg(updates, ns, template)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            med = {k: fc.median(v) for k, v in times.items()}
+            key = f"{n_up}x{dtype}"
+            flower_best = med.get("Flower aggregate_arrayrecords")
+            entry = {"median_s": med, "all_s": times, "model_bytes": model_bytes,
+                     "streaming_peak_bytes": peak, "streaming_peak_model_copies": peak / model_bytes,
+                     "max_abs_err_vs_float64_reference": err,
+                     "flower_checksum_abs_diff": None if args.no_flower else flower_err}
+            ours_t = med["sedna_lib FedAvg (streaming)"]
+            if flower_best:
+                entry["speedup_vs_flower_arrayrecords"] = flower_best / ours_t
+                entry["speedup_vs_flower_legacy"] = med["Flower aggregate"] / ours_t
+            if "Sedna-style list FedAvg" in med:
+                entry["speedup_vs_sedna_style"] = med["Sedna-style list FedAvg"] / ours_t
+            results[key] = entry
+            rows.append([n_up, dtype, fc.fmt_ms(ours_t),
+                         fc.fmt_ms(flower_best) if flower_best else "-",
+                         fc.fmt_ms(med["Flower aggregate"]) if "Flower aggregate" in med else "-",
+                         fc.fmt_ms(med["Sedna-style list FedAvg"]) if "Sedna-style list FedAvg" in med else "-",
+                         f"{entry['speedup_vs_flower_arrayrecords']:.1f}x" if flower_best else "-",
+                         f"{peak / model_bytes:.2f}"])
+            for name in ("Krum", "TrimmedMean", "Median"):
+                flname = {"Krum": "aggregate_krum", "TrimmedMean": "aggregate_trimmed_avg",
+                          "Median": "aggregate_median"}[name]
+                if f"sedna_lib {name}" in med:
+                    fl_t = med.get(f"Flower {flname}")
+                    rrows.append([n_up, dtype, name, fc.fmt_ms(med[f"sedna_lib {name}"]),
+                                  fc.fmt_ms(fl_t) if fl_t else "-",
+                                  f"{fl_t / med[f'sedna_lib {name}']:.1f}x" if fl_t else "-"])
+            del updates
+    print(f"\nF4: FedAvg of N updates x 1,200,010 parameters, median of {args.reps} interleaved reps")
+    print(fc.table(["updates", "dtype", "sedna_lib FedAvg", "Flower aggregate_arrayrecords", "Flower aggregate (legacy)",
+                    "Sedna-style lists", "speedup vs Flower", "peak memory (model copies)"], rows))
+    print("\nrobust aggregators (same updates; f = (n-3)//2 for Krum, beta 0.1 for trimmed mean)")
+    print(fc.table(["updates", "dtype", "aggregator", "sedna_lib", "Flower", "Flower / sedna_lib"], rrows))
+    payload = {"results": results, "machine": machine(),
+               "flower_versions": None if args.no_flower else versions()}
+    write_results("f4_aggregation", payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
