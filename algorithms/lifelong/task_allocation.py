@@ -18,7 +18,8 @@ from sedna_lib.exceptions import DataError, ParameterError
 from ._data import column, drop_columns, entry_of, features, is_frame, knn_distance, n_rows
 from .task_definition import _as_list, _with_x, origins_of, svc_predict
 
-__all__ = ["TaskAllocationDefault", "TaskAllocationByDataAttr", "TaskAllocationBySVC", "TaskAllocationByOrigin",
+__all__ = ["TaskAllocationDefault", "TaskAllocationByDataAttr", "TaskAllocationBySVC",
+           "TaskAllocationByOrigin",
            "TaskAllocationStream", "TaskAllocationByNearestTask", "TaskMiningByDataAttr", "TaskMiningBySVC",
            "profile_features"]
 
@@ -92,7 +93,8 @@ class TaskAllocationByDataAttr(BaseAlgorithm):
         Returns
         -------
         samples, allocations
-            The samples without the attribute columns (``meta_attr`` holds each row's values) and the task indices.
+            The samples without the attribute columns (``meta_attr`` holds each row's values) and the
+            task indices.
 
         Raises
         ------

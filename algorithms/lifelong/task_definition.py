@@ -18,7 +18,8 @@ from sedna_lib.exceptions import DataError, ParameterError
 
 from ._data import column, drop_columns, entry_of, features, is_frame, n_rows, take
 
-__all__ = ["TaskDefinitionByDataAttr", "TaskDefinitionByOrigin", "TaskDefinitionBySVC", "TaskDefinitionByCluster",
+__all__ = ["TaskDefinitionByDataAttr", "TaskDefinitionByOrigin", "TaskDefinitionBySVC",
+           "TaskDefinitionByCluster",
            "svc_extractor", "svc_predict"]
 
 
@@ -54,7 +55,8 @@ class TaskDefinitionByDataAttr(BaseAlgorithm):
         Parameters
         ----------
         samples : data source
-            Training samples with ``x`` (a DataFrame, or a 2-D array with integer attribute columns) and ``y``.
+            Training samples with ``x`` (a DataFrame, or a 2-D array with integer attribute columns) and
+            ``y``.
         **kwargs : object
             Ignored (training options meant for the models).
 
@@ -84,7 +86,8 @@ class TaskDefinitionByDataAttr(BaseAlgorithm):
             idx = [i for i, k in enumerate(keys) if k == values]
             entry = entry_of(values)
             extractor[entry] = len(tasks)
-            tasks.append(Task(entry=entry, samples=take(stripped, idx), meta_attr=[_plain(v) for v in values]))
+            tasks.append(Task(entry=entry, samples=take(stripped, idx),
+                              meta_attr=[_plain(v) for v in values]))
         return tasks, extractor, stripped
 
 
@@ -150,7 +153,8 @@ class TaskDefinitionByOrigin(BaseAlgorithm):
         if origins is None:
             names = _as_list(self.attribute) or ["real", "sim"]
             labels = samples.y if getattr(samples, "y", None) is not None else samples.x
-            origins = np.asarray([names[0] if self.city in str(v) else names[-1] for v in labels], dtype=object)
+            origins = np.asarray([names[0] if self.city in str(v) else names[-1] for v in labels],
+                                 dtype=object)
         tasks, extractor = [], {}
         for origin in sorted(set(origins.tolist()), key=str):
             idx = np.flatnonzero(origins == origin)
@@ -299,8 +303,10 @@ class TaskDefinitionByCluster(BaseAlgorithm):
         if n_class < 1 or n_class > feats.shape[0]:
             raise ParameterError(f"TaskDefinitionByCluster n_class must be in [1, n_samples], got {self.n_class!r}")
         mean, scale = feats.mean(0), feats.std(0) + 1e-12
-        km = KMeans(n_clusters=n_class, n_init=4, random_state=int(self.random_state)).fit((feats - mean) / scale)
-        tasks = [Task(entry=f"cluster_{k}", samples=take(samples, np.flatnonzero(km.labels_ == k)), meta_attr=int(k))
+        km = KMeans(n_clusters=n_class, n_init=4,
+                    random_state=int(self.random_state)).fit((feats - mean) / scale)
+        tasks = [Task(entry=f"cluster_{k}", samples=take(samples, np.flatnonzero(km.labels_ == k)),
+                      meta_attr=int(k))
                  for k in range(n_class)]
         extractor = {"type": "centroids", "centroids": km.cluster_centers_ * scale + mean,
                      "mean": mean, "scale": scale}

@@ -89,7 +89,8 @@ class UpdateStrategyByFinetune(BaseAlgorithm):
         Substring that marks the first origin.
     """
 
-    def __init__(self, *, task_index: Any = None, attribute: list = ("real", "sim"), city: str = "berlin") -> None:
+    def __init__(self, *, task_index: Any = None, attribute: list = ("real", "sim"),
+                 city: str = "berlin") -> None:
         self.task_index = task_index
         self.attribute = attribute
         self.city = city

@@ -40,7 +40,8 @@ def run(workdir: pathlib.Path) -> None:
     kb = KBServer("127.0.0.1", 0, save_dir=str(workdir / "kb"), db_url=f"sqlite:///{workdir / 'kb.sqlite3'}")
     server = kb.run_in_thread()
     try:
-        base = Config(kb_server=server.url, output_url=str(workdir / "cloud"), edge_output_url=str(workdir / "edge"),
+        base = Config(kb_server=server.url, output_url=str(workdir / "cloud"),
+                      edge_output_url=str(workdir / "edge"),
                       lc_server="http://127.0.0.1:9", max_retries=0, connect_timeout_s=0.2)
         kb_index = f"{server.url}/knowledgebase/file/download?files=index.pkl&name=index.pkl"
         edge = LifelongLearning(LogisticRegression(max_iter=300), **algos,

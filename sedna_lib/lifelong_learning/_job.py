@@ -118,7 +118,8 @@ class LifelongLearning(JobBase):
             given["seen_estimator"], task_definition=task_definition,
             task_relationship_discovery=task_relationship_discovery, seen_task_allocation=given["task_allocation"],
             task_remodeling=task_remodeling, inference_integrate=inference_integrate, context=context)
-        self.unseen_estimator = UnseenTaskProcessing(unseen_estimator, unseen_task_allocation=unseen_task_allocation,
+        self.unseen_estimator = UnseenTaskProcessing(unseen_estimator,
+                                                     unseen_task_allocation=unseen_task_allocation,
                                                      context=context)
         self.task_update_decision = task_update_decision
         self.unseen_sample_recognition = given["unseen_sample_recognition"]
@@ -142,7 +143,8 @@ class LifelongLearning(JobBase):
 
     def _report(self, kind: str, url: str, metrics: Any = None) -> None:
         url = remove_path_prefix(url, self.context.config.data_path_prefix)
-        self.report_task_info(None, "completed", [{"format": "pkl", "url": url, "metrics": metrics}], kind=kind)
+        self.report_task_info(None, "completed", [{"format": "pkl", "url": url, "metrics": metrics}],
+                              kind=kind)
 
     def _cloud_index_url(self) -> str:
         cfg = self.context.config
@@ -153,7 +155,8 @@ class LifelongLearning(JobBase):
         return self.cloud_knowledge_management.task_index_url
 
     def _recognizer(self, index: dict, spec: Any, default: str) -> Any:
-        return build(self.context.registry, Kind.UNSEEN_TASK_DETECT, parse_spec(spec, default, label="recognition"),
+        return build(self.context.registry, Kind.UNSEEN_TASK_DETECT, parse_spec(spec, default,
+                                                                                label="recognition"),
                      task_index=index, estimator=None)
 
     # -- cloud: train, update, evaluate -------------------------------------------------------------
@@ -212,7 +215,8 @@ class LifelongLearning(JobBase):
             self.seen_estimator.load(index)
             if self.seen_estimator.work_dir is None:
                 self.seen_estimator.work_dir = tempfile.mkdtemp(prefix="sedna_lib_ll_")
-            recognizer = self._recognizer(index, self.unseen_sample_re_recognition, "SampleReRegonitionDefault")
+            recognizer = self._recognizer(index, self.unseen_sample_re_recognition,
+                                          "SampleReRegonitionDefault")
             seen, unseen = recognizer(samples)
             logger.info("update: %d samples of known tasks, %d of unseen tasks", len(seen.x), len(unseen.x))
             def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
@@ -270,7 +274,8 @@ class LifelongLearning(JobBase):
         if url.startswith(("http://", "https://", "s3://")):
             import hashlib
 
-            return ("sha256", hashlib.sha256(self.edge_knowledge_management.read_index_bytes(url)).hexdigest())
+            return ("sha256",
+                    hashlib.sha256(self.edge_knowledge_management.read_index_bytes(url)).hexdigest())
         return None
 
     def reload_index(self) -> bool:
@@ -321,7 +326,8 @@ class LifelongLearning(JobBase):
         return self._deployment
 
     def inference(self, data: Any = None, post_process: Callable[..., Any] | None = None,
-                  unseen_sample_postprocess: Callable[..., Any] | None = None, **kwargs: Any) -> tuple[Any, Any, list]:
+                  unseen_sample_postprocess: Callable[..., Any] | None = None,
+                  **kwargs: Any) -> tuple[Any, Any, list]:
         """Predict with the knowledge base; recognise, answer and save samples of unseen tasks.
 
         Parameters
@@ -380,7 +386,8 @@ def _subset(samples: Any, idx: np.ndarray) -> Any:
     from ._data import Samples
 
     x = samples.x
-    rows = x.iloc[idx] if hasattr(x, "iloc") else (x[idx] if isinstance(x, np.ndarray) else [x[i] for i in idx])
+    rows = x.iloc[idx] if hasattr(x, "iloc") else (x[idx] if isinstance(x,
+                                                                        np.ndarray) else [x[i] for i in idx])
     return Samples(rows, None, data_type="test")
 
 

@@ -78,7 +78,8 @@ class BaseKnowledgeManagement:
             from ..transport.kb import KBClient
 
             cfg = self.ctx.config
-            self._kb_client = KBClient(self.kb_server, token=cfg.auth_token, connect_timeout=cfg.connect_timeout_s,
+            self._kb_client = KBClient(self.kb_server, token=cfg.auth_token,
+                                       connect_timeout=cfg.connect_timeout_s,
                                        timeout=max(cfg.request_timeout, 30.0), verify=cfg.tls_ca or True)
         return self._kb_client
 
@@ -166,7 +167,8 @@ class BaseKnowledgeManagement:
                     model.model = self._localize(model.model, base, os.path.join(workdir, kind))
                 samples_url = getattr(group, "samples_url", None)
                 if samples_url and getattr(group, "samples", None) is None:
-                    group.samples = load_samples(self._localize(samples_url, base, os.path.join(workdir, kind)))
+                    group.samples = load_samples(self._localize(samples_url, base, os.path.join(workdir,
+                                                                                                kind)))
         return index
 
     def _localize(self, ref: str, base: str | None, folder: str) -> str:
@@ -174,8 +176,11 @@ class BaseKnowledgeManagement:
             path = ref if os.path.isabs(ref) or base is None else os.path.join(base, ref)
             if os.path.isfile(path):
                 return path
-        name = os.path.basename(urllib.parse.unquote(urllib.parse.urlsplit(ref).query.rpartition("files=")[2]
-                                                     .split("&")[0])) if "files=" in ref else os.path.basename(ref)
+        if "files=" in ref:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(ref).query)
+            name = os.path.basename(query.get("files", [""])[0])
+        else:
+            name = os.path.basename(ref)
         return self.fetch(ref, os.path.join(folder, name))
 
 

@@ -31,14 +31,17 @@ class MulTaskLearning(SeenTaskLearning):
 
     kind = Kind.MULTI_TASK_LEARNING
 
-    def __init__(self, estimator: Any = None, task_definition: Any = None, task_relationship_discovery: Any = None,
+    def __init__(self, estimator: Any = None, task_definition: Any = None,
+                 task_relationship_discovery: Any = None,
                  task_mining: Any = None, task_remodeling: Any = None, inference_integrate: Any = None, *,
                  context: Context | None = None, work_dir: str | None = None) -> None:
         if task_mining is None:
-            method = (task_definition or {}).get("method") if isinstance(task_definition, dict) else task_definition
+            method = (task_definition or {}).get("method") if isinstance(task_definition,
+                                                                         dict) else task_definition
             pair = "TaskMiningBySVC" if method == "TaskDefinitionBySVC" else "TaskMiningByDataAttr"
             params = (task_definition or {}).get("param") if isinstance(task_definition, dict) else None
             task_mining = {"method": pair, "param": params if pair == "TaskMiningByDataAttr" else None}
-        super().__init__(estimator, task_definition, task_relationship_discovery, task_mining, task_remodeling,
+        super().__init__(estimator, task_definition, task_relationship_discovery, task_mining,
+                         task_remodeling,
                          inference_integrate, context=context, work_dir=work_dir)
         self.task_mining = task_mining

@@ -133,7 +133,8 @@ class SeenTaskLearning:
 
     kind = STP
 
-    def __init__(self, estimator: Any = None, task_definition: Any = None, task_relationship_discovery: Any = None,
+    def __init__(self, estimator: Any = None, task_definition: Any = None,
+                 task_relationship_discovery: Any = None,
                  seen_task_allocation: Any = None, task_remodeling: Any = None, inference_integrate: Any = None,
                  *, context: Context | None = None, work_dir: str | None = None, profile_samples: int = 200) -> None:
         self.estimator = estimator
@@ -313,7 +314,8 @@ class SeenTaskLearning:
             raise NotFittedError("SeenTaskLearning has no task groups; call train() or load() first")
         return {"extractor": self.extractor_, "task_groups": self.task_groups_, "profiles": self.profiles_}
 
-    def update(self, tasks: list, task_update_strategies: dict, valid_data: Any = None, **kwargs: Any) -> tuple[dict, dict]:
+    def update(self, tasks: list, task_update_strategies: dict, valid_data: Any = None,
+               **kwargs: Any) -> tuple[dict, dict]:
         """Grow or refresh the knowledge base with new tasks.
 
         Parameters
@@ -400,7 +402,8 @@ class SeenTaskLearning:
         return [g.model for g in self.task_index["task_groups"]]
 
     # -- inference -------------------------------------------------------------------------------
-    def predict(self, data: Any, post_process: Callable[..., Any] | None = None, **kwargs: Any) -> tuple[Any, list]:
+    def predict(self, data: Any, post_process: Callable[..., Any] | None = None,
+                **kwargs: Any) -> tuple[Any, list]:
         """Route each sample to its task's model and predict.
 
         Parameters
@@ -425,10 +428,12 @@ class SeenTaskLearning:
         if len(samples.x) == 0:
             return np.asarray([]), []
         models = self.models_
-        allocation = self._algorithm(self.seen_task_allocation, "TaskAllocationDefault", "seen_task_allocation",
+        allocation = self._algorithm(self.seen_task_allocation, "TaskAllocationDefault",
+                                     "seen_task_allocation",
                                      task_extractor=self.extractor_, task_profiles=self.profiles_)
         samples, mappings = allocation(samples)
-        remodeling = self._algorithm(self.task_remodeling, "DefaultTaskRemodeling", "task_remodeling", models=models)
+        remodeling = self._algorithm(self.task_remodeling, "DefaultTaskRemodeling", "task_remodeling",
+                                     models=models)
         subsets, sub_models = remodeling(samples, mappings)
         tasks = []
         for sub, model in zip(subsets, sub_models):
@@ -436,7 +441,8 @@ class SeenTaskLearning:
             task.model = model
             task.result = self.backend_for(model).predict(sub.x, **kwargs)
             tasks.append(task)
-        integrate = self._algorithm(self.inference_integrate, "DefaultInferenceIntegrate", "inference_integrate",
+        integrate = self._algorithm(self.inference_integrate, "DefaultInferenceIntegrate",
+                                    "inference_integrate",
                                     models=models)
         result = integrate(tasks)
         if callable(post_process):

@@ -59,7 +59,8 @@ class UnseenTaskProcessing:
             self.backend_ = set_backend(self.estimator, context=self.context or Context.from_env())
         return self.backend_
 
-    def predict(self, data: Any, post_process: Callable[..., Any] | None = None, **kwargs: Any) -> tuple[Any, list]:
+    def predict(self, data: Any, post_process: Callable[..., Any] | None = None,
+                **kwargs: Any) -> tuple[Any, list]:
         """Answer for unseen samples.
 
         Parameters

@@ -77,7 +77,8 @@ def sqlite_path(url: str) -> str:
     if url in ("sqlite://", "sqlite:///:memory:", ":memory:"):
         return ":memory:"
     if not url.startswith("sqlite:///"):
-        raise ConfigError(f"KB_URL must be a SQLite URL such as sqlite:///kb.sqlite3, got {url!r}", variable="KB_URL")
+        raise ConfigError(f"KB_URL must be a SQLite URL such as sqlite:///kb.sqlite3, got {url!r}",
+                          variable="KB_URL")
     return url[len("sqlite:///"):]
 
 
@@ -178,8 +179,8 @@ class KnowledgeBaseStore:
         from ..transport.kb_index import is_json_index, loads_index
 
         if not is_json_index(data):
-            raise HTTPError(415, "the index must be JSON (sedna_lib format); pickled indexes are refused because "
-                                 "unpickling runs code")
+            raise HTTPError(415, "the index must be JSON (sedna_lib format); pickled indexes are refused "
+                                 "because unpickling runs code")
         try:
             loads_index(data)
             doc = json.loads(data)
@@ -195,7 +196,8 @@ class KnowledgeBaseStore:
                                " update_time) VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
                                " task_num=excluded.task_num, model_url=excluded.model_url,"
                                " position=excluded.position, kind=excluded.kind, update_time=excluded.update_time",
-                               (group["entry"], len(group.get("tasks", [])), None, model.get("url"), pos, kind, now))
+                               (group["entry"], len(group.get("tasks", [])), None, model.get("url"), pos,
+                                kind, now))
                     for task in group.get("tasks", []):
                         db.execute("INSERT OR REPLACE INTO ll_tasks (name, task_grp, meta_attr) VALUES (?, ?, ?)",
                                    (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
@@ -250,7 +252,8 @@ class KnowledgeBaseStore:
         with self._lock:
             rows = self.db.execute("SELECT name, deploy, task_num, model_url, kind FROM ll_task_grp"
                                    " ORDER BY kind, position").fetchall()
-        return [{"name": n, "deploy": bool(d), "task_num": t, "model_url": u, "kind": k} for n, d, t, u, k in rows]
+        return [{"name": n, "deploy": bool(d), "task_num": t, "model_url": u, "kind": k} for n, d, t, u,
+                k in rows]
 
     def close(self) -> None:
         """Close the database."""
@@ -265,7 +268,8 @@ def _download_path(name: str) -> str:
     return f"/file/download?files={q}&name={q}"
 
 
-def create_app(store: KnowledgeBaseStore, *, token: str | None = None, max_bytes: int = 64 * 1024 * 1024) -> Any:
+def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
+               max_bytes: int = 64 * 1024 * 1024) -> Any:
     """Build the FastAPI application of the knowledge base.
 
     Parameters
@@ -364,7 +368,8 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None, max_bytes
             if tasks is not None and not isinstance(tasks, (str, list)):
                 raise ValueError("tasks must be a comma-separated string, a list or null")
         except (ValueError, AttributeError, TypeError) as exc:
-            raise HTTPError(400, f'body must be JSON {{"status": int, "tasks": "a,b" | null}}: {exc}') from None
+            raise HTTPError(400,
+                            f'body must be JSON {{"status": int, "tasks": "a,b" | null}}: {exc}') from None
         store.set_status(tasks, status)
         return JSONResponse(_download_path(INDEX_NAME))
 
@@ -403,7 +408,8 @@ def parse_bind(value: str) -> tuple[str, int]:
     try:
         port = parts.port or 9020
     except ValueError:
-        raise ConfigError(f"KnowledgeBaseServer must be host:port, got {value!r}", variable="KnowledgeBaseServer") from None
+        raise ConfigError(f"KnowledgeBaseServer must be host:port, got {value!r}",
+                          variable="KnowledgeBaseServer") from None
     return parts.hostname or "0.0.0.0", port
 
 
@@ -430,7 +436,8 @@ class KBServer:
         Serve HTTPS.
     """
 
-    def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "", *,
+    def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
+                 *,
                  db_url: str = "sqlite:///lifelong_kb.sqlite3", token: str | None = None,
                  max_bytes: int = 64 * 1024 * 1024, ssl_certfile: str | None = None,
                  ssl_keyfile: str | None = None) -> None:
@@ -497,7 +504,8 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
 
     cfg = Config.from_env()
     env_host, env_port = parse_bind(cfg.knowledge_base_server)
-    KBServer(host or env_host, env_port if port is None else port, save_dir=save_dir or cfg.knowledge_base_path,
+    KBServer(host or env_host, env_port if port is None else port,
+             save_dir=save_dir or cfg.knowledge_base_path,
              db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
              ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key).start()
     return 0
