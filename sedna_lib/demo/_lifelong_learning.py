@@ -37,12 +37,15 @@ def run(workdir: pathlib.Path) -> None:
     train, test = order[:1200], order[1200:]
     algos = {"task_definition": {"method": "TaskDefinitionByOrigin"},
              "task_allocation": {"method": "TaskAllocationByNearestTask"}}
+    from ._incremental_learning import _lc_stub
+
+    lc, reports = _lc_stub()
     kb = KBServer("127.0.0.1", 0, save_dir=str(workdir / "kb"), db_url=f"sqlite:///{workdir / 'kb.sqlite3'}")
     server = kb.run_in_thread()
     try:
         base = Config(kb_server=server.url, output_url=str(workdir / "cloud"),
                       edge_output_url=str(workdir / "edge"),
-                      lc_server="http://127.0.0.1:9", max_retries=0, connect_timeout_s=0.2)
+                      lc_server=lc.url, worker_name="ll-demo-train", job_name="ll-demo")
         kb_index = f"{server.url}/knowledgebase/file/download?files=index.pkl&name=index.pkl"
         edge = LifelongLearning(LogisticRegression(max_iter=300), **algos,
                                 context=Context(dataclasses.replace(base, model_urls=(kb_index,))))
@@ -74,5 +77,8 @@ def run(workdir: pathlib.Path) -> None:
         saved = len(list((workdir / "edge" / "unseen_samples").iterdir()))
         print(f"   unseen origin '{UNSEEN}': {np.mean(unseen_flags):.1%} flagged unseen "
               f"(false alarms on known origins {np.mean(seen_flags):.1%}); {saved} samples saved for labelling")
+        kinds = sorted({(r.get("ownerKind"), r.get("kind")) for r in reports})
+        print(f"   LocalController received {len(reports)} reports {kinds}")
     finally:
         server.stop()
+        lc.stop()
