@@ -10,6 +10,7 @@ from sedna.service.server import AggregationServer
 
 
 def run_server():
+    """Serve the rounds, then print what each one aggregated."""
     aggregation_algorithm = Context.get_parameters("aggregation_algorithm", "FedAvg")
     exit_round = int(Context.get_parameters("exit_round", 3))
     participants_count = int(Context.get_parameters("participants_count", 1))

@@ -1,4 +1,4 @@
-"""Federated trainer, solar_corona style: ``collaborative_training.fit`` a PyTorch or Keras model, then save it.
+"""Federated trainer, solar_corona style: ``collaborative_training.fit`` a PyTorch or Keras model, save it.
 
 Same environment as train.py (AGG_IP, AGG_PORT, WORKER_NAME, TRAIN_DATASET_URL, MODEL_URL,
 MODEL_NAME, BACKEND_TYPE, ...) plus the example's ``epochs``, ``batch_size``, ``learning_rate``
@@ -10,6 +10,7 @@ from interface import Estimator, accuracy, framework, load_samples
 
 
 def main():
+    """Load this node's data, train federatedly, report the test accuracy and save the model."""
     x, y = sedna_lib.load_train_dataset()
     train_loader = (load_samples(x), y.astype("int64"))
     test_url = sedna_lib.context.get_parameters("TEST_DATASET_URL")
@@ -20,7 +21,8 @@ def main():
     model = Estimator()
     loss = sedna_lib.losses.SparseCategoricalCrossentropy(from_logits=framework() == "torch")
     metric = sedna_lib.metrics.SparseCategoricalAccuracy()
-    optimizer = sedna_lib.optimizers.Adam(learning_rate=float(sedna_lib.context.get_parameters("learning_rate", 0.01)))
+    learning_rate = float(sedna_lib.context.get_parameters("learning_rate", 0.01))
+    optimizer = sedna_lib.optimizers.Adam(learning_rate=learning_rate)
     model = sedna_lib.collaborative_training.fit(
         train_loader, test_loader, model, loss, metric, optimizer,
         batch_size=sedna_lib.context.get_parameters("batch_size", 32),

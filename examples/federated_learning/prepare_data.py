@@ -47,6 +47,7 @@ def write_index(folder, x, y):
 
 
 def main():
+    """Write the test set and one training index per client."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data")
     parser.add_argument("--clients", type=int, default=int(Context.get_parameters("clients", 2)))

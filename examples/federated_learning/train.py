@@ -1,4 +1,4 @@
-"""Training worker (Sedna style): train on this node's digits, upload the weights, continue from the aggregate.
+"""Training worker (Sedna style): train on this node's digits, upload the weights, go on from the aggregate.
 
 Configured only by the control plane's variables: AGG_IP, AGG_PORT, WORKER_NAME, JOB_NAME,
 NAMESPACE, LC_SERVER, TRAIN_DATASET_URL (this node's index, see prepare_data.py), MODEL_URL and
@@ -18,7 +18,7 @@ from sedna.datasources import TxtDataParse
 
 
 def parse_with(index):
-    """A line parser for ``index``: ``images/n.npy label`` -> ``[image, label]`` (paths relative to it)."""
+    """Return a line parser for ``index``: ``images/n.npy label`` -> ``[image, label]``."""
     folder = os.path.dirname(index)
 
     def image_process(line):
@@ -29,6 +29,7 @@ def parse_with(index):
 
 
 def main():
+    """Parse this node's index, run the federated rounds, score the model when a test set is given."""
     train_url, test_url = BaseConfig.train_dataset_url, BaseConfig.test_dataset_url
     train_data = TxtDataParse(data_type="train", func=parse_with(train_url)).parse(train_url)
     fl_model = FederatedLearning(estimator=Estimator(),
