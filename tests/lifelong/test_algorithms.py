@@ -37,7 +37,7 @@ SEDNA_NAMES = {
                                "TaskMiningBySVC", "TaskMiningByDataAttr", "DefaultTaskRemodeling",
                                "DefaultInferenceIntegrate"],
     Kind.UNSEEN_TASK_DETECT: ["ModelProbeFilter", "TaskAttrFilter", "SampleRegonitionDefault",
-                              "SampleReRegonitionDefault"],
+                              "SampleReRegonitionDefault", "UnseenSampleDetection"],
     Kind.UNSEEN_TASK_PROCESSING: ["UnseenTaskAllocationDefault"],
     Kind.KNOWLEDGE_MANAGEMENT: ["UpdateStrategyDefault", "UpdateStrategyByFinetune", "CloudKnowledgeManagement",
                                 "EdgeKnowledgeManagement"],

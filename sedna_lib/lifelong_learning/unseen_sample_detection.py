@@ -1,0 +1,108 @@
+"""Sedna's ``UnseenSampleDetection``: a background poller that copies frames a status service marks as unseen."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from typing import Any
+
+from ..context import Context
+
+__all__ = ["UnseenSampleDetection"]
+
+logger = logging.getLogger(__name__)
+
+
+class UnseenSampleDetection(threading.Thread):
+    """Poll a status service; when it answers ``{"if_fall": "True"}``, copy the newest image to the edge.
+
+    Sedna's version looped forever on a bare IP, swallowing every error. This one is a daemon
+    thread with a stop event, a bounded request timeout, a ``http://`` URL (a bare host gets
+    ``http://`` prepended), and it counts its failures instead of hiding them.
+
+    Parameters
+    ----------
+    edge_knowledge_management : EdgeKnowledgeManagement
+        Where unseen samples go (its ``unseen_dir``).
+    status_url : str, default=None
+        The status service (``STATUS_IP``; default ``http://127.0.0.1``).
+    image_url : str, default=None
+        Folder of incoming images (``IMAGE_TOPIC_URL``; default ``/tmp/``).
+    period : float, default=1.0
+        Seconds between polls.
+    timeout : float, default=2.0
+        Request timeout in seconds.
+    context : Context, default=None
+        Where ``STATUS_IP`` and ``IMAGE_TOPIC_URL`` are read.
+
+    Attributes
+    ----------
+    copied : int
+        Images copied so far.
+    failures : int
+        Polls that failed.
+    """
+
+    def __init__(self, edge_knowledge_management: Any, *, status_url: str | None = None,
+                 image_url: str | None = None, period: float = 1.0, timeout: float = 2.0,
+                 context: Context | None = None) -> None:
+        super().__init__(name="unseen-sample-detection", daemon=True)
+        ctx = context or Context.from_env()
+        url = status_url or ctx.get_parameters("STATUS_IP", "127.0.0.1")
+        self.status_url = url if "://" in url else f"http://{url}"
+        self.image_url = image_url or ctx.get_parameters("IMAGE_TOPIC_URL", "/tmp/")
+        self.edge_knowledge_management = edge_knowledge_management
+        self.period = period
+        self.timeout = timeout
+        self.copied = 0
+        self.failures = 0
+        self._stop_event = threading.Event()
+
+    def poll_once(self) -> bool:
+        """Ask the status service once and copy the newest image if it says so.
+
+        Returns
+        -------
+        bool
+            Whether an image was copied.
+        """
+        import requests
+
+        try:
+            answer = requests.post(self.status_url, timeout=self.timeout).json()
+        except (requests.RequestException, ValueError) as exc:
+            self.failures += 1
+            logger.debug("unseen-sample status poll of %s failed: %s", self.status_url, exc)
+            return False
+        if str(answer.get("if_fall")) != "True" or not os.path.isdir(self.image_url):
+            return False
+        images = sorted((os.path.join(self.image_url, n) for n in os.listdir(self.image_url)),
+                        key=os.path.getmtime)
+        if not images:
+            return False
+        target = self.edge_knowledge_management.unseen_dir
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(images[-1], os.path.join(target, f"{time.time_ns()}-{os.path.basename(images[-1])}"))
+        self.copied += 1
+        return True
+
+    def run(self) -> None:
+        """Poll every ``period`` seconds until :meth:`stop`."""
+        while not self._stop_event.is_set():
+            self.poll_once()
+            self._stop_event.wait(self.period)
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop polling and wait for the thread.
+
+        Parameters
+        ----------
+        timeout : float, default=5.0
+            Seconds to wait.
+        """
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout)

@@ -1,0 +1,52 @@
+"""UnseenSampleDetection copies the newest image when the status service says so, and survives its absence."""
+
+from __future__ import annotations
+
+import pytest
+
+from sedna_lib.lifelong_learning import EdgeKnowledgeManagement
+from sedna_lib.lifelong_learning.unseen_sample_detection import UnseenSampleDetection
+from sedna_lib.servers._threaded import ThreadedServer
+
+
+@pytest.fixture
+def status_server():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/")
+    def status() -> dict:
+        return {"if_fall": "True"}
+
+    with ThreadedServer(app) as server:
+        yield server
+
+
+def test_poll_copies_the_newest_image_when_flagged(status_server, tmp_path, ll_context):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "frame.png").write_bytes(b"png")
+    km = EdgeKnowledgeManagement(context=ll_context)
+    detector = UnseenSampleDetection(km, status_url=status_server.url + "/", image_url=str(images),
+                                     context=ll_context)
+
+    assert detector.poll_once() is True
+    assert detector.copied == 1 and len(list((tmp_path / "edge" / "unseen_samples").iterdir())) == 1
+
+
+def test_unreachable_status_service_counts_a_failure(tmp_path, ll_context):
+    detector = UnseenSampleDetection(EdgeKnowledgeManagement(context=ll_context), status_url="127.0.0.1:9",
+                                     timeout=0.5, context=ll_context)
+
+    assert detector.poll_once() is False and detector.failures == 1
+
+
+def test_thread_stops_on_request(tmp_path, ll_context):
+    detector = UnseenSampleDetection(EdgeKnowledgeManagement(context=ll_context), status_url="127.0.0.1:9",
+                                     period=0.05, timeout=0.2, context=ll_context)
+
+    detector.start()
+    detector.stop()
+
+    assert not detector.is_alive() and detector.daemon
