@@ -52,6 +52,36 @@ def _torch() -> Any:
     return _import("torch", _INSTALL)
 
 
+class _TensorBatches:
+    """Mini-batches of in-memory tensors by slicing, re-iterable once per epoch.
+
+    A ``DataLoader`` over a ``TensorDataset`` indexes every sample and collates them one by one;
+    for arrays already in memory, slicing (or one gather per batch when shuffling) yields the
+    same batches at a fraction of the per-batch cost. The shuffle order is a fresh
+    ``torch.randperm`` per epoch, from ``generator`` (seeded) or torch's global generator.
+    """
+
+    def __init__(self, tensors: list[Any], *, batch_size: int, shuffle: bool, generator: Any = None) -> None:
+        self.tensors = tensors
+        self.batch_size = max(1, int(batch_size))
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return -(-len(self.tensors[0]) // self.batch_size)
+
+    def __iter__(self) -> Any:
+        torch = _torch()
+        n, size = len(self.tensors[0]), self.batch_size
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, n, size):
+            if order is None:
+                yield tuple(t[start:start + size] for t in self.tensors)
+            else:
+                index = order[start:start + size]
+                yield tuple(t[index] for t in self.tensors)
+
+
 class TorchBackend(EstimatorBackend):
     """Train and serve a ``torch.nn.Module`` (or drive a Sedna-style estimator declared as ``TORCH``).
 
@@ -203,7 +233,7 @@ class TorchBackend(EstimatorBackend):
     def _loader(self, data: Any, y: Any, *, batch_size: int, shuffle: bool, seed: int | None,
                 need_labels: bool) -> Any:
         torch = _torch()
-        from torch.utils.data import DataLoader, Dataset, TensorDataset
+        from torch.utils.data import DataLoader, Dataset
 
         if isinstance(data, DataLoader):
             return data
@@ -219,8 +249,7 @@ class TorchBackend(EstimatorBackend):
             tensors.append(self._tensor(labels, features=False))
             if len(tensors[1]) != len(tensors[0]):
                 raise DataError(f"x has {len(tensors[0])} samples but y has {len(tensors[1])}")
-        return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle,
-                          generator=generator)
+        return _TensorBatches(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
     @staticmethod
     def _batch(batch: Any) -> tuple[Any, Any]:

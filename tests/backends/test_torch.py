@@ -185,3 +185,39 @@ def test_sedna_style_torch_estimator_is_driven_through_its_methods(tmp_path):
     assert backend.predict([1]) == "pred"
     backend.load(str(tmp_path / "m.pth"))
     assert backend.estimator.loaded == str(tmp_path / "m.pth")
+
+
+class _Recorder(torch.nn.Module):
+    """A linear model that records the first feature of every batch it sees while training."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 2)
+        self.seen = []
+
+    def forward(self, x):
+        if self.training:
+            self.seen.append(x[:, 0].long().tolist())
+        return self.fc(x)
+
+
+def test_array_batches_cover_every_sample_once_per_epoch_and_keep_order_when_predicting():
+    # Arrange: the first feature is the sample's index
+    x = np.stack([np.arange(10), np.zeros(10)], axis=1).astype("float32")
+    y = np.arange(10) % 2
+    model = _Recorder()
+    backend = TorchBackend(model, epochs=2, batch_size=4, seed=3)
+
+    # Act
+    backend.train((x, y))
+    proba = backend.predict_proba(x)
+    unshuffled = _Recorder()
+    TorchBackend(unshuffled, batch_size=4, shuffle=False).train((x, y))
+
+    # Assert
+    assert [len(b) for b in model.seen] == [4, 4, 2, 4, 4, 2]
+    first, second = sum(model.seen[:3], []), sum(model.seen[3:], [])
+    assert sorted(first) == sorted(second) == list(range(10)) and first != second
+    assert unshuffled.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    expected = torch.softmax(model.fc(torch.from_numpy(x)), dim=1).detach().numpy()
+    np.testing.assert_allclose(proba, expected, rtol=1e-5)
