@@ -533,6 +533,7 @@ class AggregationServer:
         self._round_started = None
         if last:
             self.done_ = True
+            await self._on_job_done()
         else:
             self.aggregator_.begin_round(self.global_weights_)
         msg = self._current_message("ok" if last else "continue")
@@ -543,6 +544,9 @@ class AggregationServer:
                 self._finish_job()
             else:
                 self._grace = asyncio.get_running_loop().call_later(self.done_grace, self._finish_job)
+
+    async def _on_job_done(self) -> None:
+        """Run once the last round is aggregated, before its model is broadcast (a hook; nothing here)."""
 
     def _finish_job(self) -> None:
         if not self._finished.is_set():
@@ -606,6 +610,13 @@ class AggregationServerV2(AggregationServer):
         Rounds (``EXIT_ROUND``/``exit_round``; 1 for one-shot aggregators).
     **server_options : object
         Keyword options of :class:`AggregationServer` (``host``, ``http_port``, ``round_timeout``, ...).
+
+    Attributes
+    ----------
+    saved_path_ : str or None
+        Where the final global model was saved (``estimator.saved`` set), else None.
+    save_error_ : Exception or None
+        Why saving it failed, if it did; :meth:`start` with ``block=True`` raises it at the end.
     """
 
     def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None, transmitter: Any = None,
@@ -628,7 +639,90 @@ class AggregationServerV2(AggregationServer):
         if rounds:
             self.exit_round = rounds
         super()._setup()
+        self.saved_path_: str | None = None
+        self.save_error_: Exception | None = None
         head = getattr(self.estimator, "model", self.estimator)
         if head is not None and hasattr(self.aggregator_, "bind_head"):
             self.aggregator_.bind_head(head)
+
+    def start(self, *, block: bool = True) -> AggregationServerV2:
+        """Serve as :meth:`AggregationServer.start` does; with ``block=True``, raise a failed final save.
+
+        Parameters
+        ----------
+        block : bool, default=True
+            Wait until the job is done and the clients have left.
+
+        Returns
+        -------
+        AggregationServerV2
+            ``self``.
+
+        Raises
+        ------
+        TransportError
+            If the server cannot bind.
+        StorageError, ConfigError
+            With ``block=True``, if the final model could not be saved to ``estimator.saved``.
+        """
+        super().start(block=block)
+        if block and self.save_error_ is not None:
+            raise self.save_error_
+        return self
+
+    def save_model(self, path: str | None = None) -> str:
+        """Save the global model (for MistNet, the trained head) through its backend.
+
+        The estimator's ``model`` gets the aggregated weights (a one-shot aggregator trained it
+        in place) and is saved to ``path``, or to ``estimator.saved`` (Sedna's ``aggregate.py``
+        sets it to ``MODEL_URL``). The server calls this when the last round is aggregated if
+        ``estimator.saved`` is set.
+
+        Parameters
+        ----------
+        path : str, default=None
+            Destination file or folder (local or ``s3://``).
+
+        Returns
+        -------
+        str
+            Where the model was written.
+
+        Raises
+        ------
+        ConfigError
+            If neither ``path`` nor ``estimator.saved`` is set.
+        ParameterError
+            If the estimator has no ``model``, or no round has finished.
+        """
+        from ..backends import set_backend
+        from ..exceptions import ConfigError, ParameterError
+
+        target = path or getattr(self.estimator, "saved", None)
+        if not target:
+            raise ConfigError("no place to save the global model: pass path, or set estimator.saved "
+                              "(e.g. to MODEL_URL)", variable="MODEL_URL")
+        model = getattr(self.estimator, "model", None)
+        if model is None:
+            raise ParameterError("the server's estimator has no model to save; give it a 'model' attribute")
+        if not getattr(self, "round_", 0):
+            raise ParameterError("no round has finished yet; there is no global model to save")
+        backend = set_backend(model, context=self.context)
+        if not self.aggregator_.one_shot and self.global_weights_:
+            import numpy as np
+
+            backend.set_weights([np.asarray(w) for w in self.global_weights_])
+        return backend.save(model_url=str(target))
+
+    async def _on_job_done(self) -> None:
+        if not getattr(self.estimator, "saved", None) or getattr(self.estimator, "model", None) is None:
+            return
+        from ..exceptions import SednaError
+
+        try:
+            self.saved_path_ = await asyncio.to_thread(self.save_model)
+            logger.info("global model saved to %s", self.saved_path_)
+        except (SednaError, OSError, ValueError) as exc:  # kept for start() to raise; the trainers still finish
+            self.save_error_ = exc
+            logger.error("could not save the global model to %s: %s", self.estimator.saved, exc)
 
