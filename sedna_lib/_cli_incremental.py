@@ -120,12 +120,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", help=".npz file with arrays x and y (instead of --dataset)")
     p.add_argument("--estimator", help="module:Attr of the model (default: scaled logistic regression)")
     p.add_argument("--miner", default="Margin", help="registered hard-example miner (default Margin)")
-    p.add_argument("--budget", type=float, default=0.2, help="upload fraction per round (default 0.2)")
+    p.add_argument("--budget", type=float, default=0.2,
+                   help="largest upload fraction of the stream so far (default 0.2)")
     p.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     p.add_argument("--initial", type=int, default=60, help="labels available at the start (default 60)")
     p.add_argument("--eval-fraction", type=float, default=0.3, help="held-out share for the deploy gate")
-    p.add_argument("--metric", default="accuracy", choices=("accuracy", "f1", "macro_f1"), help="deploy metric")
-    p.add_argument("--min-delta", type=float, default=0.01, help="improvement needed to deploy (default 0.01)")
+    p.add_argument("--metric", default="accuracy", choices=("accuracy", "f1", "macro_f1"),
+                   help="deploy metric")
+    p.add_argument("--min-delta", type=float, default=0.01,
+                   help="improvement needed to deploy (default 0.01)")
     p.add_argument("--output", help="folder for rounds.json and the deployed models")
     p.add_argument("--hard-examples", help="folder or s3:// URL where hard examples are saved")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed")

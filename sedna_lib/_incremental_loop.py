@@ -1,4 +1,4 @@
-"""The local incremental-learning loop: infer, mine within a budget, label, retrain, evaluate, deploy if better."""
+"""The local incremental-learning loop: infer, mine within a budget, label, retrain, evaluate, deploy."""
 
 from __future__ import annotations
 
