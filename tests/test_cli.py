@@ -128,3 +128,26 @@ def test_aggregate_starts_an_aggregation_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.integration
+def test_kb_serves_the_knowledge_base_with_its_database_in_the_save_dir(tmp_path):
+    port = _free_port()
+    save_dir = tmp_path / "kb"
+    proc = subprocess.Popen([sys.executable, "-m", "sedna_lib.cli", "kb", "--host", "127.0.0.1", "--port",
+                             str(port), "--save-dir", str(save_dir)], cwd=tmp_path, env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        reply = _wait_for(f"http://127.0.0.1:{port}/knowledgebase/health", proc)
+        assert reply.status_code == 200
+        upload = requests.post(f"http://127.0.0.1:{port}/knowledgebase/file/upload",
+                               files={"file": ("model.bin", b"weights")}, timeout=5)
+        assert upload.status_code == 200
+        status = requests.post(f"http://127.0.0.1:{port}/knowledgebase/update/status",
+                               json={"status": 1, "tasks": None}, timeout=5)
+        assert status.status_code in (200, 404), status.text  # touches the database
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert (save_dir / "model.bin").read_bytes() == b"weights"
+    assert (save_dir / "lifelong_kb.sqlite3").exists() and not (tmp_path / "lifelong_kb.sqlite3").exists()

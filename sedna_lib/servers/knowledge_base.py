@@ -427,7 +427,7 @@ class KBServer:
     save_dir : str, default=''
         Folder of files and the index (the working directory when empty, as Sedna's).
     db_url : str, default='sqlite:///lifelong_kb.sqlite3'
-        ``KB_URL``.
+        SQLite URL (``KB_URL``); a relative path is taken inside ``save_dir``.
     token : str, default=None
         Shared bearer token (``SEDNA_AUTH_TOKEN``).
     max_bytes : int, default=64 MiB
@@ -459,7 +459,13 @@ class KBServer:
         fastapi.FastAPI
             The application (its ``state.store`` is the :class:`KnowledgeBaseStore`).
         """
-        store = KnowledgeBaseStore(self.save_dir or ".", sqlite_path(self.db_url))
+        save_dir = self.save_dir or "."
+        db_path = sqlite_path(self.db_url)
+        if db_path != ":memory:" and not os.path.isabs(db_path):
+            # A relative database lives with the files it describes (the working folder when unset).
+            db_path = os.path.join(save_dir, db_path)
+            os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+        store = KnowledgeBaseStore(save_dir, db_path)
         return create_app(store, token=self.token, max_bytes=self.max_bytes)
 
     def run_in_thread(self) -> Any:
