@@ -313,10 +313,15 @@ class Worker:
 
 
 @pytest.fixture
-def workers():
-    """Started workers; each is stopped at the end of the test."""
+def spawn(tmp_path):
+    """Start an example worker: ``spawn(example, script, env) -> Worker``; each is stopped after the test."""
     started: list[Worker] = []
-    yield started
+
+    def start(example: str, script: str, env: dict[str, str]) -> Worker:
+        started.append(Worker(example, script, env, tmp_path))
+        return started[-1]
+
+    yield start
     for worker in started:
         worker.stop()
 
@@ -372,7 +377,7 @@ def test_every_variable_the_gm_injects_is_one_the_library_reads():
 
 # -- joint inference: the cloud serves on BIG_MODEL_BIND_PORT, the edge reaches it and reports ---
 
-def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, spawn):
     prefix = data_path_prefix(tmp_path)
     port = free_port()
     service = "digits-joint-inference"
@@ -385,12 +390,10 @@ def test_joint_inference_workers_run_in_the_gm_environment(tmp_path, lc_stub, wo
     # BIG_MODEL_BIND_IP is left at its default (all interfaces) by the GM; tests bind loopback only,
     # and LC_PERIOD (user-level) is shortened so that a few reports arrive during the run.
     cloud_env["BIG_MODEL_BIND_IP"] = "127.0.0.1"
-    cloud = Worker("joint_inference", "big_model.py", {**image, **cloud_env}, tmp_path)
-    workers.append(cloud)
+    cloud = spawn("joint_inference", "big_model.py", {**image, **cloud_env})
     cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=40)
 
-    edge = Worker("joint_inference", "little_model.py", {**image, **edge_env, "LC_PERIOD": "0.5"}, tmp_path)
-    workers.append(edge)
+    edge = spawn("joint_inference", "little_model.py", {**image, **edge_env, "LC_PERIOD": "0.5"})
     status = edge.wait(timeout=60)
 
     assert status == 0, edge.output
@@ -426,7 +429,7 @@ def lc_round_file(prefix: pathlib.Path, job: str, name: str, index: pathlib.Path
     return path
 
 
-def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, spawn):
     prefix = data_path_prefix(tmp_path)
     job = "digits-incremental"
     dataset = prefix / "data" / "incremental_learning" / "digits"
@@ -436,10 +439,9 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
     image = image_environment(tmp_path)
     out = prefix / "output" / job / "train"
 
-    train = Worker("incremental_learning", "train.py", {**image, **gm_environment(
+    train = spawn("incremental_learning", "train.py", {**image, **gm_environment(
         "il-train", **common, base_model_url=host_file(prefix, "/models/incremental_learning/initial.pkl"),
-        model_url=out, train_dataset_url=lc_round_file(prefix, job, "train.txt", dataset / "train.txt"))},
-        tmp_path)
+        model_url=out, train_dataset_url=lc_round_file(prefix, job, "train.txt", dataset / "train.txt"))})
     assert train.wait(timeout=60) == 0, train.output
     [trained] = list(out.iterdir())
     [report] = reports(lc_stub)
@@ -448,9 +450,9 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
     assert report["results"][0]["format"] == "pkl"  # must equal the initial Model's format (manifests)
     assert report["results"][0]["url"] == "/" + str(trained.relative_to(prefix))  # the host path
 
-    evaluate = Worker("incremental_learning", "eval.py", {**image, **gm_environment(
+    evaluate = spawn("incremental_learning", "eval.py", {**image, **gm_environment(
         "il-eval", **common, model_urls=[trained, trained],
-        test_dataset_url=lc_round_file(prefix, job, "test.txt", dataset / "test.txt"))}, tmp_path)
+        test_dataset_url=lc_round_file(prefix, job, "test.txt", dataset / "test.txt"))})
     assert evaluate.wait(timeout=60) == 0, evaluate.output
     [report] = reports(lc_stub)
     assert (report["name"], report["kind"], report["status"], len(report["results"])) == (
@@ -471,9 +473,8 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
                                poll_period_seconds=1, hot_update_config=hot / "model_config.json")
     # example-level variables of the inference pod (its manifest sets them): where the hard
     # examples go and which samples to infer
-    infer = Worker("incremental_learning", "inference.py", {
-        **image, **infer_env, "HE_SAVED_URL": str(he_saved), "test_dataset_url": str(dataset / "test.txt")},
-        tmp_path)
+    infer = spawn("incremental_learning", "inference.py", {
+        **image, **infer_env, "HE_SAVED_URL": str(he_saved), "test_dataset_url": str(dataset / "test.txt")})
     assert infer.wait(timeout=60) == 0, infer.output
     hard = int(re.search(r"hard examples (\d+)/", infer.output).group(1))
     assert 0 < hard < 397 * 0.3
@@ -484,24 +485,25 @@ def test_incremental_learning_workers_run_in_the_gm_environment(tmp_path, lc_stu
 
 # -- federated learning: the aggregator and two trainers finish their rounds and report -----------
 
-def test_federated_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, workers):
+def test_federated_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, spawn):
     pytest.importorskip("torch")
+    from sklearn.datasets import load_digits
+
     prefix = data_path_prefix(tmp_path)
     job, port, rounds = "digits-federated", free_port(), 2
     data = prefix / "data" / "federated_learning"
-    prepared = subprocess.run([sys.executable, "prepare_data.py", "--out", str(data), "--clients", "2"],
-                              cwd=EXAMPLES / "federated_learning", env=image_environment(tmp_path),
-                              capture_output=True, text=True, timeout=60)
-    assert prepared.returncode == 0, prepared.stderr
+    x, y = load_digits(return_X_y=True)
+    prepare = _example_module("federated_learning", "prepare_data")  # the layout its Datasets point at
+    for i in range(2):  # 300 samples per node keep the rounds short
+        prepare.write_index(str(data / f"client-{i}"), (x[i::2][:300] / 16).astype("float32"), y[i::2][:300])
     model_dir = prefix / "models" / "federated_learning"
     model_dir.mkdir(parents=True)
     common = dict(job=job, agg_port=port, participants_count=2, model_url=model_dir, data_path_prefix=prefix)
     image = image_environment(tmp_path)
     # example-level: fewer rounds than the manifest's; the aggregator binds loopback only in tests
-    aggregator = Worker("federated_learning", "aggregate.py", {
+    aggregator = spawn("federated_learning", "aggregate.py", {
         **image, **gm_environment("fl-aggregator", **common), "exit_round": str(rounds),
-        "AGG_BIND_IP": "127.0.0.1"}, tmp_path)
-    workers.append(aggregator)
+        "AGG_BIND_IP": "127.0.0.1"})
     aggregator.wait_serving(f"http://127.0.0.1:{port}/FedAvg", timeout=40)
 
     trainers = []
@@ -509,9 +511,7 @@ def test_federated_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub,
         env = gm_environment("fl-trainer", **common, suffix=f"edge{i}", lc_server=lc_stub.url,
                              model_name="digits-federated-model", dataset_name=f"digits-federated-edge{i}",
                              train_dataset_url=data / f"client-{i}" / "train.txt")
-        trainers.append(Worker("federated_learning", "train.py", {**image, **env, "BACKEND_TYPE": "TORCH"},
-                               tmp_path))
-        workers.append(trainers[-1])
+        trainers.append(spawn("federated_learning", "train.py", {**image, **env, "BACKEND_TYPE": "TORCH"}))
 
     for trainer in trainers:
         assert trainer.wait(timeout=90) == 0, trainer.output
@@ -542,7 +542,7 @@ def kb_server(tmp_path):
     store.close()
 
 
-def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, kb_server):
+def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, kb_server, spawn):
     prefix = data_path_prefix(tmp_path)
     job, example = "atcii-lifelong", "lifelong_learning/atcii"
     dataset = prefix / "data" / "lifelong_learning" / "atcii"
@@ -553,9 +553,8 @@ def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, 
                   original_dataset_url=train_csv, data_path_prefix=prefix)
     image = image_environment(tmp_path)
 
-    train = Worker(example, "train.py", {**image, **gm_environment(
-        "ll-train", **common, train_dataset_url=lc_round_file(prefix, job, "train.csv", train_csv))},
-        tmp_path)
+    train = spawn(example, "train.py", {**image, **gm_environment(
+        "ll-train", **common, train_dataset_url=lc_round_file(prefix, job, "train.csv", train_csv))})
     assert train.wait(timeout=60) == 0, train.output
     [report] = reports(lc_stub)
     assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
@@ -563,9 +562,9 @@ def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, 
     index = prefix / report["results"][0]["url"].lstrip("/")  # a host path: the LC finds it on the node
     assert index == output / "index.pkl" and index.is_file()
 
-    evaluate = Worker(example, "eval.py", {**image, **gm_environment(
+    evaluate = spawn(example, "eval.py", {**image, **gm_environment(
         "ll-eval", **common, model_urls=[index],
-        test_dataset_url=lc_round_file(prefix, job, "test.csv", test_csv))}, tmp_path)
+        test_dataset_url=lc_round_file(prefix, job, "test.csv", test_csv))})
     assert evaluate.wait(timeout=60) == 0, evaluate.output
     [report] = reports(lc_stub)
     assert (report["name"], report["kind"], report["status"]) == ("eval-worker-abcde", "eval", "completed")
@@ -575,10 +574,10 @@ def test_lifelong_learning_workers_run_in_the_gm_environment(tmp_path, lc_stub, 
     (output / "deploy").mkdir()
     (output / "deploy" / "index.pkl").write_bytes(index.read_bytes())
     edge_kb = tmp_path / "edge-kb"  # the manifest mounts an emptyDir at EDGE_OUTPUT_URL's default
-    infer = Worker(example, "inference.py", {**image, **gm_environment(
+    infer = spawn(example, "inference.py", {**image, **gm_environment(
         "ll-inference", job=job, lc_server=lc_stub.url, model_urls=[output / "deploy" / "index.pkl"],
         output_url=tmp_path / "outputDir-as-written", data_path_prefix=prefix),
-        "TEST_DATASET_URL": str(test_csv), "EDGE_OUTPUT_URL": str(edge_kb)}, tmp_path)
+        "TEST_DATASET_URL": str(test_csv), "EDGE_OUTPUT_URL": str(edge_kb)})
     assert infer.wait(timeout=60) == 0, infer.output
     assert len(re.findall(r"preference \d truth \d", infer.output)) == 20
     assert (edge_kb / "index.pkl").is_file()  # the edge keeps its own copy of the knowledge base
