@@ -24,8 +24,8 @@ def main():
     learning_rate = float(sedna_lib.context.get_parameters("learning_rate", 0.01))
     optimizer = sedna_lib.optimizers.Adam(learning_rate=learning_rate)
     model = sedna_lib.collaborative_training.fit(
-        train_loader, test_loader, model, loss, metric, optimizer,
-        batch_size=sedna_lib.context.get_parameters("batch_size", 32),
+        train_loader=train_loader, test_loader=test_loader, model=model, loss=loss, metric=metric,
+        optimizer=optimizer, batch_size=sedna_lib.context.get_parameters("batch_size", 32),
         epochs=sedna_lib.context.get_parameters("epochs", 1),
         aggregation_algorithm=sedna_lib.context.get_parameters("aggregation_algorithm", "FedAvg"))
     if test_loader is not None:

@@ -58,7 +58,7 @@ def _torch_accuracy(model, x, y):
 
 @pytest.mark.tensorflow
 def test_keras_models_fit_federatedly_and_end_with_the_same_global_model(digits):
-    pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow")
     import keras
 
     from sedna_lib import collaborative_training, losses, metrics, optimizers
@@ -70,10 +70,13 @@ def test_keras_models_fit_federatedly_and_end_with_the_same_global_model(digits)
     models = [keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")]) for _ in range(2)]
     rounds = [[], []]
 
-    def client(i):
+    def client(i):  # the solar_corona call: tf.data loaders, keyword arguments, string parameters
+        train_loader = tf.data.Dataset.from_tensor_slices(shards[i]).shuffle(300, seed=i).batch(32)
+        test_loader = tf.data.Dataset.from_tensor_slices((xt, yt)).batch(128)
         return collaborative_training.fit(
-            shards[i], (xt, yt), models[i], losses.SparseCategoricalCrossentropy(),
-            metrics.SparseCategoricalAccuracy(), optimizers.Adam(learning_rate=0.05), batch_size="32", epochs="2",
+            train_loader=train_loader, test_loader=test_loader, model=models[i],
+            loss=losses.SparseCategoricalCrossentropy(), metric=metrics.SparseCategoricalAccuracy(),
+            optimizer=optimizers.Adam(learning_rate=0.05), batch_size="32", epochs="2",
             aggregation_algorithm="FedAvg", context=_client_ctx(server, f"k{i}"), progress=False,
             on_round=rounds[i].append)
 
@@ -89,7 +92,7 @@ def test_keras_models_fit_federatedly_and_end_with_the_same_global_model(digits)
         np.testing.assert_allclose(a, b, rtol=1e-6)
     scores = models[0].evaluate(xt, yt, return_dict=True, verbose=0)
     assert scores["sparse_categorical_accuracy"] > 0.6  # the metric given to fit is the one compiled
-    assert [len(r.clients) for r in server.history_] == [2, 2]
+    assert [(len(r.clients), r.total_sample) for r in server.history_] == [(2, 600), (2, 600)]
 
 
 def test_progress_prints_a_line_per_round_to_a_pipe_and_a_bar_only_when_rounds_are_known():
