@@ -149,6 +149,26 @@ class FederatedLearning(JobBase):
         super().close()
 
 
+def _as_arrays(x: Any, y: Any) -> tuple[Any, Any]:
+    """Return ``(x, y)`` arrays, gathering them from a loader of ``(x, y)`` batches when ``y`` is None."""
+    if y is not None:
+        return x, y
+    import numpy as np
+
+    xs, ys = [], []
+    try:
+        for batch in x:
+            xs.append(np.asarray(batch[0]))
+            ys.append(np.asarray(batch[1]))
+    except (TypeError, IndexError, KeyError):
+        raise ParameterError("a one-shot aggregator (MistNet) needs the trainset as (x, y) arrays, or a loader "
+                             "of (x, y) batches") from None
+    if not xs:
+        raise ParameterError("the trainset is empty")
+    join = np.stack if ys[0].ndim == 0 else np.concatenate  # single samples, or batches
+    return join(xs), join(ys)
+
+
 class FederatedLearningV2:
     """The V2 trainer (Sedna's Plato adapter), run by sedna_lib itself.
 
@@ -228,7 +248,7 @@ class FederatedLearningV2:
         client = client_for(ctx, name, job_name=ctx.config.job_name)
         try:
             if getattr(aggregator, "one_shot", False) and hasattr(aggregator, "client_update"):
-                x, y = self._trainset()
+                x, y = _as_arrays(*self._trainset())
                 update = aggregator.client_update(model, x, y, client_id=client.client_id)
                 client.connect()
                 client.send_update(update.weights, update.num_samples, round_number=1)

@@ -333,7 +333,14 @@ def test_mistnet_clients_upload_features_once_and_the_server_trains_the_head(dig
     body = _torch_net(seed=3)
 
     def trainer(i):
-        job = FederatedLearningV2(data=_Data(*shards[i]), estimator=_Estimator(body),
+        data = _Data(*shards[i])
+        if i == 1:  # a loader of (x, y) batches works as well as arrays
+            import torch
+
+            data.trainset = torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(torch.from_numpy(shards[i][0]), torch.from_numpy(shards[i][1])),
+                batch_size=64)
+        job = FederatedLearningV2(data=data, estimator=_Estimator(body),
                                   aggregation=MistNet(cut_layer="2", epsilon="8", seed=i),
                                   context=_client_ctx(server, f"mist-{i}"))
         return job.train()
