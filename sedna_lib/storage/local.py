@@ -62,6 +62,20 @@ def _partial_name(path: str) -> str:
     return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
 
 
+@contextlib.contextmanager
+def _atomic(path: str) -> Iterator[str]:
+    """Yield a temporary name beside ``path`` to write; rename it onto ``path`` on success, else remove it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = _partial_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
 def _same(src: str, dst: str) -> bool:
     try:
         return os.path.exists(dst) and os.path.samefile(src, dst)
@@ -152,17 +166,9 @@ class LocalStorage(Storage):
         target = local_target(dst, os.path.basename(src))
         if _same(src, target):
             return target
-        with _translate("copy", uri):
-            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-            tmp = _partial_name(target)
-            try:
-                shutil.copyfile(src, tmp)
-                shutil.copymode(src, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(tmp)
-                raise
+        with _translate("copy", uri), _atomic(target) as tmp:
+            shutil.copyfile(src, tmp)
+            shutil.copymode(src, tmp)
         return target
 
     def exists(self, uri: str) -> bool:
@@ -285,18 +291,8 @@ class LocalStorage(Storage):
         StorageError
             If the file cannot be written.
         """
-        path = self._path(uri)
-        with _translate("write", uri):
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            tmp = _partial_name(path)
-            try:
-                with open(tmp, "xb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(tmp)
-                raise
+        with _translate("write", uri), _atomic(self._path(uri)) as tmp, open(tmp, "xb") as fh:
+            fh.write(data)
 
     def join(self, base: str, *parts: str) -> str:
         """Join path parts (leading separators of later parts are ignored, as Sedna does).

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
-import shutil
 import tempfile
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -99,12 +97,9 @@ class StorageRouter:
             If the scheme is not supported (``gs://`` included).
         """
         scheme, _ = split_scheme(uri)
-        if scheme in ("", "file"):
-            return self.local
-        if scheme == "s3":
-            return self.s3
-        if scheme in ("http", "https"):
-            return self.http
+        for store in (self.local, self.s3, self.http):
+            if scheme in store.schemes:
+                return store
         if scheme == "gs":
             raise StorageError(f"{uri}: gs:// (Google Cloud Storage) is not supported; use an s3:// URL "
                                f"(any S3-compatible store), http(s):// or a local path", uri=uri)
@@ -125,7 +120,7 @@ class StorageRouter:
         bool
             ``True`` for remote URLs.
         """
-        return split_scheme(uri)[0] not in ("", "file")
+        return split_scheme(uri)[0] not in LocalStorage.schemes
 
     # -- moving data ---------------------------------------------------------------------------
 
@@ -169,7 +164,7 @@ class StorageRouter:
         try:
             return store.download(src, target)
         except BaseException:
-            _remove(target)
+            self.local.delete(target)
             raise
 
     def upload(self, src: str, dst: str) -> str:
@@ -204,7 +199,7 @@ class StorageRouter:
             try:
                 return store.upload(staged, dst)
             finally:
-                _remove(staged)
+                self.local.delete(staged)
         return store.upload(src, dst)
 
     # -- other operations ----------------------------------------------------------------------
@@ -315,18 +310,10 @@ class StorageRouter:
 
 def _name_of(uri: str) -> str:
     scheme, _ = split_scheme(uri)
-    if scheme in ("", "file"):
+    if scheme in LocalStorage.schemes:
         name = os.path.basename(os.path.normpath(strip_file_scheme(uri)))
     elif scheme == "s3":
         name = posixpath.basename(uri.rstrip("/"))
     else:
         name = unquote(posixpath.basename(urlsplit(uri).path))
     return name or "download"
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
