@@ -37,3 +37,10 @@ def test_quick_start_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     accuracy = float(re.search(r"accuracy (\d\.\d+)", done.stdout).group(1))
     assert accuracy > 0.95
+
+
+def test_readme_links_point_to_existing_files():
+    links = re.findall(r"\]\(((?!https?://)[^)#]+)\)", README.read_text())
+    assert links
+    missing = [link for link in links if not (README.parent / link).exists()]
+    assert missing == []
