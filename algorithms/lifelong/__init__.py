@@ -11,7 +11,12 @@ from .task_allocation import (
     TaskMiningByDataAttr,
     TaskMiningBySVC,
 )
-from .task_definition import TaskDefinitionByCluster, TaskDefinitionByDataAttr, TaskDefinitionByOrigin, TaskDefinitionBySVC
+from .task_definition import (
+    TaskDefinitionByCluster,
+    TaskDefinitionByDataAttr,
+    TaskDefinitionByOrigin,
+    TaskDefinitionBySVC,
+)
 from .task_relation import DefaultTaskRelationDiscover
 from .task_remodeling import DefaultTaskRemodeling
 from .task_update_decision import UpdateStrategyByFinetune, UpdateStrategyDefault

@@ -104,6 +104,22 @@ def features(x: Any) -> np.ndarray:
     return arr.reshape(arr.shape[0], -1)
 
 
+def features_on(x: Any, columns: Sequence[Any] | None) -> np.ndarray:
+    """Return :func:`features` of ``x``, restricted to ``columns`` for a DataFrame when they are given.
+
+    Raises
+    ------
+    DataError
+        If ``x`` lacks one of ``columns``.
+    """
+    if not columns or not is_frame(x):
+        return features(x)
+    missing = [c for c in columns if c not in x.columns]
+    if missing:
+        raise DataError(f"the samples lack the columns {missing} the tasks were built on")
+    return x[list(columns)].to_numpy(dtype=float)
+
+
 def entry_of(values: Sequence[Any]) -> str:
     """Return Sedna's task name for attribute values (``_`` -> ``-``, no spaces, joined by ``_``)."""
     return "_".join(str(v).replace("_", "-").replace(" ", "") for v in values)

@@ -15,7 +15,7 @@ import numpy as np
 from sedna_lib.base import BaseAlgorithm
 from sedna_lib.exceptions import DataError, ParameterError
 
-from ._data import column, drop_columns, entry_of, features, is_frame, knn_distance, n_rows
+from ._data import column, drop_columns, entry_of, features, features_on, is_frame, knn_distance, n_rows
 from .task_definition import _as_list, _with_x, origins_of, svc_predict
 
 __all__ = ["TaskAllocationDefault", "TaskAllocationByDataAttr", "TaskAllocationBySVC",
@@ -103,8 +103,8 @@ class TaskAllocationByDataAttr(BaseAlgorithm):
         """
         attrs = _as_list(self.attribute)
         if not attrs or not isinstance(self.task_extractor, dict):
-            raise ParameterError("TaskAllocationByDataAttr needs attribute=[...] and the {entry: index} extractor "
-                                 "built by TaskDefinitionByDataAttr")
+            raise ParameterError("TaskAllocationByDataAttr needs attribute=[...] and the {entry: index} "
+                                 "extractor built by TaskDefinitionByDataAttr")
         rows = list(zip(*(column(samples.x, a) for a in attrs)))
         allocations = [int(self.task_extractor.get(entry_of(r), self.default)) for r in rows]
         out = _with_x(samples, drop_columns(samples.x, attrs))
@@ -151,8 +151,7 @@ class TaskAllocationBySVC(BaseAlgorithm):
         ext = self.task_extractor
         if not isinstance(ext, dict) or ext.get("type") != "svc":
             raise ParameterError("TaskAllocationBySVC needs the extractor built by TaskDefinitionBySVC")
-        cols = ext.get("columns")
-        x = samples.x[cols].to_numpy(dtype=float) if cols and is_frame(samples.x) else features(samples.x)
+        x = features_on(samples.x, ext.get("columns"))
         return samples, [int(v) for v in svc_predict(ext, x)]
 
 
@@ -201,7 +200,8 @@ class TaskAllocationByOrigin(BaseAlgorithm):
         """
         ext = self.task_extractor
         if not isinstance(ext, dict):
-            raise ParameterError("TaskAllocationByOrigin needs the {origin: index} extractor of TaskDefinitionByOrigin")
+            raise ParameterError("TaskAllocationByOrigin needs the {origin: index} extractor of "
+                                 "TaskDefinitionByOrigin")
         n = n_rows(samples.x)
         if self.default is not None:
             return samples, [int(ext.get(str(self.default), 0))] * n
@@ -227,14 +227,7 @@ def _first(row: Any) -> Any:
 
 def profile_features(profiles: dict, x: Any) -> np.ndarray:
     """Standardised features of ``x`` in the space of the task profiles (same columns, mean and scale)."""
-    cols = profiles.get("columns")
-    if cols and is_frame(x):
-        missing = [c for c in cols if c not in x.columns]
-        if missing:
-            raise DataError(f"the samples lack the columns {missing} the task profiles were built on")
-        feats = x[cols].to_numpy(dtype=float)
-    else:
-        feats = features(x)
+    feats = features_on(x, profiles.get("columns"))
     mean = np.asarray(profiles["mean"], dtype=float)
     if feats.shape[1] != mean.shape[0]:
         raise DataError(f"the samples have {feats.shape[1]} features; the known tasks have {mean.shape[0]}")

@@ -78,7 +78,8 @@ class TaskDefinitionByDataAttr(BaseAlgorithm):
         """
         attrs = _as_list(self.attribute)
         if not attrs:
-            raise ParameterError("TaskDefinitionByDataAttr needs attribute=[column, ...] naming the task columns")
+            raise ParameterError("TaskDefinitionByDataAttr needs attribute=[column, ...] naming the task "
+                                 "columns")
         keys = [tuple(row) for row in zip(*(column(samples.x, a) for a in attrs))]
         stripped = _with_x(samples, drop_columns(samples.x, attrs))
         tasks, extractor = [], {}
@@ -301,7 +302,8 @@ class TaskDefinitionByCluster(BaseAlgorithm):
         feats = features(samples.x)
         n_class = int(self.n_class)
         if n_class < 1 or n_class > feats.shape[0]:
-            raise ParameterError(f"TaskDefinitionByCluster n_class must be in [1, n_samples], got {self.n_class!r}")
+            raise ParameterError(f"TaskDefinitionByCluster n_class must be in [1, n_samples], "
+                                 f"got {self.n_class!r}")
         mean, scale = feats.mean(0), feats.std(0) + 1e-12
         km = KMeans(n_clusters=n_class, n_init=4,
                     random_state=int(self.random_state)).fit((feats - mean) / scale)

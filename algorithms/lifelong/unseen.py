@@ -19,7 +19,7 @@ from sedna_lib.base import BaseAlgorithm
 from sedna_lib.exceptions import ParameterError, SednaWarning
 
 from ._data import knn_distance, n_rows, take
-from .task_allocation import profile_features
+from .task_allocation import TaskAllocationDefault, profile_features
 
 __all__ = ["SampleRegonitionDefault", "SampleReRegonitionDefault", "ModelProbeFilter", "TaskAttrFilter",
            "UnseenTaskAllocationDefault"]
@@ -256,7 +256,7 @@ def _as_rows(value: Any) -> list:
     return [list(map(str, np.atleast_1d(r))) for r in np.atleast_2d(arr)] if arr.size else []
 
 
-class UnseenTaskAllocationDefault(BaseAlgorithm):
+class UnseenTaskAllocationDefault(TaskAllocationDefault):
     """Send every unseen sample to the first unseen task.
 
     Parameters
@@ -264,23 +264,3 @@ class UnseenTaskAllocationDefault(BaseAlgorithm):
     task_extractor : object, default=None
         The unseen-task extractor (unused).
     """
-
-    def __init__(self, *, task_extractor: Any = None) -> None:
-        self.task_extractor = task_extractor
-
-    def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, list[int]]:
-        """Allocate.
-
-        Parameters
-        ----------
-        samples : data source
-            Unseen samples.
-        **kwargs : object
-            Ignored.
-
-        Returns
-        -------
-        samples, allocations
-            The samples and a list of zeros.
-        """
-        return samples, [0] * n_rows(samples.x)
