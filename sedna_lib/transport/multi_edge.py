@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
 from .objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, loads
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
 
 __all__ = ["MultiEdgeClient", "Detection", "FE", "ReID_Endpoint"]
 
@@ -69,6 +70,8 @@ class MultiEdgeClient:
         return f"{self.protocol}://{host}:{self.port}/{self.service_name}"
 
     def _request(self, method: str, route: str, data: Any = None, *, has_body: bool = True) -> requests.Response:
+        import requests  # here, not at module level: importing the feature stays light
+
         if self._session is None:
             self._session = requests.Session()
         url = f"{self.endpoint}/{route}" if route else self.endpoint
