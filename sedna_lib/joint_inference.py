@@ -159,6 +159,7 @@ class JointInference(JobBase):
         self.stats = {"inferences": 0, "hard": 0, "cloud_ok": 0, "cloud_failed": 0, "queued": 0, "replayed": 0}
         self._lock = threading.RLock()
         self._started = False
+        self._mode: MiningMode | None = None
         self._miner: Any = None
         self._client: Any = None
         self._queue: Any = None
@@ -327,10 +328,17 @@ class JointInference(JobBase):
         ConfigError
             If ``MINING_MODE`` is ``mining-then-inference`` and no miner is configured.
         """
-        self.start()
-        callback = resolve_callback(post_process)
-        mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
-        miner = self.miner
+        if not self._started:
+            self.start()
+        callback = resolve_callback(post_process) if post_process is not None else None
+        mode = self._mode
+        if mode is None:  # read once: the hot path does no configuration lookups
+            mode = self._mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
+        miner = self._miner
+        if miner is None:
+            miner = self.miner
+        elif miner is False:
+            miner = None
         if mode is MiningMode.MINING_THEN_INFERENCE:
             if miner is None:
                 raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; set "

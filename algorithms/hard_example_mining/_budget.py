@@ -35,7 +35,8 @@ def check_unit(miner: Any, name: str) -> float:
 
 
 def _check_range(values: np.ndarray, what: str) -> None:
-    if values.size and (not np.all(np.isfinite(values)) or values.min() < -_TOL or values.max() > 1 + _TOL):
+    # two reductions: a NaN makes min/max NaN, which fails both comparisons, and an inf is out of range
+    if values.size and not (values.min() >= -_TOL and values.max() <= 1 + _TOL):
         bad = values[~np.isfinite(values) | (values < -_TOL) | (values > 1 + _TOL)][0]
         raise DataError(f"{what} must lie in [0, 1], got {bad!r}; pass probabilities (softmax or "
                         f"predict_proba output), not logits or raw scores")
@@ -108,6 +109,7 @@ def as_detections(batch: Any) -> tuple[np.ndarray, np.ndarray]:
         _check_range(batch.astype(np.float64, copy=False), "class probabilities")
         scores = batch.max(axis=1).astype(np.float64) if batch.shape[1] else np.zeros(0)
         counts = np.full(batch.shape[0], 1 if batch.shape[1] else 0, dtype=np.int64)
+        return scores, counts  # the probabilities were checked, so their maxima are in range
     else:
         parts, counts_list = [], []
         for i, sample in enumerate(batch):
@@ -136,6 +138,8 @@ def as_detections(batch: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def per_sample(values: np.ndarray, counts: np.ndarray, empty: float) -> tuple[np.ndarray, np.ndarray]:
     """Sum ``values`` per sample (``counts`` consecutive entries each); return sums and safe counts."""
+    if values.size == counts.size and (counts == 1).all():  # one box per sample (a probability vector each)
+        return values.astype(np.float64), np.ones(counts.size, dtype=np.int64)
     sums = np.full(len(counts), empty, dtype=np.float64)
     nonempty = counts > 0
     if values.size:
@@ -227,6 +231,26 @@ class ScoredMiner(HardExampleMiner):
 
     scored = True
     upload_ratio: float | None = None
+
+    def __call__(self, infer_result: Any) -> bool:
+        """Tell whether one inference result is hard.
+
+        Parameters
+        ----------
+        infer_result : object
+            One sample's result (probability vector, box list...).
+
+        Returns
+        -------
+        bool
+            True if the sample should go to the cloud.
+        """
+        if (isinstance(infer_result, np.ndarray) and infer_result.ndim == 1 and infer_result.dtype.kind in "biuf"
+                and self.input_kind in ("probabilities", "detections")):
+            batch: Any = infer_result.reshape(1, -1)  # one probability vector: the array path, no list
+        else:
+            batch = [infer_result]
+        return bool(self.is_hard(batch)[0])
 
     @abc.abstractmethod
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
