@@ -16,7 +16,6 @@ import threading
 import types
 import typing
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Callable, Iterator, Union
 
 from .exceptions import (
@@ -129,6 +128,9 @@ class Registry:
             if found is None:
                 found = {}
                 if self.use_entry_points:
+                    # importlib.metadata costs more to import than the rest of sedna_lib: only on first lookup
+                    from importlib import metadata
+
                     for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
                         dist = getattr(getattr(ep, "dist", None), "name", None)
                         found.setdefault(ep.name, Plugin(kind, ep.name, ep.value, dist))
