@@ -21,6 +21,7 @@ import urllib.parse
 from typing import Any
 
 from ..exceptions import ConfigError, DataError
+from ..storage.local import atomic_path
 from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
 
 __all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
@@ -156,11 +157,8 @@ class KnowledgeBaseStore:
             The path.
         """
         path = self.path_of(name)
-        os.makedirs(self.save_dir, exist_ok=True)
-        tmp = f"{path}.{threading.get_ident()}.part"
-        with open(tmp, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
         return path
 
     def update_index(self, data: bytes) -> None:

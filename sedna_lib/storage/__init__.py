@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._archive import is_archive, make_tar, safe_extract
 from .base import Storage, split_scheme
 from .http import HTTPStorage
-from .local import LocalStorage, strip_file_scheme
+from .local import LocalStorage, atomic_path, strip_file_scheme
 from .router import StorageRouter
 from .s3 import S3Storage, parse_endpoint
 
@@ -17,6 +17,7 @@ __all__ = [
     "StorageRouter",
     "split_scheme",
     "strip_file_scheme",
+    "atomic_path",
     "parse_endpoint",
     "safe_extract",
     "make_tar",

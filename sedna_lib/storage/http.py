@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import threading
 from typing import TYPE_CHECKING, Any, Iterator
@@ -11,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
 from .base import Storage, local_target
-from .local import _partial_name, strip_file_scheme
+from .local import atomic_path, strip_file_scheme
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -165,16 +164,9 @@ class HTTPStorage(Storage):
         target = local_target(strip_file_scheme(dst), name)
         with self._get(src, "download") as response:
             try:
-                os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-                tmp = _partial_name(target)
-                try:
-                    with open(tmp, "wb") as fh:
-                        for chunk in response.iter_content(_CHUNK):
-                            fh.write(chunk)
-                    os.replace(tmp, target)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(tmp)
+                with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+                    for chunk in response.iter_content(_CHUNK):
+                        fh.write(chunk)
             except requests.RequestException:
                 raise  # translated by _get
             except OSError as exc:

@@ -12,7 +12,7 @@ from typing import Iterator
 from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
 from .base import Storage, local_target, split_scheme
 
-__all__ = ["LocalStorage", "strip_file_scheme"]
+__all__ = ["LocalStorage", "atomic_path", "strip_file_scheme"]
 
 
 def strip_file_scheme(uri: str) -> str:
@@ -63,8 +63,31 @@ def _partial_name(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _atomic(path: str) -> Iterator[str]:
-    """Yield a temporary name beside ``path`` to write; rename it onto ``path`` on success, else remove it."""
+def atomic_path(path: str) -> Iterator[str]:
+    """Give a temporary name to write ``path`` through, so a reader never sees half a file.
+
+    The folder of ``path`` is created. On a clean exit the temporary file is renamed onto
+    ``path``; on an error it is removed and the error propagates.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+
+    Yields
+    ------
+    str
+        A unique hidden name beside ``path`` (it ends with ``.part``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> target = os.path.join(tempfile.mkdtemp(), "sub", "a.txt")
+    >>> with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+    ...     _ = fh.write(b"hi")
+    >>> open(target, "rb").read()
+    b'hi'
+    """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = _partial_name(path)
     try:
@@ -166,7 +189,7 @@ class LocalStorage(Storage):
         target = local_target(dst, os.path.basename(src))
         if _same(src, target):
             return target
-        with _translate("copy", uri), _atomic(target) as tmp:
+        with _translate("copy", uri), atomic_path(target) as tmp:
             shutil.copyfile(src, tmp)
             shutil.copymode(src, tmp)
         return target
@@ -291,7 +314,7 @@ class LocalStorage(Storage):
         StorageError
             If the file cannot be written.
         """
-        with _translate("write", uri), _atomic(self._path(uri)) as tmp, open(tmp, "xb") as fh:
+        with _translate("write", uri), atomic_path(self._path(uri)) as tmp, open(tmp, "xb") as fh:
             fh.write(data)
 
     def join(self, base: str, *parts: str) -> str:

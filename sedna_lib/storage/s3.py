@@ -18,7 +18,7 @@ from ..exceptions import (
     StoragePermissionError,
 )
 from .base import Storage, local_target, split_scheme
-from .local import _partial_name, strip_file_scheme
+from .local import atomic_path, strip_file_scheme
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -298,18 +298,13 @@ class S3Storage(Storage):
             return self._download_folder(client, bucket, key, src, dst)
 
     def _save(self, response: Any, target: str) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        tmp = _partial_name(target)
         try:
-            with open(tmp, "wb") as fh:
+            with atomic_path(target) as tmp, open(tmp, "wb") as fh:
                 for chunk in response.stream(1024 * 1024):
                     fh.write(chunk)
-            os.replace(tmp, target)
         finally:
             response.close()
             response.release_conn()
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
 
     def _download_folder(self, client: Any, bucket: str, key: str, src: str, dst: str) -> str:
         prefix = self._prefix(key)

@@ -8,6 +8,7 @@ import urllib.parse
 from typing import Any
 
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+from ..storage.local import atomic_path
 
 __all__ = ["KBClient"]
 
@@ -212,13 +213,9 @@ class KBClient:
         """
         url = self.absolute(url)
         response = self._request("GET", url, stream=True)
-        parent = os.path.dirname(os.path.abspath(dst))
-        os.makedirs(parent, exist_ok=True)
-        tmp = f"{dst}.part"
-        with open(tmp, "wb") as fh:
+        with atomic_path(dst) as tmp, open(tmp, "wb") as fh:
             for chunk in response.iter_content(chunk_size=1 << 20):
                 fh.write(chunk)
-        os.replace(tmp, dst)
         return dst
 
     def read_bytes(self, url: str) -> bytes:

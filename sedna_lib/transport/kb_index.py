@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..base import Model, Task, TaskGroup
 from ..exceptions import DataError
+from ..storage.local import atomic_path
 
 __all__ = ["FORMAT", "encode_value", "decode_value", "index_to_json", "index_from_json", "dumps_index",
            "loads_index", "write_index", "empty_index", "is_json_index"]
@@ -299,10 +299,6 @@ def write_index(index: dict, path: str) -> str:
     str
         ``path``.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(dumps_index(index))
-    os.replace(tmp, path)
     return path

@@ -12,6 +12,7 @@ import uuid
 from typing import Any, Iterable, Sequence
 
 from ...config import Config
+from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
 
@@ -435,12 +436,9 @@ class FileOperations:
         str
             The file written.
         """
-        os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{uuid.uuid4().hex}{exts}")
-        tmp = path + ".part"
-        with open(tmp, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             fh.write(self._file_codec().dumps(data))
-        os.replace(tmp, path)
         return path
 
     def get_files_list(self, folder: str) -> list[str]:
