@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import pickle
@@ -23,6 +22,7 @@ from ..exceptions import (
     StorageError,
     StorageNotFoundError,
 )
+from ..storage import StorageRouter, strip_file_scheme
 
 __all__ = [
     "BaseDataSource",
@@ -35,7 +35,7 @@ __all__ = [
     "load_dataset",
 ]
 
-_REMOTE_PREFIXES = ("s3://", "http://", "https://", "gs://", "obs://")
+_is_remote = StorageRouter.is_remote
 
 
 def _resolve_func(func: Any) -> Callable[..., Any] | None:
@@ -62,10 +62,8 @@ def _to_array(items: list[Any]) -> np.ndarray:
 
 
 def _check_local(path: str, what: str) -> str:
-    text = os.fspath(path)
-    if text.startswith("file://"):
-        text = text[len("file://"):]
-    if text.startswith(_REMOTE_PREFIXES):
+    text = strip_file_scheme(os.fspath(path))
+    if _is_remote(text):
         raise StorageError(f"{what} {text!r} is remote; download it first (Context.storage.download) and "
                            f"parse the local copy", uri=text)
     if not os.path.isfile(text):
@@ -169,8 +167,8 @@ class BaseDataSource:
         StorageError
             If ``output`` is remote or cannot be written.
         """
-        path = os.fspath(output)
-        if not path or path.startswith(_REMOTE_PREFIXES):
+        path = strip_file_scheme(os.fspath(output))
+        if not path or _is_remote(path):
             raise StorageError(f"BaseDataSource.save writes local files only, got {path!r}; save locally, "
                                f"then upload with Context.storage.upload", uri=path)
         try:
@@ -188,7 +186,7 @@ class BaseDataSource:
 
 
 def _looks_like_path(token: str) -> bool:
-    if not token or os.path.isabs(token) or token.startswith(_REMOTE_PREFIXES):
+    if not token or os.path.isabs(token) or _is_remote(token):
         return False
     if "/" in token or os.sep in token:
         return True
@@ -586,13 +584,13 @@ class JSONDataParse(BaseDataSource):
 # -- solar_corona: load_train_dataset / load_eval_dataset -----------------------------------------
 
 def _local_copy(url: str, context: Any) -> str:
-    if url.startswith(_REMOTE_PREFIXES):
-        if context is None:
-            from ..context import Context
+    if not _is_remote(url):
+        return url
+    if context is None:
+        from ..context import Context
 
-            context = Context.from_env()
-        return context.storage.download(url)
-    return url[len("file://"):] if url.startswith("file://") else url
+        context = Context.from_env()
+    return context.storage.download(url)
 
 
 def _numeric(values: list[str]) -> np.ndarray:
@@ -607,8 +605,7 @@ def _numeric(values: list[str]) -> np.ndarray:
 
 def _load_csv(path: str, label: str | None) -> tuple[np.ndarray, np.ndarray]:
     with open(path, encoding="utf-8", newline="") as fh:
-        text = fh.read()
-    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+        rows = [r for r in csv.reader(fh) if r]
     if not rows:
         raise DataError(f"{path}: empty CSV file")
     header = rows[0]
@@ -724,10 +721,7 @@ def load_train_dataset(url: str | None = None, *, label: str | None = None,
     ConfigError
         If no URL is given and ``TRAIN_DATASET_URL`` is unset.
     """
-    if url is None:
-        url = (context.config.train_dataset_url if context is not None
-               else _cfg.get_parameter("TRAIN_DATASET_URL"))
-    return load_dataset(url, variable="TRAIN_DATASET_URL", label=label, context=context)
+    return _load_named(url, "TRAIN_DATASET_URL", label=label, context=context)
 
 
 def load_eval_dataset(url: str | None = None, *, label: str | None = None,
@@ -753,7 +747,13 @@ def load_eval_dataset(url: str | None = None, *, label: str | None = None,
     ConfigError
         If no URL is given and ``TEST_DATASET_URL`` is unset.
     """
-    if url is None:
-        url = (context.config.test_dataset_url if context is not None
-               else _cfg.get_parameter("TEST_DATASET_URL"))
-    return load_dataset(url, variable="TEST_DATASET_URL", label=label, context=context)
+    return _load_named(url, "TEST_DATASET_URL", label=label, context=context)
+
+
+def _load_named(url: str | None, variable: str, *, label: str | None,
+                context: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_dataset` of ``url``, else of the URL the variable ``variable`` gives."""
+    if url is None:  # the Config field of a variable is its name in lower case
+        url = (getattr(context.config, variable.lower()) if context is not None
+               else _cfg.get_parameter(variable))
+    return load_dataset(url, variable=variable, label=label, context=context)
