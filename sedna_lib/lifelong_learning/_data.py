@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from ..datasources import BaseDataSource
 from ..exceptions import DataError
 
 __all__ = ["Samples", "as_samples", "numeric_features", "build_profiles"]
 
 
-class Samples:
+class Samples(BaseDataSource):
     """A minimal data source (``x``, ``y``, ``meta_attr``), used when the caller gives arrays.
 
     Parameters
@@ -27,24 +28,11 @@ class Samples:
     """
 
     def __init__(self, x: Any, y: Any = None, meta_attr: Any = None, data_type: str = "train") -> None:
+        super().__init__(data_type)
         self.x = x
         self.y = y
         self.meta_attr = meta_attr
-        self.data_type = data_type
         self.inx = None
-
-    def num_examples(self) -> int:
-        """Return the number of samples.
-
-        Returns
-        -------
-        int
-            ``len(x)``.
-        """
-        return 0 if self.x is None else len(self.x)
-
-    def __len__(self) -> int:  # noqa: D105
-        return self.num_examples()
 
 
 def as_samples(data: Any, data_type: str = "train") -> Any:
