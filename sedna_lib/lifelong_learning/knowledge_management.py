@@ -1,4 +1,4 @@
-"""Knowledge managers: the cloud publishes the knowledge base, the edge mirrors it and keeps unseen samples."""
+"""Knowledge managers: the cloud publishes the knowledge base, the edge mirrors it and saves unseen samples."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..context import Context
-from ..exceptions import ParameterError, StorageError
+from ..exceptions import ParameterError
+from ..storage import StorageRouter
 from .index import load_samples, loads_index, read_index, save_samples, write_index
 
 __all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME"]
@@ -28,12 +29,7 @@ _OPERATORS = {">": _operator.gt, ">=": _operator.ge, "<": _operator.lt, "<=": _o
               "==": _operator.eq, "!=": _operator.ne}
 
 
-def _is_remote(url: str) -> bool:
-    return urllib.parse.urlsplit(str(url)).scheme in ("http", "https", "s3", "obs")
-
-
-def _is_http(url: str) -> bool:
-    return urllib.parse.urlsplit(str(url)).scheme in ("http", "https")
+_is_remote = StorageRouter.is_remote
 
 
 class BaseKnowledgeManagement:
@@ -103,17 +99,9 @@ class BaseKnowledgeManagement:
         StorageError
             If the file cannot be fetched.
         """
-        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-        if _is_http(url) and self.kb_client is not None and url.startswith(self.kb_client.kbserver):
+        if self._on_kb_server(url):
             return self.kb_client.download(url, dst)
-        if _is_remote(url):
-            return self.ctx.storage.download(url, dst)
-        src = url[len("file://"):] if url.startswith("file://") else url
-        if not os.path.isfile(src):
-            raise StorageError(f"knowledge-base file {src!r} does not exist", uri=src)
-        if os.path.abspath(src) != os.path.abspath(dst):
-            shutil.copyfile(src, dst)
-        return dst
+        return self.ctx.storage.download(url, dst)
 
     def read_index_bytes(self, url: str) -> bytes:
         """Fetch the raw index.
@@ -128,12 +116,14 @@ class BaseKnowledgeManagement:
         bytes
             File content.
         """
-        if _is_http(url) and self.kb_client is not None and url.startswith(self.kb_client.kbserver):
+        if self._on_kb_server(url):
             return self.kb_client.read_bytes(url)
-        if _is_remote(url):
-            return self.ctx.storage.read_bytes(url)
-        with open(url, "rb") as fh:
-            return fh.read()
+        return self.ctx.storage.read_bytes(url)
+
+    def _on_kb_server(self, url: str) -> bool:
+        """Whether ``url`` is a file of the knowledge-base server (fetched with its token)."""
+        return (str(url).startswith(("http://", "https://")) and self.kb_client is not None
+                and url.startswith(self.kb_client.kbserver))
 
     def load_index(self, url: str, workdir: str) -> dict:
         """Read an index and make its models and samples local (under ``workdir``).
@@ -206,15 +196,7 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
     @property
     def task_index_url(self) -> str:
         """The published index: ``<output_url>/index.pkl``."""
-        return _join(self.output_url, INDEX_NAME)
-
-    def _put(self, src: str, dst: str) -> str:
-        if _is_remote(dst):
-            return self.ctx.storage.upload(src, dst)
-        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-        if os.path.abspath(src) != os.path.abspath(dst):
-            shutil.copyfile(src, dst)
-        return dst
+        return self.ctx.storage.join(self.output_url, INDEX_NAME)
 
     def update_kb(self, task_index: dict | str) -> str:
         """Publish a knowledge base.
@@ -242,6 +224,7 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         index = dict(index)
         index["create_time"] = str(time.time())
         client = self.kb_client
+        storage = self.ctx.storage
         with tempfile.TemporaryDirectory(prefix="sedna_lib_kb_") as tmp:
             for kind in ("seen_task", "unseen_task"):
                 part = index.get(kind) or {"task_groups": [], "extractor": None}
@@ -251,17 +234,17 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
                     model = group.model
                     if model is not None and isinstance(model.model, str) and not _is_remote(model.model):
                         name = os.path.basename(model.model)
-                        dst = self._put(model.model, _join(self.output_url, kind, name))
+                        dst = storage.upload(model.model, storage.join(self.output_url, kind, name))
                         model.model = client.upload_file(model.model, f"{kind}-{name}") if client else dst
                     if getattr(group, "samples", None) is not None:
                         name = f"train_{_safe(group.entry)}-{stamp}.sample"
                         local = save_samples(group.samples, os.path.join(tmp, name))
-                        dst = self._put(local, _join(self.output_url, kind, name))
+                        dst = storage.upload(local, storage.join(self.output_url, kind, name))
                         group.samples_url = client.upload_file(local, f"{kind}-{name}") if client else dst
             local_index = write_index(index, os.path.join(tmp, INDEX_NAME))
             if client is not None:
                 client.update_db(local_index)
-            published = self._put(local_index, self.task_index_url)
+            published = storage.upload(local_index, self.task_index_url)
         return published
 
     def evaluate_tasks(self, tasks_detail: list, **kwargs: Any) -> list[str]:
@@ -299,12 +282,6 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
             if any(not op(float(v), threshold) for v in scores.values()):
                 drop.append(str(getattr(task.model, "entry", task.entry)))
         return sorted(set(drop))
-
-
-def _join(base: str, *parts: str) -> str:
-    if _is_remote(base):
-        return "/".join([base.rstrip("/"), *parts])
-    return os.path.join(base, *parts)
 
 
 def _safe(name: str) -> str:
