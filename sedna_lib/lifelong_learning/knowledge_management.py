@@ -1,4 +1,4 @@
-"""Knowledge managers: the cloud publishes the knowledge base, the edge mirrors it and saves unseen samples."""
+"""Knowledge managers: the cloud publishes the knowledge base, the edge mirrors it, saving unseen samples."""
 
 from __future__ import annotations
 
