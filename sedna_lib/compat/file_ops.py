@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from ..context import Context
 from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
-from ..storage import StorageRouter, is_archive, make_tar, safe_extract, strip_file_scheme
+from ..storage import LocalStorage, StorageRouter, is_archive, make_tar, safe_extract, strip_file_scheme
 
 __all__ = ["FileOps"]
 
@@ -40,12 +40,7 @@ def _local_errors(action: str, path: str) -> Iterator[None]:
         raise StorageError(f"{action} {path} failed: {exc}", uri=path) from exc
 
 
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
+_remove = LocalStorage().delete  # a missing path is not an error
 
 
 def _same_file(a: str, b: str) -> bool:
