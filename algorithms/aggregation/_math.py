@@ -170,6 +170,11 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
         if buf is None or buf.size < min(a.size, _BLOCK):
             buf = np.empty(_BLOCK, dtype=a.dtype)
             scratch[a.dtype] = buf
+        if a.size <= _BLOCK:  # one block: no slicing
+            view = buf[:a.size].reshape(a.shape)
+            np.multiply(layer, weight, out=view, casting="unsafe")
+            a += view
+            continue
         if not a.flags.c_contiguous:  # not an accumulator we allocated: one full-size product
             a += np.multiply(layer, weight, dtype=a.dtype, casting="unsafe")
             continue

@@ -40,7 +40,7 @@ class StreamingMean(Aggregator):
         self._dtypes = None if self._template is None else [a.dtype for a in self._template]
         self._total = 0.0
         self._count = 0
-        self._scratch: dict = {}
+        self._scratch: dict = getattr(self, "_scratch", {})  # small block buffers, kept across rounds
         self.names_: list[str] | None = getattr(self, "names_", None)
 
     def add(self, update: Any) -> None:
