@@ -7,8 +7,9 @@ import os
 import urllib.parse
 from typing import Any
 
-from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+from ..exceptions import ProtocolError
 from ..storage.local import atomic_path
+from ._requests import send
 
 __all__ = ["KBClient"]
 
@@ -67,23 +68,8 @@ class KBClient:
         self.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
-        import requests
-
-        try:
-            response = self._get_session().request(method, url, timeout=(self.connect_timeout, self.timeout),
-                                                   verify=self.verify, **kwargs)
-        except requests.Timeout as exc:
-            raise TransportTimeout(f"{method} {url} timed out after {self.timeout} s", url=url) from exc
-        except requests.RequestException as exc:
-            raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise RemoteError(f"{method} {url} answered {response.status_code}: {detail}", url=url,
-                              status_code=response.status_code)
-        return response
+        return send(self._get_session(), method, url, timeout=(self.connect_timeout, self.timeout),
+                    verify=self.verify, **kwargs)
 
     def absolute(self, reply: str) -> str:
         """Turn a server reply (a relative download path) into an absolute URL; remote URLs stay as they are.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+from ..exceptions import ProtocolError
+from ._requests import send
 from .objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, loads
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,7 +70,8 @@ class MultiEdgeClient:
         host = f"[{self.ip}]" if ":" in str(self.ip) else self.ip
         return f"{self.protocol}://{host}:{self.port}/{self.service_name}"
 
-    def _request(self, method: str, route: str, data: Any = None, *, has_body: bool = True) -> requests.Response:
+    def _request(self, method: str, route: str, data: Any = None, *,
+                 has_body: bool = True) -> requests.Response:
         import requests  # here, not at module level: importing the feature stays light
 
         if self._session is None:
@@ -82,21 +84,8 @@ class MultiEdgeClient:
         if has_body:
             content = dumps(data, use_pickle=self.legacy_pickle)
             headers["Content-Type"] = PICKLE_MEDIA_TYPE if self.legacy_pickle else MEDIA_TYPE
-        try:
-            resp = self._session.request(method, url, data=content, headers=headers, verify=self.verify,
-                                         timeout=(min(self.timeout, 3.0), self.timeout))
-        except requests.Timeout as exc:
-            raise TransportTimeout(f"{method} {url} timed out after {self.timeout} s", url=url) from exc
-        except requests.RequestException as exc:
-            raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
-        if resp.status_code >= 400:
-            try:
-                detail = resp.json().get("detail", resp.text)
-            except ValueError:
-                detail = resp.text
-            raise RemoteError(f"{method} {url} answered {resp.status_code}: {detail}", url=url,
-                              status_code=resp.status_code)
-        return resp
+        return send(self._session, method, url, data=content, headers=headers, verify=self.verify,
+                    timeout=(min(self.timeout, 3.0), self.timeout))
 
     def check_server_status(self) -> str:
         """Ask the service whether it is up.
