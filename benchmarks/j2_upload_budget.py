@@ -95,8 +95,8 @@ def main() -> None:
           f"(bar {BAR_PT} pt: {'met' if worst <= BAR_PT else 'NOT met'})")
     write_results("j2_upload_budget", {
         "protocol": "J1 edge; held-out half of digits fed one sample at a time; shifted = plain then "
-                    f"noise sigma={NOISE}", "seeds": args.seeds, "stream_length": {"plain": n_plain,
-                                                                                  "shifted": 2 * n_plain},
+                    f"noise sigma={NOISE}",
+        "seeds": args.seeds, "stream_length": {"plain": n_plain, "shifted": 2 * n_plain},
         "rows": rows, "fixed_rule": fixed, "worst_error_pt": worst, "bar_met": worst <= BAR_PT,
         "seconds": time.perf_counter() - start, "machine": machine("scikit-learn")})
 

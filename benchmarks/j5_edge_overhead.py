@@ -5,12 +5,12 @@ logistic regression on 2x2-pooled pixels, scikit-learn, tens of microseconds) an
 linear softmax (a few microseconds, so the fixed cost of the joint-inference path shows). The
 sample is one the edge is sure of, so the miner (Margin, the default-rule Threshold) calls it
 easy and nothing leaves the process. Each repetition times ``--calls`` bare ``model.predict``
-calls (the user's own call) and as many ``inference`` calls (job, backend wrapper, miner),
-interleaved in a shuffled order each repetition, timed with the calling thread's CPU clock (``time.thread_time``: the shared 2-core
-machines these run on are often oversubscribed, and wall time then measures the neighbours);
-the table shows medians over the repetitions (the overhead is the median of the paired
-differences of adjacent blocks), and splits the overhead into the
-miner's own decision (``miner(result)`` timed alone) and the rest (job, backend wrapper).
+calls (the user's own call), as many ``inference`` calls (job, backend wrapper, miner) and as
+many calls of the miner alone, in a shuffled order, with the calling thread's CPU clock
+(``time.thread_time``: the shared 2-core machines these run on are often oversubscribed, and
+wall time then measures the neighbours). The table shows medians over the repetitions; the
+overhead is the median of the paired differences within a repetition, split into the miner's
+own decision and the rest (job, backend wrapper).
 Bar: the joint-inference path costs at most 5 % or 50 us more than the bare call.
 
 Run: python benchmarks/j5_edge_overhead.py [--reps 41 --calls 300]

@@ -85,11 +85,13 @@ class OffloadQueue:
             except FileNotFoundError:
                 names = []
             except OSError as exc:
-                raise StorageError(f"cannot read the offload queue {self.folder}: {exc}", uri=self.folder) from exc
+                raise StorageError(f"cannot read the offload queue {self.folder}: {exc}",
+                                   uri=self.folder) from exc
             self._ids = sorted(n[:-len(_SUFFIX)] for n in names if n.endswith(_SUFFIX) and not n.startswith("."))
         return self._ids
 
     def __len__(self) -> int:
+        """Return how many entries wait in the queue."""
         with self._lock:
             return len(self._scan())
 
@@ -245,4 +247,3 @@ class OffloadQueue:
         os.replace(os.path.join(self.folder, entry + _SUFFIX), os.path.join(corrupt_dir, entry + _SUFFIX))
         self._scan().remove(entry)
         self.corrupt += 1
-

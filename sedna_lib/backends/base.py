@@ -86,7 +86,9 @@ def _cached_shape(func: Callable[..., Any], bound: bool) -> tuple[bool, frozense
 
 
 def _signature_shape(func: Callable[..., Any]) -> tuple[bool, frozenset[str], int] | None:
-    """``(takes **kwargs, named parameters, positional count)`` of ``func``, or None without a signature.
+    """Return ``(takes **kwargs, named parameters, positional count)`` of ``func``, or None.
+
+    None means ``func`` has no signature (some builtins).
 
     Read once per function and cached (``inspect.signature`` costs tens of microseconds, and
     backends consult it on every ``predict``). A bound method is cached by its function, so the
