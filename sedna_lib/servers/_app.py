@@ -52,6 +52,16 @@ class RequestStats:
         self.rejected = 0
         self.failed = 0
 
+    def count_status(self, status: int) -> None:
+        """Count one request by the status it was answered with (4xx rejected, 5xx failed).
+
+        Parameters
+        ----------
+        status : int
+            The HTTP status.
+        """
+        self.count("ok" if status < 400 else "rejected" if status < 500 else "failed")
+
     def count(self, outcome: str) -> None:
         """Count one request: ``ok``, ``rejected`` (4xx) or ``failed`` (5xx).
 

@@ -300,9 +300,13 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
                 check_token(request, token)
             response = await call_next(request)
         except HTTPError as exc:
-            stats.count("rejected")
+            stats.count_status(exc.status)
             return error_response(exc.status, exc.message)
-        stats.count("ok" if response.status_code < 400 else "rejected" if response.status_code < 500 else "failed")
+        except Exception as exc:  # a store failure: answer 500, count it, keep serving
+            logger.exception("knowledge base failed on %s %s", request.method, request.url.path)
+            stats.count("failed")
+            return error_response(500, f"the knowledge base failed: {type(exc).__name__}")
+        stats.count_status(response.status_code)
         return response
 
     async def _form(request: Request) -> Any:
@@ -329,8 +333,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         upload = form.get("file")
         if upload is None or not hasattr(upload, "read"):
             raise HTTPError(400, "multipart field 'file' is missing")
-        name = safe_name(os.path.basename(upload.filename or "") if "/" not in (upload.filename or "")
-                         and "\\" not in (upload.filename or "") else upload.filename)
+        name = safe_name(upload.filename)
         data = await upload.read()
         store.write(name, data)
         return JSONResponse(_download_path(name))

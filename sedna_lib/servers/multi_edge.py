@@ -137,7 +137,7 @@ class MultiEdgeServer:
                 pickled = is_pickle(body)
                 content = None if reply == "json" else self._encode_reply(result, pickled)
             except HTTPError as exc:
-                self.stats.count("rejected" if exc.status < 500 else "failed")
+                self.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
             self.stats.count("ok")
             if content is None:

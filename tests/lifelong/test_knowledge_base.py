@@ -115,6 +115,23 @@ def test_oversized_upload_is_refused_and_the_server_keeps_serving(client, tmp_pa
     assert client.upload_file(str(small)).endswith("files=small.bin&name=small.bin")
 
 
+def test_store_failure_is_a_counted_500_and_the_server_keeps_serving(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_bytes(b"")
+    store = KnowledgeBaseStore(str(blocker), str(tmp_path / "kb.sqlite3"))
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"w")
+
+    with ThreadedServer(create_app(store, max_bytes=1024)) as server, KBClient(server.url, timeout=10) as client:
+        with pytest.raises(RemoteError, match="500") as info:
+            client.upload_file(str(src))
+        health = requests.get(f"{server.url}/knowledgebase/health", timeout=10).json()
+    store.close()
+
+    assert str(blocker) not in str(info.value)
+    assert health["failed"] == 1
+
+
 def test_pickled_index_is_refused(client, tmp_path):
     path = tmp_path / "index.pkl"
     path.write_bytes(pickle.dumps({"seen_task": {}}))
