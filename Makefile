@@ -20,8 +20,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: venv
 	$(BIN)/python -m sedna_lib.demo
 
+# One math thread per process: the suite runs many small models and worker processes side by side.
 test: venv
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/flake8 sedna_lib algorithms sedna
