@@ -60,7 +60,8 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0.0, 1.0, norms)
 
 
-def cosine_similarity_score(query: Any = None, candidates: Any = None, *, normalize: bool = False) -> np.ndarray:
+def cosine_similarity_score(query: Any = None, candidates: Any = None, *,
+                            normalize: bool = False) -> np.ndarray:
     """Similarity matrix ``query @ candidates.T``.
 
     As in Sedna the features are expected to be L2-normalised already (then this is the cosine
@@ -98,7 +99,8 @@ def cosine_similarity_score(query: Any = None, candidates: Any = None, *, normal
     return q @ c.T
 
 
-def match_query_to_targets(query_feats: Any, candidate_feats: Any, avg_mode: bool = False) -> tuple[int, float]:
+def match_query_to_targets(query_feats: Any, candidate_feats: Any,
+                           avg_mode: bool = False) -> tuple[int, float]:
     """Find the candidate that best matches any of the query features.
 
     Parameters
@@ -207,9 +209,9 @@ class ReIDMatcher(BaseAlgorithm):
             raise DataError(f"{len(feats)} gallery features but {len(ids)} ids; give one id per feature")
         self.gallery_ = _normalise(feats) if self.normalize else feats
         self.gallery_ids_ = ids
-        self.classes_, self._inverse = np.unique(ids.astype(str), return_inverse=True)
-        self._class_ids = np.array([ids[np.flatnonzero(self._inverse == i)[0]] for i in range(len(self.classes_))],
-                                   dtype=object)
+        self.classes_, first, self._inverse = np.unique(ids.astype(str), return_index=True,
+                                                        return_inverse=True)
+        self._class_ids = ids[first]  # each identity as given (not its string form), in classes_ order
         return self
 
     def _check_fitted(self) -> None:
@@ -241,7 +243,7 @@ class ReIDMatcher(BaseAlgorithm):
         return scores
 
     def kneighbors(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The ``top_k`` best identities of each query, best first.
+        """Return the ``top_k`` best identities of each query, best first.
 
         Parameters
         ----------
