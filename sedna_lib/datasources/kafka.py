@@ -199,6 +199,8 @@ class KafkaConsumerThread:
     ----------
     rejected_ : int
         Records dropped because they could not be decoded.
+    callback_failures_ : int
+        Polls whose ``callback`` raised (logged; the thread keeps polling).
     """
 
     def __init__(self, address: Sequence[str] | str, port: Sequence[str | int] | str | int,
@@ -212,6 +214,7 @@ class KafkaConsumerThread:
         self.poll_ms = poll_ms
         self.group_id = group_id
         self.rejected_ = 0
+        self.callback_failures_ = 0
         self.consumer: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -277,7 +280,8 @@ class KafkaConsumerThread:
             if values and self.callback is not None:
                 try:
                     self.callback(values)
-                except Exception:  # the consumer keeps running; the callback's owner counts its failures
+                except Exception:  # the consumer keeps running; the failure is counted and logged
+                    self.callback_failures_ += 1
                     logger.exception("Kafka callback failed on %d records", len(values))
 
     def close(self, timeout: float = 5.0) -> None:
