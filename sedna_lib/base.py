@@ -88,6 +88,7 @@ class BaseAlgorithm:
         return type(self)(**copy.deepcopy(self.get_params()))
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
@@ -262,6 +263,7 @@ class Task:
         self.scores: dict = {}
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Task(entry={self.entry!r}, meta_attr={self.meta_attr!r})"
 
 
@@ -290,6 +292,7 @@ class TaskGroup:
         self.model = None
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"TaskGroup(entry={self.entry!r}, tasks={[t.entry for t in self.tasks]!r})"
 
 
@@ -321,6 +324,7 @@ class Model:
         self.meta_attr = None
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Model(index={self.index!r}, entry={self.entry!r}, model={self.model!r})"
 
 
@@ -342,6 +346,7 @@ class AggClient:
         self.weights = weights
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"AggClient(num_samples={self.num_samples!r}, layers={len(self.weights or [])})"
 
 

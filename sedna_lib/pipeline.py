@@ -114,6 +114,7 @@ class Model:
         """Nothing to release for a local model."""
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Model(name={self.name!r}, platform={self.platform!r}, estimator={type(self.estimator).__name__})"
 
 
@@ -199,6 +200,7 @@ class RemoteModel:
             self._client = None
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"RemoteModel(name={self.name!r}, url={self.url!r}, platform={self.platform!r})"
 
 
@@ -241,24 +243,29 @@ class PipelineModels:
             self._models[name] = model
 
     def __getattr__(self, name: str) -> Model | RemoteModel:
+        """Return the model called ``name`` (attribute access)."""
         models = self.__dict__.get("_models", {})
         if name in models:
             return models[name]
         raise AttributeError(f"the pipeline has no model {name!r}; it has {sorted(models)}")
 
     def __getitem__(self, name: str) -> Model | RemoteModel:
+        """Return the model called ``name``."""
         try:
             return self._models[name]
         except KeyError:
             raise KeyError(f"the pipeline has no model {name!r}; it has {sorted(self._models)}") from None
 
     def __iter__(self) -> Iterator[Model | RemoteModel]:
+        """Iterate over the models in declaration order."""
         return iter(self._models.values())
 
     def __len__(self) -> int:
+        """Return the number of models."""
         return len(self._models)
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"PipelineModels({list(self._models)})"
 
 
@@ -380,12 +387,15 @@ class Pipeline:
             model.close()
 
     def __enter__(self) -> Pipeline:
+        """Return ``self`` for a ``with`` block."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close at the end of the ``with`` block."""
         self.close()
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Pipeline(name={self.name!r}, models={list(m.name for m in self.models)})"
 
 

@@ -130,4 +130,5 @@ class Codec:
         return loads(data, legacy_pickle=self.legacy_pickle)
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Codec(legacy_pickle={self.legacy_pickle!r})"

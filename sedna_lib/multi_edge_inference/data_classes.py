@@ -81,6 +81,7 @@ class DetTrackResult:
             self.image_key = "0"
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return (f"DetTrackResult(frame_index={self.frame_index!r}, camera={self.camera!r}, "
                 f"boxes={len(self.bbox or [])}, targetID={self.targetID!r})")
 
@@ -101,6 +102,7 @@ class TargetImages:
         self.targets = [] if targets is None else targets
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"TargetImages(userid={self.userid!r}, targets={len(self.targets)})"
 
 
@@ -133,6 +135,7 @@ class Target:
         self.frame_index = _frame_index
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"Target(userid={self.userid!r}, targetid={self.targetid!r}, frame_index={self.frame_index!r})"
 
 

@@ -160,7 +160,9 @@ class ThreadedServer:
                 thread.join(0.5)
 
     def __enter__(self) -> ThreadedServer:
+        """Start, and return the started object, for a ``with`` block."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop at the end of the ``with`` block."""
         self.stop()

@@ -212,12 +212,15 @@ class MultiEdgeServer:
             self._server = None
 
     def __enter__(self) -> MultiEdgeServer:
+        """Start, and return the started object, for a ``with`` block."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop at the end of the ``with`` block."""
         self.stop()
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"{type(self).__name__}(service_name={self.service_name!r}, ip={self.ip!r}, port={self.port!r})"
 
 

@@ -153,12 +153,15 @@ class MultiEdgeClient:
             self._session = None
 
     def __enter__(self) -> MultiEdgeClient:
+        """Return ``self`` for a ``with`` block."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close at the end of the ``with`` block."""
         self.close()
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"{type(self).__name__}({self.endpoint!r})"
 
 

@@ -181,9 +181,11 @@ class BaseService(abc.ABC):
     stop = close
 
     def __enter__(self) -> BaseService:
+        """Start, and return the started object, for a ``with`` block."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close at the end of the ``with`` block."""
         self.close()
 
     # -- data path ---------------------------------------------------------------------------
@@ -355,6 +357,7 @@ class BaseService(abc.ABC):
             plugin.plugin_api.transmit(result, **kwargs)
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return (f"{type(self).__name__}(plugins={self.plugins_kind}, models={len(self.models)}, "
                 f"batch_size={self.batch_size}, asynchronous={self.asynchronous})")
 

@@ -101,6 +101,7 @@ class PluggableNetworkService(abc.ABC):
                 return
 
     def __repr__(self) -> str:
+        """Return a short readable description."""
         return f"{type(self).__name__}(ip={self.ip!r}, port={self.port!r})"
 
 
