@@ -181,10 +181,13 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         config = dict(aggregator.client_config()) if aggregator is not None else {}
         config.update(msg.config)
         outcome = RoundOutcome(msg.round_number, msg.total_sample, msg.is_last, result, sent, config)
+        # the received message (a view of the whole download) and the uploaded weights are
+        # model-sized: let them go before the next local training instead of holding them through it
+        del msg, weights
         outcomes.append(outcome)
         if on_round is not None:
             on_round(outcome)
-        if msg.is_last:
+        if outcome.is_last:
             return outcomes
 
 
