@@ -451,7 +451,7 @@ class Aggregator(BaseAlgorithm, abc.ABC):
         return self.finish()
 
     def client_config(self) -> dict:
-        """Settings sent to clients with each round (for example FedProx's ``proximal_mu``).
+        """Return the settings sent to clients with each round (for example FedProx's ``proximal_mu``).
 
         Returns
         -------

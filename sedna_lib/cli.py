@@ -166,7 +166,8 @@ def _cmd_kb(args: argparse.Namespace) -> int:
     return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
 
 
-def _add(sub: Any, name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+def _add(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],
+         help: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
     parser.set_defaults(handler=handler)
     return parser
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default BIG_MODEL_BIND_IP, 0.0.0.0)")
     p.add_argument("--port", type=int, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
 
-    p = _add(sub, "aggregate", _cmd_aggregate, "run a federated-learning aggregation server (blocks until done)")
+    p = _add(sub, "aggregate", _cmd_aggregate,
+             "run a federated-learning aggregation server (blocks until done)")
     p.add_argument("--aggregation", help="registered aggregator (default AGGREGATION_ALGORITHM, FedAvg)")
     p.add_argument("--exit-round", type=int, help="rounds to run (default EXIT_ROUND, 1)")
     p.add_argument("--participants", type=int, help="clients per round (default PARTICIPANTS_COUNT, 1)")

@@ -71,7 +71,8 @@ def parse_bool(raw: str, variable: str = "value") -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}", variable=variable)
+    raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}",
+                      variable=variable)
 
 
 def _str(raw: str, variable: str) -> str:
@@ -214,7 +215,8 @@ class VariableSpec:
 
 
 def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
-         aliases: tuple[str, ...] = (), secret: bool = False, factory: Callable[[], Any] | None = None) -> Any:
+         aliases: tuple[str, ...] = (), secret: bool = False,
+         factory: Callable[[], Any] | None = None) -> Any:
     """Declare a Config field read from ``env`` (tried after ``aliases``)."""
     meta = {"env": env, "parse": parse, "help": help, "aliases": aliases}
     if factory is not None:
@@ -250,13 +252,14 @@ class Config:
     worker_name: str = _var("WORKER_NAME", "", help="This worker's name; the LC report path segment.")
     job_name: str = _var("JOB_NAME", "", help="Owning job's name (FL/IL/LL jobs). Empty by default, "
                                               "so SERVICE_NAME is no longer masked.")
-    service_name: str = _var("SERVICE_NAME", "", help="Owning service's name (joint inference, feature extraction).")
+    service_name: str = _var("SERVICE_NAME", "",
+                             help="Owning service's name (joint inference, feature extraction).")
     lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
     lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
     log_level: str = _var("LOG_LEVEL", "INFO", help="Level for the sedna_lib logger (no handler is added).")
     # -- backend -------------------------------------------------------------------------------
     backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
-                                                     "chosen from the estimator's type.")
+                                                      "chosen from the estimator's type.")
     device_category: str = _var("DEVICE_CATEGORY", "CPU", help="CPU or GPU (read, never written).")
     cuda_visible_devices: str | None = _var("CUDA_VISIBLE_DEVICES", None,
                                             help="Presence enables CUDA in the torch backend.")
@@ -267,15 +270,17 @@ class Config:
                                        help="';'-separated models to evaluate (new, then deployed).")
     model_path: str | None = _var("MODEL_PATH", None, aliases=("model_path",),
                                   help="Explicit model file (overrides MODEL_URL/MODEL_NAME).")
-    model_load_mode: str = _var("MODEL_LOAD_MODE", "file", help="'file' (a local file must exist) or "
-                                                               "anything else (the estimator loads itself).")
+    model_load_mode: str = _var("MODEL_LOAD_MODE", "file",
+                                help="'file' (a local file must exist) or "
+                                     "anything else (the estimator loads itself).")
     base_model_url: str | None = _var("BASE_MODEL_URL", None, help="Base model for incremental training.")
-    pretrained_model_url: str = _var("PRETRAINED_MODEL_URL", "./", help="Pretrained model (federated learning).")
+    pretrained_model_url: str = _var("PRETRAINED_MODEL_URL", "./",
+                                     help="Pretrained model (federated learning).")
     # -- data ----------------------------------------------------------------------------------
     train_dataset_url: str | None = _var("TRAIN_DATASET_URL", None, help="Training index file.")
     test_dataset_url: str | None = _var("TEST_DATASET_URL", None, help="Test index file.")
-    original_dataset_url: str | None = _var("ORIGINAL_DATASET_URL", None,
-                                            help="Original dataset index (relative paths resolve against it).")
+    original_dataset_url: str | None = _var(
+        "ORIGINAL_DATASET_URL", None, help="Original dataset index (relative paths resolve against it).")
     dataset_name: str | None = _var("DATASET_NAME", None, help="Dataset CR name (informational).")
     data_path_prefix: str = _var("DATA_PATH_PREFIX", "/home/data",
                                  help="Container prefix of host paths; stripped from reported URLs.")
@@ -290,7 +295,8 @@ class Config:
     big_model_ip: str = _var("BIG_MODEL_IP", "127.0.0.1", help="Cloud big-model host, as the edge sees it.")
     big_model_port: int = _var("BIG_MODEL_PORT", 5000, _int, help="Cloud big-model port.")
     big_model_bind_ip: str = _var("BIG_MODEL_BIND_IP", "0.0.0.0", help="Address the big-model server binds.")
-    big_model_bind_port: int = _var("BIG_MODEL_BIND_PORT", 5000, _int, help="Port the big-model server binds.")
+    big_model_bind_port: int = _var("BIG_MODEL_BIND_PORT", 5000, _int,
+                                    help="Port the big-model server binds.")
     # -- model hot update ----------------------------------------------------------------------
     model_hot_update: bool = _var("MODEL_HOT_UPDATE", False, parse_bool, help="Poll for new models.")
     model_poll_period_seconds: int = _var("MODEL_POLL_PERIOD_SECONDS", 60, _poll_period,
@@ -303,12 +309,14 @@ class Config:
     agg_port: int = _var("AGG_PORT", 7363, _int, help="Aggregator port, as trainers see it.")
     agg_bind_ip: str = _var("AGG_BIND_IP", "0.0.0.0", help="Address the aggregation server binds.")
     agg_bind_port: int = _var("AGG_BIND_PORT", 7363, _int, help="Port the aggregation server binds.")
-    connect_timeout: float = _var("CONNECT_TIMEOUT", 300.0, _float, help="Seconds to wait for the aggregator.")
+    connect_timeout: float = _var("CONNECT_TIMEOUT", 300.0, _float,
+                                  help="Seconds to wait for the aggregator.")
     participants_count: int | None = _var("PARTICIPANTS_COUNT", None, _int, aliases=("participants_count",),
                                           help="Trainers the aggregator waits for each round.")
     exit_round: int | None = _var("EXIT_ROUND", None, _int, aliases=("exit_round",),
                                   help="Rounds after which the federated job ends.")
-    aggregation_algorithm: str | None = _var("AGGREGATION_ALGORITHM", None, aliases=("aggregation_algorithm",),
+    aggregation_algorithm: str | None = _var("AGGREGATION_ALGORITHM", None,
+                                             aliases=("aggregation_algorithm",),
                                              help="Registered aggregator name (FedAvg, ...).")
     transmitter: str = _var("TRANSMITTER", "ws", help="Weights transport for the V2 API: ws or s3.")
     agg_data_path: str = _var("AGG_DATA_PATH", "./", help="Shared path for the s3 transmitter.")
@@ -342,7 +350,8 @@ class Config:
     batch_size: int = _var("BATCH_SIZE", 1, _int, aliases=("batch_size",), help="Batch size of a service.")
     kafka_enabled: bool = _var("KAFKA_ENABLED", False, parse_bool, help="Use Kafka between components.")
     kafka_bind_ips: tuple[str, ...] = _var("KAFKA_BIND_IPS", (), _bar_list, help="'|'-separated Kafka hosts.")
-    kafka_bind_ports: tuple[str, ...] = _var("KAFKA_BIND_PORTS", (), _bar_list, help="'|'-separated Kafka ports.")
+    kafka_bind_ports: tuple[str, ...] = _var("KAFKA_BIND_PORTS", (), _bar_list,
+                                             help="'|'-separated Kafka ports.")
     reid_model_bind_url: str | None = _var("REID_MODEL_BIND_URL", None,
                                            help="ReID service: address it binds (default 0.0.0.0) and peers "
                                                 "call (default reid-reid).")
@@ -433,7 +442,7 @@ class Config:
 
     @property
     def hem(self) -> dict[str, Any]:
-        """The hard-example miner from ``HEM_NAME``/``HEM_PARAMETERS`` as ``{"method", "param"}``, or ``{}``."""
+        """The miner from ``HEM_NAME``/``HEM_PARAMETERS`` as ``{"method", "param"}``, or ``{}``."""
         if not self.hem_name:
             return {}
         return {"method": self.hem_name, "param": dict(self.hem_parameters)}

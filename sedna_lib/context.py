@@ -46,7 +46,8 @@ class Context:
     _storage: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, registry: Registry | None = None) -> Context:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 registry: Registry | None = None) -> Context:
         """Build a context from the environment (the process's, by default).
 
         Parameters
@@ -96,7 +97,7 @@ class Context:
 
     @property
     def model_path(self) -> str | None:
-        """The model file to load: ``MODEL_PATH``, else ``MODEL_URL`` (joined with ``MODEL_NAME`` for a folder)."""
+        """The model file to load: ``MODEL_PATH``, else ``MODEL_URL`` (plus ``MODEL_NAME`` for a folder)."""
         cfg = self.config
         if cfg.model_path:
             return cfg.model_path

@@ -40,7 +40,8 @@ _PLATFORMS = ("edge", "cloud")
 
 def _check_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or not name or "/" in name or not name.replace("-", "_").isidentifier():
-        raise ParameterError(f"{what} name must be a short identifier (letters, digits, '_' or '-'), got {name!r}")
+        raise ParameterError(f"{what} name must be a short identifier (letters, digits, '_' or '-'), "
+                             f"got {name!r}")
     return name
 
 
@@ -90,8 +91,8 @@ class Model:
             return bound
         if callable(self.estimator):
             return self.estimator
-        raise ParameterError(f"model {self.name!r}: {type(self.estimator).__name__} has no {self.method}() and "
-                             f"is not callable")
+        raise ParameterError(f"model {self.name!r}: {type(self.estimator).__name__} has no "
+                             f"{self.method}() and is not callable")
 
     def __call__(self, data: Any, **kwargs: Any) -> Any:
         """Run the model on ``data``.
@@ -115,11 +116,12 @@ class Model:
 
     def __repr__(self) -> str:
         """Return a short readable description."""
-        return f"Model(name={self.name!r}, platform={self.platform!r}, estimator={type(self.estimator).__name__})"
+        return (f"Model(name={self.name!r}, platform={self.platform!r}, "
+                f"estimator={type(self.estimator).__name__})")
 
 
 class RemoteModel:
-    """A model served elsewhere: a served pipeline, a joint-inference cloud worker, Sedna's ``InferenceServer``.
+    """A model served elsewhere: a pipeline, a joint-inference cloud worker, Sedna's ``InferenceServer``.
 
     Calls ``POST {url}/{service}/predict`` with the joint-inference client
     (:class:`sedna_lib.transport.http.InferenceClient`): numeric arrays travel in the binary codec,
@@ -150,7 +152,8 @@ class RemoteModel:
     """
 
     def __init__(self, *, name: str, url: str, service: str | None = None, platform: str = "cloud",
-                 token: str | None = None, timeout: float | None = None, config: Config | None = None) -> None:
+                 token: str | None = None, timeout: float | None = None,
+                 config: Config | None = None) -> None:
         self.name = name
         self.url = url
         self.service = service
@@ -170,9 +173,11 @@ class RemoteModel:
             _check_platform(self.platform)
             cfg = self.config if self.config is not None else Config.from_env()
             timeout = self.timeout if self.timeout is not None else cfg.request_timeout
-            self._client = InferenceClient(self.url, service_name=self.service or self.name, fallback_service=None,
+            self._client = InferenceClient(self.url, service_name=self.service or self.name,
+                                           fallback_service=None,
                                            timeout=(min(cfg.connect_timeout_s, timeout), timeout),
-                                           max_retries=cfg.max_retries, auth_token=self.token or cfg.auth_token,
+                                           max_retries=cfg.max_retries,
+                                           auth_token=self.token or cfg.auth_token,
                                            verify=cfg.tls_ca or True)
         return self._client
 
@@ -236,7 +241,8 @@ class PipelineModels:
         self._models: dict[str, Model | RemoteModel] = {}
         for model in models:
             if not isinstance(model, (Model, RemoteModel)):
-                raise ParameterError(f"pipeline models must be Model or RemoteModel, got {type(model).__name__}")
+                raise ParameterError(f"pipeline models must be Model or RemoteModel, "
+                                     f"got {type(model).__name__}")
             name = _check_name(model.name, "model")
             if name in self._models:
                 raise ParameterError(f"two pipeline models are named {name!r}; names must be unique")
@@ -289,7 +295,8 @@ class Pipeline:
         The models by name.
     """
 
-    def __init__(self, *, func: Callable[..., Any], name: str, models: Sequence[Model | RemoteModel] = ()) -> None:
+    def __init__(self, *, func: Callable[..., Any], name: str,
+                 models: Sequence[Model | RemoteModel] = ()) -> None:
         self.func = func
         self.name = _check_name(name, "pipeline")
         self.models = PipelineModels(models)
@@ -373,7 +380,8 @@ class Pipeline:
         server = InferenceServer(self, self.name, host=host, http_port=port,
                                  max_buffer_size=max_request_bytes or cfg.max_request_bytes,
                                  token=token if token is not None else cfg.auth_token,
-                                 ssl_certfile=ssl_certfile or cfg.tls_cert, ssl_keyfile=ssl_keyfile or cfg.tls_key)
+                                 ssl_certfile=ssl_certfile or cfg.tls_cert,
+                                 ssl_keyfile=ssl_keyfile or cfg.tls_key)
         server.start(block=False)
         self._servers.append(server)
         logger.info("pipeline %s serving on %s", self.name, server.url)

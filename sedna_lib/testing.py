@@ -202,8 +202,9 @@ def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0)
     single = miner.clone()(samples[0])
     assert isinstance(single, bool), f"miner(sample) must return a bool, got {type(single).__name__}"
     batch = miner.clone().is_hard(samples)
-    assert isinstance(batch, np.ndarray) and batch.dtype == bool and batch.shape == (n_samples,), \
-        f"is_hard(batch) must return a bool array of shape ({n_samples},), got {getattr(batch, 'shape', batch)}"
+    assert isinstance(batch, np.ndarray) and batch.dtype == bool and batch.shape == (n_samples,), (
+        f"is_hard(batch) must return a bool array of shape ({n_samples},), "
+        f"got {getattr(batch, 'shape', batch)}")
     assert miner.clone().is_hard([]).shape == (0,), "is_hard([]) must return an empty array"
     assert isinstance(miner.clone()([]), bool), "an empty sample must be decided, not fail"
     deterministic = "seed" not in params and params.get("upload_ratio") is None
@@ -216,7 +217,8 @@ def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0)
         if "upload_ratio" in params:
             budget = miner.clone().set_params(upload_ratio=0.3)
             flags = [budget(s) for s in samples]
-            assert abs(np.mean(flags) - 0.3) <= 0.03, f"upload_ratio=0.3 flagged {np.mean(flags):.3f} of the stream"
+            assert abs(np.mean(flags) - 0.3) <= 0.03, \
+                f"upload_ratio=0.3 flagged {np.mean(flags):.3f} of the stream"
 
 
 # -- aggregators ----------------------------------------------------------------------------------
@@ -242,7 +244,8 @@ def check_aggregator(aggregator: Any, *, n_clients: int = 5, seed: int = 0) -> N
     from .base import Aggregator, ClientUpdate
     from .exceptions import AggregationError
 
-    assert isinstance(aggregator, Aggregator), f"{type(aggregator).__name__} must subclass sedna_lib.base.Aggregator"
+    assert isinstance(aggregator, Aggregator), \
+        f"{type(aggregator).__name__} must subclass sedna_lib.base.Aggregator"
     params = aggregator.get_params()
     assert aggregator.clone().get_params() == params, "clone() must keep the parameters"
     assert isinstance(aggregator.clone().client_config(), dict), "client_config() must return a dict"
@@ -251,7 +254,8 @@ def check_aggregator(aggregator: Any, *, n_clients: int = 5, seed: int = 0) -> N
         agg = aggregator.clone()
         agg.begin_round(None)
         for i in range(n_clients):
-            agg.add(ClientUpdate([rng.integers(0, 2, (4, 6)).astype(np.uint8), rng.integers(0, 3, 4)], 4, f"c{i}"))
+            weights = [rng.integers(0, 2, (4, 6)).astype(np.uint8), rng.integers(0, 3, 4)]
+            agg.add(ClientUpdate(weights, 4, f"c{i}"))
         agg.finish()
         assert agg.total_samples_ == 4 * n_clients, "total_samples_ must count every uploaded sample"
         return
@@ -271,8 +275,10 @@ def check_aggregator(aggregator: Any, *, n_clients: int = 5, seed: int = 0) -> N
     for u in updates:
         streamed.add(u)
     parts = streamed.finish()
-    assert all(np.allclose(a, b) for a, b in zip(whole, parts)), "aggregate() must equal begin_round/add/finish"
-    assert streamed.total_samples_ == sum(u.num_samples for u in updates), "total_samples_ must sum num_samples"
+    assert all(np.allclose(a, b) for a, b in zip(whole, parts)), \
+        "aggregate() must equal begin_round/add/finish"
+    assert streamed.total_samples_ == sum(u.num_samples for u in updates), \
+        "total_samples_ must sum num_samples"
     bad = aggregator.clone()
     bad.begin_round(None)
     bad.add(updates[0])

@@ -67,12 +67,13 @@ def bootstrap_servers(address: Sequence[str] | str, port: Sequence[str | int] | 
     if len(ports) == 1:
         ports = ports * len(hosts)
     if len(ports) != len(hosts):
-        raise ParameterError(f"{len(hosts)} Kafka hosts but {len(ports)} ports; give one port, or one per host")
+        raise ParameterError(f"{len(hosts)} Kafka hosts but {len(ports)} ports; give one port, "
+                             f"or one per host")
     return [f"{h}:{p}" for h, p in zip(hosts, ports)]
 
 
 def serializer(legacy_pickle: bool = False) -> Callable[[Any], bytes]:
-    """The record value serializer.
+    """Return the record value serializer.
 
     Parameters
     ----------
@@ -88,7 +89,7 @@ def serializer(legacy_pickle: bool = False) -> Callable[[Any], bytes]:
 
 
 def deserializer(legacy_pickle: bool = False) -> Callable[[bytes], Any]:
-    """The record value deserializer.
+    """Return the record value deserializer.
 
     Parameters
     ----------
@@ -141,10 +142,12 @@ class KafkaProducer:
         kafka = _kafka()
         servers = bootstrap_servers(address, port)
         try:
-            self.producer = kafka.KafkaProducer(bootstrap_servers=servers, value_serializer=serializer(legacy_pickle),
+            self.producer = kafka.KafkaProducer(bootstrap_servers=servers,
+                                                value_serializer=serializer(legacy_pickle),
                                                 max_request_size=MAX_REQUEST_SIZE, linger_ms=1000)
         except kafka.errors.KafkaError as exc:
-            raise TransportError(f"cannot reach Kafka brokers {servers}: {exc}", url=",".join(servers)) from exc
+            raise TransportError(f"cannot reach Kafka brokers {servers}: {exc}",
+                                 url=",".join(servers)) from exc
 
     def write_result(self, data: Any) -> None:
         """Send ``data`` to every topic.
@@ -242,7 +245,8 @@ class KafkaConsumerThread:
             self.consumer = kafka.KafkaConsumer(bootstrap_servers=servers, group_id=self.group_id,
                                                 auto_offset_reset="earliest")
         except kafka.errors.KafkaError as exc:
-            raise TransportError(f"cannot reach Kafka brokers {servers}: {exc}", url=",".join(servers)) from exc
+            raise TransportError(f"cannot reach Kafka brokers {servers}: {exc}",
+                                 url=",".join(servers)) from exc
         self.consumer.subscribe(topics=self.topic)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sedna-kafka-consumer", daemon=True)

@@ -56,7 +56,8 @@ def parse_spec(spec: Any, default: str | None, *, label: str) -> AlgorithmSpec |
     if isinstance(spec, str):
         return AlgorithmSpec((spec, {}))
     if not isinstance(spec, dict):
-        raise ParameterError(f"{label} must be {{'method': name, 'param': {{...}}}}, got {type(spec).__name__}")
+        raise ParameterError(f"{label} must be {{'method': name, 'param': {{...}}}}, "
+                             f"got {type(spec).__name__}")
     method = spec.get("method") or default
     if not method:
         raise ParameterError(f"{label} needs a 'method' (a registered algorithm name), got {spec!r}")

@@ -1,4 +1,4 @@
-"""The lifelong-learning job (Sedna's ``LifelongLearning``): train, update, evaluate and infer with a knowledge base."""
+"""The lifelong-learning job (Sedna's ``LifelongLearning``): train, update, evaluate, infer with a KB."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class _Deployment:
 
 
 def _is_task_filter(obj: Any) -> bool:
-    """Older detectors (ModelProbeFilter, TaskAttrFilter) judge a batch from its tasks: ``f(tasks) -> bool``."""
+    """Older detectors (ModelProbeFilter, TaskAttrFilter) judge a batch by its tasks: ``f(tasks) -> bool``."""
     try:
         first = next(iter(inspect.signature(obj.__call__).parameters))
     except (StopIteration, TypeError, ValueError):
@@ -98,8 +98,9 @@ class LifelongLearning(JobBase):
     job_kind = K8sResourceKind.LIFELONG_JOB.value
 
     def __init__(self, seen_estimator: Any = None, unseen_estimator: Any = None, task_definition: Any = None,
-                 task_relationship_discovery: Any = None, task_allocation: Any = None, task_remodeling: Any = None,
-                 inference_integrate: Any = None, task_update_decision: Any = None,
+                 task_relationship_discovery: Any = None, task_allocation: Any = None,
+                 task_remodeling: Any = None, inference_integrate: Any = None,
+                 task_update_decision: Any = None,
                  unseen_task_allocation: Any = None, unseen_sample_recognition: Any = None,
                  unseen_sample_re_recognition: Any = None, *, context: Context | None = None,
                  **legacy: Any) -> None:
@@ -116,8 +117,9 @@ class LifelongLearning(JobBase):
                     given[new] = legacy[old]
         self.seen_estimator = SeenTaskLearning(
             given["seen_estimator"], task_definition=task_definition,
-            task_relationship_discovery=task_relationship_discovery, seen_task_allocation=given["task_allocation"],
-            task_remodeling=task_remodeling, inference_integrate=inference_integrate, context=context)
+            task_relationship_discovery=task_relationship_discovery,
+            seen_task_allocation=given["task_allocation"], task_remodeling=task_remodeling,
+            inference_integrate=inference_integrate, context=context)
         self.unseen_estimator = UnseenTaskProcessing(unseen_estimator,
                                                      unseen_task_allocation=unseen_task_allocation,
                                                      context=context)
@@ -306,10 +308,11 @@ class LifelongLearning(JobBase):
             if self._deployment is not None and self._deployment.version == version:
                 return False  # another thread loaded this version meanwhile
             index = self.edge_knowledge_management.update_kb(url)
-            seen = SeenTaskLearning(self.seen_estimator.estimator, self.seen_estimator.task_definition,
-                                    self.seen_estimator.task_relationship_discovery,
-                                    self.seen_estimator.seen_task_allocation, self.seen_estimator.task_remodeling,
-                                    self.seen_estimator.inference_integrate, context=self.context).load(index)
+            current = self.seen_estimator
+            seen = SeenTaskLearning(current.estimator, current.task_definition,
+                                    current.task_relationship_discovery, current.seen_task_allocation,
+                                    current.task_remodeling, current.inference_integrate,
+                                    context=self.context).load(index)
             recognizer = self._recognizer(index, self.unseen_sample_recognition, "SampleRegonitionDefault")
             if hasattr(recognizer, "fit"):
                 recognizer.fit()

@@ -1,4 +1,4 @@
-"""The knowledge-base artifacts under Sedna's pickled path ``sedna.algorithms.seen_task_learning.artifact``."""
+"""Knowledge-base artifacts under Sedna's pickled path ``sedna.algorithms.seen_task_learning.artifact``."""
 
 from ..base import Model, Task, TaskGroup
 

@@ -1,4 +1,4 @@
-"""The knowledge-base index format (JSON plus model and sample files) and an opt-in reader for Sedna's pickles.
+"""The knowledge-base index format (JSON plus model and sample files), with an opt-in Sedna pickle reader.
 
 A Sedna index pickled with joblib is read only from a local file and only when the caller opts
 in (``allow_pickle=True``, or ``SEDNA_LEGACY_PICKLE=true`` for the lifelong-learning job).
@@ -133,8 +133,8 @@ def read_index(path: str, *, allow_pickle: bool = False) -> dict:
     if is_json_index(data):
         return loads_index(data)
     if not allow_pickle:
-        raise DataError(f"{path} is a pickled (Sedna) index; pass allow_pickle=True to read a local file you trust "
-                        "(or set SEDNA_LEGACY_PICKLE=true), then save it again as JSON")
+        raise DataError(f"{path} is a pickled (Sedna) index; pass allow_pickle=True to read a local file "
+                        "you trust (or set SEDNA_LEGACY_PICKLE=true), then save it again as JSON")
     import joblib  # the pickle names sedna.* classes; the installed sedna alias package resolves them
 
     index = joblib.load(path)

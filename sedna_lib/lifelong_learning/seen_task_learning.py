@@ -135,8 +135,9 @@ class SeenTaskLearning:
 
     def __init__(self, estimator: Any = None, task_definition: Any = None,
                  task_relationship_discovery: Any = None,
-                 seen_task_allocation: Any = None, task_remodeling: Any = None, inference_integrate: Any = None,
-                 *, context: Context | None = None, work_dir: str | None = None, profile_samples: int = 200) -> None:
+                 seen_task_allocation: Any = None, task_remodeling: Any = None,
+                 inference_integrate: Any = None, *, context: Context | None = None,
+                 work_dir: str | None = None, profile_samples: int = 200) -> None:
         self.estimator = estimator
         self.task_definition = task_definition
         self.task_relationship_discovery = task_relationship_discovery
@@ -178,7 +179,8 @@ class SeenTaskLearning:
         from ..backends import set_backend
 
         if self.estimator is None:
-            raise ParameterError("SeenTaskLearning needs an estimator (seen_estimator=...) to train task models")
+            raise ParameterError("SeenTaskLearning needs an estimator (seen_estimator=...) to train "
+                                 "task models")
         return set_backend(fresh_estimator(self.estimator), context=self.ctx)
 
     def backend_for(self, model: Model) -> Any:

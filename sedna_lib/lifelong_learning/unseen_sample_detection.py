@@ -1,4 +1,4 @@
-"""Sedna's ``UnseenSampleDetection``: a background poller that copies frames a status service marks as unseen."""
+"""Sedna's ``UnseenSampleDetection``: a poller copying the frames a status service marks as unseen."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ class UnseenTaskProcessing:
             result: Any = np.asarray([])
         elif self.estimator is None:
             result = [None] * n
-        elif callable(self.estimator) and not inspect.isclass(self.estimator) and not hasattr(self.estimator, "predict"):
+        elif (callable(self.estimator) and not inspect.isclass(self.estimator)
+              and not hasattr(self.estimator, "predict")):
             result = self.estimator(samples.x)
         else:
             result = self._backend().predict(samples.x)

@@ -61,7 +61,8 @@ class DetTrackResult:
     def __init__(self, frame_index: int = 0, bbox: list | None = None, scene: Any = None,
                  confidence: list | None = None, detection_time: Any = None, camera: int = 0,
                  bbox_coord: list | None = None, tracking_ids: list | None = None,
-                 features: list | None = None, is_target: Any = False, ID: list | None = None) -> None:  # noqa: N803
+                 features: list | None = None, is_target: Any = False,
+                 ID: list | None = None) -> None:  # noqa: N803
         self.userID = "DEFAULT"
         self.frame_index = frame_index
         self.bbox = bbox

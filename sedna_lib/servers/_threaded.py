@@ -104,7 +104,8 @@ class ThreadedServer:
                                 ws_max_size=self.ws_max_size, lifespan="off", access_log=False,
                                 timeout_keep_alive=30)
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # older uvicorn: never touch signals off the main thread
+        # older uvicorn: never touch signals off the main thread
+        server.install_signal_handlers = lambda: None
         self._server = server
         self._error = None
 

@@ -57,8 +57,22 @@ def safe_name(name: str | None) -> str:
     return name
 
 
+# Sedna's tables: task groups (deploy = 0 once dropped) and the tasks of each group.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ll_task_grp (name TEXT PRIMARY KEY, deploy INTEGER NOT NULL DEFAULT 1,
+    task_num INTEGER, sample_num INTEGER, model_url TEXT, position INTEGER, kind TEXT, update_time REAL);
+CREATE TABLE IF NOT EXISTS ll_tasks (name TEXT, task_grp TEXT, meta_attr TEXT, PRIMARY KEY (name, task_grp));
+"""
+_UPSERT_GROUP = (
+    "INSERT INTO ll_task_grp (name, deploy, task_num, sample_num, model_url, position, kind, update_time)"
+    " VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET task_num=excluded.task_num,"
+    " model_url=excluded.model_url, position=excluded.position, kind=excluded.kind,"
+    " update_time=excluded.update_time")
+_UPSERT_TASK = "INSERT OR REPLACE INTO ll_tasks (name, task_grp, meta_attr) VALUES (?, ?, ?)"
+
+
 def sqlite_path(url: str) -> str:
-    """Return the SQLite file of a ``KB_URL`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite://`` = memory).
+    """Return the SQLite file of a ``KB_URL``: ``sqlite:///rel.db``, ``sqlite:////abs.db``, ``sqlite://``.
 
     Parameters
     ----------
@@ -110,12 +124,7 @@ class KnowledgeBaseStore:
                     parent = os.path.dirname(os.path.abspath(self.db_path))
                     os.makedirs(parent, exist_ok=True)
                 self._db = sqlite3.connect(self.db_path, check_same_thread=False)
-                self._db.executescript(
-                    "CREATE TABLE IF NOT EXISTS ll_task_grp (name TEXT PRIMARY KEY, deploy INTEGER NOT NULL DEFAULT 1,"
-                    " task_num INTEGER, sample_num INTEGER, model_url TEXT, position INTEGER, kind TEXT,"
-                    " update_time REAL);"
-                    "CREATE TABLE IF NOT EXISTS ll_tasks (name TEXT, task_grp TEXT, meta_attr TEXT,"
-                    " PRIMARY KEY (name, task_grp));")
+                self._db.executescript(_SCHEMA)
             return self._db
 
     def path_of(self, name: str) -> str:
@@ -190,14 +199,10 @@ class KnowledgeBaseStore:
             for kind in ("seen_task", "unseen_task"):
                 for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
                     model = group.get("model") or {}
-                    db.execute("INSERT INTO ll_task_grp (name, deploy, task_num, sample_num, model_url, position, kind,"
-                               " update_time) VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                               " task_num=excluded.task_num, model_url=excluded.model_url,"
-                               " position=excluded.position, kind=excluded.kind, update_time=excluded.update_time",
-                               (group["entry"], len(group.get("tasks", [])), None, model.get("url"), pos,
-                                kind, now))
+                    db.execute(_UPSERT_GROUP, (group["entry"], len(group.get("tasks", [])), None,
+                                               model.get("url"), pos, kind, now))
                     for task in group.get("tasks", []):
-                        db.execute("INSERT OR REPLACE INTO ll_tasks (name, task_grp, meta_attr) VALUES (?, ?, ?)",
+                        db.execute(_UPSERT_TASK,
                                    (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
             db.commit()
             self.write(_SOURCE_NAME.lstrip("."), data)
@@ -224,7 +229,7 @@ class KnowledgeBaseStore:
             self._publish()
 
     def _publish(self) -> None:
-        """Write ``index.pkl`` from the last uploaded index: a dropped group serves the first deployed group's model."""
+        """Write ``index.pkl`` from the last uploaded index; a dropped group serves the first deployed one."""
         source = self.path_of(_SOURCE_NAME.lstrip("."))
         if not os.path.exists(source):
             return
@@ -387,7 +392,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
 
 
 def parse_bind(value: str) -> tuple[str, int]:
-    """Parse ``KnowledgeBaseServer``: ``host:port`` or ``http(s)://host:port`` (IPv4, IPv6 in brackets, names).
+    """Parse ``KnowledgeBaseServer``: ``host:port`` or ``http(s)://host:port`` (IPv4, [IPv6], names).
 
     Parameters
     ----------

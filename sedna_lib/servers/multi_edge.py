@@ -81,7 +81,8 @@ class MultiEdgeServer:
         app = api.FastAPI(title=f"sedna_lib {self.service_name}", docs_url=None, redoc_url=None,
                           openapi_url=None)
         for route, (method, handler, reply) in self.ROUTES.items():
-            app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply), methods=[method])
+            app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply),
+                              methods=[method])
         app.add_api_route(f"/{self.service_name}/status", self._status, methods=["GET"])
         app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"])
         app.add_api_route("/healthz", self._health, methods=["GET"])
@@ -221,7 +222,8 @@ class MultiEdgeServer:
 
     def __repr__(self) -> str:
         """Return a short readable description."""
-        return f"{type(self).__name__}(service_name={self.service_name!r}, ip={self.ip!r}, port={self.port!r})"
+        return (f"{type(self).__name__}(service_name={self.service_name!r}, ip={self.ip!r}, "
+                f"port={self.port!r})")
 
 
 class DetectionServer(MultiEdgeServer):

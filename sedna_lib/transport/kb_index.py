@@ -215,7 +215,8 @@ def index_from_json(doc: Any) -> dict:
         If the document is not a knowledge-base index.
     """
     if not isinstance(doc, dict) or "seen_task" not in doc:
-        raise DataError("not a knowledge-base index: expected a JSON object with 'seen_task' and 'unseen_task'")
+        raise DataError("not a knowledge-base index: expected a JSON object with 'seen_task' and "
+                        "'unseen_task'")
     try:
         return {"seen_task": _part_from_json(doc.get("seen_task")),
                 "unseen_task": _part_from_json(doc.get("unseen_task")),
@@ -275,8 +276,8 @@ def loads_index(data: bytes) -> dict:
         If the bytes are a pickle or not a valid index.
     """
     if not is_json_index(data):
-        raise DataError("the knowledge-base index is not JSON (a pickled Sedna index?); pickles are never read "
-                        "from the network. Convert it locally with read_index(path, allow_pickle=True)")
+        raise DataError("the knowledge-base index is not JSON (a pickled Sedna index?); pickles are never "
+                        "read from the network. Convert it locally with read_index(path, allow_pickle=True)")
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

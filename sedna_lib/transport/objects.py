@@ -1,4 +1,4 @@
-"""Safe codec for Python object trees (lists, dicts, numpy arrays, registered classes), never pickle by default.
+"""Safe codec for Python object trees (lists, dicts, numpy arrays, registered classes); no pickle by default.
 
 An object tree is walked once: numpy arrays go to the binary codec's array section
 (:mod:`sedna_lib.transport.codec`), and everything else becomes JSON in its header, tagged where
@@ -136,7 +136,8 @@ def _encode(obj: Any, arrays: list[np.ndarray], depth: int) -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("$") for k in obj):
             return {k: _encode(v, arrays, depth + 1) for k, v in obj.items()}
-        return {"$map": [[_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)] for k, v in obj.items()]}
+        return {"$map": [[_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)]
+                         for k, v in obj.items()]}
     name = _wire_name(type(obj))
     if name is not None:
         return {"$obj": name, "state": _encode(vars(obj), arrays, depth + 1)}
@@ -302,4 +303,3 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False) -
             raise ProtocolError(f"malformed pickle body: {exc}") from None
     raise ProtocolError(f"body is neither a {MEDIA_TYPE} message nor a pickle "
                         f"(starts with {bytes(data[:8])!r})")
-

@@ -146,7 +146,8 @@ class BaseService(abc.ABC):
 
         hosts, ports = list(self.config.kafka_bind_ips), list(self.config.kafka_bind_ports)
         if self.producer_topics:
-            self.producer = KafkaProducer(hosts, ports, topic=self.producer_topics, asynchronous=self.asynchronous,
+            self.producer = KafkaProducer(hosts, ports, topic=self.producer_topics,
+                                          asynchronous=self.asynchronous,
                                           legacy_pickle=self.codec.legacy_pickle)
         if self.consumer_topics:
             self.consumer = KafkaConsumerThread(hosts, ports, topic=self.consumer_topics, callback=self.put,

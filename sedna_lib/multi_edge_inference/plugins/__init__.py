@@ -38,7 +38,8 @@ def _plugin_of(cls: type) -> PLUGIN:
         if klass.__name__ in PLUGIN._value2member_map_:
             return PLUGIN(klass.__name__)
     names = ", ".join(p.value for p in PLUGIN)
-    raise ParameterError(f"{cls.__name__} is not a registered plugin: name the class (or a base) one of {names}")
+    raise ParameterError(f"{cls.__name__} is not a registered plugin: name the class (or a base) "
+                         f"one of {names}")
 
 
 class PluggableNetworkService(abc.ABC):
@@ -199,7 +200,8 @@ class PluggableModel(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement predict() or inference()")
 
-    def evaluate(self, data: Any, post_process: str | Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
+    def evaluate(self, data: Any, post_process: str | Callable[[Any], Any] | None = None,
+                 **kwargs: Any) -> Any:
         """Evaluate the model on ``data`` (subclasses override; the default runs :meth:`inference`).
 
         Parameters
@@ -254,5 +256,6 @@ class PluggableModel(abc.ABC):
         result = self.predict(data, **kwargs)
         if post_process is None:
             return result
-        callback = post_process if callable(post_process) else default_registry.get(Kind.CALLBACK, post_process)
+        callback = (post_process if callable(post_process)
+                    else default_registry.get(Kind.CALLBACK, post_process))
         return callback(result)

@@ -78,7 +78,8 @@ class ReID_I(PluggableNetworkService):  # noqa: N801
         Configuration; read from the environment when omitted.
     """
 
-    def __init__(self, ip: str | None = None, port: int | None = None, *, config: Config | None = None) -> None:
+    def __init__(self, ip: str | None = None, port: int | None = None, *,
+                 config: Config | None = None) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.reid_model_bind_url or "reid-reid"
         port = int(cfg.reid_model_bind_port if port is None else port)
@@ -121,7 +122,8 @@ class Feature_Extraction_I(PluggableNetworkService):  # noqa: N801
         Configuration; read from the environment when omitted.
     """
 
-    def __init__(self, ip: str | None = None, port: int | None = None, *, config: Config | None = None) -> None:
+    def __init__(self, ip: str | None = None, port: int | None = None, *,
+                 config: Config | None = None) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.fe_model_bind_url or "feature-extraction-fe"
         port = int(cfg.fe_model_bind_port if port is None else port)
@@ -164,7 +166,8 @@ class VideoAnalytics_I(PluggableNetworkService):  # noqa: N801
         Configuration; read from the environment when omitted.
     """
 
-    def __init__(self, ip: str | None = None, port: int | None = None, *, config: Config | None = None) -> None:
+    def __init__(self, ip: str | None = None, port: int | None = None, *,
+                 config: Config | None = None) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.det_model_bind_url or "video-analytics-videoanalytics"
         port = int(cfg.det_model_bind_port if port is None else port)
