@@ -116,3 +116,15 @@ def test_save_writes_a_local_file_and_refuses_remote(tmp_path, index):
     assert joblib.load(out).x.tolist() == ds.x.tolist()
     with pytest.raises(StorageError, match="local files only"):
         BaseDataSource().save("s3://bucket/ds.pkl")
+
+
+def test_save_to_a_file_url_writes_the_local_path(tmp_path, index):
+    import joblib
+
+    ds = TxtDataParse("train").parse(str(index))
+    target = tmp_path / "out" / "ds.pkl"
+
+    out = ds.save(f"file://{target}")
+
+    assert out == str(target)
+    assert joblib.load(target).x.tolist() == ds.x.tolist()

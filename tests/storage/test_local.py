@@ -7,7 +7,7 @@ import os
 import pytest
 
 from sedna_lib.exceptions import StorageError, StorageNotFoundError
-from sedna_lib.storage import LocalStorage, strip_file_scheme
+from sedna_lib.storage import LocalStorage, atomic_path, strip_file_scheme
 
 
 @pytest.fixture
@@ -108,3 +108,15 @@ def test_exists_and_is_dir(tree):
 
 def test_join_ignores_leading_separators_of_later_parts():
     assert LocalStorage().join("/a", "/b", "c") == "/a/b/c"
+
+
+def test_atomic_path_leaves_no_file_and_no_temporary_when_the_write_fails(tmp_path):
+    target = tmp_path / "sub" / "a.bin"
+
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_path(str(target)) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(b"half")
+            raise RuntimeError("boom")
+
+    assert os.listdir(target.parent) == []
