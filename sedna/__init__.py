@@ -62,7 +62,8 @@ ALIASES: dict[str, str] = {
     "sedna.core.lifelong_learning.knowledge_management": "sedna_lib.lifelong_learning.knowledge_management",
     "sedna.algorithms.seen_task_learning": "sedna_lib.lifelong_learning",
     "sedna.algorithms.seen_task_learning.artifact": "sedna_lib.lifelong_learning.artifact",
-    "sedna.algorithms.seen_task_learning.seen_task_learning": "sedna_lib.lifelong_learning.seen_task_learning",
+    "sedna.algorithms.seen_task_learning.seen_task_learning":
+        "sedna_lib.lifelong_learning.seen_task_learning",
     "sedna.algorithms.unseen_task_processing": "sedna_lib.lifelong_learning.unseen_task_processing",
     "sedna.algorithms.unseen_task_detect": "sedna_lib.algorithms.lifelong.unseen",
     "sedna.algorithms.multi_task_learning": "sedna_lib.lifelong_learning.multi_task_learning",
@@ -71,7 +72,8 @@ ALIASES: dict[str, str] = {
     # -- multi-edge inference (feature section) --
     "sedna.core.multi_edge_inference": "sedna_lib.multi_edge_inference",
     "sedna.core.multi_edge_inference.components": "sedna_lib.multi_edge_inference.components",
-    "sedna.core.multi_edge_inference.components.detector": "sedna_lib.multi_edge_inference.components.detector",
+    "sedna.core.multi_edge_inference.components.detector":
+        "sedna_lib.multi_edge_inference.components.detector",
     "sedna.core.multi_edge_inference.components.feature_extraction":
         "sedna_lib.multi_edge_inference.components.feature_extraction",
     "sedna.core.multi_edge_inference.components.reid": "sedna_lib.multi_edge_inference.components.reid",

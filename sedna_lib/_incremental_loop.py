@@ -131,7 +131,8 @@ def score_metric(name: str | Callable[[Any, Any], float], y_true: Any, y_pred: A
             fn = np.sum((yp != c) & (yt == c))
             scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
         return float(np.mean(scores)) if scores else 0.0
-    raise ParameterError(f"unknown metric {name!r}; use 'accuracy', 'f1', 'macro_f1' or a callable(y_true, y_pred)")
+    raise ParameterError(f"unknown metric {name!r}; use 'accuracy', 'f1', 'macro_f1' "
+                         f"or a callable(y_true, y_pred)")
 
 
 class _Progress:
@@ -153,7 +154,8 @@ class _Progress:
         end = "\n" if self.done >= self.total else ""
         prefix = "\r" if getattr(self.stream, "isatty", lambda: False)() else ""
         if prefix or end:
-            self.stream.write(f"{prefix}{self.title} [{bar}] {100 * self.done // self.total:3d}% {label:<9}{end}")
+            percent = 100 * self.done // self.total
+            self.stream.write(f"{prefix}{self.title} [{bar}] {percent:3d}% {label:<9}{end}")
             self.stream.flush()
 
 
@@ -246,8 +248,9 @@ class IncrementalLoop:
     True
     """
 
-    def __init__(self, estimator: Any, *, miner: Any = "Margin", miner_params: Mapping[str, Any] | None = None,
-                 upload_budget: float = 0.2, labeler: Callable[[Any, Any], Any] | None = None,
+    def __init__(self, estimator: Any, *, miner: Any = "Margin",
+                 miner_params: Mapping[str, Any] | None = None, upload_budget: float = 0.2,
+                 labeler: Callable[[Any, Any], Any] | None = None,
                  metric: str | Callable[[Any, Any], float] = "accuracy", min_delta: float = 0.01,
                  train_kwargs: Mapping[str, Any] | None = None, output_dir: str | None = None,
                  hard_example_output: str | None = None, hot_update_config: str | None = None,
@@ -286,7 +289,8 @@ class IncrementalLoop:
     def _miner(self) -> Any:
         if self.miner is None or not isinstance(self.miner, str):
             return self.miner
-        return self._ctx().registry.create(Kind.HARD_EXAMPLE_MINING, self.miner, **dict(self.miner_params or {}))
+        return self._ctx().registry.create(Kind.HARD_EXAMPLE_MINING, self.miner,
+                                           **dict(self.miner_params or {}))
 
     def _new_backend(self) -> Any:
         from .backends import set_backend
@@ -334,7 +338,7 @@ class IncrementalLoop:
         if not self.output_dir:
             return
         os.makedirs(self.output_dir, exist_ok=True)
-        doc = {"metric": self.metric if isinstance(self.metric, str) else getattr(self.metric, "__name__", "custom"),
+        doc = {"metric": self._metric_name(),
                "upload_budget": self.upload_budget, "min_delta": self.min_delta,
                "miner": self.miner if isinstance(self.miner, str) or self.miner is None else repr(self.miner),
                "initial_metric": self.initial_metric_, "rounds": [r.to_dict() for r in self.records_]}
@@ -377,7 +381,8 @@ class IncrementalLoop:
         self._check()
         x, y = np.asarray(initial[0]), np.asarray(initial[1])
         if len(x) != len(y) or len(x) == 0:
-            raise DataError(f"initial data needs as many labels as samples (got {len(x)} samples, {len(y)} labels)")
+            raise DataError(f"initial data needs as many labels as samples (got {len(x)} samples, "
+                            f"{len(y)} labels)")
         self.labelled_x_, self.labelled_y_ = x, y
         self.records_: list[RoundRecord] = []
         self.seen_, self.uploaded_ = 0, 0
@@ -425,8 +430,9 @@ class IncrementalLoop:
         batch_name = None
         if self.hard_example_output and len(chosen):
             batch_name = f"round-{number:04d}"
+            remote = "://" in self.hard_example_output
             store = HardExampleStore(self.hard_example_output, batch=batch_name,
-                                     storage=self._ctx().storage if "://" in self.hard_example_output else None)
+                                     storage=self._ctx().storage if remote else None)
             with store:
                 for i in chosen:
                     store.put(x[i], np.asarray(outputs)[i], sample_id=f"r{number:04d}-{int(i):06d}")
@@ -435,7 +441,8 @@ class IncrementalLoop:
         elif y_true is not None:
             labels = y_true[chosen]
         else:
-            raise DataError("no labeler given and the stream batch has no labels; pass labeler=... or (x, y) batches")
+            raise DataError("no labeler given and the stream batch has no labels; pass labeler=... "
+                            "or (x, y) batches")
         if len(labels) != len(chosen):
             raise DataError(f"the labeler returned {len(labels)} labels for {len(chosen)} samples")
         bar.step("label")
@@ -443,7 +450,8 @@ class IncrementalLoop:
         self.uploaded_ += len(chosen)
         if len(chosen):
             self.labelled_x_ = np.concatenate([self.labelled_x_, x[chosen]])
-            self.labelled_y_ = np.concatenate([self.labelled_y_, labels.astype(self.labelled_y_.dtype, copy=False)])
+            labels = labels.astype(self.labelled_y_.dtype, copy=False)
+            self.labelled_y_ = np.concatenate([self.labelled_y_, labels])
         before = self._evaluate(serving, self._eval_data)
         candidate = self._train(self.labelled_x_, self.labelled_y_) if len(chosen) else None
         bar.step("retrain")

@@ -30,6 +30,7 @@ class Named:
         self.options = options
 
     def __repr__(self) -> str:
+        """Show the class name and the options."""
         name = (self.keras_name or self.torch_name or "?").rsplit(".", 1)[-1]
         args = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{name}({args})"
@@ -59,7 +60,8 @@ class Named:
         """
         path = self.torch_name if framework == "torch" else self.keras_name if framework == "keras" else None
         if path is None:
-            raise ValueError(f"{self!r} has no {framework or 'unknown-framework'} counterpart; use torch or keras")
+            raise ValueError(f"{self!r} has no {framework or 'unknown-framework'} counterpart; "
+                             f"use torch or keras")
         cls = self._load(path)
         opts = dict(self.options)
         if framework == "torch":

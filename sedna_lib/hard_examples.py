@@ -3,7 +3,7 @@
 Layout written under the output (a local folder or an ``s3://bucket/prefix``), one folder per
 batch (a round of the incremental loop, or the UTC date by default)::
 
-    <output>/<batch>/samples/<id>.npy        the input, np.save(allow_pickle=False); raw bytes keep their extension
+    <output>/<batch>/samples/<id>.npy        the input, np.save(allow_pickle=False); bytes keep their suffix
     <output>/<batch>/predictions/<id>.json   {"id", "sample", "prediction", "label", "time", "meta"}
     <output>/<batch>/hard_examples.txt       "samples/<id>.npy <label>" per line (TxtDataParse)
     <output>/<batch>/hard_examples.csv       header id,sample,label,time,prediction (CSVDataParse)
@@ -221,9 +221,10 @@ class HardExampleStore:
     [('a1', '1')]
     """
 
-    def __init__(self, output: str, *, storage: Any = None, spool_dir: str | None = None, batch: str | None = None,
-                 max_pending: int = 10000, put_timeout: float = 10.0, retry_initial: float = 0.5,
-                 retry_max: float = 30.0, label_of: Callable[[Any], str | None] | None = None) -> None:
+    def __init__(self, output: str, *, storage: Any = None, spool_dir: str | None = None,
+                 batch: str | None = None, max_pending: int = 10000, put_timeout: float = 10.0,
+                 retry_initial: float = 0.5, retry_max: float = 30.0,
+                 label_of: Callable[[Any], str | None] | None = None) -> None:
         self.output = output
         self.storage = storage
         self.spool_dir = spool_dir
@@ -262,8 +263,8 @@ class HardExampleStore:
             if self._thread is not None:
                 return self
             if "://" in self.output and self.storage is None:
-                raise StorageError(f"hard-example output {self.output!r} is a URL; pass storage=context.storage",
-                                   uri=self.output)
+                raise StorageError(f"hard-example output {self.output!r} is a URL; pass "
+                                   f"storage=context.storage", uri=self.output)
             self._spool = self.spool_dir or tempfile.mkdtemp(prefix="sedna-hard-examples-")
             os.makedirs(self._spool, exist_ok=True)
             self._remove_orphans()
@@ -337,8 +338,9 @@ class HardExampleStore:
 
     # -- producing --------------------------------------------------------------------------------
 
-    def put(self, sample: Any, prediction: Any = None, *, label: str | None = None, sample_id: str | None = None,
-            batch: str | None = None, ext: str | None = None, meta: Mapping[str, Any] | None = None) -> str:
+    def put(self, sample: Any, prediction: Any = None, *, label: str | None = None,
+            sample_id: str | None = None, batch: str | None = None, ext: str | None = None,
+            meta: Mapping[str, Any] | None = None) -> str:
         """Spool one hard example for upload.
 
         Parameters
@@ -396,9 +398,11 @@ class HardExampleStore:
         assert self._spool is not None
         try:
             _atomic_write(os.path.join(self._spool, stem + ".sample"), payload)
-            _atomic_write(os.path.join(self._spool, stem + ".json"), text.encode("utf-8"))  # the commit marker
+            # the commit marker
+            _atomic_write(os.path.join(self._spool, stem + ".json"), text.encode("utf-8"))
         except OSError as exc:
-            raise StorageError(f"cannot write the hard-example spool {self._spool}: {exc}", uri=self._spool) from exc
+            raise StorageError(f"cannot write the hard-example spool {self._spool}: {exc}",
+                               uri=self._spool) from exc
         self._wake.set()
         return sample_id
 
@@ -428,8 +432,8 @@ class HardExampleStore:
                 if left <= 0:
                     raise StorageError(f"hard-example spool is full ({self.pending} pending, max_pending="
                                        f"{self.max_pending}) and the output {self.output} is not taking them "
-                                       f"({self.last_error_ or 'no error yet'}); raise max_pending or fix the "
-                                       f"storage", uri=self.output)
+                                       f"({self.last_error_ or 'no error yet'}); raise max_pending or fix "
+                                       f"the storage", uri=self.output)
                 self._wake.set()
                 self._lock.wait(min(left, 0.5))
 
@@ -490,14 +494,16 @@ class HardExampleStore:
             with open(os.path.join(self._spool, stem + ".json"), encoding="utf-8") as fh:
                 record = json.load(fh)
             base = join_uri(self.output, record["batch"])
-            self._write_file(os.path.join(self._spool, stem + ".sample"), join_uri(base, *record["sample"].split("/")))
+            self._write_file(os.path.join(self._spool, stem + ".sample"),
+                             join_uri(base, *record["sample"].split("/")))
             self._write_bytes(join_uri(base, "predictions", record["id"] + ".json"),
                               _dumps(record, "the record").encode("utf-8"))
             by_batch.setdefault(record["batch"], []).append(record)
         for batch, records in by_batch.items():
             self._update_indexes(join_uri(self.output, batch), records)
         for stem in stems:
-            for suffix in (".json", ".sample"):  # the marker first: a crash here leaves an orphan, not a duplicate
+            # the marker first: a crash here leaves an orphan, not a duplicate
+            for suffix in (".json", ".sample"):
                 try:
                     os.remove(os.path.join(self._spool, stem + suffix))
                 except FileNotFoundError:
@@ -605,14 +611,14 @@ def read_hard_examples(batch_dir: str, *, storage: Any = None) -> list[HardExamp
     """
     table = _read(join_uri(batch_dir, INDEX_CSV), storage)
     if table is None:
-        raise StorageNotFoundError(f"{join_uri(batch_dir, INDEX_CSV)} does not exist; is {batch_dir!r} a batch "
-                                   f"folder of a hard-example output?", uri=batch_dir)
+        raise StorageNotFoundError(f"{join_uri(batch_dir, INDEX_CSV)} does not exist; is {batch_dir!r} a "
+                                   f"batch folder of a hard-example output?", uri=batch_dir)
     labels = _parse_labels(_read(join_uri(batch_dir, LABELS_TXT), storage) or "")
     out = []
     for row in csv.DictReader(io.StringIO(table)):
         label = labels.get(row["sample"], row["label"] or None)
-        out.append(HardExample(id=row["id"], sample=join_uri(batch_dir, *row["sample"].split("/")), label=label,
-                               prediction=json.loads(row["prediction"]), time=row["time"]))
+        out.append(HardExample(id=row["id"], sample=join_uri(batch_dir, *row["sample"].split("/")),
+                               label=label, prediction=json.loads(row["prediction"]), time=row["time"]))
     return out
 
 

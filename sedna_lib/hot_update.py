@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# What the LocalController writes, for error messages.
+_CONFIG_SHAPE = '{"model_config": {"model_path": ..., "model_update_time": ...}}'
+
 
 # -- the wire format ------------------------------------------------------------------------------
 
@@ -96,7 +99,7 @@ def parse_model_config(data: bytes | str, *, source: str = "model_config.json") 
         doc = json.loads(data)
     except json.JSONDecodeError as exc:
         raise DataError(f"{source} is not JSON ({exc.msg} at char {exc.pos}); the LocalController "
-                        f"writes {{\"model_config\": {{\"model_path\": ..., \"model_update_time\": ...}}}}") from None
+                        f"writes {_CONFIG_SHAPE}") from None
     section = doc.get("model_config") if isinstance(doc, dict) else None
     if not isinstance(section, dict):
         raise DataError(f"{source} has no 'model_config' object; got {str(data)[:200]!r}")
@@ -142,7 +145,8 @@ def dump_model_config(model_path: str, model_update_time: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def write_model_config(config_path: str | os.PathLike, model_path: str, model_update_time: str | None = None) -> str:
+def write_model_config(config_path: str | os.PathLike, model_path: str,
+                       model_update_time: str | None = None) -> str:
     """Write a ``model_config.json`` atomically (a local stand-in for the LocalController's deploy step).
 
     Parameters
@@ -345,7 +349,9 @@ class ModelWatcher(threading.Thread):
     >>> folder = tempfile.mkdtemp()
     >>> cfg = os.path.join(folder, "model_config.json")
     >>> slot = ModelSlot("model-a")
-    >>> watcher = ModelWatcher(slot, config_path=cfg, loader=lambda path: "model-from-" + os.path.basename(path))
+    >>> def loader(path):
+    ...     return "model-from-" + os.path.basename(path)
+    >>> watcher = ModelWatcher(slot, config_path=cfg, loader=loader)
     >>> watcher.poll_once().status.value
     'no-config'
     >>> with open(os.path.join(folder, "b.pkl"), "wb") as fh:
@@ -355,9 +361,9 @@ class ModelWatcher(threading.Thread):
     ('completed', 'model-from-b.pkl')
     """
 
-    def __init__(self, slot: ModelSlot, *, config_path: str, loader: Callable[[str], Any], period: float = 60.0,
-                 report: Callable[..., Any] | None = None, storage: Any = None, work_dir: str | None = None,
-                 initial_version: str = "") -> None:
+    def __init__(self, slot: ModelSlot, *, config_path: str, loader: Callable[[str], Any],
+                 period: float = 60.0, report: Callable[..., Any] | None = None, storage: Any = None,
+                 work_dir: str | None = None, initial_version: str = "") -> None:
         super().__init__(name="sedna-model-watcher", daemon=True)
         self.slot = slot
         self.config_path = config_path
@@ -443,7 +449,8 @@ class ModelWatcher(threading.Thread):
         try:
             raw = self._read_config()
         except (OSError, SednaError) as exc:
-            logger.warning("hot update: cannot read %s: %s; retrying in %ss", self.config_path, exc, self.period)
+            logger.warning("hot update: cannot read %s: %s; retrying in %ss", self.config_path, exc,
+                           self.period)
             return UpdateEvent(UpdateStatus.NO_CONFIG, error=str(exc))
         if raw is None:
             return UpdateEvent(UpdateStatus.NO_CONFIG)
@@ -463,7 +470,8 @@ class ModelWatcher(threading.Thread):
         if not _is_url(cfg.model_path):
             return cfg.model_path if os.path.exists(cfg.model_path) else None
         if self.storage is None:
-            raise StorageError(f"model {cfg.model_path} is a URL but the watcher has no storage", uri=cfg.model_path)
+            raise StorageError(f"model {cfg.model_path} is a URL but the watcher has no storage",
+                               uri=cfg.model_path)
         if self._tmp_root is None:
             if self.work_dir:
                 os.makedirs(self.work_dir, exist_ok=True)
@@ -487,8 +495,10 @@ class ModelWatcher(threading.Thread):
         try:
             local = self._fetch_model(cfg)
         except (OSError, SednaError) as exc:
-            logger.warning("hot update: cannot fetch %s: %s; retrying in %ss", cfg.model_path, exc, self.period)
-            return UpdateEvent(UpdateStatus.MISSING_MODEL, cfg.model_update_time, cfg.model_path, error=str(exc))
+            logger.warning("hot update: cannot fetch %s: %s; retrying in %ss", cfg.model_path, exc,
+                           self.period)
+            return UpdateEvent(UpdateStatus.MISSING_MODEL, cfg.model_update_time, cfg.model_path,
+                               error=str(exc))
         if local is None:
             logger.warning("hot update: version %s names %s, which does not exist; retrying in %ss",
                            cfg.model_update_time, cfg.model_path, self.period)
@@ -560,8 +570,9 @@ def clone_estimator(estimator: Any) -> Any:
     try:
         return copy.deepcopy(estimator)
     except (TypeError, copy.Error, AttributeError, RuntimeError) as exc:
-        raise BackendError(f"cannot copy {type(estimator).__name__} to load a new model beside the serving one "
-                           f"({exc}); pass the estimator class (or a factory) instead of an instance") from exc
+        raise BackendError(f"cannot copy {type(estimator).__name__} to load a new model beside the serving "
+                           f"one ({exc}); pass the estimator class (or a factory) instead of an "
+                           f"instance") from exc
 
 
 def fresh_backend(backend: Any) -> Any:
@@ -606,7 +617,8 @@ class ModelLoadingThread(ModelWatcher):
     --------
     >>> from sedna_lib.config import Config
     >>> from sedna_lib.context import Context
-    >>> thread = ModelLoadingThread("backend", context=Context(Config(model_hot_update_config="/nonexistent.json")))
+    >>> context = Context(Config(model_hot_update_config="/nonexistent.json"))
+    >>> thread = ModelLoadingThread("backend", context=context)
     >>> thread.estimator, thread.period
     ('backend', 60)
     """

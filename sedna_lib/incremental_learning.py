@@ -1,4 +1,4 @@
-"""Incremental learning: Sedna's ``IncrementalLearning`` job, and a local infer-mine-label-retrain-deploy loop.
+"""Incremental learning: Sedna's ``IncrementalLearning`` job, and a local infer-mine-retrain-deploy loop.
 
 Two faces of one feature:
 
@@ -106,7 +106,8 @@ def as_list_metrics(result: Any) -> dict[str, list[float]] | None:
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
         return {"accuracy": [float(result)]}
     if not isinstance(result, Mapping):
-        logger.warning("evaluate returned %s, not a dict of metrics; reporting no metrics", type(result).__name__)
+        logger.warning("evaluate returned %s, not a dict of metrics; reporting no metrics",
+                       type(result).__name__)
         return None
     out: dict[str, list[float]] = {}
     for name, value in result.items():
@@ -274,8 +275,8 @@ class IncrementalLearning(JobBase):
                 if callable(spec) and not isinstance(spec, Mapping):
                     self._hem = spec
                 else:
-                    self._hem = self.context.registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method", "IBT"),
-                                                             **dict(spec.get("param") or {}))
+                    self._hem = self.context.registry.create(
+                        Kind.HARD_EXAMPLE_MINING, spec.get("method", "IBT"), **dict(spec.get("param") or {}))
             self._hem_resolved = True
         return self._hem
 
@@ -386,7 +387,8 @@ class IncrementalLearning(JobBase):
                 else:
                     res = backend.evaluate(data, **kwargs)
                 res = self._callback(post_process, res)
-                results.append(backend.model_info(url, result=as_list_metrics(res), relpath=cfg.data_path_prefix)[0])
+                info = backend.model_info(url, result=as_list_metrics(res), relpath=cfg.data_path_prefix)
+                results.append(info[0])
         except BaseException:
             self.report_task_info(None, "failed", kind="eval")
             raise
@@ -462,7 +464,9 @@ class IncrementalLearning(JobBase):
         self.start()
         backend = self._slot.get()  # once per call: a concurrent swap never tears this prediction
         infer_res = backend.predict(data, **kwargs)
-        res = self._callback(post_process, copy.deepcopy(infer_res)) if post_process is not None else infer_res
+        res = infer_res
+        if post_process is not None:
+            res = self._callback(post_process, copy.deepcopy(infer_res))
         hem = self.hard_example_mining_algorithm
         mined = res
         if hem is not None and self.mining_input == "proba":

@@ -6,7 +6,8 @@ from typing import Any
 
 from ._named import Named
 
-__all__ = ["CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError"]
+__all__ = ["CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy",
+           "MeanSquaredError"]
 
 
 def CategoricalCrossentropy(**options: Any) -> Named:  # noqa: N802 - Keras-style constructor name

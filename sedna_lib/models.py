@@ -34,8 +34,8 @@ def save_model(model: Any, path: str | None = None, *, context: Context | None =
     ctx = context or Context.from_env()
     from .backends import set_backend
 
-    backend = model if hasattr(model, "save") and hasattr(model, "get_weights") and hasattr(model, "framework") \
-        else set_backend(model, context=ctx)
+    is_backend = all(hasattr(model, name) for name in ("save", "get_weights", "framework"))
+    backend = model if is_backend else set_backend(model, context=ctx)
     if path is None:
         if not ctx.config.model_url:
             from .exceptions import ConfigError

@@ -24,7 +24,8 @@ def Adam(learning_rate: float = 0.001, **options: Any) -> Named:  # noqa: N802 -
     Named
         Resolved when training starts (for torch, a factory of the model's parameters).
     """
-    return Named("optimizer", "torch.optim.Adam", "keras.optimizers.Adam", learning_rate=learning_rate, **options)
+    return Named("optimizer", "torch.optim.Adam", "keras.optimizers.Adam", learning_rate=learning_rate,
+                 **options)
 
 
 def SGD(learning_rate: float = 0.01, **options: Any) -> Named:  # noqa: N802
@@ -42,7 +43,8 @@ def SGD(learning_rate: float = 0.01, **options: Any) -> Named:  # noqa: N802
     Named
         Resolved when training starts.
     """
-    return Named("optimizer", "torch.optim.SGD", "keras.optimizers.SGD", learning_rate=learning_rate, **options)
+    return Named("optimizer", "torch.optim.SGD", "keras.optimizers.SGD", learning_rate=learning_rate,
+                 **options)
 
 
 def RMSprop(learning_rate: float = 0.001, **options: Any) -> Named:  # noqa: N802

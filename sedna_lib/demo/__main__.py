@@ -12,11 +12,12 @@ import time
 # The sections, in the order they run: module name under sedna_lib.demo, and its title.
 SECTIONS = [
     ("_foundation", "Foundation: a model trained through a backend and stored through the storage layer"),
-    ("_joint_inference", "Joint inference: an edge model offloads hard digits to a big model served on 127.0.0.1"),
+    ("_joint_inference", "Joint inference: an edge model offloads hard digits to a big model served on "
+                         "127.0.0.1"),
     ("_federated_learning", "Federated learning: an aggregation server and three trainers on 127.0.0.1"),
     ("_incremental_learning", "Incremental learning: hard examples become a better model, hot-swapped"),
-    ("_lifelong_learning", "Lifelong learning: origins arrive one by one; the knowledge base grows and spots an "
-                           "unseen one"),
+    ("_lifelong_learning", "Lifelong learning: origins arrive one by one; the knowledge base grows and "
+                           "spots an unseen one"),
 ]
 
 

@@ -42,7 +42,8 @@ def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
 
     def trainer(i: int) -> None:
         try:
-            cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"trainer-{i}", exit_round=rounds)
+            cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"trainer-{i}",
+                         exit_round=rounds)
             model = _model(0)
 
             def on_round(outcome) -> None:
@@ -71,5 +72,6 @@ def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
     if errors:
         raise errors[0]
     for record in server.history_:
-        print(f"   round {record.round_number}: {len(record.clients)} clients, {record.total_sample} samples, "
-              f"test accuracy {accuracy.get(record.round_number, float('nan')):.3f}")
+        score = accuracy.get(record.round_number, float("nan"))
+        print(f"   round {record.round_number}: {len(record.clients)} clients, "
+              f"{record.total_sample} samples, test accuracy {score:.3f}")

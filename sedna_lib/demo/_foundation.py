@@ -35,4 +35,5 @@ def run(workdir: pathlib.Path) -> None:
     same = bool(np.array_equal(reloaded.predict(x_test), backend.predict(x_test)))
     layers = [w.shape for w in reloaded.get_weights()]
     print(f"   reloaded model predicts identically: {same}; weights as numpy arrays: {layers}")
-    print(f"   model_info reported to the LocalController: {reloaded.model_info(stored, result={'accuracy': [round(accuracy, 4)]})}")
+    info = reloaded.model_info(stored, result={"accuracy": [round(accuracy, 4)]})
+    print(f"   model_info reported to the LocalController: {info}")

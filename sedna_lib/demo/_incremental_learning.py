@@ -1,4 +1,4 @@
-"""Demo section: incremental learning on digits, with an inference worker that hot-swaps each deployed model."""
+"""Demo section: incremental learning on digits; an inference worker hot-swaps each deployed model."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def run(workdir: pathlib.Path) -> None:
     initial, stream, eval_data = (x[:40], y[:40]), (x[40:1040], y[40:1040]), (x[1200:], y[1200:])
     hot_config = workdir / "model-hot-update" / "model_config.json"
 
-    loop = IncrementalLoop(LogisticRegression(max_iter=500), miner="Margin", upload_budget=0.1, min_delta=0.005,
-                           output_dir=str(workdir / "loop"), hot_update_config=str(hot_config),
+    loop = IncrementalLoop(LogisticRegression(max_iter=500), miner="Margin", upload_budget=0.1,
+                           min_delta=0.005, output_dir=str(workdir / "loop"),
+                           hot_update_config=str(hot_config),
                            hard_example_output=str(workdir / "hard_examples"), progress=False)
     loop.start(initial, eval_data)
     print(f"   initial model on 40 labels: accuracy {loop.initial_metric_:.3f} (deployed as round-0000)")
@@ -58,8 +59,8 @@ def run(workdir: pathlib.Path) -> None:
             swapped = worker.slot.wait_for_version(record.model_version, timeout=5.0)
             infer_res, _, _ = worker.inference(eval_data[0])
             served = float(np.mean(infer_res == eval_data[1]))
-            print(f"   round {record.round}: uploaded {record.uploaded}/{record.stream_samples} hard examples, "
-                  f"accuracy {record.metric_before:.3f} -> {record.metric_candidate:.3f}, "
+            print(f"   round {record.round}: uploaded {record.uploaded}/{record.stream_samples} "
+                  f"hard examples, accuracy {record.metric_before:.3f} -> {record.metric_candidate:.3f}, "
                   f"{'deployed' if record.deployed else 'not deployed (gain below 0.005)'}; "
                   f"worker serves {worker.slot.version} ({'swapped' if swapped else 'unchanged'}), "
                   f"accuracy {served:.3f}")
@@ -68,4 +69,5 @@ def run(workdir: pathlib.Path) -> None:
         lc.stop()
     deploys = [b["status"] for b in received if b.get("kind") == "deploy"]
     print(f"   deploy reports the LocalController received: {deploys}")
-    print(f"   per-round records: {workdir / 'loop' / 'rounds.json'}; hard examples: {workdir / 'hard_examples'}")
+    print(f"   per-round records: {workdir / 'loop' / 'rounds.json'}; "
+          f"hard examples: {workdir / 'hard_examples'}")

@@ -31,7 +31,7 @@ def pool_2x2(x: np.ndarray) -> np.ndarray:
 
 
 def train_models(seed: int = 0):
-    """Split digits 50/50 and train the edge (logistic regression, pooled) and cloud (k-nearest neighbours) models."""
+    """Split digits 50/50; train the edge (pooled logistic regression) and cloud (k-NN) models."""
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split

@@ -1,4 +1,4 @@
-"""Demo section: digits under new origins arrive one by one; the knowledge base grows and spots the unseen one."""
+"""Demo section: digits of new origins arrive one by one; the knowledge base grows and spots an unseen one."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def run(workdir: pathlib.Path) -> None:
         _, unseen_flags, _ = edge.inference(Samples(transform(x[test], UNSEEN)))
         saved = len(list((workdir / "edge" / "unseen_samples").iterdir()))
         print(f"   unseen origin '{UNSEEN}': {np.mean(unseen_flags):.1%} flagged unseen "
-              f"(false alarms on known origins {np.mean(seen_flags):.1%}); {saved} samples saved for labelling")
+              f"(false alarms on known origins {np.mean(seen_flags):.1%}); "
+              f"{saved} samples saved for labelling")
         kinds = sorted({(r.get("ownerKind"), r.get("kind")) for r in reports})
         print(f"   LocalController received {len(reports)} reports {kinds}")
     finally:

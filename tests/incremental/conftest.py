@@ -27,8 +27,9 @@ class LCStub:
             raw = await request.body()
             body = json.loads(raw)
             if body.get("name") != worker:
-                return JSONResponse({"Status": 400, "Message": f"worker name(name={worker}) in the api is different "
-                                     f"from that(name={body.get('name')}) in the message body"}, status_code=400)
+                message = (f"worker name(name={worker}) in the api is different "
+                           f"from that(name={body.get('name')}) in the message body")
+                return JSONResponse({"Status": 400, "Message": message}, status_code=400)
             if "results" in body and not isinstance(body["results"], list):
                 return JSONResponse({"Status": 400, "Message": "results must be a list"}, status_code=400)
             with self._changed:

@@ -164,7 +164,8 @@ def test_s3_output_on_the_test_endpoint(tmp_path, s3_config):
     from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 
     endpoint = s3_config.s3_endpoint_url.split("://", 1)[1]
-    Minio(endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False).make_bucket("hard-examples")
+    client = Minio(endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    client.make_bucket("hard-examples")
     storage = Context(s3_config).storage
 
     # Act

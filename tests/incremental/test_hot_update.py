@@ -35,8 +35,11 @@ def test_dump_matches_go_marshal_indent_byte_for_byte():
 
 
 def test_version_token_is_opaque_text_whatever_its_json_type():
-    assert parse_model_config('{"model_config": {"model_path": "/m", "model_update_time": 17}}').model_update_time == "17"
-    assert parse_model_config(dump_model_config("/m", "not a date m=+1")).model_update_time == "not a date m=+1"
+    numeric = parse_model_config('{"model_config": {"model_path": "/m", "model_update_time": 17}}')
+    go_time = parse_model_config(dump_model_config("/m", "not a date m=+1"))
+
+    assert numeric.model_update_time == "17"
+    assert go_time.model_update_time == "not a date m=+1"
 
 
 @pytest.mark.parametrize("text, match", [
@@ -197,9 +200,10 @@ def test_model_from_storage_url_is_downloaded_and_old_download_deleted(tmp_path,
                            storage=storage, work_dir=str(work))
 
     # Act
-    storage.write_bytes("s3://hotupdate/model_config.json", dump_model_config("s3://hotupdate/models/b.pkl", "v2").encode())
+    config_url = "s3://hotupdate/model_config.json"
+    storage.write_bytes(config_url, dump_model_config("s3://hotupdate/models/b.pkl", "v2").encode())
     first = watcher.poll_once()
-    storage.write_bytes("s3://hotupdate/model_config.json", dump_model_config("s3://hotupdate/models/a.pkl", "v3").encode())
+    storage.write_bytes(config_url, dump_model_config("s3://hotupdate/models/a.pkl", "v3").encode())
     second = watcher.poll_once()
     downloads = sorted(p.name for p in work.rglob("*.pkl"))
     watcher.stop()
@@ -223,7 +227,8 @@ def test_sedna_model_loading_thread_swaps_backend_and_reports_deploy(tmp_path, t
     from sedna_lib.backends import set_backend
 
     a, b, x_test, pa, pb = two_models
-    ctx = Context(Config(model_hot_update_config=str(tmp_path / "model_config.json"), model_poll_period_seconds=60))
+    ctx = Context(Config(model_hot_update_config=str(tmp_path / "model_config.json"),
+                         model_poll_period_seconds=60))
     backend = set_backend(a, ctx.config, context=ctx)
     backend.has_load = True
     reports = []

@@ -61,9 +61,9 @@ def test_train_of_a_tensorflow_estimator_reports_pb_and_ckpt_host_paths(tmp_path
             tf.io.write_graph(graph, os.path.dirname(model_path), os.path.basename(model_path), as_text=False)
 
     prefix = tmp_path / "home" / "data"
-    cfg = Config(lc_server=lc_stub.url, worker_name="trainworker-x1y2z", namespace="default", job_name="helmet-il",
-                 backend_type="TENSORFLOW", model_url=str(prefix / "output" / "train" / "1"),
-                 data_path_prefix=str(prefix))
+    cfg = Config(lc_server=lc_stub.url, worker_name="trainworker-x1y2z", namespace="default",
+                 job_name="helmet-il", backend_type="TENSORFLOW",
+                 model_url=str(prefix / "output" / "train" / "1"), data_path_prefix=str(prefix))
     job = IncrementalLearning(estimator=Estimator, context=Context(cfg))
 
     # Act
