@@ -5,10 +5,9 @@ Importing this package imports no ML framework; feature modules load on first at
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
 
+from ._lazy import lazy_attributes
 from ._version import __version__
 from .config import Config
 from .context import Context
@@ -96,16 +95,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'sedna_lib' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    value = getattr(module, attr) if attr else module
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

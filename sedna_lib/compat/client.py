@@ -7,10 +7,10 @@ after retries, ``tenacity.RetryError``), and the LocalController reporter never 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Mapping
 
 from .. import config as _cfg
+from .._lazy import lazy_attributes
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
 from ..reporting import LCClient as _LCClient
 from ..reporting import PeriodicReporter, Report
@@ -24,20 +24,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Look the attribute up."""
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """List the attributes."""
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 def _default_timeout() -> tuple[float, float]:
