@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 # looked up in the registry on first access, so this module does not import the presets.
 _MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
 
+# ``JointInference._miner`` before the miner is built (None means "built: no miner")
+_UNBUILT: Any = object()
+
 
 def __getattr__(name: str) -> Any:
     if name in _MINER_NAMES:
@@ -160,7 +163,7 @@ class JointInference(JobBase):
         self._lock = threading.RLock()
         self._started = False
         self._mode: MiningMode | None = None
-        self._miner: Any = None
+        self._miner: Any = _UNBUILT
         self._client: Any = None
         self._queue: Any = None
         self._reporter: Any = None
@@ -201,9 +204,9 @@ class JointInference(JobBase):
     def miner(self) -> Any:
         """The hard-example miner (built on first use), or None when none is configured."""
         with self._lock:
-            if self._miner is None:
+            if self._miner is _UNBUILT:
                 self._miner = self._build_miner(self.hard_example_mining)
-            return self._miner or None
+            return self._miner
 
     def _build_miner(self, spec: Any) -> Any:
         registry = self.context.registry
@@ -213,7 +216,7 @@ class JointInference(JobBase):
             spec = {"method": spec}
         if isinstance(spec, Mapping):
             if not spec:
-                return False
+                return None
             return registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method") or "IBT", **dict(spec.get("param") or {}))
         if callable(spec):
             return spec
@@ -335,10 +338,8 @@ class JointInference(JobBase):
         if mode is None:  # read once: the hot path does no configuration lookups
             mode = self._mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
         miner = self._miner
-        if miner is None:
+        if miner is _UNBUILT:
             miner = self.miner
-        elif miner is False:
-            miner = None
         if mode is MiningMode.MINING_THEN_INFERENCE:
             if miner is None:
                 raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; set "

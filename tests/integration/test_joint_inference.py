@@ -130,6 +130,30 @@ def test_miner_from_hem_variables(models, tmp_path):
     assert type(ji.miner).__name__ == "IBTFilter" and ji.miner.threshold_img == 0.9
 
 
+class FalsyMiner:
+    """A miner object that is falsy (it has a length of 0), as a sized user object may be."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def __len__(self):
+        return 0
+
+    def __call__(self, result):
+        self.seen += 1
+        return False
+
+
+def test_a_falsy_miner_object_is_still_the_miner(models, tmp_path):
+    miner = FalsyMiner()
+    ji = JointInference(EdgeFull(models[0]), miner, context=ctx(), offload_dir=str(tmp_path), report=False)
+
+    result = ji.inference(models[2][0])
+    ji.close()
+
+    assert ji.miner is miner and miner.seen == 1 and result.is_hard is False
+
+
 def test_get_hem_algorithm_from_config_lets_code_override(monkeypatch):
     monkeypatch.setenv("HEM_NAME", "IBT")
     monkeypatch.setenv("HEM_PARAMETERS", '[{"key": "threshold_img", "value": "0.5"}]')
