@@ -1,4 +1,4 @@
-"""HTTP client of the big-model inference service: one session, timeouts, bounded retries, a circuit breaker.
+"""HTTP client of the big-model inference service: keep-alive, timeouts, bounded retries, a circuit breaker.
 
 Speaks Sedna's JSON wire (``POST /{service}/predict`` with ``{"data": [...], "callback": ...}``
 answered by ``{"result": [...]}``), and the binary codec of :mod:`sedna_lib.transport.codec` for
@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -200,6 +201,13 @@ class InferenceClient:
     breaker : CircuitBreaker
         The circuit breaker.
 
+    Notes
+    -----
+    A client may be shared between threads (the inference thread and the offload-queue drain of
+    a joint-inference job, or a server's request threads): each thread sends through a
+    keep-alive ``requests.Session`` of its own, released when the thread ends, and all of them
+    share the circuit breaker and what was learned of the peer (its path, its codec).
+
     Examples
     --------
     >>> client = InferenceClient("http://127.0.0.1:5000", service_name="ji-svc")
@@ -221,7 +229,8 @@ class InferenceClient:
         self.auth_token = auth_token
         self.verify = verify
         self.breaker = CircuitBreaker(failure_threshold=failure_threshold, reset_timeout=reset_timeout)
-        self._session: Any = None
+        self._local = threading.local()  # one keep-alive session per calling thread
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # the live ones, for close()
         self._lock = threading.Lock()
         self._service_in_use = self.service_name
         self._binary_ok = True
@@ -269,22 +278,29 @@ class InferenceClient:
         return float(t[0]), float(t[1])
 
     def _get_session(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                import requests
+        """This thread's session: requests' sessions are not documented as thread-safe."""
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
+            import requests
 
-                session = requests.Session()
-                session.verify = self.verify
-                if self.auth_token:
-                    session.headers["Authorization"] = f"Bearer {self.auth_token}"
-                self._session = session
-            return self._session
+            session = requests.Session()
+            session.verify = self.verify
+            if self.auth_token:
+                session.headers["Authorization"] = f"Bearer {self.auth_token}"
+            holder = _SessionHolder(session)
+            weakref.finalize(holder, session.close)  # the thread ended (or close() ran): drop its connections
+            with self._lock:
+                self._sessions.add(session)
+            self._local.holder = holder
+        return holder.session
 
     def close(self) -> None:
-        """Close the keep-alive connections."""
+        """Close the keep-alive connections of every thread; a later call opens new ones."""
         with self._lock:
-            session, self._session = self._session, None
-        if session is not None:
+            sessions = list(self._sessions)
+            self._sessions = weakref.WeakSet()
+            self._local = threading.local()
+        for session in sessions:
             session.close()
 
     def __enter__(self) -> InferenceClient:
@@ -485,6 +501,15 @@ class InferenceClient:
         if not isinstance(reply, dict) or "result" not in reply:
             raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
         return reply["result"]
+
+
+class _SessionHolder:
+    """A thread's session; a finaliser closes it when the thread's local storage lets go of it."""
+
+    __slots__ = ("session", "__weakref__")
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
 
 
 def _raise_for_status(response: Any, url: str) -> None:

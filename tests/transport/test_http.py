@@ -1,4 +1,6 @@
+import gc
 import socket
+import threading
 import time
 
 import numpy as np
@@ -30,6 +32,25 @@ def sedna_style_app():
         return {"result": [sum(map(sum, item.data))]}
 
     return app
+
+
+def port_echo_app():
+    """Answers each predict with the client's source port: one port per kept-alive connection."""
+    from fastapi import FastAPI, Request
+
+    app = FastAPI()
+
+    @app.post("/s/predict")
+    async def predict(request: Request):
+        return {"result": [request.client.port]}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def port_echo_server():
+    with ThreadedServer(port_echo_app()) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +126,33 @@ def test_breaker_half_opens_after_the_pause_and_closes_on_success():
     now[0] = 1.5
     assert breaker.allow() and not breaker.allow()  # one trial at a time
     assert breaker.record_success() and breaker.state == "closed"
+
+
+def test_each_thread_sends_on_its_own_kept_alive_connection(port_echo_server):
+    client = InferenceClient(port_echo_server.url, service_name="s")
+    first, again = client.predict([0]), client.predict([0])
+    other = []
+    worker = threading.Thread(target=lambda: other.extend([client.predict([0]), client.predict([0])]))
+    worker.start()
+    worker.join(10)
+
+    client.close()
+    after_close = client.predict([0])
+    client.close()
+
+    assert first == again  # keep-alive: a thread reuses its connection
+    assert other[0] == other[1] != first  # another thread has a session of its own
+    assert after_close != first  # close() dropped the connections
+
+
+def test_a_finished_threads_session_is_released(port_echo_server):
+    client = InferenceClient(port_echo_server.url, service_name="s")
+    client.predict([0])
+    worker = threading.Thread(target=client.predict, args=([0],))
+    worker.start()
+    worker.join(10)
+
+    gc.collect()
+
+    assert len(client._sessions) == 1  # only the calling thread's
+    client.close()
