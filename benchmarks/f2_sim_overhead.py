@@ -4,7 +4,8 @@ The F1 workload (digits, 10 clients, MLP 64-32-10, E=1, B=16, lr 0.1, IID). Each
 interleaved: the plain single-process FedAvg loop (pure compute), sedna_lib's
 ``collaborative_training.simulate`` and Flower 1.41's ``run_simulation`` (Ray, ``num_cpus=1``
 per client; in ``benchmarks/.venv-flwr``). Per-round wall time is the median over rounds 2..R
-(round 1 of Flower includes starting its actors); overhead = per-round wall - plain loop's.
+(round 1 of Flower includes starting its actors); overhead = per-round wall - plain loop's in
+the same repetition, median over repetitions.
 Bar: sedna_lib's per-round overhead at least 10x lower than Flower's.
 
     python benchmarks/f2_sim_overhead.py                  # 5 repetitions x 10 rounds (about 4 minutes)
@@ -59,15 +60,16 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {k: fc.median(r[k] for r in reps) for k in reps[0] if k != "same_accuracy"}
     summary["same_accuracy_every_rep"] = all(r["same_accuracy"] for r in reps)
     plain_s = summary["plain_round_s"]
-    ours_over = summary["sedna_lib_round_s"] - plain_s
+    # overheads and ratios per repetition (the runs of one rep are interleaved), then the median
+    ours_over = fc.median(r["sedna_lib_round_s"] - r["plain_round_s"] for r in reps)
     summary["sedna_lib_overhead_s"] = ours_over
     rows = [["plain loop (compute only)", fc.fmt_ms(plain_s), "-", "-"],
             ["sedna_lib simulate", fc.fmt_ms(summary["sedna_lib_round_s"]), fc.fmt_ms(max(ours_over, 0.0)),
              fc.fmt_ms(summary["sedna_lib_total_s"])]]
     if "flower_round_s" in summary:
-        flower_over = summary["flower_round_s"] - plain_s
+        flower_over = fc.median(r["flower_round_s"] - r["plain_round_s"] for r in reps)
         summary["flower_overhead_s"] = flower_over
-        summary["ratio_round_wall"] = summary["flower_round_s"] / summary["sedna_lib_round_s"]
+        summary["ratio_round_wall"] = fc.median(r["flower_round_s"] / r["sedna_lib_round_s"] for r in reps)
         # overhead ratio: our overhead floored at 0.1 ms (it is within the noise of the plain loop)
         summary["ratio_overhead"] = flower_over / max(ours_over, 1e-4)
         rows.append([f"Flower run_simulation (num_cpus={args.num_cpus:g})", fc.fmt_ms(summary["flower_round_s"]),
