@@ -124,7 +124,8 @@ def summarise(name: str, runs: list[dict], base: dict, numpy_import: float) -> d
     return {"case": name, "runs": len(runs), "import_s": med["import_s"], "wall_s": med["wall_s"],
             "wall_over_baseline_s": med["wall_s"] - base["wall_s"],
             "import_vs_numpy": med["import_s"] / numpy_import if numpy_import else None,
-            "peak_rss_mb": med["hwm_kb"] / 1024, "peak_rss_over_baseline_mb": (med["hwm_kb"] - base["hwm_kb"]) / 1024,
+            "peak_rss_mb": med["hwm_kb"] / 1024,
+            "peak_rss_over_baseline_mb": (med["hwm_kb"] - base["hwm_kb"]) / 1024,
             "heavy_imported": heavy, "heavy_imported_by_timed_statement": by_stmt,
             "n_modules": runs[0]["n_modules"], "backend": runs[0]["backend"],
             "import_s_all": [r["import_s"] for r in runs]}
@@ -175,19 +176,22 @@ def main(argv: list[str] | None = None) -> dict:
     bar_time = core["import_s"] <= 0.3
     bar_rss = core["peak_rss_mb"] <= 60
     bar_heavy = not core["heavy_imported"]
-    print(f"\nimport sedna_lib: {core['import_s'] * 1e3:.1f} ms (bar 300 ms: {'met' if bar_time else 'NOT met'}), "
+    print(f"\nimport sedna_lib: {core['import_s'] * 1e3:.1f} ms "
+          f"(bar 300 ms: {'met' if bar_time else 'NOT met'}), "
           f"peak RSS {core['peak_rss_mb']:.1f} MB (bar 60 MB: {'met' if bar_rss else 'NOT met'}), "
           f"heavy packages: {core['heavy_imported'] or 'none'}")
     checks = {}
     for name, forbidden in (("set_backend(torch.nn.Linear)", {"tensorflow", "keras"}),
                             ("set_backend(keras.Sequential)", {"torch"}),
                             ("set_backend(LogisticRegression())", {"torch", "tensorflow", "keras"}),
-                            ("set_backend(plain estimator class)", {"torch", "tensorflow", "keras", "sklearn"})):
+                            ("set_backend(plain estimator class)",
+                             {"torch", "tensorflow", "keras", "sklearn"})):
         if name in by:
             leaked = sorted(forbidden & set(by[name]["heavy_imported"]))
             checks[name] = {"backend": by[name]["backend"], "leaked": leaked, "ok": not leaked}
             added = by[name]["heavy_imported_by_timed_statement"]
-            print(f"{name} -> {by[name]['backend']}: process holds {', '.join(by[name]['heavy_imported']) or 'nothing heavy'}"
+            holds = ", ".join(by[name]["heavy_imported"]) or "nothing heavy"
+            print(f"{name} -> {by[name]['backend']}: process holds {holds}"
                   f" (set_backend itself added: {', '.join(added) or 'nothing'}); "
                   f"{'no other framework' if not leaked else 'ALSO ' + ', '.join(leaked)}")
     print("\nlargest cumulative imports inside `import sedna_lib` (one -X importtime run, ms):")
@@ -196,9 +200,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     payload = {"reps": args.reps, "backend_reps": args.backend_reps, "rows": rows,
                "bars": {"import_sedna_lib_s": core["import_s"], "import_le_0_3_s": bar_time,
-                        "peak_rss_mb": core["peak_rss_mb"], "rss_le_60_mb": bar_rss, "no_heavy_import": bar_heavy},
+                        "peak_rss_mb": core["peak_rss_mb"], "rss_le_60_mb": bar_rss,
+                        "no_heavy_import": bar_heavy},
                "backend_checks": checks, "import_breakdown_ms": breakdown, "env": env_note,
-               "load_average": os.getloadavg(), "machine": machine("torch", "tensorflow", "keras", "scikit-learn")}
+               "load_average": os.getloadavg(),
+               "machine": machine("torch", "tensorflow", "keras", "scikit-learn")}
     write_results("p1_import_footprint", payload)
     return payload
 
