@@ -156,12 +156,29 @@ def instantiate(obj: Any, **kwargs: Any) -> Any:
     return obj
 
 
-def _mro(obj: Any) -> tuple[type, ...]:
-    cls = obj if inspect.isclass(obj) else type(obj)
+def _class_framework(cls: type) -> str | None:
+    """Name the framework of a class from the module names of its hierarchy."""
     try:
-        return inspect.getmro(cls)
+        mro = inspect.getmro(cls)
     except AttributeError:  # pragma: no cover - exotic metaclasses
-        return (cls,)
+        mro = (cls,)
+    for klass in mro:
+        module = getattr(klass, "__module__", "") or ""
+        root = module.split(".", 1)[0]
+        name = klass.__name__
+        if root == "torch" and name == "Module" and module.startswith("torch.nn"):
+            return "torch"
+        if root in ("keras", "tf_keras") and name in ("Model", "Functional", "Sequential"):
+            return "keras"
+        if root == "tensorflow" and "keras" in module and name == "Model":
+            return "keras"
+        if root == "sklearn" and name == "BaseEstimator":
+            return "sklearn"
+    return None
+
+
+# Backends ask on every predict; a class's hierarchy does not change, so it is read once.
+_cached_class_framework = functools.lru_cache(maxsize=512)(_class_framework)
 
 
 def framework_of(obj: Any) -> str | None:
@@ -190,21 +207,16 @@ def framework_of(obj: Any) -> str | None:
     """
     if isinstance(obj, functools.partial):
         obj = obj.func
-    if not inspect.isclass(obj) and (inspect.isfunction(obj) or inspect.ismethod(obj)):
+    if inspect.isclass(obj):
+        cls = obj
+    elif inspect.isfunction(obj) or inspect.ismethod(obj):
         return None
-    for klass in _mro(obj):
-        module = getattr(klass, "__module__", "") or ""
-        root = module.split(".", 1)[0]
-        name = klass.__name__
-        if root == "torch" and name == "Module" and module.startswith("torch.nn"):
-            return "torch"
-        if root in ("keras", "tf_keras") and name in ("Model", "Functional", "Sequential"):
-            return "keras"
-        if root == "tensorflow" and "keras" in module and name == "Model":
-            return "keras"
-        if root == "sklearn" and name == "BaseEstimator":
-            return "sklearn"
-    return None
+    else:
+        cls = type(obj)
+    try:
+        return _cached_class_framework(cls)
+    except TypeError:  # a class whose metaclass makes it unhashable: read it each time
+        return _class_framework(cls)
 
 
 def split_xy(data: Any, y: Any = None) -> tuple[Any, Any]:
