@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -179,7 +179,9 @@ class InferenceClient:
         Segment tried when the service answers 404 (an original Sedna cloud worker serves
         ``/sedna`` whatever the service's name); the one that works is kept.
     timeout : float or (float, float), default=(3.0, 10.0)
-        Connect and read timeouts in seconds; a single number is used for both.
+        Connect and read timeouts in seconds; a single number is used for both. The read
+        timeout bounds each wait for data; the whole reply must also arrive within
+        ``connect + read`` seconds of the attempt's start (see Notes).
     max_retries : int, default=2
         Retries after a refused connection or a 502/503/504 (never after a timeout).
     backoff : float, default=0.05
@@ -207,6 +209,12 @@ class InferenceClient:
     a joint-inference job, or a server's request threads): each thread sends through a
     keep-alive ``requests.Session`` of its own, released when the thread ends, and all of them
     share the circuit breaker and what was learned of the peer (its path, its codec).
+
+    A peer that drips its reply (each byte within the read timeout) is cut off once the reply
+    is not complete ``connect + read`` seconds after the attempt started; the check runs
+    between reads, so an attempt lasts at most about ``connect + 2 * read`` seconds. The
+    status line and headers are read by requests before the check can run: a peer that drips
+    its headers is bounded only by the per-read timeout.
 
     Examples
     --------
@@ -309,33 +317,41 @@ class InferenceClient:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> Any:
-        """One request with bounded retries; requests' errors become sedna_lib's."""
+    def _send(self, method: str, url: str, **kwargs: Any) -> _Reply:
+        """One request with bounded retries; requests' errors become sedna_lib's.
+
+        requests' read timeout bounds each wait on the socket, so a peer that drips its reply
+        would never trip it: each attempt must also have the whole reply by ``connect + read``
+        seconds after it started, checked between reads of the body.
+        """
         import requests
 
         session = self._get_session()
+        connect, read = self._timeouts()
         attempt = 0
         while True:
+            deadline = time.monotonic() + connect + read
             try:
-                response = session.request(method, url, timeout=self._timeouts(), **kwargs)
+                response = session.request(method, url, timeout=(connect, read), stream=True, **kwargs)
             except requests.exceptions.ConnectTimeout as exc:
-                raise TransportTimeout(f"{method} {url}: no connection within {self._timeouts()[0]} s",
-                                       url=url) from exc
+                raise TransportTimeout(f"{method} {url}: no connection within {connect} s", url=url) from exc
             except requests.exceptions.ReadTimeout as exc:
-                raise TransportTimeout(f"{method} {url}: no answer within {self._timeouts()[1]} s", url=url) from exc
+                raise TransportTimeout(f"{method} {url}: no answer within {read} s", url=url) from exc
             except requests.exceptions.ConnectionError as exc:
                 if attempt < self.max_retries:
                     time.sleep(self.backoff * 2 ** attempt)  # bounded backoff between retries
                     attempt += 1
                     continue
-                raise TransportError(f"{method} {url}: cannot connect ({exc.__class__.__name__})", url=url) from exc
+                raise TransportError(f"{method} {url}: cannot connect ({exc.__class__.__name__})",
+                                     url=url) from exc
             except requests.exceptions.RequestException as exc:
                 raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
-            if response.status_code in _RETRY_STATUSES and attempt < self.max_retries:
+            reply = _read_reply(response, f"{method} {url}", deadline, connect + read, read)
+            if reply.status_code in _RETRY_STATUSES and attempt < self.max_retries:
                 time.sleep(self.backoff * 2 ** attempt)
                 attempt += 1
                 continue
-            return response
+            return reply
 
     def _guarded(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` through the circuit breaker."""
@@ -501,6 +517,58 @@ class InferenceClient:
         if not isinstance(reply, dict) or "result" not in reply:
             raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
         return reply["result"]
+
+
+class _Reply(NamedTuple):
+    """A reply read in full: what the callers read of a ``requests.Response``."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced)."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """Decode the body as JSON (ValueError if it is not)."""
+        return json.loads(self.content)
+
+
+_READ_SIZE = 1 << 16
+
+
+def _read_reply(response: Any, what: str, deadline: float, budget: float, read: float) -> _Reply:
+    """Read a streamed response's body by the deadline; the connection is dropped on failure.
+
+    Each read returns what the socket has (at most ``_READ_SIZE`` bytes), so a dripping peer is
+    caught at its first byte after the deadline; a read that waits may overrun the deadline by
+    at most ``read`` seconds (requests' own per-read timeout).
+    """
+    from urllib3.exceptions import DecodeError, HTTPError, ReadTimeoutError
+
+    url = response.url
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise TransportTimeout(f"{what}: the reply was not complete within {budget} s "
+                                       f"(the peer sends too slowly)", url=url)
+            try:
+                chunk = response.raw.read1(_READ_SIZE, decode_content=True)
+            except ReadTimeoutError as exc:
+                raise TransportTimeout(f"{what}: no data for {read} s in the reply", url=url) from exc
+            except DecodeError as exc:
+                raise ProtocolError(f"{what}: the reply cannot be decoded: {exc}", url=url) from exc
+            except HTTPError as exc:
+                raise TransportError(f"{what}: the reply broke off: {exc}", url=url) from exc
+            if not chunk:
+                return _Reply(response.status_code, response.headers, b"".join(chunks))
+            chunks.append(chunk)
+    except BaseException:
+        response.close()  # half read: the connection cannot be used again
+        raise
 
 
 class _SessionHolder:

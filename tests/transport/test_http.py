@@ -108,6 +108,44 @@ def test_a_silent_peer_costs_one_read_timeout():
         listener.close()
 
 
+def serve_dripping_reply(listener, stop):
+    """Answer one request with a 200 whose 400-byte body comes one byte every 50 ms (20 s in all)."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.recv(65536)
+        body = b'{"result": [1]}'.ljust(400)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
+        for i in range(len(body)):
+            if stop.wait(0.05):  # the pace of the drip, not a synchronisation
+                return
+            try:
+                conn.sendall(body[i:i + 1])
+            except OSError:  # the client gave up and closed the connection
+                return
+
+
+def test_a_dripping_peer_costs_one_overall_timeout_not_one_per_read():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+    server = threading.Thread(target=serve_dripping_reply, args=(listener, stop), daemon=True)
+    server.start()
+    try:
+        client = InferenceClient(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=(0.2, 0.3))
+        started = time.perf_counter()
+        with pytest.raises(TransportTimeout, match="not complete within 0.5 s"):
+            client.predict([1])
+        elapsed = time.perf_counter() - started
+        with pytest.raises(TransportError, match="circuit open"):
+            client.predict([1])
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+    assert elapsed < 1.5  # each byte came within the 0.3 s read timeout; the whole reply would take 20 s
+
+
 def test_error_status_is_a_remote_error_with_the_code():
     with InferenceServer(lambda x: x, "s", http_port=0, token="t") as srv:
         with pytest.raises(RemoteError, match="401") as info:
