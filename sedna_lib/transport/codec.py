@@ -82,17 +82,16 @@ def encode(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> bytes:
     ({'type': 'demo'}, [0.0, 1.0, 2.0])
     """
     arrays = [np.asarray(a) for a in arrays]
-    header, contiguous, data_len = _layout(arrays, meta)
+    header, contiguous, _ = _layout(arrays, meta)
     head_len = _PREFIX.size + len(header)
-    out = bytearray(head_len + _pad(head_len) + data_len)
-    _PREFIX.pack_into(out, 0, MAGIC, VERSION, len(header))
-    out[_PREFIX.size:head_len] = header
-    pos = head_len + _pad(head_len)
+    # one join: the message is allocated and written once (no bytearray-then-bytes second copy)
+    parts: list[Any] = [_PREFIX.pack(MAGIC, VERSION, len(header)), header, bytes(_pad(head_len))]
     for a in contiguous:
         n = a.nbytes
-        out[pos:pos + n] = memoryview(a).cast("B") if n else b""
-        pos += n + _pad(n)
-    return bytes(out)
+        if n:
+            parts.append(memoryview(a).cast("B"))
+        parts.append(bytes(_pad(n)))
+    return b"".join(parts)
 
 
 def encoded_size(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> int:
