@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 # looked up in the registry on first access, so this module does not import the presets.
 _MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
 
+# what ``JointInference.stats`` counts
+_COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed")
+
 # ``JointInference._miner`` before the miner is built (None means "built: no miner")
 _UNBUILT: Any = object()
 
@@ -130,7 +133,8 @@ class JointInference(JobBase):
     Attributes
     ----------
     stats : dict
-        Counts: ``inferences``, ``hard``, ``cloud_ok``, ``cloud_failed``, ``queued``, ``replayed``.
+        A snapshot of the counts: ``inferences``, ``hard``, ``cloud_ok``, ``cloud_failed``,
+        ``queued``, ``replayed`` (read-only: changing the copy changes nothing).
 
     Examples
     --------
@@ -159,7 +163,7 @@ class JointInference(JobBase):
         self.max_queued = max_queued
         self.on_offloaded = on_offloaded
         self.report = report
-        self.stats = {"inferences": 0, "hard": 0, "cloud_ok": 0, "cloud_failed": 0, "queued": 0, "replayed": 0}
+        self._counts = dict.fromkeys(_COUNTS, 0)
         self._lock = threading.RLock()
         self._started = False
         self._mode: MiningMode | None = None
@@ -250,6 +254,12 @@ class JointInference(JobBase):
                                                           self.job_name or "sedna")
                 self._queue = OffloadQueue(folder, max_items=self.max_queued)
             return self._queue
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """A consistent snapshot of the counts (a copy: the job's own counters cannot be changed)."""
+        with self._lock:
+            return dict(self._counts)
 
     @property
     def pending_offloads(self) -> int:
@@ -360,8 +370,8 @@ class JointInference(JobBase):
             if cloud is not None:
                 final = cloud
         with self._lock:
-            self.stats["inferences"] += 1
-            self.stats["hard"] += int(is_hard)
+            self._counts["inferences"] += 1
+            self._counts["hard"] += int(is_hard)
         if self._reporter is not None:
             self._reporter.record(hard=is_hard)
         return InferenceResult(is_hard, final, edge, cloud)
@@ -373,12 +383,12 @@ class JointInference(JobBase):
             result = self.client.predict(data, callback=name)
         except TransportError as exc:
             with self._lock:
-                self.stats["cloud_failed"] += 1
+                self._counts["cloud_failed"] += 1
             logger.warning("cloud inference failed, answering from the edge: %s", exc)
             self._enqueue(data, name)
             return None
         with self._lock:
-            self.stats["cloud_ok"] += 1
+            self._counts["cloud_ok"] += 1
         if name is None and callback is not None:
             result = callback(result)
         if len(self.queue):
@@ -392,7 +402,7 @@ class JointInference(JobBase):
             logger.error("a hard example could not be queued for the cloud and is lost: %s", exc)
             return
         with self._lock:
-            self.stats["queued"] += 1
+            self._counts["queued"] += 1
         self._ensure_drain()
 
     # -- the offload queue -------------------------------------------------------------------
@@ -449,7 +459,7 @@ class JointInference(JobBase):
                     self.queue.remove(item.id)
                     sent += 1
                     with self._lock:
-                        self.stats["replayed"] += 1
+                        self._counts["replayed"] += 1
         return sent
 
     def __enter__(self) -> JointInference:
@@ -733,7 +743,7 @@ class JointModel:
     @property
     def stats(self) -> dict[str, int]:
         """Counts of inferences, hard examples, cloud successes and failures, queued examples."""
-        return dict(self.joint.stats)
+        return self.joint.stats
 
     def close(self) -> None:
         """Stop background work and close connections."""

@@ -154,6 +154,17 @@ def test_a_falsy_miner_object_is_still_the_miner(models, tmp_path):
     assert ji.miner is miner and miner.seen == 1 and result.is_hard is False
 
 
+def test_stats_is_a_snapshot_that_cannot_change_the_counters(models, tmp_path):
+    ji = JointInference(EdgeFull(models[0]), "EdgeOnly", context=ctx(), offload_dir=str(tmp_path), report=False)
+    ji.inference(models[2][0])
+
+    snapshot = ji.stats
+    snapshot["inferences"] = 99
+    ji.close()
+
+    assert ji.stats["inferences"] == 1 and ji.stats is not ji.stats
+
+
 def test_get_hem_algorithm_from_config_lets_code_override(monkeypatch):
     monkeypatch.setenv("HEM_NAME", "IBT")
     monkeypatch.setenv("HEM_PARAMETERS", '[{"key": "threshold_img", "value": "0.5"}]')
