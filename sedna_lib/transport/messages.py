@@ -13,7 +13,7 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from . import codec
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
-    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "Reassembler",
+    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "Reassembler",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -370,14 +370,33 @@ def to_frames(payload: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[byte
     list of bytes
         The frames: ``[payload]``, or ``chunk`` codec messages carrying consecutive pieces.
     """
+    return list(iter_frames(payload, chunk_size))
+
+
+def iter_frames(payload: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    """Yield the frames of :func:`to_frames` one at a time (one chunk in memory while sending).
+
+    Parameters
+    ----------
+    payload : bytes
+        A :func:`to_binary` message.
+    chunk_size : int, default=DEFAULT_CHUNK_SIZE
+        Largest piece per frame.
+
+    Yields
+    ------
+    bytes
+        The frames, in order.
+    """
     if len(payload) <= chunk_size:
-        return [payload]
+        yield payload
+        return
     view = memoryview(payload)
     count = -(-len(payload) // chunk_size)
     msg_id = f"{os.getpid()}-{next(_ids)}"
-    return [codec.encode([np.frombuffer(view[i * chunk_size:(i + 1) * chunk_size], dtype=np.uint8)],
-                         {"type": "chunk", "id": msg_id, "index": i, "count": count, "size": len(payload)})
-            for i in range(count)]
+    for i in range(count):
+        yield codec.encode([np.frombuffer(view[i * chunk_size:(i + 1) * chunk_size], dtype=np.uint8)],
+                           {"type": "chunk", "id": msg_id, "index": i, "count": count, "size": len(payload)})
 
 
 class Reassembler:

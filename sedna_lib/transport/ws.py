@@ -304,10 +304,11 @@ class AggregationClient:
         msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], int(num_samples), self.job_name,
                              round_number if self.server_protocol_ == m.PROTOCOL else None, metrics or {}, names)
         if self.is_binary:
-            frames = m.to_frames(m.to_binary(msg), self.chunk_size)
-            for frame in frames:
+            sent = 0
+            for frame in m.iter_frames(m.to_binary(msg), self.chunk_size):  # one chunk built at a time
                 self._send_raw(frame)
-            return sum(len(f) for f in frames)
+                sent += len(frame)
+            return sent
         text = m.to_json(msg)
         self._send_raw(text)
         return len(text)
