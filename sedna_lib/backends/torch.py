@@ -52,6 +52,24 @@ def _torch() -> Any:
     return _import("torch", _INSTALL)
 
 
+def _placed(model: Any, device: str) -> Any:
+    """Return ``model`` on ``device``, moving it only when its first tensor lives elsewhere.
+
+    ``Module.to`` walks every submodule and tensor even when nothing moves, which costs more
+    than a small model's forward pass; serving calls this on every request.
+    """
+    torch = _torch()
+    first = next(model.parameters(), None)
+    if first is None:
+        first = next(model.buffers(), None)
+    if first is not None:
+        target = torch.device(device)
+        here = first.device
+        if here.type == target.type and (target.index is None or here.index == target.index):
+            return model
+    return model.to(device)
+
+
 class _TensorBatches:
     """Mini-batches of in-memory tensors by slicing, re-iterable once per epoch.
 
@@ -319,7 +337,7 @@ class TorchBackend(EstimatorBackend):
         if opt["seed"] is not None:
             torch.manual_seed(int(opt["seed"]))
         device = self._device(kwargs.get("device"))
-        model = self.estimator.to(device)
+        model = _placed(self.estimator, device)
         loader = self._loader(train_data, kwargs.get("y"), batch_size=int(opt["batch_size"]),
                               shuffle=bool(opt["shuffle"]), seed=opt["seed"], need_labels=True)
         first = next(iter(loader), None)
@@ -373,15 +391,14 @@ class TorchBackend(EstimatorBackend):
     def _outputs(self, data: Any, batch_size: int | None = None, device: str | None = None) -> Any:
         torch = _torch()
         dev = self._device(device)
-        model = self.estimator.to(dev)
-        if isinstance(data, torch.Tensor) or isinstance(data, np.ndarray) or isinstance(data, list):
-            loader = self._loader(data, None, batch_size=batch_size or self.batch_size, shuffle=False,
-                                  seed=None, need_labels=False)
-        else:
-            x = data.x if hasattr(data, "x") and hasattr(data, "y") else data
-            loader = self._loader(x, None, batch_size=batch_size or self.batch_size, shuffle=False,
-                                  seed=None, need_labels=False)
-        model.eval()
+        model = _placed(self.estimator, dev)
+        source = not isinstance(data, (torch.Tensor, np.ndarray, list)) and hasattr(data, "x") \
+            and hasattr(data, "y")
+        x = data.x if source else data
+        loader = self._loader(x, None, batch_size=batch_size or self.batch_size, shuffle=False,
+                              seed=None, need_labels=False)
+        if model.training:  # eval() walks every submodule; a model already in eval mode is left as is
+            model.eval()
         outs = []
         with torch.no_grad():
             for batch in loader:
@@ -437,7 +454,7 @@ class TorchBackend(EstimatorBackend):
     def _evaluate(self, data: Any, loss_fn: Any, device: str, batch_size: int,
                   y: Any = None) -> dict[str, float]:
         torch = _torch()
-        model = self.estimator.to(device)
+        model = _placed(self.estimator, device)
         loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
         model.eval()
         total, seen, correct, counted = 0.0, 0, 0, False

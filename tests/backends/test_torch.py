@@ -221,3 +221,19 @@ def test_array_batches_cover_every_sample_once_per_epoch_and_keep_order_when_pre
     assert unshuffled.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     expected = torch.softmax(model.fc(torch.from_numpy(x)), dim=1).detach().numpy()
     np.testing.assert_allclose(proba, expected, rtol=1e-5)
+
+
+def test_predict_after_training_runs_in_eval_mode():
+    # Arrange: dropout makes train-mode outputs random
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Dropout(0.5), torch.nn.Linear(32, 2))
+    backend = TorchBackend(model, epochs=1, seed=0)
+    x, y = make_classification_data(n_samples=32, n_features=4, seed=0)
+    backend.train((x.astype("float32"), y))
+
+    # Act
+    first, second = backend.predict(x), backend.predict(x)
+
+    # Assert
+    assert model.training is False
+    np.testing.assert_array_equal(first, second)
