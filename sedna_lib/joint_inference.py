@@ -30,6 +30,11 @@ from .exceptions import ConfigError, DataError, SednaError, StorageError, Storag
 from .job import JobBase, resolve_callback
 from .registry import Kind
 
+# solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
+# looked up in the registry on first access (module ``__getattr__``), so this module does not
+# import the presets.
+_MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
+
 __all__ = [
     "BigModelService",
     "JointInference",
@@ -38,20 +43,10 @@ __all__ = [
     "InferenceResult",
     "get_big_model_endpoint",
     "load_model",
-    "IBT",
-    "Threshold",
-    "CrossEntropy",
-    "Random",
-    "EdgeOnly",
-    "CloudOnly",
-    "Margin",
+    *_MINER_NAMES,  # unpacked, as pyflakes cannot see names a module __getattr__ provides (F822)
 ]
 
 logger = logging.getLogger(__name__)
-
-# solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
-# looked up in the registry on first access, so this module does not import the presets.
-_MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
 
 # what ``JointInference.stats`` counts
 _COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed")
@@ -61,6 +56,7 @@ _UNBUILT: Any = object()
 
 
 def __getattr__(name: str) -> Any:
+    """Return a miner class named as solar_corona names it (``IBT``, ``Threshold``...)."""
     if name in _MINER_NAMES:
         from .registry import default_registry
 
@@ -97,7 +93,8 @@ def _load_model_file(job: JobBase) -> None:
         return  # the estimator is used as given (already trained, or it loads itself)
     path = job.model_path
     if job.model_load_mode == "file" and not os.path.exists(path):
-        raise StorageNotFoundError(f"model file {path!r} does not exist; check MODEL_URL/MODEL_PATH", uri=path)
+        raise StorageNotFoundError(f"model file {path!r} does not exist; check MODEL_URL/MODEL_PATH",
+                                   uri=path)
     job.estimator.load(path)
 
 
@@ -152,8 +149,9 @@ class JointInference(JobBase):
 
     job_kind = K8sResourceKind.JOINT_INFERENCE_SERVICE.value
 
-    def __init__(self, estimator: Any = None, hard_example_mining: Any = None, config: Mapping[str, Any] | None = None,
-                 *, context: Context | None = None, cloud: Any = None, offload_dir: str | None = None,
+    def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
+                 config: Mapping[str, Any] | None = None, *, context: Context | None = None,
+                 cloud: Any = None, offload_dir: str | None = None,
                  max_queued: int = 10000, on_offloaded: Callable[[OffloadedExample], Any] | None = None,
                  report: bool = True) -> None:
         super().__init__(estimator, config, context=context)
@@ -221,11 +219,13 @@ class JointInference(JobBase):
         if isinstance(spec, Mapping):
             if not spec:
                 return None
-            return registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method") or "IBT", **dict(spec.get("param") or {}))
+            params = dict(spec.get("param") or {})
+            return registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method") or "IBT", **params)
         if callable(spec):
             return spec
         raise ConfigError(f"hard_example_mining must be a miner, a registered name or "
-                          f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}", variable="HEM_NAME")
+                          f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}",
+                          variable="HEM_NAME")
 
     @property
     def client(self) -> Any:
@@ -288,7 +288,8 @@ class JointInference(JobBase):
                 from .reporting import PeriodicReporter
 
                 message = self.make_report("inference")
-                self._reporter = PeriodicReporter(self.lc_client, message, period=self.context.config.lc_period,
+                self._reporter = PeriodicReporter(self.lc_client, message,
+                                                  period=self.context.config.lc_period,
                                                   worker_name=self.worker_name).start()
             self._started = True
         if len(self.queue):
@@ -352,8 +353,8 @@ class JointInference(JobBase):
             miner = self.miner
         if mode is MiningMode.MINING_THEN_INFERENCE:
             if miner is None:
-                raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; set "
-                                  "HEM_NAME or pass hard_example_mining", variable="HEM_NAME")
+                raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; "
+                                  "set HEM_NAME or pass hard_example_mining", variable="HEM_NAME")
             is_hard = bool(miner(data))
             cloud = self._offload(data, post_process, callback) if is_hard else None
             edge = final = None
@@ -410,7 +411,8 @@ class JointInference(JobBase):
         with self._lock:
             if self._stop.is_set() or (self._drain_thread is not None and self._drain_thread.is_alive()):
                 return
-            self._drain_thread = threading.Thread(target=self._drain_loop, name="sedna-offload-drain", daemon=True)
+            self._drain_thread = threading.Thread(target=self._drain_loop, name="sedna-offload-drain",
+                                                  daemon=True)
             self._drain_thread.start()
 
     def _drain_loop(self) -> None:
@@ -463,6 +465,7 @@ class JointInference(JobBase):
         return sent
 
     def __enter__(self) -> JointInference:
+        """Start, and return the started job, for a ``with`` block."""
         return self.start()
 
 
@@ -523,7 +526,8 @@ class BigModelService(JobBase):
         """
         return super().inference(data, post_process=post_process, **kwargs)
 
-    def start(self, host: str | None = None, port: int | None = None, *, block: bool = True) -> BigModelService:
+    def start(self, host: str | None = None, port: int | None = None, *,
+              block: bool = True) -> BigModelService:
         """Load the model and serve it; block until stopped unless ``block=False``.
 
         Parameters
@@ -553,9 +557,11 @@ class BigModelService(JobBase):
         if self.server is None:
             _load_model_file(self)
             self.server = InferenceServer(
-                self, self.job_name or "sedna", host=host or self.config.get("big_model_bind_ip", cfg.big_model_bind_ip),
-                http_port=cfg.big_model_bind_port if port is None else port, max_buffer_size=cfg.max_request_bytes,
-                token=cfg.auth_token, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
+                self, self.job_name or "sedna",
+                host=host or self.config.get("big_model_bind_ip", cfg.big_model_bind_ip),
+                http_port=cfg.big_model_bind_port if port is None else port,
+                max_buffer_size=cfg.max_request_bytes, token=cfg.auth_token,
+                ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
                 registry=self.context.registry)
         self.server.start(block=block)
         return self
@@ -578,18 +584,20 @@ class BigModelService(JobBase):
         super().close()
 
     def __enter__(self) -> BigModelService:
+        """Serve in the background (unless started), and return the service, for a ``with`` block."""
         if self.server is None:
             self.start(block=False)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop serving at the end of the ``with`` block."""
         self.close()
 
 
 # -- the solar_corona face ---------------------------------------------------------------------
 
 def get_big_model_endpoint(context: Context | None = None) -> str:
-    """Return the cloud big model's endpoint the deployment gives: ``http://BIG_MODEL_IP:BIG_MODEL_PORT/<service>``.
+    """Return the cloud's endpoint the deployment gives: ``http://BIG_MODEL_IP:BIG_MODEL_PORT/<service>``.
 
     Parameters
     ----------
@@ -628,7 +636,7 @@ def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
 
 
 def _load_estimator(model_path: Any) -> Any:
-    """A model object from a local file, chosen by extension; any other object is returned as is."""
+    """Load a model object from a local file, chosen by extension; return any other object as is."""
     if not isinstance(model_path, (str, os.PathLike)):
         return model_path
     path = os.fspath(model_path)
@@ -750,9 +758,11 @@ class JointModel:
         self.joint.close()
 
     def __enter__(self) -> JointModel:
+        """Return the model, for a ``with`` block."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close at the end of the ``with`` block."""
         self.close()
 
 
@@ -804,7 +814,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         if post_fun is None and classes is not None:
             post_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
     cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
-    joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report, **options)
+    joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report,
+                           **options)
     return JointModel(joint, pre_fun, post_fun)
 
 
