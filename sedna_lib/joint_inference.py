@@ -630,9 +630,8 @@ def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
     segments = [s for s in parts.path.split("/") if s]
     if segments and segments[-1] == "predict":
         segments.pop()
-    return InferenceClient(f"{parts.scheme}://{parts.netloc}", service_name=segments[-1] if segments else "sedna",
-                           timeout=(cfg.connect_timeout_s, cfg.request_timeout), max_retries=cfg.max_retries,
-                           auth_token=cfg.auth_token, verify=cfg.tls_ca or True)
+    return InferenceClient.from_config(cfg, url=f"{parts.scheme}://{parts.netloc}",
+                                       service_name=segments[-1] if segments else "sedna")
 
 
 def _load_estimator(model_path: Any) -> Any:

@@ -245,13 +245,17 @@ class InferenceClient:
         self._binary_confirmed = False
 
     @classmethod
-    def from_config(cls, config: Any, *, service_name: str | None = None, **overrides: Any) -> InferenceClient:
+    def from_config(cls, config: Any, *, url: str | None = None, service_name: str | None = None,
+                    **overrides: Any) -> InferenceClient:
         """Build a client from a :class:`~sedna_lib.config.Config` (``BIG_MODEL_IP/PORT``, timeouts, token).
 
         Parameters
         ----------
         config : Config
             The configuration.
+        url : str, default=None
+            Base URL (``http://host:port``); from ``BIG_MODEL_IP``/``BIG_MODEL_PORT`` (https
+            when ``SEDNA_TLS_CA`` is set) if omitted.
         service_name : str, default=None
             Path segment; ``JOB_NAME`` or ``SERVICE_NAME`` (else ``sedna``) if omitted.
         **overrides : object
@@ -262,16 +266,17 @@ class InferenceClient:
         InferenceClient
             The client.
         """
-        scheme = "https" if config.tls_ca else "http"
         params: dict[str, Any] = dict(
             service_name=service_name or config.job_or_service_name or "sedna",
             timeout=(config.connect_timeout_s, config.request_timeout), max_retries=config.max_retries,
             auth_token=config.auth_token, verify=config.tls_ca or True)
         params.update(overrides)
-        host = config.big_model_ip
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return cls(f"{scheme}://{host}:{config.big_model_port}", **params)
+        if url is None:
+            host = config.big_model_ip
+            if ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            url = f"{'https' if config.tls_ca else 'http'}://{host}:{config.big_model_port}"
+        return cls(url, **params)
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
