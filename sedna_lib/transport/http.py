@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 _RETRY_STATUSES = {502, 503, 504}
 _FALLBACK_STATUSES = {415, 422}
+_ACCEPT_BOTH = f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9"  # the codec preferred, JSON understood
 
 
 class WireFormat(str, enum.Enum):
@@ -74,7 +75,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; return lists, numbers, strings or arrays")
+    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; "
+                    f"return lists, numbers, strings or arrays")
 
 
 def is_binary_array(value: Any) -> bool:
@@ -224,9 +226,9 @@ class InferenceClient:
     """
 
     def __init__(self, url: str, *, service_name: str = "sedna", fallback_service: str | None = "sedna",
-                 timeout: float | tuple[float, float] = (3.0, 10.0), max_retries: int = 2, backoff: float = 0.05,
-                 wire: str = "auto", auth_token: str | None = None, failure_threshold: int = 1,
-                 reset_timeout: float = 5.0, verify: bool | str = True) -> None:
+                 timeout: float | tuple[float, float] = (3.0, 10.0), max_retries: int = 2,
+                 backoff: float = 0.05, wire: str = "auto", auth_token: str | None = None,
+                 failure_threshold: int = 1, reset_timeout: float = 5.0, verify: bool | str = True) -> None:
         self.url = url.rstrip("/")
         self.service_name = service_name or "sedna"
         self.fallback_service = fallback_service
@@ -291,7 +293,7 @@ class InferenceClient:
         return float(t[0]), float(t[1])
 
     def _get_session(self) -> Any:
-        """This thread's session: requests' sessions are not documented as thread-safe."""
+        """Return the calling thread's session (requests' sessions are not documented as thread-safe)."""
         holder = getattr(self._local, "holder", None)
         if holder is None:
             import requests
@@ -317,9 +319,11 @@ class InferenceClient:
             session.close()
 
     def __enter__(self) -> InferenceClient:
+        """Return the client, for a ``with`` block."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close the connections at the end of the ``with`` block."""
         self.close()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> _Reply:
@@ -475,27 +479,29 @@ class InferenceClient:
                 binary: bool) -> tuple[bytes, dict[str, str]]:
         if binary:
             meta = {**to_jsonable(fields), "callback": callback, "data": "array"}
-            return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE,
-                                                "Accept": f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9"}
+            return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE, "Accept": _ACCEPT_BOTH}
         try:
             body = {**to_jsonable(fields), "data": to_jsonable(data), "callback": callback}
         except TypeError as exc:
             raise ProtocolError(f"the payload cannot be sent: {exc}", url=self.endpoint) from None
-        accept = f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9" if self.wire != WireFormat.JSON else JSON_MEDIA_TYPE
-        return json.dumps(body, separators=(",", ":")).encode(), {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
+        accept = JSON_MEDIA_TYPE if self.wire == WireFormat.JSON else _ACCEPT_BOTH
+        headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
+        return json.dumps(body, separators=(",", ":")).encode(), headers
 
     def _predict(self, data: Any, callback: str | None, fields: dict[str, Any]) -> Any:
         wire = _check_wire(self.wire)
-        binary = wire == WireFormat.BINARY or (wire == WireFormat.AUTO and self._binary_ok and is_binary_array(data))
+        binary = wire == WireFormat.BINARY or (
+            wire == WireFormat.AUTO and self._binary_ok and is_binary_array(data))
         if wire == WireFormat.BINARY and not is_binary_array(data):
             raise ProtocolError(f"wire='binary' needs a numeric numpy array, got {type(data).__name__}",
                                 url=self.endpoint)
         body, headers = self._encode(data, callback, fields, binary)
         url = f"{self.endpoint}/predict"
         response = self._send("POST", url, data=body, headers=headers)
-        if response.status_code == 404 and self.fallback_service and self._service_in_use != self.fallback_service:
-            logger.info("%s answered 404; trying /%s (an original Sedna cloud worker)", url, self.fallback_service)
-            self._service_in_use = self.fallback_service
+        fallback = self.fallback_service
+        if response.status_code == 404 and fallback and self._service_in_use != fallback:
+            logger.info("%s answered 404; trying /%s (an original Sedna cloud worker)", url, fallback)
+            self._service_in_use = fallback
             url = f"{self.endpoint}/predict"
             response = self._send("POST", url, data=body, headers=headers)
         if binary and wire == WireFormat.AUTO and not self._binary_confirmed and (
