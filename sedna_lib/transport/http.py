@@ -403,12 +403,7 @@ class InferenceClient:
         TransportError
             If the service cannot be reached; ``RemoteError`` on an error status.
         """
-        def call() -> dict[str, Any]:
-            response = self._send("GET", self.endpoint)
-            _raise_for_status(response, self.endpoint)
-            return _json_body(response, self.endpoint)
-
-        return self._guarded(call)
+        return self._get_json(self.endpoint)
 
     def predict(self, data: Any, *, callback: str | None = None, **fields: Any) -> Any:
         """Send one request to ``{endpoint}/predict`` and return the ``result``.
@@ -468,10 +463,14 @@ class InferenceClient:
         dict
             The server's health document.
         """
-        def call() -> dict[str, Any]:
-            response = self._send("GET", f"{self.url}/healthz")
-            _raise_for_status(response, f"{self.url}/healthz")
-            return _json_body(response, f"{self.url}/healthz")
+        return self._get_json(f"{self.url}/healthz")
+
+    def _get_json(self, url: str) -> Any:
+        """``GET url`` through the circuit breaker; the decoded JSON reply."""
+        def call() -> Any:
+            response = self._send("GET", url)
+            _raise_for_status(response, url)
+            return _json_body(response, url)
 
         return self._guarded(call)
 

@@ -194,3 +194,13 @@ def test_a_finished_threads_session_is_released(port_echo_server):
 
     assert len(client._sessions) == 1  # only the calling thread's
     client.close()
+
+
+def test_route_list_and_health_are_read_through_the_client():
+    with InferenceServer(lambda x: x, "s", http_port=0) as srv:
+        client = InferenceClient(srv.url, service_name="s")
+        infos, health = client.check_server_status(), client.health()
+        client.close()
+
+    assert {"path": "/s/predict", "name": "method"} in infos["infos"]
+    assert health["status"] == "ok" and health["service"] == "s"
