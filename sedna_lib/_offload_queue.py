@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 import threading
 import time
 import uuid
+import warnings
 from typing import Any, NamedTuple
 
 from .exceptions import DataError, ProtocolError, SednaWarning, StorageError
@@ -87,7 +87,8 @@ class OffloadQueue:
             except OSError as exc:
                 raise StorageError(f"cannot read the offload queue {self.folder}: {exc}",
                                    uri=self.folder) from exc
-            self._ids = sorted(n[:-len(_SUFFIX)] for n in names if n.endswith(_SUFFIX) and not n.startswith("."))
+            self._ids = sorted(n[:-len(_SUFFIX)] for n in names
+                               if n.endswith(_SUFFIX) and not n.startswith("."))
         return self._ids
 
     def __len__(self) -> int:
@@ -144,7 +145,8 @@ class OffloadQueue:
                         os.fsync(fh.fileno())
                 os.replace(tmp, os.path.join(self.folder, entry + _SUFFIX))
             except OSError as exc:
-                raise StorageError(f"cannot write to the offload queue {self.folder}: {exc}", uri=self.folder) from exc
+                raise StorageError(f"cannot write to the offload queue {self.folder}: {exc}",
+                                   uri=self.folder) from exc
             ids.append(entry)
             if not self.fsync:
                 self._unsynced.append(entry)
