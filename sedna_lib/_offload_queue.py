@@ -204,6 +204,11 @@ class OffloadQueue:
         -------
         list of QueuedSample
             Oldest first.
+
+        Raises
+        ------
+        StorageError
+            If an unreadable entry cannot be moved aside.
         """
         out: list[QueuedSample] = []
         with self._lock:
@@ -245,7 +250,11 @@ class OffloadQueue:
 
     def _quarantine(self, entry: str) -> None:
         corrupt_dir = os.path.join(self.folder, "corrupt")
-        os.makedirs(corrupt_dir, exist_ok=True)
-        os.replace(os.path.join(self.folder, entry + _SUFFIX), os.path.join(corrupt_dir, entry + _SUFFIX))
+        try:
+            os.makedirs(corrupt_dir, exist_ok=True)
+            os.replace(os.path.join(self.folder, entry + _SUFFIX), os.path.join(corrupt_dir, entry + _SUFFIX))
+        except OSError as exc:
+            raise StorageError(f"cannot move the unreadable offload queue entry {entry} to {corrupt_dir}: "
+                               f"{exc}", uri=self.folder) from exc
         self._scan().remove(entry)
         self.corrupt += 1

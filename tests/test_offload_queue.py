@@ -69,6 +69,28 @@ def test_put_where_a_file_blocks_the_folder_is_a_storage_error(tmp_path):
         OffloadQueue(str(tmp_path / "q")).put(np.zeros(2))
 
 
+def test_unreadable_entries_are_moved_aside(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    bad = queue.put(np.zeros(2))
+    queue.put(np.ones(2))
+    (tmp_path / f"{bad}.sdna").write_bytes(b"not an entry")
+
+    entries = queue.peek()
+
+    assert [e.data.tolist() for e in entries] == [[1.0, 1.0]]
+    assert queue.corrupt == 1 and (tmp_path / "corrupt" / f"{bad}.sdna").exists()
+
+
+def test_an_unreadable_entry_that_cannot_be_moved_aside_is_a_storage_error(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    bad = queue.put(np.zeros(2))
+    (tmp_path / f"{bad}.sdna").write_bytes(b"not an entry")
+    (tmp_path / "corrupt").write_text("a file where the corrupt/ folder should be")
+
+    with pytest.raises(StorageError, match="cannot move the unreadable offload queue entry"):
+        queue.peek()
+
+
 class Edge:
     def predict(self, data):
         return np.full(10, 0.1)
