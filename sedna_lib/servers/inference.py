@@ -101,7 +101,8 @@ class InferenceServer:
         if name is None or name == "":
             return None
         if not isinstance(name, str):
-            raise HTTPError(422, f"callback must be the name of a registered post_process_callback, got {name!r}")
+            raise HTTPError(422, f"callback must be the name of a registered post_process_callback, "
+                                 f"got {name!r}")
         from ..registry import Kind, default_registry
 
         registry = self.registry or default_registry
@@ -135,13 +136,15 @@ class InferenceServer:
             except (ValueError, UnicodeDecodeError) as exc:
                 raise HTTPError(400, f"body is not valid JSON: {exc}") from None
             if not isinstance(payload, dict):
-                raise HTTPError(422, f"body must be a JSON object {{\"data\": [...]}}, got {type(payload).__name__}")
+                raise HTTPError(422, f"body must be a JSON object {{\"data\": [...]}}, "
+                                     f"got {type(payload).__name__}")
             if "data" not in payload:
                 raise HTTPError(422, "field 'data' is required: send {\"data\": [...]}")
             if not isinstance(payload["data"], list):
                 raise HTTPError(422, f"field 'data' must be a list, got {type(payload['data']).__name__}")
             return payload["data"], payload.get("callback") or payload.get("post_process")
-        raise HTTPError(415, f"unsupported Content-Type {ctype!r}; send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
+        raise HTTPError(415, f"unsupported Content-Type {ctype!r}; "
+                             f"send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
 
     def _encode(self, result: Any, accept: str) -> Any:
         from starlette.responses import JSONResponse, Response
@@ -270,8 +273,9 @@ class InferenceServer:
             If the port cannot be bound.
         """
         if self._server is None or not self._server.is_running:
-            self._server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                          ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile).start()
+            server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
+                                    ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
+            self._server = server.start()
         if block:
             self._server.wait()
         return self
@@ -282,7 +286,9 @@ class InferenceServer:
             self._server.stop()
 
     def __enter__(self) -> InferenceServer:
+        """Serve in the background, and return the server, for a ``with`` block."""
         return self.start(block=False)
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop serving at the end of the ``with`` block."""
         self.stop()
