@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import logging
 import threading
 from typing import Any
 
 from ..exceptions import BackendUnavailableError
 
 __all__ = ["HTTPError", "RequestStats", "check_token", "read_body", "error_response", "fastapi"]
-
-logger = logging.getLogger(__name__)
 
 
 def fastapi() -> Any:
