@@ -17,7 +17,8 @@ import numpy as np
 from sedna_lib.base import HardExampleMiner
 from sedna_lib.exceptions import DataError, ParameterError
 
-__all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_unit", "per_sample"]
+__all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_unit",
+           "per_sample"]
 
 _TOL = 1e-6
 
@@ -28,7 +29,8 @@ def check_unit(miner: Any, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ParameterError(f"{type(miner).__name__}: {name} must be a number in [0, 1], got {value!r}") from None
+        raise ParameterError(f"{type(miner).__name__}: {name} must be a number in [0, 1], "
+                             f"got {value!r}") from None
     if not 0.0 <= number <= 1.0:
         raise ParameterError(f"{type(miner).__name__}: {name} must be in [0, 1], got {number}")
     return number
@@ -102,7 +104,8 @@ def as_detections(batch: Any) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(batch, np.ndarray) and batch.ndim == 3:
         if batch.shape[2] < 5 and batch.shape[1]:
-            raise DataError(f"boxes need at least 5 values [x1, y1, x2, y2, score, ...], got {batch.shape[2]}")
+            raise DataError(f"boxes need at least 5 values [x1, y1, x2, y2, score, ...], "
+                            f"got {batch.shape[2]}")
         scores = batch[:, :, 4].astype(np.float64).reshape(-1) if batch.shape[1] else np.zeros(0)
         counts = np.full(batch.shape[0], batch.shape[1], dtype=np.int64)
     elif isinstance(batch, np.ndarray) and batch.ndim == 2:
@@ -205,8 +208,8 @@ class OnlineQuantileBudget:
             deficit = self.ratio * self.seen - self.flagged
             target = min(max(self.ratio + deficit / max(n, self.window), 0.0), 1.0)
             keep = max(self.window - n, 0)
-            reference = np.concatenate((self._history[len(self._history) - keep:] if keep else self._history[:0],
-                                        scores))
+            recent = self._history[len(self._history) - keep:] if keep else self._history[:0]
+            reference = np.concatenate((recent, scores))
             if target >= 1.0:
                 hard = np.ones(n, dtype=bool)
             elif target <= 0.0:
@@ -245,8 +248,8 @@ class ScoredMiner(HardExampleMiner):
         bool
             True if the sample should go to the cloud.
         """
-        if (isinstance(infer_result, np.ndarray) and infer_result.ndim == 1 and infer_result.dtype.kind in "biuf"
-                and self.input_kind in ("probabilities", "detections")):
+        if (isinstance(infer_result, np.ndarray) and infer_result.ndim == 1
+                and infer_result.dtype.kind in "biuf" and self.input_kind in ("probabilities", "detections")):
             batch: Any = infer_result.reshape(1, -1)  # one probability vector: the array path, no list
         else:
             batch = [infer_result]

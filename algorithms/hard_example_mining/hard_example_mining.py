@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sedna_lib.base import HardExampleMiner as BaseFilter
 
-from . import CloudOnlyFilter, CrossEntropyFilter, EdgeOnlyFilter, IBTFilter, MarginFilter, RandomFilter, ThresholdFilter
+from . import (
+    CloudOnlyFilter,
+    CrossEntropyFilter,
+    EdgeOnlyFilter,
+    IBTFilter,
+    MarginFilter,
+    RandomFilter,
+    ThresholdFilter,
+)
 
 __all__ = [
     "BaseFilter",
