@@ -11,7 +11,28 @@ from sedna_lib.base import HardExampleMiner
 __all__ = ["EdgeOnlyFilter", "CloudOnlyFilter"]
 
 
-class EdgeOnlyFilter(HardExampleMiner):
+class _ConstantFilter(HardExampleMiner):
+    """A miner whose answer does not depend on the sample (``answer``, a class attribute)."""
+
+    answer: bool
+
+    def is_hard(self, batch: Any) -> np.ndarray:
+        """Return the same decision for every sample.
+
+        Parameters
+        ----------
+        batch : sized iterable
+            The batch; only its length is used.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (n_samples,)
+            ``answer`` for each sample.
+        """
+        return np.full(len(batch), self.answer, dtype=bool)
+
+
+class EdgeOnlyFilter(_ConstantFilter):
     """Never flag a sample: joint inference answers with the edge model only.
 
     Examples
@@ -20,23 +41,10 @@ class EdgeOnlyFilter(HardExampleMiner):
     False
     """
 
-    def is_hard(self, batch: Any) -> np.ndarray:
-        """Return all False.
-
-        Parameters
-        ----------
-        batch : sized iterable
-            The batch; only its length is used.
-
-        Returns
-        -------
-        numpy.ndarray of bool, shape (n_samples,)
-            All False.
-        """
-        return np.zeros(len(batch), dtype=bool)
+    answer = False
 
 
-class CloudOnlyFilter(HardExampleMiner):
+class CloudOnlyFilter(_ConstantFilter):
     """Flag every sample: joint inference answers with the cloud model (the edge is the fallback).
 
     Examples
@@ -45,17 +53,4 @@ class CloudOnlyFilter(HardExampleMiner):
     True
     """
 
-    def is_hard(self, batch: Any) -> np.ndarray:
-        """Return all True.
-
-        Parameters
-        ----------
-        batch : sized iterable
-            The batch; only its length is used.
-
-        Returns
-        -------
-        numpy.ndarray of bool, shape (n_samples,)
-            All True.
-        """
-        return np.ones(len(batch), dtype=bool)
+    answer = True
