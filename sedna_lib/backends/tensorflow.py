@@ -311,7 +311,14 @@ class TensorFlowBackend(EstimatorBackend):
         if _is_dataset(data):
             return np.asarray(self.estimator.predict(data, verbose=0))
         x, _ = self._arrays(data.x if hasattr(data, "x") and hasattr(data, "y") else data, None, False)
-        return np.asarray(self.estimator.predict(x, batch_size=batch_size or self.batch_size, verbose=0))
+        batch_size = batch_size or self.batch_size
+        if len(x) <= batch_size:
+            # One batch: calling the model skips Model.predict's per-call setup (a data adapter,
+            # callbacks, a compiled loop), which costs far more than a small forward pass.
+            keras = _keras()
+            out = self.estimator(x, training=False)
+            return np.asarray(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
+        return np.asarray(self.estimator.predict(x, batch_size=batch_size, verbose=0))
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
         """Return the model's outputs (or call a Sedna-style estimator's ``predict(data=...)``).

@@ -73,3 +73,16 @@ def test_weights_are_numpy_arrays_and_files_are_keras_formats(tmp_path):
     assert TensorFlowBackend(_model()).model_name == "model_finetune_tensorflow.keras"
     with pytest.raises(BackendError, match="saved as .keras, .h5 or .weights.h5, not .*model.pb"):
         backend.save(str(tmp_path / "model.pb"))
+
+
+def test_one_batch_and_many_batches_predict_the_same_as_model_predict():
+    model = _model()
+    x, _ = make_classification_data(40)
+    backend = KerasBackend(model, batch_size=16)
+
+    one_batch, many_batches = backend.predict(x[:16]), backend.predict(x)
+
+    expected = model.predict(x, verbose=0)
+    assert isinstance(one_batch, np.ndarray) and one_batch.dtype == expected.dtype
+    np.testing.assert_allclose(one_batch, expected[:16], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(many_batches, expected, rtol=1e-5, atol=1e-6)
