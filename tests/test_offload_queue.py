@@ -23,7 +23,7 @@ def test_entries_are_readable_by_a_new_queue_before_any_sync(tmp_path):
 
     reopened = OffloadQueue(str(tmp_path)).peek()
 
-    assert [e.data.tolist() if hasattr(e.data, "tolist") else e.data for e in reopened] == [[0.0, 1.0, 2.0], [1, 2]]
+    assert reopened[0].data.tolist() == [0.0, 1.0, 2.0] and reopened[1].data == [1, 2]
     assert reopened[1].meta["callback"] == "cb"
 
 

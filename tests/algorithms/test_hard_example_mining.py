@@ -7,7 +7,6 @@ from sedna_lib.algorithms.hard_example_mining import (
     EdgeOnlyFilter,
     IBTFilter,
     MarginFilter,
-    RandomFilter,
     ThresholdFilter,
 )
 from sedna_lib.algorithms.hard_example_mining._budget import OnlineQuantileBudget

@@ -50,6 +50,12 @@ def ctx(**fields):
     return Context(Config(service_name="ji-svc", worker_name="edgeworker-1", namespace="ns", **fields))
 
 
+def edge_job(edge, miner, tmp_path, context=None, *, report=False, **options):
+    """The edge side: ``edge`` reads every 4th pixel, the offload queue lives in ``tmp_path``."""
+    return JointInference(EdgeFull(edge), miner, context=context or ctx(), offload_dir=str(tmp_path),
+                          report=report, **options)
+
+
 @pytest.fixture
 def cloud_service(models):
     service = BigModelService(Cloud(models[1]), context=ctx()).start(host="127.0.0.1", port=0, block=False)
@@ -67,8 +73,8 @@ def free_port():
 
 def test_hard_examples_go_to_the_cloud_and_easy_ones_stay(models, cloud_service, tmp_path):
     edge, cloud, xt, yt = models
-    ji = JointInference(EdgeFull(edge), {"method": "Margin", "param": {"threshold_margin": "0.5"}}, context=ctx(),
-                        cloud=cloud_service.url + "/ji-svc", offload_dir=str(tmp_path), report=False)
+    miner = {"method": "Margin", "param": {"threshold_margin": "0.5"}}
+    ji = edge_job(edge, miner, tmp_path, cloud=cloud_service.url + "/ji-svc")
     with ji:
         results = [ji.inference(x) for x in xt[:60]]
     hard = [r for r in results if r.is_hard]
@@ -85,7 +91,8 @@ def test_hard_examples_go_to_the_cloud_and_easy_ones_stay(models, cloud_service,
 def test_torch_cloud_model_behind_big_model_service(models, tmp_path):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10), torch.nn.Softmax(-1))
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10), nn.Softmax(-1))
 
     class TorchCloud:
         def predict(self, data, **kwargs):
@@ -94,8 +101,7 @@ def test_torch_cloud_model_behind_big_model_service(models, tmp_path):
 
     edge, _, xt, _ = models
     with BigModelService(TorchCloud(), context=ctx()).start(host="127.0.0.1", port=0, block=False) as service:
-        ji = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(), cloud=service.url + "/ji-svc",
-                            offload_dir=str(tmp_path), report=False)
+        ji = edge_job(edge, "CloudOnly", tmp_path, cloud=service.url + "/ji-svc")
         is_hard, final, _, cloud_result = ji.inference(xt[0])
         ji.close()
     assert is_hard and final.shape == (10,) and abs(float(final.sum()) - 1) < 1e-5
@@ -109,16 +115,15 @@ def test_mining_then_inference_mines_the_raw_input(models, cloud_service, tmp_pa
         seen.append(np.asarray(data).shape)
         return True
 
-    ji = JointInference(EdgeFull(edge), route, context=ctx(mining_mode="mining-then-inference"),
-                        cloud=cloud_service.url + "/ji-svc", offload_dir=str(tmp_path), report=False)
+    ji = edge_job(edge, route, tmp_path, ctx(mining_mode="mining-then-inference"),
+                  cloud=cloud_service.url + "/ji-svc")
     is_hard, final, edge_result, cloud_result = ji.inference(xt[0])
     ji.close()
     assert seen == [(64,)] and is_hard and edge_result is None and final is cloud_result
 
 
 def test_mining_then_inference_without_a_miner_is_a_config_error(models, tmp_path):
-    ji = JointInference(EdgeFull(models[0]), None, context=ctx(mining_mode="mining-then-inference"),
-                        offload_dir=str(tmp_path), report=False)
+    ji = edge_job(models[0], None, tmp_path, ctx(mining_mode="mining-then-inference"))
     with pytest.raises(ConfigError, match="no hard-example miner"):
         ji.inference(models[2][0])
 
@@ -126,7 +131,7 @@ def test_mining_then_inference_without_a_miner_is_a_config_error(models, tmp_pat
 def test_miner_from_hem_variables(models, tmp_path):
     cfg = Config.from_env({"SERVICE_NAME": "ji-svc", "HEM_NAME": "IBT",
                            "HEM_PARAMETERS": '[{"key": "threshold_img", "value": "0.9"}]'})
-    ji = JointInference(EdgeFull(models[0]), context=Context(cfg), offload_dir=str(tmp_path), report=False)
+    ji = edge_job(models[0], None, tmp_path, Context(cfg))
     assert type(ji.miner).__name__ == "IBTFilter" and ji.miner.threshold_img == 0.9
 
 
@@ -146,7 +151,7 @@ class FalsyMiner:
 
 def test_a_falsy_miner_object_is_still_the_miner(models, tmp_path):
     miner = FalsyMiner()
-    ji = JointInference(EdgeFull(models[0]), miner, context=ctx(), offload_dir=str(tmp_path), report=False)
+    ji = edge_job(models[0], miner, tmp_path)
 
     result = ji.inference(models[2][0])
     ji.close()
@@ -155,7 +160,7 @@ def test_a_falsy_miner_object_is_still_the_miner(models, tmp_path):
 
 
 def test_stats_is_a_snapshot_that_cannot_change_the_counters(models, tmp_path):
-    ji = JointInference(EdgeFull(models[0]), "EdgeOnly", context=ctx(), offload_dir=str(tmp_path), report=False)
+    ji = edge_job(models[0], "EdgeOnly", tmp_path)
     ji.inference(models[2][0])
 
     snapshot = ji.stats
@@ -177,7 +182,7 @@ def test_dead_cloud_answers_from_the_edge_and_queued_examples_survive_a_restart(
     port = free_port()
     cfg = dict(big_model_ip="127.0.0.1", big_model_port=port, connect_timeout_s=0.5, request_timeout=1.0,
                max_retries=0)
-    first = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(**cfg), offload_dir=str(tmp_path), report=False)
+    first = edge_job(edge, "CloudOnly", tmp_path, ctx(**cfg))
     results = [first.inference(x) for x in xt[:5]]
     first.close()  # the edge process "restarts"
     assert all(r.is_hard and r.cloud is None and r.result is r.edge for r in results)
@@ -192,8 +197,7 @@ def test_dead_cloud_answers_from_the_edge_and_queued_examples_survive_a_restart(
 
     service = BigModelService(Cloud(cloud), context=ctx()).start(host="127.0.0.1", port=port, block=False)
     try:
-        second = JointInference(EdgeFull(edge), "EdgeOnly", context=ctx(**cfg), offload_dir=str(tmp_path),
-                                on_offloaded=on_offloaded, report=False)
+        second = edge_job(edge, "EdgeOnly", tmp_path, ctx(**cfg), on_offloaded=on_offloaded)
         second.start()
         assert done.wait(10)
         second.close()
@@ -221,22 +225,21 @@ def lc_app(received, event):
 def test_lc_report_counts_inferences_with_the_right_owner(models, tmp_path):
     received, event = [], threading.Event()
     with ThreadedServer(lc_app(received, event)) as lc:
-        ji = JointInference(EdgeFull(models[0]), "EdgeOnly", context=ctx(lc_server=lc.url, lc_period=0.1),
-                            offload_dir=str(tmp_path))
+        ji = edge_job(models[0], "EdgeOnly", tmp_path, ctx(lc_server=lc.url, lc_period=0.1), report=True)
         for x in models[2][:3]:
             ji.inference(x)
         assert event.wait(10)
         ji.close()
     name, body = received[0]
-    assert name == "edgeworker-1" and body["ownerName"] == "ji-svc" and body["ownerKind"] == "jointinferenceservice"
+    assert name == "edgeworker-1" and body["ownerName"] == "ji-svc"
+    assert body["ownerKind"] == "jointinferenceservice"
     assert body["kind"] == "inference" and body["ownerInfo"]["inferenceNumber"] >= 1
     assert body["ownerInfo"]["uploadCloudRatio"] == 0.0
 
 
 def test_absent_lc_never_blocks_inference(models, tmp_path):
-    ji = JointInference(EdgeFull(models[0]), "EdgeOnly",
-                        context=ctx(lc_server=f"http://127.0.0.1:{free_port()}", lc_period=0.05),
-                        offload_dir=str(tmp_path))
+    absent_lc = ctx(lc_server=f"http://127.0.0.1:{free_port()}", lc_period=0.05)
+    ji = edge_job(models[0], "EdgeOnly", tmp_path, absent_lc, report=True)
     for x in models[2][:20]:
         assert ji.inference(x).is_hard is False
     ji.close()
@@ -252,14 +255,17 @@ def test_solar_corona_load_model(models, cloud_service, tmp_path):
     joblib.dump(edge, path)
     model = load_model(str(path), pre_fun=lambda img: img[::4], post_fun=lambda p: int(np.argmax(p)),
                        cloud_offload_algorithm=joint_inference.IBT(upload_ratio=0.5),
-                       big_model_endpoint=cloud_service.url + "/ji-svc", context=ctx(), offload_dir=str(tmp_path))
+                       big_model_endpoint=cloud_service.url + "/ji-svc", context=ctx(),
+                       offload_dir=str(tmp_path))
     with model:
         labels = [model.predict(x) for x in xt[:10]]
     assert all(isinstance(label, int) for label in labels)
 
 
 def test_get_big_model_endpoint_reads_the_deployment():
-    assert get_big_model_endpoint(ctx(big_model_ip="cloud.ns", big_model_port=5000)) == "http://cloud.ns:5000/ji-svc"
+    endpoint = get_big_model_endpoint(ctx(big_model_ip="cloud.ns", big_model_port=5000))
+
+    assert endpoint == "http://cloud.ns:5000/ji-svc"
 
 
 def test_sedna_import_paths():
@@ -290,11 +296,12 @@ def test_slow_cloud_is_waited_for_within_the_timeout_only(models, tmp_path, read
     import time
 
     edge, cloud, xt, _ = models
-    service = BigModelService(SlowCloud(cloud, 0.2), context=ctx()).start(host="127.0.0.1", port=0, block=False)
+    service = BigModelService(SlowCloud(cloud, 0.2), context=ctx())
+    service.start(host="127.0.0.1", port=0, block=False)
     port = int(service.url.rsplit(":", 1)[1])
     cfg = dict(big_model_ip="127.0.0.1", big_model_port=port, connect_timeout_s=0.5,
                request_timeout=read_timeout, max_retries=0)
-    ji = JointInference(EdgeFull(edge), "CloudOnly", context=ctx(**cfg), offload_dir=str(tmp_path), report=False)
+    ji = edge_job(edge, "CloudOnly", tmp_path, ctx(**cfg))
     try:
         started = time.perf_counter()
         result = ji.inference(xt[0])
@@ -308,5 +315,5 @@ def test_slow_cloud_is_waited_for_within_the_timeout_only(models, tmp_path, read
         assert ji.pending_offloads == 0
     else:
         assert result.cloud is None and result.result is result.edge
-        assert elapsed < read_timeout + 0.5  # the edge answers within the timeout, not the cloud's 200 ms + retries
+        assert elapsed < read_timeout + 0.5  # the edge answers within the timeout, not after the cloud
         assert ji.pending_offloads == 1  # the hard example is kept for later, not lost

@@ -56,7 +56,8 @@ def test_unknown_callback_is_a_400_naming_it(server):
     (b"data=1", "text/plain", 415),
 ])
 def test_malformed_bodies_get_4xx_and_the_server_keeps_serving(server, body, ctype, status):
-    reply = requests.post(server.url + "/ji-svc/predict", data=body, headers={"Content-Type": ctype}, timeout=5)
+    reply = requests.post(server.url + "/ji-svc/predict", data=body, headers={"Content-Type": ctype},
+                          timeout=5)
     assert reply.status_code == status
     assert requests.post(server.url + "/ji-svc/predict", json={"data": [1]}, timeout=5).status_code == 200
 
@@ -76,12 +77,14 @@ def test_binary_codec_round_trip(server):
 
 def test_route_list_health_and_openapi(server):
     infos = requests.get(server.url + "/ji-svc", timeout=5).json()
-    assert {"path": "/ji-svc/predict", "name": "method"} in infos["infos"] and codec.MEDIA_TYPE in infos["codecs"]
+    assert {"path": "/ji-svc/predict", "name": "method"} in infos["infos"]
+    assert codec.MEDIA_TYPE in infos["codecs"]
     assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"
     assert "/ji-svc/predict" in requests.get(server.url + "/openapi.json", timeout=5).json()["paths"]
 
 
-@pytest.mark.parametrize("result, expected", [(3.5, 3.5), ("text", "text"), (np.float32(2), 2.0), ({"a": 1}, {"a": 1})])
+@pytest.mark.parametrize("result, expected", [
+    (3.5, 3.5), ("text", "text"), (np.float32(2), 2.0), ({"a": 1}, {"a": 1})])
 def test_non_list_results_are_wrapped_not_500(result, expected):
     with InferenceServer(lambda data: result, "s", http_port=0) as srv:
         reply = requests.post(srv.url + "/s/predict", json={"data": [0]}, timeout=5)
@@ -108,8 +111,8 @@ def test_model_failure_is_a_500_and_the_server_keeps_serving():
 def test_token_is_required_when_set():
     with InferenceServer(Model(), "s", http_port=0, token="s3cret") as srv:
         missing = requests.post(srv.url + "/s/predict", json={"data": [1]}, timeout=5)
-        wrong = requests.post(srv.url + "/s/predict", json={"data": [1]}, headers={"Authorization": "Bearer x"},
-                              timeout=5)
+        wrong = requests.post(srv.url + "/s/predict", json={"data": [1]},
+                              headers={"Authorization": "Bearer x"}, timeout=5)
         good = requests.post(srv.url + "/s/predict", json={"data": [1]},
                              headers={"Authorization": "Bearer s3cret"}, timeout=5)
         health = requests.get(srv.url + "/healthz", timeout=5)
@@ -126,8 +129,11 @@ def test_requests_are_served_concurrently():
 
     with InferenceServer(model, "s", http_port=0) as srv:
         replies = []
-        threads = [threading.Thread(target=lambda: replies.append(
-            requests.post(srv.url + "/s/predict", json={"data": [1]}, timeout=10).status_code)) for _ in range(4)]
+
+        def post():
+            replies.append(requests.post(srv.url + "/s/predict", json={"data": [1]}, timeout=10).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
