@@ -318,6 +318,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],
+               names: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Cast new weights to the dtypes of ``current``, checking their number and shapes.
+
+    Raises :class:`BackendError` naming ``owner`` (and the array's name, if given) on a mismatch.
+    The arrays may share memory with ``weights``.
+    """
+    if len(weights) != len(current):
+        raise BackendError(f"{owner} has {len(current)} weight arrays, got {len(weights)}")
+    arrays = []
+    for k, (new, old) in enumerate(zip(weights, current)):
+        arr = np.asarray(new, dtype=old.dtype)
+        if arr.shape != old.shape:
+            label = f"weight {k}" if names is None else f"weight {k} ({names[k]})"
+            raise BackendError(f"{label} has shape {old.shape}, got {arr.shape}")
+        arrays.append(arr)
+    return arrays
+
+
 def _require(module: str, install: str) -> None:
     """Raise :class:`BackendUnavailableError` if ``module`` cannot be imported (without importing it)."""
     import importlib.util

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, NotFittedError
-from .base import EstimatorBackend, _is_remote, framework_of, parse_kwargs, split_xy
+from .base import EstimatorBackend, _cast_like, _is_remote, framework_of, parse_kwargs, split_xy
 
 __all__ = ["SklearnBackend"]
 
@@ -288,21 +288,13 @@ class SklearnBackend(EstimatorBackend):
             return super().set_weights(weights)
         self._check_weights_supported()
         attrs = self._weight_attrs()
-        current = self.get_weights()
-        if len(weights) != len(current):
-            raise BackendError(f"{type(self.estimator).__name__} has {len(current)} weight arrays, "
-                               f"got {len(weights)}")
-        arrays = []
-        for k, (new, old) in enumerate(zip(weights, current)):
-            arr = np.asarray(new, dtype=old.dtype)
-            if arr.shape != old.shape:
-                raise BackendError(f"weight {k} ({attrs[k][0]}) has shape {old.shape}, got {arr.shape}")
-            arrays.append(arr.copy())
+        arrays = _cast_like(type(self.estimator).__name__, weights, self.get_weights(),
+                            names=[attr for attr, _ in attrs])
         for (attr, i), arr in zip(attrs, arrays):
             if i is None:
-                setattr(self.estimator, attr, arr)
+                setattr(self.estimator, attr, arr.copy())
             else:
-                getattr(self.estimator, attr)[i] = arr
+                getattr(self.estimator, attr)[i] = arr.copy()
         return None
 
     # -- files ----------------------------------------------------------------------------------

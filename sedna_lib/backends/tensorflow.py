@@ -8,7 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError
-from .base import EstimatorBackend, _import, framework_of, remove_path_prefix, split_xy, _json_safe
+from .base import (EstimatorBackend, _cast_like, _import, _json_safe, framework_of, remove_path_prefix,
+                   split_xy)
 
 __all__ = ["TensorFlowBackend", "KerasBackend"]
 
@@ -430,17 +431,8 @@ class TensorFlowBackend(EstimatorBackend):
         """
         if not self._native():
             return super().set_weights(weights)
-        current = self.estimator.get_weights()
-        if len(weights) != len(current):
-            raise BackendError(f"{type(self.estimator).__name__} has {len(current)} weight arrays, "
-                               f"got {len(weights)}")
-        arrays = []
-        for k, (new, old) in enumerate(zip(weights, current)):
-            arr = np.asarray(new, dtype=old.dtype)
-            if arr.shape != old.shape:
-                raise BackendError(f"weight {k} has shape {old.shape}, got {arr.shape}")
-            arrays.append(arr)
-        self.estimator.set_weights(arrays)
+        model = self.estimator
+        model.set_weights(_cast_like(type(model).__name__, weights, model.get_weights()))
         return None
 
     # -- files ----------------------------------------------------------------------------------
