@@ -49,7 +49,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # what ``JointInference.stats`` counts
-_COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed")
+_COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed", "callback_failed")
 
 # ``JointInference._miner`` before the miner is built (None means "built: no miner")
 _UNBUILT: Any = object()
@@ -124,6 +124,8 @@ class JointInference(JobBase):
         Bound of the offload queue (the oldest are dropped beyond it, with a warning).
     on_offloaded : callable, default=None
         Called with an :class:`OffloadedExample` for each queued example the cloud answered later.
+        If it raises, the failure is logged and counted (``stats["callback_failed"]``) and the
+        drain goes on: the example was delivered and is not sent again.
     report : bool, default=True
         Send inference counts to the LocalController every ``LC_PERIOD`` seconds.
 
@@ -131,7 +133,9 @@ class JointInference(JobBase):
     ----------
     stats : dict
         A snapshot of the counts: ``inferences``, ``hard``, ``cloud_ok``, ``cloud_failed``,
-        ``queued``, ``replayed`` (read-only: changing the copy changes nothing).
+        ``queued``, ``replayed``, and ``callback_failed`` (calls of ``on_offloaded`` that
+        raised; logged, and the example still counts as delivered). Read-only: changing the
+        copy changes nothing.
 
     Examples
     --------
@@ -456,13 +460,21 @@ class JointInference(JobBase):
                         logger.info("cloud still unavailable for queued examples: %s", exc)
                         return sent
                     if self.on_offloaded is not None:
-                        self.on_offloaded(OffloadedExample(item.id, item.data, result,
-                                                           item.meta.get("queued_at", 0.0)))
+                        queued_at = item.meta.get("queued_at", 0.0)
+                        self._notify(OffloadedExample(item.id, item.data, result, queued_at))
                     self.queue.remove(item.id)
                     sent += 1
                     with self._lock:
                         self._counts["replayed"] += 1
         return sent
+
+    def _notify(self, example: OffloadedExample) -> None:
+        try:
+            self.on_offloaded(example)
+        except Exception:  # the user's callback: counted and logged; the example was delivered all the same
+            with self._lock:
+                self._counts["callback_failed"] += 1
+            logger.exception("on_offloaded failed for the queued example %s", example.id)
 
     def __enter__(self) -> JointInference:
         """Start, and return the started job, for a ``with`` block."""

@@ -127,3 +127,23 @@ def test_concurrent_drains_deliver_each_queued_example_exactly_once(tmp_path):
     assert sorted(cloud.seen) == [float(i) for i in range(24)]
     assert len(delivered) == len(set(delivered)) == 24
     assert job.pending_offloads == 0
+
+
+def test_a_failing_on_offloaded_is_counted_and_the_drain_goes_on(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    for i in range(3):
+        queue.put(np.array([float(i)]))
+    cloud = CountingCloud()
+
+    def on_offloaded(example):
+        raise RuntimeError("the user's handler failed")
+
+    with InferenceServer(cloud, "svc", http_port=0) as server:
+        job = JointInference(Edge(), "EdgeOnly", context=Context(Config()), offload_dir=str(tmp_path),
+                             cloud=InferenceClient(server.url, service_name="svc"), report=False,
+                             on_offloaded=on_offloaded)
+        sent = job.drain_offload_queue()
+        job.close()
+
+    assert sent == 3 and job.stats["callback_failed"] == 3 and job.stats["replayed"] == 3
+    assert sorted(cloud.seen) == [0.0, 1.0, 2.0] and job.pending_offloads == 0  # none sent twice
