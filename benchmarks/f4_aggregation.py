@@ -10,8 +10,8 @@ formula on nested lists (``np.array(layer) * n / N`` summed, ``.tolist()``), as 
 receives JSON. Repetitions are interleaved (ours, then one Flower subprocess); medians reported.
 Memory: tracemalloc peak of the streaming FedAvg path, in model copies (bar: <= 2 whatever n).
 
-    python benchmarks/f4_aggregation.py                 # 5 reps; robust ones at 10 updates (about 4 minutes)
-    python benchmarks/f4_aggregation.py --robust-100    # robust aggregators at 100 updates too
+    python benchmarks/f4_aggregation.py                 # 5 reps (3 at 100 updates); robust ones at 10 updates
+    python benchmarks/f4_aggregation.py --reps-100 5 --robust-100   # the committed figures used --reps-100 5
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--updates", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps-100", type=int, default=3, help="repetitions at 100 updates (slow to build)")
     parser.add_argument("--robust-100", action="store_true", help="time Krum/TrimmedMean/Median at 100 updates too")
     parser.add_argument("--no-flower", action="store_true")
     parser.add_argument("--no-sedna-style", action="store_true")
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
             lists = None
             if not args.no_sedna_style and dtype == "float64":
                 lists = [([w.tolist() for w in u], n) for u, n in zip(updates, ns)]  # what the JSON server holds
-            for rep in range(args.reps):
+            n_reps = args.reps if n_up <= 10 else args.reps_100
+            for rep in range(n_reps):
                 t, ours = timed(ours_fedavg, updates, ns, template)
                 times.setdefault("sedna_lib FedAvg (streaming)", []).append(t)
                 if rep == 0:
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
                                          ("Median", {})):
                         t, _ = timed(ours_robust, name, updates, ns, template, **params)
                         times.setdefault(f"sedna_lib {name}", []).append(t)
-                if lists is not None and rep < (2 if n_up > 10 else args.reps):
+                if lists is not None and (rep == 0 or n_up <= 10):
                     t, _ = timed(sedna_style_fedavg, lists)
                     times.setdefault("Sedna-style list FedAvg", []).append(t)
                 if not args.no_flower:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
                     if rep == 0:
                         flower_err = max(abs(a - float(np.sum(b, dtype=np.float64)))
                                          for a, b in zip(fl["checksum"], ours)) if fl["checksum"] else None
-                print(f"{n_up} x {dtype} rep {rep + 1}/{args.reps} done", flush=True)
+                print(f"{n_up} x {dtype} rep {rep + 1}/{n_reps} done", flush=True)
             del lists
             # memory of the streaming path (updates already in memory, as the server holds one at a time)
             gc.collect()
