@@ -183,11 +183,18 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     """
     if estimator is None:
         return None
+    cls, target, options = _resolve(estimator, config, context)
+    return cls(target, **options)
+
+
+def _resolve(estimator: Any, config: Any,
+             context: Context | None) -> tuple[type[Backend], Any, dict[str, Any]]:
+    """Return the backend class, what it wraps and its constructor options (``set_backend``'s steps)."""
     cfg = _as_config(config, context)
     context = _context_for(cfg, context)
-    estimator = _detection_target(estimator, cfg)
-    cls = select_backend_class(estimator, cfg, context=context)
-    return cls(estimator, **backend_options(cfg, context))
+    target = _detection_target(estimator, cfg)
+    cls = select_backend_class(target, cfg, context=context)
+    return cls, target, backend_options(cfg, context)
 
 
 def _detection_target(estimator: Any, cfg: Config) -> Any:
@@ -269,7 +276,7 @@ def select_backend_class(estimator: Any, cfg: Config, *, context: Context | None
             cls = backend_class(backend_type, context=context)
         except NotRegisteredError:
             warnings.warn(f"BACKEND_TYPE {backend_type!r} is not a known backend; using the estimator's own "
-                          f"methods (EstimatorBackend)", SednaWarning, stacklevel=3)
+                          f"methods (EstimatorBackend)", SednaWarning, stacklevel=4)  # set_backend's caller
             cls = EstimatorBackend
     else:
         cls = backend_class(_DETECTED.get(framework_of(estimator) or "", "estimator"), context=context)

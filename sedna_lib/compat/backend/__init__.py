@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...backends import (
-    EstimatorBackend,
-    _as_config,
-    _context_for,
-    _detection_target,
-    backend_options,
-    select_backend_class,
-)
+from ...backends import _resolve
 
 __all__ = ["set_backend"]
 
@@ -54,16 +47,12 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
     """
     if estimator is None:
         return None
-    cfg = _as_config(config, None)
-    context = _context_for(cfg, None)
-    estimator = _detection_target(estimator, cfg)
-    cls = select_backend_class(estimator, cfg, context=context)
-    face = _FACES.get(cls.__name__) if cls.__module__.startswith("sedna_lib.backends") or \
-        cls is EstimatorBackend else None
-    options = backend_options(cfg, context)
+    cls, target, options = _resolve(estimator, config, None)
+    # A built-in backend is built as its Sedna face; a third-party one as it is.
+    face = _FACES.get(cls.__name__) if cls.__module__.startswith("sedna_lib.backends.") else None
     if face is None:
-        return cls(estimator, **options)
+        return cls(target, **options)
     import importlib
 
     face_cls = getattr(importlib.import_module(f"{__name__}.{face[0]}"), face[1])
-    return face_cls(estimator, **options)
+    return face_cls(target, **options)
