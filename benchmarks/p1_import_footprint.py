@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "no_heavy_import": bar_heavy},
                "backend_checks": checks, "import_breakdown_ms": breakdown, "env": env_note,
                "load_average": os.getloadavg(),
-               "machine": machine("torch", "tensorflow", "keras", "scikit-learn")}
+               "machine": machine("torch", "tensorflow-cpu", "tensorflow", "keras", "scikit-learn")}
     write_results("p1_import_footprint", payload)
     return payload
 

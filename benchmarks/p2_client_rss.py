@@ -159,10 +159,15 @@ def run_federated(npz: str, rounds: int, n_clients: int, hidden: int, client_env
                         "hwm_mb": hwm, "samples": len(samples), "torch_imported": tail["torch_imported"],
                         "tensorflow_imported": tail["tensorflow_imported"]})
     server_rss = [rss / 1024 for _, rss in sampler.samples[-1]]
+    # the server's peak per round, in client 0's round windows
+    marks = [r["t"] for r in (json.loads(line) for line in outs[0].strip().splitlines()) if "round" in r]
+    server_peaks = [max([rss / 1024 for t, rss in sampler.samples[-1] if a < t <= b] or [float("nan")])
+                    for a, b in zip(marks, marks[1:])]
     return {"clients": clients, "total_seconds": total, "history": [h.reason for h in server.history_],
             "n_params": fc.n_params(server.global_weights_),
             "raw_bytes": int(sum(np.asarray(w).nbytes for w in server.global_weights_)),
-            "server_process_rss_mb": {"first": server_rss[0], "max": max(server_rss), "last": server_rss[-1]}}
+            "server_process_rss_mb": {"first": server_rss[0], "max": max(server_rss), "last": server_rss[-1],
+                                      "peak_per_round": server_peaks}}
 
 
 def growth(series: list[float]) -> dict:
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
         print_summary(summary, args.rounds, model_mb)
     srv = run["server_process_rss_mb"]
     print(f"\nserver process (aggregation server + sampler): {srv['first']:.0f} MB at start, "
-          f"max {srv['max']:.0f} MB, "
+          f"max {srv['max']:.0f} MB (peak per round: {' '.join(f'{v:.0f}' for v in srv['peak_per_round'])}), "
           f"{srv['last']:.0f} MB at the end; torch/tensorflow imported by a client: "
           f"{any(c['torch_imported'] or c['tensorflow_imported'] for c in clients)}")
 
@@ -276,7 +281,8 @@ def main(argv: list[str] | None = None) -> dict:
                                "per_client": r["clients"],
                                "server_process_rss_mb": r["server_process_rss_mb"]}
                         for name, r in runs.items()},
-               "load_average": os.getloadavg(), "machine": machine()}
+               "load_average": os.getloadavg(), "glibc": os.confstr("CS_GNU_LIBC_VERSION"),
+               "machine": machine("websockets", "uvicorn", "starlette")}
     write_results("p2_client_rss", payload)
     return payload
 
