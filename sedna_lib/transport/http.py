@@ -515,18 +515,7 @@ class InferenceClient:
         elif binary and response.status_code < 400:
             self._binary_confirmed = True
         _raise_for_status(response, url)
-        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == codec.MEDIA_TYPE:
-            meta, arrays = codec.decode(response.content, copy=False)
-            if isinstance(meta, dict) and meta.get("result") == "array" and len(arrays) == 1:
-                return arrays[0]
-            if isinstance(meta, dict) and "result" in meta:
-                return meta["result"]
-            raise ProtocolError(f"{url}: binary reply without a result", url=url)
-        reply = _json_body(response, url)
-        if not isinstance(reply, dict) or "result" not in reply:
-            raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
-        return reply["result"]
+        return _result_of(response, url)
 
 
 class _Reply(NamedTuple):
@@ -588,6 +577,22 @@ class _SessionHolder:
 
     def __init__(self, session: Any) -> None:
         self.session = session
+
+
+def _result_of(response: _Reply, url: str) -> Any:
+    """Return the ``result`` of a predict reply, in the binary codec or JSON (by its Content-Type)."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == codec.MEDIA_TYPE:
+        meta, arrays = codec.decode(response.content, copy=False)
+        if isinstance(meta, dict) and meta.get("result") == "array" and len(arrays) == 1:
+            return arrays[0]
+        if isinstance(meta, dict) and "result" in meta:
+            return meta["result"]
+        raise ProtocolError(f"{url}: binary reply without a result", url=url)
+    reply = _json_body(response, url)
+    if not isinstance(reply, dict) or "result" not in reply:
+        raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
+    return reply["result"]
 
 
 def _raise_for_status(response: Any, url: str) -> None:

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from sedna_lib.exceptions import RemoteError, TransportError, TransportTimeout
+from sedna_lib.exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
 from sedna_lib.servers._threaded import ThreadedServer
 from sedna_lib.servers.inference import InferenceServer
 from sedna_lib.transport.http import CircuitBreaker, InferenceClient
@@ -43,6 +43,10 @@ def port_echo_app():
     @app.post("/s/predict")
     async def predict(request: Request):
         return {"result": [request.client.port]}
+
+    @app.post("/no-result/predict")
+    async def no_result():
+        return {"answer": 1}
 
     return app
 
@@ -204,3 +208,11 @@ def test_route_list_and_health_are_read_through_the_client():
 
     assert {"path": "/s/predict", "name": "method"} in infos["infos"]
     assert health["status"] == "ok" and health["service"] == "s"
+
+
+def test_a_reply_without_a_result_is_a_protocol_error(port_echo_server):
+    client = InferenceClient(port_echo_server.url, service_name="no-result", fallback_service=None)
+
+    with pytest.raises(ProtocolError, match="reply has no 'result' field"):
+        client.predict([0])
+    client.close()
