@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TextIO
@@ -18,6 +17,7 @@ from .exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore
 from .hot_update import ModelSlot, clone_estimator, write_model_config
 from .registry import Kind
+from .storage.local import atomic_path
 
 __all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
 
@@ -337,16 +337,13 @@ class IncrementalLoop:
     def _write_records(self) -> None:
         if not self.output_dir:
             return
-        os.makedirs(self.output_dir, exist_ok=True)
         doc = {"metric": self._metric_name(),
                "upload_budget": self.upload_budget, "min_delta": self.min_delta,
                "miner": self.miner if isinstance(self.miner, str) or self.miner is None else repr(self.miner),
                "initial_metric": self.initial_metric_, "rounds": [r.to_dict() for r in self.records_]}
         path = os.path.join(self.output_dir, "rounds.json")
-        fd, tmp = tempfile.mkstemp(prefix=".rounds.", dir=self.output_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2)
-        os.replace(tmp, path)
 
     def _deploy(self, backend: Any, version: str) -> None:
         self.slot_.swap(backend, version=version)

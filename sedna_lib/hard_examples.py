@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .exceptions import DataError, SednaError, StorageError, StorageNotFoundError
+from .storage.local import atomic_path
 
 __all__ = [
     "HardExample",
@@ -448,11 +449,11 @@ class HardExampleStore:
         return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
 
     def _remove_orphans(self) -> None:
-        """Delete sample files whose commit marker was never written (a crash inside put)."""
+        """Delete half-written files and samples whose commit marker was never written (a crash in put)."""
         assert self._spool is not None
         committed = set(self._committed())
         for name in os.listdir(self._spool):
-            if name.startswith(".tmp-") or (name.endswith(".sample") and name[:-7] not in committed):
+            if name.startswith(".") or (name.endswith(".sample") and name[:-7] not in committed):
                 os.remove(os.path.join(self._spool, name))
 
     @staticmethod
@@ -534,23 +535,10 @@ class HardExampleStore:
     # -- storage access (the router for URLs, the file system for local folders) -----------------
 
     def _read_text(self, uri: str) -> str:
-        if self.storage is not None:
-            try:
-                return self.storage.read_bytes(uri).decode("utf-8")
-            except StorageNotFoundError:
-                return ""
-        try:
-            with open(uri, encoding="utf-8") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            return ""
+        return _read(uri, self.storage) or ""
 
     def _write_bytes(self, uri: str, data: bytes) -> None:
-        if self.storage is not None:
-            self.storage.write_bytes(uri, data)
-            return
-        os.makedirs(os.path.dirname(uri), exist_ok=True)
-        _atomic_write(uri, data)
+        _write(uri, data, self.storage)
 
     def _write_file(self, src: str, uri: str) -> None:
         if self.storage is not None:
@@ -560,22 +548,23 @@ class HardExampleStore:
             self._write_bytes(uri, fh.read())
 
 
+# -- file helpers -----------------------------------------------------------------------------------
+
 def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
-# -- reading back, and the labelling step ---------------------------------------------------------------
+def _write(uri: str, data: bytes, storage: Any) -> None:
+    """Write through the storage router, or atomically to a local file when there is none."""
+    if storage is not None:
+        storage.write_bytes(uri, data)
+    else:
+        _atomic_write(uri, data)
+
 
 def _read(uri: str, storage: Any) -> str | None:
+    """Return a text file's content, or None when it does not exist."""
     if storage is not None:
         try:
             return storage.read_bytes(uri).decode("utf-8")
@@ -587,6 +576,8 @@ def _read(uri: str, storage: Any) -> str | None:
     except FileNotFoundError:
         return None
 
+
+# -- reading back, and the labelling step -----------------------------------------------------------
 
 def read_hard_examples(batch_dir: str, *, storage: Any = None) -> list[HardExample]:
     """List the hard examples of one batch folder, with ``labels.txt`` labels when present.
@@ -691,9 +682,5 @@ def write_labels(batch_dir: str, labels: Mapping[str, Any] | Iterable[tuple[str,
         rel = examples[sample_id].sample[len(batch_dir):].lstrip("/\\").replace(os.sep, "/")
         lines.append(f"{rel} {text}")
     uri = join_uri(batch_dir, LABELS_TXT)
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    if storage is not None:
-        storage.write_bytes(uri, data)
-    else:
-        _atomic_write(uri, data)
+    _write(uri, ("\n".join(lines) + "\n").encode("utf-8"), storage)
     return uri

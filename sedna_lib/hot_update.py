@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
 from .exceptions import DataError, SednaError, StorageError, StorageNotFoundError
+from .storage.local import atomic_path
 
 __all__ = [
     "ModelConfig",
@@ -164,13 +165,8 @@ def write_model_config(config_path: str | os.PathLike, model_path: str,
         The version token written.
     """
     version = model_update_time if model_update_time is not None else f"{time.time_ns()}"
-    config_path = os.fspath(config_path)
-    folder = os.path.dirname(os.path.abspath(config_path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".model_config.", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_path(os.fspath(config_path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(dump_model_config(model_path, version))
-    os.replace(tmp, config_path)
     return version
 
 

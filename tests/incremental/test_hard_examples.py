@@ -106,6 +106,23 @@ def test_pending_examples_are_uploaded_by_the_next_process(tmp_path):
     assert (out / "b" / INDEX_TXT).read_text() == "samples/a.npy 0\nsamples/b.npy 1\nsamples/c.npy 2\n"
 
 
+def test_files_left_by_a_crash_inside_put_are_removed_on_start(tmp_path):
+    # Arrange: a half-written file and a sample whose commit marker was never written
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / ".000000000001-a.json.1f2e3d4c5b6a.part").write_bytes(b"{")
+    (spool / "000000000001-a.sample").write_bytes(b"\x93NUMPY")
+
+    # Act
+    store = HardExampleStore(str(tmp_path / "out"), batch="b", spool_dir=str(spool)).start()
+    pending = store.pending
+    store.close()
+
+    # Assert
+    assert pending == 0
+    assert os.listdir(spool) == []
+
+
 def test_full_spool_raises_storage_error_after_timeout(tmp_path):
     out = tmp_path / "out"
     out.write_text("down")
