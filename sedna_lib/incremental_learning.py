@@ -24,6 +24,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
+from .backends.base import EstimatorBackend, _json_safe
 from .exceptions import ConfigError, ParameterError
 from .hard_examples import HardExampleStore
 from .hot_update import ModelSlot, ModelWatcher, clone_estimator
@@ -64,18 +65,6 @@ class IncrementalResult(NamedTuple):
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-
-def _json_plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
 
 def as_list_metrics(result: Any) -> dict[str, list[float]] | None:
     """Turn an evaluation result into the ``{name: [float, ...]}`` map the LocalController needs.
@@ -121,7 +110,7 @@ def as_list_metrics(result: Any) -> dict[str, list[float]] | None:
 def _train_metrics(result: Any) -> Any:
     """Train results as a JSON object or null (anything else breaks the GM's decoding)."""
     if result is None or isinstance(result, Mapping):
-        return _json_plain(result)
+        return _json_safe(result)
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
         return {"value": [float(result)]}
     return None
@@ -327,13 +316,11 @@ class IncrementalLearning(JobBase):
         except BaseException:
             self.report_task_info(None, "failed", kind="train")
             raise
-        self.report_task_info(None, "completed", results=_json_plain(results), kind="train")
+        self.report_task_info(None, "completed", results=_json_safe(results), kind="train")
         return self._callback(post_process, backend) if post_process is not None else backend
 
     @staticmethod
     def _warm_start(backend: Any, base_model_url: str) -> None:
-        from .backends.base import EstimatorBackend
-
         if isinstance(backend, EstimatorBackend) or getattr(backend, "has_load", False):
             return
         if "://" not in base_model_url and not os.path.isfile(base_model_url):
@@ -392,7 +379,7 @@ class IncrementalLearning(JobBase):
         except BaseException:
             self.report_task_info(None, "failed", kind="eval")
             raise
-        self.report_task_info(None, "completed", results=_json_plain(results), kind="eval")
+        self.report_task_info(None, "completed", results=_json_safe(results), kind="eval")
         return results
 
     # -- inference ------------------------------------------------------------------------------
@@ -477,7 +464,7 @@ class IncrementalLearning(JobBase):
         is_hard = bool(hem(mined)) if hem is not None else False
         if is_hard and self.hard_examples_ is not None:
             self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
-                                    _json_plain(mined), meta={"model_version": self._slot.version})
+                                    _json_safe(mined), meta={"model_version": self._slot.version})
         return IncrementalResult(infer_res, res, is_hard)
 
     def close(self) -> None:

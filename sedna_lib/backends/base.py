@@ -7,7 +7,7 @@ import functools
 import inspect
 import os
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -306,8 +306,8 @@ def _local(url: str) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    """Turn numpy scalars and arrays inside metrics into plain JSON values."""
-    if isinstance(value, dict):
+    """Turn numpy scalars and arrays inside metrics into plain JSON values (other values are kept)."""
+    if isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
