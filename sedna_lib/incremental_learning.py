@@ -476,14 +476,4 @@ class IncrementalLearning(JobBase):
             self.watcher_.stop()
         if self.hard_examples_ is not None:
             self.hard_examples_.close(timeout=5.0)
-        parent_close = getattr(super(), "close", None)
-        if parent_close is not None:
-            parent_close()
-
-    def __enter__(self) -> IncrementalLearning:
-        """Return the job."""
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        """Close the job."""
-        self.close()
+        super().close()
