@@ -268,6 +268,7 @@ class IncrementalLoop:
         self.hot_update_config = hot_update_config
         self.progress = progress
         self.context = context
+        self._env_context: Any = None
 
     # -- validation and helpers -------------------------------------------------------------------
     def _check(self) -> None:
@@ -280,11 +281,14 @@ class IncrementalLoop:
             raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
 
     def _ctx(self) -> Any:
-        if self.context is None:
+        """Return ``context``, or one read from the environment once (the parameter stays as given)."""
+        if self.context is not None:
+            return self.context
+        if self._env_context is None:
             from .context import Context
 
-            self.context = Context.from_env()
-        return self.context
+            self._env_context = Context.from_env()
+        return self._env_context
 
     def _miner(self) -> Any:
         if self.miner is None or not isinstance(self.miner, str):
