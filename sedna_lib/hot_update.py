@@ -186,20 +186,25 @@ class ModelSlot(Generic[T]):
     version : str, default=''
         Its version token.
 
+    Attributes
+    ----------
+    swaps_ : int
+        Swaps done so far.
+
     Examples
     --------
     >>> slot = ModelSlot("old")
     >>> slot.swap("new", version="v2")
     'old'
-    >>> slot.get(), slot.version
-    ('new', 'v2')
+    >>> slot.get(), slot.version, slot.swaps_
+    ('new', 'v2', 1)
     """
 
     def __init__(self, model: T, *, version: str = "") -> None:
         self._state = (model, version)
         self._write_lock = threading.Lock()
         self._changed = threading.Condition(self._write_lock)
-        self.swaps = 0
+        self.swaps_ = 0
 
     def get(self) -> T:
         """Return the serving model (take it once per request)."""
@@ -238,7 +243,7 @@ class ModelSlot(Generic[T]):
         with self._changed:
             old = self._state[0]
             self._state = (model, version)
-            self.swaps += 1
+            self.swaps_ += 1
             self._changed.notify_all()
         return old
 
