@@ -598,13 +598,11 @@ class Backend(abc.ABC):
 
     def _storage(self) -> Any:
         """Return the storage router of the context (built from the environment if none was given)."""
-        try:
-            from ..context import Context
-            ctx = self.context if self.context is not None else Context.from_env()
-            return ctx.storage
-        except (ImportError, AttributeError) as exc:
-            raise BackendError(f"remote model URLs need sedna_lib.storage, which is unavailable: {exc}") \
-                from exc
+        if self.context is not None:
+            return self.context.storage
+        from ..context import Context
+
+        return Context.from_env().storage
 
     def save(self, model_url: str = "", model_name: str | None = None) -> str:
         """Save the model and return where it is.
@@ -816,7 +814,7 @@ class EstimatorBackend(Backend):
             If the estimator has neither ``train`` nor ``fit``.
         """
         self._instance(**kwargs)
-        method = self._train_method()
+        method = self._method("train", "fit")
         extras = dict(kwargs)
         if valid_data is not None or _accepts(method, "valid_data"):
             extras["valid_data"] = valid_data
@@ -830,9 +828,6 @@ class EstimatorBackend(Backend):
         result = _call_with_data(method, ("train_data",), train_data, extras)
         self.has_load = True
         return result
-
-    def _train_method(self) -> Callable[..., Any]:
-        return self._method("train", "fit")
 
     def update(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Update the model with new data: ``estimator.update`` if it has one, else :meth:`train`.

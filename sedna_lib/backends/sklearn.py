@@ -226,17 +226,15 @@ class SklearnBackend(EstimatorBackend):
         return []
 
     def _check_weights_supported(self) -> None:
-        from sklearn.utils.validation import check_is_fitted
-
         from sklearn.exceptions import NotFittedError as SkNotFitted
+        from sklearn.utils.validation import check_is_fitted
 
         est = self.estimator
         try:
             check_is_fitted(est)
         except SkNotFitted as exc:
             raise NotFittedError(f"{type(est).__name__} is not fitted: train it once (or load it) so that "
-                                 f"its "
-                                 f"classes and weight shapes exist, then get/set weights") from exc
+                                 f"its classes and weight shapes exist, then get/set weights") from exc
         if not self._weight_attrs():
             raise BackendError(f"{type(est).__name__} has no weight arrays (coef_/intercept_ or "
                                f"coefs_/intercepts_); weights are supported for linear models and MLPs")

@@ -136,8 +136,7 @@ class TensorFlowBackend(EstimatorBackend):
             name = _OPTIMIZERS.get(spec.strip().lower())
             if name is None:
                 raise ParameterError(f"unknown optimizer {spec!r}; use one of "
-                                     f"{', '.join(sorted(_OPTIMIZERS))} "
-                                     f"or a keras optimizer")
+                                     f"{', '.join(sorted(_OPTIMIZERS))} or a keras optimizer")
             cls = getattr(keras.optimizers, name)
             return cls(learning_rate=lr) if lr is not None else cls()
         if isinstance(spec, type):
@@ -177,8 +176,7 @@ class TensorFlowBackend(EstimatorBackend):
             raise DataError(f"cannot turn {type(x).__name__} into an array: {exc}") from exc
         if x.dtype == object or x.dtype.kind in "USV":
             raise DataError(f"data must be numeric arrays, got dtype {x.dtype}; decode files into arrays "
-                            f"first "
-                            f"or pass a tf.data.Dataset")
+                            f"first or pass a tf.data.Dataset")
         if x.dtype.kind == "f" and x.dtype != np.float32 or x.dtype.kind in "iub":
             x = x.astype(np.float32)
         if labels is not None:
