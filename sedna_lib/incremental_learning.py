@@ -220,33 +220,6 @@ class IncrementalLearning(JobBase):
         return self._wrap(clone_estimator(self._estimator_spec), self._job_config)
 
     # -- hard-example mining --------------------------------------------------------------------
-    @classmethod
-    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
-        """Read the miner from ``HEM_NAME``/``HEM_PARAMETERS``, letting ``param`` override values.
-
-        Parameters
-        ----------
-        **param : object
-            Parameter values that replace the CRD's (Sedna's rule).
-
-        Returns
-        -------
-        dict
-            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
-
-        Raises
-        ------
-        ConfigError
-            If ``HEM_PARAMETERS`` is malformed.
-        """
-        from .context import Context
-
-        hem = Context.from_env().config.hem
-        if not hem:
-            return {}
-        hem["param"].update(param)
-        return hem
-
     @property
     def hard_example_mining_algorithm(self) -> Any:
         """The miner instance (built on first use), or None when mining is off.

@@ -116,6 +116,34 @@ class JobBase:
         return set_backend(estimator, dict(config) if config else None, context=self.context)
 
     # -- parameters and paths ------------------------------------------------------------------
+    @classmethod
+    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
+        """Return the miner the deployment configures (``HEM_NAME``/``HEM_PARAMETERS``).
+
+        Parameters
+        ----------
+        **param : object
+            Parameters that override the deployment's (Sedna's rule: code wins over the CRD).
+
+        Returns
+        -------
+        dict
+            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
+
+        Raises
+        ------
+        ConfigError
+            If ``HEM_PARAMETERS`` is malformed.
+        """
+        hem = Context.from_env().config.hem
+        if not hem:
+            return {}
+        overridden = sorted(set(param) & set(hem["param"]))
+        if overridden:
+            LOGGER.info("HEM parameters %s from the code override the deployment's", overridden)
+        hem["param"].update(param)
+        return hem
+
     def get_parameters(self, param: str, default: Any = None) -> Any:
         """Return a deployment parameter: ``param``, then ``param.upper()``; empty means unset.
 

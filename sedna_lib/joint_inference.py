@@ -178,34 +178,6 @@ class JointInference(JobBase):
         self._stop = threading.Event()
 
     # -- configuration -----------------------------------------------------------------------
-    @classmethod
-    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
-        """Return the miner the deployment configures (``HEM_NAME``/``HEM_PARAMETERS``).
-
-        Parameters
-        ----------
-        **param : object
-            Parameters that override the deployment's (Sedna's rule: code wins over the CRD).
-
-        Returns
-        -------
-        dict
-            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
-
-        Raises
-        ------
-        ConfigError
-            If ``HEM_PARAMETERS`` is malformed.
-        """
-        hem = Context.from_env().config.hem
-        if not hem:
-            return {}
-        overridden = sorted(set(param) & set(hem["param"]))
-        if overridden:
-            logger.info("HEM parameters %s from the code override the deployment's", overridden)
-        hem["param"].update(param)
-        return hem
-
     @property
     def miner(self) -> Any:
         """The hard-example miner (built on first use), or None when none is configured."""
