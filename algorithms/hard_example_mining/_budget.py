@@ -17,6 +17,9 @@ import numpy as np
 from sedna_lib.base import HardExampleMiner
 from sedna_lib.exceptions import DataError, ParameterError
 
+STATE_LOCK = threading.Lock()
+"""Guards the creation of a miner's run-time state (``budget_``, ``rng_``) on first use."""
+
 __all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_unit",
            "per_sample"]
 
@@ -302,5 +305,8 @@ class ScoredMiner(HardExampleMiner):
     def _budget(self) -> OnlineQuantileBudget:
         budget = getattr(self, "budget_", None)
         if budget is None:
-            budget = self.budget_ = OnlineQuantileBudget(check_unit(self, "upload_ratio"))
+            with STATE_LOCK:  # two threads mining for the first time share one budget
+                budget = getattr(self, "budget_", None)
+                if budget is None:
+                    budget = self.budget_ = OnlineQuantileBudget(check_unit(self, "upload_ratio"))
         return budget

@@ -8,7 +8,7 @@ import numpy as np
 
 from sedna_lib.base import HardExampleMiner
 
-from ._budget import check_unit
+from ._budget import STATE_LOCK, check_unit
 
 __all__ = ["RandomFilter"]
 
@@ -54,7 +54,9 @@ class RandomFilter(HardExampleMiner):
             If ``random_ratio`` is not in [0, 1].
         """
         ratio = check_unit(self, "random_ratio")
-        rng = getattr(self, "rng_", None)
-        if rng is None:
-            rng = self.rng_ = np.random.default_rng(self.seed)
-        return rng.random(len(batch)) < ratio
+        with STATE_LOCK:  # a numpy Generator is not thread-safe: one draw at a time
+            rng = getattr(self, "rng_", None)
+            if rng is None:
+                rng = self.rng_ = np.random.default_rng(self.seed)
+            draws = rng.random(len(batch))
+        return draws < ratio

@@ -66,7 +66,14 @@ class RequestStats:
         ----------
         outcome : str
             The outcome.
+
+        Raises
+        ------
+        ValueError
+            If ``outcome`` is not one of the three.
         """
+        if outcome not in ("ok", "rejected", "failed"):
+            raise ValueError(f"unknown request outcome {outcome!r}; use 'ok', 'rejected' or 'failed'")
         with self._lock:
             self.requests += 1
             if outcome == "rejected":

@@ -30,3 +30,27 @@ def test_one_array_out_of_range_is_a_data_error(name, bad):
 
 def test_one_integer_vector_takes_the_array_path_too():
     assert default_registry.create("hard_example_mining", "Margin")(np.array([1, 0])) is False
+
+
+def test_first_use_from_many_threads_shares_one_budget_and_one_generator():
+    import threading
+
+    import numpy as np
+
+    from sedna_lib.registry import create
+
+    margin = create("hard_example_mining", "Margin", upload_ratio=0.3)
+    rand = create("hard_example_mining", "Random", random_ratio=0.5)
+    start = threading.Barrier(8)
+
+    def work():
+        start.wait(5)
+        margin.is_hard(np.full((4, 3), 1 / 3))
+        rand.is_hard(np.zeros((4, 3)))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert margin.budget_.realised_ratio >= 0 and rand.rng_ is not None
