@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..exceptions import BackendError, BackendUnavailableError, StorageNotFoundError
+from ..exceptions import BackendError, BackendUnavailableError, DataError, StorageNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -316,6 +316,23 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _numeric_array(value: Any, *, features: bool, hint: str) -> np.ndarray:
+    """Return ``value`` as a numeric array, features as float32 (other floats, ints and bools are cast).
+
+    Raises :class:`DataError` for what cannot be an array or is not numeric; ``hint`` says what
+    to pass instead.
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cannot turn {type(value).__name__} into an array: {exc}") from exc
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise DataError(f"data must be numeric arrays, got dtype {arr.dtype}; {hint}")
+    if features and arr.dtype != np.float32 and arr.dtype.kind in "fiub":
+        arr = arr.astype(np.float32)
+    return arr
 
 
 def _cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],

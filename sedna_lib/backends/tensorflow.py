@@ -8,8 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError
-from .base import (EstimatorBackend, _cast_like, _import, _json_safe, framework_of, remove_path_prefix,
-                   split_xy)
+from .base import (EstimatorBackend, _cast_like, _import, _json_safe, _numeric_array, framework_of,
+                   remove_path_prefix, split_xy)
 
 __all__ = ["TensorFlowBackend", "KerasBackend"]
 
@@ -170,15 +170,7 @@ class TensorFlowBackend(EstimatorBackend):
         if labels is None and need_labels:
             raise DataError("training and evaluation need labels: pass (x, y), a data source with .x/.y, y=, "
                             "or a tf.data.Dataset of (x, y)")
-        try:
-            x = np.asarray(x)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"cannot turn {type(x).__name__} into an array: {exc}") from exc
-        if x.dtype == object or x.dtype.kind in "USV":
-            raise DataError(f"data must be numeric arrays, got dtype {x.dtype}; decode files into arrays "
-                            f"first or pass a tf.data.Dataset")
-        if x.dtype.kind == "f" and x.dtype != np.float32 or x.dtype.kind in "iub":
-            x = x.astype(np.float32)
+        x = _numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
         if labels is not None:
             labels = np.asarray(labels)
             if len(labels) != len(x):

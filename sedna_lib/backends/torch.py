@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .base import EstimatorBackend, _import, framework_of, split_xy
+from .base import EstimatorBackend, _import, _numeric_array, framework_of, split_xy
 
 __all__ = ["TorchBackend", "LOSSES", "OPTIMIZERS"]
 
@@ -235,17 +235,9 @@ class TorchBackend(EstimatorBackend):
         torch = _torch()
         if isinstance(value, torch.Tensor):
             return value
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"cannot turn {type(value).__name__} into a tensor: {exc}") from exc
-        if arr.dtype == object or arr.dtype.kind in "USV":
-            raise DataError(f"data must be numeric arrays, got dtype {arr.dtype}; decode files (for example "
-                            f"a data source's paths) into arrays first, or pass a torch Dataset/DataLoader")
-        if features and arr.dtype.kind == "f" and arr.dtype != np.float32:
-            arr = arr.astype(np.float32)
-        if features and arr.dtype.kind in "iub":
-            arr = arr.astype(np.float32)
+        arr = _numeric_array(value, features=features,
+                             hint="decode files (for example a data source's paths) into arrays first, "
+                                  "or pass a torch Dataset/DataLoader")
         return torch.from_numpy(np.ascontiguousarray(arr))
 
     def _loader(self, data: Any, y: Any, *, batch_size: int, shuffle: bool, seed: int | None,
