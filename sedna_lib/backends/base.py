@@ -354,6 +354,36 @@ def _cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray]
     return arrays
 
 
+class _Pass:
+    """Sample-weighted mean loss, and accuracy where counted, over the batches of one pass."""
+
+    def __init__(self) -> None:
+        self.loss_sum = 0.0
+        self.seen = 0
+        self.correct = 0
+        self.counted = False
+
+    def add(self, loss: float, n: int, hits: int | None) -> None:
+        self.loss_sum += loss * n
+        self.seen += n
+        if hits is not None:
+            self.correct += hits
+            self.counted = True
+
+    def metrics(self) -> dict[str, float]:
+        seen = max(self.seen, 1)
+        out = {"loss": self.loss_sum / seen}
+        if self.counted:
+            out["accuracy"] = self.correct / seen
+        return out
+
+
+def _extend_history(history: dict[str, Any], metrics: dict[str, float], prefix: str = "") -> None:
+    """Append one epoch's ``metrics`` to the per-epoch lists of ``history``."""
+    for key, value in metrics.items():
+        history.setdefault(prefix + key, []).append(value)
+
+
 def _require(module: str, install: str) -> None:
     """Raise :class:`BackendUnavailableError` if ``module`` cannot be imported (without importing it)."""
     import importlib.util

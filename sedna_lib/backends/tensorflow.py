@@ -8,8 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError
-from .base import (EstimatorBackend, _cast_like, _import, _json_safe, _numeric_array, framework_of,
-                   remove_path_prefix, split_xy)
+from .base import (EstimatorBackend, _cast_like, _extend_history, _import, _json_safe, _numeric_array, _Pass,
+                   framework_of, remove_path_prefix, split_xy)
 
 __all__ = ["TensorFlowBackend", "KerasBackend"]
 
@@ -276,24 +276,19 @@ class TensorFlowBackend(EstimatorBackend):
         history: dict[str, Any] = {"loss": []}
         num_samples = 0
         for epoch in range(epochs):
-            total, seen, correct, counted = 0.0, 0, 0, False
+            epoch_pass = _Pass()
             for xb, yb in dataset:
                 data_loss, pred = step(xb, yb)
-                n = int(tf.shape(xb)[0])
-                total += float(data_loss) * n
-                seen += n
                 pred_np, y_np = np.asarray(pred), np.asarray(yb)
+                hits = None
                 if pred_np.ndim == 2 and pred_np.shape[1] > 1 and y_np.dtype.kind in "iu":
-                    correct += int(np.sum(pred_np.argmax(axis=1) == y_np.reshape(-1)))
-                    counted = True
+                    hits = int(np.sum(pred_np.argmax(axis=1) == y_np.reshape(-1)))
+                epoch_pass.add(float(data_loss), int(tf.shape(xb)[0]), hits)
             if epoch == 0:
-                num_samples = seen
-            history["loss"].append(total / max(seen, 1))
-            if counted:
-                history.setdefault("accuracy", []).append(correct / max(seen, 1))
+                num_samples = epoch_pass.seen
+            _extend_history(history, epoch_pass.metrics())
             if validation is not None:
-                for key, value in self._evaluate_native(validation).items():
-                    history.setdefault(f"val_{key}", []).append(value)
+                _extend_history(history, self._evaluate_native(validation), "val_")
         history["_num_samples"] = num_samples
         return history
 

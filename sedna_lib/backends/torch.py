@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .base import EstimatorBackend, _import, _numeric_array, framework_of, split_xy
+from .base import EstimatorBackend, _extend_history, _import, _numeric_array, _Pass, framework_of, split_xy
 
 __all__ = ["TorchBackend", "LOSSES", "OPTIMIZERS"]
 
@@ -343,7 +343,7 @@ class TorchBackend(EstimatorBackend):
         num_samples = 0
         for epoch in range(int(opt["epochs"])):
             model.train()
-            total, seen, correct, counted = 0.0, 0, 0, False
+            epoch_pass = _Pass()
             for batch in loader:
                 xb, yb = self._batch(batch)
                 if yb is None:
@@ -360,21 +360,13 @@ class TorchBackend(EstimatorBackend):
                     loss = data_loss + (mu / 2.0) * prox
                 loss.backward()
                 optimizer.step()
-                n = len(xb)
-                total += float(data_loss.detach()) * n
-                seen += n
-                hits = self._correct(out.detach(), target)
-                if hits is not None:
-                    correct += hits
-                    counted = True
+                epoch_pass.add(float(data_loss.detach()), len(xb), self._correct(out.detach(), target))
             if epoch == 0:
-                num_samples = seen
-            history["loss"].append(total / max(seen, 1))
-            if counted:
-                history.setdefault("accuracy", []).append(correct / max(seen, 1))
+                num_samples = epoch_pass.seen
+            _extend_history(history, epoch_pass.metrics())
             if valid_data is not None:
-                for key, value in self._evaluate(valid_data, loss_fn, device, int(opt["batch_size"])).items():
-                    history.setdefault(f"val_{key}", []).append(value)
+                _extend_history(history, self._evaluate(valid_data, loss_fn, device, int(opt["batch_size"])),
+                                "val_")
         history["num_samples"] = num_samples
         self.has_load = True
         return history
@@ -449,7 +441,7 @@ class TorchBackend(EstimatorBackend):
         model = _placed(self.estimator, device)
         loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
         model.eval()
-        total, seen, correct, counted = 0.0, 0, 0, False
+        stats = _Pass()
         with torch.no_grad():
             for batch in loader:
                 xb, yb = self._batch(batch)
@@ -460,18 +452,10 @@ class TorchBackend(EstimatorBackend):
                     loss_fn = self._make_loss(self.loss, yb)
                 out = model(xb)
                 target = self._match_target(loss_fn, out, yb)
-                total += float(loss_fn(out, target)) * len(xb)
-                seen += len(xb)
-                hits = self._correct(out, target)
-                if hits is not None:
-                    correct += hits
-                    counted = True
-        if seen == 0:
+                stats.add(float(loss_fn(out, target)), len(xb), self._correct(out, target))
+        if stats.seen == 0:
             raise DataError("the evaluation data is empty")
-        result = {"loss": total / seen}
-        if counted:
-            result["accuracy"] = correct / seen
-        return result
+        return stats.metrics()
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Compute the loss (and accuracy, for classification) on labelled data.
