@@ -31,8 +31,9 @@ def save_model(model: Any, path: str | None = None, *, context: Context | None =
     ConfigError
         If no ``path`` is given and ``MODEL_URL`` is unset.
     """
-    ctx = context or Context.from_env()
     from .backends import set_backend
+
+    ctx = context if context is not None else Context.from_env()
 
     is_backend = all(hasattr(model, name) for name in ("save", "get_weights", "framework"))
     backend = model if is_backend else set_backend(model, context=ctx)

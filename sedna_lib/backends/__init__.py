@@ -93,12 +93,12 @@ def _as_config(config: Any, context: Context | None) -> Config:
     for name in _CONFIG_FIELDS:
         if isinstance(config, Mapping):
             value = config.get(name)
-        else:
+        else:  # a Sedna-style config object: its get() first, then the attribute
             getter = getattr(config, "get", None)
-            value = getter(name) if callable(getter) else getattr(config, name, None)
+            value = getter(name) if callable(getter) else None
             if value is None:
                 value = getattr(config, name, None)
-        if isinstance(value, str) and value != "" or value is not None and not isinstance(value, str):
+        if value is not None and value != "":
             overrides[name] = value
     return dataclasses.replace(base, **overrides) if overrides else base
 
