@@ -117,13 +117,11 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):  # noqa: D102 (importlib protocol)
         if not fullname.startswith("sedna."):
             return None
-        if fullname in ALIASES:
-            loader = _AliasLoader(ALIASES[fullname])
-        elif _is_prefix(fullname):
-            loader = _AliasLoader(None)
-        else:
+        target = ALIASES.get(fullname)
+        is_package = _is_prefix(fullname)
+        if target is None and not is_package:
             return None
-        return importlib.machinery.ModuleSpec(fullname, loader, is_package=_is_prefix(fullname))
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target), is_package=is_package)
 
 
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
