@@ -1,0 +1,12 @@
+"""Cloud worker of the detection-shaped joint-inference example: serves the big detector.
+
+Configured only by the variables the control plane sets: BIG_MODEL_BIND_IP, BIG_MODEL_BIND_PORT,
+SERVICE_NAME, MODEL_URL (and optionally SEDNA_AUTH_TOKEN). Run: python big_detector.py
+"""
+
+from interface import CloudDetector
+
+from sedna.core.joint_inference import BigModelService
+
+if __name__ == "__main__":
+    BigModelService(estimator=CloudDetector).start()
