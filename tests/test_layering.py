@@ -27,7 +27,7 @@ TOP_LEVEL_FRAMEWORK_ALLOWED: dict[str, set[str]] = {
 # Layers of the core (lower imports nothing above it at module level); every other module is a
 # feature-level module (layer 6).
 LAYERS = {
-    "sedna_lib.exceptions": 0, "sedna_lib._version": 0, "sedna_lib._lazy": 0,
+    "sedna_lib.exceptions": 0, "sedna_lib._version": 0, "sedna_lib._lazy": 0, "sedna_lib._json": 0,
     "sedna_lib.config": 1,
     "sedna_lib.registry": 2, "sedna_lib.base": 2,
     "sedna_lib.context": 3,

@@ -7,10 +7,11 @@ import functools
 import inspect
 import os
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from .._json import json_safe
 from ..exceptions import BackendError, BackendUnavailableError, DataError, StorageNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,17 +306,7 @@ def _local(url: str) -> str:
     return urllib.parse.urlsplit(url).path if url.lower().startswith("file://") else url
 
 
-def _json_safe(value: Any) -> Any:
-    """Turn numpy scalars and arrays inside metrics into plain JSON values (other values are kept)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+_json_safe = json_safe  # kept under its old private name for the backends and features
 
 
 def _numeric_array(value: Any, *, features: bool, hint: str) -> np.ndarray:

@@ -12,8 +12,7 @@ import time
 import urllib.parse
 from typing import Any, Callable
 
-import numpy as np
-
+from .._json import json_safe
 from ..context import Context
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
@@ -375,7 +374,7 @@ class EdgeKnowledgeManagement(BaseKnowledgeManagement):
             else:
                 dst = os.path.join(self.unseen_dir, f"{stamp}-{i}.json")
                 with open(dst, "w", encoding="utf-8") as fh:
-                    json.dump({"x": _jsonable(sample)}, fh)
+                    json.dump({"x": json_safe(sample)}, fh)
             written.append(dst)
         return written
 
@@ -384,15 +383,3 @@ def _rows(x: Any) -> Any:
     if type(x).__name__ == "DataFrame":
         return [row.to_dict() for _, row in x.iterrows()]
     return list(x)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
