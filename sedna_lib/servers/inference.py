@@ -20,7 +20,6 @@ import json
 import logging
 from typing import Any, Callable
 
-import numpy as np
 
 from ..exceptions import ProtocolError, RegistryError, TransportError
 from ..transport import codec
@@ -149,14 +148,9 @@ class InferenceServer:
     def _encode(self, result: Any, accept: str) -> Any:
         from starlette.responses import JSONResponse, Response
 
+        # only an array result travels binary: a list stays a JSON list, so the edge gets back
+        # the type the cloud's estimator returned (a Sedna script's box lists stay lists)
         if codec.MEDIA_TYPE in accept:
-            if isinstance(result, (list, tuple)) and result and not isinstance(result[0], (str, dict)):
-                try:
-                    candidate = np.asarray(result)
-                except (ValueError, TypeError):
-                    candidate = None
-                if candidate is not None and is_binary_array(candidate):
-                    result = candidate
             if is_binary_array(result):
                 return Response(codec.encode([result], {"result": "array"}), media_type=codec.MEDIA_TYPE)
         try:

@@ -1,0 +1,196 @@
+"""Worker scripts written as Sedna's examples write them run unchanged on sedna_lib through ``sedna``.
+
+Each folder under ``scripts/`` is one example, shaped like its Sedna original: the same imports
+from ``sedna.*``, the same calls and keyword arguments, and an ``interface.py`` whose stub
+``Estimator`` returns fixed boxes, strings or scores in place of the real model. Every script
+runs as a real process, in its folder, with the variables the control plane sets for that worker
+plus the example's own ones, against a LocalController stub and real servers on 127.0.0.1. The
+checks are the acceptance points of each example: return shapes, what reaches the cloud or the
+aggregator, and what the LocalController receives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPTS = pathlib.Path(__file__).resolve().parent / "scripts"
+
+pytestmark = pytest.mark.integration
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A port that is free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def base_env(tmp_path: pathlib.Path) -> dict[str, str]:
+    """What the example image sets: the library on PYTHONPATH, a home and a work folder."""
+    return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+            "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+            "SEDNA_WORK_DIR": str(tmp_path / "work")}
+
+
+def para_spec(parameters: dict[str, object]) -> str:
+    """Encode HEM parameters as the GlobalManager does (``[{"key": .., "value": ..}]``, string values)."""
+    return json.dumps([{"key": k, "value": str(v)} for k, v in parameters.items()], separators=(",", ":"))
+
+
+class Script:
+    """An example script started as a real process in its own folder; output goes to a file."""
+
+    def __init__(self, example: str, script: str, env: dict[str, str], log_dir: pathlib.Path):
+        self.log = log_dir / f"{example}.{pathlib.Path(script).stem}.{time.monotonic_ns()}.log"
+        self._out = open(self.log, "w", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, script], cwd=SCRIPTS / example, env=env,
+                                     stdout=self._out, stderr=subprocess.STDOUT)
+
+    @property
+    def output(self) -> str:
+        """Everything the script printed so far."""
+        self._out.flush()
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def records(self, tag: str) -> list:
+        """The JSON payloads of the lines ``<tag> {...}`` the script printed."""
+        return [json.loads(line[len(tag) + 1:]) for line in self.output.splitlines() if line.startswith(tag + " ")]
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the script to exit; fail with its output if it does not in time."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"script did not finish within {timeout} s; output:\n{self.output[-3000:]}")
+
+    def wait_for_line(self, tag: str, timeout: float) -> None:
+        """Wait until the script prints a line starting with ``tag``; fail if it exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(line.startswith(tag) for line in self.output.splitlines()):
+                return
+            try:  # the pause between looks doubles as the check that the script is alive
+                self.proc.wait(timeout=0.05)
+                pytest.fail(f"script exited with {self.proc.returncode}; output:\n{self.output[-3000:]}")
+            except subprocess.TimeoutExpired:
+                pass
+        pytest.fail(f"no {tag!r} line within {timeout} s; output:\n{self.output[-3000:]}")
+
+    def wait_serving(self, url: str, timeout: float) -> None:
+        """Wait until ``url`` answers; fail if the script exits or time runs out."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=(0.5, 2.0))
+                return
+            except requests.ConnectionError:
+                pass
+            try:
+                self.proc.wait(timeout=0.05)
+                pytest.fail(f"script exited with {self.proc.returncode}; output:\n{self.output[-3000:]}")
+            except subprocess.TimeoutExpired:
+                pass
+        pytest.fail(f"{url} did not answer within {timeout} s; output:\n{self.output[-3000:]}")
+
+    def stop(self) -> int:
+        """Stop the script as the kubelet does (SIGTERM) and return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._out.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def run_script(tmp_path):
+    """Start an example script: ``run_script(example, script, env) -> Script``; all are stopped after."""
+    started: list[Script] = []
+
+    def start(example: str, script: str, env: dict[str, str]) -> Script:
+        started.append(Script(example, script, {**base_env(tmp_path), **env}, tmp_path))
+        return started[-1]
+
+    yield start
+    for script in started:
+        script.stop()
+
+
+def reports(lc_stub) -> list[dict]:
+    """Every report the LocalController stub has received so far, checked against the URL's name."""
+    bodies = []
+    while not lc_stub.received.empty():
+        path, content_type, body = lc_stub.received.get_nowait()
+        assert content_type == "application/json"
+        assert path == f"/sedna/workers/{body['name']}/info"
+        bodies.append(body)
+    return bodies
+
+
+def home_data(tmp_path: pathlib.Path) -> pathlib.Path:
+    """The container's ``/home/data`` (host paths are mounted under it), placed under ``tmp_path``."""
+    prefix = tmp_path / "home" / "data"
+    prefix.mkdir(parents=True, exist_ok=True)
+    return prefix
+
+
+# -- 10.1 joint inference: helmet detection -------------------------------------------------------
+
+def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tuples(tmp_path, lc_stub, run_script):
+    service, port = "helmet-detection-inference-example", free_port()
+    prefix = home_data(tmp_path)
+    for role in ("big", "little"):
+        (prefix / "models" / f"{role}_model.pb").parent.mkdir(parents=True, exist_ok=True)
+        (prefix / "models" / f"{role}_model.pb").write_bytes(b"stub")
+    common = {"NAMESPACE": "default", "SERVICE_NAME": service, "DATA_PATH_PREFIX": str(prefix)}
+    cloud = run_script("helmet_detection_inference", "big_model.py", {
+        **common, "WORKER_NAME": "cloudworker-abcde", "MODEL_URL": str(prefix / "models" / "big_model.pb"),
+        "BIG_MODEL_BIND_PORT": str(port), "BIG_MODEL_BIND_IP": "127.0.0.1", "STUB_ROLE": "cloud"})
+    cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=30)
+    out = tmp_path / "output"
+    edge = run_script("helmet_detection_inference", "little_model.py", {
+        **common, "WORKER_NAME": "edgeworker-abcde", "MODEL_URL": str(prefix / "models" / "little_model.pb"),
+        "BIG_MODEL_IP": "127.0.0.1", "BIG_MODEL_PORT": str(port), "LC_SERVER": lc_stub.url, "LC_PERIOD": "0.2",
+        "HEM_NAME": "IBT", "HEM_PARAMETERS": para_spec({"threshold_img": 0.9, "threshold_box": 0.9}),
+        "video_url": "rtsp://camera/stream", "all_examples_inference_output": str(out / "all"),
+        "hard_example_edge_inference_output": str(out / "edge"),
+        "hard_example_cloud_inference_output": str(out / "cloud"), "frames": "40"})
+
+    edge.wait_for_line("STREAM ENDED", timeout=30)
+    results = edge.records("RESULT")
+    bodies = [lc_stub.next_body(timeout=10)]
+    while bodies[-1]["ownerInfo"]["inferenceNumber"] < 4:  # reports come every LC_PERIOD
+        bodies.append(lc_stub.next_body(timeout=10))
+    edge.stop()
+
+    assert [r["frame"] for r in results] == [0, 10, 20, 30]
+    assert [r["is_hard"] for r in results] == [False, True, False, True]
+    for r in results:
+        assert r["edge"] == [[1.0, 1.0, 8.0, 8.0, 0.3 if r["is_hard"] else 0.95, 0.0]]
+        if r["is_hard"]:  # the cloud saw the whole 12x16 frame (its mean is the frame's fill value)
+            assert r["final"] == r["cloud"] == [[0.0, 0.0, 16.0, 12.0, 0.99, float(r["frame"] // 10)]]
+        else:
+            assert r["final"] == r["edge"] and r["cloud"] is None
+    assert sorted(p.name for p in (out / "cloud").iterdir()) == ["10.json", "30.json"]
+    assert {(b["name"], b["namespace"], b["ownerKind"], b["ownerName"], b["kind"]) for b in bodies} == {
+        ("edgeworker-abcde", "default", "jointinferenceservice", service, "inference")}
+    assert bodies[-1]["ownerInfo"]["inferenceNumber"] == 4
+    assert (bodies[-1]["ownerInfo"]["hardExampleNumber"], bodies[-1]["ownerInfo"]["uploadCloudRatio"]) == (2, 0.5)
