@@ -194,3 +194,37 @@ def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tupl
         ("edgeworker-abcde", "default", "jointinferenceservice", service, "inference")}
     assert bodies[-1]["ownerInfo"]["inferenceNumber"] == 4
     assert (bodies[-1]["ownerInfo"]["hardExampleNumber"], bodies[-1]["ownerInfo"]["uploadCloudRatio"]) == (2, 0.5)
+
+
+# -- 10.2 joint inference: answer generation (strings, mining-then-inference) ----------------------
+
+def test_answer_generation_returns_strings_in_mining_then_inference_mode(tmp_path, lc_stub, run_script):
+    service, port = "answer-generation-inference-example", free_port()
+    prefix = home_data(tmp_path)
+    common = {"NAMESPACE": "default", "SERVICE_NAME": service, "DATA_PATH_PREFIX": str(prefix),
+              "BACKEND_TYPE": "TORCH"}
+    cloud = run_script("answer_generation_inference", "big_model.py", {
+        **common, "WORKER_NAME": "cloudworker-abcde", "MODEL_URL": f"{prefix}/api.deepseek.com",
+        "MODEL_LOAD_MODE": "https", "MODEL_NAME": "deepseek-chat", "API_KEY": "not-a-key",
+        "BIG_MODEL_BIND_PORT": str(port), "BIG_MODEL_BIND_IP": "127.0.0.1", "STUB_ROLE": "cloud"})
+    cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=30)
+    edge_env = {**common, "WORKER_NAME": "edgeworker-abcde", "MODEL_URL": f"{prefix}/Qwen/Qwen2-0.5B-Instruct",
+                "MODEL_LOAD_MODE": "hf", "MINING_MODE": "mining-then-inference", "BIG_MODEL_IP": "127.0.0.1",
+                "BIG_MODEL_PORT": str(port), "LC_SERVER": lc_stub.url, "input_text": "Who are you?",
+                "all_examples_inference_output": str(tmp_path / "output"), "HEM_PARAMETERS": "null"}
+
+    to_cloud = run_script("answer_generation_inference", "little_model.py", {**edge_env, "HEM_NAME": "CloudOnly"})
+    at_edge = run_script("answer_generation_inference", "little_model.py", {**edge_env, "HEM_NAME": "EdgeOnly"})
+    assert to_cloud.wait(timeout=30) == 0, to_cloud.output
+    assert at_edge.wait(timeout=30) == 0, at_edge.output
+
+    # the edge model was loaded by its Hugging Face id (MODEL_URL less DATA_PATH_PREFIX), the
+    # cloud's from MODEL_URL as an https endpoint: both through load() with no path
+    assert "LOADED Qwen/Qwen2-0.5B-Instruct" in at_edge.output
+    assert "LOADED https://api.deepseek.com/v1 deepseek-chat" in cloud.output
+    [hard] = to_cloud.records("RESULT")
+    answer = ["cloud(https://api.deepseek.com/v1 deepseek-chat): Who are you?"]
+    assert hard == {"is_hard": True, "final": answer, "edge": None, "cloud": answer}  # the result, not the reply
+    [easy] = at_edge.records("RESULT")
+    assert easy == {"is_hard": False, "final": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?",
+                    "edge": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?", "cloud": None}
