@@ -122,8 +122,15 @@ def as_detections(batch: Any) -> tuple[np.ndarray, np.ndarray]:
             try:
                 arr = np.asarray(sample, dtype=np.float64)
             except (TypeError, ValueError) as exc:
-                raise DataError(f"sample {i}: detections must be numeric boxes [x1, y1, x2, y2, score, ...] "
-                                f"({exc})") from None
+                # boxes may carry a label after the score ([x1, y1, x2, y2, score, "helmet"], as
+                # Sedna's post-processing writes them): only the score is read
+                try:
+                    parts.append(np.asarray([float(box[4]) for box in sample], dtype=np.float64))
+                except (TypeError, ValueError, IndexError, KeyError):
+                    raise DataError(f"sample {i}: detections must be boxes [x1, y1, x2, y2, score, ...] with "
+                                    f"a numeric score ({exc})") from None
+                counts_list.append(len(parts[-1]))
+                continue
             if arr.size == 0:
                 counts_list.append(0)
             elif arr.ndim == 1:

@@ -61,7 +61,8 @@ class Script:
     @property
     def output(self) -> str:
         """Everything the script printed so far."""
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def records(self, tag: str) -> list:
@@ -228,3 +229,73 @@ def test_answer_generation_returns_strings_in_mining_then_inference_mode(tmp_pat
     [easy] = at_edge.records("RESULT")
     assert easy == {"is_hard": False, "final": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?",
                     "edge": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?", "cloud": None}
+
+
+# -- 10.3 incremental learning: helmet detection (train, eval, inference with hot update) ----------
+
+def test_helmet_incremental_train_eval_and_hot_updated_inference(tmp_path, lc_stub, run_script):
+    job, prefix = "helmet-detection-demo", home_data(tmp_path)
+    dataset = prefix / "data" / "helmet_detection"
+    (dataset / "images").mkdir(parents=True)
+    lines = [f"images/{i}.jpg labels/{i}.txt" for i in range(6)]
+    (dataset / "train_data.txt").write_text("\n".join(lines) + "\n")
+    (dataset / "test_data.txt").write_text("\n".join(lines[:2]) + "\n")
+    common = {"NAMESPACE": "default", "JOB_NAME": job, "LC_SERVER": lc_stub.url, "DATA_PATH_PREFIX": str(prefix),
+              "ORIGINAL_DATASET_URL": str(dataset / "train_data.txt"), "class_names": "person,helmet,helmet_on",
+              "input_shape": "352,640"}
+    output = prefix / "output" / job
+
+    train = run_script("helmet_detection_incremental", "train.py", {
+        **common, "WORKER_NAME": "train-worker-abcde", "MODEL_URL": str(output / "train" / "1"),
+        "BASE_MODEL_URL": str(prefix / "models" / "base_model"), "TRAIN_DATASET_URL": str(dataset / "train_data.txt"),
+        "obj_threshold": "0.3", "nms_threshold": "0.4", "epochs": "1", "batch_size": "8"})
+    assert train.wait(timeout=30) == 0, train.output
+    [report] = reports(lc_stub)
+    assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
+        "train-worker-abcde", "incrementallearningjob", job, "train", "completed")
+    [pb, ckpt] = report["results"]
+    assert pb["format"] == "pb" and pb["url"].startswith(f"/output/{job}/train/1/") and pb["url"].endswith(".pb")
+    assert (ckpt["format"], ckpt["url"]) == ("ckpt", f"/output/{job}/train/1")  # host paths
+    trained = prefix / pb["url"].lstrip("/")
+    assert trained.read_text() == "helmet-v6"  # six samples, joined with the original dataset's folder
+
+    deployed = prefix / "models" / "deployed.pb"
+    deployed.parent.mkdir(parents=True, exist_ok=True)
+    deployed.write_text("helmet-v3")
+    evaluate = run_script("helmet_detection_incremental", "eval.py", {
+        **common, "WORKER_NAME": "eval-worker-abcde", "MODEL_URLS": f"{trained};{deployed}",
+        "TEST_DATASET_URL": str(dataset / "test_data.txt")})
+    assert evaluate.wait(timeout=30) == 0, evaluate.output
+    [report] = reports(lc_stub)
+    assert (report["kind"], report["status"]) == ("eval", "completed")
+    assert [(r["url"], r["metrics"]) for r in report["results"]] == [  # one per MODEL_URLS item, in order
+        (pb["url"], {"recall": [0.6] * 3, "precision": [0.3] * 3}),
+        ("/models/deployed.pb", {"recall": [0.3] * 3, "precision": [0.15] * 3})]
+
+    hot = tmp_path / "model-hot-update"
+    hot.mkdir()
+    (hot / "model.pb").write_text("helmet-v3")
+    new_model = hot / "model.2.pb"
+    new_model.write_text("helmet-v9")
+    infer = run_script("helmet_detection_incremental", "inference.py", {
+        **common, "WORKER_NAME": "inference-worker-abcde", "MODEL_URL": str(hot / "model.pb"),
+        "HEM_NAME": "IBT", "HEM_PARAMETERS": para_spec({"threshold_img": 0.9, "threshold_box": 0.9}),
+        "MODEL_HOT_UPDATE": "true", "MODEL_POLL_PERIOD_SECONDS": "1",
+        "MODEL_HOT_UPDATE_CONFIG": str(hot / "model_config.json"), "wait_for_model": "helmet-v9",
+        "HE_SAVED_URL": str(tmp_path / "hard_examples"), "RESULT_SAVED_URL": str(tmp_path / "results")})
+    infer.wait_for_line("RESULT", timeout=30)
+    (hot / "model_config.json").write_text(json.dumps({"model_config": {
+        "model_path": str(new_model), "model_update_time": "2026-11-22 10:00:00.1 +0800 CST m=+1.5"}}))
+    infer.wait_for_line("MODEL UPDATED", timeout=30)
+    bodies = [lc_stub.next_body(timeout=10)]
+    while bodies[-1]["kind"] != "deploy":
+        bodies.append(lc_stub.next_body(timeout=10))
+    infer.stop()
+
+    results = infer.records("RESULT")
+    assert results[0]["results"] == [[0, 0, 16, 12, 0.3, 0, "helmet-v3"]]  # the raw prediction comes first
+    assert results[-1]["results"][0][-1] == "helmet-v9" and all(r["is_hard"] for r in results)
+    deploys = [r for r in bodies if r["kind"] == "deploy"]
+    assert [(r["name"], r["ownerName"], r["status"]) for r in deploys] == [
+        ("inference-worker-abcde", job, "completed")]
+    assert list((tmp_path / "hard_examples").rglob("*"))
