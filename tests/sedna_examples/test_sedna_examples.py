@@ -12,6 +12,7 @@ aggregator, and what the LocalController receives.
 from __future__ import annotations
 
 import json
+import re
 import os
 import pathlib
 import signal
@@ -299,3 +300,47 @@ def test_helmet_incremental_train_eval_and_hot_updated_inference(tmp_path, lc_st
     assert [(r["name"], r["ownerName"], r["status"]) for r in deploys] == [
         ("inference-worker-abcde", job, "completed")]
     assert list((tmp_path / "hard_examples").rglob("*"))
+
+
+# -- 10.5 federated learning: surface defect detection (KERAS backend type, numpy weights) ---------
+
+def test_surface_defect_federated_averages_two_trainers_and_stops_after_exit_round(tmp_path, lc_stub, run_script):
+    import numpy as np
+
+    job, port, prefix = "surface-defect-detection", free_port(), home_data(tmp_path)
+    sizes = {"edge1": 4, "edge2": 12}
+    for node, size in sizes.items():
+        folder = prefix / "data" / node
+        (folder / "images").mkdir(parents=True)
+        for i in range(size):
+            np.save(folder / "images" / f"{i}.npy", np.full((4, 4), i, dtype=np.float32))
+        (folder / "train.txt").write_text("".join(f"images/{i}.npy,{i % 2}\n" for i in range(size)))
+    model_dir = prefix / "model"
+    model_dir.mkdir()
+    common = {"NAMESPACE": "default", "JOB_NAME": job, "AGG_BIND_PORT": str(port), "PARTICIPANTS_COUNT": "2",
+              "MODEL_URL": str(model_dir), "DATA_PATH_PREFIX": str(prefix), "TRANSMITTER": "ws", "exit_round": "2"}
+    aggregator = run_script("surface_defect_detection", "aggregate.py", {
+        **common, "WORKER_NAME": "aggworker-abcde", "AGG_BIND_IP": "127.0.0.1"})
+    aggregator.wait_serving(f"http://127.0.0.1:{port}/FedAvg", timeout=30)
+    trainers = [run_script("surface_defect_detection", "train.py", {
+        **common, "WORKER_NAME": f"trainworker-{node}", "LC_SERVER": lc_stub.url, "AGG_IP": "127.0.0.1",
+        "AGG_PORT": str(port), "MODEL_NAME": "surface-defect-detection-model", "DATASET_NAME": f"dataset-{node}",
+        "TRAIN_DATASET_URL": str(prefix / "data" / node / "train.txt"), "STUB_STEP": str(step)})
+        for node, step in zip(sizes, (1, 2))]
+
+    for trainer in trainers:
+        assert trainer.wait(timeout=40) == 0, trainer.output
+    assert aggregator.wait(timeout=30) == 0, aggregator.output
+
+    # FedAvg weights the steps by sample count: (4 * 1 + 12 * 2) / 16 = 1.75 more per round
+    for trainer, size in zip(trainers, sizes.values()):
+        assert trainer.output.count(f"TRAINED {size} samples") == 2, trainer.output
+        assert "kwargs ['batch_size', 'epochs', 'learning_rate', 'validation_split']" in trainer.output
+        assert [float(v) for v in re.findall(r"AGGREGATED ([\d.]+)", trainer.output)][-2:] == [1.75, 3.5]
+    assert (model_dir / "surface-defect-detection-model").is_file()  # MODEL_URL/MODEL_NAME, no extension
+    bodies = reports(lc_stub)
+    assert {(b["ownerKind"], b["ownerName"], b["namespace"], b["kind"]) for b in bodies} == {
+        ("federatedlearningjob", job, "default", "train")}
+    last = {b["name"]: b for b in bodies}
+    assert sorted(last) == ["trainworker-edge1", "trainworker-edge2"]
+    assert all((b["status"], b["ownerInfo"]["currentRound"]) == ("completed", 2) for b in last.values())
