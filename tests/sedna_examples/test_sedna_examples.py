@@ -344,3 +344,30 @@ def test_surface_defect_federated_averages_two_trainers_and_stops_after_exit_rou
     last = {b["name"]: b for b in bodies}
     assert sorted(last) == ["trainworker-edge1", "trainworker-edge2"]
     assert all((b["status"], b["ownerInfo"]["currentRound"]) == ("completed", 2) for b in last.values())
+
+
+# -- 10.6 / 10.7 federated learning v2 and MistNet: the objects the scripts build --------------------
+
+def test_v2_and_mistnet_scripts_build_their_objects_from_the_environment(tmp_path, run_script):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.txt").write_text("images/0.jpg,0\nimages/1.jpg,1\n")
+    common = {"NAMESPACE": "default", "JOB_NAME": "fl-v2", "WORKER_NAME": "aggworker-abcde", "TRANSMITTER": "ws",
+              "AGG_DATA_PATH": str(tmp_path / "agg")}
+
+    v2 = run_script("surface_defect_detection_v2", "aggregate.py", {
+        **common, "MODEL_URL": str(tmp_path / "model"), "TRAIN_DATASET_URL": str(data / "train.txt")})
+    mistnet = run_script("yolov5_coco128_mistnet", "aggregate.py", {
+        **common, "PRETRAINED_MODEL_URL": str(tmp_path / "pretrained" / "yolov5.pth"),
+        "cut_layer": "4", "epsilon": "100"})
+    assert v2.wait(timeout=30) == 0, v2.output
+    assert mistnet.wait(timeout=30) == 0, mistnet.output
+
+    [objects] = v2.records("OBJECTS")
+    assert objects["aggregation"] == "FedAvgV2" and objects["chooser"] == "SimpleClientChoose"
+    assert (objects["per_round"], objects["saved"], objects["samples"]) == (2, str(tmp_path / "model"), 2)
+    assert objects["server"] == "AggregationServerV2" and objects["client"] == "FederatedLearningV2"
+    [objects] = mistnet.records("OBJECTS")
+    assert objects["aggregation"] == "MistNet" and objects["per_round"] == 1
+    assert float(objects["cut_layer"]) == 4 and float(objects["epsilon"]) == 100
+    assert objects["pretrained"] == str(tmp_path / "pretrained") + "/"
