@@ -90,6 +90,24 @@ def concat_samples(a: Any, b: Any) -> Any:
     return out
 
 
+
+def _storable(result: Any) -> Any:
+    """Return a training result the knowledge-base index can hold, or None.
+
+    Estimators often return what they trained (``XGBClassifier.fit`` returns the classifier, as
+    in Sedna's atcii example); the model file already holds that, and the index stores no
+    objects (it is never pickled), so such a result is kept as None.
+    """
+    from ..transport.kb_index import encode_value
+
+    try:
+        encode_value(result)
+    except DataError:
+        logger.debug("the training result %s is not kept in the index (the saved model holds it)",
+                     type(result).__name__)
+        return None
+    return result
+
 class SeenTaskLearning:
     """Multi-task learning over the tasks the knowledge base knows (Sedna's ``SeenTaskLearning``).
 
@@ -219,7 +237,7 @@ class SeenTaskLearning:
 
     def _train_group(self, entry: str, samples: Any, valid_data: Any, kwargs: dict) -> tuple[str, Any, Any]:
         backend = self._new_backend()
-        result = backend.train(samples, valid_data, **kwargs)
+        result = _storable(backend.train(samples, valid_data, **kwargs))
         path = backend.save(model_url=self.model_dir, model_name=f"{entry}.model")
         with self._lock:
             self._backends[path] = backend

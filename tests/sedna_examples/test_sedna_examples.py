@@ -371,3 +371,47 @@ def test_v2_and_mistnet_scripts_build_their_objects_from_the_environment(tmp_pat
     assert objects["aggregation"] == "MistNet" and objects["per_round"] == 1
     assert float(objects["cut_layer"]) == 4 and float(objects["epsilon"]) == 100
     assert objects["pretrained"] == str(tmp_path / "pretrained") + "/"
+
+
+# -- 10.8 lifelong learning: atcii (the pre-2022 keywords, a JSON-string task-definition param) -----
+
+@pytest.fixture
+def kb_server(tmp_path):
+    """The knowledge-base server of the control plane (KB_SERVER), on 127.0.0.1."""
+    from sedna_lib.servers._threaded import ThreadedServer
+    from sedna_lib.servers.knowledge_base import KnowledgeBaseStore, create_app
+
+    (tmp_path / "kb").mkdir()
+    store = KnowledgeBaseStore(str(tmp_path / "kb"))
+    with ThreadedServer(create_app(store)) as server:
+        yield server.url
+    store.close()
+
+
+def test_atcii_train_with_the_old_keywords_splits_tasks_by_attribute_and_reports(
+        tmp_path, lc_stub, kb_server, run_script):
+    job, prefix = "atcii-classifier-demo", home_data(tmp_path)
+    rows = ["Season,Cooling startegy_building level,City,Air temperature (C),Thermal preference"]
+    for i in range(48):  # two seasons x two strategies: four tasks of 12 samples
+        rows.append(f"{('Summer', 'Winter')[i % 2]},{('Mixed Mode', 'Air Conditioned')[i // 2 % 2]},"
+                    f"{('Berkeley', 'Sydney')[i % 3 % 2]},{20 + i % 7},{(i // 4) % 3}")
+    dataset = prefix / "data" / "atcii"
+    dataset.mkdir(parents=True)
+    (dataset / "trainData.csv").write_text("\n".join(rows) + "\n")
+    output = prefix / "output" / job
+
+    train = run_script("atcii", "train.py", {
+        "NAMESPACE": "default", "JOB_NAME": job, "WORKER_NAME": "train-worker-abcde", "LC_SERVER": lc_stub.url,
+        "KB_SERVER": kb_server, "OUTPUT_URL": str(output), "DATA_PATH_PREFIX": str(prefix),
+        "HAS_COMPLETED_INITIAL_TRAINING": "false", "TRAIN_DATASET_URL": str(dataset / "trainData.csv"),
+        "ORIGINAL_DATASET_URL": str(dataset / "trainData.csv"), "MIN_TRAIN_SAMPLE": "5",
+        "early_stopping_rounds": "7", "metric_name": "mlogloss"})
+
+    assert train.wait(timeout=30) == 0, train.output
+    trained = train.records("TRAIN")
+    assert sorted(t["samples"] for t in trained) == [12, 12, 12, 12]  # one task per (season, strategy)
+    assert all((t["metric_name"], t["early_stopping_rounds"]) == ("mlogloss", 7) for t in trained)
+    [report] = reports(lc_stub)
+    assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
+        "train-worker-abcde", "lifelonglearningjob", job, "train", "completed")
+    assert report["results"][0]["url"] == f"/output/{job}/index.pkl"  # a host path
