@@ -988,7 +988,8 @@ class EstimatorBackend(Backend):
                 return load(**{name: path}, **parse_kwargs(load, **kwargs))
         shape = _signature_shape(load)
         if shape is not None and shape[2] == 0 and not shape[1] and not any(
-                p.kind is inspect.Parameter.VAR_POSITIONAL for p in inspect.signature(load).parameters.values()):
+                p.kind is inspect.Parameter.VAR_POSITIONAL
+                for p in inspect.signature(load).parameters.values()):
             # ``def load(self)``: the estimator finds its model itself (it reads MODEL_URL), as
             # Sedna's torch backend expected, calling it with no path
             return load(**parse_kwargs(load, **kwargs))

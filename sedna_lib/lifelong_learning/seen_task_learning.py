@@ -90,7 +90,6 @@ def concat_samples(a: Any, b: Any) -> Any:
     return out
 
 
-
 def _storable(result: Any) -> Any:
     """Return a training result the knowledge-base index can hold, or None.
 
@@ -107,6 +106,7 @@ def _storable(result: Any) -> Any:
                      type(result).__name__)
         return None
     return result
+
 
 class SeenTaskLearning:
     """Multi-task learning over the tasks the knowledge base knows (Sedna's ``SeenTaskLearning``).

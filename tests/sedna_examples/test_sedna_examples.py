@@ -68,7 +68,8 @@ class Script:
 
     def records(self, tag: str) -> list:
         """The JSON payloads of the lines ``<tag> {...}`` the script printed."""
-        return [json.loads(line[len(tag) + 1:]) for line in self.output.splitlines() if line.startswith(tag + " ")]
+        return [json.loads(line[len(tag) + 1:]) for line in self.output.splitlines()
+                if line.startswith(tag + " ")]
 
     def wait(self, timeout: float) -> int:
         """Wait for the script to exit; fail with its output if it does not in time."""
@@ -156,7 +157,8 @@ def home_data(tmp_path: pathlib.Path) -> pathlib.Path:
 
 # -- 10.1 joint inference: helmet detection -------------------------------------------------------
 
-def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tuples(tmp_path, lc_stub, run_script):
+def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tuples(
+        tmp_path, lc_stub, run_script):
     service, port = "helmet-detection-inference-example", free_port()
     prefix = home_data(tmp_path)
     for role in ("big", "little"):
@@ -170,7 +172,8 @@ def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tupl
     out = tmp_path / "output"
     edge = run_script("helmet_detection_inference", "little_model.py", {
         **common, "WORKER_NAME": "edgeworker-abcde", "MODEL_URL": str(prefix / "models" / "little_model.pb"),
-        "BIG_MODEL_IP": "127.0.0.1", "BIG_MODEL_PORT": str(port), "LC_SERVER": lc_stub.url, "LC_PERIOD": "0.2",
+        "BIG_MODEL_IP": "127.0.0.1", "BIG_MODEL_PORT": str(port), "LC_SERVER": lc_stub.url,
+        "LC_PERIOD": "0.2",
         "HEM_NAME": "IBT", "HEM_PARAMETERS": para_spec({"threshold_img": 0.9, "threshold_box": 0.9}),
         "video_url": "rtsp://camera/stream", "all_examples_inference_output": str(out / "all"),
         "hard_example_edge_inference_output": str(out / "edge"),
@@ -195,7 +198,8 @@ def test_helmet_joint_inference_offloads_hard_frames_and_returns_sedna_four_tupl
     assert {(b["name"], b["namespace"], b["ownerKind"], b["ownerName"], b["kind"]) for b in bodies} == {
         ("edgeworker-abcde", "default", "jointinferenceservice", service, "inference")}
     assert bodies[-1]["ownerInfo"]["inferenceNumber"] == 4
-    assert (bodies[-1]["ownerInfo"]["hardExampleNumber"], bodies[-1]["ownerInfo"]["uploadCloudRatio"]) == (2, 0.5)
+    info = bodies[-1]["ownerInfo"]
+    assert (info["hardExampleNumber"], info["uploadCloudRatio"]) == (2, 0.5)
 
 
 # -- 10.2 joint inference: answer generation (strings, mining-then-inference) ----------------------
@@ -210,13 +214,15 @@ def test_answer_generation_returns_strings_in_mining_then_inference_mode(tmp_pat
         "MODEL_LOAD_MODE": "https", "MODEL_NAME": "deepseek-chat", "API_KEY": "not-a-key",
         "BIG_MODEL_BIND_PORT": str(port), "BIG_MODEL_BIND_IP": "127.0.0.1", "STUB_ROLE": "cloud"})
     cloud.wait_serving(f"http://127.0.0.1:{port}/{service}", timeout=30)
-    edge_env = {**common, "WORKER_NAME": "edgeworker-abcde", "MODEL_URL": f"{prefix}/Qwen/Qwen2-0.5B-Instruct",
+    edge_env = {**common, "WORKER_NAME": "edgeworker-abcde",
+                "MODEL_URL": f"{prefix}/Qwen/Qwen2-0.5B-Instruct",
                 "MODEL_LOAD_MODE": "hf", "MINING_MODE": "mining-then-inference", "BIG_MODEL_IP": "127.0.0.1",
                 "BIG_MODEL_PORT": str(port), "LC_SERVER": lc_stub.url, "input_text": "Who are you?",
                 "all_examples_inference_output": str(tmp_path / "output"), "HEM_PARAMETERS": "null"}
 
-    to_cloud = run_script("answer_generation_inference", "little_model.py", {**edge_env, "HEM_NAME": "CloudOnly"})
-    at_edge = run_script("answer_generation_inference", "little_model.py", {**edge_env, "HEM_NAME": "EdgeOnly"})
+    example = "answer_generation_inference"
+    to_cloud = run_script(example, "little_model.py", {**edge_env, "HEM_NAME": "CloudOnly"})
+    at_edge = run_script(example, "little_model.py", {**edge_env, "HEM_NAME": "EdgeOnly"})
     assert to_cloud.wait(timeout=30) == 0, to_cloud.output
     assert at_edge.wait(timeout=30) == 0, at_edge.output
 
@@ -226,7 +232,8 @@ def test_answer_generation_returns_strings_in_mining_then_inference_mode(tmp_pat
     assert "LOADED https://api.deepseek.com/v1 deepseek-chat" in cloud.output
     [hard] = to_cloud.records("RESULT")
     answer = ["cloud(https://api.deepseek.com/v1 deepseek-chat): Who are you?"]
-    assert hard == {"is_hard": True, "final": answer, "edge": None, "cloud": answer}  # the result, not the reply
+    # final is the cloud's result, not its whole reply
+    assert hard == {"is_hard": True, "final": answer, "edge": None, "cloud": answer}
     [easy] = at_edge.records("RESULT")
     assert easy == {"is_hard": False, "final": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?",
                     "edge": "edge(Qwen/Qwen2-0.5B-Instruct): Who are you?", "cloud": None}
@@ -241,21 +248,24 @@ def test_helmet_incremental_train_eval_and_hot_updated_inference(tmp_path, lc_st
     lines = [f"images/{i}.jpg labels/{i}.txt" for i in range(6)]
     (dataset / "train_data.txt").write_text("\n".join(lines) + "\n")
     (dataset / "test_data.txt").write_text("\n".join(lines[:2]) + "\n")
-    common = {"NAMESPACE": "default", "JOB_NAME": job, "LC_SERVER": lc_stub.url, "DATA_PATH_PREFIX": str(prefix),
-              "ORIGINAL_DATASET_URL": str(dataset / "train_data.txt"), "class_names": "person,helmet,helmet_on",
+    common = {"NAMESPACE": "default", "JOB_NAME": job, "LC_SERVER": lc_stub.url,
+              "DATA_PATH_PREFIX": str(prefix), "ORIGINAL_DATASET_URL": str(dataset / "train_data.txt"),
+              "class_names": "person,helmet,helmet_on",
               "input_shape": "352,640"}
     output = prefix / "output" / job
 
     train = run_script("helmet_detection_incremental", "train.py", {
         **common, "WORKER_NAME": "train-worker-abcde", "MODEL_URL": str(output / "train" / "1"),
-        "BASE_MODEL_URL": str(prefix / "models" / "base_model"), "TRAIN_DATASET_URL": str(dataset / "train_data.txt"),
+        "BASE_MODEL_URL": str(prefix / "models" / "base_model"),
+        "TRAIN_DATASET_URL": str(dataset / "train_data.txt"),
         "obj_threshold": "0.3", "nms_threshold": "0.4", "epochs": "1", "batch_size": "8"})
     assert train.wait(timeout=30) == 0, train.output
     [report] = reports(lc_stub)
     assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
         "train-worker-abcde", "incrementallearningjob", job, "train", "completed")
     [pb, ckpt] = report["results"]
-    assert pb["format"] == "pb" and pb["url"].startswith(f"/output/{job}/train/1/") and pb["url"].endswith(".pb")
+    assert pb["format"] == "pb" and pb["url"].endswith(".pb")
+    assert pb["url"].startswith(f"/output/{job}/train/1/")
     assert (ckpt["format"], ckpt["url"]) == ("ckpt", f"/output/{job}/train/1")  # host paths
     trained = prefix / pb["url"].lstrip("/")
     assert trained.read_text() == "helmet-v6"  # six samples, joined with the original dataset's folder
@@ -304,7 +314,8 @@ def test_helmet_incremental_train_eval_and_hot_updated_inference(tmp_path, lc_st
 
 # -- 10.5 federated learning: surface defect detection (KERAS backend type, numpy weights) ---------
 
-def test_surface_defect_federated_averages_two_trainers_and_stops_after_exit_round(tmp_path, lc_stub, run_script):
+def test_surface_defect_federated_averages_two_trainers_and_stops_after_exit_round(
+        tmp_path, lc_stub, run_script):
     import numpy as np
 
     job, port, prefix = "surface-defect-detection", free_port(), home_data(tmp_path)
@@ -318,13 +329,15 @@ def test_surface_defect_federated_averages_two_trainers_and_stops_after_exit_rou
     model_dir = prefix / "model"
     model_dir.mkdir()
     common = {"NAMESPACE": "default", "JOB_NAME": job, "AGG_BIND_PORT": str(port), "PARTICIPANTS_COUNT": "2",
-              "MODEL_URL": str(model_dir), "DATA_PATH_PREFIX": str(prefix), "TRANSMITTER": "ws", "exit_round": "2"}
+              "MODEL_URL": str(model_dir), "DATA_PATH_PREFIX": str(prefix), "TRANSMITTER": "ws",
+              "exit_round": "2"}
     aggregator = run_script("surface_defect_detection", "aggregate.py", {
         **common, "WORKER_NAME": "aggworker-abcde", "AGG_BIND_IP": "127.0.0.1"})
     aggregator.wait_serving(f"http://127.0.0.1:{port}/FedAvg", timeout=30)
     trainers = [run_script("surface_defect_detection", "train.py", {
         **common, "WORKER_NAME": f"trainworker-{node}", "LC_SERVER": lc_stub.url, "AGG_IP": "127.0.0.1",
-        "AGG_PORT": str(port), "MODEL_NAME": "surface-defect-detection-model", "DATASET_NAME": f"dataset-{node}",
+        "AGG_PORT": str(port), "MODEL_NAME": "surface-defect-detection-model",
+        "DATASET_NAME": f"dataset-{node}",
         "TRAIN_DATASET_URL": str(prefix / "data" / node / "train.txt"), "STUB_STEP": str(step)})
         for node, step in zip(sizes, (1, 2))]
 
@@ -352,7 +365,8 @@ def test_v2_and_mistnet_scripts_build_their_objects_from_the_environment(tmp_pat
     data = tmp_path / "data"
     data.mkdir()
     (data / "train.txt").write_text("images/0.jpg,0\nimages/1.jpg,1\n")
-    common = {"NAMESPACE": "default", "JOB_NAME": "fl-v2", "WORKER_NAME": "aggworker-abcde", "TRANSMITTER": "ws",
+    common = {"NAMESPACE": "default", "JOB_NAME": "fl-v2", "WORKER_NAME": "aggworker-abcde",
+              "TRANSMITTER": "ws",
               "AGG_DATA_PATH": str(tmp_path / "agg")}
 
     v2 = run_script("surface_defect_detection_v2", "aggregate.py", {
@@ -401,7 +415,8 @@ def test_atcii_train_with_the_old_keywords_splits_tasks_by_attribute_and_reports
     output = prefix / "output" / job
 
     train = run_script("atcii", "train.py", {
-        "NAMESPACE": "default", "JOB_NAME": job, "WORKER_NAME": "train-worker-abcde", "LC_SERVER": lc_stub.url,
+        "NAMESPACE": "default", "JOB_NAME": job, "WORKER_NAME": "train-worker-abcde",
+        "LC_SERVER": lc_stub.url,
         "KB_SERVER": kb_server, "OUTPUT_URL": str(output), "DATA_PATH_PREFIX": str(prefix),
         "HAS_COMPLETED_INITIAL_TRAINING": "false", "TRAIN_DATASET_URL": str(dataset / "trainData.csv"),
         "ORIGINAL_DATASET_URL": str(dataset / "trainData.csv"), "MIN_TRAIN_SAMPLE": "5",
@@ -415,3 +430,47 @@ def test_atcii_train_with_the_old_keywords_splits_tasks_by_attribute_and_reports
     assert (report["name"], report["ownerKind"], report["ownerName"], report["kind"], report["status"]) == (
         "train-worker-abcde", "lifelonglearningjob", job, "train", "completed")
     assert report["results"][0]["url"] == f"/output/{job}/index.pkl"  # a host path
+
+
+# -- 10.4 incremental learning: dog_croissants (a data source returning a dataset, scalar metrics) ---
+
+def test_dog_croissants_trains_on_a_parsed_dataset_and_reports_scalar_accuracy_as_a_list(
+        tmp_path, lc_stub, run_script):
+    import numpy as np
+
+    job, prefix = "dog-croissants-classification-demo", home_data(tmp_path)
+    dataset = prefix / "data" / "dog_croissants"
+    for split, count in (("train", 5), ("val", 2)):
+        for name in ("croissants", "dog"):
+            folder = dataset / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                np.save(folder / f"{i}.npy", np.zeros((8, 8, 3), dtype=np.float32))
+    base = prefix / "models" / "base_model.ckpt"
+    base.parent.mkdir(parents=True)
+    base.write_text("mobilenet")
+    output = prefix / "output" / job / "train" / "1"
+    output.mkdir(parents=True)
+    common = {"NAMESPACE": "default", "JOB_NAME": job, "LC_SERVER": lc_stub.url,
+              "DATA_PATH_PREFIX": str(prefix), "ORIGINAL_DATASET_URL": str(dataset)}
+
+    train = run_script("dog_croissants_classification", "train.py", {
+        **common, "WORKER_NAME": "train-worker-abcde", "BASE_MODEL_URL": str(base), "MODEL_URL": str(output),
+        "base_model_url": str(base), "model_url": str(output / "trained.ckpt"),
+        "TRAIN_DATASET_URL": str(dataset),
+        "input_shape": "224", "epochs": "1", "batch_size": "4", "num_parallel_workers": "1"})
+    assert train.wait(timeout=30) == 0, train.output
+    assert "TRAINED finetuned-from-mobilenet-3-batches-1-epochs valid batches 1" in train.output
+    [report] = reports(lc_stub)
+    assert (report["ownerName"], report["kind"], report["status"]) == (job, "train", "completed")
+    assert report["results"][0]["url"].startswith(f"/output/{job}/train/1/")  # a host path
+    trained = prefix / report["results"][0]["url"].lstrip("/")
+    assert trained.read_text() == "finetuned-from-mobilenet-3-batches-1-epochs"
+
+    evaluate = run_script("dog_croissants_classification", "eval.py", {
+        **common, "WORKER_NAME": "eval-worker-abcde", "MODEL_URLS": f"{trained};{base}",
+        "TEST_DATASET_URL": str(dataset / "val")})
+    assert evaluate.wait(timeout=30) == 0, evaluate.output
+    [report] = reports(lc_stub)
+    # the scalar accuracy reaches the LocalController as the list its deploy trigger compares
+    assert [r["metrics"] for r in report["results"]] == [{"accuracy": [0.75]}, {"accuracy": [0.5]}]

@@ -67,10 +67,19 @@ def test_oversized_body_is_refused_with_413(server):
     assert reply.status_code == 413 and "limit" in reply.json()["detail"]
 
 
-def test_binary_codec_round_trip(server):
+def test_binary_request_with_a_list_result_gets_the_list_back_as_json(server):
+    # only array results travel binary: the edge gets back the type the cloud's model returned
     body = codec.encode([np.arange(4, dtype="float32")], {"callback": None})
     reply = requests.post(server.url + "/ji-svc/predict", data=body,
                           headers={"Content-Type": codec.MEDIA_TYPE, "Accept": codec.MEDIA_TYPE}, timeout=5)
+    assert reply.headers["content-type"] == "application/json" and reply.json() == {"result": [0, 2, 4, 6]}
+
+
+def test_binary_codec_round_trip_of_an_array_result():
+    with InferenceServer(lambda data: np.asarray(data) * 2, "s", http_port=0) as srv:
+        body = codec.encode([np.arange(4, dtype="float32")], {"callback": None})
+        reply = requests.post(srv.url + "/s/predict", data=body,
+                              headers={"Content-Type": codec.MEDIA_TYPE, "Accept": codec.MEDIA_TYPE}, timeout=5)
     meta, (result,) = codec.decode(reply.content)
     assert reply.headers["content-type"] == codec.MEDIA_TYPE and result.tolist() == [0, 2, 4, 6]
 

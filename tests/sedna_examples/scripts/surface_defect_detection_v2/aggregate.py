@@ -13,8 +13,8 @@ from interface import Dataset, Estimator, fedavg, s3_transmitter, simple_chooser
 def main():
     estimator = Estimator()
     estimator.saved = BaseConfig.model_url
-    server = AggregationServerV2(data=None, estimator=estimator, aggregation=fedavg, transmitter=s3_transmitter,
-                                 chooser=simple_chooser)
+    server = AggregationServerV2(data=None, estimator=estimator, aggregation=fedavg,
+                                 transmitter=s3_transmitter, chooser=simple_chooser)
     train_data = TxtDataParse(data_type="train", func=lambda line: line.split(","))
     train_data.parse(BaseConfig.train_dataset_url)
     client = FederatedLearningV2(data=Dataset(trainset=train_data), estimator=estimator, aggregation=fedavg,

@@ -12,8 +12,8 @@ def run_server():
     data = Dataset()
     estimator = Estimator()
     estimator.pretrained = BaseConfig.pretrained_model_url.replace("yolov5.pth", "")
-    server = AggregationServerV2(data=data, estimator=estimator, aggregation=mistnet, transmitter=s3_transmitter,
-                                 chooser=simple_chooser)
+    server = AggregationServerV2(data=data, estimator=estimator, aggregation=mistnet,
+                                 transmitter=s3_transmitter, chooser=simple_chooser)
     print("OBJECTS " + json.dumps({
         "aggregation": type(mistnet).__name__, "cut_layer": mistnet.cut_layer, "epsilon": mistnet.epsilon,
         "per_round": simple_chooser.per_round, "transmitter": type(s3_transmitter).__name__,
