@@ -147,7 +147,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     outcomes: list[RoundOutcome] = []
     if initial is not None:
         if initial.weights:
-            backend.set_weights([np.array(w) for w in initial.weights])
+            backend.set_weights([w if w.flags.writeable else np.array(w) for w in initial.weights])
         current = initial.round_number
         config.update(initial.config)
         if initial.is_last:
@@ -176,7 +176,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
                     break
                 sent = client.send_update(weights, num_samples, round_number=current + 1)
         if msg.weights:
-            backend.set_weights([np.array(w) for w in msg.weights])  # writable copies
+            # a reassembled (chunked) model is decoded into its own writable buffer: no copy needed
+            backend.set_weights([w if w.flags.writeable else np.array(w) for w in msg.weights])
         current = msg.round_number
         config = dict(aggregator.client_config()) if aggregator is not None else {}
         config.update(msg.config)

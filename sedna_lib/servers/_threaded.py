@@ -37,6 +37,9 @@ class ThreadedServer:
         PEM files: serve HTTPS/WSS.
     ws_max_size : int, default=16 MiB
         Largest websocket message accepted.
+    ws_per_message_deflate : bool, default=False
+        Offer websocket compression (permessage-deflate). Off: the payloads are mostly float
+        arrays, which deflate barely shrinks at a large CPU cost.
     log_level : str, default='warning'
         uvicorn's log level.
     startup_timeout : float, default=30.0
@@ -52,6 +55,7 @@ class ThreadedServer:
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, ssl_certfile: str | None = None,
                  ssl_keyfile: str | None = None, ws_max_size: int = 16 * 1024 * 1024,
+                 ws_per_message_deflate: bool = False,
                  log_level: str = "warning", startup_timeout: float = 30.0) -> None:
         self.app = app
         self.host = host
@@ -59,6 +63,7 @@ class ThreadedServer:
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
         self.ws_max_size = ws_max_size
+        self.ws_per_message_deflate = ws_per_message_deflate
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self._server: Any = None
@@ -101,7 +106,8 @@ class ThreadedServer:
         uvicorn = _uvicorn()
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
-                                ws_max_size=self.ws_max_size, lifespan="off", access_log=False,
+                                ws_max_size=self.ws_max_size,
+                                ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off", access_log=False,
                                 timeout_keep_alive=30)
         server = uvicorn.Server(config)
         # older uvicorn: never touch signals off the main thread

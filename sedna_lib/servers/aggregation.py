@@ -560,8 +560,8 @@ class AggregationServer:
         self._broadcast_cache = cache
         payload = cache.get(key)
         if payload is None:
-            payload = (m.to_frames(m.to_binary(msg), self.chunk_size) if peer.wire == "binary"
-                       else m.to_json(msg))
+            # encoded once per round and kind: every binary peer is sent the very same frames
+            payload = m.encode_frames(msg, self.chunk_size) if peer.wire == "binary" else m.to_json(msg)
             cache.clear()
             cache[key] = payload
         if peer.wire == "binary":
@@ -578,7 +578,7 @@ class AggregationServer:
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
 
-    async def _send_frames(self, peer: _Peer, frames: list[bytes]) -> None:
+    async def _send_frames(self, peer: _Peer, frames: list[memoryview]) -> None:
         try:
             async with peer.lock:
                 for frame in frames:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..exceptions import ProtocolError
 
-__all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded"]
+__all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded", "plan", "bytes_head", "pad"]
 
 MEDIA_TYPE = "application/x-sedna-arrays"
 """Content-Type of the binary codec (HTTP) and of binary websocket frames."""
@@ -41,6 +41,76 @@ def _check_dtype(dtype: np.dtype) -> str:
     if dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
         raise ProtocolError(f"arrays of dtype {dtype} cannot be encoded; use numeric arrays")
     return dtype.str
+
+
+def pad(n: int) -> int:
+    """Return the zero bytes that follow ``n`` bytes of a message section (64-byte alignment).
+
+    Parameters
+    ----------
+    n : int
+        Length of the section (the head, or one array's bytes).
+
+    Returns
+    -------
+    int
+        Padding length, 0 to 63.
+    """
+    return _pad(n)
+
+
+def _head(header: bytes) -> bytes:
+    head = _PREFIX.pack(MAGIC, VERSION, len(header)) + header
+    return head + bytes(_pad(len(head)))
+
+
+def plan(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> tuple[bytes, list[np.ndarray]]:
+    """Lay a message out without copying its arrays: its head, then each array and its padding.
+
+    The message :func:`encode` returns is ``head``, then for each array its bytes followed by
+    ``pad(nbytes)`` zero bytes; a writer that places these sections straight into its own
+    buffer (e.g. websocket frames) builds the same bytes with one copy of the data.
+
+    Parameters
+    ----------
+    arrays : iterable of numpy.ndarray, default=()
+        The arrays, kept in order.
+    meta : object, default=None
+        Anything ``json.dumps`` accepts.
+
+    Returns
+    -------
+    head : bytes
+        Prefix, JSON header and padding.
+    arrays : list of numpy.ndarray
+        The arrays, C-contiguous (copied only where they were not).
+
+    Raises
+    ------
+    ProtocolError
+        If an array has an object or structured dtype.
+    """
+    header, contiguous, _ = _layout([np.asarray(a) for a in arrays], meta)
+    return _head(header), contiguous
+
+
+def bytes_head(meta: Any, nbytes: int) -> bytes:
+    """Return the head of a message that carries one ``uint8`` array of ``nbytes`` bytes.
+
+    Parameters
+    ----------
+    meta : object
+        The JSON metadata.
+    nbytes : int
+        Length of the byte array that follows the head (then ``pad(nbytes)`` zero bytes).
+
+    Returns
+    -------
+    bytes
+        Prefix, JSON header and padding, as :func:`encode` writes them for that array.
+    """
+    spec = {"dtype": np.dtype(np.uint8).str, "shape": [int(nbytes)], "offset": 0}
+    return _head(json.dumps({"meta": meta, "arrays": [spec]}, separators=(",", ":")).encode())
 
 
 def _layout(arrays: Sequence[np.ndarray], meta: Any) -> tuple[bytes, list[np.ndarray], int]:

@@ -22,7 +22,7 @@ from . import codec
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
-    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "Reassembler",
+    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames", "Reassembler",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -289,6 +289,18 @@ def from_json(text: str | bytes | dict) -> Message | dict:
     return d
 
 
+def _binary_meta(msg: UpdateWeight | RecvWeight) -> dict:
+    if isinstance(msg, UpdateWeight):
+        return {"type": "update_weight", "client": msg.client, "num_samples": int(msg.num_samples),
+                "job_name": msg.job_name, "round_number": msg.round_number, "metrics": msg.metrics,
+                "names": msg.names}
+    if isinstance(msg, RecvWeight):
+        return {"type": "recv_weight", "client": msg.client, "total_sample": int(msg.total_sample),
+                "round_number": int(msg.round_number), "exit_flag": msg.exit_flag, "job_name": msg.job_name,
+                "config": msg.config}
+    raise TypeError(f"only weight messages travel as binary, got {type(msg).__name__}")
+
+
 def to_binary(msg: UpdateWeight | RecvWeight) -> bytes:
     """Encode a weights message as one binary codec message (not yet chunked).
 
@@ -302,17 +314,7 @@ def to_binary(msg: UpdateWeight | RecvWeight) -> bytes:
     bytes
         The encoded message.
     """
-    if isinstance(msg, UpdateWeight):
-        meta = {"type": "update_weight", "client": msg.client, "num_samples": int(msg.num_samples),
-                "job_name": msg.job_name, "round_number": msg.round_number, "metrics": msg.metrics,
-                "names": msg.names}
-    elif isinstance(msg, RecvWeight):
-        meta = {"type": "recv_weight", "client": msg.client, "total_sample": int(msg.total_sample),
-                "round_number": int(msg.round_number), "exit_flag": msg.exit_flag, "job_name": msg.job_name,
-                "config": msg.config}
-    else:
-        raise TypeError(f"only weight messages travel as binary, got {type(msg).__name__}")
-    return codec.encode(msg.weights, meta)
+    return codec.encode(msg.weights, _binary_meta(msg))
 
 
 def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeight:
@@ -399,6 +401,75 @@ def iter_frames(payload: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
                            {"type": "chunk", "id": msg_id, "index": i, "count": count, "size": len(payload)})
 
 
+def encode_frames(msg: UpdateWeight | RecvWeight, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[memoryview]:
+    """Encode a weights message straight into its websocket frames, copying each array once.
+
+    The frames are consecutive slices of one buffer; reassembled, they give exactly the bytes
+    of :func:`to_binary` (a message that fits in ``chunk_size`` is a single frame), so a server
+    can send the same frames to every peer.
+
+    Parameters
+    ----------
+    msg : UpdateWeight or RecvWeight
+        The message.
+    chunk_size : int, default=DEFAULT_CHUNK_SIZE
+        Largest piece of the message per frame.
+
+    Returns
+    -------
+    list of memoryview
+        The frames, in order (read-only views).
+    """
+    head, arrays = codec.plan(msg.weights, _binary_meta(msg))
+    size = len(head) + sum(a.nbytes + codec.pad(a.nbytes) for a in arrays)
+    if size <= chunk_size:
+        heads, pieces = [b""], [size]
+    else:
+        count = -(-size // chunk_size)
+        msg_id = f"{os.getpid()}-{next(_ids)}"
+        pieces = [min(chunk_size, size - i * chunk_size) for i in range(count)]
+        heads = [codec.bytes_head({"type": "chunk", "id": msg_id, "index": i, "count": count, "size": size}, n)
+                 for i, n in enumerate(pieces)]
+    lengths = [len(h) + n + (codec.pad(n) if h else 0) for h, n in zip(heads, pieces)]
+    buf = np.zeros(sum(lengths), dtype=np.uint8)  # padding stays zero
+    views, slots, start = [], [], 0
+    for h, n, length in zip(heads, pieces, lengths):
+        buf[start:start + len(h)] = np.frombuffer(h, dtype=np.uint8)
+        slots.append(buf[start + len(h):start + len(h) + n])
+        views.append((start, start + length))
+        start += length
+    writer = _SlotWriter(slots)
+    writer.write(np.frombuffer(head, dtype=np.uint8))
+    for a in arrays:
+        if a.nbytes:
+            writer.write(a.reshape(-1).view(np.uint8))
+        writer.skip(codec.pad(a.nbytes))
+    out = memoryview(buf).toreadonly()
+    return [out[lo:hi] for lo, hi in views]
+
+
+class _SlotWriter:
+    """Write a byte stream across consecutive slots (the frames' payload regions, all but the last equal)."""
+
+    def __init__(self, slots: list[np.ndarray]) -> None:
+        self.slots = slots
+        self._step = len(slots[0])
+        self._pos = 0
+
+    def write(self, data: np.ndarray) -> None:
+        done = 0
+        while done < len(data):
+            k, offset = divmod(self._pos, self._step)
+            slot = self.slots[k]
+            take = min(len(data) - done, len(slot) - offset)
+            slot[offset:offset + take] = data[done:done + take]
+            done += take
+            self._pos += take
+
+    def skip(self, n: int) -> None:
+        self._pos += n
+
+
 class Reassembler:
     """Rebuild a message from its binary frames, refusing anything larger than ``max_bytes``.
 
@@ -417,7 +488,7 @@ class Reassembler:
 
     def __init__(self, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._buf: bytearray | None = None
+        self._buf: np.ndarray | None = None
         self._id: str | None = None
         self._next = 0
         self._count = 0
@@ -427,7 +498,7 @@ class Reassembler:
         """Whether a chunked message is partly received."""
         return self._buf is not None
 
-    def feed(self, frame: bytes) -> bytes | bytearray | None:
+    def feed(self, frame: bytes | memoryview) -> bytes | memoryview | None:
         """Take one binary frame; return the whole message once complete, else None.
 
         Parameters
@@ -437,8 +508,9 @@ class Reassembler:
 
         Returns
         -------
-        bytes or None
-            The complete message, or None while chunks are missing.
+        bytes, memoryview or None
+            The complete message (a chunked one reassembled into one writable buffer, so the
+            arrays decoded from it are writable), or None while chunks are missing.
 
         Raises
         ------
@@ -465,24 +537,25 @@ class Reassembler:
                 raise ProtocolError("a new chunked message started before the previous one finished")
             if size > self.max_bytes or size <= 0:
                 raise ProtocolError(f"message of {size} bytes exceeds the limit of {self.max_bytes} bytes")
-            self._buf, self._id, self._next, self._count = bytearray(size), msg_id, 0, count
+            # uninitialised: every byte is written by a chunk, and the size is checked at the end
+            self._buf, self._id, self._next, self._count = np.empty(size, dtype=np.uint8), msg_id, 0, count
             self._pos = 0
         if self._buf is None or msg_id != self._id or index != self._next or count != self._count:
             self._buf = None
             raise ProtocolError(f"chunk {index}/{count} of message {msg_id!r} arrived out of order")
-        piece = arrays[0]
+        piece = arrays[0].reshape(-1)
         end = self._pos + piece.nbytes
         if end > len(self._buf):
             self._buf = None
             raise ProtocolError(f"chunks of message {msg_id!r} exceed its declared size {size}")
-        self._buf[self._pos:end] = piece.tobytes() if not piece.flags.c_contiguous else memoryview(piece).cast("B")
+        self._buf[self._pos:end] = piece.view(np.uint8)
         self._pos, self._next = end, index + 1
         if self._next < self._count:
             return None
         buf, self._buf = self._buf, None
         if self._pos != len(buf):
             raise ProtocolError(f"message {msg_id!r} ended after {self._pos} of {len(buf)} bytes")
-        return buf
+        return memoryview(buf)
 
     @staticmethod
     def _is_chunk(frame: bytes) -> bool:

@@ -305,7 +305,7 @@ class AggregationClient:
                              round_number if self.server_protocol_ == m.PROTOCOL else None, metrics or {}, names)
         if self.is_binary:
             sent = 0
-            for frame in m.iter_frames(m.to_binary(msg), self.chunk_size):  # one chunk built at a time
+            for frame in m.encode_frames(msg, self.chunk_size):  # one copy of the weights, then framed
                 self._send_raw(frame)
                 sent += len(frame)
             return sent

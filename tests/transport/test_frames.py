@@ -44,3 +44,27 @@ def test_reassembler_refuses_frames_of_two_interleaved_messages(payload):
 
     with pytest.raises(ProtocolError, match="chunk"):
         r.feed(next(b))
+
+
+@pytest.mark.parametrize("chunk_size", [64, 1000, 10 ** 6])
+def test_encode_frames_reassemble_to_the_bytes_of_to_binary(rng, chunk_size):
+    msg = m.RecvWeight([rng.random((40, 30)), np.arange(7, dtype="int32"), np.zeros(0)], 12, 3, config={"mu": 1})
+
+    frames = m.encode_frames(msg, chunk_size)
+    r = m.Reassembler()
+    out = [r.feed(f) for f in frames]
+
+    assert len(frames) == len(list(m.iter_frames(m.to_binary(msg), chunk_size)))
+    assert bytes(out[-1]) == m.to_binary(msg) and out[:-1] == [None] * (len(frames) - 1)
+
+
+def test_a_chunked_message_decodes_into_writable_arrays(rng):
+    weights = [rng.random((40, 30)), rng.random(30)]
+    frames = m.encode_frames(m.RecvWeight(weights, 5, 1), chunk_size=1000)
+    r = m.Reassembler()
+
+    payload = [r.feed(f) for f in frames][-1]
+    msg = m.from_binary(payload)
+
+    assert all(w.flags.writeable for w in msg.weights)
+    assert all(np.array_equal(a, b) for a, b in zip(msg.weights, weights))
