@@ -275,6 +275,9 @@ class JointInference(JobBase):
     def close(self) -> None:
         """Stop the reporter and the queue drain, and close connections; queued examples stay on disk.
 
+        Counts not reported yet (inferences since the last period) are sent to the LocalController
+        first, within the report client's timeouts, so a short-lived edge process is seen too.
+
         Raises
         ------
         StorageError
@@ -282,6 +285,7 @@ class JointInference(JobBase):
         """
         self._stop.set()
         if self._reporter is not None:
+            self._reporter.report_now()  # never raises: an absent LC only costs its timeouts
             self._reporter.stop()
         thread = self._drain_thread
         if thread is not None and thread is not threading.current_thread():

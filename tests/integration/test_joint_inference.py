@@ -237,6 +237,20 @@ def test_lc_report_counts_inferences_with_the_right_owner(models, tmp_path):
     assert body["ownerInfo"]["uploadCloudRatio"] == 0.0
 
 
+def test_close_reports_the_counts_of_the_last_period(models, tmp_path):
+    received, event = [], threading.Event()
+    with ThreadedServer(lc_app(received, event)) as lc:
+        ji = edge_job(models[0], "CloudOnly", tmp_path, ctx(lc_server=lc.url, lc_period=3600.0), report=True)
+        ji.start()
+        for x in models[2][:4]:
+            ji.inference(x)
+        assert received == []  # the period (an hour) has not elapsed
+        ji.close()
+    assert len(received) == 1
+    info = received[0][1]["ownerInfo"]
+    assert (info["inferenceNumber"], info["hardExampleNumber"], info["uploadCloudRatio"]) == (4, 4, 1.0)
+
+
 def test_absent_lc_never_blocks_inference(models, tmp_path):
     absent_lc = ctx(lc_server=f"http://127.0.0.1:{free_port()}", lc_period=0.05)
     ji = edge_job(models[0], "EdgeOnly", tmp_path, absent_lc, report=True)
