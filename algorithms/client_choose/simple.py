@@ -29,8 +29,10 @@ class SimpleClientChoose(BaseAlgorithm):
 
     Examples
     --------
-    >>> SimpleClientChoose(per_round=2, seed=0).choose(["a", "b", "c"], round_number=1)
-    ['a', 'c']
+    >>> chooser = SimpleClientChoose(per_round=2, seed=0)
+    >>> picks = chooser.choose(["a", "b", "c"], round_number=1)
+    >>> len(picks), set(picks) <= {"a", "b", "c"}, picks == chooser.choose(["a", "b", "c"], round_number=1)
+    (2, True, True)
     >>> SimpleClientChoose(per_round=2).parameters
     {'per_round': 2}
     """
