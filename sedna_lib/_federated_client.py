@@ -107,7 +107,8 @@ def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwa
 
 def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
                train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
-               on_round: Callable[[RoundOutcome], None] | None = None, reconnects: int = 3) -> list[RoundOutcome]:
+               on_round: Callable[[RoundOutcome], None] | None = None,
+               reconnects: int = 3) -> list[RoundOutcome]:
     """Run the federated rounds of one trainer until the server says the job is done.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Collaborative training (federated learning), solar_corona's face: ``fit`` a model with edge peers, or simulate them.
+"""Collaborative training (federated learning), solar_corona's face: ``fit`` with peers, or simulate them.
 
 ``fit`` trains a TensorFlow/Keras or PyTorch model (or any estimator with weights) on local data
 for a number of federated rounds against the aggregation server named by the environment
@@ -73,7 +73,8 @@ def path_name(aggregation: str | Aggregator | None, context: Context) -> str:
     return str(aggregation or context.config.aggregation_algorithm or "FedAvg")
 
 
-def client_for(context: Context, aggregation: str, *, client_id: str | None = None, job_name: str = "") -> Any:
+def client_for(context: Context, aggregation: str, *, client_id: str | None = None,
+               job_name: str = "") -> Any:
     """Build the :class:`~sedna_lib.transport.ws.AggregationClient` a deployed trainer uses.
 
     Parameters
@@ -166,9 +167,9 @@ def _now() -> str:
 def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any = None, metric: Any = None,
         optimizer: Any = None, batch_size: int | str | None = None, epochs: int | str | None = None,
         aggregation_algorithm: str | Aggregator | None = None, *, context: Context | None = None,
-        client_id: str | None = None, progress: bool = True, on_round: Callable[[RoundOutcome], None] | None = None,
-        rounds_hint: int | None = None) -> Any:
-    """Train ``model`` federatedly on local data and return it (solar_corona's ``collaborative_training.fit``).
+        client_id: str | None = None, progress: bool = True,
+        on_round: Callable[[RoundOutcome], None] | None = None, rounds_hint: int | None = None) -> Any:
+    """Train ``model`` federatedly on local data and return it (``collaborative_training.fit``).
 
     Each round trains locally for ``epochs`` epochs with the framework's own loss and optimizer
     (FedProx's proximal term is added inside the loop when the aggregator asks for it), sends
@@ -217,7 +218,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
         If the aggregation server cannot be reached.
     """
     if model is None:
-        raise ParameterError("fit needs a model (a torch.nn.Module, a Keras model or an estimator with weights)")
+        raise ParameterError("fit needs a model (a torch.nn.Module, a Keras model or an estimator with "
+                             "weights)")
     ctx = context or Context.from_env()
     from .backends import set_backend
 
@@ -240,7 +242,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
             on_round(outcome)
 
     try:
-        run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator, on_round=report)
+        run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator,
+                   on_round=report)
     finally:
         client.close()
         if lc is not None:
@@ -299,9 +302,10 @@ class SimulationResult:
     history: list = field(default_factory=list)
 
 
-def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggregator = "FedAvg", rounds: int = 10,
-             *, train_kwargs: dict | None = None, chooser: Any = None, evaluate: Callable[[Any, int], dict] | None = None,
-             initial_weights: Any = None, context: Context | None = None,
+def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggregator = "FedAvg",
+             rounds: int = 10, *, train_kwargs: dict | None = None, chooser: Any = None,
+             evaluate: Callable[[Any, int], dict] | None = None, initial_weights: Any = None,
+             context: Context | None = None,
              on_round: Callable[[dict], None] | None = None) -> SimulationResult:
     """Simulate federated training of N clients in this process, with no server.
 
@@ -365,7 +369,8 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
             aggregator.add(update_of(backend, sizes[i], cid, copy=not aggregator.streaming))
         global_weights = aggregator.finish()
         backend.set_weights(global_weights)
-        entry = {"round": r, "clients": len(chosen), "total_sample": int(getattr(aggregator, "total_samples_", 0)),
+        entry = {"round": r, "clients": len(chosen),
+                 "total_sample": int(getattr(aggregator, "total_samples_", 0)),
                  "seconds": time.perf_counter() - started}
         if evaluate is not None:
             entry.update(evaluate(backend, r) or {})

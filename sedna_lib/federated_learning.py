@@ -1,4 +1,4 @@
-"""Federated learning, Sedna's face: ``FederatedLearning(estimator).train(...)`` on a trainer, and the V2 API."""
+"""Federated learning, Sedna's face: ``FederatedLearning(estimator).train(...)`` on a trainer; the V2 API."""
 
 from __future__ import annotations
 
@@ -52,10 +52,11 @@ class FederatedLearning(JobBase):
 
     job_kind = K8sResourceKind.FEDERATED_LEARNING_JOB.value
 
-    def __init__(self, estimator: Any, aggregation: str | Aggregator = "FedAvg", *, config: dict | None = None,
-                 context: Context | None = None) -> None:
+    def __init__(self, estimator: Any, aggregation: str | Aggregator = "FedAvg", *,
+                 config: dict | None = None, context: Context | None = None) -> None:
         super().__init__(estimator, config, context=context)
-        self.aggregation_name = (aggregation if isinstance(aggregation, str) else type(aggregation).__name__) or "FedAvg"
+        name = aggregation if isinstance(aggregation, str) else type(aggregation).__name__
+        self.aggregation_name = name or "FedAvg"
         self.aggregation = aggregator_from(aggregation or "FedAvg", self.context)
         self.client_: Any = None
 
@@ -86,8 +87,8 @@ class FederatedLearning(JobBase):
             self.client_.connect()
         return self.client_
 
-    def train(self, train_data: Any, valid_data: Any = None, post_process: Callable[..., Any] | str | None = None,
-              **kwargs: Any) -> Any:
+    def train(self, train_data: Any, valid_data: Any = None,
+              post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
         """Run federated rounds until the server ends the job.
 
         Each round: ``estimator.train(train_data, valid_data, **kwargs)``, upload the weights,
@@ -161,8 +162,8 @@ def _as_arrays(x: Any, y: Any) -> tuple[Any, Any]:
             xs.append(np.asarray(batch[0]))
             ys.append(np.asarray(batch[1]))
     except (TypeError, IndexError, KeyError):
-        raise ParameterError("a one-shot aggregator (MistNet) needs the trainset as (x, y) arrays, or a loader "
-                             "of (x, y) batches") from None
+        raise ParameterError("a one-shot aggregator (MistNet) needs the trainset as (x, y) arrays, or a "
+                             "loader of (x, y) batches") from None
     if not xs:
         raise ParameterError("the trainset is empty")
     join = np.stack if ys[0].ndim == 0 else np.concatenate  # single samples, or batches
@@ -186,8 +187,8 @@ class FederatedLearningV2:
         Configuration.
     """
 
-    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None, transmitter: Any = None,
-                 *, context: Context | None = None) -> None:
+    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None,
+                 transmitter: Any = None, *, context: Context | None = None) -> None:
         self.data = data
         self.estimator = estimator
         self.aggregation = aggregation
@@ -258,7 +259,8 @@ class FederatedLearningV2:
 
             backend = set_backend(model, context=ctx)
             hyper = dict(getattr(self.estimator, "hyperparameters", {}) or {})
-            kwargs = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate", "loss", "optimizer") if k in hyper}
+            names = ("epochs", "batch_size", "learning_rate", "loss", "optimizer")
+            kwargs = {k: hyper[k] for k in names if k in hyper}
             x, y = self._trainset()
             run_client(backend, client, (x, y) if y is not None else x, None, train_kwargs=kwargs,
                        aggregator=aggregator)

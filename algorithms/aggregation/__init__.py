@@ -1,4 +1,4 @@
-"""Federated aggregators: FedAvg, FedAvgM, FedProx, FedAdam/FedYogi/FedAdagrad, Krum, Median, TrimmedMean, MistNet."""
+"""Federated aggregators: FedAvg(M), FedProx, FedAdam/Yogi/Adagrad, Krum, Median, TrimmedMean, MistNet."""
 
 from sedna_lib.base import AggClient, Aggregator
 
@@ -12,5 +12,5 @@ from .robust import Krum, Median, TrimmedMean
 
 BaseAggregation = Aggregator  # Sedna's name for the ABC
 
-__all__ = ["AggClient", "Aggregator", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg", "FedAvgM", "FedAvgV2",
-           "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]
+__all__ = ["AggClient", "Aggregator", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg", "FedAvgM",
+           "FedAvgV2", "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]

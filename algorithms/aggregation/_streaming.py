@@ -16,7 +16,8 @@ def _unpack(update: Any) -> tuple[list[np.ndarray], float, str]:
     try:
         weights, n = update.weights, update.num_samples
     except AttributeError:
-        raise AggregationError(f"an update needs 'weights' and 'num_samples', got {type(update).__name__}") from None
+        raise AggregationError("an update needs 'weights' and 'num_samples', got "
+                               f"{type(update).__name__}") from None
     try:
         n = float(n)
     except (TypeError, ValueError):

@@ -48,5 +48,6 @@ class FedAvgM(StreamingMean):
             return average
         new, self.momentum_ = _math.fedavgm_step(
             self._template, average, getattr(self, "momentum_", None),
-            server_learning_rate=float(self.server_learning_rate), server_momentum=float(self.server_momentum))
+            server_learning_rate=float(self.server_learning_rate),
+            server_momentum=float(self.server_momentum))
         return new

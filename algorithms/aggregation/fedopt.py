@@ -18,7 +18,8 @@ __all__ = ["FedAdagrad", "FedAdam", "FedYogi"]
 class _FedOpt(StreamingMean):
     _variant = "adam"
 
-    def __init__(self, *, eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99, tau: float = 1e-3) -> None:
+    def __init__(self, *, eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99,
+                 tau: float = 1e-3) -> None:
         self.eta = eta
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -28,8 +29,9 @@ class _FedOpt(StreamingMean):
         if self._template is None:
             return average
         new, self.m_, self.v_ = _math.fedopt_step(
-            self._template, average, getattr(self, "m_", None), getattr(self, "v_", None), variant=self._variant,
-            eta=float(self.eta), beta_1=float(self.beta_1), beta_2=float(self.beta_2), tau=float(self.tau))
+            self._template, average, getattr(self, "m_", None), getattr(self, "v_", None),
+            variant=self._variant, eta=float(self.eta), beta_1=float(self.beta_1), beta_2=float(self.beta_2),
+            tau=float(self.tau))
         return new
 
 
@@ -62,17 +64,17 @@ _DOC = """{name}: the clients' average is a pseudo-gradient for a server-side {r
     """
 
 
-class FedAdam(_FedOpt):
+class FedAdam(_FedOpt):  # noqa: D101 - the docstring is _DOC, filled in below
     __doc__ = _DOC.format(name="FedAdam", rule="Adam", vrule="``v = b2 v + (1 - b2) delta^2``")
     _variant = "adam"
 
 
-class FedYogi(_FedOpt):
+class FedYogi(_FedOpt):  # noqa: D101 - the docstring is _DOC, filled in below
     __doc__ = _DOC.format(name="FedYogi", rule="Yogi",
                           vrule="``v = v - (1 - b2) delta^2 sign(v - delta^2)``")
     _variant = "yogi"
 
 
-class FedAdagrad(_FedOpt):
+class FedAdagrad(_FedOpt):  # noqa: D101 - the docstring is _DOC, filled in below
     __doc__ = _DOC.format(name="FedAdagrad", rule="Adagrad", vrule="``v = v + delta^2``")
     _variant = "adagrad"

@@ -81,7 +81,8 @@ def forward_to(model: Any, x: Any, cut_layer: int | str) -> np.ndarray:
         return forward_to(inner, x, cut_layer)
     if hasattr(model, "coefs_"):  # scikit-learn MLP
         if not isinstance(cut_layer, int) or not 0 < cut_layer <= len(model.coefs_):
-            raise ParameterError(f"cut_layer must be an int in 1..{len(model.coefs_)} for this MLP, got {cut_layer!r}")
+            raise ParameterError(f"cut_layer must be an int in 1..{len(model.coefs_)} for this MLP, "
+                                 f"got {cut_layer!r}")
         act = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "identity": lambda z: z,
                "logistic": lambda z: 1 / (1 + np.exp(-z))}[model.activation]
         h = np.asarray(x, dtype=np.float64)
@@ -95,7 +96,8 @@ def forward_to(model: Any, x: Any, cut_layer: int | str) -> np.ndarray:
         names = [n for n, _ in model.named_children()]
         stop = names.index(cut_layer) + 1 if isinstance(cut_layer, str) and cut_layer in names else cut_layer
         if not isinstance(stop, int) or not 0 < stop <= len(names):
-            raise ParameterError(f"cut_layer {cut_layer!r} is not a layer of this model ({len(names)} layers)")
+            raise ParameterError(f"cut_layer {cut_layer!r} is not a layer of this model "
+                                 f"({len(names)} layers)")
         with torch.no_grad():
             h = torch.as_tensor(np.asarray(x, dtype=np.float32))
             for layer in list(model.children())[:stop]:
@@ -106,13 +108,15 @@ def forward_to(model: Any, x: Any, cut_layer: int | str) -> np.ndarray:
         names = [layer.name for layer in layers]
         stop = names.index(cut_layer) + 1 if isinstance(cut_layer, str) and cut_layer in names else cut_layer
         if not isinstance(stop, int) or not 0 < stop <= len(layers):
-            raise ParameterError(f"cut_layer {cut_layer!r} is not a layer of this model ({len(layers)} layers)")
+            raise ParameterError(f"cut_layer {cut_layer!r} is not a layer of this model "
+                                 f"({len(layers)} layers)")
         h = np.asarray(x, dtype=np.float32)
         for layer in layers[:stop]:
             h = layer(h)
         return np.asarray(h)
-    raise ParameterError(f"cannot cut a {type(model).__name__}; use a torch nn.Sequential, a Keras Sequential, "
-                         "a scikit-learn MLP, or give the model a forward_to(x, cut_layer) method")
+    raise ParameterError(f"cannot cut a {type(model).__name__}; use a torch nn.Sequential, a Keras "
+                         "Sequential, a scikit-learn MLP, or give the model a forward_to(x, cut_layer) "
+                         "method")
 
 
 class MistNet(Aggregator):
@@ -161,7 +165,8 @@ class MistNet(Aggregator):
     streaming = False
     one_shot = True
 
-    def __init__(self, *, cut_layer: int | str = 1, epsilon: float | str | None = 1.0, seed: int | None = None) -> None:
+    def __init__(self, *, cut_layer: int | str = 1, epsilon: float | str | None = 1.0,
+                 seed: int | None = None) -> None:
         self.cut_layer = cut_layer
         self.epsilon = epsilon
         self.seed = seed

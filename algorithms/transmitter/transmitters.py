@@ -59,7 +59,7 @@ class WSTransmitter(AbstractTransmitter):
 
 
 class S3Transmitter(AbstractTransmitter):
-    """Payloads are written as objects under ``transmitter_url`` (``s3://bucket/prefix``); URLs travel on the websocket.
+    """Payloads are objects under ``transmitter_url`` (``s3://bucket/prefix``); URLs travel on the websocket.
 
     Parameters
     ----------
@@ -83,7 +83,9 @@ class S3Transmitter(AbstractTransmitter):
         self.storage = storage
 
     def __repr__(self) -> str:
-        return f"S3Transmitter(s3_endpoint_url={self.s3_endpoint_url!r}, transmitter_url={self.transmitter_url!r})"
+        """Show the endpoint and the URL (never the keys)."""
+        return (f"S3Transmitter(s3_endpoint_url={self.s3_endpoint_url!r}, "
+                f"transmitter_url={self.transmitter_url!r})")
 
     @property
     def parameters(self) -> dict:

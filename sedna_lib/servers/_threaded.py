@@ -107,7 +107,8 @@ class ThreadedServer:
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                 ws_max_size=self.ws_max_size,
-                                ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off", access_log=False,
+                                ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off",
+                                access_log=False,
                                 timeout_keep_alive=30)
         server = uvicorn.Server(config)
         # older uvicorn: never touch signals off the main thread

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..exceptions import ProtocolError
 
-__all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded", "plan", "bytes_head", "pad"]
+__all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded", "plan", "bytes_head",
+           "pad"]
 
 MEDIA_TYPE = "application/x-sedna-arrays"
 """Content-Type of the binary codec (HTTP) and of binary websocket frames."""

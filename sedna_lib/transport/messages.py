@@ -22,7 +22,8 @@ from . import codec
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
-    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames", "Reassembler",
+    "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
+    "Reassembler",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -211,7 +212,8 @@ def to_json(msg: Message) -> str:
         return json.dumps({"type": "recv_weight", "client": msg.client, "data": data,
                            "job_name": msg.job_name, "round_number": int(msg.round_number)})
     if isinstance(msg, ErrorMessage):
-        return json.dumps({"type": "error", "data": {"message": msg.message, "error": msg.error, "code": msg.code}})
+        data = {"message": msg.message, "error": msg.error, "code": msg.code}
+        return json.dumps({"type": "error", "data": data})
     raise TypeError(f"not a message: {type(msg).__name__}")
 
 
@@ -269,7 +271,8 @@ def from_json(text: str | bytes | dict) -> Message | dict:
             raise ProtocolError("update_weight 'data' must be an object with num_samples and weights")
         weights = _require(data, "weights", kind)
         if not isinstance(weights, list):
-            raise ProtocolError(f"update_weight weights must be a list of layers, got {type(weights).__name__}")
+            raise ProtocolError("update_weight weights must be a list of layers, got "
+                                f"{type(weights).__name__}")
         rn = d.get("round_number")
         return UpdateWeight(client=str(d.get("client") or ""), weights=weights,
                             num_samples=_int(_require(data, "num_samples", kind), "num_samples"),
@@ -279,7 +282,8 @@ def from_json(text: str | bytes | dict) -> Message | dict:
         data = _require(d, "data", kind)
         return RecvWeight(weights=[np.asarray(w) for w in _require(data, "weights", kind)],
                           total_sample=_int(data.get("total_sample", 0), "total_sample"),
-                          round_number=_int(data.get("round_number", d.get("round_number", 0)), "round_number"),
+                          round_number=_int(data.get("round_number", d.get("round_number", 0)),
+                                            "round_number"),
                           exit_flag=str(data.get("exit_flag", "continue")), client=str(d.get("client") or ""),
                           job_name=str(d.get("job_name") or ""), config=dict(data.get("config") or {}))
     if kind == "error":
@@ -349,7 +353,8 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
     if kind == "recv_weight":
         return RecvWeight(weights=arrays, total_sample=_int(meta.get("total_sample", 0), "total_sample"),
                           round_number=_int(meta.get("round_number", 0), "round_number"),
-                          exit_flag=str(meta.get("exit_flag", "continue")), client=str(meta.get("client") or ""),
+                          exit_flag=str(meta.get("exit_flag", "continue")),
+                          client=str(meta.get("client") or ""),
                           job_name=str(meta.get("job_name") or ""), config=dict(meta.get("config") or {}))
     raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight or recv_weight")
 
@@ -428,8 +433,8 @@ def encode_frames(msg: UpdateWeight | RecvWeight, chunk_size: int = DEFAULT_CHUN
         count = -(-size // chunk_size)
         msg_id = f"{os.getpid()}-{next(_ids)}"
         pieces = [min(chunk_size, size - i * chunk_size) for i in range(count)]
-        heads = [codec.bytes_head({"type": "chunk", "id": msg_id, "index": i, "count": count, "size": size}, n)
-                 for i, n in enumerate(pieces)]
+        heads = [codec.bytes_head({"type": "chunk", "id": msg_id, "index": i, "count": count, "size": size},
+                                  n) for i, n in enumerate(pieces)]
     lengths = [len(h) + n + (codec.pad(n) if h else 0) for h, n in zip(heads, pieces)]
     buf = np.zeros(sum(lengths), dtype=np.uint8)  # padding stays zero
     views, slots, start = [], [], 0
@@ -523,11 +528,13 @@ class Reassembler:
             if self._buf is not None:
                 raise ProtocolError("a new message started before the previous chunked one finished")
             if len(frame) > self.max_bytes:
-                raise ProtocolError(f"message of {len(frame)} bytes exceeds the limit of {self.max_bytes} bytes")
+                raise ProtocolError(f"message of {len(frame)} bytes exceeds the limit of {self.max_bytes} "
+                                    "bytes")
             return frame
         meta, arrays = codec.decode(frame)
         try:
-            msg_id, index, count, size = str(meta["id"]), int(meta["index"]), int(meta["count"]), int(meta["size"])
+            msg_id, index = str(meta["id"]), int(meta["index"])
+            count, size = int(meta["count"]), int(meta["size"])
         except (KeyError, TypeError, ValueError):
             raise ProtocolError(f"malformed chunk header {meta!r}") from None
         if len(arrays) != 1:

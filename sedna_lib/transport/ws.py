@@ -168,7 +168,9 @@ class AggregationClient:
                 ws = websockets.sync.client.connect(
                     self.url, additional_headers=headers, ssl=self._ssl(), max_size=None, compression=None,
                     open_timeout=max(1.0, min(10.0, deadline - time.monotonic())), proxy=None,
-                    ping_interval=_digits(self.ping_interval, 5.0), ping_timeout=_digits(self.ping_timeout, 60.0), **_connect_kwargs())
+                    ping_interval=_digits(self.ping_interval, 5.0),
+                    ping_timeout=_digits(self.ping_timeout, 60.0),
+                    **_connect_kwargs())
                 break
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
                 last = exc
@@ -189,7 +191,7 @@ class AggregationClient:
         if msg.protocol == m.PROTOCOL:
             self.client_id = msg.client_id
             self._session = msg.session
-            if msg.round_number is not None:  # the server sends its current model next (an initial one at round 0)
+            if msg.round_number is not None:  # the server sends its current model next (initial at round 0)
                 initial = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
                 if isinstance(initial, m.RecvWeight):
                     self.initial_ = initial
@@ -215,9 +217,11 @@ class AggregationClient:
             ws.close()
 
     def __enter__(self) -> AggregationClient:
+        """Connect (unless connected already)."""
         return self.connect() if self._ws is None else self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close the connection."""
         self.close()
 
     # -- raw I/O ------------------------------------------------------------------------------
@@ -254,7 +258,8 @@ class AggregationClient:
             try:
                 frame = self._ws.recv(timeout=left)
             except TimeoutError:
-                raise TransportTimeout(f"no message from {self.url} within {timeout} s", url=self.url) from None
+                raise TransportTimeout(f"no message from {self.url} within {timeout} s",
+                                       url=self.url) from None
             except (websockets.exceptions.ConnectionClosed, OSError) as exc:
                 self._ws = None
                 raise self._translate(exc) from exc
@@ -268,7 +273,8 @@ class AggregationClient:
                 cls = _ERRORS.get(msg.error)
                 if cls is not None:
                     raise cls(f"the aggregator refused: {msg.message}")
-                raise RemoteError(f"the aggregator refused: {msg.message}", url=self.url, status_code=msg.code)
+                raise RemoteError(f"the aggregator refused: {msg.message}", url=self.url,
+                                  status_code=msg.code)
             return msg
 
     # -- federated API ------------------------------------------------------------------------
@@ -301,8 +307,9 @@ class AggregationClient:
         """
         if self._ws is None:
             self.connect()
-        msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], int(num_samples), self.job_name,
-                             round_number if self.server_protocol_ == m.PROTOCOL else None, metrics or {}, names)
+        round_number = round_number if self.server_protocol_ == m.PROTOCOL else None
+        msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], int(num_samples),
+                             self.job_name, round_number, metrics or {}, names)
         if self.is_binary:
             sent = 0
             for frame in m.encode_frames(msg, self.chunk_size):  # one copy of the weights, then framed
@@ -360,7 +367,8 @@ class AggregationClient:
             return
         import json
 
-        self._send_raw(json.dumps({"type": msg_type, "client": self.client_id, "data": data, "job_name": job_name}))
+        self._send_raw(json.dumps({"type": msg_type, "client": self.client_id, "data": data,
+                                   "job_name": job_name}))
 
     def recv(self, wait_data_type: str | None = None) -> Any:
         """Receive one message as Sedna's client does (a dict; None if its type differs).
