@@ -1,4 +1,4 @@
-"""The federated-learning aggregation server: Sedna's websocket protocol, plus binary frames, deadlines and auth.
+"""The federated-learning aggregation server: Sedna's websocket protocol plus binary frames, deadlines, auth.
 
 One Starlette websocket route, ``/{aggregation}``, serves Sedna's JSON peers and sedna_lib's
 binary peers side by side; ``GET /{aggregation}`` lists the clients as Sedna's does. Rounds
@@ -136,6 +136,8 @@ class AggregationServer:
         The latest global model.
     round_ : int
         Rounds finished.
+    context_ : Context
+        The context in use (``context``, or one built from the environment by :meth:`start`).
 
     Examples
     --------
@@ -177,7 +179,7 @@ class AggregationServer:
     # -- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
         ctx = self.context or Context.from_env()
-        self.context = ctx
+        self.context_ = ctx
         cfg = ctx.config
         if isinstance(self.aggregation, Aggregator):
             self.aggregator_ = self.aggregation
@@ -185,9 +187,10 @@ class AggregationServer:
         else:
             self.name_ = str(self.aggregation or "FedAvg")
             self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_)
-        self._exit_round = max(int(self.exit_round), 1)
-        self._participants = max(int(self.participants_count), 1)
-        self._min_clients = max(int(self.min_clients if self.min_clients is not None else cfg.agg_min_clients), 1)
+        self._exit_round = max(int(self._rounds_wanted(ctx)), 1)
+        self._participants = max(int(self._participants_wanted(ctx)), 1)
+        min_clients = self.min_clients if self.min_clients is not None else cfg.agg_min_clients
+        self._min_clients = max(int(min_clients), 1)
         self._timeout = float(self.round_timeout if self.round_timeout is not None else cfg.agg_round_timeout)
         self._token = self.auth_token if self.auth_token is not None else cfg.auth_token
         self._host = self.host if self.host is not None else cfg.agg_bind_ip
@@ -210,6 +213,14 @@ class AggregationServer:
         self.aggregator_.begin_round(self.global_weights_)
         self._finished.clear()
 
+    def _rounds_wanted(self, ctx: Context) -> int:
+        """Return the number of rounds this job runs (the constructor's ``exit_round``)."""
+        return self.exit_round
+
+    def _participants_wanted(self, ctx: Context) -> int:
+        """Return the number of updates that closes a round (the constructor's ``participants_count``)."""
+        return self.participants_count
+
     def build_app(self) -> Any:
         """Build the ASGI app (Starlette): the websocket and ``GET`` on ``/{aggregation}``.
 
@@ -225,7 +236,8 @@ class AggregationServer:
 
         async def http_clients(request: Any) -> Any:
             if request.path_params["name"] != self.name_:
-                return JSONResponse({"detail": f"this server aggregates with {self.name_!r}"}, status_code=404)
+                return JSONResponse({"detail": f"this server aggregates with {self.name_!r}"},
+                                    status_code=404)
             if self._token and not self._authorized(request.headers, request.query_params):
                 return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
             body = await request.body()
@@ -241,7 +253,8 @@ class AggregationServer:
                 if peer is None:
                     return JSONResponse({"detail": f"no client {wanted!r}"}, status_code=404)
                 return JSONResponse({"client_id": wanted, "connected_at": peer.connected_at, "info": None})
-            return JSONResponse({"clients": list(self.peers_), "round": self.round_, "exit_round": self._exit_round,
+            return JSONResponse({"clients": list(self.peers_), "round": self.round_,
+                                 "exit_round": self._exit_round,
                                  "done": self.done_})
 
         routes = [Route("/{name}", http_clients, methods=["GET"]),
@@ -272,9 +285,11 @@ class AggregationServer:
         self._setup()
         app = self.build_app()
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
-                                      ssl_keyfile=self._key, ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
+                                      ssl_keyfile=self._key,
+                                      ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
         self._server.start()
-        logger.info("aggregation server %s on %s: %d rounds, %d participants, deadline %.0f s", self.name_, self.url,
+        logger.info("aggregation server %s on %s: %d rounds, %d participants, deadline %.0f s",
+                    self.name_, self.url,
                     self._exit_round, self._participants, self._timeout)
         if block:
             try:
@@ -322,9 +337,11 @@ class AggregationServer:
             self._server.stop()
 
     def __enter__(self) -> AggregationServer:
+        """Start serving in the background."""
         return self.start(block=False)
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop serving."""
         self.stop()
 
     # -- websocket ----------------------------------------------------------------------------
@@ -346,8 +363,9 @@ class AggregationServer:
     async def _endpoint(self, ws: Any) -> None:
         await ws.accept()
         if ws.path_params["name"] != self.name_:
-            await self._refuse(ws, f"this server aggregates with {self.name_!r}, not {ws.path_params['name']!r}; "
-                               "client and server must use the same aggregation name", "ProtocolError", CLOSE_NOT_FOUND)
+            await self._refuse(ws, f"this server aggregates with {self.name_!r}, not "
+                               f"{ws.path_params['name']!r}; client and server must use the same aggregation "
+                               "name", "ProtocolError", CLOSE_NOT_FOUND)
             return
         if not self._authorized(ws.headers, ws.query_params):
             await self._refuse(ws, "missing or wrong token: send 'Authorization: Bearer <SEDNA_AUTH_TOKEN>'",
@@ -361,7 +379,8 @@ class AggregationServer:
             try:
                 sub = m.from_json(first.get("text") or first.get("bytes") or b"")
             except ProtocolError as exc:
-                await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}", "ProtocolError",
+                await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}",
+                                   "ProtocolError",
                                    CLOSE_UNSUPPORTED)
                 return
             if not isinstance(sub, m.Subscribe):
@@ -404,9 +423,9 @@ class AggregationServer:
                 if sub.protocol == m.PROTOCOL:
                     # round_number announces that the current model follows (None: nothing follows)
                     follows = self.global_weights_ is not None or self.done_
-                    await self._send_text(peer, m.to_json(m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire,
-                                                                      session=peer.session,
-                                                                      round_number=self.round_ if follows else None)))
+                    ack = m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire, session=peer.session,
+                                      round_number=self.round_ if follows else None)
+                    await self._send_text(peer, m.to_json(ack))
                 else:
                     await self._send_text(peer, echo)
             elif other.wire == "json":
@@ -481,7 +500,8 @@ class AggregationServer:
             if len(self._submitted) == 1:
                 self._round_started = time.monotonic()
                 loop = asyncio.get_running_loop()
-                self._deadline = loop.call_later(self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+                self._deadline = loop.call_later(self._timeout,
+                                                 lambda: asyncio.ensure_future(self._on_deadline()))
             reason = self._round_complete()
             if reason is not None:
                 await self._close_round(reason)
@@ -512,8 +532,10 @@ class AggregationServer:
                     self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
 
     def _current_message(self, exit_flag: str) -> m.RecvWeight:
-        return m.RecvWeight(weights=self.global_weights_ or [], total_sample=getattr(self, "_total_sample", 0),
-                            round_number=self.round_, exit_flag=exit_flag, client=getattr(self, "_last_uploader", ""),
+        return m.RecvWeight(weights=self.global_weights_ or [],
+                            total_sample=getattr(self, "_total_sample", 0),
+                            round_number=self.round_, exit_flag=exit_flag,
+                            client=getattr(self, "_last_uploader", ""),
                             job_name="", config=self.aggregator_.client_config())
 
     async def _close_round(self, reason: str) -> None:
@@ -525,7 +547,8 @@ class AggregationServer:
         self.global_weights_ = weights
         self._total_sample = int(getattr(self.aggregator_, "total_samples_", 0))
         seconds = time.monotonic() - (self._round_started or time.monotonic())
-        self.history_.append(RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason))
+        record = RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason)
+        self.history_.append(record)
         last = self.round_ >= self._exit_round or self.aggregator_.one_shot
         logger.info("round %d/%d aggregated by %s: %d clients, %d samples, %.2f s (%s)", self.round_,
                     self._exit_round, self.name_, len(self._submitted), self._total_sample, seconds, reason)
@@ -619,25 +642,27 @@ class AggregationServerV2(AggregationServer):
         Why saving it failed, if it did; :meth:`start` with ``block=True`` raises it at the end.
     """
 
-    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None, transmitter: Any = None,
+    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None,
+                 transmitter: Any = None,
                  chooser: Any = None, *, exit_round: int | None = None, **server_options: Any) -> None:
         self.data = data
         self.estimator = estimator
         self.transmitter = transmitter
         self.chooser = chooser
-        self._v2_exit_round = exit_round
         super().__init__(aggregation if aggregation is not None else "FedAvg", **server_options)
+        self.exit_round = exit_round
+
+    def _rounds_wanted(self, ctx: Context) -> int:
+        """Return ``exit_round``, else ``EXIT_ROUND`` from the configuration, else 1."""
+        return self.exit_round or ctx.config.exit_round or 1
+
+    def _participants_wanted(self, ctx: Context) -> int:
+        """Return the chooser's ``per_round``, else ``PARTICIPANTS_COUNT``, else ``participants_count``."""
+        if self.chooser is not None:
+            return int(getattr(self.chooser, "per_round", 1))
+        return ctx.config.participants_count or self.participants_count
 
     def _setup(self) -> None:
-        ctx = self.context or Context.from_env()
-        self.context = ctx
-        if self.chooser is not None:
-            self.participants_count = int(getattr(self.chooser, "per_round", 1))
-        elif ctx.config.participants_count:
-            self.participants_count = ctx.config.participants_count
-        rounds = self._v2_exit_round or ctx.config.exit_round
-        if rounds:
-            self.exit_round = rounds
         super()._setup()
         self.saved_path_: str | None = None
         self.save_error_: Exception | None = None
@@ -707,7 +732,7 @@ class AggregationServerV2(AggregationServer):
             raise ParameterError("the server's estimator has no model to save; give it a 'model' attribute")
         if not getattr(self, "round_", 0):
             raise ParameterError("no round has finished yet; there is no global model to save")
-        backend = set_backend(model, context=self.context)
+        backend = set_backend(model, context=getattr(self, "context_", None) or self.context)
         if not self.aggregator_.one_shot and self.global_weights_:
             import numpy as np
 
@@ -722,7 +747,6 @@ class AggregationServerV2(AggregationServer):
         try:
             self.saved_path_ = await asyncio.to_thread(self.save_model)
             logger.info("global model saved to %s", self.saved_path_)
-        except (SednaError, OSError, ValueError) as exc:  # kept for start() to raise; the trainers still finish
+        except (SednaError, OSError, ValueError) as exc:  # kept for start() to raise; trainers still finish
             self.save_error_ = exc
             logger.error("could not save the global model to %s: %s", self.estimator.saved, exc)
-
