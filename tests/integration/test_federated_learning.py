@@ -86,7 +86,8 @@ def test_killed_trainer_does_not_hang_the_job(lc_server, tmp_path):
         server.stop()
     assert procs[2].returncode != 0 and procs[0].returncode == procs[1].returncode == 0
     assert [len(r.clients) for r in server.history_] == [3, 2, 2]
-    assert [r.reason for r in server.history_][1:] == ["dropout", "dropout"]  # the dead trainer is not waited for
+    # the dead trainer is not waited for: rounds 2 and 3 close as soon as the two survivors sent theirs
+    assert [r.reason for r in server.history_] == ["quorum", "dropout", "dropout"]
 
 
 def test_simulation_runs_many_clients_through_the_same_aggregator(digits):
