@@ -259,7 +259,7 @@ class FederatedLearningV2:
 
             backend = set_backend(model, context=ctx)
             hyper = dict(getattr(self.estimator, "hyperparameters", {}) or {})
-            names = ("epochs", "batch_size", "learning_rate", "loss", "optimizer")
+            names = ("epochs", "batch_size", "learning_rate", "loss", "optimizer", "seed")
             kwargs = {k: hyper[k] for k in names if k in hyper}
             x, y = self._trainset()
             run_client(backend, client, (x, y) if y is not None else x, None, train_kwargs=kwargs,

@@ -262,7 +262,7 @@ def test_v2_trainers_and_server_run_fedavgv2_rounds_with_simple_client_choose(di
     def trainer(i):
         job = FederatedLearningV2(data=_Data(*shards[i]),
                                   estimator=_Estimator(nets[i], epochs=2, batch_size=32, learning_rate=0.2,
-                                                       loss="cross_entropy", optimizer="sgd"),
+                                                       loss="cross_entropy", optimizer="sgd", seed=i),
                                   aggregation=FedAvgV2(), transmitter=WSTransmitter(),
                                   context=_client_ctx(server, f"v2-{i}"))
         return job.train()
@@ -277,7 +277,7 @@ def test_v2_trainers_and_server_run_fedavgv2_rounds_with_simple_client_choose(di
     assert server.name_ == "FedAvgV2" and [len(r.clients) for r in server.history_] == [2, 2]
     for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
         assert torch.allclose(a, b)
-    assert _torch_accuracy(nets[0], xt, yt) > 0.4  # it trained (chance is 0.1; thread timing changes the shuffles)
+    assert _torch_accuracy(nets[0], xt, yt) > 0.6  # it trained (chance 0.1; seeded shuffles: same every run)
     saved = _torch_net(seed=6)
     saved.load_state_dict(torch.load(server.saved_path_))  # the server saved the final global model
     for a, b in zip(nets[0].state_dict().values(), saved.state_dict().values()):

@@ -48,7 +48,8 @@ def test_reassembler_refuses_frames_of_two_interleaved_messages(payload):
 
 @pytest.mark.parametrize("chunk_size", [64, 1000, 10 ** 6])
 def test_encode_frames_reassemble_to_the_bytes_of_to_binary(rng, chunk_size):
-    msg = m.RecvWeight([rng.random((40, 30)), np.arange(7, dtype="int32"), np.zeros(0)], 12, 3, config={"mu": 1})
+    weights = [rng.random((40, 30)), np.arange(7, dtype="int32"), np.zeros(0)]
+    msg = m.RecvWeight(weights, 12, 3, config={"mu": 1})
 
     frames = m.encode_frames(msg, chunk_size)
     r = m.Reassembler()
