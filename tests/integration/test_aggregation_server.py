@@ -39,6 +39,15 @@ def _raw(url):
     return ws_sync.connect(url, max_size=None, proxy=None, **_connect_kwargs())
 
 
+def test_server_declines_websocket_compression_offered_by_a_client(serve):
+    server = serve()
+
+    with ws_sync.connect(server.url, compression="deflate", proxy=None) as ws:  # websockets' default offer
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    assert extensions is None
+
+
 def test_sedna_json_client_gets_sedna_bytes_and_fedavg_numbers(serve):
     server = serve(exit_round=1, participants_count=2)
     a, b = _raw(server.url), _raw(server.url)
