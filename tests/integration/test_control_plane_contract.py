@@ -18,11 +18,10 @@ import re
 import signal
 import socket
 import string
-import subprocess
 import sys
-import time
 
 import pytest
+from worker_process import WorkerProcess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -257,59 +256,11 @@ def host_file(prefix: pathlib.Path, host_path: str, text: str = "") -> pathlib.P
     return path
 
 
-class Worker:
-    """An example worker started as a real process; its output goes to a file (servers may log a lot)."""
+class Worker(WorkerProcess):
+    """An example worker started as a real process in its example folder."""
 
     def __init__(self, example: str, script: str, env: dict[str, str], tmp_path: pathlib.Path):
-        self.log = tmp_path / f"{pathlib.Path(script).stem}.{len(list(tmp_path.glob('*.log')))}.log"
-        self._out = open(self.log, "w", encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, script], cwd=EXAMPLES / example, env=env,
-                                     stdout=self._out, stderr=subprocess.STDOUT)
-
-    @property
-    def output(self) -> str:
-        """Everything the worker printed so far."""
-        self._out.flush()
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait(self, timeout: float) -> int:
-        """Wait for the worker to exit; fail the test with its output if it does not in time."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            pytest.fail(f"worker did not finish within {timeout} s; output:\n{self.output[-3000:]}")
-
-    def wait_serving(self, url: str, timeout: float) -> None:
-        """Wait until ``url`` answers (the port is bound); fail if the worker exits or time runs out."""
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=(0.5, 2.0))
-                return
-            except requests.ConnectionError:
-                pass
-            try:  # the pause between tries doubles as the check that the worker is still alive
-                self.proc.wait(timeout=0.1)
-                pytest.fail(f"worker exited with {self.proc.returncode} before serving; output:\n"
-                            f"{self.output[-3000:]}")
-            except subprocess.TimeoutExpired:
-                pass
-        pytest.fail(f"{url} did not answer within {timeout} s; output:\n{self.output[-3000:]}")
-
-    def stop(self) -> int:
-        """Stop the worker as the kubelet does (SIGTERM) and return its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._out.close()
-        return self.proc.returncode
+        super().__init__(EXAMPLES / example, script, env, tmp_path)
 
 
 @pytest.fixture

@@ -15,13 +15,11 @@ import json
 import re
 import os
 import pathlib
-import signal
 import socket
-import subprocess
 import sys
-import time
 
 import pytest
+from worker_process import WorkerProcess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPTS = pathlib.Path(__file__).resolve().parent / "scripts"
@@ -50,77 +48,11 @@ def para_spec(parameters: dict[str, object]) -> str:
     return json.dumps([{"key": k, "value": str(v)} for k, v in parameters.items()], separators=(",", ":"))
 
 
-class Script:
-    """An example script started as a real process in its own folder; output goes to a file."""
+class Script(WorkerProcess):
+    """An example script started as a real process in its own folder."""
 
     def __init__(self, example: str, script: str, env: dict[str, str], log_dir: pathlib.Path):
-        self.log = log_dir / f"{example}.{pathlib.Path(script).stem}.{time.monotonic_ns()}.log"
-        self._out = open(self.log, "w", encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, script], cwd=SCRIPTS / example, env=env,
-                                     stdout=self._out, stderr=subprocess.STDOUT)
-
-    @property
-    def output(self) -> str:
-        """Everything the script printed so far."""
-        if not self._out.closed:
-            self._out.flush()
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def records(self, tag: str) -> list:
-        """The JSON payloads of the lines ``<tag> {...}`` the script printed."""
-        return [json.loads(line[len(tag) + 1:]) for line in self.output.splitlines()
-                if line.startswith(tag + " ")]
-
-    def wait(self, timeout: float) -> int:
-        """Wait for the script to exit; fail with its output if it does not in time."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            pytest.fail(f"script did not finish within {timeout} s; output:\n{self.output[-3000:]}")
-
-    def wait_for_line(self, tag: str, timeout: float) -> None:
-        """Wait until the script prints a line starting with ``tag``; fail if it exits or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(line.startswith(tag) for line in self.output.splitlines()):
-                return
-            try:  # the pause between looks doubles as the check that the script is alive
-                self.proc.wait(timeout=0.05)
-                pytest.fail(f"script exited with {self.proc.returncode}; output:\n{self.output[-3000:]}")
-            except subprocess.TimeoutExpired:
-                pass
-        pytest.fail(f"no {tag!r} line within {timeout} s; output:\n{self.output[-3000:]}")
-
-    def wait_serving(self, url: str, timeout: float) -> None:
-        """Wait until ``url`` answers; fail if the script exits or time runs out."""
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=(0.5, 2.0))
-                return
-            except requests.ConnectionError:
-                pass
-            try:
-                self.proc.wait(timeout=0.05)
-                pytest.fail(f"script exited with {self.proc.returncode}; output:\n{self.output[-3000:]}")
-            except subprocess.TimeoutExpired:
-                pass
-        pytest.fail(f"{url} did not answer within {timeout} s; output:\n{self.output[-3000:]}")
-
-    def stop(self) -> int:
-        """Stop the script as the kubelet does (SIGTERM) and return its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._out.close()
-        return self.proc.returncode
+        super().__init__(SCRIPTS / example, script, env, log_dir)
 
 
 @pytest.fixture
