@@ -105,6 +105,13 @@ def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwa
     return backend.train(train_data, valid_data, **kwargs)
 
 
+def _round_kwargs(train_kwargs: dict | None, round_number: int) -> dict | None:
+    """Return one round's options: a ``seed`` becomes ``seed + round_number`` (rounds differ, runs repeat)."""
+    if not train_kwargs or train_kwargs.get("seed") is None:
+        return train_kwargs
+    return {**train_kwargs, "seed": int(train_kwargs["seed"]) + round_number}
+
+
 def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
                train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
                on_round: Callable[[RoundOutcome], None] | None = None,
@@ -120,7 +127,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     train_data, valid_data : object
         Local data; never leaves the trainer.
     train_kwargs : dict, default=None
-        Options for ``backend.train``.
+        Options for ``backend.train``; a ``seed`` is offset by the round number each round.
     aggregator : Aggregator, default=None
         The client's copy of the algorithm: its ``client_config`` applies before the server's.
     on_round : callable, default=None
@@ -155,7 +162,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
             return outcomes
     num_samples = count_samples(train_data)
     while True:
-        result = local_round(backend, train_data, valid_data, train_kwargs, config)
+        round_kwargs = _round_kwargs(train_kwargs, current + 1)
+        result = local_round(backend, train_data, valid_data, round_kwargs, config)
         weights = backend.get_weights()
         sent = client.send_update(weights, num_samples, round_number=current + 1)
         left = reconnects

@@ -168,7 +168,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
         optimizer: Any = None, batch_size: int | str | None = None, epochs: int | str | None = None,
         aggregation_algorithm: str | Aggregator | None = None, *, context: Context | None = None,
         client_id: str | None = None, progress: bool = True,
-        on_round: Callable[[RoundOutcome], None] | None = None, rounds_hint: int | None = None) -> Any:
+        on_round: Callable[[RoundOutcome], None] | None = None, rounds_hint: int | None = None,
+        seed: int | None = None) -> Any:
     """Train ``model`` federatedly on local data and return it (``collaborative_training.fit``).
 
     Each round trains locally for ``epochs`` epochs with the framework's own loss and optimizer
@@ -204,6 +205,9 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
         Called with each round's :class:`~sedna_lib._federated_client.RoundOutcome`.
     rounds_hint : int, default=None
         Total rounds, for the progress bar (``exit_round`` from the environment otherwise).
+    seed : int, default=None
+        Seeds local training (batch order, dropout): round ``r`` uses ``seed + r``, so a job
+        repeats exactly, also with several trainers in one process.
 
     Returns
     -------
@@ -227,6 +231,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     aggregator = aggregator_from(aggregation_algorithm, ctx)
     name = path_name(aggregation_algorithm, ctx)
     kwargs = _train_kwargs(backend, loss, optimizer, metric, batch_size, epochs)
+    if seed is not None:
+        kwargs["seed"] = int(seed)
     client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
     bar = _Progress(progress)
     total = rounds_hint or ctx.config.exit_round

@@ -40,11 +40,13 @@ def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
     errors: list[BaseException] = []
     lock = threading.Lock()
 
+    models = [_model(0) for _ in range(clients)]  # built here: threads would interleave torch's seeding
+
     def trainer(i: int) -> None:
         try:
             cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"trainer-{i}",
                          exit_round=rounds)
-            model = _model(0)
+            model = models[i]
 
             def on_round(outcome) -> None:
                 if i == 0:
@@ -58,7 +60,8 @@ def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
             collaborative_training.fit((x[shards[i]], y[shards[i]].astype("int64")), None, model,
                                        losses.SparseCategoricalCrossentropy(), None, optimizers.SGD(0.1),
                                        batch_size=16, epochs=1, aggregation_algorithm="FedAvg",
-                                       context=Context(cfg), progress=False, on_round=on_round)
+                                       context=Context(cfg), progress=False, on_round=on_round,
+                                       seed=100 * i)
         except BaseException as exc:  # reported by the main thread below
             errors.append(exc)
 

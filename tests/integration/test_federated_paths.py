@@ -470,3 +470,43 @@ def test_tls_server_refuses_a_wrong_token_and_an_untrusting_client(tls_files):
             AggregationClient(server.url, "no-ca", token="s3cret", connect_timeout=1).connect()
     finally:
         server.stop()
+
+
+def test_seeded_fit_repeats_exactly_with_trainers_in_threads(digits):
+    import threading
+
+    torch = pytest.importorskip("torch")
+    from sedna_lib import collaborative_training
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    x, y, _, _ = digits
+
+    def job():
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, exit_round=2, participants_count=2,
+                                   round_timeout=30, context=Context(Config()))
+        server.start(block=False)
+        models = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            models.append(torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10)))
+
+        def trainer(i):
+            cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", exit_round=2)
+            part = slice(i * 300, (i + 1) * 300)
+            collaborative_training.fit((x[part], y[part].astype("int64")), None, models[i], "cross_entropy", None,
+                                       "sgd", batch_size=16, epochs=1, context=Context(cfg), progress=False,
+                                       seed=10 * i)
+
+        threads = [threading.Thread(target=trainer, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        server.wait(30)
+        server.stop()
+        return [p.detach().numpy().copy() for p in models[0].parameters()]
+
+    first, second = job(), job()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
