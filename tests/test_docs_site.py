@@ -90,3 +90,13 @@ def test_site_builds_in_strict_mode(tmp_path):
     problems = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
     assert done.returncode == 0, "\n".join(problems)[-4000:]
     assert (tmp_path / "site" / "api" / "config" / "index.html").is_file()
+
+
+def test_getting_started_first_script_runs_and_prints_what_the_page_shows(tmp_path):
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "getting-started.md").read_text()
+    code, shown = re.search(r"## A first script.*?```python\n(.*?)```\s*```text\n(.*?)```", page, re.S).groups()
+    script = tmp_path / "first.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == shown.strip()
