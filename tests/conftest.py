@@ -124,6 +124,18 @@ class LCStub:
         """Wait for the next report and return its JSON body."""
         return self.received.get(timeout=timeout)[2]
 
+    def drain(self):
+        """Return every report body received so far, checking each is JSON posted to its worker's own path."""
+        bodies = []
+        while True:
+            try:
+                path, content_type, body = self.received.get_nowait()
+            except queue.Empty:
+                return bodies
+            assert content_type == "application/json"
+            assert path == f"/sedna/workers/{body['name']}/info"
+            bodies.append(body)
+
 
 @pytest.fixture
 def lc_stub():

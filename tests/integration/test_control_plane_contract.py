@@ -279,13 +279,7 @@ def spawn(tmp_path):
 
 def reports(lc_stub) -> list[dict]:
     """Every report the LocalController stub has received so far."""
-    bodies = []
-    while not lc_stub.received.empty():
-        path, content_type, body = lc_stub.received.get_nowait()
-        assert content_type == "application/json"
-        assert path == f"/sedna/workers/{body['name']}/info"
-        bodies.append(body)
-    return bodies
+    return lc_stub.drain()
 
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -22,12 +21,7 @@ def _free_port() -> int:
 
 
 def _reports(lc_stub) -> list[dict]:
-    out = []
-    while True:
-        try:
-            out.append(lc_stub.received.get_nowait()[2])
-        except queue.Empty:
-            return out
+    return lc_stub.drain()
 
 
 def _finish(procs: dict, timeout: float) -> dict:
