@@ -98,6 +98,18 @@ def _load_model_file(job: JobBase) -> None:
     job.estimator.load(path)
 
 
+def _mine(miner: Any, result: Any, post_name: str | None) -> bool:
+    """Ask the miner about one result; a result it cannot read names the step that made it."""
+    try:
+        return miner(result)
+    except DataError as exc:
+        if post_name is None:
+            raise
+        raise DataError(f"the miner {type(miner).__name__} cannot read what {post_name} returned "
+                        f"({type(result).__name__}: {str(result)[:80]}): {exc}. The miner reads {post_name}'s "
+                        f"output: boxes [x1, y1, x2, y2, score, ...] (after NMS) or class probabilities") from exc
+
+
 class JointInference(JobBase):
     """The edge side of joint inference: the edge model, a hard-example miner and the cloud client.
 
@@ -328,6 +340,16 @@ class JointInference(JobBase):
         mode = self._mode
         if mode is None:  # read once: the hot path does no configuration lookups
             mode = self._mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
+        return self._infer(data, data, post_process, callback, mode, kwargs, "post_process")
+
+    def _infer(self, data: Any, cloud_data: Any, post_process: Any, callback: Callable[..., Any] | None,
+               mode: MiningMode, kwargs: dict[str, Any], post_name: str, *,
+               cloud_callback: bool = True) -> InferenceResult:
+        """Run one sample: ``data`` for the edge model, ``cloud_data`` for the cloud when it is hard.
+
+        ``cloud_callback`` False leaves the cloud's answer as the cloud gave it (solar_corona: the
+        big model is its own service, with its own post-processing).
+        """
         miner = self._miner
         if miner is _UNBUILT:
             miner = self.miner
@@ -336,7 +358,8 @@ class JointInference(JobBase):
                 raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; "
                                   "set HEM_NAME or pass hard_example_mining", variable="HEM_NAME")
             is_hard = bool(miner(data))
-            cloud = self._offload(data, post_process, callback) if is_hard else None
+            cloud = self._offload(cloud_data, post_process, callback if cloud_callback else None) \
+                if is_hard else None
             edge = final = None
             if cloud is None:
                 edge = self.estimator.predict(data, **kwargs)
@@ -346,8 +369,10 @@ class JointInference(JobBase):
         else:
             edge = self.estimator.predict(data, **kwargs)
             final = callback(copy.deepcopy(edge)) if callback is not None else edge
-            is_hard = bool(miner(final)) if miner is not None else False
-            cloud = self._offload(data, post_process, callback) if is_hard else None
+            is_hard = bool(_mine(miner, final, post_name if callback is not None else None)) \
+                if miner is not None else False
+            cloud = self._offload(cloud_data, post_process, callback if cloud_callback else None) \
+                if is_hard else None
             if cloud is not None:
                 final = cloud
         with self._lock:
@@ -672,34 +697,48 @@ class _ProbabilityModel:
 
 
 class JointModel:
-    """solar_corona's edge-cloud model: ``predict(x)`` runs pre -> edge -> miner -> (cloud) -> post.
+    """solar_corona's edge-cloud model: ``predict(x)`` runs pre -> edge -> post -> miner -> (cloud).
 
-    Built by :func:`load_model`.
+    Built by :func:`load_model`. The order is the one the KubeEdge-AI proposal describes:
+
+    1. ``pre_fun(x)`` prepares the raw input for the edge model (resize, normalise...);
+    2. the edge model predicts;
+    3. ``post_fun`` post-processes the edge's output locally (NMS for a detector...);
+    4. the miner reads what ``post_fun`` returned (boxes for IBT) and decides;
+    5. a hard sample goes to the big model as the **raw input** ``x``: the cloud is its own
+       service, with its own pre- and post-processing, and its answer is returned as it is;
+       an easy sample (or a hard one the cloud could not answer) gets the edge's post-processed
+       result.
 
     Parameters
     ----------
     joint : JointInference
         The joint-inference job doing the work.
     pre_fun : callable, default=None
-        Applied to the raw input (resize, normalise...); the result goes to both models.
+        Applied to the raw input before the edge model (the cloud gets the raw input).
     post_fun : callable, default=None
-        Applied to the final result (NMS, argmax...).
+        Applied to the edge model's output; the miner reads its result.
+    answer_fun : callable, default=None
+        Applied to the final answer, the edge's or the cloud's (:func:`load_model` sets it for a
+        classifier given without ``post_fun``: the miner reads probabilities, the answer is a label).
 
     Attributes
     ----------
     last_result : InferenceResult or None
-        Details of the latest prediction (hard or not, edge and cloud results).
+        Details of the latest prediction (hard or not, raw edge output and cloud answer).
     """
 
     def __init__(self, joint: JointInference, pre_fun: Callable[[Any], Any] | None = None,
-                 post_fun: Callable[[Any], Any] | None = None) -> None:
+                 post_fun: Callable[[Any], Any] | None = None,
+                 answer_fun: Callable[[Any], Any] | None = None) -> None:
         self.joint = joint
         self.pre_fun = pre_fun
         self.post_fun = post_fun
+        self.answer_fun = answer_fun
         self.last_result: InferenceResult | None = None
 
     def predict_details(self, x: Any) -> InferenceResult:
-        """Predict and return every part: ``(is_hard, result, edge, cloud)`` (``result`` post-processed).
+        """Predict and return every part: ``(is_hard, result, edge, cloud)``.
 
         Parameters
         ----------
@@ -709,12 +748,24 @@ class JointModel:
         Returns
         -------
         InferenceResult
-            The details.
+            ``result`` is the answer ``predict`` gives; ``edge`` the edge model's raw output
+            (before ``post_fun``); ``cloud`` the big model's answer, or None.
+
+        Raises
+        ------
+        DataError
+            If the miner cannot read what ``post_fun`` returned.
         """
+        joint = self.joint
+        if not joint._started:
+            joint.start()
+        mode = joint._mode
+        if mode is None:
+            mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
         data = self.pre_fun(x) if self.pre_fun is not None else x
-        details = self.joint.inference(data)
-        if self.post_fun is not None:
-            details = details._replace(result=self.post_fun(details.result))
+        details = joint._infer(data, x, self.post_fun, self.post_fun, mode, {}, "post_fun", cloud_callback=False)
+        if self.answer_fun is not None:
+            details = details._replace(result=self.answer_fun(details.result))
         self.last_result = details
         return details
 
@@ -729,7 +780,7 @@ class JointModel:
         Returns
         -------
         object
-            The post-processed final result.
+            The cloud's answer for a hard sample, else the edge's post-processed result.
         """
         return self.predict_details(x).result
 
@@ -764,12 +815,14 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     model_path : str or object
         The edge model: a local file (``.pkl``/``.joblib`` scikit-learn, ``.pt`` torch, ``.keras``
         Keras), or a model/estimator object. A classifier with ``predict_proba`` answers with
-        class probabilities, which the miner reads (``post_fun`` can take the argmax).
+        class probabilities, which the miner reads.
     pre_fun : callable, default=None
-        Pre-processing of each input.
+        Pre-processing of each input for the edge model (the cloud gets the raw input).
     post_fun : callable, default=None
-        Post-processing of each final result. For a classifier it defaults to turning the edge's
-        probability vector into a class label, so edge and cloud answers are both labels.
+        Local post-processing of the edge model's output (NMS for a detector); the miner reads
+        what it returns, and it is the answer for an easy sample. A hard sample is answered by
+        the cloud as the cloud answers. For a classifier given without ``post_fun``, the miner
+        reads the probabilities and both answers are class labels.
     cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
@@ -795,15 +848,16 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     """
     ctx = context or Context.from_env()
     estimator = _load_estimator(model_path)
+    answer_fun = None
     if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):
         classes = getattr(estimator, "classes_", None)
         estimator = _ProbabilityModel(estimator)  # a classifier: mine its confidences
         if post_fun is None and classes is not None:
-            post_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
+            answer_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
     cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
     joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report,
                            **options)
-    return JointModel(joint, pre_fun, post_fun)
+    return JointModel(joint, pre_fun, post_fun, answer_fun)
 
 
 class _ClassLabel:
@@ -816,7 +870,7 @@ class _ClassLabel:
         import numpy as np
 
         if np.ndim(result) == 1 and len(result) == len(self.classes) and np.asarray(result).dtype.kind == "f":
-            return self.classes[int(np.argmax(result))]
-        if np.ndim(result) == 1 and len(result) == 1:
-            return result[0]
-        return result
+            result = self.classes[int(np.argmax(result))]
+        elif np.ndim(result) == 1 and len(result) == 1:
+            result = result[0]
+        return result.item() if isinstance(result, np.generic) else result  # a plain int/str label

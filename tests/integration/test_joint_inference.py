@@ -267,13 +267,16 @@ def test_solar_corona_load_model(models, cloud_service, tmp_path):
     edge, _, xt, yt = models
     path = tmp_path / "edge.joblib"
     joblib.dump(edge, path)
-    model = load_model(str(path), pre_fun=lambda img: img[::4], post_fun=lambda p: int(np.argmax(p)),
+    # a classifier without post_fun: the miner reads its probabilities, and both the edge's and the
+    # cloud's answers are class labels; the cloud gets the raw 64-pixel image, the edge every 4th pixel
+    model = load_model(str(path), pre_fun=lambda img: img[::4],
                        cloud_offload_algorithm=joint_inference.IBT(upload_ratio=0.5),
                        big_model_endpoint=cloud_service.url + "/ji-svc", context=ctx(),
                        offload_dir=str(tmp_path))
     with model:
         labels = [model.predict(x) for x in xt[:10]]
     assert all(isinstance(label, int) for label in labels)
+    assert model.stats["cloud_ok"] == model.stats["hard"] > 0 and model.stats["cloud_failed"] == 0
 
 
 def test_get_big_model_endpoint_reads_the_deployment():
