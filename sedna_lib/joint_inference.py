@@ -106,8 +106,9 @@ def _mine(miner: Any, result: Any, post_name: str | None) -> bool:
         if post_name is None:
             raise
         raise DataError(f"the miner {type(miner).__name__} cannot read what {post_name} returned "
-                        f"({type(result).__name__}: {str(result)[:80]}): {exc}. The miner reads {post_name}'s "
-                        f"output: boxes [x1, y1, x2, y2, score, ...] (after NMS) or class probabilities") from exc
+                        f"({type(result).__name__}: {str(result)[:80]}): {exc}. The miner reads "
+                        f"{post_name}'s output: boxes [x1, y1, x2, y2, score, ...] (after NMS) or class "
+                        f"probabilities") from exc
 
 
 class JointInference(JobBase):
@@ -763,7 +764,8 @@ class JointModel:
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
         data = self.pre_fun(x) if self.pre_fun is not None else x
-        details = joint._infer(data, x, self.post_fun, self.post_fun, mode, {}, "post_fun", cloud_callback=False)
+        details = joint._infer(data, x, self.post_fun, self.post_fun, mode, {}, "post_fun",
+                               cloud_callback=False)
         if self.answer_fun is not None:
             details = details._replace(result=self.answer_fun(details.result))
         self.last_result = details

@@ -1,4 +1,4 @@
-"""solar_corona's ``load_model`` on a detector: pre -> edge -> post (NMS) -> miner -> cloud gets the raw input.
+"""solar_corona's ``load_model`` on a detector: pre -> edge -> post (NMS) -> miner -> raw input to the cloud.
 
 The edge is a detection head that answers every anchor (64 candidate boxes per image, most of
 them background, each object found three times); ``post_fun`` is its non-maximum suppression.
