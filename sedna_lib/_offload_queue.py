@@ -6,6 +6,11 @@ flushed and renamed into place, so a crash of the process leaves either the whol
 nothing. Entries are read back in the order they were put, across restarts of the process.
 Forcing them to the disk (``fsync``, milliseconds each) is done in groups by :meth:`OffloadQueue.sync`,
 off the inference path, unless ``fsync=True`` asks for it on every put.
+
+An entry may wait for its own time (``not_before`` in its metadata: a sample the cloud failed
+on is retried on its own backoff) without holding up the entries behind it (:meth:`OffloadQueue.due`).
+Samples that will never be sent go to the ``dead-letter`` sub-folder with the reason
+(:meth:`OffloadQueue.bury`), where they can be read back (:meth:`OffloadQueue.dead_letters`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ __all__ = ["OffloadQueue", "QueuedSample"]
 
 logger = logging.getLogger(__name__)
 _SUFFIX = ".sdna"
+DEAD_LETTER = "dead-letter"
+# what reading a damaged entry can raise (the codec checks what it can; the rest is caught here)
+_UNREADABLE = (OSError, ProtocolError, KeyError, IndexError, AttributeError, TypeError, ValueError)
+
+
+def queued_at(entry: str) -> float:
+    """When an entry was put (seconds since the epoch), read from its id."""
+    try:
+        return int(entry.split("-", 1)[0]) / 1e9
+    except ValueError:
+        return 0.0
 
 
 class QueuedSample(NamedTuple):
@@ -63,7 +79,7 @@ class OffloadQueue:
     Attributes
     ----------
     dropped : int
-        Entries dropped because the queue was full.
+        Entries dropped because the queue (or the dead-letter folder) was full.
     corrupt : int
         Unreadable entries moved aside to ``<folder>/corrupt``.
     """
@@ -76,7 +92,13 @@ class OffloadQueue:
         self.corrupt = 0
         self._ids: list[str] | None = None
         self._unsynced: list[str] = []
+        self._not_before: dict[str, float] = {}  # entries known to wait for their own time
         self._lock = threading.RLock()
+
+    @property
+    def dead_letter_folder(self) -> str:
+        """Where samples that will never be sent are kept (``<folder>/dead-letter``)."""
+        return os.path.join(self.folder, DEAD_LETTER)
 
     def _scan(self) -> list[str]:
         if self._ids is None:
@@ -118,14 +140,8 @@ class OffloadQueue:
         StorageError
             If the entry cannot be written.
         """
-        header = {**(meta or {}), "queued_at": time.time()}
-        if is_binary_array(data):
-            payload = codec.encode([data], {**header, "kind": "array"})
-        else:
-            try:
-                payload = codec.encode([], {**header, "kind": "json", "data": to_jsonable(data)})
-            except (TypeError, ProtocolError) as exc:
-                raise DataError(f"this sample cannot be queued for the cloud: {exc}") from None
+        now = time.time()
+        payload = _encode(data, {**(meta or {}), "queued_at": now})
         entry = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         with self._lock:
             ids = self._scan()
@@ -135,22 +151,28 @@ class OffloadQueue:
                 self.dropped += 1
                 warnings.warn(f"offload queue {self.folder} is full ({self.max_items} samples); dropped the "
                               f"oldest, {oldest}", SednaWarning, stacklevel=3)
-            try:
-                os.makedirs(self.folder, exist_ok=True)
-                tmp = os.path.join(self.folder, f".{entry}.tmp")
-                with open(tmp, "wb") as fh:
-                    fh.write(payload)
-                    fh.flush()
-                    if self.fsync:
-                        os.fsync(fh.fileno())
-                os.replace(tmp, os.path.join(self.folder, entry + _SUFFIX))
-            except OSError as exc:
-                raise StorageError(f"cannot write to the offload queue {self.folder}: {exc}",
-                                   uri=self.folder) from exc
+            self._write(self.folder, entry, payload)
             ids.append(entry)
+            not_before = (meta or {}).get("not_before")
+            if not_before:
+                self._not_before[entry] = float(not_before)
             if not self.fsync:
                 self._unsynced.append(entry)
         return entry
+
+    def _write(self, folder: str, entry: str, payload: bytes) -> None:
+        """Write ``entry`` whole (temporary name, then an atomic rename)."""
+        try:
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{entry}.tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                if self.fsync:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, os.path.join(folder, entry + _SUFFIX))
+        except OSError as exc:
+            raise StorageError(f"cannot write to the offload queue {folder}: {exc}", uri=folder) from exc
 
     def sync(self) -> int:
         """Force the entries written since the last call, and the folder, to the disk.
@@ -213,20 +235,212 @@ class OffloadQueue:
         out: list[QueuedSample] = []
         with self._lock:
             for entry in list(self._scan()[:limit]):
-                path = os.path.join(self.folder, entry + _SUFFIX)
-                try:
-                    with open(path, "rb") as fh:
-                        meta, arrays = codec.decode(fh.read(), copy=True)
-                    data = arrays[0] if meta.get("kind") == "array" else meta.pop("data")
-                except FileNotFoundError:
-                    self._scan().remove(entry)
-                    continue
-                except (OSError, ProtocolError, KeyError, IndexError, AttributeError) as exc:
-                    logger.error("offload queue entry %s is unreadable (%s); moved to corrupt/", path, exc)
-                    self._quarantine(entry)
-                    continue
-                out.append(QueuedSample(entry, data, meta))
+                item = self._read(entry)
+                if item is not None:
+                    out.append(item)
         return out
+
+    def _read(self, entry: str) -> QueuedSample | None:
+        """Read one entry; None if it is gone (delivered) or unreadable (then moved to ``corrupt/``)."""
+        path = os.path.join(self.folder, entry + _SUFFIX)
+        try:
+            with open(path, "rb") as fh:
+                meta, arrays = codec.decode(fh.read(), copy=True)
+            data = arrays[0] if meta.get("kind") == "array" else meta.pop("data")
+        except FileNotFoundError:
+            ids = self._scan()
+            if entry in ids:
+                ids.remove(entry)
+            return None
+        except _UNREADABLE as exc:
+            logger.error("offload queue entry %s is unreadable (%s); moved to corrupt/", path, exc)
+            self._quarantine(entry)
+            return None
+        not_before = meta.get("not_before")
+        if not_before:
+            self._not_before[entry] = float(not_before)
+        return QueuedSample(entry, data, meta)
+
+    def due(self, now: float | None = None, limit: int | None = None) -> list[QueuedSample]:
+        """Return the oldest entries whose time has come, skipping (not stopping at) those that wait.
+
+        Parameters
+        ----------
+        now : float, default=None
+            The time (seconds since the epoch); the current time if omitted.
+        limit : int, default=None
+            Most entries returned; all due ones if None.
+
+        Returns
+        -------
+        list of QueuedSample
+            Oldest first.
+
+        Raises
+        ------
+        StorageError
+            If an unreadable entry cannot be moved aside.
+        """
+        now = time.time() if now is None else now
+        out: list[QueuedSample] = []
+        with self._lock:
+            for entry in list(self._scan()):
+                if limit is not None and len(out) >= limit:
+                    break
+                if self._not_before.get(entry, 0.0) > now:
+                    continue  # waits for its own retry time: the entries behind it go first
+                item = self._read(entry)
+                if item is not None and float(item.meta.get("not_before") or 0.0) <= now:
+                    out.append(item)
+        return out
+
+    def older_than(self, cutoff: float) -> list[QueuedSample]:
+        """Return the entries put before ``cutoff`` (epoch seconds), oldest first.
+
+        Parameters
+        ----------
+        cutoff : float
+            The time.
+
+        Returns
+        -------
+        list of QueuedSample
+            The older entries (readable ones; unreadable ones are moved aside).
+        """
+        out: list[QueuedSample] = []
+        with self._lock:
+            for entry in list(self._scan()):
+                if queued_at(entry) >= cutoff:
+                    break  # ids sort by the time they were put
+                item = self._read(entry)
+                if item is not None:
+                    out.append(item)
+        return out
+
+    def next_due(self) -> float | None:
+        """When the earliest waiting entry's time comes (epoch seconds), or None if none waits."""
+        with self._lock:
+            ids = set(self._scan())
+            times = [t for entry, t in self._not_before.items() if entry in ids]
+        return min(times) if times else None
+
+    def reschedule(self, item: QueuedSample, **meta: Any) -> None:
+        """Rewrite an entry's metadata in place (atomically), e.g. ``attempts`` and ``not_before``.
+
+        Parameters
+        ----------
+        item : QueuedSample
+            The entry, as :meth:`due` or :meth:`peek` returned it.
+        **meta : object
+            JSON-able fields to set.
+
+        Raises
+        ------
+        StorageError
+            If the entry cannot be rewritten.
+        """
+        updated = {**item.meta, **meta}
+        with self._lock:
+            if item.id not in self._scan():
+                return  # delivered or buried meanwhile
+            self._write(self.folder, item.id, _encode(item.data, _strip(updated)))
+            if updated.get("not_before"):
+                self._not_before[item.id] = float(updated["not_before"])
+            if not self.fsync:
+                self._unsynced.append(item.id)
+
+    def bury(self, item: QueuedSample | None, data: Any = None, **meta: Any) -> str:
+        """Move a sample to the dead-letter folder with the reason; it is never sent again.
+
+        Parameters
+        ----------
+        item : QueuedSample or None
+            A queued entry (removed from the queue), or None for a sample that was never queued.
+        data : object, default=None
+            The sample, when ``item`` is None.
+        **meta : object
+            JSON-able fields kept with it (``reason``, ``status_code``...).
+
+        Returns
+        -------
+        str
+            The dead letter's id.
+
+        Raises
+        ------
+        DataError
+            If a never-queued sample cannot be stored (neither an array nor JSON-able).
+        StorageError
+            If it cannot be written.
+        """
+        if item is not None:
+            entry, data, kept = item.id, item.data, _strip(dict(item.meta))
+        else:
+            entry, kept = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}", {"queued_at": time.time()}
+        payload = _encode(data, {**kept, **meta, "dead_at": time.time()})
+        folder = self.dead_letter_folder
+        with self._lock:
+            names = self._dead_names()
+            while self.max_items > 0 and len(names) >= self.max_items:
+                oldest = names.pop(0)
+                try:
+                    os.remove(os.path.join(folder, oldest))
+                except FileNotFoundError:
+                    pass  # removed by hand meanwhile
+                self.dropped += 1
+                warnings.warn(f"dead-letter folder {folder} is full ({self.max_items} samples); dropped the "
+                              f"oldest, {oldest}", SednaWarning, stacklevel=3)
+            self._write(folder, entry, payload)
+            if item is not None:
+                self._remove(entry)
+        return entry
+
+    def _dead_names(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.dead_letter_folder)
+                          if n.endswith(_SUFFIX) and not n.startswith("."))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot read the dead-letter folder {self.dead_letter_folder}: {exc}",
+                               uri=self.dead_letter_folder) from exc
+
+    def dead_letters(self, limit: int | None = None) -> list[QueuedSample]:
+        """Return the dead letters, oldest first, with the reason in their metadata.
+
+        Parameters
+        ----------
+        limit : int, default=None
+            Most returned; all if None.
+
+        Returns
+        -------
+        list of QueuedSample
+            ``meta`` has ``reason`` (and ``status_code`` when the cloud answered).
+
+        Raises
+        ------
+        StorageError
+            If the folder cannot be read.
+        """
+        out = []
+        for name in self._dead_names()[:limit]:
+            try:
+                with open(os.path.join(self.dead_letter_folder, name), "rb") as fh:
+                    meta, arrays = codec.decode(fh.read(), copy=True)
+                data = arrays[0] if meta.get("kind") == "array" else meta.pop("data")
+            except FileNotFoundError:
+                continue  # removed by hand meanwhile
+            except _UNREADABLE as exc:
+                logger.error("dead letter %s is unreadable: %s", name, exc)
+                continue
+            out.append(QueuedSample(name[:-len(_SUFFIX)], data, meta))
+        return out
+
+    def ids(self) -> list[str]:
+        """Return the ids of the queued entries, oldest first (a copy)."""
+        with self._lock:
+            return list(self._scan())
 
     def remove(self, entry: str) -> None:
         """Delete an entry (after it was delivered).
@@ -247,6 +461,7 @@ class OffloadQueue:
         ids = self._scan()
         if entry in ids:
             ids.remove(entry)
+        self._not_before.pop(entry, None)
 
     def _quarantine(self, entry: str) -> None:
         corrupt_dir = os.path.join(self.folder, "corrupt")
@@ -257,4 +472,20 @@ class OffloadQueue:
             raise StorageError(f"cannot move the unreadable offload queue entry {entry} to {corrupt_dir}: "
                                f"{exc}", uri=self.folder) from exc
         self._scan().remove(entry)
+        self._not_before.pop(entry, None)
         self.corrupt += 1
+
+
+def _strip(meta: dict) -> dict:
+    """Metadata without the codec's own fields (they are set again on encoding)."""
+    return {k: v for k, v in meta.items() if k not in ("kind", "data")}
+
+
+def _encode(data: Any, header: dict) -> bytes:
+    """One entry: the sample as an array (binary) or as JSON in the header, with its metadata."""
+    if is_binary_array(data):
+        return codec.encode([data], {**header, "kind": "array"})
+    try:
+        return codec.encode([], {**header, "kind": "json", "data": to_jsonable(data)})
+    except (TypeError, ProtocolError) as exc:
+        raise DataError(f"this sample cannot be kept on disk: {exc}") from None

@@ -379,6 +379,12 @@ class Config:
     max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
                                   help="Largest request body a server accepts (413 beyond).")
     work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    offload_max_age: float = _var("SEDNA_OFFLOAD_MAX_AGE", 3600.0, _float,
+                                  help="Seconds a hard example may wait in the offload queue before it is "
+                                       "dead-lettered instead of sent (0: no limit).")
+    offload_max_attempts: int = _var("SEDNA_OFFLOAD_MAX_ATTEMPTS", 5, _int,
+                                     help="Cloud failures (5xx, malformed replies) one queued hard example "
+                                          "may meet before it is dead-lettered.")
 
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 

@@ -4,22 +4,30 @@ Routes (``{name}`` is the service name; the same routes are also served under ``
 path original Sedna edge workers call whatever the service is named):
 
 - ``GET /healthz``: liveness and request counters (no token needed);
-- ``GET /{name}``: ``{"infos": [{"path", "name"}, ...], "codecs": [...]}``;
+- ``GET /{name}``: ``{"infos": [{"path", "name"}, ...], "codecs": [...], "callbacks": "apply"}``;
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
   accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
 - ``GET /openapi.json`` and ``/docs``: the OpenAPI schema.
 
-A malformed body gets 400/415/422, an oversized one 413, a missing token 401, a model failure
-500; the server keeps serving and counts each outcome.
+Callbacks: a callback name never fails a request. A name registered here is applied to the
+result (the reply then carries ``Sedna-Callback-Applied: <name>``); an unknown one is logged once
+and the result is sent unchanged. Every reply carries ``Sedna-Callbacks: apply``, which tells a
+sedna_lib edge that this peer applies the callbacks it has (original Sedna clients ignore it).
+
+A malformed body gets 400/415/422, an oversized one 413, a missing token 401; a model that
+rejects its input (``ValueError``, ``TypeError``, ``KeyError``, ``IndexError``, or a framework's
+shape mismatch) 422 with its reason; any other model failure 500. The server keeps serving and
+counts each outcome.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 from typing import Any, Callable
-
 
 from ..exceptions import ProtocolError, RegistryError, TransportError
 from ..transport import codec
@@ -27,9 +35,69 @@ from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
 from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
 from ._threaded import ThreadedServer
 
-__all__ = ["InferenceServer"]
+__all__ = ["InferenceServer", "CALLBACKS_HEADER", "CALLBACK_APPLIED_HEADER"]
 
 logger = logging.getLogger(__name__)
+
+CALLBACKS_HEADER = "Sedna-Callbacks"
+"""Reply header of a sedna_lib big-model server: ``apply`` (it applies the callbacks it has)."""
+CALLBACK_APPLIED_HEADER = "Sedna-Callback-Applied"
+"""Reply header naming the callback the server applied to this result (absent: none applied)."""
+
+# a model's own complaint about its input: the client sent something the model cannot take
+_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+# frameworks that say "shape mismatch" with a RuntimeError (torch) or their own error types
+_SHAPE_WORDS = re.compile(r"shape|size mismatch|dimension|must match the size|expected input|"
+                          r"incompatible|mat1 and mat2", re.I)
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    """Tell whether a model's exception says the input was wrong (answer 422) rather than a fault (500)."""
+    if isinstance(exc, _INPUT_ERRORS):
+        return True
+    return isinstance(exc, RuntimeError) and bool(_SHAPE_WORDS.search(str(exc)))
+
+
+class _CallbacksHeader:
+    """ASGI middleware: every reply says ``Sedna-Callbacks: apply`` (cheap; no body buffering)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (CALLBACKS_HEADER.lower().encode(), b"apply")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def _callback_name(payload: dict[str, Any]) -> str | None:
+    """Return the callback a request names: ``callback`` (a string or null), else a string ``post_process``.
+
+    ``post_process`` is what Sedna's ``ModelClient`` sends (the original server ignores it); a
+    value there that is not a string is ignored as the original server ignores the field.
+
+    Raises
+    ------
+    HTTPError
+        422 if ``callback`` is present and neither a string nor null.
+    """
+    name = payload.get("callback")
+    if name is not None and not isinstance(name, str):
+        raise HTTPError(422, f"field 'callback' must be the name of a post_process_callback (a string) or "
+                             f"null, got {type(name).__name__}")
+    if not name:
+        name = payload.get("post_process")
+        if not isinstance(name, str):
+            return None
+    return name or None
 
 
 class InferenceServer:
@@ -89,6 +157,8 @@ class InferenceServer:
         self.registry = registry
         self.stats = RequestStats()
         self._server: ThreadedServer | None = None
+        self._unknown_callbacks: set[str] = set()
+        self._unknown_lock = threading.Lock()
 
     # -- the app -----------------------------------------------------------------------------
     def _names(self) -> list[str]:
@@ -96,19 +166,23 @@ class InferenceServer:
         names += [a for a in self.aliases if a and a not in names]
         return names
 
-    def _resolve_callback(self, name: Any) -> Callable[[Any], Any] | None:
-        if name is None or name == "":
+    def _resolve_callback(self, name: str | None) -> Callable[[Any], Any] | None:
+        """Return the callback registered here as ``name``; None (logged once per name) if there is none."""
+        if not name:
             return None
-        if not isinstance(name, str):
-            raise HTTPError(422, f"callback must be the name of a registered post_process_callback, "
-                                 f"got {name!r}")
         from ..registry import Kind, default_registry
 
         registry = self.registry or default_registry
         try:
             target = registry.get(Kind.CALLBACK, name)
         except RegistryError as exc:
-            raise HTTPError(400, f"unknown callback: {exc}") from None
+            with self._unknown_lock:
+                first = name not in self._unknown_callbacks
+                self._unknown_callbacks.add(name)
+            if first:
+                logger.warning("callback %r is not registered on this server; results are sent unchanged "
+                               "(the edge applies it where it is registered): %s", name, exc)
+            return None
         if isinstance(target, type):
             target = target()
         return target
@@ -128,7 +202,7 @@ class InferenceServer:
                 raise HTTPError(400, f"malformed binary body: {exc}") from None
             if not isinstance(meta, dict) or len(arrays) != 1:
                 raise HTTPError(422, "binary body must carry one array and a JSON object header")
-            return arrays[0], meta.get("callback") or meta.get("post_process")
+            return arrays[0], _callback_name(meta)
         if ctype in ("", JSON_MEDIA_TYPE) or ctype.endswith("+json"):
             try:
                 payload = json.loads(body)
@@ -141,7 +215,7 @@ class InferenceServer:
                 raise HTTPError(422, "field 'data' is required: send {\"data\": [...]}")
             if not isinstance(payload["data"], list):
                 raise HTTPError(422, f"field 'data' must be a list, got {type(payload['data']).__name__}")
-            return payload["data"], payload.get("callback") or payload.get("post_process")
+            return payload["data"], _callback_name(payload)
         raise HTTPError(415, f"unsupported Content-Type {ctype!r}; "
                              f"send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
 
@@ -191,7 +265,8 @@ class InferenceServer:
                 except HTTPError as exc:
                     return error_response(exc.status, exc.message)
                 infos = [{"path": route.path, "name": route.name} for route in app.routes]
-                return {"infos": infos, "codecs": [codec.MEDIA_TYPE, JSON_MEDIA_TYPE], "service": name}
+                return {"infos": infos, "codecs": [codec.MEDIA_TYPE, JSON_MEDIA_TYPE], "service": name,
+                        "callbacks": "apply"}
             info.__annotations__["request"] = Request  # resolved here: annotations are strings in this module
             return info
 
@@ -209,12 +284,20 @@ class InferenceServer:
                 result = await run_in_threadpool(self._infer, data, post_process)
                 response = self._encode(result, request.headers.get("accept", ""))
             except HTTPError as exc:
-                self.stats.count("failed")
+                self.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
-            except Exception as exc:  # the model's own failure: answer 500, count it, keep serving
+            except Exception as exc:  # the model's own failure: counted, answered; the server keeps serving
+                if _is_input_error(exc):  # the model says this input is wrong: the client's fault, not ours
+                    logger.info("the model rejected a request's input on %s: %s: %s", request.url.path,
+                                type(exc).__name__, exc)
+                    self.stats.count("rejected")
+                    return error_response(422, f"the model cannot take this input: "
+                                               f"{type(exc).__name__}: {exc}")
                 logger.exception("inference failed on %s", request.url.path)
                 self.stats.count("failed")
                 return error_response(500, f"inference failed: {type(exc).__name__}: {exc}")
+            if post_process is not None:
+                response.headers[CALLBACK_APPLIED_HEADER] = callback
             self.stats.count("ok")
             return response
 
@@ -233,6 +316,7 @@ class InferenceServer:
             app.add_api_route(f"/{name}", make_info(name), methods=["GET"], name="method",
                               summary="List the routes")
             app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **predict_doc)
+        app.add_middleware(_CallbacksHeader)
         return app
 
     # -- running -----------------------------------------------------------------------------

@@ -22,14 +22,33 @@ import numpy as np
 from ..exceptions import ConfigError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from . import codec
 
-__all__ = ["CircuitBreaker", "InferenceClient", "WireFormat", "JSON_MEDIA_TYPE", "to_jsonable"]
+__all__ = ["CircuitBreaker", "CloudReply", "InferenceClient", "WireFormat", "JSON_MEDIA_TYPE", "to_jsonable"]
 
 logger = logging.getLogger(__name__)
 
 JSON_MEDIA_TYPE = "application/json"
 _RETRY_STATUSES = {502, 503, 504}
+_AWAY_STATUSES = frozenset(_RETRY_STATUSES)  # answers that open the breaker: the peer is away or overloaded
 _FALLBACK_STATUSES = {415, 422}
 _ACCEPT_BOTH = f"{codec.MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.9"  # the codec preferred, JSON understood
+# what a sedna_lib big-model server says on every reply (servers.inference; transport sits below servers)
+_CALLBACKS_HEADER = "sedna-callbacks"
+_CALLBACK_APPLIED_HEADER = "sedna-callback-applied"
+
+
+class CloudReply(NamedTuple):
+    """A big-model answer and what the peer did with the callback name.
+
+    Attributes
+    ----------
+    result : object
+        The ``result`` of the reply.
+    callback_applied : bool
+        Whether the peer applied the callback named in the request (False when none was sent).
+    """
+
+    result: Any
+    callback_applied: bool = False
 
 
 class WireFormat(str, enum.Enum):
@@ -204,6 +223,10 @@ class InferenceClient:
     ----------
     breaker : CircuitBreaker
         The circuit breaker.
+    applies_callbacks : bool or None
+        Whether the peer said it applies callback names (a sedna_lib server's ``Sedna-Callbacks:
+        apply`` reply header); None until a reply was seen. A callback name is sent only to a peer
+        that said so: an original Sedna server answers 500 to a name it has not registered.
 
     Notes
     -----
@@ -245,6 +268,7 @@ class InferenceClient:
         self._service_in_use = self.service_name
         self._binary_ok = True
         self._binary_confirmed = False
+        self.applies_callbacks: bool | None = None
 
     @classmethod
     def from_config(cls, config: Any, *, url: str | None = None, service_name: str | None = None,
@@ -373,9 +397,9 @@ class InferenceClient:
             self.breaker.record_failure()
             raise
         except RemoteError as exc:
-            if exc.status_code is not None and exc.status_code >= 500:
+            if exc.status_code in _AWAY_STATUSES:  # a gateway says the peer is away or overloaded
                 self.breaker.record_failure()
-            else:
+            else:  # the peer answered: it is there; the error is about this request (or the deployment)
                 self.breaker.record_success()
             raise
         except TransportError:
@@ -433,6 +457,41 @@ class InferenceClient:
         ProtocolError
             If the answer is malformed.
         """
+        return self._guarded(lambda: self._predict(data, callback, fields)).result
+
+    def predict_reply(self, data: Any, *, callback: str | None = None, **fields: Any) -> CloudReply:
+        """Like :meth:`predict`, and also tell whether the peer applied the callback.
+
+        The callback name is sent only to a peer that says it applies callbacks (learned from its
+        replies; asked once with ``GET {endpoint}`` when not known yet). A peer that did not
+        apply it (an original Sedna server, or a sedna_lib one without that callback) leaves the
+        result as its model gave it, and ``callback_applied`` is False: the caller applies it.
+
+        Parameters
+        ----------
+        data : numpy.ndarray or JSON-able
+            The payload.
+        callback : str, default=None
+            Name of a ``post_process_callback``.
+        **fields : object
+            Extra JSON fields.
+
+        Returns
+        -------
+        CloudReply
+            The result, and whether the callback was applied by the peer.
+
+        Raises
+        ------
+        TransportTimeout
+            If the peer does not connect or answer in time.
+        TransportError
+            If it cannot be reached, or its circuit breaker is open.
+        RemoteError
+            If it answers with an error status.
+        ProtocolError
+            If the answer is malformed.
+        """
         return self._guarded(lambda: self._predict(data, callback, fields))
 
     def inference(self, x: Any, **kwargs: Any) -> dict[str, Any]:
@@ -450,7 +509,9 @@ class InferenceClient:
         dict
             ``{"result": result}``.
         """
-        callback = kwargs.pop("callback", None) or kwargs.pop("post_process", None)
+        callback = kwargs.pop("callback", None)
+        post_process = kwargs.pop("post_process", None)
+        callback = callback or post_process
         if callback is not None and not isinstance(callback, str):
             callback = None  # a callable cannot travel; Sedna's client failed here
         return {"result": self.predict(x, callback=callback, **kwargs)}
@@ -469,25 +530,39 @@ class InferenceClient:
         """``GET url`` through the circuit breaker; the decoded JSON reply."""
         def call() -> Any:
             response = self._send("GET", url)
+            self._learn(response)
             _raise_for_status(response, url)
             return _json_body(response, url)
 
         return self._guarded(call)
 
+    def _learn(self, response: _Reply) -> None:
+        """Note what a reply says of the peer: a sedna_lib server applies callbacks and reads the codec."""
+        if response.headers.get(_CALLBACKS_HEADER, "").strip().lower() == "apply":
+            self.applies_callbacks = True
+            self._binary_confirmed = True  # it reads the codec: a 422 from it is about the sample
+        elif response.status_code < 500:
+            self.applies_callbacks = False
+
     def _encode(self, data: Any, callback: str | None, fields: dict[str, Any],
                 binary: bool) -> tuple[bytes, dict[str, str]]:
+        named = {"callback": callback} if callback else {}  # only a peer that applies callbacks gets a name
         if binary:
-            meta = {**to_jsonable(fields), "callback": callback, "data": "array"}
+            meta = {**to_jsonable(fields), **named, "data": "array"}
             return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE, "Accept": _ACCEPT_BOTH}
         try:
-            body = {**to_jsonable(fields), "data": to_jsonable(data), "callback": callback}
+            body = {**to_jsonable(fields), "data": to_jsonable(data), **named}
         except TypeError as exc:
             raise ProtocolError(f"the payload cannot be sent: {exc}", url=self.endpoint) from None
         accept = JSON_MEDIA_TYPE if self.wire == WireFormat.JSON else _ACCEPT_BOTH
         headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
         return json.dumps(body, separators=(",", ":")).encode(), headers
 
-    def _predict(self, data: Any, callback: str | None, fields: dict[str, Any]) -> Any:
+    def _predict(self, data: Any, callback: str | None, fields: dict[str, Any]) -> CloudReply:
+        if callback and self.applies_callbacks is None:
+            self._learn(self._send("GET", self.endpoint))  # ask once whether the peer applies callbacks
+        if not self.applies_callbacks:
+            callback = None
         wire = _check_wire(self.wire)
         binary = wire == WireFormat.BINARY or (
             wire == WireFormat.AUTO and self._binary_ok and is_binary_array(data))
@@ -503,6 +578,7 @@ class InferenceClient:
             self._service_in_use = fallback
             url = f"{self.endpoint}/predict"
             response = self._send("POST", url, data=body, headers=headers)
+        self._learn(response)
         if binary and wire == WireFormat.AUTO and not self._binary_confirmed and (
                 response.status_code in _FALLBACK_STATUSES or response.status_code >= 500):
             # a peer that never answered a binary request (an original Sedna server answers 422, or
@@ -515,7 +591,8 @@ class InferenceClient:
         elif binary and response.status_code < 400:
             self._binary_confirmed = True
         _raise_for_status(response, url)
-        return _result_of(response, url)
+        applied = bool(callback) and response.headers.get(_CALLBACK_APPLIED_HEADER) == callback
+        return CloudReply(_result_of(response, url), applied)
 
 
 class _Reply(NamedTuple):
@@ -583,7 +660,12 @@ def _result_of(response: _Reply, url: str) -> Any:
     """Return the ``result`` of a predict reply, in the binary codec or JSON (by its Content-Type)."""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == codec.MEDIA_TYPE:
-        meta, arrays = codec.decode(response.content, copy=False)
+        try:
+            meta, arrays = codec.decode(response.content, copy=False)
+        except ProtocolError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            raise ProtocolError(f"{url}: binary reply cannot be decoded: {exc}", url=url) from None
         if isinstance(meta, dict) and meta.get("result") == "array" and len(arrays) == 1:
             return arrays[0]
         if isinstance(meta, dict) and "result" in meta:
@@ -599,9 +681,10 @@ def _raise_for_status(response: Any, url: str) -> None:
     if response.status_code < 400:
         return
     try:
-        detail = response.json().get("detail", response.text)
+        reply = response.json()
     except ValueError:
-        detail = response.text
+        reply = None
+    detail = reply.get("detail", response.text) if isinstance(reply, dict) else response.text
     raise RemoteError(f"{url} answered {response.status_code}: {str(detail)[:500]}", url=url,
                       status_code=response.status_code)
 

@@ -6,7 +6,7 @@ import pytest
 
 from sedna_lib.config import Config
 from sedna_lib.context import Context
-from sedna_lib.exceptions import ConfigError
+from sedna_lib.exceptions import ConfigError, SednaWarning
 from sedna_lib.joint_inference import BigModelService, JointInference, get_big_model_endpoint, load_model
 from sedna_lib.servers._threaded import ThreadedServer
 
@@ -198,7 +198,8 @@ def test_dead_cloud_answers_from_the_edge_and_queued_examples_survive_a_restart(
     service = BigModelService(Cloud(cloud), context=ctx()).start(host="127.0.0.1", port=port, block=False)
     try:
         second = edge_job(edge, "EdgeOnly", tmp_path, ctx(**cfg), on_offloaded=on_offloaded)
-        second.start()
+        with pytest.warns(SednaWarning, match="5 hard examples queued by an earlier run"):
+            second.start()
         assert done.wait(10)
         second.close()
     finally:

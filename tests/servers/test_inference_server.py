@@ -42,9 +42,16 @@ def test_callback_is_applied_under_both_field_names(server):
         assert reply.json() == {"result": [-2.0]}
 
 
-def test_unknown_callback_is_a_400_naming_it(server):
+def test_unknown_callback_answers_unchanged_not_an_error(server):
+    # a callback name never fails a request: Sedna's edge sends names it registered only locally
     reply = requests.post(server.url + "/ji-svc/predict", json={"data": [1], "callback": "nope"}, timeout=5)
-    assert reply.status_code == 400 and "nope" in reply.json()["detail"]
+    assert reply.status_code == 200 and reply.json() == {"result": [2.0]}
+    assert "sedna-callback-applied" not in reply.headers
+
+
+def test_a_callback_that_is_not_a_name_is_a_422_naming_the_field(server):
+    reply = requests.post(server.url + "/ji-svc/predict", json={"data": [1], "callback": {"f": 1}}, timeout=5)
+    assert reply.status_code == 422 and "callback" in reply.json()["detail"]
 
 
 @pytest.mark.parametrize("body, ctype, status", [

@@ -1,0 +1,309 @@
+"""Offload reliability: a refused, failing or garbled answer never cuts the edge off a healthy cloud.
+
+Failures are classified: the cloud away (refused, timeout) -> breaker and queue, sent in order
+later; a 4xx -> this sample is bad, dead-lettered, never retried; a 5xx or a malformed reply ->
+this sample again on its own backoff, a bounded number of times, never in the way of the rest;
+401/403 -> the deployment is wrong, said loudly, nothing queued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sedna_lib._offload_queue import OffloadQueue
+from sedna_lib.config import Config
+from sedna_lib.context import Context
+from sedna_lib.exceptions import SednaWarning
+from sedna_lib.joint_inference import BigModelService, JointInference
+from sedna_lib.servers._threaded import ThreadedServer
+
+pytestmark = pytest.mark.integration
+
+POISON = -1.0  # first value of a sample the cloud's model cannot take
+
+
+class Edge:
+    def predict(self, data, **kwargs):
+        return [0.5, 0.5]
+
+
+class Cloud:
+    """Answers ``[2 * first value]``; ``fault`` decides what it does with a poison sample."""
+
+    def __init__(self, fault: str = "shape") -> None:
+        self.fault = fault
+        self.seen: list[float] = []
+        self.lock = threading.Lock()
+
+    def predict(self, data, **kwargs):
+        first = float(np.asarray(data).ravel()[0])
+        with self.lock:
+            self.seen.append(first)
+        if first == POISON:
+            if self.fault == "shape":
+                raise ValueError("X has 1 features, but this model is expecting 64 features as input")
+            raise RuntimeError("the GPU ran out of memory")  # a real server fault: 500
+        return [2 * first]
+
+
+def ctx(**fields) -> Context:
+    return Context(Config(service_name="ji-svc", **fields))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(model, port: int = 0, **config) -> BigModelService:
+    return BigModelService(model, context=ctx(**config)).start(host="127.0.0.1", port=port, block=False)
+
+
+def edge_job(url: str, tmp_path, **options) -> JointInference:
+    return JointInference(Edge(), "CloudOnly", context=ctx(), cloud=url + "/ji-svc",
+                          offload_dir=str(tmp_path), report=False, **options)
+
+
+def test_a_model_rejecting_the_input_is_a_422_with_its_reason_not_a_500():
+    import requests
+
+    with serve(Cloud("shape")) as service:
+        bad = requests.post(service.url + "/ji-svc/predict", json={"data": [POISON]}, timeout=5)
+        good = requests.post(service.url + "/ji-svc/predict", json={"data": [1.0]}, timeout=5)
+    assert bad.status_code == 422 and "expecting 64 features" in bad.json()["detail"]
+    assert good.status_code == 200 and good.json() == {"result": [2.0]}
+
+
+def test_a_real_server_fault_stays_a_500():
+    import requests
+
+    with serve(Cloud("fault")) as service:
+        reply = requests.post(service.url + "/ji-svc/predict", json={"data": [POISON]}, timeout=5)
+    assert reply.status_code == 500 and "ran out of memory" in reply.json()["detail"]
+
+
+def test_a_poison_sample_is_dead_lettered_and_every_good_one_reaches_the_cloud(tmp_path):
+    cloud, letters = Cloud("shape"), []
+    with serve(cloud) as service:
+        ji = edge_job(service.url, tmp_path, on_dead_letter=letters.append)
+        with ji, pytest.warns(SednaWarning, match="refused this sample"):
+            first = ji.inference(np.array([POISON]))
+            good = [ji.inference(np.array([float(i)])) for i in range(1, 41)]
+
+    assert first.cloud is None and first.result == [0.5, 0.5]  # answered by the edge
+    assert [r.cloud for r in good] == [[2.0 * i] for i in range(1, 41)]  # all at once, none queued
+    assert ji.stats["cloud_ok"] == 40 and ji.pending_offloads == 0
+    assert ji.stats["dead_lettered"] == 1 and cloud.seen.count(POISON) == 1  # never retried
+    (letter,) = letters
+    assert letter.status_code == 422 and "expecting 64 features" in letter.reason
+    assert [d.data.tolist() for d in ji.dead_letters] == [[POISON]]
+
+
+def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path):
+    port = free_port()
+    ji = edge_job(f"http://127.0.0.1:{port}", tmp_path)
+    ji.client.max_retries = 0
+    with ji:
+        for value in [POISON] + [float(i) for i in range(1, 11)]:  # the cloud is away: all queued, in order
+            assert ji.inference(np.array([value])).cloud is None
+        assert ji.pending_offloads == 11
+    cloud, delivered, done = Cloud("shape"), [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(float(example.data[0]))
+        if len(delivered) == 10:
+            done.set()
+
+    with serve(cloud, port):
+        later = edge_job(f"http://127.0.0.1:{port}", tmp_path, on_offloaded=on_offloaded)
+        with pytest.warns(SednaWarning, match="earlier run"):
+            later.start()
+        assert done.wait(15)
+        later.close()
+
+    assert delivered == [float(i) for i in range(1, 11)]
+    assert later.pending_offloads == 0 and [d.data.tolist() for d in later.dead_letters] == [[POISON]]
+
+
+def test_a_sample_the_cloud_fails_on_is_retried_on_its_own_backoff_then_dead_lettered(tmp_path):
+    cloud, letters, buried = Cloud("fault"), [], threading.Event()
+
+    def on_dead_letter(letter):
+        letters.append(letter)
+        buried.set()
+
+    with serve(cloud) as service:
+        ji = edge_job(service.url, tmp_path, on_dead_letter=on_dead_letter, max_attempts=3,
+                      retry_backoff=0.05)
+        with ji:
+            assert ji.inference(np.array([POISON])).cloud is None
+            good = [ji.inference(np.array([float(i)])).cloud for i in range(1, 31)]
+            assert buried.wait(15)
+
+    assert good == [[2.0 * i] for i in range(1, 31)]  # the 500 did not open the breaker for the others
+    assert cloud.seen.count(POISON) == 3 and ji.stats["retried"] == 1
+    assert letters[0].status_code == 500 and "3 times" in letters[0].reason and ji.pending_offloads == 0
+
+
+class Garbled:
+    """A cloud whose replies are malformed in one of several ways."""
+
+    REPLIES = {
+        "not-json": (200, "application/json", b"<html>gateway</html>"),
+        "json-list": (200, "application/json", b"[1, 2]"),
+        "no-result": (200, "application/json", b'{"answer": 1}'),
+        "error-list": (400, "application/json", b"[1, 2]"),
+        "bad-binary": (200, "application/x-sedna-arrays", b"SDNA\x00\x00\x00\xff{garbage"),
+    }
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        status, ctype, body = self.REPLIES[self.kind]
+
+        async def predict(request):
+            await request.body()
+            return Response(body, status_code=status, media_type=ctype)
+
+        async def info(request):
+            return Response(b'{"infos": []}', media_type="application/json")
+
+        return Starlette(routes=[Route("/ji-svc/predict", predict, methods=["POST"]),
+                                 Route("/ji-svc", info, methods=["GET"])])
+
+
+@pytest.mark.parametrize("kind", sorted(Garbled.REPLIES))
+def test_a_malformed_cloud_reply_answers_from_the_edge_and_never_raises(tmp_path, kind):
+    with ThreadedServer(Garbled(kind).app()) as server:
+        ji = edge_job(server.url, tmp_path)
+        with ji:
+            results = [ji.inference(np.array([1.0, 2.0])),
+                       ji.inference(np.array([3.0, 4.0]), post_process=lambda r: r)]
+
+    assert all(r.is_hard and r.cloud is None and r.result == [0.5, 0.5] for r in results)
+    kept = ji.pending_offloads + ji.stats["dead_lettered"]
+    assert kept == 2  # nothing lost: queued for a retry, or dead-lettered when the cloud refused it
+
+
+def test_a_wrong_token_is_said_loudly_and_fills_no_queue(tmp_path):
+    with serve(Cloud(), auth_token="right") as service:
+        ji = edge_job(service.url, tmp_path)
+        with ji, pytest.warns(SednaWarning, match="401.*SEDNA_AUTH_TOKEN"):
+            results = [ji.inference(np.array([float(i)])) for i in range(5)]
+
+    assert all(r.cloud is None and r.result == [0.5, 0.5] for r in results)
+    assert ji.pending_offloads == 0 and ji.stats["dead_lettered"] == 0 and ji.stats["config_errors"] == 5
+
+
+# -- where the queue lives, and how old its entries may get -----------------------------------------------
+
+def test_the_queue_is_scoped_per_service_and_cloud_under_the_work_dir(tmp_path):
+    def folder(service, port):
+        job = JointInference(Edge(), "CloudOnly", context=Context(Config(service_name=service,
+                                                                         work_dir=str(tmp_path))),
+                             cloud=f"http://127.0.0.1:{port}/{service}", report=False)
+        return Path(job.queue.folder)
+
+    a, b, c = folder("detector", 5000), folder("classifier", 5000), folder("detector", 5001)
+
+    assert len({a, b, c}) == 3 and all(tmp_path in p.parents for p in (a, b, c))
+    assert a.relative_to(tmp_path).parts[:2] == ("offload", "detector")
+
+
+def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(tmp_path):
+    queue = OffloadQueue(str(tmp_path))
+    stale = [queue.put(np.array([float(i)]), {"callback": None}) for i in range(3)]
+    for entry in stale:  # an earlier, unrelated run left these two hours ago
+        path = tmp_path / f"{entry}.sdna"
+        old = f"{time.time_ns() - 7200 * 10**9:020d}-{entry.split('-')[1]}"
+        path.rename(tmp_path / f"{old}.sdna")
+    queue = OffloadQueue(str(tmp_path))
+    queue.put(np.array([7.0]), {"callback": None})
+    cloud, delivered, done = Cloud(), [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(float(example.data[0]))
+        done.set()
+
+    with serve(cloud) as service:
+        ji = edge_job(service.url, tmp_path, on_offloaded=on_offloaded, max_age=3600)
+        leftovers = r"4 hard examples queued by an earlier run.*3 older than 60 min"
+        with pytest.warns(SednaWarning, match=leftovers):
+            ji.start()
+        assert done.wait(10)
+        ji.close()
+
+    assert delivered == [7.0] and cloud.seen == [7.0]  # the stale ones were never sent
+    assert ji.stats["expired"] == 3 and ji.pending_at_start == 4
+    assert sorted(float(d.data[0]) for d in ji.dead_letters) == [0.0, 1.0, 2.0]
+    assert all("expired" in d.reason for d in ji.dead_letters)
+
+
+# -- the edge killed mid-drain -----------------------------------------------------------------------------
+
+EDGE_SCRIPT = Path(__file__).with_name("_offload_edge.py")
+
+
+class BlockingCloud(Cloud):
+    """Blocks on the ``block_at``-th request until released (the edge is killed meanwhile)."""
+
+    def __init__(self, block_at: int) -> None:
+        super().__init__()
+        self.block_at = block_at
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def predict(self, data, **kwargs):
+        result = super().predict(data, **kwargs)
+        if len(self.seen) == self.block_at:
+            self.reached.set()
+            self.release.wait(30)
+        return result
+
+
+def run_edge(url: str, folder: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, str(EDGE_SCRIPT), url, str(folder)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_an_edge_killed_mid_drain_and_restarted_loses_no_hard_example(tmp_path):
+    n = 40
+    queue = OffloadQueue(str(tmp_path))
+    for i in range(n):
+        queue.put(np.array([float(i)]), {"callback": None})
+    cloud = BlockingCloud(block_at=15)
+
+    with serve(cloud) as service:
+        first = run_edge(service.url, tmp_path)
+        try:
+            assert cloud.reached.wait(60), first.communicate(timeout=10)
+            first.send_signal(signal.SIGKILL)  # mid-request: the 15th answer never arrives
+            first.wait(10)
+        finally:
+            cloud.release.set()
+        second = run_edge(service.url, tmp_path)
+        out, err = second.communicate(timeout=60)
+
+    assert first.returncode == -signal.SIGKILL
+    assert second.returncode == 0, err
+    assert set(cloud.seen) == {float(i) for i in range(n)}  # every one reached the cloud
+    assert len(cloud.seen) - n <= 1  # at most the one in flight when the edge died was sent twice
+    assert json.loads(out.strip().splitlines()[-1])["pending"] == 0
+    assert OffloadQueue(str(tmp_path)).ids() == []
