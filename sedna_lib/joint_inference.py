@@ -60,6 +60,7 @@ _COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed
 _SELF_DESIGN = "self-design"  # Sedna 0.6's mining_mode that runs the edge model alone
 _MAX_BACKOFF = 300.0  # the longest wait before a failed queued example is tried again (s)
 _CONFIG_PAUSE = 30.0  # how long the drain waits after the cloud refused the edge itself (401/403/404)
+_HUB_REPO = re.compile(r"^[a-zA-Z0-9][\w\-]*/[a-zA-Z0-9][\w\-.]*$")  # ``owner/name`` on a model hub
 
 # ``JointInference._miner`` before the miner is built (None means "built: no miner")
 _UNBUILT: Any = object()
@@ -219,6 +220,13 @@ def _load_model_file(job: JobBase) -> None:
         return  # the estimator is used as given (already trained, or it loads itself)
     path = job.model_path
     if job.model_load_mode == "file" and not os.path.exists(path):
+        load_as_given = getattr(job.estimator, "_load_file", None)
+        if _HUB_REPO.match(path) and load_as_given is not None:
+            # a model hub name such as ``Qwen/Qwen2.5-1.5B-Instruct`` (Sedna 0.6 accepts one, and
+            # Ianvs's LLM examples set ``model_path`` to it): the estimator's own load fetches it
+            load_as_given(path)
+            job.estimator.has_load = True
+            return
         raise StorageNotFoundError(f"model file {path!r} does not exist; check MODEL_URL/MODEL_PATH",
                                    uri=path)
     job.estimator.load(path)
