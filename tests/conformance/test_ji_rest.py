@@ -30,6 +30,9 @@ pytestmark = pytest.mark.integration
 ORIGINAL_EDGE_PLAIN = b'{"post_process": null, "data": [[1.0, 2.0]]}'
 ORIGINAL_EDGE_WITH_CALLBACK = b'{"post_process": "only_at_the_edge", "data": [[1.0, 2.0]]}'
 ORIGINAL_EDGE_HEADERS = {"Content-Type": "application/json", "Accept": "*/*"}
+# Sedna 0.6 (the build Ianvs ships) passes its inference keywords on, mining_mode among them
+SEDNA06_EDGE_WITH_CALLBACK = (b'{"post_process": "only_at_the_edge", "mining_mode": "mining-then-inference", '
+                              b'"data": [[1.0, 2.0]]}')
 
 # -- golden answers of a cloud that doubles its input ------------------------------------------------------
 DOUBLED = {"result": [[2.0, 4.0]]}
@@ -99,6 +102,13 @@ def test_original_edge_callback_the_cloud_does_not_have_is_answered_unchanged(cl
     assert [r.status_code for r in replies] == [200, 200, 200]
     assert all(json.loads(r.content) == DOUBLED for r in replies)
     assert all("sedna-callback-applied" not in r.headers for r in replies)
+
+
+def test_a_sedna06_edge_body_with_its_extra_fields_gets_the_golden_answer(cloud):
+    reply = requests.post(cloud + "/sedna/predict", data=SEDNA06_EDGE_WITH_CALLBACK,
+                          headers=ORIGINAL_EDGE_HEADERS, timeout=5)
+
+    assert reply.status_code == 200 and json.loads(reply.content) == DOUBLED
 
 
 def test_unknown_callback_is_logged_once(cloud, caplog):
