@@ -364,6 +364,7 @@ class JointInference(JobBase):
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
         self._said: set[Any] = set()  # what was already warned about (once each)
+        self._away = False  # the cloud was found away by a live call (said once per outage)
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -672,6 +673,12 @@ class JointInference(JobBase):
                                              f"{type(exc).__name__}: {exc}", None)
                 return None
         self._count("cloud_ok")
+        if self._away:
+            with self._lock:
+                back, self._away = self._away, False
+            if back:
+                logger.warning("the cloud answers again; %d kept hard examples are being sent",
+                               len(self.queue))
         if len(self.queue):
             self._ensure_drain()
         return result
@@ -682,7 +689,13 @@ class JointInference(JobBase):
         status = getattr(exc, "status_code", None)
         if kind is _Failure.AWAY:
             if item is None:
-                logger.warning("cloud unavailable, answering from the edge and keeping the sample: %s", exc)
+                with self._lock:
+                    first, self._away = not self._away, True
+                if first:  # once per outage, not once per sample
+                    logger.warning("the cloud is unavailable; hard examples are answered by the edge and "
+                                   "kept in %s until it is back: %s", self.queue.folder, exc)
+                else:
+                    logger.debug("cloud still unavailable: %s", exc)
                 self._enqueue(data, name)
             else:
                 logger.info("cloud still unavailable for queued examples: %s", exc)

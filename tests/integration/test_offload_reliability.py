@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -128,11 +130,14 @@ def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path):
 
     with serve(cloud, port):
         later = edge_job(f"http://127.0.0.1:{port}", tmp_path, on_offloaded=on_offloaded)
-        with pytest.warns(SednaWarning, match="earlier run"):
+        with pytest.warns(SednaWarning) as said:  # also what the drain thread says
             later.start()
-        assert done.wait(15)
+            assert done.wait(15)
         later.close()
 
+    messages = [str(w.message) for w in said]
+    assert any("11 hard examples queued by an earlier run" in m for m in messages)
+    assert any("refused this sample" in m and "422" in m for m in messages)
     assert delivered == [float(i) for i in range(1, 11)]
     assert later.pending_offloads == 0 and [d.data.tolist() for d in later.dead_letters] == [[POISON]]
 
@@ -191,9 +196,10 @@ class Garbled:
 
 @pytest.mark.parametrize("kind", sorted(Garbled.REPLIES))
 def test_a_malformed_cloud_reply_answers_from_the_edge_and_never_raises(tmp_path, kind):
+    said = pytest.warns(SednaWarning, match="refused this sample") if kind == "error-list" else nullcontext()
     with ThreadedServer(Garbled(kind).app()) as server:
         ji = edge_job(server.url, tmp_path)
-        with ji:
+        with ji, said:
             results = [ji.inference(np.array([1.0, 2.0])),
                        ji.inference(np.array([3.0, 4.0]), post_process=lambda r: r)]
 
@@ -244,11 +250,15 @@ def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(t
 
     with serve(cloud) as service:
         ji = edge_job(service.url, tmp_path, on_offloaded=on_offloaded, max_age=3600)
-        leftovers = r"4 hard examples queued by an earlier run.*3 older than 60 min"
-        with pytest.warns(SednaWarning, match=leftovers):
+        with pytest.warns(SednaWarning) as said:  # also what the drain thread says
             ji.start()
-        assert done.wait(10)
+            assert done.wait(10)
         ji.close()
+
+    messages = [str(w.message) for w in said]
+    leftovers = r"4 hard examples queued by an earlier run.*3 older than 60 min"
+    assert any(re.search(leftovers, m) for m in messages)
+    assert any("3 queued hard examples were older than 60 min" in m for m in messages)
 
     assert delivered == [7.0] and cloud.seen == [7.0]  # the stale ones were never sent
     assert ji.stats["expired"] == 3 and ji.pending_at_start == 4
@@ -307,3 +317,15 @@ def test_an_edge_killed_mid_drain_and_restarted_loses_no_hard_example(tmp_path):
     assert len(cloud.seen) - n <= 1  # at most the one in flight when the edge died was sent twice
     assert json.loads(out.strip().splitlines()[-1])["pending"] == 0
     assert OffloadQueue(str(tmp_path)).ids() == []
+
+
+def test_an_absent_cloud_is_said_once_per_outage_not_once_per_sample(tmp_path, caplog):
+    ji = edge_job(f"http://127.0.0.1:{free_port()}", tmp_path)
+    ji.client.max_retries = 0
+    with ji:
+        for i in range(6):
+            ji.inference(np.array([float(i)]))
+
+    said = [r for r in caplog.records
+            if r.levelname == "WARNING" and "cloud is unavailable" in r.getMessage()]
+    assert len(said) == 1 and ji.pending_offloads == 6
