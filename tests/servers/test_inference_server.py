@@ -162,3 +162,18 @@ def test_a_sedna_style_client_body_is_understood(server):
     body = json.dumps({"post_process": "negate", "data": [[1.0, 2.0]]})
     reply = requests.post(server.url + "/sedna/predict", data=body, timeout=5)
     assert reply.json() == {"result": [[-2.0, -4.0]]}
+
+
+def test_a_torch_shape_mismatch_is_a_422_with_the_reason():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(4, 2)
+
+    def model(data):
+        with torch.no_grad():
+            return net(torch.as_tensor(data, dtype=torch.float32)).tolist()
+
+    with InferenceServer(model, "s", http_port=0) as srv:
+        bad = requests.post(srv.url + "/s/predict", json={"data": [[1.0, 2.0]]}, timeout=5)
+        good = requests.post(srv.url + "/s/predict", json={"data": [[1.0, 2.0, 3.0, 4.0]]}, timeout=5)
+    assert bad.status_code == 422 and "mat1 and mat2" in bad.json()["detail"]
+    assert good.status_code == 200 and len(good.json()["result"][0]) == 2
