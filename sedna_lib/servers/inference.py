@@ -8,7 +8,9 @@ path original Sedna edge workers call whatever the service is named):
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
   accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
-- ``GET /openapi.json`` and ``/docs``: the OpenAPI schema.
+- ``GET /openapi.json`` and ``/docs``: the OpenAPI schema;
+- ``/v1/chat/completions``, ``/v1/completions``, ``/v1/models`` and ``/metrics``: the
+  OpenAI-compatible routes of a served language model (:mod:`sedna_lib.servers.openai_routes`).
 
 Callbacks: a callback name never fails a request. A name registered here is applied to the
 result (the reply then carries ``Sedna-Callback-Applied: <name>``); an unknown one is logged once
@@ -131,6 +133,8 @@ class InferenceServer:
     ----------
     stats : RequestStats
         Request counters (also on ``/healthz``).
+    llm_stats : LLMServingStats or None
+        Counters of the OpenAI-compatible routes (also on ``/metrics``), once the app is built.
 
     Examples
     --------
@@ -156,6 +160,7 @@ class InferenceServer:
         self.aliases = aliases
         self.registry = registry
         self.stats = RequestStats()
+        self.llm_stats: Any = None
         self._server: ThreadedServer | None = None
         self._unknown_callbacks: set[str] = set()
         self._unknown_lock = threading.Lock()
@@ -316,6 +321,9 @@ class InferenceServer:
             app.add_api_route(f"/{name}", make_info(name), methods=["GET"], name="method",
                               summary="List the routes")
             app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **predict_doc)
+        from .openai_routes import add_openai_routes
+
+        self.llm_stats = add_openai_routes(app, self)
         app.add_middleware(_CallbacksHeader)
         return app
 
