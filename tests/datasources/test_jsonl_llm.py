@@ -16,9 +16,8 @@ def _write_jsonl(path, rows, extra=""):
 
 
 def test_jsonl_questions_are_x_and_answers_are_y_in_file_order(tmp_path):
-    path = _write_jsonl(tmp_path / "test.jsonl", [{"question": "1+1?", "answer": "2"},
-                                                 {"question": "capital of France?", "answer": "Paris"}],
-                        extra="\n")
+    rows = [{"question": "1+1?", "answer": "2"}, {"question": "capital of France?", "answer": "Paris"}]
+    path = _write_jsonl(tmp_path / "test.jsonl", rows, extra="\n")
 
     ds = JsonlDataParse(data_type="test")
     returned = ds.parse(str(path))
@@ -59,7 +58,8 @@ def llm_bench(tmp_path):
         "level_2_dim": "text", "level_3_dim": "government", "level_4_dim": "policy"}), encoding="utf-8")
     _write_jsonl(folder / "data.jsonl", [
         {"prompt": "Answer briefly. ", "query": "Who signs laws?", "response": "The president",
-         "explanation": "constitution", "judge_prompt": "Score 0-10: ", "level_3_dim": "gov", "level_4_dim": "law"},
+         "explanation": "constitution", "judge_prompt": "Score 0-10: ", "level_3_dim": "gov",
+         "level_4_dim": "law"},
         {"query": "What is a budget?", "response": "A plan", "level_3_dim": "gov", "level_4_dim": "finance"},
     ])
     return folder / "metadata.json"
@@ -81,8 +81,8 @@ def test_metadata_parse_reads_the_metadata_and_the_data_file_beside_it(llm_bench
 
 
 def test_metadata_parse_without_required_fields_names_them(llm_bench):
-    (llm_bench.parent / "metadata.json").write_text(json.dumps({"dataset": "x", "description": "y",
-                                                                "level_1_dim": "z"}), encoding="utf-8")
+    meta = {"dataset": "x", "description": "y", "level_1_dim": "z"}
+    (llm_bench.parent / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(DataError, match=r"metadata\.json:1: no 'level_2_dim' field"):
         JSONMetaDataParse("test").parse(str(llm_bench))
 

@@ -40,8 +40,8 @@ class _FileServer(BaseHTTPRequestHandler):
         if url.path == "/rest/boto3/s3/query/csb-file-server/all/ip-and-port":
             return self._json({"fileServerUrlList": ["10.0.0.1:9000", "10.0.0.2:9000"]})
         if url.path == "/rest/boto3/s3/list/bucket/objectkeys":
-            return self._json({"success": "true", "objectKeys": [{"objectKey": k, "size": len(v)}
-                                                                for k, v in self.server.objects.items()]})
+            keys = [{"objectKey": k, "size": len(v)} for k, v in self.server.objects.items()]
+            return self._json({"success": "true", "objectKeys": keys})
         prefix = f"/rest/boto3/s3/hw/cn-1/{TOKEN}/bkt/"
         if url.path.startswith(prefix) and url.path[len(prefix):] in self.server.objects:
             raw = self.server.objects[url.path[len(prefix):]]

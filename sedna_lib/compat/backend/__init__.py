@@ -25,8 +25,9 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
     :class:`KerasBackend`, ``TORCH``/``PYTORCH`` :class:`TorchBackend`, ``MINDSPORE``
     :class:`MSBackend`, ``SKLEARN`` the scikit-learn backend, and any other value
     :class:`BackendBase` with a warning. A framework named there that is not installed (except
-    MindSpore) gives :class:`BackendBase` too, with one warning per process, as Sedna 0.6 did. Unlike Sedna, an unset ``BACKEND_TYPE`` does not mean
-    TensorFlow: the estimator's type decides, and no environment variable is written.
+    MindSpore) gives :class:`BackendBase` too, with one warning per process, as Sedna 0.6 did.
+    Unlike Sedna, an unset ``BACKEND_TYPE`` does not mean TensorFlow: the estimator's type
+    decides, and no environment variable is written.
 
     Parameters
     ----------
