@@ -25,6 +25,8 @@ __all__ = [
     "get_parameter",
     "parse_key_value_parameters",
     "parse_bool",
+    "parse_log_level",
+    "LOG_FORMATS",
 ]
 
 
@@ -73,6 +75,66 @@ def parse_bool(raw: str, variable: str = "value") -> bool:
         return False
     raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}",
                       variable=variable)
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+"""The values of ``SEDNA_LOG_FORMAT``."""
+
+
+def parse_log_level(raw: str, variable: str = "SEDNA_LOG_LEVEL") -> int:
+    """Parse a logging level name (any case) into its number.
+
+    Parameters
+    ----------
+    raw : str
+        ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` (``WARN`` is read as ``WARNING``).
+    variable : str, default='SEDNA_LOG_LEVEL'
+        The variable name, for the error message.
+
+    Returns
+    -------
+    int
+        The level (``logging.INFO`` is 20).
+
+    Raises
+    ------
+    ConfigError
+        If ``raw`` is not a level name.
+
+    Examples
+    --------
+    >>> parse_log_level("debug"), parse_log_level("WARN")
+    (10, 30)
+    """
+    text = str(raw).strip().upper()
+    text = "WARNING" if text == "WARN" else text
+    if text not in _LOG_LEVELS:
+        raise ConfigError(f"{variable} must be {', '.join(_LOG_LEVELS[:-1])} or {_LOG_LEVELS[-1]}, "
+                          f"got {raw!r}", variable=variable)
+    return (10, 20, 30, 40, 50)[_LOG_LEVELS.index(text)]
+
+
+def _level_name(raw: str, variable: str) -> str:
+    parse_log_level(raw, variable)
+    text = raw.strip().upper()
+    return "WARNING" if text == "WARN" else text
+
+
+def _log_format(raw: str, variable: str) -> str:
+    text = raw.strip().lower()
+    if text not in LOG_FORMATS:
+        raise ConfigError(f"{variable} must be one of {', '.join(LOG_FORMATS)}, got {raw!r}",
+                          variable=variable)
+    return text
+
+
+def _port(raw: str, variable: str) -> int:
+    value = _int(raw, variable)
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{variable} must be a port number between 0 and 65535, got {raw!r}",
+                          variable=variable)
+    return value
 
 
 def _str(raw: str, variable: str) -> str:
@@ -385,6 +447,19 @@ class Config:
     offload_max_attempts: int = _var("SEDNA_OFFLOAD_MAX_ATTEMPTS", 5, _int,
                                      help="Cloud failures (5xx, malformed replies) one queued hard example "
                                           "may meet before it is dead-lettered.")
+
+    # -- observability -------------------------------------------------------------------------
+    sedna_log_level: str | None = _var("SEDNA_LOG_LEVEL", None, _level_name,
+                                       help="Print sedna_lib's log lines at this level (DEBUG, INFO, "
+                                            "WARNING, ...) on stderr; unset: only WARNING and above, through "
+                                            "Python's last-resort handler.")
+    log_format: str | None = _var("SEDNA_LOG_FORMAT", None, _log_format,
+                                  help="text (Sedna's line format) or json (one JSON object per line, for "
+                                       "log collectors); setting it prints INFO lines too.")
+    metrics_port: int | None = _var("SEDNA_METRICS_PORT", None, _port,
+                                    help="Port where a long-lived worker (joint-inference edge, incremental "
+                                         "inference) serves /metrics, /healthz, /readyz and its status page; "
+                                         "unset: none, 0: a free port.")
 
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
