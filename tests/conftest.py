@@ -151,6 +151,20 @@ def lc_stub():
         server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def reset_console_logging():
+    """Start and end each test with the library's logging default (no console handler).
+
+    Importing ``sedna`` (as many test modules do) installs Sedna's console handler; tests
+    that need it install it themselves.
+    """
+    from sedna_lib.observability.logs import reset_logging
+
+    reset_logging()
+    yield
+    reset_logging()
+
+
 # -- The documentation site, built once per session --------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 # Pages with a generated block, and the docs/ script that generates it.
-GENERATED = {"configuration.md": "_gen_config_table", "algorithms.md": "_gen_algorithms"}
+GENERATED = {"configuration.md": "_gen_config_table", "algorithms.md": "_gen_algorithms",
+             "observability.md": "_gen_metrics_table"}
 
 
 @pytest.fixture
