@@ -464,6 +464,10 @@ class Config:
     max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
                                   help="Largest request body a server accepts (413 beyond).")
     work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    hard_example_spool: str = _var("SEDNA_HARD_EXAMPLE_SPOOL", "",
+                                   help="Folder where hard examples wait until they are uploaded (kept "
+                                        "across runs; the next run uploads what is left); empty: "
+                                        "<SEDNA_WORK_DIR>/hard_examples_spool.")
     offload_max_age: float = _var("SEDNA_OFFLOAD_MAX_AGE", 3600.0, _float,
                                   help="Seconds a hard example may wait in the offload queue before it is "
                                        "dead-lettered instead of sent (0: no limit).")
@@ -538,6 +542,11 @@ class Config:
     def job_or_service_name(self) -> str:
         """The owner name for reports and the big-model path: ``JOB_NAME``, else ``SERVICE_NAME``."""
         return self.job_name or self.service_name
+
+    @property
+    def hard_example_spool_dir(self) -> str:
+        """Where hard examples wait for upload: ``SEDNA_HARD_EXAMPLE_SPOOL``, else in ``SEDNA_WORK_DIR``."""
+        return self.hard_example_spool or os.path.join(self.work_dir, "hard_examples_spool")
 
     @property
     def use_cuda(self) -> bool:
