@@ -35,6 +35,8 @@ ALIASES: dict[str, str] = {
     "sedna.backend.mindspore": "sedna_lib.compat.backend.mindspore",
     # data sources
     "sedna.datasources": "sedna_lib.datasources",
+    "sedna.datasources.obs": "sedna_lib.datasources.obs",
+    "sedna.datasources.obs.connector": "sedna_lib.datasources.obs.connector",
     # service clients
     "sedna.service.client": "sedna_lib.compat.client",
     # core features

@@ -13,13 +13,18 @@ never on the event loop. Each server publishes its OpenAPI schema at ``/openapi.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 from ..exceptions import ProtocolError, TransportError
 from ..transport.objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, is_pickle, loads
+from ..observability.health import Health
+from ..observability.logs import log_started, log_stopped
+from ..observability.status import StatusSite
 from ._app import (HTTPError, LargeRequestGate, RequestStats, ServerLimits, check_token, error_response,
                    error_responses, fastapi, install_docs_auth, install_error_handlers, is_input_error,
                    read_body, run_off_loop)
+from ._status import mount_status
 from ._threaded import ThreadedServer
 
 _BODY_DOC = {"required": True, "content": {
@@ -93,8 +98,8 @@ class MultiEdgeServer:
         Returns
         -------
         fastapi.FastAPI
-            The app with this server's routes, ``GET /{svc}/status``, ``GET /healthz`` and its
-            OpenAPI schema.
+            The app with this server's routes, ``GET /{svc}/status``, its OpenAPI schema, and the
+            common ``/healthz``, ``/readyz``, ``/metrics`` and status page ``/``.
         """
         api = fastapi()
         limits = self._limits()
@@ -114,7 +119,15 @@ class MultiEdgeServer:
                           summary="Liveness (Sedna's)", responses=status_doc)
         app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"], summary="Liveness",
                           responses=status_doc)
-        app.add_api_route("/healthz", self._health, methods=["GET"], summary="Liveness and request counters")
+        health = Health(self.service_name, checks={"model": lambda: self.model is not None or "no component"},
+                        extra=self.stats.as_dict)
+        self.status_ = StatusSite(self.service_name, title=f"sedna_lib {self.service_name}", health=health,
+                                  details={"component": type(self.model).__name__,
+                                           "routes": ", ".join(f"/{self.service_name}/{r}"
+                                                               for r in self.ROUTES),
+                                           "auth": "bearer token" if self.token else "off",
+                                           "pickle": "accepted" if self.legacy_pickle else "refused"})
+        mount_status(app, self.status_)
         return app
 
     def _limits(self) -> ServerLimits:
@@ -125,9 +138,6 @@ class MultiEdgeServer:
 
     async def _status(self) -> Any:
         return "OK"
-
-    async def _health(self) -> Any:
-        return {"status": "ok", "service": self.service_name, **self.stats.as_dict()}
 
     def _decode(self, body: bytes) -> Any:
         if is_pickle(body) and not self.legacy_pickle:
@@ -249,13 +259,20 @@ class MultiEdgeServer:
                                       ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                       limits=self._limits()).start()
         self.port = self._server.port
+        self._started = time.monotonic()
+        log_started(logger, f"{self.service_name} service", self._server.url, auth=bool(self.token),
+                    tls=bool(self.ssl_certfile), limits={"max request bytes": self.max_buffer_size})
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
         if self._server is not None:
+            url = self._server.url
             self._server.stop()
             self._server = None
+            self.status_.metrics.stopped()
+            log_stopped(logger, f"{self.service_name} service", url, seconds=time.monotonic() - self._started,
+                        counts=self.stats.as_dict())
 
     def __enter__(self) -> MultiEdgeServer:
         """Start, and return the started object, for a ``with`` block."""

@@ -110,7 +110,8 @@ def test_malformed_binary_bodies_are_counted_400_json_replies(server, body):
                           headers={"Content-Type": codec.MEDIA_TYPE}, timeout=10)
 
     assert reply.status_code == 400 and "malformed binary body" in reply.json()["detail"]
-    assert _health(server) == {"status": "ok", "service": "svc", "requests": 1, "rejected": 1, "failed": 0}
+    health = _health(server)
+    assert (health["requests"], health["rejected"], health["failed"]) == (1, 1, 0)
 
 
 def test_unknown_routes_and_methods_are_counted_json_replies(server):
@@ -238,8 +239,9 @@ def test_limits_come_from_the_config():
 
     limits = ServerLimits.from_config(cfg)
 
-    assert limits == ServerLimits(max_request_bytes=1000, header_timeout=2.5, body_timeout=7.0, keep_alive=3.0,
-                                  max_connections=9, large_request_bytes=100, max_large_requests=2)
+    assert limits == ServerLimits(max_request_bytes=1000, header_timeout=2.5, body_timeout=7.0,
+                                  keep_alive=3.0, max_connections=9, large_request_bytes=100,
+                                  max_large_requests=2)
 
 
 @pytest.mark.parametrize("field, variable", [("http_header_timeout", "SEDNA_HTTP_HEADER_TIMEOUT"),
