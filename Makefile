@@ -7,7 +7,7 @@ FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := --quiet --compile-bytecode $(foreach d,$(FIND_LINKS),--find-links $(d))
 EXTRAS ?= all,dev
 
-.PHONY: demo test lint docs venv clean
+.PHONY: demo test lint docs venv clean system-deps
 
 venv: $(VENV)/.installed
 
@@ -20,16 +20,29 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: venv
 	$(BIN)/python -m sedna_lib.demo
 
+# The site's diagrams are drawn by Graphviz and the browser test drives Chromium: both come from Debian,
+# installed here where make runs as root with apt-get; elsewhere a line says what is missing.
+system-deps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) \
+	    || echo "could not install$$missing: the site's diagrams need graphviz, the browser test chromium"; \
+	else echo "not installed:$$missing (the site's diagrams need graphviz; the browser test, skipped without it, chromium)"; fi
+
 # One math thread per process: the suite runs many small models and worker processes side by side.
-test: venv
+test: venv system-deps
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/flake8 sedna_lib algorithms sedna
 
-docs: venv
+docs: venv system-deps
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -e '.[docs]'
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info site

@@ -15,6 +15,7 @@ import sys
 import types
 
 from sedna_lib import __version__
+from sedna_lib.compat.log import Logger as _Logger
 
 __all__ = ["__version__", "ALIASES"]
 
@@ -34,6 +35,8 @@ ALIASES: dict[str, str] = {
     "sedna.backend.mindspore": "sedna_lib.compat.backend.mindspore",
     # data sources
     "sedna.datasources": "sedna_lib.datasources",
+    "sedna.datasources.obs": "sedna_lib.datasources.obs",
+    "sedna.datasources.obs.connector": "sedna_lib.datasources.obs.connector",
     # service clients
     "sedna.service.client": "sedna_lib.compat.client",
     # core features
@@ -126,3 +129,6 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _AliasFinder())
+
+# A Sedna script got a console handler at INFO from Sedna's LOGGER; it gets the same here.
+_Logger()

@@ -25,6 +25,10 @@ __all__ = [
     "get_parameter",
     "parse_key_value_parameters",
     "parse_bool",
+    "parse_log_level",
+    "LOG_FORMATS",
+    "GROUPS",
+    "check",
 ]
 
 
@@ -73,6 +77,66 @@ def parse_bool(raw: str, variable: str = "value") -> bool:
         return False
     raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}",
                       variable=variable)
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+"""The values of ``SEDNA_LOG_FORMAT``."""
+
+
+def parse_log_level(raw: str, variable: str = "SEDNA_LOG_LEVEL") -> int:
+    """Parse a logging level name (any case) into its number.
+
+    Parameters
+    ----------
+    raw : str
+        ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` (``WARN`` is read as ``WARNING``).
+    variable : str, default='SEDNA_LOG_LEVEL'
+        The variable name, for the error message.
+
+    Returns
+    -------
+    int
+        The level (``logging.INFO`` is 20).
+
+    Raises
+    ------
+    ConfigError
+        If ``raw`` is not a level name.
+
+    Examples
+    --------
+    >>> parse_log_level("debug"), parse_log_level("WARN")
+    (10, 30)
+    """
+    text = str(raw).strip().upper()
+    text = "WARNING" if text == "WARN" else text
+    if text not in _LOG_LEVELS:
+        raise ConfigError(f"{variable} must be {', '.join(_LOG_LEVELS[:-1])} or {_LOG_LEVELS[-1]}, "
+                          f"got {raw!r}", variable=variable)
+    return (10, 20, 30, 40, 50)[_LOG_LEVELS.index(text)]
+
+
+def _level_name(raw: str, variable: str) -> str:
+    parse_log_level(raw, variable)
+    text = raw.strip().upper()
+    return "WARNING" if text == "WARN" else text
+
+
+def _log_format(raw: str, variable: str) -> str:
+    text = raw.strip().lower()
+    if text not in LOG_FORMATS:
+        raise ConfigError(f"{variable} must be one of {', '.join(LOG_FORMATS)}, got {raw!r}",
+                          variable=variable)
+    return text
+
+
+def _port(raw: str, variable: str) -> int:
+    value = _int(raw, variable)
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{variable} must be a port number between 0 and 65535, got {raw!r}",
+                          variable=variable)
+    return value
 
 
 def _str(raw: str, variable: str) -> str:
@@ -212,6 +276,26 @@ class VariableSpec:
     default: Any
     help: str
     aliases: tuple[str, ...] = ()
+    group: str = ""
+
+
+# The feature each variable belongs to, for `sedna-lib config`: a group starts at its first
+# variable (in declaration order) and runs to the next group's first variable.
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("Worker identity and the LocalController", "NAMESPACE"),
+    ("Backend", "BACKEND_TYPE"),
+    ("Models", "MODEL_URL"),
+    ("Data", "TRAIN_DATASET_URL"),
+    ("Joint inference and hard-example mining", "HEM_NAME"),
+    ("Model hot update", "MODEL_HOT_UPDATE"),
+    ("Federated learning", "AGG_PROTOCOL"),
+    ("Object storage", "S3_ENDPOINT_URL"),
+    ("Lifelong learning", "KB_SERVER"),
+    ("Multi-edge inference", "BATCH_SIZE"),
+    ("Security, network limits and queues", "SEDNA_AUTH_TOKEN"),
+    ("Observability", "SEDNA_LOG_LEVEL"),
+)
+"""``(group title, first variable)`` in declaration order."""
 
 
 def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
@@ -256,7 +340,8 @@ class Config:
                              help="Owning service's name (joint inference, feature extraction).")
     lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
     lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
-    log_level: str = _var("LOG_LEVEL", "INFO", help="Level for the sedna_lib logger (no handler is added).")
+    log_level: str = _var("LOG_LEVEL", "INFO", help="Level of the console lines a Sedna script (one "
+                                                    "importing sedna) prints; SEDNA_LOG_LEVEL overrides it.")
     # -- backend -------------------------------------------------------------------------------
     backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
                                                       "chosen from the estimator's type.")
@@ -386,6 +471,19 @@ class Config:
                                      help="Cloud failures (5xx, malformed replies) one queued hard example "
                                           "may meet before it is dead-lettered.")
 
+    # -- observability -------------------------------------------------------------------------
+    sedna_log_level: str | None = _var("SEDNA_LOG_LEVEL", None, _level_name,
+                                       help="Print sedna_lib's log lines at this level (DEBUG, INFO, "
+                                            "WARNING, ...) on stderr; unset: only WARNING and above, through "
+                                            "Python's last-resort handler.")
+    log_format: str | None = _var("SEDNA_LOG_FORMAT", None, _log_format,
+                                  help="text (Sedna's line format) or json (one JSON object per line, for "
+                                       "log collectors); setting it prints INFO lines too.")
+    metrics_port: int | None = _var("SEDNA_METRICS_PORT", None, _port,
+                                    help="Port where a long-lived worker (joint-inference edge, incremental "
+                                         "inference) serves /metrics, /healthz, /readyz and its status page; "
+                                         "unset: none, 0: a free port.")
+
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -507,10 +605,80 @@ def describe() -> Iterator[VariableSpec]:
     VariableSpec
         The variable, its Config field, default and meaning.
     """
+    starts = {first: title for title, first in GROUPS}
+    group = GROUPS[0][0]
     for f in dataclasses.fields(Config):
         if "env" not in f.metadata:
             continue
+        group = starts.get(f.metadata["env"], group)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, enum.Enum):
             default = default.value
-        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"])
+        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"],
+                           group)
+
+
+_POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "SEDNA_CONNECT_TIMEOUT",
+             "SEDNA_REQUEST_TIMEOUT", "SEDNA_MAX_REQUEST_BYTES", "BATCH_SIZE", "PARTICIPANTS_COUNT",
+             "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS")
+_NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE")
+_PORTS = ("BIG_MODEL_PORT", "BIG_MODEL_BIND_PORT", "AGG_PORT", "AGG_BIND_PORT", "REID_MODEL_BIND_PORT",
+          "FE_MODEL_BIND_PORT", "DET_MODEL_BIND_PORT")
+
+
+def check(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Parse and check every variable, collecting every problem instead of stopping at the first.
+
+    Besides each variable's own parser (what :meth:`Config.from_env` runs), values are checked for
+    range (ports in 0-65535, timeouts and counts positive) and for pairs that only work together
+    (``SEDNA_TLS_KEY`` with ``SEDNA_TLS_CERT``). Names of plugins (``BACKEND_TYPE``, ``HEM_NAME``,
+    ``AGGREGATION_ALGORITHM``) are checked against the registry by ``sedna-lib config``.
+
+    Parameters
+    ----------
+    environ : mapping of str to str, default=None
+        The variables; the process environment when None.
+
+    Returns
+    -------
+    values : dict
+        ``{variable: parsed value}`` of the variables that are set and valid.
+    errors : list of ConfigError
+        One per problem, in declaration order, each naming its variable.
+
+    Examples
+    --------
+    >>> values, errors = check({"AGG_PORT": "80000", "LC_PERIOD": "soon", "MODEL_URL": "m.pkl"})
+    >>> values
+    {'MODEL_URL': 'm.pkl'}
+    >>> [str(e) for e in errors]
+    ["LC_PERIOD must be a number, got 'soon'", "AGG_PORT must be a port number between 0 and 65535, \
+got '80000'"]
+    """
+    env = dict(_environ(environ))
+    values: dict[str, Any] = {}
+    errors: list[ConfigError] = []
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        if "env" not in meta:
+            continue
+        name, raw = _first_set(env, (*meta["aliases"], meta["env"]))
+        if raw is None:
+            continue
+        variable = meta["env"]
+        try:
+            value = meta["parse"](raw, name)
+            if variable in _PORTS:
+                value = _port(raw, name)
+            elif variable in _POSITIVE and value is not None and value <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {raw!r}", variable=name)
+            elif variable in _NOT_NEGATIVE and value is not None and value < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {raw!r}", variable=name)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        values[variable] = value
+    if "SEDNA_TLS_KEY" in values and "SEDNA_TLS_CERT" not in values:
+        errors.append(ConfigError("SEDNA_TLS_KEY is set without SEDNA_TLS_CERT; set the certificate too",
+                                  variable="SEDNA_TLS_KEY"))
+    return values, errors

@@ -424,7 +424,8 @@ class AggregationServer:
                     # round_number announces that the current model follows (None: nothing follows)
                     follows = self.global_weights_ is not None or self.done_
                     ack = m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire, session=peer.session,
-                                      round_number=self.round_ if follows else None)
+                                      round_number=self.round_ if follows else None,
+                                      server=m.PROTOCOL, ack=sub.nonce)
                     await self._send_text(peer, m.to_json(ack))
                 else:
                     await self._send_text(peer, echo)
@@ -497,6 +498,7 @@ class AggregationServer:
             self._submitted.append(peer.client_id)
             self._participated.add(peer.client_id)
             self._last_uploader = peer.client_id
+            self._last_job_name = msg.job_name
             if len(self._submitted) == 1:
                 self._round_started = time.monotonic()
                 loop = asyncio.get_running_loop()
@@ -536,7 +538,8 @@ class AggregationServer:
                             total_sample=getattr(self, "_total_sample", 0),
                             round_number=self.round_, exit_flag=exit_flag,
                             client=getattr(self, "_last_uploader", ""),
-                            job_name="", config=self.aggregator_.client_config())
+                            job_name=getattr(self, "_last_job_name", ""),
+                            config=self.aggregator_.client_config())
 
     async def _close_round(self, reason: str) -> None:
         if self._deadline is not None:

@@ -99,7 +99,7 @@ class MultiEdgeServer:
             raise HTTPError(415, "pickle bodies are refused (they can run code); send the sedna_lib codec "
                                  f"({MEDIA_TYPE}), or set SEDNA_LEGACY_PICKLE=true for trusted Sedna peers")
         try:
-            return loads(body, allow_pickle=self.legacy_pickle)
+            return loads(body, allow_pickle=self.legacy_pickle, max_bytes=self.max_buffer_size)
         except ProtocolError as exc:
             raise HTTPError(400, f"malformed body: {exc}") from None
 
