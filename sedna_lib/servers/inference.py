@@ -3,12 +3,13 @@
 Routes (``{name}`` is the service name; the same routes are also served under ``/sedna``, the
 path original Sedna edge workers call whatever the service is named):
 
-- ``GET /healthz``: liveness and request counters (no token needed);
+- ``GET /healthz`` and ``/readyz``: liveness and readiness, with the request counters (no token
+  needed); ``GET /`` the status page, ``GET /metrics`` Prometheus metrics;
 - ``GET /{name}``: ``{"infos": [{"path", "name"}, ...], "codecs": [...], "callbacks": "apply"}``;
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
   accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
-- ``GET /openapi.json`` and ``/docs``: the OpenAPI schema.
+- ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally).
 
 Callbacks: a callback name never fails a request. A name registered here is applied to the
 result (the reply then carries ``Sedna-Callback-Applied: <name>``); an unknown one is logged once
@@ -27,12 +28,18 @@ import json
 import logging
 import re
 import threading
+import time
 from typing import Any, Callable
 
 from ..exceptions import ProtocolError, RegistryError, TransportError
 from ..transport import codec
 from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
 from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ..observability.health import Health
+from ..observability.logs import log_started, log_stopped
+from ..observability.metrics import Metrics
+from ..observability.status import StatusSite
+from ._status import mount_status
 from ._threaded import ThreadedServer
 
 __all__ = ["InferenceServer", "CALLBACKS_HEADER", "CALLBACK_APPLIED_HEADER"]
@@ -131,6 +138,8 @@ class InferenceServer:
     ----------
     stats : RequestStats
         Request counters (also on ``/healthz``).
+    status_ : StatusSite
+        Metrics, health and status page (after :meth:`create_app`).
 
     Examples
     --------
@@ -254,10 +263,6 @@ class InferenceServer:
                          description="Joint-inference cloud worker (Sedna wire plus binary codec).")
         names = self._names()
 
-        @app.get("/healthz", summary="Liveness and request counters")
-        async def healthz() -> dict[str, Any]:
-            return {"status": "ok", "service": names[0], **self.stats.as_dict()}
-
         def make_info(name: str) -> Callable[..., Any]:
             async def info(request: Request) -> Any:
                 try:
@@ -317,7 +322,20 @@ class InferenceServer:
                               summary="List the routes")
             app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **predict_doc)
         app.add_middleware(_CallbacksHeader)
+        mount_status(app, self._status_site(names[0]))
         return app
+
+    def _status_site(self, name: str) -> StatusSite:
+        """Build the status site: request counters on the health bodies, the model as readiness check."""
+        health = Health(name, checks={"model": lambda: self.model is not None or "no model to serve"},
+                        extra=self.stats.as_dict)
+        limits = {"max request": f"{self.max_buffer_size // (1024 * 1024)} MiB"}
+        self.status_ = StatusSite(name, title=f"sedna_lib big-model service {name!r}", health=health,
+                                  metrics=Metrics(service=name),
+                                  details={"serves": ", ".join(f"POST /{n}/predict" for n in self._names()),
+                                           "auth": "bearer token" if self.token else "off",
+                                           "TLS": "on" if self.ssl_certfile else "off", **limits})
+        return self.status_
 
     # -- running -----------------------------------------------------------------------------
     @property
@@ -354,14 +372,21 @@ class InferenceServer:
             server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
                                     ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
             self._server = server.start()
+            self._started = time.monotonic()
+            log_started(logger, f"big-model server {self.servername!r}", self._server.url,
+                        auth=bool(self.token), tls=bool(self.ssl_certfile),
+                        limits={"max request bytes": self.max_buffer_size})
         if block:
             self._server.wait()
         return self
 
     def stop(self) -> None:
         """Stop serving (a no-op if not started)."""
-        if self._server is not None:
+        if self._server is not None and self._server.is_running:
             self._server.stop()
+            self.status_.metrics.stopped()
+            log_stopped(logger, f"big-model server {self.servername!r}", self._server.url,
+                        seconds=time.monotonic() - self._started, counts=self.stats.as_dict())
 
     def __enter__(self) -> InferenceServer:
         """Serve in the background, and return the server, for a ``with`` block."""

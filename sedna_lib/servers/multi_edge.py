@@ -11,11 +11,16 @@ code runs in a worker thread, never on the event loop.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 from ..exceptions import ProtocolError, TransportError
 from ..transport.objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, is_pickle, loads
 from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ..observability.health import Health
+from ..observability.logs import log_started, log_stopped
+from ..observability.status import StatusSite
+from ._status import mount_status
 from ._threaded import ThreadedServer
 
 __all__ = ["MultiEdgeServer", "DetectionServer", "FEServer", "ReIDServer"]
@@ -75,7 +80,8 @@ class MultiEdgeServer:
         Returns
         -------
         fastapi.FastAPI
-            The app with this server's routes, ``GET /{svc}/status`` and ``GET /healthz``.
+            The app with this server's routes, ``GET /{svc}/status``, and the common ``/healthz``,
+            ``/readyz``, ``/metrics`` and status page ``/``.
         """
         api = fastapi()
         app = api.FastAPI(title=f"sedna_lib {self.service_name}", docs_url=None, redoc_url=None,
@@ -85,14 +91,19 @@ class MultiEdgeServer:
                               methods=[method])
         app.add_api_route(f"/{self.service_name}/status", self._status, methods=["GET"])
         app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"])
-        app.add_api_route("/healthz", self._health, methods=["GET"])
+        health = Health(self.service_name, checks={"model": lambda: self.model is not None or "no component"},
+                        extra=self.stats.as_dict)
+        self.status_ = StatusSite(self.service_name, title=f"sedna_lib {self.service_name}", health=health,
+                                  details={"component": type(self.model).__name__,
+                                           "routes": ", ".join(f"/{self.service_name}/{r}"
+                                                               for r in self.ROUTES),
+                                           "auth": "bearer token" if self.token else "off",
+                                           "pickle": "accepted" if self.legacy_pickle else "refused"})
+        mount_status(app, self.status_)
         return app
 
     async def _status(self) -> Any:
         return "OK"
-
-    async def _health(self) -> Any:
-        return {"status": "ok", "service": self.service_name, **self.stats.as_dict()}
 
     def _decode(self, body: bytes) -> Any:
         if is_pickle(body) and not self.legacy_pickle:
@@ -204,13 +215,20 @@ class MultiEdgeServer:
         self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
                                       ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile).start()
         self.port = self._server.port
+        self._started = time.monotonic()
+        log_started(logger, f"{self.service_name} service", self._server.url, auth=bool(self.token),
+                    tls=bool(self.ssl_certfile), limits={"max request bytes": self.max_buffer_size})
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
         if self._server is not None:
+            url = self._server.url
             self._server.stop()
             self._server = None
+            self.status_.metrics.stopped()
+            log_stopped(logger, f"{self.service_name} service", url, seconds=time.monotonic() - self._started,
+                        counts=self.stats.as_dict())
 
     def __enter__(self) -> MultiEdgeServer:
         """Start, and return the started object, for a ``with`` block."""
