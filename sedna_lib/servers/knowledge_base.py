@@ -239,14 +239,10 @@ class KnowledgeBaseStore:
             return
         with open(source, "rb") as fh:
             doc = json.loads(fh.read())
-        deploy = dict(self.db.execute("SELECT name, deploy FROM ll_task_grp").fetchall())
-        groups = doc.get("seen_task", {}).get("task_groups", [])
-        fallback = next((g.get("model") for g in groups if deploy.get(g["entry"], 1)), None)
-        for group in groups:
-            group["deployed"] = bool(deploy.get(group["entry"], 1))
-            if not group["deployed"] and fallback is not None:
-                group["model"] = {**fallback, "index": (group.get("model") or {}).get("index", 0)}
-        self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))
+        from ..transport.kb_index import apply_status
+
+        deploy = {name: bool(d) for name, d in self.db.execute("SELECT name, deploy FROM ll_task_grp")}
+        self.write(INDEX_NAME, json.dumps(apply_status(doc, deploy)).encode("utf-8"))
 
     def query(self) -> list[dict]:
         """List the task groups.
