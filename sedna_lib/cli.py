@@ -237,9 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .demo.__main__ import SECTION_NAMES
+
     p = _add(sub, "demo", _cmd_demo, "run the demo on embedded defaults (servers on 127.0.0.1)")
     p.add_argument("--workdir", type=pathlib.Path, help="folder for the demo's files")
-    p.add_argument("--only", nargs="*", help="run only these sections")
+    p.add_argument("--only", nargs="+", choices=SECTION_NAMES, metavar="SECTION",
+                   help=f"run only these sections, of: {', '.join(SECTION_NAMES)}")
 
     p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
     p.add_argument("--kind", help="only this kind (e.g. hard_example_mining, aggregation)")

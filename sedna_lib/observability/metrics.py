@@ -119,12 +119,6 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("sedna_il_hard_examples_total", "counter",
                "Hard examples an inference worker saved for the next training round.", (),
                "incremental-learning inference worker"),
-    # -- pipelines and multi-edge -------------------------------------------------------------
-    MetricSpec("sedna_pipeline_items_total", "counter",
-               "Items a pipeline stage processed, by stage and outcome.",
-               ("stage", "outcome"), "pipeline server, multi-edge services"),
-    MetricSpec("sedna_queue_depth", "gauge", "Items waiting in a service's queue.", ("queue",),
-               "pipeline server, multi-edge services"),
 )}
 """Every metric sedna_lib exports, by name."""
 
