@@ -35,6 +35,8 @@ ALIASES: dict[str, str] = {
     "sedna.backend.mindspore": "sedna_lib.compat.backend.mindspore",
     # data sources
     "sedna.datasources": "sedna_lib.datasources",
+    "sedna.datasources.obs": "sedna_lib.datasources.obs",
+    "sedna.datasources.obs.connector": "sedna_lib.datasources.obs.connector",
     # service clients
     "sedna.service.client": "sedna_lib.compat.client",
     # core features
@@ -52,6 +54,7 @@ ALIASES: dict[str, str] = {
     "sedna.core.federated_learning.federated_learning": "sedna_lib.federated_learning",
     "sedna.service.server.aggregation": "sedna_lib.servers.aggregation",
     "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
+    "sedna.algorithms.aggregation.aggregation": "sedna_lib.algorithms.aggregation.aggregation",
     "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
     "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --

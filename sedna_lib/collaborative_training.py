@@ -150,7 +150,8 @@ class _LCRounds:
 
         cfg = self.config
         info = {"currentRound": outcome.round_number, "sampleCount": outcome.total_sample,
-                "startTime": self.started, "updateTime": _now()}
+                "startTime": _now(outcome.started_at) if outcome.started_at else self.started,
+                "updateTime": _now()}
         self.client.send(cfg.worker_name or cfg.job_name,
                          Report(name=cfg.worker_name or cfg.job_name, namespace=cfg.namespace or cfg.job_name,
                                 owner_name=cfg.job_name, owner_kind="federatedlearningjob", kind="train",
@@ -160,8 +161,8 @@ class _LCRounds:
         self.client.close()
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S")
+def _now(when: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
 
 
 def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any = None, metric: Any = None,

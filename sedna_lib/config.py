@@ -27,6 +27,8 @@ __all__ = [
     "parse_bool",
     "parse_log_level",
     "LOG_FORMATS",
+    "GROUPS",
+    "check",
 ]
 
 
@@ -274,6 +276,26 @@ class VariableSpec:
     default: Any
     help: str
     aliases: tuple[str, ...] = ()
+    group: str = ""
+
+
+# The feature each variable belongs to, for `sedna-lib config`: a group starts at its first
+# variable (in declaration order) and runs to the next group's first variable.
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("Worker identity and the LocalController", "NAMESPACE"),
+    ("Backend", "BACKEND_TYPE"),
+    ("Models", "MODEL_URL"),
+    ("Data", "TRAIN_DATASET_URL"),
+    ("Joint inference and hard-example mining", "HEM_NAME"),
+    ("Model hot update", "MODEL_HOT_UPDATE"),
+    ("Federated learning", "AGG_PROTOCOL"),
+    ("Object storage", "S3_ENDPOINT_URL"),
+    ("Lifelong learning", "KB_SERVER"),
+    ("Multi-edge inference", "BATCH_SIZE"),
+    ("Security, network limits and queues", "SEDNA_AUTH_TOKEN"),
+    ("Observability", "SEDNA_LOG_LEVEL"),
+)
+"""``(group title, first variable)`` in declaration order."""
 
 
 def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
@@ -318,7 +340,8 @@ class Config:
                              help="Owning service's name (joint inference, feature extraction).")
     lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
     lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
-    log_level: str = _var("LOG_LEVEL", "INFO", help="Level for the sedna_lib logger (no handler is added).")
+    log_level: str = _var("LOG_LEVEL", "INFO", help="Level of the console lines a Sedna script (one "
+                                                    "importing sedna) prints; SEDNA_LOG_LEVEL overrides it.")
     # -- backend -------------------------------------------------------------------------------
     backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
                                                       "chosen from the estimator's type.")
@@ -440,7 +463,29 @@ class Config:
     max_retries: int = _var("SEDNA_MAX_RETRIES", 2, _int, help="Bounded retries of idempotent calls.")
     max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
                                   help="Largest request body a server accepts (413 beyond).")
+    http_header_timeout: float = _var("SEDNA_HTTP_HEADER_TIMEOUT", 10.0, _float,
+                                      help="Seconds an HTTP server waits for a request's head (request "
+                                           "line and headers) on a new or idle connection before closing "
+                                           "it; slow or silent clients cannot hold a connection forever.")
+    http_body_timeout: float = _var("SEDNA_HTTP_BODY_TIMEOUT", 60.0, _float,
+                                    help="Seconds an HTTP server allows for reading one request body "
+                                         "(408 beyond).")
+    http_keep_alive: float = _var("SEDNA_HTTP_KEEP_ALIVE", 30.0, _float,
+                                  help="Seconds an idle keep-alive connection stays open between requests.")
+    http_max_connections: int = _var("SEDNA_HTTP_MAX_CONNECTIONS", 256, _int,
+                                     help="Most connections (and requests in progress) an HTTP server "
+                                          "holds at once; beyond, it answers 503 at once.")
+    http_large_request_bytes: int = _var("SEDNA_HTTP_LARGE_REQUEST_BYTES", 1024 * 1024, _int,
+                                         help="A request body at least this big counts as large (see "
+                                              "SEDNA_HTTP_MAX_LARGE_REQUESTS).")
+    http_max_large_requests: int = _var("SEDNA_HTTP_MAX_LARGE_REQUESTS", 4, _int,
+                                        help="Large requests one HTTP server reads and decodes at once; "
+                                             "more wait (up to SEDNA_HTTP_BODY_TIMEOUT, then 503).")
     work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    hard_example_spool: str = _var("SEDNA_HARD_EXAMPLE_SPOOL", "",
+                                   help="Folder where hard examples wait until they are uploaded (kept "
+                                        "across runs; the next run uploads what is left); empty: "
+                                        "<SEDNA_WORK_DIR>/hard_examples_spool.")
     offload_max_age: float = _var("SEDNA_OFFLOAD_MAX_AGE", 3600.0, _float,
                                   help="Seconds a hard example may wait in the offload queue before it is "
                                        "dead-lettered instead of sent (0: no limit).")
@@ -543,6 +588,11 @@ class Config:
         return self.job_name or self.service_name
 
     @property
+    def hard_example_spool_dir(self) -> str:
+        """Where hard examples wait for upload: ``SEDNA_HARD_EXAMPLE_SPOOL``, else in ``SEDNA_WORK_DIR``."""
+        return self.hard_example_spool or os.path.join(self.work_dir, "hard_examples_spool")
+
+    @property
     def use_cuda(self) -> bool:
         """Whether ``CUDA_VISIBLE_DEVICES`` is set (Sedna's GPU switch)."""
         return self.cuda_visible_devices is not None
@@ -608,10 +658,80 @@ def describe() -> Iterator[VariableSpec]:
     VariableSpec
         The variable, its Config field, default and meaning.
     """
+    starts = {first: title for title, first in GROUPS}
+    group = GROUPS[0][0]
     for f in dataclasses.fields(Config):
         if "env" not in f.metadata:
             continue
+        group = starts.get(f.metadata["env"], group)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, enum.Enum):
             default = default.value
-        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"])
+        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"],
+                           group)
+
+
+_POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "SEDNA_CONNECT_TIMEOUT",
+             "SEDNA_REQUEST_TIMEOUT", "SEDNA_MAX_REQUEST_BYTES", "BATCH_SIZE", "PARTICIPANTS_COUNT",
+             "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS")
+_NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE")
+_PORTS = ("BIG_MODEL_PORT", "BIG_MODEL_BIND_PORT", "AGG_PORT", "AGG_BIND_PORT", "REID_MODEL_BIND_PORT",
+          "FE_MODEL_BIND_PORT", "DET_MODEL_BIND_PORT")
+
+
+def check(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Parse and check every variable, collecting every problem instead of stopping at the first.
+
+    Besides each variable's own parser (what :meth:`Config.from_env` runs), values are checked for
+    range (ports in 0-65535, timeouts and counts positive) and for pairs that only work together
+    (``SEDNA_TLS_KEY`` with ``SEDNA_TLS_CERT``). Names of plugins (``BACKEND_TYPE``, ``HEM_NAME``,
+    ``AGGREGATION_ALGORITHM``) are checked against the registry by ``sedna-lib config``.
+
+    Parameters
+    ----------
+    environ : mapping of str to str, default=None
+        The variables; the process environment when None.
+
+    Returns
+    -------
+    values : dict
+        ``{variable: parsed value}`` of the variables that are set and valid.
+    errors : list of ConfigError
+        One per problem, in declaration order, each naming its variable.
+
+    Examples
+    --------
+    >>> values, errors = check({"AGG_PORT": "80000", "LC_PERIOD": "soon", "MODEL_URL": "m.pkl"})
+    >>> values
+    {'MODEL_URL': 'm.pkl'}
+    >>> [str(e) for e in errors]
+    ["LC_PERIOD must be a number, got 'soon'", "AGG_PORT must be a port number between 0 and 65535, \
+got '80000'"]
+    """
+    env = dict(_environ(environ))
+    values: dict[str, Any] = {}
+    errors: list[ConfigError] = []
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        if "env" not in meta:
+            continue
+        name, raw = _first_set(env, (*meta["aliases"], meta["env"]))
+        if raw is None:
+            continue
+        variable = meta["env"]
+        try:
+            value = meta["parse"](raw, name)
+            if variable in _PORTS:
+                value = _port(raw, name)
+            elif variable in _POSITIVE and value is not None and value <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {raw!r}", variable=name)
+            elif variable in _NOT_NEGATIVE and value is not None and value < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {raw!r}", variable=name)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        values[variable] = value
+    if "SEDNA_TLS_KEY" in values and "SEDNA_TLS_CERT" not in values:
+        errors.append(ConfigError("SEDNA_TLS_KEY is set without SEDNA_TLS_CERT; set the certificate too",
+                                  variable="SEDNA_TLS_KEY"))
+    return values, errors

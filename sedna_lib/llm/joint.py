@@ -55,8 +55,10 @@ class LLMJointInference(JointInference):
 
     Attributes
     ----------
-    metrics : LLMMetrics
-        Per-query metrics and their totals.
+    llm_metrics : LLMMetrics
+        Per-query metrics and their totals (also on the LC report).
+    prometheus : Metrics
+        The same as Prometheus metrics (``sedna_llm_*``; :meth:`metrics_text` renders them).
 
     Examples
     --------
@@ -76,8 +78,9 @@ class LLMJointInference(JointInference):
         self.cache_size = cache_size
         self.prices = prices
         self.history = history
-        self.metrics = LLMMetrics(history=history)
+        self.llm_metrics = LLMMetrics(history=history)
         self._cache: Any = _UNSET
+        self._prometheus: Any = None
         self._tls = threading.local()
 
     # -- configuration -----------------------------------------------------------------------
@@ -106,6 +109,16 @@ class LLMJointInference(JointInference):
                 self._cache = ResponseCache(max_entries=int(size)) if size else None
             return self._cache
 
+    @property
+    def prometheus(self) -> Any:
+        """The Prometheus metrics of the queries (built on first use)."""
+        with self._lock:
+            if self._prometheus is None:
+                from ..observability.metrics import Metrics
+
+                self._prometheus = Metrics(service=self.job_name or "sedna")
+            return self._prometheus
+
     def _prices(self) -> Prices:
         return self.prices if self.prices is not None else Prices.from_config(self.context.config)
 
@@ -119,7 +132,7 @@ class LLMJointInference(JointInference):
         """
         super().start()
         if self._reporter is not None:
-            self._reporter.extra_info = self.metrics.owner_info
+            self._reporter.extra_info = self.llm_metrics.owner_info
         return self
 
     # -- the path of one query -----------------------------------------------------------------
@@ -148,8 +161,27 @@ class LLMJointInference(JointInference):
         result = super()._infer(data, cloud_data, post_process, callback, mode, kwargs, post_name,
                                 cloud_callback=cloud_callback)
         end = time.perf_counter()
-        self.metrics.record(self._measure(result, start, end))
+        m = self._measure(result, start, end)
+        self.llm_metrics.record(m)
+        self._export(m)
         return result
+
+    def _export(self, m: QueryMetrics) -> None:
+        prom = self.prometheus
+        prom.counter("sedna_llm_queries_total").labels(answered_by=m.answered_by).inc()
+        tokens = prom.counter("sedna_llm_tokens_total")
+        for side in ("edge", "cloud"):
+            for kind in ("prompt", "completion"):
+                count = getattr(m, f"{side}_{kind}_tokens")
+                if count:
+                    tokens.labels(side=side, kind=kind).inc(count)
+        if m.cost:
+            prom.counter("sedna_llm_cost_total").inc(m.cost)
+        if m.ttft_s is not None:
+            prom.histogram("sedna_llm_time_to_first_token_seconds").observe(m.ttft_s)
+        if m.itl_s is not None:
+            prom.histogram("sedna_llm_inter_token_latency_seconds").observe(m.itl_s)
+        prom.histogram("sedna_llm_query_duration_seconds").observe(m.e2e_s)
 
     def _measure(self, result: InferenceResult, start: float, end: float) -> QueryMetrics:
         edge, cloud = result.edge, result.cloud
@@ -175,11 +207,11 @@ class LLMJointInference(JointInference):
         return m
 
     def metrics_text(self) -> str:
-        """Return the edge's totals in the Prometheus text format (serve it on a ``/metrics`` route).
+        """Return the query metrics in the Prometheus text format (serve it on a ``/metrics`` route).
 
         Returns
         -------
         str
             The exposition text.
         """
-        return self.metrics.prometheus()
+        return self.prometheus.render().decode("utf-8")

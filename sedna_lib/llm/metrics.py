@@ -200,28 +200,6 @@ class LLMMetrics:
         totals = self.totals()
         return {"llm": {_camel(k): v for k, v in totals.items()}}
 
-    def prometheus(self, prefix: str = "sedna_llm_edge") -> str:
-        """Render the totals in the Prometheus text format.
-
-        Parameters
-        ----------
-        prefix : str, default='sedna_llm_edge'
-            Metric name prefix.
-
-        Returns
-        -------
-        str
-            The exposition text (counters for counts and tokens, gauges for shares and means).
-        """
-        lines = []
-        for name, value in self.totals().items():
-            if value is None:
-                continue
-            kind = "gauge" if name.startswith(("mean_", "cloud_token_share", "routed_share")) else "counter"
-            metric = f"{prefix}_{name}" + ("_total" if kind == "counter" else "")
-            lines += [f"# TYPE {metric} {kind}", f"{metric} {value}"]
-        return "\n".join(lines) + "\n"
-
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")

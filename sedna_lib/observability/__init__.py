@@ -6,6 +6,10 @@ Every submodule imports only the standard library and sedna_lib's lower floors a
 
 from __future__ import annotations
 
+from .health import Health
 from .logs import JsonFormatter, RateLimitedLog, configure_logging, console_handler
+from .progress import Progress, progress
+from .status import StatusServer, StatusSite
 
-__all__ = ["JsonFormatter", "RateLimitedLog", "configure_logging", "console_handler"]
+__all__ = ["Health", "JsonFormatter", "Progress", "RateLimitedLog", "StatusServer", "StatusSite",
+           "configure_logging", "console_handler", "progress"]

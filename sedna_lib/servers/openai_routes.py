@@ -4,8 +4,9 @@ Mounted by :class:`~sedna_lib.servers.inference.InferenceServer` next to Sedna's
 
 - ``GET /v1/models``: the served model;
 - ``POST /v1/chat/completions`` and ``POST /v1/completions``: the OpenAI bodies, answered in
-  full or, with ``"stream": true``, as server-sent events ending in ``data: [DONE]``;
-- ``GET /metrics``: request and token counters in the Prometheus text format.
+  full or, with ``"stream": true``, as server-sent events ending in ``data: [DONE]``,
+and the server's ``GET /metrics`` counts the tokens read and written
+(``sedna_llm_served_tokens_total``) next to the requests per route.
 
 The model is the server's model when it implements ``generate``/``count_tokens`` (the
 ``LanguageModel`` protocol), or one adapted from ``predict(prompt) -> text``. Errors use the
@@ -22,7 +23,7 @@ from typing import Any, Iterator
 
 from ..exceptions import DataError
 from ..transport import openai_wire as wire
-from ._app import HTTPError, check_token, read_body
+from ._app import HTTPError, check_token, is_input_error, read_body, run_off_loop
 
 __all__ = ["LLMServingStats", "add_openai_routes"]
 
@@ -33,7 +34,7 @@ _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_f
 
 
 class LLMServingStats:
-    """Counters of the OpenAI-compatible routes (``/metrics``)."""
+    """Counters of the OpenAI-compatible routes (requests, streams, tokens)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -62,30 +63,6 @@ class LLMServingStats:
         """
         with self._lock:
             return dict(self.counts)
-
-    def prometheus(self, model: str) -> str:
-        """Render the counters in the Prometheus text format.
-
-        Parameters
-        ----------
-        model : str
-            The served model's name (a label).
-
-        Returns
-        -------
-        str
-            The exposition text.
-        """
-        counts = self.as_dict()
-        helps = {"requests": "OpenAI-compatible requests answered", "rejected": "requests refused (4xx)",
-                 "failed": "requests the model failed on (5xx)", "streamed": "requests answered as a stream",
-                 "prompt_tokens": "prompt tokens read", "completion_tokens": "completion tokens generated"}
-        lines = []
-        for name, value in counts.items():
-            metric = f"sedna_llm_{name}_total"
-            lines += [f"# HELP {metric} {helps[name]}", f"# TYPE {metric} counter",
-                      f'{metric}{{model="{model}"}} {value}']
-        return "\n".join(lines) + "\n"
 
 
 def _error(status: int, message: str, param: str | None = None) -> Any:
@@ -120,9 +97,8 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
     LLMServingStats
         The counters the routes keep.
     """
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import PlainTextResponse, StreamingResponse
+    from starlette.responses import StreamingResponse
 
     stats = LLMServingStats()
 
@@ -142,10 +118,13 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                                        "owned_by": "sedna_lib"}]
         return {"object": "list", "data": data}
 
-    async def metrics() -> Any:
-        lm = model_or_none()
-        return PlainTextResponse(stats.prometheus(_model_name(lm) if lm is not None else ""),
-                                 media_type="text/plain; version=0.0.4")
+    def count_tokens(prompt_tokens: int, completion_tokens: int) -> None:
+        stats.add(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        site = getattr(server, "status_", None)  # the server's Prometheus metrics (GET /metrics)
+        if site is not None:
+            served = site.metrics.counter("sedna_llm_served_tokens_total")
+            served.labels(kind="prompt").inc(prompt_tokens)
+            served.labels(kind="completion").inc(completion_tokens)
 
     def plan(req: wire.GenerationRequest, lm: Any) -> list[tuple[str, str, int | None]]:
         """(prompt, echoed prefix, seed) of each choice, in reply order."""
@@ -179,7 +158,7 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
             choices.append((prefix, steps, finish))
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
-        stats.add(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        count_tokens(prompt_tokens, completion_tokens)
         common = dict(created=wire.now(), model=req.model or _model_name(lm), logprobs=req.logprobs,
                       top_logprobs=req.top_logprobs, usage=usage)
         if req.kind == "chat":
@@ -233,7 +212,7 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                                             "type": "server_error", "param": None, "code": None}})
             return
         finally:
-            stats.add(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            count_tokens(prompt_tokens, completion_tokens)
 
     def first_of(lm: Any, req: wire.GenerationRequest) -> Iterator[Any]:
         """Start the first choice and take its first token, so an early failure still gets a status."""
@@ -253,7 +232,8 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
         async def handler(request: Request) -> Any:
             try:
                 check_token(request, server.token)
-                body = await read_body(request, server.max_buffer_size)
+                limits = server._limits()
+                body = await read_body(request, limits.max_request_bytes, timeout=limits.body_timeout)
                 ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
                 if ctype not in ("application/json", "") and not ctype.endswith("+json"):
                     raise HTTPError(415, f"unsupported Content-Type {ctype!r}; send application/json")
@@ -282,16 +262,14 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
             stats.add(requests=1)
             try:
                 if req.stream:
-                    head = await run_in_threadpool(first_of, lm, req)
+                    head = await run_off_loop(first_of, lm, req)
                     stats.add(streamed=1)
                     server.stats.count("ok")
                     return StreamingResponse(events(lm, req, head), media_type="text/event-stream",
                                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-                reply = await run_in_threadpool(complete, lm, req)
+                reply = await run_off_loop(complete, lm, req)
             except Exception as exc:  # the model's own failure: answered, counted; the server keeps serving
-                from .inference import _is_input_error
-
-                if _is_input_error(exc):
+                if is_input_error(exc):
                     stats.add(rejected=1)
                     server.stats.count("rejected")
                     return _error(422, f"the model cannot take this input: {type(exc).__name__}: {exc}")
@@ -311,5 +289,4 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                       summary="OpenAI-compatible chat completion (SSE with stream=true)")
     app.add_api_route("/v1/completions", make_handler("completion"), methods=["POST"],
                       summary="OpenAI-compatible text completion (SSE with stream=true)")
-    app.add_api_route("/metrics", metrics, methods=["GET"], summary="Prometheus counters of the LLM routes")
     return stats

@@ -86,4 +86,3 @@ def test_metrics_totals_and_prometheus_text():
     assert counts == [3, 1, 1, 1]
     assert totals["cloud_token_share"] == pytest.approx(8 / 26) and totals["cost"] == pytest.approx(0.75)
     assert len(metrics.recent()) == 2 and metrics.owner_info()["llm"]["cloudCompletionTokens"] == 8
-    assert "sedna_llm_edge_queries_total 3" in metrics.prometheus()

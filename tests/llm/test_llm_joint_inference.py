@@ -36,7 +36,7 @@ def test_a_confidence_router_keeps_its_budget_and_beats_the_edge_alone(edge_lm, 
     router = {"method": "MeanLogProb", "param": {"upload_ratio": "0.3"}}
     with _job(edge_lm, OpenAIClient(cloud_url), router, tmp_path) as job:
         accuracy, results = _accuracy(job, items)
-        totals = job.metrics.totals()
+        totals = job.llm_metrics.totals()
     with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path / "e") as edge_only:
         edge_accuracy, _ = _accuracy(edge_only, items)
     assert abs(totals["routed_share"] - 0.3) <= 0.02
@@ -49,11 +49,15 @@ def test_per_query_metrics_count_tokens_each_side_latencies_and_cost(edge_lm, cl
     prices = Prices(cloud_prompt=10.0, cloud_completion=30.0, edge_prompt=0.0, edge_completion=1.0)
     with _job(edge_lm, OpenAIClient(cloud_url, stream=True), "CloudOnly", tmp_path, prices=prices) as job:
         result = job.inference("module of sqrt is")
-        (m,) = job.metrics.recent()
+        (m,) = job.llm_metrics.recent()
     assert result.is_hard and m.answered_by == "cloud" and m.routed
     assert m.edge_prompt_tokens == 4 and m.edge_completion_tokens == result.edge.completion_tokens
     assert m.cloud_prompt_tokens == 4 and m.cloud_completion_tokens == result.cloud.completion_tokens > 0
     assert 0 < m.ttft_s <= m.e2e_s and m.itl_s is not None
+    text = job.metrics_text()
+    assert 'sedna_llm_queries_total{answered_by="cloud"} 1.0' in text
+    assert 'sedna_llm_tokens_total{kind="prompt",side="cloud"} 4.0' in text
+    assert "sedna_llm_time_to_first_token_seconds_count 1.0" in text
     expected = (4 * 10.0 + m.cloud_completion_tokens * 30.0 + m.edge_completion_tokens * 1.0) / 1e6
     assert m.cost == pytest.approx(expected)
 
@@ -68,7 +72,7 @@ def test_routing_on_the_query_alone_spares_the_edge_the_routed_queries(edge_lm, 
     ctx = Context(Config(mining_mode="mining-then-inference"))
     with _job(edge_lm, OpenAIClient(cloud_url), router, tmp_path, context=ctx) as job:
         _, results = _accuracy(job, qa_items[::2][:200])
-        totals = job.metrics.totals()
+        totals = job.llm_metrics.totals()
     routed = [r for r in results if r.is_hard]
     assert abs(len(routed) / len(results) - 0.4) <= 0.02
     assert all(r.edge is None and r.cloud is not None for r in routed)
@@ -80,9 +84,9 @@ def test_the_response_cache_answers_a_repeated_query_without_the_cloud(edge_lm, 
     metrics_url = cloud_url.rsplit("/v1", 1)[0] + "/metrics"
 
     def cloud_requests():
-        line = [x for x in requests.get(metrics_url, timeout=5).text.splitlines()
-                if x.startswith("sedna_llm_requests_total")][0]
-        return int(float(line.split()[-1]))
+        lines = [x for x in requests.get(metrics_url, timeout=5).text.splitlines()
+                 if x.startswith("sedna_http_requests_total{") and 'route="/v1/chat/completions"' in x]
+        return int(sum(float(x.split()[-1]) for x in lines))
 
     with _job(edge_lm, client, "CloudOnly", tmp_path, cache_size=2) as job:
         first = job.inference({"prompt": "module of sqrt is", "reference": "math"})
@@ -92,7 +96,7 @@ def test_the_response_cache_answers_a_repeated_query_without_the_cloud(edge_lm, 
         for prompt in ("module of dumps is", "module of loads is", "module of sqrt is"):
             job.inference(prompt)  # the bound (2) pushed the first one out: it goes to the cloud again
         assert cloud_requests() == before + 3
-        totals = job.metrics.totals()
+        totals = job.llm_metrics.totals()
     assert again.result.text == first.result.text and again.cloud.source == "cache"
     assert totals["cache_answered"] == 1 and job.cache.hits == 1
 
@@ -107,7 +111,7 @@ def test_an_absent_cloud_costs_the_edge_nothing_and_the_queries_wait_for_it(edge
     with _job(edge_lm, client, "CloudOnly", tmp_path) as job:
         results = [job.inference(f"module of {name} is") for name in ("sqrt", "dumps", "loads")]
         assert all(r.cloud is None and r.result.source == "edge" for r in results)
-        assert job.pending_offloads == 3 and job.metrics.totals()["edge_answered"] == 3
+        assert job.pending_offloads == 3 and job.llm_metrics.totals()["edge_answered"] == 3
 
 
 def test_the_lc_report_carries_the_llm_totals(edge_lm, cloud_url, tmp_path, lc_stub):

@@ -126,8 +126,10 @@ def test_models_and_metrics_describe_the_served_model(cloud_url):
     _chat(cloud_url)
     assert requests.get(cloud_url + "/models", timeout=10).json()["data"][0]["id"] == "cloud-ngram"
     text = requests.get(cloud_url.rsplit("/v1", 1)[0] + "/metrics", timeout=10).text
-    assert 'sedna_llm_completion_tokens_total{model="cloud-ngram"}' in text
-    assert "# TYPE sedna_llm_requests_total counter" in text
+    served = [line for line in text.splitlines()
+              if line.startswith('sedna_llm_served_tokens_total{kind="completion"}')]
+    assert served and float(served[0].split()[-1]) > 0
+    assert 'route="/v1/chat/completions"' in text
 
 
 def test_the_sedna_predict_route_still_serves_the_same_model(cloud_url):
