@@ -1040,6 +1040,7 @@ class BigModelService(JobBase):
         TransportError
             If the address cannot be bound.
         """
+        from .servers import ServerLimits
         from .servers.inference import InferenceServer
 
         cfg = self.context.config
@@ -1051,7 +1052,7 @@ class BigModelService(JobBase):
                 http_port=cfg.big_model_bind_port if port is None else port,
                 max_buffer_size=cfg.max_request_bytes, token=cfg.auth_token,
                 ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
-                registry=self.context.registry)
+                registry=self.context.registry, limits=ServerLimits.from_config(cfg))
         self.server.start(block=block)
         return self
 

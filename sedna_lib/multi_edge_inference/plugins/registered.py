@@ -10,8 +10,8 @@ Addresses come from the configuration when a service is constructed (never at im
 ``{REID,FE,DET}_MODEL_BIND_URL`` is the address a server binds (default ``0.0.0.0``) and the host
 its clients call (default: the control plane's service names ``reid-reid``,
 ``feature-extraction-fe``, ``video-analytics-videoanalytics``); ``*_MODEL_BIND_PORT`` the port.
-``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_*``, ``SEDNA_MAX_REQUEST_BYTES``, ``SEDNA_REQUEST_TIMEOUT`` and
-``SEDNA_LEGACY_PICKLE`` apply to all of them.
+``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_*``, ``SEDNA_MAX_REQUEST_BYTES``, the ``SEDNA_HTTP_*`` limits,
+``SEDNA_REQUEST_TIMEOUT`` and ``SEDNA_LEGACY_PICKLE`` apply to all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
+from ...servers import ServerLimits
 from ...servers.multi_edge import DetectionServer, FEServer, ReIDServer
 from ...transport.multi_edge import FE, Detection, ReID_Endpoint
 from . import PluggableNetworkService
@@ -33,7 +34,8 @@ def _cfg(config: Config | None) -> Config:
 
 def _server(cls: type, wrapper: Any, name: str, ip: str, port: int, cfg: Config) -> Any:
     return cls(wrapper, name, ip, port, cfg.max_request_bytes, token=cfg.auth_token,
-               legacy_pickle=cfg.legacy_pickle, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key)
+               legacy_pickle=cfg.legacy_pickle, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
+               limits=ServerLimits.from_config(cfg))
 
 
 def _client(cls: type, name: str, ip: str, port: int, cfg: Config) -> Any:
