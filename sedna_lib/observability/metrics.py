@@ -88,8 +88,9 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("sedna_ji_cloud_failures_total", "counter",
                "Offload attempts that failed, by failure class.", ("reason",), "joint-inference edge"),
     MetricSpec("sedna_ji_cloud_breaker_state", "gauge",
-               "Whether the edge currently sends hard examples to the cloud (0: yes, 1: no, the cloud "
-               "is unreachable and samples are answered by the edge).", (), "joint-inference edge"),
+               "The edge's circuit breaker towards the cloud: 0 closed (hard examples go to the cloud), "
+               "1 open (the cloud is skipped and the edge answers), 2 half-open (one trial call).", (),
+               "joint-inference edge"),
     # -- federated learning -------------------------------------------------------------------
     MetricSpec("sedna_fl_round", "gauge", "The last round the aggregation server completed.", (),
                "aggregation server"),
