@@ -54,6 +54,7 @@ ALIASES: dict[str, str] = {
     "sedna.core.federated_learning.federated_learning": "sedna_lib.federated_learning",
     "sedna.service.server.aggregation": "sedna_lib.servers.aggregation",
     "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
+    "sedna.algorithms.aggregation.aggregation": "sedna_lib.algorithms.aggregation.aggregation",
     "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
     "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --

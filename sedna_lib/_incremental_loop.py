@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
 from .exceptions import BackendError, DataError, ParameterError
-from .hard_examples import HardExampleStore
+from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, clone_estimator, write_model_config
 from .registry import Kind
 from .storage.local import atomic_path
@@ -60,6 +61,10 @@ class RoundRecord:
         Wall time of the round.
     hard_example_batch : str or None
         The batch folder the hard examples were saved to, if saved.
+    hard_examples_pending : int
+        Hard examples not uploaded yet when the round ended (the output was unreachable for
+        ``upload_timeout`` seconds), this round's and any left from before; they wait in the
+        spool folder and the next round, or the next run on the same spool, uploads them.
     """
 
     round: int
@@ -75,6 +80,7 @@ class RoundRecord:
     model_version: str
     seconds: float
     hard_example_batch: str | None = None
+    hard_examples_pending: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict.
@@ -212,6 +218,13 @@ class IncrementalLoop:
         Where ``rounds.json`` and the deployed models go; nothing is written when None.
     hard_example_output : str, default=None
         Folder or ``s3://`` URL where each round's hard examples are saved (batch ``round-NNNN``).
+        Its storage must be configured (``S3_ENDPOINT_URL`` for ``s3://``): :meth:`start` checks.
+    spool_dir : str, default=None
+        Where hard examples wait until they are uploaded; ``SEDNA_HARD_EXAMPLE_SPOOL``, else
+        ``<SEDNA_WORK_DIR>/hard_examples_spool`` (one sub-folder per output). It survives the
+        run: what could not be uploaded is uploaded by the next run on the same folder.
+    upload_timeout : float, default=10.0
+        Seconds the end of a round waits for its hard examples to be uploaded.
     hot_update_config : str, default=None
         A ``model_config.json`` written in the LocalController's format at every deploy, so a
         separate inference process (``MODEL_HOT_UPDATE``) picks the new model up. Needs
@@ -233,6 +246,8 @@ class IncrementalLoop:
         The labelled training set so far.
     seen_, uploaded_ : int
         Stream samples seen and uploaded so far (the budget's running account).
+    run_id_ : str
+        A token of this run, part of every hard-example id (``r<round>-<run_id_>-<index>``).
 
     Examples
     --------
@@ -254,7 +269,8 @@ class IncrementalLoop:
                  metric: str | Callable[[Any, Any], float] = "accuracy", min_delta: float = 0.01,
                  train_kwargs: Mapping[str, Any] | None = None, output_dir: str | None = None,
                  hard_example_output: str | None = None, hot_update_config: str | None = None,
-                 progress: bool | TextIO = True, context: Any = None) -> None:
+                 progress: bool | TextIO = True, context: Any = None, spool_dir: str | None = None,
+                 upload_timeout: float = 10.0) -> None:
         self.estimator = estimator
         self.miner = miner
         self.miner_params = miner_params
@@ -268,6 +284,8 @@ class IncrementalLoop:
         self.hot_update_config = hot_update_config
         self.progress = progress
         self.context = context
+        self.spool_dir = spool_dir
+        self.upload_timeout = upload_timeout
         self._env_context: Any = None
 
     # -- validation and helpers -------------------------------------------------------------------
@@ -289,6 +307,10 @@ class IncrementalLoop:
 
             self._env_context = Context.from_env()
         return self._env_context
+
+    def _spool_dir(self) -> str:
+        root = self.spool_dir or self._ctx().config.hard_example_spool_dir
+        return spool_for(root, self.hard_example_output or "")
 
     def _miner(self) -> Any:
         if self.miner is None or not isinstance(self.miner, str):
@@ -378,13 +400,20 @@ class IncrementalLoop:
         ------
         ParameterError
             If a parameter is out of range.
+        ConfigError
+            If ``hard_example_output`` is a URL its storage is not configured for (an ``s3://``
+            output with no ``S3_ENDPOINT_URL``), before any training.
         """
         self._check()
+        if self.hard_example_output and "://" in self.hard_example_output:
+            self._ctx().storage.check(self.hard_example_output)
         x, y = np.asarray(initial[0]), np.asarray(initial[1])
         if len(x) != len(y) or len(x) == 0:
             raise DataError(f"initial data needs as many labels as samples (got {len(x)} samples, "
                             f"{len(y)} labels)")
         self.labelled_x_, self.labelled_y_ = x, y
+        # in sample ids: two runs writing one round folder (one finishing the other's uploads) never collide
+        self.run_id_ = uuid.uuid4().hex[:8]
         self.records_: list[RoundRecord] = []
         self.seen_, self.uploaded_ = 0, 0
         self.miner_ = self._miner()
@@ -428,15 +457,21 @@ class IncrementalLoop:
         bar.step("infer")
         chosen = self._select(self.miner_, outputs, len(x))
         bar.step("mine")
-        batch_name = None
+        batch_name, pending = None, 0
         if self.hard_example_output and len(chosen):
             batch_name = f"round-{number:04d}"
             remote = "://" in self.hard_example_output
             store = HardExampleStore(self.hard_example_output, batch=batch_name,
-                                     storage=self._ctx().storage if remote else None)
-            with store:
+                                     storage=self._ctx().storage if remote else None,
+                                     spool_dir=self._spool_dir())
+            store.start()
+            try:
                 for i in chosen:
-                    store.put(x[i], np.asarray(outputs)[i], sample_id=f"r{number:04d}-{int(i):06d}")
+                    store.put(x[i], np.asarray(outputs)[i],
+                              sample_id=f"r{number:04d}-{self.run_id_}-{int(i):06d}")
+            finally:
+                store.close(timeout=self.upload_timeout)
+            pending = store.pending
         if self.labeler is not None:
             labels = np.asarray(self.labeler(x[chosen], np.asarray(outputs)[chosen]))
         elif y_true is not None:
@@ -470,7 +505,7 @@ class IncrementalLoop:
                              metric_before=before, metric_candidate=cand_metric,
                              metric_after=cand_metric if deployed else before, deployed=deployed,
                              model_version=version, seconds=time.perf_counter() - started,
-                             hard_example_batch=batch_name)
+                             hard_example_batch=batch_name, hard_examples_pending=pending)
         self.records_.append(record)
         self._write_records()
         return record

@@ -220,6 +220,9 @@ class RateLimitedLog:
         The lines' level.
     clock : callable, default=time.monotonic
         Returns seconds; tests pass a fake clock.
+    say_first : bool, default=True
+        Log the first event of a key at once. False: the first event starts the interval and is
+        counted like the others (when the caller already said the first one its own way).
 
     Attributes
     ----------
@@ -244,11 +247,12 @@ class RateLimitedLog:
     """
 
     def __init__(self, logger: logging.Logger, *, interval: float = 10.0, level: int = logging.WARNING,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, say_first: bool = True) -> None:
         self.logger = logger
         self.interval = interval
         self.level = level
         self.clock = clock
+        self.say_first = say_first
         self.emitted_ = 0
         self._lock = threading.Lock()
         # key -> [count since the last line, time of the last line (or of the first event), message]
@@ -281,6 +285,8 @@ class RateLimitedLog:
             entry[0] += n
             entry[2] = message
             last = self._last.get(key)
+            if last is None and not self.say_first:
+                self._last[key] = last = now
             if last is not None and now - last < self.interval:
                 return False
             line = self._take(key, now)
