@@ -506,6 +506,32 @@ class Config:
                                          "inference) serves /metrics, /healthz, /readyz and its status page; "
                                          "unset: none, 0: a free port.")
 
+    # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
+    llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,
+                                    help="API root of the OpenAI-compatible cloud (http://host:8000/v1); "
+                                         "default: http://BIG_MODEL_IP:BIG_MODEL_PORT/v1.")
+    llm_api_key: str | None = _var("OPENAI_API_KEY", None, aliases=("SEDNA_LLM_API_KEY",), secret=True,
+                                   help="API key sent to the OpenAI-compatible cloud (SEDNA_LLM_API_KEY "
+                                        "wins); default: SEDNA_AUTH_TOKEN.")
+    llm_model: str = _var("SEDNA_LLM_MODEL", "", help="Model the edge asks the cloud for (empty: not sent).")
+    llm_max_tokens: int = _var("SEDNA_LLM_MAX_TOKENS", 256, _int, help="Longest cloud answer, in tokens.")
+    llm_stream: bool = _var("SEDNA_LLM_STREAM", False, parse_bool,
+                            help="Read cloud answers as server-sent events (measures time to first token).")
+    llm_timeout: float = _var("SEDNA_LLM_TIMEOUT", 60.0, _float,
+                              help="Read timeout (s) of a cloud generation (each wait for data).")
+    llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
+                               help="Exact-match response cache entries (0: no cache); repeated queries do "
+                                    "not reach the cloud.")
+    llm_price_cloud_prompt: float = _var("SEDNA_LLM_PRICE_CLOUD_PROMPT", 0.0, _float,
+                                         help="Price of one million cloud prompt tokens (cost estimate).")
+    llm_price_cloud_completion: float = _var("SEDNA_LLM_PRICE_CLOUD_COMPLETION", 0.0, _float,
+                                             help="Price of one million cloud completion tokens.")
+    llm_price_edge_prompt: float = _var("SEDNA_LLM_PRICE_EDGE_PROMPT", 0.0, _float,
+                                        help="Price of one million edge prompt tokens (energy, amortised "
+                                             "hardware).")
+    llm_price_edge_completion: float = _var("SEDNA_LLM_PRICE_EDGE_COMPLETION", 0.0, _float,
+                                            help="Price of one million edge completion tokens.")
+
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

@@ -1057,6 +1057,13 @@ class BigModelService(JobBase):
         return self
 
     @property
+    def language_model(self) -> Any:
+        """The estimator itself, which the OpenAI-compatible routes run (``/v1/chat/completions``)."""
+        backend = self.estimator
+        instance = getattr(backend, "_instance", None)
+        return instance() if callable(instance) else getattr(backend, "estimator", backend)
+
+    @property
     def url(self) -> str:
         """Base URL of the running server (``http://host:port``)."""
         if self.server is None:
@@ -1118,6 +1125,10 @@ def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
         raise ConfigError(f"big_model_endpoint must be an http(s) URL such as http://host:5000/service, "
                           f"got {endpoint!r}")
     segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[-1] == "v1":  # an OpenAI-compatible API root (a language model's cloud)
+        from .transport.openai import OpenAIClient
+
+        return OpenAIClient.from_config(cfg, url=endpoint.rstrip("/"))
     if segments and segments[-1] == "predict":
         segments.pop()
     return InferenceClient.from_config(cfg, url=f"{parts.scheme}://{parts.netloc}",
@@ -1305,6 +1316,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
         The cloud endpoint (``http://host:port/service``); :func:`get_big_model_endpoint` if omitted.
+        An endpoint ending in ``/v1`` is an OpenAI-compatible API root (a language model's cloud,
+        reached by :class:`~sedna_lib.transport.openai.OpenAIClient`).
     context : Context, default=None
         Configuration; the process environment if omitted.
     report : bool, default=False
