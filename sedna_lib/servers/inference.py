@@ -9,7 +9,9 @@ path original Sedna edge workers call whatever the service is named):
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
   accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
-- ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally).
+- ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally);
+- ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``: the
+  OpenAI-compatible routes of a served language model (:mod:`sedna_lib.servers.openai_routes`).
 
 Callbacks: a callback name never fails a request. A name registered here is applied to the
 result (the reply then carries ``Sedna-Callback-Applied: <name>``); an unknown one is logged once
@@ -157,6 +159,8 @@ class InferenceServer:
         Request counters (also on ``/healthz``).
     status_ : StatusSite
         Metrics, health and status page (after :meth:`create_app`).
+    llm_stats : LLMServingStats or None
+        Counters of the OpenAI-compatible routes (after :meth:`create_app`).
 
     Examples
     --------
@@ -184,6 +188,7 @@ class InferenceServer:
         self.registry = registry
         self.limits = limits
         self.stats = RequestStats()
+        self.llm_stats: Any = None
         self._server: ThreadedServer | None = None
         self._unknown_callbacks: set[str] = set()
         self._unknown_lock = threading.Lock()
@@ -328,6 +333,9 @@ class InferenceServer:
             app.add_api_route(f"/{name}", make_info(name), methods=["GET"], name="method",
                               summary="List the routes", responses=INFO_RESPONSES)
             app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **PREDICT_DOC)
+        from .openai_routes import add_openai_routes
+
+        self.llm_stats = add_openai_routes(app, self)
         app.add_middleware(_CallbacksHeader)
         mount_status(app, self._status_site(names[0]))
         return app
@@ -402,8 +410,8 @@ class InferenceServer:
             server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
                                     ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                     limits=self._limits())
-            self._server = server.start()
             self._started = time.monotonic()
+            self._server = server.start()
             log_started(logger, f"big-model server {self.servername!r}", self._server.url,
                         auth=bool(self.token), tls=bool(self.ssl_certfile),
                         limits={"max request bytes": self.max_buffer_size})
