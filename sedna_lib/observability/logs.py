@@ -21,7 +21,7 @@ from ..config import LOG_FORMATS, parse_log_level
 from ..exceptions import ConfigError
 
 __all__ = ["SEDNA_FORMAT", "LOGGER_NAMES", "JsonFormatter", "RateLimitedLog", "configure_logging",
-           "console_handler"]
+           "console_handler", "log_started", "log_stopped"]
 
 SEDNA_FORMAT = "[%(asctime)-15s] %(filename)s(%(lineno)d) [%(levelname)s] - %(message)s"
 """The text format of the console handler: the one Sedna's ``LOGGER`` prints."""
@@ -220,6 +220,9 @@ class RateLimitedLog:
         The lines' level.
     clock : callable, default=time.monotonic
         Returns seconds; tests pass a fake clock.
+    say_first : bool, default=True
+        Log the first event of a key at once. False: the first event starts the interval and is
+        counted like the others (when the caller already said the first one its own way).
 
     Attributes
     ----------
@@ -244,11 +247,12 @@ class RateLimitedLog:
     """
 
     def __init__(self, logger: logging.Logger, *, interval: float = 10.0, level: int = logging.WARNING,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, say_first: bool = True) -> None:
         self.logger = logger
         self.interval = interval
         self.level = level
         self.clock = clock
+        self.say_first = say_first
         self.emitted_ = 0
         self._lock = threading.Lock()
         # key -> [count since the last line, time of the last line (or of the first event), message]
@@ -281,6 +285,8 @@ class RateLimitedLog:
             entry[0] += n
             entry[2] = message
             last = self._last.get(key)
+            if last is None and not self.say_first:
+                self._last[key] = last = now
             if last is not None and now - last < self.interval:
                 return False
             line = self._take(key, now)
@@ -321,3 +327,85 @@ class RateLimitedLog:
     def _emit(self, line: str) -> None:
         self.emitted_ += 1
         self.logger.log(self.level, "%s", line)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls: bool,
+                limits: dict[str, Any] | None = None, pages: str | None = None) -> str:
+    """Log the one line a server says when it starts: what, where, auth, TLS, limits, where its pages are.
+
+    Parameters
+    ----------
+    logger : logging.Logger
+        The server's logger (the line is INFO).
+    what : str
+        The server (``big-model server 'sedna'``).
+    url : str
+        Where it listens.
+    auth, tls : bool
+        Whether a token is required, whether it speaks TLS.
+    limits : dict, default=None
+        Limits by name; ints named ``*bytes*`` are shown in KiB/MiB/GiB.
+    pages : str, default=None
+        Base URL of the status page and metrics when it is not ``url`` (a websocket server's).
+
+    Returns
+    -------
+    str
+        The line.
+
+    Examples
+    --------
+    >>> log_started(logging.getLogger("doctest"), "big-model server 'sedna'", "http://127.0.0.1:5000",
+    ...             auth=False, tls=False, limits={"max request bytes": 64 * 1024 * 1024})
+    "big-model server 'sedna' started on http://127.0.0.1:5000: auth off, TLS off, max request bytes 64 MiB; \
+status page http://127.0.0.1:5000/, metrics http://127.0.0.1:5000/metrics"
+    """
+    shown = [f"auth {'on' if auth else 'off'}", f"TLS {'on' if tls else 'off'}"]
+    for name, value in (limits or {}).items():
+        text = _size(value) if "bytes" in name and isinstance(value, int) else value
+        shown.append(f"{name} {text}")
+    pages = pages or url
+    line = f"{what} started on {url}: {', '.join(shown)}; status page {pages}/, metrics {pages}/metrics"
+    logger.info("%s", line, stacklevel=2)
+    return line
+
+
+def log_stopped(logger: logging.Logger, what: str, url: str, *, seconds: float,
+                counts: dict[str, Any] | None = None) -> str:
+    """Log the one line a server says when it stops: how long it served and what it answered.
+
+    Parameters
+    ----------
+    logger : logging.Logger
+        The server's logger (the line is INFO).
+    what : str
+        The server.
+    url : str
+        Where it listened.
+    seconds : float
+        How long it served.
+    counts : dict, default=None
+        What it did (``{"requests": 12, "rejected": 1}``).
+
+    Returns
+    -------
+    str
+        The line.
+
+    Examples
+    --------
+    >>> log_stopped(logging.getLogger("doctest"), "aggregation server 'FedAvg'", "ws://127.0.0.1:7363",
+    ...             seconds=12.34, counts={"rounds": 3})
+    "aggregation server 'FedAvg' on ws://127.0.0.1:7363 stopped after 12.3 s: rounds 3"
+    """
+    done = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())
+    line = f"{what} on {url} stopped after {seconds:.1f} s" + (f": {done}" if done else "")
+    logger.info("%s", line, stacklevel=2)
+    return line

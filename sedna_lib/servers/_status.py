@@ -78,14 +78,15 @@ def _doc_asset(name: str) -> bytes | None:
 
 
 def mount_status(app: Any, site: StatusSite, *, docs: bool = True) -> Any:
-    """Add the status routes, the request metrics and CDN-free API docs to a FastAPI app.
+    """Add the status routes, the request metrics and CDN-free API docs to a Starlette or FastAPI app.
 
-    Routes the app already has on the same paths (an older ``/healthz``, FastAPI's own
-    ``/docs``) are replaced.
+    The routes go first, so a catch-all route of the app (``/{name}``) does not shadow them;
+    routes the app already has on the same paths (an older ``/healthz``, FastAPI's own ``/docs``)
+    are replaced.
 
     Parameters
     ----------
-    app : fastapi.FastAPI
+    app : starlette.applications.Starlette or fastapi.FastAPI
         The server's app.
     site : StatusSite
         The server's status site.
@@ -94,14 +95,14 @@ def mount_status(app: Any, site: StatusSite, *, docs: bool = True) -> Any:
 
     Returns
     -------
-    fastapi.FastAPI
+    app
         ``app``.
     """
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-    from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
 
-    has_docs = docs and app.openapi_url is not None
+    openapi_url = getattr(app, "openapi_url", None)
+    has_docs = docs and openapi_url is not None
     taken = set(STATUS_PATHS) | ({"/docs", "/redoc"} if has_docs else set())
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in taken]
 
@@ -111,49 +112,44 @@ def mount_status(app: Any, site: StatusSite, *, docs: bool = True) -> Any:
                         headers={"Cache-Control": "no-store"})
 
     def make(path: str) -> Any:
-        async def endpoint() -> Any:
+        async def endpoint(request: Any) -> Any:
             return reply(path)
         return endpoint
 
-    summaries = {"/": "Status page", "/metrics": "Prometheus metrics", "/healthz": "Liveness",
-                 "/readyz": "Readiness (model loaded, peers reachable)",
-                 "/status/series": "Status-page chart data"}
-    for path in STATUS_PATHS:
-        app.add_api_route(path, make(path), methods=["GET"], summary=summaries[path],
-                          include_in_schema=path != "/status/series", response_model=None)
+    async def asset(request: Any) -> Any:
+        return reply(f"/status/assets/{request.path_params['name']}")
 
-    async def asset(name: str) -> Any:
-        return reply(f"/status/assets/{name}")
-
-    app.add_api_route("/status/assets/{name}", asset, methods=["GET"], include_in_schema=False)
+    routes = [Route(path, make(path), methods=["GET"]) for path in STATUS_PATHS]
+    routes.append(Route("/status/assets/{name}", asset, methods=["GET"]))
 
     if has_docs:
-        async def doc_asset(name: str) -> Any:
+        from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+        async def doc_asset(request: Any) -> Any:
+            name = request.path_params["name"]
             data = _doc_asset(name)
             if data is None:
                 detail = f"no documentation asset {name!r} (pip install fastapi-offline ships them)"
                 return JSONResponse({"detail": detail}, status_code=404)
             return Response(data, media_type=_DOC_ASSETS[name], headers={"Cache-Control": "max-age=86400"})
 
-        async def swagger(request: Request) -> Any:
+        async def swagger(request: Any) -> Any:
             root = request.scope.get("root_path", "")
-            return get_swagger_ui_html(openapi_url=root + app.openapi_url, title=f"{app.title} - API",
+            return get_swagger_ui_html(openapi_url=root + openapi_url, title=f"{app.title} - API",
                                        swagger_js_url=root + "/docs/assets/swagger-ui-bundle.js",
                                        swagger_css_url=root + "/docs/assets/swagger-ui.css",
                                        swagger_favicon_url=root + "/docs/assets/favicon.png")
 
-        async def redoc(request: Request) -> Any:
+        async def redoc(request: Any) -> Any:
             root = request.scope.get("root_path", "")
-            return get_redoc_html(openapi_url=root + app.openapi_url, title=f"{app.title} - API",
+            return get_redoc_html(openapi_url=root + openapi_url, title=f"{app.title} - API",
                                   redoc_js_url=root + "/docs/assets/redoc.standalone.js",
                                   redoc_favicon_url=root + "/docs/assets/favicon.png",
                                   with_google_fonts=False)
 
-        swagger.__annotations__["request"] = Request
-        redoc.__annotations__["request"] = Request
-        app.add_api_route("/docs/assets/{name}", doc_asset, methods=["GET"], include_in_schema=False)
-        app.add_api_route("/docs", swagger, methods=["GET"], include_in_schema=False)
-        app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
+        routes += [Route("/docs/assets/{name}", doc_asset, methods=["GET"]),
+                   Route("/docs", swagger, methods=["GET"]), Route("/redoc", redoc, methods=["GET"])]
         site.links.setdefault("API (Swagger UI)", "docs")
+    app.router.routes[:0] = routes
     app.add_middleware(RequestMetrics, site=site)
     return app
