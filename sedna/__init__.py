@@ -90,6 +90,7 @@ ALIASES: dict[str, str] = {
     "sedna.datasources.kafka.kafka_manager": "sedna_lib.datasources.kafka",
     "sedna.algorithms.reid": "sedna_lib.algorithms.reid",
     "sedna.algorithms.reid.multi_img_matching": "sedna_lib.algorithms.reid.multi_img_matching",
+    "sedna.algorithms.reid.close_contact_estimation": "sedna_lib.algorithms.reid.close_contact_estimation",
 }
 
 

@@ -69,8 +69,12 @@ def main(args: argparse.Namespace) -> int:
     int
         0.
     """
+    from .config import Config
     from .incremental_learning import IncrementalLoop
+    from .observability.logs import configure_from_config
 
+    if not getattr(args, "verbose", 0):  # each round's line (and "kept the old model: ...") as it happens
+        configure_from_config(Config.from_env(), default=True)
     x, y = load_data(args.dataset, args.data)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))

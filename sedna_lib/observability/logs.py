@@ -337,7 +337,7 @@ def _size(n: int) -> str:
 
 
 def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls: bool,
-                limits: dict[str, Any] | None = None) -> str:
+                limits: dict[str, Any] | None = None, pages: str | None = None) -> str:
     """Log the one line a server says when it starts: what, where, auth, TLS, limits, where its pages are.
 
     Parameters
@@ -352,6 +352,8 @@ def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls:
         Whether a token is required, whether it speaks TLS.
     limits : dict, default=None
         Limits by name; ints named ``*bytes*`` are shown in KiB/MiB/GiB.
+    pages : str, default=None
+        Base URL of the status page and metrics when it is not ``url`` (a websocket server's).
 
     Returns
     -------
@@ -369,8 +371,9 @@ status page http://127.0.0.1:5000/, metrics http://127.0.0.1:5000/metrics"
     for name, value in (limits or {}).items():
         text = _size(value) if "bytes" in name and isinstance(value, int) else value
         shown.append(f"{name} {text}")
-    line = (f"{what} started on {url}: {', '.join(shown)}; status page {url}/, metrics {url}/metrics")
-    logger.info("%s", line)
+    pages = pages or url
+    line = f"{what} started on {url}: {', '.join(shown)}; status page {pages}/, metrics {pages}/metrics"
+    logger.info("%s", line, stacklevel=2)
     return line
 
 
@@ -404,5 +407,5 @@ def log_stopped(logger: logging.Logger, what: str, url: str, *, seconds: float,
     """
     done = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())
     line = f"{what} on {url} stopped after {seconds:.1f} s" + (f": {done}" if done else "")
-    logger.info("%s", line)
+    logger.info("%s", line, stacklevel=2)
     return line

@@ -410,8 +410,8 @@ class InferenceServer:
             server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
                                     ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                     limits=self._limits())
-            self._server = server.start()
             self._started = time.monotonic()
+            self._server = server.start()
             log_started(logger, f"big-model server {self.servername!r}", self._server.url,
                         auth=bool(self.token), tls=bool(self.ssl_certfile),
                         limits={"max request bytes": self.max_buffer_size})

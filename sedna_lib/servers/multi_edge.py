@@ -255,11 +255,11 @@ class MultiEdgeServer:
         """
         if self.is_running:
             return self
+        self._started = time.monotonic()
         self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
                                       ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                       limits=self._limits()).start()
         self.port = self._server.port
-        self._started = time.monotonic()
         log_started(logger, f"{self.service_name} service", self._server.url, auth=bool(self.token),
                     tls=bool(self.ssl_certfile), limits={"max request bytes": self.max_buffer_size})
         return self

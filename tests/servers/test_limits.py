@@ -249,14 +249,3 @@ def test_limits_come_from_the_config():
 def test_a_limit_that_is_not_positive_is_a_config_error_naming_the_variable(field, variable):
     with pytest.raises(ConfigError, match=variable):
         ServerLimits.from_config(Config(**{field: 0}))
-
-
-# -- the schema pages follow the token rule of the data routes ----------------------------------------
-@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
-def test_schema_pages_need_the_token_when_one_is_set(path):
-    with InferenceServer(Doubler(), "svc", http_port=0, token="s3cret") as srv:
-        anonymous = requests.get(srv.url + path, timeout=5)
-        trusted = requests.get(srv.url + path, headers={"Authorization": "Bearer s3cret"}, timeout=5)
-        health = requests.get(srv.url + "/healthz", timeout=5)
-
-    assert anonymous.status_code == 401 and trusted.status_code == 200 and health.status_code == 200

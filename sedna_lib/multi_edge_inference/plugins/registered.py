@@ -57,14 +57,19 @@ class ReID_Server(PluggableNetworkService):  # noqa: N801 (Sedna's name)
         The ``ReID`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.reid_model_bind_url or "0.0.0.0"
         port = int(cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(ReIDServer, wrapper, "reid", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class ReID_I(PluggableNetworkService):  # noqa: N801
@@ -101,14 +106,19 @@ class Feature_Extraction(PluggableNetworkService):  # noqa: N801
         The ``FEService`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.fe_model_bind_url or "0.0.0.0"
         port = int(cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(FEServer, wrapper, "feature_extraction", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class Feature_Extraction_I(PluggableNetworkService):  # noqa: N801
@@ -145,14 +155,19 @@ class VideoAnalytics(PluggableNetworkService):
         The ``ObjectDetector`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.det_model_bind_url or "0.0.0.0"
         port = int(cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(DetectionServer, wrapper, "video_analytics", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class VideoAnalytics_I(PluggableNetworkService):  # noqa: N801
