@@ -1,13 +1,15 @@
 # The two commands: `make demo` runs the main job, `make test` runs the whole suite.
-# Both build .venv at the repository root first (Python and make are all they need).
+# `make test` builds .venv (every extra and the development tools), `make demo` builds .venv-demo (only what
+# the demo needs: sedna_lib with its server extra); Python and make are all they need.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_VENV := .venv-demo
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := --quiet --compile-bytecode $(foreach d,$(FIND_LINKS),--find-links $(d))
 EXTRAS ?= all,dev
 
-.PHONY: demo test lint docs venv clean
+.PHONY: demo test lint docs dist venv clean system-deps
 
 venv: $(VENV)/.installed
 
@@ -17,19 +19,43 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: venv
-	$(BIN)/python -m sedna_lib.demo
+$(DEMO_VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
+	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(UV_FLAGS) -e '.[server]'
+	touch $@
+
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/python -m sedna_lib.demo
+
+# The site's diagrams are drawn by Graphviz and the browser test drives Chromium: both come from Debian,
+# installed here where make runs as root with apt-get; elsewhere a line says what is missing.
+system-deps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) \
+	    || echo "could not install$$missing: the site's diagrams need graphviz, the browser test chromium"; \
+	else echo "not installed:$$missing (the site's diagrams need graphviz; the browser test, skipped without it, chromium)"; fi
 
 # One math thread per process: the suite runs many small models and worker processes side by side.
-test: venv
+test: venv system-deps
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/flake8 sedna_lib algorithms sedna
 
-docs: venv
+docs: venv system-deps
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -e '.[docs]'
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# A wheel and a source archive in dist/, for installs outside the clone (see docs/getting-started.md).
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info site
+	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info site

@@ -15,6 +15,7 @@ import sys
 import types
 
 from sedna_lib import __version__
+from sedna_lib.compat.log import Logger as _Logger
 
 __all__ = ["__version__", "ALIASES"]
 
@@ -34,6 +35,8 @@ ALIASES: dict[str, str] = {
     "sedna.backend.mindspore": "sedna_lib.compat.backend.mindspore",
     # data sources
     "sedna.datasources": "sedna_lib.datasources",
+    "sedna.datasources.obs": "sedna_lib.datasources.obs",
+    "sedna.datasources.obs.connector": "sedna_lib.datasources.obs.connector",
     # service clients
     "sedna.service.client": "sedna_lib.compat.client",
     # core features
@@ -51,6 +54,7 @@ ALIASES: dict[str, str] = {
     "sedna.core.federated_learning.federated_learning": "sedna_lib.federated_learning",
     "sedna.service.server.aggregation": "sedna_lib.servers.aggregation",
     "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
+    "sedna.algorithms.aggregation.aggregation": "sedna_lib.algorithms.aggregation.aggregation",
     "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
     "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --
@@ -86,6 +90,7 @@ ALIASES: dict[str, str] = {
     "sedna.datasources.kafka.kafka_manager": "sedna_lib.datasources.kafka",
     "sedna.algorithms.reid": "sedna_lib.algorithms.reid",
     "sedna.algorithms.reid.multi_img_matching": "sedna_lib.algorithms.reid.multi_img_matching",
+    "sedna.algorithms.reid.close_contact_estimation": "sedna_lib.algorithms.reid.close_contact_estimation",
 }
 
 
@@ -126,3 +131,6 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _AliasFinder())
+
+# A Sedna script got a console handler at INFO from Sedna's LOGGER; it gets the same here.
+_Logger()

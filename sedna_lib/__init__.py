@@ -5,8 +5,6 @@ Importing this package imports no ML framework; feature modules load on first at
 
 from __future__ import annotations
 
-import logging
-
 from ._lazy import lazy_attributes
 from ._version import __version__
 from .config import Config
@@ -35,7 +33,8 @@ from .exceptions import (
 )
 from .registry import Kind, Registry, register
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# No handler, not even a NullHandler: with nothing configured, WARNING and above reach stderr
+# through logging.lastResort as the standard library intends; INFO lines need configure_logging().
 
 # Feature modules and top-level functions, imported on first use (PEP 562) so that
 # `import sedna_lib` stays light: name -> "module" or "module:attribute".

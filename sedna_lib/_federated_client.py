@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -68,6 +69,10 @@ class RoundOutcome:
         What the backend's ``train`` returned.
     bytes_sent : int
         Upload size.
+    config : dict
+        The server's settings for the next round.
+    started_at : float or None
+        Wall-clock time (``time.time()``) at which this round's local training began.
     """
 
     round_number: int
@@ -76,6 +81,7 @@ class RoundOutcome:
     train_result: Any = None
     bytes_sent: int = 0
     config: dict = field(default_factory=dict)
+    started_at: float | None = None
 
 
 def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwargs: dict | None = None,
@@ -163,6 +169,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     num_samples = count_samples(train_data)
     while True:
         round_kwargs = _round_kwargs(train_kwargs, current + 1)
+        started_at = time.time()
         result = local_round(backend, train_data, valid_data, round_kwargs, config)
         weights = backend.get_weights()
         sent = client.send_update(weights, num_samples, round_number=current + 1)
@@ -190,7 +197,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         current = msg.round_number
         config = dict(aggregator.client_config()) if aggregator is not None else {}
         config.update(msg.config)
-        outcome = RoundOutcome(msg.round_number, msg.total_sample, msg.is_last, result, sent, config)
+        outcome = RoundOutcome(msg.round_number, msg.total_sample, msg.is_last, result, sent, config,
+                               started_at)
         # the received message (a view of the whole download) and the uploaded weights are
         # model-sized: let them go before the next local training instead of holding them through it
         del msg, weights

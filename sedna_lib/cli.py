@@ -117,32 +117,105 @@ def _no_required_args(obj: Any) -> bool:
                for p in sig.parameters.values())
 
 
+def _plugin_errors(values: dict[str, Any]) -> list[Any]:
+    """Check the variables that name plugins against the registry."""
+    from .backends import BACKEND_TYPES, backend_class
+    from .exceptions import ConfigError, RegistryError
+    from .registry import Kind, default_registry
+
+    errors = []
+    backend = str(values.get("BACKEND_TYPE") or "").strip()
+    if backend:
+        try:
+            backend_class(backend)
+        except RegistryError:
+            known = sorted(set(BACKEND_TYPES) | {n.upper() for n in default_registry.names(Kind.BACKEND)})
+            errors.append(ConfigError(f"BACKEND_TYPE: unknown backend {backend!r}; "
+                                      f"known: {', '.join(known)}", variable="BACKEND_TYPE"))
+    for variable, kind, what in (("HEM_NAME", Kind.HARD_EXAMPLE_MINING, "hard-example miner"),
+                                 ("AGGREGATION_ALGORITHM", Kind.AGGREGATION, "aggregation algorithm")):
+        name = values.get(variable)
+        if name and not default_registry.is_registered(kind, name):
+            known = ", ".join(default_registry.names(kind))
+            errors.append(ConfigError(f"{variable}: unknown {what} {name!r}; known: {known}",
+                                      variable=variable))
+    return errors
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .config import Config, describe
+    from .config import Config, check, describe, get_parameter
 
-    cfg = Config.from_env()
-    secret = {f.name for f in dataclasses.fields(Config) if not f.repr}
+    values, errors = check()
+    errors += _plugin_errors(values)
+    bad = {e.variable for e in errors}
+    secret = {f.metadata["env"] for f in dataclasses.fields(Config) if not f.repr and "env" in f.metadata}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for spec in describe():
-        value = getattr(cfg, spec.field)
-        if spec.field in secret and value:
-            value = "<set>"
-        if args.changed and value == spec.default:
-            continue
+        is_set = spec.variable in values or spec.variable in bad
+        value = values.get(spec.variable, spec.default)
+        if spec.variable in bad:  # show what was given, not the default
+            value = get_parameter(spec.variable, value)
         if hasattr(value, "value"):
             value = value.value
-        print(f"{spec.variable:<32} {value!r}")
-    return 0
+        if isinstance(value, tuple):
+            value = list(value)
+        if spec.variable in secret and value:
+            value = "<set>"
+        if args.changed and not is_set and spec.variable not in bad:
+            continue
+        groups.setdefault(spec.group, []).append(
+            {"variable": spec.variable, "value": value, "set": is_set, "help": spec.help,
+             "error": next((str(e) for e in errors if e.variable == spec.variable), None)})
+    if args.json:
+        print(json.dumps({"groups": [{"name": name, "variables": rows} for name, rows in groups.items()],
+                          "errors": [{"variable": e.variable, "message": str(e)} for e in errors]},
+                         indent=2, default=str))
+    else:
+        for name, rows in groups.items():
+            print(f"{name}:")
+            for row in rows:
+                mark = "!" if row["error"] else "*" if row["set"] else " "
+                print(f" {mark} {row['variable']:<30} {row['value']!r:<24} {row['help']}")
+            print()
+        print("* set in the environment, ! invalid (see below)")
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} invalid variable{'s' if len(errors) > 1 else ''}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _server_logging(args: argparse.Namespace) -> None:
+    """Print a server's lines (INFO, or SEDNA_LOG_LEVEL/SEDNA_LOG_FORMAT), and stop it cleanly on SIGTERM."""
+    import signal
+    import threading
+
+    from .config import Config
+    from .observability.logs import configure_from_config
+
+    if not args.verbose:  # -v already configured logging
+        configure_from_config(Config.from_env(), default=True)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # unwinds through the server's stop(), which says it stopped
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
 
 
 def _cmd_serve_big_model(args: argparse.Namespace) -> int:
     from .context import Context
     from .joint_inference import BigModelService
 
+    _server_logging(args)
     estimator = load_object(args.estimator)
     service = BigModelService(estimator=estimator, context=Context.from_env())
-    service.start(host=args.host, port=args.port)
+    try:
+        service.start(host=args.host, port=args.port)
+    finally:
+        service.stop()
     return 0
 
 
@@ -150,19 +223,24 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     from .context import Context
     from .servers.aggregation import AggregationServer
 
+    _server_logging(args)
     ctx = Context.from_env()
     cfg = ctx.config
     server = AggregationServer(aggregation=args.aggregation or cfg.aggregation_algorithm or "FedAvg",
                                exit_round=args.exit_round or cfg.exit_round or 1,
                                participants_count=args.participants or cfg.participants_count or 1,
                                host=args.host, http_port=args.port, context=ctx)
-    server.start()
+    try:
+        server.start()
+    finally:
+        server.stop()
     return 0
 
 
 def _cmd_kb(args: argparse.Namespace) -> int:
     from .servers.knowledge_base import main as kb_main
 
+    _server_logging(args)
     return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
 
 
@@ -186,17 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .demo.__main__ import SECTION_NAMES
+
     p = _add(sub, "demo", _cmd_demo, "run the demo on embedded defaults (servers on 127.0.0.1)")
     p.add_argument("--workdir", type=pathlib.Path, help="folder for the demo's files")
-    p.add_argument("--only", nargs="*", help="run only these sections")
+    p.add_argument("--only", nargs="+", choices=SECTION_NAMES, metavar="SECTION",
+                   help=f"run only these sections, of: {', '.join(SECTION_NAMES)}")
 
     p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
     p.add_argument("--kind", help="only this kind (e.g. hard_example_mining, aggregation)")
     p.add_argument("--details", action="store_true", help="load each one and show its parameters")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = _add(sub, "config", _cmd_config, "show the configuration read from the environment (secrets hidden)")
-    p.add_argument("--changed", action="store_true", help="only values that differ from the defaults")
+    p = _add(sub, "config", _cmd_config,
+             "show the configuration read from the environment, by feature, and check every value "
+             "(secrets hidden; exit 1 if any is invalid)")
+    p.add_argument("--changed", action="store_true", help="only the variables set in the environment")
+    p.add_argument("--json", action="store_true", help="print JSON (groups, variables, errors)")
 
     p = _add(sub, "serve-big-model", _cmd_serve_big_model,
              "serve a big model for joint inference (BigModelService; blocks)")

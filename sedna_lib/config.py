@@ -25,6 +25,10 @@ __all__ = [
     "get_parameter",
     "parse_key_value_parameters",
     "parse_bool",
+    "parse_log_level",
+    "LOG_FORMATS",
+    "GROUPS",
+    "check",
 ]
 
 
@@ -73,6 +77,66 @@ def parse_bool(raw: str, variable: str = "value") -> bool:
         return False
     raise ConfigError(f"{variable} must be a boolean (true/false, 1/0, yes/no), got {raw!r}",
                       variable=variable)
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+"""The values of ``SEDNA_LOG_FORMAT``."""
+
+
+def parse_log_level(raw: str, variable: str = "SEDNA_LOG_LEVEL") -> int:
+    """Parse a logging level name (any case) into its number.
+
+    Parameters
+    ----------
+    raw : str
+        ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` (``WARN`` is read as ``WARNING``).
+    variable : str, default='SEDNA_LOG_LEVEL'
+        The variable name, for the error message.
+
+    Returns
+    -------
+    int
+        The level (``logging.INFO`` is 20).
+
+    Raises
+    ------
+    ConfigError
+        If ``raw`` is not a level name.
+
+    Examples
+    --------
+    >>> parse_log_level("debug"), parse_log_level("WARN")
+    (10, 30)
+    """
+    text = str(raw).strip().upper()
+    text = "WARNING" if text == "WARN" else text
+    if text not in _LOG_LEVELS:
+        raise ConfigError(f"{variable} must be {', '.join(_LOG_LEVELS[:-1])} or {_LOG_LEVELS[-1]}, "
+                          f"got {raw!r}", variable=variable)
+    return (10, 20, 30, 40, 50)[_LOG_LEVELS.index(text)]
+
+
+def _level_name(raw: str, variable: str) -> str:
+    parse_log_level(raw, variable)
+    text = raw.strip().upper()
+    return "WARNING" if text == "WARN" else text
+
+
+def _log_format(raw: str, variable: str) -> str:
+    text = raw.strip().lower()
+    if text not in LOG_FORMATS:
+        raise ConfigError(f"{variable} must be one of {', '.join(LOG_FORMATS)}, got {raw!r}",
+                          variable=variable)
+    return text
+
+
+def _port(raw: str, variable: str) -> int:
+    value = _int(raw, variable)
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{variable} must be a port number between 0 and 65535, got {raw!r}",
+                          variable=variable)
+    return value
 
 
 def _str(raw: str, variable: str) -> str:
@@ -212,6 +276,26 @@ class VariableSpec:
     default: Any
     help: str
     aliases: tuple[str, ...] = ()
+    group: str = ""
+
+
+# The feature each variable belongs to, for `sedna-lib config`: a group starts at its first
+# variable (in declaration order) and runs to the next group's first variable.
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("Worker identity and the LocalController", "NAMESPACE"),
+    ("Backend", "BACKEND_TYPE"),
+    ("Models", "MODEL_URL"),
+    ("Data", "TRAIN_DATASET_URL"),
+    ("Joint inference and hard-example mining", "HEM_NAME"),
+    ("Model hot update", "MODEL_HOT_UPDATE"),
+    ("Federated learning", "AGG_PROTOCOL"),
+    ("Object storage", "S3_ENDPOINT_URL"),
+    ("Lifelong learning", "KB_SERVER"),
+    ("Multi-edge inference", "BATCH_SIZE"),
+    ("Security, network limits and queues", "SEDNA_AUTH_TOKEN"),
+    ("Observability", "SEDNA_LOG_LEVEL"),
+)
+"""``(group title, first variable)`` in declaration order."""
 
 
 def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
@@ -256,7 +340,8 @@ class Config:
                              help="Owning service's name (joint inference, feature extraction).")
     lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
     lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
-    log_level: str = _var("LOG_LEVEL", "INFO", help="Level for the sedna_lib logger (no handler is added).")
+    log_level: str = _var("LOG_LEVEL", "INFO", help="Level of the console lines a Sedna script (one "
+                                                    "importing sedna) prints; SEDNA_LOG_LEVEL overrides it.")
     # -- backend -------------------------------------------------------------------------------
     backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
                                                       "chosen from the estimator's type.")
@@ -378,13 +463,74 @@ class Config:
     max_retries: int = _var("SEDNA_MAX_RETRIES", 2, _int, help="Bounded retries of idempotent calls.")
     max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
                                   help="Largest request body a server accepts (413 beyond).")
+    http_header_timeout: float = _var("SEDNA_HTTP_HEADER_TIMEOUT", 10.0, _float,
+                                      help="Seconds an HTTP server waits for a request's head (request "
+                                           "line and headers) on a new or idle connection before closing "
+                                           "it; slow or silent clients cannot hold a connection forever.")
+    http_body_timeout: float = _var("SEDNA_HTTP_BODY_TIMEOUT", 60.0, _float,
+                                    help="Seconds an HTTP server allows for reading one request body "
+                                         "(408 beyond).")
+    http_keep_alive: float = _var("SEDNA_HTTP_KEEP_ALIVE", 30.0, _float,
+                                  help="Seconds an idle keep-alive connection stays open between requests.")
+    http_max_connections: int = _var("SEDNA_HTTP_MAX_CONNECTIONS", 256, _int,
+                                     help="Most connections (and requests in progress) an HTTP server "
+                                          "holds at once; beyond, it answers 503 at once.")
+    http_large_request_bytes: int = _var("SEDNA_HTTP_LARGE_REQUEST_BYTES", 1024 * 1024, _int,
+                                         help="A request body at least this big counts as large (see "
+                                              "SEDNA_HTTP_MAX_LARGE_REQUESTS).")
+    http_max_large_requests: int = _var("SEDNA_HTTP_MAX_LARGE_REQUESTS", 4, _int,
+                                        help="Large requests one HTTP server reads and decodes at once; "
+                                             "more wait (up to SEDNA_HTTP_BODY_TIMEOUT, then 503).")
     work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    hard_example_spool: str = _var("SEDNA_HARD_EXAMPLE_SPOOL", "",
+                                   help="Folder where hard examples wait until they are uploaded (kept "
+                                        "across runs; the next run uploads what is left); empty: "
+                                        "<SEDNA_WORK_DIR>/hard_examples_spool.")
     offload_max_age: float = _var("SEDNA_OFFLOAD_MAX_AGE", 3600.0, _float,
                                   help="Seconds a hard example may wait in the offload queue before it is "
                                        "dead-lettered instead of sent (0: no limit).")
     offload_max_attempts: int = _var("SEDNA_OFFLOAD_MAX_ATTEMPTS", 5, _int,
                                      help="Cloud failures (5xx, malformed replies) one queued hard example "
                                           "may meet before it is dead-lettered.")
+
+    # -- observability -------------------------------------------------------------------------
+    sedna_log_level: str | None = _var("SEDNA_LOG_LEVEL", None, _level_name,
+                                       help="Print sedna_lib's log lines at this level (DEBUG, INFO, "
+                                            "WARNING, ...) on stderr; unset: only WARNING and above, through "
+                                            "Python's last-resort handler.")
+    log_format: str | None = _var("SEDNA_LOG_FORMAT", None, _log_format,
+                                  help="text (Sedna's line format) or json (one JSON object per line, for "
+                                       "log collectors); setting it prints INFO lines too.")
+    metrics_port: int | None = _var("SEDNA_METRICS_PORT", None, _port,
+                                    help="Port where a long-lived worker (joint-inference edge, incremental "
+                                         "inference) serves /metrics, /healthz, /readyz and its status page; "
+                                         "unset: none, 0: a free port.")
+
+    # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
+    llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,
+                                    help="API root of the OpenAI-compatible cloud (http://host:8000/v1); "
+                                         "default: http://BIG_MODEL_IP:BIG_MODEL_PORT/v1.")
+    llm_api_key: str | None = _var("OPENAI_API_KEY", None, aliases=("SEDNA_LLM_API_KEY",), secret=True,
+                                   help="API key sent to the OpenAI-compatible cloud (SEDNA_LLM_API_KEY "
+                                        "wins); default: SEDNA_AUTH_TOKEN.")
+    llm_model: str = _var("SEDNA_LLM_MODEL", "", help="Model the edge asks the cloud for (empty: not sent).")
+    llm_max_tokens: int = _var("SEDNA_LLM_MAX_TOKENS", 256, _int, help="Longest cloud answer, in tokens.")
+    llm_stream: bool = _var("SEDNA_LLM_STREAM", False, parse_bool,
+                            help="Read cloud answers as server-sent events (measures time to first token).")
+    llm_timeout: float = _var("SEDNA_LLM_TIMEOUT", 60.0, _float,
+                              help="Read timeout (s) of a cloud generation (each wait for data).")
+    llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
+                               help="Exact-match response cache entries (0: no cache); repeated queries do "
+                                    "not reach the cloud.")
+    llm_price_cloud_prompt: float = _var("SEDNA_LLM_PRICE_CLOUD_PROMPT", 0.0, _float,
+                                         help="Price of one million cloud prompt tokens (cost estimate).")
+    llm_price_cloud_completion: float = _var("SEDNA_LLM_PRICE_CLOUD_COMPLETION", 0.0, _float,
+                                             help="Price of one million cloud completion tokens.")
+    llm_price_edge_prompt: float = _var("SEDNA_LLM_PRICE_EDGE_PROMPT", 0.0, _float,
+                                        help="Price of one million edge prompt tokens (energy, amortised "
+                                             "hardware).")
+    llm_price_edge_completion: float = _var("SEDNA_LLM_PRICE_EDGE_COMPLETION", 0.0, _float,
+                                            help="Price of one million edge completion tokens.")
 
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -440,6 +586,11 @@ class Config:
     def job_or_service_name(self) -> str:
         """The owner name for reports and the big-model path: ``JOB_NAME``, else ``SERVICE_NAME``."""
         return self.job_name or self.service_name
+
+    @property
+    def hard_example_spool_dir(self) -> str:
+        """Where hard examples wait for upload: ``SEDNA_HARD_EXAMPLE_SPOOL``, else in ``SEDNA_WORK_DIR``."""
+        return self.hard_example_spool or os.path.join(self.work_dir, "hard_examples_spool")
 
     @property
     def use_cuda(self) -> bool:
@@ -507,10 +658,80 @@ def describe() -> Iterator[VariableSpec]:
     VariableSpec
         The variable, its Config field, default and meaning.
     """
+    starts = {first: title for title, first in GROUPS}
+    group = GROUPS[0][0]
     for f in dataclasses.fields(Config):
         if "env" not in f.metadata:
             continue
+        group = starts.get(f.metadata["env"], group)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, enum.Enum):
             default = default.value
-        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"])
+        yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"],
+                           group)
+
+
+_POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "SEDNA_CONNECT_TIMEOUT",
+             "SEDNA_REQUEST_TIMEOUT", "SEDNA_MAX_REQUEST_BYTES", "BATCH_SIZE", "PARTICIPANTS_COUNT",
+             "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS")
+_NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE")
+_PORTS = ("BIG_MODEL_PORT", "BIG_MODEL_BIND_PORT", "AGG_PORT", "AGG_BIND_PORT", "REID_MODEL_BIND_PORT",
+          "FE_MODEL_BIND_PORT", "DET_MODEL_BIND_PORT")
+
+
+def check(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Parse and check every variable, collecting every problem instead of stopping at the first.
+
+    Besides each variable's own parser (what :meth:`Config.from_env` runs), values are checked for
+    range (ports in 0-65535, timeouts and counts positive) and for pairs that only work together
+    (``SEDNA_TLS_KEY`` with ``SEDNA_TLS_CERT``). Names of plugins (``BACKEND_TYPE``, ``HEM_NAME``,
+    ``AGGREGATION_ALGORITHM``) are checked against the registry by ``sedna-lib config``.
+
+    Parameters
+    ----------
+    environ : mapping of str to str, default=None
+        The variables; the process environment when None.
+
+    Returns
+    -------
+    values : dict
+        ``{variable: parsed value}`` of the variables that are set and valid.
+    errors : list of ConfigError
+        One per problem, in declaration order, each naming its variable.
+
+    Examples
+    --------
+    >>> values, errors = check({"AGG_PORT": "80000", "LC_PERIOD": "soon", "MODEL_URL": "m.pkl"})
+    >>> values
+    {'MODEL_URL': 'm.pkl'}
+    >>> [str(e) for e in errors]
+    ["LC_PERIOD must be a number, got 'soon'", "AGG_PORT must be a port number between 0 and 65535, \
+got '80000'"]
+    """
+    env = dict(_environ(environ))
+    values: dict[str, Any] = {}
+    errors: list[ConfigError] = []
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        if "env" not in meta:
+            continue
+        name, raw = _first_set(env, (*meta["aliases"], meta["env"]))
+        if raw is None:
+            continue
+        variable = meta["env"]
+        try:
+            value = meta["parse"](raw, name)
+            if variable in _PORTS:
+                value = _port(raw, name)
+            elif variable in _POSITIVE and value is not None and value <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {raw!r}", variable=name)
+            elif variable in _NOT_NEGATIVE and value is not None and value < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {raw!r}", variable=name)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        values[variable] = value
+    if "SEDNA_TLS_KEY" in values and "SEDNA_TLS_CERT" not in values:
+        errors.append(ConfigError("SEDNA_TLS_KEY is set without SEDNA_TLS_CERT; set the certificate too",
+                                  variable="SEDNA_TLS_KEY"))
+    return values, errors

@@ -66,8 +66,18 @@ class Context:
         ------
         ConfigError
             If a variable is malformed.
+
+        Notes
+        -----
+        When ``SEDNA_LOG_LEVEL`` or ``SEDNA_LOG_FORMAT`` is set, the console log handler is
+        configured from them (:func:`sedna_lib.observability.configure_logging`).
         """
-        return cls(config=Config.from_env(environ), registry=registry or default_registry)
+        config = Config.from_env(environ)
+        if config.sedna_log_level is not None or config.log_format is not None:
+            from .observability.logs import configure_from_config
+
+            configure_from_config(config)
+        return cls(config=config, registry=registry or default_registry)
 
     def get_parameters(self, name: str, default: Any = None) -> Any:
         """Look up a script-level parameter (``name`` then ``name.upper()``, empty is unset).

@@ -19,8 +19,13 @@ __all__ = ["FederatedLearning", "FederatedLearningV2"]
 logger = logging.getLogger(__name__)
 
 
-def _now() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+_FINE_TUNED_FRAMEWORKS = ("keras", "tensorflow")
+"""Backends that start from the model already at ``MODEL_URL``/``MODEL_NAME`` (Sedna's Keras backend did)."""
+
+
+def _now(when: float | None = None) -> str:
+    moment = datetime.datetime.now() if when is None else datetime.datetime.fromtimestamp(when)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class FederatedLearning(JobBase):
@@ -48,6 +53,9 @@ class FederatedLearning(JobBase):
         The client's copy of the algorithm (its ``client_config``, e.g. FedProx's mu, applies).
     rounds_ : list of RoundOutcome
         What each round returned, after :meth:`train`.
+    fine_tuned_from_ : str or None
+        The model file loaded before round 1 (Keras family, ``MODEL_URL``/``MODEL_NAME``), after
+        :meth:`train`.
     """
 
     job_kind = K8sResourceKind.FEDERATED_LEARNING_JOB.value
@@ -91,9 +99,11 @@ class FederatedLearning(JobBase):
               post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
         """Run federated rounds until the server ends the job.
 
-        Each round: ``estimator.train(train_data, valid_data, **kwargs)``, upload the weights,
-        apply the aggregate, save the model, and report ``kind: train`` to the LocalController
-        (``status: running``, ``completed`` after the last round).
+        A Keras (or TensorFlow) model first loads the model already at ``MODEL_URL``/``MODEL_NAME``
+        when that file exists, as Sedna's Keras backend does. Each round:
+        ``estimator.train(train_data, valid_data, **kwargs)``, upload the weights, apply the
+        aggregate, save the model, and report ``kind: train`` to the LocalController (``status:
+        running``, ``completed`` after the last round; ``ownerInfo.startTime`` is the round's start).
 
         Parameters
         ----------
@@ -117,8 +127,8 @@ class FederatedLearning(JobBase):
             If the server refuses this trainer's update.
         """
         callback = resolve_callback(post_process)
+        self.fine_tuned_from_ = self._fine_tune()
         client = self.register()
-        started = _now()
         self.rounds_: list[RoundOutcome] = []
 
         def on_round(outcome: RoundOutcome) -> None:
@@ -131,7 +141,7 @@ class FederatedLearning(JobBase):
             except (OSError, ValueError, TypeError) as exc:  # no MODEL_URL: report without a model entry
                 logger.info("round %d: model not saved (%s)", outcome.round_number, exc)
             info = {"currentRound": outcome.round_number, "sampleCount": outcome.total_sample,
-                    "startTime": started, "updateTime": _now()}
+                    "startTime": _now(outcome.started_at), "updateTime": _now()}
             self.report_task_info(info, "completed" if outcome.is_last else "running", results)
             logger.info("federated round %d done (%d samples)%s", outcome.round_number, outcome.total_sample,
                         "; job complete" if outcome.is_last else "")
@@ -142,6 +152,39 @@ class FederatedLearning(JobBase):
         finally:
             client.close()
         return callback(self.estimator) if callback else self.estimator
+
+    def _fine_tune(self) -> str | None:
+        """Load the model already at ``MODEL_URL``/``MODEL_NAME`` before round 1 (Keras), as Sedna does.
+
+        Sedna's Keras backend loads ``<MODEL_URL>/<MODEL_NAME>`` into the estimator before training when
+        the file exists (``estimator.load_weights(path)``), so a job continues from a model already
+        there. A missing file is no error: training starts from the estimator as built. A sedna_lib
+        server that holds a global model still sends it when the trainer joins, and that wins.
+
+        Returns
+        -------
+        str or None
+            The file loaded, or None.
+        """
+        import os
+
+        backend = self.estimator
+        if (not getattr(backend, "fine_tune", False) or getattr(backend, "framework", "") not in
+                _FINE_TUNED_FRAMEWORKS or not getattr(backend, "model_save_path", None)):
+            return None
+        folder, file_name = backend._save_dir()
+        path = os.path.join(folder, file_name or backend.model_name)
+        if not os.path.isfile(path):
+            return None
+        estimator = backend._instance()
+        native = getattr(backend, "_native", lambda: False)()
+        load_weights = getattr(estimator, "load_weights", None)
+        if not native and callable(load_weights):
+            load_weights(path)
+        else:
+            backend.load(model_url=path)
+        logger.info("fine-tuning from %s", path)
+        return path
 
     def close(self) -> None:
         """Close the aggregator connection and the LocalController client."""

@@ -158,7 +158,29 @@ def _miner_samples(kind: str, n: int, rng: np.random.Generator) -> list[Any]:
             boxes = rng.uniform(0, 1, size=(int(rng.integers(0, 5)), 6))
             out.append(boxes)
         return out
+    if kind == "generation":  # what an edge language model gives (see sedna_lib.llm.Generation)
+        words = ["paris", "lyon", "nice", "lille"]
+        out = []
+        for i in range(n):
+            length = int(rng.integers(1, 6))
+            top = [dict(zip(words, np.log(rng.dirichlet(np.ones(4) * 0.5)))) for _ in range(length)]
+            answers = [words[int(j)] for j in rng.integers(0, 4, size=4)]
+            out.append({"prompt": f"query {i}", "text": answers[0], "samples": answers[1:],
+                        "token_logprobs": [max(t.values()) for t in top], "top_logprobs": top,
+                        "reference": words[int(rng.integers(0, 4))]})
+        return out
+    if kind == "query":
+        words = ["module", "function", "sqrt", "join", "path", "what", "which", "defines"]
+        return [" ".join(words[int(j)] for j in rng.integers(0, len(words), size=int(rng.integers(1, 6))))
+                for _ in range(n)]
     return list(rng.dirichlet(np.ones(5) * 0.5, size=n))
+
+
+def _prepared(miner: Any, samples: list[Any], rng: np.random.Generator) -> Any:
+    """Train a miner that learns from logged outcomes (``fit(samples, hard)``) on synthetic ones."""
+    if callable(getattr(miner, "fit", None)):
+        miner = miner.clone().fit(samples, rng.random(len(samples)) < 0.4)
+    return miner
 
 
 def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0) -> None:
@@ -198,6 +220,7 @@ def check_hard_example_miner(miner: Any, *, n_samples: int = 400, seed: int = 0)
     rng = np.random.default_rng(seed)
     kind = getattr(miner, "input_kind", "any")
     samples = _miner_samples(kind, n_samples, rng)
+    miner = _prepared(miner, samples, rng)
 
     single = miner.clone()(samples[0])
     assert isinstance(single, bool), f"miner(sample) must return a bool, got {type(single).__name__}"

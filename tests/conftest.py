@@ -149,3 +149,43 @@ def lc_stub():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def reset_console_logging():
+    """Start and end each test with the library's logging default (no console handler).
+
+    Importing ``sedna`` (as many test modules do) installs Sedna's console handler; tests
+    that need it install it themselves.
+    """
+    from sedna_lib.observability.logs import reset_logging
+
+    reset_logging()
+    yield
+    reset_logging()
+
+
+# -- The documentation site, built once per session --------------------------------------------
+
+@pytest.fixture(scope="session")
+def built_site():
+    """Build the documentation site with ``mkdocs build --strict`` into ``site/`` and yield its path.
+
+    Yields ``(path, problems)``: ``problems`` holds mkdocs' warnings and errors when the build failed,
+    so that the strict-build test can show them; tests that need the pages skip on ``None``.
+    """
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings_handlers.python")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    site = root / "site"
+    # No --quiet: mkdocs counts strict-mode warnings only when it logs them.
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=root, capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    problems = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
+    yield site, (None if done.returncode == 0 else "\n".join(problems)[-4000:])

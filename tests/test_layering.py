@@ -31,7 +31,7 @@ LAYERS = {
     "sedna_lib.config": 1,
     "sedna_lib.registry": 2, "sedna_lib.base": 2,
     "sedna_lib.context": 3,
-    "sedna_lib.storage": 4, "sedna_lib.backends": 4, "sedna_lib.transport": 4,
+    "sedna_lib.storage": 4, "sedna_lib.backends": 4, "sedna_lib.transport": 4, "sedna_lib.observability": 4,
     "sedna_lib.servers": 5,
 }
 ENV_READERS = {"sedna_lib.config"}

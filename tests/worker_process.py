@@ -13,12 +13,13 @@ import pytest
 
 
 class WorkerProcess:
-    """``python <script>`` in ``cwd`` with ``env``; its output goes to a file under ``log_dir``."""
+    """``python <script>`` in ``cwd`` with ``env`` (this interpreter unless ``python`` names another); output to ``log_dir``."""
 
-    def __init__(self, cwd: pathlib.Path, script: str, env: dict[str, str], log_dir: pathlib.Path) -> None:
+    def __init__(self, cwd: pathlib.Path, script: str, env: dict[str, str], log_dir: pathlib.Path,
+                 python: str | None = None) -> None:
         self.log = log_dir / f"{cwd.name}.{pathlib.Path(script).stem}.{time.monotonic_ns()}.log"
         self._out = open(self.log, "w", encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, script], cwd=cwd, env=env, stdout=self._out,
+        self.proc = subprocess.Popen([python or sys.executable, script], cwd=cwd, env=env, stdout=self._out,
                                      stderr=subprocess.STDOUT)
 
     @property

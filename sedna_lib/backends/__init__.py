@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..exceptions import NotRegisteredError, SednaWarning
+from ..exceptions import BackendUnavailableError, NotRegisteredError, SednaWarning
 from .base import Backend, EstimatorBackend, framework_of, is_factory, parse_kwargs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,7 +146,9 @@ def set_backend(estimator: Any = None, config: Any = None, *,
 
     ``BACKEND_TYPE`` picks the backend as in Sedna (``TENSORFLOW``, ``KERAS``, ``TORCH`` or
     ``PYTORCH``, ``SKLEARN``, ``MINDSPORE``; a registered third-party name; anything else gives
-    :class:`EstimatorBackend` with a :class:`~sedna_lib.exceptions.SednaWarning`). When it is
+    :class:`EstimatorBackend` with a :class:`~sedna_lib.exceptions.SednaWarning`). A built-in
+    framework named there but not installed (``BACKEND_TYPE=PYTORCH`` without torch) also gives
+    :class:`EstimatorBackend`, with one warning per process and value, as Sedna 0.6 did. When it is
     empty (the default), the estimator's class decides: ``torch.nn.Module`` -> torch, a Keras
     ``Model`` -> keras, a scikit-learn estimator -> sklearn, anything else -> the generic
     :class:`EstimatorBackend`; a factory function that takes no arguments
@@ -171,7 +174,8 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     Raises
     ------
     BackendUnavailableError
-        If the selected backend's framework is not installed; the message names the extra.
+        If the framework of a detected, MindSpore or third-party backend is not installed; the
+        message names the extra.
 
     Examples
     --------
@@ -268,7 +272,8 @@ def select_backend_class(estimator: Any, cfg: Config, *, context: Context | None
     Raises
     ------
     BackendUnavailableError
-        If the selected backend's framework is not installed.
+        If the selected backend's framework is not installed (except for the built-in
+        frameworks ``BACKEND_TYPE`` names, which fall back to :class:`EstimatorBackend`).
     """
     backend_type = (cfg.backend_type or "").strip()
     if backend_type:
@@ -278,7 +283,31 @@ def select_backend_class(estimator: Any, cfg: Config, *, context: Context | None
             warnings.warn(f"BACKEND_TYPE {backend_type!r} is not a known backend; using the estimator's own "
                           f"methods (EstimatorBackend)", SednaWarning, stacklevel=4)  # set_backend's caller
             cls = EstimatorBackend
+        if backend_type.upper() in _FALLBACK_TYPES and cls.__module__.startswith(__name__ + "."):
+            try:
+                cls.check_available()
+            except BackendUnavailableError as exc:
+                _warn_fallback(backend_type.upper(), exc)
+                return EstimatorBackend
     else:
         cls = backend_class(_DETECTED.get(framework_of(estimator) or "", "estimator"), context=context)
     cls.check_available()
     return cls
+
+
+#: ``BACKEND_TYPE`` values that fall back to :class:`EstimatorBackend` when their framework is
+#: missing (Sedna 0.6 did so for any type it did not know, and Ianvs's examples set them freely).
+_FALLBACK_TYPES = frozenset({"TENSORFLOW", "TF", "KERAS", "TORCH", "PYTORCH", "SKLEARN", "SCIKIT-LEARN",
+                             "SCIKIT_LEARN"})
+_warned_fallback: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_fallback(backend_type: str, exc: BackendUnavailableError) -> None:
+    """Warn once per process and ``BACKEND_TYPE`` that the plain backend is used instead."""
+    with _warned_lock:
+        if backend_type in _warned_fallback:
+            return
+        _warned_fallback.add(backend_type)
+    warnings.warn(f"BACKEND_TYPE={backend_type}: {exc}; using the estimator's own methods "
+                  f"(EstimatorBackend) instead", SednaWarning, stacklevel=5)  # set_backend's caller

@@ -1,4 +1,4 @@
-"""Data sources: Sedna's index-file parsers (txt, csv, COCO-style json) and solar_corona's dataset loaders."""
+"""Data sources: Sedna's index-file parsers (txt, csv, json, jsonl, LLM metadata) and dataset loaders."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ __all__ = [
     "TxtDataParse",
     "CSVDataParse",
     "JSONDataParse",
+    "JsonlDataParse",
+    "JSONMetaDataParse",
     "CocoIndex",
     "load_train_dataset",
     "load_eval_dataset",
@@ -579,6 +581,170 @@ class JSONDataParse(BaseDataSource):
         except (KeyError, ValueError, TypeError) as exc:
             raise DataError(f"{source}: image {id_!r}: missing or bad field {exc}") from None
         return np.asarray(boxes, dtype=float).reshape(-1, 6), info, file_name
+
+
+def _json_records(path: str, process_func: Callable[..., Any] | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, record)`` for each non-empty line of a JSON Lines file."""
+    for lineno, line in _lines(path):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: not a JSON object ({exc.msg}); a .jsonl file holds one JSON "
+                            f"object per line") from None
+        if process_func is not None:
+            try:
+                record = process_func(record)
+            except Exception as exc:  # user code: re-raised with the file and line
+                raise DataError(f"{path}:{lineno}: func failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
+
+
+def _field(record: dict[str, Any], key: str, path: str, lineno: int) -> Any:
+    try:
+        return record[key]
+    except KeyError:
+        raise DataError(f"{path}:{lineno}: no {key!r} field; the line has {sorted(record)}") from None
+
+
+class JsonlDataParse(BaseDataSource):
+    r"""Parse JSON Lines files of ``{"question": ..., "answer": ...}`` records (Sedna 0.6).
+
+    ``x`` holds the questions and ``y`` the answers, in file order. Ianvs reads its ``.jsonl``
+    datasets with this parser.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "test.jsonl")
+    >>> rows = '{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": "4"}\n'
+    >>> _ = open(path, "w").write(rows)
+    >>> ds = JsonlDataParse("test")
+    >>> _ = ds.parse(path)
+    >>> ds.x.tolist(), ds.y.tolist()
+    (['1+1?', '2+2?'], ['2', '4'])
+    """
+
+    def parse(self, *files: str | None, **kwargs: Any) -> JsonlDataParse:
+        """Read JSON Lines files.
+
+        Parameters
+        ----------
+        *files : str or None
+            ``.jsonl`` files; ``None`` and ``""`` are skipped.
+        **kwargs : object
+            Ignored (Sedna's signature).
+
+        Returns
+        -------
+        JsonlDataParse
+            ``self`` (Sedna returned None).
+
+        Raises
+        ------
+        StorageNotFoundError
+            If a named file does not exist (Sedna skipped it silently).
+        DataError
+            If a line is not a JSON object or lacks ``question`` or ``answer``; the message names
+            file and line.
+        """
+        xs: list[Any] = []
+        ys: list[Any] = []
+        for f in files:
+            if not f:
+                continue
+            path = _check_local(f, "JSON Lines file")
+            for lineno, record in _json_records(path, self.process_func):
+                xs.append(_field(record, "question", path, lineno))
+                ys.append(_field(record, "answer", path, lineno))
+        self.x = _to_array(xs)
+        self.y = _to_array(ys)
+        return self
+
+
+class JSONMetaDataParse(BaseDataSource):
+    """Parse an LLM benchmark: a ``metadata.json`` file and the ``data.jsonl`` beside it (Sedna 0.6).
+
+    ``metadata.json`` gives ``dataset``, ``description``, ``level_1_dim`` and ``level_2_dim``
+    (and optionally ``level_3_dim``, ``level_4_dim``); they become the attributes
+    ``dataset_name``, ``description``, ``level_1_dim``, ... Each line of ``data.jsonl`` has
+    ``query``, ``response``, ``level_3_dim`` and ``level_4_dim`` and optionally ``prompt``,
+    ``explanation`` and ``judge_prompt``: ``x`` is ``prompt + query``, ``y`` the response, and
+    ``explanation``, ``judge_prompts``, ``level_3``, ``level_4`` are arrays aligned with ``x``
+    (an absent optional text is ``""``). ``need_other_info`` is True, which tells Ianvs to hand
+    the whole data source to the model.
+    """
+
+    def __init__(self, data_type: str = "train", func: Callable[..., Any] | str | None = None) -> None:
+        super().__init__(data_type=data_type, func=func)
+        self.need_other_info = True
+
+    def parse(self, *files: str | None, **kwargs: Any) -> JSONMetaDataParse:
+        """Read ``metadata.json`` files and their ``data.jsonl``; the last file given wins.
+
+        Parameters
+        ----------
+        *files : str or None
+            ``metadata.json`` paths; ``None`` and ``""`` are skipped. The data file is the
+            same name with ``metadata.json`` replaced by ``data.jsonl``, else ``data.jsonl`` in
+            the same folder.
+        **kwargs : object
+            Ignored (Sedna's signature).
+
+        Returns
+        -------
+        JSONMetaDataParse
+            ``self`` (Sedna returned None).
+
+        Raises
+        ------
+        StorageNotFoundError
+            If a metadata file or its data file does not exist.
+        DataError
+            If a file is not JSON or lacks a required field; the message names file, line and
+            field.
+        """
+        for f in files:
+            if not f:
+                continue
+            path = _check_local(f, "metadata file")
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    meta = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise StorageError(f"cannot read {path!r}: {exc}", uri=path) from exc
+            if not isinstance(meta, dict):
+                raise DataError(f"{path}: expected a JSON object, got {type(meta).__name__}")
+            self.dataset_name = _field(meta, "dataset", path, 1)
+            self.description = _field(meta, "description", path, 1)
+            self.level_1_dim = _field(meta, "level_1_dim", path, 1)
+            self.level_2_dim = _field(meta, "level_2_dim", path, 1)
+            for key in ("level_3_dim", "level_4_dim"):
+                if key in meta:
+                    setattr(self, key, meta[key])
+            folder, name = os.path.split(path)
+            data_name = (name.replace("metadata.json", "data.jsonl") if "metadata.json" in name
+                         else "data.jsonl")
+            data_path = _check_local(os.path.join(folder, data_name), f"the data file of {name}")
+            columns: dict[str, list[Any]] = {k: [] for k in ("x", "y", "explanation", "judge_prompts",
+                                                             "level_3", "level_4")}
+            for lineno, record in _json_records(data_path, self.process_func):
+                query = _field(record, "query", data_path, lineno)
+                columns["x"].append(str(record.get("prompt", "")) + str(query))
+                columns["y"].append(_field(record, "response", data_path, lineno))
+                columns["explanation"].append(record.get("explanation", ""))
+                columns["judge_prompts"].append(record.get("judge_prompt", ""))
+                columns["level_3"].append(_field(record, "level_3_dim", data_path, lineno))
+                columns["level_4"].append(_field(record, "level_4_dim", data_path, lineno))
+            for key, values in columns.items():
+                setattr(self, key, _to_array(values))
+        return self
 
 
 # -- solar_corona: load_train_dataset / load_eval_dataset -----------------------------------------

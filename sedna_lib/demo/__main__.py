@@ -19,6 +19,8 @@ SECTIONS = [
     ("_lifelong_learning", "Lifelong learning: origins arrive one by one; the knowledge base grows and "
                            "spots an unseen one"),
 ]
+# The names ``--only`` takes.
+SECTION_NAMES = [name.lstrip("_") for name, _ in SECTIONS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sedna_lib.demo", description=__doc__)
     parser.add_argument("--workdir", type=pathlib.Path, default=None,
                         help="folder for the demo's files (default: a temporary folder)")
-    parser.add_argument("--only", nargs="*", default=None, help="section names to run")
+    parser.add_argument("--only", nargs="+", default=None, choices=SECTION_NAMES, metavar="SECTION",
+                        help=f"run only these sections, of: {', '.join(SECTION_NAMES)}")
     args = parser.parse_args(argv)
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="sedna-lib-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)

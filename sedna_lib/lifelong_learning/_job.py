@@ -36,20 +36,39 @@ _LEGACY = {"estimator": "seen_estimator", "task_mining": "task_allocation",
 class _Deployment:
     """What the edge serves from; replaced as a whole (one reference swap) when the index changes."""
 
-    def __init__(self, seen: SeenTaskLearning, recognizer: Any, version: Any, index: dict) -> None:
+    def __init__(self, seen: SeenTaskLearning, recognizer: Any, version: Any, index: dict,
+                 call_params: dict | None = None) -> None:
         self.seen = seen
         self.recognizer = recognizer
         self.version = version
         self.index = index
+        self.call_params = dict(call_params or {})
 
 
 def _is_task_filter(obj: Any) -> bool:
     """Older detectors (ModelProbeFilter, TaskAttrFilter) judge a batch by its tasks: ``f(tasks) -> bool``."""
     try:
-        first = next(iter(inspect.signature(obj.__call__).parameters))
-    except (StopIteration, TypeError, ValueError):
+        names = list(inspect.signature(obj.__call__).parameters)
+    except (TypeError, ValueError):
         return False
-    return first == "tasks"
+    if inspect.isclass(obj):
+        names = names[1:]  # the unbound method's self
+    return bool(names) and names[0] == "tasks"
+
+
+def _paired_allocation(task_definition: Any) -> Any:
+    """Return the allocation Sedna's first lifelong API paired with a task definition (``task_mining=None``).
+
+    ``TaskDefinitionByDataAttr`` allocates by the same attribute (``TaskMiningByDataAttr``, same
+    parameters) and ``TaskDefinitionBySVC`` by its classifier (``TaskMiningBySVC``); other
+    definitions keep the default allocation.
+    """
+    spec = parse_spec(task_definition, "TaskDefinitionByDataAttr", label="task_definition")
+    if spec.method == "TaskDefinitionByDataAttr":
+        return {"method": "TaskMiningByDataAttr", "param": dict(spec.params)}
+    if spec.method == "TaskDefinitionBySVC":
+        return {"method": "TaskMiningBySVC"}
+    return None
 
 
 class LifelongLearning(JobBase):
@@ -115,6 +134,9 @@ class LifelongLearning(JobBase):
                               DeprecationWarning, stacklevel=2)
                 if given[new] is None:
                     given[new] = legacy[old]
+        if legacy and given["task_allocation"] is None:
+            # the first API's multi-task learner paired the allocation with the definition
+            given["task_allocation"] = _paired_allocation(task_definition)
         self.seen_estimator = SeenTaskLearning(
             given["seen_estimator"], task_definition=task_definition,
             task_relationship_discovery=task_relationship_discovery,
@@ -156,10 +178,19 @@ class LifelongLearning(JobBase):
             return prefix + cfg.cloud_kb_index
         return self.cloud_knowledge_management.task_index_url
 
-    def _recognizer(self, index: dict, spec: Any, default: str) -> Any:
-        return build(self.context.registry, Kind.UNSEEN_TASK_DETECT, parse_spec(spec, default,
-                                                                                label="recognition"),
-                     task_index=index, estimator=None)
+    def _recognizer(self, index: dict, spec: Any, default: str) -> tuple[Any, dict]:
+        """Build a recogniser; return it and the parameters its calls take.
+
+        A task filter (``__call__(tasks, ...)``, the first API's ``TaskAttrFilter`` and
+        ``ModelProbeFilter``) is built with no arguments and called as ``f(tasks=..., result=...,
+        **param)``, as Sedna did; any other recogniser is built with its parameters.
+        """
+        parsed = parse_spec(spec, default, label="recognition")
+        registry = self.context.registry
+        cls = registry.get(Kind.UNSEEN_TASK_DETECT, parsed.method)
+        if _is_task_filter(cls):
+            return cls(), dict(parsed.params)
+        return build(registry, Kind.UNSEEN_TASK_DETECT, parsed, task_index=index, estimator=None), {}
 
     # -- cloud: train, update, evaluate -------------------------------------------------------------
     def train(self, train_data: Any, valid_data: Any = None, post_process: Callable[..., Any] | None = None,
@@ -217,8 +248,8 @@ class LifelongLearning(JobBase):
             self.seen_estimator.load(index)
             if self.seen_estimator.work_dir is None:
                 self.seen_estimator.work_dir = tempfile.mkdtemp(prefix="sedna_lib_ll_")
-            recognizer = self._recognizer(index, self.unseen_sample_re_recognition,
-                                          "SampleReRegonitionDefault")
+            recognizer, _ = self._recognizer(index, self.unseen_sample_re_recognition,
+                                             "SampleReRegonitionDefault")
             seen, unseen = recognizer(samples)
             logger.info("update: %d samples of known tasks, %d of unseen tasks", len(seen.x), len(unseen.x))
             def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
@@ -236,6 +267,10 @@ class LifelongLearning(JobBase):
 
     def evaluate(self, data: Any, post_process: Callable[..., Any] | None = None, **kwargs: Any) -> dict:
         """Evaluate the knowledge base and drop the task models that fail ``OPERATOR``/``MODEL_THRESHOLD``.
+
+        The judged index (with the dropped groups marked) is written to ``OUTPUT_URL/index.pkl``
+        before the ``eval`` report names it, so the control plane's deploy step can copy it; the
+        report's metrics are plain numbers (``{"precision_score": 0.95}``), as Sedna sends them.
 
         Parameters
         ----------
@@ -259,9 +294,8 @@ class LifelongLearning(JobBase):
             res, tasks_detail = self.seen_estimator.evaluate(data, **kwargs)
         drop = self.cloud_knowledge_management.evaluate_tasks(tasks_detail)
         self.dropped_tasks_ = drop
-        if drop and self.kb_server is not None:
-            self.kb_server.update_task_status(",".join(drop), 0)
-        self._report("eval", self.cloud_knowledge_management.task_index_url, {k: [v] for k, v in res.items()})
+        published = self.cloud_knowledge_management.publish_evaluated(url, drop)
+        self._report("eval", published, {str(k): _scalar(v) for k, v in res.items()})
         return post_process(res) if callable(post_process) else res
 
     # -- edge: inference ---------------------------------------------------------------------------
@@ -313,10 +347,11 @@ class LifelongLearning(JobBase):
                                     current.task_relationship_discovery, current.seen_task_allocation,
                                     current.task_remodeling, current.inference_integrate,
                                     context=self.context).load(index)
-            recognizer = self._recognizer(index, self.unseen_sample_recognition, "SampleRegonitionDefault")
+            recognizer, call_params = self._recognizer(index, self.unseen_sample_recognition,
+                                                       "SampleRegonitionDefault")
             if hasattr(recognizer, "fit"):
                 recognizer.fit()
-            self._deployment = _Deployment(seen, recognizer, version, index)
+            self._deployment = _Deployment(seen, recognizer, version, index, call_params)
         return True
 
     def _deployed(self) -> _Deployment:
@@ -348,6 +383,8 @@ class LifelongLearning(JobBase):
         -------
         result : numpy.ndarray
             One prediction per sample (the unseen estimator's answer, or None, for unseen samples).
+            A task filter (``TaskAttrFilter``, ``ModelProbeFilter``) judges the batch as a whole
+            and every sample keeps its task model's answer, as in Sedna's first API.
         is_unseen_task : bool or list of bool
             A bool for a single sample, else one per sample.
         tasks : list of Task
@@ -359,10 +396,10 @@ class LifelongLearning(JobBase):
         recognizer = deployment.recognizer
         if _is_task_filter(recognizer):
             pred, tasks = deployment.seen.predict(samples, **kwargs)
-            unseen_flag = bool(recognizer(tasks, **kwargs))
+            unseen_flag = bool(recognizer(tasks=tasks, result=pred, **deployment.call_params))
             is_unseen = np.full(n, unseen_flag)
             result = np.empty(n, dtype=object)
-            result[:] = list(pred) if not unseen_flag else [None] * n
+            result[:] = list(pred)  # the first API answered with the models and flagged the batch
         else:
             seen, unseen = recognizer(samples)
             is_unseen = np.zeros(n, dtype=bool)
@@ -383,6 +420,11 @@ class LifelongLearning(JobBase):
             result = post_process(result)
         flag: Any = bool(is_unseen[0]) if n == 1 else is_unseen.tolist()
         return result, flag, tasks
+
+
+def _scalar(value: Any) -> Any:
+    """Return a metric as the LocalController reads it: a plain number (numpy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _subset(samples: Any, idx: np.ndarray) -> Any:

@@ -246,6 +246,50 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
             published = storage.upload(local_index, self.task_index_url)
         return published
 
+    def publish_evaluated(self, source_url: str, drop: list[str]) -> str:
+        """Write the evaluated index to ``<output_url>/index.pkl``, with the ``drop`` groups marked dropped.
+
+        With a KB server the groups are dropped there (``/update/status``) and the server's
+        republished index is copied; without one (or if the server cannot be reached, which is
+        logged, as Sedna did) the index at ``source_url`` is marked here.
+
+        Parameters
+        ----------
+        source_url : str
+            The index that was evaluated (``MODEL_URLS``).
+        drop : list of str
+            Task groups to drop.
+
+        Returns
+        -------
+        str
+            Where the index was written.
+
+        Raises
+        ------
+        StorageError
+            If the index cannot be read or written.
+        """
+        from ..exceptions import TransportError
+        from ..transport.kb_index import apply_status, is_json_index
+
+        data = None
+        client = self.kb_client
+        if client is not None:
+            try:
+                data = client.read_bytes(client.update_task_status(",".join(drop), 0))
+            except TransportError as exc:
+                logger.error("the knowledge base could not drop %s (%s); publishing the evaluated index "
+                             "as it was read", drop, exc)
+        if data is None:
+            data = self.read_index_bytes(source_url)
+            if is_json_index(data):
+                doc = apply_status(json.loads(data), {name: False for name in drop})
+                data = json.dumps(doc).encode("utf-8")
+        target = self.task_index_url
+        self.ctx.storage.write_bytes(target, data)
+        return target
+
     def evaluate_tasks(self, tasks_detail: list, **kwargs: Any) -> list[str]:
         """Name the task groups to drop: those whose score fails ``score <OPERATOR> MODEL_THRESHOLD``.
 

@@ -23,8 +23,12 @@ from typing import Any
 from ..base import Aggregator, ClientUpdate
 from ..context import Context
 from ..exceptions import AggregationError, ProtocolError, TransportError
+from ..observability.health import Health
+from ..observability.logs import log_started, log_stopped
+from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
+from ._status import mount_status
 
 __all__ = ["AggregationServer", "AggregationServerV2", "RoundRecord"]
 
@@ -212,6 +216,30 @@ class AggregationServer:
         self._broadcast_cache: dict | None = None
         self.aggregator_.begin_round(self.global_weights_)
         self._finished.clear()
+        self._round_metrics: list[dict] = []
+        self._setup_status()
+
+    def _setup_status(self) -> None:
+        """Build the status site: round metrics, the accuracy/loss chart, readiness while the job runs."""
+        def running() -> bool | str:
+            return not self.done_ or f"the job is done ({self.round_} rounds)"
+
+        health = Health("aggregation", checks={"rounds": running},
+                        extra=lambda: {"round": self.round_, "exit_round": self._exit_round,
+                                       "clients": len(self.peers_)})
+        self.status_ = StatusSite("aggregation", title=f"sedna_lib aggregation server ({self.name_})",
+                                  health=health,
+                                  details={"aggregation": self.name_, "rounds": self._exit_round,
+                                           "participants per round": self._participants,
+                                           "round deadline": f"{self._timeout:.0f} s (then at least "
+                                                             f"{self._min_clients} updates)",
+                                           "auth": "token" if self._token else "off"})
+        self.status_.add_chart("rounds", "Accuracy and loss per round", "round", "value")
+        self.status_.metrics.gauge("sedna_fl_clients_connected").set_function(lambda: len(self.peers_))
+        self._received = self.status_.metrics.counter("sedna_fl_received_bytes_total")
+        self.status_.metrics.gauge("sedna_fl_round").set(0)
+        for name in ("sedna_fl_rounds_total", "sedna_fl_sent_bytes_total"):
+            self.status_.metrics.counter(name)  # exported as 0 from the start
 
     def _rounds_wanted(self, ctx: Context) -> int:
         """Return the number of rounds this job runs (the constructor's ``exit_round``)."""
@@ -259,7 +287,7 @@ class AggregationServer:
 
         routes = [Route("/{name}", http_clients, methods=["GET"]),
                   WebSocketRoute("/{name}", self._endpoint)]
-        return Starlette(routes=routes)
+        return mount_status(Starlette(routes=routes), self.status_)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, block: bool = True) -> AggregationServer:
@@ -287,10 +315,13 @@ class AggregationServer:
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
                                       ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
+        self._started = time.monotonic()
         self._server.start()
-        logger.info("aggregation server %s on %s: %d rounds, %d participants, deadline %.0f s",
-                    self.name_, self.url,
-                    self._exit_round, self._participants, self._timeout)
+        log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
+                    tls=bool(self._cert), pages=self._server.url,
+                    limits={"rounds": self._exit_round, "participants": self._participants,
+                            "round deadline": f"{self._timeout:.0f} s",
+                            "max message bytes": self.max_message_bytes})
         if block:
             try:
                 self.wait()
@@ -333,8 +364,13 @@ class AggregationServer:
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
-        if self._server is not None:
+        if self._server is not None and self._server.is_running:
+            url = self.url
             self._server.stop()
+            self.status_.metrics.stopped()
+            log_stopped(logger, f"aggregation server {self.name_!r}", url,
+                        seconds=time.monotonic() - self._started,
+                        counts={"rounds": self.round_, "done": self.done_})
 
     def __enter__(self) -> AggregationServer:
         """Start serving in the background."""
@@ -424,7 +460,8 @@ class AggregationServer:
                     # round_number announces that the current model follows (None: nothing follows)
                     follows = self.global_weights_ is not None or self.done_
                     ack = m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire, session=peer.session,
-                                      round_number=self.round_ if follows else None)
+                                      round_number=self.round_ if follows else None,
+                                      server=m.PROTOCOL, ack=sub.nonce)
                     await self._send_text(peer, m.to_json(ack))
                 else:
                     await self._send_text(peer, echo)
@@ -461,11 +498,13 @@ class AggregationServer:
                 return
             try:
                 if frame.get("bytes") is not None:
+                    self._received.inc(len(frame["bytes"]))
                     payload = reassembler.feed(frame["bytes"])
                     if payload is None:
                         continue
                     msg = m.from_binary(payload)
                 else:
+                    self._received.inc(len((frame.get("text") or "").encode()))
                     msg = m.from_json(frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
@@ -495,8 +534,11 @@ class AggregationServer:
                 self.aggregator_.names_ = list(msg.names)
             self.aggregator_.add(update)
             self._submitted.append(peer.client_id)
+            if isinstance(msg.metrics, dict):
+                self._round_metrics.append(msg.metrics)
             self._participated.add(peer.client_id)
             self._last_uploader = peer.client_id
+            self._last_job_name = msg.job_name
             if len(self._submitted) == 1:
                 self._round_started = time.monotonic()
                 loop = asyncio.get_running_loop()
@@ -536,7 +578,8 @@ class AggregationServer:
                             total_sample=getattr(self, "_total_sample", 0),
                             round_number=self.round_, exit_flag=exit_flag,
                             client=getattr(self, "_last_uploader", ""),
-                            job_name="", config=self.aggregator_.client_config())
+                            job_name=getattr(self, "_last_job_name", ""),
+                            config=self.aggregator_.client_config())
 
     async def _close_round(self, reason: str) -> None:
         if self._deadline is not None:
@@ -550,8 +593,10 @@ class AggregationServer:
         record = RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason)
         self.history_.append(record)
         last = self.round_ >= self._exit_round or self.aggregator_.one_shot
-        logger.info("round %d/%d aggregated by %s: %d clients, %d samples, %.2f s (%s)", self.round_,
-                    self._exit_round, self.name_, len(self._submitted), self._total_sample, seconds, reason)
+        means = self._observe_round(seconds)
+        logger.info("round %d/%d aggregated by %s: %d clients, %d samples, %.2f s (%s)%s", self.round_,
+                    self._exit_round, self.name_, len(self._submitted), self._total_sample, seconds, reason,
+                    "".join(f", {k} {v:.4g}" for k, v in means.items()))
         self._submitted = []
         self._round_started = None
         if last:
@@ -567,6 +612,24 @@ class AggregationServer:
                 self._finish_job()
             else:
                 self._grace = asyncio.get_running_loop().call_later(self.done_grace, self._finish_job)
+
+    def _observe_round(self, seconds: float) -> dict[str, float]:
+        """Count the round just closed; return the trainers' mean accuracy and loss (those reported)."""
+        metrics = self.status_.metrics
+        metrics.gauge("sedna_fl_round").set(self.round_)
+        metrics.counter("sedna_fl_rounds_total").inc()
+        metrics.histogram("sedna_fl_round_duration_seconds").observe(seconds)
+        metrics.gauge("sedna_fl_round_participants").set(len(self._submitted))
+        means: dict[str, float] = {}
+        for name, keys in (("accuracy", ("accuracy", "acc", "val_accuracy")), ("loss", ("loss", "val_loss"))):
+            values = [float(v) for reported in self._round_metrics for k, v in reported.items()
+                      if k in keys and isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if values:
+                means[name] = sum(values) / len(values)
+                metrics.gauge(f"sedna_fl_{name}").set(means[name])
+                self.status_.record("rounds", name, self.round_, means[name])
+        self._round_metrics = []
+        return means
 
     async def _on_job_done(self) -> None:
         """Run once the last round is aggregated, before its model is broadcast (a hook; nothing here)."""
@@ -596,6 +659,7 @@ class AggregationServer:
         try:
             async with peer.lock:
                 await peer.ws.send_text(text)
+                self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(text.encode()))
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
@@ -606,6 +670,7 @@ class AggregationServer:
             async with peer.lock:
                 for frame in frames:
                     await peer.ws.send_bytes(frame)
+                    self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(frame))
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:

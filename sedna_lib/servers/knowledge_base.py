@@ -21,8 +21,12 @@ import urllib.parse
 from typing import Any
 
 from ..exceptions import ConfigError, DataError
+from ..observability.health import Health
+from ..observability.logs import log_started, log_stopped
+from ..observability.status import StatusSite
 from ..storage.local import atomic_path
 from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ._status import STATUS_PATHS, mount_status
 
 __all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
 
@@ -235,14 +239,10 @@ class KnowledgeBaseStore:
             return
         with open(source, "rb") as fh:
             doc = json.loads(fh.read())
-        deploy = dict(self.db.execute("SELECT name, deploy FROM ll_task_grp").fetchall())
-        groups = doc.get("seen_task", {}).get("task_groups", [])
-        fallback = next((g.get("model") for g in groups if deploy.get(g["entry"], 1)), None)
-        for group in groups:
-            group["deployed"] = bool(deploy.get(group["entry"], 1))
-            if not group["deployed"] and fallback is not None:
-                group["model"] = {**fallback, "index": (group.get("model") or {}).get("index", 0)}
-        self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))
+        from ..transport.kb_index import apply_status
+
+        deploy = {name: bool(d) for name, d in self.db.execute("SELECT name, deploy FROM ll_task_grp")}
+        self.write(INDEX_NAME, json.dumps(apply_status(doc, deploy)).encode("utf-8"))
 
     def query(self) -> list[dict]:
         """List the task groups.
@@ -297,11 +297,22 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     stats = RequestStats()
     app.state.stats = stats
     app.state.store = store
+    site = StatusSite("kb", title="sedna_lib knowledge base",
+                      health=Health("kb", checks={"database": lambda: store.query() is not None},
+                                    extra=stats.as_dict),
+                      details={"files in": store.save_dir, "database": store.db_path,
+                               "auth": "bearer token" if token else "off",
+                               "max request": f"{max_bytes // (1024 * 1024)} MiB"})
+    site.metrics.gauge("sedna_kb_tasks").set_function(
+        lambda: sum(group["task_num"] or 0 for group in store.query()))
+    uploads = site.metrics.counter("sedna_kb_uploads_total")
+    app.state.status = site
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
         try:
-            if request.url.path != "/knowledgebase/health":
+            path = request.url.path
+            if path not in _OPEN_PATHS and not path.startswith("/status/assets/"):
                 check_token(request, token)
             response = await call_next(request)
         except HTTPError as exc:
@@ -341,6 +352,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         name = safe_name(upload.filename)
         data = await upload.read()
         store.write(name, data)
+        uploads.inc()
         return JSONResponse(_download_path(name))
 
     @app.get("/knowledgebase/file/download")
@@ -388,7 +400,12 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     async def health() -> Any:
         return JSONResponse({"status": "ok", **stats.as_dict()})
 
+    mount_status(app, site)
     return app
+
+
+# paths answered without the token: health probes, Prometheus and the status page
+_OPEN_PATHS = frozenset({"/knowledgebase/health", *STATUS_PATHS})
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -486,13 +503,21 @@ class KBServer:
 
         server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
-        return server.start()
+        server.start()
+        log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
+                    limits={"max request bytes": self.max_bytes, "files in": self.save_dir or "."})
+        return server
 
     def start(self) -> None:
         """Serve until the process is stopped (blocks)."""
-        server = self.run_in_thread()
-        logger.info("knowledge base serving on %s", server.url)
-        server.wait()
+        started = time.monotonic()
+        server = None
+        try:
+            server = self.run_in_thread()
+            server.wait()
+        finally:
+            if server is not None:
+                log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
 
 
 def main(host: str | None = None, port: int | None = None, save_dir: str | None = None) -> int:

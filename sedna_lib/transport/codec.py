@@ -14,6 +14,7 @@ allowed; object arrays are refused, so nothing executable can travel.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any, Iterable, Sequence
 
@@ -233,28 +234,71 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
         raise ProtocolError(f"unsupported binary message version {version}; expected {VERSION}")
     head_end = _PREFIX.size + header_len
     if head_end > len(buf):
-        raise ProtocolError("binary message truncated inside its header")
+        raise ProtocolError(f"binary message truncated inside its header (declares {header_len} header "
+                            f"bytes, {len(buf) - _PREFIX.size} sent)")
+    header = _json_header(buf[_PREFIX.size:head_end])
     try:
-        header = json.loads(bytes(buf[_PREFIX.size:head_end]))
         meta, specs = header["meta"], header["arrays"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ProtocolError(f"malformed binary message header: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise ProtocolError(f"malformed binary message header: missing {exc}") from None
+    if not isinstance(specs, list):
+        raise ProtocolError(f"malformed binary message header: 'arrays' must be a list, "
+                            f"got {type(specs).__name__}")
     base = head_end + _pad(head_end)
     arrays = []
     for i, spec in enumerate(specs):
-        try:
-            dtype = np.dtype(spec["dtype"])
-            _check_dtype(dtype)
-            shape = tuple(int(s) for s in spec["shape"])
-            offset = base + int(spec["offset"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"malformed spec for array {i}: {exc}") from None
-        if any(s < 0 for s in shape):
-            raise ProtocolError(f"array {i} has a negative dimension {shape}")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        dtype, shape, offset = _array_spec(i, spec, base)
+        # exact integer arithmetic: a declared shape cannot wrap around to a small size
+        count = math.prod(shape)
         end = offset + count * dtype.itemsize
         if offset < base or end > len(buf):
-            raise ProtocolError(f"array {i} ({spec}) runs past the end of the message")
-        arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+            raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
+                                f"({end - base} bytes declared, {len(buf) - base} sent)")
+        try:
+            arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+        except ValueError as exc:
+            raise ProtocolError(f"array {i} ({_short(spec)}) cannot be built: {exc}") from None
         arrays.append(arr.copy() if copy else arr)
     return meta, arrays
+
+
+_MAX_NDIM = 32
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _json_header(raw: memoryview) -> Any:
+    """Parse a message's JSON header; every failure (nesting too) is a :class:`ProtocolError`."""
+    try:
+        return json.loads(bytes(raw))
+    except RecursionError:
+        raise ProtocolError("malformed binary message header: JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"malformed binary message header: {exc}") from None
+
+
+def _array_spec(i: int, spec: Any, base: int) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Check one array spec of a header: an allowed non-empty dtype, a sane shape, an offset."""
+    try:
+        dtype = np.dtype(spec["dtype"])
+        raw_shape = spec["shape"]
+        if not isinstance(raw_shape, list):
+            raise TypeError(f"shape must be a list, got {type(raw_shape).__name__}")
+        shape = tuple(int(s) for s in raw_shape)
+        offset = base + int(spec["offset"])
+    except (KeyError, TypeError, ValueError, SyntaxError, RecursionError) as exc:
+        raise ProtocolError(f"malformed spec for array {i}: {_short(exc)}") from None
+    _check_dtype(dtype)
+    if dtype.itemsize == 0:
+        raise ProtocolError(f"array {i} has a zero-sized dtype {dtype}; give strings a length (e.g. 'S8')")
+    if len(shape) > _MAX_NDIM:
+        raise ProtocolError(f"array {i} has {len(shape)} dimensions; at most {_MAX_NDIM} are accepted")
+    if any(s < 0 for s in shape):
+        raise ProtocolError(f"array {i} has a negative dimension {_short(shape)}")
+    if any(s > np.iinfo(np.intp).max for s in shape) or math.prod(s for s in shape if s) * dtype.itemsize \
+            > np.iinfo(np.intp).max:
+        raise ProtocolError(f"array {i} declares a shape too large for any message {_short(shape)}")
+    return dtype, shape, offset

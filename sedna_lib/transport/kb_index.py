@@ -19,7 +19,7 @@ from ..exceptions import DataError
 from ..storage.local import atomic_path
 
 __all__ = ["FORMAT", "encode_value", "decode_value", "index_to_json", "index_from_json", "dumps_index",
-           "loads_index", "write_index", "empty_index", "is_json_index"]
+           "loads_index", "write_index", "empty_index", "is_json_index", "apply_status"]
 
 FORMAT = "sedna_lib.kb.index/1"
 _SAFE_KINDS = "biufc"
@@ -303,3 +303,28 @@ def write_index(index: dict, path: str) -> str:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(dumps_index(index))
     return path
+
+
+def apply_status(doc: dict, deploy: dict[str, bool]) -> dict:
+    """Mark the seen task groups of a JSON index deployed or dropped (a dropped one serves a deployed model).
+
+    Parameters
+    ----------
+    doc : dict
+        The index as JSON (:func:`index_to_json`); changed in place.
+    deploy : dict of str to bool
+        ``{group entry: deployed}``; groups not named stay deployed.
+
+    Returns
+    -------
+    dict
+        ``doc``, each seen group with ``deployed``; a dropped group's ``model`` is the first deployed
+        group's (keeping its own ``index``), so its samples are still answered.
+    """
+    groups = (doc.get("seen_task") or {}).get("task_groups", []) or []
+    fallback = next((g.get("model") for g in groups if deploy.get(g["entry"], True)), None)
+    for group in groups:
+        group["deployed"] = bool(deploy.get(group["entry"], True))
+        if not group["deployed"] and fallback is not None:
+            group["model"] = {**fallback, "index": (group.get("model") or {}).get("index", 0)}
+    return doc

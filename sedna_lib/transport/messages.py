@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 PROTOCOL = "sedna_lib/1"
-"""Tag a sedna_lib peer adds to ``subscribe`` (client) and to the subscribe echo (server)."""
+"""Tag a sedna_lib peer adds to ``subscribe`` (client) and to the server's acknowledgement."""
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 """Binary messages above this size are split into ``chunk`` frames."""
@@ -52,6 +52,11 @@ class MessageType(str, enum.Enum):
 class Subscribe:
     """A client announces itself; the server echoes it back as the connection's acknowledgement.
 
+    A Sedna server relays every message to every client, the sender included, so a client
+    sees its own ``subscribe`` come back unchanged. Only a sedna_lib server's acknowledgement
+    carries ``server`` (a field clients never send) and ``ack`` (the client's ``nonce``, moved
+    to a field of its own): :meth:`is_ack_for` tells the two apart.
+
     Attributes
     ----------
     client_id : str
@@ -63,7 +68,13 @@ class Subscribe:
     session : str or None
         Secret that lets a reconnecting client take over its own id.
     round_number : int or None
-        In the server's echo: the current round.
+        In the server's acknowledgement: the current round (a model follows).
+    nonce : str or None
+        From a sedna_lib client: a fresh random value per connection attempt.
+    server : str or None
+        In a sedna_lib server's acknowledgement only: ``PROTOCOL``.
+    ack : str or None
+        In a sedna_lib server's acknowledgement only: the ``nonce`` the client sent.
     """
 
     client_id: str
@@ -71,6 +82,35 @@ class Subscribe:
     wire: str = "json"
     session: str | None = None
     round_number: int | None = None
+    nonce: str | None = None
+    server: str | None = None
+    ack: str | None = None
+
+    def is_ack_for(self, nonce: str | None) -> bool:
+        """Whether this is a sedna_lib server's answer to a subscribe that sent ``nonce``.
+
+        Parameters
+        ----------
+        nonce : str or None
+            The nonce the client sent.
+
+        Returns
+        -------
+        bool
+            True only when ``server`` is ``PROTOCOL`` and ``ack`` equals ``nonce``; a relayed
+            copy of the client's own subscribe (``nonce`` but no ``ack``) is never one.
+
+        Examples
+        --------
+        >>> Subscribe("a", protocol=PROTOCOL, nonce="n1").is_ack_for("n1")
+        False
+        >>> Subscribe("a", protocol=PROTOCOL, server=PROTOCOL, ack="n1").is_ack_for("n1")
+        True
+        """
+        import hmac
+
+        return (bool(nonce) and self.server == PROTOCOL and isinstance(self.ack, str)
+                and hmac.compare_digest(self.ack.encode(), str(nonce).encode()))
 
 
 @dataclass
@@ -190,10 +230,10 @@ def to_json(msg: Message) -> str:
         d: dict[str, Any] = {"type": "subscribe", "client_id": msg.client_id}
         if msg.protocol:
             d.update(protocol=msg.protocol, wire=msg.wire)
-            if msg.session:
-                d["session"] = msg.session
-            if msg.round_number is not None:
-                d["round_number"] = msg.round_number
+            for key in ("nonce", "server", "ack", "session", "round_number"):
+                value = getattr(msg, key)
+                if value is not None:
+                    d[key] = value
         return json.dumps(d)
     if isinstance(msg, ClientJoin):
         return json.dumps({"type": "CLIENT_JOIN", "data": msg.client_id})
@@ -231,6 +271,10 @@ def _int(value: Any, what: str) -> int:
     return out
 
 
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def from_json(text: str | bytes | dict) -> Message | dict:
     """Decode a JSON text frame.
 
@@ -260,9 +304,12 @@ def from_json(text: str | bytes | dict) -> Message | dict:
         raise ProtocolError(f"frame must be a JSON object, got {type(d).__name__}")
     kind = d.get("type")
     if kind == "subscribe":
-        return Subscribe(client_id=str(d.get("client_id") or ""), protocol=d.get("protocol"),
-                         wire=str(d.get("wire") or "json"), session=d.get("session"),
-                         round_number=d.get("round_number"))
+        return Subscribe(client_id=str(d.get("client_id") or ""), protocol=_opt_str(d.get("protocol")),
+                         wire=str(d.get("wire") or "json"), session=_opt_str(d.get("session")),
+                         round_number=None if d.get("round_number") is None
+                         else _int(d.get("round_number"), "round_number"),
+                         nonce=_opt_str(d.get("nonce")), server=_opt_str(d.get("server")),
+                         ack=_opt_str(d.get("ack")))
     if kind == "CLIENT_JOIN":
         return ClientJoin(str(d.get("data") or ""))
     if kind == "update_weight":

@@ -23,7 +23,9 @@ from __future__ import annotations
 import base64
 import enum
 import io
+import math
 import pickle
+import struct
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,7 @@ PICKLE_MEDIA_TYPE = "application/python-pickle"
 """Content-Type sent with pickle bodies (original Sedna components send none)."""
 
 _TYPES: dict[str, type] = {}
+_LEGACY_MODULES: dict[type, str] = {}
 _MAX_DEPTH = 64
 
 # Globals a legacy pickle may name: numpy's array reconstruction, and nothing that can run code.
@@ -55,7 +58,7 @@ _PICKLE_SAFE_GLOBALS = {
 }
 
 
-def register_type(cls: type, name: str | None = None) -> type:
+def register_type(cls: type, name: str | None = None, *, legacy_module: str | None = None) -> type:
     """Allow instances of ``cls`` (a plain class or an Enum) to travel through :func:`dumps`.
 
     Instances are sent as their ``__dict__`` and rebuilt without calling ``__init__``; enums as
@@ -67,6 +70,9 @@ def register_type(cls: type, name: str | None = None) -> type:
         The class to allow.
     name : str, default=None
         Wire name; the class's ``__name__`` by default. Both ends must register the same name.
+    legacy_module : str, default=None
+        The module that defines this class in original Sedna (``sedna.core...``): pickles made
+        with ``use_pickle=True`` name the class there, so an original peer can load them.
 
     Returns
     -------
@@ -83,6 +89,8 @@ def register_type(cls: type, name: str | None = None) -> type:
     if known is not None and known is not cls and known.__qualname__ != cls.__qualname__:
         raise ProtocolError(f"wire type name {key!r} is already taken by {known!r}; pass name=")
     _TYPES[key] = cls
+    if legacy_module:
+        _LEGACY_MODULES[cls] = legacy_module
     return cls
 
 
@@ -159,7 +167,7 @@ def _decode(node: Any, arrays: list[np.ndarray], depth: int) -> Any:
             arr = arrays[int(node["$nd"])]
             return arr[()] if node.get("scalar") else arr
         if "$np" in node:
-            return np.dtype(node["$np"]).type(node["v"])
+            return _numpy_scalar(node["$np"], node["v"])
         if "$bytes" in node:
             return base64.b64decode(node["$bytes"], validate=True)
         if "$tuple" in node:
@@ -189,6 +197,27 @@ def _decode(node: Any, arrays: list[np.ndarray], depth: int) -> Any:
     return {k: _decode(v, arrays, depth + 1) for k, v in node.items()}
 
 
+# numpy scalars travel as {"$np": dtype, "v": value} only for booleans, integers and floats; any
+# other kind (void, bytes, str, datetime, object) could declare its own size or hold code
+_SCALAR_KINDS = frozenset("biuf")
+
+
+def _numpy_scalar(tag: Any, value: Any) -> Any:
+    try:
+        dtype = np.dtype(tag) if isinstance(tag, str) else None
+    except (TypeError, ValueError, SyntaxError):
+        dtype = None
+    if dtype is None or dtype.kind not in _SCALAR_KINDS or dtype.itemsize > 16:
+        raise ProtocolError(f"{{'$np': {str(tag)[:40]!r}}} is not a numpy scalar this codec rebuilds; "
+                            f"only booleans, integers and floats travel as scalars")
+    if not isinstance(value, (bool, int, float)):
+        raise ProtocolError(f"numpy scalar {dtype} needs a number, got {type(value).__name__}")
+    try:
+        return dtype.type(value)
+    except (OverflowError, ValueError) as exc:
+        raise ProtocolError(f"{value!r} is not a {dtype} scalar: {exc}") from None
+
+
 def _hashable(key: Any) -> Any:
     if isinstance(key, list):
         return tuple(_hashable(k) for k in key)
@@ -211,7 +240,9 @@ def dumps(obj: Any, *, use_pickle: bool = False) -> bytes:
         None, bool, int, float, str, bytes, lists, tuples, dicts, numpy arrays and scalars,
         and instances of registered classes, nested.
     use_pickle : bool, default=False
-        Produce a pickle instead (only for peers that are original Sedna components).
+        Produce a pickle instead (only for peers that are original Sedna components). Registered
+        classes are named by their original Sedna module (``legacy_module``) and numpy's array
+        functions by ``numpy.core``, so that an original peer, which has no sedna_lib, loads it.
 
     Returns
     -------
@@ -230,10 +261,30 @@ def dumps(obj: Any, *, use_pickle: bool = False) -> bytes:
     (2, 4)
     """
     if use_pickle:
-        return pickle.dumps(obj, protocol=4)
+        out = io.BytesIO()
+        _LegacyPickler(out, protocol=4).dump(obj)
+        return out.getvalue()
     arrays: list[np.ndarray] = []
     meta = {"$v": 1, "obj": _encode(obj, arrays, 0)}
     return _codec.encode(arrays, meta)
+
+
+class _LegacyPickler(pickle._Pickler):  # the Python pickler: its global names can be rewritten
+    """Pickle with the module names an original Sedna peer has (``sedna.*``, ``numpy.core``)."""
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        """Write a class or function reference under its original module name."""
+        module = _LEGACY_MODULES.get(obj) if isinstance(obj, type) else None
+        qualname = name or getattr(obj, "__qualname__", None)
+        if module is None and getattr(obj, "__module__", "").startswith("numpy._core"):
+            module = "numpy.core" + obj.__module__[len("numpy._core"):]  # importable on numpy 1 and 2
+        if module is None or not isinstance(qualname, str):
+            super().save_global(obj, name)
+            return
+        self.save(module)
+        self.save(qualname)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
 
 
 def is_pickle(data: bytes | bytearray | memoryview) -> bool:
@@ -252,9 +303,93 @@ def is_pickle(data: bytes | bytearray | memoryview) -> bool:
     return len(data) >= 2 and bytes(data[:1]) == b"\x80"
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""Bytes one legacy pickle may ask to allocate when the caller gives no limit (64 MiB)."""
+
+_NDARRAY = {("numpy", "ndarray")}
+_RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+_SCALAR = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its BUILD step can be checked
+    """Unpickle only allow-listed globals, and only up to ``max_bytes`` of declared allocations.
+
+    A pickle can name a size without sending the bytes (``bytearray(n)``, ``ndarray(shape)``, an
+    array's ``__setstate__`` shape, numpy's ``scalar(dtype)``): every such size is charged to one
+    budget before numpy or Python allocates it.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: Any, max_bytes: int) -> None:
+        super().__init__(file)
+        self._left = max_bytes
+        self._limit = max_bytes
+
+    def _charge(self, nbytes: int, what: str) -> None:
+        if nbytes > self._left:
+            raise ProtocolError(f"legacy pickle asks for {nbytes} bytes ({what}), over the "
+                                f"{self._limit}-byte limit of this request (SEDNA_MAX_REQUEST_BYTES)")
+        self._left -= nbytes
+
+    def _array_bytes(self, shape: Any, dtype: Any, what: str) -> None:
+        if isinstance(shape, int):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise ProtocolError(f"legacy pickle: {what} has a malformed shape {str(shape)[:80]}")
+        itemsize = np.dtype(dtype).itemsize if dtype is not None else 8
+        self._charge(math.prod(shape) * max(itemsize, 1), what)
+
+    def _new_ndarray(self, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> np.ndarray:
+        # numpy.ndarray(shape, dtype) called by the pickle itself: allocates the whole shape
+        self._array_bytes(shape, dtype, "numpy.ndarray(shape)")
+        return np.ndarray(shape, dtype)
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype != self._new_ndarray:
+            raise ProtocolError("legacy pickle: _reconstruct is accepted only for numpy.ndarray")
+        self._array_bytes(shape, dtype, "numpy array reconstruction")
+        return _numpy_reconstruct()(np.ndarray, shape, dtype)
+
+    def _scalar(self, dtype: Any, *obj: Any) -> Any:
+        if not isinstance(dtype, np.dtype):
+            raise ProtocolError("legacy pickle: numpy scalar without a dtype")
+        if not obj:  # numpy then allocates itemsize zero bytes
+            self._charge(dtype.itemsize, f"numpy scalar of {dtype}")
+        return _numpy_scalar_builder()(dtype, *obj)
+
+    def _bytearray(self, *args: Any) -> bytearray:
+        if args and isinstance(args[0], int):
+            self._charge(args[0], "bytearray(n)")
+        return bytearray(*args)
+
+    def load_build(self) -> None:
+        """Check an array's ``__setstate__`` shape before numpy allocates it."""
+        state, inst = self.stack[-1], self.stack[-2]
+        if isinstance(inst, np.ndarray) and isinstance(state, tuple) and len(state) >= 4:
+            _, shape, dtype = state[:3] if len(state) == 5 else (None, *state[:2])
+            self._array_bytes(shape, dtype, "numpy array state")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
+
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _PICKLE_SAFE_GLOBALS:
+        """Resolve allow-listed globals only; numpy constructors are replaced by checked ones."""
+        if self.proto < 3:  # protocol 2 pickles name Python 2 modules (__builtin__)
+            import _compat_pickle
+
+            module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        key = (module, name)
+        if key in _NDARRAY:
+            return self._new_ndarray
+        if key in _RECONSTRUCT:
+            return self._reconstruct
+        if key in _SCALAR:
+            return self._scalar
+        if key == ("builtins", "bytearray"):
+            return self._bytearray
+        if key in _PICKLE_SAFE_GLOBALS:
             return super().find_class(module, name)
         for cls in _TYPES.values():
             if cls.__name__ == name and (cls.__module__ == module or module.endswith(
@@ -263,7 +398,24 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise ProtocolError(f"legacy pickle names {module}.{name}, which is not on the allow-list")
 
 
-def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False) -> Any:
+def _numpy_reconstruct() -> Any:
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _numpy_scalar_builder() -> Any:
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
+    return scalar
+
+
+def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False,
+          max_bytes: int | None = None) -> Any:
     """Decode a message made by :func:`dumps`.
 
     Parameters
@@ -273,6 +425,10 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False) -
     allow_pickle : bool, default=False
         Accept a pickle (original Sedna's wire). Even then only builtin containers, numpy arrays
         and registered classes are rebuilt. Enable only for trusted peers.
+    max_bytes : int, default=None
+        Most bytes a pickle may ask to allocate in all (array shapes, ``bytearray(n)``...),
+        checked before allocating; :data:`DEFAULT_MAX_BYTES` when None. A message of this codec
+        never allocates more than its own length.
 
     Returns
     -------
@@ -295,11 +451,14 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False) -
             raise ProtocolError("pickle bodies are refused: they can run code. Set SEDNA_LEGACY_PICKLE=true "
                                 "only to talk to trusted original Sedna components")
         try:
-            return _RestrictedUnpickler(io.BytesIO(bytes(data))).load()
+            limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
+            return _RestrictedUnpickler(io.BytesIO(bytes(data)), limit).load()
         except ProtocolError:
             raise
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
-                ValueError) as exc:
+        except RecursionError:
+            raise ProtocolError("malformed pickle body: nested too deeply") from None
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, KeyError,
+                TypeError, ValueError, OverflowError, struct.error) as exc:
             raise ProtocolError(f"malformed pickle body: {exc}") from None
     raise ProtocolError(f"body is neither a {MEDIA_TYPE} message nor a pickle "
                         f"(starts with {bytes(data[:8])!r})")

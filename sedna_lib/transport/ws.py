@@ -1,14 +1,16 @@
 """The trainer's side of the aggregation websocket: connect, subscribe, send updates, receive models.
 
 Speaks Sedna's JSON protocol to any server, and binary chunked frames to a sedna_lib server
-(detected from its subscribe echo). Every wait is bounded; pings keep idle connections alive
-(heartbeats); a lost connection is re-opened with a session secret so the server lets the
-client take its own id back.
+(detected from its acknowledgement: a server-only field plus the client's nonce; a Sedna
+server's relay of the client's own subscribe can never pass for it). Every wait is bounded;
+pings keep idle connections alive (heartbeats); a lost connection is re-opened with a session
+secret so the server lets the client take its own id back.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl as _ssl
 import threading
 import time
@@ -180,15 +182,22 @@ class AggregationClient:
             time.sleep(delay)  # bounded backoff between connection attempts
             delay = min(delay * 2, 2.0)
         self._ws = ws
-        sub = m.Subscribe(self.client_id, protocol=m.PROTOCOL, wire=self.wire, session=self._session)
+        nonce = secrets.token_hex(16)
+        sub = m.Subscribe(self.client_id, protocol=m.PROTOCOL, wire=self.wire, session=self._session,
+                          nonce=nonce)
         self._send_raw(m.to_json(sub))
         self.initial_ = None
         while True:
             msg = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
-            if isinstance(msg, m.Subscribe) and (msg.client_id == self.client_id or not self.client_id):
-                break
-        self.server_protocol_ = msg.protocol
-        if msg.protocol == m.PROTOCOL:
+            if not isinstance(msg, m.Subscribe):
+                continue
+            if msg.is_ack_for(nonce):
+                break  # a sedna_lib server answered this very subscribe
+            if msg.server is None and (msg.nonce == nonce or msg.client_id == self.client_id
+                                       or not self.client_id):
+                break  # a Sedna server relayed this client's own subscribe back: speak Sedna's JSON
+        self.server_protocol_ = m.PROTOCOL if msg.is_ack_for(nonce) else None
+        if self.server_protocol_ == m.PROTOCOL:
             self.client_id = msg.client_id
             self._session = msg.session
             if msg.round_number is not None:  # the server sends its current model next (initial at round 0)

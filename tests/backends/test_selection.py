@@ -254,3 +254,50 @@ def test_sedna_alias_paths_are_the_compat_modules():
 
     assert sedna.backend is sedna_lib.compat.backend
     assert sedna.backend.base.BackendBase.__module__ == "sedna_lib.compat.backend.base"
+
+
+# -- Sedna 0.6: a BACKEND_TYPE whose framework is missing ------------------------------------
+
+_BLOCKED_FRAMEWORKS = textwrap.dedent("""
+    import sys, warnings, json
+    for name in ("torch", "tensorflow", "keras", "sklearn"):
+        sys.modules[name] = None  # an import of it fails as if it were not installed
+    from sedna_lib.backends import set_backend
+    from sedna_lib.compat.backend import set_backend as sedna_set_backend
+    from sedna_lib.config import Config
+
+    class Estimator:
+        def train(self, train_data, **kwargs):
+            return "trained"
+
+        def predict(self, data, **kwargs):
+            return [len(data)]
+
+    out = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for value in ("PYTORCH", "TORCH", "TENSORFLOW", "KERAS", "SKLEARN", "PYTORCH"):
+            backend = set_backend(Estimator, Config(backend_type=value))
+            out[value] = [type(backend).__name__, backend.predict([1, 2, 3])]
+        face = sedna_set_backend(Estimator, {"backend_type": "PYTORCH"})
+        out["face"] = type(face).__name__
+        try:
+            set_backend(Estimator, Config(backend_type="MINDSPORE"))
+        except ImportError as exc:
+            out["mindspore"] = type(exc).__name__
+    out["warnings"] = sorted(str(w.message).split(":")[0] for w in caught)
+    print(json.dumps(out))
+""")
+
+
+def test_backend_type_naming_a_missing_framework_falls_back_with_one_warning_each():
+    out = subprocess.run([sys.executable, "-c", _BLOCKED_FRAMEWORKS], capture_output=True, text=True,
+                         timeout=60, check=True)
+
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for value in ("PYTORCH", "TORCH", "TENSORFLOW", "KERAS", "SKLEARN"):
+        assert result[value] == ["EstimatorBackend", [3]]
+    assert result["face"] == "BackendBase"
+    assert result["mindspore"] == "BackendUnavailableError"  # no fallback: Sedna 0.6 failed the import too
+    assert result["warnings"] == ["BACKEND_TYPE=KERAS", "BACKEND_TYPE=PYTORCH", "BACKEND_TYPE=SKLEARN",
+                                  "BACKEND_TYPE=TENSORFLOW", "BACKEND_TYPE=TORCH"]

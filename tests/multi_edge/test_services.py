@@ -9,6 +9,7 @@ from sedna_lib.config import Config
 from sedna_lib.exceptions import BackendUnavailableError, RemoteError
 from sedna_lib.multi_edge_inference import PLUGIN, DetTrackResult, FEService, ObjectDetector, ReID, TargetImages
 from sedna_lib.multi_edge_inference.plugins.registered import ReID_I
+from sedna_lib.transport import codec
 from sedna_lib.transport.multi_edge import FE
 from sedna_lib.transport.objects import MEDIA_TYPE, dumps
 
@@ -19,6 +20,10 @@ pytestmark = pytest.mark.integration
 BASE = Config(fe_model_bind_url="127.0.0.1", fe_model_bind_port=0, det_model_bind_url="127.0.0.1",
               det_model_bind_port=0, reid_model_bind_url="127.0.0.1", reid_model_bind_port=0,
               max_request_bytes=4096)
+
+
+# 192 bytes that used to decode to numpy.void(900_000_000): 0.9 GB from one small request
+VOID_BOMB = codec.encode([], {"$v": 1, "obj": {"$np": "V", "v": 900_000_000}}).ljust(192)
 
 
 def _port(service, kind):
@@ -54,6 +59,7 @@ def test_get_target_features_round_trips_through_the_safe_codec(fe_service):
     (pickle.dumps([1, 2]), 415, "SEDNA_LEGACY_PICKLE"),
     (b"\x80" + b"x" * 5000, 413, "limit"),
     (b"", 400, "empty"),
+    (VOID_BOMB, 400, "numpy scalar"),
 ])
 def test_bad_bodies_get_4xx_and_the_service_keeps_serving(fe_service, body, status, match):
     reply = requests.post(_url(fe_service) + "/get_target_features", data=body, timeout=5)
@@ -97,6 +103,18 @@ def test_pickle_wire_works_only_when_opted_in():
         targets = legacy.get_target_features([TargetImages("1", [np.ones(64)])])
 
         assert targets[0].userid == "1"
+
+
+def test_a_legacy_pickle_cannot_allocate_past_the_request_limit():
+    cfg = dataclasses.replace(BASE, legacy_pickle=True, max_request_bytes=1 << 20)
+    bomb = b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x80\x00\x85R."  # bytearray(8 MiB), 33 bytes
+    with FEService(models=[ProjectionFE(config=cfg)], config=cfg) as fe:
+        port = _port(fe, PLUGIN.FEATURE_EXTRACTION)
+        url = f"http://127.0.0.1:{port}/feature_extraction/get_target_features"
+
+        reply = requests.post(url, data=bomb, timeout=5)
+
+        assert reply.status_code == 400 and "limit" in reply.json()["detail"]
 
 
 def test_cameras_to_reid_end_to_end_identifies_people():

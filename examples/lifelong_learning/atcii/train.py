@@ -1,24 +1,36 @@
-"""Train pod: TRAIN_DATASET_URL, OUTPUT_URL, KB_SERVER, HAS_COMPLETED_INITIAL_TRAINING, LC_SERVER, WORKER_NAME, JOB_NAME."""
+"""Train worker: one model per (Season, cooling strategy) task, published to the knowledge base.
+
+Reads TRAIN_DATASET_URL, OUTPUT_URL, KB_SERVER, HAS_COMPLETED_INITIAL_TRAINING (set by the control
+plane) and the job's own early_stopping_rounds and metric_name.
+"""
 
 import json
 
-from interface import LABEL, Estimator, feature_process
+from interface import DATACONF, Estimator, feature_process
 
-from sedna.common.config import BaseConfig
+from sedna.common.config import BaseConfig, Context
 from sedna.core.lifelong_learning import LifelongLearning
 from sedna.datasources import CSVDataParse
 
 
 def main():
-    train_data = CSVDataParse(data_type="train", func=feature_process)
-    train_data.parse(BaseConfig.train_dataset_url, label=LABEL)
-    ll_job = LifelongLearning(
-        estimator=Estimator,  # the published example's (pre-2022) keywords still work
-        task_definition={"method": "TaskDefinitionByDataAttr", "param": json.dumps({"attribute": ["City"]})},
-        task_relationship_discovery=None, task_mining=None, task_remodeling=None,
-        inference_integrate=None, unseen_task_detect=None)
-    print(ll_job.train(train_data=train_data))
+    samples = CSVDataParse(data_type="train", func=feature_process)
+    samples.parse(BaseConfig.train_dataset_url, label=DATACONF["LABEL"])
+    rounds = int(Context.get_parameters("early_stopping_rounds", 100))
+    metric = Context.get_parameters("metric_name", "mlogloss")
+
+    # the keywords of Sedna's first lifelong-learning API, as the published ATCII workers pass them
+    job = LifelongLearning(
+        estimator=Estimator,
+        task_definition={"method": "TaskDefinitionByDataAttr",
+                         "param": json.dumps({"attribute": DATACONF["ATTRIBUTES"]})},
+        task_relationship_discovery=None,
+        task_mining=None,
+        task_remodeling=None,
+        inference_integrate=None,
+        unseen_task_detect=None)
+    return job.train(train_data=samples, metric_name=metric, early_stopping_rounds=rounds)
 
 
 if __name__ == "__main__":
-    main()
+    print(main())

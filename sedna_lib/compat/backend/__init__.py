@@ -24,8 +24,10 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
     ``BACKEND_TYPE`` is read when called. ``TENSORFLOW`` gives :class:`TFBackend`, ``KERAS``
     :class:`KerasBackend`, ``TORCH``/``PYTORCH`` :class:`TorchBackend`, ``MINDSPORE``
     :class:`MSBackend`, ``SKLEARN`` the scikit-learn backend, and any other value
-    :class:`BackendBase` with a warning. Unlike Sedna, an unset ``BACKEND_TYPE`` does not mean
-    TensorFlow: the estimator's type decides, and no environment variable is written.
+    :class:`BackendBase` with a warning. A framework named there that is not installed (except
+    MindSpore) gives :class:`BackendBase` too, with one warning per process, as Sedna 0.6 did.
+    Unlike Sedna, an unset ``BACKEND_TYPE`` does not mean TensorFlow: the estimator's type
+    decides, and no environment variable is written.
 
     Parameters
     ----------
@@ -43,7 +45,8 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
     Raises
     ------
     BackendUnavailableError
-        If the selected framework is not installed; the message names what to install.
+        If MindSpore or a third-party backend's framework is not installed; the message names
+        what to install.
     """
     if estimator is None:
         return None

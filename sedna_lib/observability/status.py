@@ -1,0 +1,380 @@
+"""The status page of a server or worker, and the routes that go with it, served without any CDN.
+
+:class:`StatusSite` answers ``GET /`` (an HTML page with live counters and small charts),
+``/metrics``, ``/healthz``, ``/readyz``, ``/status/series`` (the charts' points, JSON) and
+``/status/assets/...`` (the page's script and style, shipped in this package). A FastAPI server
+mounts it with :func:`sedna_lib.servers.mount_status`; a worker without a web framework serves
+it with :class:`StatusServer` (standard library only) on ``SEDNA_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+import http.server
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ..exceptions import TransportError
+from .health import Health
+from .metrics import Metrics
+
+__all__ = ["Chart", "StatusSite", "StatusServer", "Reply", "WorkerStatus"]
+
+logger = logging.getLogger(__name__)
+
+_ASSETS = {"status.js": "text/javascript; charset=utf-8", "status.css": "text/css; charset=utf-8"}
+
+
+@dataclass
+class Chart:
+    """A small line chart of the status page: named series of ``(x, y)`` points, the newest kept.
+
+    Parameters
+    ----------
+    title : str
+        Shown above the chart.
+    x_label, y_label : str
+        Axis names.
+    max_points : int, default=500
+        Points kept per series (the oldest are dropped first).
+    """
+
+    title: str
+    x_label: str
+    y_label: str
+    max_points: int = 500
+    series: dict[str, collections.deque] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer of :meth:`StatusSite.handle`: status, media type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class StatusSite:
+    """Everything a status page needs: the metrics, the health checks and the charts of one service.
+
+    Parameters
+    ----------
+    service : str
+        The service's short name (``big-model``, ``aggregation``, ``kb``, ...).
+    title : str, default=None
+        The page's heading; ``sedna_lib <service>`` when None.
+    metrics : Metrics, default=None
+        The service's metrics (a new :class:`Metrics` when None).
+    health : Health, default=None
+        The service's health (a new :class:`Health` without checks when None).
+    details : dict of str to str, default=None
+        Facts shown under the heading (where it listens, auth on/off, limits).
+    links : dict of str to str, default=None
+        More links shown on the page (``{"API (Swagger UI)": "docs"}``).
+
+    Attributes
+    ----------
+    charts : dict of str to Chart
+        The page's charts by key (add with :meth:`add_chart`, fill with :meth:`record`).
+
+    Examples
+    --------
+    >>> site = StatusSite("aggregation")
+    >>> site.add_chart("accuracy", "Accuracy per round", "round", "accuracy")
+    >>> site.record("accuracy", "accuracy", 1, 0.82)
+    >>> json.loads(site.handle("/status/series").body)["charts"][0]["series"]
+    {'accuracy': [[1, 0.82]]}
+    >>> site.handle("/readyz").status, site.handle("/nope") is None
+    (200, True)
+    """
+
+    def __init__(self, service: str, *, title: str | None = None, metrics: Metrics | None = None,
+                 health: Health | None = None, details: dict[str, str] | None = None,
+                 links: dict[str, str] | None = None) -> None:
+        self.service = service
+        self.title = title or f"sedna_lib {service}"
+        self.metrics = metrics if metrics is not None else Metrics(service=service)
+        self.health = health if health is not None else Health(service)
+        self.details = dict(details or {})
+        self.links = dict(links or {})
+        self.charts: dict[str, Chart] = {}
+        self._lock = threading.Lock()
+
+    # -- charts ------------------------------------------------------------------------------
+    def add_chart(self, key: str, title: str, x_label: str, y_label: str, *, max_points: int = 500) -> None:
+        """Declare a chart (once; a second call with the same key keeps the first).
+
+        Parameters
+        ----------
+        key : str
+            The chart's key for :meth:`record`.
+        title, x_label, y_label : str
+            What the page shows.
+        max_points : int, default=500
+            Points kept per series.
+        """
+        with self._lock:
+            self.charts.setdefault(key, Chart(title, x_label, y_label, max_points))
+
+    def record(self, key: str, series: str, x: float, y: float) -> None:
+        """Add a point to a chart's series.
+
+        Parameters
+        ----------
+        key : str
+            A chart declared with :meth:`add_chart`.
+        series : str
+            The line's name (created on first use).
+        x, y : float
+            The point.
+
+        Raises
+        ------
+        KeyError
+            If the chart was not declared.
+        """
+        with self._lock:
+            chart = self.charts[key]
+            points = chart.series.get(series)
+            if points is None:
+                points = chart.series[series] = collections.deque(maxlen=chart.max_points)
+            points.append([x, y])
+
+    def series(self) -> dict[str, Any]:
+        """Return the charts as JSON-ready data (what ``/status/series`` answers).
+
+        Returns
+        -------
+        dict
+            ``{"charts": [{"key", "title", "x_label", "y_label", "series": {name: [[x, y], ...]}}]}``.
+        """
+        with self._lock:
+            charts = [{"key": key, "title": c.title, "x_label": c.x_label, "y_label": c.y_label,
+                       "series": {name: [list(p) for p in points] for name, points in c.series.items()}}
+                      for key, c in self.charts.items()]
+        return {"charts": charts}
+
+    # -- answers -----------------------------------------------------------------------------
+    def page(self) -> str:
+        """Return the status page's HTML (its script fills in the numbers from ``metrics``).
+
+        Returns
+        -------
+        str
+            The page.
+        """
+        esc = html.escape
+        details = "".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>"
+                          for k, v in self.details.items())
+        links = {"metrics": "metrics", "healthz": "healthz", "readyz": "readyz", **self.links}
+        link_html = " · ".join(f'<a href="{esc(href, quote=True)}">{esc(name)}</a>'
+                               for name, href in links.items())
+        template = resources.files(__package__).joinpath("static/status.html").read_text(encoding="utf-8")
+        return (template.replace("{{title}}", esc(self.title)).replace("{{service}}", esc(self.service))
+                .replace("{{details}}", details).replace("{{links}}", link_html))
+
+    def handle(self, path: str) -> Reply | None:
+        """Answer a GET of ``path`` (without its query), or None if the path is not the site's.
+
+        Parameters
+        ----------
+        path : str
+            ``/``, ``/metrics``, ``/healthz``, ``/readyz``, ``/status/series`` or ``/status/assets/<file>``.
+
+        Returns
+        -------
+        Reply or None
+            The answer.
+        """
+        if path in ("/", ""):
+            return Reply(200, "text/html; charset=utf-8", self.page().encode())
+        if path == "/metrics":
+            return Reply(200, self.metrics.content_type, self.metrics.render())
+        if path in ("/healthz", "/readyz"):
+            status, body = self.health.alive() if path == "/healthz" else self.health.ready()
+            self.metrics.set_ready(self.health.is_ready() if path == "/healthz" else status == 200)
+            return Reply(status, "application/json", json.dumps(body).encode())
+        if path == "/status/series":
+            return Reply(200, "application/json", json.dumps(self.series()).encode())
+        if path.startswith("/status/assets/"):
+            name = path[len("/status/assets/"):]
+            if name not in _ASSETS:  # a fixed list: nothing else of the package is readable
+                detail = f"no asset {name!r}; the page has {sorted(_ASSETS)}"
+                return Reply(404, "application/json", json.dumps({"detail": detail}).encode())
+            data = resources.files(__package__).joinpath(f"static/{name}").read_bytes()
+            return Reply(200, _ASSETS[name], data)
+        return None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    site: StatusSite  # set on the subclass StatusServer makes
+    server_version = "sedna_lib"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path.split("?", 1)[0]
+        reply = self.site.handle(path)
+        if reply is None:
+            detail = f"no route {path}; this worker serves /, /metrics, /healthz and /readyz"
+            reply = Reply(404, "application/json", json.dumps({"detail": detail}).encode())
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.dumps({"detail": "this port only answers GET (/, /metrics, /healthz, /readyz)"}).encode()
+        self.send_response(405)
+        self.send_header("Allow", "GET")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class StatusServer:
+    """Serve a :class:`StatusSite` from a worker (standard library only, in a daemon thread).
+
+    Parameters
+    ----------
+    site : StatusSite
+        What to serve.
+    host : str, default='127.0.0.1'
+        Address to bind; a deployed worker binds ``0.0.0.0`` so Prometheus can scrape it.
+    port : int, default=0
+        Port to bind (``SEDNA_METRICS_PORT``); 0 picks a free one.
+
+    Examples
+    --------
+    >>> import urllib.request
+    >>> with StatusServer(StatusSite("edge")) as server:
+    ...     urllib.request.urlopen(server.url + "/healthz").status
+    200
+    """
+
+    def __init__(self, site: StatusSite, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.site = site
+        self.host = host
+        self.port = port
+        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> StatusServer:
+        """Bind and serve in a daemon thread.
+
+        Returns
+        -------
+        StatusServer
+            ``self``; :attr:`port` holds the bound port.
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if self._httpd is not None:
+            return self
+        handler = type("_SiteHandler", (_Handler,), {"site": self.site})
+        try:
+            httpd = http.server.ThreadingHTTPServer((self.host, self.port), handler)
+        except OSError as exc:
+            raise TransportError(f"cannot serve the status page on {self.host}:{self.port}: {exc} "
+                                 f"(choose another SEDNA_METRICS_PORT)", url=self.url) from exc
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"sedna-status-{self.port}", daemon=True)
+        self._thread.start()
+        logger.info("%s status page on %s (metrics on %s/metrics)", self.site.service, self.url, self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (a no-op if not started)."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if thread is not None:
+            thread.join(5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> StatusServer:
+        """Start, for a ``with`` block."""
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Stop at the end of the ``with`` block."""
+        self.stop()
+
+
+class WorkerStatus:
+    """The status of a long-lived worker: its :class:`StatusSite`, served on a port when one is given.
+
+    Parameters
+    ----------
+    site : StatusSite
+        The worker's metrics, health and charts (kept up to date whether served or not).
+    port : int or None
+        ``SEDNA_METRICS_PORT``: None serves nothing, 0 a free port.
+    host : str, default='0.0.0.0'
+        Address to bind: all interfaces, so that Prometheus can scrape the pod (tests pass
+        ``127.0.0.1``).
+
+    Attributes
+    ----------
+    server_ : StatusServer or None
+        The running server, once started with a port.
+    """
+
+    def __init__(self, site: StatusSite, *, port: int | None, host: str = "0.0.0.0") -> None:
+        self.site = site
+        self.port = port
+        self.host = host
+        self.server_: StatusServer | None = None
+
+    @property
+    def url(self) -> str | None:
+        """Base URL of the status server, or None when none runs."""
+        return self.server_.url if self.server_ is not None else None
+
+    def start(self) -> WorkerStatus:
+        """Serve the site when a port is configured.
+
+        Returns
+        -------
+        WorkerStatus
+            ``self``.
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if self.port is not None and self.server_ is None:
+            self.server_ = StatusServer(self.site, host=self.host, port=self.port).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the metrics stay readable in the process)."""
+        self.site.metrics.stopped()
+        if self.server_ is not None:
+            self.server_.stop()
+            self.server_ = None

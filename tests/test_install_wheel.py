@@ -1,0 +1,83 @@
+"""The built wheel installs with ``[server]`` into a fresh virtual environment and works there.
+
+This is the install a user outside the clone makes (``pip install ./dist/sedna_lib-*.whl[server]``).
+It builds the wheel without build isolation (the suite's environment has setuptools) and installs it
+with uv from its cache, so it needs no network once ``make venv`` has run.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _uv() -> str | None:
+    beside = pathlib.Path(sys.executable).with_name("uv")
+    return str(beside) if beside.is_file() else shutil.which("uv")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """Build the project's wheel into a temporary folder and return its path."""
+    pytest.importorskip("build")
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), "."],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    wheels = list(out.glob("sedna_lib-*-py3-none-any.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(wheel, tmp_path_factory):
+    """A new virtual environment with only ``<wheel>[server]`` and its dependencies installed."""
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is not installed (make venv installs it)")
+    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True, capture_output=True, text=True, timeout=120, env=env)
+    python = venv / "bin" / "python"
+    done = subprocess.run([uv, "pip", "install", "--quiet", "--offline", "--python", str(python), f"{wheel}[server]"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    if done.returncode != 0 and "offline" in done.stderr.lower():
+        pytest.skip(f"uv's cache lacks a dependency and the network is off: {done.stderr.strip()[-500:]}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def _run(venv: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Run outside the clone, so that nothing is imported from the source tree.
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120, env=env, cwd=venv)
+
+
+def test_wheel_installs_and_imports_both_packages_from_site_packages(fresh_venv):
+    code = ("import sedna_lib, sedna, sedna_lib.servers.inference, fastapi; "
+            "print(sedna_lib.__version__); print(sedna_lib.__file__); print(sedna.__file__)")
+    done = _run(fresh_venv, str(fresh_venv / "bin" / "python"), "-c", code)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    version, lib_file, alias_file = done.stdout.split()
+    assert version
+    assert "site-packages" in lib_file and "site-packages" in alias_file
+    assert not lib_file.startswith(str(ROOT) + "/sedna_lib")
+
+
+def test_wheel_installs_the_command_line(fresh_venv):
+    done = _run(fresh_venv, str(fresh_venv / "bin" / "sedna-lib"), "--help")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "usage: sedna-lib" in done.stdout
+    for command in ("aggregate", "algorithms", "demo"):
+        assert command in done.stdout

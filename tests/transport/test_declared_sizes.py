@@ -1,0 +1,129 @@
+"""Sizes a peer declares are checked before anything is allocated, on every decode path."""
+
+import json
+import pickle
+import pickletools
+import struct
+
+import numpy as np
+import pytest
+
+from sedna_lib.exceptions import ProtocolError
+from sedna_lib.transport import codec, objects
+
+
+def _message(header, tail=b""):
+    """A codec message with a hand-written JSON header (what a hostile peer can send)."""
+    raw = json.dumps(header).encode()
+    head = struct.pack("<4sB3xI", b"SDNA", 1, len(raw)) + raw
+    return head + bytes(codec.pad(len(head))) + tail
+
+
+def _tree(obj):
+    return _message({"meta": {"$v": 1, "obj": obj}, "arrays": []})
+
+
+def test_a_192_byte_body_cannot_declare_a_void_scalar_of_any_size():
+    body = _tree({"$np": "V", "v": 900_000_000})
+    body += b" " * (192 - len(body))  # the size of the body seen in the field
+
+    with pytest.raises(ProtocolError, match="numpy scalar"):
+        objects.loads(body)
+
+
+@pytest.mark.parametrize("tag", ["V", "V8", "S5", "U3", "O", "M8[s]", "m8[s]", "<c16", [["a", "<f4"]], 5])
+def test_only_plain_numeric_scalar_tags_are_rebuilt(tag):
+    with pytest.raises(ProtocolError):
+        objects.loads(_tree({"$np": tag, "v": 3}))
+
+
+@pytest.mark.parametrize("value", [np.float32(1.5), np.int8(-3), np.uint64(2**63), np.bool_(True),
+                                   np.float16(2)])
+def test_numeric_scalars_still_round_trip(value):
+    back = objects.loads(objects.dumps(value))
+
+    assert type(back) is type(value) and back == value
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({"dtype": "<f4", "shape": [2**32, 2**32], "offset": 0}, "too large"),
+    ({"dtype": "<f4", "shape": [2**20, 2**20], "offset": 0}, "runs past the end"),
+    ({"dtype": "<f4", "shape": [0, 2**62], "offset": 0}, "too large"),
+    ({"dtype": "S0", "shape": [10**6], "offset": 0}, "zero-sized"),
+    ({"dtype": "<f4", "shape": [1] * 70, "offset": 0}, "dimensions"),
+    ({"dtype": "<f4", "shape": [-1, -1], "offset": 0}, "negative"),
+])
+def test_array_specs_that_overflow_or_cannot_be_built_are_protocol_errors(spec, match):
+    with pytest.raises(ProtocolError, match=match):
+        codec.decode(_message({"meta": None, "arrays": [spec]}))
+
+
+@pytest.mark.parametrize("header", [
+    {"meta": None, "arrays": {"dtype": "<f4"}},
+    {"meta": None, "arrays": [5]},
+    {"meta": None, "arrays": [{"dtype": {"names": 3}, "shape": [1], "offset": 0}]},
+])
+def test_malformed_array_lists_are_protocol_errors(header):
+    with pytest.raises(ProtocolError):
+        codec.decode(_message(header))
+
+
+def test_deeply_nested_header_json_is_a_protocol_error_not_a_recursion_error():
+    deep = ("[" * 200_000 + "]" * 200_000).encode()
+    message = struct.pack("<4sB3xI", b"SDNA", 1, len(deep)) + deep
+
+    with pytest.raises(ProtocolError, match="nested"):
+        codec.decode(message)
+
+
+def test_declared_header_length_beyond_the_message_is_refused():
+    with pytest.raises(ProtocolError, match="truncated"):
+        codec.decode(struct.pack("<4sB3xI", b"SDNA", 1, 2**31) + b"{}")
+
+
+# -- the legacy pickle path: sizes inside the pickle are checked too ---------------------------------
+def _global(module, name):
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _pickle_call(module, name, args_pickle):
+    """PROTO 2, GLOBAL module.name, args tuple, REDUCE, STOP: one call of an allow-listed global."""
+    return b"\x80\x02" + _global(module, name) + args_pickle + b"R."
+
+
+@pytest.mark.parametrize("payload", [
+    # bytearray(3_000_000_000): a builtin on the allow-list asked for 3 GB of zeros
+    _pickle_call("builtins", "bytearray", pickle.dumps((3_000_000_000,), protocol=2)[2:-1]),
+    # numpy.ndarray((10**10,), 'u1') called directly
+    _pickle_call("numpy", "ndarray", pickle.dumps(((10**10,), "u1"), protocol=2)[2:-1]),
+])
+def test_legacy_pickle_cannot_declare_huge_allocations(payload):
+    pickletools.dis(payload, out=open("/dev/null", "w"))  # a well-formed pickle
+
+    with pytest.raises(ProtocolError, match="limit"):
+        objects.loads(payload, allow_pickle=True, max_bytes=1 << 20)
+
+
+def test_legacy_pickle_cannot_reconstruct_an_array_larger_than_the_limit():
+    big = np.zeros(2 << 20, dtype=np.uint8)  # 2 MiB, honest, over a 1 MiB limit
+
+    with pytest.raises(ProtocolError, match="limit"):
+        objects.loads(pickle.dumps(big, protocol=4), allow_pickle=True, max_bytes=1 << 20)
+
+
+def test_legacy_pickle_void_scalar_without_data_is_refused():
+    # numpy's scalar(dtype('V2000000000')) with no data allocates 2 GB of zeros
+    dtype_pickle = pickle.dumps(np.dtype("V2000000000"), protocol=2)[2:-1]
+    payload = b"\x80\x02" + _global("numpy.core.multiarray", "scalar") + dtype_pickle + b"\x85R."
+
+    with pytest.raises(ProtocolError, match="limit"):
+        objects.loads(payload, allow_pickle=True, max_bytes=1 << 20)
+
+
+def test_legacy_pickle_of_honest_arrays_within_the_limit_still_loads():
+    data = {"frame": np.arange(12, dtype=np.float32).reshape(3, 4), "id": np.int64(7),
+            "raw": bytearray(b"ab")}
+
+    back = objects.loads(pickle.dumps(data, protocol=4), allow_pickle=True, max_bytes=1 << 20)
+
+    assert back["frame"].tolist() == data["frame"].tolist() and back["id"] == 7 and back["raw"] == b"ab"
