@@ -54,6 +54,7 @@ ALIASES: dict[str, str] = {
     "sedna.core.federated_learning.federated_learning": "sedna_lib.federated_learning",
     "sedna.service.server.aggregation": "sedna_lib.servers.aggregation",
     "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
+    "sedna.algorithms.aggregation.aggregation": "sedna_lib.algorithms.aggregation.aggregation",
     "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
     "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --
@@ -89,6 +90,7 @@ ALIASES: dict[str, str] = {
     "sedna.datasources.kafka.kafka_manager": "sedna_lib.datasources.kafka",
     "sedna.algorithms.reid": "sedna_lib.algorithms.reid",
     "sedna.algorithms.reid.multi_img_matching": "sedna_lib.algorithms.reid.multi_img_matching",
+    "sedna.algorithms.reid.close_contact_estimation": "sedna_lib.algorithms.reid.close_contact_estimation",
 }
 
 

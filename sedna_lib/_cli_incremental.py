@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,12 @@ def main(args: argparse.Namespace) -> int:
     int
         0.
     """
+    from .config import Config
     from .incremental_learning import IncrementalLoop
+    from .observability.logs import configure_from_config
 
+    if not getattr(args, "verbose", 0):  # each round's line (and "kept the old model: ...") as it happens
+        configure_from_config(Config.from_env(), default=True)
     x, y = load_data(args.dataset, args.data)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
@@ -86,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
         estimator = _default_estimator()
     loop = IncrementalLoop(estimator, miner=args.miner, upload_budget=args.budget, metric=args.metric,
                            min_delta=args.min_delta, output_dir=args.output,
-                           hard_example_output=args.hard_examples, progress=not args.no_progress)
+                           hard_example_output=args.hard_examples, progress=not args.no_progress,
+                           spool_dir=args.hard_example_spool)
     records = loop.run(initial, stream, eval_data, rounds=args.rounds)
     print(f"initial model: {loop.initial_metric_:.4f} {args.metric} on {n_eval} held-out samples")
     for r in records:
@@ -97,6 +103,11 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in records], indent=2))
     if args.output:
         print(f"per-round records: {args.output}/rounds.json")
+    pending = records[-1].hard_examples_pending if records else 0
+    if pending:
+        print(f"error: {pending} hard examples could not be written to {args.hard_examples}; they wait in "
+              f"{loop._spool_dir()} and the next run with the same spool uploads them", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -131,6 +142,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="improvement needed to deploy (default 0.01)")
     p.add_argument("--output", help="folder for rounds.json and the deployed models")
     p.add_argument("--hard-examples", help="folder or s3:// URL where hard examples are saved")
+    p.add_argument("--hard-example-spool",
+                   help="folder where hard examples wait until uploaded (default SEDNA_HARD_EXAMPLE_SPOOL, "
+                        "else <SEDNA_WORK_DIR>/hard_examples_spool)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed")
     p.add_argument("--json", action="store_true", help="also print the records as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -187,13 +187,35 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _server_logging(args: argparse.Namespace) -> None:
+    """Print a server's lines (INFO, or SEDNA_LOG_LEVEL/SEDNA_LOG_FORMAT), and stop it cleanly on SIGTERM."""
+    import signal
+    import threading
+
+    from .config import Config
+    from .observability.logs import configure_from_config
+
+    if not args.verbose:  # -v already configured logging
+        configure_from_config(Config.from_env(), default=True)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # unwinds through the server's stop(), which says it stopped
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def _cmd_serve_big_model(args: argparse.Namespace) -> int:
     from .context import Context
     from .joint_inference import BigModelService
 
+    _server_logging(args)
     estimator = load_object(args.estimator)
     service = BigModelService(estimator=estimator, context=Context.from_env())
-    service.start(host=args.host, port=args.port)
+    try:
+        service.start(host=args.host, port=args.port)
+    finally:
+        service.stop()
     return 0
 
 
@@ -201,19 +223,24 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     from .context import Context
     from .servers.aggregation import AggregationServer
 
+    _server_logging(args)
     ctx = Context.from_env()
     cfg = ctx.config
     server = AggregationServer(aggregation=args.aggregation or cfg.aggregation_algorithm or "FedAvg",
                                exit_round=args.exit_round or cfg.exit_round or 1,
                                participants_count=args.participants or cfg.participants_count or 1,
                                host=args.host, http_port=args.port, context=ctx)
-    server.start()
+    try:
+        server.start()
+    finally:
+        server.stop()
     return 0
 
 
 def _cmd_kb(args: argparse.Namespace) -> int:
     from .servers.knowledge_base import main as kb_main
 
+    _server_logging(args)
     return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
 
 

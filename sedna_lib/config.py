@@ -465,7 +465,29 @@ class Config:
     max_retries: int = _var("SEDNA_MAX_RETRIES", 2, _int, help="Bounded retries of idempotent calls.")
     max_request_bytes: int = _var("SEDNA_MAX_REQUEST_BYTES", 64 * 1024 * 1024, _int,
                                   help="Largest request body a server accepts (413 beyond).")
+    http_header_timeout: float = _var("SEDNA_HTTP_HEADER_TIMEOUT", 10.0, _float,
+                                      help="Seconds an HTTP server waits for a request's head (request "
+                                           "line and headers) on a new or idle connection before closing "
+                                           "it; slow or silent clients cannot hold a connection forever.")
+    http_body_timeout: float = _var("SEDNA_HTTP_BODY_TIMEOUT", 60.0, _float,
+                                    help="Seconds an HTTP server allows for reading one request body "
+                                         "(408 beyond).")
+    http_keep_alive: float = _var("SEDNA_HTTP_KEEP_ALIVE", 30.0, _float,
+                                  help="Seconds an idle keep-alive connection stays open between requests.")
+    http_max_connections: int = _var("SEDNA_HTTP_MAX_CONNECTIONS", 256, _int,
+                                     help="Most connections (and requests in progress) an HTTP server "
+                                          "holds at once; beyond, it answers 503 at once.")
+    http_large_request_bytes: int = _var("SEDNA_HTTP_LARGE_REQUEST_BYTES", 1024 * 1024, _int,
+                                         help="A request body at least this big counts as large (see "
+                                              "SEDNA_HTTP_MAX_LARGE_REQUESTS).")
+    http_max_large_requests: int = _var("SEDNA_HTTP_MAX_LARGE_REQUESTS", 4, _int,
+                                        help="Large requests one HTTP server reads and decodes at once; "
+                                             "more wait (up to SEDNA_HTTP_BODY_TIMEOUT, then 503).")
     work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    hard_example_spool: str = _var("SEDNA_HARD_EXAMPLE_SPOOL", "",
+                                   help="Folder where hard examples wait until they are uploaded (kept "
+                                        "across runs; the next run uploads what is left); empty: "
+                                        "<SEDNA_WORK_DIR>/hard_examples_spool.")
     offload_max_age: float = _var("SEDNA_OFFLOAD_MAX_AGE", 3600.0, _float,
                                   help="Seconds a hard example may wait in the offload queue before it is "
                                        "dead-lettered instead of sent (0: no limit).")
@@ -485,6 +507,32 @@ class Config:
                                     help="Port where a long-lived worker (joint-inference edge, incremental "
                                          "inference) serves /metrics, /healthz, /readyz and its status page; "
                                          "unset: none, 0: a free port.")
+
+    # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
+    llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,
+                                    help="API root of the OpenAI-compatible cloud (http://host:8000/v1); "
+                                         "default: http://BIG_MODEL_IP:BIG_MODEL_PORT/v1.")
+    llm_api_key: str | None = _var("OPENAI_API_KEY", None, aliases=("SEDNA_LLM_API_KEY",), secret=True,
+                                   help="API key sent to the OpenAI-compatible cloud (SEDNA_LLM_API_KEY "
+                                        "wins); default: SEDNA_AUTH_TOKEN.")
+    llm_model: str = _var("SEDNA_LLM_MODEL", "", help="Model the edge asks the cloud for (empty: not sent).")
+    llm_max_tokens: int = _var("SEDNA_LLM_MAX_TOKENS", 256, _int, help="Longest cloud answer, in tokens.")
+    llm_stream: bool = _var("SEDNA_LLM_STREAM", False, parse_bool,
+                            help="Read cloud answers as server-sent events (measures time to first token).")
+    llm_timeout: float = _var("SEDNA_LLM_TIMEOUT", 60.0, _float,
+                              help="Read timeout (s) of a cloud generation (each wait for data).")
+    llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
+                               help="Exact-match response cache entries (0: no cache); repeated queries do "
+                                    "not reach the cloud.")
+    llm_price_cloud_prompt: float = _var("SEDNA_LLM_PRICE_CLOUD_PROMPT", 0.0, _float,
+                                         help="Price of one million cloud prompt tokens (cost estimate).")
+    llm_price_cloud_completion: float = _var("SEDNA_LLM_PRICE_CLOUD_COMPLETION", 0.0, _float,
+                                             help="Price of one million cloud completion tokens.")
+    llm_price_edge_prompt: float = _var("SEDNA_LLM_PRICE_EDGE_PROMPT", 0.0, _float,
+                                        help="Price of one million edge prompt tokens (energy, amortised "
+                                             "hardware).")
+    llm_price_edge_completion: float = _var("SEDNA_LLM_PRICE_EDGE_COMPLETION", 0.0, _float,
+                                            help="Price of one million edge completion tokens.")
 
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -540,6 +588,11 @@ class Config:
     def job_or_service_name(self) -> str:
         """The owner name for reports and the big-model path: ``JOB_NAME``, else ``SERVICE_NAME``."""
         return self.job_name or self.service_name
+
+    @property
+    def hard_example_spool_dir(self) -> str:
+        """Where hard examples wait for upload: ``SEDNA_HARD_EXAMPLE_SPOOL``, else in ``SEDNA_WORK_DIR``."""
+        return self.hard_example_spool or os.path.join(self.work_dir, "hard_examples_spool")
 
     @property
     def use_cuda(self) -> bool:

@@ -50,6 +50,7 @@ __all__ = [
     "join_uri",
     "load_sample",
     "read_hard_examples",
+    "spool_for",
     "write_labels",
 ]
 
@@ -188,7 +189,8 @@ class HardExampleStore:
         A :class:`~sedna_lib.storage.StorageRouter` (``Context.storage``); required for URLs.
         A local output is written directly when it is None.
     spool_dir : str, default=None
-        The on-disk queue; ``<SEDNA_WORK_DIR>/hard_examples_spool`` is the usual choice. A
+        The on-disk queue; :func:`spool_for` of ``Config.hard_example_spool_dir``
+        (``SEDNA_HARD_EXAMPLE_SPOOL``) is what the incremental-learning features use. A
         temporary folder when None (then nothing survives a restart).
     batch : str, default=None
         The batch folder name; the UTC date (``YYYYMMDD``) when None.
@@ -259,6 +261,9 @@ class HardExampleStore:
         ------
         StorageError
             If the output is a URL and no storage was given.
+        ConfigError
+            If the storage is not configured for the output (an ``s3://`` output with no
+            ``S3_ENDPOINT_URL``): nothing is spooled that could never be uploaded.
         """
         with self._lock:
             if self._thread is not None:
@@ -266,6 +271,9 @@ class HardExampleStore:
             if "://" in self.output and self.storage is None:
                 raise StorageError(f"hard-example output {self.output!r} is a URL; pass "
                                    f"storage=context.storage", uri=self.output)
+            check = getattr(self.storage, "check", None)
+            if "://" in self.output and callable(check):
+                check(self.output)
             self._spool = self.spool_dir or tempfile.mkdtemp(prefix="sedna-hard-examples-")
             os.makedirs(self._spool, exist_ok=True)
             self._remove_orphans()
@@ -299,6 +307,10 @@ class HardExampleStore:
         self._wake.set()
         self._thread.join(timeout=max(timeout or 0, 1.0) + self.retry_max)
         self._thread = None
+        if not drained:
+            logger.warning("hard examples: %d not uploaded to %s yet (last error: %s); they wait in %s, and "
+                           "the next store opened on that folder uploads them", self.pending, self.output,
+                           self.last_error_ or "none", self._spool)
         return drained
 
     def __enter__(self) -> HardExampleStore:
@@ -546,6 +558,32 @@ class HardExampleStore:
             return
         with open(src, "rb") as fh:
             self._write_bytes(uri, fh.read())
+
+
+def spool_for(root: str, output: str) -> str:
+    """Return the spool folder of one output under ``root``: one folder per output, so two outputs never mix.
+
+    Parameters
+    ----------
+    root : str
+        The spool root (``Config.hard_example_spool_dir``).
+    output : str
+        The hard-example output (a folder or URL).
+
+    Returns
+    -------
+    str
+        ``<root>/<readable tail of output>-<8 hex digits of its hash>``.
+
+    Examples
+    --------
+    >>> spool_for("/var/spool", "s3://bkt/edge-1/hard")
+    '/var/spool/hard-e2a60adf'
+    """
+    import hashlib
+
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "_", output.rstrip("/").rsplit("/", 1)[-1])[:40] or "output"
+    return os.path.join(root, f"{tail}-{hashlib.sha1(output.encode('utf-8')).hexdigest()[:8]}")
 
 
 # -- file helpers -----------------------------------------------------------------------------------

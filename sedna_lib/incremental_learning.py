@@ -26,7 +26,7 @@ import numpy as np
 from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
 from .backends.base import EstimatorBackend, _json_safe
 from .exceptions import ConfigError, ParameterError
-from .hard_examples import HardExampleStore
+from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, clone_estimator
 from .job import JobBase, resolve_callback
 from .registry import Kind
@@ -395,7 +395,7 @@ class IncrementalLearning(JobBase):
             if output:
                 self.hard_examples_ = HardExampleStore(
                     output, storage=self.context.storage if "://" in output else None,
-                    spool_dir=os.path.join(cfg.work_dir, "hard_examples_spool")).start()
+                    spool_dir=spool_for(cfg.hard_example_spool_dir, output)).start()
             self._started = True
         return self
 
@@ -422,7 +422,8 @@ class IncrementalLearning(JobBase):
             ``(infer_res, res, is_hard_example)``, unpackable like Sedna's tuple.
         """
         self.start()
-        backend = self._slot.get()  # once per call: a concurrent swap never tears this prediction
+        # the model and its version, read together once: a swap landing during this call changes neither
+        backend, version = self._slot.snapshot()
         infer_res = backend.predict(data, **kwargs)
         res = infer_res
         if post_process is not None:
@@ -437,7 +438,7 @@ class IncrementalLearning(JobBase):
         is_hard = bool(hem(mined)) if hem is not None else False
         if is_hard and self.hard_examples_ is not None:
             self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
-                                    _json_safe(mined), meta={"model_version": self._slot.version})
+                                    _json_safe(mined), meta={"model_version": version})
         return IncrementalResult(infer_res, res, is_hard)
 
     def close(self) -> None:

@@ -33,6 +33,9 @@ from .context import Context
 from .exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
                          SednaWarning, StorageError, StorageNotFoundError, TransportError)
 from .job import JobBase, resolve_callback
+from .observability.health import Health
+from .observability.logs import RateLimitedLog
+from .observability.status import StatusSite, WorkerStatus
 from .registry import Kind
 
 # solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
@@ -365,6 +368,8 @@ class JointInference(JobBase):
         self._stop = threading.Event()
         self._said: set[Any] = set()  # what was already warned about (once each)
         self._away = False  # the cloud was found away by a live call (said once per outage)
+        self.status_: Any = None  # metrics, health and status page (built by start())
+        self._unreachable = RateLimitedLog(logger, interval=10.0, say_first=False)
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -487,6 +492,7 @@ class JointInference(JobBase):
             if self._started:
                 return self
             _load_model_file(self)
+            self._start_status()
             if self.report:
                 from .reporting import PeriodicReporter
 
@@ -502,6 +508,62 @@ class JointInference(JobBase):
             self._report_leftovers(pending)
             self._ensure_drain()
         return self
+
+    def _start_status(self) -> None:
+        """Build the worker's metrics and health, served on ``SEDNA_METRICS_PORT`` when it is set."""
+        name = self.worker_name or "joint-inference-edge"
+
+        def cloud_check() -> bool | str:
+            return not self._away or "the cloud is unavailable; hard examples are answered by the edge"
+
+        health = Health(name, checks={"model": lambda: self.estimator is not None or "no edge model",
+                                      "cloud": cloud_check},
+                        extra=lambda: self.stats)
+        site = StatusSite(name, title=f"sedna_lib joint-inference edge {name!r}", health=health,
+                          details={"cloud": str(getattr(self.client, "endpoint", type(self.client).__name__)),
+                                   "hard-example miner": type(self.miner).__name__ if self.miner else "none"})
+        site.add_chart("offload", "Share of samples answered by the cloud", "seconds", "ratio")
+        metrics = site.metrics
+        for who in ("edge", "cloud"):
+            metrics.counter("sedna_ji_samples_total").labels(answered_by=who)
+        metrics.counter("sedna_ji_hard_examples_total")
+        budget = getattr(self.miner, "upload_ratio", None)
+        metrics.gauge("sedna_ji_offload_budget_ratio").set(float(budget) if budget is not None else 1.0)
+        breaker = getattr(self.client, "breaker", None)
+
+        def breaker_state() -> float:
+            state = getattr(breaker, "state", None) or ("open" if self._away else "closed")
+            return {"closed": 0.0, "open": 1.0, "half-open": 2.0}.get(state, 0.0)
+
+        metrics.gauge("sedna_ji_cloud_breaker_state").set_function(breaker_state)
+        if not _is_user_cloud(self.client):
+            metrics.gauge("sedna_ji_offload_queue_depth").set_function(lambda: len(self.queue))
+            metrics.gauge("sedna_ji_dead_letters").set_function(lambda: self._counts["dead_lettered"])
+        self._chart_at = self._t0 = time.monotonic()
+        self.status_ = WorkerStatus(site, port=self.context.config.metrics_port).start()
+        if self.status_.url:
+            logger.info("joint-inference edge %r: status page %s/, metrics %s/metrics", name,
+                        self.status_.url, self.status_.url)
+
+    def _observe(self, is_hard: bool, by_cloud: bool) -> None:
+        """Count one answered sample in the metrics (and the chart, at most once a second)."""
+        status = self.status_
+        if status is None:
+            return
+        metrics = status.site.metrics
+        metrics.counter("sedna_ji_samples_total").labels(answered_by="cloud" if by_cloud else "edge").inc()
+        if is_hard:
+            metrics.counter("sedna_ji_hard_examples_total").inc()
+        with self._lock:
+            total = self._counts["inferences"]
+            hard = self._counts["hard"]
+            cloud = self._cloud_answers = getattr(self, "_cloud_answers", 0) + int(by_cloud)
+        metrics.gauge("sedna_ji_hard_example_ratio").set(hard / total)
+        metrics.gauge("sedna_ji_offload_ratio").set(cloud / total)
+        now = time.monotonic()
+        if now - self._chart_at >= 1.0 or total == 1:
+            self._chart_at = now
+            status.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
 
     def _report_leftovers(self, pending: int) -> None:
         from ._offload_queue import queued_at
@@ -533,6 +595,9 @@ class JointInference(JobBase):
             If the queued examples cannot be flushed to the disk.
         """
         self._stop.set()
+        self._unreachable.flush()
+        if self.status_ is not None:
+            self.status_.stop()
         if self._reporter is not None:
             self._reporter.report_now()  # never raises: an absent LC only costs its timeouts
             self._reporter.stop()
@@ -644,6 +709,7 @@ class JointInference(JobBase):
             self._counts["hard"] += int(is_hard)
         if self._reporter is not None:
             self._reporter.record(hard=is_hard)
+        self._observe(is_hard, cloud is not None)
         return InferenceResult(is_hard, final, edge, cloud)
 
     # -- the cloud ---------------------------------------------------------------------------
@@ -677,6 +743,7 @@ class JointInference(JobBase):
             with self._lock:
                 back, self._away = self._away, False
             if back:
+                self._unreachable.flush()
                 logger.warning("the cloud answers again; %d kept hard examples are being sent",
                                len(self.queue))
         if len(self.queue):
@@ -687,6 +754,8 @@ class JointInference(JobBase):
         """Act on a failed call for a live (``item`` None) or a queued sample; return its class."""
         kind = _classify(exc)
         status = getattr(exc, "status_code", None)
+        if self.status_ is not None:
+            self.status_.site.metrics.counter("sedna_ji_cloud_failures_total").labels(reason=kind.value).inc()
         if kind is _Failure.AWAY:
             if item is None:
                 with self._lock:
@@ -696,6 +765,9 @@ class JointInference(JobBase):
                                    "kept in %s until it is back: %s", self.queue.folder, exc)
                 else:
                     logger.debug("cloud still unavailable: %s", exc)
+                # then one line per 10 s with the count, not one per sample
+                self._unreachable.add("away", "cloud unreachable: {count} samples answered by the edge "
+                                              "in the last {window}")
                 self._enqueue(data, name)
             else:
                 logger.info("cloud still unavailable for queued examples: %s", exc)
@@ -968,6 +1040,7 @@ class BigModelService(JobBase):
         TransportError
             If the address cannot be bound.
         """
+        from .servers import ServerLimits
         from .servers.inference import InferenceServer
 
         cfg = self.context.config
@@ -979,9 +1052,16 @@ class BigModelService(JobBase):
                 http_port=cfg.big_model_bind_port if port is None else port,
                 max_buffer_size=cfg.max_request_bytes, token=cfg.auth_token,
                 ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
-                registry=self.context.registry)
+                registry=self.context.registry, limits=ServerLimits.from_config(cfg))
         self.server.start(block=block)
         return self
+
+    @property
+    def language_model(self) -> Any:
+        """The estimator itself, which the OpenAI-compatible routes run (``/v1/chat/completions``)."""
+        backend = self.estimator
+        instance = getattr(backend, "_instance", None)
+        return instance() if callable(instance) else getattr(backend, "estimator", backend)
 
     @property
     def url(self) -> str:
@@ -1045,6 +1125,10 @@ def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
         raise ConfigError(f"big_model_endpoint must be an http(s) URL such as http://host:5000/service, "
                           f"got {endpoint!r}")
     segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[-1] == "v1":  # an OpenAI-compatible API root (a language model's cloud)
+        from .transport.openai import OpenAIClient
+
+        return OpenAIClient.from_config(cfg, url=endpoint.rstrip("/"))
     if segments and segments[-1] == "predict":
         segments.pop()
     return InferenceClient.from_config(cfg, url=f"{parts.scheme}://{parts.netloc}",
@@ -1232,6 +1316,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
         The cloud endpoint (``http://host:port/service``); :func:`get_big_model_endpoint` if omitted.
+        An endpoint ending in ``/v1`` is an OpenAI-compatible API root (a language model's cloud,
+        reached by :class:`~sedna_lib.transport.openai.OpenAIClient`).
     context : Context, default=None
         Configuration; the process environment if omitted.
     report : bool, default=False

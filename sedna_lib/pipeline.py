@@ -374,6 +374,7 @@ class Pipeline:
         TransportError
             If the port cannot be bound.
         """
+        from .servers import ServerLimits
         from .servers.inference import InferenceServer
 
         cfg = config if config is not None else Config.from_env()
@@ -381,7 +382,8 @@ class Pipeline:
                                  max_buffer_size=max_request_bytes or cfg.max_request_bytes,
                                  token=token if token is not None else cfg.auth_token,
                                  ssl_certfile=ssl_certfile or cfg.tls_cert,
-                                 ssl_keyfile=ssl_keyfile or cfg.tls_key)
+                                 ssl_keyfile=ssl_keyfile or cfg.tls_key,
+                                 limits=ServerLimits.from_config(cfg))
         server.start(block=False)
         self._servers.append(server)
         logger.info("pipeline %s serving on %s", self.name, server.url)

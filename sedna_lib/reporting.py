@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .exceptions import ParameterError
 
@@ -312,6 +312,9 @@ class PeriodicReporter:
         Seconds between reports (``LC_PERIOD``).
     worker_name : str, default=None
         The URL segment; ``message["name"]`` if omitted.
+    extra_info : callable, default=None
+        Returns more ``ownerInfo`` fields at each report (a language-model job's token and cost
+        totals, for instance).
 
     Attributes
     ----------
@@ -332,11 +335,13 @@ class PeriodicReporter:
     """
 
     def __init__(self, client: LCClient, message: Report | Mapping[str, Any], *, period: float = 30.0,
-                 worker_name: str | None = None) -> None:
+                 worker_name: str | None = None,
+                 extra_info: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.client = client
         self.message = message
         self.period = period
         self.worker_name = worker_name
+        self.extra_info = extra_info
         self.inference_number_ = 0
         self.hard_example_number_ = 0
         self.reports_ = 0
@@ -380,13 +385,16 @@ class PeriodicReporter:
         """
         with self._lock:
             total, hard, start = self.inference_number_, self.hard_example_number_, self._period_start
-        return {
+        info = {
             "startTime": start,
             "updateTime": _now(),
             "inferenceNumber": total,
             "hardExampleNumber": hard,
             "uploadCloudRatio": hard / total if total else 0.0,
         }
+        if self.extra_info is not None:
+            info.update(self.extra_info())
+        return info
 
     def _body(self) -> dict[str, Any]:
         base = self.message.to_dict() if isinstance(self.message, Report) else dict(self.message)

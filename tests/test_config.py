@@ -70,9 +70,21 @@ def test_parameters_from_json_and_yaml_file(tmp_path):
 
 
 def test_secrets_are_not_in_repr():
-    cfg = Config.from_env({"SECRET_ACCESS_KEY": "s3cr3t", "ACCESS_KEY_ID": "AKIA", "SEDNA_AUTH_TOKEN": "tok"})
-    assert cfg.secret_access_key == "s3cr3t"
-    assert "s3cr3t" not in repr(cfg) and "AKIA" not in repr(cfg) and "tok" not in repr(cfg)
+    cfg = Config.from_env({"SECRET_ACCESS_KEY": "s3cr3t", "ACCESS_KEY_ID": "AKIA", "SEDNA_AUTH_TOKEN": "t0k3n",
+                           "OPENAI_API_KEY": "sk-0p3n"})
+    assert cfg.secret_access_key == "s3cr3t" and cfg.llm_api_key == "sk-0p3n"
+    assert "s3cr3t" not in repr(cfg) and "AKIA" not in repr(cfg) and "t0k3n" not in repr(cfg)
+    assert "sk-0p3n" not in repr(cfg)
+
+
+def test_language_model_settings_are_typed_and_the_sedna_key_wins():
+    cfg = Config.from_env({"OPENAI_API_KEY": "sk-a", "SEDNA_LLM_API_KEY": "sk-b", "SEDNA_LLM_STREAM": "yes",
+                           "SEDNA_LLM_CACHE_SIZE": "64", "SEDNA_LLM_PRICE_CLOUD_COMPLETION": "0.6",
+                           "SEDNA_LLM_BASE_URL": "http://llm:8000/v1"})
+    assert (cfg.llm_api_key, cfg.llm_stream, cfg.llm_cache_size) == ("sk-b", True, 64)
+    assert cfg.llm_price_cloud_completion == 0.6 and cfg.llm_base_url == "http://llm:8000/v1"
+    with pytest.raises(ConfigError, match="SEDNA_LLM_CACHE_SIZE"):
+        Config.from_env({"SEDNA_LLM_CACHE_SIZE": "many"})
 
 
 def test_config_is_frozen_and_replace_derives_variants():

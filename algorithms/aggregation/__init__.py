@@ -2,6 +2,8 @@
 
 from sedna_lib.base import AggClient, Aggregator
 
+from . import aggregation
+from .aggregation import BaseAggregation
 from .fedavg import FedAvg
 from .fedavg_v2 import FedAvgV2
 from .fedavgm import FedAvgM
@@ -10,7 +12,5 @@ from .fedprox import FedProx
 from .mistnet import MistNet
 from .robust import Krum, Median, TrimmedMean
 
-BaseAggregation = Aggregator  # Sedna's name for the ABC
-
-__all__ = ["AggClient", "Aggregator", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg", "FedAvgM",
-           "FedAvgV2", "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]
+__all__ = ["AggClient", "Aggregator", "aggregation", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg",
+           "FedAvgM", "FedAvgV2", "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]

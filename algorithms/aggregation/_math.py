@@ -28,7 +28,8 @@ import numpy as np
 from sedna_lib.exceptions import AggregationError
 
 __all__ = [
-    "as_layers", "check_layers", "accumulator_dtype", "new_accumulator", "accumulate", "weighted_average",
+    "as_layers", "check_layers", "check_finite", "accumulator_dtype", "new_accumulator", "accumulate",
+    "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "binarize", "randomized_response", "sue_probabilities",
 ]
@@ -101,8 +102,57 @@ def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]]
             raise AggregationError(f"{who}: {label} has shape {tuple(layer.shape)}, expected {tuple(shape)}")
 
 
+def check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None = None, *,
+                 who: str = "update") -> None:
+    """Refuse an update with a NaN or an infinity in any floating-point layer.
+
+    One BLAS reduction per layer (``np.dot(x, x)``, memory-bound, no temporary): a NaN or an
+    infinity makes it non-finite. Only then is the layer scanned element-wise, so a sum of
+    squares that merely overflowed (huge but finite values) is not mistaken for one.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The update's layers.
+    names : sequence of str, default=None
+        Layer names, used in the message when known.
+    who : str, default='update'
+        Who sent it, for the message.
+
+    Raises
+    ------
+    AggregationError
+        Naming the first layer that holds a NaN or an infinity, and how many values are bad.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_finite([np.ones(3), np.array([1.0, np.nan])], ["w", "b"])
+    ... except AggregationError as exc:
+    ...     print(str(exc)[:60])
+    update: layer 1 ('b') has 1 non-finite value(s) (NaN or Inf)
+    """
+    for i, layer in enumerate(layers):
+        if layer.dtype.kind not in "fc" or layer.size == 0:
+            continue
+        if layer.flags.c_contiguous and layer.dtype.kind == "f" and layer.dtype.itemsize >= 4:
+            flat = layer.reshape(-1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                if np.isfinite(np.dot(flat, flat)):
+                    continue
+        bad = int(layer.size - np.count_nonzero(np.isfinite(layer)))
+        if bad:
+            label = f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
+            raise AggregationError(f"{who}: {label} has {bad} non-finite value(s) (NaN or Inf); the client's "
+                                   "training diverged or its weights are corrupt, so the update is refused")
+
+
 def accumulator_dtype(dtype: np.dtype) -> np.dtype:
-    """Return the dtype sums are kept in: float32 for float32/16 layers, float64 otherwise.
+    """Return the dtype sums are kept in: float64 (float32 and float16 layers are summed in float64 too).
+
+    A float32 running sum loses digits with every update and overflows where the mean would
+    not (a finite ``1e38`` times a sample count); float64 keeps the mean exact to float32's
+    precision, and the result is cast back to the layer's dtype.
 
     Parameters
     ----------
@@ -112,11 +162,11 @@ def accumulator_dtype(dtype: np.dtype) -> np.dtype:
     Returns
     -------
     numpy.dtype
-        The accumulator dtype.
+        The accumulator dtype (complex layers keep a complex128 sum).
     """
     dtype = np.dtype(dtype)
-    if dtype.kind == "f" and dtype.itemsize <= 4:
-        return np.dtype(np.float32)
+    if dtype.kind == "c":
+        return np.dtype(np.complex128)
     return np.dtype(np.float64)
 
 
@@ -172,7 +222,7 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
             scratch[a.dtype] = buf
         if a.size <= _BLOCK:  # one block: no slicing
             view = buf[:a.size].reshape(a.shape)
-            np.multiply(layer, weight, out=view, casting="unsafe")
+            _scaled(view, layer, weight)
             a += view
             continue
         if not a.flags.c_contiguous:  # not an accumulator we allocated: one full-size product
@@ -183,8 +233,17 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
         for start in range(0, flat.size, _BLOCK):
             stop = min(start + _BLOCK, flat.size)
             view = buf[:stop - start]
-            np.multiply(src[start:stop], weight, out=view, casting="unsafe")
+            _scaled(view, src[start:stop], weight)
             flat[start:stop] += view
+
+
+def _scaled(out: np.ndarray, src: np.ndarray, weight: float) -> None:
+    """Write ``weight * src`` into ``out`` (a cached block), widening ``src`` first when it is narrower."""
+    if src.dtype == out.dtype:
+        np.multiply(src, weight, out=out)
+    else:  # a plain cast-copy then an in-place multiply beats a mixed-dtype multiply's buffered casting
+        out[...] = src
+        out *= weight
 
 
 def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> list[np.ndarray]:

@@ -140,5 +140,8 @@ class Target:
         return f"Target(userid={self.userid!r}, targetid={self.targetid!r}, frame_index={self.frame_index!r})"
 
 
+# original Sedna defines these classes in this module: legacy pickles name it, so original peers load them
+SEDNA_MODULE = "sedna.core.multi_edge_inference.data_classes"
+
 for _cls in (OP_MODE, DetTrackResult, TargetImages, Target):
-    register_type(_cls)
+    register_type(_cls, legacy_module=SEDNA_MODULE)

@@ -220,6 +220,9 @@ class RateLimitedLog:
         The lines' level.
     clock : callable, default=time.monotonic
         Returns seconds; tests pass a fake clock.
+    say_first : bool, default=True
+        Log the first event of a key at once. False: the first event starts the interval and is
+        counted like the others (when the caller already said the first one its own way).
 
     Attributes
     ----------
@@ -244,11 +247,12 @@ class RateLimitedLog:
     """
 
     def __init__(self, logger: logging.Logger, *, interval: float = 10.0, level: int = logging.WARNING,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, say_first: bool = True) -> None:
         self.logger = logger
         self.interval = interval
         self.level = level
         self.clock = clock
+        self.say_first = say_first
         self.emitted_ = 0
         self._lock = threading.Lock()
         # key -> [count since the last line, time of the last line (or of the first event), message]
@@ -281,6 +285,8 @@ class RateLimitedLog:
             entry[0] += n
             entry[2] = message
             last = self._last.get(key)
+            if last is None and not self.say_first:
+                self._last[key] = last = now
             if last is not None and now - last < self.interval:
                 return False
             line = self._take(key, now)
@@ -331,7 +337,7 @@ def _size(n: int) -> str:
 
 
 def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls: bool,
-                limits: dict[str, Any] | None = None) -> str:
+                limits: dict[str, Any] | None = None, pages: str | None = None) -> str:
     """Log the one line a server says when it starts: what, where, auth, TLS, limits, where its pages are.
 
     Parameters
@@ -346,6 +352,8 @@ def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls:
         Whether a token is required, whether it speaks TLS.
     limits : dict, default=None
         Limits by name; ints named ``*bytes*`` are shown in KiB/MiB/GiB.
+    pages : str, default=None
+        Base URL of the status page and metrics when it is not ``url`` (a websocket server's).
 
     Returns
     -------
@@ -363,8 +371,9 @@ status page http://127.0.0.1:5000/, metrics http://127.0.0.1:5000/metrics"
     for name, value in (limits or {}).items():
         text = _size(value) if "bytes" in name and isinstance(value, int) else value
         shown.append(f"{name} {text}")
-    line = (f"{what} started on {url}: {', '.join(shown)}; status page {url}/, metrics {url}/metrics")
-    logger.info("%s", line)
+    pages = pages or url
+    line = f"{what} started on {url}: {', '.join(shown)}; status page {pages}/, metrics {pages}/metrics"
+    logger.info("%s", line, stacklevel=2)
     return line
 
 
@@ -398,5 +407,5 @@ def log_stopped(logger: logging.Logger, what: str, url: str, *, seconds: float,
     """
     done = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())
     line = f"{what} on {url} stopped after {seconds:.1f} s" + (f": {done}" if done else "")
-    logger.info("%s", line)
+    logger.info("%s", line, stacklevel=2)
     return line

@@ -49,6 +49,7 @@ class MetricSpec:
 
 _HTTP_SERVERS = "every HTTP server"
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LLM_EDGE = "language-model joint-inference edge (LLMJointInference.prometheus)"
 _ROUND = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
 CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
@@ -87,8 +88,9 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("sedna_ji_cloud_failures_total", "counter",
                "Offload attempts that failed, by failure class.", ("reason",), "joint-inference edge"),
     MetricSpec("sedna_ji_cloud_breaker_state", "gauge",
-               "Whether the edge currently sends hard examples to the cloud (0: yes, 1: no, the cloud "
-               "is unreachable and samples are answered by the edge).", (), "joint-inference edge"),
+               "The edge's circuit breaker towards the cloud: 0 closed (hard examples go to the cloud), "
+               "1 open (the cloud is skipped and the edge answers), 2 half-open (one trial call).", (),
+               "joint-inference edge"),
     # -- federated learning -------------------------------------------------------------------
     MetricSpec("sedna_fl_round", "gauge", "The last round the aggregation server completed.", (),
                "aggregation server"),
@@ -116,6 +118,25 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
                "joint-inference edge, incremental-learning inference worker"),
     MetricSpec("sedna_inference_samples_total", "counter",
                "Samples an inference worker answered.", (), "incremental-learning inference worker"),
+    # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ----------
+    MetricSpec("sedna_llm_served_tokens_total", "counter",
+               "Tokens the OpenAI-compatible routes read (kind=prompt) and wrote (kind=completion).",
+               ("kind",), "big-model server (OpenAI-compatible routes)"),
+    MetricSpec("sedna_llm_queries_total", "counter",
+               "Language-model queries, by who answered (edge, cloud, or cache: a cloud answer served "
+               "again).", ("answered_by",), _LLM_EDGE),
+    MetricSpec("sedna_llm_tokens_total", "counter",
+               "Tokens read (kind=prompt) and written (kind=completion) on each side (side=edge or cloud).",
+               ("side", "kind"), _LLM_EDGE),
+    MetricSpec("sedna_llm_cost_total", "counter",
+               "Estimated cost of the queries, from the per-million-token prices (SEDNA_LLM_PRICE_*).", (),
+               _LLM_EDGE),
+    MetricSpec("sedna_llm_time_to_first_token_seconds", "histogram",
+               "Time from a query to the first token of its answer.", (), _LLM_EDGE, _LATENCY),
+    MetricSpec("sedna_llm_inter_token_latency_seconds", "histogram",
+               "Mean time between the tokens of an answer.", (), _LLM_EDGE, _LATENCY),
+    MetricSpec("sedna_llm_query_duration_seconds", "histogram",
+               "Time from a query to its complete answer, routing included.", (), _LLM_EDGE, _LATENCY),
     MetricSpec("sedna_il_hard_examples_total", "counter",
                "Hard examples an inference worker saved for the next training round.", (),
                "incremental-learning inference worker"),

@@ -23,7 +23,7 @@ from ..exceptions import TransportError
 from .health import Health
 from .metrics import Metrics
 
-__all__ = ["Chart", "StatusSite", "StatusServer", "Reply"]
+__all__ = ["Chart", "StatusSite", "StatusServer", "Reply", "WorkerStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -323,3 +323,58 @@ class StatusServer:
     def __exit__(self, *exc_info: Any) -> None:
         """Stop at the end of the ``with`` block."""
         self.stop()
+
+
+class WorkerStatus:
+    """The status of a long-lived worker: its :class:`StatusSite`, served on a port when one is given.
+
+    Parameters
+    ----------
+    site : StatusSite
+        The worker's metrics, health and charts (kept up to date whether served or not).
+    port : int or None
+        ``SEDNA_METRICS_PORT``: None serves nothing, 0 a free port.
+    host : str, default='0.0.0.0'
+        Address to bind: all interfaces, so that Prometheus can scrape the pod (tests pass
+        ``127.0.0.1``).
+
+    Attributes
+    ----------
+    server_ : StatusServer or None
+        The running server, once started with a port.
+    """
+
+    def __init__(self, site: StatusSite, *, port: int | None, host: str = "0.0.0.0") -> None:
+        self.site = site
+        self.port = port
+        self.host = host
+        self.server_: StatusServer | None = None
+
+    @property
+    def url(self) -> str | None:
+        """Base URL of the status server, or None when none runs."""
+        return self.server_.url if self.server_ is not None else None
+
+    def start(self) -> WorkerStatus:
+        """Serve the site when a port is configured.
+
+        Returns
+        -------
+        WorkerStatus
+            ``self``.
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if self.port is not None and self.server_ is None:
+            self.server_ = StatusServer(self.site, host=self.host, port=self.port).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the metrics stay readable in the process)."""
+        self.site.metrics.stopped()
+        if self.server_ is not None:
+            self.server_.stop()
+            self.server_ = None

@@ -8,6 +8,7 @@ from .._lazy import lazy_attributes
 # name -> "module:attribute".
 _LAZY: dict[str, str] = {
     "ThreadedServer": "sedna_lib.servers._threaded:ThreadedServer",
+    "ServerLimits": "sedna_lib.servers._app:ServerLimits",
     "InferenceServer": "sedna_lib.servers.inference:InferenceServer",
     "AggregationServer": "sedna_lib.servers.aggregation:AggregationServer",
     "AggregationServerV2": "sedna_lib.servers.aggregation:AggregationServerV2",

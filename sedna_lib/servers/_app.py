@@ -1,14 +1,168 @@
-"""Request guards shared by the HTTP services: bearer token, body-size limit, error replies, counters."""
+"""Machinery every HTTP server shares: limits, bearer token, body reading, decoding off the loop, errors.
+
+Each server builds its app with :func:`install_error_handlers` (every failure is a JSON reply,
+counted), reads bodies with :func:`read_body` (size limit, read timeout, a cap on concurrent
+large bodies) and decodes them with :func:`run_off_loop` in a worker thread, so one large
+request never holds up ``/healthz``. :class:`ServerLimits` carries the numbers, from
+``SEDNA_MAX_REQUEST_BYTES`` and the ``SEDNA_HTTP_*`` variables.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hmac
+import json
+import logging
+import re
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from ..exceptions import BackendUnavailableError
+from ..exceptions import BackendUnavailableError, ConfigError, ProtocolError
 
-__all__ = ["HTTPError", "RequestStats", "check_token", "read_body", "error_response", "fastapi"]
+__all__ = ["HTTPError", "RequestStats", "ServerLimits", "LargeRequestGate", "check_token", "read_body",
+           "error_response", "fastapi", "install_error_handlers", "run_off_loop", "parse_json",
+           "is_input_error", "ERROR_RESPONSES"]
+
+logger = logging.getLogger(__name__)
+
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The limits and timeouts of one HTTP server.
+
+    Parameters
+    ----------
+    max_request_bytes : int, default=64 MiB
+        Largest request body (413 beyond); ``SEDNA_MAX_REQUEST_BYTES``.
+    header_timeout : float, default=10.0
+        Seconds to receive a request's head on a new or idle connection; ``SEDNA_HTTP_HEADER_TIMEOUT``.
+    body_timeout : float, default=60.0
+        Seconds to receive one request body (408 beyond); ``SEDNA_HTTP_BODY_TIMEOUT``.
+    keep_alive : float, default=30.0
+        Seconds an idle keep-alive connection stays open; ``SEDNA_HTTP_KEEP_ALIVE``.
+    max_connections : int, default=256
+        Connections and requests in progress at once (503 beyond); ``SEDNA_HTTP_MAX_CONNECTIONS``.
+    large_request_bytes : int, default=1 MiB
+        A body at least this big is large; ``SEDNA_HTTP_LARGE_REQUEST_BYTES``.
+    max_large_requests : int, default=4
+        Large bodies read and decoded at once; others wait up to ``body_timeout`` (then 503);
+        ``SEDNA_HTTP_MAX_LARGE_REQUESTS``.
+    """
+
+    max_request_bytes: int = 64 * _MiB
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    keep_alive: float = 30.0
+    max_connections: int = 256
+    large_request_bytes: int = _MiB
+    max_large_requests: int = 4
+
+    _VARIABLES = {"max_request_bytes": "SEDNA_MAX_REQUEST_BYTES",
+                  "header_timeout": "SEDNA_HTTP_HEADER_TIMEOUT",
+                  "body_timeout": "SEDNA_HTTP_BODY_TIMEOUT", "keep_alive": "SEDNA_HTTP_KEEP_ALIVE",
+                  "max_connections": "SEDNA_HTTP_MAX_CONNECTIONS",
+                  "large_request_bytes": "SEDNA_HTTP_LARGE_REQUEST_BYTES",
+                  "max_large_requests": "SEDNA_HTTP_MAX_LARGE_REQUESTS"}
+
+    def __post_init__(self) -> None:
+        """Check that every limit is positive."""
+        for name, variable in self._VARIABLES.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                raise ConfigError(f"{variable} must be a positive number, got {value!r}", variable=variable)
+
+    @classmethod
+    def from_config(cls, config: Any) -> ServerLimits:
+        """Read the limits from a :class:`~sedna_lib.config.Config`.
+
+        Parameters
+        ----------
+        config : Config
+            The configuration.
+
+        Returns
+        -------
+        ServerLimits
+            The limits.
+
+        Raises
+        ------
+        ConfigError
+            If a value is not positive.
+        """
+        return cls(max_request_bytes=config.max_request_bytes, header_timeout=config.http_header_timeout,
+                   body_timeout=config.http_body_timeout, keep_alive=config.http_keep_alive,
+                   max_connections=config.http_max_connections,
+                   large_request_bytes=config.http_large_request_bytes,
+                   max_large_requests=config.http_max_large_requests)
+
+    def replace(self, **changes: Any) -> ServerLimits:
+        """Return a copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes : object
+            Field values.
+
+        Returns
+        -------
+        ServerLimits
+            The copy.
+        """
+        return dataclasses.replace(self, **changes)
+
+
+class LargeRequestGate:
+    """Lets at most ``limits.max_large_requests`` large bodies be read and decoded at once.
+
+    Parameters
+    ----------
+    limits : ServerLimits
+        The server's limits.
+    """
+
+    def __init__(self, limits: ServerLimits) -> None:
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_large_requests)
+
+    def is_large(self, size: int) -> bool:
+        """Tell whether a body of ``size`` bytes is large.
+
+        Parameters
+        ----------
+        size : int
+            Body size in bytes.
+
+        Returns
+        -------
+        bool
+            True at or above ``large_request_bytes``.
+        """
+        return size >= self.limits.large_request_bytes
+
+    async def acquire(self) -> None:
+        """Wait for a slot, at most ``body_timeout`` seconds.
+
+        Raises
+        ------
+        HTTPError
+            503 when no slot frees up in time.
+        """
+        if self._slots.acquire(blocking=False):
+            return
+        loop = asyncio.get_running_loop()
+        got = await loop.run_in_executor(None, self._slots.acquire, True, self.limits.body_timeout)
+        if not got:
+            raise HTTPError(503, f"{self.limits.max_large_requests} large requests are already being "
+                                 f"served (SEDNA_HTTP_MAX_LARGE_REQUESTS); retry later")
+
+    def release(self) -> None:
+        """Free the slot taken by :meth:`acquire`."""
+        self._slots.release()
 
 
 def fastapi() -> Any:
@@ -116,8 +270,13 @@ def check_token(request: Any, token: str | None) -> None:
         raise HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <SEDNA_AUTH_TOKEN>)")
 
 
-async def read_body(request: Any, limit: int) -> bytes:
+async def read_body(request: Any, limit: int, *, timeout: float | None = None,
+                    gate: LargeRequestGate | None = None) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes without buffering them.
+
+    A declared ``Content-Length`` is checked before anything is read and the body is read into
+    one buffer of that size (no second copy). A large body waits for a slot of ``gate``; the
+    caller releases it (``gate.release()``) once the body is decoded.
 
     Parameters
     ----------
@@ -125,36 +284,77 @@ async def read_body(request: Any, limit: int) -> bytes:
         The request.
     limit : int
         Largest accepted body in bytes.
+    timeout : float, default=None
+        Seconds allowed for reading the whole body (408 beyond); None: no limit.
+    gate : LargeRequestGate, default=None
+        Caps concurrent large bodies; the slot is held when this returns a large body.
 
     Returns
     -------
-    bytes
+    bytes or bytearray
         The body.
 
     Raises
     ------
     HTTPError
-        413 if the body (declared or streamed) is larger than ``limit``; 400 if it is empty.
+        413 if the body (declared or streamed) is larger than ``limit``; 400 if it is empty or its
+        Content-Length is malformed; 408 if it is not received within ``timeout``; 503 if the
+        gate has no slot in time.
     """
     declared = request.headers.get("content-length")
+    size_hint = None
     if declared is not None:
         try:
-            too_big = int(declared) > limit
+            size_hint = int(declared)
         except ValueError:
-            raise HTTPError(400, f"bad Content-Length {declared!r}") from None
-        if too_big:
+            raise HTTPError(400, f"bad Content-Length {declared[:40]!r}") from None
+        if size_hint < 0:
+            raise HTTPError(400, f"bad Content-Length {declared[:40]!r}")
+        if size_hint > limit:
             raise HTTPError(413, f"body of {declared} bytes exceeds the {limit}-byte limit "
                                  f"(SEDNA_MAX_REQUEST_BYTES)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPError(413, f"body exceeds the {limit}-byte limit (SEDNA_MAX_REQUEST_BYTES)")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if not body:
-        raise HTTPError(400, "empty request body")
+    held = gate is not None and size_hint is not None and gate.is_large(size_hint)
+    if held:
+        await gate.acquire()
+    try:
+        if timeout is None:
+            body = await _receive(request, limit, size_hint)
+        else:
+            try:
+                body = await asyncio.wait_for(_receive(request, limit, size_hint), timeout)
+            except asyncio.TimeoutError:
+                raise HTTPError(408, f"the request body was not received within {timeout:g} s "
+                                     f"(SEDNA_HTTP_BODY_TIMEOUT)") from None
+        if not body:
+            raise HTTPError(400, "empty request body")
+        if gate is not None and not held and gate.is_large(len(body)):
+            # a chunked body turned out large: it takes a slot too
+            await gate.acquire()
+            held = True
+    except BaseException:
+        if held:
+            gate.release()
+        raise
     return body
+
+
+async def _receive(request: Any, limit: int, size_hint: int | None) -> bytes | bytearray:
+    """Stream the body into one buffer, checking the size as chunks arrive."""
+    buf = bytearray(size_hint) if size_hint else bytearray()
+    size = 0
+    async for chunk in request.stream():
+        end = size + len(chunk)
+        if end > limit:
+            raise HTTPError(413, f"body exceeds the {limit}-byte limit (SEDNA_MAX_REQUEST_BYTES)")
+        if size_hint and end <= size_hint:
+            buf[size:end] = chunk
+        else:
+            del buf[size:]
+            buf += chunk
+        size = end
+    if size_hint and size < size_hint:
+        del buf[size:]
+    return buf if len(buf) >= _MiB else bytes(buf)
 
 
 def error_response(status: int, message: str) -> Any:
@@ -175,3 +375,225 @@ def error_response(status: int, message: str) -> Any:
     from starlette.responses import JSONResponse
 
     return JSONResponse({"detail": message}, status_code=status)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["detail"], "properties": {"detail": {}}}}}}
+    for status, text in [
+        (400, "Malformed body: not JSON, nested too deeply, a malformed binary message, or a bad "
+              "Content-Length"),
+        (401, "Missing or wrong bearer token (when the server has one)"),
+        (404, "No such route"),
+        (405, "Method not allowed on this route"),
+        (408, "The body was not received within SEDNA_HTTP_BODY_TIMEOUT"),
+        (413, "Body larger than SEDNA_MAX_REQUEST_BYTES"),
+        (415, "Unsupported Content-Type or body format"),
+        (422, "Well-formed body whose content the service (or its model) cannot take; the reason is given"),
+        (500, "A fault of the server or its model"),
+        (501, "The component behind this route does not implement it"),
+        (502, "A downstream service this request needs failed"),
+        (503, "Too many connections or large requests at once; retry later"),
+    ]
+}
+"""OpenAPI ``responses`` entries of the error replies (``{"detail": ...}``), by status."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI ``responses`` entries for ``statuses``.
+
+    Parameters
+    ----------
+    *statuses : int
+        HTTP statuses, each a key of :data:`ERROR_RESPONSES`.
+
+    Returns
+    -------
+    dict
+        ``{status: {"description", "content"}}``.
+    """
+    return {status: ERROR_RESPONSES[status] for status in statuses}
+
+
+def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
+    """Parse JSON from a peer; every failure, deep nesting included, is a :class:`ProtocolError`.
+
+    Parameters
+    ----------
+    body : bytes-like
+        The JSON text.
+    what : str, default='body'
+        What is parsed, for the message.
+
+    Returns
+    -------
+    object
+        The parsed value.
+
+    Raises
+    ------
+    ProtocolError
+        If ``body`` is not UTF-8 JSON or nests too deeply to parse.
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ProtocolError(f"{what} is JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{what} is not valid JSON: {exc}") from None
+
+
+async def run_off_loop(func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in a worker thread, so that the event loop keeps answering.
+
+    Parameters
+    ----------
+    func : callable
+        What to run (decoding, the model, encoding).
+    *args : object
+        Its arguments.
+
+    Returns
+    -------
+    object
+        What ``func`` returned.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(func, *args)
+
+
+# a model's own complaint about its input: the client sent something the model cannot take
+_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+# frameworks that say "shape mismatch" with a RuntimeError (torch) or their own error types
+_SHAPE_WORDS = re.compile(r"shape|size mismatch|dimension|must match the size|expected input|"
+                          r"incompatible|mat1 and mat2", re.I)
+
+
+def is_input_error(exc: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
+    """Tell whether a model's exception says its input was wrong (answer 422) rather than a fault (500).
+
+    Parameters
+    ----------
+    exc : BaseException
+        What the model raised.
+    also : tuple of exception types, default=()
+        More types that mean a wrong input for this service (e.g. ``AttributeError`` where the
+        input is an object whose attributes the model reads).
+
+    Returns
+    -------
+    bool
+        True for ``ValueError``, ``TypeError``, ``KeyError``, ``IndexError``, ``also``, and a
+        ``RuntimeError`` that speaks of shapes or sizes (torch's mismatch).
+    """
+    if isinstance(exc, _INPUT_ERRORS + also):
+        return True
+    return isinstance(exc, RuntimeError) and bool(_SHAPE_WORDS.search(str(exc)))
+
+
+def install_error_handlers(app: Any, stats: RequestStats) -> None:
+    """Make every failure a counted JSON reply ``{"detail": ...}``, never a bare text 500.
+
+    Routing and validation errors (404, 405, 422) and :class:`HTTPError` are counted as
+    rejected; a :class:`ProtocolError` escaping a handler is a 400; anything else a 500 (logged,
+    counted as failed). The server keeps serving.
+
+    Parameters
+    ----------
+    app : fastapi.FastAPI or starlette.applications.Starlette
+        The application.
+    stats : RequestStats
+        Where outcomes are counted.
+    """
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    async def on_http_exception(request: Any, exc: Any) -> Any:
+        stats.count_status(exc.status_code)
+        response = error_response(exc.status_code, str(exc.detail))
+        for key, value in (getattr(exc, "headers", None) or {}).items():
+            response.headers[key] = value
+        return response
+
+    async def on_http_error(request: Any, exc: HTTPError) -> Any:
+        stats.count_status(exc.status)
+        return error_response(exc.status, exc.message)
+
+    async def on_protocol_error(request: Any, exc: ProtocolError) -> Any:
+        stats.count("rejected")
+        return error_response(400, f"malformed request: {exc}")
+
+    async def on_validation_error(request: Any, exc: Any) -> Any:
+        stats.count("rejected")
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"detail": _jsonable_errors(exc)}, status_code=422)
+
+    async def on_unexpected(request: Any, exc: Exception) -> Any:
+        logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc,
+                     exc_info=exc)
+        stats.count("failed")
+        return error_response(500, f"the server failed: {type(exc).__name__}")
+
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(HTTPError, on_http_error)
+    app.add_exception_handler(ProtocolError, on_protocol_error)
+    try:
+        from fastapi.exceptions import RequestValidationError
+    except ImportError:  # pragma: no cover - a plain Starlette app
+        pass
+    else:
+        app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _jsonable_errors(exc: Any) -> Any:
+    errors = exc.errors() if hasattr(exc, "errors") else str(exc)
+    try:
+        json.dumps(errors)
+    except (TypeError, ValueError):
+        return str(errors)
+    return errors
+
+
+def install_docs_auth(app: Any, token: str | None) -> None:
+    """Require the bearer token for the app's schema and documentation pages when it has one.
+
+    ``/openapi.json``, ``/docs`` and ``/redoc`` follow the rule of the data routes on every
+    server: open when no token is configured, 401 without it otherwise. ``/healthz`` stays open.
+
+    Parameters
+    ----------
+    app : fastapi.FastAPI
+        The application.
+    token : str or None
+        The server's token.
+    """
+    if not token:
+        return
+    paths = {p for p in (getattr(app, "openapi_url", None), getattr(app, "docs_url", None),
+                         getattr(app, "redoc_url", None)) if p}
+    docs_url = getattr(app, "docs_url", None)
+    if docs_url:
+        paths.add(docs_url.rstrip("/") + "/oauth2-redirect")
+    app.add_middleware(_DocsAuth, token=token, paths=frozenset(paths))
+
+
+class _DocsAuth:
+    """ASGI middleware: the token guards the schema and documentation paths."""
+
+    def __init__(self, app: Any, token: str, paths: frozenset[str]) -> None:
+        self.app = app
+        self.token = token
+        self.paths = paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path") in self.paths:
+            from starlette.requests import Request
+
+            try:
+                check_token(Request(scope), self.token)
+            except HTTPError as exc:
+                await error_response(exc.status, exc.message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

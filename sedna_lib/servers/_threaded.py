@@ -8,10 +8,71 @@ import threading
 from typing import Any
 
 from ..exceptions import BackendUnavailableError, TransportError
+from ._app import ServerLimits
 
 __all__ = ["ThreadedServer"]
 
 logger = logging.getLogger(__name__)
+
+
+def _head_timed_protocol(header_timeout: float) -> type:
+    """Return uvicorn's h11 protocol, plus a deadline for each request head.
+
+    A connection has ``header_timeout`` seconds from being opened (and the keep-alive time plus
+    ``header_timeout`` after each response) to send a complete request head; otherwise it is
+    closed. Without it a client that sends nothing, or a byte at a time, holds its connection
+    forever: uvicorn's keep-alive timer stops at the first byte.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimedH11Protocol(H11Protocol):
+        _head_timer: Any = None
+
+        def _busy(self) -> bool:
+            cycle = getattr(self, "cycle", None)
+            return cycle is not None and not cycle.response_complete
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(seconds, self._head_timeout)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if not self._busy() and not self.transport.is_closing():
+                logger.info("closing a connection that sent no complete request head within %g s "
+                            "(SEDNA_HTTP_HEADER_TIMEOUT)", header_timeout)
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm(header_timeout)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._busy():
+                self._disarm()
+
+        def handle_websocket_upgrade(self, event: Any) -> None:
+            self._disarm()  # the websocket protocol has its own pings and timeouts
+            super().handle_websocket_upgrade(event)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._busy() or self.transport.is_closing():
+                self._disarm()
+            else:
+                self._arm(self.timeout_keep_alive + header_timeout)
+
+    return HeadTimedH11Protocol
 
 
 def _uvicorn() -> Any:
@@ -44,6 +105,9 @@ class ThreadedServer:
         uvicorn's log level.
     startup_timeout : float, default=30.0
         Seconds :meth:`start` waits for the socket to be bound.
+    limits : ServerLimits, default=None
+        Header timeout, keep-alive and connection cap (defaults: ``ServerLimits()``); the body
+        limits are applied by the app (:func:`~sedna_lib.servers._app.read_body`).
 
     Examples
     --------
@@ -56,7 +120,8 @@ class ThreadedServer:
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, ssl_certfile: str | None = None,
                  ssl_keyfile: str | None = None, ws_max_size: int = 16 * 1024 * 1024,
                  ws_per_message_deflate: bool = False,
-                 log_level: str = "warning", startup_timeout: float = 30.0) -> None:
+                 log_level: str = "warning", startup_timeout: float = 30.0,
+                 limits: ServerLimits | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -66,6 +131,7 @@ class ThreadedServer:
         self.ws_per_message_deflate = ws_per_message_deflate
         self.log_level = log_level
         self.startup_timeout = startup_timeout
+        self.limits = limits if limits is not None else ServerLimits()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -104,12 +170,14 @@ class ThreadedServer:
         if self.is_running:
             return self
         uvicorn = _uvicorn()
+        limits = self.limits
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                 ws_max_size=self.ws_max_size,
                                 ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off",
-                                access_log=False,
-                                timeout_keep_alive=30)
+                                access_log=False, http=_head_timed_protocol(limits.header_timeout),
+                                timeout_keep_alive=max(1, round(limits.keep_alive)),
+                                limit_concurrency=limits.max_connections)
         server = uvicorn.Server(config)
         # older uvicorn: never touch signals off the main thread
         server.install_signal_handlers = lambda: None

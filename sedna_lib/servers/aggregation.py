@@ -315,10 +315,10 @@ class AggregationServer:
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
                                       ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
-        self._server.start()
         self._started = time.monotonic()
+        self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
-                    tls=bool(self._cert),
+                    tls=bool(self._cert), pages=self._server.url,
                     limits={"rounds": self._exit_round, "participants": self._participants,
                             "round deadline": f"{self._timeout:.0f} s",
                             "max message bytes": self.max_message_bytes})

@@ -9,7 +9,9 @@ path original Sedna edge workers call whatever the service is named):
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
   accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
-- ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally).
+- ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally);
+- ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``: the
+  OpenAI-compatible routes of a served language model (:mod:`sedna_lib.servers.openai_routes`).
 
 Callbacks: a callback name never fails a request. A name registered here is applied to the
 result (the reply then carries ``Sedna-Callback-Applied: <name>``); an unknown one is logged once
@@ -24,9 +26,7 @@ counts each outcome.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from typing import Any, Callable
@@ -34,11 +34,13 @@ from typing import Any, Callable
 from ..exceptions import ProtocolError, RegistryError, TransportError
 from ..transport import codec
 from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
-from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.metrics import Metrics
 from ..observability.status import StatusSite
+from ._app import (HTTPError, LargeRequestGate, RequestStats, ServerLimits, check_token, error_response,
+                   error_responses, fastapi, install_docs_auth, install_error_handlers, is_input_error,
+                   parse_json, read_body, run_off_loop)
 from ._status import mount_status
 from ._threaded import ThreadedServer
 
@@ -50,19 +52,6 @@ CALLBACKS_HEADER = "Sedna-Callbacks"
 """Reply header of a sedna_lib big-model server: ``apply`` (it applies the callbacks it has)."""
 CALLBACK_APPLIED_HEADER = "Sedna-Callback-Applied"
 """Reply header naming the callback the server applied to this result (absent: none applied)."""
-
-# a model's own complaint about its input: the client sent something the model cannot take
-_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
-# frameworks that say "shape mismatch" with a RuntimeError (torch) or their own error types
-_SHAPE_WORDS = re.compile(r"shape|size mismatch|dimension|must match the size|expected input|"
-                          r"incompatible|mat1 and mat2", re.I)
-
-
-def _is_input_error(exc: BaseException) -> bool:
-    """Tell whether a model's exception says the input was wrong (answer 422) rather than a fault (500)."""
-    if isinstance(exc, _INPUT_ERRORS):
-        return True
-    return isinstance(exc, RuntimeError) and bool(_SHAPE_WORDS.search(str(exc)))
 
 
 class _CallbacksHeader:
@@ -83,6 +72,33 @@ class _CallbacksHeader:
             await send(message)
 
         await self.app(scope, receive, send_with_header)
+
+
+_ERROR_BODY = {"type": "object", "required": ["detail"], "properties": {"detail": {}}}
+INFO_RESPONSES: dict[int | str, Any] = {
+    200: {"description": "The service's routes and codecs", "content": {JSON_MEDIA_TYPE: {"schema": {
+        "type": "object", "required": ["infos"], "properties": {
+            "infos": {"type": "array", "items": {"type": "object"}}, "codecs": {"type": "array"},
+            "service": {"type": "string"}, "callbacks": {"type": "string"}}}}}},
+    **error_responses(401)}
+PREDICT_DOC: dict[str, Any] = {
+    "summary": "Run the model on data",
+    "description": "A JSON body `{\"data\": [...]}` is answered `{\"result\": ...}`; a binary-codec body "
+                   f"({codec.MEDIA_TYPE}, one array) is answered in the codec when the client accepts it "
+                   "and the result is an array. A model that rejects its input is a 422 with its reason.",
+    "responses": {
+        200: {"description": "The model's result", "content": {
+            JSON_MEDIA_TYPE: {"schema": {"type": "object", "required": ["result"],
+                                         "properties": {"result": {}}}},
+            codec.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(400, 401, 408, 413, 415, 422, 500, 503)},
+    "openapi_extra": {"requestBody": {"required": True, "content": {
+        JSON_MEDIA_TYPE: {"schema": {"type": "object", "required": ["data"], "properties": {
+            "data": {"type": "array", "items": {}},
+            "callback": {"type": ["string", "null"]},
+            "post_process": {}}}},
+        codec.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+}
 
 
 def _callback_name(payload: dict[str, Any]) -> str | None:
@@ -133,6 +149,9 @@ class InferenceServer:
         Extra path segments serving the same routes.
     registry : Registry, default=None
         Where callback names are looked up (the default registry).
+    limits : ServerLimits, default=None
+        Timeouts, connection cap and large-request cap (``ServerLimits()`` defaults);
+        ``max_buffer_size`` overrides its ``max_request_bytes``.
 
     Attributes
     ----------
@@ -140,6 +159,8 @@ class InferenceServer:
         Request counters (also on ``/healthz``).
     status_ : StatusSite
         Metrics, health and status page (after :meth:`create_app`).
+    llm_stats : LLMServingStats or None
+        Counters of the OpenAI-compatible routes (after :meth:`create_app`).
 
     Examples
     --------
@@ -152,7 +173,8 @@ class InferenceServer:
     def __init__(self, model: Any, servername: str = "sedna", host: str = "127.0.0.1", http_port: int = 8080,
                  max_buffer_size: int = 64 * 1024 * 1024, workers: int = 1, *, token: str | None = None,
                  ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
-                 aliases: tuple[str, ...] = ("sedna",), registry: Any = None) -> None:
+                 aliases: tuple[str, ...] = ("sedna",), registry: Any = None,
+                 limits: ServerLimits | None = None) -> None:
         self.model = model
         self.servername = servername
         self.host = host
@@ -164,7 +186,9 @@ class InferenceServer:
         self.ssl_keyfile = ssl_keyfile
         self.aliases = aliases
         self.registry = registry
+        self.limits = limits
         self.stats = RequestStats()
+        self.llm_stats: Any = None
         self._server: ThreadedServer | None = None
         self._unknown_callbacks: set[str] = set()
         self._unknown_lock = threading.Lock()
@@ -214,9 +238,9 @@ class InferenceServer:
             return arrays[0], _callback_name(meta)
         if ctype in ("", JSON_MEDIA_TYPE) or ctype.endswith("+json"):
             try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise HTTPError(400, f"body is not valid JSON: {exc}") from None
+                payload = parse_json(body)
+            except ProtocolError as exc:
+                raise HTTPError(400, str(exc)) from None
             if not isinstance(payload, dict):
                 raise HTTPError(422, f"body must be a JSON object {{\"data\": [...]}}, "
                                      f"got {type(payload).__name__}")
@@ -256,11 +280,14 @@ class InferenceServer:
             If FastAPI is not installed.
         """
         fa = fastapi()
-        from starlette.concurrency import run_in_threadpool
         from starlette.requests import Request
 
+        limits = self._limits()
+        gate = LargeRequestGate(limits)
         app = fa.FastAPI(title=f"sedna_lib big-model service {self.servername!r}",
                          description="Joint-inference cloud worker (Sedna wire plus binary codec).")
+        install_error_handlers(app, self.stats)
+        install_docs_auth(app, self.token)
         names = self._names()
 
         def make_info(name: str) -> Callable[..., Any]:
@@ -268,6 +295,7 @@ class InferenceServer:
                 try:
                     check_token(request, self.token)
                 except HTTPError as exc:
+                    self.stats.count("rejected")
                     return error_response(exc.status, exc.message)
                 infos = [{"path": route.path, "name": route.name} for route in app.routes]
                 return {"infos": infos, "codecs": [codec.MEDIA_TYPE, JSON_MEDIA_TYPE], "service": name,
@@ -278,52 +306,62 @@ class InferenceServer:
         async def predict(request: Request) -> Any:
             try:
                 check_token(request, self.token)
-                body = await read_body(request, self.max_buffer_size)
-                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-                data, callback = self._decode(ctype, body)
-                post_process = self._resolve_callback(callback)
-            except HTTPError as exc:
-                self.stats.count("rejected")
-                return error_response(exc.status, exc.message)
-            try:
-                result = await run_in_threadpool(self._infer, data, post_process)
-                response = self._encode(result, request.headers.get("accept", ""))
+                body = await read_body(request, limits.max_request_bytes, timeout=limits.body_timeout,
+                                       gate=gate)
             except HTTPError as exc:
                 self.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
-            except Exception as exc:  # the model's own failure: counted, answered; the server keeps serving
-                if _is_input_error(exc):  # the model says this input is wrong: the client's fault, not ours
-                    logger.info("the model rejected a request's input on %s: %s: %s", request.url.path,
-                                type(exc).__name__, exc)
-                    self.stats.count("rejected")
-                    return error_response(422, f"the model cannot take this input: "
-                                               f"{type(exc).__name__}: {exc}")
-                logger.exception("inference failed on %s", request.url.path)
-                self.stats.count("failed")
-                return error_response(500, f"inference failed: {type(exc).__name__}: {exc}")
-            if post_process is not None:
+            try:
+                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                # decode, run the model and encode in a worker thread: the loop keeps answering
+                response, callback = await run_off_loop(self._serve, ctype, body,
+                                                        request.headers.get("accept", ""), request.url.path)
+            except HTTPError as exc:
+                self.stats.count_status(exc.status)
+                return error_response(exc.status, exc.message)
+            finally:
+                if gate.is_large(len(body)):
+                    gate.release()
+            if callback is not None:
                 response.headers[CALLBACK_APPLIED_HEADER] = callback
             self.stats.count("ok")
             return response
 
         predict.__annotations__["request"] = Request
 
-        predict_doc = {
-            "summary": "Run the model on data",
-            "openapi_extra": {"requestBody": {"required": True, "content": {
-                JSON_MEDIA_TYPE: {"schema": {"type": "object", "required": ["data"], "properties": {
-                    "data": {"type": "array", "items": {}},
-                    "callback": {"type": "string", "nullable": True},
-                    "post_process": {"type": "string", "nullable": True}}}},
-                codec.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
-        }
         for name in names:
             app.add_api_route(f"/{name}", make_info(name), methods=["GET"], name="method",
-                              summary="List the routes")
-            app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **predict_doc)
+                              summary="List the routes", responses=INFO_RESPONSES)
+            app.add_api_route(f"/{name}/predict", predict, methods=["POST"], name="method", **PREDICT_DOC)
+        from .openai_routes import add_openai_routes
+
+        self.llm_stats = add_openai_routes(app, self)
         app.add_middleware(_CallbacksHeader)
         mount_status(app, self._status_site(names[0]))
         return app
+
+    def _limits(self) -> ServerLimits:
+        limits = self.limits if self.limits is not None else ServerLimits()
+        if self.max_buffer_size and self.max_buffer_size != limits.max_request_bytes:
+            limits = limits.replace(max_request_bytes=int(self.max_buffer_size))
+        return limits
+
+    def _serve(self, ctype: str, body: Any, accept: str, path: str) -> tuple[Any, str | None]:
+        """Decode, infer and encode one request (in a worker thread); failures are HTTPErrors."""
+        data, callback = self._decode(ctype, body)
+        del body
+        post_process = self._resolve_callback(callback)
+        try:
+            result = self._infer(data, post_process)
+        except Exception as exc:  # the model's own failure: counted, answered; the server keeps serving
+            if is_input_error(exc):  # the model says this input is wrong: the client's fault, not ours
+                logger.info("the model rejected a request's input on %s: %s: %s", path,
+                            type(exc).__name__, exc)
+                raise HTTPError(422, f"the model cannot take this input: "
+                                     f"{type(exc).__name__}: {exc}") from None
+            logger.exception("inference failed on %s", path)
+            raise HTTPError(500, f"inference failed: {type(exc).__name__}: {exc}") from None
+        return self._encode(result, accept), (callback if post_process is not None else None)
 
     def _status_site(self, name: str) -> StatusSite:
         """Build the status site: request counters on the health bodies, the model as readiness check."""
@@ -370,9 +408,10 @@ class InferenceServer:
         """
         if self._server is None or not self._server.is_running:
             server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                    ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
-            self._server = server.start()
+                                    ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                    limits=self._limits())
             self._started = time.monotonic()
+            self._server = server.start()
             log_started(logger, f"big-model server {self.servername!r}", self._server.url,
                         auth=bool(self.token), tls=bool(self.ssl_certfile),
                         limits={"max request bytes": self.max_buffer_size})

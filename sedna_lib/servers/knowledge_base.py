@@ -541,11 +541,13 @@ class KBServer:
     def start(self) -> None:
         """Serve until the process is stopped (blocks)."""
         started = time.monotonic()
-        server = self.run_in_thread()
+        server = None
         try:
+            server = self.run_in_thread()
             server.wait()
         finally:
-            log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
+            if server is not None:
+                log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
 
 
 def main(host: str | None = None, port: int | None = None, save_dir: str | None = None) -> int:

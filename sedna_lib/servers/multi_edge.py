@@ -4,8 +4,10 @@ Routes follow Sedna's (``/{svc}/video_analytics``, ``/{svc}/feature_extraction``
 ``/{svc}/get_target_features``, ``/{svc}/update_service``, ``/{svc}/reid``, ``GET /{svc}/status``)
 and answer the JSON number ``200`` like Sedna's. Unlike Sedna's, bodies are decoded with the safe
 codec of :mod:`sedna_lib.transport.objects` (pickle only when ``legacy_pickle`` is set), a body
-larger than ``max_request_bytes`` gets 413, a malformed one 400, a refused pickle 415, and model
-code runs in a worker thread, never on the event loop.
+larger than ``max_request_bytes`` gets 413, a malformed one 400, a refused pickle 415, data the
+component cannot take 422 with the reason, and decoding and model code run in a worker thread,
+never on the event loop. Each server publishes its OpenAPI schema at ``/openapi.json`` (and
+``/docs``), behind the token when one is set.
 """
 
 from __future__ import annotations
@@ -16,12 +18,24 @@ from typing import Any, Callable
 
 from ..exceptions import ProtocolError, TransportError
 from ..transport.objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, is_pickle, loads
-from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
+from ._app import (HTTPError, LargeRequestGate, RequestStats, ServerLimits, check_token, error_response,
+                   error_responses, fastapi, install_docs_auth, install_error_handlers, is_input_error,
+                   read_body, run_off_loop)
 from ._status import mount_status
 from ._threaded import ThreadedServer
+
+_BODY_DOC = {"required": True, "content": {
+    MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+    PICKLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+_OK_JSON = {200: {"description": "Accepted (Sedna's reply: the number 200)",
+                  "content": {"application/json": {"schema": {"type": "integer"}}}}}
+_OK_BODY = {200: {"description": "The result, in the codec of the request",
+                  "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                              PICKLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 500, 501, 502, 503)
 
 __all__ = ["MultiEdgeServer", "DetectionServer", "FEServer", "ReIDServer"]
 
@@ -51,6 +65,9 @@ class MultiEdgeServer:
         Accept (and answer with) pickle bodies, for original Sedna peers.
     ssl_certfile, ssl_keyfile : str, default=None
         Serve HTTPS.
+    limits : ServerLimits, default=None
+        Timeouts, connection cap and large-request cap (``ServerLimits()`` defaults);
+        ``max_buffer_size`` overrides its ``max_request_bytes``.
     """
 
     #: route name -> (HTTP method, handler called with the decoded body, reply: "json" 200 or "body")
@@ -59,7 +76,7 @@ class MultiEdgeServer:
     def __init__(self, model: Any, service_name: str, ip: str = "127.0.0.1", port: int = 0,
                  max_buffer_size: int = 64 * 1024 * 1024, workers: int = 1, *, token: str | None = None,
                  legacy_pickle: bool = False, ssl_certfile: str | None = None,
-                 ssl_keyfile: str | None = None) -> None:
+                 ssl_keyfile: str | None = None, limits: ServerLimits | None = None) -> None:
         self.model = model
         self.service_name = service_name
         self.ip = ip
@@ -70,6 +87,7 @@ class MultiEdgeServer:
         self.legacy_pickle = legacy_pickle
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
+        self.limits = limits
         self.stats = RequestStats()
         self._server: ThreadedServer | None = None
 
@@ -80,17 +98,27 @@ class MultiEdgeServer:
         Returns
         -------
         fastapi.FastAPI
-            The app with this server's routes, ``GET /{svc}/status``, and the common ``/healthz``,
-            ``/readyz``, ``/metrics`` and status page ``/``.
+            The app with this server's routes, ``GET /{svc}/status``, its OpenAPI schema, and the
+            common ``/healthz``, ``/readyz``, ``/metrics`` and status page ``/``.
         """
         api = fastapi()
-        app = api.FastAPI(title=f"sedna_lib {self.service_name}", docs_url=None, redoc_url=None,
-                          openapi_url=None)
+        limits = self._limits()
+        gate = LargeRequestGate(limits)
+        app = api.FastAPI(title=f"sedna_lib {self.service_name}",
+                          description=f"Multi-edge {type(self).__name__} (Sedna's routes, safe codec).")
+        install_error_handlers(app, self.stats)
+        install_docs_auth(app, self.token)
         for route, (method, handler, reply) in self.ROUTES.items():
-            app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply),
-                              methods=[method])
-        app.add_api_route(f"/{self.service_name}/status", self._status, methods=["GET"])
-        app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"])
+            app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply, limits, gate),
+                              methods=[method], summary=f"{route.replace('_', ' ').capitalize()}",
+                              responses={**(_OK_JSON if reply == "json" else _OK_BODY), **_ERRORS},
+                              openapi_extra={"requestBody": _BODY_DOC})
+        status_doc = {200: {"description": "Always OK while serving",
+                            "content": {"application/json": {"schema": {"type": "string"}}}}}
+        app.add_api_route(f"/{self.service_name}/status", self._status, methods=["GET"],
+                          summary="Liveness (Sedna's)", responses=status_doc)
+        app.add_api_route(f"/{self.service_name}", self._status, methods=["GET"], summary="Liveness",
+                          responses=status_doc)
         health = Health(self.service_name, checks={"model": lambda: self.model is not None or "no component"},
                         extra=self.stats.as_dict)
         self.status_ = StatusSite(self.service_name, title=f"sedna_lib {self.service_name}", health=health,
@@ -101,6 +129,12 @@ class MultiEdgeServer:
                                            "pickle": "accepted" if self.legacy_pickle else "refused"})
         mount_status(app, self.status_)
         return app
+
+    def _limits(self) -> ServerLimits:
+        limits = self.limits if self.limits is not None else ServerLimits()
+        if self.max_buffer_size and self.max_buffer_size != limits.max_request_bytes:
+            limits = limits.replace(max_request_bytes=int(self.max_buffer_size))
+        return limits
 
     async def _status(self) -> Any:
         return "OK"
@@ -133,28 +167,36 @@ class MultiEdgeServer:
     def _on_target_features(self, data: Any) -> Any:
         return self._model_method("get_target_features")(data)
 
-    def _endpoint(self, handler_name: str, reply: str) -> Callable[..., Any]:
-        from starlette.concurrency import run_in_threadpool
+    def _endpoint(self, handler_name: str, reply: str, limits: ServerLimits,
+                  gate: LargeRequestGate) -> Callable[..., Any]:
         from starlette.requests import Request
         from starlette.responses import JSONResponse, Response
 
         handler = getattr(self, handler_name)
 
+        def serve(body: Any) -> Any:  # in a worker thread: decode, call the component, encode
+            data = self._decode(body)
+            result = self._call(handler, data)
+            return None if reply == "json" else self._encode_reply(result, is_pickle(body))
+
         async def endpoint(request: Request) -> Any:
+            body = b""
             try:
                 check_token(request, self.token)
-                body = await read_body(request, self.max_buffer_size)
-                data = self._decode(body)
-                result = await run_in_threadpool(self._call, handler, data)
-                pickled = is_pickle(body)
-                content = None if reply == "json" else self._encode_reply(result, pickled)
+                body = await read_body(request, limits.max_request_bytes, timeout=limits.body_timeout,
+                                       gate=gate)
+                try:
+                    content = await run_off_loop(serve, body)
+                finally:
+                    if gate.is_large(len(body)):
+                        gate.release()
             except HTTPError as exc:
                 self.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
             self.stats.count("ok")
             if content is None:
                 return JSONResponse(200)
-            return Response(content, media_type=PICKLE_MEDIA_TYPE if pickled else MEDIA_TYPE)
+            return Response(content, media_type=PICKLE_MEDIA_TYPE if is_pickle(body) else MEDIA_TYPE)
 
         endpoint.__annotations__["request"] = Request  # resolved here: annotations are strings in this module
         endpoint.__name__ = f"{self.service_name}{handler_name}"
@@ -177,10 +219,11 @@ class MultiEdgeServer:
         except TransportError as exc:
             logger.warning("%s could not reach its peer: %s", self.service_name, exc)
             raise HTTPError(502, f"a downstream service failed: {exc}") from None
-        except (ValueError, TypeError, LookupError) as exc:
-            logger.warning("%s refused the data: %s", self.service_name, exc)
-            raise HTTPError(422, f"the data was refused: {type(exc).__name__}: {exc}") from None
-        except Exception as exc:  # a model failure: answer 500, count it, keep serving
+        except Exception as exc:  # classified: the data's fault (422) or the component's (500)
+            if is_input_error(exc, also=(LookupError, AttributeError)):
+                # e.g. objects without the attributes the component reads: the client's data is wrong
+                logger.warning("%s refused the data: %s: %s", self.service_name, type(exc).__name__, exc)
+                raise HTTPError(422, f"the data was refused: {type(exc).__name__}: {exc}") from None
             logger.exception("%s failed on a request", self.service_name)
             raise HTTPError(500, f"the service failed: {type(exc).__name__}: {exc}") from None
 
@@ -212,10 +255,11 @@ class MultiEdgeServer:
         """
         if self.is_running:
             return self
-        self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
-                                      ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile).start()
-        self.port = self._server.port
         self._started = time.monotonic()
+        self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
+                                      ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                      limits=self._limits()).start()
+        self.port = self._server.port
         log_started(logger, f"{self.service_name} service", self._server.url, auth=bool(self.token),
                     tls=bool(self.ssl_certfile), limits={"max request bytes": self.max_buffer_size})
         return self

@@ -208,6 +208,23 @@ class Storage(ABC):
             If the write fails or the storage is read-only.
         """
 
+    def check(self, uri: str) -> None:
+        """Raise if this storage is not configured to serve ``uri`` (no network access).
+
+        Writers that keep data for later (a spool, a queue) call it first, so a missing setting
+        fails at start instead of in a background thread. The default accepts everything.
+
+        Parameters
+        ----------
+        uri : str
+            A path or URL this storage serves.
+
+        Raises
+        ------
+        ConfigError
+            If a setting the storage needs is missing or malformed; the error names it.
+        """
+
     def join(self, base: str, *parts: str) -> str:
         """Join path parts onto ``base`` with ``/`` (leading ``/`` of later parts ignored).
 

@@ -286,6 +286,23 @@ class StorageRouter:
         """
         self.storage_for(uri).write_bytes(uri, data)
 
+    def check(self, uri: str) -> None:
+        """Raise if ``uri`` cannot be served as configured (no network access).
+
+        Parameters
+        ----------
+        uri : str
+            Path or URL.
+
+        Raises
+        ------
+        ConfigError
+            If a setting the URI's storage needs is missing (``S3_ENDPOINT_URL`` for ``s3://``).
+        StorageError
+            If the scheme is not supported.
+        """
+        self.storage_for(uri).check(uri)
+
     def join(self, base: str, *parts: str) -> str:
         """Join parts onto a path or URL, in the style of its storage.
 

@@ -217,6 +217,24 @@ class S3Storage(Storage):
 
     # -- paths ---------------------------------------------------------------------------------
 
+    def check(self, uri: str) -> None:
+        """Raise unless ``S3_ENDPOINT_URL`` is usable and ``uri`` names a bucket (no network access).
+
+        Parameters
+        ----------
+        uri : str
+            An ``s3://bucket/key`` URL.
+
+        Raises
+        ------
+        ConfigError
+            If ``S3_ENDPOINT_URL`` is empty or malformed; the error names it.
+        StorageError
+            If ``uri`` has no bucket.
+        """
+        parse_endpoint(self.endpoint_url)
+        self.split(uri)
+
     def split(self, uri: str) -> tuple[str, str]:
         """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty.
 

@@ -43,6 +43,7 @@ PICKLE_MEDIA_TYPE = "application/python-pickle"
 """Content-Type sent with pickle bodies (original Sedna components send none)."""
 
 _TYPES: dict[str, type] = {}
+_LEGACY_MODULES: dict[type, str] = {}
 _MAX_DEPTH = 64
 
 # Globals a legacy pickle may name: numpy's array reconstruction, and nothing that can run code.
@@ -57,7 +58,7 @@ _PICKLE_SAFE_GLOBALS = {
 }
 
 
-def register_type(cls: type, name: str | None = None) -> type:
+def register_type(cls: type, name: str | None = None, *, legacy_module: str | None = None) -> type:
     """Allow instances of ``cls`` (a plain class or an Enum) to travel through :func:`dumps`.
 
     Instances are sent as their ``__dict__`` and rebuilt without calling ``__init__``; enums as
@@ -69,6 +70,9 @@ def register_type(cls: type, name: str | None = None) -> type:
         The class to allow.
     name : str, default=None
         Wire name; the class's ``__name__`` by default. Both ends must register the same name.
+    legacy_module : str, default=None
+        The module that defines this class in original Sedna (``sedna.core...``): pickles made
+        with ``use_pickle=True`` name the class there, so an original peer can load them.
 
     Returns
     -------
@@ -85,6 +89,8 @@ def register_type(cls: type, name: str | None = None) -> type:
     if known is not None and known is not cls and known.__qualname__ != cls.__qualname__:
         raise ProtocolError(f"wire type name {key!r} is already taken by {known!r}; pass name=")
     _TYPES[key] = cls
+    if legacy_module:
+        _LEGACY_MODULES[cls] = legacy_module
     return cls
 
 
@@ -234,7 +240,9 @@ def dumps(obj: Any, *, use_pickle: bool = False) -> bytes:
         None, bool, int, float, str, bytes, lists, tuples, dicts, numpy arrays and scalars,
         and instances of registered classes, nested.
     use_pickle : bool, default=False
-        Produce a pickle instead (only for peers that are original Sedna components).
+        Produce a pickle instead (only for peers that are original Sedna components). Registered
+        classes are named by their original Sedna module (``legacy_module``) and numpy's array
+        functions by ``numpy.core``, so that an original peer, which has no sedna_lib, loads it.
 
     Returns
     -------
@@ -253,10 +261,30 @@ def dumps(obj: Any, *, use_pickle: bool = False) -> bytes:
     (2, 4)
     """
     if use_pickle:
-        return pickle.dumps(obj, protocol=4)
+        out = io.BytesIO()
+        _LegacyPickler(out, protocol=4).dump(obj)
+        return out.getvalue()
     arrays: list[np.ndarray] = []
     meta = {"$v": 1, "obj": _encode(obj, arrays, 0)}
     return _codec.encode(arrays, meta)
+
+
+class _LegacyPickler(pickle._Pickler):  # the Python pickler: its global names can be rewritten
+    """Pickle with the module names an original Sedna peer has (``sedna.*``, ``numpy.core``)."""
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        """Write a class or function reference under its original module name."""
+        module = _LEGACY_MODULES.get(obj) if isinstance(obj, type) else None
+        qualname = name or getattr(obj, "__qualname__", None)
+        if module is None and getattr(obj, "__module__", "").startswith("numpy._core"):
+            module = "numpy.core" + obj.__module__[len("numpy._core"):]  # importable on numpy 1 and 2
+        if module is None or not isinstance(qualname, str):
+            super().save_global(obj, name)
+            return
+        self.save(module)
+        self.save(qualname)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
 
 
 def is_pickle(data: bytes | bytearray | memoryview) -> bool:

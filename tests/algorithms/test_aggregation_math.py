@@ -12,11 +12,11 @@ def test_weighted_average_matches_sedna_numbers():
     assert [a.tolist() for a in out] == [[2.5, 3.5], [4.5]]
 
 
-def test_weighted_average_keeps_float32_sums_in_float32(rng):
+def test_weighted_average_sums_float32_updates_in_float64(rng):
     ups = [([rng.normal(size=(4, 3)).astype("float32")], 2) for _ in range(3)]
     out = _math.weighted_average(ups)
-    assert out[0].dtype == np.float32
-    np.testing.assert_allclose(out[0], np.mean([u[0][0] for u in ups], axis=0), rtol=1e-5)
+    assert out[0].dtype == np.float64
+    np.testing.assert_allclose(out[0], np.mean([u[0][0].astype(np.float64) for u in ups], axis=0), rtol=1e-15)
 
 
 def test_weighted_average_zero_samples_raises():
@@ -121,3 +121,20 @@ def test_coordinate_median_equals_numpy_median_for_even_and_odd_counts(rng, n):
 
     for i, layer in enumerate(out):
         np.testing.assert_array_equal(layer, np.median([u[i] for u in ups], axis=0))
+
+
+def test_check_finite_names_the_layer_and_counts_bad_values():
+    layers = [np.ones(3, "float32"), np.array([1.0, np.inf, np.nan])]
+    with pytest.raises(AggregationError, match=r"update from 'c1': layer 1 \('dense/bias'\) has 2 non-finite"):
+        _math.check_finite(layers, ["dense/kernel", "dense/bias"], who="update from 'c1'")
+
+
+def test_check_finite_accepts_huge_finite_values_whose_squares_overflow():
+    _math.check_finite([np.array([3e38, -3e38], "float32"), np.array([1e300, 1e300])])
+
+
+def test_float32_sums_do_not_overflow_where_the_mean_is_finite():
+    acc = _math.new_accumulator([np.zeros(2, "float32")])
+    for _ in range(3):
+        _math.accumulate(acc, [np.array([3e38, 1.0], "float32")], 2.0)
+    assert acc[0].dtype == np.float64 and np.isfinite(acc[0]).all()

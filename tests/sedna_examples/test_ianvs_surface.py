@@ -177,3 +177,77 @@ def test_federated_client_subclasses_job_base_with_an_estimator_instance():
     assert info == {"num_samples": 3}
     assert client.estimator.get_weights()[0].tolist() == [5.0, 5.0]
     assert original.weights[0].tolist() == [0.0, 0.0]  # Ianvs trains a copy per client
+
+
+def test_federated_round_as_ianvs_runs_it_with_an_upstream_style_fedavg():
+    import copy
+
+    from sedna.algorithms.aggregation import AggClient
+    from sedna.algorithms.aggregation.aggregation import BaseAggregation
+    from sedna.common.class_factory import ClassFactory, ClassType
+    from sedna.core.base import JobBase
+
+    class Estimator:
+        def __init__(self):
+            self.weights = [np.zeros(2), np.zeros(1)]
+
+        def train(self, train_data, valid_data=None, **kwargs):
+            x, _ = train_data
+            self.weights = [self.weights[0] + x.mean(axis=0), self.weights[1] + 1]
+            return {"num_samples": len(x)}
+
+        def get_weights(self):
+            return self.weights
+
+        def set_weights(self, weights):
+            self.weights = [np.asarray(w) for w in weights]
+
+        def predict(self, data, **kwargs):
+            return [float(np.dot(row, self.weights[0]) + self.weights[1][0]) for row in data]
+
+    class Client(JobBase):  # Ianvs's sedna_federated_learning.FederatedLearning
+        def __init__(self, estimator):
+            super().__init__(estimator)
+            self.estimator = copy.deepcopy(estimator)
+
+        def train(self, train_data, valid_data, **kwargs):
+            return self.estimator.train(train_data, valid_data, **kwargs)
+
+        def get_weights(self):
+            return self.estimator.get_weights()
+
+        def set_weights(self, weights):
+            self.estimator.set_weights(weights)
+
+    with default_registry.scope():
+        @ClassFactory.register(ClassType.FL_AGG, "tests.IanvsFedAvg")
+        class FedAvg(BaseAggregation):  # the shape of Ianvs's examples' aggregation.py
+            def aggregate(self, clients):
+                self.total_size = sum(c.num_samples for c in clients)
+                updates = []
+                for i, layer in enumerate(clients[0].weights):
+                    row = np.zeros(np.shape(layer))
+                    for c in clients:
+                        row += np.asarray(c.weights[i]) * c.num_samples / self.total_size
+                    updates.append(row.tolist())
+                self.weights = updates
+                return updates
+
+        aggregator = ClassFactory.get_cls(type_name=ClassType.FL_AGG, t_cls_name="tests.IanvsFedAvg")()
+
+    clients = [Client(Estimator()) for _ in range(2)]
+    data = [(np.ones((1, 2)), np.zeros(1)), (np.full((3, 2), 3.0), np.zeros(3))]
+    uploads = []
+    for client, part in zip(clients, data):
+        info = client.train(part, None)
+        agg_client = AggClient()
+        agg_client.num_samples = info["num_samples"]
+        agg_client.weights = client.get_weights()
+        uploads.append(agg_client)
+    global_weights = aggregator.aggregate(uploads)
+    for client in clients:
+        client.set_weights(global_weights)
+    answer = clients[0].inference([[1.0, 1.0]])
+
+    assert (aggregator.total_size, global_weights) == (4, [[2.5, 2.5], [1.0]])  # (1*1 + 3*3) / 4
+    assert np.asarray(answer).ravel().tolist() == [6.0]

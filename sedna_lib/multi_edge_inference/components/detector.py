@@ -97,7 +97,8 @@ class ObjectDetector(BaseService, FileOperations):
         self.prev_frame = np.empty(0)
         self.data_counter = 0
         self.results_: collections.deque = collections.deque(maxlen=10_000)
-        merged = [VideoAnalytics(wrapper=self, config=config), Feature_Extraction_I(config=config), *plugins]
+        merged = [VideoAnalytics(wrapper=self, config=config, autostart=False),
+                  Feature_Extraction_I(config=config), *plugins]
         super().__init__(consumer_topics, producer_topics, merged, models, timeout, asynchronous,
                          config=config, autostart=autostart)
 

@@ -49,7 +49,8 @@ class FEService(BaseService):
                  timeout: float = 10, asynchronous: bool = False, *, config: Config | None = None,
                  autostart: bool = True) -> None:
         config = config if config is not None else Config.from_env()
-        merged = [VideoAnalytics_I(config=config), Feature_Extraction(wrapper=self, config=config), *plugins]
+        merged = [VideoAnalytics_I(config=config),
+                  Feature_Extraction(wrapper=self, config=config, autostart=False), *plugins]
         super().__init__(consumer_topics, producer_topics, merged, models, timeout, asynchronous,
                          config=config, autostart=autostart)
 

@@ -57,7 +57,8 @@ class ReID(BaseService, FileOperations):
         config = config if config is not None else Config.from_env()
         self.max_results = max_results
         self.results_: collections.deque = collections.deque(maxlen=max_results)
-        merged = [ReID_Server(wrapper=self, config=config), Feature_Extraction_I(config=config), *plugins]
+        merged = [ReID_Server(wrapper=self, config=config, autostart=False),
+                  Feature_Extraction_I(config=config), *plugins]
         super().__init__(consumer_topics, producer_topics, merged, models, timeout, asynchronous,
                          config=config, autostart=autostart)
 

@@ -10,8 +10,8 @@ Addresses come from the configuration when a service is constructed (never at im
 ``{REID,FE,DET}_MODEL_BIND_URL`` is the address a server binds (default ``0.0.0.0``) and the host
 its clients call (default: the control plane's service names ``reid-reid``,
 ``feature-extraction-fe``, ``video-analytics-videoanalytics``); ``*_MODEL_BIND_PORT`` the port.
-``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_*``, ``SEDNA_MAX_REQUEST_BYTES``, ``SEDNA_REQUEST_TIMEOUT`` and
-``SEDNA_LEGACY_PICKLE`` apply to all of them.
+``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_*``, ``SEDNA_MAX_REQUEST_BYTES``, the ``SEDNA_HTTP_*`` limits,
+``SEDNA_REQUEST_TIMEOUT`` and ``SEDNA_LEGACY_PICKLE`` apply to all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
+from ...servers import ServerLimits
 from ...servers.multi_edge import DetectionServer, FEServer, ReIDServer
 from ...transport.multi_edge import FE, Detection, ReID_Endpoint
 from . import PluggableNetworkService
@@ -33,7 +34,8 @@ def _cfg(config: Config | None) -> Config:
 
 def _server(cls: type, wrapper: Any, name: str, ip: str, port: int, cfg: Config) -> Any:
     return cls(wrapper, name, ip, port, cfg.max_request_bytes, token=cfg.auth_token,
-               legacy_pickle=cfg.legacy_pickle, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key)
+               legacy_pickle=cfg.legacy_pickle, ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
+               limits=ServerLimits.from_config(cfg))
 
 
 def _client(cls: type, name: str, ip: str, port: int, cfg: Config) -> Any:
@@ -55,14 +57,19 @@ class ReID_Server(PluggableNetworkService):  # noqa: N801 (Sedna's name)
         The ``ReID`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.reid_model_bind_url or "0.0.0.0"
         port = int(cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(ReIDServer, wrapper, "reid", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class ReID_I(PluggableNetworkService):  # noqa: N801
@@ -99,14 +106,19 @@ class Feature_Extraction(PluggableNetworkService):  # noqa: N801
         The ``FEService`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.fe_model_bind_url or "0.0.0.0"
         port = int(cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(FEServer, wrapper, "feature_extraction", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class Feature_Extraction_I(PluggableNetworkService):  # noqa: N801
@@ -143,14 +155,19 @@ class VideoAnalytics(PluggableNetworkService):
         The ``ObjectDetector`` component.
     config : Config, default=None
         Configuration; read from the environment when omitted.
+    autostart : bool, default=True
+        Start serving at construction, as Sedna's plugin does (the component that hosts it
+        passes False and starts it itself).
     """
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
-                 config: Config | None = None) -> None:
+                 config: Config | None = None, autostart: bool = True) -> None:
         cfg = _cfg(config)
         ip = ip or cfg.det_model_bind_url or "0.0.0.0"
         port = int(cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(DetectionServer, wrapper, "video_analytics", ip, port, cfg))
+        if autostart:
+            self.start()
 
 
 class VideoAnalytics_I(PluggableNetworkService):  # noqa: N801

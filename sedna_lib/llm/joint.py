@@ -1,0 +1,217 @@
+"""Joint inference of an edge language model and an OpenAI-compatible cloud, with metrics and a cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from ..config import MiningMode
+from ..joint_inference import InferenceResult, JointInference
+from ..transport.openai_wire import Generation
+from .cache import ResponseCache
+from .edge import EdgeLM
+from .metrics import LLMMetrics, Prices, QueryMetrics
+
+__all__ = ["LLMJointInference"]
+
+_UNSET: Any = object()
+
+
+def _tokens(gen: Any, field: str) -> int:
+    return int(getattr(gen, field, 0) or 0) if isinstance(gen, Generation) else 0
+
+
+class LLMJointInference(JointInference):
+    """Answer each query with the edge language model, or the cloud LLM when the router says so.
+
+    The edge is an :class:`~sedna_lib.llm.EdgeLM` (a bare language model is wrapped in one);
+    the cloud is any OpenAI-compatible server, reached by an
+    :class:`~sedna_lib.transport.openai.OpenAIClient` built from ``SEDNA_LLM_BASE_URL`` (else
+    ``BIG_MODEL_IP``/``BIG_MODEL_PORT``), ``SEDNA_LLM_MODEL`` and ``OPENAI_API_KEY``. The router is
+    a miner of the registry (``HEM_NAME=MeanLogProb``, ``HEM_PARAMETERS`` with ``upload_ratio``);
+    ``MINING_MODE=mining-then-inference`` routes on the query alone (``LearnedRouter``) and spares
+    the edge the queries the cloud answers. Everything else is :class:`JointInference`'s: the
+    breaker, the offload queue, the dead letters, the LocalController report, to which the token,
+    latency and cost totals are added (``ownerInfo.llm``).
+
+    Parameters
+    ----------
+    estimator : EdgeLM or LanguageModel, default=None
+        The edge model.
+    hard_example_mining : HardExampleMiner or str or dict, default=None
+        The router; ``HEM_NAME``/``HEM_PARAMETERS`` if omitted.
+    config : dict, default=None
+        Job settings that shadow the environment.
+    cache_size : int, default=None
+        Entries of the exact-match response cache of cloud answers (0: none);
+        ``SEDNA_LLM_CACHE_SIZE`` if omitted.
+    prices : Prices, default=None
+        Per-million-token prices for the cost estimate; ``SEDNA_LLM_PRICE_*`` if omitted.
+    history : int, default=1000
+        Recent per-query metrics kept (:meth:`LLMMetrics.recent`).
+    **kwargs : object
+        Other :class:`JointInference` arguments (``context``, ``cloud``, ``offload_dir``, ``report``, ...).
+
+    Attributes
+    ----------
+    llm_metrics : LLMMetrics
+        Per-query metrics and their totals (also on the LC report).
+    prometheus : Metrics
+        The same as Prometheus metrics (``sedna_llm_*``; :meth:`metrics_text` renders them).
+
+    Examples
+    --------
+    Route on the edge answer's confidence, keeping 30 % of queries for the cloud::
+
+        job = LLMJointInference(EdgeLM(local_model), "MeanLogProb", cloud=OpenAIClient(url))
+        job.hard_example_mining = {"method": "MeanLogProb", "param": {"upload_ratio": 0.3}}
+        is_hard, answer, edge, cloud = job.inference("What is the capital of France?")
+    """
+
+    def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
+                 config: Mapping[str, Any] | None = None, *, cache_size: int | None = None,
+                 prices: Prices | None = None, history: int = 1000, **kwargs: Any) -> None:
+        if callable(getattr(estimator, "generate", None)) and not isinstance(estimator, EdgeLM):
+            estimator = EdgeLM(estimator)
+        super().__init__(estimator, hard_example_mining, config, **kwargs)
+        self.cache_size = cache_size
+        self.prices = prices
+        self.history = history
+        self.llm_metrics = LLMMetrics(history=history)
+        self._cache: Any = _UNSET
+        self._prometheus: Any = None
+        self._tls = threading.local()
+
+    # -- configuration -----------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The cloud client: an :class:`OpenAIClient` (built on first use), or the user's cloud object."""
+        with self._lock:
+            if self._client is None:
+                from ..transport.openai import OpenAIClient
+
+                cfg = self.context.config
+                if isinstance(self.cloud, str):
+                    self._client = OpenAIClient.from_config(cfg, url=self.cloud)
+                elif self.cloud is not None:
+                    self._client = self.cloud
+                else:
+                    self._client = OpenAIClient.from_config(cfg)
+            return self._client
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        """The response cache, or None when it is off."""
+        with self._lock:
+            if self._cache is _UNSET:
+                size = self.cache_size if self.cache_size is not None else self.context.config.llm_cache_size
+                self._cache = ResponseCache(max_entries=int(size)) if size else None
+            return self._cache
+
+    @property
+    def prometheus(self) -> Any:
+        """The Prometheus metrics of the queries (built on first use)."""
+        with self._lock:
+            if self._prometheus is None:
+                from ..observability.metrics import Metrics
+
+                self._prometheus = Metrics(service=self.job_name or "sedna")
+            return self._prometheus
+
+    def _prices(self) -> Prices:
+        return self.prices if self.prices is not None else Prices.from_config(self.context.config)
+
+    def start(self) -> LLMJointInference:
+        """Start the job (see :meth:`JointInference.start`); the LC report carries the LLM totals.
+
+        Returns
+        -------
+        LLMJointInference
+            ``self``.
+        """
+        super().start()
+        if self._reporter is not None:
+            self._reporter.extra_info = self.llm_metrics.owner_info
+        return self
+
+    # -- the path of one query -----------------------------------------------------------------
+    def _offload(self, data: Any, post_process: Any, callback: Callable[..., Any] | None,
+                 kwargs: dict[str, Any]) -> Any:
+        """Ask the cache, then the cloud; keep the cloud's answer in the cache."""
+        self._tls.cloud_start = time.perf_counter()
+        cache = self.cache
+        model = str(getattr(self.client, "model", "") or "")
+        if cache is not None:
+            hit = cache.get(data, model)
+            if hit is not None:
+                if isinstance(hit, Generation):
+                    hit.source = "cache"
+                return hit
+        result = super()._offload(data, post_process, callback, kwargs)
+        if cache is not None and result is not None:
+            cache.put(data, result, model)
+        return result
+
+    def _infer(self, data: Any, cloud_data: Any, post_process: Any, callback: Callable[..., Any] | None,
+               mode: MiningMode, kwargs: dict[str, Any], post_name: str, *,
+               cloud_callback: bool = True) -> InferenceResult:
+        start = time.perf_counter()
+        self._tls.cloud_start = None
+        result = super()._infer(data, cloud_data, post_process, callback, mode, kwargs, post_name,
+                                cloud_callback=cloud_callback)
+        end = time.perf_counter()
+        m = self._measure(result, start, end)
+        self.llm_metrics.record(m)
+        self._export(m)
+        return result
+
+    def _export(self, m: QueryMetrics) -> None:
+        prom = self.prometheus
+        prom.counter("sedna_llm_queries_total").labels(answered_by=m.answered_by).inc()
+        tokens = prom.counter("sedna_llm_tokens_total")
+        for side in ("edge", "cloud"):
+            for kind in ("prompt", "completion"):
+                count = getattr(m, f"{side}_{kind}_tokens")
+                if count:
+                    tokens.labels(side=side, kind=kind).inc(count)
+        if m.cost:
+            prom.counter("sedna_llm_cost_total").inc(m.cost)
+        if m.ttft_s is not None:
+            prom.histogram("sedna_llm_time_to_first_token_seconds").observe(m.ttft_s)
+        if m.itl_s is not None:
+            prom.histogram("sedna_llm_inter_token_latency_seconds").observe(m.itl_s)
+        prom.histogram("sedna_llm_query_duration_seconds").observe(m.e2e_s)
+
+    def _measure(self, result: InferenceResult, start: float, end: float) -> QueryMetrics:
+        edge, cloud = result.edge, result.cloud
+        answered_by = "edge"
+        ttft, itl = getattr(edge, "ttft_s", None), getattr(edge, "itl_s", None)
+        if cloud is not None:
+            answered_by = "cache" if getattr(cloud, "source", "cloud") == "cache" else "cloud"
+            cloud_start = getattr(self._tls, "cloud_start", None) or start
+            if answered_by == "cache":
+                ttft, itl = end - start, None
+            else:
+                cloud_ttft = getattr(cloud, "ttft_s", None)
+                ttft = (cloud_start - start) + cloud_ttft if cloud_ttft is not None else end - start
+                itl = getattr(cloud, "itl_s", None)
+        paid = cloud if answered_by == "cloud" else None  # a cached answer cost the cloud nothing
+        m = QueryMetrics(answered_by=answered_by, routed=bool(result.is_hard),
+                         edge_prompt_tokens=_tokens(edge, "prompt_tokens"),
+                         edge_completion_tokens=_tokens(edge, "completion_tokens"),
+                         cloud_prompt_tokens=_tokens(paid, "prompt_tokens"),
+                         cloud_completion_tokens=_tokens(paid, "completion_tokens"),
+                         ttft_s=ttft, itl_s=itl, e2e_s=end - start)
+        m.cost = self._prices().cost(m)
+        return m
+
+    def metrics_text(self) -> str:
+        """Return the query metrics in the Prometheus text format (serve it on a ``/metrics`` route).
+
+        Returns
+        -------
+        str
+            The exposition text.
+        """
+        return self.prometheus.render().decode("utf-8")

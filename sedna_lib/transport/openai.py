@@ -1,0 +1,457 @@
+"""Client of an OpenAI-compatible cloud (vLLM, llama.cpp, Ollama, a hosted API, or sedna_lib's own server)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
+from .http import CloudReply, InferenceClient
+from .openai_wire import Generation, generation_from_reply, iter_sse, messages_of
+
+__all__ = ["OpenAIClient"]
+
+_ROUTES = {"chat": "chat/completions", "completion": "completions"}
+
+
+def _error_detail(reply: Any) -> str:
+    try:
+        body = reply.json()
+    except ValueError:
+        return reply.text[:500]
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            return str(error.get("message", error))[:500]
+        if "detail" in body:
+            return str(body["detail"])[:500]
+    return str(body)[:500]
+
+
+def _as_query(messages: Any) -> Any:
+    return messages if isinstance(messages, str) else {"messages": messages}
+
+
+class OpenAIClient(InferenceClient):
+    """Talk to any server of ``/v1/chat/completions`` and ``/v1/completions``, as a joint-inference cloud.
+
+    It keeps the joint-inference client's behaviour: one keep-alive session per thread,
+    connect/read timeouts, bounded retries of refused connections and 502/503/504, and the
+    circuit breaker, so ``JointInference(cloud=OpenAIClient(...))`` answers from the edge at once
+    while the cloud is away and queues the hard examples for later. ``predict(query)`` returns a
+    :class:`~sedna_lib.transport.openai_wire.Generation`; :meth:`stream_chat` and
+    :meth:`stream_completion` pass the server-sent events through as they arrive.
+
+    Parameters
+    ----------
+    base_url : str
+        The API root, ``http://host:port/v1``.
+    model : str, default=''
+        The model to ask for (left out of the request when empty).
+    api_key : str, default=None
+        Sent as ``Authorization: Bearer <key>`` (``OPENAI_API_KEY`` through :meth:`from_config`).
+    route : {'chat', 'completion'}, default='chat'
+        Which route :meth:`predict` uses.
+    max_tokens : int, default=256
+        Default answer length.
+    temperature : float, default=0.0
+        Default sampling temperature.
+    top_logprobs : int, default=0
+        Ask for per-token log-probabilities and this many alternatives (0: none asked).
+    stream : bool, default=False
+        Let :meth:`predict` read the answer as a stream (measures the time to first token).
+    timeout : float or (float, float), default=(3.0, 60.0)
+        Connect and read timeouts (s); generation takes longer than a classifier's reply.
+    max_retries : int, default=2
+        Retries after a refused connection or a 502/503/504.
+    backoff : float, default=0.05
+        First retry delay (s), doubled each retry.
+    failure_threshold : int, default=1
+        Consecutive failures that open the circuit breaker.
+    reset_timeout : float, default=5.0
+        Seconds before a trial call once the breaker is open.
+    verify : bool or str, default=True
+        TLS verification (a CA bundle path, or False).
+
+    Examples
+    --------
+    >>> client = OpenAIClient("http://127.0.0.1:8000/v1", model="qwen2.5-7b")
+    >>> client.endpoint
+    'http://127.0.0.1:8000/v1'
+    """
+
+    def __init__(self, base_url: str, *, model: str = "", api_key: str | None = None, route: str = "chat",
+                 max_tokens: int = 256, temperature: float = 0.0, top_logprobs: int = 0, stream: bool = False,
+                 timeout: float | tuple[float, float] = (3.0, 60.0), max_retries: int = 2,
+                 backoff: float = 0.05,
+                 failure_threshold: int = 1, reset_timeout: float = 5.0, verify: bool | str = True) -> None:
+        super().__init__(base_url, service_name="openai", fallback_service=None, timeout=timeout,
+                         max_retries=max_retries, backoff=backoff, wire="json", auth_token=api_key,
+                         failure_threshold=failure_threshold, reset_timeout=reset_timeout, verify=verify)
+        self.model = model
+        self.route = route
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_logprobs = top_logprobs
+        self.stream = stream
+
+    @classmethod
+    def from_config(cls, config: Any, *, url: str | None = None, service_name: str | None = None,
+                    **overrides: Any) -> OpenAIClient:
+        """Build a client from a :class:`~sedna_lib.config.Config`.
+
+        The API root is ``SEDNA_LLM_BASE_URL``, else ``http(s)://BIG_MODEL_IP:BIG_MODEL_PORT/v1``
+        (a sedna_lib big-model server); the key is ``OPENAI_API_KEY``, else ``SEDNA_AUTH_TOKEN``.
+
+        Parameters
+        ----------
+        config : Config
+            The configuration.
+        url : str, default=None
+            The API root, overriding the configuration.
+        service_name : str, default=None
+            Ignored (the OpenAI routes have no service segment); accepted for symmetry.
+        **overrides : object
+            Other constructor arguments.
+
+        Returns
+        -------
+        OpenAIClient
+            The client.
+        """
+        if url is None:
+            url = config.llm_base_url
+        if not url:
+            host = config.big_model_ip
+            if ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            url = f"{'https' if config.tls_ca else 'http'}://{host}:{config.big_model_port}/v1"
+        params: dict[str, Any] = dict(
+            model=config.llm_model, api_key=config.llm_api_key or config.auth_token,
+            max_tokens=config.llm_max_tokens, stream=config.llm_stream,
+            timeout=(config.connect_timeout_s, config.llm_timeout), max_retries=config.max_retries,
+            verify=config.tls_ca or True)
+        params.update(overrides)
+        return cls(url, **params)
+
+    @property
+    def endpoint(self) -> str:
+        """The API root (``http://host:port/v1``)."""
+        return self.url
+
+    # -- requests ------------------------------------------------------------------------------
+    def _body(self, kind: str, query: Any, options: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+        """Return the request body of ``query`` for route ``kind``, and the prompt text it carries."""
+        body: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.model:
+            body["model"] = self.model
+        if self.top_logprobs and kind == "chat":
+            body.update(logprobs=True, top_logprobs=self.top_logprobs)
+        elif self.top_logprobs:
+            body["logprobs"] = min(int(self.top_logprobs), 5)
+        messages = messages_of(query)
+        if isinstance(query, str):
+            prompt = query
+        elif isinstance(query, Mapping) and isinstance(query.get("prompt"), str):
+            prompt = query["prompt"]
+        elif messages is not None:
+            prompt = "\n".join(str(m.get("content", "")) for m in messages)
+        else:
+            raise DataError(f"a language-model query is a string, {{'prompt': ...}} or "
+                            f"{{'messages': [...]}}; got {type(query).__name__}: {str(query)[:80]}")
+        if kind == "chat":
+            body["messages"] = messages if messages is not None else [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        body.update(options)
+        return body, prompt
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        url = f"{self.url}/{path}"
+
+        def call() -> Any:
+            reply = self._send("POST", url, json=dict(body))
+            if reply.status_code >= 400:
+                raise RemoteError(f"{url} answered {reply.status_code}: {_error_detail(reply)}", url=url,
+                                  status_code=reply.status_code)
+            try:
+                return reply.json()
+            except ValueError:
+                raise ProtocolError(f"{url}: the reply is not JSON: {reply.text[:200]!r}", url=url) from None
+
+        return self._guarded(call)
+
+    def _stream(self, path: str, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """POST with ``stream: true``; yield each event's payload as it arrives."""
+        import requests
+
+        url = f"{self.url}/{path}"
+        if not self.breaker.allow():
+            raise TransportError(f"{self.endpoint} is unavailable (circuit open after failures; next try in "
+                                 f"at most {self.breaker.reset_timeout} s)", url=self.endpoint)
+        connect, read = self._timeouts()
+        session = self._get_session()
+        try:
+            response = session.post(url, json={**body, "stream": True}, timeout=(connect, read), stream=True,
+                                    headers={"Accept": "text/event-stream"})
+        except requests.exceptions.Timeout as exc:
+            self.breaker.record_failure()
+            raise TransportTimeout(f"POST {url}: no answer within {read} s", url=url) from exc
+        except requests.exceptions.RequestException as exc:
+            self.breaker.record_failure()
+            raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+        with response:
+            if response.status_code >= 400:
+                if response.status_code in (502, 503, 504):
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.record_success()
+                raise RemoteError(f"{url} answered {response.status_code}: {_error_detail(response)}",
+                                  url=url, status_code=response.status_code)
+            ctype = response.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                self.breaker.record_failure()
+                raise ProtocolError(f"{url}: asked for a stream, got {ctype or 'no Content-Type'}", url=url)
+            self.breaker.record_success()
+            try:
+                yield from iter_sse(response.iter_lines(), url=url)
+            except requests.exceptions.Timeout as exc:
+                raise TransportTimeout(f"POST {url}: the stream stalled for {read} s", url=url) from exc
+            except requests.exceptions.RequestException as exc:
+                raise TransportError(f"POST {url}: the stream broke off ({type(exc).__name__})",
+                                     url=url) from exc
+
+    # -- API -----------------------------------------------------------------------------------
+    def chat(self, messages: Any, **options: Any) -> dict[str, Any]:
+        """``POST /chat/completions``: return the reply body.
+
+        Parameters
+        ----------
+        messages : str or list of dict
+            The messages (a string is one user message).
+        **options : object
+            Request fields (``max_tokens``, ``temperature``, ``n``, ``logprobs``, ...).
+
+        Returns
+        -------
+        dict
+            The ``chat.completion`` reply.
+
+        Raises
+        ------
+        TransportError
+            If the server cannot be reached (``TransportTimeout`` past the timeouts,
+            ``RemoteError`` on an error status, ``ProtocolError`` on a malformed reply).
+        """
+        body, _ = self._body("chat", _as_query(messages), options)
+        return self._post(_ROUTES["chat"], body)
+
+    def completion(self, prompt: str, **options: Any) -> dict[str, Any]:
+        """``POST /completions``: return the reply body.
+
+        Parameters
+        ----------
+        prompt : str
+            The prompt.
+        **options : object
+            Request fields.
+
+        Returns
+        -------
+        dict
+            The ``text_completion`` reply.
+
+        Raises
+        ------
+        TransportError
+            As :meth:`chat`.
+        """
+        body, _ = self._body("completion", prompt, options)
+        return self._post(_ROUTES["completion"], body)
+
+    def stream_chat(self, messages: Any, **options: Any) -> Iterator[dict[str, Any]]:
+        """``POST /chat/completions`` with ``stream: true``: yield the chunks as the server sends them.
+
+        Parameters
+        ----------
+        messages : str or list of dict
+            The messages.
+        **options : object
+            Request fields (``stream_options={"include_usage": True}`` adds a usage chunk).
+
+        Yields
+        ------
+        dict
+            Each ``chat.completion.chunk``.
+
+        Raises
+        ------
+        TransportError
+            As :meth:`chat`; also if the stream stalls or breaks off.
+        """
+        body, _ = self._body("chat", _as_query(messages), options)
+        return self._stream(_ROUTES["chat"], body)
+
+    def stream_completion(self, prompt: str, **options: Any) -> Iterator[dict[str, Any]]:
+        """``POST /completions`` with ``stream: true``: yield the chunks as the server sends them.
+
+        Parameters
+        ----------
+        prompt : str
+            The prompt.
+        **options : object
+            Request fields.
+
+        Yields
+        ------
+        dict
+            Each streamed ``text_completion`` chunk.
+
+        Raises
+        ------
+        TransportError
+            As :meth:`chat`.
+        """
+        body, _ = self._body("completion", prompt, options)
+        return self._stream(_ROUTES["completion"], body)
+
+    def models(self) -> list[str]:
+        """``GET /models``: the ids the server serves.
+
+        Returns
+        -------
+        list of str
+            The model ids.
+
+        Raises
+        ------
+        TransportError
+            As :meth:`chat`.
+        """
+        reply = self._get_json(f"{self.url}/models")
+        return [str(m.get("id")) for m in reply.get("data", [])] if isinstance(reply, Mapping) else []
+
+    def check_server_status(self) -> dict[str, Any]:
+        """``GET /models``, as the joint-inference client checks its cloud.
+
+        Returns
+        -------
+        dict
+            The decoded reply.
+        """
+        return self._get_json(f"{self.url}/models")
+
+    def predict(self, data: Any, *, callback: str | None = None, **fields: Any) -> Generation:
+        """Answer one joint-inference query in the cloud.
+
+        Parameters
+        ----------
+        data : str or dict or list
+            The query: a prompt, ``{"prompt": ..., "reference": ...}`` or chat messages.
+        callback : str, default=None
+            Not sent (an OpenAI server applies no callbacks); the edge applies it.
+        **fields : object
+            Extra request fields.
+
+        Returns
+        -------
+        Generation
+            The answer (``source='cloud'``), its token counts and timings.
+
+        Raises
+        ------
+        TransportError
+            If the cloud cannot be reached or refuses (the joint-inference job queues or
+            dead-letters the query accordingly).
+        DataError
+            If the query is not a prompt or messages.
+        """
+        kind = self.route if self.route in _ROUTES else "chat"
+        body, prompt = self._body(kind, data, fields)
+        reference = data.get("reference") if isinstance(data, Mapping) else None
+        start = time.perf_counter()
+        if not self.stream:
+            reply = self._post(_ROUTES[kind], body)
+            generation = generation_from_reply(reply, prompt=prompt, url=self.endpoint)
+            generation.latency_s = generation.ttft_s = time.perf_counter() - start
+        else:
+            generation = self._collect(kind, body, prompt, start)
+        generation.reference = reference
+        return generation
+
+    def _collect(self, kind: str, body: dict[str, Any], prompt: str, start: float) -> Generation:
+        """Read a streamed answer into a generation, timing its tokens."""
+        body = {**body, "stream_options": {"include_usage": True}}
+        texts: dict[int, list[str]] = {}
+        tokens: list[str] = []
+        lps: list[float] = []
+        tops: list[dict[str, float]] = []
+        times: list[float] = []
+        usage: Mapping[str, Any] = {}
+        finish, model = "stop", ""
+        for chunk in self._stream(_ROUTES[kind], body):
+            model = str(chunk.get("model") or model)
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                index = int(choice.get("index", 0))
+                piece = (choice.get("delta") or {}).get("content") if kind == "chat" else choice.get("text")
+                if piece:
+                    texts.setdefault(index, []).append(piece)
+                    if index == 0:
+                        times.append(time.perf_counter())
+                logprobs = choice.get("logprobs")
+                if index == 0 and isinstance(logprobs, Mapping):
+                    one = generation_from_reply({"choices": [{"logprobs": logprobs, "text": ""}]})
+                    tokens += one.tokens
+                    lps += one.token_logprobs
+                    tops += one.top_logprobs
+                if index == 0 and choice.get("finish_reason"):
+                    finish = str(choice["finish_reason"])
+        end = time.perf_counter()
+        answers = ["".join(texts.get(i, [])) for i in range(max(texts, default=0) + 1)]
+        return Generation(text=answers[0], tokens=tokens, token_logprobs=lps, top_logprobs=tops,
+                          samples=answers[1:], prompt=prompt, finish_reason=finish,
+                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                          completion_tokens=int(usage.get("completion_tokens") or len(times)), model=model,
+                          source="cloud", ttft_s=(times[0] - start) if times else None,
+                          itl_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
+                          latency_s=end - start)
+
+    def predict_reply(self, data: Any, *, callback: str | None = None, **fields: Any) -> CloudReply:
+        """Answer one query; the reply says no callback was applied (the edge applies it).
+
+        Parameters
+        ----------
+        data : object
+            The query.
+        callback : str, default=None
+            Not sent.
+        **fields : object
+            Extra request fields.
+
+        Returns
+        -------
+        CloudReply
+            ``(generation, False)``.
+        """
+        return CloudReply(self.predict(data, **fields), False)
+
+    def inference(self, x: Any, **kwargs: Any) -> dict[str, Any]:
+        """Sedna's ``ModelClient.inference`` face: ``{"result": generation}``.
+
+        Parameters
+        ----------
+        x : object
+            The query.
+        **kwargs : object
+            ``post_process``/``callback`` are ignored (applied at the edge).
+
+        Returns
+        -------
+        dict
+            ``{"result": Generation}``.
+        """
+        kwargs.pop("post_process", None)
+        kwargs.pop("callback", None)
+        return {"result": self.predict(x, **kwargs)}

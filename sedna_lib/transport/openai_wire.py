@@ -1,0 +1,870 @@
+r"""The OpenAI-compatible wire: generations, the language-model protocol, request checks, replies, SSE.
+
+What a language model gives is a :class:`Generation` (text, per-token log-probabilities, the
+top alternatives, timing, token counts). A model is served, and run at the edge, through the
+small :class:`LanguageModel` protocol: ``generate(prompt, ...)`` yields :class:`TokenStep` items
+and ``count_tokens(text)`` counts. Anything with ``predict(prompt) -> text`` is adapted by
+:func:`as_language_model`.
+
+The bodies follow the OpenAI API (``/v1/chat/completions``, ``/v1/completions``): vLLM,
+llama.cpp, Ollama and hosted APIs speak it, and so does sedna_lib's own big-model server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from ..exceptions import DataError, ProtocolError
+
+__all__ = [
+    "Generation",
+    "TokenStep",
+    "LanguageModel",
+    "GenerationRequest",
+    "as_language_model",
+    "messages_of",
+    "format_chat",
+    "parse_chat_request",
+    "parse_completion_request",
+    "run_generation",
+    "chat_body",
+    "completion_body",
+    "chat_chunk",
+    "completion_chunk",
+    "sse_event",
+    "iter_sse",
+    "generation_from_reply",
+    "RequestError",
+]
+
+MAX_N = 16
+MAX_TOP_LOGPROBS = 20
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+class TokenStep(NamedTuple):
+    """One generated token.
+
+    Attributes
+    ----------
+    text : str
+        The token's text (with its leading space, so the texts concatenate to the answer).
+    logprob : float or None
+        Natural-log probability the model gave it (None when the model does not say).
+    top_logprobs : dict of str to float or None
+        The most likely alternatives at this position and their log-probabilities.
+    entropy : float or None
+        Entropy (nats) of the model's distribution at this position, when it knows it.
+    """
+
+    text: str
+    logprob: float | None = None
+    top_logprobs: dict[str, float] | None = None
+    entropy: float | None = None
+
+
+@dataclasses.dataclass
+class Generation:
+    """What a language model answered to one query, and what it cost.
+
+    Routers read ``token_logprobs``, ``top_logprobs``, ``entropies`` and ``samples``; the
+    metrics read the token counts and the timings.
+
+    Attributes
+    ----------
+    text : str
+        The answer.
+    tokens : list of str
+        Its tokens.
+    token_logprobs : list of float
+        Log-probability of each token (empty when the model does not give them).
+    top_logprobs : list of dict
+        The alternatives at each position (``{token: logprob}``; empty dicts when not asked).
+    entropies : list of float or None
+        Entropy at each position, when the model knows its whole distribution.
+    samples : list of str
+        Extra answers sampled for self-consistency (``n - 1`` choices).
+    prompt : str or None
+        The prompt as the model saw it.
+    finish_reason : str
+        ``'stop'`` or ``'length'``.
+    prompt_tokens, completion_tokens : int
+        Token counts (``usage``).
+    model : str
+        The model's name.
+    source : str
+        ``'edge'``, ``'cloud'`` or ``'cache'``.
+    ttft_s : float or None
+        Seconds from the request to the first token.
+    itl_s : float or None
+        Mean seconds between tokens after the first.
+    latency_s : float or None
+        Seconds from the request to the last token.
+    reference : object
+        The right answer, when the query carried one (for experiments and the oracle).
+    """
+
+    text: str = ""
+    tokens: list[str] = dataclasses.field(default_factory=list)
+    token_logprobs: list[float] = dataclasses.field(default_factory=list)
+    top_logprobs: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    entropies: list[float] | None = None
+    samples: list[str] = dataclasses.field(default_factory=list)
+    prompt: str | None = None
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    source: str = "edge"
+    ttft_s: float | None = None
+    itl_s: float | None = None
+    latency_s: float | None = None
+    reference: Any = None
+
+    def __str__(self) -> str:
+        """Return the answer text."""
+        return self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the generation as a JSON-able dict.
+
+        Returns
+        -------
+        dict
+            Every field.
+        """
+        return dataclasses.asdict(self)
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What a language model implements to be run at the edge and served on the OpenAI routes.
+
+    ``format_chat(messages) -> str`` is optional (a plain ``role: content`` template is used
+    without it), as is a ``name`` attribute (the model's id on ``/v1/models``).
+    """
+
+    def generate(self, prompt: str, *, max_tokens: int = 64, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, top_logprobs: int = 0) -> Iterator[TokenStep]:
+        """Yield the tokens that follow ``prompt``, one at a time, until done or ``max_tokens``."""
+
+    def count_tokens(self, text: str) -> int:
+        """Return how many tokens ``text`` is to this model."""
+
+
+class _PredictModel:
+    """Adapt an estimator with ``predict(prompt) -> text`` to :class:`LanguageModel` (no logprobs)."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+        self.name = getattr(estimator, "name", type(estimator).__name__)
+
+    def generate(self, prompt: str, *, max_tokens: int = 64, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, top_logprobs: int = 0) -> Iterator[TokenStep]:
+        out = self.estimator.predict(prompt)
+        if isinstance(out, (list, tuple)) and len(out) == 1:
+            out = out[0]
+        text = out.text if isinstance(out, Generation) else str(out)
+        for i, word in enumerate(re.findall(r"\s*\S+", text)[:max_tokens]):
+            yield TokenStep(word if i else word.lstrip())
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def as_language_model(model: Any) -> Any:
+    """Return ``model`` as a :class:`LanguageModel`: as is, or adapted from ``predict(prompt) -> text``.
+
+    Parameters
+    ----------
+    model : object
+        A language model, or an estimator whose ``predict`` takes a prompt and returns text.
+
+    Returns
+    -------
+    LanguageModel
+        The model.
+
+    Raises
+    ------
+    DataError
+        If ``model`` has neither ``generate`` nor ``predict``.
+    """
+    if callable(getattr(model, "generate", None)) and callable(getattr(model, "count_tokens", None)):
+        return model
+    if callable(getattr(model, "predict", None)):
+        return _PredictModel(model)
+    raise DataError(f"{type(model).__name__} cannot answer prompts: give it generate(prompt, ...) and "
+                    f"count_tokens(text) (sedna_lib.llm.LanguageModel), or predict(prompt) -> text")
+
+
+def format_chat(model: Any, messages: Sequence[Mapping[str, Any]]) -> str:
+    """Render chat messages into the model's prompt (its ``format_chat``, else ``role: content`` lines).
+
+    Parameters
+    ----------
+    model : object
+        The language model.
+    messages : list of dict
+        ``[{"role": ..., "content": ...}, ...]``.
+
+    Returns
+    -------
+    str
+        The prompt.
+    """
+    own = getattr(model, "format_chat", None)
+    if callable(own):
+        return own(list(messages))
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join([*lines, "assistant:"])
+
+
+def messages_of(query: Any) -> list[dict[str, str]] | None:
+    """Return the chat messages of a query, or None if it is a plain prompt.
+
+    Parameters
+    ----------
+    query : object
+        A string, ``{"prompt": ...}``, ``{"messages": [...]}`` or a list of messages.
+
+    Returns
+    -------
+    list of dict or None
+        The messages.
+    """
+    if isinstance(query, Mapping) and "messages" in query:
+        return list(query["messages"])
+    if isinstance(query, (list, tuple)) and query and all(isinstance(m, Mapping) for m in query):
+        return list(query)
+    return None
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+class RequestError(DataError):
+    """A request body that breaks the OpenAI API's rules; ``param`` names the field."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationRequest:
+    """A checked ``/v1/chat/completions`` or ``/v1/completions`` request.
+
+    Attributes
+    ----------
+    kind : {'chat', 'completion'}
+        Which route.
+    prompts : tuple of str
+        The prompts (one for chat; a completions request may batch several).
+    messages : tuple of dict
+        The chat messages (empty for completions).
+    model : str
+        The model the client named ('' if none).
+    max_tokens : int
+        Largest completion length.
+    temperature, top_p : float
+        Sampling settings (temperature 0 is greedy).
+    n : int
+        Choices per prompt.
+    stream : bool
+        Answer as server-sent events.
+    include_usage : bool
+        Send a last chunk with ``usage`` (``stream_options.include_usage``).
+    logprobs : bool
+        Return per-token log-probabilities.
+    top_logprobs : int
+        Alternatives per position to return.
+    stop : tuple of str
+        Stop sequences (not part of the answer).
+    seed : int or None
+        Seed of the sampling.
+    echo : bool
+        Completions: prepend the prompt to the text.
+    """
+
+    kind: str
+    prompts: tuple[str, ...] = ()
+    messages: tuple[dict[str, str], ...] = ()
+    model: str = ""
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    stream: bool = False
+    include_usage: bool = False
+    logprobs: bool = False
+    top_logprobs: int = 0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    echo: bool = False
+
+
+def _number(body: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(f"'{name}' must be a number, got {json.dumps(value)[:40]}", param=name)
+    if not lo <= value <= hi:
+        raise RequestError(f"'{name}' must be between {lo} and {hi}, got {value}", param=name)
+    return float(value)
+
+
+def _integer(body: Mapping[str, Any], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"'{name}' must be an integer, got {json.dumps(value)[:40]}", param=name)
+    if not lo <= value <= hi:
+        raise RequestError(f"'{name}' must be between {lo} and {hi}, got {value}", param=name)
+    return value
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RequestError(f"'{name}' must be true or false, got {json.dumps(value)[:40]}", param=name)
+    return value
+
+
+def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = body.get("stop")
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
+        raise RequestError("'stop' must be a non-empty string or a list of up to 4 of them", param="stop")
+    return tuple(stop)
+
+
+def _common(body: Any, max_tokens_cap: int) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise RequestError(f"the body must be a JSON object, got {type(body).__name__}")
+    model = body.get("model", "")
+    if model is not None and not isinstance(model, str):
+        raise RequestError("'model' must be a string", param="model")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, Mapping):
+        raise RequestError("'stream_options' must be an object such as {\"include_usage\": true}",
+                           param="stream_options")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise RequestError("'seed' must be an integer", param="seed")
+    return dict(model=model or "", temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+                top_p=_number(body, "top_p", 1.0, 0.0, 1.0), n=_integer(body, "n", 1, 1, MAX_N),
+                stream=_flag(body, "stream"), include_usage=bool(options and options.get("include_usage")),
+                stop=_stop(body), seed=seed, _cap=max_tokens_cap)
+
+
+def _content(message: Mapping[str, Any], i: int) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: only text ones can be read by a language model
+        parts = []
+        for part in content:
+            if not (isinstance(part, Mapping) and part.get("type") == "text"
+                    and isinstance(part.get("text"), str)):
+                raise RequestError(f"messages[{i}].content: only text parts "
+                                   f"({{\"type\": \"text\", \"text\": ...}}) are supported",
+                                   param=f"messages[{i}].content")
+            parts.append(part["text"])
+        return "".join(parts)
+    if content is None and message.get("role") == "assistant":
+        return ""
+    raise RequestError(f"messages[{i}].content must be a string or a list of text parts",
+                       param=f"messages[{i}].content")
+
+
+def parse_chat_request(body: Any, *, max_tokens_cap: int = 4096) -> GenerationRequest:
+    """Check a ``/v1/chat/completions`` body and return it typed.
+
+    Parameters
+    ----------
+    body : object
+        The decoded JSON.
+    max_tokens_cap : int, default=4096
+        Largest ``max_tokens`` (or ``max_completion_tokens``) accepted.
+
+    Returns
+    -------
+    GenerationRequest
+        The request (``prompts`` is filled by the server once it renders the messages).
+
+    Raises
+    ------
+    RequestError
+        Naming the field that breaks the rules, and how.
+    """
+    common = _common(body, max_tokens_cap)
+    cap = common.pop("_cap")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("'messages' is required: a non-empty list of {\"role\", \"content\"} objects",
+                           param="messages")
+    checked = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise RequestError(f"messages[{i}] must be an object {{\"role\", \"content\"}}",
+                               param=f"messages[{i}]")
+        role = message.get("role")
+        if role not in ROLES:
+            raise RequestError(f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
+                               param=f"messages[{i}].role")
+        checked.append({"role": role, "content": _content(message, i)})
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    max_tokens = _integer({"max_tokens": limit}, "max_tokens", 256, 1, cap)
+    top = _integer(body, "top_logprobs", 0, 0, MAX_TOP_LOGPROBS) or 0
+    logprobs = _flag(body, "logprobs")
+    if top and not logprobs:
+        raise RequestError("'top_logprobs' needs 'logprobs': true", param="top_logprobs")
+    return GenerationRequest(kind="chat", messages=tuple(checked), max_tokens=max_tokens or 256,
+                             logprobs=logprobs, top_logprobs=top, **common)
+
+
+def parse_completion_request(body: Any, *, max_tokens_cap: int = 4096) -> GenerationRequest:
+    """Check a ``/v1/completions`` body and return it typed.
+
+    Parameters
+    ----------
+    body : object
+        The decoded JSON.
+    max_tokens_cap : int, default=4096
+        Largest ``max_tokens`` accepted.
+
+    Returns
+    -------
+    GenerationRequest
+        The request.
+
+    Raises
+    ------
+    RequestError
+        Naming the field that breaks the rules, and how.
+    """
+    common = _common(body, max_tokens_cap)
+    cap = common.pop("_cap")
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        prompts: tuple[str, ...] = (prompt,)
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = tuple(prompt)
+    else:
+        raise RequestError("'prompt' is required: a string or a non-empty list of strings (token-id prompts "
+                           "are not supported)", param="prompt")
+    if body.get("suffix") is not None:
+        raise RequestError("'suffix' is not supported by this server", param="suffix")
+    top = _integer(body, "logprobs", None, 0, 5)
+    return GenerationRequest(kind="completion", prompts=prompts,
+                             max_tokens=_integer(body, "max_tokens", 16, 1, cap) or 16,
+                             logprobs=top is not None, top_logprobs=top or 0, echo=_flag(body, "echo"),
+                             **common)
+
+
+# -- running a model --------------------------------------------------------------------------------
+
+def _held_back(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest end of ``text`` that could begin a stop sequence."""
+    best = 0
+    for stop in stops:
+        for k in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:k]):
+                best = max(best, k)
+                break
+    return best
+
+
+def run_generation(model: Any, prompt: str, *, max_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                   seed: int | None = None, top_logprobs: int = 0, stop: Iterable[str] = ()
+                   ) -> Iterator[tuple[TokenStep, str | None]]:
+    """Run a model and apply stop sequences; yield ``(step, finish_reason)`` pairs.
+
+    Text that might begin a stop sequence is held back until it is known not to, so a stop
+    sequence never reaches the caller, also when it spans tokens. The last pair has the finish
+    reason (``'stop'`` or ``'length'``) and may carry an empty step.
+
+    Parameters
+    ----------
+    model : LanguageModel
+        The model.
+    prompt : str
+        The prompt.
+    max_tokens : int
+        Largest completion length.
+    temperature, top_p, seed, top_logprobs
+        Passed to ``model.generate``.
+    stop : iterable of str, default=()
+        Stop sequences.
+
+    Yields
+    ------
+    (TokenStep, str or None)
+        A token (its text possibly shortened at a stop) and None, then a last one with the reason.
+    """
+    stops = tuple(stop)
+    emitted = ""
+    pending: list[TokenStep] = []
+    count = 0
+    for step in model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                               top_logprobs=top_logprobs):
+        count += 1
+        if not stops:
+            last = count >= max_tokens
+            yield step, ("length" if last else None)
+            if last:
+                return
+            continue
+        pending.append(step)
+        text = emitted + "".join(s.text for s in pending)
+        cut = min((text.find(s, max(len(emitted) - len(s), 0)) for s in stops if s in text), default=-1)
+        if cut >= 0:
+            keep = cut - len(emitted)
+            for s in pending:
+                if keep <= 0:
+                    break
+                yield s._replace(text=s.text[:keep]), None
+                keep -= len(s.text)
+            yield TokenStep(""), "stop"
+            return
+        hold = _held_back(text, stops)
+        while pending and len("".join(s.text for s in pending[1:])) >= hold:
+            first = pending.pop(0)
+            emitted += first.text
+            yield first, None
+        if count >= max_tokens:
+            for s in pending:
+                yield s, None
+            yield TokenStep(""), "length"
+            return
+    for s in pending:
+        yield s, None
+    yield TokenStep(""), "stop"
+
+
+# -- replies --------------------------------------------------------------------------------------
+
+def new_id(prefix: str) -> str:
+    """Return a fresh reply id (``chatcmpl-...``, ``cmpl-...``)."""
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def _chat_logprob_entry(step: TokenStep, top: int) -> dict[str, Any]:
+    alts = sorted((step.top_logprobs or {}).items(), key=lambda kv: -kv[1])[:top]
+    return {"token": step.text, "logprob": step.logprob, "bytes": list(step.text.encode("utf-8")),
+            "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in alts]}
+
+
+def chat_body(*, reply_id: str, created: int, model: str, choices: Sequence[tuple[list[TokenStep], str]],
+              logprobs: bool, top_logprobs: int, usage: Mapping[str, int]) -> dict[str, Any]:
+    """Build a ``chat.completion`` reply.
+
+    Parameters
+    ----------
+    reply_id : str
+        ``chatcmpl-...``.
+    created : int
+        Unix time.
+    model : str
+        The model's name.
+    choices : list of (steps, finish_reason)
+        Each choice's tokens and why it ended.
+    logprobs : bool
+        Include ``logprobs.content``.
+    top_logprobs : int
+        Alternatives per token.
+    usage : dict
+        ``prompt_tokens``, ``completion_tokens``, ``total_tokens``.
+
+    Returns
+    -------
+    dict
+        The JSON body.
+    """
+    out = []
+    for i, (steps, finish) in enumerate(choices):
+        message = {"role": "assistant", "content": "".join(s.text for s in steps)}
+        choice: dict[str, Any] = {"index": i, "message": message, "logprobs": None, "finish_reason": finish}
+        if logprobs:
+            choice["logprobs"] = {"content": [_chat_logprob_entry(s, top_logprobs) for s in steps if s.text]}
+        out.append(choice)
+    return {"id": reply_id, "object": "chat.completion", "created": created, "model": model, "choices": out,
+            "usage": dict(usage), "system_fingerprint": None}
+
+
+def _completion_logprobs(steps: Sequence[TokenStep], top: int, offset: int) -> dict[str, Any]:
+    tokens, lps, tops, offsets = [], [], [], []
+    for s in steps:
+        if not s.text:
+            continue
+        tokens.append(s.text)
+        lps.append(s.logprob)
+        best = sorted((s.top_logprobs or {}).items(), key=lambda kv: -kv[1])[:top]
+        tops.append(dict(best) if top else None)
+        offsets.append(offset)
+        offset += len(s.text)
+    return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
+
+
+def completion_body(*, reply_id: str, created: int, model: str,
+                    choices: Sequence[tuple[str, list[TokenStep], str]], logprobs: bool, top_logprobs: int,
+                    usage: Mapping[str, int]) -> dict[str, Any]:
+    """Build a ``text_completion`` reply.
+
+    Parameters
+    ----------
+    reply_id : str
+        ``cmpl-...``.
+    created : int
+        Unix time.
+    model : str
+        The model's name.
+    choices : list of (echoed prefix, steps, finish_reason)
+        Each choice's echoed prompt ('' without ``echo``), tokens and why it ended.
+    logprobs : bool
+        Include ``logprobs``.
+    top_logprobs : int
+        Alternatives per token.
+    usage : dict
+        ``prompt_tokens``, ``completion_tokens``, ``total_tokens``.
+
+    Returns
+    -------
+    dict
+        The JSON body.
+    """
+    out = []
+    for i, (prefix, steps, finish) in enumerate(choices):
+        out.append({"index": i, "text": prefix + "".join(s.text for s in steps), "finish_reason": finish,
+                    "logprobs": _completion_logprobs(steps, top_logprobs, len(prefix)) if logprobs else None})
+    return {"id": reply_id, "object": "text_completion", "created": created, "model": model, "choices": out,
+            "usage": dict(usage)}
+
+
+def chat_chunk(*, reply_id: str, created: int, model: str, index: int, step: TokenStep | None,
+               finish_reason: str | None, logprobs: bool, top_logprobs: int, first: bool = False,
+               usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Build one ``chat.completion.chunk`` (a token, the end of a choice, or the usage chunk).
+
+    Parameters
+    ----------
+    reply_id, created, model
+        As in the reply.
+    index : int
+        The choice.
+    step : TokenStep or None
+        The token (None for the usage chunk).
+    finish_reason : str or None
+        Set on a choice's last chunk.
+    logprobs : bool
+        Include the token's log-probability.
+    top_logprobs : int
+        Alternatives.
+    first : bool, default=False
+        The choice's first chunk (carries ``role``).
+    usage : dict, default=None
+        The usage chunk's counts (``choices`` is then empty).
+
+    Returns
+    -------
+    dict
+        The chunk.
+    """
+    chunk: dict[str, Any] = {"id": reply_id, "object": "chat.completion.chunk", "created": created,
+                             "model": model, "system_fingerprint": None}
+    if usage is not None:
+        chunk["choices"], chunk["usage"] = [], dict(usage)
+        return chunk
+    delta: dict[str, Any] = {"role": "assistant"} if first else {}
+    if step is not None and (step.text or first):
+        delta["content"] = step.text
+    choice: dict[str, Any] = {"index": index, "delta": delta, "logprobs": None,
+                              "finish_reason": finish_reason}
+    if logprobs and step is not None and step.text:
+        choice["logprobs"] = {"content": [_chat_logprob_entry(step, top_logprobs)]}
+    chunk["choices"] = [choice]
+    return chunk
+
+
+def completion_chunk(*, reply_id: str, created: int, model: str, index: int, step: TokenStep | None,
+                     finish_reason: str | None, logprobs: bool, top_logprobs: int, offset: int = 0,
+                     usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Build one streamed ``text_completion`` chunk.
+
+    Parameters
+    ----------
+    reply_id, created, model
+        As in the reply.
+    index : int
+        The choice.
+    step : TokenStep or None
+        The token (None for the usage chunk).
+    finish_reason : str or None
+        Set on a choice's last chunk.
+    logprobs : bool
+        Include the token's log-probability.
+    top_logprobs : int
+        Alternatives.
+    offset : int, default=0
+        Character offset of the token in the choice's text.
+    usage : dict, default=None
+        The usage chunk's counts.
+
+    Returns
+    -------
+    dict
+        The chunk.
+    """
+    chunk: dict[str, Any] = {"id": reply_id, "object": "text_completion", "created": created, "model": model}
+    if usage is not None:
+        chunk["choices"], chunk["usage"] = [], dict(usage)
+        return chunk
+    steps = [step] if step is not None and step.text else []
+    chunk["choices"] = [{"index": index, "text": "".join(s.text for s in steps),
+                         "finish_reason": finish_reason,
+                         "logprobs": _completion_logprobs(steps, top_logprobs, offset) if logprobs else None}]
+    return chunk
+
+
+def sse_event(payload: Any) -> bytes:
+    r"""Encode one server-sent event ``data: <json>\n\n`` (``[DONE]`` as is).
+
+    Parameters
+    ----------
+    payload : dict or str
+        A chunk, or the string ``'[DONE]'``.
+
+    Returns
+    -------
+    bytes
+        The event.
+    """
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterator[dict[str, Any]]:
+    """Decode a server-sent event stream into its JSON payloads, up to ``[DONE]``.
+
+    Parameters
+    ----------
+    lines : iterable of bytes or str
+        The stream's lines (without their line ends).
+    url : str, default=None
+        Where it came from, for error messages.
+
+    Yields
+    ------
+    dict
+        Each event's payload.
+
+    Raises
+    ------
+    ProtocolError
+        If an event is not JSON, or the peer sends an ``error`` event.
+    """
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        line = line.rstrip("\r")
+        if line == "":
+            if not data:
+                continue
+            text, data = "\n".join(data), []
+            if text.strip() == "[DONE]":
+                return
+            try:
+                payload = json.loads(text)
+            except ValueError:
+                raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
+                                    url=url) from None
+            if isinstance(payload, Mapping) and "error" in payload and "choices" not in payload:
+                error = payload["error"]
+                message = error.get("message") if isinstance(error, Mapping) else error
+                raise ProtocolError(f"{url}: the stream ended with an error: {message}", url=url)
+            yield payload
+        elif line.startswith(":"):
+            continue  # a comment (keep-alive)
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" ") if line[5:6] == " " else line[5:])
+    if data:
+        text = "\n".join(data)
+        if text.strip() != "[DONE]":
+            try:
+                yield json.loads(text)
+            except ValueError:
+                raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
+                                    url=url) from None
+
+
+def generation_from_reply(reply: Any, *, prompt: str | None = None, source: str = "cloud",
+                          url: str | None = None) -> Generation:
+    """Turn an OpenAI-compatible reply (chat or completion) into a :class:`Generation`.
+
+    Parameters
+    ----------
+    reply : dict
+        The decoded JSON reply.
+    prompt : str, default=None
+        The prompt, recorded on the generation.
+    source : str, default='cloud'
+        Where it came from.
+    url : str, default=None
+        For error messages.
+
+    Returns
+    -------
+    Generation
+        The first choice, its log-probabilities, the other choices as ``samples``, the usage.
+
+    Raises
+    ------
+    ProtocolError
+        If the reply has no choices.
+    """
+    if not isinstance(reply, Mapping) or not isinstance(reply.get("choices"), list) or not reply["choices"]:
+        raise ProtocolError(f"{url}: the reply has no choices: {str(reply)[:200]}", url=url)
+    texts, first = [], reply["choices"][0]
+    for choice in reply["choices"]:
+        if not isinstance(choice, Mapping):
+            raise ProtocolError(f"{url}: a choice is not an object: {str(choice)[:100]}", url=url)
+        message = choice.get("message")
+        texts.append(str((message or {}).get("content") or "") if isinstance(message, Mapping)
+                     else str(choice.get("text") or ""))
+    tokens: list[str] = []
+    lps: list[float] = []
+    tops: list[dict[str, float]] = []
+    logprobs = first.get("logprobs")
+    if isinstance(logprobs, Mapping) and isinstance(logprobs.get("content"), list):
+        for entry in logprobs["content"]:
+            tokens.append(str(entry.get("token", "")))
+            lps.append(entry.get("logprob"))
+            tops.append({str(t.get("token")): t.get("logprob") for t in entry.get("top_logprobs") or []})
+    elif isinstance(logprobs, Mapping):
+        tokens = [str(t) for t in logprobs.get("tokens") or []]
+        lps = list(logprobs.get("token_logprobs") or [])
+        tops = [dict(t or {}) for t in logprobs.get("top_logprobs") or []]
+    usage = reply.get("usage") or {}
+    return Generation(text=texts[0], tokens=tokens, token_logprobs=lps, top_logprobs=tops, samples=texts[1:],
+                      prompt=prompt, finish_reason=str(first.get("finish_reason") or "stop"),
+                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                      completion_tokens=int(usage.get("completion_tokens") or 0),
+                      model=str(reply.get("model") or ""), source=source)
+
+
+def now() -> int:
+    """Return the Unix time in whole seconds (the ``created`` field)."""
+    return int(time.time())

@@ -1,0 +1,102 @@
+"""Long-lived workers: a joint-inference edge's metrics port, its numbers, and its counted warnings."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import numpy as np
+import pytest
+import requests
+
+from sedna_lib.config import Config
+from sedna_lib.context import Context
+
+from .test_metrics_status import scrape
+
+pytestmark = pytest.mark.integration
+
+
+class Edge:
+    def predict(self, data, **kwargs):
+        return [0.5, 0.5]
+
+
+class Cloud:
+    def predict(self, data, **kwargs):
+        return [2 * float(np.asarray(data).ravel()[0])]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_edge_worker_serves_metrics_that_follow_an_outage_and_counts_its_warnings(tmp_path, caplog):
+    pytest.importorskip("fastapi")
+    from sedna_lib.joint_inference import BigModelService, JointInference
+
+    caplog.set_level(logging.INFO, logger="sedna_lib")
+    cloud_port = _free_port()
+    context = Context(Config(service_name="ji-svc", worker_name="edge-0", metrics_port=0))
+    job = JointInference(Edge(), "CloudOnly", context=context, offload_dir=str(tmp_path), report=False,
+                         cloud=f"http://127.0.0.1:{cloud_port}/ji-svc")
+    job.client.max_retries = 0
+    job.start()
+    url = job.status_.url
+    try:
+        before = scrape(url)
+        for i in range(25):  # the cloud is down: the edge answers every sample
+            assert job.inference(np.array([float(i)])).cloud is None
+        down = scrape(url)
+        ready_down = requests.get(url + "/readyz", timeout=5)
+        with BigModelService(Cloud(), context=Context(Config(service_name="ji-svc"))).start(
+                host="127.0.0.1", port=cloud_port, block=False):
+            job.client.breaker.reset_timeout = 0.0  # the next call is the breaker's trial
+            result = job.inference(np.array([21.0]))
+            up = scrape(url)
+            ready_up = requests.get(url + "/readyz", timeout=5)
+        page = requests.get(url + "/", timeout=5).text
+    finally:
+        job.close()
+
+    edge = 'sedna_ji_samples_total{answered_by="edge"}'
+    cloud = 'sedna_ji_samples_total{answered_by="cloud"}'
+    assert before[edge] == 0 and before["sedna_ji_offload_budget_ratio"] == 1
+    assert down[edge] == 25 and down["sedna_ji_hard_examples_total"] == 25
+    assert down["sedna_ji_cloud_breaker_state"] == 1 and down["sedna_ji_offload_ratio"] == 0
+    assert down["sedna_ji_offload_queue_depth"] == 25
+    assert down['sedna_ji_cloud_failures_total{reason="away"}'] >= 1
+    assert ready_down.status_code == 503
+    assert "answered by the edge" in ready_down.json()["checks"]["cloud"]["detail"]
+    assert result.cloud == [42.0]
+    assert up[cloud] == 1 and up["sedna_ji_cloud_breaker_state"] == 0
+    assert up["sedna_ji_offload_ratio"] == pytest.approx(1 / 26)
+    assert ready_up.status_code == 200
+    assert "sedna_lib joint-inference edge &#x27;edge-0&#x27;" in page
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "sedna_lib.joint_inference" and r.levelno >= logging.WARNING]
+    # one line when the cloud goes, one count of what the edge answered, one when it is back: not 25
+    assert warnings[0].startswith("the cloud is unavailable; hard examples are answered by the edge")
+    counted = [w for w in warnings if w.startswith("cloud unreachable: ")]
+    assert len(counted) == 1 and counted[0].startswith("cloud unreachable: 25 samples answered by the edge "
+                                                       "in the last ")
+    assert any(w.startswith("the cloud answers again") for w in warnings)
+    assert len(warnings) <= 4
+    info = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.joint_inference"]
+    assert f"joint-inference edge 'edge-0': status page {url}/, metrics {url}/metrics" in info
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/metrics", timeout=2)  # the port closes with the job
+
+
+def test_edge_worker_without_a_metrics_port_serves_nothing_but_keeps_counting(tmp_path):
+    from sedna_lib.joint_inference import JointInference
+
+    job = JointInference(Edge(), "EdgeOnly", context=Context(Config(service_name="ji-svc")),
+                         cloud="http://127.0.0.1:9/ji-svc", offload_dir=str(tmp_path), report=False)
+    with job:
+        job.inference(np.array([1.0]))
+
+    assert job.status_.url is None
+    assert job.status_.site.metrics.value("sedna_ji_samples_total", answered_by="edge") == 1
