@@ -507,6 +507,9 @@ class Config:
                                     help="Port where a long-lived worker (joint-inference edge, incremental "
                                          "inference) serves /metrics, /healthz, /readyz and its status page; "
                                          "unset: none, 0: a free port.")
+    metrics_bind_ip: str = _var("SEDNA_METRICS_BIND_IP", "0.0.0.0",
+                                help="Address a worker's SEDNA_METRICS_PORT binds (all interfaces, so that "
+                                     "Prometheus can scrape the pod).")
 
     # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
     llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,
