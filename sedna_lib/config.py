@@ -450,8 +450,10 @@ class Config:
                                                "peer host (default video-analytics-videoanalytics).")
     det_model_bind_port: int = _var("DET_MODEL_BIND_PORT", 4000, _int, help="Video-analytics service port.")
     legacy_pickle: bool = _var("SEDNA_LEGACY_PICKLE", False, parse_bool,
-                               help="Accept and send pickle on the multi-edge REST/Kafka wire, to talk to "
-                                    "original Sedna components. Unsafe with untrusted peers; off by default.")
+                               help="Accept and send pickle on the multi-edge REST/Kafka wire, and Sedna's "
+                                    "pickled knowledge-base index (read through an allow-list of the "
+                                    "index's classes), to talk to original Sedna components. Unsafe with "
+                                    "untrusted peers; off by default.")
     # -- sedna_lib's own settings (beyond Sedna) -----------------------------------------------
     auth_token: str | None = _var("SEDNA_AUTH_TOKEN", None, secret=True,
                                   help="Shared token: servers require it, clients send it.")

@@ -72,8 +72,9 @@ class LLMJointInference(JointInference):
     def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
                  config: Mapping[str, Any] | None = None, *, cache_size: int | None = None,
                  prices: Prices | None = None, history: int = 1000, **kwargs: Any) -> None:
-        if callable(getattr(estimator, "generate", None)) and not isinstance(estimator, EdgeLM):
-            estimator = EdgeLM(estimator)
+        if (callable(getattr(estimator, "generate", None)) and not isinstance(estimator, (EdgeLM, type))
+                and callable(getattr(estimator, "count_tokens", None))):
+            estimator = EdgeLM(estimator)  # a bare language model instance (a class is built by the backend)
         super().__init__(estimator, hard_example_mining, config, **kwargs)
         self.cache_size = cache_size
         self.prices = prices
