@@ -12,6 +12,7 @@ Memory: tracemalloc peak of the streaming FedAvg path, in model copies (bar: <= 
 
     python benchmarks/f4_aggregation.py                 # 5 reps (3 at 100 updates); robust ones at 10 updates
     python benchmarks/f4_aggregation.py --reps-100 5 --robust-100   # the committed figures used --reps-100 5
+    python benchmarks/f4_aggregation.py --probe-only --reps 9 --reps-100 5   # FedAvg vs a read-once memory probe
 """
 
 from __future__ import annotations
@@ -62,6 +63,41 @@ def ours_robust(name, updates, ns, template, **params):
     return agg.finish()
 
 
+def read_once_probe(updates) -> float:
+    """One pass that reads every byte of every update once (vectorised ``max``): the bandwidth floor."""
+    out = 0.0
+    for u in updates:
+        for w in u:
+            out += float(w.max())
+    return out
+
+
+def probe_only(args) -> dict:
+    """FedAvg against the read-once probe on the same updates, interleaved (F4 bar: within 1.3x)."""
+    results: dict = {}
+    rows = []
+    for n_up in args.updates:
+        for dtype in args.dtypes:
+            updates, ns = fc.synthetic_updates(n_up, HIDDEN, dtype)
+            template = [np.zeros_like(w) for w in updates[0]]
+            times: dict[str, list[float]] = {"probe": [], "fedavg": []}
+            for _ in range(args.reps if n_up <= 10 else args.reps_100):
+                times["probe"].append(timed(read_once_probe, updates)[0])
+                times["fedavg"].append(timed(ours_fedavg, updates, ns, template)[0])
+            med = {k: fc.median(v) for k, v in times.items()}
+            results[f"{n_up}x{dtype}"] = {"median_s": med, "all_s": times,
+                                          "ratio": med["fedavg"] / med["probe"]}
+            rows.append([n_up, dtype, fc.fmt_ms(med["probe"]), fc.fmt_ms(med["fedavg"]),
+                         f"{med['fedavg'] / med['probe']:.2f}x"])
+            print(f"{n_up} x {dtype} done", flush=True)
+            del updates
+    print("\nF4 probe: FedAvg (streaming add) vs one read of the same updates, medians")
+    print(fc.table(["updates", "dtype", "read-once probe", "sedna_lib FedAvg", "FedAvg / probe"], rows))
+    payload = {"results": results, "machine": machine()}
+    write_results(args.name, payload)
+    return payload
+
+
 def timed(fn, *a, **k):
     gc.collect()
     t = time.perf_counter()
@@ -78,7 +114,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--robust-100", action="store_true", help="time Krum/TrimmedMean/Median at 100 updates too")
     parser.add_argument("--no-flower", action="store_true")
     parser.add_argument("--no-sedna-style", action="store_true")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="only FedAvg vs the read-once memory probe (written to results/<name>.json)")
+    parser.add_argument("--name", default="f4_probe", help="results file name for --probe-only")
     args = parser.parse_args(argv)
+    if args.probe_only:
+        return probe_only(args)
     if not args.no_flower:
         from _flower_venv import run_flower, versions
     results: dict = {}

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from .exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, clone_estimator, write_model_config
+from .observability.progress import progress as progress_report
 from .registry import Kind
 from .storage.local import atomic_path
 
@@ -24,7 +24,6 @@ __all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
 
 logger = logging.getLogger(__name__)
 
-_STAGES = ("infer", "mine", "label", "retrain", "evaluate", "deploy")
 _EPS = 1e-9
 
 
@@ -141,30 +140,6 @@ def score_metric(name: str | Callable[[Any, Any], float], y_true: Any, y_pred: A
                          f"or a callable(y_true, y_pred)")
 
 
-class _Progress:
-    """A one-line text progress bar (no dependency), redrawn in place on a terminal."""
-
-    def __init__(self, stream: TextIO | None, title: str, total: int, width: int = 24) -> None:
-        self.stream = stream
-        self.title = title
-        self.total = total
-        self.width = width
-        self.done = 0
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if self.stream is None:
-            return
-        filled = int(self.width * self.done / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        end = "\n" if self.done >= self.total else ""
-        prefix = "\r" if getattr(self.stream, "isatty", lambda: False)() else ""
-        if prefix or end:
-            percent = 100 * self.done // self.total
-            self.stream.write(f"{prefix}{self.title} [{bar}] {percent:3d}% {label:<9}{end}")
-            self.stream.flush()
-
-
 def _improves(candidate: float, serving: float, min_delta: float) -> bool:
     # Metric differences are float sums: 0.57 - 0.56 < 0.01 in binary, so a gain of exactly
     # ``min_delta`` is accepted within a relative tolerance; a worse model never is.
@@ -230,7 +205,9 @@ class IncrementalLoop:
         separate inference process (``MODEL_HOT_UPDATE``) picks the new model up. Needs
         ``output_dir`` (the deployed models are saved there).
     progress : bool or file, default=True
-        Draw a progress bar per round (on stderr, or on the given file).
+        Report each round's result: a bar on a terminal (stderr, or the given file), else one
+        line per round (an INFO log line, or a line on the given file), plus "kept the old model:
+        +0.0018 < min_delta 0.01" when a round does not deploy. False: nothing.
     context : Context, default=None
         Registry, storage and configuration; built from the environment when None.
 
@@ -423,7 +400,39 @@ class IncrementalLoop:
         self._deploy(backend, "round-0000")
         self._eval_data = eval_data
         self._write_records()
+        self._report: Any = None  # opened by run() (which knows the rounds) or the first step()
         return self
+
+    def _open_report(self, total: int | None) -> Any:
+        """Start the per-round report (None when ``progress`` is False)."""
+        if self.progress is False:
+            return None
+        stream = None if self.progress is True else self.progress
+        report = progress_report(total, "round", logger=logger, stream=stream)
+        report.note("initial model: %s %.4f on %d held-out samples", self._metric_name(),
+                    self.initial_metric_, len(self._eval_data[1]))
+        return report
+
+    def _say(self, record: RoundRecord) -> None:
+        """Report one round: its numbers, and why the old model stays when it does."""
+        if self._report is None:
+            self._report = self._open_report(None)
+        report = self._report
+        if report is None:
+            return
+        gain = record.metric_candidate - record.metric_before
+        report.step(uploaded=f"{record.uploaded}/{record.stream_samples}",
+                    **{record.metric: round(record.metric_after, 4)},
+                    model=record.model_version)
+        if record.deployed:
+            report.note("round %d: deployed %s: %s %.4f -> %.4f (%+.4f >= min_delta %s)", record.round,
+                        record.model_version, record.metric, record.metric_before, record.metric_candidate,
+                        gain, self.min_delta)
+        elif record.uploaded == 0:
+            report.note("round %d: kept the old model: no hard examples to learn from", record.round)
+        else:
+            report.note("round %d: kept the old model: %+.4f < min_delta %s", record.round, gain,
+                        self.min_delta)
 
     def step(self, batch: Any) -> RoundRecord:
         """Run one round on a batch of the stream.
@@ -446,17 +455,13 @@ class IncrementalLoop:
         """
         started = time.perf_counter()
         number = len(self.records_) + 1
-        stream = None if self.progress is False else (sys.stderr if self.progress is True else self.progress)
-        bar = _Progress(stream, f"round {number}", len(_STAGES))
         if isinstance(batch, tuple) and len(batch) == 2:
             x, y_true = np.asarray(batch[0]), np.asarray(batch[1])
         else:
             x, y_true = np.asarray(batch), None
         serving = self.slot_.get()
         outputs = self._scores(serving, x)
-        bar.step("infer")
         chosen = self._select(self.miner_, outputs, len(x))
-        bar.step("mine")
         batch_name, pending = None, 0
         if self.hard_example_output and len(chosen):
             batch_name = f"round-{number:04d}"
@@ -481,7 +486,6 @@ class IncrementalLoop:
                             "or (x, y) batches")
         if len(labels) != len(chosen):
             raise DataError(f"the labeler returned {len(labels)} labels for {len(chosen)} samples")
-        bar.step("label")
         self.seen_ += len(x)
         self.uploaded_ += len(chosen)
         if len(chosen):
@@ -490,15 +494,12 @@ class IncrementalLoop:
             self.labelled_y_ = np.concatenate([self.labelled_y_, labels])
         before = self._evaluate(serving, self._eval_data)
         candidate = self._train(self.labelled_x_, self.labelled_y_) if len(chosen) else None
-        bar.step("retrain")
         cand_metric = self._evaluate(candidate, self._eval_data) if candidate is not None else before
-        bar.step("evaluate")
         deployed = candidate is not None and _improves(cand_metric, before, float(self.min_delta))
         version = self.slot_.version
         if deployed:
             version = f"round-{number:04d}"
             self._deploy(candidate, version)
-        bar.step("deploy")
         record = RoundRecord(round=number, stream_samples=len(x), uploaded=len(chosen),
                              upload_fraction=len(chosen) / len(x) if len(x) else 0.0,
                              labelled_total=len(self.labelled_y_), metric=self._metric_name(),
@@ -508,6 +509,7 @@ class IncrementalLoop:
                              hard_example_batch=batch_name, hard_examples_pending=pending)
         self.records_.append(record)
         self._write_records()
+        self._say(record)
         return record
 
     def _metric_name(self) -> str:
@@ -540,8 +542,14 @@ class IncrementalLoop:
             If ``rounds`` is missing or not positive for a single-array stream.
         """
         self.start(initial, eval_data)
-        for batch in self._batches(stream, rounds):
-            self.step(batch)
+        batches = self._batches(stream, rounds)
+        self._report = self._open_report(len(batches) if hasattr(batches, "__len__") else None)
+        try:
+            for batch in batches:
+                self.step(batch)
+        finally:
+            if self._report is not None:
+                self._report.close()
         return list(self.records_)
 
     @staticmethod

@@ -9,7 +9,6 @@ runs N clients in one process, with no server, through the same client and aggre
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -18,6 +17,7 @@ from ._federated_client import RoundOutcome, count_samples, local_round, run_cli
 from .base import Aggregator
 from .context import Context
 from .exceptions import ParameterError
+from .observability.progress import progress as progress_report
 from .registry import Kind
 
 __all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for", "path_name"]
@@ -108,31 +108,6 @@ def _resolve(obj: Any, framework: str) -> Any:
     return resolve(framework) if callable(resolve) and hasattr(obj, "sedna_lib_kind") else obj
 
 
-class _Progress:
-    """A one-line progress bar on stderr (no dependency)."""
-
-    def __init__(self, enabled: bool, stream: Any = None) -> None:
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.started = time.perf_counter()
-
-    def __call__(self, outcome: RoundOutcome, metrics: dict | None, total: int | None) -> None:
-        if not self.enabled:
-            return
-        width = 20
-        done = outcome.round_number
-        bar = ""
-        if total or outcome.is_last:  # without the round count (a trainer rarely knows it) no bar is drawn
-            frac = 1.0 if outcome.is_last else min(done / total, 1.0)
-            bar = " [" + "#" * int(frac * width) + "-" * (width - int(frac * width)) + "]"
-        shown = " ".join(f"{k}={v:.4f}" for k, v in (metrics or {}).items() if isinstance(v, (int, float)))
-        tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        lead, end = ("\r", "\n" if outcome.is_last else "") if tty else ("", "\n")  # pipes: a line per round
-        self.stream.write(f"{lead}round {done}{'/' + str(total) if total else ''}{bar} {shown} "
-                          f"({time.perf_counter() - self.started:.1f} s){end}")
-        self.stream.flush()
-
-
 class _LCRounds:
     """Per-round LocalController reports of a deployed trainer (``kind: train``, as FederatedLearning's)."""
 
@@ -201,7 +176,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     client_id : str, default=None
         Overrides ``WORKER_NAME``.
     progress : bool, default=True
-        Show a per-round progress bar on stderr.
+        Report each round with its metrics: a ``tqdm`` bar on stderr when it is a terminal (one
+        update per round), else one INFO log line per round.
     on_round : callable, default=None
         Called with each round's :class:`~sedna_lib._federated_client.RoundOutcome`.
     rounds_hint : int, default=None
@@ -235,14 +211,18 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     if seed is not None:
         kwargs["seed"] = int(seed)
     client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
-    bar = _Progress(progress)
     total = rounds_hint or ctx.config.exit_round
+    bar = progress_report(total, "round", logger=logger) if progress else None
     lc = _LCRounds(ctx) if ctx.config.job_name else None
 
     def report(outcome: RoundOutcome) -> None:
         metrics = backend.evaluate(test_loader, **_eval_kwargs(kwargs)) if test_loader is not None else None
-        bar(outcome, metrics if isinstance(metrics, dict) else None, total)
-        logger.info("round %d: %s", outcome.round_number, metrics)
+        if bar is not None:
+            shown = {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))} \
+                if isinstance(metrics, dict) else {}
+            bar.step(max(outcome.round_number - bar.n, 1), samples=outcome.total_sample, **shown)
+        else:
+            logger.debug("round %d: %s", outcome.round_number, metrics)
         if lc is not None:
             lc(outcome)
         if on_round is not None:
@@ -253,6 +233,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
                    on_round=report)
     finally:
         client.close()
+        if bar is not None:
+            bar.close()
         if lc is not None:
             lc.close()
     return getattr(backend, "model", None) or _model_of(backend, model)

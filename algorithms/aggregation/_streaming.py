@@ -53,6 +53,10 @@ class StreamingMean(Aggregator):
             self._shapes = [a.shape for a in layers]
             self._dtypes = [a.dtype for a in layers]
         _math.check_layers(layers, self._shapes, self.names_, who=who)
+        _math.check_finite(layers, self.names_, who=who)  # before anything is added: no trace when refused
+        # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
+        self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
+                        for d, a in zip(self._dtypes, layers)]
         if self._acc is None:
             self._acc = _math.new_accumulator(self._template if self._template is not None else layers)
         _math.accumulate(self._acc, layers, n, self._scratch)
@@ -109,6 +113,7 @@ class BufferedRound(Aggregator):
         if self._shapes is None:
             self._shapes = [a.shape for a in layers]
         _math.check_layers(layers, self._shapes, getattr(self, "names_", None), who=who)
+        _math.check_finite(layers, getattr(self, "names_", None), who=who)
         self._updates.append(layers)
         self._ns.append(n)
 

@@ -82,10 +82,14 @@ class BaseAggregation(Aggregator):
         if not hasattr(self, "_clients"):
             self.begin_round(None)
         try:
-            self._clients.append(AggClient(update.num_samples, update.weights))
+            n, weights = update.num_samples, update.weights
         except AttributeError:
             raise AggregationError("an update needs 'weights' and 'num_samples', got "
                                    f"{type(update).__name__}") from None
+        who = getattr(update, "client_id", "") or "update"
+        _math.check_finite(_math.as_layers(weights), getattr(self, "names_", None),
+                           who=f"update from {who!r}" if who != "update" else who)
+        self._clients.append(AggClient(n, weights))
 
     def finish(self) -> list:
         """Call ``aggregate`` on the round's updates and return its model as arrays.

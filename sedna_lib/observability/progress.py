@@ -46,6 +46,8 @@ class Progress:
         Draw a ``tqdm`` bar (on ``stream``) instead of logging lines.
     stream : file-like
         The bar's stream.
+    lines : file-like, default=None
+        Where the per-step lines go without a bar, instead of ``logger``.
 
     Attributes
     ----------
@@ -55,10 +57,12 @@ class Progress:
         Whether a bar is drawn.
     """
 
-    def __init__(self, total: int | None, desc: str, logger: logging.Logger, bar: bool, stream: Any) -> None:
+    def __init__(self, total: int | None, desc: str, logger: logging.Logger, bar: bool, stream: Any,
+                 lines: Any = None) -> None:
         self.total = total
         self.desc = desc
         self.logger = logger
+        self._lines = lines
         self.n = 0
         self.bar = bar
         self._bar: Any = None
@@ -90,7 +94,14 @@ class Progress:
             self._bar.update(n)
             return
         count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
-        self.logger.info("%s %s%s", self.desc, count, f" {shown}" if shown else "")
+        self._say(f"{self.desc} {count}{' ' + shown if shown else ''}")
+
+    def _say(self, line: str) -> None:
+        if self._lines is not None:
+            self._lines.write(line + "\n")
+            self._lines.flush()
+        else:
+            self.logger.info("%s", line)
 
     def note(self, message: str, *args: Any) -> None:
         """Say something between steps (above the bar on a terminal, a log line otherwise).
@@ -102,10 +113,11 @@ class Progress:
         *args : object
             Its arguments.
         """
+        text = message % args if args else message
         if self._bar is not None:
-            self._bar.write(message % args if args else message)
+            self._bar.write(text, file=self._bar.fp)
         else:
-            self.logger.info(message, *args)
+            self._say(text)
 
     def close(self) -> None:
         """End the bar (or log nothing more); safe to call twice."""
@@ -124,7 +136,11 @@ class Progress:
 
 def progress(total: int | None, desc: str, *, logger: logging.Logger | None = None, bar: bool | None = None,
              stream: Any = None) -> Progress:
-    """Start a progress report: a ``tqdm`` bar when ``stream`` is a terminal, one log line per step otherwise.
+    """Start a progress report: a ``tqdm`` bar on a terminal, one line per step otherwise.
+
+    Without ``stream``, the bar goes to stderr when it is a terminal, and otherwise each step is
+    one INFO line of ``logger`` (seen once logging is configured). With a ``stream`` that is not
+    a terminal (a file the caller chose), the lines are written to it.
 
     Parameters
     ----------
@@ -137,7 +153,8 @@ def progress(total: int | None, desc: str, *, logger: logging.Logger | None = No
     bar : bool, default=None
         Force the bar on or off; None decides by ``stream.isatty()``.
     stream : file-like, default=None
-        Where the bar is drawn; the current ``sys.stderr``.
+        Where the bar is drawn (and, when it is not a terminal, the lines written); the current
+        ``sys.stderr`` for the bar and ``logger`` for the lines when omitted.
 
     Returns
     -------
@@ -157,8 +174,10 @@ def progress(total: int | None, desc: str, *, logger: logging.Logger | None = No
     round 1/2 accuracy=0.9123 loss=0.3
     round 2/2 accuracy=0.93
     """
+    explicit = stream is not None
     stream = sys.stderr if stream is None else stream
     if bar is None:
         isatty = getattr(stream, "isatty", None)
         bar = bool(isatty and isatty())
-    return Progress(total, desc, logger or _default_logger, bar, stream)
+    return Progress(total, desc, logger or _default_logger, bar, stream,
+                    lines=stream if explicit and not bar else None)

@@ -240,8 +240,9 @@ class AggregationServer:
                                   health=health,
                                   details={"aggregation": self.name_, "rounds": self._exit_round,
                                            "participants per round": self._participants,
-                                           "round deadline": f"{self._timeout:.0f} s (then at least "
-                                                             f"{self._min_clients} updates)",
+                                           "round deadline": f"{self._timeout:.0f} s, then at least "
+                                                             f"{self._min_clients} of "
+                                                             f"{self._participants} updates",
                                            "auth": "token" if self._token else "off"})
         self.status_.add_chart("rounds", "Accuracy and loss per round", "round", "value")
         self.status_.metrics.gauge("sedna_fl_clients_connected").set_function(lambda: len(self.peers_))

@@ -11,7 +11,7 @@ from sedna_lib.registry import Kind, create, names
 from sedna_lib.testing import check_aggregator
 
 EXPECTED = {"FedAvg", "FedAvgM", "FedProx", "FedAdam", "FedYogi", "Krum", "TrimmedMean", "Median", "MistNet",
-            "FedAvgV2"}
+            "FedAvgV2", "MultiKrum", "Bulyan"}
 
 
 def test_all_aggregators_are_registered():
@@ -20,7 +20,8 @@ def test_all_aggregators_are_registered():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED | {"FedAdagrad"}))
 def test_registered_aggregator_meets_the_contract(name):
-    check_aggregator(create(Kind.AGGREGATION, name))
+    # Bulyan's default f=1 needs 4 f + 3 = 7 updates a round
+    check_aggregator(create(Kind.AGGREGATION, name), n_clients=7 if name == "Bulyan" else 5)
 
 
 def test_fedavg_accepts_sedna_aggclients_and_keeps_total_size():
@@ -81,3 +82,50 @@ def test_simple_client_choose_fraction_with_minimum():
 def test_simple_client_choose_bad_fraction_raises():
     with pytest.raises(ParameterError, match="fraction must be in"):
         SimpleClientChoose(fraction=2.0).count(5)
+
+
+@pytest.mark.parametrize("name", ["FedAvg", "FedAvgM", "FedAdam", "Krum", "Median", "TrimmedMean"])
+def test_an_update_with_nan_or_inf_is_refused_and_leaves_the_round_intact(name):
+    from sedna_lib.base import ClientUpdate
+    from sedna_lib.registry import Kind, default_registry
+
+    agg = default_registry.create(Kind.AGGREGATION, name)
+    agg.begin_round([np.zeros((2, 2)), np.zeros(2)])
+    agg.add(ClientUpdate([np.ones((2, 2)), np.ones(2)], 1, "a"))
+    bad = ClientUpdate([np.full((2, 2), 1e300), np.array([1.0, np.nan])], 5, "bad")  # huge first, NaN later
+    with pytest.raises(AggregationError, match=r"update from 'bad': layer 1 has 1 non-finite"):
+        agg.add(bad)
+    agg.add(ClientUpdate([np.full((2, 2), 3.0), np.full(2, 3.0)], 1, "b"))
+    out = agg.finish()
+    assert all(np.isfinite(w).all() for w in out)
+    if name == "FedAvg":
+        assert [w.tolist() for w in out] == [[[2.0, 2.0], [2.0, 2.0]], [2.0, 2.0]]
+
+
+def test_fedavg_sums_float32_in_float64_and_keeps_float32():
+    from sedna_lib.algorithms.aggregation import FedAvg
+    from sedna_lib.base import ClientUpdate
+
+    agg = FedAvg()
+    agg.begin_round(None)
+    for cid in ("a", "b", "c"):  # a float32 running sum would overflow to inf on the second add
+        agg.add(ClientUpdate([np.array([3e38, 1.0 + 2 ** -23], "float32")], 2, cid))
+    out = agg.finish()
+    assert out[0].dtype == np.float32 and out[0].tolist() == [np.float32(3e38), np.float32(1.0 + 2 ** -23)]
+
+
+def test_fedavg_of_float32_and_float64_peers_is_float64_whatever_arrives_first():
+    from sedna_lib.algorithms.aggregation import FedAvg
+    from sedna_lib.base import ClientUpdate
+
+    f32 = ClientUpdate([np.array([0.1, 0.7], "float32")], 3, "binary")
+    f64 = ClientUpdate([[0.3, 0.9]], 1, "json")  # what Sedna's JSON carries
+    expected = (np.array([0.1, 0.7], "float32").astype(np.float64) * 3 + np.array([0.3, 0.9])) / 4
+    for order in ((f32, f64), (f64, f32)):
+        agg = FedAvg()
+        agg.begin_round(None)
+        for u in order:
+            agg.add(u)
+        out = agg.finish()
+        assert out[0].dtype == np.float64
+        np.testing.assert_array_equal(out[0], expected)

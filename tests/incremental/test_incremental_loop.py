@@ -47,7 +47,18 @@ def test_rounds_respect_the_budget_and_write_json_records(tmp_path, digits_strea
     doc = json.loads((out / "rounds.json").read_text())
     assert [r["round"] for r in doc["rounds"]] == [1, 2, 3] and doc["upload_budget"] == 0.1
     assert set(doc["rounds"][0]) >= {"uploaded", "metric_before", "metric_after", "deployed"}
-    assert progress.getvalue().count("100%") == 3
+    lines = progress.getvalue().splitlines()  # a file, not a terminal: one line per round, and why
+    assert lines[0].startswith("initial model: accuracy ")
+    assert [line.split(" uploaded=")[0] for line in lines if " uploaded=" in line] == [
+        "round 1/3", "round 2/3", "round 3/3"]
+    assert lines[1].startswith("round 1/3 uploaded=12/120 accuracy=")
+    for r in records:
+        said = next(line for line in lines if line.startswith(f"round {r.round}: "))
+        gain = r.metric_candidate - r.metric_before
+        if r.deployed:
+            assert said.startswith(f"round {r.round}: deployed round-000{r.round}: accuracy ")
+        else:
+            assert said == f"round {r.round}: kept the old model: {gain:+.4f} < min_delta 0.01"
     for r in records:
         assert r.metric_after >= r.metric_before
         assert r.deployed == (r.metric_candidate - r.metric_before >= 0.01)

@@ -212,3 +212,29 @@ def test_wrong_aggregation_path_is_refused(serve):
     server = serve()
     with pytest.raises(TransportError, match="aggregates with 'FedAvg'"):
         AggregationClient(server.url.replace("FedAvg", "FedProx"), "p", connect_timeout=5).connect()
+
+
+def test_non_finite_update_is_refused_with_4400_naming_the_layer_and_the_round_goes_on(serve):
+    server = serve(exit_round=1, participants_count=2, min_clients=1)
+    with AggregationClient(server.url, "bad", connect_timeout=5, recv_timeout=5) as bad:
+        bad.send_update([np.ones((2, 2), "float32"), np.array([1.0, np.nan], "float32")], 1, round_number=1,
+                        names=["dense/kernel", "dense/bias"])
+        with pytest.raises(AggregationError, match=r"layer 1 \('dense/bias'\) has 1 non-finite"):
+            bad.recv_weights()
+    raw = _raw(server.url)  # a Sedna peer: Python's json writes NaN as a bare literal
+    raw.send(json.dumps({"type": "subscribe", "client_id": "orig"}))
+    raw.recv(timeout=5)
+    raw.send('{"type": "update_weight", "client": "orig", "data": {"num_samples": 1, '
+             '"weights": [[[1.0, Infinity], [1.0, 1.0]], [1.0, 1.0]]}, "job_name": ""}')
+    err = json.loads(raw.recv(timeout=5))
+    assert err["data"]["code"] == 4400 and "layer 0 ('dense/kernel') has 1 non-finite" in err["data"]["message"]
+    with pytest.raises(Exception):
+        raw.recv(timeout=5)
+    assert raw.close_code == 4400
+    with AggregationClient(server.url, "g1", connect_timeout=5, recv_timeout=5) as g1, \
+            AggregationClient(server.url, "g2", connect_timeout=5, recv_timeout=5) as g2:
+        g1.send_update([np.ones((2, 2)), np.ones(2)], 1, round_number=1)
+        g2.send_update([np.full((2, 2), 3.0), np.full(2, 3.0)], 1, round_number=1)
+        msg = g1.recv_weights()
+    assert [w.tolist() for w in msg.weights] == [[[2.0, 2.0], [2.0, 2.0]], [2.0, 2.0]]
+    assert server.history_[0].clients == ["g1", "g2"]

@@ -95,21 +95,27 @@ def test_keras_models_fit_federatedly_and_end_with_the_same_global_model(digits)
     assert [(len(r.clients), r.total_sample) for r in server.history_] == [(2, 600), (2, 600)]
 
 
-def test_progress_prints_a_line_per_round_to_a_pipe_and_a_bar_only_when_rounds_are_known():
-    import io
+def test_fit_reports_every_round_with_its_metrics_one_line_each_without_a_terminal(digits, caplog):
+    import logging
 
-    from sedna_lib._federated_client import RoundOutcome
-    from sedna_lib.collaborative_training import _Progress
+    from sedna_lib import collaborative_training
 
-    unknown, known = io.StringIO(), io.StringIO()
-    for outcome in (RoundOutcome(1, 10, False), RoundOutcome(2, 10, True)):
-        _Progress(True, unknown)(outcome, {"accuracy": 0.5}, None)
-        _Progress(True, known)(outcome, {"accuracy": 0.5}, 2)
+    _, _, xt, yt = digits
+    (x, y), = _shards(digits, 1)
+    server = _server(exit_round=3, participants_count=1)
+    caplog.set_level(logging.INFO, logger="sedna_lib")
+    try:
+        collaborative_training.fit((x, y), (xt, yt.astype("int64")), _torch_net(), "cross_entropy", "accuracy",
+                                   "sgd", batch_size=32, epochs=1, context=_client_ctx(server, "p0"), seed=0,
+                                   rounds_hint=3)
+        assert server.wait(15)
+    finally:
+        server.stop()
 
-    first, last = unknown.getvalue().splitlines()
-    assert first.startswith("round 1 accuracy=0.5000 (") and "[" not in first
-    assert last.startswith("round 2 [####################] accuracy=0.5000")
-    assert known.getvalue().splitlines()[0].startswith("round 1/2 [##########----------]")
+    lines = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.collaborative_training"]
+    assert [line.split(" samples=")[0] for line in lines] == ["round 1/3", "round 2/3", "round 3/3"]
+    assert all(line.startswith(f"round {i}/3 samples=300 ") and "accuracy=" in line
+               for i, line in enumerate(lines, 1))
 
 
 # -- save_model -------------------------------------------------------------------------------

@@ -24,24 +24,35 @@ def lines():
     logger.propagate = True
 
 
-def test_without_a_terminal_each_step_is_one_log_line(lines):
+def test_without_a_terminal_each_step_is_one_log_line(lines, capsys):
     logger, stream = lines
-    not_a_terminal = io.StringIO()
 
-    with progress(3, "round", logger=logger, stream=not_a_terminal) as report:
+    with progress(3, "round", logger=logger) as report:  # stderr is captured: not a terminal
         report.step(accuracy=0.5, loss=1.25)
         report.note("kept the old model: %s < min_delta %s", "+0.0018", 0.01)
         report.step(accuracy=0.75)
         report.step()
 
     assert not report.is_bar
-    assert not_a_terminal.getvalue() == ""
+    assert capsys.readouterr().err == ""
     assert stream.getvalue().splitlines() == [
         "round 1/3 accuracy=0.5 loss=1.25",
         "kept the old model: +0.0018 < min_delta 0.01",
         "round 2/3 accuracy=0.75",
         "round 3/3",
     ]
+
+
+def test_a_file_the_caller_chose_gets_the_lines(lines):
+    logger, stream = lines
+    chosen = io.StringIO()
+
+    with progress(2, "task", logger=logger, stream=chosen) as report:
+        report.step(task="cold", samples=40)
+        report.note("task %s: trained", "cold")
+
+    assert chosen.getvalue().splitlines() == ["task 1/2 task=cold samples=40", "task cold: trained"]
+    assert stream.getvalue() == ""
 
 
 def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
@@ -51,6 +62,7 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
     try:
         with progress(2, "round", logger=logger, stream=terminal) as report:
             report.step(accuracy=0.5)
+            report.note("kept the old model")
             report.step(accuracy=0.875)
         terminal.flush()
         drawn = os.read(master, 65536).decode()
@@ -61,6 +73,7 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
     assert report.is_bar
     assert stream.getvalue() == ""  # no log lines while a bar is drawn
     assert "round: 100%" in drawn and "2/2" in drawn and "accuracy=0.875" in drawn
+    assert "kept the old model" in drawn
 
 
 def test_unknown_total_counts_up(lines):
