@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -37,9 +39,18 @@ def load_data(dataset: str | None = None, data: str | None = None) -> tuple[np.n
         If neither or an unknown source is given, or the file lacks ``x``/``y``.
     """
     if data:
-        with np.load(data, allow_pickle=False) as npz:
+        what = f"--data {data}: give an .npz file with arrays named 'x' and 'y'"
+        if not os.path.isfile(data):
+            raise DataError(f"{what}; there is no such file")
+        try:
+            loaded = np.load(data, allow_pickle=False)
+        except (OSError, ValueError, zipfile.BadZipFile):
+            raise DataError(f"{what}; this file is not one (arrays are read without pickle)") from None
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{what}; this file holds a single array")
+        with loaded as npz:
             if "x" not in npz or "y" not in npz:
-                raise DataError(f"{data} must hold arrays named 'x' and 'y', has {sorted(npz.files)}")
+                raise DataError(f"{what}; this one has {sorted(npz.files)}")
             return npz["x"], npz["y"]
     if dataset not in _DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; use one of {', '.join(_DATASETS)} or --data file.npz")
@@ -125,17 +136,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         The new subparser.
     """
     help_text = "run the incremental-learning loop locally (infer, mine, label, retrain, deploy if better)"
+    from .cli import fraction, positive_int
+
     p = subparsers.add_parser("incremental", help=help_text, description=help_text)
     p.set_defaults(handler=main)
     p.add_argument("--dataset", default="digits", choices=_DATASETS, help="bundled dataset (default digits)")
     p.add_argument("--data", help=".npz file with arrays x and y (instead of --dataset)")
     p.add_argument("--estimator", help="module:Attr of the model (default: scaled logistic regression)")
     p.add_argument("--miner", default="Margin", help="registered hard-example miner (default Margin)")
-    p.add_argument("--budget", type=float, default=0.2,
+    p.add_argument("--budget", type=fraction, default=0.2,
                    help="largest upload fraction of the stream so far (default 0.2)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
-    p.add_argument("--initial", type=int, default=60, help="labels available at the start (default 60)")
-    p.add_argument("--eval-fraction", type=float, default=0.3, help="held-out share for the deploy gate")
+    p.add_argument("--rounds", type=positive_int, default=5, help="rounds (default 5)")
+    p.add_argument("--initial", type=positive_int, default=60,
+                   help="labels available at the start (default 60)")
+    p.add_argument("--eval-fraction", type=fraction, default=0.3,
+                   help="held-out share for the deploy gate (default 0.3)")
     p.add_argument("--metric", default="accuracy", choices=("accuracy", "f1", "macro_f1"),
                    help="deploy metric")
     p.add_argument("--min-delta", type=float, default=0.01,

@@ -8,12 +8,14 @@ import importlib.util
 import json
 import logging
 import pathlib
+import re
 import sys
 from typing import Any, Callable, Sequence
 
 from ._version import __version__
 
-__all__ = ["main", "build_parser", "load_object"]
+__all__ = ["main", "build_parser", "load_object", "positive_int", "port_number", "fraction", "plain_text",
+           "describe_docstring"]
 
 
 def load_object(spec: str) -> Any:
@@ -57,6 +59,170 @@ def load_object(spec: str) -> Any:
     return obj
 
 
+# -- argument types: a bad value is an argparse error naming the option ------------------------------
+
+def positive_int(text: str) -> int:
+    """Parse an integer of 1 or more (rounds, participants, ...).
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    int
+        The value.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it is not an integer of at least 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port: 0 (any free port) to 65535.
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    int
+        The port.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it is not an integer from 0 to 65535.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """Parse a share greater than 0 and at most 1.
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    float
+        The share.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it is not a number in (0, 1].
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, not {value:g}")
+    return value
+
+
+# -- docstrings as plain text (``algorithms --details``) --------------------------------------------
+
+_ROLE = re.compile(r":(?:py:)?[a-z]+:`(?P<body>[^`]+)`")
+_LITERAL = re.compile(r"``(?P<text>.+?)``|`(?P<single>[^`]+)`")
+_CITATION = re.compile(r"\[(?P<label>[^\]\s]+)\]_")
+_REFERENCE = re.compile(r"^\.\. \[(?P<label>[^\]]+)\]\s*(?P<text>.*)$")
+
+
+def _plain_role(match: re.Match) -> str:
+    body = match["body"].strip()
+    explicit = re.fullmatch(r"(?P<title>.+?)\s*<[^>]+>", body)
+    if explicit:
+        return explicit["title"]
+    if body.startswith("~"):
+        return body[1:].rsplit(".", 1)[-1]
+    return body.lstrip(".")
+
+
+def plain_text(text: str) -> str:
+    """Turn reStructuredText inline markup into plain text.
+
+    Roles (``:class:`~a.B` `` reads ``B``), literals (double or single backticks) and citations
+    (``[1]_`` reads ``[1]``) become the text a reader sees.
+
+    Parameters
+    ----------
+    text : str
+        Docstring text.
+
+    Returns
+    -------
+    str
+        The same text without markup.
+    """
+    text = _ROLE.sub(_plain_role, text)
+    text = _LITERAL.sub(lambda m: m["text"] if m["text"] is not None else m["single"], text)
+    return _CITATION.sub(lambda m: f"[{m['label']}]", text)
+
+
+def describe_docstring(doc: str | None) -> dict[str, Any]:
+    """Read a numpydoc docstring's summary paragraph and its references, as plain text.
+
+    Parameters
+    ----------
+    doc : str or None
+        The docstring.
+
+    Returns
+    -------
+    dict
+        ``{"summary": str, "references": [str, ...]}``.
+    """
+    import inspect
+
+    lines = inspect.cleandoc(doc or "").splitlines()
+    summary: list[str] = []
+    for line in lines:
+        if not line.strip():
+            break
+        summary.append(line.strip())
+    references: list[str] = []
+    in_references = False
+    for i, line in enumerate(lines):
+        if line.strip() == "References" and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+            in_references = True
+            continue
+        if not in_references:
+            continue
+        if line.strip() and set(line.strip()) == {"-"}:
+            continue
+        if line and not line[0].isspace() and not line.startswith(".. ") and i + 1 < len(lines) \
+                and lines[i + 1].strip() and set(lines[i + 1].strip()) == {"-"}:
+            break  # the next section
+        entry = _REFERENCE.match(line.strip())
+        if entry:
+            references.append(f"[{entry['label']}] {entry['text']}".strip())
+        elif line.strip() and references:
+            references[-1] += " " + line.strip()
+    return {"summary": plain_text(" ".join(summary)), "references": [plain_text(r) for r in references]}
+
+
 # -- subcommands ---------------------------------------------------------------------------------
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -84,9 +250,10 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
             for name in names:
                 obj = default_registry.get(kind, name)
                 params = obj().get_params() if hasattr(obj, "get_params") and _no_required_args(obj) else {}
-                doc = (obj.__doc__ or "").strip().splitlines()
+                text = describe_docstring(obj.__doc__)
                 entries[name] = {"class": f"{obj.__module__}.{obj.__qualname__}",
-                                 "summary": doc[0] if doc else "", "parameters": params}
+                                 "summary": text["summary"], "references": text["references"],
+                                 "parameters": params}
             listing[kind.value] = entries
         else:
             listing[kind.value] = names
@@ -99,6 +266,8 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
                 for name, info in entries.items():
                     params = ", ".join(f"{k}={v!r}" for k, v in info["parameters"].items())
                     print(f"  {name:<28} {info['summary']}")
+                    for reference in info["references"]:
+                        print(f"  {'':<28} {reference}")
                     if params:
                         print(f"  {'':<28} ({params})")
             else:
@@ -271,9 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", choices=SECTION_NAMES, metavar="SECTION",
                    help=f"run only these sections, of: {', '.join(SECTION_NAMES)}")
 
+    from .registry import Kind
+
+    kinds = [kind.value for kind in Kind]
     p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
-    p.add_argument("--kind", help="only this kind (e.g. hard_example_mining, aggregation)")
-    p.add_argument("--details", action="store_true", help="load each one and show its parameters")
+    p.add_argument("--kind", choices=kinds, metavar="KIND", help=f"only this kind, of: {', '.join(kinds)}")
+    p.add_argument("--details", action="store_true",
+                   help="load each one and show its summary, references and parameters")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = _add(sub, "config", _cmd_config,
@@ -286,19 +459,20 @@ def build_parser() -> argparse.ArgumentParser:
              "serve a big model for joint inference (BigModelService; blocks)")
     p.add_argument("--estimator", required=True, help="module:Class or file.py:Class of the cloud estimator")
     p.add_argument("--host", help="bind address (default BIG_MODEL_BIND_IP, 0.0.0.0)")
-    p.add_argument("--port", type=int, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
+    p.add_argument("--port", type=port_number, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
 
     p = _add(sub, "aggregate", _cmd_aggregate,
              "run a federated-learning aggregation server (blocks until done)")
     p.add_argument("--aggregation", help="registered aggregator (default AGGREGATION_ALGORITHM, FedAvg)")
-    p.add_argument("--exit-round", type=int, help="rounds to run (default EXIT_ROUND, 1)")
-    p.add_argument("--participants", type=int, help="clients per round (default PARTICIPANTS_COUNT, 1)")
+    p.add_argument("--exit-round", type=positive_int, help="rounds to run, 1 or more (default EXIT_ROUND, 1)")
+    p.add_argument("--participants", type=positive_int,
+                   help="clients per round, 1 or more (default PARTICIPANTS_COUNT, 1)")
     p.add_argument("--host", help="bind address (default AGG_BIND_IP, 0.0.0.0)")
-    p.add_argument("--port", type=int, help="bind port (default AGG_BIND_PORT, 7363)")
+    p.add_argument("--port", type=port_number, help="bind port (default AGG_BIND_PORT, 7363)")
 
     p = _add(sub, "kb", _cmd_kb, "run the lifelong-learning knowledge-base server (blocks)")
     p.add_argument("--host", help="bind address (default from KnowledgeBaseServer, 0.0.0.0)")
-    p.add_argument("--port", type=int, help="bind port (default from KnowledgeBaseServer, 9020)")
+    p.add_argument("--port", type=port_number, help="bind port (default from KnowledgeBaseServer, 9020)")
     p.add_argument("--save-dir", help="folder for uploaded files (default KnowledgeBasePath)")
 
     for module_name in _PLUGGED_COMMANDS:

@@ -463,8 +463,10 @@ class Config:
                                                "peer host (default video-analytics-videoanalytics).")
     det_model_bind_port: int = _var("DET_MODEL_BIND_PORT", 4000, _int, help="Video-analytics service port.")
     legacy_pickle: bool = _var("SEDNA_LEGACY_PICKLE", False, parse_bool,
-                               help="Accept and send pickle on the multi-edge REST/Kafka wire, to talk to "
-                                    "original Sedna components. Unsafe with untrusted peers; off by default.")
+                               help="Accept and send pickle on the multi-edge REST/Kafka wire, and Sedna's "
+                                    "pickled knowledge-base index (read through an allow-list of the "
+                                    "index's classes), to talk to original Sedna components. Unsafe with "
+                                    "untrusted peers; off by default.")
     # -- sedna_lib's own settings (beyond Sedna) -----------------------------------------------
     auth_token: str | None = _var("SEDNA_AUTH_TOKEN", None, secret=True,
                                   help="Shared token: servers require it, clients send it.")
@@ -518,6 +520,9 @@ class Config:
                                     help="Port where a long-lived worker (joint-inference edge, incremental "
                                          "inference) serves /metrics, /healthz, /readyz and its status page; "
                                          "unset: none, 0: a free port.")
+    metrics_bind_ip: str = _var("SEDNA_METRICS_BIND_IP", "0.0.0.0",
+                                help="Address a worker's SEDNA_METRICS_PORT binds (all interfaces, so that "
+                                     "Prometheus can scrape the pod).")
 
     # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
     llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,

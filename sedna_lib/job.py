@@ -165,8 +165,11 @@ class JobBase:
     def model_path(self) -> str:
         """The model to load.
 
-        ``MODEL_PATH`` if set; else ``MODEL_URL`` when it is a file or ``MODEL_LOAD_MODE`` is
-        not ``file``; else ``MODEL_URL`` joined with the model's file name.
+        ``MODEL_PATH`` if set; else ``MODEL_URL`` when it names a file (an existing file, or a
+        path with a file extension that is not an existing folder, as ``save`` reads it) or
+        ``MODEL_LOAD_MODE`` is not ``file``; else ``MODEL_URL`` (a folder) joined with the model's
+        file name. So ``MODEL_URL=/models/model.pkl`` means that file for training, evaluation and
+        inference alike.
 
         Raises
         ------
@@ -180,7 +183,10 @@ class JobBase:
         if not model_url:
             raise ConfigError("MODEL_URL is not set, so there is no model to load; set MODEL_URL to the "
                               "model file or folder (or MODEL_PATH to the file)", variable="MODEL_URL")
-        if self.model_load_mode != "file" or os.path.isfile(model_url):
+        names_file = os.path.isfile(model_url) or (
+            bool(os.path.splitext(model_url.rstrip("/"))[1]) and not model_url.endswith("/")
+            and not os.path.isdir(model_url))
+        if self.model_load_mode != "file" or names_file:
             return model_url
         name = getattr(self.estimator, "model_name", None) or self.config.model_name
         if not name:

@@ -39,3 +39,120 @@ def test_demo_runs_only_the_named_section(tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert out.count("\n== ") == 1 and "Foundation" in out
+
+
+@pytest.mark.parametrize(("argv", "option", "value"), [
+    (["aggregate", "--exit-round", "0"], "--exit-round", "0"),
+    (["aggregate", "--participants", "0"], "--participants", "0"),
+    (["aggregate", "--participants", "-1"], "--participants", "-1"),
+    (["aggregate", "--exit-round", "two"], "--exit-round", "'two'"),
+    (["aggregate", "--port", "70000"], "--port", "70000"),
+    (["kb", "--port", "-5"], "--port", "-5"),
+    (["serve-big-model", "--estimator", "x:Y", "--port", "http"], "--port", "'http'"),
+    (["incremental", "--rounds", "0"], "--rounds", "0"),
+    (["incremental", "--initial", "-3"], "--initial", "-3"),
+    (["incremental", "--budget", "1.5"], "--budget", "1.5"),
+    (["incremental", "--eval-fraction", "0"], "--eval-fraction", "0"),
+])
+def test_out_of_range_number_is_an_error_naming_the_option_and_value(argv, option, value, capsys):
+    _fails_naming(lambda: main(argv), capsys, f"argument {option}", value)
+
+
+def test_unknown_algorithm_kind_is_an_error_listing_the_kinds(capsys):
+    from sedna_lib.registry import Kind
+
+    err = _fails_naming(lambda: main(["algorithms", "--kind", "nosuch"]), capsys, "--kind", "'nosuch'")
+
+    assert all(kind.value in err for kind in Kind)
+
+
+def test_incremental_with_a_missing_data_file_is_an_error_naming_it(tmp_path, capsys):
+    missing = tmp_path / "nope.npz"
+
+    assert main(["incremental", "--data", str(missing), "--no-progress"]) == 1
+
+    err = capsys.readouterr().err
+    assert f"--data {missing}" in err and "no such file" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"not an archive", "is not one"),
+    ("single-array", "single array"),
+    ("wrong-names", "['a']"),
+])
+def test_incremental_with_an_unusable_data_file_is_an_error_saying_why(tmp_path, capsys, content, says):
+    import numpy as np
+
+    path = tmp_path / "data.npz"
+    if content == "single-array":
+        with open(path, "wb") as fh:
+            np.save(fh, np.zeros(3))
+    elif content == "wrong-names":
+        np.savez(path, a=np.zeros(3))
+    else:
+        path.write_bytes(content)
+
+    assert main(["incremental", "--data", str(path), "--no-progress"]) == 1
+
+    err = capsys.readouterr().err
+    assert f"--data {path}" in err and says in err and "Traceback" not in err
+
+
+def test_plain_text_removes_roles_literals_and_citations():
+    from sedna_lib.cli import plain_text
+
+    text = plain_text("Like :class:`~sedna_lib.algorithms.FedAvg`, :meth:`.fit` and :func:`the helper <a.b>`: "
+                      "``w = sum n w`` over `k` [1]_.")
+
+    assert text == "Like FedAvg, fit and the helper: w = sum n w over k [1]."
+
+
+def test_describe_docstring_reads_the_summary_and_the_references():
+    from sedna_lib.cli import describe_docstring
+
+    doc = '''Federated averaging: ``w = sum_k n_k w_k``,
+    layer by layer [1]_.
+
+    Parameters
+    ----------
+    x : int
+        Ignored.
+
+    References
+    ----------
+    .. [1] McMahan et al., "Communication-Efficient Learning",
+       AISTATS 2017.
+
+    Examples
+    --------
+    >>> 1
+    1
+    '''
+
+    assert describe_docstring(doc) == {
+        "summary": "Federated averaging: w = sum_k n_k w_k, layer by layer [1].",
+        "references": ['[1] McMahan et al., "Communication-Efficient Learning", AISTATS 2017.'],
+    }
+
+
+def test_algorithms_details_show_no_raw_markup(capsys):
+    import re
+
+    assert main(["algorithms", "--details"]) == 0
+
+    out = capsys.readouterr().out
+    assert "FedAvg" in out and "McMahan" in out
+    assert not re.search(r":(?:class|meth|func|attr|mod):|``|\]_", out)
+
+
+def test_readme_lists_every_subcommand():
+    import argparse
+    import pathlib
+
+    from sedna_lib.cli import build_parser
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+
+    assert [name for name in sub.choices if f"`sedna-lib {name}`" not in readme] == []

@@ -19,6 +19,7 @@ SELF_CONTAINED = [
     ("index.md", 0, "Getting started"),
     ("sedna-compatibility.md", 0, "Sedna compatibility"),
     ("storage.md", 1, "Configuration"),
+    ("llm-joint-inference.md", 0, "A first run (offline)"),
 ]
 
 # Fragments that use names the page leaves to the reader: a small setup defines them (tiny synthetic data).

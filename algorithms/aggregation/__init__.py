@@ -1,4 +1,4 @@
-"""Federated aggregators: FedAvg(M), FedProx, FedAdam/Yogi/Adagrad, Krum, Median, TrimmedMean, MistNet."""
+"""Federated aggregators: FedAvg(M), FedProx, FedAdam/Yogi/Adagrad, the robust family, MistNet."""
 
 from sedna_lib.base import AggClient, Aggregator
 
@@ -10,7 +10,8 @@ from .fedavgm import FedAvgM
 from .fedopt import FedAdagrad, FedAdam, FedYogi
 from .fedprox import FedProx
 from .mistnet import MistNet
-from .robust import Krum, Median, TrimmedMean
+from .robust import Bulyan, Krum, Median, MultiKrum, TrimmedMean
 
-__all__ = ["AggClient", "Aggregator", "aggregation", "BaseAggregation", "FedAdagrad", "FedAdam", "FedAvg",
-           "FedAvgM", "FedAvgV2", "FedProx", "FedYogi", "Krum", "Median", "MistNet", "TrimmedMean"]
+__all__ = ["AggClient", "Aggregator", "aggregation", "BaseAggregation", "Bulyan", "FedAdagrad", "FedAdam",
+           "FedAvg", "FedAvgM", "FedAvgV2", "FedProx", "FedYogi", "Krum", "Median", "MistNet", "MultiKrum",
+           "TrimmedMean"]

@@ -22,6 +22,7 @@ __all__ = [
     "Prices",
     "QueryMetrics",
     "ResponseCache",
+    "TransformersLM",
     "Generation",
     "LanguageModel",
     "NGramLanguageModel",
@@ -33,11 +34,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """Import the joint-inference job and the cloud client on first use (they pull in more)."""
+    """Import the joint-inference job, the cloud client and the transformers adapter on first use."""
     if name == "LLMJointInference":
         from .joint import LLMJointInference
 
         return LLMJointInference
+    if name == "TransformersLM":
+        from .transformers_lm import TransformersLM
+
+        return TransformersLM
     if name == "OpenAIClient":
         from ..transport.openai import OpenAIClient
 

@@ -113,8 +113,12 @@ def fact_sentences(items: list[QAItem], *, wrong: float = 0.0, seed: int = 0) ->
 
 
 def split_knowledge(items: list[QAItem], *, edge_share: float = 0.55, cloud_share: float = 0.9,
-                    seed: int = 0) -> tuple[list[QAItem], list[QAItem]]:
+                    topic_skew: float = 0.0, seed: int = 0) -> tuple[list[QAItem], list[QAItem]]:
     """Choose the facts each side knows: the edge's are a subset of the cloud's.
+
+    With ``topic_skew`` the edge knows some modules better than others (as a small model knows
+    the popular topics): half the modules, drawn at random, are known ``topic_skew / 2`` more
+    often than the mean, the other half as much less often.
 
     Parameters
     ----------
@@ -124,6 +128,8 @@ def split_knowledge(items: list[QAItem], *, edge_share: float = 0.55, cloud_shar
         Share the edge model learns.
     cloud_share : float, default=0.9
         Share the cloud model learns (>= ``edge_share``).
+    topic_skew : float, default=0.0
+        Difference between the edge's knowledge of familiar and unfamiliar modules (0: none).
     seed : int, default=0
         Seed of the choice.
 
@@ -132,7 +138,14 @@ def split_knowledge(items: list[QAItem], *, edge_share: float = 0.55, cloud_shar
     (list of QAItem, list of QAItem)
         The edge's facts and the cloud's facts.
     """
-    order = np.random.default_rng(seed).permutation(len(items))
-    edge = [items[i] for i in order[:int(round(edge_share * len(items)))]]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(items))
     cloud = [items[i] for i in order[:int(round(cloud_share * len(items)))]]
+    if not topic_skew:
+        return [items[i] for i in order[:int(round(edge_share * len(items)))]], cloud
+    modules = sorted({item.answer for item in items})
+    familiar = {modules[i] for i in rng.permutation(len(modules))[:len(modules) // 2]}
+    base = edge_share / cloud_share
+    edge = [item for item in cloud
+            if rng.random() < base + (topic_skew / 2 if item.answer in familiar else -topic_skew / 2)]
     return edge, cloud

@@ -85,6 +85,15 @@ class _Peer:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+_CLIENT_QUERY_BYTES = 64 * 1024  # a GET body names one client: {"client_id": "..."}
+
+
+def _version() -> str:
+    from .._version import __version__
+
+    return __version__
+
+
 def _starlette() -> Any:
     try:
         import starlette  # noqa: F401
@@ -260,8 +269,9 @@ class AggregationServer:
                                   health=health,
                                   details={"aggregation": self.name_, "rounds": self._exit_round,
                                            "participants per round": self._participants,
-                                           "round deadline": f"{self._timeout:.0f} s (then at least "
-                                                             f"{self._min_clients} updates)",
+                                           "round deadline": f"{self._timeout:.0f} s, then at least "
+                                                             f"{self._min_clients} of "
+                                                             f"{self._participants} updates",
                                            "auth": "token" if self._token else "off"})
         self.status_.add_chart("rounds", "Accuracy and loss per round", "round", "value")
         self.status_.metrics.gauge("sedna_fl_clients_connected").set_function(lambda: len(self.peers_))
@@ -291,21 +301,39 @@ class AggregationServer:
         Starlette, JSONResponse, Route, WebSocketRoute, WebSocketDisconnect = _starlette()
         self._disconnect_exc = WebSocketDisconnect
 
+        from ._app import (HTTPError, RequestStats, error_response, install_docs_auth, install_error_handlers,
+                           parse_json, read_body)
+
+        self.http_stats_ = RequestStats()
+
         async def http_clients(request: Any) -> Any:
             if request.path_params["name"] != self.name_:
+                self.http_stats_.count("rejected")
                 return JSONResponse({"detail": f"this server aggregates with {self.name_!r}"},
                                     status_code=404)
             if self._token and not self._authorized(request.headers, request.query_params):
+                self.http_stats_.count("rejected")
                 return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-            body = await request.body()
-            if body:
+            wanted = None
+            if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
                 try:
-                    import json
-
-                    wanted = json.loads(body).get("client_id")
-                except (ValueError, AttributeError):
-                    return JSONResponse({"detail": "body must be a JSON object like {\"client_id\": \"a\"}"},
-                                        status_code=400)
+                    body = await read_body(request, _CLIENT_QUERY_BYTES, timeout=30.0)
+                    query = parse_json(body)
+                except HTTPError as exc:
+                    if exc.status != 400 or "empty" not in exc.message:
+                        self.http_stats_.count_status(exc.status)
+                        return error_response(exc.status, exc.message)
+                    query = {}
+                except ProtocolError as exc:
+                    self.http_stats_.count("rejected")
+                    return error_response(400, f"{exc}; send a JSON object like {{\"client_id\": \"a\"}}")
+                if not isinstance(query, dict) or not isinstance(query.get("client_id", ""), str):
+                    self.http_stats_.count("rejected")
+                    return error_response(400, "body must be a JSON object like {\"client_id\": \"a\"} "
+                                               "(client_id a string)")
+                wanted = query.get("client_id")
+            self.http_stats_.count("ok")
+            if wanted is not None:
                 peer = self.peers_.get(wanted)
                 if peer is None:
                     return JSONResponse({"detail": f"no client {wanted!r}"}, status_code=404)
@@ -314,9 +342,49 @@ class AggregationServer:
                                  "exit_round": self._exit_round,
                                  "done": self.done_})
 
-        routes = [Route("/{name}", http_clients, methods=["GET"]),
+        async def openapi(request: Any) -> Any:
+            return JSONResponse(self.openapi())
+
+        routes = [Route("/openapi.json", openapi, methods=["GET"]),
+                  Route("/{name}", http_clients, methods=["GET"]),
                   WebSocketRoute("/{name}", self._endpoint)]
-        return mount_status(Starlette(routes=routes), self.status_)
+        app = Starlette(routes=routes)
+        app.openapi_url = "/openapi.json"
+        install_error_handlers(app, self.http_stats_)
+        install_docs_auth(app, self._token)
+        return mount_status(app, self.status_, docs=False)
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI 3.1 schema of the HTTP side (``GET /{aggregation}``).
+
+        Returns
+        -------
+        dict
+            The schema (the websocket protocol is described in the documentation, not here).
+        """
+        from ._app import error_responses
+
+        client = {"type": "object", "required": ["client_id", "connected_at"], "properties": {
+            "client_id": {"type": "string"}, "connected_at": {"type": "number"}, "info": {}}}
+        job = {"type": "object", "required": ["clients", "round", "exit_round", "done"], "properties": {
+            "clients": {"type": "array", "items": {"type": "string"}}, "round": {"type": "integer"},
+            "exit_round": {"type": "integer"}, "done": {"type": "boolean"}}}
+        operation = {
+            "summary": "The job's clients and round, or one client (body {\"client_id\": ...})",
+            "operationId": "clients",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string"},
+                            "description": f"The aggregation algorithm this server runs ({self.name_!r}); "
+                                           f"any other name is a 404."}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"client_id": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "The job, or the client asked for", "content": {
+                "application/json": {"schema": {"oneOf": [job, client]}}}},
+                **{str(k): v for k, v in error_responses(400, 401, 404, 408, 413, 500, 503).items()}},
+        }
+        return {"openapi": "3.1.0",
+                "info": {"title": f"sedna_lib aggregation server {self.name_!r}", "version": _version()},
+                "paths": {"/{name}": {"get": operation}}}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, block: bool = True) -> AggregationServer:

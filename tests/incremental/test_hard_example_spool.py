@@ -94,3 +94,21 @@ def test_unwritable_output_keeps_examples_in_the_chosen_spool_and_the_next_run_u
     uploaded = read_hard_examples(str(output / "round-0001"))  # both runs' round 1, none overwritten
     assert len(uploaded) == 24 and len({e.id for e in uploaded}) == 24
     assert {e.id.split("-")[1] for e in uploaded} == {first.run_id_, again_loop.run_id_}
+
+
+def test_inference_worker_saving_to_s3_without_endpoint_fails_at_start(tmp_path):
+    import joblib
+
+    from sedna_lib.incremental_learning import IncrementalLearning
+
+    x, y = load_iris(return_X_y=True)
+    model = tmp_path / "model.pkl"
+    joblib.dump(LogisticRegression(max_iter=300).fit(x, y), model)
+    cfg = Config(model_url=str(model), work_dir=str(tmp_path / "work"), lc_server="http://127.0.0.1:9",
+                 max_retries=0)
+    job = IncrementalLearning(estimator=LogisticRegression(), context=Context(cfg),
+                              hard_example_output="s3://hard-examples/edge-1")
+
+    with pytest.raises(ConfigError, match="S3_ENDPOINT_URL"):
+        job.start()
+    job.close()
