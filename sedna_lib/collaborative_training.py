@@ -84,7 +84,7 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
     ----------
     context : Context
         ``AGG_PROTOCOL``, ``AGG_IP``, ``AGG_PORT``, ``CONNECT_TIMEOUT``, ``WORKER_NAME``,
-        ``SEDNA_AUTH_TOKEN`` and ``SEDNA_TLS_CA`` come from it.
+        ``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_CA`` and ``AGG_MAX_MESSAGE_BYTES`` come from it.
     aggregation : str
         The aggregator's name (the URL path).
     client_id : str, default=None
@@ -103,7 +103,7 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
     url = f"{cfg.agg_protocol or 'ws'}://{cfg.agg_ip}:{int(cfg.agg_port)}/{aggregation}"
     return AggregationClient(url, client_id if client_id is not None else (cfg.worker_name or ""),
                              token=cfg.auth_token, ca_file=cfg.tls_ca, connect_timeout=cfg.connect_timeout,
-                             job_name=job_name)
+                             job_name=job_name, max_message_bytes=cfg.agg_max_message_bytes)
 
 
 def _resolve(obj: Any, framework: str) -> Any:

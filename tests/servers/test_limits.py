@@ -249,3 +249,21 @@ def test_limits_come_from_the_config():
 def test_a_limit_that_is_not_positive_is_a_config_error_naming_the_variable(field, variable):
     with pytest.raises(ConfigError, match=variable):
         ServerLimits.from_config(Config(**{field: 0}))
+
+
+# -- the aggregation server's HTTP side ----------------------------------------------------------------
+@pytest.mark.parametrize("body", [b'{"client_id": []}', b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe",
+                                  b'{"client_id": "x"}' + b" " * (128 * 1024)],
+                         ids=["unhashable-id", "nested", "not-utf8", "too-big"])
+def test_aggregation_client_queries_that_name_no_client_are_counted_4xx_json(body):
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    with AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config())) as server:
+        base = server.url.replace("ws", "http", 1)
+        reply = requests.get(base, data=body, timeout=10)
+        listing = requests.get(base, timeout=5)
+
+    assert reply.status_code in (400, 413) and "detail" in reply.json()
+    assert listing.status_code == 200 and listing.json()["clients"] == []
+    assert server.http_stats_.as_dict()["rejected"] == 1
