@@ -415,8 +415,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
+def _parse_float(text: str) -> float:
+    return float(text)
+
+
+def _parse_int(text: str) -> int:
+    return int(text)
+
+
 def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
     """Parse JSON from a peer; every failure, deep nesting included, is a :class:`ProtocolError`.
+
+    A body of 1 MiB or more is parsed so that other threads keep running during the parse (the
+    parser hands each number to Python), so a large request does not hold up the event loop.
 
     Parameters
     ----------
@@ -436,7 +447,12 @@ def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
         If ``body`` is not UTF-8 JSON or nests too deeply to parse.
     """
     try:
-        return json.loads(body)
+        if len(body) < _MiB:
+            return json.loads(body)
+        # A large body: the parser calls back into Python for every number, which lets other
+        # threads (the event loop answering /healthz) run between numbers instead of waiting for
+        # the whole parse; the values are the ones json.loads gives.
+        return json.loads(body, parse_float=_parse_float, parse_int=_parse_int)
     except RecursionError:
         raise ProtocolError(f"{what} is JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:

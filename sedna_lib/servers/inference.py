@@ -230,7 +230,8 @@ class InferenceServer:
     def _decode(self, ctype: str, body: bytes) -> tuple[Any, Any]:
         if ctype == codec.MEDIA_TYPE:
             try:
-                meta, arrays = codec.decode(body, copy=True)
+                # a body read into our own buffer (bytearray) is not shared: its arrays need no copy
+                meta, arrays = codec.decode(body, copy=not isinstance(body, bytearray))
             except ProtocolError as exc:
                 raise HTTPError(400, f"malformed binary body: {exc}") from None
             if not isinstance(meta, dict) or len(arrays) != 1:
