@@ -211,8 +211,8 @@ class DPFedAvg(Aggregator):
         if self._reference is None:
             if self.clip_on == "client":
                 raise AggregationError("clip_on='client' needs the round's global model on the server, the "
-                                       "reference clients clip against: start the server from an initial model "
-                                       "(initial_weights)")
+                                       "reference clients clip against: start the server from an initial "
+                                       "model (initial_weights)")
             self._reference = [np.zeros_like(a) for a in layers]
         _math.check_layers(layers, [a.shape for a in self._reference], getattr(self, "names_", None), who=who)
         _math.check_finite(layers, getattr(self, "names_", None), who=who)
