@@ -540,7 +540,8 @@ class JointInference(JobBase):
             metrics.gauge("sedna_ji_offload_queue_depth").set_function(lambda: len(self.queue))
             metrics.gauge("sedna_ji_dead_letters").set_function(lambda: self._counts["dead_lettered"])
         self._chart_at = self._t0 = time.monotonic()
-        self.status_ = WorkerStatus(site, port=self.context.config.metrics_port).start()
+        cfg = self.context.config
+        self.status_ = WorkerStatus(site, port=cfg.metrics_port, host=cfg.metrics_bind_ip).start()
         if self.status_.url:
             logger.info("joint-inference edge %r: status page %s/, metrics %s/metrics", name,
                         self.status_.url, self.status_.url)

@@ -17,6 +17,8 @@ References
    ICML 2018, https://arxiv.org/abs/1803.01498
 .. [6] Wang et al., "Locally Differentially Private Protocols for Frequency Estimation",
    USENIX Security 2017 (symmetric unary encoding)
+.. [7] El Mhamdi, Guerraoui and Rouault, "The Hidden Vulnerability of Distributed Learning in
+   Byzantium", ICML 2018, https://arxiv.org/abs/1802.07927 (Bulyan)
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ __all__ = [
     "as_layers", "check_layers", "check_finite", "accumulator_dtype", "new_accumulator", "accumulate",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
-    "coordinate_median", "trimmed_mean", "binarize", "randomized_response", "sue_probabilities",
+    "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
+    "bulyan_select", "bulyan", "binarize", "randomized_response", "sue_probabilities",
 ]
 
 Layers = list  # list of numpy.ndarray
@@ -456,8 +459,7 @@ def krum_scores(points: np.ndarray, num_byzantine: int) -> np.ndarray:
         Scores; lower is more central.
     """
     n = points.shape[0]
-    sq = np.einsum("ij,ij->i", points, points)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0)
+    dist = pairwise_sq_distances(points)
     k = max(n - num_byzantine - 2, 1)
     scores = np.empty(n)
     for i in range(n):
@@ -613,3 +615,176 @@ def randomized_response(bits: np.ndarray, epsilon: float | None, rng: np.random.
         return bits.copy()
     u = rng.random(bits.shape)
     return np.where(bits == 1, u < p, u < q).astype(np.uint8)
+
+
+def pairwise_sq_distances(points: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``points``.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (n_updates, n_params)
+        Flattened updates.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_updates, n_updates)
+        ``D[i, j] = ||p_i - p_j||^2`` (clipped at 0 against rounding; zero diagonal).
+    """
+    sq = np.einsum("ij,ij->i", points, points)
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0)
+    np.fill_diagonal(dist, 0.0)
+    return dist
+
+
+def _scores_from(dist: np.ndarray, num_byzantine: int) -> np.ndarray:
+    n = dist.shape[0]
+    if n == 1:
+        return np.zeros(1)
+    k = min(max(n - num_byzantine - 2, 1), n - 1)
+    off = dist[~np.eye(n, dtype=bool)].reshape(n, n - 1)  # each row without its own zero
+    return np.partition(off, k - 1, axis=1)[:, :k].sum(axis=1)
+
+
+def _check_f(n: int, num_byzantine: int, need: int, rule: str, formula: str) -> None:
+    if num_byzantine < 0:
+        raise AggregationError(f"num_byzantine must be >= 0, got {num_byzantine}")
+    if n < need:
+        raise AggregationError(f"{rule} with num_byzantine={num_byzantine} needs at least {need} updates "
+                               f"({formula}), got {n}; lower num_byzantine or wait for more clients")
+
+
+def multi_krum_select(points: np.ndarray, *, num_byzantine: int,
+                      num_selected: int | None = None) -> np.ndarray:
+    """Return the indices of the ``m`` rows with the lowest Krum scores (Multi-Krum [4]_).
+
+    Each row's score is the sum of squared distances to its ``n - f - 2`` nearest other rows;
+    scores are computed once, on all ``n`` rows, and the ``m`` lowest are kept.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (n_updates, n_params)
+        Flattened updates.
+    num_byzantine : int
+        ``f``, adversarial updates tolerated; needs ``n >= 2 f + 3``.
+    num_selected : int, default=None
+        ``m``, rows kept (None: ``n - f``).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        The kept rows, lowest score first (ties: lower index first).
+
+    Raises
+    ------
+    AggregationError
+        If ``n < 2 f + 3`` or ``m`` is not in ``[1, n]``.
+    """
+    n = points.shape[0]
+    _check_f(n, num_byzantine, 2 * num_byzantine + 3, "Multi-Krum", "n >= 2 f + 3")
+    m = n - num_byzantine if num_selected is None else int(num_selected)
+    if not 1 <= m <= n:
+        raise AggregationError(f"num_selected must be in [1, {n}] for {n} updates, got {num_selected}")
+    scores = _scores_from(pairwise_sq_distances(points), num_byzantine)
+    return np.argsort(scores, kind="stable")[:m]
+
+
+def multi_krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int,
+               num_selected: int | None = None) -> list[np.ndarray]:
+    """Multi-Krum: the plain mean of the ``m`` updates with the lowest Krum scores [4]_.
+
+    Parameters
+    ----------
+    updates : sequence of layer lists
+        The updates.
+    num_byzantine : int
+        ``f``; needs ``n >= 2 f + 3``.
+    num_selected : int, default=None
+        ``m`` (None: ``n - f``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The mean of the selected updates, in float64.
+
+    Raises
+    ------
+    AggregationError
+        If there is no update, the shapes differ, or there are too few updates for ``f``.
+    """
+    points = _stack(updates)
+    chosen = multi_krum_select(points, num_byzantine=num_byzantine, num_selected=num_selected)
+    return unflatten(points[chosen].mean(axis=0), as_layers(updates[0]))
+
+
+def bulyan_select(points: np.ndarray, *, num_byzantine: int) -> np.ndarray:
+    """Bulyan's first stage: pick ``theta = n - 2 f`` rows by Krum, one at a time [7]_.
+
+    Each step runs Krum on the rows not yet picked (scores recomputed on that set, with the
+    same ``f``) and moves the winner to the selection.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (n_updates, n_params)
+        Flattened updates.
+    num_byzantine : int
+        ``f``; Bulyan needs ``n >= 4 f + 3``.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        The ``theta`` selected rows, in the order picked.
+
+    Raises
+    ------
+    AggregationError
+        If ``n < 4 f + 3``.
+    """
+    n = points.shape[0]
+    _check_f(n, num_byzantine, 4 * num_byzantine + 3, "Bulyan", "n >= 4 f + 3")
+    dist = pairwise_sq_distances(points)
+    remaining = list(range(n))
+    picked: list[int] = []
+    for _ in range(n - 2 * num_byzantine):
+        sub = dist[np.ix_(remaining, remaining)]
+        best = int(np.argmin(_scores_from(sub, num_byzantine)))  # argmin: the lowest index wins ties
+        picked.append(remaining.pop(best))
+    return np.asarray(picked, dtype=np.int64)
+
+
+def bulyan(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int) -> list[np.ndarray]:
+    """Bulyan: Krum-select ``theta = n - 2 f`` updates, then trim around the median [7]_.
+
+    Per coordinate, the ``beta = theta - 2 f`` selected values closest to that coordinate's
+    median are averaged.
+
+    Parameters
+    ----------
+    updates : sequence of layer lists
+        The updates.
+    num_byzantine : int
+        ``f``; needs ``n >= 4 f + 3``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The aggregated model, in float64.
+
+    Raises
+    ------
+    AggregationError
+        If there is no update, the shapes differ, or ``n < 4 f + 3``.
+
+    Examples
+    --------
+    >>> ups = [[np.array([v])] for v in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0)]
+    >>> bulyan(ups, num_byzantine=1)[0].tolist()
+    [3.0]
+    """
+    points = _stack(updates)
+    selected = points[bulyan_select(points, num_byzantine=num_byzantine)]
+    theta = selected.shape[0]
+    beta = theta - 2 * num_byzantine
+    median = np.median(selected, axis=0)
+    closest = np.argsort(np.abs(selected - median), axis=0, kind="stable")[:beta]
+    middle = np.take_along_axis(selected, closest, axis=0).mean(axis=0)
+    return unflatten(middle, as_layers(updates[0]))

@@ -1,4 +1,4 @@
-"""Byzantine-robust aggregators: Krum, coordinate-wise median and trimmed mean.
+"""Byzantine-robust aggregators: Krum, Multi-Krum, Bulyan, coordinate-wise median and trimmed mean.
 
 These must see every update of a round at once, so the server keeps all of them until the
 round ends: memory grows with the number of clients (n models), unlike FedAvg's one.
@@ -7,7 +7,9 @@ References
 ----------
 Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent",
 NeurIPS 2017; Yin et al., "Byzantine-Robust Distributed Learning: Towards Optimal Statistical
-Rates", ICML 2018, https://arxiv.org/abs/1803.01498
+Rates", ICML 2018, https://arxiv.org/abs/1803.01498; El Mhamdi, Guerraoui and Rouault, "The
+Hidden Vulnerability of Distributed Learning in Byzantium", ICML 2018,
+https://arxiv.org/abs/1802.07927
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from . import _math
 from ._streaming import BufferedRound
 
-__all__ = ["Krum", "Median", "TrimmedMean"]
+__all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]
 
 
 class Krum(BufferedRound):
@@ -85,3 +87,59 @@ class TrimmedMean(BufferedRound):
 
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
         return _math.trimmed_mean(updates, beta=float(self.beta))
+
+
+class MultiKrum(BufferedRound):
+    """Multi-Krum: average the ``m`` updates with the lowest Krum scores [1]_.
+
+    Each update's score is the sum of squared distances to its ``n - f - 2`` nearest
+    neighbours; the ``m`` most central ones are averaged (plain mean, as in the paper). A round
+    with fewer than ``2 f + 3`` updates fails with :class:`~sedna_lib.exceptions.AggregationError`.
+    Memory: all ``n`` updates of the round, plus an ``n x n`` distance matrix.
+
+    Parameters
+    ----------
+    num_byzantine : int, default=1
+        ``f``, adversarial clients tolerated (needs ``n >= 2 f + 3`` updates per round).
+    num_selected : int, default=None
+        ``m``, updates averaged (None: ``n - f``).
+
+    References
+    ----------
+    .. [1] Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient
+       Descent", NeurIPS 2017
+    """
+
+    def __init__(self, *, num_byzantine: int = 1, num_selected: int | None = None) -> None:
+        self.num_byzantine = num_byzantine
+        self.num_selected = num_selected
+
+    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
+        m = None if self.num_selected is None else int(self.num_selected)
+        return _math.multi_krum(updates, num_byzantine=int(self.num_byzantine), num_selected=m)
+
+
+class Bulyan(BufferedRound):
+    """Bulyan: Krum-select ``n - 2 f`` updates, then a coordinate-wise mean around the median [1]_.
+
+    Stage one picks ``theta = n - 2 f`` updates by running Krum repeatedly on those not yet
+    picked; stage two keeps, per coordinate, the ``theta - 2 f`` values closest to the median
+    of the picked ones and averages them. A round with fewer than ``4 f + 3`` updates fails with
+    :class:`~sedna_lib.exceptions.AggregationError`. Memory: all ``n`` updates of the round.
+
+    Parameters
+    ----------
+    num_byzantine : int, default=1
+        ``f``, adversarial clients tolerated (needs ``n >= 4 f + 3`` updates per round).
+
+    References
+    ----------
+    .. [1] El Mhamdi, Guerraoui and Rouault, "The Hidden Vulnerability of Distributed Learning in
+       Byzantium", ICML 2018, https://arxiv.org/abs/1802.07927
+    """
+
+    def __init__(self, *, num_byzantine: int = 1) -> None:
+        self.num_byzantine = num_byzantine
+
+    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
+        return _math.bulyan(updates, num_byzantine=int(self.num_byzantine))

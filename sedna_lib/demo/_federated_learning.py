@@ -42,6 +42,8 @@ def run(workdir: pathlib.Path, *, rounds: int = 5, clients: int = 3) -> None:
                                participants_count=clients, round_timeout=20, context=Context(Config()))
     server.start(block=False)
     print(f"   aggregation server on {server.url}; {clients} trainers, {rounds} rounds (FedAvg)")
+    status = server.url.replace("ws", "http", 1).rsplit("/", 1)[0]
+    print(f"   status page {status}/ (rounds, clients, bytes; metrics at {status}/metrics)")
     accuracy: dict[int, float] = {}
     errors: list[BaseException] = []
     lock = threading.Lock()

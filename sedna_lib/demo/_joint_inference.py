@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -68,8 +69,12 @@ def run(workdir: pathlib.Path, upload_ratio: float = 0.3) -> dict:
     cloud_acc = float(np.mean(cloud.predict(x_test).argmax(1) == y_test))
     with BigModelService(cloud, context=context).start(host="127.0.0.1", port=0, block=False) as service:
         miner = {"method": "Margin", "param": {"upload_ratio": upload_ratio}}
-        with JointInference(edge, miner, context=context, cloud=f"{service.url}/digits",
+        edge_context = Context(dataclasses.replace(context.config, metrics_port=0,  # its own status page
+                                                   metrics_bind_ip="127.0.0.1"))
+        with JointInference(edge, miner, context=edge_context, cloud=f"{service.url}/digits",
                             offload_dir=str(workdir / "offload"), report=False) as joint:
+            print(f"   status pages: cloud {service.url}/ , edge {joint.status_.url}/ "
+                  f"(metrics at /metrics on both)")
             results = [joint.inference(x) for x in x_test]
     final = np.array([np.argmax(r.result) for r in results])
     joint_acc = float(np.mean(final == y_test))

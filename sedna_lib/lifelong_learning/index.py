@@ -109,7 +109,8 @@ def read_index(path: str, *, allow_pickle: bool = False) -> dict:
     path : str
         Local file.
     allow_pickle : bool, default=False
-        Read a pickled Sedna index. Unpickling runs code from the file: only for files you trust.
+        Read a pickled Sedna index, through an allow-list of the index's own classes (nothing else
+        it names is loaded or run).
 
     Returns
     -------
@@ -135,9 +136,6 @@ def read_index(path: str, *, allow_pickle: bool = False) -> dict:
     if not allow_pickle:
         raise DataError(f"{path} is a pickled (Sedna) index; pass allow_pickle=True to read a local file "
                         "you trust (or set SEDNA_LEGACY_PICKLE=true), then save it again as JSON")
-    import joblib  # the pickle names sedna.* classes; the installed sedna alias package resolves them
+    from ..transport.kb_legacy import loads_legacy_index
 
-    index = joblib.load(path)
-    if not isinstance(index, dict):
-        raise DataError(f"{path} does not hold a knowledge-base index (got {type(index).__name__})")
-    return index
+    return loads_legacy_index(data)  # through the allow-list of the index's own classes

@@ -16,7 +16,7 @@ from .._json import json_safe
 from ..context import Context
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
-from .index import load_samples, loads_index, read_index, save_samples, write_index
+from .index import is_json_index, load_samples, loads_index, read_index, save_samples, write_index
 
 __all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME"]
 
@@ -142,12 +142,19 @@ class BaseKnowledgeManagement:
         Raises
         ------
         DataError
-            If the index is a pickle (only local files, with ``SEDNA_LEGACY_PICKLE=true``) or invalid.
+            If the index is a pickle and ``SEDNA_LEGACY_PICKLE`` is off, or is invalid; with the
+            switch on, Sedna's pickled index is read through the allow-list of its own classes.
         """
         if not _is_remote(url) and os.path.isfile(url):
             index = read_index(url, allow_pickle=bool(self.ctx.config.legacy_pickle))
         else:
-            index = loads_index(self.read_index_bytes(url))
+            data = self.read_index_bytes(url)
+            if self.ctx.config.legacy_pickle and not is_json_index(data):
+                from ..transport.kb_legacy import loads_legacy_index
+
+                index = loads_legacy_index(data)  # an original knowledge base's index, through the allow-list
+            else:
+                index = loads_index(data)
         base = os.path.dirname(os.path.abspath(url)) if not _is_remote(url) else None
         for kind in ("seen_task", "unseen_task"):
             for group in (index.get(kind) or {}).get("task_groups", []) or []:
@@ -202,7 +209,10 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
 
         Every model file and every task group's samples go to ``<output_url>/<seen_task|unseen_task>/``
         and, when ``KB_SERVER`` is set, to the KB server, whose URLs the index then names. The
-        JSON index is posted to the KB server and written to ``<output_url>/index.pkl``.
+        JSON index is posted to the KB server and written to ``<output_url>/index.pkl``. A KB
+        server that refuses the JSON index (an original Sedna one) gets it again in Sedna's
+        pickled format when ``SEDNA_LEGACY_PICKLE=true``; a failed update is logged and the index
+        in the output folder still published, as Sedna does.
 
         Parameters
         ----------
@@ -241,8 +251,17 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
                         dst = storage.upload(local, storage.join(self.output_url, kind, name))
                         group.samples_url = client.upload_file(local, f"{kind}-{name}") if client else dst
             local_index = write_index(index, os.path.join(tmp, INDEX_NAME))
-            if client is not None:
-                client.update_db(local_index)
+            if client is not None and client.update_db(local_index) is None and self.ctx.config.legacy_pickle:
+                # an original Sedna knowledge base takes only its own pickled index
+                from ..transport.kb_index import index_to_json
+                from ..transport.kb_legacy import dumps_legacy_index
+
+                legacy = os.path.join(tmp, "legacy", INDEX_NAME)
+                os.makedirs(os.path.dirname(legacy))
+                with open(legacy, "wb") as fh:
+                    fh.write(dumps_legacy_index(index_to_json(index)))
+                if client.update_db(legacy) is not None:
+                    logger.info("the knowledge base took the index in Sedna's pickled format")
             published = storage.upload(local_index, self.task_index_url)
         return published
 

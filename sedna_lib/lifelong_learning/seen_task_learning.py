@@ -15,6 +15,7 @@ import numpy as np
 from ..base import Model, Task, TaskGroup
 from ..context import Context
 from ..exceptions import DataError, NotFittedError, ParameterError
+from ..observability.progress import progress as progress_report
 from ..registry import Kind
 from ._algorithms import build, parse_spec
 from ._data import as_samples, build_profiles
@@ -22,6 +23,15 @@ from ._data import as_samples, build_profiles
 __all__ = ["SeenTaskLearning", "concat_samples", "fresh_estimator"]
 
 logger = logging.getLogger(__name__)
+
+
+def _shown(result: Any) -> dict[str, Any]:
+    """Return the numbers of a training result for its progress line (none when it is not a mapping)."""
+    if not isinstance(result, dict):
+        return {}
+    return {str(k): v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("task", "samples", "num_samples")}
+
 
 STP = Kind.SEEN_TASK_PROCESSING
 
@@ -298,19 +308,26 @@ class SeenTaskLearning:
                                    "task_relationship_discovery")
         groups = relation(tasks)
         feedback: dict = {}
-        rare = []
-        for index, group in enumerate(groups):
-            if group.samples is None or len(group.samples.x) < self.min_train_sample:
-                rare.append(index)
-                continue
-            path, result, _ = self._train_group(group.entry, group.samples, None, kwargs)
-            group.model = Model(index=index, entry=group.entry, model=path, result=result)
-            group.model.meta_attr = [t.meta_attr for t in group.tasks]
-            feedback[group.entry] = result
+        rare = [index for index, group in enumerate(groups)
+                if group.samples is None or len(group.samples.x) < self.min_train_sample]
+        report = progress_report(len(groups) - len(rare) + (1 if rare else 0), "task", logger=logger)
+        try:
+            for index, group in enumerate(groups):
+                if index in rare:
+                    continue
+                path, result, _ = self._train_group(group.entry, group.samples, None, kwargs)
+                group.model = Model(index=index, entry=group.entry, model=path, result=result)
+                group.model.meta_attr = [t.meta_attr for t in group.tasks]
+                feedback[group.entry] = result
+                report.step(task=group.entry, samples=len(group.samples.x), **_shown(result))
+            if rare:
+                report.note("task groups %s have fewer than %d samples; they share a global model",
+                            [groups[i].entry for i in rare], self.min_train_sample)
+                path, result, _ = self._train_group("global", samples, None, kwargs)
+                report.step(task="global", samples=len(samples.x), **_shown(result))
+        finally:
+            report.close()
         if rare:
-            logger.info("task groups %s have fewer than %d samples; they share a global model",
-                        [groups[i].entry for i in rare], self.min_train_sample)
-            path, result, _ = self._train_group("global", samples, None, kwargs)
             for index in rare:
                 groups[index].model = Model(index=index, entry=groups[index].entry, model=path, result=result)
                 groups[index].model.meta_attr = [t.meta_attr for t in groups[index].tasks]

@@ -72,8 +72,9 @@ class LLMJointInference(JointInference):
     def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
                  config: Mapping[str, Any] | None = None, *, cache_size: int | None = None,
                  prices: Prices | None = None, history: int = 1000, **kwargs: Any) -> None:
-        if callable(getattr(estimator, "generate", None)) and not isinstance(estimator, EdgeLM):
-            estimator = EdgeLM(estimator)
+        if (callable(getattr(estimator, "generate", None)) and not isinstance(estimator, (EdgeLM, type))
+                and callable(getattr(estimator, "count_tokens", None))):
+            estimator = EdgeLM(estimator)  # a bare language model instance (a class is built by the backend)
         super().__init__(estimator, hard_example_mining, config, **kwargs)
         self.cache_size = cache_size
         self.prices = prices
@@ -116,7 +117,9 @@ class LLMJointInference(JointInference):
             if self._prometheus is None:
                 from ..observability.metrics import Metrics
 
-                self._prometheus = Metrics(service=self.job_name or "sedna")
+                status = self.status_  # the worker's own metrics, served on SEDNA_METRICS_PORT
+                self._prometheus = status.site.metrics if status is not None else \
+                    Metrics(service=self.job_name or "sedna")
             return self._prometheus
 
     def _prices(self) -> Prices:

@@ -110,11 +110,16 @@ class KnowledgeBaseStore:
         Folder for uploaded files and the index (created if missing).
     db_path : str, default=':memory:'
         SQLite file.
+    legacy_pickle : bool, default=False
+        Accept an original Sedna ``KBClient``'s pickled index (read through an allow-list of the
+        index's own classes, never unpickled freely) and publish ``index.pkl`` in Sedna's pickled
+        format for original edges (``SEDNA_LEGACY_PICKLE``).
     """
 
-    def __init__(self, save_dir: str, db_path: str = ":memory:") -> None:
+    def __init__(self, save_dir: str, db_path: str = ":memory:", *, legacy_pickle: bool = False) -> None:
         self.save_dir = os.path.abspath(save_dir or ".")
         self.db_path = db_path
+        self.legacy_pickle = legacy_pickle
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
 
@@ -188,15 +193,31 @@ class KnowledgeBaseStore:
             415 for a pickle, 400 for anything that is not a valid index.
         """
         from ..transport.kb_index import is_json_index, loads_index
+        from ..transport.kb_legacy import is_pickle, legacy_to_json, loads_legacy_index
 
-        if not is_json_index(data):
-            raise HTTPError(415, "the index must be JSON (sedna_lib format); pickled indexes are refused "
-                                 "because unpickling runs code")
-        try:
-            loads_index(data)
-            doc = json.loads(data)
-        except DataError as exc:
-            raise HTTPError(400, str(exc)) from None
+        published_as = "json"
+        if is_json_index(data):
+            try:
+                loads_index(data)
+                doc = json.loads(data)
+            except DataError as exc:
+                raise HTTPError(400, str(exc)) from None
+        elif is_pickle(data) and self.legacy_pickle:
+            try:  # an original KBClient's index: read through the allow-list of the index's classes
+                doc = legacy_to_json(loads_legacy_index(data))
+                data = json.dumps(doc).encode("utf-8")
+                loads_index(data)
+            except DataError as exc:
+                raise HTTPError(400, str(exc)) from None
+            published_as = "pickle"
+        elif is_pickle(data):
+            raise HTTPError(415, "the index is a pickle (an original Sedna KBClient?); this knowledge base "
+                                 "takes JSON indexes. Start it with SEDNA_LEGACY_PICKLE=true to accept "
+                                 "Sedna's index through an allow-list of its classes")
+        else:
+            raise HTTPError(415, "the index must be JSON (sedna_lib format), or Sedna's pickled index with "
+                                 "SEDNA_LEGACY_PICKLE=true")
+        doc["published_as"] = published_as
         now = time.time()
         with self._lock:
             db = self.db
@@ -209,7 +230,7 @@ class KnowledgeBaseStore:
                         db.execute(_UPSERT_TASK,
                                    (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
             db.commit()
-            self.write(_SOURCE_NAME.lstrip("."), data)
+            self.write(_SOURCE_NAME.lstrip("."), json.dumps(doc).encode("utf-8"))
             self._publish()
 
     def set_status(self, tasks: str | list | None, status: int) -> None:
@@ -240,9 +261,14 @@ class KnowledgeBaseStore:
         with open(source, "rb") as fh:
             doc = json.loads(fh.read())
         from ..transport.kb_index import apply_status
+        from ..transport.kb_legacy import dumps_legacy_index
 
         deploy = {name: bool(d) for name, d in self.db.execute("SELECT name, deploy FROM ll_task_grp")}
-        self.write(INDEX_NAME, json.dumps(apply_status(doc, deploy)).encode("utf-8"))
+        doc = apply_status(doc, deploy)
+        if doc.get("published_as") == "pickle":  # an original trainer's index: its edges load a pickle
+            self.write(INDEX_NAME, dumps_legacy_index(doc))
+        else:
+            self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))
 
     def query(self) -> list[dict]:
         """List the task groups.
@@ -457,13 +483,17 @@ class KBServer:
         Request size limit (``SEDNA_MAX_REQUEST_BYTES``).
     ssl_certfile, ssl_keyfile : str, default=None
         Serve HTTPS.
+    legacy_pickle : bool, default=False
+        Accept original Sedna trainers' pickled indexes and publish theirs pickled
+        (``SEDNA_LEGACY_PICKLE``; see :class:`KnowledgeBaseStore`).
     """
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
                  *,
                  db_url: str = "sqlite:///lifelong_kb.sqlite3", token: str | None = None,
                  max_bytes: int = 64 * 1024 * 1024, ssl_certfile: str | None = None,
-                 ssl_keyfile: str | None = None) -> None:
+                 ssl_keyfile: str | None = None, legacy_pickle: bool = False) -> None:
+        self.legacy_pickle = legacy_pickle
         self.host = host
         self.http_port = http_port
         self.workers = workers
@@ -488,7 +518,7 @@ class KBServer:
             # A relative database lives with the files it describes (the working folder when unset).
             db_path = os.path.join(save_dir, db_path)
             os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-        store = KnowledgeBaseStore(save_dir, db_path)
+        store = KnowledgeBaseStore(save_dir, db_path, legacy_pickle=self.legacy_pickle)
         return create_app(store, token=self.token, max_bytes=self.max_bytes)
 
     def run_in_thread(self) -> Any:
@@ -544,7 +574,7 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
     KBServer(host or env_host, env_port if port is None else port,
              save_dir=save_dir or cfg.knowledge_base_path,
              db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
-             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key).start()
+             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle).start()
     return 0
 
 

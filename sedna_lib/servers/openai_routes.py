@@ -16,14 +16,14 @@ token 401, an unknown model 404, an oversized body 413, a model that cannot take
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any, Iterator
 
 from ..exceptions import DataError
 from ..transport import openai_wire as wire
-from ._app import HTTPError, check_token, is_input_error, read_body, run_off_loop
+from ..exceptions import ProtocolError
+from ._app import HTTPError, check_token, is_input_error, parse_json, read_body, run_off_loop
 
 __all__ = ["LLMServingStats", "add_openai_routes"]
 
@@ -70,6 +70,35 @@ def _error(status: int, message: str, param: str | None = None) -> Any:
 
     return JSONResponse({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
                                    "param": param, "code": None}}, status_code=status)
+
+
+_ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]},
+        "code": {}}}}}
+_ERROR_TEXT = {400: "A body the OpenAI wire does not allow (the field is named in 'param'), or not JSON",
+               401: "Missing or wrong bearer token",
+               404: "The model does not generate text, or is another one",
+               408: "The body was not received in time (SEDNA_HTTP_BODY_TIMEOUT)",
+               413: "Body larger than SEDNA_MAX_REQUEST_BYTES", 415: "Not application/json",
+               422: "The model cannot take this input", 500: "Generation failed"}
+
+
+def _errors(*statuses: int) -> dict[int | str, Any]:
+    return {status: {"description": _ERROR_TEXT[status],
+                     "content": {"application/json": {"schema": _ERROR_SCHEMA}}} for status in statuses}
+
+
+_GENERATION_RESPONSES: dict[int | str, Any] = {
+    200: {"description": "The completion; with stream=true, server-sent events",
+          "content": {"application/json": {"schema": {"type": "object"}},
+                      "text/event-stream": {"schema": {"type": "string"}}}},
+    **_errors(400, 401, 404, 408, 413, 415, 422, 500)}
+
+
+def _body(properties: dict[str, Any], required: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": [required], "properties": properties}}}}
 
 
 def _language_model(target: Any) -> Any:
@@ -238,9 +267,9 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                 if ctype not in ("application/json", "") and not ctype.endswith("+json"):
                     raise HTTPError(415, f"unsupported Content-Type {ctype!r}; send application/json")
                 try:
-                    payload = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise HTTPError(400, f"the body is not valid JSON: {exc}") from None
+                    payload = parse_json(body)
+                except ProtocolError as exc:
+                    raise HTTPError(400, str(exc)) from None
                 req = parse(payload)
                 lm = model_or_none()
                 if lm is None:
@@ -284,9 +313,23 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
         return handler
 
     models.__annotations__["request"] = Request
-    app.add_api_route("/v1/models", models, methods=["GET"], summary="The served language model")
+    app.add_api_route("/v1/models", models, methods=["GET"], summary="The served language model",
+                      responses={200: {"description": "The served model (none when the model does not "
+                                                      "generate text)",
+                                       "content": {"application/json": {"schema": {"type": "object"}}}},
+                                 **_errors(401)})
     app.add_api_route("/v1/chat/completions", make_handler("chat"), methods=["POST"],
-                      summary="OpenAI-compatible chat completion (SSE with stream=true)")
+                      summary="OpenAI-compatible chat completion (SSE with stream=true)",
+                      responses=_GENERATION_RESPONSES,
+                      openapi_extra={"requestBody": _body({"messages": {
+                          "type": "array", "minItems": 1, "items": {
+                              "type": "object", "required": ["role"],
+                              "properties": {"role": {"enum": sorted(wire.ROLES)}}}}}, "messages")})
     app.add_api_route("/v1/completions", make_handler("completion"), methods=["POST"],
-                      summary="OpenAI-compatible text completion (SSE with stream=true)")
+                      summary="OpenAI-compatible text completion (SSE with stream=true)",
+                      responses=_GENERATION_RESPONSES,
+                      openapi_extra={"requestBody": _body({"prompt": {
+                          "oneOf": [{"type": "string"},
+                                    {"type": "array", "minItems": 1, "items": {"type": "string"}}]}},
+                          "prompt")})
     return stats

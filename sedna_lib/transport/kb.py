@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.parse
 from typing import Any
 
-from ..exceptions import ProtocolError
+from ..exceptions import ProtocolError, TransportError
 from ..storage.local import atomic_path
 from ._requests import send
 
 __all__ = ["KBClient"]
+
+logger = logging.getLogger(__name__)
 
 
 class KBClient:
@@ -43,6 +46,7 @@ class KBClient:
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.verify = verify
+        self.last_error_: Exception | None = None
         self._session: Any = None
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -125,28 +129,34 @@ class KBClient:
             response = self._request("POST", url, files={"file": (name or os.path.basename(files), fh)})
         return self._reply(response, url)
 
-    def update_db(self, task_info_file: str) -> str:
-        """Upload the JSON index; return the URL of the published ``index.pkl``.
+    def update_db(self, task_info_file: str) -> str | None:
+        """Upload an index; return the URL of the published ``index.pkl``, or None if it failed (logged).
+
+        As Sedna's client, a failure is not raised: it is logged at ERROR with the server's reason
+        and ``None`` is returned, so a trainer keeps the index it wrote to its output folder
+        (Sedna's cloud knowledge manager does the same). :attr:`last_error_` keeps the error.
 
         Parameters
         ----------
         task_info_file : str
-            Local index file (JSON).
+            Local index file (sedna_lib's JSON, or Sedna's pickle for a server that takes it).
 
         Returns
         -------
-        str
-            Download URL of the server's index.
-
-        Raises
-        ------
-        TransportError
-            If the server cannot be reached; ``RemoteError`` if it refuses the index.
+        str or None
+            Download URL of the server's index; None when the server could not be reached,
+            refused the index or answered something else.
         """
         url = f"{self.kbserver}/update"
-        with open(task_info_file, "rb") as fh:
-            response = self._request("POST", url, files={"task": (os.path.basename(task_info_file), fh)})
-        return self._reply(response, url)
+        try:
+            with open(task_info_file, "rb") as fh:
+                response = self._request("POST", url, files={"task": (os.path.basename(task_info_file), fh)})
+            self.last_error_ = None
+            return self._reply(response, url)
+        except (TransportError, OSError) as exc:
+            self.last_error_ = exc
+            logger.error("knowledge-base update failed: %s", exc)
+            return None
 
     def update_task_status(self, tasks: str | list | None, new_status: int = 1) -> str:
         """Deploy (1) or drop (0) task groups; return the index URL.

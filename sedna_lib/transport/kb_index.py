@@ -148,7 +148,9 @@ def _part_to_json(part: dict | None) -> dict:
                 "result": encode_value(model.result), "meta_attr": encode_value(model.meta_attr)},
             "samples": _ref(getattr(group, "samples_url", None)),
             "tasks": [{"entry": str(t.entry), "meta_attr": encode_value(t.meta_attr),
-                       "samples": _ref(getattr(t, "samples_url", None))} for t in group.tasks],
+                       "samples": _ref(getattr(t, "samples_url", None)
+                                       or getattr(getattr(t, "samples", None), "data_url", None))}
+                      for t in group.tasks],
         })
     extra = {k: encode_value(v) for k, v in part.items() if k not in ("task_groups",)}
     return {**extra, "task_groups": groups}

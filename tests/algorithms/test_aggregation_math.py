@@ -123,6 +123,70 @@ def test_coordinate_median_equals_numpy_median_for_even_and_odd_counts(rng, n):
         np.testing.assert_array_equal(layer, np.median([u[i] for u in ups], axis=0))
 
 
+def _flat(values):
+    return np.array([[v] for v in values], dtype=float)
+
+
+def test_multi_krum_select_keeps_the_central_rows():
+    # scores (f=1, n-f-2=3 nearest): the two far rows score highest and are dropped
+    points = _flat([0.0, 1.0, 2.0, 3.0, 50.0, -40.0])
+    assert sorted(_math.multi_krum_select(points, num_byzantine=1, num_selected=4).tolist()) == [0, 1, 2, 3]
+
+
+def test_multi_krum_default_keeps_n_minus_f_and_averages_them():
+    ups = [[np.array([v, -v])] for v in (1.0, 2.0, 3.0, 4.0, 1000.0)]
+    out = _math.multi_krum(ups, num_byzantine=1)  # keeps 4 of 5
+    assert out[0].tolist() == [2.5, -2.5]
+
+
+def test_multi_krum_scores_match_hand_computed_values():
+    points = _flat([0.0, 1.0, 3.0, 6.0, 10.0])
+    # f=1 -> sum of the 2 smallest squared distances to the others
+    # 0: 1, 9 -> 10; 1: 1, 4 -> 5; 3: 4, 9 -> 13; 6: 9, 16 -> 25; 10: 16, 49 -> 65
+    assert _math.multi_krum_select(points, num_byzantine=1, num_selected=5).tolist() == [1, 0, 2, 3, 4]
+
+
+@pytest.mark.parametrize("n, f", [(4, 1), (6, 2)])
+def test_multi_krum_needs_2f_plus_3_updates(n, f):
+    with pytest.raises(AggregationError, match=r"Multi-Krum with num_byzantine=\d needs at least \d+ upd"):
+        _math.multi_krum([[np.ones(2)]] * n, num_byzantine=f)
+
+
+def test_multi_krum_rejects_a_bad_num_selected():
+    with pytest.raises(AggregationError, match=r"num_selected must be in \[1, 5\]"):
+        _math.multi_krum([[np.ones(2)]] * 5, num_byzantine=1, num_selected=6)
+
+
+def test_bulyan_select_picks_n_minus_2f_by_repeated_krum():
+    points = _flat([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0])
+    # worked by hand (f=1): 3 (tie with 4, lower index), then 4, 2, 5, 1
+    assert _math.bulyan_select(points, num_byzantine=1).tolist() == [2, 3, 1, 4, 0]
+
+
+def test_bulyan_trims_around_the_median_per_coordinate():
+    rng = np.random.default_rng(0)
+    honest = [[rng.normal(0.0, 0.1, size=(2, 3))] for _ in range(9)]
+    byzantine = [[np.full((2, 3), 1e3)], [np.full((2, 3), -1e3)]]
+    out = _math.bulyan(honest + byzantine, num_byzantine=2)
+    assert out[0].shape == (2, 3) and np.all(np.abs(out[0]) < 0.3)
+    # one coordinate attacked alone (a small-norm attack Krum cannot see) is still trimmed
+    sneaky = [[np.where(np.arange(6).reshape(2, 3) == 0, 5.0, 0.0)]] * 2
+    out = _math.bulyan(honest + sneaky, num_byzantine=2)
+    assert abs(out[0][0, 0]) < 0.3
+
+
+def test_bulyan_of_identical_updates_is_that_update():
+    w = [np.arange(6.0).reshape(2, 3), np.array([7.0])]
+    out = _math.bulyan([w] * 7, num_byzantine=1)
+    assert [a.tolist() for a in out] == [a.tolist() for a in w]
+
+
+def test_bulyan_needs_4f_plus_3_updates():
+    with pytest.raises(AggregationError,
+                       match=r"Bulyan with num_byzantine=1 needs at least 7 updates \(n >= 4 f \+ 3\)"):
+        _math.bulyan([[np.ones(2)]] * 6, num_byzantine=1)
+
+
 def test_check_finite_names_the_layer_and_counts_bad_values():
     layers = [np.ones(3, "float32"), np.array([1.0, np.inf, np.nan])]
     with pytest.raises(AggregationError, match=r"update from 'c1': layer 1 \('dense/bias'\) has 2 non-finite"):

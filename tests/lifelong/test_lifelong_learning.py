@@ -188,3 +188,18 @@ def test_inference_keeps_answering_while_the_knowledge_base_is_updated(trained, 
     assert errors == []
     _, _, tasks = trained.inference(Samples(make_origin_samples(d["x_test"], d["y_test"], ["flip"], np.arange(50)).x))
     assert "flip" in {t.entry for t in tasks}
+
+
+def test_training_reports_one_line_per_task(ll_context, origin_data, caplog):
+    import logging
+
+    d = origin_data
+    caplog.set_level(logging.INFO, logger="sedna_lib")
+    _job(ll_context).train(make_origin_samples(d["x_train"], d["y_train"], ["identity", "rotate", "flip"],
+                                               np.arange(400)))
+
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "sedna_lib.lifelong_learning.seen_task_learning" and r.getMessage().startswith("task ")]
+    assert [line.split(" task=")[0] for line in lines] == ["task 1/3", "task 2/3", "task 3/3"]
+    assert sorted(line.split(" task=")[1] for line in lines) == [
+        "flip samples=400", "identity samples=400", "rotate samples=400"]

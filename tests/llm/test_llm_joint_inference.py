@@ -1,5 +1,7 @@
 """Language-model joint inference end to end: an edge LM, routers, the cloud LM over the OpenAI routes."""
 
+import threading
+
 import numpy as np
 import pytest
 import requests
@@ -112,6 +114,51 @@ def test_an_absent_cloud_costs_the_edge_nothing_and_the_queries_wait_for_it(edge
         results = [job.inference(f"module of {name} is") for name in ("sqrt", "dumps", "loads")]
         assert all(r.cloud is None and r.result.source == "edge" for r in results)
         assert job.pending_offloads == 3 and job.llm_metrics.totals()["edge_answered"] == 3
+
+
+def test_queued_queries_reach_the_cloud_when_it_is_back(edge_lm, cloud_lm, tmp_path):
+    import socket
+
+    from sedna_lib.joint_inference import BigModelService
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    delivered, both = [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(example)
+        if len(delivered) == 2:
+            both.set()
+
+    client = OpenAIClient(f"http://127.0.0.1:{port}/v1", max_retries=0, reset_timeout=0.01)
+    with _job(edge_lm, client, "CloudOnly", tmp_path, on_offloaded=on_offloaded) as job:
+        for name in ("dedent", "gcd"):
+            job.inference({"prompt": f"module of {name} is", "reference": "x"})
+        assert job.pending_offloads == 2
+        service = BigModelService(estimator=cloud_lm, context=Context(Config()))
+        service.start(host="127.0.0.1", port=port, block=False)
+        try:
+            job.drain_offload_queue()  # here, or in the job's own drain thread: whichever runs first
+            assert both.wait(10) and job.pending_offloads == 0
+        finally:
+            service.close()
+    assert [d.data["prompt"] for d in delivered] == ["module of dedent is", "module of gcd is"]
+    assert all(d.result.source == "cloud" and d.result.text for d in delivered)
+
+
+def test_a_language_model_class_is_built_by_the_backend_not_wrapped_as_an_instance(edge_lm, cloud_url,
+                                                                                   tmp_path):
+    class Edge(EdgeLM):
+        def __init__(self, **kwargs):
+            super().__init__(edge_lm, max_tokens=4)
+
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path) as job:
+        job_class = LLMJointInference(Edge, "EdgeOnly", cloud=OpenAIClient(cloud_url), report=False,
+                                      context=Context(Config()), offload_dir=str(tmp_path / "c"))
+        with job_class:
+            built = job_class.inference("module of gcd is").result
+        assert built.text == job.inference("module of gcd is").result.text
 
 
 def test_the_lc_report_carries_the_llm_totals(edge_lm, cloud_url, tmp_path, lc_stub):

@@ -39,7 +39,8 @@ def test_edge_worker_serves_metrics_that_follow_an_outage_and_counts_its_warning
 
     caplog.set_level(logging.INFO, logger="sedna_lib")
     cloud_port = _free_port()
-    context = Context(Config(service_name="ji-svc", worker_name="edge-0", metrics_port=0))
+    context = Context(Config(service_name="ji-svc", worker_name="edge-0", metrics_port=0,
+                             metrics_bind_ip="127.0.0.1"))
     job = JointInference(Edge(), "CloudOnly", context=context, offload_dir=str(tmp_path), report=False,
                          cloud=f"http://127.0.0.1:{cloud_port}/ji-svc")
     job.client.max_retries = 0
