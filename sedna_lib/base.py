@@ -460,6 +460,31 @@ class Aggregator(BaseAlgorithm, abc.ABC):
         """
         return {}
 
+    def prepare_update(self, weights: list, reference: list | None, config: dict) -> tuple[list, dict]:
+        """Turn a client's trained model into what it uploads (runs on the client, after training).
+
+        The default sends the weights unchanged. Differentially private aggregators clip the
+        change from ``reference`` here, and add noise for local DP, so that nothing unclipped
+        leaves the client.
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The locally trained model.
+        reference : list of numpy.ndarray or None
+            The global model the round started from (None: unknown).
+        config : dict
+            The server's settings for this round (:meth:`client_config` merged with the server's).
+
+        Returns
+        -------
+        weights : list of numpy.ndarray
+            What to upload.
+        metrics : dict
+            Extra metrics to upload with it (JSON-able).
+        """
+        return weights, {}
+
     @property
     def total_size(self) -> int:
         """Samples behind the last round (Sedna's attribute name)."""

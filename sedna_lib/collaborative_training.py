@@ -13,8 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ._federated_client import RoundOutcome, count_samples, local_round, run_client, update_of
-from .base import Aggregator
+import numpy as np
+
+from ._federated_client import (RoundOutcome, count_samples, has_prepare_update, local_round, run_client,
+                                update_of)
+from .base import Aggregator, ClientUpdate
 from .context import Context
 from .exceptions import ParameterError
 from .observability.progress import progress as progress_report
@@ -81,7 +84,7 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
     ----------
     context : Context
         ``AGG_PROTOCOL``, ``AGG_IP``, ``AGG_PORT``, ``CONNECT_TIMEOUT``, ``WORKER_NAME``,
-        ``SEDNA_AUTH_TOKEN`` and ``SEDNA_TLS_CA`` come from it.
+        ``SEDNA_AUTH_TOKEN``, ``SEDNA_TLS_CA`` and ``AGG_MAX_MESSAGE_BYTES`` come from it.
     aggregation : str
         The aggregator's name (the URL path).
     client_id : str, default=None
@@ -100,7 +103,7 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
     url = f"{cfg.agg_protocol or 'ws'}://{cfg.agg_ip}:{int(cfg.agg_port)}/{aggregation}"
     return AggregationClient(url, client_id if client_id is not None else (cfg.worker_name or ""),
                              token=cfg.auth_token, ca_file=cfg.tls_ca, connect_timeout=cfg.connect_timeout,
-                             job_name=job_name)
+                             job_name=job_name, max_message_bytes=cfg.agg_max_message_bytes)
 
 
 def _resolve(obj: Any, framework: str) -> Any:
@@ -284,7 +287,8 @@ class SimulationResult:
     weights : list of numpy.ndarray
         The final global model.
     history : list of dict
-        Per round: ``round``, ``clients``, ``total_sample``, ``seconds`` and the evaluation metrics.
+        Per round: ``round``, ``clients``, ``total_sample``, ``seconds``, ``epsilon`` (differentially
+        private aggregators: the privacy spent so far) and the evaluation metrics.
     """
 
     weights: list
@@ -345,6 +349,7 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     sizes = [count_samples(d) for d in client_data]
     ids = [f"client-{i}" for i in range(len(client_data))]
     position = {cid: i for i, cid in enumerate(ids)}
+    prepares = has_prepare_update(aggregator)
     history: list[dict] = []
     for r in range(1, int(rounds) + 1):
         started = time.perf_counter()
@@ -355,12 +360,18 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
             i = position[cid]
             backend.set_weights(global_weights)
             local_round(backend, client_data[i], None, train_kwargs, config)
-            aggregator.add(update_of(backend, sizes[i], cid, copy=not aggregator.streaming))
+            if prepares:  # DP: the client clips (and noises) its update before it leaves
+                sent, metrics = aggregator.prepare_update(backend.get_weights(), global_weights, config)
+                aggregator.add(ClientUpdate([np.array(w, copy=True) for w in sent], sizes[i], cid, metrics))
+            else:
+                aggregator.add(update_of(backend, sizes[i], cid, copy=not aggregator.streaming))
         global_weights = aggregator.finish()
         backend.set_weights(global_weights)
         entry = {"round": r, "clients": len(chosen),
                  "total_sample": int(getattr(aggregator, "total_samples_", 0)),
                  "seconds": time.perf_counter() - started}
+        if getattr(aggregator, "epsilon_", None) is not None:
+            entry["epsilon"] = float(aggregator.epsilon_)
         if evaluate is not None:
             entry.update(evaluate(backend, r) or {})
         history.append(entry)

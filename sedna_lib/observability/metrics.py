@@ -115,7 +115,7 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     # -- models -------------------------------------------------------------------------------
     MetricSpec("sedna_model_hot_swaps_total", "counter",
                "Models swapped in while serving, by outcome (done or failed).", ("outcome",),
-               "joint-inference edge, incremental-learning inference worker"),
+               "incremental-learning inference worker"),
     MetricSpec("sedna_inference_samples_total", "counter",
                "Samples an inference worker answered.", (), "incremental-learning inference worker"),
     # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ----------
