@@ -100,6 +100,27 @@ class ServerLimits:
                    large_request_bytes=config.http_large_request_bytes,
                    max_large_requests=config.http_max_large_requests)
 
+    @classmethod
+    def resolve(cls, limits: ServerLimits | None, max_request_bytes: int | None = None) -> ServerLimits:
+        """Return ``limits`` (the defaults when None) with a server's own body limit, when it has one.
+
+        Parameters
+        ----------
+        limits : ServerLimits or None
+            What the server was given.
+        max_request_bytes : int, default=None
+            The server's ``max_buffer_size``-style argument; it wins over ``limits``.
+
+        Returns
+        -------
+        ServerLimits
+            The limits the server applies.
+        """
+        resolved = limits if limits is not None else cls()
+        if max_request_bytes and max_request_bytes != resolved.max_request_bytes:
+            resolved = resolved.replace(max_request_bytes=int(max_request_bytes))
+        return resolved
+
     def replace(self, **changes: Any) -> ServerLimits:
         """Return a copy with some fields changed.
 
