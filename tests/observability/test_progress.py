@@ -65,7 +65,7 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
             report.note("kept the old model")
             report.step(accuracy=0.875)
         terminal.flush()
-        drawn = os.read(master, 65536).decode()
+        drawn = _read_until(master, "accuracy=0.875")
     finally:
         terminal.close()
         os.close(master)
@@ -74,6 +74,19 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
     assert stream.getvalue() == ""  # no log lines while a bar is drawn
     assert "round: 100%" in drawn and "2/2" in drawn and "accuracy=0.875" in drawn
     assert "kept the old model" in drawn
+
+
+def _read_until(fd: int, needle: str, timeout: float = 10.0) -> str:
+    """Read a pseudo-terminal until ``needle`` arrives (the kernel hands pty output over in pieces)."""
+    import select
+
+    seen = b""
+    while needle.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            break
+        seen += os.read(fd, 65536)
+    return seen.decode(errors="replace")
 
 
 def test_unknown_total_counts_up(lines):
