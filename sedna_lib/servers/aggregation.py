@@ -40,7 +40,13 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_CONFLICT = 4409
+CLOSE_TIMEOUT = 4408
 CLOSE_REPLACED = 4000
+CLOSE_TRY_LATER = 1013
+
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+                  UnicodeDecodeError)
+"""What a malformed frame can raise while it is decoded; each becomes a ProtocolError (4400), never a 1006."""
 
 
 @dataclass
@@ -134,8 +140,17 @@ class AggregationServer:
         A starting global model, sent to sedna_lib clients when they join.
     chunk_size : int, default=4 MiB
         Frame size for binary messages the server sends.
-    max_message_bytes : int, default=2 GiB
-        Largest reassembled binary message accepted.
+    max_message_bytes : int, default=None
+        Largest reassembled binary message accepted; every size a peer declares is checked
+        against it before allocation (``AGG_MAX_MESSAGE_BYTES``, 2 GiB).
+    handshake_timeout : float, default=None
+        Seconds a new connection has to send its ``subscribe`` (``AGG_HANDSHAKE_TIMEOUT``, 30).
+    read_timeout : float, default=None
+        Seconds to wait for the next frame of a message being received (``AGG_READ_TIMEOUT``,
+        120); a trainer between messages is not limited (heartbeats keep it alive).
+    max_connections : int, default=None
+        Websocket connections held at once; one more is refused with 1013
+        (``AGG_MAX_CONNECTIONS``, 1024).
     done_grace : float, default=30.0
         Seconds the server waits, after the last round, for clients to leave before exiting.
     context : Context, default=None
@@ -168,8 +183,10 @@ class AggregationServer:
                  ws_size: int = 10 * 1024 * 1024, *, min_clients: int | None = None,
                  round_timeout: float | None = None, auth_token: str | None = None,
                  ssl_certfile: str | None = None, ssl_keyfile: str | None = None, initial_weights: Any = None,
-                 chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int = m.MAX_MESSAGE_BYTES,
-                 done_grace: float = 30.0, context: Context | None = None) -> None:
+                 chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int | None = None,
+                 done_grace: float = 30.0, handshake_timeout: float | None = None,
+                 read_timeout: float | None = None, max_connections: int | None = None,
+                 context: Context | None = None) -> None:
         self.aggregation = aggregation
         self.host = host
         self.http_port = http_port
@@ -185,6 +202,9 @@ class AggregationServer:
         self.chunk_size = chunk_size
         self.max_message_bytes = max_message_bytes
         self.done_grace = done_grace
+        self.handshake_timeout = handshake_timeout
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
         self.context = context
         self._server: Any = None
         self._finished = threading.Event()
@@ -210,6 +230,15 @@ class AggregationServer:
         self._port = int(self.http_port if self.http_port is not None else cfg.agg_bind_port)
         self._cert = self.ssl_certfile or cfg.tls_cert
         self._key = self.ssl_keyfile or cfg.tls_key
+        self._max_bytes = int(self.max_message_bytes if self.max_message_bytes is not None
+                              else cfg.agg_max_message_bytes)
+        self._handshake_timeout = float(self.handshake_timeout if self.handshake_timeout is not None
+                                        else cfg.agg_handshake_timeout)
+        self._read_timeout = float(self.read_timeout if self.read_timeout is not None
+                                   else cfg.agg_read_timeout)
+        self._max_connections = int(self.max_connections if self.max_connections is not None
+                                    else cfg.agg_max_connections)
+        self._connections = 0
         self.peers_: dict[str, _Peer] = {}
         self.history_: list[RoundRecord] = []
         self.round_ = 0
@@ -380,9 +409,17 @@ class AggregationServer:
 
         self._setup()
         app = self.build_app()
+        from ._app import ServerLimits
+
+        cfg = self.context_.config
+        # the HTTP side (upgrade head timeout, keep-alive) as every server; the connection cap is the
+        # websocket one, with room for the GET route on top
+        limits = ServerLimits.from_config(cfg).replace(
+            max_connections=max(cfg.http_max_connections, self._max_connections + 64))
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
-                                      ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
+                                      ws_max_size=max(int(self.ws_size), self.chunk_size + 65536),
+                                      limits=limits)
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
@@ -466,6 +503,17 @@ class AggregationServer:
 
     async def _endpoint(self, ws: Any) -> None:
         await ws.accept()
+        if self._connections >= self._max_connections:
+            await self._refuse(ws, f"the server holds {self._connections} connections, its limit "
+                               "(AGG_MAX_CONNECTIONS); try again later", "RemoteError", CLOSE_TRY_LATER)
+            return
+        self._connections += 1
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._connections -= 1
+
+    async def _serve_connection(self, ws: Any) -> None:
         if ws.path_params["name"] != self.name_:
             await self._refuse(ws, f"this server aggregates with {self.name_!r}, not "
                                f"{ws.path_params['name']!r}; client and server must use the same aggregation "
@@ -477,11 +525,16 @@ class AggregationServer:
             return
         peer = None
         try:
-            first = await ws.receive()
+            try:
+                first = await asyncio.wait_for(ws.receive(), self._handshake_timeout)
+            except asyncio.TimeoutError:
+                await self._refuse(ws, f"no subscribe frame within {self._handshake_timeout:g} s "
+                                   "(AGG_HANDSHAKE_TIMEOUT)", "ProtocolError", CLOSE_TIMEOUT)
+                return
             if first.get("type") == "websocket.disconnect":
                 return
             try:
-                sub = m.from_json(first.get("text") or first.get("bytes") or b"")
+                sub = _decoded(m.from_json, first.get("text") or first.get("bytes") or b"")
             except ProtocolError as exc:
                 await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}",
                                    "ProtocolError",
@@ -501,10 +554,15 @@ class AggregationServer:
             if peer is not None:
                 await self._unregister(peer)
 
+    def _bound_session(self, client_id: str) -> str:
+        """With a token configured, a client id's session secret is derived from the token (bound to it)."""
+        return m.bound_session(str(self._token), client_id)
+
     async def _register(self, ws: Any, sub: m.Subscribe) -> _Peer | None:
         cid = sub.client_id or secrets.token_hex(16)
         binary = sub.protocol == m.PROTOCOL and sub.wire == "binary"
         old = self.peers_.get(cid)
+        session = self._bound_session(cid) if self._token else (sub.session or secrets.token_hex(16))
         if old is not None:
             if not (sub.session and hmac.compare_digest(sub.session.encode(), old.session.encode())):
                 await self._refuse(ws, f"client id {cid!r} is already connected; pick another WORKER_NAME",
@@ -516,7 +574,7 @@ class AggregationServer:
                 await old.ws.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
-        peer = _Peer(cid, ws, "binary" if binary else "json", sub.session or secrets.token_hex(16))
+        peer = _Peer(cid, ws, "binary" if binary else "json", session)
         self._departed.discard(cid)
         for other in list(self.peers_.values()):
             await self._send_text(other, m.to_json(m.ClientJoin(cid)))
@@ -558,22 +616,30 @@ class AggregationServer:
 
     async def _serve_peer(self, peer: _Peer) -> None:
         ws = peer.ws
-        reassembler = m.Reassembler(self.max_message_bytes)
+        reassembler = m.Reassembler(self._max_bytes)
         while True:
-            frame = await ws.receive()
+            if reassembler.pending:  # inside a chunked message: its frames must keep coming
+                try:
+                    frame = await asyncio.wait_for(ws.receive(), self._read_timeout)
+                except asyncio.TimeoutError:
+                    await self._refuse(ws, f"no frame for {self._read_timeout:g} s in the middle of a "
+                                       "message (AGG_READ_TIMEOUT)", "ProtocolError", CLOSE_TIMEOUT)
+                    return
+            else:
+                frame = await ws.receive()
             kind = frame.get("type")
             if kind == "websocket.disconnect":
                 return
             try:
                 if frame.get("bytes") is not None:
                     self._received.inc(len(frame["bytes"]))
-                    payload = reassembler.feed(frame["bytes"])
+                    payload = _decoded(reassembler.feed, frame["bytes"])
                     if payload is None:
                         continue
-                    msg = m.from_binary(payload)
+                    msg = _decoded(m.from_binary, payload)
                 else:
                     self._received.inc(len((frame.get("text") or "").encode()))
-                    msg = m.from_json(frame.get("text") or "")
+                    msg = _decoded(m.from_json, frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
                 elif isinstance(msg, dict):
@@ -743,6 +809,14 @@ class AggregationServer:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
+
+
+def _decoded(decode: Any, data: Any) -> Any:
+    """Run one decoding step; anything a malformed frame makes it raise becomes a :class:`ProtocolError`."""
+    try:
+        return decode(data)
+    except _DECODE_ERRORS as exc:
+        raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 class AggregationServerV2(AggregationServer):

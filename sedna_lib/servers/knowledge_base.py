@@ -136,6 +136,107 @@ class KnowledgeBaseStore:
                 self._db.executescript(_SCHEMA)
             return self._db
 
+    @property
+    def reserved(self) -> set[str]:
+        """The server's own file names, never taken from or given to clients through ``/file/*``.
+
+        ``index.pkl`` (published by ``/update`` only; downloadable), the database file and its
+        journals when they lie in the folder (never downloadable).
+        """
+        names = {INDEX_NAME}
+        if self.db_path != ":memory:":
+            db = os.path.realpath(self.db_path)
+            if os.path.dirname(db) == os.path.realpath(self.save_dir):
+                base = os.path.basename(db)
+                names |= {base, f"{base}-journal", f"{base}-wal", f"{base}-shm"}
+        return names
+
+    def _source_path(self) -> str:
+        """Return the last accepted index's path (a dot name, out of the clients' reach)."""
+        source = os.path.join(self.save_dir, _SOURCE_NAME)
+        visible = os.path.join(self.save_dir, _SOURCE_NAME.lstrip("."))
+        if not os.path.exists(source) and os.path.isfile(visible):
+            os.replace(visible, source)
+        return source
+
+    def _published(self) -> set[str]:
+        """File names the published index refers to (models and samples): never overwritten."""
+        source = self._source_path()
+        if not os.path.exists(source):
+            return set()
+        with open(source, "rb") as fh:
+            doc = json.loads(fh.read())
+        refs = []
+        for kind in ("seen_task", "unseen_task"):
+            for group in (doc.get(kind) or {}).get("task_groups", []) or []:
+                refs += [(group.get("model") or {}).get("url"), group.get("samples")]
+                refs += [t.get("samples") for t in group.get("tasks", []) or []]
+        names = set()
+        for ref in refs:
+            if isinstance(ref, str) and "files=" in ref:
+                names.update(urllib.parse.parse_qs(urllib.parse.urlsplit(ref).query).get("files", []))
+        return names
+
+    def store_upload(self, name: str, data: bytes) -> str:
+        """Store a client's file: reserved names are refused, a published file is never replaced.
+
+        Parameters
+        ----------
+        name : str
+            File name (one safe component).
+        data : bytes
+            Content.
+
+        Returns
+        -------
+        str
+            The path.
+
+        Raises
+        ------
+        HTTPError
+            400 for a bad name, 403 for one of the server's own names, 409 for a different file
+            under the name of a published model or samples file (the same bytes again are accepted).
+        """
+        path = self.path_of(name)
+        if name in self.reserved:
+            raise HTTPError(403, f"{name!r} is the knowledge base's own file; it cannot be uploaded "
+                                 "(the index is published through /update)")
+        with self._lock:
+            if os.path.exists(path):
+                with open(path, "rb") as fh:
+                    same = fh.read() == data
+                if same:
+                    return path
+                if name in self._published():
+                    raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is never "
+                                         "replaced; upload the new file under a new name (sedna_lib names "
+                                         "models by their content)")
+            return self.write(name, data)
+
+    def readable(self, name: str) -> str:
+        """Return the path of a file clients may download (the database is not one).
+
+        Parameters
+        ----------
+        name : str
+            File name.
+
+        Returns
+        -------
+        str
+            The path.
+
+        Raises
+        ------
+        HTTPError
+            400 for a bad name, 404 for the database or a missing file.
+        """
+        path = self.path_of(name)
+        if (name in self.reserved and name != INDEX_NAME) or not os.path.isfile(path):
+            raise HTTPError(404, f"no file named {name!r} in the knowledge base")
+        return path
+
     def path_of(self, name: str) -> str:
         """Return the file path of a stored name, confined to the folder.
 
@@ -221,16 +322,23 @@ class KnowledgeBaseStore:
         now = time.time()
         with self._lock:
             db = self.db
-            for kind in ("seen_task", "unseen_task"):
-                for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
-                    model = group.get("model") or {}
-                    db.execute(_UPSERT_GROUP, (group["entry"], len(group.get("tasks", [])), None,
-                                               model.get("url"), pos, kind, now))
-                    for task in group.get("tasks", []):
-                        db.execute(_UPSERT_TASK,
-                                   (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
+            try:
+                for kind in ("seen_task", "unseen_task"):
+                    for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
+                        model = group.get("model") or {}
+                        db.execute(_UPSERT_GROUP, (str(group["entry"]), len(group.get("tasks", [])), None,
+                                                   _text(model.get("url")), pos, kind, now))
+                        for task in group.get("tasks", []):
+                            db.execute(_UPSERT_TASK, (str(task["entry"]), str(group["entry"]),
+                                                      json.dumps(task.get("meta_attr"))))
+            except (KeyError, TypeError, AttributeError, ValueError, sqlite3.Error) as exc:
+                db.rollback()  # nothing of a refused index stays in the open transaction
+                raise HTTPError(400, f"malformed knowledge-base index: {type(exc).__name__}: {exc}") from None
+            except BaseException:
+                db.rollback()
+                raise
             db.commit()
-            self.write(_SOURCE_NAME.lstrip("."), json.dumps(doc).encode("utf-8"))
+            _write_private(self._source_path(), json.dumps(doc).encode("utf-8"))
             self._publish()
 
     def set_status(self, tasks: str | list | None, status: int) -> None:
@@ -245,17 +353,21 @@ class KnowledgeBaseStore:
         """
         names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
         with self._lock:
-            if names is None:
-                self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
-            else:
-                self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
-                                    [(int(bool(status)), n) for n in names if n])
+            try:
+                if names is None:
+                    self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
+                else:
+                    self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
+                                        [(int(bool(status)), str(n)) for n in names if n])
+            except BaseException:
+                self.db.rollback()
+                raise
             self.db.commit()
             self._publish()
 
     def _publish(self) -> None:
         """Write ``index.pkl`` from the last uploaded index; a dropped group serves the first deployed one."""
-        source = self.path_of(_SOURCE_NAME.lstrip("."))
+        source = self._source_path()
         if not os.path.exists(source):
             return
         with open(source, "rb") as fh:
@@ -290,6 +402,17 @@ class KnowledgeBaseStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write one of the server's own files (a name clients cannot reach: it starts with a dot)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def _download_path(name: str) -> str:
@@ -377,7 +500,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             raise HTTPError(400, "multipart field 'file' is missing")
         name = safe_name(upload.filename)
         data = await upload.read()
-        store.write(name, data)
+        store.store_upload(name, data)
         uploads.inc()
         return JSONResponse(_download_path(name))
 
@@ -385,9 +508,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     @_handle
     async def file_download(request: Request) -> Any:
         files = request.query_params.get("files")
-        path = store.path_of(files or "")
-        if not os.path.isfile(path):
-            raise HTTPError(404, f"no file named {files!r} in the knowledge base")
+        path = store.readable(files or "")
         name = safe_name(request.query_params.get("name") or files)
         return FileResponse(path, filename=name, media_type="application/octet-stream")
 
@@ -407,11 +528,22 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         body = await read_body(request, max_bytes)
         try:
             doc = json.loads(body)
-            status = int(doc.get("status", 1))
+            if not isinstance(doc, dict):
+                raise ValueError("the body must be a JSON object")
+            raw = doc.get("status", 1)
+            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+                raw = int(raw)
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            if not isinstance(raw, int):
+                raise ValueError(f"status must be an integer (1 deploys, 0 drops), got {raw!r}")
+            status = raw
             tasks = doc.get("tasks")
             if tasks is not None and not isinstance(tasks, (str, list)):
                 raise ValueError("tasks must be a comma-separated string, a list or null")
-        except (ValueError, AttributeError, TypeError) as exc:
+            if isinstance(tasks, list) and not all(isinstance(t, str) for t in tasks):
+                raise ValueError("tasks must list task-group names (strings)")
+        except (ValueError, AttributeError, TypeError, RecursionError, OverflowError) as exc:
             raise HTTPError(400,
                             f'body must be JSON {{"status": int, "tasks": "a,b" | null}}: {exc}') from None
         store.set_status(tasks, status)
