@@ -25,7 +25,16 @@ from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
 from ..storage.local import atomic_path
-from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ._app import (
+    ERROR_RESPONSES,
+    HTTPError,
+    RequestStats,
+    check_token,
+    error_response,
+    error_responses,
+    fastapi,
+    read_body,
+)
 from ._status import STATUS_PATHS, mount_status
 
 __all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
@@ -415,6 +424,61 @@ def _write_private(path: str, data: bytes) -> None:
         fh.write(data)
 
 
+_NAME_SCHEMA = {"type": "string", "pattern": _NAME_RE.pattern}
+_REPLY = {"description": "The relative download path of the stored file (a JSON string, as Sedna's server "
+                         "answers)", "content": {"application/json": {"schema": {"type": "string"}}}}
+_BINARY = {"type": "string", "format": "binary"}
+_STATUS_BODY = {"type": "object", "properties": {
+    "status": {"type": "integer", "default": 1, "description": "1 deploys the task groups, 0 drops them"},
+    "tasks": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+              "description": "comma-separated task-group names, a list of them, or null for every group"}}}
+_OPENAPI: dict[str, dict[str, Any]] = {
+    "upload": {
+        "summary": "Store a file (a model, samples, an extractor)",
+        "description": "The multipart part's file name is the stored name: one component of letters, digits, "
+                       "'.', '_' and '-'. The server's own names are refused (403), and a file the published "
+                       "index refers to is never replaced by different bytes (409).",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500),
+                      403: {**ERROR_RESPONSES[400],
+                            "description": "One of the server's own names (index.pkl, the database)"},
+                      409: {**ERROR_RESPONSES[400],
+                            "description": "A published file of that name exists with other content"}},
+        "openapi_extra": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"], "properties": {"file": _BINARY}}}}}}},
+    "download": {
+        "summary": "Fetch a stored file",
+        "responses": {200: {"description": "The file's bytes", "content": {
+            "application/octet-stream": {"schema": _BINARY}}}, **error_responses(400, 401, 404, 500)},
+        "openapi_extra": {"parameters": [
+            {"name": "files", "in": "query", "required": True, "schema": _NAME_SCHEMA,
+             "description": "The stored name"},
+            {"name": "name", "in": "query", "required": False, "schema": _NAME_SCHEMA,
+             "description": "The name given to the download (Content-Disposition)"}]}},
+    "update": {
+        "summary": "Publish a task index",
+        "description": "The multipart field `task` holds the index: sedna_lib's JSON, or Sedna's pickled "
+                       "index when the server runs with SEDNA_LEGACY_PICKLE=true (read through an allow-list "
+                       "of the index's classes). The index is published as index.pkl.",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 415, 500)},
+        "openapi_extra": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["task"], "properties": {"task": _BINARY}}}}}}},
+    "status": {
+        "summary": "Deploy or drop task groups, then republish index.pkl",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500)},
+        "openapi_extra": {"requestBody": {"required": True, "content": {
+            "application/json": {"schema": _STATUS_BODY}}}}},
+    "query": {
+        "summary": "List the task groups",
+        "responses": {200: {"description": "The task groups", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["task_groups"], "properties": {"task_groups": {
+                "type": "array", "items": {"type": "object"}}}}}}}, **error_responses(401, 500)}},
+    "health": {
+        "summary": "Liveness and request counters (no token needed)",
+        "responses": {200: {"description": "Up", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}},
+}
+
+
 def _download_path(name: str) -> str:
     q = urllib.parse.quote(name)
     return f"/file/download?files={q}&name={q}"
@@ -440,7 +504,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     """
     fa = fastapi()
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
 
     app = fa.FastAPI(title="sedna_lib knowledge base")
     stats = RequestStats()
@@ -491,7 +555,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         wrapper.__annotations__ = {"request": Request}  # resolved class: FastAPI then injects the request
         return wrapper
 
-    @app.post("/knowledgebase/file/upload")
+    @app.post("/knowledgebase/file/upload", **_OPENAPI["upload"])
     @_handle
     async def file_upload(request: Request) -> Any:
         form = await _form(request)
@@ -504,7 +568,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         uploads.inc()
         return JSONResponse(_download_path(name))
 
-    @app.get("/knowledgebase/file/download")
+    @app.get("/knowledgebase/file/download", response_class=Response, **_OPENAPI["download"])
     @_handle
     async def file_download(request: Request) -> Any:
         files = request.query_params.get("files")
@@ -512,7 +576,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         name = safe_name(request.query_params.get("name") or files)
         return FileResponse(path, filename=name, media_type="application/octet-stream")
 
-    @app.post("/knowledgebase/update")
+    @app.post("/knowledgebase/update", **_OPENAPI["update"])
     @_handle
     async def update(request: Request) -> Any:
         form = await _form(request)
@@ -522,7 +586,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         store.update_index(await upload.read())
         return JSONResponse(_download_path(INDEX_NAME))
 
-    @app.post("/knowledgebase/update/status")
+    @app.post("/knowledgebase/update/status", **_OPENAPI["status"])
     @_handle
     async def update_status(request: Request) -> Any:
         body = await read_body(request, max_bytes)
@@ -531,11 +595,9 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             if not isinstance(doc, dict):
                 raise ValueError("the body must be a JSON object")
             raw = doc.get("status", 1)
-            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-                raw = int(raw)
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
-            if not isinstance(raw, int):
+            if not isinstance(raw, int) or isinstance(raw, bool):
                 raise ValueError(f"status must be an integer (1 deploys, 0 drops), got {raw!r}")
             status = raw
             tasks = doc.get("tasks")
@@ -549,12 +611,12 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         store.set_status(tasks, status)
         return JSONResponse(_download_path(INDEX_NAME))
 
-    @app.post("/knowledgebase/query")
+    @app.post("/knowledgebase/query", **_OPENAPI["query"])
     @_handle
     async def query(request: Request) -> Any:
         return JSONResponse({"task_groups": store.query()})
 
-    @app.get("/knowledgebase/health")
+    @app.get("/knowledgebase/health", **_OPENAPI["health"])
     async def health() -> Any:
         return JSONResponse({"status": "ok", **stats.as_dict()})
 
