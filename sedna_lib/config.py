@@ -294,6 +294,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("Multi-edge inference", "BATCH_SIZE"),
     ("Security, network limits and queues", "SEDNA_AUTH_TOKEN"),
     ("Observability", "SEDNA_LOG_LEVEL"),
+    ("Language models", "SEDNA_LLM_BASE_URL"),
 )
 """``(group title, first variable)`` in declaration order."""
 
