@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 DEMO_VENV := .venv-demo
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := --quiet --compile-bytecode $(foreach d,$(FIND_LINKS),--find-links $(d))
+# The demo's environment skips compiling every installed module ahead (most of its install time): the
+# modules the demo imports are compiled as it first imports them.
+DEMO_UV_FLAGS := --quiet $(foreach d,$(FIND_LINKS),--find-links $(d))
 EXTRAS ?= all,dev
 
 .PHONY: demo test lint docs dist venv clean system-deps example-joint-inference example-federated-learning \
@@ -24,7 +27,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
-	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(UV_FLAGS) -e '.[server]'
+	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(DEMO_UV_FLAGS) -e '.[server]'
 	touch $@
 
 demo: $(DEMO_VENV)/.installed
