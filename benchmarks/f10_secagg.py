@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="CLIENTSxPARAMETERS")
     args = parser.parse_args(argv)
     from sedna_lib.algorithms.aggregation import _math
-    from sedna_lib.secure_aggregation import secure_weighted_average
+    from sedna_lib.federated_learning.secure_aggregation import secure_weighted_average
 
     rows, out = [], {}
     for case in args.cases:

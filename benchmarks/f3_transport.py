@@ -1,7 +1,7 @@
 """F3: real transport: 1 aggregation server + 10 client processes on 127.0.0.1, 1.2 M-parameter model.
 
 sedna_lib: ``AggregationServer`` (FedAvg, binary chunked frames over websockets) and 10 client
-processes, each running the deployed trainer loop (``_federated_client.run_client`` over
+processes, each running the deployed trainer loop (``federated_learning.client.run_client`` over
 ``AggregationClient``) with the MLP 64-16000-10 (1,200,010 float64 parameters, 9.6 MB) and the
 F1 training function. Flower 1.41: legacy ``start_server`` + 10 ``start_client`` processes over
 gRPC (in ``benchmarks/.venv-flwr``), same model, data and training function. Repetitions are
@@ -57,7 +57,7 @@ def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_cl
 
     With ``die_at`` > 0 the process SIGKILLs itself when round ``die_at`` starts (before uploading).
     """
-    from sedna_lib._federated_client import run_client
+    from sedna_lib.federated_learning.client import run_client
     from sedna_lib.backends import set_backend
     from sedna_lib.transport.ws import AggregationClient
 

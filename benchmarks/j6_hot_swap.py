@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from sedna_lib.hot_update import ModelSlot, ModelWatcher, write_model_config
+from sedna_lib.incremental_learning.hot_update import ModelSlot, ModelWatcher, write_model_config
 
 
 def main() -> None:

@@ -11,12 +11,19 @@ from .compat.config import EnvConfig
 from .compat.constant import K8sResourceKind
 from .context import Context
 from .exceptions import ConfigError
-from .hot_update import ModelLoadingThread
-from .reporting import LCClient, Report
+from .transport.lc import LCClient, Report
 
 __all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]
 
 LOGGER = logging.getLogger("sedna")
+
+
+def __getattr__(name: str) -> Any:
+    # Sedna exports ModelLoadingThread from its job base; it belongs to incremental learning's hot update.
+    if name == "ModelLoadingThread":
+        from .incremental_learning.hot_update import ModelLoadingThread
+        return ModelLoadingThread
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[..., Any] | None:

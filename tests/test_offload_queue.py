@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from sedna_lib._offload_queue import OffloadQueue
+from sedna_lib.transport.outbox import OffloadQueue
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import StorageError

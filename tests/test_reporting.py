@@ -12,7 +12,7 @@ import pytest
 from sedna_lib.compat.client import LCClient as SednaLCClient
 from sedna_lib.compat.client import LCReporter
 from sedna_lib.exceptions import ParameterError
-from sedna_lib.reporting import LCClient, PeriodicReporter, Report
+from sedna_lib.transport.lc import LCClient, PeriodicReporter, Report
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from .. import config as _cfg
 from .._lazy import lazy_attributes
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
-from ..reporting import LCClient as _LCClient
-from ..reporting import PeriodicReporter, Report
+from ..transport.lc import LCClient as _LCClient
+from ..transport.lc import PeriodicReporter, Report
 
 __all__ = ["http_request", "LCClient", "LCReporter", "ModelClient"]
 
@@ -112,7 +112,7 @@ class LCClient:
 
     See Also
     --------
-    sedna_lib.reporting.LCClient : the client this delegates to.
+    sedna_lib.transport.lc.LCClient : the client this delegates to.
     """
 
     @staticmethod

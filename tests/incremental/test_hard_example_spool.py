@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import ConfigError
-from sedna_lib.hard_examples import HardExampleStore, read_hard_examples, spool_for
+from sedna_lib.incremental_learning.hard_examples import HardExampleStore, read_hard_examples, spool_for
 from sedna_lib.incremental_learning import IncrementalLoop
 from sedna_lib.storage import StorageRouter
 
@@ -78,7 +78,7 @@ def test_unwritable_output_keeps_examples_in_the_chosen_spool_and_the_next_run_u
                                context=Context(Config(work_dir=str(tmp_path / "work"))))
 
     first = loop()
-    with caplog.at_level("WARNING", logger="sedna_lib.hard_examples"):
+    with caplog.at_level("WARNING", logger="sedna_lib.incremental_learning.hard_examples"):
         [record] = first.run(initial, stream, eval_data, rounds=1)
 
     folder = spool_for(str(spool), str(output))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sedna_lib.exceptions import DataError, StorageError, StorageNotFoundError
-from sedna_lib.hard_examples import (
+from sedna_lib.incremental_learning.hard_examples import (
     INDEX_CSV,
     INDEX_TXT,
     HardExampleStore,

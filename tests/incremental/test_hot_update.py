@@ -11,7 +11,7 @@ import pytest
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import DataError
-from sedna_lib.hot_update import (
+from sedna_lib.incremental_learning.hot_update import (
     ModelLoadingThread,
     ModelSlot,
     ModelWatcher,

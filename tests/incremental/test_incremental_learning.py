@@ -10,7 +10,7 @@ import pytest
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import ConfigError
-from sedna_lib.hot_update import write_model_config
+from sedna_lib.incremental_learning.hot_update import write_model_config
 from sedna_lib.incremental_learning import IncrementalLearning, as_list_metrics
 
 pytestmark = pytest.mark.integration
@@ -119,7 +119,7 @@ def test_inference_returns_sedna_tuple_mines_and_saves_hard_examples(tmp_path, l
     # Arrange
     import joblib
 
-    from sedna_lib.hard_examples import read_hard_examples
+    from sedna_lib.incremental_learning.hard_examples import read_hard_examples
 
     x, y, x_test, _ = iris_split
     model = tmp_path / "model.pkl"

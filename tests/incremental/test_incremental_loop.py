@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sedna_lib.exceptions import DataError, ParameterError
-from sedna_lib.hot_update import parse_model_config
+from sedna_lib.incremental_learning.hot_update import parse_model_config
 from sedna_lib.incremental_learning import IncrementalLoop, run_rounds, score_metric
 
 
@@ -121,7 +121,7 @@ def test_deploy_writes_lc_style_hot_update_config(tmp_path, digits_stream):
 
 
 def test_hard_examples_of_each_round_are_saved(tmp_path, digits_stream):
-    from sedna_lib.hard_examples import read_hard_examples
+    from sedna_lib.incremental_learning.hard_examples import read_hard_examples
 
     initial, stream, eval_data = digits_stream
     run_rounds(_lr(), initial, stream, eval_data, rounds=2, upload_budget=0.05,
@@ -171,7 +171,7 @@ def test_loop_runs_a_torch_model(digits_stream):
 
 
 def test_cli_runs_rounds_and_prints_them(tmp_path, capsys):
-    from sedna_lib._cli_incremental import add_parser
+    from sedna_lib.cli.incremental import add_parser
 
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())

@@ -112,7 +112,7 @@ def test_fit_reports_every_round_with_its_metrics_one_line_each_without_a_termin
     finally:
         server.stop()
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.collaborative_training"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.federated_learning.fit"]
     assert [line.split(" samples=")[0] for line in lines] == ["round 1/3", "round 2/3", "round 3/3"]
     assert all(line.startswith(f"round {i}/3 samples=300 ") and "accuracy=" in line
                for i, line in enumerate(lines, 1))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sedna_lib._offload_queue import OffloadQueue
+from sedna_lib.transport.outbox import OffloadQueue
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import SednaWarning

@@ -26,17 +26,17 @@ import warnings
 from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
-from .base import InferenceResult
-from .compat.constant import K8sResourceKind
-from .config import MiningMode
-from .context import Context
-from .exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
+from ..base import InferenceResult
+from ..compat.constant import K8sResourceKind
+from ..config import MiningMode
+from ..context import Context
+from ..exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
                          SednaWarning, StorageError, StorageNotFoundError, TransportError)
-from .job import JobBase, resolve_callback
-from .observability.health import Health
-from .observability.logs import RateLimitedLog
-from .observability.status import StatusSite, WorkerStatus
-from .registry import Kind
+from ..job import JobBase, resolve_callback
+from ..observability.health import Health
+from ..observability.logs import RateLimitedLog
+from ..observability.status import StatusSite, WorkerStatus
+from ..registry import Kind
 
 # solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
 # looked up in the registry on first access (module ``__getattr__``), so this module does not
@@ -72,7 +72,7 @@ _UNBUILT: Any = object()
 def __getattr__(name: str) -> Any:
     """Return a miner class named as solar_corona names it (``IBT``, ``Threshold``...)."""
     if name in _MINER_NAMES:
-        from .registry import default_registry
+        from ..registry import default_registry
 
         return default_registry.get(Kind.HARD_EXAMPLE_MINING, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -209,7 +209,7 @@ def _age(seconds: float) -> str:
 
 
 def _dead_letter(item: Any) -> DeadLetter:
-    from ._offload_queue import queued_at
+    from ..transport.outbox import queued_at
 
     return DeadLetter(item.id, item.data, str(item.meta.get("reason", "")), item.meta.get("status_code"),
                       queued_at(item.id))
@@ -418,7 +418,7 @@ class JointInference(JobBase):
         """The cloud client (built on first use), or the user's cloud object."""
         with self._lock:
             if self._client is None:
-                from .transport.http import InferenceClient
+                from ..transport.http import InferenceClient
 
                 cfg = self.context.config
                 if isinstance(self.cloud, str):
@@ -434,7 +434,7 @@ class JointInference(JobBase):
         """The on-disk offload queue (built on first use)."""
         with self._lock:
             if self._queue is None:
-                from ._offload_queue import OffloadQueue
+                from ..transport.outbox import OffloadQueue
 
                 folder = self.offload_dir or os.path.join(
                     self.context.config.work_dir, "offload", _safe_name(self.job_name or "sedna"),
@@ -495,7 +495,7 @@ class JointInference(JobBase):
             _load_model_file(self)
             self._start_status()
             if self.report:
-                from .reporting import PeriodicReporter
+                from ..transport.lc import PeriodicReporter
 
                 message = self.make_report("inference")
                 self._reporter = PeriodicReporter(self.lc_client, message,
@@ -569,7 +569,7 @@ class JointInference(JobBase):
             status.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
 
     def _report_leftovers(self, pending: int) -> None:
-        from ._offload_queue import queued_at
+        from ..transport.outbox import queued_at
 
         ids = self.queue.ids()
         now = time.time()
@@ -836,7 +836,7 @@ class JointInference(JobBase):
             return
         self._count("dead_lettered")
         if self.on_dead_letter is not None:
-            from ._offload_queue import queued_at
+            from ..transport.outbox import queued_at
 
             sample = item.data if item is not None else data
             letter = DeadLetter(entry, sample, reason, status, queued_at(entry))
@@ -1043,8 +1043,8 @@ class BigModelService(JobBase):
         TransportError
             If the address cannot be bound.
         """
-        from .servers import ServerLimits
-        from .servers.inference import InferenceServer
+        from ..servers import ServerLimits
+        from ..servers.inference import InferenceServer
 
         cfg = self.context.config
         if self.server is None:
@@ -1121,7 +1121,7 @@ def get_big_model_endpoint(context: Context | None = None) -> str:
 
 
 def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
-    from .transport.http import InferenceClient
+    from ..transport.http import InferenceClient
 
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -1129,7 +1129,7 @@ def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
                           f"got {endpoint!r}")
     segments = [s for s in parts.path.split("/") if s]
     if segments and segments[-1] == "v1":  # an OpenAI-compatible API root (a language model's cloud)
-        from .transport.openai import OpenAIClient
+        from ..transport.openai import OpenAIClient
 
         return OpenAIClient.from_config(cfg, url=endpoint.rstrip("/"))
     if segments and segments[-1] == "predict":

@@ -23,9 +23,9 @@ import uuid
 import warnings
 from typing import Any, NamedTuple
 
-from .exceptions import DataError, ProtocolError, SednaWarning, StorageError
-from .transport import codec
-from .transport.http import is_binary_array, to_jsonable
+from ..exceptions import DataError, ProtocolError, SednaWarning, StorageError
+from . import codec
+from .http import is_binary_array, to_jsonable
 
 __all__ = ["OffloadQueue", "QueuedSample"]
 

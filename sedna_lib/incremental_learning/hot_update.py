@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
-from .exceptions import DataError, SednaError, StorageError, StorageNotFoundError
-from .storage.local import atomic_path
+from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
+from ..storage.local import atomic_path
 
 __all__ = [
     "ModelConfig",
@@ -559,8 +559,8 @@ def clone_estimator(estimator: Any) -> Any:
     BackendError
         If an instance cannot be copied (pass its class instead).
     """
-    from .backends.base import framework_of, is_factory
-    from .exceptions import BackendError
+    from ..backends.base import framework_of, is_factory
+    from ..exceptions import BackendError
 
     if is_factory(estimator):
         return estimator
@@ -627,7 +627,7 @@ class ModelLoadingThread(ModelWatcher):
     def __init__(self, estimator: Any, callback: Callable[..., Any] | None = None, version: str = "latest", *,
                  context: Any = None) -> None:
         if context is None:
-            from .context import Context
+            from ..context import Context
 
             context = Context.from_env()
         cfg = context.config

@@ -6,13 +6,13 @@ import datetime
 import logging
 from typing import Any, Callable
 
-from ._federated_client import RoundOutcome, run_client
-from .base import Aggregator
-from .collaborative_training import aggregator_from, client_for, path_name
-from .compat.constant import K8sResourceKind
-from .context import Context
-from .exceptions import ParameterError
-from .job import JobBase, resolve_callback
+from .client import RoundOutcome, run_client
+from ..base import Aggregator
+from .fit import aggregator_from, client_for, path_name
+from ..compat.constant import K8sResourceKind
+from ..context import Context
+from ..exceptions import ParameterError
+from ..job import JobBase, resolve_callback
 
 __all__ = ["FederatedLearning", "FederatedLearningV2"]
 
@@ -298,7 +298,7 @@ class FederatedLearningV2:
                 client.send_update(update.weights, update.num_samples, round_number=1)
                 client.recv_weights()
                 return model
-            from .backends import set_backend
+            from ..backends import set_backend
 
             backend = set_backend(model, context=ctx)
             hyper = dict(getattr(self.estimator, "hyperparameters", {}) or {})

@@ -37,8 +37,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .exceptions import DataError, SednaError, StorageError, StorageNotFoundError
-from .storage.local import atomic_path
+from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
+from ..storage.local import atomic_path
 
 __all__ = [
     "HardExample",

@@ -10,10 +10,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import Config
+    from ..config import Config
 
 __all__ = ["OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter", "report_path"]
 

@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .base import Aggregator, ClientUpdate
-from .exceptions import RemoteError, TransportError
+from ..base import Aggregator, ClientUpdate
+from ..exceptions import RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "RoundOutcome"]
 

@@ -5,8 +5,8 @@ Two faces of one feature:
 - :class:`IncrementalLearning` is the drop-in for ``sedna.core.incremental_learning``. The control
   plane runs it in three pods (train, eval, inference) configured by environment variables; it
   reports trained models, evaluation metrics and deploys to the LocalController, and its inference
-  side swaps in newly deployed models without a restart (:mod:`sedna_lib.hot_update`) and saves the
-  hard examples it finds (:mod:`sedna_lib.hard_examples`).
+  side swaps in newly deployed models without a restart (:mod:`sedna_lib.incremental_learning.hot_update`) and saves the
+  hard examples it finds (:mod:`sedna_lib.incremental_learning.hard_examples`).
 - :class:`IncrementalLoop` (and :func:`run_rounds`) runs the whole loop in one process, no cluster
   needed: infer on a stream, mine the hard examples within an upload budget, have them labelled
   (a callback, or the ground truth in experiments), retrain, evaluate, and deploy only when the
@@ -23,15 +23,15 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
-from .backends.base import EstimatorBackend, _json_safe
-from .exceptions import ConfigError, ParameterError
+from .loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
+from ..backends.base import EstimatorBackend, _json_safe
+from ..exceptions import ConfigError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
-from .job import JobBase, resolve_callback
-from .observability.health import Health
-from .observability.status import StatusSite, WorkerStatus
-from .registry import Kind
+from ..job import JobBase, resolve_callback
+from ..observability.health import Health
+from ..observability.status import StatusSite, WorkerStatus
+from ..registry import Kind
 
 __all__ = [
     "IncrementalLearning",
@@ -201,7 +201,7 @@ class IncrementalLearning(JobBase):
 
     @property
     def slot(self) -> ModelSlot:
-        """The :class:`~sedna_lib.hot_update.ModelSlot` holding the serving backend."""
+        """The :class:`~sedna_lib.incremental_learning.hot_update.ModelSlot` holding the serving backend."""
         assert self._slot is not None
         return self._slot
 

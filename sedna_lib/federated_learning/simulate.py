@@ -3,7 +3,7 @@
 Client work runs in this process or as Ray tasks; the asynchronous loop models uneven client
 speeds in simulated time.
 
-:func:`sedna_lib.collaborative_training.simulate` is the entry point; this module holds its parts.
+:func:`sedna_lib.federated_learning.fit.simulate` is the entry point; this module holds its parts.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ._federated_client import count_samples, local_round
-from .base import Aggregator, ClientUpdate
-from .exceptions import BackendUnavailableError, ParameterError
+from .client import count_samples, local_round
+from ..base import Aggregator, ClientUpdate
+from ..exceptions import BackendUnavailableError, ParameterError
 
 __all__ = ["InProcessRunner", "RayRunner", "make_runner", "federated_evaluation", "run_buffered_async"]
 

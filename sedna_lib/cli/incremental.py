@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import DataError
+from ..exceptions import DataError
 
 __all__ = ["add_parser", "main", "load_data"]
 
@@ -80,9 +80,9 @@ def main(args: argparse.Namespace) -> int:
     int
         0.
     """
-    from .config import Config
-    from .incremental_learning import IncrementalLoop
-    from .observability.logs import configure_from_config
+    from ..config import Config
+    from ..incremental_learning import IncrementalLoop
+    from ..observability.logs import configure_from_config
 
     if not getattr(args, "verbose", 0):  # each round's line (and "kept the old model: ...") as it happens
         configure_from_config(Config.from_env(), default=True)
@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     initial = (x[n_eval:n_eval + args.initial], y[n_eval:n_eval + args.initial])
     stream = (x[n_eval + args.initial:], y[n_eval + args.initial:])
     if args.estimator:
-        from .cli import load_object
+        from . import load_object
 
         estimator = load_object(args.estimator)
     else:
@@ -136,7 +136,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         The new subparser.
     """
     help_text = "run the incremental-learning loop locally (infer, mine, label, retrain, deploy if better)"
-    from .cli import fraction, positive_int
+    from . import fraction, positive_int
 
     p = subparsers.add_parser("incremental", help=help_text, description=help_text)
     p.set_defaults(handler=main)

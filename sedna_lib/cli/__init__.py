@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Any, Callable, Sequence
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["main", "build_parser", "load_object", "positive_int", "port_number", "fraction", "plain_text",
            "describe_docstring"]
@@ -226,7 +226,7 @@ def describe_docstring(doc: str | None) -> dict[str, Any]:
 # -- subcommands ---------------------------------------------------------------------------------
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.__main__ import main as demo_main
+    from ..demo.__main__ import main as demo_main
 
     argv: list[str] = []
     if args.workdir:
@@ -237,7 +237,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_algorithms(args: argparse.Namespace) -> int:
-    from .registry import Kind, default_registry
+    from ..registry import Kind, default_registry
 
     kinds = [Kind(args.kind)] if args.kind else list(Kind)
     listing: dict[str, Any] = {}
@@ -288,9 +288,9 @@ def _no_required_args(obj: Any) -> bool:
 
 def _plugin_errors(values: dict[str, Any]) -> list[Any]:
     """Check the variables that name plugins against the registry."""
-    from .backends import BACKEND_TYPES, backend_class
-    from .exceptions import ConfigError, RegistryError
-    from .registry import Kind, default_registry
+    from ..backends import BACKEND_TYPES, backend_class
+    from ..exceptions import ConfigError, RegistryError
+    from ..registry import Kind, default_registry
 
     errors = []
     backend = str(values.get("BACKEND_TYPE") or "").strip()
@@ -314,7 +314,7 @@ def _plugin_errors(values: dict[str, Any]) -> list[Any]:
 def _cmd_config(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .config import Config, check, describe, get_parameter
+    from ..config import Config, check, describe, get_parameter
 
     values, errors = check()
     errors += _plugin_errors(values)
@@ -361,8 +361,8 @@ def _server_logging(args: argparse.Namespace) -> None:
     import signal
     import threading
 
-    from .config import Config
-    from .observability.logs import configure_from_config
+    from ..config import Config
+    from ..observability.logs import configure_from_config
 
     if not args.verbose:  # -v already configured logging
         configure_from_config(Config.from_env(), default=True)
@@ -375,8 +375,8 @@ def _server_logging(args: argparse.Namespace) -> None:
 
 
 def _cmd_serve_big_model(args: argparse.Namespace) -> int:
-    from .context import Context
-    from .joint_inference import BigModelService
+    from ..context import Context
+    from ..joint_inference import BigModelService
 
     _server_logging(args)
     estimator = load_object(args.estimator)
@@ -389,8 +389,8 @@ def _cmd_serve_big_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
-    from .context import Context
-    from .servers.aggregation import AggregationServer
+    from ..context import Context
+    from ..servers.aggregation import AggregationServer
 
     _server_logging(args)
     ctx = Context.from_env()
@@ -407,7 +407,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def _cmd_kb(args: argparse.Namespace) -> int:
-    from .servers.knowledge_base import main as kb_main
+    from ..servers.knowledge_base import main as kb_main
 
     _server_logging(args)
     return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
@@ -433,14 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from .demo.__main__ import SECTION_NAMES
+    from ..demo.__main__ import SECTION_NAMES
 
     p = _add(sub, "demo", _cmd_demo, "run the demo on embedded defaults (servers on 127.0.0.1)")
     p.add_argument("--workdir", type=pathlib.Path, help="folder for the demo's files")
     p.add_argument("--only", nargs="+", choices=SECTION_NAMES, metavar="SECTION",
                    help=f"run only these sections, of: {', '.join(SECTION_NAMES)}")
 
-    from .registry import Kind
+    from ..registry import Kind
 
     kinds = [kind.value for kind in Kind]
     p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Feature modules that contribute their own subcommands: each has add_parser(subparsers).
-_PLUGGED_COMMANDS: list[str] = ["sedna_lib._cli_incremental"]
+_PLUGGED_COMMANDS: list[str] = ["sedna_lib.cli.incremental"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -505,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    from .exceptions import SednaError
+    from ..exceptions import SednaError
 
     try:
         return int(args.handler(args) or 0)

@@ -13,12 +13,12 @@ from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
-from .exceptions import BackendError, DataError, ParameterError
+from ..exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, clone_estimator, write_model_config
-from .observability.progress import progress as progress_report
-from .registry import Kind
-from .storage.local import atomic_path
+from ..observability.progress import progress as progress_report
+from ..registry import Kind
+from ..storage.local import atomic_path
 
 __all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
 
@@ -280,7 +280,7 @@ class IncrementalLoop:
         if self.context is not None:
             return self.context
         if self._env_context is None:
-            from .context import Context
+            from ..context import Context
 
             self._env_context = Context.from_env()
         return self._env_context
@@ -296,7 +296,7 @@ class IncrementalLoop:
                                            **dict(self.miner_params or {}))
 
     def _new_backend(self) -> Any:
-        from .backends import set_backend
+        from ..backends import set_backend
 
         ctx = self._ctx()
         return set_backend(clone_estimator(self.estimator), ctx.config, context=ctx)

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .exceptions import AggregationError, BackendUnavailableError, ParameterError
+from ..exceptions import AggregationError, BackendUnavailableError, ParameterError
 
 __all__ = ["SecAggClient", "SecAggServer", "encode_fixed_point", "decode_fixed_point", "secure_sum",
            "secure_weighted_average"]
