@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("cryptography", reason="the secagg extra (cryptography) is missing")
 pytest.importorskip("Cryptodome", reason="the secagg extra (pycryptodomex) is missing")
 
-from sedna_lib import secure_aggregation as sa  # noqa: E402
+from sedna_lib.federated_learning import secure_aggregation as sa  # noqa: E402
 from sedna_lib.algorithms.aggregation import _math  # noqa: E402
 from sedna_lib.exceptions import AggregationError, ParameterError  # noqa: E402
 
