@@ -16,14 +16,13 @@ token 401, an unknown model 404, an oversized body 413, a model that cannot take
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any, Iterator
 
-from ..exceptions import DataError
+from ..exceptions import DataError, ProtocolError
 from ..transport import openai_wire as wire
-from ._app import HTTPError, check_token, is_input_error, read_body, run_off_loop
+from ._app import HTTPError, check_token, is_input_error, parse_json, read_body, run_off_loop
 
 __all__ = ["LLMServingStats", "add_openai_routes"]
 
@@ -66,10 +65,51 @@ class LLMServingStats:
 
 
 def _error(status: int, message: str, param: str | None = None) -> Any:
+    """Answer an error in the OpenAI shape, with the server's own ``detail`` beside it."""
     from starlette.responses import JSONResponse
 
     return JSONResponse({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
-                                   "param": param, "code": None}}, status_code=status)
+                                   "param": param, "code": None}, "detail": message}, status_code=status)
+
+
+_SAMPLING = {
+    "model": {"type": "string"}, "max_tokens": {"type": ["integer", "null"]},
+    "temperature": {"type": ["number", "null"]}, "top_p": {"type": ["number", "null"]},
+    "n": {"type": ["integer", "null"]}, "stream": {"type": ["boolean", "null"]},
+    "stream_options": {"type": ["object", "null"]}, "stop": {}, "seed": {"type": ["integer", "null"]},
+}
+_ERROR_STATUSES = (400, 401, 404, 408, 413, 415, 422, 500, 503)
+
+
+def _route_doc(kind: str) -> dict[str, Any]:
+    """Return the OpenAPI description of a generation route (``chat`` or ``completion``)."""
+    from ._app import error_responses
+
+    if kind == "chat":
+        body = {"type": "object", "required": ["messages"], "properties": {
+            **_SAMPLING, "messages": {"type": "array", "items": {
+                "type": "object", "required": ["role", "content"],
+                "properties": {"role": {"type": "string"}, "content": {}}}},
+            "max_completion_tokens": {"type": ["integer", "null"]},
+            "logprobs": {"type": ["boolean", "null"]}, "top_logprobs": {"type": ["integer", "null"]}}}
+        summary = "OpenAI-compatible chat completion"
+    else:
+        body = {"type": "object", "required": ["prompt"], "properties": {
+            **_SAMPLING, "prompt": {}, "logprobs": {"type": ["integer", "null"]},
+            "echo": {"type": ["boolean", "null"]}, "suffix": {}}}
+        summary = "OpenAI-compatible text completion"
+    return {
+        "summary": summary,
+        "description": "The OpenAI API's body and answer; with `\"stream\": true` the answer is "
+                       "server-sent events ending in `data: [DONE]`. Errors carry `error` (the OpenAI "
+                       "shape) and `detail`.",
+        "responses": {200: {"description": "The completion, or its stream", "content": {
+            "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"]}},
+            "text/event-stream": {"schema": {"type": "string"}}}},
+            **error_responses(*_ERROR_STATUSES)},
+        "openapi_extra": {"requestBody": {"required": True,
+                                          "content": {"application/json": {"schema": body}}}},
+    }
 
 
 def _language_model(target: Any) -> Any:
@@ -238,9 +278,9 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                 if ctype not in ("application/json", "") and not ctype.endswith("+json"):
                     raise HTTPError(415, f"unsupported Content-Type {ctype!r}; send application/json")
                 try:
-                    payload = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise HTTPError(400, f"the body is not valid JSON: {exc}") from None
+                    payload = parse_json(body)
+                except ProtocolError as exc:
+                    raise HTTPError(400, str(exc)) from None
                 req = parse(payload)
                 lm = model_or_none()
                 if lm is None:
@@ -284,9 +324,12 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
         return handler
 
     models.__annotations__["request"] = Request
-    app.add_api_route("/v1/models", models, methods=["GET"], summary="The served language model")
-    app.add_api_route("/v1/chat/completions", make_handler("chat"), methods=["POST"],
-                      summary="OpenAI-compatible chat completion (SSE with stream=true)")
+    from ._app import error_responses
+
+    app.add_api_route("/v1/models", models, methods=["GET"], summary="The served language model",
+                      responses={200: {"description": "The model list", "content": {"application/json": {
+                          "schema": {"type": "object", "required": ["data"]}}}}, **error_responses(401)})
+    app.add_api_route("/v1/chat/completions", make_handler("chat"), methods=["POST"], **_route_doc("chat"))
     app.add_api_route("/v1/completions", make_handler("completion"), methods=["POST"],
-                      summary="OpenAI-compatible text completion (SSE with stream=true)")
+                      **_route_doc("completion"))
     return stats

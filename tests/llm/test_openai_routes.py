@@ -66,6 +66,7 @@ def test_a_bad_request_gets_a_4xx_in_the_openai_error_shape_and_keeps_the_server
     reply = requests.post(cloud_url + "/chat/completions", json=body, timeout=10)
     error = reply.json()["error"]
     assert reply.status_code == status and error["param"] == param and error["message"]
+    assert reply.json()["detail"] == error["message"]  # the server's own error shape too
     assert _chat(cloud_url).status_code == 200
 
 
@@ -130,6 +131,16 @@ def test_models_and_metrics_describe_the_served_model(cloud_url):
               if line.startswith('sedna_llm_served_tokens_total{kind="completion"}')]
     assert served and float(served[0].split()[-1]) > 0
     assert 'route="/v1/chat/completions"' in text
+
+
+def test_the_sedna_predict_route_answers_an_edge_lm_generation_as_json(serve, cloud_lm):
+    from sedna_lib.llm import EdgeLM
+
+    url = serve(EdgeLM(cloud_lm, max_tokens=4))
+    messages = [{"role": "user", "content": "module of gcd is"}]
+    reply = requests.post(url + "/sedna/predict", json={"data": messages}, timeout=10)
+    result = reply.json()["result"]
+    assert reply.status_code == 200 and result["text"] and result["token_logprobs"][0] <= 0
 
 
 def test_the_sedna_predict_route_still_serves_the_same_model(cloud_url):

@@ -45,7 +45,9 @@ def test_schema_is_valid_openapi_3_1_without_nullable(specs, name):
 
 @pytest.mark.parametrize("name", ["inference", "feature-extraction", "video-analytics", "reid"])
 def test_every_post_documents_its_body_media_types_and_4xx_answers(specs, name):
-    posts = [(path, ops["post"]) for path, ops in specs[name]["paths"].items() if "post" in ops]
+    # the OpenAI-compatible routes (/v1/...) take JSON only, as the OpenAI API does: checked below
+    posts = [(path, ops["post"]) for path, ops in specs[name]["paths"].items()
+             if "post" in ops and not path.startswith("/v1/")]
 
     assert posts
     for path, op in posts:
@@ -55,6 +57,18 @@ def test_every_post_documents_its_body_media_types_and_4xx_answers(specs, name):
         assert BODY_ERRORS <= set(op["responses"]), (path, sorted(op["responses"]))
         for status in BODY_ERRORS:
             assert "detail" in op["responses"][status]["content"]["application/json"]["schema"]["properties"]
+
+
+def test_the_openai_routes_document_their_json_body_stream_and_4xx_answers(specs):
+    paths = specs["inference"]["paths"]
+    for path in ("/v1/chat/completions", "/v1/completions"):
+        op = paths[path]["post"]
+        assert set(op["requestBody"]["content"]) == {"application/json"}, path
+        assert {"application/json", "text/event-stream"} <= set(op["responses"]["200"]["content"]), path
+        assert BODY_ERRORS | {"404"} <= set(op["responses"]), (path, sorted(op["responses"]))
+        for status in BODY_ERRORS:
+            assert "detail" in op["responses"][status]["content"]["application/json"]["schema"]["properties"]
+    assert "get" in paths["/v1/models"]
 
 
 def test_multi_edge_servers_publish_their_routes(specs):
