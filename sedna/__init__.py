@@ -64,6 +64,12 @@ ALIASES: dict[str, str] = {
     "sedna.core.lifelong_learning": "sedna_lib.lifelong_learning",
     "sedna.core.lifelong_learning.lifelong_learning": "sedna_lib.lifelong_learning._job",
     "sedna.core.lifelong_learning.knowledge_management": "sedna_lib.lifelong_learning.knowledge_management",
+    "sedna.core.lifelong_learning.knowledge_management.base_knowledge_management":
+        "sedna_lib.lifelong_learning.knowledge_management",
+    "sedna.core.lifelong_learning.knowledge_management.cloud_knowledge_management":
+        "sedna_lib.lifelong_learning.knowledge_management",
+    "sedna.core.lifelong_learning.knowledge_management.edge_knowledge_management":
+        "sedna_lib.lifelong_learning.knowledge_management",
     "sedna.algorithms.seen_task_learning": "sedna_lib.lifelong_learning",
     "sedna.algorithms.seen_task_learning.artifact": "sedna_lib.lifelong_learning.artifact",
     "sedna.algorithms.seen_task_learning.seen_task_learning":

@@ -12,7 +12,7 @@ import numpy as np
 from .base import Aggregator, ClientUpdate
 from .exceptions import RemoteError, TransportError
 
-__all__ = ["count_samples", "local_round", "run_client", "RoundOutcome"]
+__all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "RoundOutcome"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,26 @@ def _round_kwargs(train_kwargs: dict | None, round_number: int) -> dict | None:
     return {**train_kwargs, "seed": int(train_kwargs["seed"]) + round_number}
 
 
+def has_prepare_update(aggregator: Any) -> bool:
+    """Tell whether an aggregator transforms the client's update before it is sent (DP clipping, noise).
+
+    Parameters
+    ----------
+    aggregator : Aggregator
+        The client's copy of the algorithm.
+
+    Returns
+    -------
+    bool
+        True when it overrides :meth:`~sedna_lib.base.Aggregator.prepare_update`.
+    """
+    return type(aggregator).prepare_update is not Aggregator.prepare_update
+
+
+def _metrics_kw(extra: dict) -> dict:
+    return {"metrics": extra} if extra else {}
+
+
 def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
                train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
                on_round: Callable[[RoundOutcome], None] | None = None,
@@ -167,12 +187,18 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         if initial.is_last:
             return outcomes
     num_samples = count_samples(train_data)
+    prepares = aggregator is not None and has_prepare_update(aggregator)
+    extra: dict = {}
     while True:
         round_kwargs = _round_kwargs(train_kwargs, current + 1)
         started_at = time.time()
+        reference = [np.array(w, copy=True) for w in backend.get_weights()] if prepares else None
         result = local_round(backend, train_data, valid_data, round_kwargs, config)
         weights = backend.get_weights()
-        sent = client.send_update(weights, num_samples, round_number=current + 1)
+        if prepares:
+            weights, extra = aggregator.prepare_update(weights, reference, config)
+            del reference
+        sent = client.send_update(weights, num_samples, round_number=current + 1, **_metrics_kw(extra))
         left = reconnects
         while True:
             try:
@@ -190,7 +216,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
                 if caught_up is not None and caught_up.round_number >= current + 1:
                     msg = caught_up
                     break
-                sent = client.send_update(weights, num_samples, round_number=current + 1)
+                sent = client.send_update(weights, num_samples, round_number=current + 1,
+                                          **_metrics_kw(extra))
         if msg.weights:
             # a reassembled (chunked) model is decoded into its own writable buffer: no copy needed
             backend.set_weights([w if w.flags.writeable else np.array(w) for w in msg.weights])

@@ -367,6 +367,12 @@ class Aggregator(BaseAlgorithm, abc.ABC):
         Class attribute: memory stays O(1) models during a round.
     one_shot : bool
         Class attribute: the job needs a single round of communication (MistNet).
+    linear : bool
+        Class attribute: the round's result depends on the updates only through their
+        sample-weighted mean, so secure aggregation (which reveals only that) can feed it.
+    asynchronous : bool
+        Class attribute: updates are client *changes* applied in buffers as they arrive
+        (FedBuff), not models of a synchronous round.
     global_weights_ : list of numpy.ndarray
         The model produced by the last :meth:`finish`.
     total_samples_ : int
@@ -377,6 +383,8 @@ class Aggregator(BaseAlgorithm, abc.ABC):
 
     streaming: bool = True
     one_shot: bool = False
+    linear: bool = False
+    asynchronous: bool = False
 
     @abc.abstractmethod
     def begin_round(self, template: list | None = None) -> None:
@@ -459,6 +467,31 @@ class Aggregator(BaseAlgorithm, abc.ABC):
             JSON-able settings; empty by default.
         """
         return {}
+
+    def prepare_update(self, weights: list, reference: list | None, config: dict) -> tuple[list, dict]:
+        """Turn a client's trained model into what it uploads (runs on the client, after training).
+
+        The default sends the weights unchanged. Differentially private aggregators clip the
+        change from ``reference`` here, and add noise for local DP, so that nothing unclipped
+        leaves the client.
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The locally trained model.
+        reference : list of numpy.ndarray or None
+            The global model the round started from (None: unknown).
+        config : dict
+            The server's settings for this round (:meth:`client_config` merged with the server's).
+
+        Returns
+        -------
+        weights : list of numpy.ndarray
+            What to upload.
+        metrics : dict
+            Extra metrics to upload with it (JSON-able).
+        """
+        return weights, {}
 
     @property
     def total_size(self) -> int:

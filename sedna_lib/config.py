@@ -294,6 +294,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("Multi-edge inference", "BATCH_SIZE"),
     ("Security, network limits and queues", "SEDNA_AUTH_TOKEN"),
     ("Observability", "SEDNA_LOG_LEVEL"),
+    ("Language models", "SEDNA_LLM_BASE_URL"),
 )
 """``(group title, first variable)`` in declaration order."""
 
@@ -410,6 +411,19 @@ class Config:
                                          "before aggregating what it has (stragglers never hang a job).")
     agg_min_clients: int = _var("AGG_MIN_CLIENTS", 1, _int,
                                 help="Fewest updates a round aggregates when its deadline passes.")
+    agg_max_message_bytes: int = _var("AGG_MAX_MESSAGE_BYTES", 2 ** 31, _int,
+                                      help="Largest weights message (reassembled from its frames) the "
+                                           "aggregation server or a trainer accepts; a size a peer declares "
+                                           "is checked against it before anything is allocated.")
+    agg_handshake_timeout: float = _var("AGG_HANDSHAKE_TIMEOUT", 30.0, _float,
+                                        help="Seconds a new aggregation websocket has to send its subscribe "
+                                             "frame before the server closes it.")
+    agg_read_timeout: float = _var("AGG_READ_TIMEOUT", 120.0, _float,
+                                   help="Seconds the aggregation server waits for the next frame of a "
+                                        "message it is receiving (an idle trainer is not limited).")
+    agg_max_connections: int = _var("AGG_MAX_CONNECTIONS", 1024, _int,
+                                    help="Websocket connections the aggregation server holds at once; one "
+                                         "more is refused with close code 1013.")
     # -- object storage ------------------------------------------------------------------------
     s3_endpoint_url: str = _var("S3_ENDPOINT_URL", "", help="S3 endpoint (http:// or https://); no default.")
     access_key_id: str = _var("ACCESS_KEY_ID", "", secret=True, help="S3 access key.")
@@ -676,7 +690,8 @@ def describe() -> Iterator[VariableSpec]:
                            group)
 
 
-_POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "SEDNA_CONNECT_TIMEOUT",
+_POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "AGG_MAX_MESSAGE_BYTES",
+             "AGG_HANDSHAKE_TIMEOUT", "AGG_READ_TIMEOUT", "AGG_MAX_CONNECTIONS", "SEDNA_CONNECT_TIMEOUT",
              "SEDNA_REQUEST_TIMEOUT", "SEDNA_MAX_REQUEST_BYTES", "BATCH_SIZE", "PARTICIPANTS_COUNT",
              "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS")
 _NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE")

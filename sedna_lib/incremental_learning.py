@@ -27,8 +27,10 @@ from ._incremental_loop import IncrementalLoop, RoundRecord, run_rounds, score_m
 from .backends.base import EstimatorBackend, _json_safe
 from .exceptions import ConfigError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
-from .hot_update import ModelSlot, ModelWatcher, clone_estimator
+from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
 from .job import JobBase, resolve_callback
+from .observability.health import Health
+from .observability.status import StatusSite, WorkerStatus
 from .registry import Kind
 
 __all__ = [
@@ -180,6 +182,7 @@ class IncrementalLearning(JobBase):
         self._hem_resolved = False
         self.watcher_: ModelWatcher | None = None
         self.hard_examples_: HardExampleStore | None = None
+        self.status_: WorkerStatus | None = None
 
     # -- the serving model: readers take the reference once per call -------------------------
     @property
@@ -380,6 +383,7 @@ class IncrementalLearning(JobBase):
             if not getattr(backend, "has_load", False):
                 backend.load(model_url=self.model_path)
             cfg = self.config_
+            self._start_status(cfg)
             if cfg.model_hot_update:
                 if not cfg.model_hot_update_config:
                     raise ConfigError("MODEL_HOT_UPDATE is true but MODEL_HOT_UPDATE_CONFIG is not set; the "
@@ -387,7 +391,7 @@ class IncrementalLearning(JobBase):
                                       variable="MODEL_HOT_UPDATE_CONFIG")
                 self.watcher_ = ModelWatcher(
                     self.slot, config_path=cfg.model_hot_update_config, loader=self._load_new_model,
-                    period=cfg.model_poll_period_seconds, report=self.report_task_info,
+                    period=cfg.model_poll_period_seconds, report=self._report_deploy,
                     storage=self.context.storage if "://" in cfg.model_hot_update_config else None,
                     work_dir=os.path.join(cfg.work_dir, "hot_update"))
                 self.watcher_.start()
@@ -398,6 +402,38 @@ class IncrementalLearning(JobBase):
                     spool_dir=spool_for(cfg.hard_example_spool_dir, output)).start()
             self._started = True
         return self
+
+    def _start_status(self, cfg: Any) -> None:
+        """Build the worker's metrics and health, served on ``SEDNA_METRICS_PORT`` when it is set."""
+        name = self.worker_name or "incremental-inference"
+
+        def watching() -> bool | str:
+            watcher = self.watcher_
+            return watcher is None or watcher.is_alive() or "the model hot-update watcher stopped"
+
+        health = Health(name, checks={"model": lambda: self._slot is not None or "no model loaded",
+                                      "hot update": watching},
+                        extra=lambda: {"model_version": self._slot.version if self._slot else None})
+        site = StatusSite(name, title=f"sedna_lib incremental-learning inference {name!r}", health=health,
+                          details={"model": str(self.model_path),
+                                   "hot update": (cfg.model_hot_update_config if cfg.model_hot_update
+                                                  else "off")})
+        metrics = site.metrics
+        metrics.counter("sedna_inference_samples_total")
+        metrics.counter("sedna_il_hard_examples_total")
+        for outcome in ("done", "failed"):
+            metrics.counter("sedna_model_hot_swaps_total").labels(outcome=outcome)
+        self.status_ = WorkerStatus(site, port=cfg.metrics_port, host=cfg.metrics_bind_ip).start()
+        if self.status_.url:
+            logger.info("incremental-learning inference %r: status page %s/, metrics %s/metrics", name,
+                        self.status_.url, self.status_.url)
+
+    def _report_deploy(self, task_info: Any = None, status: str = "", **kwargs: Any) -> Any:
+        """Count a hot swap (done or failed), then report it to the LocalController."""
+        if self.status_ is not None:
+            outcome = "done" if status == UpdateStatus.DEPLOYED.value else "failed"
+            self.status_.site.metrics.counter("sedna_model_hot_swaps_total").labels(outcome=outcome).inc()
+        return self.report_task_info(task_info, status, **kwargs)
 
     def _load_new_model(self, path: str) -> Any:
         backend = self._new_backend()
@@ -436,6 +472,11 @@ class IncrementalLearning(JobBase):
         elif self.mining_input not in ("result", "proba"):
             raise ParameterError(f"mining_input must be 'result' or 'proba', got {self.mining_input!r}")
         is_hard = bool(hem(mined)) if hem is not None else False
+        if self.status_ is not None:
+            metrics = self.status_.site.metrics
+            metrics.counter("sedna_inference_samples_total").inc()
+            if is_hard:
+                metrics.counter("sedna_il_hard_examples_total").inc()
         if is_hard and self.hard_examples_ is not None:
             self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
                                     _json_safe(mined), meta={"model_version": version})
@@ -450,4 +491,6 @@ class IncrementalLearning(JobBase):
             self.watcher_.stop()
         if self.hard_examples_ is not None:
             self.hard_examples_.close(timeout=5.0)
+        if self.status_ is not None:
+            self.status_.stop()
         super().close()

@@ -13,7 +13,7 @@ import pytest
 from sedna_lib.config import describe
 
 # Worker scripts that tests run as subprocesses are not test modules (nor doctest modules).
-collect_ignore_glob = ["sedna_examples/scripts/*", "integration/_*.py"]
+collect_ignore_glob = ["sedna_examples/scripts/*", "sedna_examples/ianvs_jobs/*", "integration/_*.py"]
 
 # Every variable sedna_lib reads, plus the script-level ones Sedna examples read.
 _SEDNA_VARIABLES = {alias for spec in describe() for alias in (spec.variable, *spec.aliases)} | {

@@ -120,18 +120,22 @@ class TaskDefinitionByOrigin(BaseAlgorithm):
     """One task per data origin (a domain: a camera, a season, a simulator, an image transform).
 
     The origin of each sample is read from ``samples.meta_attr`` (one label per sample) or the
-    ``origin=`` keyword. Without per-sample origins, Sedna's rule applies: samples whose label
-    (``y``, a path) contains ``city`` form the first origin of ``attribute``, the rest the last.
+    ``origin=`` keyword; each origin is a task named after it. Without per-sample origins,
+    Sedna's rule applies, with Sedna's names: samples whose label (``y``, a path) contains
+    ``city`` form the task ``"<attribute[0]>.model"``, the rest ``"<attribute[-1]>.model"``
+    (``meta_attr`` the origin), and the extractor is ``{origin: position in attribute}``, so
+    that :class:`TaskAllocationByOrigin` and the knowledge base's keys (``"real.model"``) match
+    Sedna 0.6 and what Ianvs reports per task.
 
     Parameters
     ----------
-    attribute : list of str, default=('real', 'sim')
-        Origin names for Sedna's rule (a ``"real, sim"`` string is accepted).
+    attribute : list of str or str, default=('real', 'sim')
+        Origin names for Sedna's rule (Sedna 0.6 passes the string ``"real, sim"``, split on commas).
     city : str, default='berlin'
         Substring marking the first origin in Sedna's rule.
     """
 
-    def __init__(self, *, attribute: list = ("real", "sim"), city: str = "berlin") -> None:
+    def __init__(self, *, attribute: list | str = ("real", "sim"), city: str = "berlin") -> None:
         self.attribute = attribute
         self.city = city
 
@@ -151,11 +155,15 @@ class TaskDefinitionByOrigin(BaseAlgorithm):
             The tasks (``meta_attr`` is the origin), ``{origin: index}``, and the samples.
         """
         origins = origins_of(samples, kwargs)
-        if origins is None:
+        if origins is None:  # Sedna's rule, with its task names ("real.model") and extractor
             names = _as_list(self.attribute) or ["real", "sim"]
             labels = samples.y if getattr(samples, "y", None) is not None else samples.x
-            origins = np.asarray([names[0] if self.city in str(v) else names[-1] for v in labels],
-                                 dtype=object)
+            first = np.asarray([self.city in str(v) for v in labels], dtype=bool)
+            tasks = []
+            for name, idx in ((names[0], np.flatnonzero(first)), (names[-1], np.flatnonzero(~first))):
+                if len(idx):
+                    tasks.append(Task(entry=f"{name}.model", samples=take(samples, idx), meta_attr=name))
+            return tasks, {name: i for i, name in enumerate(names)}, samples
         tasks, extractor = [], {}
         for origin in sorted(set(origins.tolist()), key=str):
             idx = np.flatnonzero(origins == origin)

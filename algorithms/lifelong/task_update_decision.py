@@ -83,13 +83,13 @@ class UpdateStrategyByFinetune(BaseAlgorithm):
     ----------
     task_index : dict, default=None
         The current knowledge-base index.
-    attribute : list of str, default=('real', 'sim')
-        Origin names.
+    attribute : list of str or str, default=('real', 'sim')
+        Origin names (``"real, sim"`` as Sedna 0.6 passes them).
     city : str, default='berlin'
         Substring that marks the first origin.
     """
 
-    def __init__(self, *, task_index: Any = None, attribute: list = ("real", "sim"),
+    def __init__(self, *, task_index: Any = None, attribute: list | str = ("real", "sim"),
                  city: str = "berlin") -> None:
         self.task_index = task_index
         self.attribute = attribute

@@ -117,7 +117,9 @@ class LLMJointInference(JointInference):
             if self._prometheus is None:
                 from ..observability.metrics import Metrics
 
-                self._prometheus = Metrics(service=self.job_name or "sedna")
+                status = self.status_  # the worker's own metrics, served on SEDNA_METRICS_PORT
+                self._prometheus = status.site.metrics if status is not None else \
+                    Metrics(service=self.job_name or "sedna")
             return self._prometheus
 
     def _prices(self) -> Prices:

@@ -115,7 +115,7 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     # -- models -------------------------------------------------------------------------------
     MetricSpec("sedna_model_hot_swaps_total", "counter",
                "Models swapped in while serving, by outcome (done or failed).", ("outcome",),
-               "joint-inference edge, incremental-learning inference worker"),
+               "incremental-learning inference worker"),
     MetricSpec("sedna_inference_samples_total", "counter",
                "Samples an inference worker answered.", (), "incremental-learning inference worker"),
     # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ----------
@@ -279,16 +279,6 @@ class Metrics:
             If the name is not in the catalogue or is not a histogram.
         """
         return self._get(name, "histogram")
-
-    def set_ready(self, ready: bool) -> None:
-        """Set ``sedna_ready`` for this service.
-
-        Parameters
-        ----------
-        ready : bool
-            Whether the service is ready.
-        """
-        self.gauge("sedna_ready").labels(service=self.service).set(1 if ready else 0)
 
     def stopped(self) -> None:
         """Set ``sedna_up`` to 0 (the server or worker stopped)."""

@@ -100,6 +100,27 @@ class ServerLimits:
                    large_request_bytes=config.http_large_request_bytes,
                    max_large_requests=config.http_max_large_requests)
 
+    @classmethod
+    def resolve(cls, limits: ServerLimits | None, max_request_bytes: int | None = None) -> ServerLimits:
+        """Return ``limits`` (the defaults when None) with a server's own body limit, when it has one.
+
+        Parameters
+        ----------
+        limits : ServerLimits or None
+            What the server was given.
+        max_request_bytes : int, default=None
+            The server's ``max_buffer_size``-style argument; it wins over ``limits``.
+
+        Returns
+        -------
+        ServerLimits
+            The limits the server applies.
+        """
+        resolved = limits if limits is not None else cls()
+        if max_request_bytes and max_request_bytes != resolved.max_request_bytes:
+            resolved = resolved.replace(max_request_bytes=int(max_request_bytes))
+        return resolved
+
     def replace(self, **changes: Any) -> ServerLimits:
         """Return a copy with some fields changed.
 
@@ -415,8 +436,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
+def _parse_float(text: str) -> float:
+    return float(text)
+
+
+def _parse_int(text: str) -> int:
+    return int(text)
+
+
 def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
     """Parse JSON from a peer; every failure, deep nesting included, is a :class:`ProtocolError`.
+
+    A body of 1 MiB or more is parsed so that other threads keep running during the parse (the
+    parser hands each number to Python), so a large request does not hold up the event loop.
 
     Parameters
     ----------
@@ -436,7 +468,12 @@ def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
         If ``body`` is not UTF-8 JSON or nests too deeply to parse.
     """
     try:
-        return json.loads(body)
+        if len(body) < _MiB:
+            return json.loads(body)
+        # A large body: the parser calls back into Python for every number, which lets other
+        # threads (the event loop answering /healthz) run between numbers instead of waiting for
+        # the whole parse; the values are the ones json.loads gives.
+        return json.loads(body, parse_float=_parse_float, parse_int=_parse_int)
     except RecursionError:
         raise ProtocolError(f"{what} is JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:

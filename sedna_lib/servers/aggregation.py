@@ -40,7 +40,13 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_CONFLICT = 4409
+CLOSE_TIMEOUT = 4408
 CLOSE_REPLACED = 4000
+CLOSE_TRY_LATER = 1013
+
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+                  UnicodeDecodeError)
+"""What a malformed frame can raise while it is decoded; each becomes a ProtocolError (4400), never a 1006."""
 
 
 @dataclass
@@ -77,6 +83,15 @@ class _Peer:
     session: str
     connected_at: float = field(default_factory=time.time)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_CLIENT_QUERY_BYTES = 64 * 1024  # a GET body names one client: {"client_id": "..."}
+
+
+def _version() -> str:
+    from .._version import __version__
+
+    return __version__
 
 
 def _starlette() -> Any:
@@ -125,8 +140,17 @@ class AggregationServer:
         A starting global model, sent to sedna_lib clients when they join.
     chunk_size : int, default=4 MiB
         Frame size for binary messages the server sends.
-    max_message_bytes : int, default=2 GiB
-        Largest reassembled binary message accepted.
+    max_message_bytes : int, default=None
+        Largest reassembled binary message accepted; every size a peer declares is checked
+        against it before allocation (``AGG_MAX_MESSAGE_BYTES``, 2 GiB).
+    handshake_timeout : float, default=None
+        Seconds a new connection has to send its ``subscribe`` (``AGG_HANDSHAKE_TIMEOUT``, 30).
+    read_timeout : float, default=None
+        Seconds to wait for the next frame of a message being received (``AGG_READ_TIMEOUT``,
+        120); a trainer between messages is not limited (heartbeats keep it alive).
+    max_connections : int, default=None
+        Websocket connections held at once; one more is refused with 1013
+        (``AGG_MAX_CONNECTIONS``, 1024).
     done_grace : float, default=30.0
         Seconds the server waits, after the last round, for clients to leave before exiting.
     context : Context, default=None
@@ -159,8 +183,10 @@ class AggregationServer:
                  ws_size: int = 10 * 1024 * 1024, *, min_clients: int | None = None,
                  round_timeout: float | None = None, auth_token: str | None = None,
                  ssl_certfile: str | None = None, ssl_keyfile: str | None = None, initial_weights: Any = None,
-                 chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int = m.MAX_MESSAGE_BYTES,
-                 done_grace: float = 30.0, context: Context | None = None) -> None:
+                 chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int | None = None,
+                 done_grace: float = 30.0, handshake_timeout: float | None = None,
+                 read_timeout: float | None = None, max_connections: int | None = None,
+                 context: Context | None = None) -> None:
         self.aggregation = aggregation
         self.host = host
         self.http_port = http_port
@@ -176,6 +202,9 @@ class AggregationServer:
         self.chunk_size = chunk_size
         self.max_message_bytes = max_message_bytes
         self.done_grace = done_grace
+        self.handshake_timeout = handshake_timeout
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
         self.context = context
         self._server: Any = None
         self._finished = threading.Event()
@@ -201,6 +230,15 @@ class AggregationServer:
         self._port = int(self.http_port if self.http_port is not None else cfg.agg_bind_port)
         self._cert = self.ssl_certfile or cfg.tls_cert
         self._key = self.ssl_keyfile or cfg.tls_key
+        self._max_bytes = int(self.max_message_bytes if self.max_message_bytes is not None
+                              else cfg.agg_max_message_bytes)
+        self._handshake_timeout = float(self.handshake_timeout if self.handshake_timeout is not None
+                                        else cfg.agg_handshake_timeout)
+        self._read_timeout = float(self.read_timeout if self.read_timeout is not None
+                                   else cfg.agg_read_timeout)
+        self._max_connections = int(self.max_connections if self.max_connections is not None
+                                    else cfg.agg_max_connections)
+        self._connections = 0
         self.peers_: dict[str, _Peer] = {}
         self.history_: list[RoundRecord] = []
         self.round_ = 0
@@ -231,8 +269,9 @@ class AggregationServer:
                                   health=health,
                                   details={"aggregation": self.name_, "rounds": self._exit_round,
                                            "participants per round": self._participants,
-                                           "round deadline": f"{self._timeout:.0f} s (then at least "
-                                                             f"{self._min_clients} updates)",
+                                           "round deadline": f"{self._timeout:.0f} s, then at least "
+                                                             f"{self._min_clients} of "
+                                                             f"{self._participants} updates",
                                            "auth": "token" if self._token else "off"})
         self.status_.add_chart("rounds", "Accuracy and loss per round", "round", "value")
         self.status_.metrics.gauge("sedna_fl_clients_connected").set_function(lambda: len(self.peers_))
@@ -262,21 +301,39 @@ class AggregationServer:
         Starlette, JSONResponse, Route, WebSocketRoute, WebSocketDisconnect = _starlette()
         self._disconnect_exc = WebSocketDisconnect
 
+        from ._app import (HTTPError, RequestStats, error_response, install_docs_auth, install_error_handlers,
+                           parse_json, read_body)
+
+        self.http_stats_ = RequestStats()
+
         async def http_clients(request: Any) -> Any:
             if request.path_params["name"] != self.name_:
+                self.http_stats_.count("rejected")
                 return JSONResponse({"detail": f"this server aggregates with {self.name_!r}"},
                                     status_code=404)
             if self._token and not self._authorized(request.headers, request.query_params):
+                self.http_stats_.count("rejected")
                 return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-            body = await request.body()
-            if body:
+            wanted = None
+            if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
                 try:
-                    import json
-
-                    wanted = json.loads(body).get("client_id")
-                except (ValueError, AttributeError):
-                    return JSONResponse({"detail": "body must be a JSON object like {\"client_id\": \"a\"}"},
-                                        status_code=400)
+                    body = await read_body(request, _CLIENT_QUERY_BYTES, timeout=30.0)
+                    query = parse_json(body)
+                except HTTPError as exc:
+                    if exc.status != 400 or "empty" not in exc.message:
+                        self.http_stats_.count_status(exc.status)
+                        return error_response(exc.status, exc.message)
+                    query = {}
+                except ProtocolError as exc:
+                    self.http_stats_.count("rejected")
+                    return error_response(400, f"{exc}; send a JSON object like {{\"client_id\": \"a\"}}")
+                if not isinstance(query, dict) or not isinstance(query.get("client_id", ""), str):
+                    self.http_stats_.count("rejected")
+                    return error_response(400, "body must be a JSON object like {\"client_id\": \"a\"} "
+                                               "(client_id a string)")
+                wanted = query.get("client_id")
+            self.http_stats_.count("ok")
+            if wanted is not None:
                 peer = self.peers_.get(wanted)
                 if peer is None:
                     return JSONResponse({"detail": f"no client {wanted!r}"}, status_code=404)
@@ -285,9 +342,49 @@ class AggregationServer:
                                  "exit_round": self._exit_round,
                                  "done": self.done_})
 
-        routes = [Route("/{name}", http_clients, methods=["GET"]),
+        async def openapi(request: Any) -> Any:
+            return JSONResponse(self.openapi())
+
+        routes = [Route("/openapi.json", openapi, methods=["GET"]),
+                  Route("/{name}", http_clients, methods=["GET"]),
                   WebSocketRoute("/{name}", self._endpoint)]
-        return mount_status(Starlette(routes=routes), self.status_)
+        app = Starlette(routes=routes)
+        app.openapi_url = "/openapi.json"
+        install_error_handlers(app, self.http_stats_)
+        install_docs_auth(app, self._token)
+        return mount_status(app, self.status_, docs=False)
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI 3.1 schema of the HTTP side (``GET /{aggregation}``).
+
+        Returns
+        -------
+        dict
+            The schema (the websocket protocol is described in the documentation, not here).
+        """
+        from ._app import error_responses
+
+        client = {"type": "object", "required": ["client_id", "connected_at"], "properties": {
+            "client_id": {"type": "string"}, "connected_at": {"type": "number"}, "info": {}}}
+        job = {"type": "object", "required": ["clients", "round", "exit_round", "done"], "properties": {
+            "clients": {"type": "array", "items": {"type": "string"}}, "round": {"type": "integer"},
+            "exit_round": {"type": "integer"}, "done": {"type": "boolean"}}}
+        operation = {
+            "summary": "The job's clients and round, or one client (body {\"client_id\": ...})",
+            "operationId": "clients",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string"},
+                            "description": f"The aggregation algorithm this server runs ({self.name_!r}); "
+                                           f"any other name is a 404."}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"client_id": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "The job, or the client asked for", "content": {
+                "application/json": {"schema": {"oneOf": [job, client]}}}},
+                **{str(k): v for k, v in error_responses(400, 401, 404, 408, 413, 500, 503).items()}},
+        }
+        return {"openapi": "3.1.0",
+                "info": {"title": f"sedna_lib aggregation server {self.name_!r}", "version": _version()},
+                "paths": {"/{name}": {"get": operation}}}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, block: bool = True) -> AggregationServer:
@@ -312,9 +409,17 @@ class AggregationServer:
 
         self._setup()
         app = self.build_app()
+        from ._app import ServerLimits
+
+        cfg = self.context_.config
+        # the HTTP side (upgrade head timeout, keep-alive) as every server; the connection cap is the
+        # websocket one, with room for the GET route on top
+        limits = ServerLimits.from_config(cfg).replace(
+            max_connections=max(cfg.http_max_connections, self._max_connections + 64))
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
-                                      ws_max_size=max(int(self.ws_size), self.chunk_size + 65536))
+                                      ws_max_size=max(int(self.ws_size), self.chunk_size + 65536),
+                                      limits=limits)
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
@@ -398,6 +503,17 @@ class AggregationServer:
 
     async def _endpoint(self, ws: Any) -> None:
         await ws.accept()
+        if self._connections >= self._max_connections:
+            await self._refuse(ws, f"the server holds {self._connections} connections, its limit "
+                               "(AGG_MAX_CONNECTIONS); try again later", "RemoteError", CLOSE_TRY_LATER)
+            return
+        self._connections += 1
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._connections -= 1
+
+    async def _serve_connection(self, ws: Any) -> None:
         if ws.path_params["name"] != self.name_:
             await self._refuse(ws, f"this server aggregates with {self.name_!r}, not "
                                f"{ws.path_params['name']!r}; client and server must use the same aggregation "
@@ -409,11 +525,16 @@ class AggregationServer:
             return
         peer = None
         try:
-            first = await ws.receive()
+            try:
+                first = await asyncio.wait_for(ws.receive(), self._handshake_timeout)
+            except asyncio.TimeoutError:
+                await self._refuse(ws, f"no subscribe frame within {self._handshake_timeout:g} s "
+                                   "(AGG_HANDSHAKE_TIMEOUT)", "ProtocolError", CLOSE_TIMEOUT)
+                return
             if first.get("type") == "websocket.disconnect":
                 return
             try:
-                sub = m.from_json(first.get("text") or first.get("bytes") or b"")
+                sub = _decoded(m.from_json, first.get("text") or first.get("bytes") or b"")
             except ProtocolError as exc:
                 await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}",
                                    "ProtocolError",
@@ -433,10 +554,15 @@ class AggregationServer:
             if peer is not None:
                 await self._unregister(peer)
 
+    def _bound_session(self, client_id: str) -> str:
+        """With a token configured, a client id's session secret is derived from the token (bound to it)."""
+        return m.bound_session(str(self._token), client_id)
+
     async def _register(self, ws: Any, sub: m.Subscribe) -> _Peer | None:
         cid = sub.client_id or secrets.token_hex(16)
         binary = sub.protocol == m.PROTOCOL and sub.wire == "binary"
         old = self.peers_.get(cid)
+        session = self._bound_session(cid) if self._token else (sub.session or secrets.token_hex(16))
         if old is not None:
             if not (sub.session and hmac.compare_digest(sub.session.encode(), old.session.encode())):
                 await self._refuse(ws, f"client id {cid!r} is already connected; pick another WORKER_NAME",
@@ -448,7 +574,7 @@ class AggregationServer:
                 await old.ws.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
-        peer = _Peer(cid, ws, "binary" if binary else "json", sub.session or secrets.token_hex(16))
+        peer = _Peer(cid, ws, "binary" if binary else "json", session)
         self._departed.discard(cid)
         for other in list(self.peers_.values()):
             await self._send_text(other, m.to_json(m.ClientJoin(cid)))
@@ -490,22 +616,30 @@ class AggregationServer:
 
     async def _serve_peer(self, peer: _Peer) -> None:
         ws = peer.ws
-        reassembler = m.Reassembler(self.max_message_bytes)
+        reassembler = m.Reassembler(self._max_bytes)
         while True:
-            frame = await ws.receive()
+            if reassembler.pending:  # inside a chunked message: its frames must keep coming
+                try:
+                    frame = await asyncio.wait_for(ws.receive(), self._read_timeout)
+                except asyncio.TimeoutError:
+                    await self._refuse(ws, f"no frame for {self._read_timeout:g} s in the middle of a "
+                                       "message (AGG_READ_TIMEOUT)", "ProtocolError", CLOSE_TIMEOUT)
+                    return
+            else:
+                frame = await ws.receive()
             kind = frame.get("type")
             if kind == "websocket.disconnect":
                 return
             try:
                 if frame.get("bytes") is not None:
                     self._received.inc(len(frame["bytes"]))
-                    payload = reassembler.feed(frame["bytes"])
+                    payload = _decoded(reassembler.feed, frame["bytes"])
                     if payload is None:
                         continue
-                    msg = m.from_binary(payload)
+                    msg = _decoded(m.from_binary, payload)
                 else:
                     self._received.inc(len((frame.get("text") or "").encode()))
-                    msg = m.from_json(frame.get("text") or "")
+                    msg = _decoded(m.from_json, frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
                 elif isinstance(msg, dict):
@@ -675,6 +809,14 @@ class AggregationServer:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
+
+
+def _decoded(decode: Any, data: Any) -> Any:
+    """Run one decoding step; anything a malformed frame makes it raise becomes a :class:`ProtocolError`."""
+    try:
+        return decode(data)
+    except _DECODE_ERRORS as exc:
+        raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 class AggregationServerV2(AggregationServer):

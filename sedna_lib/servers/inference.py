@@ -230,7 +230,8 @@ class InferenceServer:
     def _decode(self, ctype: str, body: bytes) -> tuple[Any, Any]:
         if ctype == codec.MEDIA_TYPE:
             try:
-                meta, arrays = codec.decode(body, copy=True)
+                # a body read into our own buffer (bytearray) is not shared: its arrays need no copy
+                meta, arrays = codec.decode(body, copy=not isinstance(body, bytearray))
             except ProtocolError as exc:
                 raise HTTPError(400, f"malformed binary body: {exc}") from None
             if not isinstance(meta, dict) or len(arrays) != 1:
@@ -341,10 +342,7 @@ class InferenceServer:
         return app
 
     def _limits(self) -> ServerLimits:
-        limits = self.limits if self.limits is not None else ServerLimits()
-        if self.max_buffer_size and self.max_buffer_size != limits.max_request_bytes:
-            limits = limits.replace(max_request_bytes=int(self.max_buffer_size))
-        return limits
+        return ServerLimits.resolve(self.limits, self.max_buffer_size)
 
     def _serve(self, ctype: str, body: Any, accept: str, path: str) -> tuple[Any, str | None]:
         """Decode, infer and encode one request (in a worker thread); failures are HTTPErrors."""

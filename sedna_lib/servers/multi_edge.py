@@ -131,10 +131,7 @@ class MultiEdgeServer:
         return app
 
     def _limits(self) -> ServerLimits:
-        limits = self.limits if self.limits is not None else ServerLimits()
-        if self.max_buffer_size and self.max_buffer_size != limits.max_request_bytes:
-            limits = limits.replace(max_request_bytes=int(self.max_buffer_size))
-        return limits
+        return ServerLimits.resolve(self.limits, self.max_buffer_size)
 
     async def _status(self) -> Any:
         return "OK"

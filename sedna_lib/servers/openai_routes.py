@@ -20,8 +20,9 @@ import logging
 import threading
 from typing import Any, Iterator
 
-from ..exceptions import DataError, ProtocolError
+from ..exceptions import DataError
 from ..transport import openai_wire as wire
+from ..exceptions import ProtocolError
 from ._app import HTTPError, check_token, is_input_error, parse_json, read_body, run_off_loop
 
 __all__ = ["LLMServingStats", "add_openai_routes"]
@@ -65,51 +66,39 @@ class LLMServingStats:
 
 
 def _error(status: int, message: str, param: str | None = None) -> Any:
-    """Answer an error in the OpenAI shape, with the server's own ``detail`` beside it."""
     from starlette.responses import JSONResponse
 
     return JSONResponse({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
-                                   "param": param, "code": None}, "detail": message}, status_code=status)
+                                   "param": param, "code": None}}, status_code=status)
 
 
-_SAMPLING = {
-    "model": {"type": "string"}, "max_tokens": {"type": ["integer", "null"]},
-    "temperature": {"type": ["number", "null"]}, "top_p": {"type": ["number", "null"]},
-    "n": {"type": ["integer", "null"]}, "stream": {"type": ["boolean", "null"]},
-    "stream_options": {"type": ["object", "null"]}, "stop": {}, "seed": {"type": ["integer", "null"]},
-}
-_ERROR_STATUSES = (400, 401, 404, 408, 413, 415, 422, 500, 503)
+_ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]},
+        "code": {}}}}}
+_ERROR_TEXT = {400: "A body the OpenAI wire does not allow (the field is named in 'param'), or not JSON",
+               401: "Missing or wrong bearer token",
+               404: "The model does not generate text, or is another one",
+               408: "The body was not received in time (SEDNA_HTTP_BODY_TIMEOUT)",
+               413: "Body larger than SEDNA_MAX_REQUEST_BYTES", 415: "Not application/json",
+               422: "The model cannot take this input", 500: "Generation failed"}
 
 
-def _route_doc(kind: str) -> dict[str, Any]:
-    """Return the OpenAPI description of a generation route (``chat`` or ``completion``)."""
-    from ._app import error_responses
+def _errors(*statuses: int) -> dict[int | str, Any]:
+    return {status: {"description": _ERROR_TEXT[status],
+                     "content": {"application/json": {"schema": _ERROR_SCHEMA}}} for status in statuses}
 
-    if kind == "chat":
-        body = {"type": "object", "required": ["messages"], "properties": {
-            **_SAMPLING, "messages": {"type": "array", "items": {
-                "type": "object", "required": ["role", "content"],
-                "properties": {"role": {"type": "string"}, "content": {}}}},
-            "max_completion_tokens": {"type": ["integer", "null"]},
-            "logprobs": {"type": ["boolean", "null"]}, "top_logprobs": {"type": ["integer", "null"]}}}
-        summary = "OpenAI-compatible chat completion"
-    else:
-        body = {"type": "object", "required": ["prompt"], "properties": {
-            **_SAMPLING, "prompt": {}, "logprobs": {"type": ["integer", "null"]},
-            "echo": {"type": ["boolean", "null"]}, "suffix": {}}}
-        summary = "OpenAI-compatible text completion"
-    return {
-        "summary": summary,
-        "description": "The OpenAI API's body and answer; with `\"stream\": true` the answer is "
-                       "server-sent events ending in `data: [DONE]`. Errors carry `error` (the OpenAI "
-                       "shape) and `detail`.",
-        "responses": {200: {"description": "The completion, or its stream", "content": {
-            "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"]}},
-            "text/event-stream": {"schema": {"type": "string"}}}},
-            **error_responses(*_ERROR_STATUSES)},
-        "openapi_extra": {"requestBody": {"required": True,
-                                          "content": {"application/json": {"schema": body}}}},
-    }
+
+_GENERATION_RESPONSES: dict[int | str, Any] = {
+    200: {"description": "The completion; with stream=true, server-sent events",
+          "content": {"application/json": {"schema": {"type": "object"}},
+                      "text/event-stream": {"schema": {"type": "string"}}}},
+    **_errors(400, 401, 404, 408, 413, 415, 422, 500)}
+
+
+def _body(properties: dict[str, Any], required: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": [required], "properties": properties}}}}
 
 
 def _language_model(target: Any) -> Any:
@@ -324,12 +313,23 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
         return handler
 
     models.__annotations__["request"] = Request
-    from ._app import error_responses
-
     app.add_api_route("/v1/models", models, methods=["GET"], summary="The served language model",
-                      responses={200: {"description": "The model list", "content": {"application/json": {
-                          "schema": {"type": "object", "required": ["data"]}}}}, **error_responses(401)})
-    app.add_api_route("/v1/chat/completions", make_handler("chat"), methods=["POST"], **_route_doc("chat"))
+                      responses={200: {"description": "The served model (none when the model does not "
+                                                      "generate text)",
+                                       "content": {"application/json": {"schema": {"type": "object"}}}},
+                                 **_errors(401)})
+    app.add_api_route("/v1/chat/completions", make_handler("chat"), methods=["POST"],
+                      summary="OpenAI-compatible chat completion (SSE with stream=true)",
+                      responses=_GENERATION_RESPONSES,
+                      openapi_extra={"requestBody": _body({"messages": {
+                          "type": "array", "minItems": 1, "items": {
+                              "type": "object", "required": ["role"],
+                              "properties": {"role": {"enum": sorted(wire.ROLES)}}}}}, "messages")})
     app.add_api_route("/v1/completions", make_handler("completion"), methods=["POST"],
-                      **_route_doc("completion"))
+                      summary="OpenAI-compatible text completion (SSE with stream=true)",
+                      responses=_GENERATION_RESPONSES,
+                      openapi_extra={"requestBody": _body({"prompt": {
+                          "oneOf": [{"type": "string"},
+                                    {"type": "array", "minItems": 1, "items": {"type": "string"}}]}},
+                          "prompt")})
     return stats

@@ -190,7 +190,8 @@ def loads_legacy_index(data: bytes) -> dict:
         index = _joblib_unpickler(data).load()
     except pickle.UnpicklingError as exc:
         raise DataError(f"the pickled index was refused: {exc}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError, MemoryError) as exc:
+    except (EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError, MemoryError,
+            RecursionError) as exc:
         raise DataError(f"malformed pickled index: {type(exc).__name__}: {exc}") from None
     if not isinstance(index, dict) or not isinstance(index.get("seen_task"), dict):
         raise DataError("the pickle is not a knowledge-base index (a dict with 'seen_task' and "

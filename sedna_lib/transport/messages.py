@@ -9,6 +9,8 @@ travels as ``chunk`` frames that the receiver reassembles (no message cap below 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -23,7 +25,7 @@ from . import codec
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
     "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
-    "Reassembler",
+    "Reassembler", "bound_session",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -264,11 +266,34 @@ def _require(d: dict, key: str, kind: str) -> Any:
 
 
 def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ProtocolError(f"{what} must be an integer, got {value!r}")
     try:
         out = int(value)
-    except (TypeError, ValueError):
-        raise ProtocolError(f"{what} must be an integer, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ProtocolError(f"{what} must be an integer, got {_short(value)}") from None
     return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _obj(value: Any, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _names(value: Any) -> list | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(n, str) or n is None for n in value):
+        raise ProtocolError(f"names must be a list of layer names (strings), got {_short(value)}")
+    return list(value)
 
 
 def _opt_str(value: Any) -> str | None:
@@ -298,6 +323,8 @@ def from_json(text: str | bytes | dict) -> Message | dict:
     else:
         try:
             d = json.loads(text)
+        except RecursionError:
+            raise ProtocolError("frame is not usable JSON: nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProtocolError(f"frame is not JSON: {exc}") from None
     if not isinstance(d, dict):
@@ -326,15 +353,22 @@ def from_json(text: str | bytes | dict) -> Message | dict:
                             job_name=str(d.get("job_name") or ""),
                             round_number=None if rn is None else _int(rn, "round_number"))
     if kind == "recv_weight":
-        data = _require(d, "data", kind)
-        return RecvWeight(weights=[np.asarray(w) for w in _require(data, "weights", kind)],
+        data = _obj(_require(d, "data", kind), "recv_weight 'data'")
+        weights = _require(data, "weights", kind)
+        if not isinstance(weights, list):
+            raise ProtocolError(f"recv_weight weights must be a list of layers, got {type(weights).__name__}")
+        try:
+            layers = [np.asarray(w) for w in weights]
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ProtocolError(f"recv_weight weights are not numeric layers: {_short(exc)}") from None
+        return RecvWeight(weights=layers,
                           total_sample=_int(data.get("total_sample", 0), "total_sample"),
                           round_number=_int(data.get("round_number", d.get("round_number", 0)),
                                             "round_number"),
                           exit_flag=str(data.get("exit_flag", "continue")), client=str(d.get("client") or ""),
-                          job_name=str(d.get("job_name") or ""), config=dict(data.get("config") or {}))
+                          job_name=str(d.get("job_name") or ""), config=_obj(data.get("config"), "config"))
     if kind == "error":
-        data = d.get("data") or {}
+        data = _obj(d.get("data"), "error 'data'")
         return ErrorMessage(str(data.get("message", "")), str(data.get("error", "RemoteError")),
                             _int(data.get("code", 4400), "code"))
     return d
@@ -396,13 +430,13 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
                             num_samples=_int(meta.get("num_samples"), "num_samples"),
                             job_name=str(meta.get("job_name") or ""),
                             round_number=None if rn is None else _int(rn, "round_number"),
-                            metrics=dict(meta.get("metrics") or {}), names=meta.get("names"))
+                            metrics=_obj(meta.get("metrics"), "metrics"), names=_names(meta.get("names")))
     if kind == "recv_weight":
         return RecvWeight(weights=arrays, total_sample=_int(meta.get("total_sample", 0), "total_sample"),
                           round_number=_int(meta.get("round_number", 0), "round_number"),
                           exit_flag=str(meta.get("exit_flag", "continue")),
                           client=str(meta.get("client") or ""),
-                          job_name=str(meta.get("job_name") or ""), config=dict(meta.get("config") or {}))
+                          job_name=str(meta.get("job_name") or ""), config=_obj(meta.get("config"), "config"))
     raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight or recv_weight")
 
 
@@ -522,8 +556,41 @@ class _SlotWriter:
         self._pos += n
 
 
+def bound_session(token: str, client_id: str) -> str:
+    """Return the session secret of ``client_id`` on a server whose token is ``token``.
+
+    With a token configured, ids are bound to it: the session that lets a connection take over
+    a connected id is ``HMAC-SHA256(token, client_id)``, so only a holder of the token can claim
+    a worker's id (a restarted worker takes its id back at once), and without the token no
+    connection gets as far as choosing an id.
+
+    Parameters
+    ----------
+    token : str
+        The shared token (``SEDNA_AUTH_TOKEN``).
+    client_id : str
+        The worker's id.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    key, msg = str(token).encode(), f"sedna_lib/session/{client_id}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+_INITIAL_RESERVE = 1 << 20
+"""Bytes a chunked message may reserve before more of it has arrived (then it grows with its data)."""
+
+
 class Reassembler:
     """Rebuild a message from its binary frames, refusing anything larger than ``max_bytes``.
+
+    A chunk header declares the message's size and chunk count; both are checked against the
+    limit and against the first chunk's length before anything is allocated, and the buffer is
+    reserved for what has arrived (at most 1 MiB or 8 chunks ahead), then grown with the data:
+    a header claiming 2 GiB reserves nothing like 2 GiB.
 
     Parameters
     ----------
@@ -544,6 +611,8 @@ class Reassembler:
         self._id: str | None = None
         self._next = 0
         self._count = 0
+        self._size = 0
+        self._pos = 0
 
     @property
     def pending(self) -> bool:
@@ -582,34 +651,48 @@ class Reassembler:
         try:
             msg_id, index = str(meta["id"]), int(meta["index"])
             count, size = int(meta["count"]), int(meta["size"])
-        except (KeyError, TypeError, ValueError):
-            raise ProtocolError(f"malformed chunk header {meta!r}") from None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise ProtocolError(f"malformed chunk header {_short(meta)}") from None
         if len(arrays) != 1:
             raise ProtocolError("a chunk frame carries exactly one byte array")
+        piece = arrays[0].reshape(-1)
         if index == 0:
             if self._buf is not None:
                 raise ProtocolError("a new chunked message started before the previous one finished")
-            if size > self.max_bytes or size <= 0:
-                raise ProtocolError(f"message of {size} bytes exceeds the limit of {self.max_bytes} bytes")
-            # uninitialised: every byte is written by a chunk, and the size is checked at the end
-            self._buf, self._id, self._next, self._count = np.empty(size, dtype=np.uint8), msg_id, 0, count
-            self._pos = 0
+            self._start(msg_id, count, size, piece.nbytes)
         if self._buf is None or msg_id != self._id or index != self._next or count != self._count:
             self._buf = None
-            raise ProtocolError(f"chunk {index}/{count} of message {msg_id!r} arrived out of order")
-        piece = arrays[0].reshape(-1)
+            raise ProtocolError(f"chunk {index}/{count} of message {_short(msg_id)} arrived out of order")
         end = self._pos + piece.nbytes
-        if end > len(self._buf):
+        if end > self._size:
             self._buf = None
-            raise ProtocolError(f"chunks of message {msg_id!r} exceed its declared size {size}")
+            raise ProtocolError(f"chunks of message {_short(msg_id)} exceed its declared size {self._size}")
+        if end > len(self._buf):  # grow with the data actually received (amortised: at most one extra copy)
+            grown = np.empty(min(self._size, max(end, 2 * len(self._buf))), dtype=np.uint8)
+            grown[:self._pos] = self._buf[:self._pos]
+            self._buf = grown
         self._buf[self._pos:end] = piece.view(np.uint8)
         self._pos, self._next = end, index + 1
         if self._next < self._count:
             return None
         buf, self._buf = self._buf, None
-        if self._pos != len(buf):
-            raise ProtocolError(f"message {msg_id!r} ended after {self._pos} of {len(buf)} bytes")
+        if self._pos != self._size:
+            raise ProtocolError(f"message {_short(msg_id)} ended after {self._pos} of {self._size} bytes")
         return memoryview(buf)
+
+    def _start(self, msg_id: str, count: int, size: int, first: int) -> None:
+        """Check a chunked message's declared sizes, then reserve room for what arrived (not the claim)."""
+        if size <= 0 or size > self.max_bytes:
+            raise ProtocolError(f"message of {size} bytes exceeds the limit of {self.max_bytes} bytes "
+                                "(AGG_MAX_MESSAGE_BYTES)" if size > 0
+                                else f"chunk header declares size {size}")
+        # every chunk but the last is as long as the first: count and size must agree with it
+        if count < 1 or first <= 0 or (count - 1) * first >= size or count * first < size:
+            raise ProtocolError(f"chunk header does not add up: {count} chunks of {first} bytes cannot "
+                                f"make a message of {size} bytes")
+        # room for the first chunks only, grown as the rest arrive: a header's claim reserves nothing
+        self._buf = np.empty(min(size, max(8 * first, _INITIAL_RESERVE)), dtype=np.uint8)
+        self._id, self._next, self._count, self._size, self._pos = msg_id, 0, count, size, 0
 
     @staticmethod
     def _is_chunk(frame: bytes) -> bool:

@@ -183,8 +183,10 @@ class AggregationClient:
             delay = min(delay * 2, 2.0)
         self._ws = ws
         nonce = secrets.token_hex(16)
-        sub = m.Subscribe(self.client_id, protocol=m.PROTOCOL, wire=self.wire, session=self._session,
-                          nonce=nonce)
+        session = self._session
+        if session is None and self.token and self.client_id:
+            session = m.bound_session(self.token, self.client_id)  # a restarted worker takes its id back
+        sub = m.Subscribe(self.client_id, protocol=m.PROTOCOL, wire=self.wire, session=session, nonce=nonce)
         self._send_raw(m.to_json(sub))
         self.initial_ = None
         while True:

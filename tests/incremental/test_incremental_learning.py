@@ -208,3 +208,44 @@ def test_sedna_alias_imports_the_same_class():
     from sedna.core.incremental_learning import IncrementalLearning as Aliased
 
     assert Aliased is IncrementalLearning
+
+
+def test_inference_worker_serves_metrics_that_count_samples_and_hot_swaps(tmp_path, lc_stub, iris_split):
+    import joblib
+    import requests
+
+    x, y, x_test, _ = iris_split
+    first, second, broken = tmp_path / "m1.pkl", tmp_path / "hot" / "m2.pkl", tmp_path / "hot" / "bad.pkl"
+    second.parent.mkdir()
+    joblib.dump(_lr().fit(x, y), first)
+    joblib.dump(_lr().fit(x, (y + 1) % 3), second)
+    broken.write_bytes(b"not a model")
+    config_path = tmp_path / "hot" / "model_config.json"
+    cfg = _config(lc_stub, model_url=str(first), model_hot_update=True, model_poll_period_seconds=0.2,
+                  model_hot_update_config=str(config_path), work_dir=str(tmp_path / "work"), metrics_port=0,
+                  metrics_bind_ip="127.0.0.1")
+    job = IncrementalLearning(estimator=_lr(), context=Context(cfg), hard_example_mining=lambda r: True)
+    job.inference(x_test)
+    url = job.status_.url
+
+    def value(name, **labels):
+        text = requests.get(url + "/metrics", timeout=5).text
+        key = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+        return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(key + " "))
+
+    before = value("sedna_model_hot_swaps_total", outcome="done")
+    version = write_model_config(config_path, str(second), "2025-10-29 22:15:31 +0800 CST m=+1.5")
+    assert job.slot.wait_for_version(version, timeout=3.0)
+    lc_stub.wait_for(1)
+    job.inference(x_test)
+    write_model_config(config_path, str(broken), "2025-10-29 22:16:00 +0800 CST m=+2.5")
+    lc_stub.wait_for(2)  # the failed deploy is reported after it is counted
+    ready = requests.get(url + "/readyz", timeout=5).json()
+    done, failed = value("sedna_model_hot_swaps_total", outcome="done"), \
+        value("sedna_model_hot_swaps_total", outcome="failed")
+    samples, hard = value("sedna_inference_samples_total"), value("sedna_il_hard_examples_total")
+    job.close()
+
+    assert before == 0 and done == 1 and failed == 1
+    assert samples == 2 and hard == 2
+    assert ready["status"] == "ok" and ready["model_version"] == version

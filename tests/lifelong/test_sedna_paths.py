@@ -13,6 +13,10 @@ PATHS = {
                                      "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "KBClient"],
     "sedna.core.lifelong_learning.knowledge_management": ["BaseKnowledgeManagement", "CloudKnowledgeManagement",
                                                          "EdgeKnowledgeManagement"],
+    # Sedna 0.6 (the build Ianvs ships) imports the knowledge managers from their own modules
+    "sedna.core.lifelong_learning.knowledge_management.base_knowledge_management": ["BaseKnowledgeManagement"],
+    "sedna.core.lifelong_learning.knowledge_management.cloud_knowledge_management": ["CloudKnowledgeManagement"],
+    "sedna.core.lifelong_learning.knowledge_management.edge_knowledge_management": ["EdgeKnowledgeManagement"],
     "sedna.algorithms.seen_task_learning": ["SeenTaskLearning"],
     "sedna.algorithms.seen_task_learning.artifact": ["Task", "TaskGroup", "Model"],
     "sedna.algorithms.unseen_task_processing": ["UnseenTaskProcessing"],
@@ -40,3 +44,47 @@ def test_class_factory_finds_the_default_update_strategy():
     cls = ClassFactory.get_cls(ClassType.KM, "UpdateStrategyDefault")
 
     assert cls.__name__ == "UpdateStrategyDefault"
+
+
+def test_task_definition_by_origin_takes_sedna_06_string_attribute_and_names_tasks_as_upstream():
+    from sedna_lib.lifelong_learning import Samples
+    from sedna_lib.lifelong_learning._algorithms import build, parse_spec
+    from sedna_lib.registry import Kind, default_registry
+
+    y = ["leftImg8bit/train/berlin/a.png", "sim/0001.png", "leftImg8bit/train/berlin/b.png", "sim/0002.png"]
+    samples = Samples([[0.0], [1.0], [2.0], [3.0]], y)
+    spec = parse_spec({"method": "TaskDefinitionByOrigin", "param": {"attribute": "real, sim", "city": "berlin"}},
+                      None, label="task_definition")
+
+    tasks, extractor, _ = build(default_registry, Kind.SEEN_TASK_PROCESSING, spec)(samples)
+
+    assert [t.entry for t in tasks] == ["real.model", "sim.model"]
+    assert [t.meta_attr for t in tasks] == ["real", "sim"]
+    assert extractor == {"real": 0, "sim": 1}
+    assert [list(t.samples.inx) for t in tasks] == [[0, 2], [1, 3]]
+
+
+def test_upstream_task_names_key_the_kb_index_and_the_scores(tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.lifelong_learning import LifelongLearning, Samples
+    from sedna_lib.transport.kb_index import loads_index
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(4, 1, (30, 2))])
+    labels = [f"berlin_{i % 2}" for i in range(30)] + [f"carla_{i % 2}" for i in range(30)]  # the city in y
+    ctx = Context(Config(output_url=str(tmp_path / "kb"), work_dir=str(tmp_path / "work"),
+                         lc_server="http://127.0.0.1:9", max_retries=0, connect_timeout_s=0.2))
+    job = LifelongLearning(LogisticRegression(), context=ctx,
+                           task_definition={"method": "TaskDefinitionByOrigin",
+                                            "param": {"attribute": "real, sim", "city": "berlin"}},
+                           task_allocation={"method": "TaskAllocationByOrigin", "param": {"default": "real"}})
+
+    feedback = job.train(Samples(x, np.array(labels), None))
+    index = loads_index((tmp_path / "kb" / "index.pkl").read_bytes())
+
+    assert sorted(feedback) == ["real.model", "sim.model"]
+    assert [g.entry for g in index["seen_task"]["task_groups"]] == ["real.model", "sim.model"]

@@ -66,7 +66,6 @@ def test_a_bad_request_gets_a_4xx_in_the_openai_error_shape_and_keeps_the_server
     reply = requests.post(cloud_url + "/chat/completions", json=body, timeout=10)
     error = reply.json()["error"]
     assert reply.status_code == status and error["param"] == param and error["message"]
-    assert reply.json()["detail"] == error["message"]  # the server's own error shape too
     assert _chat(cloud_url).status_code == 200
 
 

@@ -249,3 +249,63 @@ def test_limits_come_from_the_config():
 def test_a_limit_that_is_not_positive_is_a_config_error_naming_the_variable(field, variable):
     with pytest.raises(ConfigError, match=variable):
         ServerLimits.from_config(Config(**{field: 0}))
+
+
+# -- the aggregation server's HTTP side ----------------------------------------------------------------
+@pytest.mark.parametrize("body", [b'{"client_id": []}', b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe",
+                                  b'{"client_id": "x"}' + b" " * (128 * 1024)],
+                         ids=["unhashable-id", "nested", "not-utf8", "too-big"])
+def test_aggregation_client_queries_that_name_no_client_are_counted_4xx_json(body):
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    with AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config())) as server:
+        base = server.url.replace("ws", "http", 1)
+        reply = requests.get(base, data=body, timeout=10)
+        listing = requests.get(base, timeout=5)
+
+    assert reply.status_code in (400, 413) and "detail" in reply.json()
+    assert listing.status_code == 200 and listing.json()["clients"] == []
+    assert server.http_stats_.as_dict()["rejected"] == 1
+
+
+# -- large JSON bodies are parsed without holding up the other threads ---------------------------------
+def _large_json():
+    rng = np.random.default_rng(0)
+    return json.dumps({"data": rng.random((3000, 400)).round(6).tolist(), "ids": list(range(50_000)),
+                       "nested": [{"a": [1.5, -2, 3e-7]}] * 10, "nan": float("nan")}).encode()
+
+
+def test_a_large_json_body_parses_to_what_json_loads_gives():
+    from sedna_lib.servers._app import parse_json
+
+    body = _large_json()
+    parsed, plain = parse_json(body), json.loads(body)
+
+    assert len(body) > 1 << 20
+    assert parsed["data"] == plain["data"] and parsed["ids"] == plain["ids"]
+    assert parsed["nested"] == plain["nested"] and np.isnan(parsed["nan"])
+    assert all(type(v) is int for v in parsed["ids"][:100]) and type(parsed["data"][0][0]) is float
+
+
+def _longest_wait_while(parse, body):
+    """Run ``parse(body)`` in a thread; return (longest this thread waited for a turn, whole parse time)."""
+    finished = threading.Event()
+    worker = threading.Thread(target=lambda: (parse(body), finished.set()))
+    start = last = time.perf_counter()
+    worker.start()
+    longest = 0.0
+    while not finished.is_set():  # each turn needs the interpreter lock the parser holds
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+        time.sleep(0)
+    worker.join()
+    return longest, time.perf_counter() - start
+
+
+def test_other_threads_keep_running_while_a_large_json_body_is_parsed():
+    from sedna_lib.servers._app import parse_json
+
+    longest, whole = _longest_wait_while(parse_json, _large_json())
+
+    assert longest < whole / 3, (longest, whole)

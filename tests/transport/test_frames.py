@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sedna_lib.exceptions import ProtocolError
+from sedna_lib.transport import codec
 from sedna_lib.transport import messages as m
 
 
@@ -69,3 +70,41 @@ def test_a_chunked_message_decodes_into_writable_arrays(rng):
 
     assert all(w.flags.writeable for w in msg.weights)
     assert all(np.array_equal(a, b) for a, b in zip(msg.weights, weights))
+
+
+def _chunk(index, count, size, piece, msg_id="m1"):
+    return codec.encode([np.frombuffer(piece, dtype=np.uint8)],
+                        {"type": "chunk", "id": msg_id, "index": index, "count": count, "size": size})
+
+
+def test_a_chunk_header_claiming_2_gib_reserves_only_what_arrived():
+    import tracemalloc
+
+    size = 2 ** 31  # within the default limit, and consistent with 1 MiB chunks
+    r = m.Reassembler()
+    tracemalloc.start()
+    try:
+        assert r.feed(_chunk(0, size // 2 ** 20, size, bytes(2 ** 20))) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2 ** 20, f"reserved {peak} bytes for a 1 MiB chunk"
+
+
+def test_a_declared_size_over_the_limit_is_refused_before_allocation():
+    with pytest.raises(ProtocolError, match="exceeds the limit of 1000 bytes"):
+        m.Reassembler(max_bytes=1000).feed(_chunk(0, 2, 2000, bytes(1000)))
+
+
+@pytest.mark.parametrize("count, size", [(1, 2 ** 31 - 1), (3, 200), (2, 40), (10 ** 30, 50), (0, 10)])
+def test_a_chunk_header_that_does_not_add_up_is_a_protocol_error(count, size):
+    with pytest.raises(ProtocolError, match="does not add up|declares size"):
+        m.Reassembler().feed(_chunk(0, count, size, bytes(40)))
+
+
+def test_a_message_growing_past_its_first_reserve_is_rebuilt_exactly():
+    payload = codec.encode([np.arange(3 * 2 ** 20, dtype=np.uint8)], {"type": "x"})
+    r = m.Reassembler()
+    frames = m.to_frames(payload, chunk_size=2 ** 16)  # 8 chunks reserved first, then grown
+    out = [r.feed(f) for f in frames]
+    assert out[-1] is not None and bytes(out[-1]) == payload and all(o is None for o in out[:-1])

@@ -1,0 +1,204 @@
+"""Pure numpy differential-privacy math for federated updates: clipping, noise, adaptive clip norm.
+
+An *update* here is the difference between a client's trained model and the global model it
+started from, as a list of arrays. Nothing here knows about rounds or transports.
+
+References
+----------
+.. [1] McMahan et al., "Learning Differentially Private Recurrent Language Models", ICLR 2018,
+   https://arxiv.org/abs/1710.06963 (DP-FedAvg: per-client clipping, Gaussian noise on the sum)
+.. [2] Andrew et al., "Differentially Private Learning with Adaptive Clipping", NeurIPS 2021,
+   https://arxiv.org/abs/1905.03871
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from sedna_lib.exceptions import ParameterError
+
+__all__ = ["l2_norm", "difference", "clip_by_l2_norm", "add_gaussian_noise", "adaptive_clip_step",
+           "delta_noise_multiplier"]
+
+
+def l2_norm(layers: Sequence[np.ndarray]) -> float:
+    """Return the L2 norm of all layers taken together as one vector.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The update.
+
+    Returns
+    -------
+    float
+        ``sqrt(sum of squares)`` over every element of every layer (computed in float64).
+
+    Examples
+    --------
+    >>> l2_norm([np.array([3.0]), np.array([[4.0]])])
+    5.0
+    """
+    total = 0.0
+    for a in layers:
+        flat = np.asarray(a, dtype=np.float64).reshape(-1)
+        total += float(flat @ flat)
+    return float(np.sqrt(total))
+
+
+def difference(weights: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Return ``weights - reference`` layer by layer, in float64.
+
+    Parameters
+    ----------
+    weights, reference : sequence of numpy.ndarray
+        A trained model and the model it started from.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The update.
+    """
+    return [np.asarray(w, dtype=np.float64) - np.asarray(r, dtype=np.float64)
+            for w, r in zip(weights, reference)]
+
+
+def clip_by_l2_norm(layers: Sequence[np.ndarray],
+                    clipping_norm: float) -> tuple[list[np.ndarray], float, bool]:
+    """Scale an update so that its overall L2 norm is at most ``clipping_norm``.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The update (float arrays).
+    clipping_norm : float
+        The bound ``C`` > 0.
+
+    Returns
+    -------
+    clipped : list of numpy.ndarray
+        ``layers * min(1, C / norm)`` (new arrays).
+    norm : float
+        The norm before clipping.
+    unclipped : bool
+        Whether the norm was already within ``C`` (the bit adaptive clipping counts).
+
+    Raises
+    ------
+    ParameterError
+        If ``clipping_norm`` is not positive.
+
+    Examples
+    --------
+    >>> out, norm, unclipped = clip_by_l2_norm([np.array([3.0, 4.0])], 1.0)
+    >>> out[0].tolist(), norm, unclipped
+    ([0.6000000000000001, 0.8], 5.0, False)
+    """
+    if not clipping_norm > 0:
+        raise ParameterError(f"clipping_norm must be > 0, got {clipping_norm!r}")
+    norm = l2_norm(layers)
+    scale = min(1.0, clipping_norm / norm) if norm > 0 else 1.0
+    return [np.asarray(a, dtype=np.float64) * scale for a in layers], norm, norm <= clipping_norm
+
+
+def add_gaussian_noise(layers: Sequence[np.ndarray], stddev: float,
+                       rng: np.random.Generator) -> list[np.ndarray]:
+    """Add independent ``N(0, stddev^2)`` noise to every element.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The values (float arrays; modified in place and returned).
+    stddev : float
+        The noise standard deviation (0: no noise).
+    rng : numpy.random.Generator
+        Randomness source.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The noised layers.
+    """
+    if stddev < 0:
+        raise ParameterError(f"the noise standard deviation must be >= 0, got {stddev!r}")
+    out = []
+    for a in layers:
+        a = np.asarray(a, dtype=np.float64)
+        if stddev > 0:
+            a = a + rng.normal(0.0, stddev, size=a.shape)
+        out.append(a)
+    return out
+
+
+def adaptive_clip_step(clipping_norm: float, unclipped_fraction: float, *, target_quantile: float,
+                       learning_rate: float) -> float:
+    """One geometric step of the clipping norm towards a quantile of the update norms [2]_.
+
+    ``C <- C * exp(-lr * (b - gamma))``, where ``b`` is the (noised) fraction of updates whose
+    norm was within ``C`` and ``gamma`` the target fraction.
+
+    Parameters
+    ----------
+    clipping_norm : float
+        The current ``C``.
+    unclipped_fraction : float
+        ``b``, the noised fraction of unclipped updates.
+    target_quantile : float
+        ``gamma`` in [0, 1].
+    learning_rate : float
+        ``lr`` > 0.
+
+    Returns
+    -------
+    float
+        The next clipping norm.
+
+    Examples
+    --------
+    >>> round(adaptive_clip_step(1.0, 1.0, target_quantile=0.5, learning_rate=0.2), 6)  # all within: shrink
+    0.904837
+    """
+    return float(clipping_norm * np.exp(-learning_rate * (unclipped_fraction - target_quantile)))
+
+
+def delta_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float) -> float:
+    """Split a round's noise multiplier between the model update and the unclipped count [2]_.
+
+    Adaptive clipping also releases the number of unclipped updates, noised with standard
+    deviation ``sigma_b``; centred bits have sensitivity 1/2, so that query's noise multiplier is
+    ``2 sigma_b``. For the round to keep noise multiplier ``z`` overall, the model update's is
+    ``(z^-2 - (2 sigma_b)^-2)^(-1/2)``.
+
+    Parameters
+    ----------
+    noise_multiplier : float
+        ``z``, the round's total noise multiplier.
+    clipped_count_stddev : float
+        ``sigma_b``, the standard deviation of the noise on the unclipped count.
+
+    Returns
+    -------
+    float
+        The model update's noise multiplier.
+
+    Raises
+    ------
+    ParameterError
+        If ``2 sigma_b <= z``: the count would spend the whole budget.
+
+    Examples
+    --------
+    >>> round(delta_noise_multiplier(1.0, 5.0), 6)
+    1.005038
+    """
+    if noise_multiplier <= 0:
+        return 0.0
+    count_z = 2.0 * clipped_count_stddev
+    if count_z <= noise_multiplier:
+        raise ParameterError(
+            f"clipped_count_stddev={clipped_count_stddev} spends the whole "
+            f"noise_multiplier={noise_multiplier} on the unclipped count (needs 2 * clipped_count_stddev > "
+            "noise_multiplier); raise clipped_count_stddev")
+    return float((noise_multiplier ** -2 - count_z ** -2) ** -0.5)

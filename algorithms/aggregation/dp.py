@@ -1,0 +1,369 @@
+"""Differentially private FedAvg: central DP (server- or client-side clipping) and local DP.
+
+References
+----------
+McMahan et al., "Learning Differentially Private Recurrent Language Models", ICLR 2018,
+https://arxiv.org/abs/1710.06963; Andrew et al., "Differentially Private Learning with Adaptive
+Clipping", NeurIPS 2021, https://arxiv.org/abs/1905.03871; Mironov, "Renyi Differential
+Privacy", CSF 2017, https://arxiv.org/abs/1702.07476
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sedna_lib.base import Aggregator
+from sedna_lib.exceptions import AggregationError, ParameterError
+
+from . import _math, _privacy
+from ._streaming import StreamingMean, _cast, _unpack
+
+__all__ = ["DPFedAvg", "LocalDPFedAvg"]
+
+_CLIP_SLACK = 1e-6
+"""Relative slack allowed on a client-clipped update's norm (float32 rounding on the client)."""
+
+
+def _accountant(delta: float | None):
+    if delta is None:
+        return None
+    from ._accountant import GaussianAccountant
+
+    return GaussianAccountant(delta)
+
+
+class DPFedAvg(Aggregator):
+    """FedAvg with central differential privacy (user-level): clip each update, add Gaussian noise [1]_.
+
+    Each client's update ``u_k = w_k - w`` (its model minus the round's global model) is clipped
+    to L2 norm ``C`` (on the server, or on the client with ``clip_on='client'``); the clipped
+    updates are summed with equal weights (sample counts are not used: they would change the
+    sensitivity), ``N(0, (z C)^2)`` noise is added to the sum, and the noised sum is divided by
+    the expected number of clients ``m``. With ``adaptive=True`` the clipping norm follows the
+    ``target_unclipped_quantile`` of the update norms [2]_, using a noised count of unclipped
+    updates. Each round composes a Poisson-subsampled Gaussian mechanism (sampling rate
+    ``m / population``) in an RDP accountant (``dp-accounting``), and ``epsilon_`` reports the
+    guarantee so far at ``delta``.
+
+    The guarantee assumes a trusted server (it sees the clipped updates before the noise), that
+    clients are sampled independently with rate ``m / population`` each round, and that the
+    noise's randomness is not known to anyone else.
+
+    Parameters
+    ----------
+    noise_multiplier : float, default=1.0
+        ``z``: noise standard deviation over the clipping norm (0: clipping only, epsilon inf).
+    clipping_norm : float, default=1.0
+        ``C``, the (initial, when adaptive) L2 bound of one client's update.
+    clip_on : {'server', 'client'}, default='server'
+        Where updates are clipped. 'client' sends ``C`` in the round settings; the client's
+        :meth:`prepare_update` clips, and the server refuses an update above ``C``. Clients and
+        server must share the reference model, so the server needs an initial model.
+    adaptive : bool, default=False
+        Adapt ``C`` to a quantile of the update norms.
+    target_unclipped_quantile : float, default=0.5
+        The fraction of updates adaptive clipping aims to leave unclipped.
+    clip_learning_rate : float, default=0.2
+        Step size of the geometric update of ``C``.
+    clipped_count_stddev : float, default=None
+        Noise on the unclipped count (None: ``m / 20``, as the paper suggests).
+    num_sampled_clients : int, default=None
+        ``m``, the expected clients per round (None: the number that took part).
+    population : int, default=None
+        Clients the round samples from (None: ``m``, i.e. everyone takes part every round).
+    delta : float or None, default=1e-5
+        The delta epsilon is reported at (None: no accountant; ``epsilon_`` stays None).
+    seed : int, default=None
+        Seed of the server's noise (None: fresh entropy; set it only for tests).
+
+    Attributes
+    ----------
+    epsilon_ : float or None
+        The privacy spent so far, at ``delta``.
+    clipping_norm_ : float
+        The clipping norm of the next round.
+    unclipped_fraction_ : float
+        The last round's noised fraction of unclipped updates.
+
+    References
+    ----------
+    .. [1] McMahan et al., "Learning Differentially Private Recurrent Language Models", ICLR 2018,
+       https://arxiv.org/abs/1710.06963
+    .. [2] Andrew et al., "Differentially Private Learning with Adaptive Clipping", NeurIPS 2021,
+       https://arxiv.org/abs/1905.03871
+    """
+
+    streaming = True
+
+    def __init__(self, *, noise_multiplier: float = 1.0, clipping_norm: float = 1.0,
+                 clip_on: str = "server", adaptive: bool = False, target_unclipped_quantile: float = 0.5,
+                 clip_learning_rate: float = 0.2,
+                 clipped_count_stddev: float | None = None, num_sampled_clients: int | None = None,
+                 population: int | None = None, delta: float | None = 1e-5, seed: int | None = None) -> None:
+        self.noise_multiplier = noise_multiplier
+        self.clipping_norm = clipping_norm
+        self.clip_on = clip_on
+        self.adaptive = adaptive
+        self.target_unclipped_quantile = target_unclipped_quantile
+        self.clip_learning_rate = clip_learning_rate
+        self.clipped_count_stddev = clipped_count_stddev
+        self.num_sampled_clients = num_sampled_clients
+        self.population = population
+        self.delta = delta
+        self.seed = seed
+
+    # -- checks and state -------------------------------------------------------------------
+    def _validate(self) -> None:
+        if self.clip_on not in ("server", "client"):
+            raise ParameterError(f"clip_on must be 'server' or 'client', got {self.clip_on!r}")
+        if float(self.noise_multiplier) < 0:
+            raise ParameterError(f"noise_multiplier must be >= 0, got {self.noise_multiplier!r}")
+        if not float(self.clipping_norm) > 0:
+            raise ParameterError(f"clipping_norm must be > 0, got {self.clipping_norm!r}")
+        if not 0 <= float(self.target_unclipped_quantile) <= 1:
+            raise ParameterError("target_unclipped_quantile must be in [0, 1], got "
+                                 f"{self.target_unclipped_quantile!r}")
+        for name in ("num_sampled_clients", "population"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ParameterError(f"{name} must be >= 1, got {value!r}")
+        if self.population is not None and self.num_sampled_clients is not None \
+                and int(self.num_sampled_clients) > int(self.population):
+            raise ParameterError(f"num_sampled_clients={self.num_sampled_clients} exceeds population="
+                                 f"{self.population}")
+
+    def _state(self) -> None:
+        if not hasattr(self, "clipping_norm_"):
+            self._validate()
+            self.clipping_norm_ = float(self.clipping_norm)
+            self.epsilon_ = None
+            self._rng = np.random.default_rng(self.seed)
+            self._accountant_ = _accountant(self.delta)
+
+    def client_config(self) -> dict:
+        """Return the round settings: the clipping norm when clients clip.
+
+        Returns
+        -------
+        dict
+            ``{'dp_clip_on': 'client', 'dp_clipping_norm': C}``, or empty for server-side clipping.
+        """
+        if self.clip_on != "client":
+            return {}
+        return {"dp_clip_on": "client",
+                "dp_clipping_norm": float(getattr(self, "clipping_norm_", self.clipping_norm))}
+
+    def prepare_update(self, weights: list, reference: list | None, config: dict) -> tuple[list, dict]:
+        """Clip the update on the client when the server asks for it (``dp_clip_on='client'``).
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The trained model.
+        reference : list of numpy.ndarray or None
+            The round's global model.
+        config : dict
+            The round settings.
+
+        Returns
+        -------
+        weights : list of numpy.ndarray
+            ``reference + clip(weights - reference)``.
+        metrics : dict
+            ``{'dp_unclipped': 0 or 1}`` for adaptive clipping.
+
+        Raises
+        ------
+        AggregationError
+            If the server asks for client-side clipping and ``reference`` is unknown.
+        """
+        if config.get("dp_clip_on") != "client":
+            return weights, {}
+        if reference is None:
+            raise AggregationError("client-side clipping needs the global model the round started from")
+        update = _privacy.difference(weights, reference)
+        clipped, _, unclipped = _privacy.clip_by_l2_norm(update, float(config["dp_clipping_norm"]))
+        out = [_cast(np.asarray(r, dtype=np.float64) + c, np.asarray(w).dtype)
+               for r, c, w in zip(reference, clipped, weights)]
+        return out, {"dp_unclipped": int(unclipped)}
+
+    # -- a round ----------------------------------------------------------------------------
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`.
+
+        Without a template (a server with no initial model) the reference is zero, so the whole
+        first model is clipped as the update.
+        """
+        self._state()
+        self._reference = None if template is None else [np.asarray(a) for a in _math.as_layers(template)]
+        self._sum: list[np.ndarray] | None = None
+        self._count = 0
+        self._unclipped = 0
+        self._samples = 0.0
+
+    def add(self, update: Any) -> None:
+        """Clip (or check) one update and add it to the round's sum; see :meth:`Aggregator.add`."""
+        if not hasattr(self, "_count"):
+            self.begin_round(None)
+        layers, n, who = _unpack(update)
+        if self._reference is None:
+            if self.clip_on == "client":
+                raise AggregationError("clip_on='client' needs the round's global model on the server, the "
+                                       "reference clients clip against: start the server from an initial "
+                                       "model (initial_weights)")
+            self._reference = [np.zeros_like(a) for a in layers]
+        _math.check_layers(layers, [a.shape for a in self._reference], getattr(self, "names_", None), who=who)
+        _math.check_finite(layers, getattr(self, "names_", None), who=who)
+        delta = _privacy.difference(layers, self._reference)
+        c = self.clipping_norm_
+        if self.clip_on == "server":
+            delta, _, unclipped = _privacy.clip_by_l2_norm(delta, c)
+        else:
+            norm = _privacy.l2_norm(delta)
+            if norm > c * (1 + _CLIP_SLACK) + 1e-12:
+                raise AggregationError(
+                    f"{who} changes the model by L2 norm {norm:.6g}, above the clipping norm {c:.6g}: with "
+                    "clip_on='client' each client must clip its update (aggregation 'DPFedAvg' on the client "
+                    "runs prepare_update)")
+            metrics = getattr(update, "metrics", None) or {}
+            unclipped = bool(metrics.get("dp_unclipped", norm < c))
+        if self._sum is None:
+            self._sum = [np.zeros(a.shape, dtype=np.float64) for a in self._reference]
+        for s, d in zip(self._sum, delta):
+            s += d
+        self._count += 1
+        self._unclipped += int(unclipped)
+        self._samples += n
+
+    def finish(self) -> list:
+        """Noise the clipped sum and apply it; see :meth:`sedna_lib.base.Aggregator.finish`."""
+        if not getattr(self, "_count", 0) or self._sum is None:
+            raise AggregationError("no client update was added this round")
+        m = float(self.num_sampled_clients) if self.num_sampled_clients is not None else float(self._count)
+        c = self.clipping_norm_
+        z = float(self.noise_multiplier)
+        count_stddev = (m / 20.0 if self.clipped_count_stddev is None else float(self.clipped_count_stddev))
+        z_model = _privacy.delta_noise_multiplier(z, count_stddev) if self.adaptive else z
+        noisy = _privacy.add_gaussian_noise(self._sum, z_model * c, self._rng)
+        result = [_cast(r.astype(np.float64) + s / m, r.dtype) for r, s in zip(self._reference, noisy)]
+        if self.adaptive:
+            noise = self._rng.normal(0.0, count_stddev) if z > 0 else 0.0
+            self.unclipped_fraction_ = float((self._unclipped + noise) / m)
+            self.clipping_norm_ = _privacy.adaptive_clip_step(
+                c, self.unclipped_fraction_, target_quantile=float(self.target_unclipped_quantile),
+                learning_rate=float(self.clip_learning_rate))
+        else:
+            self.unclipped_fraction_ = self._unclipped / self._count
+        if self._accountant_ is not None:
+            population = float(self.population) if self.population is not None else m
+            self._accountant_.step(z, min(1.0, m / population))
+            self.epsilon_ = self._accountant_.epsilon()
+        self.global_weights_ = result
+        self.total_samples_ = int(self._samples)
+        self.round_ = getattr(self, "round_", 0) + 1
+        del self._count
+        self._sum = None
+        return result
+
+
+class LocalDPFedAvg(StreamingMean):
+    """FedAvg of updates each client clipped and noised itself (local DP) [1]_.
+
+    On the client, :meth:`prepare_update` clips the update ``w_k - w`` to L2 norm ``C`` and
+    adds ``N(0, (z C)^2)`` to every coordinate before anything is sent; the server averages
+    the noised models by sample count, as FedAvg. The server need not be trusted. Since the
+    update of a client whose data is replaced can move anywhere within the ball of radius ``C``,
+    one round is a Gaussian mechanism with sensitivity ``2 C``, i.e. noise multiplier ``z / 2``;
+    ``epsilon_`` composes that over the rounds in an RDP accountant (``dp-accounting``),
+    assuming the client takes part in every round.
+
+    Parameters
+    ----------
+    noise_multiplier : float, default=1.0
+        ``z``: noise standard deviation over ``C``, added by each client.
+    clipping_norm : float, default=1.0
+        ``C``.
+    delta : float or None, default=1e-5
+        The delta epsilon is reported at (None: no accountant).
+    seed : int, default=None
+        Seed of the client's noise (None: fresh entropy; set it only for tests and simulations).
+
+    Attributes
+    ----------
+    epsilon_ : float or None
+        One client's privacy spent so far, at ``delta``.
+
+    References
+    ----------
+    .. [1] Truex et al., "LDP-Fed: Federated Learning with Local Differential Privacy", EdgeSys 2020,
+       https://arxiv.org/abs/2006.03637; Mironov, "Renyi Differential Privacy", CSF 2017
+    """
+
+    def __init__(self, *, noise_multiplier: float = 1.0, clipping_norm: float = 1.0,
+                 delta: float | None = 1e-5, seed: int | None = None) -> None:
+        self.noise_multiplier = noise_multiplier
+        self.clipping_norm = clipping_norm
+        self.delta = delta
+        self.seed = seed
+
+    def client_config(self) -> dict:
+        """Return the round settings: the clipping norm and noise clients apply.
+
+        Returns
+        -------
+        dict
+            ``{'dp_local': True, 'dp_clipping_norm': C, 'dp_noise_multiplier': z}``.
+        """
+        return {"dp_local": True, "dp_clipping_norm": float(self.clipping_norm),
+                "dp_noise_multiplier": float(self.noise_multiplier)}
+
+    def prepare_update(self, weights: list, reference: list | None, config: dict) -> tuple[list, dict]:
+        """Clip and noise the update on the client.
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The trained model.
+        reference : list of numpy.ndarray or None
+            The round's global model.
+        config : dict
+            The round settings.
+
+        Returns
+        -------
+        weights : list of numpy.ndarray
+            ``reference + clip(weights - reference) + noise``.
+        metrics : dict
+            Empty.
+
+        Raises
+        ------
+        AggregationError
+            If ``reference`` is unknown.
+        """
+        if not config.get("dp_local", True):
+            return weights, {}
+        if reference is None:
+            raise AggregationError("local DP needs the global model the round started from")
+        if not hasattr(self, "_client_rng"):
+            self._client_rng = np.random.default_rng(self.seed)
+        c = float(config.get("dp_clipping_norm", self.clipping_norm))
+        z = float(config.get("dp_noise_multiplier", self.noise_multiplier))
+        clipped, _, _ = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference), c)
+        noised = _privacy.add_gaussian_noise(clipped, z * c, self._client_rng)
+        return [_cast(np.asarray(r, dtype=np.float64) + d, np.asarray(w).dtype)
+                for r, d, w in zip(reference, noised, weights)], {}
+
+    def finish(self) -> list:
+        """Average the noised models and account one round; see :meth:`Aggregator.finish`."""
+        result = super().finish()
+        if self.delta is not None:
+            if getattr(self, "_accountant_", None) is None:
+                self._accountant_ = _accountant(self.delta)
+            self._accountant_.step(float(self.noise_multiplier) / 2.0, 1.0)
+            self.epsilon_ = self._accountant_.epsilon()
+        else:
+            self.epsilon_ = None
+        return result
