@@ -175,7 +175,8 @@ def test_fedbuff_on_the_aggregation_server_steps_without_waiting_for_a_slow_trai
                                    on_round=lambda o: seen[name].append(o.round_number))
 
     models = [("fast-0", SoftmaxRegression()), ("fast-1", SoftmaxRegression()), ("slow", Slow())]
-    threads = [threading.Thread(target=trainer, args=(n, m, i), daemon=True) for i, (n, m) in enumerate(models)]
+    threads = [threading.Thread(target=trainer, args=(n, m, i), daemon=True)
+               for i, (n, m) in enumerate(models)]
     try:
         for t in threads:
             t.start()
@@ -200,7 +201,8 @@ def test_fedbuff_on_the_server_without_an_initial_model_is_refused_clearly(digit
 
     x, y, _, _ = digits
     server = AggregationServer("FedBuff", host="127.0.0.1", http_port=0, done_grace=1,
-                               context=Context(Config()), exit_round=2, participants_count=1).start(block=False)
+                               context=Context(Config()), exit_round=2, participants_count=1)
+    server.start(block=False)
     try:
         cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name="t0", backend_type="ESTIMATOR")
         with pytest.raises(AggregationError, match=r"FedBuff is asynchronous: .* needs an initial model"):
