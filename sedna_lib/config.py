@@ -538,6 +538,9 @@ class Config:
                             help="Read cloud answers as server-sent events (measures time to first token).")
     llm_timeout: float = _var("SEDNA_LLM_TIMEOUT", 60.0, _float,
                               help="Read timeout (s) of a cloud generation (each wait for data).")
+    llm_query_log: str | None = _var("SEDNA_LLM_QUERY_LOG", None,
+                                     help="JSON-lines file where each query's route, answers and tokens are "
+                                          "appended (LearnedRouter.fit_log trains on it).")
     llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
                                help="Exact-match response cache entries (0: no cache); repeated queries do "
                                     "not reach the cloud.")
