@@ -7,9 +7,14 @@ BIN := $(VENV)/bin
 DEMO_VENV := .venv-demo
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := --quiet --compile-bytecode $(foreach d,$(FIND_LINKS),--find-links $(d))
+# The demo's environment skips compiling every installed module ahead (most of its install time): the
+# modules the demo imports are compiled as it first imports them.
+DEMO_UV_FLAGS := --quiet $(foreach d,$(FIND_LINKS),--find-links $(d))
 EXTRAS ?= all,dev
 
-.PHONY: demo test lint docs dist venv clean system-deps
+.PHONY: demo test lint docs dist venv clean system-deps example-joint-inference example-federated-learning \
+	example-incremental-learning example-lifelong-learning example-multi-edge-inference example-pipeline \
+	example-llm-joint-inference
 
 venv: $(VENV)/.installed
 
@@ -22,7 +27,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
-	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(UV_FLAGS) -e '.[server]'
+	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(DEMO_UV_FLAGS) -e '.[server]'
 	touch $@
 
 demo: $(DEMO_VENV)/.installed
@@ -51,6 +56,30 @@ lint: venv
 docs: venv system-deps
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -e '.[docs]'
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The examples, each run on one machine with every worker on 127.0.0.1 (examples/<name>/README.md).
+EXAMPLE_PYTHON = PYTHON=$(CURDIR)/$(BIN)/python
+
+example-joint-inference: venv
+	$(EXAMPLE_PYTHON) bash examples/joint_inference/run.sh
+
+example-federated-learning: venv
+	$(EXAMPLE_PYTHON) bash examples/federated_learning/run.sh
+
+example-incremental-learning: venv
+	$(EXAMPLE_PYTHON) bash examples/incremental_learning/run.sh
+
+example-lifelong-learning: venv
+	$(EXAMPLE_PYTHON) bash examples/lifelong_learning/run.sh
+
+example-llm-joint-inference: venv
+	$(EXAMPLE_PYTHON) bash examples/llm_joint_inference/run.sh
+
+example-multi-edge-inference: venv
+	cd examples/multi_edge_inference && $(CURDIR)/$(BIN)/python synthetic_cameras.py
+
+example-pipeline: venv
+	cd examples/pipeline && $(CURDIR)/$(BIN)/python custom_joint_inference.py
 
 # A wheel and a source archive in dist/, for installs outside the clone (see docs/getting-started.md).
 dist: venv

@@ -367,6 +367,12 @@ class Aggregator(BaseAlgorithm, abc.ABC):
         Class attribute: memory stays O(1) models during a round.
     one_shot : bool
         Class attribute: the job needs a single round of communication (MistNet).
+    linear : bool
+        Class attribute: the round's result depends on the updates only through their
+        sample-weighted mean, so secure aggregation (which reveals only that) can feed it.
+    asynchronous : bool
+        Class attribute: updates are client *changes* applied in buffers as they arrive
+        (FedBuff), not models of a synchronous round.
     global_weights_ : list of numpy.ndarray
         The model produced by the last :meth:`finish`.
     total_samples_ : int
@@ -377,6 +383,8 @@ class Aggregator(BaseAlgorithm, abc.ABC):
 
     streaming: bool = True
     one_shot: bool = False
+    linear: bool = False
+    asynchronous: bool = False
 
     @abc.abstractmethod
     def begin_round(self, template: list | None = None) -> None:

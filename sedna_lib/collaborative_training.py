@@ -15,11 +15,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._federated_client import (RoundOutcome, count_samples, has_prepare_update, local_round, run_client,
-                                update_of)
+from ._federated_client import RoundOutcome, count_samples, has_prepare_update, run_client
 from .base import Aggregator, ClientUpdate
 from .context import Context
 from .exceptions import ParameterError
+from .federated_simulation import federated_evaluation, make_runner, run_buffered_async
 from .observability.progress import progress as progress_report
 from .registry import Kind
 
@@ -35,8 +35,9 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     ----------
     aggregation : str or Aggregator or None
         ``FedAvg``, ``FedProx``, ... (None: ``AGGREGATION_ALGORITHM`` or FedAvg).
+        ``AGGREGATION_PARAMETERS`` configure the algorithm ``AGGREGATION_ALGORITHM`` names.
     context : Context, default=None
-        The registry to use.
+        The registry and configuration to use.
 
     Returns
     -------
@@ -47,12 +48,16 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     ------
     NotRegisteredError
         If the name is unknown.
+    ParameterError
+        If ``AGGREGATION_PARAMETERS`` names a parameter the aggregator does not have.
     """
     if isinstance(aggregation, Aggregator):
         return aggregation
     ctx = context or Context.from_env()
     name = aggregation or ctx.config.aggregation_algorithm or "FedAvg"
-    return ctx.registry.create(Kind.AGGREGATION, str(name))
+    params = ctx.config.aggregation_parameters if (not aggregation or aggregation ==
+                                                   ctx.config.aggregation_algorithm) else {}
+    return ctx.registry.create(Kind.AGGREGATION, str(name), **params)
 
 
 def path_name(aggregation: str | Aggregator | None, context: Context) -> str:
@@ -299,12 +304,18 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
              rounds: int = 10, *, train_kwargs: dict | None = None, chooser: Any = None,
              evaluate: Callable[[Any, int], dict] | None = None, initial_weights: Any = None,
              context: Context | None = None,
-             on_round: Callable[[dict], None] | None = None) -> SimulationResult:
-    """Simulate federated training of N clients in this process, with no server.
+             on_round: Callable[[dict], None] | None = None, client_eval_data: Sequence[Any] | None = None,
+             evaluate_every: int = 1, client_speeds: Sequence[float] | None = None,
+             concurrency: int | None = None, secure_aggregation: bool = False, engine: str = "inprocess",
+             ray_address: str | None = None, client_resources: dict | None = None) -> SimulationResult:
+    """Simulate federated training of N clients, with no server.
 
-    The clients share one backend (its weights are reset to the global model before each local
-    round), so memory does not grow with the number of clients; the aggregator and the local
-    round are the same code the deployed client and server run.
+    In-process (``engine='inprocess'``), the clients share one backend (its weights are reset
+    to the global model before each local round), so memory does not grow with the number of
+    clients; with ``engine='ray'`` each local round is a Ray task with its own copy of the
+    backend. The aggregator and the local round are the same code the deployed client and
+    server run. An asynchronous aggregator (``FedBuff``) runs buffered asynchronous rounds over
+    simulated client speeds instead of synchronous rounds.
 
     Parameters
     ----------
@@ -315,19 +326,42 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     aggregation : str or Aggregator, default='FedAvg'
         The aggregator.
     rounds : int, default=10
-        Rounds to run.
+        Rounds to run (for an asynchronous aggregator: server steps, one per full buffer).
     train_kwargs : dict, default=None
         Options for ``backend.train``.
     chooser : SimpleClientChoose, default=None
-        Picks the clients of each round (all by default).
+        Picks the clients of each round (all by default; synchronous rounds only).
     evaluate : callable, default=None
-        ``evaluate(backend, round) -> dict`` after each round (the backend holds the global model).
+        ``evaluate(backend, round) -> dict`` after each round (the backend holds the global
+        model): the centralised evaluation.
     initial_weights : list of numpy.ndarray, default=None
         Starting model (the backend's current weights by default).
     context : Context, default=None
         Registry for names.
     on_round : callable, default=None
         Called with each round's history entry.
+    client_eval_data : sequence, default=None
+        One evaluation set per client (None entries skip a client): every ``evaluate_every``
+        rounds each client evaluates the global model on its own data and the metrics, averaged
+        by sample count, go to the round's entry under ``'federated'``.
+    evaluate_every : int, default=1
+        Rounds between federated evaluations.
+    client_speeds : sequence of float, default=None
+        Simulated seconds one local round takes, per client: the history gains ``sim_time``
+        (a synchronous round lasts as long as its slowest client; asynchronous clients report
+        when they finish). All 1.0 by default.
+    concurrency : int, default=None
+        Asynchronous aggregators: clients training at once (all by default).
+    secure_aggregation : bool, default=False
+        Average each round through secure aggregation (:mod:`sedna_lib.secure_aggregation`):
+        the aggregator only sees the masked sum's average. Needs a linear aggregator (the
+        FedAvg family) and the ``secagg`` extra.
+    engine : {'inprocess', 'ray'}, default='inprocess'
+        Where client work runs. ``'ray'`` needs the ``ray`` extra.
+    ray_address : str, default=None
+        ``engine='ray'``: an existing cluster's address (None: a local Ray, started and stopped here).
+    client_resources : dict, default=None
+        ``engine='ray'``: Ray resources per client task, e.g. ``{'num_cpus': 1, 'num_gpus': 0.5}``.
 
     Returns
     -------
@@ -337,46 +371,107 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     Raises
     ------
     ParameterError
-        If ``client_data`` is empty or ``rounds`` < 1.
+        If ``client_data`` is empty, ``rounds`` < 1, or the options do not fit together.
     """
     if not client_data:
         raise ParameterError("simulate needs at least one client's data")
     if int(rounds) < 1:
         raise ParameterError(f"rounds must be >= 1, got {rounds!r}")
+    if int(evaluate_every) < 1:
+        raise ParameterError(f"evaluate_every must be >= 1, got {evaluate_every!r}")
+    if client_eval_data is not None and len(client_eval_data) != len(client_data):
+        raise ParameterError(f"client_eval_data has {len(client_eval_data)} entries for {len(client_data)} "
+                             "clients; give one per client (None to skip one)")
+    if client_speeds is not None:
+        if len(client_speeds) != len(client_data) or min(float(s) for s in client_speeds) <= 0:
+            raise ParameterError(f"client_speeds needs one positive duration per client ({len(client_data)})")
     aggregator = aggregator_from(aggregation, context or Context())
+    if secure_aggregation and not aggregator.linear:
+        raise ParameterError("secure aggregation reveals only the round's average; "
+                             f"{type(aggregator).__name__} needs more (use FedAvg, FedAvgM, FedProx, "
+                             "FedAdam, FedYogi or FedAdagrad)")
+    if aggregator.asynchronous and (chooser is not None or secure_aggregation):
+        raise ParameterError(f"{type(aggregator).__name__} is asynchronous: chooser and "
+                             "secure_aggregation "
+                             "apply to synchronous rounds")
+    if concurrency is not None and int(concurrency) < 1:
+        raise ParameterError(f"concurrency must be >= 1, got {concurrency!r}")
     global_weights = list(initial_weights) if initial_weights is not None else [
         w.copy() for w in backend.get_weights()]
     sizes = [count_samples(d) for d in client_data]
     ids = [f"client-{i}" for i in range(len(client_data))]
     position = {cid: i for i, cid in enumerate(ids)}
     prepares = has_prepare_update(aggregator)
+    speeds = [float(s) for s in client_speeds] if client_speeds is not None else [1.0] * len(ids)
     history: list[dict] = []
-    for r in range(1, int(rounds) + 1):
-        started = time.perf_counter()
-        chosen = chooser.choose(ids, r) if chooser is not None else ids
-        aggregator.begin_round(global_weights)
-        config = aggregator.client_config()
-        for cid in chosen:
-            i = position[cid]
-            backend.set_weights(global_weights)
-            local_round(backend, client_data[i], None, train_kwargs, config)
-            if prepares:  # DP: the client clips (and noises) its update before it leaves
-                sent, metrics = aggregator.prepare_update(backend.get_weights(), global_weights, config)
-                aggregator.add(ClientUpdate([np.array(w, copy=True) for w in sent], sizes[i], cid, metrics))
-            else:
-                aggregator.add(update_of(backend, sizes[i], cid, copy=not aggregator.streaming))
-        global_weights = aggregator.finish()
-        backend.set_weights(global_weights)
-        entry = {"round": r, "clients": len(chosen),
-                 "total_sample": int(getattr(aggregator, "total_samples_", 0)),
-                 "seconds": time.perf_counter() - started}
+    runner = make_runner(engine, backend, client_data, train_kwargs, ray_address=ray_address,
+                         client_resources=client_resources)
+
+    def record(entry: dict, r: int, weights: list) -> None:
         if getattr(aggregator, "epsilon_", None) is not None:
             entry["epsilon"] = float(aggregator.epsilon_)
+        if client_eval_data is not None and r % int(evaluate_every) == 0:
+            entry["federated"] = federated_evaluation(backend, weights, client_eval_data)
+        backend.set_weights(weights)
         if evaluate is not None:
             entry.update(evaluate(backend, r) or {})
         history.append(entry)
         if on_round is not None:
             on_round(entry)
-        if aggregator.one_shot:
-            break
+
+    try:
+        if aggregator.asynchronous:
+            started = time.perf_counter()
+
+            def on_update(step: int, sim_time: float, weights: list) -> None:
+                nonlocal started
+                entry = {"round": step, "clients": int(getattr(aggregator, "buffer_size", 0)),
+                         "total_sample": int(getattr(aggregator, "total_samples_", 0)),
+                         "seconds": time.perf_counter() - started, "sim_time": sim_time,
+                         "staleness": float(getattr(aggregator, "mean_staleness_", 0.0))}
+                record(entry, step, weights)
+                started = time.perf_counter()
+
+            global_weights = run_buffered_async(
+                runner, aggregator, global_weights, sizes, ids, int(rounds), speeds=speeds,
+                concurrency=int(concurrency or len(ids)),
+                prepare=aggregator.prepare_update if prepares else None,
+                on_update=on_update)
+            return SimulationResult(global_weights, history)
+        sim_time = 0.0
+        for r in range(1, int(rounds) + 1):
+            started = time.perf_counter()
+            chosen = chooser.choose(ids, r) if chooser is not None else ids
+            aggregator.begin_round(global_weights)
+            config = aggregator.client_config()
+            kept: list = []
+            for i, trained in runner.map([position[cid] for cid in chosen], global_weights, config):
+                if prepares:  # DP: the client clips (and noises) its update before it leaves
+                    sent, metrics = aggregator.prepare_update(trained, global_weights, config)
+                    update = ClientUpdate([np.array(w, copy=True) for w in sent], sizes[i], ids[i], metrics)
+                else:
+                    copy = not aggregator.streaming or secure_aggregation or engine != "inprocess"
+                    update = ClientUpdate([np.array(w, copy=True) for w in trained] if copy else trained,
+                                          sizes[i], ids[i])
+                if secure_aggregation:
+                    kept.append((update.client_id, update.weights, update.num_samples))
+                else:
+                    aggregator.add(update)
+            if secure_aggregation:
+                from .secure_aggregation import secure_weighted_average
+
+                average, total = secure_weighted_average(kept, round_label=str(r).encode())
+                aggregator.add(ClientUpdate(average, total, "secure-sum"))
+            global_weights = aggregator.finish()
+            sim_time += max(speeds[position[cid]] for cid in chosen)
+            entry = {"round": r, "clients": len(chosen),
+                     "total_sample": int(getattr(aggregator, "total_samples_", 0)),
+                     "seconds": time.perf_counter() - started}
+            if client_speeds is not None:
+                entry["sim_time"] = sim_time
+            record(entry, r, global_weights)
+            if aggregator.one_shot:
+                break
+    finally:
+        runner.close()
     return SimulationResult(global_weights, history)

@@ -22,6 +22,7 @@ __all__ = [
     "ProtocolError",
     "AggregationError",
     "DataError",
+    "IntegrityError",
     "SednaWarning",
 ]
 
@@ -165,6 +166,10 @@ class AggregationError(SednaError):
 
 class DataError(SednaError, ValueError):
     """Input data is malformed, for example a bad line in a dataset index file."""
+
+
+class IntegrityError(DataError):
+    """A file does not match the SHA-256 its index gives it (replaced, tampered with or corrupted)."""
 
 
 class SednaWarning(UserWarning):

@@ -369,6 +369,7 @@ class JointInference(JobBase):
         self._said: set[Any] = set()  # what was already warned about (once each)
         self._away = False  # the cloud was found away by a live call (said once per outage)
         self.status_: Any = None  # metrics, health and status page (built by start())
+        self._cloud_answers = 0  # samples the cloud answered (the offload ratio's numerator)
         self._unreachable = RateLimitedLog(logger, interval=10.0, say_first=False)
 
     # -- configuration -----------------------------------------------------------------------
@@ -558,7 +559,8 @@ class JointInference(JobBase):
         with self._lock:
             total = self._counts["inferences"]
             hard = self._counts["hard"]
-            cloud = self._cloud_answers = getattr(self, "_cloud_answers", 0) + int(by_cloud)
+            self._cloud_answers += int(by_cloud)
+            cloud = self._cloud_answers
         metrics.gauge("sedna_ji_hard_example_ratio").set(hard / total)
         metrics.gauge("sedna_ji_offload_ratio").set(cloud / total)
         now = time.monotonic()

@@ -121,6 +121,17 @@ class Registry:
         self._plugins: dict[str, dict[str, Plugin]] = {}
         self._lock = threading.RLock()
 
+    def __getstate__(self) -> dict:
+        """Pickle without the lock (a backend shipped to a Ray worker carries its context's registry)."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore, with a fresh lock."""
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     # -- discovery -------------------------------------------------------------------------
     def _discover(self, kind: str) -> dict[str, Plugin]:
         with self._lock:

@@ -33,6 +33,7 @@ CCS 2017, https://eprint.iacr.org/2017/281; Bell et al., "Secure Single-Server A
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -48,6 +49,7 @@ _MOD_BITS = 64
 _SEED_BYTES = 16
 
 
+@functools.lru_cache(maxsize=None)
 def _crypto() -> Any:
     try:
         from cryptography.hazmat.primitives import hashes, serialization
@@ -178,14 +180,19 @@ class SecAggClient:
             The channel and mask public keys (32 bytes each).
         """
         self._c = _crypto().X25519PrivateKey.generate()
+        self._channels: dict = {}
         self._s_seed = os.urandom(_SEED_BYTES)
         self._s = _private_key(self._s_seed)
         self._b_seed = os.urandom(_SEED_BYTES)
         return _Keys(_public_bytes(self._c), _public_bytes(self._s))
 
     def _channel(self, other: str, keys: _Keys) -> Any:
-        pair = "|".join(sorted((self.client_id, other))).encode()
-        return _crypto().AESGCM(_hkdf(_agree(self._c, keys.c_public), b"sedna-secagg channel " + pair))
+        channels = self.__dict__.setdefault("_channels", {})
+        if other not in channels:
+            pair = "|".join(sorted((self.client_id, other))).encode()
+            key = _hkdf(_agree(self._c, keys.c_public), b"sedna-secagg channel " + pair)
+            channels[other] = _crypto().AESGCM(key)
+        return channels[other]
 
     def share_keys(self, keys: dict[str, _Keys], threshold: int) -> dict[str, bytes]:
         """Round step 2: split ``b_u`` and the ``s`` key seed into shares, sealed for each client.

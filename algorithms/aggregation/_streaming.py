@@ -32,6 +32,7 @@ class StreamingMean(Aggregator):
     """A sample-weighted running mean kept in place; subclasses post-process it in :meth:`_server_step`."""
 
     streaming = True
+    linear = True
 
     def begin_round(self, template: list | None = None) -> None:
         """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""

@@ -6,8 +6,9 @@
 #   BACKEND_TYPE  TORCH (default) or KERAS
 #   PORT          the aggregator's port (default 7363); WORK: the folder for data and models (/tmp/fl)
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+case "${PYTHON:=$ROOT/.venv/bin/python}" in /*) ;; *) PYTHON=$PWD/$PYTHON ;; esac
 cd "$(dirname "$0")"
-PYTHON=${PYTHON:-../../.venv/bin/python}
 TRAINER=${TRAINER:-train.py}
 PORT=${PORT:-7363}
 WORK=${WORK:-/tmp/fl}

@@ -1,13 +1,15 @@
-"""The scikit-learn backend: fit, predict, evaluate, linear/MLP weights, pickle files saved locally."""
+"""The scikit-learn backend: fit, predict, evaluate, linear/MLP weights; models stored with skops."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..exceptions import BackendError, NotFittedError
+from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
 from .base import EstimatorBackend, _cast_like, _is_remote, framework_of, parse_kwargs, split_xy
 
 __all__ = ["SklearnBackend"]
@@ -36,8 +38,13 @@ class SklearnBackend(EstimatorBackend):
     are ``[coef_, intercept_]`` for linear models or ``[W0, b0, W1, b1, ...]`` for MLPs. Any
     other estimator is driven like :class:`~sedna_lib.backends.EstimatorBackend`.
 
-    Models are saved with pickle (joblib), so :meth:`load` reads only local files the user
-    wrote; it refuses remote URLs, because unpickling data from the network runs code.
+    Models are saved with skops (``skops.io``, ``pip install sedna_lib[sklearn]``), a format
+    that is loaded without unpickling: :meth:`load` admits only scikit-learn types and numpy or
+    scipy classes named in the file, and refuses any other (a function, a foreign class). A
+    pickle (joblib) file is read only when the caller allows it: a local file a user names
+    explicitly (``allow_pickle=True``, the default of a direct :meth:`load` of a local path);
+    never a remote URL, and never a model a knowledge base delivered. Without skops installed,
+    models are written as joblib pickles (with a warning), usable only where pickles are allowed.
 
     Parameters
     ----------
@@ -299,33 +306,57 @@ class SklearnBackend(EstimatorBackend):
     def _save_file(self, path: str) -> None:
         if not self._native():
             return super()._save_file(path)
-        import joblib
+        try:
+            skops_io = _skops_io()
+        except BackendUnavailableError:
+            import joblib
 
-        joblib.dump(self.estimator, path)
+            warnings.warn("skops is not installed: the scikit-learn model is saved as a pickle, which is "
+                          "loaded only where pickles are allowed (never from a knowledge base); "
+                          "pip install sedna_lib[sklearn]", SednaWarning, stacklevel=3)
+            joblib.dump(self.estimator, path)
+            return None
+        skops_io.dump(self.estimator, path)
         return None
 
-    def _load_file(self, path: str, **kwargs: Any) -> Any:
+    def _load_file(self, path: str, allow_pickle: bool = True, **kwargs: Any) -> Any:
         if not self._native():
             return super()._load_file(path, **kwargs)
-        import joblib
-
         if not os.path.isfile(path):
             raise BackendError(f"{path!r} is not a file saved by SklearnBackend.save")
-        model = joblib.load(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic == b"PK\x03\x04":
+            model = load_skops(path)
+        elif allow_pickle:
+            import joblib  # a local file the user named: their own pickle
+
+            model = joblib.load(path)
+        else:
+            raise BackendError(f"{path!r} is a pickle, and this model came from elsewhere: a pickled model "
+                               "from the network or a knowledge base is never loaded (unpickling runs "
+                               "code). Save the model with skops (pip install sedna_lib[sklearn]) and "
+                               "publish it again")
         if framework_of(model) != "sklearn":
             raise BackendError(f"{path!r} holds a {type(model).__name__}, not a scikit-learn estimator")
         self.estimator = model
         return model
 
-    def load(self, model_url: str = "", model_name: str | None = None, **kwargs: Any) -> Any:
-        """Load a model saved by :meth:`save` from a local file.
+    def load(self, model_url: str = "", model_name: str | None = None, *, allow_pickle: bool = True,
+             **kwargs: Any) -> Any:
+        """Load a model saved by :meth:`save`.
 
         Parameters
         ----------
         model_url : str, default=''
-            A local file or folder; empty means ``model_save_path``/:attr:`model_name`.
+            A local file or folder, or a remote URL (downloaded first; then only a skops file is
+            loaded); empty means ``model_save_path``/:attr:`model_name`.
         model_name : str, default=None
             File name inside a folder.
+        allow_pickle : bool, default=True
+            Whether a local pickle (joblib) file may be loaded: True for a file the caller names
+            and trusts; False for a model that travelled (the lifelong-learning edge passes False).
+            A remote URL never allows it.
         **kwargs : object
             Passed to a Sedna-style estimator's ``load``.
 
@@ -337,13 +368,71 @@ class SklearnBackend(EstimatorBackend):
         Raises
         ------
         BackendError
-            If ``model_url`` is remote: pickles from the network are never loaded (download
-            the file yourself from a source you trust, then load the local copy).
+            If the file is a pickle that may not be loaded, or a skops file naming a type outside
+            the allow-list (scikit-learn types, numpy and scipy classes).
         StorageNotFoundError
             If the file does not exist.
         """
         if model_url and _is_remote(model_url) and self._native():
-            raise BackendError(f"refusing to unpickle a scikit-learn model from {model_url!r}: pickles "
-                               f"from the network can run code; download it from a source you trust and "
-                               f"load the local file")
+            allow_pickle = False  # pickles from the network can run code
+        if self._native():
+            kwargs["allow_pickle"] = allow_pickle
         return super().load(model_url, model_name, **kwargs)
+
+
+def _skops_io() -> Any:
+    try:
+        return importlib.import_module("skops.io")
+    except ImportError:
+        raise BackendUnavailableError("skops is not installed; pip install sedna_lib[sklearn] (scikit-learn "
+                                      "models are stored with skops, a format loaded without "
+                                      "unpickling)") from None
+
+
+def _is_trusted_type(name: str) -> bool:
+    """Scikit-learn types, and classes (not functions) of numpy and scipy."""
+    if name.startswith("sklearn."):
+        return True
+    if not name.startswith(("numpy.", "scipy.")):
+        return False
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type)
+
+
+def load_skops(path: str) -> Any:
+    """Load a scikit-learn model from a skops file (only scikit-learn types, numpy and scipy classes).
+
+    Parameters
+    ----------
+    path : str
+        A file written by ``skops.io.dump`` (:meth:`SklearnBackend.save`).
+
+    Returns
+    -------
+    object
+        The estimator.
+
+    Raises
+    ------
+    BackendError
+        If the file names a type outside the allow-list, or is not a valid skops file.
+    BackendUnavailableError
+        If skops is not installed.
+    """
+    skops_io = _skops_io()
+    try:
+        types = list(skops_io.get_untrusted_types(file=path))
+    except Exception as exc:  # skops raises many kinds on a damaged file: translate at the adapter
+        raise BackendError(f"{path!r} is not a valid skops model file: {exc}") from exc
+    refused = sorted(t for t in types if not _is_trusted_type(t))
+    if refused:
+        raise BackendError(f"{path!r} names types outside the allow-list (scikit-learn types, numpy and "
+                           f"scipy classes): {refused}; it is not loaded")
+    try:
+        return skops_io.load(path, trusted=types)
+    except Exception as exc:
+        raise BackendError(f"{path!r} could not be loaded with skops: {exc}") from exc

@@ -16,6 +16,7 @@ from .._json import json_safe
 from ..context import Context
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
+from ..transport.kb_index import sha256_file
 from .index import is_json_index, load_samples, loads_index, read_index, save_samples, write_index
 
 __all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME"]
@@ -161,11 +162,26 @@ class BaseKnowledgeManagement:
                 model = group.model
                 if model is not None and isinstance(model.model, str):
                     model.model = self._localize(model.model, base, os.path.join(workdir, kind))
+                    self._verify(model.model, getattr(model, "sha256", None),
+                                 f"model of task {group.entry!r}")
                 samples_url = getattr(group, "samples_url", None)
                 if samples_url and getattr(group, "samples", None) is None:
-                    group.samples = load_samples(self._localize(samples_url, base, os.path.join(workdir,
-                                                                                                kind)))
+                    local = self._localize(samples_url, base, os.path.join(workdir, kind))
+                    self._verify(local, getattr(group, "samples_sha256", None),
+                                 f"samples of task {group.entry!r}")
+                    group.samples = load_samples(local)
         return index
+
+    def _verify(self, path: str, digest: str | None, what: str) -> None:
+        """Check a fetched file against its index digest (IntegrityError); an index without one is logged."""
+        from ..transport.kb_index import verify_sha256
+
+        if digest is None:
+            if not self.ctx.config.legacy_pickle:
+                logger.warning("the knowledge-base index gives no sha256 for the %s (%s): it is loaded "
+                               "unverified", what, path)
+            return
+        verify_sha256(path, digest, what=what)
 
     def _localize(self, ref: str, base: str | None, folder: str) -> str:
         if not _is_remote(ref):
@@ -243,11 +259,15 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
                     model = group.model
                     if model is not None and isinstance(model.model, str) and not _is_remote(model.model):
                         name = os.path.basename(model.model)
+                        model.sha256 = sha256_file(model.model)  # the edge verifies what it fetches
                         dst = storage.upload(model.model, storage.join(self.output_url, kind, name))
-                        model.model = client.upload_file(model.model, f"{kind}-{name}") if client else dst
+                        # named by content on the KB: a published model is never overwritten
+                        model.model = client.upload_file(
+                            model.model, f"{kind}-{model.sha256[:16]}-{name}") if client else dst
                     if getattr(group, "samples", None) is not None:
                         name = f"train_{_safe(group.entry)}-{stamp}.sample"
                         local = save_samples(group.samples, os.path.join(tmp, name))
+                        group.samples_sha256 = sha256_file(local)
                         dst = storage.upload(local, storage.join(self.output_url, kind, name))
                         group.samples_url = client.upload_file(local, f"{kind}-{name}") if client else dst
             local_index = write_index(index, os.path.join(tmp, INDEX_NAME))

@@ -236,7 +236,10 @@ class SeenTaskLearning:
             backend = self._backends.get(ref)
             if backend is None:
                 backend = self._new_backend()
-                backend.load(ref)
+                if "allow_pickle" in inspect.signature(backend.load).parameters:
+                    backend.load(ref, allow_pickle=False)  # a model that travelled: never unpickled
+                else:
+                    backend.load(ref)
                 self._backends[ref] = backend
             return backend
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .health import Health
 from .logs import JsonFormatter, RateLimitedLog, configure_logging, console_handler
 from .progress import Progress, progress
-from .status import StatusServer, StatusSite
+from .status import StatusServer, StatusSite, WorkerStatus
 
 __all__ = ["Health", "JsonFormatter", "Progress", "RateLimitedLog", "StatusServer", "StatusSite",
-           "configure_logging", "console_handler", "progress"]
+           "WorkerStatus", "configure_logging", "console_handler", "progress"]

@@ -280,16 +280,6 @@ class Metrics:
         """
         return self._get(name, "histogram")
 
-    def set_ready(self, ready: bool) -> None:
-        """Set ``sedna_ready`` for this service.
-
-        Parameters
-        ----------
-        ready : bool
-            Whether the service is ready.
-        """
-        self.gauge("sedna_ready").labels(service=self.service).set(1 if ready else 0)
-
     def stopped(self) -> None:
         """Set ``sedna_up`` to 0 (the server or worker stopped)."""
         self.gauge("sedna_up").labels(service=self.service).set(0)

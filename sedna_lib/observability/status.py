@@ -105,6 +105,9 @@ class StatusSite:
         self.links = dict(links or {})
         self.charts: dict[str, Chart] = {}
         self._lock = threading.Lock()
+        # readiness as a metric, computed at each scrape from the same checks as /readyz
+        self.metrics.gauge("sedna_ready").labels(service=self.metrics.service).set_function(
+            lambda: 1.0 if self.health.is_ready() else 0.0)
 
     # -- charts ------------------------------------------------------------------------------
     def add_chart(self, key: str, title: str, x_label: str, y_label: str, *, max_points: int = 500) -> None:
@@ -198,7 +201,6 @@ class StatusSite:
             return Reply(200, self.metrics.content_type, self.metrics.render())
         if path in ("/healthz", "/readyz"):
             status, body = self.health.alive() if path == "/healthz" else self.health.ready()
-            self.metrics.set_ready(self.health.is_ready() if path == "/healthz" else status == 200)
             return Reply(status, "application/json", json.dumps(body).encode())
         if path == "/status/series":
             return Reply(200, "application/json", json.dumps(self.series()).encode())

@@ -25,7 +25,16 @@ from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
 from ..storage.local import atomic_path
-from ._app import HTTPError, RequestStats, check_token, error_response, fastapi, read_body
+from ._app import (
+    ERROR_RESPONSES,
+    HTTPError,
+    RequestStats,
+    check_token,
+    error_response,
+    error_responses,
+    fastapi,
+    read_body,
+)
 from ._status import STATUS_PATHS, mount_status
 
 __all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
@@ -136,6 +145,107 @@ class KnowledgeBaseStore:
                 self._db.executescript(_SCHEMA)
             return self._db
 
+    @property
+    def reserved(self) -> set[str]:
+        """The server's own file names, never taken from or given to clients through ``/file/*``.
+
+        ``index.pkl`` (published by ``/update`` only; downloadable), the database file and its
+        journals when they lie in the folder (never downloadable).
+        """
+        names = {INDEX_NAME}
+        if self.db_path != ":memory:":
+            db = os.path.realpath(self.db_path)
+            if os.path.dirname(db) == os.path.realpath(self.save_dir):
+                base = os.path.basename(db)
+                names |= {base, f"{base}-journal", f"{base}-wal", f"{base}-shm"}
+        return names
+
+    def _source_path(self) -> str:
+        """Return the last accepted index's path (a dot name, out of the clients' reach)."""
+        source = os.path.join(self.save_dir, _SOURCE_NAME)
+        visible = os.path.join(self.save_dir, _SOURCE_NAME.lstrip("."))
+        if not os.path.exists(source) and os.path.isfile(visible):
+            os.replace(visible, source)
+        return source
+
+    def _published(self) -> set[str]:
+        """File names the published index refers to (models and samples): never overwritten."""
+        source = self._source_path()
+        if not os.path.exists(source):
+            return set()
+        with open(source, "rb") as fh:
+            doc = json.loads(fh.read())
+        refs = []
+        for kind in ("seen_task", "unseen_task"):
+            for group in (doc.get(kind) or {}).get("task_groups", []) or []:
+                refs += [(group.get("model") or {}).get("url"), group.get("samples")]
+                refs += [t.get("samples") for t in group.get("tasks", []) or []]
+        names = set()
+        for ref in refs:
+            if isinstance(ref, str) and "files=" in ref:
+                names.update(urllib.parse.parse_qs(urllib.parse.urlsplit(ref).query).get("files", []))
+        return names
+
+    def store_upload(self, name: str, data: bytes) -> str:
+        """Store a client's file: reserved names are refused, a published file is never replaced.
+
+        Parameters
+        ----------
+        name : str
+            File name (one safe component).
+        data : bytes
+            Content.
+
+        Returns
+        -------
+        str
+            The path.
+
+        Raises
+        ------
+        HTTPError
+            400 for a bad name, 403 for one of the server's own names, 409 for a different file
+            under the name of a published model or samples file (the same bytes again are accepted).
+        """
+        path = self.path_of(name)
+        if name in self.reserved:
+            raise HTTPError(403, f"{name!r} is the knowledge base's own file; it cannot be uploaded "
+                                 "(the index is published through /update)")
+        with self._lock:
+            if os.path.exists(path):
+                with open(path, "rb") as fh:
+                    same = fh.read() == data
+                if same:
+                    return path
+                if name in self._published():
+                    raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is never "
+                                         "replaced; upload the new file under a new name (sedna_lib names "
+                                         "models by their content)")
+            return self.write(name, data)
+
+    def readable(self, name: str) -> str:
+        """Return the path of a file clients may download (the database is not one).
+
+        Parameters
+        ----------
+        name : str
+            File name.
+
+        Returns
+        -------
+        str
+            The path.
+
+        Raises
+        ------
+        HTTPError
+            400 for a bad name, 404 for the database or a missing file.
+        """
+        path = self.path_of(name)
+        if (name in self.reserved and name != INDEX_NAME) or not os.path.isfile(path):
+            raise HTTPError(404, f"no file named {name!r} in the knowledge base")
+        return path
+
     def path_of(self, name: str) -> str:
         """Return the file path of a stored name, confined to the folder.
 
@@ -221,16 +331,23 @@ class KnowledgeBaseStore:
         now = time.time()
         with self._lock:
             db = self.db
-            for kind in ("seen_task", "unseen_task"):
-                for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
-                    model = group.get("model") or {}
-                    db.execute(_UPSERT_GROUP, (group["entry"], len(group.get("tasks", [])), None,
-                                               model.get("url"), pos, kind, now))
-                    for task in group.get("tasks", []):
-                        db.execute(_UPSERT_TASK,
-                                   (task["entry"], group["entry"], json.dumps(task.get("meta_attr"))))
+            try:
+                for kind in ("seen_task", "unseen_task"):
+                    for pos, group in enumerate(doc.get(kind, {}).get("task_groups", [])):
+                        model = group.get("model") or {}
+                        db.execute(_UPSERT_GROUP, (str(group["entry"]), len(group.get("tasks", [])), None,
+                                                   _text(model.get("url")), pos, kind, now))
+                        for task in group.get("tasks", []):
+                            db.execute(_UPSERT_TASK, (str(task["entry"]), str(group["entry"]),
+                                                      json.dumps(task.get("meta_attr"))))
+            except (KeyError, TypeError, AttributeError, ValueError, sqlite3.Error) as exc:
+                db.rollback()  # nothing of a refused index stays in the open transaction
+                raise HTTPError(400, f"malformed knowledge-base index: {type(exc).__name__}: {exc}") from None
+            except BaseException:
+                db.rollback()
+                raise
             db.commit()
-            self.write(_SOURCE_NAME.lstrip("."), json.dumps(doc).encode("utf-8"))
+            _write_private(self._source_path(), json.dumps(doc).encode("utf-8"))
             self._publish()
 
     def set_status(self, tasks: str | list | None, status: int) -> None:
@@ -245,17 +362,21 @@ class KnowledgeBaseStore:
         """
         names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
         with self._lock:
-            if names is None:
-                self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
-            else:
-                self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
-                                    [(int(bool(status)), n) for n in names if n])
+            try:
+                if names is None:
+                    self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
+                else:
+                    self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
+                                        [(int(bool(status)), str(n)) for n in names if n])
+            except BaseException:
+                self.db.rollback()
+                raise
             self.db.commit()
             self._publish()
 
     def _publish(self) -> None:
         """Write ``index.pkl`` from the last uploaded index; a dropped group serves the first deployed one."""
-        source = self.path_of(_SOURCE_NAME.lstrip("."))
+        source = self._source_path()
         if not os.path.exists(source):
             return
         with open(source, "rb") as fh:
@@ -265,7 +386,7 @@ class KnowledgeBaseStore:
 
         deploy = {name: bool(d) for name, d in self.db.execute("SELECT name, deploy FROM ll_task_grp")}
         doc = apply_status(doc, deploy)
-        if doc.get("published_as") == "pickle":  # an original trainer's index: its edges load a pickle
+        if doc.get("published_as") == "pickle" or self.legacy_pickle:  # original edges load a pickle
             self.write(INDEX_NAME, dumps_legacy_index(doc))
         else:
             self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))
@@ -290,6 +411,72 @@ class KnowledgeBaseStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write one of the server's own files (a name clients cannot reach: it starts with a dot)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+_NAME_SCHEMA = {"type": "string", "pattern": _NAME_RE.pattern}
+_REPLY = {"description": "The relative download path of the stored file (a JSON string, as Sedna's server "
+                         "answers)", "content": {"application/json": {"schema": {"type": "string"}}}}
+_BINARY = {"type": "string", "format": "binary"}
+_STATUS_BODY = {"type": "object", "properties": {
+    "status": {"type": "integer", "default": 1, "description": "1 deploys the task groups, 0 drops them"},
+    "tasks": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+              "description": "comma-separated task-group names, a list of them, or null for every group"}}}
+_OPENAPI: dict[str, dict[str, Any]] = {
+    "upload": {
+        "summary": "Store a file (a model, samples, an extractor)",
+        "description": "The multipart part's file name is the stored name: one component of letters, digits, "
+                       "'.', '_' and '-'. The server's own names are refused (403), and a file the published "
+                       "index refers to is never replaced by different bytes (409).",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500),
+                      403: {**ERROR_RESPONSES[400],
+                            "description": "One of the server's own names (index.pkl, the database)"},
+                      409: {**ERROR_RESPONSES[400],
+                            "description": "A published file of that name exists with other content"}},
+        "openapi_extra": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"], "properties": {"file": _BINARY}}}}}}},
+    "download": {
+        "summary": "Fetch a stored file",
+        "responses": {200: {"description": "The file's bytes", "content": {
+            "application/octet-stream": {"schema": _BINARY}}}, **error_responses(400, 401, 404, 500)},
+        "openapi_extra": {"parameters": [
+            {"name": "files", "in": "query", "required": True, "schema": _NAME_SCHEMA,
+             "description": "The stored name"},
+            {"name": "name", "in": "query", "required": False, "schema": _NAME_SCHEMA,
+             "description": "The name given to the download (Content-Disposition)"}]}},
+    "update": {
+        "summary": "Publish a task index",
+        "description": "The multipart field `task` holds the index: sedna_lib's JSON, or Sedna's pickled "
+                       "index when the server runs with SEDNA_LEGACY_PICKLE=true (read through an allow-list "
+                       "of the index's classes). The index is published as index.pkl.",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 415, 500)},
+        "openapi_extra": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["task"], "properties": {"task": _BINARY}}}}}}},
+    "status": {
+        "summary": "Deploy or drop task groups, then republish index.pkl",
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500)},
+        "openapi_extra": {"requestBody": {"required": True, "content": {
+            "application/json": {"schema": _STATUS_BODY}}}}},
+    "query": {
+        "summary": "List the task groups",
+        "responses": {200: {"description": "The task groups", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["task_groups"], "properties": {"task_groups": {
+                "type": "array", "items": {"type": "object"}}}}}}}, **error_responses(401, 500)}},
+    "health": {
+        "summary": "Liveness and request counters (no token needed)",
+        "responses": {200: {"description": "Up", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}},
+}
 
 
 def _download_path(name: str) -> str:
@@ -317,7 +504,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     """
     fa = fastapi()
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
 
     app = fa.FastAPI(title="sedna_lib knowledge base")
     stats = RequestStats()
@@ -368,7 +555,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         wrapper.__annotations__ = {"request": Request}  # resolved class: FastAPI then injects the request
         return wrapper
 
-    @app.post("/knowledgebase/file/upload")
+    @app.post("/knowledgebase/file/upload", **_OPENAPI["upload"])
     @_handle
     async def file_upload(request: Request) -> Any:
         form = await _form(request)
@@ -377,21 +564,19 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             raise HTTPError(400, "multipart field 'file' is missing")
         name = safe_name(upload.filename)
         data = await upload.read()
-        store.write(name, data)
+        store.store_upload(name, data)
         uploads.inc()
         return JSONResponse(_download_path(name))
 
-    @app.get("/knowledgebase/file/download")
+    @app.get("/knowledgebase/file/download", response_class=Response, **_OPENAPI["download"])
     @_handle
     async def file_download(request: Request) -> Any:
         files = request.query_params.get("files")
-        path = store.path_of(files or "")
-        if not os.path.isfile(path):
-            raise HTTPError(404, f"no file named {files!r} in the knowledge base")
+        path = store.readable(files or "")
         name = safe_name(request.query_params.get("name") or files)
         return FileResponse(path, filename=name, media_type="application/octet-stream")
 
-    @app.post("/knowledgebase/update")
+    @app.post("/knowledgebase/update", **_OPENAPI["update"])
     @_handle
     async def update(request: Request) -> Any:
         form = await _form(request)
@@ -401,28 +586,37 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         store.update_index(await upload.read())
         return JSONResponse(_download_path(INDEX_NAME))
 
-    @app.post("/knowledgebase/update/status")
+    @app.post("/knowledgebase/update/status", **_OPENAPI["status"])
     @_handle
     async def update_status(request: Request) -> Any:
         body = await read_body(request, max_bytes)
         try:
             doc = json.loads(body)
-            status = int(doc.get("status", 1))
+            if not isinstance(doc, dict):
+                raise ValueError("the body must be a JSON object")
+            raw = doc.get("status", 1)
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                raise ValueError(f"status must be an integer (1 deploys, 0 drops), got {raw!r}")
+            status = raw
             tasks = doc.get("tasks")
             if tasks is not None and not isinstance(tasks, (str, list)):
                 raise ValueError("tasks must be a comma-separated string, a list or null")
-        except (ValueError, AttributeError, TypeError) as exc:
+            if isinstance(tasks, list) and not all(isinstance(t, str) for t in tasks):
+                raise ValueError("tasks must list task-group names (strings)")
+        except (ValueError, AttributeError, TypeError, RecursionError, OverflowError) as exc:
             raise HTTPError(400,
                             f'body must be JSON {{"status": int, "tasks": "a,b" | null}}: {exc}') from None
         store.set_status(tasks, status)
         return JSONResponse(_download_path(INDEX_NAME))
 
-    @app.post("/knowledgebase/query")
+    @app.post("/knowledgebase/query", **_OPENAPI["query"])
     @_handle
     async def query(request: Request) -> Any:
         return JSONResponse({"task_groups": store.query()})
 
-    @app.get("/knowledgebase/health")
+    @app.get("/knowledgebase/health", **_OPENAPI["health"])
     async def health() -> Any:
         return JSONResponse({"status": "ok", **stats.as_dict()})
 

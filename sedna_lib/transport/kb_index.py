@@ -19,7 +19,8 @@ from ..exceptions import DataError
 from ..storage.local import atomic_path
 
 __all__ = ["FORMAT", "encode_value", "decode_value", "index_to_json", "index_from_json", "dumps_index",
-           "loads_index", "write_index", "empty_index", "is_json_index", "apply_status"]
+           "loads_index", "write_index", "empty_index", "is_json_index", "apply_status", "sha256_file",
+           "verify_sha256"]
 
 FORMAT = "sedna_lib.kb.index/1"
 _SAFE_KINDS = "biufc"
@@ -145,8 +146,10 @@ def _part_to_json(part: dict | None) -> dict:
             "entry": str(group.entry),
             "model": None if model is None else {
                 "index": int(model.index), "entry": str(model.entry), "url": _ref(model.model),
+                "sha256": getattr(model, "sha256", None),
                 "result": encode_value(model.result), "meta_attr": encode_value(model.meta_attr)},
             "samples": _ref(getattr(group, "samples_url", None)),
+            "samples_sha256": getattr(group, "samples_sha256", None),
             "tasks": [{"entry": str(t.entry), "meta_attr": encode_value(t.meta_attr),
                        "samples": _ref(getattr(t, "samples_url", None)
                                        or getattr(getattr(t, "samples", None), "data_url", None))}
@@ -156,22 +159,87 @@ def _part_to_json(part: dict | None) -> dict:
     return {**extra, "task_groups": groups}
 
 
+def _digest(value: Any) -> str | None:
+    """Return a SHA-256 hex digest from the index (None when absent); anything else is malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise DataError(f"malformed sha256 in the knowledge-base index: {value!r} (64 lowercase hex digits)")
+    return value
+
+
+def sha256_file(path: str) -> str:
+    """Return the SHA-256 hex digest of a file.
+
+    Parameters
+    ----------
+    path : str
+        Local file.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str, expected: str | None, *, what: str = "file") -> None:
+    """Check that a file has the SHA-256 the index gives it.
+
+    Parameters
+    ----------
+    path : str
+        Local file (just fetched).
+    expected : str or None
+        The digest from the index; None (an index written before digests, or Sedna's) skips the check.
+    what : str, default='file'
+        What the file is, for the message.
+
+    Raises
+    ------
+    IntegrityError
+        If the digest differs: the file was replaced or corrupted after the index was written.
+    """
+    from ..exceptions import IntegrityError
+
+    if expected is None:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(f"{what} {path!r} does not match the knowledge-base index (sha256 {actual}, "
+                             f"index says {expected}): it was replaced or corrupted after publication; "
+                             "refusing it")
+
+
 def _part_from_json(doc: dict | None) -> dict:
     doc = doc or {}
     groups = []
     for g in doc.get("task_groups", []) or []:
+        if not isinstance(g, dict) or not isinstance(g.get("entry"), str):
+            raise DataError(f"a task group of the knowledge-base index needs a string 'entry', got {g!r:.80}")
         tasks = []
         for t in g.get("tasks", []):
+            if not isinstance(t, dict) or not isinstance(t.get("entry"), str):
+                raise DataError(f"a task of the knowledge-base index needs a string 'entry', got {t!r:.80}")
             task = Task(entry=t["entry"], samples=None, meta_attr=decode_value(t.get("meta_attr")))
             task.samples_url = t.get("samples")
             tasks.append(task)
         group = TaskGroup(entry=g["entry"], tasks=tasks)
         group.samples_url = g.get("samples")
+        group.samples_sha256 = _digest(g.get("samples_sha256"))
         m = g.get("model")
         if m is not None:
             group.model = Model(index=m.get("index", len(groups)), entry=m.get("entry", g["entry"]),
                                 model=m.get("url"), result=decode_value(m.get("result")))
             group.model.meta_attr = decode_value(m.get("meta_attr"))
+            group.model.sha256 = _digest(m.get("sha256"))
             for task in tasks:
                 task.model = group.model
         groups.append(group)
@@ -282,8 +350,8 @@ def loads_index(data: bytes) -> dict:
                         "read from the network. Convert it locally with read_index(path, allow_pickle=True)")
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"the knowledge-base index is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DataError(f"the knowledge-base index is not valid JSON: {type(exc).__name__}: {exc}") from None
     return index_from_json(doc)
 
 

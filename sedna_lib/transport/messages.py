@@ -589,7 +589,8 @@ class Reassembler:
 
     A chunk header declares the message's size and chunk count; both are checked against the
     limit and against the first chunk's length before anything is allocated, and the buffer is
-    reserved for what has arrived (at most 1 MiB or 8 chunks ahead), then grown with the data:
+    reserved for what has arrived (1 MiB, or twice the first chunk), then grown with the data (never
+    more than twice what arrived):
     a header claiming 2 GiB reserves nothing like 2 GiB.
 
     Parameters
@@ -691,7 +692,7 @@ class Reassembler:
             raise ProtocolError(f"chunk header does not add up: {count} chunks of {first} bytes cannot "
                                 f"make a message of {size} bytes")
         # room for the first chunks only, grown as the rest arrive: a header's claim reserves nothing
-        self._buf = np.empty(min(size, max(8 * first, _INITIAL_RESERVE)), dtype=np.uint8)
+        self._buf = np.empty(min(size, max(2 * first, _INITIAL_RESERVE)), dtype=np.uint8)
         self._id, self._next, self._count, self._size, self._pos = msg_id, 0, count, size, 0
 
     @staticmethod

@@ -33,6 +33,7 @@ __all__ = ["AggregationClient"]
 logger = logging.getLogger(__name__)
 
 _ERRORS = {"AggregationError": AggregationError, "ProtocolError": ProtocolError}
+_TRY_LATER = 1013  # close code of a server at its connection cap
 
 
 def _websockets() -> Any:
@@ -159,10 +160,24 @@ class AggregationClient:
         TransportTimeout
             If the server is not reachable within ``connect_timeout``.
         RemoteError
-            If the server refuses the client (wrong token, duplicate id, wrong aggregation).
+            If the server refuses the client (wrong token, duplicate id, wrong aggregation); a
+            server at its connection cap (1013) is retried until ``connect_timeout``.
         """
-        websockets = _websockets()
         deadline = time.monotonic() + float(_digits(self.connect_timeout, 300.0))
+        delay = 0.05
+        while True:
+            try:
+                return self._connect_once(deadline)
+            except RemoteError as exc:
+                if exc.status_code != _TRY_LATER or time.monotonic() + delay >= deadline:
+                    raise
+                logger.info("the aggregator is full (%s); retrying", exc)
+                self.close()
+            time.sleep(delay)  # bounded backoff: the server asked to try again later
+            delay = min(delay * 2, 2.0)
+
+    def _connect_once(self, deadline: float) -> AggregationClient:
+        websockets = _websockets()
         delay, last = 0.05, None
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         while True:
@@ -241,7 +256,7 @@ class AggregationClient:
         if isinstance(exc, websockets.exceptions.ConnectionClosed):
             rcvd = exc.rcvd
             code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
-            if code >= 4000 or code in (1003, 1008, 1009):
+            if code >= 4000 or code in (1003, 1008, 1009, _TRY_LATER):
                 return RemoteError(f"the aggregator closed the connection ({code}): {reason}", url=self.url,
                                    status_code=code)
             return TransportError(f"connection to {self.url} closed ({code}): {reason}", url=self.url)

@@ -1,4 +1,4 @@
-"""SklearnBackend: real scikit-learn models, numpy weights, local pickle files only."""
+"""SklearnBackend: real scikit-learn models, numpy weights, skops files (pickles only where allowed)."""
 
 from __future__ import annotations
 
@@ -104,11 +104,80 @@ def test_evaluate_without_labels_raises_data_error():
         backend.evaluate(x)
 
 
-def test_pickles_are_never_loaded_from_the_network(tmp_path):
-    backend = SklearnBackend(LogisticRegression())
+@pytest.fixture
+def web(tmp_path):
+    """A plain HTTP file server on 127.0.0.1 serving ``tmp_path / 'www'``."""
+    import functools
+    import http.server
+    import threading
 
-    with pytest.raises(BackendError, match="refusing to unpickle .* from 's3://bucket/model.pkl'"):
-        backend.load("s3://bucket/model.pkl")
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            """Keep test output quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _fitted():
+    x, y = make_classification_data(n_samples=40, n_features=3, seed=0)
+    return LogisticRegression().fit(x, y), x
+
+
+def test_pickles_are_never_loaded_from_the_network(web, tmp_path, monkeypatch):
+    import joblib
+
+    root, url = web
+    joblib.dump(_fitted()[0], root / "model.pkl")
+    backend = SklearnBackend(LogisticRegression(), model_save_path=str(tmp_path / "dl"))
+
+    with pytest.raises(BackendError, match="is a pickle, and this model came from elsewhere"):
+        backend.load(f"{url}/model.pkl")
+
+
+def test_model_is_saved_with_skops_and_loads_from_the_network(web, tmp_path):
+    root, url = web
+    model, x = _fitted()
+    saved = SklearnBackend(model).save(str(root / "model.skops"))
+    backend = SklearnBackend(LogisticRegression(), model_save_path=str(tmp_path / "dl"))
+
+    backend.load(f"{url}/model.skops")
+
+    assert open(saved, "rb").read(4) == b"PK\x03\x04"  # a skops archive, not a pickle
+    assert backend.predict(x).tolist() == model.predict(x).tolist()
+
+
+def test_a_skops_file_naming_a_function_is_refused(tmp_path):
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    path = tmp_path / "evil.skops"
+    skops.io.dump(FunctionTransformer(func=eval), path)
+
+    with pytest.raises(BackendError, match=r"outside the allow-list .*builtins.eval"):
+        SklearnBackend(LogisticRegression()).load(str(path), allow_pickle=False)
+
+
+def test_a_local_pickle_the_user_names_still_loads_unless_forbidden(tmp_path):
+    import joblib
+
+    model, x = _fitted()
+    joblib.dump(model, tmp_path / "mine.pkl")
+
+    assert SklearnBackend(LogisticRegression()).load(str(tmp_path / "mine.pkl")).predict(x).tolist() == \
+        model.predict(x).tolist()
+    with pytest.raises(BackendError, match="is a pickle"):
+        SklearnBackend(LogisticRegression()).load(str(tmp_path / "mine.pkl"), allow_pickle=False)
 
 
 def test_load_refuses_a_file_that_is_not_a_sklearn_model(tmp_path):

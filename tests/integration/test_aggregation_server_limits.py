@@ -97,6 +97,21 @@ def test_one_connection_over_the_cap_is_refused_with_1013_and_serving_goes_on(se
         assert c.is_connected
 
 
+def test_a_trainer_refused_by_a_full_server_retries_until_a_place_frees(serve):
+    import threading
+
+    server = serve(max_connections=1)
+    holder = _raw(server.url)
+    holder.send(json.dumps({"type": "subscribe", "client_id": "holder"}))
+    holder.recv(timeout=5)
+    timer = threading.Timer(0.5, holder.close)
+    timer.start()
+
+    with AggregationClient(server.url, "waiting", connect_timeout=10) as client:
+        assert client.is_connected and "waiting" in server.peers_
+    timer.join()
+
+
 def test_with_a_token_an_unauthenticated_client_cannot_take_a_workers_id(serve):
     server = serve(auth_token="s3cret")
     squatter = _raw(server.url)  # refused before it can send its subscribe for "worker-0"

@@ -13,7 +13,10 @@ def test_every_variable_belongs_to_a_feature_group():
 
     assert all(groups)
     assert list(dict.fromkeys(groups)) == [title for title, _ in GROUPS]  # each group once, in order
-    assert {spec.variable: spec.group for spec in describe()}["SEDNA_METRICS_PORT"] == "Observability"
+    groups = {spec.variable: spec.group for spec in describe()}
+    assert {v for v, g in groups.items() if g == "Observability"} == {
+        "SEDNA_LOG_LEVEL", "SEDNA_LOG_FORMAT", "SEDNA_METRICS_PORT", "SEDNA_METRICS_BIND_IP"}
+    assert groups["SEDNA_LLM_MODEL"] == "Language models" and groups["AGG_PORT"] == "Federated learning"
 
 
 def test_check_lists_every_problem_not_only_the_first():

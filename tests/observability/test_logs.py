@@ -150,23 +150,11 @@ class _Clock:
         return self.now
 
 
-@pytest.fixture
-def captured():
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.ratelimit")
-    handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.propagate = False
-    yield logger, stream
-    logger.removeHandler(handler)
-    logger.propagate = True
-
-
 MESSAGE = "cloud unreachable: {count} samples answered by the edge in the last {window}"
 
 
-def test_rate_limiter_says_the_first_event_then_one_counted_line_per_interval(captured):
-    logger, stream = captured
+def test_rate_limiter_says_the_first_event_then_one_counted_line_per_interval(log_lines):
+    logger, stream = log_lines
     clock = _Clock()
     limiter = RateLimitedLog(logger, interval=10.0, clock=clock)
 
@@ -186,8 +174,8 @@ def test_rate_limiter_says_the_first_event_then_one_counted_line_per_interval(ca
     assert limiter.emitted_ == 2
 
 
-def test_rate_limiter_keeps_keys_apart_and_flush_says_what_is_left(captured):
-    logger, stream = captured
+def test_rate_limiter_keeps_keys_apart_and_flush_says_what_is_left(log_lines):
+    logger, stream = log_lines
     clock = _Clock()
     limiter = RateLimitedLog(logger, interval=10.0, clock=clock)
     limiter.add("a", "a x{count}")

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
-
-import pytest
 
 from sedna_lib.observability.progress import progress
 
 
-@pytest.fixture
-def lines():
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.progress")
-    handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    yield logger, stream
-    logger.removeHandler(handler)
-    logger.propagate = True
-
-
-def test_without_a_terminal_each_step_is_one_log_line(lines, capsys):
-    logger, stream = lines
+def test_without_a_terminal_each_step_is_one_log_line(log_lines, capsys):
+    logger, stream = log_lines
 
     with progress(3, "round", logger=logger) as report:  # stderr is captured: not a terminal
         report.step(accuracy=0.5, loss=1.25)
@@ -43,8 +27,8 @@ def test_without_a_terminal_each_step_is_one_log_line(lines, capsys):
     ]
 
 
-def test_a_file_the_caller_chose_gets_the_lines(lines):
-    logger, stream = lines
+def test_a_file_the_caller_chose_gets_the_lines(log_lines):
+    logger, stream = log_lines
     chosen = io.StringIO()
 
     with progress(2, "task", logger=logger, stream=chosen) as report:
@@ -55,8 +39,8 @@ def test_a_file_the_caller_chose_gets_the_lines(lines):
     assert stream.getvalue() == ""
 
 
-def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
-    logger, stream = lines
+def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(log_lines):
+    logger, stream = log_lines
     master, slave = os.openpty()
     terminal = os.fdopen(slave, "w")
     try:
@@ -65,7 +49,7 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
             report.note("kept the old model")
             report.step(accuracy=0.875)
         terminal.flush()
-        drawn = os.read(master, 65536).decode()
+        drawn = _read_until(master, "accuracy=0.875")
     finally:
         terminal.close()
         os.close(master)
@@ -76,8 +60,21 @@ def test_on_a_terminal_a_bar_is_drawn_with_the_steps_results(lines):
     assert "kept the old model" in drawn
 
 
-def test_unknown_total_counts_up(lines):
-    logger, stream = lines
+def _read_until(fd: int, needle: str, timeout: float = 10.0) -> str:
+    """Read a pseudo-terminal until ``needle`` arrives (the kernel hands pty output over in pieces)."""
+    import select
+
+    seen = b""
+    while needle.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            break
+        seen += os.read(fd, 65536)
+    return seen.decode(errors="replace")
+
+
+def test_unknown_total_counts_up(log_lines):
+    logger, stream = log_lines
 
     with progress(None, "task", logger=logger, bar=False) as report:
         report.step(n=2, samples=10)

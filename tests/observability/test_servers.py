@@ -170,3 +170,19 @@ def test_multi_edge_service_counts_requests_and_logs_its_lines(caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.servers.multi_edge"]
     assert lines[0].startswith(f"reid service started on {url}: auth off, TLS off, max request bytes 64 MiB")
     assert lines[-1].startswith(f"reid service on {url} stopped after ")
+
+
+def test_a_served_pipeline_has_the_common_face_and_counts_its_requests():
+    from sedna_lib.pipeline import pipeline
+
+    @pipeline(name="double")
+    def double(x):
+        return [2 * v for v in x]
+
+    with double:
+        server = double.serve(config=Config())
+        requests.post(server.url + "/double/predict", json={"data": [1, 2]}, timeout=5)
+        after = scrape(server.url)
+        _contract(server.url, "double")
+
+    assert after['sedna_http_requests_total{method="POST",route="/double/predict",status="200"}'] == 1

@@ -59,6 +59,7 @@ def test_edge_worker_serves_metrics_that_follow_an_outage_and_counts_its_warning
             up = scrape(url)
             ready_up = requests.get(url + "/readyz", timeout=5)
         page = requests.get(url + "/", timeout=5).text
+        series = requests.get(url + "/status/series", timeout=5).json()["charts"]
     finally:
         job.close()
 
@@ -76,6 +77,10 @@ def test_edge_worker_serves_metrics_that_follow_an_outage_and_counts_its_warning
     assert up["sedna_ji_offload_ratio"] == pytest.approx(1 / 26)
     assert ready_up.status_code == 200
     assert "sedna_lib joint-inference edge &#x27;edge-0&#x27;" in page
+    (offload,) = series
+    points = offload["series"]["offload ratio"]
+    assert offload["title"] == "Share of samples answered by the cloud" and points[0][1] == 0.0
+    assert all(0.0 <= y <= 1.0 for _, y in points)
     warnings = [r.getMessage() for r in caplog.records
                 if r.name == "sedna_lib.joint_inference" and r.levelno >= logging.WARNING]
     # one line when the cloud goes, one count of what the edge answered, one when it is back: not 25

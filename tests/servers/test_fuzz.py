@@ -167,10 +167,7 @@ def _fuzz(app, base_url, headers, examples=EXAMPLES, modes=("positive", "negativ
 
 @pytest.mark.parametrize("with_token", [False, True], ids=["open", "token"])
 @pytest.mark.parametrize("kind", ["inference", "pipeline", "feature-extraction", "video-analytics", "reid",
-                                  "aggregation",
-                                  pytest.param("knowledge-base", marks=pytest.mark.xfail(
-                                      strict=False, reason="the knowledge base's schema does not document "
-                                      "its request bodies and 4xx answers yet"))])
+                                  "aggregation", "knowledge-base"])
 def test_every_server_answers_its_own_schema_without_5xx_or_violations(kind, with_token, tmp_path, caplog):
     caplog.set_level(logging.CRITICAL)
     token = TOKEN if with_token else None

@@ -1,0 +1,145 @@
+"""FedBuff: buffered asynchronous aggregation with staleness weighting.
+
+References
+----------
+Nguyen et al., "Federated Learning with Buffered Asynchronous Aggregation", AISTATS 2022,
+https://arxiv.org/abs/2106.06639
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sedna_lib.base import Aggregator
+from sedna_lib.exceptions import AggregationError, ParameterError
+
+from . import _math
+from ._streaming import _cast, _unpack
+
+__all__ = ["FedBuff", "staleness_weight"]
+
+
+def staleness_weight(staleness: float, exponent: float = 0.5) -> float:
+    """Return the FedBuff discount of an update computed ``staleness`` model versions ago.
+
+    ``s(tau) = (1 + tau) ** -exponent`` (the paper's polynomial discount, exponent 1/2).
+
+    Parameters
+    ----------
+    staleness : float
+        ``tau`` >= 0: server updates between the model the client started from and now.
+    exponent : float, default=0.5
+        The discount's exponent (0: no discount).
+
+    Returns
+    -------
+    float
+        The weight in (0, 1].
+
+    Examples
+    --------
+    >>> staleness_weight(0), staleness_weight(3)
+    (1.0, 0.5)
+    """
+    if staleness < 0:
+        raise AggregationError(f"staleness must be >= 0, got {staleness}")
+    return float((1.0 + staleness) ** -exponent)
+
+
+class FedBuff(Aggregator):
+    """Buffered asynchronous FedAvg: apply every ``buffer_size`` client updates, discounted by staleness [1]_.
+
+    Clients train whenever they are free, from whatever model is current, and upload the
+    *change* they made (``delta``, with ``metrics['staleness']``, the number of server updates
+    since the model they started from). Each buffer of ``K = buffer_size`` updates moves the
+    model: ``x <- x + lr * sum_k n_k s(tau_k) delta_k / sum_k n_k`` with ``s(tau) = (1 + tau)^-a``,
+    so a stale update counts less. A buffer is one "round" of this aggregator. The asynchronous
+    loop that produces the updates is the simulation's (``simulate`` runs it when the aggregator
+    is ``asynchronous``, modelling uneven client speeds).
+
+    Parameters
+    ----------
+    buffer_size : int, default=5
+        ``K``: updates per server step.
+    staleness_exponent : float, default=0.5
+        ``a`` in the discount ``(1 + tau)^-a``.
+    server_learning_rate : float, default=1.0
+        ``lr``.
+
+    Attributes
+    ----------
+    global_weights_ : list of numpy.ndarray
+        The model after the last buffer.
+    mean_staleness_ : float
+        The last buffer's mean staleness.
+
+    References
+    ----------
+    .. [1] Nguyen et al., "Federated Learning with Buffered Asynchronous Aggregation", AISTATS 2022,
+       https://arxiv.org/abs/2106.06639
+    """
+
+    asynchronous = True
+
+    def __init__(self, *, buffer_size: int = 5, staleness_exponent: float = 0.5,
+                 server_learning_rate: float = 1.0) -> None:
+        self.buffer_size = buffer_size
+        self.staleness_exponent = staleness_exponent
+        self.server_learning_rate = server_learning_rate
+
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a buffer from the current model; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        if int(self.buffer_size) < 1:
+            raise ParameterError(f"buffer_size must be >= 1, got {self.buffer_size!r}")
+        self._base = None if template is None else _math.as_layers(template)
+        self._acc: list[np.ndarray] | None = None
+        self._total = 0.0
+        self._count = 0
+        self._staleness = 0.0
+
+    def add(self, update: Any) -> None:
+        """Add one client's change; see :meth:`sedna_lib.base.Aggregator.add`.
+
+        ``update.weights`` is the change the client made (its model minus the model it started
+        from); ``update.metrics['staleness']`` its staleness (0 when absent).
+        """
+        if not hasattr(self, "_count"):
+            self.begin_round(None)
+        layers, n, who = _unpack(update)
+        shapes = [a.shape for a in (self._base if self._base is not None else layers)]
+        _math.check_layers(layers, shapes, getattr(self, "names_", None), who=who)
+        _math.check_finite(layers, getattr(self, "names_", None), who=who)
+        tau = float((getattr(update, "metrics", None) or {}).get("staleness", 0))
+        if self._acc is None:
+            self._acc = [np.zeros(s, dtype=np.float64) for s in shapes]
+            if self._base is None:  # no model yet: the changes apply to zeros, in the updates' dtypes
+                self._base = [np.zeros(a.shape, dtype=a.dtype) for a in layers]
+        _math.accumulate(self._acc, layers, n * staleness_weight(tau, float(self.staleness_exponent)))
+        self._total += n
+        self._count += 1
+        self._staleness += tau
+
+    @property
+    def full(self) -> bool:
+        """Whether the buffer holds ``buffer_size`` updates (time for :meth:`finish`)."""
+        return getattr(self, "_count", 0) >= int(self.buffer_size)
+
+    def finish(self) -> list:
+        """Apply the buffered changes; see :meth:`sedna_lib.base.Aggregator.finish`."""
+        if not getattr(self, "_count", 0) or self._acc is None:
+            raise AggregationError("no client update was added to the buffer")
+        if self._total <= 0:
+            raise AggregationError("the buffer's sample counts add up to 0; cannot weight the updates")
+        base = self._base
+        lr = float(self.server_learning_rate)
+        result = [_cast(np.asarray(b, dtype=np.float64) + lr * a / self._total, np.asarray(b).dtype)
+                  for b, a in zip(base, self._acc)]
+        self.mean_staleness_ = self._staleness / self._count
+        self.global_weights_ = result
+        self.total_samples_ = int(self._total)
+        self.round_ = getattr(self, "round_", 0) + 1
+        del self._count
+        self._acc = None
+        return result

@@ -1,0 +1,37 @@
+"""Every example folder has a README that starts with the commands that run it from a fresh clone."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+@pytest.mark.parametrize("folder", EXAMPLES, ids=lambda p: p.name)
+def test_example_readme_starts_with_its_make_target_and_shows_real_output(folder):
+    readme = folder / "README.md"
+    assert readme.is_file(), f"examples/{folder.name} has no README.md"
+    text = readme.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, re.M)
+    target = f"example-{folder.name.replace('_', '-')}"
+
+    assert sections and sections[0].startswith("Run"), "the first section says how to run it"
+    first = text.split("\n## ", 2)[1]
+    assert f"make {target}" in first
+    assert re.search(rf"^{re.escape(target)}:", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert "```text" in first, "the output of a real run follows the commands"
+    assert not re.search(r"^\s*python3? ", first, re.M), "say which interpreter: .venv/bin/python or $PYTHON"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*/run.sh")), ids=lambda p: p.parent.name)
+def test_example_run_scripts_parse(script):
+    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+
+    assert done.returncode == 0, done.stderr
