@@ -404,6 +404,10 @@ class Config:
     aggregation_algorithm: str | None = _var("AGGREGATION_ALGORITHM", None,
                                              aliases=("aggregation_algorithm",),
                                              help="Registered aggregator name (FedAvg, ...).")
+    aggregation_parameters: dict[str, Any] = _var(
+        "AGGREGATION_PARAMETERS", None, _params, factory=dict,
+        help='The aggregator\'s parameters, [{"key": .., "value": ..}] or {"buffer_size": 10}; e.g. '
+             "FedBuff's buffer_size or DPFedAvg's noise_multiplier. Empty: the aggregator's defaults.")
     transmitter: str = _var("TRANSMITTER", "ws", help="Weights transport for the V2 API: ws or s3.")
     agg_data_path: str = _var("AGG_DATA_PATH", "./", help="Shared path for the s3 transmitter.")
     agg_round_timeout: float = _var("AGG_ROUND_TIMEOUT", 600.0, _float,
@@ -538,6 +542,9 @@ class Config:
                             help="Read cloud answers as server-sent events (measures time to first token).")
     llm_timeout: float = _var("SEDNA_LLM_TIMEOUT", 60.0, _float,
                               help="Read timeout (s) of a cloud generation (each wait for data).")
+    llm_query_log: str | None = _var("SEDNA_LLM_QUERY_LOG", None,
+                                     help="JSON-lines file where each query's route, answers and tokens are "
+                                          "appended (LearnedRouter.fit_log trains on it).")
     llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
                                help="Exact-match response cache entries (0: no cache); repeated queries do "
                                     "not reach the cloud.")

@@ -8,6 +8,7 @@ References
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -193,6 +194,56 @@ class LearnedRouter(ScoredMiner):
             b -= step[-1]
         self.coef_, self.intercept_ = w, b
         return self
+
+    def fit_log(self, path: str, **kwargs: Any) -> LearnedRouter:
+        """Learn from a query log (``LLMJointInference(query_log=...)``, one JSON object per line).
+
+        A line counts when it says whether the edge was right: an ``edge_correct`` field, or an
+        ``edge_answer`` and a ``reference`` (compared as :class:`OracleRouter` does). Lines with
+        neither (queries routed before the edge answered, or without a known answer) are skipped.
+
+        Parameters
+        ----------
+        path : str
+            The JSON-lines file.
+        **kwargs : object
+            Passed to :meth:`fit` (``epochs``, ``learning_rate``).
+
+        Returns
+        -------
+        LearnedRouter
+            ``self``, fitted.
+
+        Raises
+        ------
+        DataError
+            If a line is not JSON, or no line has an outcome.
+        """
+        from .oracle import is_correct
+
+        queries, hard = [], []
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError as exc:
+                    raise DataError(f"{path}:{number} is not JSON: {exc}") from None
+                if not isinstance(entry, dict) or "query" not in entry:
+                    raise DataError(f"{path}:{number} has no 'query': {line[:80]!r}")
+                if entry.get("edge_correct") is not None:
+                    wrong = not bool(entry["edge_correct"])
+                elif entry.get("edge_answer") is not None and entry.get("reference") is not None:
+                    wrong = not is_correct(entry["edge_answer"], entry["reference"])
+                else:
+                    continue
+                queries.append(read_query(entry["query"]))
+                hard.append(wrong)
+        if not queries:
+            raise DataError(f"{path} has no line with an outcome (edge_correct, or edge_answer and "
+                            f"reference); log queries that carry their reference, or add edge_correct")
+        return self.fit(queries, hard, **kwargs)
 
     def save(self, path: str) -> str:
         """Write the learned weights to a ``.npz`` file (no pickle) that ``model_path`` can name.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from typing import Any, Callable, Mapping
 
 from ..config import MiningMode
+from ..exceptions import StorageError
 from ..joint_inference import InferenceResult, JointInference
 from ..transport.openai_wire import Generation
 from .cache import ResponseCache
@@ -50,6 +53,10 @@ class LLMJointInference(JointInference):
         Per-million-token prices for the cost estimate; ``SEDNA_LLM_PRICE_*`` if omitted.
     history : int, default=1000
         Recent per-query metrics kept (:meth:`LLMMetrics.recent`).
+    query_log : str, default=None
+        A JSON-lines file to which each query is appended: the query, who answered, whether it
+        was routed, both answers, the reference when the query carries one, tokens and latency
+        (``SEDNA_LLM_QUERY_LOG`` if omitted). ``LearnedRouter.fit_log`` trains on it.
     **kwargs : object
         Other :class:`JointInference` arguments (``context``, ``cloud``, ``offload_dir``, ``report``, ...).
 
@@ -62,16 +69,18 @@ class LLMJointInference(JointInference):
 
     Examples
     --------
-    Route on the edge answer's confidence, keeping 30 % of queries for the cloud::
+    Route on the edge answer's confidence, sending 30 % of the queries to the cloud::
 
-        job = LLMJointInference(EdgeLM(local_model), "MeanLogProb", cloud=OpenAIClient(url))
-        job.hard_example_mining = {"method": "MeanLogProb", "param": {"upload_ratio": 0.3}}
-        is_hard, answer, edge, cloud = job.inference("What is the capital of France?")
+        router = {"method": "MeanLogProb", "param": {"upload_ratio": 0.3}}
+        with LLMJointInference(EdgeLM(local_model), router, cloud=OpenAIClient(url)) as job:
+            is_hard, answer, edge, cloud = job.inference("What is the capital of France?")
+            print(answer.text, job.llm_metrics.totals()["cloud_token_share"])
     """
 
     def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
                  config: Mapping[str, Any] | None = None, *, cache_size: int | None = None,
-                 prices: Prices | None = None, history: int = 1000, **kwargs: Any) -> None:
+                 prices: Prices | None = None, history: int = 1000, query_log: str | None = None,
+                 **kwargs: Any) -> None:
         if (callable(getattr(estimator, "generate", None)) and not isinstance(estimator, (EdgeLM, type))
                 and callable(getattr(estimator, "count_tokens", None))):
             estimator = EdgeLM(estimator)  # a bare language model instance (a class is built by the backend)
@@ -79,6 +88,8 @@ class LLMJointInference(JointInference):
         self.cache_size = cache_size
         self.prices = prices
         self.history = history
+        self.query_log = query_log
+        self._log_lock = threading.Lock()
         self.llm_metrics = LLMMetrics(history=history)
         self._cache: Any = _UNSET
         self._prometheus: Any = None
@@ -167,7 +178,28 @@ class LLMJointInference(JointInference):
         m = self._measure(result, start, end)
         self.llm_metrics.record(m)
         self._export(m)
+        log = self.query_log or self.context.config.llm_query_log
+        if log:
+            self._log(log, data, result, m)
         return result
+
+    def _log(self, path: str, query: Any, result: InferenceResult, m: QueryMetrics) -> None:
+        """Append one query's line to the query log (a failure to write is a StorageError)."""
+        edge, cloud = result.edge, result.cloud
+        reference = query.get("reference") if isinstance(query, Mapping) else getattr(edge, "reference", None)
+        line = {"time": time.time(), "query": query if not isinstance(query, Mapping) else
+                {k: v for k, v in query.items() if k != "reference"},
+                "answered_by": m.answered_by, "routed": m.routed,
+                "edge_answer": getattr(edge, "text", None), "cloud_answer": getattr(cloud, "text", None),
+                "reference": reference, **{k: v for k, v in dataclasses.asdict(m).items()
+                                           if k not in ("answered_by", "routed")}}
+        text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
+        try:
+            with self._log_lock, open(path, "a", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise StorageError(f"cannot append to the query log {path!r} (SEDNA_LLM_QUERY_LOG): {exc}",
+                               uri=path) from exc
 
     def _export(self, m: QueryMetrics) -> None:
         prom = self.prometheus

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..base import Aggregator, ClientUpdate
 from ..context import Context
 from ..exceptions import AggregationError, ProtocolError, TransportError
@@ -65,7 +67,8 @@ class RoundRecord:
         Time from the round's first update to its broadcast.
     reason : str
         ``quorum`` (all participants), ``dropout`` (all participants still connected, after
-        some that had contributed before left) or ``deadline``.
+        some that had contributed before left), ``deadline``, or ``buffer`` (an asynchronous
+        aggregator's buffer filled).
     """
 
     round_number: int
@@ -219,7 +222,10 @@ class AggregationServer:
             self.name_ = type(self.aggregation).__name__
         else:
             self.name_ = str(self.aggregation or "FedAvg")
-            self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_)
+            # AGGREGATION_PARAMETERS configure the algorithm AGGREGATION_ALGORITHM names
+            same = cfg.aggregation_algorithm in (None, self.name_)
+            params = dict(cfg.aggregation_parameters) if same else {}
+            self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_, **params)
         self._exit_round = max(int(self._rounds_wanted(ctx)), 1)
         self._participants = max(int(self._participants_wanted(ctx)), 1)
         min_clients = self.min_clients if self.min_clients is not None else cfg.agg_min_clients
@@ -655,6 +661,9 @@ class AggregationServer:
     async def _ingest_update(self, peer: _Peer, msg: m.UpdateWeight) -> None:
         if self.done_:
             return
+        if self.aggregator_.asynchronous:
+            await self._ingest_async(peer, msg)
+            return
         if msg.round_number is not None and msg.round_number != self.round_ + 1:
             logger.info("dropping %s's update for round %s (the server is on round %d)", peer.client_id,
                         msg.round_number, self.round_ + 1)
@@ -681,6 +690,60 @@ class AggregationServer:
             reason = self._round_complete()
             if reason is not None:
                 await self._close_round(reason)
+
+    async def _ingest_async(self, peer: _Peer, msg: m.UpdateWeight) -> None:
+        """Buffered asynchronous aggregation (FedBuff): add the change, step when the buffer is full.
+
+        The client trained from model version ``round_number - 1``; its change from that version
+        is added with its staleness, and the client is answered at once with the current model so
+        that it trains again (it never waits for the others).
+        """
+        async with self._ingest:
+            versions = self.__dict__.setdefault("_versions", {})
+            if not versions:
+                if self.global_weights_ is None:
+                    raise AggregationError(f"{self.name_} is asynchronous: clients send their change from "
+                                           "the model they started from, so the server needs an initial "
+                                           "model (initial_weights)")
+                versions[self.round_] = self.global_weights_
+            start = self.round_ if msg.round_number is None else int(msg.round_number) - 1
+            reference = versions.get(start)
+            if reference is None:
+                logger.info("dropping %s's update from model version %d (now %d; versions before %d are "
+                            "not kept)", peer.client_id, start, self.round_, min(versions))
+            else:
+                weights = [np.asarray(w) for w in (msg.weights or [])]
+                if len(weights) != len(reference):
+                    raise AggregationError(f"update from {peer.client_id!r} has {len(weights)} layers but "
+                                           f"the model has {len(reference)}")
+                delta = []
+                for i, (w, r) in enumerate(zip(weights, reference)):
+                    if np.shape(w) != np.shape(r):
+                        raise AggregationError(f"update from {peer.client_id!r}: layer {i} has shape "
+                                               f"{np.shape(w)}, expected {np.shape(r)}")
+                    delta.append(np.asarray(w, dtype=np.float64) - np.asarray(r, dtype=np.float64))
+                metrics = dict(msg.metrics) if isinstance(msg.metrics, dict) else {}
+                metrics["staleness"] = self.round_ - start
+                if msg.names:
+                    self.aggregator_.names_ = list(msg.names)
+                self.aggregator_.add(ClientUpdate(delta, msg.num_samples, peer.client_id, metrics))
+                self._submitted.append(peer.client_id)
+                self._participated.add(peer.client_id)
+                self._last_uploader = peer.client_id
+                self._last_job_name = msg.job_name
+                if isinstance(msg.metrics, dict):
+                    self._round_metrics.append(msg.metrics)
+                if self._round_started is None:
+                    self._round_started = time.monotonic()
+                if getattr(self.aggregator_, "full", False):
+                    await self._close_round("buffer", answer=peer)
+                    versions[self.round_] = self.global_weights_
+                    keep = max(4, 2 * self._participants)  # staleness beyond this is dropped
+                    for old in [v for v in versions if v < self.round_ - keep]:
+                        del versions[old]
+                    return  # _close_round answered this peer (every peer after the last step)
+            if not self.done_:
+                await self._send_weights(peer, self._current_message("continue"))
 
     def _round_complete(self) -> str | None:
         """Why the current round can close now (``quorum``/``dropout``), or None to keep waiting."""
@@ -715,7 +778,7 @@ class AggregationServer:
                             job_name=getattr(self, "_last_job_name", ""),
                             config=self.aggregator_.client_config())
 
-    async def _close_round(self, reason: str) -> None:
+    async def _close_round(self, reason: str, answer: _Peer | None = None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
@@ -740,7 +803,10 @@ class AggregationServer:
             self.aggregator_.begin_round(self.global_weights_)
         msg = self._current_message("ok" if last else "continue")
         self._broadcast_cache = None
-        await asyncio.gather(*(self._send_weights(p, msg) for p in list(self.peers_.values())))
+        # an asynchronous step answers only the trainer whose update filled the buffer (the others
+        # are training, and get the current model when they next upload); the last step tells everyone
+        targets = [answer] if answer is not None and not last else list(self.peers_.values())
+        await asyncio.gather(*(self._send_weights(p, msg) for p in targets))
         if last:
             if not self.peers_:
                 self._finish_job()

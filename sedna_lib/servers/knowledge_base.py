@@ -386,7 +386,7 @@ class KnowledgeBaseStore:
 
         deploy = {name: bool(d) for name, d in self.db.execute("SELECT name, deploy FROM ll_task_grp")}
         doc = apply_status(doc, deploy)
-        if doc.get("published_as") == "pickle":  # an original trainer's index: its edges load a pickle
+        if doc.get("published_as") == "pickle" or self.legacy_pickle:  # original edges load a pickle
             self.write(INDEX_NAME, dumps_legacy_index(doc))
         else:
             self.write(INDEX_NAME, json.dumps(doc).encode("utf-8"))

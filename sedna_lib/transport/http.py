@@ -9,6 +9,7 @@ asked again in JSON, and JSON is kept for that peer from then on.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import logging
@@ -60,7 +61,7 @@ class WireFormat(str, enum.Enum):
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy arrays and scalars (also nested in lists, tuples and dicts) to JSON types.
+    """Convert numpy arrays and scalars (also nested in lists, tuples, dicts and dataclasses) to JSON types.
 
     Parameters
     ----------
@@ -94,6 +95,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a Generation, for instance
+        return to_jsonable(dataclasses.asdict(value))
     raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; "
                     f"return lists, numbers, strings or arrays")
 

@@ -245,16 +245,20 @@ def legacy_to_json(index: dict) -> dict:
                     "index": int(getattr(model, "index", 0) or 0),
                     "entry": str(getattr(model, "entry", group.entry)),
                     "url": _url(getattr(model, "model", None)),
+                    "sha256": getattr(model, "sha256", None),
                     "result": encode_value(getattr(model, "result", None)),
                     "meta_attr": encode_value(getattr(model, "meta_attr", None))},
                 "samples": _url(getattr(group, "samples", None)),
+                "samples_sha256": getattr(group, "samples_sha256", None),
                 "tasks": [{"entry": str(t.entry), "meta_attr": encode_value(getattr(t, "meta_attr", None)),
                            "samples": _url(getattr(t, "samples", None)),
                            "data_type": getattr(getattr(t, "samples", None), "data_type", "train")}
                           for t in group.tasks],
             })
+        out = {k: encode_value(v) for k, v in doc.items()  # profiles and the like, as they are
+               if k not in ("task_groups", "extractor") and isinstance(k, str) and not isinstance(v, _Opaque)}
         extractor = doc.get("extractor")
-        return {"extractor": encode_value(extractor if not isinstance(extractor, _Opaque) else None),
+        return {**out, "extractor": encode_value(extractor if not isinstance(extractor, _Opaque) else None),
                 "task_groups": groups}
 
     return {"format": FORMAT, "create_time": str(index.get("create_time") or ""),
@@ -298,18 +302,24 @@ def json_to_legacy(doc: dict) -> dict:
                 model = Model(index=int(m.get("index", len(groups))), entry=m.get("entry", g["entry"]),
                               model=m.get("url"), result=plain(m.get("result")))
                 model.meta_attr = plain(m.get("meta_attr"))
+                if m.get("sha256"):
+                    model.sha256 = m["sha256"]  # extra to Sedna's Model: original edges ignore it
             tasks = []
             for t in g.get("tasks", []):
-                samples = LegacySamples(t.get("data_type") or "train", t.get("samples"))
+                # Sedna's edge fetches every task's samples file: a task without its own gets its group's
+                samples = LegacySamples(t.get("data_type") or "train", t.get("samples") or g.get("samples"))
                 task = Task(entry=t["entry"], samples=samples,
                             meta_attr=plain(t.get("meta_attr")))
                 task.model = None if model is None else model.model
                 tasks.append(task)
             group = TaskGroup(entry=g["entry"], tasks=tasks)
             group.samples = LegacySamples("train", g.get("samples"))
+            if g.get("samples_sha256"):
+                group.samples_sha256 = g["samples_sha256"]
             group.model = model
             groups.append(group)
-        return {"task_groups": groups, "extractor": plain(d.get("extractor"))}
+        extra = {k: decode_value(v) for k, v in d.items() if k not in ("task_groups", "extractor")}
+        return {**extra, "task_groups": groups, "extractor": plain(d.get("extractor"))}
 
     return {"seen_task": part(doc.get("seen_task")), "unseen_task": part(doc.get("unseen_task")),
             "create_time": str(doc.get("create_time") or "")}
@@ -323,9 +333,18 @@ _WRITE_NAMES = {Task: ("sedna.algorithms.seen_task_learning.artifact", "Task"),
                 LegacySamples: ("sedna.datasources", "BaseDataSource")}
 
 
+def _numpy_names() -> dict[Any, tuple[str, str]]:
+    """Return numpy's pickling helpers under the names every numpy reads (numpy 2 writes ``numpy._core``)."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    return {core.multiarray._reconstruct: ("numpy.core.multiarray", "_reconstruct"),
+            core.multiarray.scalar: ("numpy.core.multiarray", "scalar")}
+
+
 class _SednaPickler(pickle._Pickler):  # the pure-Python pickler: its save_global can be redirected
     def save_global(self, obj: Any, name: str | None = None) -> None:
-        target = _WRITE_NAMES.get(obj)
+        target = _WRITE_NAMES.get(obj) or _numpy_names().get(obj)
         if target is None:
             return super().save_global(obj, name)
         module, qualname = target

@@ -146,3 +146,89 @@ def test_ray_engine_gives_the_in_process_results(digits):
         assert ray.is_initialized()  # a Ray the caller started is left running
     finally:
         ray.shutdown()
+
+
+def test_fedbuff_on_the_aggregation_server_steps_without_waiting_for_a_slow_trainer(digits):
+    import threading
+    import time
+
+    from sedna_lib import collaborative_training
+    from sedna_lib.algorithms.aggregation import FedBuff
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    x, y, xt, yt = digits
+
+    class Slow(SoftmaxRegression):
+        def train(self, *args, **kwargs):
+            time.sleep(0.5)
+            return super().train(*args, **kwargs)
+
+    server = AggregationServer(FedBuff(buffer_size=2), host="127.0.0.1", http_port=0, done_grace=5,
+                               context=Context(Config()), exit_round=6, participants_count=3,
+                               initial_weights=SoftmaxRegression().get_weights()).start(block=False)
+    seen: dict = {"fast-0": [], "fast-1": [], "slow": []}
+
+    def trainer(name, model, part):
+        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=name, backend_type="ESTIMATOR")
+        collaborative_training.fit((x[part::3], y[part::3]), None, model, aggregation_algorithm="FedBuff",
+                                   context=Context(cfg), progress=False,
+                                   on_round=lambda o: seen[name].append(o.round_number))
+
+    models = [("fast-0", SoftmaxRegression()), ("fast-1", SoftmaxRegression()), ("slow", Slow())]
+    threads = [threading.Thread(target=trainer, args=(n, m, i), daemon=True)
+               for i, (n, m) in enumerate(models)]
+    try:
+        for t in threads:
+            t.start()
+        assert server.wait(30)
+        for t in threads:
+            t.join(10)
+    finally:
+        server.stop()
+    assert [r.reason for r in server.history_] == ["buffer"] * 6
+    # the fast trainers drove the steps; the slow one got in at most once or twice
+    assert sum(len(server.history_[i].clients) for i in range(6)) == 12
+    assert len(seen["slow"]) < len(seen["fast-0"])
+    model = SoftmaxRegression()
+    model.set_weights(server.global_weights_)
+    assert float(np.mean(model.predict(xt).argmax(1) == yt)) > 0.8
+
+
+def test_fedbuff_on_the_server_without_an_initial_model_is_refused_clearly(digits):
+    from sedna_lib import collaborative_training
+    from sedna_lib.exceptions import AggregationError
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    x, y, _, _ = digits
+    server = AggregationServer("FedBuff", host="127.0.0.1", http_port=0, done_grace=1,
+                               context=Context(Config()), exit_round=2, participants_count=1)
+    server.start(block=False)
+    try:
+        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name="t0", backend_type="ESTIMATOR")
+        with pytest.raises(AggregationError, match=r"FedBuff is asynchronous: .* needs an initial model"):
+            collaborative_training.fit((x[:100], y[:100]), None, SoftmaxRegression(),
+                                       aggregation_algorithm="FedBuff", context=Context(cfg), progress=False)
+        assert server.history_ == [] and not server.done_
+    finally:
+        server.stop()
+
+
+def test_aggregation_parameters_configure_the_server_and_the_simulation():
+    from sedna_lib.collaborative_training import aggregator_from
+    from sedna_lib.exceptions import ParameterError as PE
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    cfg = Config.from_env({"AGGREGATION_ALGORITHM": "FedBuff",
+                           "AGGREGATION_PARAMETERS": '[{"key": "buffer_size", "value": "7"}]'})
+    assert cfg.aggregation_parameters == {"buffer_size": "7"}
+    assert aggregator_from(None, Context(cfg)).buffer_size == 7
+    assert aggregator_from("FedAvg", Context(cfg)).get_params() == {}  # another algorithm: not its parameters
+    server = AggregationServer("FedBuff", host="127.0.0.1", http_port=0, context=Context(cfg))
+    server.start(block=False)
+    try:
+        assert server.name_ == "FedBuff" and server.aggregator_.buffer_size == 7
+    finally:
+        server.stop()
+    bad = Config.from_env({"AGGREGATION_ALGORITHM": "FedBuff", "AGGREGATION_PARAMETERS": '{"buffersize": 3}'})
+    with pytest.raises(PE, match="buffersize"):
+        aggregator_from(None, Context(bad))

@@ -183,14 +183,24 @@ def test_legacy_kb_takes_an_original_trainers_index_and_publishes_it_pickled(leg
     assert {g["name"]: g["deploy"] for g in store.query()} == {"Summer": True, "Winter": False}
 
 
-def test_a_sedna_lib_index_stays_json_on_a_legacy_kb(legacy_kb, tmp_path):
+def test_a_legacy_kb_publishes_a_sedna_lib_index_pickled_for_original_edges(legacy_kb, tmp_path):
     server, _ = legacy_kb
+    doc = json.loads(dumps_index(loads_legacy_index(sedna_index_pickle(tmp_path))))
+    doc["seen_task"]["task_groups"][0]["model"]["sha256"] = "ab" * 32
+    doc["seen_task"]["profiles"] = {"mean": {"__ndarray__": "AAAAAAAA8D8=", "dtype": "<f8", "shape": [1]}}
     path = tmp_path / "index.pkl"
-    path.write_bytes(dumps_index(empty_index()))
+    path.write_bytes(json.dumps(doc).encode())
 
     with KBClient(server.url) as client:
-        url = client.update_db(str(path))
-        assert json.loads(client.read_bytes(url))["seen_task"]["task_groups"] == []
+        published = client.read_bytes(client.update_db(str(path)))
+
+    modules = {arg.split(" ")[0] for op, arg, _ in pickletools.genops(published) if op.name == "GLOBAL"}
+    assert modules == {ARTIFACT, "sedna.datasources", "numpy.core.multiarray", "numpy"}  # no sedna_lib
+    index = loads_legacy_index(published)  # a sedna_lib edge, through the allow-list: digests kept
+    assert index["seen_task"]["task_groups"][0].model.sha256 == "ab" * 32
+    assert index["seen_task"]["profiles"]["mean"].tolist() == [1.0]
+    with sedna_classes():  # an original edge
+        assert joblib.load(io.BytesIO(published))["seen_task"]["task_groups"][1].entry == "Winter"
 
 
 def test_default_kb_refuses_a_pickled_index_and_update_db_returns_none_with_the_reason(tmp_path, caplog):
@@ -217,3 +227,40 @@ def test_update_db_returns_none_when_the_server_is_away(tmp_path, caplog):
             caplog.at_level(logging.ERROR, logger="sedna_lib.transport.kb"):
         assert client.update_db(str(path)) is None
     assert "knowledge-base update failed" in caplog.text
+
+
+def test_trainer_eval_and_edge_work_through_a_legacy_kb_with_digests_checked(legacy_kb, ll_context,
+                                                                             origin_data, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from sedna_lib.exceptions import IntegrityError
+    from sedna_lib.lifelong_learning import LifelongLearning, Samples
+
+    from .conftest import make_origin_samples, with_config
+
+    server, store = legacy_kb
+    algorithms = {"task_definition": {"method": "TaskDefinitionByOrigin"},
+                  "task_allocation": {"method": "TaskAllocationByNearestTask"}}
+    d = origin_data
+    cloud = with_config(ll_context, kb_server=server.url, legacy_pickle=True)
+    LifelongLearning(LogisticRegression(max_iter=200), context=cloud, **algorithms).train(
+        make_origin_samples(d["x_train"], d["y_train"], ["identity", "flip"], np.arange(200)))
+    trained = os.path.join(cloud.config.output_url, "index.pkl")
+    evaluation = with_config(cloud, model_urls=(trained,), output_url=str(tmp_path / "eval"))
+    LifelongLearning(LogisticRegression(), context=evaluation, **algorithms).evaluate(
+        make_origin_samples(d["x_test"], d["y_test"], ["identity", "flip"], np.arange(50)))
+    deployed = tmp_path / "eval" / "index.pkl"
+    edge = with_config(cloud, model_urls=(str(deployed),), edge_output_url=str(tmp_path / "edge"))
+
+    pred, _, _ = LifelongLearning(LogisticRegression(), context=edge, **algorithms).inference(
+        Samples(d["x_test"][:20]))
+
+    assert deployed.read_bytes()[:1] == b"\x80"  # the KB's pickled index, which original edges load
+    assert len(pred) == 20
+    victim = loads_legacy_index(deployed.read_bytes())["seen_task"]["task_groups"][0].model.model
+    name = victim.split("files=")[1].split("&")[0]
+    with open(os.path.join(store.save_dir, name), "wb") as fh:
+        fh.write(b"replaced")
+    fresh = with_config(edge, edge_output_url=str(tmp_path / "edge2"))
+    with pytest.raises(IntegrityError):
+        LifelongLearning(LogisticRegression(), context=fresh, **algorithms).inference(Samples(d["x_test"][:5]))

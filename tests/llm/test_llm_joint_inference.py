@@ -1,5 +1,6 @@
 """Language-model joint inference end to end: an edge LM, routers, the cloud LM over the OpenAI routes."""
 
+import json
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ import requests
 from sedna_lib.algorithms.hard_example_mining.oracle import is_correct
 from sedna_lib.config import Config
 from sedna_lib.context import Context
+from sedna_lib.exceptions import DataError, StorageError
 from sedna_lib.joint_inference import load_model
 from sedna_lib.llm import EdgeLM, LLMJointInference, Prices
 from sedna_lib.registry import Kind, default_registry
@@ -159,6 +161,41 @@ def test_a_language_model_class_is_built_by_the_backend_not_wrapped_as_an_instan
         with job_class:
             built = job_class.inference("module of gcd is").result
         assert built.text == job.inference("module of gcd is").result.text
+
+
+def test_the_query_log_trains_the_learned_router(edge_lm, cloud_url, qa_items, tmp_path):
+    log = tmp_path / "queries.jsonl"
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, query_log=str(log)) as job:
+        for it in qa_items[1::2]:
+            job.inference({"prompt": it.question, "reference": it.answer})
+        job.inference("module of gcd is")  # no reference: logged, but no outcome to learn from
+    lines = log.read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == len(qa_items[1::2]) + 1 and first["answered_by"] == "edge"
+    assert first["query"] == {"prompt": qa_items[1].question} and first["reference"] == qa_items[1].answer
+    assert first["edge_completion_tokens"] > 0 and first["cloud_answer"] is None
+    router = default_registry.create(Kind.HARD_EXAMPLE_MINING, "LearnedRouter").fit_log(str(log))
+    wrong = [not is_correct(_answer(EdgeLM(edge_lm, max_tokens=4).predict(it.question)), it.answer)
+             for it in qa_items[1::2]]
+    assert (router.is_hard([it.question for it in qa_items[1::2]]) == np.array(wrong)).mean() > 0.8
+
+
+def test_a_query_log_without_outcomes_or_with_a_bad_line_is_a_data_error(tmp_path):
+    router = default_registry.create(Kind.HARD_EXAMPLE_MINING, "LearnedRouter")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"query": "q", "edge_answer": "a"}) + "\n")
+    with pytest.raises(DataError, match="no line with an outcome"):
+        router.fit_log(str(empty))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "q", "edge_correct": true}\nnot json\n')
+    with pytest.raises(DataError, match="bad.jsonl:2 is not JSON"):
+        router.fit_log(str(bad))
+
+
+def test_an_unwritable_query_log_is_a_storage_error(edge_lm, cloud_url, tmp_path):
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, query_log=str(tmp_path)) as job:
+        with pytest.raises(StorageError, match="SEDNA_LLM_QUERY_LOG"):
+            job.inference("module of gcd is")
 
 
 def test_the_lc_report_carries_the_llm_totals(edge_lm, cloud_url, tmp_path, lc_stub):

@@ -132,6 +132,16 @@ def test_models_and_metrics_describe_the_served_model(cloud_url):
     assert 'route="/v1/chat/completions"' in text
 
 
+def test_the_sedna_predict_route_answers_an_edge_lm_generation_as_json(serve, cloud_lm):
+    from sedna_lib.llm import EdgeLM
+
+    url = serve(EdgeLM(cloud_lm, max_tokens=4))
+    messages = [{"role": "user", "content": "module of gcd is"}]
+    reply = requests.post(url + "/sedna/predict", json={"data": messages}, timeout=10)
+    result = reply.json()["result"]
+    assert reply.status_code == 200 and result["text"] and result["token_logprobs"][0] <= 0
+
+
 def test_the_sedna_predict_route_still_serves_the_same_model(cloud_url):
     base = cloud_url.rsplit("/v1", 1)[0]
     reply = requests.post(base + "/sedna/predict", json={"data": ["module of sqrt is"]}, timeout=10)
