@@ -13,7 +13,7 @@ from .context import Context
 from .exceptions import ConfigError
 from .transport.lc import LCClient, Report
 
-__all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]
+__all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]  # noqa: F822 - from the module __getattr__
 
 LOGGER = logging.getLogger("sedna")
 

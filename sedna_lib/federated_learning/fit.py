@@ -353,9 +353,9 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     concurrency : int, default=None
         Asynchronous aggregators: clients training at once (all by default).
     secure_aggregation : bool, default=False
-        Average each round through secure aggregation (:mod:`sedna_lib.federated_learning.secure_aggregation`):
-        the aggregator only sees the masked sum's average. Needs a linear aggregator (the
-        FedAvg family) and the ``secagg`` extra.
+        Average each round through secure aggregation
+        (:mod:`~sedna_lib.federated_learning.secure_aggregation`): the aggregator only sees the masked
+        sum's average. Needs a linear aggregator (the FedAvg family) and the ``secagg`` extra.
     engine : {'inprocess', 'ray'}, default='inprocess'
         Where client work runs. ``'ray'`` needs the ``ray`` extra.
     ray_address : str, default=None

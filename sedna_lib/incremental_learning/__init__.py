@@ -5,8 +5,8 @@ Two faces of one feature:
 - :class:`IncrementalLearning` is the drop-in for ``sedna.core.incremental_learning``. The control
   plane runs it in three pods (train, eval, inference) configured by environment variables; it
   reports trained models, evaluation metrics and deploys to the LocalController, and its inference
-  side swaps in newly deployed models without a restart (:mod:`sedna_lib.incremental_learning.hot_update`) and saves the
-  hard examples it finds (:mod:`sedna_lib.incremental_learning.hard_examples`).
+  side swaps in newly deployed models without a restart (:mod:`~sedna_lib.incremental_learning.hot_update`)
+  and saves the hard examples it finds (:mod:`sedna_lib.incremental_learning.hard_examples`).
 - :class:`IncrementalLoop` (and :func:`run_rounds`) runs the whole loop in one process, no cluster
   needed: infer on a stream, mine the hard examples within an upload budget, have them labelled
   (a callback, or the ground truth in experiments), retrain, evaluate, and deploy only when the

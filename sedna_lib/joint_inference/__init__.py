@@ -31,7 +31,7 @@ from ..compat.constant import K8sResourceKind
 from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
-                         SednaWarning, StorageError, StorageNotFoundError, TransportError)
+                          SednaWarning, StorageError, StorageNotFoundError, TransportError)
 from ..job import JobBase, resolve_callback
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
