@@ -35,8 +35,9 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     ----------
     aggregation : str or Aggregator or None
         ``FedAvg``, ``FedProx``, ... (None: ``AGGREGATION_ALGORITHM`` or FedAvg).
+        ``AGGREGATION_PARAMETERS`` configure the algorithm ``AGGREGATION_ALGORITHM`` names.
     context : Context, default=None
-        The registry to use.
+        The registry and configuration to use.
 
     Returns
     -------
@@ -47,12 +48,16 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     ------
     NotRegisteredError
         If the name is unknown.
+    ParameterError
+        If ``AGGREGATION_PARAMETERS`` names a parameter the aggregator does not have.
     """
     if isinstance(aggregation, Aggregator):
         return aggregation
     ctx = context or Context.from_env()
     name = aggregation or ctx.config.aggregation_algorithm or "FedAvg"
-    return ctx.registry.create(Kind.AGGREGATION, str(name))
+    params = ctx.config.aggregation_parameters if (not aggregation or aggregation ==
+                                                   ctx.config.aggregation_algorithm) else {}
+    return ctx.registry.create(Kind.AGGREGATION, str(name), **params)
 
 
 def path_name(aggregation: str | Aggregator | None, context: Context) -> str:

@@ -404,6 +404,10 @@ class Config:
     aggregation_algorithm: str | None = _var("AGGREGATION_ALGORITHM", None,
                                              aliases=("aggregation_algorithm",),
                                              help="Registered aggregator name (FedAvg, ...).")
+    aggregation_parameters: dict[str, Any] = _var(
+        "AGGREGATION_PARAMETERS", None, _params, factory=dict,
+        help='The aggregator\'s parameters, [{"key": .., "value": ..}] or {"buffer_size": 10}; e.g. '
+             "FedBuff's buffer_size or DPFedAvg's noise_multiplier. Empty: the aggregator's defaults.")
     transmitter: str = _var("TRANSMITTER", "ws", help="Weights transport for the V2 API: ws or s3.")
     agg_data_path: str = _var("AGG_DATA_PATH", "./", help="Shared path for the s3 transmitter.")
     agg_round_timeout: float = _var("AGG_ROUND_TIMEOUT", 600.0, _float,

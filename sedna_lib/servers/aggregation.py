@@ -222,7 +222,10 @@ class AggregationServer:
             self.name_ = type(self.aggregation).__name__
         else:
             self.name_ = str(self.aggregation or "FedAvg")
-            self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_)
+            # AGGREGATION_PARAMETERS configure the algorithm AGGREGATION_ALGORITHM names
+            same = cfg.aggregation_algorithm in (None, self.name_)
+            params = dict(cfg.aggregation_parameters) if same else {}
+            self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_, **params)
         self._exit_round = max(int(self._rounds_wanted(ctx)), 1)
         self._participants = max(int(self._participants_wanted(ctx)), 1)
         min_clients = self.min_clients if self.min_clients is not None else cfg.agg_min_clients

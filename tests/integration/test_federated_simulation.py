@@ -175,7 +175,8 @@ def test_fedbuff_on_the_aggregation_server_steps_without_waiting_for_a_slow_trai
                                    on_round=lambda o: seen[name].append(o.round_number))
 
     models = [("fast-0", SoftmaxRegression()), ("fast-1", SoftmaxRegression()), ("slow", Slow())]
-    threads = [threading.Thread(target=trainer, args=(n, m, i), daemon=True) for i, (n, m) in enumerate(models)]
+    threads = [threading.Thread(target=trainer, args=(n, m, i), daemon=True)
+               for i, (n, m) in enumerate(models)]
     try:
         for t in threads:
             t.start()
@@ -200,7 +201,8 @@ def test_fedbuff_on_the_server_without_an_initial_model_is_refused_clearly(digit
 
     x, y, _, _ = digits
     server = AggregationServer("FedBuff", host="127.0.0.1", http_port=0, done_grace=1,
-                               context=Context(Config()), exit_round=2, participants_count=1).start(block=False)
+                               context=Context(Config()), exit_round=2, participants_count=1)
+    server.start(block=False)
     try:
         cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name="t0", backend_type="ESTIMATOR")
         with pytest.raises(AggregationError, match=r"FedBuff is asynchronous: .* needs an initial model"):
@@ -209,3 +211,24 @@ def test_fedbuff_on_the_server_without_an_initial_model_is_refused_clearly(digit
         assert server.history_ == [] and not server.done_
     finally:
         server.stop()
+
+
+def test_aggregation_parameters_configure_the_server_and_the_simulation():
+    from sedna_lib.collaborative_training import aggregator_from
+    from sedna_lib.exceptions import ParameterError as PE
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    cfg = Config.from_env({"AGGREGATION_ALGORITHM": "FedBuff",
+                           "AGGREGATION_PARAMETERS": '[{"key": "buffer_size", "value": "7"}]'})
+    assert cfg.aggregation_parameters == {"buffer_size": "7"}
+    assert aggregator_from(None, Context(cfg)).buffer_size == 7
+    assert aggregator_from("FedAvg", Context(cfg)).get_params() == {}  # another algorithm: not its parameters
+    server = AggregationServer("FedBuff", host="127.0.0.1", http_port=0, context=Context(cfg))
+    server.start(block=False)
+    try:
+        assert server.name_ == "FedBuff" and server.aggregator_.buffer_size == 7
+    finally:
+        server.stop()
+    bad = Config.from_env({"AGGREGATION_ALGORITHM": "FedBuff", "AGGREGATION_PARAMETERS": '{"buffersize": 3}'})
+    with pytest.raises(PE, match="buffersize"):
+        aggregator_from(None, Context(bad))
