@@ -29,6 +29,7 @@ from ._app import (
     ERROR_RESPONSES,
     HTTPError,
     RequestStats,
+    ServerLimits,
     check_token,
     error_response,
     error_responses,
@@ -680,14 +681,19 @@ class KBServer:
     legacy_pickle : bool, default=False
         Accept original Sedna trainers' pickled indexes and publish theirs pickled
         (``SEDNA_LEGACY_PICKLE``; see :class:`KnowledgeBaseStore`).
+    limits : ServerLimits, default=None
+        Request-head deadline, keep-alive and connection cap (``SEDNA_HTTP_*``; the defaults of
+        ``ServerLimits`` when None).
     """
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
                  *,
                  db_url: str = "sqlite:///lifelong_kb.sqlite3", token: str | None = None,
                  max_bytes: int = 64 * 1024 * 1024, ssl_certfile: str | None = None,
-                 ssl_keyfile: str | None = None, legacy_pickle: bool = False) -> None:
+                 ssl_keyfile: str | None = None, legacy_pickle: bool = False,
+                 limits: ServerLimits | None = None) -> None:
         self.legacy_pickle = legacy_pickle
+        self.limits = limits
         self.host = host
         self.http_port = http_port
         self.workers = workers
@@ -726,7 +732,8 @@ class KBServer:
         from ._threaded import ThreadedServer
 
         server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
+                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                limits=ServerLimits.resolve(self.limits, self.max_bytes))
         server.start()
         log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
                     limits={"max request bytes": self.max_bytes, "files in": self.save_dir or "."})
@@ -768,7 +775,8 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
     KBServer(host or env_host, env_port if port is None else port,
              save_dir=save_dir or cfg.knowledge_base_path,
              db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
-             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle).start()
+             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle,
+             limits=ServerLimits.from_config(cfg)).start()
     return 0
 
 
