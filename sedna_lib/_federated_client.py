@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .base import Aggregator, ClientUpdate
+from .base import Aggregator
 from .exceptions import RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "RoundOutcome"]
@@ -234,28 +234,3 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
             on_round(outcome)
         if outcome.is_last:
             return outcomes
-
-
-def update_of(backend: Any, num_samples: int, client_id: str, copy: bool) -> ClientUpdate:
-    """Package a backend's current weights as a :class:`ClientUpdate` (copied when asked).
-
-    Parameters
-    ----------
-    backend : Backend
-        The model.
-    num_samples : int
-        Samples behind it.
-    client_id : str
-        Who.
-    copy : bool
-        Copy the arrays (needed when the aggregator keeps them).
-
-    Returns
-    -------
-    ClientUpdate
-        The update.
-    """
-    weights = backend.get_weights()
-    if copy:
-        weights = [np.array(w, copy=True) for w in weights]
-    return ClientUpdate(weights, num_samples, client_id)

@@ -309,6 +309,7 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _NDARRAY = {("numpy", "ndarray")}
 _RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 _SCALAR = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+_FROMBUFFER = {("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
 
 
 class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its BUILD step can be checked
@@ -364,14 +365,64 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its BUIL
         return bytearray(*args)
 
     def load_build(self) -> None:
-        """Check an array's ``__setstate__`` shape before numpy allocates it."""
+        """Check an array's ``__setstate__`` shape before numpy allocates it, and a dtype's state."""
         state, inst = self.stack[-1], self.stack[-2]
-        if isinstance(inst, np.ndarray) and isinstance(state, tuple) and len(state) >= 4:
-            _, shape, dtype = state[:3] if len(state) == 5 else (None, *state[:2])
-            self._array_bytes(shape, dtype, "numpy array state")
+        if isinstance(inst, np.ndarray):
+            self._check_array_state(state)
+        if isinstance(inst, np.dtype):
+            _check_dtype_state(inst, state)
         super().load_build()
 
     dispatch[pickle.BUILD[0]] = load_build
+
+    def _check_array_state(self, state: Any) -> None:
+        """Accept an array's ``__setstate__`` only when its data matches its shape and dtype exactly.
+
+        numpy copies an object array's items from the list without checking its length (a short
+        list crashes the process), so every count is checked here, before numpy sees it.
+        """
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise ProtocolError(f"legacy pickle: malformed numpy array state {str(state)[:80]}")
+        shape, dtype, _, data = state[-4:]
+        if not isinstance(dtype, np.dtype):
+            raise ProtocolError("legacy pickle: numpy array state without a dtype")
+        self._array_bytes(shape, dtype, "numpy array state")
+        count = math.prod((shape,) if isinstance(shape, int) else shape)
+        if dtype.hasobject:
+            if not isinstance(data, list) or len(data) != count or dtype.fields is not None:
+                raise ProtocolError(f"legacy pickle: object array of {count} items carries "
+                                    f"{len(data) if isinstance(data, list) else type(data).__name__}")
+        elif not isinstance(data, (bytes, bytearray)) or len(data) != count * dtype.itemsize:
+            got = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
+            raise ProtocolError(f"legacy pickle: array of {count} x {dtype} carries {got} bytes")
+
+    def _frombuffer(self, buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+        # protocol 5 (Python 3.14's default) pickles an array as numpy's _frombuffer(bytes, ...)
+        if (not isinstance(buf, (bytes, bytearray)) or not isinstance(dtype, np.dtype) or dtype.hasobject
+                or order not in ("C", "F") or not isinstance(shape, tuple)
+                or not all(isinstance(n, int) and n >= 0 for n in shape)
+                or math.prod(shape) * dtype.itemsize != len(buf) or dtype.itemsize == 0):
+            raise ProtocolError("legacy pickle: malformed protocol-5 array")
+        return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+    def load_bytearray8(self) -> None:
+        """Charge a ``bytearray8`` (protocol 5) to the budget before it is allocated."""
+        size, = struct.unpack("<Q", self.read(8))
+        self._charge(size, "bytearray8")
+        buf = bytearray(size)
+        if self.readinto(buf) != size:
+            raise ProtocolError("legacy pickle: bytearray8 runs past the end of the body")
+        self.append(buf)
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+    @staticmethod
+    def _encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        # protocol 2 writes bytes as _codecs.encode(str, "latin1"): no other codec is run
+        if encoding not in ("latin1", "latin-1") or not isinstance(text, str) or errors != "strict":
+            raise ProtocolError(f"legacy pickle: _codecs.encode is accepted only for latin1 text, "
+                                f"got {str(encoding)[:40]!r}")
+        return text.encode("latin1")
 
     def find_class(self, module: str, name: str) -> Any:
         """Resolve allow-listed globals only; numpy constructors are replaced by checked ones."""
@@ -389,6 +440,10 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its BUIL
             return self._scalar
         if key == ("builtins", "bytearray"):
             return self._bytearray
+        if key == ("_codecs", "encode"):
+            return self._encode
+        if key in _FROMBUFFER:
+            return self._frombuffer
         if key in _PICKLE_SAFE_GLOBALS:
             return super().find_class(module, name)
         for cls in _TYPES.values():
@@ -396,6 +451,17 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its BUIL
                     "." + cls.__module__.rsplit(".", 1)[-1])):
                 return cls
         raise ProtocolError(f"legacy pickle names {module}.{name}, which is not on the allow-list")
+
+
+def _check_dtype_state(dtype: np.dtype, state: Any) -> None:
+    """Accept a dtype's pickled state only as numpy itself writes it for that dtype (byte order aside).
+
+    numpy trusts this state (item size, alignment, flags); a forged one crashes the process.
+    """
+    expected = dtype.__reduce__()[2]
+    if (not isinstance(state, tuple) or len(state) != len(expected) or len(state) < 2
+            or state[1] not in ("<", ">", "=", "|") or state[0] != expected[0] or state[2:] != expected[2:]):
+        raise ProtocolError(f"legacy pickle: malformed state for numpy dtype {dtype}: {str(state)[:80]}")
 
 
 def _numpy_reconstruct() -> Any:
@@ -457,8 +523,8 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False,
             raise
         except RecursionError:
             raise ProtocolError("malformed pickle body: nested too deeply") from None
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, KeyError,
-                TypeError, ValueError, OverflowError, struct.error) as exc:
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, LookupError, TypeError,
+                ValueError, OverflowError, SyntaxError, struct.error) as exc:
             raise ProtocolError(f"malformed pickle body: {exc}") from None
     raise ProtocolError(f"body is neither a {MEDIA_TYPE} message nor a pickle "
                         f"(starts with {bytes(data[:8])!r})")

@@ -127,3 +127,63 @@ def test_legacy_pickle_of_honest_arrays_within_the_limit_still_loads():
     back = objects.loads(pickle.dumps(data, protocol=4), allow_pickle=True, max_bytes=1 << 20)
 
     assert back["frame"].tolist() == data["frame"].tolist() and back["id"] == 7 and back["raw"] == b"ab"
+
+
+# -- forged numpy state crashes numpy itself: refused before numpy sees it ------------------------
+# Each body is loaded in a child process: if it got through, numpy would kill the process, not raise.
+FORGED = {
+    # dtype('f4') then BUILD with a state numpy never writes (byte order 'N', item size -1)
+    "dtype-state": (b"\x80\x02cnumpy._core.multiarray\nscalar\nq\x00cnumpy\ndtype\nq\x01"
+                    b"X\x02\x00\x00\x00f4q\x02\x89\x88\x87q\x03Rq\x04(K\x03X\x01\x00\x00\x00NN"
+                    b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\x06bc_codecs\nencode\nq\x07"
+                    b"X\x04\x00\x00\x00\x00\x00\x00@q\x08X\x06\x00\x00\x00latin1q\t\x86q\nRq\x0b"
+                    b"\x86q\x0cRq\r."),
+}
+
+
+def _object_array_with_short_list():
+    body = pickle.dumps(np.array([1, "a", None], dtype=object), protocol=4)
+    return body.replace(b"K\x03\x85", b"K\xe2\x85", 1)  # shape (226,), still 3 items
+
+
+@pytest.mark.parametrize("name", ["dtype-state", "object-array"])
+def test_forged_numpy_state_is_refused_without_crashing(name, tmp_path):
+    import subprocess
+    import sys
+
+    body = FORGED[name] if name in FORGED else _object_array_with_short_list()
+    (tmp_path / "body.pkl").write_bytes(body)
+    child = ("import sys; from sedna_lib.transport.objects import loads; from sedna_lib.exceptions import "
+             "ProtocolError\ntry:\n    loads(open(sys.argv[1], 'rb').read(), allow_pickle=True)\n"
+             "except ProtocolError as exc:\n    print('refused:', exc)")
+
+    done = subprocess.run([sys.executable, "-c", child, str(tmp_path / "body.pkl")], capture_output=True,
+                          text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.startswith("refused: legacy pickle")
+
+
+def test_a_bytearray8_declaring_more_than_the_limit_is_refused_before_allocation():
+    body = b"\x80\x05\x96" + struct.pack("<Q", 2**40) + b"ab."
+
+    with pytest.raises(ProtocolError, match="limit"):
+        objects.loads(body, allow_pickle=True, max_bytes=1 << 20)
+
+
+def test_legacy_pickles_run_no_codec_but_latin1():
+    body = pickle.dumps(b"abc", protocol=2).replace(b"latin1", b"rot_13")
+
+    with pytest.raises(ProtocolError, match="latin1"):
+        objects.loads(body, allow_pickle=True)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_legacy_pickles_of_arrays_load_in_every_protocol(protocol):
+    data = {"c": np.arange(6.0).reshape(2, 3), "f": np.zeros((2, 3), order="F"),
+            "o": np.array([1, "a", None], dtype=object), "b": bytearray(b"xy")}
+
+    back = objects.loads(pickle.dumps(data, protocol=protocol), allow_pickle=True)
+
+    assert back["c"].tolist() == data["c"].tolist() and back["f"].flags.f_contiguous
+    assert back["o"].tolist() == [1, "a", None] and back["b"] == b"xy"
