@@ -13,11 +13,22 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
+# Folders with a program to run (the others hold deployment files, such as monitoring/).
+PROGRAMS = [p for p in EXAMPLES if any(p.rglob("*.py"))]
+
+
 @pytest.mark.parametrize("folder", EXAMPLES, ids=lambda p: p.name)
-def test_example_readme_starts_with_its_make_target_and_shows_real_output(folder):
+def test_every_example_folder_has_a_readme_that_starts_with_commands(folder):
     readme = folder / "README.md"
     assert readme.is_file(), f"examples/{folder.name} has no README.md"
-    text = readme.read_text(encoding="utf-8")
+    first = readme.read_text(encoding="utf-8").split("\n## ", 2)[1]
+
+    assert "```bash" in first or "```sh" in first, "the first section gives the commands"
+
+
+@pytest.mark.parametrize("folder", PROGRAMS, ids=lambda p: p.name)
+def test_example_readme_starts_with_its_make_target_and_shows_real_output(folder):
+    text = (folder / "README.md").read_text(encoding="utf-8")
     sections = re.findall(r"^## (.+)$", text, re.M)
     target = f"example-{folder.name.replace('_', '-')}"
 

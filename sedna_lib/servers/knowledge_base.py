@@ -206,7 +206,8 @@ class KnowledgeBaseStore:
         ------
         HTTPError
             400 for a bad name, 403 for one of the server's own names, 409 for a different file
-            under the name of a published model or samples file (the same bytes again are accepted).
+            under the name of a published model or samples file (the same bytes again are accepted;
+            with ``legacy_pickle`` the file is replaced, as original trainers expect, and logged).
         """
         path = self.path_of(name)
         if name in self.reserved:
@@ -219,9 +220,13 @@ class KnowledgeBaseStore:
                 if same:
                     return path
                 if name in self._published():
-                    raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is never "
-                                         "replaced; upload the new file under a new name (sedna_lib names "
-                                         "models by their content)")
+                    if not self.legacy_pickle:
+                        raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is "
+                                             "never replaced; upload the new file under a new name "
+                                             "(sedna_lib names models by their content)")
+                    # an original trainer re-uploads its models under the same names; entries that carry
+                    # a SHA-256 (sedna_lib's) are still checked by the edges that fetch them
+                    logger.warning("replacing the published file %r (SEDNA_LEGACY_PICKLE=true)", name)
             return self.write(name, data)
 
     def readable(self, name: str) -> str:

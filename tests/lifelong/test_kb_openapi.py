@@ -1,4 +1,4 @@
-"""The knowledge base's OpenAPI 3.1 schema documents its bodies, binary media types and every 4xx it answers."""
+"""The knowledge base's OpenAPI 3.1 schema documents its bodies, binary media types and every 4xx answer."""
 
 from __future__ import annotations
 
