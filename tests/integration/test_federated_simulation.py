@@ -144,6 +144,9 @@ def test_ray_engine_gives_the_in_process_results(digits):
                 np.testing.assert_array_equal(a, b)
             assert [h["sim_time"] for h in local.history] == [h["sim_time"] for h in remote.history]
         assert ray.is_initialized()  # a Ray the caller started is left running
+        with pytest.raises(ParameterError, match=r"client_resources asks num_gpus=0.5 per client but the Ray "
+                                                 r"cluster has 0 GPU"):
+            simulate(_backend(), shards, "FedAvg", rounds=1, engine="ray", client_resources={"num_gpus": 0.5})
     finally:
         ray.shutdown()
 
@@ -242,7 +245,8 @@ def test_the_aggregation_server_keeps_the_trainers_evaluation_weighted_by_sample
 
     x, y, xt, yt = digits
     server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
-                               context=Context(Config()), exit_round=5, participants_count=2, evaluate_every=2)
+                               context=Context(Config()), exit_round=5, participants_count=2,
+                               evaluate_every=2)
     server.start(block=False)
     evals = [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])]
     seen: dict = {0: [], 1: []}
