@@ -46,3 +46,28 @@ def test_example_run_scripts_parse(script):
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
 
     assert done.returncode == 0, done.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_joint_inference_run_script_starts_the_edge_once_the_cloud_answers(tmp_path):
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHON": sys.executable, "PORT": str(_free_port()), "LC_SERVER": "http://127.0.0.1:9"}
+    done = subprocess.run(["bash", str(ROOT / "examples" / "joint_inference" / "run.sh")], capture_output=True,
+                          text=True, timeout=240, env=env)
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    answered = re.search(r"^\[edge\] cloud accuracy on the (\d+) hard digits it answered", done.stdout, re.M)
+    assert answered and int(answered.group(1)) > 200, done.stdout[-2000:]
+    assert re.search(r"^\[edge\] joint accuracy +0\.9\d\d", done.stdout, re.M)
