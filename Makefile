@@ -83,7 +83,7 @@ example-pipeline: venv
 
 # A wheel and a source archive in dist/, for installs outside the clone (see docs/getting-started.md).
 dist: venv
-	rm -rf dist
+	rm -rf dist build
 	$(BIN)/python -m build --outdir dist .
 
 clean:

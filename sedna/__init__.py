@@ -77,6 +77,36 @@ ALIASES: dict[str, str] = {
     "sedna.algorithms.unseen_task_processing": "sedna_lib.lifelong_learning.unseen_task_processing",
     "sedna.algorithms.unseen_task_detect": "sedna_lib.algorithms.lifelong.unseen",
     "sedna.algorithms.multi_task_learning": "sedna_lib.lifelong_learning.multi_task_learning",
+    # Sedna 0.6's module of each lifelong-learning algorithm (scripts and pickles may name them)
+    **{f"sedna.algorithms.seen_task_learning.{path}": f"sedna_lib.algorithms.lifelong.{target}"
+       for path, target in [
+           ("task_definition", "task_definition"), ("task_definition.task_definition", "task_definition"),
+           ("task_definition.task_definition_by_origin", "task_definition"),
+           ("task_allocation", "task_allocation"), ("task_allocation.task_allocation", "task_allocation"),
+           ("task_allocation.task_allocation_by_origin", "task_allocation"),
+           ("task_allocation.task_allocation_stream", "task_allocation"),
+           ("task_relation_discovery", "task_relation"),
+           ("task_relation_discovery.task_relation_discovery", "task_relation"),
+           ("task_remodeling", "task_remodeling"), ("task_remodeling.task_remodeling", "task_remodeling"),
+           ("inference_integration", "inference_integrate"),
+           ("inference_integration.inference_integrate", "inference_integrate"),
+           ("task_update_decision", "task_update_decision"),
+           ("task_update_decision.task_update_decision_finetune", "task_update_decision")]},
+    **{f"sedna.algorithms.{path}": "sedna_lib.algorithms.lifelong.unseen" for path in [
+        "unseen_task_detect.unseen_task_detect", "unseen_task_detection",
+        "unseen_task_detection.unseen_sample_recognition",
+        "unseen_task_detection.unseen_sample_recognition.unseen_sample_recognition",
+        "unseen_task_detection.unseen_sample_re_recognition",
+        "unseen_task_detection.unseen_sample_re_recognition.unseen_sample_re_recognition",
+        "unseen_task_processing.unseen_task_allocation",
+        "unseen_task_processing.unseen_task_allocation.unseen_task_allocation"]},
+    "sedna.algorithms.unseen_task_detection.unseen_sample_recognition.unseen_sample_detection":
+        "sedna_lib.lifelong_learning.unseen_sample_detection",
+    "sedna.algorithms.unseen_task_processing.unseen_task_processing":
+        "sedna_lib.lifelong_learning.unseen_task_processing",
+    "sedna.algorithms.multi_task_learning.multi_task_learning":
+        "sedna_lib.lifelong_learning.multi_task_learning",
+    "sedna.algorithms.multi_task_learning.task_jobs.artifact": "sedna_lib.lifelong_learning.artifact",
     "sedna.service.server.knowledgeBase.server": "sedna_lib.servers.knowledge_base",
     "sedna.service.run_kb": "sedna_lib.servers.knowledge_base",
     # -- multi-edge inference (feature section) --

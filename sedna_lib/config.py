@@ -413,6 +413,10 @@ class Config:
     agg_round_timeout: float = _var("AGG_ROUND_TIMEOUT", 600.0, _float,
                                     help="Seconds a round waits, after its first update, for the rest "
                                          "before aggregating what it has (stragglers never hang a job).")
+    agg_evaluate_every: int = _var("AGG_EVALUATE_EVERY", 0, _int,
+                                   help="Every N rounds the aggregation server asks the trainers to evaluate "
+                                        "the new global model on their own evaluation data, and keeps the "
+                                        "metrics averaged by sample count in its history (0: never).")
     agg_min_clients: int = _var("AGG_MIN_CLIENTS", 1, _int,
                                 help="Fewest updates a round aggregates when its deadline passes.")
     agg_max_message_bytes: int = _var("AGG_MAX_MESSAGE_BYTES", 2 ** 31, _int,

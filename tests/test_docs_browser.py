@@ -179,7 +179,7 @@ _CHECK_PAGE = """(() => {
     overflow: root.scrollWidth - root.clientWidth,
     wide: [...document.querySelectorAll('article *')]
       .filter(e => e.getBoundingClientRect().right > root.clientWidth + 1
-                   && getComputedStyle(e).position !== 'fixed' && !e.closest('.md-typeset__scrollwrap, pre'))
+                   && getComputedStyle(e).position !== 'fixed' && !e.closest('.md-typeset__scrollwrap, pre, .diagram-scroll'))
       .slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60)),
     broken: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
     diagrams: diagrams.map(i => ({src: i.src, scale: i.clientWidth / i.naturalWidth})),
@@ -205,3 +205,25 @@ def test_page_in_headless_chromium(browser, site_url, built_site, page, width):
         assert seen["diagrams"], "the feature page shows no diagram"
     small = [d for d in seen["diagrams"] if 16 * d["scale"] < MIN_LABEL_PX]
     assert small == [], f"diagram labels drawn under {MIN_LABEL_PX} px at {width} px"
+
+
+def _pages_with_diagrams() -> list[str]:
+    docs = pathlib.Path(__file__).resolve().parents[1] / "docs"
+    found = []
+    for page in sorted(docs.glob("*.md")):
+        text = re.sub(r"`[^`\n]+`", "", page.read_text(encoding="utf-8"))     # not the syntax shown as code
+        if re.search(r"!\[[^\]]*\]\(diagrams/[^)]+\.svg\)", text):
+            found.append("" if page.stem == "index" else f"{page.stem}/")
+    return found
+
+
+@pytest.mark.parametrize("path", _pages_with_diagrams())
+def test_every_diagram_page_reads_at_phone_width(browser, site_url, path):
+    browser.open(site_url + path, 400)
+    seen = browser.evaluate(_CHECK_PAGE)
+
+    assert seen["diagrams"], f"{path}: no diagram shown"
+    assert seen["broken"] == []
+    assert seen["overflow"] <= 0, f"{path} scrolls sideways by {seen['overflow']} px: {seen['wide']}"
+    small = [d["src"] for d in seen["diagrams"] if 16 * d["scale"] < MIN_LABEL_PX]
+    assert small == [], f"diagram labels drawn under {MIN_LABEL_PX} px at 400 px"

@@ -161,3 +161,23 @@ def test_no_built_page_shows_raw_numpydoc_markup(built_site):
         if found:
             shown[str(page.relative_to(site))] = found
     assert shown == {}
+
+
+def test_diagram_width_is_read_in_css_pixels(docs_module):
+    pytest.importorskip("mkdocs")
+    diagrams = docs_module("_diagrams")
+
+    assert diagrams.width_px('<svg width="300pt" height="10pt">') == 400
+    assert diagrams.width_px('<svg width="300px" height="10px">') == 300
+
+
+def test_a_wide_diagram_scrolls_in_its_box_at_a_readable_size(docs_module):
+    pytest.importorskip("mkdocs")
+    diagrams = docs_module("_diagrams")
+    html = '<p><img alt="a &gt; b" src="../diagrams/flow.svg" /> and <img src="photo.png" /></p>'
+
+    framed = diagrams.frame(html, {"flow": 1000.0})
+
+    smallest = 1000.0 * diagrams.MIN_LABEL_PX / diagrams.LABEL_PX
+    assert framed == ('<p><span class="diagram-scroll"><img style="min-width: %dpx" alt="a &gt; b" '
+                      'src="../diagrams/flow.svg" /></span> and <img src="photo.png" /></p>') % -(-smallest // 1)

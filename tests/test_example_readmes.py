@@ -13,11 +13,22 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
+# Folders with a program to run (the others hold deployment files, such as monitoring/).
+PROGRAMS = [p for p in EXAMPLES if any(p.rglob("*.py"))]
+
+
 @pytest.mark.parametrize("folder", EXAMPLES, ids=lambda p: p.name)
-def test_example_readme_starts_with_its_make_target_and_shows_real_output(folder):
+def test_every_example_folder_has_a_readme_that_starts_with_commands(folder):
     readme = folder / "README.md"
     assert readme.is_file(), f"examples/{folder.name} has no README.md"
-    text = readme.read_text(encoding="utf-8")
+    first = readme.read_text(encoding="utf-8").split("\n## ", 2)[1]
+
+    assert "```bash" in first or "```sh" in first, "the first section gives the commands"
+
+
+@pytest.mark.parametrize("folder", PROGRAMS, ids=lambda p: p.name)
+def test_example_readme_starts_with_its_make_target_and_shows_real_output(folder):
+    text = (folder / "README.md").read_text(encoding="utf-8")
     sections = re.findall(r"^## (.+)$", text, re.M)
     target = f"example-{folder.name.replace('_', '-')}"
 
@@ -35,3 +46,28 @@ def test_example_run_scripts_parse(script):
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
 
     assert done.returncode == 0, done.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_joint_inference_run_script_starts_the_edge_once_the_cloud_answers(tmp_path):
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHON": sys.executable, "PORT": str(_free_port()), "LC_SERVER": "http://127.0.0.1:9"}
+    done = subprocess.run(["bash", str(ROOT / "examples" / "joint_inference" / "run.sh")], capture_output=True,
+                          text=True, timeout=240, env=env)
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    answered = re.search(r"^\[edge\] cloud accuracy on the (\d+) hard digits it answered", done.stdout, re.M)
+    assert answered and int(answered.group(1)) > 200, done.stdout[-2000:]
+    assert re.search(r"^\[edge\] joint accuracy +0\.9\d\d", done.stdout, re.M)

@@ -29,6 +29,9 @@ def wheel(tmp_path_factory):
     """Build the project's wheel into a temporary folder and return its path."""
     pytest.importorskip("build")
     out = tmp_path_factory.mktemp("dist")
+    # setuptools copies the sources into build/ and never removes what is there: a module moved or deleted
+    # since the last build would still be packed.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), "."],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

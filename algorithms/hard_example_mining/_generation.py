@@ -104,6 +104,12 @@ def read_generation(sample: Any) -> GenerationView:
     """
     if sample is None or (isinstance(sample, (list, tuple)) and not sample):
         return GenerationView("", np.zeros(0), [], None, [], None, None)
+    if isinstance(sample, str) or (isinstance(sample, Mapping) and "messages" in sample
+                                   and "text" not in sample):
+        raise DataError(f"this router reads the edge model's generation (with token log-probabilities), and "
+                        f"got {type(sample).__name__} {str(sample)[:60]!r}: the query (run the router with "
+                        f"MINING_MODE=inference-then-mining, or route on the query with LearnedRouter), or "
+                        f"an answer already turned into text (mine before post-processing)")
     if isinstance(sample, Mapping) and "choices" in sample:
         fields = _choice_view(sample)
     elif isinstance(sample, Mapping) or any(hasattr(sample, f) for f in ("token_logprobs", "text")):

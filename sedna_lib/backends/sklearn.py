@@ -12,7 +12,7 @@ import numpy as np
 from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
 from .base import EstimatorBackend, _cast_like, _is_remote, framework_of, parse_kwargs, split_xy
 
-__all__ = ["SklearnBackend"]
+__all__ = ["SklearnBackend", "load_skops"]
 
 
 def _features(data: Any) -> Any:

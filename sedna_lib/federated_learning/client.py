@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import Aggregator, ClientUpdate
+from ..base import Aggregator
 from ..exceptions import RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "RoundOutcome"]
@@ -73,6 +73,10 @@ class RoundOutcome:
         The server's settings for the next round.
     started_at : float or None
         Wall-clock time (``time.time()``) at which this round's local training began.
+    evaluation : dict or None
+        The trainer's evaluation of the received global model on its evaluation data, when the
+        server asked for one (``evaluate`` in its settings): the numeric metrics and
+        ``num_samples``; it is reported to the server with the next upload.
     """
 
     round_number: int
@@ -82,6 +86,7 @@ class RoundOutcome:
     bytes_sent: int = 0
     config: dict = field(default_factory=dict)
     started_at: float | None = None
+    evaluation: dict | None = None
 
 
 def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwargs: dict | None = None,
@@ -134,6 +139,17 @@ def has_prepare_update(aggregator: Any) -> bool:
     return type(aggregator).prepare_update is not Aggregator.prepare_update
 
 
+def _evaluate(backend: Any, data: Any, round_number: int, train_kwargs: dict | None) -> dict | None:
+    """Evaluate the global model the backend holds; None when there is no evaluation data."""
+    if data is None:
+        return None
+    kwargs = {k: v for k, v in (train_kwargs or {}).items() if k in ("loss", "batch_size")}
+    metrics = backend.evaluate(data, **kwargs)
+    numeric = {str(k): float(v) for k, v in (metrics.items() if isinstance(metrics, dict) else ())
+               if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+    return {"round": int(round_number), "num_samples": count_samples(data), "metrics": numeric}
+
+
 def _metrics_kw(extra: dict) -> dict:
     return {"metrics": extra} if extra else {}
 
@@ -141,7 +157,7 @@ def _metrics_kw(extra: dict) -> dict:
 def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
                train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
                on_round: Callable[[RoundOutcome], None] | None = None,
-               reconnects: int = 3) -> list[RoundOutcome]:
+               reconnects: int = 3, eval_data: Any = None) -> list[RoundOutcome]:
     """Run the federated rounds of one trainer until the server says the job is done.
 
     Parameters
@@ -160,6 +176,9 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         Called with each :class:`RoundOutcome`.
     reconnects : int, default=3
         Times a lost connection is re-opened (the update is resent) before giving up.
+    eval_data : object, default=None
+        Data the trainer evaluates the global model on when the server asks (federated
+        evaluation; ``valid_data`` when None). Nothing is evaluated without either.
 
     Returns
     -------
@@ -189,15 +208,20 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     num_samples = count_samples(train_data)
     prepares = aggregator is not None and has_prepare_update(aggregator)
     extra: dict = {}
+    eval_data = valid_data if eval_data is None else eval_data
+    pending: dict | None = None  # an evaluation to report with the next upload
     while True:
         round_kwargs = _round_kwargs(train_kwargs, current + 1)
         started_at = time.time()
+        extra = {}
         reference = [np.array(w, copy=True) for w in backend.get_weights()] if prepares else None
         result = local_round(backend, train_data, valid_data, round_kwargs, config)
         weights = backend.get_weights()
         if prepares:
             weights, extra = aggregator.prepare_update(weights, reference, config)
             del reference
+        if pending is not None:
+            extra = {**extra, "federated_eval": pending}
         sent = client.send_update(weights, num_samples, round_number=current + 1, **_metrics_kw(extra))
         left = reconnects
         while True:
@@ -224,8 +248,10 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         current = msg.round_number
         config = dict(aggregator.client_config()) if aggregator is not None else {}
         config.update(msg.config)
+        pending = (_evaluate(backend, eval_data, msg.round_number, train_kwargs) if config.get("evaluate")
+                   else None)
         outcome = RoundOutcome(msg.round_number, msg.total_sample, msg.is_last, result, sent, config,
-                               started_at)
+                               started_at, pending)
         # the received message (a view of the whole download) and the uploaded weights are
         # model-sized: let them go before the next local training instead of holding them through it
         del msg, weights
@@ -234,28 +260,3 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
             on_round(outcome)
         if outcome.is_last:
             return outcomes
-
-
-def update_of(backend: Any, num_samples: int, client_id: str, copy: bool) -> ClientUpdate:
-    """Package a backend's current weights as a :class:`ClientUpdate` (copied when asked).
-
-    Parameters
-    ----------
-    backend : Backend
-        The model.
-    num_samples : int
-        Samples behind it.
-    client_id : str
-        Who.
-    copy : bool
-        Copy the arrays (needed when the aggregator keeps them).
-
-    Returns
-    -------
-    ClientUpdate
-        The update.
-    """
-    weights = backend.get_weights()
-    if copy:
-        weights = [np.array(w, copy=True) for w in weights]
-    return ClientUpdate(weights, num_samples, client_id)

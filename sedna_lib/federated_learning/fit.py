@@ -238,7 +238,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
 
     try:
         run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator,
-                   on_round=report)
+                   on_round=report, eval_data=test_loader)
     finally:
         client.close()
         if bar is not None:

@@ -93,6 +93,8 @@ class RayRunner:
     ------
     BackendUnavailableError
         If Ray is not installed.
+    ParameterError
+        If a client's resources exceed what the whole cluster has (its tasks would wait forever).
     """
 
     def __init__(self, backend: Any, client_data: Sequence[Any], train_kwargs: dict | None, *,
@@ -112,6 +114,14 @@ class RayRunner:
         if unknown:
             raise ParameterError(f"client_resources has unknown keys {sorted(unknown)}; use num_cpus, "
                                  "num_gpus, memory, resources or accelerator_type")
+        available = ray.cluster_resources()
+        for key, ray_key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+            wanted = float(options.get(key) or 0)
+            if wanted > float(available.get(ray_key, 0)):
+                self.close()
+                have = float(available.get(ray_key, 0))
+                raise ParameterError(f"client_resources asks {key}={wanted:g} per client but the Ray cluster "
+                                     f"has {have:g} {ray_key}; no client task could ever be scheduled")
         self._task = ray.remote(_ray_local_round).options(**options)
         self._backend = ray.put(backend)
         self._data = [ray.put(d) for d in client_data]

@@ -69,6 +69,10 @@ class RoundRecord:
         ``quorum`` (all participants), ``dropout`` (all participants still connected, after
         some that had contributed before left), ``deadline``, or ``buffer`` (an asynchronous
         aggregator's buffer filled).
+    federated : dict
+        The trainers' evaluation of this round's model (every ``evaluate_every`` rounds): each
+        metric averaged by sample count, plus ``num_samples`` and ``clients``; filled when the
+        trainers report it with their next upload, so the last round has none.
     """
 
     round_number: int
@@ -76,6 +80,7 @@ class RoundRecord:
     total_sample: int
     seconds: float
     reason: str
+    federated: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -156,6 +161,10 @@ class AggregationServer:
         (``AGG_MAX_CONNECTIONS``, 1024).
     done_grace : float, default=30.0
         Seconds the server waits, after the last round, for clients to leave before exiting.
+    evaluate_every : int, default=None
+        Every N rounds the trainers evaluate the new global model on their own evaluation data and
+        report with their next upload; the sample-weighted means go to that round's
+        :attr:`RoundRecord.federated` (``AGG_EVALUATE_EVERY``, 0: never).
     context : Context, default=None
         Configuration and registry; ``Context.from_env()`` when omitted.
 
@@ -189,7 +198,7 @@ class AggregationServer:
                  chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int | None = None,
                  done_grace: float = 30.0, handshake_timeout: float | None = None,
                  read_timeout: float | None = None, max_connections: int | None = None,
-                 context: Context | None = None) -> None:
+                 context: Context | None = None, evaluate_every: int | None = None) -> None:
         self.aggregation = aggregation
         self.host = host
         self.http_port = http_port
@@ -209,6 +218,7 @@ class AggregationServer:
         self.read_timeout = read_timeout
         self.max_connections = max_connections
         self.context = context
+        self.evaluate_every = evaluate_every
         self._server: Any = None
         self._finished = threading.Event()
 
@@ -244,6 +254,9 @@ class AggregationServer:
                                    else cfg.agg_read_timeout)
         self._max_connections = int(self.max_connections if self.max_connections is not None
                                     else cfg.agg_max_connections)
+        self._evaluate_every = max(int(self.evaluate_every if self.evaluate_every is not None
+                                       else cfg.agg_evaluate_every), 0)
+        self._evaluations: dict[int, list[dict]] = {}
         self._connections = 0
         self.peers_: dict[str, _Peer] = {}
         self.history_: list[RoundRecord] = []
@@ -672,6 +685,7 @@ class AggregationServer:
             logger.info("dropping a second update from %s in round %d", peer.client_id, self.round_ + 1)
             return
         async with self._ingest:
+            self._note_evaluation(peer, msg.metrics)
             update = ClientUpdate(msg.weights, msg.num_samples, peer.client_id, msg.metrics)
             if msg.names:
                 self.aggregator_.names_ = list(msg.names)
@@ -699,6 +713,7 @@ class AggregationServer:
         that it trains again (it never waits for the others).
         """
         async with self._ingest:
+            self._note_evaluation(peer, msg.metrics)
             versions = self.__dict__.setdefault("_versions", {})
             if not versions:
                 if self.global_weights_ is None:
@@ -745,6 +760,35 @@ class AggregationServer:
             if not self.done_:
                 await self._send_weights(peer, self._current_message("continue"))
 
+    def _note_evaluation(self, peer: _Peer, metrics: Any) -> None:
+        """Keep a trainer's evaluation of an earlier round's model (sent with its upload)."""
+        report = metrics.get("federated_eval") if isinstance(metrics, dict) else None
+        if not isinstance(report, dict):
+            return
+        try:
+            rnd, n = int(report["round"]), float(report["num_samples"])
+            values = {str(k): float(v) for k, v in dict(report.get("metrics") or {}).items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        except (KeyError, TypeError, ValueError):
+            logger.info("ignoring a malformed evaluation report from %s: %r", peer.client_id, report)
+            return
+        if 1 <= rnd <= len(self.history_) and n > 0:
+            report = {"client": peer.client_id, "n": n, "metrics": values}
+            self._evaluations.setdefault(rnd, []).append(report)
+
+    def _fold_evaluations(self) -> None:
+        """Average the evaluation reports received so far into their rounds' records."""
+        for rnd, reports in self._evaluations.items():
+            seen: dict[str, dict] = {}
+            for r in reports:  # one report per trainer and round
+                seen[r["client"]] = r
+            total = sum(r["n"] for r in seen.values())
+            keys = set.intersection(*(set(r["metrics"]) for r in seen.values()))
+            summary = {k: sum(r["n"] * r["metrics"][k] for r in seen.values()) / total for k in sorted(keys)}
+            summary.update(num_samples=int(total), clients=len(seen))
+            self.history_[rnd - 1].federated = summary
+        self._evaluations = {}
+
     def _round_complete(self) -> str | None:
         """Why the current round can close now (``quorum``/``dropout``), or None to keep waiting."""
         if not self._submitted:
@@ -771,18 +815,22 @@ class AggregationServer:
                     self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
 
     def _current_message(self, exit_flag: str) -> m.RecvWeight:
+        config = self.aggregator_.client_config()
+        if self._evaluate_every and self.round_ and self.round_ % self._evaluate_every == 0:
+            config = {**config, "evaluate": True}
         return m.RecvWeight(weights=self.global_weights_ or [],
                             total_sample=getattr(self, "_total_sample", 0),
                             round_number=self.round_, exit_flag=exit_flag,
                             client=getattr(self, "_last_uploader", ""),
                             job_name=getattr(self, "_last_job_name", ""),
-                            config=self.aggregator_.client_config())
+                            config=config)
 
     async def _close_round(self, reason: str, answer: _Peer | None = None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
         weights = self.aggregator_.finish()
+        self._fold_evaluations()
         self.round_ += 1
         self.global_weights_ = weights
         self._total_sample = int(getattr(self.aggregator_, "total_samples_", 0))

@@ -29,6 +29,7 @@ from ._app import (
     ERROR_RESPONSES,
     HTTPError,
     RequestStats,
+    ServerLimits,
     check_token,
     error_response,
     error_responses,
@@ -205,7 +206,8 @@ class KnowledgeBaseStore:
         ------
         HTTPError
             400 for a bad name, 403 for one of the server's own names, 409 for a different file
-            under the name of a published model or samples file (the same bytes again are accepted).
+            under the name of a published model or samples file (the same bytes again are accepted;
+            with ``legacy_pickle`` the file is replaced, as original trainers expect, and logged).
         """
         path = self.path_of(name)
         if name in self.reserved:
@@ -218,9 +220,13 @@ class KnowledgeBaseStore:
                 if same:
                     return path
                 if name in self._published():
-                    raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is never "
-                                         "replaced; upload the new file under a new name (sedna_lib names "
-                                         "models by their content)")
+                    if not self.legacy_pickle:
+                        raise HTTPError(409, f"{name!r} is published in the knowledge-base index and is "
+                                             "never replaced; upload the new file under a new name "
+                                             "(sedna_lib names models by their content)")
+                    # an original trainer re-uploads its models under the same names; entries that carry
+                    # a SHA-256 (sedna_lib's) are still checked by the edges that fetch them
+                    logger.warning("replacing the published file %r (SEDNA_LEGACY_PICKLE=true)", name)
             return self.write(name, data)
 
     def readable(self, name: str) -> str:
@@ -680,14 +686,19 @@ class KBServer:
     legacy_pickle : bool, default=False
         Accept original Sedna trainers' pickled indexes and publish theirs pickled
         (``SEDNA_LEGACY_PICKLE``; see :class:`KnowledgeBaseStore`).
+    limits : ServerLimits, default=None
+        Request-head deadline, keep-alive and connection cap (``SEDNA_HTTP_*``; the defaults of
+        ``ServerLimits`` when None).
     """
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
                  *,
                  db_url: str = "sqlite:///lifelong_kb.sqlite3", token: str | None = None,
                  max_bytes: int = 64 * 1024 * 1024, ssl_certfile: str | None = None,
-                 ssl_keyfile: str | None = None, legacy_pickle: bool = False) -> None:
+                 ssl_keyfile: str | None = None, legacy_pickle: bool = False,
+                 limits: ServerLimits | None = None) -> None:
         self.legacy_pickle = legacy_pickle
+        self.limits = limits
         self.host = host
         self.http_port = http_port
         self.workers = workers
@@ -726,7 +737,8 @@ class KBServer:
         from ._threaded import ThreadedServer
 
         server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile)
+                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                limits=ServerLimits.resolve(self.limits, self.max_bytes))
         server.start()
         log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
                     limits={"max request bytes": self.max_bytes, "files in": self.save_dir or "."})
@@ -768,7 +780,8 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
     KBServer(host or env_host, env_port if port is None else port,
              save_dir=save_dir or cfg.knowledge_base_path,
              db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
-             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle).start()
+             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle,
+             limits=ServerLimits.from_config(cfg)).start()
     return 0
 
 

@@ -76,6 +76,12 @@ def test_a_plain_text_answer_is_refused_with_the_fix():
         _create("MinLogProb")(42)
 
 
+@pytest.mark.parametrize("name", ROUTERS)
+def test_a_confidence_router_given_the_query_says_which_mode_it_needs(name):
+    with pytest.raises(DataError, match="MINING_MODE=inference-then-mining"):
+        _create(name)("What is the capital of France?")
+
+
 def test_self_consistency_without_samples_says_how_to_get_them():
     with pytest.raises(DataError, match="num_samples"):
         _create("SelfConsistency")({"text": "a", "token_logprobs": [-0.1]})

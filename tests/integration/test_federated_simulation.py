@@ -144,6 +144,9 @@ def test_ray_engine_gives_the_in_process_results(digits):
                 np.testing.assert_array_equal(a, b)
             assert [h["sim_time"] for h in local.history] == [h["sim_time"] for h in remote.history]
         assert ray.is_initialized()  # a Ray the caller started is left running
+        with pytest.raises(ParameterError, match=r"client_resources asks num_gpus=0.5 per client but the Ray "
+                                                 r"cluster has 0 GPU"):
+            simulate(_backend(), shards, "FedAvg", rounds=1, engine="ray", client_resources={"num_gpus": 0.5})
     finally:
         ray.shutdown()
 
@@ -232,3 +235,42 @@ def test_aggregation_parameters_configure_the_server_and_the_simulation():
     bad = Config.from_env({"AGGREGATION_ALGORITHM": "FedBuff", "AGGREGATION_PARAMETERS": '{"buffersize": 3}'})
     with pytest.raises(PE, match="buffersize"):
         aggregator_from(None, Context(bad))
+
+
+def test_the_aggregation_server_keeps_the_trainers_evaluation_weighted_by_samples(digits):
+    import threading
+
+    from sedna_lib import collaborative_training
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    x, y, xt, yt = digits
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
+                               context=Context(Config()), exit_round=5, participants_count=2,
+                               evaluate_every=2)
+    server.start(block=False)
+    evals = [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])]
+    seen: dict = {0: [], 1: []}
+
+    def trainer(i):
+        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
+        collaborative_training.fit((x[i::2], y[i::2]), evals[i], FullBatchSoftmax(), context=Context(cfg),
+                                   progress=False, on_round=lambda o: seen[i].append(o.evaluation))
+
+    threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        assert server.wait(30)
+        for t in threads:
+            t.join(10)
+    finally:
+        server.stop()
+    # asked after rounds 2 and 4; round 4's reports come with the round-5 uploads
+    assert [bool(r.federated) for r in server.history_] == [False, True, False, True, False]
+    for rnd in (2, 4):
+        reports = [next(e for e in seen[i] if e and e["round"] == rnd) for i in range(2)]
+        assert [r["num_samples"] for r in reports] == [50, 200]
+        expected = (50 * reports[0]["metrics"]["accuracy"] + 200 * reports[1]["metrics"]["accuracy"]) / 250
+        fed = server.history_[rnd - 1].federated
+        assert fed["accuracy"] == pytest.approx(expected)
+        assert fed["num_samples"] == 250 and fed["clients"] == 2

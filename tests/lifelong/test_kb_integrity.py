@@ -112,8 +112,8 @@ def test_a_pickled_model_is_never_loaded_even_with_a_matching_hash(tmp_path):
         SeenTaskLearning(LogisticRegression()).backend_for(Model(0, "a", str(path)))
 
 
-def test_uploading_over_a_published_model_is_refused_and_the_edge_keeps_working(trained, origin_data,
-                                                                                 tmp_path):
+def test_uploading_over_a_published_model_is_refused_and_the_edge_keeps_working(
+        trained, origin_data, tmp_path):
     server, store, ctx = trained
     victim = _file_of(_published(store)["seen_task"]["task_groups"][0].model.model)
     original = open(os.path.join(store.save_dir, victim), "rb").read()

@@ -264,3 +264,17 @@ def test_trainer_eval_and_edge_work_through_a_legacy_kb_with_digests_checked(leg
     fresh = with_config(edge, edge_output_url=str(tmp_path / "edge2"))
     with pytest.raises(IntegrityError):
         LifelongLearning(LogisticRegression(), context=fresh, **algorithms).inference(Samples(d["x_test"][:5]))
+
+
+def test_a_legacy_kb_lets_an_original_trainer_upload_its_models_again(legacy_kb, tmp_path):
+    server, store = legacy_kb
+    requests.post(f"{server.url}/knowledgebase/update", files={"task": ("tmpab12", sedna_index_pickle(
+        tmp_path, kb_url=f"{server.url}/knowledgebase"))}, timeout=10)
+
+    first = requests.post(f"{server.url}/knowledgebase/file/upload", files={"file": ("Summer.model", b"v1")},
+                          timeout=10)
+    second = requests.post(f"{server.url}/knowledgebase/file/upload", files={"file": ("Summer.model", b"v2")},
+                           timeout=10)
+
+    assert (first.status_code, second.status_code) == (200, 200)  # Sedna's trainers reuse the names
+    assert open(os.path.join(store.save_dir, "Summer.model"), "rb").read() == b"v2"

@@ -1,4 +1,4 @@
-"""The knowledge base's OpenAPI 3.1 schema documents its bodies, binary media types and every 4xx it answers."""
+"""The knowledge base's OpenAPI 3.1 schema documents its bodies, binary media types and every 4xx answer."""
 
 from __future__ import annotations
 
@@ -64,3 +64,20 @@ def test_every_error_the_kb_answers_is_documented(spec, method, path, statuses):
     assert statuses <= set(responses)
     for status in statuses:
         assert "detail" in responses[status]["content"]["application/json"]["schema"]["properties"]
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_kb_schema_pages_follow_the_token_rule_of_its_data_routes(tmp_path, path):
+    import requests
+
+    from sedna_lib.servers._threaded import ThreadedServer
+
+    for token, expected in ((None, 200), ("s3cret", 401)):
+        store = KnowledgeBaseStore(str(tmp_path / f"kb-{expected}"))
+        with ThreadedServer(create_app(store, token=token)) as server:
+            assert requests.get(server.url + path, timeout=5).status_code == expected
+            if token:
+                authorized = requests.get(server.url + path, headers={"Authorization": f"Bearer {token}"},
+                                          timeout=5)
+                assert authorized.status_code == 200
+        store.close()

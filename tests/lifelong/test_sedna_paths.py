@@ -18,6 +18,33 @@ PATHS = {
     "sedna.core.lifelong_learning.knowledge_management.cloud_knowledge_management": ["CloudKnowledgeManagement"],
     "sedna.core.lifelong_learning.knowledge_management.edge_knowledge_management": ["EdgeKnowledgeManagement"],
     "sedna.algorithms.seen_task_learning": ["SeenTaskLearning"],
+    # Sedna 0.6's module of each algorithm
+    "sedna.algorithms.seen_task_learning.task_definition.task_definition": ["TaskDefinitionByDataAttr",
+                                                                           "TaskDefinitionBySVC"],
+    "sedna.algorithms.seen_task_learning.task_definition.task_definition_by_origin": ["TaskDefinitionByOrigin"],
+    "sedna.algorithms.seen_task_learning.task_allocation.task_allocation": ["TaskAllocationByDataAttr",
+                                                                           "TaskAllocationDefault"],
+    "sedna.algorithms.seen_task_learning.task_allocation.task_allocation_by_origin": ["TaskAllocationByOrigin"],
+    "sedna.algorithms.seen_task_learning.task_allocation.task_allocation_stream": ["TaskAllocationStream"],
+    "sedna.algorithms.seen_task_learning.task_relation_discovery.task_relation_discovery":
+        ["DefaultTaskRelationDiscover"],
+    "sedna.algorithms.seen_task_learning.task_remodeling.task_remodeling": ["DefaultTaskRemodeling"],
+    "sedna.algorithms.seen_task_learning.inference_integration.inference_integrate":
+        ["DefaultInferenceIntegrate"],
+    "sedna.algorithms.seen_task_learning.task_update_decision.task_update_decision_finetune":
+        ["UpdateStrategyByFinetune"],
+    "sedna.algorithms.unseen_task_detection.unseen_sample_recognition.unseen_sample_recognition":
+        ["SampleRegonitionDefault"],
+    "sedna.algorithms.unseen_task_detection.unseen_sample_recognition.unseen_sample_detection":
+        ["UnseenSampleDetection"],
+    "sedna.algorithms.unseen_task_detection.unseen_sample_re_recognition.unseen_sample_re_recognition":
+        ["SampleReRegonitionDefault"],
+    "sedna.algorithms.unseen_task_processing.unseen_task_allocation.unseen_task_allocation":
+        ["UnseenTaskAllocationDefault"],
+    "sedna.algorithms.unseen_task_processing.unseen_task_processing": ["UnseenTaskProcessing"],
+    "sedna.algorithms.unseen_task_detect.unseen_task_detect": ["ModelProbeFilter", "TaskAttrFilter"],
+    "sedna.algorithms.multi_task_learning.multi_task_learning": ["MulTaskLearning"],
+    "sedna.algorithms.multi_task_learning.task_jobs.artifact": ["Task", "TaskGroup", "Model"],
     "sedna.algorithms.seen_task_learning.artifact": ["Task", "TaskGroup", "Model"],
     "sedna.algorithms.unseen_task_processing": ["UnseenTaskProcessing"],
     "sedna.algorithms.unseen_task_detect": ["ModelProbeFilter", "TaskAttrFilter"],

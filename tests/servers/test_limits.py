@@ -309,3 +309,17 @@ def test_other_threads_keep_running_while_a_large_json_body_is_parsed():
     longest, whole = _longest_wait_while(parse_json, _large_json())
 
     assert longest < whole / 3, (longest, whole)
+
+
+def test_the_knowledge_base_cuts_off_a_silent_connection_too(tmp_path):
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    kb = KBServer("127.0.0.1", 0, save_dir=str(tmp_path), db_url="sqlite:///kb.sqlite3", limits=QUICK)
+    threaded = kb.run_in_thread()
+    try:
+        sock = socket.create_connection(("127.0.0.1", threaded.port), timeout=5)
+        took = _closed_within(sock, 5)
+    finally:
+        threaded.stop()
+
+    assert took is not None and took < 3

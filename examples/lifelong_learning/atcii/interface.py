@@ -63,14 +63,9 @@ class Estimator:
         return precision_score(test_data.y, self.predict(test_data.x), average="micro")
 
     def load(self, model_url):
-        import skops.io
+        from sedna_lib.backends.sklearn import load_skops  # scikit-learn types only, nothing unpickled
 
-        types = skops.io.get_untrusted_types(file=model_url)
-        allowed = [t for t in types if t.startswith(("sklearn.", "numpy."))]
-        if allowed != types:
-            refused = sorted(set(types) - set(allowed))
-            raise ValueError(f"{model_url} holds types this example does not load: {refused}")
-        self.model = skops.io.load(model_url, trusted=allowed)
+        self.model = load_skops(model_url)
         return self
 
     def save(self, model_path=None):
