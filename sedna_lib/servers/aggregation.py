@@ -73,6 +73,8 @@ class RoundRecord:
         The trainers' evaluation of this round's model (every ``evaluate_every`` rounds): each
         metric averaged by sample count, plus ``num_samples`` and ``clients``; filled when the
         trainers report it with their next upload, so the last round has none.
+    epsilon : float or None
+        A differentially private aggregator's privacy spent up to this round (``epsilon_``).
     """
 
     round_number: int
@@ -81,6 +83,7 @@ class RoundRecord:
     seconds: float
     reason: str
     federated: dict = field(default_factory=dict)
+    epsilon: float | None = None
 
 
 @dataclass
@@ -835,7 +838,8 @@ class AggregationServer:
         self.global_weights_ = weights
         self._total_sample = int(getattr(self.aggregator_, "total_samples_", 0))
         seconds = time.monotonic() - (self._round_started or time.monotonic())
-        record = RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason)
+        record = RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason,
+                             epsilon=getattr(self.aggregator_, "epsilon_", None))
         self.history_.append(record)
         last = self.round_ >= self._exit_round or self.aggregator_.one_shot
         means = self._observe_round(seconds)

@@ -73,3 +73,23 @@ def test_client_side_clipping_through_the_aggregation_server(digits):
     norm = np.sqrt(sum(float(np.sum(w.astype(float) ** 2)) for w in server.global_weights_))
     assert 0.05 < norm <= 0.1 + 1e-9
     assert agg.unclipped_fraction_ == 0.0
+    assert [r.epsilon for r in server.history_] == [None, None]  # delta=None: no accountant
+
+
+def test_the_server_history_holds_epsilon_per_round(digits):
+    from sedna_lib import collaborative_training
+    from sedna_lib.algorithms.aggregation import DPFedAvg
+
+    x, y, _, _ = digits
+    agg = DPFedAvg(noise_multiplier=1.0, clipping_norm=1.0, seed=0)
+    server = AggregationServer(agg, host="127.0.0.1", http_port=0, done_grace=5, context=Context(Config()),
+                               exit_round=3, participants_count=1).start(block=False)
+    try:
+        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name="t0", backend_type="ESTIMATOR")
+        collaborative_training.fit((x[:200], y[:200]), None, SoftmaxRegression(),
+                                   aggregation_algorithm="DPFedAvg", context=Context(cfg), progress=False)
+        assert server.wait(15)
+    finally:
+        server.stop()
+    eps = [r.epsilon for r in server.history_]
+    assert len(eps) == 3 and all(a < b for a, b in zip(eps, eps[1:]))
