@@ -15,18 +15,35 @@ from ..exceptions import ParameterError
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter", "report_path"]
+__all__ = ["OwnerKind", "OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter",
+           "report_path"]
 
 logger = logging.getLogger(__name__)
 
-OWNER_KINDS = frozenset({
-    "default", "reidjob", "videoanalyticsjob", "featureextractionservice", "jointinferenceservice",
-    "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
-})
+
+class OwnerKind(str, enum.Enum):
+    """The owner kind a worker reports to the LocalController (``ownerKind``; Sedna's ``K8sResourceKind``).
+
+    The LocalController forwards a report only when this names one of its managers
+    (:data:`FORWARDED_OWNER_KINDS`); ``default`` is dropped.
+    """
+
+    DEFAULT = "default"
+    REID_JOB = "reidjob"
+    VIDEO_ANALYTICS_JOB = "videoanalyticsjob"
+    FEATURE_EXTRACTION_SERVICE = "featureextractionservice"
+    JOINT_INFERENCE_SERVICE = "jointinferenceservice"
+    FEDERATED_LEARNING_JOB = "federatedlearningjob"
+    INCREMENTAL_JOB = "incrementallearningjob"
+    LIFELONG_JOB = "lifelonglearningjob"
+
+
+OWNER_KINDS = frozenset(kind.value for kind in OwnerKind)
 """Every ``ownerKind`` value a worker may send."""
 
 FORWARDED_OWNER_KINDS = frozenset({
-    "jointinferenceservice", "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
+    OwnerKind.JOINT_INFERENCE_SERVICE.value, OwnerKind.FEDERATED_LEARNING_JOB.value,
+    OwnerKind.INCREMENTAL_JOB.value, OwnerKind.LIFELONG_JOB.value,
 })
 """The ``ownerKind`` values the LocalController forwards to the GlobalManager; others are dropped."""
 
