@@ -1,0 +1,214 @@
+"""solar_corona's face of joint inference: ``load_model(...)`` and the ``JointModel`` it returns."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..backends.loaders import load_estimator
+from ..base import InferenceResult
+from ..config import MiningMode
+from ..context import Context
+from .cloud import get_big_model_endpoint
+from .edge import JointInference
+
+__all__ = ["JointModel", "load_model"]
+
+
+# -- the solar_corona face ---------------------------------------------------------------------
+
+class _ProbabilityModel:
+    """Expose a classifier's ``predict_proba`` as ``predict``: miners read confidences, not labels."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        """Return class probabilities for ``data`` (one vector for a 1-D sample)."""
+        import numpy as np
+
+        if np.ndim(data) == 1:
+            return self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)[0]
+        return self.model.predict_proba(data, **kwargs)
+
+
+class JointModel:
+    """solar_corona's edge-cloud model: ``predict(x)`` runs pre -> edge -> post -> miner -> (cloud).
+
+    Built by :func:`load_model`. The order is the one the KubeEdge-AI proposal describes:
+
+    1. ``pre_fun(x)`` prepares the raw input for the edge model (resize, normalise...);
+    2. the edge model predicts;
+    3. ``post_fun`` post-processes the edge's output locally (NMS for a detector...);
+    4. the miner reads what ``post_fun`` returned (boxes for IBT) and decides;
+    5. a hard sample goes to the big model as the **raw input** ``x``: the cloud is its own
+       service, with its own pre- and post-processing, and its answer is returned as it is;
+       an easy sample (or a hard one the cloud could not answer) gets the edge's post-processed
+       result.
+
+    Parameters
+    ----------
+    joint : JointInference
+        The joint-inference job doing the work.
+    pre_fun : callable, default=None
+        Applied to the raw input before the edge model (the cloud gets the raw input).
+    post_fun : callable, default=None
+        Applied to the edge model's output; the miner reads its result.
+    answer_fun : callable, default=None
+        Applied to the final answer, the edge's or the cloud's (:func:`load_model` sets it for a
+        classifier given without ``post_fun``: the miner reads probabilities, the answer is a label).
+
+    Attributes
+    ----------
+    last_result : InferenceResult or None
+        Details of the latest prediction (hard or not, raw edge output and cloud answer).
+    """
+
+    def __init__(self, joint: JointInference, pre_fun: Callable[[Any], Any] | None = None,
+                 post_fun: Callable[[Any], Any] | None = None,
+                 answer_fun: Callable[[Any], Any] | None = None) -> None:
+        self.joint = joint
+        self.pre_fun = pre_fun
+        self.post_fun = post_fun
+        self.answer_fun = answer_fun
+        self.last_result: InferenceResult | None = None
+
+    def predict_details(self, x: Any) -> InferenceResult:
+        """Predict and return every part: ``(is_hard, result, edge, cloud)``.
+
+        Parameters
+        ----------
+        x : object
+            The raw input.
+
+        Returns
+        -------
+        InferenceResult
+            ``result`` is the answer ``predict`` gives; ``edge`` the edge model's raw output
+            (before ``post_fun``); ``cloud`` the big model's answer, or None.
+
+        Raises
+        ------
+        DataError
+            If the miner cannot read what ``post_fun`` returned.
+        """
+        joint = self.joint
+        if not joint._started:
+            joint.start()
+        mode = joint._mode
+        if mode is None:
+            mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
+        data = self.pre_fun(x) if self.pre_fun is not None else x
+        details = joint._infer(data, x, self.post_fun, self.post_fun, mode, {}, "post_fun",
+                               cloud_callback=False)
+        if self.answer_fun is not None:
+            details = details._replace(result=self.answer_fun(details.result))
+        self.last_result = details
+        return details
+
+    def predict(self, x: Any) -> Any:
+        """Predict one input through the edge, and the cloud when the miner says it is hard.
+
+        Parameters
+        ----------
+        x : object
+            The raw input.
+
+        Returns
+        -------
+        object
+            The cloud's answer for a hard sample, else the edge's post-processed result.
+        """
+        return self.predict_details(x).result
+
+    __call__ = predict
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counts of inferences, hard examples, cloud successes and failures, queued examples."""
+        return self.joint.stats
+
+    def close(self) -> None:
+        """Stop background work and close connections."""
+        self.joint.close()
+
+    def __enter__(self) -> JointModel:
+        """Return the model, for a ``with`` block."""
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Close at the end of the ``with`` block."""
+        self.close()
+
+
+def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
+               post_fun: Callable[[Any], Any] | None = None, *, cloud_offload_algorithm: Any = None,
+               big_model_endpoint: Any = None, context: Context | None = None, report: bool = False,
+               **options: Any) -> JointModel:
+    """Configure an edge-cloud model (solar_corona's ``load_model``).
+
+    Parameters
+    ----------
+    model_path : str or object
+        The edge model: a local file (``.pkl``/``.joblib`` scikit-learn, ``.pt`` torch, ``.keras``
+        Keras), or a model/estimator object. A classifier with ``predict_proba`` answers with
+        class probabilities, which the miner reads.
+    pre_fun : callable, default=None
+        Pre-processing of each input for the edge model (the cloud gets the raw input).
+    post_fun : callable, default=None
+        Local post-processing of the edge model's output (NMS for a detector); the miner reads
+        what it returns, and it is the answer for an easy sample. A hard sample is answered by
+        the cloud as the cloud answers. For a classifier given without ``post_fun``, the miner
+        reads the probabilities and both answers are class labels.
+    cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
+        The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
+    big_model_endpoint : str or InferenceClient, default=None
+        The cloud endpoint (``http://host:port/service``); :func:`get_big_model_endpoint` if omitted.
+        An endpoint ending in ``/v1`` is an OpenAI-compatible API root (a language model's cloud,
+        reached by :class:`~sedna_lib.transport.openai.OpenAIClient`).
+    context : Context, default=None
+        Configuration; the process environment if omitted.
+    report : bool, default=False
+        Send counts to a LocalController (only inside a Sedna deployment).
+    **options : object
+        Other :class:`JointInference` keywords (``offload_dir``, ``on_offloaded``, ...).
+
+    Returns
+    -------
+    JointModel
+        The model; call ``predict(x)``.
+
+    Raises
+    ------
+    StorageNotFoundError
+        If ``model_path`` names a missing file.
+    ConfigError
+        If the file type is unknown or the endpoint is not an http(s) URL.
+    """
+    ctx = context or Context.from_env()
+    estimator = load_estimator(model_path)
+    answer_fun = None
+    if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):
+        classes = getattr(estimator, "classes_", None)
+        estimator = _ProbabilityModel(estimator)  # a classifier: mine its confidences
+        if post_fun is None and classes is not None:
+            answer_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
+    cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
+    joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report,
+                           **options)
+    return JointModel(joint, pre_fun, post_fun, answer_fun)
+
+
+class _ClassLabel:
+    """Turn a probability vector into its class label; leave labels (the cloud's answers) as they are."""
+
+    def __init__(self, classes: Any) -> None:
+        self.classes = classes
+
+    def __call__(self, result: Any) -> Any:
+        import numpy as np
+
+        if np.ndim(result) == 1 and len(result) == len(self.classes) and np.asarray(result).dtype.kind == "f":
+            result = self.classes[int(np.argmax(result))]
+        elif np.ndim(result) == 1 and len(result) == 1:
+            result = result[0]
+        return result.item() if isinstance(result, np.generic) else result  # a plain int/str label
