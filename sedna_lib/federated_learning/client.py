@@ -136,7 +136,8 @@ def has_prepare_update(aggregator: Any) -> bool:
     bool
         True when it overrides :meth:`~sedna_lib.base.Aggregator.prepare_update`.
     """
-    return type(aggregator).prepare_update is not Aggregator.prepare_update
+    return (isinstance(aggregator, Aggregator)
+            and type(aggregator).prepare_update is not Aggregator.prepare_update)
 
 
 def _evaluate(backend: Any, data: Any, round_number: int, train_kwargs: dict | None) -> dict | None:

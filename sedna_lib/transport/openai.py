@@ -192,15 +192,30 @@ class OpenAIClient(InferenceClient):
                                  f"at most {self.breaker.reset_timeout} s)", url=self.endpoint)
         connect, read = self._timeouts()
         session = self._get_session()
-        try:
-            response = session.post(url, json={**body, "stream": True}, timeout=(connect, read), stream=True,
-                                    headers={"Accept": "text/event-stream"})
-        except requests.exceptions.Timeout as exc:
-            self.breaker.record_failure()
-            raise TransportTimeout(f"POST {url}: no answer within {read} s", url=url) from exc
-        except requests.exceptions.RequestException as exc:
-            self.breaker.record_failure()
-            raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+        attempt = 0
+        while True:
+            try:
+                response = session.post(url, json={**body, "stream": True}, timeout=(connect, read),
+                                        stream=True, headers={"Accept": "text/event-stream"})
+            except requests.exceptions.Timeout as exc:
+                self.breaker.record_failure()
+                raise TransportTimeout(f"POST {url}: no answer within {read} s", url=url) from exc
+            except requests.exceptions.ConnectionError as exc:
+                if attempt < self.max_retries:  # a refused connection: bounded retries, as for a whole reply
+                    time.sleep(self.backoff * 2 ** attempt)
+                    attempt += 1
+                    continue
+                self.breaker.record_failure()
+                raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+            except requests.exceptions.RequestException as exc:
+                self.breaker.record_failure()
+                raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+            if response.status_code in (502, 503, 504) and attempt < self.max_retries:
+                response.close()
+                time.sleep(self.backoff * 2 ** attempt)
+                attempt += 1
+                continue
+            break
         with response:
             if response.status_code >= 400:
                 if response.status_code in (502, 503, 504):

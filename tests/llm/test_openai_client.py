@@ -95,10 +95,31 @@ def test_a_silent_cloud_costs_one_read_timeout_then_the_breaker_answers_at_once(
         client.predict("hi")
 
 
-def test_a_closed_port_is_a_transport_error_after_bounded_retries():
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_closed_port_is_a_transport_error_after_bounded_retries(stream):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = OpenAIClient(f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01)
+    client = OpenAIClient(f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01, stream=stream)
     with pytest.raises(TransportError, match="cannot connect"):
         client.predict("hi")
+    assert client.breaker.state == "open"
+
+
+def test_a_cloud_that_comes_up_during_the_retries_answers_the_stream(cloud_lm):
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.joint_inference import BigModelService
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    service = BigModelService(estimator=cloud_lm, context=Context(Config()))
+    starter = threading.Timer(0.2, lambda: service.start(host="127.0.0.1", port=port, block=False))
+    starter.start()
+    try:
+        client = OpenAIClient(f"http://127.0.0.1:{port}/v1", max_retries=6, backoff=0.1, stream=True)
+        assert client.predict("module of gcd is").text
+    finally:
+        starter.join()
+        service.close()
