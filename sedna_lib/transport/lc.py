@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from .._json import json_default
 from ..exceptions import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,17 +70,6 @@ def report_path(worker_name: str) -> str:
     '/sedna/workers/edgeworker-abcde/info'
     """
     return f"/sedna/workers/{worker_name}/info"
-
-
-def _plain(value: Any) -> Any:
-    """JSON fallback: numpy scalars and arrays, enums and paths become plain values."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @dataclass(frozen=True)
@@ -261,7 +251,7 @@ class LCClient:
         url = self.url_for(worker_name)
         try:
             body = message.to_dict() if isinstance(message, Report) else dict(message)
-            data = json.dumps(body, default=_plain).encode("utf-8")
+            data = json.dumps(body, default=json_default).encode("utf-8")
         except (ParameterError, TypeError, ValueError) as exc:
             return self._fail(url, f"the message cannot be sent: {exc}")
         import requests
