@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any, Callable, Mapping
 
+from ._lazy import lazy_attributes
 from .compat.class_factory import ClassFactory, ClassType
 from .compat.config import EnvConfig
 from .context import Context
@@ -17,12 +18,9 @@ __all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]  # noqa: F822 - 
 LOGGER = logging.getLogger("sedna")
 
 
-def __getattr__(name: str) -> Any:
-    # Sedna exports ModelLoadingThread from its job base; it belongs to incremental learning's hot update.
-    if name == "ModelLoadingThread":
-        from .incremental_learning.hot_update import ModelLoadingThread
-        return ModelLoadingThread
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Sedna exports ModelLoadingThread from its job base; it belongs to incremental learning's hot update.
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "ModelLoadingThread": "sedna_lib.incremental_learning.hot_update:ModelLoadingThread"})
 
 
 def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[..., Any] | None:

@@ -14,6 +14,7 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .._lazy import lazy_attributes
 from ..exceptions import BackendUnavailableError, NotRegisteredError, SednaWarning
 from .base import Backend, EstimatorBackend, framework_of, is_factory, parse_kwargs
 
@@ -70,13 +71,10 @@ _CONFIG_FIELDS = ("backend_type", "model_url", "model_name", "model_load_mode", 
                   "cuda_visible_devices")
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("SklearnBackend", "TorchBackend", "TensorFlowBackend", "KerasBackend", "MindSporeBackend"):
-        module_name, _, attr = next(v for v in _BUILTIN.values() if v.endswith(":" + name)).partition(":")
-        value = getattr(importlib.import_module(module_name), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    name: _BUILTIN[key] for name, key in (("SklearnBackend", "sklearn"), ("TorchBackend", "torch"),
+                                          ("TensorFlowBackend", "tensorflow"), ("KerasBackend", "keras"),
+                                          ("MindSporeBackend", "mindspore"))})
 
 
 def _as_config(config: Any, context: Context | None) -> Config:

@@ -8,6 +8,7 @@ own ``BigModelService`` included.
 
 from __future__ import annotations
 
+from .._lazy import lazy_attributes
 from ..transport.openai_wire import Generation, LanguageModel, TokenStep, as_language_model
 from .cache import ResponseCache
 from .edge import EdgeLM, prompt_of
@@ -33,18 +34,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import the joint-inference job, the cloud client and the transformers adapter on first use."""
-    if name == "LLMJointInference":
-        from .joint import LLMJointInference
-
-        return LLMJointInference
-    if name == "TransformersLM":
-        from .transformers_lm import TransformersLM
-
-        return TransformersLM
-    if name == "OpenAIClient":
-        from ..transport.openai import OpenAIClient
-
-        return OpenAIClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the joint-inference job, the cloud client and the transformers adapter are imported on first use
+_LAZY = {
+    "LLMJointInference": "sedna_lib.llm.joint:LLMJointInference",
+    "TransformersLM": "sedna_lib.llm.transformers_lm:TransformersLM",
+    "OpenAIClient": "sedna_lib.transport.openai:OpenAIClient",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
