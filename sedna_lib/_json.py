@@ -1,39 +1,105 @@
-"""Plain-JSON conversion of the numpy values that end up in reports, records and indexes."""
+"""Plain-JSON conversion of the numpy values that end up in reports, records, indexes and replies."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import os
+import sys
 from typing import Any, Mapping
 
-import numpy as np
-
-__all__ = ["json_safe"]
+__all__ = ["json_default", "json_safe"]
 
 
-def json_safe(value: Any) -> Any:
+def _numpy() -> Any:
+    """Return numpy if something imported it already (a value cannot be numpy otherwise)."""
+    return sys.modules.get("numpy")
+
+
+def json_safe(value: Any, *, strict: bool = False) -> Any:
     """Turn numpy scalars and arrays (also inside mappings and sequences) into plain JSON values.
 
     Parameters
     ----------
     value : object
-        A metric, record or sample; other values are kept as they are.
+        A metric, record, sample or reply.
+    strict : bool, default=False
+        When False, values with no JSON form are kept as they are (for ``json.dumps`` to judge);
+        when True, dataclass instances become dicts and anything else that is not a JSON value
+        raises TypeError.
 
     Returns
     -------
     object
         The same structure with lists, floats and ints where numpy types were; mapping keys become
-        strings.
+        strings and tuples lists.
+
+    Raises
+    ------
+    TypeError
+        With ``strict=True``, if a part of ``value`` has no JSON form.
 
     Examples
     --------
+    >>> import numpy as np
     >>> json_safe({"acc": np.float32(0.5), 1: np.arange(2)})
     {'acc': 0.5, '1': [0, 1]}
+    >>> json_safe({"a": np.arange(2), "b": (np.float32(0.5), "x")}, strict=True)
+    {'a': [0, 1], 'b': [0.5, 'x']}
     """
+    np = _numpy()
+    if np is not None:
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                return [json_safe(v, strict=strict) for v in value.tolist()]
+            return value.tolist()
+        if isinstance(value, np.generic):
+            return value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v, strict=strict) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+        return [json_safe(v, strict=strict) for v in value]
+    if not strict:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a Generation, for instance
+        return json_safe(dataclasses.asdict(value), strict=True)
+    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; "
+                    f"return lists, numbers, strings or arrays")
+
+
+def json_default(value: Any) -> Any:
+    """Encode what ``json.dumps`` cannot: the ``default=`` hook for our records and reports.
+
+    Arrays and scalars with ``tolist()`` (numpy, torch) become lists and numbers, enums their
+    value, paths strings.
+
+    Parameters
+    ----------
+    value : object
+        A value ``json`` could not encode itself.
+
+    Returns
+    -------
+    object
+        Its plain JSON form.
+
+    Raises
+    ------
+    TypeError
+        If the value has none, as ``json.dumps`` expects.
+
+    Examples
+    --------
+    >>> import json, numpy as np
+    >>> json.dumps({"n": np.int64(3), "v": np.arange(2)}, default=json_default)
+    '{"n": 3, "v": [0, 1]}'
+    """
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "tolist"):
+        return json_safe(value.tolist())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

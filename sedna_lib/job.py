@@ -8,10 +8,9 @@ from typing import Any, Callable, Mapping
 
 from .compat.class_factory import ClassFactory, ClassType
 from .compat.config import EnvConfig
-from .compat.constant import K8sResourceKind
 from .context import Context
 from .exceptions import ConfigError
-from .transport.lc import LCClient, Report
+from .transport.lc import LCClient, OwnerKind, Report
 
 __all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]  # noqa: F822 - from the module __getattr__
 
@@ -77,7 +76,8 @@ class JobBase:
     Attributes
     ----------
     job_kind : str
-        The ``ownerKind`` reported to the LocalController (a ``K8sResourceKind`` value); each
+        The ``ownerKind`` reported to the LocalController (an
+        :class:`~sedna_lib.transport.lc.OwnerKind` value); each
         feature sets its own.
     context : Context
         The run-time context.
@@ -100,7 +100,7 @@ class JobBase:
     ('ji-svc', 'ji-svc', 'ns')
     """
 
-    job_kind: str = K8sResourceKind.DEFAULT.value
+    job_kind: str = OwnerKind.DEFAULT.value
 
     def __init__(self, estimator: Any, config: Mapping[str, Any] | None = None, *,
                  context: Context | None = None) -> None:

@@ -36,6 +36,9 @@ LAYERS = {
 }
 ENV_READERS = {"sedna_lib.config"}
 ALGORITHMS_MAY_IMPORT = ("sedna_lib.base", "sedna_lib.exceptions", "sedna_lib.algorithms", "numpy")
+# Presets that are transport adapters rather than algorithms (Sedna's S3 transmitter is built from credentials
+# alone, so it builds its own storage), inside the function that needs it.
+ADAPTERS_MAY_IMPORT = {"sedna_lib.algorithms.transmitter.transmitters": ("sedna_lib.config", "sedna_lib.storage")}
 
 
 def _modules():
@@ -86,6 +89,13 @@ def _imports(name, path, is_package):
                     yield from visit(children, top)
 
     yield from visit(tree.body, True)
+    # importlib.import_module("sedna_lib.x") is an import too, wherever it appears
+    for call in ast.walk(tree):
+        if (isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
+                and getattr(call.func, "attr", getattr(call.func, "id", None)) == "import_module"
+                and call.args[0].value.split(".")[0] in ("sedna_lib", "sedna")):
+            yield call.args[0].value, False, call.lineno
 
 
 def _layer(module):
@@ -110,7 +120,8 @@ def test_module_follows_the_layering_rules(name, path, is_package):
         if top and _root(module) in FRAMEWORKS and _root(module) not in TOP_LEVEL_FRAMEWORK_ALLOWED.get(name, ()):
             problems.append(f"{where} at module level: import it inside the function that needs it")
         if name.startswith("sedna_lib.algorithms"):
-            if module.startswith("sedna_lib") and not module.startswith(ALGORITHMS_MAY_IMPORT):
+            allowed = ALGORITHMS_MAY_IMPORT + ADAPTERS_MAY_IMPORT.get(name, ())
+            if module.startswith("sedna_lib") and not module.startswith(allowed):
                 problems.append(f"{where}: algorithms use only sedna_lib.base and sedna_lib.exceptions")
             if top and not (module.startswith(ALGORITHMS_MAY_IMPORT) or _root(module) in sys.stdlib_module_names):
                 problems.append(f"{where} at module level: algorithms import numpy and the standard library; "
@@ -157,3 +168,111 @@ def test_import_sedna_lib_is_light_and_imports_no_framework():
 
     assert runs[0]["heavy"] == [], f"import sedna_lib imported {runs[0]['heavy']}"
     assert min(r["elapsed"] for r in runs) < 0.3, f"import sedna_lib took {[r['elapsed'] for r in runs]} s"
+
+
+# -- the floors of the house ---------------------------------------------------------------------
+
+ROOT_MODULE_LIMIT = 18
+FEATURES = ("sedna_lib.joint_inference", "sedna_lib.federated_learning", "sedna_lib.incremental_learning",
+            "sedna_lib.lifelong_learning", "sedna_lib.multi_edge_inference", "sedna_lib.llm", "sedna_lib.pipeline")
+# A feature that is an extension of another one may import it (language-model routing runs on the
+# joint-inference edge); any other pair shares its pieces through a lower floor.
+EXTENDS = {"sedna_lib.llm": {"sedna_lib.joint_inference"}}
+# Where a process starts: these may read the environment into a Context and import any floor.
+ENTRY_POINTS = ("sedna_lib.config", "sedna_lib.context", "sedna_lib.cli", "sedna_lib.demo", "sedna_lib.compat",
+                "sedna")
+# Modules below the Sedna face that still import it, and what of it they use. This list only shrinks: a module
+# that stops importing compat must leave it (the test says so), and no other module may join it.
+COMPAT_BELOW_THE_FACE = {
+    "sedna_lib.job": "JobBase is Sedna's job base: EnvConfig and the ClassFactory callback lookup",
+    "sedna_lib.datasources.parse": "the Sedna data parsers register through ClassFactory",
+}
+# Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
+FROM_ENV_FALLBACKS = {
+    "sedna_lib.backends": 1, "sedna_lib.backends.base": 1, "sedna_lib.datasources.parse": 1,
+    "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
+    "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
+    "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,
+    "sedna_lib.lifelong_learning.knowledge_management": 1, "sedna_lib.lifelong_learning.seen_task_learning": 1,
+    "sedna_lib.lifelong_learning.unseen_sample_detection": 1, "sedna_lib.lifelong_learning.unseen_task_processing": 2,
+    "sedna_lib.models": 1, "sedna_lib.multi_edge_inference.components.base": 1,
+    "sedna_lib.multi_edge_inference.components.detector": 1,
+    "sedna_lib.multi_edge_inference.components.feature_extraction": 1,
+    "sedna_lib.multi_edge_inference.components.reid": 1, "sedna_lib.multi_edge_inference.plugins": 1,
+    "sedna_lib.multi_edge_inference.plugins.registered": 1, "sedna_lib.pipeline": 2,
+    "sedna_lib.servers.aggregation": 1, "sedna_lib.servers.knowledge_base": 1,
+}
+
+
+def _within(module, prefixes):
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def _feature(module):
+    return next((f for f in FEATURES if _within(module, (f,))), None)
+
+
+def test_the_root_of_the_package_holds_at_most_18_modules():
+    modules = sorted(p.name for p in (ROOT / "sedna_lib").glob("*.py"))
+
+    assert len(modules) <= ROOT_MODULE_LIMIT, (f"{len(modules)} modules at the root of sedna_lib/ "
+                                               f"(at most {ROOT_MODULE_LIMIT}): {modules}; "
+                                               f"put feature code in its package")
+
+
+def test_import_module_strings_count_as_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import importlib\n\ndef f():\n    return importlib.import_module('sedna_lib.compat.config')\n")
+
+    assert ("sedna_lib.compat.config", False, 4) in list(_imports("sedna_lib.probe", probe, False))
+
+
+def test_the_sedna_face_is_the_top_floor():
+    """Nothing below compat/ imports it (sedna/ and the entry points sit above it)."""
+    importers = {}
+    for name, path, is_package in MODULES:
+        if not name.startswith("sedna_lib") or name == "sedna_lib" or _within(name, ENTRY_POINTS):
+            continue
+        used = [f"{path.relative_to(ROOT)}:{line} imports {module}" for module, _, line in
+                _imports(name, path, is_package) if _within(module, ("sedna_lib.compat",))]
+        if used:
+            importers[name] = used
+    joined = {name: used for name, used in importers.items() if name not in COMPAT_BELOW_THE_FACE}
+    left = sorted(set(COMPAT_BELOW_THE_FACE) - set(importers))
+
+    assert not joined, f"these import the Sedna face from below it; move the shared piece down a floor: {joined}"
+    assert not left, f"{left} no longer import compat: remove them from COMPAT_BELOW_THE_FACE"
+
+
+def test_features_import_no_other_feature():
+    problems = []
+    for name, path, is_package in MODULES:
+        feature = _feature(name)
+        if feature is None:
+            continue
+        for module, _, line in _imports(name, path, is_package):
+            other = _feature(module)
+            if other and other != feature and other not in EXTENDS.get(feature, ()):
+                problems.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+
+    assert not problems, "a feature imports another feature; share the piece through a lower floor:\n" + \
+        "\n".join(problems)
+
+
+def test_the_environment_is_read_into_a_context_at_the_entry_points_only():
+    counts = {}
+    for name, path, _ in MODULES:
+        if not name.startswith("sedna_lib") or _within(name, ENTRY_POINTS):
+            continue
+        calls = sum(1 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                    if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "from_env")
+        if calls:
+            counts[name] = calls
+    grown = {name: (n, FROM_ENV_FALLBACKS.get(name, 0)) for name, n in counts.items()
+             if n > FROM_ENV_FALLBACKS.get(name, 0)}
+    shrunk = {name: (counts.get(name, 0), n) for name, n in FROM_ENV_FALLBACKS.items() if counts.get(name, 0) < n}
+
+    assert not grown, (f"from_env() below the entry points (module: (calls, allowed)): {grown}; "
+                       f"take a context from the caller instead")
+    assert not shrunk, (f"fewer from_env() calls than recorded (module: (calls, recorded)): "
+                        f"lower FROM_ENV_FALLBACKS to {shrunk}")

@@ -95,14 +95,14 @@ class S3Transmitter(AbstractTransmitter):
 
     def _storage(self) -> Any:
         if self.storage is None:
-            import dataclasses
-            import importlib
+            # Sedna builds its transmitter from credentials alone: this adapter reaches down to
+            # sedna_lib's storage (a documented exception to the algorithms' import rule)
+            from sedna_lib.config import Config
+            from sedna_lib.storage import StorageRouter
 
-            config = importlib.import_module("sedna_lib.config")
-            storage = importlib.import_module("sedna_lib.storage")
-            cfg = dataclasses.replace(config.Config(), s3_endpoint_url=self.s3_endpoint_url,
-                                      access_key_id=self.access_key, secret_access_key=self.secret_key)
-            self.storage = storage.StorageRouter.from_config(cfg)
+            cfg = Config(s3_endpoint_url=self.s3_endpoint_url, access_key_id=self.access_key,
+                         secret_access_key=self.secret_key)
+            self.storage = StorageRouter.from_config(cfg)
         return self.storage
 
     def send(self, data: bytes, key: str = "") -> str | None:

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import enum
 
+from ..transport.lc import OwnerKind
+
 __all__ = ["K8sResourceKind", "K8sResourceKindStatus", "KBResourceConstant"]
 
 
-class K8sResourceKind(str, enum.Enum):
-    """The owner kind a worker reports to the LocalController (``ownerKind``).
-
-    The LocalController forwards a report only when this names one of its managers
-    (``jointinferenceservice``, ``federatedlearningjob``, ``incrementallearningjob``,
-    ``lifelonglearningjob``); ``default`` is dropped.
-    """
-
-    DEFAULT = "default"
-    REID_JOB = "reidjob"
-    VIDEO_ANALYTICS_JOB = "videoanalyticsjob"
-    FEATURE_EXTRACTION_SERVICE = "featureextractionservice"
-    JOINT_INFERENCE_SERVICE = "jointinferenceservice"
-    FEDERATED_LEARNING_JOB = "federatedlearningjob"
-    INCREMENTAL_JOB = "incrementallearningjob"
-    LIFELONG_JOB = "lifelonglearningjob"
+K8sResourceKind = OwnerKind  # one definition: the LocalController reporter's
 
 
 class K8sResourceKindStatus(str, enum.Enum):

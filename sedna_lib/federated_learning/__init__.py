@@ -6,13 +6,13 @@ import datetime
 import logging
 from typing import Any, Callable
 
-from .client import RoundOutcome, run_client
 from ..base import Aggregator
-from .fit import aggregator_from, client_for, path_name
-from ..compat.constant import K8sResourceKind
 from ..context import Context
 from ..exceptions import ParameterError
 from ..job import JobBase, resolve_callback
+from ..transport.lc import OwnerKind
+from .client import RoundOutcome, run_client
+from .fit import aggregator_from, client_for, path_name
 
 __all__ = ["FederatedLearning", "FederatedLearningV2"]
 
@@ -58,7 +58,7 @@ class FederatedLearning(JobBase):
         :meth:`train`.
     """
 
-    job_kind = K8sResourceKind.FEDERATED_LEARNING_JOB.value
+    job_kind = OwnerKind.FEDERATED_LEARNING_JOB.value
 
     def __init__(self, estimator: Any, aggregation: str | Aggregator = "FedAvg", *,
                  config: dict | None = None, context: Context | None = None) -> None:

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from .._json import json_default
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
 
@@ -128,15 +129,12 @@ def default_label(prediction: Any) -> str | None:
 
 
 def _to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
+    """``json.dumps`` hook of the records: bytes are summarised by their size, sets become lists."""
     if isinstance(obj, (bytes, bytearray)):
         return {"bytes": len(obj)}
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+    return json_default(obj)
 
 
 def _dumps(obj: Any, what: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from ..backends.loaders import load_model_file
-from ..compat.constant import K8sResourceKind
 from ..context import Context
 from ..exceptions import TransportError
 from ..job import JobBase
+from ..transport.lc import OwnerKind
 
 __all__ = ["BigModelService", "get_big_model_endpoint"]
 
@@ -40,7 +40,7 @@ class BigModelService(JobBase):
             print(service.url)
     """
 
-    job_kind = K8sResourceKind.JOINT_INFERENCE_SERVICE.value
+    job_kind = OwnerKind.JOINT_INFERENCE_SERVICE.value
 
     def __init__(self, estimator: Any = None, config: Mapping[str, Any] | None = None, *,
                  context: Context | None = None) -> None:

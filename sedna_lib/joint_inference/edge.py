@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from ..backends.loaders import load_model_file
 from ..base import InferenceResult
-from ..compat.constant import K8sResourceKind
 from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
@@ -30,6 +29,7 @@ from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
 from ..observability.status import StatusSite, WorkerStatus
 from ..registry import Kind
+from ..transport.lc import OwnerKind
 
 __all__ = ["JointInference", "OffloadedExample", "DeadLetter"]
 
@@ -281,7 +281,7 @@ class JointInference(JobBase):
     >>> ji.close()
     """
 
-    job_kind = K8sResourceKind.JOINT_INFERENCE_SERVICE.value
+    job_kind = OwnerKind.JOINT_INFERENCE_SERVICE.value
 
     def __init__(self, estimator: Any = None, hard_example_mining: Any = None,
                  config: Mapping[str, Any] | None = None,

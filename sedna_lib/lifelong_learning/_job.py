@@ -14,11 +14,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends.base import remove_path_prefix
-from ..compat.constant import K8sResourceKind
 from ..context import Context
 from ..exceptions import NotFittedError
 from ..job import JobBase
 from ..registry import Kind
+from ..transport.lc import OwnerKind
 from ._algorithms import build, parse_spec
 from ._data import as_samples
 from .knowledge_management import CloudKnowledgeManagement, EdgeKnowledgeManagement
@@ -114,7 +114,7 @@ class LifelongLearning(JobBase):
         result, is_unseen, tasks = ll.inference(test_data)
     """
 
-    job_kind = K8sResourceKind.LIFELONG_JOB.value
+    job_kind = OwnerKind.LIFELONG_JOB.value
 
     def __init__(self, seen_estimator: Any = None, unseen_estimator: Any = None, task_definition: Any = None,
                  task_relationship_discovery: Any = None, task_allocation: Any = None,

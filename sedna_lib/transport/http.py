@@ -9,7 +9,6 @@ asked again in JSON, and JSON is kept for that peer from then on.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import logging
@@ -20,6 +19,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
+from .._json import json_safe
 from ..exceptions import ConfigError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from . import codec
 
@@ -83,22 +83,7 @@ def to_jsonable(value: Any) -> Any:
     >>> to_jsonable({"a": np.arange(2), "b": (np.float32(0.5), "x")})
     {'a': [0, 1], 'b': [0.5, 'x']}
     """
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            return [to_jsonable(v) for v in value.tolist()]
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a Generation, for instance
-        return to_jsonable(dataclasses.asdict(value))
-    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; "
-                    f"return lists, numbers, strings or arrays")
+    return json_safe(value, strict=True)
 
 
 def is_binary_array(value: Any) -> bool:

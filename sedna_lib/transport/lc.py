@@ -10,23 +10,41 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from .._json import json_default
 from ..exceptions import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter", "report_path"]
+__all__ = ["OwnerKind", "OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter",
+           "report_path"]
 
 logger = logging.getLogger(__name__)
 
-OWNER_KINDS = frozenset({
-    "default", "reidjob", "videoanalyticsjob", "featureextractionservice", "jointinferenceservice",
-    "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
-})
+
+class OwnerKind(str, enum.Enum):
+    """The owner kind a worker reports to the LocalController (``ownerKind``; Sedna's ``K8sResourceKind``).
+
+    The LocalController forwards a report only when this names one of its managers
+    (:data:`FORWARDED_OWNER_KINDS`); ``default`` is dropped.
+    """
+
+    DEFAULT = "default"
+    REID_JOB = "reidjob"
+    VIDEO_ANALYTICS_JOB = "videoanalyticsjob"
+    FEATURE_EXTRACTION_SERVICE = "featureextractionservice"
+    JOINT_INFERENCE_SERVICE = "jointinferenceservice"
+    FEDERATED_LEARNING_JOB = "federatedlearningjob"
+    INCREMENTAL_JOB = "incrementallearningjob"
+    LIFELONG_JOB = "lifelonglearningjob"
+
+
+OWNER_KINDS = frozenset(kind.value for kind in OwnerKind)
 """Every ``ownerKind`` value a worker may send."""
 
 FORWARDED_OWNER_KINDS = frozenset({
-    "jointinferenceservice", "federatedlearningjob", "incrementallearningjob", "lifelonglearningjob",
+    OwnerKind.JOINT_INFERENCE_SERVICE.value, OwnerKind.FEDERATED_LEARNING_JOB.value,
+    OwnerKind.INCREMENTAL_JOB.value, OwnerKind.LIFELONG_JOB.value,
 })
 """The ``ownerKind`` values the LocalController forwards to the GlobalManager; others are dropped."""
 
@@ -52,17 +70,6 @@ def report_path(worker_name: str) -> str:
     '/sedna/workers/edgeworker-abcde/info'
     """
     return f"/sedna/workers/{worker_name}/info"
-
-
-def _plain(value: Any) -> Any:
-    """JSON fallback: numpy scalars and arrays, enums and paths become plain values."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @dataclass(frozen=True)
@@ -244,7 +251,7 @@ class LCClient:
         url = self.url_for(worker_name)
         try:
             body = message.to_dict() if isinstance(message, Report) else dict(message)
-            data = json.dumps(body, default=_plain).encode("utf-8")
+            data = json.dumps(body, default=json_default).encode("utf-8")
         except (ParameterError, TypeError, ValueError) as exc:
             return self._fail(url, f"the message cannot be sent: {exc}")
         import requests
