@@ -27,7 +27,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
-	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(DEMO_UV_FLAGS) -e '.[server]'
+	$(DEMO_VENV)/bin/uv pip install --python $(DEMO_VENV)/bin/python $(DEMO_UV_FLAGS) -e '.[server,sklearn]'
 	touch $@
 
 demo: $(DEMO_VENV)/.installed

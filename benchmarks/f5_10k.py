@@ -2,10 +2,10 @@
 
 Each of the 10,000 clients holds 14 digits samples drawn (with replacement, seed 0) from the F1
 training split; the F1 MLP and training function (one local epoch), FedAvg over all clients every
-round. The in-process engine shares one backend; the Ray engine runs every local round as a Ray
-task (one CPU each) on a local Ray started for the run. Peak memory: this process's peak RSS
-(``ru_maxrss``) for in-process; for Ray, the peak of the summed RSS of this process and every
-Ray process (raylet, GCS, workers), sampled every 0.2 s.
+round. The in-process engine shares one backend; the Ray engine runs the local rounds as Ray tasks
+(one CPU each; a round's clients batched, four tasks per CPU) on a local Ray started for the run.
+Peak memory: this process's peak RSS (``ru_maxrss``) for in-process; for Ray, the peak of the
+summed RSS of this process and every Ray process (raylet, GCS, workers), sampled every 0.2 s.
 
     python benchmarks/f5_10k.py                       # 3 in-process rounds, 2 Ray rounds (~3 min)
     python benchmarks/f5_10k.py --clients 1000 --ray-rounds 5

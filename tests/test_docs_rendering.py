@@ -181,3 +181,20 @@ def test_a_wide_diagram_scrolls_in_its_box_at_a_readable_size(docs_module):
     smallest = 1000.0 * diagrams.MIN_LABEL_PX / diagrams.LABEL_PX
     assert framed == ('<p><span class="diagram-scroll"><img style="min-width: %dpx" alt="a &gt; b" '
                       'src="../diagrams/flow.svg" /></span> and <img src="photo.png" /></p>') % -(-smallest // 1)
+
+
+# "pip install sedna_lib[...]" or "pip install sedna": a name looked up on an index (a git URL is fine).
+INDEX_INSTALL = re.compile(r"\bpip install\s+(?:-\S+\s+)*[\"']?(?:sedna_lib|sedna)\b(?![^\s\"']*\s*@\s*git\+)")
+
+
+def test_install_commands_never_name_a_package_from_an_index():
+    # sedna_lib is installed from a clone, a wheel or a git URL; the index's "sedna" is another project.
+    pages = [*DOCS.rglob("*.md"), ROOT / "README.md", *(ROOT / "examples").glob("*/README.md")]
+    bad = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"^```(?:sh|bash|console)?\n(.*?)^```", text, re.S | re.M):
+            for line in block.splitlines():
+                if INDEX_INSTALL.search(line):
+                    bad.append(f"{page.relative_to(ROOT)}: {line.strip()}")
+    assert bad == []

@@ -72,6 +72,17 @@ def _ray_local_round(backend: Any, weights: list, data: Any, train_kwargs: dict 
     return [np.array(w, copy=True) for w in backend.get_weights()]
 
 
+def _ray_local_rounds(backend: Any, weights: list, data_refs: list, train_kwargs: dict | None,
+                      config: dict) -> list:
+    """Several clients' local rounds, one after another, in one Ray task (each from ``weights``)."""
+    import ray
+
+    out = []
+    for data in ray.get(list(data_refs)):
+        out.append(_ray_local_round(backend, weights, data, train_kwargs, config))
+    return out
+
+
 class RayRunner:
     """Run clients' local rounds as Ray tasks, each with its own copy of the backend.
 
@@ -123,16 +134,32 @@ class RayRunner:
                 raise ParameterError(f"client_resources asks {key}={wanted:g} per client but the Ray cluster "
                                      f"has {have:g} {ray_key}; no client task could ever be scheduled")
         self._task = ray.remote(_ray_local_round).options(**options)
+        self._batch_task = ray.remote(_ray_local_rounds).options(**options)
+        # clients of a synchronous round go in batches: a few tasks per slot the cluster has, so that
+        # Ray's per-task cost (milliseconds) is paid per batch, not per client
+        slots = float(available.get("CPU", 1)) / max(float(options.get("num_cpus") or 0), 1e-9)
+        if float(options.get("num_gpus") or 0) > 0:
+            slots = min(slots, float(available.get("GPU", 0)) / float(options["num_gpus"]))
+        self._batches = max(1, int(slots)) * 4
         self._backend = ray.put(backend)
         self._data = [ray.put(d) for d in client_data]
         self.train_kwargs = train_kwargs
 
     def map(self, indices: Sequence[int], weights: list, config: dict) -> Iterator[tuple[int, list]]:
-        """Start every client's task at once, then yield ``(i, trained weights)`` in order."""
+        """Start the round's clients in a few batch tasks at once, then yield ``(i, weights)`` in order.
+
+        Each batch task trains its clients one after another on its own copy of the backend, each
+        from ``weights``; about four batches per slot of the cluster keep every slot busy.
+        """
         ref = self._ray.put(weights)
-        handles = [(i, self.submit(i, ref, config)) for i in indices]
-        for i, handle in handles:
-            yield i, self.fetch(handle)
+        indices = list(indices)
+        parts = np.array_split(np.asarray(indices, dtype=np.int64), min(len(indices), self._batches))
+        chunks = [list(c) for c in parts if len(c)]
+        handles = [(chunk, self._batch_task.remote(self._backend, ref, [self._data[i] for i in chunk],
+                                                   self.train_kwargs, config)) for chunk in chunks]
+        for chunk, handle in handles:
+            for i, trained in zip(chunk, self._ray.get(handle)):
+                yield int(i), trained
 
     def submit(self, i: int, weights: Any, config: dict) -> Any:
         """Start client ``i``'s local round as a Ray task; return its object reference."""
