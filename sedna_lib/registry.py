@@ -17,9 +17,11 @@ import threading
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Mapping, Union
 
+from .config import parse_key_value_parameters
 from .exceptions import (
+    ConfigError,
     DuplicateRegistrationError,
     NotRegisteredError,
     ParameterError,
@@ -27,7 +29,8 @@ from .exceptions import (
 )
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
-           "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape"]
+           "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape",
+           "AlgorithmSpec", "parse_spec", "build", "build_algorithm"]
 
 logger = logging.getLogger(__name__)
 
@@ -364,6 +367,154 @@ class Registry:
         """
         cls = self.get(kind, name)
         return cls(**coerce_params(cls, params, label=f"{_key(kind)} {name!r}"))
+
+
+# -- the spec -> algorithm door ------------------------------------------------------------------
+
+class AlgorithmSpec(tuple):
+    """``(method, params)``: a registered name and its parameters."""
+
+    @property
+    def method(self) -> str:
+        """The registered name."""
+        return self[0]
+
+    @property
+    def params(self) -> dict:
+        """The parameters."""
+        return self[1]
+
+
+def parse_spec(spec: Any, default: str | None, *, label: str) -> AlgorithmSpec | None:
+    """Parse an algorithm argument.
+
+    Parameters
+    ----------
+    spec : dict, str or None
+        ``{"method": name, "param": dict | JSON string | [{"key", "value"}]}``, a bare name, or
+        None for ``default``.
+    default : str or None
+        The method used when ``spec`` is None or names no method.
+    label : str
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    AlgorithmSpec or None
+        None when there is neither a spec nor a default.
+
+    Raises
+    ------
+    ParameterError
+        If ``spec`` is malformed or its ``param`` is not valid JSON (Sedna's ``json.loads(...,
+        encoding=)`` broke here on Python 3.9+).
+    """
+    if spec is None or spec == {}:
+        return None if default is None else AlgorithmSpec((default, {}))
+    if isinstance(spec, str):
+        return AlgorithmSpec((spec, {}))
+    if not isinstance(spec, Mapping):
+        raise ParameterError(f"{label} must be {{'method': name, 'param': {{...}}}}, "
+                             f"got {type(spec).__name__}")
+    method = spec.get("method") or default
+    if not method:
+        raise ParameterError(f"{label} needs a 'method' (a registered algorithm name), got {spec!r}")
+    raw = spec.get("param", spec.get("params"))
+    if raw is None or raw == "":
+        params: dict = {}
+    elif isinstance(raw, Mapping):
+        params = dict(raw)
+    elif isinstance(raw, (str, list)):
+        text = raw if isinstance(raw, str) else json.dumps(raw)
+        try:
+            params = parse_key_value_parameters(text, variable=f"{label}.param")
+        except ConfigError as exc:
+            raise ParameterError(f"{label}: 'param' must be a dict or JSON object: {exc}") from None
+    else:
+        raise ParameterError(f"{label}: 'param' must be a dict or a JSON string, got {type(raw).__name__}")
+    return AlgorithmSpec((str(method), params))
+
+
+def build(registry: Registry, kind: Kind, spec: AlgorithmSpec, **context: Any) -> Any:
+    """Instantiate ``spec`` from the registry, adding the ``context`` arguments its constructor accepts.
+
+    Parameters
+    ----------
+    registry : Registry
+        Where the name is looked up.
+    kind : Kind
+        The algorithm kind.
+    spec : AlgorithmSpec
+        Method and parameters.
+    **context : object
+        Run-time arguments (``task_extractor``, ``models``, ``task_index``, ...), given only to
+        constructors that declare them; the user's parameters win.
+
+    Returns
+    -------
+    object
+        The algorithm.
+
+    Raises
+    ------
+    NotRegisteredError
+        If the name is unknown (the message lists the known names).
+    ParameterError
+        If a parameter is unknown or ill-typed.
+    """
+    cls = registry.get(kind, spec.method)
+    params = coerce_params(cls, dict(spec.params), label=f"{kind.value} {spec.method!r}")
+    extra = {k: v for k, v in context.items() if k not in params and accepts(cls, k)}
+    return cls(**params, **extra)
+
+
+def build_algorithm(registry: Registry, kind: Kind, spec: Any, *, default: str | None = None,
+                    label: str = "algorithm", **context: Any) -> Any:
+    """Turn what a user passed for an algorithm into the algorithm: the one spec -> algorithm door.
+
+    Parameters
+    ----------
+    registry : Registry
+        Where names are looked up.
+    kind : Kind
+        The algorithm kind.
+    spec : str, dict, AlgorithmSpec, object or None
+        A registered name, Sedna's ``{"method": name, "param": dict | JSON string | [{"key",
+        "value"}]}``, a parsed :class:`AlgorithmSpec`, or an algorithm instance (returned as it is).
+    default : str or None, default=None
+        The method when ``spec`` is None or names none.
+    label : str, default='algorithm'
+        The argument's name, for error messages.
+    **context : object
+        Run-time arguments given only to constructors that declare them.
+
+    Returns
+    -------
+    object or None
+        The algorithm; None when there is neither a spec nor a default.
+
+    Raises
+    ------
+    NotRegisteredError
+        If the name is unknown (the message lists the known names).
+    ParameterError
+        If the spec is malformed or a parameter is unknown or ill-typed.
+
+    Examples
+    --------
+    >>> reg = Registry()
+    >>> @reg.register(Kind.HARD_EXAMPLE_MINING, "Half")
+    ... class Half:
+    ...     def __init__(self, threshold: float = 0.5):
+    ...         self.threshold = threshold
+    >>> spec = {"method": "Half", "param": '{"threshold": "0.2"}'}
+    >>> build_algorithm(reg, Kind.HARD_EXAMPLE_MINING, spec).threshold
+    0.2
+    """
+    if spec is not None and not isinstance(spec, (str, Mapping, AlgorithmSpec)):
+        return spec  # an instance the user built
+    parsed = spec if isinstance(spec, AlgorithmSpec) else parse_spec(spec, default, label=label)
+    return None if parsed is None else build(registry, kind, parsed, **context)
 
 
 # -- signatures: what a callable accepts (read once per function, cached) ------------------------

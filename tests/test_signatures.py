@@ -7,7 +7,6 @@ import pytest
 
 from sedna_lib import registry
 from sedna_lib.backends import base as backend_base
-from sedna_lib.lifelong_learning import _algorithms
 from sedna_lib.registry import Kind, Registry, accepts, parse_kwargs, signature_shape
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "sedna_lib"
@@ -62,9 +61,9 @@ def test_lifelong_build_hands_context_only_to_constructors_that_take_it():
     reg.register(Kind.HARD_EXAMPLE_MINING, "Plain")(_Plain)
     reg.register(Kind.HARD_EXAMPLE_MINING, "Open")(_Open)
 
-    plain = _algorithms.build(reg, Kind.HARD_EXAMPLE_MINING, _algorithms.AlgorithmSpec(("Plain", {"depth": 2})),
-                              models=["m"])
-    opened = _algorithms.build(reg, Kind.HARD_EXAMPLE_MINING, _algorithms.AlgorithmSpec(("Open", {})), models=["m"])
+    plain = registry.build(reg, Kind.HARD_EXAMPLE_MINING, registry.AlgorithmSpec(("Plain", {"depth": 2})),
+                           models=["m"])
+    opened = registry.build(reg, Kind.HARD_EXAMPLE_MINING, registry.AlgorithmSpec(("Open", {})), models=["m"])
 
     assert plain.depth == 2 and not hasattr(plain, "options")
     assert opened.options == {"models": ["m"]}

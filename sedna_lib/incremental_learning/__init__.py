@@ -31,7 +31,7 @@ from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
 from ..job import JobBase, resolve_callback
 from ..observability.health import Health
 from ..observability.status import StatusSite, WorkerStatus
-from ..registry import Kind
+from ..registry import Kind, build_algorithm
 
 __all__ = [
     "IncrementalLearning",
@@ -237,11 +237,8 @@ class IncrementalLearning(JobBase):
             if spec is None:
                 spec = self.context.config.hem
             if spec:
-                if callable(spec) and not isinstance(spec, Mapping):
-                    self._hem = spec
-                else:
-                    self._hem = self.context.registry.create(
-                        Kind.HARD_EXAMPLE_MINING, spec.get("method", "IBT"), **dict(spec.get("param") or {}))
+                self._hem = build_algorithm(self.context.registry, Kind.HARD_EXAMPLE_MINING, spec,
+                                            default="IBT", label="hard_example_mining")
             self._hem_resolved = True
         return self._hem
 

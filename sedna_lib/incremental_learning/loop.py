@@ -17,7 +17,7 @@ from ..exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, clone_estimator, write_model_config
 from ..observability.progress import progress as progress_report
-from ..registry import Kind
+from ..registry import AlgorithmSpec, Kind, build_algorithm
 from ..storage.local import atomic_path
 
 __all__ = ["IncrementalLoop", "RoundRecord", "run_rounds", "score_metric"]
@@ -292,8 +292,8 @@ class IncrementalLoop:
     def _miner(self) -> Any:
         if self.miner is None or not isinstance(self.miner, str):
             return self.miner
-        return self._ctx().registry.create(Kind.HARD_EXAMPLE_MINING, self.miner,
-                                           **dict(self.miner_params or {}))
+        return build_algorithm(self._ctx().registry, Kind.HARD_EXAMPLE_MINING,
+                               AlgorithmSpec((self.miner, dict(self.miner_params or {}))))
 
     def _new_backend(self) -> Any:
         from ..backends import set_backend

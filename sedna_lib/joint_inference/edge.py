@@ -28,7 +28,7 @@ from ..job import JobBase, resolve_callback
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
 from ..observability.status import StatusSite, WorkerStatus
-from ..registry import Kind
+from ..registry import Kind, build_algorithm
 from ..transport.lc import OwnerKind
 
 __all__ = ["JointInference", "OffloadedExample", "DeadLetter"]
@@ -346,21 +346,18 @@ class JointInference(JobBase):
         return self.report
 
     def _build_miner(self, spec: Any) -> Any:
-        registry = self.context.registry
         if spec is None:
             spec = self.context.config.hem
         if isinstance(spec, str):
             spec = {"method": spec}
-        if isinstance(spec, Mapping):
-            if not spec:
-                return None
-            params = dict(spec.get("param") or {})
-            return registry.create(Kind.HARD_EXAMPLE_MINING, spec.get("method") or "IBT", **params)
-        if callable(spec):
-            return spec
-        raise ConfigError(f"hard_example_mining must be a miner, a registered name or "
-                          f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}",
-                          variable="HEM_NAME")
+        if isinstance(spec, Mapping) and not spec:
+            return None
+        if not isinstance(spec, Mapping) and not callable(spec):
+            raise ConfigError(f"hard_example_mining must be a miner, a registered name or "
+                              f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}",
+                              variable="HEM_NAME")
+        return build_algorithm(self.context.registry, Kind.HARD_EXAMPLE_MINING, spec, default="IBT",
+                               label="hard_example_mining")
 
     @property
     def client(self) -> Any:

@@ -17,9 +17,8 @@ from ..backends.base import remove_path_prefix
 from ..context import Context
 from ..exceptions import NotFittedError
 from ..job import JobBase
-from ..registry import Kind
 from ..transport.lc import OwnerKind
-from ._algorithms import build, parse_spec
+from ..registry import Kind, build, parse_spec
 from ._data import as_samples
 from .knowledge_management import CloudKnowledgeManagement, EdgeKnowledgeManagement
 from .seen_task_learning import SeenTaskLearning

@@ -16,8 +16,7 @@ from ..base import Model, Task, TaskGroup
 from ..context import Context
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..observability.progress import progress as progress_report
-from ..registry import Kind
-from ._algorithms import build, parse_spec
+from ..registry import Kind, build, parse_spec
 from ._data import as_samples, build_profiles
 
 __all__ = ["SeenTaskLearning", "concat_samples", "fresh_estimator"]

@@ -8,8 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..context import Context
-from ..registry import Kind
-from ._algorithms import build, parse_spec
+from ..registry import Kind, build, parse_spec
 from ._data import as_samples
 
 __all__ = ["UnseenTaskProcessing"]

@@ -24,7 +24,7 @@ from sedna_lib.algorithms.lifelong.task_definition import svc_predict
 from sedna_lib.base import Task
 from sedna_lib.exceptions import NotRegisteredError, ParameterError
 from sedna_lib.lifelong_learning import Samples
-from sedna_lib.lifelong_learning._algorithms import build, parse_spec
+from sedna_lib.registry import build, parse_spec
 from sedna_lib.lifelong_learning._data import build_profiles
 from sedna_lib.registry import Kind, default_registry
 

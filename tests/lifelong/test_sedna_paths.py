@@ -75,7 +75,7 @@ def test_class_factory_finds_the_default_update_strategy():
 
 def test_task_definition_by_origin_takes_sedna_06_string_attribute_and_names_tasks_as_upstream():
     from sedna_lib.lifelong_learning import Samples
-    from sedna_lib.lifelong_learning._algorithms import build, parse_spec
+    from sedna_lib.registry import build, parse_spec
     from sedna_lib.registry import Kind, default_registry
 
     y = ["leftImg8bit/train/berlin/a.png", "sim/0001.png", "leftImg8bit/train/berlin/b.png", "sim/0002.png"]
