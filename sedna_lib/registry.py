@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import inspect
 import json
 import logging
@@ -26,7 +27,7 @@ from .exceptions import (
 )
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
-           "is_registered", "coerce_params"]
+           "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape"]
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +364,108 @@ class Registry:
         """
         cls = self.get(kind, name)
         return cls(**coerce_params(cls, params, label=f"{_key(kind)} {name!r}"))
+
+
+# -- signatures: what a callable accepts (read once per function, cached) ------------------------
+
+def parse_kwargs(func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    """Keep only the keyword arguments ``func`` accepts.
+
+    A function that takes a var-keyword parameter (under any name: ``**kwargs``, ``**kw``, ...)
+    receives everything; otherwise keys that are not named parameters of ``func`` are dropped,
+    so user estimators with narrow signatures keep working when callers pass extras.
+
+    Parameters
+    ----------
+    func : callable
+        The function or class to be called.
+    **kwargs : object
+        The candidate keyword arguments.
+
+    Returns
+    -------
+    dict
+        The arguments ``func`` can take.
+
+    Examples
+    --------
+    >>> def train(train_data, epochs=1): ...
+    >>> parse_kwargs(train, epochs=3, lr=0.1)
+    {'epochs': 3}
+    >>> def fit(x, **options): ...
+    >>> parse_kwargs(fit, epochs=3, lr=0.1)
+    {'epochs': 3, 'lr': 0.1}
+    """
+    shape = signature_shape(func)
+    if shape is None or shape[0]:  # no signature (a builtin), or a **kwargs parameter: pass everything
+        return dict(kwargs)
+    if not kwargs:
+        return {}
+    return {k: v for k, v in kwargs.items() if k in shape[1]}
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_shape(func: Callable[..., Any], bound: bool) -> tuple[bool, frozenset[str], int] | None:
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if bound and params and params[0].kind in _POSITIONAL:
+        params = params[1:]  # the instance (or class) a method is bound to
+    return (any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
+            frozenset(p.name for p in params if p.kind in _NAMED), sum(p.kind in _POSITIONAL for p in params))
+
+
+def signature_shape(func: Callable[..., Any]) -> tuple[bool, frozenset[str], int] | None:
+    """Return ``(takes **kwargs, named parameters, positional count)`` of ``func``, or None.
+
+    None means ``func`` has no signature (some builtins).
+
+    Read once per function and cached (``inspect.signature`` costs tens of microseconds, and
+    backends consult it on every ``predict``). A bound method is cached by its function, so the
+    cache never keeps a model instance alive.
+    """
+    if inspect.ismethod(func):
+        target, bound = func.__func__, True
+    else:
+        target, bound = func, False
+    try:
+        return _cached_shape(target, bound)
+    except TypeError:  # an unhashable callable object: read it each time
+        return _cached_shape.__wrapped__(target, bound)
+
+
+def accepts(func: Callable[..., Any], name: str, *, default: bool = False) -> bool:
+    """Tell whether ``func`` takes a keyword argument ``name`` (by name or through ``**kwargs``).
+
+    Parameters
+    ----------
+    func : callable
+        A function, method or class (its constructor is read).
+    name : str
+        The keyword.
+    default : bool, default=False
+        The answer when ``func`` has no readable signature (some builtins).
+
+    Returns
+    -------
+    bool
+        Whether ``func(name=...)`` binds.
+
+    Examples
+    --------
+    >>> def f(x, *, lr=0.1): ...
+    >>> accepts(f, "lr"), accepts(f, "epochs"), accepts(lambda **kw: None, "epochs")
+    (True, False, True)
+    """
+    shape = signature_shape(func)
+    if shape is None:
+        return default
+    return shape[0] or name in shape[1]
 
 
 # -- parameter coercion ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._json import json_safe
 from ..exceptions import BackendError, BackendUnavailableError, DataError, StorageNotFoundError
+from ..registry import accepts, parse_kwargs, signature_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -33,82 +34,6 @@ _EXTENSIONS = {"pytorch": ".pth", "keras": ".pb", "tensorflow": ".pb", "mindspor
 
 
 # -- helpers shared by every backend -------------------------------------------------------------
-
-def parse_kwargs(func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    """Keep only the keyword arguments ``func`` accepts.
-
-    A function that takes a var-keyword parameter (under any name: ``**kwargs``, ``**kw``, ...)
-    receives everything; otherwise keys that are not named parameters of ``func`` are dropped,
-    so user estimators with narrow signatures keep working when callers pass extras.
-
-    Parameters
-    ----------
-    func : callable
-        The function or class to be called.
-    **kwargs : object
-        The candidate keyword arguments.
-
-    Returns
-    -------
-    dict
-        The arguments ``func`` can take.
-
-    Examples
-    --------
-    >>> def train(train_data, epochs=1): ...
-    >>> parse_kwargs(train, epochs=3, lr=0.1)
-    {'epochs': 3}
-    >>> def fit(x, **options): ...
-    >>> parse_kwargs(fit, epochs=3, lr=0.1)
-    {'epochs': 3, 'lr': 0.1}
-    """
-    shape = _signature_shape(func)
-    if shape is None or shape[0]:  # no signature (a builtin), or a **kwargs parameter: pass everything
-        return dict(kwargs)
-    if not kwargs:
-        return {}
-    return {k: v for k, v in kwargs.items() if k in shape[1]}
-
-
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_shape(func: Callable[..., Any], bound: bool) -> tuple[bool, frozenset[str], int] | None:
-    try:
-        params = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if bound and params and params[0].kind in _POSITIONAL:
-        params = params[1:]  # the instance (or class) a method is bound to
-    return (any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
-            frozenset(p.name for p in params if p.kind in _NAMED), sum(p.kind in _POSITIONAL for p in params))
-
-
-def _signature_shape(func: Callable[..., Any]) -> tuple[bool, frozenset[str], int] | None:
-    """Return ``(takes **kwargs, named parameters, positional count)`` of ``func``, or None.
-
-    None means ``func`` has no signature (some builtins).
-
-    Read once per function and cached (``inspect.signature`` costs tens of microseconds, and
-    backends consult it on every ``predict``). A bound method is cached by its function, so the
-    cache never keeps a model instance alive.
-    """
-    if inspect.ismethod(func):
-        target, bound = func.__func__, True
-    else:
-        target, bound = func, False
-    try:
-        return _cached_shape(target, bound)
-    except TypeError:  # an unhashable callable object: read it each time
-        return _cached_shape.__wrapped__(target, bound)
-
-
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    """Whether ``func`` takes a keyword argument ``name`` (by name or through ``**kwargs``)."""
-    return bool(parse_kwargs(func, **{name: None}))
-
 
 def is_factory(obj: Any) -> bool:
     """Tell whether ``obj`` is a class or factory function that must be called to get an estimator.
@@ -779,12 +704,12 @@ def _call_with_data(method: Callable[..., Any], names: tuple[str, ...], data: An
 
 
 def _positional_count(func: Callable[..., Any]) -> int:
-    shape = _signature_shape(func)
+    shape = signature_shape(func)
     return 0 if shape is None else shape[2]
 
 
 def _named_params(func: Callable[..., Any]) -> frozenset[str]:
-    shape = _signature_shape(func)
+    shape = signature_shape(func)
     return frozenset() if shape is None else shape[1]
 
 
@@ -854,7 +779,7 @@ class EstimatorBackend(Backend):
         self._instance(**kwargs)
         method = self._method("train", "fit")
         extras = dict(kwargs)
-        if valid_data is not None or _accepts(method, "valid_data"):
+        if valid_data is not None or accepts(method, "valid_data", default=True):
             extras["valid_data"] = valid_data
         if "train_data" not in _named_params(method) and _positional_count(method) >= 2:
             # a fit(X, y)-style method: split (x, y) data into its two arguments
@@ -986,7 +911,7 @@ class EstimatorBackend(Backend):
         for name in ("model_url", "model_path"):
             if name in _named_params(load):
                 return load(**{name: path}, **parse_kwargs(load, **kwargs))
-        shape = _signature_shape(load)
+        shape = signature_shape(load)
         if shape is not None and shape[2] == 0 and not shape[1] and not any(
                 p.kind is inspect.Parameter.VAR_POSITIONAL
                 for p in inspect.signature(load).parameters.values()):

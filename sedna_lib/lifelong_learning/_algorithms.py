@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
 from ..config import parse_key_value_parameters
 from ..exceptions import ConfigError, ParameterError
-from ..registry import Kind, Registry
+from ..registry import Kind, Registry, accepts
 
 __all__ = ["AlgorithmSpec", "parse_spec", "build"]
 
@@ -77,15 +76,6 @@ def parse_spec(spec: Any, default: str | None, *, label: str) -> AlgorithmSpec |
     return AlgorithmSpec((str(method), params))
 
 
-def _accepts(cls: Any, name: str) -> bool:
-    target = cls.__init__ if inspect.isclass(cls) else cls
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def build(registry: Registry, kind: Kind, spec: AlgorithmSpec, **context: Any) -> Any:
     """Instantiate ``spec`` from the registry, adding the ``context`` arguments its constructor accepts.
 
@@ -117,5 +107,5 @@ def build(registry: Registry, kind: Kind, spec: AlgorithmSpec, **context: Any) -
 
     cls = registry.get(kind, spec.method)
     params = coerce_params(cls, dict(spec.params), label=f"{kind.value} {spec.method!r}")
-    extra = {k: v for k, v in context.items() if k not in params and _accepts(cls, k)}
+    extra = {k: v for k, v in context.items() if k not in params and accepts(cls, k)}
     return cls(**params, **extra)
