@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any, Callable, Mapping
@@ -9,6 +10,7 @@ from typing import Any, Callable, Mapping
 from ._lazy import lazy_attributes
 from .compat.class_factory import ClassFactory, ClassType
 from .compat.config import EnvConfig
+from . import registry
 from .context import Context
 from .exceptions import ConfigError
 from .transport.lc import LCClient, OwnerKind, Report
@@ -24,14 +26,14 @@ __getattr__, __dir__ = lazy_attributes(__name__, {
 
 
 def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[..., Any] | None:
-    """Turn a ``post_process`` argument into a callable.
+    """Turn a ``post_process`` argument into a callable, by Sedna's rule for inference and evaluation.
 
     Parameters
     ----------
     post_process : callable or str or None
         A callable, or the name of a class or function registered as
         ``ClassType.CALLBACK`` (``post_process_callback``); the registered object is returned
-        as is, and called with the result (Sedna's rule for inference and evaluation).
+        as is, and called with the result.
 
     Returns
     -------
@@ -42,17 +44,15 @@ def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[
     ------
     ClassNotFoundError
         If a name is given that is not registered.
-    TypeError
+    ParameterError
         If ``post_process`` is neither a callable nor a name.
+
+    See Also
+    --------
+    sedna_lib.registry.resolve_callback : the one resolver, and the rule of each call site.
     """
-    if post_process is None:
-        return None
-    if isinstance(post_process, str):
-        return ClassFactory.get_cls(ClassType.CALLBACK, post_process)
-    if callable(post_process):
-        return post_process
-    raise TypeError(f"post_process must be a callable or a registered callback name, "
-                    f"got {type(post_process).__name__}")
+    return registry.resolve_callback(post_process,
+                                     get=functools.partial(ClassFactory.get_cls, ClassType.CALLBACK))
 
 
 class JobBase:

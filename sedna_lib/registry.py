@@ -30,7 +30,7 @@ from .exceptions import (
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
            "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape",
-           "AlgorithmSpec", "parse_spec", "build", "build_algorithm"]
+           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "resolve_callback"]
 
 logger = logging.getLogger(__name__)
 
@@ -515,6 +515,67 @@ def build_algorithm(registry: Registry, kind: Kind, spec: Any, *, default: str |
         return spec  # an instance the user built
     parsed = spec if isinstance(spec, AlgorithmSpec) else parse_spec(spec, default, label=label)
     return None if parsed is None else build(registry, kind, parsed, **context)
+
+
+# -- the one callback resolver -------------------------------------------------------------------
+
+def resolve_callback(post_process: Any, *, registry: Registry | None = None, instantiate: bool = False,
+                     get: Callable[[str], Any] | None = None, label: str = "post_process") -> Any:
+    """Turn a ``post_process`` argument into what to call with a result.
+
+    A callable is kept as it is; a name is looked up as ``Kind.CALLBACK``
+    (``post_process_callback``). What a name gives depends on the call site, as in Sedna:
+    ``JobBase.inference``/``evaluate`` and the federated faces call the registered object with the
+    result (``instantiate=False``: a registered class is constructed with the result); the data
+    parsers and the inference server build a registered class with no arguments and call the
+    instance (``instantiate=True``; a registered function is called as it is).
+
+    Parameters
+    ----------
+    post_process : callable, str or None
+        The argument as the user gave it.
+    registry : Registry, default=None
+        Where names are looked up (the default registry when None).
+    instantiate : bool, default=False
+        Build a registered class with no arguments before returning it.
+    get : callable, default=None
+        The name lookup, when a face raises its own error for unknown names (Sedna's
+        ``ClassFactory.get_cls``); ``registry.get(Kind.CALLBACK, name)`` when None.
+    label : str, default='post_process'
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    callable or None
+        What to call with the result; None for None.
+
+    Raises
+    ------
+    NotRegisteredError
+        If a name is not registered (the message lists the known names).
+    ParameterError
+        If ``post_process`` is neither a callable nor a name.
+
+    Examples
+    --------
+    >>> reg = Registry()
+    >>> @reg.register(Kind.CALLBACK, "Double")
+    ... class Double:
+    ...     def __call__(self, value):
+    ...         return 2 * value
+    >>> resolve_callback("Double", registry=reg, instantiate=True)(3), resolve_callback(len)("ab")
+    (6, 2)
+    """
+    if post_process is None or callable(post_process):
+        return post_process
+    if not isinstance(post_process, str):
+        raise ParameterError(f"{label} must be a callable or a registered {Kind.CALLBACK.value} name, "
+                             f"got {type(post_process).__name__}")
+    if get is None:
+        target = (registry or default_registry).get(Kind.CALLBACK, post_process)
+    else:
+        target = get(post_process)
+    return target() if instantiate and isinstance(target, type) else target
 
 
 # -- signatures: what a callable accepts (read once per function, cached) ------------------------

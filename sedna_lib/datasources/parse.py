@@ -17,11 +17,11 @@ from ..exceptions import (
     BackendUnavailableError,
     ConfigError,
     DataError,
-    ParameterError,
     SednaWarning,
     StorageError,
     StorageNotFoundError,
 )
+from ..registry import resolve_callback
 from ..storage import StorageRouter, strip_file_scheme
 
 __all__ = [
@@ -42,14 +42,12 @@ _is_remote = StorageRouter.is_remote
 
 def _resolve_func(func: Any) -> Callable[..., Any] | None:
     """Keep a callable; look a name up as ``ClassType.CALLBACK`` and instantiate it (Sedna's rule)."""
-    if func is None or callable(func):
-        return func
-    if isinstance(func, str):
-        from ..compat.class_factory import ClassFactory, ClassType
+    import functools
 
-        return ClassFactory.get_cls(ClassType.CALLBACK, func)()
-    raise ParameterError(f"func must be a callable or a registered post_process_callback name, "
-                         f"got {type(func).__name__}")
+    from ..compat.class_factory import ClassFactory, ClassType
+
+    return resolve_callback(func, instantiate=True, label="func",
+                            get=functools.partial(ClassFactory.get_cls, ClassType.CALLBACK))
 
 
 def _to_array(items: list[Any]) -> np.ndarray:

@@ -24,11 +24,11 @@ from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
                           SednaWarning, StorageError, TransportError)
-from ..job import JobBase, resolve_callback
+from ..job import JobBase
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
 from ..observability.status import StatusSite, WorkerStatus
-from ..registry import Kind, build_algorithm
+from ..registry import Kind, build_algorithm, resolve_callback
 from ..transport.lc import OwnerKind
 
 __all__ = ["JointInference", "OffloadedExample", "DeadLetter"]
@@ -608,12 +608,8 @@ class JointInference(JobBase):
 
     def _resolve(self, post_process: Any) -> Callable[..., Any] | None:
         """Turn ``post_process`` into a callable: a name is looked up in the context's registry."""
-        if post_process is None or callable(post_process):
-            return post_process
-        if not isinstance(post_process, str):
-            return resolve_callback(post_process)  # raises the TypeError
         try:
-            return self.context.registry.get(Kind.CALLBACK, post_process)
+            return resolve_callback(post_process, registry=self.context.registry)
         except RegistryError as exc:
             self._say_once(("callback", post_process),
                            f"post_process {post_process!r} is not registered here; results are left "

@@ -203,11 +203,10 @@ class InferenceServer:
         """Return the callback registered here as ``name``; None (logged once per name) if there is none."""
         if not name:
             return None
-        from ..registry import Kind, default_registry
+        from ..registry import resolve_callback
 
-        registry = self.registry or default_registry
         try:
-            target = registry.get(Kind.CALLBACK, name)
+            return resolve_callback(name, registry=self.registry, instantiate=True)
         except RegistryError as exc:
             with self._unknown_lock:
                 first = name not in self._unknown_callbacks
@@ -216,9 +215,6 @@ class InferenceServer:
                 logger.warning("callback %r is not registered on this server; results are sent unchanged "
                                "(the edge applies it where it is registered): %s", name, exc)
             return None
-        if isinstance(target, type):
-            target = target()
-        return target
 
     def _infer(self, data: Any, post_process: Callable[[Any], Any] | None) -> Any:
         model = self.model

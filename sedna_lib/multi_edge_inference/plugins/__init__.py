@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ...config import Config
 from ...exceptions import ParameterError, StorageNotFoundError
-from ...registry import Kind, default_registry
+from ...registry import resolve_callback
 
 __all__ = ["PLUGIN", "PluggableNetworkService", "PluggableModel", "MODEL_NOT_FOUND"]
 
@@ -256,6 +256,4 @@ class PluggableModel(abc.ABC):
         result = self.predict(data, **kwargs)
         if post_process is None:
             return result
-        callback = (post_process if callable(post_process)
-                    else default_registry.get(Kind.CALLBACK, post_process))
-        return callback(result)
+        return resolve_callback(post_process)(result)
