@@ -8,7 +8,6 @@ class hierarchy (read by module name only).
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import threading
 import warnings
@@ -53,16 +52,6 @@ BACKEND_TYPES: dict[str, str] = {
     "ESTIMATOR": "estimator",
 }
 
-# Built-in backends by registered name (used when installed metadata is stale).
-_BUILTIN = {
-    "sklearn": "sedna_lib.backends.sklearn:SklearnBackend",
-    "torch": "sedna_lib.backends.torch:TorchBackend",
-    "tensorflow": "sedna_lib.backends.tensorflow:TensorFlowBackend",
-    "keras": "sedna_lib.backends.tensorflow:KerasBackend",
-    "mindspore": "sedna_lib.backends.mindspore:MindSporeBackend",
-    "estimator": "sedna_lib.backends.base:EstimatorBackend",
-}
-
 # The framework framework_of() detects -> backend name.
 _DETECTED = {"torch": "torch", "keras": "keras", "sklearn": "sklearn"}
 
@@ -72,9 +61,12 @@ _CONFIG_FIELDS = ("backend_type", "model_url", "model_name", "model_load_mode", 
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
-    name: _BUILTIN[key] for name, key in (("SklearnBackend", "sklearn"), ("TorchBackend", "torch"),
-                                          ("TensorFlowBackend", "tensorflow"), ("KerasBackend", "keras"),
-                                          ("MindSporeBackend", "mindspore"))})
+    "SklearnBackend": "sedna_lib.backends.sklearn:SklearnBackend",
+    "TorchBackend": "sedna_lib.backends.torch:TorchBackend",
+    "TensorFlowBackend": "sedna_lib.backends.tensorflow:TensorFlowBackend",
+    "KerasBackend": "sedna_lib.backends.tensorflow:KerasBackend",
+    "MindSporeBackend": "sedna_lib.backends.mindspore:MindSporeBackend",
+})
 
 
 def _as_config(config: Any, context: Context | None) -> Config:
@@ -129,13 +121,9 @@ def backend_class(name: str, *, context: Context | None = None) -> type[Backend]
     for candidate in (key, key.lower()):
         if registry.is_registered(Kind.BACKEND, candidate):
             return registry.get(Kind.BACKEND, candidate)
-    target = _BUILTIN.get(key.lower())
-    if target is None:
-        known = ", ".join(sorted(set(registry.names(Kind.BACKEND)) | set(_BUILTIN)))
-        raise NotRegisteredError(f"no backend named {name!r}; known names: {known}",
-                                 kind=Kind.BACKEND.value, name=name)
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    known = ", ".join(registry.names(Kind.BACKEND)) or "none (is sedna_lib installed? pip install -e .)"
+    raise NotRegisteredError(f"no backend named {name!r}; known names: {known}",
+                             kind=Kind.BACKEND.value, name=name)
 
 
 def set_backend(estimator: Any = None, config: Any = None, *,

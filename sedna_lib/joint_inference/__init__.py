@@ -23,9 +23,9 @@ from .cloud import BigModelService, get_big_model_endpoint
 from .edge import DeadLetter, JointInference, OffloadedExample
 from .model import JointModel, load_model
 
-# solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``); they are
-# looked up in the registry on first access (module ``__getattr__``), so this module does not
-# import the presets.
+# solar_corona names the miners directly (``joint_inference.IBT(upload_ratio=0.5)``): any name the
+# registry knows as a hard-example miner is served on first access (module ``__getattr__``), so
+# this module imports no preset; the names below are the ones ``import *`` gives.
 _MINER_NAMES = ("IBT", "Threshold", "CrossEntropy", "Random", "EdgeOnly", "CloudOnly", "Margin")
 
 __all__ = [
@@ -42,9 +42,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Return a miner class named as solar_corona names it (``IBT``, ``Threshold``...)."""
-    if name in _MINER_NAMES:
-        from ..registry import default_registry
+    """Return the miner class registered as ``name`` (``IBT``, ``Threshold``...), as solar_corona names it."""
+    from ..registry import default_registry
 
+    if not name.startswith("_") and default_registry.is_registered(Kind.HARD_EXAMPLE_MINING, name):
         return default_registry.get(Kind.HARD_EXAMPLE_MINING, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
