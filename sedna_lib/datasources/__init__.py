@@ -4,25 +4,13 @@ The code is in :mod:`sedna_lib.datasources.parse`; the names are the ones Sedna 
 ``sedna.datasources``.
 """
 
-from .parse import (BaseDataSource, CocoIndex, CSVDataParse, JSONDataParse, JsonlDataParse, JSONMetaDataParse,
-                    TxtDataParse, load_dataset, load_eval_dataset, load_train_dataset)
-
-__all__ = [
-    "BaseDataSource",
-    "TxtDataParse",
-    "CSVDataParse",
-    "JSONDataParse",
-    "JsonlDataParse",
-    "JSONMetaDataParse",
-    "CocoIndex",
-    "load_train_dataset",
-    "load_eval_dataset",
-    "load_dataset",
-]
+from . import parse as _parse
+from .parse import *  # noqa: F401,F403 - the public names are the parsing module's
+from .parse import __all__
 
 # Pickles and reprs name the public path (``sedna_lib.datasources.TxtDataParse``), which the ``sedna``
 # alias maps to Sedna's own ``sedna.datasources``.
-for _cls in (BaseDataSource, TxtDataParse, CSVDataParse, JSONDataParse, JsonlDataParse, JSONMetaDataParse,
-             CocoIndex):
-    _cls.__module__ = __name__
-del _cls
+for _name in __all__:
+    if isinstance(getattr(_parse, _name), type):
+        getattr(_parse, _name).__module__ = __name__
+del _name
