@@ -1,8 +1,9 @@
 """The run-time context a feature works in, and the solar_corona ``context`` functions.
 
 A :class:`Context` bundles the parsed :class:`~sedna_lib.config.Config`, the registry and the
-storage layer. The outermost entry point builds it once (``Context.from_env()``) and passes it
-down; features given no ``context=`` do that themselves.
+storage layer. The outermost entry point builds it once and passes it down: a command, a Sedna face
+(``sedna_lib.compat``), or a public function or constructor a user calls with no ``context=``, through
+:func:`resolve`. Code below that boundary takes the context it is given and never reads the environment.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .registry import Registry, default_registry
 if TYPE_CHECKING:  # pragma: no cover
     from .storage import StorageRouter
 
-__all__ = ["Context", "get_parameters", "get_model_path", "current"]
+__all__ = ["Context", "get_parameters", "get_model_path", "current", "resolve", "resolve_config"]
 
 
 @dataclass
@@ -125,6 +126,50 @@ def current() -> Context:
         A fresh context.
     """
     return Context.from_env()
+
+
+def resolve(context: Context | None) -> Context:
+    """Return the context a public entry point runs with: the caller's, else the environment's.
+
+    Call it once, where a user's call enters the library (a public function or constructor with a
+    ``context=None`` parameter), and pass the result down; nothing below calls it again.
+
+    Parameters
+    ----------
+    context : Context or None
+        What the caller passed.
+
+    Returns
+    -------
+    Context
+        ``context`` itself, or a context read from the process environment now.
+
+    Examples
+    --------
+    >>> ctx = Context(Config(job_name="j"))
+    >>> resolve(ctx) is ctx
+    True
+    """
+    return context if context is not None else Context.from_env()
+
+
+def resolve_config(config: Config | None) -> Config:
+    """Return the configuration a public entry point runs with: the caller's, else the environment's.
+
+    The :class:`~sedna_lib.config.Config` counterpart of :func:`resolve`, for constructors that
+    take a ``config=`` rather than a context.
+
+    Parameters
+    ----------
+    config : Config or None
+        What the caller passed.
+
+    Returns
+    -------
+    Config
+        ``config`` itself, or one parsed from the process environment now.
+    """
+    return config if config is not None else Config.from_env()
 
 
 def get_parameters(name: str, default: Any = None) -> Any:
