@@ -200,7 +200,7 @@ FROM_ENV_FALLBACKS = {
     "sedna_lib.multi_edge_inference.components.feature_extraction": 1,
     "sedna_lib.multi_edge_inference.components.reid": 1, "sedna_lib.multi_edge_inference.plugins": 1,
     "sedna_lib.multi_edge_inference.plugins.registered": 1, "sedna_lib.pipeline": 2,
-    "sedna_lib.servers.aggregation": 1, "sedna_lib.servers.knowledge_base": 1,
+    "sedna_lib.servers.knowledge_base": 1,
 }
 
 
