@@ -28,6 +28,7 @@ from ..storage.local import atomic_path
 from ._app import (
     ERROR_RESPONSES,
     HTTPError,
+    LargeRequestGate,
     RequestStats,
     ServerLimits,
     check_token,
@@ -491,7 +492,7 @@ def _download_path(name: str) -> str:
 
 
 def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
-               max_bytes: int = 64 * 1024 * 1024) -> Any:
+               max_bytes: int = 64 * 1024 * 1024, limits: ServerLimits | None = None) -> Any:
     """Build the FastAPI application of the knowledge base.
 
     Parameters
@@ -501,7 +502,10 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     token : str, default=None
         Shared bearer token; None leaves the server open (as Sedna's).
     max_bytes : int, default=64 MiB
-        Largest accepted request body (413 beyond).
+        Largest accepted request body (413 beyond); it wins over ``limits.max_request_bytes``.
+    limits : ServerLimits, default=None
+        Body deadline (408 beyond ``body_timeout``) and large-request cap (``max_large_requests``
+        large bodies at once, others 503 after waiting ``body_timeout``); ``ServerLimits()`` when None.
 
     Returns
     -------
@@ -513,6 +517,9 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     from starlette.responses import FileResponse, JSONResponse, Response
 
     app = fa.FastAPI(title="sedna_lib knowledge base")
+    limits = ServerLimits.resolve(limits, max_bytes)
+    max_bytes = limits.max_request_bytes
+    gate = LargeRequestGate(limits)
     stats = RequestStats()
     app.state.stats = stats
     app.state.store = store
@@ -544,8 +551,13 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         stats.count_status(response.status_code)
         return response
 
+    async def _body(request: Request) -> bytes:
+        body = await read_body(request, max_bytes, timeout=limits.body_timeout, gate=gate)
+        request.state.holds_gate = gate.is_large(len(body))  # released once the handler is done
+        return body
+
     async def _form(request: Request) -> Any:
-        request._body = await read_body(request, max_bytes)  # starlette's form() reuses a read body
+        request._body = await _body(request)  # starlette's form() reuses a read body
         try:
             return await request.form(max_part_size=max_bytes)
         except TypeError:  # older starlette without max_part_size
@@ -557,6 +569,9 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
                 return await fn(request)
             except HTTPError as exc:
                 return error_response(exc.status, exc.message)
+            finally:
+                if getattr(request.state, "holds_gate", False):
+                    gate.release()
         wrapper.__name__ = fn.__name__
         wrapper.__annotations__ = {"request": Request}  # resolved class: FastAPI then injects the request
         return wrapper
@@ -595,7 +610,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     @app.post("/knowledgebase/update/status", **_OPENAPI["status"])
     @_handle
     async def update_status(request: Request) -> Any:
-        body = await read_body(request, max_bytes)
+        body = await _body(request)
         try:
             doc = json.loads(body)
             if not isinstance(doc, dict):
@@ -687,8 +702,9 @@ class KBServer:
         Accept original Sedna trainers' pickled indexes and publish theirs pickled
         (``SEDNA_LEGACY_PICKLE``; see :class:`KnowledgeBaseStore`).
     limits : ServerLimits, default=None
-        Request-head deadline, keep-alive and connection cap (``SEDNA_HTTP_*``; the defaults of
-        ``ServerLimits`` when None).
+        Request-head and body deadlines, keep-alive, connection cap and large-request cap
+        (``SEDNA_HTTP_*``; the defaults of ``ServerLimits`` when None); ``max_bytes`` wins over
+        its ``max_request_bytes``.
     """
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
@@ -724,7 +740,7 @@ class KBServer:
             db_path = os.path.join(save_dir, db_path)
             os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
         store = KnowledgeBaseStore(save_dir, db_path, legacy_pickle=self.legacy_pickle)
-        return create_app(store, token=self.token, max_bytes=self.max_bytes)
+        return create_app(store, token=self.token, max_bytes=self.max_bytes, limits=self.limits)
 
     def run_in_thread(self) -> Any:
         """Start serving in a background thread.
