@@ -192,7 +192,6 @@ FROM_ENV_FALLBACKS = {
     "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
     "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
     "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,
-    "sedna_lib.servers.aggregation": 1,
 }
 
 
