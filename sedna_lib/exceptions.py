@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "RegistryError",
     "NotRegisteredError",
+    "ClassNotFoundError",
     "DuplicateRegistrationError",
     "PluginLoadError",
     "ParameterError",
@@ -68,6 +69,10 @@ class RegistryError(SednaError, LookupError):
 
 class NotRegisteredError(RegistryError):
     """No entry of that kind is registered under that name; the message lists the known names."""
+
+
+class ClassNotFoundError(NotRegisteredError, ValueError):
+    """A class lookup by kind and name found nothing (a ``ValueError`` too, as Sedna's ``ClassFactory`` raised)."""
 
 
 class DuplicateRegistrationError(RegistryError):

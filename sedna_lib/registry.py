@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 
 from .config import parse_key_value_parameters
 from .exceptions import (
+    ClassNotFoundError,
     ConfigError,
     DuplicateRegistrationError,
     NotRegisteredError,
@@ -30,7 +31,7 @@ from .exceptions import (
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
            "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape",
-           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "resolve_callback"]
+           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "get_class", "resolve_callback"]
 
 logger = logging.getLogger(__name__)
 
@@ -541,6 +542,46 @@ def build_algorithm(registry: Registry, kind: Kind, spec: Any, *, default: str |
 
 
 # -- the one callback resolver -------------------------------------------------------------------
+
+def get_class(kind: KindLike, name: str | None, *, registry: Registry | None = None) -> Any:
+    """Return what is registered as ``(kind, name)``, or raise :class:`ClassNotFoundError` (Sedna's lookup).
+
+    The lookup of Sedna's ``ClassFactory.get_cls`` and of the names a Sedna script passes (callbacks,
+    parsers): the error is also a ``ValueError`` and names the kind and the name in Sedna's words.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str or None
+        The registered name.
+    registry : Registry, default=None
+        Where to look (the default registry when None).
+
+    Returns
+    -------
+    object
+        The registered class or function.
+
+    Raises
+    ------
+    ClassNotFoundError
+        If the name is missing or unknown; the message lists the known names.
+    PluginLoadError
+        If the built-in or plugin that provides the name fails to import.
+    """
+    reg = registry or default_registry
+    key = _key(kind)
+    if name is None:
+        raise ClassNotFoundError(f"can't find class: class type={key}, no class name given; "
+                                 f"known names: {', '.join(reg.names(key)) or 'none'}", kind=key, name=None)
+    try:
+        return reg.get(key, name)
+    except NotRegisteredError as exc:
+        known = ", ".join(reg.names(key)) or "none"
+        raise ClassNotFoundError(f"can't find class type {key} class name {name} in class registry; "
+                                 f"known names: {known}", kind=key, name=name) from exc
+
 
 def resolve_callback(post_process: Any, *, registry: Registry | None = None, instantiate: bool = False,
                      get: Callable[[str], Any] | None = None, label: str = "post_process") -> Any:
