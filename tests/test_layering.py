@@ -192,14 +192,6 @@ FROM_ENV_FALLBACKS = {
     "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
     "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
     "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,
-    "sedna_lib.lifelong_learning.knowledge_management": 1, "sedna_lib.lifelong_learning.seen_task_learning": 1,
-    "sedna_lib.lifelong_learning.unseen_sample_detection": 1, "sedna_lib.lifelong_learning.unseen_task_processing": 2,
-    "sedna_lib.models": 1, "sedna_lib.multi_edge_inference.components.base": 1,
-    "sedna_lib.multi_edge_inference.components.detector": 1,
-    "sedna_lib.multi_edge_inference.components.feature_extraction": 1,
-    "sedna_lib.multi_edge_inference.components.reid": 1, "sedna_lib.multi_edge_inference.plugins": 1,
-    "sedna_lib.multi_edge_inference.plugins.registered": 1, "sedna_lib.pipeline": 2,
-    "sedna_lib.servers.knowledge_base": 1,
 }
 
 
