@@ -155,7 +155,7 @@ def _require(module: str, install: str) -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise BackendUnavailableError(f"{module} is not installed; pip install {install}")
+        raise BackendUnavailableError.missing(module, install)
 
 
 def _import(module: str, install: str) -> Any:
@@ -165,7 +165,7 @@ def _import(module: str, install: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise BackendUnavailableError(f"{module} is not installed; pip install {install}") from exc
+        raise BackendUnavailableError.missing(module, install) from exc
 
 
 # -- the contract -------------------------------------------------------------------------------
@@ -210,7 +210,8 @@ class Backend(abc.ABC):
     """
 
     framework: str = ""
-    #: Module that must be importable, and what to ``pip install`` to get it.
+    #: Module that must be importable, and what installs it: an extra spelt ``"sedna_lib[torch]"``, or a
+    #: package (see :func:`sedna_lib._version.install_hint`).
     requires: tuple[str, str] | None = None
 
     def __init__(self, estimator: Any, *, model_save_path: str | None = None, model_name: str | None = None,
