@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 
 from .config import parse_key_value_parameters
 from .exceptions import (
+    ClassNotFoundError,
     ConfigError,
     DuplicateRegistrationError,
     NotRegisteredError,
@@ -30,7 +31,7 @@ from .exceptions import (
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
            "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape",
-           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "resolve_callback"]
+           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "get_class", "resolve_callback"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Kind(str, enum.Enum):
     AGGREGATION = "aggregation"
     CLIENT_CHOOSE = "client_choose"
     CALLBACK = "post_process_callback"
-    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling: the key scripts, CRDs and entry points use
+    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling, the key of scripts, CRDs, entry points
     UNSEEN_TASK_DETECT = "unseen_task_detect"
     SEEN_TASK_PROCESSING = "seen_task_processing"
     UNSEEN_TASK_PROCESSING = "unseen_task_processing"
@@ -81,7 +82,7 @@ def _key(kind: KindLike) -> str:
 
 
 def _label(key: str) -> str:
-    """The user-facing name of a kind key (``multi_task_learning`` for Sedna's ``multi_task_learening``)."""
+    """Return the name users see for a kind key (``multi_task_learning`` for ``multi_task_learening``)."""
     return _LABELS.get(key, key)
 
 
@@ -255,7 +256,8 @@ class Registry:
         key = _key(kind)
         with self._lock:
             if name not in self._entries.get(key, {}):
-                raise NotRegisteredError(f"{_label(key)} name {name!r} was not registered", kind=key, name=name)
+                raise NotRegisteredError(f"{_label(key)} name {name!r} was not registered",
+                                         kind=key, name=name)
             del self._entries[key][name]
 
     @contextlib.contextmanager
@@ -353,7 +355,8 @@ class Registry:
             plugin = self._discover(key).get(name)
         if plugin is None:
             known = ", ".join(self.names(key)) or "none"
-            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}", kind=key, name=name)
+            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}",
+                                     kind=key, name=name)
         obj = plugin.load()
         with self._lock:
             return entries.setdefault(name, obj)
@@ -539,6 +542,46 @@ def build_algorithm(registry: Registry, kind: Kind, spec: Any, *, default: str |
 
 
 # -- the one callback resolver -------------------------------------------------------------------
+
+def get_class(kind: KindLike, name: str | None, *, registry: Registry | None = None) -> Any:
+    """Return what is registered as ``(kind, name)``, or raise :class:`ClassNotFoundError` (Sedna's lookup).
+
+    The lookup of Sedna's ``ClassFactory.get_cls`` and of the names a Sedna script passes (callbacks,
+    parsers): the error is also a ``ValueError`` and names the kind and the name in Sedna's words.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str or None
+        The registered name.
+    registry : Registry, default=None
+        Where to look (the default registry when None).
+
+    Returns
+    -------
+    object
+        The registered class or function.
+
+    Raises
+    ------
+    ClassNotFoundError
+        If the name is missing or unknown; the message lists the known names.
+    PluginLoadError
+        If the built-in or plugin that provides the name fails to import.
+    """
+    reg = registry or default_registry
+    key = _key(kind)
+    if name is None:
+        raise ClassNotFoundError(f"can't find class: class type={key}, no class name given; "
+                                 f"known names: {', '.join(reg.names(key)) or 'none'}", kind=key, name=None)
+    try:
+        return reg.get(key, name)
+    except NotRegisteredError as exc:
+        known = ", ".join(reg.names(key)) or "none"
+        raise ClassNotFoundError(f"can't find class type {key} class name {name} in class registry; "
+                                 f"known names: {known}", kind=key, name=name) from exc
+
 
 def resolve_callback(post_process: Any, *, registry: Registry | None = None, instantiate: bool = False,
                      get: Callable[[str], Any] | None = None, label: str = "post_process") -> Any:
