@@ -188,7 +188,6 @@ COMPAT_BELOW_THE_FACE = {
 }
 # Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
 FROM_ENV_FALLBACKS = {
-    "sedna_lib.backends": 1, "sedna_lib.backends.base": 1,
     "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
     "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
     "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,

@@ -298,8 +298,7 @@ def _pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        raise BackendUnavailableError("CSVDataParse needs pandas, which is not installed; "
-                                      "pip install pandas") from None
+        raise BackendUnavailableError.missing("pandas (for CSVDataParse)", "pandas") from None
     return pandas
 
 

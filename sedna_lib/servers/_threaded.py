@@ -79,7 +79,7 @@ def _uvicorn() -> Any:
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError("uvicorn is not installed; pip install sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("uvicorn", "sedna_lib[server]") from exc
     return uvicorn
 
 
