@@ -77,6 +77,11 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     return layers
 
 
+def layer_names(aggregator: Any, update: Any) -> list[str] | None:
+    """Return the layer names error messages use: the update's own, else the aggregator's ``names_``."""
+    return getattr(update, "names", None) or getattr(aggregator, "names_", None)
+
+
 def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]],
                  names: Sequence[str] | None = None, *, who: str = "update") -> None:
     """Check that ``layers`` has exactly the expected number of layers and shapes.
