@@ -11,7 +11,10 @@ import numpy as np
 
 from .._version import install_hint
 from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
-from .base import EstimatorBackend, _cast_like, _is_remote, framework_of, parse_kwargs, split_xy
+from .arrays import cast_like, split_xy
+from .base import framework_of, parse_kwargs
+from .estimator import EstimatorBackend
+from .files import is_remote
 
 __all__ = ["SklearnBackend", "load_skops"]
 
@@ -294,8 +297,8 @@ class SklearnBackend(EstimatorBackend):
             return super().set_weights(weights)
         self._check_weights_supported()
         attrs = self._weight_attrs()
-        arrays = _cast_like(type(self.estimator).__name__, weights, self.get_weights(),
-                            names=[attr for attr, _ in attrs])
+        arrays = cast_like(type(self.estimator).__name__, weights, self.get_weights(),
+                           names=[attr for attr, _ in attrs])
         for (attr, i), arr in zip(attrs, arrays):
             if i is None:
                 setattr(self.estimator, attr, arr.copy())
@@ -374,7 +377,7 @@ class SklearnBackend(EstimatorBackend):
         StorageNotFoundError
             If the file does not exist.
         """
-        if model_url and _is_remote(model_url) and self._native():
+        if model_url and is_remote(model_url) and self._native():
             allow_pickle = False  # pickles from the network can run code
         if self._native():
             kwargs["allow_pickle"] = allow_pickle

@@ -473,7 +473,7 @@ class AggregationServer:
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
                                       ws_max_size=max(int(self.ws_size), self.chunk_size + 65536),
-                                      limits=limits)
+                                      limits=limits, fast_binary_frames=True)
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
