@@ -64,6 +64,18 @@ def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_cl
     xtr, ytr, _, _ = fc.load_data(data)
     local = fc.client_datasets(xtr, ytr, partition, n_clients)[cid]
     est = fc.MLPEstimator(hidden)
+    trained = {"wall": 0.0, "cpu": 0.0, "end": 0.0}
+    train = est.train
+
+    def timed_train(*args, **kwargs):  # training alone, to tell the compute from the transport
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = train(*args, **kwargs)
+        trained["wall"] += time.perf_counter() - w0
+        trained["cpu"] += time.process_time() - c0
+        trained["end"] = time.time()
+        return out
+
+    est.train = timed_train
     backend = set_backend(est)
     client = AggregationClient(url, f"client-{cid}", connect_timeout=120)
     client.connect()
@@ -76,7 +88,9 @@ def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_cl
             os.kill(os.getpid(), signal.SIGKILL)
         r, w = _tcp_bytes(client._ws.socket)
         per_round.append({"round": outcome.round_number, "bytes_sent": outcome.bytes_sent, "rchar": r, "wchar": w,
-                          "rss_mb": _rss_mb()})
+                          "rss_mb": _rss_mb(), "cpu": time.process_time(), "train_cpu": trained["cpu"],
+                          "train_wall": trained["wall"], "train_start": outcome.started_at,
+                          "train_end": trained["end"], "model_at": time.time()})
 
     run_client(backend, client, local, on_round=on_round)
     client.close()
@@ -91,11 +105,19 @@ def run_sedna(npz: str, rounds: int, n_clients: int, hidden: int, partition: str
     from sedna_lib.servers.aggregation import AggregationServer
 
     stamps: list[float] = []
+    timeline: list[dict] = []  # per round: wall-clock times of each update's arrival and of the aggregation
+    arrivals: list[float] = []
 
     class FedAvgTimed(FedAvg):
+        def add(self, update):
+            arrivals.append(time.time())
+            return super().add(update)
+
         def finish(self):
             out = super().finish()
             stamps.append(time.perf_counter())
+            timeline.append({"arrivals": list(arrivals), "aggregated": time.time(), "server_cpu": time.process_time()})
+            arrivals.clear()
             return out
 
     server = AggregationServer(FedAvgTimed(), host="127.0.0.1", http_port=0, exit_round=rounds,
@@ -117,9 +139,95 @@ def run_sedna(npz: str, rounds: int, n_clients: int, hidden: int, partition: str
         server.stop()
     total = time.perf_counter() - started
     weights = server.global_weights_
-    return {"round_seconds": list(np.diff(stamps)), "first_round_seconds": stamps[0] - started,
+    return {"round_seconds": list(np.diff(stamps)), "first_round_seconds": stamps[0] - started, "timeline": timeline,
             "total_seconds": total, "clients": outs, "n_params": fc.n_params(weights),
             "raw_bytes": int(sum(np.asarray(w).nbytes for w in weights))}
+
+
+def _floor_worker(npz: str, cid: int, hidden: int, partition: str, n_clients: int, rounds: int, barrier) -> None:
+    """One process of the compute floor: the same local training as a client, rounds fenced by a barrier."""
+    for k, v in ONE_THREAD.items():
+        os.environ[k] = v
+    xtr, ytr, _, _ = fc.load_data(npz)
+    local = fc.client_datasets(xtr, ytr, partition, n_clients)[cid]
+    est = fc.MLPEstimator(hidden)
+    for r in range(1, rounds + 1):
+        barrier.wait()
+        est.round = r
+        est.train(local)
+    barrier.wait()
+
+
+def run_floor(npz: str, rounds: int, n_clients: int, hidden: int, partition: str = "iid") -> dict:
+    """The compute floor: the clients' local trainings alone, one process each, all starting each round together.
+
+    No transport and no aggregation: a round is the time from the barrier that starts it to the
+    one its last trainer reaches, so it is what the same processes on the same cores need to train.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(n_clients + 1)
+    saved = {k: os.environ.get(k) for k in ONE_THREAD}
+    os.environ.update(ONE_THREAD)  # the spawned interpreters start with one BLAS thread
+    try:
+        procs = [ctx.Process(target=_floor_worker, args=(npz, c, hidden, partition, n_clients, rounds, barrier))
+                 for c in range(n_clients)]
+        for p in procs:
+            p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    stamps = []
+    try:
+        for _ in range(rounds + 1):
+            barrier.wait(timeout=600)
+            stamps.append(time.perf_counter())
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.kill()
+    # round 1 is skipped as in the runs (first-touch of the model's pages)
+    return {"round_seconds": list(np.diff(stamps))[1:]}
+
+
+def breakdown(run: dict) -> dict:
+    """Where a sedna_lib round goes (rounds 2..R, medians), from the server's and the clients' clocks.
+
+    ``to_first_training``: aggregation done -> the first trainer starts training on the new model
+    (encode, send, receive, decode); ``training_span``: first trainer starts -> last trainer ends;
+    ``last_upload``: last trainer ends -> its update is in the server's aggregate (encode, send,
+    receive, reassemble, decode, add); ``aggregate``: last update in -> aggregation done. The four
+    add up to the round. CPU seconds per round: the server process, and all clients together,
+    training and the rest (their transport).
+    """
+    tl = run["timeline"]
+    rows = {c["cid"]: {r["round"]: r for r in c["rounds"]} for c in run["clients"]}
+    out: dict[str, list[float]] = {k: [] for k in ("to_first_training", "training_span", "last_upload",
+                                                   "aggregate", "server_cpu", "clients_train_cpu",
+                                                   "clients_other_cpu")}
+    for r in range(2, len(tl) + 1):
+        prev, cur = tl[r - 2], tl[r - 1]
+        try:
+            this = [rows[c][r] for c in rows]
+            before = [rows[c][r - 1] for c in rows]
+        except KeyError:
+            continue  # a client missed a round
+        starts = [x["train_start"] for x in this]
+        ends = [x["train_end"] for x in this]
+        out["to_first_training"].append(min(starts) - prev["aggregated"])
+        out["training_span"].append(max(ends) - min(starts))
+        out["last_upload"].append(max(cur["arrivals"]) - max(ends))
+        out["aggregate"].append(cur["aggregated"] - max(cur["arrivals"]))
+        out["server_cpu"].append(cur["server_cpu"] - prev["server_cpu"])
+        train = sum(x["train_cpu"] - y["train_cpu"] for x, y in zip(this, before))
+        out["clients_train_cpu"].append(train)
+        out["clients_other_cpu"].append(sum(x["cpu"] - y["cpu"] for x, y in zip(this, before)) - train)
+    return {k: fc.median(v) for k, v in out.items() if v}
 
 
 def wire_summary(run: dict) -> dict:
@@ -179,7 +287,9 @@ def main(argv: list[str] | None = None) -> dict:
     for rep in range(args.reps):
         ours = run_sedna(npz, args.rounds, args.clients, args.hidden, args.partition)
         wire = wire_summary(ours)
+        floor = run_floor(npz, args.rounds, args.clients, args.hidden, args.partition)
         entry = {"sedna_lib_round_s": fc.median(ours["round_seconds"]),
+                 "floor_round_s": fc.median(floor["round_seconds"]), "breakdown": breakdown(ours),
                  "sedna_lib_first_round_s": ours["first_round_seconds"], "sedna_lib_total_s": ours["total_seconds"],
                  "wire": wire, "n_params": ours["n_params"],
                  "client_imported_torch": any(c["torch_imported"] for c in ours["clients"])}
@@ -191,7 +301,8 @@ def main(argv: list[str] | None = None) -> dict:
                           "flower_accuracy": fl["accuracy"][-1]})
         reps.append(entry)
         print(f"rep {rep + 1}/{args.reps}: sedna_lib {entry['sedna_lib_round_s']:.3f} s/round"
-              + (f", Flower {entry['flower_round_s']:.3f} s/round" if "flower_round_s" in entry else ""), flush=True)
+              + (f", Flower {entry['flower_round_s']:.3f} s/round" if "flower_round_s" in entry else "")
+              + f", compute floor {entry['floor_round_s']:.3f} s/round (load {os.getloadavg()[0]:.1f})", flush=True)
     # compute-only reference: the same 10 local trainings, sequentially in one process
     xtr, ytr, _, _ = fc.load_data(npz)
     data = fc.client_datasets(xtr, ytr, args.partition, args.clients)
@@ -206,8 +317,12 @@ def main(argv: list[str] | None = None) -> dict:
               "client_rss_growth_mb_max"):
         summary[k] = fc.median(r["wire"][k] for r in reps)
     summary["compute_only_sequential_s"] = compute_s
+    summary["breakdown"] = {k: fc.median(r["breakdown"][k] for r in reps) for k in reps[0]["breakdown"]}
+    # the transport share: what a round costs beyond the clients' training on the same cores
+    summary["sedna_lib_transport_s"] = summary["sedna_lib_round_s"] - summary["floor_round_s"]
     if "flower_round_s" in summary:
         summary["speedup_vs_flower"] = summary["flower_round_s"] / summary["sedna_lib_round_s"]
+        summary["flower_transport_s"] = summary["flower_round_s"] - summary["floor_round_s"]
     raw = reps[0]["wire"]["raw_bytes"]
     rows = [["sedna_lib (websocket, binary chunks)", f"{summary['sedna_lib_round_s']:.3f} s",
              f"{summary['sedna_lib_first_round_s']:.2f} s", f"{summary['uplink_ratio']:.4f}",
@@ -220,8 +335,21 @@ def main(argv: list[str] | None = None) -> dict:
     print(fc.table(["run", "per round (rounds 2..R)", "start to first round", "uplink bytes / raw",
                     "downlink bytes / raw"], rows))
     print(f"compute alone (10 local trainings, one process): {compute_s:.3f} s")
+    floor_s = summary["floor_round_s"]
+    print(f"compute floor ({args.clients} training processes, rounds fenced by a barrier, no transport): "
+          f"{floor_s:.3f} s/round")
+    print(f"transport share (round - floor): sedna_lib {summary['sedna_lib_transport_s']:.3f} s "
+          f"({summary['sedna_lib_transport_s'] / summary['sedna_lib_round_s']:.0%} of its round)"
+          + (f", Flower {summary['flower_transport_s']:.3f} s "
+             f"({summary['flower_transport_s'] / summary['flower_round_s']:.0%})" if "flower_transport_s" in summary
+             else ""))
+    b = summary["breakdown"]
+    print(f"sedna_lib round, medians: aggregated -> first training {b['to_first_training']:.3f} s, training span "
+          f"{b['training_span']:.3f} s, last training end -> its update added {b['last_upload']:.3f} s, last "
+          f"update -> aggregated {b['aggregate']:.3f} s; CPU per round: server {b['server_cpu']:.3f} s, clients "
+          f"training {b['clients_train_cpu']:.3f} s, clients other {b['clients_other_cpu']:.3f} s")
     if "speedup_vs_flower" in summary:
-        print(f"Flower / sedna_lib per round: {summary['speedup_vs_flower']:.2f}x (bar: >= 1.5x)")
+        print(f"Flower / sedna_lib per round: {summary['speedup_vs_flower']:.2f}x (bar: >= 3x)")
     print(f"client RSS growth over the rounds: at most {summary['client_rss_growth_mb_max']:.1f} MB; "
           f"torch imported by a client: {any(r['client_imported_torch'] for r in reps)}")
     print(f"Sedna JSON update for this model: {js['json_bytes'] / 2**20:.1f} MiB "

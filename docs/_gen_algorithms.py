@@ -160,8 +160,9 @@ def render() -> str:
         names = registry.names(kind)
         if not names:
             continue
-        lines += [f"## {kind.value}", "",
-                  f"`Kind.{kind.name}`, entry-point group `sedna_lib.{kind.value}`: "
+        sedna_key = "" if kind.label == kind.value else f" (Sedna's spelling `{kind.value}` is accepted too)"
+        lines += [f"## {kind.label}", "",
+                  f"`Kind.{kind.name}`{sedna_key}, entry-point group `sedna_lib.{kind.value}`: "
                   + ", ".join(f"`{n}`" for n in names) + ".", ""]
         for name in names:
             lines += _entry(name, registry.get(kind, name))

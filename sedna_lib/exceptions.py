@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "RegistryError",
     "NotRegisteredError",
+    "ClassNotFoundError",
     "DuplicateRegistrationError",
     "PluginLoadError",
     "ParameterError",
@@ -70,6 +71,10 @@ class NotRegisteredError(RegistryError):
     """No entry of that kind is registered under that name; the message lists the known names."""
 
 
+class ClassNotFoundError(NotRegisteredError, ValueError):
+    """A class lookup by kind and name found nothing (a ``ValueError`` too, as Sedna's ``ClassFactory`` raised)."""
+
+
 class DuplicateRegistrationError(RegistryError):
     """A name is already registered for that kind."""
 
@@ -92,6 +97,33 @@ class BackendError(SednaError):
 
 class BackendUnavailableError(BackendError, ImportError):
     """The framework a backend needs is not installed; the message names the extra to install."""
+
+    @classmethod
+    def missing(cls, what: str, install: str, note: str = "") -> BackendUnavailableError:
+        """Build the error for a missing package, saying how to install it.
+
+        Parameters
+        ----------
+        what : str
+            What is missing (``'torch'``, ``'the ray engine needs Ray, which'``).
+        install : str
+            What installs it: an extra spelt ``'sedna_lib[torch]'``, or a package.
+        note : str, default=''
+            Appended in parentheses (an alternative, or why it is needed).
+
+        Returns
+        -------
+        BackendUnavailableError
+            ``"<what> is not installed; pip install ..."``.
+
+        Examples
+        --------
+        >>> str(BackendUnavailableError.missing("mindspore", "mindspore"))
+        'mindspore is not installed; pip install mindspore'
+        """
+        from ._version import install_hint
+
+        return cls(f"{what} is not installed; {install_hint(install)}" + (f" ({note})" if note else ""))
 
 
 class StorageError(SednaError, OSError):

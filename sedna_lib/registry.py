@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 
 from .config import parse_key_value_parameters
 from .exceptions import (
+    ClassNotFoundError,
     ConfigError,
     DuplicateRegistrationError,
     NotRegisteredError,
@@ -30,7 +31,7 @@ from .exceptions import (
 
 __all__ = ["Kind", "Plugin", "Registry", "default_registry", "register", "get", "create", "names",
            "is_registered", "coerce_params", "parse_kwargs", "accepts", "signature_shape",
-           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "resolve_callback"]
+           "AlgorithmSpec", "parse_spec", "build", "build_algorithm", "get_class", "resolve_callback"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Kind(str, enum.Enum):
     AGGREGATION = "aggregation"
     CLIENT_CHOOSE = "client_choose"
     CALLBACK = "post_process_callback"
-    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling: it is the registry key
+    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling, the key of scripts, CRDs, entry points
     UNSEEN_TASK_DETECT = "unseen_task_detect"
     SEEN_TASK_PROCESSING = "seen_task_processing"
     UNSEEN_TASK_PROCESSING = "unseen_task_processing"
@@ -56,12 +57,33 @@ class Kind(str, enum.Enum):
     DATASET = "data_process"
     REID = "reid"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Kind | None:
+        key = _SPELLINGS.get(value) if isinstance(value, str) else None
+        return None if key is None else cls(key)
+
+    @property
+    def label(self) -> str:
+        """The name shown to users: the value, spelt correctly where Sedna's key is misspelt."""
+        return _LABELS.get(self.value, self.value)
+
+
+#: Correct spelling -> Sedna's key, for keys Sedna misspelt; both spellings are accepted everywhere.
+_SPELLINGS = {"multi_task_learning": Kind.MULTI_TASK_LEARNING.value}
+_LABELS = {key: label for label, key in _SPELLINGS.items()}
 
 KindLike = Union[Kind, str]
 
 
 def _key(kind: KindLike) -> str:
-    return kind.value if isinstance(kind, Kind) else str(kind)
+    if isinstance(kind, Kind):
+        return kind.value
+    return _SPELLINGS.get(str(kind), str(kind))
+
+
+def _label(key: str) -> str:
+    """Return the name users see for a kind key (``multi_task_learning`` for ``multi_task_learening``)."""
+    return _LABELS.get(key, key)
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,7 @@ class Plugin:
                 obj = getattr(obj, part)
         except Exception as exc:  # any import-time failure of a plugin is reported the same way
             raise PluginLoadError(
-                f"{self.kind} plugin {self.name!r} ({self.value}) failed to load: {exc}",
+                f"{_label(self.kind)} plugin {self.name!r} ({self.value}) failed to load: {exc}",
                 kind=self.kind, name=self.name) from exc
         return obj
 
@@ -211,7 +233,7 @@ class Registry:
                 taken = plugin is not None and f"{obj.__module__}:{obj.__qualname__}" != plugin.value
             if taken and not override:
                 raise DuplicateRegistrationError(
-                    f"{key} name {reg_name!r} is already registered; pick another name "
+                    f"{_label(key)} name {reg_name!r} is already registered; pick another name "
                     f"(prefix it with your package) or pass override=True", kind=key, name=reg_name)
             entries[reg_name] = obj
         return obj
@@ -234,7 +256,8 @@ class Registry:
         key = _key(kind)
         with self._lock:
             if name not in self._entries.get(key, {}):
-                raise NotRegisteredError(f"{key} name {name!r} was not registered", kind=key, name=name)
+                raise NotRegisteredError(f"{_label(key)} name {name!r} was not registered",
+                                         kind=key, name=name)
             del self._entries[key][name]
 
     @contextlib.contextmanager
@@ -332,7 +355,8 @@ class Registry:
             plugin = self._discover(key).get(name)
         if plugin is None:
             known = ", ".join(self.names(key)) or "none"
-            raise NotRegisteredError(f"no {key} named {name!r}; known names: {known}", kind=key, name=name)
+            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}",
+                                     kind=key, name=name)
         obj = plugin.load()
         with self._lock:
             return entries.setdefault(name, obj)
@@ -366,7 +390,7 @@ class Registry:
             If a parameter is unknown or cannot be converted.
         """
         cls = self.get(kind, name)
-        return cls(**coerce_params(cls, params, label=f"{_key(kind)} {name!r}"))
+        return cls(**coerce_params(cls, params, label=f"{_label(_key(kind))} {name!r}"))
 
 
 # -- the spec -> algorithm door ------------------------------------------------------------------
@@ -463,7 +487,7 @@ def build(registry: Registry, kind: Kind, spec: AlgorithmSpec, **context: Any) -
         If a parameter is unknown or ill-typed.
     """
     cls = registry.get(kind, spec.method)
-    params = coerce_params(cls, dict(spec.params), label=f"{kind.value} {spec.method!r}")
+    params = coerce_params(cls, dict(spec.params), label=f"{kind.label} {spec.method!r}")
     extra = {k: v for k, v in context.items() if k not in params and accepts(cls, k)}
     return cls(**params, **extra)
 
@@ -518,6 +542,46 @@ def build_algorithm(registry: Registry, kind: Kind, spec: Any, *, default: str |
 
 
 # -- the one callback resolver -------------------------------------------------------------------
+
+def get_class(kind: KindLike, name: str | None, *, registry: Registry | None = None) -> Any:
+    """Return what is registered as ``(kind, name)``, or raise :class:`ClassNotFoundError` (Sedna's lookup).
+
+    The lookup of Sedna's ``ClassFactory.get_cls`` and of the names a Sedna script passes (callbacks,
+    parsers): the error is also a ``ValueError`` and names the kind and the name in Sedna's words.
+
+    Parameters
+    ----------
+    kind : Kind or str
+        The kind.
+    name : str or None
+        The registered name.
+    registry : Registry, default=None
+        Where to look (the default registry when None).
+
+    Returns
+    -------
+    object
+        The registered class or function.
+
+    Raises
+    ------
+    ClassNotFoundError
+        If the name is missing or unknown; the message lists the known names.
+    PluginLoadError
+        If the built-in or plugin that provides the name fails to import.
+    """
+    reg = registry or default_registry
+    key = _key(kind)
+    if name is None:
+        raise ClassNotFoundError(f"can't find class: class type={key}, no class name given; "
+                                 f"known names: {', '.join(reg.names(key)) or 'none'}", kind=key, name=None)
+    try:
+        return reg.get(key, name)
+    except NotRegisteredError as exc:
+        known = ", ".join(reg.names(key)) or "none"
+        raise ClassNotFoundError(f"can't find class type {key} class name {name} in class registry; "
+                                 f"known names: {known}", kind=key, name=name) from exc
+
 
 def resolve_callback(post_process: Any, *, registry: Registry | None = None, instantiate: bool = False,
                      get: Callable[[str], Any] | None = None, label: str = "post_process") -> Any:

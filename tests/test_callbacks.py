@@ -76,3 +76,12 @@ def test_a_registered_function_is_kept_under_both_rules():
 
     assert resolve_callback("inc", registry=reg)(1) == 2
     assert resolve_callback("inc", registry=reg, instantiate=True)(1) == 2
+
+
+def test_an_unknown_parser_func_is_sednas_value_error_without_the_face(wrap_registered):
+    from sedna_lib.exceptions import ClassNotFoundError as CoreClassNotFoundError
+
+    with pytest.raises(CoreClassNotFoundError, match="post_process_callback class name nope") as info:
+        parse._resolve_func("nope")
+
+    assert isinstance(info.value, ValueError) and ClassNotFoundError is CoreClassNotFoundError

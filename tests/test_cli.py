@@ -151,3 +151,27 @@ def test_kb_serves_the_knowledge_base_with_its_database_in_the_save_dir(tmp_path
         proc.wait(10)
     assert (save_dir / "model.bin").read_bytes() == b"weights"
     assert (save_dir / "lifelong_kb.sqlite3").exists() and not (tmp_path / "lifelong_kb.sqlite3").exists()
+
+
+def test_algorithms_show_the_correct_spelling_of_sedna_misspelt_kind(capsys):
+    assert main(["algorithms", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert "TaskDefinitionByDataAttr" in listing["multi_task_learning"]
+    assert "multi_task_learening" not in listing
+    with pytest.raises(SystemExit):
+        main(["algorithms", "--help"])
+    assert "multi_task_learening" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spelling", ["multi_task_learning", "multi_task_learening"])
+def test_algorithms_kind_accepts_both_spellings(spelling, capsys):
+    assert main(["algorithms", "--kind", spelling, "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["multi_task_learning"]
+
+
+def test_algorithms_unknown_kind_lists_correct_names(capsys):
+    with pytest.raises(SystemExit):
+        main(["algorithms", "--kind", "nope"])
+    err = capsys.readouterr().err
+    assert "unknown kind 'nope'" in err and "multi_task_learning" in err
+    assert "multi_task_learening" not in err

@@ -126,3 +126,14 @@ def test_entry_points_are_listed_without_importing():
 def test_entry_point_name_cannot_be_taken_by_another_class():
     with pytest.raises(DuplicateRegistrationError):
         default_registry.register(Kind.BACKEND, "torch", Miner)
+
+
+@pytest.mark.parametrize("spelling", ["multi_task_learning", "multi_task_learening"])
+def test_sedna_misspelt_kind_is_accepted_but_errors_show_the_correct_name(spelling):
+    with pytest.raises(NotRegisteredError, match="no multi_task_learning named 'Nope'") as info:
+        default_registry.get(spelling, "Nope")
+    assert "learening" not in str(info.value)
+    assert "TaskDefinitionBySVC" in default_registry.names(spelling)
+    assert Kind(spelling) is Kind.MULTI_TASK_LEARNING
+    assert Kind.MULTI_TASK_LEARNING.label == "multi_task_learning"
+    assert Kind.MULTI_TASK_LEARNING.value == "multi_task_learening"  # Sedna's key stays the entry-point group

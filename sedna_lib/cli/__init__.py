@@ -236,6 +236,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(argv)
 
 
+def _kind_name(text: str) -> str:
+    """Parse ``--kind``: a kind's name, ours or Sedna's spelling."""
+    from ..registry import Kind
+
+    try:
+        return Kind(text).value
+    except ValueError:
+        known = ", ".join(kind.label for kind in Kind)
+        raise argparse.ArgumentTypeError(f"unknown kind {text!r}; known kinds: {known}") from None
+
+
 def _cmd_algorithms(args: argparse.Namespace) -> int:
     from ..registry import Kind, default_registry
 
@@ -254,9 +265,9 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
                 entries[name] = {"class": f"{obj.__module__}.{obj.__qualname__}",
                                  "summary": text["summary"], "references": text["references"],
                                  "parameters": params}
-            listing[kind.value] = entries
+            listing[kind.label] = entries
         else:
-            listing[kind.value] = names
+            listing[kind.label] = names
     if args.json:
         print(json.dumps(listing, indent=2, default=repr))
     else:
@@ -442,9 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ..registry import Kind
 
-    kinds = [kind.value for kind in Kind]
+    kinds = [kind.label for kind in Kind]
     p = _add(sub, "algorithms", _cmd_algorithms, "list the registered algorithms and backends")
-    p.add_argument("--kind", choices=kinds, metavar="KIND", help=f"only this kind, of: {', '.join(kinds)}")
+    # Sedna's spellings of a kind are accepted too (Kind() maps them), but only ours are shown
+    p.add_argument("--kind", type=_kind_name, metavar="KIND", help=f"only this kind, of: {', '.join(kinds)}")
     p.add_argument("--details", action="store_true",
                    help="load each one and show its summary, references and parameters")
     p.add_argument("--json", action="store_true", help="print JSON")

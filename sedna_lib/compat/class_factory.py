@@ -7,8 +7,8 @@ import warnings
 from types import ModuleType
 from typing import Any, Callable
 
-from ..exceptions import NotRegisteredError, PluginLoadError, SednaWarning
-from ..registry import Registry, default_registry
+from ..exceptions import ClassNotFoundError, PluginLoadError, SednaWarning
+from ..registry import Registry, default_registry, get_class
 
 __all__ = ["ClassType", "ClassFactory", "ClassNotFoundError"]
 
@@ -28,10 +28,6 @@ class ClassType:
     UTP = "unseen_task_processing"
     KM = "knowledge_management"
     STP = "seen_task_processing"
-
-
-class ClassNotFoundError(NotRegisteredError, ValueError):
-    """No class of that type and name is registered (a ``ValueError``, as Sedna raised)."""
 
 
 def _kind(type_name: Any) -> str:
@@ -169,15 +165,4 @@ class ClassFactory:
         PluginLoadError
             If the built-in or plugin that provides the name fails to import.
         """
-        kind = _kind(type_name)
-        if t_cls_name is None:
-            raise ClassNotFoundError(f"can't find class: class type={kind}, no class name given; "
-                                     f"known names: {', '.join(cls.registry.names(kind)) or 'none'}",
-                                     kind=kind, name=None)
-        try:
-            return cls.registry.get(kind, t_cls_name)
-        except NotRegisteredError as exc:
-            known = ", ".join(cls.registry.names(kind)) or "none"
-            raise ClassNotFoundError(f"can't find class type {kind} class name {t_cls_name} in class "
-                                     f"registry; known names: {known}",
-                                     kind=kind, name=t_cls_name) from exc
+        return get_class(_kind(type_name), t_cls_name, registry=cls.registry)

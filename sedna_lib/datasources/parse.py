@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import pickle
@@ -21,7 +22,8 @@ from ..exceptions import (
     StorageError,
     StorageNotFoundError,
 )
-from ..registry import resolve_callback
+from ..context import resolve
+from ..registry import Kind, get_class, resolve_callback
 from ..storage import StorageRouter, strip_file_scheme
 
 __all__ = [
@@ -41,13 +43,9 @@ _is_remote = StorageRouter.is_remote
 
 
 def _resolve_func(func: Any) -> Callable[..., Any] | None:
-    """Keep a callable; look a name up as ``ClassType.CALLBACK`` and instantiate it (Sedna's rule)."""
-    import functools
-
-    from ..compat.class_factory import ClassFactory, ClassType
-
+    """Keep a callable; look a name up as ``Kind.CALLBACK`` and instantiate it (Sedna's rule)."""
     return resolve_callback(func, instantiate=True, label="func",
-                            get=functools.partial(ClassFactory.get_cls, ClassType.CALLBACK))
+                            get=functools.partial(get_class, Kind.CALLBACK))
 
 
 def _to_array(items: list[Any]) -> np.ndarray:
@@ -300,8 +298,7 @@ def _pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        raise BackendUnavailableError("CSVDataParse needs pandas, which is not installed; "
-                                      "pip install pandas") from None
+        raise BackendUnavailableError.missing("pandas (for CSVDataParse)", "pandas") from None
     return pandas
 
 
@@ -750,11 +747,7 @@ class JSONMetaDataParse(BaseDataSource):
 def _local_copy(url: str, context: Any) -> str:
     if not _is_remote(url):
         return url
-    if context is None:
-        from ..context import Context
-
-        context = Context.from_env()
-    return context.storage.download(url)
+    return resolve(context).storage.download(url)
 
 
 def _numeric(values: list[str]) -> np.ndarray:

@@ -59,8 +59,8 @@ def _crypto() -> Any:
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
         from Cryptodome.Protocol.SecretSharing import Shamir
     except ImportError:
-        raise BackendUnavailableError("secure aggregation needs cryptography and pycryptodomex; "
-                                      "pip install sedna_lib[secagg]") from None
+        raise BackendUnavailableError.missing(
+            "cryptography or pycryptodomex (for secure aggregation)", "sedna_lib[secagg]") from None
     names = dict(hashes=hashes, serialization=serialization, X25519PrivateKey=X25519PrivateKey,
                  X25519PublicKey=X25519PublicKey, Cipher=Cipher, algorithms=algorithms, AESGCM=AESGCM,
                  HKDF=HKDF, Shamir=Shamir)

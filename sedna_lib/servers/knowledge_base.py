@@ -20,6 +20,8 @@ import time
 import urllib.parse
 from typing import Any
 
+from ..config import Config
+from ..context import resolve_config
 from ..exceptions import ConfigError, DataError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
@@ -28,6 +30,7 @@ from ..storage.local import atomic_path
 from ._app import (
     ERROR_RESPONSES,
     HTTPError,
+    LargeRequestGate,
     RequestStats,
     ServerLimits,
     check_token,
@@ -491,7 +494,7 @@ def _download_path(name: str) -> str:
 
 
 def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
-               max_bytes: int = 64 * 1024 * 1024) -> Any:
+               max_bytes: int = 64 * 1024 * 1024, limits: ServerLimits | None = None) -> Any:
     """Build the FastAPI application of the knowledge base.
 
     Parameters
@@ -501,7 +504,10 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     token : str, default=None
         Shared bearer token; None leaves the server open (as Sedna's).
     max_bytes : int, default=64 MiB
-        Largest accepted request body (413 beyond).
+        Largest accepted request body (413 beyond); it wins over ``limits.max_request_bytes``.
+    limits : ServerLimits, default=None
+        Body deadline (408 beyond ``body_timeout``) and large-request cap (``max_large_requests``
+        large bodies at once, others 503 after waiting ``body_timeout``); ``ServerLimits()`` when None.
 
     Returns
     -------
@@ -513,6 +519,9 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     from starlette.responses import FileResponse, JSONResponse, Response
 
     app = fa.FastAPI(title="sedna_lib knowledge base")
+    limits = ServerLimits.resolve(limits, max_bytes)
+    max_bytes = limits.max_request_bytes
+    gate = LargeRequestGate(limits)
     stats = RequestStats()
     app.state.stats = stats
     app.state.store = store
@@ -544,8 +553,13 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         stats.count_status(response.status_code)
         return response
 
+    async def _body(request: Request) -> bytes:
+        body = await read_body(request, max_bytes, timeout=limits.body_timeout, gate=gate)
+        request.state.holds_gate = gate.is_large(len(body))  # released once the handler is done
+        return body
+
     async def _form(request: Request) -> Any:
-        request._body = await read_body(request, max_bytes)  # starlette's form() reuses a read body
+        request._body = await _body(request)  # starlette's form() reuses a read body
         try:
             return await request.form(max_part_size=max_bytes)
         except TypeError:  # older starlette without max_part_size
@@ -557,6 +571,9 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
                 return await fn(request)
             except HTTPError as exc:
                 return error_response(exc.status, exc.message)
+            finally:
+                if getattr(request.state, "holds_gate", False):
+                    gate.release()
         wrapper.__name__ = fn.__name__
         wrapper.__annotations__ = {"request": Request}  # resolved class: FastAPI then injects the request
         return wrapper
@@ -595,7 +612,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     @app.post("/knowledgebase/update/status", **_OPENAPI["status"])
     @_handle
     async def update_status(request: Request) -> Any:
-        body = await read_body(request, max_bytes)
+        body = await _body(request)
         try:
             doc = json.loads(body)
             if not isinstance(doc, dict):
@@ -687,8 +704,9 @@ class KBServer:
         Accept original Sedna trainers' pickled indexes and publish theirs pickled
         (``SEDNA_LEGACY_PICKLE``; see :class:`KnowledgeBaseStore`).
     limits : ServerLimits, default=None
-        Request-head deadline, keep-alive and connection cap (``SEDNA_HTTP_*``; the defaults of
-        ``ServerLimits`` when None).
+        Request-head and body deadlines, keep-alive, connection cap and large-request cap
+        (``SEDNA_HTTP_*``; the defaults of ``ServerLimits`` when None); ``max_bytes`` wins over
+        its ``max_request_bytes``.
     """
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 9020, workers: int = 1, save_dir: str = "",
@@ -709,6 +727,34 @@ class KBServer:
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
 
+    @classmethod
+    def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None,
+                    save_dir: str | None = None) -> KBServer:
+        """Build the server a deployment describes: address, folder, database, token, TLS and limits.
+
+        ``KnowledgeBaseServer`` gives the bind address (default ``0.0.0.0:9020``),
+        ``KnowledgeBasePath`` the folder, ``KB_URL`` the SQLite database, ``SEDNA_AUTH_TOKEN`` an
+        optional token and ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` HTTPS.
+
+        Parameters
+        ----------
+        config : Config
+            The configuration to serve with.
+        host, port, save_dir : optional
+            Override the configuration.
+
+        Returns
+        -------
+        KBServer
+            The server, not started.
+        """
+        cfg_host, cfg_port = parse_bind(config.knowledge_base_server)
+        return cls(host or cfg_host, cfg_port if port is None else port,
+                   save_dir=save_dir or config.knowledge_base_path,
+                   db_url=config.kb_url, token=config.auth_token, max_bytes=config.max_request_bytes,
+                   ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
+                   legacy_pickle=config.legacy_pickle, limits=ServerLimits.from_config(config))
+
     def create_app(self) -> Any:
         """Build the application.
 
@@ -724,7 +770,7 @@ class KBServer:
             db_path = os.path.join(save_dir, db_path)
             os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
         store = KnowledgeBaseStore(save_dir, db_path, legacy_pickle=self.legacy_pickle)
-        return create_app(store, token=self.token, max_bytes=self.max_bytes)
+        return create_app(store, token=self.token, max_bytes=self.max_bytes, limits=self.limits)
 
     def run_in_thread(self) -> Any:
         """Start serving in a background thread.
@@ -756,32 +802,25 @@ class KBServer:
                 log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
 
 
-def main(host: str | None = None, port: int | None = None, save_dir: str | None = None) -> int:
-    """Run the knowledge-base server from the environment (Sedna's ``run_kb.main``).
+def main(host: str | None = None, port: int | None = None, save_dir: str | None = None, *,
+         config: Config | None = None) -> int:
+    """Run the knowledge-base server the configuration describes (Sedna's ``run_kb.main``).
 
-    ``KnowledgeBaseServer`` gives the bind address (default ``0.0.0.0:9020``),
-    ``KnowledgeBasePath`` the folder, ``KB_URL`` the SQLite database, ``SEDNA_AUTH_TOKEN`` an
-    optional token and ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` HTTPS.
+    See :meth:`KBServer.from_config` for the variables it reads.
 
     Parameters
     ----------
     host, port, save_dir : optional
-        Override the environment.
+        Override the configuration.
+    config : Config, default=None
+        The configuration; read from the environment when omitted.
 
     Returns
     -------
     int
         0 when the server stops.
     """
-    from ..config import Config
-
-    cfg = Config.from_env()
-    env_host, env_port = parse_bind(cfg.knowledge_base_server)
-    KBServer(host or env_host, env_port if port is None else port,
-             save_dir=save_dir or cfg.knowledge_base_path,
-             db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
-             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle,
-             limits=ServerLimits.from_config(cfg)).start()
+    KBServer.from_config(resolve_config(config), host=host, port=port, save_dir=save_dir).start()
     return 0
 
 

@@ -589,8 +589,8 @@ class Reassembler:
 
     A chunk header declares the message's size and chunk count; both are checked against the
     limit and against the first chunk's length before anything is allocated, and the buffer is
-    reserved for what has arrived (1 MiB, or twice the first chunk), then grown with the data (never
-    more than twice what arrived):
+    reserved for the first chunks (1 MiB, or four times the first chunk: a model of up to four chunks
+    is written once, in place), then grown with the data (never more than four times what arrived):
     a header claiming 2 GiB reserves nothing like 2 GiB.
 
     Parameters
@@ -691,8 +691,8 @@ class Reassembler:
         if count < 1 or first <= 0 or (count - 1) * first >= size or count * first < size:
             raise ProtocolError(f"chunk header does not add up: {count} chunks of {first} bytes cannot "
                                 f"make a message of {size} bytes")
-        # room for the first chunks only, grown as the rest arrive: a header's claim reserves nothing
-        self._buf = np.empty(min(size, max(2 * first, _INITIAL_RESERVE)), dtype=np.uint8)
+        # room for the first four chunks only, grown as the rest arrive: a header's claim reserves nothing
+        self._buf = np.empty(min(size, max(4 * first, _INITIAL_RESERVE)), dtype=np.uint8)
         self._id, self._next, self._count, self._size, self._pos = msg_id, 0, count, size, 0
 
     @staticmethod

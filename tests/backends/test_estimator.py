@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from sedna_lib.backends import EstimatorBackend, parse_kwargs
-from sedna_lib.backends.base import framework_of, instantiate, is_factory, remove_path_prefix, split_xy
+from sedna_lib.backends.arrays import split_xy
+from sedna_lib.backends.base import framework_of, instantiate, is_factory
+from sedna_lib.backends.files import remove_path_prefix
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import BackendError, StorageNotFoundError
@@ -283,6 +285,39 @@ def test_a_remote_model_save_path_is_the_upload_and_download_target(s3_config, t
 
     assert url == "s3://backend-tests/auto/model_finetune_.pkl"
     assert fresh.estimator.loaded == "weights"
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("config", [Config(model_url="s3://backend-tests/ctx/"), {"model_url": "s3://backend-tests/ctx/"}],
+                         ids=["Config", "mapping"])
+def test_a_backend_given_a_context_uploads_to_that_contexts_storage(config, s3_config, tmp_path, monkeypatch):
+    # the environment names another store; the backend must use the context it was given
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ACCESS_KEY_ID", "someone-else")
+    monkeypatch.chdir(tmp_path)
+    context = Context(config=s3_config)
+    client = context.storage.s3._client()
+    if not client.bucket_exists("backend-tests"):
+        client.make_bucket("backend-tests")
+    from sedna_lib.backends import set_backend
+
+    backend = set_backend(SednaEstimator, config, context=context)
+    url = backend.save()
+
+    assert backend.context is context
+    assert url == "s3://backend-tests/ctx/model_finetune_.pkl"
+    assert client.stat_object("backend-tests", "ctx/model_finetune_.pkl").size > 0
+
+
+def test_a_backend_given_no_context_reads_the_environment_when_it_uploads(tmp_path, monkeypatch):
+    from sedna_lib.exceptions import StorageError
+
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MAX_RETRIES", "0")
+    backend = EstimatorBackend(SednaEstimator, model_save_path=str(tmp_path))
+
+    with pytest.raises(StorageError, match="127.0.0.1:9"):
+        backend.save("s3://nowhere/models/")
 
 
 def test_set_backend_passes_model_url_and_name_from_config(tmp_path):

@@ -323,3 +323,57 @@ def test_the_knowledge_base_cuts_off_a_silent_connection_too(tmp_path):
         threaded.stop()
 
     assert took is not None and took < 3
+
+
+@pytest.fixture
+def kb_server(tmp_path):
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    limits = QUICK.replace(large_request_bytes=1024, max_large_requests=1)
+    kb = KBServer("127.0.0.1", 0, save_dir=str(tmp_path), db_url="sqlite:///kb.sqlite3", max_bytes=64 * 1024,
+                  limits=limits)
+    threaded = kb.run_in_thread()
+    try:
+        yield threaded
+    finally:
+        threaded.stop()
+
+
+def _kb_upload(srv, data, name="m.bin"):
+    return requests.post(srv.url + "/knowledgebase/file/upload", files={"file": (name, data)}, timeout=10)
+
+
+@pytest.mark.parametrize("path", ["/knowledgebase/file/upload", "/knowledgebase/update",
+                                  "/knowledgebase/update/status"])
+def test_the_knowledge_base_answers_a_stalled_body_with_408_and_keeps_serving(kb_server, path):
+    sock = _raw(kb_server, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 100\r\n\r\n{\"st".encode())
+    started = time.monotonic()
+    reply = _read_reply(sock)
+
+    assert reply.startswith(b"HTTP/1.1 408") and b"SEDNA_HTTP_BODY_TIMEOUT" in reply
+    assert time.monotonic() - started < 5
+    assert _kb_upload(kb_server, b"after").status_code == 200
+
+
+def test_the_knowledge_base_refuses_a_streamed_oversize_body_with_413_and_keeps_serving(kb_server):
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 1024
+
+    reply = requests.post(kb_server.url + "/knowledgebase/update/status", data=chunks(), timeout=10)
+
+    assert reply.status_code == 413 and "SEDNA_MAX_REQUEST_BYTES" in reply.json()["detail"]
+    assert _kb_upload(kb_server, b"after").status_code == 200
+
+
+def test_the_knowledge_base_frees_its_large_request_slot_after_each_request(kb_server):
+    big = b"w" * 4096  # large (>= 1024 bytes) with one slot: a slot that leaked would make the second 503
+
+    replies = [_kb_upload(kb_server, big, name=f"m{i}.bin").status_code for i in range(3)]
+    bad = requests.post(kb_server.url + "/knowledgebase/update/status", data=b"[" + b" " * 4096 + b"]",
+                        timeout=10)
+    after = _kb_upload(kb_server, big, name="last.bin")
+
+    assert replies == [200, 200, 200] and bad.status_code == 400
+    assert after.status_code == 200
