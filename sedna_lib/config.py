@@ -420,6 +420,15 @@ class Config:
                                    help="Every N rounds the aggregation server asks the trainers to evaluate "
                                         "the new global model on their own evaluation data, and keeps the "
                                         "metrics averaged by sample count in its history (0: never).")
+    agg_secure_aggregation: bool = _var("AGG_SECURE_AGGREGATION", False, parse_bool,
+                                        help="Run every round of the aggregation server through secure "
+                                             "aggregation (pairwise masks, Shamir shares for dropouts): the "
+                                             "server learns only the sum of the updates. Needs a linear "
+                                             "aggregator (FedAvg & co) and sedna_lib trainers.")
+    agg_secure_threshold: int = _var("AGG_SECURE_THRESHOLD", 0, _int,
+                                     help="Secure aggregation: shares that rebuild a trainer's secrets, and "
+                                          "trainers needed at the end of a round (0: a majority of the "
+                                          "round's members).")
     agg_min_clients: int = _var("AGG_MIN_CLIENTS", 1, _int,
                                 help="Fewest updates a round aggregates when its deadline passes.")
     agg_max_message_bytes: int = _var("AGG_MAX_MESSAGE_BYTES", 2 ** 31, _int,
