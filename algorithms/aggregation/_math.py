@@ -417,7 +417,7 @@ def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> l
         raise AggregationError("no updates to aggregate")
     first = as_layers(results[0][0])
     shapes = [a.shape for a in first]
-    acc = new_accumulator(first)
+    acc: list[np.ndarray] | None = None
     total = 0.0
     scratch: dict = {}
     for k, (layers, n) in enumerate(results):
@@ -425,7 +425,10 @@ def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> l
         check_layers(layers, shapes, who=f"update {k}")
         if n < 0:
             raise AggregationError(f"update {k} has a negative sample count {n}")
-        accumulate(acc, layers, float(n), scratch)
+        if acc is None:
+            acc = start_accumulator(layers, float(n))
+        else:
+            accumulate(acc, layers, float(n), scratch)
         total += float(n)
     if total <= 0:
         raise AggregationError("the updates' sample counts add up to 0; cannot weight them")
