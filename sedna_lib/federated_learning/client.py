@@ -156,6 +156,15 @@ def _metrics_kw(extra: dict) -> dict:
     return {"metrics": extra} if extra else {}
 
 
+def _send_evaluation(client: Any, report: dict) -> None:
+    """Send the last round's evaluation to a sedna_lib server (a Sedna server would relay it to everyone)."""
+    from ..transport import messages as m
+
+    if client.server_protocol_ != m.PROTOCOL:
+        return
+    client.send_message(m.Evaluation(report["round"], report["num_samples"], report["metrics"]))
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
@@ -349,4 +358,6 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         if on_round is not None:
             on_round(outcome)
         if outcome.is_last:
+            if pending is not None:  # no upload follows the last round: its evaluation goes on its own
+                _send_evaluation(client, pending)
             return outcomes
