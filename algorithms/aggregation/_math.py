@@ -288,7 +288,7 @@ def one_blas_thread() -> Iterator[None]:
     pools = _blas_pools()
     before = [pool.num_threads for pool in pools]
     for pool, n in zip(pools, before):
-        if n != 1:
+        if n is not None and n != 1:
             pool.set_num_threads(1)
     _DEPTH.n = 1
     try:
@@ -296,7 +296,7 @@ def one_blas_thread() -> Iterator[None]:
     finally:
         _DEPTH.n = 0
         for pool, n in zip(pools, before):
-            if n != 1:
+            if n is not None and n != 1:
                 pool.set_num_threads(n)
 
 
@@ -337,14 +337,14 @@ def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: flo
         layer = np.asarray(layer)
         blas = (a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
                 and layer.flags.c_contiguous and layer.dtype.kind == "f")
-        if blas and layer.dtype == np.float64:
+        if blas and layer.dtype == np.float64 and layer.flags.aligned:
             _axpy(layer.reshape(-1), a.reshape(-1), weight)
             continue
         buf = scratch.get(a.dtype)
         if buf is None or buf.size < min(a.size, _BLOCK):
             buf = np.empty(min(a.size, _BLOCK), dtype=a.dtype)  # no bigger than the layers need
             scratch[a.dtype] = buf
-        if blas:  # float32/float16: widen a cached block, then axpy it
+        if blas:  # float32/float16 (or a float64 layer off its alignment): widen a cached block, axpy it
             flat, src = a.reshape(-1), layer.reshape(-1)
             for start in range(0, flat.size, _BLOCK):
                 stop = min(start + _BLOCK, flat.size)
@@ -417,7 +417,7 @@ def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> l
         raise AggregationError("no updates to aggregate")
     first = as_layers(results[0][0])
     shapes = [a.shape for a in first]
-    acc = new_accumulator(first)
+    acc: list[np.ndarray] | None = None
     total = 0.0
     scratch: dict = {}
     for k, (layers, n) in enumerate(results):
@@ -425,7 +425,10 @@ def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> l
         check_layers(layers, shapes, who=f"update {k}")
         if n < 0:
             raise AggregationError(f"update {k} has a negative sample count {n}")
-        accumulate(acc, layers, float(n), scratch)
+        if acc is None:
+            acc = start_accumulator(layers, float(n))
+        else:
+            accumulate(acc, layers, float(n), scratch)
         total += float(n)
     if total <= 0:
         raise AggregationError("the updates' sample counts add up to 0; cannot weight them")
