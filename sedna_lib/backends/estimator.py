@@ -72,6 +72,8 @@ class EstimatorBackend(Backend):
     [2.0, 2.0]
     """
 
+    _predict_plan: tuple[Any, Any, bool] | None = None  # (estimator, its predict function, takes data=)
+
     def _method(self, *names: str) -> Callable[..., Any]:
         est = self._instance()
         for name in names:
@@ -159,7 +161,17 @@ class EstimatorBackend(Backend):
         object
             What the estimator returns.
         """
-        return _call_with_data(self._method("predict"), ("data",), data, kwargs)
+        method = getattr(self.estimator, "predict", None)
+        if not kwargs and method is not None:
+            plan = self._predict_plan  # how this estimator's predict takes data, read once
+            if (plan is not None and plan[0] is self.estimator
+                    and getattr(method, "__func__", method) is plan[1]):
+                return method(data=data) if plan[2] else method(data)
+        method = self._method("predict")
+        if not kwargs:
+            self._predict_plan = (self.estimator, getattr(method, "__func__", method),
+                                  "data" in _named_params(method))
+        return _call_with_data(method, ("data",), data, kwargs)
 
     def predict_proba(self, data: Any, **kwargs: Any) -> Any:
         """Predict probabilities with ``estimator.predict_proba``.
