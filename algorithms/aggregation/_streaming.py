@@ -59,9 +59,10 @@ class StreamingMean(Aggregator):
         # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
         self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
                         for d, a in zip(self._dtypes, layers)]
-        if self._acc is None:
-            self._acc = _math.new_accumulator(self._template if self._template is not None else layers)
-        _math.accumulate(self._acc, layers, n, self._scratch)
+        if self._acc is None:  # the first update starts the sums (no zeroed sums to add it to)
+            self._acc = _math.start_accumulator(layers, n, self._template)
+        else:
+            _math.accumulate(self._acc, layers, n, self._scratch)
         self._total += n
         self._count += 1
 

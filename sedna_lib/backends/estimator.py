@@ -60,7 +60,7 @@ class EstimatorCalls:
     native = False
 
     @staticmethod
-    def _method(backend: Backend, *names: str) -> Callable[..., Any]:
+    def _method(backend: EstimatorBackend, *names: str) -> Callable[..., Any]:
         est = backend._instance()
         for name in names:
             method = getattr(est, name, None)
@@ -69,7 +69,7 @@ class EstimatorCalls:
         raise BackendError(f"{type(est).__name__} has no {' or '.join(names)} method; add one to use "
                            f"{type(backend).__name__}.{names[0]}")
 
-    def train(self, backend: Backend, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+    def train(self, backend: EstimatorBackend, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Call ``estimator.train`` (or ``estimator.fit`` when there is no ``train``)."""
         backend._instance(**kwargs)
         method = self._method(backend, "train", "fit")
@@ -87,31 +87,41 @@ class EstimatorCalls:
         backend.has_load = True
         return result
 
-    def predict(self, backend: Backend, data: Any, **kwargs: Any) -> Any:
-        """Call ``estimator.predict(data=..., **kw)``."""
-        return _call_with_data(self._method(backend, "predict"), ("data",), data, kwargs)
+    def predict(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
+        """Call ``estimator.predict(data=..., **kw)``, reusing how it takes its data when called alone."""
+        method = getattr(backend.estimator, "predict", None)
+        if not kwargs and method is not None:
+            plan = backend._predict_plan  # how this estimator's predict takes data, read once
+            if (plan is not None and plan[0] is backend.estimator
+                    and getattr(method, "__func__", method) is plan[1]):
+                return method(data=data) if plan[2] else method(data)
+        method = self._method(backend, "predict")
+        if not kwargs:
+            backend._predict_plan = (backend.estimator, getattr(method, "__func__", method),
+                                     "data" in _named_params(method))
+        return _call_with_data(method, ("data",), data, kwargs)
 
-    def predict_proba(self, backend: Backend, data: Any, **kwargs: Any) -> Any:
+    def predict_proba(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
         """Call ``estimator.predict_proba(data=..., **kw)``."""
         return _call_with_data(self._method(backend, "predict_proba"), ("data",), data, kwargs)
 
-    def evaluate(self, backend: Backend, data: Any, **kwargs: Any) -> Any:
+    def evaluate(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
         """Call ``estimator.evaluate(data=..., **kw)``."""
         return _call_with_data(self._method(backend, "evaluate"), ("data",), data, kwargs)
 
-    def get_weights(self, backend: Backend) -> list[np.ndarray]:
+    def get_weights(self, backend: EstimatorBackend) -> list[np.ndarray]:
         """Return ``estimator.get_weights()`` as numpy arrays."""
         return [np.asarray(w) for w in self._method(backend, "get_weights")()]
 
-    def set_weights(self, backend: Backend, weights: Sequence[Any]) -> None:
+    def set_weights(self, backend: EstimatorBackend, weights: Sequence[Any]) -> None:
         """Pass the weights, as numpy arrays, to ``estimator.set_weights``."""
         self._method(backend, "set_weights")([np.asarray(w) for w in weights])
 
-    def save_file(self, backend: Backend, path: str) -> None:
+    def save_file(self, backend: EstimatorBackend, path: str) -> None:
         """Call ``estimator.save(path)``."""
         self._method(backend, "save")(path)
 
-    def load_file(self, backend: Backend, path: str, **kwargs: Any) -> Any:
+    def load_file(self, backend: EstimatorBackend, path: str, **kwargs: Any) -> Any:
         """Call ``estimator.load(model_url=path)`` (or ``model_path=``, positionally, or with no path)."""
         load = self._method(backend, "load")
         for name in ("model_url", "model_path"):
@@ -126,12 +136,12 @@ class EstimatorCalls:
             return load(**parse_kwargs(load, **kwargs))
         return load(path, **parse_kwargs(load, **kwargs))
 
-    def load_options(self, backend: Backend, model_url: str, allow_pickle: bool,
+    def load_options(self, backend: EstimatorBackend, model_url: str, allow_pickle: bool,
                      kwargs: dict[str, Any]) -> dict[str, Any]:
         """Return the options :meth:`load_file` gets; a user's estimator decides about pickles itself."""
         return kwargs
 
-    def extension(self, backend: Backend) -> str:
+    def extension(self, backend: EstimatorBackend) -> str:
         """Return the extension of the default model file name (Sedna's, by framework)."""
         return files.default_extension(backend.framework)
 
@@ -171,6 +181,8 @@ class EstimatorBackend(Backend):
     >>> backend.predict([0, 0])
     [2.0, 2.0]
     """
+
+    _predict_plan: tuple[Any, Any, bool] | None = None  # (estimator, its predict function, takes data=)
 
     def _choose_calls(self) -> EstimatorCalls:
         """Decide how the estimator is driven; a framework backend picks its own calls for its model."""

@@ -51,7 +51,9 @@ class UnseenSampleDetection(threading.Thread):
                  image_url: str | None = None, period: float = 1.0, timeout: float = 2.0,
                  context: Context | None = None) -> None:
         super().__init__(name="unseen-sample-detection", daemon=True)
-        ctx = resolve(context if context is not None else getattr(edge_knowledge_management, "context", None))
+        if context is None:
+            context = getattr(edge_knowledge_management, "context", None)
+        ctx = resolve(context)
         url = status_url or ctx.get_parameters("STATUS_IP", "127.0.0.1")
         self.status_url = url if "://" in url else f"http://{url}"
         self.image_url = image_url or ctx.get_parameters("IMAGE_TOPIC_URL", "/tmp/")

@@ -74,7 +74,8 @@ class RoundRecord:
     federated : dict
         The trainers' evaluation of this round's model (every ``evaluate_every`` rounds): each
         metric averaged by sample count, plus ``num_samples`` and ``clients``; filled when the
-        trainers report it with their next upload, so the last round has none.
+        trainers report it with their next upload (the last round's, in an ``evaluation``
+        message before they leave).
     epsilon : float or None
         A differentially private aggregator's privacy spent up to this round (``epsilon_``).
     """
@@ -171,6 +172,13 @@ class AggregationServer:
         Every N rounds the trainers evaluate the new global model on their own evaluation data and
         report with their next upload; the sample-weighted means go to that round's
         :attr:`RoundRecord.federated` (``AGG_EVALUATE_EVERY``, 0: never).
+    secure_aggregation : bool, default=None
+        Run every round through secure aggregation (:mod:`sedna_lib.servers.secure_rounds`): the
+        server learns only the round's sum (``AGG_SECURE_AGGREGATION``, off); needs a linear
+        aggregator and sedna_lib trainers.
+    secure_threshold : int, default=None
+        Shares that rebuild a secret, and members needed at the end of a secure round
+        (``AGG_SECURE_THRESHOLD``, 0: a majority of the round's members).
     context : Context, default=None
         Configuration and registry; the environment's context when omitted.
 
@@ -206,7 +214,8 @@ class AggregationServer:
                  chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int | None = None,
                  done_grace: float = 30.0, handshake_timeout: float | None = None,
                  read_timeout: float | None = None, max_connections: int | None = None,
-                 context: Context | None = None, evaluate_every: int | None = None) -> None:
+                 context: Context | None = None, evaluate_every: int | None = None,
+                 secure_aggregation: bool | None = None, secure_threshold: int | None = None) -> None:
         self.aggregation = aggregation
         self.host = host
         self.http_port = http_port
@@ -227,6 +236,8 @@ class AggregationServer:
         self.max_connections = max_connections
         self.context = context
         self.evaluate_every = evaluate_every
+        self.secure_aggregation = secure_aggregation
+        self.secure_threshold = secure_threshold
         self._server: Any = None
         self._finished = threading.Event()
 
@@ -264,7 +275,8 @@ class AggregationServer:
                                     else cfg.agg_max_connections)
         self._evaluate_every = max(int(self.evaluate_every if self.evaluate_every is not None
                                        else cfg.agg_evaluate_every), 0)
-        self._evaluations: dict[int, list[dict]] = {}
+        self._evaluations: dict[int, dict[str, dict]] = {}  # round -> trainer -> its report
+        self._unfolded: set[int] = set()
         self._connections = 0
         self.peers_: dict[str, _Peer] = {}
         self.history_: list[RoundRecord] = []
@@ -309,7 +321,19 @@ class AggregationServer:
             self.status_.metrics.counter(name)  # exported as 0 from the start
 
     def _round_policy(self) -> RoundPolicy:
-        """Build the round policy the aggregator calls for (buffered when asynchronous, else rounds)."""
+        """Build the round policy: secure rounds when asked, else what the aggregator calls for."""
+        cfg = self.context_.config
+        secure = self.secure_aggregation
+        if secure is None:
+            secure = cfg.agg_secure_aggregation
+        if secure:
+            from .secure_rounds import SecureRounds
+
+            threshold = self.secure_threshold
+            if threshold is None:
+                threshold = cfg.agg_secure_threshold
+            return SecureRounds(self.aggregator_, participants=self._participants,
+                                min_clients=self._min_clients, threshold=int(threshold))
         return round_policy(self.aggregator_, participants=self._participants, min_clients=self._min_clients)
 
     def _rounds_wanted(self, ctx: Context) -> int:
@@ -451,7 +475,7 @@ class AggregationServer:
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
                                       ws_max_size=max(int(self.ws_size), self.chunk_size + 65536),
-                                      limits=limits)
+                                      limits=limits, fast_binary_frames=True)
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
@@ -616,7 +640,7 @@ class AggregationServer:
             if other is peer:
                 if sub.protocol == m.PROTOCOL:
                     # round_number announces that the current model follows (None: nothing follows)
-                    follows = self.global_weights_ is not None or self.done_
+                    follows = self.global_weights_ is not None or self.done_ or self._announces_settings()
                     ack = m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire, session=peer.session,
                                       round_number=self.round_ if follows else None,
                                       server=m.PROTOCOL, ack=sub.nonce)
@@ -626,11 +650,16 @@ class AggregationServer:
             elif other.wire == "json":
                 await self._send_text(other, echo)
         logger.info("client %s joined (%s, %d connected)", cid, peer.wire, len(self.peers_))
-        if sub.protocol == m.PROTOCOL and self.global_weights_ is not None and not self.done_:
+        current = self.global_weights_ is not None or self._announces_settings()
+        if sub.protocol == m.PROTOCOL and not self.done_ and current:
             await self._send_weights(peer, self._current_message(exit_flag="continue"))
         if self.done_:
             await self._send_weights(peer, self._current_message(exit_flag="ok"))
         return peer
+
+    def _announces_settings(self) -> bool:
+        """Whether trainers need the round policy's settings before their first upload (secure rounds)."""
+        return bool(self.rounds_.client_settings())
 
     async def _unregister(self, peer: _Peer) -> None:
         if self.peers_.get(peer.client_id) is peer:
@@ -639,9 +668,8 @@ class AggregationServer:
             if not self.done_:
                 # a contributor left: the round no longer waits for it (it is counted again if it returns)
                 async with self._ingest:
-                    reason = self.rounds_.leave(peer.client_id)
-                    if reason is not None and not self.done_:
-                        await self._close_round(reason)
+                    if not self.done_:
+                        await self._carry_out(self.rounds_.leave(peer.client_id))
         if self.done_ and not self.peers_:
             self._finish_job()
 
@@ -673,6 +701,10 @@ class AggregationServer:
                     msg = _decoded(m.from_json, frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
+                elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
+                    await self._ingest_step(peer, msg)
+                elif isinstance(msg, m.Evaluation):
+                    self._final_evaluation(peer, msg)
                 elif isinstance(msg, dict):
                     logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
             except ProtocolError as exc:
@@ -701,13 +733,37 @@ class AggregationServer:
                 self._last_uploader = peer.client_id
                 self._last_job_name = msg.job_name
                 if offer.opened and self.rounds_.uses_deadline:
-                    loop = asyncio.get_running_loop()
-                    self._deadline = loop.call_later(self._timeout,
-                                                     lambda: asyncio.ensure_future(self._on_deadline()))
-            if offer.close is not None:
-                await self._close_round(offer.close, answer=peer if self.rounds_.answers_sender else None)
-            elif offer.reply and not self.done_:
-                await self._send_weights(peer, self._current_message("continue"))
+                    self._arm_deadline()
+            await self._carry_out(offer, peer)
+
+    async def _ingest_step(self, peer: _Peer, msg: Any) -> None:
+        """Hand a round step other than an upload (secure aggregation's) to the round policy."""
+        if self.done_:
+            return
+        async with self._ingest:
+            if self.done_:
+                return
+            offer = self.rounds_.step(peer.client_id, msg)
+            if offer.opened and self.rounds_.uses_deadline:
+                self._arm_deadline()
+            await self._carry_out(offer, peer)
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = asyncio.get_running_loop().call_later(
+            self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+
+    async def _carry_out(self, offer: Any, peer: _Peer | None = None) -> None:
+        """Deliver what the round policy asked to send, then close the round or answer the sender."""
+        for cid, message in offer.send:
+            target = self.peers_.get(cid)
+            if target is not None:
+                await self._send_text(target, m.to_json(message))
+        if offer.close is not None:
+            await self._close_round(offer.close, answer=peer if self.rounds_.answers_sender else None)
+        elif offer.reply and peer is not None and not self.done_:
+            await self._send_weights(peer, self._current_message("continue"))
 
     def _note_evaluation(self, peer: _Peer, metrics: Any) -> None:
         """Keep a trainer's evaluation of an earlier round's model (sent with its upload)."""
@@ -722,40 +778,46 @@ class AggregationServer:
             logger.info("ignoring a malformed evaluation report from %s: %r", peer.client_id, report)
             return
         if 1 <= rnd <= len(self.history_) and n > 0:
-            report = {"client": peer.client_id, "n": n, "metrics": values}
-            self._evaluations.setdefault(rnd, []).append(report)
+            # one report per trainer and round (a resent one replaces the first)
+            self._evaluations.setdefault(rnd, {})[peer.client_id] = {"n": n, "metrics": values}
+            self._unfolded.add(rnd)
 
     def _fold_evaluations(self) -> None:
-        """Average the evaluation reports received so far into their rounds' records."""
-        for rnd, reports in self._evaluations.items():
-            seen: dict[str, dict] = {}
-            for r in reports:  # one report per trainer and round
-                seen[r["client"]] = r
+        """Average each round's evaluation reports received so far into its record."""
+        for rnd in sorted(self._unfolded):
+            seen = self._evaluations[rnd]
             total = sum(r["n"] for r in seen.values())
             keys = set.intersection(*(set(r["metrics"]) for r in seen.values()))
             summary = {k: sum(r["n"] * r["metrics"][k] for r in seen.values()) / total for k in sorted(keys)}
             summary.update(num_samples=int(total), clients=len(seen))
             self.history_[rnd - 1].federated = summary
-        self._evaluations = {}
+        self._unfolded = set()
+
+    def _final_evaluation(self, peer: _Peer, msg: m.Evaluation) -> None:
+        """Keep a trainer's evaluation sent on its own (the last round's model: no upload follows)."""
+        report = {"round": msg.round_number, "num_samples": msg.num_samples, "metrics": msg.metrics}
+        self._note_evaluation(peer, {"federated_eval": report})
+        self._fold_evaluations()
 
     async def _on_deadline(self) -> None:
         async with self._ingest:
             if self.done_ or not self.rounds_.submitted_:
                 return
             got = len(self.rounds_.submitted_)
-            reason = self.rounds_.deadline()
-            if reason is not None:
+            self._deadline = None
+            offer = self.rounds_.deadline()
+            if offer.close is not None:
                 logger.warning("round %d deadline (%.1f s): aggregating %d of %d updates", self.round_ + 1,
                                self._timeout, got, self._participants)
-                await self._close_round(reason)
-            else:
+            elif not offer.send:
                 logger.warning("round %d deadline passed with %d updates (< min_clients=%d); still waiting",
                                self.round_ + 1, got, self._min_clients)
-                self._deadline = asyncio.get_running_loop().call_later(
-                    self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+            await self._carry_out(offer)
+            if offer.close is None and self._deadline is None and not self.done_:
+                self._arm_deadline()  # the next step (or the same one, still short) gets its own period
 
     def _current_message(self, exit_flag: str) -> m.RecvWeight:
-        config = self.aggregator_.client_config()
+        config = {**self.aggregator_.client_config(), **self.rounds_.client_settings()}
         if self._evaluate_every and self.round_ and self.round_ % self._evaluate_every == 0:
             config = {**config, "evaluate": True}
         return m.RecvWeight(weights=self.global_weights_ or [],

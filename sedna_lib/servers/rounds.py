@@ -21,12 +21,13 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..base import Aggregator, ClientUpdate
-from ..exceptions import AggregationError
+from ..exceptions import AggregationError, ProtocolError
 
 __all__ = ["Offer", "RoundResult", "RoundPolicy", "SynchronousRounds", "BufferedRounds", "round_policy"]
 
@@ -47,12 +48,15 @@ class Offer:
         Whether the sender is answered with the current model now, without waiting for the round.
     opened : bool
         Whether this update opened the round (the server arms the round's deadline).
+    send : list of (str, object)
+        Messages to deliver now, by client id (a secure round's next step).
     """
 
-    accepted: bool
+    accepted: bool = False
     close: str | None = None
     reply: bool = False
     opened: bool = False
+    send: list = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +161,41 @@ class RoundPolicy(abc.ABC):
             If the update cannot be aggregated (the server refuses its sender).
         """
 
+    def step(self, client_id: str, message: Any) -> Offer:
+        """Take a protocol message other than an upload (a secure round's steps).
+
+        Parameters
+        ----------
+        client_id : str
+            The sender.
+        message : object
+            The decoded message (:class:`~sedna_lib.transport.messages.SecAgg` or
+            :class:`~sedna_lib.transport.messages.SecAggMasked`).
+
+        Returns
+        -------
+        Offer
+            What happened, and what to send.
+
+        Raises
+        ------
+        ProtocolError
+            If this policy takes no such message.
+        """
+        raise ProtocolError(f"this server does not aggregate securely; a {type(message).__name__} message "
+                            "has no place here (set AGG_SECURE_AGGREGATION on the server to use secure "
+                            "aggregation)")
+
+    def client_settings(self) -> dict:
+        """Return the settings this policy adds to what clients get with each model (none by default).
+
+        Returns
+        -------
+        dict
+            JSON-able settings.
+        """
+        return {}
+
     def _accepted(self, client_id: str) -> bool:
         """Record a contribution; return whether it opened the round."""
         self.submitted_.append(client_id)
@@ -183,8 +222,8 @@ class RoundPolicy(abc.ABC):
             return "dropout"
         return None
 
-    def leave(self, client_id: str) -> str | None:
-        """Note that a client disconnected; return why the round closes now, if it does.
+    def leave(self, client_id: str) -> Offer:
+        """Note that a client disconnected.
 
         Parameters
         ----------
@@ -193,13 +232,13 @@ class RoundPolicy(abc.ABC):
 
         Returns
         -------
-        str or None
-            The reason the open round closes (a contributor left and the others are all in).
+        Offer
+            ``close`` set when the open round closes now (a contributor left and the others are all in).
         """
         if client_id not in self.participated_:
-            return None
+            return Offer()
         self.departed_.add(client_id)  # no longer waited for; counted again when it comes back
-        return self.complete()
+        return Offer(close=self.complete())
 
     def rejoin(self, client_id: str) -> None:
         """Note that a client (re)connected: it is waited for again.
@@ -211,17 +250,18 @@ class RoundPolicy(abc.ABC):
         """
         self.departed_.discard(client_id)
 
-    def deadline(self) -> str | None:
-        """Tell what to do now that the open round's deadline passed: ``deadline`` closes it, None waits.
+    def deadline(self) -> Offer:
+        """Tell what to do now that the open round's deadline passed.
 
         Returns
         -------
-        str or None
-            The reason, when at least ``min_clients`` updates arrived.
+        Offer
+            ``close='deadline'`` when at least ``min_clients`` updates arrived; nothing to do
+            otherwise (the server waits another period).
         """
         if self.submitted_ and len(self.submitted_) >= self.min_clients:
-            return "deadline"
-        return None
+            return Offer(close="deadline")
+        return Offer()
 
     def close(self) -> RoundResult:
         """Aggregate the open round.
@@ -319,9 +359,9 @@ class BufferedRounds(RoundPolicy):
         """Return None: a buffer closes when it is full, never because a client left."""
         return None
 
-    def deadline(self) -> str | None:
-        """Return None: buffers have no deadline."""
-        return None
+    def deadline(self) -> Offer:
+        """Do nothing: buffers have no deadline."""
+        return Offer()
 
     def close(self) -> RoundResult:
         """Apply the buffer and keep the new model version; see :meth:`RoundPolicy.close`."""

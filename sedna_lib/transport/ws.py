@@ -374,6 +374,56 @@ class AggregationClient:
             if isinstance(msg, m.RecvWeight):
                 return msg
 
+    def send_message(self, msg: m.SecAgg | m.SecAggMasked | m.Evaluation) -> int:
+        """Send a sedna_lib-only message: a secure-aggregation step, or a last-round evaluation.
+
+        Parameters
+        ----------
+        msg : SecAgg, SecAggMasked or Evaluation
+            A JSON message, or the masked input (binary frames, chunked like weights).
+
+        Returns
+        -------
+        int
+            Bytes sent.
+
+        Raises
+        ------
+        TransportError
+            If the connection is lost.
+        """
+        if isinstance(msg, m.SecAggMasked):
+            sent = 0
+            for frame in m.encode_frames(msg, self.chunk_size):
+                self._send_raw(frame)
+                sent += len(frame)
+            return sent
+        text = m.to_json(msg)
+        self._send_raw(text)
+        return len(text)
+
+    def recv_message(self, timeout: float | None = None) -> Any:
+        """Wait for the next message of any kind (a model, a secure-aggregation step, a notice).
+
+        Parameters
+        ----------
+        timeout : float, default=None
+            Seconds to wait (default: ``recv_timeout``).
+
+        Returns
+        -------
+        Message or dict
+            The decoded message.
+
+        Raises
+        ------
+        TransportTimeout
+            If nothing arrives in time.
+        AggregationError, ProtocolError, RemoteError
+            If the server refused this client.
+        """
+        return self._recv_message(self.recv_timeout if timeout is None else timeout)
+
     # -- Sedna's AggregationClient methods ------------------------------------------------------
     def send(self, data: Any, msg_type: str = "message", job_name: str = "") -> None:
         """Send a message as Sedna's client does: ``{"type", "client", "data", "job_name"}``.

@@ -373,3 +373,34 @@ def test_a_complete_sedna_style_estimator_passes_the_backend_contract():
     from sedna_lib.testing import check_backend
 
     check_backend(lambda: EstimatorBackend(NumpyLogistic))
+
+
+def test_repeated_predicts_follow_a_swapped_estimator_and_a_replaced_method():
+    class ByName:
+        def __init__(self, tag="built"):
+            self.tag = tag
+
+        def predict(self, data, **kwargs):  # takes data= by name (Sedna's convention)
+            return (self.tag, data, kwargs)
+
+    class Positional:
+        def predict(self, x):  # another name: data goes positionally
+            return ("positional", x)
+
+    backend = EstimatorBackend(ByName("first"))
+    assert [backend.predict(1), backend.predict(2)] == [("first", 1, {}), ("first", 2, {})]
+    assert backend.predict(3, scale=2) == ("first", 3, {"scale": 2})
+
+    backend.estimator = ByName("second")  # a hot swap
+    assert backend.predict(4) == ("second", 4, {})
+
+    backend.estimator = ByName  # a class again: built before it predicts
+    assert [backend.predict(5), backend.predict(6)] == [("built", 5, {}), ("built", 6, {})]
+
+    backend.estimator.predict = lambda x: ("replaced", x)  # a method set on the instance, another name
+    assert [backend.predict(7), backend.predict(8)] == [("replaced", 7), ("replaced", 8)]
+
+    backend.estimator = Positional()
+    assert [backend.predict(9), backend.predict(10)] == [("positional", 9), ("positional", 10)]
+    backend.estimator.predict = lambda *, data: ("keyword only", data)
+    assert backend.predict(11) == ("keyword only", 11)

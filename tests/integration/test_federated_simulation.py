@@ -274,3 +274,39 @@ def test_the_aggregation_server_keeps_the_trainers_evaluation_weighted_by_sample
         fed = server.history_[rnd - 1].federated
         assert fed["accuracy"] == pytest.approx(expected)
         assert fed["num_samples"] == 250 and fed["clients"] == 2
+
+
+def test_the_aggregation_server_keeps_the_last_rounds_evaluation_too(digits):
+    import threading
+
+    from sedna_lib import collaborative_training
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    x, y, xt, yt = digits
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
+                               context=Context(Config()), exit_round=2, participants_count=2,
+                               evaluate_every=2)
+    server.start(block=False)
+    evals = [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])]
+    seen: dict = {0: [], 1: []}
+
+    def trainer(i):
+        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
+        collaborative_training.fit((x[i::2], y[i::2]), evals[i], FullBatchSoftmax(), context=Context(cfg),
+                                   progress=False, on_round=lambda o: seen[i].append(o.evaluation))
+
+    threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        assert server.wait(30)
+        for t in threads:
+            t.join(10)
+    finally:
+        server.stop()
+    # round 2 is the last: no upload follows it, so its reports come in evaluation messages
+    reports = [seen[i][-1] for i in range(2)]
+    expected = (50 * reports[0]["metrics"]["accuracy"] + 200 * reports[1]["metrics"]["accuracy"]) / 250
+    assert [bool(r.federated) for r in server.history_] == [False, True]
+    assert server.history_[1].federated["accuracy"] == pytest.approx(expected)
+    assert server.history_[1].federated["num_samples"] == 250 and server.history_[1].federated["clients"] == 2

@@ -30,7 +30,8 @@ def test_unseen_sample_detection_follows_the_jobs_context(status_server, tmp_pat
     (images / "frame.png").write_bytes(b"png")
     monkeypatch.setenv("STATUS_IP", "127.0.0.1:9")
     monkeypatch.setenv("IMAGE_TOPIC_URL", str(tmp_path / "not-here"))
-    ctx = with_config(ll_context, environ={"STATUS_IP": status_server.url + "/", "IMAGE_TOPIC_URL": str(images)})
+    ctx = with_config(ll_context, environ={"STATUS_IP": status_server.url + "/",
+                                           "IMAGE_TOPIC_URL": str(images)})
     job = LifelongLearning(LogisticRegression(), context=ctx)
 
     detector = UnseenSampleDetection(job.edge_knowledge_management, timeout=2.0)

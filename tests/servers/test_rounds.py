@@ -58,12 +58,12 @@ def test_a_departed_contributor_is_not_waited_for_and_a_deadline_needs_min_clien
     rounds.begin(None)
     rounds.offer(_update("a", 1.0), None, None)
 
-    assert rounds.deadline() is None  # 1 < min_clients
-    assert rounds.leave("stranger") is None
-    assert rounds.leave("c") is None  # a, c gone: 1 + 1 < 3
+    assert rounds.deadline().close is None  # 1 < min_clients
+    assert rounds.leave("stranger").close is None
+    assert rounds.leave("c").close is None  # a, c gone: 1 + 1 < 3
     rounds.offer(_update("b", 1.0), None, None)
     assert rounds.complete() == "dropout"
-    assert rounds.deadline() == "deadline"
+    assert rounds.deadline().close == "deadline"
     rounds.rejoin("c")
     assert rounds.complete() is None
 
