@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from sedna_lib.servers._threaded import ThreadedServer
-from sedna_lib.servers._ws_frames import FAST_FRAME_MIN, frame_header, unmask
+from sedna_lib.servers._ws_frames import FAST_FRAME_MIN
+from sedna_lib.transport.wsframes import frame_header, mask_into
 
 starlette = pytest.importorskip("starlette.applications")
 ws_sync = pytest.importorskip("websockets.sync.client")
@@ -67,11 +68,12 @@ def _sha(data) -> str:
 
 # -- pieces -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 125, 1000, 65537])
-def test_unmask_in_place_matches_the_websockets_reference(n):
+def test_masking_in_place_or_into_a_buffer_matches_the_websockets_reference(n):
     data, mask = os.urandom(n), os.urandom(4)
-    buf = bytearray(data)
-    unmask(buf, mask)
-    assert bytes(buf) == apply_mask(data, mask)
+    buf, out = bytearray(data), bytearray(n)
+    mask_into(buf, mask)
+    mask_into(data, mask, out)
+    assert bytes(buf) == bytes(out) == apply_mask(data, mask)
 
 
 @pytest.mark.parametrize("n", [0, 125, 126, 65535, 65536, 5 * 2 ** 20])
