@@ -183,15 +183,10 @@ ENTRY_POINTS = ("sedna_lib.config", "sedna_lib.context", "sedna_lib.cli", "sedna
                 "sedna")
 # Modules below the Sedna face that still import it, and what of it they use. This list only shrinks: a module
 # that stops importing compat must leave it (the test says so), and no other module may join it.
-COMPAT_BELOW_THE_FACE = {
-    "sedna_lib.job": "JobBase is Sedna's job base: EnvConfig and the ClassFactory callback lookup",
-}
+COMPAT_BELOW_THE_FACE: dict[str, str] = {}
 # Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
 FROM_ENV_FALLBACKS = {
     "sedna_lib.backends": 1, "sedna_lib.backends.base": 1,
-    "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
-    "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
-    "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,
     "sedna_lib.lifelong_learning.knowledge_management": 1, "sedna_lib.lifelong_learning.seen_task_learning": 1,
     "sedna_lib.lifelong_learning.unseen_sample_detection": 1, "sedna_lib.lifelong_learning.unseen_task_processing": 2,
     "sedna_lib.models": 1, "sedna_lib.multi_edge_inference.components.base": 1,

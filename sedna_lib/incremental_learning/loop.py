@@ -276,13 +276,13 @@ class IncrementalLoop:
             raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
 
     def _ctx(self) -> Any:
-        """Return ``context``, or one read from the environment once (the parameter stays as given)."""
+        """Return ``context``, else the environment's context, resolved once (the parameter stays as given)."""
         if self.context is not None:
             return self.context
         if self._env_context is None:
-            from ..context import Context
+            from ..context import resolve
 
-            self._env_context = Context.from_env()
+            self._env_context = resolve(None)
         return self._env_context
 
     def _spool_dir(self) -> str:
