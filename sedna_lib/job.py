@@ -59,7 +59,7 @@ def resolve_callback(post_process: Callable[..., Any] | str | None, *,
 
 
 class JobConfig:
-    """A job's settings, read-only: its own ``config`` values over the fields of its context's :class:`Config`.
+    """A job's settings, read-only: its own ``config`` values over its context's :class:`Config` fields.
 
     Parameters
     ----------

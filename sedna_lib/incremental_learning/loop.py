@@ -276,7 +276,7 @@ class IncrementalLoop:
             raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
 
     def _ctx(self) -> Any:
-        """Return ``context``, else the environment's context, resolved once (the parameter stays as given)."""
+        """Return ``context``, else the environment's context resolved once (the parameter stays as given)."""
         if self.context is not None:
             return self.context
         if self._env_context is None:

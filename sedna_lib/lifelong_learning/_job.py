@@ -1,4 +1,4 @@
-"""The lifelong-learning job: train, update, evaluate, infer with a KB (Sedna's face: ``compat.core.lifelong_learning``)."""
+"""The lifelong-learning job: train, update, evaluate, infer with a knowledge base (Sedna's face: compat)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sedna's ``sedna.core.federated_learning``: ``FederatedLearning`` and ``FederatedLearningV2`` under Sedna's conventions.
+"""Sedna's ``sedna.core.federated_learning``: ``FederatedLearning`` and ``FederatedLearningV2``, Sedna's way.
 
 The engine is the native :mod:`sedna_lib.federated_learning`; ``FederatedLearning`` adds Sedna's job
 base (:class:`~sedna_lib.compat.core.base.SednaJob`), and ``FederatedLearningV2`` Sedna's class

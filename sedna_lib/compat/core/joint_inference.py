@@ -1,4 +1,4 @@
-"""Sedna's ``sedna.core.joint_inference``: ``JointInference`` and ``BigModelService`` under Sedna's conventions.
+"""Sedna's ``sedna.core.joint_inference``: ``JointInference`` and ``BigModelService``, Sedna's way.
 
 The engine is the native :mod:`sedna_lib.joint_inference`; these classes add Sedna's job base
 (:class:`~sedna_lib.compat.core.base.SednaJob`: the ``config`` attributes and
