@@ -106,12 +106,15 @@ class ClientUpdate(NamedTuple):
         Who sent them.
     metrics : dict
         Optional training metrics.
+    names : list of str or None
+        The layers' names, when the client sent them (error messages name a bad layer by them).
     """
 
     weights: list
     num_samples: int
     client_id: str = ""
     metrics: dict = {}
+    names: list | None = None
 
 
 class InferenceResult(NamedTuple):

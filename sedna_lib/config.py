@@ -21,6 +21,7 @@ __all__ = [
     "Config",
     "MiningMode",
     "VariableSpec",
+    "default_work_dir",
     "describe",
     "get_parameter",
     "parse_key_value_parameters",
@@ -301,9 +302,11 @@ GROUPS: tuple[tuple[str, str], ...] = (
 
 def _var(env: str, default: Any = None, parse: Callable[[str, str], Any] = _str, *, help: str,
          aliases: tuple[str, ...] = (), secret: bool = False,
-         factory: Callable[[], Any] | None = None) -> Any:
-    """Declare a Config field read from ``env`` (tried after ``aliases``)."""
+         factory: Callable[[], Any] | None = None, shown: str | None = None) -> Any:
+    """Declare a Config field read from ``env`` (after ``aliases``); ``shown``: a computed default."""
     meta = {"env": env, "parse": parse, "help": help, "aliases": aliases}
+    if shown is not None:
+        meta["shown"] = shown
     if factory is not None:
         return field(default_factory=factory, metadata=meta, repr=not secret)
     return field(default=default, metadata=meta, repr=not secret)
@@ -417,6 +420,15 @@ class Config:
                                    help="Every N rounds the aggregation server asks the trainers to evaluate "
                                         "the new global model on their own evaluation data, and keeps the "
                                         "metrics averaged by sample count in its history (0: never).")
+    agg_secure_aggregation: bool = _var("AGG_SECURE_AGGREGATION", False, parse_bool,
+                                        help="Run every round of the aggregation server through secure "
+                                             "aggregation (pairwise masks, Shamir shares for dropouts): the "
+                                             "server learns only the sum of the updates. Needs a linear "
+                                             "aggregator (FedAvg & co) and sedna_lib trainers.")
+    agg_secure_threshold: int = _var("AGG_SECURE_THRESHOLD", 0, _int,
+                                     help="Secure aggregation: shares that rebuild a trainer's secrets, and "
+                                          "trainers needed at the end of a round (0: a majority of the "
+                                          "round's members).")
     agg_min_clients: int = _var("AGG_MIN_CLIENTS", 1, _int,
                                 help="Fewest updates a round aggregates when its deadline passes.")
     agg_max_message_bytes: int = _var("AGG_MAX_MESSAGE_BYTES", 2 ** 31, _int,
@@ -505,7 +517,11 @@ class Config:
     http_max_large_requests: int = _var("SEDNA_HTTP_MAX_LARGE_REQUESTS", 4, _int,
                                         help="Large requests one HTTP server reads and decodes at once; "
                                              "more wait (up to SEDNA_HTTP_BODY_TIMEOUT, then 503).")
-    work_dir: str = _var("SEDNA_WORK_DIR", ".sedna_lib", help="Folder for queues, caches and state.")
+    work_dir: str = _var("SEDNA_WORK_DIR", factory=lambda: default_work_dir(),
+                         shown="$XDG_STATE_HOME/sedna_lib, else ~/.local/state/sedna_lib",
+                         help="Folder for queues, caches and state (offload queues, hard-example spools, "
+                              "downloaded models). The default is the user's state folder, the same "
+                              "whichever folder a worker starts in; on Windows %LOCALAPPDATA%/sedna_lib.")
     hard_example_spool: str = _var("SEDNA_HARD_EXAMPLE_SPOOL", "",
                                    help="Folder where hard examples wait until they are uploaded (kept "
                                         "across runs; the next run uploads what is left); empty: "
@@ -593,6 +609,7 @@ class Config:
             if raw is None:
                 continue
             values[f.name] = meta["parse"](raw, name)
+        values.setdefault("work_dir", default_work_dir(env))  # from this environment, not the process's
         return cls(**values, environ=MappingProxyType(env))
 
     def get_parameter(self, name: str, default: Any = None) -> Any:
@@ -638,6 +655,44 @@ class Config:
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     """Return ``environ``, or the process environment: the single place it is read."""
     return os.environ if environ is None else environ
+
+
+def default_work_dir(environ: Mapping[str, str] | None = None) -> str:
+    """Return the default ``SEDNA_WORK_DIR``: the user's state folder, whatever the current folder.
+
+    ``$XDG_STATE_HOME/sedna_lib`` (an absolute ``XDG_STATE_HOME`` only, as the XDG specification
+    says), else ``~/.local/state/sedna_lib``; ``%LOCALAPPDATA%/sedna_lib`` on Windows. Without a
+    home folder, ``<temporary folder>/sedna_lib-<user id>``.
+
+    Parameters
+    ----------
+    environ : mapping of str to str, default=None
+        Where ``XDG_STATE_HOME``, ``HOME`` and ``LOCALAPPDATA`` are read; the process environment
+        when None.
+
+    Returns
+    -------
+    str
+        An absolute path (not created).
+
+    Examples
+    --------
+    >>> default_work_dir({"XDG_STATE_HOME": "/var/lib/me", "HOME": "/home/me"})
+    '/var/lib/me/sedna_lib'
+    """
+    env = _environ(environ)
+    if os.name == "nt":
+        base = env.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+        return os.path.join(os.path.abspath(base), "sedna_lib")
+    state = env.get("XDG_STATE_HOME") or ""
+    if os.path.isabs(state):
+        return os.path.join(state, "sedna_lib")
+    home = env.get("HOME") or os.path.expanduser("~")
+    if not os.path.isabs(home) or home == os.sep:
+        import tempfile
+
+        return os.path.join(tempfile.gettempdir(), f"sedna_lib-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    return os.path.join(home, ".local", "state", "sedna_lib")
 
 
 def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str | None]:
@@ -694,7 +749,10 @@ def describe() -> Iterator[VariableSpec]:
         if "env" not in f.metadata:
             continue
         group = starts.get(f.metadata["env"], group)
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if "shown" in f.metadata:  # a default computed on the machine at run time: its rule
+            default = f.metadata["shown"]
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, enum.Enum):
             default = default.value
         yield VariableSpec(f.metadata["env"], f.name, default, f.metadata["help"], f.metadata["aliases"],

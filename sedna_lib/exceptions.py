@@ -98,6 +98,33 @@ class BackendError(SednaError):
 class BackendUnavailableError(BackendError, ImportError):
     """The framework a backend needs is not installed; the message names the extra to install."""
 
+    @classmethod
+    def missing(cls, what: str, install: str, note: str = "") -> BackendUnavailableError:
+        """Build the error for a missing package, saying how to install it.
+
+        Parameters
+        ----------
+        what : str
+            What is missing (``'torch'``, ``'the ray engine needs Ray, which'``).
+        install : str
+            What installs it: an extra spelt ``'sedna_lib[torch]'``, or a package.
+        note : str, default=''
+            Appended in parentheses (an alternative, or why it is needed).
+
+        Returns
+        -------
+        BackendUnavailableError
+            ``"<what> is not installed; pip install ..."``.
+
+        Examples
+        --------
+        >>> str(BackendUnavailableError.missing("mindspore", "mindspore"))
+        'mindspore is not installed; pip install mindspore'
+        """
+        from ._version import install_hint
+
+        return cls(f"{what} is not installed; {install_hint(install)}" + (f" ({note})" if note else ""))
+
 
 class StorageError(SednaError, OSError):
     """Reading or writing a local path, S3 object or HTTP resource failed.

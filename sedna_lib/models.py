@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import Context
+from .context import Context, resolve
 
 __all__ = ["save_model"]
 
@@ -19,7 +19,7 @@ def save_model(model: Any, path: str | None = None, *, context: Context | None =
     path : str, default=None
         Destination file or folder (local, ``s3://``); the deployment's model location when omitted.
     context : Context, default=None
-        Configuration; ``Context.from_env()`` when omitted.
+        Configuration; the environment's context when omitted.
 
     Returns
     -------
@@ -33,7 +33,7 @@ def save_model(model: Any, path: str | None = None, *, context: Context | None =
     """
     from .backends import set_backend
 
-    ctx = context if context is not None else Context.from_env()
+    ctx = resolve(context)
 
     is_backend = all(hasattr(model, name) for name in ("save", "get_weights", "framework"))
     backend = model if is_backend else set_backend(model, context=ctx)

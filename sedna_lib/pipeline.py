@@ -29,6 +29,7 @@ import logging
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .config import Config
+from .context import resolve_config
 from .exceptions import ParameterError
 
 __all__ = ["Model", "RemoteModel", "Pipeline", "PipelineModels", "pipeline", "connect"]
@@ -142,7 +143,8 @@ class RemoteModel:
     timeout : float, default=None
         Read timeout in seconds; ``SEDNA_REQUEST_TIMEOUT`` by default.
     config : Config, default=None
-        Supplies defaults (token, timeouts, retries, TLS CA); read from the environment when omitted.
+        Supplies defaults (token, timeouts, retries, TLS CA); read from the environment at
+        construction when omitted.
 
     Raises
     ------
@@ -160,7 +162,7 @@ class RemoteModel:
         self.platform = platform
         self.token = token
         self.timeout = timeout
-        self.config = config
+        self.config = resolve_config(config)
         self._client: Any = None
 
     @property
@@ -171,7 +173,7 @@ class RemoteModel:
 
             _check_name(self.name, "model")
             _check_platform(self.platform)
-            cfg = self.config if self.config is not None else Config.from_env()
+            cfg = self.config
             timeout = self.timeout if self.timeout is not None else cfg.request_timeout
             self._client = InferenceClient(self.url, service_name=self.service or self.name,
                                            fallback_service=None,
@@ -377,7 +379,7 @@ class Pipeline:
         from .servers import ServerLimits
         from .servers.inference import InferenceServer
 
-        cfg = config if config is not None else Config.from_env()
+        cfg = resolve_config(config)
         server = InferenceServer(self, self.name, host=host, http_port=port,
                                  max_buffer_size=max_request_bytes or cfg.max_request_bytes,
                                  token=token if token is not None else cfg.auth_token,

@@ -47,7 +47,7 @@ class Kind(str, enum.Enum):
     AGGREGATION = "aggregation"
     CLIENT_CHOOSE = "client_choose"
     CALLBACK = "post_process_callback"
-    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling: the key scripts, CRDs and entry points use
+    MULTI_TASK_LEARNING = "multi_task_learening"  # Sedna's spelling, the key of scripts, CRDs, entry points
     UNSEEN_TASK_DETECT = "unseen_task_detect"
     SEEN_TASK_PROCESSING = "seen_task_processing"
     UNSEEN_TASK_PROCESSING = "unseen_task_processing"
@@ -82,7 +82,7 @@ def _key(kind: KindLike) -> str:
 
 
 def _label(key: str) -> str:
-    """The user-facing name of a kind key (``multi_task_learning`` for Sedna's ``multi_task_learening``)."""
+    """Return the name users see for a kind key (``multi_task_learning`` for ``multi_task_learening``)."""
     return _LABELS.get(key, key)
 
 
@@ -256,7 +256,8 @@ class Registry:
         key = _key(kind)
         with self._lock:
             if name not in self._entries.get(key, {}):
-                raise NotRegisteredError(f"{_label(key)} name {name!r} was not registered", kind=key, name=name)
+                raise NotRegisteredError(f"{_label(key)} name {name!r} was not registered",
+                                         kind=key, name=name)
             del self._entries[key][name]
 
     @contextlib.contextmanager
@@ -354,7 +355,8 @@ class Registry:
             plugin = self._discover(key).get(name)
         if plugin is None:
             known = ", ".join(self.names(key)) or "none"
-            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}", kind=key, name=name)
+            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}",
+                                     kind=key, name=name)
         obj = plugin.load()
         with self._lock:
             return entries.setdefault(name, obj)

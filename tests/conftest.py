@@ -24,10 +24,15 @@ _SEDNA_VARIABLES = {alias for spec in describe() for alias in (spec.variable, *s
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch):
-    """Drop every Sedna variable so that no test depends on the machine's environment."""
+def clean_environ(monkeypatch, tmp_path_factory):
+    """Drop every Sedna variable so that no test depends on the machine's environment.
+
+    The default ``SEDNA_WORK_DIR`` (the user's state folder) points into the session's temporary
+    folder, so tests (and the workers they start) never write into the real home folder.
+    """
     for name in _SEDNA_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "xdg_state"))
     yield
 
 

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import pytest
 
@@ -114,3 +115,38 @@ def test_describe_lists_every_sedna_variable():
                      "MODEL_URL", "MODEL_URLS", "HEM_NAME", "BIG_MODEL_IP", "AGG_PORT", "KB_SERVER",
                      "S3_ENDPOINT_URL", "MODEL_HOT_UPDATE_CONFIG", "DATA_PATH_PREFIX", "KAFKA_ENABLED"]:
         assert required in names
+
+
+def test_default_work_dir_is_the_same_whichever_folder_a_worker_starts_in(tmp_path, monkeypatch):
+    env = {"HOME": str(tmp_path / "home")}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    monkeypatch.chdir(tmp_path / "a")
+    from_a = Config.from_env(env).work_dir
+    monkeypatch.chdir(tmp_path / "b")
+    from_b = Config.from_env(env).work_dir
+
+    assert from_a == from_b == str(tmp_path / "home" / ".local" / "state" / "sedna_lib")
+
+
+def test_default_work_dir_follows_xdg_state_home_when_absolute(tmp_path):
+    absolute = Config.from_env({"XDG_STATE_HOME": str(tmp_path / "state"), "HOME": "/home/me"}).work_dir
+    relative = Config.from_env({"XDG_STATE_HOME": "state", "HOME": "/home/me"}).work_dir  # invalid: ignored
+
+    assert absolute == str(tmp_path / "state" / "sedna_lib")
+    assert relative == "/home/me/.local/state/sedna_lib"
+
+
+def test_work_dir_set_in_the_environment_wins_and_direct_configs_get_an_absolute_default(tmp_path):
+    assert Config.from_env({"SEDNA_WORK_DIR": str(tmp_path / "w"), "HOME": "/home/me"}).work_dir == str(
+        tmp_path / "w")
+    assert os.path.isabs(Config().work_dir) and Config().work_dir.endswith("sedna_lib")
+
+
+def test_without_a_home_folder_the_work_dir_is_a_private_temporary_one():
+    import tempfile
+
+    from sedna_lib.config import default_work_dir
+
+    assert default_work_dir({"HOME": "/"}).startswith(os.path.join(tempfile.gettempdir(), "sedna_lib-"))

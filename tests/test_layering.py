@@ -185,17 +185,7 @@ ENTRY_POINTS = ("sedna_lib.config", "sedna_lib.context", "sedna_lib.cli", "sedna
 # that stops importing compat must leave it (the test says so), and no other module may join it.
 COMPAT_BELOW_THE_FACE: dict[str, str] = {}
 # Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
-FROM_ENV_FALLBACKS = {
-    "sedna_lib.backends": 1, "sedna_lib.backends.base": 1,
-    "sedna_lib.lifelong_learning.knowledge_management": 1, "sedna_lib.lifelong_learning.seen_task_learning": 1,
-    "sedna_lib.lifelong_learning.unseen_sample_detection": 1, "sedna_lib.lifelong_learning.unseen_task_processing": 2,
-    "sedna_lib.models": 1, "sedna_lib.multi_edge_inference.components.base": 1,
-    "sedna_lib.multi_edge_inference.components.detector": 1,
-    "sedna_lib.multi_edge_inference.components.feature_extraction": 1,
-    "sedna_lib.multi_edge_inference.components.reid": 1, "sedna_lib.multi_edge_inference.plugins": 1,
-    "sedna_lib.multi_edge_inference.plugins.registered": 1, "sedna_lib.pipeline": 2,
-    "sedna_lib.servers.aggregation": 1, "sedna_lib.servers.knowledge_base": 1,
-}
+FROM_ENV_FALLBACKS: dict[str, int] = {}
 
 
 def _within(module, prefixes):
@@ -270,3 +260,93 @@ def test_the_environment_is_read_into_a_context_at_the_entry_points_only():
                        f"take a context from the caller instead")
     assert not shrunk, (f"fewer from_env() calls than recorded (module: (calls, recorded)): "
                         f"lower FROM_ENV_FALLBACKS to {shrunk}")
+
+
+# Modules that call context.resolve()/resolve_config() below a public entry (in a private helper or method, or on
+# something other than the caller's own argument), with how often. Counts only go down.
+RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1, "sedna_lib.servers.aggregation": 1}
+
+
+def _resolve_calls_below_the_entry(path):
+    """Yield (line, function) for each resolve()/resolve_config() not on a public function's own argument."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {alias.asname or alias.name for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "context"
+             for alias in node.names if alias.name in ("resolve", "resolve_config")}
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Call) and getattr(child.func, "id", None) in names:
+                params = set()
+                if func is not None:
+                    params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+                public = func is not None and (func.name == "__init__" or not func.name.startswith("_"))
+                arg = child.args[0] if child.args else None
+                if not (public and isinstance(arg, ast.Name) and arg.id in params):
+                    yield child.lineno, func.name if func is not None else "<module>"
+            inner = child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+            yield from visit(child, inner)
+
+    yield from visit(tree, None)
+
+
+def test_a_context_is_resolved_where_a_users_call_enters_only():
+    found = {}
+    for name, path, _ in MODULES:
+        if name.startswith("sedna_lib") and not _within(name, ENTRY_POINTS):
+            calls = list(_resolve_calls_below_the_entry(path))
+            if calls:
+                found[name] = calls
+    grown = {name: calls for name, calls in found.items()
+             if len(calls) > RESOLVE_BELOW_THE_ENTRY.get(name, 0)}
+    shrunk = {name: len(found.get(name, ())) for name, n in RESOLVE_BELOW_THE_ENTRY.items()
+              if len(found.get(name, ())) < n}
+
+    assert not grown, (f"resolve() below a public entry (module: [(line, function)]): {grown}; resolve "
+                       f"the caller's context=None once in the public function or constructor, pass it down")
+    assert not shrunk, (f"fewer resolve() calls below the entry than recorded: "
+                        f"lower RESOLVE_BELOW_THE_ENTRY to {shrunk}")
+
+
+def test_resolving_in_a_helper_or_on_an_attribute_is_found(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..context import resolve as _r, resolve_config\n\n"
+                     "def build(context=None):\n    return _r(context)\n\n"
+                     "def _helper(context):\n    return _r(context)\n\n"
+                     "class Piece:\n    def start(self, config=None):\n"
+                     "        return resolve_config(self.config)\n")
+
+    assert list(_resolve_calls_below_the_entry(probe)) == [(7, "_helper"), (11, "start")]
+
+
+def _env_writes(path):
+    """Yield the lines that change the process environment (assignment, deletion, mutators, putenv)."""
+    mutators = {"update", "setdefault", "pop", "popitem", "clear", "putenv", "unsetenv"}
+
+    def is_environ(node):
+        return isinstance(node, ast.Attribute) and node.attr in {"environ", "environb"}
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else (
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        if any(isinstance(t, ast.Subscript) and is_environ(t.value) for t in targets):
+            yield node.lineno
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                (node.func.attr in mutators and is_environ(node.func.value))
+                or (node.func.attr in {"putenv", "unsetenv"}
+                    and getattr(node.func.value, "id", None) == "os")):
+            yield node.lineno
+
+
+def test_nothing_in_the_library_writes_the_environment():
+    writers = [f"{path.relative_to(ROOT)}:{line}" for _, path, _ in MODULES for line in _env_writes(path)]
+
+    assert not writers, f"the library changes os.environ (pass a Config or Context instead): {writers}"
+
+
+def test_environment_writes_are_found(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nos.environ['A'] = '1'\ndel os.environ['A']\nos.environ.update(B='2')\n"
+                     "os.putenv('C', '3')\nos.environ.get('D')\n")
+
+    assert sorted(_env_writes(probe)) == [2, 3, 4, 5]

@@ -137,3 +137,39 @@ def test_a_served_pipeline_requires_its_token():
         assert list(connect(server.url, name="echo", token="t0k", config=Config())([1, 2])) == [1, 2]
     finally:
         echo_pipeline.close()
+
+
+@pytest.mark.integration
+def test_a_served_pipeline_and_its_clients_follow_their_config_over_the_environment(monkeypatch):
+    monkeypatch.setenv("SEDNA_AUTH_TOKEN", "from-env")
+    monkeypatch.setenv("SEDNA_MAX_REQUEST_BYTES", "8")
+    cfg = Config(auth_token="from-config")
+    echo = Model(name="echo", estimator=lambda v: v)
+
+    @pipeline(name="echo", models=[echo])
+    def echo_pipeline(v):
+        return echo(v)
+
+    with echo_pipeline:
+        server = echo_pipeline.serve(config=cfg)
+        with pytest.raises(RemoteError, match="401"):
+            connect(server.url, name="echo", config=Config(auth_token="from-env"))([1, 2])
+        assert list(connect(server.url, name="echo", config=cfg)(list(range(50)))) == list(range(50))
+
+
+@pytest.mark.integration
+def test_a_remote_model_reads_the_environment_when_built_not_when_first_called(monkeypatch):
+    echo = Model(name="echo", estimator=lambda v: v)
+
+    @pipeline(name="echo", models=[echo])
+    def echo_pipeline(v):
+        return echo(v)
+
+    with echo_pipeline:
+        server = echo_pipeline.serve(config=Config(auth_token="when-built"))
+        monkeypatch.setenv("SEDNA_AUTH_TOKEN", "when-built")
+        client = connect(server.url, name="echo")
+        monkeypatch.setenv("SEDNA_AUTH_TOKEN", "later")
+
+        assert list(client([1, 2])) == [1, 2]
+        client.close()

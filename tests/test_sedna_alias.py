@@ -113,3 +113,17 @@ def test_feature_clients_are_lazy_re_exports():
     from sedna_lib.transport.ws import AggregationClient as NativeAggregationClient
 
     assert KBClient is NativeKBClient and AggregationClient is NativeAggregationClient
+
+
+def test_sedna_aggregation_server_module_holds_both_servers_from_the_compat_floor():
+    from sedna.service.server import AggregationServer as FromPackage
+    from sedna.service.server import AggregationServerV2 as V2FromPackage
+    from sedna.service.server.aggregation import AggregationServer, AggregationServerV2
+
+    import sedna_lib.servers
+    from sedna_lib.compat.server.aggregation import AggregationServerV2 as CompatV2
+    from sedna_lib.servers.aggregation import AggregationServer as Native
+
+    assert AggregationServer is FromPackage is Native
+    assert AggregationServerV2 is V2FromPackage is CompatV2 and issubclass(CompatV2, Native)
+    assert "AggregationServerV2" not in dir(sedna_lib.servers)

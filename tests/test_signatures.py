@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from sedna_lib import registry
-from sedna_lib.backends import base as backend_base
+from sedna_lib.backends import estimator as backend_estimator
 from sedna_lib.registry import Kind, Registry, accepts, parse_kwargs, signature_shape
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "sedna_lib"
@@ -28,8 +28,8 @@ def test_keyword_acceptance_is_read_only_in_the_registry():
 
 
 def test_backends_use_the_registry_helpers():
-    assert backend_base.parse_kwargs is parse_kwargs
-    assert backend_base.signature_shape is signature_shape
+    assert backend_estimator.parse_kwargs is parse_kwargs
+    assert backend_estimator.signature_shape is signature_shape
 
 
 class _Plain:

@@ -15,8 +15,8 @@ def _dp_accounting():
     try:
         import dp_accounting
     except ImportError:  # pragma: no cover - depends on the environment
-        raise BackendUnavailableError("dp-accounting is not installed; pip install sedna_lib[privacy] "
-                                      "(or pass delta=None to run without an accountant)") from None
+        note = "or pass delta=None to run without an accountant"
+        raise BackendUnavailableError.missing("dp-accounting", "sedna_lib[privacy]", note=note) from None
     return dp_accounting
 
 

@@ -30,7 +30,8 @@ import numpy as np
 from sedna_lib.exceptions import AggregationError
 
 __all__ = [
-    "as_layers", "check_layers", "check_finite", "accumulator_dtype", "new_accumulator", "accumulate",
+    "as_layers", "check_layers", "check_finite", "accumulator_dtype", "new_accumulator", "start_accumulator",
+    "accumulate",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
@@ -74,6 +75,11 @@ def as_layers(weights: Any) -> list[np.ndarray]:
             raise AggregationError(f"layer {i} has dtype {arr.dtype}; only numeric layers can be aggregated")
         layers.append(arr)
     return layers
+
+
+def layer_names(aggregator: Any, update: Any) -> list[str] | None:
+    """Return the layer names error messages use: the update's own, else the aggregator's ``names_``."""
+    return getattr(update, "names", None) or getattr(aggregator, "names_", None)
 
 
 def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]],
@@ -189,17 +195,65 @@ def new_accumulator(template: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.zeros(np.shape(t), dtype=accumulator_dtype(np.asarray(t).dtype)) for t in template]
 
 
-_BLOCK = 1 << 17
-"""Elements per block in :func:`accumulate` (1 MiB of float64: the scratch stays in cache)."""
+def start_accumulator(layers: Sequence[np.ndarray], weight: float,
+                      template: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Return ``weight * layers`` as new running sums: the first update, with no zeroed sum to add it to.
+
+    The same values as :func:`accumulate` into :func:`new_accumulator`'s zeros, in one pass
+    (no zero-fill, no read of the zeros).
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The first update.
+    weight : float
+        Its weight.
+    template : sequence of numpy.ndarray, default=None
+        Layers whose dtypes choose the accumulator dtypes (default: ``layers``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        C-ordered sums in :func:`accumulator_dtype`.
+    """
+    like = layers if template is None else template
+    out = []
+    for t, layer in zip(like, layers):
+        dtype = accumulator_dtype(np.asarray(t).dtype)
+        a = np.empty(np.shape(layer), dtype=dtype)
+        np.multiply(layer, weight, out=a, dtype=dtype, casting="unsafe")  # widened before the product
+        out.append(a)
+    return out
+
+
+_BLOCK = 1 << 16
+"""Elements per block in :func:`accumulate` (512 KiB of float64: the block stays in the core's cache)."""
+
+_AXPY: list = []
+
+
+def _daxpy():
+    """BLAS ``daxpy`` (``y += a x`` in place, one pass), imported on first use (scipy.linalg is slow)."""
+    if not _AXPY:
+        from scipy.linalg.blas import daxpy
+
+        _AXPY.append(daxpy)
+    return _AXPY[0]
 
 
 def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float,
                scratch: dict | None = None) -> None:
     """Add ``weight * layers`` into ``acc`` in place, with no model-sized temporary.
 
-    The product is formed block by block in a small reusable buffer, so the update is read
-    once and the running sum is read and written once (no model-sized scratch to fill and
-    read back); results are identical to ``acc += weight * layer``.
+    A float64 layer is added by one BLAS ``axpy`` (the update is read once, the running sum
+    read and written once, no scratch). A float32 layer is widened block by block into a small
+    reusable float64 buffer that stays in cache, then added by ``axpy``. Other layers (integer,
+    complex, non-contiguous) form the product block by block in the buffer.
+
+    Rounding: ``axpy`` uses fused multiply-adds where the CPU has them, so a float64 element
+    may be rounded once (``fl(acc + weight * x)``) instead of twice (``fl(acc + fl(weight * x))``);
+    both are within one unit in the last place of the exact sum. For float32 layers and integer
+    weights below 2**29 the product is exact in float64 and the two are identical.
 
     Parameters
     ----------
@@ -213,16 +267,31 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
         Reusable block buffers, one per accumulator dtype; pass the same dict every call.
     """
     scratch = {} if scratch is None else scratch
+    weight = float(weight)
     for a, layer in zip(acc, layers):
         if a.size == 0:
             continue
-        if weight == 1:
-            np.add(a, layer, out=a, casting="unsafe")
+        layer = np.asarray(layer)
+        blas = (a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
+                and layer.flags.c_contiguous and layer.dtype.kind == "f")
+        if blas and layer.dtype == np.float64:
+            _axpy(layer.reshape(-1), a.reshape(-1), weight)
             continue
         buf = scratch.get(a.dtype)
         if buf is None or buf.size < min(a.size, _BLOCK):
             buf = np.empty(_BLOCK, dtype=a.dtype)
             scratch[a.dtype] = buf
+        if blas:  # float32/float16: widen a cached block, then axpy it
+            flat, src = a.reshape(-1), layer.reshape(-1)
+            for start in range(0, flat.size, _BLOCK):
+                stop = min(start + _BLOCK, flat.size)
+                view = buf[:stop - start]
+                view[...] = src[start:stop]
+                _axpy(view, flat[start:stop], weight)
+            continue
+        if weight == 1:
+            np.add(a, layer, out=a, casting="unsafe")
+            continue
         if a.size <= _BLOCK:  # one block: no slicing
             view = buf[:a.size].reshape(a.shape)
             _scaled(view, layer, weight)
@@ -232,12 +301,19 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
             a += np.multiply(layer, weight, dtype=a.dtype, casting="unsafe")
             continue
         flat = a.reshape(-1)
-        src = np.asarray(layer).reshape(-1)
+        src = layer.reshape(-1)
         for start in range(0, flat.size, _BLOCK):
             stop = min(start + _BLOCK, flat.size)
             view = buf[:stop - start]
             _scaled(view, src[start:stop], weight)
             flat[start:stop] += view
+
+
+def _axpy(x: np.ndarray, y: np.ndarray, weight: float) -> None:
+    """``y += weight * x`` for contiguous float64 vectors, in place."""
+    out = _daxpy()(x, y, y.size, weight)
+    if out is not y:  # the wrapper worked on a copy (it does not for contiguous writeable float64)
+        y[...] = out
 
 
 def _scaled(out: np.ndarray, src: np.ndarray, weight: float) -> None:

@@ -53,14 +53,16 @@ class StreamingMean(Aggregator):
         if self._shapes is None:
             self._shapes = [a.shape for a in layers]
             self._dtypes = [a.dtype for a in layers]
-        _math.check_layers(layers, self._shapes, self.names_, who=who)
-        _math.check_finite(layers, self.names_, who=who)  # before anything is added: no trace when refused
+        names = _math.layer_names(self, update)
+        _math.check_layers(layers, self._shapes, names, who=who)
+        _math.check_finite(layers, names, who=who)  # before anything is added: no trace when refused
         # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
         self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
                         for d, a in zip(self._dtypes, layers)]
-        if self._acc is None:
-            self._acc = _math.new_accumulator(self._template if self._template is not None else layers)
-        _math.accumulate(self._acc, layers, n, self._scratch)
+        if self._acc is None:  # the first update starts the sums (no zeroed sums to add it to)
+            self._acc = _math.start_accumulator(layers, n, self._template)
+        else:
+            _math.accumulate(self._acc, layers, n, self._scratch)
         self._total += n
         self._count += 1
 
@@ -113,8 +115,9 @@ class BufferedRound(Aggregator):
         layers, n, who = _unpack(update)
         if self._shapes is None:
             self._shapes = [a.shape for a in layers]
-        _math.check_layers(layers, self._shapes, getattr(self, "names_", None), who=who)
-        _math.check_finite(layers, getattr(self, "names_", None), who=who)
+        names = _math.layer_names(self, update)
+        _math.check_layers(layers, self._shapes, names, who=who)
+        _math.check_finite(layers, names, who=who)
         self._updates.append(layers)
         self._ns.append(n)
 

@@ -87,7 +87,7 @@ class BaseAggregation(Aggregator):
             raise AggregationError("an update needs 'weights' and 'num_samples', got "
                                    f"{type(update).__name__}") from None
         who = getattr(update, "client_id", "") or "update"
-        _math.check_finite(_math.as_layers(weights), getattr(self, "names_", None),
+        _math.check_finite(_math.as_layers(weights), _math.layer_names(self, update),
                            who=f"update from {who!r}" if who != "update" else who)
         self._clients.append(AggClient(n, weights))
 

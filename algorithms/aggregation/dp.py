@@ -214,8 +214,9 @@ class DPFedAvg(Aggregator):
                                        "reference clients clip against: start the server from an initial "
                                        "model (initial_weights)")
             self._reference = [np.zeros_like(a) for a in layers]
-        _math.check_layers(layers, [a.shape for a in self._reference], getattr(self, "names_", None), who=who)
-        _math.check_finite(layers, getattr(self, "names_", None), who=who)
+        names = _math.layer_names(self, update)
+        _math.check_layers(layers, [a.shape for a in self._reference], names, who=who)
+        _math.check_finite(layers, names, who=who)
         delta = _privacy.difference(layers, self._reference)
         c = self.clipping_norm_
         if self.clip_on == "server":

@@ -109,8 +109,9 @@ class FedBuff(Aggregator):
             self.begin_round(None)
         layers, n, who = _unpack(update)
         shapes = [a.shape for a in (self._base if self._base is not None else layers)]
-        _math.check_layers(layers, shapes, getattr(self, "names_", None), who=who)
-        _math.check_finite(layers, getattr(self, "names_", None), who=who)
+        names = _math.layer_names(self, update)
+        _math.check_layers(layers, shapes, names, who=who)
+        _math.check_finite(layers, names, who=who)
         tau = float((getattr(update, "metrics", None) or {}).get("staleness", 0))
         if self._acc is None:
             self._acc = [np.zeros(s, dtype=np.float64) for s in shapes]

@@ -24,6 +24,7 @@ __all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detect
            "per_sample"]
 
 _TOL = 1e-6
+_SHORT = 64  # probability vectors up to this length are decided in plain floats (faster than arrays there)
 
 
 def check_unit(miner: Any, name: str) -> float:
@@ -260,6 +261,17 @@ class ScoredMiner(HardExampleMiner):
         """
         if (isinstance(infer_result, np.ndarray) and infer_result.ndim == 1
                 and infer_result.dtype.kind in "biuf" and self.input_kind in ("probabilities", "detections")):
+            if (self.upload_ratio is None and infer_result.dtype.kind == "f"
+                    and 2 <= infer_result.size <= _SHORT):
+                values = infer_result.tolist()
+                # a short vector of probabilities decides in plain floats (the same float64 operations as
+                # the array path, without its per-call array overhead); anything else takes that path
+                low, high = min(values), max(values)
+                total = sum(values)
+                if low >= -_TOL and high <= 1 + _TOL and total == total:  # total is NaN if any value is
+                    decided = self._decide_one(values, high)
+                    if decided is not None:
+                        return decided
             batch: Any = infer_result.reshape(1, -1)  # one probability vector: the array path, no list
         else:
             batch = [infer_result]
@@ -268,6 +280,14 @@ class ScoredMiner(HardExampleMiner):
     @abc.abstractmethod
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(scores, hard_by_rule)`` for a batch."""
+
+    def _decide_one(self, values: list[float], top: float) -> bool | None:
+        """Decide one probability vector by the fixed rule (its values checked finite and in [0, 1]).
+
+        ``values`` are the probabilities as floats and ``top`` their maximum. A subclass that
+        decides here must agree with :meth:`_evaluate` exactly; None means "use the array path".
+        """
+        return None
 
     def score(self, batch: Any) -> np.ndarray:
         """Return each sample's hardness, higher is harder.

@@ -44,6 +44,12 @@ class IBTFilter(ScoredMiner):
         self.threshold_box = threshold_box
         self.upload_ratio = upload_ratio
 
+    def _decide_one(self, values: list[float], top: float) -> bool | None:
+        # one box, the top probability: the share of uncertain boxes is 1.0 or 0.0
+        threshold_img = check_unit(self, "threshold_img")
+        share = 1.0 if top <= check_unit(self, "threshold_box") else 0.0
+        return share >= 1.0 - threshold_img - 1e-12
+
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         threshold_img = check_unit(self, "threshold_img")
         threshold_box = check_unit(self, "threshold_box")

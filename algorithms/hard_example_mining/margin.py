@@ -41,6 +41,10 @@ class MarginFilter(ScoredMiner):
         self.threshold_margin = threshold_margin
         self.upload_ratio = upload_ratio
 
+    def _decide_one(self, values: list[float], top: float) -> bool | None:
+        ordered = sorted(values)
+        return ordered[-1] - ordered[-2] < check_unit(self, "threshold_margin")
+
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         threshold = check_unit(self, "threshold_margin")
         probs = as_probabilities(batch)

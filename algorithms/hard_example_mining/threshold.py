@@ -41,6 +41,9 @@ class ThresholdFilter(ScoredMiner):
         self.threshold = threshold
         self.upload_ratio = upload_ratio
 
+    def _decide_one(self, values: list[float], top: float) -> bool | None:
+        return top < check_unit(self, "threshold")  # one box, the top probability: its mean is itself
+
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         threshold = check_unit(self, "threshold")
         confidences, counts = as_detections(batch)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .._lazy import lazy_attributes
 from ..exceptions import BackendUnavailableError, NotRegisteredError, SednaWarning
-from .base import Backend, EstimatorBackend, framework_of, is_factory, parse_kwargs
+from .base import Backend, framework_of, is_factory, parse_kwargs
+from .estimator import EstimatorBackend
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -74,10 +75,11 @@ def _as_config(config: Any, context: Context | None) -> Config:
     import dataclasses
 
     from ..config import Config
+    from ..context import resolve_config
 
     if isinstance(config, Config):
         return config
-    base = context.config if context is not None else Config.from_env()
+    base = resolve_config(context.config if context is not None else None)
     if config is None:
         return base
     overrides: dict[str, Any] = {}
@@ -150,7 +152,9 @@ def set_backend(estimator: Any = None, config: Any = None, *,
         object or mapping overrides those fields of the context's config. ``None``: the
         context's config, else the process environment read now.
     context : Context, default=None
-        Gives the registry and the storage layer.
+        Gives the registry and the storage layer; the backend keeps it, so a model it saves to a
+        remote URL goes to this context's storage whatever ``config`` says. When omitted, a
+        context is built on the settings (the environment's when ``config`` is None).
 
     Returns
     -------
@@ -209,12 +213,12 @@ def _detection_target(estimator: Any, cfg: Config) -> Any:
 
 
 def _context_for(cfg: Config, context: Context | None) -> Context:
-    if context is not None and context.config is cfg:
+    """Return the caller's context (its registry and storage), else one built on ``cfg``."""
+    if context is not None:
         return context
     from ..context import Context
-    from ..registry import default_registry
 
-    return Context(config=cfg, registry=context.registry if context is not None else default_registry)
+    return Context(config=cfg)
 
 
 def backend_options(cfg: Config, context: Context | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import EstimatorBackend
+from .estimator import EstimatorBackend
 
 __all__ = ["MindSporeBackend"]
 

@@ -9,8 +9,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._version import install_hint
 from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
-from .base import EstimatorBackend, _cast_like, _is_remote, framework_of, parse_kwargs, split_xy
+from .arrays import cast_like, split_xy
+from .base import framework_of, parse_kwargs
+from .estimator import EstimatorBackend
+from .files import is_remote
 
 __all__ = ["SklearnBackend", "load_skops"]
 
@@ -38,7 +42,7 @@ class SklearnBackend(EstimatorBackend):
     are ``[coef_, intercept_]`` for linear models or ``[W0, b0, W1, b1, ...]`` for MLPs. Any
     other estimator is driven like :class:`~sedna_lib.backends.EstimatorBackend`.
 
-    Models are saved with skops (``skops.io``, ``pip install sedna_lib[sklearn]``), a format
+    Models are saved with skops (``skops.io``, the ``sklearn`` extra), a format
     that is loaded without unpickling: :meth:`load` admits only scikit-learn types and numpy or
     scipy classes named in the file, and refuses any other (a function, a foreign class). A
     pickle (joblib) file is read only when the caller allows it: a local file a user names
@@ -293,8 +297,8 @@ class SklearnBackend(EstimatorBackend):
             return super().set_weights(weights)
         self._check_weights_supported()
         attrs = self._weight_attrs()
-        arrays = _cast_like(type(self.estimator).__name__, weights, self.get_weights(),
-                            names=[attr for attr, _ in attrs])
+        arrays = cast_like(type(self.estimator).__name__, weights, self.get_weights(),
+                           names=[attr for attr, _ in attrs])
         for (attr, i), arr in zip(attrs, arrays):
             if i is None:
                 setattr(self.estimator, attr, arr.copy())
@@ -313,7 +317,7 @@ class SklearnBackend(EstimatorBackend):
 
             warnings.warn("skops is not installed: the scikit-learn model is saved as a pickle, which is "
                           "loaded only where pickles are allowed (never from a knowledge base); "
-                          "pip install sedna_lib[sklearn]", SednaWarning, stacklevel=3)
+                          f"{install_hint('sedna_lib[sklearn]')}", SednaWarning, stacklevel=3)
             joblib.dump(self.estimator, path)
             return None
         skops_io.dump(self.estimator, path)
@@ -335,8 +339,8 @@ class SklearnBackend(EstimatorBackend):
         else:
             raise BackendError(f"{path!r} is a pickle, and this model came from elsewhere: a pickled model "
                                "from the network or a knowledge base is never loaded (unpickling runs "
-                               "code). Save the model with skops (pip install sedna_lib[sklearn]) and "
-                               "publish it again")
+                               f"code). Save the model with skops ({install_hint('sedna_lib[sklearn]')}) "
+                               "and publish it again")
         if framework_of(model) != "sklearn":
             raise BackendError(f"{path!r} holds a {type(model).__name__}, not a scikit-learn estimator")
         self.estimator = model
@@ -373,7 +377,7 @@ class SklearnBackend(EstimatorBackend):
         StorageNotFoundError
             If the file does not exist.
         """
-        if model_url and _is_remote(model_url) and self._native():
+        if model_url and is_remote(model_url) and self._native():
             allow_pickle = False  # pickles from the network can run code
         if self._native():
             kwargs["allow_pickle"] = allow_pickle
@@ -384,9 +388,9 @@ def _skops_io() -> Any:
     try:
         return importlib.import_module("skops.io")
     except ImportError:
-        raise BackendUnavailableError("skops is not installed; pip install sedna_lib[sklearn] (scikit-learn "
-                                      "models are stored with skops, a format loaded without "
-                                      "unpickling)") from None
+        raise BackendUnavailableError.missing(
+            "skops", "sedna_lib[sklearn]",
+            note="scikit-learn models are stored with skops, a format loaded without unpickling") from None
 
 
 def _is_trusted_type(name: str) -> bool:

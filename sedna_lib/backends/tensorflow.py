@@ -7,9 +7,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
-from .base import (EstimatorBackend, _cast_like, _extend_history, _import, _json_safe, _numeric_array, _Pass,
-                   framework_of, remove_path_prefix, split_xy)
+from .arrays import cast_like, numeric_array, split_xy
+from .base import _import, framework_of
+from .estimator import EstimatorBackend
+from .files import remove_path_prefix
+from .history import EpochMetrics, extend_history
 
 __all__ = ["TensorFlowBackend", "KerasBackend"]
 
@@ -170,7 +174,7 @@ class TensorFlowBackend(EstimatorBackend):
         if labels is None and need_labels:
             raise DataError("training and evaluation need labels: pass (x, y), a data source with .x/.y, y=, "
                             "or a tf.data.Dataset of (x, y)")
-        x = _numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
+        x = numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
         if labels is not None:
             labels = np.asarray(labels)
             if len(labels) != len(x):
@@ -276,7 +280,7 @@ class TensorFlowBackend(EstimatorBackend):
         history: dict[str, Any] = {"loss": []}
         num_samples = 0
         for epoch in range(epochs):
-            epoch_pass = _Pass()
+            epoch_pass = EpochMetrics()
             for xb, yb in dataset:
                 data_loss, pred = step(xb, yb)
                 pred_np, y_np = np.asarray(pred), np.asarray(yb)
@@ -286,9 +290,9 @@ class TensorFlowBackend(EstimatorBackend):
                 epoch_pass.add(float(data_loss), int(tf.shape(xb)[0]), hits)
             if epoch == 0:
                 num_samples = epoch_pass.seen
-            _extend_history(history, epoch_pass.metrics())
+            extend_history(history, epoch_pass.metrics())
             if validation is not None:
-                _extend_history(history, self._evaluate_native(validation), "val_")
+                extend_history(history, self._evaluate_native(validation), "val_")
         history["_num_samples"] = num_samples
         return history
 
@@ -360,7 +364,7 @@ class TensorFlowBackend(EstimatorBackend):
             self._ensure_compiled(labels)
             result = self.estimator.evaluate(x, labels, batch_size=self.batch_size, verbose=0,
                                              return_dict=True)
-        return {k: float(v) for k, v in _json_safe(result).items()}
+        return {k: float(v) for k, v in json_safe(result).items()}
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Evaluate the model with its compiled loss and metrics.
@@ -417,7 +421,7 @@ class TensorFlowBackend(EstimatorBackend):
         if not self._native():
             return super().set_weights(weights)
         model = self.estimator
-        model.set_weights(_cast_like(type(model).__name__, weights, model.get_weights()))
+        model.set_weights(cast_like(type(model).__name__, weights, model.get_weights()))
         return None
 
     # -- files ----------------------------------------------------------------------------------

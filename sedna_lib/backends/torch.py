@@ -8,7 +8,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .base import EstimatorBackend, _extend_history, _import, _numeric_array, _Pass, framework_of, split_xy
+from .arrays import numeric_array, split_xy
+from .base import _import, framework_of
+from .estimator import EstimatorBackend
+from .history import EpochMetrics, extend_history
 
 __all__ = ["TorchBackend", "LOSSES", "OPTIMIZERS"]
 
@@ -235,9 +238,9 @@ class TorchBackend(EstimatorBackend):
         torch = _torch()
         if isinstance(value, torch.Tensor):
             return value
-        arr = _numeric_array(value, features=features,
-                             hint="decode files (for example a data source's paths) into arrays first, "
-                                  "or pass a torch Dataset/DataLoader")
+        arr = numeric_array(value, features=features,
+                            hint="decode files (for example a data source's paths) into arrays first, "
+                                 "or pass a torch Dataset/DataLoader")
         return torch.from_numpy(np.ascontiguousarray(arr))
 
     def _loader(self, data: Any, y: Any, *, batch_size: int, shuffle: bool, seed: int | None,
@@ -343,7 +346,7 @@ class TorchBackend(EstimatorBackend):
         num_samples = 0
         for epoch in range(int(opt["epochs"])):
             model.train()
-            epoch_pass = _Pass()
+            epoch_pass = EpochMetrics()
             for batch in loader:
                 xb, yb = self._batch(batch)
                 if yb is None:
@@ -363,10 +366,10 @@ class TorchBackend(EstimatorBackend):
                 epoch_pass.add(float(data_loss.detach()), len(xb), self._correct(out.detach(), target))
             if epoch == 0:
                 num_samples = epoch_pass.seen
-            _extend_history(history, epoch_pass.metrics())
+            extend_history(history, epoch_pass.metrics())
             if valid_data is not None:
-                _extend_history(history, self._evaluate(valid_data, loss_fn, device, int(opt["batch_size"])),
-                                "val_")
+                extend_history(history, self._evaluate(valid_data, loss_fn, device, int(opt["batch_size"])),
+                               "val_")
         history["num_samples"] = num_samples
         self.has_load = True
         return history
@@ -441,7 +444,7 @@ class TorchBackend(EstimatorBackend):
         model = _placed(self.estimator, device)
         loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
         model.eval()
-        stats = _Pass()
+        stats = EpochMetrics()
         with torch.no_grad():
             for batch in loader:
                 xb, yb = self._batch(batch)

@@ -43,6 +43,35 @@ def _local_errors(action: str, path: str) -> Iterator[None]:
 _remove = LocalStorage().delete  # a missing path is not an error
 
 
+def _load_fetched(path: str, uri: str) -> Any:
+    """Read a file that came over the network without running anything it names."""
+    from ..backends.sklearn import load_skops
+    from ..exceptions import BackendError, DataError
+    from ..transport.kb_legacy import is_pickle, loads_legacy_index, loads_plain_pickle
+
+    with _local_errors("load", uri), open(path, "rb") as fh:
+        data = fh.read()
+    if data[:4] == b"PK\x03\x04":  # a zip: skops (scikit-learn models), read through its type allow-list
+        try:
+            return load_skops(path)
+        except BackendError as exc:
+            raise StorageError(f"FileOps.load: {uri}: {exc}", uri=uri) from None
+    if not is_pickle(data):
+        raise StorageError(f"FileOps.load: {uri} is neither a joblib/pickle file nor a skops file "
+                           f"(starts with {data[:8]!r})", uri=uri)
+    try:
+        return loads_plain_pickle(data)
+    except DataError as plain_refused:
+        try:  # Sedna's task index: its samples' pandas frames become placeholders
+            return loads_legacy_index(data)
+        except DataError:
+            pass
+        raise StorageError(
+            f"FileOps.load: {uri} was fetched over the network and is not unpickled ({plain_refused}). "
+            "Save models with skops (SklearnBackend.save) and data as plain containers and numpy arrays, "
+            "or, if only you can write there, pass FileOps.load(..., trust_pickle=True)", uri=uri) from None
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
@@ -72,7 +101,9 @@ class FileOps:
     -----
     ``dump_pickle``/``load_pickle``, ``dump``/``load`` and ``pickle_string_to_obj`` use pickle:
     loading executes code chosen by whoever wrote the data. Use them only on data you wrote
-    yourself. ``load_pickle`` reads local files only, and ``load`` refuses ``http(s)://``.
+    yourself. ``load_pickle`` reads local files only, and ``load`` never unpickles a file fetched
+    over the network (``s3://``, ``http(s)://``) beyond an allow-list of plain data, unless told to
+    (``trust_pickle=True``).
 
     Examples
     --------
@@ -508,16 +539,23 @@ class FileOps:
                 _remove(tmp)
 
     @classmethod
-    def load(cls, src: str) -> Any:
-        """Load an object saved by :meth:`dump` from a local path or ``s3://`` URL.
+    def load(cls, src: str, *, trust_pickle: bool = False) -> Any:
+        """Load an object saved by :meth:`dump` (or Sedna's ``FileOps.dump``).
 
-        This is joblib, i.e. pickle: loading runs code chosen by whoever wrote the file. It is
-        meant for the job's own storage; ``http(s)://`` URLs are refused.
+        A local file (a path or ``file://``) is the caller's own: it is read with joblib. A file
+        fetched over the network (``s3://``, ``http(s)://``) is never unpickled: a skops file
+        gives its scikit-learn model (only scikit-learn, numpy and scipy types), a pickle gives its
+        data only if it holds nothing but plain data (builtin containers, numpy arrays) or Sedna's
+        task index (``Task``, ``TaskGroup``, ``Model``; samples' frames become placeholders), and
+        anything else is refused. ``trust_pickle=True`` unpickles it fully, running whatever code
+        it names: only for a bucket nobody else can write.
 
         Parameters
         ----------
         src : str
-            Local path, ``file://`` or ``s3://`` URL.
+            Local path, ``file://``, ``s3://`` or ``http(s)://`` URL.
+        trust_pickle : bool, default=False
+            Unpickle a network file without the allow-list (it can run code).
 
         Returns
         -------
@@ -529,14 +567,12 @@ class FileOps:
         StorageNotFoundError
             If ``src`` does not exist.
         StorageError
-            If ``src`` is an ``http(s)://`` URL, or reading fails.
+            If a network file is a pickle naming anything outside the allow-list, a skops file
+            naming other types, or reading fails.
         """
         import joblib
 
         text = str(src)
-        if re.match(r"(?i)https?://", text):
-            raise StorageError(f"FileOps.load refuses {src}: objects fetched over HTTP are never unpickled; "
-                               f"keep pickles in the job's own storage (a path or s3://)", uri=text)
         if not cls._is_url(text):
             path = strip_file_scheme(text)
             if not os.path.isfile(path):
@@ -545,8 +581,10 @@ class FileOps:
                 return joblib.load(path)
         staged = cls._router().download(text)
         try:
-            with _local_errors("load", text):
-                return joblib.load(staged)
+            if trust_pickle:
+                with _local_errors("load", text):
+                    return joblib.load(staged)
+            return _load_fetched(staged, text)
         finally:
             _remove(staged)
 

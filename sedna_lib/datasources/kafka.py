@@ -1,6 +1,6 @@
 """Kafka transport of the multi-edge components: a producer and a consumer thread (Sedna's names).
 
-kafka-python is imported only when one of these is built (``pip install sedna_lib[kafka]``).
+kafka-python is imported only when one of these is built (the ``kafka`` extra).
 Records are encoded with the safe codec of :mod:`sedna_lib.transport.objects`; pickle (Sedna's
 format) only with ``legacy_pickle=True``. Unlike Sedna's, the consumer subscribes to all its
 topics at once and its thread starts with :meth:`KafkaConsumerThread.start`, not in the
@@ -28,7 +28,7 @@ def _kafka() -> Any:
     try:
         import kafka
     except ImportError as exc:
-        raise BackendUnavailableError("kafka-python is not installed; pip install sedna_lib[kafka]") from exc
+        raise BackendUnavailableError.missing("kafka-python", "sedna_lib[kafka]") from exc
     return kafka
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,9 +11,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base import Aggregator
-from ..exceptions import RemoteError, TransportError
+from ..exceptions import ProtocolError, RemoteError, TransportError
 
-__all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "RoundOutcome"]
+__all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "secure_round", "RoundOutcome"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,86 @@ def _metrics_kw(extra: dict) -> dict:
     return {"metrics": extra} if extra else {}
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(text: Any) -> bytes:
+    return base64.b64decode(str(text).encode("ascii"), validate=True)
+
+
+def secure_round(client: Any, weights: list, num_samples: int, round_number: int,
+                 settings: dict) -> tuple[Any, int]:
+    """Upload one round's model through secure aggregation: the server only ever sees it masked.
+
+    Runs this trainer's side of the steps (:class:`~sedna_lib.transport.messages.SecAggStage`):
+    advertise keys, share them, send the masked input ``[n * w, n]``, reveal the shares the
+    server needs to remove the masks; a dropped member's masks are removed from the others' shares.
+
+    Parameters
+    ----------
+    client : AggregationClient
+        The connection to a server running secure rounds.
+    weights : list of numpy.ndarray
+        The trained model.
+    num_samples : int
+        Training samples behind it.
+    round_number : int
+        The round it was trained for.
+    settings : dict
+        The server's ``secure_aggregation`` settings (``fractional_bits``).
+
+    Returns
+    -------
+    msg : RecvWeight
+        The round's aggregated model.
+    sent : int
+        Bytes this trainer sent in the round.
+
+    Raises
+    ------
+    ProtocolError
+        If a step from the server is malformed.
+    AggregationError
+        If the server could not unmask the round (too many members dropped out), or a share
+        does not open.
+    TransportError
+        If the connection is lost.
+    """
+    from ..transport import messages as m
+    from ..transport.secagg import PublicKeys, SecAggClient, encode_fixed_point, weighted_input
+
+    stage, r = m.SecAggStage, int(round_number)
+    me = SecAggClient(client.client_id)
+    keys = me.advertise_keys()
+    sent = client.send_message(m.SecAgg(stage.KEYS, r, {"c": _b64(keys.c_public), "s": _b64(keys.s_public)}))
+    while True:
+        msg = client.recv_message()
+        if isinstance(msg, m.RecvWeight):
+            return msg, sent
+        if not isinstance(msg, m.SecAgg) or msg.round_number != r:
+            continue
+        try:
+            if msg.stage == stage.ROSTER:
+                roster = {str(cid): PublicKeys(_unb64(c), _unb64(s))
+                          for cid, (c, s) in msg.data["keys"].items()}
+                sealed = {k: _b64(v) for k, v in me.share_keys(roster, int(msg.data["threshold"])).items()}
+                sent += client.send_message(m.SecAgg(stage.SHARES, r, {"shares": sealed}))
+            elif msg.stage == stage.ROUTED:
+                me.receive_shares({str(u): _unb64(v) for u, v in msg.data["shares"].items()})
+                words = encode_fixed_point(weighted_input(weights, num_samples),
+                                           int(settings.get("fractional_bits", 24)))
+                masked = me.masked_input(words, str(r).encode(), peers=[str(p) for p in msg.data["peers"]])
+                sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights]))
+            elif msg.stage == stage.UNMASK:
+                reveal = me.unmask(msg.data["survivors"], msg.data["dropped"])
+                shares = {who: [kind, index, _b64(share)] for who, (kind, (index, share)) in reveal.items()}
+                sent += client.send_message(m.SecAgg(stage.REVEAL, r, {"shares": shares}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProtocolError(f"malformed secure-aggregation step {msg.stage.value!r} from the server: "
+                                f"{type(exc).__name__}: {exc}") from None
+
+
 def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = None, *,
                train_kwargs: dict | None = None, aggregator: Aggregator | None = None,
                on_round: Callable[[RoundOutcome], None] | None = None,
@@ -223,11 +304,18 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
             del reference
         if pending is not None:
             extra = {**extra, "federated_eval": pending}
-        sent = client.send_update(weights, num_samples, round_number=current + 1, **_metrics_kw(extra))
+        secure = config.get("secure_aggregation")
+        if secure:
+            sent = 0
+        else:
+            sent = client.send_update(weights, num_samples, round_number=current + 1, **_metrics_kw(extra))
         left = reconnects
         while True:
             try:
-                msg = client.recv_weights()
+                if secure:
+                    msg, sent = secure_round(client, weights, num_samples, current + 1, secure)
+                else:
+                    msg = client.recv_weights()
                 break
             except RemoteError:
                 raise
@@ -241,8 +329,9 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
                 if caught_up is not None and caught_up.round_number >= current + 1:
                     msg = caught_up
                     break
-                sent = client.send_update(weights, num_samples, round_number=current + 1,
-                                          **_metrics_kw(extra))
+                if not secure:  # a secure round starts over with fresh keys
+                    sent = client.send_update(weights, num_samples, round_number=current + 1,
+                                              **_metrics_kw(extra))
         if msg.weights:
             # a reassembled (chunked) model is decoded into its own writable buffer: no copy needed
             backend.set_weights([w if w.flags.writeable else np.array(w) for w in msg.weights])

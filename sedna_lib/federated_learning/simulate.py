@@ -113,7 +113,7 @@ class RayRunner:
         try:
             import ray
         except ImportError:
-            raise BackendUnavailableError("the ray engine needs Ray; pip install sedna_lib[ray]") from None
+            raise BackendUnavailableError.missing("ray (for the ray engine)", "sedna_lib[ray]") from None
         self._ray = ray
         self._started = False
         if not ray.is_initialized():

@@ -25,7 +25,8 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from .loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
-from ..backends.base import EstimatorBackend, _json_safe
+from .._json import json_safe
+from ..backends.estimator import EstimatorBackend
 from ..exceptions import ConfigError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
@@ -113,7 +114,7 @@ def as_list_metrics(result: Any) -> dict[str, list[float]] | None:
 def _train_metrics(result: Any) -> Any:
     """Train results as a JSON object or null (anything else breaks the GM's decoding)."""
     if result is None or isinstance(result, Mapping):
-        return _json_safe(result)
+        return json_safe(result)
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
         return {"value": [float(result)]}
     return None
@@ -290,7 +291,7 @@ class IncrementalLearning(JobBase):
         except BaseException:
             self.report_task_info(None, "failed", kind="train")
             raise
-        self.report_task_info(None, "completed", results=_json_safe(results), kind="train")
+        self.report_task_info(None, "completed", results=json_safe(results), kind="train")
         return self._callback(post_process, backend) if post_process is not None else backend
 
     @staticmethod
@@ -353,7 +354,7 @@ class IncrementalLearning(JobBase):
         except BaseException:
             self.report_task_info(None, "failed", kind="eval")
             raise
-        self.report_task_info(None, "completed", results=_json_safe(results), kind="eval")
+        self.report_task_info(None, "completed", results=json_safe(results), kind="eval")
         return results
 
     # -- inference ------------------------------------------------------------------------------
@@ -477,7 +478,7 @@ class IncrementalLearning(JobBase):
                 metrics.counter("sedna_il_hard_examples_total").inc()
         if is_hard and self.hard_examples_ is not None:
             self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
-                                    _json_safe(mined), meta={"model_version": version})
+                                    json_safe(mined), meta={"model_version": version})
         return IncrementalResult(infer_res, res, is_hard)
 
     def close(self) -> None:

@@ -319,6 +319,8 @@ class JointInference(JobBase):
         self._away = False  # the cloud was found away by a live call (said once per outage)
         self.status_: Any = None  # metrics, health and status page (built by start())
         self._cloud_answers = 0  # samples the cloud answered (the offload ratio's numerator)
+        self._meters: tuple[Any, Any, Any] | None = None  # the per-sample counters: edge, cloud, hard
+        self._chart_at = self._t0 = 0.0
         self._unreachable = RateLimitedLog(logger, interval=10.0, say_first=False)
 
     # -- configuration -----------------------------------------------------------------------
@@ -471,9 +473,13 @@ class JointInference(JobBase):
                                    "hard-example miner": type(self.miner).__name__ if self.miner else "none"})
         site.add_chart("offload", "Share of samples answered by the cloud", "seconds", "ratio")
         metrics = site.metrics
-        for who in ("edge", "cloud"):
-            metrics.counter("sedna_ji_samples_total").labels(answered_by=who)
-        metrics.counter("sedna_ji_hard_examples_total")
+        samples = metrics.counter("sedna_ji_samples_total")
+        # the handles a sample moves, looked up once: the hot path only increments
+        meters = (samples.labels(answered_by="edge"), samples.labels(answered_by="cloud"),
+                  metrics.counter("sedna_ji_hard_examples_total"))
+        # the ratios are read from the counts when scraped, so they are exact and cost a sample nothing
+        metrics.gauge("sedna_ji_hard_example_ratio").set_function(lambda: self._ratio("hard"))
+        metrics.gauge("sedna_ji_offload_ratio").set_function(lambda: self._ratio("cloud"))
         budget = getattr(self.miner, "upload_ratio", None)
         metrics.gauge("sedna_ji_offload_budget_ratio").set(float(budget) if budget is not None else 1.0)
         breaker = getattr(self.client, "breaker", None)
@@ -487,32 +493,43 @@ class JointInference(JobBase):
             metrics.gauge("sedna_ji_offload_queue_depth").set_function(lambda: len(self.queue))
             metrics.gauge("sedna_ji_dead_letters").set_function(lambda: self._counts["dead_lettered"])
         self._chart_at = self._t0 = time.monotonic()
+        self._meters = meters
         cfg = self.context.config
         self.status_ = WorkerStatus(site, port=cfg.metrics_port, host=cfg.metrics_bind_ip).start()
         if self.status_.url:
             logger.info("joint-inference edge %r: status page %s/, metrics %s/metrics", name,
                         self.status_.url, self.status_.url)
 
-    def _observe(self, is_hard: bool, by_cloud: bool) -> None:
-        """Count one answered sample in the metrics (and the chart, at most once a second)."""
-        status = self.status_
-        if status is None:
-            return
-        metrics = status.site.metrics
-        metrics.counter("sedna_ji_samples_total").labels(answered_by="cloud" if by_cloud else "edge").inc()
-        if is_hard:
-            metrics.counter("sedna_ji_hard_examples_total").inc()
+    def _ratio(self, of: str) -> float:
+        """Return the share of samples so far that were hard (``of="hard"``) or answered by the cloud."""
         with self._lock:
             total = self._counts["inferences"]
-            hard = self._counts["hard"]
-            self._cloud_answers += int(by_cloud)
+            part = self._counts["hard"] if of == "hard" else self._cloud_answers
+        return part / total if total else 0.0
+
+    def _tally(self, is_hard: bool, by_cloud: bool) -> None:
+        """Count one answered sample: the stats, the LC report, the metrics and (once a second) the chart."""
+        with self._lock:
+            counts = self._counts
+            total = counts["inferences"] = counts["inferences"] + 1
+            if is_hard:
+                counts["hard"] += 1
+            if by_cloud:
+                self._cloud_answers += 1
             cloud = self._cloud_answers
-        metrics.gauge("sedna_ji_hard_example_ratio").set(hard / total)
-        metrics.gauge("sedna_ji_offload_ratio").set(cloud / total)
+        reporter = self._reporter
+        if reporter is not None:
+            reporter.record(hard=is_hard)
+        meters = self._meters
+        if meters is None:
+            return
+        meters[1 if by_cloud else 0].inc()
+        if is_hard:
+            meters[2].inc()
         now = time.monotonic()
         if now - self._chart_at >= 1.0 or total == 1:
             self._chart_at = now
-            status.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
+            self.status_.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
 
     def _report_leftovers(self, pending: int) -> None:
         from ..transport.outbox import queued_at
@@ -592,18 +609,18 @@ class JointInference(JobBase):
         """
         if not self._started:
             self.start()
-        callback = self._resolve(post_process)
-        mining_mode = kwargs.pop("mining_mode", None)
-        if mining_mode is not None:
-            if mining_mode == _SELF_DESIGN:
-                result = self.estimator.predict(data, **kwargs)
-                return callback(result) if callback is not None else result
-            mode = _mining_mode(mining_mode)
-        else:
+        callback = None if post_process is None else self._resolve(post_process)
+        mining_mode = kwargs.pop("mining_mode", None) if kwargs else None
+        if mining_mode is None:
             mode = self._mode
             if mode is None:  # read once: the hot path does no configuration lookups
                 mode = self._mode = MiningMode(self.config.get("mining_mode",
                                                                self.context.config.mining_mode))
+        elif mining_mode == _SELF_DESIGN:
+            result = self.estimator.predict(data, **kwargs)
+            return callback(result) if callback is not None else result
+        else:
+            mode = _mining_mode(mining_mode)
         return self._infer(data, data, post_process, callback, mode, kwargs, "post_process")
 
     def _resolve(self, post_process: Any) -> Callable[..., Any] | None:
@@ -643,18 +660,16 @@ class JointInference(JobBase):
                 final = cloud
         else:
             edge = self.estimator.predict(data, **kwargs)
-            final = callback(copy.deepcopy(edge)) if callback is not None else edge
-            is_hard = bool(_mine(miner, final, post_name if callback is not None else None)) \
-                if miner is not None else False
+            if callback is None:  # the common case: the edge's own result is mined and returned
+                final = edge
+                is_hard = miner is not None and bool(miner(edge))
+            else:
+                final = callback(copy.deepcopy(edge))
+                is_hard = miner is not None and bool(_mine(miner, final, post_name))
             cloud = self._offload(cloud_data, cloud_post, cloud_cb, kwargs) if is_hard else None
             if cloud is not None:
                 final = cloud
-        with self._lock:
-            self._counts["inferences"] += 1
-            self._counts["hard"] += int(is_hard)
-        if self._reporter is not None:
-            self._reporter.record(hard=is_hard)
-        self._observe(is_hard, cloud is not None)
+        self._tally(is_hard, cloud is not None)
         return InferenceResult(is_hard, final, edge, cloud)
 
     # -- the cloud ---------------------------------------------------------------------------

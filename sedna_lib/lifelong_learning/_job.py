@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..backends.base import remove_path_prefix
+from ..backends.files import remove_path_prefix
 from ..context import Context, resolve
 from ..exceptions import NotFittedError
 from ..job import JobBase

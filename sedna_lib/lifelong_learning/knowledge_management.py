@@ -13,7 +13,7 @@ import urllib.parse
 from typing import Any, Callable
 
 from .._json import json_safe
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
 from ..transport.kb_index import sha256_file
@@ -44,7 +44,8 @@ class BaseKnowledgeManagement:
     unseen_estimator : UnseenTaskProcessing, default=None
         The unseen-task processor.
     context : Context, default=None
-        Configuration and storage.
+        Configuration and storage; the environment's context when omitted (a
+        ``LifelongLearning`` job passes its own).
     """
 
     def __init__(self, config: Any = None, seen_estimator: Any = None, unseen_estimator: Any = None, *,
@@ -52,14 +53,12 @@ class BaseKnowledgeManagement:
         self.config = dict(config or {})
         self.seen_estimator = seen_estimator
         self.unseen_estimator = unseen_estimator
-        self.context = context
+        self.context = resolve(context)
         self._kb_client: Any = None
 
     @property
     def ctx(self) -> Context:
-        """The context (built from the environment on first use)."""
-        if self.context is None:
-            self.context = Context.from_env()
+        """The context the knowledge manager works in."""
         return self.context
 
     @property
@@ -206,7 +205,8 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
     seen_estimator, unseen_estimator : object, default=None
         The learners.
     context : Context, default=None
-        Configuration and storage.
+        Configuration and storage; the environment's context when omitted (a
+        ``LifelongLearning`` job passes its own).
     """
 
     @property
@@ -380,7 +380,8 @@ class EdgeKnowledgeManagement(BaseKnowledgeManagement):
     seen_estimator, unseen_estimator : object, default=None
         The learners.
     context : Context, default=None
-        Configuration and storage.
+        Configuration and storage; the environment's context when omitted (a
+        ``LifelongLearning`` job passes its own).
     """
 
     @property

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base import Model, Task, TaskGroup
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..observability.progress import progress as progress_report
 from ..registry import Kind, build, parse_spec
@@ -141,7 +141,8 @@ class SeenTaskLearning:
     inference_integrate : dict, default=None
         Default ``DefaultInferenceIntegrate``.
     context : Context, default=None
-        Configuration and registry; ``Context.from_env()`` if omitted.
+        Configuration and registry; the environment's context when omitted (a
+        ``LifelongLearning`` job passes its own).
     work_dir : str, default=None
         Where trained models are written; a new temporary folder if omitted.
     profile_samples : int, default=200
@@ -171,7 +172,7 @@ class SeenTaskLearning:
         self.seen_task_allocation = seen_task_allocation
         self.task_remodeling = task_remodeling
         self.inference_integrate = inference_integrate
-        self.context = context
+        self.context = resolve(context)
         self.work_dir = work_dir
         self.profile_samples = profile_samples
         self._backends: dict[str, Any] = {}
@@ -180,9 +181,7 @@ class SeenTaskLearning:
     # -- plumbing --------------------------------------------------------------------------------
     @property
     def ctx(self) -> Context:
-        """The context (built from the environment on first use)."""
-        if self.context is None:
-            self.context = Context.from_env()
+        """The context the learner works in."""
         return self.context
 
     @property

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from ..context import Context
+from ..context import Context, resolve
 
 __all__ = ["UnseenSampleDetection"]
 
@@ -36,7 +36,8 @@ class UnseenSampleDetection(threading.Thread):
     timeout : float, default=2.0
         Request timeout in seconds.
     context : Context, default=None
-        Where ``STATUS_IP`` and ``IMAGE_TOPIC_URL`` are read.
+        Where ``STATUS_IP`` and ``IMAGE_TOPIC_URL`` are read; the knowledge manager's context
+        when omitted.
 
     Attributes
     ----------
@@ -50,7 +51,9 @@ class UnseenSampleDetection(threading.Thread):
                  image_url: str | None = None, period: float = 1.0, timeout: float = 2.0,
                  context: Context | None = None) -> None:
         super().__init__(name="unseen-sample-detection", daemon=True)
-        ctx = context or Context.from_env()
+        if context is None:
+            context = getattr(edge_knowledge_management, "context", None)
+        ctx = resolve(context)
         url = status_url or ctx.get_parameters("STATUS_IP", "127.0.0.1")
         self.status_url = url if "://" in url else f"http://{url}"
         self.image_url = image_url or ctx.get_parameters("IMAGE_TOPIC_URL", "/tmp/")

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..context import Context
+from ..context import Context, resolve
 from ..registry import Kind, build, parse_spec
 from ._data import as_samples
 
@@ -25,14 +25,15 @@ class UnseenTaskProcessing:
     unseen_task_allocation : dict, default=None
         Default ``UnseenTaskAllocationDefault``.
     context : Context, default=None
-        Configuration and registry.
+        Configuration and registry; the environment's context when omitted (a
+        ``LifelongLearning`` job passes its own).
     """
 
     def __init__(self, estimator: Any = None, unseen_task_allocation: Any = None, *,
                  context: Context | None = None) -> None:
         self.estimator = estimator
         self.unseen_task_allocation = unseen_task_allocation
-        self.context = context
+        self.context = resolve(context)
 
     def train(self, *args: Any, **kwargs: Any) -> tuple[dict, dict]:
         """Nothing is trained for unseen tasks (they are learned once labelled, through ``update``).
@@ -55,7 +56,7 @@ class UnseenTaskProcessing:
         if not hasattr(self, "backend_"):
             from ..backends import set_backend
 
-            self.backend_ = set_backend(self.estimator, context=self.context or Context.from_env())
+            self.backend_ = set_backend(self.estimator, context=self.context)
         return self.backend_
 
     def predict(self, data: Any, post_process: Callable[..., Any] | None = None,
@@ -81,8 +82,7 @@ class UnseenTaskProcessing:
         samples = as_samples(data, data_type="test")
         n = len(samples.x)
         if self.unseen_task_allocation is not None:
-            ctx = self.context or Context.from_env()
-            allocation = build(ctx.registry, Kind.UNSEEN_TASK_PROCESSING,
+            allocation = build(self.context.registry, Kind.UNSEEN_TASK_PROCESSING,
                                parse_spec(self.unseen_task_allocation, None, label="unseen_task_allocation"))
             samples, _ = allocation(samples)
         if n == 0:

@@ -16,8 +16,7 @@ def _transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:
-        raise BackendUnavailableError("transformers is not installed; pip install sedna_lib[llm] "
-                                      "(transformers and torch)") from exc
+        raise BackendUnavailableError.missing("transformers", "sedna_lib[llm]") from exc
     return transformers
 
 

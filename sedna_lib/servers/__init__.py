@@ -11,7 +11,6 @@ _LAZY: dict[str, str] = {
     "ServerLimits": "sedna_lib.servers._app:ServerLimits",
     "InferenceServer": "sedna_lib.servers.inference:InferenceServer",
     "AggregationServer": "sedna_lib.servers.aggregation:AggregationServer",
-    "AggregationServerV2": "sedna_lib.servers.aggregation:AggregationServerV2",
 }
 
 __all__ = sorted(_LAZY)

@@ -79,7 +79,7 @@ def _uvicorn() -> Any:
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError("uvicorn is not installed; pip install sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("uvicorn", "sedna_lib[server]") from exc
     return uvicorn
 
 
@@ -108,6 +108,11 @@ class ThreadedServer:
     limits : ServerLimits, default=None
         Header timeout, keep-alive and connection cap (defaults: ``ServerLimits()``); the body
         limits are applied by the app (:func:`~sedna_lib.servers._app.read_body`).
+    fast_binary_frames : bool, default=False
+        Receive large binary websocket frames straight into a buffer of their own and send binary
+        messages without copying them into a frame (:mod:`sedna_lib.servers._ws_frames`); such a
+        frame reaches the app as a writable ``memoryview`` instead of ``bytes``. The bytes on the
+        wire and every check on them are the same.
 
     Examples
     --------
@@ -121,8 +126,9 @@ class ThreadedServer:
                  ssl_keyfile: str | None = None, ws_max_size: int = 16 * 1024 * 1024,
                  ws_per_message_deflate: bool = False,
                  log_level: str = "warning", startup_timeout: float = 30.0,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None, fast_binary_frames: bool = False) -> None:
         self.app = app
+        self.fast_binary_frames = fast_binary_frames
         self.host = host
         self.port = port
         self.ssl_certfile = ssl_certfile
@@ -154,6 +160,13 @@ class ThreadedServer:
         """Whether the serving thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    def _ws_protocol(self) -> dict:
+        if not self.fast_binary_frames or self.ws_per_message_deflate:
+            return {}
+        from ._ws_frames import binary_frames_protocol
+
+        return {"ws": binary_frames_protocol()}
+
     def start(self) -> ThreadedServer:
         """Start serving in a daemon thread and wait until the socket is bound.
 
@@ -177,7 +190,7 @@ class ThreadedServer:
                                 ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off",
                                 access_log=False, http=_head_timed_protocol(limits.header_timeout),
                                 timeout_keep_alive=max(1, round(limits.keep_alive)),
-                                limit_concurrency=limits.max_connections)
+                                limit_concurrency=limits.max_connections, **self._ws_protocol())
         server = uvicorn.Server(config)
         # older uvicorn: never touch signals off the main thread
         server.install_signal_handlers = lambda: None

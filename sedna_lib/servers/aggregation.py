@@ -1,12 +1,15 @@
 """The federated-learning aggregation server: Sedna's websocket protocol plus binary frames, deadlines, auth.
 
 One Starlette websocket route, ``/{aggregation}``, serves Sedna's JSON peers and sedna_lib's
-binary peers side by side; ``GET /{aggregation}`` lists the clients as Sedna's does. Rounds
-close when ``participants_count`` updates arrived, or when ``round_timeout`` seconds passed
-since the round's first update and at least ``min_clients`` arrived; a trainer that contributed
-before and disconnected is not waited for (it counts again when it comes back). Updates are folded into
-the aggregator as they arrive (one at a time), so a streaming aggregator keeps the running sum
-and the current global model whatever the number of clients.
+binary peers side by side; ``GET /{aggregation}`` lists the clients as Sedna's does. The server
+keeps the transport and the sessions; when an update counts and when a round closes is the round
+policy's business (:mod:`sedna_lib.servers.rounds`): synchronous rounds close when
+``participants_count`` updates arrived, or when ``round_timeout`` seconds passed since the round's
+first update and at least ``min_clients`` arrived (a trainer that contributed before and
+disconnected is not waited for; it counts again when it comes back); an asynchronous aggregator
+(FedBuff) steps whenever its buffer fills. Updates are folded into the aggregator as they arrive
+(one at a time), so a streaming aggregator keeps the running sum and the current global model
+whatever the number of clients.
 """
 
 from __future__ import annotations
@@ -20,10 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..base import Aggregator, ClientUpdate
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import AggregationError, ProtocolError, TransportError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
@@ -31,8 +32,9 @@ from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
 from ._status import mount_status
+from .rounds import RoundPolicy, RoundResult, round_policy
 
-__all__ = ["AggregationServer", "AggregationServerV2", "RoundRecord"]
+__all__ = ["AggregationServer", "RoundRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ def _starlette() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the install
         from ..exceptions import BackendUnavailableError
 
-        raise BackendUnavailableError("starlette is not installed; pip install sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("starlette", "sedna_lib[server]") from exc
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route, WebSocketRoute
@@ -125,8 +127,9 @@ class AggregationServer:
 
     Parameters
     ----------
-    aggregation : str or Aggregator, default='FedAvg'
-        A registered aggregator name (also the URL path, as in Sedna) or an instance.
+    aggregation : str or Aggregator, default=None
+        A registered aggregator name (also the URL path, as in Sedna) or an instance;
+        ``AGGREGATION_ALGORITHM`` (FedAvg) when omitted.
     host : str, default=None
         Address to bind; ``AGG_BIND_IP`` (``0.0.0.0``) when omitted.
     http_port : int, default=None
@@ -168,8 +171,15 @@ class AggregationServer:
         Every N rounds the trainers evaluate the new global model on their own evaluation data and
         report with their next upload; the sample-weighted means go to that round's
         :attr:`RoundRecord.federated` (``AGG_EVALUATE_EVERY``, 0: never).
+    secure_aggregation : bool, default=None
+        Run every round through secure aggregation (:mod:`sedna_lib.servers.secure_rounds`): the
+        server learns only the round's sum (``AGG_SECURE_AGGREGATION``, off); needs a linear
+        aggregator and sedna_lib trainers.
+    secure_threshold : int, default=None
+        Shares that rebuild a secret, and members needed at the end of a secure round
+        (``AGG_SECURE_THRESHOLD``, 0: a majority of the round's members).
     context : Context, default=None
-        Configuration and registry; ``Context.from_env()`` when omitted.
+        Configuration and registry; the environment's context when omitted.
 
     Attributes
     ----------
@@ -181,6 +191,8 @@ class AggregationServer:
         Rounds finished.
     context_ : Context
         The context in use (``context``, or one built from the environment by :meth:`start`).
+    rounds_ : RoundPolicy
+        The round policy (:mod:`sedna_lib.servers.rounds`): which updates count, when rounds close.
 
     Examples
     --------
@@ -193,7 +205,7 @@ class AggregationServer:
         server.wait()          # returns when the job is done and the clients left
     """
 
-    def __init__(self, aggregation: str | Aggregator = "FedAvg", host: str | None = None,
+    def __init__(self, aggregation: str | Aggregator | None = None, host: str | None = None,
                  http_port: int | None = None, exit_round: int = 1, participants_count: int = 1,
                  ws_size: int = 10 * 1024 * 1024, *, min_clients: int | None = None,
                  round_timeout: float | None = None, auth_token: str | None = None,
@@ -201,7 +213,8 @@ class AggregationServer:
                  chunk_size: int = m.DEFAULT_CHUNK_SIZE, max_message_bytes: int | None = None,
                  done_grace: float = 30.0, handshake_timeout: float | None = None,
                  read_timeout: float | None = None, max_connections: int | None = None,
-                 context: Context | None = None, evaluate_every: int | None = None) -> None:
+                 context: Context | None = None, evaluate_every: int | None = None,
+                 secure_aggregation: bool | None = None, secure_threshold: int | None = None) -> None:
         self.aggregation = aggregation
         self.host = host
         self.http_port = http_port
@@ -222,19 +235,21 @@ class AggregationServer:
         self.max_connections = max_connections
         self.context = context
         self.evaluate_every = evaluate_every
+        self.secure_aggregation = secure_aggregation
+        self.secure_threshold = secure_threshold
         self._server: Any = None
         self._finished = threading.Event()
 
     # -- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
-        ctx = self.context or Context.from_env()
+        ctx = resolve(self.context)
         self.context_ = ctx
         cfg = ctx.config
         if isinstance(self.aggregation, Aggregator):
             self.aggregator_ = self.aggregation
             self.name_ = type(self.aggregation).__name__
         else:
-            self.name_ = str(self.aggregation or "FedAvg")
+            self.name_ = str(self.aggregation or cfg.aggregation_algorithm or "FedAvg")
             # AGGREGATION_PARAMETERS configure the algorithm AGGREGATION_ALGORITHM names
             same = cfg.aggregation_algorithm in (None, self.name_)
             params = dict(cfg.aggregation_parameters) if same else {}
@@ -266,15 +281,16 @@ class AggregationServer:
         self.round_ = 0
         self.global_weights_ = None if self.initial_weights is None else list(self.initial_weights)
         self.done_ = False
-        self._submitted: list[str] = []
-        self._participated: set[str] = set()  # ids that contributed in some round
-        self._departed: set[str] = set()  # contributors that disconnected and have not come back
-        self._round_started: float | None = None
+        self._total_sample = 0
+        self._last_uploader = ""
+        self._last_job_name = ""
+        self._layer_names: list[str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._ingest = asyncio.Lock()
         self._broadcast_cache: dict | None = None
-        self.aggregator_.begin_round(self.global_weights_)
+        self.rounds_ = self._round_policy()
+        self.rounds_.begin(self.global_weights_)
         self._finished.clear()
         self._round_metrics: list[dict] = []
         self._setup_status()
@@ -301,6 +317,22 @@ class AggregationServer:
         self.status_.metrics.gauge("sedna_fl_round").set(0)
         for name in ("sedna_fl_rounds_total", "sedna_fl_sent_bytes_total"):
             self.status_.metrics.counter(name)  # exported as 0 from the start
+
+    def _round_policy(self) -> RoundPolicy:
+        """Build the round policy: secure rounds when asked, else what the aggregator calls for."""
+        cfg = self.context_.config
+        secure = self.secure_aggregation
+        if secure is None:
+            secure = cfg.agg_secure_aggregation
+        if secure:
+            from .secure_rounds import SecureRounds
+
+            threshold = self.secure_threshold
+            if threshold is None:
+                threshold = cfg.agg_secure_threshold
+            return SecureRounds(self.aggregator_, participants=self._participants,
+                                min_clients=self._min_clients, threshold=int(threshold))
+        return round_policy(self.aggregator_, participants=self._participants, min_clients=self._min_clients)
 
     def _rounds_wanted(self, ctx: Context) -> int:
         """Return the number of rounds this job runs (the constructor's ``exit_round``)."""
@@ -441,7 +473,7 @@ class AggregationServer:
         self._server = ThreadedServer(app, host=self._host, port=self._port, ssl_certfile=self._cert,
                                       ssl_keyfile=self._key,
                                       ws_max_size=max(int(self.ws_size), self.chunk_size + 65536),
-                                      limits=limits)
+                                      limits=limits, fast_binary_frames=True)
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
@@ -597,7 +629,7 @@ class AggregationServer:
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
         peer = _Peer(cid, ws, "binary" if binary else "json", session)
-        self._departed.discard(cid)
+        self.rounds_.rejoin(cid)
         for other in list(self.peers_.values()):
             await self._send_text(other, m.to_json(m.ClientJoin(cid)))
         self.peers_[cid] = peer
@@ -606,7 +638,7 @@ class AggregationServer:
             if other is peer:
                 if sub.protocol == m.PROTOCOL:
                     # round_number announces that the current model follows (None: nothing follows)
-                    follows = self.global_weights_ is not None or self.done_
+                    follows = self.global_weights_ is not None or self.done_ or self._announces_settings()
                     ack = m.Subscribe(cid, protocol=m.PROTOCOL, wire=peer.wire, session=peer.session,
                                       round_number=self.round_ if follows else None,
                                       server=m.PROTOCOL, ack=sub.nonce)
@@ -616,23 +648,26 @@ class AggregationServer:
             elif other.wire == "json":
                 await self._send_text(other, echo)
         logger.info("client %s joined (%s, %d connected)", cid, peer.wire, len(self.peers_))
-        if sub.protocol == m.PROTOCOL and self.global_weights_ is not None and not self.done_:
+        current = self.global_weights_ is not None or self._announces_settings()
+        if sub.protocol == m.PROTOCOL and not self.done_ and current:
             await self._send_weights(peer, self._current_message(exit_flag="continue"))
         if self.done_:
             await self._send_weights(peer, self._current_message(exit_flag="ok"))
         return peer
 
+    def _announces_settings(self) -> bool:
+        """Whether trainers need the round policy's settings before their first upload (secure rounds)."""
+        return bool(self.rounds_.client_settings())
+
     async def _unregister(self, peer: _Peer) -> None:
         if self.peers_.get(peer.client_id) is peer:
             del self.peers_[peer.client_id]
             logger.info("client %s left (%d connected)", peer.client_id, len(self.peers_))
-            if not self.done_ and peer.client_id in self._participated:
+            if not self.done_:
                 # a contributor left: the round no longer waits for it (it is counted again if it returns)
-                self._departed.add(peer.client_id)
                 async with self._ingest:
-                    reason = self._round_complete()
-                    if reason is not None and not self.done_:
-                        await self._close_round(reason)
+                    if not self.done_:
+                        await self._carry_out(self.rounds_.leave(peer.client_id))
         if self.done_ and not self.peers_:
             self._finish_job()
 
@@ -664,6 +699,8 @@ class AggregationServer:
                     msg = _decoded(m.from_json, frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
+                elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
+                    await self._ingest_step(peer, msg)
                 elif isinstance(msg, dict):
                     logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
             except ProtocolError as exc:
@@ -677,91 +714,52 @@ class AggregationServer:
     async def _ingest_update(self, peer: _Peer, msg: m.UpdateWeight) -> None:
         if self.done_:
             return
-        if self.aggregator_.asynchronous:
-            await self._ingest_async(peer, msg)
-            return
-        if msg.round_number is not None and msg.round_number != self.round_ + 1:
-            logger.info("dropping %s's update for round %s (the server is on round %d)", peer.client_id,
-                        msg.round_number, self.round_ + 1)
-            return
-        if peer.client_id in self._submitted:
-            logger.info("dropping a second update from %s in round %d", peer.client_id, self.round_ + 1)
-            return
         async with self._ingest:
+            if self.done_:
+                return
             self._note_evaluation(peer, msg.metrics)
-            update = ClientUpdate(msg.weights, msg.num_samples, peer.client_id, msg.metrics)
-            if msg.names:
-                self.aggregator_.names_ = list(msg.names)
-            self.aggregator_.add(update)
-            self._submitted.append(peer.client_id)
-            if isinstance(msg.metrics, dict):
-                self._round_metrics.append(msg.metrics)
-            self._participated.add(peer.client_id)
-            self._last_uploader = peer.client_id
-            self._last_job_name = msg.job_name
-            if len(self._submitted) == 1:
-                self._round_started = time.monotonic()
-                loop = asyncio.get_running_loop()
-                self._deadline = loop.call_later(self._timeout,
-                                                 lambda: asyncio.ensure_future(self._on_deadline()))
-            reason = self._round_complete()
-            if reason is not None:
-                await self._close_round(reason)
-
-    async def _ingest_async(self, peer: _Peer, msg: m.UpdateWeight) -> None:
-        """Buffered asynchronous aggregation (FedBuff): add the change, step when the buffer is full.
-
-        The client trained from model version ``round_number - 1``; its change from that version
-        is added with its staleness, and the client is answered at once with the current model so
-        that it trains again (it never waits for the others).
-        """
-        async with self._ingest:
-            self._note_evaluation(peer, msg.metrics)
-            versions = self.__dict__.setdefault("_versions", {})
-            if not versions:
-                if self.global_weights_ is None:
-                    raise AggregationError(f"{self.name_} is asynchronous: clients send their change from "
-                                           "the model they started from, so the server needs an initial "
-                                           "model (initial_weights)")
-                versions[self.round_] = self.global_weights_
-            start = self.round_ if msg.round_number is None else int(msg.round_number) - 1
-            reference = versions.get(start)
-            if reference is None:
-                logger.info("dropping %s's update from model version %d (now %d; versions before %d are "
-                            "not kept)", peer.client_id, start, self.round_, min(versions))
-            else:
-                weights = [np.asarray(w) for w in (msg.weights or [])]
-                if len(weights) != len(reference):
-                    raise AggregationError(f"update from {peer.client_id!r} has {len(weights)} layers but "
-                                           f"the model has {len(reference)}")
-                delta = []
-                for i, (w, r) in enumerate(zip(weights, reference)):
-                    if np.shape(w) != np.shape(r):
-                        raise AggregationError(f"update from {peer.client_id!r}: layer {i} has shape "
-                                               f"{np.shape(w)}, expected {np.shape(r)}")
-                    delta.append(np.asarray(w, dtype=np.float64) - np.asarray(r, dtype=np.float64))
-                metrics = dict(msg.metrics) if isinstance(msg.metrics, dict) else {}
-                metrics["staleness"] = self.round_ - start
-                if msg.names:
-                    self.aggregator_.names_ = list(msg.names)
-                self.aggregator_.add(ClientUpdate(delta, msg.num_samples, peer.client_id, metrics))
-                self._submitted.append(peer.client_id)
-                self._participated.add(peer.client_id)
-                self._last_uploader = peer.client_id
-                self._last_job_name = msg.job_name
+            if msg.names:  # the layers' names, kept for peers that send none (Sedna's JSON peers)
+                self._layer_names = list(msg.names)
+            update = ClientUpdate(msg.weights, msg.num_samples, peer.client_id, msg.metrics,
+                                  self._layer_names)
+            offer = self.rounds_.offer(update, msg.round_number, self.global_weights_)
+            if offer.accepted:
                 if isinstance(msg.metrics, dict):
                     self._round_metrics.append(msg.metrics)
-                if self._round_started is None:
-                    self._round_started = time.monotonic()
-                if getattr(self.aggregator_, "full", False):
-                    await self._close_round("buffer", answer=peer)
-                    versions[self.round_] = self.global_weights_
-                    keep = max(4, 2 * self._participants)  # staleness beyond this is dropped
-                    for old in [v for v in versions if v < self.round_ - keep]:
-                        del versions[old]
-                    return  # _close_round answered this peer (every peer after the last step)
-            if not self.done_:
-                await self._send_weights(peer, self._current_message("continue"))
+                self._last_uploader = peer.client_id
+                self._last_job_name = msg.job_name
+                if offer.opened and self.rounds_.uses_deadline:
+                    self._arm_deadline()
+            await self._carry_out(offer, peer)
+
+    async def _ingest_step(self, peer: _Peer, msg: Any) -> None:
+        """Hand a round step other than an upload (secure aggregation's) to the round policy."""
+        if self.done_:
+            return
+        async with self._ingest:
+            if self.done_:
+                return
+            offer = self.rounds_.step(peer.client_id, msg)
+            if offer.opened and self.rounds_.uses_deadline:
+                self._arm_deadline()
+            await self._carry_out(offer, peer)
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = asyncio.get_running_loop().call_later(
+            self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+
+    async def _carry_out(self, offer: Any, peer: _Peer | None = None) -> None:
+        """Deliver what the round policy asked to send, then close the round or answer the sender."""
+        for cid, message in offer.send:
+            target = self.peers_.get(cid)
+            if target is not None:
+                await self._send_text(target, m.to_json(message))
+        if offer.close is not None:
+            await self._close_round(offer.close, answer=peer if self.rounds_.answers_sender else None)
+        elif offer.reply and peer is not None and not self.done_:
+            await self._send_weights(peer, self._current_message("continue"))
 
     def _note_evaluation(self, peer: _Peer, metrics: Any) -> None:
         """Keep a trainer's evaluation of an earlier round's model (sent with its upload)."""
@@ -792,67 +790,57 @@ class AggregationServer:
             self.history_[rnd - 1].federated = summary
         self._evaluations = {}
 
-    def _round_complete(self) -> str | None:
-        """Why the current round can close now (``quorum``/``dropout``), or None to keep waiting."""
-        if not self._submitted:
-            return None
-        if len(self._submitted) >= self._participants:
-            return "quorum"
-        gone = len(self._departed.difference(self._submitted))
-        if len(self._submitted) >= self._min_clients and len(self._submitted) + gone >= self._participants:
-            return "dropout"
-        return None
-
     async def _on_deadline(self) -> None:
         async with self._ingest:
-            if self.done_ or not self._submitted:
+            if self.done_ or not self.rounds_.submitted_:
                 return
-            if len(self._submitted) >= self._min_clients:
+            got = len(self.rounds_.submitted_)
+            self._deadline = None
+            offer = self.rounds_.deadline()
+            if offer.close is not None:
                 logger.warning("round %d deadline (%.1f s): aggregating %d of %d updates", self.round_ + 1,
-                               self._timeout, len(self._submitted), self._participants)
-                await self._close_round("deadline")
-            else:
+                               self._timeout, got, self._participants)
+            elif not offer.send:
                 logger.warning("round %d deadline passed with %d updates (< min_clients=%d); still waiting",
-                               self.round_ + 1, len(self._submitted), self._min_clients)
-                self._deadline = asyncio.get_running_loop().call_later(
-                    self._timeout, lambda: asyncio.ensure_future(self._on_deadline()))
+                               self.round_ + 1, got, self._min_clients)
+            await self._carry_out(offer)
+            if offer.close is None and self._deadline is None and not self.done_:
+                self._arm_deadline()  # the next step (or the same one, still short) gets its own period
 
     def _current_message(self, exit_flag: str) -> m.RecvWeight:
-        config = self.aggregator_.client_config()
+        config = {**self.aggregator_.client_config(), **self.rounds_.client_settings()}
         if self._evaluate_every and self.round_ and self.round_ % self._evaluate_every == 0:
             config = {**config, "evaluate": True}
         return m.RecvWeight(weights=self.global_weights_ or [],
-                            total_sample=getattr(self, "_total_sample", 0),
+                            total_sample=self._total_sample,
                             round_number=self.round_, exit_flag=exit_flag,
-                            client=getattr(self, "_last_uploader", ""),
-                            job_name=getattr(self, "_last_job_name", ""),
+                            client=self._last_uploader,
+                            job_name=self._last_job_name,
                             config=config)
 
     async def _close_round(self, reason: str, answer: _Peer | None = None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        weights = self.aggregator_.finish()
+        result: RoundResult = self.rounds_.close()
         self._fold_evaluations()
-        self.round_ += 1
-        self.global_weights_ = weights
-        self._total_sample = int(getattr(self.aggregator_, "total_samples_", 0))
-        seconds = time.monotonic() - (self._round_started or time.monotonic())
-        record = RoundRecord(self.round_, list(self._submitted), self._total_sample, seconds, reason,
-                             epsilon=getattr(self.aggregator_, "epsilon_", None))
+        self.round_ = result.round_number
+        self.global_weights_ = result.weights
+        self._total_sample = result.total_sample
+        seconds = result.seconds
+        record = RoundRecord(self.round_, list(result.clients), self._total_sample, seconds, reason,
+                             epsilon=result.epsilon)
         self.history_.append(record)
         last = self.round_ >= self._exit_round or self.aggregator_.one_shot
-        means = self._observe_round(seconds)
+        means = self._observe_round(seconds, len(result.clients))
         logger.info("round %d/%d aggregated by %s: %d clients, %d samples, %.2f s (%s)%s", self.round_,
-                    self._exit_round, self.name_, len(self._submitted), self._total_sample, seconds, reason,
+                    self._exit_round, self.name_, len(result.clients), self._total_sample, seconds, reason,
                     "".join(f", {k} {v:.4g}" for k, v in means.items()))
-        self._submitted = []
-        self._round_started = None
         if last:
             self.done_ = True
             await self._on_job_done()
         else:
-            self.aggregator_.begin_round(self.global_weights_)
+            self.rounds_.begin(self.global_weights_)
         msg = self._current_message("ok" if last else "continue")
         self._broadcast_cache = None
         # an asynchronous step answers only the trainer whose update filled the buffer (the others
@@ -865,13 +853,13 @@ class AggregationServer:
             else:
                 self._grace = asyncio.get_running_loop().call_later(self.done_grace, self._finish_job)
 
-    def _observe_round(self, seconds: float) -> dict[str, float]:
+    def _observe_round(self, seconds: float, participants: int) -> dict[str, float]:
         """Count the round just closed; return the trainers' mean accuracy and loss (those reported)."""
         metrics = self.status_.metrics
         metrics.gauge("sedna_fl_round").set(self.round_)
         metrics.counter("sedna_fl_rounds_total").inc()
         metrics.histogram("sedna_fl_round_duration_seconds").observe(seconds)
-        metrics.gauge("sedna_fl_round_participants").set(len(self._submitted))
+        metrics.gauge("sedna_fl_round_participants").set(participants)
         means: dict[str, float] = {}
         for name, keys in (("accuracy", ("accuracy", "acc", "val_accuracy")), ("loss", ("loss", "val_loss"))):
             values = [float(v) for reported in self._round_metrics for k, v in reported.items()
@@ -935,143 +923,3 @@ def _decoded(decode: Any, data: Any) -> Any:
         return decode(data)
     except _DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
-
-
-class AggregationServerV2(AggregationServer):
-    """The V2 aggregation server (Sedna's Plato adapter), served by sedna_lib itself.
-
-    Parameters
-    ----------
-    data : object, default=None
-        Unused on the server (kept for Sedna's signature).
-    estimator : object, default=None
-        An object with ``model`` (and optionally ``pretrained``/``saved``); for MistNet, the
-        model whose layers after the cut the server trains (anything with ``fit(x, y)``, or a
-        backend).
-    aggregation : Aggregator or str, default=None
-        ``FedAvgV2()``, ``MistNet(...)`` or any aggregator; FedAvg when omitted.
-    transmitter : object, default=None
-        ``WSTransmitter`` or ``S3Transmitter`` (informational: payloads travel on the websocket).
-    chooser : SimpleClientChoose, default=None
-        Its ``per_round`` becomes the number of participants per round.
-    exit_round : int, default=None
-        Rounds (``EXIT_ROUND``/``exit_round``; 1 for one-shot aggregators).
-    **server_options : object
-        Keyword options of :class:`AggregationServer` (``host``, ``http_port``, ``round_timeout``, ...).
-
-    Attributes
-    ----------
-    saved_path_ : str or None
-        Where the final global model was saved (``estimator.saved`` set), else None.
-    save_error_ : Exception or None
-        Why saving it failed, if it did; :meth:`start` with ``block=True`` raises it at the end.
-    """
-
-    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None,
-                 transmitter: Any = None,
-                 chooser: Any = None, *, exit_round: int | None = None, **server_options: Any) -> None:
-        self.data = data
-        self.estimator = estimator
-        self.transmitter = transmitter
-        self.chooser = chooser
-        super().__init__(aggregation if aggregation is not None else "FedAvg", **server_options)
-        self.exit_round = exit_round
-
-    def _rounds_wanted(self, ctx: Context) -> int:
-        """Return ``exit_round``, else ``EXIT_ROUND`` from the configuration, else 1."""
-        return self.exit_round or ctx.config.exit_round or 1
-
-    def _participants_wanted(self, ctx: Context) -> int:
-        """Return the chooser's ``per_round``, else ``PARTICIPANTS_COUNT``, else ``participants_count``."""
-        if self.chooser is not None:
-            return int(getattr(self.chooser, "per_round", 1))
-        return ctx.config.participants_count or self.participants_count
-
-    def _setup(self) -> None:
-        super()._setup()
-        self.saved_path_: str | None = None
-        self.save_error_: Exception | None = None
-        head = getattr(self.estimator, "model", self.estimator)
-        if head is not None and hasattr(self.aggregator_, "bind_head"):
-            self.aggregator_.bind_head(head)
-
-    def start(self, *, block: bool = True) -> AggregationServerV2:
-        """Serve as :meth:`AggregationServer.start` does; with ``block=True``, raise a failed final save.
-
-        Parameters
-        ----------
-        block : bool, default=True
-            Wait until the job is done and the clients have left.
-
-        Returns
-        -------
-        AggregationServerV2
-            ``self``.
-
-        Raises
-        ------
-        TransportError
-            If the server cannot bind.
-        StorageError, ConfigError
-            With ``block=True``, if the final model could not be saved to ``estimator.saved``.
-        """
-        super().start(block=block)
-        if block and self.save_error_ is not None:
-            raise self.save_error_
-        return self
-
-    def save_model(self, path: str | None = None) -> str:
-        """Save the global model (for MistNet, the trained head) through its backend.
-
-        The estimator's ``model`` gets the aggregated weights (a one-shot aggregator trained it
-        in place) and is saved to ``path``, or to ``estimator.saved`` (Sedna's ``aggregate.py``
-        sets it to ``MODEL_URL``). The server calls this when the last round is aggregated if
-        ``estimator.saved`` is set.
-
-        Parameters
-        ----------
-        path : str, default=None
-            Destination file or folder (local or ``s3://``).
-
-        Returns
-        -------
-        str
-            Where the model was written.
-
-        Raises
-        ------
-        ConfigError
-            If neither ``path`` nor ``estimator.saved`` is set.
-        ParameterError
-            If the estimator has no ``model``, or no round has finished.
-        """
-        from ..backends import set_backend
-        from ..exceptions import ConfigError, ParameterError
-
-        target = path or getattr(self.estimator, "saved", None)
-        if not target:
-            raise ConfigError("no place to save the global model: pass path, or set estimator.saved "
-                              "(e.g. to MODEL_URL)", variable="MODEL_URL")
-        model = getattr(self.estimator, "model", None)
-        if model is None:
-            raise ParameterError("the server's estimator has no model to save; give it a 'model' attribute")
-        if not getattr(self, "round_", 0):
-            raise ParameterError("no round has finished yet; there is no global model to save")
-        backend = set_backend(model, context=getattr(self, "context_", None) or self.context)
-        if not self.aggregator_.one_shot and self.global_weights_:
-            import numpy as np
-
-            backend.set_weights([np.asarray(w) for w in self.global_weights_])
-        return backend.save(model_url=str(target))
-
-    async def _on_job_done(self) -> None:
-        if not getattr(self.estimator, "saved", None) or getattr(self.estimator, "model", None) is None:
-            return
-        from ..exceptions import SednaError
-
-        try:
-            self.saved_path_ = await asyncio.to_thread(self.save_model)
-            logger.info("global model saved to %s", self.saved_path_)
-        except (SednaError, OSError, ValueError) as exc:  # kept for start() to raise; trainers still finish
-            self.save_error_ = exc
-            logger.error("could not save the global model to %s: %s", self.estimator.saved, exc)

@@ -20,6 +20,8 @@ import time
 import urllib.parse
 from typing import Any
 
+from ..config import Config
+from ..context import resolve_config
 from ..exceptions import ConfigError, DataError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
@@ -725,6 +727,34 @@ class KBServer:
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
 
+    @classmethod
+    def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None,
+                    save_dir: str | None = None) -> KBServer:
+        """Build the server a deployment describes: address, folder, database, token, TLS and limits.
+
+        ``KnowledgeBaseServer`` gives the bind address (default ``0.0.0.0:9020``),
+        ``KnowledgeBasePath`` the folder, ``KB_URL`` the SQLite database, ``SEDNA_AUTH_TOKEN`` an
+        optional token and ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` HTTPS.
+
+        Parameters
+        ----------
+        config : Config
+            The configuration to serve with.
+        host, port, save_dir : optional
+            Override the configuration.
+
+        Returns
+        -------
+        KBServer
+            The server, not started.
+        """
+        cfg_host, cfg_port = parse_bind(config.knowledge_base_server)
+        return cls(host or cfg_host, cfg_port if port is None else port,
+                   save_dir=save_dir or config.knowledge_base_path,
+                   db_url=config.kb_url, token=config.auth_token, max_bytes=config.max_request_bytes,
+                   ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
+                   legacy_pickle=config.legacy_pickle, limits=ServerLimits.from_config(config))
+
     def create_app(self) -> Any:
         """Build the application.
 
@@ -772,32 +802,25 @@ class KBServer:
                 log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
 
 
-def main(host: str | None = None, port: int | None = None, save_dir: str | None = None) -> int:
-    """Run the knowledge-base server from the environment (Sedna's ``run_kb.main``).
+def main(host: str | None = None, port: int | None = None, save_dir: str | None = None, *,
+         config: Config | None = None) -> int:
+    """Run the knowledge-base server the configuration describes (Sedna's ``run_kb.main``).
 
-    ``KnowledgeBaseServer`` gives the bind address (default ``0.0.0.0:9020``),
-    ``KnowledgeBasePath`` the folder, ``KB_URL`` the SQLite database, ``SEDNA_AUTH_TOKEN`` an
-    optional token and ``SEDNA_TLS_CERT``/``SEDNA_TLS_KEY`` HTTPS.
+    See :meth:`KBServer.from_config` for the variables it reads.
 
     Parameters
     ----------
     host, port, save_dir : optional
-        Override the environment.
+        Override the configuration.
+    config : Config, default=None
+        The configuration; read from the environment when omitted.
 
     Returns
     -------
     int
         0 when the server stops.
     """
-    from ..config import Config
-
-    cfg = Config.from_env()
-    env_host, env_port = parse_bind(cfg.knowledge_base_server)
-    KBServer(host or env_host, env_port if port is None else port,
-             save_dir=save_dir or cfg.knowledge_base_path,
-             db_url=cfg.kb_url, token=cfg.auth_token, max_bytes=cfg.max_request_bytes,
-             ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key, legacy_pickle=cfg.legacy_pickle,
-             limits=ServerLimits.from_config(cfg)).start()
+    KBServer.from_config(resolve_config(config), host=host, port=port, save_dir=save_dir).start()
     return 0
 
 

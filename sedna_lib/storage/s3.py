@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
+from .._version import install_hint
 from ..exceptions import (
     ConfigError,
     ParameterError,
@@ -170,7 +171,7 @@ class S3Storage(Storage):
             import urllib3
             from minio import Minio
         except ImportError as exc:  # pragma: no cover - minio is a core dependency
-            raise StorageError(f"s3:// needs the minio package ({exc}); pip install minio") from exc
+            raise StorageError(f"s3:// needs the minio package ({exc}); {install_hint('minio')}") from exc
         retries = urllib3.util.Retry(total=self.max_retries, connect=self.max_retries, read=0, redirect=0,
                                      status=0, other=0, backoff_factor=0.2, raise_on_status=False)
         pool_args: dict[str, Any] = {}

@@ -19,8 +19,8 @@ from typing import Any
 from ..base import Model, Task, TaskGroup
 from ..exceptions import DataError
 
-__all__ = ["LegacySamples", "loads_legacy_index", "dumps_legacy_index", "legacy_to_json", "json_to_legacy",
-           "is_pickle"]
+__all__ = ["LegacySamples", "loads_legacy_index", "loads_plain_pickle", "dumps_legacy_index",
+           "legacy_to_json", "json_to_legacy", "is_pickle"]
 
 _ARTIFACT_MODULES = ("sedna.algorithms.seen_task_learning.artifact",
                      "sedna.algorithms.multi_task_learning.task_jobs.artifact",
@@ -79,7 +79,7 @@ class _Opaque:
         return _Opaque()
 
 
-def _admitted(module: str, name: str) -> Any:
+def _admitted(module: str, name: str, opaque_pandas: bool = True) -> Any:
     """Return what a pickled global may be, or raise :class:`pickle.UnpicklingError`."""
     if module in _ARTIFACT_MODULES and name in _ARTIFACTS:
         return _ARTIFACTS[name]
@@ -89,23 +89,28 @@ def _admitted(module: str, name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(module), name)
-    if module == "pandas" or module.startswith("pandas."):
+    if opaque_pandas and (module == "pandas" or module.startswith("pandas.")):
         return _Opaque
-    raise pickle.UnpicklingError(f"{module}.{name} is not part of a knowledge-base index; refused")
+    raise pickle.UnpicklingError(f"{module}.{name} is outside the allow-list (plain data, numpy arrays, the "
+                                 f"knowledge-base index's classes); refused")
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     """A plain unpickler that admits only the index's globals."""
 
+    opaque_pandas = True
+
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102 (pickle protocol)
-        return _admitted(module, name)
+        return _admitted(module, name, self.opaque_pandas)
 
 
-def _restricted_plain(handle: Any) -> pickle.Unpickler:
-    return _RestrictedUnpickler(handle)
+def _restricted_plain(handle: Any, opaque_pandas: bool = True) -> pickle.Unpickler:
+    unpickler = _RestrictedUnpickler(handle)
+    unpickler.opaque_pandas = opaque_pandas
+    return unpickler
 
 
-def _joblib_unpickler(data: bytes) -> Any:
+def _joblib_unpickler(data: bytes, opaque_pandas: bool = True) -> Any:
     """Return a joblib unpickler over ``data`` that admits only the index's globals and checks sizes."""
     from joblib import numpy_pickle
 
@@ -115,7 +120,7 @@ def _joblib_unpickler(data: bytes) -> Any:
         def find_class(self, module: str, name: str) -> Any:
             if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
                 return numpy_pickle.NumpyArrayWrapper
-            return _admitted(module, name)
+            return _admitted(module, name, opaque_pandas)
 
         def load_build(self) -> None:
             state, inst = self.stack[-1], self.stack[-2]
@@ -130,7 +135,7 @@ def _joblib_unpickler(data: bytes) -> Any:
                 if dtype.hasobject:  # a nested pickle of objects: read it through the same allow-list
                     self.stack.pop()
                     self.stack.pop()
-                    self.stack.append(_restricted_plain(self.file_handle).load())
+                    self.stack.append(_restricted_plain(self.file_handle, opaque_pandas).load())
                     return
                 if count < 0 or count * dtype.itemsize > len(data):
                     raise pickle.UnpicklingError(f"an array declares {count} x {dtype.itemsize} bytes, more "
@@ -202,6 +207,40 @@ def loads_legacy_index(data: bytes) -> dict:
         if not isinstance(groups, list) or not all(isinstance(g, TaskGroup) for g in groups):
             raise DataError(f"the pickled index's {kind}.task_groups is not a list of TaskGroup")
     return index
+
+
+def loads_plain_pickle(data: bytes) -> Any:
+    """Read a joblib file or pickle of plain data without running anything it names.
+
+    Only builtin containers and scalars, numpy arrays and Sedna's task-index classes (``Task``,
+    ``TaskGroup``, ``Model``) are rebuilt; any other global (a model class, a function, a pandas
+    frame) is refused, so nothing is silently replaced. Declared array sizes are checked against
+    the bytes received before anything is allocated.
+
+    Parameters
+    ----------
+    data : bytes
+        The pickle (``joblib.dump`` or ``pickle.dump`` output, protocol 2-5).
+
+    Returns
+    -------
+    object
+        The unpickled data.
+
+    Raises
+    ------
+    DataError
+        If the bytes are not a pickle, name a refused global, or are malformed.
+    """
+    if not is_pickle(data):
+        raise DataError("not a pickle (expected a joblib or pickle stream, protocol 2-5)")
+    try:
+        return _joblib_unpickler(data, opaque_pandas=False).load()
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"the pickle was refused: {exc}") from None
+    except (EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError, MemoryError,
+            RecursionError, ImportError) as exc:
+        raise DataError(f"malformed pickle: {type(exc).__name__}: {exc}") from None
 
 
 # -- between the pickled objects and the JSON document ----------------------------------------------

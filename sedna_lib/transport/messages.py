@@ -24,6 +24,7 @@ from . import codec
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
+    "SecAggStage", "SecAgg", "SecAggMasked",
     "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
     "Reassembler", "bound_session",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
@@ -48,6 +49,25 @@ class MessageType(str, enum.Enum):
     RECV_WEIGHT = "recv_weight"
     ERROR = "error"
     CHUNK = "chunk"
+    SECAGG = "secagg"
+    SECAGG_MASKED = "secagg_masked"
+
+
+class SecAggStage(str, enum.Enum):
+    """The steps of a secure-aggregation round on the websocket (sedna_lib peers only), in order."""
+
+    KEYS = "keys"
+    """Client to server: its two public keys for the round (``{"c": b64, "s": b64}``)."""
+    ROSTER = "roster"
+    """Server to the round's cohort: every member's keys and the threshold (``{"keys", "threshold"}``)."""
+    SHARES = "shares"
+    """Client to server: its sealed shares, one per other member (``{"shares": {id: b64}}``)."""
+    ROUTED = "routed"
+    """Server to each member: the shares sealed for it, and who shared (``{"shares", "peers"}``)."""
+    UNMASK = "unmask"
+    """Server to the survivors: who sent a masked input and who dropped (``{"survivors", "dropped"}``)."""
+    REVEAL = "reveal"
+    """Client to server: the shares that remove the masks (``{"shares": {id: [kind, index, b64]}}``)."""
 
 
 @dataclass
@@ -208,7 +228,50 @@ class ErrorMessage:
     code: int = 4400
 
 
-Message = Union[Subscribe, ClientJoin, UpdateWeight, RecvWeight, ErrorMessage]
+@dataclass
+class SecAgg:
+    """One step of a secure-aggregation round (a JSON text frame).
+
+    Attributes
+    ----------
+    stage : SecAggStage
+        The step.
+    round_number : int
+        The round it belongs to (1-based).
+    data : dict
+        The step's content (see :class:`SecAggStage`); bytes travel as base64 strings.
+    """
+
+    stage: SecAggStage
+    round_number: int
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class SecAggMasked:
+    """A client's masked input for a secure round (a binary message: one uint64 array).
+
+    Attributes
+    ----------
+    round_number : int
+        The round.
+    masked : numpy.ndarray of uint64
+        ``[n * w, n]`` in fixed point plus the client's masks, modulo 2^64.
+    shapes : list of list of int
+        The model's layer shapes (to rebuild the layers from the sum).
+    """
+
+    round_number: int
+    masked: np.ndarray
+    shapes: list
+
+    @property
+    def weights(self) -> list:
+        """The arrays the binary encoding carries (the masked vector)."""
+        return [self.masked]
+
+
+Message = Union[Subscribe, ClientJoin, UpdateWeight, RecvWeight, ErrorMessage, SecAgg, SecAggMasked]
 
 
 def _float_lists(weights: list) -> list:
@@ -256,6 +319,9 @@ def to_json(msg: Message) -> str:
     if isinstance(msg, ErrorMessage):
         data = {"message": msg.message, "error": msg.error, "code": msg.code}
         return json.dumps({"type": "error", "data": data})
+    if isinstance(msg, SecAgg):
+        return json.dumps({"type": "secagg", "stage": SecAggStage(msg.stage).value,
+                           "round_number": int(msg.round_number), "data": msg.data})
     raise TypeError(f"not a message: {type(msg).__name__}")
 
 
@@ -367,6 +433,15 @@ def from_json(text: str | bytes | dict) -> Message | dict:
                                             "round_number"),
                           exit_flag=str(data.get("exit_flag", "continue")), client=str(d.get("client") or ""),
                           job_name=str(d.get("job_name") or ""), config=_obj(data.get("config"), "config"))
+    if kind == "secagg":
+        stage = d.get("stage")
+        try:
+            stage = SecAggStage(stage)
+        except ValueError:
+            raise ProtocolError(f"secagg stage must be one of {[s.value for s in SecAggStage]}, got "
+                                f"{_short(stage)}") from None
+        return SecAgg(stage, _int(_require(d, "round_number", kind), "round_number"),
+                      _obj(d.get("data"), "secagg 'data'"))
     if kind == "error":
         data = _obj(d.get("data"), "error 'data'")
         return ErrorMessage(str(data.get("message", "")), str(data.get("error", "RemoteError")),
@@ -374,7 +449,7 @@ def from_json(text: str | bytes | dict) -> Message | dict:
     return d
 
 
-def _binary_meta(msg: UpdateWeight | RecvWeight) -> dict:
+def _binary_meta(msg: UpdateWeight | RecvWeight | SecAggMasked) -> dict:
     if isinstance(msg, UpdateWeight):
         return {"type": "update_weight", "client": msg.client, "num_samples": int(msg.num_samples),
                 "job_name": msg.job_name, "round_number": msg.round_number, "metrics": msg.metrics,
@@ -383,15 +458,18 @@ def _binary_meta(msg: UpdateWeight | RecvWeight) -> dict:
         return {"type": "recv_weight", "client": msg.client, "total_sample": int(msg.total_sample),
                 "round_number": int(msg.round_number), "exit_flag": msg.exit_flag, "job_name": msg.job_name,
                 "config": msg.config}
+    if isinstance(msg, SecAggMasked):
+        return {"type": "secagg_masked", "round_number": int(msg.round_number),
+                "shapes": [[int(d) for d in shape] for shape in msg.shapes]}
     raise TypeError(f"only weight messages travel as binary, got {type(msg).__name__}")
 
 
-def to_binary(msg: UpdateWeight | RecvWeight) -> bytes:
+def to_binary(msg: UpdateWeight | RecvWeight | SecAggMasked) -> bytes:
     """Encode a weights message as one binary codec message (not yet chunked).
 
     Parameters
     ----------
-    msg : UpdateWeight or RecvWeight
+    msg : UpdateWeight, RecvWeight or SecAggMasked
         The message.
 
     Returns
@@ -402,7 +480,7 @@ def to_binary(msg: UpdateWeight | RecvWeight) -> bytes:
     return codec.encode(msg.weights, _binary_meta(msg))
 
 
-def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeight:
+def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeight | SecAggMasked:
     """Decode a (reassembled) binary weights message; arrays are zero-copy read-only views.
 
     Parameters
@@ -412,7 +490,7 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
 
     Returns
     -------
-    UpdateWeight or RecvWeight
+    UpdateWeight, RecvWeight or SecAggMasked
         The message.
 
     Raises
@@ -437,7 +515,17 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
                           exit_flag=str(meta.get("exit_flag", "continue")),
                           client=str(meta.get("client") or ""),
                           job_name=str(meta.get("job_name") or ""), config=_obj(meta.get("config"), "config"))
-    raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight or recv_weight")
+    if kind == "secagg_masked":
+        shapes = meta.get("shapes")
+        if (len(arrays) != 1 or arrays[0].dtype != np.uint64 or arrays[0].ndim != 1
+                or not isinstance(shapes, list)
+                or not all(isinstance(s, list) and all(isinstance(d, int) and d >= 0 for d in s)
+                           for s in shapes)):
+            raise ProtocolError("secagg_masked carries one 1-d uint64 array and 'shapes', a list of lists of "
+                                "non-negative ints")
+        return SecAggMasked(_int(meta.get("round_number"), "round_number"), arrays[0], shapes)
+    raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight, recv_weight or "
+                        "secagg_masked")
 
 
 _ids = itertools.count(1)
@@ -487,7 +575,8 @@ def iter_frames(payload: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
                            {"type": "chunk", "id": msg_id, "index": i, "count": count, "size": len(payload)})
 
 
-def encode_frames(msg: UpdateWeight | RecvWeight, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[memoryview]:
+def encode_frames(msg: UpdateWeight | RecvWeight | SecAggMasked,
+                  chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[memoryview]:
     """Encode a weights message straight into its websocket frames, copying each array once.
 
     The frames are consecutive slices of one buffer; reassembled, they give exactly the bytes
@@ -589,8 +678,8 @@ class Reassembler:
 
     A chunk header declares the message's size and chunk count; both are checked against the
     limit and against the first chunk's length before anything is allocated, and the buffer is
-    reserved for what has arrived (1 MiB, or twice the first chunk), then grown with the data (never
-    more than twice what arrived):
+    reserved for the first chunks (1 MiB, or four times the first chunk: a model of up to four chunks
+    is written once, in place), then grown with the data (never more than four times what arrived):
     a header claiming 2 GiB reserves nothing like 2 GiB.
 
     Parameters
@@ -691,8 +780,8 @@ class Reassembler:
         if count < 1 or first <= 0 or (count - 1) * first >= size or count * first < size:
             raise ProtocolError(f"chunk header does not add up: {count} chunks of {first} bytes cannot "
                                 f"make a message of {size} bytes")
-        # room for the first chunks only, grown as the rest arrive: a header's claim reserves nothing
-        self._buf = np.empty(min(size, max(2 * first, _INITIAL_RESERVE)), dtype=np.uint8)
+        # room for the first four chunks only, grown as the rest arrive: a header's claim reserves nothing
+        self._buf = np.empty(min(size, max(4 * first, _INITIAL_RESERVE)), dtype=np.uint8)
         self._id, self._next, self._count, self._size, self._pos = msg_id, 0, count, size, 0
 
     @staticmethod

@@ -41,7 +41,7 @@ def _websockets() -> Any:
         import websockets.exceptions
         import websockets.sync.client
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError("websockets is not installed; pip install sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("websockets", "sedna_lib[server]") from exc
     return websockets
 
 
@@ -373,6 +373,56 @@ class AggregationClient:
             msg = self._recv_message(left)
             if isinstance(msg, m.RecvWeight):
                 return msg
+
+    def send_message(self, msg: m.SecAgg | m.SecAggMasked) -> int:
+        """Send one step of a secure-aggregation round (a sedna_lib server only).
+
+        Parameters
+        ----------
+        msg : SecAgg or SecAggMasked
+            A JSON step, or the masked input (binary frames, chunked like weights).
+
+        Returns
+        -------
+        int
+            Bytes sent.
+
+        Raises
+        ------
+        TransportError
+            If the connection is lost.
+        """
+        if isinstance(msg, m.SecAggMasked):
+            sent = 0
+            for frame in m.encode_frames(msg, self.chunk_size):
+                self._send_raw(frame)
+                sent += len(frame)
+            return sent
+        text = m.to_json(msg)
+        self._send_raw(text)
+        return len(text)
+
+    def recv_message(self, timeout: float | None = None) -> Any:
+        """Wait for the next message of any kind (a model, a secure-aggregation step, a notice).
+
+        Parameters
+        ----------
+        timeout : float, default=None
+            Seconds to wait (default: ``recv_timeout``).
+
+        Returns
+        -------
+        Message or dict
+            The decoded message.
+
+        Raises
+        ------
+        TransportTimeout
+            If nothing arrives in time.
+        AggregationError, ProtocolError, RemoteError
+            If the server refused this client.
+        """
+        return self._recv_message(self.recv_timeout if timeout is None else timeout)
 
     # -- Sedna's AggregationClient methods ------------------------------------------------------
     def send(self, data: Any, msg_type: str = "message", job_name: str = "") -> None:

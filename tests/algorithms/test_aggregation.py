@@ -102,6 +102,26 @@ def test_an_update_with_nan_or_inf_is_refused_and_leaves_the_round_intact(name):
         assert [w.tolist() for w in out] == [[[2.0, 2.0], [2.0, 2.0]], [2.0, 2.0]]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_nan_in_the_last_block_of_an_update_leaves_the_running_sum_exactly_as_before(dtype):
+    from sedna_lib.algorithms.aggregation import _math
+
+    size = 2 * _math._BLOCK + 5  # three blocks: the NaN is in the last, huge finite values in the first
+    agg = FedAvg()
+    agg.begin_round(None)
+    agg.add(ClientUpdate([np.ones(size, dtype), np.ones(3, dtype)], 1, "a"))
+    before = [a.copy() for a in agg._acc]
+    bad = np.full(size, 3e38 if dtype == "float32" else 1e300, dtype)
+    bad[-1] = np.nan
+    with pytest.raises(AggregationError, match=r"update from 'bad': layer 0 has 1 non-finite"):
+        agg.add(ClientUpdate([bad, np.full(3, 1e30, dtype)], 5, "bad"))
+    # bit for bit: subtracting the huge first blocks back out would leave 0 where 1 was
+    assert all(np.array_equal(a.view(np.int64), b.view(np.int64)) for a, b in zip(agg._acc, before))
+    agg.add(ClientUpdate([np.full(size, 3.0, dtype), np.full(3, 3.0, dtype)], 1, "b"))
+    out = agg.finish()
+    assert out[0].dtype == np.dtype(dtype) and (out[0] == 2.0).all() and (out[1] == 2.0).all()
+
+
 def test_fedavg_sums_float32_in_float64_and_keeps_float32():
     from sedna_lib.algorithms.aggregation import FedAvg
     from sedna_lib.base import ClientUpdate

@@ -46,6 +46,52 @@ def test_accumulate_is_in_place_and_weighted():
     assert acc[0] is buf and acc[0].tolist() == [2.0, 4.0, 6.0]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "int32"])
+def test_start_accumulator_equals_accumulating_into_zeros(rng, dtype):
+    layers = [(rng.standard_normal((3, _math._BLOCK // 2 + 7)) * 100).astype(dtype),
+              np.arange(4).astype(dtype)]
+    zeros = _math.new_accumulator(layers)
+    _math.accumulate(zeros, layers, 7.0)
+
+    started = _math.start_accumulator(layers, 7.0)
+
+    for a, b in zip(started, zeros):
+        assert a.dtype == np.float64 and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+
+
+def test_start_accumulator_takes_the_dtype_of_the_template_and_c_order():
+    fortran = np.asfortranarray(np.ones((3, 4), "float32"))
+    out = _math.start_accumulator([fortran], 2.0, template=[np.zeros((3, 4), "complex64")])
+    assert out[0].dtype == np.complex128 and out[0].flags.c_contiguous and (out[0] == 2.0).all()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_accumulate_adds_each_weighted_update_within_one_rounding_of_the_exact_sum(rng, dtype):
+    from fractions import Fraction
+
+    layer = rng.standard_normal(_math._BLOCK + 3).astype(dtype)  # the float32 path spans two blocks
+    acc = _math.start_accumulator([rng.standard_normal(layer.size)], 1.0)
+    start = acc[0].copy()
+
+    _math.accumulate(acc, [layer], 37.0)
+
+    idx = np.r_[0:50, layer.size - 50:layer.size]  # both ends of the layer, where kernels change
+    exact = np.array([float(Fraction(float(s)) + 37 * Fraction(float(x)))
+                      for s, x in zip(start[idx], layer[idx])])
+    ulp = np.spacing(np.abs(exact))
+    assert (np.abs(acc[0][idx] - exact) <= ulp).all()
+    if dtype == "float32":  # the float32 product is exact in float64: one rounding, as with numpy's formula
+        np.testing.assert_array_equal(acc[0], start + layer.astype(np.float64) * 37.0)
+
+
+def test_accumulate_adds_into_the_given_arrays_even_when_they_are_views():
+    base = np.zeros(10)
+    acc = [base[2:8]]
+    _math.accumulate(acc, [np.ones(6)], 3.0)
+    assert base.tolist() == [0, 0, 3, 3, 3, 3, 3, 3, 0, 0]
+
+
 def test_fedavgm_step_moves_along_momentum():
     x, avg = [np.array([1.0])], [np.array([0.0])]
     new, v = _math.fedavgm_step(x, avg, None, server_learning_rate=1.0, server_momentum=0.9)

@@ -54,3 +54,33 @@ def test_first_use_from_many_threads_shares_one_budget_and_one_generator():
     for t in threads:
         t.join(10)
     assert margin.budget_.realised_ratio >= 0 and rand.rng_ is not None
+
+
+@pytest.mark.parametrize("name", ["Threshold", "IBT", "Margin", "CrossEntropy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_short_vector_gets_the_batch_answer_also_on_the_threshold(name, dtype):
+    # one vector is decided in plain floats; the answer must be the batch path's, bit for bit
+    rng = np.random.default_rng(7)
+    vectors = [rng.dirichlet(np.full(k, alpha)) for k in (2, 3, 10, 64) for alpha in (0.1, 1.0, 10.0)
+               for _ in range(20)]
+    vectors += [np.array(v) for v in ([0.5, 0.5], [0.7, 0.3], [0.6, 0.4, 0.0], [1.0, 0.0], [0.0, 0.0],
+                                      [0.25, 0.25, 0.25, 0.25], [1 + 5e-7, -5e-7], [0.5, 0.3, 0.2],
+                                      [0.75, 0.25], [0.125, 0.625, 0.25])]  # margins and tops on the thresholds
+    for params in ({}, {"threshold": 0.75, "threshold_margin": 0.5, "threshold_box": 0.75, "threshold_img": 0.0,
+                        "threshold_cross_entropy": 0.3}):
+        miner = default_registry.create("hard_example_mining", name,
+                                        **{k: v for k, v in params.items() if k in vars(
+                                            default_registry.create("hard_example_mining", name))})
+        for v in vectors:
+            v = v.astype(dtype)
+            assert miner(v) is bool(miner.is_hard(v.reshape(1, -1))[0]), (name, dtype, params, v)
+
+
+@pytest.mark.parametrize("name", ["Threshold", "IBT", "Margin"])
+@pytest.mark.parametrize("vector", [[np.nan, 0.2, 0.3], [0.2, np.nan, 0.3], [0.9, np.inf, -np.inf],
+                                    [0.5, 1 + 2e-6], [-2e-6, 0.5]])
+def test_one_short_vector_with_a_bad_value_anywhere_is_a_data_error(name, vector):
+    miner = default_registry.create("hard_example_mining", name)
+
+    with pytest.raises(DataError, match="must lie in \\[0, 1\\]"):
+        miner(np.array(vector))

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from sedna_lib.backends import EstimatorBackend, parse_kwargs
-from sedna_lib.backends.base import framework_of, instantiate, is_factory, remove_path_prefix, split_xy
+from sedna_lib.backends.arrays import split_xy
+from sedna_lib.backends.base import framework_of, instantiate, is_factory
+from sedna_lib.backends.files import remove_path_prefix
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import BackendError, StorageNotFoundError
@@ -285,6 +287,39 @@ def test_a_remote_model_save_path_is_the_upload_and_download_target(s3_config, t
     assert fresh.estimator.loaded == "weights"
 
 
+@pytest.mark.s3
+@pytest.mark.parametrize("config", [Config(model_url="s3://backend-tests/ctx/"), {"model_url": "s3://backend-tests/ctx/"}],
+                         ids=["Config", "mapping"])
+def test_a_backend_given_a_context_uploads_to_that_contexts_storage(config, s3_config, tmp_path, monkeypatch):
+    # the environment names another store; the backend must use the context it was given
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ACCESS_KEY_ID", "someone-else")
+    monkeypatch.chdir(tmp_path)
+    context = Context(config=s3_config)
+    client = context.storage.s3._client()
+    if not client.bucket_exists("backend-tests"):
+        client.make_bucket("backend-tests")
+    from sedna_lib.backends import set_backend
+
+    backend = set_backend(SednaEstimator, config, context=context)
+    url = backend.save()
+
+    assert backend.context is context
+    assert url == "s3://backend-tests/ctx/model_finetune_.pkl"
+    assert client.stat_object("backend-tests", "ctx/model_finetune_.pkl").size > 0
+
+
+def test_a_backend_given_no_context_reads_the_environment_when_it_uploads(tmp_path, monkeypatch):
+    from sedna_lib.exceptions import StorageError
+
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MAX_RETRIES", "0")
+    backend = EstimatorBackend(SednaEstimator, model_save_path=str(tmp_path))
+
+    with pytest.raises(StorageError, match="127.0.0.1:9"):
+        backend.save("s3://nowhere/models/")
+
+
 def test_set_backend_passes_model_url_and_name_from_config(tmp_path):
     from sedna_lib.backends import set_backend
 
@@ -338,3 +373,34 @@ def test_a_complete_sedna_style_estimator_passes_the_backend_contract():
     from sedna_lib.testing import check_backend
 
     check_backend(lambda: EstimatorBackend(NumpyLogistic))
+
+
+def test_repeated_predicts_follow_a_swapped_estimator_and_a_replaced_method():
+    class ByName:
+        def __init__(self, tag="built"):
+            self.tag = tag
+
+        def predict(self, data, **kwargs):  # takes data= by name (Sedna's convention)
+            return (self.tag, data, kwargs)
+
+    class Positional:
+        def predict(self, x):  # another name: data goes positionally
+            return ("positional", x)
+
+    backend = EstimatorBackend(ByName("first"))
+    assert [backend.predict(1), backend.predict(2)] == [("first", 1, {}), ("first", 2, {})]
+    assert backend.predict(3, scale=2) == ("first", 3, {"scale": 2})
+
+    backend.estimator = ByName("second")  # a hot swap
+    assert backend.predict(4) == ("second", 4, {})
+
+    backend.estimator = ByName  # a class again: built before it predicts
+    assert [backend.predict(5), backend.predict(6)] == [("built", 5, {}), ("built", 6, {})]
+
+    backend.estimator.predict = lambda x: ("replaced", x)  # a method set on the instance, another name
+    assert [backend.predict(7), backend.predict(8)] == [("replaced", 7), ("replaced", 8)]
+
+    backend.estimator = Positional()
+    assert [backend.predict(9), backend.predict(10)] == [("positional", 9), ("positional", 10)]
+    backend.estimator.predict = lambda *, data: ("keyword only", data)
+    assert backend.predict(11) == ("keyword only", 11)

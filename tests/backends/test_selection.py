@@ -151,7 +151,8 @@ def test_missing_framework_of_a_registered_backend_names_the_extra():
     registry.register(Kind.BACKEND, "absent", NeedsMissing)
 
     with pytest.raises(BackendUnavailableError,
-                       match=r"sedna_lib_absent_framework is not installed; pip install sedna_lib\[absent\]"):
+                       match=r'sedna_lib_absent_framework is not installed; '
+                             r'pip install "<sedna_lib clone or wheel>\[absent\]"'):
         set_backend(Estimator, Config(backend_type="absent"), context=Context(registry=registry))
 
 

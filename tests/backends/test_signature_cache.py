@@ -1,7 +1,7 @@
 import gc
 import weakref
 
-from sedna_lib.backends.base import _named_params, _positional_count, parse_kwargs
+from sedna_lib.backends.estimator import _named_params, _positional_count, parse_kwargs
 
 
 class Model:

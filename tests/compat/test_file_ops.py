@@ -213,9 +213,64 @@ def test_dump_and_load_through_a_local_file(tmp_path, private_tmp):
     assert list(private_tmp.iterdir()) == []
 
 
-def test_load_refuses_http_urls():
-    with pytest.raises(StorageError, match="never unpickled"):
-        FileOps.load("http://127.0.0.1:1/obj.pkl")
+class _Exploit:
+    """A pickle that would create ``marker`` when unpickled (os.mkdir, a stand-in for any code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _joblib_bytes(obj):
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(obj, buf)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def http_files(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a folder."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_load_over_http_never_runs_a_pickle(http_files, tmp_path):
+    folder, url = http_files
+    marker = tmp_path / "pwned"
+    (folder / "evil.pkl").write_bytes(_joblib_bytes(_Exploit(marker)))
+
+    with pytest.raises(StorageError, match="not unpickled.*trust_pickle=True"):
+        FileOps.load(f"{url}/evil.pkl")
+    assert not marker.exists()
+
+
+def test_load_over_http_gives_plain_data(http_files):
+    import numpy as np
+
+    folder, url = http_files
+    (folder / "data.pkl").write_bytes(_joblib_bytes({"w": np.arange(3.0), "n": [1, (2, "x")]}))
+
+    loaded = FileOps.load(f"{url}/data.pkl")
+
+    assert loaded["n"] == [1, (2, "x")] and loaded["w"].tolist() == [0.0, 1.0, 2.0]
 
 
 def test_s3_url_without_endpoint_raises_config_error(tmp_path):
@@ -251,3 +306,38 @@ def test_s3_delete_and_missing_key(s3_env, tmp_path):
 
     with pytest.raises(StorageNotFoundError, match="gone.pkl"):
         FileOps.download(f"{s3_env}/gone.pkl", str(tmp_path / "x"))
+
+
+@pytest.mark.s3
+def test_s3_load_refuses_a_pickle_that_names_code_unless_trusted(s3_env, tmp_path):
+    marker = tmp_path / "pwned"
+    src = tmp_path / "evil.pkl"
+    src.write_bytes(_joblib_bytes(_Exploit(marker)))
+    FileOps.upload(str(src), f"{s3_env}/objs/evil.pkl")
+
+    with pytest.raises(StorageError, match="fetched over the network and is not unpickled") as info:
+        FileOps.load(f"{s3_env}/objs/evil.pkl")
+    assert "outside the allow-list" in str(info.value) and not marker.exists()
+
+    FileOps.load(f"{s3_env}/objs/evil.pkl", trust_pickle=True)  # the documented opt-in
+    assert marker.is_dir()
+
+
+@pytest.mark.s3
+def test_s3_load_reads_a_skops_model_but_not_a_pickled_one(s3_env, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from sedna_lib.backends.sklearn import SklearnBackend
+
+    pytest.importorskip("skops")
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    backend = SklearnBackend(model, model_save_path=str(tmp_path / "m"), model_name="model.skops")
+    saved = backend.save()
+    FileOps.upload(saved, f"{s3_env}/models/model.skops")
+    FileOps.dump(model, f"{s3_env}/models/model.pkl")
+
+    loaded = FileOps.load(f"{s3_env}/models/model.skops")
+
+    assert loaded.predict([[3.0]]).tolist() == [1]
+    with pytest.raises(StorageError, match="skops"):
+        FileOps.load(f"{s3_env}/models/model.pkl")

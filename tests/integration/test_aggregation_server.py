@@ -214,6 +214,28 @@ def test_wrong_aggregation_path_is_refused(serve):
         AggregationClient(server.url.replace("FedAvg", "FedProx"), "p", connect_timeout=5).connect()
 
 
+def test_no_aggregation_given_serves_the_contexts_aggregation_algorithm():
+    ctx = Context(Config(aggregation_algorithm="FedAvgM", aggregation_parameters={"server_momentum": 0.5}))
+
+    with AggregationServer(None, host="127.0.0.1", http_port=0, context=ctx, done_grace=1) as server, \
+            AggregationServer(host="127.0.0.1", http_port=0, context=ctx, done_grace=1) as default:
+        urls = (server.url, default.url)
+        kinds = (type(server.aggregator_).__name__, type(default.aggregator_).__name__)
+
+    assert urls[0].endswith("/FedAvgM") and urls[1].endswith("/FedAvgM")
+    assert kinds == ("FedAvgM", "FedAvgM") and server.aggregator_.server_momentum == 0.5
+
+
+def test_layer_names_travel_with_the_update_and_the_aggregator_is_not_written_to(serve):
+    server = serve(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "n", connect_timeout=5, recv_timeout=5) as client:
+        client.send_update([np.ones((2, 2)), np.ones(2)], 1, round_number=1,
+                           names=["dense/kernel", "dense/bias"])
+        assert client.recv_weights().exit_flag == "ok"
+
+    assert getattr(server.aggregator_, "names_", None) is None
+
+
 def test_non_finite_update_is_refused_with_4400_naming_the_layer_and_the_round_goes_on(serve):
     server = serve(exit_round=1, participants_count=2, min_clients=1)
     with AggregationClient(server.url, "bad", connect_timeout=5, recv_timeout=5) as bad:

@@ -13,7 +13,8 @@ import pytest
 from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.exceptions import ConfigError, RemoteError, StorageNotFoundError, TransportError
-from sedna_lib.servers.aggregation import AggregationServer, AggregationServerV2
+from sedna_lib.compat.server.aggregation import AggregationServerV2
+from sedna_lib.servers.aggregation import AggregationServer
 
 pytestmark = pytest.mark.integration
 

@@ -46,3 +46,20 @@ def ll_context(tmp_path):
 def with_config(ctx, **changes):
     """The same context with some config fields changed."""
     return Context(dataclasses.replace(ctx.config, **changes), registry=ctx.registry)
+
+
+@pytest.fixture
+def status_server():
+    """A status service that always says a fall happened (``{"if_fall": "True"}``)."""
+    from fastapi import FastAPI
+
+    from sedna_lib.servers._threaded import ThreadedServer
+
+    app = FastAPI()
+
+    @app.post("/")
+    def status() -> dict:
+        return {"if_fall": "True"}
+
+    with ThreadedServer(app) as server:
+        yield server

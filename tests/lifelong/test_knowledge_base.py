@@ -161,6 +161,31 @@ def test_bind_address_accepts_urls_names_and_ipv6():
     assert parse_bind("[::1]:9021") == ("::1", 9021)
 
 
+def test_a_server_built_from_a_config_serves_it_whatever_the_environment_says(tmp_path, monkeypatch):
+    from sedna_lib.config import Config
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    monkeypatch.setenv("KnowledgeBaseServer", "10.9.9.9:1")
+    monkeypatch.setenv("KnowledgeBasePath", str(tmp_path / "from-env"))
+    monkeypatch.setenv("SEDNA_AUTH_TOKEN", "from-env")
+    cfg = Config(knowledge_base_server="127.0.0.1:0", knowledge_base_path=str(tmp_path / "kb"),
+                 kb_url="sqlite:///kb.sqlite3", auth_token="from-config")
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"weights")
+
+    server = KBServer.from_config(cfg).run_in_thread()
+    try:
+        with KBClient(server.url, token="from-config", timeout=10) as trusted:
+            trusted.upload_file(str(src))
+        with KBClient(server.url, token="from-env") as env_token, pytest.raises(RemoteError, match="401"):
+            env_token.query()
+    finally:
+        server.stop()
+
+    assert (tmp_path / "kb" / "model.bin").read_bytes() == b"weights"
+    assert not (tmp_path / "from-env").exists()
+
+
 def test_job_trains_through_the_kb_and_the_edge_infers_from_kb_urls(kb, ll_context, origin_data, tmp_path):
     server, store = kb
     ctx = with_config(ll_context, kb_server=server.url, auth_token=TOKEN)

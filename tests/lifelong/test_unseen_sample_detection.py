@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from sedna_lib.lifelong_learning import EdgeKnowledgeManagement
 from sedna_lib.lifelong_learning.unseen_sample_detection import UnseenSampleDetection
-from sedna_lib.servers._threaded import ThreadedServer
-
-
-@pytest.fixture
-def status_server():
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.post("/")
-    def status() -> dict:
-        return {"if_fall": "True"}
-
-    with ThreadedServer(app) as server:
-        yield server
 
 
 def test_poll_copies_the_newest_image_when_flagged(status_server, tmp_path, ll_context):

@@ -106,3 +106,35 @@ def test_edge_worker_without_a_metrics_port_serves_nothing_but_keeps_counting(tm
 
     assert job.status_.url is None
     assert job.status_.site.metrics.value("sedna_ji_samples_total", answered_by="edge") == 1
+
+
+def test_edge_worker_metrics_are_exact_when_read_after_any_number_of_samples(tmp_path):
+    from sedna_lib.joint_inference import JointInference
+
+    class UserCloud:  # Sedna 0.6's cloud object: answers in the process
+        def inference(self, data, post_process=None, **kwargs):
+            return [1.0, 0.0]
+
+    class Echo:
+        def predict(self, data, **kwargs):
+            return np.asarray(data, dtype=float)
+
+    job = JointInference(Echo(), lambda result: result[1] > 0.5, context=Context(Config(service_name="ji-svc")),
+                         cloud=UserCloud(), offload_dir=str(tmp_path), report=False)
+    with job:
+        metrics = job.status_.site.metrics
+        values = lambda: (metrics.value("sedna_ji_samples_total", answered_by="edge"),  # noqa: E731
+                          metrics.value("sedna_ji_samples_total", answered_by="cloud"),
+                          metrics.value("sedna_ji_hard_examples_total"),
+                          metrics.value("sedna_ji_hard_example_ratio"), metrics.value("sedna_ji_offload_ratio"))
+        assert values() == (0, 0, 0, 0, 0)
+        seen = []
+        for i in range(7):
+            job.inference(np.array([0.0, 1.0 if i % 3 == 0 else 0.0]))  # samples 0, 3 and 6 are hard
+            seen.append(values())
+
+    assert seen[0] == (0, 1, 1, 1.0, 1.0)
+    assert seen[1] == (1, 1, 1, 1 / 2, 1 / 2)
+    assert seen[5] == (4, 2, 2, 2 / 6, 2 / 6)
+    assert seen[6] == (4, 3, 3, 3 / 7, 3 / 7)
+    assert job.stats["inferences"] == 7 and job.stats["hard"] == 3

@@ -108,3 +108,13 @@ def test_a_message_growing_past_its_first_reserve_is_rebuilt_exactly():
     frames = m.to_frames(payload, chunk_size=2 ** 16)  # 8 chunks reserved first, then grown
     out = [r.feed(f) for f in frames]
     assert out[-1] is not None and bytes(out[-1]) == payload and all(o is None for o in out[:-1])
+
+
+def test_a_model_of_up_to_four_chunks_is_written_once_into_one_buffer():
+    payload = codec.encode([np.arange(int(3.5 * 2 ** 20), dtype=np.uint8)], {"type": "x"})
+    r = m.Reassembler()
+    frames = m.to_frames(payload, chunk_size=2 ** 20)  # 4 chunks: reserved in full by the first
+    assert r.feed(frames[0]) is None
+    first = r._buf
+    out = [r.feed(f) for f in frames[1:]]
+    assert bytes(out[-1]) == payload and out[-1].obj is first  # never grown, never copied

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...backends.base import Backend, EstimatorBackend, _named_params
+from ...backends.base import Backend
+from ...backends.estimator import EstimatorBackend, _named_params
 
 __all__ = ["BackendBase"]
 

@@ -12,6 +12,7 @@ import uuid
 from typing import Any, Iterable, Sequence
 
 from ...config import Config
+from ...context import resolve_config
 from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -74,7 +75,7 @@ class BaseService(abc.ABC):
                  plugins: Sequence[PluggableNetworkService] = (), models: Sequence[PluggableModel] = (),
                  timeout: float = 10, asynchronous: bool = False, *, config: Config | None = None,
                  autostart: bool = True) -> None:
-        self.config = config if config is not None else Config.from_env()
+        self.config = resolve_config(config)
         self.consumer_topics = list(consumer_topics)
         self.producer_topics = list(producer_topics)
         self.plugins = list(plugins)

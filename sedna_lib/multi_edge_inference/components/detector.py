@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ...config import Config
+from ...context import resolve_config
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
 from ..plugins.registered import Feature_Extraction_I, VideoAnalytics
 from . import BaseService, FileOperations
@@ -74,7 +75,8 @@ class ObjectDetector(BaseService, FileOperations):
     asynchronous : bool, default=False
         Process in the worker thread.
     config : Config, default=None
-        Configuration.
+        Configuration, passed to the plugins the component builds; read from the
+        environment when omitted.
     autostart : bool, default=True
         Start at construction (Sedna's behaviour).
     motion_filter : callable, default=None
@@ -90,7 +92,7 @@ class ObjectDetector(BaseService, FileOperations):
                  timeout: float = 10, asynchronous: bool = False, *, config: Config | None = None,
                  autostart: bool = True, motion_filter: Callable[[Any, Any], bool] | bool | None = None,
                  shared_folder: str | None = None) -> None:
-        config = config if config is not None else Config.from_env()
+        config = resolve_config(config)
         self.motion_filter = motion_filter
         self.shared_folder = shared_folder
         self.optical_flow = FrameDifference() if motion_filter is None else motion_filter

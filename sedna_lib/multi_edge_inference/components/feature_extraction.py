@@ -6,6 +6,7 @@ import logging
 from typing import Any, Sequence
 
 from ...config import Config
+from ...context import resolve_config
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
 from ..plugins.registered import Feature_Extraction, VideoAnalytics_I
 from . import BaseService
@@ -38,7 +39,8 @@ class FEService(BaseService):
     asynchronous : bool, default=False
         Process in the worker thread.
     config : Config, default=None
-        Configuration.
+        Configuration, passed to the plugins the component builds; read from the
+        environment when omitted.
     autostart : bool, default=True
         Start at construction (Sedna's behaviour).
     """
@@ -48,7 +50,7 @@ class FEService(BaseService):
                  plugins: Sequence[PluggableNetworkService] = (), models: Sequence[PluggableModel] = (),
                  timeout: float = 10, asynchronous: bool = False, *, config: Config | None = None,
                  autostart: bool = True) -> None:
-        config = config if config is not None else Config.from_env()
+        config = resolve_config(config)
         merged = [VideoAnalytics_I(config=config),
                   Feature_Extraction(wrapper=self, config=config, autostart=False), *plugins]
         super().__init__(consumer_topics, producer_topics, merged, models, timeout, asynchronous,

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Sequence
 
 from ...config import Config
+from ...context import resolve_config
 from ...exceptions import ParameterError, SednaError
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
 from ..plugins.registered import Feature_Extraction_I, ReID_Server
@@ -38,7 +39,8 @@ class ReID(BaseService, FileOperations):
     asynchronous : bool, default=True
         Process in the worker thread.
     config : Config, default=None
-        Configuration.
+        Configuration, passed to the plugins the component builds; read from the
+        environment when omitted.
     autostart : bool, default=True
         Start at construction (Sedna's behaviour).
     max_results : int, default=10000
@@ -54,7 +56,7 @@ class ReID(BaseService, FileOperations):
                  plugins: Sequence[PluggableNetworkService] = (), models: Sequence[PluggableModel] = (),
                  timeout: float = 10, asynchronous: bool = True, *, config: Config | None = None,
                  autostart: bool = True, max_results: int = 10_000) -> None:
-        config = config if config is not None else Config.from_env()
+        config = resolve_config(config)
         self.max_results = max_results
         self.results_: collections.deque = collections.deque(maxlen=max_results)
         merged = [ReID_Server(wrapper=self, config=config, autostart=False),

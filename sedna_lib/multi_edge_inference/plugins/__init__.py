@@ -9,6 +9,7 @@ import os
 from typing import Any, Callable
 
 from ...config import Config
+from ...context import resolve_config
 from ...exceptions import ParameterError, StorageNotFoundError
 from ...registry import resolve_callback
 
@@ -126,7 +127,7 @@ class PluggableModel(abc.ABC):
     """
 
     def __init__(self, *, config: Config | None = None) -> None:
-        self.config = config if config is not None else Config.from_env()
+        self.config = resolve_config(config)
         path = self.model_path
         if path and self.config.model_load_mode == "file" and not os.path.exists(path):
             raise StorageNotFoundError(f"{MODEL_NOT_FOUND}: {path} (check MODEL_URL / MODEL_PATH)", uri=path)

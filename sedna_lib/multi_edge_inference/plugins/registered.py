@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
+from ...context import resolve_config
 from ...servers import ServerLimits
 from ...servers.multi_edge import DetectionServer, FEServer, ReIDServer
 from ...transport.multi_edge import FE, Detection, ReID_Endpoint
@@ -26,10 +27,6 @@ from . import PluggableNetworkService
 
 __all__ = ["ReID_Server", "ReID_I", "Feature_Extraction", "Feature_Extraction_I", "VideoAnalytics",
            "VideoAnalytics_I"]
-
-
-def _cfg(config: Config | None) -> Config:
-    return config if config is not None else Config.from_env()
 
 
 def _server(cls: type, wrapper: Any, name: str, ip: str, port: int, cfg: Config) -> Any:
@@ -64,7 +61,7 @@ class ReID_Server(PluggableNetworkService):  # noqa: N801 (Sedna's name)
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
                  config: Config | None = None, autostart: bool = True) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.reid_model_bind_url or "0.0.0.0"
         port = int(cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(ReIDServer, wrapper, "reid", ip, port, cfg))
@@ -87,7 +84,7 @@ class ReID_I(PluggableNetworkService):  # noqa: N801
 
     def __init__(self, ip: str | None = None, port: int | None = None, *,
                  config: Config | None = None) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.reid_model_bind_url or "reid-reid"
         port = int(cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(ReID_Endpoint, "reid", ip, port, cfg))
@@ -113,7 +110,7 @@ class Feature_Extraction(PluggableNetworkService):  # noqa: N801
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
                  config: Config | None = None, autostart: bool = True) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.fe_model_bind_url or "0.0.0.0"
         port = int(cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(FEServer, wrapper, "feature_extraction", ip, port, cfg))
@@ -136,7 +133,7 @@ class Feature_Extraction_I(PluggableNetworkService):  # noqa: N801
 
     def __init__(self, ip: str | None = None, port: int | None = None, *,
                  config: Config | None = None) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.fe_model_bind_url or "feature-extraction-fe"
         port = int(cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(FE, "feature_extraction", ip, port, cfg))
@@ -162,7 +159,7 @@ class VideoAnalytics(PluggableNetworkService):
 
     def __init__(self, ip: str | None = None, port: int | None = None, wrapper: Any = None, *,
                  config: Config | None = None, autostart: bool = True) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.det_model_bind_url or "0.0.0.0"
         port = int(cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(DetectionServer, wrapper, "video_analytics", ip, port, cfg))
@@ -185,7 +182,7 @@ class VideoAnalytics_I(PluggableNetworkService):  # noqa: N801
 
     def __init__(self, ip: str | None = None, port: int | None = None, *,
                  config: Config | None = None) -> None:
-        cfg = _cfg(config)
+        cfg = resolve_config(config)
         ip = ip or cfg.det_model_bind_url or "video-analytics-videoanalytics"
         port = int(cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(Detection, "video_analytics", ip, port, cfg))

@@ -1,0 +1,82 @@
+"""Data and weights as numpy arrays: splitting ``(x, y)``, checking numeric inputs, casting new weights."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..exceptions import BackendError, DataError
+
+__all__ = ["split_xy", "numeric_array", "cast_like"]
+
+
+def split_xy(data: Any, y: Any = None) -> tuple[Any, Any]:
+    """Split training or evaluation data into features and labels.
+
+    Parameters
+    ----------
+    data : object
+        ``(x, y)`` tuple or list of length 2, an object with ``.x`` and ``.y`` attributes (a
+        :class:`~sedna_lib.datasources.BaseDataSource`), a mapping with ``'x'``/``'y'`` keys, or
+        features alone.
+    y : object, default=None
+        Labels, when ``data`` holds only features.
+
+    Returns
+    -------
+    tuple
+        ``(x, y)``; ``y`` may be None.
+
+    Examples
+    --------
+    >>> split_xy(([1, 2], [0, 1]))
+    ([1, 2], [0, 1])
+    >>> split_xy([[1.0], [2.0]], y=[0, 1])
+    ([[1.0], [2.0]], [0, 1])
+    """
+    if y is not None:
+        return data, y
+    if isinstance(data, tuple) and len(data) == 2:
+        return data[0], data[1]
+    if isinstance(data, dict) and "x" in data:
+        return data["x"], data.get("y")
+    if hasattr(data, "x") and hasattr(data, "y") and not isinstance(data, np.ndarray):
+        return data.x, data.y
+    return data, None
+
+
+def numeric_array(value: Any, *, features: bool, hint: str) -> np.ndarray:
+    """Return ``value`` as a numeric array, features as float32 (other floats, ints and bools are cast).
+
+    Raises :class:`DataError` for what cannot be an array or is not numeric; ``hint`` says what
+    to pass instead.
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cannot turn {type(value).__name__} into an array: {exc}") from exc
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise DataError(f"data must be numeric arrays, got dtype {arr.dtype}; {hint}")
+    if features and arr.dtype != np.float32 and arr.dtype.kind in "fiub":
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],
+              names: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Cast new weights to the dtypes of ``current``, checking their number and shapes.
+
+    Raises :class:`BackendError` naming ``owner`` (and the array's name, if given) on a mismatch.
+    The arrays may share memory with ``weights``.
+    """
+    if len(weights) != len(current):
+        raise BackendError(f"{owner} has {len(current)} weight arrays, got {len(weights)}")
+    arrays = []
+    for k, (new, old) in enumerate(zip(weights, current)):
+        arr = np.asarray(new, dtype=old.dtype)
+        if arr.shape != old.shape:
+            label = f"weight {k}" if names is None else f"weight {k} ({names[k]})"
+            raise BackendError(f"{label} has shape {old.shape}, got {arr.shape}")
+        arrays.append(arr)
+    return arrays

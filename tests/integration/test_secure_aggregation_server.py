@@ -1,0 +1,151 @@
+"""Secure aggregation over the server's websocket: masks cancel into exact FedAvg, a member that
+leaves after sharing its keys is recovered, and the server never holds an unmasked update."""
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cryptography", reason="the secagg extra (cryptography) is missing")
+pytest.importorskip("Cryptodome", reason="the secagg extra (pycryptodomex) is missing")
+pytest.importorskip("websockets.sync.client")
+
+from sedna_lib.config import Config  # noqa: E402
+from sedna_lib.context import Context  # noqa: E402
+from sedna_lib.exceptions import ParameterError, ProtocolError  # noqa: E402
+from sedna_lib.federated_learning.client import secure_round  # noqa: E402
+from sedna_lib.registry import Kind  # noqa: E402
+from sedna_lib.servers.aggregation import AggregationServer  # noqa: E402
+from sedna_lib.transport import messages as m  # noqa: E402
+from sedna_lib.transport.secagg import (  # noqa: E402
+    PublicKeys,
+    SecAggClient,
+    encode_fixed_point,
+    weighted_input,
+)
+from sedna_lib.transport.ws import AggregationClient  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+def _updates(count, seed=0):
+    rng = np.random.default_rng(seed)
+    return {f"c{i}": ([rng.integers(-64, 64, size=(3, 4)) / 8.0, rng.integers(-64, 64, size=4) / 8.0],
+                      int(rng.integers(1, 50))) for i in range(count)}
+
+
+def _fedavg(updates):
+    return Context().registry.create(Kind.AGGREGATION, "FedAvg").aggregate(
+        [_update(layers, n) for layers, n in updates])
+
+
+def _update(layers, n):
+    from sedna_lib.base import ClientUpdate
+
+    return ClientUpdate(layers, n)
+
+
+@pytest.fixture
+def secure_server():
+    servers = []
+
+    def start(**kwargs):
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=2,
+                                   context=Context(Config(agg_secure_aggregation=True)), **kwargs)
+        servers.append(server.start(block=False))
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def _run_members(url, updates, results, ids):
+    def member(cid):
+        layers, n = updates[cid]
+        with AggregationClient(url, cid, connect_timeout=10, recv_timeout=20) as client:
+            settings = client.initial_.config["secure_aggregation"]
+            results[cid] = secure_round(client, layers, n, 1, settings)[0]
+
+    threads = [threading.Thread(target=member, args=(cid,)) for cid in ids]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_secure_rounds_give_exact_fedavg_and_the_server_holds_only_masked_inputs(secure_server):
+    updates = _updates(3)
+    server = secure_server(exit_round=1, participants_count=3)
+    results = {}
+
+    for t in _run_members(server.url, updates, results, sorted(updates)):
+        t.join(30)
+
+    expected = _fedavg(updates.values())
+    assert sorted(results) == ["c0", "c1", "c2"]
+    for msg in results.values():
+        assert msg.is_last and msg.total_sample == sum(n for _, n in updates.values())
+        assert all(np.array_equal(g, e) for g, e in zip(msg.weights, expected))
+    assert server.history_[0].clients == ["c0", "c1", "c2"] and server.history_[0].reason == "quorum"
+    held = server.rounds_.inputs_
+    assert sorted(held) == ["c0", "c1", "c2"]
+    for cid, (layers, n) in updates.items():
+        clear = encode_fixed_point(weighted_input(layers, n), 24)
+        assert np.count_nonzero(held[cid] == clear) <= 1  # masked: no word in the clear (1 by chance at most)
+    summed = sum(held.values())  # the pairwise masks cancel, the self masks do not
+    assert not np.array_equal(summed, sum(encode_fixed_point(weighted_input(ls, n), 24)
+                                          for ls, n in updates.values()))
+
+
+def test_a_member_that_leaves_after_sharing_its_keys_is_recovered_from_the_shares(secure_server):
+    updates = _updates(3, seed=1)
+    server = secure_server(exit_round=1, participants_count=3)
+    results = {}
+    threads = _run_members(server.url, updates, results, ["c0", "c1"])
+    with AggregationClient(server.url, "c2", connect_timeout=10, recv_timeout=20) as leaver:
+        me = SecAggClient("c2")
+        keys = me.advertise_keys()
+        b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+        leaver.send_message(m.SecAgg(m.SecAggStage.KEYS, 1,
+                                     {"c": b64(keys.c_public), "s": b64(keys.s_public)}))
+        roster = leaver.recv_message()
+        while not isinstance(roster, m.SecAgg):
+            roster = leaver.recv_message()
+        assert roster.stage == m.SecAggStage.ROSTER and roster.data["threshold"] == 2
+        peers = {cid: PublicKeys(base64.b64decode(c), base64.b64decode(s)) for cid, (c, s)
+                 in roster.data["keys"].items()}
+        sealed = me.share_keys(peers, roster.data["threshold"])
+        shares = {k: b64(v) for k, v in sealed.items()}
+        leaver.send_message(m.SecAgg(m.SecAggStage.SHARES, 1, {"shares": shares}))
+        routed = leaver.recv_message()
+        assert routed.stage == m.SecAggStage.ROUTED and routed.data["peers"] == ["c0", "c1", "c2"]
+    for t in threads:  # c2 left before its masked input: c0 and c1 reveal its mask key's shares
+        t.join(30)
+
+    expected = _fedavg([updates["c0"], updates["c1"]])
+    assert sorted(results) == ["c0", "c1"]
+    for msg in results.values():
+        assert all(np.array_equal(g, e) for g, e in zip(msg.weights, expected))
+    assert server.history_[0].clients == ["c0", "c1"] and server.history_[0].reason == "dropout"
+    assert sorted(server.rounds_.inputs_) == ["c0", "c1"]
+
+
+def test_a_plain_upload_to_a_secure_server_is_refused_and_never_aggregated(secure_server):
+    server = secure_server(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "plain", connect_timeout=10, recv_timeout=10) as client:
+        assert client.initial_.config == {"secure_aggregation": {"fractional_bits": 24}}
+        client.send_update([np.ones(3)], 1, round_number=1)
+        with pytest.raises(ProtocolError, match="aggregates securely"):
+            client.recv_weights()
+
+    assert server.round_ == 0 and server.rounds_.inputs_ == {} and server.rounds_.submitted_ == []
+
+
+def test_secure_aggregation_needs_a_linear_aggregator():
+    server = AggregationServer("Median", host="127.0.0.1", http_port=0, secure_aggregation=True,
+                               context=Context(Config()))
+
+    with pytest.raises(ParameterError, match="linear aggregator"):
+        server.start(block=False)
+    server.stop()

@@ -1,0 +1,271 @@
+"""The websocket fast path for large binary frames: same messages, same refusals, same bytes on the wire."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from sedna_lib.servers._threaded import ThreadedServer
+from sedna_lib.servers._ws_frames import FAST_FRAME_MIN, frame_header, unmask
+
+starlette = pytest.importorskip("starlette.applications")
+ws_sync = pytest.importorskip("websockets.sync.client")
+ws_exc = pytest.importorskip("websockets.exceptions")
+from starlette.routing import WebSocketRoute  # noqa: E402
+from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.utils import apply_mask  # noqa: E402
+
+MAX = 2 * 2 ** 20
+
+
+async def _echo(ws):
+    """Answer each message with its kind, the Python type it arrived as, its length and its digest."""
+    await ws.accept()
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        if msg.get("text") is not None:
+            if msg["text"].startswith("send "):  # the server sends a binary message of that many bytes
+                await ws.send_bytes(memoryview(_pattern(int(msg["text"].split()[1]))))
+                continue
+            await ws.send_text(json.dumps({"kind": "text", "n": len(msg["text"])}))
+            continue
+        data = msg["bytes"]
+        await ws.send_text(json.dumps({"kind": "bytes", "type": type(data).__name__, "n": len(data),
+                                       "sha": hashlib.sha256(data).hexdigest(),
+                                       "writable": not memoryview(data).readonly}))
+
+
+def _pattern(n: int) -> bytes:
+    return (np.arange(n, dtype=np.uint64) * 2654435761 % 251).astype(np.uint8).tobytes()
+
+
+@pytest.fixture(params=[False, True], ids=["parser", "fast"])
+def server(request):
+    app = starlette.Starlette(routes=[WebSocketRoute("/echo", _echo)])
+    with ThreadedServer(app, ws_max_size=MAX, fast_binary_frames=request.param) as srv:
+        srv.fast = request.param
+        yield srv
+
+
+def _connect(server):
+    return ws_sync.connect(f"ws://127.0.0.1:{server.port}/echo", max_size=None, compression=None, proxy=None)
+
+
+def _sha(data) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- pieces -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 125, 1000, 65537])
+def test_unmask_in_place_matches_the_websockets_reference(n):
+    data, mask = os.urandom(n), os.urandom(4)
+    buf = bytearray(data)
+    unmask(buf, mask)
+    assert bytes(buf) == apply_mask(data, mask)
+
+
+@pytest.mark.parametrize("n", [0, 125, 126, 65535, 65536, 5 * 2 ** 20])
+def test_frame_header_is_the_one_websockets_writes(n):
+    payload = bytes(n)
+    wire = Frame(Opcode.BINARY, payload).serialize(mask=False, extensions=[])
+    assert frame_header(n) + payload == wire
+
+
+# -- through a real server ------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [100, FAST_FRAME_MIN, 1_000_003, MAX])
+def test_a_binary_message_arrives_whole_and_exact(server, n):
+    data = os.urandom(n)
+    with _connect(server) as ws:
+        ws.send(data)
+        reply = json.loads(ws.recv(timeout=10))
+    assert (reply["kind"], reply["n"], reply["sha"]) == ("bytes", n, _sha(data))
+    fast = server.fast and n >= FAST_FRAME_MIN
+    # a fast frame reaches the app as a writable view of its own buffer, without another copy
+    assert reply["type"] == ("memoryview" if fast else "bytes") and reply["writable"] == fast
+
+
+def test_mixed_traffic_keeps_its_order_text_pings_and_fragments_included(server):
+    big, big2 = os.urandom(300_000), os.urandom(FAST_FRAME_MIN + 5)
+    parts = [os.urandom(70_000), os.urandom(90_000)]
+    with _connect(server) as ws:
+        ws.send(big)
+        ws.ping().wait(5)
+        ws.send("hello")
+        ws.send(parts)  # one message in two fragments: the parser's path
+        ws.send(b"small")
+        ws.send(big2)
+        replies = [json.loads(ws.recv(timeout=10)) for _ in range(5)]
+    assert [r.get("sha") for r in replies] == [_sha(big), None, _sha(b"".join(parts)), _sha(b"small"), _sha(big2)]
+    assert replies[1] == {"kind": "text", "n": 5}
+
+
+def test_a_frame_over_the_size_limit_is_closed_with_1009(server):
+    with _connect(server) as ws:
+        ws.send(os.urandom(MAX + 1))
+        with pytest.raises(ws_exc.ConnectionClosed):
+            ws.recv(timeout=10)
+    assert ws.close_code == 1009
+
+
+@pytest.mark.parametrize("n", [10, FAST_FRAME_MIN, 3 * 2 ** 20])
+def test_a_binary_message_sent_by_the_server_arrives_exact(server, n):
+    with _connect(server) as ws:
+        ws.send(f"send {n}")
+        got = ws.recv(timeout=10)
+    assert got == _pattern(n)
+
+
+# -- frames written by hand: split headers, several frames per read, malformed ones ----------------
+def _handshake(server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101")
+    return sock
+
+
+def _client_frame(payload: bytes, *, first: int = 0x82, masked: bool = True) -> bytes:
+    n = len(payload)
+    head = bytes([first]) + (bytes([n | (0x80 if masked else 0)]) if n < 126 else
+                             struct.pack("!BH", 126 | (0x80 if masked else 0), n) if n < 65536 else
+                             struct.pack("!BQ", 127 | (0x80 if masked else 0), n))
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + apply_mask(payload, mask)
+
+
+def _read_frame(sock) -> tuple[int, bytes]:
+    def exact(k):
+        out = b""
+        while len(out) < k:
+            got = sock.recv(k - len(out))
+            if not got:
+                raise ConnectionError("closed")
+            out += got
+        return out
+
+    b0, b1 = exact(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", exact(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exact(8))[0]
+    return b0 & 0x0F, exact(n)
+
+
+def test_frames_split_anywhere_and_packed_together_are_all_received(server):
+    payloads = [os.urandom(FAST_FRAME_MIN + 11), b"tiny", os.urandom(200_000)]
+    wire = b"".join(_client_frame(p) for p in payloads)
+    sock = _handshake(server)
+    try:
+        sock.sendall(wire[:1])  # a header one byte at a time, then the rest in odd pieces
+        time.sleep(0.05)
+        sock.sendall(wire[1:2])
+        time.sleep(0.05)
+        for i in range(2, len(wire), 77_777):
+            sock.sendall(wire[i:i + 77_777])
+        replies = [json.loads(_read_frame(sock)[1]) for _ in payloads]
+    finally:
+        sock.close()
+    assert [r["sha"] for r in replies] == [_sha(p) for p in payloads]
+
+
+@pytest.mark.parametrize("first, masked", [(0x82, False), (0xC2, True)], ids=["unmasked", "rsv1"])
+def test_a_malformed_large_frame_is_refused_with_1002_as_by_the_parser(server, first, masked):
+    sock = _handshake(server)
+    try:
+        sock.sendall(_client_frame(os.urandom(FAST_FRAME_MIN * 2), first=first, masked=masked))
+        opcode, body = _read_frame(sock)
+    finally:
+        sock.close()
+    assert opcode == 0x8 and struct.unpack("!H", body[:2])[0] == 1002
+
+
+# -- the aggregation server, whose uploads take the fast path --------------------------------------
+@pytest.fixture
+def aggregator():
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+
+    servers = []
+
+    def start(**kwargs):
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config()), done_grace=1,
+                                   **kwargs)
+        servers.append(server.start(block=False))
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def test_fedavg_over_chunked_fast_frames_is_exact(aggregator):
+    import threading
+
+    from sedna_lib.transport.ws import AggregationClient
+
+    server = aggregator(exit_round=1, participants_count=2)
+    rng = np.random.default_rng(0)
+    updates = {"a": [rng.normal(size=(300, 100)), rng.normal(size=100)],
+               "b": [rng.normal(size=(300, 100)), rng.normal(size=100)]}
+    got = {}
+
+    def trainer(cid, n):
+        with AggregationClient(server.url, cid, chunk_size=100_000) as client:  # 3 fast chunk frames each
+            client.send_update(updates[cid], n, round_number=1)
+            got[cid] = client.recv_weights(timeout=20)
+
+    threads = [threading.Thread(target=trainer, args=(c, n)) for c, n in (("a", 1), ("b", 3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    expected = [(a + 3 * b) / 4 for a, b in zip(updates["a"], updates["b"])]
+    for cid in "ab":
+        assert all(np.array_equal(w, e) for w, e in zip(got[cid].weights, expected))
+
+
+@pytest.mark.parametrize("order, why", [([0, 2, 1], "out of order"), ([0, 1, 1], "out of order"),
+                                        ([0, 0], "started before the previous one finished")],
+                         ids=["out-of-order", "duplicate", "restarted"])
+def test_chunks_out_of_order_or_repeated_are_still_refused(aggregator, order, why):
+    from sedna_lib.transport import messages as m
+    from sedna_lib.transport.ws import _connect_kwargs
+
+    server = aggregator(exit_round=1, participants_count=2)
+    update = m.UpdateWeight("x", [np.arange(50_000, dtype=np.float64)], 1, "job", 1)
+    frames = m.encode_frames(update, 150_000)
+    assert len(frames) == 3 and all(len(f) >= FAST_FRAME_MIN for f in frames)
+    with ws_sync.connect(server.url, max_size=None, proxy=None, **_connect_kwargs()) as ws:
+        ws.send(m.to_json(m.Subscribe("x", protocol=m.PROTOCOL, wire="binary", nonce="n" * 32)))
+        for _ in range(2):  # the acknowledgement and the initial model, if any
+            try:
+                ws.recv(timeout=1)
+            except TimeoutError:
+                break
+        for i in order:
+            ws.send(bytes(frames[i]))
+        replies = []
+        with pytest.raises(ws_exc.ConnectionClosed):
+            while True:
+                replies.append(ws.recv(timeout=10))
+    refusal = m.from_json(replies[-1])
+    assert ws.close_code == 4400 and refusal.error == "ProtocolError" and why in refusal.message
+    assert server.peers_ == {} and server.round_ == 0
