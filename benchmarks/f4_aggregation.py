@@ -12,13 +12,14 @@ Memory: tracemalloc peak of the streaming FedAvg path, in model copies (bar: <= 
 
     python benchmarks/f4_aggregation.py                 # 5 reps (3 at 100 updates); robust ones at 10 updates
     python benchmarks/f4_aggregation.py --reps-100 5 --robust-100   # the committed figures used --reps-100 5
-    python benchmarks/f4_aggregation.py --probe-only --reps 9 --reps-100 5   # FedAvg vs a read-once memory probe
+    python benchmarks/f4_aggregation.py --probe-only --reps 9 --reps-100 5 --runs 3   # FedAvg vs read-once probe
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import time
 import tracemalloc
 
@@ -72,30 +73,100 @@ def read_once_probe(updates) -> float:
     return out
 
 
+def check_only(updates, ns, template):
+    """Part of FedAvg, timed alone: the finiteness check of every update (one BLAS read each)."""
+    from sedna_lib.algorithms.aggregation import _math
+
+    for u in updates:
+        _math.check_finite(u)
+
+
+def add_only(updates, ns, template):
+    """Part of FedAvg, timed alone: the weighted running sum with no check and no final division."""
+    from sedna_lib.algorithms.aggregation import _math
+
+    acc = _math.start_accumulator(updates[0], float(ns[0]), template)
+    scratch: dict = {}
+    for u, n in zip(updates[1:], ns[1:]):
+        _math.accumulate(acc, u, float(n), scratch)
+    return acc
+
+
+PROBE_ROWS = ("probe", "fedavg", "check_only", "add_only")
+
+
 def probe_only(args) -> dict:
-    """FedAvg against the read-once probe on the same updates, interleaved (F4 bar: within 1.3x)."""
+    """FedAvg against the read-once probe on the same updates, interleaved (F4 bar: within 1.3x).
+
+    Each repetition times, in this order, the probe, ``FedAvg`` (the server's path: ``begin_round``,
+    one ``add`` per update, ``finish``) and its two parts alone (the finiteness check; the weighted
+    sum without check or division), so the ratios compare figures taken moments apart. Wall-clock
+    and the thread's CPU time are both recorded (on a shared machine the CPU time leaves out the
+    time the process waited for a core). BLAS runs on ``--blas-threads`` threads (default 1: the
+    probe uses one core).
+    """
+    from threadpoolctl import threadpool_limits
+
+    fns = {"probe": lambda u, n, t: read_once_probe(u), "fedavg": ours_fedavg,
+           "check_only": check_only, "add_only": add_only}
     results: dict = {}
     rows = []
-    for n_up in args.updates:
-        for dtype in args.dtypes:
-            updates, ns = fc.synthetic_updates(n_up, HIDDEN, dtype)
-            template = [np.zeros_like(w) for w in updates[0]]
-            times: dict[str, list[float]] = {"probe": [], "fedavg": []}
-            for _ in range(args.reps if n_up <= 10 else args.reps_100):
-                times["probe"].append(timed(read_once_probe, updates)[0])
-                times["fedavg"].append(timed(ours_fedavg, updates, ns, template)[0])
-            med = {k: fc.median(v) for k, v in times.items()}
-            results[f"{n_up}x{dtype}"] = {"median_s": med, "all_s": times,
-                                          "ratio": med["fedavg"] / med["probe"]}
-            rows.append([n_up, dtype, fc.fmt_ms(med["probe"]), fc.fmt_ms(med["fedavg"]),
-                         f"{med['fedavg'] / med['probe']:.2f}x"])
-            print(f"{n_up} x {dtype} done", flush=True)
-            del updates
-    print("\nF4 probe: FedAvg (streaming add) vs one read of the same updates, medians")
-    print(fc.table(["updates", "dtype", "read-once probe", "sedna_lib FedAvg", "FedAvg / probe"], rows))
-    payload = {"results": results, "machine": machine()}
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        for n_up in args.updates:
+            for dtype in args.dtypes:
+                updates, ns = fc.synthetic_updates(n_up, HIDDEN, dtype)
+                template = [np.zeros_like(w) for w in updates[0]]
+                ours_fedavg(updates, ns, template)  # first use: imports, page-ins
+                runs = []
+                for run in range(args.runs):
+                    if run:
+                        time.sleep(args.pause)
+                    wall: dict[str, list[float]] = {k: [] for k in PROBE_ROWS}
+                    cpu: dict[str, list[float]] = {k: [] for k in PROBE_ROWS}
+                    for _ in range(args.reps if n_up <= 10 else args.reps_100):
+                        for k in PROBE_ROWS:
+                            w, c = timed_both(fns[k], updates, ns, template)
+                            wall[k].append(w)
+                            cpu[k].append(c)
+                    med_w = {k: fc.median(v) for k, v in wall.items()}
+                    med_c = {k: fc.median(v) for k, v in cpu.items()}
+                    runs.append({"median_wall_s": med_w, "median_cpu_s": med_c, "all_wall_s": wall,
+                                 "all_cpu_s": cpu,
+                                 "ratio_wall": {k: med_w[k] / med_w["probe"] for k in PROBE_ROWS},
+                                 "ratio_cpu": {k: med_c[k] / med_c["probe"] for k in PROBE_ROWS}})
+                    print(f"{n_up} x {dtype} run {run + 1}/{args.runs}: FedAvg/probe "
+                          f"{runs[-1]['ratio_wall']['fedavg']:.2f}x wall, "
+                          f"{runs[-1]['ratio_cpu']['fedavg']:.2f}x cpu", flush=True)
+                summary = {f"ratio_{c}": {k: fc.median(r[f"ratio_{c}"][k] for r in runs) for k in PROBE_ROWS}
+                           for c in ("wall", "cpu")}
+                summary["median_wall_s"] = {k: fc.median(r["median_wall_s"][k] for r in runs)
+                                            for k in PROBE_ROWS}
+                results[f"{n_up}x{dtype}"] = {"runs": runs, **summary,
+                                              "ratio": summary["ratio_wall"]["fedavg"]}
+                med, rw, rc = summary["median_wall_s"], summary["ratio_wall"], summary["ratio_cpu"]
+                rows.append([n_up, dtype, fc.fmt_ms(med["probe"]), fc.fmt_ms(med["fedavg"]),
+                             f"{rw['fedavg']:.2f}x", f"{rc['fedavg']:.2f}x",
+                             f"{rw['check_only']:.2f}x / {rc['check_only']:.2f}x",
+                             f"{rw['add_only']:.2f}x / {rc['add_only']:.2f}x"])
+                del updates
+    print(f"\nF4 probe: FedAvg (streaming add) vs one read of the same updates; medians over {args.runs} "
+          "run(s) of per-run medians")
+    print(fc.table(["updates", "dtype", "read-once probe", "sedna_lib FedAvg", "FedAvg / probe (wall)",
+                    "FedAvg / probe (cpu)", "check alone / probe (wall / cpu)",
+                    "sum alone / probe (wall / cpu)"], rows))
+    payload = {"results": results, "machine": machine("scipy"), "blas_threads": args.blas_threads,
+               "runs": args.runs, "reps": args.reps, "reps_100": args.reps_100,
+               "load_average": os.getloadavg()}
     write_results(args.name, payload)
     return payload
+
+
+def timed_both(fn, *a, **k) -> tuple[float, float]:
+    """Wall-clock and this thread's CPU seconds of one call."""
+    gc.collect()
+    t, c = time.perf_counter(), time.thread_time()
+    fn(*a, **k)
+    return time.perf_counter() - t, time.thread_time() - c
 
 
 def timed(fn, *a, **k):
@@ -117,6 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--probe-only", action="store_true",
                         help="only FedAvg vs the read-once memory probe (written to results/<name>.json)")
     parser.add_argument("--name", default="f4_probe", help="results file name for --probe-only")
+    parser.add_argument("--runs", type=int, default=1, help="--probe-only: measurement runs, medians taken across")
+    parser.add_argument("--pause", type=float, default=5.0, help="--probe-only: seconds between runs")
+    parser.add_argument("--blas-threads", type=int, default=1, help="--probe-only: BLAS threads (the probe uses 1)")
     args = parser.parse_args(argv)
     if args.probe_only:
         return probe_only(args)

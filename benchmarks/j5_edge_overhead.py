@@ -11,7 +11,7 @@ many calls of the miner alone, in a shuffled order, with the calling thread's CP
 wall time then measures the neighbours). The table shows medians over the repetitions; the
 overhead is the median of the paired differences within a repetition, split into the miner's
 own decision and the rest (job, backend wrapper).
-Bar: the joint-inference path costs at most 5 % or 50 us more than the bare call.
+Bar: the joint-inference path costs at most 15 us more than the bare call.
 
 Run: python benchmarks/j5_edge_overhead.py [--reps 41 --calls 300]
 """
@@ -36,7 +36,7 @@ from sedna_lib.config import Config
 from sedna_lib.context import Context
 from sedna_lib.joint_inference import JointInference
 
-BAR_PCT, BAR_US = 5.0, 50.0
+BAR_US = 15.0
 
 
 class SklearnEdge:
@@ -84,6 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("sedna_lib").setLevel(logging.ERROR)
     start = time.perf_counter()
+    load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     x, y = load_digits(return_X_y=True)
     sk = SklearnEdge(x[:1200], y[:1200])
     probs = sk.model.predict_proba(sk.pool(x[1200:]))
@@ -113,10 +114,10 @@ def main() -> None:
             over = statistics.median(jt - bt for jt, bt in zip(times["joint"], times["bare"]))  # paired blocks
             rows.append({"model": model_name, "miner": miner, "bare_us": b, "inference_us": j, "overhead_us": over,
                          "overhead_pct": 100 * over / b, "miner_us": mi, "plumbing_us": over - mi, "all": times,
-                         "bar_met": over <= BAR_US or 100 * over / b <= BAR_PCT})
+                         "bar_met": over <= BAR_US})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"one easy 8x8 sample, median of {args.reps} interleaved repetitions x {args.calls} calls; "
-          f"load average {load:.1f} on {os.cpu_count()} cores\n")
+          f"load average {load_at_start:.1f} at the start, {load:.1f} at the end, on {os.cpu_count()} cores\n")
     print(f"{'edge model':<17}{'miner':<11}{'predict us':>11}{'inference us':>13}{'overhead':>10}{'%':>7}"
           f"{'= miner':>9}{'+ rest':>8}  bar")
     for r in rows:
@@ -124,11 +125,11 @@ def main() -> None:
               f"{r['overhead_us']:>8.1f}us{r['overhead_pct']:>6.1f}%{r['miner_us']:>9.1f}{r['plumbing_us']:>8.1f}"
               f"  {'met' if r['bar_met'] else 'NOT met'}")
     ok = all(r["bar_met"] for r in rows)
-    print(f"\nbar (<= {BAR_PCT:.0f} % or {BAR_US:.0f} us over the bare call): {'met' if ok else 'NOT met'}")
+    print(f"\nbar (<= {BAR_US:.0f} us over the bare call): {'met' if ok else 'NOT met'}")
     write_results("j5_edge_overhead", {
         "protocol": "JointInference.inference on an easy sample vs the model's bare predict; interleaved, median, "
                     "thread CPU time",
-        "reps": args.reps, "calls": args.calls, "rows": rows, "bar_met": ok, "load_average": load,
+        "reps": args.reps, "calls": args.calls, "rows": rows, "bar_met": ok, "load_average": load, "load_average_at_start": load_at_start,
         "seconds": time.perf_counter() - start, "machine": machine("scikit-learn")})
 
 

@@ -24,7 +24,7 @@ class MulTaskLearning(SeenTaskLearning):
         The allocation step; defaults to the pair of the task definition
         (``TaskDefinitionBySVC`` -> ``TaskMiningBySVC``, otherwise ``TaskMiningByDataAttr``).
     context : Context, default=None
-        Configuration and registry.
+        Configuration and registry; the environment's context when omitted.
     work_dir : str, default=None
         Where models are written.
     """

@@ -74,7 +74,8 @@ class RoundRecord:
     federated : dict
         The trainers' evaluation of this round's model (every ``evaluate_every`` rounds): each
         metric averaged by sample count, plus ``num_samples`` and ``clients``; filled when the
-        trainers report it with their next upload, so the last round has none.
+        trainers report it with their next upload (the last round's, in an ``evaluation``
+        message before they leave).
     epsilon : float or None
         A differentially private aggregator's privacy spent up to this round (``epsilon_``).
     """
@@ -274,7 +275,8 @@ class AggregationServer:
                                     else cfg.agg_max_connections)
         self._evaluate_every = max(int(self.evaluate_every if self.evaluate_every is not None
                                        else cfg.agg_evaluate_every), 0)
-        self._evaluations: dict[int, list[dict]] = {}
+        self._evaluations: dict[int, dict[str, dict]] = {}  # round -> trainer -> its report
+        self._unfolded: set[int] = set()
         self._connections = 0
         self.peers_: dict[str, _Peer] = {}
         self.history_: list[RoundRecord] = []
@@ -701,6 +703,8 @@ class AggregationServer:
                     await self._ingest_update(peer, msg)
                 elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
                     await self._ingest_step(peer, msg)
+                elif isinstance(msg, m.Evaluation):
+                    self._final_evaluation(peer, msg)
                 elif isinstance(msg, dict):
                     logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
             except ProtocolError as exc:
@@ -739,6 +743,8 @@ class AggregationServer:
         async with self._ingest:
             if self.done_:
                 return
+            if isinstance(msg, m.SecAgg) and msg.stage == m.SecAggStage.KEYS:
+                self._note_evaluation(peer, msg.data)  # a trainer's evaluation travels with its keys
             offer = self.rounds_.step(peer.client_id, msg)
             if offer.opened and self.rounds_.uses_deadline:
                 self._arm_deadline()
@@ -774,21 +780,26 @@ class AggregationServer:
             logger.info("ignoring a malformed evaluation report from %s: %r", peer.client_id, report)
             return
         if 1 <= rnd <= len(self.history_) and n > 0:
-            report = {"client": peer.client_id, "n": n, "metrics": values}
-            self._evaluations.setdefault(rnd, []).append(report)
+            # one report per trainer and round (a resent one replaces the first)
+            self._evaluations.setdefault(rnd, {})[peer.client_id] = {"n": n, "metrics": values}
+            self._unfolded.add(rnd)
 
     def _fold_evaluations(self) -> None:
-        """Average the evaluation reports received so far into their rounds' records."""
-        for rnd, reports in self._evaluations.items():
-            seen: dict[str, dict] = {}
-            for r in reports:  # one report per trainer and round
-                seen[r["client"]] = r
+        """Average each round's evaluation reports received so far into its record."""
+        for rnd in sorted(self._unfolded):
+            seen = self._evaluations[rnd]
             total = sum(r["n"] for r in seen.values())
             keys = set.intersection(*(set(r["metrics"]) for r in seen.values()))
             summary = {k: sum(r["n"] * r["metrics"][k] for r in seen.values()) / total for k in sorted(keys)}
             summary.update(num_samples=int(total), clients=len(seen))
             self.history_[rnd - 1].federated = summary
-        self._evaluations = {}
+        self._unfolded = set()
+
+    def _final_evaluation(self, peer: _Peer, msg: m.Evaluation) -> None:
+        """Keep a trainer's evaluation sent on its own (the last round's model: no upload follows)."""
+        report = {"round": msg.round_number, "num_samples": msg.num_samples, "metrics": msg.metrics}
+        self._note_evaluation(peer, {"federated_eval": report})
+        self._fold_evaluations()
 
     async def _on_deadline(self) -> None:
         async with self._ingest:

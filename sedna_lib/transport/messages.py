@@ -24,7 +24,7 @@ from . import codec
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
-    "SecAggStage", "SecAgg", "SecAggMasked",
+    "SecAggStage", "SecAgg", "SecAggMasked", "Evaluation",
     "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
     "Reassembler", "bound_session",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
@@ -51,6 +51,7 @@ class MessageType(str, enum.Enum):
     CHUNK = "chunk"
     SECAGG = "secagg"
     SECAGG_MASKED = "secagg_masked"
+    EVALUATION = "evaluation"
 
 
 class SecAggStage(str, enum.Enum):
@@ -271,7 +272,30 @@ class SecAggMasked:
         return [self.masked]
 
 
-Message = Union[Subscribe, ClientJoin, UpdateWeight, RecvWeight, ErrorMessage, SecAgg, SecAggMasked]
+@dataclass
+class Evaluation:
+    """A trainer's evaluation of a round's global model, sent on its own (sedna_lib peers only).
+
+    Reports of earlier rounds travel in an upload's metrics (``federated_eval``); the last
+    round's model has no upload after it, so its report is sent this way before the trainer leaves.
+
+    Attributes
+    ----------
+    round_number : int
+        The round whose model was evaluated.
+    num_samples : int
+        Evaluation samples.
+    metrics : dict
+        Numeric metrics (``accuracy``, ``loss``, ...).
+    """
+
+    round_number: int
+    num_samples: int
+    metrics: dict = field(default_factory=dict)
+
+
+Message = Union[Subscribe, ClientJoin, UpdateWeight, RecvWeight, ErrorMessage, SecAgg, SecAggMasked,
+                Evaluation]
 
 
 def _float_lists(weights: list) -> list:
@@ -319,6 +343,9 @@ def to_json(msg: Message) -> str:
     if isinstance(msg, ErrorMessage):
         data = {"message": msg.message, "error": msg.error, "code": msg.code}
         return json.dumps({"type": "error", "data": data})
+    if isinstance(msg, Evaluation):
+        return json.dumps({"type": "evaluation", "round_number": int(msg.round_number),
+                           "data": {"num_samples": int(msg.num_samples), "metrics": msg.metrics}})
     if isinstance(msg, SecAgg):
         return json.dumps({"type": "secagg", "stage": SecAggStage(msg.stage).value,
                            "round_number": int(msg.round_number), "data": msg.data})
@@ -433,6 +460,11 @@ def from_json(text: str | bytes | dict) -> Message | dict:
                                             "round_number"),
                           exit_flag=str(data.get("exit_flag", "continue")), client=str(d.get("client") or ""),
                           job_name=str(d.get("job_name") or ""), config=_obj(data.get("config"), "config"))
+    if kind == "evaluation":
+        data = _obj(_require(d, "data", kind), "evaluation 'data'")
+        return Evaluation(_int(_require(d, "round_number", kind), "round_number"),
+                          _int(_require(data, "num_samples", kind), "num_samples"),
+                          _obj(data.get("metrics"), "metrics"))
     if kind == "secagg":
         stage = d.get("stage")
         try:

@@ -374,13 +374,13 @@ class AggregationClient:
             if isinstance(msg, m.RecvWeight):
                 return msg
 
-    def send_message(self, msg: m.SecAgg | m.SecAggMasked) -> int:
-        """Send one step of a secure-aggregation round (a sedna_lib server only).
+    def send_message(self, msg: m.SecAgg | m.SecAggMasked | m.Evaluation) -> int:
+        """Send a sedna_lib-only message: a secure-aggregation step, or a last-round evaluation.
 
         Parameters
         ----------
-        msg : SecAgg or SecAggMasked
-            A JSON step, or the masked input (binary frames, chunked like weights).
+        msg : SecAgg, SecAggMasked or Evaluation
+            A JSON message, or the masked input (binary frames, chunked like weights).
 
         Returns
         -------

@@ -92,6 +92,34 @@ def test_accumulate_adds_into_the_given_arrays_even_when_they_are_views():
     assert base.tolist() == [0, 0, 3, 3, 3, 3, 3, 3, 0, 0]
 
 
+def test_accumulate_reads_a_misaligned_wire_buffer_without_a_full_size_copy():
+    import tracemalloc
+
+    values = np.arange(300_000, dtype=np.float64)
+    raw = b"xyz" + values.tobytes()  # a float64 layer 3 bytes into a received frame: read-only, misaligned
+    layer = np.frombuffer(raw, dtype=np.float64, offset=3)
+    assert not layer.flags.aligned
+    acc = _math.start_accumulator([np.ones(layer.size)], 1.0)
+    scratch: dict = {}
+    _math.accumulate(acc, [layer], 2.0, scratch)  # imports and the block buffer outside the measurement
+    tracemalloc.start()
+    _math.accumulate(acc, [layer], 2.0, scratch)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(acc[0], 1.0 + 4.0 * values)
+    assert peak < layer.nbytes / 4
+
+
+def test_one_blas_thread_restores_the_thread_counts_and_nests():
+    pools = _math._blas_pools()
+    before = [p.num_threads for p in pools]
+    with _math.one_blas_thread():
+        with _math.one_blas_thread():
+            assert all(p.num_threads == 1 for p in pools)
+        assert all(p.num_threads == 1 for p in pools)
+    assert [p.num_threads for p in pools] == before
+
+
 def test_fedavgm_step_moves_along_momentum():
     x, avg = [np.array([1.0])], [np.array([0.0])]
     new, v = _math.fedavgm_step(x, avg, None, server_learning_rate=1.0, server_momentum=0.9)

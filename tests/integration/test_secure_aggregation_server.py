@@ -13,7 +13,7 @@ pytest.importorskip("websockets.sync.client")
 
 from sedna_lib.config import Config  # noqa: E402
 from sedna_lib.context import Context  # noqa: E402
-from sedna_lib.exceptions import ParameterError, ProtocolError  # noqa: E402
+from sedna_lib.exceptions import AggregationError, ParameterError, ProtocolError  # noqa: E402
 from sedna_lib.federated_learning.client import secure_round  # noqa: E402
 from sedna_lib.registry import Kind  # noqa: E402
 from sedna_lib.servers.aggregation import AggregationServer  # noqa: E402
@@ -149,3 +149,59 @@ def test_secure_aggregation_needs_a_linear_aggregator():
     with pytest.raises(ParameterError, match="linear aggregator"):
         server.start(block=False)
     server.stop()
+
+
+def _keys_only(url, cid):
+    """A member that sends its keys and then goes silent (connected, never answering)."""
+    client = AggregationClient(url, cid, connect_timeout=10, recv_timeout=20).connect()
+    keys = SecAggClient(cid).advertise_keys()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    client.send_message(m.SecAgg(m.SecAggStage.KEYS, 1, {"c": b64(keys.c_public), "s": b64(keys.s_public)}))
+    return client
+
+
+def test_a_silent_member_is_dropped_at_the_step_deadline_and_the_round_still_ends(secure_server):
+    updates = _updates(3, seed=2)
+    server = secure_server(exit_round=1, participants_count=3, round_timeout=1.0)
+    results = {}
+    silent = _keys_only(server.url, "c2")
+    threads = _run_members(server.url, updates, results, ["c0", "c1"])
+
+    for t in threads:
+        t.join(30)
+    silent.close()
+
+    expected = _fedavg([updates["c0"], updates["c1"]])
+    assert sorted(results) == ["c0", "c1"]
+    assert all(np.array_equal(g, e) for g, e in zip(results["c0"].weights, expected))
+    assert server.history_[0].clients == ["c0", "c1"]
+
+
+def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_serving(secure_server):
+    server = secure_server(exit_round=1, participants_count=3, secure_threshold=3, round_timeout=1.0)
+    updates = _updates(3, seed=3)
+    silent = _keys_only(server.url, "c2")
+    errors = {}
+
+    def member(cid):
+        layers, n = updates[cid]
+        with AggregationClient(server.url, cid, connect_timeout=10, recv_timeout=20) as client:
+            try:
+                secure_round(client, layers, n, 1, client.initial_.config["secure_aggregation"])
+            except AggregationError as exc:
+                errors[cid] = str(exc)
+
+    threads = [threading.Thread(target=member, args=(cid,)) for cid in ("c0", "c1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    silent.close()
+
+    assert sorted(errors) == ["c0", "c1"]
+    assert "fewer than the threshold 3" in errors["c0"] and "starts over" in errors["c0"]
+    assert server.round_ == 0 and not server.done_ and server.rounds_.submitted_ == []
+    results = {}  # the round starts over: three members finish it
+    for t in _run_members(server.url, updates, results, ["c0", "c1", "c2"]):
+        t.join(30)
+    assert sorted(results) == ["c0", "c1", "c2"] and server.round_ == 1
