@@ -177,7 +177,7 @@ class FederatedLearning(JobBase):
         if not os.path.isfile(path):
             return None
         estimator = backend._instance()
-        native = getattr(backend, "_native", lambda: False)()
+        native = getattr(backend, "native", False)
         load_weights = getattr(estimator, "load_weights", None)
         if not native and callable(load_weights):
             load_weights(path)
