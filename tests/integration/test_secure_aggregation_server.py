@@ -236,3 +236,21 @@ def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_servi
     for t in _run_members(server.url, updates, results, ["c0", "c1", "c2"]):
         t.join(30)
     assert sorted(results) == ["c0", "c1", "c2"] and server.round_ == 1
+
+
+@pytest.mark.parametrize("data, stage, match", [
+    ({"c": "not base64!", "s": "AAAA"}, "keys", "keys 'c' is not valid base64"),
+    ({"c": base64.b64encode(b"short").decode(), "s": "AAAA"}, "keys", "must be 32 bytes"),
+    ({"keys": {}}, "roster", "cannot send the 'roster' step"),
+])
+def test_a_malformed_step_is_refused_with_4400_and_the_server_goes_on(secure_server, data, stage, match):
+    server = secure_server(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "bad", connect_timeout=10, recv_timeout=10) as client:
+        client.send_message(m.SecAgg(m.SecAggStage(stage), 1, data))
+        with pytest.raises(ProtocolError, match=match):
+            client.recv_message()
+
+    results = {}
+    for t in _run_members(server.url, _updates(1), results, ["c0"]):
+        t.join(30)
+    assert results["c0"].is_last and server.round_ == 1
