@@ -20,31 +20,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FAST_FRAME_MIN", "binary_frames_protocol", "frame_header", "unmask"]
+from ..transport.wsframes import OP_BINARY, frame_header, mask_into
+
+__all__ = ["FAST_FRAME_MIN", "binary_frames_protocol"]
 
 FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
-_OP_BINARY = 0x2
-
-
-def frame_header(length: int) -> bytes:
-    """Return the header of a final, unmasked binary frame carrying ``length`` bytes (a server's frame).
-
-    Parameters
-    ----------
-    length : int
-        Payload bytes.
-
-    Returns
-    -------
-    bytes
-        2, 4 or 10 bytes (RFC 6455, section 5.2).
-    """
-    if length < 126:
-        return bytes((0x80 | _OP_BINARY, length))
-    if length < 1 << 16:
-        return struct.pack("!BBH", 0x80 | _OP_BINARY, 126, length)
-    return struct.pack("!BBQ", 0x80 | _OP_BINARY, 127, length)
 
 
 def _header_size(data: Any) -> int | None:
@@ -53,25 +34,6 @@ def _header_size(data: Any) -> int | None:
         return None
     length = data[1] & 0x7F
     return 2 + (2 if length == 126 else 8 if length == 127 else 0) + (4 if data[1] & 0x80 else 0)
-
-
-def unmask(buf: Any, mask: bytes) -> None:
-    """XOR a received payload with its 4-byte masking key, in place.
-
-    Parameters
-    ----------
-    buf : writable bytes-like
-        The payload, starting at its first byte (the key's phase starts there).
-    mask : bytes
-        The frame's masking key.
-    """
-    data = np.frombuffer(buf, dtype=np.uint8)
-    n8 = len(data) // 8 * 8
-    if n8:
-        words = data[:n8].view(np.uint64)
-        np.bitwise_xor(words, np.frombuffer(mask * 2, dtype=np.uint64)[0], out=words)
-    for i in range(n8, len(data)):
-        data[i] ^= mask[i % 4]
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,7 +121,7 @@ def binary_frames_protocol() -> type:
                 elif length == 127:
                     length = struct.unpack_from("!Q", data, 2)[0]
                 limit = self.conn.max_message_size
-                if (fin_op == 0x80 | _OP_BINARY and len7 & 0x80 and length >= FAST_FRAME_MIN
+                if (fin_op == 0x80 | OP_BINARY and len7 & 0x80 and length >= FAST_FRAME_MIN
                         and (limit is None or length <= limit)):
                     self._mask = bytes(data[size - 4:size])
                     self._frame = np.empty(length, dtype=np.uint8)
@@ -171,7 +133,7 @@ def binary_frames_protocol() -> type:
 
         def _frame_done(self) -> None:
             frame, self._frame = self._frame, None
-            unmask(frame, self._mask)
+            mask_into(frame, self._mask)  # unmasked in place
             self.curr_msg_data_type = "bytes"
             self.frames = [memoryview(frame)]  # type: ignore[list-item]
             self.send_receive_event_to_app()
