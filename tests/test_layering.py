@@ -183,15 +183,9 @@ ENTRY_POINTS = ("sedna_lib.config", "sedna_lib.context", "sedna_lib.cli", "sedna
                 "sedna")
 # Modules below the Sedna face that still import it, and what of it they use. This list only shrinks: a module
 # that stops importing compat must leave it (the test says so), and no other module may join it.
-COMPAT_BELOW_THE_FACE = {
-    "sedna_lib.job": "JobBase is Sedna's job base: EnvConfig and the ClassFactory callback lookup",
-}
+COMPAT_BELOW_THE_FACE: dict[str, str] = {}
 # Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
-FROM_ENV_FALLBACKS = {
-    "sedna_lib.federated_learning": 2, "sedna_lib.federated_learning.fit": 2,
-    "sedna_lib.incremental_learning.hot_update": 1, "sedna_lib.incremental_learning.loop": 1, "sedna_lib.job": 2,
-    "sedna_lib.joint_inference.cloud": 1, "sedna_lib.joint_inference.model": 1,
-}
+FROM_ENV_FALLBACKS: dict[str, int] = {}
 
 
 def _within(module, prefixes):
@@ -270,8 +264,7 @@ def test_the_environment_is_read_into_a_context_at_the_entry_points_only():
 
 # Modules that call context.resolve()/resolve_config() below a public entry (in a private helper or method, or on
 # something other than the caller's own argument), with how often. Counts only go down.
-RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1, "sedna_lib.datasources.parse": 1,
-                           "sedna_lib.servers.aggregation": 1}
+RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1, "sedna_lib.servers.aggregation": 1}
 
 
 def _resolve_calls_below_the_entry(path):

@@ -174,7 +174,7 @@ def _unb64(text: Any) -> bytes:
 
 
 def secure_round(client: Any, weights: list, num_samples: int, round_number: int,
-                 settings: dict) -> tuple[Any, int]:
+                 settings: dict, evaluation: dict | None = None) -> tuple[Any, int]:
     """Upload one round's model through secure aggregation: the server only ever sees it masked.
 
     Runs this trainer's side of the steps (:class:`~sedna_lib.transport.messages.SecAggStage`):
@@ -193,6 +193,9 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
         The round it was trained for.
     settings : dict
         The server's ``secure_aggregation`` settings (``fractional_bits``).
+    evaluation : dict, default=None
+        This trainer's evaluation of the previous round's model (federated evaluation), sent
+        with its keys; no other metric leaves the trainer in a secure round.
 
     Returns
     -------
@@ -217,7 +220,10 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
     stage, r = m.SecAggStage, int(round_number)
     me = SecAggClient(client.client_id)
     keys = me.advertise_keys()
-    sent = client.send_message(m.SecAgg(stage.KEYS, r, {"c": _b64(keys.c_public), "s": _b64(keys.s_public)}))
+    first = {"c": _b64(keys.c_public), "s": _b64(keys.s_public)}
+    if evaluation is not None:
+        first["federated_eval"] = evaluation
+    sent = client.send_message(m.SecAgg(stage.KEYS, r, first))
     while True:
         msg = client.recv_message()
         if isinstance(msg, m.RecvWeight):
@@ -322,7 +328,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         while True:
             try:
                 if secure:
-                    msg, sent = secure_round(client, weights, num_samples, current + 1, secure)
+                    msg, sent = secure_round(client, weights, num_samples, current + 1, secure, pending)
                 else:
                     msg = client.recv_weights()
                 break

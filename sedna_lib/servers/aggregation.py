@@ -743,6 +743,8 @@ class AggregationServer:
         async with self._ingest:
             if self.done_:
                 return
+            if isinstance(msg, m.SecAgg) and msg.stage == m.SecAggStage.KEYS:
+                self._note_evaluation(peer, msg.data)  # a trainer's evaluation travels with its keys
             offer = self.rounds_.step(peer.client_id, msg)
             if offer.opened and self.rounds_.uses_deadline:
                 self._arm_deadline()

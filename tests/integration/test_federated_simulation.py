@@ -312,13 +312,13 @@ def test_the_aggregation_server_keeps_the_last_rounds_evaluation_too(digits):
     assert server.history_[1].federated["num_samples"] == 250 and server.history_[1].federated["clients"] == 2
 
 
-def _serve_two_trainers(digits, rounds, **server_kw):
+def _serve_two_trainers(digits, rounds, evaluate=False, **server_kw):
     import threading
 
     from sedna_lib import collaborative_training
     from sedna_lib.servers.aggregation import AggregationServer
 
-    x, y, _, _ = digits
+    x, y, xt, yt = digits
     server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
                                context=Context(Config()),
                                exit_round=rounds, participants_count=2, **server_kw)
@@ -327,7 +327,8 @@ def _serve_two_trainers(digits, rounds, **server_kw):
 
     def trainer(i):
         cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
-        collaborative_training.fit((x[i::2], y[i::2]), None, models[i], context=Context(cfg), progress=False)
+        evals = (xt[i::2], yt[i::2]) if evaluate else None
+        collaborative_training.fit((x[i::2], y[i::2]), evals, models[i], context=Context(cfg), progress=False)
 
     threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
     try:
@@ -352,3 +353,13 @@ def test_trainers_run_secure_rounds_on_the_server_to_the_plain_fedavg_model(digi
     assert type(secure.rounds_).__name__ == "SecureRounds" and sorted(secure.rounds_.inputs_) == ["t0", "t1"]
     for s, p in zip(secure.global_weights_, plain.global_weights_):
         np.testing.assert_allclose(s, p, atol=1e-5)  # the same rounds, to the fixed-point step
+
+
+def test_secure_rounds_keep_the_trainers_federated_evaluation(digits):
+    pytest.importorskip("cryptography")
+    pytest.importorskip("Cryptodome")
+
+    server = _serve_two_trainers(digits, 3, evaluate=True, secure_aggregation=True, evaluate_every=1)
+
+    assert [r.federated.get("clients") for r in server.history_] == [2, 2, 2]
+    assert all(0.5 < r.federated["accuracy"] <= 1.0 for r in server.history_)
