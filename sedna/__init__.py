@@ -40,29 +40,29 @@ ALIASES: dict[str, str] = {
     # service clients
     "sedna.service.client": "sedna_lib.compat.client",
     # core features
-    "sedna.core.base": "sedna_lib.job",
+    "sedna.core.base": "sedna_lib.compat.core.base",
     # -- joint inference (feature section) --
     "sedna.algorithms.hard_example_mining": "sedna_lib.algorithms.hard_example_mining",
     "sedna.algorithms.hard_example_mining.hard_example_mining":
         "sedna_lib.algorithms.hard_example_mining.hard_example_mining",
-    "sedna.core.joint_inference": "sedna_lib.joint_inference",
-    "sedna.core.joint_inference.joint_inference": "sedna_lib.joint_inference",
+    "sedna.core.joint_inference": "sedna_lib.compat.core.joint_inference",
+    "sedna.core.joint_inference.joint_inference": "sedna_lib.compat.core.joint_inference",
     "sedna.service.server": "sedna_lib.compat.server",
     "sedna.service.server.inference": "sedna_lib.servers.inference",
     # -- federated learning (feature section) --
-    "sedna.core.federated_learning": "sedna_lib.federated_learning",
-    "sedna.core.federated_learning.federated_learning": "sedna_lib.federated_learning",
+    "sedna.core.federated_learning": "sedna_lib.compat.core.federated_learning",
+    "sedna.core.federated_learning.federated_learning": "sedna_lib.compat.core.federated_learning",
     "sedna.service.server.aggregation": "sedna_lib.compat.server.aggregation",
     "sedna.algorithms.aggregation": "sedna_lib.algorithms.aggregation",
     "sedna.algorithms.aggregation.aggregation": "sedna_lib.algorithms.aggregation.aggregation",
     "sedna.algorithms.client_choose": "sedna_lib.algorithms.client_choose",
     "sedna.algorithms.transmitter": "sedna_lib.algorithms.transmitter",
     # -- incremental learning (feature section) --
-    "sedna.core.incremental_learning": "sedna_lib.incremental_learning",
-    "sedna.core.incremental_learning.incremental_learning": "sedna_lib.incremental_learning",
+    "sedna.core.incremental_learning": "sedna_lib.compat.core.incremental_learning",
+    "sedna.core.incremental_learning.incremental_learning": "sedna_lib.compat.core.incremental_learning",
     # -- lifelong learning (feature section) --
-    "sedna.core.lifelong_learning": "sedna_lib.lifelong_learning",
-    "sedna.core.lifelong_learning.lifelong_learning": "sedna_lib.lifelong_learning._job",
+    "sedna.core.lifelong_learning": "sedna_lib.compat.core.lifelong_learning",
+    "sedna.core.lifelong_learning.lifelong_learning": "sedna_lib.compat.core.lifelong_learning",
     "sedna.core.lifelong_learning.knowledge_management": "sedna_lib.lifelong_learning.knowledge_management",
     "sedna.core.lifelong_learning.knowledge_management.base_knowledge_management":
         "sedna_lib.lifelong_learning.knowledge_management",

@@ -72,7 +72,7 @@ class NotRegisteredError(RegistryError):
 
 
 class ClassNotFoundError(NotRegisteredError, ValueError):
-    """A class lookup by kind and name found nothing (a ``ValueError`` too, as Sedna's ``ClassFactory`` raised)."""
+    """No class of that kind and name is registered (also a ``ValueError``, as Sedna raised)."""
 
 
 class DuplicateRegistrationError(RegistryError):

@@ -1,39 +1,42 @@
-"""The base of every feature job (Sedna's ``JobBase``): identity, model path, inference and LC reports."""
+"""The native base of every feature job: context, wrapped estimator, identity, model path and LC reports.
+
+Sedna's ``JobBase`` (its ``config`` attributes read from the environment, its class methods that
+read the deployment) is the face over this one, in :mod:`sedna_lib.compat.core.base`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
 from typing import Any, Callable, Mapping
 
-from ._lazy import lazy_attributes
-from .compat.class_factory import ClassFactory, ClassType
-from .compat.config import EnvConfig
 from . import registry
-from .context import Context
+from .config import Config
+from .context import Context, resolve
 from .exceptions import ConfigError
 from .transport.lc import LCClient, OwnerKind, Report
 
-__all__ = ["JobBase", "ModelLoadingThread", "resolve_callback"]  # noqa: F822 - from the module __getattr__
+__all__ = ["JobBase", "JobConfig", "resolve_callback"]
 
 LOGGER = logging.getLogger("sedna")
 
-
-# Sedna exports ModelLoadingThread from its job base; it belongs to incremental learning's hot update.
-__getattr__, __dir__ = lazy_attributes(__name__, {
-    "ModelLoadingThread": "sedna_lib.incremental_learning.hot_update:ModelLoadingThread"})
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
-def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[..., Any] | None:
+def resolve_callback(post_process: Callable[..., Any] | str | None, *,
+                     registry_: registry.Registry | None = None) -> Callable[..., Any] | None:
     """Turn a ``post_process`` argument into a callable, by Sedna's rule for inference and evaluation.
 
     Parameters
     ----------
     post_process : callable or str or None
-        A callable, or the name of a class or function registered as
-        ``ClassType.CALLBACK`` (``post_process_callback``); the registered object is returned
-        as is, and called with the result.
+        A callable, or the name of a class or function registered as ``Kind.CALLBACK``
+        (``post_process_callback``); the registered object is returned as is, and called with
+        the result.
+    registry_ : Registry, default=None
+        Where names are looked up (the default registry when None).
 
     Returns
     -------
@@ -51,8 +54,63 @@ def resolve_callback(post_process: Callable[..., Any] | str | None) -> Callable[
     --------
     sedna_lib.registry.resolve_callback : the one resolver, and the rule of each call site.
     """
-    return registry.resolve_callback(post_process,
-                                     get=functools.partial(ClassFactory.get_cls, ClassType.CALLBACK))
+    return registry.resolve_callback(post_process, get=functools.partial(
+        registry.get_class, registry.Kind.CALLBACK, registry=registry_))
+
+
+class JobConfig:
+    """A job's settings, read-only: its own ``config`` values over its context's :class:`Config` fields.
+
+    Parameters
+    ----------
+    overrides : mapping, default=None
+        The job's own values (any key; a :class:`Config` field name shadows that field).
+    config : Config
+        The context's configuration.
+
+    Examples
+    --------
+    >>> cfg = JobConfig({"job_name": "local"}, Config(job_name="deployed", namespace="ns"))
+    >>> cfg.job_name, cfg.namespace, cfg.get("model_name", "fallback"), cfg.get("not_a_field", 3)
+    ('local', 'ns', 'fallback', 3)
+    """
+
+    __slots__ = ("_overrides", "_config")
+
+    def __init__(self, overrides: Mapping[str, Any] | None, config: Config) -> None:
+        self._overrides = dict(overrides or {})
+        self._config = config
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the job's own value of ``name``, else the context's field."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._overrides:
+            return self._overrides[name]
+        if name in _CONFIG_FIELDS:
+            return getattr(self._config, name)
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return a setting, or ``default`` when it is missing, None or empty.
+
+        Parameters
+        ----------
+        name : str
+            The setting (a :class:`Config` field name, or a key of the job's own values).
+        default : object, default=None
+            Returned when the setting is missing or falsy.
+
+        Returns
+        -------
+        object
+            The value or ``default``.
+        """
+        return getattr(self, name, None) or default
+
+    def __repr__(self) -> str:
+        """Name the job's own settings (not their values, which may be secrets)."""
+        return f"{type(self).__name__}(own={sorted(self._overrides)})"
 
 
 class JobBase:
@@ -66,10 +124,11 @@ class JobBase:
         The user's model or estimator (class, factory or instance); it is wrapped by
         :func:`sedna_lib.backends.set_backend` chosen from ``BACKEND_TYPE`` or its type.
     config : dict, default=None
-        Job settings that shadow the environment for this job only (Sedna merged them into a
-        process-wide ``BaseConfig``); readable as ``self.config.<key>``.
+        Job settings that shadow the context's configuration for this job only (a
+        :class:`~sedna_lib.config.Config` field name shadows that field); readable as
+        ``self.config.<key>``.
     context : Context, default=None
-        Configuration, registry and storage; ``Context.from_env()`` if omitted.
+        Configuration, registry and storage; the environment's context when omitted.
 
     Attributes
     ----------
@@ -79,12 +138,12 @@ class JobBase:
         feature sets its own.
     context : Context
         The run-time context.
-    config : EnvConfig
-        Sedna's ``BaseConfig`` attributes for this job, with ``config`` on top.
+    config : JobConfig
+        The context's configuration with ``config`` on top.
     estimator : Backend or None
         The wrapped estimator.
     job_name : str
-        ``JOB_NAME``, else ``SERVICE_NAME`` (Sedna defaulted ``JOB_NAME`` to ``"sedna"``).
+        ``JOB_NAME``, else ``SERVICE_NAME``.
     worker_name : str
         ``WORKER_NAME``, else ``job_name``.
     namespace : str
@@ -92,7 +151,6 @@ class JobBase:
 
     Examples
     --------
-    >>> from sedna_lib.config import Config
     >>> job = JobBase(None, context=Context(Config(service_name="ji-svc", namespace="ns")))
     >>> job.job_name, job.worker_name, job.namespace
     ('ji-svc', 'ji-svc', 'ns')
@@ -102,8 +160,8 @@ class JobBase:
 
     def __init__(self, estimator: Any, config: Mapping[str, Any] | None = None, *,
                  context: Context | None = None) -> None:
-        self.context = context if context is not None else Context.from_env()
-        self.config = EnvConfig(config, config=self.context.config)
+        self.context = resolve(context)
+        self.config = self._config_view(config)
         self.log = LOGGER
         self.estimator = self._wrap(estimator, config)
         self.job_name = self.config.job_name or self.config.service_name or ""
@@ -120,35 +178,11 @@ class JobBase:
 
         return set_backend(estimator, dict(config) if config else None, context=self.context)
 
+    def _config_view(self, config: Mapping[str, Any] | None) -> Any:
+        """Build :attr:`config` from the job's own settings (a face may give its own view)."""
+        return JobConfig(config, self.context.config)
+
     # -- parameters and paths ------------------------------------------------------------------
-    @classmethod
-    def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
-        """Return the miner the deployment configures (``HEM_NAME``/``HEM_PARAMETERS``).
-
-        Parameters
-        ----------
-        **param : object
-            Parameters that override the deployment's (Sedna's rule: code wins over the CRD).
-
-        Returns
-        -------
-        dict
-            ``{"method": name, "param": {...}}``, or ``{}`` when ``HEM_NAME`` is unset.
-
-        Raises
-        ------
-        ConfigError
-            If ``HEM_PARAMETERS`` is malformed.
-        """
-        hem = Context.from_env().config.hem
-        if not hem:
-            return {}
-        overridden = sorted(set(param) & set(hem["param"]))
-        if overridden:
-            LOGGER.info("HEM parameters %s from the code override the deployment's", overridden)
-        hem["param"].update(param)
-        return hem
-
     def get_parameters(self, param: str, default: Any = None) -> Any:
         """Return a deployment parameter: ``param``, then ``param.upper()``; empty means unset.
 
@@ -209,7 +243,7 @@ class JobBase:
         x : object, default=None
             The input.
         post_process : callable or str, default=None
-            Called with the prediction (a name is looked up as ``ClassType.CALLBACK``).
+            Called with the prediction (a name is looked up as ``Kind.CALLBACK``).
         **kwargs : object
             Passed to the estimator's ``predict``.
 
@@ -219,7 +253,7 @@ class JobBase:
             The (post-processed) prediction.
         """
         result = self.estimator.predict(x, **kwargs)
-        callback = resolve_callback(post_process)
+        callback = resolve_callback(post_process, registry_=self.context.registry)
         return callback(result) if callback is not None else result
 
     def evaluate(self, data: Any, post_process: Callable[..., Any] | str | None = None, **kwargs: Any) -> Any:
@@ -240,7 +274,7 @@ class JobBase:
             The (post-processed) evaluation result.
         """
         result = self.estimator.evaluate(data, **kwargs)
-        callback = resolve_callback(post_process)
+        callback = resolve_callback(post_process, registry_=self.context.registry)
         return callback(result) if callback is not None else result
 
     # -- LocalController reports ---------------------------------------------------------------

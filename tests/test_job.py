@@ -59,6 +59,8 @@ def test_without_context_the_environment_is_read(monkeypatch):
 
 
 def test_config_dict_is_local_to_the_job():
+    from sedna_lib.compat.core.base import JobBase
+
     job = JobBase(None, config={"agg_uri": "ws://a", "job_name": "cfg-job"}, context=_ctx())
     other = JobBase(None, context=_ctx())
 
@@ -169,3 +171,40 @@ def test_report_task_info_never_raises_without_lc():
     with job:
         assert job.report_task_info(None, "completed") is False
     assert job.lc_client.failures_ == 1
+
+
+def test_an_explicit_context_wins_over_a_conflicting_environment(monkeypatch, tmp_path):
+    for name, value in {"JOB_NAME": "env-job", "WORKER_NAME": "env-worker", "NAMESPACE": "env-ns",
+                        "MODEL_URL": "/env/model.pkl", "LC_SERVER": "http://env-lc:9100",
+                        "HEM_NAME": "nope"}.items():
+        monkeypatch.setenv(name, value)
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"x")
+    ctx = _ctx(job_name="ctx-job", worker_name="ctx-worker", namespace="ctx-ns", model_url=str(model),
+               lc_server="http://127.0.0.1:1")
+
+    job = JobBase(_Doubler, context=ctx)
+
+    assert job.context is ctx
+    assert (job.job_name, job.worker_name, job.namespace) == ("ctx-job", "ctx-worker", "ctx-ns")
+    assert job.model_path == str(model) and job.lc_server == "http://127.0.0.1:1"
+    assert job.config.get("hem_name") is None and job.make_report("train").owner_name == "ctx-job"
+
+
+def test_a_native_feature_job_with_a_context_reads_no_environment(monkeypatch):
+    from sedna_lib.joint_inference import JointInference
+
+    monkeypatch.setenv("HEM_NAME", "NoSuchMiner")
+    monkeypatch.setenv("SERVICE_NAME", "env-svc")
+    ji = JointInference(_Doubler, context=_ctx(service_name="ctx-svc"), report=False)
+
+    assert ji.miner is None and ji.job_name == "ctx-svc"
+
+
+def test_the_native_config_is_the_context_under_the_jobs_own_values():
+    job = JobBase(None, config={"job_name": "own", "mining_mode": ""}, context=_ctx(job_name="ctx", namespace="ns"))
+
+    assert (job.job_name, job.namespace, job.config.namespace) == ("own", "ns", "ns")
+    assert job.config.get("mining_mode", "fallback") == "fallback" and job.config.get("unknown") is None
+    with pytest.raises(AttributeError, match="no setting 'agg_uri'"):
+        job.config.agg_uri

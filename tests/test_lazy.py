@@ -24,7 +24,7 @@ def test_no_module_writes_its_own_getattr():
 @pytest.mark.parametrize("module, name, target", [
     ("sedna_lib.llm", "OpenAIClient", "sedna_lib.transport.openai"),
     ("sedna_lib.backends", "SklearnBackend", "sedna_lib.backends.sklearn"),
-    ("sedna_lib.job", "ModelLoadingThread", "sedna_lib.incremental_learning.hot_update"),
+    ("sedna_lib.compat.core.base", "ModelLoadingThread", "sedna_lib.incremental_learning.hot_update"),
 ])
 def test_lazy_names_resolve_are_listed_and_kept(module, name, target):
     mod = importlib.import_module(module)

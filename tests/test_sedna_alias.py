@@ -52,7 +52,11 @@ def test_file_ops_import_line():
     ("sedna.common.constant", "sedna_lib.compat.constant"),
     ("sedna.datasources", "sedna_lib.datasources"),
     ("sedna.service.client", "sedna_lib.compat.client"),
-    ("sedna.core.base", "sedna_lib.job"),
+    ("sedna.core.base", "sedna_lib.compat.core.base"),
+    ("sedna.core.joint_inference", "sedna_lib.compat.core.joint_inference"),
+    ("sedna.core.federated_learning", "sedna_lib.compat.core.federated_learning"),
+    ("sedna.core.incremental_learning", "sedna_lib.compat.core.incremental_learning"),
+    ("sedna.core.lifelong_learning.lifelong_learning", "sedna_lib.compat.core.lifelong_learning"),
 ])
 def test_alias_is_the_same_module_object(alias, target):
     assert importlib.import_module(alias) is importlib.import_module(target)
@@ -63,9 +67,9 @@ def test_classes_are_identical_through_both_paths():
     from sedna.core.base import JobBase
 
     import sedna_lib.compat.config
-    import sedna_lib.job
+    import sedna_lib.compat.core.base
 
-    assert BaseConfig is sedna_lib.compat.config.BaseConfig and JobBase is sedna_lib.job.JobBase
+    assert BaseConfig is sedna_lib.compat.config.BaseConfig and JobBase is sedna_lib.compat.core.base.JobBase
 
 
 def test_pickle_naming_sedna_paths_loads():

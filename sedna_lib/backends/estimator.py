@@ -1,8 +1,9 @@
 """The backend for a user's own Sedna-style estimator: any object with ``train``/``fit``, ``predict``, ...
 
-:class:`EstimatorBackend` calls the estimator's methods with Sedna's conventions; the framework
-backends (:mod:`sedna_lib.backends.torch`, ...) build on it and drive a framework's own model
-natively.
+:class:`EstimatorBackend` calls the estimator's methods with Sedna's conventions
+(:class:`EstimatorCalls`). The framework backends (:mod:`sedna_lib.backends.torch`, ...) build on
+it: each decides once, on first use, whether the estimator is its framework's own model, which it
+then drives natively, or a Sedna-style estimator, which it drives with these calls.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import numpy as np
 
 from ..exceptions import BackendError
 from ..registry import accepts, parse_kwargs, signature_shape
+from . import files
 from .arrays import split_xy
 from .base import Backend
 
-__all__ = ["EstimatorBackend"]
+__all__ = ["EstimatorBackend", "EstimatorCalls"]
 
 
 def _call_with_data(method: Callable[..., Any], names: tuple[str, ...], data: Any,
@@ -38,6 +40,114 @@ def _positional_count(func: Callable[..., Any]) -> int:
 def _named_params(func: Callable[..., Any]) -> frozenset[str]:
     shape = signature_shape(func)
     return frozenset() if shape is None else shape[1]
+
+
+class EstimatorCalls:
+    """The calls a backend makes on its estimator: here, Sedna's conventions on a user's own estimator.
+
+    :class:`EstimatorBackend` drives every estimator this way. A framework backend drives its
+    framework's model with calls of its own (a subclass of this class, with :attr:`native` true)
+    and any other estimator this way; which one is decided once, on the backend's first use. The
+    calls hold no state: each one is given the backend, so a copy of a backend keeps working.
+
+    Calls follow Sedna: ``train(train_data=..., valid_data=..., **kw)``, ``predict(data=..., **kw)``,
+    ``evaluate(data=..., **kw)``, ``load(model_url=path)``, ``save(path)``; a method whose parameter
+    has another name gets the data positionally, and keyword arguments it does not take are dropped
+    (:func:`parse_kwargs`).
+    """
+
+    #: Whether these calls drive a framework's own model (True) or the estimator's own methods.
+    native = False
+
+    @staticmethod
+    def _method(backend: EstimatorBackend, *names: str) -> Callable[..., Any]:
+        est = backend._instance()
+        for name in names:
+            method = getattr(est, name, None)
+            if method is not None and callable(method):
+                return method
+        raise BackendError(f"{type(est).__name__} has no {' or '.join(names)} method; add one to use "
+                           f"{type(backend).__name__}.{names[0]}")
+
+    def train(self, backend: EstimatorBackend, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+        """Call ``estimator.train`` (or ``estimator.fit`` when there is no ``train``)."""
+        backend._instance(**kwargs)
+        method = self._method(backend, "train", "fit")
+        extras = dict(kwargs)
+        if valid_data is not None or accepts(method, "valid_data", default=True):
+            extras["valid_data"] = valid_data
+        if "train_data" not in _named_params(method) and _positional_count(method) >= 2:
+            # a fit(X, y)-style method: split (x, y) data into its two arguments
+            x, y = split_xy(train_data, extras.pop("y", None))
+            if y is not None:
+                result = method(x, y, **parse_kwargs(method, **extras))
+                backend.has_load = True
+                return result
+        result = _call_with_data(method, ("train_data",), train_data, extras)
+        backend.has_load = True
+        return result
+
+    def predict(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
+        """Call ``estimator.predict(data=..., **kw)``, reusing how it takes its data when called alone."""
+        method = getattr(backend.estimator, "predict", None)
+        if not kwargs and method is not None:
+            plan = backend._predict_plan  # how this estimator's predict takes data, read once
+            if (plan is not None and plan[0] is backend.estimator
+                    and getattr(method, "__func__", method) is plan[1]):
+                return method(data=data) if plan[2] else method(data)
+        method = self._method(backend, "predict")
+        if not kwargs:
+            backend._predict_plan = (backend.estimator, getattr(method, "__func__", method),
+                                     "data" in _named_params(method))
+        return _call_with_data(method, ("data",), data, kwargs)
+
+    def predict_proba(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
+        """Call ``estimator.predict_proba(data=..., **kw)``."""
+        return _call_with_data(self._method(backend, "predict_proba"), ("data",), data, kwargs)
+
+    def evaluate(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
+        """Call ``estimator.evaluate(data=..., **kw)``."""
+        return _call_with_data(self._method(backend, "evaluate"), ("data",), data, kwargs)
+
+    def get_weights(self, backend: EstimatorBackend) -> list[np.ndarray]:
+        """Return ``estimator.get_weights()`` as numpy arrays."""
+        return [np.asarray(w) for w in self._method(backend, "get_weights")()]
+
+    def set_weights(self, backend: EstimatorBackend, weights: Sequence[Any]) -> None:
+        """Pass the weights, as numpy arrays, to ``estimator.set_weights``."""
+        self._method(backend, "set_weights")([np.asarray(w) for w in weights])
+
+    def save_file(self, backend: EstimatorBackend, path: str) -> None:
+        """Call ``estimator.save(path)``."""
+        self._method(backend, "save")(path)
+
+    def load_file(self, backend: EstimatorBackend, path: str, **kwargs: Any) -> Any:
+        """Call ``estimator.load(model_url=path)`` (or ``model_path=``, positionally, or with no path)."""
+        load = self._method(backend, "load")
+        for name in ("model_url", "model_path"):
+            if name in _named_params(load):
+                return load(**{name: path}, **parse_kwargs(load, **kwargs))
+        shape = signature_shape(load)
+        if shape is not None and shape[2] == 0 and not shape[1] and not any(
+                p.kind is inspect.Parameter.VAR_POSITIONAL
+                for p in inspect.signature(load).parameters.values()):
+            # ``def load(self)``: the estimator finds its model itself (it reads MODEL_URL), as
+            # Sedna's torch backend expected, calling it with no path
+            return load(**parse_kwargs(load, **kwargs))
+        return load(path, **parse_kwargs(load, **kwargs))
+
+    def load_options(self, backend: EstimatorBackend, model_url: str, allow_pickle: bool,
+                     kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Return the options :meth:`load_file` gets; a user's estimator decides about pickles itself."""
+        return kwargs
+
+    def extension(self, backend: EstimatorBackend) -> str:
+        """Return the extension of the default model file name (Sedna's, by framework)."""
+        return files.default_extension(backend.framework)
+
+
+#: The calls of every estimator that is not a framework's own model.
+ESTIMATOR_CALLS = EstimatorCalls()
 
 
 class EstimatorBackend(Backend):
@@ -74,14 +184,26 @@ class EstimatorBackend(Backend):
 
     _predict_plan: tuple[Any, Any, bool] | None = None  # (estimator, its predict function, takes data=)
 
-    def _method(self, *names: str) -> Callable[..., Any]:
-        est = self._instance()
-        for name in names:
-            method = getattr(est, name, None)
-            if method is not None and callable(method):
-                return method
-        raise BackendError(f"{type(est).__name__} has no {' or '.join(names)} method; add one to use "
-                           f"{type(self).__name__}.{names[0]}")
+    def _choose_calls(self) -> EstimatorCalls:
+        """Decide how the estimator is driven; a framework backend picks its own calls for its model."""
+        return ESTIMATOR_CALLS
+
+    @property
+    def _calls(self) -> EstimatorCalls:
+        """How the estimator is driven, decided on first use."""
+        calls = self.__dict__.get("_chosen_calls")
+        if calls is None:
+            calls = self._chosen_calls = self._choose_calls()
+        return calls
+
+    @property
+    def native(self) -> bool:
+        """Whether the backend drives a framework's own model rather than the estimator's own methods.
+
+        Deciding it may instantiate a class or factory estimator (with no arguments), as the first
+        call of a framework backend does.
+        """
+        return self._calls.native
 
     def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Train with ``estimator.train`` (or ``estimator.fit`` when there is no ``train``).
@@ -105,21 +227,7 @@ class EstimatorBackend(Backend):
         BackendError
             If the estimator has neither ``train`` nor ``fit``.
         """
-        self._instance(**kwargs)
-        method = self._method("train", "fit")
-        extras = dict(kwargs)
-        if valid_data is not None or accepts(method, "valid_data", default=True):
-            extras["valid_data"] = valid_data
-        if "train_data" not in _named_params(method) and _positional_count(method) >= 2:
-            # a fit(X, y)-style method: split (x, y) data into its two arguments
-            x, y = split_xy(train_data, extras.pop("y", None))
-            if y is not None:
-                result = method(x, y, **parse_kwargs(method, **extras))
-                self.has_load = True
-                return result
-        result = _call_with_data(method, ("train_data",), train_data, extras)
-        self.has_load = True
-        return result
+        return self._calls.train(self, train_data, valid_data, **kwargs)
 
     def update(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Update the model with new data: ``estimator.update`` if it has one, else :meth:`train`.
@@ -161,17 +269,7 @@ class EstimatorBackend(Backend):
         object
             What the estimator returns.
         """
-        method = getattr(self.estimator, "predict", None)
-        if not kwargs and method is not None:
-            plan = self._predict_plan  # how this estimator's predict takes data, read once
-            if (plan is not None and plan[0] is self.estimator
-                    and getattr(method, "__func__", method) is plan[1]):
-                return method(data=data) if plan[2] else method(data)
-        method = self._method("predict")
-        if not kwargs:
-            self._predict_plan = (self.estimator, getattr(method, "__func__", method),
-                                  "data" in _named_params(method))
-        return _call_with_data(method, ("data",), data, kwargs)
+        return self._calls.predict(self, data, **kwargs)
 
     def predict_proba(self, data: Any, **kwargs: Any) -> Any:
         """Predict probabilities with ``estimator.predict_proba``.
@@ -193,7 +291,7 @@ class EstimatorBackend(Backend):
         BackendError
             If the estimator has no ``predict_proba``.
         """
-        return _call_with_data(self._method("predict_proba"), ("data",), data, kwargs)
+        return self._calls.predict_proba(self, data, **kwargs)
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Evaluate with ``estimator.evaluate(data=..., **kw)``.
@@ -210,7 +308,7 @@ class EstimatorBackend(Backend):
         object
             What the estimator returns.
         """
-        return _call_with_data(self._method("evaluate"), ("data",), data, kwargs)
+        return self._calls.evaluate(self, data, **kwargs)
 
     def get_weights(self) -> list[np.ndarray]:
         """Return ``estimator.get_weights()`` as a list of numpy arrays.
@@ -225,7 +323,7 @@ class EstimatorBackend(Backend):
         BackendError
             If the estimator has no ``get_weights``.
         """
-        return [np.asarray(w) for w in self._method("get_weights")()]
+        return self._calls.get_weights(self)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Pass the weights, as numpy arrays, to ``estimator.set_weights``.
@@ -240,24 +338,16 @@ class EstimatorBackend(Backend):
         BackendError
             If the estimator has no ``set_weights``.
         """
-        self._method("set_weights")([np.asarray(w) for w in weights])
+        self._calls.set_weights(self, weights)
 
     def _save_file(self, path: str) -> None:
-        self._method("save")(path)
+        self._calls.save_file(self, path)
 
     def _load_file(self, path: str, **kwargs: Any) -> Any:
-        load = self._method("load")
-        for name in ("model_url", "model_path"):
-            if name in _named_params(load):
-                return load(**{name: path}, **parse_kwargs(load, **kwargs))
-        shape = signature_shape(load)
-        if shape is not None and shape[2] == 0 and not shape[1] and not any(
-                p.kind is inspect.Parameter.VAR_POSITIONAL
-                for p in inspect.signature(load).parameters.values()):
-            # ``def load(self)``: the estimator finds its model itself (it reads MODEL_URL), as
-            # Sedna's torch backend expected, calling it with no path
-            return load(**parse_kwargs(load, **kwargs))
-        return load(path, **parse_kwargs(load, **kwargs))
+        return self._calls.load_file(self, path, **kwargs)
+
+    def _default_extension(self) -> str:
+        return self._calls.extension(self)
 
     def load(self, model_url: str = "", model_name: str | None = None, **kwargs: Any) -> Any:
         """Load the model through ``estimator.load(model_url=path)``.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import threading
 import warnings
 from typing import Any, Sequence
 
@@ -13,7 +15,7 @@ from .._version import install_hint
 from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
 from .arrays import cast_like, split_xy
 from .base import framework_of, parse_kwargs
-from .estimator import EstimatorBackend
+from .estimator import EstimatorBackend, EstimatorCalls
 from .files import is_remote
 
 __all__ = ["SklearnBackend", "load_skops"]
@@ -32,6 +34,161 @@ def _is_one_sample(estimator: Any, x: Any) -> bool:
     if n_features is None or isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
         return False
     return np.ndim(x) == 1 and len(x) == n_features
+
+
+class _SklearnCalls(EstimatorCalls):
+    """How :class:`SklearnBackend` drives a scikit-learn estimator: fit, scores, weights, skops files."""
+
+    native = True
+
+    def train(self, backend: SklearnBackend, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+        """Fit the estimator, and score it on ``valid_data``."""
+        est = backend.estimator
+        x, y = split_xy(train_data, kwargs.pop("y", None))
+        params = parse_kwargs(est.fit, **kwargs)
+        params.pop("X", None)
+        est.fit(x, y, **params) if y is not None else est.fit(x, **params)
+        backend.has_load = True
+        history: dict[str, Any] = {"num_samples": int(len(x))}
+        if valid_data is not None and y is not None:
+            history.update({f"val_{k}": v for k, v in self.evaluate(backend, valid_data).items()})
+        return history
+
+    def predict(self, backend: SklearnBackend, data: Any, **kwargs: Any) -> Any:
+        """Predict with the estimator."""
+        return self._call(backend, "predict", _features(data), **kwargs)
+
+    def predict_proba(self, backend: SklearnBackend, data: Any, **kwargs: Any) -> Any:
+        """Predict class probabilities."""
+        if not hasattr(backend.estimator, "predict_proba"):
+            raise BackendError(f"{type(backend.estimator).__name__} has no predict_proba; use predict")
+        return self._call(backend, "predict_proba", _features(data), **kwargs)
+
+    def _call(self, backend: SklearnBackend, name: str, x: Any, **kwargs: Any) -> Any:
+        from sklearn.exceptions import NotFittedError as SkNotFitted
+
+        method = getattr(backend.estimator, name)
+        if _is_one_sample(backend.estimator, x):
+            # One sample (a 1-D feature vector, as joint inference sends): answer for it alone.
+            return self._call(backend, name, np.asarray(x).reshape(1, -1), **kwargs)[0]
+        try:
+            return method(x, **parse_kwargs(method, **kwargs))
+        except SkNotFitted as exc:
+            raise NotFittedError(f"{type(backend.estimator).__name__} is not fitted; call train() or load() "
+                                 f"before {name}()") from exc
+
+    def evaluate(self, backend: SklearnBackend, data: Any, **kwargs: Any) -> Any:
+        """Score the estimator: accuracy or r2, plus an extra metric."""
+        from sklearn.base import is_classifier
+
+        from ..exceptions import DataError
+
+        metric = kwargs.pop("metric", None)
+        x, y = split_xy(data, kwargs.pop("y", None))
+        if y is None:
+            raise DataError("evaluate needs labels: pass (x, y), a data source with .y, or y=")
+        pred = self._call(backend, "predict", x)
+        y = np.asarray(y)
+        if is_classifier(backend.estimator):
+            result = {"accuracy": float(np.mean(pred == y))}
+        else:
+            from sklearn.metrics import r2_score
+
+            result = {"r2": float(r2_score(y, pred))}
+        if metric is not None:
+            result[getattr(metric, "__name__", "metric")] = float(metric(y, pred))
+        return result
+
+    def _weight_attrs(self, backend: SklearnBackend) -> list[tuple[str, int | None]]:
+        est = backend.estimator
+        if hasattr(est, "coefs_") and hasattr(est, "intercepts_"):
+            pairs = []
+            for i in range(len(est.coefs_)):
+                pairs += [("coefs_", i), ("intercepts_", i)]
+            return pairs
+        if hasattr(est, "coef_") and hasattr(est, "intercept_"):
+            return [("coef_", None), ("intercept_", None)]
+        return []
+
+    def _check_weights_supported(self, backend: SklearnBackend) -> None:
+        from sklearn.exceptions import NotFittedError as SkNotFitted
+        from sklearn.utils.validation import check_is_fitted
+
+        est = backend.estimator
+        try:
+            check_is_fitted(est)
+        except SkNotFitted as exc:
+            raise NotFittedError(f"{type(est).__name__} is not fitted: train it once (or load it) so that "
+                                 f"its classes and weight shapes exist, then get/set weights") from exc
+        if not self._weight_attrs(backend):
+            raise BackendError(f"{type(est).__name__} has no weight arrays (coef_/intercept_ or "
+                               f"coefs_/intercepts_); weights are supported for linear models and MLPs")
+
+    def get_weights(self, backend: SklearnBackend) -> list[np.ndarray]:
+        """Return the fitted weight arrays (copies)."""
+        self._check_weights_supported(backend)
+        out = []
+        for attr, i in self._weight_attrs(backend):
+            value = getattr(backend.estimator, attr)
+            out.append(np.array(value[i] if i is not None else value, copy=True))
+        return out
+
+    def set_weights(self, backend: SklearnBackend, weights: Sequence[Any]) -> None:
+        """Replace the fitted weight arrays."""
+        self._check_weights_supported(backend)
+        attrs = self._weight_attrs(backend)
+        arrays = cast_like(type(backend.estimator).__name__, weights, self.get_weights(backend),
+                           names=[attr for attr, _ in attrs])
+        for (attr, i), arr in zip(attrs, arrays):
+            if i is None:
+                setattr(backend.estimator, attr, arr.copy())
+            else:
+                getattr(backend.estimator, attr)[i] = arr.copy()
+
+    def save_file(self, backend: SklearnBackend, path: str) -> None:
+        """Write the estimator to ``path`` with skops (a pickle when skops is missing)."""
+        try:
+            skops_io = _skops_io()
+        except BackendUnavailableError:
+            import joblib
+
+            warnings.warn("skops is not installed: the scikit-learn model is saved as a pickle, which is "
+                          "loaded only where pickles are allowed (never from a knowledge base); "
+                          f"{install_hint('sedna_lib[sklearn]')}", SednaWarning, stacklevel=4)
+            joblib.dump(backend.estimator, path)
+            return None
+        skops_io.dump(backend.estimator, path)
+
+    def load_file(self, backend: SklearnBackend, path: str, allow_pickle: bool = True, **kwargs: Any) -> Any:
+        """Read a skops file (or, where allowed, a pickle) from ``path``."""
+        if not os.path.isfile(path):
+            raise BackendError(f"{path!r} is not a file saved by SklearnBackend.save")
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic == b"PK\x03\x04":
+            model = load_skops(path)
+        elif allow_pickle:
+            import joblib  # a local file the user named: their own pickle
+
+            model = joblib.load(path)
+        else:
+            raise BackendError(f"{path!r} is a pickle, and this model came from elsewhere: a pickled model "
+                               "from the network or a knowledge base is never loaded (unpickling runs "
+                               f"code). Save the model with skops ({install_hint('sedna_lib[sklearn]')}) "
+                               "and publish it again")
+        if framework_of(model) != "sklearn":
+            raise BackendError(f"{path!r} holds a {type(model).__name__}, not a scikit-learn estimator")
+        backend.estimator = model
+        return model
+
+    def load_options(self, backend: SklearnBackend, model_url: str, allow_pickle: bool,
+                     kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Allow a pickle only for a local file the caller allows it for; never from a remote URL."""
+        remote = bool(model_url) and is_remote(model_url)  # pickles from the network can run code
+        return {**kwargs, "allow_pickle": allow_pickle and not remote}
+
+
+_SKLEARN_CALLS = _SklearnCalls()
 
 
 class SklearnBackend(EstimatorBackend):
@@ -80,8 +237,9 @@ class SklearnBackend(EstimatorBackend):
             return self.default_name
         return f"model{'_finetune_' if self.fine_tune else ''}{self._name_tag}.pkl"
 
-    def _native(self) -> bool:
-        return framework_of(self._instance()) == "sklearn"
+    def _choose_calls(self) -> EstimatorCalls:
+        """Drive a scikit-learn estimator natively, any other estimator through its own methods."""
+        return _SKLEARN_CALLS if framework_of(self._instance()) == "sklearn" else super()._choose_calls()
 
     def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Fit the estimator.
@@ -101,18 +259,7 @@ class SklearnBackend(EstimatorBackend):
             ``{"num_samples": n}`` plus validation metrics; for a Sedna-style estimator, what
             its ``train``/``fit`` returns.
         """
-        if not self._native():
-            return super().train(train_data, valid_data, **kwargs)
-        est = self.estimator
-        x, y = split_xy(train_data, kwargs.pop("y", None))
-        params = parse_kwargs(est.fit, **kwargs)
-        params.pop("X", None)
-        est.fit(x, y, **params) if y is not None else est.fit(x, **params)
-        self.has_load = True
-        history: dict[str, Any] = {"num_samples": int(len(x))}
-        if valid_data is not None and y is not None:
-            history.update({f"val_{k}": v for k, v in self.evaluate(valid_data).items()})
-        return history
+        return self._calls.train(self, train_data, valid_data, **kwargs)
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
         """Predict with the estimator.
@@ -134,9 +281,7 @@ class SklearnBackend(EstimatorBackend):
         NotFittedError
             If the estimator was neither trained nor loaded.
         """
-        if not self._native():
-            return super().predict(data, **kwargs)
-        return self._call("predict", _features(data), **kwargs)
+        return self._calls.predict(self, data, **kwargs)
 
     def predict_proba(self, data: Any, **kwargs: Any) -> Any:
         """Predict class probabilities.
@@ -160,24 +305,7 @@ class SklearnBackend(EstimatorBackend):
         NotFittedError
             If the estimator was neither trained nor loaded.
         """
-        if not self._native():
-            return super().predict_proba(data, **kwargs)
-        if not hasattr(self.estimator, "predict_proba"):
-            raise BackendError(f"{type(self.estimator).__name__} has no predict_proba; use predict")
-        return self._call("predict_proba", _features(data), **kwargs)
-
-    def _call(self, name: str, x: Any, **kwargs: Any) -> Any:
-        from sklearn.exceptions import NotFittedError as SkNotFitted
-
-        method = getattr(self.estimator, name)
-        if _is_one_sample(self.estimator, x):
-            # One sample (a 1-D feature vector, as joint inference sends): answer for it alone.
-            return self._call(name, np.asarray(x).reshape(1, -1), **kwargs)[0]
-        try:
-            return method(x, **parse_kwargs(method, **kwargs))
-        except SkNotFitted as exc:
-            raise NotFittedError(f"{type(self.estimator).__name__} is not fitted; call train() or load() "
-                                 f"before {name}()") from exc
+        return self._calls.predict_proba(self, data, **kwargs)
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Score the estimator.
@@ -202,53 +330,7 @@ class SklearnBackend(EstimatorBackend):
         NotFittedError
             If the estimator was neither trained nor loaded.
         """
-        if not self._native():
-            return super().evaluate(data, **kwargs)
-        from sklearn.base import is_classifier
-
-        from ..exceptions import DataError
-
-        metric = kwargs.pop("metric", None)
-        x, y = split_xy(data, kwargs.pop("y", None))
-        if y is None:
-            raise DataError("evaluate needs labels: pass (x, y), a data source with .y, or y=")
-        pred = self._call("predict", x)
-        y = np.asarray(y)
-        if is_classifier(self.estimator):
-            result = {"accuracy": float(np.mean(pred == y))}
-        else:
-            from sklearn.metrics import r2_score
-
-            result = {"r2": float(r2_score(y, pred))}
-        if metric is not None:
-            result[getattr(metric, "__name__", "metric")] = float(metric(y, pred))
-        return result
-
-    # -- weights --------------------------------------------------------------------------------
-    def _weight_attrs(self) -> list[tuple[str, int | None]]:
-        est = self.estimator
-        if hasattr(est, "coefs_") and hasattr(est, "intercepts_"):
-            pairs = []
-            for i in range(len(est.coefs_)):
-                pairs += [("coefs_", i), ("intercepts_", i)]
-            return pairs
-        if hasattr(est, "coef_") and hasattr(est, "intercept_"):
-            return [("coef_", None), ("intercept_", None)]
-        return []
-
-    def _check_weights_supported(self) -> None:
-        from sklearn.exceptions import NotFittedError as SkNotFitted
-        from sklearn.utils.validation import check_is_fitted
-
-        est = self.estimator
-        try:
-            check_is_fitted(est)
-        except SkNotFitted as exc:
-            raise NotFittedError(f"{type(est).__name__} is not fitted: train it once (or load it) so that "
-                                 f"its classes and weight shapes exist, then get/set weights") from exc
-        if not self._weight_attrs():
-            raise BackendError(f"{type(est).__name__} has no weight arrays (coef_/intercept_ or "
-                               f"coefs_/intercepts_); weights are supported for linear models and MLPs")
+        return self._calls.evaluate(self, data, **kwargs)
 
     def get_weights(self) -> list[np.ndarray]:
         """Return the fitted weights as numpy arrays.
@@ -265,14 +347,7 @@ class SklearnBackend(EstimatorBackend):
         BackendError
             If the estimator has no weight arrays (trees, for example).
         """
-        if not self._native():
-            return super().get_weights()
-        self._check_weights_supported()
-        out = []
-        for attr, i in self._weight_attrs():
-            value = getattr(self.estimator, attr)
-            out.append(np.array(value[i] if i is not None else value, copy=True))
-        return out
+        return self._calls.get_weights(self)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace the fitted weights.
@@ -293,58 +368,7 @@ class SklearnBackend(EstimatorBackend):
         BackendError
             If the number or shapes of the arrays do not match.
         """
-        if not self._native():
-            return super().set_weights(weights)
-        self._check_weights_supported()
-        attrs = self._weight_attrs()
-        arrays = cast_like(type(self.estimator).__name__, weights, self.get_weights(),
-                           names=[attr for attr, _ in attrs])
-        for (attr, i), arr in zip(attrs, arrays):
-            if i is None:
-                setattr(self.estimator, attr, arr.copy())
-            else:
-                getattr(self.estimator, attr)[i] = arr.copy()
-        return None
-
-    # -- files ----------------------------------------------------------------------------------
-    def _save_file(self, path: str) -> None:
-        if not self._native():
-            return super()._save_file(path)
-        try:
-            skops_io = _skops_io()
-        except BackendUnavailableError:
-            import joblib
-
-            warnings.warn("skops is not installed: the scikit-learn model is saved as a pickle, which is "
-                          "loaded only where pickles are allowed (never from a knowledge base); "
-                          f"{install_hint('sedna_lib[sklearn]')}", SednaWarning, stacklevel=3)
-            joblib.dump(self.estimator, path)
-            return None
-        skops_io.dump(self.estimator, path)
-        return None
-
-    def _load_file(self, path: str, allow_pickle: bool = True, **kwargs: Any) -> Any:
-        if not self._native():
-            return super()._load_file(path, **kwargs)
-        if not os.path.isfile(path):
-            raise BackendError(f"{path!r} is not a file saved by SklearnBackend.save")
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-        if magic == b"PK\x03\x04":
-            model = load_skops(path)
-        elif allow_pickle:
-            import joblib  # a local file the user named: their own pickle
-
-            model = joblib.load(path)
-        else:
-            raise BackendError(f"{path!r} is a pickle, and this model came from elsewhere: a pickled model "
-                               "from the network or a knowledge base is never loaded (unpickling runs "
-                               f"code). Save the model with skops ({install_hint('sedna_lib[sklearn]')}) "
-                               "and publish it again")
-        if framework_of(model) != "sklearn":
-            raise BackendError(f"{path!r} holds a {type(model).__name__}, not a scikit-learn estimator")
-        self.estimator = model
-        return model
+        self._calls.set_weights(self, weights)
 
     def load(self, model_url: str = "", model_name: str | None = None, *, allow_pickle: bool = True,
              **kwargs: Any) -> Any:
@@ -377,20 +401,44 @@ class SklearnBackend(EstimatorBackend):
         StorageNotFoundError
             If the file does not exist.
         """
-        if model_url and is_remote(model_url) and self._native():
-            allow_pickle = False  # pickles from the network can run code
-        if self._native():
-            kwargs["allow_pickle"] = allow_pickle
-        return super().load(model_url, model_name, **kwargs)
+        options = self._calls.load_options(self, model_url, allow_pickle, kwargs)
+        return super().load(model_url, model_name, **options)
+
+
+class _FrameworksNotImported:
+    """While installed, imports of the named frameworks fail in the thread that installed it.
+
+    ``skops.io`` lists scikit-learn's estimators at import time by walking every sklearn package,
+    ``sklearn.externals.array_api_compat.torch`` included, which imports torch: a scikit-learn
+    worker would carry torch (seconds to import, seconds more to tear down at exit, which once let a
+    worker outlive its shutdown deadline under load). The walk ignores a package that fails to import,
+    and the estimator list is the same without it.
+    """
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:  # noqa: D102
+        if name.partition(".")[0] in self.names and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} is not imported while skops lists scikit-learn's types",
+                                      name=name)
+        return None
 
 
 def _skops_io() -> Any:
+    if "skops.io" in sys.modules:
+        return importlib.import_module("skops.io")
+    blocker = _FrameworksNotImported({n for n in ("torch", "cupy", "jax", "dask") if n not in sys.modules})
+    sys.meta_path.insert(0, blocker)
     try:
         return importlib.import_module("skops.io")
     except ImportError:
         raise BackendUnavailableError.missing(
             "skops", "sedna_lib[sklearn]",
             note="scikit-learn models are stored with skops, a format loaded without unpickling") from None
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def _is_trusted_type(name: str) -> bool:

@@ -11,7 +11,7 @@ from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
 from .arrays import cast_like, numeric_array, split_xy
 from .base import _import, framework_of
-from .estimator import EstimatorBackend
+from .estimator import EstimatorBackend, EstimatorCalls
 from .files import remove_path_prefix
 from .history import EpochMetrics, extend_history
 
@@ -38,6 +38,263 @@ def _tf() -> Any:
 
 def _is_dataset(data: Any) -> bool:
     return type(data).__module__.startswith("tensorflow") and hasattr(data, "element_spec")
+
+
+class _KerasCalls(EstimatorCalls):
+    """How :class:`TensorFlowBackend` drives a Keras model: compile and fit, numpy weights, Keras files."""
+
+    native = True
+
+    def extension(self, backend: TensorFlowBackend) -> str:
+        """Return ``.keras``: a Keras model is saved in Keras' own format."""
+        return ".keras"
+
+    def _softmax_output(self, backend: TensorFlowBackend) -> bool:
+        layers = getattr(backend.estimator, "layers", None) or []
+        activation = getattr(layers[-1], "activation", None) if layers else None
+        return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
+
+    def _make_loss(self, backend: TensorFlowBackend, spec: Any, y: Any) -> Any:
+        keras = _keras()
+        if spec is None:
+            integer = y is not None and np.asarray(y).dtype.kind in "iub"
+            spec = "cross_entropy" if integer else "mse"
+        if isinstance(spec, str):
+            name = spec.strip().lower()
+            if name in _CLASSIFICATION:
+                logits = not self._softmax_output(backend)
+                return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
+            name = _REGRESSION.get(name, name)
+            try:
+                return keras.losses.get(name)
+            except ValueError as exc:
+                raise ParameterError(f"unknown loss {spec!r}: {exc}") from exc
+        return spec
+
+    def _make_optimizer(self, spec: Any, lr: float | None) -> Any:
+        keras = _keras()
+        if spec is None:
+            spec = "sgd"
+        if isinstance(spec, str):
+            name = _OPTIMIZERS.get(spec.strip().lower())
+            if name is None:
+                raise ParameterError(f"unknown optimizer {spec!r}; use one of "
+                                     f"{', '.join(sorted(_OPTIMIZERS))} or a keras optimizer")
+            cls = getattr(keras.optimizers, name)
+            return cls(learning_rate=lr) if lr is not None else cls()
+        if isinstance(spec, type):
+            return spec(learning_rate=lr) if lr is not None else spec()
+        return spec
+
+    def _ensure_compiled(self, backend: TensorFlowBackend, y: Any = None, *, loss: Any = None,
+                         optimizer: Any = None, lr: float | None = None,
+                         metrics: list[Any] | None = None) -> Any:
+        model = backend.estimator
+        compiled = bool(getattr(model, "compiled", False)) and getattr(model, "optimizer", None) is not None
+        if compiled and loss is None and optimizer is None and lr is None and metrics is None:
+            return model
+        loss_obj = self._make_loss(backend, loss if loss is not None else backend.loss, y)
+        if optimizer is None and compiled and lr is None and backend.optimizer is None:
+            opt = model.optimizer
+        else:
+            opt = self._make_optimizer(optimizer if optimizer is not None else backend.optimizer,
+                                       lr if lr is not None else backend.learning_rate)
+        metrics = metrics if metrics is not None else backend.metrics
+        if metrics is None:
+            described = f"{type(loss_obj).__name__} {loss_obj}".lower()
+            is_cls = "crossentropy" in described
+            metrics = ["accuracy"] if is_cls else []
+        model.compile(optimizer=opt, loss=loss_obj, metrics=list(metrics))
+        return model
+
+    @staticmethod
+    def _arrays(data: Any, y: Any, need_labels: bool) -> tuple[Any, Any]:
+        x, labels = split_xy(data, y)
+        if labels is None and need_labels:
+            raise DataError("training and evaluation need labels: pass (x, y), a data source with .x/.y, y=, "
+                            "or a tf.data.Dataset of (x, y)")
+        x = numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
+        if labels is not None:
+            labels = np.asarray(labels)
+            if len(labels) != len(x):
+                raise DataError(f"x has {len(x)} samples but y has {len(labels)}")
+        return x, labels
+
+    def train(self, backend: TensorFlowBackend, train_data: Any, valid_data: Any = None,
+              **kwargs: Any) -> Any:
+        """Compile the model if needed and fit it (a FedProx loop when ``proximal_mu > 0``)."""
+        keras = _keras()
+        seed = kwargs.get("seed", backend.seed)
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed))
+        epochs = int(kwargs.get("epochs", backend.epochs))
+        batch_size = int(kwargs.get("batch_size", backend.batch_size))
+        shuffle = bool(kwargs.get("shuffle", backend.shuffle))
+        mu = float(kwargs.get("proximal_mu", backend.proximal_mu) or 0.0)
+        lr = kwargs.get("learning_rate", kwargs.get("lr"))
+        if _is_dataset(train_data):
+            x, y, num_samples = train_data, None, None
+            compiled = bool(getattr(backend.estimator, "compiled", False))
+            sample_y = None if compiled else next(iter(train_data))[1].numpy()
+        else:
+            x, y = self._arrays(train_data, kwargs.get("y"), need_labels=True)
+            num_samples, sample_y = len(x), y
+        model = self._ensure_compiled(backend, sample_y, loss=kwargs.get("loss"),
+                                      optimizer=kwargs.get("optimizer"), lr=lr, metrics=kwargs.get("metrics"))
+        validation = None
+        if valid_data is not None:
+            validation = valid_data if _is_dataset(valid_data) else self._arrays(valid_data, None, True)
+        if mu > 0:
+            history = self._fit_proximal(backend, model, x, y, validation, epochs=epochs,
+                                         batch_size=batch_size, shuffle=shuffle, mu=mu, seed=seed)
+            num_samples = history.pop("_num_samples")
+        else:
+            fit_kwargs: dict[str, Any] = {"epochs": epochs, "verbose": kwargs.get("verbose", 0),
+                                          "validation_data": validation}
+            if kwargs.get("callbacks") is not None:
+                fit_kwargs["callbacks"] = kwargs["callbacks"]
+            if y is None:
+                result = model.fit(x, shuffle=False, **fit_kwargs)
+            else:
+                result = model.fit(x, y, batch_size=batch_size, shuffle=shuffle, **fit_kwargs)
+            history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
+            if num_samples is None:
+                num_samples = int(sum(int(np.shape(b[0])[0]) for b in x))
+        history["num_samples"] = int(num_samples)
+        backend.has_load = True
+        return history
+
+    def _fit_proximal(self, backend: TensorFlowBackend, model: Any, x: Any, y: Any, validation: Any, *,
+                      epochs: int, batch_size: int, shuffle: bool, mu: float,
+                      seed: int | None) -> dict[str, Any]:
+        tf = _tf()
+        if y is None:
+            dataset = x
+        else:
+            dataset = tf.data.Dataset.from_tensor_slices((x, y))
+            if shuffle:
+                dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            dataset = dataset.batch(batch_size)
+        variables = model.trainable_variables
+        start = [tf.identity(tf.convert_to_tensor(v)) for v in variables]
+        optimizer = model.optimizer
+
+        def step(xb: Any, yb: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                pred = model(xb, training=True)
+                data_loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
+                prox = tf.add_n([tf.reduce_sum(tf.square(tf.convert_to_tensor(v) - v0))
+                                 for v, v0 in zip(variables, start)])
+                total = data_loss + (mu / 2.0) * prox
+            grads = tape.gradient(total, variables)
+            optimizer.apply_gradients(zip(grads, variables))
+            return data_loss, pred
+
+        history: dict[str, Any] = {"loss": []}
+        num_samples = 0
+        for epoch in range(epochs):
+            epoch_pass = EpochMetrics()
+            for xb, yb in dataset:
+                data_loss, pred = step(xb, yb)
+                pred_np, y_np = np.asarray(pred), np.asarray(yb)
+                hits = None
+                if pred_np.ndim == 2 and pred_np.shape[1] > 1 and y_np.dtype.kind in "iu":
+                    hits = int(np.sum(pred_np.argmax(axis=1) == y_np.reshape(-1)))
+                epoch_pass.add(float(data_loss), int(tf.shape(xb)[0]), hits)
+            if epoch == 0:
+                num_samples = epoch_pass.seen
+            extend_history(history, epoch_pass.metrics())
+            if validation is not None:
+                extend_history(history, self._scores(backend, validation), "val_")
+        history["_num_samples"] = num_samples
+        return history
+
+    def _outputs(self, backend: TensorFlowBackend, data: Any, batch_size: int | None) -> np.ndarray:
+        if _is_dataset(data):
+            return np.asarray(backend.estimator.predict(data, verbose=0))
+        x, _ = self._arrays(data.x if hasattr(data, "x") and hasattr(data, "y") else data, None, False)
+        batch_size = batch_size or backend.batch_size
+        if len(x) <= batch_size:
+            # One batch: calling the model skips Model.predict's per-call setup (a data adapter,
+            # callbacks, a compiled loop), which costs far more than a small forward pass.
+            keras = _keras()
+            out = backend.estimator(x, training=False)
+            return np.asarray(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
+        return np.asarray(backend.estimator.predict(x, batch_size=batch_size, verbose=0))
+
+    def predict(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
+        """Return the model's outputs."""
+        return self._outputs(backend, data, kwargs.get("batch_size"))
+
+    def predict_proba(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
+        """Return class probabilities."""
+        out = self._outputs(backend, data, kwargs.get("batch_size"))
+        if out.ndim == 1 or out.shape[1] == 1:
+            p = out.reshape(-1) if self._softmax_output(backend) else 1.0 / (1.0 + np.exp(-out.reshape(-1)))
+            return np.stack([1 - p, p], axis=1)
+        if self._softmax_output(backend):
+            return out
+        z = np.exp(out - out.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def _scores(self, backend: TensorFlowBackend, data: Any, y: Any = None) -> dict[str, float]:
+        if _is_dataset(data):
+            result = backend.estimator.evaluate(data, verbose=0, return_dict=True)
+        else:
+            x, labels = data if isinstance(data, tuple) and y is None and isinstance(data[0], np.ndarray) \
+                else self._arrays(data, y, True)
+            self._ensure_compiled(backend, labels)
+            result = backend.estimator.evaluate(x, labels, batch_size=backend.batch_size, verbose=0,
+                                                return_dict=True)
+        return {k: float(v) for k, v in json_safe(result).items()}
+
+    def evaluate(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
+        """Evaluate with the compiled loss and metrics."""
+        if _is_dataset(data):
+            self._ensure_compiled(backend, next(iter(data))[1].numpy())
+        return self._scores(backend, data, kwargs.get("y"))
+
+    def get_weights(self, backend: TensorFlowBackend) -> list[np.ndarray]:
+        """Return ``model.get_weights()`` (copies)."""
+        return [np.array(w, copy=True) for w in backend.estimator.get_weights()]
+
+    def set_weights(self, backend: TensorFlowBackend, weights: Sequence[Any]) -> None:
+        """Load numpy arrays with ``model.set_weights``."""
+        model = backend.estimator
+        model.set_weights(cast_like(type(model).__name__, weights, model.get_weights()))
+
+    def save_file(self, backend: TensorFlowBackend, path: str) -> None:
+        """Write the model (or its weights) in a Keras format."""
+        if path.endswith(".weights.h5"):
+            backend.estimator.save_weights(path)
+        elif path.lower().endswith(_KERAS_EXTENSIONS):
+            backend.estimator.save(path)
+        else:
+            raise BackendError(f"a Keras model is saved as .keras, .h5 or .weights.h5, not {path!r}; set "
+                               f"MODEL_NAME (or model_name=) to e.g. 'model.keras'")
+
+    def load_file(self, backend: TensorFlowBackend, path: str, **kwargs: Any) -> Any:
+        """Read a Keras file into the model (or load the model it holds, in safe mode)."""
+        if not path.lower().endswith(_KERAS_EXTENSIONS):
+            raise BackendError(f"a Keras model is loaded from .keras, .h5 or .weights.h5, not {path!r}")
+        model = backend.estimator
+        if path.endswith(".weights.h5") or getattr(model, "built", False):
+            try:
+                model.load_weights(path)
+            except (ValueError, OSError) as exc:
+                raise BackendError(f"cannot load weights from {path!r} into {type(model).__name__}: "
+                                   f"{exc}") from exc
+            return model
+        keras = _keras()
+        try:
+            backend.estimator = keras.saving.load_model(path, custom_objects=kwargs.get("custom_objects"),
+                                                        safe_mode=True)
+        except (ValueError, OSError, TypeError) as exc:
+            raise BackendError(f"cannot load a Keras model from {path!r}: {exc}") from exc
+        return backend.estimator
+
+
+_KERAS_CALLS = _KerasCalls()
 
 
 class TensorFlowBackend(EstimatorBackend):
@@ -104,84 +361,10 @@ class TensorFlowBackend(EstimatorBackend):
         self.seed = seed
         self.shuffle = shuffle
 
-    def _native(self) -> bool:
-        return framework_of(self._instance()) == "keras"
+    def _choose_calls(self) -> EstimatorCalls:
+        """Drive a Keras model natively, any other estimator through its own methods."""
+        return _KERAS_CALLS if framework_of(self._instance()) == "keras" else super()._choose_calls()
 
-    def _default_extension(self) -> str:
-        return ".keras" if self._native() else ".pb"
-
-    # -- compile --------------------------------------------------------------------------------
-    def _softmax_output(self) -> bool:
-        layers = getattr(self.estimator, "layers", None) or []
-        activation = getattr(layers[-1], "activation", None) if layers else None
-        return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
-
-    def _make_loss(self, spec: Any, y: Any) -> Any:
-        keras = _keras()
-        if spec is None:
-            integer = y is not None and np.asarray(y).dtype.kind in "iub"
-            spec = "cross_entropy" if integer else "mse"
-        if isinstance(spec, str):
-            name = spec.strip().lower()
-            if name in _CLASSIFICATION:
-                return keras.losses.SparseCategoricalCrossentropy(from_logits=not self._softmax_output())
-            name = _REGRESSION.get(name, name)
-            try:
-                return keras.losses.get(name)
-            except ValueError as exc:
-                raise ParameterError(f"unknown loss {spec!r}: {exc}") from exc
-        return spec
-
-    def _make_optimizer(self, spec: Any, lr: float | None) -> Any:
-        keras = _keras()
-        if spec is None:
-            spec = "sgd"
-        if isinstance(spec, str):
-            name = _OPTIMIZERS.get(spec.strip().lower())
-            if name is None:
-                raise ParameterError(f"unknown optimizer {spec!r}; use one of "
-                                     f"{', '.join(sorted(_OPTIMIZERS))} or a keras optimizer")
-            cls = getattr(keras.optimizers, name)
-            return cls(learning_rate=lr) if lr is not None else cls()
-        if isinstance(spec, type):
-            return spec(learning_rate=lr) if lr is not None else spec()
-        return spec
-
-    def _ensure_compiled(self, y: Any = None, *, loss: Any = None, optimizer: Any = None,
-                         lr: float | None = None, metrics: list[Any] | None = None) -> Any:
-        model = self.estimator
-        compiled = bool(getattr(model, "compiled", False)) and getattr(model, "optimizer", None) is not None
-        if compiled and loss is None and optimizer is None and lr is None and metrics is None:
-            return model
-        loss_obj = self._make_loss(loss if loss is not None else self.loss, y)
-        if optimizer is None and compiled and lr is None and self.optimizer is None:
-            opt = model.optimizer
-        else:
-            opt = self._make_optimizer(optimizer if optimizer is not None else self.optimizer,
-                                       lr if lr is not None else self.learning_rate)
-        metrics = metrics if metrics is not None else self.metrics
-        if metrics is None:
-            described = f"{type(loss_obj).__name__} {loss_obj}".lower()
-            is_cls = "crossentropy" in described
-            metrics = ["accuracy"] if is_cls else []
-        model.compile(optimizer=opt, loss=loss_obj, metrics=list(metrics))
-        return model
-
-    # -- data -----------------------------------------------------------------------------------
-    @staticmethod
-    def _arrays(data: Any, y: Any, need_labels: bool) -> tuple[Any, Any]:
-        x, labels = split_xy(data, y)
-        if labels is None and need_labels:
-            raise DataError("training and evaluation need labels: pass (x, y), a data source with .x/.y, y=, "
-                            "or a tf.data.Dataset of (x, y)")
-        x = numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
-        if labels is not None:
-            labels = np.asarray(labels)
-            if len(labels) != len(x):
-                raise DataError(f"x has {len(x)} samples but y has {len(labels)}")
-        return x, labels
-
-    # -- training -------------------------------------------------------------------------------
     def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
         """Fit the Keras model (or call a Sedna-style estimator's ``train``).
 
@@ -209,106 +392,7 @@ class TensorFlowBackend(EstimatorBackend):
         ParameterError
             If the loss or optimizer name is unknown.
         """
-        if not self._native():
-            return super().train(train_data, valid_data, **kwargs)
-        keras = _keras()
-        seed = kwargs.get("seed", self.seed)
-        if seed is not None:
-            keras.utils.set_random_seed(int(seed))
-        epochs = int(kwargs.get("epochs", self.epochs))
-        batch_size = int(kwargs.get("batch_size", self.batch_size))
-        shuffle = bool(kwargs.get("shuffle", self.shuffle))
-        mu = float(kwargs.get("proximal_mu", self.proximal_mu) or 0.0)
-        lr = kwargs.get("learning_rate", kwargs.get("lr"))
-        if _is_dataset(train_data):
-            x, y, num_samples = train_data, None, None
-            compiled = bool(getattr(self.estimator, "compiled", False))
-            sample_y = None if compiled else next(iter(train_data))[1].numpy()
-        else:
-            x, y = self._arrays(train_data, kwargs.get("y"), need_labels=True)
-            num_samples, sample_y = len(x), y
-        model = self._ensure_compiled(sample_y, loss=kwargs.get("loss"), optimizer=kwargs.get("optimizer"),
-                                      lr=lr, metrics=kwargs.get("metrics"))
-        validation = None
-        if valid_data is not None:
-            validation = valid_data if _is_dataset(valid_data) else self._arrays(valid_data, None, True)
-        if mu > 0:
-            history = self._fit_proximal(model, x, y, validation, epochs=epochs, batch_size=batch_size,
-                                         shuffle=shuffle, mu=mu, seed=seed)
-            num_samples = history.pop("_num_samples")
-        else:
-            fit_kwargs: dict[str, Any] = {"epochs": epochs, "verbose": kwargs.get("verbose", 0),
-                                          "validation_data": validation}
-            if kwargs.get("callbacks") is not None:
-                fit_kwargs["callbacks"] = kwargs["callbacks"]
-            if y is None:
-                result = model.fit(x, shuffle=False, **fit_kwargs)
-            else:
-                result = model.fit(x, y, batch_size=batch_size, shuffle=shuffle, **fit_kwargs)
-            history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
-            if num_samples is None:
-                num_samples = int(sum(int(np.shape(b[0])[0]) for b in x))
-        history["num_samples"] = int(num_samples)
-        self.has_load = True
-        return history
-
-    def _fit_proximal(self, model: Any, x: Any, y: Any, validation: Any, *, epochs: int, batch_size: int,
-                      shuffle: bool, mu: float, seed: int | None) -> dict[str, Any]:
-        tf = _tf()
-        if y is None:
-            dataset = x
-        else:
-            dataset = tf.data.Dataset.from_tensor_slices((x, y))
-            if shuffle:
-                dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            dataset = dataset.batch(batch_size)
-        variables = model.trainable_variables
-        start = [tf.identity(tf.convert_to_tensor(v)) for v in variables]
-        optimizer = model.optimizer
-
-        def step(xb: Any, yb: Any) -> tuple[Any, Any]:
-            with tf.GradientTape() as tape:
-                pred = model(xb, training=True)
-                data_loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
-                prox = tf.add_n([tf.reduce_sum(tf.square(tf.convert_to_tensor(v) - v0))
-                                 for v, v0 in zip(variables, start)])
-                total = data_loss + (mu / 2.0) * prox
-            grads = tape.gradient(total, variables)
-            optimizer.apply_gradients(zip(grads, variables))
-            return data_loss, pred
-
-        history: dict[str, Any] = {"loss": []}
-        num_samples = 0
-        for epoch in range(epochs):
-            epoch_pass = EpochMetrics()
-            for xb, yb in dataset:
-                data_loss, pred = step(xb, yb)
-                pred_np, y_np = np.asarray(pred), np.asarray(yb)
-                hits = None
-                if pred_np.ndim == 2 and pred_np.shape[1] > 1 and y_np.dtype.kind in "iu":
-                    hits = int(np.sum(pred_np.argmax(axis=1) == y_np.reshape(-1)))
-                epoch_pass.add(float(data_loss), int(tf.shape(xb)[0]), hits)
-            if epoch == 0:
-                num_samples = epoch_pass.seen
-            extend_history(history, epoch_pass.metrics())
-            if validation is not None:
-                extend_history(history, self._evaluate_native(validation), "val_")
-        history["_num_samples"] = num_samples
-        return history
-
-    # -- inference ------------------------------------------------------------------------------
-    def _predict_native(self, data: Any, batch_size: int | None) -> np.ndarray:
-        if _is_dataset(data):
-            return np.asarray(self.estimator.predict(data, verbose=0))
-        x, _ = self._arrays(data.x if hasattr(data, "x") and hasattr(data, "y") else data, None, False)
-        batch_size = batch_size or self.batch_size
-        if len(x) <= batch_size:
-            # One batch: calling the model skips Model.predict's per-call setup (a data adapter,
-            # callbacks, a compiled loop), which costs far more than a small forward pass.
-            keras = _keras()
-            out = self.estimator(x, training=False)
-            return np.asarray(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
-        return np.asarray(self.estimator.predict(x, batch_size=batch_size, verbose=0))
+        return self._calls.train(self, train_data, valid_data, **kwargs)
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
         """Return the model's outputs (or call a Sedna-style estimator's ``predict(data=...)``).
@@ -325,9 +409,7 @@ class TensorFlowBackend(EstimatorBackend):
         numpy.ndarray
             The model outputs.
         """
-        if not self._native():
-            return super().predict(data, **kwargs)
-        return self._predict_native(data, kwargs.get("batch_size"))
+        return self._calls.predict(self, data, **kwargs)
 
     def predict_proba(self, data: Any, **kwargs: Any) -> Any:
         """Return class probabilities (the outputs if the last layer is softmax, else their softmax).
@@ -344,27 +426,7 @@ class TensorFlowBackend(EstimatorBackend):
         numpy.ndarray of shape (n_samples, n_classes)
             Probabilities.
         """
-        if not self._native():
-            return super().predict_proba(data, **kwargs)
-        out = self._predict_native(data, kwargs.get("batch_size"))
-        if out.ndim == 1 or out.shape[1] == 1:
-            p = out.reshape(-1) if self._softmax_output() else 1.0 / (1.0 + np.exp(-out.reshape(-1)))
-            return np.stack([1 - p, p], axis=1)
-        if self._softmax_output():
-            return out
-        z = np.exp(out - out.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-
-    def _evaluate_native(self, data: Any, y: Any = None) -> dict[str, float]:
-        if _is_dataset(data):
-            result = self.estimator.evaluate(data, verbose=0, return_dict=True)
-        else:
-            x, labels = data if isinstance(data, tuple) and y is None and isinstance(data[0], np.ndarray) \
-                else self._arrays(data, y, True)
-            self._ensure_compiled(labels)
-            result = self.estimator.evaluate(x, labels, batch_size=self.batch_size, verbose=0,
-                                             return_dict=True)
-        return {k: float(v) for k, v in json_safe(result).items()}
+        return self._calls.predict_proba(self, data, **kwargs)
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Evaluate the model with its compiled loss and metrics.
@@ -386,13 +448,8 @@ class TensorFlowBackend(EstimatorBackend):
         DataError
             If labels are missing.
         """
-        if not self._native():
-            return super().evaluate(data, **kwargs)
-        if _is_dataset(data):
-            self._ensure_compiled(next(iter(data))[1].numpy())
-        return self._evaluate_native(data, kwargs.get("y"))
+        return self._calls.evaluate(self, data, **kwargs)
 
-    # -- weights --------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Return ``model.get_weights()``: a list of numpy arrays.
 
@@ -401,9 +458,7 @@ class TensorFlowBackend(EstimatorBackend):
         list of numpy.ndarray
             The weights, in Keras' order.
         """
-        if not self._native():
-            return super().get_weights()
-        return [np.array(w, copy=True) for w in self.estimator.get_weights()]
+        return self._calls.get_weights(self)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Load numpy arrays with ``model.set_weights``.
@@ -418,45 +473,7 @@ class TensorFlowBackend(EstimatorBackend):
         BackendError
             If the number or shapes of the arrays do not match the model.
         """
-        if not self._native():
-            return super().set_weights(weights)
-        model = self.estimator
-        model.set_weights(cast_like(type(model).__name__, weights, model.get_weights()))
-        return None
-
-    # -- files ----------------------------------------------------------------------------------
-    def _save_file(self, path: str) -> None:
-        if not self._native():
-            return super()._save_file(path)
-        if path.endswith(".weights.h5"):
-            self.estimator.save_weights(path)
-        elif path.lower().endswith(_KERAS_EXTENSIONS):
-            self.estimator.save(path)
-        else:
-            raise BackendError(f"a Keras model is saved as .keras, .h5 or .weights.h5, not {path!r}; set "
-                               f"MODEL_NAME (or model_name=) to e.g. 'model.keras'")
-        return None
-
-    def _load_file(self, path: str, **kwargs: Any) -> Any:
-        if not self._native():
-            return super()._load_file(path, **kwargs)
-        if not path.lower().endswith(_KERAS_EXTENSIONS):
-            raise BackendError(f"a Keras model is loaded from .keras, .h5 or .weights.h5, not {path!r}")
-        model = self.estimator
-        if path.endswith(".weights.h5") or getattr(model, "built", False):
-            try:
-                model.load_weights(path)
-            except (ValueError, OSError) as exc:
-                raise BackendError(f"cannot load weights from {path!r} into {type(model).__name__}: "
-                                   f"{exc}") from exc
-            return model
-        keras = _keras()
-        try:
-            self.estimator = keras.saving.load_model(path, custom_objects=kwargs.get("custom_objects"),
-                                                     safe_mode=True)
-        except (ValueError, OSError, TypeError) as exc:
-            raise BackendError(f"cannot load a Keras model from {path!r}: {exc}") from exc
-        return self.estimator
+        self._calls.set_weights(self, weights)
 
     def model_info(self, model: str, relpath: str | None = None, result: Any = None) -> list[dict[str, Any]]:
         """Describe a saved model; a ``.pb`` file also reports its folder as a ``ckpt`` entry (as Sedna does).

@@ -10,7 +10,7 @@ import numpy as np
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
 from .arrays import numeric_array, split_xy
 from .base import _import, framework_of
-from .estimator import EstimatorBackend
+from .estimator import EstimatorBackend, EstimatorCalls
 from .history import EpochMetrics, extend_history
 
 __all__ = ["TorchBackend", "LOSSES", "OPTIMIZERS"]
@@ -103,95 +103,17 @@ class _TensorBatches:
                 yield tuple(t[index] for t in self.tensors)
 
 
-class TorchBackend(EstimatorBackend):
-    """Train and serve a ``torch.nn.Module`` (or drive a Sedna-style estimator declared as ``TORCH``).
+class _ModuleCalls(EstimatorCalls):
+    """How :class:`TorchBackend` drives a ``torch.nn.Module``: a training loop, state-dict weights, files."""
 
-    For a ``torch.nn.Module``, :meth:`train` runs a real loop (Sedna's did nothing): mini-batches
-    of ``batch_size`` for ``epochs`` epochs, with ``loss`` and ``optimizer`` given as objects,
-    classes or names, and an optional FedProx proximal term. Weights are the ``state_dict``
-    tensors as numpy arrays, in ``state_dict`` order; files hold the ``state_dict`` and are read
-    with ``torch.load(weights_only=True)`` (no arbitrary pickle). Any other estimator is driven
-    like :class:`~sedna_lib.backends.EstimatorBackend`.
+    native = True
 
-    Every training option can also be passed to :meth:`train`, where it wins for that call.
-
-    Parameters
-    ----------
-    estimator : torch.nn.Module, class or factory of one, or a Sedna-style estimator
-        The model.
-    loss : str, torch loss, class or callable, default=None
-        A name from :data:`LOSSES` (``'cross_entropy'``, ``'mse'``, ...), a loss module, a
-        loss class, or ``loss(outputs, targets) -> tensor``. ``None``: cross-entropy for integer
-        labels, mean squared error otherwise.
-    optimizer : str, torch optimizer, class or factory, default=None
-        A name from :data:`OPTIMIZERS` (``'sgd'``, ``'adam'``, ...), an optimizer bound to the
-        model's parameters, an optimizer class, or ``factory(params) -> optimizer``.
-        ``None``: SGD. A name or class gets a new optimizer each :meth:`train` call.
-    learning_rate : float, default=None
-        Learning rate for a named or class optimizer; ``None``: 0.01 for SGD, the optimizer's
-        default otherwise.
-    epochs : int, default=1
-        Passes over the training data per :meth:`train` call.
-    batch_size : int, default=32
-        Mini-batch size for numpy/tensor data (a ``DataLoader`` keeps its own).
-    device : str, default=None
-        ``'cpu'``, ``'cuda'``, ...; ``None``: ``'cuda'`` when ``use_cuda`` and a GPU is
-        available, else ``'cpu'``.
-    proximal_mu : float, default=0.0
-        FedProx coefficient: :meth:`train` adds ``mu / 2 * ||w - w_start||^2``, where ``w_start``
-        are the weights when the call starts.
-    seed : int, default=None
-        Seeds torch and the shuffling of mini-batches.
-    shuffle : bool, default=True
-        Shuffle numpy/tensor training data each epoch.
-    **options : object
-        The :class:`~sedna_lib.backends.Backend` options (``model_save_path``, ...).
-
-    References
-    ----------
-    .. [1] T. Li, A. K. Sahu, M. Zaheer, M. Sanjabi, A. Talwalkar, V. Smith, "Federated
-       Optimization in Heterogeneous Networks", MLSys 2020, https://arxiv.org/abs/1812.06127
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-    >>> backend = TorchBackend(net, loss="cross_entropy", optimizer="adam", learning_rate=0.05,
-    ...                        epochs=20, seed=0)
-    >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
-    >>> history = backend.train((x, (x[:, 0] > 0).astype("int64")))
-    >>> history["loss"][-1] < history["loss"][0]
-    True
-    """
-
-    framework = "pytorch"
-    requires = ("torch", _INSTALL)
-
-    def __init__(self, estimator: Any, *, loss: Any = None, optimizer: Any = None,
-                 learning_rate: float | None = None, epochs: int = 1, batch_size: int = 32,
-                 device: str | None = None, proximal_mu: float = 0.0, seed: int | None = None,
-                 shuffle: bool = True, **options: Any) -> None:
-        super().__init__(estimator, **options)
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.device = device
-        self.proximal_mu = proximal_mu
-        self.seed = seed
-        self.shuffle = shuffle
-
-    def _native(self) -> bool:
-        return framework_of(self._instance()) == "torch"
-
-    def _device(self, override: str | None = None) -> str:
-        if override or self.device:
-            return str(override or self.device)
+    def _device(self, backend: TorchBackend, override: str | None = None) -> str:
+        if override or backend.device:
+            return str(override or backend.device)
         torch = _torch()
-        return "cuda" if self.use_cuda and torch.cuda.is_available() else "cpu"
+        return "cuda" if backend.use_cuda and torch.cuda.is_available() else "cpu"
 
-    # -- building blocks ------------------------------------------------------------------------
     @staticmethod
     def _make_loss(spec: Any, y_sample: Any = None) -> Any:
         torch = _torch()
@@ -290,49 +212,20 @@ class TorchBackend(EstimatorBackend):
             return int((out.argmax(dim=1) == yb).sum().item())
         return None
 
-    # -- training -------------------------------------------------------------------------------
-    def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
-        """Train the module (or call a Sedna-style estimator's ``train``).
-
-        Parameters
-        ----------
-        train_data : object
-            ``(x, y)`` arrays or tensors, a data source with ``.x``/``.y``, ``x`` with ``y=``, a
-            torch ``Dataset`` or a ``DataLoader`` yielding ``(x, y)``.
-        valid_data : object, default=None
-            Evaluated after each epoch (``val_loss``/``val_accuracy`` in the history).
-        **kwargs : object
-            Per-call overrides of ``loss``, ``optimizer``, ``learning_rate`` (or ``lr``),
-            ``epochs``, ``batch_size``, ``device``, ``proximal_mu``, ``seed``, ``shuffle``, and
-            ``y``. Other keys are ignored with a :class:`~sedna_lib.exceptions.SednaWarning`.
-
-        Returns
-        -------
-        dict
-            ``{"loss": [per epoch], "accuracy": [...], "val_loss": [...], "val_accuracy": [...],
-            "num_samples": int}`` (accuracy entries for classification only).
-
-        Raises
-        ------
-        DataError
-            If the data has no labels or is not numeric.
-        ParameterError
-            If ``loss`` or ``optimizer`` is unknown.
-        """
-        if not self._native():
-            return super().train(train_data, valid_data, **kwargs)
+    def train(self, backend: TorchBackend, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+        """Run the training loop on the module."""
         torch = _torch()
         unknown = sorted(set(kwargs) - _TRAIN_OPTIONS)
         if unknown:
             warnings.warn(f"TorchBackend.train ignores {unknown}; it takes {sorted(_TRAIN_OPTIONS)}",
-                          SednaWarning, stacklevel=2)
-        opt = {name: kwargs.get(name, getattr(self, name, None)) for name in
+                          SednaWarning, stacklevel=3)
+        opt = {name: kwargs.get(name, getattr(backend, name, None)) for name in
                ("loss", "optimizer", "epochs", "batch_size", "proximal_mu", "seed", "shuffle")}
-        lr = kwargs.get("learning_rate", kwargs.get("lr", self.learning_rate))
+        lr = kwargs.get("learning_rate", kwargs.get("lr", backend.learning_rate))
         if opt["seed"] is not None:
             torch.manual_seed(int(opt["seed"]))
-        device = self._device(kwargs.get("device"))
-        model = _placed(self.estimator, device)
+        device = self._device(backend, kwargs.get("device"))
+        model = _placed(backend.estimator, device)
         loader = self._loader(train_data, kwargs.get("y"), batch_size=int(opt["batch_size"]),
                               shuffle=bool(opt["shuffle"]), seed=opt["seed"], need_labels=True)
         first = next(iter(loader), None)
@@ -368,21 +261,21 @@ class TorchBackend(EstimatorBackend):
                 num_samples = epoch_pass.seen
             extend_history(history, epoch_pass.metrics())
             if valid_data is not None:
-                extend_history(history, self._evaluate(valid_data, loss_fn, device, int(opt["batch_size"])),
-                               "val_")
+                metrics = self._evaluate(backend, valid_data, loss_fn, device, int(opt["batch_size"]))
+                extend_history(history, metrics, "val_")
         history["num_samples"] = num_samples
-        self.has_load = True
+        backend.has_load = True
         return history
 
-    # -- inference ------------------------------------------------------------------------------
-    def _outputs(self, data: Any, batch_size: int | None = None, device: str | None = None) -> Any:
+    def _outputs(self, backend: TorchBackend, data: Any, batch_size: int | None = None,
+                 device: str | None = None) -> Any:
         torch = _torch()
-        dev = self._device(device)
-        model = _placed(self.estimator, dev)
+        dev = self._device(backend, device)
+        model = _placed(backend.estimator, dev)
         source = not isinstance(data, (torch.Tensor, np.ndarray, list)) and hasattr(data, "x") \
             and hasattr(data, "y")
         x = data.x if source else data
-        loader = self._loader(x, None, batch_size=batch_size or self.batch_size, shuffle=False,
+        loader = self._loader(x, None, batch_size=batch_size or backend.batch_size, shuffle=False,
                               seed=None, need_labels=False)
         if model.training:  # eval() walks every submodule; a model already in eval mode is left as is
             model.eval()
@@ -394,6 +287,206 @@ class TorchBackend(EstimatorBackend):
         if not outs:
             return torch.empty(0)
         return torch.cat(outs)
+
+    def predict(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
+        """Return the module's outputs as a numpy array."""
+        return self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")).numpy()
+
+    def predict_proba(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
+        """Return the softmax (or sigmoid) of the outputs."""
+        torch = _torch()
+        out = self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device"))
+        if out.ndim == 2 and out.shape[1] == 1 or out.ndim == 1:
+            p = torch.sigmoid(out.reshape(-1))
+            return torch.stack([1 - p, p], dim=1).numpy()
+        return torch.softmax(out, dim=1).numpy()
+
+    def _evaluate(self, backend: TorchBackend, data: Any, loss_fn: Any, device: str, batch_size: int,
+                  y: Any = None) -> dict[str, float]:
+        torch = _torch()
+        model = _placed(backend.estimator, device)
+        loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
+        model.eval()
+        stats = EpochMetrics()
+        with torch.no_grad():
+            for batch in loader:
+                xb, yb = self._batch(batch)
+                if yb is None:
+                    raise DataError("evaluation data must yield (x, y) pairs")
+                xb, yb = xb.to(device), yb.to(device)
+                if loss_fn is None:
+                    loss_fn = self._make_loss(backend.loss, yb)
+                out = model(xb)
+                target = self._match_target(loss_fn, out, yb)
+                stats.add(float(loss_fn(out, target)), len(xb), self._correct(out, target))
+        if stats.seen == 0:
+            raise DataError("the evaluation data is empty")
+        return stats.metrics()
+
+    def evaluate(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
+        """Return the loss (and accuracy) on labelled data."""
+        spec = kwargs.get("loss", backend.loss)
+        loss_fn = self._make_loss(spec) if spec is not None else None
+        return self._evaluate(backend, data, loss_fn, self._device(backend, kwargs.get("device")),
+                              int(kwargs.get("batch_size", backend.batch_size)), y=kwargs.get("y"))
+
+    def get_weights(self, backend: TorchBackend) -> list[np.ndarray]:
+        """Return the state_dict tensors as numpy arrays."""
+        return [t.detach().cpu().numpy().copy() for t in backend.estimator.state_dict().values()]
+
+    def set_weights(self, backend: TorchBackend, weights: Sequence[Any]) -> None:
+        """Load numpy arrays into the state_dict."""
+        torch = _torch()
+        state = backend.estimator.state_dict()
+        if len(weights) != len(state):
+            raise BackendError(f"{type(backend.estimator).__name__} has {len(state)} state_dict entries, "
+                               f"got {len(weights)} arrays")
+        new = {}
+        for (key, old), value in zip(state.items(), weights):
+            arr = np.asarray(value)
+            if tuple(arr.shape) != tuple(old.shape):
+                raise BackendError(f"weight {key!r} has shape {tuple(old.shape)}, got {arr.shape}")
+            new[key] = torch.as_tensor(arr).to(dtype=old.dtype, device=old.device)
+        backend.estimator.load_state_dict(new, strict=True)
+
+    def save_file(self, backend: TorchBackend, path: str) -> None:
+        """Write the state_dict to ``path``."""
+        torch = _torch()
+        torch.save(backend.estimator.state_dict(), path)
+
+    def load_file(self, backend: TorchBackend, path: str, **kwargs: Any) -> Any:
+        """Read a state_dict from ``path`` (weights only) into the module."""
+        torch = _torch()
+        try:
+            device = self._device(backend, kwargs.get("device"))
+            state = torch.load(path, map_location=device, weights_only=True)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise BackendError(f"cannot read {path!r} as a torch state_dict: {exc}") from exc
+        if not isinstance(state, dict):
+            raise BackendError(f"{path!r} does not hold a state_dict (got {type(state).__name__}); save the "
+                               f"model with TorchBackend.save or torch.save(model.state_dict(), path)")
+        try:
+            backend.estimator.load_state_dict(state, strict=bool(kwargs.get("strict", True)))
+        except RuntimeError as exc:
+            raise BackendError(f"{path!r} does not fit {type(backend.estimator).__name__}: {exc}") from exc
+        return backend.estimator
+
+
+_MODULE_CALLS = _ModuleCalls()
+
+
+class TorchBackend(EstimatorBackend):
+    """Train and serve a ``torch.nn.Module`` (or drive a Sedna-style estimator declared as ``TORCH``).
+
+    For a ``torch.nn.Module``, :meth:`train` runs a real loop (Sedna's did nothing): mini-batches
+    of ``batch_size`` for ``epochs`` epochs, with ``loss`` and ``optimizer`` given as objects,
+    classes or names, and an optional FedProx proximal term. Weights are the ``state_dict``
+    tensors as numpy arrays, in ``state_dict`` order; files hold the ``state_dict`` and are read
+    with ``torch.load(weights_only=True)`` (no arbitrary pickle). Any other estimator is driven
+    like :class:`~sedna_lib.backends.EstimatorBackend`.
+
+    Every training option can also be passed to :meth:`train`, where it wins for that call.
+
+    Parameters
+    ----------
+    estimator : torch.nn.Module, class or factory of one, or a Sedna-style estimator
+        The model.
+    loss : str, torch loss, class or callable, default=None
+        A name from :data:`LOSSES` (``'cross_entropy'``, ``'mse'``, ...), a loss module, a
+        loss class, or ``loss(outputs, targets) -> tensor``. ``None``: cross-entropy for integer
+        labels, mean squared error otherwise.
+    optimizer : str, torch optimizer, class or factory, default=None
+        A name from :data:`OPTIMIZERS` (``'sgd'``, ``'adam'``, ...), an optimizer bound to the
+        model's parameters, an optimizer class, or ``factory(params) -> optimizer``.
+        ``None``: SGD. A name or class gets a new optimizer each :meth:`train` call.
+    learning_rate : float, default=None
+        Learning rate for a named or class optimizer; ``None``: 0.01 for SGD, the optimizer's
+        default otherwise.
+    epochs : int, default=1
+        Passes over the training data per :meth:`train` call.
+    batch_size : int, default=32
+        Mini-batch size for numpy/tensor data (a ``DataLoader`` keeps its own).
+    device : str, default=None
+        ``'cpu'``, ``'cuda'``, ...; ``None``: ``'cuda'`` when ``use_cuda`` and a GPU is
+        available, else ``'cpu'``.
+    proximal_mu : float, default=0.0
+        FedProx coefficient: :meth:`train` adds ``mu / 2 * ||w - w_start||^2``, where ``w_start``
+        are the weights when the call starts.
+    seed : int, default=None
+        Seeds torch and the shuffling of mini-batches.
+    shuffle : bool, default=True
+        Shuffle numpy/tensor training data each epoch.
+    **options : object
+        The :class:`~sedna_lib.backends.Backend` options (``model_save_path``, ...).
+
+    References
+    ----------
+    .. [1] T. Li, A. K. Sahu, M. Zaheer, M. Sanjabi, A. Talwalkar, V. Smith, "Federated
+       Optimization in Heterogeneous Networks", MLSys 2020, https://arxiv.org/abs/1812.06127
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> backend = TorchBackend(net, loss="cross_entropy", optimizer="adam", learning_rate=0.05,
+    ...                        epochs=20, seed=0)
+    >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    >>> history = backend.train((x, (x[:, 0] > 0).astype("int64")))
+    >>> history["loss"][-1] < history["loss"][0]
+    True
+    """
+
+    framework = "pytorch"
+    requires = ("torch", _INSTALL)
+
+    def __init__(self, estimator: Any, *, loss: Any = None, optimizer: Any = None,
+                 learning_rate: float | None = None, epochs: int = 1, batch_size: int = 32,
+                 device: str | None = None, proximal_mu: float = 0.0, seed: int | None = None,
+                 shuffle: bool = True, **options: Any) -> None:
+        super().__init__(estimator, **options)
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.device = device
+        self.proximal_mu = proximal_mu
+        self.seed = seed
+        self.shuffle = shuffle
+
+    def _choose_calls(self) -> EstimatorCalls:
+        """Drive a ``torch.nn.Module`` natively, any other estimator through its own methods."""
+        return _MODULE_CALLS if framework_of(self._instance()) == "torch" else super()._choose_calls()
+
+    def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> Any:
+        """Train the module (or call a Sedna-style estimator's ``train``).
+
+        Parameters
+        ----------
+        train_data : object
+            ``(x, y)`` arrays or tensors, a data source with ``.x``/``.y``, ``x`` with ``y=``, a
+            torch ``Dataset`` or a ``DataLoader`` yielding ``(x, y)``.
+        valid_data : object, default=None
+            Evaluated after each epoch (``val_loss``/``val_accuracy`` in the history).
+        **kwargs : object
+            Per-call overrides of ``loss``, ``optimizer``, ``learning_rate`` (or ``lr``),
+            ``epochs``, ``batch_size``, ``device``, ``proximal_mu``, ``seed``, ``shuffle``, and
+            ``y``. Other keys are ignored with a :class:`~sedna_lib.exceptions.SednaWarning`.
+
+        Returns
+        -------
+        dict
+            ``{"loss": [per epoch], "accuracy": [...], "val_loss": [...], "val_accuracy": [...],
+            "num_samples": int}`` (accuracy entries for classification only).
+
+        Raises
+        ------
+        DataError
+            If the data has no labels or is not numeric.
+        ParameterError
+            If ``loss`` or ``optimizer`` is unknown.
+        """
+        return self._calls.train(self, train_data, valid_data, **kwargs)
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
         """Run the module on ``data`` and return its raw outputs.
@@ -410,9 +503,7 @@ class TorchBackend(EstimatorBackend):
         numpy.ndarray
             The outputs (logits for a classifier; see :meth:`predict_proba`).
         """
-        if not self._native():
-            return super().predict(data, **kwargs)
-        return self._outputs(data, kwargs.get("batch_size"), kwargs.get("device")).numpy()
+        return self._calls.predict(self, data, **kwargs)
 
     def predict_proba(self, data: Any, **kwargs: Any) -> Any:
         """Return class probabilities: softmax of the outputs (sigmoid for a single output).
@@ -429,36 +520,7 @@ class TorchBackend(EstimatorBackend):
         numpy.ndarray of shape (n_samples, n_classes)
             Probabilities.
         """
-        if not self._native():
-            return super().predict_proba(data, **kwargs)
-        torch = _torch()
-        out = self._outputs(data, kwargs.get("batch_size"), kwargs.get("device"))
-        if out.ndim == 2 and out.shape[1] == 1 or out.ndim == 1:
-            p = torch.sigmoid(out.reshape(-1))
-            return torch.stack([1 - p, p], dim=1).numpy()
-        return torch.softmax(out, dim=1).numpy()
-
-    def _evaluate(self, data: Any, loss_fn: Any, device: str, batch_size: int,
-                  y: Any = None) -> dict[str, float]:
-        torch = _torch()
-        model = _placed(self.estimator, device)
-        loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
-        model.eval()
-        stats = EpochMetrics()
-        with torch.no_grad():
-            for batch in loader:
-                xb, yb = self._batch(batch)
-                if yb is None:
-                    raise DataError("evaluation data must yield (x, y) pairs")
-                xb, yb = xb.to(device), yb.to(device)
-                if loss_fn is None:
-                    loss_fn = self._make_loss(self.loss, yb)
-                out = model(xb)
-                target = self._match_target(loss_fn, out, yb)
-                stats.add(float(loss_fn(out, target)), len(xb), self._correct(out, target))
-        if stats.seen == 0:
-            raise DataError("the evaluation data is empty")
-        return stats.metrics()
+        return self._calls.predict_proba(self, data, **kwargs)
 
     def evaluate(self, data: Any, **kwargs: Any) -> Any:
         """Compute the loss (and accuracy, for classification) on labelled data.
@@ -480,14 +542,8 @@ class TorchBackend(EstimatorBackend):
         DataError
             If the data has no labels.
         """
-        if not self._native():
-            return super().evaluate(data, **kwargs)
-        spec = kwargs.get("loss", self.loss)
-        loss_fn = self._make_loss(spec) if spec is not None else None
-        return self._evaluate(data, loss_fn, self._device(kwargs.get("device")),
-                              int(kwargs.get("batch_size", self.batch_size)), y=kwargs.get("y"))
+        return self._calls.evaluate(self, data, **kwargs)
 
-    # -- weights --------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Return the ``state_dict`` tensors as numpy arrays, in ``state_dict`` order.
 
@@ -497,9 +553,7 @@ class TorchBackend(EstimatorBackend):
             Copies on the CPU, with the tensors' dtypes (buffers such as BatchNorm's
             ``num_batches_tracked`` stay integer).
         """
-        if not self._native():
-            return super().get_weights()
-        return [t.detach().cpu().numpy().copy() for t in self.estimator.state_dict().values()]
+        return self._calls.get_weights(self)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Load numpy arrays into the ``state_dict``, in ``state_dict`` order.
@@ -514,43 +568,4 @@ class TorchBackend(EstimatorBackend):
         BackendError
             If the number or shapes of the arrays do not match the model.
         """
-        if not self._native():
-            return super().set_weights(weights)
-        torch = _torch()
-        state = self.estimator.state_dict()
-        if len(weights) != len(state):
-            raise BackendError(f"{type(self.estimator).__name__} has {len(state)} state_dict entries, "
-                               f"got {len(weights)} arrays")
-        new = {}
-        for (key, old), value in zip(state.items(), weights):
-            arr = np.asarray(value)
-            if tuple(arr.shape) != tuple(old.shape):
-                raise BackendError(f"weight {key!r} has shape {tuple(old.shape)}, got {arr.shape}")
-            new[key] = torch.as_tensor(arr).to(dtype=old.dtype, device=old.device)
-        self.estimator.load_state_dict(new, strict=True)
-        return None
-
-    # -- files ----------------------------------------------------------------------------------
-    def _save_file(self, path: str) -> None:
-        if not self._native():
-            return super()._save_file(path)
-        torch = _torch()
-        torch.save(self.estimator.state_dict(), path)
-        return None
-
-    def _load_file(self, path: str, **kwargs: Any) -> Any:
-        if not self._native():
-            return super()._load_file(path, **kwargs)
-        torch = _torch()
-        try:
-            state = torch.load(path, map_location=self._device(kwargs.get("device")), weights_only=True)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise BackendError(f"cannot read {path!r} as a torch state_dict: {exc}") from exc
-        if not isinstance(state, dict):
-            raise BackendError(f"{path!r} does not hold a state_dict (got {type(state).__name__}); save the "
-                               f"model with TorchBackend.save or torch.save(model.state_dict(), path)")
-        try:
-            self.estimator.load_state_dict(state, strict=bool(kwargs.get("strict", True)))
-        except RuntimeError as exc:
-            raise BackendError(f"{path!r} does not fit {type(self.estimator).__name__}: {exc}") from exc
-        return self.estimator
+        self._calls.set_weights(self, weights)

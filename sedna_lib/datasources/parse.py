@@ -745,9 +745,7 @@ class JSONMetaDataParse(BaseDataSource):
 # -- solar_corona: load_train_dataset / load_eval_dataset -----------------------------------------
 
 def _local_copy(url: str, context: Any) -> str:
-    if not _is_remote(url):
-        return url
-    return resolve(context).storage.download(url)
+    return context.storage.download(url) if _is_remote(url) else url
 
 
 def _numeric(values: list[str]) -> np.ndarray:
@@ -836,6 +834,8 @@ def load_dataset(url: str | None, *, variable: str = "TRAIN_DATASET_URL", label:
     if not url:
         raise ConfigError(f"{variable} is not set; point it at a .npz, .csv or .txt dataset file",
                           variable=variable)
+    if _is_remote(url):
+        context = resolve(context)
     path = _check_local(_local_copy(url, context), variable)
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":

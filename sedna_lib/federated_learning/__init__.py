@@ -1,4 +1,8 @@
-"""Federated learning, Sedna's face: ``FederatedLearning(estimator).train(...)`` on a trainer; the V2 API."""
+"""Federated learning on a trainer: ``FederatedLearning(estimator).train(...)``, and the V2 trainer.
+
+Sedna's classes of the same names (``sedna.core.federated_learning``) are the faces over these, in
+:mod:`sedna_lib.compat.core.federated_learning`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 from typing import Any, Callable
 
 from ..base import Aggregator
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import ParameterError
 from ..job import JobBase, resolve_callback
 from ..transport.lc import OwnerKind
@@ -43,9 +47,9 @@ class FederatedLearning(JobBase):
     aggregation : str or Aggregator, default='FedAvg'
         The aggregator's registered name (also the server's URL path) or an instance.
     config : dict, default=None
-        Job settings that shadow the environment.
+        Job settings that shadow the context's configuration.
     context : Context, default=None
-        Configuration; ``Context.from_env()`` when omitted.
+        Configuration; the environment's context when omitted.
 
     Attributes
     ----------
@@ -126,7 +130,7 @@ class FederatedLearning(JobBase):
         RemoteError, AggregationError
             If the server refuses this trainer's update.
         """
-        callback = resolve_callback(post_process)
+        callback = resolve_callback(post_process, registry_=self.context.registry)
         self.fine_tuned_from_ = self._fine_tune()
         client = self.register()
         self.rounds_: list[RoundOutcome] = []
@@ -177,7 +181,7 @@ class FederatedLearning(JobBase):
         if not os.path.isfile(path):
             return None
         estimator = backend._instance()
-        native = getattr(backend, "_native", lambda: False)()
+        native = getattr(backend, "native", False)
         load_weights = getattr(estimator, "load_weights", None)
         if not native and callable(load_weights):
             load_weights(path)
@@ -227,7 +231,7 @@ class FederatedLearningV2:
     transmitter : object, default=None
         ``WSTransmitter`` or ``S3Transmitter``.
     context : Context, default=None
-        Configuration.
+        Configuration; the environment's context when omitted.
     """
 
     def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None,
@@ -236,32 +240,7 @@ class FederatedLearningV2:
         self.estimator = estimator
         self.aggregation = aggregation
         self.transmitter = transmitter
-        self.context = context
-
-    @classmethod
-    def get_transmitter_from_config(cls, context: Context | None = None) -> Any:
-        """Build the transmitter ``TRANSMITTER`` names (``ws`` or ``s3``), or None.
-
-        Parameters
-        ----------
-        context : Context, default=None
-            Configuration.
-
-        Returns
-        -------
-        WSTransmitter or S3Transmitter or None
-            The transmitter.
-        """
-        cfg = (context or Context.from_env()).config
-        import importlib
-
-        mod = importlib.import_module("sedna_lib.algorithms.transmitter")  # presets, loaded on demand
-        if cfg.transmitter == "ws":
-            return mod.WSTransmitter()
-        if cfg.transmitter == "s3":
-            return mod.S3Transmitter(s3_endpoint_url=cfg.s3_endpoint_url, access_key=cfg.access_key_id,
-                                     secret_key=cfg.secret_access_key, transmitter_url=cfg.agg_data_path)
-        return None
+        self.context = resolve(context)
 
     def _trainset(self) -> tuple[Any, Any]:
         data = self.data
@@ -285,7 +264,7 @@ class FederatedLearningV2:
         TransportError
             If the aggregator cannot be reached.
         """
-        ctx = self.context or Context.from_env()
+        ctx = self.context
         aggregator = aggregator_from(self.aggregation, ctx)
         name = path_name(self.aggregation, ctx)
         model = getattr(self.estimator, "model", self.estimator)

@@ -18,6 +18,7 @@ import numpy as np
 from .client import RoundOutcome, count_samples, has_prepare_update, run_client
 from ..base import Aggregator, ClientUpdate
 from ..context import Context
+from ..context import resolve as resolve_context
 from ..exceptions import ParameterError
 from .simulate import federated_evaluation, make_runner, run_buffered_async
 from ..observability.progress import progress as progress_report
@@ -53,7 +54,7 @@ def aggregator_from(aggregation: str | Aggregator | None, context: Context | Non
     """
     if isinstance(aggregation, Aggregator):
         return aggregation
-    ctx = context or Context.from_env()
+    ctx = resolve_context(context)
     name = aggregation or ctx.config.aggregation_algorithm or "FedAvg"
     params = ctx.config.aggregation_parameters if (not aggregation or aggregation ==
                                                    ctx.config.aggregation_algorithm) else {}
@@ -180,7 +181,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     aggregation_algorithm : str or Aggregator, default=None
         ``FedAvg``, ``FedProx``, ... (None: ``AGGREGATION_ALGORITHM`` or FedAvg).
     context : Context, default=None
-        Configuration; ``Context.from_env()`` when omitted.
+        Configuration; the environment's context when omitted.
     client_id : str, default=None
         Overrides ``WORKER_NAME``.
     progress : bool, default=True
@@ -209,7 +210,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     if model is None:
         raise ParameterError("fit needs a model (a torch.nn.Module, a Keras model or an estimator with "
                              "weights)")
-    ctx = context or Context.from_env()
+    ctx = resolve_context(context)
     from ..backends import set_backend
 
     backend = set_backend(model, context=ctx)

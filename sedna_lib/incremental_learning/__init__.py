@@ -2,7 +2,8 @@
 
 Two faces of one feature:
 
-- :class:`IncrementalLearning` is the drop-in for ``sedna.core.incremental_learning``. The control
+- :class:`IncrementalLearning` is the job Sedna's ``sedna.core.incremental_learning`` serves (its face,
+  :mod:`sedna_lib.compat.core.incremental_learning`, adds Sedna's job base). The control
   plane runs it in three pods (train, eval, inference) configured by environment variables; it
   reports trained models, evaluation metrics and deploys to the LocalController, and its inference
   side swaps in newly deployed models without a restart (:mod:`~sedna_lib.incremental_learning.hot_update`)
@@ -133,8 +134,8 @@ class IncrementalLearning(JobBase):
         The model: a scikit-learn estimator, a torch module, a Keras model, or a Sedna-style
         estimator class (``train``/``predict``/``evaluate``/``load``/``save``).
     hard_example_mining : dict, default=None
-        ``{"method": name, "param": {...}}``; when None, ``HEM_NAME``/``HEM_PARAMETERS`` decide
-        (:meth:`get_hem_algorithm_from_config`). ``{}`` turns mining off.
+        ``{"method": name, "param": {...}}``; when None, the context's ``HEM_NAME``/``HEM_PARAMETERS``
+        decide. ``{}`` turns mining off.
     config : dict, default=None
         Sedna's feature-specific settings (kept for compatibility).
     context : Context, default=None

@@ -612,7 +612,7 @@ class ModelLoadingThread(ModelWatcher):
     version : str, default='latest'
         The version serving now (Sedna's initial value is ``'latest'``).
     context : Context, default=None
-        Where the settings come from; the environment when None.
+        Where the settings come from; the environment's context when None.
 
     Examples
     --------
@@ -626,10 +626,9 @@ class ModelLoadingThread(ModelWatcher):
 
     def __init__(self, estimator: Any, callback: Callable[..., Any] | None = None, version: str = "latest", *,
                  context: Any = None) -> None:
-        if context is None:
-            from ..context import Context
+        from ..context import resolve
 
-            context = Context.from_env()
+        context = resolve(context)
         cfg = context.config
         path = cfg.model_hot_update_config or ""
         super().__init__(ModelSlot(estimator, version=version), config_path=path,

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
+from ..context import resolve
 from ..exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, clone_estimator, write_model_config
@@ -263,7 +264,7 @@ class IncrementalLoop:
         self.context = context
         self.spool_dir = spool_dir
         self.upload_timeout = upload_timeout
-        self._env_context: Any = None
+        self._env_context: Any = None if context is not None else resolve(context)
 
     # -- validation and helpers -------------------------------------------------------------------
     def _check(self) -> None:
@@ -276,14 +277,8 @@ class IncrementalLoop:
             raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
 
     def _ctx(self) -> Any:
-        """Return ``context``, or one read from the environment once (the parameter stays as given)."""
-        if self.context is not None:
-            return self.context
-        if self._env_context is None:
-            from ..context import Context
-
-            self._env_context = Context.from_env()
-        return self._env_context
+        """Return ``context``, else the environment's context read when the loop was built."""
+        return self.context if self.context is not None else self._env_context
 
     def _spool_dir(self) -> str:
         root = self.spool_dir or self._ctx().config.hard_example_spool_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from ..backends.loaders import load_model_file
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import TransportError
 from ..job import JobBase
 from ..transport.lc import OwnerKind
@@ -23,7 +23,7 @@ class BigModelService(JobBase):
     config : dict, default=None
         Job settings that shadow the environment for this job.
     context : Context, default=None
-        Configuration and registry; ``Context.from_env()`` if omitted.
+        Configuration and registry; the environment's context when omitted.
 
     Notes
     -----
@@ -152,7 +152,7 @@ def get_big_model_endpoint(context: Context | None = None) -> str:
     Parameters
     ----------
     context : Context, default=None
-        Where to read it; the process environment if omitted.
+        Where to read it; the environment's context when omitted.
 
     Returns
     -------
@@ -165,6 +165,6 @@ def get_big_model_endpoint(context: Context | None = None) -> str:
     >>> get_big_model_endpoint(Context(Config(big_model_ip="10.0.0.2", service_name="helmet")))
     'http://10.0.0.2:5000/helmet'
     """
-    cfg = (context or Context.from_env()).config
+    cfg = resolve(context).config
     scheme = "https" if cfg.tls_ca else "http"
     return f"{scheme}://{cfg.big_model_ip}:{cfg.big_model_port}/{cfg.job_or_service_name or 'sedna'}"

@@ -222,7 +222,7 @@ class JointInference(JobBase):
     LCReporter_enable : bool, default=None
         Sedna 0.6's name for ``report``.
     context : Context, default=None
-        Configuration and registry; ``Context.from_env()`` if omitted.
+        Configuration and registry; the environment's context when omitted.
     cloud : InferenceClient or str or object, default=None
         The cloud: an :class:`~sedna_lib.transport.http.InferenceClient`, a URL
         (``http://host:port/service``), or, as in Sedna 0.6, any object with

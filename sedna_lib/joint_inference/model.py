@@ -7,7 +7,7 @@ from typing import Any, Callable
 from ..backends.loaders import load_estimator
 from ..base import InferenceResult
 from ..config import MiningMode
-from ..context import Context
+from ..context import Context, resolve
 from .cloud import get_big_model_endpoint
 from .edge import JointInference
 
@@ -184,7 +184,7 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     ConfigError
         If the file type is unknown or the endpoint is not an http(s) URL.
     """
-    ctx = context or Context.from_env()
+    ctx = resolve(context)
     estimator = load_estimator(model_path)
     answer_fun = None
     if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):

@@ -1,4 +1,4 @@
-"""The lifelong-learning job (Sedna's ``LifelongLearning``): train, update, evaluate, infer with a KB."""
+"""The lifelong-learning job: train, update, evaluate, infer with a knowledge base (Sedna's face: compat)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends.files import remove_path_prefix
-from ..context import Context
+from ..context import Context, resolve
 from ..exceptions import NotFittedError
 from ..job import JobBase
 from ..transport.lc import OwnerKind
@@ -101,7 +101,7 @@ class LifelongLearning(JobBase):
         published ATCII example): aliases of ``seen_estimator``, ``task_allocation`` and
         ``unseen_sample_recognition``, with a DeprecationWarning.
     context : Context, default=None
-        Configuration, registry and storage; ``Context.from_env()`` if omitted.
+        Configuration, registry and storage; the environment's context when omitted.
 
     Examples
     --------
@@ -125,6 +125,7 @@ class LifelongLearning(JobBase):
         unknown = sorted(set(legacy) - set(_LEGACY))
         if unknown:
             raise TypeError(f"LifelongLearning() got unexpected keyword arguments {unknown}")
+        context = resolve(context)  # once: every part of the job works in the same context
         given = {"seen_estimator": seen_estimator, "task_allocation": task_allocation,
                  "unseen_sample_recognition": unseen_sample_recognition}
         for old, new in _LEGACY.items():

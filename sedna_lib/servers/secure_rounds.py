@@ -91,7 +91,11 @@ class SecureRounds(RoundPolicy):
     Raises
     ------
     ParameterError
-        If the aggregator is not linear, or the threshold is negative.
+        If the aggregator is not linear, or the threshold is negative or above ``participants``.
+
+    Notes
+    -----
+    A configured threshold is never lowered: a round starts only with at least ``threshold`` members.
     """
 
     def __init__(self, aggregator: Aggregator, *, participants: int = 1, min_clients: int = 1,
@@ -100,9 +104,9 @@ class SecureRounds(RoundPolicy):
             raise ParameterError("secure aggregation reveals only the sample-weighted mean, so it needs a "
                                  f"linear aggregator (FedAvg, FedAvgM, FedProx, FedAdam, ...); "
                                  f"{type(aggregator).__name__} is not")
-        if int(threshold) < 0:
-            raise ParameterError("the secure-aggregation threshold must be >= 0 (0: a majority), got "
-                                 f"{threshold}")
+        if not 0 <= int(threshold) <= max(int(participants), 1):
+            raise ParameterError("the secure-aggregation threshold must be between 0 (a majority) and the "
+                                 f"participants per round ({participants}), got {threshold}")
         super().__init__(aggregator, participants=participants, min_clients=min_clients)
         self.threshold = int(threshold)
         self.fractional_bits = int(fractional_bits)
@@ -182,16 +186,20 @@ class SecureRounds(RoundPolicy):
         _b64(c, "keys 'c'", _KEY_BYTES), _b64(s, "keys 's'", _KEY_BYTES)
         self._keys[cid] = (c, s)
         opened = self._accepted(cid)
-        if len(self._keys) >= self.participants or self.complete() is not None:
+        if len(self._keys) >= self.participants or (self.complete() is not None and self._enough_keys()):
             offer = self._roster()
             offer.opened = opened
             return offer
         return Offer(True, opened=opened)
 
+    def _enough_keys(self) -> bool:
+        """Whether the keys in can start a round: at least the configured threshold (and one)."""
+        return len(self._keys) >= max(self.threshold, 1)
+
     def _roster(self) -> Offer:
         self.cohort_ = sorted(self._keys)
         n = len(self.cohort_)
-        self.threshold_ = min(self.threshold, n) if self.threshold else n // 2 + 1
+        self.threshold_ = self.threshold or n // 2 + 1
         self._stage = _SHARES
         keys = {cid: list(self._keys[cid]) for cid in self.cohort_}
         msg = m.SecAgg(_S.ROSTER, self.round_ + 1, {"keys": keys, "threshold": self.threshold_})
@@ -303,7 +311,7 @@ class SecureRounds(RoundPolicy):
             if client_id in self._keys:  # not in a cohort yet: forget it
                 del self._keys[client_id]
                 self.submitted_.remove(client_id)
-            if self._keys and self.complete() is not None:
+            if self._keys and self.complete() is not None and self._enough_keys():
                 return self._roster()
             return Offer()
         if client_id not in self.cohort_:
@@ -321,10 +329,11 @@ class SecureRounds(RoundPolicy):
         Returns
         -------
         Offer
-            The next step's messages, the round's close, or nothing (still too few keys).
+            The next step's messages, the round's close, or nothing (still fewer keys than
+            ``min_clients`` or the threshold).
         """
         if self._stage == _KEYS:
-            if len(self._keys) >= max(self.min_clients, 1):
+            if len(self._keys) >= self.min_clients and self._enough_keys():
                 return self._roster()
             return Offer()
         waiting = {_SHARES: set(self.cohort_) - set(self._shares),

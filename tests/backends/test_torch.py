@@ -187,6 +187,39 @@ def test_sedna_style_torch_estimator_is_driven_through_its_methods(tmp_path):
     assert backend.estimator.loaded == str(tmp_path / "m.pth")
 
 
+def test_the_backend_decides_once_how_it_drives_its_estimator_and_a_copy_drives_its_own():
+    import copy
+
+    built = []
+
+    def factory():
+        built.append(1)
+        return _net()
+
+    backend = TorchBackend(factory)
+    x, y = make_classification_data()
+    backend.train((x, y))
+    backend.predict(x)
+    clone = copy.copy(backend)
+    clone.estimator = _net(seed=1)
+    clone.set_weights([np.zeros_like(w) for w in clone.get_weights()])
+
+    assert backend.native and built == [1]
+    assert not set_backend(type("Plain", (), {"train": lambda self, train_data: None}),
+                           Config(backend_type="TORCH")).native
+    assert all(w.any() for w in backend.get_weights() if w.dtype.kind == "f")
+    assert not any(w.any() for w in clone.get_weights())
+
+
+def test_ignored_training_options_are_reported_at_the_callers_line():
+    x, y = make_classification_data()
+
+    with pytest.warns(SednaWarning, match="ignores") as record:
+        TorchBackend(_net()).train((x, y), momentum=0.9)
+
+    assert record[0].filename == __file__
+
+
 class _Recorder(torch.nn.Module):
     """A linear model that records the first feature of every batch it sees while training."""
 

@@ -373,7 +373,7 @@ def test_s3_transmitter_round_trips_an_encoded_model_through_a_real_s3_endpoint(
     pytest.importorskip("minio")
     from minio import Minio
 
-    from sedna_lib.federated_learning import FederatedLearningV2
+    from sedna_lib.compat.core.federated_learning import FederatedLearningV2
     from sedna_lib.transport import codec
     from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 
@@ -396,7 +396,7 @@ def test_s3_transmitter_round_trips_an_encoded_model_through_a_real_s3_endpoint(
 
 def test_transmitter_from_config_is_ws_by_default_and_none_for_unknown():
     from sedna_lib.algorithms.transmitter import WSTransmitter
-    from sedna_lib.federated_learning import FederatedLearningV2
+    from sedna_lib.compat.core.federated_learning import FederatedLearningV2
 
     assert isinstance(FederatedLearningV2.get_transmitter_from_config(Context(Config())), WSTransmitter)
     assert FederatedLearningV2.get_transmitter_from_config(Context(Config(transmitter="carrier-pigeon"))) is None

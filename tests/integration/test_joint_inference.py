@@ -171,6 +171,8 @@ def test_stats_is_a_snapshot_that_cannot_change_the_counters(models, tmp_path):
 
 
 def test_get_hem_algorithm_from_config_lets_code_override(monkeypatch):
+    from sedna_lib.compat.core.joint_inference import JointInference
+
     monkeypatch.setenv("HEM_NAME", "IBT")
     monkeypatch.setenv("HEM_PARAMETERS", '[{"key": "threshold_img", "value": "0.5"}]')
     assert JointInference.get_hem_algorithm_from_config(threshold_img=0.9) == {
@@ -291,9 +293,11 @@ def test_sedna_import_paths():
     from sedna.core.joint_inference import BigModelService as B, JointInference as J
     from sedna.service.server import InferenceServer
 
+    from sedna_lib.compat.core import joint_inference as face
     from sedna_lib.servers.inference import InferenceServer as Mine
 
-    assert J is JointInference and B is BigModelService and InferenceServer is Mine
+    assert J is face.JointInference and B is face.BigModelService and InferenceServer is Mine
+    assert issubclass(J, JointInference) and issubclass(B, BigModelService)
 
 
 class SlowCloud(Cloud):

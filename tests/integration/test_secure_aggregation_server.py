@@ -13,7 +13,12 @@ pytest.importorskip("websockets.sync.client")
 
 from sedna_lib.config import Config  # noqa: E402
 from sedna_lib.context import Context  # noqa: E402
-from sedna_lib.exceptions import AggregationError, ParameterError, ProtocolError  # noqa: E402
+from sedna_lib.exceptions import (  # noqa: E402
+    AggregationError,
+    ParameterError,
+    ProtocolError,
+    TransportTimeout,
+)
 from sedna_lib.federated_learning.client import secure_round  # noqa: E402
 from sedna_lib.registry import Kind  # noqa: E402
 from sedna_lib.servers.aggregation import AggregationServer  # noqa: E402
@@ -62,9 +67,12 @@ def secure_server():
 
 
 def _run_members(url, updates, results, ids):
+    # connected first (the slow part on a busy machine), so that their keys arrive together
+    clients = {cid: AggregationClient(url, cid, connect_timeout=10, recv_timeout=20).connect() for cid in ids}
+
     def member(cid):
         layers, n = updates[cid]
-        with AggregationClient(url, cid, connect_timeout=10, recv_timeout=20) as client:
+        with clients[cid] as client:
             settings = client.initial_.config["secure_aggregation"]
             results[cid] = secure_round(client, layers, n, 1, settings)[0]
 
@@ -142,6 +150,27 @@ def test_a_plain_upload_to_a_secure_server_is_refused_and_never_aggregated(secur
     assert server.round_ == 0 and server.rounds_.inputs_ == {} and server.rounds_.submitted_ == []
 
 
+def test_a_configured_threshold_is_never_lowered_and_never_above_the_participants(secure_server):
+    with pytest.raises(ParameterError, match="between 0"):
+        too_high = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, participants_count=2,
+                                     secure_aggregation=True, secure_threshold=3, context=Context(Config()))
+        too_high.start(block=False)
+    server = secure_server(exit_round=1, participants_count=3, secure_threshold=3, round_timeout=0.5)
+    silent = _keys_only(server.url, "c2")
+    lone = AggregationClient(server.url, "c0", connect_timeout=10, recv_timeout=3).connect()
+    keys = SecAggClient("c0").advertise_keys()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    lone.send_message(m.SecAgg(m.SecAggStage.KEYS, 1, {"c": b64(keys.c_public), "s": b64(keys.s_public)}))
+
+    seen = []
+    with pytest.raises(TransportTimeout):  # two keys, threshold 3: no roster, whatever the deadlines
+        while True:
+            seen.append(lone.recv_message(timeout=2.0))
+    assert not any(isinstance(msg, m.SecAgg) for msg in seen)
+    assert server.rounds_.cohort_ == [] and sorted(server.rounds_.submitted_) == ["c0", "c2"]
+    lone.close(), silent.close()
+
+
 def test_secure_aggregation_needs_a_linear_aggregator():
     server = AggregationServer("Median", host="127.0.0.1", http_port=0, secure_aggregation=True,
                                context=Context(Config()))
@@ -162,10 +191,10 @@ def _keys_only(url, cid):
 
 def test_a_silent_member_is_dropped_at_the_step_deadline_and_the_round_still_ends(secure_server):
     updates = _updates(3, seed=2)
-    server = secure_server(exit_round=1, participants_count=3, round_timeout=1.0)
+    server = secure_server(exit_round=1, participants_count=3, round_timeout=2.0)
     results = {}
-    silent = _keys_only(server.url, "c2")
     threads = _run_members(server.url, updates, results, ["c0", "c1"])
+    silent = _keys_only(server.url, "c2")
 
     for t in threads:
         t.join(30)
@@ -178,14 +207,15 @@ def test_a_silent_member_is_dropped_at_the_step_deadline_and_the_round_still_end
 
 
 def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_serving(secure_server):
-    server = secure_server(exit_round=1, participants_count=3, secure_threshold=3, round_timeout=1.0)
+    server = secure_server(exit_round=1, participants_count=3, secure_threshold=3, round_timeout=2.0)
     updates = _updates(3, seed=3)
-    silent = _keys_only(server.url, "c2")
     errors = {}
+    clients = {cid: AggregationClient(server.url, cid, connect_timeout=10, recv_timeout=20).connect()
+               for cid in ("c0", "c1")}
 
     def member(cid):
         layers, n = updates[cid]
-        with AggregationClient(server.url, cid, connect_timeout=10, recv_timeout=20) as client:
+        with clients[cid] as client:
             try:
                 secure_round(client, layers, n, 1, client.initial_.config["secure_aggregation"])
             except AggregationError as exc:
@@ -194,6 +224,7 @@ def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_servi
     threads = [threading.Thread(target=member, args=(cid,)) for cid in ("c0", "c1")]
     for t in threads:
         t.start()
+    silent = _keys_only(server.url, "c2")
     for t in threads:
         t.join(30)
     silent.close()
@@ -205,3 +236,21 @@ def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_servi
     for t in _run_members(server.url, updates, results, ["c0", "c1", "c2"]):
         t.join(30)
     assert sorted(results) == ["c0", "c1", "c2"] and server.round_ == 1
+
+
+@pytest.mark.parametrize("data, stage, match", [
+    ({"c": "not base64!", "s": "AAAA"}, "keys", "keys 'c' is not valid base64"),
+    ({"c": base64.b64encode(b"short").decode(), "s": "AAAA"}, "keys", "must be 32 bytes"),
+    ({"keys": {}}, "roster", "cannot send the 'roster' step"),
+])
+def test_a_malformed_step_is_refused_with_4400_and_the_server_goes_on(secure_server, data, stage, match):
+    server = secure_server(exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "bad", connect_timeout=10, recv_timeout=10) as client:
+        client.send_message(m.SecAgg(m.SecAggStage(stage), 1, data))
+        with pytest.raises(ProtocolError, match=match):
+            client.recv_message()
+
+    results = {}
+    for t in _run_members(server.url, _updates(1), results, ["c0"]):
+        t.join(30)
+    assert results["c0"].is_last and server.round_ == 1

@@ -62,7 +62,11 @@ def test_sedna_module_path_exposes_its_names(path):
 
 
 def test_sedna_path_is_the_same_module_object():
-    assert importlib.import_module("sedna.core.lifelong_learning") is ll
+    face = importlib.import_module("sedna_lib.compat.core.lifelong_learning")
+
+    assert importlib.import_module("sedna.core.lifelong_learning") is face
+    assert importlib.import_module("sedna.core.lifelong_learning.lifelong_learning") is face
+    assert issubclass(face.LifelongLearning, ll.LifelongLearning) and face.SeenTaskLearning is ll.SeenTaskLearning
 
 
 def test_class_factory_finds_the_default_update_strategy():
