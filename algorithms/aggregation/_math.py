@@ -341,9 +341,10 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
     """Add ``weight * layers`` into ``acc`` in place, with no model-sized temporary.
 
     A float64 layer is added by one BLAS ``axpy`` (the update is read once, the running sum
-    read and written once, no scratch). A float32 layer is widened block by block into a small
-    reusable float64 buffer that stays in cache, then added by ``axpy``. Other layers (integer,
-    complex, non-contiguous) form the product block by block in the buffer.
+    read and written once, no scratch). A float32 layer is widened block by block into a reusable
+    float64 buffer (at most 2 MiB, no bigger than the layer), then added by ``axpy``. Other layers
+    (integer, complex, non-contiguous) form the product block by block in the buffer. Calls with
+    a layer long enough for BLAS to use its worker threads run in :func:`one_blas_thread`.
 
     Rounding: ``axpy`` uses fused multiply-adds where the CPU has them, so a float64 element
     may be rounded once (``fl(acc + weight * x)``) instead of twice (``fl(acc + fl(weight * x))``);
