@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import threading
 import warnings
 from typing import Any, Sequence
 
@@ -403,13 +405,40 @@ class SklearnBackend(EstimatorBackend):
         return super().load(model_url, model_name, **options)
 
 
+class _FrameworksNotImported:
+    """While installed, imports of the named frameworks fail in the thread that installed it.
+
+    ``skops.io`` lists scikit-learn's estimators at import time by walking every sklearn package,
+    ``sklearn.externals.array_api_compat.torch`` included, which imports torch: a scikit-learn
+    worker would carry torch (seconds to import, seconds more to tear down at exit, which once let a
+    worker outlive its shutdown deadline under load). The walk ignores a package that fails to import,
+    and the estimator list is the same without it.
+    """
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:  # noqa: D102
+        if name.partition(".")[0] in self.names and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} is not imported while skops lists scikit-learn's types",
+                                      name=name)
+        return None
+
+
 def _skops_io() -> Any:
+    if "skops.io" in sys.modules:
+        return importlib.import_module("skops.io")
+    blocker = _FrameworksNotImported({n for n in ("torch", "cupy", "jax", "dask") if n not in sys.modules})
+    sys.meta_path.insert(0, blocker)
     try:
         return importlib.import_module("skops.io")
     except ImportError:
         raise BackendUnavailableError.missing(
             "skops", "sedna_lib[sklearn]",
             note="scikit-learn models are stored with skops, a format loaded without unpickling") from None
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def _is_trusted_type(name: str) -> bool:
