@@ -184,8 +184,6 @@ ENTRY_POINTS = ("sedna_lib.config", "sedna_lib.context", "sedna_lib.cli", "sedna
 # Modules below the Sedna face that still import it, and what of it they use. This list only shrinks: a module
 # that stops importing compat must leave it (the test says so), and no other module may join it.
 COMPAT_BELOW_THE_FACE: dict[str, str] = {}
-# Modules that fall back to Context.from_env() when given no context, with how often. Counts only go down.
-FROM_ENV_FALLBACKS: dict[str, int] = {}
 
 
 def _within(module, prefixes):
@@ -243,28 +241,35 @@ def test_features_import_no_other_feature():
         "\n".join(problems)
 
 
+def _from_env_calls(path):
+    """Yield the lines that call ``from_env()`` (``Config.from_env``, ``Context.from_env``, any alias)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "from_env":
+            yield node.lineno
+
+
 def test_the_environment_is_read_into_a_context_at_the_entry_points_only():
-    counts = {}
-    for name, path, _ in MODULES:
-        if not name.startswith("sedna_lib") or _within(name, ENTRY_POINTS):
-            continue
-        calls = sum(1 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-                    if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "from_env")
-        if calls:
-            counts[name] = calls
-    grown = {name: (n, FROM_ENV_FALLBACKS.get(name, 0)) for name, n in counts.items()
-             if n > FROM_ENV_FALLBACKS.get(name, 0)}
-    shrunk = {name: (counts.get(name, 0), n) for name, n in FROM_ENV_FALLBACKS.items() if counts.get(name, 0) < n}
+    below = [path for name, path, _ in MODULES
+             if name.startswith("sedna_lib") and not _within(name, ENTRY_POINTS)]
+    calls = [f"{path.relative_to(ROOT)}:{line}" for path in below for line in _from_env_calls(path)]
 
-    assert not grown, (f"from_env() below the entry points (module: (calls, allowed)): {grown}; "
-                       f"take a context from the caller instead")
-    assert not shrunk, (f"fewer from_env() calls than recorded (module: (calls, recorded)): "
-                        f"lower FROM_ENV_FALLBACKS to {shrunk}")
+    assert not calls, (f"from_env() below the entry points: {calls}; a public function or constructor "
+                       f"takes context=None and calls sedna_lib.context.resolve(context) once, code below "
+                       f"takes the context it is given")
 
 
-# Modules that call context.resolve()/resolve_config() below a public entry (in a private helper or method, or on
-# something other than the caller's own argument), with how often. Counts only go down.
-RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1, "sedna_lib.servers.aggregation": 1}
+def test_from_env_calls_are_found(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..config import Config as C\n\n"
+                     "def build(context=None):\n    return context or C.from_env()\n")
+
+    assert list(_from_env_calls(probe)) == [4]
+
+
+# Modules that call context.resolve()/resolve_config() below a public entry (in a private helper or method, or
+# on something other than the caller's own argument), with how often. Counts only go down.
+RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1,
+                           "sedna_lib.servers.aggregation": 1}
 
 
 def _resolve_calls_below_the_entry(path):
@@ -350,3 +355,46 @@ def test_environment_writes_are_found(tmp_path):
                      "os.putenv('C', '3')\nos.environ.get('D')\n")
 
     assert sorted(_env_writes(probe)) == [2, 3, 4, 5]
+
+
+_READERS = {"from_env", "resolve", "resolve_config", "current", "get_parameter", "get_parameters",
+            "get_model_path"}
+
+
+def _import_time_reads(path):
+    """Yield (line, call) for configuration reads that run when the module is imported (outside functions)."""
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                # the body runs when called; decorators and default values run at import
+                evaluated = [*getattr(child, "decorator_list", []), *child.args.defaults,
+                             *(d for d in child.args.kw_defaults if d is not None)]
+                for part in evaluated:
+                    yield from visit(ast.Expression(part))
+                continue
+            if isinstance(child, ast.Call):
+                func = child.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                if called in _READERS:
+                    yield child.lineno, called
+            yield from visit(child)
+
+    yield from visit(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def test_no_module_reads_its_configuration_when_imported():
+    """A module-level ``Config.from_env()`` would freeze one process-wide configuration at import."""
+    reads = [f"{path.relative_to(ROOT)}:{line} {called}()" for _, path, _ in MODULES
+             for line, called in _import_time_reads(path)]
+
+    assert not reads, f"configuration read at import time; read it when the entry point is called: {reads}"
+
+
+def test_import_time_reads_are_found(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..config import Config\nfrom ..context import resolve\n\n"
+                     "DEFAULTS = Config.from_env()\n\nclass Piece:\n    context = resolve(None)\n\n"
+                     "    def build(self, context=None):\n        return resolve(context)\n\n"
+                     "def run(config=resolve_config(None)):\n    return config\n")
+
+    assert list(_import_time_reads(probe)) == [(4, "from_env"), (7, "resolve"), (12, "resolve_config")]

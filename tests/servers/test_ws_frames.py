@@ -198,6 +198,36 @@ def test_a_malformed_large_frame_is_refused_with_1002_as_by_the_parser(server, f
     assert opcode == 0x8 and struct.unpack("!H", body[:2])[0] == 1002
 
 
+def test_a_pong_answered_while_a_large_message_is_sent_comes_after_it_never_inside(server):
+    n = 8 * 2 ** 20
+    sock = _handshake(server)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # the message waits for the reader
+        sock.sendall(_client_frame(f"send {n}".encode(), first=0x81))
+        time.sleep(0.3)  # the server is now in the middle of the message
+        sock.sendall(_client_frame(b"are you there", first=0x89))
+        frames = [_read_frame(sock), _read_frame(sock)]
+    finally:
+        sock.close()
+    kinds = sorted(opcode for opcode, _ in frames)
+    assert kinds == [0x2, 0xA]  # the whole binary message and the pong, each intact
+    body = next(b for op, b in frames if op == 0x2)
+    pong = next(b for op, b in frames if op == 0xA)
+    assert body == _pattern(n) and pong == b"are you there"
+
+
+def test_a_peer_leaving_in_the_middle_of_a_large_message_leaves_the_server_serving(server):
+    sock = _handshake(server)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.sendall(_client_frame(b"send 33554432", first=0x81))
+    sock.recv(1000)
+    sock.close()  # 32 MiB were on their way
+    time.sleep(0.2)
+    with _connect(server) as ws:
+        ws.send(b"still here")
+        assert json.loads(ws.recv(timeout=10))["sha"] == _sha(b"still here")
+
+
 # -- the aggregation server, whose uploads take the fast path --------------------------------------
 @pytest.fixture
 def aggregator():
