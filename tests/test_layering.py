@@ -355,3 +355,46 @@ def test_environment_writes_are_found(tmp_path):
                      "os.putenv('C', '3')\nos.environ.get('D')\n")
 
     assert sorted(_env_writes(probe)) == [2, 3, 4, 5]
+
+
+_READERS = {"from_env", "resolve", "resolve_config", "current", "get_parameter", "get_parameters",
+            "get_model_path"}
+
+
+def _import_time_reads(path):
+    """Yield (line, call) for configuration reads that run when the module is imported (outside functions)."""
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                # the body runs when called; decorators and default values run at import
+                evaluated = [*getattr(child, "decorator_list", []), *child.args.defaults,
+                             *(d for d in child.args.kw_defaults if d is not None)]
+                for part in evaluated:
+                    yield from visit(ast.Expression(part))
+                continue
+            if isinstance(child, ast.Call):
+                func = child.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                if called in _READERS:
+                    yield child.lineno, called
+            yield from visit(child)
+
+    yield from visit(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def test_no_module_reads_its_configuration_when_imported():
+    """A module-level ``Config.from_env()`` would freeze one process-wide configuration at import."""
+    reads = [f"{path.relative_to(ROOT)}:{line} {called}()" for _, path, _ in MODULES
+             for line, called in _import_time_reads(path)]
+
+    assert not reads, f"configuration read at import time; read it when the entry point is called: {reads}"
+
+
+def test_import_time_reads_are_found(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..config import Config\nfrom ..context import resolve\n\n"
+                     "DEFAULTS = Config.from_env()\n\nclass Piece:\n    context = resolve(None)\n\n"
+                     "    def build(self, context=None):\n        return resolve(context)\n\n"
+                     "def run(config=resolve_config(None)):\n    return config\n")
+
+    assert list(_import_time_reads(probe)) == [(4, "from_env"), (7, "resolve"), (12, "resolve_config")]

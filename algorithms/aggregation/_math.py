@@ -32,8 +32,8 @@ import numpy as np
 from sedna_lib.exceptions import AggregationError
 
 __all__ = [
-    "as_layers", "check_layers", "check_finite", "one_blas_thread", "accumulator_dtype", "new_accumulator",
-    "start_accumulator", "accumulate",
+    "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
+    "new_accumulator", "start_accumulator", "accumulate",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
@@ -144,7 +144,10 @@ def check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None = Non
     ...     print(str(exc)[:60])
     update: layer 1 ('b') has 1 non-finite value(s) (NaN or Inf)
     """
-    with one_blas_thread():
+    if blas_may_thread(layers):
+        with one_blas_thread():
+            _check_finite(layers, names, who)
+    else:
         _check_finite(layers, names, who)
 
 
@@ -243,7 +246,13 @@ were 1.5 times slower than 256 Ki ones (fewer calls, longer streams for the pref
 
 _AXPY: list = []
 _BLAS_POOLS: list = []
-_DEPTH = threading.local()
+
+
+class _Depth(threading.local):
+    n = 0  # one_blas_thread nesting, per thread
+
+
+_DEPTH = _Depth()
 
 
 def _daxpy():
@@ -269,6 +278,33 @@ def _blas_pools() -> list:
     return _BLAS_POOLS[0]
 
 
+_THREADED = 1 << 13
+"""Vectors shorter than this never reach a BLAS worker thread (OpenBLAS hands out ``axpy`` and ``dot``
+from about 10,000 elements), so :func:`blas_may_thread` lets small updates skip the thread limits."""
+
+
+def blas_may_thread(layers: Sequence[Any]) -> bool:
+    """Return whether a layer of ``layers`` is long enough for BLAS to split its call across threads.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        An update.
+
+    Returns
+    -------
+    bool
+        True when :func:`one_blas_thread` is worth entering (its cost is a few microseconds).
+    """
+    if _DEPTH.n:
+        return False  # already inside one_blas_thread
+    for layer in layers:
+        size = layer.size if isinstance(layer, np.ndarray) else np.size(layer)
+        if size >= _THREADED:
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Run the enclosed BLAS calls (the finiteness check's dot, the sum's axpy) on one thread.
@@ -278,7 +314,7 @@ def one_blas_thread() -> Iterator[None]:
     2 cores under load, a round of 10 updates took 50 times longer. Nested uses cost nothing;
     the previous thread counts are restored on exit.
     """
-    if getattr(_DEPTH, "n", 0):
+    if _DEPTH.n:
         _DEPTH.n += 1
         try:
             yield
@@ -305,9 +341,10 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
     """Add ``weight * layers`` into ``acc`` in place, with no model-sized temporary.
 
     A float64 layer is added by one BLAS ``axpy`` (the update is read once, the running sum
-    read and written once, no scratch). A float32 layer is widened block by block into a small
-    reusable float64 buffer that stays in cache, then added by ``axpy``. Other layers (integer,
-    complex, non-contiguous) form the product block by block in the buffer.
+    read and written once, no scratch). A float32 layer is widened block by block into a reusable
+    float64 buffer (at most 2 MiB, no bigger than the layer), then added by ``axpy``. Other layers
+    (integer, complex, non-contiguous) form the product block by block in the buffer. Calls with
+    a layer long enough for BLAS to use its worker threads run in :func:`one_blas_thread`.
 
     Rounding: ``axpy`` uses fused multiply-adds where the CPU has them, so a float64 element
     may be rounded once (``fl(acc + weight * x)``) instead of twice (``fl(acc + fl(weight * x))``);
@@ -326,7 +363,10 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
         Reusable block buffers, one per accumulator dtype; pass the same dict every call.
     """
     scratch = {} if scratch is None else scratch
-    with one_blas_thread():
+    if blas_may_thread(layers):
+        with one_blas_thread():
+            _accumulate(acc, layers, float(weight), scratch)
+    else:
         _accumulate(acc, layers, float(weight), scratch)
 
 

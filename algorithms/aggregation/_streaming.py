@@ -55,18 +55,24 @@ class StreamingMean(Aggregator):
             self._dtypes = [a.dtype for a in layers]
         names = _math.layer_names(self, update)
         _math.check_layers(layers, self._shapes, names, who=who)
-        with _math.one_blas_thread():
-            # the whole update is checked before any of it is added: a refused one leaves no trace
-            _math.check_finite(layers, names, who=who)
-            # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
-            self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
-                            for d, a in zip(self._dtypes, layers)]
-            if self._acc is None:  # the first update starts the sums (no zeroed sums to add it to)
-                self._acc = _math.start_accumulator(layers, n, self._template)
-            else:
-                _math.accumulate(self._acc, layers, n, self._scratch)
+        if _math.blas_may_thread(layers):
+            with _math.one_blas_thread():
+                self._fold(layers, n, names, who)
+        else:
+            self._fold(layers, n, names, who)
         self._total += n
         self._count += 1
+
+    def _fold(self, layers: list[np.ndarray], n: float, names: list[str] | None, who: str) -> None:
+        # the whole update is checked before any of it is added: a refused one leaves no trace
+        _math.check_finite(layers, names, who=who)
+        # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
+        self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
+                        for d, a in zip(self._dtypes, layers)]
+        if self._acc is None:  # the first update starts the sums (no zeroed sums to add it to)
+            self._acc = _math.start_accumulator(layers, n, self._template)
+        else:
+            _math.accumulate(self._acc, layers, n, self._scratch)
 
     def finish(self) -> list:
         """Return the new global model; see :meth:`sedna_lib.base.Aggregator.finish`."""

@@ -308,6 +308,7 @@ class JointInference(JobBase):
         self._lock = threading.RLock()
         self._started = False
         self._mode: MiningMode | None = None
+        self._plain = False  # decided by start(): a call without options takes the short path
         self._miner: Any = _UNBUILT
         self._client: Any = None
         self._queue: Any = None
@@ -449,6 +450,7 @@ class JointInference(JobBase):
                 self._reporter = PeriodicReporter(self.lc_client, message,
                                                   period=self.context.config.lc_period,
                                                   worker_name=self.worker_name).start()
+            self._plain = self._plain_calls()
             self._started = True
         if _is_user_cloud(self.client):
             return self  # a user's cloud object: no queue (its errors are the caller's)
@@ -457,6 +459,19 @@ class JointInference(JobBase):
             self._report_leftovers(pending)
             self._ensure_drain()
         return self
+
+    def _plain_calls(self) -> bool:
+        """Tell whether a call without options may take the short path (decided once, by :meth:`start`).
+
+        It may when the configured mode is inference-then-mining and the class runs this class's
+        own :meth:`_infer`; a mode that does not parse leaves the error to the first call.
+        """
+        try:
+            mode = self._mode or MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
+        except ValueError:
+            return False
+        self._mode = mode
+        return mode is MiningMode.INFERENCE_THEN_MINING and type(self)._infer is JointInference._infer
 
     def _start_status(self) -> None:
         """Build the worker's metrics and health, served on ``SEDNA_METRICS_PORT`` when it is set."""
@@ -609,6 +624,16 @@ class JointInference(JobBase):
         """
         if not self._started:
             self.start()
+        if post_process is None and not kwargs and self._plain:
+            # the common call (no callback, the configured mode): what _infer does for it, inline
+            edge = self.estimator.predict(data)
+            miner = self._miner
+            if miner is None or not miner(edge):
+                self._tally(False, False)
+                return InferenceResult(False, edge, edge, None)
+            cloud = self._offload(data, None, None, {})
+            self._tally(True, cloud is not None)
+            return InferenceResult(True, edge if cloud is None else cloud, edge, cloud)
         callback = None if post_process is None else self._resolve(post_process)
         mining_mode = kwargs.pop("mining_mode", None) if kwargs else None
         if mining_mode is None:

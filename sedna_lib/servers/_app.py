@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -173,13 +174,16 @@ class LargeRequestGate:
         HTTPError
             503 when no slot frees up in time.
         """
-        if self._slots.acquire(blocking=False):
-            return
-        loop = asyncio.get_running_loop()
-        got = await loop.run_in_executor(None, self._slots.acquire, True, self.limits.body_timeout)
-        if not got:
-            raise HTTPError(503, f"{self.limits.max_large_requests} large requests are already being "
-                                 f"served (SEDNA_HTTP_MAX_LARGE_REQUESTS); retry later")
+        # Polled on the event loop, never waited for in an executor thread: the interpreter joins the
+        # loop's executor threads at exit, so a request waiting here would hold up a SIGINT'd worker.
+        deadline = time.monotonic() + self.limits.body_timeout
+        pause = 0.002
+        while not self._slots.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise HTTPError(503, f"{self.limits.max_large_requests} large requests are already being "
+                                     f"served (SEDNA_HTTP_MAX_LARGE_REQUESTS); retry later")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def release(self) -> None:
         """Free the slot taken by :meth:`acquire`."""

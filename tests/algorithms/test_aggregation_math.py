@@ -120,6 +120,13 @@ def test_one_blas_thread_restores_the_thread_counts_and_nests():
     assert [p.num_threads for p in pools] == before
 
 
+def test_small_updates_skip_the_blas_thread_limits_and_nesting_skips_them_too():
+    small, big = [np.ones((64, 10)), np.ones(10)], [np.ones(10), np.ones(_math._THREADED)]
+    assert not _math.blas_may_thread(small) and _math.blas_may_thread(big)
+    with _math.one_blas_thread():
+        assert not _math.blas_may_thread(big)  # already limited: nothing to set again
+
+
 def test_fedavgm_step_moves_along_momentum():
     x, avg = [np.array([1.0])], [np.array([0.0])]
     new, v = _math.fedavgm_step(x, avg, None, server_learning_rate=1.0, server_momentum=0.9)

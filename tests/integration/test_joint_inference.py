@@ -339,3 +339,33 @@ def test_slow_cloud_is_waited_for_within_the_timeout_only(models, tmp_path, read
         assert result.cloud is None and result.result is result.edge
         assert elapsed < read_timeout + 0.5  # the edge answers within the timeout, not after the cloud
         assert ji.pending_offloads == 1  # the hard example is kept for later, not lost
+
+
+def test_a_call_without_options_is_answered_as_with_them_and_follows_a_new_miner(tmp_path):
+    class UserCloud:  # Sedna 0.6's cloud object, in the process
+        def inference(self, data, post_process=None, **kwargs):
+            return np.array([1.0, 0.0])
+
+    class Echo:
+        def predict(self, data, **kwargs):
+            return np.asarray(data, dtype=float)
+
+    def job(folder):
+        return JointInference(Echo(), lambda result: result[1] > 0.5, context=ctx(), cloud=UserCloud(),
+                              offload_dir=str(tmp_path / folder), report=False)
+
+    samples = [np.array([1 - p, p]) for p in (0.1, 0.9, 0.3, 0.7, 0.6)]
+    plain, general = job("plain"), job("general")
+    with plain, general:
+        got = [plain.inference(s) for s in samples]
+        want = [general.inference(s, post_process=lambda r: r) for s in samples]  # the general path
+        plain.hard_example_mining_algorithm = lambda result: True  # a new miner takes effect at once
+        swapped = plain.inference(samples[0])
+
+    for a, b in zip(got, want):
+        assert (a.is_hard, a.cloud is None) == (b.is_hard, b.cloud is None)
+        assert np.array_equal(a.result, b.result) and np.array_equal(a.edge, b.edge)
+    assert [r.is_hard for r in got] == [False, True, False, True, True]
+    assert got[1].result.tolist() == [1.0, 0.0] and got[0].result is got[0].edge
+    assert swapped.is_hard and swapped.cloud.tolist() == [1.0, 0.0]
+    assert plain.stats["inferences"] == 6 and plain.stats["hard"] == 4 and general.stats["hard"] == 3

@@ -77,3 +77,15 @@ def test_unseen_task_processing_does_not_reread_a_malformed_environment(monkeypa
     result, tasks = unseen.predict(Samples(np.ones((3, 2))))
 
     assert list(result) == [0.0, 0.0, 0.0] and tasks == []
+
+
+def test_a_job_given_no_context_reads_the_environment_into_one_context_for_all_its_pieces(monkeypatch, tmp_path):
+    monkeypatch.setenv("KB_SERVER", "http://kb-from-env:9020")
+    monkeypatch.setenv("OUTPUT_URL", str(tmp_path / "out"))
+
+    job = LifelongLearning(LogisticRegression())
+
+    pieces = [job.seen_estimator, job.unseen_estimator, job.cloud_knowledge_management,
+              job.edge_knowledge_management]
+    assert all(piece.context is job.context for piece in pieces)
+    assert job.edge_knowledge_management.kb_server == "http://kb-from-env:9020"
