@@ -111,9 +111,10 @@ class StreamingMean(Aggregator):
         return out
 
     def _blocked_plan(self, updates: list) -> tuple | None:
-        """Return what :meth:`aggregate` needs to sum ``updates`` block by block, or None to go through add()."""
+        """Return what :meth:`aggregate` needs to sum ``updates`` block by block (None: use add())."""
         cls = type(self)
-        if any(getattr(cls, m) is not getattr(StreamingMean, m) for m in ("begin_round", "add", "_fold", "finish")):
+        own = ("begin_round", "add", "_fold", "finish")
+        if any(getattr(cls, m) is not getattr(StreamingMean, m) for m in own):
             return None  # a subclass that changes the folding keeps its own path
         template = getattr(self, "global_weights_", None)
         try:
