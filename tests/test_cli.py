@@ -175,3 +175,13 @@ def test_algorithms_unknown_kind_lists_correct_names(capsys):
     err = capsys.readouterr().err
     assert "unknown kind 'nope'" in err and "multi_task_learning" in err
     assert "multi_task_learening" not in err
+
+
+def test_config_shows_the_work_dir_this_machine_uses(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    assert main(["config", "--json"]) == 0
+
+    rows = [row for group in json.loads(capsys.readouterr().out)["groups"] for row in group["variables"]]
+    [work] = [row for row in rows if row["variable"] == "SEDNA_WORK_DIR"]
+    assert work["value"] == str(tmp_path / "state" / "sedna_lib") and not work["set"]

@@ -63,7 +63,7 @@ def test_unknown_algorithm_kind_is_an_error_listing_the_kinds(capsys):
 
     err = _fails_naming(lambda: main(["algorithms", "--kind", "nosuch"]), capsys, "--kind", "'nosuch'")
 
-    assert all(kind.value in err for kind in Kind)
+    assert all(kind.label in err for kind in Kind)
 
 
 def test_incremental_with_a_missing_data_file_is_an_error_naming_it(tmp_path, capsys):

@@ -331,10 +331,13 @@ def _cmd_config(args: argparse.Namespace) -> int:
     errors += _plugin_errors(values)
     bad = {e.variable for e in errors}
     secret = {f.metadata["env"] for f in dataclasses.fields(Config) if not f.repr and "env" in f.metadata}
+    # a default computed on this machine (SEDNA_WORK_DIR): show its value here, not the documented rule
+    computed = {f.metadata["env"]: f.default_factory() for f in dataclasses.fields(Config)
+                if "shown" in f.metadata and f.default_factory is not dataclasses.MISSING}
     groups: dict[str, list[dict[str, Any]]] = {}
     for spec in describe():
         is_set = spec.variable in values or spec.variable in bad
-        value = values.get(spec.variable, spec.default)
+        value = values.get(spec.variable, computed.get(spec.variable, spec.default))
         if spec.variable in bad:  # show what was given, not the default
             value = get_parameter(spec.variable, value)
         if hasattr(value, "value"):

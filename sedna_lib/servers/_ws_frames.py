@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..transport.wsframes import OP_BINARY, frame_header, mask_into
+from ..transport._wsframes import OP_BINARY, frame_header, mask_into
 
 __all__ = ["FAST_FRAME_MIN", "binary_frames_protocol"]
 

@@ -15,7 +15,7 @@ import pytest
 
 from sedna_lib.servers._threaded import ThreadedServer
 from sedna_lib.servers._ws_frames import FAST_FRAME_MIN
-from sedna_lib.transport.wsframes import frame_header, mask_into
+from sedna_lib.transport._wsframes import frame_header, mask_into
 
 starlette = pytest.importorskip("starlette.applications")
 ws_sync = pytest.importorskip("websockets.sync.client")
