@@ -53,6 +53,14 @@ def ours_fedavg(updates, ns, template):
     return agg.finish()
 
 
+def ours_fedavg_round(updates, ns, template):
+    """The round at once: ``FedAvg().aggregate(updates)`` (block-major over the updates)."""
+    from sedna_lib.algorithms.aggregation import FedAvg
+    from sedna_lib.base import ClientUpdate
+
+    return FedAvg().aggregate([ClientUpdate(u, n, f"c{i}") for i, (u, n) in enumerate(zip(updates, ns))])
+
+
 def ours_robust(name, updates, ns, template, **params):
     from sedna_lib.algorithms.aggregation import Krum, Median, TrimmedMean
     from sedna_lib.base import ClientUpdate
@@ -92,22 +100,23 @@ def add_only(updates, ns, template):
     return acc
 
 
-PROBE_ROWS = ("probe", "fedavg", "check_only", "add_only")
+PROBE_ROWS = ("probe", "fedavg", "fedavg_round", "check_only", "add_only")
 
 
 def probe_only(args) -> dict:
     """FedAvg against the read-once probe on the same updates, interleaved (F4 bar: within 1.3x).
 
     Each repetition times, in this order, the probe, ``FedAvg`` (the server's path: ``begin_round``,
-    one ``add`` per update, ``finish``) and its two parts alone (the finiteness check; the weighted
-    sum without check or division), so the ratios compare figures taken moments apart. Wall-clock
+    one ``add`` per update, ``finish``), ``FedAvg().aggregate(updates)`` (the round at once, summed
+    block by block across the updates) and the streaming path's two parts alone (the finiteness
+    check; the weighted sum without check or division), so the ratios compare figures taken moments apart. Wall-clock
     and the thread's CPU time are both recorded (on a shared machine the CPU time leaves out the
     time the process waited for a core). BLAS runs on ``--blas-threads`` threads (default 1: the
     probe uses one core).
     """
     from threadpoolctl import threadpool_limits
 
-    fns = {"probe": lambda u, n, t: read_once_probe(u), "fedavg": ours_fedavg,
+    fns = {"probe": lambda u, n, t: read_once_probe(u), "fedavg": ours_fedavg, "fedavg_round": ours_fedavg_round,
            "check_only": check_only, "add_only": add_only}
     results: dict = {}
     rows = []
@@ -117,6 +126,7 @@ def probe_only(args) -> dict:
                 updates, ns = fc.synthetic_updates(n_up, HIDDEN, dtype)
                 template = [np.zeros_like(w) for w in updates[0]]
                 ours_fedavg(updates, ns, template)  # first use: imports, page-ins
+                ours_fedavg_round(updates, ns, template)
                 runs = []
                 for run in range(args.runs):
                     if run:
@@ -136,23 +146,28 @@ def probe_only(args) -> dict:
                                  "ratio_cpu": {k: med_c[k] / med_c["probe"] for k in PROBE_ROWS}})
                     print(f"{n_up} x {dtype} run {run + 1}/{args.runs}: FedAvg/probe "
                           f"{runs[-1]['ratio_wall']['fedavg']:.2f}x wall, "
-                          f"{runs[-1]['ratio_cpu']['fedavg']:.2f}x cpu", flush=True)
+                          f"{runs[-1]['ratio_cpu']['fedavg']:.2f}x cpu; aggregate(updates)/probe "
+                          f"{runs[-1]['ratio_wall']['fedavg_round']:.2f}x wall, "
+                          f"{runs[-1]['ratio_cpu']['fedavg_round']:.2f}x cpu", flush=True)
                 summary = {f"ratio_{c}": {k: fc.median(r[f"ratio_{c}"][k] for r in runs) for k in PROBE_ROWS}
                            for c in ("wall", "cpu")}
                 summary["median_wall_s"] = {k: fc.median(r["median_wall_s"][k] for r in runs)
                                             for k in PROBE_ROWS}
                 results[f"{n_up}x{dtype}"] = {"runs": runs, **summary,
-                                              "ratio": summary["ratio_wall"]["fedavg"]}
+                                              "ratio": summary["ratio_wall"]["fedavg"],
+                                              "ratio_round": summary["ratio_wall"]["fedavg_round"]}
                 med, rw, rc = summary["median_wall_s"], summary["ratio_wall"], summary["ratio_cpu"]
                 rows.append([n_up, dtype, fc.fmt_ms(med["probe"]), fc.fmt_ms(med["fedavg"]),
                              f"{rw['fedavg']:.2f}x", f"{rc['fedavg']:.2f}x",
+                             fc.fmt_ms(med["fedavg_round"]), f"{rw['fedavg_round']:.2f}x / {rc['fedavg_round']:.2f}x",
                              f"{rw['check_only']:.2f}x / {rc['check_only']:.2f}x",
                              f"{rw['add_only']:.2f}x / {rc['add_only']:.2f}x"])
                 del updates
     print(f"\nF4 probe: FedAvg (streaming add) vs one read of the same updates; medians over {args.runs} "
           "run(s) of per-run medians")
     print(fc.table(["updates", "dtype", "read-once probe", "sedna_lib FedAvg", "FedAvg / probe (wall)",
-                    "FedAvg / probe (cpu)", "check alone / probe (wall / cpu)",
+                    "FedAvg / probe (cpu)", "aggregate(updates)", "aggregate / probe (wall / cpu)",
+                    "check alone / probe (wall / cpu)",
                     "sum alone / probe (wall / cpu)"], rows))
     payload = {"results": results, "machine": machine("scipy"), "blas_threads": args.blas_threads,
                "runs": args.runs, "reps": args.reps, "reps_100": args.reps_100,

@@ -268,8 +268,7 @@ def test_from_env_calls_are_found(tmp_path):
 
 # Modules that call context.resolve()/resolve_config() below a public entry (in a private helper or method, or
 # on something other than the caller's own argument), with how often. Counts only go down.
-RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.backends": 1, "sedna_lib.backends.base": 1,
-                           "sedna_lib.servers.aggregation": 1}
+RESOLVE_BELOW_THE_ENTRY = {"sedna_lib.servers.aggregation": 1}
 
 
 def _resolve_calls_below_the_entry(path):

@@ -33,7 +33,7 @@ from sedna_lib.exceptions import AggregationError
 
 __all__ = [
     "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
-    "new_accumulator", "start_accumulator", "accumulate",
+    "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
@@ -426,6 +426,110 @@ def _scaled(out: np.ndarray, src: np.ndarray, weight: float) -> None:
     else:  # a plain cast-copy then an in-place multiply beats a mixed-dtype multiply's buffered casting
         out[...] = src
         out *= weight
+
+
+_MEAN_BLOCK = 1 << 17
+"""Elements per block in :func:`blocked_mean` (1 MiB of float64 sums, kept in cache while every update's
+block is added to them). Measured on 1.2 M-parameter updates: 32-64 Ki blocks were as fast for float64
+and up to 1.3 times slower for float32 (more Python calls per element)."""
+
+
+def blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: Sequence[float], total: float | None,
+                 out_dtypes: Sequence[np.dtype], scratch: dict | None = None, *,
+                 block: int | None = None) -> list[np.ndarray] | None:
+    """Return ``sum_k weights[k] * updates[k]`` (divided by ``total`` unless None), block-major.
+
+    The round's updates are all at hand, so each layer is walked one cache-sized block at a time
+    and every update's block is added to that block's sums while they are in cache: each update
+    byte is read once from memory and each result byte written once (the running sum of
+    :func:`accumulate` reads and writes the whole sum per update, after a separate finiteness read).
+    The operations per element are those of :func:`start_accumulator`, then :func:`accumulate`
+    per update in order, then the division: the same numbers as the running sum, bit for bit.
+
+    The block's sums are checked once all updates are in (``dot(sums, zeros)`` is NaN exactly when a
+    sum is NaN or infinite; it cannot overflow). A NaN or an infinity in an update makes the sum
+    non-finite; a non-finite sum of finite updates (an overflow) is kept, as the running sum keeps it.
+
+    Parameters
+    ----------
+    updates : sequence of sequence of numpy.ndarray
+        The updates: C-contiguous, aligned, real floating-point layers of the same shapes.
+    weights : sequence of float
+        One positive weight per update.
+    total : float or None
+        Divisor of the sums (the sum of weights for a mean); None leaves the sums undivided.
+    out_dtypes : sequence of numpy.dtype
+        Floating-point dtype of each result layer; the sums are kept in float64 and cast block by block.
+    scratch : dict, default=None
+        Reusable block buffers; pass the same dict every call.
+    block : int, default=None
+        Elements per block (default ``_MEAN_BLOCK``).
+
+    Returns
+    -------
+    list of numpy.ndarray or None
+        The result layers, or None when an update holds a NaN or an infinity (the caller names it).
+    """
+    scratch = {} if scratch is None else scratch
+    block = _MEAN_BLOCK if block is None else block
+    if blas_may_thread(updates[0]):
+        with one_blas_thread():
+            return _blocked_mean(updates, [float(w) for w in weights], total, out_dtypes, scratch, block)
+    return _blocked_mean(updates, [float(w) for w in weights], total, out_dtypes, scratch, block)
+
+
+def _block_buffers(scratch: dict, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bufs = scratch.get("blocked")
+    if bufs is None or bufs[0].size < n:
+        bufs = (np.empty(n), np.empty(n), np.zeros(n))  # sums, widened update, zeros for the check
+        scratch["blocked"] = bufs
+    return bufs
+
+
+def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float], total: float | None,
+                  out_dtypes: Sequence[np.dtype], scratch: dict, block: int) -> list[np.ndarray] | None:
+    out = []
+    axpy = _daxpy()
+    w0, rest = weights[0], list(zip(updates[1:], weights[1:]))
+    for i, dtype in enumerate(out_dtypes):
+        first = updates[0][i]
+        result = np.empty(first.shape, dtype=dtype)
+        out.append(result)
+        size = first.size
+        if size == 0:
+            continue
+        step = min(size, block)
+        sums_buf, wide_buf, zeros = _block_buffers(scratch, step)
+        dst = result.reshape(-1)
+        direct = result.dtype == np.float64  # sum straight into the result, else in a float64 block
+        srcs = [(u[i].reshape(-1), w, u[i].dtype == np.float64) for u, w in rest]
+        src0 = first.reshape(-1)
+        for start in range(0, size, step):
+            stop = min(start + step, size)
+            n = stop - start
+            sums = dst[start:stop] if direct else sums_buf[:n]
+            np.multiply(src0[start:stop], w0, out=sums, dtype=np.float64, casting="unsafe")
+            for src, w, f64 in srcs:
+                if f64:
+                    axpy(src[start:stop], sums, n, w)
+                else:
+                    wide = wide_buf[:n]
+                    wide[...] = src[start:stop]
+                    axpy(wide, sums, n, w)
+            with np.errstate(invalid="ignore", over="ignore"):
+                finite = np.isfinite(np.dot(sums, zeros[:n]))
+            if not finite and not all(np.isfinite(u[i].reshape(-1)[start:stop]).all() for u in updates):
+                return None
+            if total is not None:
+                np.divide(sums, total, out=sums)
+            if not direct:
+                dst[start:stop] = sums
+    return out
+
+
+def can_block(layers: Sequence[np.ndarray]) -> bool:
+    """Return whether :func:`blocked_mean` takes ``layers`` (C-contiguous, aligned, real floating point)."""
+    return all(a.dtype.kind == "f" and a.flags.c_contiguous and a.flags.aligned for a in layers)
 
 
 def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> list[np.ndarray]:

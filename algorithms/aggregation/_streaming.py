@@ -74,6 +74,71 @@ class StreamingMean(Aggregator):
         else:
             _math.accumulate(self._acc, layers, n, self._scratch)
 
+    def aggregate(self, updates: Any) -> list:
+        """Aggregate a whole round at once; see :meth:`sedna_lib.base.Aggregator.aggregate`.
+
+        With every update at hand, float layers are summed block by block across the updates
+        (:func:`~._math.blocked_mean`: each update read once from memory), giving the same numbers
+        as folding them in one at a time with :meth:`add`, bit for bit, and the same errors: a
+        round with anything :meth:`add` would refuse (a NaN or an infinity, a wrong shape, a bad
+        sample count) goes through :meth:`add` update by update, which names the culprit.
+        """
+        updates = list(updates)
+        plan = self._blocked_plan(updates) if updates else None
+        if plan is None:
+            return super().aggregate(updates)
+        unpacked, template, dtypes, total = plan
+        self.begin_round(template)
+        scratch = self._scratch
+        ns = [n for _, n in unpacked]
+        layers = [ls for ls, _ in unpacked]
+        fused = type(self)._server_step is StreamingMean._server_step  # the mean is the model
+        out = _math.blocked_mean(layers, ns, total if fused else None,
+                                 dtypes if fused else [np.dtype(np.float64)] * len(dtypes), scratch)
+        if out is None:  # an update holds a NaN or an infinity: add() refuses it by name
+            return super().aggregate(updates)
+        self._dtypes = dtypes
+        self._total = total
+        self._count = len(unpacked)
+        if not fused:  # the sums, then finish() as after add()
+            self._acc = out
+            return self.finish()
+        self.global_weights_ = out
+        self.total_samples_ = int(total)
+        self.round_ = getattr(self, "round_", 0) + 1
+        self._acc = None
+        del self._total
+        return out
+
+    def _blocked_plan(self, updates: list) -> tuple | None:
+        """Return what :meth:`aggregate` needs to sum ``updates`` block by block (None: use add())."""
+        cls = type(self)
+        own = ("begin_round", "add", "_fold", "finish")
+        if any(getattr(cls, m) is not getattr(StreamingMean, m) for m in own):
+            return None  # a subclass that changes the folding keeps its own path
+        template = getattr(self, "global_weights_", None)
+        try:
+            template = None if template is None else _math.as_layers(template)
+            unpacked = [_unpack(u)[:2] for u in updates]
+        except AggregationError:
+            return None
+        first = unpacked[0][0]
+        shapes = [a.shape for a in (template if template is not None else first)]
+        if template is not None and any(t.dtype.kind not in "biuf" for t in template):
+            return None
+        dtypes = [a.dtype for a in (template if template is not None else first)]
+        for layers, n in unpacked:
+            if (n <= 0 or len(layers) != len(shapes) or not _math.can_block(layers)
+                    or any(a.shape != s for a, s in zip(layers, shapes))):
+                return None
+            dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype) for d, a in zip(dtypes, layers)]
+        if any(d.kind != "f" for d in dtypes):
+            return None
+        total = 0.0
+        for _, n in unpacked:
+            total += n
+        return unpacked, template, dtypes, total
+
     def finish(self) -> list:
         """Return the new global model; see :meth:`sedna_lib.base.Aggregator.finish`."""
         if not getattr(self, "_count", 0) or self._acc is None:

@@ -17,7 +17,9 @@ class FedAvg(StreamingMean):
     """Federated averaging: ``w = sum_k n_k w_k / sum_k n_k``, layer by layer [1]_.
 
     Updates are folded into one running sum as they arrive, so the server holds one model
-    whatever the number of clients. Every layer is summed in float64 (float32 ones too), and
+    whatever the number of clients. Given a whole round, :meth:`aggregate` sums it block by
+    block across the updates instead (each update read once from memory), with the same numbers
+    bit for bit. Every layer is summed in float64 (float32 ones too), and
     the result has the widest dtype the round saw (a float32 model stays float32; a round
     mixing float32 binary peers with Sedna's float64 JSON peers gives float64; integer layers
     are rounded). An update holding a NaN or an infinity is refused before it is added

@@ -14,6 +14,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .._lazy import lazy_attributes
+from ..context import resolve
 from ..exceptions import BackendUnavailableError, NotRegisteredError, SednaWarning
 from .base import Backend, framework_of, is_factory, parse_kwargs
 from .estimator import EstimatorBackend
@@ -75,11 +76,12 @@ def _as_config(config: Any, context: Context | None) -> Config:
     import dataclasses
 
     from ..config import Config
-    from ..context import resolve_config
 
     if isinstance(config, Config):
         return config
-    base = resolve_config(context.config if context is not None else None)
+    if context is None:
+        raise TypeError("the settings of a backend start from a context or a Config; pass one")
+    base = context.config
     if config is None:
         return base
     overrides: dict[str, Any] = {}
@@ -153,8 +155,8 @@ def set_backend(estimator: Any = None, config: Any = None, *,
         context's config, else the process environment read now.
     context : Context, default=None
         Gives the registry and the storage layer; the backend keeps it, so a model it saves to a
-        remote URL goes to this context's storage whatever ``config`` says. When omitted, a
-        context is built on the settings (the environment's when ``config`` is None).
+        remote URL goes to this context's storage whatever ``config`` says. When omitted, the
+        environment's context, read here (or, when ``config`` is a Config, one built on it).
 
     Returns
     -------
@@ -177,6 +179,10 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     """
     if estimator is None:
         return None
+    from ..config import Config
+
+    if not isinstance(config, Config):  # the settings start from the context's, the environment's if none
+        context = resolve(context)
     cls, target, options = _resolve(estimator, config, context)
     return cls(target, **options)
 

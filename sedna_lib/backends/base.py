@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..context import resolve
 from ..exceptions import BackendError, BackendUnavailableError, StorageNotFoundError
 from ..registry import parse_kwargs
 from . import files
@@ -199,7 +200,7 @@ class Backend(abc.ABC):
         estimator load itself (from a hub, say) when no file is there.
     context : Context, default=None
         Gives the storage layer for remote ``model_url`` values (``s3://``, ``http(s)://``);
-        the environment's context when omitted (read when a remote file is saved or loaded).
+        the environment's context, read here, when omitted.
 
     Attributes
     ----------
@@ -224,7 +225,7 @@ class Backend(abc.ABC):
         self.use_cuda = use_cuda
         self.fine_tune = fine_tune
         self.model_load_mode = model_load_mode
-        self.context = context
+        self.context = resolve(context)
         self.has_load = False
 
     def __repr__(self) -> str:
@@ -402,10 +403,8 @@ class Backend(abc.ABC):
         return files.save_dir(self.model_save_path)
 
     def _storage(self) -> StorageRouter:
-        """Return the storage layer of the backend's context (the environment's when it was given none)."""
-        from ..context import resolve
-
-        return resolve(self.context).storage
+        """Return the storage layer of the backend's context."""
+        return self.context.storage
 
     def save(self, model_url: str = "", model_name: str | None = None) -> str:
         """Save the model and return where it is.

@@ -197,6 +197,20 @@ def _mine(miner: Any, result: Any, post_name: str | None) -> bool:
                         f"probabilities") from exc
 
 
+class _CountSync:
+    """A collector that yields nothing: it calls ``sync`` each time its registry is read."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self._sync = sync
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> list[Any]:
+        self._sync()
+        return []
+
+
 class JointInference(JobBase):
     """The edge side of joint inference: the edge model, a hard-example miner and the cloud client.
 
@@ -321,6 +335,7 @@ class JointInference(JobBase):
         self.status_: Any = None  # metrics, health and status page (built by start())
         self._cloud_answers = 0  # samples the cloud answered (the offload ratio's numerator)
         self._meters: tuple[Any, Any, Any] | None = None  # the per-sample counters: edge, cloud, hard
+        self._pushed = (0, 0, 0)  # what those counters were brought up to
         self._chart_at = self._t0 = 0.0
         self._unreachable = RateLimitedLog(logger, interval=10.0, say_first=False)
 
@@ -488,8 +503,11 @@ class JointInference(JobBase):
                                    "hard-example miner": type(self.miner).__name__ if self.miner else "none"})
         site.add_chart("offload", "Share of samples answered by the cloud", "seconds", "ratio")
         metrics = site.metrics
+        # the per-sample counters are brought up to the counts when the registry is read (the syncing
+        # collector is registered before them, so it runs first): exact at every scrape, and a sample
+        # only moves the counts
+        metrics.registry.register(_CountSync(self._sync_meters))
         samples = metrics.counter("sedna_ji_samples_total")
-        # the handles a sample moves, looked up once: the hot path only increments
         meters = (samples.labels(answered_by="edge"), samples.labels(answered_by="cloud"),
                   metrics.counter("sedna_ji_hard_examples_total"))
         # the ratios are read from the counts when scraped, so they are exact and cost a sample nothing
@@ -522,6 +540,19 @@ class JointInference(JobBase):
             part = self._counts["hard"] if of == "hard" else self._cloud_answers
         return part / total if total else 0.0
 
+    def _sync_meters(self) -> None:
+        """Bring the sample counters up to the counts (called when the metrics are read)."""
+        meters = self._meters
+        if meters is None:
+            return
+        with self._lock:  # held while incrementing: a concurrent read waits for the counters to be current
+            counts = self._counts
+            now = (counts["inferences"] - self._cloud_answers, self._cloud_answers, counts["hard"])
+            for meter, new, old in zip(meters, now, self._pushed):
+                if new > old:
+                    meter.inc(new - old)
+            self._pushed = now
+
     def _tally(self, is_hard: bool, by_cloud: bool) -> None:
         """Count one answered sample: the stats, the LC report, the metrics and (once a second) the chart."""
         with self._lock:
@@ -535,12 +566,8 @@ class JointInference(JobBase):
         reporter = self._reporter
         if reporter is not None:
             reporter.record(hard=is_hard)
-        meters = self._meters
-        if meters is None:
+        if self._meters is None:
             return
-        meters[1 if by_cloud else 0].inc()
-        if is_hard:
-            meters[2].inc()
         now = time.monotonic()
         if now - self._chart_at >= 1.0 or total == 1:
             self._chart_at = now

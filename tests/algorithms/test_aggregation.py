@@ -149,3 +149,82 @@ def test_fedavg_of_float32_and_float64_peers_is_float64_whatever_arrives_first()
         out = agg.finish()
         assert out[0].dtype == np.float64
         np.testing.assert_array_equal(out[0], expected)
+
+
+def _fold_one_by_one(cls, updates, template=None):
+    agg = cls()
+    if template is not None:
+        agg.global_weights_ = template
+    agg.begin_round(template)
+    for u in updates:
+        agg.add(u)
+    return agg.finish()
+
+
+def _bits(a):
+    return a.dtype, a.shape, a.tobytes()
+
+
+@pytest.mark.parametrize("name", ["FedAvg", "FedAvgM", "FedAdam"])
+@pytest.mark.parametrize("dtypes", [("float64",), ("float32",), ("float32", "float64"), ("float16", "float32")])
+def test_aggregate_of_a_whole_round_equals_adding_the_updates_one_by_one_bit_for_bit(name, dtypes):
+    from sedna_lib.algorithms.aggregation import _math
+    from sedna_lib.registry import default_registry
+
+    rng = np.random.default_rng(7)
+    shapes = [(2 * _math._MEAN_BLOCK + 17,), (_math._BLOCK + 333,), (129, 7), (3,), (0,)]
+    updates = [ClientUpdate([(rng.standard_normal(s) * 10).astype(dtypes[k % len(dtypes)]) for s in shapes],
+                            int(rng.integers(1, 1000)), f"c{k}") for k in range(5)]
+    template = [np.zeros(s, dtypes[0]) for s in shapes]
+    one_by_one = default_registry.create(Kind.AGGREGATION, name)
+    one_by_one.global_weights_ = template
+    one_by_one.begin_round(template)
+    for u in updates:
+        one_by_one.add(u)
+    expected = one_by_one.finish()
+    agg = default_registry.create(Kind.AGGREGATION, name)
+    agg.global_weights_ = template
+    out = agg.aggregate(updates)
+    assert [_bits(a) for a in out] == [_bits(b) for b in expected]
+    assert agg.total_samples_ == one_by_one.total_samples_ and agg.global_weights_ is out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_aggregate_refuses_a_nan_in_the_last_block_by_name_as_add_does(dtype):
+    from sedna_lib.algorithms.aggregation import _math
+
+    size = 2 * _math._MEAN_BLOCK + 5  # three blocks: huge finite values in the first, the NaN in the last
+    bad = np.full(size, 3e38 if dtype == "float32" else 1e300, dtype)
+    bad[-1] = np.nan
+    updates = [ClientUpdate([np.ones(size, dtype)], 1, "a"), ClientUpdate([bad], 5, "bad"),
+               ClientUpdate([np.full(size, np.inf, dtype)], 1, "later")]
+    with pytest.raises(AggregationError, match=r"update from 'bad': layer 0 has 1 non-finite"):
+        FedAvg().aggregate(updates)
+    # without the bad ones, the same numbers as folding the good ones in one by one
+    good = [updates[0], ClientUpdate([np.full(size, 3.0, dtype)], 1, "b")]
+    assert [_bits(a) for a in FedAvg().aggregate(good)] == [_bits(b) for b in _fold_one_by_one(FedAvg, good)]
+
+
+def test_aggregate_keeps_an_overflow_of_finite_updates_as_add_does():
+    updates = [ClientUpdate([np.full(4, 1.5e308)], 1, "a"), ClientUpdate([np.full(4, 1.5e308)], 1, "b")]
+    out = FedAvg().aggregate(updates)
+    assert np.isposinf(out[0]).all()
+    assert [_bits(a) for a in out] == [_bits(b) for b in _fold_one_by_one(FedAvg, updates)]
+
+
+def test_aggregate_of_float32_updates_holds_one_model_copy_beside_the_result():
+    import tracemalloc
+
+    updates = [ClientUpdate([np.full(600_000, float(k), "float32")], k + 1, f"c{k}") for k in range(4)]
+    model_bytes = updates[0].weights[0].nbytes
+    agg = FedAvg()
+    agg.aggregate(updates)  # first use: imports, block buffers
+    tracemalloc.start()
+    try:
+        out = agg.aggregate(updates)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the running sum holds a float64 sum (2 copies) and the float32 result; the blocks, the result
+    assert peak < 1.5 * model_bytes and out[0].dtype == np.float32
+    assert out[0][0] == np.float32((0 * 1 + 1 * 2 + 2 * 3 + 3 * 4) / 10)

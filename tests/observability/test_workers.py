@@ -138,3 +138,44 @@ def test_edge_worker_metrics_are_exact_when_read_after_any_number_of_samples(tmp
     assert seen[5] == (4, 2, 2, 2 / 6, 2 / 6)
     assert seen[6] == (4, 3, 3, 3 / 7, 3 / 7)
     assert job.stats["inferences"] == 7 and job.stats["hard"] == 3
+
+
+def test_edge_worker_counters_read_during_inferences_from_threads_never_run_ahead_and_end_exact(tmp_path):
+    import threading
+
+    from sedna_lib.joint_inference import JointInference
+
+    class Echo:
+        def predict(self, data, **kwargs):
+            return np.asarray(data, dtype=float)
+
+    job = JointInference(Echo(), lambda result: result[1] > 0.5, context=Context(Config(service_name="ji-svc")),
+                         cloud="http://127.0.0.1:9/ji-svc", offload_dir=str(tmp_path), report=False)
+    job.start()
+    job.client.max_retries = 0
+    metrics, stop, reads = job.status_.site.metrics, threading.Event(), []
+
+    def read():
+        while not stop.is_set():
+            hard = metrics.value("sedna_ji_hard_examples_total")
+            edge = metrics.value("sedna_ji_samples_total", answered_by="edge")
+            reads.append((hard, edge, job.stats["inferences"]))
+
+    def work():
+        for i in range(300):
+            job.inference(np.array([0.5, 0.0]))
+
+    reader = threading.Thread(target=read)
+    workers = [threading.Thread(target=work) for _ in range(3)]
+    reader.start()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(30)
+    stop.set()
+    reader.join(10)
+    with job:
+        assert metrics.value("sedna_ji_samples_total", answered_by="edge") == 900
+        assert metrics.value("sedna_ji_samples_total", answered_by="cloud") == 0
+        assert metrics.value("sedna_ji_hard_examples_total") == 0
+    assert reads and all(edge <= total for _, edge, total in reads)

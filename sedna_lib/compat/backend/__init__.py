@@ -50,7 +50,11 @@ def set_backend(estimator: Any = None, config: Any = None) -> Any:
     """
     if estimator is None:
         return None
-    cls, target, options = _resolve(estimator, config, None)
+    from ...config import Config
+    from ...context import Context
+
+    context = None if isinstance(config, Config) else Context.from_env()
+    cls, target, options = _resolve(estimator, config, context)
     # A built-in backend is built as its Sedna face; a third-party one as it is.
     face = _FACES.get(cls.__name__) if cls.__module__.startswith("sedna_lib.backends.") else None
     if face is None:
