@@ -18,7 +18,7 @@ import venv
 
 HERE = pathlib.Path(__file__).resolve().parent
 VENV = HERE / ".venv-flwr"
-PACKAGES = ["flwr[simulation]", "numpy==2.4.6"]
+PACKAGES = ["flwr[simulation]==1.42.0", "numpy==2.4.6"]  # the version the figures on record were measured with
 
 
 def python() -> pathlib.Path:
