@@ -244,9 +244,8 @@ class IncrementalLearning(JobBase):
             self._hem_resolved = True
         return self._hem
 
-    @staticmethod
-    def _callback(post_process: Any, value: Any) -> Any:
-        callback = resolve_callback(post_process)
+    def _callback(self, post_process: Any, value: Any) -> Any:
+        callback = resolve_callback(post_process, registry_=self.context.registry)
         return callback(value) if callback is not None else value
 
     # -- train ----------------------------------------------------------------------------------

@@ -253,3 +253,27 @@ def test_inference_worker_serves_metrics_that_count_samples_and_hot_swaps(tmp_pa
     assert before == 0 and done == 1 and failed == 1
     assert samples == 2 and hard == 2
     assert ready["status"] == "ok" and ready["model_version"] == version
+
+
+def test_a_callback_name_is_looked_up_in_the_jobs_own_registry(tmp_path, lc_stub, iris_split):
+    # Arrange: the callback lives only in the registry of the job's context, not the default one
+    import joblib
+
+    from sedna_lib.registry import Kind, Registry
+
+    x, y, x_test, _ = iris_split
+    model = tmp_path / "model.pkl"
+    joblib.dump(_lr().fit(x, y), model)
+    own = Registry()
+    own.register(Kind.CALLBACK, "tests.Count", lambda result: ("counted", len(result)))
+    cfg = _config(lc_stub, model_url=str(model), hem_name="Margin",
+                  hem_parameters={"threshold_margin": "0.0"}, work_dir=str(tmp_path / "work"))
+    job = IncrementalLearning(estimator=_lr(), context=Context(cfg, registry=own),
+                              hard_example_output=str(tmp_path / "hard"), mining_input="proba")
+
+    # Act
+    _, res, _ = job.inference(x_test[:2], post_process="tests.Count")
+    job.close()
+
+    # Assert
+    assert res == ("counted", 2)
