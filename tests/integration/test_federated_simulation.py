@@ -238,33 +238,8 @@ def test_aggregation_parameters_configure_the_server_and_the_simulation():
 
 
 def test_the_aggregation_server_keeps_the_trainers_evaluation_weighted_by_samples(digits):
-    import threading
+    server, seen = _serve_two_trainers(digits, 5, evals=_uneven_evals, evaluate_every=2)
 
-    from sedna_lib import collaborative_training
-    from sedna_lib.servers.aggregation import AggregationServer
-
-    x, y, xt, yt = digits
-    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
-                               context=Context(Config()), exit_round=5, participants_count=2,
-                               evaluate_every=2)
-    server.start(block=False)
-    evals = [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])]
-    seen: dict = {0: [], 1: []}
-
-    def trainer(i):
-        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
-        collaborative_training.fit((x[i::2], y[i::2]), evals[i], FullBatchSoftmax(), context=Context(cfg),
-                                   progress=False, on_round=lambda o: seen[i].append(o.evaluation))
-
-    threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
-    try:
-        for t in threads:
-            t.start()
-        assert server.wait(30)
-        for t in threads:
-            t.join(10)
-    finally:
-        server.stop()
     # asked after rounds 2 and 4; round 4's reports come with the round-5 uploads
     assert [bool(r.federated) for r in server.history_] == [False, True, False, True, False]
     for rnd in (2, 4):
@@ -277,33 +252,8 @@ def test_the_aggregation_server_keeps_the_trainers_evaluation_weighted_by_sample
 
 
 def test_the_aggregation_server_keeps_the_last_rounds_evaluation_too(digits):
-    import threading
+    server, seen = _serve_two_trainers(digits, 2, evals=_uneven_evals, evaluate_every=2)
 
-    from sedna_lib import collaborative_training
-    from sedna_lib.servers.aggregation import AggregationServer
-
-    x, y, xt, yt = digits
-    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=5,
-                               context=Context(Config()), exit_round=2, participants_count=2,
-                               evaluate_every=2)
-    server.start(block=False)
-    evals = [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])]
-    seen: dict = {0: [], 1: []}
-
-    def trainer(i):
-        cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
-        collaborative_training.fit((x[i::2], y[i::2]), evals[i], FullBatchSoftmax(), context=Context(cfg),
-                                   progress=False, on_round=lambda o: seen[i].append(o.evaluation))
-
-    threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
-    try:
-        for t in threads:
-            t.start()
-        assert server.wait(30)
-        for t in threads:
-            t.join(10)
-    finally:
-        server.stop()
     # round 2 is the last: no upload follows it, so its reports come in evaluation messages
     reports = [seen[i][-1] for i in range(2)]
     expected = (50 * reports[0]["metrics"]["accuracy"] + 200 * reports[1]["metrics"]["accuracy"]) / 250
@@ -312,7 +262,18 @@ def test_the_aggregation_server_keeps_the_last_rounds_evaluation_too(digits):
     assert server.history_[1].federated["num_samples"] == 250 and server.history_[1].federated["clients"] == 2
 
 
-def _serve_two_trainers(digits, rounds, evaluate=False, **server_kw):
+def _uneven_evals(xt, yt, i):
+    """Trainer 0 evaluates on 50 test digits, trainer 1 on 200."""
+    return [(xt[:50], yt[:50]), (xt[50:250], yt[50:250])][i]
+
+
+def _half_evals(xt, yt, i):
+    """Each trainer evaluates on every other test digit."""
+    return xt[i::2], yt[i::2]
+
+
+def _serve_two_trainers(digits, rounds, evals=None, **server_kw):
+    """Serve ``rounds`` FedAvg rounds to two trainers; return the server and each trainer's evaluations."""
     import threading
 
     from sedna_lib import collaborative_training
@@ -324,11 +285,13 @@ def _serve_two_trainers(digits, rounds, evaluate=False, **server_kw):
                                exit_round=rounds, participants_count=2, **server_kw)
     server.start(block=False)
     models = [FullBatchSoftmax(), FullBatchSoftmax()]
+    seen: dict = {0: [], 1: []}
 
     def trainer(i):
         cfg = Config(agg_ip="127.0.0.1", agg_port=server.port, worker_name=f"t{i}", backend_type="ESTIMATOR")
-        evals = (xt[i::2], yt[i::2]) if evaluate else None
-        collaborative_training.fit((x[i::2], y[i::2]), evals, models[i], context=Context(cfg), progress=False)
+        collaborative_training.fit((x[i::2], y[i::2]), evals(xt, yt, i) if evals else None, models[i],
+                                   context=Context(cfg), progress=False,
+                                   on_round=lambda o: seen[i].append(o.evaluation))
 
     threads = [threading.Thread(target=trainer, args=(i,), daemon=True) for i in range(2)]
     try:
@@ -339,15 +302,15 @@ def _serve_two_trainers(digits, rounds, evaluate=False, **server_kw):
             t.join(10)
     finally:
         server.stop()
-    return server
+    return server, seen
 
 
 def test_trainers_run_secure_rounds_on_the_server_to_the_plain_fedavg_model(digits):
     pytest.importorskip("cryptography")
     pytest.importorskip("Cryptodome")
 
-    plain = _serve_two_trainers(digits, 3)
-    secure = _serve_two_trainers(digits, 3, secure_aggregation=True)
+    plain, _ = _serve_two_trainers(digits, 3)
+    secure, _ = _serve_two_trainers(digits, 3, secure_aggregation=True)
 
     assert [r.clients for r in secure.history_] == [["t0", "t1"]] * 3
     assert type(secure.rounds_).__name__ == "SecureRounds" and sorted(secure.rounds_.inputs_) == ["t0", "t1"]
@@ -359,7 +322,7 @@ def test_secure_rounds_keep_the_trainers_federated_evaluation(digits):
     pytest.importorskip("cryptography")
     pytest.importorskip("Cryptodome")
 
-    server = _serve_two_trainers(digits, 3, evaluate=True, secure_aggregation=True, evaluate_every=1)
+    server, _ = _serve_two_trainers(digits, 3, evals=_half_evals, secure_aggregation=True, evaluate_every=1)
 
     assert [r.federated.get("clients") for r in server.history_] == [2, 2, 2]
     assert all(0.5 < r.federated["accuracy"] <= 1.0 for r in server.history_)
