@@ -44,6 +44,17 @@ SERVER = textwrap.dedent("""
 """)
 
 
+def _seconds_to_exit(worker, signum, who):
+    """Send ``signum`` to the worker and return how long it took to exit (failing past EXIT_BOUND)."""
+    started = time.monotonic()
+    worker.proc.send_signal(signum)
+    try:
+        worker.proc.wait(timeout=EXIT_BOUND)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{who} did not exit within {EXIT_BOUND} s of {signum.name}:\n{worker.output[-3000:]}")
+    return time.monotonic() - started
+
+
 def _post_in_background(url, body):
     def post():
         try:
@@ -79,14 +90,7 @@ def test_a_busy_server_worker_exits_within_a_bound(tmp_path, cpu_hog, signum):
         _post_in_background(url[0] + "/svc/predict", big)  # waits for the slot (up to 300 s)
         time.sleep(0.5)  # let the second request reach the gate; nothing is synchronised on this pause
 
-        started = time.monotonic()
-        worker.proc.send_signal(signum)
-        try:
-            worker.proc.wait(timeout=EXIT_BOUND)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the worker did not exit within {EXIT_BOUND} s of {signum.name}:\n"
-                        f"{worker.output[-3000:]}")
-        took = time.monotonic() - started
+        took = _seconds_to_exit(worker, signum, "the worker")
     finally:
         worker.stop()
 
@@ -122,14 +126,7 @@ def test_a_knowledge_base_worker_with_uploads_in_flight_exits_on_sigint_within_a
             socks.append(sock)
             time.sleep(0.5)  # let it reach the gate; nothing is synchronised on this pause
 
-        started = time.monotonic()
-        worker.proc.send_signal(signal.SIGINT)
-        try:
-            worker.proc.wait(timeout=EXIT_BOUND)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the knowledge base did not exit within {EXIT_BOUND} s of SIGINT:\n"
-                        f"{worker.output[-3000:]}")
-        took = time.monotonic() - started
+        took = _seconds_to_exit(worker, signal.SIGINT, "the knowledge base")
     finally:
         for sock in socks:
             sock.close()
