@@ -31,6 +31,8 @@ import numpy as np
 
 from sedna_lib.exceptions import AggregationError
 
+from . import _kernels
+
 __all__ = [
     "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
     "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block",
@@ -377,6 +379,9 @@ def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: flo
         layer = np.asarray(layer)
         blas = (a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
                 and layer.flags.c_contiguous and layer.dtype.kind == "f")
+        if blas and _kernels.takes(layer):  # one compiled pass (float32 widened on the way)
+            _kernels.fold(a, layer, weight)
+            continue
         if blas and layer.dtype == np.float64 and layer.flags.aligned:
             _axpy(layer.reshape(-1), a.reshape(-1), weight)
             continue
@@ -498,6 +503,16 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
         size = first.size
         if size == 0:
             continue
+        compiled = [_kernels.takes(u[i]) for u in updates]
+        if all(compiled) and all(u[i].dtype == first.dtype for u in updates):
+            if not _kernels.weighted_sum([u[i] for u in updates], weights,
+                                         1.0 if total is None else float(total), result, scratch):
+                return None
+            continue
+        if any(compiled):  # float32 and float64 updates of one layer: the running sum's own steps
+            if not _layer_by_updates([u[i] for u in updates], weights, total, result, scratch):
+                return None
+            continue
         step = min(size, block)
         sums_buf, wide_buf, zeros = _block_buffers(scratch, step)
         dst = result.reshape(-1)
@@ -525,6 +540,21 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
             if not direct:
                 dst[start:stop] = sums
     return out
+
+
+def _layer_by_updates(layers: Sequence[np.ndarray], weights: list[float], total: float | None,
+                      result: np.ndarray, scratch: dict) -> bool:
+    """One layer of :func:`_blocked_mean` summed update by update, exactly as the running sum does it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not all(np.isfinite(np.dot(a.reshape(-1), a.reshape(-1))) or np.isfinite(a).all() for a in layers):
+            return False
+    (acc,) = start_accumulator([layers[0]], weights[0])
+    for layer, w in zip(layers[1:], weights[1:]):
+        _accumulate([acc], [layer], w, scratch)
+    if total is not None:
+        acc /= total
+    result[...] = acc
+    return True
 
 
 def can_block(layers: Sequence[np.ndarray]) -> bool:

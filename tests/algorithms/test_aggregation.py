@@ -103,7 +103,7 @@ def test_an_update_with_nan_or_inf_is_refused_and_leaves_the_round_intact(name):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_a_nan_in_the_last_block_of_an_update_leaves_the_running_sum_exactly_as_before(dtype):
+def test_a_nan_in_the_last_block_of_an_update_leaves_the_running_sum_exactly_as_before(dtype, sum_path):
     from sedna_lib.algorithms.aggregation import _math
 
     size = 2 * _math._BLOCK + 5  # three blocks: the NaN is in the last, huge finite values in the first
@@ -167,7 +167,7 @@ def _bits(a):
 
 @pytest.mark.parametrize("name", ["FedAvg", "FedAvgM", "FedAdam"])
 @pytest.mark.parametrize("dtypes", [("float64",), ("float32",), ("float32", "float64"), ("float16", "float32")])
-def test_aggregate_of_a_whole_round_equals_adding_the_updates_one_by_one_bit_for_bit(name, dtypes):
+def test_aggregate_of_a_whole_round_equals_adding_the_updates_one_by_one_bit_for_bit(name, dtypes, sum_path):
     from sedna_lib.algorithms.aggregation import _math
     from sedna_lib.registry import default_registry
 
@@ -190,7 +190,7 @@ def test_aggregate_of_a_whole_round_equals_adding_the_updates_one_by_one_bit_for
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_aggregate_refuses_a_nan_in_the_last_block_by_name_as_add_does(dtype):
+def test_aggregate_refuses_a_nan_in_the_last_block_by_name_as_add_does(dtype, sum_path):
     from sedna_lib.algorithms.aggregation import _math
 
     size = 2 * _math._MEAN_BLOCK + 5  # three blocks: huge finite values in the first, the NaN in the last
@@ -205,14 +205,17 @@ def test_aggregate_refuses_a_nan_in_the_last_block_by_name_as_add_does(dtype):
     assert [_bits(a) for a in FedAvg().aggregate(good)] == [_bits(b) for b in _fold_one_by_one(FedAvg, good)]
 
 
-def test_aggregate_keeps_an_overflow_of_finite_updates_as_add_does():
-    updates = [ClientUpdate([np.full(4, 1.5e308)], 1, "a"), ClientUpdate([np.full(4, 1.5e308)], 1, "b")]
+@pytest.mark.parametrize("size", [4, 3 * (1 << 17) + 5])  # one block; a layer the compiled loops take
+def test_aggregate_keeps_an_overflow_of_finite_updates_as_add_does(size, sum_path):
+    finite = np.full(size, 1.0)
+    finite[-size // 3:] = 1.5e308  # only the last blocks overflow
+    updates = [ClientUpdate([finite], 1, "a"), ClientUpdate([finite.copy()], 1, "b")]
     out = FedAvg().aggregate(updates)
-    assert np.isposinf(out[0]).all()
+    assert np.isposinf(out[0][-1]) and out[0][0] == 1.0
     assert [_bits(a) for a in out] == [_bits(b) for b in _fold_one_by_one(FedAvg, updates)]
 
 
-def test_aggregate_of_float32_updates_holds_one_model_copy_beside_the_result():
+def test_aggregate_of_float32_updates_holds_one_model_copy_beside_the_result(sum_path):
     import tracemalloc
 
     updates = [ClientUpdate([np.full(600_000, float(k), "float32")], k + 1, f"c{k}") for k in range(4)]

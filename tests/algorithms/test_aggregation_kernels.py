@@ -1,0 +1,74 @@
+"""The compiled weighted sums (numba, the `fast` extra): the numbers they give and when they are used."""
+
+import numpy as np
+import pytest
+
+from sedna_lib.algorithms.aggregation import FedAvg, _kernels
+from sedna_lib.base import ClientUpdate
+
+numba = pytest.importorskip("numba")
+
+
+def _two_step(layers, weights, total):
+    """The defined per-element steps in numpy: widen, multiply, add in update order, divide (each rounded once)."""
+    acc = layers[0].astype(np.float64) * weights[0]
+    for x, w in zip(layers[1:], weights[1:]):
+        acc = acc + x.astype(np.float64) * w
+    return acc / total
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8, 9, 11])  # each group size of the loops, and their remainders
+def test_weighted_sum_gives_the_two_step_numbers_bit_for_bit(dtype, k):
+    rng = np.random.default_rng(k)
+    size = 3 * (_kernels._CHUNK_BYTES // np.dtype(dtype).itemsize) + 7  # several blocks and a short last one
+    layers = [(rng.standard_normal(size) * 10).astype(dtype) for _ in range(k)]
+    weights = rng.integers(1, 5000, k).astype(np.float64) / 7.0  # not exact in binary: rounding shows
+    for out_dtype in (dtype, "float64"):
+        out = np.empty(size, out_dtype)
+        assert _kernels.weighted_sum(layers, weights, float(weights.sum()), out, {})
+        expected = _two_step(layers, weights, weights.sum()).astype(out_dtype)
+        assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fold_gives_the_two_step_numbers_bit_for_bit(dtype):
+    rng = np.random.default_rng(3)
+    x, y = (rng.standard_normal(_kernels.MIN_SIZE + 3).astype(dtype) for _ in range(2))
+    acc = x.astype(np.float64) * 3.1
+    _kernels.fold(acc, y, 0.7)
+    assert acc.tobytes() == (x.astype(np.float64) * 3.1 + y.astype(np.float64) * 0.7).tobytes()
+
+
+def test_weighted_sum_reports_a_nan_and_keeps_an_overflow():
+    size = 2 * (_kernels._CHUNK_BYTES // 8) + 1
+    finite = np.full(size, 1e308)
+    out = np.empty(size)
+    assert _kernels.weighted_sum([finite, finite], [1.0, 1.0], 2.0, out, {})
+    assert np.isposinf(out).all()  # 2e308 overflows before the division, as the running sum does
+    bad = finite.copy()
+    bad[-1] = np.nan
+    assert not _kernels.weighted_sum([finite, bad], [1.0, 1.0], 2.0, out, {})
+
+
+def test_which_layers_take_the_compiled_loops():
+    big = np.ones(_kernels.MIN_SIZE)
+    assert _kernels.takes(big) and _kernels.takes(big.astype(np.float32))
+    assert not _kernels.takes(big[:-1])  # small layers: numpy's calls are cheaper
+    assert not _kernels.takes(big.astype(np.float16)) and not _kernels.takes(big.astype(np.int64))
+    assert not _kernels.takes(np.ones((2, _kernels.MIN_SIZE))[:, ::2])  # not contiguous
+    with _kernels.disabled():
+        assert not _kernels.takes(big)
+    assert _kernels.takes(big)
+
+
+def test_fedavg_rounds_agree_with_and_without_the_compiled_loops_to_rounding():
+    rng = np.random.default_rng(11)
+    updates = [ClientUpdate([rng.standard_normal(_kernels.MIN_SIZE * 2).astype("float32"), rng.standard_normal(3)],
+                            int(n), f"c{n}") for n in (5, 9, 13)]
+    compiled = FedAvg().aggregate(updates)
+    with _kernels.disabled():
+        plain = FedAvg().aggregate(updates)
+    for a, b in zip(compiled, plain):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-6)
