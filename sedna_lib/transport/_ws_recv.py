@@ -77,6 +77,7 @@ class FrameSocket:
         self._parser_done = False
         self.taken = 0  # frames received past the parser
         self._poll: Any = None
+        self._junk: bytearray | None = None
         self._fragments: list | None = None
         self._watcher = -1
 
@@ -202,9 +203,12 @@ class FrameSocket:
             have += n
 
     def _skip(self, n: int) -> None:
+        """Receive and drop ``n`` bytes (padding, or a refused frame's rest)."""
+        if n and self._junk is None:
+            self._junk = bytearray(_READ)
         while n:
-            take = min(n, len(self._scratch))
-            self._fill(memoryview(bytearray(take)))
+            take = min(n, len(self._junk))
+            self._fill(memoryview(self._junk)[:take])
             n -= take
 
     def _wait_readable(self) -> None:
@@ -271,6 +275,10 @@ class FrameSocket:
         self._deliver(self.stash.popleft())
 
     def _receive(self, length: int) -> Any:
+        if length > self.reassembler.max_bytes:  # no chunk is this long either: refused unread
+            self._skip(length)
+            limit = self.reassembler.max_bytes
+            raise ProtocolError(f"message of {length} bytes exceeds the limit of {limit} bytes")
         if length <= _PEEK:
             frame = np.empty(length, dtype=np.uint8)
             self._fill(frame)
@@ -280,29 +288,22 @@ class FrameSocket:
         head = None
         if codec.is_encoded(peek) and m.Reassembler._is_chunk(peek):
             try:
-                head = codec.read_head(peek)
+                head = codec.read_head(peek, length)
             except ProtocolError:
-                head = None  # a head longer than the peek: the frame is received whole and judged
+                head = None  # a head longer than the peek, or a malformed one: received whole and judged
         if head is None:
             frame = np.empty(length, dtype=np.uint8)
             frame[:_PEEK] = np.frombuffer(peek, dtype=np.uint8)
             self._fill(memoryview(frame)[_PEEK:])
             return self.reassembler.feed(memoryview(frame))
         meta, specs = head
-        sizes, start = [], 0
-        for _spec, (dtype, shape, offset) in specs:
-            sizes.append(math.prod(shape) * dtype.itemsize)
-            start = offset
+        sizes = [math.prod(shape) * dtype.itemsize for _spec, (dtype, shape, _offset) in specs]
         try:
             dest = self.reassembler.reserve(meta, sizes)
         except ProtocolError:
             self._skip(length - _PEEK)
             raise
-        if start + len(dest) > length:
-            self.reassembler.drop()
-            self._skip(length - _PEEK)
-            raise ProtocolError(f"a chunk's array runs past the end of its frame ({start + len(dest)} bytes "
-                                f"declared, {length} sent)")
+        start = specs[0][1][2]
         inside = max(0, min(_PEEK - start, len(dest)))  # the chunk's bytes that came with the peek
         dest[:inside] = np.frombuffer(peek, dtype=np.uint8)[start:start + inside]
         self._skip(max(0, start - _PEEK))

@@ -225,30 +225,18 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
         If the message is truncated, has a bad magic/version or a malformed header.
     """
     buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
-    meta, specs = read_head(buf)
+    meta, specs = read_head(buf, len(buf))
     arrays = []
     for i, (spec, (dtype, shape, offset)) in enumerate(specs):
-        # exact integer arithmetic: a declared shape cannot wrap around to a small size
-        count = math.prod(shape)
-        end = offset + count * dtype.itemsize
-        if end > len(buf):
-            base = _data_start(buf)
-            raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
-                                f"({end - base} bytes declared, {len(buf) - base} sent)")
         try:
-            arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+            arr = np.frombuffer(buf, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
         except ValueError as exc:
             raise ProtocolError(f"array {i} ({_short(spec)}) cannot be built: {exc}") from None
         arrays.append(arr.copy() if copy else arr)
     return meta, arrays
 
 
-def _data_start(buf: Any) -> int:
-    head_end = _PREFIX.size + _PREFIX.unpack_from(buf, 0)[2]
-    return head_end + _pad(head_end)
-
-
-def read_head(data: bytes | bytearray | memoryview) -> tuple[Any, list]:
+def read_head(data: bytes | bytearray | memoryview, total: int | None = None) -> tuple[Any, list]:
     """Read a message's head (prefix and JSON header) without its arrays.
 
     ``data`` needs to hold the head only: a receiver can learn where each array lies before the
@@ -259,6 +247,8 @@ def read_head(data: bytes | bytearray | memoryview) -> tuple[Any, list]:
     ----------
     data : bytes-like
         The start of a message, at least its head.
+    total : int, default=None
+        The whole message's length, when known: every array must end within it.
 
     Returns
     -------
@@ -271,7 +261,8 @@ def read_head(data: bytes | bytearray | memoryview) -> tuple[Any, list]:
     Raises
     ------
     ProtocolError
-        If the head is truncated, has a bad magic/version or a malformed header.
+        If the head is truncated, has a bad magic/version or a malformed header, or an array
+        ends past ``total``.
     """
     buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
     if len(buf) < _PREFIX.size:
@@ -297,9 +288,12 @@ def read_head(data: bytes | bytearray | memoryview) -> tuple[Any, list]:
     out = []
     for i, spec in enumerate(specs):
         dtype, shape, offset = _array_spec(i, spec, base)
-        if offset < base:
-            raise ProtocolError(f"array {i} ({_short(spec)}) starts before the data section "
-                                f"(offset {offset - base})")
+        # exact integer arithmetic: a declared shape cannot wrap around to a small size
+        end = offset + math.prod(shape) * dtype.itemsize
+        if offset < base or (total is not None and end > total):
+            sent = "?" if total is None else total - base
+            raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
+                                f"({end - base} bytes declared, {sent} sent)")
         out.append((spec, (dtype, shape, offset)))
     return meta, out
 

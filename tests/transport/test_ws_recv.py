@@ -245,14 +245,21 @@ def test_chunks_out_of_order_are_refused_as_before(order):
     assert any(g[0] == "ProtocolError" for g in got)
 
 
-@pytest.mark.parametrize("payload", [b"NOPE" + bytes(300_000), m.codec.bytes_head({"type": "chunk"}, 8) + bytes(8)
-                                     + bytes(200_000)], ids=["bad-magic", "malformed-chunk"])
-def test_a_malformed_binary_frame_is_refused_as_before(payload):
+_CHUNK = {"type": "chunk", "id": "x", "index": 0, "count": 2, "size": 500_000}
+
+
+@pytest.mark.parametrize("payload, why", [
+    (b"NOPE" + bytes(300_000), "bad magic"),
+    (m.codec.bytes_head({"type": "chunk"}, 8) + bytes(200_000), "malformed chunk header"),
+    (m.codec.bytes_head(_CHUNK, 300_000) + bytes(100_000), "runs past the end"),
+    (m.codec.bytes_head({**_CHUNK, "size": 2 ** 40}, 100_000) + bytes(100_000), "exceeds the limit"),
+], ids=["bad-magic", "malformed-chunk", "chunk-past-its-frame", "declares-1-TiB"])
+def test_a_malformed_binary_frame_is_refused_as_before(payload, why):
     def script(srv):
         srv.send(_frame(payload), _frame(_frames(_model(20, 2), 1 << 20)[0]))
 
     got = _both(script, 2)
-    assert got[0][0] == "ProtocolError"
+    assert got[0][0] == "ProtocolError" and why in got[0][1]
     assert got[1] == _expect(_model(20, 2))
 
 
