@@ -18,6 +18,7 @@ with the CPU seconds of the server and of the clients (training and the rest) pe
 
     python benchmarks/f3_transport.py                      # 5 reps x 5 rounds (about 4 minutes)
     python benchmarks/f3_transport.py --rounds 10 --reps 5 # the full protocol
+    python benchmarks/f3_transport.py --no-flower --receive ab  # the trainers' receive path, A/B
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_clients: int, die_at: int = 0) -> None:
+def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_clients: int, die_at: int = 0,
+                fast_receive: bool = True) -> None:
     """One trainer process: connect, run the federated rounds, print a JSON line of measurements.
 
     With ``die_at`` > 0 the process SIGKILLs itself when round ``die_at`` starts (before uploading).
@@ -83,7 +85,7 @@ def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_cl
 
     est.train = timed_train
     backend = set_backend(est)
-    client = AggregationClient(url, f"client-{cid}", connect_timeout=120)
+    client = AggregationClient(url, f"client-{cid}", connect_timeout=120, fast_receive=fast_receive)
     client.connect()
     io0 = _tcp_bytes(client._ws.socket)
     per_round = []
@@ -104,7 +106,8 @@ def client_main(url: str, cid: int, data: str, hidden: int, partition: str, n_cl
                       "torch_imported": "torch" in sys.modules}), flush=True)
 
 
-def run_sedna(npz: str, rounds: int, n_clients: int, hidden: int, partition: str = "iid") -> dict:
+def run_sedna(npz: str, rounds: int, n_clients: int, hidden: int, partition: str = "iid",
+              receive: str = "fast") -> dict:
     from sedna_lib.algorithms.aggregation import FedAvg
     from sedna_lib.config import Config
     from sedna_lib.context import Context
@@ -133,7 +136,8 @@ def run_sedna(npz: str, rounds: int, n_clients: int, hidden: int, partition: str
     env = dict(os.environ, PYTHONPATH=str(HERE), **ONE_THREAD)
     procs = [subprocess.Popen([sys.executable, __file__, "--role", "client", "--url", server.url, "--cid", str(c),
                                "--data", npz, "--hidden", str(hidden), "--partition", partition,
-                               "--clients", str(n_clients)], stdout=subprocess.PIPE, env=env, text=True)
+                               "--clients", str(n_clients), "--receive", receive], stdout=subprocess.PIPE, env=env,
+                              text=True)
              for c in range(n_clients)]
     try:
         outs = [json.loads(p.communicate(timeout=900)[0].strip().splitlines()[-1]) for p in procs]
@@ -281,9 +285,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--no-flower", action="store_true")
     parser.add_argument("--die-at", type=int, default=0, help="(client role) kill this process at that round")
+    parser.add_argument("--receive", default="fast", choices=["fast", "parser", "ab"],
+                        help="the trainers' receive path: straight into the reassembly buffer (fast), websockets' "
+                             "parser, or both in each rep, in alternating order (ab: an A/B of the trainers' CPU)")
     args = parser.parse_args(argv)
     if args.role == "client":
-        client_main(args.url, args.cid, args.data, args.hidden, args.partition, args.clients, args.die_at)
+        client_main(args.url, args.cid, args.data, args.hidden, args.partition, args.clients, args.die_at,
+                    args.receive != "parser")
         return {}
 
     npz = fc.save_data(tempfile.mkstemp(suffix=".npz")[1])
@@ -291,7 +299,13 @@ def main(argv: list[str] | None = None) -> dict:
         from _flower_venv import run_flower, versions
     reps = []
     for rep in range(args.reps):
-        ours = run_sedna(npz, args.rounds, args.clients, args.hidden, args.partition)
+        other = None
+        if args.receive == "ab" and rep % 2 == 0:
+            other = run_sedna(npz, args.rounds, args.clients, args.hidden, args.partition, "parser")
+        ours = run_sedna(npz, args.rounds, args.clients, args.hidden, args.partition,
+                         "parser" if args.receive == "parser" else "fast")
+        if args.receive == "ab" and other is None:
+            other = run_sedna(npz, args.rounds, args.clients, args.hidden, args.partition, "parser")
         wire = wire_summary(ours)
         floor = run_floor(npz, args.rounds, args.clients, args.hidden, args.partition)
         entry = {"load_average": os.getloadavg()[0], "sedna_lib_round_s": fc.median(ours["round_seconds"]),
@@ -305,6 +319,12 @@ def main(argv: list[str] | None = None) -> dict:
             entry.update({"flower_round_s": fc.median(fl["round_seconds"]),
                           "flower_first_round_s": fl["first_round_seconds"], "flower_total_s": fl["total_seconds"],
                           "flower_accuracy": fl["accuracy"][-1]})
+        if other is not None:
+            entry["parser_receive"] = {"round_s": fc.median(other["round_seconds"]), "breakdown": breakdown(other)}
+            print(f"rep {rep + 1}: trainers' CPU outside training per round (all {args.clients}): fast receive "
+                  f"{entry['breakdown']['clients_other_cpu']:.3f} s, websockets' parser "
+                  f"{entry['parser_receive']['breakdown']['clients_other_cpu']:.3f} s; rounds "
+                  f"{entry['sedna_lib_round_s']:.3f} s vs {entry['parser_receive']['round_s']:.3f} s", flush=True)
         reps.append(entry)
         print(f"rep {rep + 1}/{args.reps}: sedna_lib {entry['sedna_lib_round_s']:.3f} s/round"
               + (f", Flower {entry['flower_round_s']:.3f} s/round" if "flower_round_s" in entry else "")
@@ -357,6 +377,15 @@ def main(argv: list[str] | None = None) -> dict:
           f"{b['training_span']:.3f} s, last training end -> its update added {b['last_upload']:.3f} s, last "
           f"update -> aggregated {b['aggregate']:.3f} s; CPU per round: server {b['server_cpu']:.3f} s, clients "
           f"training {b['clients_train_cpu']:.3f} s, clients other {b['clients_other_cpu']:.3f} s")
+    if args.receive == "ab":
+        summary["parser_receive"] = {
+            "round_s": fc.median(r["parser_receive"]["round_s"] for r in reps),
+            "clients_other_cpu": fc.median(r["parser_receive"]["breakdown"]["clients_other_cpu"] for r in reps),
+            "server_cpu": fc.median(r["parser_receive"]["breakdown"]["server_cpu"] for r in reps)}
+        pr = summary["parser_receive"]
+        print(f"A/B of the trainers' receive path (medians of the reps): CPU outside training per round, all "
+              f"trainers: fast {b['clients_other_cpu']:.3f} s, parser {pr['clients_other_cpu']:.3f} s; round "
+              f"{summary['sedna_lib_round_s']:.3f} s vs {pr['round_s']:.3f} s")
     if "speedup_vs_flower" in summary:
         print(f"Flower / sedna_lib per round: {summary['speedup_vs_flower']:.2f}x; per rep "
               f"{', '.join(f'{x:.2f}' for x in summary['speedup_per_rep'])} (median "

@@ -15,25 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import struct
 from typing import Any
 
 import numpy as np
 
-from ..transport._wsframes import OP_BINARY, frame_header, mask_into
+from ..transport._wsframes import FIN_BINARY, frame_header, mask_into, parse_header
 
 __all__ = ["FAST_FRAME_MIN", "binary_frames_protocol"]
 
 FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
-
-
-def _header_size(data: Any) -> int | None:
-    """Bytes of the frame header at the start of ``data`` (None until its second byte is there)."""
-    if len(data) < 2:
-        return None
-    length = data[1] & 0x7F
-    return 2 + (2 if length == 126 else 8 if length == 127 else 0) + (4 if data[1] & 0x80 else 0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -110,18 +101,13 @@ def binary_frames_protocol() -> type:
                 if not self._fast_path_open():  # handshake, closing, failed, compressed, fragmented
                     self._to_parser(data)
                     return
-                size = _header_size(data)
-                if size is None or len(data) < size:
+                header = parse_header(data)
+                if header is None:
                     self._head = bytearray(data)
                     return
-                fin_op, len7 = data[0], data[1]
-                length = len7 & 0x7F
-                if length == 126:
-                    length = struct.unpack_from("!H", data, 2)[0]
-                elif length == 127:
-                    length = struct.unpack_from("!Q", data, 2)[0]
+                first, masked, length, size = header
                 limit = self.conn.max_message_size
-                if (fin_op == 0x80 | OP_BINARY and len7 & 0x80 and length >= FAST_FRAME_MIN
+                if (first == FIN_BINARY and masked and length >= FAST_FRAME_MIN
                         and (limit is None or length <= limit)):
                     self._mask = bytes(data[size - 4:size])
                     self._frame = np.empty(length, dtype=np.uint8)

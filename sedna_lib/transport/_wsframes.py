@@ -1,9 +1,11 @@
 """Websocket binary frame headers and masking with numpy (RFC 6455, sections 5.2 and 5.3).
 
-Used by the aggregation server's frame fast path (:mod:`sedna_lib.servers._ws_frames`): a received
-frame is unmasked in place with one vectorised XOR pass instead of into a new copy, and a binary
-message's header is written ahead of its payload instead of copying both into one frame. The
-frames are the ones websockets writes and reads: final, binary, uncompressed.
+Used by the two fast paths for large binary frames, the aggregation server's
+(:mod:`sedna_lib.servers._ws_frames`) and the trainer's (:mod:`sedna_lib.transport._ws_recv`): a frame
+header is read with :func:`parse_header`, a received frame is unmasked in place with one vectorised
+XOR pass instead of into a new copy, and a binary message's header is written ahead of its payload
+instead of copying both into one frame. The frames are the ones websockets writes and reads: final,
+binary, uncompressed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,40 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["frame_header", "mask_into"]
+__all__ = ["frame_header", "mask_into", "parse_header"]
 
 OP_BINARY = 0x2
+FIN_BINARY = 0x80 | OP_BINARY  # first byte of a final binary frame without RSV bits
+
+
+def parse_header(data: Any) -> tuple[int, bool, int, int] | None:
+    """Read the frame header at the start of ``data``.
+
+    Parameters
+    ----------
+    data : bytes-like
+        Received bytes, starting at a frame boundary.
+
+    Returns
+    -------
+    tuple of (int, bool, int, int) or None
+        The first byte (FIN, RSV bits and opcode), whether the frame is masked, the payload
+        length and the header's size (the masking key is its last 4 bytes); None while
+        ``data`` holds less than the whole header.
+    """
+    if len(data) < 2:
+        return None
+    first, second = data[0], data[1]
+    length = second & 0x7F
+    masked = bool(second & 0x80)
+    size = 2 + (2 if length == 126 else 8 if length == 127 else 0) + (4 if masked else 0)
+    if len(data) < size:
+        return None
+    if length == 126:
+        length = struct.unpack_from("!H", data, 2)[0]
+    elif length == 127:
+        length = struct.unpack_from("!Q", data, 2)[0]
+    return first, masked, length, size
 
 
 def frame_header(length: int) -> bytes:

@@ -23,7 +23,7 @@ import numpy as np
 from ..exceptions import ProtocolError
 
 __all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded", "plan", "bytes_head",
-           "pad"]
+           "pad", "read_head"]
 
 MEDIA_TYPE = "application/x-sedna-arrays"
 """Content-Type of the binary codec (HTTP) and of binary websocket frames."""
@@ -225,6 +225,55 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
         If the message is truncated, has a bad magic/version or a malformed header.
     """
     buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    meta, specs = read_head(buf)
+    arrays = []
+    for i, (spec, (dtype, shape, offset)) in enumerate(specs):
+        # exact integer arithmetic: a declared shape cannot wrap around to a small size
+        count = math.prod(shape)
+        end = offset + count * dtype.itemsize
+        if end > len(buf):
+            base = _data_start(buf)
+            raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
+                                f"({end - base} bytes declared, {len(buf) - base} sent)")
+        try:
+            arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+        except ValueError as exc:
+            raise ProtocolError(f"array {i} ({_short(spec)}) cannot be built: {exc}") from None
+        arrays.append(arr.copy() if copy else arr)
+    return meta, arrays
+
+
+def _data_start(buf: Any) -> int:
+    head_end = _PREFIX.size + _PREFIX.unpack_from(buf, 0)[2]
+    return head_end + _pad(head_end)
+
+
+def read_head(data: bytes | bytearray | memoryview) -> tuple[Any, list]:
+    """Read a message's head (prefix and JSON header) without its arrays.
+
+    ``data`` needs to hold the head only: a receiver can learn where each array lies before the
+    array bytes have arrived (the trainer's websocket reader places a chunk's bytes straight into
+    the reassembly buffer this way).
+
+    Parameters
+    ----------
+    data : bytes-like
+        The start of a message, at least its head.
+
+    Returns
+    -------
+    meta : object
+        The JSON metadata.
+    arrays : list of (dict, (numpy.dtype, tuple, int))
+        Each array's spec as sent, with its checked dtype, shape and byte offset from the start of
+        the message.
+
+    Raises
+    ------
+    ProtocolError
+        If the head is truncated, has a bad magic/version or a malformed header.
+    """
+    buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
     if len(buf) < _PREFIX.size:
         raise ProtocolError(f"binary message too short ({len(buf)} bytes)")
     magic, version, header_len = _PREFIX.unpack_from(buf, 0)
@@ -245,21 +294,14 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
         raise ProtocolError(f"malformed binary message header: 'arrays' must be a list, "
                             f"got {type(specs).__name__}")
     base = head_end + _pad(head_end)
-    arrays = []
+    out = []
     for i, spec in enumerate(specs):
         dtype, shape, offset = _array_spec(i, spec, base)
-        # exact integer arithmetic: a declared shape cannot wrap around to a small size
-        count = math.prod(shape)
-        end = offset + count * dtype.itemsize
-        if offset < base or end > len(buf):
-            raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
-                                f"({end - base} bytes declared, {len(buf) - base} sent)")
-        try:
-            arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
-        except ValueError as exc:
-            raise ProtocolError(f"array {i} ({_short(spec)}) cannot be built: {exc}") from None
-        arrays.append(arr.copy() if copy else arr)
-    return meta, arrays
+        if offset < base:
+            raise ProtocolError(f"array {i} ({_short(spec)}) starts before the data section "
+                                f"(offset {offset - base})")
+        out.append((spec, (dtype, shape, offset)))
+    return meta, out
 
 
 _MAX_NDIM = 32

@@ -735,6 +735,7 @@ class Reassembler:
         self._count = 0
         self._size = 0
         self._pos = 0
+        self._end = 0
 
     @property
     def pending(self) -> bool:
@@ -770,22 +771,50 @@ class Reassembler:
                                     "bytes")
             return frame
         meta, arrays = codec.decode(frame)
+        dest = self.reserve(meta, [a.nbytes for a in arrays])
+        dest[:] = arrays[0].reshape(-1).view(np.uint8)
+        return self.advance()
+
+    def reserve(self, meta: Any, sizes: list) -> np.ndarray:
+        """Check a chunk's header against the message so far; return where its bytes go.
+
+        The two halves of :meth:`feed` for a chunk, for a receiver that writes the chunk's bytes
+        itself (the trainer's websocket reader receives them from the socket straight into the
+        returned slice); :meth:`advance` then counts the chunk in.
+
+        Parameters
+        ----------
+        meta : dict
+            The chunk's codec meta (``id``, ``index``, ``count``, ``size``).
+        sizes : list of int
+            Byte sizes of the arrays the chunk carries (exactly one).
+
+        Returns
+        -------
+        numpy.ndarray
+            A ``uint8`` slice of the reassembly buffer, as long as the chunk's bytes.
+
+        Raises
+        ------
+        ProtocolError
+            If the chunk is malformed, out of order or the message too large.
+        """
         try:
             msg_id, index = str(meta["id"]), int(meta["index"])
             count, size = int(meta["count"]), int(meta["size"])
         except (KeyError, TypeError, ValueError, OverflowError):
             raise ProtocolError(f"malformed chunk header {_short(meta)}") from None
-        if len(arrays) != 1:
+        if len(sizes) != 1:
             raise ProtocolError("a chunk frame carries exactly one byte array")
-        piece = arrays[0].reshape(-1)
+        nbytes = int(sizes[0])
         if index == 0:
             if self._buf is not None:
                 raise ProtocolError("a new chunked message started before the previous one finished")
-            self._start(msg_id, count, size, piece.nbytes)
+            self._start(msg_id, count, size, nbytes)
         if self._buf is None or msg_id != self._id or index != self._next or count != self._count:
             self._buf = None
             raise ProtocolError(f"chunk {index}/{count} of message {_short(msg_id)} arrived out of order")
-        end = self._pos + piece.nbytes
+        end = self._pos + nbytes
         if end > self._size:
             self._buf = None
             raise ProtocolError(f"chunks of message {_short(msg_id)} exceed its declared size {self._size}")
@@ -793,14 +822,33 @@ class Reassembler:
             grown = np.empty(min(self._size, max(end, 2 * len(self._buf))), dtype=np.uint8)
             grown[:self._pos] = self._buf[:self._pos]
             self._buf = grown
-        self._buf[self._pos:end] = piece.view(np.uint8)
-        self._pos, self._next = end, index + 1
+        self._end = end
+        return self._buf[self._pos:end]
+
+    def advance(self) -> memoryview | None:
+        """Count in the chunk :meth:`reserve` placed; return the whole message once complete, else None.
+
+        Returns
+        -------
+        memoryview or None
+            The complete message (writable), or None while chunks are missing.
+
+        Raises
+        ------
+        ProtocolError
+            If the last chunk leaves the message short of its declared size.
+        """
+        self._pos, self._next = self._end, self._next + 1
         if self._next < self._count:
             return None
         buf, self._buf = self._buf, None
         if self._pos != self._size:
-            raise ProtocolError(f"message {_short(msg_id)} ended after {self._pos} of {self._size} bytes")
+            raise ProtocolError(f"message {_short(self._id)} ended after {self._pos} of {self._size} bytes")
         return memoryview(buf)
+
+    def drop(self) -> None:
+        """Forget a partly received message (its chunks stop arriving with a refusal)."""
+        self._buf = None
 
     def _start(self, msg_id: str, count: int, size: int, first: int) -> None:
         """Check a chunked message's declared sizes, then reserve room for what arrived (not the claim)."""

@@ -9,6 +9,7 @@ secret so the server lets the client take its own id back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import ssl as _ssl
@@ -96,6 +97,10 @@ class AggregationClient:
         Largest message accepted.
     job_name : str, default=''
         Sent with each update (Sedna's ``job_name``).
+    fast_receive : bool, default=True
+        On a plain ``ws://`` connection, receive binary frames from the socket straight into the
+        message's reassembly buffer (one copy) instead of through websockets' frame parser; text
+        and control frames, and anything the parser must judge, go through it either way.
 
     Attributes
     ----------
@@ -109,7 +114,8 @@ class AggregationClient:
                  ssl_context: _ssl.SSLContext | None = None, ca_file: str | None = None, wire: str = "binary",
                  connect_timeout: float = 300.0, recv_timeout: float | None = None, ping_interval: Any = 5.0,
                  ping_timeout: Any = 60.0, chunk_size: int = m.DEFAULT_CHUNK_SIZE,
-                 max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "") -> None:
+                 max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "",
+                 fast_receive: bool = True) -> None:
         self.url = url
         self.client_id = client_id
         self.token = token
@@ -123,6 +129,7 @@ class AggregationClient:
         self.chunk_size = chunk_size
         self.max_message_bytes = max_message_bytes
         self.job_name = job_name
+        self.fast_receive = fast_receive
         self._ws: Any = None
         self._session: str | None = None
         self._lock = threading.Lock()
@@ -180,14 +187,20 @@ class AggregationClient:
         websockets = _websockets()
         delay, last = 0.05, None
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        extra = _connect_kwargs()
+        if self.fast_receive:
+            from ._ws_recv import fast_connection_class
+
+            cls = fast_connection_class()
+            if cls is not None:
+                extra["create_connection"] = functools.partial(cls, max_bytes=self.max_message_bytes)
         while True:
             try:
                 ws = websockets.sync.client.connect(
                     self.url, additional_headers=headers, ssl=self._ssl(), max_size=None, compression=None,
                     open_timeout=max(1.0, min(10.0, deadline - time.monotonic())), proxy=None,
                     ping_interval=_digits(self.ping_interval, 5.0),
-                    ping_timeout=_digits(self.ping_timeout, 60.0),
-                    **_connect_kwargs())
+                    ping_timeout=_digits(self.ping_timeout, 60.0), **extra)
                 break
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
                 last = exc
@@ -286,9 +299,13 @@ class AggregationClient:
             except TimeoutError:
                 raise TransportTimeout(f"no message from {self.url} within {timeout} s",
                                        url=self.url) from None
+            except ProtocolError:  # a binary message refused as it arrived: the connection stays
+                raise
             except (websockets.exceptions.ConnectionClosed, OSError) as exc:
                 self._ws = None
                 raise self._translate(exc) from exc
+            if isinstance(frame, memoryview):  # a whole message, reassembled and checked as it arrived
+                return m.from_binary(frame)
             if isinstance(frame, bytes):
                 payload = reassembler.feed(frame)
                 if payload is None:
