@@ -100,7 +100,17 @@ def add_only(updates, ns, template):
     return acc
 
 
-PROBE_ROWS = ("probe", "fedavg", "fedavg_round", "check_only", "add_only")
+def numpy_path(fn):
+    """``fn`` with the compiled loops off (the numpy path), to compare both in one run."""
+    from sedna_lib.algorithms.aggregation import _kernels
+
+    def run(*a):
+        with _kernels.disabled():
+            return fn(*a)
+    return run
+
+
+PROBE_ROWS = ("probe", "fedavg", "fedavg_round", "check_only", "add_only", "fedavg_numpy", "fedavg_round_numpy")
 
 
 def probe_only(args) -> dict:
@@ -109,7 +119,8 @@ def probe_only(args) -> dict:
     Each repetition times, in this order, the probe, ``FedAvg`` (the server's path: ``begin_round``,
     one ``add`` per update, ``finish``), ``FedAvg().aggregate(updates)`` (the round at once, summed
     block by block across the updates) and the streaming path's two parts alone (the finiteness
-    check; the weighted sum without check or division), so the ratios compare figures taken moments apart. Wall-clock
+    check; the weighted sum without check or division), and the two FedAvg rows again with the compiled loops off
+    (the numpy path), so the ratios compare figures taken moments apart. Wall-clock
     and the thread's CPU time are both recorded (on a shared machine the CPU time leaves out the
     time the process waited for a core). BLAS runs on ``--blas-threads`` threads (default 1: the
     probe uses one core).
@@ -117,7 +128,8 @@ def probe_only(args) -> dict:
     from threadpoolctl import threadpool_limits
 
     fns = {"probe": lambda u, n, t: read_once_probe(u), "fedavg": ours_fedavg, "fedavg_round": ours_fedavg_round,
-           "check_only": check_only, "add_only": add_only}
+           "check_only": check_only, "add_only": add_only, "fedavg_numpy": numpy_path(ours_fedavg),
+           "fedavg_round_numpy": numpy_path(ours_fedavg_round)}
     results: dict = {}
     rows = []
     with threadpool_limits(limits=args.blas_threads, user_api="blas"):
@@ -161,15 +173,24 @@ def probe_only(args) -> dict:
                              f"{rw['fedavg']:.2f}x", f"{rc['fedavg']:.2f}x",
                              fc.fmt_ms(med["fedavg_round"]), f"{rw['fedavg_round']:.2f}x / {rc['fedavg_round']:.2f}x",
                              f"{rw['check_only']:.2f}x / {rc['check_only']:.2f}x",
-                             f"{rw['add_only']:.2f}x / {rc['add_only']:.2f}x"])
+                             f"{rw['add_only']:.2f}x / {rc['add_only']:.2f}x",
+                             f"{rw['fedavg_numpy']:.2f}x / {rc['fedavg_numpy']:.2f}x",
+                             f"{rw['fedavg_round_numpy']:.2f}x / {rc['fedavg_round_numpy']:.2f}x"])
                 del updates
     print(f"\nF4 probe: FedAvg (streaming add) vs one read of the same updates; medians over {args.runs} "
           "run(s) of per-run medians")
     print(fc.table(["updates", "dtype", "read-once probe", "sedna_lib FedAvg", "FedAvg / probe (wall)",
                     "FedAvg / probe (cpu)", "aggregate(updates)", "aggregate / probe (wall / cpu)",
                     "check alone / probe (wall / cpu)",
-                    "sum alone / probe (wall / cpu)"], rows))
-    payload = {"results": results, "machine": machine("scipy"), "blas_threads": args.blas_threads,
+                    "sum alone / probe (wall / cpu)", "numpy path: FedAvg / probe",
+                    "numpy path: aggregate / probe"], rows))
+    from sedna_lib.algorithms.aggregation import _kernels
+
+    print(f"compiled loops (numba): {'on' if _kernels.available() else 'off (numba not installed)'}")
+    from sedna_lib.algorithms.aggregation import _kernels
+
+    payload = {"results": results, "machine": machine("scipy", "numba"), "blas_threads": args.blas_threads,
+               "compiled_loops": _kernels.available(),
                "runs": args.runs, "reps": args.reps, "reps_100": args.reps_100,
                "load_average": os.getloadavg()}
     write_results(args.name, payload)

@@ -12,8 +12,10 @@ from sedna_lib.registry import Kind, Registry, default_registry
 def test_backend_class_answers_only_what_the_registry_knows():
     empty = Context(registry=Registry(use_entry_points=False))
 
-    with pytest.raises(NotRegisteredError, match=r"no backend named 'sklearn'; known names: none"):
+    with pytest.raises(NotRegisteredError, match=r"no backend named 'sklearn'; known names: none") as info:
         backend_class("sklearn", context=empty)
+    # the hint must work outside a clone too: no editable install of the current folder
+    assert "pip install ./sedna_lib" in str(info.value) and "pip install -e ." not in str(info.value)
     assert backend_class("SKLEARN").__name__ == "SklearnBackend"  # the entry point
 
 

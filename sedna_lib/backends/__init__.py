@@ -125,7 +125,9 @@ def backend_class(name: str, *, context: Context | None = None) -> type[Backend]
     for candidate in (key, key.lower()):
         if registry.is_registered(Kind.BACKEND, candidate):
             return registry.get(Kind.BACKEND, candidate)
-    known = ", ".join(registry.names(Kind.BACKEND)) or "none (is sedna_lib installed? pip install -e .)"
+    known = ", ".join(registry.names(Kind.BACKEND)) or (
+        "none: backends register through the installed package's entry points; install sedna_lib "
+        "(pip install ./sedna_lib from a clone) rather than importing it from a source folder")
     raise NotRegisteredError(f"no backend named {name!r}; known names: {known}",
                              kind=Kind.BACKEND.value, name=name)
 

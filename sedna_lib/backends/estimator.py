@@ -27,7 +27,7 @@ def _call_with_data(method: Callable[..., Any], names: tuple[str, ...], data: An
     """Call ``method`` with ``data`` by the first accepted keyword in ``names``, else positionally."""
     params = parse_kwargs(method, **extras)
     for name in names:
-        if name in _named_params(method):
+        if name in named_params(method):
             return method(**{name: data}, **params)
     return method(data, **params)
 
@@ -37,7 +37,8 @@ def _positional_count(func: Callable[..., Any]) -> int:
     return 0 if shape is None else shape[2]
 
 
-def _named_params(func: Callable[..., Any]) -> frozenset[str]:
+def named_params(func: Callable[..., Any]) -> frozenset[str]:
+    """Return the names ``func`` accepts as keywords (empty when its signature cannot be read)."""
     shape = signature_shape(func)
     return frozenset() if shape is None else shape[1]
 
@@ -76,7 +77,7 @@ class EstimatorCalls:
         extras = dict(kwargs)
         if valid_data is not None or accepts(method, "valid_data", default=True):
             extras["valid_data"] = valid_data
-        if "train_data" not in _named_params(method) and _positional_count(method) >= 2:
+        if "train_data" not in named_params(method) and _positional_count(method) >= 2:
             # a fit(X, y)-style method: split (x, y) data into its two arguments
             x, y = split_xy(train_data, extras.pop("y", None))
             if y is not None:
@@ -98,7 +99,7 @@ class EstimatorCalls:
         method = self._method(backend, "predict")
         if not kwargs:
             backend._predict_plan = (backend.estimator, getattr(method, "__func__", method),
-                                     "data" in _named_params(method))
+                                     "data" in named_params(method))
         return _call_with_data(method, ("data",), data, kwargs)
 
     def predict_proba(self, backend: EstimatorBackend, data: Any, **kwargs: Any) -> Any:
@@ -125,7 +126,7 @@ class EstimatorCalls:
         """Call ``estimator.load(model_url=path)`` (or ``model_path=``, positionally, or with no path)."""
         load = self._method(backend, "load")
         for name in ("model_url", "model_path"):
-            if name in _named_params(load):
+            if name in named_params(load):
                 return load(**{name: path}, **parse_kwargs(load, **kwargs))
         shape = signature_shape(load)
         if shape is not None and shape[2] == 0 and not shape[1] and not any(

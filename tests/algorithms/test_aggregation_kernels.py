@@ -72,3 +72,15 @@ def test_fedavg_rounds_agree_with_and_without_the_compiled_loops_to_rounding():
     for a, b in zip(compiled, plain):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_small_layers_and_import_leave_numba_unimported():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\nfrom sedna_lib.algorithms.aggregation import FedAvg\n"
+            "from sedna_lib.base import ClientUpdate\n"
+            "FedAvg().aggregate([ClientUpdate([np.ones(100, 'float32')], 2), ClientUpdate([np.ones(100)], 1)])\n"
+            "print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

@@ -1,7 +1,7 @@
 import gc
 import weakref
 
-from sedna_lib.backends.estimator import _named_params, _positional_count, parse_kwargs
+from sedna_lib.backends.estimator import named_params, _positional_count, parse_kwargs
 
 
 class Model:
@@ -17,7 +17,7 @@ def test_bound_methods_are_read_without_their_instance():
 
     assert parse_kwargs(model.predict, threshold=0.1, extra=1) == {"threshold": 0.1}
     assert parse_kwargs(model.fit, epochs=2) == {"epochs": 2}
-    assert _named_params(model.predict) == {"data", "threshold"}
+    assert named_params(model.predict) == {"data", "threshold"}
     assert (_positional_count(model.predict), _positional_count(Model.predict)) == (2, 3)
 
 

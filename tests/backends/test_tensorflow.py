@@ -86,3 +86,15 @@ def test_one_batch_and_many_batches_predict_the_same_as_model_predict():
     assert isinstance(one_batch, np.ndarray) and one_batch.dtype == expected.dtype
     np.testing.assert_allclose(one_batch, expected[:16], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(many_batches, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_model_file_with_python_code_in_it_is_refused_in_either_format(tmp_path, suffix):
+    # a Lambda layer's function is Python bytecode in the file: loading it would run the sender's code
+    inp = keras.Input((4,))
+    lam = keras.Model(inp, keras.layers.Lambda(lambda x: x * 2)(inp))
+    path = str(tmp_path / f"lam{suffix}")
+    lam.save(path)
+
+    with pytest.raises(BackendError, match="cannot load a Keras model from .*Lambda"):
+        KerasBackend(keras.Sequential()).load(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...backends.base import Backend
-from ...backends.estimator import EstimatorBackend, _named_params
+from ...backends.estimator import EstimatorBackend, named_params
 
 __all__ = ["BackendBase"]
 
@@ -34,7 +34,7 @@ def sedna_options(cls: type[Backend], fine_tune: bool, kwargs: dict[str, Any]) -
     options = {k: kwargs[k] for k in _SEDNA_KEYS if k in kwargs}
     options["use_cuda"] = bool(options.get("use_cuda"))
     options["fine_tune"] = bool(fine_tune)
-    named = _named_params(cls.__init__) - set(_named_params(Backend.__init__))
+    named = named_params(cls.__init__) - set(named_params(Backend.__init__))
     options.update({k: v for k, v in kwargs.items() if k in named})
     return options
 
