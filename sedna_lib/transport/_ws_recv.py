@@ -9,13 +9,17 @@ codes), while a final, unmasked, uncompressed binary frame arriving in the OPEN 
 of the stream whole. A sedna_lib chunk's bytes are received with ``recv_into`` straight into their
 place in the message's reassembly buffer (checked and reserved by :class:`messages.Reassembler`
 from the chunk's head first, so a header claiming 2 GiB reserves nothing like it); any other binary
-frame into a buffer of its own size. The finished message is handed to websockets' message queue
-in its turn (ordered with the parser's messages) and returned by ``recv`` without a copy; a
-refused chunk (out of order, too large, malformed) is raised by ``recv`` in its turn, as
-:class:`~sedna_lib.exceptions.ProtocolError`. Control frames never arrive inside a frame, so pings
-between the chunks of a large message reach the parser, which answers them, as before.
+frame into a buffer of its own size. In the taken frame's place the parser gets a 16-byte binary
+frame carrying a per-connection secret, so the finished message reaches websockets' message queue
+in its turn among the parser's messages, and ``recv`` returns it without a copy; a refused chunk
+(out of order, too large, malformed) is raised by ``recv`` in its turn, as
+:class:`~sedna_lib.exceptions.ProtocolError`. Binary messages the parser delivers itself (a
+fragmented one) go through the same reassembler, in the order of the wire. Control frames never
+arrive inside a frame, so pings between the chunks of a large message reach the parser, which
+answers them, as before.
 
-Only plain ``ws://`` connections take this path (a TLS socket decrypts through its own buffer).
+Only plain ``ws://`` connections take this path (a TLS socket decrypts through its own buffer), and
+only where websockets' sync client has the internals it was written against (checked once).
 """
 
 from __future__ import annotations
@@ -338,8 +342,9 @@ def fast_connection_class() -> type | None:
     from websockets.frames import Frame, Opcode
     from websockets.sync.client import ClientConnection
 
-    if not (_token_passes_through() and all(hasattr(ClientConnection, name) for name in
-                                            ("process_event", "recv", "send_data", "recv_events"))):
+    needed = ("process_event", "recv", "send_data", "recv_events")
+    if not (_token_passes_through() and hasattr(select, "poll")
+            and all(hasattr(ClientConnection, name) for name in needed)):
         return None
 
     class FastClientConnection(ClientConnection):

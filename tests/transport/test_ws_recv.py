@@ -25,6 +25,7 @@ pytest.importorskip("websockets.sync.client")
 from sedna_lib.transport.ws import AggregationClient  # noqa: E402
 from websockets.utils import accept_key  # noqa: E402
 
+
 def _frame(payload: bytes, first: int = 0x82) -> bytes:
     """A server's (unmasked) frame."""
     if first == 0x82:
