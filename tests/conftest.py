@@ -194,3 +194,17 @@ def built_site():
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     problems = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
     yield site, (None if done.returncode == 0 else "\n".join(problems)[-4000:])
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def sum_path(request):
+    """Run an aggregation test with the compiled weighted sums (numba) and again with the numpy path."""
+    from sedna_lib.algorithms.aggregation import _kernels
+
+    if request.param == "numpy":
+        with _kernels.disabled():
+            yield "numpy"
+        return
+    if not _kernels.available():
+        pytest.skip("numba is not installed (the `fast` extra)")
+    yield "compiled"
