@@ -545,9 +545,10 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
 def _layer_by_updates(layers: Sequence[np.ndarray], weights: list[float], total: float | None,
                       result: np.ndarray, scratch: dict) -> bool:
     """One layer of :func:`_blocked_mean` summed update by update, exactly as the running sum does it."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if not all(np.isfinite(np.dot(a.reshape(-1), a.reshape(-1))) or np.isfinite(a).all() for a in layers):
-            return False
+    try:
+        check_finite(layers)
+    except AggregationError:
+        return False  # the caller lets add() refuse the update by name
     (acc,) = start_accumulator([layers[0]], weights[0])
     for layer, w in zip(layers[1:], weights[1:]):
         _accumulate([acc], [layer], w, scratch)
