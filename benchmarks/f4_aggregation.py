@@ -120,7 +120,11 @@ def probe_only(args) -> dict:
     one ``add`` per update, ``finish``), ``FedAvg().aggregate(updates)`` (the round at once, summed
     block by block across the updates) and the streaming path's two parts alone (the finiteness
     check; the weighted sum without check or division), and the two FedAvg rows again with the compiled loops off
-    (the numpy path), so the ratios compare figures taken moments apart. Wall-clock
+    (the numpy path), so the ratios compare figures taken moments apart. Before every timed call a
+    ``--flush-mib`` buffer is read, so each row starts from the same state (caches holding none of the
+    updates, and no written lines of the row before it: otherwise a row pays for writing back the
+    previous row's results, e.g. the round at once after the streaming path's 9.6 MB of float64
+    sums). Wall-clock
     and the thread's CPU time are both recorded (on a shared machine the CPU time leaves out the
     time the process waited for a core). BLAS runs on ``--blas-threads`` threads (default 1: the
     probe uses one core).
@@ -132,6 +136,7 @@ def probe_only(args) -> dict:
            "fedavg_round_numpy": numpy_path(ours_fedavg_round)}
     results: dict = {}
     rows = []
+    flush = np.ones((args.flush_mib << 20) // 8) if args.flush_mib else None
     with threadpool_limits(limits=args.blas_threads, user_api="blas"):
         for n_up in args.updates:
             for dtype in args.dtypes:
@@ -147,7 +152,7 @@ def probe_only(args) -> dict:
                     cpu: dict[str, list[float]] = {k: [] for k in PROBE_ROWS}
                     for _ in range(args.reps if n_up <= 10 else args.reps_100):
                         for k in PROBE_ROWS:
-                            w, c = timed_both(fns[k], updates, ns, template)
+                            w, c = timed_both(fns[k], updates, ns, template, flush=flush)
                             wall[k].append(w)
                             cpu[k].append(c)
                     med_w = {k: fc.median(v) for k, v in wall.items()}
@@ -191,15 +196,17 @@ def probe_only(args) -> dict:
 
     payload = {"results": results, "machine": machine("scipy", "numba"), "blas_threads": args.blas_threads,
                "compiled_loops": _kernels.available(),
-               "runs": args.runs, "reps": args.reps, "reps_100": args.reps_100,
+               "runs": args.runs, "reps": args.reps, "reps_100": args.reps_100, "flush_mib": args.flush_mib,
                "load_average": os.getloadavg()}
     write_results(args.name, payload)
     return payload
 
 
-def timed_both(fn, *a, **k) -> tuple[float, float]:
-    """Wall-clock and this thread's CPU seconds of one call."""
+def timed_both(fn, *a, flush=None, **k) -> tuple[float, float]:
+    """Wall-clock and this thread's CPU seconds of one call (after reading ``flush``, when given)."""
     gc.collect()
+    if flush is not None:
+        flush.max()  # evicts what the previous call left in the caches, its written lines included
     t, c = time.perf_counter(), time.thread_time()
     fn(*a, **k)
     return time.perf_counter() - t, time.thread_time() - c
@@ -227,6 +234,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=1, help="--probe-only: measurement runs, medians taken across")
     parser.add_argument("--pause", type=float, default=5.0, help="--probe-only: seconds between runs")
     parser.add_argument("--blas-threads", type=int, default=1, help="--probe-only: BLAS threads (the probe uses 1)")
+    parser.add_argument("--flush-mib", type=int, default=64,
+                        help="--probe-only: MiB read before every timed call, so that each starts from caches "
+                             "holding none of the updates and no written lines of the call before (0: off)")
     args = parser.parse_args(argv)
     if args.probe_only:
         return probe_only(args)

@@ -3,9 +3,9 @@
 Every loop computes, per element and in this order, the operations of the numpy path it replaces:
 ``s = w0 * x0`` (widened to float64 first), then ``s = s + w * x`` per update, then ``s / total``,
 each rounded once to float64 (no fused multiply-add: numba does not contract without fast-math),
-so the running sum (:func:`fold`, one update at a time) and the round at once (``start*``, ``add*``
-and :func:`finish` on one cache-sized block at a time, driven by :func:`._kernels.weighted_sum`)
-give the same bits. Updates are passed as separate arguments, up to four per pass over the block's
+so the running sum (:func:`fold`, one update at a time) and the round at once (``start*`` and
+``add*``, then ``end*`` or :func:`finish`, on one cache-sized block at a time, driven by
+:func:`._kernels.weighted_sum`) give the same bits. Updates are passed as separate arguments, up to four per pass over the block's
 sums, so no list of arrays crosses into compiled code (numba's typed lists compile their own methods
 in every process, which would cost more than the round).
 """
@@ -16,7 +16,6 @@ import numba
 import numpy as np
 
 _OPTS = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
-_EXPONENT = 0x7FF0000000000000  # the float64 exponent bits: all set for NaN and infinities only
 
 f64 = np.float64
 
@@ -78,15 +77,60 @@ def add4(a, x1, w1, x2, w2, x3, w3, x4, w4):  # pragma: no cover - compiled
 
 
 @numba.njit(**_OPTS)
-def finish(out, a, total, check):  # pragma: no cover - compiled
-    """Write ``out = a / total``; with ``check``, write nothing and return False if a sum is not finite."""
-    if check:
-        bits = a.view(np.int64)
-        bad = False
-        for j in range(a.size):
-            bad |= (bits[j] & _EXPONENT) == _EXPONENT
-        if bad:
-            return False
+def finish(out, a, total):  # pragma: no cover - compiled
+    """Write ``out = a / total``; return whether every sum is finite (``out`` is written either way)."""
+    bad = False
     for j in range(a.size):
-        out[j] = a[j] / total
-    return True
+        s = a[j]
+        bad |= not np.isfinite(s)
+        out[j] = s / total
+    return not bad
+
+
+@numba.njit(**_OPTS)
+def end1(out, a, x1, w1, total):  # pragma: no cover - compiled
+    """Write ``out = (a + w1 x1) / total`` (the block's last pass; ``a`` is left as it was).
+
+    Returns whether every sum is finite; ``out`` is written either way. The ``end*`` loops fuse the
+    last :func:`fold` / ``add*`` pass of a block with :func:`finish`: the same operations in the
+    same order, one pass over the block's sums fewer.
+    """
+    bad = False
+    for j in range(a.size):
+        s = a[j] + w1 * f64(x1[j])
+        bad |= not np.isfinite(s)
+        out[j] = s / total
+    return not bad
+
+
+@numba.njit(**_OPTS)
+def end2(out, a, x1, w1, x2, w2, total):  # pragma: no cover - compiled
+    """Write ``out = ((a + w1 x1) + w2 x2) / total``; see :func:`end1`."""
+    bad = False
+    for j in range(a.size):
+        s = (a[j] + w1 * f64(x1[j])) + w2 * f64(x2[j])
+        bad |= not np.isfinite(s)
+        out[j] = s / total
+    return not bad
+
+
+@numba.njit(**_OPTS)
+def end3(out, a, x1, w1, x2, w2, x3, w3, total):  # pragma: no cover - compiled
+    """Write ``out = (((a + w1 x1) + w2 x2) + w3 x3) / total``; see :func:`end1`."""
+    bad = False
+    for j in range(a.size):
+        s = ((a[j] + w1 * f64(x1[j])) + w2 * f64(x2[j])) + w3 * f64(x3[j])
+        bad |= not np.isfinite(s)
+        out[j] = s / total
+    return not bad
+
+
+@numba.njit(**_OPTS)
+def end4(out, a, x1, w1, x2, w2, x3, w3, x4, w4, total):  # pragma: no cover - compiled
+    """Write ``out = ((((a + w1 x1) + w2 x2) + w3 x3) + w4 x4) / total``; see :func:`end1`."""
+    bad = False
+    for j in range(a.size):
+        s = (((a[j] + w1 * f64(x1[j])) + w2 * f64(x2[j])) + w3 * f64(x3[j])) + w4 * f64(x4[j])
+        bad |= not np.isfinite(s)
+        out[j] = s / total
+    return not bad

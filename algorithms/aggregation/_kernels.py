@@ -7,9 +7,11 @@ update. The loops in :mod:`._compiled` widen and add in one pass and add four up
 over the sums (measured on 1.2 M-parameter updates: within 1.0-1.4 times one read of the same
 updates, where the numpy path took 1.1-3.5 times; ``docs/benchmarks.md``, F4).
 
-Which path a layer takes depends only on the layer (its dtype, size and layout) and on whether the
-compiled loops are on, never on the other updates of the round, so the running sum and the round at
-once take the same path for the same layer and give the same bits. Without numba (or with
+Which path a layer takes depends only on the layer (its dtype and layout), on the size of its update
+(all layers together) and on whether the compiled loops are on, never on the other updates of the
+round, so the running sum and the round at once take the same path for the same layer and give the
+same bits. Every eligible layer of a large update takes them, its small layers (biases) too: a
+compiled call costs a fraction of a microsecond, where the numpy path costs a few calls per update. Without numba (or with
 :func:`disabled`) every layer takes the numpy path, as before.
 
 The first use in a process imports numba and loads the loops from numba's cache (about 0.3 s);
@@ -27,8 +29,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 MIN_SIZE = 1 << 15
-"""Layers with fewer elements take the numpy path (a compiled call's argument handling costs more
-than it saves on a small layer)."""
+"""Updates with fewer elements (all layers together) take the numpy path: on a small model the first
+round's import of numba would cost more than the loops ever save."""
 
 _CHUNK_BYTES = 1 << 20
 """Bytes of each update read per block in :func:`weighted_sum` (1 MiB: 128 Ki float64 or 256 Ki float32
@@ -81,21 +83,28 @@ def compiled():
     return _state["module"]
 
 
-def takes(layer: np.ndarray) -> bool:
+def update_size(layers: Sequence[Any]) -> int:
+    """Return the number of elements of an update (all its layers), the size :func:`takes` asks for."""
+    return sum(int(np.size(a)) for a in layers)
+
+
+def takes(layer: np.ndarray, size: int) -> bool:
     """Return whether ``layer`` (an update's layer) is summed by the compiled loops.
 
     Parameters
     ----------
     layer : numpy.ndarray
         A layer of an update.
+    size : int
+        Elements in the whole update (:func:`update_size`).
 
     Returns
     -------
     bool
-        True for a C-contiguous, aligned float32 or float64 layer of at least :data:`MIN_SIZE`
-        elements, when the compiled loops are on.
+        True for a C-contiguous, aligned float32 or float64 layer of an update of at least
+        :data:`MIN_SIZE` elements, when the compiled loops are on.
     """
-    return (layer.size >= MIN_SIZE and layer.dtype in _FLOATS and layer.flags.c_contiguous
+    return (size >= MIN_SIZE and layer.dtype in _FLOATS and layer.flags.c_contiguous
             and layer.flags.aligned and available())
 
 
@@ -111,7 +120,7 @@ def weighted_sum(layers: Sequence[np.ndarray], weights: Sequence[float], total: 
     Parameters
     ----------
     layers : sequence of numpy.ndarray
-        One layer from each update, all of one dtype (``takes`` true for each) and one shape.
+        One layer from each update, all of one dtype (:func:`takes` true for each) and one shape.
     weights : sequence of float
         One weight per layer.
     total : float
@@ -128,10 +137,12 @@ def weighted_sum(layers: Sequence[np.ndarray], weights: Sequence[float], total: 
         is infinite from finite updates (an overflow) is kept, as the running sum keeps it.
     """
     mod = compiled()
-    starts = (mod.start1, mod.start2, mod.start3, mod.start4)
-    adds = (mod.fold, mod.add2, mod.add3, mod.add4)
     srcs = [a.reshape(-1) for a in layers]
     ws = [float(w) for w in weights]
+    groups = [(srcs[g:g + 4], ws[g:g + 4]) for g in range(0, len(srcs), 4)]
+    first = (mod.start1, mod.start2, mod.start3, mod.start4)[len(groups[0][0]) - 1]
+    middle = [((mod.fold, mod.add2, mod.add3, mod.add4)[len(xs) - 1], xs, gw) for xs, gw in groups[1:-1]]
+    last = (mod.end1, mod.end2, mod.end3, mod.end4)[len(groups[-1][0]) - 1] if len(groups) > 1 else None
     block = _CHUNK_BYTES // layers[0].dtype.itemsize
     sums = scratch.get("compiled")
     if sums is None or sums.size < block:
@@ -141,13 +152,21 @@ def weighted_sum(layers: Sequence[np.ndarray], weights: Sequence[float], total: 
     for lo in range(0, size, block):
         hi = min(lo + block, size)
         a = sums[:hi - lo]
-        for g in range(0, len(srcs), 4):
-            args = [a]
-            for x, w in zip(srcs[g:g + 4], ws[g:g + 4]):
-                args += (x[lo:hi], w)
-            (adds if g else starts)[len(args) // 2 - 1](*args)
-        if not mod.finish(flat[lo:hi], a, total, True):
-            if not all(np.isfinite(x[lo:hi]).all() for x in srcs):
-                return False
-            mod.finish(flat[lo:hi], a, total, False)  # an overflow of finite updates: kept
+        first(a, *_block_args(groups[0], lo, hi))
+        for add, xs, gw in middle:
+            add(a, *_block_args((xs, gw), lo, hi))
+        if last is None:
+            finite = mod.finish(flat[lo:hi], a, total)
+        else:
+            finite = last(flat[lo:hi], a, *_block_args(groups[-1], lo, hi), total)
+        if not finite and not all(np.isfinite(x[lo:hi]).all() for x in srcs):
+            return False  # else an overflow of finite updates: kept, as written
     return True
+
+
+def _block_args(group: tuple[list[np.ndarray], list[float]], lo: int, hi: int) -> list:
+    """``x1[lo:hi], w1, x2[lo:hi], w2, ...``: one group's arguments for a compiled loop."""
+    args: list = []
+    for x, w in zip(*group):
+        args += (x[lo:hi], w)
+    return args

@@ -372,14 +372,16 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
         _accumulate(acc, layers, float(weight), scratch)
 
 
-def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float, scratch: dict) -> None:
+def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float, scratch: dict,
+                size: int | None = None) -> None:
+    size = _kernels.update_size(layers) if size is None else size  # given when ``layers`` is part of an update
     for a, layer in zip(acc, layers):
         if a.size == 0:
             continue
         layer = np.asarray(layer)
         blas = (a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
                 and layer.flags.c_contiguous and layer.dtype.kind == "f")
-        if blas and _kernels.takes(layer):  # one compiled pass (float32 widened on the way)
+        if blas and _kernels.takes(layer, size):  # one compiled pass (float32 widened on the way)
             _kernels.fold(a, layer, weight)
             continue
         if blas and layer.dtype == np.float64 and layer.flags.aligned:
@@ -496,6 +498,7 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
     out = []
     axpy = _daxpy()
     w0, rest = weights[0], list(zip(updates[1:], weights[1:]))
+    whole = _kernels.update_size(updates[0])  # every update has the same shapes
     for i, dtype in enumerate(out_dtypes):
         first = updates[0][i]
         result = np.empty(first.shape, dtype=dtype)
@@ -503,14 +506,14 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
         size = first.size
         if size == 0:
             continue
-        compiled = [_kernels.takes(u[i]) for u in updates]
+        compiled = [_kernels.takes(u[i], whole) for u in updates]
         if all(compiled) and all(u[i].dtype == first.dtype for u in updates):
             if not _kernels.weighted_sum([u[i] for u in updates], weights,
                                          1.0 if total is None else float(total), result, scratch):
                 return None
             continue
         if any(compiled):  # float32 and float64 updates of one layer: the running sum's own steps
-            if not _layer_by_updates([u[i] for u in updates], weights, total, result, scratch):
+            if not _layer_by_updates([u[i] for u in updates], weights, total, result, scratch, whole):
                 return None
             continue
         step = min(size, block)
@@ -543,7 +546,7 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
 
 
 def _layer_by_updates(layers: Sequence[np.ndarray], weights: list[float], total: float | None,
-                      result: np.ndarray, scratch: dict) -> bool:
+                      result: np.ndarray, scratch: dict, whole: int) -> bool:
     """One layer of :func:`_blocked_mean` summed update by update, exactly as the running sum does it."""
     try:
         check_finite(layers)
@@ -551,7 +554,7 @@ def _layer_by_updates(layers: Sequence[np.ndarray], weights: list[float], total:
         return False  # the caller lets add() refuse the update by name
     (acc,) = start_accumulator([layers[0]], weights[0])
     for layer, w in zip(layers[1:], weights[1:]):
-        _accumulate([acc], [layer], w, scratch)
+        _accumulate([acc], [layer], w, scratch, whole)
     if total is not None:
         acc /= total
     result[...] = acc

@@ -40,26 +40,50 @@ def test_fold_gives_the_two_step_numbers_bit_for_bit(dtype):
     assert acc.tobytes() == (x.astype(np.float64) * 3.1 + y.astype(np.float64) * 0.7).tobytes()
 
 
-def test_weighted_sum_reports_a_nan_and_keeps_an_overflow():
+@pytest.mark.parametrize("k", [2, 6])  # the block's sums checked alone (finish) or in the last pass (end*)
+@pytest.mark.parametrize("bad_at", [0, -1])  # a NaN in the first group of updates or in the last
+def test_weighted_sum_reports_a_nan_and_keeps_an_overflow(k, bad_at):
     size = 2 * (_kernels._CHUNK_BYTES // 8) + 1
     finite = np.full(size, 1e308)
     out = np.empty(size)
-    assert _kernels.weighted_sum([finite, finite], [1.0, 1.0], 2.0, out, {})
-    assert np.isposinf(out).all()  # 2e308 overflows before the division, as the running sum does
+    assert _kernels.weighted_sum([finite] * k, [1.0] * k, 2.0, out, {})
+    assert np.isposinf(out).all()  # the sum overflows before the division, as the running sum does
     bad = finite.copy()
     bad[-1] = np.nan
-    assert not _kernels.weighted_sum([finite, bad], [1.0, 1.0], 2.0, out, {})
+    layers = [finite] * k
+    layers[bad_at] = bad
+    assert not _kernels.weighted_sum(layers, [1.0] * k, 2.0, out, {})
 
 
 def test_which_layers_take_the_compiled_loops():
-    big = np.ones(_kernels.MIN_SIZE)
-    assert _kernels.takes(big) and _kernels.takes(big.astype(np.float32))
-    assert not _kernels.takes(big[:-1])  # small layers: numpy's calls are cheaper
-    assert not _kernels.takes(big.astype(np.float16)) and not _kernels.takes(big.astype(np.int64))
-    assert not _kernels.takes(np.ones((2, _kernels.MIN_SIZE))[:, ::2])  # not contiguous
+    big, bias = _kernels.MIN_SIZE - 3, np.ones(3)
+    assert _kernels.update_size([np.ones(big), bias]) == _kernels.MIN_SIZE
+    assert _kernels.takes(bias, _kernels.MIN_SIZE) and _kernels.takes(bias.astype(np.float32), _kernels.MIN_SIZE)
+    assert not _kernels.takes(bias, _kernels.MIN_SIZE - 1)  # a small model: the numpy path, numba never imported
+    assert not _kernels.takes(bias.astype(np.float16), big) and not _kernels.takes(bias.astype(np.int64), big)
+    assert not _kernels.takes(np.ones((2, 8))[:, ::2], _kernels.MIN_SIZE)  # not contiguous
     with _kernels.disabled():
-        assert not _kernels.takes(big)
-    assert _kernels.takes(big)
+        assert not _kernels.takes(bias, _kernels.MIN_SIZE)
+    assert _kernels.takes(bias, _kernels.MIN_SIZE)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_large_updates_small_layers_sum_the_same_bits_at_once_and_one_by_one(dtype):
+    rng = np.random.default_rng(5)
+    shapes = [(_kernels.MIN_SIZE,), (7,), (3, 2), ()]  # a bias, a small matrix, a scalar: all compiled
+    updates = [ClientUpdate([rng.standard_normal(s).astype(dtype) for s in shapes], int(n), f"c{n}")
+               for n in rng.integers(1, 500, 6)]
+    at_once = FedAvg().aggregate(updates)
+    running = FedAvg()
+    running.begin_round(None)
+    for u in updates:
+        running.add(u)
+    for a, b, s in zip(at_once, running.finish(), shapes):
+        assert a.shape == b.shape == s and a.dtype == b.dtype == np.dtype(dtype)
+        assert a.tobytes() == b.tobytes()
+    total = float(sum(u.num_samples for u in updates))
+    small = _two_step([u.weights[1] for u in updates], [float(u.num_samples) for u in updates], total)
+    assert at_once[1].tobytes() == small.astype(dtype).tobytes()  # the compiled loops' steps, not axpy's
 
 
 def test_fedavg_rounds_agree_with_and_without_the_compiled_loops_to_rounding():
