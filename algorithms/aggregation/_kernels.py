@@ -4,8 +4,8 @@ A weighted mean of model updates is memory-bound: the floor is one read of every
 numpy runs each operation as its own pass, so a float32 update summed in float64 costs a widening
 pass and an ``axpy`` pass per cached block, and a round at once re-reads the block's sums once per
 update. The loops in :mod:`._compiled` widen and add in one pass and add four updates per pass
-over the sums (measured on 1.2 M-parameter updates: within 1.0-1.4 times one read of the same
-updates, where the numpy path took 1.1-3.5 times; ``docs/benchmarks.md``, F4).
+over the sums, the last pass writing the mean (measured on 1.2 M-parameter updates: within 1.0-1.3
+times one read of the same updates, where the numpy path took 1.2-3.5 times; ``docs/benchmarks.md``, F4).
 
 Which path a layer takes depends only on the layer (its dtype and layout), on the size of its update
 (all layers together) and on whether the compiled loops are on, never on the other updates of the
