@@ -51,24 +51,30 @@ def parse_header(data: Any) -> tuple[int, bool, int, int] | None:
     return first, masked, length, size
 
 
-def frame_header(length: int) -> bytes:
-    """Return the header of a final, unmasked binary frame carrying ``length`` bytes (a server's frame).
+def frame_header(length: int, key: bytes | None = None) -> bytes:
+    """Return the header of a final binary frame carrying ``length`` bytes.
 
     Parameters
     ----------
     length : int
         Payload bytes.
+    key : bytes, default=None
+        The 4-byte masking key of a client's frame (the payload must then be masked with it);
+        None for a server's unmasked frame.
 
     Returns
     -------
     bytes
-        2, 4 or 10 bytes.
+        2, 4 or 10 bytes, 4 more with a key.
     """
+    bit = 0x80 if key is not None else 0
     if length < 126:
-        return bytes((0x80 | OP_BINARY, length))
-    if length < 1 << 16:
-        return struct.pack("!BBH", 0x80 | OP_BINARY, 126, length)
-    return struct.pack("!BBQ", 0x80 | OP_BINARY, 127, length)
+        head = bytes((0x80 | OP_BINARY, bit | length))
+    elif length < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | OP_BINARY, bit | 126, length)
+    else:
+        head = struct.pack("!BBQ", 0x80 | OP_BINARY, bit | 127, length)
+    return head if key is None else head + key
 
 
 def mask_into(src: Any, key: bytes, out: Any = None) -> None:

@@ -54,6 +54,62 @@ def _connect_kwargs() -> dict:
     return {"legacy": True} if "legacy" in inspect.signature(sync_connect).parameters else {}
 
 
+_MASK_AT = 64 * 1024
+"""Binary frames of this many bytes or more are written by :class:`_MaskedSender` (smaller ones by websockets)."""
+
+
+class _MaskedSender:
+    """Writes a connection's large binary frames with the payload masked once, straight after the header.
+
+    websockets masks a frame's payload into a new ``bytes`` and copies it behind the header into a
+    third buffer before the socket gets it: two passes over every byte and two fresh allocations of
+    the frame's size (page faults, in a trainer whose memory turns over every round). Here the
+    header and the masked payload are written into one buffer, kept for the connection's next frames,
+    in one pass, and handed to the connection's own writer inside its send lock (``send_context``):
+    frames, pings and closes keep their order, and the state checks and errors are websockets' own (a
+    closed connection raises ``ConnectionClosed``, as from ``send``). The bytes on the wire are the
+    frame ``send`` writes, with another random masking key.
+
+    Parameters
+    ----------
+    conn : websockets.sync.client.ClientConnection
+        The connection.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.buf = np.empty(0, dtype=np.uint8)
+
+    @staticmethod
+    def fits(conn: Any) -> bool:
+        """Return whether ``conn`` has the websockets internals this writer goes through (and no extension)."""
+        proto = getattr(conn, "protocol", None)
+        return (callable(getattr(conn, "send_context", None)) and hasattr(conn, "send_in_progress")
+                and isinstance(getattr(proto, "writes", None), list)
+                and hasattr(proto, "expect_continuation_frame") and not getattr(proto, "extensions", None))
+
+    def send(self, data: Any) -> None:
+        """Send ``data`` (bytes-like) as one final binary frame."""
+        from ._wsframes import frame_header, mask_into
+
+        view = memoryview(data).cast("B")
+        n = view.nbytes
+        conn = self.conn
+        with conn.send_context():
+            proto = conn.protocol
+            if conn.send_in_progress or proto.expect_continuation_frame:
+                proto.send_binary(data)  # websockets refuses these its own way
+                return
+            key = secrets.token_bytes(4)
+            head = frame_header(n, key)
+            if self.buf.size < 16 + n:
+                self.buf = np.empty(16 + n, dtype=np.uint8)
+            buf = self.buf  # the payload 8-byte aligned at 16, the header just before it
+            buf[16 - len(head):16] = np.frombuffer(head, dtype=np.uint8)
+            mask_into(view, key, buf[16:16 + n])
+            proto.writes.append(memoryview(buf)[16 - len(head):16 + n])  # sent as the context exits
+
+
 def _digits(value: Any, default: float) -> float:
     if value is None or value == "":
         return default
@@ -101,6 +157,10 @@ class AggregationClient:
         On a plain ``ws://`` connection, receive binary frames from the socket straight into the
         message's reassembly buffer (one copy) instead of through websockets' frame parser; text
         and control frames, and anything the parser must judge, go through it either way.
+    fast_send : bool, default=True
+        Write a binary frame of 64 KiB or more as its header and its payload masked once, into a
+        buffer kept for the next frames (up to ``chunk_size``), instead of through websockets'
+        framing (two more copies and two allocations per frame); the frame on the wire is the same.
 
     Attributes
     ----------
@@ -115,7 +175,7 @@ class AggregationClient:
                  connect_timeout: float = 300.0, recv_timeout: float | None = None, ping_interval: Any = 5.0,
                  ping_timeout: Any = 60.0, chunk_size: int = m.DEFAULT_CHUNK_SIZE,
                  max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "",
-                 fast_receive: bool = True) -> None:
+                 fast_receive: bool = True, fast_send: bool = True) -> None:
         self.url = url
         self.client_id = client_id
         self.token = token
@@ -130,7 +190,9 @@ class AggregationClient:
         self.max_message_bytes = max_message_bytes
         self.job_name = job_name
         self.fast_receive = fast_receive
+        self.fast_send = fast_send
         self._ws: Any = None
+        self._sender: _MaskedSender | None = None
         self._session: str | None = None
         self._lock = threading.Lock()
         self.server_protocol_: str | None = None
@@ -210,6 +272,7 @@ class AggregationClient:
             time.sleep(delay)  # bounded backoff between connection attempts
             delay = min(delay * 2, 2.0)
         self._ws = ws
+        self._sender = _MaskedSender(ws) if self.fast_send and _MaskedSender.fits(ws) else None
         nonce = secrets.token_hex(16)
         session = self._session
         if session is None and self.token and self.client_id:
@@ -281,7 +344,10 @@ class AggregationClient:
             self.connect()
         try:
             with self._lock:
-                self._ws.send(data)
+                if self._sender is not None and not isinstance(data, str) and memoryview(data).nbytes >= _MASK_AT:
+                    self._sender.send(data)
+                else:
+                    self._ws.send(data)
         except (websockets.exceptions.ConnectionClosed, OSError) as exc:
             self._ws = None
             raise self._translate(exc) from exc

@@ -1,9 +1,10 @@
-"""The trainer's receive path for binary frames: the same messages and the same refusals, on and off.
+"""The trainer's fast paths for binary frames: the same messages and the same refusals, on and off.
 
 A scripted websocket server on 127.0.0.1 (port 0) answers the handshake and the sedna_lib
 subscribe, then writes raw frames exactly as the test lays them out (chunks, pings between them,
 fragments, truncations, closes); an ``AggregationClient`` reads them with the fast receive path
-on and off, and both must see the same sequence of messages and errors.
+on and off, and both must see the same sequence of messages and errors. The send path is checked the
+same way: the server must read the same frames and messages from the client with it on and off.
 """
 
 from __future__ import annotations
@@ -349,3 +350,118 @@ def test_a_message_before_a_slow_large_frame_is_not_held_back():
         half.set()
         assert _outcome(client, 10) == _expect(model)
     server.close()
+
+
+# -- the send path: large binary frames masked once, straight after the header (fast_send) ----------
+def _sent(fast: bool, script_after, weights, chunk_size: int, *, n_pings: int = 0) -> tuple[list, list]:
+    """Send an update with the send path on or off; return what the server read and the reply's outcome."""
+    def script(srv):
+        for i in range(n_pings):  # pings before the upload: answered in order, between the client's frames
+            srv.send(_frame(b"ping%d" % i, 0x89))
+        frames, whole = [], m.Reassembler()
+        while True:
+            op, data = srv.read_frame()
+            if op == 0xA:
+                frames.append(("pong", data))
+                continue
+            frames.append((op, len(data)))  # the bytes themselves differ by the message id in chunk heads
+            done = whole.feed(data) if op == 0x2 else None
+            if done is not None:
+                msg = m.from_binary(bytes(done))
+                frames.append(("update", msg.num_samples, tuple(hashlib.sha256(np.ascontiguousarray(w)).hexdigest()
+                                                               for w in msg.weights)))
+                break
+        while sum(1 for f in frames if f[0] == "pong") < n_pings:  # pongs may also follow the upload
+            op, data = srv.read_frame()
+            frames.append(("pong", data))
+        srv.frames = frames
+        script_after(srv)
+
+    server = ScriptedServer(script)
+    client = AggregationClient(server.url, "c1", fast_send=fast, chunk_size=chunk_size, connect_timeout=10)
+    outcome = []
+    try:
+        client.connect()
+        assert (client._sender is not None) is fast
+        client.send_update(weights, 5, round_number=1)
+        outcome.append(_outcome(client, 10))
+    finally:
+        client.close()
+        server.close()
+    assert server.error is None, server.error
+    return server.frames, outcome
+
+
+def _digest(weights) -> tuple:
+    return tuple(hashlib.sha256(np.ascontiguousarray(w)).hexdigest() for w in weights)
+
+
+@pytest.mark.parametrize("n", [4_001, 40_001, 300_003])  # under and over 64 KiB; odd lengths: the tail masked too
+def test_an_update_reaches_the_server_the_same_with_the_send_path_on_and_off(n):
+    weights = [np.random.default_rng(n).normal(size=n), np.arange(n % 97, dtype=np.int16)]
+    reply = _model(10, 2)
+
+    def answer(srv):
+        srv.send(_frame(_frames(reply, 1 << 20)[0]))
+
+    plain, got_plain = _sent(False, answer, weights, 65_536 + 8)
+    fast, got_fast = _sent(True, answer, weights, 65_536 + 8)
+    assert fast == plain and got_fast == got_plain == [_expect(reply)]
+    assert fast[-1] == ("update", 5, _digest(weights))
+    lengths = [f[1] for f in fast if f[0] == 0x2]
+    assert max(lengths) >= 65_536 if n > 4_001 else max(lengths) < 65_536  # each length encoding, each path
+
+
+def test_pings_arriving_during_an_upload_are_answered_and_frames_stay_whole():
+    weights = [np.random.default_rng(1).normal(size=600_000)]
+    frames, got = _sent(True, lambda srv: srv.send(_frame(_frames(_model(3, 2), 1 << 20)[0])), weights,
+                        1 << 20, n_pings=5)
+    assert [f for f in frames if f[0] == "pong"] == [("pong", b"ping%d" % i) for i in range(5)]
+    assert sum(1 for f in frames if f[0] == 0x2) == 5  # 4.8 MB in 1 MiB chunks, none torn by a pong
+    assert [f for f in frames if f[0] != "pong"][-1] == ("update", 5, _digest(weights))
+    assert got == [_expect(_model(3, 2))]
+
+
+def test_the_send_buffer_is_reused_and_later_frames_are_not_corrupted_by_it():
+    first, second = np.random.default_rng(2).normal(size=100_000), np.random.default_rng(3).normal(size=30_000)
+    seen = []
+
+    def script(srv):
+        whole = m.Reassembler()
+        while len(seen) < 2:
+            op, data = srv.read_frame()
+            done = whole.feed(data) if op == 0x2 else None
+            if done is not None:
+                seen.append(_digest(m.from_binary(bytes(done)).weights))
+
+    server = ScriptedServer(script)
+    client = AggregationClient(server.url, "c1", chunk_size=1 << 20, connect_timeout=10)
+    try:
+        client.connect()
+        client.send_update([first], 1, round_number=1)
+        buf = client._sender.buf
+        client.send_update([second], 1, round_number=2)  # a shorter frame, written over the start of the buffer
+        assert client._sender.buf is buf
+    finally:
+        client.close()
+        server.close()
+    assert server.error is None, server.error
+    assert seen == [_digest([first]), _digest([second])]
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["websockets", "send-path"])
+def test_an_upload_on_a_lost_connection_fails_with_the_same_transport_error(fast):
+    def script(srv):
+        srv.conn.shutdown(socket.SHUT_RDWR)  # gone without a close frame
+
+    server = ScriptedServer(script)
+    client = AggregationClient(server.url, "c1", fast_send=fast, connect_timeout=10)
+    try:
+        client.connect()
+        client._ws.recv_events_thread.join(5)  # the client has seen the end of the stream
+        with pytest.raises(TransportError) as caught:
+            client._send_raw(bytes(100_000))
+        assert str(caught.value).replace(client.url, "URL") == "connection to URL closed (1006): connection lost"
+    finally:
+        client.close()
+        server.close()
