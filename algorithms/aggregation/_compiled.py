@@ -5,9 +5,9 @@ Every loop computes, per element and in this order, the operations of the numpy 
 each rounded once to float64 (no fused multiply-add: numba does not contract without fast-math),
 so the running sum (:func:`fold`, one update at a time) and the round at once (``start*`` and
 ``add*``, then ``end*`` or :func:`finish`, on one cache-sized block at a time, driven by
-:func:`._kernels.weighted_sum`) give the same bits. Updates are passed as separate arguments, up to four per pass over the block's
-sums, so no list of arrays crosses into compiled code (numba's typed lists compile their own methods
-in every process, which would cost more than the round).
+:func:`._kernels.weighted_sum`) give the same bits. Updates are passed as separate arguments, up to
+four per pass over the block's sums, so no list of arrays crosses into compiled code (numba's typed
+lists compile their own methods in every process, which would cost more than the round).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Which path a layer takes depends only on the layer (its dtype and layout), on th
 (all layers together) and on whether the compiled loops are on, never on the other updates of the
 round, so the running sum and the round at once take the same path for the same layer and give the
 same bits. Every eligible layer of a large update takes them, its small layers (biases) too: a
-compiled call costs a fraction of a microsecond, where the numpy path costs a few calls per update. Without numba (or with
-:func:`disabled`) every layer takes the numpy path, as before.
+compiled call costs a fraction of a microsecond, where the numpy path costs a few calls per update.
+Without numba (or with :func:`disabled`) every layer takes the numpy path, as before.
 
 The first use in a process imports numba and loads the loops from numba's cache (about 0.3 s);
 the very first use on a machine compiles them (a few seconds, once: the cache is kept next to this

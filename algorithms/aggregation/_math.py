@@ -374,7 +374,7 @@ def accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: floa
 
 def _accumulate(acc: list[np.ndarray], layers: Sequence[np.ndarray], weight: float, scratch: dict,
                 size: int | None = None) -> None:
-    size = _kernels.update_size(layers) if size is None else size  # given when ``layers`` is part of an update
+    size = _kernels.update_size(layers) if size is None else size  # given when ``layers`` are part of one
     for a, layer in zip(acc, layers):
         if a.size == 0:
             continue

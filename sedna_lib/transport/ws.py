@@ -55,7 +55,7 @@ def _connect_kwargs() -> dict:
 
 
 _MASK_AT = 64 * 1024
-"""Binary frames of this many bytes or more are written by :class:`_MaskedSender` (smaller ones by websockets)."""
+"""Binary frames of this many bytes or more are written by :class:`_MaskedSender` (smaller: by websockets)."""
 
 
 class _MaskedSender:
@@ -83,7 +83,7 @@ class _MaskedSender:
 
     @staticmethod
     def fits(conn: Any) -> bool:
-        """Return whether ``conn`` has the websockets internals this writer goes through (and no extension)."""
+        """Return whether ``conn`` has the websockets internals this writer uses (and no extension)."""
         proto = getattr(conn, "protocol", None)
         return (callable(getattr(conn, "send_context", None)) and hasattr(conn, "send_in_progress")
                 and isinstance(getattr(proto, "writes", None), list)
@@ -345,8 +345,9 @@ class AggregationClient:
             self.connect()
         try:
             with self._lock:
-                if self._sender is not None and not isinstance(data, str) and memoryview(data).nbytes >= _MASK_AT:
-                    self._sender.send(data)
+                sender = self._sender
+                if sender is not None and not isinstance(data, str) and memoryview(data).nbytes >= _MASK_AT:
+                    sender.send(data)
                 else:
                     self._ws.send(data)
         except (websockets.exceptions.ConnectionClosed, OSError) as exc:
