@@ -5,12 +5,25 @@ from __future__ import annotations
 import http.server
 import json
 import queue
+import signal
 import threading
 
 import numpy as np
 import pytest
 
 from sedna_lib.config import describe
+
+
+def pytest_configure(config):
+    """Give SIGINT back its default when the suite was started with it ignored.
+
+    A shell without job control starts a background command (``make test &``, ``nohup``) with
+    SIGINT ignored, and every process the tests start inherits that: the workers they stop with
+    Ctrl-C's signal, or whose scripts wait on Python's KeyboardInterrupt, would never see it.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # Worker scripts that tests run as subprocesses are not test modules (nor doctest modules).
 collect_ignore_glob = ["sedna_examples/scripts/*", "sedna_examples/ianvs_jobs/*", "integration/_*.py"]
