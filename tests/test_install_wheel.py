@@ -2,7 +2,8 @@
 
 This is the install a user outside the clone makes (``pip install ./dist/sedna_lib-*.whl[server]``).
 It builds the wheel without build isolation (the suite's environment has setuptools) and installs it
-with uv from its cache, so it needs no network once ``make venv`` has run.
+with uv from its cache, held to the versions of the suite's own environment, so it needs no network
+once ``make venv`` has run.
 """
 
 from __future__ import annotations
@@ -51,9 +52,16 @@ def fresh_venv(wheel, tmp_path_factory):
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
                    check=True, capture_output=True, text=True, timeout=120, env=env)
     python = venv / "bin" / "python"
-    done = subprocess.run([uv, "pip", "install", "--quiet", "--offline", "--python", str(python), f"{wheel}[server]"],
+    # the versions this environment already has (all in uv's cache): an offline resolution may otherwise
+    # pick a newer release it has only seen in an index, whose wheel it never downloaded
+    frozen = subprocess.run([uv, "pip", "freeze", "--python", sys.executable], capture_output=True, text=True,
+                            timeout=120, env=env, check=True).stdout.splitlines()
+    pins = venv.parent / "constraints.txt"
+    pins.write_text("\n".join(line for line in frozen if "==" in line and not line.startswith("sedna")) + "\n")
+    done = subprocess.run([uv, "pip", "install", "--quiet", "--offline", "--python", str(python),
+                           "--constraint", str(pins), f"{wheel}[server]"],
                           capture_output=True, text=True, timeout=300, env=env)
-    if done.returncode != 0 and "offline" in done.stderr.lower():
+    if done.returncode != 0 and any(why in done.stderr.lower() for why in ("offline", "network connectivity")):
         pytest.skip(f"uv's cache lacks a dependency and the network is off: {done.stderr.strip()[-500:]}")
     assert done.returncode == 0, done.stderr[-3000:]
     return venv

@@ -6,7 +6,13 @@ over every byte before the application sees a frame. This subclass receives a la
 (a complete, masked, uncompressed frame within the size limit) with ``recv_into`` straight into a
 buffer of the frame's size and unmasks it there, in place; every other frame (text, control,
 fragmented, compressed, oversized, malformed) goes through the websockets parser as before, so its
-checks, errors and close codes are unchanged. On the way out, a binary message's frame header is
+checks, errors and close codes are unchanged. An app that hands its
+:class:`~sedna_lib.transport.messages.Reassembler` to the :data:`REASSEMBLY` scope extension (the
+aggregation server does) has every binary message fed to it here, in the order of the wire, and a
+chunk's bytes go from the socket straight into their place in the message's buffer: the frame's
+first bytes (the chunk's head) are read first, the chunk is checked and its bytes reserved, the
+rest is received into the reserved slice and unmasked there; one pass by the kernel, one by the
+unmask, no frame buffer and no copy. On the way out, a binary message's frame header is
 written ahead of the payload instead of copying both into a new frame, so a model sent to many
 peers is never copied per peer. The bytes on the wire are the same either way.
 """
@@ -19,12 +25,26 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import ProtocolError
+from ..transport import messages as m
 from ..transport._wsframes import FIN_BINARY, frame_header, mask_into, parse_header
 
-__all__ = ["FAST_FRAME_MIN", "binary_frames_protocol"]
+__all__ = ["FAST_FRAME_MIN", "REASSEMBLY", "binary_frames_protocol"]
 
 FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
+_PEEK = 4096  # a large frame's first bytes, read before the rest: a chunk's head is in them
+
+REASSEMBLY = "sedna_lib.reassembly"
+"""The ASGI scope extension (and receive-event key) of in-place reassembly.
+
+``scope["extensions"][REASSEMBLY]`` is a callable taking a :class:`~sedna_lib.transport.messages.Reassembler`:
+from then on the server feeds every binary message of the connection to it as the bytes are read
+(a chunk's straight into the reassembly buffer), in the order of the wire, and the app receives,
+per binary frame, ``{"type": "websocket.receive", "bytes": b"", REASSEMBLY: (size, outcome)}``:
+the frame's size and what the reassembler made of it (None while chunks are missing, the whole
+message, or the :class:`~sedna_lib.exceptions.ProtocolError` that refused it).
+"""
 
 
 @functools.lru_cache(maxsize=None)
@@ -49,23 +69,69 @@ def binary_frames_protocol() -> type:
             self._scratch = bytearray(_SCRATCH)
             self._head = bytearray()  # an incomplete frame header, kept until the rest arrives
             self._forward = 0  # bytes of the current frame still owed to the websockets parser
-            self._frame: np.ndarray | None = None  # the fast frame being received
+            self._fill: np.ndarray | None = None  # where the current fast frame's next bytes go
             self._filled = 0
+            self._key = b""  # the masking key for ``_fill``'s first byte (the frame's, rotated)
+            self._skip = 0  # bytes of the current fast frame to read past (padding, a refused rest)
+            self._then: Any = None  # what follows once ``_fill`` is full or the skip is done
             self._mask = b""
+            self._length = 0  # the current fast frame's payload length
+            self._reassembler: Any = None  # the app's, once it asks for in-place reassembly
+
+        # -- the app's side -----------------------------------------------------------------------
+        def handle_connect(self, event: Any) -> None:
+            super().handle_connect(event)
+            scope = getattr(self, "scope", None)
+            if scope is not None:
+                scope["extensions"][REASSEMBLY] = self._attach
+
+        def _attach(self, reassembler: Any) -> None:
+            """From now on, binary messages are fed to ``reassembler`` here, as they are read."""
+            self._reassembler = reassembler
+
+        def send_receive_event_to_app(self) -> None:
+            if self._reassembler is None or self.curr_msg_data_type != "bytes":
+                return super().send_receive_event_to_app()
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            self.frames = []
+            self._deliver(len(data), self._outcome(self._reassembler.feed, data))
+            return None
+
+        def _outcome(self, step: Any, *args: Any) -> Any:
+            """Run one reassembly step: its result, or the :class:`ProtocolError` it ended with."""
+            try:
+                return m.decoded(lambda _: step(*args), None)
+            except ProtocolError as exc:
+                self._reassembler.drop()
+                return exc
+
+        def _deliver(self, size: int, outcome: Any) -> None:
+            if self.close_sent:  # the app is past its close: nothing more for it (as uvicorn does)
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": b"", REASSEMBLY: (size, outcome)})
+            if not self.read_paused:
+                self.read_paused = True
+                self.transport.pause_reading()
 
         # -- receiving --------------------------------------------------------------------------
         def get_buffer(self, sizehint: int) -> Any:
-            if self._frame is not None:
-                return memoryview(self._frame)[self._filled:]  # at most the frame's remaining bytes
+            if self._fill is not None:
+                return memoryview(self._fill)[self._filled:]  # at most the frame's remaining bytes
+            if self._skip:
+                return memoryview(self._scratch)[:min(self._skip, _SCRATCH)]
             return self._scratch
 
         def buffer_updated(self, nbytes: int) -> None:
-            if self._frame is not None:
+            if self._fill is not None:
                 self._filled += nbytes
-                if self._filled == len(self._frame):
-                    self._frame_done()
-                return
-            self._stream(memoryview(self._scratch)[:nbytes])
+                if self._filled == len(self._fill):
+                    self._filled_up()
+            elif self._skip:
+                self._skip -= nbytes
+                if not self._skip:
+                    self._skipped()
+            else:
+                self._stream(memoryview(self._scratch)[:nbytes])
 
         def data_received(self, data: bytes) -> None:
             self._stream(memoryview(data))
@@ -81,13 +147,20 @@ def binary_frames_protocol() -> type:
         def _stream(self, data: memoryview) -> None:
             """Split received bytes between fast frames and the websockets parser, frame by frame."""
             while len(data):
-                if self._frame is not None:  # the start of a fast frame's payload came with its header
-                    take = min(len(data), len(self._frame) - self._filled)
-                    self._frame[self._filled:self._filled + take] = np.frombuffer(data[:take], dtype=np.uint8)
+                if self._fill is not None:  # a fast frame's bytes that came with its header
+                    take = min(len(data), len(self._fill) - self._filled)
+                    self._fill[self._filled:self._filled + take] = np.frombuffer(data[:take], dtype=np.uint8)
                     self._filled += take
                     data = data[take:]
-                    if self._filled == len(self._frame):
-                        self._frame_done()
+                    if self._filled == len(self._fill):
+                        self._filled_up()
+                    continue
+                if self._skip:
+                    take = min(len(data), self._skip)
+                    self._skip -= take
+                    data = data[take:]
+                    if not self._skip:
+                        self._skipped()
                     continue
                 if self._forward:
                     take = min(len(data), self._forward)
@@ -109,20 +182,66 @@ def binary_frames_protocol() -> type:
                 limit = self.conn.max_message_size
                 if (first == FIN_BINARY and masked and length >= FAST_FRAME_MIN
                         and (limit is None or length <= limit)):
-                    self._mask = bytes(data[size - 4:size])
-                    self._frame = np.empty(length, dtype=np.uint8)
-                    self._filled = 0
+                    self._mask, self._length = bytes(data[size - 4:size]), length
+                    if self._reassembler is None:
+                        self._expect(np.empty(length, dtype=np.uint8), 0, self._whole)
+                    else:
+                        self._expect(np.empty(_PEEK, dtype=np.uint8), 0, self._peeked)
                 else:  # the parser sees this frame whole, and judges it
                     self._forward = length
                     self._to_parser(data[:size])
                 data = data[size:]
 
-        def _frame_done(self) -> None:
-            frame, self._frame = self._frame, None
-            mask_into(frame, self._mask)  # unmasked in place
+        # -- a fast frame, step by step -------------------------------------------------------------
+        def _expect(self, buf: np.ndarray, offset: int, then: Any) -> None:
+            """Receive the next ``len(buf)`` bytes (payload ``offset`` on) into ``buf``, then ``then``."""
+            phase = offset % 4
+            self._fill, self._filled, self._then = buf, 0, then
+            self._key = self._mask[phase:] + self._mask[:phase]
+            if not len(buf):
+                self._filled_up()
+
+        def _pass(self, nbytes: int, then: Any) -> None:
+            """Read past the frame's next ``nbytes`` bytes, then ``then()``."""
+            if nbytes <= 0:
+                then()
+            else:
+                self._skip, self._then = nbytes, then
+
+        def _filled_up(self) -> None:
+            buf, then, self._fill = self._fill, self._then, None
+            mask_into(buf, self._key)  # unmasked in place
+            then(buf)
+
+        def _skipped(self) -> None:
+            self._then()
+
+        def _whole(self, frame: np.ndarray) -> None:
             self.curr_msg_data_type = "bytes"
             self.frames = [memoryview(frame)]  # type: ignore[list-item]
             self.send_receive_event_to_app()
+
+        def _peeked(self, peek: np.ndarray) -> None:
+            """Place the frame from its first bytes: a chunk goes straight into the reassembly buffer."""
+            length = self._length
+            plan = self._outcome(self._reassembler.place, peek, length)
+            if isinstance(plan, ProtocolError):  # refused: the rest of the frame is read past, unkept
+                self._pass(length - _PEEK, lambda: self._deliver(length, plan))
+                return
+            if plan is None:  # not a chunk: the frame whole, fed as it is
+                frame = np.empty(length, dtype=np.uint8)
+                frame[:_PEEK] = peek
+                self._expect(frame[_PEEK:], _PEEK, lambda _rest: self._whole(frame))
+                return
+            dest, start = plan
+            inside = max(0, min(_PEEK - start, len(dest)))  # the chunk's bytes that came with the peek
+            dest[:inside] = peek[start:start + inside]
+            after = length - max(_PEEK, start + len(dest))  # the padding
+
+            def placed(_dest: Any) -> None:
+                self._pass(after, lambda: self._deliver(length, self._outcome(self._reassembler.advance)))
+
+            self._pass(start - _PEEK, lambda: self._expect(dest[inside:], start + inside, placed))
 
         # -- sending ----------------------------------------------------------------------------
         async def send(self, message: Any) -> None:

@@ -32,6 +32,7 @@ from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
 from ._status import mount_status
+from ._ws_frames import REASSEMBLY
 from .rounds import RoundPolicy, RoundResult, round_policy
 
 __all__ = ["AggregationServer", "RoundRecord"]
@@ -47,10 +48,6 @@ CLOSE_CONFLICT = 4409
 CLOSE_TIMEOUT = 4408
 CLOSE_REPLACED = 4000
 CLOSE_TRY_LATER = 1013
-
-_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
-                  UnicodeDecodeError)
-"""What a malformed frame can raise while it is decoded; each becomes a ProtocolError (4400), never a 1006."""
 
 
 @dataclass
@@ -590,7 +587,7 @@ class AggregationServer:
             if first.get("type") == "websocket.disconnect":
                 return
             try:
-                sub = _decoded(m.from_json, first.get("text") or first.get("bytes") or b"")
+                sub = m.decoded(m.from_json, first.get("text") or first.get("bytes") or b"")
             except ProtocolError as exc:
                 await self._refuse(ws, f"first frame must be a JSON subscribe message: {exc}",
                                    "ProtocolError",
@@ -676,6 +673,9 @@ class AggregationServer:
     async def _serve_peer(self, peer: _Peer) -> None:
         ws = peer.ws
         reassembler = m.Reassembler(self._max_bytes)
+        in_place = (getattr(ws, "scope", None) or {}).get("extensions", {}).get(REASSEMBLY)
+        if in_place is not None:  # our websocket protocol: chunks go from the socket into place
+            in_place(reassembler)
         while True:
             if reassembler.pending:  # inside a chunked message: its frames must keep coming
                 try:
@@ -690,15 +690,21 @@ class AggregationServer:
             if kind == "websocket.disconnect":
                 return
             try:
-                if frame.get("bytes") is not None:
-                    self._received.inc(len(frame["bytes"]))
-                    payload = _decoded(reassembler.feed, frame["bytes"])
+                fed = frame.get(REASSEMBLY)
+                if fed is not None or frame.get("bytes") is not None:
+                    if fed is not None:  # the protocol fed it to the reassembler as it was read
+                        size, payload = fed
+                        if isinstance(payload, ProtocolError):
+                            raise payload
+                    else:
+                        size, payload = len(frame["bytes"]), m.decoded(reassembler.feed, frame["bytes"])
+                    self._received.inc(size)
                     if payload is None:
                         continue
-                    msg = _decoded(m.from_binary, payload)
+                    msg = m.decoded(m.from_binary, payload)
                 else:
                     self._received.inc(len((frame.get("text") or "").encode()))
-                    msg = _decoded(m.from_json, frame.get("text") or "")
+                    msg = m.decoded(m.from_json, frame.get("text") or "")
                 if isinstance(msg, m.UpdateWeight):
                     await self._ingest_update(peer, msg)
                 elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
@@ -926,11 +932,3 @@ class AggregationServer:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
-
-
-def _decoded(decode: Any, data: Any) -> Any:
-    """Run one decoding step; anything a malformed frame makes it raise becomes a :class:`ProtocolError`."""
-    try:
-        return decode(data)
-    except _DECODE_ERRORS as exc:
-        raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None

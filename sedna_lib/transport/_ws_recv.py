@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import math
 import secrets
 import select
 import socket
@@ -35,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ProtocolError
-from . import codec
 from . import messages as m
 from ._wsframes import FIN_BINARY, frame_header, parse_header
 
@@ -289,25 +287,17 @@ class FrameSocket:
             return self.reassembler.feed(memoryview(frame))
         peek = bytearray(_PEEK)
         self._fill(peek)
-        head = None
-        if codec.is_encoded(peek) and m.Reassembler._is_chunk(peek):
-            try:
-                head = codec.read_head(peek, length)
-            except ProtocolError:
-                head = None  # a head longer than the peek, or a malformed one: received whole and judged
-        if head is None:
+        try:
+            plan = self.reassembler.place(peek, length)
+        except ProtocolError:
+            self._skip(length - _PEEK)
+            raise
+        if plan is None:
             frame = np.empty(length, dtype=np.uint8)
             frame[:_PEEK] = np.frombuffer(peek, dtype=np.uint8)
             self._fill(memoryview(frame)[_PEEK:])
             return self.reassembler.feed(memoryview(frame))
-        meta, specs = head
-        sizes = [math.prod(shape) * dtype.itemsize for _spec, (dtype, shape, _offset) in specs]
-        try:
-            dest = self.reassembler.reserve(meta, sizes)
-        except ProtocolError:
-            self._skip(length - _PEEK)
-            raise
-        start = specs[0][1][2]
+        dest, start = plan
         inside = max(0, min(_PEEK - start, len(dest)))  # the chunk's bytes that came with the peek
         dest[:inside] = np.frombuffer(peek, dtype=np.uint8)[start:start + inside]
         self._skip(max(0, start - _PEEK))

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
@@ -26,7 +27,7 @@ __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
     "SecAggStage", "SecAgg", "SecAggMasked", "Evaluation",
     "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
-    "Reassembler", "bound_session",
+    "Reassembler", "bound_session", "decoded",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -701,6 +702,39 @@ def bound_session(token: str, client_id: str) -> str:
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
+DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+                 UnicodeDecodeError)
+"""What a malformed frame can raise while it is decoded (each becomes a :class:`ProtocolError`)."""
+
+
+def decoded(decode: Any, data: Any) -> Any:
+    """Run one decoding step; anything a malformed frame makes it raise becomes a :class:`ProtocolError`.
+
+    A server answers a :class:`ProtocolError` with a refusal (close code 4400), never a crash.
+
+    Parameters
+    ----------
+    decode : callable
+        The step (``from_json``, ``from_binary``, ``Reassembler.feed``, ...).
+    data : object
+        What it decodes.
+
+    Returns
+    -------
+    object
+        The step's result.
+
+    Raises
+    ------
+    ProtocolError
+        If the step raised it, or one of :data:`DECODE_ERRORS`.
+    """
+    try:
+        return decode(data)
+    except DECODE_ERRORS as exc:
+        raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
 _INITIAL_RESERVE = 1 << 20
 """Bytes a chunked message may reserve before more of it has arrived (then it grows with its data)."""
 
@@ -774,6 +808,43 @@ class Reassembler:
         dest = self.reserve(meta, [a.nbytes for a in arrays])
         dest[:] = arrays[0].reshape(-1).view(np.uint8)
         return self.advance()
+
+    def place(self, start: Any, length: int) -> tuple[np.ndarray, int] | None:
+        """Plan where a frame's bytes go from its first bytes: a chunk's into the reassembly buffer.
+
+        For a receiver that reads a large frame's first bytes, then the rest straight into place
+        (the trainer's websocket reader and the aggregation server's protocol). A chunk's head is
+        checked and its bytes reserved as :meth:`reserve` does; the receiver copies the part of
+        ``dest`` already in ``start``, receives the rest into ``dest``, skips what follows it in
+        the frame (alignment padding) and calls :meth:`advance`.
+
+        Parameters
+        ----------
+        start : bytes-like
+            The frame's first bytes (a chunk's head must lie within them).
+        length : int
+            The whole frame's length.
+
+        Returns
+        -------
+        (numpy.ndarray, int) or None
+            The reserved slice and the frame offset where its bytes begin; None when the frame
+            is not a chunk whose head lies in ``start`` (receive it whole and :meth:`feed` it).
+
+        Raises
+        ------
+        ProtocolError
+            If the chunk is out of order, too large or does not add up (as :meth:`reserve`).
+        """
+        if not (codec.is_encoded(start) and self._is_chunk(start)):
+            return None
+        try:
+            meta, specs = codec.read_head(start, length)
+        except ProtocolError:
+            return None  # a head longer than ``start``, or a malformed one: received whole and judged
+        sizes = [math.prod(shape) * dtype.itemsize for _spec, (dtype, shape, _offset) in specs]
+        dest = self.reserve(meta, sizes)
+        return dest, specs[0][1][2]
 
     def reserve(self, meta: Any, sizes: list) -> np.ndarray:
         """Check a chunk's header against the message so far; return where its bytes go.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sedna_lib.servers._threaded import ThreadedServer
-from sedna_lib.servers._ws_frames import FAST_FRAME_MIN
+from sedna_lib.servers._ws_frames import FAST_FRAME_MIN, REASSEMBLY
 from sedna_lib.transport._wsframes import frame_header, mask_into
 
 starlette = pytest.importorskip("starlette.applications")
@@ -305,3 +305,152 @@ def test_chunks_out_of_order_or_repeated_are_still_refused(aggregator, order, wh
     refusal = m.from_json(replies[-1])
     assert ws.close_code == 4400 and refusal.error == "ProtocolError" and why in refusal.message
     assert server.peers_ == {} and server.round_ == 0
+
+
+# -- in-place reassembly: a chunk's bytes go from the socket straight into the message's buffer ------
+async def _reassembling_echo(ws):
+    """Reassemble chunked messages as the aggregation server does; answer each message or refusal."""
+    from sedna_lib.exceptions import ProtocolError
+    from sedna_lib.transport import messages as m
+
+    await ws.accept()
+    reassembler = m.Reassembler(64 * 2 ** 20)
+    attach = ws.scope.get("extensions", {}).get(REASSEMBLY)
+    if attach is not None:
+        attach(reassembler)
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        if REASSEMBLY in msg:
+            (size, out), how = msg[REASSEMBLY], "server"
+        else:
+            size, how = len(msg["bytes"]), "app"
+            try:
+                out = m.decoded(reassembler.feed, msg["bytes"])
+            except ProtocolError as exc:
+                reassembler.drop()
+                out = exc
+        if out is None:
+            await ws.send_text(json.dumps({"frame": size, "how": how}))
+        elif isinstance(out, ProtocolError):
+            await ws.send_text(json.dumps({"frame": size, "how": how, "refused": str(out)}))
+        else:
+            await ws.send_text(json.dumps({"frame": size, "how": how, "sha": _sha(out), "n": len(out),
+                                           "writable": not memoryview(out).readonly}))
+
+
+@pytest.fixture(params=[False, True], ids=["parser", "fast"])
+def reassembling(request):
+    app = starlette.Starlette(routes=[WebSocketRoute("/echo", _reassembling_echo)])
+    with ThreadedServer(app, ws_max_size=MAX, fast_binary_frames=request.param) as srv:
+        srv.fast = request.param
+        yield srv
+
+
+def _message(nbytes: int, seed: int = 0) -> bytes:
+    from sedna_lib.transport import codec
+
+    data = np.random.default_rng(seed).integers(0, 256, nbytes, dtype=np.uint8)
+    return bytes(codec.encode([data], {"type": "blob", "seed": seed}))
+
+
+def _replies(sock, frames: int) -> list:
+    return [json.loads(_read_frame(sock)[1]) for _ in range(frames)]
+
+
+@pytest.mark.parametrize("nbytes, chunk", [(1_000_000, 300_000), (1_000_000, 100_000), (700_001, 699_999),
+                                           (5 * 2 ** 20, 2 ** 20)],
+                         ids=["small-last-chunk", "eleven-chunks", "one-byte-last", "5MiB"])
+def test_chunked_messages_are_reassembled_exactly_in_place_when_the_server_offers_it(reassembling, nbytes,
+                                                                                     chunk):
+    from sedna_lib.transport import messages as m
+
+    message = _message(nbytes)
+    frames = m.to_frames(message, chunk)
+    assert len(frames) > 1
+    with _connect(reassembling) as ws:
+        for frame in frames:
+            ws.send(frame)
+        replies = [json.loads(ws.recv(timeout=10)) for _ in frames]
+    assert [r["frame"] for r in replies] == [len(f) for f in frames]
+    assert replies[-1]["sha"] == _sha(message) and replies[-1]["n"] == len(message)
+    assert replies[-1]["writable"]
+    # with the fast protocol the server feeds every frame, large or not, in the order of the wire
+    assert {r["how"] for r in replies} == {"server" if reassembling.fast else "app"}
+
+
+def test_in_place_reassembly_keeps_the_wire_order_of_small_large_and_split_frames(reassembling):
+    from sedna_lib.transport import messages as m
+
+    first, second, single = _message(600_000, 1), _message(900_000, 2), _message(FAST_FRAME_MIN + 99, 3)
+    frames = m.to_frames(first, 250_000) + [single] + m.to_frames(second, 120_000) + [_message(10, 4)]
+    wire = b"".join(_client_frame(bytes(f)) for f in frames)
+    sock = _handshake(reassembling)
+    try:
+        sock.sendall(wire[:3])  # headers and chunk heads split across reads, frames packed together
+        time.sleep(0.05)
+        for i in range(3, len(wire), 4097):
+            sock.sendall(wire[i:i + 4097])
+        replies = _replies(sock, len(frames))
+    finally:
+        sock.close()
+    done = [r["sha"] for r in replies if "sha" in r]
+    assert done == [_sha(first), _sha(single), _sha(second), _sha(_message(10, 4))]
+    assert not any("refused" in r for r in replies)
+
+
+@pytest.mark.parametrize("case", ["out-of-order", "restarted", "too-large", "not-codec", "bad-head"])
+def test_a_refused_chunk_is_answered_in_turn_and_the_connection_keeps_reading(reassembling, case):
+    from sedna_lib.transport import messages as m
+
+    frames = m.to_frames(_message(900_000), 300_000)
+    bad = {"out-of-order": [frames[0], frames[2]],
+           "restarted": [frames[0], frames[0]],
+           "too-large": [m.to_frames(_message(70 * 2 ** 20 // 64 * 64), 2 ** 20)[0]],
+           "not-codec": [os.urandom(FAST_FRAME_MIN * 2)],
+           "bad-head": [bytes(frames[0]).replace(b'"index":0,', b'"index":[,', 1)]}[case]
+    good = _message(FAST_FRAME_MIN * 3, 7)
+    with _connect(reassembling) as ws:
+        for frame in bad:
+            ws.send(frame)
+        replies = [json.loads(ws.recv(timeout=10)) for _ in bad]
+        ws.send(good)  # the next message is read and answered as usual
+        after = json.loads(ws.recv(timeout=10))
+    refused = replies[-1].get("refused", "")
+    why = {"out-of-order": "out of order", "restarted": "started before the previous one finished",
+           "too-large": "exceeds the limit", "not-codec": "bad magic bytes", "bad-head": "malformed"}[case]
+    assert why in refused, replies
+    assert after["sha"] == _sha(good)
+
+
+def test_a_chunk_arrives_in_place_without_a_frame_sized_buffer_of_its_own(reassembling):
+    """Fast protocol: a 4 MiB chunk costs the reassembly buffer only, not a frame buffer and a copy."""
+    import tracemalloc
+
+    from sedna_lib.transport import messages as m
+
+    message = _message(16 * 2 ** 20, 5)
+    frames = m.to_frames(message, 2 ** 20 * 15 // 8)  # a large first chunk: the buffer reserves four of them
+    wire = [_client_frame(bytes(f)) for f in frames]  # masked before the measurement
+    sock = _handshake(reassembling)
+    try:
+        sock.sendall(wire[0])  # the first chunk reserves the message buffer
+        _replies(sock, 1)
+        tracemalloc.start()
+        try:
+            sock.sendall(wire[1])
+            _replies(sock, 1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        for frame in wire[2:]:
+            sock.sendall(frame)
+        replies = _replies(sock, len(wire) - 2)
+    finally:
+        sock.close()
+    assert replies[-1]["sha"] == _sha(message)
+    if reassembling.fast:
+        assert peak < len(frames[1]) // 4, peak  # the frame went into the reserved buffer
+    else:
+        assert peak > len(frames[1]), peak  # the parser's path holds the frame (and copies it)
