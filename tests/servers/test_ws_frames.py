@@ -50,12 +50,19 @@ def _pattern(n: int) -> bytes:
     return (np.arange(n, dtype=np.uint64) * 2654435761 % 251).astype(np.uint8).tobytes()
 
 
-@pytest.fixture(params=[False, True], ids=["parser", "fast"])
-def server(request):
-    app = starlette.Starlette(routes=[WebSocketRoute("/echo", _echo)])
-    with ThreadedServer(app, ws_max_size=MAX, fast_binary_frames=request.param) as srv:
-        srv.fast = request.param
-        yield srv
+def _served(handler):
+    """A fixture serving ``handler`` on /echo, once through websockets' parser and once with the fast path."""
+    @pytest.fixture(params=[False, True], ids=["parser", "fast"])
+    def serve(request):
+        app = starlette.Starlette(routes=[WebSocketRoute("/echo", handler)])
+        with ThreadedServer(app, ws_max_size=MAX, fast_binary_frames=request.param) as srv:
+            srv.fast = request.param
+            yield srv
+
+    return serve
+
+
+server = _served(_echo)
 
 
 def _connect(server):
@@ -340,12 +347,7 @@ async def _reassembling_echo(ws):
                                            "writable": not memoryview(out).readonly}))
 
 
-@pytest.fixture(params=[False, True], ids=["parser", "fast"])
-def reassembling(request):
-    app = starlette.Starlette(routes=[WebSocketRoute("/echo", _reassembling_echo)])
-    with ThreadedServer(app, ws_max_size=MAX, fast_binary_frames=request.param) as srv:
-        srv.fast = request.param
-        yield srv
+reassembling = _served(_reassembling_echo)
 
 
 def _message(nbytes: int, seed: int = 0) -> bytes:
