@@ -100,7 +100,7 @@ def binary_frames_protocol() -> type:
         def _outcome(self, step: Any, *args: Any) -> Any:
             """Run one reassembly step: its result, or the :class:`ProtocolError` it ended with."""
             try:
-                return m.decoded(lambda _: step(*args), None)
+                return m.decoded(step, *args)
             except ProtocolError as exc:
                 self._reassembler.drop()
                 return exc
@@ -129,7 +129,7 @@ def binary_frames_protocol() -> type:
             elif self._skip:
                 self._skip -= nbytes
                 if not self._skip:
-                    self._skipped()
+                    self._then()
             else:
                 self._stream(memoryview(self._scratch)[:nbytes])
 
@@ -160,7 +160,7 @@ def binary_frames_protocol() -> type:
                     self._skip -= take
                     data = data[take:]
                     if not self._skip:
-                        self._skipped()
+                        self._then()
                     continue
                 if self._forward:
                     take = min(len(data), self._forward)
@@ -213,9 +213,6 @@ def binary_frames_protocol() -> type:
             mask_into(buf, self._key)  # unmasked in place
             then(buf)
 
-        def _skipped(self) -> None:
-            self._then()
-
         def _whole(self, frame: np.ndarray) -> None:
             self.curr_msg_data_type = "bytes"
             self.frames = [memoryview(frame)]  # type: ignore[list-item]
@@ -233,15 +230,14 @@ def binary_frames_protocol() -> type:
                 frame[:_PEEK] = peek
                 self._expect(frame[_PEEK:], _PEEK, lambda _rest: self._whole(frame))
                 return
-            dest, start = plan
-            inside = max(0, min(_PEEK - start, len(dest)))  # the chunk's bytes that came with the peek
-            dest[:inside] = peek[start:start + inside]
-            after = length - max(_PEEK, start + len(dest))  # the padding
 
-            def placed(_dest: Any) -> None:
-                self._pass(after, lambda: self._deliver(length, self._outcome(self._reassembler.advance)))
+            def done() -> None:
+                self._deliver(length, self._outcome(self._reassembler.advance))
 
-            self._pass(start - _PEEK, lambda: self._expect(dest[inside:], start + inside, placed))
+            def rest() -> None:
+                self._expect(plan.rest, plan.offset, lambda _rest: self._pass(plan.after, done))
+
+            self._pass(plan.before, rest)
 
         # -- sending ----------------------------------------------------------------------------
         async def send(self, message: Any) -> None:

@@ -690,15 +690,17 @@ class AggregationServer:
             if kind == "websocket.disconnect":
                 return
             try:
-                fed = frame.get(REASSEMBLY)
-                if fed is not None or frame.get("bytes") is not None:
-                    if fed is not None:  # the protocol fed it to the reassembler as it was read
-                        size, payload = fed
-                        if isinstance(payload, ProtocolError):
-                            raise payload
-                    else:
-                        size, payload = len(frame["bytes"]), m.decoded(reassembler.feed, frame["bytes"])
+                fed = frame.get(REASSEMBLY)  # set when the protocol fed the frame as it was read
+                if fed is None and frame.get("bytes") is not None:  # under another ASGI server
+                    try:
+                        fed = len(frame["bytes"]), m.decoded(reassembler.feed, frame["bytes"])
+                    except ProtocolError as exc:
+                        fed = len(frame["bytes"]), exc
+                if fed is not None:
+                    size, payload = fed
                     self._received.inc(size)
+                    if isinstance(payload, ProtocolError):
+                        raise payload
                     if payload is None:
                         continue
                     msg = m.decoded(m.from_binary, payload)

@@ -297,12 +297,9 @@ class FrameSocket:
             frame[:_PEEK] = np.frombuffer(peek, dtype=np.uint8)
             self._fill(memoryview(frame)[_PEEK:])
             return self.reassembler.feed(memoryview(frame))
-        dest, start = plan
-        inside = max(0, min(_PEEK - start, len(dest)))  # the chunk's bytes that came with the peek
-        dest[:inside] = np.frombuffer(peek, dtype=np.uint8)[start:start + inside]
-        self._skip(max(0, start - _PEEK))
-        self._fill(dest[inside:])
-        self._skip(length - max(_PEEK, start + len(dest)))  # the padding
+        self._skip(plan.before)
+        self._fill(plan.rest)
+        self._skip(plan.after)
         return self.reassembler.advance()
 
     def _deliver(self, item: Any) -> None:

@@ -16,7 +16,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, NamedTuple, Union
 
 import numpy as np
 
@@ -707,7 +707,7 @@ DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, Ov
 """What a malformed frame can raise while it is decoded (each becomes a :class:`ProtocolError`)."""
 
 
-def decoded(decode: Any, data: Any) -> Any:
+def decoded(decode: Any, *args: Any) -> Any:
     """Run one decoding step; anything a malformed frame makes it raise becomes a :class:`ProtocolError`.
 
     A server answers a :class:`ProtocolError` with a refusal (close code 4400), never a crash.
@@ -716,7 +716,7 @@ def decoded(decode: Any, data: Any) -> Any:
     ----------
     decode : callable
         The step (``from_json``, ``from_binary``, ``Reassembler.feed``, ...).
-    data : object
+    *args : object
         What it decodes.
 
     Returns
@@ -730,13 +730,34 @@ def decoded(decode: Any, data: Any) -> Any:
         If the step raised it, or one of :data:`DECODE_ERRORS`.
     """
     try:
-        return decode(data)
+        return decode(*args)
     except DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 _INITIAL_RESERVE = 1 << 20
 """Bytes a chunked message may reserve before more of it has arrived (then it grows with its data)."""
+
+
+class Placement(NamedTuple):
+    """The rest of a chunk frame, after its first bytes (:meth:`Reassembler.place`).
+
+    Attributes
+    ----------
+    rest : numpy.ndarray
+        The reassembly buffer's slice its remaining chunk bytes go into.
+    offset : int
+        The frame offset of ``rest``'s first byte (a masked frame's key phase).
+    before : int
+        Frame bytes to read past before ``rest``.
+    after : int
+        Frame bytes to read past after ``rest`` (alignment padding).
+    """
+
+    rest: np.ndarray
+    offset: int
+    before: int
+    after: int
 
 
 class Reassembler:
@@ -809,14 +830,14 @@ class Reassembler:
         dest[:] = arrays[0].reshape(-1).view(np.uint8)
         return self.advance()
 
-    def place(self, start: Any, length: int) -> tuple[np.ndarray, int] | None:
+    def place(self, start: Any, length: int) -> Placement | None:
         """Plan where a frame's bytes go from its first bytes: a chunk's into the reassembly buffer.
 
         For a receiver that reads a large frame's first bytes, then the rest straight into place
         (the trainer's websocket reader and the aggregation server's protocol). A chunk's head is
-        checked and its bytes reserved as :meth:`reserve` does; the receiver copies the part of
-        ``dest`` already in ``start``, receives the rest into ``dest``, skips what follows it in
-        the frame (alignment padding) and calls :meth:`advance`.
+        checked and its bytes reserved as :meth:`reserve` does, and those already in ``start``
+        copied into place; the receiver then reads past ``before`` bytes, receives ``rest``,
+        reads past ``after`` bytes (alignment padding) and calls :meth:`advance`.
 
         Parameters
         ----------
@@ -827,9 +848,9 @@ class Reassembler:
 
         Returns
         -------
-        (numpy.ndarray, int) or None
-            The reserved slice and the frame offset where its bytes begin; None when the frame
-            is not a chunk whose head lies in ``start`` (receive it whole and :meth:`feed` it).
+        Placement or None
+            What is left to receive, and where; None when the frame is not a chunk whose head
+            lies in ``start`` (receive it whole and :meth:`feed` it).
 
         Raises
         ------
@@ -843,8 +864,11 @@ class Reassembler:
         except ProtocolError:
             return None  # a head longer than ``start``, or a malformed one: received whole and judged
         sizes = [math.prod(shape) * dtype.itemsize for _spec, (dtype, shape, _offset) in specs]
-        dest = self.reserve(meta, sizes)
-        return dest, specs[0][1][2]
+        dest, at = self.reserve(meta, sizes), specs[0][1][2]
+        inside = max(0, min(len(start) - at, len(dest)))
+        dest[:inside] = np.frombuffer(start, dtype=np.uint8)[at:at + inside]
+        return Placement(dest[inside:], at + inside, max(0, at - len(start)),
+                         length - max(len(start), at + len(dest)))
 
     def reserve(self, meta: Any, sizes: list) -> np.ndarray:
         """Check a chunk's header against the message so far; return where its bytes go.
