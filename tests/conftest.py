@@ -186,27 +186,38 @@ def reset_console_logging():
 # -- The documentation site, built once per session --------------------------------------------
 
 @pytest.fixture(scope="session")
-def built_site():
+def built_site(tmp_path_factory):
     """Build the documentation site with ``mkdocs build --strict`` into ``site/`` and yield its path.
 
     Yields ``(path, problems)``: ``problems`` holds mkdocs' warnings and errors when the build failed,
-    so that the strict-build test can show them; tests that need the pages skip on ``None``.
+    so that the strict-build test can show them; tests that need the pages skip on ``None``. Under
+    pytest-xdist the first worker that asks builds the site and the others wait for it (a file lock in
+    the session's temporary folder, which every worker shares) and read its outcome.
     """
     import os
     import pathlib
     import subprocess
     import sys
 
+    from filelock import FileLock
+
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings_handlers.python")
     root = pathlib.Path(__file__).resolve().parents[1]
     site = root / "site"
-    # No --quiet: mkdocs counts strict-mode warnings only when it logs them.
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                          cwd=root, capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    problems = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
-    yield site, (None if done.returncode == 0 else "\n".join(problems)[-4000:])
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this run's folder: one for all the workers
+    outcome = shared / "site-build.json"
+    with FileLock(str(shared / "site-build.lock")):
+        if not outcome.exists():
+            # No --quiet: mkdocs counts strict-mode warnings only when it logs them.
+            done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                                  cwd=root, capture_output=True, text=True, timeout=240,
+                                  env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+            problems = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
+            outcome.write_text(json.dumps(None if done.returncode == 0 else "\n".join(problems)[-4000:]))
+    yield site, json.loads(outcome.read_text())
 
 
 @pytest.fixture(params=["compiled", "numpy"])
