@@ -92,3 +92,71 @@ def test_wheel_installs_the_command_line(fresh_venv):
     assert "usage: sedna-lib" in done.stdout
     for command in ("aggregate", "algorithms", "demo"):
         assert command in done.stdout
+
+
+# -- The lowest versions the wheel declares ------------------------------------------------------------
+
+def _floors(*extras: str) -> dict[str, str]:
+    """``{name: version}``: the lowest version setup.cfg admits for each requirement (base and ``extras``)."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    lines = cfg["options"]["install_requires"].splitlines()
+    for extra in extras:
+        lines += cfg["options.extras_require"][extra].splitlines()
+    floors = {}
+    for line in filter(None, (x.strip() for x in lines)):
+        found = re.match(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(?:>=|==)\s*([0-9][^,;\s]*)", line)
+        assert found, f"setup.cfg requirement {line!r} names no lowest version (>= or ==)"
+        floors[found.group(1).lower().replace("_", "-")] = found.group(3)
+    return floors
+
+
+@pytest.fixture(scope="module")
+def lowest_venv(wheel, tmp_path_factory):
+    """A new virtual environment with ``<wheel>[server,sklearn]`` at every requirement's lowest version.
+
+    Each ``>=`` floor of setup.cfg becomes an ``==`` constraint (what the dependencies of those need
+    resolves as usual). Old releases are seldom in uv's cache: this needs the package index, and
+    skips without it.
+    """
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is not installed (make venv installs it)")
+    venv = tmp_path_factory.mktemp("lowest-venv") / "venv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True, capture_output=True, text=True, timeout=120, env=env)
+    pins = venv.parent / "floors.txt"
+    pins.write_text("".join(f"{name}=={version}\n" for name, version in _floors("server", "sklearn").items()))
+    done = subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                           "--constraint", str(pins), f"{wheel}[server,sklearn]"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    unreachable = ("network connectivity", "failed to fetch", "dns error", "offline", "connect error")
+    if done.returncode != 0 and any(why in done.stderr.lower() for why in unreachable):
+        pytest.skip(f"the package index is out of reach: {done.stderr.strip()[-500:]}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def test_the_lowest_declared_versions_are_the_ones_installed(lowest_venv):
+    from packaging.version import Version
+
+    frozen = subprocess.run([_uv(), "pip", "freeze", "--python", str(lowest_venv / "bin" / "python")],
+                            capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
+    installed = dict(line.lower().split("==", 1) for line in frozen if "==" in line)
+
+    for name, version in _floors("server", "sklearn").items():
+        assert name in installed and Version(installed[name]) == Version(version), \
+            f"{name}: {installed.get(name)} installed, {version} declared"
+
+
+@pytest.mark.integration
+def test_the_demo_runs_on_the_lowest_declared_versions(lowest_venv, tmp_path):
+    # the demo's every section: HTTP and websocket servers and clients, the knowledge base, scikit-learn
+    done = _run(lowest_venv, str(lowest_venv / "bin" / "python"), "-m", "sedna_lib.demo", "--workdir", str(tmp_path))
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "Demo finished" in done.stdout

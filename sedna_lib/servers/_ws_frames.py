@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from ..exceptions import ProtocolError
 from ..transport import messages as m
 from ..transport._wsframes import FIN_BINARY, frame_header, mask_into, parse_header
 
-__all__ = ["FAST_FRAME_MIN", "REASSEMBLY", "binary_frames_protocol"]
+__all__ = ["FAST_FRAME_MIN", "REASSEMBLY", "binary_frames_protocol", "internals_fit"]
 
 FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
@@ -47,16 +48,64 @@ message, or the :class:`~sedna_lib.exceptions.ProtocolError` that refused it).
 """
 
 
+# What the protocol below uses of uvicorn's sans-I/O websocket protocol and of websockets' protocol state.
+_UVICORN_HOOKS = ("handle_connect", "handle_bytes", "send_receive_event_to_app", "data_received", "send")
+_WEBSOCKETS_STATE = ("state", "parser_exc", "extensions", "current_size", "reader", "max_message_size")
+_UVICORN_FRAMES = (0, 50)  # uvicorn keeps a binary message's frames in ``frames`` from 0.50 on
+
+
+def internals_fit() -> bool:
+    """Return whether the installed uvicorn and websockets have what the fast protocol relies on.
+
+    uvicorn's sans-I/O websocket protocol appeared in 0.35 and keeps a message's frames in a list
+    from 0.50 on; websockets names its protocol's size state ``current_size`` and
+    ``max_message_size`` from 16.0 on. Older (or differently built) versions serve through uvicorn's
+    own protocol instead.
+    """
+    try:
+        import uvicorn
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+        from websockets.server import ServerProtocol
+    except ImportError:
+        return False
+    if _release(getattr(uvicorn, "__version__", "")) < _UVICORN_FRAMES:
+        return False
+    if not all(callable(getattr(WebSocketsSansIOProtocol, name, None)) for name in _UVICORN_HOOKS):
+        return False
+    try:
+        probe = ServerProtocol()
+    except Exception:  # noqa: BLE001 - a websockets whose protocol is built otherwise
+        return False
+    return all(hasattr(probe, name) for name in _WEBSOCKETS_STATE)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"0.55.0"`` -> ``(0, 55, 0)``; the leading numbers only (``"1.0rc1"`` -> ``(1,)``)."""
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return tuple(numbers)
+
+
 @functools.lru_cache(maxsize=None)
-def binary_frames_protocol() -> type:
+def binary_frames_protocol() -> type | None:
     """Return the websocket protocol class (built on first use: uvicorn and websockets load lazily).
 
     Returns
     -------
-    type
+    type or None
         A subclass of uvicorn's ``WebSocketsSansIOProtocol`` that is also an
-        ``asyncio.BufferedProtocol``; pass it as uvicorn's ``ws``.
+        ``asyncio.BufferedProtocol``; pass it as uvicorn's ``ws``. None where the installed uvicorn
+        or websockets lacks the internals it is written against (:func:`internals_fit`): uvicorn's
+        own protocol then serves, and the app reassembles its messages itself.
     """
+    if not internals_fit():
+        return None
     from uvicorn.protocols.utils import ClientDisconnected
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     from websockets.protocol import State

@@ -258,11 +258,39 @@ def aggregator():
 
 
 def test_fedavg_over_chunked_fast_frames_is_exact(aggregator):
+    _round_of_two_chunked_updates_is_exact(aggregator(exit_round=1, participants_count=2))
+
+
+def test_the_installed_uvicorn_and_websockets_take_the_fast_protocol():
+    from sedna_lib.servers._ws_frames import _release, binary_frames_protocol, internals_fit
+
+    assert internals_fit() and binary_frames_protocol() is not None
+    assert _release("0.55.0") == (0, 55, 0) and _release("1.0rc1") == (1, 0) and _release("16") == (16,)
+    assert _release("0.49.9") < (0, 50) <= _release("0.50.0")
+
+
+def test_where_the_fast_protocol_cannot_apply_uvicorns_own_serves_and_a_line_says_so_once(aggregator, monkeypatch,
+                                                                                        caplog):
+    import logging
+
+    from sedna_lib.servers import _threaded, _ws_frames
+
+    monkeypatch.setattr(_ws_frames, "binary_frames_protocol", lambda: None)  # as with uvicorn < 0.50
+    monkeypatch.setattr(_threaded, "_said", set())
+    with caplog.at_level(logging.INFO, logger=_threaded.__name__):
+        first = aggregator(exit_round=1, participants_count=2)
+        aggregator(exit_round=1, participants_count=1)
+        _round_of_two_chunked_updates_is_exact(first)  # the app reassembles the chunks itself
+
+    said = [r.getMessage() for r in caplog.records if "uvicorn's own websocket protocol" in r.getMessage()]
+    assert len(said) == 1 and "uvicorn>=0.50 and websockets>=16" in said[0]
+
+
+def _round_of_two_chunked_updates_is_exact(server):
     import threading
 
     from sedna_lib.transport.ws import AggregationClient
 
-    server = aggregator(exit_round=1, participants_count=2)
     rng = np.random.default_rng(0)
     updates = {"a": [rng.normal(size=(300, 100)), rng.normal(size=100)],
                "b": [rng.normal(size=(300, 100)), rng.normal(size=100)]}
