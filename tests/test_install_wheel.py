@@ -1,9 +1,11 @@
-"""The built wheel installs with ``[server]`` into a fresh virtual environment and works there.
+"""The built wheel installs into a fresh virtual environment and works there, newest and lowest versions.
 
 This is the install a user outside the clone makes (``pip install ./dist/sedna_lib-*.whl[server]``).
 It builds the wheel without build isolation (the suite's environment has setuptools) and installs it
 with uv from its cache, held to the versions of the suite's own environment, so it needs no network
-once ``make venv`` has run.
+once ``make venv`` has run. A second environment holds ``[server,sklearn]`` at the lowest version
+each requirement of setup.cfg admits (old releases come from the package index: skipped without it);
+the demo and ``tests/integration/_floors_probe.py`` run there.
 """
 
 from __future__ import annotations
@@ -160,3 +162,13 @@ def test_the_demo_runs_on_the_lowest_declared_versions(lowest_venv, tmp_path):
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Demo finished" in done.stdout
+
+
+@pytest.mark.integration
+def test_servers_refuse_bad_input_and_aggregate_exactly_on_the_lowest_declared_versions(lowest_venv):
+    # older starlette lets a malformed form's parse error through; older uvicorn serves websockets itself
+    probe = ROOT / "tests" / "integration" / "_floors_probe.py"
+    done = _run(lowest_venv, str(lowest_venv / "bin" / "python"), str(probe))
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert done.stdout.count("ok ") == 2, done.stdout

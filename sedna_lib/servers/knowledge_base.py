@@ -561,9 +561,12 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     async def _form(request: Request) -> Any:
         request._body = await _body(request)  # starlette's form() reuses a read body
         try:
-            return await request.form(max_part_size=max_bytes)
-        except TypeError:  # older starlette without max_part_size
-            return await request.form()
+            try:
+                return await request.form(max_part_size=max_bytes)
+            except TypeError:  # older starlette without max_part_size
+                return await request.form()
+        except ValueError as exc:  # python-multipart's parse errors, which older starlette lets through
+            raise HTTPError(400, f"malformed multipart body: {exc}") from None
 
     def _handle(fn: Any) -> Any:
         async def wrapper(request: Request) -> Any:

@@ -1,0 +1,85 @@
+"""Checks run inside a virtual environment holding every requirement at its lowest declared version.
+
+``tests/test_install_wheel.py`` installs the wheel there and runs this file (not a test module: the
+suite's own environment has the newest versions). Each check prints one line; the first failure
+ends the run with a non-zero status and names what went wrong. Older starlette, uvicorn and
+websockets take other code paths than the newest: a malformed form is a parse error starlette
+does not turn into a 400, and the aggregation server serves through uvicorn's own websocket protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import threading
+
+import numpy as np
+import requests
+
+
+def knowledge_base_answers_malformed_forms_with_400() -> None:
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    server = KBServer("127.0.0.1", 0, save_dir=tempfile.mkdtemp(), db_url="sqlite:///kb.sqlite3")
+    threaded = server.run_in_thread()
+    try:
+        for path in ("/knowledgebase/file/upload", "/knowledgebase/update"):
+            for body in (b"--xZ", b"--x--Q", b"\x00\x01", b"--x\r\nContent-Disposition: form-data\r\n\r\n"):
+                reply = requests.post(threaded.url + path, data=body, timeout=10,
+                                      headers={"Content-Type": "multipart/form-data; boundary=x"})
+                assert reply.status_code == 400, (path, body, reply.status_code, reply.text[:300])
+        assert requests.get(threaded.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        threaded.stop()
+
+
+def aggregation_round_of_chunked_updates_is_exact() -> None:
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+    from sedna_lib.transport.ws import AggregationClient
+
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config()), done_grace=1,
+                               exit_round=1, participants_count=2).start(block=False)
+    rng = np.random.default_rng(0)
+    updates = {"a": [rng.normal(size=(300, 100)), rng.normal(size=100)],
+               "b": [rng.normal(size=(300, 100)), rng.normal(size=100)]}
+    got, errors = {}, []
+
+    def trainer(cid: str, n: int) -> None:
+        try:
+            with AggregationClient(server.url, cid, chunk_size=100_000) as client:  # 3 chunks each
+                client.send_update(updates[cid], n, round_number=1)
+                got[cid] = client.recv_weights(timeout=30)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{cid}: {type(exc).__name__}: {exc}")
+
+    try:
+        threads = [threading.Thread(target=trainer, args=(c, n)) for c, n in (("a", 1), ("b", 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.stop()
+    assert not errors, errors
+    expected = [(a + 2 * b) / 3 for a, b in zip(updates["a"], updates["b"])]
+    for cid in "ab":
+        assert all(np.array_equal(w, e) for w, e in zip(got[cid].weights, expected)), cid
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.CRITICAL)
+    for check in (knowledge_base_answers_malformed_forms_with_400, aggregation_round_of_chunked_updates_is_exact):
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - the failure is the output
+            print(f"FAILED {check.__name__}: {type(exc).__name__}: {exc}")
+            return 1
+        print(f"ok {check.__name__}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
