@@ -69,9 +69,64 @@ def aggregation_round_of_chunked_updates_is_exact() -> None:
         assert all(np.array_equal(w, e) for w, e in zip(got[cid].weights, expected)), cid
 
 
+def secure_round_gives_exact_fedavg() -> None:
+    from sedna_lib.base import ClientUpdate
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.federated_learning.client import secure_round
+    from sedna_lib.registry import Kind
+    from sedna_lib.servers.aggregation import AggregationServer
+    from sedna_lib.transport.ws import AggregationClient
+
+    rng = np.random.default_rng(0)
+    updates = {f"c{i}": ([rng.integers(-64, 64, size=(3, 4)) / 8.0, rng.integers(-64, 64, size=4) / 8.0],
+                         int(rng.integers(1, 50))) for i in range(3)}
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, done_grace=2, exit_round=1,
+                               participants_count=3,
+                               context=Context(Config(agg_secure_aggregation=True))).start(block=False)
+    results, errors = {}, []
+    try:
+        clients = {cid: AggregationClient(server.url, cid, connect_timeout=10, recv_timeout=30).connect()
+                   for cid in updates}
+
+        def member(cid: str) -> None:
+            try:
+                with clients[cid] as client:
+                    settings = client.initial_.config["secure_aggregation"]
+                    results[cid] = secure_round(client, *updates[cid], 1, settings)[0]
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(f"{cid}: {type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=member, args=(cid,)) for cid in updates]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.stop()
+    assert not errors, errors
+    expected = Context().registry.create(Kind.AGGREGATION, "FedAvg").aggregate(
+        [ClientUpdate(layers, n) for layers, n in updates.values()])
+    for cid in updates:
+        assert all(np.array_equal(g, e) for g, e in zip(results[cid].weights, expected)), cid
+
+
+def privacy_accountant_reports_a_finite_epsilon() -> None:
+    from sedna_lib.algorithms.aggregation._accountant import GaussianAccountant
+
+    accountant = GaussianAccountant(1e-5)
+    for _ in range(3):
+        accountant.step(2.0)
+    assert 0 < accountant.epsilon() < 100, accountant.epsilon()
+
+
+CHECKS = (knowledge_base_answers_malformed_forms_with_400, aggregation_round_of_chunked_updates_is_exact,
+          secure_round_gives_exact_fedavg, privacy_accountant_reports_a_finite_epsilon)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.CRITICAL)
-    for check in (knowledge_base_answers_malformed_forms_with_400, aggregation_round_of_chunked_updates_is_exact):
+    for check in CHECKS:
         try:
             check()
         except Exception as exc:  # noqa: BLE001 - the failure is the output
