@@ -422,7 +422,7 @@ def parse_chat_request(body: Any, *, max_tokens_cap: int = 4096) -> GenerationRe
             raise RequestError(f"messages[{i}] must be an object {{\"role\", \"content\"}}",
                                param=f"messages[{i}]")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # an object or a list is no role (nor hashable)
             raise RequestError(f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
                                param=f"messages[{i}].role")
         checked.append({"role": role, "content": _content(message, i)})

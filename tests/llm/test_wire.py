@@ -45,6 +45,8 @@ def test_max_tokens_ends_with_length():
 @pytest.mark.parametrize("body, param, words", [
     ({"messages": []}, "messages", "'messages' is required"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "must be one of"),
+    ({"messages": [{"role": {"name": "user"}, "content": "x"}]}, "messages[0].role", "must be one of"),
+    ({"messages": [{"role": ["user"], "content": "x"}]}, "messages[0].role", "must be one of"),
     ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content", "string or a list of text parts"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content",
      "only text"),
