@@ -3,9 +3,10 @@
 This is the install a user outside the clone makes (``pip install ./dist/sedna_lib-*.whl[server]``).
 It builds the wheel without build isolation (the suite's environment has setuptools) and installs it
 with uv from its cache, held to the versions of the suite's own environment, so it needs no network
-once ``make venv`` has run. A second environment holds ``[server,sklearn,privacy,secagg]`` at the lowest version
-each requirement of setup.cfg admits (old releases come from the package index: skipped without it);
-the demo and ``tests/integration/_floors_probe.py`` run there.
+once ``make venv`` has run. A second environment holds ``[server,sklearn,privacy,secagg]`` at the lowest
+version each requirement of setup.cfg admits, on the oldest Python it admits where uv finds one (old
+releases come from the package index: skipped without it); the demo and
+``tests/integration/_floors_probe.py`` run there.
 """
 
 from __future__ import annotations
@@ -117,20 +118,41 @@ def _floors(*extras: str) -> dict[str, str]:
     return floors
 
 
+def _oldest_python(version: str) -> str:
+    """An interpreter of Python ``version`` on this machine (PATH, then pyenv's), else the running one."""
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(pathlib.Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    for python in filter(None, candidates):
+        try:  # a pyenv shim whose version is not selected exits non-zero
+            ran = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"],
+                                 capture_output=True, text=True, timeout=30)
+        except OSError:
+            continue
+        if ran.returncode == 0 and ran.stdout.strip() == str(tuple(int(x) for x in version.split("."))):
+            return str(python)
+    return sys.executable
+
+
 @pytest.fixture(scope="module")
 def lowest_venv(wheel, tmp_path_factory):
     """A new virtual environment with the wheel and :data:`LOWEST_EXTRAS` at each requirement's lowest version.
 
     Each ``>=`` floor of setup.cfg becomes an ``==`` constraint (what the dependencies of those need
-    resolves as usual). Old releases are seldom in uv's cache: this needs the package index, and
-    skips without it.
+    resolves as usual). The interpreter is the lowest Python ``python_requires`` admits where uv
+    finds one (the running one otherwise). Old releases are seldom in uv's cache: this needs the
+    package index, and skips without it.
     """
+    import configparser
+
     uv = _uv()
     if uv is None:
         pytest.skip("uv is not installed (make venv installs it)")
     venv = tmp_path_factory.mktemp("lowest-venv") / "venv"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
-    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    oldest = cfg["options"]["python_requires"].strip().removeprefix(">=")
+    subprocess.run([uv, "venv", "--quiet", "--python", _oldest_python(oldest), str(venv)],
                    check=True, capture_output=True, text=True, timeout=120, env=env)
     pins = venv.parent / "floors.txt"
     pins.write_text("".join(f"{name}=={version}\n" for name, version in _floors(*LOWEST_EXTRAS).items()))
