@@ -50,6 +50,26 @@ def clean_environ(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
+def eventually():
+    """``eventually(check, within=5.0)``: whether ``check()`` comes true within ``within`` seconds.
+
+    For what a server settles just after a peer has seen its answer (a refused peer is forgotten once
+    its close handshake ends).
+    """
+    import time
+
+    def wait(check, within: float = 5.0) -> bool:
+        deadline = time.monotonic() + within
+        while not check():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    return wait
+
+
+@pytest.fixture
 def rng():
     """A seeded random generator."""
     return np.random.default_rng(0)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
+import re
 from typing import Any
 
 import numpy as np
@@ -80,16 +80,9 @@ def internals_fit() -> bool:
 
 
 def _release(version: str) -> tuple[int, ...]:
-    """``"0.55.0"`` -> ``(0, 55, 0)``; the leading numbers only (``"1.0rc1"`` -> ``(1,)``)."""
-    numbers = []
-    for part in version.split("."):
-        digits = "".join(itertools.takewhile(str.isdigit, part))
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) < len(part):
-            break
-    return tuple(numbers)
+    """``"0.55.0"`` -> ``(0, 55, 0)``: the leading release numbers (``"1.0rc1"`` -> ``(1, 0)``)."""
+    found = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(x) for x in found.group().split(".")) if found else ()
 
 
 @functools.lru_cache(maxsize=None)

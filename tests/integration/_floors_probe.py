@@ -18,6 +18,15 @@ import numpy as np
 import requests
 
 
+def _together(target, calls: list[tuple]) -> None:
+    """Run ``target(*args)`` for each of ``calls`` in threads at once, and wait for them (a minute at most)."""
+    threads = [threading.Thread(target=target, args=args) for args in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
 def knowledge_base_answers_malformed_forms_with_400() -> None:
     from sedna_lib.servers.knowledge_base import KBServer
 
@@ -56,11 +65,7 @@ def aggregation_round_of_chunked_updates_is_exact() -> None:
             errors.append(f"{cid}: {type(exc).__name__}: {exc}")
 
     try:
-        threads = [threading.Thread(target=trainer, args=(c, n)) for c, n in (("a", 1), ("b", 2))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        _together(trainer, [("a", 1), ("b", 2)])
     finally:
         server.stop()
     assert not errors, errors
@@ -97,11 +102,7 @@ def secure_round_gives_exact_fedavg() -> None:
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(f"{cid}: {type(exc).__name__}: {exc}")
 
-        threads = [threading.Thread(target=member, args=(cid,)) for cid in updates]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        _together(member, [(cid,) for cid in updates])
     finally:
         server.stop()
     assert not errors, errors

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -42,15 +41,6 @@ def _raw(url, token=None):
     return ws_sync.connect(url, max_size=None, proxy=None, additional_headers=headers, **_connect_kwargs())
 
 
-def _eventually(check, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def _refusal(ws):
     reply = m.from_json(ws.recv(timeout=5))
     with pytest.raises(ws_exc.ConnectionClosed):
@@ -66,7 +56,7 @@ def test_a_connection_that_never_subscribes_is_closed_after_the_handshake_timeou
     assert code == 4408 and "AGG_HANDSHAKE_TIMEOUT" in reply.message
 
 
-def test_a_message_stalled_between_its_chunks_is_closed_after_the_read_timeout(serve):
+def test_a_message_stalled_between_its_chunks_is_closed_after_the_read_timeout(serve, eventually):
     server = serve(Config(agg_read_timeout=0.3))
     ws = _raw(server.url)
     ws.send(json.dumps({"type": "subscribe", "client_id": "slow"}))
@@ -78,7 +68,7 @@ def test_a_message_stalled_between_its_chunks_is_closed_after_the_read_timeout(s
     reply, code = _refusal(ws)
 
     assert code == 4408 and "AGG_READ_TIMEOUT" in reply.message
-    assert _eventually(lambda: "slow" not in server.peers_)  # forgotten once its close handshake ends
+    assert eventually(lambda: "slow" not in server.peers_)  # forgotten once its close handshake ends
 
 
 def test_an_idle_trainer_between_messages_is_not_timed_out(serve):

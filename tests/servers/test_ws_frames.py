@@ -323,7 +323,7 @@ def _round_of_two_chunked_updates_is_exact(server):
 @pytest.mark.parametrize("order, why", [([0, 2, 1], "out of order"), ([0, 1, 1], "out of order"),
                                         ([0, 0], "started before the previous one finished")],
                          ids=["out-of-order", "duplicate", "restarted"])
-def test_chunks_out_of_order_or_repeated_are_still_refused(aggregator, order, why):
+def test_chunks_out_of_order_or_repeated_are_still_refused(aggregator, order, why, eventually):
     from sedna_lib.transport import messages as m
     from sedna_lib.transport.ws import _connect_kwargs
 
@@ -346,18 +346,7 @@ def test_chunks_out_of_order_or_repeated_are_still_refused(aggregator, order, wh
                 replies.append(ws.recv(timeout=10))
     refusal = m.from_json(replies[-1])
     assert ws.close_code == 4400 and refusal.error == "ProtocolError" and why in refusal.message
-    assert _eventually(lambda: server.peers_ == {}) and server.round_ == 0
-
-
-def _eventually(check, within: float = 5.0) -> bool:
-    """Whether ``check()`` holds within ``within`` seconds: the server forgets a refused peer once its
-    close handshake ends, which may be just after the peer has seen the close."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    assert eventually(lambda: server.peers_ == {}) and server.round_ == 0
 
 
 # -- in-place reassembly: a chunk's bytes go from the socket straight into the message's buffer ------
