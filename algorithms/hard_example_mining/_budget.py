@@ -24,6 +24,7 @@ __all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detect
            "per_sample"]
 
 _TOL = 1e-6
+_MIN_SPREAD = 8  # samples over which the first few samples' deficit is repaid
 _SHORT = 64  # probability vectors up to this length are decided in plain floats (faster than arrays there)
 
 
@@ -167,8 +168,9 @@ class OnlineQuantileBudget:
 
     A sample is flagged when its score exceeds the ``1 - r`` quantile of the recent scores (a
     sliding window, plus the current batch), where ``r`` is the requested ratio corrected by the
-    running deficit ``ratio * seen - flagged`` spread over one window. The window follows a shift
-    of the data; the correction makes the realised ratio converge to the request.
+    running deficit ``ratio * seen - flagged`` spread over as many samples as it built up over
+    (the samples seen so far, at most one window). The window follows a shift of the data; the
+    correction makes the realised ratio converge to the request, early in a stream too.
 
     Parameters
     ----------
@@ -217,7 +219,9 @@ class OnlineQuantileBudget:
             return np.zeros(0, dtype=bool)
         with self._lock:
             deficit = self.ratio * self.seen - self.flagged
-            target = min(max(self.ratio + deficit / max(n, self.window), 0.0), 1.0)
+            # repaid at the pace it grew: over the samples seen so far, at most a window
+            spread = max(n, min(self.window, max(self.seen, _MIN_SPREAD)))
+            target = min(max(self.ratio + deficit / spread, 0.0), 1.0)
             keep = max(self.window - n, 0)
             recent = self._history[len(self._history) - keep:] if keep else self._history[:0]
             reference = np.concatenate((recent, scores))
