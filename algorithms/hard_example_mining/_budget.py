@@ -9,6 +9,7 @@ References
 from __future__ import annotations
 
 import abc
+import math
 import threading
 from typing import Any
 
@@ -170,7 +171,10 @@ class OnlineQuantileBudget:
     sliding window, plus the current batch), where ``r`` is the requested ratio corrected by the
     running deficit ``ratio * seen - flagged`` spread over as many samples as it built up over
     (the samples seen so far, at most one window). The window follows a shift of the data; the
-    correction makes the realised ratio converge to the request, early in a stream too.
+    correction makes the realised ratio converge to the request, early in a stream too. Whatever
+    the scores do (a stream whose hardness keeps falling or rising never crosses a lagging
+    quantile), the count of flagged samples never strays more than ``slack`` samples from
+    ``ratio * seen``: the batch's hardest unflagged samples go up, or its easiest flagged ones down.
 
     Parameters
     ----------
@@ -178,6 +182,10 @@ class OnlineQuantileBudget:
         Requested share of flagged samples, in [0, 1].
     window : int, default=512
         How many recent scores the quantile is taken over.
+    slack : float, default=8
+        Most samples the flagged count may stray from the request: over ``k`` samples the realised
+        share is within ``slack / k`` of ``ratio``. Smaller keeps the count tighter early in a
+        stream and leaves the quantile less room to pick the hardest samples.
 
     Attributes
     ----------
@@ -187,9 +195,10 @@ class OnlineQuantileBudget:
         Samples flagged so far.
     """
 
-    def __init__(self, ratio: float, *, window: int = 512) -> None:
+    def __init__(self, ratio: float, *, window: int = 512, slack: float = 8.0) -> None:
         self.ratio = ratio
         self.window = window
+        self.slack = slack
         self.seen = 0
         self.flagged = 0
         self._history = np.empty(0, dtype=np.float64)
@@ -234,10 +243,24 @@ class OnlineQuantileBudget:
                 hard = scores > threshold
                 if n == 1 and not hard[0] and scores[0] == threshold and deficit >= 1.0:
                     hard[0] = True  # cold start or ties: a sample owed to the budget goes up
+            self._keep_within_slack(hard, scores)
             self._history = reference[-self.window:]
             self.seen += n
             self.flagged += int(hard.sum())
         return hard
+
+    def _keep_within_slack(self, hard: np.ndarray, scores: np.ndarray) -> None:
+        """Flag or unflag the fewest samples of the batch that keep the count within ``slack``."""
+        owed = self.ratio * (self.seen + len(scores)) - self.flagged  # flags this batch should bring
+        least = min(len(scores), max(0, math.ceil(owed - self.slack - _TOL)))
+        most = max(0, min(len(scores), math.floor(owed + self.slack + _TOL)))
+        count = int(hard.sum())
+        if count < least:  # the hardest of the unflagged go up
+            idle = np.flatnonzero(~hard)
+            hard[idle[np.argsort(-scores[idle], kind="stable")[:least - count]]] = True
+        elif count > most:  # the easiest of the flagged come down
+            chosen = np.flatnonzero(hard)
+            hard[chosen[np.argsort(scores[chosen], kind="stable")[:count - most]]] = False
 
 
 class ScoredMiner(HardExampleMiner):

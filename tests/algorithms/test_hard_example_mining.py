@@ -134,6 +134,30 @@ def test_upload_ratio_holds_for_large_batches(rng):
     assert abs(flags.mean() - 0.2) < 0.02
 
 
+@pytest.mark.parametrize("trend", ["falling", "rising"])
+@pytest.mark.parametrize("ratio", [0.1, 0.4])
+def test_the_flagged_count_stays_within_the_slack_when_hardness_keeps_drifting(trend, ratio, rng):
+    # a lagging quantile is never crossed by a stream whose scores keep falling (or always is, rising)
+    scores = np.linspace(1, 0, 400) + rng.normal(0, 0.05, 400)
+    scores = scores if trend == "falling" else scores[::-1]
+    budget = OnlineQuantileBudget(ratio)
+    flags = np.array([budget.decide(np.array([s]))[0] for s in scores])
+
+    owed = ratio * np.arange(1, len(flags) + 1) - np.cumsum(flags)
+    assert np.abs(owed).max() <= budget.slack + 1e-9
+    assert abs(flags[:200].mean() - ratio) <= budget.slack / 200 + 1e-9
+
+
+def test_a_batch_keeps_its_hardest_samples_when_the_slack_binds(rng):
+    budget = OnlineQuantileBudget(0.25, slack=2)
+    budget.decide(np.full(40, 10.0))  # a window of high scores: the next, low ones never cross it
+    batch = rng.random(40)
+    flags = budget.decide(batch)
+
+    assert abs(budget.flagged - 0.25 * budget.seen) <= 2
+    assert flags.sum() and batch[flags].min() >= batch[~flags].max()  # the batch's hardest went up
+
+
 def test_budget_extremes():
     assert OnlineQuantileBudget(1.0).decide(np.arange(5.0)).all()
     assert not OnlineQuantileBudget(0.0).decide(np.arange(5.0)).any()
