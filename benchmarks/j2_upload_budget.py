@@ -9,8 +9,11 @@ half of ``load_digits``; the other half is the held-out stream, fed one sample a
   the 0-16 pixel scale), so the edge's confidences drop mid-stream.
 
 For every score-based miner and each requested ratio it reports the realised share over the
-whole stream and over its second half (after the shift), and, for contrast, what the miner's
-fixed rule (its default threshold, no budget) flags on the clean and the noisy half.
+whole stream and over its second half (after the shift), the worst gap over the stream's first
+100 and 200 samples (the budget early on), the share of the stream's top-r samples by the miner's
+own score (ranked offline) that it flagged (which samples go up, not only how many), and, for
+contrast, what the miner's fixed rule (its default threshold, no budget) flags on the clean and the
+noisy half.
 
 Run: python benchmarks/j2_upload_budget.py [--seeds 3]
 """
