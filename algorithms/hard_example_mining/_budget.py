@@ -243,14 +243,16 @@ class OnlineQuantileBudget:
                 hard = scores > threshold
                 if n == 1 and not hard[0] and scores[0] == threshold and deficit >= 1.0:
                     hard[0] = True  # cold start or ties: a sample owed to the budget goes up
-            self._keep_within_slack(hard, scores)
             self._history = reference[-self.window:]
+            self.flagged += self._keep_within_slack(hard, scores)
             self.seen += n
-            self.flagged += int(hard.sum())
         return hard
 
-    def _keep_within_slack(self, hard: np.ndarray, scores: np.ndarray) -> None:
-        """Flag or unflag the fewest samples of the batch that keep the count within ``slack``."""
+    def _keep_within_slack(self, hard: np.ndarray, scores: np.ndarray) -> int:
+        """Flag or unflag the fewest samples of the batch that keep the count within ``slack``.
+
+        Returns the batch's flagged count.
+        """
         owed = self.ratio * (self.seen + len(scores)) - self.flagged  # flags this batch should bring
         least = min(len(scores), max(0, math.ceil(owed - self.slack - _TOL)))
         most = max(0, min(len(scores), math.floor(owed + self.slack + _TOL)))
@@ -258,9 +260,12 @@ class OnlineQuantileBudget:
         if count < least:  # the hardest of the unflagged go up
             idle = np.flatnonzero(~hard)
             hard[idle[np.argsort(-scores[idle], kind="stable")[:least - count]]] = True
-        elif count > most:  # the easiest of the flagged come down
+            return least
+        if count > most:  # the easiest of the flagged come down
             chosen = np.flatnonzero(hard)
             hard[chosen[np.argsort(scores[chosen], kind="stable")[:count - most]]] = False
+            return most
+        return count
 
 
 class ScoredMiner(HardExampleMiner):
