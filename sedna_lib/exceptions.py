@@ -99,7 +99,8 @@ class BackendUnavailableError(BackendError, ImportError):
     """The framework a backend needs is not installed; the message names the extra to install."""
 
     @classmethod
-    def missing(cls, what: str, install: str, note: str = "") -> BackendUnavailableError:
+    def missing(cls, what: str, install: str, note: str = "",
+                error: BaseException | None = None) -> BackendUnavailableError:
         """Build the error for a missing package, saying how to install it.
 
         Parameters
@@ -110,11 +111,15 @@ class BackendUnavailableError(BackendError, ImportError):
             What installs it: an extra spelt ``'sedna_lib[torch]'``, or a package.
         note : str, default=''
             Appended in parentheses (an alternative, or why it is needed).
+        error : ImportError, default=None
+            The import's failure. Where the package is there but fails to import (too old for this
+            Python, or broken), the message says so and quotes it instead of calling it missing.
 
         Returns
         -------
         BackendUnavailableError
-            ``"<what> is not installed; pip install ..."``.
+            ``"<what> is not installed; pip install ..."``, or ``"<what> is installed but cannot be
+            imported (<error>); pip install ..."``.
 
         Examples
         --------
@@ -123,7 +128,21 @@ class BackendUnavailableError(BackendError, ImportError):
         """
         from ._version import install_hint
 
-        return cls(f"{what} is not installed; {install_hint(install)}" + (f" ({note})" if note else ""))
+        state = f"is installed but cannot be imported ({error})" if _installed(error) else "is not installed"
+        return cls(f"{what} {state}; {install_hint(install)}" + (f" ({note})" if note else ""))
+
+
+def _installed(error: BaseException | None) -> bool:
+    """Whether the package an import failed in is there: the failure is inside it, not its absence."""
+    name = getattr(error, "name", None) if isinstance(error, ImportError) else None
+    if not name:
+        return False
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class StorageError(SednaError, OSError):

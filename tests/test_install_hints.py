@@ -4,6 +4,7 @@ import ast
 import configparser
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -64,3 +65,31 @@ def test_backend_unavailable_error_uses_the_hint():
 
     assert str(error) == f"torch is not installed; {install_hint('sedna_lib[torch]')} (for the torch backend)"
     assert isinstance(error, ImportError)
+
+
+def test_a_package_that_is_there_but_fails_to_import_is_not_called_missing(tmp_path, monkeypatch):
+    # kafka-python 2.0.2 on Python 3.12: the package is installed, its vendored six is not importable
+    package = tmp_path / "kafka"
+    package.mkdir()
+    (package / "__init__.py").write_text("from kafka.vendor.six.moves import range\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [n for n in sys.modules if n == "kafka" or n.startswith("kafka.")]:
+        monkeypatch.delitem(sys.modules, name)
+    from sedna_lib.datasources.kafka import _kafka
+
+    with pytest.raises(BackendUnavailableError) as info:
+        _kafka()
+
+    message = str(info.value)
+    assert message.startswith("kafka-python is installed but cannot be imported (")
+    assert "kafka.vendor" in message and "is not installed" not in message
+    assert install_hint("sedna_lib[kafka]") in message
+
+
+def test_a_package_that_is_absent_is_called_missing():
+    try:
+        import no_such_package_here  # noqa: F401
+    except ImportError as exc:
+        error = BackendUnavailableError.missing("no_such_package_here", "no_such_package_here", error=exc)
+
+    assert str(error) == "no_such_package_here is not installed; pip install no_such_package_here"

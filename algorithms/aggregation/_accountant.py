@@ -14,9 +14,10 @@ __all__ = ["GaussianAccountant"]
 def _dp_accounting():
     try:
         import dp_accounting
-    except ImportError:  # pragma: no cover - depends on the environment
+    except ImportError as exc:  # pragma: no cover - depends on the environment
         note = "or pass delta=None to run without an accountant"
-        raise BackendUnavailableError.missing("dp-accounting", "sedna_lib[privacy]", note=note) from None
+        raise BackendUnavailableError.missing("dp-accounting", "sedna_lib[privacy]", note=note,
+                                              error=exc) from None
     return dp_accounting
 
 

@@ -166,7 +166,7 @@ def _import(module: str, install: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise BackendUnavailableError.missing(module, install) from exc
+        raise BackendUnavailableError.missing(module, install, error=exc) from exc
 
 
 # -- the contract -------------------------------------------------------------------------------

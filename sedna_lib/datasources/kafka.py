@@ -28,7 +28,7 @@ def _kafka() -> Any:
     try:
         import kafka
     except ImportError as exc:
-        raise BackendUnavailableError.missing("kafka-python", "sedna_lib[kafka]") from exc
+        raise BackendUnavailableError.missing("kafka-python", "sedna_lib[kafka]", error=exc) from exc
     return kafka
 
 

@@ -297,8 +297,8 @@ class TxtDataParse(BaseDataSource):
 def _pandas() -> Any:
     try:
         import pandas
-    except ImportError:
-        raise BackendUnavailableError.missing("pandas (for CSVDataParse)", "pandas") from None
+    except ImportError as exc:
+        raise BackendUnavailableError.missing("pandas (for CSVDataParse)", "pandas", error=exc) from None
     return pandas
 
 

@@ -112,8 +112,9 @@ class RayRunner:
                  address: str | None = None, resources: dict | None = None) -> None:
         try:
             import ray
-        except ImportError:
-            raise BackendUnavailableError.missing("ray (for the ray engine)", "sedna_lib[ray]") from None
+        except ImportError as exc:
+            raise BackendUnavailableError.missing("ray (for the ray engine)", "sedna_lib[ray]",
+                                                  error=exc) from None
         self._ray = ray
         self._started = False
         if not ray.is_initialized():

@@ -16,7 +16,7 @@ def _transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:
-        raise BackendUnavailableError.missing("transformers", "sedna_lib[llm]") from exc
+        raise BackendUnavailableError.missing("transformers", "sedna_lib[llm]", error=exc) from exc
     return transformers
 
 

@@ -161,7 +161,7 @@ def prometheus_client() -> Any:
     try:
         import prometheus_client as _prometheus_client
     except ImportError as exc:  # pragma: no cover - a dependency of sedna_lib
-        raise BackendUnavailableError.missing("prometheus_client", "prometheus-client") from exc
+        raise BackendUnavailableError.missing("prometheus_client", "prometheus-client", error=exc) from exc
     return _prometheus_client
 
 

@@ -206,7 +206,7 @@ def fastapi() -> Any:
     try:
         import fastapi as _fastapi
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError.missing("fastapi", "sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("fastapi", "sedna_lib[server]", error=exc) from exc
     return _fastapi
 
 

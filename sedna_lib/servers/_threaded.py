@@ -87,7 +87,7 @@ def _uvicorn() -> Any:
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError.missing("uvicorn", "sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("uvicorn", "sedna_lib[server]", error=exc) from exc
     return uvicorn
 
 

@@ -111,7 +111,7 @@ def _starlette() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the install
         from ..exceptions import BackendUnavailableError
 
-        raise BackendUnavailableError.missing("starlette", "sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("starlette", "sedna_lib[server]", error=exc) from exc
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route, WebSocketRoute

@@ -63,9 +63,10 @@ def _crypto() -> Any:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
         from Cryptodome.Protocol.SecretSharing import Shamir
-    except ImportError:
+    except ImportError as exc:
         raise BackendUnavailableError.missing(
-            "cryptography or pycryptodomex (for secure aggregation)", "sedna_lib[secagg]") from None
+            "cryptography or pycryptodomex (for secure aggregation)", "sedna_lib[secagg]",
+            error=exc) from None
     names = dict(hashes=hashes, serialization=serialization, X25519PrivateKey=X25519PrivateKey,
                  X25519PublicKey=X25519PublicKey, Cipher=Cipher, algorithms=algorithms, AESGCM=AESGCM,
                  HKDF=HKDF, Shamir=Shamir)

@@ -42,7 +42,7 @@ def _websockets() -> Any:
         import websockets.exceptions
         import websockets.sync.client
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendUnavailableError.missing("websockets", "sedna_lib[server]") from exc
+        raise BackendUnavailableError.missing("websockets", "sedna_lib[server]", error=exc) from exc
     return websockets
 
 
