@@ -103,6 +103,7 @@ def test_diagram_without_graphviz_is_an_error_naming_the_file_and_the_fix(docs_m
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 def test_every_diagram_source_draws(docs_module):
+    pytest.importorskip("mkdocs")
     diagrams = docs_module("_diagrams")
     sources = sorted((DOCS / "diagrams").glob("*.dot"))
 
@@ -114,6 +115,7 @@ def test_every_diagram_source_draws(docs_module):
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 def test_a_broken_diagram_source_is_an_error_naming_it(docs_module, tmp_path):
+    pytest.importorskip("mkdocs")
     from mkdocs.exceptions import PluginError
 
     diagrams = docs_module("_diagrams")

@@ -32,6 +32,7 @@ def _uv() -> str | None:
 def wheel(tmp_path_factory):
     """Build the project's wheel into a temporary folder and return its path."""
     pytest.importorskip("build")
+    pytest.importorskip("setuptools", reason="the wheel is built without isolation: setuptools must be installed")
     out = tmp_path_factory.mktemp("dist")
     # setuptools copies the sources into build/ and never removes what is there: a module moved or deleted
     # since the last build would still be packed.

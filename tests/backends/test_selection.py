@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -27,6 +28,11 @@ from sedna_lib.exceptions import BackendUnavailableError, NotRegisteredError, Se
 from sedna_lib.registry import Kind, Registry
 
 
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="tensorflow is not installed")
+
+
 class Estimator:
     def train(self, train_data, valid_data=None):
         return "trained"
@@ -40,9 +46,11 @@ def _fake(module, name, bases=()):
 
 
 @pytest.mark.parametrize("backend_type, cls", [
-    ("TENSORFLOW", TensorFlowBackend), ("tensorflow", TensorFlowBackend), ("KERAS", KerasBackend),
-    ("TORCH", TorchBackend), ("PYTORCH", TorchBackend), ("SKLEARN", SklearnBackend),
-    ("ESTIMATOR", EstimatorBackend),
+    pytest.param("TENSORFLOW", TensorFlowBackend, marks=needs_tensorflow),
+    pytest.param("tensorflow", TensorFlowBackend, marks=needs_tensorflow),
+    pytest.param("KERAS", KerasBackend, marks=needs_tensorflow),
+    pytest.param("TORCH", TorchBackend, marks=needs_torch), pytest.param("PYTORCH", TorchBackend, marks=needs_torch),
+    ("SKLEARN", SklearnBackend), ("ESTIMATOR", EstimatorBackend),
 ])
 def test_backend_type_picks_the_backend(backend_type, cls):
     backend = set_backend(Estimator, Config(backend_type=backend_type))
@@ -62,6 +70,8 @@ def test_no_estimator_gives_none():
     assert set_backend(None, Config()) is None
 
 
+@needs_torch
+@needs_tensorflow
 def test_empty_backend_type_detects_the_type_by_module_name():
     torch_module = _fake("torch.nn.modules.module", "Module")
     keras_model = _fake("keras.src.models.model", "Model")
@@ -78,6 +88,8 @@ def test_empty_backend_type_detects_the_type_by_module_name():
     assert type(set_backend(Estimator, Config())) is EstimatorBackend
 
 
+@needs_torch
+@needs_tensorflow
 def test_factory_function_without_arguments_is_called_once_and_its_product_decides():
     # Arrange
     from sedna_lib.compat.backend import set_backend as sedna_set_backend
@@ -108,6 +120,8 @@ def test_factory_function_without_arguments_is_called_once_and_its_product_decid
     assert calls == [1, 1]
 
 
+@needs_torch
+@needs_tensorflow
 def test_selection_imports_no_framework():
     code = textwrap.dedent("""
         import json, sys, warnings
@@ -174,6 +188,8 @@ def test_backend_class_of_an_unknown_name_lists_known_names():
         backend_class("nope")
 
 
+@needs_torch
+@needs_tensorflow
 def test_sedna_style_config_mapping_overrides_the_environment(tmp_path):
     backend = set_backend(Estimator,
                           {"backend_type": "TORCH", "model_url": str(tmp_path), "model_name": "a.pth"},
@@ -202,6 +218,8 @@ def test_every_backend_is_a_backend_and_declares_its_framework():
 
 # -- the Sedna face --------------------------------------------------------------------------
 
+@needs_torch
+@needs_tensorflow
 def test_sedna_face_set_backend_returns_sedna_classes():
     from sedna_lib.compat.backend import set_backend as sedna_set_backend
     from sedna_lib.compat.backend.base import BackendBase

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import time
 
 import numpy as np
@@ -91,6 +92,8 @@ def _run_job(tmp_path, lc_url, rounds, **config):
         server.stop()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                    reason="BACKEND_TYPE=KERAS needs TensorFlow, which is not installed")
 def test_keras_trainer_fine_tunes_from_the_model_at_model_url_before_round_one(tmp_path, lc_server):
     np.savez(tmp_path / "start.npz", w=np.full((2, 2), 10.0), b=np.full(2, 20.0))
 
