@@ -136,20 +136,30 @@ def _is_prefix(name: str) -> bool:
 
 
 class _AliasLoader(importlib.abc.Loader):
-    """Return the sedna_lib module itself (or an empty package for pure prefixes)."""
+    """Return the sedna_lib module itself (or an empty package for pure prefixes).
+
+    The import system stamps the alias's spec on the module it gets; the module keeps its own
+    (``__spec__`` names ``sedna_lib...``), so that its relative imports, which Python resolves from
+    ``__spec__.parent``, stay inside sedna_lib.
+    """
 
     def __init__(self, target: str | None) -> None:
         self.target = target
+        self._own_spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         if self.target is None:
             module = types.ModuleType(spec.name, f"Alias package {spec.name} of sedna_lib.")
             module.__path__ = []
             return module
-        return importlib.import_module(self.target)
+        module = importlib.import_module(self.target)
+        self._own_spec = module.__spec__
+        return module
 
     def exec_module(self, module: types.ModuleType) -> None:
-        """Nothing to run: the target module is already imported."""
+        """Nothing to run (the target module is already imported): give the module its own spec back."""
+        if self._own_spec is not None:
+            module.__spec__ = self._own_spec
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
