@@ -4,7 +4,7 @@ This is the install a user outside the clone makes (``pip install ./dist/sedna_l
 It builds the wheel without build isolation (the suite's environment has setuptools) and installs it
 with uv from its cache, held to the versions of the suite's own environment, so it needs no network
 once ``make venv`` has run. A second environment holds ``[server,sklearn,privacy,secagg]`` at the lowest
-version each requirement of setup.cfg admits, on the oldest Python it admits where uv finds one (old
+version each requirement of setup.cfg admits, on the oldest Python it admits where the machine has one (old
 releases come from the package index: skipped without it); the demo and
 ``tests/integration/_floors_probe.py`` run there.
 """
@@ -101,6 +101,7 @@ def test_wheel_installs_the_command_line(fresh_venv):
 # -- The lowest versions the wheel declares ------------------------------------------------------------
 LOWEST_EXTRAS = ("server", "sklearn", "privacy", "secagg")
 
+
 def _floors(*extras: str) -> dict[str, str]:
     """``{name: version}``: the lowest version setup.cfg admits for each requirement (base and ``extras``)."""
     import configparser
@@ -139,9 +140,9 @@ def lowest_venv(wheel, tmp_path_factory):
     """A new virtual environment with the wheel and :data:`LOWEST_EXTRAS` at each requirement's lowest version.
 
     Each ``>=`` floor of setup.cfg becomes an ``==`` constraint (what the dependencies of those need
-    resolves as usual). The interpreter is the lowest Python ``python_requires`` admits where uv
-    finds one (the running one otherwise). Old releases are seldom in uv's cache: this needs the
-    package index, and skips without it.
+    resolves as usual). The interpreter is the lowest Python ``python_requires`` admits where this
+    machine has one (:func:`_oldest_python`; the running one otherwise). Old releases are seldom in
+    uv's cache: this needs the package index, and skips without it.
     """
     import configparser
 
