@@ -13,14 +13,6 @@ from ._app import ServerLimits
 __all__ = ["ThreadedServer"]
 
 logger = logging.getLogger(__name__)
-_said: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    """Log ``message`` once per process (at INFO: the server works, a choice of the install is named)."""
-    if message not in _said:
-        _said.add(message)
-        logger.info(message)
 
 
 def _head_timed_protocol(header_timeout: float) -> type:
@@ -173,12 +165,8 @@ class ThreadedServer:
             return {}
         from ._ws_frames import binary_frames_protocol
 
-        protocol = binary_frames_protocol()
-        if protocol is None:
-            _say_once("uvicorn's own websocket protocol serves here: large binary frames are received "
-                      "in place with uvicorn>=0.50 and websockets>=16 (pip install -U uvicorn websockets)")
-            return {}
-        return {"ws": protocol}
+        protocol = binary_frames_protocol()  # None: uvicorn's own serves (said once, where it is decided)
+        return {} if protocol is None else {"ws": protocol}
 
     def start(self) -> ThreadedServer:
         """Start serving in a daemon thread and wait until the socket is bound.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 from typing import Any
 
@@ -31,6 +32,8 @@ from ..transport import messages as m
 from ..transport._wsframes import FIN_BINARY, frame_header, mask_into, parse_header
 
 __all__ = ["FAST_FRAME_MIN", "REASSEMBLY", "binary_frames_protocol", "internals_fit"]
+
+logger = logging.getLogger(__name__)
 
 FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
@@ -95,9 +98,12 @@ def binary_frames_protocol() -> type | None:
         A subclass of uvicorn's ``WebSocketsSansIOProtocol`` that is also an
         ``asyncio.BufferedProtocol``; pass it as uvicorn's ``ws``. None where the installed uvicorn
         or websockets lacks the internals it is written against (:func:`internals_fit`): uvicorn's
-        own protocol then serves, and the app reassembles its messages itself.
+        own protocol then serves, and the app reassembles its messages itself (an INFO line says so,
+        once: the class is built once per process).
     """
     if not internals_fit():
+        logger.info("uvicorn's own websocket protocol serves here: large binary frames are received in place "
+                    "with uvicorn>=0.50 and websockets>=16 (pip install -U uvicorn websockets)")
         return None
     from uvicorn.protocols.utils import ClientDisconnected
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -141,11 +147,10 @@ def binary_frames_protocol() -> type | None:
 
         def _outcome(self, step: Any, *args: Any) -> Any:
             """Run one reassembly step: its result, or the :class:`ProtocolError` it ended with."""
-            try:
-                return m.decoded(step, *args)
-            except ProtocolError as exc:
+            result = m.outcome(step, *args)
+            if isinstance(result, ProtocolError):
                 self._reassembler.drop()
-                return exc
+            return result
 
         def _deliver(self, size: int, outcome: Any) -> None:
             if self.close_sent:  # the app is past its close: nothing more for it (as uvicorn does)

@@ -692,10 +692,7 @@ class AggregationServer:
             try:
                 fed = frame.get(REASSEMBLY)  # set when the protocol fed the frame as it was read
                 if fed is None and frame.get("bytes") is not None:  # under another ASGI server
-                    try:
-                        fed = len(frame["bytes"]), m.decoded(reassembler.feed, frame["bytes"])
-                    except ProtocolError as exc:
-                        fed = len(frame["bytes"]), exc
+                    fed = len(frame["bytes"]), m.outcome(reassembler.feed, frame["bytes"])
                 if fed is not None:
                     size, payload = fed
                     self._received.inc(size)

@@ -10,6 +10,7 @@ bearer token, and keeps its tables in SQLite through the standard library.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -558,13 +559,14 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         request.state.holds_gate = gate.is_large(len(body))  # released once the handler is done
         return body
 
+    # newer starlette limits each form part; an older one takes no such limit (the body's own cap holds)
+    part_limit = ({"max_part_size": max_bytes}
+                  if "max_part_size" in inspect.signature(Request.form).parameters else {})
+
     async def _form(request: Request) -> Any:
         request._body = await _body(request)  # starlette's form() reuses a read body
         try:
-            try:
-                return await request.form(max_part_size=max_bytes)
-            except TypeError:  # older starlette without max_part_size
-                return await request.form()
+            return await request.form(**part_limit)
         except ValueError as exc:  # python-multipart's parse errors, which older starlette lets through
             raise HTTPError(400, f"malformed multipart body: {exc}") from None
 

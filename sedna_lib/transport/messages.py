@@ -27,7 +27,7 @@ __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
     "SecAggStage", "SecAgg", "SecAggMasked", "Evaluation",
     "to_json", "from_json", "to_binary", "from_binary", "to_frames", "iter_frames", "encode_frames",
-    "Reassembler", "bound_session", "decoded",
+    "Reassembler", "bound_session", "decoded", "outcome",
     "DEFAULT_CHUNK_SIZE", "MAX_MESSAGE_BYTES", "PROTOCOL",
 ]
 
@@ -733,6 +733,23 @@ def decoded(decode: Any, *args: Any) -> Any:
         return decode(*args)
     except DECODE_ERRORS as exc:
         raise ProtocolError(f"malformed frame: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def outcome(decode: Any, *args: Any) -> Any:
+    """Run one decoding step as :func:`decoded` does, the refusal returned instead of raised.
+
+    For a receiver that hands what became of a frame on to where it is answered (the aggregation
+    server's websocket protocol to its app, the app to its refusal).
+
+    Returns
+    -------
+    object
+        What the step returned, or the :class:`ProtocolError` that refused the frame.
+    """
+    try:
+        return decoded(decode, *args)
+    except ProtocolError as exc:
+        return exc
 
 
 _INITIAL_RESERVE = 1 << 20

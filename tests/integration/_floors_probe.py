@@ -47,10 +47,23 @@ def aggregation_round_of_chunked_updates_is_exact() -> None:
     from sedna_lib.config import Config
     from sedna_lib.context import Context
     from sedna_lib.servers.aggregation import AggregationServer
-    from sedna_lib.transport.ws import AggregationClient
 
     server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config()), done_grace=1,
                                exit_round=1, participants_count=2).start(block=False)
+    try:
+        two_chunked_updates_average_exactly(server)
+    finally:
+        server.stop()
+
+
+def two_chunked_updates_average_exactly(server) -> None:
+    """Two trainers send 3 chunks each to ``server`` (a FedAvg round of 2); both get the exact mean.
+
+    Weights 1 and 2: ``2 * b`` is exact, so the sum rounds once whichever update arrives first (the
+    server's axpy fuses the multiply and the add). Also used by tests/servers/test_ws_frames.py.
+    """
+    from sedna_lib.transport.ws import AggregationClient
+
     rng = np.random.default_rng(0)
     updates = {"a": [rng.normal(size=(300, 100)), rng.normal(size=100)],
                "b": [rng.normal(size=(300, 100)), rng.normal(size=100)]}
@@ -64,10 +77,7 @@ def aggregation_round_of_chunked_updates_is_exact() -> None:
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(f"{cid}: {type(exc).__name__}: {exc}")
 
-    try:
-        _together(trainer, [("a", 1), ("b", 2)])
-    finally:
-        server.stop()
+    _together(trainer, [("a", 1), ("b", 2)])
     assert not errors, errors
     expected = [(a + 2 * b) / 3 for a, b in zip(updates["a"], updates["b"])]
     for cid in "ab":

@@ -16,6 +16,7 @@ import pytest
 from sedna_lib.servers._threaded import ThreadedServer
 from sedna_lib.servers._ws_frames import FAST_FRAME_MIN, REASSEMBLY, internals_fit
 from sedna_lib.transport._wsframes import frame_header, mask_into
+from tests.integration._floors_probe import two_chunked_updates_average_exactly
 
 starlette = pytest.importorskip("starlette.applications")
 ws_sync = pytest.importorskip("websockets.sync.client")
@@ -261,7 +262,7 @@ def aggregator():
 
 
 def test_fedavg_over_chunked_fast_frames_is_exact(aggregator):
-    _round_of_two_chunked_updates_is_exact(aggregator(exit_round=1, participants_count=2))
+    two_chunked_updates_average_exactly(aggregator(exit_round=1, participants_count=2))
 
 
 def test_uvicorn_and_websockets_of_the_fast_protocols_versions_take_it():
@@ -280,44 +281,20 @@ def test_where_the_fast_protocol_cannot_apply_uvicorns_own_serves_and_a_line_say
                                                                                         caplog):
     import logging
 
-    from sedna_lib.servers import _threaded, _ws_frames
+    from sedna_lib.servers import _ws_frames
 
-    monkeypatch.setattr(_ws_frames, "binary_frames_protocol", lambda: None)  # as with uvicorn < 0.50
-    monkeypatch.setattr(_threaded, "_said", set())
-    with caplog.at_level(logging.INFO, logger=_threaded.__name__):
-        first = aggregator(exit_round=1, participants_count=2)
-        aggregator(exit_round=1, participants_count=1)
-        _round_of_two_chunked_updates_is_exact(first)  # the app reassembles the chunks itself
+    monkeypatch.setattr(_ws_frames, "internals_fit", lambda: False)  # as with uvicorn < 0.50
+    _ws_frames.binary_frames_protocol.cache_clear()
+    try:
+        with caplog.at_level(logging.INFO, logger=_ws_frames.__name__):
+            first = aggregator(exit_round=1, participants_count=2)
+            aggregator(exit_round=1, participants_count=1)
+            two_chunked_updates_average_exactly(first)  # the app reassembles the chunks itself
+    finally:
+        _ws_frames.binary_frames_protocol.cache_clear()  # the next server builds the fast protocol again
 
     said = [r.getMessage() for r in caplog.records if "uvicorn's own websocket protocol" in r.getMessage()]
     assert len(said) == 1 and "uvicorn>=0.50 and websockets>=16" in said[0]
-
-
-def _round_of_two_chunked_updates_is_exact(server):
-    import threading
-
-    from sedna_lib.transport.ws import AggregationClient
-
-    rng = np.random.default_rng(0)
-    updates = {"a": [rng.normal(size=(300, 100)), rng.normal(size=100)],
-               "b": [rng.normal(size=(300, 100)), rng.normal(size=100)]}
-    got = {}
-
-    def trainer(cid, n):
-        with AggregationClient(server.url, cid, chunk_size=100_000) as client:  # 3 fast chunk frames each
-            client.send_update(updates[cid], n, round_number=1)
-            got[cid] = client.recv_weights(timeout=20)
-
-    # weights 1 and 2: 2 * b is exact, so the sum rounds once whichever update arrives first (the
-    # server's axpy fuses the multiply and the add)
-    threads = [threading.Thread(target=trainer, args=(c, n)) for c, n in (("a", 1), ("b", 2))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    expected = [(a + 2 * b) / 3 for a, b in zip(updates["a"], updates["b"])]
-    for cid in "ab":
-        assert all(np.array_equal(w, e) for w, e in zip(got[cid].weights, expected))
 
 
 @pytest.mark.parametrize("order, why", [([0, 2, 1], "out of order"), ([0, 1, 1], "out of order"),
