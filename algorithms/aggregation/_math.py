@@ -35,7 +35,8 @@ from . import _kernels
 
 __all__ = [
     "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
-    "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block",
+    "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block", "cast_layer",
+    "finish_layers",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
@@ -234,9 +235,124 @@ def start_accumulator(layers: Sequence[np.ndarray], weight: float,
     for t, layer in zip(like, layers):
         dtype = accumulator_dtype(np.asarray(t).dtype)
         a = np.empty(np.shape(layer), dtype=dtype)
-        np.multiply(layer, weight, out=a, dtype=dtype, casting="unsafe")  # widened before the product
+        layer = np.asarray(layer)
+        if layer.dtype == dtype or not a.flags.c_contiguous or a.size <= _BLOCK:
+            np.multiply(layer, weight, out=a, dtype=dtype, casting="unsafe")  # widened before the product
+        else:  # a mixed-dtype multiply casts through numpy's own buffer: widen a block, scale it in place
+            flat, src = a.reshape(-1), layer.reshape(-1)
+            for start in range(0, flat.size, _BLOCK):
+                view = flat[start:start + _BLOCK]
+                view[...] = src[start:start + _BLOCK]
+                view *= weight
         out.append(a)
     return out
+
+
+def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
+    """Turn float64 sums into the layers, ``cast_layer(sum / divisor, dtype)``, in the sums' own memory.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        A float result (a mean, a model).
+    dtype : numpy.dtype
+        The layer's own dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` or a new array.
+    """
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    if dtype.kind in "iub":
+        return np.rint(a).astype(dtype)
+    return a.astype(dtype)
+
+
+def finish_layers(sums: list, dtypes: Sequence[Any], divisor: float | None = None) -> list:
+    """Turn float64 sums into the model's layers, ``cast_layer(sum / divisor, dtype)``, in the sums' memory.
+
+    ``sums`` is consumed: its items are replaced by the results and their values overwritten. A
+    layer whose dtype is a float at most half as wide as its sum (float32 and float16 layers of a
+    float64 sum) is divided and cast block by block into the first bytes of the sum's buffer, which
+    is then shrunk to the layer's size: no second model-sized buffer, so finishing a float32 model
+    needs the sums' two model copies where dividing and then casting into a new array needed three.
+    The values are those of dividing the sum in place and then casting it, bit for bit. Any other
+    layer is divided in place and cast by :func:`cast_layer`.
+
+    Parameters
+    ----------
+    sums : list of numpy.ndarray
+        The running sums (float64, C-ordered, owning their memory for the in-place path); replaced
+        item by item.
+    dtypes : sequence of numpy.dtype
+        Each layer's dtype.
+    divisor : float, default=None
+        What every sum is divided by (None: no division).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``sums``, now holding the layers.
+    """
+    for i, dtype in enumerate(dtypes):
+        dtype = np.dtype(dtype)
+        a = sums[i]
+        sums[i] = None  # the only reference left is ``a``: its buffer can be shrunk below
+        if not _narrows(a, dtype):
+            if divisor is not None:
+                a /= divisor
+            sums[i] = cast_layer(a, dtype)
+            continue
+        shape, n = a.shape, a.size
+        _divide_cast_down(a, dtype, divisor)
+        try:  # keep only the result's bytes; refused if something else still refers to the sum
+            a.resize((-(-n * dtype.itemsize // a.itemsize),), refcheck=True)
+        except ValueError:  # pragma: no cover - the sums are the aggregator's own
+            pass
+        sums[i] = a.reshape(-1).view(np.uint8)[:n * dtype.itemsize].view(dtype).reshape(shape)
+    return sums
+
+
+def _narrows(a: Any, dtype: np.dtype) -> bool:
+    """Whether :func:`finish_layers` can write ``a`` cast to ``dtype`` over ``a``'s own buffer."""
+    return (isinstance(a, np.ndarray) and a.dtype == np.float64 and dtype.kind == "f"
+            and 2 * dtype.itemsize <= a.itemsize and a.flags.c_contiguous and a.flags.owndata
+            and a.flags.writeable and a.size >= _NARROW_MIN)
+
+
+_NARROW_HEAD = 1 << 10
+"""Elements of a layer :func:`finish_layers` casts through a buffer of their own (4 KiB of float32)."""
+
+_NARROW_MIN = 1 << 16
+"""The smallest layer :func:`finish_layers` casts over its sum's memory (smaller ones: a new array)."""
+
+
+def _divide_cast_down(a: np.ndarray, dtype: np.dtype, divisor: float | None) -> None:
+    """Write ``(a / divisor).astype(dtype)`` into ``a``'s first ``a.size * dtype.itemsize`` bytes.
+
+    The result's elements ``[i, j)`` land on sum elements below ``j / 2``, all read already when
+    ``j <= 2 i``: so after a small head (through its own buffer, written last) the blocks double
+    up to :data:`_BLOCK` elements, each no longer than the part done before it.
+    """
+    src = a.reshape(-1)
+    dst = src.view(np.uint8)[:src.size * dtype.itemsize].view(dtype)
+    head = np.empty(min(_NARROW_HEAD, src.size), dtype=dtype)
+    _divide_into(head, src[:head.size], divisor)
+    start = head.size
+    while start < src.size:
+        stop = min(start + min(start, _BLOCK), src.size)
+        _divide_into(dst[start:stop], src[start:stop], divisor)
+        start = stop
+    dst[:head.size] = head
+
+
+def _divide_into(out: np.ndarray, src: np.ndarray, divisor: float | None) -> None:
+    if divisor is not None:  # in place, then a plain cast-copy (a dividing cast goes through numpy's buffer)
+        src /= divisor
+    np.copyto(out, src, casting="same_kind")
 
 
 _BLOCK = 1 << 18
@@ -617,7 +733,8 @@ def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], float]]) -> l
 
 def fedavgm_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarray],
                  momentum: Sequence[np.ndarray] | None, *, server_learning_rate: float = 1.0,
-                 server_momentum: float = 0.9) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                 server_momentum: float = 0.9,
+                 overwrite: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One server step of FedAvg with server momentum (FedAvgM [2]_).
 
     With pseudo-gradient ``d = x - avg``: ``v = beta * v + d`` and ``x = x - lr * v``.
@@ -627,13 +744,16 @@ def fedavgm_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndar
     global_weights : sequence of numpy.ndarray
         The current global model ``x``.
     average : sequence of numpy.ndarray
-        The clients' weighted average.
+        The clients' weighted average (float arrays).
     momentum : sequence of numpy.ndarray or None
         The previous momentum ``v`` (None: zeros).
     server_learning_rate : float, default=1.0
         Server step size.
     server_momentum : float, default=0.9
         Momentum ``beta``.
+    overwrite : bool, default=False
+        Work in ``average``'s and ``momentum``'s own memory (their values are overwritten and the
+        returned lists hold them): the step then needs no model-sized temporary.
 
     Returns
     -------
@@ -642,29 +762,41 @@ def fedavgm_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndar
     new_momentum : list of numpy.ndarray
         The new momentum.
     """
+    if not overwrite:
+        average = [np.array(a) for a in average]
+        momentum = None if momentum is None else [np.array(v) for v in momentum]
     new_w, new_v = [], []
-    for i, (x, avg) in enumerate(zip(global_weights, average)):
-        d = np.asarray(x, dtype=avg.dtype) - avg
-        v = d if momentum is None else server_momentum * momentum[i] + d
+    for i, (x, d) in enumerate(zip(global_weights, average)):
+        np.subtract(x, d, out=d)  # d = x - avg
+        if momentum is None:  # v = d: the average's buffer becomes the momentum
+            v, w = d, np.multiply(d, server_learning_rate)
+        else:
+            v, w = momentum[i], d
+            v *= server_momentum
+            v += d
+            np.multiply(v, server_learning_rate, out=w)
+        np.subtract(x, w, out=w)
         new_v.append(v)
-        new_w.append(x - server_learning_rate * v)
+        new_w.append(w)
     return new_w, new_v
 
 
 def fedopt_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarray],
                 m: Sequence[np.ndarray] | None, v: Sequence[np.ndarray] | None, *, variant: str,
                 eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99,
-                tau: float = 1e-3) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+                tau: float = 1e-3,
+                overwrite: bool = False) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """One adaptive server step (FedAdagrad, FedAdam, FedYogi [3]_).
 
     With ``delta = avg - x``: ``m = b1 m + (1 - b1) delta``; ``v`` is updated by the variant
     (adagrad ``v + delta^2``, adam ``b2 v + (1 - b2) delta^2``, yogi
     ``v - (1 - b2) delta^2 sign(v - delta^2)``); then ``x = x + eta m / (sqrt(v) + tau)``.
+    Each layer is stepped block by block, so the temporaries are a cache-sized block each.
 
     Parameters
     ----------
     global_weights, average : sequence of numpy.ndarray
-        The current global model and the clients' weighted average.
+        The current global model and the clients' weighted average (float arrays).
     m, v : sequence of numpy.ndarray or None
         First and second moments from the previous round (None: zeros; ``v`` starts at
         ``tau**2`` as in the paper).
@@ -672,6 +804,9 @@ def fedopt_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarr
         The second-moment rule.
     eta, beta_1, beta_2, tau : float
         Server learning rate, moment decays and adaptivity.
+    overwrite : bool, default=False
+        Work in ``average``'s, ``m``'s and ``v``'s own memory (their values are overwritten and the
+        returned lists hold them): the step then needs no model-sized temporary.
 
     Returns
     -------
@@ -685,23 +820,52 @@ def fedopt_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndarr
     """
     if variant not in ("adagrad", "adam", "yogi"):
         raise ValueError(f"variant must be 'adagrad', 'adam' or 'yogi', got {variant!r}")
-    out_w, out_m, out_v = [], [], []
-    for i, (x, avg) in enumerate(zip(global_weights, average)):
-        x = np.asarray(x, dtype=avg.dtype)
-        delta = avg - x
-        mi = (1 - beta_1) * delta if m is None else beta_1 * m[i] + (1 - beta_1) * delta
-        vi = np.full_like(delta, tau ** 2) if v is None else v[i]
-        d2 = delta * delta
-        if variant == "adagrad":
-            vi = vi + d2
-        elif variant == "adam":
-            vi = beta_2 * vi + (1 - beta_2) * d2
-        else:
-            vi = vi - (1 - beta_2) * d2 * np.sign(vi - d2)
+    if not overwrite:
+        average = [np.array(a) for a in average]
+        m = None if m is None else [np.array(a) for a in m]
+        v = None if v is None else [np.array(a) for a in v]
+    out_m, out_v = [], []
+    for i, (x, w) in enumerate(zip(global_weights, average)):
+        mi = np.empty_like(w) if m is None else m[i]
+        vi = np.full_like(w, tau ** 2) if v is None else v[i]
+        x, flat = np.asarray(x).reshape(-1), w.reshape(-1)
+        for start in range(0, max(flat.size, 1), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            _fedopt_block(x[block], flat[block], mi.reshape(-1)[block], vi.reshape(-1)[block], variant,
+                          first=m is None, eta=eta, beta_1=beta_1, beta_2=beta_2, tau=tau)
         out_m.append(mi)
         out_v.append(vi)
-        out_w.append(x + eta * mi / (np.sqrt(vi) + tau))
-    return out_w, out_m, out_v
+    return average, out_m, out_v
+
+
+def _fedopt_block(x: np.ndarray, w: np.ndarray, m: np.ndarray, v: np.ndarray, variant: str, *,
+                  first: bool, eta: float, beta_1: float, beta_2: float, tau: float) -> None:
+    """:func:`fedopt_step` on one block: ``w`` holds the average, then the new weights (one block temp)."""
+    delta = np.subtract(w, x, out=w)
+    step = np.multiply(delta, 1 - beta_1)
+    if first:
+        m[...] = step
+    else:
+        m *= beta_1
+        m += step
+    d2 = np.multiply(delta, delta, out=step)
+    if variant == "adagrad":
+        v += d2
+    elif variant == "adam":
+        v *= beta_2
+        d2 *= 1 - beta_2
+        v += d2
+    else:
+        sign = np.subtract(v, d2, out=w)  # delta is no longer needed: its block holds the sign
+        np.sign(sign, out=sign)
+        d2 *= 1 - beta_2
+        d2 *= sign
+        v -= d2
+    denom = np.sqrt(v, out=step)
+    denom += tau
+    np.multiply(m, eta, out=w)
+    w /= denom
+    w += x
 
 
 def flatten(layers: Sequence[np.ndarray], dtype: Any = np.float64) -> np.ndarray:

@@ -61,12 +61,11 @@ def difference(weights: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -
     list of numpy.ndarray
         The update.
     """
-    return [np.asarray(w, dtype=np.float64) - np.asarray(r, dtype=np.float64)
-            for w, r in zip(weights, reference)]
+    return [np.subtract(w, r, dtype=np.float64) for w, r in zip(weights, reference)]
 
 
-def clip_by_l2_norm(layers: Sequence[np.ndarray],
-                    clipping_norm: float) -> tuple[list[np.ndarray], float, bool]:
+def clip_by_l2_norm(layers: Sequence[np.ndarray], clipping_norm: float, *,
+                    in_place: bool = False) -> tuple[list[np.ndarray], float, bool]:
     """Scale an update so that its overall L2 norm is at most ``clipping_norm``.
 
     Parameters
@@ -75,11 +74,13 @@ def clip_by_l2_norm(layers: Sequence[np.ndarray],
         The update (float arrays).
     clipping_norm : float
         The bound ``C`` > 0.
+    in_place : bool, default=False
+        Scale float64 layers in place (their own memory, no copy); other layers are copied.
 
     Returns
     -------
     clipped : list of numpy.ndarray
-        ``layers * min(1, C / norm)`` (new arrays).
+        ``layers * min(1, C / norm)`` (new arrays, or ``layers``' own with ``in_place``).
     norm : float
         The norm before clipping.
     unclipped : bool
@@ -100,7 +101,17 @@ def clip_by_l2_norm(layers: Sequence[np.ndarray],
         raise ParameterError(f"clipping_norm must be > 0, got {clipping_norm!r}")
     norm = l2_norm(layers)
     scale = min(1.0, clipping_norm / norm) if norm > 0 else 1.0
-    return [np.asarray(a, dtype=np.float64) * scale for a in layers], norm, norm <= clipping_norm
+    if not in_place:
+        return [np.asarray(a, dtype=np.float64) * scale for a in layers], norm, norm <= clipping_norm
+    out = []
+    for a in layers:
+        a = np.asarray(a, dtype=np.float64)
+        if a.flags.writeable:
+            a *= scale
+        else:
+            a = a * scale
+        out.append(a)
+    return out, norm, norm <= clipping_norm
 
 
 def add_gaussian_noise(layers: Sequence[np.ndarray], stddev: float,
@@ -126,10 +137,19 @@ def add_gaussian_noise(layers: Sequence[np.ndarray], stddev: float,
     out = []
     for a in layers:
         a = np.asarray(a, dtype=np.float64)
-        if stddev > 0:
-            a = a + rng.normal(0.0, stddev, size=a.shape)
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            a = np.array(a, dtype=np.float64)
+        if stddev > 0:  # drawn by blocks: the numbers of one draw of the whole layer, no model-sized noise
+            flat = a.reshape(-1)
+            for start in range(0, flat.size, _NOISE_BLOCK):
+                block = flat[start:start + _NOISE_BLOCK]
+                block += rng.normal(0.0, stddev, size=block.size)
         out.append(a)
     return out
+
+
+_NOISE_BLOCK = 1 << 16
+"""Elements of noise drawn at a time by :func:`add_gaussian_noise`."""
 
 
 def adaptive_clip_step(clipping_norm: float, unclipped_fraction: float, *, target_quantile: float,

@@ -33,6 +33,11 @@ class StreamingMean(Aggregator):
 
     streaming = True
     linear = True
+    _step_gives_away = False
+    """Whether :meth:`_server_step` returns arrays nothing else refers to (then cast over their own memory).
+
+    Read from the class that defines the ``_server_step`` in use: a subclass that overrides the step
+    without saying so again gets its results copied."""
 
     def begin_round(self, template: list | None = None) -> None:
         """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
@@ -145,13 +150,20 @@ class StreamingMean(Aggregator):
             raise AggregationError("no client update was added this round")
         if self._total <= 0:
             raise AggregationError("the round's sample counts add up to 0; cannot weight the updates")
-        average = self._acc
-        for a in average:
-            a /= self._total
-        self._acc = None
-        result = self._server_step(average)
-        dtypes = self._dtypes or [a.dtype for a in result]
-        result = [_cast(r, d) for r, d in zip(result, dtypes)]
+        average, self._acc = self._acc, None
+        dtypes = self._dtypes or [a.dtype for a in average]
+        if type(self)._server_step is StreamingMean._server_step:  # the mean is the model
+            result = _math.finish_layers(average, dtypes, self._total)
+        else:
+            for a in average:
+                a /= self._total
+            result = self._server_step(average)
+            if _gives_away(type(self)):  # its own arrays: cast in their memory once nothing else holds them
+                if result is not average:
+                    average.clear()
+                result = _math.finish_layers(result, dtypes)
+            else:
+                result = [_cast(np.asarray(r), d) for r, d in zip(result, dtypes)]
         self.global_weights_ = result
         self.total_samples_ = int(self._total)
         self.round_ = getattr(self, "round_", 0) + 1
@@ -162,12 +174,12 @@ class StreamingMean(Aggregator):
         return average
 
 
-def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if a.dtype == dtype:
-        return a
-    if dtype.kind in "iub":
-        return np.rint(a).astype(dtype)
-    return a.astype(dtype)
+_cast = _math.cast_layer
+
+
+def _gives_away(cls: type) -> bool:
+    owner = next(c for c in cls.__mro__ if "_server_step" in vars(c))
+    return bool(vars(owner).get("_step_gives_away", False))
 
 
 class BufferedRound(Aggregator):

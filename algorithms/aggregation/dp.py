@@ -18,7 +18,7 @@ from sedna_lib.base import Aggregator
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math, _privacy
-from ._streaming import StreamingMean, _cast, _unpack
+from ._streaming import StreamingMean, _unpack
 
 __all__ = ["DPFedAvg", "LocalDPFedAvg"]
 
@@ -183,11 +183,9 @@ class DPFedAvg(Aggregator):
             return weights, {}
         if reference is None:
             raise AggregationError("client-side clipping needs the global model the round started from")
-        update = _privacy.difference(weights, reference)
-        clipped, _, unclipped = _privacy.clip_by_l2_norm(update, float(config["dp_clipping_norm"]))
-        out = [_cast(np.asarray(r, dtype=np.float64) + c, np.asarray(w).dtype)
-               for r, c, w in zip(reference, clipped, weights)]
-        return out, {"dp_unclipped": int(unclipped)}
+        clipped, _, unclipped = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference),
+                                                         float(config["dp_clipping_norm"]), in_place=True)
+        return _on_reference(clipped, reference, weights), {"dp_unclipped": int(unclipped)}
 
     # -- a round ----------------------------------------------------------------------------
     def begin_round(self, template: list | None = None) -> None:
@@ -220,7 +218,7 @@ class DPFedAvg(Aggregator):
         delta = _privacy.difference(layers, self._reference)
         c = self.clipping_norm_
         if self.clip_on == "server":
-            delta, _, unclipped = _privacy.clip_by_l2_norm(delta, c)
+            delta, _, unclipped = _privacy.clip_by_l2_norm(delta, c, in_place=True)
         else:
             norm = _privacy.l2_norm(delta)
             if norm > c * (1 + _CLIP_SLACK) + 1e-12:
@@ -247,8 +245,10 @@ class DPFedAvg(Aggregator):
         z = float(self.noise_multiplier)
         count_stddev = (m / 20.0 if self.clipped_count_stddev is None else float(self.clipped_count_stddev))
         z_model = _privacy.delta_noise_multiplier(z, count_stddev) if self.adaptive else z
-        noisy = _privacy.add_gaussian_noise(self._sum, z_model * c, self._rng)
-        result = [_cast(r.astype(np.float64) + s / m, r.dtype) for r, s in zip(self._reference, noisy)]
+        noisy, self._sum = _privacy.add_gaussian_noise(self._sum, z_model * c, self._rng), None
+        for s in noisy:  # reference + noisy / m, in the sum's own memory
+            s /= m
+        result = _on_reference(noisy, self._reference)
         if self.adaptive:
             noise = self._rng.normal(0.0, count_stddev) if z > 0 else 0.0
             self.unclipped_fraction_ = float((self._unclipped + noise) / m)
@@ -265,7 +265,6 @@ class DPFedAvg(Aggregator):
         self.total_samples_ = int(self._samples)
         self.round_ = getattr(self, "round_", 0) + 1
         del self._count
-        self._sum = None
         return result
 
 
@@ -352,10 +351,9 @@ class LocalDPFedAvg(StreamingMean):
             self._client_rng = np.random.default_rng(self.seed)
         c = float(config.get("dp_clipping_norm", self.clipping_norm))
         z = float(config.get("dp_noise_multiplier", self.noise_multiplier))
-        clipped, _, _ = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference), c)
+        clipped, _, _ = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference), c, in_place=True)
         noised = _privacy.add_gaussian_noise(clipped, z * c, self._client_rng)
-        return [_cast(np.asarray(r, dtype=np.float64) + d, np.asarray(w).dtype)
-                for r, d, w in zip(reference, noised, weights)], {}
+        return _on_reference(noised, reference, weights), {}
 
     def finish(self) -> list:
         """Average the noised models and account one round; see :meth:`Aggregator.finish`."""
@@ -368,3 +366,14 @@ class LocalDPFedAvg(StreamingMean):
         else:
             self.epsilon_ = None
         return result
+
+
+def _on_reference(changes: list, reference: list, like: list | None = None) -> list:
+    """Return ``reference + changes`` in ``like``'s dtypes (default: ``reference``'s), in ``changes``' memory.
+
+    ``changes`` are float64 arrays of this module's own making (a difference, a noised sum); they are
+    overwritten and their buffers become the result's (:func:`~._math.finish_layers`).
+    """
+    for c, r in zip(changes, reference):
+        c += r  # float64 + the reference's dtype: the reference widened exactly, as in r.astype(float64) + c
+    return _math.finish_layers(changes, [np.asarray(a).dtype for a in (reference if like is None else like)])

@@ -39,6 +39,8 @@ class FedAvgM(StreamingMean):
        Federated Visual Classification", 2019, https://arxiv.org/abs/1909.06335
     """
 
+    _step_gives_away = True  # the step returns the average's own arrays or new ones
+
     def __init__(self, *, server_learning_rate: float = 1.0, server_momentum: float = 0.9) -> None:
         self.server_learning_rate = server_learning_rate
         self.server_momentum = server_momentum
@@ -49,5 +51,5 @@ class FedAvgM(StreamingMean):
         new, self.momentum_ = _math.fedavgm_step(
             self._template, average, getattr(self, "momentum_", None),
             server_learning_rate=float(self.server_learning_rate),
-            server_momentum=float(self.server_momentum))
+            server_momentum=float(self.server_momentum), overwrite=True)  # the average, momentum: its own
         return new

@@ -16,7 +16,7 @@ from sedna_lib.base import Aggregator
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math
-from ._streaming import _cast, _unpack
+from ._streaming import _unpack
 
 __all__ = ["FedBuff", "staleness_weight"]
 
@@ -135,12 +135,15 @@ class FedBuff(Aggregator):
             raise AggregationError("the buffer's sample counts add up to 0; cannot weight the updates")
         base = self._base
         lr = float(self.server_learning_rate)
-        result = [_cast(np.asarray(b, dtype=np.float64) + lr * a / self._total, np.asarray(b).dtype)
-                  for b, a in zip(base, self._acc)]
+        sums, self._acc = self._acc, None
+        for b, a in zip(base, sums):  # b + lr * a / total, in the sums' own memory
+            a *= lr
+            a /= self._total
+            a += b
+        result = _math.finish_layers(sums, [np.asarray(b).dtype for b in base])
         self.mean_staleness_ = self._staleness / self._count
         self.global_weights_ = result
         self.total_samples_ = int(self._total)
         self.round_ = getattr(self, "round_", 0) + 1
         del self._count
-        self._acc = None
         return result

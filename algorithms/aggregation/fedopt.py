@@ -17,6 +17,7 @@ __all__ = ["FedAdagrad", "FedAdam", "FedYogi"]
 
 class _FedOpt(StreamingMean):
     _variant = "adam"
+    _step_gives_away = True  # the step returns the average's own arrays or new ones
 
     def __init__(self, *, eta: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.99,
                  tau: float = 1e-3) -> None:
@@ -31,7 +32,7 @@ class _FedOpt(StreamingMean):
         new, self.m_, self.v_ = _math.fedopt_step(
             self._template, average, getattr(self, "m_", None), getattr(self, "v_", None),
             variant=self._variant, eta=float(self.eta), beta_1=float(self.beta_1), beta_2=float(self.beta_2),
-            tau=float(self.tau))
+            tau=float(self.tau), overwrite=True)  # the average and the moments are this aggregator's own
         return new
 
 
@@ -67,6 +68,7 @@ _DOC = """{name}: the clients' average is a pseudo-gradient for a server-side {r
 class FedAdam(_FedOpt):  # noqa: D101 - the docstring is _DOC, filled in below
     __doc__ = _DOC.format(name="FedAdam", rule="Adam", vrule="``v = b2 v + (1 - b2) delta^2``")
     _variant = "adam"
+    _step_gives_away = True  # the step returns the average's own arrays or new ones
 
 
 class FedYogi(_FedOpt):  # noqa: D101 - the docstring is _DOC, filled in below
