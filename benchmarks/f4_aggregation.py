@@ -3,7 +3,8 @@
 10 and 100 updates x 1,200,010 parameters (the MLP 64-16000-10), float64 and float32, same
 synthetic updates on both sides (``_fl_common.synthetic_updates``). sedna_lib: the registered
 ``FedAvg`` folding updates one at a time into its running sum (``begin_round``/``add``/
-``finish``, the server's path), and ``Krum`` / ``TrimmedMean`` / ``Median``. Flower 1.41 (in
+``finish``, the server's path), ``FedAvg().aggregate(updates)`` (the whole round at once, as Flower's
+functions are given it; the two must agree bit for bit), and ``Krum`` / ``TrimmedMean`` / ``Median``. Flower (in
 ``benchmarks/.venv-flwr``): ``aggregate_arrayrecords`` (Message API), legacy ``aggregate``,
 ``aggregate_krum``, ``aggregate_trimmed_avg``, ``aggregate_median``. Sedna-style: the published
 formula on nested lists (``np.array(layer) * n / N`` summed, ``.tolist()``), as its server
@@ -11,7 +12,7 @@ receives JSON. Repetitions are interleaved (ours, then one Flower subprocess); m
 Memory: tracemalloc peak of the streaming FedAvg path, in model copies (bar: <= 2 whatever n).
 
     python benchmarks/f4_aggregation.py                 # 5 reps (3 at 100 updates); robust ones at 10 updates
-    python benchmarks/f4_aggregation.py --reps-100 5 --robust-100   # the committed figures used --reps-100 5
+    python benchmarks/f4_aggregation.py --reps-100 5 --robust-100   # more reps, robust ones at 100 too
     python benchmarks/f4_aggregation.py --probe-only --reps 9 --reps-100 5 --runs 3   # FedAvg vs read-once probe
 """
 
@@ -259,6 +260,10 @@ def main(argv: list[str] | None = None) -> dict:
             for rep in range(n_reps):
                 t, ours = timed(ours_fedavg, updates, ns, template)
                 times.setdefault("sedna_lib FedAvg (streaming)", []).append(t)
+                t, at_once = timed(ours_fedavg_round, updates, ns, template)  # what Flower's functions are given
+                times.setdefault("sedna_lib FedAvg aggregate(updates)", []).append(t)
+                assert all(np.array_equal(a, b) for a, b in zip(at_once, ours)), "the two paths must agree"
+                del at_once
                 if rep == 0:
                     ref = [sum(u[i].astype(np.float64) * n for u, n in zip(updates, ns)) / sum(ns)
                            for i in range(len(template))]
@@ -296,17 +301,20 @@ def main(argv: list[str] | None = None) -> dict:
                      "max_abs_err_vs_float64_reference": err,
                      "flower_checksum_abs_diff": None if args.no_flower else flower_err}
             ours_t = med["sedna_lib FedAvg (streaming)"]
+            at_once_t = med["sedna_lib FedAvg aggregate(updates)"]
             if flower_best:
                 entry["speedup_vs_flower_arrayrecords"] = flower_best / ours_t
+                entry["at_once_speedup_vs_flower_arrayrecords"] = flower_best / at_once_t
                 entry["speedup_vs_flower_legacy"] = med["Flower aggregate"] / ours_t
             if "Sedna-style list FedAvg" in med:
                 entry["speedup_vs_sedna_style"] = med["Sedna-style list FedAvg"] / ours_t
             results[key] = entry
-            rows.append([n_up, dtype, fc.fmt_ms(ours_t),
+            rows.append([n_up, dtype, fc.fmt_ms(ours_t), fc.fmt_ms(at_once_t),
                          fc.fmt_ms(flower_best) if flower_best else "-",
                          fc.fmt_ms(med["Flower aggregate"]) if "Flower aggregate" in med else "-",
                          fc.fmt_ms(med["Sedna-style list FedAvg"]) if "Sedna-style list FedAvg" in med else "-",
                          f"{entry['speedup_vs_flower_arrayrecords']:.1f}x" if flower_best else "-",
+                         f"{entry['at_once_speedup_vs_flower_arrayrecords']:.1f}x" if flower_best else "-",
                          f"{peak / model_bytes:.2f}"])
             for name in ("Krum", "TrimmedMean", "Median"):
                 flname = {"Krum": "aggregate_krum", "TrimmedMean": "aggregate_trimmed_avg",
@@ -318,8 +326,9 @@ def main(argv: list[str] | None = None) -> dict:
                                   f"{fl_t / med[f'sedna_lib {name}']:.1f}x" if fl_t else "-"])
             del updates
     print(f"\nF4: FedAvg of N updates x 1,200,010 parameters, median of {args.reps} interleaved reps")
-    print(fc.table(["updates", "dtype", "sedna_lib FedAvg", "Flower aggregate_arrayrecords", "Flower aggregate (legacy)",
-                    "Sedna-style lists", "speedup vs Flower", "peak memory (model copies)"], rows))
+    print(fc.table(["updates", "dtype", "sedna_lib FedAvg (streaming add)", "sedna_lib aggregate(updates)",
+                    "Flower aggregate_arrayrecords", "Flower aggregate (legacy)", "Sedna-style lists",
+                    "streaming vs Flower", "aggregate(updates) vs Flower", "peak memory (model copies)"], rows))
     print("\nrobust aggregators (same updates; f = (n-3)//2 for Krum, beta 0.1 for trimmed mean)")
     print(fc.table(["updates", "dtype", "aggregator", "sedna_lib", "Flower", "Flower / sedna_lib"], rrows))
     payload = {"results": results, "machine": machine(),
