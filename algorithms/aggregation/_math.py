@@ -978,7 +978,7 @@ def krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int = 0,
     points = _stack(updates)
     scores = krum_scores(points, num_byzantine)
     chosen = np.argsort(scores, kind="stable")[:max(1, min(num_selected, len(scores)))]
-    return unflatten(points[chosen].mean(axis=0), as_layers(updates[0]))
+    return unflatten(_rows_mean(points, chosen), as_layers(updates[0]))
 
 
 def coordinate_median(updates: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -999,9 +999,11 @@ def coordinate_median(updates: Sequence[Sequence[np.ndarray]]) -> list[np.ndarra
     AggregationError
         If there is no update or the shapes differ.
     """
-    points = np.sort(_stack(updates), axis=0)  # a column sort is several times faster than np.median(axis=0)
+    points = _stack(updates)
+    points.sort(axis=0)  # in the stack's own memory; a column sort is several times faster than np.median
     n = points.shape[0]
-    middle = points[n // 2] if n % 2 else (points[n // 2 - 1] + points[n // 2]) / 2.0
+    # a copy of the middle row: a view would keep the whole stack alive as long as the model
+    middle = points[n // 2].copy() if n % 2 else (points[n // 2 - 1] + points[n // 2]) / 2.0
     return unflatten(middle, as_layers(updates[0]))
 
 
@@ -1032,7 +1034,8 @@ def trimmed_mean(updates: Sequence[Sequence[np.ndarray]], *, beta: float = 0.1) 
     cut = int(np.floor(beta * n))
     if n - 2 * cut <= 0:
         cut = (n - 1) // 2
-    part = np.sort(points, axis=0)[cut:n - cut]
+    points.sort(axis=0)  # in the stack's own memory (np.sort would copy it)
+    part = points[cut:n - cut]
     return unflatten(part.mean(axis=0), as_layers(updates[0]))
 
 
@@ -1115,7 +1118,7 @@ def pairwise_sq_distances(points: np.ndarray) -> np.ndarray:
         ``D[i, j] = ||p_i - p_j||^2`` (clipped at 0 against rounding; zero diagonal).
     """
     sq = np.einsum("ij,ij->i", points, points)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0)
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (points @ points.T), 0.0)  # 2.0 * points: a copy
     np.fill_diagonal(dist, 0.0)
     return dist
 
@@ -1197,7 +1200,7 @@ def multi_krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int,
     """
     points = _stack(updates)
     chosen = multi_krum_select(points, num_byzantine=num_byzantine, num_selected=num_selected)
-    return unflatten(points[chosen].mean(axis=0), as_layers(updates[0]))
+    return unflatten(_rows_mean(points, chosen), as_layers(updates[0]))
 
 
 def bulyan_select(points: np.ndarray, *, num_byzantine: int) -> np.ndarray:
@@ -1265,10 +1268,24 @@ def bulyan(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int) -> li
     [3.0]
     """
     points = _stack(updates)
-    selected = points[bulyan_select(points, num_byzantine=num_byzantine)]
-    theta = selected.shape[0]
-    beta = theta - 2 * num_byzantine
-    median = np.median(selected, axis=0)
-    closest = np.argsort(np.abs(selected - median), axis=0, kind="stable")[:beta]
-    middle = np.take_along_axis(selected, closest, axis=0).mean(axis=0)
+    rows = bulyan_select(points, num_byzantine=num_byzantine)
+    beta = rows.size - 2 * num_byzantine
+    middle = np.empty(points.shape[1])
+    for start in range(0, points.shape[1], _COLUMNS):  # coordinate-wise: a block of columns at a time
+        selected = points[rows, start:start + _COLUMNS]
+        median = np.median(selected, axis=0)
+        closest = np.argsort(np.abs(selected - median), axis=0, kind="stable")[:beta]
+        middle[start:start + _COLUMNS] = np.take_along_axis(selected, closest, axis=0).mean(axis=0)
     return unflatten(middle, as_layers(updates[0]))
+
+
+_COLUMNS = 1 << 13
+"""Columns of the stacked updates the robust rules work on at a time (their temporaries: a few rows of it)."""
+
+
+def _rows_mean(points: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``points[rows].mean(axis=0)`` a block of columns at a time, without copying the rows whole."""
+    out = np.empty(points.shape[1])
+    for start in range(0, points.shape[1], _COLUMNS):
+        out[start:start + _COLUMNS] = points[rows, start:start + _COLUMNS].mean(axis=0)
+    return out

@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sedna_lib.algorithms.aggregation import (DPFedAvg, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedBuff,
-                                              FedProx, FedYogi, LocalDPFedAvg, _math, _privacy)
+from sedna_lib.algorithms.aggregation import (Bulyan, DPFedAvg, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedBuff,
+                                              FedProx, FedYogi, Krum, LocalDPFedAvg, Median, MultiKrum,
+                                              TrimmedMean, _math, _privacy)
 
 SHAPES = [(600, 1100), (1100,)]  # 661,100 parameters: several blocks, above the in-place threshold
 
@@ -157,3 +158,16 @@ def test_gaussian_noise_drawn_by_blocks_is_one_draw_of_the_whole_layer():
     want = layer + np.random.default_rng(9).normal(0.0, 0.7, size=layer.shape)
     out = _privacy.add_gaussian_noise([layer], 0.7, np.random.default_rng(9))
     assert out[0] is layer and layer.tobytes() == want.tobytes()  # in place, as documented
+
+
+@pytest.mark.parametrize("make", [Median, lambda: TrimmedMean(beta=0.2), lambda: Krum(num_byzantine=1),
+                                  lambda: MultiKrum(num_byzantine=1), lambda: Bulyan(num_byzantine=0)],
+                         ids=["Median", "TrimmedMean", "Krum", "MultiKrum", "Bulyan"])
+@pytest.mark.parametrize("clients", [5, 6])
+def test_the_robust_aggregators_stack_the_round_once_and_give_it_back(make, clients):
+    # they keep every update by design; the stack (float64) is one copy per update, sorted in place,
+    # and the new model must not be a view into it (an odd count's median row was, holding the stack)
+    peak, after, model_bytes = _round_memory(make(), np.float64, clients=clients)
+    blocks = 6 * clients * _math._COLUMNS * 8  # a block of columns of the selected rows and its temporaries
+    assert after <= 1.0 + NUMPY_BUFFER / model_bytes, f"{after:.2f} model copies held after the round"
+    assert peak <= clients + 1 + (NUMPY_BUFFER + blocks) / model_bytes, f"peak {peak:.2f} model copies"
