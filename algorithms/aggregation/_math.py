@@ -57,7 +57,8 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     Returns
     -------
     list of numpy.ndarray
-        Arrays; lists become float64 arrays, arrays are kept as they are (no copy).
+        Arrays; lists become float64 arrays, arrays are kept as they are (no copy), numpy scalars
+        become 0-d arrays of their own dtype.
 
     Raises
     ------
@@ -71,6 +72,8 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     for i, layer in enumerate(weights):
         if isinstance(layer, np.ndarray):
             arr = layer
+        elif isinstance(layer, np.generic):  # a 0-d layer that became a numpy scalar keeps its dtype
+            arr = np.asarray(layer)
         else:
             try:
                 arr = np.asarray(layer, dtype=np.float64)
@@ -261,13 +264,13 @@ def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``a`` or a new array.
+        ``a`` or a new array (an array for a 0-d layer too, never a numpy scalar).
     """
-    dtype = np.dtype(dtype)
+    dtype, a = np.dtype(dtype), np.asarray(a)  # a 0-d layer stays an array (ufuncs return scalars for them)
     if a.dtype == dtype:
         return a
     if dtype.kind in "iub":
-        return np.rint(a).astype(dtype)
+        return np.asarray(np.rint(a)).astype(dtype)
     return a.astype(dtype)
 
 
@@ -769,7 +772,7 @@ def fedavgm_step(global_weights: Sequence[np.ndarray], average: Sequence[np.ndar
     for i, (x, d) in enumerate(zip(global_weights, average)):
         np.subtract(x, d, out=d)  # d = x - avg
         if momentum is None:  # v = d: the average's buffer becomes the momentum
-            v, w = d, np.multiply(d, server_learning_rate)
+            v, w = d, np.multiply(d, server_learning_rate, out=np.empty_like(d))  # 0-d: an array
         else:
             v, w = momentum[i], d
             v *= server_momentum

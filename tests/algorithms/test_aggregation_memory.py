@@ -58,7 +58,7 @@ AVERAGING = [FedAvg, FedProx, FedAvgM, FedAdam, FedYogi, FedAdagrad, lambda: Fed
              lambda: LocalDPFedAvg(noise_multiplier=0.5, clipping_norm=10.0)]
 
 
-@pytest.mark.parametrize("make", AVERAGING, ids=lambda m: getattr(m, "__name__", "FedBuff/LocalDP"))
+@pytest.mark.parametrize("make", AVERAGING, ids=lambda make: type(make()).__name__)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_round_of_the_averaging_aggregators_needs_two_model_copies_at_most(make, dtype):
     peak, after, model_bytes = _round_memory(make(), dtype)
@@ -171,3 +171,30 @@ def test_the_robust_aggregators_stack_the_round_once_and_give_it_back(make, clie
     blocks = 6 * clients * _math._COLUMNS * 8  # a block of columns of the selected rows and its temporaries
     assert after <= 1.0 + NUMPY_BUFFER / model_bytes, f"{after:.2f} model copies held after the round"
     assert peak <= clients + 1 + (NUMPY_BUFFER + blocks) / model_bytes, f"peak {peak:.2f} model copies"
+
+
+ALL_RULES = AVERAGING + [lambda: DPFedAvg(noise_multiplier=0.0, clipping_norm=100.0), Median,
+                         lambda: TrimmedMean(beta=0.2), lambda: Krum(num_byzantine=1),
+                         lambda: MultiKrum(num_byzantine=1), lambda: Bulyan(num_byzantine=0)]
+
+
+@pytest.mark.parametrize("make", ALL_RULES, ids=lambda m: f"{type(m()).__name__}{ALL_RULES.index(m)}")
+def test_every_layer_keeps_its_dtype_and_stays_an_array_round_after_round(make):
+    # a torch state dict's num_batches_tracked (0-d int64), a Keras scalar variable (0-d float32),
+    # an integer table and an empty layer: ufuncs hand 0-d arrays back as numpy scalars, which the
+    # next round read as float64 (the int64 counter came back float64, or as a bare numpy scalar)
+    rng = np.random.default_rng(5)
+
+    def model():
+        return [rng.standard_normal((4, 3)).astype(np.float32), np.array(7, dtype=np.int64),
+                rng.standard_normal(()).astype(np.float32), rng.integers(0, 9, size=5).astype(np.int32),
+                np.zeros((0, 2), dtype=np.float32)]
+
+    aggregator, glob = make(), model()
+    kinds = [(np.ndarray, a.dtype, a.shape) for a in glob]
+    for _ in range(3):
+        aggregator.begin_round(glob)
+        for i in range(5):
+            aggregator.add(SimpleNamespace(weights=model(), num_samples=i + 1, client_id=f"c{i}"))
+        glob = aggregator.finish()
+        assert [(type(a), a.dtype, a.shape) for a in glob] == kinds
