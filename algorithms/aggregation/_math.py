@@ -252,7 +252,7 @@ def start_accumulator(layers: Sequence[np.ndarray], weight: float,
 
 
 def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
-    """Turn float64 sums into the layers, ``cast_layer(sum / divisor, dtype)``, in the sums' own memory.
+    """Return ``a`` in ``dtype`` (rounded for integer and bool dtypes; ``a`` itself if it has it).
 
     Parameters
     ----------
