@@ -921,7 +921,10 @@ def _stack(updates: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
     shapes = [a.shape for a in first]
     for k, u in enumerate(updates[1:], start=1):
         check_layers(as_layers(u), shapes, who=f"update {k}")
-    out = np.empty((len(updates), sum(a.size for a in first)), dtype=np.float64)
+    # float32 models stack as float32 (the values exactly, half the bytes): the rules widen a block of
+    # columns at a time where they compute; anything else stacks as float64
+    narrow = all(a.dtype == np.float32 for u in updates for a in as_layers(u))
+    out = np.empty((len(updates), sum(a.size for a in first)), dtype=np.float32 if narrow else np.float64)
     for k, u in enumerate(updates):  # one copy of each update, written straight into its row
         pos = 0
         for a in as_layers(u):
@@ -1005,8 +1008,9 @@ def coordinate_median(updates: Sequence[Sequence[np.ndarray]]) -> list[np.ndarra
     points = _stack(updates)
     points.sort(axis=0)  # in the stack's own memory; a column sort is several times faster than np.median
     n = points.shape[0]
-    # a copy of the middle row: a view would keep the whole stack alive as long as the model
-    middle = points[n // 2].copy() if n % 2 else (points[n // 2 - 1] + points[n // 2]) / 2.0
+    # a new array (in float64), never a view: a row would keep the whole stack alive as long as the model
+    middle = (points[n // 2].astype(np.float64) if n % 2
+              else (points[n // 2 - 1].astype(np.float64) + points[n // 2]) / 2.0)
     return unflatten(middle, as_layers(updates[0]))
 
 
@@ -1039,7 +1043,7 @@ def trimmed_mean(updates: Sequence[Sequence[np.ndarray]], *, beta: float = 0.1) 
         cut = (n - 1) // 2
     points.sort(axis=0)  # in the stack's own memory (np.sort would copy it)
     part = points[cut:n - cut]
-    return unflatten(part.mean(axis=0), as_layers(updates[0]))
+    return unflatten(part.mean(axis=0, dtype=np.float64), as_layers(updates[0]))
 
 
 def binarize(features: np.ndarray) -> np.ndarray:
@@ -1120,10 +1124,22 @@ def pairwise_sq_distances(points: np.ndarray) -> np.ndarray:
     numpy.ndarray of shape (n_updates, n_updates)
         ``D[i, j] = ||p_i - p_j||^2`` (clipped at 0 against rounding; zero diagonal).
     """
-    sq = np.einsum("ij,ij->i", points, points)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (points @ points.T), 0.0)  # 2.0 * points: a copy
+    if points.dtype == np.float64:
+        sq = np.einsum("ij,ij->i", points, points)
+        gram = points @ points.T
+    else:  # in float64, a block of columns at a time (a float32 Gram matrix loses the distances' digits)
+        gram = np.zeros((points.shape[0], points.shape[0]))
+        for start in range(0, points.shape[1], _GRAM_COLUMNS):
+            block = points[:, start:start + _GRAM_COLUMNS].astype(np.float64)
+            gram += block @ block.T
+        sq = np.diag(gram).copy()
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0)  # 2.0 * gram: (2.0 * points) is a copy
     np.fill_diagonal(dist, 0.0)
     return dist
+
+
+_GRAM_COLUMNS = 1 << 16
+"""Columns of a float32 stack widened at a time for its Gram matrix."""
 
 
 def _scores_from(dist: np.ndarray, num_byzantine: int) -> np.ndarray:
@@ -1275,7 +1291,7 @@ def bulyan(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int) -> li
     beta = rows.size - 2 * num_byzantine
     middle = np.empty(points.shape[1])
     for start in range(0, points.shape[1], _COLUMNS):  # coordinate-wise: a block of columns at a time
-        selected = points[rows, start:start + _COLUMNS]
+        selected = points[rows, start:start + _COLUMNS].astype(np.float64, copy=False)
         median = np.median(selected, axis=0)
         closest = np.argsort(np.abs(selected - median), axis=0, kind="stable")[:beta]
         middle[start:start + _COLUMNS] = np.take_along_axis(selected, closest, axis=0).mean(axis=0)
@@ -1290,5 +1306,5 @@ def _rows_mean(points: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``points[rows].mean(axis=0)`` a block of columns at a time, without copying the rows whole."""
     out = np.empty(points.shape[1])
     for start in range(0, points.shape[1], _COLUMNS):
-        out[start:start + _COLUMNS] = points[rows, start:start + _COLUMNS].mean(axis=0)
+        out[start:start + _COLUMNS] = points[rows, start:start + _COLUMNS].mean(axis=0, dtype=np.float64)
     return out
