@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import os
 import sys
 from typing import Any, Mapping
 
-__all__ = ["json_default", "json_safe"]
+__all__ = ["json_default", "json_safe", "loads"]
 
 
 def _numpy() -> Any:
@@ -103,3 +104,43 @@ def json_default(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def loads(data: str | bytes | bytearray | memoryview, **kwargs: Any) -> Any:
+    """``json.loads`` for text from outside (a peer's reply, an upload, a file, a variable).
+
+    The standard parser recurses once per nesting level, so a document nested a few thousand levels
+    deep raises :class:`RecursionError`, which no ``except ValueError`` around a parse expects; here
+    it is a :class:`json.JSONDecodeError` (a ValueError) like any other malformed document.
+
+    Parameters
+    ----------
+    data : str or bytes-like
+        The document (bytes in UTF-8, -16 or -32, as ``json.loads`` reads them).
+    **kwargs
+        Passed to :func:`json.loads`.
+
+    Returns
+    -------
+    object
+        The parsed value.
+
+    Raises
+    ------
+    json.JSONDecodeError
+        If ``data`` is not JSON or nests too deeply to parse.
+
+    Examples
+    --------
+    >>> loads("[[1]]")
+    [[1]]
+    >>> loads("[" * 100_000)
+    Traceback (most recent call last):
+    json.decoder.JSONDecodeError: JSON nested too deeply to parse: line 1 column 1 (char 0)
+    """
+    if isinstance(data, memoryview):
+        data = bytes(data)
+    try:
+        return json.loads(data, **kwargs)
+    except RecursionError:
+        raise json.JSONDecodeError("JSON nested too deeply to parse", "", 0) from None

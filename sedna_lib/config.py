@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 
+from ._json import loads as json_loads
 from .exceptions import ConfigError
 
 __all__ = [
@@ -160,7 +161,7 @@ def _float(raw: str, variable: str) -> float:
 
 def _json(raw: str, variable: str) -> Any:
     try:
-        return json.loads(raw)
+        return json_loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{variable} must be JSON ({exc.msg} at char {exc.pos}), got {raw!r}",
                           variable=variable) from None
@@ -241,6 +242,18 @@ def _poll_period(raw: str, variable: str) -> int:
     return value if value >= 1 else 60  # Sedna's rule: below 1 means the default
 
 
+def _yaml(fh: Any) -> Any:
+    """Parse a YAML file; its parse errors (and a nesting too deep to parse) as ValueError."""
+    import yaml
+
+    try:
+        return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+
+
 def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:
     """PARAMETERS: a .yaml/.yml/.json file, or inline JSON (Sedna's ``_url2dict`` without ``.py``)."""
     text = raw.strip()
@@ -249,15 +262,13 @@ def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:
         try:
             with open(text, encoding="utf-8") as fh:
                 if lowered.endswith(".json"):
-                    data = json.load(fh)
+                    data = json_loads(fh.read())
                 else:
-                    import yaml
-
-                    data = yaml.safe_load(fh)
+                    data = _yaml(fh)
         except OSError as exc:
             raise ConfigError(f"{variable} names the file {text!r}, which cannot be read: {exc}",
                               variable=variable) from None
-        except ValueError as exc:
+        except ValueError as exc:  # JSON, YAML (see _yaml) and UTF-8 errors alike
             raise ConfigError(f"{variable} file {text!r} is not valid: {exc}", variable=variable) from None
     else:
         data = _json(text, variable)

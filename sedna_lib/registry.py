@@ -19,6 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Union
 
+from ._json import loads as json_loads
 from .config import parse_key_value_parameters
 from .exceptions import (
     ClassNotFoundError,
@@ -777,7 +778,7 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
         if hint is float:
             return float(value)
         if origin in (list, tuple, dict) or hint in (list, tuple, dict):
-            parsed = json.loads(value)
+            parsed = json_loads(value)
             container = origin or hint
             if container is dict and not isinstance(parsed, dict):
                 raise ValueError(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .._json import loads as json_loads
 from .. import config as _cfg
 from .._lazy import lazy_attributes
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
@@ -99,7 +100,7 @@ def http_request(url: str, method: str | None = None, timeout: float | tuple[flo
         if not binary:
             return response.content.decode("utf-8", errors="replace")
         try:
-            return response.json()
+            return json_loads(response.content)
         except ValueError as exc:
             raise ProtocolError(f"{method} {url}: the answer is not JSON ({exc}): {response.text[:200]!r}",
                                 url=url) from exc

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .._json import loads as json_loads
 from .. import config as _cfg
 from ..exceptions import (
     BackendUnavailableError,
@@ -523,7 +524,7 @@ class JSONDataParse(BaseDataSource):
         path = _check_local(path, "annotation file")
         try:
             with open(path, encoding="utf-8") as fh:
-                dataset = json.load(fh)
+                dataset = json_loads(fh.read())
             self.coco = CocoIndex(dataset)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
@@ -585,7 +586,7 @@ def _json_records(path: str, process_func: Callable[..., Any] | None) -> Iterato
         if not text:
             continue
         try:
-            record = json.loads(text)
+            record = json_loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{lineno}: not a JSON object ({exc.msg}); a .jsonl file holds one JSON "
                             f"object per line") from None
@@ -709,7 +710,7 @@ class JSONMetaDataParse(BaseDataSource):
             path = _check_local(f, "metadata file")
             try:
                 with open(path, encoding="utf-8") as fh:
-                    meta = json.load(fh)
+                    meta = json_loads(fh.read())
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
             except (OSError, UnicodeDecodeError) as exc:

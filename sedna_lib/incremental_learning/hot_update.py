@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
+from .._json import loads as json_loads
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
 
@@ -97,7 +98,7 @@ def parse_model_config(data: bytes | str, *, source: str = "model_config.json") 
         except UnicodeDecodeError as exc:
             raise DataError(f"{source} is not UTF-8 text: {exc}") from None
     try:
-        doc = json.loads(data)
+        doc = json_loads(data)
     except json.JSONDecodeError as exc:
         raise DataError(f"{source} is not JSON ({exc.msg} at char {exc.pos}); the LocalController "
                         f"writes {_CONFIG_SHAPE}") from None

@@ -795,10 +795,10 @@ class JointInference(JobBase):
         elif kind is _Failure.BAD_SAMPLE:
             reason = f"the cloud refused this sample: {exc}" if status else \
                 f"this sample cannot be sent: {exc}"
-            self._say_once(("refused", status),
-                           f"{reason} (dead-lettered in {self.queue.dead_letter_folder}; later refusals are "
-                           f"counted in stats['dead_lettered'])", warn=True)
-            self._bury(item, data, name, reason, status)
+            if self._bury(item, data, name, reason, status):  # else _bury said it is lost
+                self._say_once(("refused", status),
+                               f"{reason} (dead-lettered in {self.queue.dead_letter_folder}; later refusals "
+                               f"are counted in stats['dead_lettered'])", warn=True)
         else:  # RETRY: this sample, on its own backoff, never in the way of the others
             self._retry_later(item, data, name, exc)
         return kind
@@ -834,15 +834,15 @@ class JointInference(JobBase):
             return
         self._count("retried")
 
-    def _bury(self, item: Any, data: Any, name: str | None, reason: str, status: int | None) -> None:
-        """Move a sample to the dead-letter folder, count it, and tell ``on_dead_letter``."""
+    def _bury(self, item: Any, data: Any, name: str | None, reason: str, status: int | None) -> bool:
+        """Move a sample to the dead-letter folder, count it, and tell ``on_dead_letter`` (False: lost)."""
         meta = {"reason": reason, "status_code": status, "callback": name}
         try:
             entry = self.queue.bury(item, data, **meta)
         except (DataError, StorageError) as exc:
-            logger.error("a refused hard example could not be kept in the dead-letter folder: %s (%s)",
+            logger.error("a hard example could not be kept in the dead-letter folder and is lost: %s (%s)",
                          exc, reason)
-            return
+            return False
         self._count("dead_lettered")
         if self.on_dead_letter is not None:
             from ..transport.outbox import queued_at
@@ -850,6 +850,7 @@ class JointInference(JobBase):
             sample = item.data if item is not None else data
             letter = DeadLetter(entry, sample, reason, status, queued_at(entry))
             self._call_user(self.on_dead_letter, letter, entry)
+        return True
 
     def _max_age(self) -> float:
         return float(self.context.config.offload_max_age if self.max_age is None else self.max_age)
@@ -876,6 +877,9 @@ class JointInference(JobBase):
                 _, stopped = self._drain_pass()
             except SednaError as exc:
                 logger.error("offload queue drain failed: %s", exc)
+                stopped = _Failure.AWAY
+            except Exception:  # a defect must not end the drain: the queue would wait for ever
+                logger.exception("offload queue drain failed unexpectedly; trying again in %.0f s", pause)
                 stopped = _Failure.AWAY
             if not len(self.queue):
                 return

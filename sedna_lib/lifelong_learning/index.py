@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import loads as json_loads
 from ..exceptions import DataError
 from ..transport.kb_index import (
     FORMAT,
@@ -92,7 +93,7 @@ def load_samples(path: str) -> Any:
 
     with open(path, encoding="utf-8") as fh:
         try:
-            doc = json.load(fh)
+            doc = json_loads(fh.read())
         except json.JSONDecodeError as exc:
             raise DataError(f"{path} is not a sedna_lib samples file: {exc}") from None
     if not isinstance(doc, dict) or "x" not in doc:

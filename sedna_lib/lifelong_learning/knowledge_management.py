@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Any, Callable
 
 from .._json import json_safe
+from .._json import loads as json_loads
 from ..context import Context, resolve
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
@@ -323,7 +324,7 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         if data is None:
             data = self.read_index_bytes(source_url)
             if is_json_index(data):
-                doc = apply_status(json.loads(data), {name: False for name in drop})
+                doc = apply_status(json_loads(data), {name: False for name in drop})
                 data = json.dumps(doc).encode("utf-8")
         target = self.task_index_url
         self.ctx.storage.write_bytes(target, data)

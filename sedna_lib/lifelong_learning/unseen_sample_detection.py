@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from .._json import loads as json_loads
 from ..context import Context, resolve
 
 __all__ = ["UnseenSampleDetection"]
@@ -75,7 +76,7 @@ class UnseenSampleDetection(threading.Thread):
         import requests
 
         try:
-            answer = requests.post(self.status_url, timeout=self.timeout).json()
+            answer = json_loads(requests.post(self.status_url, timeout=self.timeout).content)
         except (requests.RequestException, ValueError) as exc:
             self.failures += 1
             logger.debug("unseen-sample status poll of %s failed: %s", self.status_url, exc)

@@ -14,6 +14,7 @@ import html
 import http.server
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -157,9 +158,10 @@ class StatusSite:
         dict
             ``{"charts": [{"key", "title", "x_label", "y_label", "series": {name: [[x, y], ...]}}]}``.
         """
-        with self._lock:
+        with self._lock:  # a NaN or an infinity (a diverged loss) has no place on a chart, nor in strict JSON
             charts = [{"key": key, "title": c.title, "x_label": c.x_label, "y_label": c.y_label,
-                       "series": {name: [list(p) for p in points] for name, points in c.series.items()}}
+                       "series": {name: [list(p) for p in points if _finite(p)]
+                                  for name, points in c.series.items()}}
                       for key, c in self.charts.items()]
         return {"charts": charts}
 
@@ -380,3 +382,10 @@ class WorkerStatus:
         if self.server_ is not None:
             self.server_.stop()
             self.server_ = None
+
+
+def _finite(point: Any) -> bool:
+    try:
+        return all(math.isfinite(float(v)) for v in point)
+    except (TypeError, ValueError):
+        return False

@@ -365,18 +365,23 @@ async def read_body(request: Any, limit: int, *, timeout: float | None = None,
 
 async def _receive(request: Any, limit: int, size_hint: int | None) -> bytes | bytearray:
     """Stream the body into one buffer, checking the size as chunks arrive."""
+    from starlette.requests import ClientDisconnect
+
     buf = bytearray(size_hint) if size_hint else bytearray()
     size = 0
-    async for chunk in request.stream():
-        end = size + len(chunk)
-        if end > limit:
-            raise HTTPError(413, f"body exceeds the {limit}-byte limit (SEDNA_MAX_REQUEST_BYTES)")
-        if size_hint and end <= size_hint:
-            buf[size:end] = chunk
-        else:
-            del buf[size:]
-            buf += chunk
-        size = end
+    try:
+        async for chunk in request.stream():
+            end = size + len(chunk)
+            if end > limit:
+                raise HTTPError(413, f"body exceeds the {limit}-byte limit (SEDNA_MAX_REQUEST_BYTES)")
+            if size_hint and end <= size_hint:
+                buf[size:end] = chunk
+            else:
+                del buf[size:]
+                buf += chunk
+            size = end
+    except ClientDisconnect:  # the client's doing, not a server failure (nobody is left to read the answer)
+        raise HTTPError(400, f"the client went away after {size} bytes of its request body") from None
     if size_hint and size < size_hint:
         del buf[size:]
     return buf if len(buf) >= _MiB else bytes(buf)
@@ -505,7 +510,7 @@ async def run_off_loop(func: Callable[..., Any], *args: Any) -> Any:
 
 
 # a model's own complaint about its input: the client sent something the model cannot take
-_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)  # a JSON int past float range
 # frameworks that say "shape mismatch" with a RuntimeError (torch) or their own error types
 _SHAPE_WORDS = re.compile(r"shape|size mismatch|dimension|must match the size|expected input|"
                           r"incompatible|mat1 and mat2", re.I)

@@ -26,6 +26,7 @@ counts each outcome.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -250,7 +251,7 @@ class InferenceServer:
                              f"send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
 
     def _encode(self, result: Any, accept: str) -> Any:
-        from starlette.responses import JSONResponse, Response
+        from starlette.responses import Response
 
         # only an array result travels binary: a list stays a JSON list, so the edge gets back
         # the type the cloud's estimator returned (a Sedna script's box lists stay lists)
@@ -261,7 +262,10 @@ class InferenceServer:
             content = to_jsonable(result)
         except TypeError as exc:
             raise HTTPError(500, f"the model's result cannot be sent: {exc}") from None
-        return JSONResponse({"result": content})
+        # NaN and infinities as Python's json writes and reads them (NaN, Infinity, -Infinity), as Sedna's
+        # peers parse them; strict JSON has no such numbers (JSONResponse would fail with a 500)
+        return Response(json.dumps({"result": content}, separators=(",", ":"), ensure_ascii=False).encode(),
+                        media_type=JSON_MEDIA_TYPE)
 
     def create_app(self) -> Any:
         """Build the FastAPI application.

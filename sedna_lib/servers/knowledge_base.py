@@ -21,6 +21,7 @@ import time
 import urllib.parse
 from typing import Any
 
+from .._json import loads as json_loads
 from ..config import Config
 from ..context import resolve_config
 from ..exceptions import ConfigError, DataError
@@ -179,7 +180,7 @@ class KnowledgeBaseStore:
         if not os.path.exists(source):
             return set()
         with open(source, "rb") as fh:
-            doc = json.loads(fh.read())
+            doc = json_loads(fh.read())
         refs = []
         for kind in ("seen_task", "unseen_task"):
             for group in (doc.get(kind) or {}).get("task_groups", []) or []:
@@ -319,7 +320,7 @@ class KnowledgeBaseStore:
         if is_json_index(data):
             try:
                 loads_index(data)
-                doc = json.loads(data)
+                doc = json_loads(data)
             except DataError as exc:
                 raise HTTPError(400, str(exc)) from None
         elif is_pickle(data) and self.legacy_pickle:
@@ -390,7 +391,7 @@ class KnowledgeBaseStore:
         if not os.path.exists(source):
             return
         with open(source, "rb") as fh:
-            doc = json.loads(fh.read())
+            doc = json_loads(fh.read())
         from ..transport.kb_index import apply_status
         from ..transport.kb_legacy import dumps_legacy_index
 
@@ -619,7 +620,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     async def update_status(request: Request) -> Any:
         body = await _body(request)
         try:
-            doc = json.loads(body)
+            doc = json_loads(body)
             if not isinstance(doc, dict):
                 raise ValueError("the body must be a JSON object")
             raw = doc.get("status", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._json import loads as json_loads
 from ..exceptions import RemoteError, TransportError, TransportTimeout
 
 
@@ -47,7 +48,7 @@ def send(session: Any, method: str, url: str, *, timeout: tuple[float, float], *
         raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
     if response.status_code >= 400:
         try:
-            detail = response.json().get("detail", response.text)
+            detail = json_loads(response.content).get("detail", response.text)
         except (ValueError, AttributeError):
             detail = response.text
         raise RemoteError(f"{method} {url} answered {response.status_code}: {detail}", url=url,

@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 import numpy as np
 
 from .._json import json_safe
-from ..exceptions import ConfigError, ProtocolError, RemoteError, TransportError, TransportTimeout
+from .._json import loads as json_loads
+from ..exceptions import ConfigError, DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from . import codec
 
 __all__ = ["CircuitBreaker", "CloudReply", "InferenceClient", "WireFormat", "JSON_MEDIA_TYPE", "to_jsonable"]
@@ -165,6 +166,11 @@ class CircuitBreaker:
             was_open = self._opened_at is not None
             self._failures, self._opened_at, self._trial = 0, None, False
         return was_open
+
+    def release(self) -> None:
+        """Give back a claimed trial whose call told nothing of the peer (the breaker stays as it was)."""
+        with self._lock:
+            self._trial = False
 
     def record_failure(self) -> None:
         """Note a failed call; open the breaker after ``failure_threshold`` in a row."""
@@ -381,6 +387,9 @@ class InferenceClient:
                                  f"next try in at most {self.breaker.reset_timeout} s)", url=self.endpoint)
         try:
             result = call()
+        except DataError:  # about the data sent, not the peer: neither a failure nor a success
+            self.breaker.release()
+            raise
         except (TransportTimeout, ProtocolError):
             self.breaker.record_failure()
             raise
@@ -392,6 +401,9 @@ class InferenceClient:
             raise
         except TransportError:
             self.breaker.record_failure()
+            raise
+        except BaseException:  # anything else tells nothing of the peer; a trial must not stay claimed
+            self.breaker.release()
             raise
         self.breaker.record_success()
         return result
@@ -535,16 +547,22 @@ class InferenceClient:
     def _encode(self, data: Any, callback: str | None, fields: dict[str, Any],
                 binary: bool) -> tuple[bytes, dict[str, str]]:
         named = {"callback": callback} if callback else {}  # only a peer that applies callbacks gets a name
-        if binary:
-            meta = {**to_jsonable(fields), **named, "data": "array"}
-            return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE, "Accept": _ACCEPT_BOTH}
+        # the sample's fault, not the cloud's: a DataError, which the circuit breaker does not count
         try:
+            if binary:
+                meta = {**to_jsonable(fields), **named, "data": "array"}
+                return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE, "Accept": _ACCEPT_BOTH}
             body = {**to_jsonable(fields), "data": to_jsonable(data), **named}
-        except TypeError as exc:
-            raise ProtocolError(f"the payload cannot be sent: {exc}", url=self.endpoint) from None
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"the sample cannot be sent to {self.endpoint}: {exc}") from None
+        try:
+            text = json.dumps(body, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:  # bytes or dates inside an array, a cycle, ...
+            raise DataError(f"the sample cannot be sent to {self.endpoint} as JSON: {exc}; send a numeric "
+                            f"array, or lists of numbers and strings") from None
         accept = JSON_MEDIA_TYPE if self.wire == WireFormat.JSON else _ACCEPT_BOTH
         headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
-        return json.dumps(body, separators=(",", ":")).encode(), headers
+        return text.encode(), headers
 
     def _predict(self, data: Any, callback: str | None, fields: dict[str, Any]) -> CloudReply:
         if callback and self.applies_callbacks is None:
@@ -555,8 +573,7 @@ class InferenceClient:
         binary = wire == WireFormat.BINARY or (
             wire == WireFormat.AUTO and self._binary_ok and is_binary_array(data))
         if wire == WireFormat.BINARY and not is_binary_array(data):
-            raise ProtocolError(f"wire='binary' needs a numeric numpy array, got {type(data).__name__}",
-                                url=self.endpoint)
+            raise DataError(f"wire='binary' needs a numeric numpy array, got {type(data).__name__}")
         body, headers = self._encode(data, callback, fields, binary)
         url = f"{self.endpoint}/predict"
         response = self._send("POST", url, data=body, headers=headers)
@@ -597,7 +614,7 @@ class _Reply(NamedTuple):
 
     def json(self) -> Any:
         """Decode the body as JSON (ValueError if it is not)."""
-        return json.loads(self.content)
+        return json_loads(self.content)
 
 
 _READ_SIZE = 1 << 16

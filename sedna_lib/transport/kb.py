@@ -8,6 +8,7 @@ import os
 import urllib.parse
 from typing import Any
 
+from .._json import loads as json_loads
 from ..exceptions import ProtocolError, TransportError
 from ..storage.local import atomic_path
 from ._requests import send
@@ -94,7 +95,7 @@ class KBClient:
 
     def _reply(self, response: Any, url: str) -> str:
         try:
-            value = response.json()
+            value = json_loads(response.content)
         except ValueError:
             raise ProtocolError(f"{url} answered non-JSON: {response.text[:200]!r}", url=url) from None
         if not isinstance(value, str):
@@ -188,7 +189,7 @@ class KBClient:
         """
         url = f"{self.kbserver}/query"
         try:
-            return list(self._request("POST", url).json()["task_groups"])
+            return list(json_loads(self._request("POST", url).content)["task_groups"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ProtocolError(f"{url} answered an unexpected body: {exc}", url=url) from None
 

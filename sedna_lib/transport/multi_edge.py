@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .._json import loads as json_loads
 from ..exceptions import ProtocolError
 from ._requests import send
 from .objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, loads
@@ -15,6 +16,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MultiEdgeClient", "Detection", "FE", "ReID_Endpoint"]
 
 logger = logging.getLogger(__name__)
+
+
+def _reply_json(response: requests.Response) -> Any:
+    try:
+        return json_loads(response.content)
+    except ValueError as exc:
+        raise ProtocolError(f"{response.url} answered non-JSON ({exc}): {response.text[:200]!r}",
+                            url=response.url) from None
 
 
 class MultiEdgeClient:
@@ -100,7 +109,7 @@ class MultiEdgeClient:
         TransportError
             If the service cannot be reached or answers an error.
         """
-        return self._request("GET", "status", has_body=False).json()
+        return _reply_json(self._request("GET", "status", has_body=False))
 
     def transmit(self, data: Any, **kwargs: Any) -> int:
         """Send data to the service's main route.
@@ -122,7 +131,7 @@ class MultiEdgeClient:
         TransportError
             If the service cannot be reached or refuses the data (:class:`RemoteError`).
         """
-        return self._request("POST", self.TRANSMIT_ROUTE, data).json()
+        return _reply_json(self._request("POST", self.TRANSMIT_ROUTE, data))
 
     def update_service(self, data: Any, **kwargs: Any) -> int:
         """Send an operational-mode update to the service.
@@ -144,7 +153,7 @@ class MultiEdgeClient:
         TransportError
             If the service cannot be reached or refuses the update.
         """
-        return self._request("POST", "update_service", data).json()
+        return _reply_json(self._request("POST", "update_service", data))
 
     def close(self) -> None:
         """Close the HTTP session."""

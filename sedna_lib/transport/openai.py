@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .._json import loads as json_loads
 from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from .http import CloudReply, InferenceClient
 from .openai_wire import Generation, generation_from_reply, iter_sse, messages_of
@@ -17,7 +18,7 @@ _ROUTES = {"chat": "chat/completions", "completion": "completions"}
 
 def _error_detail(reply: Any) -> str:
     try:
-        body = reply.json()
+        body = json_loads(reply.content)
     except ValueError:
         return reply.text[:500]
     if isinstance(body, Mapping):
@@ -176,7 +177,7 @@ class OpenAIClient(InferenceClient):
                 raise RemoteError(f"{url} answered {reply.status_code}: {_error_detail(reply)}", url=url,
                                   status_code=reply.status_code)
             try:
-                return reply.json()
+                return json_loads(reply.content)
             except ValueError:
                 raise ProtocolError(f"{url}: the reply is not JSON: {reply.text[:200]!r}", url=url) from None
 

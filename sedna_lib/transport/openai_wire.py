@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from .._json import loads as json_loads
 from ..exceptions import DataError, ProtocolError
 
 __all__ = [
@@ -787,7 +788,7 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterato
             if text.strip() == "[DONE]":
                 return
             try:
-                payload = json.loads(text)
+                payload = json_loads(text)
             except ValueError:
                 raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
                                     url=url) from None
@@ -804,7 +805,7 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterato
         text = "\n".join(data)
         if text.strip() != "[DONE]":
             try:
-                yield json.loads(text)
+                yield json_loads(text)
             except ValueError:
                 raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
                                     url=url) from None

@@ -171,6 +171,8 @@ class Garbled:
         "no-result": (200, "application/json", b'{"answer": 1}'),
         "error-list": (400, "application/json", b"[1, 2]"),
         "bad-binary": (200, "application/x-sedna-arrays", b"SDNA\x00\x00\x00\xff{garbage"),
+        "deep-json": (200, "application/json", b"[" * 100_000),  # past the parser's recursion limit
+        "deep-error": (400, "application/json", b"[" * 100_000),
     }
 
     def __init__(self, kind: str) -> None:
@@ -181,11 +183,13 @@ class Garbled:
         from starlette.responses import Response
         from starlette.routing import Route
 
-        status, ctype, body = self.REPLIES[self.kind]
-
         async def predict(request):
-            await request.body()
-            return Response(body, status_code=status, media_type=ctype)
+            body = json.loads(await request.body())
+            if self.kind is None:  # mended: a good answer
+                answer = json.dumps({"result": [2.0 * body["data"][0]]})
+                return Response(answer, media_type="application/json")
+            status, ctype, reply = self.REPLIES[self.kind]
+            return Response(reply, status_code=status, media_type=ctype)
 
         async def info(request):
             return Response(b'{"infos": []}', media_type="application/json")
@@ -196,7 +200,8 @@ class Garbled:
 
 @pytest.mark.parametrize("kind", sorted(Garbled.REPLIES))
 def test_a_malformed_cloud_reply_answers_from_the_edge_and_never_raises(tmp_path, kind):
-    said = pytest.warns(SednaWarning, match="refused this sample") if kind == "error-list" else nullcontext()
+    refused = kind in ("error-list", "deep-error")  # a 4xx: the sample is dead-lettered, and that is said
+    said = pytest.warns(SednaWarning, match="refused this sample") if refused else nullcontext()
     with ThreadedServer(Garbled(kind).app()) as server:
         ji = edge_job(server.url, tmp_path)
         with ji, said:
@@ -206,6 +211,41 @@ def test_a_malformed_cloud_reply_answers_from_the_edge_and_never_raises(tmp_path
     assert all(r.is_hard and r.cloud is None and r.result == [0.5, 0.5] for r in results)
     kept = ji.pending_offloads + ji.stats["dead_lettered"]
     assert kept == 2  # nothing lost: queued for a retry, or dead-lettered when the cloud refused it
+
+
+def test_samples_kept_after_an_unreadable_reply_reach_the_cloud_once_it_is_mended(tmp_path):
+    # a reply nested past the parser's recursion limit raised RecursionError out of inference() and,
+    # met again by the queue's drain thread, ended that thread: the kept samples then waited for ever
+    cloud, delivered, done = Garbled("deep-json"), [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(example.result)
+        if len(delivered) == 3:
+            done.set()
+
+    with ThreadedServer(cloud.app()) as server:
+        ji = edge_job(server.url, tmp_path, on_offloaded=on_offloaded, retry_backoff=0.05)
+        with ji:
+            answers = [ji.inference(np.array([float(i)])) for i in range(1, 4)]
+            time.sleep(0.3)  # the drain meets the same reply meanwhile
+            cloud.kind = None
+            assert done.wait(15), ji.stats
+    assert all(a.cloud is None and a.result == [0.5, 0.5] for a in answers)
+    assert sorted(r[0] for r in delivered) == [2.0, 4.0, 6.0] and ji.pending_offloads == 0
+
+
+def test_a_sample_that_cannot_be_encoded_never_opens_the_breaker(tmp_path, caplog):
+    # bytes inside an array have no JSON form: the sample's fault, not the cloud's; it used to count as a
+    # cloud failure, open the breaker and send every good sample behind it to the queue
+    with serve(Cloud()) as service:
+        ji = edge_job(service.url, tmp_path)
+        with ji, caplog.at_level("ERROR"):
+            bad = ji.inference(np.array([b"raw bytes"]))
+            good = [ji.inference(np.array([float(i)])).cloud for i in range(1, 4)]
+            state = ji.client.breaker.state
+    assert bad.cloud is None and bad.result == [0.5, 0.5]
+    assert good == [[2.0], [4.0], [6.0]] and state == "closed" and ji.pending_offloads == 0
+    assert any("cannot be sent" in r.getMessage() for r in caplog.records)
 
 
 def test_a_wrong_token_is_said_loudly_and_fills_no_queue(tmp_path):

@@ -90,6 +90,20 @@ def worker_site():
     yield site
 
 
+def test_a_nan_point_leaves_the_series_strict_json(worker_site):
+    # a diverged loss is NaN: written as a NaN token it made the page's JSON.parse fail, and no chart drew
+    for x, y in ((1, 0.5), (2, float("nan")), (3, float("inf")), (4, 0.25)):
+        worker_site.record("offload", "offload ratio", x, y)
+    with StatusServer(worker_site) as server:
+        text = requests.get(server.url + "/status/series", timeout=5).text
+
+    def strict(token):
+        raise ValueError(f"{token} is not JSON")
+
+    (chart,) = json.loads(text, parse_constant=strict)["charts"]
+    assert chart["series"]["offload ratio"] == [[1, 0.5], [4, 0.25]]
+
+
 def test_worker_status_server_answers_the_common_routes_and_numbers_move(worker_site):
     with StatusServer(worker_site) as server:
         before = scrape(server.url)

@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -177,3 +178,45 @@ def test_a_torch_shape_mismatch_is_a_422_with_the_reason():
         good = requests.post(srv.url + "/s/predict", json={"data": [[1.0, 2.0, 3.0, 4.0]]}, timeout=5)
     assert bad.status_code == 422 and "mat1 and mat2" in bad.json()["detail"]
     assert good.status_code == 200 and len(good.json()["result"][0]) == 2
+
+
+def test_nan_and_infinities_in_a_result_are_answered_not_a_500(server):
+    # the model's answer to NaN input is NaN; JSON replies carry it as Python's json writes it, and a
+    # number past float range (1e999) reads as an infinity
+    inf = float("inf")
+    for body, expected in ((b'{"data": [1, NaN]}', [2.0, float("nan")]),
+                           (b'{"data": [1, Infinity, -Infinity, 1e999]}', [2.0, inf, -inf, inf])):
+        reply = requests.post(server.url + "/ji-svc/predict", data=body, timeout=5,
+                              headers={"Content-Type": "application/json"})
+        assert reply.status_code == 200, reply.text
+        got = json.loads(reply.content)["result"]
+        assert np.array_equal(got, expected, equal_nan=True)
+    body = codec.encode([np.array([np.nan])], {"data": "array"})
+    binary = requests.post(server.url + "/ji-svc/predict", data=body, timeout=5,
+                           headers={"Content-Type": codec.MEDIA_TYPE, "Accept": "application/json"})
+    assert binary.status_code == 200 and np.isnan(json.loads(binary.content)["result"][0])
+
+
+def test_an_integer_past_float_range_is_a_422_not_a_500(server):
+    reply = requests.post(server.url + "/ji-svc/predict", data=b'{"data": [1' + b"0" * 400 + b"]}",
+                          headers={"Content-Type": "application/json"}, timeout=5)
+    assert reply.status_code == 422 and "OverflowError" in reply.json()["detail"]
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_a_server_failure(server, caplog):
+    import socket
+    from urllib.parse import urlparse
+
+    before = requests.get(server.url + "/healthz", timeout=5).json()
+    address = urlparse(server.url)
+    with caplog.at_level("ERROR"), socket.create_connection((address.hostname, address.port), 5) as sock:
+        sock.sendall(b"POST /ji-svc/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"data\": [1,")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        after = requests.get(server.url + "/healthz", timeout=5).json()
+        if after["requests"] > before["requests"]:  # the hung-up request has been counted
+            break
+        time.sleep(0.05)
+    assert after["failed"] == before["failed"] and after["rejected"] == before["rejected"] + 1
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from sedna_lib.exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
+from sedna_lib.exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from sedna_lib.servers._threaded import ThreadedServer
 from sedna_lib.servers.inference import InferenceServer
 from sedna_lib.transport.http import CircuitBreaker, InferenceClient
@@ -168,6 +168,19 @@ def test_breaker_half_opens_after_the_pause_and_closes_on_success():
     now[0] = 1.5
     assert breaker.allow() and not breaker.allow()  # one trial at a time
     assert breaker.record_success() and breaker.state == "closed"
+
+
+def test_a_trial_call_that_fails_on_its_own_data_gives_the_trial_back(closed_port):
+    # an unsendable sample tells nothing of the peer: neither a failure (the peer is not to blame) nor a
+    # success; the half-open trial it claimed used to stay claimed, and the breaker refused every call after
+    client = InferenceClient(f"http://127.0.0.1:{closed_port}", service_name="s", max_retries=0)
+    client.breaker.reset_timeout = 0.0
+    with pytest.raises(TransportError):
+        client.predict([1])  # the peer is away: the breaker opens
+    assert client.breaker.state == "open"
+    with pytest.raises(DataError, match="cannot be sent"):
+        client.predict({"x": {1, 2}})  # the trial: a set has no JSON form
+    assert client.breaker.state == "open" and client.breaker.allow()  # the trial is free again
 
 
 def test_each_thread_sends_on_its_own_kept_alive_connection(port_echo_server):

@@ -19,6 +19,7 @@ import random
 import time
 from typing import Any, Callable
 
+from ..._json import loads as json_loads
 from ...exceptions import ParameterError, StorageError
 
 __all__ = ["OBSClientWrapper", "object_key"]
@@ -117,7 +118,7 @@ class OBSClientWrapper:
     def _do_request(self, path: str, **params: str) -> dict[str, Any]:
         response = self._session.get(f"{self.server}{path}", params=params, timeout=_TIMEOUT)
         response.raise_for_status()
-        body = response.json()
+        body = json_loads(response.content)
         if not isinstance(body, dict):
             raise ValueError(f"the file server answered {type(body).__name__}, not a JSON object")
         return body
