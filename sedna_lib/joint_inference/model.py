@@ -16,6 +16,23 @@ __all__ = ["JointModel", "load_model"]
 
 # -- the solar_corona face ---------------------------------------------------------------------
 
+def _one_sample(data: Any) -> bool:
+    """Whether ``data`` is one sample: a document (a string) or a 1-D vector of numbers.
+
+    Anything else is a batch: a 2-D array, a list of documents, a DataFrame.
+    """
+    import numpy as np
+
+    if isinstance(data, (str, bytes)):
+        return True
+    if np.ndim(data) != 1:
+        return False
+    try:
+        return np.asarray(data).dtype.kind in "biuf"
+    except (TypeError, ValueError):  # ragged or mixed: not a feature vector
+        return False
+
+
 class _ProbabilityModel:
     """Expose a classifier's ``predict_proba`` as ``predict``: miners read confidences, not labels."""
 
@@ -23,10 +40,12 @@ class _ProbabilityModel:
         self.model = model
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
-        """Return class probabilities for ``data`` (one vector for a 1-D sample)."""
+        """Return class probabilities for ``data`` (a vector for one sample, a row per sample of a batch)."""
         import numpy as np
 
-        if np.ndim(data) == 1:
+        if isinstance(data, (str, bytes)):  # one document: a text pipeline takes a list of them
+            return self.model.predict_proba([data], **kwargs)[0]
+        if _one_sample(data):
             return self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)[0]
         return self.model.predict_proba(data, **kwargs)
 
@@ -98,9 +117,13 @@ class JointModel:
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
         data = self.pre_fun(x) if self.pre_fun is not None else x
-        details = joint._infer(data, x, self.post_fun, self.post_fun, mode, {}, "post_fun",
-                               cloud_callback=False)
-        if self.answer_fun is not None:
+        # one document goes to the cloud as a list of one (its wire carries lists), one answer comes back
+        document = isinstance(x, (str, bytes))
+        details = joint._infer(data, [x] if document else x, self.post_fun, self.post_fun, mode, {},
+                               "post_fun", cloud_callback=False)
+        if details.cloud is not None and (document or (self.answer_fun is not None and _one_sample(x))):
+            details = details._replace(result=_only(details.result))
+        if self.answer_fun is not None and details.cloud is None:  # the edge's probabilities: its labels
             details = details._replace(result=self.answer_fun(details.result))
         self.last_result = details
         return details
@@ -158,7 +181,7 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         Local post-processing of the edge model's output (NMS for a detector); the miner reads
         what it returns, and it is the answer for an easy sample. A hard sample is answered by
         the cloud as the cloud answers. For a classifier given without ``post_fun``, the miner
-        reads the probabilities and both answers are class labels.
+        reads the probabilities and the edge answers with their labels (the cloud as it answers).
     cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
@@ -199,16 +222,35 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
 
 
 class _ClassLabel:
-    """Turn a probability vector into its class label; leave labels (the cloud's answers) as they are."""
+    """Turn the edge's class probabilities into labels: one label for a vector, an array for a batch's rows.
+
+    Only the edge's answer goes through it; the cloud answers with labels of its own, kept as they are.
+    """
 
     def __init__(self, classes: Any) -> None:
         self.classes = classes
 
-    def __call__(self, result: Any) -> Any:
+    def __call__(self, probabilities: Any) -> Any:
         import numpy as np
 
-        if np.ndim(result) == 1 and len(result) == len(self.classes) and np.asarray(result).dtype.kind == "f":
-            result = self.classes[int(np.argmax(result))]
-        elif np.ndim(result) == 1 and len(result) == 1:
-            result = result[0]
-        return result.item() if isinstance(result, np.generic) else result  # a plain int/str label
+        p = np.asarray(probabilities)
+        if p.ndim == 1:
+            return _plain(self.classes[int(np.argmax(p))])
+        if p.ndim == 2:
+            return np.asarray(self.classes)[np.argmax(p, axis=1)]
+        return probabilities
+
+
+def _only(answer: Any) -> Any:
+    """Return the cloud's answer to a batch of one as the answer to that one sample."""
+    import numpy as np
+
+    if isinstance(answer, (list, tuple, np.ndarray)) and len(answer) == 1:
+        return _plain(answer[0])
+    return answer
+
+
+def _plain(value: Any) -> Any:
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value  # a plain int/str label

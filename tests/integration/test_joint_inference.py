@@ -262,21 +262,23 @@ def test_absent_lc_never_blocks_inference(models, tmp_path):
     ji.close()
 
 
-def test_solar_corona_load_model(models, cloud_service, tmp_path):
+def test_solar_corona_load_model(models, tmp_path):
     import joblib
 
     from sedna_lib import joint_inference
 
-    edge, _, xt, yt = models
+    edge, big, xt, yt = models
     path = tmp_path / "edge.joblib"
     joblib.dump(edge, path)
-    # a classifier without post_fun: the miner reads its probabilities, and both the edge's and the
-    # cloud's answers are class labels; the cloud gets the raw 64-pixel image, the edge every 4th pixel
+    # a classifier without post_fun: the miner reads its probabilities, and the edge answers with their
+    # label; the cloud (a classifier's own predict) answers with labels too, returned as they are; the
+    # cloud gets the raw 64-pixel image, the edge every 4th pixel
+    cloud = BigModelService(big, context=ctx()).start(host="127.0.0.1", port=0, block=False)
     model = load_model(str(path), pre_fun=lambda img: img[::4],
                        cloud_offload_algorithm=joint_inference.IBT(upload_ratio=0.5),
-                       big_model_endpoint=cloud_service.url + "/ji-svc", context=ctx(),
+                       big_model_endpoint=cloud.url + "/ji-svc", context=ctx(),
                        offload_dir=str(tmp_path))
-    with model:
+    with cloud, model:
         labels = [model.predict(x) for x in xt[:10]]
     assert all(isinstance(label, int) for label in labels)
     assert model.stats["cloud_ok"] == model.stats["hard"] > 0 and model.stats["cloud_failed"] == 0
@@ -369,3 +371,48 @@ def test_a_call_without_options_is_answered_as_with_them_and_follows_a_new_miner
     assert got[1].result.tolist() == [1.0, 0.0] and got[0].result is got[0].edge
     assert swapped.is_hard and swapped.cloud.tolist() == [1.0, 0.0]
     assert plain.stats["inferences"] == 6 and plain.stats["hard"] == 4 and general.stats["hard"] == 3
+
+
+@pytest.fixture(scope="module")
+def label_models():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4))
+    named = LogisticRegression().fit(x, np.where(x[:, 0] > 0, "pos", "neg"))
+    numbered = LogisticRegression().fit(x, (x[:, 0] > 0).astype(float))  # labels 0.0 and 1.0
+    texts = ["good movie", "great film", "bad movie", "awful film", "good fun", "bad time"] * 5
+    labels = ["pos", "pos", "neg", "neg", "pos", "neg"] * 5
+    text = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
+    return x, named, numbered, text
+
+
+@pytest.mark.parametrize("which", ["named", "numbered"])
+def test_load_model_answers_labels_from_the_edge_and_the_cloud_alike(label_models, which, tmp_path):
+    # the edge's probabilities become labels (one per row of a batch); the cloud's labels are its answer,
+    # as they are: float labels of a batch of two were taken for a probability vector and argmax'd
+    x, named, numbered, _ = label_models
+    model = {"named": named, "numbered": numbered}[which]
+    with BigModelService(model, context=ctx()).start(host="127.0.0.1", port=0, block=False) as service:
+        answers = {}
+        for miner in ("EdgeOnly", "CloudOnly"):
+            with load_model(model, cloud_offload_algorithm=miner, big_model_endpoint=service.url + "/ji-svc",
+                            context=ctx(), offload_dir=str(tmp_path / miner)) as joint:
+                answers[miner] = (joint.predict(x[:2]), joint.predict(x[:1]), joint.predict(x[0]))
+    expected = model.predict(x[:2]).tolist()
+    for miner, (batch, one_row, vector) in answers.items():
+        assert list(batch) == expected and list(one_row) == expected[:1], miner
+        assert vector == expected[0], miner
+
+
+def test_load_model_runs_a_text_classifier_on_a_document_and_on_a_list(label_models, tmp_path):
+    *_, text = label_models
+    with BigModelService(text, context=ctx()).start(host="127.0.0.1", port=0, block=False) as service:
+        for miner in ("EdgeOnly", "CloudOnly"):
+            with load_model(text, cloud_offload_algorithm=miner, big_model_endpoint=service.url + "/ji-svc",
+                            context=ctx(), offload_dir=str(tmp_path / miner)) as joint:
+                assert joint.predict("good film") == "pos", miner
+                assert list(joint.predict(["good film", "bad movie"])) == ["pos", "neg"], miner
+                assert joint.stats["cloud_failed"] == 0 and not joint.joint.dead_letters
