@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from .exceptions import ParameterError
 
-__all__ = ["BaseAlgorithm", "ClientUpdate", "HardExampleMiner", "InferenceResult"]
+__all__ = ["BaseAlgorithm", "ClientUpdate", "HardExampleMiner", "InferenceResult", "cast_to_layer"]
 
 
 class BaseAlgorithm:
@@ -115,6 +115,53 @@ class ClientUpdate(NamedTuple):
     client_id: str = ""
     metrics: dict = {}
     names: list | None = None
+
+
+def cast_to_layer(values: Any, dtype: Any) -> Any:
+    """Return ``values`` as an array of a layer's ``dtype``, as weights must go into it.
+
+    Floats going into an integer or bool layer (a mean of counters, a momentum step) are rounded to
+    the nearest integer and kept within the dtype's range (0 and 1 for bool), where a bare cast would
+    truncate them (2.9 -> 2) or wrap them around (-1 -> 255 in uint8, True in bool). Byte order
+    follows ``dtype`` (a big-endian array into a native layer is converted). A 0-d result stays an
+    array.
+
+    Parameters
+    ----------
+    values : array-like
+        The new values.
+    dtype : numpy.dtype
+        The layer's dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` itself when it already has ``dtype``, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cast_to_layer(np.array([2.6, -3.0, 300.0]), np.uint8).tolist()
+    [3, 0, 255]
+    >>> cast_to_layer(np.array([0.4, 0.6, -0.9]), bool).tolist()
+    [False, True, False]
+    """
+    import numpy as np
+
+    dtype, array = np.dtype(dtype), np.asarray(values)
+    if array.dtype == dtype:
+        return array
+    if dtype.kind in "iub" and array.dtype.kind in "fiub":
+        low, high = (0, 1) if dtype.kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        if array.dtype.kind == "f":
+            array = np.rint(array)
+            low, high = float(low), float(high)  # as floats: an int64 bound is rounded to the float above
+            array = np.clip(array, low, high)
+            if dtype.kind != "b" and high >= 2.0 ** 53:  # the top bound as a float lies past the range
+                array = np.where(array >= high, np.nextafter(high, 0.0), array)
+        elif array.dtype.kind != "b":
+            array = np.clip(array, low, high)
+    return np.asarray(array).astype(dtype)
 
 
 class InferenceResult(NamedTuple):

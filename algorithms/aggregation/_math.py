@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from sedna_lib.base import cast_to_layer
 from sedna_lib.exceptions import AggregationError
 
 from . import _kernels
@@ -252,7 +253,7 @@ def start_accumulator(layers: Sequence[np.ndarray], weight: float,
 
 
 def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
-    """Return ``a`` in ``dtype`` (rounded for integer and bool dtypes; ``a`` itself if it has it).
+    """Return ``a`` in ``dtype`` (:func:`sedna_lib.base.cast_to_layer`: integers rounded, within range).
 
     Parameters
     ----------
@@ -266,12 +267,7 @@ def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
     numpy.ndarray
         ``a`` or a new array (an array for a 0-d layer too, never a numpy scalar).
     """
-    dtype, a = np.dtype(dtype), np.asarray(a)  # a 0-d layer stays an array (ufuncs return scalars for them)
-    if a.dtype == dtype:
-        return a
-    if dtype.kind in "iub":
-        return np.asarray(np.rint(a)).astype(dtype)
-    return a.astype(dtype)
+    return cast_to_layer(a, dtype)
 
 
 def finish_layers(sums: list, dtypes: Sequence[Any], divisor: float | None = None) -> list:

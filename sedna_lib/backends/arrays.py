@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError
 
 __all__ = ["split_xy", "numeric_array", "cast_like"]
@@ -65,7 +66,7 @@ def numeric_array(value: Any, *, features: bool, hint: str) -> np.ndarray:
 
 def cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],
               names: Sequence[str] | None = None) -> list[np.ndarray]:
-    """Cast new weights to the dtypes of ``current``, checking their number and shapes.
+    """Cast new weights to the dtypes of ``current`` (:func:`~sedna_lib.base.cast_to_layer`), checking shapes.
 
     Raises :class:`BackendError` naming ``owner`` (and the array's name, if given) on a mismatch.
     The arrays may share memory with ``weights``.
@@ -74,7 +75,7 @@ def cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],
         raise BackendError(f"{owner} has {len(current)} weight arrays, got {len(weights)}")
     arrays = []
     for k, (new, old) in enumerate(zip(weights, current)):
-        arr = np.asarray(new, dtype=old.dtype)
+        arr = cast_to_layer(new, old.dtype)  # floats into integer layers: rounded, within range
         if arr.shape != old.shape:
             label = f"weight {k}" if names is None else f"weight {k} ({names[k]})"
             raise BackendError(f"{label} has shape {old.shape}, got {arr.shape}")

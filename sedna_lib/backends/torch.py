@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
 from .arrays import numeric_array, split_xy
 from .base import _import, framework_of
@@ -71,6 +72,41 @@ def _placed(model: Any, device: str) -> Any:
         if here.type == target.type and (target.index is None or here.index == target.index):
             return model
     return model.to(device)
+
+
+def _float_dtype(model: Any) -> Any:
+    """Return the dtype of a module's floating parameters (or buffers); None for a module without any."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def _features(xb: Any, device: str, dtype: Any) -> Any:
+    """Move a batch of features to ``device``, floats in the module's own float dtype.
+
+    numpy features arrive as float32; a float64, float16 or bfloat16 module needs its own.
+    """
+    if dtype is not None and xb.is_floating_point() and xb.dtype != dtype:
+        return xb.to(device=device, dtype=dtype)
+    return xb.to(device)
+
+
+def _to_numpy(tensor: Any) -> np.ndarray:
+    """Return a tensor on the CPU as numpy; bfloat16 (which numpy has not) as float32, exactly."""
+    torch = _torch()
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    """Return the numpy dtype weights of a tensor ``dtype`` travel in (float32 for bfloat16)."""
+    torch = _torch()
+    if dtype == torch.bfloat16:
+        return np.dtype(np.float32)
+    return torch.empty((), dtype=dtype).numpy().dtype
 
 
 class _TensorBatches:
@@ -233,6 +269,7 @@ class _ModuleCalls(EstimatorCalls):
             raise DataError("the training data is empty")
         loss_fn = self._make_loss(opt["loss"], self._batch(first)[1])
         optimizer = self._make_optimizer(opt["optimizer"], model, lr)
+        dtype = _float_dtype(model)
         mu = float(opt["proximal_mu"] or 0.0)
         start = [p.detach().clone() for p in model.parameters() if p.requires_grad] if mu > 0 else []
         history: dict[str, Any] = {"loss": []}
@@ -244,7 +281,7 @@ class _ModuleCalls(EstimatorCalls):
                 xb, yb = self._batch(batch)
                 if yb is None:
                     raise DataError("the training DataLoader must yield (x, y) pairs")
-                xb, yb = xb.to(device), yb.to(device)
+                xb, yb = _features(xb, device, dtype), yb.to(device)
                 optimizer.zero_grad()
                 out = model(xb)
                 target = self._match_target(loss_fn, out, yb)
@@ -279,18 +316,18 @@ class _ModuleCalls(EstimatorCalls):
                               seed=None, need_labels=False)
         if model.training:  # eval() walks every submodule; a model already in eval mode is left as is
             model.eval()
-        outs = []
+        outs, dtype = [], _float_dtype(model)
         with torch.no_grad():
             for batch in loader:
                 xb, _ = self._batch(batch)
-                outs.append(model(xb.to(dev)).cpu())
+                outs.append(model(_features(xb, dev, dtype)).cpu())
         if not outs:
             return torch.empty(0)
         return torch.cat(outs)
 
     def predict(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
         """Return the module's outputs as a numpy array."""
-        return self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")).numpy()
+        return _to_numpy(self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")))
 
     def predict_proba(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
         """Return the softmax (or sigmoid) of the outputs."""
@@ -298,8 +335,8 @@ class _ModuleCalls(EstimatorCalls):
         out = self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device"))
         if out.ndim == 2 and out.shape[1] == 1 or out.ndim == 1:
             p = torch.sigmoid(out.reshape(-1))
-            return torch.stack([1 - p, p], dim=1).numpy()
-        return torch.softmax(out, dim=1).numpy()
+            return _to_numpy(torch.stack([1 - p, p], dim=1))
+        return _to_numpy(torch.softmax(out, dim=1))
 
     def _evaluate(self, backend: TorchBackend, data: Any, loss_fn: Any, device: str, batch_size: int,
                   y: Any = None) -> dict[str, float]:
@@ -307,13 +344,13 @@ class _ModuleCalls(EstimatorCalls):
         model = _placed(backend.estimator, device)
         loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
         model.eval()
-        stats = EpochMetrics()
+        stats, dtype = EpochMetrics(), _float_dtype(model)
         with torch.no_grad():
             for batch in loader:
                 xb, yb = self._batch(batch)
                 if yb is None:
                     raise DataError("evaluation data must yield (x, y) pairs")
-                xb, yb = xb.to(device), yb.to(device)
+                xb, yb = _features(xb, device, dtype), yb.to(device)
                 if loss_fn is None:
                     loss_fn = self._make_loss(backend.loss, yb)
                 out = model(xb)
@@ -332,7 +369,7 @@ class _ModuleCalls(EstimatorCalls):
 
     def get_weights(self, backend: TorchBackend) -> list[np.ndarray]:
         """Return the state_dict tensors as numpy arrays."""
-        return [t.detach().cpu().numpy().copy() for t in backend.estimator.state_dict().values()]
+        return [_to_numpy(t).copy() for t in backend.estimator.state_dict().values()]
 
     def set_weights(self, backend: TorchBackend, weights: Sequence[Any]) -> None:
         """Load numpy arrays into the state_dict."""
@@ -346,6 +383,8 @@ class _ModuleCalls(EstimatorCalls):
             arr = np.asarray(value)
             if tuple(arr.shape) != tuple(old.shape):
                 raise BackendError(f"weight {key!r} has shape {tuple(old.shape)}, got {arr.shape}")
+            # rounded into integer buffers (a mean of counters), native byte order for torch
+            arr = cast_to_layer(arr, _numpy_dtype(old.dtype))
             new[key] = torch.as_tensor(arr).to(dtype=old.dtype, device=old.device)
         backend.estimator.load_state_dict(new, strict=True)
 

@@ -241,7 +241,8 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
                 words = encode_fixed_point(weighted_input(weights, num_samples),
                                            int(settings.get("fractional_bits", 24)))
                 masked = me.masked_input(words, str(r).encode(), peers=[str(p) for p in msg.data["peers"]])
-                sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights]))
+                sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights],
+                                                           [np.asarray(w).dtype.str for w in weights]))
             elif msg.stage == stage.UNMASK:
                 reveal = me.unmask(msg.data["survivors"], msg.data["dropped"])
                 shares = {who: [kind, index, _b64(share)] for who, (kind, (index, share)) in reveal.items()}

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .client import RoundOutcome, count_samples, has_prepare_update, run_client
-from ..base import Aggregator, ClientUpdate
+from ..base import Aggregator, ClientUpdate, cast_to_layer
 from ..context import Context
 from ..context import resolve as resolve_context
 from ..exceptions import ParameterError
@@ -462,6 +462,8 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
                 from .secure_aggregation import secure_weighted_average
 
                 average, total = secure_weighted_average(kept, round_label=str(r).encode())
+                dtypes = [np.result_type(*(w[k] for _, w, _ in kept)) for k in range(len(average))]
+                average = [cast_to_layer(a, d) for a, d in zip(average, dtypes)]  # the layers' own dtypes
                 aggregator.add(ClientUpdate(average, total, "secure-sum"))
             global_weights = aggregator.finish()
             sim_time += max(speeds[position[cid]] for cid in chosen)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import Aggregator, ClientUpdate
+from ..base import Aggregator, ClientUpdate, cast_to_layer
 from ..exceptions import AggregationError, ParameterError, ProtocolError
 from ..transport import messages as m
 from .rounds import Offer, RoundPolicy, RoundResult
@@ -128,6 +128,7 @@ class SecureRounds(RoundPolicy):
         self._shared: list[str] = []
         self._masked: dict[str, np.ndarray] = {}
         self._shapes: list | None = None
+        self._dtypes: list | None = None
         self._reveals: dict[str, dict] = {}
         self._gone: set[str] = set()
         self.submitted_ = []
@@ -231,6 +232,9 @@ class SecureRounds(RoundPolicy):
         elif shapes != self._shapes:
             raise AggregationError(f"masked input from {cid!r} has layer shapes {msg.shapes}, expected "
                                    f"{[list(s) for s in self._shapes]}")
+        if msg.dtypes is not None:  # the widest each layer is sent in (float32 and float64 peers: float64)
+            self._dtypes = [np.promote_types(a, b) for a, b in zip(self._dtypes, msg.dtypes)] \
+                if self._dtypes is not None else [np.dtype(d) for d in msg.dtypes]
         self._masked[cid] = np.array(msg.masked, dtype=np.uint64)  # its own copy, out of the frame buffer
         return self._advance()
 
@@ -355,6 +359,8 @@ class SecureRounds(RoundPolicy):
         total = SecAggServer(self.threshold_).unmasked_sum(self._masked, keys, list(self._reveals.values()),
                                                            str(r).encode())
         layers, n = split_layers(decode_fixed_point(total, self.fractional_bits), self._shapes or [])
+        if self._dtypes is not None:  # the mean in the layers' own dtypes (integer counters rounded)
+            layers = [cast_to_layer(a, d) for a, d in zip(layers, self._dtypes)]
         self.aggregator.add(ClientUpdate(layers, n, "secure-sum"))
         self.inputs_ = dict(self._masked)
         self.submitted_ = sorted(self._masked)

@@ -261,11 +261,14 @@ class SecAggMasked:
         ``[n * w, n]`` in fixed point plus the client's masks, modulo 2^64.
     shapes : list of list of int
         The model's layer shapes (to rebuild the layers from the sum).
+    dtypes : list of str or None
+        The layers' dtypes (``"<f4"``, ``"<i8"``): the unmasked mean goes back into them (None: float64).
     """
 
     round_number: int
     masked: np.ndarray
     shapes: list
+    dtypes: list | None = None
 
     @property
     def weights(self) -> list:
@@ -492,9 +495,28 @@ def _binary_meta(msg: UpdateWeight | RecvWeight | SecAggMasked) -> dict:
                 "round_number": int(msg.round_number), "exit_flag": msg.exit_flag, "job_name": msg.job_name,
                 "config": msg.config}
     if isinstance(msg, SecAggMasked):
-        return {"type": "secagg_masked", "round_number": int(msg.round_number),
+        meta = {"type": "secagg_masked", "round_number": int(msg.round_number),
                 "shapes": [[int(d) for d in shape] for shape in msg.shapes]}
+        if msg.dtypes is not None:
+            meta["dtypes"] = [str(d) for d in msg.dtypes]
+        return meta
     raise TypeError(f"only weight messages travel as binary, got {type(msg).__name__}")
+
+
+def _layer_dtypes(value: Any, count: int) -> list | None:
+    """Check a secure input's optional ``dtypes``: one numeric numpy dtype string per layer."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != count or not all(isinstance(d, str) for d in value):
+        raise ProtocolError(f"secagg_masked 'dtypes' must be a list of {count} dtype strings, "
+                            f"got {_short(value)}")
+    try:
+        dtypes = [np.dtype(d) for d in value]
+    except TypeError:
+        raise ProtocolError(f"secagg_masked 'dtypes' holds an unknown dtype: {_short(value)}") from None
+    if any(d.kind not in "biuf" for d in dtypes):
+        raise ProtocolError(f"secagg_masked 'dtypes' must be numeric (bool, int, float), got {_short(value)}")
+    return [d.str for d in dtypes]
 
 
 def to_binary(msg: UpdateWeight | RecvWeight | SecAggMasked) -> bytes:
@@ -556,7 +578,8 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
                            for s in shapes)):
             raise ProtocolError("secagg_masked carries one 1-d uint64 array and 'shapes', a list of lists of "
                                 "non-negative ints")
-        return SecAggMasked(_int(meta.get("round_number"), "round_number"), arrays[0], shapes)
+        return SecAggMasked(_int(meta.get("round_number"), "round_number"), arrays[0], shapes,
+                            _layer_dtypes(meta.get("dtypes"), len(shapes)))
     raise ProtocolError(f"binary frame of unexpected type {kind!r}; expected update_weight, recv_weight or "
                         "secagg_masked")
 

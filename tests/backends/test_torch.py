@@ -270,3 +270,60 @@ def test_predict_after_training_runs_in_eval_mode():
     # Assert
     assert model.training is False
     np.testing.assert_array_equal(first, second)
+
+
+def test_set_weights_rounds_into_integer_buffers_and_reads_other_byte_orders():
+    # a mean of counters is 2.9 after aggregation: the counter is 3, not 2 (a cast truncates);
+    # weights that travelled big-endian load too (torch takes native arrays only)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    backend = TorchBackend(net)
+    weights = backend.get_weights()
+    weights[-1] = np.array(2.9)
+    weights[0] = weights[0].astype(">f4")
+    backend.set_weights(weights)
+    state = net.state_dict()
+    assert int(state["1.num_batches_tracked"]) == 3 and state["0.weight"].dtype == torch.float32
+    assert np.array_equal(state["0.weight"].numpy(), weights[0].astype("<f4"))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+def test_a_model_of_another_float_dtype_trains_predicts_and_federates_on_numpy_data(dtype):
+    # numpy features are float32: a float64 or float16 module failed on its first batch
+    # ("mat1 and mat2 must have the same dtype"); a bfloat16 one could not even give its weights
+    # (numpy has no bfloat16: they travel as float32, exactly, and go back into bfloat16)
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 2).to(getattr(torch, dtype))
+    backend = TorchBackend(net, loss="cross_entropy", optimizer="sgd", batch_size=8)
+    x, y = make_classification_data(n_samples=40, n_features=4, seed=0)
+    backend.train((x, y), epochs=1)
+    proba = backend.predict_proba(x[:3])
+    weights = backend.get_weights()
+    backend.set_weights([w * 0.5 for w in weights])
+    assert proba.shape == (3, 2) and np.all(np.isfinite(proba))
+    assert [w.dtype for w in weights] == [np.dtype("float32" if dtype == "bfloat16" else dtype)] * 2
+    assert net.weight.dtype == getattr(torch, dtype)
+    assert np.allclose(net.weight.float().detach().numpy(), weights[0] * 0.5, atol=1e-2)
+
+
+def test_a_secure_simulation_keeps_the_layers_dtypes_and_rounds_the_counter():
+    # the unmasked mean is float64: the float32 layers and the int64 num_batches_tracked came back float64,
+    # the counter a fraction (2.6) that set_weights then truncated (2); the plain round gives 3
+    pytest.importorskip("cryptography")
+    pytest.importorskip("Cryptodome")
+    from sedna_lib.collaborative_training import simulate
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(40, 8)).astype("float32"))
+    y = torch.from_numpy(rng.integers(0, 3, 40))
+    shards = [(x[:16], y[:16]), (x[16:], y[16:])]  # 2 and 3 batches of 8: the counter's mean is 2.6
+    results = {}
+    for secure in (False, True):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 3))
+        backend = TorchBackend(net, loss="cross_entropy", optimizer="sgd", batch_size=8, shuffle=False)
+        results[secure] = simulate(backend, shards, "FedAvg", rounds=1, secure_aggregation=secure).weights
+    plain, secure = results[False], results[True]
+    assert [w.dtype for w in secure] == [w.dtype for w in plain] and plain[6].dtype == np.int64
+    assert int(secure[6]) == int(plain[6]) == 3
+    for a, b in zip(plain, secure):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -254,3 +254,21 @@ def test_a_malformed_step_is_refused_with_4400_and_the_server_goes_on(secure_ser
     for t in _run_members(server.url, _updates(1), results, ["c0"]):
         t.join(30)
     assert results["c0"].is_last and server.round_ == 1
+
+
+def test_a_secure_round_gives_the_layers_back_in_their_own_dtypes(secure_server):
+    # the unmasked mean is float64: without the layers' dtypes every layer came back float64 and an integer
+    # counter (a torch num_batches_tracked) as a fraction, which the trainers then truncated
+    raw = _updates(3)
+    updates = {cid: ([layers[0].astype(np.float32), np.array(3 + i, dtype=np.int64)], n)
+               for i, (cid, (layers, n)) in enumerate(sorted(raw.items()))}
+    server = secure_server(exit_round=1, participants_count=3)
+    results = {}
+    for t in _run_members(server.url, updates, results, sorted(updates)):
+        t.join(30)
+
+    expected = _fedavg(updates.values())  # the plain round: float32 kept, the counter rounded
+    assert [e.dtype for e in expected] == [np.float32, np.int64]
+    for msg in results.values():
+        assert [w.dtype for w in msg.weights] == [np.float32, np.int64]
+        assert all(np.array_equal(g, e) for g, e in zip(msg.weights, expected))

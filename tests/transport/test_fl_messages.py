@@ -49,8 +49,20 @@ def test_a_masked_input_round_trips_through_its_frames():
     got = m.from_binary(whole)
 
     assert len(frames) > 1 and bytes(whole) == m.to_binary(msg)
-    assert got.round_number == 2 and got.shapes == [[3, 4]]
+    assert got.round_number == 2 and got.shapes == [[3, 4]] and got.dtypes is None
     assert np.array_equal(got.masked, masked)
+
+
+def test_a_masked_input_carries_its_layers_dtypes_and_refuses_odd_ones():
+    masked = np.zeros(14, dtype=np.uint64)
+    msg = m.SecAggMasked(1, masked, [[3, 4], []], ["<f4", "<i8"])
+    assert m.from_binary(m.to_binary(msg)).dtypes == ["<f4", "<i8"]
+    for dtypes in (["<f4"], ["<f4", "object"], ["<f4", "no-such-type"], "f4", ["<f4", 5]):
+        bad = m.to_binary(m.SecAggMasked(1, masked, [[3, 4], []], None))
+        header = codec.decode(bad)[0]
+        header["dtypes"] = dtypes
+        with pytest.raises(ProtocolError, match="dtypes"):
+            m.from_binary(codec.encode([masked], header))
 
 
 @pytest.mark.parametrize("arrays, meta", [

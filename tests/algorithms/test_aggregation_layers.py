@@ -1,5 +1,6 @@
-"""Memory of a round: the averaging aggregators stay within two model copies whatever the number of
-clients, for float32 models too (their float64 sums are the two copies), and give the memory back.
+"""The layers of a round: their memory (the averaging aggregators stay within two model copies whatever
+the number of clients, for float32 models too: their float64 sums are the two copies; and give the memory
+back), and their dtypes (every layer comes back in its own dtype, integers rounded and within range).
 
 Measured with tracemalloc (numpy reports its buffers to it), on the second round (the first one
 compiles the optional loops and allocates server state such as momenta).
@@ -201,3 +202,22 @@ def test_every_layer_keeps_its_dtype_and_stays_an_array_round_after_round(make):
             aggregator.add(SimpleNamespace(weights=model(), num_samples=i + 1, client_id=f"c{i}"))
         glob = aggregator.finish()
         assert [(type(a), a.dtype, a.shape) for a in glob] == kinds
+
+
+@pytest.mark.parametrize("make", [FedAvgM, FedAdam, FedAvg])
+def test_integer_and_bool_layers_stay_within_their_range(make):
+    # server momentum overshoots: from 200 towards 0 a uint8 layer is sent to -180, which wrapped to 76;
+    # an int8 at -333 wrapped to -77, a bool at -0.9 became True; now they stop at the range's end
+    update = [np.array([0, 3], dtype=np.uint8), np.array([-128, 127], dtype=np.int8), np.array([False, True]),
+              np.array([0.0, 0.5], dtype=np.float32)]
+    aggregator = make()
+    glob = [np.array([200, 3], dtype=np.uint8), np.array([100, 127], dtype=np.int8), np.array([True, True]),
+            np.array([1.0, 0.5], dtype=np.float32)]
+    for _ in range(2):
+        aggregator.begin_round(glob)
+        for i in range(3):
+            aggregator.add(SimpleNamespace(weights=update, num_samples=i + 1))
+        glob = aggregator.finish()
+        assert [a.dtype for a in glob] == [np.uint8, np.int8, np.bool_, np.float32]
+    if make is not FedAdam:  # FedAdam moves them by at most eta per round
+        assert [a.tolist() for a in glob[:3]] == [[0, 3], [-128, 127], [False, True]]
