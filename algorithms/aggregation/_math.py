@@ -95,6 +95,9 @@ def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]]
                  names: Sequence[str] | None = None, *, who: str = "update") -> None:
     """Check that ``layers`` has exactly the expected number of layers and shapes.
 
+    An empty layer takes the expected empty shape (JSON's nested lists write an empty ``(0, 3)`` array as
+    ``[]``); in a list, it is replaced by the reshaped view.
+
     Parameters
     ----------
     layers : sequence of numpy.ndarray
@@ -116,6 +119,9 @@ def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]]
                                "every client must train the same architecture")
     for i, (layer, shape) in enumerate(zip(layers, shapes)):
         if tuple(layer.shape) != tuple(shape):
+            if layer.size == 0 and int(np.prod(shape)) == 0 and isinstance(layers, list):
+                layers[i] = layer.reshape(shape)  # an empty (0, 3) layer arrives from JSON as [] (0,)
+                continue
             label = f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
             raise AggregationError(f"{who}: {label} has shape {tuple(layer.shape)}, expected {tuple(shape)}")
 

@@ -221,3 +221,15 @@ def test_integer_and_bool_layers_stay_within_their_range(make):
         assert [a.dtype for a in glob] == [np.uint8, np.int8, np.bool_, np.float32]
     if make is not FedAdam:  # FedAdam moves them by at most eta per round
         assert [a.tolist() for a in glob[:3]] == [[0, 3], [-128, 127], [False, True]]
+
+
+def test_an_empty_layer_that_lost_its_shape_in_json_takes_the_models():
+    # Sedna's JSON writes an empty (0, 3) layer as [], which reads back as (0,): the trainer was refused
+    template = [np.zeros((2, 2), dtype=np.float32), np.zeros((0, 3), dtype=np.float32)]
+    aggregator = FedAvg()
+    aggregator.begin_round(template)
+    aggregator.add(SimpleNamespace(weights=[np.ones((2, 2), dtype=np.float32), np.zeros((0, 3), np.float32)],
+                                   num_samples=1))
+    aggregator.add(SimpleNamespace(weights=[[[3.0, 3.0], [3.0, 3.0]], []], num_samples=1))  # as JSON gives
+    out = aggregator.finish()
+    assert out[1].shape == (0, 3) and out[0].tolist() == [[2.0, 2.0], [2.0, 2.0]]
