@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._version import install_hint
-from ..exceptions import BackendError, BackendUnavailableError, NotFittedError, SednaWarning
+from ..exceptions import BackendError, BackendUnavailableError, DataError, NotFittedError, SednaWarning
 from .arrays import cast_like, split_xy
 from .base import framework_of, parse_kwargs
 from .estimator import EstimatorBackend, EstimatorCalls
@@ -47,7 +47,18 @@ class _SklearnCalls(EstimatorCalls):
         x, y = split_xy(train_data, kwargs.pop("y", None))
         params = parse_kwargs(est.fit, **kwargs)
         params.pop("X", None)
-        est.fit(x, y, **params) if y is not None else est.fit(x, **params)
+        known = getattr(est, "classes_", None)
+        try:
+            est.fit(x, y, **params) if y is not None else est.fit(x, **params)
+        except ValueError as exc:
+            missing = _missing_classes(known, y)
+            if not missing:
+                raise
+            raise DataError(
+                f"{type(est).__name__} cannot go on training from its weights on labels without the classes "
+                f"{missing} it already knows ({exc}); in federated learning every client's labels must "
+                f"cover the model's classes (a warm-started scikit-learn fit needs all of them): give "
+                f"each client samples of every class, or train from scratch (warm_start=False)") from exc
         backend.has_load = True
         history: dict[str, Any] = {"num_samples": int(len(x))}
         if valid_data is not None and y is not None:
@@ -80,8 +91,6 @@ class _SklearnCalls(EstimatorCalls):
     def evaluate(self, backend: SklearnBackend, data: Any, **kwargs: Any) -> Any:
         """Score the estimator: accuracy or r2, plus an extra metric."""
         from sklearn.base import is_classifier
-
-        from ..exceptions import DataError
 
         metric = kwargs.pop("metric", None)
         x, y = split_xy(data, kwargs.pop("y", None))
@@ -488,3 +497,14 @@ def load_skops(path: str) -> Any:
         return skops_io.load(path, trusted=types)
     except Exception as exc:
         raise BackendError(f"{path!r} could not be loaded with skops: {exc}") from exc
+
+
+def _missing_classes(known: Any, y: Any) -> list:
+    """Return the classes an estimator knows that the labels ``y`` lack (empty when unknown or none)."""
+    if known is None or y is None:
+        return []
+    try:
+        present = set(np.unique(np.asarray(y)).tolist())
+        return [c for c in np.asarray(known).tolist() if c not in present]
+    except (TypeError, ValueError):
+        return []

@@ -12,7 +12,7 @@ from sedna_lib.testing import check_backend, make_classification_data
 
 pytest.importorskip("sklearn")
 
-from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
@@ -214,3 +214,23 @@ def test_one_feature_vector_is_predicted_as_one_sample(digits):
     assert backend.predict(xt[0]) == backend.predict(xt[:1])[0]
     assert backend.predict(list(xt[0])) == backend.predict(xt[:1])[0]
     assert backend.predict_proba(xt[0]).shape == (10,)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGDClassifier(random_state=0, warm_start=True, max_iter=5, tol=None),
+    lambda: LogisticRegression(warm_start=True, max_iter=20),
+    lambda: MLPClassifier((5,), warm_start=True, max_iter=5, random_state=0),
+])
+def test_a_client_without_every_class_is_a_data_error_naming_them(make):
+    # non-IID data: a client that never saw class 2 cannot go on from the model's weights; scikit-learn
+    # says so in its own terms (coef_init does not match), which reached the user as a bare ValueError
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)
+    backend = SklearnBackend(make())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings of the few iterations
+        backend.train((x, y))
+        with pytest.raises(DataError, match=r"without the classes \[2\]"):
+            backend.train((x[y < 2], y[y < 2]))
