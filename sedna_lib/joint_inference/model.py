@@ -117,11 +117,12 @@ class JointModel:
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
         data = self.pre_fun(x) if self.pre_fun is not None else x
-        # one document goes to the cloud as a list of one (its wire carries lists), one answer comes back
-        document = isinstance(x, (str, bytes))
+        # a classifier's one document goes to the cloud's classifier as a list of one, one label comes back
+        # (a language model's prompt, also a string, goes as it is)
+        document = self.answer_fun is not None and isinstance(x, (str, bytes))
         details = joint._infer(data, [x] if document else x, self.post_fun, self.post_fun, mode, {},
                                "post_fun", cloud_callback=False)
-        if details.cloud is not None and (document or (self.answer_fun is not None and _one_sample(x))):
+        if details.cloud is not None and self.answer_fun is not None and _one_sample(x):
             details = details._replace(result=_only(details.result))
         if self.answer_fun is not None and details.cloud is None:  # the edge's probabilities: its labels
             details = details._replace(result=self.answer_fun(details.result))
