@@ -21,11 +21,48 @@ def _inside(root: str, path: str) -> bool:
     return os.path.commonpath([root, path]) == root
 
 
-def _check_member(member: tarfile.TarInfo, root: str, archive: str) -> None:
+def _parts(path: str) -> tuple[str, ...]:
+    """Return the components of a member's path, textually normalised (``a/./b/`` -> ``('a', 'b')``)."""
+    return tuple(p for p in os.path.normpath(path.replace("\\", "/")).split("/") if p not in ("", "."))
+
+
+def _through_link(parts: tuple[str, ...], links: set[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """Return the first link among ``parts``' parent folders (a path through a link of the archive)."""
+    for end in range(1, len(parts)):
+        if parts[:end] in links:
+            return parts[:end]
+    return None
+
+
+def _walk(start: tuple[str, ...], link: str, links: set[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """Walk a link's target from its folder; return the first link of the archive it passes, if any."""
+    here = list(start)
+    for part in link.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if here:
+                here.pop()
+            continue
+        here.append(part)
+        if tuple(here) in links:
+            return tuple(here)
+    return None
+
+
+def _check_member(member: tarfile.TarInfo, root: str, archive: str, links: set[tuple[str, ...]]) -> None:
     name = member.name
     if os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
         raise StorageError(f"refusing to extract {archive}: member {name!r} has an absolute path or '..'",
                            uri=archive)
+    parts = _parts(name)
+    if not parts and not member.isdir():
+        raise StorageError(f"refusing to extract {archive}: member {name!r} has no name of its own",
+                           uri=archive)
+    via = _through_link(parts + ("",), links)  # the member itself may not be a path through a link either
+    if via is not None:
+        raise StorageError(f"refusing to extract {archive}: member {name!r} goes through the link "
+                           f"{'/'.join(via)!r} of the archive", uri=archive)
     target = os.path.realpath(os.path.join(root, name))
     if not _inside(root, target):
         raise StorageError(f"refusing to extract {archive}: member {name!r} would land outside {root}",
@@ -39,6 +76,14 @@ def _check_member(member: tarfile.TarInfo, root: str, archive: str) -> None:
         if not _inside(root, os.path.realpath(os.path.join(base, link))):
             raise StorageError(f"refusing to extract {archive}: link {name!r} -> {link!r} points outside "
                                f"{root}", uri=archive)
+        # resolved on the disk, a target through another link of the archive (not written yet) would be
+        # read as plain folders: `y -> .` then `x -> y/..` looks inside and is the folder above
+        via = _walk(parts[:-1] if member.issym() else (), link, links)
+        if via is not None:
+            raise StorageError(f"refusing to extract {archive}: link {name!r} -> {link!r} goes through the "
+                               f"link {'/'.join(via)!r} of the archive", uri=archive)
+        if member.issym():
+            links.add(parts)
     elif not (member.isfile() or member.isdir()):
         raise StorageError(f"refusing to extract {archive}: member {name!r} is a device or fifo", uri=archive)
 
@@ -75,14 +120,16 @@ def safe_extract(archive: str, dst: str | None = None) -> str:
     os.makedirs(root, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
+            members, links = tar.getmembers(), set()
             for member in members:
-                _check_member(member, root, archive)
+                _check_member(member, root, archive, links)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(root, members=members, filter="data")
             else:  # pragma: no cover - Python without PEP 706 filters; members are already checked
                 tar.extractall(root, members=members)
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, OSError) as exc:  # a link the extraction filter refuses, a full disk, ...
+        if isinstance(exc, StorageError):
+            raise
         raise StorageError(f"cannot extract {archive}: {exc}", uri=archive) from exc
     return root
 

@@ -6,6 +6,8 @@ import os
 import re
 from abc import ABC, abstractmethod
 
+from ..exceptions import StorageError
+
 __all__ = ["Storage", "split_scheme"]
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -249,8 +251,28 @@ class Storage(ABC):
         return out
 
 
-def local_target(dst: str, name: str) -> str:
-    """Return where a file called ``name`` lands when copied to ``dst`` (``cp`` semantics)."""
+def local_target(dst: str, name: str, *, uri: str | None = None) -> str:
+    """Return where a file called ``name`` lands when copied to ``dst`` (``cp`` semantics).
+
+    ``name`` comes from the source (an URL's last segment, decoded, or a key's): into a folder it must
+    be one plain file name, or the copy could land outside the folder (``..%2Fx``, ``%2Ftmp%2Fx``).
+
+    Raises
+    ------
+    StorageError
+        If ``dst`` is a folder and ``name`` is not a plain file name.
+    """
     if os.path.isdir(dst):
-        return os.path.join(dst, name or "download")
+        if not name:
+            return os.path.join(dst, "download")
+        if not is_plain_name(name):
+            raise StorageError(f"cannot copy {uri or name!r} into the folder {dst!r}: its name {name!r} is "
+                               f"not a plain file name; give the destination as a file path", uri=uri)
+        return os.path.join(dst, name)
     return dst
+
+
+def is_plain_name(name: str) -> bool:
+    """Tell whether ``name`` is one file name: no separator, not ``.`` or ``..``, no NUL."""
+    return (name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+            and os.sep not in name and (os.altsep is None or os.altsep not in name))

@@ -161,7 +161,7 @@ class HTTPStorage(Storage):
         import requests
 
         name = unquote(posixpath.basename(urlsplit(src).path))
-        target = local_target(strip_file_scheme(dst), name)
+        target = local_target(strip_file_scheme(dst), name, uri=src)
         with self._get(src, "download") as response:
             try:
                 with atomic_path(target) as tmp, open(tmp, "wb") as fh:

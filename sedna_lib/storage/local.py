@@ -57,9 +57,14 @@ def _translate(action: str, uri: str) -> Iterator[None]:
 
 
 def _partial_name(path: str) -> str:
-    """Return a unique hidden name beside ``path`` to write to before renaming onto it."""
+    """Return a unique hidden name beside ``path`` to write to before renaming onto it.
+
+    The name keeps at most 200 bytes of ``path``'s own, so that it fits the 255-byte limit of a file
+    name wherever ``path`` itself does.
+    """
     folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
+    short = os.fsdecode(os.fsencode(name)[:200])  # bytes as the file system takes them
+    return os.path.join(folder, f".{short}.{uuid.uuid4().hex[:12]}.part")
 
 
 @contextlib.contextmanager
@@ -183,10 +188,15 @@ class LocalStorage(Storage):
         if os.path.isdir(src):
             if _same(src, dst):
                 return dst
+            inside = os.path.realpath(dst)
+            if os.path.commonpath([os.path.realpath(src), inside]) == os.path.realpath(src):
+                raise StorageError(f"cannot copy the folder {uri} into {dst}, which lies inside it (the "
+                                   f"copy would copy itself for ever); choose a destination outside {src}",
+                                   uri=uri)
             with _translate("copy", uri):
                 shutil.copytree(src, dst, dirs_exist_ok=True)
             return dst
-        target = local_target(dst, os.path.basename(src))
+        target = local_target(dst, os.path.basename(src), uri=src)
         if _same(src, target):
             return target
         with _translate("copy", uri), atomic_path(target) as tmp:

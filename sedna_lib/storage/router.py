@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import StorageError
-from .base import Storage, split_scheme
+from .base import Storage, is_plain_name, split_scheme
 from .http import HTTPStorage
 from .local import LocalStorage, strip_file_scheme
 from .s3 import S3Storage
@@ -333,4 +333,8 @@ def _name_of(uri: str) -> str:
         name = posixpath.basename(uri.rstrip("/"))
     else:
         name = unquote(posixpath.basename(urlsplit(uri).path))
-    return name or "download"
+    # a suffix of a temporary file's name: one short plain name (a decoded %2F, or a name near the
+    # file system's 255-byte limit, would make the temporary file impossible to create)
+    if not name or not is_plain_name(name) or len(name.encode("utf-8", "surrogateescape")) > 100:
+        return "download"
+    return name

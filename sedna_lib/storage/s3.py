@@ -311,7 +311,7 @@ class S3Storage(Storage):
                     if exc.code not in ("NoSuchKey", "ResourceNotFound"):
                         raise
                 else:
-                    target = local_target(dst, posixpath.basename(key))
+                    target = local_target(dst, posixpath.basename(key), uri=src)
                     self._save(response, target)
                     return target
             return self._download_folder(client, bucket, key, src, dst)
@@ -332,13 +332,13 @@ class S3Storage(Storage):
         for obj in client.list_objects(bucket, prefix=prefix, recursive=True):
             found = True
             rel = obj.object_name[len(prefix):]
-            if not rel or rel.endswith("/"):  # folder marker
-                os.makedirs(os.path.join(root, *filter(None, rel.split("/"))), exist_ok=True)
-                continue
-            target = os.path.realpath(os.path.join(root, *rel.split("/")))
-            if os.path.commonpath([root, target]) != root:
+            target = os.path.realpath(os.path.join(root, *filter(None, rel.split("/"))))
+            if os.path.commonpath([root, target]) != root:  # a key with '..' (some S3 servers allow them)
                 raise StorageError(f"download {src} failed: object key {obj.object_name!r} would land "
                                    f"outside {dst}", uri=src)
+            if not rel or rel.endswith("/"):  # folder marker
+                os.makedirs(target, exist_ok=True)
+                continue
             self._save(client.get_object(bucket, obj.object_name), target)
         if not found:
             raise StorageNotFoundError(f"download {src} failed: no object or folder of that name exists",

@@ -58,3 +58,32 @@ def test_symlink_pointing_outside_is_refused(tmp_path):
 def test_missing_archive_raises_not_found(tmp_path):
     with pytest.raises(StorageNotFoundError, match="does not exist"):
         safe_extract(str(tmp_path / "nope.tar.gz"))
+
+
+def _tar_of(path, *members):
+    with tarfile.open(path, "w") as tar:
+        for info in members:
+            data = b"x" if info.isfile() else b""
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return str(path)
+
+
+def _link(name, target):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+@pytest.mark.parametrize("members, match", [
+    # each link checked on the disk alone looks inside; together `x` is the folder above the target
+    ([_link("y", "."), _link("x", "y/.."), tarfile.TarInfo("x/evil.txt")], "goes through the link 'y'"),
+    ([_link("s", "."), tarfile.TarInfo("s/s/f")], "goes through the link 's'"),
+    ([tarfile.TarInfo(".")], "has no name of its own"),  # a file named '.' (an IsADirectoryError before)
+])
+def test_links_of_the_archive_are_followed_before_anything_is_written(tmp_path, members, match):
+    archive = _tar_of(tmp_path / "trick.tar", *members)
+    out = tmp_path / "out" / "deeper"
+    with pytest.raises(StorageError, match=match):
+        safe_extract(archive, str(out))
+    assert os.listdir(out) == [] and sorted(os.listdir(tmp_path)) == ["out", "trick.tar"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import socket
 import threading
@@ -21,6 +22,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_error(403, "Forbidden")
         elif self.path.startswith("/broken"):
             self.send_error(500, "Boom")
+        elif self.path.startswith("/any/"):  # a server that answers whatever the name (a proxy, an API)
+            self.send_response(200)
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            self.wfile.write(b"payload")
         else:
             super().do_GET()
 
@@ -95,3 +101,25 @@ def test_silent_server_times_out_instead_of_hanging():
 
         with pytest.raises(StorageError, match="timed out"):
             store.read_bytes(f"http://127.0.0.1:{listener.getsockname()[1]}/x")
+
+
+@pytest.mark.parametrize("name", ["..%2Fescaped.bin", "%2F..%2F..%2Fabs_escaped.bin", "..", "a%5Cb.bin"])
+def test_a_url_whose_name_is_not_a_plain_file_name_never_lands_outside_the_folder(web, tmp_path, name):
+    # the last segment is decoded before it names the file: '..%2Fx' wrote beside the folder, '%2Ftmp%2Fx'
+    # anywhere on the disk
+    folder = tmp_path / "target"
+    folder.mkdir()
+    with pytest.raises(StorageError, match="not a plain file name"):
+        HTTPStorage().download(f"{web}/any/{name}", str(folder))
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+
+
+def test_a_download_to_a_temporary_file_takes_any_url_name(web):
+    from sedna_lib.storage import StorageRouter
+
+    router = StorageRouter()
+    path = router.download(f"{web}/any/a%2Fb.bin")  # no destination: a temporary file named after it
+    try:
+        assert open(path, "rb").read() == b"payload"
+    finally:
+        os.remove(path)

@@ -120,3 +120,27 @@ def test_atomic_path_leaves_no_file_and_no_temporary_when_the_write_fails(tmp_pa
             raise RuntimeError("boom")
 
     assert os.listdir(target.parent) == []
+
+
+def test_a_name_near_the_file_system_limit_is_written_whole(tmp_path):
+    # the hidden partial file added ~19 bytes to the name: a legal 244-byte name could not be written
+    from sedna_lib.storage import LocalStorage
+
+    target = tmp_path / ("n" * 240 + ".bin")
+    store = LocalStorage()
+    store.write_bytes(str(target), b"data")
+    copy = tmp_path / "sub" / ("m" * 244)
+    store.upload(str(target), str(copy))
+    assert target.read_bytes() == b"data" and copy.read_bytes() == b"data"
+
+
+def test_copying_a_folder_into_itself_is_refused_before_anything_is_written(tmp_path):
+    from sedna_lib.exceptions import StorageError
+    from sedna_lib.storage import LocalStorage
+
+    folder = tmp_path / "fold"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    with pytest.raises(StorageError, match="lies inside it"):  # it recursed until a RecursionError before
+        LocalStorage().upload(str(folder), str(folder / "sub" / "deeper"))
+    assert sorted(p.name for p in folder.rglob("*")) == ["a.txt", "sub"]
