@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 from ._json import loads as json_loads
 from .exceptions import ConfigError
@@ -154,9 +156,12 @@ def _int(raw: str, variable: str) -> int:
 
 def _float(raw: str, variable: str) -> float:
     try:
-        return float(raw.strip())
+        value = float(raw.strip())
     except ValueError:
         raise ConfigError(f"{variable} must be a number, got {raw!r}", variable=variable) from None
+    if not math.isfinite(value):  # a nan timeout compares false with everything: a wait that never ends
+        raise ConfigError(f"{variable} must be a finite number, got {raw!r}", variable=variable)
+    return value
 
 
 def _json(raw: str, variable: str) -> Any:
@@ -165,6 +170,74 @@ def _json(raw: str, variable: str) -> Any:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{variable} must be JSON ({exc.msg} at char {exc.pos}), got {raw!r}",
                           variable=variable) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ConfigError(f"{variable} holds JSON Python cannot read: {exc}", variable=variable) from None
+
+
+def _ws_scheme(raw: str, variable: str) -> str:
+    text = raw.strip().lower()
+    if text not in ("ws", "wss"):
+        raise ConfigError(f"{variable} must be ws or wss, got {raw!r}", variable=variable)
+    return text
+
+
+def parse_s3_endpoint(url: str) -> tuple[str, bool]:
+    """Split an ``S3_ENDPOINT_URL`` value into ``host[:port]`` and whether it uses TLS, checking it.
+
+    Parameters
+    ----------
+    url : str
+        ``http://host[:port]`` or ``https://host[:port]``; a bare ``host[:port]`` means https.
+
+    Returns
+    -------
+    netloc : str
+        ``host[:port]``.
+    secure : bool
+        Whether to use TLS.
+
+    Raises
+    ------
+    ConfigError
+        If ``url`` is empty, has another scheme, a path, credentials, or a port that is not 1-65535.
+    """
+    raw = (url or "").strip()
+    if not raw:
+        raise ConfigError("S3_ENDPOINT_URL is not set, so s3:// URLs cannot be used; set it to the "
+                          "endpoint, e.g. S3_ENDPOINT_URL=https://minio.example.org:9000 (there is no "
+                          "default public endpoint)", variable="S3_ENDPOINT_URL")
+    if "://" not in raw:
+        raw = "https://" + raw
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # a broken [IPv6 address
+        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {url!r} ({exc})",
+                          variable="S3_ENDPOINT_URL") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {url!r}",
+                          variable="S3_ENDPOINT_URL")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"S3_ENDPOINT_URL must be only scheme://host[:port] (no path), got {url!r}",
+                          variable="S3_ENDPOINT_URL")
+    try:
+        port = parts.port  # reads the port: 70000, 'abc' and a broken [IPv6 are ValueErrors
+        host = parts.hostname
+    except ValueError as exc:
+        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port] with a port in 1-65535, "
+                          f"got {url!r} ({exc})", variable="S3_ENDPOINT_URL") from None
+    if "@" in parts.netloc:
+        raise ConfigError(f"S3_ENDPOINT_URL must be http(s)://host[:port], with the credentials in "
+                          f"ACCESS_KEY_ID and SECRET_ACCESS_KEY, got {url!r}", variable="S3_ENDPOINT_URL")
+    if not host or port == 0:
+        raise ConfigError(f"S3_ENDPOINT_URL must name a host and a port in 1-65535, got {url!r}",
+                          variable="S3_ENDPOINT_URL")
+    return parts.netloc, parts.scheme == "https"
+
+
+def _s3_endpoint(raw: str, variable: str) -> str:
+    if raw.strip():
+        parse_s3_endpoint(raw)  # checked when read; S3 storage splits it again where it connects
+    return raw
 
 
 def parse_key_value_parameters(raw: str | None, variable: str = "parameters") -> dict[str, Any]:
@@ -404,7 +477,7 @@ class Config:
     model_hot_update_config: str | None = _var("MODEL_HOT_UPDATE_CONFIG", None,
                                                help="Path of the LC-written model_config.json.")
     # -- federated learning --------------------------------------------------------------------
-    agg_protocol: str = _var("AGG_PROTOCOL", "ws", help="Aggregator URL scheme (ws or wss).")
+    agg_protocol: str = _var("AGG_PROTOCOL", "ws", _ws_scheme, help="Aggregator URL scheme (ws or wss).")
     agg_ip: str = _var("AGG_IP", "127.0.0.1", help="Aggregator host, as trainers see it.")
     agg_port: int = _var("AGG_PORT", 7363, _int, help="Aggregator port, as trainers see it.")
     agg_bind_ip: str = _var("AGG_BIND_IP", "0.0.0.0", help="Address the aggregation server binds.")
@@ -456,7 +529,8 @@ class Config:
                                     help="Websocket connections the aggregation server holds at once; one "
                                          "more is refused with close code 1013.")
     # -- object storage ------------------------------------------------------------------------
-    s3_endpoint_url: str = _var("S3_ENDPOINT_URL", "", help="S3 endpoint (http:// or https://); no default.")
+    s3_endpoint_url: str = _var("S3_ENDPOINT_URL", "", _s3_endpoint,
+                                help="S3 endpoint (http:// or https://); no default.")
     access_key_id: str = _var("ACCESS_KEY_ID", "", secret=True, help="S3 access key.")
     secret_access_key: str = _var("SECRET_ACCESS_KEY", "", secret=True, help="S3 secret key.")
     # -- lifelong learning ---------------------------------------------------------------------
@@ -619,7 +693,7 @@ class Config:
             name, raw = _first_set(env, (*meta["aliases"], meta["env"]))
             if raw is None:
                 continue
-            values[f.name] = meta["parse"](raw, name)
+            values[f.name] = _parse(meta, raw, name)
         values.setdefault("work_dir", default_work_dir(env))  # from this environment, not the process's
         return cls(**values, environ=MappingProxyType(env))
 
@@ -773,10 +847,33 @@ def describe() -> Iterator[VariableSpec]:
 _POSITIVE = ("LC_PERIOD", "CONNECT_TIMEOUT", "AGG_ROUND_TIMEOUT", "AGG_MAX_MESSAGE_BYTES",
              "AGG_HANDSHAKE_TIMEOUT", "AGG_READ_TIMEOUT", "AGG_MAX_CONNECTIONS", "SEDNA_CONNECT_TIMEOUT",
              "SEDNA_REQUEST_TIMEOUT", "SEDNA_MAX_REQUEST_BYTES", "BATCH_SIZE", "PARTICIPANTS_COUNT",
-             "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS")
-_NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE")
+             "EXIT_ROUND", "AGG_MIN_CLIENTS", "SEDNA_OFFLOAD_MAX_ATTEMPTS", "SEDNA_HTTP_HEADER_TIMEOUT",
+             "SEDNA_HTTP_BODY_TIMEOUT", "SEDNA_HTTP_KEEP_ALIVE", "SEDNA_HTTP_MAX_CONNECTIONS",
+             "SEDNA_HTTP_LARGE_REQUEST_BYTES", "SEDNA_HTTP_MAX_LARGE_REQUESTS", "SEDNA_LLM_MAX_TOKENS",
+             "SEDNA_LLM_TIMEOUT")
+_NOT_NEGATIVE = ("SEDNA_MAX_RETRIES", "SEDNA_OFFLOAD_MAX_AGE", "MIN_TRAIN_SAMPLE", "AGG_EVALUATE_EVERY",
+                 "AGG_SECURE_THRESHOLD", "SEDNA_LLM_CACHE_SIZE", "SEDNA_LLM_PRICE_CLOUD_PROMPT",
+                 "SEDNA_LLM_PRICE_CLOUD_COMPLETION", "SEDNA_LLM_PRICE_EDGE_PROMPT",
+                 "SEDNA_LLM_PRICE_EDGE_COMPLETION")
 _PORTS = ("BIG_MODEL_PORT", "BIG_MODEL_BIND_PORT", "AGG_PORT", "AGG_BIND_PORT", "REID_MODEL_BIND_PORT",
           "FE_MODEL_BIND_PORT", "DET_MODEL_BIND_PORT")
+
+
+def _parse(meta: Mapping[str, Any], raw: str, name: str) -> Any:
+    """Parse one variable's value and check its range (as :meth:`Config.from_env` and :func:`check` do).
+
+    A value out of range (a port past 65535, a timeout of 0 or less) is refused when the environment is
+    read, not where it is first used (a negative timeout reached the network code as a bare ValueError).
+    """
+    variable = meta["env"]
+    value = meta["parse"](raw, name)
+    if variable in _PORTS:
+        return _port(raw, name)
+    if variable in _POSITIVE and value is not None and value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}", variable=name)
+    if variable in _NOT_NEGATIVE and value is not None and value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}", variable=name)
+    return value
 
 
 def check(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[ConfigError]]:
@@ -820,13 +917,7 @@ got '80000'"]
             continue
         variable = meta["env"]
         try:
-            value = meta["parse"](raw, name)
-            if variable in _PORTS:
-                value = _port(raw, name)
-            elif variable in _POSITIVE and value is not None and value <= 0:
-                raise ConfigError(f"{name} must be greater than 0, got {raw!r}", variable=name)
-            elif variable in _NOT_NEGATIVE and value is not None and value < 0:
-                raise ConfigError(f"{name} must be 0 or more, got {raw!r}", variable=name)
+            value = _parse(meta, raw, name)
         except ConfigError as exc:
             errors.append(exc)
             continue

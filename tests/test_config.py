@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from sedna_lib.config import Config, MiningMode, describe, get_parameter, parse_key_value_parameters
+from sedna_lib.config import Config, MiningMode, check, describe, get_parameter, parse_key_value_parameters
 from sedna_lib.exceptions import ConfigError
 
 
@@ -150,3 +150,36 @@ def test_without_a_home_folder_the_work_dir_is_a_private_temporary_one():
     from sedna_lib.config import default_work_dir
 
     assert default_work_dir({"HOME": "/"}).startswith(os.path.join(tempfile.gettempdir(), "sedna_lib-"))
+
+
+@pytest.mark.parametrize("variable, value, match", [
+    ("CONNECT_TIMEOUT", "nan", "finite"),  # a nan deadline compares false with everything: retried for ever
+    ("LC_PERIOD", "inf", "finite"),
+    ("SEDNA_REQUEST_TIMEOUT", "-1", "greater than 0"),  # reached requests as a bare ValueError
+    ("SEDNA_CONNECT_TIMEOUT", "0", "greater than 0"),
+    ("AGG_PORT", "70000", "port number"),  # reached the websocket client as a bare ValueError
+    ("AGG_PROTOCOL", "http", "ws or wss"),
+    ("SEDNA_HTTP_MAX_CONNECTIONS", "-5", "greater than 0"),  # not even sedna-lib config saw these
+    ("SEDNA_LLM_TIMEOUT", "-1", "greater than 0"),
+    ("SEDNA_LLM_MAX_TOKENS", "-1", "greater than 0"),
+    ("AGG_EVALUATE_EVERY", "-2", "0 or more"),
+    ("PARAMETERS", "9" * 5000, "Python cannot read"),  # past the int digit limit: a bare ValueError
+    ("HEM_PARAMETERS", '{"a": ' + "1" * 5000 + "}", "Python cannot read"),
+    ("S3_ENDPOINT_URL", "http://127.0.0.1:70000", "port in 1-65535"),
+    ("S3_ENDPOINT_URL", "http://[::1", "S3_ENDPOINT_URL"),
+    ("S3_ENDPOINT_URL", "http://user:secret@minio:9000", "ACCESS_KEY_ID"),
+])
+def test_a_value_out_of_range_is_refused_when_the_environment_is_read(variable, value, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        Config.from_env({variable: value})
+    assert info.value.variable == variable
+    _, errors = check({variable: value})  # and sedna-lib config reports it the same way
+    assert [e.variable for e in errors] == [variable]
+
+
+def test_the_knowledge_base_bind_reads_every_port_and_refuses_a_broken_address():
+    from sedna_lib.servers.knowledge_base import parse_bind
+
+    assert parse_bind("kb:0") == ("kb", 0) and parse_bind("kb") == ("kb", 9020)  # 0 was read as unset
+    with pytest.raises(ConfigError, match="KnowledgeBaseServer"):
+        parse_bind("[::1")  # a bare ValueError before

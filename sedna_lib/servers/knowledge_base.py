@@ -676,13 +676,13 @@ def parse_bind(value: str) -> tuple[str, int]:
         If no port can be read.
     """
     text = value if "://" in value else f"http://{value}"
-    parts = urllib.parse.urlsplit(text)
     try:
-        port = parts.port or 9020
-    except ValueError:
-        raise ConfigError(f"KnowledgeBaseServer must be host:port, got {value!r}",
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:  # a port past 65535 or not a number, a broken [IPv6
+        raise ConfigError(f"KnowledgeBaseServer must be host:port (a port in 0-65535), got {value!r}",
                           variable="KnowledgeBaseServer") from None
-    return parts.hostname or "0.0.0.0", port
+    return parts.hostname or "0.0.0.0", 9020 if port is None else port  # 0: a free port, as for any bind
 
 
 class KBServer:

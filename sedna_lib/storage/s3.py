@@ -8,9 +8,9 @@ import os
 import posixpath
 import threading
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import urlsplit
 
 from .._version import install_hint
+from ..config import parse_s3_endpoint
 from ..exceptions import (
     ConfigError,
     ParameterError,
@@ -61,21 +61,7 @@ def parse_endpoint(url: str) -> tuple[str, bool]:
     >>> parse_endpoint("minio.example.org")
     ('minio.example.org', True)
     """
-    raw = (url or "").strip()
-    if not raw:
-        raise ConfigError("S3_ENDPOINT_URL is not set, so s3:// URLs cannot be used; set it to the "
-                          "endpoint, e.g. S3_ENDPOINT_URL=https://minio.example.org:9000 (there is no "
-                          "default public endpoint)", variable="S3_ENDPOINT_URL")
-    if "://" not in raw:
-        raw = "https://" + raw
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {url!r}",
-                          variable="S3_ENDPOINT_URL")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"S3_ENDPOINT_URL must be only scheme://host[:port] (no path), got {url!r}",
-                          variable="S3_ENDPOINT_URL")
-    return parts.netloc, parts.scheme == "https"
+    return parse_s3_endpoint(url)
 
 
 class S3Storage(Storage):
