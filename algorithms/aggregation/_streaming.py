@@ -55,16 +55,16 @@ class StreamingMean(Aggregator):
         if not hasattr(self, "_total"):
             self.begin_round(None)
         layers, n, who = _unpack(update)
-        if self._shapes is None:
-            self._shapes = [a.shape for a in layers]
-            self._dtypes = [a.dtype for a in layers]
         names = _math.layer_names(self, update)
-        _math.check_layers(layers, self._shapes, names, who=who)
+        # the round's shapes come from its template or its first accepted update: a refused one sets nothing
+        _math.check_layers(layers, self._shapes or [a.shape for a in layers], names, who=who)
         if _math.blas_may_thread(layers):
             with _math.one_blas_thread():
                 self._fold(layers, n, names, who)
         else:
             self._fold(layers, n, names, who)
+        if self._shapes is None:
+            self._shapes = [a.shape for a in layers]
         self._total += n
         self._count += 1
 
@@ -72,8 +72,8 @@ class StreamingMean(Aggregator):
         # the whole update is checked before any of it is added: a refused one leaves no trace
         _math.check_finite(layers, names, who=who)
         # the widest dtype seen wins: Sedna's JSON peers (float64) and binary float32 peers give float64
-        self._dtypes = [d if d == a.dtype else np.promote_types(d, a.dtype)
-                        for d, a in zip(self._dtypes, layers)]
+        self._dtypes = [a.dtype for a in layers] if self._dtypes is None else [
+            d if d == a.dtype else np.promote_types(d, a.dtype) for d, a in zip(self._dtypes, layers)]
         if self._acc is None:  # the first update starts the sums (no zeroed sums to add it to)
             self._acc = _math.start_accumulator(layers, n, self._template)
         else:
@@ -198,11 +198,11 @@ class BufferedRound(Aggregator):
         if not hasattr(self, "_updates"):
             self.begin_round(None)
         layers, n, who = _unpack(update)
-        if self._shapes is None:
-            self._shapes = [a.shape for a in layers]
         names = _math.layer_names(self, update)
-        _math.check_layers(layers, self._shapes, names, who=who)
+        _math.check_layers(layers, self._shapes or [a.shape for a in layers], names, who=who)
         _math.check_finite(layers, names, who=who)
+        if self._shapes is None:  # from the first accepted update: a refused one sets nothing
+            self._shapes = [a.shape for a in layers]
         self._updates.append(layers)
         self._ns.append(n)
 

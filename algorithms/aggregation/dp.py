@@ -206,15 +206,15 @@ class DPFedAvg(Aggregator):
         if not hasattr(self, "_count"):
             self.begin_round(None)
         layers, n, who = _unpack(update)
-        if self._reference is None:
-            if self.clip_on == "client":
-                raise AggregationError("clip_on='client' needs the round's global model on the server, the "
-                                       "reference clients clip against: start the server from an initial "
-                                       "model (initial_weights)")
-            self._reference = [np.zeros_like(a) for a in layers]
+        if self._reference is None and self.clip_on == "client":
+            raise AggregationError("clip_on='client' needs the round's global model on the server, the "
+                                   "reference clients clip against: start the server from an initial "
+                                   "model (initial_weights)")
         names = _math.layer_names(self, update)
-        _math.check_layers(layers, [a.shape for a in self._reference], names, who=who)
+        _math.check_layers(layers, [a.shape for a in (self._reference or layers)], names, who=who)
         _math.check_finite(layers, names, who=who)
+        if self._reference is None:  # from the first accepted update: a refused one sets nothing
+            self._reference = [np.zeros_like(a) for a in layers]
         delta = _privacy.difference(layers, self._reference)
         c = self.clipping_norm_
         if self.clip_on == "server":

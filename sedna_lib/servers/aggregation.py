@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
@@ -779,12 +780,12 @@ class AggregationServer:
             return
         try:
             rnd, n = int(report["round"]), float(report["num_samples"])
-            values = {str(k): float(v) for k, v in dict(report.get("metrics") or {}).items()
-                      if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        except (KeyError, TypeError, ValueError):
-            logger.info("ignoring a malformed evaluation report from %s: %r", peer.client_id, report)
+            values = {str(k): x for k, x in ((k, _metric_value(v)) for k, v in
+                                             dict(report.get("metrics") or {}).items()) if x is not None}
+        except (KeyError, TypeError, ValueError, OverflowError):  # 10**400 samples: no float holds it
+            logger.info("ignoring a malformed evaluation report from %s: %.300r", peer.client_id, report)
             return
-        if 1 <= rnd <= len(self.history_) and n > 0:
+        if 1 <= rnd <= len(self.history_) and 0 < n < math.inf:  # an infinite count would swamp the rest
             # one report per trainer and round (a resent one replaces the first)
             self._evaluations.setdefault(rnd, {})[peer.client_id] = {"n": n, "metrics": values}
             self._unfolded.add(rnd)
@@ -878,8 +879,8 @@ class AggregationServer:
         metrics.gauge("sedna_fl_round_participants").set(participants)
         means: dict[str, float] = {}
         for name, keys in (("accuracy", ("accuracy", "acc", "val_accuracy")), ("loss", ("loss", "val_loss"))):
-            values = [float(v) for reported in self._round_metrics for k, v in reported.items()
-                      if k in keys and isinstance(v, (int, float)) and not isinstance(v, bool)]
+            values = [x for reported in self._round_metrics for k, v in reported.items()
+                      if k in keys and (x := _metric_value(v)) is not None]
             if values:
                 means[name] = sum(values) / len(values)
                 metrics.gauge(f"sedna_fl_{name}").set(means[name])
@@ -931,3 +932,13 @@ class AggregationServer:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
+
+
+def _metric_value(value: Any) -> float | None:
+    """Return a reported number as a float; None for what is not one (a bool, a string, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None

@@ -233,3 +233,20 @@ def test_an_empty_layer_that_lost_its_shape_in_json_takes_the_models():
     aggregator.add(SimpleNamespace(weights=[[[3.0, 3.0], [3.0, 3.0]], []], num_samples=1))  # as JSON gives
     out = aggregator.finish()
     assert out[1].shape == (0, 3) and out[0].tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+@pytest.mark.parametrize("make", ALL_RULES, ids=lambda m: f"{type(m()).__name__}{ALL_RULES.index(m)}")
+def test_a_refused_first_update_sets_neither_the_shapes_nor_the_dtypes_of_the_round(make):
+    # with no template, a first update holding a NaN (refused) fixed the round's shapes and dtypes: every
+    # good update after it was refused for a shape it had never claimed, or the mean came back float64
+    from sedna_lib.exceptions import AggregationError
+
+    aggregator = make()
+    aggregator.begin_round(None)
+    with pytest.raises(AggregationError, match="NaN|infinit|finite"):
+        aggregator.add(SimpleNamespace(weights=[np.array([np.nan, 1.0, 2.0])], num_samples=1))
+    for i in range(5):
+        aggregator.add(SimpleNamespace(weights=[np.full(2, i, dtype=np.float32)], num_samples=1,
+                                       client_id=f"c{i}"))
+    (out,) = aggregator.finish()
+    assert out.shape == (2,) and out.dtype == np.float32

@@ -260,3 +260,35 @@ def test_non_finite_update_is_refused_with_4400_naming_the_layer_and_the_round_g
         msg = g1.recv_weights()
     assert [w.tolist() for w in msg.weights] == [[[2.0, 2.0], [2.0, 2.0]], [2.0, 2.0]]
     assert server.history_[0].clients == ["g1", "g2"]
+
+
+def test_a_first_update_refused_without_a_template_leaves_the_round_to_the_good_ones(serve):
+    # with no initial model, a refused NaN update of another shape fixed the round's layer shapes: every good
+    # trainer after it was refused "layer 0 has shape (2,), expected (3,)"
+    server = serve(exit_round=1, participants_count=2)
+    with AggregationClient(server.url, "bad", connect_timeout=5, recv_timeout=5) as bad:
+        bad.send_update([np.array([np.nan, 1.0, 2.0], "float64")], 1, round_number=1)
+        with pytest.raises(AggregationError, match="non-finite"):
+            bad.recv_weights()
+    with AggregationClient(server.url, "a", connect_timeout=5, recv_timeout=5) as a, \
+            AggregationClient(server.url, "b", connect_timeout=5, recv_timeout=5) as b:
+        a.send_update([np.ones(2, "float32")], 1, round_number=1)
+        b.send_update([np.full(2, 3.0, "float32")], 1, round_number=1)
+        msg = a.recv_weights()
+    assert [w.tolist() for w in msg.weights] == [[2.0, 2.0]] and msg.weights[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("metrics", [
+    {"accuracy": 10 ** 400},  # valid JSON no float holds: an OverflowError lost the aggregated round
+    {"federated_eval": {"round": 1, "num_samples": float("inf"), "metrics": {"accuracy": 0.5}}},
+    {"federated_eval": {"round": 1, "num_samples": 10 ** 400, "metrics": {}}},
+])
+def test_numbers_no_float_holds_in_a_trainers_metrics_never_cost_a_round(serve, metrics):
+    server = serve(exit_round=2, participants_count=2)
+    with AggregationClient(server.url, "a", connect_timeout=5, recv_timeout=8) as a, \
+            AggregationClient(server.url, "b", connect_timeout=5, recv_timeout=8) as b:
+        for rnd in (1, 2):
+            a.send_update([np.ones(2)], 1, round_number=rnd)
+            b.send_update([np.ones(2)], 1, round_number=rnd, metrics=metrics)
+            assert a.recv_weights().round_number == rnd and b.recv_weights().round_number == rnd
+    assert [r.clients for r in server.history_] == [["a", "b"], ["a", "b"]]
