@@ -524,7 +524,8 @@ class Config:
                                              "frame before the server closes it.")
     agg_read_timeout: float = _var("AGG_READ_TIMEOUT", 120.0, _float,
                                    help="Seconds the aggregation server waits for the next frame of a "
-                                        "message it is receiving (an idle trainer is not limited).")
+                                        "message it is receiving (an idle trainer is not limited), and for a "
+                                        "trainer to take a frame sent to it.")
     agg_max_connections: int = _var("AGG_MAX_CONNECTIONS", 1024, _int,
                                     help="Websocket connections the aggregation server holds at once; one "
                                          "more is refused with close code 1013.")

@@ -39,6 +39,10 @@ FAST_FRAME_MIN = 64 * 1024  # smaller frames are cheap enough through the parser
 _SCRATCH = 256 * 1024  # socket read size outside a fast frame (uvicorn's too)
 _PEEK = 4096  # a large frame's first bytes, read before the rest: a chunk's head is in them
 
+ABORT = "sedna_lib.abort"
+"""The ASGI scope extension that drops the connection at once (``transport.abort()``): a server gives up on a
+peer that takes nothing sent to it without waiting for a close handshake it would never answer."""
+
 REASSEMBLY = "sedna_lib.reassembly"
 """The ASGI scope extension (and receive-event key) of in-place reassembly.
 
@@ -132,6 +136,7 @@ def binary_frames_protocol() -> type | None:
             scope = getattr(self, "scope", None)
             if scope is not None:
                 scope["extensions"][REASSEMBLY] = self._attach
+                scope["extensions"][ABORT] = self.transport.abort  # drops a peer that takes no data
 
         def _attach(self, reassembler: Any) -> None:
             """From now on, binary messages are fed to ``reassembler`` here, as they are read."""

@@ -33,7 +33,7 @@ from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
 from ._status import mount_status
-from ._ws_frames import REASSEMBLY
+from ._ws_frames import ABORT, REASSEMBLY
 from .rounds import RoundPolicy, RoundResult, round_policy
 
 __all__ = ["AggregationServer", "RoundRecord"]
@@ -95,6 +95,8 @@ class _Peer:
     session: str
     connected_at: float = field(default_factory=time.time)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: Any = None  # the task serving its connection (cancelled when it stops taking data)
+    dropped: bool = False
 
 
 _CLIENT_QUERY_BYTES = 64 * 1024  # a GET body names one client: {"client_id": "..."}
@@ -604,6 +606,9 @@ class AggregationServer:
             await self._serve_peer(peer)
         except self._disconnect_exc:
             pass
+        except asyncio.CancelledError:
+            if peer is None or not peer.dropped:  # not this server's doing: the cancellation goes on
+                raise
         finally:
             if peer is not None:
                 await self._unregister(peer)
@@ -628,11 +633,23 @@ class AggregationServer:
                 await old.ws.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
-        peer = _Peer(cid, ws, "binary" if binary else "json", session)
+        peer = _Peer(cid, ws, "binary" if binary else "json", session, task=asyncio.current_task())
         self.rounds_.rejoin(cid)
-        for other in list(self.peers_.values()):
-            await self._send_text(other, m.to_json(m.ClientJoin(cid)))
+        # the id is taken at once: a second connection with it while the others are told is refused
         self.peers_[cid] = peer
+        try:
+            return await self._welcome(peer, sub)
+        except BaseException:
+            if self.peers_.get(cid) is peer:
+                del self.peers_[cid]
+            raise
+
+    async def _welcome(self, peer: _Peer, sub: m.Subscribe) -> _Peer:
+        """Tell the others a client joined, acknowledge it, and send it the current model."""
+        cid = peer.client_id
+        for other in list(self.peers_.values()):
+            if other is not peer:
+                await self._send_text(other, m.to_json(m.ClientJoin(cid)))
         echo = m.to_json(m.Subscribe(cid))
         for other in list(self.peers_.values()):
             if other is peer:
@@ -915,8 +932,10 @@ class AggregationServer:
     async def _send_text(self, peer: _Peer, text: str) -> None:
         try:
             async with peer.lock:
-                await peer.ws.send_text(text)
+                await asyncio.wait_for(peer.ws.send_text(text), self._read_timeout)
                 self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(text.encode()))
+        except asyncio.TimeoutError:
+            self._drop_stalled(peer)
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
@@ -926,12 +945,29 @@ class AggregationServer:
         try:
             async with peer.lock:
                 for frame in frames:
-                    await peer.ws.send_bytes(frame)
+                    await asyncio.wait_for(peer.ws.send_bytes(frame), self._read_timeout)
                     self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(frame))
+        except asyncio.TimeoutError:
+            self._drop_stalled(peer)
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
+
+    def _drop_stalled(self, peer: _Peer) -> None:
+        """Drop a peer that took no data for the read timeout: a send to it would hold every round."""
+        logger.warning("client %s took nothing sent to it for %g s (AGG_READ_TIMEOUT); dropping it, the "
+                       "others go on", peer.client_id, self._read_timeout)
+        if self.peers_.get(peer.client_id) is peer:
+            del self.peers_[peer.client_id]
+        # its connection must end (a frame cut in the middle leaves it unusable): dropped at once where the
+        # server's own websocket protocol runs, else its task is cancelled (the socket closes once it drains)
+        abort = ((getattr(peer.ws, "scope", None) or {}).get("extensions") or {}).get(ABORT)
+        if abort is not None:
+            abort()
+        elif peer.task is not None and peer.task is not asyncio.current_task():
+            peer.dropped = True
+            peer.task.cancel()
 
 
 def _metric_value(value: Any) -> float | None:

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -291,4 +292,79 @@ def test_numbers_no_float_holds_in_a_trainers_metrics_never_cost_a_round(serve, 
             a.send_update([np.ones(2)], 1, round_number=rnd)
             b.send_update([np.ones(2)], 1, round_number=rnd, metrics=metrics)
             assert a.recv_weights().round_number == rnd and b.recv_weights().round_number == rnd
-    assert [r.clients for r in server.history_] == [["a", "b"], ["a", "b"]]
+    assert [sorted(r.clients) for r in server.history_] == [["a", "b"], ["a", "b"]]
+
+
+def _non_reader(url, client_id):
+    """Join with a tiny receive buffer, then never read (a hung trainer, a dead network path)."""
+    import base64
+    import os
+    import socket
+
+    hostport, path = url[len("ws://"):].split("/", 1)
+    host, port = hostport.split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    payload = json.dumps({"type": "subscribe", "client_id": client_id, "protocol": "sedna_lib/1",
+                          "wire": "binary", "nonce": "n"}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
+
+
+def test_a_peer_that_stops_reading_is_dropped_and_the_rounds_go_on(serve, caplog):
+    # the model's broadcast waited for ever on a peer whose socket never drains, holding the round: every
+    # later round, the deadline and new joins froze
+    server = serve(exit_round=3, participants_count=2, min_clients=1, round_timeout=3, read_timeout=2)
+    stuck = _non_reader(server.url, "stuck")
+    model = np.ones(1 << 20, "float32")  # 4 MiB: more than the socket buffers take
+    try:
+        with caplog.at_level("WARNING"), \
+                AggregationClient(server.url, "a", connect_timeout=5, recv_timeout=20) as a, \
+                AggregationClient(server.url, "b", connect_timeout=5, recv_timeout=20) as b:
+            for rnd in (1, 2, 3):
+                a.send_update([model], 1, round_number=rnd)
+                b.send_update([model], 1, round_number=rnd)
+                assert a.recv_weights().round_number == rnd and b.recv_weights().round_number == rnd
+            with AggregationClient(server.url, "late", connect_timeout=5, recv_timeout=5):
+                pass  # a join is not held up either
+    finally:
+        stuck.close()
+    assert "stuck" not in server.peers_ and [sorted(r.clients) for r in server.history_] == [["a", "b"]] * 3
+    assert any("client stuck took nothing sent to it" in r.getMessage() for r in caplog.records)
+
+
+def test_a_second_connection_with_an_id_is_refused_while_the_first_is_being_welcomed(serve):
+    # the id was registered only after the others had been told of the join: a send that took long let a
+    # second connection with the same id through, both acknowledged
+    server = serve(exit_round=2, participants_count=1, round_timeout=30, read_timeout=30)
+    slow = _non_reader(server.url, "slow")
+    try:
+        with AggregationClient(server.url, "a", connect_timeout=5, recv_timeout=20) as a:
+            a.send_update([np.ones(1 << 20, "float32")], 1, round_number=1)  # its broadcast waits on "slow"
+            first, second = _raw(server.url), _raw(server.url)
+            for conn in (first, second):
+                conn.send(json.dumps({"type": "subscribe", "client_id": "Z", "protocol": "sedna_lib/1",
+                                      "wire": "binary", "nonce": "n"}))
+            time.sleep(0.5)  # both are being welcomed: telling "slow" of each join waits on its broadcast
+            slow.close()  # the slow peer goes: the sends go on
+            answers = []
+            for conn in (first, second):
+                try:
+                    answers.append(json.loads(conn.recv(timeout=10)))
+                except Exception:
+                    answers.append(None)
+    finally:
+        first.close()
+        second.close()
+    kinds = sorted(str((x or {}).get("type")) for x in answers)
+    assert kinds == ["error", "subscribe"], answers
+    assert [x for x in answers if x and x["type"] == "error"][0]["data"]["code"] == 4409
