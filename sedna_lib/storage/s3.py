@@ -372,14 +372,29 @@ class S3Storage(Storage):
                     for name in sorted(files):
                         full = os.path.join(folder, name)
                         rel = os.path.relpath(full, path).replace(os.sep, "/")
-                        client.fput_object(bucket, f"{prefix}/{rel}" if prefix else rel, full,
-                                           part_size=self.part_size)
+                        self._put_file(client, bucket, f"{prefix}/{rel}" if prefix else rel, full, src)
             return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         if not key or key.endswith("/"):
             key = key + os.path.basename(path)
         with self._errors("upload", dst):
-            client.fput_object(bucket, key, path, part_size=self.part_size)
+            self._put_file(client, bucket, key, path, src)
         return f"s3://{bucket}/{key}"
+
+    def _put_file(self, client: Any, bucket: str, key: str, path: str, src: str) -> None:
+        """Upload one file; refuse (and remove) an object of a file that changed while it was read.
+
+        minio reads the size first and then that many bytes: a file still being written would be stored
+        cut short, without an error.
+        """
+        before = os.stat(path)
+        client.fput_object(bucket, key, path, part_size=self.part_size)
+        after = os.stat(path)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            with contextlib.suppress(Exception):  # a cut-short object is wrong either way; the error says why
+                client.remove_object(bucket, key)
+            raise StorageError(f"upload {src} failed: {path} changed while it was uploaded "
+                               f"({before.st_size} -> {after.st_size} bytes); upload it again once it is "
+                               f"complete", uri=src)
 
     def exists(self, uri: str) -> bool:
         """Return whether an object or a non-empty folder (or, for ``s3://bucket``, the bucket) exists.

@@ -147,3 +147,29 @@ def test_unreachable_endpoint_fails_fast_with_storage_error():
 
     with pytest.raises(StorageError, match="cannot reach the S3 endpoint"):
         store.read_bytes("s3://bkt/key")
+
+
+def test_a_file_that_grows_while_it_is_uploaded_is_refused_not_stored_cut_short(s3_endpoint, store, tmp_path):
+    # minio reads the size, then that many bytes: a file still being written was stored cut short, silently
+    import threading
+
+    src = tmp_path / "growing.bin"
+    src.write_bytes(b"\0" * (6 * 1024 * 1024))
+    slow = S3Storage(endpoint_url=s3_endpoint, access_key="k", secret_key="s", part_size=PART)
+    stop = threading.Event()
+
+    def writer():
+        with open(src, "ab") as fh:
+            while not stop.wait(0.01):
+                fh.write(b"\1" * 65536)
+                fh.flush()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with pytest.raises(StorageError, match="changed while it was uploaded"):
+            slow.upload(str(src), f"s3://{BUCKET}/grow/growing.bin")
+    finally:
+        stop.set()
+        thread.join()
+    assert not store.exists(f"s3://{BUCKET}/grow/growing.bin")
