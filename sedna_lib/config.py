@@ -200,6 +200,13 @@ def parse_s3_endpoint(url: str) -> tuple[str, bool]:
     ------
     ConfigError
         If ``url`` is empty, has another scheme, a path, credentials, or a port that is not 1-65535.
+
+    Examples
+    --------
+    >>> parse_s3_endpoint("http://127.0.0.1:9000")
+    ('127.0.0.1:9000', False)
+    >>> parse_s3_endpoint("minio.example.org")
+    ('minio.example.org', True)
     """
     raw = (url or "").strip()
     if not raw:

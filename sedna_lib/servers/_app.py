@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .._json import loads as json_loads
 from ..exceptions import BackendUnavailableError, ConfigError, ProtocolError
 
 __all__ = ["HTTPError", "RequestStats", "ServerLimits", "LargeRequestGate", "check_token", "read_body",
@@ -476,16 +477,13 @@ def parse_json(body: bytes | bytearray, what: str = "body") -> Any:
     ProtocolError
         If ``body`` is not UTF-8 JSON or nests too deeply to parse.
     """
+    # A large body: the parser calls back into Python for every number, which lets other threads (the
+    # event loop answering /healthz) run between numbers instead of waiting for the whole parse; the
+    # values are the ones json.loads gives.
+    numbers = {} if len(body) < _MiB else {"parse_float": _parse_float, "parse_int": _parse_int}
     try:
-        if len(body) < _MiB:
-            return json.loads(body)
-        # A large body: the parser calls back into Python for every number, which lets other
-        # threads (the event loop answering /healthz) run between numbers instead of waiting for
-        # the whole parse; the values are the ones json.loads gives.
-        return json.loads(body, parse_float=_parse_float, parse_int=_parse_int)
-    except RecursionError:
-        raise ProtocolError(f"{what} is JSON nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json_loads(body, **numbers)
+    except (ValueError, UnicodeDecodeError) as exc:  # nesting past the parser's limit included
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from None
 
 

@@ -34,34 +34,7 @@ _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAc
            "ExpiredToken", "InvalidToken", "AccountProblem", "InvalidSecurity"}
 
 
-def parse_endpoint(url: str) -> tuple[str, bool]:
-    """Split an ``S3_ENDPOINT_URL`` value into minio's ``host[:port]`` and ``secure`` flag.
-
-    Parameters
-    ----------
-    url : str
-        ``http://host[:port]`` or ``https://host[:port]``; a bare ``host[:port]`` means https.
-
-    Returns
-    -------
-    netloc : str
-        ``host[:port]``.
-    secure : bool
-        Whether to use TLS.
-
-    Raises
-    ------
-    ConfigError
-        If ``url`` is empty, has another scheme, or has a path.
-
-    Examples
-    --------
-    >>> parse_endpoint("http://127.0.0.1:9000")
-    ('127.0.0.1:9000', False)
-    >>> parse_endpoint("minio.example.org")
-    ('minio.example.org', True)
-    """
-    return parse_s3_endpoint(url)
+parse_endpoint = parse_s3_endpoint  # the storage layer's name for it
 
 
 class S3Storage(Storage):
