@@ -70,7 +70,7 @@ def safe_name(name: str | None) -> str:
     HTTPError
         400 if the name is empty, has a path separator or ``..``, or unusual characters.
     """
-    if not name or not _NAME_RE.match(name) or ".." in name:
+    if not name or not _NAME_RE.fullmatch(name) or ".." in name:  # fullmatch: '$' also matches before a \n
         raise HTTPError(400, f"file name {name!r} refused: use letters, digits, '.', '_' and '-' only "
                              "(no folders, no '..')")
     return name

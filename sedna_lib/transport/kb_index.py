@@ -291,7 +291,9 @@ def index_from_json(doc: Any) -> dict:
         return {"seen_task": _part_from_json(doc.get("seen_task")),
                 "unseen_task": _part_from_json(doc.get("unseen_task")),
                 "create_time": str(doc.get("create_time", ""))}
-    except (KeyError, TypeError, AttributeError) as exc:
+    except RecursionError:  # values nested past the interpreter's limit (the JSON parser's is higher)
+        raise DataError("malformed knowledge-base index: values nested too deeply") from None
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:  # a shape that does not fit
         raise DataError(f"malformed knowledge-base index: {exc!r}") from None
 
 

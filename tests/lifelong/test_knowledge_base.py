@@ -204,3 +204,28 @@ def test_job_trains_through_the_kb_and_the_edge_infers_from_kb_urls(kb, ll_conte
     known = ~np.asarray(is_unseen)
     assert np.mean(pred[known] == d["y_test"][:100][known]) > 0.85
     assert os.path.isdir(os.path.join(ctx.config.edge_output_url, "versions"))
+
+
+@pytest.mark.parametrize("result", [
+    b'{"__list__": [1, 2], "shape": [3]}',  # a shape its values do not fill
+    b'{"__frame__": {"columns": ["a", "b"], "data": {"a": [1], "b": [1, 2]}}}',  # ragged columns
+    b"[" * 600 + b"]" * 600,  # deeper than the interpreter decodes, shallower than the JSON parser's limit
+])
+def test_an_index_whose_values_do_not_decode_is_a_400_not_a_500(kb, result):
+    server, _ = kb
+    body = b'{"seen_task": {"task_groups": [{"entry": "a", "tasks": [], "model": {"result": ' + result + b"}}]}}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    reply = requests.post(f"{server.url}/knowledgebase/update", files={"task": ("index.pkl", body)},
+                          headers=headers, timeout=10)
+    health = requests.get(f"{server.url}/knowledgebase/health", headers=headers, timeout=10).json()
+    assert reply.status_code == 400 and "malformed knowledge-base index" in reply.json()["detail"]
+    assert health["failed"] == 0
+
+
+def test_a_name_ending_in_a_newline_is_refused():
+    from sedna_lib.servers._app import HTTPError
+    from sedna_lib.servers.knowledge_base import safe_name
+
+    with pytest.raises(HTTPError, match="refused"):  # the pattern's '$' matched before a final newline
+        safe_name("evil\n")
+    assert safe_name("model.v2_final-1.bin") == "model.v2_final-1.bin"
