@@ -99,16 +99,19 @@ class SampleRegonitionDefault(BaseAlgorithm):
             self.reference_ = None
             self.threshold_ = float("inf")
             return self
-        self.reference_ = np.asarray(self.profiles_["features"], dtype=float)
+        self.reference_ = _finite_rows(np.asarray(self.profiles_["features"], dtype=float), "reference")
         if self.threshold is not None:
             self.threshold_ = float(self.threshold)
         else:
             calibration = self.profiles_.get("calibration")
             if calibration is not None and len(calibration) > 0:
-                held_out = knn_distance(np.asarray(calibration, dtype=float), self.reference_, int(self.k))
+                held_out = knn_distance(_finite_rows(np.asarray(calibration, dtype=float), "calibration"),
+                                        self.reference_, int(self.k))
             else:
                 held_out = knn_distance(self.reference_, self.reference_, int(self.k), exclude_self=True)
-            self.threshold_ = float(np.quantile(held_out, float(self.quantile))) * float(self.margin)
+            held_out = held_out[np.isfinite(held_out)]
+            self.threshold_ = (float(np.quantile(held_out, float(self.quantile))) * float(self.margin)
+                               if held_out.size else float("inf"))
         return self
 
     def score(self, x: Any) -> np.ndarray:
@@ -153,7 +156,8 @@ class SampleRegonitionDefault(BaseAlgorithm):
                           "treated as seen; pass another unseen_sample_recognition method", SednaWarning,
                           stacklevel=2)
             return take(samples, np.arange(n)), take(samples, [])
-        unseen = self.score(samples.x) > self.threshold_ if n else np.zeros(0, dtype=bool)
+        # a NaN score (a NaN feature) is not within the threshold: unseen, not confidently seen
+        unseen = ~(self.score(samples.x) <= self.threshold_) if n else np.zeros(0, dtype=bool)
         return take(samples, np.flatnonzero(~unseen)), take(samples, np.flatnonzero(unseen))
 
 
@@ -264,3 +268,14 @@ class UnseenTaskAllocationDefault(TaskAllocationDefault):
     task_extractor : object, default=None
         The unseen-task extractor (unused).
     """
+
+
+def _finite_rows(rows: np.ndarray, what: str) -> np.ndarray:
+    """Leave out the rows with a NaN or an infinity (said once): one of them made every distance NaN."""
+    if rows.ndim != 2:
+        return rows
+    keep = np.isfinite(rows).all(axis=1)
+    if not keep.all():
+        warnings.warn(f"{int((~keep).sum())} of {len(rows)} {what} samples hold a NaN or an infinity and "
+                      f"are left out of unseen-sample detection", SednaWarning, stacklevel=3)
+    return rows[keep]

@@ -280,5 +280,6 @@ class ReIDMatcher(BaseAlgorithm):
         scores = self.identity_scores(query)
         best = np.argmax(scores, axis=1)
         out = self._class_ids[best].copy()
-        out[scores[np.arange(len(best)), best] < self.threshold] = self.unknown_id
+        # below the threshold, or NaN (a NaN or infinite feature): nobody is named
+        out[~(scores[np.arange(len(best)), best] >= self.threshold)] = self.unknown_id
         return out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ..datasources import BaseDataSource
-from ..exceptions import DataError
+from ..exceptions import DataError, SednaWarning
 
 __all__ = ["Samples", "as_samples", "numeric_features", "build_profiles"]
 
@@ -119,10 +120,22 @@ def build_profiles(group_samples: list, *, max_per_task: int = 200, seed: int = 
         return None
     if not feats or len({f.shape[1] for f in feats}) != 1:
         return None
-    allf = np.concatenate(feats)
+    allf, all_labels = np.concatenate(feats), np.concatenate(labels)
+    keep = np.isfinite(allf).all(axis=1)
+    if not keep.all():  # one NaN cell made the profiles' mean NaN, and with it every distance
+        warnings.warn(f"{int((~keep).sum())} of {len(allf)} samples hold a NaN or an infinity and are left "
+                      f"out of the task profiles (task allocation and unseen-sample detection)", SednaWarning,
+                      stacklevel=2)
+        allf, all_labels = allf[keep], all_labels[keep]
+    if not len(allf):
+        return None
     mean = allf.mean(0)
     std = allf.std(0)
     scale = std + 0.1 * float(std.mean()) + 1e-12
-    calibration = ((np.concatenate(calib) - mean) / scale).astype(np.float32) if calib else None
-    return {"features": ((allf - mean) / scale).astype(np.float32), "labels": np.concatenate(labels),
+    calib_rows = np.concatenate(calib) if calib else None
+    if calib_rows is not None:
+        calib_rows = calib_rows[np.isfinite(calib_rows).all(axis=1)]
+    usable = calib_rows is not None and len(calib_rows) > 0
+    calibration = ((calib_rows - mean) / scale).astype(np.float32) if usable else None
+    return {"features": ((allf - mean) / scale).astype(np.float32), "labels": all_labels,
             "mean": mean, "scale": scale, "columns": columns, "calibration": calibration}

@@ -325,7 +325,7 @@ def _array_spec(i: int, spec: Any, base: int) -> tuple[np.dtype, tuple[int, ...]
             raise TypeError(f"shape must be a list, got {type(raw_shape).__name__}")
         shape = tuple(int(s) for s in raw_shape)
         offset = base + int(spec["offset"])
-    except (KeyError, TypeError, ValueError, SyntaxError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, SyntaxError, RecursionError, OverflowError) as exc:
         raise ProtocolError(f"malformed spec for array {i}: {_short(exc)}") from None
     _check_dtype(dtype)
     if dtype.itemsize == 0:

@@ -192,7 +192,7 @@ def _decode(node: Any, arrays: list[np.ndarray], depth: int) -> Any:
             return obj
     except ProtocolError:
         raise
-    except (IndexError, KeyError, TypeError, ValueError) as exc:
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError) as exc:  # int(Infinity) overflows
         raise ProtocolError(f"malformed tagged value {str(node)[:80]!r}: {exc}") from None
     return {k: _decode(v, arrays, depth + 1) for k, v in node.items()}
 

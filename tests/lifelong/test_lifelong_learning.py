@@ -203,3 +203,23 @@ def test_training_reports_one_line_per_task(ll_context, origin_data, caplog):
     assert [line.split(" task=")[0] for line in lines] == ["task 1/3", "task 2/3", "task 3/3"]
     assert sorted(line.split(" task=")[1] for line in lines) == [
         "flip samples=400", "identity samples=400", "rotate samples=400"]
+
+
+def test_a_nan_feature_never_makes_a_far_sample_seen(ll_context, origin_data, tmp_path):
+    # one NaN cell in the training data made the profiles' mean NaN and every distance with it: nothing was
+    # ever unseen; a NaN feature in a query scored NaN, which compared as seen
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from sedna_lib.exceptions import SednaWarning
+
+    d = origin_data
+    x = np.array(d["x_train"], dtype=float)
+    x[5, 5] = np.nan
+    job = LifelongLearning(HistGradientBoostingClassifier(max_iter=20), context=ll_context, **ORIGIN_ALGOS)
+    with pytest.warns(SednaWarning, match="2 of .* samples hold a NaN"):  # the image under both origins
+        job.train(make_origin_samples(x, d["y_train"], ["identity", "rotate"], np.arange(400)))
+    far = np.full((3, x.shape[1]), 50.0)
+    with_nan = far.copy()
+    with_nan[:, 0] = np.nan
+    assert list(job.inference(Samples(far))[1]) == [True] * 3
+    assert list(job.inference(Samples(with_nan))[1]) == [True] * 3

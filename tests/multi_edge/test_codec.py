@@ -76,3 +76,39 @@ def test_unregistered_type_names_cannot_be_decoded():
 def test_garbage_is_a_protocol_error():
     with pytest.raises(ProtocolError, match="neither"):
         loads(b"hello")
+
+
+@pytest.mark.parametrize("index", [float("inf"), float("-inf")])
+def test_an_infinite_array_index_in_a_body_is_a_protocol_error(index):
+    # JSON reads Infinity; int(Infinity) is an OverflowError, which answered 500 and escaped the clients
+    from sedna_lib.transport import objects
+
+    with pytest.raises(ProtocolError, match="malformed tagged value"):
+        objects._decode({"$nd": index}, [np.zeros(1)], 0)
+
+
+def test_an_infinite_shape_or_offset_in_a_codec_header_is_a_protocol_error():
+    import json
+
+    from sedna_lib.transport import codec
+
+    body = codec.encode([np.zeros(2)], {"x": 1})
+    meta, arrays = codec.decode(body)
+    for field, value in (("shape", [float("inf")]), ("offset", float("inf"))):
+        with pytest.raises(ProtocolError, match="malformed spec"):
+            codec.decode(_with_spec(body, field, value, json))
+
+
+def _with_spec(body, field, value, json):
+    """The same message with one array spec field replaced (the header is JSON after a fixed prefix)."""
+    start = body.index(b"{")
+    depth, end = 0, start
+    for end in range(start, len(body)):
+        depth += {ord("{"): 1, ord("}"): -1}.get(body[end], 0)
+        if depth == 0:
+            break
+    header = json.loads(body[start:end + 1])
+    specs = header.get("arrays") or header.get("specs")
+    specs[0][field] = value
+    text = json.dumps(header).encode()
+    return body[:start - 4] + len(text).to_bytes(4, "little") + text + body[end + 1:]

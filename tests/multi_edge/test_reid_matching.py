@@ -57,3 +57,12 @@ def test_matcher_errors():
         ReIDMatcher().fit([[1.0], [2.0]], ["a"])
     with pytest.raises(DataError, match="dimensions"):
         ReIDMatcher().fit([[1.0, 0.0]], ["a"]).predict([[1.0, 0.0, 0.0]])
+
+
+def test_a_query_whose_features_are_nan_or_infinite_names_nobody():
+    # its scores are NaN: 'score < threshold' is false for NaN and argmax of NaNs is 0, so the first person
+    # in the gallery was named (an all-zero crop normalised gives NaN features)
+    matcher = ReIDMatcher(threshold=0.5).fit([[1.0, 0.0], [0.0, 1.0]], ["alice", "bob"])
+    with np.errstate(invalid="ignore"):
+        got = matcher.predict(np.array([[np.nan, np.nan], [np.inf, 0.0], [0.0, 1.0]])).tolist()
+    assert got == [matcher.unknown_id, matcher.unknown_id, "bob"]
