@@ -455,8 +455,11 @@ class IncrementalLoop:
         else:
             x, y_true = np.asarray(batch), None
         serving = self.slot_.get()
-        outputs = self._scores(serving, x)
-        chosen = self._select(self.miner_, outputs, len(x))
+        if len(x):
+            outputs = self._scores(serving, x)
+            chosen = self._select(self.miner_, outputs, len(x))
+        else:  # an empty batch (a stream split into more rounds than it has samples): nothing to mine
+            outputs, chosen = np.zeros((0,)), []
         batch_name, pending = None, 0
         if self.hard_example_output and len(chosen):
             batch_name = f"round-{number:04d}"

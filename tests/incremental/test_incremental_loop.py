@@ -181,3 +181,13 @@ def test_cli_runs_rounds_and_prints_them(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "round 1: uploaded" in text and "round 2: uploaded" in text
     assert len(json.loads((tmp_path / "rounds.json").read_text())["rounds"]) == 2
+
+
+def test_an_empty_round_records_nothing_mined_and_the_loop_goes_on(digits_stream):
+    # a stream split into more rounds than it has samples gives empty rounds: the miner's predict_proba
+    # raised scikit-learn's "0 sample(s)" ValueError and ended the loop
+    initial, stream, evaluation = digits_stream
+    few = (stream[0][:3], stream[1][:3])
+    records = run_rounds(_lr(), initial, few, evaluation, rounds=5, miner="Margin", progress=False)
+    assert [r.stream_samples for r in records] == [1, 1, 1, 0, 0]
+    assert all(r.uploaded <= r.stream_samples for r in records)
