@@ -373,6 +373,15 @@ class KnowledgeBaseStore:
         """
         names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
         with self._lock:
+            if not os.path.isfile(self._source_path()):
+                raise HTTPError(404, "no knowledge-base index has been uploaded yet: POST "
+                                     "/knowledgebase/update first")
+            if names is not None:
+                known = {row[0] for row in self.db.execute("SELECT name FROM ll_task_grp")}
+                unknown = sorted({str(n) for n in names if n} - known)
+                if unknown:  # nothing changes, and the caller is told which names are wrong
+                    raise HTTPError(404, f"no task group {', '.join(map(repr, unknown))} in the knowledge "
+                                         f"base; it has {sorted(known)}")
             try:
                 if names is None:
                     self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
@@ -626,8 +635,8 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             raw = doc.get("status", 1)
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
-            if not isinstance(raw, int) or isinstance(raw, bool):
-                raise ValueError(f"status must be an integer (1 deploys, 0 drops), got {raw!r}")
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw not in (0, 1):
+                raise ValueError(f"status must be 1 (deploys) or 0 (drops), got {raw!r}")
             status = raw
             tasks = doc.get("tasks")
             if tasks is not None and not isinstance(tasks, (str, list)):

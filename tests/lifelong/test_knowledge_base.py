@@ -229,3 +229,27 @@ def test_a_name_ending_in_a_newline_is_refused():
     with pytest.raises(HTTPError, match="refused"):  # the pattern's '$' matched before a final newline
         safe_name("evil\n")
     assert safe_name("model.v2_final-1.bin") == "model.v2_final-1.bin"
+
+
+def test_a_status_update_that_would_change_nothing_says_why(kb, tmp_path):
+    # an unknown group, a status other than 0 or 1 and an update before any index all answered 200
+    from sedna_lib.base import Model, Task, TaskGroup
+
+    server, _ = kb
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{server.url}/knowledgebase/update/status"
+    before = requests.post(url, json={"status": 0, "tasks": "a"}, headers=headers, timeout=10)
+    assert before.status_code == 404 and "no knowledge-base index" in before.json()["detail"]
+    index = empty_index()
+    group = TaskGroup("a", [Task("a", None, meta_attr="a")])
+    group.model = Model(0, "a", "http://kb/a.model")
+    index["seen_task"]["task_groups"].append(group)
+    reply = requests.post(f"{server.url}/knowledgebase/update", headers=headers, timeout=10,
+                          files={"task": ("index.pkl", dumps_index(index))})
+    assert reply.status_code == 200
+    unknown = requests.post(url, json={"status": 0, "tasks": "a,nope"}, headers=headers, timeout=10)
+    assert unknown.status_code == 404 and "'nope'" in unknown.json()["detail"]
+    for status in (-1, 7):
+        bad = requests.post(url, json={"status": status, "tasks": "a"}, headers=headers, timeout=10)
+        assert bad.status_code == 400 and "1 (deploys) or 0 (drops)" in bad.json()["detail"]
+    assert requests.post(url, json={"status": 0, "tasks": "a"}, headers=headers, timeout=10).status_code == 200
