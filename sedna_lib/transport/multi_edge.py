@@ -26,6 +26,15 @@ def _reply_json(response: requests.Response) -> Any:
                             url=response.url) from None
 
 
+def _status_reply(response: requests.Response) -> int:
+    """Return the service's code for a route that answers ``200`` (a ProtocolError naming the URL if none)."""
+    value = _reply_json(response)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{response.url} answered {str(value)[:200]!r}; expected a status code such as "
+                            f"200", url=response.url)
+    return value
+
+
 class MultiEdgeClient:
     """A client of one multi-edge service (``{protocol}://{ip}:{port}/{service_name}``).
 
@@ -131,7 +140,7 @@ class MultiEdgeClient:
         TransportError
             If the service cannot be reached or refuses the data (:class:`RemoteError`).
         """
-        return _reply_json(self._request("POST", self.TRANSMIT_ROUTE, data))
+        return _status_reply(self._request("POST", self.TRANSMIT_ROUTE, data))
 
     def update_service(self, data: Any, **kwargs: Any) -> int:
         """Send an operational-mode update to the service.
@@ -153,7 +162,7 @@ class MultiEdgeClient:
         TransportError
             If the service cannot be reached or refuses the update.
         """
-        return _reply_json(self._request("POST", "update_service", data))
+        return _status_reply(self._request("POST", "update_service", data))
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -44,3 +44,15 @@ def test_an_unreadable_reply_is_a_typed_error(client, kind):
         with pytest.raises(SednaError) as info:
             CALLS[client](server.url)
     assert server.url.split("//")[1] in str(info.value) or "JSON" in str(info.value)
+
+
+@pytest.mark.parametrize("body", [b"null", b'{"a": 1}', b'"ok"'])
+def test_a_multi_edge_route_that_answers_no_status_is_a_typed_error(body):
+    # transmit and update_service returned None or a dict where the docs promise the service's code
+    with ThreadedServer(_peer(body)) as server:
+        host, port = server.url.split("//")[1].split(":")
+        client = MultiEdgeClient("svc", ip=host, port=port)
+        with pytest.raises(SednaError, match="expected a status code"):
+            client.transmit([1])
+        with pytest.raises(SednaError, match="expected a status code"):
+            client.update_service({"mode": 1})
