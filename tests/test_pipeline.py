@@ -173,3 +173,24 @@ def test_a_remote_model_reads_the_environment_when_built_not_when_first_called(m
 
         assert list(client([1, 2])) == [1, 2]
         client.close()
+
+
+def test_a_misdeclared_stage_is_the_servers_fault_not_the_clients():
+    # an estimator without predict() raised ParameterError (a ValueError): every good request was answered
+    # 422 "the model cannot take this input" and counted as rejected
+    import requests
+
+    edge = Model(name="edge", estimator=object())
+
+    @pipeline(name="p", models=[edge])
+    def misdeclared(x):
+        return edge(x)
+
+    server = misdeclared.serve(config=Config())
+    try:
+        reply = requests.post(server.url + "/p/predict", json={"data": [1, 2]}, timeout=5)
+        health = requests.get(server.url + "/healthz", timeout=5).json()
+    finally:
+        misdeclared.close()
+    assert reply.status_code == 500 and "has no predict()" in reply.json()["detail"]
+    assert health["failed"] == 1 and health["rejected"] == 0

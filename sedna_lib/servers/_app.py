@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._json import loads as json_loads
-from ..exceptions import BackendUnavailableError, ConfigError, ProtocolError
+from ..exceptions import (BackendError, BackendUnavailableError, ConfigError, NotFittedError, ParameterError,
+                          ProtocolError)
 
 __all__ = ["HTTPError", "RequestStats", "ServerLimits", "LargeRequestGate", "check_token", "read_body",
            "error_response", "fastapi", "install_error_handlers", "run_off_loop", "parse_json",
@@ -531,9 +532,16 @@ def is_input_error(exc: BaseException, also: tuple[type[BaseException], ...] = (
         True for ``ValueError``, ``TypeError``, ``KeyError``, ``IndexError``, ``also``, and a
         ``RuntimeError`` that speaks of shapes or sizes (torch's mismatch).
     """
+    if isinstance(exc, _SERVER_FAULTS):  # ValueErrors, but about how the service is built, not the input
+        return False
     if isinstance(exc, _INPUT_ERRORS + also):
         return True
     return isinstance(exc, RuntimeError) and bool(_SHAPE_WORDS.search(str(exc)))
+
+
+# a misdeclared stage (an estimator without predict), a wrong setting, a model not trained: the server's
+# fault whatever the request, so a 500 and a 'failed' count, not a 422 the client can do nothing about
+_SERVER_FAULTS = (ParameterError, ConfigError, NotFittedError, BackendError)
 
 
 def install_error_handlers(app: Any, stats: RequestStats) -> None:

@@ -484,7 +484,7 @@ _OPENAPI: dict[str, dict[str, Any]] = {
             "type": "object", "required": ["task"], "properties": {"task": _BINARY}}}}}}},
     "status": {
         "summary": "Deploy or drop task groups, then republish index.pkl",
-        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500)},
+        "responses": {200: _REPLY, **error_responses(400, 401, 404, 408, 413, 500)},
         "openapi_extra": {"requestBody": {"required": True, "content": {
             "application/json": {"schema": _STATUS_BODY}}}}},
     "query": {
