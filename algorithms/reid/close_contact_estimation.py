@@ -181,7 +181,9 @@ class ContactTracker:
         boxes, ellipses = self.create_ellipse([bbox_candidate])
         candidate = ellipses[0]
         in_contact = False
-        if self.check_bbox_overlap(boxes[0], self.ellipse_bbox_target):
+        # the coarse test reads (x, y, a, b) descriptors: the boxes are (left, right, top, bottom), which
+        # it read as centres and axes, and said apart of ellipses that overlap
+        if self.check_bbox_overlap(candidate, self.ellipse_target):
             shape = tuple(img.shape[:2])
             target = self.target_map.reshape(self.target_map.shape[:2] + (-1,))
             target_mask = target[:shape[0], :shape[1], 0] > 0

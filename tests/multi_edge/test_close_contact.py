@@ -64,3 +64,18 @@ def test_ellipses_sit_on_the_box_bottom_and_are_at_most_half_as_deep_as_wide(tra
 def test_in_risk_zone_before_the_target_is_known_is_a_value_error(tracker_cls):
     with pytest.raises(ValueError, match="prep_homography"):
         tracker_cls().in_risk_zone(np.zeros((10, 10, 3), np.uint8), (1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("candidate", [(370, 0, 470, 40), (400, 0, 500, 40)])
+def test_footprints_that_overlap_are_in_contact_wherever_they_stand(tracker_cls, candidate):
+    # the coarse rectangle test read the boxes (left, right, top, bottom) as (x, y, a, b): near the top of
+    # the frame it called these apart although their ellipses share pixels
+    from sedna_lib.algorithms.reid.close_contact_estimation import _ellipse_value
+
+    shape = (480, 640, 3)
+    tracker = tracker_cls()
+    tracker.prep_homography(shape, (300, 0, 400, 40))
+    _, (ellipse,) = tracker.create_ellipse([candidate])
+    overlap = np.any((_ellipse_value(shape[:2], tracker.ellipse_target) <= 1)
+                     & (_ellipse_value(shape[:2], ellipse) <= 1))
+    assert overlap and tracker.in_risk_zone(np.zeros(shape, np.uint8), candidate)
