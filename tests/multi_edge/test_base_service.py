@@ -66,3 +66,24 @@ def test_models_of_mixed_types_are_refused():
 
     with pytest.raises(ParameterError, match="one type"):
         _Mixed()
+
+
+def test_flatten_refuses_lists_that_contain_themselves_or_multiply_without_end():
+    # a 9-byte pickle of `l = []; l.append(l)` (SEDNA_LEGACY_PICKLE) made the flattening grow memory for ever
+    from sedna_lib.exceptions import DataError
+    from sedna_lib.multi_edge_inference.components import base
+
+    looped: list = [1]
+    looped.append(looped)
+    with pytest.raises(DataError, match="contain themselves"):
+        BaseService.flatten(looped)
+    shared: list = [1, 2]
+    for _ in range(30):  # 2**31 leaves from 30 lists shared twice each
+        shared = [shared, shared]
+    original, base._MAX_LEAVES = base._MAX_LEAVES, 1000
+    try:
+        with pytest.raises(DataError, match="more than 1000 items"):
+            BaseService.flatten(shared)
+    finally:
+        base._MAX_LEAVES = original
+    assert BaseService.flatten([1, [2, [3, []], 4], [[5]]]) == [1, 2, 3, 4, 5]

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from ...config import Config
 from ...context import resolve_config
+from ...exceptions import DataError
 from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -20,6 +21,9 @@ from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
 __all__ = ["BaseService", "FileOperations"]
 
 logger = logging.getLogger(__package__)  # the components log under their package name
+
+_MAX_LEAVES = 10_000_000
+"""The most items :meth:`BaseService.flatten` returns."""
 
 
 def _is_empty(data: Any) -> bool:
@@ -279,17 +283,30 @@ class BaseService(abc.ABC):
         -------
         list
             The leaves.
+
+        Raises
+        ------
+        DataError
+            If a list contains itself (directly or deeper down), or the leaves pass ``_MAX_LEAVES``
+            (lists shared many times over: a small unpickled body could otherwise fill the memory).
         """
         out: list = []
         stack = [iter(S)]
+        path = [id(S)]  # the lists being walked: one met again inside itself is a cycle
         while stack:
             for item in stack[-1]:
                 if isinstance(item, list):
+                    if id(item) in path:
+                        raise DataError("the nested lists contain themselves; they cannot be flattened")
                     stack.append(iter(item))
+                    path.append(id(item))
                     break
                 out.append(item)
+                if len(out) > _MAX_LEAVES:
+                    raise DataError(f"the nested lists hold more than {_MAX_LEAVES} items once flattened")
             else:
                 stack.pop()
+                path.pop()
         return out
 
     def distribute_data(self, data: list | None = None, **kwargs: Any) -> None:
