@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -508,10 +509,11 @@ class ModelWatcher(threading.Thread):
         self._seen_version = cfg.model_update_time  # a bad model is reported once, not every poll
         try:
             new_model = self.loader(local)
+            _check_replaces(new_model, self.slot.get())
         except Exception as exc:  # user loaders raise anything; the old model keeps serving
             self._discard(local)
             event = UpdateEvent(UpdateStatus.FAILED, cfg.model_update_time, cfg.model_path,
-                                time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+                                time.perf_counter() - started, f"{type(exc).__name__}: {exc or repr(exc)}")
             logger.error("hot update: loading %s (version %s) failed: %s; the previous model keeps serving",
                          cfg.model_path, cfg.model_update_time, event.error)
             self._record(event)
@@ -654,3 +656,37 @@ class ModelLoadingThread(ModelWatcher):
             logger.warning("MODEL_HOT_UPDATE_CONFIG is not set; model hot update is off")
             return
         super().run()
+
+
+def _check_replaces(new: Any, old: Any) -> None:
+    """Refuse a model that loads but could not answer what the serving one answers.
+
+    Compared where both models say it (scikit-learn's ``n_features_in_`` and estimator kind,
+    through a backend's ``estimator`` too): a model of another input width, or a regressor replacing a
+    classifier, would fail or answer nonsense on every request after the swap.
+
+    Raises
+    ------
+    DataError
+        Naming what differs.
+    """
+    if old is None:
+        return
+    new_est, old_est = getattr(new, "estimator", new), getattr(old, "estimator", old)
+    width_new, width_old = getattr(new_est, "n_features_in_", None), getattr(old_est, "n_features_in_", None)
+    if width_new is not None and width_old is not None and int(width_new) != int(width_old):
+        raise DataError(f"the new model takes {int(width_new)} features; the serving one takes "
+                        f"{int(width_old)}")
+    kind_new, kind_old = _kind(new_est), _kind(old_est)
+    if kind_new is not None and kind_old is not None and kind_new != kind_old:
+        raise DataError(f"the new model is a {kind_new}; the serving one is a {kind_old}")
+
+
+def _kind(estimator: Any) -> str | None:
+    """Return 'classifier' or 'regressor' for a scikit-learn estimator (None for anything else)."""
+    base = sys.modules.get("sklearn.base")  # loaded with any scikit-learn model; never imported for this
+    if base is None:
+        return None
+    if base.is_classifier(estimator):
+        return "classifier"
+    return "regressor" if base.is_regressor(estimator) else None

@@ -244,3 +244,24 @@ def test_sedna_model_loading_thread_swaps_backend_and_reports_deploy(tmp_path, t
     assert np.array_equal(backend.predict(x_test), pa)  # the old backend was not touched
     assert reports == [{"task_info": None, "status": "completed", "kind": "deploy"}]
     assert json.loads(dump_model_config("/m", "v"))["model_config"]["model_update_time"] == "v"
+
+
+def test_a_model_that_loads_but_cannot_serve_like_the_old_one_is_refused(tmp_path, two_models, iris_split):
+    # a classifier of another input width, or a regressor, was deployed: every request then failed (or
+    # answered floats) until a good model came
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    a, b, x_test, pa, _ = two_models
+    x, y, _, _ = iris_split
+    cfg = tmp_path / "model_config.json"
+    slot = ModelSlot(a, version="v1")
+    watcher = ModelWatcher(slot, config_path=str(cfg), loader=_joblib_loader, period=60, initial_version="v1")
+    events = []
+    for version, model in (("v2", LogisticRegression(max_iter=300).fit(x[:, :2], y)),
+                           ("v3", LinearRegression().fit(x, y))):
+        write_model_config(cfg, _save(model, tmp_path / f"{version}.pkl"), version)
+        events.append(watcher.poll_once())
+    assert [e.status for e in events] == [UpdateStatus.FAILED] * 2
+    assert "takes 2 features; the serving one takes 4" in events[0].error
+    assert "regressor; the serving one is a classifier" in events[1].error
+    assert slot.version == "v1" and np.array_equal(slot.get().predict(x_test), pa)
