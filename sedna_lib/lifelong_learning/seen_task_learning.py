@@ -513,11 +513,13 @@ class SeenTaskLearning:
         Raises
         ------
         DataError
-            If the samples have no labels.
+            If the samples have no labels, or there are none.
         """
         samples = as_samples(data, data_type="eval")
         if getattr(samples, "y", None) is None:
             raise DataError("evaluate needs labelled samples (y)")
+        if not len(samples.y):  # the metrics would raise scikit-learn's "empty input" ValueError
+            raise DataError("evaluate needs at least one labelled sample; the data is empty")
         fns = _metric_functions(metrics, metrics_param)
         pred, tasks = self.predict(samples, **kwargs)
         y = np.asarray(samples.y)

@@ -223,3 +223,8 @@ def test_a_nan_feature_never_makes_a_far_sample_seen(ll_context, origin_data, tm
     with_nan[:, 0] = np.nan
     assert list(job.inference(Samples(far))[1]) == [True] * 3
     assert list(job.inference(Samples(with_nan))[1]) == [True] * 3
+
+
+def test_evaluating_on_no_samples_is_a_data_error_saying_so(trained):
+    with pytest.raises(DataError, match="at least one labelled sample"):  # scikit-learn's ValueError before
+        trained.seen_estimator.evaluate(Samples(np.zeros((0, 64)), np.zeros(0, dtype=int)))
