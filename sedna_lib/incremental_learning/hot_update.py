@@ -685,7 +685,7 @@ def _check_replaces(new: Any, old: Any) -> None:
 def _kind(estimator: Any) -> str | None:
     """Return 'classifier' or 'regressor' for a scikit-learn estimator (None for anything else)."""
     base = sys.modules.get("sklearn.base")  # loaded with any scikit-learn model; never imported for this
-    if base is None:
+    if base is None or not isinstance(estimator, base.BaseEstimator):
         return None
     if base.is_classifier(estimator):
         return "classifier"

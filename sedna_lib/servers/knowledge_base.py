@@ -373,15 +373,16 @@ class KnowledgeBaseStore:
         """
         names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
         with self._lock:
+            # Sedna's server answers these as any other (its peers rely on it): the reply is the same, the
+            # log says what did not happen
             if not os.path.isfile(self._source_path()):
-                raise HTTPError(404, "no knowledge-base index has been uploaded yet: POST "
-                                     "/knowledgebase/update first")
-            if names is not None:
+                logger.warning("status update before any index was uploaded: nothing to change")
+            elif names is not None:
                 known = {row[0] for row in self.db.execute("SELECT name FROM ll_task_grp")}
                 unknown = sorted({str(n) for n in names if n} - known)
-                if unknown:  # nothing changes, and the caller is told which names are wrong
-                    raise HTTPError(404, f"no task group {', '.join(map(repr, unknown))} in the knowledge "
-                                         f"base; it has {sorted(known)}")
+                if unknown:
+                    logger.warning("status update names no task group %s of the knowledge base (it has %s); "
+                                   "nothing changed for them", ", ".join(map(repr, unknown)), sorted(known))
             try:
                 if names is None:
                     self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
@@ -484,7 +485,7 @@ _OPENAPI: dict[str, dict[str, Any]] = {
             "type": "object", "required": ["task"], "properties": {"task": _BINARY}}}}}}},
     "status": {
         "summary": "Deploy or drop task groups, then republish index.pkl",
-        "responses": {200: _REPLY, **error_responses(400, 401, 404, 408, 413, 500)},
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500)},
         "openapi_extra": {"requestBody": {"required": True, "content": {
             "application/json": {"schema": _STATUS_BODY}}}}},
     "query": {
