@@ -299,7 +299,10 @@ def _serve_two_trainers(digits, rounds, evals=None, **server_kw):
             t.start()
         assert server.wait(60)
         for t in threads:
-            t.join(10)
+            t.join(30)
+        # a trainer still running when its server stops reconnects to the port, which the next server of
+        # the test may be given: it would speak there as t0/t1 of this run
+        assert not any(t.is_alive() for t in threads)
     finally:
         server.stop()
     return server, seen
