@@ -15,6 +15,7 @@ whatever the number of clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import math
@@ -22,7 +23,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from ..base import Aggregator, ClientUpdate
 from ..context import Context, resolve
@@ -279,6 +280,7 @@ class AggregationServer:
         self._unfolded: set[int] = set()
         self._connections = 0
         self.peers_: dict[str, _Peer] = {}
+        self._joining: set[str] = set()  # ids being welcomed (not yet in peers_)
         self.history_: list[RoundRecord] = []
         self.round_ = 0
         self.global_weights_ = None if self.initial_weights is None else list(self.initial_weights)
@@ -622,6 +624,10 @@ class AggregationServer:
         binary = sub.protocol == m.PROTOCOL and sub.wire == "binary"
         old = self.peers_.get(cid)
         session = self._bound_session(cid) if self._token else (sub.session or secrets.token_hex(16))
+        if cid in self._joining:  # another connection with this id is being welcomed right now
+            await self._refuse(ws, f"client id {cid!r} is already connecting; pick another WORKER_NAME",
+                               "ProtocolError", CLOSE_CONFLICT)
+            return None
         if old is not None:
             if not (sub.session and hmac.compare_digest(sub.session.encode(), old.session.encode())):
                 await self._refuse(ws, f"client id {cid!r} is already connected; pick another WORKER_NAME",
@@ -634,22 +640,21 @@ class AggregationServer:
             except (RuntimeError, OSError):
                 pass  # the old socket is already dead
         peer = _Peer(cid, ws, "binary" if binary else "json", session, task=asyncio.current_task())
-        self.rounds_.rejoin(cid)
-        # the id is taken at once: a second connection with it while the others are told is refused
-        self.peers_[cid] = peer
+        # the id is taken at once (a second connection with it while the others are told is refused), but
+        # the peer joins the rounds only once acknowledged: a round's first message must not overtake its ack
+        self._joining.add(cid)
         try:
             return await self._welcome(peer, sub)
-        except BaseException:
-            if self.peers_.get(cid) is peer:
-                del self.peers_[cid]
-            raise
+        finally:
+            self._joining.discard(cid)
 
     async def _welcome(self, peer: _Peer, sub: m.Subscribe) -> _Peer:
         """Tell the others a client joined, acknowledge it, and send it the current model."""
         cid = peer.client_id
+        self.rounds_.rejoin(cid)
         for other in list(self.peers_.values()):
-            if other is not peer:
-                await self._send_text(other, m.to_json(m.ClientJoin(cid)))
+            await self._send_text(other, m.to_json(m.ClientJoin(cid)))
+        self.peers_[cid] = peer
         echo = m.to_json(m.Subscribe(cid))
         for other in list(self.peers_.values()):
             if other is peer:
@@ -932,10 +937,9 @@ class AggregationServer:
     async def _send_text(self, peer: _Peer, text: str) -> None:
         try:
             async with peer.lock:
-                await asyncio.wait_for(peer.ws.send_text(text), self._read_timeout)
+                with self._watchdog(peer):
+                    await peer.ws.send_text(text)
                 self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(text.encode()))
-        except asyncio.TimeoutError:
-            self._drop_stalled(peer)
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
@@ -945,14 +949,27 @@ class AggregationServer:
         try:
             async with peer.lock:
                 for frame in frames:
-                    await asyncio.wait_for(peer.ws.send_bytes(frame), self._read_timeout)
+                    with self._watchdog(peer):
+                        await peer.ws.send_bytes(frame)
                     self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(frame))
-        except asyncio.TimeoutError:
-            self._drop_stalled(peer)
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
             if self.peers_.get(peer.client_id) is peer:
                 del self.peers_[peer.client_id]
+
+    @contextlib.contextmanager
+    def _watchdog(self, peer: _Peer) -> Iterator[None]:
+        """Drop ``peer`` if the send in the block takes longer than the read timeout.
+
+        A timer, not a task around the send: the send stays in the sender's task, in order with the
+        others; cutting the connection wakes it (the protocol's lost connection releases a send that
+        waits for the socket to drain), and it ends as a send to a peer that went away.
+        """
+        timer = asyncio.get_running_loop().call_later(self._read_timeout, self._drop_stalled, peer)
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     def _drop_stalled(self, peer: _Peer) -> None:
         """Drop a peer that took no data for the read timeout: a send to it would hold every round."""
