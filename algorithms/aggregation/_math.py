@@ -36,8 +36,7 @@ from . import _kernels
 
 __all__ = [
     "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
-    "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block", "cast_layer",
-    "finish_layers",
+    "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block", "finish_layers",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
     "coordinate_median", "trimmed_mean", "pairwise_sq_distances", "multi_krum_select", "multi_krum",
@@ -258,26 +257,8 @@ def start_accumulator(layers: Sequence[np.ndarray], weight: float,
     return out
 
 
-def cast_layer(a: np.ndarray, dtype: Any) -> np.ndarray:
-    """Return ``a`` in ``dtype`` (:func:`sedna_lib.base.cast_to_layer`: integers rounded, within range).
-
-    Parameters
-    ----------
-    a : numpy.ndarray
-        A float result (a mean, a model).
-    dtype : numpy.dtype
-        The layer's own dtype.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``a`` or a new array (an array for a 0-d layer too, never a numpy scalar).
-    """
-    return cast_to_layer(a, dtype)
-
-
 def finish_layers(sums: list, dtypes: Sequence[Any], divisor: float | None = None) -> list:
-    """Turn float64 sums into the model's layers, ``cast_layer(sum / divisor, dtype)``, in the sums' memory.
+    """Turn float64 sums into the layers, ``cast_to_layer(sum / divisor, dtype)``, in the sums' own memory.
 
     ``sums`` is consumed: its items are replaced by the results and their values overwritten. A
     layer whose dtype is a float at most half as wide as its sum (float32 and float16 layers of a
@@ -285,7 +266,7 @@ def finish_layers(sums: list, dtypes: Sequence[Any], divisor: float | None = Non
     is then shrunk to the layer's size: no second model-sized buffer, so finishing a float32 model
     needs the sums' two model copies where dividing and then casting into a new array needed three.
     The values are those of dividing the sum in place and then casting it, bit for bit. Any other
-    layer is divided in place and cast by :func:`cast_layer`.
+    layer is divided in place and cast by :func:`sedna_lib.base.cast_to_layer`.
 
     Parameters
     ----------
@@ -309,7 +290,7 @@ def finish_layers(sums: list, dtypes: Sequence[Any], divisor: float | None = Non
         if not _narrows(a, dtype):
             if divisor is not None:
                 a /= divisor
-            sums[i] = cast_layer(a, dtype)
+            sums[i] = cast_to_layer(a, dtype)
             continue
         shape, n = a.shape, a.size
         _divide_cast_down(a, dtype, divisor)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import Aggregator
+from sedna_lib.base import Aggregator, cast_to_layer
 from sedna_lib.exceptions import AggregationError
 
 from . import _math
@@ -163,7 +163,7 @@ class StreamingMean(Aggregator):
                     average.clear()
                 result = _math.finish_layers(result, dtypes)
             else:
-                result = [_cast(np.asarray(r), d) for r, d in zip(result, dtypes)]
+                result = [cast_to_layer(r, d) for r, d in zip(result, dtypes)]
         self.global_weights_ = result
         self.total_samples_ = int(self._total)
         self.round_ = getattr(self, "round_", 0) + 1
@@ -172,9 +172,6 @@ class StreamingMean(Aggregator):
 
     def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
         return average
-
-
-_cast = _math.cast_layer
 
 
 def _gives_away(cls: type) -> bool:
@@ -212,7 +209,7 @@ class BufferedRound(Aggregator):
         if not updates:
             raise AggregationError("no client update was added this round")
         dtypes = [a.dtype for a in updates[0]]
-        result = [_cast(np.asarray(r), d) for r, d in zip(self._combine(updates, self._ns), dtypes)]
+        result = [cast_to_layer(r, d) for r, d in zip(self._combine(updates, self._ns), dtypes)]
         self.global_weights_ = result
         self.total_samples_ = int(sum(self._ns))
         self.round_ = getattr(self, "round_", 0) + 1

@@ -27,8 +27,8 @@ def _parts(path: str) -> tuple[str, ...]:
 
 
 def _through_link(parts: tuple[str, ...], links: set[tuple[str, ...]]) -> tuple[str, ...] | None:
-    """Return the first link among ``parts``' parent folders (a path through a link of the archive)."""
-    for end in range(1, len(parts)):
+    """Return the first link of the archive that ``parts`` is or goes through (None if none)."""
+    for end in range(1, len(parts) + 1):
         if parts[:end] in links:
             return parts[:end]
     return None
@@ -59,7 +59,7 @@ def _check_member(member: tarfile.TarInfo, root: str, archive: str, links: set[t
     if not parts and not member.isdir():
         raise StorageError(f"refusing to extract {archive}: member {name!r} has no name of its own",
                            uri=archive)
-    via = _through_link(parts + ("",), links)  # the member itself may not be a path through a link either
+    via = _through_link(parts, links)  # nor be written over one
     if via is not None:
         raise StorageError(f"refusing to extract {archive}: member {name!r} goes through the link "
                            f"{'/'.join(via)!r} of the archive", uri=archive)
