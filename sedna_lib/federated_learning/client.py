@@ -238,9 +238,11 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
                 sent += client.send_message(m.SecAgg(stage.SHARES, r, {"shares": sealed}))
             elif msg.stage == stage.ROUTED:
                 me.receive_shares({str(u): _unb64(v) for u, v in msg.data["shares"].items()})
+                peers = [str(p) for p in msg.data["peers"]]
+                # room for the sum of every peer's input: a value too large fails here, not as a wrapped sum
                 words = encode_fixed_point(weighted_input(weights, num_samples),
-                                           int(settings.get("fractional_bits", 24)))
-                masked = me.masked_input(words, str(r).encode(), peers=[str(p) for p in msg.data["peers"]])
+                                           int(settings.get("fractional_bits", 24)), summands=len(peers))
+                masked = me.masked_input(words, str(r).encode(), peers=peers)
                 sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights],
                                                            [np.asarray(w).dtype.str for w in weights]))
             elif msg.stage == stage.UNMASK:

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 from ..base import Aggregator, ClientUpdate
 from ..context import Context, resolve
-from ..exceptions import AggregationError, ProtocolError, TransportError
+from ..exceptions import AggregationError, ProtocolError, SednaError, TransportError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
@@ -462,7 +462,21 @@ class AggregationServer:
         ------
         TransportError
             If the server cannot bind.
+
+        Notes
+        -----
+        Starting a server that is serving changes nothing: its rounds, peers and history go on.
         """
+        if self._server is None or not self._server.is_running:  # a second start keeps the rounds going
+            self._serve()
+        if block:
+            try:
+                self.wait()
+            finally:
+                self.stop()
+        return self
+
+    def _serve(self) -> None:
         from ._threaded import ThreadedServer
 
         self._setup()
@@ -485,12 +499,6 @@ class AggregationServer:
                     limits={"rounds": self._exit_round, "participants": self._participants,
                             "round deadline": f"{self._timeout:.0f} s",
                             "max message bytes": self.max_message_bytes})
-        if block:
-            try:
-                self.wait()
-            finally:
-                self.stop()
-        return self
 
     @property
     def port(self) -> int:
@@ -830,6 +838,12 @@ class AggregationServer:
         self._fold_evaluations()
 
     async def _on_deadline(self) -> None:
+        try:
+            await self._deadline_passed()
+        except Exception:  # noqa: BLE001 - a task nobody awaits: its error is logged, never lost
+            logger.exception("aggregation server %r: the round deadline's step failed", self.name_)
+
+    async def _deadline_passed(self) -> None:
         async with self._ingest:
             if self.done_ or not self.rounds_.submitted_:
                 return
@@ -861,7 +875,12 @@ class AggregationServer:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        result: RoundResult = self.rounds_.close()
+        members = list(self.rounds_.submitted_)
+        try:
+            result: RoundResult = self.rounds_.close()
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the round is dropped, never left open
+            await self._abandon_round(exc, members)
+            return
         self._fold_evaluations()
         self.round_ = result.round_number
         self.global_weights_ = result.weights
@@ -891,6 +910,21 @@ class AggregationServer:
                 self._finish_job()
             else:
                 self._grace = asyncio.get_running_loop().call_later(self.done_grace, self._finish_job)
+
+    async def _abandon_round(self, exc: BaseException, members: list[str]) -> None:
+        """Start a round that could not be aggregated over from the same model, and tell its members."""
+        message = (f"round {self.round_ + 1} could not be aggregated ({type(exc).__name__}: {exc}); it "
+                   "starts over from the same model")
+        if not isinstance(exc, SednaError):  # a fault of ours: its traceback is logged once
+            logger.error("aggregation server %r: %s", self.name_, message, exc_info=exc)
+        else:
+            logger.warning("aggregation server %r: %s", self.name_, message)
+        self.rounds_.abandon(self.global_weights_)
+        text = m.to_json(m.ErrorMessage(message, "AggregationError", CLOSE_BAD_REQUEST))
+        for cid in members:
+            peer = self.peers_.get(cid)
+            if peer is not None:
+                await self._send_text(peer, text)
 
     def _observe_round(self, seconds: float, participants: int) -> dict[str, float]:
         """Count the round just closed; return the trainers' mean accuracy and loss (those reported)."""

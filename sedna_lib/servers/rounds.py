@@ -137,6 +137,18 @@ class RoundPolicy(abc.ABC):
         """
         self.aggregator.begin_round(global_weights)
 
+    def abandon(self, global_weights: list | None) -> None:
+        """Drop the open round, which could not be aggregated: it starts over from ``global_weights``.
+
+        Parameters
+        ----------
+        global_weights : list of numpy.ndarray or None
+            The model the round started from.
+        """
+        self.submitted_ = []
+        self._started = None
+        self.begin(global_weights)
+
     @abc.abstractmethod
     def offer(self, update: ClientUpdate, round_number: int | None, global_weights: list | None) -> Offer:
         """Take one client's upload.

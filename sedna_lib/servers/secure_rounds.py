@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -68,10 +69,10 @@ class SecureRounds(RoundPolicy):
     aggregator : Aggregator
         A ``linear`` aggregator (FedAvg, FedAvgM, FedProx, FedAdam, ...): it receives the
         round's sample-weighted mean as its only update.
-    participants : int, default=1
-        Members a round's cohort waits for.
-    min_clients : int, default=1
-        Fewest members a round starts with at its deadline.
+    participants : int, default=2
+        Members a round's cohort waits for: two at least (the sum of one input is that input).
+    min_clients : int, default=2
+        Fewest members a round starts with at its deadline (never fewer than two).
     threshold : int, default=0
         ``t``: shares that rebuild a secret, and members needed at the end of a round; 0 means a
         majority of the cohort (``n // 2 + 1``).
@@ -91,15 +92,20 @@ class SecureRounds(RoundPolicy):
     Raises
     ------
     ParameterError
-        If the aggregator is not linear, or the threshold is negative or above ``participants``.
+        If the aggregator is not linear, ``participants`` is below two, the threshold is negative or
+        above ``participants``, or ``fractional_bits`` is not in [0, 62].
 
     Notes
     -----
     A configured threshold is never lowered: a round starts only with at least ``threshold`` members.
+    A round never goes on with fewer than two members at any step: the sum of one member's input
+    is that input, so such a round starts over instead.
     """
 
-    def __init__(self, aggregator: Aggregator, *, participants: int = 1, min_clients: int = 1,
+    def __init__(self, aggregator: Aggregator, *, participants: int = 2, min_clients: int = 2,
                  threshold: int = 0, fractional_bits: int = 24) -> None:
+        from ..transport.secagg import MIN_MEMBERS, check_fractional_bits
+
         if not getattr(aggregator, "linear", False):
             raise ParameterError("secure aggregation reveals only the sample-weighted mean, so it needs a "
                                  f"linear aggregator (FedAvg, FedAvgM, FedProx, FedAdam, ...); "
@@ -107,9 +113,14 @@ class SecureRounds(RoundPolicy):
         if not 0 <= int(threshold) <= max(int(participants), 1):
             raise ParameterError("the secure-aggregation threshold must be between 0 (a majority) and the "
                                  f"participants per round ({participants}), got {threshold}")
-        super().__init__(aggregator, participants=participants, min_clients=min_clients)
+        if int(participants) < MIN_MEMBERS:
+            raise ParameterError(f"secure aggregation hides each update in the sum of {MIN_MEMBERS} at "
+                                 f"least, so a round needs {MIN_MEMBERS} participants or more "
+                                 f"(participants_count, PARTICIPANTS_COUNT); got {participants}")
+        super().__init__(aggregator, participants=participants,
+                         min_clients=max(int(min_clients), MIN_MEMBERS))
         self.threshold = int(threshold)
-        self.fractional_bits = int(fractional_bits)
+        self.fractional_bits = check_fractional_bits(fractional_bits)
         self.inputs_: dict[str, np.ndarray] = {}
 
     # -- round state ---------------------------------------------------------------------------
@@ -130,6 +141,7 @@ class SecureRounds(RoundPolicy):
         self._shapes: list | None = None
         self._dtypes: list | None = None
         self._reveals: dict[str, dict] = {}
+        self._result: tuple[list, float] | None = None
         self._gone: set[str] = set()
         self.submitted_ = []
         self._started = None
@@ -181,10 +193,13 @@ class SecureRounds(RoundPolicy):
         return Offer()
 
     def _on_keys(self, cid: str, data: dict) -> Offer:
+        from ..transport.secagg import check_public_key
+
         if self._stage != _KEYS or cid in self._keys:
             return self._late(cid, "keys")
         c, s = data.get("c"), data.get("s")
-        _b64(c, "keys 'c'", _KEY_BYTES), _b64(s, "keys 's'", _KEY_BYTES)
+        check_public_key(_b64(c, "keys 'c'", _KEY_BYTES), "keys 'c'")
+        check_public_key(_b64(s, "keys 's'", _KEY_BYTES), "keys 's'")
         self._keys[cid] = (c, s)
         opened = self._accepted(cid)
         if len(self._keys) >= self.participants or (self.complete() is not None and self._enough_keys()):
@@ -194,8 +209,12 @@ class SecureRounds(RoundPolicy):
         return Offer(True, opened=opened)
 
     def _enough_keys(self) -> bool:
-        """Whether the keys in can start a round: at least the configured threshold (and one)."""
-        return len(self._keys) >= max(self.threshold, 1)
+        """Whether the keys in can start a round: at least the configured threshold (and two)."""
+        return len(self._keys) >= max(self.threshold, 2)
+
+    def _floor(self) -> int:
+        """Members a step needs to go on: the round's threshold, and two at least."""
+        return max(self.threshold_, 2)
 
     def _roster(self) -> Offer:
         self.cohort_ = sorted(self._keys)
@@ -222,14 +241,14 @@ class SecureRounds(RoundPolicy):
     def _on_masked(self, cid: str, msg: m.SecAggMasked) -> Offer:
         if self._stage != _MASKED or cid not in self._shared or cid in self._masked:
             return self._late(cid, "masked input")
-        shapes = [tuple(s) for s in msg.shapes]
-        size = sum(int(np.prod(s, dtype=np.int64)) for s in shapes) + 1
+        shapes = [tuple(int(d) for d in s) for s in msg.shapes]
+        size = sum(math.prod(s) for s in shapes) + 1  # Python ints: huge shapes cannot wrap around
         if msg.masked.size != size:
             raise ProtocolError(f"a masked input of {msg.masked.size} words does not fit the shapes "
                                 f"{msg.shapes} ({size} words)")
-        if self._shapes is None:
-            self._shapes = shapes
-        elif shapes != self._shapes:
+        if self._shapes is None:  # the global model's layers, when the server has one; else the first input's
+            self._shapes = [tuple(np.shape(w)) for w in self._global] if self._global else shapes
+        if shapes != self._shapes:
             raise AggregationError(f"masked input from {cid!r} has layer shapes {msg.shapes}, expected "
                                    f"{[list(s) for s in self._shapes]}")
         if msg.dtypes is not None:  # the widest each layer is sent in (float32 and float64 peers: float64)
@@ -244,12 +263,25 @@ class SecureRounds(RoundPolicy):
         shares = data.get("shares")
         if not isinstance(shares, dict):
             raise ProtocolError("reveal 'shares' must be an object of [kind, index, base64] by member")
+        # each member holds the share at its own position in the cohort, of survivors' self-mask seeds
+        # ('b') and of dropped members' mask keys ('s'): anything else is refused before it is used
+        own = self.cohort_.index(cid) + 1
         reveal = {}
         for who, item in shares.items():
             if (not isinstance(item, list) or len(item) != 3 or item[0] not in ("b", "s")
                     or not isinstance(item[1], int) or isinstance(item[1], bool)):
                 raise ProtocolError(f"the revealed share of {who!r} must be [kind ('b' or 's'), index, "
                                     "base64]")
+            if who not in self._shared:
+                raise ProtocolError(f"a share revealed for {who!r}, who did not share keys in round "
+                                    f"{self.round_ + 1}")
+            kind = "b" if who in self._masked else "s"
+            if item[0] != kind:
+                raise ProtocolError(f"the share revealed for {who!r} must be of kind {kind!r} ("
+                                    f"{'it sent its input' if kind == 'b' else 'it dropped out'})")
+            if item[1] != own:
+                raise ProtocolError(f"{cid!r} holds the shares of index {own} (its place in the cohort), not "
+                                    f"{item[1]}")
             reveal[who] = (item[0], (item[1], _b64(item[2], f"the revealed share of {who!r}", 16)))
         self._reveals[cid] = reveal
         return self._advance()
@@ -269,15 +301,19 @@ class SecureRounds(RoundPolicy):
         if self._stage == _REVEAL:
             if set(self._masked) - set(self._reveals) - self._gone:
                 return Offer(True)
-            if len(self._reveals) < self.threshold_:
+            if len(self._reveals) < self._floor():
                 return self._fail(f"only {len(self._reveals)} members answered the unmasking step")
+            try:  # unmasked here, so that a round that cannot be is started over, never left open
+                self._result = self._unmasked_mean()
+            except AggregationError as exc:
+                return self._fail(f"the round's sum could not be unmasked ({exc})", short=False)
             dropped = len(self._shared) - len(self._masked)
             return Offer(True, close="dropout" if dropped else "quorum")
         return Offer(True)
 
     def _route(self) -> Offer:
         self._shared = sorted(self._shares)
-        if len(self._shared) < self.threshold_:
+        if len(self._shared) < self._floor():
             return self._fail(f"only {len(self._shared)} members shared their keys")
         self._stage = _MASKED
         send = []
@@ -290,17 +326,22 @@ class SecureRounds(RoundPolicy):
 
     def _unmask(self) -> Offer:
         survivors = sorted(self._masked)
-        if len(survivors) < self.threshold_:
+        if len(survivors) < self._floor():
             return self._fail(f"only {len(survivors)} members sent their masked input")
         dropped = sorted(set(self._shared) - set(survivors))
         self._stage = _REVEAL
         msg = m.SecAgg(_S.UNMASK, self.round_ + 1, {"survivors": survivors, "dropped": dropped})
         return Offer(True, send=[(cid, msg) for cid in survivors if cid not in self._gone])
 
-    def _fail(self, why: str) -> Offer:
-        message = (f"{why}, fewer than the threshold {self.threshold_}: round {self.round_ + 1} cannot be "
-                   "unmasked; it starts over from the same model (more trainers, or a lower "
-                   "AGG_SECURE_THRESHOLD, let it finish)")
+    def _fail(self, why: str, short: bool = True) -> Offer:
+        if short:
+            floor = (f"the threshold {self.threshold_}" if self.threshold_ >= 2
+                     else "the two a secure sum needs")
+            message = (f"{why}, fewer than {floor}: round {self.round_ + 1} cannot be unmasked; it starts "
+                       "over from the same model (more trainers, or a lower AGG_SECURE_THRESHOLD, let it "
+                       "finish)")
+        else:
+            message = f"{why}: round {self.round_ + 1} starts over from the same model"
         logger.warning("secure aggregation: %s", message)
         members = [cid for cid in self.cohort_ if cid not in self._gone]
         self.begin(self._global)
@@ -349,8 +390,15 @@ class SecureRounds(RoundPolicy):
         self._gone |= waiting
         return self._advance()
 
-    def close(self) -> RoundResult:
-        """Remove the masks, and aggregate the round's mean; see :meth:`RoundPolicy.close`."""
+    def _unmasked_mean(self) -> tuple[list, float]:
+        """Remove the masks and return the round's sample-weighted mean and sample total.
+
+        Raises
+        ------
+        AggregationError
+            If a secret cannot be rebuilt from the revealed shares, or the survivors' sample
+            counts add up to 0 (or beyond what the fixed point holds).
+        """
         from ..transport.secagg import PublicKeys, SecAggServer, decode_fixed_point, split_layers
 
         r = self.round_ + 1
@@ -361,6 +409,12 @@ class SecureRounds(RoundPolicy):
         layers, n = split_layers(decode_fixed_point(total, self.fractional_bits), self._shapes or [])
         if self._dtypes is not None:  # the mean in the layers' own dtypes (integer counters rounded)
             layers = [cast_to_layer(a, d) for a, d in zip(layers, self._dtypes)]
+        return layers, n
+
+    def close(self) -> RoundResult:
+        """Aggregate the round's mean (unmasked as the last reveal came in); see :meth:`RoundPolicy.close`."""
+        layers, n = self._result if self._result is not None else self._unmasked_mean()
+        self._result = None
         self.aggregator.add(ClientUpdate(layers, n, "secure-sum"))
         self.inputs_ = dict(self._masked)
         self.submitted_ = sorted(self._masked)

@@ -39,19 +39,24 @@ CCS 2017, https://eprint.iacr.org/2017/281; Bell et al., "Secure Single-Server A
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..exceptions import AggregationError, BackendUnavailableError, ParameterError
+from ..exceptions import AggregationError, BackendUnavailableError, ParameterError, ProtocolError
 
 __all__ = ["SecAggClient", "SecAggServer", "PublicKeys", "encode_fixed_point", "decode_fixed_point",
-           "secure_sum", "secure_weighted_average", "weighted_input", "split_layers"]
+           "secure_sum", "secure_weighted_average", "weighted_input", "split_layers", "check_public_key",
+           "check_fractional_bits", "MIN_MEMBERS"]
 
 _MOD_BITS = 64
 _SEED_BYTES = 16
+_MAX_BITS = 62
+# a sum of one input is that input: a round needs two at least, at every step
+MIN_MEMBERS = 2
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,7 +108,49 @@ def _agree(private: Any, public: bytes) -> bytes:
     return private.exchange(_crypto().X25519PublicKey.from_public_bytes(public))
 
 
-def encode_fixed_point(values: np.ndarray, fractional_bits: int) -> np.ndarray:
+def check_public_key(raw: bytes, what: str = "a public key") -> None:
+    """Refuse an X25519 public key that agrees on no secret (a low-order point, such as 32 zero bytes).
+
+    Every key agreement with such a key gives the same all-zero secret, so the masks and the
+    sealed shares derived from it would be known to anyone; the check is the library's own (an
+    agreement with a fresh key, which ``cryptography`` refuses for those points).
+
+    Parameters
+    ----------
+    raw : bytes
+        The 32-byte public key.
+    what : str, default='a public key'
+        How to name the key in the error.
+
+    Raises
+    ------
+    ProtocolError
+        If the key is not 32 bytes or is a low-order point.
+    """
+    c = _crypto()
+    try:
+        c.X25519PrivateKey.generate().exchange(c.X25519PublicKey.from_public_bytes(bytes(raw)))
+    except ValueError:
+        raise ProtocolError(f"{what} is not a usable X25519 public key (a low-order point, such as all "
+                            "zeros, agrees on no secret); send the key advertise_keys() made") from None
+
+
+def check_fractional_bits(fractional_bits: Any) -> int:
+    """Return ``fractional_bits`` as an int, checked to lie in [0, 62].
+
+    Raises
+    ------
+    ParameterError
+        If it is not an integer in that range.
+    """
+    if isinstance(fractional_bits, bool) or not isinstance(fractional_bits, (int, np.integer)) \
+            or not 0 <= int(fractional_bits) <= _MAX_BITS:
+        raise ParameterError(f"fractional_bits must be an integer in [0, {_MAX_BITS}] (24 suits float32 "
+                             f"models), got {fractional_bits!r}")
+    return int(fractional_bits)
+
+
+def encode_fixed_point(values: np.ndarray, fractional_bits: int, *, summands: int = 1) -> np.ndarray:
     """Encode floats as 64-bit fixed-point integers modulo 2^64 (two's complement).
 
     Parameters
@@ -112,6 +159,9 @@ def encode_fixed_point(values: np.ndarray, fractional_bits: int) -> np.ndarray:
         Floats.
     fractional_bits : int
         Bits after the binary point: a value is rounded to a multiple of ``2^-fractional_bits``.
+    summands : int, default=1
+        How many such vectors are summed (a round's members): each value must leave room for the
+        sum to stay below 2^63, so that it decodes exactly rather than wrapping around.
 
     Returns
     -------
@@ -121,17 +171,31 @@ def encode_fixed_point(values: np.ndarray, fractional_bits: int) -> np.ndarray:
     Raises
     ------
     AggregationError
-        If a value is not finite or too large to encode.
+        If a value is not finite, or too large for a sum of ``summands`` of them to be exact
+        (``|x| * 2^bits * (summands + 1)`` must stay below 2^63).
+    ParameterError
+        If ``fractional_bits`` is not in [0, 62] or ``summands`` is below 1.
 
     Examples
     --------
     >>> decode_fixed_point(encode_fixed_point(np.array([1.5, -0.25]), 8), 8).tolist()
     [1.5, -0.25]
     """
+    fractional_bits = check_fractional_bits(fractional_bits)
+    if int(summands) < 1:
+        raise ParameterError(f"summands must be >= 1, got {summands!r}")
+    bound = 2.0 ** 63 / (int(summands) + 1)
     scaled = np.rint(np.asarray(values, dtype=np.float64) * float(2 ** fractional_bits))
-    if not np.all(np.isfinite(scaled)) or (scaled.size and np.max(np.abs(scaled)) >= 2.0 ** 62):
-        raise AggregationError(f"a value is not finite or too large for {fractional_bits} fractional bits "
-                               "(|x| * 2^bits must stay below 2^62); lower fractional_bits")
+    if not np.all(np.isfinite(scaled)):
+        raise AggregationError("a value to aggregate is not finite (NaN or infinity): the model or its "
+                               "sample count diverged")
+    if scaled.size and np.max(np.abs(scaled)) >= bound:
+        largest = float(np.max(np.abs(scaled))) / 2.0 ** fractional_bits
+        raise AggregationError(f"a value of magnitude {largest:.4g} is too large for a fixed-point sum of "
+                               f"{int(summands)} input{'s' * (int(summands) != 1)} with {fractional_bits} "
+                               "fractional bits "
+                               f"(|x| * 2^bits * (inputs + 1) must stay below 2^63, or the sum wraps "
+                               "around); lower fractional_bits")
     return scaled.astype(np.int64).view(np.uint64)
 
 
@@ -382,16 +446,33 @@ class SecAggServer:
         dropped = sorted(set(keys) - set(masked))
         shamir = _crypto().Shamir
         size = next(iter(masked.values())).size
+        if any(y.size != size for y in masked.values()):
+            lengths = sorted({y.size for y in masked.values()})
+            raise AggregationError(f"the masked inputs differ in length ({lengths} words); every member must "
+                                   "send the same model")
         total = np.zeros(size, dtype=np.uint64)
         for y in masked.values():
             total += y
 
         def rebuild(who: str, kind: str) -> bytes:
-            shares = [r[who][1] for r in reveals if who in r and r[who][0] == kind]
+            shares = {}  # by index: one share per member's position
+            for r in reveals:
+                if who in r and r[who][0] == kind:
+                    index, share = r[who][1]
+                    shares.setdefault(int(index), bytes(share))
             if len(shares) < self.threshold:
                 raise AggregationError(f"only {len(shares)} shares of the secret of {who!r} arrived, fewer "
                                        f"than the threshold {self.threshold}")
-            return shamir.combine(shares[:self.threshold])
+            items = sorted(shares.items())
+            try:
+                secret = shamir.combine(items[:self.threshold])
+                # more shares than needed: a second set must rebuild the same secret, or one is wrong
+                if len(items) > self.threshold and shamir.combine(items[-self.threshold:]) != secret:
+                    raise AggregationError(f"the revealed shares of {who!r} disagree: a member revealed a "
+                                           "wrong share")
+            except ValueError as exc:  # pycryptodome's refusal of malformed shares
+                raise AggregationError(f"the revealed shares of {who!r} do not combine: {exc}") from None
+            return secret
 
         for u in survivors:
             total -= _stream(_hkdf(rebuild(u, "b"), b"sedna-secagg self mask " + round_label), size)
@@ -432,22 +513,38 @@ def secure_sum(vectors: dict[str, np.ndarray], *, threshold: int | None = None,
     Raises
     ------
     ParameterError
-        If the threshold is out of range.
+        If there are no inputs, inputs differ in length, a dropout names no client, fewer than two
+        inputs survive, or the threshold or ``fractional_bits`` is out of range.
     AggregationError
-        If too many clients dropped out to unmask.
+        If too many clients dropped out to unmask, or a value is too large for an exact sum.
     """
+    if not isinstance(vectors, dict) or not vectors:
+        raise ParameterError("secure_sum needs a dict of client id to input vector, with two inputs at "
+                             f"least; got {vectors!r:.80}")
+    fractional_bits = check_fractional_bits(fractional_bits)
     ids = sorted(vectors)
     n = len(ids)
     t = n // 2 + 1 if threshold is None else int(threshold)
     if not 1 <= t <= n:
         raise ParameterError(f"threshold must be in [1, {n}] for {n} clients, got {threshold}")
+    sizes = {cid: np.size(vectors[cid]) for cid in ids}
+    if len(set(sizes.values())) > 1:
+        raise ParameterError(f"every input must have the same length; got {sizes}")
     dropouts = set(dropouts)
+    if dropouts - set(ids):
+        raise ParameterError(f"dropouts {sorted(map(str, dropouts - set(ids)))} are not among the clients "
+                             f"{ids}")
+    if n - len(dropouts) < MIN_MEMBERS:
+        raise ParameterError(f"a secure sum needs {MIN_MEMBERS} surviving inputs at least (the sum of one "
+                             f"is that input); {n} clients with {len(dropouts)} dropouts leave "
+                             f"{n - len(dropouts)}")
     clients = {cid: SecAggClient(cid) for cid in ids}
     keys = {cid: c.advertise_keys() for cid, c in clients.items()}
     for cid, c in clients.items():
         for other, sealed in c.share_keys(keys, t).items():
             clients[other].receive_shares({cid: sealed})
-    masked = {cid: clients[cid].masked_input(encode_fixed_point(vectors[cid], fractional_bits), round_label)
+    masked = {cid: clients[cid].masked_input(encode_fixed_point(vectors[cid], fractional_bits, summands=n),
+                                             round_label)
               for cid in ids if cid not in dropouts}
     survivors = sorted(masked)
     reveals = [clients[cid].unmask(survivors, sorted(dropouts)) for cid in survivors]
@@ -501,7 +598,7 @@ def split_layers(summed: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> tuple
     total = float(summed[-1])
     if total <= 0:
         raise AggregationError("the surviving clients' sample counts add up to 0; cannot weight them")
-    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    sizes = [math.prod(int(d) for d in s) for s in shapes]  # Python ints: no overflow
     if sum(sizes) != summed.size - 1:
         raise AggregationError(f"the layers' shapes {list(shapes)} hold {sum(sizes)} values, but the sum "
                                f"has {summed.size - 1}")
@@ -538,13 +635,22 @@ def secure_weighted_average(updates: Sequence[tuple[str, Sequence[np.ndarray], f
 
     Raises
     ------
+    ParameterError
+        If a client id appears twice, or the updates' layer shapes differ; see also :func:`secure_sum`.
     AggregationError
         If the survivors' sample total is 0, or the round cannot be unmasked.
     """
     if not updates:
         raise AggregationError("no updates to aggregate")
     shapes = [np.shape(a) for a in updates[0][1]]
-    vectors = {cid: weighted_input(layers, n) for cid, layers, n in updates}
+    vectors = {}
+    for cid, layers, n in updates:
+        if cid in vectors:
+            raise ParameterError(f"client id {cid!r} appears twice in the updates; each client sends one")
+        if [np.shape(a) for a in layers] != shapes:
+            raise ParameterError(f"the update of {cid!r} has layer shapes {[np.shape(a) for a in layers]}, "
+                                 f"the first has {shapes}; every client must send the same model")
+        vectors[cid] = weighted_input(layers, n)
     summed = secure_sum(vectors, threshold=threshold, dropouts=dropouts, fractional_bits=fractional_bits,
                         round_label=round_label)
     return split_layers(summed, shapes)

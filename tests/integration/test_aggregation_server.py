@@ -368,3 +368,44 @@ def test_a_second_connection_with_an_id_is_refused_while_the_first_is_being_welc
     kinds = sorted(str((x or {}).get("type")) for x in answers)
     assert kinds == ["error", "subscribe"], answers
     assert [x for x in answers if x and x["type"] == "error"][0]["data"]["code"] == 4409
+
+
+def test_a_second_start_keeps_the_rounds_and_the_port(serve):
+    server = serve(exit_round=2, participants_count=1)
+    with AggregationClient(server.url, "t", connect_timeout=5, recv_timeout=5) as client:
+        client.send_update([np.full(2, 3.0)], 1, round_number=1)
+        assert client.recv_weights().round_number == 1
+        port = server.port
+
+        assert server.start(block=False) is server  # serving already: nothing is set up again
+
+        assert server.port == port and server.round_ == 1 and len(server.history_) == 1
+        client.send_update([np.full(2, 5.0)], 1, round_number=2)
+        msg = client.recv_weights()
+    assert msg.exit_flag == "ok" and msg.weights[0].tolist() == [5.0, 5.0]
+
+
+def test_an_aggregator_that_fails_at_the_end_of_a_round_starts_it_over_and_says_why(serve, caplog):
+    from sedna_lib.algorithms.aggregation.fedavg import FedAvg
+
+    class FailsOnce(FedAvg):  # a custom aggregator with a bug that shows once
+        failures = 1
+
+        def finish(self):
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("a bug in a custom aggregator")
+            return super().finish()
+
+    server = serve(aggregation=FailsOnce(), exit_round=1, participants_count=1)
+    with AggregationClient(server.url, "t", connect_timeout=5, recv_timeout=5) as client:
+        client.send_update([np.full(2, 3.0)], 1, round_number=1)
+        with pytest.raises(AggregationError, match=r"round 1 could not be aggregated \(RuntimeError: a bug in "
+                                                   r"a custom aggregator\); it starts over"):
+            client.recv_weights()
+        assert server.round_ == 0 and server.rounds_.submitted_ == []
+        client.send_update([np.full(2, 4.0)], 1, round_number=1)  # the round starts over and closes
+        msg = client.recv_weights()
+    assert msg.exit_flag == "ok" and msg.weights[0].tolist() == [4.0, 4.0]
+    logged = [r for r in caplog.records if "could not be aggregated" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None  # said once, with its traceback

@@ -102,7 +102,64 @@ def test_fewer_shares_than_the_threshold_do_not_rebuild_a_secret():
 def test_threshold_and_encoding_ranges_are_checked():
     with pytest.raises(ParameterError, match=r"threshold must be in \[1, 2\]"):
         sa.secure_sum({"a": np.ones(2), "b": np.ones(2)}, threshold=3)
-    with pytest.raises(AggregationError, match="too large for 24 fractional bits"):
+    with pytest.raises(AggregationError, match="fixed-point sum of 1 input with 24 fractional"):
         sa.encode_fixed_point(np.array([1e13]), 24)
     with pytest.raises(AggregationError, match="not finite"):
         sa.encode_fixed_point(np.array([np.nan]), 24)
+
+
+def test_a_sum_that_would_wrap_around_is_refused_rather_than_decoded_wrong():
+    # each value fits 64 bits alone, three of them do not: the sum used to wrap around modulo 2^64
+    # and decode as a large negative number
+    big = 1.5 * 2.0 ** 37
+    vectors = {f"c{i}": np.full(4, big) for i in range(3)}
+    with pytest.raises(AggregationError, match="fixed-point sum of 3 inputs with 24 fractional"):
+        sa.secure_sum(vectors, threshold=2)
+    # with fewer fractional bits the same sum is exact
+    assert sa.secure_sum(vectors, threshold=2, fractional_bits=16).tolist() == [3 * big] * 4
+    assert sa.encode_fixed_point(np.array([big]), 24, summands=1).size == 1  # alone it fits
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sa.secure_sum({}), "needs a dict of client id to input vector"),
+    (lambda: sa.secure_sum({"a": np.ones(3), "b": np.ones(4)}), "every input must have the same length"),
+    (lambda: sa.secure_sum({"a": np.ones(3), "b": np.ones(3)}, dropouts={"zz"}),
+     r"dropouts \['zz'\] are not among the clients"),
+    (lambda: sa.secure_sum({"a": np.ones(3), "b": np.ones(3)}, dropouts={"a"}, threshold=1),
+     "needs 2 surviving inputs at least"),
+    (lambda: sa.secure_sum({"a": np.ones(3)}), "needs 2 surviving inputs at least"),
+    (lambda: sa.secure_sum({"a": np.ones(3), "b": np.ones(3)}, fractional_bits=-1),
+     r"fractional_bits must be an integer in \[0, 62\]"),
+    (lambda: sa.secure_sum({"a": np.ones(3), "b": np.ones(3)}, fractional_bits=2.5),
+     r"fractional_bits must be an integer in \[0, 62\]"),
+    (lambda: sa.secure_weighted_average([("a", [np.ones(2)], 1), ("b", [np.ones(2)], 2),
+                                         ("a", [np.zeros(2)], 5)]), "client id 'a' appears twice"),
+    (lambda: sa.secure_weighted_average([("a", [np.ones((2, 3))], 1), ("b", [np.ones((3, 2))], 2)]),
+     "every client must send the same model"),
+])
+def test_bad_arguments_to_an_in_process_round_are_named(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
+
+
+def test_a_low_order_public_key_is_refused():
+    from sedna_lib.exceptions import ProtocolError
+    from sedna_lib.transport.secagg import check_public_key
+
+    check_public_key(sa.SecAggClient("a").advertise_keys().s_public)  # a real key passes
+    for raw in (bytes(32), (1).to_bytes(32, "little")):
+        with pytest.raises(ProtocolError, match="low-order point"):
+            check_public_key(raw, "keys 's'")
+
+
+def test_a_wrong_revealed_share_is_caught_when_more_than_the_threshold_arrive():
+    vectors = {f"c{i}": np.ones(8) for i in range(3)}
+    clients, keys, masked = _round(vectors, 2)
+    reveals = [clients[c].unmask(sorted(masked), []) for c in sorted(masked)]
+    kind, (index, share) = reveals[1]["c0"]
+    reveals[1]["c0"] = (kind, (index, bytes(b ^ 0x5A for b in share)))  # well formed, wrong value
+    with pytest.raises(AggregationError, match="the revealed shares of 'c0' disagree"):
+        sa.SecAggServer(2).unmasked_sum(masked, keys, reveals)
+    reveals[1]["c0"] = (kind, (index, share))
+    total = sa.SecAggServer(2).unmasked_sum(masked, keys, reveals)
+    assert sa.decode_fixed_point(total, 16).tolist() == [3.0] * 8

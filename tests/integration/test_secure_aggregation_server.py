@@ -140,7 +140,7 @@ def test_a_member_that_leaves_after_sharing_its_keys_is_recovered_from_the_share
 
 
 def test_a_plain_upload_to_a_secure_server_is_refused_and_never_aggregated(secure_server):
-    server = secure_server(exit_round=1, participants_count=1)
+    server = secure_server(exit_round=1, participants_count=2)
     with AggregationClient(server.url, "plain", connect_timeout=10, recv_timeout=10) as client:
         assert client.initial_.config == {"secure_aggregation": {"fractional_bits": 24}}
         client.send_update([np.ones(3)], 1, round_number=1)
@@ -238,22 +238,109 @@ def test_too_few_members_left_is_an_aggregation_error_and_the_server_keeps_servi
     assert sorted(results) == ["c0", "c1", "c2"] and server.round_ == 1
 
 
+_ZERO_KEY = base64.b64encode(bytes(32)).decode()
+
+
 @pytest.mark.parametrize("data, stage, match", [
     ({"c": "not base64!", "s": "AAAA"}, "keys", "keys 'c' is not valid base64"),
     ({"c": base64.b64encode(b"short").decode(), "s": "AAAA"}, "keys", "must be 32 bytes"),
+    ({"c": _ZERO_KEY, "s": _ZERO_KEY}, "keys", "keys 'c' is not a usable X25519 public key"),
     ({"keys": {}}, "roster", "cannot send the 'roster' step"),
 ])
 def test_a_malformed_step_is_refused_with_4400_and_the_server_goes_on(secure_server, data, stage, match):
-    server = secure_server(exit_round=1, participants_count=1)
+    server = secure_server(exit_round=1, participants_count=2)
     with AggregationClient(server.url, "bad", connect_timeout=10, recv_timeout=10) as client:
         client.send_message(m.SecAgg(m.SecAggStage(stage), 1, data))
         with pytest.raises(ProtocolError, match=match):
             client.recv_message()
 
     results = {}
-    for t in _run_members(server.url, _updates(1), results, ["c0"]):
+    for t in _run_members(server.url, _updates(2), results, ["c0", "c1"]):
         t.join(30)
-    assert results["c0"].is_last and server.round_ == 1
+    assert results["c0"].is_last and server.round_ == 1 and server.history_[0].clients == ["c0", "c1"]
+
+
+def test_a_secure_server_for_one_participant_refuses_to_start():
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, participants_count=1,
+                               context=Context(Config(agg_secure_aggregation=True)))
+    with pytest.raises(ParameterError, match="a round needs 2 participants or more"):
+        server.start(block=False)
+    server.stop()
+
+
+def test_a_member_revealing_a_share_it_does_not_hold_is_refused_and_the_round_ends_without_it(
+        secure_server):
+    updates = _updates(3, seed=4)
+    server = secure_server(exit_round=1, participants_count=3)
+    results, refused = {}, {}
+    threads = _run_members(server.url, updates, results, ["c0", "c1"])
+    with AggregationClient(server.url, "c2", connect_timeout=10, recv_timeout=20) as cheat:
+        layers, n = updates["c2"]
+        me = SecAggClient("c2")
+        keys = me.advertise_keys()
+        b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+        cheat.send_message(m.SecAgg(m.SecAggStage.KEYS, 1,
+                                    {"c": b64(keys.c_public), "s": b64(keys.s_public)}))
+        try:
+            while True:
+                msg = cheat.recv_message()
+                if not isinstance(msg, m.SecAgg):
+                    continue
+                if msg.stage == m.SecAggStage.ROSTER:
+                    peers = {cid: PublicKeys(base64.b64decode(c), base64.b64decode(s))
+                             for cid, (c, s) in msg.data["keys"].items()}
+                    sealed = me.share_keys(peers, msg.data["threshold"])
+                    cheat.send_message(m.SecAgg(m.SecAggStage.SHARES, 1,
+                                                {"shares": {k: b64(v) for k, v in sealed.items()}}))
+                elif msg.stage == m.SecAggStage.ROUTED:
+                    me.receive_shares({u: base64.b64decode(v) for u, v in msg.data["shares"].items()})
+                    words = encode_fixed_point(weighted_input(layers, n), 24, summands=3)
+                    cheat.send_message(m.SecAggMasked(1, me.masked_input(words, b"1", msg.data["peers"]),
+                                                      [list(np.shape(a)) for a in layers]))
+                elif msg.stage == m.SecAggStage.UNMASK:
+                    reveal = me.unmask(msg.data["survivors"], msg.data["dropped"])
+                    # the index of c0's shares, not of its own
+                    shares = {w: [k, 1, b64(b)] for w, (k, (_, b)) in reveal.items()}
+                    cheat.send_message(m.SecAgg(m.SecAggStage.REVEAL, 1, {"shares": shares}))
+        except ProtocolError as exc:
+            refused["c2"] = str(exc)
+    for t in threads:
+        t.join(30)
+
+    assert "holds the shares of index 3" in refused["c2"]
+    # c2's input arrived: c0 and c1 reveal its self-mask seed, and the round is the mean of all three
+    expected = _fedavg(updates.values())
+    assert sorted(results) == ["c0", "c1"]
+    assert all(np.array_equal(g, e) for g, e in zip(results["c0"].weights, expected))
+
+
+def test_a_round_that_cannot_be_unmasked_is_started_over_and_the_server_keeps_serving(secure_server):
+    server = secure_server(exit_round=1, participants_count=2)
+    zero = {cid: (layers, 0) for cid, (layers, _) in _updates(2, seed=5).items()}  # no samples at all
+    errors = {}
+    clients = {cid: AggregationClient(server.url, cid, connect_timeout=10, recv_timeout=20).connect()
+               for cid in ("c0", "c1")}
+
+    def member(cid):
+        with clients[cid] as client:
+            try:
+                secure_round(client, zero[cid][0], 0, 1, client.initial_.config["secure_aggregation"])
+            except AggregationError as exc:
+                errors[cid] = str(exc)
+
+    threads = [threading.Thread(target=member, args=(cid,)) for cid in ("c0", "c1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(errors) == ["c0", "c1"]
+    assert "sample counts add up to 0" in errors["c0"] and "starts over" in errors["c0"]
+    assert server.round_ == 0 and not server.done_
+
+    updates, results = _updates(2, seed=6), {}
+    for t in _run_members(server.url, updates, results, ["c0", "c1"]):
+        t.join(30)
+    assert sorted(results) == ["c0", "c1"] and server.round_ == 1
 
 
 def test_a_secure_round_gives_the_layers_back_in_their_own_dtypes(secure_server):
