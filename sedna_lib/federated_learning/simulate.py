@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .client import count_samples, local_round
 from ..base import Aggregator, ClientUpdate
-from ..exceptions import BackendUnavailableError, ParameterError
+from ..exceptions import BackendUnavailableError, ParameterError, TransportError
 
 __all__ = ["InProcessRunner", "RayRunner", "make_runner", "federated_evaluation", "run_buffered_async"]
 
@@ -83,6 +84,41 @@ def _ray_local_rounds(backend: Any, weights: list, data_refs: list, train_kwargs
     return out
 
 
+_RAY_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
+
+
+def _ray_options(resources: dict | None) -> dict:
+    """Return a client task's Ray options: one CPU unless ``resources`` says otherwise, checked.
+
+    Raises
+    ------
+    ParameterError
+        If a key is unknown, or a CPU, GPU or memory amount is not a finite number >= 0.
+    """
+    if resources is not None and not isinstance(resources, dict):
+        raise ParameterError(f"client_resources must be a dict such as {{'num_cpus': 1, 'num_gpus': 0.5}}, "
+                             f"got {resources!r}")
+    options = {"num_cpus": 1, **(resources or {})}
+    unknown = set(options) - set(_RAY_KEYS)
+    if unknown:
+        raise ParameterError(f"client_resources has unknown keys {sorted(unknown)}; use "
+                             f"{', '.join(_RAY_KEYS[:-1])} or {_RAY_KEYS[-1]}")
+    for key in ("num_cpus", "num_gpus", "memory"):
+        value = options.get(key)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+            raise ParameterError(f"client_resources[{key!r}] must be a finite number >= 0, got {value!r}")
+    if options.get("resources") is not None and not isinstance(options["resources"], dict):
+        raise ParameterError(f"client_resources['resources'] must be a dict of custom resource amounts, got "
+                             f"{options['resources']!r}")
+    return options
+
+
 class RayRunner:
     """Run clients' local rounds as Ray tasks, each with its own copy of the backend.
 
@@ -105,7 +141,10 @@ class RayRunner:
     BackendUnavailableError
         If Ray is not installed.
     ParameterError
-        If a client's resources exceed what the whole cluster has (its tasks would wait forever).
+        If ``resources`` are malformed (checked before Ray starts), or a client's resources exceed
+        what the whole cluster has (its tasks would wait forever).
+    TransportError
+        If the cluster at ``address`` cannot be joined.
     """
 
     def __init__(self, backend: Any, client_data: Sequence[Any], train_kwargs: dict | None, *,
@@ -115,22 +154,34 @@ class RayRunner:
         except ImportError as exc:
             raise BackendUnavailableError.missing("ray (for the ray engine)", "sedna_lib[ray]",
                                                   error=exc) from None
+        options = _ray_options(resources)  # checked before a local Ray is started for nothing
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+            except Exception as exc:  # noqa: BLE001 - Ray's own errors, for a cluster it cannot reach
+                if address is None:
+                    raise
+                raise TransportError(f"could not join the Ray cluster at {address!r} ({type(exc).__name__}: "
+                                     f"{exc}); check ray_address (ray://host:10001, or 'auto' on a node "
+                                     "of the cluster)") from exc
             self._started = True
-        options = {"num_cpus": 1}
-        options.update(resources or {})
-        unknown = set(options) - {"num_cpus", "num_gpus", "memory", "resources", "accelerator_type"}
-        if unknown:
-            raise ParameterError(f"client_resources has unknown keys {sorted(unknown)}; use num_cpus, "
-                                 "num_gpus, memory, resources or accelerator_type")
+        try:
+            self._prepare(options, backend, client_data)
+        except BaseException:  # a local Ray started here is not left running behind the error
+            self.close()
+            raise
+        self.train_kwargs = train_kwargs
+
+    def _prepare(self, options: dict, backend: Any, client_data: Sequence[Any]) -> None:
+        """Check that the cluster can run a client task, and put the backend and the data in its store."""
+        ray = self._ray
         available = ray.cluster_resources()
         for key, ray_key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
             wanted = float(options.get(key) or 0)
             if wanted > float(available.get(ray_key, 0)):
-                self.close()
                 have = float(available.get(ray_key, 0))
                 raise ParameterError(f"client_resources asks {key}={wanted:g} per client but the Ray cluster "
                                      f"has {have:g} {ray_key}; no client task could ever be scheduled")
@@ -144,7 +195,6 @@ class RayRunner:
         self._batches = max(1, int(slots)) * 4
         self._backend = ray.put(backend)
         self._data = [ray.put(d) for d in client_data]
-        self.train_kwargs = train_kwargs
 
     def map(self, indices: Sequence[int], weights: list, config: dict) -> Iterator[tuple[int, list]]:
         """Start the round's clients in a few batch tasks at once, then yield ``(i, weights)`` in order.

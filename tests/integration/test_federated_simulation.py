@@ -3,6 +3,7 @@ secure aggregation, and the Ray engine against the in-process one."""
 
 import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -122,6 +123,35 @@ def test_simulation_options_are_checked(digits):
         simulate(_backend(), shards, client_eval_data=[None])
 
 
+@pytest.mark.parametrize("resources, match", [
+    ({"num_cpu": 1}, r"unknown keys \['num_cpu'\]"),
+    ({"num_cpus": -1}, r"client_resources\['num_cpus'\] must be a finite number >= 0, got -1"),
+    ({"num_gpus": float("nan")}, r"client_resources\['num_gpus'\] must be a finite number >= 0, got nan"),
+    ({"memory": "lots"}, r"client_resources\['memory'\] must be a finite number >= 0"),
+    ("2 cpus", "client_resources must be a dict"),
+])
+def test_ray_resources_are_checked_before_a_local_ray_is_started(digits, resources, match):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    from sedna_lib.collaborative_training import simulate
+
+    x, y, _, _ = digits
+    assert not ray.is_initialized()
+    with pytest.raises(ParameterError, match=match):
+        simulate(_backend(), [(x[:50], y[:50])] * 2, engine="ray", client_resources=resources)
+    assert not ray.is_initialized()  # nothing started for a job refused up front
+
+
+def test_a_ray_address_that_cannot_be_joined_is_a_transport_error_naming_it(digits):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    from sedna_lib.collaborative_training import simulate
+    from sedna_lib.exceptions import TransportError
+
+    x, y, _, _ = digits
+    with pytest.raises(TransportError, match="could not join the Ray cluster at 'nowhere'.*check ray_address"):
+        simulate(_backend(), [(x[:50], y[:50])] * 2, engine="ray", ray_address="nowhere")
+    assert not ray.is_initialized()
+
+
 @pytest.mark.slow
 def test_ray_engine_gives_the_in_process_results(digits):
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -149,6 +179,11 @@ def test_ray_engine_gives_the_in_process_results(digits):
             simulate(_backend(), shards, "FedAvg", rounds=1, engine="ray", client_resources={"num_gpus": 0.5})
     finally:
         ray.shutdown()
+    unshippable = _backend()
+    unshippable.lock = threading.Lock()  # cannot be pickled into Ray's object store
+    with pytest.raises(TypeError):
+        simulate(unshippable, shards, "FedAvg", rounds=1, engine="ray")
+    assert not ray.is_initialized()  # the local Ray it started is shut down again
 
 
 def test_fedbuff_on_the_aggregation_server_steps_without_waiting_for_a_slow_trainer(digits):
