@@ -6,7 +6,9 @@ Imported only when a differentially private aggregator reports epsilon; ``dp-acc
 
 from __future__ import annotations
 
-from sedna_lib.exceptions import BackendUnavailableError, ParameterError
+from sedna_lib.exceptions import BackendUnavailableError
+
+from ._checks import check_number
 
 __all__ = ["GaussianAccountant"]
 
@@ -31,12 +33,15 @@ class GaussianAccountant:
     ----------
     delta : float
         The ``delta`` epsilon is reported at, in (0, 1).
+
+    Raises
+    ------
+    ParameterError
+        If ``delta`` is not a finite number in (0, 1).
     """
 
     def __init__(self, delta: float) -> None:
-        if not 0 < float(delta) < 1:
-            raise ParameterError(f"delta must be in (0, 1), got {delta!r}")
-        self.delta = float(delta)
+        self.delta = check_number("delta", delta, 0, 1, low_open=True, high_open=True)
         self._accountant = _dp_accounting().rdp.RdpAccountant()
 
     def step(self, noise_multiplier: float, sampling_rate: float = 1.0) -> None:
@@ -48,13 +53,18 @@ class GaussianAccountant:
             ``z``: noise standard deviation over the sensitivity (0: no privacy, epsilon is inf).
         sampling_rate : float, default=1.0
             ``q``: the chance a given participant takes part in the round.
+
+        Raises
+        ------
+        ParameterError
+            If ``noise_multiplier`` is negative, NaN or infinite, or ``sampling_rate`` not in (0, 1].
         """
+        noise_multiplier = check_number("noise_multiplier", noise_multiplier, 0)
+        sampling_rate = check_number("sampling_rate", sampling_rate, 0, 1, low_open=True)
         dp = _dp_accounting()
-        if not 0 < sampling_rate <= 1:
-            raise ParameterError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
-        event = dp.GaussianDpEvent(float(noise_multiplier))
+        event = dp.GaussianDpEvent(noise_multiplier)
         if sampling_rate < 1:
-            event = dp.PoissonSampledDpEvent(float(sampling_rate), event)
+            event = dp.PoissonSampledDpEvent(sampling_rate, event)
         self._accountant.compose(event)
 
     def epsilon(self) -> float:

@@ -19,6 +19,8 @@ import numpy as np
 
 from sedna_lib.exceptions import ParameterError
 
+from ._checks import check_number
+
 __all__ = ["l2_norm", "difference", "clip_by_l2_norm", "add_gaussian_noise", "adaptive_clip_step",
            "delta_noise_multiplier"]
 
@@ -89,7 +91,7 @@ def clip_by_l2_norm(layers: Sequence[np.ndarray], clipping_norm: float, *,
     Raises
     ------
     ParameterError
-        If ``clipping_norm`` is not positive.
+        If ``clipping_norm`` is not a finite positive number.
 
     Examples
     --------
@@ -97,8 +99,7 @@ def clip_by_l2_norm(layers: Sequence[np.ndarray], clipping_norm: float, *,
     >>> out[0].tolist(), norm, unclipped
     ([0.6000000000000001, 0.8], 5.0, False)
     """
-    if not clipping_norm > 0:
-        raise ParameterError(f"clipping_norm must be > 0, got {clipping_norm!r}")
+    clipping_norm = check_number("clipping_norm", clipping_norm, 0, low_open=True)
     norm = l2_norm(layers)
     scale = min(1.0, clipping_norm / norm) if norm > 0 else 1.0
     if not in_place:
@@ -131,9 +132,13 @@ def add_gaussian_noise(layers: Sequence[np.ndarray], stddev: float,
     -------
     list of numpy.ndarray
         The noised layers.
+
+    Raises
+    ------
+    ParameterError
+        If ``stddev`` is negative, NaN or infinite.
     """
-    if stddev < 0:
-        raise ParameterError(f"the noise standard deviation must be >= 0, got {stddev!r}")
+    stddev = check_number("the noise standard deviation", stddev, 0)
     out = []
     for a in layers:
         a = np.asarray(a, dtype=np.float64)
@@ -175,11 +180,20 @@ def adaptive_clip_step(clipping_norm: float, unclipped_fraction: float, *, targe
     float
         The next clipping norm.
 
+    Raises
+    ------
+    ParameterError
+        If a value is NaN or infinite, or ``target_quantile`` / ``learning_rate`` is out of range.
+
     Examples
     --------
     >>> round(adaptive_clip_step(1.0, 1.0, target_quantile=0.5, learning_rate=0.2), 6)  # all within: shrink
     0.904837
     """
+    clipping_norm = check_number("clipping_norm", clipping_norm, 0, low_open=True)
+    unclipped_fraction = check_number("unclipped_fraction", unclipped_fraction)
+    target_quantile = check_number("target_unclipped_quantile", target_quantile, 0, 1)
+    learning_rate = check_number("clip_learning_rate", learning_rate, 0, low_open=True)
     return float(clipping_norm * np.exp(-learning_rate * (unclipped_fraction - target_quantile)))
 
 
@@ -187,9 +201,10 @@ def delta_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float)
     """Split a round's noise multiplier between the model update and the unclipped count [2]_.
 
     Adaptive clipping also releases the number of unclipped updates, noised with standard
-    deviation ``sigma_b``; centred bits have sensitivity 1/2, so that query's noise multiplier is
-    ``2 sigma_b``. For the round to keep noise multiplier ``z`` overall, the model update's is
-    ``(z^-2 - (2 sigma_b)^-2)^(-1/2)``.
+    deviation ``sigma_b``; the count is a sum of centred bits (``+-1/2``, as the aggregator counts
+    them), whose sensitivity is 1/2, so that query's noise multiplier is ``2 sigma_b``. For the
+    round to keep noise multiplier ``z`` overall (the two Gaussian queries together are one with
+    ``(z_model^-2 + (2 sigma_b)^-2)^(-1/2)``), the model update's is ``(z^-2 - (2 sigma_b)^-2)^(-1/2)``.
 
     Parameters
     ----------
@@ -206,15 +221,18 @@ def delta_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float)
     Raises
     ------
     ParameterError
-        If ``2 sigma_b <= z``: the count would spend the whole budget.
+        If ``2 sigma_b <= z`` (the count would spend the whole budget), or a value is NaN, infinite
+        or negative.
 
     Examples
     --------
     >>> round(delta_noise_multiplier(1.0, 5.0), 6)
     1.005038
     """
-    if noise_multiplier <= 0:
+    noise_multiplier = check_number("noise_multiplier", noise_multiplier, 0)
+    if noise_multiplier == 0:
         return 0.0
+    clipped_count_stddev = check_number("clipped_count_stddev", clipped_count_stddev, 0, low_open=True)
     count_z = 2.0 * clipped_count_stddev
     if count_z <= noise_multiplier:
         raise ParameterError(

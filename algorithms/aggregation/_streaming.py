@@ -185,7 +185,14 @@ class BufferedRound(Aggregator):
     streaming = False
 
     def begin_round(self, template: list | None = None) -> None:
-        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range (checked here, before any client trains).
+        """
+        self._check_params()
         self._updates: list[list[np.ndarray]] = []
         self._ns: list[float] = []
         self._shapes = None if template is None else [np.shape(a) for a in template]
@@ -215,6 +222,9 @@ class BufferedRound(Aggregator):
         self.round_ = getattr(self, "round_", 0) + 1
         del self._updates
         return result
+
+    def _check_params(self) -> None:
+        """Check the parameters (none here); raise :class:`~sedna_lib.exceptions.ParameterError`."""
 
     def _combine(self, updates: list[list[np.ndarray]], ns: list[float]) -> list[np.ndarray]:
         raise NotImplementedError

@@ -18,6 +18,7 @@ from sedna_lib.base import Aggregator
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math, _privacy
+from ._checks import check_count, check_number
 from ._streaming import StreamingMean, _unpack
 
 __all__ = ["DPFedAvg", "LocalDPFedAvg"]
@@ -43,9 +44,10 @@ class DPFedAvg(Aggregator):
     sensitivity), ``N(0, (z C)^2)`` noise is added to the sum, and the noised sum is divided by
     the expected number of clients ``m``. With ``adaptive=True`` the clipping norm follows the
     ``target_unclipped_quantile`` of the update norms [2]_, using a noised count of unclipped
-    updates. Each round composes a Poisson-subsampled Gaussian mechanism (sampling rate
-    ``m / population``) in an RDP accountant (``dp-accounting``), and ``epsilon_`` reports the
-    guarantee so far at ``delta``.
+    updates (each update counts ``+1/2`` when unclipped and ``-1/2`` when clipped, so one client
+    moves the count by ``1/2``; ``m / 2`` is added back after the noise). Each round composes a
+    Poisson-subsampled Gaussian mechanism (sampling rate ``m / population``) in an RDP accountant
+    (``dp-accounting``), and ``epsilon_`` reports the guarantee so far at ``delta``.
 
     The guarantee assumes a trusted server (it sees the clipped updates before the noise), that
     clients are sampled independently with rate ``m / population`` each round, and that the
@@ -66,9 +68,10 @@ class DPFedAvg(Aggregator):
     target_unclipped_quantile : float, default=0.5
         The fraction of updates adaptive clipping aims to leave unclipped.
     clip_learning_rate : float, default=0.2
-        Step size of the geometric update of ``C``.
+        Step size of the geometric update of ``C`` (> 0).
     clipped_count_stddev : float, default=None
-        Noise on the unclipped count (None: ``m / 20``, as the paper suggests).
+        ``sigma_b``, the noise on the unclipped count (None: ``m / 20``, as the paper suggests).
+        With noise, adaptive clipping needs ``2 sigma_b > z`` (with the default: ``m > 10 z``).
     num_sampled_clients : int, default=None
         ``m``, the expected clients per round (None: the number that took part).
     population : int, default=None
@@ -77,6 +80,15 @@ class DPFedAvg(Aggregator):
         The delta epsilon is reported at (None: no accountant; ``epsilon_`` stays None).
     seed : int, default=None
         Seed of the server's noise (None: fresh entropy; set it only for tests).
+
+    Raises
+    ------
+    ParameterError
+        When a round begins (before any client trains; the constructor only stores), if a parameter
+        is not a finite number in its range (``num_sampled_clients`` and ``population`` must be
+        whole numbers), or adaptive clipping's count noise would leave no noise for the model
+        (``2 sigma_b <= z``; checked in the first round's :meth:`finish` when neither
+        ``num_sampled_clients`` nor ``clipped_count_stddev`` is given).
 
     Attributes
     ----------
@@ -116,27 +128,46 @@ class DPFedAvg(Aggregator):
 
     # -- checks and state -------------------------------------------------------------------
     def _validate(self) -> None:
+        """Check every parameter, at each round (the constructor only stores; set_params may change them)."""
         if self.clip_on not in ("server", "client"):
             raise ParameterError(f"clip_on must be 'server' or 'client', got {self.clip_on!r}")
-        if float(self.noise_multiplier) < 0:
-            raise ParameterError(f"noise_multiplier must be >= 0, got {self.noise_multiplier!r}")
-        if not float(self.clipping_norm) > 0:
-            raise ParameterError(f"clipping_norm must be > 0, got {self.clipping_norm!r}")
-        if not 0 <= float(self.target_unclipped_quantile) <= 1:
-            raise ParameterError("target_unclipped_quantile must be in [0, 1], got "
-                                 f"{self.target_unclipped_quantile!r}")
-        for name in ("num_sampled_clients", "population"):
-            value = getattr(self, name)
-            if value is not None and int(value) < 1:
-                raise ParameterError(f"{name} must be >= 1, got {value!r}")
-        if self.population is not None and self.num_sampled_clients is not None \
-                and int(self.num_sampled_clients) > int(self.population):
+        z = _check_dp_parameters(self)
+        check_number("target_unclipped_quantile", self.target_unclipped_quantile, 0, 1)
+        check_number("clip_learning_rate", self.clip_learning_rate, 0, low_open=True)
+        if self.clipped_count_stddev is not None:
+            check_number("clipped_count_stddev", self.clipped_count_stddev, 0)
+        m = population = None
+        if self.num_sampled_clients is not None:
+            m = check_count("num_sampled_clients", self.num_sampled_clients)
+        if self.population is not None:
+            population = check_count("population", self.population)
+        if m is not None and population is not None and m > population:
             raise ParameterError(f"num_sampled_clients={self.num_sampled_clients} exceeds population="
                                  f"{self.population}")
+        if self.adaptive and z > 0 and (m is not None or self.clipped_count_stddev is not None):
+            self._count_stddev(z, m)
+
+    def _count_stddev(self, z: float, m: float | None, took_part: bool = False) -> float:
+        """Return ``sigma_b``, the noise on the unclipped count; refuse one that leaves the model no noise."""
+        if self.clipped_count_stddev is not None:
+            sigma_b = float(self.clipped_count_stddev)
+            _privacy.delta_noise_multiplier(z, sigma_b)  # raises when 2 sigma_b <= z
+            return sigma_b
+        sigma_b = m / 20.0
+        if z > 0 and not 2.0 * sigma_b > z:
+            source = (f"{m:g} clients took part and num_sampled_clients is not given" if took_part
+                      else f"num_sampled_clients={self.num_sampled_clients}")
+            raise ParameterError(
+                "adaptive clipping noises the unclipped count with clipped_count_stddev = m / 20 = "
+                f"{sigma_b:g} by default ({source}), which with noise_multiplier={z:g} leaves no noise for "
+                "the model: it needs 2 * clipped_count_stddev > noise_multiplier, i.e. m > 10 * "
+                f"noise_multiplier = {10 * z:g} clients per round; sample more clients per round "
+                f"(num_sampled_clients), lower noise_multiplier, or pass clipped_count_stddev > {z / 2:g}")
+        return sigma_b
 
     def _state(self) -> None:
+        self._validate()
         if not hasattr(self, "clipping_norm_"):
-            self._validate()
             self.clipping_norm_ = float(self.clipping_norm)
             self.epsilon_ = None
             self._rng = np.random.default_rng(self.seed)
@@ -243,15 +274,19 @@ class DPFedAvg(Aggregator):
         m = float(self.num_sampled_clients) if self.num_sampled_clients is not None else float(self._count)
         c = self.clipping_norm_
         z = float(self.noise_multiplier)
-        count_stddev = (m / 20.0 if self.clipped_count_stddev is None else float(self.clipped_count_stddev))
+        count_stddev = (self._count_stddev(z, m, took_part=self.num_sampled_clients is None)
+                        if self.adaptive else 0.0)
         z_model = _privacy.delta_noise_multiplier(z, count_stddev) if self.adaptive else z
         noisy, self._sum = _privacy.add_gaussian_noise(self._sum, z_model * c, self._rng), None
         for s in noisy:  # reference + noisy / m, in the sum's own memory
             s /= m
         result = _on_reference(noisy, self._reference)
         if self.adaptive:
+            # the sum of centred bits (unclipped +1/2, clipped -1/2): one client moves it by 1/2, the
+            # sensitivity the split of z assumes; m / 2 is added back once it is noised
+            centred = self._unclipped - self._count / 2.0
             noise = self._rng.normal(0.0, count_stddev) if z > 0 else 0.0
-            self.unclipped_fraction_ = float((self._unclipped + noise) / m)
+            self.unclipped_fraction_ = float((centred + noise) / m + 0.5)
             self.clipping_norm_ = _privacy.adaptive_clip_step(
                 c, self.unclipped_fraction_, target_quantile=float(self.target_unclipped_quantile),
                 learning_rate=float(self.clip_learning_rate))
@@ -290,6 +325,12 @@ class LocalDPFedAvg(StreamingMean):
     seed : int, default=None
         Seed of the client's noise (None: fresh entropy; set it only for tests and simulations).
 
+    Raises
+    ------
+    ParameterError
+        When a round begins (before any client trains), if ``noise_multiplier`` (>= 0),
+        ``clipping_norm`` (> 0) or ``delta`` (in (0, 1)) is not a finite number in its range.
+
     Attributes
     ----------
     epsilon_ : float or None
@@ -307,6 +348,11 @@ class LocalDPFedAvg(StreamingMean):
         self.clipping_norm = clipping_norm
         self.delta = delta
         self.seed = seed
+
+    def begin_round(self, template: list | None = None) -> None:
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        _check_dp_parameters(self)
+        super().begin_round(template)
 
     def client_config(self) -> dict:
         """Return the round settings: the clipping norm and noise clients apply.
@@ -342,6 +388,8 @@ class LocalDPFedAvg(StreamingMean):
         ------
         AggregationError
             If ``reference`` is unknown.
+        ParameterError
+            If the round settings' clipping norm or noise multiplier is not a finite number in range.
         """
         if not config.get("dp_local", True):
             return weights, {}
@@ -349,8 +397,9 @@ class LocalDPFedAvg(StreamingMean):
             raise AggregationError("local DP needs the global model the round started from")
         if not hasattr(self, "_client_rng"):
             self._client_rng = np.random.default_rng(self.seed)
-        c = float(config.get("dp_clipping_norm", self.clipping_norm))
-        z = float(config.get("dp_noise_multiplier", self.noise_multiplier))
+        c = check_number("dp_clipping_norm", config.get("dp_clipping_norm", self.clipping_norm), 0,
+                         low_open=True)
+        z = check_number("dp_noise_multiplier", config.get("dp_noise_multiplier", self.noise_multiplier), 0)
         clipped, _, _ = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference), c, in_place=True)
         noised = _privacy.add_gaussian_noise(clipped, z * c, self._client_rng)
         return _on_reference(noised, reference, weights), {}
@@ -366,6 +415,15 @@ class LocalDPFedAvg(StreamingMean):
         else:
             self.epsilon_ = None
         return result
+
+
+def _check_dp_parameters(aggregator: Any) -> float:
+    """Check the noise multiplier, clipping norm and delta both aggregators share; return ``z``."""
+    z = check_number("noise_multiplier", aggregator.noise_multiplier, 0)
+    check_number("clipping_norm", aggregator.clipping_norm, 0, low_open=True)
+    if aggregator.delta is not None:  # None: no accountant
+        check_number("delta", aggregator.delta, 0, 1, low_open=True, high_open=True)
+    return z
 
 
 def _on_reference(changes: list, reference: list, like: list | None = None) -> list:

@@ -8,6 +8,7 @@ https://arxiv.org/abs/2106.06639
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from sedna_lib.base import Aggregator
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math
+from ._checks import check_count, check_number
 from ._streaming import _unpack
 
 __all__ = ["FedBuff", "staleness_weight"]
@@ -31,20 +33,28 @@ def staleness_weight(staleness: float, exponent: float = 0.5) -> float:
     staleness : float
         ``tau`` >= 0: server updates between the model the client started from and now.
     exponent : float, default=0.5
-        The discount's exponent (0: no discount).
+        The discount's exponent, >= 0 (0: no discount).
 
     Returns
     -------
     float
         The weight in (0, 1].
 
+    Raises
+    ------
+    AggregationError
+        If ``staleness`` is negative, NaN or infinite (it comes from a client).
+    ParameterError
+        If ``exponent`` is negative, NaN or infinite (a negative one would favour stale updates).
+
     Examples
     --------
     >>> staleness_weight(0), staleness_weight(3)
     (1.0, 0.5)
     """
-    if staleness < 0:
-        raise AggregationError(f"staleness must be >= 0, got {staleness}")
+    exponent = check_number("staleness_exponent", exponent, 0)
+    if not (math.isfinite(staleness) and staleness >= 0):
+        raise AggregationError(f"staleness must be a finite number >= 0, got {staleness}")
     return float((1.0 + staleness) ** -exponent)
 
 
@@ -62,11 +72,18 @@ class FedBuff(Aggregator):
     Parameters
     ----------
     buffer_size : int, default=5
-        ``K``: updates per server step.
+        ``K``: updates per server step (a whole number >= 1).
     staleness_exponent : float, default=0.5
-        ``a`` in the discount ``(1 + tau)^-a``.
+        ``a`` in the discount ``(1 + tau)^-a``, >= 0 (0: no discount; a negative one would give
+        stale updates more weight than fresh ones, and is refused).
     server_learning_rate : float, default=1.0
-        ``lr``.
+        ``lr`` > 0.
+
+    Raises
+    ------
+    ParameterError
+        When a buffer begins (the first one before any client trains; the constructor only
+        stores), if a parameter is NaN, infinite or out of its range.
 
     Attributes
     ----------
@@ -89,10 +106,14 @@ class FedBuff(Aggregator):
         self.staleness_exponent = staleness_exponent
         self.server_learning_rate = server_learning_rate
 
+    def _validate(self) -> None:
+        check_count("buffer_size", self.buffer_size)
+        check_number("staleness_exponent", self.staleness_exponent, 0)
+        check_number("server_learning_rate", self.server_learning_rate, 0, low_open=True)
+
     def begin_round(self, template: list | None = None) -> None:
         """Start a buffer from the current model; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
-        if int(self.buffer_size) < 1:
-            raise ParameterError(f"buffer_size must be >= 1, got {self.buffer_size!r}")
+        self._validate()
         self._base = None if template is None else _math.as_layers(template)
         self._acc: list[np.ndarray] | None = None
         self._total = 0.0
@@ -112,7 +133,12 @@ class FedBuff(Aggregator):
         names = _math.layer_names(self, update)
         _math.check_layers(layers, shapes, names, who=who)
         _math.check_finite(layers, names, who=who)
-        tau = float((getattr(update, "metrics", None) or {}).get("staleness", 0))
+        reported = (getattr(update, "metrics", None) or {}).get("staleness", 0)
+        try:
+            tau = check_number("staleness", reported, 0)
+        except ParameterError:
+            raise AggregationError(f"{who} reports staleness {reported!r}: a finite number >= 0 of server "
+                                   "steps is needed") from None
         if self._acc is None:
             self._acc = [np.zeros(s, dtype=np.float64) for s in shapes]
             if self._base is None:  # no model yet: the changes apply to zeros, in the updates' dtypes

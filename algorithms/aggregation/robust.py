@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _math
+from ._checks import check_count, check_number
 from ._streaming import BufferedRound
 
 __all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]
@@ -44,8 +45,13 @@ class Krum(BufferedRound):
         self.num_byzantine = num_byzantine
         self.num_selected = num_selected
 
+    def _check_params(self) -> None:
+        check_count("num_byzantine", self.num_byzantine, 0)
+        check_count("num_selected", self.num_selected, 1)
+
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.krum(updates, num_byzantine=int(self.num_byzantine), num_selected=int(self.num_selected))
+        return _math.krum(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0),
+                          num_selected=check_count("num_selected", self.num_selected, 1))
 
 
 class Median(BufferedRound):
@@ -85,8 +91,11 @@ class TrimmedMean(BufferedRound):
     def __init__(self, *, beta: float = 0.1) -> None:
         self.beta = beta
 
+    def _check_params(self) -> None:
+        check_number("beta", self.beta, 0, 0.5, high_open=True)
+
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.trimmed_mean(updates, beta=float(self.beta))
+        return _math.trimmed_mean(updates, beta=check_number("beta", self.beta, 0, 0.5, high_open=True))
 
 
 class MultiKrum(BufferedRound):
@@ -114,9 +123,15 @@ class MultiKrum(BufferedRound):
         self.num_byzantine = num_byzantine
         self.num_selected = num_selected
 
+    def _check_params(self) -> None:
+        check_count("num_byzantine", self.num_byzantine, 0)
+        if self.num_selected is not None:
+            check_count("num_selected", self.num_selected, 1)
+
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        m = None if self.num_selected is None else int(self.num_selected)
-        return _math.multi_krum(updates, num_byzantine=int(self.num_byzantine), num_selected=m)
+        m = None if self.num_selected is None else check_count("num_selected", self.num_selected, 1)
+        return _math.multi_krum(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0),
+                                num_selected=m)
 
 
 class Bulyan(BufferedRound):
@@ -141,5 +156,8 @@ class Bulyan(BufferedRound):
     def __init__(self, *, num_byzantine: int = 1) -> None:
         self.num_byzantine = num_byzantine
 
+    def _check_params(self) -> None:
+        check_count("num_byzantine", self.num_byzantine, 0)
+
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.bulyan(updates, num_byzantine=int(self.num_byzantine))
+        return _math.bulyan(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0))

@@ -372,7 +372,8 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     Raises
     ------
     ParameterError
-        If ``client_data`` is empty, ``rounds`` < 1, or the options do not fit together.
+        If ``client_data`` is empty, ``rounds`` < 1, a client speed is not a finite positive number,
+        or the options do not fit together.
     """
     if not client_data:
         raise ParameterError("simulate needs at least one client's data")
@@ -384,13 +385,21 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         raise ParameterError(f"client_eval_data has {len(client_eval_data)} entries for {len(client_data)} "
                              "clients; give one per client (None to skip one)")
     if client_speeds is not None:
-        if len(client_speeds) != len(client_data) or min(float(s) for s in client_speeds) <= 0:
-            raise ParameterError(f"client_speeds needs one positive duration per client ({len(client_data)})")
+        if len(client_speeds) != len(client_data):
+            raise ParameterError(f"client_speeds needs one positive duration per client "
+                                 f"({len(client_data)}), got {len(client_speeds)}")
+        from ..algorithms.aggregation._checks import check_number
+
+        for i, speed in enumerate(client_speeds):  # a NaN passes 'speed <= 0' and breaks the event loop
+            check_number(f"client_speeds[{i}] (simulated seconds per local round)", speed, 0, low_open=True)
     aggregator = aggregator_from(aggregation, context or Context())
     if secure_aggregation and not aggregator.linear:
         raise ParameterError("secure aggregation reveals only the round's average; "
                              f"{type(aggregator).__name__} needs more (use FedAvg, FedAvgM, FedProx, "
                              "FedAdam, FedYogi or FedAdagrad)")
+    if secure_aggregation and len(client_data) < 2:
+        raise ParameterError("secure aggregation hides each update in the sum of two at least; simulate "
+                             f"{len(client_data)} client with secure_aggregation=False, or more clients")
     if aggregator.asynchronous and (chooser is not None or secure_aggregation):
         raise ParameterError(f"{type(aggregator).__name__} is asynchronous: chooser and "
                              "secure_aggregation "

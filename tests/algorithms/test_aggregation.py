@@ -231,3 +231,32 @@ def test_aggregate_of_float32_updates_holds_one_model_copy_beside_the_result(sum
     # the running sum holds a float64 sum (2 copies) and the float32 result; the blocks, the result
     assert peak < 1.5 * model_bytes and out[0].dtype == np.float32
     assert out[0][0] == np.float32((0 * 1 + 1 * 2 + 2 * 3 + 3 * 4) / 10)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda a: a.Krum(num_byzantine=-1), "num_byzantine must be a whole number >= 0"),
+    (lambda a: a.Krum(num_byzantine=1.5), "num_byzantine must be a whole number >= 0"),
+    (lambda a: a.Krum(num_selected=0), "num_selected must be a whole number >= 1"),
+    (lambda a: a.MultiKrum(num_selected=2.5), "num_selected must be a whole number >= 1"),
+    (lambda a: a.MultiKrum(num_byzantine=True), "num_byzantine must be a whole number >= 0"),
+    (lambda a: a.Bulyan(num_byzantine=float("nan")), "num_byzantine must be a whole number >= 0"),
+    (lambda a: a.TrimmedMean(beta=float("nan")), r"beta must be a finite number in \[0, 0.5\)"),
+    (lambda a: a.TrimmedMean(beta=0.5), r"beta must be a finite number in \[0, 0.5\)"),
+])
+def test_robust_aggregators_refuse_bad_parameters_when_a_round_begins(make, match):
+    # a fraction of an adversary was truncated (1.5 -> 1) and a bad value surfaced only when the round
+    # ended, after every client had trained; now the round's start, before any training, refuses it
+    import sedna_lib.algorithms.aggregation as agg
+
+    aggregator = make(agg)  # constructors only store
+    with pytest.raises(ParameterError, match=match):
+        aggregator.begin_round([np.zeros(2)])
+
+
+def test_robust_aggregators_take_whole_numbers_as_a_control_plane_writes_them():
+    import sedna_lib.algorithms.aggregation as agg
+
+    rng = np.random.default_rng(0)
+    updates = [ClientUpdate([rng.normal(size=3)], 1) for _ in range(7)]
+    a, b = agg.MultiKrum(num_byzantine="1", num_selected=4.0), agg.MultiKrum(num_byzantine=1, num_selected=4)
+    assert np.array_equal(a.aggregate(updates)[0], b.aggregate(updates)[0])

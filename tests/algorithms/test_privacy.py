@@ -4,7 +4,7 @@ reference numbers, and the DPFedAvg / LocalDPFedAvg aggregators."""
 import numpy as np
 import pytest
 
-from sedna_lib.algorithms.aggregation import DPFedAvg, LocalDPFedAvg, _privacy
+from sedna_lib.algorithms.aggregation import DPFedAvg, LocalDPFedAvg, _checks, _privacy
 from sedna_lib.base import ClientUpdate
 from sedna_lib.exceptions import AggregationError, ParameterError
 from sedna_lib.testing import check_aggregator
@@ -26,13 +26,46 @@ def test_clip_leaves_a_small_update_alone():
 
 
 def test_clip_rejects_a_non_positive_bound():
-    with pytest.raises(ParameterError, match="clipping_norm must be > 0"):
+    with pytest.raises(ParameterError, match="clipping_norm must be a finite number > 0"):
         _privacy.clip_by_l2_norm([np.ones(2)], 0.0)
+    with pytest.raises(ParameterError, match="clipping_norm must be a finite number > 0, got nan"):
+        _privacy.clip_by_l2_norm([np.ones(2)], float("nan"))
 
 
 def test_gaussian_noise_has_the_asked_spread():
     out = _privacy.add_gaussian_noise([np.zeros(200_000)], 0.5, np.random.default_rng(0))
     assert out[0].std() == pytest.approx(0.5, rel=0.01) and abs(out[0].mean()) < 0.01
+
+
+@pytest.mark.parametrize("stddev", [float("nan"), float("inf"), -1.0])
+def test_gaussian_noise_refuses_a_stddev_that_is_not_a_finite_non_negative_number(stddev):
+    with pytest.raises(ParameterError, match="the noise standard deviation must be a finite number >= 0"):
+        _privacy.add_gaussian_noise([np.zeros(3)], stddev, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "nan", True, None, "x"])
+def test_check_number_refuses_what_is_not_a_finite_number(value):
+    with pytest.raises(ParameterError, match=r"^z must be a finite number >= 0, got "):
+        _checks.check_number("z", value, 0)
+
+
+def test_check_number_checks_open_and_closed_bounds_and_reads_text():
+    assert _checks.check_number("q", "0.25", 0, 1, low_open=True) == 0.25
+    assert _checks.check_number("q", 1, 0, 1, low_open=True) == 1.0
+    with pytest.raises(ParameterError, match=r"q must be a finite number in \(0, 1\], got 0"):
+        _checks.check_number("q", 0, 0, 1, low_open=True)
+    with pytest.raises(ParameterError, match=r"q must be a finite number in \(0, 1\], got 1.5"):
+        _checks.check_number("q", 1.5, 0, 1, low_open=True)
+
+
+@pytest.mark.parametrize("value", [2.5, True, False, float("nan"), float("inf"), "2.5", 0, -3, None])
+def test_check_count_refuses_what_is_not_a_whole_number_of_clients(value):
+    with pytest.raises(ParameterError, match=r"^m must be a whole number >= 1"):
+        _checks.check_count("m", value)
+
+
+def test_check_count_takes_whole_numbers_in_any_form():
+    assert [_checks.check_count("m", v) for v in (3, np.int64(3), 3.0, "3", "3.0")] == [3] * 5
 
 
 def test_adaptive_clip_grows_when_too_many_updates_are_clipped():
@@ -46,6 +79,17 @@ def test_delta_noise_multiplier_matches_the_papers_split():
     assert _privacy.delta_noise_multiplier(1.0, 5.0) == pytest.approx((1 - 0.01) ** -0.5)
     with pytest.raises(ParameterError, match="raise clipped_count_stddev"):
         _privacy.delta_noise_multiplier(2.0, 0.5)
+    with pytest.raises(ParameterError, match="noise_multiplier must be a finite number >= 0, got nan"):
+        _privacy.delta_noise_multiplier(float("nan"), 5.0)
+    with pytest.raises(ParameterError, match="clipped_count_stddev must be a finite number > 0, got inf"):
+        _privacy.delta_noise_multiplier(1.0, float("inf"))
+
+
+def test_adaptive_clip_step_refuses_non_finite_values():
+    with pytest.raises(ParameterError, match="clip_learning_rate must be a finite number > 0, got nan"):
+        _privacy.adaptive_clip_step(1.0, 0.5, target_quantile=0.5, learning_rate=float("nan"))
+    with pytest.raises(ParameterError, match="unclipped_fraction must be a finite number, got nan"):
+        _privacy.adaptive_clip_step(1.0, float("nan"), target_quantile=0.5, learning_rate=0.2)
 
 
 # -- the accountant, checked against dp-accounting's own reference values ------------------
@@ -83,8 +127,19 @@ def test_accountant_without_noise_is_infinite_and_bad_delta_is_refused():
     acc = GaussianAccountant(1e-5)
     acc.step(0.0)
     assert acc.epsilon() == np.inf
-    with pytest.raises(ParameterError, match=r"delta must be in \(0, 1\)"):
+    with pytest.raises(ParameterError, match=r"delta must be a finite number in \(0, 1\)"):
         GaussianAccountant(0.0)
+
+
+@pytest.mark.parametrize("z", [float("nan"), float("inf"), -1.0])
+def test_accountant_refuses_a_noise_multiplier_that_is_not_finite_and_non_negative(z):
+    acc = GaussianAccountant(1e-5)
+    with pytest.raises(ParameterError, match="noise_multiplier must be a finite number >= 0"):
+        acc.step(z, 0.5)
+    with pytest.raises(ParameterError, match=r"sampling_rate must be a finite number in \(0, 1\], got nan"):
+        acc.step(1.0, float("nan"))
+    with pytest.raises(ParameterError, match=r"delta must be a finite number in \(0, 1\), got nan"):
+        GaussianAccountant(float("nan"))
 
 
 # -- aggregators ----------------------------------------------------------------------------
@@ -169,6 +224,172 @@ def test_dp_parameters_are_checked():
         DPFedAvg(clip_on="edge").begin_round(None)
     with pytest.raises(ParameterError, match="num_sampled_clients=5 exceeds population=2"):
         DPFedAvg(num_sampled_clients=5, population=2).begin_round(None)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"noise_multiplier": NAN}, "noise_multiplier must be a finite number >= 0, got nan"),
+    ({"noise_multiplier": INF}, "noise_multiplier must be a finite number >= 0, got inf"),
+    ({"noise_multiplier": -1.0}, "noise_multiplier must be a finite number >= 0, got -1.0"),
+    ({"clipping_norm": NAN}, "clipping_norm must be a finite number > 0, got nan"),
+    ({"clipping_norm": INF}, "clipping_norm must be a finite number > 0, got inf"),
+    ({"clipping_norm": 0.0}, "clipping_norm must be a finite number > 0, got 0.0"),
+    ({"target_unclipped_quantile": NAN}, r"target_unclipped_quantile must be a finite number in \[0, 1\]"),
+    ({"target_unclipped_quantile": 1.5}, r"target_unclipped_quantile must be a finite number in \[0, 1\]"),
+    ({"clip_learning_rate": NAN}, "clip_learning_rate must be a finite number > 0, got nan"),
+    ({"clip_learning_rate": 0.0}, "clip_learning_rate must be a finite number > 0, got 0.0"),
+    ({"clip_learning_rate": -0.2}, "clip_learning_rate must be a finite number > 0, got -0.2"),
+    ({"clipped_count_stddev": NAN}, "clipped_count_stddev must be a finite number >= 0, got nan"),
+    ({"clipped_count_stddev": -1.0}, "clipped_count_stddev must be a finite number >= 0, got -1.0"),
+    ({"delta": NAN}, r"delta must be a finite number in \(0, 1\), got nan"),
+    ({"delta": 0.0}, r"delta must be a finite number in \(0, 1\), got 0.0"),
+    ({"delta": 1.0}, r"delta must be a finite number in \(0, 1\), got 1.0"),
+    ({"num_sampled_clients": 2.5}, "num_sampled_clients must be a whole number >= 1, got 2.5"),
+    ({"num_sampled_clients": True}, "num_sampled_clients must be a whole number >= 1, got True"),
+    ({"num_sampled_clients": NAN}, "num_sampled_clients must be a whole number >= 1, got nan"),
+    ({"num_sampled_clients": 0}, "num_sampled_clients must be a whole number >= 1, got 0"),
+    ({"population": 2.5}, "population must be a whole number >= 1, got 2.5"),
+    ({"population": True}, "population must be a whole number >= 1, got True"),
+])
+def test_dpfedavg_refuses_a_parameter_out_of_range_when_a_round_begins(kwargs, message):
+    agg = DPFedAvg(**kwargs)  # the constructor only stores
+    with pytest.raises(ParameterError, match=message):
+        agg.begin_round([np.zeros(2)])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"noise_multiplier": NAN}, "noise_multiplier must be a finite number >= 0, got nan"),
+    ({"noise_multiplier": INF}, "noise_multiplier must be a finite number >= 0, got inf"),
+    ({"noise_multiplier": -0.5}, "noise_multiplier must be a finite number >= 0, got -0.5"),
+    ({"clipping_norm": NAN}, "clipping_norm must be a finite number > 0, got nan"),
+    ({"clipping_norm": 0}, "clipping_norm must be a finite number > 0, got 0"),
+    ({"delta": NAN}, r"delta must be a finite number in \(0, 1\), got nan"),
+    ({"delta": 2.0}, r"delta must be a finite number in \(0, 1\), got 2.0"),
+])
+def test_local_dpfedavg_refuses_a_parameter_out_of_range_when_a_round_begins(kwargs, message):
+    agg = LocalDPFedAvg(**kwargs)
+    with pytest.raises(ParameterError, match=message):
+        agg.begin_round([np.zeros(2)])
+
+
+def test_dp_parameters_changed_after_construction_are_checked_at_the_next_round():
+    agg = DPFedAvg(delta=None).set_params(noise_multiplier=NAN)
+    with pytest.raises(ParameterError, match="noise_multiplier must be a finite number >= 0, got nan"):
+        agg.begin_round([np.zeros(2)])
+    local = LocalDPFedAvg(delta=None).set_params(clipping_norm=INF)
+    with pytest.raises(ParameterError, match="clipping_norm must be a finite number > 0, got inf"):
+        local.begin_round([np.zeros(2)])
+
+
+def test_dp_parameters_as_text_and_whole_number_counts_are_accepted():
+    # a control plane writes parameters as text; YAML may give a count as 10.0
+    for agg in (DPFedAvg(noise_multiplier="1.0", clipping_norm="0.5", num_sampled_clients="10",
+                         population=np.int64(100), delta="1e-5"),
+                DPFedAvg(num_sampled_clients=10.0, population=100),
+                LocalDPFedAvg(noise_multiplier="0.5", clipping_norm="2", delta=None)):
+        agg.begin_round([np.zeros(2)])
+
+
+def test_local_dp_refuses_round_settings_that_are_not_finite():
+    agg = LocalDPFedAvg(seed=0)
+    ref = [np.zeros(3)]
+    with pytest.raises(ParameterError, match="dp_noise_multiplier must be a finite number >= 0, got nan"):
+        agg.prepare_update([np.ones(3)], ref, {"dp_local": True, "dp_clipping_norm": 1.0,
+                                               "dp_noise_multiplier": NAN})
+    with pytest.raises(ParameterError, match="dp_clipping_norm must be a finite number > 0, got inf"):
+        agg.prepare_update([np.ones(3)], ref, {"dp_local": True, "dp_clipping_norm": INF,
+                                               "dp_noise_multiplier": 1.0})
+
+
+def test_adaptive_clipping_count_noise_is_checked_when_a_round_begins():
+    # the default sigma_b = m / 20 must exceed z / 2: m > 10 z
+    with pytest.raises(ParameterError, match=r"clipped_count_stddev = m / 20 = 0.5 by default "
+                       r"\(num_sampled_clients=10\), which with noise_multiplier=1 leaves no noise for the "
+                       r"model: it needs .* m > 10 \* noise_multiplier = 10 clients per round.*"
+                       r"or pass clipped_count_stddev > 0.5"):
+        DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=10).begin_round([np.zeros(2)])
+    with pytest.raises(ParameterError, match="raise clipped_count_stddev"):
+        DPFedAvg(noise_multiplier=1.0, adaptive=True, clipped_count_stddev=0.5).begin_round([np.zeros(2)])
+    for fine in (DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=11),
+                 DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=10, clipped_count_stddev=0.6),
+                 DPFedAvg(noise_multiplier=1.0, adaptive=False, num_sampled_clients=2),  # no count released
+                 DPFedAvg(noise_multiplier=0.0, adaptive=True, num_sampled_clients=2)):  # no noise at all
+        fine.begin_round([np.zeros(2)])
+
+
+def test_adaptive_clipping_count_noise_without_m_is_checked_before_the_noise():
+    agg = DPFedAvg(noise_multiplier=1.0, adaptive=True, seed=0)  # m: the clients that take part
+    ref = [np.zeros(2)]
+    agg.begin_round(ref)
+    for u in _updates(ref, [[np.ones(2)]] * 3):
+        agg.add(u)
+    with pytest.raises(ParameterError, match=r"\(3 clients took part and num_sampled_clients is not given\)"):
+        agg.finish()
+    assert agg.epsilon_ is None and agg.clipping_norm_ == 1.0
+
+
+def _released_fraction(norms, *, m, z=1.0, seed=5):
+    """One adaptive round over updates of the given norms; return the noised unclipped fraction."""
+    agg = DPFedAvg(noise_multiplier=z, clipping_norm=1.0, adaptive=True, num_sampled_clients=m, delta=None,
+                   seed=seed)
+    ref = [np.zeros(4)]
+    agg.begin_round(ref)
+    for u in _updates(ref, [[np.array([n, 0.0, 0.0, 0.0])] for n in norms]):
+        agg.add(u)
+    agg.finish()
+    return agg.unclipped_fraction_
+
+
+def test_adaptive_clipping_one_client_moves_the_noised_count_by_half():
+    # the split of z gives the count noise multiplier 2 sigma_b: a client must move the count by 1/2
+    # (add-or-remove-one neighbours, same noise draws), whether its update was clipped or not
+    base = [0.5, 2.0, 0.3, 3.0, 0.9]
+    m = 40
+    without = _released_fraction(base, m=m)
+    assert (_released_fraction(base + [0.2], m=m) - without) * m == pytest.approx(0.5)
+    assert (_released_fraction(base + [5.0], m=m) - without) * m == pytest.approx(-0.5)
+    # without noise and with m clients taking part, the fraction is the plain one
+    assert _released_fraction([0.5, 2.0, 0.3, 3.0], m=4, z=0.0) == 0.5
+
+
+@pytest.mark.parametrize(("z", "m", "population", "rounds"), [(1.0, 40, None, 3), (1.0, 20, 200, 5),
+                                                              (0.7, 100, 1000, 4)])
+def test_adaptive_epsilon_matches_dp_accounting_for_the_mechanisms_applied(z, m, population, rounds):
+    sigma_b = m / 20.0
+    # the count's sensitivity, measured on neighbouring rounds as above
+    base = [0.5, 2.0, 0.3]
+    without = _released_fraction(base, m=m, z=z)
+    sensitivity = max(abs(_released_fraction(base + [extra], m=m, z=z) - without) * m for extra in (0.2, 5.0))
+    # the model's noise multiplier, measured on a large all-zero update
+    size = 200_000
+    agg = DPFedAvg(noise_multiplier=z, clipping_norm=0.5, adaptive=True, num_sampled_clients=m,
+                   population=population, seed=1)
+    ref = [np.zeros(size)]
+    for r in range(rounds):
+        c = agg.clipping_norm if r == 0 else agg.clipping_norm_
+        agg.begin_round(ref)
+        for u in _updates(ref, [[np.zeros(size)]] * 2):
+            agg.add(u)
+        out = agg.finish()
+        if r == 0:
+            z_model = float(np.std(out[0])) * m / c
+    assert z_model == pytest.approx(_privacy.delta_noise_multiplier(z, sigma_b), rel=0.01)
+    # dp-accounting's composition of the two Gaussian queries each round (the model sum with
+    # sensitivity C, the unclipped count with the measured one), on the same Poisson sample
+    model_z = _privacy.delta_noise_multiplier(z, sigma_b)
+    count_z = sigma_b / sensitivity
+    q = 1.0 if population is None else m / population
+    ref_acc = dp_accounting.rdp.RdpAccountant()
+    if q == 1.0:
+        event = dp_accounting.ComposedDpEvent([dp_accounting.GaussianDpEvent(model_z),
+                                               dp_accounting.GaussianDpEvent(count_z)])
+    else:  # both queries see the same sample: one Gaussian over the two, subsampled once
+        event = dp_accounting.PoissonSampledDpEvent(
+            q, dp_accounting.GaussianDpEvent((model_z ** -2 + count_z ** -2) ** -0.5))
+    ref_acc.compose(dp_accounting.SelfComposedDpEvent(event, rounds))
+    assert agg.epsilon_ == pytest.approx(ref_acc.get_epsilon(1e-5), rel=1e-9)
 
 
 def test_local_dp_clips_and_noises_on_the_client_and_reports_epsilon():

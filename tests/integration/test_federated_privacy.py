@@ -2,6 +2,9 @@
 clipping against a real aggregation server."""
 
 import os
+import pathlib
+import re
+import subprocess
 import sys
 
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 
 from sedna_lib.config import Config
 from sedna_lib.context import Context
+from sedna_lib.exceptions import ParameterError
 from sedna_lib.servers.aggregation import AggregationServer
 
 pytest.importorskip("dp_accounting", reason="the privacy extra (dp-accounting) is missing")
@@ -93,3 +97,30 @@ def test_the_server_history_holds_epsilon_per_round(digits):
         server.stop()
     eps = [r.epsilon for r in server.history_]
     assert len(eps) == 3 and all(a < b for a, b in zip(eps, eps[1:]))
+
+
+def test_the_privacy_page_example_runs_and_prints_what_the_page_shows(tmp_path):
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "federated-privacy.md").read_text("utf-8")
+    code, shown = re.search(r"^```python\n(.*?)^```\n\n```text\n(.*?)^```", page, re.S | re.M).groups()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == shown
+
+
+def test_adaptive_clipping_with_too_few_clients_fails_before_any_training(digits):
+    from sedna_lib.algorithms.aggregation import DPFedAvg
+    from sedna_lib.collaborative_training import simulate
+
+    # sigma_b = m / 20 = 0.5 leaves z = 1 nothing for the model: refused as the first round begins, not
+    # after every client has trained; the server refuses it as it starts
+    x, y, _, _ = digits
+    rounds = []
+    agg = DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=10, population=1000)
+    with pytest.raises(ParameterError, match=r"m > 10 \* noise_multiplier = 10 clients per round"):
+        simulate(_backend(), [(x[i::10], y[i::10]) for i in range(10)], agg, rounds=2, on_round=rounds.append)
+    assert rounds == []
+    server = AggregationServer(agg.clone(), host="127.0.0.1", http_port=0, context=Context(Config()))
+    with pytest.raises(ParameterError, match=r"m > 10 \* noise_multiplier = 10 clients per round"):
+        server.start(block=False)
+    server.stop()

@@ -108,6 +108,8 @@ def test_secure_aggregation_gives_the_plain_fedavg_model(digits):
         np.testing.assert_allclose(a, b, atol=1e-6)
     with pytest.raises(ParameterError, match="secure aggregation reveals only the round's average; Krum"):
         simulate(_backend(), shards, "Krum", rounds=1, secure_aggregation=True)
+    with pytest.raises(ParameterError, match="secure aggregation hides each update in the sum of two at least"):
+        simulate(_backend(), shards[:1], "FedAvg", rounds=1, secure_aggregation=True)
 
 
 def test_simulation_options_are_checked(digits):
