@@ -79,6 +79,11 @@ class ResponseCache:
         with self._lock:
             return len(self._data)
 
+    def _check_bound(self) -> None:
+        bound = self.max_entries
+        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+            raise ParameterError(f"ResponseCache: max_entries must be an int >= 1, got {self.max_entries!r}")
+
     def get(self, query: Any, model: str = "") -> Any:
         """Return a copy of the answer kept for ``query``, or None.
 
@@ -93,7 +98,13 @@ class ResponseCache:
         -------
         object or None
             The answer (a copy: the caller may change it).
+
+        Raises
+        ------
+        ParameterError
+            If ``max_entries`` is not an int >= 1.
         """
+        self._check_bound()
         key = cache_key(query, model)
         with self._lock:
             if key not in self._data:
@@ -121,9 +132,7 @@ class ResponseCache:
         ParameterError
             If ``max_entries`` is not an int >= 1.
         """
-        bound = self.max_entries
-        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
-            raise ParameterError(f"ResponseCache: max_entries must be an int >= 1, got {self.max_entries!r}")
+        self._check_bound()
         key = cache_key(query, model)
         with self._lock:
             self._data[key] = copy.deepcopy(value)

@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from ..config import MiningMode
-from ..exceptions import StorageError
+from ..exceptions import ConfigError, ParameterError, StorageError
 from ..joint_inference import InferenceResult, JointInference
 from ..transport.openai_wire import Generation
 from .cache import ResponseCache
@@ -22,7 +22,9 @@ _UNSET: Any = object()
 
 
 def _tokens(gen: Any, field: str) -> int:
-    return int(getattr(gen, field, 0) or 0) if isinstance(gen, Generation) else 0
+    """Return a generation's token count; one that is not a non-negative int counts nothing."""
+    count = getattr(gen, field, 0) if isinstance(gen, Generation) else 0
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
 
 
 class LLMJointInference(JointInference):
@@ -47,8 +49,9 @@ class LLMJointInference(JointInference):
     config : dict, default=None
         Job settings that shadow the environment.
     cache_size : int, default=None
-        Entries of the exact-match response cache of cloud answers (0: none);
-        ``SEDNA_LLM_CACHE_SIZE`` if omitted.
+        Entries of the exact-match response cache of cloud answers (0: none; a negative or
+        non-integer size is a ``ParameterError`` at the first query); ``SEDNA_LLM_CACHE_SIZE``
+        if omitted.
     prices : Prices, default=None
         Per-million-token prices for the cost estimate; ``SEDNA_LLM_PRICE_*`` if omitted.
     history : int, default=1000
@@ -118,7 +121,13 @@ class LLMJointInference(JointInference):
         with self._lock:
             if self._cache is _UNSET:
                 size = self.cache_size if self.cache_size is not None else self.context.config.llm_cache_size
-                self._cache = ResponseCache(max_entries=int(size)) if size else None
+                if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                    if self.cache_size is None:
+                        raise ConfigError(f"SEDNA_LLM_CACHE_SIZE must be an int >= 0 (0: no cache), got "
+                                          f"{size!r}", variable="SEDNA_LLM_CACHE_SIZE")
+                    raise ParameterError(f"LLMJointInference: cache_size must be an int >= 0 (0: no cache), "
+                                         f"got {size!r}")
+                self._cache = ResponseCache(max_entries=size) if size else None
             return self._cache
 
     @property
@@ -172,6 +181,7 @@ class LLMJointInference(JointInference):
                cloud_callback: bool = True) -> InferenceResult:
         start = time.perf_counter()
         self._tls.cloud_start = None
+        self.cache  # a wrong cache_size is told at the first query, not only once one is routed
         result = super()._infer(data, cloud_data, post_process, callback, mode, kwargs, post_name,
                                 cloud_callback=cloud_callback)
         end = time.perf_counter()
@@ -195,7 +205,9 @@ class LLMJointInference(JointInference):
                                            if k not in ("answered_by", "routed")}}
         text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
         try:
-            with self._log_lock, open(path, "a", encoding="utf-8") as fh:
+            # a lone surrogate (a query decoded with surrogateescape, say) is no UTF-8: written as its
+            # JSON escape (backslashreplace gives \\udXXX), which reads back as the same string
+            with self._log_lock, open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write(text)
         except OSError as exc:
             raise StorageError(f"cannot append to the query log {path!r} (SEDNA_LLM_QUERY_LOG): {exc}",

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError, NotFittedError, ParameterError
-from ..transport.openai_wire import TokenStep
+from ..transport.openai_wire import TokenStep, rng_seed
 
 __all__ = ["NGramLanguageModel", "tokenize"]
 
@@ -199,11 +199,13 @@ class NGramLanguageModel:
         max_tokens : int, default=64
             Largest number of tokens.
         temperature : float, default=0.0
-            0 is greedy; otherwise tokens are sampled from ``p ** (1 / temperature)``.
+            0 is greedy; otherwise tokens are sampled from ``p ** (1 / temperature)`` (computed in
+            log space, so a tiny temperature samples as greedy does).
         top_p : float, default=1.0
             Nucleus sampling: draw among the most likely tokens holding this much probability.
         seed : int, default=None
-            Seed of the sampling.
+            Seed of the sampling; any integer (a negative one too, see
+            :func:`~sedna_lib.transport.openai_wire.rng_seed`).
         top_logprobs : int, default=0
             Alternatives to report at each position.
 
@@ -221,7 +223,7 @@ class NGramLanguageModel:
         self._check_fitted()
         lines = prompt.splitlines() or [""]
         context = tokenize(lines[-1])
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(rng_seed(seed))
         eos = self.index_[EOS]
         for _ in range(max_tokens):
             probs = self.distribution(context)
@@ -230,7 +232,10 @@ class NGramLanguageModel:
             if temperature <= 0.0:
                 choice = int(np.argmax(probs))
             else:
-                weights = probs ** (1.0 / temperature)
+                # p ** (1 / t), normalised, in log space: a small t would take every p ** (1 / t) to 0
+                with np.errstate(divide="ignore"):
+                    scaled = np.log(probs) / temperature
+                weights = np.exp(scaled - scaled.max())
                 weights /= weights.sum()
                 if top_p < 1.0:
                     order = np.argsort(-weights)

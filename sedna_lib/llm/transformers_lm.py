@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..exceptions import BackendUnavailableError, StorageNotFoundError
-from ..transport.openai_wire import TokenStep
+from ..transport.openai_wire import TokenStep, rng_seed
 
 __all__ = ["TransformersLM"]
 
@@ -127,14 +127,16 @@ class TransformersLM:
         top_p : float, default=1.0
             Nucleus sampling.
         seed : int, default=None
-            Seed of the sampling.
+            Seed of the sampling; any integer (a negative one too, see
+            :func:`~sedna_lib.transport.openai_wire.rng_seed`).
         top_logprobs : int, default=0
             Alternatives per position.
 
         Yields
         ------
         TokenStep
-            Each token's text, log-probability, alternatives and entropy.
+            Each token's text, log-probability, alternatives and entropy. Each step runs without
+            gradients on whichever thread resumes the generator.
 
         Raises
         ------
@@ -151,15 +153,17 @@ class TransformersLM:
                for i in (i if isinstance(i, list) else [i]) if i is not None}
         generator = torch.Generator(device=self.device)
         if seed is not None:
-            generator.manual_seed(int(seed))
+            generator.manual_seed(rng_seed(seed))
         import inspect
 
         # the KV cache's keyword: ``cache`` in recent transformers, ``past_key_values`` before
         key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         past, generated, said = None, [], ""
         step_input = ids
-        with torch.no_grad():
-            for _ in range(max_tokens):
+        for _ in range(max_tokens):
+            # no_grad around each step, not around the loop: grad mode belongs to a thread, and the
+            # caller may resume this generator on another one (a server streams from a thread pool)
+            with torch.no_grad():
                 out = model(input_ids=step_input, use_cache=True, **{key: past})
                 past = out[key] if key in out else None
                 logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
@@ -180,12 +184,12 @@ class TransformersLM:
                 if top_logprobs:
                     values, indices = torch.topk(logprobs, top_logprobs)
                     top = {tokenizer.decode([int(i)]): float(v) for v, i in zip(values, indices)}
-                generated.append(token)
-                text = tokenizer.decode(generated, skip_special_tokens=True)
-                piece, said = text[len(said):], text
                 lp = float(logprobs[token])
-                yield TokenStep(piece, lp if math.isfinite(lp) else -1e9, top, entropy)
-                step_input = torch.tensor([[token]], device=self.device)
+            generated.append(token)
+            text = tokenizer.decode(generated, skip_special_tokens=True)
+            piece, said = text[len(said):], text
+            yield TokenStep(piece, lp if math.isfinite(lp) else -1e9, top, entropy)
+            step_input = torch.tensor([[token]], device=self.device)
 
     def predict(self, data: Any, **kwargs: Any) -> str:
         """Return the greedy continuation of a prompt (the estimator face).

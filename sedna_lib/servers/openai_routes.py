@@ -16,6 +16,7 @@ token 401, an unknown model 404, an oversized body 413, a model that cannot take
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any, Iterator
@@ -94,6 +95,17 @@ _GENERATION_RESPONSES: dict[int | str, Any] = {
           "content": {"application/json": {"schema": {"type": "object"}},
                       "text/event-stream": {"schema": {"type": "string"}}}},
     **_errors(400, 401, 404, 408, 413, 415, 422, 500)}
+
+
+def _reply(body: Any) -> Any:
+    r"""Return a completion as a JSON response, non-ASCII escaped as the stream's events are.
+
+    A model's text that is not valid Unicode (a lone surrogate) is sent as its ``\udXXX``
+    escape rather than failing the reply.
+    """
+    from starlette.responses import Response
+
+    return Response(json.dumps(body, separators=(",", ":")).encode("ascii"), media_type="application/json")
 
 
 def _body(properties: dict[str, Any], required: str) -> dict[str, Any]:
@@ -307,7 +319,7 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
                 server.stats.count("failed")
                 return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
             server.stats.count("ok")
-            return reply
+            return _reply(reply)
 
         handler.__annotations__["request"] = Request
         return handler

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from .._json import loads as json_loads
 from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from .http import CloudReply, InferenceClient
-from .openai_wire import Generation, generation_from_reply, iter_sse, messages_of
+from .openai_wire import (Generation, generation_from_reply, iter_sse, messages_of, reply_logprobs,
+                          reply_object, reply_text, reply_usage)
 
 __all__ = ["OpenAIClient"]
 
@@ -32,6 +33,39 @@ def _error_detail(reply: Any) -> str:
 
 def _as_query(messages: Any) -> Any:
     return messages if isinstance(messages, str) else {"messages": messages}
+
+
+def _choices_asked(body: Mapping[str, Any]) -> int:
+    """Return how many choices a request asks for (``n``; 1 when it does not say, or says it wrongly)."""
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+
+
+def _ended_choices(chunk: Any) -> set[int]:
+    """Return the choices a streamed chunk ends (those with a ``finish_reason``)."""
+    choices = chunk.get("choices") if isinstance(chunk, Mapping) else None
+    if not isinstance(choices, list):
+        return set()
+    return {c["index"] for c in choices if isinstance(c, Mapping) and c.get("finish_reason")
+            and isinstance(c.get("index"), int) and not isinstance(c.get("index"), bool)}
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Tell whether a failed read timed out (requests wraps a stream's read timeout in a ConnectionError)."""
+    import requests
+    import urllib3
+
+    kinds = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    todo, seen = [exc], set()
+    while todo:
+        err = todo.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, kinds):
+            return True
+        todo.extend(e for e in (*err.args, err.__cause__, err.__context__) if isinstance(e, BaseException))
+    return False
 
 
 class OpenAIClient(InferenceClient):
@@ -168,7 +202,12 @@ class OpenAIClient(InferenceClient):
         body.update(options)
         return body, prompt
 
-    def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+    def _post(self, path: str, body: Mapping[str, Any], read: Callable[[Any, str], Any] | None = None) -> Any:
+        """POST ``body``; return the decoded reply, or what ``read(reply, url)`` makes of it.
+
+        ``read`` runs under the circuit breaker: a reply it finds malformed (``ProtocolError``)
+        counts as a failure of the peer, as a reply that is not JSON does.
+        """
         url = f"{self.url}/{path}"
 
         def call() -> Any:
@@ -177,14 +216,21 @@ class OpenAIClient(InferenceClient):
                 raise RemoteError(f"{url} answered {reply.status_code}: {_error_detail(reply)}", url=url,
                                   status_code=reply.status_code)
             try:
-                return json_loads(reply.content)
+                decoded = json_loads(reply.content)
             except ValueError:
                 raise ProtocolError(f"{url}: the reply is not JSON: {reply.text[:200]!r}", url=url) from None
+            return decoded if read is None else read(decoded, url)
 
         return self._guarded(call)
 
-    def _stream(self, path: str, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """POST with ``stream: true``; yield each event's payload as it arrives."""
+    def _stream(self, path: str, body: Mapping[str, Any]) -> Generator[Any, None, None]:
+        """POST with ``stream: true``; yield each event's payload as it arrives.
+
+        The stream is complete when the server sends ``[DONE]``, or when every choice asked for
+        (``n``) has ended with a ``finish_reason``; one that stops before is cut short, a
+        ``TransportError``. The breaker counts a complete stream as a success, and a stream that
+        stalls (``TransportTimeout``), breaks off, is cut short or malformed as a failure.
+        """
         import requests
 
         url = f"{self.url}/{path}"
@@ -211,6 +257,9 @@ class OpenAIClient(InferenceClient):
             except requests.exceptions.RequestException as exc:
                 self.breaker.record_failure()
                 raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+            except BaseException:
+                self.breaker.release()  # nothing was learnt of the peer; a trial must not stay claimed
+                raise
             if response.status_code in (502, 503, 504) and attempt < self.max_retries:
                 response.close()
                 time.sleep(self.backoff * 2 ** attempt)
@@ -229,14 +278,45 @@ class OpenAIClient(InferenceClient):
             if "text/event-stream" not in ctype:
                 self.breaker.record_failure()
                 raise ProtocolError(f"{url}: asked for a stream, got {ctype or 'no Content-Type'}", url=url)
-            self.breaker.record_success()
+            events = iter_sse(response.iter_lines(), url=url)
+            asked = _choices_asked(body)
+            ended: set[int] = set()
+            received = False
             try:
-                yield from iter_sse(response.iter_lines(), url=url)
-            except requests.exceptions.Timeout as exc:
-                raise TransportTimeout(f"POST {url}: the stream stalled for {read} s", url=url) from exc
-            except requests.exceptions.RequestException as exc:
+                while True:
+                    try:
+                        payload = next(events)
+                    except StopIteration as stop:
+                        done = bool(stop.value)
+                        break
+                    received = True
+                    ended |= _ended_choices(payload)
+                    yield payload
+            except GeneratorExit:  # the caller stopped reading
+                if received:
+                    self.breaker.record_success()  # the peer was answering
+                else:
+                    self.breaker.release()
+                raise
+            except ProtocolError:
+                self.breaker.record_failure()
+                raise
+            except (requests.exceptions.RequestException, OSError) as exc:
+                self.breaker.record_failure()
+                if _timed_out(exc):
+                    raise TransportTimeout(f"POST {url}: the stream stalled for {read} s", url=url) from exc
                 raise TransportError(f"POST {url}: the stream broke off ({type(exc).__name__})",
                                      url=url) from exc
+            except BaseException:
+                self.breaker.release()
+                raise
+            missing = sorted(set(range(asked)) - ended)
+            if not done and missing:
+                self.breaker.record_failure()
+                raise TransportError(f"POST {url}: the stream ended before its end (no [DONE], and no "
+                                     f"finish_reason for choice {', '.join(map(str, missing[:5]))}); the "
+                                     f"answer is incomplete", url=url)
+            self.breaker.record_success()
 
     # -- API -----------------------------------------------------------------------------------
     def chat(self, messages: Any, **options: Any) -> dict[str, Any]:
@@ -345,8 +425,16 @@ class OpenAIClient(InferenceClient):
         TransportError
             As :meth:`chat`.
         """
-        reply = self._get_json(f"{self.url}/models")
-        return [str(m.get("id")) for m in reply.get("data", [])] if isinstance(reply, Mapping) else []
+        url = f"{self.url}/models"
+        reply = reply_object(self._get_json(url), "the reply", url=url)
+        data = reply.get("data") or []
+        if not isinstance(data, list):
+            raise ProtocolError(f"{url}: malformed reply: data must be a list of models, got "
+                                f"{type(data).__name__}", url=url)
+        ids = []
+        for i, model in enumerate(data):
+            ids.append(str(reply_object(model, f"data[{i}]", url=url).get("id")))
+        return ids
 
     def check_server_status(self) -> dict[str, Any]:
         """``GET /models``, as the joint-inference client checks its cloud.
@@ -388,8 +476,8 @@ class OpenAIClient(InferenceClient):
         reference = data.get("reference") if isinstance(data, Mapping) else None
         start = time.perf_counter()
         if not self.stream:
-            reply = self._post(_ROUTES[kind], body)
-            generation = generation_from_reply(reply, prompt=prompt, url=self.endpoint)
+            generation = self._post(_ROUTES[kind], body,
+                                    lambda reply, url: generation_from_reply(reply, prompt=prompt, url=url))
             generation.latency_s = generation.ttft_s = time.perf_counter() - start
         else:
             generation = self._collect(kind, body, prompt, start)
@@ -397,39 +485,73 @@ class OpenAIClient(InferenceClient):
         return generation
 
     def _collect(self, kind: str, body: dict[str, Any], prompt: str, start: float) -> Generation:
-        """Read a streamed answer into a generation, timing its tokens."""
+        """Read a streamed answer into a generation, timing its tokens.
+
+        A chunk that breaks the OpenAI shape (a choice ``index`` outside ``0 .. n - 1``, a delta
+        that is not an object, a usage count that is not a non-negative integer, ...) is a
+        ``ProtocolError`` and a failure for the breaker; a stream cut short is a ``TransportError``.
+        """
         body = {**body, "stream_options": {"include_usage": True}}
+        url = f"{self.url}/{_ROUTES[kind]}"
+        asked = _choices_asked(body)
         texts: dict[int, list[str]] = {}
         tokens: list[str] = []
         lps: list[float] = []
         tops: list[dict[str, float]] = []
         times: list[float] = []
-        usage: Mapping[str, Any] = {}
-        finish, model = "stop", ""
-        for chunk in self._stream(_ROUTES[kind], body):
-            model = str(chunk.get("model") or model)
-            usage = chunk.get("usage") or usage
-            for choice in chunk.get("choices") or []:
-                index = int(choice.get("index", 0))
-                piece = (choice.get("delta") or {}).get("content") if kind == "chat" else choice.get("text")
+        usage: dict[str, int] = {}
+        state = {"finish": "stop", "model": ""}
+
+        def take(chunk: Any) -> None:
+            nonlocal usage
+            chunk = reply_object(chunk, "a chunk", url=url)
+            state["model"] = reply_text(chunk.get("model"), "chunk.model", url=url) or state["model"]
+            usage = reply_usage(chunk.get("usage"), where="chunk.usage", url=url) or usage
+            choices = chunk.get("choices")
+            if choices is not None and not isinstance(choices, list):
+                raise ProtocolError(f"{url}: malformed reply: chunk.choices must be a list, got "
+                                    f"{type(choices).__name__}", url=url)
+            for i, choice in enumerate(choices or []):
+                at = f"chunk.choices[{i}]"
+                choice = reply_object(choice, at, url=url)
+                index = choice.get("index", 0)
+                if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < asked:
+                    raise ProtocolError(f"{url}: malformed reply: {at}.index must be an integer from 0 to "
+                                        f"{asked - 1} (n={asked}), got {str(index)[:40]}", url=url)
+                if kind == "chat":
+                    delta = choice.get("delta")
+                    delta = {} if delta is None else reply_object(delta, f"{at}.delta", url=url)
+                    piece = reply_text(delta.get("content"), f"{at}.delta.content", url=url)
+                else:
+                    piece = reply_text(choice.get("text"), f"{at}.text", url=url)
+                finish = reply_text(choice.get("finish_reason"), f"{at}.finish_reason", url=url)
+                one = reply_logprobs(choice.get("logprobs"), where=f"{at}.logprobs", url=url)
                 if piece:
                     texts.setdefault(index, []).append(piece)
                     if index == 0:
                         times.append(time.perf_counter())
-                logprobs = choice.get("logprobs")
-                if index == 0 and isinstance(logprobs, Mapping):
-                    one = generation_from_reply({"choices": [{"logprobs": logprobs, "text": ""}]})
-                    tokens += one.tokens
-                    lps += one.token_logprobs
-                    tops += one.top_logprobs
-                if index == 0 and choice.get("finish_reason"):
-                    finish = str(choice["finish_reason"])
+                if index == 0:
+                    tokens.extend(one[0])
+                    lps.extend(one[1])
+                    tops.extend(one[2])
+                    if finish:
+                        state["finish"] = finish
+
+        events = self._stream(_ROUTES[kind], body)
+        for chunk in events:
+            try:
+                take(chunk)
+            except ProtocolError:
+                events.close()
+                self.breaker.record_failure()
+                raise
         end = time.perf_counter()
         answers = ["".join(texts.get(i, [])) for i in range(max(texts, default=0) + 1)]
         return Generation(text=answers[0], tokens=tokens, token_logprobs=lps, top_logprobs=tops,
-                          samples=answers[1:], prompt=prompt, finish_reason=finish,
-                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                          completion_tokens=int(usage.get("completion_tokens") or len(times)), model=model,
+                          samples=answers[1:], prompt=prompt, finish_reason=state["finish"],
+                          prompt_tokens=usage.get("prompt_tokens", 0),
+                          completion_tokens=usage.get("completion_tokens") or len(times),
+                          model=state["model"],
                           source="cloud", ttft_s=(times[0] - start) if times else None,
                           itl_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
                           latency_s=end - start)

@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .._json import loads as json_loads
@@ -29,6 +29,7 @@ __all__ = [
     "LanguageModel",
     "GenerationRequest",
     "as_language_model",
+    "rng_seed",
     "messages_of",
     "format_chat",
     "parse_chat_request",
@@ -41,6 +42,10 @@ __all__ = [
     "sse_event",
     "iter_sse",
     "generation_from_reply",
+    "reply_logprobs",
+    "reply_object",
+    "reply_text",
+    "reply_usage",
     "RequestError",
 ]
 
@@ -205,6 +210,30 @@ def as_language_model(model: Any) -> Any:
                     f"count_tokens(text) (sedna_lib.llm.LanguageModel), or predict(prompt) -> text")
 
 
+def rng_seed(seed: int | None) -> int | None:
+    """Map any integer seed (the OpenAI API takes negative ones) onto a random generator's range.
+
+    The seed is taken modulo 2**64, so a negative seed is its 64-bit two's complement and
+    every seed maps to the same generator state each time.
+
+    Parameters
+    ----------
+    seed : int or None
+        The seed of a request (None: unseeded).
+
+    Returns
+    -------
+    int or None
+        A seed in ``[0, 2**64)`` that numpy and torch accept.
+
+    Examples
+    --------
+    >>> rng_seed(-1), rng_seed(7), rng_seed(None)
+    (18446744073709551615, 7, None)
+    """
+    return None if seed is None else int(seed) % 2 ** 64
+
+
 def format_chat(model: Any, messages: Sequence[Mapping[str, Any]]) -> str:
     """Render chat messages into the model's prompt (its ``format_chat``, else ``role: content`` lines).
 
@@ -341,6 +370,21 @@ def _flag(body: Mapping[str, Any], name: str) -> bool:
     return value
 
 
+def _unicode(text: str, param: str) -> str:
+    r"""Return ``text`` if it is valid Unicode; a lone surrogate (``"\ud800"`` in the JSON) is a RequestError.
+
+    JSON may spell half of a UTF-16 surrogate pair alone, but no UTF-8 text holds one: a model
+    could not read it, nor a reply that echoes it be encoded.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(f"'{param}' holds a lone surrogate ({text[exc.start]!r} at {exc.start}), which is "
+                           f"not valid Unicode; send UTF-8 text (a surrogate pair must be complete)",
+                           param=param) from None
+    return text
+
+
 def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
     stop = body.get("stop")
     if stop is None:
@@ -349,7 +393,7 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
         stop = [stop]
     if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
         raise RequestError("'stop' must be a non-empty string or a list of up to 4 of them", param="stop")
-    return tuple(stop)
+    return tuple(_unicode(s, "stop") for s in stop)
 
 
 def _common(body: Any, max_tokens_cap: int) -> dict[str, Any]:
@@ -372,6 +416,10 @@ def _common(body: Any, max_tokens_cap: int) -> dict[str, Any]:
 
 
 def _content(message: Mapping[str, Any], i: int) -> str:
+    return _unicode(_text_of(message, i), f"messages[{i}].content")
+
+
+def _text_of(message: Mapping[str, Any], i: int) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
@@ -427,8 +475,9 @@ def parse_chat_request(body: Any, *, max_tokens_cap: int = 4096) -> GenerationRe
             raise RequestError(f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
                                param=f"messages[{i}].role")
         checked.append({"role": role, "content": _content(message, i)})
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    max_tokens = _integer({"max_tokens": limit}, "max_tokens", 256, 1, cap)
+    # max_completion_tokens replaces max_tokens; null (or absent) leaves max_tokens in force
+    name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    max_tokens = _integer(body, name, 256, 1, cap)
     top = _integer(body, "top_logprobs", 0, 0, MAX_TOP_LOGPROBS) or 0
     logprobs = _flag(body, "logprobs")
     if top and not logprobs:
@@ -461,9 +510,9 @@ def parse_completion_request(body: Any, *, max_tokens_cap: int = 4096) -> Genera
     cap = common.pop("_cap")
     prompt = body.get("prompt")
     if isinstance(prompt, str):
-        prompts: tuple[str, ...] = (prompt,)
+        prompts: tuple[str, ...] = (_unicode(prompt, "prompt"),)
     elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        prompts = tuple(prompt)
+        prompts = tuple(_unicode(p, "prompt") for p in prompt)
     else:
         raise RequestError("'prompt' is required: a string or a non-empty list of strings (token-id prompts "
                            "are not supported)", param="prompt")
@@ -757,7 +806,7 @@ def sse_event(payload: Any) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterator[dict[str, Any]]:
+def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Generator[Any, None, bool]:
     """Decode a server-sent event stream into its JSON payloads, up to ``[DONE]``.
 
     Parameters
@@ -771,6 +820,12 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterato
     ------
     dict
         Each event's payload.
+
+    Returns
+    -------
+    bool
+        The generator's return value (``StopIteration.value``): True if the stream ended with
+        ``[DONE]``, False if it just stopped (a stream cut short is told apart by its caller).
 
     Raises
     ------
@@ -786,7 +841,7 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterato
                 continue
             text, data = "\n".join(data), []
             if text.strip() == "[DONE]":
-                return
+                return True
             try:
                 payload = json_loads(text)
             except ValueError:
@@ -803,17 +858,151 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Iterato
             data.append(line[5:].lstrip(" ") if line[5:6] == " " else line[5:])
     if data:
         text = "\n".join(data)
-        if text.strip() != "[DONE]":
-            try:
-                yield json_loads(text)
-            except ValueError:
-                raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
-                                    url=url) from None
+        if text.strip() == "[DONE]":
+            return True
+        try:
+            payload = json_loads(text)
+        except ValueError:
+            raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
+                                url=url) from None
+        yield payload
+    return False
+
+
+def _malformed(url: str | None, where: str, expected: str, value: Any) -> ProtocolError:
+    """Return the error of a reply whose ``where`` is not ``expected``."""
+    shown = json.dumps(value, default=str)[:80] if not isinstance(value, str) else repr(value[:80])
+    return ProtocolError(f"{url}: malformed reply: {where} must be {expected}, got "
+                         f"{type(value).__name__} {shown}", url=url)
+
+
+def reply_object(value: Any, where: str, *, url: str | None = None) -> Mapping[str, Any]:
+    """Return ``value`` if it is a JSON object, else raise :class:`ProtocolError` naming ``where``."""
+    if not isinstance(value, Mapping):
+        raise _malformed(url, where, "an object", value)
+    return value
+
+
+def reply_text(value: Any, where: str, *, url: str | None = None) -> str | None:
+    """Return a reply's string field (None when null or absent); anything else is a ProtocolError."""
+    if value is not None and not isinstance(value, str):
+        raise _malformed(url, where, "a string or null", value)
+    return value
+
+
+def _logprob(value: Any, where: str, url: str | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _malformed(url, where, "a number or null", value)
+    return float(value)
+
+
+def _list(value: Any, where: str, url: str | None) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _malformed(url, where, "a list or null", value)
+    return value
+
+
+def reply_usage(usage: Any, *, where: str = "usage", url: str | None = None) -> dict[str, int]:
+    """Check a reply's ``usage``: the token counts it gives, each a non-negative integer.
+
+    Parameters
+    ----------
+    usage : object
+        The ``usage`` field (None when the reply has none).
+    where : str, default='usage'
+        Its place in the reply, for the message.
+    url : str, default=None
+        Where the reply came from, for the message.
+
+    Returns
+    -------
+    dict
+        ``prompt_tokens`` and ``completion_tokens``, those the reply gives.
+
+    Raises
+    ------
+    ProtocolError
+        If ``usage`` is not an object, or a count is not a non-negative integer.
+    """
+    if usage is None:
+        return {}
+    usage = reply_object(usage, where, url=url)
+    counts = {}
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _malformed(url, f"{where}.{name}", "a non-negative integer", value)
+        counts[name] = value
+    return counts
+
+
+def reply_logprobs(logprobs: Any, *, where: str = "logprobs", url: str | None = None
+                   ) -> tuple[list[str], list[float], list[dict[str, float]]]:
+    """Read a choice's ``logprobs``, in the chat (``content``) or the completions shape.
+
+    Parameters
+    ----------
+    logprobs : object
+        The field (None when not asked).
+    where : str, default='logprobs'
+        Its place in the reply, for the message.
+    url : str, default=None
+        Where the reply came from, for the message.
+
+    Returns
+    -------
+    (list of str, list of float, list of dict)
+        The tokens, their log-probabilities (None where the server gives null) and the
+        alternatives at each position.
+
+    Raises
+    ------
+    ProtocolError
+        If a part of it has the wrong type.
+    """
+    tokens: list[str] = []
+    lps: list[Any] = []
+    tops: list[dict[str, float]] = []
+    if logprobs is None:
+        return tokens, lps, tops
+    logprobs = reply_object(logprobs, where, url=url)
+    if "content" in logprobs:  # chat: one entry per token
+        for i, entry in enumerate(_list(logprobs["content"], f"{where}.content", url)):
+            at = f"{where}.content[{i}]"
+            entry = reply_object(entry, at, url=url)
+            tokens.append(reply_text(entry.get("token"), f"{at}.token", url=url) or "")
+            lps.append(_logprob(entry.get("logprob"), f"{at}.logprob", url))
+            alts: dict[str, float] = {}
+            for j, alt in enumerate(_list(entry.get("top_logprobs"), f"{at}.top_logprobs", url)):
+                alt = reply_object(alt, f"{at}.top_logprobs[{j}]", url=url)
+                token = reply_text(alt.get("token"), f"{at}.top_logprobs[{j}].token", url=url) or ""
+                alts[token] = _logprob(alt.get("logprob"), f"{at}.top_logprobs[{j}].logprob", url)
+            tops.append(alts)
+        return tokens, lps, tops
+    for i, token in enumerate(_list(logprobs.get("tokens"), f"{where}.tokens", url)):  # completions
+        tokens.append(reply_text(token, f"{where}.tokens[{i}]", url=url) or "")
+    for i, lp in enumerate(_list(logprobs.get("token_logprobs"), f"{where}.token_logprobs", url)):
+        lps.append(_logprob(lp, f"{where}.token_logprobs[{i}]", url))
+    for i, alts in enumerate(_list(logprobs.get("top_logprobs"), f"{where}.top_logprobs", url)):
+        at = f"{where}.top_logprobs[{i}]"
+        alts = reply_object(alts, at, url=url) if alts is not None else {}
+        tops.append({reply_text(t, f"{at} (a key)", url=url) or "": _logprob(v, f"{at}[{t!r}]", url)
+                     for t, v in alts.items()})
+    return tokens, lps, tops
 
 
 def generation_from_reply(reply: Any, *, prompt: str | None = None, source: str = "cloud",
                           url: str | None = None) -> Generation:
     """Turn an OpenAI-compatible reply (chat or completion) into a :class:`Generation`.
+
+    Every field read is checked: a reply that breaks the OpenAI shape is a ``ProtocolError``
+    naming the field, never an ``AttributeError`` or ``TypeError`` of the reading.
 
     Parameters
     ----------
@@ -834,36 +1023,34 @@ def generation_from_reply(reply: Any, *, prompt: str | None = None, source: str 
     Raises
     ------
     ProtocolError
-        If the reply has no choices.
+        If the reply has no choices, or a field has the wrong type (a message that is not an
+        object, a content that is not a string, a token count that is not a non-negative
+        integer, ...).
     """
-    if not isinstance(reply, Mapping) or not isinstance(reply.get("choices"), list) or not reply["choices"]:
+    reply = reply_object(reply, "the reply", url=url)
+    if not isinstance(reply.get("choices"), list) or not reply["choices"]:
         raise ProtocolError(f"{url}: the reply has no choices: {str(reply)[:200]}", url=url)
-    texts, first = [], reply["choices"][0]
-    for choice in reply["choices"]:
-        if not isinstance(choice, Mapping):
-            raise ProtocolError(f"{url}: a choice is not an object: {str(choice)[:100]}", url=url)
+    texts: list[str] = []
+    for i, choice in enumerate(reply["choices"]):
+        choice = reply_object(choice, f"choices[{i}]", url=url)
         message = choice.get("message")
-        texts.append(str((message or {}).get("content") or "") if isinstance(message, Mapping)
-                     else str(choice.get("text") or ""))
-    tokens: list[str] = []
-    lps: list[float] = []
-    tops: list[dict[str, float]] = []
-    logprobs = first.get("logprobs")
-    if isinstance(logprobs, Mapping) and isinstance(logprobs.get("content"), list):
-        for entry in logprobs["content"]:
-            tokens.append(str(entry.get("token", "")))
-            lps.append(entry.get("logprob"))
-            tops.append({str(t.get("token")): t.get("logprob") for t in entry.get("top_logprobs") or []})
-    elif isinstance(logprobs, Mapping):
-        tokens = [str(t) for t in logprobs.get("tokens") or []]
-        lps = list(logprobs.get("token_logprobs") or [])
-        tops = [dict(t or {}) for t in logprobs.get("top_logprobs") or []]
-    usage = reply.get("usage") or {}
+        if message is not None:
+            message = reply_object(message, f"choices[{i}].message", url=url)
+            texts.append(reply_text(message.get("content"), f"choices[{i}].message.content", url=url) or "")
+        elif "text" in choice:
+            texts.append(reply_text(choice["text"], f"choices[{i}].text", url=url) or "")
+        else:
+            raise ProtocolError(f"{url}: malformed reply: choices[{i}] has neither a message (chat) nor a "
+                                f"text (completions): {str(choice)[:100]}", url=url)
+        reply_text(choice.get("finish_reason"), f"choices[{i}].finish_reason", url=url)
+    first = reply["choices"][0]
+    tokens, lps, tops = reply_logprobs(first.get("logprobs"), where="choices[0].logprobs", url=url)
+    usage = reply_usage(reply.get("usage"), url=url)
     return Generation(text=texts[0], tokens=tokens, token_logprobs=lps, top_logprobs=tops, samples=texts[1:],
-                      prompt=prompt, finish_reason=str(first.get("finish_reason") or "stop"),
-                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0),
-                      model=str(reply.get("model") or ""), source=source)
+                      prompt=prompt, finish_reason=first.get("finish_reason") or "stop",
+                      prompt_tokens=usage.get("prompt_tokens", 0),
+                      completion_tokens=usage.get("completion_tokens", 0),
+                      model=reply_text(reply.get("model"), "model", url=url) or "", source=source)
 
 
 def now() -> int:

@@ -86,3 +86,32 @@ def test_metrics_totals_and_prometheus_text():
     assert counts == [3, 1, 1, 1]
     assert totals["cloud_token_share"] == pytest.approx(8 / 26) and totals["cost"] == pytest.approx(0.75)
     assert len(metrics.recent()) == 2 and metrics.owner_info()["llm"]["cloudCompletionTokens"] == 8
+
+
+def _spread_lm():
+    """A model whose most likely token has a probability below 1/2: ``p ** 1000`` is 0 in floats."""
+    return NGramLanguageModel(order=1).fit([f"w{i} x x" for i in range(40)])
+
+
+@pytest.mark.parametrize("temperature", [0.001, 1e-6])
+def test_a_tiny_temperature_samples_as_greedy_does(temperature):
+    lm = _spread_lm()
+    assert (lm.distribution([]) ** (1 / temperature)).sum() == 0.0
+    greedy = [s.text for s in lm.generate("", temperature=0.0, max_tokens=3)]
+    assert greedy == [" x", " x", " x"]
+    for top_p in (1.0, 0.5):
+        steps = list(lm.generate("", temperature=temperature, top_p=top_p, seed=1, max_tokens=3))
+        assert [s.text for s in steps] == greedy
+        assert all(np.isfinite(s.logprob) and np.isfinite(s.entropy) for s in steps)
+
+
+def test_a_negative_or_huge_seed_samples_reproducibly(lm):
+    draw = lambda seed: [s.text for s in lm.generate("the", temperature=1.5, seed=seed, max_tokens=8)]  # noqa
+    assert draw(-1) == draw(-1) and draw(-1) == draw(2 ** 64 - 1)
+    assert draw(10 ** 30) == draw(10 ** 30)
+
+
+def test_a_cache_bound_below_one_is_refused_on_lookup_too():
+    for bound in (0, -1, True, 2.5):
+        with pytest.raises(ParameterError, match="max_entries must be an int >= 1"):
+            ResponseCache(max_entries=bound).get("a")

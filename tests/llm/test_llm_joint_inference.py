@@ -10,7 +10,7 @@ import requests
 from sedna_lib.algorithms.hard_example_mining.oracle import is_correct
 from sedna_lib.config import Config
 from sedna_lib.context import Context
-from sedna_lib.exceptions import DataError, StorageError
+from sedna_lib.exceptions import ConfigError, DataError, ParameterError, SednaWarning, StorageError
 from sedna_lib.joint_inference import load_model
 from sedna_lib.llm import EdgeLM, LLMJointInference, Prices
 from sedna_lib.registry import Kind, default_registry
@@ -223,3 +223,55 @@ def test_the_solar_corona_face_routes_language_model_queries_too(edge_lm, cloud_
                     offload_dir=str(tmp_path / "q")) as model:
         answer = model.predict("module of sqrt is")
         assert model.last_result.is_hard and answer.source == "cloud"
+
+
+def test_a_lone_surrogate_in_a_query_is_logged_and_read_back(edge_lm, cloud_url, tmp_path):
+    log = tmp_path / "queries.jsonl"
+    query = {"prompt": "module of gcd\ud800 is", "reference": "math"}
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, query_log=str(log)) as job:
+        assert job.inference(query).result.source == "edge"
+    (line,) = log.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["query"] == {"prompt": "module of gcd\ud800 is"}
+
+
+def test_a_lone_surrogate_sent_to_the_cloud_is_refused_and_the_edge_answers(edge_lm, cloud_url, tmp_path):
+    with _job(edge_lm, OpenAIClient(cloud_url), "CloudOnly", tmp_path) as job:
+        with pytest.warns(SednaWarning, match="lone surrogate"):  # dead-lettered: it would never be taken
+            result = job.inference("module of gcd\ud800 is")
+        assert result.cloud is None and result.result.source == "edge"
+        assert job.inference("module of gcd is").cloud is not None  # the cloud still answers
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True, "3"])
+def test_a_cache_size_that_is_not_a_count_is_a_parameter_error_at_the_first_query(
+        edge_lm, cloud_url, tmp_path, size):
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, cache_size=size) as job:
+        with pytest.raises(ParameterError, match="cache_size must be an int >= 0"):
+            job.inference("module of gcd is")
+
+
+def test_a_negative_cache_size_from_the_environment_is_a_config_error(edge_lm, cloud_url, tmp_path):
+    ctx = Context(Config(llm_cache_size=-1))
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, context=ctx) as job:
+        with pytest.raises(ConfigError, match="SEDNA_LLM_CACHE_SIZE"):
+            job.inference("module of gcd is")
+
+
+def test_a_cache_size_of_zero_keeps_no_cache(edge_lm, cloud_url, tmp_path):
+    with _job(edge_lm, OpenAIClient(cloud_url), "CloudOnly", tmp_path, cache_size=0) as job:
+        assert job.inference("module of gcd is").cloud.source == "cloud" and job.cache is None
+
+
+def test_token_counts_a_cloud_object_gets_wrong_are_not_counted(edge_lm, tmp_path):
+    from sedna_lib.transport.openai_wire import Generation
+
+    class Cloud:
+        model = "odd"
+
+        def predict(self, data, **kwargs):
+            return Generation(text="math", prompt_tokens=-4, completion_tokens="many", source="cloud")
+
+    with _job(edge_lm, Cloud(), "CloudOnly", tmp_path) as job:
+        result = job.inference("module of gcd is")
+        (m,) = job.llm_metrics.recent()
+    assert result.result.text == "math" and (m.cloud_prompt_tokens, m.cloud_completion_tokens) == (0, 0)

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from sedna_lib.llm import NGramLanguageModel
+from sedna_lib.transport import openai_wire as wire
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +175,46 @@ def test_ngram_model_is_served_through_its_name(serve):
     lm = NGramLanguageModel(order=2, name="tiny").fit(["a b c ."])
     url = serve(lm) + "/v1"
     assert requests.get(url + "/models", timeout=10).json()["data"][0]["id"] == "tiny"
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/completions", '{"prompt": "module \\ud800 of", "echo": true, "max_tokens": 2}'),
+    ("/completions", '{"prompt": "module \\ud800 of", "echo": true, "max_tokens": 2, "stream": true}'),
+    ("/chat/completions", '{"messages": [{"role": "user", "content": "module \\udfff of"}]}'),
+])
+def test_a_lone_surrogate_in_the_text_is_a_400_naming_the_field(cloud_url, path, body):
+    reply = requests.post(cloud_url + path, data=body.encode(), headers={"Content-Type": "application/json"},
+                          timeout=10)
+    error = reply.json()["error"]
+    assert reply.status_code == 400 and "lone surrogate" in error["message"]
+    assert error["param"] in ("prompt", "messages[0].content")
+    assert _chat(cloud_url).status_code == 200
+
+
+@pytest.mark.parametrize("route", ["/chat/completions", "/completions"])
+def test_a_negative_seed_samples_reproducibly(cloud_url, route):
+    body = {**CHAT, "prompt": "module of", "temperature": 1.5, "seed": -7, "n": 2}
+    if route == "/completions":
+        del body["messages"]
+    first = requests.post(cloud_url + route, json=body, timeout=10)
+    again = requests.post(cloud_url + route, json=body, timeout=10)
+    assert first.status_code == 200 and first.json()["choices"] == again.json()["choices"]
+
+
+def test_a_model_that_says_a_lone_surrogate_is_answered_with_its_escape(serve):
+    class Broken:
+        name = "broken"
+
+        def generate(self, prompt, **options):
+            yield from (wire.TokenStep("a"), wire.TokenStep("\ud800"))
+
+        def count_tokens(self, text):
+            return 1
+
+    url = serve(Broken()) + "/v1"
+    reply = requests.post(url + "/chat/completions", json=CHAT, timeout=10)
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "a\ud800"
+    stream = {**CHAT, "stream": True}
+    with requests.post(url + "/chat/completions", json=stream, stream=True, timeout=10) as r:
+        events = [line for line in r.iter_lines() if line.startswith(b"data: ")]
+    assert r.status_code == 200 and events[-1] == b"data: [DONE]"

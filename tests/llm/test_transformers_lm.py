@@ -77,3 +77,34 @@ def test_a_missing_model_folder_is_a_storage_error_and_nothing_is_downloaded(tmp
 
     with pytest.raises(StorageNotFoundError, match="cannot load the model"):
         TransformersLM(str(tmp_path / "no-such-model")).count_tokens("x")
+
+
+def test_a_stream_resumed_on_other_threads_runs_every_step_without_gradients(model_dir):
+    import threading
+
+    from sedna_lib.llm.transformers_lm import TransformersLM
+
+    lm = TransformersLM(str(model_dir))
+    model, _ = lm._load()
+    seen = []
+    hook = model.register_forward_hook(
+        lambda module, args, out: seen.append((torch.is_grad_enabled(), out.logits.requires_grad)))
+    try:
+        steps = lm.generate("module of", max_tokens=4, temperature=1.0, seed=1)
+        first = [next(steps)]  # the first step here, then each on a thread of its own (as a server does)
+        for _ in range(3):
+            thread = threading.Thread(target=lambda: first.append(next(steps, None)))
+            thread.start()
+            thread.join()
+    finally:
+        hook.remove()
+    assert len(seen) >= 2 and seen == [(False, False)] * len(seen)
+
+
+def test_a_negative_or_huge_seed_samples_reproducibly(model_dir):
+    from sedna_lib.llm.transformers_lm import TransformersLM
+
+    lm = TransformersLM(str(model_dir))
+    draw = lambda seed: [s.text for s in lm.generate("module of", temperature=1.5, seed=seed,  # noqa: E731
+                                                     max_tokens=5)]
+    assert draw(-3) == draw(-3) and draw(-1) == draw(2 ** 64 - 1) and draw(2 ** 70) == draw(2 ** 70)

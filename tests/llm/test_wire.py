@@ -97,3 +97,37 @@ def test_an_estimator_with_only_predict_is_adapted_without_logprobs():
     lm = wire.as_language_model(Echo())
     steps = list(lm.generate("hi there", max_tokens=3))
     assert "".join(s.text for s in steps) == "you said hi" and steps[0].logprob is None
+
+
+def test_a_null_max_completion_tokens_is_not_given():
+    messages = [{"role": "user", "content": "x"}]
+    assert wire.parse_chat_request({"messages": messages, "max_tokens": 5,
+                                    "max_completion_tokens": None}).max_tokens == 5
+    assert wire.parse_chat_request({"messages": messages, "max_tokens": 5,
+                                    "max_completion_tokens": 7}).max_tokens == 7
+    assert wire.parse_chat_request({"messages": messages, "max_tokens": None}).max_tokens == 256
+    with pytest.raises(wire.RequestError, match="'max_completion_tokens' must be an integer") as info:
+        wire.parse_chat_request({"messages": messages, "max_tokens": 5, "max_completion_tokens": "9"})
+    assert info.value.param == "max_completion_tokens"
+
+
+PART = [{"type": "text", "text": "\udfff"}]
+
+
+@pytest.mark.parametrize("parse, body, param", [
+    (wire.parse_chat_request, {"messages": [{"role": "user", "content": "a\ud800b"}]}, "messages[0].content"),
+    (wire.parse_chat_request, {"messages": [{"role": "user", "content": PART}]}, "messages[0].content"),
+    (wire.parse_chat_request, {"messages": [{"role": "user", "content": "a"}], "stop": ["\ud800"]}, "stop"),
+    (wire.parse_completion_request, {"prompt": "a\ud800b"}, "prompt"),
+    (wire.parse_completion_request, {"prompt": ["ok", "\udc80"]}, "prompt"),
+])
+def test_text_with_a_lone_surrogate_is_refused_naming_the_field(parse, body, param):
+    with pytest.raises(wire.RequestError, match="lone surrogate") as info:
+        parse(body)
+    assert info.value.param == param
+
+
+def test_any_integer_seed_is_accepted():
+    for seed in (-1, -(2 ** 70), 2 ** 70):
+        assert wire.parse_completion_request({"prompt": "a", "seed": seed}).seed == seed
+    assert wire.rng_seed(-1) == 2 ** 64 - 1 and wire.rng_seed(2 ** 64 + 3) == 3
