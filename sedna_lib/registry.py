@@ -751,6 +751,30 @@ def _signature_target(cls: Any) -> Callable[..., Any]:
     return cls.__init__ if inspect.isclass(cls) else cls
 
 
+_INT_DIGITS = 4300  # the longest integer accepted, as Python's own int(str) limit
+
+
+def _parse_int(text: str) -> int:
+    """Parse an integer exactly, or raise ValueError.
+
+    ``12345678901234567890`` keeps every digit; ``1e3`` and ``2.0`` are accepted because they are
+    whole numbers; ``2.5``, NaN and infinities are not.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    import decimal
+
+    try:
+        number = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise ValueError(text) from None
+    if not number.is_finite() or number.adjusted() >= _INT_DIGITS or number != number.to_integral_value():
+        raise ValueError(text)
+    return int(number)
+
+
 def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -771,10 +795,7 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
 
             return parse_bool(value, pname)
         if hint is int:
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError(value)
-            return int(number)
+            return _parse_int(value)
         if hint is float:
             return float(value)
         if origin in (list, tuple, dict) or hint in (list, tuple, dict):

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -185,3 +186,87 @@ def test_config_shows_the_work_dir_this_machine_uses(monkeypatch, tmp_path, caps
     rows = [row for group in json.loads(capsys.readouterr().out)["groups"] for row in group["variables"]]
     [work] = [row for row in rows if row["variable"] == "SEDNA_WORK_DIR"]
     assert work["value"] == str(tmp_path / "state" / "sedna_lib") and not work["set"]
+
+
+def _serve_then_signal(argv, cwd, env, signum):
+    """Start ``sedna-lib argv``, wait for its "started" line, send ``signum``; return (status, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sedna_lib.cli", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:  # blocks until the server says where it listens (or the process ends)
+            lines.append(line)
+            if " started on " in line:
+                break
+        else:
+            raise AssertionError(f"the server never started: {''.join(lines)}")
+        url = re.search(r"status page (http://\S+?)/?,", lines[-1])[1]
+        assert requests.get(url + "/healthz", timeout=10).status_code == 200  # serving, then the signal
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(lines) + err
+
+
+_ESTIMATOR = textwrap.dedent("""
+    class Estimator:
+        def __init__(self, **kwargs):
+            pass
+        def load(self, model_url=""):
+            pass
+        def predict(self, data, **kwargs):
+            return [sum(row) for row in data]
+""")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("command", ["serve-big-model", "kb", "aggregate"])
+@pytest.mark.parametrize("signame, status", [("SIGTERM", 0), ("SIGINT", 130)])
+def test_a_serving_command_stops_its_server_gracefully_on_a_signal(tmp_path, command, signame, status):
+    import signal
+
+    (tmp_path / "interface.py").write_text(_ESTIMATOR)
+    env = {**os.environ, "SERVICE_NAME": "adder", "MODEL_LOAD_MODE": "none", "BIG_MODEL_BIND_IP": "127.0.0.1",
+           "AGG_BIND_IP": "127.0.0.1"}
+    argv = {"serve-big-model": ["serve-big-model", "--estimator", "interface:Estimator", "--port", "0"],
+            "kb": ["kb", "--host", "127.0.0.1", "--port", "0", "--save-dir", str(tmp_path / "kb")],
+            "aggregate": ["aggregate", "--exit-round", "1", "--participants", "1", "--port", "0"]}[command]
+
+    code, err = _serve_then_signal(argv, tmp_path, env, getattr(signal, signame))
+
+    assert code == status, err
+    assert " stopped after " in err, err
+    assert "Traceback" not in err, err
+
+
+def _with_broken_plugin(tmp_path):
+    """An environment whose Python sees one more installed package, whose miner plugin fails to import."""
+    info = tmp_path / "site" / "broken_miner-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-miner\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[sedna_lib.hard_example_mining]\nAaaBroken = sedna_lib_no_such_module:Miner\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_algorithms_details_report_a_broken_plugin_on_its_line_and_go_on(tmp_path, as_json):
+    argv = ["algorithms", "--kind", "hard_example_mining", "--details"] + (["--json"] if as_json else [])
+    done = subprocess.run([sys.executable, "-m", "sedna_lib.cli", *argv], cwd=tmp_path,
+                          env=_with_broken_plugin(tmp_path), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1 plugin failed to load: AaaBroken" in done.stderr
+    if as_json:
+        listing = json.loads(done.stdout)["hard_example_mining"]
+        assert "sedna_lib_no_such_module" in listing["AaaBroken"]["error"]
+        assert listing["Margin"]["summary"]  # the others are still described
+    else:
+        [line] = [line for line in done.stdout.splitlines() if "AaaBroken" in line]
+        assert "failed to load" in line and "sedna_lib_no_such_module" in line
+        assert any(line.lstrip().startswith("Margin ") for line in done.stdout.splitlines())

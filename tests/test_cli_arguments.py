@@ -53,6 +53,12 @@ def test_demo_runs_only_the_named_section(tmp_path, capsys):
     (["incremental", "--initial", "-3"], "--initial", "-3"),
     (["incremental", "--budget", "1.5"], "--budget", "1.5"),
     (["incremental", "--eval-fraction", "0"], "--eval-fraction", "0"),
+    (["incremental", "--eval-fraction", "nan"], "--eval-fraction", "nan"),
+    (["incremental", "--budget", "inf"], "--budget", "inf"),
+    (["incremental", "--min-delta", "nan"], "--min-delta", "nan"),
+    (["incremental", "--min-delta", "inf"], "--min-delta", "inf"),
+    (["incremental", "--min-delta", "-0.1"], "--min-delta", "-0.1"),
+    (["incremental", "--min-delta", "some"], "--min-delta", "'some'"),
 ])
 def test_out_of_range_number_is_an_error_naming_the_option_and_value(argv, option, value, capsys):
     _fails_naming(lambda: main(argv), capsys, f"argument {option}", value)
@@ -156,3 +162,36 @@ def test_readme_lists_every_subcommand():
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
 
     assert [name for name in sub.choices if f"`sedna-lib {name}`" not in readme] == []
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["kb", "--save-dir", "/dev/null/x"], "--save-dir"),
+    (["incremental", "--output", "/dev/null/x"], "--output"),
+    (["incremental", "--hard-examples", "/dev/null/x"], "--hard-examples"),
+    (["incremental", "--hard-example-spool", "/dev/null/x/y"], "--hard-example-spool"),
+])
+def test_a_folder_that_cannot_exist_is_an_error_naming_the_option(argv, option, capsys):
+    err = _fails_naming(lambda: main(argv), capsys, f"argument {option}", "/dev/null", "not a folder")
+
+    assert "NotADirectoryError" not in err
+
+
+def test_a_folder_option_naming_a_file_is_an_error(tmp_path, capsys):
+    existing = tmp_path / "results.txt"
+    existing.write_text("x")
+
+    _fails_naming(lambda: main(["incremental", "--output", str(existing)]), capsys, "argument --output",
+                  str(existing), "not a folder")
+
+
+@pytest.mark.parametrize("argv", [
+    ["serve-big-model", "--estimator", "foo"],
+    ["incremental", "--estimator", "foo"],
+    ["incremental", "--estimator", "sedna_lib_no_such_module:Estimator", "--no-progress"],
+    ["incremental", "--estimator", "json:NoSuchThing", "--no-progress"],
+])
+def test_an_estimator_that_cannot_be_loaded_is_a_usage_error_showing_the_forms(argv, capsys):
+    err = _fails_naming(lambda: main(argv), capsys, "argument --estimator", "module:Attribute",
+                        "path/to/file.py:Attribute")
+
+    assert "foo" in err or "no_such" in err.lower() or "NoSuchThing" in err

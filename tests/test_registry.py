@@ -84,6 +84,30 @@ def test_create_refuses_ill_typed_parameter(reg, name, value, match):
         reg.create("k", "M", **{name: value})
 
 
+@pytest.mark.parametrize("text, value", [
+    ("12345678901234567890", 12345678901234567890),
+    ("-9007199254740993", -9007199254740993),
+    ("1e3", 1000),
+    ("2.0", 2),
+    (" 7 ", 7),
+    ("1.5e1", 15),
+    ("12345678901234567890000e-3", 12345678901234567890),
+    ("1234567890123456789012345678901234567890.0", 1234567890123456789012345678901234567890),
+])
+def test_int_parameters_are_parsed_exactly(reg, text, value):
+    reg.register("k", "M", Miner)
+
+    assert reg.create("k", "M", top_k=text).top_k == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "nan", "inf", "-Infinity", "1e999999999", "", "0x10"])
+def test_int_parameter_that_is_no_whole_number_is_refused(reg, text):
+    reg.register("k", "M", Miner)
+
+    with pytest.raises(ParameterError, match=f"'top_k' must be int, got {text!r}"):
+        reg.create("k", "M", top_k=text)
+
+
 def test_non_string_values_pass_through():
     assert coerce_params(Miner, {"threshold": 1}) == {"threshold": 1}
 

@@ -7,15 +7,63 @@ import importlib
 import importlib.util
 import json
 import logging
+import math
+import os
 import pathlib
 import re
 import sys
 from typing import Any, Callable, Sequence
 
 from .._version import __version__
+from ..exceptions import ParameterError
 
-__all__ = ["main", "build_parser", "load_object", "positive_int", "port_number", "fraction", "plain_text",
+__all__ = ["main", "build_parser", "load_object", "load_option", "object_spec", "folder", "UsageError",
+           "positive_int", "port_number", "fraction", "non_negative_number", "plain_text",
            "describe_docstring"]
+
+
+_OBJECT_FORMS = ("module:Attribute or path/to/file.py:Attribute (for example interface:Estimator or "
+                 "./interface.py:Estimator)")
+
+
+class UsageError(ParameterError):
+    """A command-line argument found unusable once the command ran: exit status 2, as argparse's errors.
+
+    Parameters
+    ----------
+    option : str
+        The option (``--estimator``).
+    message : str
+        What is wrong with its value.
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"argument {option}: {message}")
+        self.option = option
+
+
+def _load(spec: str) -> Any:
+    target, sep, attr = spec.partition(":")
+    if not sep or not target or not attr:
+        raise ParameterError(f"{spec!r} must look like {_OBJECT_FORMS}")
+    try:
+        if target.endswith(".py"):
+            path = pathlib.Path(target).resolve()
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None or not path.is_file():
+                raise ParameterError(f"cannot load {target}: no such file; give {_OBJECT_FORMS}")
+            sys.path.insert(0, str(path.parent))
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, str(pathlib.Path.cwd()))
+            module = importlib.import_module(target)
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ParameterError(f"cannot load {spec}: {exc}; give {_OBJECT_FORMS}") from exc
+    return obj
 
 
 def load_object(spec: str) -> Any:
@@ -36,27 +84,96 @@ def load_object(spec: str) -> Any:
     SystemExit
         With a clear message if the spec is malformed or cannot be imported.
     """
-    target, sep, attr = spec.partition(":")
-    if not sep or not target or not attr:
-        raise SystemExit(f"error: {spec!r} must look like module:Attribute or path/to/file.py:Attribute")
     try:
-        if target.endswith(".py"):
-            path = pathlib.Path(target).resolve()
-            module_spec = importlib.util.spec_from_file_location(path.stem, path)
-            if module_spec is None or module_spec.loader is None or not path.is_file():
-                raise SystemExit(f"error: cannot load {target}: no such file")
-            sys.path.insert(0, str(path.parent))
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            sys.path.insert(0, str(pathlib.Path.cwd()))
-            module = importlib.import_module(target)
-        obj = module
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise SystemExit(f"error: cannot load {spec}: {exc}") from exc
-    return obj
+        return _load(spec)
+    except ParameterError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+
+
+def load_option(option: str, spec: str) -> Any:
+    """Load the object a command-line option names (``--estimator interface:Estimator``).
+
+    Parameters
+    ----------
+    option : str
+        The option, named in the error.
+    spec : str
+        Its value: ``module:Attribute`` or ``path/to/file.py:Attribute``.
+
+    Returns
+    -------
+    object
+        The attribute.
+
+    Raises
+    ------
+    UsageError
+        If the value is malformed or cannot be imported (:func:`main` exits with status 2).
+    """
+    try:
+        return _load(spec)
+    except ParameterError as exc:
+        raise UsageError(option, str(exc)) from exc
+
+
+def object_spec(text: str) -> str:
+    """Parse the form of ``module:Attribute`` or ``path/to/file.py:Attribute`` (loaded later).
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    str
+        The same text.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it lacks the module or the attribute.
+    """
+    target, sep, attr = text.partition(":")
+    if not sep or not target or not attr:
+        raise argparse.ArgumentTypeError(f"{text!r} must look like {_OBJECT_FORMS}")
+    return text
+
+
+def folder(text: str) -> str:
+    """Parse a folder that exists or can be created (nothing is created here); a URL passes as is.
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    str
+        The same text.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it names a file, or a folder under a file or under a folder this user cannot write.
+    """
+    if "://" in text:
+        return text  # an s3:// URL: its storage checks it
+    path = os.path.abspath(os.path.expanduser(text))
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a folder (it exists and is a file); "
+                                             f"name a folder")
+        return text
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"cannot create {text!r}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot create {text!r}: no permission to write in {parent}")
+    return text
 
 
 # -- argument types: a bad value is an argparse error naming the option ------------------------------
@@ -139,6 +256,33 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, not {value:g}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """Parse a finite number of 0 or more (a threshold such as ``--min-delta``).
+
+    Parameters
+    ----------
+    text : str
+        The argument as typed.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If it is not a number, is NaN or infinite, or is below 0.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, not {value:g}")
     return value
 
 
@@ -248,10 +392,12 @@ def _kind_name(text: str) -> str:
 
 
 def _cmd_algorithms(args: argparse.Namespace) -> int:
+    from ..exceptions import PluginLoadError
     from ..registry import Kind, default_registry
 
     kinds = [Kind(args.kind)] if args.kind else list(Kind)
     listing: dict[str, Any] = {}
+    broken: list[str] = []
     for kind in kinds:
         names = default_registry.names(kind)
         if not names:
@@ -259,12 +405,12 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
         if args.details:
             entries = {}
             for name in names:
-                obj = default_registry.get(kind, name)
-                params = obj().get_params() if hasattr(obj, "get_params") and _no_required_args(obj) else {}
-                text = describe_docstring(obj.__doc__)
-                entries[name] = {"class": f"{obj.__module__}.{obj.__qualname__}",
-                                 "summary": text["summary"], "references": text["references"],
-                                 "parameters": params}
+                try:
+                    entries[name] = _details(default_registry.get(kind, name))
+                except Exception as exc:  # a broken plugin is reported on its line; the others still shown
+                    entries[name] = {"error": str(exc) if isinstance(exc, PluginLoadError)
+                                     else f"{name} failed to load: {type(exc).__name__}: {exc}"}
+                    broken.append(name)
             listing[kind.label] = entries
         else:
             listing[kind.label] = names
@@ -275,6 +421,9 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
             print(f"{kind_name}:")
             if isinstance(entries, dict):
                 for name, info in entries.items():
+                    if "error" in info:
+                        print(f"  {name:<28} error: {info['error']}")
+                        continue
                     params = ", ".join(f"{k}={v!r}" for k, v in info["parameters"].items())
                     print(f"  {name:<28} {info['summary']}")
                     for reference in info["references"]:
@@ -283,7 +432,19 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
                         print(f"  {'':<28} ({params})")
             else:
                 print("  " + ", ".join(entries))
+    if broken:
+        print(f"error: {len(broken)} plugin{'s' if len(broken) > 1 else ''} failed to load: "
+              f"{', '.join(broken)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _details(obj: Any) -> dict[str, Any]:
+    """Describe a registered class or function: its path, summary, references and default parameters."""
+    params = obj().get_params() if hasattr(obj, "get_params") and _no_required_args(obj) else {}
+    text = describe_docstring(obj.__doc__)
+    return {"class": f"{obj.__module__}.{obj.__qualname__}", "summary": text["summary"],
+            "references": text["references"], "parameters": params}
 
 
 def _no_required_args(obj: Any) -> bool:
@@ -371,21 +532,90 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _server_logging(args: argparse.Namespace) -> None:
-    """Print a server's lines (INFO, or SEDNA_LOG_LEVEL/SEDNA_LOG_FORMAT), and stop it cleanly on SIGTERM."""
-    import signal
-    import threading
-
+    """Print a server's lines (INFO, or SEDNA_LOG_LEVEL/SEDNA_LOG_FORMAT)."""
     from ..config import Config
     from ..observability.logs import configure_from_config
 
     if not args.verbose:  # -v already configured logging
         configure_from_config(Config.from_env(), default=True)
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise SystemExit(0)  # unwinds through the server's stop(), which says it stopped
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminate)
+class _GracefulStop:
+    """Stop a serving command's server through its own ``stop()`` on SIGTERM or Ctrl-C.
+
+    Until :meth:`arm` names the stop, a signal ends the command at once (nothing serves yet).
+    Once armed, the handler raises nothing: it runs the stop in a thread of its own, and the
+    main thread's wait for the server ends as the server does. (An exception raised from a
+    handler while the main thread waits in ``Thread.join`` can leave Python taking the server's
+    still-running thread for ended, so that ``stop()`` finds nothing to stop and the process
+    exits without the server's closing.) Use it as a ``with`` block around the serving; on the
+    way out it waits for the stop to finish and puts the previous handlers back.
+    """
+
+    _SIGNALS = ("SIGTERM", "SIGINT")
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._stop: Callable[[], Any] | None = None
+        self._thread: Any = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def status(self) -> int:
+        """The exit status the signal asks for: 0 after SIGTERM, 130 after Ctrl-C, else 0."""
+        import signal
+
+        return 130 if self.signum == signal.SIGINT else 0
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if self.signum is not None:
+            return  # a second signal while stopping: the stop is under way
+        self.signum = signum
+        if self._stop is None:
+            raise SystemExit(0) if signum != signal.SIGINT else KeyboardInterrupt()
+        self._start_stop()
+
+    def _start_stop(self) -> None:
+        import threading
+
+        if self._thread is None:
+            thread = threading.Thread(target=self._stop, name="sedna-cli-stop", daemon=True)
+            self._thread = thread
+            thread.start()
+
+    def arm(self, stop: Callable[[], Any]) -> None:
+        """Name the server's stop (once it serves); a signal that came before stops it now.
+
+        Parameters
+        ----------
+        stop : callable
+            The server's ``stop()``.
+        """
+        self._stop = stop
+        if self.signum is not None:
+            self._start_stop()
+
+    def __enter__(self) -> _GracefulStop:
+        """Install the handlers (in the main thread only; elsewhere signals are not ours)."""
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self._SIGNALS:
+                signum = getattr(signal, name)
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Wait for a stop under way, and put the previous handlers back."""
+        import signal
+
+        if self._thread is not None:
+            self._thread.join()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def _cmd_serve_big_model(args: argparse.Namespace) -> int:
@@ -393,13 +623,16 @@ def _cmd_serve_big_model(args: argparse.Namespace) -> int:
     from ..joint_inference import BigModelService
 
     _server_logging(args)
-    estimator = load_object(args.estimator)
-    service = BigModelService(estimator=estimator, context=Context.from_env())
-    try:
-        service.start(host=args.host, port=args.port)
-    finally:
-        service.stop()
-    return 0
+    estimator = load_option("--estimator", args.estimator)
+    with _GracefulStop() as graceful:
+        service = BigModelService(estimator=estimator, context=Context.from_env())
+        try:
+            service.start(host=args.host, port=args.port, block=False)
+            graceful.arm(service.stop)
+            service.server.wait()  # until the server stops
+        finally:
+            service.stop()
+    return graceful.status
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
@@ -413,18 +646,35 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
                                exit_round=args.exit_round or cfg.exit_round or 1,
                                participants_count=args.participants or cfg.participants_count or 1,
                                host=args.host, http_port=args.port, context=ctx)
-    try:
-        server.start()
-    finally:
-        server.stop()
-    return 0
+    with _GracefulStop() as graceful:
+        try:
+            server.start(block=False)
+            graceful.arm(server.stop)
+            server.wait()  # until the job is done, or the server stops
+        finally:
+            server.stop()
+    return graceful.status
 
 
 def _cmd_kb(args: argparse.Namespace) -> int:
-    from ..servers.knowledge_base import main as kb_main
+    import time
+
+    from ..config import Config
+    from ..observability.logs import log_stopped
+    from ..servers.knowledge_base import KBServer, logger
 
     _server_logging(args)
-    return kb_main(host=args.host, port=args.port, save_dir=args.save_dir) or 0
+    kb = KBServer.from_config(Config.from_env(), host=args.host, port=args.port, save_dir=args.save_dir)
+    with _GracefulStop() as graceful:
+        started = time.monotonic()
+        server = kb.run_in_thread()
+        try:
+            graceful.arm(server.stop)
+            server.wait()
+        finally:
+            server.stop()
+            log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
+    return graceful.status
 
 
 def _add(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],
@@ -461,7 +711,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Sedna's spellings of a kind are accepted too (Kind() maps them), but only ours are shown
     p.add_argument("--kind", type=_kind_name, metavar="KIND", help=f"only this kind, of: {', '.join(kinds)}")
     p.add_argument("--details", action="store_true",
-                   help="load each one and show its summary, references and parameters")
+                   help="load each one and show its summary, references and parameters (one that fails to "
+                        "load shows its error on its line, and the exit status is 1)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = _add(sub, "config", _cmd_config,
@@ -472,7 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "serve-big-model", _cmd_serve_big_model,
              "serve a big model for joint inference (BigModelService; blocks)")
-    p.add_argument("--estimator", required=True, help="module:Class or file.py:Class of the cloud estimator")
+    p.add_argument("--estimator", required=True, type=object_spec,
+                   help="module:Class or file.py:Class of the cloud estimator")
     p.add_argument("--host", help="bind address (default BIG_MODEL_BIND_IP, 0.0.0.0)")
     p.add_argument("--port", type=port_number, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
 
@@ -488,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "kb", _cmd_kb, "run the lifelong-learning knowledge-base server (blocks)")
     p.add_argument("--host", help="bind address (default from KnowledgeBaseServer, 0.0.0.0)")
     p.add_argument("--port", type=port_number, help="bind port (default from KnowledgeBaseServer, 9020)")
-    p.add_argument("--save-dir", help="folder for uploaded files (default KnowledgeBasePath)")
+    p.add_argument("--save-dir", type=folder, help="folder for uploaded files (default KnowledgeBasePath)")
 
     for module_name in _PLUGGED_COMMANDS:
         importlib.import_module(module_name).add_parser(sub)
@@ -524,7 +776,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.handler(args) or 0)
+    except UsageError as exc:  # an argument found unusable once the command ran: as argparse says it
+        parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
     except SednaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or folder the command could not use: say which, without a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

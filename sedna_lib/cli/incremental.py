@@ -95,9 +95,9 @@ def main(args: argparse.Namespace) -> int:
     initial = (x[n_eval:n_eval + args.initial], y[n_eval:n_eval + args.initial])
     stream = (x[n_eval + args.initial:], y[n_eval + args.initial:])
     if args.estimator:
-        from . import load_object
+        from . import load_option
 
-        estimator = load_object(args.estimator)
+        estimator = load_option("--estimator", args.estimator)
     else:
         estimator = _default_estimator()
     loop = IncrementalLoop(estimator, miner=args.miner, upload_budget=args.budget, metric=args.metric,
@@ -136,13 +136,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         The new subparser.
     """
     help_text = "run the incremental-learning loop locally (infer, mine, label, retrain, deploy if better)"
-    from . import fraction, positive_int
+    from . import folder, fraction, non_negative_number, object_spec, positive_int
 
     p = subparsers.add_parser("incremental", help=help_text, description=help_text)
     p.set_defaults(handler=main)
     p.add_argument("--dataset", default="digits", choices=_DATASETS, help="bundled dataset (default digits)")
     p.add_argument("--data", help=".npz file with arrays x and y (instead of --dataset)")
-    p.add_argument("--estimator", help="module:Attr of the model (default: scaled logistic regression)")
+    p.add_argument("--estimator", type=object_spec,
+                   help="module:Attr or file.py:Attr of the model (default: scaled logistic regression)")
     p.add_argument("--miner", default="Margin", help="registered hard-example miner (default Margin)")
     p.add_argument("--budget", type=fraction, default=0.2,
                    help="largest upload fraction of the stream so far (default 0.2)")
@@ -153,11 +154,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="held-out share for the deploy gate (default 0.3)")
     p.add_argument("--metric", default="accuracy", choices=("accuracy", "f1", "macro_f1"),
                    help="deploy metric")
-    p.add_argument("--min-delta", type=float, default=0.01,
-                   help="improvement needed to deploy (default 0.01)")
-    p.add_argument("--output", help="folder for rounds.json and the deployed models")
-    p.add_argument("--hard-examples", help="folder or s3:// URL where hard examples are saved")
-    p.add_argument("--hard-example-spool",
+    p.add_argument("--min-delta", type=non_negative_number, default=0.01,
+                   help="improvement needed to deploy, a finite number of 0 or more (default 0.01)")
+    p.add_argument("--output", type=folder, help="folder for rounds.json and the deployed models")
+    p.add_argument("--hard-examples", type=folder, help="folder or s3:// URL where hard examples are saved")
+    p.add_argument("--hard-example-spool", type=folder,
                    help="folder where hard examples wait until uploaded (default SEDNA_HARD_EXAMPLE_SPOOL, "
                         "else <SEDNA_WORK_DIR>/hard_examples_spool)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed")

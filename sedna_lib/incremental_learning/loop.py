@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -149,6 +150,17 @@ def _improves(candidate: float, serving: float, min_delta: float) -> bool:
     return gain >= 0.0 and gain >= min_delta - tol
 
 
+def _finite(value: Any, name: str, what: str) -> float:
+    """Return ``value`` as a float, or raise ParameterError if it is no number or not finite (NaN, inf)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number {what}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ParameterError(f"{name} must be a finite number {what}, got {value!r}")
+    return number
+
+
 def _labels_from(pred: Any, classes: Any = None) -> np.ndarray:
     arr = np.asarray(pred)
     if arr.ndim == 2 and arr.dtype.kind == "f":
@@ -268,11 +280,14 @@ class IncrementalLoop:
 
     # -- validation and helpers -------------------------------------------------------------------
     def _check(self) -> None:
-        if not 0 < float(self.upload_budget) <= 1:
+        if not 0 < _finite(self.upload_budget, "upload_budget", "in (0, 1]") <= 1:
             raise ParameterError(f"upload_budget must be in (0, 1], got {self.upload_budget!r}")
-        if float(self.min_delta) < 0:
+        if _finite(self.min_delta, "min_delta", ">= 0 (a deployed model must never be worse)") < 0:
             raise ParameterError(f"min_delta must be >= 0 (a deployed model must never be worse), "
                                  f"got {self.min_delta!r}")
+        if self.upload_timeout is not None and _finite(self.upload_timeout, "upload_timeout",
+                                                       "seconds, >= 0") < 0:
+            raise ParameterError(f"upload_timeout must be seconds, >= 0, got {self.upload_timeout!r}")
         if self.hot_update_config and not self.output_dir:
             raise ParameterError("hot_update_config needs output_dir: deployed models are saved there")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import sys
 import threading
 import time
@@ -38,8 +39,12 @@ class JsonFormatter(logging.Formatter):
     """Format a record as one JSON object per line, for cluster log collectors.
 
     The object has ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, the source
-    ``file`` and ``line``; values passed with ``extra=`` become fields of their own, and an
-    exception becomes ``exc_info`` (the formatted traceback).
+    ``file`` and ``line``; values passed with ``extra=`` become fields of their own (one named like
+    a field of the line itself goes under ``extra_<name>``: ``extra={"level": 3}`` gives
+    ``"extra_level": 3``), an exception becomes ``exc_info`` (the formatted traceback) and
+    ``stack_info=True`` gives ``stack_info``. The line is strict JSON whatever the values: NaN and
+    infinities are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, keys that are
+    not strings as their text, other objects as their ``str()``.
 
     Examples
     --------
@@ -72,12 +77,55 @@ class JsonFormatter(logging.Formatter):
             "file": record.filename,
             "line": record.lineno,
         }
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and not key.startswith("_"):
-                line[key] = value
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        extras = {key: value for key, value in vars(record).items()
+                  if key not in _RECORD_FIELDS and not key.startswith("_")}
+        clashing = [key for key in extras if key in line]
+        for key, value in extras.items():
+            if key not in line:
+                line[key] = value
+        for key in clashing:  # the line's own fields stay; the extra value goes under extra_<name>
+            name = f"extra_{key}"
+            while name in line:
+                name = f"extra_{name}"
+            line[name] = extras[key]
+        return json.dumps(_jsonable(line, set()), allow_nan=False)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # a value that cannot say what it is must not cost the whole line
+        try:
+            return repr(value)
+        except Exception:
+            return f"<{type(value).__name__}>"
+
+
+def _jsonable(value: Any, seen: set[int]) -> Any:
+    """Return ``value`` as strict JSON data: NaN, infinities, keys and other objects as text."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float(value)
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return "<cycle>"
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {k if isinstance(k, str) else _text(k): _jsonable(v, seen) for k, v in value.items()}
+            return [_jsonable(v, seen) for v in value]
+        finally:
+            seen.discard(id(value))
+    return _text(value)
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -15,12 +15,13 @@ import http.server
 import json
 import logging
 import math
+import sys
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ..exceptions import TransportError
+from ..exceptions import ParameterError, TransportError
 from .health import Health
 from .metrics import Metrics
 
@@ -216,34 +217,119 @@ class StatusSite:
         return None
 
 
+_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+"""What a client that hangs up mid-request raises on the server's side: nothing to report."""
+
+_ALLOW = "GET, HEAD"
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     site: StatusSite  # set on the subclass StatusServer makes
     server_version = "sedna_lib"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def handle(self) -> None:
+        """Answer the connection; a client that hangs up mid-request ends it quietly."""
+        try:
+            super().handle()
+        except _GONE as exc:
+            self.close_connection = True
+            logger.debug("status page: %s went away before the reply was sent (%s)",
+                         self.client_address[0], type(exc).__name__)
+
+    def _reply(self, reply: Reply, *, body: bool = True, headers: dict[str, str] | None = None) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(reply.body)
+
+    def _answer(self) -> Reply:
         path = self.path.split("?", 1)[0]
         reply = self.site.handle(path)
         if reply is None:
             detail = f"no route {path}; this worker serves /, /metrics, /healthz and /readyz"
             reply = Reply(404, "application/json", json.dumps({"detail": detail}).encode())
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(reply.body)
+        return reply
 
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.dumps({"detail": "this port only answers GET (/, /metrics, /healthz, /readyz)"}).encode()
-        self.send_response(405)
-        self.send_header("Allow", "GET")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._reply(self._answer())
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._reply(self._answer(), body=False)
+
+    def _not_allowed(self) -> None:
+        detail = (f"method {self.command} is not allowed: this port answers {_ALLOW} "
+                  f"(/, /metrics, /healthz, /readyz)")
+        self.close_connection = True  # a request body, if any, is not read
+        self._reply(Reply(405, "application/json", json.dumps({"detail": detail}).encode()),
+                    headers={"Allow": _ALLOW, "Connection": "close"})
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>: every method but GET and HEAD is answered 405, not 501
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         logger.debug("%s %s", self.address_string(), format % args)
+
+
+class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that runs at most ``max_connections`` handler threads at once.
+
+    A connection over the limit is answered ``503`` at once and closed, from the accepting thread
+    (without reading it), so a crowd of clients that send nothing cannot pile up threads.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a thread of its own, or refuse it when every slot is taken."""
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Answer the connection, then give its slot back (before closing it)."""
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._slots.release()
+            self.shutdown_request(request)
+
+    def _refuse(self, request: Any) -> None:
+        detail = f"busy: this port serves {self.max_connections} connections at a time; try again"
+        body = json.dumps({"detail": detail}).encode()
+        head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").encode()
+        try:
+            request.settimeout(1.0)
+            request.sendall(head + body)
+        except OSError:
+            pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log an error of a handler (a client that hung up is not one)."""
+        if isinstance(sys.exc_info()[1], _GONE + (TimeoutError,)):
+            return
+        logger.error("status page: error answering %s", client_address[0], exc_info=True)
 
 
 class StatusServer:
@@ -257,6 +343,17 @@ class StatusServer:
         Address to bind; a deployed worker binds ``0.0.0.0`` so Prometheus can scrape it.
     port : int, default=0
         Port to bind (``SEDNA_METRICS_PORT``); 0 picks a free one.
+    read_timeout : float, default=10.0
+        Seconds a connection may stay silent (while the request is read, or the reply not taken)
+        before it is closed.
+    max_connections : int, default=16
+        Connections answered at once, each in a thread of its own; one more is answered ``503``
+        and closed.
+
+    Notes
+    -----
+    ``GET`` and ``HEAD`` are answered; any other method ``405`` with an ``Allow: GET, HEAD``
+    header. A client that hangs up before its reply is sent is no error (nothing is printed).
 
     Examples
     --------
@@ -266,11 +363,19 @@ class StatusServer:
     200
     """
 
-    def __init__(self, site: StatusSite, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, site: StatusSite, *, host: str = "127.0.0.1", port: int = 0,
+                 read_timeout: float = 10.0, max_connections: int = 16) -> None:
+        if not (isinstance(read_timeout, (int, float)) and math.isfinite(read_timeout) and read_timeout > 0):
+            raise ParameterError(f"read_timeout must be a finite number of seconds above 0, "
+                                 f"got {read_timeout!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ParameterError(f"max_connections must be an integer of 1 or more, got {max_connections!r}")
         self.site = site
         self.host = host
         self.port = port
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self.read_timeout = float(read_timeout)
+        self.max_connections = max_connections
+        self._httpd: _BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -294,13 +399,12 @@ class StatusServer:
         """
         if self._httpd is not None:
             return self
-        handler = type("_SiteHandler", (_Handler,), {"site": self.site})
+        handler = type("_SiteHandler", (_Handler,), {"site": self.site, "timeout": self.read_timeout})
         try:
-            httpd = http.server.ThreadingHTTPServer((self.host, self.port), handler)
+            httpd = _BoundedHTTPServer((self.host, self.port), handler, self.max_connections)
         except OSError as exc:
             raise TransportError(f"cannot serve the status page on {self.host}:{self.port}: {exc} "
                                  f"(choose another SEDNA_METRICS_PORT)", url=self.url) from exc
-        httpd.daemon_threads = True
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},

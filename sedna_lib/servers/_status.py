@@ -14,7 +14,7 @@ from typing import Any
 
 from ..observability.status import StatusSite
 
-__all__ = ["mount_status", "RequestMetrics", "STATUS_PATHS"]
+__all__ = ["mount_status", "RequestMetrics", "STATUS_PATHS", "HTTP_METHODS"]
 
 STATUS_PATHS = ("/", "/metrics", "/healthz", "/readyz", "/status/series")
 """The paths every server answers the same way (plus ``/status/assets/...``)."""
@@ -24,12 +24,17 @@ _DOC_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
                "redoc.standalone.js": "text/javascript; charset=utf-8",
                "favicon.png": "image/png"}
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+"""The methods counted under their own name; any other is counted as ``OTHER``."""
+
 
 class RequestMetrics:
     """ASGI middleware: ``sedna_http_requests_total`` and ``sedna_http_request_duration_seconds``.
 
     The ``route`` label is the matched route's template (``/{name}/predict`` style paths stay one
-    series); a request no route matched is counted under ``route="unmatched"``.
+    series); a request no route matched is counted under ``route="unmatched"``. The ``method``
+    label is one of :data:`HTTP_METHODS`, or ``OTHER`` for any method a client made up, so a
+    client cannot add series by sending new method names.
 
     Parameters
     ----------
@@ -61,6 +66,8 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
+            if method not in HTTP_METHODS:
+                method = "OTHER"
             metrics = self.site.metrics
             metrics.counter("sedna_http_requests_total").labels(
                 route=route, method=method, status=str(status[0])).inc()

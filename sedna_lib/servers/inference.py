@@ -417,6 +417,11 @@ class InferenceServer:
             self._server.wait()
         return self
 
+    def wait(self) -> None:
+        """Block until the server stops (at once if it is not serving); never starts it."""
+        if self._server is not None:
+            self._server.wait()
+
     def stop(self) -> None:
         """Stop serving (a no-op if not started)."""
         if self._server is not None and self._server.is_running:

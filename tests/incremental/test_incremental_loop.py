@@ -132,6 +132,12 @@ def test_hard_examples_of_each_round_are_saved(tmp_path, digits_stream):
 @pytest.mark.parametrize("kwargs, match", [
     ({"upload_budget": 0}, "upload_budget"),
     ({"min_delta": -0.1}, "min_delta"),
+    ({"min_delta": float("nan")}, "min_delta must be a finite number"),
+    ({"min_delta": float("inf")}, "min_delta must be a finite number"),
+    ({"min_delta": "a lot"}, "min_delta must be a number"),
+    ({"upload_budget": float("nan")}, "upload_budget must be a finite number"),
+    ({"upload_timeout": float("nan")}, "upload_timeout must be a finite number"),
+    ({"upload_timeout": -1}, "upload_timeout must be seconds"),
     ({"hot_update_config": "x.json"}, "needs output_dir"),
     ({"metric": "auc"}, "unknown metric"),
 ])

@@ -112,6 +112,72 @@ def test_json_lines_carry_the_traceback():
     assert "KeyError: 'boom'" in line["exc_info"]
 
 
+def _json_line(**log_kwargs) -> tuple[str, dict]:
+    """Log one INFO line through a JsonFormatter; return the text and the object read strictly."""
+    from sedna_lib.observability.logs import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tests.observability.json_line")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info("step %d", 3, **log_kwargs)
+    finally:
+        logger.removeHandler(handler)
+
+    def strict(token):
+        raise ValueError(f"{token} is not JSON")
+
+    text = out.getvalue()
+    assert text.count("\n") == 1, text
+    return text, json.loads(text, parse_constant=strict)
+
+
+def test_json_line_keeps_its_own_fields_when_extra_uses_their_names():
+    _, line = _json_line(extra={"time": "later", "level": "loud", "logger": "me", "file": "f.py", "line": -1,
+                                "extra_line": "taken", "port": 80})
+
+    assert line["level"] == "INFO" and line["logger"] == "tests.observability.json_line"
+    assert line["message"] == "step 3" and line["file"] == "test_logs.py" and line["line"] > 0
+    assert line["time"].endswith("Z")
+    assert (line["extra_time"], line["extra_level"], line["extra_logger"]) == ("later", "loud", "me")
+    assert (line["extra_file"], line["extra_extra_line"], line["extra_line"]) == ("f.py", -1, "taken")
+    assert line["port"] == 80
+
+
+def test_json_line_stays_strict_json_with_nan_and_infinity():
+    _, line = _json_line(extra={"loss": float("nan"), "gain": float("inf"),
+                                "history": {"losses": [0.5, float("-inf")]}})
+
+    assert (line["loss"], line["gain"]) == ("NaN", "Infinity")
+    assert line["history"] == {"losses": [0.5, "-Infinity"]}
+
+
+def test_json_line_turns_keys_that_are_not_text_into_text():
+    class Opaque:
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    cycle: list = []
+    cycle.append(cycle)
+    _, line = _json_line(extra={"counts": {1: "a", (2, 3): "b", None: "c"}, "odd": Opaque(), "cycle": cycle})
+
+    assert line["message"] == "step 3"
+    assert line["counts"] == {"1": "a", "(2, 3)": "b", "None": "c"}
+    assert line["odd"].startswith("<") and "Opaque" in line["odd"]
+    assert line["cycle"] == ["<cycle>"]
+
+
+def test_json_line_carries_the_stack_when_asked():
+    _, line = _json_line(stack_info=True)
+
+    assert line["stack_info"].startswith("Stack (most recent call last):")
+    assert "test_json_line_carries_the_stack_when_asked" in line["stack_info"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"level": "LOUD"}, "SEDNA_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'"),
     ({"fmt": "xml"}, "SEDNA_LOG_FORMAT must be one of text, json, got 'xml'"),

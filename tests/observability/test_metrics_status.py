@@ -220,3 +220,110 @@ def test_status_page_links_the_api_docs(fastapi_server):
 
     assert '<a href="docs">API (Swagger UI)</a>' in page
     assert json.loads(requests.get(server.url + "/status/series", timeout=5).text) == {"charts": []}
+
+
+def test_an_unknown_method_is_counted_as_other_so_labels_stay_bounded(fastapi_server):
+    server, _ = fastapi_server
+    for method in ("FOO", "XYZZY-1", "get2"):
+        requests.request(method, f"{server.url}/items/1", timeout=5)
+    requests.delete(f"{server.url}/items/1", timeout=5)  # a standard method keeps its name
+    after = scrape(server.url)
+
+    methods = {re.search(r'method="([^"]*)"', key)[1] for key in after
+               if key.startswith("sedna_http_requests_")}
+    assert {"DELETE", "OTHER"} <= methods <= {"GET", "DELETE", "OTHER"}
+    assert after['sedna_http_requests_total{method="OTHER",route="/items/{item}",status="405"}'] == 3
+
+
+def test_worker_status_server_answers_head_like_get_without_a_body(worker_site):
+    with StatusServer(worker_site) as server:
+        got = requests.get(server.url + "/status/assets/status.js", timeout=5)
+        head = requests.head(server.url + "/status/assets/status.js", timeout=5)
+        missing = requests.head(server.url + "/nope", timeout=5)
+
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert missing.status_code == 404 and missing.content == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO"])
+def test_worker_status_server_answers_other_methods_405_with_allow(worker_site, method):
+    with StatusServer(worker_site) as server:
+        reply = requests.request(method, server.url + "/metrics", data=b"x" * 100, timeout=5)
+        after = requests.get(server.url + "/healthz", timeout=5)
+
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "GET, HEAD"
+    assert f"method {method} is not allowed" in reply.json()["detail"]
+    assert after.status_code == 200
+
+
+def _idle(url):
+    import socket
+
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    return sock
+
+
+def test_worker_status_server_closes_silent_connections_and_bounds_its_threads(worker_site):
+    with StatusServer(worker_site, read_timeout=0.5, max_connections=2) as server:
+        silent = [_idle(server.url), _idle(server.url)]  # each holds a handler thread, sending nothing
+        probe = _idle(server.url)  # one more: refused at once, not queued behind them
+        refused = probe.recv(4096)
+        probe.close()
+        # the silent ones are closed by the server once read_timeout has passed (recv sees the end)
+        ended = [sock.recv(4096) for sock in silent]
+        for sock in silent:
+            sock.close()
+        after = requests.get(server.url + "/healthz", timeout=5)
+
+    assert refused.startswith(b"HTTP/1.0 503 ") and b"2 connections at a time" in refused
+    assert ended == [b"", b""]
+    assert after.status_code == 200
+
+
+def test_worker_status_server_is_quiet_when_a_client_hangs_up_mid_reply(capsys):
+    import logging
+    import socket
+    import struct
+    import threading
+
+    site = StatusSite("edge", details={"big": "x" * (16 << 20)})  # a page larger than the socket buffers
+    gone = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record):
+            if "went away" in record.getMessage():
+                gone.set()
+
+    status_logger = logging.getLogger("sedna_lib.observability.status")
+    watch, level = Watch(logging.DEBUG), status_logger.level
+    status_logger.addHandler(watch)
+    status_logger.setLevel(logging.DEBUG)
+    try:
+        with StatusServer(site) as server:
+            sock = _idle(server.url)
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert sock.recv(16).startswith(b"HTTP/1.0 200")  # the reply has begun
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # reset: the rest of the page has nowhere to go
+            assert gone.wait(30), "the server did not notice the client leave"
+            after = requests.get(server.url + "/healthz", timeout=5)
+    finally:
+        status_logger.removeHandler(watch)
+        status_logger.setLevel(level)
+
+    assert after.status_code == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"read_timeout": 0}, "read_timeout"), ({"read_timeout": float("nan")}, "read_timeout"),
+    ({"max_connections": 0}, "max_connections"), ({"max_connections": 2.5}, "max_connections"),
+])
+def test_worker_status_server_refuses_bad_limits(worker_site, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        StatusServer(worker_site, **kwargs)
