@@ -24,6 +24,7 @@ __all__ = [
     "AggregationError",
     "DataError",
     "IntegrityError",
+    "ClosedError",
     "SednaWarning",
 ]
 
@@ -221,6 +222,10 @@ class DataError(SednaError, ValueError):
 
 class IntegrityError(DataError):
     """A file does not match the SHA-256 its index gives it (replaced, tampered with or corrupted)."""
+
+
+class ClosedError(SednaError, RuntimeError):
+    """An object was used after ``close()`` (or ``stop()``); the message says how to go on."""
 
 
 class SednaWarning(UserWarning):

@@ -91,6 +91,29 @@ def test_an_unreadable_entry_that_cannot_be_moved_aside_is_a_storage_error(tmp_p
         queue.peek()
 
 
+def test_one_owner_of_a_folder_drains_at_a_time_and_sees_what_the_others_did(tmp_path):
+    first, second = OffloadQueue(str(tmp_path)), OffloadQueue(str(tmp_path))
+    first.put([1])
+    assert len(second) == 1  # read from the folder
+    with first.draining() as held:
+        assert held
+        with second.draining(wait=False) as other:
+            assert other is False
+        first.remove(first.ids()[0])
+        first.put([2])
+    with second.draining(wait=False) as held:
+        assert held and [item.data for item in second.peek()] == [[2]]  # the folder was read again
+    assert os.path.exists(tmp_path / ".drain.lock") and len(OffloadQueue(str(tmp_path))) == 1
+
+
+def test_a_drain_lock_that_cannot_be_created_is_a_storage_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="cannot create the drain lock"):
+        with OffloadQueue(str(blocker / "queue")).draining():
+            pass
+
+
 class Edge:
     def predict(self, data):
         return np.full(10, 0.1)

@@ -27,7 +27,7 @@ import numpy as np
 from .loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
 from .._json import json_safe
 from ..backends.estimator import EstimatorBackend
-from ..exceptions import ConfigError, ParameterError
+from ..exceptions import ClosedError, ConfigError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
 from ..job import JobBase, resolve_callback
@@ -127,6 +127,9 @@ class IncrementalLearning(JobBase):
 
     The constructor only stores; the model is loaded on the first :meth:`inference`, and model
     hot update (``MODEL_HOT_UPDATE``) starts then or on :meth:`start`, and stops on :meth:`close`.
+    After :meth:`close`, :meth:`inference` raises :class:`~sedna_lib.exceptions.ClosedError`
+    until :meth:`start` starts the job again (or a ``with`` block opens it again: its first
+    inference starts it).
 
     Parameters
     ----------
@@ -360,7 +363,8 @@ class IncrementalLearning(JobBase):
     def start(self) -> IncrementalLearning:
         """Load the serving model, start model hot update and the hard-example uploader (idempotent).
 
-        :meth:`inference` calls it on first use.
+        :meth:`inference` calls it on first use. After :meth:`close` it starts everything again
+        (a new watcher, uploader and status page).
 
         Returns
         -------
@@ -377,6 +381,10 @@ class IncrementalLearning(JobBase):
         with self._start_lock:
             if self._started:
                 return self
+            if self._closed:  # started again after close(): its watcher and uploader were stopped
+                self._closed = False
+                self._lc_client = None  # close() interrupted its retries for good
+                self.watcher_ = self.hard_examples_ = None
             backend = self.estimator
             if not getattr(backend, "has_load", False):
                 backend.load(model_url=self.model_path)
@@ -454,8 +462,17 @@ class IncrementalLearning(JobBase):
         -------
         IncrementalResult
             ``(infer_res, res, is_hard_example)``, unpackable like Sedna's tuple.
+
+        Raises
+        ------
+        ClosedError
+            If the job was closed: call :meth:`start` to start it again.
         """
-        self.start()
+        if not self._started:
+            if self._closed:  # not restarted behind its owner's back: its threads were stopped on purpose
+                raise ClosedError(f"this {type(self).__name__} was closed; call start() to start it again "
+                                  f"before inference")
+            self.start()
         # the model and its version, read together once: a swap landing during this call changes neither
         backend, version = self._slot.snapshot()
         infer_res = backend.predict(data, **kwargs)
@@ -481,10 +498,16 @@ class IncrementalLearning(JobBase):
         return IncrementalResult(infer_res, res, is_hard)
 
     def close(self) -> None:
-        """Stop hot update and the hard-example uploader (pending examples stay spooled)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop hot update and the hard-example uploader (pending examples stay spooled); idempotent.
+
+        :meth:`inference` then raises :class:`~sedna_lib.exceptions.ClosedError` until
+        :meth:`start` starts the job again.
+        """
+        with self._start_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._started = False
         if self.watcher_ is not None:
             self.watcher_.stop()
         if self.hard_examples_ is not None:
@@ -492,3 +515,11 @@ class IncrementalLearning(JobBase):
         if self.status_ is not None:
             self.status_.stop()
         super().close()
+
+    def __enter__(self) -> IncrementalLearning:
+        """Open the job for a ``with`` block (again, after :meth:`close`); its first inference starts it."""
+        with self._start_lock:
+            if self._closed:
+                self._closed = False
+                self._lc_client = None
+        return self

@@ -380,6 +380,9 @@ class ModelWatcher(threading.Thread):
         self.polls_ = 0
         self._stop_event = threading.Event()
         self._poll_lock = threading.RLock()
+        self._polls_guard = threading.Lock()  # guards the next two
+        self._polls_active = 0  # poll_once calls begun and not ended
+        self._cleanup_pending = False  # stop() gave up waiting for a poll: the poll deletes the downloads
         self._seen_version: str | None = None
         self._download: str | None = None
         self._tmp_root: str | None = None
@@ -396,19 +399,39 @@ class ModelWatcher(threading.Thread):
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop polling, wait for the thread, and delete downloaded models.
 
+        Returns within ``timeout`` even while a poll is still loading a model: that poll then
+        finishes on its own, no other follows, and it deletes the downloads as it ends.
+
         Parameters
         ----------
         timeout : float, default=5.0
-            Seconds to wait for a poll in progress.
+            Seconds to wait for a poll in progress; None waits for it as long as it takes.
         """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         self._stop_event.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
-        with self._poll_lock:
-            if self._tmp_root is not None:
-                shutil.rmtree(self._tmp_root, ignore_errors=True)
-                self._tmp_root = None
-                self._download = None
+        left = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._poll_lock.acquire(timeout=left):  # a poll (in another thread) runs on
+            with self._polls_guard:
+                handed_over = self._polls_active > 0
+                self._cleanup_pending = handed_over
+            if handed_over:  # that poll deletes the downloads as it ends
+                logger.warning("hot update: a poll of %s was still running after %s s; the watcher stops "
+                               "when it ends", self.config_path, timeout)
+                return
+            self._poll_lock.acquire()  # the poll has just ended: only its release was left
+        try:
+            self._delete_downloads()
+        finally:
+            self._poll_lock.release()
+
+    def _delete_downloads(self) -> None:
+        """Delete the downloaded models (the caller holds the poll lock)."""
+        if self._tmp_root is not None:
+            shutil.rmtree(self._tmp_root, ignore_errors=True)
+            self._tmp_root = None
+            self._download = None
 
     @property
     def stopped(self) -> bool:
@@ -425,6 +448,8 @@ class ModelWatcher(threading.Thread):
         UpdateEvent
             What happened; never raises.
         """
+        with self._polls_guard:
+            self._polls_active += 1
         with self._poll_lock:
             self.polls_ += 1
             try:
@@ -432,6 +457,14 @@ class ModelWatcher(threading.Thread):
             except Exception as exc:  # the thread must survive anything; the event records it
                 logger.exception("hot update: unexpected error while polling %s", self.config_path)
                 return UpdateEvent(UpdateStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._polls_guard:
+                    self._polls_active -= 1
+                    cleanup = self._cleanup_pending and not self._polls_active
+                    if cleanup:
+                        self._cleanup_pending = False
+                if cleanup:  # stop() did not wait for this poll: the downloads go now
+                    self._delete_downloads()
 
     def _read_config(self) -> bytes | None:
         if _is_url(self.config_path):

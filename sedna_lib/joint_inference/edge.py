@@ -22,8 +22,8 @@ from ..backends.loaders import load_model_file
 from ..base import InferenceResult
 from ..config import MiningMode
 from ..context import Context
-from ..exceptions import (ConfigError, DataError, ProtocolError, RegistryError, RemoteError, SednaError,
-                          SednaWarning, StorageError, TransportError)
+from ..exceptions import (ClosedError, ConfigError, DataError, ProtocolError, RegistryError, RemoteError,
+                          SednaError, SednaWarning, StorageError, TransportError)
 from ..job import JobBase
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
@@ -100,6 +100,7 @@ class _Failure(enum.Enum):
     RETRY = "retry"  # 5xx, 408/429, a malformed reply: this sample again, on its own backoff
     BAD_SAMPLE = "bad-sample"  # another 4xx, or unsendable: never retried, dead-lettered
     CONFIG = "config"  # 401/403/404/405: the deployment is wrong; not this sample's fault, not queued
+    BUSY = "busy"  # not a failure: another owner of the queue folder is sending it; try after a pause
 
 
 _CONFIG_STATUSES = frozenset({401, 403, 404, 405})
@@ -216,7 +217,9 @@ class JointInference(JobBase):
 
     Nothing happens in the constructor; the model is loaded, the LocalController reporter
     started and leftover queued examples scheduled on :meth:`start` (called by the first
-    :meth:`inference`).
+    :meth:`inference`). After :meth:`close`, :meth:`inference` raises
+    :class:`~sedna_lib.exceptions.ClosedError` until :meth:`start` (or a ``with`` block) starts
+    the job again.
 
     Both of Sedna's signatures work: 0.4.1's ``JointInference(estimator, hard_example_mining)``
     and 0.6's ``JointInference(estimator, cloud=..., hard_example_mining=...,
@@ -321,6 +324,7 @@ class JointInference(JobBase):
         self._counts = dict.fromkeys(_COUNTS, 0)
         self._lock = threading.RLock()
         self._started = False
+        self._closed = False  # close() ran and start() has not run since
         self._mode: MiningMode | None = None
         self._plain = False  # decided by start(): a call without options takes the short path
         self._miner: Any = _UNBUILT
@@ -414,8 +418,10 @@ class JointInference(JobBase):
 
     @property
     def pending_offloads(self) -> int:
-        """Hard examples waiting in the queue for the cloud."""
-        return len(self.queue)
+        """Hard examples waiting in the queue for the cloud (read from the folder, which others may share)."""
+        queue = self.queue
+        queue.refresh()
+        return len(queue)
 
     @property
     def dead_letters(self) -> list[DeadLetter]:
@@ -456,6 +462,11 @@ class JointInference(JobBase):
         with self._lock:
             if self._started:
                 return self
+            if self._closed:  # started again after close(): fresh threads, status page and LC client
+                self._closed = False
+                self._stop.clear()
+                self._lc_client = None  # close() interrupted its retries for good
+                self._pushed = (0, 0, 0)  # the new status page's counters start at zero
             load_model_file(self)
             self._start_status()
             if self.report:
@@ -474,6 +485,13 @@ class JointInference(JobBase):
             self._report_leftovers(pending)
             self._ensure_drain()
         return self
+
+    def _start_on_use(self) -> None:
+        """Start the job for its first sample; a closed job is not started behind its owner's back."""
+        if self._closed:
+            raise ClosedError(f"this {type(self).__name__} was closed; call start() (or use a with block) "
+                              f"to start it again before inference")
+        self.start()
 
     def _plain_calls(self) -> bool:
         """Tell whether a call without options may take the short path (decided once, by :meth:`start`).
@@ -596,19 +614,27 @@ class JointInference(JobBase):
 
         Counts not reported yet (inferences since the last period) are sent to the LocalController
         first, within the report client's timeouts, so a short-lived edge process is seen too.
+        Idempotent. :meth:`inference` then raises :class:`~sedna_lib.exceptions.ClosedError`
+        until :meth:`start` starts the job again.
 
         Raises
         ------
         StorageError
             If the queued examples cannot be flushed to the disk.
         """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._started = False
         self._stop.set()
         self._unreachable.flush()
         if self.status_ is not None:
             self.status_.stop()
-        if self._reporter is not None:
-            self._reporter.report_now()  # never raises: an absent LC only costs its timeouts
-            self._reporter.stop()
+        reporter, self._reporter = self._reporter, None
+        if reporter is not None:
+            reporter.report_now()  # never raises: an absent LC only costs its timeouts
+            reporter.stop()
         thread = self._drain_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
@@ -648,9 +674,11 @@ class JointInference(JobBase):
         ConfigError
             If the mining mode is ``mining-then-inference`` and no miner is configured, or
             ``mining_mode`` is not one of the three.
+        ClosedError
+            If the job was closed: call :meth:`start` (or use ``with``) to start it again.
         """
         if not self._started:
-            self.start()
+            self._start_on_use()
         if post_process is None and not kwargs and self._plain:
             # the common call (no callback, the configured mode): what _infer does for it, inline
             edge = self.estimator.predict(data)
@@ -874,7 +902,7 @@ class JointInference(JobBase):
         while not self._stop.is_set():
             try:
                 self.queue.sync()  # entries queued since the last pass go to the disk, off the inference path
-                _, stopped = self._drain_pass()
+                _, stopped = self._drain_pass(wait=False)
             except SednaError as exc:
                 logger.error("offload queue drain failed: %s", exc)
                 stopped = _Failure.AWAY
@@ -885,66 +913,90 @@ class JointInference(JobBase):
                 return
             if stopped is _Failure.CONFIG:
                 wait = max(pause, _CONFIG_PAUSE)  # the deployment must change first
-            elif stopped is _Failure.AWAY:
-                wait = pause  # the cloud is away: try again after the breaker's pause
+            elif stopped in (_Failure.AWAY, _Failure.BUSY):
+                wait = pause  # the cloud is away, or another owner sends the queue: try again after a pause
             else:  # everything due was tried: wait for the next entry's own time
                 due = self.queue.next_due()
                 wait = pause if due is None else min(pause, max(0.01, due - time.time()))
             self._stop.wait(wait)
 
-    def drain_offload_queue(self, limit: int | None = None) -> int:
+    def drain_offload_queue(self, limit: int | None = None, *, wait: bool = True) -> int:
         """Send queued hard examples to the cloud, oldest first, until the cloud is away or none is due.
 
         An example the cloud refuses (4xx) is dead-lettered; one it fails on (5xx, malformed
         reply) waits for its own retry time, and the examples behind it go first; examples older
         than ``max_age`` are dead-lettered without being sent.
 
+        One drain of a queue folder runs at a time, across threads, ``JointInference`` instances
+        and processes sharing the folder (a lock file in it), so no example is sent twice.
+
         Parameters
         ----------
         limit : int, default=None
             Most examples to send; all if None.
+        wait : bool, default=True
+            Wait for a drain of the same folder already running (here or in another process) to
+            end, then send what it left; if False, return 0 at once instead.
 
         Returns
         -------
         int
             How many were delivered (and removed from the queue).
-        """
-        return self._drain_pass(limit)[0]
 
-    def _drain_pass(self, limit: int | None = None) -> tuple[int, _Failure | None]:
-        sent = 0
+        Raises
+        ------
+        StorageError
+            If the folder's lock file cannot be created or locked.
+        """
+        return self._drain_pass(limit, wait=wait)[0]
+
+    def _drain_pass(self, limit: int | None = None, *, wait: bool = True) -> tuple[int, _Failure | None]:
         client = self.client
-        with self._drain_lock:  # one drain at a time: two would send the same queued example twice
-            self._expire()
-            while limit is None or sent < limit:
-                batch = self.queue.due(limit=16 if limit is None else min(16, limit - sent))
-                if not batch:
-                    break
-                for item in batch:
-                    name = item.meta.get("callback")
-                    try:
-                        result, applied = _ask(client, item.data, name)
-                    except (TransportError, DataError) as exc:
-                        kind = self._on_failure(item, item.data, name, exc)
-                        if kind in (_Failure.AWAY, _Failure.CONFIG):
-                            return sent, kind
-                        continue
-                    if not applied and name:
-                        callback = self._resolve(name)
-                        if callback is not None:
-                            try:
-                                result = callback(result)
-                            except Exception as exc:  # the user's callback: dead-lettered, the drain goes on
-                                self._bury(item, None, name, f"post_process failed on the cloud's answer: "
-                                                             f"{type(exc).__name__}: {exc}", None)
-                                continue
-                    if self.on_offloaded is not None:
-                        queued = item.meta.get("queued_at", 0.0)
-                        example = OffloadedExample(item.id, item.data, result, queued)
-                        self._call_user(self.on_offloaded, example, item.id)
-                    self.queue.remove(item.id)
-                    sent += 1
-                    self._count("replayed")
+        # one drain at a time: two would send the same queued example twice. The thread lock keeps
+        # this job's threads apart, the folder's lock other jobs and processes sharing the folder
+        if not self._drain_lock.acquire(blocking=wait):
+            return 0, _Failure.BUSY
+        try:
+            with self.queue.draining(wait=wait) as held:
+                if not held:
+                    return 0, _Failure.BUSY
+                return self._send_queued(client, limit)
+        finally:
+            self._drain_lock.release()
+
+    def _send_queued(self, client: Any, limit: int | None) -> tuple[int, _Failure | None]:
+        """Send due queued examples (the caller holds the drain locks)."""
+        sent = 0
+        self._expire()
+        while limit is None or sent < limit:
+            batch = self.queue.due(limit=16 if limit is None else min(16, limit - sent))
+            if not batch:
+                break
+            for item in batch:
+                name = item.meta.get("callback")
+                try:
+                    result, applied = _ask(client, item.data, name)
+                except (TransportError, DataError) as exc:
+                    kind = self._on_failure(item, item.data, name, exc)
+                    if kind in (_Failure.AWAY, _Failure.CONFIG):
+                        return sent, kind
+                    continue
+                if not applied and name:
+                    callback = self._resolve(name)
+                    if callback is not None:
+                        try:
+                            result = callback(result)
+                        except Exception as exc:  # the user's callback: dead-lettered, the drain goes on
+                            self._bury(item, None, name, f"post_process failed on the cloud's answer: "
+                                                         f"{type(exc).__name__}: {exc}", None)
+                            continue
+                if self.on_offloaded is not None:
+                    queued = item.meta.get("queued_at", 0.0)
+                    example = OffloadedExample(item.id, item.data, result, queued)
+                    self._call_user(self.on_offloaded, example, item.id)
+                self.queue.remove(item.id)
+                sent += 1
+                self._count("replayed")
         return sent, None
 
     def _expire(self) -> None:

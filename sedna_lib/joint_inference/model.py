@@ -112,7 +112,7 @@ class JointModel:
         """
         joint = self.joint
         if not joint._started:
-            joint.start()
+            joint._start_on_use()
         mode = joint._mode
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))

@@ -10,6 +10,7 @@ request never holds up ``/healthz``. :class:`ServerLimits` carries the numbers, 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import hmac
 import json
@@ -26,7 +27,7 @@ from ..exceptions import (BackendError, BackendUnavailableError, ConfigError, No
 
 __all__ = ["HTTPError", "RequestStats", "ServerLimits", "LargeRequestGate", "check_token", "read_body",
            "error_response", "fastapi", "install_error_handlers", "run_off_loop", "parse_json",
-           "is_input_error", "ERROR_RESPONSES"]
+           "is_input_error", "ERROR_RESPONSES", "STOPPING"]
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +390,15 @@ async def _receive(request: Any, limit: int, size_hint: int | None) -> bytes | b
     return buf if len(buf) >= _MiB else bytes(buf)
 
 
+STOPPING = ("the server is stopping and did not finish this request; send it again once the server "
+            "is back (or to another replica)")
+"""The detail of the 503 a request gets when the server stops before its answer is ready."""
+
+server_stopping: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "sedna_server_stopping", default=None)
+"""Set for each request by the server running it (``ThreadedServer``): its event is set once it stops."""
+
+
 def error_response(status: int, message: str) -> Any:
     """Build the JSON error reply ``{"detail": message}``.
 
@@ -425,7 +435,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (500, "A fault of the server or its model"),
         (501, "The component behind this route does not implement it"),
         (502, "A downstream service this request needs failed"),
-        (503, "Too many connections or large requests at once; retry later"),
+        (503, "Too many connections or large requests at once, or the server is stopping; retry later"),
     ]
 }
 """OpenAPI ``responses`` entries of the error replies (``{"detail": ...}``), by status."""
@@ -502,10 +512,23 @@ async def run_off_loop(func: Callable[..., Any], *args: Any) -> Any:
     -------
     object
         What ``func`` returned.
+
+    Raises
+    ------
+    HTTPError
+        503 (:data:`STOPPING`) when the server stops before ``func`` returns and cancels the
+        request: the reply is a JSON 503, counted like every other, instead of the ASGI server's
+        bare-text 500.
     """
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(func, *args)
+    try:
+        return await run_in_threadpool(func, *args)
+    except asyncio.CancelledError:
+        stopping = server_stopping.get()
+        if stopping is None or not stopping.is_set():
+            raise  # cancelled for another reason: left to whoever cancelled it
+        raise HTTPError(503, STOPPING) from None
 
 
 # a model's own complaint about its input: the client sent something the model cannot take

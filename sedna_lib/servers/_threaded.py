@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import threading
 from typing import Any
 
 from ..exceptions import BackendUnavailableError, TransportError
-from ._app import ServerLimits
+from ._app import STOPPING, RequestStats, ServerLimits, error_response, server_stopping
 
 __all__ = ["ThreadedServer"]
 
@@ -73,6 +75,58 @@ def _head_timed_protocol(header_timeout: float) -> type:
                 self._arm(self.timeout_keep_alive + header_timeout)
 
     return HeadTimedH11Protocol
+
+
+class _StopGuard:
+    """ASGI wrapper: a request the stopping server cuts off gets a JSON 503, never a bare-text 500.
+
+    Requests waiting on a worker thread already answer 503 themselves (``run_off_loop``, told by
+    :data:`server_stopping`); this catches the rest (a body still arriving, an app's own awaits).
+    The reply is counted in the app's ``state.stats`` when it has one.
+    """
+
+    def __init__(self, app: Any, stopping: threading.Event) -> None:
+        self.app = app
+        self.stopping = stopping
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        server_stopping.set(self.stopping)  # this request's task (and the tasks it starts) sees it
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except asyncio.CancelledError:
+            if started or not self.stopping.is_set():
+                raise  # part of the answer went out, or not cancelled by stop(): nothing to say
+            stats = getattr(getattr(self.app, "state", None), "stats", None)
+            if isinstance(stats, RequestStats):
+                stats.count_status(503)
+            await error_response(503, STOPPING)(scope, receive, send)
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Try to bind ``host:port`` as uvicorn does; return why it cannot be bound (None if it can)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return exc
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _uvicorn() -> Any:
@@ -141,6 +195,7 @@ class ThreadedServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._stopping = threading.Event()
 
     @property
     def scheme(self) -> str:
@@ -185,7 +240,9 @@ class ThreadedServer:
             return self
         uvicorn = _uvicorn()
         limits = self.limits
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level,
+        self._stopping = threading.Event()
+        config = uvicorn.Config(_StopGuard(self.app, self._stopping), host=self.host, port=self.port,
+                                log_level=self.log_level,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                 ws_max_size=self.ws_max_size,
                                 ws_per_message_deflate=self.ws_per_message_deflate, lifespan="off",
@@ -210,7 +267,8 @@ class ThreadedServer:
         waited = 0.0
         while not server.started:
             if not self._thread.is_alive():
-                raise TransportError(f"server on {self.host}:{self.port} failed to start: {self._error}",
+                why = self._why_not_started(self._error)
+                raise TransportError(f"server on {self.host}:{self.port} failed to start: {why}",
                                      url=self.url) from self._error
             if waited >= self.startup_timeout:
                 self.stop()
@@ -224,8 +282,29 @@ class ThreadedServer:
         logger.info("serving on %s", self.url)
         return self
 
+    def _why_not_started(self, error: BaseException | None) -> str:
+        """Say why the serving thread ended before the socket was bound."""
+        if not isinstance(error, SystemExit):
+            return f"{type(error).__name__}: {error}" if error is not None else "the serving thread ended"
+        # uvicorn logs a bind failure and exits; bind the address here to say what it met
+        exc = _bind_error(self.host, self.port)
+        where = f"{self.host}:{self.port}"
+        if exc is None:
+            return f"uvicorn exited during startup (exit code {error.code}); its log above says why"
+        if exc.errno == errno.EADDRINUSE:
+            return (f"{where}: address already in use (another server listens there); stop it, or choose "
+                    f"another port (0 picks a free one)")
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return f"{where}: cannot assign the requested address (no interface of this host has it)"
+        if exc.errno == errno.EACCES:
+            return f"{where}: permission denied (ports below 1024 need privileges)"
+        return f"cannot bind {where}: {exc.strerror or exc}"
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and wait for its thread to end.
+
+        Requests still running once half the timeout has passed are answered with a JSON 503
+        (``{"detail": "the server is stopping ..."}``), counted like other replies.
 
         Parameters
         ----------
@@ -235,6 +314,7 @@ class ThreadedServer:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self._stopping.set()
         server.should_exit = True
         thread.join(timeout / 2)
         if thread.is_alive():

@@ -717,38 +717,47 @@ class AggregationServer:
                     return
             else:
                 frame = await ws.receive()
-            kind = frame.get("type")
-            if kind == "websocket.disconnect":
+            if frame.get("type") == "websocket.disconnect":
                 return
-            try:
-                fed = frame.get(REASSEMBLY)  # set when the protocol fed the frame as it was read
-                if fed is None and frame.get("bytes") is not None:  # under another ASGI server
-                    fed = len(frame["bytes"]), m.outcome(reassembler.feed, frame["bytes"])
-                if fed is not None:
-                    size, payload = fed
-                    self._received.inc(size)
-                    if isinstance(payload, ProtocolError):
-                        raise payload
-                    if payload is None:
-                        continue
-                    msg = m.decoded(m.from_binary, payload)
-                else:
-                    self._received.inc(len((frame.get("text") or "").encode()))
-                    msg = m.decoded(m.from_json, frame.get("text") or "")
-                if isinstance(msg, m.UpdateWeight):
-                    await self._ingest_update(peer, msg)
-                elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
-                    await self._ingest_step(peer, msg)
-                elif isinstance(msg, m.Evaluation):
-                    self._final_evaluation(peer, msg)
-                elif isinstance(msg, dict):
-                    logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
-            except ProtocolError as exc:
-                await self._refuse(ws, str(exc), "ProtocolError", CLOSE_BAD_REQUEST)
+            if not await self._handle_frame(peer, reassembler, frame):
                 return
-            except AggregationError as exc:
-                await self._refuse(ws, str(exc), "AggregationError", CLOSE_BAD_REQUEST)
-                return
+            # a message is let go once handled: held until the next frame, every peer's last upload
+            # stayed alive beside the one it was receiving (a model copy per trainer)
+            frame = None
+
+    async def _handle_frame(self, peer: _Peer, reassembler: Any, frame: dict) -> bool:
+        """Handle one received frame; return False once the peer was refused (its connection closed)."""
+        ws = peer.ws
+        try:
+            fed = frame.get(REASSEMBLY)  # set when the protocol fed the frame as it was read
+            if fed is None and frame.get("bytes") is not None:  # under another ASGI server
+                fed = len(frame["bytes"]), m.outcome(reassembler.feed, frame["bytes"])
+            if fed is not None:
+                size, payload = fed
+                self._received.inc(size)
+                if isinstance(payload, ProtocolError):
+                    raise payload
+                if payload is None:
+                    return True
+                msg = m.decoded(m.from_binary, payload)
+            else:
+                self._received.inc(len((frame.get("text") or "").encode()))
+                msg = m.decoded(m.from_json, frame.get("text") or "")
+            if isinstance(msg, m.UpdateWeight):
+                await self._ingest_update(peer, msg)
+            elif isinstance(msg, (m.SecAgg, m.SecAggMasked)):
+                await self._ingest_step(peer, msg)
+            elif isinstance(msg, m.Evaluation):
+                self._final_evaluation(peer, msg)
+            elif isinstance(msg, dict):
+                logger.debug("ignoring a %r message from %s", msg.get("type"), peer.client_id)
+        except ProtocolError as exc:
+            await self._refuse(ws, str(exc), "ProtocolError", CLOSE_BAD_REQUEST)
+            return False
+        except AggregationError as exc:
+            await self._refuse(ws, str(exc), "AggregationError", CLOSE_BAD_REQUEST)
+            return False
+        return True
 
     # -- rounds -------------------------------------------------------------------------------
     async def _ingest_update(self, peer: _Peer, msg: m.UpdateWeight) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from .._json import loads as json_loads
 from ..config import Config
 from ..context import resolve_config
-from ..exceptions import ConfigError, DataError
+from ..exceptions import ConfigError, DataError, TransportError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
@@ -42,6 +42,7 @@ from ._app import (
     read_body,
 )
 from ._status import STATUS_PATHS, mount_status
+from ._threaded import ThreadedServer
 
 __all__ = ["KBServer", "create_app", "KnowledgeBaseStore", "safe_name", "main", "parse_bind", "sqlite_path"]
 
@@ -695,8 +696,27 @@ def parse_bind(value: str) -> tuple[str, int]:
     return parts.hostname or "0.0.0.0", 9020 if port is None else port  # 0: a free port, as for any bind
 
 
+class _StoreServer(ThreadedServer):
+    """A :class:`ThreadedServer` that closes the knowledge base's database when it stops."""
+
+    def __init__(self, app: Any, store: KnowledgeBaseStore, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.store = store
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, then close the database (a later start opens it again)."""
+        try:
+            super().stop(timeout)
+        finally:
+            self.store.close()
+
+
 class KBServer:
     """The knowledge-base server (Sedna's ``KBServer``).
+
+    ``start()`` serves until the process is stopped, as Sedna's does; ``start(block=False)`` or a
+    ``with`` block serves in the background, and :meth:`stop` (or :meth:`close`, or the end of the
+    block) stops serving and closes the SQLite database.
 
     Parameters
     ----------
@@ -742,6 +762,8 @@ class KBServer:
         self.max_bytes = max_bytes
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
+        self._server: ThreadedServer | None = None
+        self._started = 0.0
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None,
@@ -788,34 +810,95 @@ class KBServer:
         store = KnowledgeBaseStore(save_dir, db_path, legacy_pickle=self.legacy_pickle)
         return create_app(store, token=self.token, max_bytes=self.max_bytes, limits=self.limits)
 
-    def run_in_thread(self) -> Any:
+    def run_in_thread(self) -> ThreadedServer:
         """Start serving in a background thread.
 
         Returns
         -------
         ThreadedServer
-            Started; ``.url`` and ``.port`` tell where, ``.stop()`` ends it.
-        """
-        from ._threaded import ThreadedServer
+            Started; ``.url`` and ``.port`` tell where, ``.stop()`` ends it and closes the database.
 
-        server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
-                                limits=ServerLimits.resolve(self.limits, self.max_bytes))
-        server.start()
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound (the database is closed again).
+        """
+        app = self.create_app()
+        server = _StoreServer(app, app.state.store, host=self.host, port=self.http_port,
+                              ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                              limits=ServerLimits.resolve(self.limits, self.max_bytes))
+        try:
+            server.start()
+        except BaseException:
+            server.store.close()
+            raise
         log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
                     limits={"max request bytes": self.max_bytes, "files in": self.save_dir or "."})
         return server
 
-    def start(self) -> None:
-        """Serve until the process is stopped (blocks)."""
-        started = time.monotonic()
-        server = None
-        try:
-            server = self.run_in_thread()
-            server.wait()
-        finally:
-            if server is not None:
-                log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
+    @property
+    def url(self) -> str:
+        """Base URL of the running server.
+
+        Raises
+        ------
+        TransportError
+            If it is not started.
+        """
+        if self._server is None:
+            raise TransportError("the knowledge base is not started; call start(block=False) first")
+        return self._server.url
+
+    @property
+    def is_running(self) -> bool:
+        """Whether it serves."""
+        return self._server is not None and self._server.is_running
+
+    def start(self, *, block: bool = True) -> KBServer:
+        """Serve; until the process is stopped (Sedna's behaviour), or in the background with ``block=False``.
+
+        Parameters
+        ----------
+        block : bool, default=True
+            Serve until stopped (then close the database) instead of returning at once.
+
+        Returns
+        -------
+        KBServer
+            ``self`` (once stopped, when blocking).
+
+        Raises
+        ------
+        TransportError
+            If the port cannot be bound.
+        """
+        if not self.is_running:
+            self._started = time.monotonic()
+            self._server = self.run_in_thread()
+        if block:
+            try:
+                self._server.wait()
+            finally:
+                self.stop()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the database; a no-op when it does not serve. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stop()
+        log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - self._started)
+
+    close = stop
+
+    def __enter__(self) -> KBServer:
+        """Serve in the background, and return the server, for a ``with`` block."""
+        return self.start(block=False)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Stop serving and close the database at the end of the ``with`` block."""
+        self.stop()
 
 
 def main(host: str | None = None, port: int | None = None, save_dir: str | None = None, *,

@@ -11,17 +11,23 @@ An entry may wait for its own time (``not_before`` in its metadata: a sample the
 on is retried on its own backoff) without holding up the entries behind it (:meth:`OffloadQueue.due`).
 Samples that will never be sent go to the ``dead-letter`` sub-folder with the reason
 (:meth:`OffloadQueue.bury`), where they can be read back (:meth:`OffloadQueue.dead_letters`).
+
+Several owners (threads, queue objects, processes) may share one folder: each may put entries,
+and :meth:`OffloadQueue.draining` lets one of them at a time send them (an ``flock`` on the
+folder's ``.drain.lock`` file, released by the system if its holder dies), so an entry is never
+sent by two owners at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 import uuid
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from ..exceptions import DataError, ProtocolError, SednaWarning, StorageError
 from . import codec
@@ -32,6 +38,7 @@ __all__ = ["OffloadQueue", "QueuedSample"]
 logger = logging.getLogger(__name__)
 _SUFFIX = ".sdna"
 DEAD_LETTER = "dead-letter"
+DRAIN_LOCK = ".drain.lock"  # the file whose flock one owner of the folder holds while it sends entries
 # what reading a damaged entry can raise (the codec checks what it can; the rest is caught here)
 _UNREADABLE = (OSError, ProtocolError, KeyError, IndexError, AttributeError, TypeError, ValueError)
 
@@ -114,9 +121,58 @@ class OffloadQueue:
         return self._ids
 
     def __len__(self) -> int:
-        """Return how many entries wait in the queue."""
+        """Return how many entries wait in the queue (as last read from the folder; see :meth:`refresh`)."""
         with self._lock:
             return len(self._scan())
+
+    def refresh(self) -> None:
+        """Forget the entries known so far: the next call reads the folder again.
+
+        Another owner of the folder (a second queue object or process) may have put or removed
+        entries since it was last read.
+        """
+        with self._lock:
+            self._ids = None
+
+    @contextlib.contextmanager
+    def draining(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the folder's drain lock while sending entries, so no other owner sends them too.
+
+        The lock is an exclusive ``flock`` on ``<folder>/.drain.lock``: it excludes other queue
+        objects on the same folder, in this process or another, and the system releases it if the
+        holder dies. Once it is held, the folder is read again, so entries another owner delivered
+        meanwhile are not sent a second time.
+
+        Parameters
+        ----------
+        wait : bool, default=True
+            Wait for another owner's drain to end; if False, yield False at once when it is held.
+
+        Yields
+        ------
+        bool
+            True when this owner holds the lock (it may send entries), False when another one did
+            and ``wait`` is False.
+
+        Raises
+        ------
+        StorageError
+            If the lock file cannot be created or locked.
+        """
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            fd = os.open(os.path.join(self.folder, DRAIN_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot create the drain lock of the offload queue {self.folder}: {exc}",
+                               uri=self.folder) from exc
+        try:
+            if not _lock_file(fd, wait):
+                yield False
+                return
+            self.refresh()
+            yield True
+        finally:
+            os.close(fd)  # releases the lock
 
     def put(self, data: Any, meta: dict | None = None) -> str:
         """Append a sample, durably.
@@ -474,6 +530,21 @@ class OffloadQueue:
         self._scan().remove(entry)
         self._not_before.pop(entry, None)
         self.corrupt += 1
+
+
+def _lock_file(fd: int, wait: bool) -> bool:
+    """Take an exclusive lock on an open file; False if another holder has it and ``wait`` is False."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: only this process's own threads are kept apart (by the caller)
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise StorageError(f"cannot lock the offload queue's drain lock: {exc}") from exc
+    return True
 
 
 def _strip(meta: dict) -> dict:

@@ -15,6 +15,7 @@ import secrets
 import ssl as _ssl
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,32 @@ class _MaskedSender:
             proto.writes.append(memoryview(buf)[16 - len(head):16 + n])  # sent as the context exits
 
 
+class _Link:
+    """A client's current connection, shared with its finalizer (which must not hold the client)."""
+
+    __slots__ = ("ws",)
+
+    def __init__(self) -> None:
+        self.ws: Any = None
+
+
+_DROPPED_CLOSE_TIMEOUT = 2.0
+"""Seconds the close of a client's connection waits for the server's reply when the client was dropped."""
+
+
+def _close_dropped(link: _Link, url: str) -> None:
+    """Close the connection of a client garbage-collected without :meth:`AggregationClient.close`."""
+    ws, link.ws = link.ws, None
+    if ws is None:
+        return
+    logger.debug("an AggregationClient of %s was dropped without close(); closing its connection", url)
+    try:
+        ws.close_timeout = min(_DROPPED_CLOSE_TIMEOUT, ws.close_timeout or _DROPPED_CLOSE_TIMEOUT)
+        ws.close()
+    except Exception as exc:  # a finalizer must not raise; the connection is gone either way
+        logger.debug("closing the dropped connection to %s failed: %s", url, exc)
+
+
 def _digits(value: Any, default: float) -> float:
     if value is None or value == "":
         return default
@@ -123,7 +150,9 @@ def _digits(value: Any, default: float) -> float:
 class AggregationClient:
     """A trainer's connection to the aggregation server.
 
-    Nothing connects in the constructor; :meth:`connect` (or the first send) does.
+    Nothing connects in the constructor; :meth:`connect` (or the first send) does. :meth:`close`
+    (or the end of a ``with`` block) closes the connection; a client dropped without it has its
+    connection (socket and threads) closed when it is garbage-collected.
 
     Parameters
     ----------
@@ -192,7 +221,8 @@ class AggregationClient:
         self.job_name = job_name
         self.fast_receive = fast_receive
         self.fast_send = fast_send
-        self._ws: Any = None
+        self._link = _Link()  # self._ws: the connection, also closed if the client is dropped unclosed
+        self._finalizer = weakref.finalize(self, _close_dropped, self._link, url)
         self._sender: _MaskedSender | None = None
         self._session: str | None = None
         self._lock = threading.Lock()
@@ -200,6 +230,14 @@ class AggregationClient:
         self.initial_: m.RecvWeight | None = None
 
     # -- connection ---------------------------------------------------------------------------
+    @property
+    def _ws(self) -> Any:
+        return self._link.ws
+
+    @_ws.setter
+    def _ws(self, ws: Any) -> None:
+        self._link.ws = ws
+
     @property
     def is_connected(self) -> bool:
         """Whether a connection is open."""

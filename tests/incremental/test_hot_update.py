@@ -265,3 +265,45 @@ def test_a_model_that_loads_but_cannot_serve_like_the_old_one_is_refused(tmp_pat
     assert "takes 2 features; the serving one takes 4" in events[0].error
     assert "regressor; the serving one is a classifier" in events[1].error
     assert slot.version == "v1" and np.array_equal(slot.get().predict(x_test), pa)
+
+
+def test_stop_returns_within_its_timeout_while_a_poll_is_loading_and_the_poll_cleans_up(
+        tmp_path, two_models, s3_config):
+    from minio import Minio
+
+    from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
+
+    a, b, _, _, _ = two_models
+    endpoint = s3_config.s3_endpoint_url.split("://", 1)[1]
+    Minio(endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False).make_bucket("slowload")
+    storage = Context(s3_config).storage
+    storage.upload(_save(b, tmp_path / "b.pkl"), "s3://slowload/models/b.pkl")
+    storage.write_bytes("s3://slowload/model_config.json",
+                        dump_model_config("s3://slowload/models/b.pkl", "v2").encode())
+    loading, release = threading.Event(), threading.Event()
+
+    def slow_loader(path):
+        loading.set()
+        release.wait(60)
+        return _joblib_loader(path)
+
+    work = tmp_path / "work"
+    slot = ModelSlot(a)
+    watcher = ModelWatcher(slot, config_path="s3://slowload/model_config.json", loader=slow_loader,
+                           storage=storage, work_dir=str(work), period=3600)
+    watcher.start()
+    stopper = threading.Thread(target=watcher.stop, kwargs={"timeout": 0})
+    try:
+        assert loading.wait(30)
+        stopper.start()
+        stopper.join(30)  # a bound for a broken stop, not a timing: stop(timeout=0) does not wait
+        returned = not stopper.is_alive()
+        downloaded = sorted(p.name for p in work.rglob("*.pkl"))
+    finally:
+        release.set()
+    watcher.join(30)
+    stopper.join(30)
+
+    assert returned and downloaded == ["b.pkl"]  # the poll was still loading its download
+    assert not watcher.is_alive() and slot.version == "v2"  # the poll in progress finished
+    assert list(work.rglob("*.pkl")) == []  # and deleted the download as it ended

@@ -143,6 +143,41 @@ def test_inference_returns_sedna_tuple_mines_and_saves_hard_examples(tmp_path, l
     assert example.label == str(res[0]) and len(example.prediction) == 3
 
 
+def test_inference_after_close_is_a_closed_error_and_start_runs_the_uploader_again(
+        tmp_path, lc_stub, iris_split):
+    import joblib
+
+    from sedna_lib.exceptions import ClosedError
+    from sedna_lib.incremental_learning.hard_examples import read_hard_examples
+
+    x, y, x_test, _ = iris_split
+    model = tmp_path / "model.pkl"
+    joblib.dump(_lr().fit(x, y), model)
+    cfg = _config(lc_stub, model_url=str(model), hem_name="Margin",
+                  hem_parameters={"threshold_margin": "0.999"}, work_dir=str(tmp_path / "work"))
+    out = tmp_path / "hard"
+    job = IncrementalLearning(estimator=_lr(), context=Context(cfg), hard_example_output=str(out),
+                              mining_input="proba")
+    assert job.inference(x_test[:1]).is_hard_example
+    first_store = job.hard_examples_
+    job.close()
+
+    with pytest.raises(ClosedError, match=r"IncrementalLearning was closed; call start\(\)"):
+        job.inference(x_test[1:2])
+    assert first_store._thread is None  # the closed uploader was not started again behind the job's back
+    job.close()  # idempotent
+
+    job.start()
+    assert job.inference(x_test[2:3]).is_hard_example
+    assert job.hard_examples_ is not first_store and job.hard_examples_.flush(timeout=10)
+    job.close()
+    with job:  # a with block opens it again; its first inference starts it
+        assert job.inference(x_test[3:4]).is_hard_example
+    assert job.hard_examples_.pending == 0
+
+    assert len(read_hard_examples(str(next(out.iterdir())))) == 3
+
+
 def test_get_hem_algorithm_from_config_lets_caller_override(monkeypatch):
     from sedna_lib.compat.core.incremental_learning import IncrementalLearning
 

@@ -409,3 +409,55 @@ def test_an_aggregator_that_fails_at_the_end_of_a_round_starts_it_over_and_says_
     assert msg.exit_flag == "ok" and msg.weights[0].tolist() == [4.0, 4.0]
     logged = [r for r in caplog.records if "could not be aggregated" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info is not None  # said once, with its traceback
+
+
+def test_a_client_dropped_without_close_closes_its_connection_when_collected(serve):
+    import gc
+
+    server = serve()
+    client = AggregationClient(server.url, "dropped", connect_timeout=5, recv_timeout=5).connect()
+    connection = client._ws  # the websocket connection, with its socket and reader thread
+    del client
+    gc.collect()
+
+    assert connection.wait_closed(10)  # a bound for a leak, not a timing: the close already ran
+    assert connection.close_code == 1000  # closed by this side, with the closing handshake
+
+
+def test_a_closed_client_leaves_nothing_for_its_finalizer(serve):
+    import gc
+
+    server = serve()
+    with AggregationClient(server.url, "closed", connect_timeout=5, recv_timeout=5) as client:
+        connection = client._ws
+    assert connection.wait_closed(10) and not client.is_connected
+    del client
+    gc.collect()  # the finalizer finds no connection to close
+
+    assert connection.close_code == 1000
+
+
+def test_an_upload_is_let_go_once_it_is_folded_in(serve):
+    # the peer's loop held its last message until the next frame came: in the next round every trainer's
+    # previous upload stayed alive beside the one being received, a model copy per trainer
+    import gc
+    import weakref
+
+    from sedna_lib.algorithms.aggregation.fedavg import FedAvg
+
+    seen = []
+
+    class Watching(FedAvg):
+        def add(self, update):
+            seen.append(weakref.ref(update.weights[0]))  # the layer as decoded from the received frames
+            super().add(update)
+
+    server = serve(aggregation=Watching(), exit_round=2, participants_count=1)
+    with AggregationClient(server.url, "t", connect_timeout=5, recv_timeout=10) as client:
+        client.send_update([np.ones(1_000_000)], 1, round_number=1)  # 8 MB, in chunks
+        assert client.recv_weights().round_number == 1
+        deadline = time.monotonic() + 5
+        while seen[0]() is not None and time.monotonic() < deadline:  # the server's loop moves on
+            gc.collect()
+            time.sleep(0.02)
+        assert seen[0]() is None

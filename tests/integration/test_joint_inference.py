@@ -254,6 +254,32 @@ def test_close_reports_the_counts_of_the_last_period(models, tmp_path):
     assert (info["inferenceNumber"], info["hardExampleNumber"], info["uploadCloudRatio"]) == (4, 4, 1.0)
 
 
+def test_inference_after_close_is_a_closed_error_and_start_runs_the_job_again(
+        models, cloud_service, tmp_path):
+    from sedna_lib.exceptions import ClosedError
+
+    xt = models[2]
+    received, event = [], threading.Event()
+    with ThreadedServer(lc_app(received, event)) as lc:
+        ji = edge_job(models[0], "CloudOnly", tmp_path, ctx(lc_server=lc.url, lc_period=3600.0), report=True,
+                      cloud=cloud_service.url + "/ji-svc")
+        assert ji.inference(xt[0]).cloud is not None
+        ji.close()
+        with pytest.raises(ClosedError, match=r"JointInference was closed; call start\(\)"):
+            ji.inference(xt[1])
+        ji.close()  # idempotent: no second report
+        assert len(received) == 1
+
+        with ji:  # started again: reporter, status and drain as on the first start
+            again = ji.inference(xt[2])
+        with pytest.raises(ClosedError):
+            ji.inference(xt[3])
+
+    assert again.is_hard and again.cloud is not None
+    assert len(received) == 2 and received[1][1]["ownerInfo"]["inferenceNumber"] >= 1
+    assert ji.stats["inferences"] == 2 and ji.stats["cloud_ok"] == 2
+
+
 def test_absent_lc_never_blocks_inference(models, tmp_path):
     absent_lc = ctx(lc_server=f"http://127.0.0.1:{free_port()}", lc_period=0.05)
     ji = edge_job(models[0], "EdgeOnly", tmp_path, absent_lc, report=True)

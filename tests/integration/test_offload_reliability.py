@@ -359,6 +359,60 @@ def test_an_edge_killed_mid_drain_and_restarted_loses_no_hard_example(tmp_path):
     assert OffloadQueue(str(tmp_path)).ids() == []
 
 
+# -- several owners of one queue folder --------------------------------------------------------------------
+
+def fill_queue(folder: Path, n: int) -> None:
+    queue = OffloadQueue(str(folder))
+    for i in range(n):
+        queue.put(np.array([float(i)]), {"callback": None})
+
+
+def test_two_jobs_sharing_a_queue_folder_send_each_example_once(tmp_path):
+    n = 40
+    fill_queue(tmp_path, n)
+    cloud = BlockingCloud(block_at=1)
+    with serve(cloud) as service:
+        first, second = edge_job(service.url, tmp_path), edge_job(service.url, tmp_path)
+        drain = threading.Thread(target=first.drain_offload_queue)
+        drain.start()
+        try:
+            assert cloud.reached.wait(30)  # the first job is sending the oldest example
+            sent_meanwhile = second.drain_offload_queue(wait=False)
+            pending_meanwhile = second.pending_offloads
+        finally:
+            cloud.release.set()
+            drain.join(30)
+        sent_after = second.drain_offload_queue()  # waits for no one now: nothing is left
+        first.close()
+        second.close()
+
+    assert sent_meanwhile == 0 and pending_meanwhile == n  # the oldest is in flight, not delivered yet
+    assert sent_after == 0 and sorted(cloud.seen) == [float(i) for i in range(n)]  # each exactly once
+    assert first.stats["replayed"] == n and first.pending_offloads == second.pending_offloads == 0
+
+
+def test_two_processes_sharing_a_queue_folder_send_each_example_once(tmp_path):
+    n = 40
+    fill_queue(tmp_path, n)
+    cloud = BlockingCloud(block_at=1)
+    with serve(cloud) as service:
+        first = run_edge(service.url, tmp_path)
+        try:
+            assert cloud.reached.wait(60), first.communicate(timeout=10)
+            second = subprocess.run([sys.executable, str(EDGE_SCRIPT), service.url, str(tmp_path), "once"],
+                                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                                    capture_output=True, text=True, timeout=60)
+        finally:
+            cloud.release.set()
+        out, err = first.communicate(timeout=60)
+
+    assert second.returncode == 0 and first.returncode == 0, second.stderr + err
+    assert json.loads(second.stdout.strip().splitlines()[-1])["sent"] == 0  # the first process was sending
+    assert json.loads(out.strip().splitlines()[-1])["replayed"] == n
+    assert sorted(cloud.seen) == [float(i) for i in range(n)]  # each exactly once
+    assert OffloadQueue(str(tmp_path)).ids() == []
+
+
 def test_an_absent_cloud_is_said_once_per_outage_not_once_per_sample(tmp_path, caplog):
     ji = edge_job(f"http://127.0.0.1:{free_port()}", tmp_path)
     ji.client.max_retries = 0

@@ -254,3 +254,69 @@ def test_a_status_update_that_changes_nothing_is_answered_as_sedna_does_and_logg
     for status in (-1, 7):
         bad = requests.post(url, json={"status": status, "tasks": "a"}, headers=headers, timeout=10)
         assert bad.status_code == 400 and "1 (deploys) or 0 (drops)" in bad.json()["detail"]
+
+
+def _open_files(path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux's /proc)."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd")
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+def test_a_knowledge_base_in_a_with_block_serves_and_closes_its_database(tmp_path):
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    database = tmp_path / "kb" / "kb.sqlite3"
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"weights")
+    kb = KBServer("127.0.0.1", 0, save_dir=str(tmp_path / "kb"), db_url="sqlite:///kb.sqlite3")
+    with kb as served:
+        assert served is kb and kb.is_running
+        with KBClient(kb.url, timeout=10) as client:
+            client.upload_file(str(src))
+            assert client.query() == []
+        assert _open_files(database) == 1
+
+    assert not kb.is_running and _open_files(database) == 0
+    kb.close()  # idempotent
+    with pytest.raises(TransportError, match="not started"):
+        kb.url
+    with kb:  # serves again, on the same database
+        with KBClient(kb.url, timeout=10) as client:
+            assert client.query() == []
+    assert _open_files(database) == 0
+
+
+def test_stopping_what_run_in_thread_returned_closes_the_database(tmp_path):
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    database = tmp_path / "kb" / "kb.sqlite3"
+    kb = KBServer("127.0.0.1", 0, save_dir=str(tmp_path / "kb"), db_url="sqlite:///kb.sqlite3")
+    server = kb.run_in_thread()
+    with KBClient(server.url, timeout=10) as client:
+        assert client.query() == []
+    assert _open_files(database) == 1
+    server.stop()
+    assert _open_files(database) == 0
+
+
+def test_a_knowledge_base_that_cannot_bind_says_the_address_is_in_use(tmp_path):
+    import socket
+
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    database = tmp_path / "kb" / "kb.sqlite3"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        kb = KBServer("127.0.0.1", taken.getsockname()[1], save_dir=str(tmp_path / "kb"),
+                      db_url="sqlite:///kb.sqlite3")
+        with pytest.raises(TransportError, match="address already in use"):
+            kb.start(block=False)
+    assert not kb.is_running and _open_files(database) == 0

@@ -87,3 +87,31 @@ def test_flatten_refuses_lists_that_contain_themselves_or_multiply_without_end()
     finally:
         base._MAX_LEAVES = original
     assert BaseService.flatten([1, [2, [3, []], 4], [[5]]]) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_put_after_close_is_a_closed_error_not_a_silently_stranded_item(asynchronous):
+    from sedna_lib.exceptions import ClosedError
+
+    svc = _Recorder(config=Config(batch_size=3), timeout=60, asynchronous=asynchronous)
+    svc.put("before")
+    svc.close()
+
+    with pytest.raises(ClosedError, match=r"_Recorder is closed.*call start\(\)"):
+        svc.put("after")
+    svc.close()  # idempotent
+
+    assert svc.batches == [["before"]] and svc.processed_ == 1
+
+
+def test_a_closed_service_takes_items_again_once_started():
+    svc = _Recorder(config=Config(batch_size=1), asynchronous=True)
+    svc.close()
+    svc.ready.clear()
+
+    svc.start()
+    svc.put("again")
+    assert svc.ready.wait(5)
+    svc.close()
+
+    assert svc.batches == [["again"]]

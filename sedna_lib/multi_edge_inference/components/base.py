@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from ...config import Config
 from ...context import resolve_config
-from ...exceptions import DataError
+from ...exceptions import ClosedError, DataError
 from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -41,7 +41,8 @@ class BaseService(abc.ABC):
 
     Sedna's scripts expect a running service once the component is constructed, so the
     constructor calls :meth:`start` unless ``autostart=False``. :meth:`close` (or ``with``) stops
-    the servers, Kafka clients and the worker thread.
+    the servers, Kafka clients and the worker thread; :meth:`put` then raises
+    :class:`~sedna_lib.exceptions.ClosedError` until :meth:`start` is called again.
 
     Parameters
     ----------
@@ -104,6 +105,7 @@ class BaseService(abc.ABC):
         self._cond = threading.Condition()
         self._process_lock = threading.RLock()
         self._stop = threading.Event()
+        self._closed = False  # set by close(), cleared by start(): put() refuses items nothing would process
         self._thread: threading.Thread | None = None
         self._last_put = time.monotonic()
         if autostart:
@@ -133,6 +135,8 @@ class BaseService(abc.ABC):
         if self.is_running:
             return self
         self._stop.clear()
+        with self._cond:
+            self._closed = False
         try:
             for plugin in self.plugins:
                 plugin.start()
@@ -164,25 +168,37 @@ class BaseService(abc.ABC):
         """Run once the service is up (subclasses override)."""
 
     def close(self, timeout: float = 10.0) -> None:
-        """Flush waiting items, then stop the worker, the Kafka clients and the servers.
+        """Stop taking data, flush waiting items, then stop the worker, the Kafka clients and the servers.
+
+        What feeds the service (the Kafka consumer, the hosted servers) stops first, so every item
+        already taken is processed and sent on; :meth:`put` then raises
+        :class:`~sedna_lib.exceptions.ClosedError` until :meth:`start` is called again.
+        Idempotent.
 
         Parameters
         ----------
         timeout : float, default=10.0
             Seconds to wait for the worker thread.
         """
-        self._stop.set()
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+        for plugin in self.plugins:
+            if plugin.is_server:
+                plugin.stop()
         with self._cond:
+            self._closed = True
+            self._stop.set()
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        for client in (self.consumer, self.producer):
-            if client is not None:
-                client.close()
-        self.consumer = self.producer = None
+        if self.producer is not None:
+            self.producer.close()
+            self.producer = None
         for plugin in self.plugins:
-            plugin.stop()
+            if not plugin.is_server:
+                plugin.stop()
 
     stop = close
 
@@ -202,12 +218,21 @@ class BaseService(abc.ABC):
         ----------
         data : object
             The item; :meth:`preprocess` may transform or drop it.
+
+        Raises
+        ------
+        ClosedError
+            If the service was closed: nothing would process the item. Call :meth:`start` first.
         """
+        if self._closed:
+            raise self._closed_error()
         data = self.preprocess(data)
         if _is_empty(data):
             return
         batch = None
         with self._cond:
+            if self._closed:  # closed meanwhile: the worker has taken its last batch
+                raise self._closed_error()
             self._items.append(data)
             self._last_put = time.monotonic()
             if not self.asynchronous and len(self._items) >= self.batch_size:
@@ -216,6 +241,10 @@ class BaseService(abc.ABC):
                 self._cond.notify_all()
         if batch is not None:
             self._process(batch)
+
+    def _closed_error(self) -> ClosedError:
+        return ClosedError(f"{type(self).__name__} is closed: put() would leave the item unprocessed; "
+                           f"call start() to use the service again")
 
     def fetch_data(self) -> None:
         """Run the batching loop in the calling thread until :meth:`close` (the worker thread's body)."""
