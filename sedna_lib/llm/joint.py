@@ -154,6 +154,8 @@ class LLMJointInference(JointInference):
             ``self``.
         """
         super().start()
+        with self._lock:  # a job started again has a new status page: its metrics are the new page's
+            self._prometheus = None
         if self._reporter is not None:
             self._reporter.extra_info = self.llm_metrics.owner_info
         return self

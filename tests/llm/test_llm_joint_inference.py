@@ -275,3 +275,13 @@ def test_token_counts_a_cloud_object_gets_wrong_are_not_counted(edge_lm, tmp_pat
         result = job.inference("module of gcd is")
         (m,) = job.llm_metrics.recent()
     assert result.result.text == "math" and (m.cloud_prompt_tokens, m.cloud_completion_tokens) == (0, 0)
+
+
+def test_a_job_started_again_counts_its_queries_on_its_new_status_page(edge_lm, cloud_url, tmp_path):
+    job = _job(edge_lm, OpenAIClient(cloud_url), "CloudOnly", tmp_path)
+    with job:
+        job.inference("module of sqrt is")
+    with job:  # started again after close(): a new status page, which the queries must reach
+        job.inference("module of sqrt is")
+        assert job.status_.site.metrics.value("sedna_llm_queries_total", answered_by="cloud") == 1.0
+        assert job.prometheus is job.status_.site.metrics
