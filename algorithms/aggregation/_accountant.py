@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sedna_lib.exceptions import BackendUnavailableError
 
-from ._checks import check_number
+from sedna_lib.base import check_number
 
 __all__ = ["GaussianAccountant"]
 

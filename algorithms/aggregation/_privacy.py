@@ -19,7 +19,7 @@ import numpy as np
 
 from sedna_lib.exceptions import ParameterError
 
-from ._checks import check_number
+from sedna_lib.base import check_number
 
 __all__ = ["l2_norm", "difference", "clip_by_l2_norm", "add_gaussian_noise", "adaptive_clip_step",
            "delta_noise_multiplier"]

@@ -17,7 +17,7 @@ from sedna_lib.base import Aggregator
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math
-from ._checks import check_count, check_number
+from sedna_lib.base import check_count, check_number
 from ._streaming import _unpack
 
 __all__ = ["FedBuff", "staleness_weight"]

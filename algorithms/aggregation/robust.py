@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _math
-from ._checks import check_count, check_number
+from sedna_lib.base import check_count, check_number
 from ._streaming import BufferedRound
 
 __all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]

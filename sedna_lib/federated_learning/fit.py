@@ -388,7 +388,7 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         if len(client_speeds) != len(client_data):
             raise ParameterError(f"client_speeds needs one positive duration per client "
                                  f"({len(client_data)}), got {len(client_speeds)}")
-        from ..algorithms.aggregation._checks import check_number
+        from ..base import check_number
 
         for i, speed in enumerate(client_speeds):  # a NaN passes 'speed <= 0' and breaks the event loop
             check_number(f"client_speeds[{i}] (simulated seconds per local round)", speed, 0, low_open=True)

@@ -27,7 +27,8 @@ from typing import Any, Iterator
 
 from ..base import Aggregator, ClientUpdate
 from ..context import Context, resolve
-from ..exceptions import AggregationError, ProtocolError, SednaError, TransportError
+from ..exceptions import (AggregationError, ConfigError, ParameterError, ProtocolError, SednaError,
+                          TransportError)
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
@@ -256,26 +257,11 @@ class AggregationServer:
             same = cfg.aggregation_algorithm in (None, self.name_)
             params = dict(cfg.aggregation_parameters) if same else {}
             self.aggregator_ = ctx.registry.create(Kind.AGGREGATION, self.name_, **params)
-        self._exit_round = max(int(self._rounds_wanted(ctx)), 1)
-        self._participants = max(int(self._participants_wanted(ctx)), 1)
-        min_clients = self.min_clients if self.min_clients is not None else cfg.agg_min_clients
-        self._min_clients = max(int(min_clients), 1)
-        self._timeout = float(self.round_timeout if self.round_timeout is not None else cfg.agg_round_timeout)
+        self._check_settings(ctx)
         self._token = self.auth_token if self.auth_token is not None else cfg.auth_token
         self._host = self.host if self.host is not None else cfg.agg_bind_ip
-        self._port = int(self.http_port if self.http_port is not None else cfg.agg_bind_port)
         self._cert = self.ssl_certfile or cfg.tls_cert
         self._key = self.ssl_keyfile or cfg.tls_key
-        self._max_bytes = int(self.max_message_bytes if self.max_message_bytes is not None
-                              else cfg.agg_max_message_bytes)
-        self._handshake_timeout = float(self.handshake_timeout if self.handshake_timeout is not None
-                                        else cfg.agg_handshake_timeout)
-        self._read_timeout = float(self.read_timeout if self.read_timeout is not None
-                                   else cfg.agg_read_timeout)
-        self._max_connections = int(self.max_connections if self.max_connections is not None
-                                    else cfg.agg_max_connections)
-        self._evaluate_every = max(int(self.evaluate_every if self.evaluate_every is not None
-                                       else cfg.agg_evaluate_every), 0)
         self._evaluations: dict[int, dict[str, dict]] = {}  # round -> trainer -> its report
         self._unfolded: set[int] = set()
         self._connections = 0
@@ -298,6 +284,60 @@ class AggregationServer:
         self._finished.clear()
         self._round_metrics: list[dict] = []
         self._setup_status()
+
+    def _check_settings(self, ctx: Context) -> None:
+        """Resolve the numeric settings (argument, else environment) and check each is in range.
+
+        Raises
+        ------
+        ParameterError
+            If an argument is out of range (a count that is no whole number >= 1, a timeout that is
+            not a finite number > 0, ...): nothing is clamped or truncated silently.
+        ConfigError
+            If the environment variable the value came from is.
+        """
+        from ..base import check_count, check_number
+
+        cfg = ctx.config
+
+        def pick(name: str, variable: str, given: Any, default: Any, check: Any) -> Any:
+            value = given if given is not None else default
+            try:
+                return check(name if given is not None else variable, value)
+            except ParameterError as exc:
+                if given is not None:
+                    raise
+                raise ConfigError(str(exc), variable=variable) from None
+
+        count = lambda low: lambda n, v: check_count(n, v, low)  # noqa: E731
+        seconds = lambda n, v: check_number(n, v, 0, low_open=True)  # noqa: E731
+        self._exit_round = pick("exit_round", "EXIT_ROUND", self._rounds_wanted(ctx), None, count(1))
+        self._participants = pick("participants_count", "PARTICIPANTS_COUNT", self._participants_wanted(ctx),
+                                  None, count(1))
+        self._min_clients = pick("min_clients", "AGG_MIN_CLIENTS", self.min_clients, cfg.agg_min_clients,
+                                 count(1))
+        if self._min_clients > self._participants:
+            raise ParameterError(f"min_clients (AGG_MIN_CLIENTS) {self._min_clients} is more than the "
+                                 f"{self._participants} participants a round waits for (participants_count, "
+                                 "PARTICIPANTS_COUNT): lower it, or raise participants_count")
+        self._timeout = pick("round_timeout", "AGG_ROUND_TIMEOUT", self.round_timeout, cfg.agg_round_timeout,
+                             seconds)
+        self._port = pick("http_port", "AGG_BIND_PORT", self.http_port, cfg.agg_bind_port, count(0))
+        if self._port > 65535:
+            raise ParameterError(f"http_port must be a port number (0 to 65535), got {self._port}")
+        self._max_bytes = pick("max_message_bytes", "AGG_MAX_MESSAGE_BYTES", self.max_message_bytes,
+                               cfg.agg_max_message_bytes, count(1))
+        self._handshake_timeout = pick("handshake_timeout", "AGG_HANDSHAKE_TIMEOUT", self.handshake_timeout,
+                                       cfg.agg_handshake_timeout, seconds)
+        self._read_timeout = pick("read_timeout", "AGG_READ_TIMEOUT", self.read_timeout, cfg.agg_read_timeout,
+                                  seconds)
+        self._max_connections = pick("max_connections", "AGG_MAX_CONNECTIONS", self.max_connections,
+                                     cfg.agg_max_connections, count(1))
+        self._evaluate_every = pick("evaluate_every", "AGG_EVALUATE_EVERY", self.evaluate_every,
+                                    cfg.agg_evaluate_every, count(0))
+        check_count("chunk_size", self.chunk_size, 1024)  # smaller chunks: a frame per few bytes
+        check_count("ws_size", self.ws_size, 1)
+        check_number("done_grace", self.done_grace, 0)
 
     def _setup_status(self) -> None:
         """Build the status site: round metrics, the accuracy/loss chart, readiness while the job runs."""

@@ -4,8 +4,8 @@ reference numbers, and the DPFedAvg / LocalDPFedAvg aggregators."""
 import numpy as np
 import pytest
 
-from sedna_lib.algorithms.aggregation import DPFedAvg, LocalDPFedAvg, _checks, _privacy
-from sedna_lib.base import ClientUpdate
+from sedna_lib.algorithms.aggregation import DPFedAvg, LocalDPFedAvg, _privacy
+from sedna_lib.base import ClientUpdate, check_count, check_number
 from sedna_lib.exceptions import AggregationError, ParameterError
 from sedna_lib.testing import check_aggregator
 
@@ -46,26 +46,26 @@ def test_gaussian_noise_refuses_a_stddev_that_is_not_a_finite_non_negative_numbe
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "nan", True, None, "x"])
 def test_check_number_refuses_what_is_not_a_finite_number(value):
     with pytest.raises(ParameterError, match=r"^z must be a finite number >= 0, got "):
-        _checks.check_number("z", value, 0)
+        check_number("z", value, 0)
 
 
 def test_check_number_checks_open_and_closed_bounds_and_reads_text():
-    assert _checks.check_number("q", "0.25", 0, 1, low_open=True) == 0.25
-    assert _checks.check_number("q", 1, 0, 1, low_open=True) == 1.0
+    assert check_number("q", "0.25", 0, 1, low_open=True) == 0.25
+    assert check_number("q", 1, 0, 1, low_open=True) == 1.0
     with pytest.raises(ParameterError, match=r"q must be a finite number in \(0, 1\], got 0"):
-        _checks.check_number("q", 0, 0, 1, low_open=True)
+        check_number("q", 0, 0, 1, low_open=True)
     with pytest.raises(ParameterError, match=r"q must be a finite number in \(0, 1\], got 1.5"):
-        _checks.check_number("q", 1.5, 0, 1, low_open=True)
+        check_number("q", 1.5, 0, 1, low_open=True)
 
 
 @pytest.mark.parametrize("value", [2.5, True, False, float("nan"), float("inf"), "2.5", 0, -3, None])
 def test_check_count_refuses_what_is_not_a_whole_number_of_clients(value):
     with pytest.raises(ParameterError, match=r"^m must be a whole number >= 1"):
-        _checks.check_count("m", value)
+        check_count("m", value)
 
 
 def test_check_count_takes_whole_numbers_in_any_form():
-    assert [_checks.check_count("m", v) for v in (3, np.int64(3), 3.0, "3", "3.0")] == [3] * 5
+    assert [check_count("m", v) for v in (3, np.int64(3), 3.0, "3", "3.0")] == [3] * 5
 
 
 def test_adaptive_clip_grows_when_too_many_updates_are_clipped():

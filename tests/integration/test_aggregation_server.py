@@ -461,3 +461,40 @@ def test_an_upload_is_let_go_once_it_is_folded_in(serve):
             gc.collect()
             time.sleep(0.02)
         assert seen[0]() is None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"exit_round": 0}, "exit_round must be a whole number >= 1, got 0"),
+    ({"exit_round": 2.5}, "exit_round must be a whole number >= 1, got 2.5"),
+    ({"participants_count": 0}, "participants_count must be a whole number >= 1, got 0"),
+    ({"participants_count": True}, "participants_count must be a whole number >= 1, got True"),
+    ({"min_clients": 0}, "min_clients must be a whole number >= 1, got 0"),
+    ({"min_clients": 3, "participants_count": 2}, "min_clients .* 3 is more than the 2 participants"),
+    ({"round_timeout": float("nan")}, "round_timeout must be a finite number > 0, got nan"),
+    ({"round_timeout": -1}, "round_timeout must be a finite number > 0, got -1"),
+    ({"read_timeout": 0}, "read_timeout must be a finite number > 0, got 0"),
+    ({"handshake_timeout": float("inf")}, "handshake_timeout must be a finite number > 0, got inf"),
+    ({"max_message_bytes": 0}, "max_message_bytes must be a whole number >= 1, got 0"),
+    ({"max_connections": -1}, "max_connections must be a whole number >= 1, got -1"),
+    ({"evaluate_every": -2}, "evaluate_every must be a whole number >= 0, got -2"),
+    ({"chunk_size": 0}, "chunk_size must be a whole number >= 1024, got 0"),
+    ({"done_grace": float("nan")}, "done_grace must be a finite number >= 0, got nan"),
+    ({"http_port": 70000}, "http_port must be a port number"),
+])
+def test_server_settings_out_of_range_are_refused_at_start_not_clamped(kwargs, match):
+    # a round deadline of NaN never fired, 0 participants became 1 and 2.5 rounds became 2, silently
+    from sedna_lib.exceptions import ParameterError
+
+    server = AggregationServer("FedAvg", host="127.0.0.1", **{"http_port": 0, **kwargs}, context=Context(Config()))
+    with pytest.raises(ParameterError, match=match):
+        server.start(block=False)
+    assert not server._server  # nothing was bound
+
+
+def test_server_settings_from_the_environment_out_of_range_name_the_variable():
+    from sedna_lib.exceptions import ConfigError
+
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0,
+                               context=Context(Config(agg_round_timeout=-5.0, agg_min_clients=1)))
+    with pytest.raises(ConfigError, match="AGG_ROUND_TIMEOUT must be a finite number > 0, got -5.0"):
+        server.start(block=False)
