@@ -335,7 +335,7 @@ class AggregationServer:
                                      cfg.agg_max_connections, count(1))
         self._evaluate_every = pick("evaluate_every", "AGG_EVALUATE_EVERY", self.evaluate_every,
                                     cfg.agg_evaluate_every, count(0))
-        check_count("chunk_size", self.chunk_size, 1024)  # smaller chunks: a frame per few bytes
+        check_count("chunk_size", self.chunk_size, 1)
         check_count("ws_size", self.ws_size, 1)
         check_number("done_grace", self.done_grace, 0)
 

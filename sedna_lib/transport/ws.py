@@ -23,6 +23,7 @@ import numpy as np
 from ..exceptions import (
     AggregationError,
     BackendUnavailableError,
+    ParameterError,
     ProtocolError,
     RemoteError,
     TransportError,
@@ -265,12 +266,15 @@ class AggregationClient:
 
         Raises
         ------
+        ParameterError
+            If a setting is out of range (checked before anything is opened).
         TransportTimeout
             If the server is not reachable within ``connect_timeout``.
         RemoteError
             If the server refuses the client (wrong token, duplicate id, wrong aggregation); a
             server at its connection cap (1013) is retried until ``connect_timeout``.
         """
+        self._check_settings()
         deadline = time.monotonic() + float(_digits(self.connect_timeout, 300.0))
         delay = 0.05
         while True:
@@ -283,6 +287,26 @@ class AggregationClient:
                 self.close()
             time.sleep(delay)  # bounded backoff: the server asked to try again later
             delay = min(delay * 2, 2.0)
+
+    def _check_settings(self) -> None:
+        """Check the settings before anything is opened (the constructor only stores them).
+
+        Raises
+        ------
+        ParameterError
+            If a timeout is not a finite number (``recv_timeout`` > 0, ``connect_timeout`` >= 0), a
+            size is not a whole number >= 1, or ``wire`` is neither ``binary`` nor ``json``.
+        """
+        from ..base import check_count, check_number
+
+        check_number("connect_timeout", _digits(self.connect_timeout, 300.0), 0)
+        if self.recv_timeout is not None and self.recv_timeout != "":
+            check_number("recv_timeout", self.recv_timeout, 0, low_open=True)
+        check_count("chunk_size", self.chunk_size, 1)
+        check_count("max_message_bytes", self.max_message_bytes, 1)
+        if self.wire not in ("binary", "json"):
+            raise ParameterError(f"wire must be 'binary' (sedna_lib's codec) or 'json' (Sedna's JSON "
+                                 f"frames), got {self.wire!r}")
 
     def _connect_once(self, deadline: float) -> AggregationClient:
         websockets = _websockets()

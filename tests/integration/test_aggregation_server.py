@@ -477,7 +477,7 @@ def test_an_upload_is_let_go_once_it_is_folded_in(serve):
     ({"max_message_bytes": 0}, "max_message_bytes must be a whole number >= 1, got 0"),
     ({"max_connections": -1}, "max_connections must be a whole number >= 1, got -1"),
     ({"evaluate_every": -2}, "evaluate_every must be a whole number >= 0, got -2"),
-    ({"chunk_size": 0}, "chunk_size must be a whole number >= 1024, got 0"),
+    ({"chunk_size": 0}, "chunk_size must be a whole number >= 1, got 0"),
     ({"done_grace": float("nan")}, "done_grace must be a finite number >= 0, got nan"),
     ({"http_port": 70000}, "http_port must be a port number"),
 ])
@@ -485,7 +485,8 @@ def test_server_settings_out_of_range_are_refused_at_start_not_clamped(kwargs, m
     # a round deadline of NaN never fired, 0 participants became 1 and 2.5 rounds became 2, silently
     from sedna_lib.exceptions import ParameterError
 
-    server = AggregationServer("FedAvg", host="127.0.0.1", **{"http_port": 0, **kwargs}, context=Context(Config()))
+    server = AggregationServer("FedAvg", host="127.0.0.1", **{"http_port": 0, **kwargs},
+                               context=Context(Config()))
     with pytest.raises(ParameterError, match=match):
         server.start(block=False)
     assert not server._server  # nothing was bound
@@ -498,3 +499,24 @@ def test_server_settings_from_the_environment_out_of_range_name_the_variable():
                                context=Context(Config(agg_round_timeout=-5.0, agg_min_clients=1)))
     with pytest.raises(ConfigError, match="AGG_ROUND_TIMEOUT must be a finite number > 0, got -5.0"):
         server.start(block=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"chunk_size": 0}, "chunk_size must be a whole number >= 1, got 0"),
+    ({"chunk_size": -1}, "chunk_size must be a whole number >= 1, got -1"),
+    ({"recv_timeout": float("nan")}, "recv_timeout must be a finite number > 0, got nan"),
+    ({"recv_timeout": -1}, "recv_timeout must be a finite number > 0, got -1"),
+    ({"connect_timeout": float("nan")}, "connect_timeout must be a finite number >= 0, got nan"),
+    ({"max_message_bytes": 0}, "max_message_bytes must be a whole number >= 1, got 0"),
+    ({"wire": "carrier-pigeon"}, "wire must be 'binary' .* or 'json'"),
+])
+def test_client_settings_out_of_range_are_refused_before_connecting(serve, kwargs, match):
+    # a chunk size of 0 was a ZeroDivisionError at the first upload, a NaN receive timeout a timeout
+    # "within 0.0 s", an unknown wire silently the binary one
+    from sedna_lib.exceptions import ParameterError
+
+    server = serve()
+    client = AggregationClient(server.url, "c", **{"connect_timeout": 5, **kwargs})
+    with pytest.raises(ParameterError, match=match):
+        client.connect()
+    assert not client.is_connected
