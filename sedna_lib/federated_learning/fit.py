@@ -255,12 +255,12 @@ def _model_of(backend: Any, model: Any) -> Any:
 
 
 def _as_int(value: Any, name: str) -> int | None:
+    """Return ``value`` as a whole number >= 1 (text as the environment gives it), or None if unset."""
+    from ..base import check_count
+
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be an integer, got {value!r}") from None
+    return check_count(name, value, 1)  # 2.5 epochs or True as a batch size are refused, not truncated
 
 
 def _train_kwargs(backend: Any, loss: Any, optimizer: Any, metric: Any, batch_size: Any, epochs: Any) -> dict:
@@ -375,12 +375,12 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         If ``client_data`` is empty, ``rounds`` < 1, a client speed is not a finite positive number,
         or the options do not fit together.
     """
+    from ..base import check_count
+
     if not client_data:
         raise ParameterError("simulate needs at least one client's data")
-    if int(rounds) < 1:
-        raise ParameterError(f"rounds must be >= 1, got {rounds!r}")
-    if int(evaluate_every) < 1:
-        raise ParameterError(f"evaluate_every must be >= 1, got {evaluate_every!r}")
+    rounds = check_count("rounds", rounds, 1)
+    evaluate_every = check_count("evaluate_every", evaluate_every, 1)
     if client_eval_data is not None and len(client_eval_data) != len(client_data):
         raise ParameterError(f"client_eval_data has {len(client_eval_data)} entries for {len(client_data)} "
                              "clients; give one per client (None to skip one)")
@@ -404,8 +404,8 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         raise ParameterError(f"{type(aggregator).__name__} is asynchronous: chooser and "
                              "secure_aggregation "
                              "apply to synchronous rounds")
-    if concurrency is not None and int(concurrency) < 1:
-        raise ParameterError(f"concurrency must be >= 1, got {concurrency!r}")
+    if concurrency is not None:
+        concurrency = check_count("concurrency", concurrency, 1)
     global_weights = list(initial_weights) if initial_weights is not None else [
         w.copy() for w in backend.get_weights()]
     sizes = [count_samples(d) for d in client_data]

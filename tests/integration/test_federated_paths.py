@@ -221,13 +221,20 @@ def test_fit_accepts_the_frameworks_own_torch_loss_and_optimizer(digits):
     assert _torch_accuracy(model, xt, yt) > 0.4  # it trained (chance is 0.1)
 
 
-def test_fit_rejects_a_non_integer_epochs_with_parameter_error():
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": "two"}, "epochs must be a whole number >= 1, got 'two'"),
+    ({"epochs": 2.5}, "epochs must be a whole number >= 1, got 2.5"),  # was truncated to 2
+    ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),
+    ({"batch_size": True}, "batch_size must be a whole number >= 1, got True"),  # was a batch of 1
+    ({"batch_size": -8}, "batch_size must be a whole number >= 1, got -8"),
+])
+def test_fit_rejects_epochs_and_batch_sizes_that_are_not_whole_numbers_with_parameter_error(kwargs, match):
     from sedna_lib import collaborative_training
     from sedna_lib.exceptions import ParameterError
 
-    with pytest.raises(ParameterError, match="epochs must be an integer"):
+    with pytest.raises(ParameterError, match=match):
         collaborative_training.fit((np.zeros((2, 64), "float32"), np.zeros(2, "int64")), None, _torch_net(),
-                                   epochs="two", context=Context(Config()), progress=False)
+                                   context=Context(Config()), progress=False, **kwargs)
 
 
 # -- V2: FederatedLearningV2 + AggregationServerV2 --------------------------------------------

@@ -123,6 +123,12 @@ def test_simulation_options_are_checked(digits):
         simulate(_backend(), shards, engine="dask")
     with pytest.raises(ParameterError, match="client_eval_data has 1 entries for 2 clients"):
         simulate(_backend(), shards, client_eval_data=[None])
+    for kwargs, match in (({"rounds": 2.5}, "rounds must be a whole number >= 1, got 2.5"),
+                          ({"rounds": 0}, "rounds must be a whole number >= 1, got 0"),
+                          ({"evaluate_every": True}, "evaluate_every must be a whole number >= 1, got True"),
+                          ({"concurrency": 1.5}, "concurrency must be a whole number >= 1, got 1.5")):
+        with pytest.raises(ParameterError, match=match):  # refused, not truncated
+            simulate(_backend(), shards, **kwargs)
 
 
 @pytest.mark.parametrize("resources, match", [
