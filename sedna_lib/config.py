@@ -164,9 +164,19 @@ def _float(raw: str, variable: str) -> float:
     return value
 
 
+class _NotANumber(ValueError):
+    """NaN or an infinity in a variable's JSON: Python's parser reads them, JSON has no such numbers."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotANumber(f"{name} is not a number; write a finite number")
+
+
 def _json(raw: str, variable: str) -> Any:
     try:
-        return json_loads(raw)
+        return json_loads(raw, parse_constant=_no_constant)
+    except _NotANumber as exc:
+        raise ConfigError(f"{variable} must be strict JSON: {exc}, got {raw!r}", variable=variable) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{variable} must be JSON ({exc.msg} at char {exc.pos}), got {raw!r}",
                           variable=variable) from None
@@ -342,7 +352,7 @@ def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:
         try:
             with open(text, encoding="utf-8") as fh:
                 if lowered.endswith(".json"):
-                    data = json_loads(fh.read())
+                    data = json_loads(fh.read(), parse_constant=_no_constant)
                 else:
                     data = _yaml(fh)
         except OSError as exc:
@@ -659,7 +669,8 @@ class Config:
                                      help="JSON-lines file where each query's route, answers and tokens are "
                                           "appended (LearnedRouter.fit_log trains on it).")
     llm_cache_size: int = _var("SEDNA_LLM_CACHE_SIZE", 0, _int,
-                               help="Exact-match response cache entries (0: no cache); repeated queries do "
+                               help="Exact-match response cache entries, an int >= 0 (0: no cache; a "
+                                    "negative or non-integer value is a ConfigError); repeated queries do "
                                     "not reach the cloud.")
     llm_price_cloud_prompt: float = _var("SEDNA_LLM_PRICE_CLOUD_PROMPT", 0.0, _float,
                                          help="Price of one million cloud prompt tokens (cost estimate).")

@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import threading
 import types
 import typing
@@ -775,6 +776,19 @@ def _parse_int(text: str) -> int:
     return int(number)
 
 
+def _parse_float(text: str) -> float:
+    """Parse a finite number, or raise ValueError (``nan``, ``inf`` and ``1e999`` are not finite)."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    """``parse_constant`` of a JSON parameter: NaN and infinities are not JSON numbers."""
+    raise ValueError(f"{name} is not a number")
+
+
 def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -797,9 +811,9 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
         if hint is int:
             return _parse_int(value)
         if hint is float:
-            return float(value)
+            return _parse_float(value)
         if origin in (list, tuple, dict) or hint in (list, tuple, dict):
-            parsed = json_loads(value)
+            parsed = json_loads(value, parse_constant=_refuse_constant)
             container = origin or hint
             if container is dict and not isinstance(parsed, dict):
                 raise ValueError(value)
@@ -807,8 +821,8 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
                 parsed = [parsed]
             return container(parsed)
     except (ValueError, TypeError):
-        raise ParameterError(f"{label}: parameter {pname!r} must be {getattr(hint, '__name__', hint)}, "
-                             f"got {value!r}") from None
+        what = "a finite float" if hint is float else getattr(hint, "__name__", hint)
+        raise ParameterError(f"{label}: parameter {pname!r} must be {what}, got {value!r}") from None
     return value
 
 
@@ -832,7 +846,9 @@ def coerce_params(cls: Any, params: dict[str, Any], *, label: str | None = None)
     Raises
     ------
     ParameterError
-        If a parameter is unknown (and the constructor takes no ``**kwargs``) or ill-typed.
+        If a parameter is unknown (and the constructor takes no ``**kwargs``) or ill-typed: text
+        that is not an ``int``'s whole number, not a ``float``'s finite number (``"nan"``,
+        ``"inf"``), or not strict JSON for a list or dict (``NaN`` and ``Infinity`` are refused).
     """
     label = label or getattr(cls, "__name__", repr(cls))
     target = _signature_target(cls)

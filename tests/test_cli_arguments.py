@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from sedna_lib.cli import main
@@ -195,3 +199,45 @@ def test_an_estimator_that_cannot_be_loaded_is_a_usage_error_showing_the_forms(a
                         "path/to/file.py:Attribute")
 
     assert "foo" in err or "no_such" in err.lower() or "NoSuchThing" in err
+
+
+def _sedna_lib(argv, cwd):
+    """Run ``sedna-lib argv`` in its own process, its work folder under ``cwd``."""
+    env = {**os.environ, "SEDNA_WORK_DIR": str(cwd / "work")}
+    return subprocess.run([sys.executable, "-m", "sedna_lib.cli", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_an_unknown_miner_is_a_usage_error_listing_the_miners_before_anything_runs(tmp_path):
+    from sedna_lib.registry import Kind, default_registry
+
+    output = tmp_path / "rounds"
+    done = _sedna_lib(["incremental", "--miner", "foo", "--dataset", "iris", "--rounds", "1",
+                       "--output", str(output), "--no-progress"], cwd=tmp_path)
+
+    assert done.returncode == 2, done.stderr
+    assert "incremental: error: argument --miner: no hard-example miner named 'foo'" in done.stderr
+    assert all(name in done.stderr for name in default_registry.names(Kind.HARD_EXAMPLE_MINING))
+    assert "Traceback" not in done.stderr and done.stdout == "" and not output.exists()
+
+
+def test_a_miner_the_estimator_module_registers_is_known_to_the_incremental_command(tmp_path):
+    (tmp_path / "interface.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sedna_lib.registry import Kind, register\n"
+        "\n"
+        "\n"
+        "@register(Kind.HARD_EXAMPLE_MINING, 'EveryExample')\n"
+        "class EveryExample:\n"
+        "    def is_hard(self, outputs):\n"
+        "        return [True] * len(outputs)\n"
+        "\n"
+        "\n"
+        "Estimator = LogisticRegression(max_iter=500)\n", encoding="utf-8")
+
+    done = _sedna_lib(["incremental", "--estimator", "interface:Estimator", "--miner", "EveryExample",
+                       "--dataset", "iris", "--rounds", "1", "--initial", "20", "--no-progress"],
+                      cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "round 1: uploaded" in done.stdout

@@ -31,6 +31,10 @@ def test_typed_values_are_parsed_once():
     ("HEM_PARAMETERS", "{not json", "HEM_PARAMETERS must be JSON"),
     ("HEM_PARAMETERS", '[{"value": 1}]', r"HEM_PARAMETERS\[0\] must be an object with a 'key'"),
     ("PARAMETERS", "[1, 2]", "PARAMETERS must hold a mapping"),
+    ("HEM_PARAMETERS", '{"threshold": NaN}', "HEM_PARAMETERS must be strict JSON: NaN is not a number"),
+    ("AGGREGATION_PARAMETERS", '[{"key": "mu", "value": -Infinity}]',
+     "AGGREGATION_PARAMETERS must be strict JSON: -Infinity is not a number"),
+    ("PARAMETERS", '{"learning_rate": Infinity}', "PARAMETERS must be strict JSON: Infinity is not a number"),
 ])
 def test_bad_value_raises_config_error_naming_the_variable(variable, value, match):
     with pytest.raises(ConfigError, match=match) as info:
@@ -86,6 +90,25 @@ def test_language_model_settings_are_typed_and_the_sedna_key_wins():
     assert cfg.llm_price_cloud_completion == 0.6 and cfg.llm_base_url == "http://llm:8000/v1"
     with pytest.raises(ConfigError, match="SEDNA_LLM_CACHE_SIZE"):
         Config.from_env({"SEDNA_LLM_CACHE_SIZE": "many"})
+
+
+@pytest.mark.parametrize("value", ["-1", "2.5", "many"])
+def test_the_llm_cache_size_is_an_int_of_0_or_more_as_its_help_says(value):
+    [spec] = [spec for spec in describe() if spec.variable == "SEDNA_LLM_CACHE_SIZE"]
+    assert "int >= 0" in spec.help and "ConfigError" in spec.help
+
+    with pytest.raises(ConfigError, match="SEDNA_LLM_CACHE_SIZE") as info:
+        Config.from_env({"SEDNA_LLM_CACHE_SIZE": value})
+    assert info.value.variable == "SEDNA_LLM_CACHE_SIZE"
+
+
+def test_a_parameters_json_file_holds_strict_json(tmp_path):
+    path = tmp_path / "parameters.json"
+    path.write_text('{"learning_rate": NaN}', encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="NaN is not a number") as info:
+        Config.from_env({"PARAMETERS": str(path)})
+    assert info.value.variable == "PARAMETERS"
 
 
 def test_config_is_frozen_and_replace_derives_variants():

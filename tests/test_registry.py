@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from sedna_lib.base import BaseAlgorithm
@@ -74,7 +76,7 @@ def test_create_refuses_unknown_parameter(reg):
 
 
 @pytest.mark.parametrize("name, value, match", [
-    ("threshold", "high", "'threshold' must be float, got 'high'"),
+    ("threshold", "high", "'threshold' must be a finite float, got 'high'"),
     ("top_k", "2.5", "'top_k' must be int, got '2.5'"),
     ("enabled", "perhaps", "'enabled' must be bool, got 'perhaps'"),
 ])
@@ -106,6 +108,41 @@ def test_int_parameter_that_is_no_whole_number_is_refused(reg, text):
 
     with pytest.raises(ParameterError, match=f"'top_k' must be int, got {text!r}"):
         reg.create("k", "M", top_k=text)
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity", "1e999"])
+def test_float_parameter_from_text_must_be_a_finite_number(reg, text):
+    reg.register("k", "M", Miner)
+
+    with pytest.raises(ParameterError, match=f"'threshold' must be a finite float, got {text!r}"):
+        reg.create("k", "M", threshold=text)
+
+
+def test_optional_float_parameter_from_text_must_be_a_finite_number():
+    def factory(rate: float | None = None):
+        return rate
+
+    assert coerce_params(factory, {"rate": "0.25"}) == {"rate": 0.25}
+    with pytest.raises(ParameterError, match="'rate' got 'nan'"):
+        coerce_params(factory, {"rate": "nan"})
+
+
+@pytest.mark.parametrize("text", ["[NaN]", '["a", Infinity]', "[-Infinity]"])
+def test_json_parameter_from_text_holds_no_nan_or_infinity(reg, text):
+    reg.register("k", "M", Miner)
+
+    with pytest.raises(ParameterError, match=re.escape(f"'classes' got {text!r}")):
+        reg.create("k", "M", classes=text)
+
+
+def test_a_float_parameter_from_the_environment_must_be_a_finite_number():
+    from sedna_lib.config import Config
+    from sedna_lib.registry import Kind, build_algorithm
+
+    cfg = Config.from_env({"HEM_NAME": "Threshold",
+                           "HEM_PARAMETERS": '[{"key": "threshold", "value": "-inf"}]'})
+    with pytest.raises(ParameterError, match="'threshold' must be a finite float, got '-inf'"):
+        build_algorithm(default_registry, Kind.HARD_EXAMPLE_MINING, cfg.hem)
 
 
 def test_non_string_values_pass_through():

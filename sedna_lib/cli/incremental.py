@@ -67,6 +67,17 @@ def _default_estimator() -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 
 
+def _check_miner(name: str) -> None:
+    """Refuse a ``--miner`` the registry does not know, listing the names it knows (exit status 2)."""
+    from ..registry import Kind, default_registry
+    from . import UsageError
+
+    if not default_registry.is_registered(Kind.HARD_EXAMPLE_MINING, name):
+        known = ", ".join(default_registry.names(Kind.HARD_EXAMPLE_MINING)) or "none"
+        raise UsageError("--miner", f"no hard-example miner named {name!r}; known miners: {known} (a "
+                                    f"plugin's, or one the --estimator module registers, count too)")
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the loop as the parsed arguments say and print one line per round.
 
@@ -79,6 +90,11 @@ def main(args: argparse.Namespace) -> int:
     -------
     int
         0.
+
+    Raises
+    ------
+    UsageError
+        If ``--estimator`` cannot be loaded or ``--miner`` names no registered miner (exit status 2).
     """
     from ..config import Config
     from ..incremental_learning import IncrementalLoop
@@ -86,6 +102,13 @@ def main(args: argparse.Namespace) -> int:
 
     if not getattr(args, "verbose", 0):  # each round's line (and "kept the old model: ...") as it happens
         configure_from_config(Config.from_env(), default=True)
+    if args.estimator:
+        from . import load_option
+
+        estimator = load_option("--estimator", args.estimator)
+    else:
+        estimator = _default_estimator()
+    _check_miner(args.miner)  # after the estimator's module, which may register its own miner
     x, y = load_data(args.dataset, args.data)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
@@ -94,12 +117,6 @@ def main(args: argparse.Namespace) -> int:
     eval_data = (x[:n_eval], y[:n_eval])
     initial = (x[n_eval:n_eval + args.initial], y[n_eval:n_eval + args.initial])
     stream = (x[n_eval + args.initial:], y[n_eval + args.initial:])
-    if args.estimator:
-        from . import load_option
-
-        estimator = load_option("--estimator", args.estimator)
-    else:
-        estimator = _default_estimator()
     loop = IncrementalLoop(estimator, miner=args.miner, upload_budget=args.budget, metric=args.metric,
                            min_delta=args.min_delta, output_dir=args.output,
                            hard_example_output=args.hard_examples, progress=not args.no_progress,
@@ -144,7 +161,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", help=".npz file with arrays x and y (instead of --dataset)")
     p.add_argument("--estimator", type=object_spec,
                    help="module:Attr or file.py:Attr of the model (default: scaled logistic regression)")
-    p.add_argument("--miner", default="Margin", help="registered hard-example miner (default Margin)")
+    p.add_argument("--miner", default="Margin",
+                   help="registered hard-example miner (default Margin; sedna-lib algorithms --kind "
+                        "hard_example_mining lists them)")
     p.add_argument("--budget", type=fraction, default=0.2,
                    help="largest upload fraction of the stream so far (default 0.2)")
     p.add_argument("--rounds", type=positive_int, default=5, help="rounds (default 5)")

@@ -9,14 +9,15 @@ and the server's ``GET /metrics`` counts the tokens read and written
 (``sedna_llm_served_tokens_total``) next to the requests per route.
 
 The model is the server's model when it implements ``generate``/``count_tokens`` (the
-``LanguageModel`` protocol), or one adapted from ``predict(prompt) -> text``. Errors use the
+``LanguageModel`` protocol), or one adapted from ``predict(prompt) -> text``. Every reply body
+and event is strict JSON: a NaN or infinite number (a log-probability of ``-inf``) is sent as
+``null``. Errors use the
 OpenAI shape ``{"error": {"message", "type", "param", "code"}}``: a bad body 400, a missing
 token 401, an unknown model 404, an oversized body 413, a model that cannot take the input 422.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any, Iterator
@@ -98,14 +99,15 @@ _GENERATION_RESPONSES: dict[int | str, Any] = {
 
 
 def _reply(body: Any) -> Any:
-    r"""Return a completion as a JSON response, non-ASCII escaped as the stream's events are.
+    r"""Return a completion as a JSON response, strict and non-ASCII escaped as the stream's events are.
 
     A model's text that is not valid Unicode (a lone surrogate) is sent as its ``\udXXX``
-    escape rather than failing the reply.
+    escape rather than failing the reply; a NaN or infinite number (a log-probability of
+    ``-inf``) as ``null``.
     """
     from starlette.responses import Response
 
-    return Response(json.dumps(body, separators=(",", ":")).encode("ascii"), media_type="application/json")
+    return Response(wire.wire_json(body).encode("ascii"), media_type="application/json")
 
 
 def _body(properties: dict[str, Any], required: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import time
 import uuid
@@ -40,6 +41,7 @@ __all__ = [
     "chat_chunk",
     "completion_chunk",
     "sse_event",
+    "wire_json",
     "iter_sse",
     "generation_from_reply",
     "reply_logprobs",
@@ -789,8 +791,45 @@ def completion_chunk(*, reply_id: str, created: int, model: str, index: int, ste
     return chunk
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def wire_json(payload: Any) -> str:
+    """Encode a reply body or an event as strict JSON: NaN and infinities are sent as ``null``.
+
+    JSON has no NaN or infinity (Python writes ``NaN`` and ``-Infinity``, which strict parsers
+    refuse); a log-probability of ``-inf`` (a token the model gave no chance) or a NaN one
+    reads as ``null``, as a server that does not say.
+
+    Parameters
+    ----------
+    payload : object
+        A reply or a chunk (mappings, lists, strings, numbers).
+
+    Returns
+    -------
+    str
+        Compact JSON, non-ASCII characters escaped.
+
+    Examples
+    --------
+    >>> wire_json({"logprob": float("-inf"), "top": [-0.5, float("nan")]})
+    '{"logprob":null,"top":[-0.5,null]}'
+    """
+    return json.dumps(_finite(payload), separators=(",", ":"), allow_nan=False)
+
+
 def sse_event(payload: Any) -> bytes:
     r"""Encode one server-sent event ``data: <json>\n\n`` (``[DONE]`` as is).
+
+    The payload is strict JSON, NaN and infinities as ``null`` (see :func:`wire_json`).
 
     Parameters
     ----------
@@ -802,7 +841,7 @@ def sse_event(payload: Any) -> bytes:
     bytes
         The event.
     """
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    data = payload if isinstance(payload, str) else wire_json(payload)
     return f"data: {data}\n\n".encode()
 
 
@@ -839,34 +878,44 @@ def iter_sse(lines: Iterable[bytes | str], *, url: str | None = None) -> Generat
         if line == "":
             if not data:
                 continue
-            text, data = "\n".join(data), []
-            if text.strip() == "[DONE]":
+            payload, data = _sse_event("\n".join(data), url), []
+            if payload is _DONE:
                 return True
-            try:
-                payload = json_loads(text)
-            except ValueError:
-                raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
-                                    url=url) from None
-            if isinstance(payload, Mapping) and "error" in payload and "choices" not in payload:
-                error = payload["error"]
-                message = error.get("message") if isinstance(error, Mapping) else error
-                raise ProtocolError(f"{url}: the stream ended with an error: {message}", url=url)
             yield payload
         elif line.startswith(":"):
             continue  # a comment (keep-alive)
         elif line.startswith("data:"):
             data.append(line[5:].lstrip(" ") if line[5:6] == " " else line[5:])
-    if data:
-        text = "\n".join(data)
-        if text.strip() == "[DONE]":
+    if data:  # a last event with no blank line after it
+        payload = _sse_event("\n".join(data), url)
+        if payload is _DONE:
             return True
-        try:
-            payload = json_loads(text)
-        except ValueError:
-            raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}",
-                                url=url) from None
         yield payload
     return False
+
+
+_DONE = object()
+
+
+def _sse_event(text: str, url: str) -> Any:
+    """Decode one server-sent event's data: ``_DONE`` for ``[DONE]``, else its JSON.
+
+    Raises
+    ------
+    ProtocolError
+        If the data is not JSON, or is an error event.
+    """
+    if text.strip() == "[DONE]":
+        return _DONE
+    try:
+        payload = json_loads(text)
+    except ValueError:
+        raise ProtocolError(f"{url}: a server-sent event is not JSON: {text[:200]!r}", url=url) from None
+    if isinstance(payload, Mapping) and "error" in payload and "choices" not in payload:
+        error = payload["error"]
+        message = error.get("message") if isinstance(error, Mapping) else error
+        raise ProtocolError(f"{url}: the stream ended with an error: {message}", url=url)
+    return payload
 
 
 def _malformed(url: str | None, where: str, expected: str, value: Any) -> ProtocolError:

@@ -218,3 +218,48 @@ def test_a_model_that_says_a_lone_surrogate_is_answered_with_its_escape(serve):
     with requests.post(url + "/chat/completions", json=stream, stream=True, timeout=10) as r:
         events = [line for line in r.iter_lines() if line.startswith(b"data: ")]
     assert r.status_code == 200 and events[-1] == b"data: [DONE]"
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/chat/completions", {**CHAT, "logprobs": True, "top_logprobs": 3}),
+    ("/completions", {"prompt": "module of sqrt is", "logprobs": 3, "echo": True}),
+])
+def test_non_finite_logprobs_are_sent_as_null_in_strict_json(serve, path, body):
+    class Unsure:
+        name = "unsure"
+
+        def generate(self, prompt, **options):
+            yield wire.TokenStep(" a", float("-inf"), {" a": float("-inf"), " b": float("nan"), " c": -0.5})
+            yield wire.TokenStep(" d", float("nan"), {" d": float("inf")})
+
+        def count_tokens(self, text):
+            return 1
+
+    url = serve(Unsure()) + "/v1"
+    reply = requests.post(url + path, json=body, timeout=10)
+    assert reply.status_code == 200
+    choice = _strict_json(reply.text)["choices"][0]
+    if path == "/chat/completions":
+        entries = choice["logprobs"]["content"]
+        assert [e["logprob"] for e in entries] == [None, None]
+        assert {alt["token"]: alt["logprob"] for alt in entries[0]["top_logprobs"]} == {
+            " a": None, " b": None, " c": -0.5}
+    else:
+        assert choice["logprobs"]["token_logprobs"] == [None, None]
+        assert choice["logprobs"]["top_logprobs"][0] == {" a": None, " b": None, " c": -0.5}
+    with requests.post(url + path, json={**body, "stream": True}, stream=True, timeout=10) as streamed:
+        events = [line[6:] for line in streamed.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    assert streamed.status_code == 200 and events[-1] == "[DONE]"
+    chunks = [_strict_json(event) for event in events[:-1]]
+    logprobs = [c["choices"][0]["logprobs"] for c in chunks if c["choices"] and c["choices"][0]["logprobs"]]
+    if path == "/chat/completions":
+        assert [lp["content"][0]["logprob"] for lp in logprobs] == [None, None]
+    else:
+        assert [lp["token_logprobs"] for lp in logprobs if lp["tokens"]] == [[None], [None]]
