@@ -282,7 +282,8 @@ class JointInference(JobBase):
         ``callback_failed`` (calls of ``on_offloaded``/``on_dead_letter`` that raised).
         Read-only: changing the copy changes nothing.
     pending_at_start : int or None
-        How many examples an earlier run had left in the queue, as found by :meth:`start`.
+        How many examples already waited in the queue folder when :meth:`start` ran (left by an
+        earlier run, or put by another job or process sharing the folder).
 
     Examples
     --------
@@ -446,8 +447,11 @@ class JointInference(JobBase):
     def start(self) -> JointInference:
         """Load the model, start the LC reporter, and schedule leftover queued examples.
 
-        Examples an earlier run left in the queue are reported (a warning naming the folder, how
-        many and how old), then sent; those older than ``max_age`` are dead-lettered instead.
+        Examples already in the queue folder (left by an earlier run, or put by another job or
+        process sharing the folder) are reported, naming the folder, how many and how old, then
+        sent; those older than ``max_age`` are dead-lettered instead. The report is a warning,
+        unless another owner of the folder is sending them at that moment (it holds the folder's
+        drain lock): then it is an INFO line saying so, and this job sends what that one leaves.
 
         Returns
         -------
@@ -480,6 +484,7 @@ class JointInference(JobBase):
             self._started = True
         if _is_user_cloud(self.client):
             return self  # a user's cloud object: no queue (its errors are the caller's)
+        self.queue.refresh()  # the folder as it is now: other owners may have put or sent entries
         pending = self.pending_at_start = len(self.queue)
         if pending:
             self._report_leftovers(pending)
@@ -600,14 +605,31 @@ class JointInference(JobBase):
         max_age = self._max_age()
         stale = sum(1 for entry in ids if max_age and now - queued_at(entry) > max_age)
         where = getattr(self.client, "endpoint", type(self.client).__name__)
-        message = (f"{pending} hard examples queued by an earlier run wait in {self.queue.folder} "
-                   f"(the oldest for {_age(oldest)}); they are sent to {where} now")
-        if stale:
-            message += (f", except {stale} older than {_age(max_age)} (SEDNA_OFFLOAD_MAX_AGE), which go "
-                        f"to the dead-letter folder")
-        message += "; delete the folder to discard them"
+        past_age = (f"; {stale} of them are older than {_age(max_age)} (SEDNA_OFFLOAD_MAX_AGE) and go to "
+                    f"the dead-letter folder instead" if stale else "")
+        if self._drained_elsewhere():  # a live owner sends them: a shared folder at work, nothing left over
+            logger.info("%s", f"{pending} hard examples already wait in {self.queue.folder} (the oldest "
+                              f"for {_age(oldest)}); another owner of the folder (a job or process sharing "
+                              f"it) is sending them now, and this job sends to {where} what it leaves"
+                              f"{past_age}")
+            return
+        message = (f"{pending} hard examples already wait in {self.queue.folder} (queued before this start, "
+                   f"by an earlier run or by another job sharing the folder; the oldest for {_age(oldest)}); "
+                   f"they are sent to {where} now{past_age}; delete the folder to discard them")
         logger.warning("%s", message)
         warnings.warn(message, SednaWarning, stacklevel=3)
+
+    def _drained_elsewhere(self) -> bool:
+        """Tell whether another owner of the queue folder (job or process) holds its drain lock now."""
+        if not self._drain_lock.acquire(blocking=False):
+            return False  # this job's own drain runs: nobody else's
+        try:
+            with self.queue.draining(wait=False) as held:
+                return not held
+        except StorageError:  # the lock file cannot be made: the drain says so when it runs
+            return False
+        finally:
+            self._drain_lock.release()
 
     def close(self) -> None:
         """Stop the reporter and the queue drain, and close connections; queued examples stay on disk.

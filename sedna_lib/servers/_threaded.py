@@ -196,6 +196,7 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._stopping = threading.Event()
+        self._ended = threading.Event()  # set by the serving thread as it ends
 
     @property
     def scheme(self) -> str:
@@ -212,8 +213,10 @@ class ThreadedServer:
 
     @property
     def is_running(self) -> bool:
-        """Whether the serving thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the serving thread is serving (started, and not ended)."""
+        # The thread's own end, not Thread.is_alive(): on Python 3.11 an exception raised by a signal
+        # handler while the main thread is in Thread.join marks the still-running thread as ended.
+        return self._thread is not None and not self._ended.is_set()
 
     def _ws_protocol(self) -> dict:
         if not self.fast_binary_frames or self.ws_per_message_deflate:
@@ -254,19 +257,22 @@ class ThreadedServer:
         server.install_signal_handlers = lambda: None
         self._server = server
         self._error = None
+        ended = self._ended = threading.Event()
 
         def run() -> None:
             try:
                 asyncio.run(server.serve())
             except BaseException as exc:  # reported to the starting thread below
                 self._error = exc
+            finally:
+                ended.set()  # the socket is closed and the loop is gone
 
         self._thread = threading.Thread(target=run, name=f"sedna-server-{self.port}", daemon=True)
         self._thread.start()
         deadline = threading.Event()
         waited = 0.0
         while not server.started:
-            if not self._thread.is_alive():
+            if ended.is_set():
                 why = self._why_not_started(self._error)
                 raise TransportError(f"server on {self.host}:{self.port} failed to start: {why}",
                                      url=self.url) from self._error
@@ -304,30 +310,39 @@ class ThreadedServer:
         """Stop the server and wait for its thread to end.
 
         Requests still running once half the timeout has passed are answered with a JSON 503
-        (``{"detail": "the server is stopping ..."}``), counted like other replies.
+        (``{"detail": "the server is stopping ..."}``), counted like other replies. A server whose
+        thread has not ended when the timeout is over (a request holding its event loop) is
+        logged as such and is still :attr:`is_running`; a later ``stop()`` waits for it again.
 
         Parameters
         ----------
         timeout : float, default=10.0
             Seconds to wait for open connections to close before forcing exit.
         """
-        server, thread = self._server, self._thread
+        server, thread, ended = self._server, self._thread, self._ended
         if server is None or thread is None:
             return
         self._stopping.set()
         server.should_exit = True
-        thread.join(timeout / 2)
-        if thread.is_alive():
+        if not ended.wait(timeout / 2):
             server.force_exit = True
-            thread.join(timeout / 2)
+            if not ended.wait(timeout / 2):
+                logger.warning("the server on %s did not stop within %g s (a request holds its event "
+                               "loop); it ends once that returns: call stop() again to wait for it",
+                               self.url, timeout)
+                return
         self._thread = None
 
     def wait(self) -> None:
-        """Block until the server stops (by :meth:`stop`, or the app asking it to exit)."""
-        thread = self._thread
-        if thread is not None:
-            while thread.is_alive():
-                thread.join(0.5)
+        """Block until the server stops (by :meth:`stop`, or the app asking it to exit).
+
+        It waits on an event the serving thread sets as it ends, never in ``Thread.join``: a
+        signal handler that raises while it waits (``KeyboardInterrupt`` on Ctrl-C) leaves the
+        server serving and :meth:`stop` still stops it (on Python 3.11 an exception raised inside
+        ``Thread.join`` makes Python take the still-running thread for ended).
+        """
+        if self._thread is not None:
+            self._ended.wait()
 
     def __enter__(self) -> ThreadedServer:
         """Start, and return the started object, for a ``with`` block."""

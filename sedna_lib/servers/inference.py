@@ -288,6 +288,7 @@ class InferenceServer:
         app = fa.FastAPI(title=f"sedna_lib big-model service {self.servername!r}",
                          description="Joint-inference cloud worker (Sedna wire plus binary codec).")
         install_error_handlers(app, self.stats)
+        app.state.stats = self.stats  # the stopping server counts the 503s it answers here too
         install_docs_auth(app, self.token)
         names = self._names()
 
@@ -392,7 +393,8 @@ class InferenceServer:
         Parameters
         ----------
         block : bool, default=True
-            Wait (as Sedna's server does) until :meth:`stop` is called from another thread.
+            Wait (as Sedna's server does) until :meth:`stop` is called from another thread. An
+            exception that ends the wait (``KeyboardInterrupt`` on Ctrl-C) stops the server first.
 
         Returns
         -------
@@ -414,7 +416,10 @@ class InferenceServer:
                         auth=bool(self.token), tls=bool(self.ssl_certfile),
                         limits={"max request bytes": self.max_buffer_size})
         if block:
-            self._server.wait()
+            try:
+                self._server.wait()
+            finally:  # Ctrl-C (KeyboardInterrupt) included: the server stops before the process goes on
+                self.stop()
         return self
 
     def wait(self) -> None:
@@ -426,6 +431,8 @@ class InferenceServer:
         """Stop serving (a no-op if not started)."""
         if self._server is not None and self._server.is_running:
             self._server.stop()
+            if self._server.is_running:
+                return  # held by a request past the timeout (the server said so): stop() may try again
             self.status_.metrics.stopped()
             log_stopped(logger, f"big-model server {self.servername!r}", self._server.url,
                         seconds=time.monotonic() - self._started, counts=self.stats.as_dict())

@@ -704,11 +704,16 @@ class _StoreServer(ThreadedServer):
         self.store = store
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving, then close the database (a later start opens it again)."""
+        """Stop serving, then close the database (a later start opens it again).
+
+        A server that did not stop within ``timeout`` keeps its database open for the requests
+        it still serves; a later ``stop()`` closes it.
+        """
         try:
             super().stop(timeout)
         finally:
-            self.store.close()
+            if not self.is_running:
+                self.store.close()
 
 
 class KBServer:
@@ -764,6 +769,7 @@ class KBServer:
         self.ssl_keyfile = ssl_keyfile
         self._server: ThreadedServer | None = None
         self._started = 0.0
+        self._stop_lock = threading.Lock()  # one stop at a time: the "stopped" line is said once
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None,
@@ -875,19 +881,30 @@ class KBServer:
         if not self.is_running:
             self._started = time.monotonic()
             self._server = self.run_in_thread()
+        server = self._server  # None once another thread's stop() came first
         if block:
             try:
-                self._server.wait()
-            finally:
+                if server is not None:
+                    server.wait()
+            finally:  # Ctrl-C (KeyboardInterrupt) included: the server stops before the process goes on
                 self.stop()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the database; a no-op when it does not serve. Idempotent."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.stop()
+        """Stop serving and close the database; a no-op when it does not serve. Idempotent.
+
+        The "stopped" line is logged once the server has stopped (its port is free); a server
+        still held by a request after the stop's timeout stays running, and ``stop()`` may be
+        called again.
+        """
+        with self._stop_lock:
+            server = self._server
+            if server is None:
+                return
+            server.stop()
+            if server.is_running:
+                return  # the server said why; this object still holds it, so stop() can try again
+            self._server = None
         log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - self._started)
 
     close = stop

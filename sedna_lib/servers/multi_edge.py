@@ -107,6 +107,7 @@ class MultiEdgeServer:
         app = api.FastAPI(title=f"sedna_lib {self.service_name}",
                           description=f"Multi-edge {type(self).__name__} (Sedna's routes, safe codec).")
         install_error_handlers(app, self.stats)
+        app.state.stats = self.stats  # the stopping server counts the 503s it answers here too
         install_docs_auth(app, self.token)
         for route, (method, handler, reply) in self.ROUTES.items():
             app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply, limits, gate),
@@ -266,6 +267,8 @@ class MultiEdgeServer:
         if self._server is not None:
             url = self._server.url
             self._server.stop()
+            if self._server.is_running:
+                return  # held by a request past the timeout (the server said so): stop() may try again
             self._server = None
             self.status_.metrics.stopped()
             log_stopped(logger, f"{self.service_name} service", url, seconds=time.monotonic() - self._started,

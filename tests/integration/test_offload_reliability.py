@@ -136,7 +136,7 @@ def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path):
         later.close()
 
     messages = [str(w.message) for w in said]
-    assert any("11 hard examples queued by an earlier run" in m for m in messages)
+    assert any("11 hard examples already wait in" in m for m in messages)
     assert any("refused this sample" in m and "422" in m for m in messages)
     assert delivered == [float(i) for i in range(1, 11)]
     assert later.pending_offloads == 0 and [d.data.tolist() for d in later.dead_letters] == [[POISON]]
@@ -296,7 +296,8 @@ def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(t
         ji.close()
 
     messages = [str(w.message) for w in said]
-    leftovers = r"4 hard examples queued by an earlier run.*3 older than 60 min"
+    leftovers = (r"4 hard examples already wait in .*by an earlier run or by another job"
+                 r".*3 of them are older than 60 min")
     assert any(re.search(leftovers, m) for m in messages)
     assert any("3 queued hard examples were older than 60 min" in m for m in messages)
 
@@ -389,6 +390,37 @@ def test_two_jobs_sharing_a_queue_folder_send_each_example_once(tmp_path):
     assert sent_meanwhile == 0 and pending_meanwhile == n  # the oldest is in flight, not delivered yet
     assert sent_after == 0 and sorted(cloud.seen) == [float(i) for i in range(n)]  # each exactly once
     assert first.stats["replayed"] == n and first.pending_offloads == second.pending_offloads == 0
+
+
+def test_a_job_started_while_another_owner_sends_the_folder_says_so_and_not_that_an_earlier_run_left_them(
+        tmp_path, caplog):
+    import logging
+    import warnings
+
+    n = 5
+    fill_queue(tmp_path, n)
+    cloud = BlockingCloud(block_at=1)
+    with serve(cloud) as service:
+        first, second = edge_job(service.url, tmp_path), edge_job(service.url, tmp_path)
+        drain = threading.Thread(target=first.drain_offload_queue)
+        drain.start()
+        try:
+            assert cloud.reached.wait(30)  # the first job holds the folder's drain lock, sending
+            with warnings.catch_warnings(record=True) as warned, caplog.at_level(logging.INFO, "sedna_lib"):
+                warnings.simplefilter("always")
+                second.start()
+        finally:
+            cloud.release.set()
+            drain.join(30)
+        first.close()
+        second.close()
+
+    said = [r.getMessage() for r in caplog.records if "hard examples already wait" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{n} hard examples already wait in {tmp_path}")
+    assert "another owner of the folder (a job or process sharing it) is sending them now" in said[0]
+    assert not any("earlier run" in text for text in [str(w.message) for w in warned] + said)
+    assert not [w for w in warned if issubclass(w.category, SednaWarning)]  # a shared folder at work
+    assert second.pending_at_start == n and sorted(cloud.seen) == [float(i) for i in range(n)]
 
 
 def test_two_processes_sharing_a_queue_folder_send_each_example_once(tmp_path):

@@ -306,6 +306,32 @@ def test_stopping_what_run_in_thread_returned_closes_the_database(tmp_path):
     assert _open_files(database) == 0
 
 
+def test_a_blocking_start_stopped_from_another_thread_says_stopped_once_the_port_is_free(tmp_path, caplog):
+    import logging
+    import threading
+
+    from sedna_lib.servers.knowledge_base import KBServer
+
+    database = tmp_path / "kb" / "kb.sqlite3"
+    kb = KBServer("127.0.0.1", 0, save_dir=str(tmp_path / "kb"), db_url="sqlite:///kb.sqlite3")
+    serving = threading.Thread(target=kb.start)  # serves until stopped
+    with caplog.at_level(logging.INFO, "sedna_lib.servers.knowledge_base"):
+        serving.start()
+        while not kb.is_running:
+            assert serving.is_alive(), "the blocking start ended before serving"
+            serving.join(0.01)
+        url = kb.url
+        kb.stop()
+        serving.join(30)
+
+    assert not serving.is_alive() and not kb.is_running
+    said = [r.getMessage() for r in caplog.records if " stopped after " in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"knowledge base on {url} stopped after ")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/healthz", timeout=2)
+    assert _open_files(database) == 0
+
+
 def test_a_knowledge_base_that_cannot_bind_says_the_address_is_in_use(tmp_path):
     import socket
 
