@@ -573,11 +573,21 @@ class AggregationServer:
                 return False
         return True
 
-    def stop(self) -> None:
-        """Stop serving (idempotent)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (idempotent).
+
+        Parameters
+        ----------
+        timeout : float, default=10.0
+            Seconds to wait for the server to end. A server still running then (its event loop
+            held, by a custom aggregator say) is logged as such and not said stopped; a later
+            ``stop()`` waits for it again.
+        """
         if self._server is not None and self._server.is_running:
             url = self.url
-            self._server.stop()
+            self._server.stop(timeout)
+            if self._server.is_running:
+                return  # the server said why: a later stop() waits again
             self.status_.metrics.stopped()
             log_stopped(logger, f"aggregation server {self.name_!r}", url,
                         seconds=time.monotonic() - self._started,

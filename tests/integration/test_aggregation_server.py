@@ -520,3 +520,34 @@ def test_client_settings_out_of_range_are_refused_before_connecting(serve, kwarg
     with pytest.raises(ParameterError, match=match):
         client.connect()
     assert not client.is_connected
+
+
+def test_a_server_held_past_the_stop_timeout_is_not_said_stopped_and_a_later_stop_ends_it(serve, caplog):
+    from sedna_lib.algorithms.aggregation.fedavg import FedAvg
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Holding(FedAvg):  # a custom aggregator that holds the server's event loop
+        def add(self, update):
+            entered.set()
+            release.wait(30)
+            super().add(update)
+
+    server = serve(aggregation=Holding(), exit_round=1, participants_count=1)
+    client = AggregationClient(server.url, "t", connect_timeout=5, recv_timeout=10).connect()
+    try:
+        client.send_update([np.ones(2)], 1, round_number=1)
+        assert entered.wait(10)
+        with caplog.at_level("INFO"):
+            server.stop(timeout=0.2)
+            assert server._server.is_running
+            assert "stopped" not in " ".join(r.getMessage() for r in caplog.records
+                                            if r.name == "sedna_lib.servers.aggregation")
+    finally:
+        release.set()
+    with caplog.at_level("INFO"):
+        server.stop()
+    assert not server._server.is_running
+    said = [r.getMessage() for r in caplog.records if r.name == "sedna_lib.servers.aggregation"]
+    assert sum("stopped" in m for m in said) == 1  # said once, when it was true
+    client.close()
