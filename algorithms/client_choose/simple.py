@@ -7,8 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from sedna_lib.base import BaseAlgorithm
-from sedna_lib.exceptions import ParameterError
+from sedna_lib.base import BaseAlgorithm, check_count, check_number
 
 __all__ = ["SimpleClientChoose"]
 
@@ -19,13 +18,13 @@ class SimpleClientChoose(BaseAlgorithm):
     Parameters
     ----------
     per_round : int, default=1
-        Clients per round (Sedna's parameter). Ignored when ``fraction`` is set.
+        Clients per round (Sedna's parameter), a whole number >= 1. Ignored when ``fraction`` is set.
     fraction : float or None, default=None
         Share of the available clients per round, in (0, 1].
     min_clients : int, default=1
-        Lower bound on the number picked.
+        Lower bound on the number picked, a whole number >= 0.
     seed : int or None, default=None
-        Seed; round ``r`` uses ``seed + r`` so picks are reproducible.
+        Seed, a whole number >= 0; round ``r`` uses ``seed + r`` so picks are reproducible.
 
     Examples
     --------
@@ -47,7 +46,7 @@ class SimpleClientChoose(BaseAlgorithm):
     @property
     def parameters(self) -> dict:
         """Sedna's parameter dict, ``{"per_round": n}``."""
-        return {"per_round": int(self.per_round)}
+        return {"per_round": check_count("per_round", self.per_round)}
 
     def count(self, available: int) -> int:
         """Return how many of ``available`` clients a round uses.
@@ -65,17 +64,14 @@ class SimpleClientChoose(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If ``fraction`` or ``per_round`` is out of range.
+            If ``fraction``, ``per_round`` or ``min_clients`` is out of range (2.5 clients are not
+            truncated to 2, nor is ``True`` one).
         """
         if self.fraction is not None:
-            if not 0 < float(self.fraction) <= 1:
-                raise ParameterError(f"fraction must be in (0, 1], got {self.fraction!r}")
-            n = math.ceil(float(self.fraction) * available)
+            n = math.ceil(check_number("fraction", self.fraction, 0, 1, low_open=True) * available)
         else:
-            if int(self.per_round) < 1:
-                raise ParameterError(f"per_round must be >= 1, got {self.per_round!r}")
-            n = int(self.per_round)
-        return min(available, max(n, int(self.min_clients)))
+            n = check_count("per_round", self.per_round)
+        return min(available, max(n, check_count("min_clients", self.min_clients, 0)))
 
     def choose(self, clients: Sequence[str], round_number: int = 0) -> list[str]:
         """Pick this round's clients.
@@ -91,9 +87,15 @@ class SimpleClientChoose(BaseAlgorithm):
         -------
         list of str
             The chosen ids, in their original order.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range, or ``seed`` or ``round_number`` is not a whole number >= 0.
         """
         ids = sorted(clients)
         k = self.count(len(ids))
-        seed = None if self.seed is None else int(self.seed) + int(round_number)
+        round_number = check_count("round_number", round_number, 0)
+        seed = None if self.seed is None else check_count("seed", self.seed, 0) + round_number
         picked = np.random.default_rng(seed).choice(len(ids), size=k, replace=False) if ids else []
         return [ids[i] for i in sorted(picked)]

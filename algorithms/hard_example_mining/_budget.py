@@ -15,31 +15,45 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import HardExampleMiner
+from sedna_lib.base import HardExampleMiner, check_count, check_number
 from sedna_lib.exceptions import DataError, ParameterError
 
 STATE_LOCK = threading.Lock()
 """Guards the creation of a miner's run-time state (``budget_``, ``rng_``) on first use."""
 
-__all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_unit",
-           "per_sample"]
+__all__ = ["OnlineQuantileBudget", "ScoredMiner", "as_probabilities", "as_detections", "check_param",
+           "check_unit", "per_sample"]
 
 _TOL = 1e-6
 _MIN_SPREAD = 8  # samples over which the first few samples' deficit is repaid
 _SHORT = 64  # probability vectors up to this length are decided in plain floats (faster than arrays there)
 
 
-def check_unit(miner: Any, name: str) -> float:
-    """Return parameter ``name`` of ``miner`` as a float in [0, 1], or raise ParameterError."""
+def check_param(miner: Any, name: str, low: float | None = None, high: float | None = None, *,
+                count: bool = False) -> Any:
+    """Return parameter ``name`` of ``miner`` checked by :func:`~sedna_lib.base.check_number`.
+
+    With ``count=True`` it is checked by :func:`~sedna_lib.base.check_count` instead, as a whole
+    number >= ``low`` (default 1). The message names the miner: ``"ThresholdFilter: threshold
+    must be a finite number in [0, 1], got nan"``.
+
+    Raises
+    ------
+    ParameterError
+        If the value is not a finite number in range (or not a whole number), or is a bool.
+    """
     value = getattr(miner, name)
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{type(miner).__name__}: {name} must be a number in [0, 1], "
-                             f"got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise ParameterError(f"{type(miner).__name__}: {name} must be in [0, 1], got {number}")
-    return number
+        if count:
+            return check_count(name, value, 1 if low is None else int(low))
+        return check_number(name, value, low, high)
+    except ParameterError as exc:
+        raise ParameterError(f"{type(miner).__name__}: {exc}") from None
+
+
+def check_unit(miner: Any, name: str) -> float:
+    """Return parameter ``name`` of ``miner`` as a float in [0, 1], or raise ParameterError."""
+    return check_param(miner, name, 0.0, 1.0)
 
 
 def _check_range(values: np.ndarray, what: str) -> None:
@@ -181,11 +195,11 @@ class OnlineQuantileBudget:
     ratio : float
         Requested share of flagged samples, in [0, 1].
     window : int, default=512
-        How many recent scores the quantile is taken over.
+        How many recent scores the quantile is taken over, a whole number >= 1.
     slack : float, default=8
-        Most samples the flagged count may stray from the request: over ``k`` samples the realised
-        share is within ``slack / k`` of ``ratio``. Smaller keeps the count tighter early in a
-        stream and leaves the quantile less room to pick the hardest samples.
+        Most samples the flagged count may stray from the request, a finite number >= 0: over
+        ``k`` samples the realised share is within ``slack / k`` of ``ratio``. Smaller keeps the
+        count tighter early in a stream and leaves the quantile less room to pick the hardest samples.
 
     Attributes
     ----------
@@ -193,12 +207,18 @@ class OnlineQuantileBudget:
         Samples decided so far.
     flagged : int
         Samples flagged so far.
+
+    Raises
+    ------
+    ParameterError
+        If ``ratio``, ``window`` or ``slack`` is out of range (checked here: the budget is the
+        run-time state of a miner, built on its first batch).
     """
 
     def __init__(self, ratio: float, *, window: int = 512, slack: float = 8.0) -> None:
-        self.ratio = ratio
-        self.window = window
-        self.slack = slack
+        self.ratio = check_number("ratio", ratio, 0, 1)
+        self.window = check_count("window", window)
+        self.slack = check_number("slack", slack, 0)
         self.seen = 0
         self.flagged = 0
         self._history = np.empty(0, dtype=np.float64)
@@ -356,10 +376,11 @@ class ScoredMiner(HardExampleMiner):
         DataError
             If the batch is not what the miner reads.
         """
+        budget = None if self.upload_ratio is None else self._budget()  # checks upload_ratio first
         scores, hard = self._evaluate(batch)
-        if self.upload_ratio is None:
+        if budget is None:
             return hard
-        return self._budget().decide(scores)
+        return budget.decide(scores)
 
     def _budget(self) -> OnlineQuantileBudget:
         budget = getattr(self, "budget_", None)

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from sedna_lib.base import check_count, check_number
 from sedna_lib.exceptions import DataError, NotFittedError, ParameterError
 
-from ._budget import ScoredMiner, check_unit
+from ._budget import ScoredMiner, check_param, check_unit
 from ._generation import read_query
 
 __all__ = ["LearnedRouter", "embed_queries"]
@@ -35,20 +36,26 @@ def embed_queries(queries: Sequence[str], *, n_features: int = 4096, ngram: int 
     queries : sequence of str
         The query texts.
     n_features : int, default=4096
-        Embedding width (hash buckets).
+        Embedding width (hash buckets), a whole number >= 1.
     ngram : int, default=3
-        Length of the character n-grams (taken inside each word, with its boundaries).
+        Length of the character n-grams (taken inside each word, with its boundaries), >= 1.
 
     Returns
     -------
     numpy.ndarray of shape (n_queries, n_features), float32
         The embeddings.
 
+    Raises
+    ------
+    ParameterError
+        If ``n_features`` or ``ngram`` is not a whole number >= 1.
+
     Examples
     --------
     >>> embed_queries(["module of sqrt", "module of sqrt"]).shape
     (2, 4096)
     """
+    n_features, ngram = check_count("n_features", n_features), check_count("ngram", ngram)
     out = np.zeros((len(queries), n_features), dtype=np.float32)
     for row, text in enumerate(queries):
         for word in _WORD.findall(text.casefold()):
@@ -87,11 +94,11 @@ class LearnedRouter(ScoredMiner):
     upload_ratio : float, default=None
         If set, send the queries most likely to fail so that this share of a stream goes to the cloud.
     n_features : int, default=4096
-        Embedding width of the built-in hashed embedding.
+        Embedding width of the built-in hashed embedding, a whole number >= 1.
     ngram : int, default=3
-        Character n-gram length of the built-in embedding.
+        Character n-gram length of the built-in embedding, a whole number >= 1.
     l2 : float, default=1e-3
-        L2 penalty of the regression.
+        L2 penalty of the regression, a finite number >= 0.
 
     Attributes
     ----------
@@ -121,6 +128,14 @@ class LearnedRouter(ScoredMiner):
         self.ngram = ngram
         self.l2 = l2
 
+    def _check_params(self) -> None:
+        check_unit(self, "threshold")
+        if self.upload_ratio is not None:
+            check_unit(self, "upload_ratio")
+        check_param(self, "n_features", count=True)
+        check_param(self, "ngram", count=True)
+        check_param(self, "l2", 0.0)
+
     # -- embedding ---------------------------------------------------------------------------
     def _embed(self, batch: Any) -> np.ndarray:
         if isinstance(batch, np.ndarray) and batch.ndim == 2 and batch.dtype.kind in "fiu":
@@ -136,17 +151,10 @@ class LearnedRouter(ScoredMiner):
         if texts and any(r is not None for r in rows):
             raise DataError("LearnedRouter: a batch mixes query texts and embedding vectors; send one kind")
         if texts:
-            try:
-                n_features, ngram = int(self.n_features), int(self.ngram)
-            except (TypeError, ValueError):
-                raise ParameterError(f"LearnedRouter: n_features and ngram must be ints, got "
-                                     f"{self.n_features!r}, {self.ngram!r}") from None
-            if n_features < 1 or ngram < 1:
-                raise ParameterError(f"LearnedRouter: n_features and ngram must be >= 1, "
-                                     f"got {n_features}, {ngram}")
-            return embed_queries(texts, n_features=n_features, ngram=ngram)
+            return embed_queries(texts, n_features=check_param(self, "n_features", count=True),
+                                 ngram=check_param(self, "ngram", count=True))
         if not rows:
-            return np.zeros((0, int(self.n_features)), dtype=np.float32)
+            return np.zeros((0, check_param(self, "n_features", count=True)), dtype=np.float32)
         return np.stack(rows)
 
     # -- learning ----------------------------------------------------------------------------
@@ -160,9 +168,9 @@ class LearnedRouter(ScoredMiner):
         hard : array-like of bool, shape (n_samples,)
             True where the edge answer was wrong (the cloud should have answered).
         epochs : int, default=300
-            Full-batch gradient steps (Adam).
+            Full-batch gradient steps (Adam), a whole number >= 1.
         learning_rate : float, default=0.5
-            Adam step size.
+            Adam step size, a finite number > 0.
 
         Returns
         -------
@@ -171,15 +179,23 @@ class LearnedRouter(ScoredMiner):
 
         Raises
         ------
+        ParameterError
+            If a parameter, ``epochs`` or ``learning_rate`` is out of range.
         DataError
             If the lengths differ or there are no samples.
         """
+        self._check_params()
+        try:  # a schedule that does not train (no epoch, a zero or NaN step) leaves the prior or NaN weights
+            epochs = check_count("epochs", epochs)
+            learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
+        except ParameterError as exc:
+            raise ParameterError(f"LearnedRouter: {exc}") from None
         x = self._embed(queries)
         y = np.asarray(hard, dtype=np.float64).reshape(-1)
         if len(x) != len(y) or not len(y):
             raise DataError(f"LearnedRouter.fit needs as many outcomes as queries (and at least one), got "
                             f"{len(x)} queries and {len(y)} outcomes")
-        l2 = float(self.l2)
+        l2 = check_param(self, "l2", 0.0)
         w = np.zeros(x.shape[1])
         b = float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3)))
         m, v = np.zeros(x.shape[1] + 1), np.zeros(x.shape[1] + 1)
@@ -265,7 +281,8 @@ class LearnedRouter(ScoredMiner):
         """
         self._weights()
         np.savez(path, coef=self.coef_, intercept=np.asarray([self.intercept_]),
-                 n_features=np.asarray([int(self.n_features)]), ngram=np.asarray([int(self.ngram)]))
+                 n_features=np.asarray([check_param(self, "n_features", count=True)]),
+                 ngram=np.asarray([check_param(self, "ngram", count=True)]))
         return path
 
     def _weights(self) -> tuple[np.ndarray, float]:
@@ -309,6 +326,7 @@ class LearnedRouter(ScoredMiner):
         return _sigmoid(x @ coef + intercept)
 
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        self._check_params()
         threshold = check_unit(self, "threshold")
         scores = self.predict_proba(batch)
         return scores, scores > threshold

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.exceptions import DataError, ParameterError
+from sedna_lib.exceptions import DataError
 
-from ._budget import ScoredMiner, check_unit
+from ._budget import ScoredMiner, check_param, check_unit
 from ._generation import GenerationView, normalise_answer, read_generation
 
 __all__ = ["MeanLogProbRouter", "MinLogProbRouter", "TokenEntropyRouter", "SelfConsistencyRouter"]
@@ -141,7 +141,7 @@ class TokenEntropyRouter(ScoredMiner):
     Parameters
     ----------
     threshold_entropy : float, default=1.0
-        Mean entropy (nats) above which the answer is hard; must be >= 0.
+        Mean entropy (nats) above which the answer is hard; a finite number >= 0.
     upload_ratio : float, default=None
         If set, send the most uncertain answers so that this share of a stream goes to the cloud.
 
@@ -161,13 +161,7 @@ class TokenEntropyRouter(ScoredMiner):
         self.upload_ratio = upload_ratio
 
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            threshold = float(self.threshold_entropy)
-        except (TypeError, ValueError):
-            raise ParameterError(f"TokenEntropyRouter: threshold_entropy must be a number >= 0, "
-                                 f"got {self.threshold_entropy!r}") from None
-        if not threshold >= 0.0:
-            raise ParameterError(f"TokenEntropyRouter: threshold_entropy must be >= 0, got {threshold}")
+        threshold = check_param(self, "threshold_entropy", 0.0)
         scores = []
         for view in _views(batch):
             entropy = _token_entropy(view)

@@ -8,7 +8,7 @@ import numpy as np
 
 from sedna_lib.base import HardExampleMiner
 
-from ._budget import STATE_LOCK, check_unit
+from ._budget import STATE_LOCK, check_param, check_unit
 
 __all__ = ["RandomFilter"]
 
@@ -21,7 +21,7 @@ class RandomFilter(HardExampleMiner):
     random_ratio : float, default=0.3
         Probability that a sample is hard, in [0, 1] (a string from a CRD is converted).
     seed : int, default=None
-        Seed of the random stream, for reproducible runs.
+        Seed of the random stream (a whole number >= 0), for reproducible runs.
 
     Examples
     --------
@@ -51,12 +51,13 @@ class RandomFilter(HardExampleMiner):
         Raises
         ------
         ParameterError
-            If ``random_ratio`` is not in [0, 1].
+            If ``random_ratio`` is not in [0, 1], or ``seed`` is not a whole number >= 0.
         """
         ratio = check_unit(self, "random_ratio")
         with STATE_LOCK:  # a numpy Generator is not thread-safe: one draw at a time
             rng = getattr(self, "rng_", None)
             if rng is None:
-                rng = self.rng_ = np.random.default_rng(self.seed)
+                seed = None if self.seed is None else check_param(self, "seed", 0, count=True)
+                rng = self.rng_ = np.random.default_rng(seed)
             draws = rng.random(len(batch))
         return draws < ratio

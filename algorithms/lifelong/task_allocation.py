@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import BaseAlgorithm
+from sedna_lib.base import BaseAlgorithm, check_count
 from sedna_lib.exceptions import DataError, ParameterError
 
 from ._data import column, drop_columns, entry_of, features, features_on, is_frame, knn_distance, n_rows
@@ -72,7 +72,7 @@ class TaskAllocationByDataAttr(BaseAlgorithm):
     attribute : list of str, default=()
         The attribute columns (dropped from the returned samples).
     default : int, default=0
-        Task index for combinations never seen in training.
+        Task index for combinations never seen in training, a whole number >= 0.
     """
 
     def __init__(self, *, task_extractor: Any = None, attribute: list = (), default: int = 0) -> None:
@@ -99,14 +99,15 @@ class TaskAllocationByDataAttr(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If no attribute or extractor is given.
+            If no attribute or extractor is given, or ``default`` is not a whole number >= 0.
         """
         attrs = _as_list(self.attribute)
         if not attrs or not isinstance(self.task_extractor, dict):
             raise ParameterError("TaskAllocationByDataAttr needs attribute=[...] and the {entry: index} "
                                  "extractor built by TaskDefinitionByDataAttr")
+        default = check_count("default", self.default, 0)
         rows = list(zip(*(column(samples.x, a) for a in attrs)))
-        allocations = [int(self.task_extractor.get(entry_of(r), self.default)) for r in rows]
+        allocations = [int(self.task_extractor.get(entry_of(r), default)) for r in rows]
         out = _with_x(samples, drop_columns(samples.x, attrs))
         out.meta_attr = [[v.item() if hasattr(v, "item") else v for v in r] for r in rows]
         return out, allocations
@@ -247,7 +248,7 @@ class TaskAllocationByNearestTask(BaseAlgorithm):
     task_profiles : dict, default=None
         ``{"features", "labels", "mean", "scale", "columns"}``, given by the knowledge base.
     k : int, default=5
-        Neighbours averaged per task.
+        Neighbours averaged per task, a whole number >= 1.
 
     References
     ----------
@@ -275,8 +276,10 @@ class TaskAllocationByNearestTask(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If neither profiles nor a centroid extractor is available.
+            If neither profiles nor a centroid extractor is available, or ``k`` is not a whole
+            number >= 1.
         """
+        k = check_count("k", self.k)
         prof = self.task_profiles
         if prof is not None and len(prof.get("labels", ())) > 0:
             q = profile_features(prof, x)
@@ -286,7 +289,7 @@ class TaskAllocationByNearestTask(BaseAlgorithm):
             out = np.full((q.shape[0], n_tasks), np.inf)
             for t in range(n_tasks):
                 if np.any(labels == t):
-                    out[:, t] = knn_distance(q, ref[labels == t], int(self.k))
+                    out[:, t] = knn_distance(q, ref[labels == t], k)
             return out
         ext = self.task_extractor
         if isinstance(ext, dict) and ext.get("type") == "centroids":

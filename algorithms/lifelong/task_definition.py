@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import BaseAlgorithm, Task
+from sedna_lib.base import BaseAlgorithm, Task, check_count
 from sedna_lib.exceptions import DataError, ParameterError
 
 from ._data import column, drop_columns, entry_of, features, is_frame, n_rows, take
@@ -219,7 +219,7 @@ class TaskDefinitionBySVC(BaseAlgorithm):
     Parameters
     ----------
     n_class : int, default=2
-        Number of tasks (clusters), at least 2.
+        Number of tasks (clusters), a whole number >= 2.
 
     References
     ----------
@@ -247,14 +247,14 @@ class TaskDefinitionBySVC(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If ``n_class`` is below 2 or above the number of samples.
+            If ``n_class`` is not a whole number >= 2, or is above the number of samples.
         """
         from sklearn.cluster import AgglomerativeClustering
         from sklearn.svm import SVC
 
-        n_class = int(self.n_class)
+        n_class = check_count("n_class", self.n_class, 2)
         feats, cols = _float_columns(samples.x)
-        if n_class < 2 or n_class > feats.shape[0]:
+        if n_class > feats.shape[0]:
             raise ParameterError(f"TaskDefinitionBySVC n_class must be in [2, n_samples={feats.shape[0]}], "
                                  f"got {self.n_class!r}")
         labels = AgglomerativeClustering(n_clusters=n_class).fit_predict(feats)
@@ -272,9 +272,9 @@ class TaskDefinitionByCluster(BaseAlgorithm):
     Parameters
     ----------
     n_class : int, default=2
-        Number of tasks.
+        Number of tasks, a whole number >= 1.
     random_state : int, default=0
-        Seed of the k-means initialisation.
+        Seed of the k-means initialisation, a whole number >= 0.
 
     References
     ----------
@@ -303,18 +303,19 @@ class TaskDefinitionByCluster(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If ``n_class`` is below 1 or above the number of samples.
+            If ``n_class`` is not a whole number >= 1, or is above the number of samples, or
+            ``random_state`` is not a whole number >= 0.
         """
         from sklearn.cluster import KMeans
 
+        n_class = check_count("n_class", self.n_class)
+        random_state = check_count("random_state", self.random_state, 0)
         feats = features(samples.x)
-        n_class = int(self.n_class)
-        if n_class < 1 or n_class > feats.shape[0]:
+        if n_class > feats.shape[0]:
             raise ParameterError(f"TaskDefinitionByCluster n_class must be in [1, n_samples], "
                                  f"got {self.n_class!r}")
         mean, scale = feats.mean(0), feats.std(0) + 1e-12
-        km = KMeans(n_clusters=n_class, n_init=4,
-                    random_state=int(self.random_state)).fit((feats - mean) / scale)
+        km = KMeans(n_clusters=n_class, n_init=4, random_state=random_state).fit((feats - mean) / scale)
         tasks = [Task(entry=f"cluster_{k}", samples=take(samples, np.flatnonzero(km.labels_ == k)),
                       meta_attr=int(k))
                  for k in range(n_class)]

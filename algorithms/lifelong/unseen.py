@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import BaseAlgorithm
-from sedna_lib.exceptions import ParameterError, SednaWarning
+from sedna_lib.base import BaseAlgorithm, check_count, check_number
+from sedna_lib.exceptions import SednaWarning
 
 from ._data import knn_distance, n_rows, take
 from .task_allocation import TaskAllocationDefault, profile_features
@@ -50,14 +50,14 @@ class SampleRegonitionDefault(BaseAlgorithm):
     estimator : object, default=None
         The seen-task model (unused by this recogniser; kept for Sedna's calling convention).
     k : int, default=5
-        Neighbours averaged.
+        Neighbours averaged, a whole number >= 1.
     quantile : float, default=0.99
-        Share of reference samples that must be recognised as seen.
+        Share of reference samples that must be recognised as seen, in (0, 1].
     threshold : float, default=None
-        A fixed score threshold instead of the quantile rule.
+        A fixed score threshold instead of the quantile rule, a finite number >= 0.
     margin : float, default=1.5
-        Factor applied to the calibrated threshold: new seen samples drift a little from the
-        training samples (other writers, other days), and the margin absorbs that drift.
+        Factor applied to the calibrated threshold, a finite number > 0: new seen samples drift a
+        little from the training samples (other writers, other days), and the margin absorbs that drift.
 
     Attributes
     ----------
@@ -89,28 +89,31 @@ class SampleRegonitionDefault(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If ``quantile`` is not in (0, 1] or ``k`` is below 1.
+            If ``k`` is not a whole number >= 1, ``quantile`` not in (0, 1], ``threshold`` not a
+            finite number >= 0 or ``margin`` not a finite number > 0 (a NaN one called every sample
+            unseen, an infinite one every sample seen).
         """
-        if not 0.0 < float(self.quantile) <= 1.0 or int(self.k) < 1:
-            raise ParameterError(f"{type(self).__name__} needs 0 < quantile <= 1 and k >= 1, "
-                                 f"got quantile={self.quantile!r}, k={self.k!r}")
+        k = check_count("k", self.k)
+        quantile = check_number("quantile", self.quantile, 0, 1, low_open=True)
+        threshold = None if self.threshold is None else check_number("threshold", self.threshold, 0)
+        margin = check_number("margin", self.margin, 0, low_open=True)
         self.profiles_ = _profiles(self.task_index)
         if self.profiles_ is None:
             self.reference_ = None
             self.threshold_ = float("inf")
             return self
         self.reference_ = _finite_rows(np.asarray(self.profiles_["features"], dtype=float), "reference")
-        if self.threshold is not None:
-            self.threshold_ = float(self.threshold)
+        if threshold is not None:
+            self.threshold_ = threshold
         else:
             calibration = self.profiles_.get("calibration")
             if calibration is not None and len(calibration) > 0:
                 held_out = knn_distance(_finite_rows(np.asarray(calibration, dtype=float), "calibration"),
-                                        self.reference_, int(self.k))
+                                        self.reference_, k)
             else:
-                held_out = knn_distance(self.reference_, self.reference_, int(self.k), exclude_self=True)
+                held_out = knn_distance(self.reference_, self.reference_, k, exclude_self=True)
             held_out = held_out[np.isfinite(held_out)]
-            self.threshold_ = (float(np.quantile(held_out, float(self.quantile))) * float(self.margin)
+            self.threshold_ = (float(np.quantile(held_out, quantile)) * margin
                                if held_out.size else float("inf"))
         return self
 
@@ -131,7 +134,7 @@ class SampleRegonitionDefault(BaseAlgorithm):
             self.fit()
         if self.reference_ is None:
             return np.zeros(n_rows(x))
-        return knn_distance(profile_features(self.profiles_, x), self.reference_, int(self.k))
+        return knn_distance(profile_features(self.profiles_, x), self.reference_, check_count("k", self.k))
 
     def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, Any]:
         """Split samples into seen and unseen.
@@ -171,13 +174,13 @@ class SampleReRegonitionDefault(SampleRegonitionDefault):
     estimator : object, default=None
         Unused.
     k : int, default=5
-        Neighbours averaged.
+        Neighbours averaged, a whole number >= 1.
     quantile : float, default=0.99
-        Share of reference samples recognised as seen.
+        Share of reference samples recognised as seen, in (0, 1].
     threshold : float, default=None
-        A fixed score threshold.
+        A fixed score threshold, a finite number >= 0.
     margin : float, default=1.5
-        Factor applied to the calibrated threshold.
+        Factor applied to the calibrated threshold, a finite number > 0.
     """
 
 
@@ -213,7 +216,7 @@ class ModelProbeFilter(BaseAlgorithm):
         tasks : list of Task
             Tasks with ``samples`` and a ``model`` that has ``predict_proba``.
         threshold : float, default=0.5
-            Confidence under which the samples are unseen.
+            Confidence under which the samples are unseen, in [0, 1].
         **kwargs : object
             Ignored.
 
@@ -222,9 +225,15 @@ class ModelProbeFilter(BaseAlgorithm):
         bool
             True (unseen) if the mean maximum probability is below ``threshold``; True when no model
             gives probabilities (nothing vouches for the samples).
+
+        Raises
+        ------
+        ParameterError
+            If ``threshold`` is not a finite number in [0, 1].
         """
+        threshold = check_number("threshold", threshold, 0, 1)
         mean = _mean_max_probability(tasks)
-        return True if mean is None else bool(mean < float(threshold))
+        return True if mean is None else bool(mean < threshold)
 
 
 class TaskAttrFilter(BaseAlgorithm):

@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from sedna_lib.base import check_number
+
 __all__ = ["ContactTracker"]
 
 _RED = (255, 0, 0)
@@ -27,6 +29,11 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         rhs += [u, v]
     h = np.linalg.solve(np.asarray(rows), np.asarray(rhs))
     return np.append(h, 1.0).reshape(3, 3)
+
+
+def _ratio(name: str, value: Any) -> float:
+    """Return a perspective ratio checked to lie in [0, 1) (at 1 the ground's far edge collapses)."""
+    return check_number(name, 0.5 if value is None else value, 0, 1, high_open=True)
 
 
 def _ellipse_value(shape: tuple[int, int], ellipse: Sequence[int]) -> np.ndarray:
@@ -83,10 +90,18 @@ class ContactTracker:
         bbox_target : sequence of float
             The target's box ``(x0, y0, x1, y1)``.
         h_ratio : float, default=0.5
-            How much narrower the far edge of the ground is than the near one, in (0, 1).
+            How much narrower the far edge of the ground is than the near one, in [0, 1)
+            (0: no narrowing).
         v_ratio : float, default=0.5
-            How far down the far edge lies, as a share of the frame, in (0, 1).
+            How far down the far edge lies, as a share of the frame, in [0, 1).
+
+        Raises
+        ------
+        ParameterError
+            If a ratio is not a finite number in [0, 1), checked before anything is set.
         """
+        _ratio("h_ratio", h_ratio)
+        _ratio("v_ratio", v_ratio)
         self.h_ratio, self.v_ratio = h_ratio, v_ratio
         self.bbox_target = bbox_target
         if self.homography_matrix is None:
@@ -104,9 +119,13 @@ class ContactTracker:
         ----------
         img_shape : sequence of int
             ``[size0, size1]``: the first two sizes of the frame, as Sedna reads them.
+
+        Raises
+        ------
+        ParameterError
+            If ``h_ratio`` or ``v_ratio`` is not a finite number in [0, 1).
         """
-        h_ratio = 0.5 if self.h_ratio is None else self.h_ratio
-        v_ratio = 0.5 if self.v_ratio is None else self.v_ratio
+        h_ratio, v_ratio = _ratio("h_ratio", self.h_ratio), _ratio("v_ratio", self.v_ratio)
         size0, size1 = float(img_shape[0]), float(img_shape[1])
         drop, inset = size1 * v_ratio, size0 * h_ratio / 2
         corners = np.array([[0, 0], [0, size1], [size0, size1], [size0, 0]])

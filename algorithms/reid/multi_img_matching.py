@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sedna_lib.base import BaseAlgorithm
-from sedna_lib.exceptions import DataError, NotFittedError, ParameterError
+from sedna_lib.base import BaseAlgorithm, check_count, check_number
+from sedna_lib.exceptions import DataError, NotFittedError
 
 __all__ = ["cosine_similarity_score", "tensor_reshape", "match_query_to_targets", "ReIDMatcher"]
 
@@ -148,9 +148,10 @@ class ReIDMatcher(BaseAlgorithm):
     Parameters
     ----------
     top_k : int, default=1
-        Identities returned per query by :meth:`kneighbors`.
+        Identities returned per query by :meth:`kneighbors`, a whole number >= 1.
     threshold : float, default=0.5
-        Smallest similarity that counts as a match.
+        Smallest similarity that counts as a match: a finite number, in [-1, 1] when ``normalize``
+        (a cosine similarity never leaves that range).
     normalize : bool, default=True
         L2-normalise gallery and query features.
     unknown_id : str, default='unknown'
@@ -179,6 +180,11 @@ class ReIDMatcher(BaseAlgorithm):
         self.normalize = normalize
         self.unknown_id = unknown_id
 
+    def _threshold(self) -> float:
+        if self.normalize:
+            return check_number("threshold", self.threshold, -1, 1)
+        return check_number("threshold", self.threshold)
+
     def fit(self, gallery: Any, ids: Sequence[Any]) -> ReIDMatcher:
         """Store the gallery of target features.
 
@@ -197,12 +203,13 @@ class ReIDMatcher(BaseAlgorithm):
         Raises
         ------
         ParameterError
-            If ``top_k`` is not a positive int.
+            If ``top_k`` is not a whole number >= 1, or ``threshold`` is not a finite number (in
+            [-1, 1] when ``normalize``).
         DataError
             If ``ids`` does not have one entry per feature.
         """
-        if not isinstance(self.top_k, (int, np.integer)) or isinstance(self.top_k, bool) or self.top_k < 1:
-            raise ParameterError(f"top_k must be a positive int, got {self.top_k!r}")
+        check_count("top_k", self.top_k)
+        self._threshold()
         feats = tensor_reshape(gallery)
         ids = np.asarray(list(ids), dtype=object)
         if len(ids) != len(feats):
@@ -257,8 +264,9 @@ class ReIDMatcher(BaseAlgorithm):
         scores : numpy.ndarray of shape (m, k)
             Their similarities.
         """
+        top_k = check_count("top_k", self.top_k)
         scores = self.identity_scores(query)
-        k = min(int(self.top_k), scores.shape[1])
+        k = min(top_k, scores.shape[1])
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
         idx = np.take_along_axis(part, order, axis=1)
@@ -277,9 +285,10 @@ class ReIDMatcher(BaseAlgorithm):
         numpy.ndarray of shape (m,)
             Identities (object dtype).
         """
+        threshold = self._threshold()
         scores = self.identity_scores(query)
         best = np.argmax(scores, axis=1)
         out = self._class_ids[best].copy()
         # below the threshold, or NaN (a NaN or infinite feature): nobody is named
-        out[~(scores[np.arange(len(best)), best] >= self.threshold)] = self.unknown_id
+        out[~(scores[np.arange(len(best)), best] >= threshold)] = self.unknown_id
         return out

@@ -80,7 +80,7 @@ def test_simple_client_choose_fraction_with_minimum():
 
 
 def test_simple_client_choose_bad_fraction_raises():
-    with pytest.raises(ParameterError, match="fraction must be in"):
+    with pytest.raises(ParameterError, match=r"fraction must be a finite number in \(0, 1\]"):
         SimpleClientChoose(fraction=2.0).count(5)
 
 

@@ -90,7 +90,7 @@ def test_short_boxes_are_refused():
 
 def test_out_of_range_parameter_raises_on_first_use():
     miner = ThresholdFilter(threshold=1.5)  # constructors only store
-    with pytest.raises(ParameterError, match=r"threshold must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ParameterError, match=r"threshold must be a finite number in \[0, 1\], got 1.5"):
         miner([0.2, 0.8])
 
 
