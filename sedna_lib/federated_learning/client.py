@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base import Aggregator
-from ..exceptions import ProtocolError, RemoteError, TransportError
+from ..exceptions import AggregationError, ProtocolError, RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "secure_round", "RoundOutcome"]
 
@@ -173,6 +173,25 @@ def _unb64(text: Any) -> bytes:
     return base64.b64decode(str(text).encode("ascii"), validate=True)
 
 
+def _check_cohort(me: str, members: Any, what: str) -> None:
+    """Refuse a step whose members leave this trainer's input alone in the sum (or leave it out).
+
+    The server's own rule, checked again on the trainer's side: a sum of one input is that input,
+    so a round with fewer than two members would hand the trainer's update over.
+
+    Raises
+    ------
+    AggregationError
+        If ``me`` is not among ``members``, or they are fewer than two.
+    """
+    from ..transport.secagg import MIN_MEMBERS
+
+    if me not in members or len(members) < MIN_MEMBERS:
+        raise AggregationError(f"the server's secure-aggregation {what} ({sorted(members)}) would reveal "
+                               f"this trainer's update: a round needs {MIN_MEMBERS} members at least, this "
+                               "one among them; its input is not sent")
+
+
 def secure_round(client: Any, weights: list, num_samples: int, round_number: int,
                  settings: dict, evaluation: dict | None = None) -> tuple[Any, int]:
     """Upload one round's model through secure aggregation: the server only ever sees it masked.
@@ -234,11 +253,13 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
             if msg.stage == stage.ROSTER:
                 roster = {str(cid): PublicKeys(_unb64(c), _unb64(s))
                           for cid, (c, s) in msg.data["keys"].items()}
+                _check_cohort(client.client_id, roster, "roster")
                 sealed = {k: _b64(v) for k, v in me.share_keys(roster, int(msg.data["threshold"])).items()}
                 sent += client.send_message(m.SecAgg(stage.SHARES, r, {"shares": sealed}))
             elif msg.stage == stage.ROUTED:
                 me.receive_shares({str(u): _unb64(v) for u, v in msg.data["shares"].items()})
                 peers = [str(p) for p in msg.data["peers"]]
+                _check_cohort(client.client_id, peers, "peers who shared")
                 # room for the sum of every peer's input: a value too large fails here, not as a wrapped sum
                 words = encode_fixed_point(weighted_input(weights, num_samples),
                                            int(settings.get("fractional_bits", 24)), summands=len(peers))
@@ -246,6 +267,7 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
                 sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights],
                                                            [np.asarray(w).dtype.str for w in weights]))
             elif msg.stage == stage.UNMASK:
+                _check_cohort(client.client_id, [str(p) for p in msg.data["survivors"]], "survivors")
                 reveal = me.unmask(msg.data["survivors"], msg.data["dropped"])
                 shares = {who: [kind, index, _b64(share)] for who, (kind, (index, share)) in reveal.items()}
                 sent += client.send_message(m.SecAgg(stage.REVEAL, r, {"shares": shares}))

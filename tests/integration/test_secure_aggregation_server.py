@@ -359,3 +359,29 @@ def test_a_secure_round_gives_the_layers_back_in_their_own_dtypes(secure_server)
     for msg in results.values():
         assert [w.dtype for w in msg.weights] == [np.float32, np.int64]
         assert all(np.array_equal(g, e) for g, e in zip(msg.weights, expected))
+
+
+def test_a_trainer_refuses_a_roster_that_would_leave_its_input_alone_in_the_sum():
+    # the server's rule, checked again by the trainer: against a server that opens a round for one member
+    # (an older or a misbehaving one), the trainer sends no shares and no input
+    from sedna_lib.servers.secure_rounds import SecureRounds
+
+    class OneMemberRounds(SecureRounds):
+        def _on_keys(self, cid, data):
+            offer = super()._on_keys(cid, data)
+            return offer if offer.send else self._roster()  # a roster of the first trainer alone
+
+    class LoneServer(AggregationServer):
+        def _round_policy(self):
+            return OneMemberRounds(self.aggregator_, participants=2)
+
+    server = LoneServer("FedAvg", host="127.0.0.1", http_port=0, exit_round=1, participants_count=2,
+                        context=Context(Config(agg_secure_aggregation=True))).start(block=False)
+    try:
+        layers, n = _updates(1)["c0"]
+        with AggregationClient(server.url, "c0", connect_timeout=10, recv_timeout=10) as client:
+            with pytest.raises(AggregationError, match=r"roster \(\['c0'\]\) would reveal this trainer's update"):
+                secure_round(client, layers, n, 1, client.initial_.config["secure_aggregation"])
+        assert server.rounds_._shares == {} and server.rounds_._masked == {}  # nothing of it was sent
+    finally:
+        server.stop()
