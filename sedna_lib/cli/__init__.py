@@ -673,7 +673,8 @@ def _cmd_kb(args: argparse.Namespace) -> int:
             server.wait()
         finally:
             server.stop()
-            log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
+            if not server.is_running:  # said once it is true (a server held past the timeout said why)
+                log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
     return graceful.status
 
 

@@ -197,6 +197,7 @@ class ThreadedServer:
         self._error: BaseException | None = None
         self._stopping = threading.Event()
         self._ended = threading.Event()  # set by the serving thread as it ends
+        self._stop_lock = threading.Lock()  # one stop at a time: the one that ends the server says so
 
     @property
     def scheme(self) -> str:
@@ -306,32 +307,41 @@ class ThreadedServer:
             return f"{where}: permission denied (ports below 1024 need privileges)"
         return f"cannot bind {where}: {exc.strerror or exc}"
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
         """Stop the server and wait for its thread to end.
 
         Requests still running once half the timeout has passed are answered with a JSON 503
         (``{"detail": "the server is stopping ..."}``), counted like other replies. A server whose
         thread has not ended when the timeout is over (a request holding its event loop) is
         logged as such and is still :attr:`is_running`; a later ``stop()`` waits for it again.
+        Calls from several threads at once wait for each other: one of them ends the server.
 
         Parameters
         ----------
         timeout : float, default=10.0
             Seconds to wait for open connections to close before forcing exit.
+
+        Returns
+        -------
+        bool
+            Whether this call ended the server (False: it was not running, another call ended
+            it, or it is still running past the timeout).
         """
-        server, thread, ended = self._server, self._thread, self._ended
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        server.should_exit = True
-        if not ended.wait(timeout / 2):
-            server.force_exit = True
+        with self._stop_lock:
+            server, thread, ended = self._server, self._thread, self._ended
+            if server is None or thread is None:
+                return False
+            self._stopping.set()
+            server.should_exit = True
             if not ended.wait(timeout / 2):
-                logger.warning("the server on %s did not stop within %g s (a request holds its event "
-                               "loop); it ends once that returns: call stop() again to wait for it",
-                               self.url, timeout)
-                return
-        self._thread = None
+                server.force_exit = True
+                if not ended.wait(timeout / 2):
+                    logger.warning("the server on %s did not stop within %g s (a request holds its event "
+                                   "loop); it ends once that returns: call stop() again to wait for it",
+                                   self.url, timeout)
+                    return False
+            self._thread = None
+            return True
 
     def wait(self) -> None:
         """Block until the server stops (by :meth:`stop`, or the app asking it to exit).

@@ -585,9 +585,8 @@ class AggregationServer:
         """
         if self._server is not None and self._server.is_running:
             url = self.url
-            self._server.stop(timeout)
-            if self._server.is_running:
-                return  # the server said why: a later stop() waits again
+            if not self._server.stop(timeout):
+                return  # stopped by another call, or held past the timeout (the server said so)
             self.status_.metrics.stopped()
             log_stopped(logger, f"aggregation server {self.name_!r}", url,
                         seconds=time.monotonic() - self._started,

@@ -430,9 +430,8 @@ class InferenceServer:
     def stop(self) -> None:
         """Stop serving (a no-op if not started)."""
         if self._server is not None and self._server.is_running:
-            self._server.stop()
-            if self._server.is_running:
-                return  # held by a request past the timeout (the server said so): stop() may try again
+            if not self._server.stop():
+                return  # stopped by another call, or held past the timeout (the server said so)
             self.status_.metrics.stopped()
             log_stopped(logger, f"big-model server {self.servername!r}", self._server.url,
                         seconds=time.monotonic() - self._started, counts=self.stats.as_dict())

@@ -703,14 +703,14 @@ class _StoreServer(ThreadedServer):
         super().__init__(app, **options)
         self.store = store
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
         """Stop serving, then close the database (a later start opens it again).
 
         A server that did not stop within ``timeout`` keeps its database open for the requests
-        it still serves; a later ``stop()`` closes it.
+        it still serves; a later ``stop()`` closes it. Returns as :meth:`ThreadedServer.stop`.
         """
         try:
-            super().stop(timeout)
+            return super().stop(timeout)
         finally:
             if not self.is_running:
                 self.store.close()
@@ -901,9 +901,9 @@ class KBServer:
             server = self._server
             if server is None:
                 return
-            server.stop()
-            if server.is_running:
-                return  # the server said why; this object still holds it, so stop() can try again
+            if not server.stop():
+                if server.is_running:
+                    return  # the server said why; this object still holds it, so stop() can try again
             self._server = None
         log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - self._started)
 

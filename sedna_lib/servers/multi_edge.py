@@ -264,11 +264,11 @@ class MultiEdgeServer:
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
-        if self._server is not None:
-            url = self._server.url
-            self._server.stop()
-            if self._server.is_running:
-                return  # held by a request past the timeout (the server said so): stop() may try again
+        server = self._server
+        if server is not None:
+            url = server.url
+            if not server.stop():
+                return  # stopped by another call, or held past the timeout (the server said so)
             self._server = None
             self.status_.metrics.stopped()
             log_stopped(logger, f"{self.service_name} service", url, seconds=time.monotonic() - self._started,

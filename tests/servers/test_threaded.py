@@ -258,3 +258,52 @@ def test_a_server_whose_loop_is_held_past_the_stop_timeout_is_still_running_and_
     assert not server.is_running
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/ping", timeout=2)
+
+
+def test_stop_from_many_threads_at_once_ends_the_server_once_and_it_says_so_once(caplog):
+    from sedna_lib.servers.inference import InferenceServer
+
+    server = InferenceServer(lambda data: data, "s", http_port=0).start(block=False)
+    barrier, results = threading.Barrier(6), []
+
+    def stop():
+        barrier.wait()
+        results.append(server._server.stop())
+
+    with caplog.at_level("INFO", logger="sedna_lib.servers.inference"):
+        threads = [threading.Thread(target=stop) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        server.stop()  # and the server's own stop after them: nothing left to say
+    assert sorted(results) == [False] * 5 + [True]  # one call ended it
+    assert not server._server.is_running
+
+
+@pytest.mark.parametrize("kind", ["inference", "aggregation"])
+def test_a_server_stopped_from_many_threads_at_once_says_stopped_once(kind, caplog):
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.servers.aggregation import AggregationServer
+    from sedna_lib.servers.inference import InferenceServer
+
+    if kind == "inference":
+        server = InferenceServer(lambda data: data, "s", http_port=0).start(block=False)
+    else:
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=0, context=Context(Config()))
+        server.start(block=False)
+    barrier = threading.Barrier(6)
+
+    def stop():
+        barrier.wait()
+        server.stop()
+
+    with caplog.at_level("INFO", logger=f"sedna_lib.servers.{kind}"):
+        threads = [threading.Thread(target=stop) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    said = [r.getMessage() for r in caplog.records if r.name == f"sedna_lib.servers.{kind}"]
+    assert sum("stopped" in m for m in said) == 1
