@@ -384,9 +384,14 @@ class ScoredMiner(HardExampleMiner):
 
     def _budget(self) -> OnlineQuantileBudget:
         budget = getattr(self, "budget_", None)
-        if budget is None:
+        wanted = self.upload_ratio  # first use, or set_params changed the ratio: a budget for it
+        if budget is None or getattr(self, "_budget_for", None) != wanted:
             with STATE_LOCK:  # two threads mining for the first time share one budget
                 budget = getattr(self, "budget_", None)
-                if budget is None:
-                    budget = self.budget_ = OnlineQuantileBudget(check_unit(self, "upload_ratio"))
+                if budget is None or getattr(self, "_budget_for", None) != wanted:
+                    fresh = OnlineQuantileBudget(check_unit(self, "upload_ratio"))
+                    if budget is not None:  # a new target, from the scores seen so far
+                        fresh._history = budget._history
+                    budget = self.budget_ = fresh
+                    self._budget_for = wanted
         return budget

@@ -128,6 +128,17 @@ def test_upload_ratio_holds_on_a_stream_and_after_a_shift(name, rng):
     assert abs(np.mean(flags_after) - 0.3) < 0.02
 
 
+def test_an_upload_ratio_changed_with_set_params_is_the_one_that_holds(rng):
+    # the budget was built once, at first use: a later set_params(upload_ratio=...) changed nothing
+    miner = MarginFilter(upload_ratio=0.2)
+    first = np.concatenate([miner.is_hard(rng.dirichlet(np.ones(10), size=250)) for _ in range(4)])
+    miner.set_params(upload_ratio=0.5)
+    after = np.concatenate([miner.is_hard(rng.dirichlet(np.ones(10), size=250)) for _ in range(8)])
+    assert abs(first.mean() - 0.2) < 0.03 and abs(after.mean() - 0.5) < 0.03
+    with pytest.raises(ParameterError, match="upload_ratio"):  # and checked as it takes effect
+        miner.set_params(upload_ratio=1.5).is_hard(rng.dirichlet(np.ones(10), size=5))
+
+
 def test_upload_ratio_holds_for_large_batches(rng):
     miner = MarginFilter(upload_ratio=0.2)
     flags = np.concatenate([miner.is_hard(rng.dirichlet(np.ones(10), size=250)) for _ in range(8)])
