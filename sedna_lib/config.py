@@ -337,11 +337,26 @@ def _yaml(fh: Any) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(fh)
+        data = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         raise ValueError(str(exc)) from None
     except RecursionError:
         raise ValueError("nested too deeply to parse") from None
+    _finite(data, "")
+    return data
+
+
+def _finite(value: Any, where: str) -> None:
+    """Refuse YAML's ``.nan`` and ``.inf`` anywhere in a parsed file, as strict JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _NotANumber(f"{where or 'the value'} is {value} (YAML's .nan or .inf), not a number; write a "
+                          "finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _finite(item, f"{where}[{i}]")
 
 
 def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:

@@ -111,6 +111,17 @@ def test_a_parameters_json_file_holds_strict_json(tmp_path):
     assert info.value.variable == "PARAMETERS"
 
 
+@pytest.mark.parametrize("text, where", [("learning_rate: .nan\n", "learning_rate is nan"),
+                                         ("model:\n  thresholds: [0.5, -.inf]\n", r"model.thresholds\[1\] is -inf")])
+def test_a_parameters_yaml_file_holds_finite_numbers(tmp_path, text, where):
+    path = tmp_path / "parameters.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=where) as info:
+        Config.from_env({"PARAMETERS": str(path)})
+    assert info.value.variable == "PARAMETERS"
+
+
 def test_config_is_frozen_and_replace_derives_variants():
     cfg = Config()
     with pytest.raises(dataclasses.FrozenInstanceError):
