@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import Model, Task, TaskGroup
+from ..base import Model, Task, TaskGroup, check_count
 from ..context import Context, resolve
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..observability.progress import progress as progress_report
@@ -299,7 +299,10 @@ class SeenTaskLearning:
         ------
         DataError
             If the task definition yields no task.
+        ParameterError
+            If ``profile_samples`` is not a whole number >= 1 (checked before anything trains).
         """
+        profile_samples = check_count("profile_samples", self.profile_samples, 1)
         samples = as_samples(train_data)
         def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
         tasks, extractor, samples = self.define_tasks(samples, **def_kwargs)
@@ -338,7 +341,7 @@ class SeenTaskLearning:
                 task.model = group.model
         self.task_groups_ = groups
         self.extractor_ = extractor
-        self.profiles_ = build_profiles([g.samples for g in groups], max_per_task=int(self.profile_samples))
+        self.profiles_ = build_profiles([g.samples for g in groups], max_per_task=profile_samples)
         if valid_data is not None:
             feedback, _ = self.evaluate(valid_data, **kwargs)
         if callable(post_process):
@@ -373,6 +376,7 @@ class SeenTaskLearning:
         feedback, task_index
             As :meth:`train`.
         """
+        profile_samples = check_count("profile_samples", self.profile_samples, 1)
         groups = list(self.task_index["task_groups"])
         extractor = self.extractor_
         feedback: dict = {}
@@ -404,7 +408,7 @@ class SeenTaskLearning:
                 t.model = group.model
         self.task_groups_ = groups
         self.extractor_ = extractor
-        profiles = build_profiles([g.samples for g in groups], max_per_task=int(self.profile_samples))
+        profiles = build_profiles([g.samples for g in groups], max_per_task=profile_samples)
         self.profiles_ = profiles or self.profiles_
         return feedback, self.task_index
 

@@ -89,3 +89,16 @@ def test_a_job_given_no_context_reads_the_environment_into_one_context_for_all_i
               job.edge_knowledge_management]
     assert all(piece.context is job.context for piece in pieces)
     assert job.edge_knowledge_management.kb_server == "http://kb-from-env:9020"
+
+
+@pytest.mark.parametrize("value", [0, 2.5, True, "many"])
+def test_a_profile_size_that_is_not_a_whole_number_is_refused_before_anything_trains(value, tmp_path):
+    # it was truncated (2.5 -> 2) or failed only after every task model had been trained
+    from sedna_lib.exceptions import ParameterError
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    seen = SeenTaskLearning(LogisticRegression(), work_dir=str(tmp_path), profile_samples=value)
+    with pytest.raises(ParameterError, match=f"profile_samples must be a whole number >= 1, got {value!r}"):
+        seen.train((x, y))
+    assert not hasattr(seen, "task_groups_") and list(tmp_path.iterdir()) == []
