@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .._json import json_default
+from ..base import check_count, check_number
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
 
@@ -262,10 +263,14 @@ class HardExampleStore:
         ConfigError
             If the storage is not configured for the output (an ``s3://`` output with no
             ``S3_ENDPOINT_URL``): nothing is spooled that could never be uploaded.
+        ParameterError
+            If ``max_pending`` is not a whole number >= 1, ``put_timeout`` not a finite number
+            >= 0, ``retry_initial`` not a finite number > 0, or ``retry_max`` below it.
         """
         with self._lock:
             if self._thread is not None:
                 return self
+            self._check_options()
             if "://" in self.output and self.storage is None:
                 raise StorageError(f"hard-example output {self.output!r} is a URL; pass "
                                    f"storage=context.storage", uri=self.output)
@@ -282,6 +287,13 @@ class HardExampleStore:
             if self._committed():
                 self._wake.set()
         return self
+
+    def _check_options(self) -> None:
+        """Check the numeric options before the spool is opened."""
+        check_count("max_pending", self.max_pending)
+        check_number("put_timeout", self.put_timeout, 0)
+        initial = check_number("retry_initial", self.retry_initial, 0, low_open=True)
+        check_number("retry_max", self.retry_max, initial)
 
     def close(self, timeout: float | None = 10.0) -> bool:
         """Try to upload what is pending (up to ``timeout``), then stop the thread.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
 from .._json import loads as json_loads
+from ..base import check_number
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
 
@@ -327,7 +328,8 @@ class ModelWatcher(threading.Thread):
         ``loader(model_path) -> model``: builds a *new* serving object from a local model file
         (for instance a fresh backend whose ``load`` was called). It must not touch the serving one.
     period : float, default=60.0
-        Seconds between polls (``MODEL_POLL_PERIOD_SECONDS``).
+        Seconds between polls (``MODEL_POLL_PERIOD_SECONDS``); a finite number > 0, checked by
+        :meth:`start`.
     report : callable, default=None
         ``report(task_info=None, status="completed"|"failed", kind="deploy")`` after each deploy
         attempt: the signature of :meth:`sedna_lib.job.JobBase.report_task_info`.
@@ -389,8 +391,21 @@ class ModelWatcher(threading.Thread):
 
     # -- thread control ---------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Check :attr:`period`, then start polling in the thread.
+
+        Raises
+        ------
+        ParameterError
+            If ``period`` is not a finite number of seconds > 0 (0, a negative or a NaN would
+            poll in a busy loop, an infinity would kill the thread after the first poll).
+        """
+        check_number("period", self.period, 0, low_open=True)
+        super().start()
+
     def run(self) -> None:
         """Poll immediately, then every :attr:`period` seconds until :meth:`stop`."""
+        check_number("period", self.period, 0, low_open=True)
         while not self._stop_event.is_set():
             self.poll_once()
             if self._stop_event.wait(self.period):

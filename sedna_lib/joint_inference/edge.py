@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 from ..backends.loaders import load_model_file
-from ..base import InferenceResult
+from ..base import InferenceResult, check_count, check_number
 from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ClosedError, ConfigError, DataError, ProtocolError, RegistryError, RemoteError,
@@ -251,7 +251,7 @@ class JointInference(JobBase):
         if omitted, so unrelated services and clouds never share a queue.
     max_queued : int, default=10000
         Bound of the offload queue and of the dead-letter folder (the oldest are dropped beyond
-        it, with a warning).
+        it, with a warning); 0 means no bound.
     on_offloaded : callable, default=None
         Called with an :class:`OffloadedExample` for each queued example the cloud answered later.
         If it raises, the failure is logged and counted (``stats["callback_failed"]``) and the
@@ -269,6 +269,11 @@ class JointInference(JobBase):
     retry_backoff : float, default=1.0
         First wait (seconds) before a failed example is tried again; doubled at each attempt,
         at most 300 s. The examples behind it are not held up.
+
+        These numeric options (and ``LC_PERIOD`` when ``report`` is on) are checked by
+        :meth:`start`, before the model is loaded: NaN, infinities, negatives, a fraction or a
+        bool where a count is meant raise ParameterError (ConfigError naming the variable for
+        ``SEDNA_OFFLOAD_MAX_AGE``, ``SEDNA_OFFLOAD_MAX_ATTEMPTS`` and ``LC_PERIOD``).
     report : bool, default=True
         Send inference counts to the LocalController every ``LC_PERIOD`` seconds.
 
@@ -408,7 +413,8 @@ class JointInference(JobBase):
                 folder = self.offload_dir or os.path.join(
                     self.context.config.work_dir, "offload", _safe_name(self.job_name or "sedna"),
                     _cloud_key(self.client))
-                self._queue = OffloadQueue(folder, max_items=self.max_queued)
+                bound = check_count("max_queued", self.max_queued, low=0)
+                self._queue = OffloadQueue(folder, max_items=bound)
             return self._queue
 
     @property
@@ -471,6 +477,7 @@ class JointInference(JobBase):
                 self._stop.clear()
                 self._lc_client = None  # close() interrupted its retries for good
                 self._pushed = (0, 0, 0)  # the new status page's counters start at zero
+            self._check_options()
             load_model_file(self)
             self._start_status()
             if self.report:
@@ -870,7 +877,7 @@ class JointInference(JobBase):
             self._bury(item, data, name, f"the cloud failed on it {attempts} times; last: {exc}",
                        getattr(exc, "status_code", None))
             return
-        wait = min(_MAX_BACKOFF, self.retry_backoff * 2 ** (attempts - 1))
+        wait = min(_MAX_BACKOFF, check_number("retry_backoff", self.retry_backoff, 0) * 2 ** (attempts - 1))
         meta = {"attempts": attempts, "not_before": time.time() + wait, "last_error": str(exc)[:300]}
         logger.info("the cloud failed on a hard example (attempt %d of %d); it is tried again in %.1f s, "
                     "after the ones behind it: %s", attempts, limit, wait, exc)
@@ -902,12 +909,33 @@ class JointInference(JobBase):
             self._call_user(self.on_dead_letter, letter, entry)
         return True
 
+    def _check_options(self) -> None:
+        """Check the numeric options before any work, so a bad one fails :meth:`start`, not a drain."""
+        check_count("max_queued", self.max_queued, low=0)
+        self._max_age()
+        self._max_attempts()
+        check_number("retry_backoff", self.retry_backoff, 0)
+        period = self.context.config.lc_period
+        if self.report and not period > 0:  # a period of 0 or less would report in a busy loop
+            raise ConfigError(f"LC_PERIOD must be greater than 0, got {period!r}", variable="LC_PERIOD")
+
     def _max_age(self) -> float:
-        return float(self.context.config.offload_max_age if self.max_age is None else self.max_age)
+        if self.max_age is not None:
+            return check_number("max_age", self.max_age, 0)
+        age = self.context.config.offload_max_age
+        if not age >= 0:
+            raise ConfigError(f"SEDNA_OFFLOAD_MAX_AGE must be 0 (no limit) or more, got {age!r}",
+                              variable="SEDNA_OFFLOAD_MAX_AGE")
+        return float(age)
 
     def _max_attempts(self) -> int:
-        return max(1, int(self.context.config.offload_max_attempts if self.max_attempts is None
-                          else self.max_attempts))
+        if self.max_attempts is not None:
+            return check_count("max_attempts", self.max_attempts)
+        attempts = self.context.config.offload_max_attempts
+        if not attempts >= 1:
+            raise ConfigError(f"SEDNA_OFFLOAD_MAX_ATTEMPTS must be 1 or more, got {attempts!r}",
+                              variable="SEDNA_OFFLOAD_MAX_ATTEMPTS")
+        return int(attempts)
 
     # -- the offload queue -------------------------------------------------------------------
     def _ensure_drain(self) -> None:
@@ -967,9 +995,13 @@ class JointInference(JobBase):
 
         Raises
         ------
+        ParameterError
+            If ``limit`` is not None or a whole number >= 0 (a NaN or a negative would send nothing).
         StorageError
             If the folder's lock file cannot be created or locked.
         """
+        if limit is not None:
+            limit = check_count("limit", limit, low=0)
         return self._drain_pass(limit, wait=wait)[0]
 
     def _drain_pass(self, limit: int | None = None, *, wait: bool = True) -> tuple[int, _Failure | None]:

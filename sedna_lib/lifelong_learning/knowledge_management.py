@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .._json import json_safe
 from .._json import loads as json_loads
+from ..base import check_number
 from ..context import Context, resolve
 from ..exceptions import ParameterError
 from ..storage import StorageRouter
@@ -351,11 +352,12 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         Raises
         ------
         ParameterError
-            If the operator is unknown.
+            If the operator is unknown, or the threshold is not a finite number.
         """
         cfg = self.ctx.config
         op_name = str(kwargs.get("operator", cfg.operator)).strip()
-        threshold = float(kwargs.get("model_threshold", cfg.model_threshold))
+        # a NaN threshold fails every comparison: every model would be dropped
+        threshold = check_number("model_threshold", kwargs.get("model_threshold", cfg.model_threshold))
         op = _OPERATORS.get(op_name)
         if op is None:
             raise ParameterError(f"OPERATOR must be one of {sorted(_OPERATORS)}, got {op_name!r}")

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import NotFittedError, ParameterError
+from ..base import check_count
+from ..exceptions import NotFittedError
 from .seen_task_learning import fresh_estimator
 
 __all__ = ["ReplayLearner"]
@@ -72,10 +73,9 @@ class ReplayLearner:
         Raises
         ------
         ParameterError
-            If ``memory_size`` is negative.
+            If ``memory_size`` is not a whole number >= 0 (checked before any training).
         """
-        if int(self.memory_size) < 0:
-            raise ParameterError(f"memory_size must be >= 0, got {self.memory_size!r}")
+        memory_size = check_count("memory_size", self.memory_size, low=0)
         x = np.asarray(x)
         y = np.asarray(y)
         if not hasattr(self, "memory_x_"):
@@ -85,12 +85,12 @@ class ReplayLearner:
         train_x = np.concatenate([x, self.memory_x_])
         train_y = np.concatenate([y, self.memory_y_])
         self.model_ = fresh_estimator(self.estimator).fit(train_x, train_y)
-        self._update_memory(train_x, train_y)
+        self._update_memory(train_x, train_y, memory_size)
         return self
 
-    def _update_memory(self, x: np.ndarray, y: np.ndarray) -> None:
+    def _update_memory(self, x: np.ndarray, y: np.ndarray, memory_size: int) -> None:
         classes = np.unique(y)
-        per_class = int(self.memory_size) // max(1, len(classes))
+        per_class = memory_size // max(1, len(classes))
         keep = []
         for c in classes:
             idx = np.flatnonzero(y == c)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..base import Model, Task, TaskGroup, check_count
 from ..context import Context, resolve
-from ..exceptions import DataError, NotFittedError, ParameterError
+from ..exceptions import ConfigError, DataError, NotFittedError, ParameterError
 from ..observability.progress import progress as progress_report
 from ..registry import Kind, build, parse_spec
 from ._data import as_samples, build_profiles
@@ -243,8 +243,12 @@ class SeenTaskLearning:
 
     @property
     def min_train_sample(self) -> int:
-        """Smallest group that gets its own model (``MIN_TRAIN_SAMPLE``, default 10)."""
-        return int(self.ctx.config.min_train_sample)
+        """Smallest group that gets its own model (``MIN_TRAIN_SAMPLE``, default 10; 0 or more)."""
+        value = self.ctx.config.min_train_sample
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"MIN_TRAIN_SAMPLE must be a whole number >= 0, got {value!r}",
+                              variable="MIN_TRAIN_SAMPLE")
+        return value
 
     def _train_group(self, entry: str, samples: Any, valid_data: Any, kwargs: dict) -> tuple[str, Any, Any]:
         backend = self._new_backend()
@@ -301,8 +305,11 @@ class SeenTaskLearning:
             If the task definition yields no task.
         ParameterError
             If ``profile_samples`` is not a whole number >= 1 (checked before anything trains).
+        ConfigError
+            If ``MIN_TRAIN_SAMPLE`` is negative (checked before anything trains).
         """
         profile_samples = check_count("profile_samples", self.profile_samples, 1)
+        self.min_train_sample  # a bad MIN_TRAIN_SAMPLE fails here, before any task is defined
         samples = as_samples(train_data)
         def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
         tasks, extractor, samples = self.define_tasks(samples, **def_kwargs)
@@ -377,6 +384,7 @@ class SeenTaskLearning:
             As :meth:`train`.
         """
         profile_samples = check_count("profile_samples", self.profile_samples, 1)
+        self.min_train_sample
         groups = list(self.task_index["task_groups"])
         extractor = self.extractor_
         feedback: dict = {}

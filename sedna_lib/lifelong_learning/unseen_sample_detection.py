@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from .._json import loads as json_loads
+from ..base import check_number
 from ..context import Context, resolve
 
 __all__ = ["UnseenSampleDetection"]
@@ -33,9 +34,9 @@ class UnseenSampleDetection(threading.Thread):
     image_url : str, default=None
         Folder of incoming images (``IMAGE_TOPIC_URL``; default ``/tmp/``).
     period : float, default=1.0
-        Seconds between polls.
+        Seconds between polls (a finite number > 0, checked by :meth:`start`).
     timeout : float, default=2.0
-        Request timeout in seconds.
+        Request timeout in seconds (a finite number > 0, checked by :meth:`start`).
     context : Context, default=None
         Where ``STATUS_IP`` and ``IMAGE_TOPIC_URL`` are read; the knowledge manager's context
         when omitted.
@@ -93,8 +94,25 @@ class UnseenSampleDetection(threading.Thread):
         self.copied += 1
         return True
 
+    def start(self) -> None:
+        """Check ``period`` and ``timeout``, then start polling in the thread.
+
+        Raises
+        ------
+        ParameterError
+            If either is not a finite number of seconds > 0 (a period of 0 or less, or a NaN,
+            would poll in a busy loop; a NaN timeout would fail every poll).
+        """
+        self._check_options()
+        super().start()
+
+    def _check_options(self) -> None:
+        check_number("period", self.period, 0, low_open=True)
+        check_number("timeout", self.timeout, 0, low_open=True)
+
     def run(self) -> None:
         """Poll every ``period`` seconds until :meth:`stop`."""
+        self._check_options()
         while not self._stop_event.is_set():
             self.poll_once()
             self._stop_event.wait(self.period)

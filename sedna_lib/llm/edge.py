@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
-from ..exceptions import DataError
+from ..base import check_count, check_number
+from ..exceptions import DataError, ParameterError
 from ..transport.openai_wire import (Generation, TokenStep, as_language_model, format_chat, messages_of,
                                      run_generation)
 
@@ -179,6 +181,11 @@ class EdgeLM:
         ------
         DataError
             If the query is not a prompt or messages, or an override is unknown.
+        ParameterError
+            If a numeric option is out of range, before anything is generated: ``max_tokens``
+            must be a whole number >= 1, ``top_logprobs`` and ``num_samples`` whole numbers >= 0,
+            ``seed`` a whole number (of either sign) or None, ``temperature`` and ``sample_temperature``
+            finite and >= 0, ``top_p`` in (0, 1]; NaN, infinities and bools are refused.
         """
         unknown = set(kwargs) - {"max_tokens", "temperature", "top_p", "top_logprobs", "num_samples", "seed"}
         if unknown:
@@ -186,9 +193,10 @@ class EdgeLM:
                             f"temperature, top_p, top_logprobs, num_samples, seed")
         lm = as_language_model(self.model)
         prompt, reference = prompt_of(lm, data)
-        opts = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                "top_logprobs": self.top_logprobs, "num_samples": self.num_samples, "seed": self.seed,
-                **kwargs}
+        opts = _checked({"max_tokens": self.max_tokens, "temperature": self.temperature,
+                         "top_p": self.top_p, "top_logprobs": self.top_logprobs,
+                         "num_samples": self.num_samples, "seed": self.seed, **kwargs})
+        sample_temperature = check_number("sample_temperature", self.sample_temperature, 0)
         start = self.clock()
         first: float | None = None
         times: list[float] = []
@@ -210,7 +218,7 @@ class EdgeLM:
         for k in range(int(opts["num_samples"])):
             seed = None if opts["seed"] is None else opts["seed"] + 1 + k
             samples.append("".join(s.text for s, _ in run_generation(
-                lm, prompt, max_tokens=opts["max_tokens"], temperature=self.sample_temperature,
+                lm, prompt, max_tokens=opts["max_tokens"], temperature=sample_temperature,
                 top_p=opts["top_p"], seed=seed, stop=self.stop)))
         entropies = [float(s.entropy) for s in steps if s.entropy is not None]
         return Generation(
@@ -223,3 +231,28 @@ class EdgeLM:
             ttft_s=None if first is None else first - start,
             itl_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
             latency_s=end - start, reference=reference)
+
+
+def _checked(opts: dict[str, Any]) -> dict[str, Any]:
+    """Return the generation options checked.
+
+    A NaN or a fraction would fail in the middle of an answer, a negative count would silently
+    draw nothing.
+    """
+    return {**opts,
+            "max_tokens": check_count("max_tokens", opts["max_tokens"]),
+            "temperature": check_number("temperature", opts["temperature"], 0),
+            "top_p": check_number("top_p", opts["top_p"], 0, 1, low_open=True),
+            "top_logprobs": check_count("top_logprobs", opts["top_logprobs"], low=0),
+            "num_samples": check_count("num_samples", opts["num_samples"], low=0),
+            "seed": _seed(opts["seed"])}
+
+
+def _seed(value: Any) -> int | None:
+    """Return a seed checked: None or a whole number of either sign (negative seeds are valid)."""
+    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        return None if value is None else int(value)
+    number = check_number("seed", value)  # refuses NaN, infinities and bools
+    if not number.is_integer():
+        raise ParameterError(f"seed must be a whole number or None, got {value!r}")
+    return int(number)

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
+from ..base import check_count, check_number
 from ..config import MiningMode
 from ..exceptions import ConfigError, ParameterError, StorageError
 from ..joint_inference import InferenceResult, JointInference
@@ -53,9 +54,12 @@ class LLMJointInference(JointInference):
         non-integer size is a ``ParameterError`` at the first query); ``SEDNA_LLM_CACHE_SIZE``
         if omitted.
     prices : Prices, default=None
-        Per-million-token prices for the cost estimate; ``SEDNA_LLM_PRICE_*`` if omitted.
+        Per-million-token prices for the cost estimate; ``SEDNA_LLM_PRICE_*`` if omitted. Checked
+        by :meth:`start` (the first query starts the job): a NaN, infinite or negative price is a
+        ``ParameterError`` (a ``ConfigError`` naming the variable when it came from the environment).
     history : int, default=1000
-        Recent per-query metrics kept (:meth:`LLMMetrics.recent`).
+        Recent per-query metrics kept (:meth:`LLMMetrics.recent`; 0 keeps none); a whole number
+        >= 0, checked by :meth:`start`.
     query_log : str, default=None
         A JSON-lines file to which each query is appended: the query, who answered, whether it
         was routed, both answers, the reference when the query carries one, tokens and latency
@@ -93,7 +97,7 @@ class LLMJointInference(JointInference):
         self.history = history
         self.query_log = query_log
         self._log_lock = threading.Lock()
-        self.llm_metrics = LLMMetrics(history=history)
+        self._llm_metrics: LLMMetrics | None = None
         self._cache: Any = _UNSET
         self._prometheus: Any = None
         self._tls = threading.local()
@@ -142,8 +146,33 @@ class LLMJointInference(JointInference):
                     Metrics(service=self.job_name or "sedna")
             return self._prometheus
 
+    @property
+    def llm_metrics(self) -> LLMMetrics:
+        """Per-query metrics and their totals (built on first use, keeping ``history`` recent queries)."""
+        with self._lock:
+            if self._llm_metrics is None:
+                self._llm_metrics = LLMMetrics(history=check_count("history", self.history, low=0))
+            return self._llm_metrics
+
     def _prices(self) -> Prices:
-        return self.prices if self.prices is not None else Prices.from_config(self.context.config)
+        if self.prices is not None:
+            return self.prices
+        prices = Prices.from_config(self.context.config)
+        for name in Prices._fields:
+            value = getattr(prices, name)
+            if not value >= 0:
+                variable = f"SEDNA_LLM_PRICE_{name.upper()}"
+                raise ConfigError(f"{variable} must be 0 or more, got {value!r}", variable=variable)
+        return prices
+
+    def _check_options(self) -> None:
+        """Check :class:`JointInference`'s options, ``history`` and the prices, before any work."""
+        super()._check_options()
+        self.llm_metrics
+        if self.prices is not None:
+            for name in Prices._fields:
+                check_number(f"prices.{name}", getattr(self.prices, name), 0)
+        self._prices()
 
     def start(self) -> LLMJointInference:
         """Start the job (see :meth:`JointInference.start`); the LC report carries the LLM totals.

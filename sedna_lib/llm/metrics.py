@@ -7,6 +7,8 @@ import threading
 from collections import deque
 from typing import Any, NamedTuple
 
+from ..base import check_count
+
 __all__ = ["Prices", "QueryMetrics", "LLMMetrics"]
 
 
@@ -106,7 +108,7 @@ class LLMMetrics:
     Parameters
     ----------
     history : int, default=1000
-        How many recent :class:`QueryMetrics` to keep.
+        How many recent :class:`QueryMetrics` to keep (a whole number >= 0, else ParameterError).
 
     Examples
     --------
@@ -122,7 +124,9 @@ class LLMMetrics:
     def __init__(self, *, history: int = 1000) -> None:
         self.history = history
         self._lock = threading.Lock()
-        self._recent: deque[QueryMetrics] = deque(maxlen=history)
+        # the deque is the object itself, so its bound is checked here (a bool or a fraction
+        # would be taken as a size, a NaN or a negative fail inside deque with a raw error)
+        self._recent: deque[QueryMetrics] = deque(maxlen=check_count("history", history, low=0))
         names = ("queries", "routed", "edge_answered", "cloud_answered", "cache_answered")
         self._counts = dict.fromkeys(names, 0)
         self._sums = dict.fromkeys(_SUMS, 0.0)

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from sedna_lib.exceptions import DataError, StorageError, StorageNotFoundError
+from sedna_lib.exceptions import DataError, ParameterError, StorageError, StorageNotFoundError
 from sedna_lib.incremental_learning.hard_examples import (
     INDEX_CSV,
     INDEX_TXT,
@@ -204,3 +204,18 @@ def test_s3_output_on_the_test_endpoint(tmp_path, s3_config):
 def test_url_output_without_storage_raises(tmp_path):
     with pytest.raises(StorageError, match="pass storage="):
         HardExampleStore("s3://bucket/x", spool_dir=str(tmp_path)).start()
+
+
+_BAD_STORE_OPTIONS = (
+    [(o, v) for o in ("max_pending", "put_timeout", "retry_initial", "retry_max")
+     for v in (float("nan"), float("inf"), -1, True)]
+    + [("max_pending", 0), ("max_pending", 2.5), ("retry_initial", 0), ("retry_max", 0.1)])
+
+
+@pytest.mark.parametrize("option, value", _BAD_STORE_OPTIONS, ids=repr)
+def test_a_bad_numeric_option_fails_start_before_the_spool_is_made(tmp_path, option, value):
+    spool = tmp_path / "spool"
+    store = HardExampleStore(str(tmp_path / "out"), batch="b", spool_dir=str(spool), **{option: value})
+    with pytest.raises(ParameterError, match=option):
+        store.start()
+    assert not spool.exists()

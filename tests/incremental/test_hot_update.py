@@ -10,7 +10,7 @@ import pytest
 
 from sedna_lib.config import Config
 from sedna_lib.context import Context
-from sedna_lib.exceptions import DataError
+from sedna_lib.exceptions import DataError, ParameterError
 from sedna_lib.incremental_learning.hot_update import (
     ModelLoadingThread,
     ModelSlot,
@@ -307,3 +307,12 @@ def test_stop_returns_within_its_timeout_while_a_poll_is_loading_and_the_poll_cl
     assert returned and downloaded == ["b.pkl"]  # the poll was still loading its download
     assert not watcher.is_alive() and slot.version == "v2"  # the poll in progress finished
     assert list(work.rglob("*.pkl")) == []  # and deleted the download as it ended
+
+
+@pytest.mark.parametrize("period", [float("nan"), float("inf"), -1, 0, True], ids=repr)
+def test_a_poll_period_that_is_not_a_positive_number_fails_start_before_polling(tmp_path, period):
+    watcher = ModelWatcher(ModelSlot("a"), config_path=str(tmp_path / "model_config.json"),
+                           loader=lambda path: path, period=period)
+    with pytest.raises(ParameterError, match="period must be a finite number > 0"):
+        watcher.start()
+    assert watcher.polls_ == 0 and not watcher.is_alive()

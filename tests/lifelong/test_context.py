@@ -102,3 +102,27 @@ def test_a_profile_size_that_is_not_a_whole_number_is_refused_before_anything_tr
     with pytest.raises(ParameterError, match=f"profile_samples must be a whole number >= 1, got {value!r}"):
         seen.train((x, y))
     assert not hasattr(seen, "task_groups_") and list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_min_train_sample_is_a_config_error_before_anything_trains(ll_context, tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    seen = SeenTaskLearning(LogisticRegression(), work_dir=str(tmp_path / "seen"),
+                            context=with_config(ll_context, min_train_sample=-1))
+    with pytest.raises(ConfigError, match="MIN_TRAIN_SAMPLE must be a whole number >= 0") as info:
+        seen.train((x, y))
+    assert info.value.variable == "MIN_TRAIN_SAMPLE" and not hasattr(seen, "task_groups_")
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), True, "high"], ids=repr)
+def test_a_model_threshold_that_is_not_a_finite_number_is_refused(ll_context, threshold):
+    from sedna_lib.base import Task
+    from sedna_lib.exceptions import ParameterError
+    from sedna_lib.lifelong_learning import CloudKnowledgeManagement
+
+    task = Task("a", None)
+    task.scores = {"accuracy": 0.9}
+    km = CloudKnowledgeManagement(context=ll_context)
+    with pytest.raises(ParameterError, match="model_threshold must be a finite number"):
+        km.evaluate_tasks([task], model_threshold=threshold)
+    assert km.evaluate_tasks([task], model_threshold="0.5") == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from sedna_lib.exceptions import DataError, NotFittedError
+from sedna_lib.exceptions import DataError, NotFittedError, ParameterError
 from sedna_lib.lifelong_learning.metrics import backward_transfer, forgetting, forward_transfer, summary
 from sedna_lib.lifelong_learning.replay import ReplayLearner
 
@@ -51,3 +51,17 @@ def test_replay_keeps_a_bounded_class_balanced_memory(rng):
 def test_replay_predict_before_fit_raises():
     with pytest.raises(NotFittedError, match="fit_task"):
         ReplayLearner(LogisticRegression()).predict([[0.0]])
+
+
+@pytest.mark.parametrize("size", [float("nan"), float("inf"), -1, 2.5, True], ids=repr)
+def test_replay_refuses_a_memory_size_that_is_not_a_count_before_training(size):
+    learner = ReplayLearner(LogisticRegression(), memory_size=size)
+    with pytest.raises(ParameterError, match="memory_size must be a whole number >= 0"):
+        learner.fit_task([[0.0], [0.1], [1.0], [1.1]], [0, 0, 1, 1])
+    assert not hasattr(learner, "model_")
+
+
+def test_replay_takes_a_memory_size_given_as_text():
+    learner = ReplayLearner(LogisticRegression(), memory_size="2")
+    learner.fit_task([[0.0], [0.1], [1.0], [1.1]], [0, 0, 1, 1])
+    assert len(learner.memory_y_) == 2

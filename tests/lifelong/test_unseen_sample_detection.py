@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sedna_lib.exceptions import ParameterError
 from sedna_lib.lifelong_learning import EdgeKnowledgeManagement
 from sedna_lib.lifelong_learning.unseen_sample_detection import UnseenSampleDetection
 
@@ -33,3 +36,13 @@ def test_thread_stops_on_request(tmp_path, ll_context):
     detector.stop()
 
     assert not detector.is_alive() and detector.daemon
+
+
+@pytest.mark.parametrize("option", ["period", "timeout"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, 0, True], ids=repr)
+def test_a_period_or_timeout_that_is_not_positive_fails_start(tmp_path, ll_context, option, value):
+    detector = UnseenSampleDetection(EdgeKnowledgeManagement(context=ll_context), status_url="127.0.0.1:9",
+                                     context=ll_context, **{option: value})
+    with pytest.raises(ParameterError, match=f"{option} must be a finite number > 0"):
+        detector.start()
+    assert not detector.is_alive() and detector.failures == 0

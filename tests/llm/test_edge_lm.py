@@ -115,3 +115,43 @@ def test_a_cache_bound_below_one_is_refused_on_lookup_too():
     for bound in (0, -1, True, 2.5):
         with pytest.raises(ParameterError, match="max_entries must be an int >= 1"):
             ResponseCache(max_entries=bound).get("a")
+
+
+_BAD_EDGE_OPTIONS = (
+    [(o, v) for o in ("max_tokens", "top_logprobs", "num_samples")
+     for v in (float("nan"), float("inf"), -1, 2.5, True)]
+    + [("seed", v) for v in (float("nan"), float("inf"), 2.5, True)]
+    + [(o, v) for o in ("temperature", "sample_temperature", "top_p")
+       for v in (float("nan"), float("inf"), -1, True)]
+    + [("max_tokens", 0), ("top_p", 0), ("top_p", 2.5)])
+
+
+@pytest.mark.parametrize("option, value", _BAD_EDGE_OPTIONS, ids=repr)
+def test_edge_lm_refuses_a_bad_numeric_option_before_generating(lm, option, value):
+    with pytest.raises(ParameterError, match=option):
+        EdgeLM(lm, **{option: value}).predict("the capital of italy is")
+
+
+@pytest.mark.parametrize("option, value", [o for o in _BAD_EDGE_OPTIONS if o[0] != "sample_temperature"],
+                         ids=repr)
+def test_edge_lm_refuses_a_bad_per_query_override(lm, option, value):
+    with pytest.raises(ParameterError, match=option):
+        EdgeLM(lm).predict("the capital of italy is", **{option: value})
+
+
+def test_edge_lm_takes_numeric_options_given_as_text(lm):
+    edge = EdgeLM(lm, max_tokens="1", num_samples="2", top_p="0.9", seed=None)
+    answer = edge.predict("the capital of italy is")
+    assert answer.text == " rome" and len(answer.samples) == 2
+
+
+@pytest.mark.parametrize("history", [float("nan"), -1, 2.5, True], ids=repr)
+def test_metrics_refuse_a_history_that_is_not_a_count(history):
+    with pytest.raises(ParameterError, match="history must be a whole number >= 0"):
+        LLMMetrics(history=history)
+
+
+def test_edge_lm_takes_a_negative_seed(lm):
+    first = EdgeLM(lm, seed=-3, temperature=1.5).predict("the capital of")
+    again = EdgeLM(lm, seed="-3", temperature=1.5).predict("the capital of")
+    assert first.text == again.text

@@ -285,3 +285,35 @@ def test_a_job_started_again_counts_its_queries_on_its_new_status_page(edge_lm, 
         job.inference("module of sqrt is")
         assert job.status_.site.metrics.value("sedna_llm_queries_total", answered_by="cloud") == 1.0
         assert job.prometheus is job.status_.site.metrics
+
+
+@pytest.mark.parametrize("history", [float("nan"), float("inf"), -1, 2.5, True], ids=repr)
+def test_a_history_that_is_not_a_count_is_a_parameter_error_at_start(edge_lm, cloud_url, tmp_path, history):
+    job = _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, history=history)
+    with pytest.raises(ParameterError, match="history"):
+        job.inference("module of gcd is")
+    job.close()
+
+
+@pytest.mark.parametrize("price", [float("nan"), float("inf"), -1.0, True], ids=repr)
+def test_a_bad_price_is_a_parameter_error_at_start(edge_lm, cloud_url, tmp_path, price):
+    job = _job(edge_lm, OpenAIClient(cloud_url), "CloudOnly", tmp_path, prices=Prices(cloud_completion=price))
+    with pytest.raises(ParameterError, match="prices.cloud_completion"):
+        job.start()
+    assert job.llm_metrics.totals()["queries"] == 0
+    job.close()
+
+
+def test_a_negative_price_from_the_environment_is_a_config_error(edge_lm, cloud_url, tmp_path):
+    ctx = Context(Config(llm_price_edge_prompt=-2.0))
+    job = _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, context=ctx)
+    with pytest.raises(ConfigError, match="SEDNA_LLM_PRICE_EDGE_PROMPT") as info:
+        job.inference("module of gcd is")
+    assert info.value.variable == "SEDNA_LLM_PRICE_EDGE_PROMPT"
+    job.close()
+
+
+def test_a_history_of_zero_keeps_no_recent_queries(edge_lm, cloud_url, tmp_path):
+    with _job(edge_lm, OpenAIClient(cloud_url), "EdgeOnly", tmp_path, history="0") as job:
+        job.inference("module of gcd is")
+        assert job.llm_metrics.recent() == [] and job.llm_metrics.totals()["queries"] == 1

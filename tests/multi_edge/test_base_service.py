@@ -3,6 +3,7 @@ import threading
 import pytest
 
 from sedna_lib.config import Config
+from sedna_lib.exceptions import ConfigError, ParameterError
 from sedna_lib.multi_edge_inference import BaseService
 
 
@@ -115,3 +116,42 @@ def test_a_closed_service_takes_items_again_once_started():
     svc.close()
 
     assert svc.batches == [["again"]]
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, True, "soon"], ids=repr)
+def test_a_timeout_that_is_not_a_finite_number_ge_0_fails_start(timeout):
+    svc = _Recorder(config=Config(batch_size=2), timeout=timeout, asynchronous=True, autostart=False)
+    with pytest.raises(ParameterError, match="timeout must be a finite number >= 0"):
+        svc.start()
+    assert not svc.is_running
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_batch_size_below_one_is_a_config_error_not_raised_to_one(size):
+    with pytest.raises(ConfigError, match="BATCH_SIZE must be a whole number >= 1") as info:
+        _Recorder(config=Config(batch_size=size))
+    assert info.value.variable == "BATCH_SIZE"
+
+
+def test_a_service_fed_without_start_checks_its_options_at_the_first_put():
+    svc = _Recorder(config=Config(batch_size=0), autostart=False)
+    with pytest.raises(ConfigError, match="BATCH_SIZE"):
+        svc.put(1)
+    assert svc.batches == [] and svc.processed_ == 0
+
+
+def test_a_timeout_given_as_text_is_taken():
+    with _Recorder(config=Config(batch_size=5), timeout="0.05", asynchronous=True) as svc:
+        svc.put("a")
+        assert svc.ready.wait(5) and svc.timeout == 0.05
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), -1, True], ids=repr)
+def test_frame_difference_refuses_a_threshold_that_would_drop_or_pass_every_frame(threshold):
+    import numpy as np
+
+    from sedna_lib.multi_edge_inference.components.detector import FrameDifference
+
+    with pytest.raises(ParameterError, match="threshold must be a finite number >= 0"):
+        FrameDifference(threshold=threshold)(np.zeros((4, 4)), np.full((4, 4), 9.0))
+    assert FrameDifference(threshold="1.5")(np.zeros((4, 4)), np.full((4, 4), 9.0))

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from sedna_lib.config import Config
-from sedna_lib.exceptions import BackendUnavailableError, RemoteError
+from sedna_lib.exceptions import BackendUnavailableError, ParameterError, RemoteError
 from sedna_lib.multi_edge_inference import PLUGIN, DetTrackResult, FEService, ObjectDetector, ReID, TargetImages
 from sedna_lib.multi_edge_inference.plugins.registered import ReID_I
 from sedna_lib.transport import codec
@@ -172,3 +172,23 @@ def test_kafka_enabled_without_kafka_python_names_the_extra():
 
     with pytest.raises(BackendUnavailableError, match=r"kafka-python.*'kafka' extra"):
         FEService(models=[ProjectionFE(config=cfg)], config=cfg)
+
+
+@pytest.mark.parametrize("size", [float("nan"), float("inf"), -1, 2.5, True], ids=repr)
+def test_reid_refuses_a_max_results_that_is_not_a_count_before_serving(size):
+    cfg = dataclasses.replace(BASE, fe_model_bind_port=9)
+    reid = ReID(models=[GalleryReID(targets=identity_images(1), config=cfg)], config=cfg, max_results=size,
+                autostart=False)
+    with pytest.raises(ParameterError, match="max_results must be a whole number >= 0"):
+        reid.start()
+    assert not reid.is_running and reid.get_plugin(PLUGIN.REID).port == 0
+
+
+def test_reid_keeps_at_most_max_results():
+    cfg = dataclasses.replace(BASE, fe_model_bind_port=9)
+    reid = ReID(models=[GalleryReID(targets=identity_images(1), config=cfg)], config=cfg, max_results="2")
+    try:
+        reid.results_.extend([1, 2, 3])
+        assert list(reid.results_) == [2, 3]
+    finally:
+        reid.close()

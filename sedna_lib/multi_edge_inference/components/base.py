@@ -11,9 +11,10 @@ import time
 import uuid
 from typing import Any, Iterable, Sequence
 
+from ...base import check_number
 from ...config import Config
 from ...context import resolve_config
-from ...exceptions import ClosedError, DataError
+from ...exceptions import ClosedError, ConfigError, DataError
 from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -55,7 +56,8 @@ class BaseService(abc.ABC):
     models : sequence of PluggableModel, default=()
         Models every batch goes to, all of one type.
     timeout : float, default=10
-        Seconds after the last :meth:`put` before a partial batch is flushed.
+        Seconds after the last :meth:`put` before a partial batch is flushed (a finite number
+        >= 0; :meth:`start` raises ParameterError otherwise).
     asynchronous : bool, default=False
         Process batches in the worker thread instead of in :meth:`put`.
     config : Config, default=None
@@ -67,7 +69,7 @@ class BaseService(abc.ABC):
     Attributes
     ----------
     batch_size : int
-        Items per batch (``BATCH_SIZE``, at least 1).
+        Items per batch (``BATCH_SIZE``; :meth:`start` raises ConfigError if it is below 1).
     processed_ : int
         Items handed to the models so far.
     errors_ : int
@@ -91,9 +93,10 @@ class BaseService(abc.ABC):
 
             raise ParameterError(f"all models of a service must be of one type, got "
                                  f"{sorted({type(m).__name__ for m in self.models})}")
-        self.timeout = float(timeout)
+        self.timeout = timeout
         self.asynchronous = asynchronous
-        self.batch_size = max(1, int(self.config.batch_size))
+        self.batch_size = self.config.batch_size
+        self._checked = False  # start() (or the first put()) checked timeout and batch_size
         self.kafka_enabled = self.config.kafka_enabled
         self.codec = Codec.from_config(self.config)
         self.producer: Any = None
@@ -127,6 +130,10 @@ class BaseService(abc.ABC):
 
         Raises
         ------
+        ParameterError
+            If ``timeout`` is not a finite number >= 0.
+        ConfigError
+            If ``BATCH_SIZE`` is not a whole number >= 1.
         TransportError
             If a server cannot bind its port.
         BackendUnavailableError
@@ -134,6 +141,7 @@ class BaseService(abc.ABC):
         """
         if self.is_running:
             return self
+        self._check_options()
         self._stop.clear()
         with self._cond:
             self._closed = False
@@ -149,6 +157,15 @@ class BaseService(abc.ABC):
         self._thread.start()
         self._post_start()
         return self
+
+    def _check_options(self) -> None:
+        """Check ``timeout`` and ``BATCH_SIZE`` before anything starts or is processed."""
+        # a NaN or infinite timeout would kill the worker thread at its first wait
+        self.timeout = check_number("timeout", self.timeout, 0)
+        size = self.batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"BATCH_SIZE must be a whole number >= 1, got {size!r}", variable="BATCH_SIZE")
+        self._checked = True
 
     def _start_kafka(self) -> None:
         from ...datasources.kafka import KafkaConsumerThread, KafkaProducer
@@ -226,6 +243,8 @@ class BaseService(abc.ABC):
         """
         if self._closed:
             raise self._closed_error()
+        if not self._checked:  # a service built with autostart=False and fed without start()
+            self._check_options()
         data = self.preprocess(data)
         if _is_empty(data):
             return

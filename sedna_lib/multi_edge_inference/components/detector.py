@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ...base import check_number
 from ...config import Config
 from ...context import resolve_config
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -45,11 +46,18 @@ class FrameDifference:
         -------
         bool
             True on movement (or a shape change).
+
+        Raises
+        ------
+        ParameterError
+            If ``threshold`` is not a finite number >= 0.
         """
+        # a NaN threshold would compare false with every difference: no frame would ever move
+        threshold = check_number("threshold", self.threshold, 0)
         a, b = np.asarray(old_frame), np.asarray(current_frame)
         if a.shape != b.shape:
             return True
-        return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32)))) > self.threshold
+        return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32)))) > threshold
 
 
 class ObjectDetector(BaseService, FileOperations):

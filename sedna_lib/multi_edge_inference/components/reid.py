@@ -6,6 +6,7 @@ import collections
 import logging
 from typing import Any, Sequence
 
+from ...base import check_count
 from ...config import Config
 from ...context import resolve_config
 from ...exceptions import ParameterError, SednaError
@@ -44,7 +45,8 @@ class ReID(BaseService, FileOperations):
     autostart : bool, default=True
         Start at construction (Sedna's behaviour).
     max_results : int, default=10000
-        How many results :attr:`results_` keeps (oldest dropped first).
+        How many results :attr:`results_` keeps (oldest dropped first); a whole number >= 0,
+        checked by :meth:`start`.
 
     Attributes
     ----------
@@ -58,11 +60,17 @@ class ReID(BaseService, FileOperations):
                  autostart: bool = True, max_results: int = 10_000) -> None:
         config = resolve_config(config)
         self.max_results = max_results
-        self.results_: collections.deque = collections.deque(maxlen=max_results)
+        self.results_: collections.deque = collections.deque()  # bounded by start(), once checked
         merged = [ReID_Server(wrapper=self, config=config, autostart=False),
                   Feature_Extraction_I(config=config), *plugins]
         super().__init__(consumer_topics, producer_topics, merged, models, timeout, asynchronous,
                          config=config, autostart=autostart)
+
+    def _check_options(self) -> None:
+        super()._check_options()
+        size = check_count("max_results", self.max_results, low=0)
+        if self.results_.maxlen != size:
+            self.results_ = collections.deque(self.results_, maxlen=size)
 
     def _post_start(self) -> None:
         self.update_operational_mode(None)
