@@ -7,12 +7,12 @@ import copy
 import inspect
 import math
 import numbers
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
-from .exceptions import ParameterError
+from .exceptions import ConfigError, ParameterError
 
 __all__ = ["BaseAlgorithm", "ClientUpdate", "HardExampleMiner", "InferenceResult", "cast_to_layer",
-           "check_count", "check_number"]
+           "check_count", "check_number", "check_variable"]
 
 
 class BaseAlgorithm:
@@ -572,16 +572,15 @@ def _is_bool(value: Any) -> bool:
     return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__.startswith("bool"))
 
 
-def _as_float(name: str, value: Any, what: str) -> float:
-    number = None
-    if not _is_bool(value) and value is not None:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            pass
-    if number is None or not math.isfinite(number):
-        raise ParameterError(f"{name} must be {what}, got {value!r}")
-    return number
+def _finite_float(value: Any) -> float | None:
+    """``value`` as a finite float (text as ``float()`` reads it), or None (a bool is not a number)."""
+    if _is_bool(value) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def check_number(name: str, value: Any, low: float | None = None, high: float | None = None, *,
@@ -622,17 +621,20 @@ def check_number(name: str, value: Any, low: float | None = None, high: float | 
     ...
     sedna_lib.exceptions.ParameterError: noise_multiplier must be a finite number >= 0, got nan
     """
-    if low is not None and high is not None:
-        what = f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    elif low is not None:
-        what = f"a finite number {'>' if low_open else '>='} {low:g}"
-    elif high is not None:
-        what = f"a finite number {'<' if high_open else '<='} {high:g}"
-    else:
-        what = "a finite number"
-    number = _as_float(name, value, what)
-    if low is not None and (number < low or (low_open and number == low)) \
+    number = _finite_float(value)
+    if number is None \
+            or low is not None and (number < low or (low_open and number == low)) \
             or high is not None and (number > high or (high_open and number == high)):
+        # the message is built on failure only: the checks run where values are used
+        if low is not None and high is not None:
+            what = (f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}"
+                    f"{')' if high_open else ']'}")
+        elif low is not None:
+            what = f"a finite number {'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            what = f"a finite number {'<' if high_open else '<='} {high:g}"
+        else:
+            what = "a finite number"
         raise ParameterError(f"{name} must be {what}, got {value!r}")
     return number
 
@@ -664,12 +666,41 @@ def check_count(name: str, value: Any, low: int = 1) -> int:
     >>> check_count("num_sampled_clients", "10")
     10
     """
-    what = f"a whole number >= {low}"
     if isinstance(value, numbers.Integral) and not _is_bool(value):
-        number = int(value)
+        number: int | None = int(value)
     else:
-        real = _as_float(name, value, what)
-        number = int(real) if real.is_integer() else None
+        real = _finite_float(value)
+        number = int(real) if real is not None and real.is_integer() else None
     if number is None or number < low:
-        raise ParameterError(f"{name} must be {what}, got {value!r}")
+        raise ParameterError(f"{name} must be a whole number >= {low}, got {value!r}")
     return number
+
+
+def check_variable(variable: str, value: Any, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Check a value the environment gave, as ``check(variable, value, *args, **kwargs)`` does.
+
+    Parameters
+    ----------
+    variable : str
+        The environment variable the value came from, named in the error.
+    value : object
+        Its value, as the configuration parsed it.
+    check : callable
+        :func:`check_number` or :func:`check_count`.
+    *args, **kwargs : object
+        The check's bounds.
+
+    Returns
+    -------
+    object
+        What ``check`` returns.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``variable``, where ``check`` raises :class:`ParameterError` (a bad argument).
+    """
+    try:
+        return check(variable, value, *args, **kwargs)
+    except ParameterError as exc:
+        raise ConfigError(str(exc), variable=variable) from None

@@ -6,9 +6,8 @@ Imported only when a differentially private aggregator reports epsilon; ``dp-acc
 
 from __future__ import annotations
 
-from sedna_lib.exceptions import BackendUnavailableError
-
 from sedna_lib.base import check_number
+from sedna_lib.exceptions import BackendUnavailableError
 
 __all__ = ["GaussianAccountant"]
 

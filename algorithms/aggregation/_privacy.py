@@ -17,9 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sedna_lib.exceptions import ParameterError
-
 from sedna_lib.base import check_number
+from sedna_lib.exceptions import ParameterError
 
 __all__ = ["l2_norm", "difference", "clip_by_l2_norm", "add_gaussian_noise", "adaptive_clip_step",
            "delta_noise_multiplier"]

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import Aggregator
+from sedna_lib.base import Aggregator, check_count, check_number
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math, _privacy
-from sedna_lib.base import check_count, check_number
 from ._streaming import StreamingMean, _unpack
 
 __all__ = ["DPFedAvg", "LocalDPFedAvg"]

@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from sedna_lib.base import Aggregator
+from sedna_lib.base import Aggregator, check_count, check_number
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math
-from sedna_lib.base import check_count, check_number
 from ._streaming import _unpack
 
 __all__ = ["FedBuff", "staleness_weight"]
@@ -108,7 +107,7 @@ class FedBuff(Aggregator):
 
     def _validate(self) -> None:
         check_count("buffer_size", self.buffer_size)
-        check_number("staleness_exponent", self.staleness_exponent, 0)
+        self._exponent = check_number("staleness_exponent", self.staleness_exponent, 0)  # once a buffer
         check_number("server_learning_rate", self.server_learning_rate, 0, low_open=True)
 
     def begin_round(self, template: list | None = None) -> None:
@@ -143,7 +142,7 @@ class FedBuff(Aggregator):
             self._acc = [np.zeros(s, dtype=np.float64) for s in shapes]
             if self._base is None:  # no model yet: the changes apply to zeros, in the updates' dtypes
                 self._base = [np.zeros(a.shape, dtype=a.dtype) for a in layers]
-        _math.accumulate(self._acc, layers, n * staleness_weight(tau, float(self.staleness_exponent)))
+        _math.accumulate(self._acc, layers, n * (1.0 + tau) ** -self._exponent)  # both checked already
         self._total += n
         self._count += 1
         self._staleness += tau

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _math
 from sedna_lib.base import check_count, check_number
+
+from . import _math
 from ._streaming import BufferedRound
 
 __all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]

@@ -16,13 +16,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .client import RoundOutcome, count_samples, has_prepare_update, run_client
-from ..base import Aggregator, ClientUpdate, cast_to_layer
+from ..base import Aggregator, ClientUpdate, cast_to_layer, check_count, check_number
 from ..context import Context
 from ..context import resolve as resolve_context
 from ..exceptions import ParameterError
 from .simulate import federated_evaluation, make_runner, run_buffered_async
 from ..observability.progress import progress as progress_report
 from ..registry import Kind
+from ..transport.secagg import MIN_MEMBERS
 
 __all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for", "path_name"]
 
@@ -256,11 +257,9 @@ def _model_of(backend: Any, model: Any) -> Any:
 
 def _as_int(value: Any, name: str) -> int | None:
     """Return ``value`` as a whole number >= 1 (text as the environment gives it), or None if unset."""
-    from ..base import check_count
-
     if value is None or value == "":
         return None
-    return check_count(name, value, 1)  # 2.5 epochs or True as a batch size are refused, not truncated
+    return check_count(name, value)  # 2.5 epochs or True as a batch size are refused, not truncated
 
 
 def _train_kwargs(backend: Any, loss: Any, optimizer: Any, metric: Any, batch_size: Any, epochs: Any) -> dict:
@@ -375,12 +374,10 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         If ``client_data`` is empty, ``rounds`` < 1, a client speed is not a finite positive number,
         or the options do not fit together.
     """
-    from ..base import check_count
-
     if not client_data:
         raise ParameterError("simulate needs at least one client's data")
-    rounds = check_count("rounds", rounds, 1)
-    evaluate_every = check_count("evaluate_every", evaluate_every, 1)
+    rounds = check_count("rounds", rounds)
+    evaluate_every = check_count("evaluate_every", evaluate_every)
     if client_eval_data is not None and len(client_eval_data) != len(client_data):
         raise ParameterError(f"client_eval_data has {len(client_eval_data)} entries for {len(client_data)} "
                              "clients; give one per client (None to skip one)")
@@ -388,8 +385,6 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         if len(client_speeds) != len(client_data):
             raise ParameterError(f"client_speeds needs one positive duration per client "
                                  f"({len(client_data)}), got {len(client_speeds)}")
-        from ..base import check_number
-
         for i, speed in enumerate(client_speeds):  # a NaN passes 'speed <= 0' and breaks the event loop
             check_number(f"client_speeds[{i}] (simulated seconds per local round)", speed, 0, low_open=True)
     aggregator = aggregator_from(aggregation, context or Context())
@@ -397,7 +392,7 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
         raise ParameterError("secure aggregation reveals only the round's average; "
                              f"{type(aggregator).__name__} needs more (use FedAvg, FedAvgM, FedProx, "
                              "FedAdam, FedYogi or FedAdagrad)")
-    if secure_aggregation and len(client_data) < 2:
+    if secure_aggregation and len(client_data) < MIN_MEMBERS:
         raise ParameterError("secure aggregation hides each update in the sum of two at least; simulate "
                              f"{len(client_data)} client with secure_aggregation=False, or more clients")
     if aggregator.asynchronous and (chooser is not None or secure_aggregation):
@@ -405,7 +400,7 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
                              "secure_aggregation "
                              "apply to synchronous rounds")
     if concurrency is not None:
-        concurrency = check_count("concurrency", concurrency, 1)
+        concurrency = check_count("concurrency", concurrency)
     global_weights = list(initial_weights) if initial_weights is not None else [
         w.copy() for w in backend.get_weights()]
     sizes = [count_samples(d) for d in client_data]

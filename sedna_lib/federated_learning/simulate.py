@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .client import count_samples, local_round
-from ..base import Aggregator, ClientUpdate
+from ..base import Aggregator, ClientUpdate, check_number
 from ..exceptions import BackendUnavailableError, ParameterError, TransportError
 
 __all__ = ["InProcessRunner", "RayRunner", "make_runner", "federated_evaluation", "run_buffered_async"]
@@ -104,15 +103,8 @@ def _ray_options(resources: dict | None) -> dict:
         raise ParameterError(f"client_resources has unknown keys {sorted(unknown)}; use "
                              f"{', '.join(_RAY_KEYS[:-1])} or {_RAY_KEYS[-1]}")
     for key in ("num_cpus", "num_gpus", "memory"):
-        value = options.get(key)
-        if value is None:
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = float("nan")
-        if isinstance(value, bool) or not math.isfinite(number) or number < 0:
-            raise ParameterError(f"client_resources[{key!r}] must be a finite number >= 0, got {value!r}")
+        if options.get(key) is not None:
+            check_number(f"client_resources[{key!r}]", options[key], 0)
     if options.get("resources") is not None and not isinstance(options["resources"], dict):
         raise ParameterError(f"client_resources['resources'] must be a dict of custom resource amounts, got "
                              f"{options['resources']!r}")

@@ -381,10 +381,7 @@ class IncrementalLearning(JobBase):
         with self._start_lock:
             if self._started:
                 return self
-            if self._closed:  # started again after close(): its watcher and uploader were stopped
-                self._closed = False
-                self._lc_client = None  # close() interrupted its retries for good
-                self.watcher_ = self.hard_examples_ = None
+            self._reopen()
             backend = self.estimator
             if not getattr(backend, "has_load", False):
                 backend.load(model_url=self.model_path)
@@ -519,7 +516,12 @@ class IncrementalLearning(JobBase):
     def __enter__(self) -> IncrementalLearning:
         """Open the job for a ``with`` block (again, after :meth:`close`); its first inference starts it."""
         with self._start_lock:
-            if self._closed:
-                self._closed = False
-                self._lc_client = None
+            self._reopen()
         return self
+
+    def _reopen(self) -> None:
+        """Forget what close() stopped, so the next start begins afresh (the caller holds the start lock)."""
+        if self._closed:
+            self._closed = False
+            self._lc_client = None  # close() interrupted its retries for good
+            self.watcher_ = self.hard_examples_ = None  # stopped: start() makes new ones

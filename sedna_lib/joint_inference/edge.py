@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 from ..backends.loaders import load_model_file
-from ..base import InferenceResult, check_count, check_number
+from ..base import InferenceResult, check_count, check_number, check_variable
 from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ClosedError, ConfigError, DataError, ProtocolError, RegistryError, RemoteError,
@@ -915,27 +915,19 @@ class JointInference(JobBase):
         self._max_age()
         self._max_attempts()
         check_number("retry_backoff", self.retry_backoff, 0)
-        period = self.context.config.lc_period
-        if self.report and not period > 0:  # a period of 0 or less would report in a busy loop
-            raise ConfigError(f"LC_PERIOD must be greater than 0, got {period!r}", variable="LC_PERIOD")
+        if self.report:  # a period of 0 or less would report in a busy loop
+            check_variable("LC_PERIOD", self.context.config.lc_period, check_number, 0, low_open=True)
 
     def _max_age(self) -> float:
         if self.max_age is not None:
             return check_number("max_age", self.max_age, 0)
-        age = self.context.config.offload_max_age
-        if not age >= 0:
-            raise ConfigError(f"SEDNA_OFFLOAD_MAX_AGE must be 0 (no limit) or more, got {age!r}",
-                              variable="SEDNA_OFFLOAD_MAX_AGE")
-        return float(age)
+        return check_variable("SEDNA_OFFLOAD_MAX_AGE", self.context.config.offload_max_age, check_number, 0)
 
     def _max_attempts(self) -> int:
         if self.max_attempts is not None:
             return check_count("max_attempts", self.max_attempts)
-        attempts = self.context.config.offload_max_attempts
-        if not attempts >= 1:
-            raise ConfigError(f"SEDNA_OFFLOAD_MAX_ATTEMPTS must be 1 or more, got {attempts!r}",
-                              variable="SEDNA_OFFLOAD_MAX_ATTEMPTS")
-        return int(attempts)
+        return check_variable("SEDNA_OFFLOAD_MAX_ATTEMPTS", self.context.config.offload_max_attempts,
+                              check_count)
 
     # -- the offload queue -------------------------------------------------------------------
     def _ensure_drain(self) -> None:

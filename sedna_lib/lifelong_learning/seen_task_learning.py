@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import Model, Task, TaskGroup, check_count
+from ..base import Model, Task, TaskGroup, check_count, check_variable
 from ..context import Context, resolve
-from ..exceptions import ConfigError, DataError, NotFittedError, ParameterError
+from ..exceptions import DataError, NotFittedError, ParameterError
 from ..observability.progress import progress as progress_report
 from ..registry import Kind, build, parse_spec
 from ._data import as_samples, build_profiles
@@ -244,11 +244,7 @@ class SeenTaskLearning:
     @property
     def min_train_sample(self) -> int:
         """Smallest group that gets its own model (``MIN_TRAIN_SAMPLE``, default 10; 0 or more)."""
-        value = self.ctx.config.min_train_sample
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"MIN_TRAIN_SAMPLE must be a whole number >= 0, got {value!r}",
-                              variable="MIN_TRAIN_SAMPLE")
-        return value
+        return check_variable("MIN_TRAIN_SAMPLE", self.ctx.config.min_train_sample, check_count, 0)
 
     def _train_group(self, entry: str, samples: Any, valid_data: Any, kwargs: dict) -> tuple[str, Any, Any]:
         backend = self._new_backend()

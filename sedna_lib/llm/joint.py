@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
-from ..base import check_count, check_number
+from ..base import check_count, check_number, check_variable
 from ..config import MiningMode
 from ..exceptions import ConfigError, ParameterError, StorageError
 from ..joint_inference import InferenceResult, JointInference
@@ -155,24 +155,21 @@ class LLMJointInference(JointInference):
             return self._llm_metrics
 
     def _prices(self) -> Prices:
+        """Return the prices: given, else from the environment; each a finite number >= 0."""
         if self.prices is not None:
+            for name in Prices._fields:
+                check_number(f"prices.{name}", getattr(self.prices, name), 0)
             return self.prices
         prices = Prices.from_config(self.context.config)
         for name in Prices._fields:
-            value = getattr(prices, name)
-            if not value >= 0:
-                variable = f"SEDNA_LLM_PRICE_{name.upper()}"
-                raise ConfigError(f"{variable} must be 0 or more, got {value!r}", variable=variable)
+            check_variable(f"SEDNA_LLM_PRICE_{name.upper()}", getattr(prices, name), check_number, 0)
         return prices
 
     def _check_options(self) -> None:
         """Check :class:`JointInference`'s options, ``history`` and the prices, before any work."""
         super()._check_options()
         self.llm_metrics
-        if self.prices is not None:
-            for name in Prices._fields:
-                check_number(f"prices.{name}", getattr(self.prices, name), 0)
-        self._prices()
+        self._prices_in_use = self._prices()  # resolved once a start, not at every query
 
     def start(self) -> LLMJointInference:
         """Start the job (see :meth:`JointInference.start`); the LC report carries the LLM totals.
@@ -281,7 +278,8 @@ class LLMJointInference(JointInference):
                          cloud_prompt_tokens=_tokens(paid, "prompt_tokens"),
                          cloud_completion_tokens=_tokens(paid, "completion_tokens"),
                          ttft_s=ttft, itl_s=itl, e2e_s=end - start)
-        m.cost = self._prices().cost(m)
+        prices = getattr(self, "_prices_in_use", None)
+        m.cost = (prices if prices is not None else self._prices()).cost(m)
         return m
 
     def metrics_text(self) -> str:

@@ -579,9 +579,11 @@ def install_error_handlers(app: Any, stats: RequestStats) -> None:
     app : fastapi.FastAPI or starlette.applications.Starlette
         The application.
     stats : RequestStats
-        Where outcomes are counted.
+        Where outcomes are counted (kept as ``app.state.stats``).
     """
     from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    app.state.stats = stats  # where a stopping server counts the 503s it answers too
 
     async def on_http_exception(request: Any, exc: Any) -> Any:
         stats.count_status(exc.status_code)

@@ -27,8 +27,7 @@ from typing import Any, Iterator
 
 from ..base import Aggregator, ClientUpdate
 from ..context import Context, resolve
-from ..exceptions import (AggregationError, ConfigError, ParameterError, ProtocolError, SednaError,
-                          TransportError)
+from ..exceptions import AggregationError, ParameterError, ProtocolError, SednaError, TransportError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
@@ -296,18 +295,12 @@ class AggregationServer:
         ConfigError
             If the environment variable the value came from is.
         """
-        from ..base import check_count, check_number
+        from ..base import check_count, check_number, check_variable
 
         cfg = ctx.config
 
         def pick(name: str, variable: str, given: Any, default: Any, check: Any) -> Any:
-            value = given if given is not None else default
-            try:
-                return check(name if given is not None else variable, value)
-            except ParameterError as exc:
-                if given is not None:
-                    raise
-                raise ConfigError(str(exc), variable=variable) from None
+            return check(name, given) if given is not None else check_variable(variable, default, check)
 
         count = lambda low: lambda n, v: check_count(n, v, low)  # noqa: E731
         seconds = lambda n, v: check_number(n, v, 0, low_open=True)  # noqa: E731

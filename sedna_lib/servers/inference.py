@@ -288,7 +288,6 @@ class InferenceServer:
         app = fa.FastAPI(title=f"sedna_lib big-model service {self.servername!r}",
                          description="Joint-inference cloud worker (Sedna wire plus binary codec).")
         install_error_handlers(app, self.stats)
-        app.state.stats = self.stats  # the stopping server counts the 503s it answers here too
         install_docs_auth(app, self.token)
         names = self._names()
 

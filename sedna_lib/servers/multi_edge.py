@@ -107,7 +107,6 @@ class MultiEdgeServer:
         app = api.FastAPI(title=f"sedna_lib {self.service_name}",
                           description=f"Multi-edge {type(self).__name__} (Sedna's routes, safe codec).")
         install_error_handlers(app, self.stats)
-        app.state.stats = self.stats  # the stopping server counts the 503s it answers here too
         install_docs_auth(app, self.token)
         for route, (method, handler, reply) in self.ROUTES.items():
             app.add_api_route(f"/{self.service_name}/{route}", self._endpoint(handler, reply, limits, gate),

@@ -37,6 +37,8 @@ import numpy as np
 from ..base import Aggregator, ClientUpdate, cast_to_layer
 from ..exceptions import AggregationError, ParameterError, ProtocolError
 from ..transport import messages as m
+from ..transport.secagg import (MIN_MEMBERS, PublicKeys, SecAggServer, check_fractional_bits,
+                                check_public_key, decode_fixed_point, split_layers)
 from .rounds import Offer, RoundPolicy, RoundResult
 
 __all__ = ["SecureRounds"]
@@ -104,8 +106,6 @@ class SecureRounds(RoundPolicy):
 
     def __init__(self, aggregator: Aggregator, *, participants: int = 2, min_clients: int = 2,
                  threshold: int = 0, fractional_bits: int = 24) -> None:
-        from ..transport.secagg import MIN_MEMBERS, check_fractional_bits
-
         if not getattr(aggregator, "linear", False):
             raise ParameterError("secure aggregation reveals only the sample-weighted mean, so it needs a "
                                  f"linear aggregator (FedAvg, FedAvgM, FedProx, FedAdam, ...); "
@@ -193,8 +193,6 @@ class SecureRounds(RoundPolicy):
         return Offer()
 
     def _on_keys(self, cid: str, data: dict) -> Offer:
-        from ..transport.secagg import check_public_key
-
         if self._stage != _KEYS or cid in self._keys:
             return self._late(cid, "keys")
         c, s = data.get("c"), data.get("s")
@@ -210,11 +208,11 @@ class SecureRounds(RoundPolicy):
 
     def _enough_keys(self) -> bool:
         """Whether the keys in can start a round: at least the configured threshold (and two)."""
-        return len(self._keys) >= max(self.threshold, 2)
+        return len(self._keys) >= max(self.threshold, MIN_MEMBERS)
 
     def _floor(self) -> int:
         """Members a step needs to go on: the round's threshold, and two at least."""
-        return max(self.threshold_, 2)
+        return max(self.threshold_, MIN_MEMBERS)
 
     def _roster(self) -> Offer:
         self.cohort_ = sorted(self._keys)
@@ -335,7 +333,7 @@ class SecureRounds(RoundPolicy):
 
     def _fail(self, why: str, short: bool = True) -> Offer:
         if short:
-            floor = (f"the threshold {self.threshold_}" if self.threshold_ >= 2
+            floor = (f"the threshold {self.threshold_}" if self.threshold_ >= MIN_MEMBERS
                      else "the two a secure sum needs")
             message = (f"{why}, fewer than {floor}: round {self.round_ + 1} cannot be unmasked; it starts "
                        "over from the same model (more trainers, or a lower AGG_SECURE_THRESHOLD, let it "
@@ -399,8 +397,6 @@ class SecureRounds(RoundPolicy):
             If a secret cannot be rebuilt from the revealed shares, or the survivors' sample
             counts add up to 0 (or beyond what the fixed point holds).
         """
-        from ..transport.secagg import PublicKeys, SecAggServer, decode_fixed_point, split_layers
-
         r = self.round_ + 1
         keys = {u: PublicKeys(base64.b64decode(self._keys[u][0]), base64.b64decode(self._keys[u][1]))
                 for u in self._shared}

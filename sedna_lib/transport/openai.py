@@ -541,9 +541,10 @@ class OpenAIClient(InferenceClient):
         for chunk in events:
             try:
                 take(chunk)
-            except ProtocolError:
-                events.close()
-                self.breaker.record_failure()
+            except ProtocolError as exc:
+                # into the stream, at the chunk it yielded: it counts the peer's failure once (closing it
+                # instead counted a success first, which cleared the failures before)
+                events.throw(exc)
                 raise
         end = time.perf_counter()
         answers = ["".join(texts.get(i, [])) for i in range(max(texts, default=0) + 1)]

@@ -151,3 +151,14 @@ def test_a_stream_that_stalls_is_a_timeout_and_a_breaker_failure(canned_cloud):
     assert client.breaker.state == "open"
     with pytest.raises(TransportError, match="circuit open"):
         client.predict("q")
+
+
+def test_a_stream_malformed_after_its_first_chunk_counts_one_failure_each_time(canned_cloud):
+    # the stream used to count a success for the chunk it had given, then the failure: the success
+    # cleared the failures before, so a peer that always breaks off this way never opened the breaker
+    url = canned_cloud([_chunk(content="x"), {"choices": "many"}, "[DONE]"], stream=True)
+    client = OpenAIClient(url, stream=True, max_retries=0, failure_threshold=2, reset_timeout=60)
+    for _ in range(2):
+        with pytest.raises(ProtocolError, match="choices must be a list"):
+            client.predict("q")
+    assert client.breaker.state == "open"

@@ -11,10 +11,10 @@ import time
 import uuid
 from typing import Any, Iterable, Sequence
 
-from ...base import check_number
+from ...base import check_count, check_number, check_variable
 from ...config import Config
 from ...context import resolve_config
-from ...exceptions import ClosedError, ConfigError, DataError
+from ...exceptions import ClosedError, DataError
 from ...storage.local import atomic_path
 from ..codec import Codec
 from ..plugins import PLUGIN, PluggableModel, PluggableNetworkService
@@ -162,9 +162,7 @@ class BaseService(abc.ABC):
         """Check ``timeout`` and ``BATCH_SIZE`` before anything starts or is processed."""
         # a NaN or infinite timeout would kill the worker thread at its first wait
         self.timeout = check_number("timeout", self.timeout, 0)
-        size = self.batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"BATCH_SIZE must be a whole number >= 1, got {size!r}", variable="BATCH_SIZE")
+        check_variable("BATCH_SIZE", self.batch_size, check_count)
         self._checked = True
 
     def _start_kafka(self) -> None:
