@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..base import check_count, check_number
 from ..context import resolve
-from ..exceptions import BackendError, BackendUnavailableError, StorageNotFoundError
+from ..exceptions import BackendError, BackendUnavailableError, ParameterError, StorageNotFoundError
 from ..registry import parse_kwargs
 from . import files
 
@@ -36,6 +37,65 @@ __all__ = [
 
 
 # -- helpers shared by every backend -------------------------------------------------------------
+
+
+def training_options(epochs: Any, batch_size: Any, *, learning_rate: Any = None, proximal_mu: Any = None,
+                     seed: Any = None,
+                     seed_low: int | None = 0) -> tuple[int, int, float | None, float, int | None]:
+    """Check a framework backend's training options where a training starts, before any work.
+
+    A plain ``int()`` or ``range()`` let these through: 0 or -1 epochs trained nothing and reported
+    no samples, 2.5 epochs trained 2, a batch size of 0 became 1, a NaN learning rate turned the
+    weights into NaN, and a NaN or negative FedProx ``proximal_mu`` silently switched the proximal
+    term off.
+
+    Parameters
+    ----------
+    epochs, batch_size : int
+        Whole numbers >= 1 (integral floats and their text are taken as the environment gives them).
+    learning_rate : float, default=None
+        A finite number > 0, or None (the optimizer's own).
+    proximal_mu : float, default=None
+        A finite number >= 0 (None: 0, no proximal term).
+    seed : int, default=None
+        A whole number >= ``seed_low``, or None.
+    seed_low : int or None, default=0
+        The smallest seed the framework takes (None: any whole number).
+
+    Returns
+    -------
+    tuple
+        ``(epochs, batch_size, learning_rate, proximal_mu, seed)``, checked.
+
+    Raises
+    ------
+    ParameterError
+        Naming the option, the value it got and what it takes.
+    """
+    return (check_count("epochs", epochs), check_batch_size(batch_size),
+            None if learning_rate is None else check_number("learning_rate", learning_rate, 0, low_open=True),
+            0.0 if proximal_mu is None else check_number("proximal_mu", proximal_mu, 0),
+            None if seed is None else _seed(seed, seed_low))
+
+
+def _seed(value: Any, low: int | None) -> int:
+    try:
+        return check_count("seed", value, -2 ** 63 if low is None else low)
+    except ParameterError:
+        raise ParameterError(f"seed must be a whole number{'' if low is None else f' >= {low}'}, "
+                             f"got {value!r}") from None
+
+
+def check_batch_size(value: Any) -> int:
+    """Return a batch size checked to be a whole number >= 1 (0 used to become 1, 2.5 to become 2).
+
+    Raises
+    ------
+    ParameterError
+        If it is not.
+    """
+    return check_count("batch_size", value)
+
 
 def is_factory(obj: Any) -> bool:
     """Tell whether ``obj`` is a class or factory function that must be called to get an estimator.

@@ -10,7 +10,7 @@ import numpy as np
 from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
 from .arrays import cast_like, numeric_array, split_xy
-from .base import _import, framework_of
+from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .files import remove_path_prefix
 from .history import EpochMetrics, extend_history
@@ -124,14 +124,15 @@ class _KerasCalls(EstimatorCalls):
               **kwargs: Any) -> Any:
         """Compile the model if needed and fit it (a FedProx loop when ``proximal_mu > 0``)."""
         keras = _keras()
-        seed = kwargs.get("seed", backend.seed)
+        lr = kwargs.get("learning_rate", kwargs.get("lr"))  # given here, it recompiles the model
+        epochs, batch_size, checked_lr, mu, seed = training_options(
+            kwargs.get("epochs", backend.epochs), kwargs.get("batch_size", backend.batch_size),
+            learning_rate=backend.learning_rate if lr is None else lr,
+            proximal_mu=kwargs.get("proximal_mu", backend.proximal_mu), seed=kwargs.get("seed", backend.seed))
+        lr = None if lr is None else checked_lr
         if seed is not None:
-            keras.utils.set_random_seed(int(seed))
-        epochs = int(kwargs.get("epochs", backend.epochs))
-        batch_size = int(kwargs.get("batch_size", backend.batch_size))
+            keras.utils.set_random_seed(seed)
         shuffle = bool(kwargs.get("shuffle", backend.shuffle))
-        mu = float(kwargs.get("proximal_mu", backend.proximal_mu) or 0.0)
-        lr = kwargs.get("learning_rate", kwargs.get("lr"))
         if _is_dataset(train_data):
             x, y, num_samples = train_data, None, None
             compiled = bool(getattr(backend.estimator, "compiled", False))
@@ -213,7 +214,7 @@ class _KerasCalls(EstimatorCalls):
         if _is_dataset(data):
             return np.asarray(backend.estimator.predict(data, verbose=0))
         x, _ = self._arrays(data.x if hasattr(data, "x") and hasattr(data, "y") else data, None, False)
-        batch_size = batch_size or backend.batch_size
+        batch_size = check_batch_size(backend.batch_size if batch_size is None else batch_size)
         if len(x) <= batch_size:
             # One batch: calling the model skips Model.predict's per-call setup (a data adapter,
             # callbacks, a compiled loop), which costs far more than a small forward pass.
@@ -390,7 +391,9 @@ class TensorFlowBackend(EstimatorBackend):
         DataError
             If labels are missing or the data is not numeric.
         ParameterError
-            If the loss or optimizer name is unknown.
+            If the loss or optimizer is unknown, or a training option is out of range (checked
+            before any training): ``epochs`` and ``batch_size`` whole numbers >= 1, ``learning_rate``
+            a finite number > 0, ``proximal_mu`` a finite number >= 0, ``seed`` a whole number.
         """
         return self._calls.train(self, train_data, valid_data, **kwargs)
 

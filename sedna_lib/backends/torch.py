@@ -10,7 +10,7 @@ import numpy as np
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
 from .arrays import numeric_array, split_xy
-from .base import _import, framework_of
+from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .history import EpochMetrics, extend_history
 
@@ -120,7 +120,7 @@ class _TensorBatches:
 
     def __init__(self, tensors: list[Any], *, batch_size: int, shuffle: bool, generator: Any = None) -> None:
         self.tensors = tensors
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = batch_size  # checked by the caller (check_batch_size)
         self.shuffle = shuffle
         self.generator = generator
 
@@ -258,23 +258,25 @@ class _ModuleCalls(EstimatorCalls):
         opt = {name: kwargs.get(name, getattr(backend, name, None)) for name in
                ("loss", "optimizer", "epochs", "batch_size", "proximal_mu", "seed", "shuffle")}
         lr = kwargs.get("learning_rate", kwargs.get("lr", backend.learning_rate))
-        if opt["seed"] is not None:
-            torch.manual_seed(int(opt["seed"]))
+        epochs, batch_size, lr, mu, seed = training_options(
+            opt["epochs"], opt["batch_size"], learning_rate=lr, proximal_mu=opt["proximal_mu"],
+            seed=opt["seed"], seed_low=None)  # torch.manual_seed takes negative seeds
+        if seed is not None:
+            torch.manual_seed(seed)
         device = self._device(backend, kwargs.get("device"))
         model = _placed(backend.estimator, device)
-        loader = self._loader(train_data, kwargs.get("y"), batch_size=int(opt["batch_size"]),
-                              shuffle=bool(opt["shuffle"]), seed=opt["seed"], need_labels=True)
+        loader = self._loader(train_data, kwargs.get("y"), batch_size=batch_size,
+                              shuffle=bool(opt["shuffle"]), seed=seed, need_labels=True)
         first = next(iter(loader), None)
         if first is None:
             raise DataError("the training data is empty")
         loss_fn = self._make_loss(opt["loss"], self._batch(first)[1])
         optimizer = self._make_optimizer(opt["optimizer"], model, lr)
         dtype = _float_dtype(model)
-        mu = float(opt["proximal_mu"] or 0.0)
         start = [p.detach().clone() for p in model.parameters() if p.requires_grad] if mu > 0 else []
         history: dict[str, Any] = {"loss": []}
         num_samples = 0
-        for epoch in range(int(opt["epochs"])):
+        for epoch in range(epochs):
             model.train()
             epoch_pass = EpochMetrics()
             for batch in loader:
@@ -298,7 +300,7 @@ class _ModuleCalls(EstimatorCalls):
                 num_samples = epoch_pass.seen
             extend_history(history, epoch_pass.metrics())
             if valid_data is not None:
-                metrics = self._evaluate(backend, valid_data, loss_fn, device, int(opt["batch_size"]))
+                metrics = self._evaluate(backend, valid_data, loss_fn, device, batch_size)
                 extend_history(history, metrics, "val_")
         history["num_samples"] = num_samples
         backend.has_load = True
@@ -312,7 +314,8 @@ class _ModuleCalls(EstimatorCalls):
         source = not isinstance(data, (torch.Tensor, np.ndarray, list)) and hasattr(data, "x") \
             and hasattr(data, "y")
         x = data.x if source else data
-        loader = self._loader(x, None, batch_size=batch_size or backend.batch_size, shuffle=False,
+        loader = self._loader(x, None, batch_size=check_batch_size(
+            backend.batch_size if batch_size is None else batch_size), shuffle=False,
                               seed=None, need_labels=False)
         if model.training:  # eval() walks every submodule; a model already in eval mode is left as is
             model.eval()
@@ -365,7 +368,8 @@ class _ModuleCalls(EstimatorCalls):
         spec = kwargs.get("loss", backend.loss)
         loss_fn = self._make_loss(spec) if spec is not None else None
         return self._evaluate(backend, data, loss_fn, self._device(backend, kwargs.get("device")),
-                              int(kwargs.get("batch_size", backend.batch_size)), y=kwargs.get("y"))
+                              check_batch_size(kwargs.get("batch_size", backend.batch_size)),
+                              y=kwargs.get("y"))
 
     def get_weights(self, backend: TorchBackend) -> list[np.ndarray]:
         """Return the state_dict tensors as numpy arrays."""
@@ -523,7 +527,9 @@ class TorchBackend(EstimatorBackend):
         DataError
             If the data has no labels or is not numeric.
         ParameterError
-            If ``loss`` or ``optimizer`` is unknown.
+            If the loss or optimizer is unknown, or a training option is out of range (checked
+            before any training): ``epochs`` and ``batch_size`` whole numbers >= 1, ``learning_rate``
+            a finite number > 0, ``proximal_mu`` a finite number >= 0, ``seed`` a whole number.
         """
         return self._calls.train(self, train_data, valid_data, **kwargs)
 

@@ -7,7 +7,7 @@ import pytest
 
 from sedna_lib.backends import KerasBackend, TensorFlowBackend, set_backend
 from sedna_lib.config import Config
-from sedna_lib.exceptions import BackendError
+from sedna_lib.exceptions import BackendError, ParameterError
 from sedna_lib.testing import check_backend, make_classification_data
 
 pytest.importorskip("tensorflow")
@@ -98,3 +98,32 @@ def test_a_model_file_with_python_code_in_it_is_refused_in_either_format(tmp_pat
 
     with pytest.raises(BackendError, match="cannot load a Keras model from .*Lambda"):
         KerasBackend(keras.Sequential()).load(path)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),  # fit nothing, reported the samples
+    ({"epochs": 2.5}, "epochs must be a whole number >= 1, got 2.5"),  # fit 2 epochs
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1, got 0"),
+    ({"learning_rate": float("inf")}, "learning_rate must be a finite number > 0, got inf"),
+    ({"proximal_mu": float("nan")}, "proximal_mu must be a finite number >= 0, got nan"),  # FedProx off
+    ({"seed": -1}, "seed must be a whole number >= 0, got -1"),
+])
+def test_training_options_are_checked_before_any_training(options, message):
+    x, y = make_classification_data(32)
+    backend = TensorFlowBackend(_model(), optimizer="sgd", learning_rate=0.1)
+    start = backend.get_weights()
+
+    with pytest.raises(ParameterError, match=f"^{message}$"):
+        backend.train((x, y), **options)
+    assert all(np.array_equal(a, b) for a, b in zip(backend.get_weights(), start))
+
+
+def test_the_backends_own_learning_rate_and_batch_size_are_checked_where_used():
+    x, y = make_classification_data(32)
+    backend = TensorFlowBackend(_model(), optimizer="sgd", learning_rate=float("nan"))  # only stored
+    with pytest.raises(ParameterError, match="learning_rate must be a finite number > 0, got nan"):
+        backend.train((x, y))
+    backend.learning_rate = 0.1
+    assert backend.train((x, y))["num_samples"] == 32
+    with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1, got 0"):
+        backend.predict(x, batch_size=0)

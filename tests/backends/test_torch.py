@@ -327,3 +327,43 @@ def test_a_secure_simulation_keeps_the_layers_dtypes_and_rounds_the_counter():
     assert int(secure[6]) == int(plain[6]) == 3
     for a, b in zip(plain, secure):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+BAD_TRAINING_OPTIONS = [
+    ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),  # trained nothing, reported 0 samples
+    ({"epochs": -1}, "epochs must be a whole number >= 1, got -1"),
+    ({"epochs": 2.5}, "epochs must be a whole number >= 1, got 2.5"),  # trained 2 epochs
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1, got 0"),  # became 1
+    ({"batch_size": True}, "batch_size must be a whole number >= 1, got True"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0, got nan"),  # NaN weights
+    ({"lr": 0}, "learning_rate must be a finite number > 0, got 0"),
+    ({"proximal_mu": -1.0}, "proximal_mu must be a finite number >= 0, got -1.0"),  # FedProx silently off
+    ({"proximal_mu": float("nan")}, "proximal_mu must be a finite number >= 0, got nan"),
+    ({"seed": 1.5}, "seed must be a whole number, got 1.5"),  # a RuntimeError from torch
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_TRAINING_OPTIONS)
+def test_training_options_are_checked_before_any_training(options, message):
+    x, y = make_classification_data(32)
+    backend = TorchBackend(_net(), loss="cross_entropy", optimizer="sgd", learning_rate=0.1)
+    start = backend.get_weights()
+
+    with pytest.raises(ParameterError, match=f"^{message}$".replace("(", r"\(")):
+        backend.train((x, y), **options)
+    assert all(np.array_equal(a, b) for a, b in zip(backend.get_weights(), start))  # nothing trained
+
+
+def test_constructor_training_options_are_checked_at_train_and_batch_sizes_when_predicting():
+    x, y = make_classification_data(32)
+    backend = TorchBackend(_net(), loss="cross_entropy", epochs=0)  # the constructor only stores
+    with pytest.raises(ParameterError, match="epochs must be a whole number >= 1, got 0"):
+        backend.train((x, y))
+    backend.epochs = 2
+    history = backend.train((x, y), seed=-5)  # torch takes negative seeds
+    assert len(history["loss"]) == 2 and history["num_samples"] == 32
+    with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1, got 0"):
+        backend.predict(x, batch_size=0)  # it used to fall back to the backend's 32
+    with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1, got -2"):
+        backend.evaluate((x, y), batch_size=-2)
+    assert backend.predict(x, batch_size=5).shape == (32, 2)
