@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 from .exceptions import ConfigError, ParameterError
 
 __all__ = ["BaseAlgorithm", "ClientUpdate", "HardExampleMiner", "InferenceResult", "cast_to_layer",
-           "check_count", "check_number", "check_variable"]
+           "check_count", "check_number", "check_port", "check_variable"]
 
 
 class BaseAlgorithm:
@@ -674,6 +674,45 @@ def check_count(name: str, value: Any, low: int = 1) -> int:
     if number is None or number < low:
         raise ParameterError(f"{name} must be a whole number >= {low}, got {value!r}")
     return number
+
+
+def check_port(name: str, value: Any, low: int = 0) -> int:
+    """Return a TCP port checked to be a whole number from ``low`` to 65535.
+
+    ``int()`` turned a port of 3.7 into 3 and ``True`` into 1, and a server then bound them.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object
+        An integer, an integral float or its text; ``bool`` is refused.
+    low : int, default=0
+        0 where a server may take any free port, 1 for a peer's port.
+
+    Returns
+    -------
+    int
+        The port.
+
+    Raises
+    ------
+    ParameterError
+        If it is not a whole number from ``low`` to 65535.
+
+    Examples
+    --------
+    >>> check_port("port", "8080")
+    8080
+    """
+    try:
+        port = check_count(name, value, low)
+    except ParameterError:
+        port = None
+    if port is None or port > 65535:
+        free = " (0: any free port)" if low == 0 else ""
+        raise ParameterError(f"{name} must be a whole number from {low} to 65535{free}, got {value!r}")
+    return port
 
 
 def check_variable(variable: str, value: Any, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -203,4 +203,6 @@ def ModelClient(service_name: str, version: str = "", host: str = "127.0.0.1", p
     """
     from ..transport.http import InferenceClient
 
-    return InferenceClient(f"{protocol}://{host}:{int(port)}", service_name=service_name)
+    from ..base import check_port
+
+    return InferenceClient(f"{protocol}://{host}:{check_port('port', port, 1)}", service_name=service_name)

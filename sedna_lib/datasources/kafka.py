@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any, Callable, Sequence
 
+from ..base import check_port
 from ..exceptions import BackendUnavailableError, ParameterError, ProtocolError, TransportError
 from ..transport.objects import dumps, loads
 
@@ -52,7 +53,7 @@ def bootstrap_servers(address: Sequence[str] | str, port: Sequence[str | int] | 
     Raises
     ------
     ParameterError
-        If there is no host, or the host and port counts differ.
+        If there is no host, the host and port counts differ, or a port is not 1-65535.
 
     Examples
     --------
@@ -69,7 +70,7 @@ def bootstrap_servers(address: Sequence[str] | str, port: Sequence[str | int] | 
     if len(ports) != len(hosts):
         raise ParameterError(f"{len(hosts)} Kafka hosts but {len(ports)} ports; give one port, "
                              f"or one per host")
-    return [f"{h}:{p}" for h, p in zip(hosts, ports)]
+    return [f"{h}:{check_port('Kafka port', p, 1)}" for h, p in zip(hosts, ports)]
 
 
 def serializer(legacy_pickle: bool = False) -> Callable[[Any], bytes]:

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .._json import loads as json_loads
+from ..base import check_port
 from ..exceptions import ProtocolError
 from ._requests import send
 from .objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, loads
@@ -86,7 +87,7 @@ class MultiEdgeClient:
     def endpoint(self) -> str:
         """Base URL of the service."""
         host = f"[{self.ip}]" if ":" in str(self.ip) else self.ip
-        return f"{self.protocol}://{host}:{self.port}/{self.service_name}"
+        return f"{self.protocol}://{host}:{check_port('port', self.port, 1)}/{self.service_name}"
 
     def _request(self, method: str, route: str, data: Any = None, *,
                  has_body: bool = True) -> requests.Response:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...base import check_port
 from ...config import Config
 from ...context import resolve_config
 from ...servers import ServerLimits
@@ -63,7 +64,7 @@ class ReID_Server(PluggableNetworkService):  # noqa: N801 (Sedna's name)
                  config: Config | None = None, autostart: bool = True) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.reid_model_bind_url or "0.0.0.0"
-        port = int(cfg.reid_model_bind_port if port is None else port)
+        port = check_port("port", cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(ReIDServer, wrapper, "reid", ip, port, cfg))
         if autostart:
             self.start()
@@ -86,7 +87,7 @@ class ReID_I(PluggableNetworkService):  # noqa: N801
                  config: Config | None = None) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.reid_model_bind_url or "reid-reid"
-        port = int(cfg.reid_model_bind_port if port is None else port)
+        port = check_port("port", cfg.reid_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(ReID_Endpoint, "reid", ip, port, cfg))
 
 
@@ -112,7 +113,7 @@ class Feature_Extraction(PluggableNetworkService):  # noqa: N801
                  config: Config | None = None, autostart: bool = True) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.fe_model_bind_url or "0.0.0.0"
-        port = int(cfg.fe_model_bind_port if port is None else port)
+        port = check_port("port", cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(FEServer, wrapper, "feature_extraction", ip, port, cfg))
         if autostart:
             self.start()
@@ -135,7 +136,7 @@ class Feature_Extraction_I(PluggableNetworkService):  # noqa: N801
                  config: Config | None = None) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.fe_model_bind_url or "feature-extraction-fe"
-        port = int(cfg.fe_model_bind_port if port is None else port)
+        port = check_port("port", cfg.fe_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(FE, "feature_extraction", ip, port, cfg))
 
 
@@ -161,7 +162,7 @@ class VideoAnalytics(PluggableNetworkService):
                  config: Config | None = None, autostart: bool = True) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.det_model_bind_url or "0.0.0.0"
-        port = int(cfg.det_model_bind_port if port is None else port)
+        port = check_port("port", cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _server(DetectionServer, wrapper, "video_analytics", ip, port, cfg))
         if autostart:
             self.start()
@@ -184,5 +185,5 @@ class VideoAnalytics_I(PluggableNetworkService):  # noqa: N801
                  config: Config | None = None) -> None:
         cfg = resolve_config(config)
         ip = ip or cfg.det_model_bind_url or "video-analytics-videoanalytics"
-        port = int(cfg.det_model_bind_port if port is None else port)
+        port = check_port("port", cfg.det_model_bind_port if port is None else port)
         super().__init__(ip, port, _client(Detection, "video_analytics", ip, port, cfg))
