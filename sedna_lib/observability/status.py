@@ -15,13 +15,16 @@ import http.server
 import json
 import logging
 import math
+import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ..exceptions import ParameterError, TransportError
+from ..base import check_count, check_number
+from ..exceptions import TransportError
 from .health import Health
 from .metrics import Metrics
 
@@ -278,11 +281,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
+_DRAIN_SECONDS = 1.0
+"""How long a refused connection is read (what it sends dropped) after its 503, before it is closed."""
+
+_MAX_DRAINING = 8
+"""Refused connections read at once, each by a short-lived thread; one more is closed at once."""
+
+
 class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
     """A threading HTTP server that runs at most ``max_connections`` handler threads at once.
 
-    A connection over the limit is answered ``503`` at once and closed, from the accepting thread
-    (without reading it), so a crowd of clients that send nothing cannot pile up threads.
+    A connection over the limit is answered ``503`` at once from the accepting thread (without
+    reading its request), so a crowd of clients that send nothing cannot pile up threads. The
+    reply is then ended (the write side shut down) and what the client still sends is read and
+    dropped for up to :data:`_DRAIN_SECONDS` before the socket is closed: a socket closed with
+    unread data is reset by the kernel, and a client still sending its request would see that
+    reset instead of the 503.
     """
 
     daemon_threads = True
@@ -290,13 +304,13 @@ class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, max_connections: int) -> None:
         self.max_connections = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._draining = threading.BoundedSemaphore(_MAX_DRAINING)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to a thread of its own, or refuse it when every slot is taken."""
         if not self._slots.acquire(blocking=False):
             self._refuse(request)
-            self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
@@ -315,6 +329,7 @@ class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
             self.shutdown_request(request)
 
     def _refuse(self, request: Any) -> None:
+        """Answer 503 and end the reply; the socket is closed once the client's request is read."""
         detail = f"busy: this port serves {self.max_connections} connections at a time; try again"
         body = json.dumps({"detail": detail}).encode()
         head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -322,8 +337,33 @@ class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
         try:
             request.settimeout(1.0)
             request.sendall(head + body)
+            request.shutdown(socket.SHUT_WR)  # the reply ends here: the client reads it to its end
         except OSError:
+            self.close_request(request)
+            return
+        if not self._draining.acquire(blocking=False):
+            self.close_request(request)  # enough refused clients are being read already
+            return
+        try:
+            threading.Thread(target=self._drain, args=(request,), name="sedna-status-refused",
+                             daemon=True).start()
+        except RuntimeError:  # no thread to be had
+            self._draining.release()
+            self.close_request(request)
+
+    def _drain(self, request: Any) -> None:
+        """Read and drop what a refused client sends until it hangs up or the time is over; close."""
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                request.settimeout(left)
+                if not request.recv(65536):
+                    break
+        except OSError:  # the time is over, or the client is gone
             pass
+        finally:
+            self.close_request(request)
+            self._draining.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Log an error of a handler (a client that hung up is not one)."""
@@ -365,15 +405,12 @@ class StatusServer:
 
     def __init__(self, site: StatusSite, *, host: str = "127.0.0.1", port: int = 0,
                  read_timeout: float = 10.0, max_connections: int = 16) -> None:
-        if not (isinstance(read_timeout, (int, float)) and math.isfinite(read_timeout) and read_timeout > 0):
-            raise ParameterError(f"read_timeout must be a finite number of seconds above 0, "
-                                 f"got {read_timeout!r}")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
-            raise ParameterError(f"max_connections must be an integer of 1 or more, got {max_connections!r}")
+        read_timeout = check_number("read_timeout", read_timeout, 0, low_open=True)
+        max_connections = check_count("max_connections", max_connections)
         self.site = site
         self.host = host
         self.port = port
-        self.read_timeout = float(read_timeout)
+        self.read_timeout = read_timeout
         self.max_connections = max_connections
         self._httpd: _BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -4,7 +4,8 @@ Each server builds its app with :func:`install_error_handlers` (every failure is
 counted), reads bodies with :func:`read_body` (size limit, read timeout, a cap on concurrent
 large bodies) and decodes them with :func:`run_off_loop` in a worker thread, so one large
 request never holds up ``/healthz``. :class:`ServerLimits` carries the numbers, from
-``SEDNA_MAX_REQUEST_BYTES`` and the ``SEDNA_HTTP_*`` variables.
+``SEDNA_MAX_REQUEST_BYTES`` and the ``SEDNA_HTTP_*`` variables. A request the ASGI server cuts
+off as it stops is answered by :func:`guard_stop` alone (a JSON 503, counted).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..exceptions import (BackendError, BackendUnavailableError, ConfigError, No
 
 __all__ = ["HTTPError", "RequestStats", "ServerLimits", "LargeRequestGate", "check_token", "read_body",
            "error_response", "fastapi", "install_error_handlers", "run_off_loop", "parse_json",
-           "is_input_error", "ERROR_RESPONSES", "STOPPING"]
+           "is_input_error", "ERROR_RESPONSES", "STOPPING", "guard_stop"]
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +397,74 @@ STOPPING = ("the server is stopping and did not finish this request; send it aga
 
 server_stopping: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "sedna_server_stopping", default=None)
-"""Set for each request by the server running it (``ThreadedServer``): its event is set once it stops."""
+"""Set for each request by the server running it (``ThreadedServer``): its event is set once it stops.
+
+Unset (another ASGI server, such as ``uvicorn`` run by hand), a request is cut off by the stop when
+its own task is cancelled: that is how uvicorn ends the requests still running as it shuts down.
+"""
+
+
+def _cut_off_by_stop() -> bool:
+    """Tell whether the ``CancelledError`` being handled is the server stopping under the request."""
+    stopping = server_stopping.get()
+    if stopping is not None:  # the server says itself whether it is stopping
+        return stopping.is_set()
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+    # the request's own task was cancelled (not merely a future it awaited): the ASGI server did it
+    return cancelling is None or cancelling() > 0
+
+
+def _stats_of(scope: Any, app: Any) -> RequestStats | None:
+    """Return the :class:`RequestStats` of the app serving ``scope`` (``app.state.stats``), if any."""
+    for owner in (scope.get("app"), app):
+        stats = getattr(getattr(owner, "state", None), "stats", None)
+        if isinstance(stats, RequestStats):
+            return stats
+    return None
+
+
+async def guard_stop(app: Any, scope: Any, receive: Any, send: Any) -> None:
+    """Serve one request with ``app``; answer a JSON 503 if the stopping server cuts it off first.
+
+    This is the one place where such a request is answered: a request the server cancels as it
+    stops (waiting on a worker thread in :func:`run_off_loop`, its body still arriving, an await
+    of the app) before any of its answer was sent gets ``503`` ``{"detail": STOPPING}``, counted
+    in the app's ``state.stats`` when it has them, instead of the ASGI server's bare-text 500.
+    Whatever wraps the call sees that 503 go out (and no exception); guards nested around the
+    same request leave the answer to the innermost one.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The app, or the rest of a middleware stack.
+    scope, receive, send
+        The ASGI call; any other than ``http`` is passed on as it is.
+
+    Raises
+    ------
+    asyncio.CancelledError
+        When part of the answer was already sent, or the cancellation is not the server stopping.
+    """
+    if scope["type"] != "http":
+        await app(scope, receive, send)
+        return
+    started = False
+
+    async def watch(message: Any) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, watch)
+    except asyncio.CancelledError:
+        if started or not _cut_off_by_stop():
+            raise
+        stats = _stats_of(scope, app)
+        if stats is not None:
+            stats.count_status(503)
+        await error_response(503, STOPPING)(scope, receive, send)
 
 
 def error_response(status: int, message: str) -> Any:
@@ -515,20 +583,13 @@ async def run_off_loop(func: Callable[..., Any], *args: Any) -> Any:
 
     Raises
     ------
-    HTTPError
-        503 (:data:`STOPPING`) when the server stops before ``func`` returns and cancels the
-        request: the reply is a JSON 503, counted like every other, instead of the ASGI server's
-        bare-text 500.
+    asyncio.CancelledError
+        When the server stops before ``func`` returns and cancels the request; the request is
+        then answered by :func:`guard_stop` (a counted JSON 503).
     """
     from starlette.concurrency import run_in_threadpool
 
-    try:
-        return await run_in_threadpool(func, *args)
-    except asyncio.CancelledError:
-        stopping = server_stopping.get()
-        if stopping is None or not stopping.is_set():
-            raise  # cancelled for another reason: left to whoever cancelled it
-        raise HTTPError(503, STOPPING) from None
+    return await run_in_threadpool(func, *args)
 
 
 # a model's own complaint about its input: the client sent something the model cannot take

@@ -8,13 +8,12 @@ it. The interactive API docs (``/docs``, ``/redoc``) load their script and style
 
 from __future__ import annotations
 
-import asyncio
 import time
 from importlib import resources
 from typing import Any
 
 from ..observability.status import StatusSite
-from ._app import server_stopping
+from ._app import guard_stop
 
 __all__ = ["mount_status", "RequestMetrics", "STATUS_PATHS", "HTTP_METHODS"]
 
@@ -38,11 +37,12 @@ class RequestMetrics:
     label is one of :data:`HTTP_METHODS`, or ``OTHER`` for any method a client made up, so a
     client cannot add series by sending new method names.
 
-    The ``status`` label is the status the client was answered with. A request the stopping
-    server cancels before its answer started (a body still arriving, an await in the app) is
-    answered with a JSON 503 by the server (:class:`~sedna_lib.servers._threaded.ThreadedServer`)
-    and counted as ``503`` here; any other request that ends without an answer is counted as
-    ``500``.
+    The ``status`` label is the status the client was answered with. The app it wraps runs under
+    :func:`~sedna_lib.servers._app.guard_stop`, so a request the stopping server cancels before
+    its answer started (in the model, its body still arriving, an await in the app) is answered
+    with a JSON 503, and counted as the ``503`` it was sent, whichever ASGI server runs the app
+    (:class:`~sedna_lib.servers._threaded.ThreadedServer`, or uvicorn run by hand). A request
+    that ends without an answer otherwise (an exception) is counted as ``500``.
 
     Parameters
     ----------
@@ -63,21 +63,14 @@ class RequestMetrics:
             return
         start = time.perf_counter()
         status = [500]
-        started = [False]
 
         async def send_and_watch(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                started[0] = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_watch)
-        except asyncio.CancelledError:
-            stopping = server_stopping.get()
-            if not started[0] and stopping is not None and stopping.is_set():
-                status[0] = 503  # what the stopping server answers a request it cut off (its _StopGuard)
-            raise
+            await guard_stop(self.app, scope, receive, send_and_watch)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")

@@ -9,8 +9,9 @@ import socket
 import threading
 from typing import Any
 
+from ..base import check_port
 from ..exceptions import BackendUnavailableError, TransportError
-from ._app import STOPPING, RequestStats, ServerLimits, error_response, server_stopping
+from ._app import ServerLimits, guard_stop, server_stopping
 
 __all__ = ["ThreadedServer"]
 
@@ -78,11 +79,13 @@ def _head_timed_protocol(header_timeout: float) -> type:
 
 
 class _StopGuard:
-    """ASGI wrapper: a request the stopping server cuts off gets a JSON 503, never a bare-text 500.
+    """ASGI wrapper: tells each request whether this server is stopping, and guards it.
 
-    Requests waiting on a worker thread already answer 503 themselves (``run_off_loop``, told by
-    :data:`server_stopping`); this catches the rest (a body still arriving, an app's own awaits).
-    The reply is counted in the app's ``state.stats`` when it has one.
+    The request's task sees the server's event through :data:`server_stopping`; a request cut
+    off by :meth:`ThreadedServer.stop` is answered by :func:`guard_stop` (a counted JSON 503,
+    never a bare-text 500). An app that guards its requests itself (every server's app, through
+    :class:`~sedna_lib.servers._status.RequestMetrics`) answers them there, and this one has
+    nothing left to do.
     """
 
     def __init__(self, app: Any, stopping: threading.Event) -> None:
@@ -90,27 +93,9 @@ class _StopGuard:
         self.stopping = stopping
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        server_stopping.set(self.stopping)  # this request's task (and the tasks it starts) sees it
-        started = False
-
-        async def watch(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        except asyncio.CancelledError:
-            if started or not self.stopping.is_set():
-                raise  # part of the answer went out, or not cancelled by stop(): nothing to say
-            stats = getattr(getattr(self.app, "state", None), "stats", None)
-            if isinstance(stats, RequestStats):
-                stats.count_status(503)
-            await error_response(503, STOPPING)(scope, receive, send)
+        if scope["type"] == "http":
+            server_stopping.set(self.stopping)  # this request's task (and the tasks it starts) sees it
+        await guard_stop(self.app, scope, receive, send)
 
 
 def _bind_error(host: str, port: int) -> OSError | None:
@@ -237,15 +222,18 @@ class ThreadedServer:
 
         Raises
         ------
+        ParameterError
+            If :attr:`port` is not a whole number from 0 (any free port) to 65535.
         TransportError
             If the server fails to start (port taken, bad TLS files) or does not start in time.
         """
         if self.is_running:
             return self
+        port = check_port("port", self.port)
         uvicorn = _uvicorn()
         limits = self.limits
         self._stopping = threading.Event()
-        config = uvicorn.Config(_StopGuard(self.app, self._stopping), host=self.host, port=self.port,
+        config = uvicorn.Config(_StopGuard(self.app, self._stopping), host=self.host, port=port,
                                 log_level=self.log_level,
                                 ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                 ws_max_size=self.ws_max_size,
