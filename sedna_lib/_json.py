@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Mapping
 
-__all__ = ["json_default", "json_safe", "loads"]
+__all__ = ["NonFiniteNumberError", "json_default", "json_safe", "loads"]
 
 
 def _numpy() -> Any:
@@ -106,7 +106,20 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def loads(data: str | bytes | bytearray | memoryview, **kwargs: Any) -> Any:
+class NonFiniteNumberError(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a document read with ``loads(..., allow_nan=False)``.
+
+    Python's parser reads these words as floats, but JSON has no such numbers; a NaN threshold or
+    rate compares false with everything, so a parameter that holds one silently does nothing.
+    """
+
+
+def _refuse_constant(name: str) -> Any:
+    """``parse_constant`` hook of :func:`loads` with ``allow_nan=False``."""
+    raise NonFiniteNumberError(f"{name} is not a number; write a finite number")
+
+
+def loads(data: str | bytes | bytearray | memoryview, *, allow_nan: bool = True, **kwargs: Any) -> Any:
     """``json.loads`` for text from outside (a peer's reply, an upload, a file, a variable).
 
     The standard parser recurses once per nesting level, so a document nested a few thousand levels
@@ -117,8 +130,12 @@ def loads(data: str | bytes | bytearray | memoryview, **kwargs: Any) -> Any:
     ----------
     data : str or bytes-like
         The document (bytes in UTF-8, -16 or -32, as ``json.loads`` reads them).
+    allow_nan : bool, default=True
+        When False, ``NaN``, ``Infinity`` and ``-Infinity`` (which Python's parser reads, though
+        JSON has no such numbers) are refused, as ``json.dumps(..., allow_nan=False)`` refuses to
+        write them.
     **kwargs
-        Passed to :func:`json.loads`.
+        Passed to :func:`json.loads`; ``parse_constant`` only with ``allow_nan=True``.
 
     Returns
     -------
@@ -129,6 +146,11 @@ def loads(data: str | bytes | bytearray | memoryview, **kwargs: Any) -> Any:
     ------
     json.JSONDecodeError
         If ``data`` is not JSON or nests too deeply to parse.
+    NonFiniteNumberError
+        With ``allow_nan=False``, if ``data`` holds ``NaN`` or an infinity (a ValueError, but no
+        JSONDecodeError: the text is readable, its numbers are not finite).
+    TypeError
+        If ``allow_nan=False`` comes with a ``parse_constant`` of its own.
 
     Examples
     --------
@@ -137,7 +159,14 @@ def loads(data: str | bytes | bytearray | memoryview, **kwargs: Any) -> Any:
     >>> loads("[" * 100_000)
     Traceback (most recent call last):
     json.decoder.JSONDecodeError: JSON nested too deeply to parse: line 1 column 1 (char 0)
+    >>> loads('{"rate": NaN}', allow_nan=False)
+    Traceback (most recent call last):
+    sedna_lib._json.NonFiniteNumberError: NaN is not a number; write a finite number
     """
+    if not allow_nan:
+        if "parse_constant" in kwargs:
+            raise TypeError("loads() takes allow_nan=False or a parse_constant, not both")
+        kwargs["parse_constant"] = _refuse_constant
     if isinstance(data, memoryview):
         data = bytes(data)
     try:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
+from ._json import NonFiniteNumberError
 from ._json import loads as json_loads
 from .exceptions import ConfigError
 
@@ -164,18 +165,10 @@ def _float(raw: str, variable: str) -> float:
     return value
 
 
-class _NotANumber(ValueError):
-    """NaN or an infinity in a variable's JSON: Python's parser reads them, JSON has no such numbers."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotANumber(f"{name} is not a number; write a finite number")
-
-
 def _json(raw: str, variable: str) -> Any:
     try:
-        return json_loads(raw, parse_constant=_no_constant)
-    except _NotANumber as exc:
+        return json_loads(raw, allow_nan=False)
+    except NonFiniteNumberError as exc:
         raise ConfigError(f"{variable} must be strict JSON: {exc}, got {raw!r}", variable=variable) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{variable} must be JSON ({exc.msg} at char {exc.pos}), got {raw!r}",
@@ -349,8 +342,8 @@ def _yaml(fh: Any) -> Any:
 def _finite(value: Any, where: str) -> None:
     """Refuse YAML's ``.nan`` and ``.inf`` anywhere in a parsed file, as strict JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise _NotANumber(f"{where or 'the value'} is {value} (YAML's .nan or .inf), not a number; write a "
-                          "finite number")
+        raise NonFiniteNumberError(f"{where or 'the value'} is {value} (YAML's .nan or .inf), not a number; "
+                                   "write a finite number")
     if isinstance(value, dict):
         for key, item in value.items():
             _finite(item, f"{where}.{key}" if where else str(key))
@@ -367,7 +360,7 @@ def _url_or_file_dict(raw: str, variable: str) -> dict[str, Any]:
         try:
             with open(text, encoding="utf-8") as fh:
                 if lowered.endswith(".json"):
-                    data = json_loads(fh.read(), parse_constant=_no_constant)
+                    data = json_loads(fh.read(), allow_nan=False)
                 else:
                     data = _yaml(fh)
         except OSError as exc:

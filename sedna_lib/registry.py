@@ -784,23 +784,25 @@ def _parse_float(text: str) -> float:
     return number
 
 
-def _refuse_constant(name: str) -> Any:
-    """``parse_constant`` of a JSON parameter: NaN and infinities are not JSON numbers."""
-    raise ValueError(f"{name} is not a number")
+def _expected(hint: Any) -> str:
+    """Name what a value of type ``hint`` must be, for an error message."""
+    return "a finite float" if hint is float else str(getattr(hint, "__name__", hint))
 
 
 def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value.strip().lower() in ("none", "null") and len(args) < len(typing.get_args(hint)):
+        optional = len(args) < len(typing.get_args(hint))
+        if value.strip().lower() in ("none", "null") and optional:
             return None
         for arg in args:
             try:
                 return _convert(value, arg, label, pname)
             except ParameterError:
                 continue
-        raise ParameterError(f"{label}: parameter {pname!r} got {value!r}, which fits none of {hint}")
+        expected = " or ".join([_expected(arg) for arg in args] + (["None"] if optional else []))
+        raise ParameterError(f"{label}: parameter {pname!r} got {value!r}; it must be {expected}")
     if hint is Any or hint is str or hint is inspect.Parameter.empty:
         return value
     try:
@@ -813,7 +815,7 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
         if hint is float:
             return _parse_float(value)
         if origin in (list, tuple, dict) or hint in (list, tuple, dict):
-            parsed = json_loads(value, parse_constant=_refuse_constant)
+            parsed = json_loads(value, allow_nan=False)
             container = origin or hint
             if container is dict and not isinstance(parsed, dict):
                 raise ValueError(value)
@@ -821,7 +823,7 @@ def _convert(value: str, hint: Any, label: str, pname: str) -> Any:
                 parsed = [parsed]
             return container(parsed)
     except (ValueError, TypeError):
-        what = "a finite float" if hint is float else getattr(hint, "__name__", hint)
+        what = _expected(hint)
         raise ParameterError(f"{label}: parameter {pname!r} must be {what}, got {value!r}") from None
     return value
 

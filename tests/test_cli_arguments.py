@@ -1,4 +1,4 @@
-"""Every bad command-line argument is an error that names it: exit status 2 or 1, no traceback, nothing run."""
+"""Every bad command-line argument is an error naming it: exit status 2 or 1, no traceback, nothing run."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def test_out_of_range_number_is_an_error_naming_the_option_and_value(argv, optio
     _fails_naming(lambda: main(argv), capsys, f"argument {option}", value)
 
 
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["incremental", "--budget", "0"],
+     "argument --budget: the value must be a finite number in (0, 1], got '0'"),
+    (["incremental", "--min-delta", "nan"],
+     "argument --min-delta: the value must be a finite number >= 0, got 'nan'"),
+])
+def test_number_option_error_says_what_the_option_takes(argv, expected, capsys):
+    _fails_naming(lambda: main(argv), capsys, expected)
+
+
+def test_number_options_take_their_bounds():
+    from sedna_lib.cli import fraction, non_negative_number
+
+    assert (fraction("1"), fraction(" 1e-3 "), non_negative_number("0"), non_negative_number("2.5")) == \
+        (1.0, 0.001, 0.0, 2.5)
+
+
 def test_unknown_algorithm_kind_is_an_error_listing_the_kinds(capsys):
     from sedna_lib.registry import Kind
 
@@ -112,8 +129,8 @@ def test_incremental_with_an_unusable_data_file_is_an_error_saying_why(tmp_path,
 def test_plain_text_removes_roles_literals_and_citations():
     from sedna_lib.cli import plain_text
 
-    text = plain_text("Like :class:`~sedna_lib.algorithms.FedAvg`, :meth:`.fit` and :func:`the helper <a.b>`: "
-                      "``w = sum n w`` over `k` [1]_.")
+    text = plain_text("Like :class:`~sedna_lib.algorithms.FedAvg`, :meth:`.fit` and "
+                      ":func:`the helper <a.b>`: ``w = sum n w`` over `k` [1]_.")
 
     assert text == "Like FedAvg, fit and the helper: w = sum n w over k [1]."
 

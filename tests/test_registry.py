@@ -1,4 +1,5 @@
 import re
+from typing import Optional, Union
 
 import pytest
 
@@ -125,6 +126,22 @@ def test_optional_float_parameter_from_text_must_be_a_finite_number():
     assert coerce_params(factory, {"rate": "0.25"}) == {"rate": 0.25}
     with pytest.raises(ParameterError, match="'rate' got 'nan'"):
         coerce_params(factory, {"rate": "nan"})
+
+
+@pytest.mark.parametrize("hint, text, expected", [
+    (Optional[float], "nan", "a finite float or None"),
+    (float | None, "-inf", "a finite float or None"),
+    (Optional[float], "fast", "a finite float or None"),
+    (Optional[int], "2.5", "int or None"),
+    (Union[int, float], "inf", "int or a finite float"),
+])
+def test_a_union_parameter_that_fits_no_member_says_what_it_must_be(hint, text, expected):
+    def factory(rate: hint = None):
+        return rate
+
+    with pytest.raises(ParameterError) as info:
+        coerce_params(factory, {"rate": text})
+    assert str(info.value) == f"factory: parameter 'rate' got {text!r}; it must be {expected}"
 
 
 @pytest.mark.parametrize("text", ["[NaN]", '["a", Infinity]', "[-Infinity]"])

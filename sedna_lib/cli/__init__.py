@@ -7,7 +7,6 @@ import importlib
 import importlib.util
 import json
 import logging
-import math
 import os
 import pathlib
 import re
@@ -15,6 +14,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .._version import __version__
+from ..base import check_number
 from ..exceptions import ParameterError
 
 __all__ = ["main", "build_parser", "load_object", "load_option", "object_spec", "folder", "UsageError",
@@ -232,6 +232,14 @@ def port_number(text: str) -> int:
     return value
 
 
+def _number(text: str, *args: Any, **kwargs: Any) -> float:
+    """Read an argument with :func:`~sedna_lib.base.check_number`, refused as argparse expects."""
+    try:
+        return check_number("the value", text, *args, **kwargs)
+    except ParameterError as exc:  # argparse prefixes the option: "argument --budget: the value must be ..."
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def fraction(text: str) -> float:
     """Parse a share greater than 0 and at most 1.
 
@@ -248,15 +256,9 @@ def fraction(text: str) -> float:
     Raises
     ------
     argparse.ArgumentTypeError
-        If it is not a number in (0, 1].
+        If it is not a finite number in (0, 1].
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, not {value:g}")
-    return value
+    return _number(text, 0, 1, low_open=True)
 
 
 def non_negative_number(text: str) -> float:
@@ -277,13 +279,7 @@ def non_negative_number(text: str) -> float:
     argparse.ArgumentTypeError
         If it is not a number, is NaN or infinite, or is below 0.
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, not {value:g}")
-    return value
+    return _number(text, 0)
 
 
 # -- docstrings as plain text (``algorithms --details``) --------------------------------------------

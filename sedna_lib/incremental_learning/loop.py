@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
+from ..base import check_number
 from ..context import resolve
 from ..exceptions import BackendError, DataError, ParameterError
 from .hard_examples import HardExampleStore, spool_for
@@ -280,8 +281,7 @@ class IncrementalLoop:
 
     # -- validation and helpers -------------------------------------------------------------------
     def _check(self) -> None:
-        if not 0 < _finite(self.upload_budget, "upload_budget", "in (0, 1]") <= 1:
-            raise ParameterError(f"upload_budget must be in (0, 1], got {self.upload_budget!r}")
+        check_number("upload_budget", self.upload_budget, 0, 1, low_open=True)
         if _finite(self.min_delta, "min_delta", ">= 0 (a deployed model must never be worse)") < 0:
             raise ParameterError(f"min_delta must be >= 0 (a deployed model must never be worse), "
                                  f"got {self.min_delta!r}")
