@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import ParameterError
+from ..transport._numbers import is_int
 
 __all__ = ["ResponseCache", "cache_key"]
 
@@ -81,7 +82,7 @@ class ResponseCache:
 
     def _check_bound(self) -> None:
         bound = self.max_entries
-        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+        if not is_int(bound) or bound < 1:
             raise ParameterError(f"ResponseCache: max_entries must be an int >= 1, got {self.max_entries!r}")
 
     def get(self, query: Any, model: str = "") -> Any:

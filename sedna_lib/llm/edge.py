@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
 from ..base import check_count, check_number
-from ..exceptions import DataError, ParameterError
-from ..transport.openai_wire import (Generation, TokenStep, as_language_model, format_chat, messages_of,
-                                     run_generation)
+from ..exceptions import DataError
+from ..transport.openai_wire import (Generation, TokenStep, as_language_model, check_generation_options,
+                                     format_chat, messages_of, run_generation)
 
 __all__ = ["EdgeLM", "prompt_of"]
 
@@ -234,25 +233,13 @@ class EdgeLM:
 
 
 def _checked(opts: dict[str, Any]) -> dict[str, Any]:
-    """Return the generation options checked.
+    """Return the generation options checked (the models' own, and ``num_samples``).
 
     A NaN or a fraction would fail in the middle of an answer, a negative count would silently
     draw nothing.
     """
     return {**opts,
-            "max_tokens": check_count("max_tokens", opts["max_tokens"]),
-            "temperature": check_number("temperature", opts["temperature"], 0),
-            "top_p": check_number("top_p", opts["top_p"], 0, 1, low_open=True),
-            "top_logprobs": check_count("top_logprobs", opts["top_logprobs"], low=0),
-            "num_samples": check_count("num_samples", opts["num_samples"], low=0),
-            "seed": _seed(opts["seed"])}
-
-
-def _seed(value: Any) -> int | None:
-    """Return a seed checked: None or a whole number of either sign (negative seeds are valid)."""
-    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
-        return None if value is None else int(value)
-    number = check_number("seed", value)  # refuses NaN, infinities and bools
-    if not number.is_integer():
-        raise ParameterError(f"seed must be a whole number or None, got {value!r}")
-    return int(number)
+            **check_generation_options(max_tokens=opts["max_tokens"], temperature=opts["temperature"],
+                                       top_p=opts["top_p"], seed=opts["seed"],
+                                       top_logprobs=opts["top_logprobs"]),
+            "num_samples": check_count("num_samples", opts["num_samples"], low=0)}

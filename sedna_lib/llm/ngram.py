@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError, NotFittedError, ParameterError
-from ..transport.openai_wire import TokenStep, rng_seed
+from ..transport.openai_wire import TokenStep, check_generation_options, rng_seed
 
 __all__ = ["NGramLanguageModel", "tokenize"]
 
@@ -217,9 +217,20 @@ class NGramLanguageModel:
 
         Raises
         ------
+        ParameterError
+            If an option is out of range, when called (see
+            :func:`~sedna_lib.transport.openai_wire.check_generation_options`): ``max_tokens`` must
+            be a whole number >= 1, ``temperature`` finite and >= 0, ``top_p`` in (0, 1], ``seed``
+            a whole number or None, ``top_logprobs`` a whole number >= 0.
         NotFittedError
             If the model was not trained.
         """
+        options = check_generation_options(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                           seed=seed, top_logprobs=top_logprobs)
+        return self._steps(prompt, **options)
+
+    def _steps(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, seed: int | None,
+               top_logprobs: int) -> Iterator[TokenStep]:
         self._check_fitted()
         lines = prompt.splitlines() or [""]
         context = tokenize(lines[-1])

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..exceptions import BackendUnavailableError, StorageNotFoundError
-from ..transport.openai_wire import TokenStep, rng_seed
+from ..transport.openai_wire import TokenStep, check_generation_options, rng_seed
 
 __all__ = ["TransformersLM"]
 
@@ -140,11 +140,22 @@ class TransformersLM:
 
         Raises
         ------
+        ParameterError
+            If an option is out of range, when called (see
+            :func:`~sedna_lib.transport.openai_wire.check_generation_options`): ``max_tokens`` must
+            be a whole number >= 1, ``temperature`` finite and >= 0, ``top_p`` in (0, 1], ``seed``
+            a whole number or None, ``top_logprobs`` a whole number >= 0.
         BackendUnavailableError
             If transformers (or torch) is not installed.
         StorageNotFoundError
             If the model cannot be loaded.
         """
+        options = check_generation_options(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                           seed=seed, top_logprobs=top_logprobs)
+        return self._steps(prompt, **options)
+
+    def _steps(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, seed: int | None,
+               top_logprobs: int) -> Iterator[TokenStep]:
         import torch
 
         model, tokenizer = self._load()

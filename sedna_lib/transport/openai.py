@@ -9,8 +9,9 @@ from typing import Any
 from .._json import loads as json_loads
 from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from .http import CloudReply, InferenceClient
-from .openai_wire import (Generation, generation_from_reply, iter_sse, messages_of, reply_logprobs,
-                          reply_object, reply_text, reply_usage)
+from ._numbers import is_int
+from .openai_wire import (Generation, generation_from_reply, iter_sse, messages_of, reply_list,
+                          reply_logprobs, reply_object, reply_text, reply_usage)
 
 __all__ = ["OpenAIClient"]
 
@@ -38,7 +39,7 @@ def _as_query(messages: Any) -> Any:
 def _choices_asked(body: Mapping[str, Any]) -> int:
     """Return how many choices a request asks for (``n``; 1 when it does not say, or says it wrongly)."""
     n = body.get("n")
-    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+    return n if is_int(n) and n >= 1 else 1
 
 
 def _ended_choices(chunk: Any) -> set[int]:
@@ -47,7 +48,7 @@ def _ended_choices(chunk: Any) -> set[int]:
     if not isinstance(choices, list):
         return set()
     return {c["index"] for c in choices if isinstance(c, Mapping) and c.get("finish_reason")
-            and isinstance(c.get("index"), int) and not isinstance(c.get("index"), bool)}
+            and is_int(c.get("index"))}
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -427,12 +428,8 @@ class OpenAIClient(InferenceClient):
         """
         url = f"{self.url}/models"
         reply = reply_object(self._get_json(url), "the reply", url=url)
-        data = reply.get("data") or []
-        if not isinstance(data, list):
-            raise ProtocolError(f"{url}: malformed reply: data must be a list of models, got "
-                                f"{type(data).__name__}", url=url)
         ids = []
-        for i, model in enumerate(data):
+        for i, model in enumerate(reply_list(reply.get("data") or [], "data", url=url)):
             ids.append(str(reply_object(model, f"data[{i}]", url=url).get("id")))
         return ids
 
@@ -500,47 +497,37 @@ class OpenAIClient(InferenceClient):
         tops: list[dict[str, float]] = []
         times: list[float] = []
         usage: dict[str, int] = {}
-        state = {"finish": "stop", "model": ""}
-
-        def take(chunk: Any) -> None:
-            nonlocal usage
-            chunk = reply_object(chunk, "a chunk", url=url)
-            state["model"] = reply_text(chunk.get("model"), "chunk.model", url=url) or state["model"]
-            usage = reply_usage(chunk.get("usage"), where="chunk.usage", url=url) or usage
-            choices = chunk.get("choices")
-            if choices is not None and not isinstance(choices, list):
-                raise ProtocolError(f"{url}: malformed reply: chunk.choices must be a list, got "
-                                    f"{type(choices).__name__}", url=url)
-            for i, choice in enumerate(choices or []):
-                at = f"chunk.choices[{i}]"
-                choice = reply_object(choice, at, url=url)
-                index = choice.get("index", 0)
-                if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < asked:
-                    raise ProtocolError(f"{url}: malformed reply: {at}.index must be an integer from 0 to "
-                                        f"{asked - 1} (n={asked}), got {str(index)[:40]}", url=url)
-                if kind == "chat":
-                    delta = choice.get("delta")
-                    delta = {} if delta is None else reply_object(delta, f"{at}.delta", url=url)
-                    piece = reply_text(delta.get("content"), f"{at}.delta.content", url=url)
-                else:
-                    piece = reply_text(choice.get("text"), f"{at}.text", url=url)
-                finish = reply_text(choice.get("finish_reason"), f"{at}.finish_reason", url=url)
-                one = reply_logprobs(choice.get("logprobs"), where=f"{at}.logprobs", url=url)
-                if piece:
-                    texts.setdefault(index, []).append(piece)
-                    if index == 0:
-                        times.append(time.perf_counter())
-                if index == 0:
-                    tokens.extend(one[0])
-                    lps.extend(one[1])
-                    tops.extend(one[2])
-                    if finish:
-                        state["finish"] = finish
-
+        finish, model = "stop", ""
         events = self._stream(_ROUTES[kind], body)
         for chunk in events:
             try:
-                take(chunk)
+                chunk = reply_object(chunk, "a chunk", url=url)
+                model = reply_text(chunk.get("model"), "chunk.model", url=url) or model
+                usage = reply_usage(chunk.get("usage"), where="chunk.usage", url=url) or usage
+                for i, choice in enumerate(reply_list(chunk.get("choices"), "chunk.choices", url=url)):
+                    at = f"chunk.choices[{i}]"
+                    choice = reply_object(choice, at, url=url)
+                    index = choice.get("index", 0)
+                    if not is_int(index) or not 0 <= index < asked:
+                        raise ProtocolError(f"{url}: malformed reply: {at}.index must be an integer from 0 "
+                                            f"to {asked - 1} (n={asked}), got {str(index)[:40]}", url=url)
+                    if kind == "chat":
+                        delta = choice.get("delta")
+                        delta = {} if delta is None else reply_object(delta, f"{at}.delta", url=url)
+                        piece = reply_text(delta.get("content"), f"{at}.delta.content", url=url)
+                    else:
+                        piece = reply_text(choice.get("text"), f"{at}.text", url=url)
+                    ended = reply_text(choice.get("finish_reason"), f"{at}.finish_reason", url=url)
+                    if index == 0:  # only the answer's log-probabilities are kept, so only they are read
+                        one = reply_logprobs(choice.get("logprobs"), where=f"{at}.logprobs", url=url)
+                        tokens.extend(one[0])
+                        lps.extend(one[1])
+                        tops.extend(one[2])
+                        finish = ended or finish
+                    if piece:
+                        texts.setdefault(index, []).append(piece)
+                        if index == 0:
+                            times.append(time.perf_counter())
             except ProtocolError as exc:
                 # into the stream, at the chunk it yielded: it counts the peer's failure once (closing it
                 # instead counted a success first, which cleared the failures before)
@@ -549,10 +536,10 @@ class OpenAIClient(InferenceClient):
         end = time.perf_counter()
         answers = ["".join(texts.get(i, [])) for i in range(max(texts, default=0) + 1)]
         return Generation(text=answers[0], tokens=tokens, token_logprobs=lps, top_logprobs=tops,
-                          samples=answers[1:], prompt=prompt, finish_reason=state["finish"],
+                          samples=answers[1:], prompt=prompt, finish_reason=finish,
                           prompt_tokens=usage.get("prompt_tokens", 0),
                           completion_tokens=usage.get("completion_tokens") or len(times),
-                          model=state["model"],
+                          model=model,
                           source="cloud", ttft_s=(times[0] - start) if times else None,
                           itl_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
                           latency_s=end - start)

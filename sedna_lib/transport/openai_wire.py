@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import re
 import time
 import uuid
@@ -22,7 +23,9 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .._json import loads as json_loads
-from ..exceptions import DataError, ProtocolError
+from ..base import check_count, check_number
+from ..exceptions import DataError, ParameterError, ProtocolError
+from ._numbers import is_int, is_number
 
 __all__ = [
     "Generation",
@@ -31,6 +34,7 @@ __all__ = [
     "GenerationRequest",
     "as_language_model",
     "rng_seed",
+    "check_generation_options",
     "messages_of",
     "format_chat",
     "parse_chat_request",
@@ -44,6 +48,7 @@ __all__ = [
     "wire_json",
     "iter_sse",
     "generation_from_reply",
+    "reply_list",
     "reply_logprobs",
     "reply_object",
     "reply_text",
@@ -236,6 +241,61 @@ def rng_seed(seed: int | None) -> int | None:
     return None if seed is None else int(seed) % 2 ** 64
 
 
+def check_generation_options(*, max_tokens: Any, temperature: Any, top_p: Any, seed: Any,
+                             top_logprobs: Any) -> dict[str, Any]:
+    """Check the options of :meth:`LanguageModel.generate` before anything is generated.
+
+    A NaN temperature or ``top_p`` fails in the middle of an answer (or samples from garbage), a
+    negative ``max_tokens`` silently generates nothing, a ``top_p`` of 0 keeps no token at all.
+    :class:`~sedna_lib.llm.EdgeLM` and the models of :mod:`sedna_lib.llm` check their options here.
+
+    Parameters
+    ----------
+    max_tokens : int
+        A whole number >= 1.
+    temperature : float
+        A finite number >= 0 (0 is greedy).
+    top_p : float
+        A finite number in (0, 1].
+    seed : int or None
+        A whole number of either sign (see :func:`rng_seed`), or None.
+    top_logprobs : int
+        A whole number >= 0.
+
+    Returns
+    -------
+    dict
+        The options by name, as ``int`` and ``float`` (text such as ``"0.5"`` is read as
+        :func:`sedna_lib.base.check_number` reads it).
+
+    Raises
+    ------
+    ParameterError
+        Naming the first option that is out of range, NaN, infinite, a fraction where a whole
+        number is meant, or a bool.
+
+    Examples
+    --------
+    >>> check_generation_options(max_tokens="8", temperature=0, top_p=1, seed=-3, top_logprobs=0)
+    {'max_tokens': 8, 'temperature': 0.0, 'top_p': 1.0, 'seed': -3, 'top_logprobs': 0}
+    """
+    return {"max_tokens": check_count("max_tokens", max_tokens),
+            "temperature": check_number("temperature", temperature, 0),
+            "top_p": check_number("top_p", top_p, 0, 1, low_open=True),
+            "seed": _checked_seed(seed),
+            "top_logprobs": check_count("top_logprobs", top_logprobs, low=0)}
+
+
+def _checked_seed(value: Any) -> int | None:
+    """Return a seed checked: None or a whole number of either sign (negative seeds are valid)."""
+    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        return None if value is None else int(value)
+    number = check_number("seed", value)  # refuses NaN, infinities and bools
+    if not number.is_integer():
+        raise ParameterError(f"seed must be a whole number or None, got {value!r}")
+    return int(number)
+
+
 def format_chat(model: Any, messages: Sequence[Mapping[str, Any]]) -> str:
     """Render chat messages into the model's prompt (its ``format_chat``, else ``role: content`` lines).
 
@@ -341,14 +401,16 @@ class GenerationRequest:
     echo: bool = False
 
 
-def _number(body: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+def _number(body: Mapping[str, Any], name: str, default: float, lo: float, hi: float, *,
+            low_open: bool = False) -> float:
     value = body.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise RequestError(f"'{name}' must be a number, got {json.dumps(value)[:40]}", param=name)
-    if not lo <= value <= hi:
-        raise RequestError(f"'{name}' must be between {lo} and {hi}, got {value}", param=name)
+    if not lo <= value <= hi or (low_open and value == lo):
+        span = f"greater than {lo} and at most {hi}" if low_open else f"between {lo} and {hi}"
+        raise RequestError(f"'{name}' must be {span}, got {value}", param=name)
     return float(value)
 
 
@@ -356,7 +418,7 @@ def _integer(body: Mapping[str, Any], name: str, default: int | None, lo: int, h
     value = body.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise RequestError(f"'{name}' must be an integer, got {json.dumps(value)[:40]}", param=name)
     if not lo <= value <= hi:
         raise RequestError(f"'{name}' must be between {lo} and {hi}, got {value}", param=name)
@@ -409,10 +471,11 @@ def _common(body: Any, max_tokens_cap: int) -> dict[str, Any]:
         raise RequestError("'stream_options' must be an object such as {\"include_usage\": true}",
                            param="stream_options")
     seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+    if seed is not None and not is_int(seed):
         raise RequestError("'seed' must be an integer", param="seed")
     return dict(model=model or "", temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
-                top_p=_number(body, "top_p", 1.0, 0.0, 1.0), n=_integer(body, "n", 1, 1, MAX_N),
+                top_p=_number(body, "top_p", 1.0, 0.0, 1.0, low_open=True),
+                n=_integer(body, "n", 1, 1, MAX_N),
                 stream=_flag(body, "stream"), include_usage=bool(options and options.get("include_usage")),
                 stop=_stop(body), seed=seed, _cap=max_tokens_cap)
 
@@ -942,12 +1005,13 @@ def reply_text(value: Any, where: str, *, url: str | None = None) -> str | None:
 def _logprob(value: Any, where: str, url: str | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise _malformed(url, where, "a number or null", value)
     return float(value)
 
 
-def _list(value: Any, where: str, url: str | None) -> list[Any]:
+def reply_list(value: Any, where: str, *, url: str | None = None) -> list[Any]:
+    """Return a reply's list field (``[]`` when null or absent); anything else is a ProtocolError."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -985,7 +1049,7 @@ def reply_usage(usage: Any, *, where: str = "usage", url: str | None = None) -> 
         value = usage.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_int(value) or value < 0:
             raise _malformed(url, f"{where}.{name}", "a non-negative integer", value)
         counts[name] = value
     return counts
@@ -1022,23 +1086,23 @@ def reply_logprobs(logprobs: Any, *, where: str = "logprobs", url: str | None = 
         return tokens, lps, tops
     logprobs = reply_object(logprobs, where, url=url)
     if "content" in logprobs:  # chat: one entry per token
-        for i, entry in enumerate(_list(logprobs["content"], f"{where}.content", url)):
+        for i, entry in enumerate(reply_list(logprobs["content"], f"{where}.content", url=url)):
             at = f"{where}.content[{i}]"
             entry = reply_object(entry, at, url=url)
             tokens.append(reply_text(entry.get("token"), f"{at}.token", url=url) or "")
             lps.append(_logprob(entry.get("logprob"), f"{at}.logprob", url))
             alts: dict[str, float] = {}
-            for j, alt in enumerate(_list(entry.get("top_logprobs"), f"{at}.top_logprobs", url)):
+            for j, alt in enumerate(reply_list(entry.get("top_logprobs"), f"{at}.top_logprobs", url=url)):
                 alt = reply_object(alt, f"{at}.top_logprobs[{j}]", url=url)
                 token = reply_text(alt.get("token"), f"{at}.top_logprobs[{j}].token", url=url) or ""
                 alts[token] = _logprob(alt.get("logprob"), f"{at}.top_logprobs[{j}].logprob", url)
             tops.append(alts)
         return tokens, lps, tops
-    for i, token in enumerate(_list(logprobs.get("tokens"), f"{where}.tokens", url)):  # completions
+    for i, token in enumerate(reply_list(logprobs.get("tokens"), f"{where}.tokens", url=url)):  # completions
         tokens.append(reply_text(token, f"{where}.tokens[{i}]", url=url) or "")
-    for i, lp in enumerate(_list(logprobs.get("token_logprobs"), f"{where}.token_logprobs", url)):
+    for i, lp in enumerate(reply_list(logprobs.get("token_logprobs"), f"{where}.token_logprobs", url=url)):
         lps.append(_logprob(lp, f"{where}.token_logprobs[{i}]", url))
-    for i, alts in enumerate(_list(logprobs.get("top_logprobs"), f"{where}.top_logprobs", url)):
+    for i, alts in enumerate(reply_list(logprobs.get("top_logprobs"), f"{where}.top_logprobs", url=url)):
         at = f"{where}.top_logprobs[{i}]"
         alts = reply_object(alts, at, url=url) if alts is not None else {}
         tops.append({reply_text(t, f"{at} (a key)", url=url) or "": _logprob(v, f"{at}[{t!r}]", url)

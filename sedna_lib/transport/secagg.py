@@ -47,6 +47,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..exceptions import AggregationError, BackendUnavailableError, ParameterError, ProtocolError
+from ._numbers import is_int
 
 __all__ = ["SecAggClient", "SecAggServer", "PublicKeys", "encode_fixed_point", "decode_fixed_point",
            "secure_sum", "secure_weighted_average", "weighted_input", "split_layers", "check_public_key",
@@ -143,8 +144,7 @@ def check_fractional_bits(fractional_bits: Any) -> int:
     ParameterError
         If it is not an integer in that range.
     """
-    if isinstance(fractional_bits, bool) or not isinstance(fractional_bits, (int, np.integer)) \
-            or not 0 <= int(fractional_bits) <= _MAX_BITS:
+    if not is_int(fractional_bits, numpy=True) or not 0 <= int(fractional_bits) <= _MAX_BITS:
         raise ParameterError(f"fractional_bits must be an integer in [0, {_MAX_BITS}] (24 suits float32 "
                              f"models), got {fractional_bits!r}")
     return int(fractional_bits)

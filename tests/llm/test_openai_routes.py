@@ -60,6 +60,7 @@ def test_streamed_chat_sends_one_event_per_token_then_usage_and_done(cloud_url):
 @pytest.mark.parametrize("body, status, param", [
     ({"messages": "hi"}, 400, "messages"),
     ({**CHAT, "temperature": -1}, 400, "temperature"),
+    ({**CHAT, "top_p": 0}, 400, "top_p"),  # keeps no token: the models refuse it too
     ({**CHAT, "model": "gpt-4o"}, 404, None),
 ])
 def test_a_bad_request_gets_a_4xx_in_the_openai_error_shape_and_keeps_the_server_serving(

@@ -108,3 +108,15 @@ def test_a_negative_or_huge_seed_samples_reproducibly(model_dir):
     draw = lambda seed: [s.text for s in lm.generate("module of", temperature=1.5, seed=seed,  # noqa: E731
                                                      max_tokens=5)]
     assert draw(-3) == draw(-3) and draw(-1) == draw(2 ** 64 - 1) and draw(2 ** 70) == draw(2 ** 70)
+
+
+@pytest.mark.parametrize("option, value", [
+    ("max_tokens", -1), ("max_tokens", 0), ("temperature", float("nan")), ("temperature", -1.0),
+    ("top_p", 0.0), ("top_p", 1.5), ("seed", 2.5), ("top_logprobs", -1)], ids=repr)
+def test_generate_refuses_a_bad_option_as_edge_lm_does(model_dir, option, value):
+    from sedna_lib.exceptions import ParameterError
+    from sedna_lib.llm.transformers_lm import TransformersLM
+
+    lm = TransformersLM(str(model_dir))
+    with pytest.raises(ParameterError, match=f"^{option} must be"):
+        list(lm.generate("module of", **{"temperature": 1.0, option: value}))
