@@ -20,8 +20,9 @@ import numpy as np
 from sedna_lib.base import check_number
 from sedna_lib.exceptions import ParameterError
 
-__all__ = ["l2_norm", "difference", "clip_by_l2_norm", "add_gaussian_noise", "adaptive_clip_step",
-           "delta_noise_multiplier"]
+__all__ = ["l2_norm", "difference", "clip_by_l2_norm", "clip_checked", "add_gaussian_noise",
+           "adaptive_clip_step", "count_takes_whole_budget", "delta_noise_multiplier",
+           "split_noise_multiplier"]
 
 
 def l2_norm(layers: Sequence[np.ndarray]) -> float:
@@ -98,7 +99,13 @@ def clip_by_l2_norm(layers: Sequence[np.ndarray], clipping_norm: float, *,
     >>> out[0].tolist(), norm, unclipped
     ([0.6000000000000001, 0.8], 5.0, False)
     """
-    clipping_norm = check_number("clipping_norm", clipping_norm, 0, low_open=True)
+    return clip_checked(layers, check_number("clipping_norm", clipping_norm, 0, low_open=True),
+                        in_place=in_place)
+
+
+def clip_checked(layers: Sequence[np.ndarray], clipping_norm: float, *,
+                 in_place: bool = False) -> tuple[list[np.ndarray], float, bool]:
+    """:func:`clip_by_l2_norm` for a ``clipping_norm`` the caller has checked (a finite float > 0)."""
     norm = l2_norm(layers)
     scale = min(1.0, clipping_norm / norm) if norm > 0 else 1.0
     if not in_place:
@@ -232,10 +239,39 @@ def delta_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float)
     if noise_multiplier == 0:
         return 0.0
     clipped_count_stddev = check_number("clipped_count_stddev", clipped_count_stddev, 0, low_open=True)
-    count_z = 2.0 * clipped_count_stddev
-    if count_z <= noise_multiplier:
+    if count_takes_whole_budget(noise_multiplier, clipped_count_stddev):
         raise ParameterError(
             f"clipped_count_stddev={clipped_count_stddev} spends the whole "
             f"noise_multiplier={noise_multiplier} on the unclipped count (needs 2 * clipped_count_stddev > "
             "noise_multiplier); raise clipped_count_stddev")
-    return float((noise_multiplier ** -2 - count_z ** -2) ** -0.5)
+    return split_noise_multiplier(noise_multiplier, clipped_count_stddev)
+
+
+def count_takes_whole_budget(noise_multiplier: float, clipped_count_stddev: float) -> bool:
+    """Whether the unclipped count's noise leaves the model none: ``2 sigma_b <= z`` (with ``z > 0``).
+
+    The rule :func:`delta_noise_multiplier` refuses, for callers that explain it their own way.
+
+    Parameters
+    ----------
+    noise_multiplier : float
+        ``z`` > 0, checked by the caller.
+    clipped_count_stddev : float
+        ``sigma_b`` >= 0, checked by the caller.
+
+    Returns
+    -------
+    bool
+        True when ``2 sigma_b <= z``.
+    """
+    return 2.0 * clipped_count_stddev <= noise_multiplier
+
+
+def split_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float) -> float:
+    """:func:`delta_noise_multiplier` for values the caller has checked, ``2 sigma_b > z`` included.
+
+    Returns 0.0 when ``z`` is 0.
+    """
+    if noise_multiplier == 0:
+        return 0.0
+    return float((noise_multiplier ** -2 - (2.0 * clipped_count_stddev) ** -2) ** -0.5)

@@ -192,7 +192,7 @@ class BufferedRound(Aggregator):
         ParameterError
             If a parameter is out of range (checked here, before any client trains).
         """
-        self._check_params()
+        self._round_params = (self.get_params(), self._check_params() or {})  # checked once a round
         self._updates: list[list[np.ndarray]] = []
         self._ns: list[float] = []
         self._shapes = None if template is None else [np.shape(a) for a in template]
@@ -216,15 +216,26 @@ class BufferedRound(Aggregator):
         if not updates:
             raise AggregationError("no client update was added this round")
         dtypes = [a.dtype for a in updates[0]]
-        result = [cast_to_layer(r, d) for r, d in zip(self._combine(updates, self._ns), dtypes)]
+        raw, checked = self._round_params
+        if raw != self.get_params():  # set_params during the round: the new values are checked before use
+            checked = self._check_params() or {}
+        result = [cast_to_layer(r, d) for r, d in zip(self._combine(updates, self._ns, **checked), dtypes)]
         self.global_weights_ = result
         self.total_samples_ = int(sum(self._ns))
         self.round_ = getattr(self, "round_", 0) + 1
         del self._updates
         return result
 
-    def _check_params(self) -> None:
-        """Check the parameters (none here); raise :class:`~sedna_lib.exceptions.ParameterError`."""
+    def _check_params(self) -> dict[str, Any]:
+        """Return the parameters :meth:`_combine` takes, checked (none here).
 
-    def _combine(self, updates: list[list[np.ndarray]], ns: list[float]) -> list[np.ndarray]:
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range.
+        """
+        return {}
+
+    def _combine(self, updates: list[list[np.ndarray]], ns: list[float], **params: Any) -> list[np.ndarray]:
+        """Combine the round's updates with the parameters :meth:`_check_params` returned."""
         raise NotImplementedError

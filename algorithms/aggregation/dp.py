@@ -127,7 +127,11 @@ class DPFedAvg(Aggregator):
 
     # -- checks and state -------------------------------------------------------------------
     def _validate(self) -> None:
-        """Check every parameter, at each round (the constructor only stores; set_params may change them)."""
+        """Check every parameter, at each round (the constructor only stores; set_params may change them).
+
+        When the round's noise split is known already (``num_sampled_clients`` or
+        ``clipped_count_stddev`` given), it is computed here, once, and kept for :meth:`finish`.
+        """
         if self.clip_on not in ("server", "client"):
             raise ParameterError(f"clip_on must be 'server' or 'client', got {self.clip_on!r}")
         z = _check_dp_parameters(self)
@@ -143,17 +147,21 @@ class DPFedAvg(Aggregator):
         if m is not None and population is not None and m > population:
             raise ParameterError(f"num_sampled_clients={self.num_sampled_clients} exceeds population="
                                  f"{self.population}")
+        split = None
         if self.adaptive and z > 0 and (m is not None or self.clipped_count_stddev is not None):
-            self._count_stddev(z, m)
+            split = self._noise_split(z, m)
+        self._round_noise = (self.get_params(), split)
 
-    def _count_stddev(self, z: float, m: float | None, took_part: bool = False) -> float:
-        """Return ``sigma_b``, the noise on the unclipped count; refuse one that leaves the model no noise."""
+    def _noise_split(self, z: float, m: float | None, took_part: bool = False) -> tuple[float, float]:
+        """Return ``(sigma_b, z_model)``: the noise on the unclipped count and the model's noise multiplier.
+
+        Refuses a ``sigma_b`` that leaves the model no noise (:func:`~._privacy.count_takes_whole_budget`).
+        """
         if self.clipped_count_stddev is not None:
             sigma_b = float(self.clipped_count_stddev)
-            _privacy.delta_noise_multiplier(z, sigma_b)  # raises when 2 sigma_b <= z
-            return sigma_b
+            return sigma_b, _privacy.delta_noise_multiplier(z, sigma_b)  # raises when 2 sigma_b <= z
         sigma_b = m / 20.0
-        if z > 0 and not 2.0 * sigma_b > z:
+        if z > 0 and _privacy.count_takes_whole_budget(z, sigma_b):
             source = (f"{m:g} clients took part and num_sampled_clients is not given" if took_part
                       else f"num_sampled_clients={self.num_sampled_clients}")
             raise ParameterError(
@@ -162,7 +170,7 @@ class DPFedAvg(Aggregator):
                 "the model: it needs 2 * clipped_count_stddev > noise_multiplier, i.e. m > 10 * "
                 f"noise_multiplier = {10 * z:g} clients per round; sample more clients per round "
                 f"(num_sampled_clients), lower noise_multiplier, or pass clipped_count_stddev > {z / 2:g}")
-        return sigma_b
+        return sigma_b, _privacy.split_noise_multiplier(z, sigma_b)
 
     def _state(self) -> None:
         self._validate()
@@ -273,9 +281,12 @@ class DPFedAvg(Aggregator):
         m = float(self.num_sampled_clients) if self.num_sampled_clients is not None else float(self._count)
         c = self.clipping_norm_
         z = float(self.noise_multiplier)
-        count_stddev = (self._count_stddev(z, m, took_part=self.num_sampled_clients is None)
-                        if self.adaptive else 0.0)
-        z_model = _privacy.delta_noise_multiplier(z, count_stddev) if self.adaptive else z
+        count_stddev, z_model = 0.0, z
+        if self.adaptive:
+            raw, split = self._round_noise  # computed when the round began, if its values were known then
+            if split is None or raw != self.get_params():  # else now (set_params during the round: checked)
+                split = self._noise_split(z, m, took_part=self.num_sampled_clients is None)
+            count_stddev, z_model = split
         noisy, self._sum = _privacy.add_gaussian_noise(self._sum, z_model * c, self._rng), None
         for s in noisy:  # reference + noisy / m, in the sum's own memory
             s /= m
@@ -399,7 +410,7 @@ class LocalDPFedAvg(StreamingMean):
         c = check_number("dp_clipping_norm", config.get("dp_clipping_norm", self.clipping_norm), 0,
                          low_open=True)
         z = check_number("dp_noise_multiplier", config.get("dp_noise_multiplier", self.noise_multiplier), 0)
-        clipped, _, _ = _privacy.clip_by_l2_norm(_privacy.difference(weights, reference), c, in_place=True)
+        clipped, _, _ = _privacy.clip_checked(_privacy.difference(weights, reference), c, in_place=True)
         noised = _privacy.add_gaussian_noise(clipped, z * c, self._client_rng)
         return _on_reference(noised, reference, weights), {}
 

@@ -46,13 +46,12 @@ class Krum(BufferedRound):
         self.num_byzantine = num_byzantine
         self.num_selected = num_selected
 
-    def _check_params(self) -> None:
-        check_count("num_byzantine", self.num_byzantine, 0)
-        check_count("num_selected", self.num_selected, 1)
+    def _check_params(self) -> dict[str, int]:
+        return {"num_byzantine": check_count("num_byzantine", self.num_byzantine, 0),
+                "num_selected": check_count("num_selected", self.num_selected, 1)}
 
-    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.krum(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0),
-                          num_selected=check_count("num_selected", self.num_selected, 1))
+    def _combine(self, updates: list, ns: list, *, num_byzantine: int, num_selected: int) -> list[np.ndarray]:
+        return _math.krum(updates, num_byzantine=num_byzantine, num_selected=num_selected)
 
 
 class Median(BufferedRound):
@@ -92,11 +91,11 @@ class TrimmedMean(BufferedRound):
     def __init__(self, *, beta: float = 0.1) -> None:
         self.beta = beta
 
-    def _check_params(self) -> None:
-        check_number("beta", self.beta, 0, 0.5, high_open=True)
+    def _check_params(self) -> dict[str, float]:
+        return {"beta": check_number("beta", self.beta, 0, 0.5, high_open=True)}
 
-    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.trimmed_mean(updates, beta=check_number("beta", self.beta, 0, 0.5, high_open=True))
+    def _combine(self, updates: list, ns: list, *, beta: float) -> list[np.ndarray]:
+        return _math.trimmed_mean(updates, beta=beta)
 
 
 class MultiKrum(BufferedRound):
@@ -124,15 +123,14 @@ class MultiKrum(BufferedRound):
         self.num_byzantine = num_byzantine
         self.num_selected = num_selected
 
-    def _check_params(self) -> None:
-        check_count("num_byzantine", self.num_byzantine, 0)
-        if self.num_selected is not None:
-            check_count("num_selected", self.num_selected, 1)
+    def _check_params(self) -> dict[str, int | None]:
+        m = self.num_selected
+        return {"num_byzantine": check_count("num_byzantine", self.num_byzantine, 0),
+                "num_selected": None if m is None else check_count("num_selected", m, 1)}
 
-    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        m = None if self.num_selected is None else check_count("num_selected", self.num_selected, 1)
-        return _math.multi_krum(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0),
-                                num_selected=m)
+    def _combine(self, updates: list, ns: list, *, num_byzantine: int,
+                 num_selected: int | None) -> list[np.ndarray]:
+        return _math.multi_krum(updates, num_byzantine=num_byzantine, num_selected=num_selected)
 
 
 class Bulyan(BufferedRound):
@@ -157,8 +155,8 @@ class Bulyan(BufferedRound):
     def __init__(self, *, num_byzantine: int = 1) -> None:
         self.num_byzantine = num_byzantine
 
-    def _check_params(self) -> None:
-        check_count("num_byzantine", self.num_byzantine, 0)
+    def _check_params(self) -> dict[str, int]:
+        return {"num_byzantine": check_count("num_byzantine", self.num_byzantine, 0)}
 
-    def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.bulyan(updates, num_byzantine=check_count("num_byzantine", self.num_byzantine, 0))
+    def _combine(self, updates: list, ns: list, *, num_byzantine: int) -> list[np.ndarray]:
+        return _math.bulyan(updates, num_byzantine=num_byzantine)

@@ -13,7 +13,7 @@ import os
 import re
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -55,7 +55,11 @@ def embed_queries(queries: Sequence[str], *, n_features: int = 4096, ngram: int 
     >>> embed_queries(["module of sqrt", "module of sqrt"]).shape
     (2, 4096)
     """
-    n_features, ngram = check_count("n_features", n_features), check_count("ngram", ngram)
+    return _embed_texts(queries, check_count("n_features", n_features), check_count("ngram", ngram))
+
+
+def _embed_texts(queries: Sequence[str], n_features: int, ngram: int) -> np.ndarray:
+    """:func:`embed_queries` with ``n_features`` and ``ngram`` already checked."""
     out = np.zeros((len(queries), n_features), dtype=np.float32)
     for row, text in enumerate(queries):
         for word in _WORD.findall(text.casefold()):
@@ -69,6 +73,14 @@ def embed_queries(queries: Sequence[str], *, n_features: int = 4096, ngram: int 
         if norm > 0:
             out[row] /= norm
     return out
+
+
+class _Params(NamedTuple):
+    """The router's parameters, checked once per call."""
+
+    threshold: float
+    embedding: tuple[int, int]  # n_features, ngram
+    l2: float
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -128,16 +140,24 @@ class LearnedRouter(ScoredMiner):
         self.ngram = ngram
         self.l2 = l2
 
-    def _check_params(self) -> None:
-        check_unit(self, "threshold")
+    def _check_params(self) -> _Params:
+        """Check every parameter (on each use: set_params may change them); return the values to use."""
+        threshold = check_unit(self, "threshold")
         if self.upload_ratio is not None:
             check_unit(self, "upload_ratio")
-        check_param(self, "n_features", count=True)
-        check_param(self, "ngram", count=True)
-        check_param(self, "l2", 0.0)
+        return _Params(threshold, self._check_embedding(), check_param(self, "l2", 0.0))
+
+    def _check_embedding(self) -> tuple[int, int]:
+        """Return ``n_features`` and ``ngram`` checked (all the embedding reads)."""
+        return check_param(self, "n_features", count=True), check_param(self, "ngram", count=True)
 
     # -- embedding ---------------------------------------------------------------------------
-    def _embed(self, batch: Any) -> np.ndarray:
+    def _embed(self, batch: Any, embedding: tuple[int, int] | None = None) -> np.ndarray:
+        """Embed a batch (vectors pass as they are).
+
+        ``embedding`` is ``(n_features, ngram)`` already checked; None checks them here, only if the
+        batch needs them (texts, or an empty batch).
+        """
         if isinstance(batch, np.ndarray) and batch.ndim == 2 and batch.dtype.kind in "fiu":
             return batch.astype(np.float32, copy=False)
         rows: list[Any] = []
@@ -151,10 +171,9 @@ class LearnedRouter(ScoredMiner):
         if texts and any(r is not None for r in rows):
             raise DataError("LearnedRouter: a batch mixes query texts and embedding vectors; send one kind")
         if texts:
-            return embed_queries(texts, n_features=check_param(self, "n_features", count=True),
-                                 ngram=check_param(self, "ngram", count=True))
+            return _embed_texts(texts, *(embedding or self._check_embedding()))
         if not rows:
-            return np.zeros((0, check_param(self, "n_features", count=True)), dtype=np.float32)
+            return np.zeros((0, (embedding or self._check_embedding())[0]), dtype=np.float32)
         return np.stack(rows)
 
     # -- learning ----------------------------------------------------------------------------
@@ -184,18 +203,18 @@ class LearnedRouter(ScoredMiner):
         DataError
             If the lengths differ or there are no samples.
         """
-        self._check_params()
+        params = self._check_params()
         try:  # a schedule that does not train (no epoch, a zero or NaN step) leaves the prior or NaN weights
             epochs = check_count("epochs", epochs)
             learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
         except ParameterError as exc:
             raise ParameterError(f"LearnedRouter: {exc}") from None
-        x = self._embed(queries)
+        x = self._embed(queries, params.embedding)
         y = np.asarray(hard, dtype=np.float64).reshape(-1)
         if len(x) != len(y) or not len(y):
             raise DataError(f"LearnedRouter.fit needs as many outcomes as queries (and at least one), got "
                             f"{len(x)} queries and {len(y)} outcomes")
-        l2 = check_param(self, "l2", 0.0)
+        l2 = params.l2
         w = np.zeros(x.shape[1])
         b = float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3)))
         m, v = np.zeros(x.shape[1] + 1), np.zeros(x.shape[1] + 1)
@@ -280,9 +299,9 @@ class LearnedRouter(ScoredMiner):
             If the router was not fitted.
         """
         self._weights()
+        n_features, ngram = self._check_embedding()
         np.savez(path, coef=self.coef_, intercept=np.asarray([self.intercept_]),
-                 n_features=np.asarray([check_param(self, "n_features", count=True)]),
-                 ngram=np.asarray([check_param(self, "ngram", count=True)]))
+                 n_features=np.asarray([n_features]), ngram=np.asarray([ngram]))
         return path
 
     def _weights(self) -> tuple[np.ndarray, float]:
@@ -318,18 +337,20 @@ class LearnedRouter(ScoredMiner):
         NotFittedError
             If the router was not fitted nor given ``model_path``.
         """
+        return self._predict_proba(batch)
+
+    def _predict_proba(self, batch: Any, embedding: tuple[int, int] | None = None) -> np.ndarray:
         coef, intercept = self._weights()
-        x = self._embed(batch)
+        x = self._embed(batch, embedding)
         if x.shape[1] != coef.shape[0]:
             raise DataError(f"LearnedRouter was trained on {coef.shape[0]}-wide embeddings, "
                             f"got {x.shape[1]}")
         return _sigmoid(x @ coef + intercept)
 
     def _evaluate(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
-        self._check_params()
-        threshold = check_unit(self, "threshold")
-        scores = self.predict_proba(batch)
-        return scores, scores > threshold
+        params = self._check_params()
+        scores = self._predict_proba(batch, params.embedding)
+        return scores, scores > params.threshold
 
     def __call__(self, infer_result: Any) -> bool:
         """Tell whether one query is hard.

@@ -388,6 +388,7 @@ class ModelWatcher(threading.Thread):
         self._seen_version: str | None = None
         self._download: str | None = None
         self._tmp_root: str | None = None
+        self._started_period: float | None = None  # the period start() checked, for run()
 
     # -- thread control ---------------------------------------------------------------------------
 
@@ -400,15 +401,20 @@ class ModelWatcher(threading.Thread):
             If ``period`` is not a finite number of seconds > 0 (0, a negative or a NaN would
             poll in a busy loop, an infinity would kill the thread after the first poll).
         """
-        check_number("period", self.period, 0, low_open=True)
+        self._started_period = self._check_period()
         super().start()
+
+    def _check_period(self) -> float:
+        return check_number("period", self.period, 0, low_open=True)
 
     def run(self) -> None:
         """Poll immediately, then every :attr:`period` seconds until :meth:`stop`."""
-        check_number("period", self.period, 0, low_open=True)
+        period, self._started_period = self._started_period, None  # what start() checked, used once
+        if period is None:  # run() called without start()
+            period = self._check_period()
         while not self._stop_event.is_set():
             self.poll_once()
-            if self._stop_event.wait(self.period):
+            if self._stop_event.wait(period):
                 break
 
     def stop(self, timeout: float | None = 5.0) -> None:

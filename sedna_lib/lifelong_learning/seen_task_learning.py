@@ -305,7 +305,7 @@ class SeenTaskLearning:
             If ``MIN_TRAIN_SAMPLE`` is negative (checked before anything trains).
         """
         profile_samples = check_count("profile_samples", self.profile_samples, 1)
-        self.min_train_sample  # a bad MIN_TRAIN_SAMPLE fails here, before any task is defined
+        min_train_sample = self.min_train_sample  # checked once, before any task is defined
         samples = as_samples(train_data)
         def_kwargs = {k: kwargs.pop(k) for k in ("origin", "origins") if k in kwargs}
         tasks, extractor, samples = self.define_tasks(samples, **def_kwargs)
@@ -316,7 +316,7 @@ class SeenTaskLearning:
         groups = relation(tasks)
         feedback: dict = {}
         rare = [index for index, group in enumerate(groups)
-                if group.samples is None or len(group.samples.x) < self.min_train_sample]
+                if group.samples is None or len(group.samples.x) < min_train_sample]
         report = progress_report(len(groups) - len(rare) + (1 if rare else 0), "task", logger=logger)
         try:
             for index, group in enumerate(groups):
@@ -329,7 +329,7 @@ class SeenTaskLearning:
                 report.step(task=group.entry, samples=len(group.samples.x), **_shown(result))
             if rare:
                 report.note("task groups %s have fewer than %d samples; they share a global model",
-                            [groups[i].entry for i in rare], self.min_train_sample)
+                            [groups[i].entry for i in rare], min_train_sample)
                 path, result, _ = self._train_group("global", samples, None, kwargs)
                 report.step(task="global", samples=len(samples.x), **_shown(result))
         finally:
@@ -380,7 +380,7 @@ class SeenTaskLearning:
             As :meth:`train`.
         """
         profile_samples = check_count("profile_samples", self.profile_samples, 1)
-        self.min_train_sample
+        min_train_sample = self.min_train_sample  # checked once, before any group trains
         groups = list(self.task_index["task_groups"])
         extractor = self.extractor_
         feedback: dict = {}
@@ -399,7 +399,7 @@ class SeenTaskLearning:
                 merged = task.samples
             index = groups.index(group)
             group.samples = merged
-            if merged is not None and len(merged.x) >= self.min_train_sample:
+            if merged is not None and len(merged.x) >= min_train_sample:
                 name = f"{group.entry}-{os.urandom(4).hex()}" if group.model is not None else group.entry
                 path, result, _ = self._train_group(name, merged, None, kwargs)
                 group.model = Model(index=index, entry=group.entry, model=path, result=result)

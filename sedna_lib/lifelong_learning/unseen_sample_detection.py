@@ -65,6 +65,7 @@ class UnseenSampleDetection(threading.Thread):
         self.copied = 0
         self.failures = 0
         self._stop_event = threading.Event()
+        self._started_options: tuple[float, float] | None = None  # what start() checked, for run()
 
     def poll_once(self) -> bool:
         """Ask the status service once and copy the newest image if it says so.
@@ -74,10 +75,13 @@ class UnseenSampleDetection(threading.Thread):
         bool
             Whether an image was copied.
         """
+        return self._poll_once(self.timeout)
+
+    def _poll_once(self, timeout: Any) -> bool:
         import requests
 
         try:
-            answer = json_loads(requests.post(self.status_url, timeout=self.timeout).content)
+            answer = json_loads(requests.post(self.status_url, timeout=timeout).content)
         except (requests.RequestException, ValueError) as exc:
             self.failures += 1
             logger.debug("unseen-sample status poll of %s failed: %s", self.status_url, exc)
@@ -103,19 +107,21 @@ class UnseenSampleDetection(threading.Thread):
             If either is not a finite number of seconds > 0 (a period of 0 or less, or a NaN,
             would poll in a busy loop; a NaN timeout would fail every poll).
         """
-        self._check_options()
+        self._started_options = self._check_options()
         super().start()
 
-    def _check_options(self) -> None:
-        check_number("period", self.period, 0, low_open=True)
-        check_number("timeout", self.timeout, 0, low_open=True)
+    def _check_options(self) -> tuple[float, float]:
+        """Return ``(period, timeout)`` checked."""
+        return (check_number("period", self.period, 0, low_open=True),
+                check_number("timeout", self.timeout, 0, low_open=True))
 
     def run(self) -> None:
         """Poll every ``period`` seconds until :meth:`stop`."""
-        self._check_options()
+        options, self._started_options = self._started_options, None  # what start() checked, used once
+        period, timeout = options if options is not None else self._check_options()  # or run() alone
         while not self._stop_event.is_set():
-            self.poll_once()
-            self._stop_event.wait(self.period)
+            self._poll_once(timeout)
+            self._stop_event.wait(period)
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop polling and wait for the thread.

@@ -47,7 +47,8 @@ def test_fedprox_sends_mu_to_clients():
 
 
 def test_mistnet_parses_string_epsilon_and_cut_layer_correctly():
-    assert MistNet(cut_layer="3", epsilon="0.5").parameters == {"type": "mistnet", "cut_layer": 3, "epsilon": 0.5}
+    assert MistNet(cut_layer="3", epsilon="0.5").parameters == {"type": "mistnet", "cut_layer": 3,
+                                                                "epsilon": 0.5}
     assert MistNet(cut_layer="conv2", epsilon="inf").parameters["epsilon"] is None
 
 
@@ -166,7 +167,8 @@ def _bits(a):
 
 
 @pytest.mark.parametrize("name", ["FedAvg", "FedAvgM", "FedAdam"])
-@pytest.mark.parametrize("dtypes", [("float64",), ("float32",), ("float32", "float64"), ("float16", "float32")])
+@pytest.mark.parametrize("dtypes", [("float64",), ("float32",), ("float32", "float64"),
+                                    ("float16", "float32")])
 def test_aggregate_of_a_whole_round_equals_adding_the_updates_one_by_one_bit_for_bit(name, dtypes, sum_path):
     from sedna_lib.algorithms.aggregation import _math
     from sedna_lib.registry import default_registry
@@ -260,3 +262,20 @@ def test_robust_aggregators_take_whole_numbers_as_a_control_plane_writes_them():
     updates = [ClientUpdate([rng.normal(size=3)], 1) for _ in range(7)]
     a, b = agg.MultiKrum(num_byzantine="1", num_selected=4.0), agg.MultiKrum(num_byzantine=1, num_selected=4)
     assert np.array_equal(a.aggregate(updates)[0], b.aggregate(updates)[0])
+
+
+def test_a_robust_parameter_set_during_a_round_is_checked_and_used_when_it_ends():
+    import sedna_lib.algorithms.aggregation as agg
+
+    updates = [ClientUpdate([np.array([float(v)])], 1) for v in (0, 1, 2, 3, 100)]
+    trimmed = agg.TrimmedMean(beta=0.0)
+    trimmed.begin_round(None)
+    for update in updates:
+        trimmed.add(update)
+    trimmed.set_params(beta=0.2)  # the value the round ends with is the one combined
+    assert trimmed.finish()[0].tolist() == [2.0]
+    trimmed.begin_round(None)
+    trimmed.add(updates[0])
+    trimmed.set_params(beta=0.5)
+    with pytest.raises(ParameterError, match=r"beta must be a finite number in \[0, 0.5\)"):
+        trimmed.finish()

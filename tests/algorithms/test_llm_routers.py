@@ -155,6 +155,17 @@ def test_an_untrained_learned_router_says_how_to_train_it(tmp_path):
         _create("LearnedRouter", model_path=str(tmp_path / "missing.npz"))("a query")
 
 
+def test_learned_router_checks_a_parameter_set_after_fitting_before_its_next_use():
+    router = _create("LearnedRouter", n_features=64).fit(["easy one", "hard riddle"], [False, True])
+    assert router.set_params(threshold=0.0).is_hard(["easy one"]).all()  # the new threshold decides
+    with pytest.raises(ParameterError, match=r"LearnedRouter: threshold must be a finite number in \[0, 1\]"):
+        router.set_params(threshold=float("nan"))("easy one")
+    with pytest.raises(ParameterError, match="LearnedRouter: ngram must be a whole number >= 1"):
+        router.set_params(threshold=0.5, ngram=0).predict_proba(["easy one"])
+    with pytest.raises(DataError, match="trained on 64-wide embeddings, got 32"):
+        router.set_params(ngram=3, n_features=32)("easy one")
+
+
 def test_learned_router_refuses_mismatched_outcomes():
     with pytest.raises(DataError, match="as many outcomes as queries"):
         _create("LearnedRouter").fit(["a", "b"], [True])

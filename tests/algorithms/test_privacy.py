@@ -313,10 +313,23 @@ def test_adaptive_clipping_count_noise_is_checked_when_a_round_begins():
     with pytest.raises(ParameterError, match="raise clipped_count_stddev"):
         DPFedAvg(noise_multiplier=1.0, adaptive=True, clipped_count_stddev=0.5).begin_round([np.zeros(2)])
     for fine in (DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=11),
-                 DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=10, clipped_count_stddev=0.6),
+                 DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=10,
+                          clipped_count_stddev=0.6),
                  DPFedAvg(noise_multiplier=1.0, adaptive=False, num_sampled_clients=2),  # no count released
                  DPFedAvg(noise_multiplier=0.0, adaptive=True, num_sampled_clients=2)):  # no noise at all
         fine.begin_round([np.zeros(2)])
+
+
+def test_adaptive_clipping_count_noise_set_during_a_round_is_checked_before_the_noise():
+    agg = DPFedAvg(noise_multiplier=1.0, adaptive=True, clipped_count_stddev=5.0, seed=0)
+    ref = [np.zeros(2)]
+    agg.begin_round(ref)
+    for u in _updates(ref, [[np.ones(2)]] * 3):
+        agg.add(u)
+    agg.set_params(clipped_count_stddev=0.5)
+    with pytest.raises(ParameterError, match="raise clipped_count_stddev"):
+        agg.finish()
+    assert agg.epsilon_ is None and agg.clipping_norm_ == 1.0
 
 
 def test_adaptive_clipping_count_noise_without_m_is_checked_before_the_noise():

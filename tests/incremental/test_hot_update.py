@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -316,3 +317,17 @@ def test_a_poll_period_that_is_not_a_positive_number_fails_start_before_polling(
     with pytest.raises(ParameterError, match="period must be a finite number > 0"):
         watcher.start()
     assert watcher.polls_ == 0 and not watcher.is_alive()
+
+
+def test_a_poll_period_given_as_text_is_the_seconds_between_polls(tmp_path):
+    # start() reads the text as a number (as a control plane writes it); the thread polls on with that number
+    watcher = ModelWatcher(ModelSlot("a"), config_path=str(tmp_path / "model_config.json"),
+                           loader=lambda path: path, period="0.01")
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 3
+        while watcher.polls_ < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert watcher.polls_ >= 3 and watcher.is_alive()
+    finally:
+        watcher.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sedna_lib.exceptions import ParameterError
@@ -46,3 +48,21 @@ def test_a_period_or_timeout_that_is_not_positive_fails_start(tmp_path, ll_conte
     with pytest.raises(ParameterError, match=f"{option} must be a finite number > 0"):
         detector.start()
     assert not detector.is_alive() and detector.failures == 0
+
+
+def test_a_period_and_timeout_given_as_text_are_read_as_seconds(status_server, tmp_path, ll_context):
+    # start() reads the text as numbers; the thread polls (and times its requests) with those numbers
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "frame.png").write_bytes(b"png")
+    detector = UnseenSampleDetection(EdgeKnowledgeManagement(context=ll_context),
+                                     status_url=status_server.url + "/", image_url=str(images),
+                                     period="0.01", timeout="5", context=ll_context)
+    detector.start()
+    try:
+        deadline = time.monotonic() + 5
+        while detector.copied < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert detector.copied >= 2 and detector.failures == 0 and detector.is_alive()
+    finally:
+        detector.stop()
