@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import unquote, urlsplit
 
+from ..base import check_count, check_number
 from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
 from .base import Storage, local_target
 from .local import atomic_path, strip_file_scheme
@@ -83,8 +84,9 @@ class HTTPStorage(Storage):
                 from requests.adapters import HTTPAdapter
                 from urllib3.util import Retry
 
-                retry = Retry(total=self.max_retries, connect=self.max_retries, read=self.max_retries,
-                              status=self.max_retries, backoff_factor=0.2,
+                retries = check_count("max_retries", self.max_retries, 0)
+                retry = Retry(total=retries, connect=retries, read=retries, status=retries,
+                              backoff_factor=0.2,
                               status_forcelist=(502, 503, 504), allowed_methods=("GET", "HEAD"),
                               raise_on_status=False)
                 session = requests.Session()
@@ -107,8 +109,9 @@ class HTTPStorage(Storage):
         import requests
 
         try:
-            response = self._session().get(uri, stream=True, verify=self.verify,
-                                           timeout=(self.connect_timeout, self.read_timeout))
+            timeout = (check_number("connect_timeout", self.connect_timeout, 0, low_open=True),
+                       check_number("read_timeout", self.read_timeout, 0, low_open=True))
+            response = self._session().get(uri, stream=True, verify=self.verify, timeout=timeout)
         except requests.Timeout as exc:
             raise StorageError(f"{action} {uri} failed: timed out after {self.read_timeout} s",
                                uri=uri) from exc

@@ -5,7 +5,52 @@ from __future__ import annotations
 from typing import Any
 
 from .._json import loads as json_loads
-from ..exceptions import RemoteError, TransportError, TransportTimeout
+from ..base import check_count, check_number
+from ..exceptions import ParameterError, RemoteError, TransportError, TransportTimeout
+
+
+def check_timeout(value: Any, name: str = "timeout") -> tuple[float, float]:
+    """Return ``(connect, read)`` seconds from a timeout or a pair, each a finite number > 0.
+
+    Unchecked, a NaN timeout failed deep in the socket layer with a bare ``ValueError`` on every
+    request, and a negative one with requests' own message.
+
+    Parameters
+    ----------
+    value : float or (float, float)
+        One number for both, or the connect and read timeouts.
+    name : str, default='timeout'
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    tuple of (float, float)
+        The connect and read timeouts.
+
+    Raises
+    ------
+    ParameterError
+        If it is not one number or a pair of them, each finite and > 0.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ParameterError(f"{name} must be a number of seconds or a (connect, read) pair, "
+                                 f"got {value!r}")
+        return (check_number(f"{name}'s connect time", value[0], 0, low_open=True),
+                check_number(f"{name}'s read time", value[1], 0, low_open=True))
+    seconds = check_number(name, value, 0, low_open=True)
+    return seconds, seconds
+
+
+def check_retries(max_retries: Any, backoff: Any) -> tuple[int, float]:
+    """Return ``max_retries`` (a whole number >= 0) and ``backoff`` (finite seconds >= 0), checked.
+
+    Raises
+    ------
+    ParameterError
+        If either is not (2.5 retries made 3 attempts more, a NaN backoff failed in ``time.sleep``).
+    """
+    return check_count("max_retries", max_retries, 0), check_number("backoff", backoff, 0)
 
 
 def send(session: Any, method: str, url: str, *, timeout: tuple[float, float], **kwargs: Any) -> Any:

@@ -21,8 +21,10 @@ import numpy as np
 
 from .._json import json_safe
 from .._json import loads as json_loads
+from ..base import check_count, check_number
 from ..exceptions import ConfigError, DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from . import codec
+from ._requests import check_retries, check_timeout
 
 __all__ = ["CircuitBreaker", "CloudReply", "InferenceClient", "WireFormat", "JSON_MEDIA_TYPE", "to_jsonable"]
 
@@ -149,7 +151,8 @@ class CircuitBreaker:
                 return True
             if self._trial:
                 return False
-            if self.clock() - self._opened_at >= self.reset_timeout:
+            # a NaN reset_timeout compared false for ever: the breaker never let a trial through
+            if self.clock() - self._opened_at >= check_number("reset_timeout", self.reset_timeout, 0):
                 self._trial = True
                 return True
             return False
@@ -176,7 +179,7 @@ class CircuitBreaker:
         """Note a failed call; open the breaker after ``failure_threshold`` in a row."""
         with self._lock:
             self._failures += 1
-            if self._trial or self._failures >= self.failure_threshold:
+            if self._trial or self._failures >= check_count("failure_threshold", self.failure_threshold):
                 self._opened_at = self.clock()
             self._trial = False
 
@@ -305,10 +308,7 @@ class InferenceClient:
         return f"{self.url}/{self._service_in_use}"
 
     def _timeouts(self) -> tuple[float, float]:
-        t = self.timeout
-        if isinstance(t, (int, float)):
-            return float(t), float(t)
-        return float(t[0]), float(t[1])
+        return check_timeout(self.timeout)
 
     def _get_session(self) -> Any:
         """Return the calling thread's session (requests' sessions are not documented as thread-safe)."""
@@ -353,8 +353,9 @@ class InferenceClient:
         """
         import requests
 
-        session = self._get_session()
         connect, read = self._timeouts()
+        max_retries, backoff = check_retries(self.max_retries, self.backoff)
+        session = self._get_session()
         attempt = 0
         while True:
             deadline = time.monotonic() + connect + read
@@ -365,8 +366,8 @@ class InferenceClient:
             except requests.exceptions.ReadTimeout as exc:
                 raise TransportTimeout(f"{method} {url}: no answer within {read} s", url=url) from exc
             except requests.exceptions.ConnectionError as exc:
-                if attempt < self.max_retries:
-                    time.sleep(self.backoff * 2 ** attempt)  # bounded backoff between retries
+                if attempt < max_retries:
+                    time.sleep(backoff * 2 ** attempt)  # bounded backoff between retries
                     attempt += 1
                     continue
                 raise TransportError(f"{method} {url}: cannot connect ({exc.__class__.__name__})",
@@ -374,8 +375,8 @@ class InferenceClient:
             except requests.exceptions.RequestException as exc:
                 raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
             reply = _read_reply(response, f"{method} {url}", deadline, connect + read, read)
-            if reply.status_code in _RETRY_STATUSES and attempt < self.max_retries:
-                time.sleep(self.backoff * 2 ** attempt)
+            if reply.status_code in _RETRY_STATUSES and attempt < max_retries:
+                time.sleep(backoff * 2 ** attempt)
                 attempt += 1
                 continue
             return reply

@@ -9,6 +9,7 @@ import urllib.parse
 from typing import Any
 
 from .._json import loads as json_loads
+from ..base import check_number
 from ..exceptions import ProtocolError, TransportError
 from ..storage.local import atomic_path
 from ._requests import send
@@ -73,7 +74,9 @@ class KBClient:
         self.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
-        return send(self._get_session(), method, url, timeout=(self.connect_timeout, self.timeout),
+        timeout = (check_number("connect_timeout", self.connect_timeout, 0, low_open=True),
+                   check_number("timeout", self.timeout, 0, low_open=True))
+        return send(self._get_session(), method, url, timeout=timeout,
                     verify=self.verify, **kwargs)
 
     def absolute(self, reply: str) -> str:
@@ -188,8 +191,9 @@ class KBClient:
             One per group (``name``, ``deploy``, ``task_num``, ``model_url``, ``kind``).
         """
         url = f"{self.kbserver}/query"
+        content = self._request("POST", url).content
         try:
-            return list(json_loads(self._request("POST", url).content)["task_groups"])
+            return list(json_loads(content)["task_groups"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ProtocolError(f"{url} answered an unexpected body: {exc}", url=url) from None
 

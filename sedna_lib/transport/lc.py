@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .._json import json_default
 from ..exceptions import ParameterError
+from ._requests import check_retries, check_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -254,17 +255,21 @@ class LCClient:
             data = json.dumps(body, default=json_default).encode("utf-8")
         except (ParameterError, TypeError, ValueError) as exc:
             return self._fail(url, f"the message cannot be sent: {exc}")
+        try:
+            timeout = check_timeout(self.timeout)
+            max_retries, delay = check_retries(self.max_retries, self.backoff)
+        except ParameterError as exc:  # said, counted, and never sent with a timeout that cannot work
+            return self._fail(url, f"the client is misconfigured: {exc}")
         import requests
 
-        delay = self.backoff
         reason = "not attempted"
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(max_retries + 1):
             if attempt:
                 if self._closed.wait(delay):
                     break
                 delay *= 2
             try:
-                response = requests.post(url, data=data, timeout=self.timeout,
+                response = requests.post(url, data=data, timeout=timeout,
                                          headers={"Content-Type": "application/json"})
             except requests.Timeout as exc:
                 reason = f"no answer within {self.timeout} s ({type(exc).__name__})"

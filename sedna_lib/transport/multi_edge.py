@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .._json import loads as json_loads
 from ..base import check_port
 from ..exceptions import ProtocolError
-from ._requests import send
+from ._requests import check_timeout, send
 from .objects import MEDIA_TYPE, PICKLE_MEDIA_TYPE, dumps, loads
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,8 +103,9 @@ class MultiEdgeClient:
         if has_body:
             content = dumps(data, use_pickle=self.legacy_pickle)
             headers["Content-Type"] = PICKLE_MEDIA_TYPE if self.legacy_pickle else MEDIA_TYPE
+        connect, read = check_timeout(self.timeout)
         return send(self._session, method, url, data=content, headers=headers, verify=self.verify,
-                    timeout=(min(self.timeout, 3.0), self.timeout))
+                    timeout=(min(connect, 3.0), read))
 
     def check_server_status(self) -> str:
         """Ask the service whether it is up.

@@ -10,6 +10,7 @@ from .._json import loads as json_loads
 from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from .http import CloudReply, InferenceClient
 from ._numbers import is_int
+from ._requests import check_retries
 from .openai_wire import (Generation, generation_from_reply, iter_sse, messages_of, reply_list,
                           reply_logprobs, reply_object, reply_text, reply_usage)
 
@@ -235,10 +236,11 @@ class OpenAIClient(InferenceClient):
         import requests
 
         url = f"{self.url}/{path}"
+        connect, read = self._timeouts()  # checked before the breaker: a trial is never left claimed
+        max_retries, backoff = check_retries(self.max_retries, self.backoff)
         if not self.breaker.allow():
             raise TransportError(f"{self.endpoint} is unavailable (circuit open after failures; next try in "
                                  f"at most {self.breaker.reset_timeout} s)", url=self.endpoint)
-        connect, read = self._timeouts()
         session = self._get_session()
         attempt = 0
         while True:
@@ -249,8 +251,8 @@ class OpenAIClient(InferenceClient):
                 self.breaker.record_failure()
                 raise TransportTimeout(f"POST {url}: no answer within {read} s", url=url) from exc
             except requests.exceptions.ConnectionError as exc:
-                if attempt < self.max_retries:  # a refused connection: bounded retries, as for a whole reply
-                    time.sleep(self.backoff * 2 ** attempt)
+                if attempt < max_retries:  # a refused connection: bounded retries, as for a whole reply
+                    time.sleep(backoff * 2 ** attempt)
                     attempt += 1
                     continue
                 self.breaker.record_failure()
@@ -261,9 +263,9 @@ class OpenAIClient(InferenceClient):
             except BaseException:
                 self.breaker.release()  # nothing was learnt of the peer; a trial must not stay claimed
                 raise
-            if response.status_code in (502, 503, 504) and attempt < self.max_retries:
+            if response.status_code in (502, 503, 504) and attempt < max_retries:
                 response.close()
-                time.sleep(self.backoff * 2 ** attempt)
+                time.sleep(backoff * 2 ** attempt)
                 attempt += 1
                 continue
             break
