@@ -13,6 +13,7 @@ References
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -163,19 +164,27 @@ _NOISE_BLOCK = 1 << 16
 """Elements of noise drawn at a time by :func:`add_gaussian_noise`."""
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+_HUGE = float(np.finfo(np.float64).max)
+_LOG_TINY, _LOG_HUGE = math.log(_TINY), math.log(_HUGE)
+
+
 def adaptive_clip_step(clipping_norm: float, unclipped_fraction: float, *, target_quantile: float,
                        learning_rate: float) -> float:
     """One geometric step of the clipping norm towards a quantile of the update norms [2]_.
 
     ``C <- C * exp(-lr * (b - gamma))``, where ``b`` is the (noised) fraction of updates whose
-    norm was within ``C`` and ``gamma`` the target fraction.
+    norm was within ``C``, clamped to [0, 1], and ``gamma`` the target fraction. The noise on the
+    count can take ``b`` far outside [0, 1] when it is large next to the number of clients;
+    clamping (post-processing of the noised count: it costs no privacy) bounds one step's factor
+    by ``exp(lr * max(gamma, 1 - gamma))``.
 
     Parameters
     ----------
     clipping_norm : float
         The current ``C``.
     unclipped_fraction : float
-        ``b``, the noised fraction of unclipped updates.
+        ``b``, the noised fraction of unclipped updates (clamped to [0, 1] here).
     target_quantile : float
         ``gamma`` in [0, 1].
     learning_rate : float
@@ -184,23 +193,43 @@ def adaptive_clip_step(clipping_norm: float, unclipped_fraction: float, *, targe
     Returns
     -------
     float
-        The next clipping norm.
+        The next clipping norm, a finite float no smaller than the smallest normal float64
+        (about 2.2e-308).
 
     Raises
     ------
     ParameterError
-        If a value is NaN or infinite, or ``target_quantile`` / ``learning_rate`` is out of range.
+        If a value is NaN or infinite, ``target_quantile`` / ``learning_rate`` is out of range, or
+        the step would take the norm out of the finite positive floats (above about 1.8e308, or
+        below about 2.2e-308): the message names ``clip_learning_rate``, which sets the step.
 
     Examples
     --------
     >>> round(adaptive_clip_step(1.0, 1.0, target_quantile=0.5, learning_rate=0.2), 6)  # all within: shrink
     0.904837
+    >>> adaptive_clip_step(1.0, 7.5, target_quantile=0.5, learning_rate=0.2) == adaptive_clip_step(
+    ...     1.0, 1.0, target_quantile=0.5, learning_rate=0.2)  # a noised fraction above 1 counts as 1
+    True
     """
     clipping_norm = check_number("clipping_norm", clipping_norm, 0, low_open=True)
     unclipped_fraction = check_number("unclipped_fraction", unclipped_fraction)
     target_quantile = check_number("target_unclipped_quantile", target_quantile, 0, 1)
     learning_rate = check_number("clip_learning_rate", learning_rate, 0, low_open=True)
-    return float(clipping_norm * np.exp(-learning_rate * (unclipped_fraction - target_quantile)))
+    fraction = min(1.0, max(0.0, unclipped_fraction))
+    step = -learning_rate * (fraction - target_quantile)
+    log_next = math.log(clipping_norm) + step
+    if _LOG_TINY <= log_next <= _LOG_HUGE:
+        result = clipping_norm * math.exp(step) if abs(step) < 700 else math.exp(log_next)
+        if _TINY <= result <= _HUGE:
+            return result
+    where = "above the largest" if log_next > 0 else "below the smallest positive normal"
+    raise ParameterError(
+        f"adaptive clipping would take the clipping norm from {clipping_norm:.6g} to about "
+        f"1e{log_next / math.log(10):.0f}, {where} float (a step of exp({step:.6g}): clip_learning_rate="
+        f"{learning_rate:g} times the unclipped fraction {fraction:g} minus target_unclipped_quantile="
+        f"{target_quantile:g}); lower clip_learning_rate (one round moves the norm by at most a factor "
+        f"exp(clip_learning_rate * max(target_unclipped_quantile, 1 - target_unclipped_quantile)); 0.2 "
+        "is the usual value)")
 
 
 def delta_noise_multiplier(noise_multiplier: float, clipped_count_stddev: float) -> float:

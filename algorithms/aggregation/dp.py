@@ -44,7 +44,9 @@ class DPFedAvg(Aggregator):
     the expected number of clients ``m``. With ``adaptive=True`` the clipping norm follows the
     ``target_unclipped_quantile`` of the update norms [2]_, using a noised count of unclipped
     updates (each update counts ``+1/2`` when unclipped and ``-1/2`` when clipped, so one client
-    moves the count by ``1/2``; ``m / 2`` is added back after the noise). Each round composes a
+    moves the count by ``1/2``; ``m / 2`` is added back after the noise, and the noised fraction
+    is clamped to [0, 1], so one round moves ``C`` by at most a factor ``exp(clip_learning_rate)``).
+    Each round composes a
     Poisson-subsampled Gaussian mechanism (sampling rate ``m / population``) in an RDP accountant
     (``dp-accounting``), and ``epsilon_`` reports the guarantee so far at ``delta``.
 
@@ -87,7 +89,10 @@ class DPFedAvg(Aggregator):
         is not a finite number in its range (``num_sampled_clients`` and ``population`` must be
         whole numbers), or adaptive clipping's count noise would leave no noise for the model
         (``2 sigma_b <= z``; checked in the first round's :meth:`finish` when neither
-        ``num_sampled_clients`` nor ``clipped_count_stddev`` is given).
+        ``num_sampled_clients`` nor ``clipped_count_stddev`` is given). In :meth:`finish`, if
+        adaptive clipping's step would take ``C`` out of the finite positive floats (a
+        ``clip_learning_rate`` too large): the round ends without a model, ``clipping_norm_``
+        keeps its value, and ``epsilon_`` counts the round (the refusal depends on the noised count).
 
     Attributes
     ----------
@@ -96,7 +101,8 @@ class DPFedAvg(Aggregator):
     clipping_norm_ : float
         The clipping norm of the next round.
     unclipped_fraction_ : float
-        The last round's noised fraction of unclipped updates.
+        The last round's fraction of unclipped updates (with adaptive clipping: noised, then
+        clamped to [0, 1], the value that moved ``C``).
 
     References
     ----------
@@ -296,16 +302,25 @@ class DPFedAvg(Aggregator):
             # sensitivity the split of z assumes; m / 2 is added back once it is noised
             centred = self._unclipped - self._count / 2.0
             noise = self._rng.normal(0.0, count_stddev) if z > 0 else 0.0
-            self.unclipped_fraction_ = float((centred + noise) / m + 0.5)
-            self.clipping_norm_ = _privacy.adaptive_clip_step(
-                c, self.unclipped_fraction_, target_quantile=float(self.target_unclipped_quantile),
-                learning_rate=float(self.clip_learning_rate))
+            # a fraction, clamped to [0, 1] (post-processing): large count noise cannot blow up the step
+            fraction = min(1.0, max(0.0, float((centred + noise) / m + 0.5)))
         else:
-            self.unclipped_fraction_ = self._unclipped / self._count
-        if self._accountant_ is not None:
+            fraction = self._unclipped / self._count
+        if self._accountant_ is not None:  # before the step: a refused step still depends on the noised count
             population = float(self.population) if self.population is not None else m
             self._accountant_.step(z, min(1.0, m / population))
             self.epsilon_ = self._accountant_.epsilon()
+        if self.adaptive:
+            try:
+                next_norm = _privacy.adaptive_clip_step(
+                    c, fraction, target_quantile=float(self.target_unclipped_quantile),
+                    learning_rate=float(self.clip_learning_rate))
+            except ParameterError as exc:
+                del self._count  # the round ends here; clipping_norm_ and the global model stay as they were
+                raise ParameterError(f"round {getattr(self, 'round_', 0) + 1}: {exc}; clipping_norm_ stays "
+                                     f"{c:.6g}") from exc
+            self.clipping_norm_ = next_norm
+        self.unclipped_fraction_ = fraction
         self.global_weights_ = result
         self.total_samples_ = int(self._samples)
         self.round_ = getattr(self, "round_", 0) + 1

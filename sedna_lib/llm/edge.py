@@ -46,6 +46,20 @@ def prompt_of(model: Any, query: Any) -> tuple[str, Any]:
                     f"got {type(query).__name__}: {str(query)[:80]}")
 
 
+def _check_prompt(prompt: Any) -> str:
+    """Return ``prompt`` when it is a string; refuse anything else before a model sees it.
+
+    Raises
+    ------
+    DataError
+        Naming the type given (a list of chat messages is rendered by ``format_chat`` first).
+    """
+    if isinstance(prompt, str):
+        return prompt
+    raise DataError(f"prompt must be a string (render chat messages with format_chat, or ask "
+                    f"EdgeLM.predict), got {type(prompt).__name__}: {str(prompt)[:80]}")
+
+
 class EdgeLM:
     """A local language model as a joint-inference edge estimator: ``predict(query) -> Generation``.
 
@@ -125,9 +139,20 @@ class EdgeLM:
         ------
         TokenStep
             The tokens.
+
+        Raises
+        ------
+        DataError
+            If ``prompt`` is not a string, or the model has neither ``generate`` nor ``predict``.
+        ParameterError
+            If an option is out of range, when called and before the model is (see
+            :func:`~sedna_lib.transport.openai_wire.check_generation_options`): a model of one's
+            own, or one with only ``predict``, gets the options checked and as plain numbers.
         """
-        return as_language_model(self.model).generate(prompt, max_tokens=max_tokens, temperature=temperature,
-                                                      top_p=top_p, seed=seed, top_logprobs=top_logprobs)
+        prompt = _check_prompt(prompt)
+        options = check_generation_options(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                           seed=seed, top_logprobs=top_logprobs)
+        return as_language_model(self.model).generate(prompt, **options)
 
     def count_tokens(self, text: str) -> int:
         """Return how many tokens ``text`` is to the model.

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..transport.openai_wire import TokenStep, check_generation_options, rng_seed
+from .edge import _check_prompt
 
 __all__ = ["NGramLanguageModel", "tokenize"]
 
@@ -217,6 +218,8 @@ class NGramLanguageModel:
 
         Raises
         ------
+        DataError
+            If ``prompt`` is not a string, when called.
         ParameterError
             If an option is out of range, when called (see
             :func:`~sedna_lib.transport.openai_wire.check_generation_options`): ``max_tokens`` must
@@ -225,6 +228,7 @@ class NGramLanguageModel:
         NotFittedError
             If the model was not trained.
         """
+        prompt = _check_prompt(prompt)
         options = check_generation_options(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                            seed=seed, top_logprobs=top_logprobs)
         return self._steps(prompt, **options)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..exceptions import BackendUnavailableError, StorageNotFoundError
 from ..transport.openai_wire import TokenStep, check_generation_options, rng_seed
+from .edge import _check_prompt
 
 __all__ = ["TransformersLM"]
 
@@ -140,6 +141,8 @@ class TransformersLM:
 
         Raises
         ------
+        DataError
+            If ``prompt`` is not a string, when called.
         ParameterError
             If an option is out of range, when called (see
             :func:`~sedna_lib.transport.openai_wire.check_generation_options`): ``max_tokens`` must
@@ -150,6 +153,7 @@ class TransformersLM:
         StorageNotFoundError
             If the model cannot be loaded.
         """
+        prompt = _check_prompt(prompt)
         options = check_generation_options(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                            seed=seed, top_logprobs=top_logprobs)
         return self._steps(prompt, **options)

@@ -267,9 +267,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _not_allowed(self) -> None:
         detail = (f"method {self.command} is not allowed: this port answers {_ALLOW} "
                   f"(/, /metrics, /healthz, /readyz)")
-        self.close_connection = True  # a request body, if any, is not read
+        self.close_connection = True  # a request body, if any, is not read: it is dropped
         self._reply(Reply(405, "application/json", json.dumps({"detail": detail}).encode()),
                     headers={"Allow": _ALLOW, "Connection": "close"})
+        self.wfile.flush()
+        self.server.drop_unread(self.request)  # a socket closed with a body unread would be reset
 
     def __getattr__(self, name: str) -> Any:
         # http.server looks up do_<METHOD>: every method but GET and HEAD is answered 405, not 501
@@ -285,7 +287,20 @@ _DRAIN_SECONDS = 1.0
 """How long a refused connection is read (what it sends dropped) after its 503, before it is closed."""
 
 _MAX_DRAINING = 8
-"""Refused connections read at once, each by a short-lived thread; one more is closed at once."""
+"""Connections read at once after their reply (refused ones by a short-lived thread each, 405 ones by
+their handler); one more is closed at once."""
+
+
+def _drop_input(sock: socket.socket, seconds: float) -> None:
+    """Read and drop what the peer sends until it hangs up or ``seconds`` are over (or the socket fails)."""
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not sock.recv(65536):
+                break
+    except OSError:  # the time is over, or the client is gone
+        pass
 
 
 class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
@@ -353,16 +368,30 @@ class _BoundedHTTPServer(http.server.ThreadingHTTPServer):
 
     def _drain(self, request: Any) -> None:
         """Read and drop what a refused client sends until it hangs up or the time is over; close."""
-        deadline = time.monotonic() + _DRAIN_SECONDS
         try:
-            while (left := deadline - time.monotonic()) > 0:
-                request.settimeout(left)
-                if not request.recv(65536):
-                    break
-        except OSError:  # the time is over, or the client is gone
-            pass
+            _drop_input(request, _DRAIN_SECONDS)
         finally:
             self.close_request(request)
+            self._draining.release()
+
+    def drop_unread(self, request: Any) -> None:
+        """End a reply sent without reading the whole request, then read and drop the rest.
+
+        For a handler that answers before reading the request's body (a ``405``): the write side is
+        shut down (the client reads the reply to its end), and what the client still sends is read
+        and dropped for up to :data:`_DRAIN_SECONDS`, in the handler's own thread, so that closing
+        the socket does not reset the connection under the reply. When :data:`_MAX_DRAINING`
+        connections are being read already, nothing is read. The caller closes the socket.
+        """
+        try:
+            request.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        if not self._draining.acquire(blocking=False):
+            return
+        try:
+            _drop_input(request, _DRAIN_SECONDS)
+        finally:
             self._draining.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -393,7 +422,9 @@ class StatusServer:
     Notes
     -----
     ``GET`` and ``HEAD`` are answered; any other method ``405`` with an ``Allow: GET, HEAD``
-    header. A client that hangs up before its reply is sent is no error (nothing is printed).
+    header, after which the connection is closed (a request body is read and dropped for up to a
+    second first, so a client still sending it reads the 405 rather than a reset). A client that
+    hangs up before its reply is sent is no error (nothing is printed).
 
     Examples
     --------

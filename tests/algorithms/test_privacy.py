@@ -429,3 +429,60 @@ def test_client_side_clipping_needs_a_reference_on_the_server():
     agg.begin_round(None)
     with pytest.raises(AggregationError, match=r"start the server from an initial model \(initial_weights\)"):
         agg.add(ClientUpdate([np.zeros(2)], 1, "c0"))
+
+
+def test_adaptive_clip_step_clamps_the_noised_fraction_and_refuses_to_leave_the_floats():
+    step = _privacy.adaptive_clip_step
+    assert step(1.0, 250.0, target_quantile=0.5, learning_rate=0.2) == step(
+        1.0, 1.0, target_quantile=0.5, learning_rate=0.2)
+    assert step(1.0, -250.0, target_quantile=0.5, learning_rate=0.2) == step(
+        1.0, 0.0, target_quantile=0.5, learning_rate=0.2)
+    with pytest.raises(ParameterError, match=r"from 1e-300 to about 1e-322, below the smallest positive "
+                       r"normal float .*clip_learning_rate=100 .*lower clip_learning_rate"):
+        step(1e-300, 1.0, target_quantile=0.5, learning_rate=100.0)
+    with pytest.raises(ParameterError, match=r"above the largest float .*lower clip_learning_rate"):
+        step(1e300, 0.0, target_quantile=0.5, learning_rate=100.0)
+
+
+def _adaptive_rounds(agg, rounds, m=4, norm=None):
+    """Run ``rounds`` seeded adaptive rounds of ``m`` small updates (random, or all of L2 norm ``norm``);
+    return the norms C took."""
+    rng = np.random.default_rng(0)
+    ref, norms = [np.zeros(3)], []
+    for _ in range(rounds):
+        agg.begin_round(ref)
+        deltas = [[rng.normal(size=3) if norm is None else np.array([norm, 0.0, 0.0])] for _ in range(m)]
+        for u in _updates(ref, deltas):
+            agg.add(u)
+        ref = agg.finish()
+        norms.append(agg.clipping_norm_)
+    return norms
+
+
+def test_adaptive_clipping_with_large_count_noise_keeps_a_finite_norm():
+    # count noise 1e4 over 4 clients: the noised fraction lands in the hundreds or thousands, and an
+    # unclamped step exp(-0.2 (b - 0.5)) took C to 0 within a few rounds (then: "clipping_norm ... got 0.0")
+    agg = DPFedAvg(noise_multiplier=1.0, adaptive=True, num_sampled_clients=4, clipped_count_stddev=1e4,
+                   seed=0)
+    norms = _adaptive_rounds(agg, 8)
+    assert 0.0 <= agg.unclipped_fraction_ <= 1.0
+    for r, c in enumerate(norms, 1):  # one round moves C by at most exp(0.2 * 0.5)
+        assert np.exp(-0.1 * r) * (1 - 1e-12) <= c <= np.exp(0.1 * r) * (1 + 1e-12)
+    assert agg.round_ == 8 and np.isfinite(agg.epsilon_)
+
+
+def test_adaptive_clipping_refuses_the_step_that_leaves_the_floats_and_keeps_the_norm():
+    # updates of norm 2, target 0.1, clip_learning_rate=4000: round 1 clips all of them and C grows by
+    # exp(4000 * 0.1) = exp(400); round 2 clips none, and exp(-4000 * 0.9) would take C below the floats
+    agg = DPFedAvg(noise_multiplier=0.0, adaptive=True, target_unclipped_quantile=0.1,
+                   clip_learning_rate=4000.0, delta=None, seed=0)
+    assert _adaptive_rounds(agg, 1, norm=2.0) == [pytest.approx(np.exp(400.0))]
+    with pytest.raises(ParameterError, match=r"^round 2: adaptive clipping would take the clipping norm from "
+                       r"5\.22147e\+173 to about 1e-1390, below the smallest positive normal float .*"
+                       r"clip_learning_rate=4000 .*lower clip_learning_rate.*; "
+                       r"clipping_norm_ stays 5\.22147e\+173$"):
+        _adaptive_rounds(agg, 1, norm=2.0)
+    assert agg.clipping_norm_ == pytest.approx(np.exp(400.0)) and agg.round_ == 1
+    agg.set_params(clip_learning_rate=0.2)  # a sane rate: the training goes on from the kept norm
+    assert _adaptive_rounds(agg, 1, norm=2.0) == [pytest.approx(np.exp(400.0 - 0.2 * 0.9))]
+    assert agg.round_ == 2
