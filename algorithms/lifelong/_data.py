@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sedna_lib.exceptions import DataError
+from sedna_lib.base import check_count
+from sedna_lib.exceptions import DataError, ParameterError
 
 
 def is_frame(x: Any) -> bool:
@@ -66,10 +67,18 @@ def column(x: Any, name: Any) -> np.ndarray:
         return x[name].to_numpy()
     arr = np.asarray(x)
     try:
-        return arr[:, int(name)]
+        return arr[:, _index(name)]
     except (ValueError, IndexError, TypeError):
         raise DataError(f"column {name!r} needs a DataFrame with that column, or an integer index "
                         f"into a 2-D array of shape {arr.shape}") from None
+
+
+def _index(name: Any) -> int:
+    """Return an array column's index: a whole number or its text (int() read 2.5 as 2, True as 1)."""
+    try:
+        return check_count("column", name, -2 ** 63)
+    except ParameterError:
+        raise TypeError(f"not a column index: {name!r}") from None
 
 
 def drop_columns(x: Any, names: Sequence[Any]) -> Any:
@@ -78,7 +87,12 @@ def drop_columns(x: Any, names: Sequence[Any]) -> Any:
         return x
     if is_frame(x):
         return x.drop(columns=list(names))
-    return np.delete(np.asarray(x), [int(n) for n in names], axis=1)
+    arr = np.asarray(x)
+    try:
+        return np.delete(arr, [_index(n) for n in names], axis=1)
+    except (IndexError, TypeError):
+        raise DataError(f"columns {list(names)!r} need a DataFrame with them, or integer indices into a "
+                        f"2-D array of shape {arr.shape}") from None
 
 
 def features(x: Any) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .._json import loads as json_loads
 from .. import config as _cfg
 from .._lazy import lazy_attributes
+from ..base import check_count
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
 from ..transport.lc import LCClient as _LCClient
 from ..transport.lc import PeriodicReporter, Report
@@ -64,6 +65,9 @@ def http_request(url: str, method: str | None = None, timeout: float | tuple[flo
 
     Raises
     ------
+    ParameterError
+        If ``timeout`` is not a finite number > 0 (or a pair of them), or ``max_retries`` not a
+        whole number >= 0 (-1 was taken as 0, 2.5 failed in ``range``).
     TransportTimeout
         If no answer came within the timeout on every attempt.
     TransportError
@@ -75,10 +79,16 @@ def http_request(url: str, method: str | None = None, timeout: float | tuple[flo
     """
     import requests
 
-    timeout = _default_timeout() if timeout is None else timeout
+    from ..transport._requests import check_timeout
+
+    if timeout is None:
+        timeout = _default_timeout()
+    else:  # one number stays one (the messages name it so)
+        timeout = check_timeout(timeout) if isinstance(timeout, (tuple, list)) else check_timeout(timeout)[0]
+    retries = check_count("max_retries", max_retries, 0)
     method = method or "GET"
     last: TransportError | None = None
-    for _ in range(max(0, max_retries) + 1):
+    for _ in range(retries + 1):
         try:
             response = requests.request(method, url, timeout=timeout, **kwargs)
         except requests.Timeout as exc:
@@ -156,7 +166,7 @@ class LCReporter(PeriodicReporter):
 
     def __init__(self, lc_server: str, message: Mapping[str, Any] | Report,
                  period_interval: float = 30) -> None:
-        super().__init__(_LCClient(lc_server), message, period=float(period_interval))
+        super().__init__(_LCClient(lc_server), message, period=period_interval)  # checked by start()
         self.lc_server = lc_server
         self.period_interval = period_interval
 

@@ -87,6 +87,8 @@ class FederatedLearning(JobBase):
 
         Raises
         ------
+        ParameterError
+            If ``timeout`` is not a finite number >= 0.
         TransportTimeout
             If the server is not reachable in time.
         """
@@ -94,7 +96,7 @@ class FederatedLearning(JobBase):
             self.client_ = client_for(self.context, self.aggregation_name, client_id=self.worker_name,
                                       job_name=self.job_name)
         if timeout is not None:
-            self.client_.connect_timeout = float(timeout)
+            self.client_.connect_timeout = timeout  # checked by connect (float() failed on text, unclearly)
         if not self.client_.is_connected:
             self.client_.connect()
         return self.client_

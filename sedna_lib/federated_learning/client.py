@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import Aggregator
+from ..base import Aggregator, check_count
 from ..exceptions import AggregationError, ProtocolError, RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "secure_round", "RoundOutcome"]
@@ -112,8 +112,8 @@ def local_round(backend: Any, train_data: Any, valid_data: Any = None, train_kwa
     """
     kwargs = dict(train_kwargs or {})
     mu = (config or {}).get("proximal_mu")
-    if mu:
-        kwargs.setdefault("proximal_mu", float(mu))
+    if mu:  # as sent: the backend checks it (float() made True a 1.0)
+        kwargs.setdefault("proximal_mu", mu)
     return backend.train(train_data, valid_data, **kwargs)
 
 
@@ -121,7 +121,8 @@ def _round_kwargs(train_kwargs: dict | None, round_number: int) -> dict | None:
     """Return one round's options: a ``seed`` becomes ``seed + round_number`` (rounds differ, runs repeat)."""
     if not train_kwargs or train_kwargs.get("seed") is None:
         return train_kwargs
-    return {**train_kwargs, "seed": int(train_kwargs["seed"]) + round_number}
+    # any whole number (the backend checks its own range): int() made a seed of 2.5 a 2, True a 1
+    return {**train_kwargs, "seed": check_count("seed", train_kwargs["seed"], -2 ** 63) + round_number}
 
 
 def has_prepare_update(aggregator: Any) -> bool:
@@ -234,6 +235,7 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
         If the connection is lost.
     """
     from ..transport import messages as m
+    from ..transport._numbers import whole
     from ..transport.secagg import PublicKeys, SecAggClient, encode_fixed_point, weighted_input
 
     stage, r = m.SecAggStage, int(round_number)
@@ -254,7 +256,10 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
                 roster = {str(cid): PublicKeys(_unb64(c), _unb64(s))
                           for cid, (c, s) in msg.data["keys"].items()}
                 _check_cohort(client.client_id, roster, "roster")
-                sealed = {k: _b64(v) for k, v in me.share_keys(roster, int(msg.data["threshold"])).items()}
+                threshold = whole(msg.data["threshold"])
+                if threshold is None:  # int() took 2.5 as 2 and True as 1
+                    raise ValueError(f"threshold must be a whole number, got {msg.data['threshold']!r:.40}")
+                sealed = {k: _b64(v) for k, v in me.share_keys(roster, threshold).items()}
                 sent += client.send_message(m.SecAgg(stage.SHARES, r, {"shares": sealed}))
             elif msg.stage == stage.ROUTED:
                 me.receive_shares({str(u): _unb64(v) for u, v in msg.data["shares"].items()})
@@ -262,7 +267,7 @@ def secure_round(client: Any, weights: list, num_samples: int, round_number: int
                 _check_cohort(client.client_id, peers, "peers who shared")
                 # room for the sum of every peer's input: a value too large fails here, not as a wrapped sum
                 words = encode_fixed_point(weighted_input(weights, num_samples),
-                                           int(settings.get("fractional_bits", 24)), summands=len(peers))
+                                           settings.get("fractional_bits", 24), summands=len(peers))
                 masked = me.masked_input(words, str(r).encode(), peers=peers)
                 sent += client.send_message(m.SecAggMasked(r, masked, [list(np.shape(w)) for w in weights],
                                                            [np.asarray(w).dtype.str for w in weights]))
@@ -309,6 +314,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
 
     Raises
     ------
+    ParameterError
+        If ``train_kwargs`` holds a ``seed`` that is not a whole number (2.5, ``True``).
     TransportError
         If the connection is lost more than ``reconnects`` times.
     RemoteError, AggregationError

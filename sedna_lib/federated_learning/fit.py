@@ -204,7 +204,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     Raises
     ------
     ParameterError
-        If ``model`` is missing or ``epochs``/``batch_size`` is not an integer.
+        If ``model`` is missing, ``epochs``/``batch_size`` is not an integer or ``seed`` not a whole
+        number.
     TransportError
         If the aggregation server cannot be reached.
     """
@@ -218,8 +219,8 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
     aggregator = aggregator_from(aggregation_algorithm, ctx)
     name = path_name(aggregation_algorithm, ctx)
     kwargs = _train_kwargs(backend, loss, optimizer, metric, batch_size, epochs)
-    if seed is not None:
-        kwargs["seed"] = int(seed)
+    if seed is not None:  # any whole number (the backend checks its range): int() made 2.5 a 2, True a 1
+        kwargs["seed"] = check_count("seed", seed, -2 ** 63)
     client = client_for(ctx, name, client_id=client_id, job_name=ctx.config.job_name)
     total = rounds_hint or ctx.config.exit_round
     bar = progress_report(total, "round", logger=logger) if progress else None

@@ -171,8 +171,11 @@ class RayRunner:
         """Check that the cluster can run a client task, and put the backend and the data in its store."""
         ray = self._ray
         available = ray.cluster_resources()
+        asked = {}
         for key, ray_key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
-            wanted = float(options.get(key) or 0)
+            # a NaN passed the comparison below and failed later in int(); True asked for 1
+            wanted = asked[key] = (0.0 if options.get(key) is None
+                                   else check_number(f"client_resources[{key!r}]", options[key], 0))
             if wanted > float(available.get(ray_key, 0)):
                 have = float(available.get(ray_key, 0))
                 raise ParameterError(f"client_resources asks {key}={wanted:g} per client but the Ray cluster "
@@ -181,9 +184,9 @@ class RayRunner:
         self._batch_task = ray.remote(_ray_local_rounds).options(**options)
         # clients of a synchronous round go in batches: a few tasks per slot the cluster has, so that
         # Ray's per-task cost (milliseconds) is paid per batch, not per client
-        slots = float(available.get("CPU", 1)) / max(float(options.get("num_cpus") or 0), 1e-9)
-        if float(options.get("num_gpus") or 0) > 0:
-            slots = min(slots, float(available.get("GPU", 0)) / float(options["num_gpus"]))
+        slots = float(available.get("CPU", 1)) / max(asked["num_cpus"], 1e-9)
+        if asked["num_gpus"] > 0:
+            slots = min(slots, float(available.get("GPU", 0)) / asked["num_gpus"])
         self._batches = max(1, int(slots)) * 4
         self._backend = ray.put(backend)
         self._data = [ray.put(d) for d in client_data]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._json import loads as json_loads
+from ..base import check_count
 from ..exceptions import (BackendError, BackendUnavailableError, ConfigError, NotFittedError, ParameterError,
                           ProtocolError)
 
@@ -120,10 +121,17 @@ class ServerLimits:
         -------
         ServerLimits
             The limits the server applies.
+
+        Raises
+        ------
+        ParameterError
+            If ``max_request_bytes`` is given and is not a whole number >= 1.
         """
         resolved = limits if limits is not None else cls()
-        if max_request_bytes and max_request_bytes != resolved.max_request_bytes:
-            resolved = resolved.replace(max_request_bytes=int(max_request_bytes))
+        if max_request_bytes:  # int() took 2.5 bytes as 2, and 0.5 failed naming SEDNA_MAX_REQUEST_BYTES
+            size = check_count("max_request_bytes", max_request_bytes)
+            if size != resolved.max_request_bytes:
+                resolved = resolved.replace(max_request_bytes=size)
         return resolved
 
     def replace(self, **changes: Any) -> ServerLimits:

@@ -33,6 +33,7 @@ from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
+from ..transport._numbers import whole
 from ._status import mount_status
 from ._ws_frames import ABORT, REASSEMBLY
 from .rounds import RoundPolicy, RoundResult, round_policy
@@ -364,11 +365,15 @@ class AggregationServer:
         if secure:
             from .secure_rounds import SecureRounds
 
-            threshold = self.secure_threshold
-            if threshold is None:
-                threshold = cfg.agg_secure_threshold
+            from ..base import check_count, check_variable
+
+            # a bare int() made a threshold of 2.5 a 2 and True a 1
+            threshold = (check_count("secure_threshold", self.secure_threshold, 0)
+                         if self.secure_threshold is not None
+                         else check_variable("AGG_SECURE_THRESHOLD", cfg.agg_secure_threshold,
+                                             check_count, 0))
             return SecureRounds(self.aggregator_, participants=self._participants,
-                                min_clients=self._min_clients, threshold=int(threshold))
+                                min_clients=self._min_clients, threshold=threshold)
         return round_policy(self.aggregator_, participants=self._participants, min_clients=self._min_clients)
 
     def _rounds_wanted(self, ctx: Context) -> int:
@@ -860,10 +865,13 @@ class AggregationServer:
         if not isinstance(report, dict):
             return
         try:
-            rnd, n = int(report["round"]), float(report["num_samples"])
+            # a round of 2.5 or True, or a count given as text, is malformed (int() filed it under round 2, 1)
+            rnd, n = whole(report["round"]), _metric_value(report["num_samples"])
             values = {str(k): x for k, x in ((k, _metric_value(v)) for k, v in
                                              dict(report.get("metrics") or {}).items()) if x is not None}
-        except (KeyError, TypeError, ValueError, OverflowError):  # 10**400 samples: no float holds it
+        except (KeyError, TypeError, ValueError, OverflowError):
+            rnd = None
+        if rnd is None or n is None:  # 10**400 samples: no float holds it
             logger.info("ignoring a malformed evaluation report from %s: %.300r", peer.client_id, report)
             return
         if 1 <= rnd <= len(self.history_) and 0 < n < math.inf:  # an infinite count would swamp the rest

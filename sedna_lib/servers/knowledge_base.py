@@ -22,9 +22,10 @@ import urllib.parse
 from typing import Any
 
 from .._json import loads as json_loads
+from ..base import check_count
 from ..config import Config
 from ..context import resolve_config
-from ..exceptions import ConfigError, DataError, TransportError
+from ..exceptions import ConfigError, DataError, ParameterError, TransportError
 from ..observability.health import Health
 from ..observability.logs import log_started, log_stopped
 from ..observability.status import StatusSite
@@ -371,7 +372,15 @@ class KnowledgeBaseStore:
             Comma-separated group names, a list, or None for every group.
         status : int
             1 deploys, 0 drops.
+
+        Raises
+        ------
+        ParameterError
+            If ``status`` is neither 1 nor 0 (``bool()`` read 2, 0.5 and ``"0"`` as a deploy).
         """
+        deploy = check_count("status", status, 0)
+        if deploy > 1:
+            raise ParameterError(f"status must be 1 (deploys) or 0 (drops), got {status!r}")
         names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else tasks
         with self._lock:
             # Sedna's server answers these as any other (its peers rely on it): the reply is the same, the
@@ -386,10 +395,10 @@ class KnowledgeBaseStore:
                                    "nothing changed for them", ", ".join(map(repr, unknown)), sorted(known))
             try:
                 if names is None:
-                    self.db.execute("UPDATE ll_task_grp SET deploy=?", (int(bool(status)),))
+                    self.db.execute("UPDATE ll_task_grp SET deploy=?", (deploy,))
                 else:
                     self.db.executemany("UPDATE ll_task_grp SET deploy=? WHERE name=?",
-                                        [(int(bool(status)), str(n)) for n in names if n])
+                                        [(deploy, str(n)) for n in names if n])
             except BaseException:
                 self.db.rollback()
                 raise

@@ -247,13 +247,15 @@ class MultiEdgeServer:
 
         Raises
         ------
+        ParameterError
+            If ``port`` is not a whole number from 0 to 65535 (``int()`` bound 3.7 as 3).
         TransportError
             If the port cannot be bound.
         """
         if self.is_running:
             return self
         self._started = time.monotonic()
-        self._server = ThreadedServer(self.build_app(), host=self.ip, port=int(self.port),
+        self._server = ThreadedServer(self.build_app(), host=self.ip, port=self.port,
                                       ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                                       limits=self._limits()).start()
         self.port = self._server.port

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import Aggregator, ClientUpdate, cast_to_layer
+from ..base import Aggregator, ClientUpdate, cast_to_layer, check_count
 from ..exceptions import AggregationError, ParameterError, ProtocolError
 from ..transport import messages as m
 from ..transport.secagg import (MIN_MEMBERS, PublicKeys, SecAggServer, check_fractional_bits,
@@ -95,7 +95,8 @@ class SecureRounds(RoundPolicy):
     ------
     ParameterError
         If the aggregator is not linear, ``participants`` is below two, the threshold is negative or
-        above ``participants``, or ``fractional_bits`` is not in [0, 62].
+        above ``participants``, ``fractional_bits`` is not in [0, 62], or a count is not a whole
+        number (2.5, ``True``, NaN).
 
     Notes
     -----
@@ -110,16 +111,20 @@ class SecureRounds(RoundPolicy):
             raise ParameterError("secure aggregation reveals only the sample-weighted mean, so it needs a "
                                  f"linear aggregator (FedAvg, FedAvgM, FedProx, FedAdam, ...); "
                                  f"{type(aggregator).__name__} is not")
-        if not 0 <= int(threshold) <= max(int(participants), 1):
+        # whole numbers, checked: a bare int() took 2.5 participants as 2 and a threshold of True as 1
+        participants = check_count("participants", participants, 0)
+        min_clients = check_count("min_clients", min_clients, 0)
+        threshold = check_count("threshold", threshold, 0)
+        if not 0 <= threshold <= max(participants, 1):
             raise ParameterError("the secure-aggregation threshold must be between 0 (a majority) and the "
                                  f"participants per round ({participants}), got {threshold}")
-        if int(participants) < MIN_MEMBERS:
+        if participants < MIN_MEMBERS:
             raise ParameterError(f"secure aggregation hides each update in the sum of {MIN_MEMBERS} at "
                                  f"least, so a round needs {MIN_MEMBERS} participants or more "
                                  f"(participants_count, PARTICIPANTS_COUNT); got {participants}")
         super().__init__(aggregator, participants=participants,
-                         min_clients=max(int(min_clients), MIN_MEMBERS))
-        self.threshold = int(threshold)
+                         min_clients=max(min_clients, MIN_MEMBERS))
+        self.threshold = threshold
         self.fractional_bits = check_fractional_bits(fractional_bits)
         self.inputs_: dict[str, np.ndarray] = {}
 

@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .._version import install_hint
+from ..base import check_count, check_number
 from ..config import parse_s3_endpoint
 from ..exceptions import (
     ConfigError,
@@ -68,6 +69,12 @@ class S3Storage(Storage):
     ca_certs : str, default=None
         CA bundle to verify an https endpoint; certifi's bundle when omitted.
 
+    Raises
+    ------
+    ParameterError
+        From the first request: ``part_size`` is not a whole number of bytes from 5 MiB to 5 GiB, a
+        timeout is not a finite number > 0, or ``max_retries`` is not a whole number >= 0.
+
     Examples
     --------
     >>> S3Storage(endpoint_url="http://127.0.0.1:9000").split("s3://bkt/models/m.pb")
@@ -124,14 +131,17 @@ class S3Storage(Storage):
 
     def _build_client(self) -> Any:
         netloc, secure = parse_endpoint(self.endpoint_url)
-        if not MIN_PART_SIZE <= int(self.part_size) <= MAX_PART_SIZE:
-            raise ParameterError(f"part_size must be between 5 MiB and 5 GiB, got {self.part_size}")
+        self._part_bytes()
+        # a NaN timeout failed in the socket layer on every request, 2.5 retries made 3
+        connect_timeout = check_number("connect_timeout", self.connect_timeout, 0, low_open=True)
+        read_timeout = check_number("read_timeout", self.read_timeout, 0, low_open=True)
+        max_retries = check_count("max_retries", self.max_retries, 0)
         try:
             import urllib3
             from minio import Minio
         except ImportError as exc:  # pragma: no cover - minio is a core dependency
             raise StorageError(f"s3:// needs the minio package ({exc}); {install_hint('minio')}") from exc
-        retries = urllib3.util.Retry(total=self.max_retries, connect=self.max_retries, read=0, redirect=0,
+        retries = urllib3.util.Retry(total=max_retries, connect=max_retries, read=0, redirect=0,
                                      status=0, other=0, backoff_factor=0.2, raise_on_status=False)
         pool_args: dict[str, Any] = {}
         if secure:
@@ -139,10 +149,21 @@ class S3Storage(Storage):
 
             pool_args = {"cert_reqs": "CERT_REQUIRED", "ca_certs": self.ca_certs or certifi.where()}
         http = urllib3.PoolManager(
-            timeout=urllib3.util.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+            timeout=urllib3.util.Timeout(connect=connect_timeout, read=read_timeout),
             retries=retries, maxsize=10, **pool_args)
         return Minio(netloc, access_key=self.access_key or None, secret_key=self.secret_key or None,
                      secure=secure, region=self.region, http_client=http)
+
+    def _part_bytes(self) -> int:
+        """Return ``part_size`` checked: a whole number of bytes from 5 MiB to 5 GiB.
+
+        ``int()`` let a fractional size through (minio then failed on it) and read ``"8388608"`` as a
+        size minio did not take.
+        """
+        size = check_count("part_size", self.part_size)
+        if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
+            raise ParameterError(f"part_size must be between 5 MiB and 5 GiB, got {self.part_size}")
+        return size
 
     @contextlib.contextmanager
     def _errors(self, action: str, uri: str) -> Iterator[None]:
@@ -360,7 +381,7 @@ class S3Storage(Storage):
         cut short, without an error.
         """
         before = os.stat(path)
-        client.fput_object(bucket, key, path, part_size=self.part_size)
+        client.fput_object(bucket, key, path, part_size=self._part_bytes())
         after = os.stat(path)
         if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
             with contextlib.suppress(Exception):  # a cut-short object is wrong either way; the error says why
@@ -550,4 +571,4 @@ class S3Storage(Storage):
             raise StorageError(f"write {uri} failed: it names no object key", uri=uri)
         client = self._client()
         with self._errors("write", uri):
-            client.put_object(bucket, key, io.BytesIO(bytes(data)), len(data), part_size=self.part_size)
+            client.put_object(bucket, key, io.BytesIO(bytes(data)), len(data), part_size=self._part_bytes())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["is_int", "is_number"]
+__all__ = ["is_int", "is_number", "whole"]
 
 
 def is_int(value: Any, *, numpy: bool = False) -> bool:
@@ -38,3 +38,21 @@ def is_number(value: Any) -> bool:
     (True, True, False, False)
     """
     return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (an int, numpy's too, or an integral float), else None.
+
+    A bare ``int()`` truncates what a peer sent (``2.5`` -> 2, ``True`` -> 1); a field that must
+    be whole and is not is malformed, which the caller says.
+
+    Examples
+    --------
+    >>> whole(3), whole(3.0), whole(2.5), whole(True), whole(float("nan")), whole("3")
+    (3, 3, None, None, None, None)
+    """
+    if is_int(value, numpy=True):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():  # also refuses NaN and the infinities
+        return int(value)
+    return None

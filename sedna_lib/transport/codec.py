@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..exceptions import ProtocolError
+from ._numbers import whole
 
 __all__ = ["MEDIA_TYPE", "MAGIC", "encode", "decode", "encoded_size", "is_encoded", "plan", "bytes_head",
            "pad", "read_head"]
@@ -323,8 +324,12 @@ def _array_spec(i: int, spec: Any, base: int) -> tuple[np.dtype, tuple[int, ...]
         raw_shape = spec["shape"]
         if not isinstance(raw_shape, list):
             raise TypeError(f"shape must be a list, got {type(raw_shape).__name__}")
-        shape = tuple(int(s) for s in raw_shape)
-        offset = base + int(spec["offset"])
+        dims = [whole(s) for s in raw_shape]
+        start = whole(spec["offset"])
+        if start is None or None in dims:  # a bare int() read a dimension of 2.5 as 2 and True as 1
+            raise TypeError(f"shape and offset must be whole numbers, got {_short(raw_shape)} and "
+                            f"{_short(spec['offset'])}")
+        shape, offset = tuple(dims), base + start
     except (KeyError, TypeError, ValueError, SyntaxError, RecursionError, OverflowError) as exc:
         raise ProtocolError(f"malformed spec for array {i}: {_short(exc)}") from None
     _check_dtype(dtype)

@@ -9,8 +9,8 @@ import urllib.parse
 from typing import Any
 
 from .._json import loads as json_loads
-from ..base import check_number
-from ..exceptions import ProtocolError, TransportError
+from ..base import check_count, check_number
+from ..exceptions import ParameterError, ProtocolError, TransportError
 from ..storage.local import atomic_path
 from ._requests import send
 
@@ -176,9 +176,17 @@ class KBClient:
         -------
         str
             Download URL of the republished index.
+
+        Raises
+        ------
+        ParameterError
+            If ``new_status`` is neither 1 nor 0 (``int()`` sent 0.5 as 0, a drop).
         """
+        status = check_count("new_status", new_status, 0)
+        if status > 1:
+            raise ParameterError(f"new_status must be 1 (deploys) or 0 (drops), got {new_status!r}")
         url = f"{self.kbserver}/update/status"
-        response = self._request("POST", url, data=json.dumps({"tasks": tasks, "status": int(new_status)}),
+        response = self._request("POST", url, data=json.dumps({"tasks": tasks, "status": status}),
                                  headers={"Content-Type": "application/json"})
         return self._reply(response, url)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .._json import json_default
+from ..base import check_number
 from ..exceptions import ParameterError
 from ._requests import check_retries, check_timeout
 
@@ -448,8 +449,8 @@ class PeriodicReporter:
         return ok
 
     # -- thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
+    def _run(self, period: float) -> None:
+        while not self._stop.wait(period):
             self.report_now()
 
     def start(self) -> PeriodicReporter:
@@ -459,11 +460,19 @@ class PeriodicReporter:
         -------
         PeriodicReporter
             ``self``.
+
+        Raises
+        ------
+        ParameterError
+            If ``period`` is not a finite number > 0 (0 or less reported in a busy loop, a NaN
+            period or text ended the thread at its first wait).
         """
         with self._lock:
             if self._thread is None:
+                period = check_number("period", self.period, 0, low_open=True)
                 self._period_start = _now()
-                self._thread = threading.Thread(target=self._run, name="sedna-lc-reporter", daemon=True)
+                self._thread = threading.Thread(target=self._run, args=(period,), name="sedna-lc-reporter",
+                                                daemon=True)
                 self._thread.start()
         return self
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..exceptions import ProtocolError
 from . import codec
+from ._numbers import is_int, whole
 
 __all__ = [
     "MessageType", "Subscribe", "ClientJoin", "UpdateWeight", "RecvWeight", "ErrorMessage", "Message",
@@ -363,12 +364,15 @@ def _require(d: dict, key: str, kind: str) -> Any:
 
 
 def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise ProtocolError(f"{what} must be an integer, got {value!r}")
-    try:
-        out = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ProtocolError(f"{what} must be an integer, got {_short(value)}") from None
+    """Return a whole number a peer sent (or its text, as Sedna's peers may write it): 2.5 is none."""
+    out = whole(value)
+    if out is None and isinstance(value, str):
+        try:
+            out = int(value)
+        except ValueError:
+            out = None
+    if out is None:
+        raise ProtocolError(f"{what} must be an integer, got {_short(value)}")
     return out
 
 
@@ -574,7 +578,7 @@ def from_binary(data: bytes | bytearray | memoryview) -> UpdateWeight | RecvWeig
         shapes = meta.get("shapes")
         if (len(arrays) != 1 or arrays[0].dtype != np.uint64 or arrays[0].ndim != 1
                 or not isinstance(shapes, list)
-                or not all(isinstance(s, list) and all(isinstance(d, int) and d >= 0 for d in s)
+                or not all(isinstance(s, list) and all(is_int(d) and d >= 0 for d in s)
                            for s in shapes)):
             raise ProtocolError("secagg_masked carries one 1-d uint64 array and 'shapes', a list of lists of "
                                 "non-negative ints")
@@ -935,10 +939,13 @@ class Reassembler:
             If the chunk is malformed, out of order or the message too large.
         """
         try:
-            msg_id, index = str(meta["id"]), int(meta["index"])
-            count, size = int(meta["count"]), int(meta["size"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+            msg_id = str(meta["id"])
+            index, count, size = (whole(meta[key]) for key in ("index", "count", "size"))
+        except (KeyError, TypeError):
             raise ProtocolError(f"malformed chunk header {_short(meta)}") from None
+        if index is None or count is None or size is None:  # 0.5 was chunk 0, True chunk 1
+            raise ProtocolError(f"malformed chunk header {_short(meta)}: index, count and size must be "
+                                "whole numbers")
         if len(sizes) != 1:
             raise ProtocolError("a chunk frame carries exactly one byte array")
         nbytes = int(sizes[0])

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..base import check_count
 from ..exceptions import ProtocolError
 from . import codec as _codec
 
@@ -506,6 +507,8 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False,
     ProtocolError
         If ``data`` is not a message of this codec (or, with ``allow_pickle``, not an acceptable
         pickle), or names a type that is not registered.
+    ParameterError
+        If ``max_bytes`` is given for a pickle and is not a whole number >= 1.
     """
     if _codec.is_encoded(data):
         meta, arrays = _codec.decode(data, copy=True)
@@ -516,8 +519,9 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False,
         if not allow_pickle:
             raise ProtocolError("pickle bodies are refused: they can run code. Set SEDNA_LEGACY_PICKLE=true "
                                 "only to talk to trusted original Sedna components")
+        # checked before the body is read: int() took 2.5 as 2, and a NaN was blamed on the body
+        limit = DEFAULT_MAX_BYTES if max_bytes is None else check_count("max_bytes", max_bytes)
         try:
-            limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
             return _RestrictedUnpickler(io.BytesIO(bytes(data)), limit).load()
         except ProtocolError:
             raise

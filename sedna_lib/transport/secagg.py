@@ -46,6 +46,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..base import check_count
 from ..exceptions import AggregationError, BackendUnavailableError, ParameterError, ProtocolError
 from ._numbers import is_int
 
@@ -174,7 +175,7 @@ def encode_fixed_point(values: np.ndarray, fractional_bits: int, *, summands: in
         If a value is not finite, or too large for a sum of ``summands`` of them to be exact
         (``|x| * 2^bits * (summands + 1)`` must stay below 2^63).
     ParameterError
-        If ``fractional_bits`` is not in [0, 62] or ``summands`` is below 1.
+        If ``fractional_bits`` is not in [0, 62] or ``summands`` is not a whole number >= 1.
 
     Examples
     --------
@@ -182,9 +183,8 @@ def encode_fixed_point(values: np.ndarray, fractional_bits: int, *, summands: in
     [1.5, -0.25]
     """
     fractional_bits = check_fractional_bits(fractional_bits)
-    if int(summands) < 1:
-        raise ParameterError(f"summands must be >= 1, got {summands!r}")
-    bound = 2.0 ** 63 / (int(summands) + 1)
+    summands = check_count("summands", summands)  # int() took 2.5 summands as 2: less room than the sum needs
+    bound = 2.0 ** 63 / (summands + 1)
     scaled = np.rint(np.asarray(values, dtype=np.float64) * float(2 ** fractional_bits))
     if not np.all(np.isfinite(scaled)):
         raise AggregationError("a value to aggregate is not finite (NaN or infinity): the model or its "
@@ -192,7 +192,7 @@ def encode_fixed_point(values: np.ndarray, fractional_bits: int, *, summands: in
     if scaled.size and np.max(np.abs(scaled)) >= bound:
         largest = float(np.max(np.abs(scaled))) / 2.0 ** fractional_bits
         raise AggregationError(f"a value of magnitude {largest:.4g} is too large for a fixed-point sum of "
-                               f"{int(summands)} input{'s' * (int(summands) != 1)} with {fractional_bits} "
+                               f"{summands} input{'s' * (summands != 1)} with {fractional_bits} "
                                "fractional bits "
                                f"(|x| * 2^bits * (inputs + 1) must stay below 2^63, or the sum wraps "
                                "around); lower fractional_bits")
@@ -291,7 +291,13 @@ class SecAggClient:
         -------
         dict of str to bytes
             One sealed message per other client, for the server to route.
+
+        Raises
+        ------
+        ParameterError
+            If ``threshold`` is not a whole number >= 1.
         """
+        threshold = check_count("threshold", threshold)  # Shamir's t: 2.5 or True is no share count
         self._keys = dict(keys)
         self._order = sorted(keys)
         shamir = _crypto().Shamir
@@ -514,7 +520,7 @@ def secure_sum(vectors: dict[str, np.ndarray], *, threshold: int | None = None,
     ------
     ParameterError
         If there are no inputs, inputs differ in length, a dropout names no client, fewer than two
-        inputs survive, or the threshold or ``fractional_bits`` is out of range.
+        inputs survive, or the threshold (a whole number) or ``fractional_bits`` is out of range.
     AggregationError
         If too many clients dropped out to unmask, or a value is too large for an exact sum.
     """
@@ -524,7 +530,7 @@ def secure_sum(vectors: dict[str, np.ndarray], *, threshold: int | None = None,
     fractional_bits = check_fractional_bits(fractional_bits)
     ids = sorted(vectors)
     n = len(ids)
-    t = n // 2 + 1 if threshold is None else int(threshold)
+    t = n // 2 + 1 if threshold is None else check_count("threshold", threshold)  # not 2.5 as 2
     if not 1 <= t <= n:
         raise ParameterError(f"threshold must be in [1, {n}] for {n} clients, got {threshold}")
     sizes = {cid: np.size(vectors[cid]) for cid in ids}

@@ -139,13 +139,22 @@ def _close_dropped(link: _Link, url: str) -> None:
         logger.debug("closing the dropped connection to %s failed: %s", url, exc)
 
 
-def _digits(value: Any, default: float) -> float:
+def _wait(timeout: Any) -> float | None:
+    """Return a receive timeout checked (None or '': none); a NaN one gave up at once."""
+    if timeout is None or timeout == "":
+        return None
+    from ..base import check_number
+
+    return check_number("timeout", timeout, 0, low_open=True)
+
+
+def _digits(value: Any, default: float, name: str, low_open: bool = True) -> float:
+    """Return seconds from a setting (None or '': ``default``), checked (garbage was the default)."""
     if value is None or value == "":
         return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
+    from ..base import check_number
+
+    return check_number(name, value, 0, low_open=low_open)
 
 
 class AggregationClient:
@@ -275,7 +284,7 @@ class AggregationClient:
             server at its connection cap (1013) is retried until ``connect_timeout``.
         """
         self._check_settings()
-        deadline = time.monotonic() + float(_digits(self.connect_timeout, 300.0))
+        deadline = time.monotonic() + _digits(self.connect_timeout, 300.0, "connect_timeout", False)
         delay = 0.05
         while True:
             try:
@@ -294,12 +303,15 @@ class AggregationClient:
         Raises
         ------
         ParameterError
-            If a timeout is not a finite number (``recv_timeout`` > 0, ``connect_timeout`` >= 0), a
+            If a timeout is not a finite number (``recv_timeout``, ``ping_interval`` and
+            ``ping_timeout`` > 0, ``connect_timeout`` >= 0), a
             size is not a whole number >= 1, or ``wire`` is neither ``binary`` nor ``json``.
         """
         from ..base import check_count, check_number
 
-        check_number("connect_timeout", _digits(self.connect_timeout, 300.0), 0)
+        _digits(self.connect_timeout, 300.0, "connect_timeout", False)
+        _digits(self.ping_interval, 5.0, "ping_interval")
+        _digits(self.ping_timeout, 60.0, "ping_timeout")
         if self.recv_timeout is not None and self.recv_timeout != "":
             check_number("recv_timeout", self.recv_timeout, 0, low_open=True)
         check_count("chunk_size", self.chunk_size, 1)
@@ -324,8 +336,8 @@ class AggregationClient:
                 ws = websockets.sync.client.connect(
                     self.url, additional_headers=headers, ssl=self._ssl(), max_size=None, compression=None,
                     open_timeout=max(1.0, min(10.0, deadline - time.monotonic())), proxy=None,
-                    ping_interval=_digits(self.ping_interval, 5.0),
-                    ping_timeout=_digits(self.ping_timeout, 60.0), **extra)
+                    ping_interval=_digits(self.ping_interval, 5.0, "ping_interval"),
+                    ping_timeout=_digits(self.ping_timeout, 60.0, "ping_timeout"), **extra)
                 break
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
                 last = exc
@@ -483,13 +495,18 @@ class AggregationClient:
 
         Raises
         ------
+        ParameterError
+            If ``num_samples`` is not a whole number >= 0 (``int()`` sent 2.5 as 2 and ``True`` as 1).
         TransportError
             If the connection is lost.
         """
+        from ..base import check_count
+
+        num_samples = check_count("num_samples", num_samples, 0)
         if self._ws is None:
             self.connect()
         round_number = round_number if self.server_protocol_ == m.PROTOCOL else None
-        msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], int(num_samples),
+        msg = m.UpdateWeight(self.client_id, [np.asarray(w) for w in weights], num_samples,
                              self.job_name, round_number, metrics or {}, names)
         if self.is_binary:
             return self._send_frames(msg)
@@ -512,12 +529,14 @@ class AggregationClient:
 
         Raises
         ------
+        ParameterError
+            If the timeout is not a finite number > 0 (a NaN one gave up at once).
         TransportTimeout
             If nothing arrives in time.
         AggregationError, ProtocolError, RemoteError
             If the server refused this client's update.
         """
-        timeout = self.recv_timeout if timeout is None else timeout
+        timeout = _wait(self.recv_timeout if timeout is None else timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -564,12 +583,14 @@ class AggregationClient:
 
         Raises
         ------
+        ParameterError
+            If the timeout is not a finite number > 0.
         TransportTimeout
             If nothing arrives in time.
         AggregationError, ProtocolError, RemoteError
             If the server refused this client.
         """
-        return self._recv_message(self.recv_timeout if timeout is None else timeout)
+        return self._recv_message(_wait(self.recv_timeout if timeout is None else timeout))
 
     # -- Sedna's AggregationClient methods ------------------------------------------------------
     def send(self, data: Any, msg_type: str = "message", job_name: str = "") -> None:

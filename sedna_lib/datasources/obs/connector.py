@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable
 
 from ..._json import loads as json_loads
+from ...base import check_count, check_number
 from ...exceptions import ParameterError, StorageError
 
 __all__ = ["OBSClientWrapper", "object_key"]
@@ -74,7 +75,8 @@ class OBSClientWrapper:
     Raises
     ------
     ParameterError
-        If the bucket or token is empty.
+        If the bucket or token is empty, ``attempts`` is not a whole number >= 1 or ``backoff`` not
+        a finite number >= 0.
     StorageError
         If the server refuses the bucket or cannot be reached after ``attempts`` tries.
     """
@@ -93,8 +95,9 @@ class OBSClientWrapper:
         self.region = region
         self.bucket_name = bucket_name
         self.app_token = app_token
-        self.attempts = max(1, int(attempts))
-        self.backoff = backoff
+        # first used right here (the bucket is authorised below): 0 tries were 1, 2.5 were 2
+        self.attempts = check_count("attempts", attempts)
+        self.backoff = check_number("backoff", backoff, 0)
         self._session = requests.Session()
         logger.info("authorising bucket %s at %s", bucket_name, self.server)
         self._bucket_auth()
