@@ -598,6 +598,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             except HTTPError as exc:
                 return error_response(exc.status, exc.message)
             finally:
+                await request.close()  # a parsed form's files (on disk past 1 MB) closed now, not at GC
                 if getattr(request.state, "holds_gate", False):
                     gate.release()
         wrapper.__name__ = fn.__name__

@@ -346,3 +346,27 @@ def test_a_knowledge_base_that_cannot_bind_says_the_address_is_in_use(tmp_path):
         with pytest.raises(TransportError, match="address already in use"):
             kb.start(block=False)
     assert not kb.is_running and _open_files(database) == 0
+
+
+def test_an_uploaded_form_is_closed_when_its_request_ends(client, tmp_path):
+    import gc
+    import sys
+    import warnings
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"\x01" * (1024 * 1024 - 4096))  # past starlette's 1 MB spool once framed: a file on disk
+    leaked = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: leaked.append(repr(unraisable.exc_value))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)  # an unclosed file's __del__ then raises
+            for _ in range(3):
+                client.upload_file(str(src))
+            index = tmp_path / "index.pkl"
+            index.write_bytes(dumps_index(empty_index()))
+            client.update_db(str(index))
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not [text for text in leaked if "SpooledTemporaryFile" in text]  # each form was left to the GC
