@@ -126,7 +126,10 @@ class RemoteModel:
 
     Calls ``POST {url}/{service}/predict`` with the joint-inference client
     (:class:`sedna_lib.transport.http.InferenceClient`): numeric arrays travel in the binary codec,
-    everything else as Sedna's JSON; timeouts, bounded retries and a circuit breaker apply.
+    everything else as Sedna's JSON; timeouts, bounded retries and a circuit breaker apply. As
+    that client does, it tries ``{url}/sedna/predict`` when the service answers 404 (a
+    ``BigModelService`` or an original Sedna cloud worker serves ``/sedna`` whatever the name
+    asked for) and keeps the path that works.
 
     Parameters
     ----------
@@ -176,7 +179,6 @@ class RemoteModel:
             cfg = self.config
             timeout = self.timeout if self.timeout is not None else cfg.request_timeout
             self._client = InferenceClient(self.url, service_name=self.service or self.name,
-                                           fallback_service=None,
                                            timeout=(min(cfg.connect_timeout_s, timeout), timeout),
                                            max_retries=cfg.max_retries,
                                            auth_token=self.token or cfg.auth_token,

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from sedna_lib.demo.__main__ import NEXT
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -87,3 +89,4 @@ sys.exit(main(['--workdir', {str(tmp_path)!r}]))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert done.stdout.count("\n== ") == 5
     assert "test accuracy" in done.stdout and "Demo finished" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1] == NEXT  # where to go next, as the README shows

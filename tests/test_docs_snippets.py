@@ -90,3 +90,22 @@ def test_fragment_runs_after_a_setup(page, index, heading, setup, replace, needs
 
     assert proc.returncode == 0, f"docs/{page} block {index} ({heading}) failed:\n{proc.stderr[-2000:]}"
 
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_pipelines_joint_inference_block_runs_against_a_big_model_service(tmp_path):
+    code = _block("pipelines.md", 0)
+    assert code.count("5041") == 2, "the block serves and calls the big model on one port"
+    assert 'service="big"' in code and "BigModelService(" in code
+
+    proc = _run(code.replace("5041", str(_free_port())), tmp_path)
+
+    assert proc.returncode == 0, f"docs/pipelines.md block 0 failed:\n{proc.stderr[-2000:]}"
+    assert re.fullmatch(r"\d+ of 100 digits answered by the cloud\n", proc.stdout), proc.stdout
+    assert int(proc.stdout.split()[0]) > 0, "some digits reach the cloud through its /sedna route"

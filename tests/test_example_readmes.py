@@ -71,3 +71,40 @@ def test_joint_inference_run_script_starts_the_edge_once_the_cloud_answers(tmp_p
     answered = re.search(r"^\[edge\] cloud accuracy on the (\d+) hard digits it answered", done.stdout, re.M)
     assert answered and int(answered.group(1)) > 200, done.stdout[-2000:]
     assert re.search(r"^\[edge\] joint accuracy +0\.9\d\d", done.stdout, re.M)
+
+
+class _Proba:
+    def predict(self, x):
+        return [0.9, 0.1]
+
+
+def _offload_folder(monkeypatch, home, xdg=None):
+    from sedna_lib import Context
+    from sedna_lib.joint_inference import JointInference
+
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("SEDNA_WORK_DIR", "XDG_STATE_HOME", "JOB_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    if xdg:
+        monkeypatch.setenv("XDG_STATE_HOME", str(xdg))
+    monkeypatch.setenv("SERVICE_NAME", "digits")
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", "5000")
+    job = JointInference(_Proba(), {"method": "EdgeOnly"}, context=Context.from_env(), report=False)
+    try:
+        return str(job.queue.folder)
+    finally:
+        job.close()
+
+
+def test_the_offload_queue_is_where_the_example_readme_and_observability_page_say(monkeypatch, tmp_path):
+    readme = (ROOT / "examples" / "joint_inference" / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "observability.md").read_text(encoding="utf-8")
+    said = re.search(r"`~/(\.local/state/sedna_lib/offload/\S+?)/?`", readme).group(1)
+    logged = re.search(r"kept in /home/me/(\S+) until it is back", page).group(1)
+
+    assert ".sedna_lib/offload" not in readme + page
+    assert _offload_folder(monkeypatch, tmp_path) == str(tmp_path / said) == str(tmp_path / logged)
+    assert _offload_folder(monkeypatch, tmp_path, xdg=tmp_path / "xdg") == str(
+        tmp_path / "xdg" / said.removeprefix(".local/state/"))
+    assert "`$XDG_STATE_HOME/sedna_lib` when `XDG_STATE_HOME` is an absolute path" in readme

@@ -44,3 +44,46 @@ def test_readme_links_point_to_existing_files():
     assert links
     missing = [link for link in links if not (README.parent / link).exists()]
     assert missing == []
+
+
+def _demo_sample() -> list[str]:
+    text = README.read_text()
+    block = re.search(r"`make demo` runs.*?```text\n(.*?)```", text, re.S).group(1)
+    return block.rstrip("\n").splitlines()
+
+
+def test_sample_output_has_the_sections_and_last_lines_the_demo_prints():
+    from sedna_lib.demo.__main__ import NEXT, SECTIONS
+
+    sample = _demo_sample()
+
+    assert [line[3:] for line in sample if line.startswith("== ")] == [title for _, title in SECTIONS]
+    assert sample[-2].startswith("Demo finished; files are in ")
+    assert sample[-1] == NEXT
+    page = re.search(r"Next: read (\S+),", NEXT).group(1)
+    assert (README.parent / page).is_file()
+    heading = re.search(r'"(.+)"', NEXT).group(1)
+    assert f"\n## {heading}\n" in (README.parent / page).read_text()
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/getting-started.md"])
+def test_an_install_from_the_clone_path_comes_after_the_clone_command(page):
+    text = (README.parent / page).read_text()
+    uses = [m.start() for m in re.finditer(r'pip install (-e )?"\./sedna_lib\[', text)]
+
+    assert uses or 'pip install ".[server]"' in text
+    for start in uses:
+        before = text[max(0, start - 200):start]
+        assert "git clone <repository URL> sedna_lib" in before, before
+
+
+def test_the_epochs_parameter_is_read_as_a_number(monkeypatch):
+    import sedna_lib
+
+    text = README.read_text()
+    calls = re.findall(r'(.{4})sedna_lib\.context\.get_parameters\("epochs", 1\)', text)
+    assert calls and all(before == "int(" for before in calls)
+    monkeypatch.setenv("EPOCHS", "3")
+    assert int(sedna_lib.context.get_parameters("epochs", 1)) == 3
+    monkeypatch.delenv("EPOCHS")
+    assert int(sedna_lib.context.get_parameters("epochs", 1)) == 1

@@ -21,6 +21,8 @@ SECTIONS = [
 ]
 # The names ``--only`` takes.
 SECTION_NAMES = [name.lstrip("_") for name, _ in SECTIONS]
+# The last line of the demo: where to go from here.
+NEXT = "Next: read docs/getting-started.md, \"A first script\": one of these jobs as a script of your own."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         module.run(section_dir)
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     print(f"\nDemo finished; files are in {workdir}")
+    print(NEXT)
     return 0
 
 
