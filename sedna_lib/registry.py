@@ -8,6 +8,7 @@ groups, and are imported only when first asked for; user code registers with the
 from __future__ import annotations
 
 import contextlib
+import difflib
 import enum
 import functools
 import inspect
@@ -120,6 +121,17 @@ class Plugin:
                 f"{_label(self.kind)} plugin {self.name!r} ({self.value}) failed to load: {exc}",
                 kind=self.kind, name=self.name) from exc
         return obj
+
+
+def _did_you_mean(name: Any, known: list[str]) -> str:
+    """Return ``"; did you mean 'FedAvg'?"`` for a name that differs from a known one in case or a little."""
+    if not isinstance(name, str) or not known:
+        return ""
+    folded = {k.lower(): k for k in known}
+    match = [folded[name.lower()]] if name.lower() in folded else (
+        difflib.get_close_matches(name, known, n=1)
+        or [folded[m] for m in difflib.get_close_matches(name.lower(), list(folded), n=1)])
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 class Registry:
@@ -345,7 +357,8 @@ class Registry:
         Raises
         ------
         NotRegisteredError
-            If the name is unknown; the message lists the known names.
+            If the name is unknown; the message lists the known names, and asks "did you mean
+            'FedAvg'?" when one differs only in case or is close.
         PluginLoadError
             If the entry point fails to import.
         """
@@ -356,9 +369,10 @@ class Registry:
                 return entries[name]
             plugin = self._discover(key).get(name)
         if plugin is None:
-            known = ", ".join(self.names(key)) or "none"
-            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}",
-                                     kind=key, name=name)
+            names = self.names(key)
+            known = ", ".join(names) or "none"
+            raise NotRegisteredError(f"no {_label(key)} named {name!r}; known names: {known}"
+                                     f"{_did_you_mean(name, names)}", kind=key, name=name)
         obj = plugin.load()
         with self._lock:
             return entries.setdefault(name, obj)

@@ -39,3 +39,21 @@ def test_a_context_keeps_the_environment_it_was_built_with_as_the_page_says(monk
     assert (Context().get_parameters("epochs"), Context().config.agg_port) == (None, 7363)  # no environment
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert "are read at call time" not in page and "`Context()` and `Config()` read no environment" in page
+
+
+def test_parameters_is_read_where_the_page_says_and_not_by_get_parameters(monkeypatch):
+    import sedna_lib
+    from sedna_lib import Context
+    from sedna_lib.compat.config import BaseConfig
+
+    monkeypatch.setenv("PARAMETERS", '{"epochs": 7}')
+    monkeypatch.delenv("EPOCHS", raising=False)
+    monkeypatch.delenv("epochs", raising=False)
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+
+    assert 'Context.from_env().config.parameters["epochs"]   # 7' in page
+    assert Context.from_env().config.parameters["epochs"] == 7
+    assert 'BaseConfig.parameter["epochs"]                   # 7' in page
+    assert BaseConfig.parameter["epochs"] == 7 and BaseConfig.parameters == '{"epochs": 7}'
+    assert 'sedna_lib.context.get_parameters("epochs", 1)    # 1: PARAMETERS is not looked up' in page
+    assert sedna_lib.context.get_parameters("epochs", 1) == 1

@@ -40,6 +40,43 @@ def _is_dataset(data: Any) -> bool:
     return type(data).__module__.startswith("tensorflow") and hasattr(data, "element_spec")
 
 
+def _input_features(model: Any) -> int | None:
+    """Return how many features a model with one input of shape ``(None, n)`` takes; else None."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):  # not built yet, or no single input
+        return None
+    if isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[1], int) and shape[1] > 0:
+        return shape[1]
+    return None
+
+
+def _one_sample(model: Any, data: Any) -> bool:
+    """Whether ``data`` is one sample: a 1-D vector of the ``n > 1`` features the model's input takes.
+
+    A 1-D vector of another length raises :class:`DataError`; a model whose input takes one
+    feature, or is not of shape ``(None, n)``, gets a 1-D input as it is.
+    """
+    if isinstance(data, np.ndarray):
+        ndim = data.ndim
+    elif isinstance(data, list):
+        try:
+            ndim = np.ndim(data)
+        except (TypeError, ValueError):  # ragged: not a vector
+            return False
+    else:
+        return False
+    if ndim != 1:
+        return False
+    n = _input_features(model)
+    if n is None or n == 1:
+        return False
+    if len(data) != n:
+        raise DataError(f"got a 1-D array of {len(data)} values, but the model's input takes {n} "
+                        f"features: pass one sample as {n} values, or a batch of shape (n, {n})")
+    return True
+
+
 class _KerasCalls(EstimatorCalls):
     """How :class:`TensorFlowBackend` drives a Keras model: compile and fit, numpy weights, Keras files."""
 
@@ -224,11 +261,15 @@ class _KerasCalls(EstimatorCalls):
         return np.asarray(backend.estimator.predict(x, batch_size=batch_size, verbose=0))
 
     def predict(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
-        """Return the model's outputs."""
+        """Return the model's outputs (one sample's outputs for one 1-D sample)."""
+        if _one_sample(backend.estimator, data):
+            return self.predict(backend, np.asarray(data)[None], **kwargs)[0]
         return self._outputs(backend, data, kwargs.get("batch_size"))
 
     def predict_proba(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
-        """Return class probabilities."""
+        """Return class probabilities (one sample's probabilities for one 1-D sample)."""
+        if _one_sample(backend.estimator, data):
+            return self.predict_proba(backend, np.asarray(data)[None], **kwargs)[0]
         out = self._outputs(backend, data, kwargs.get("batch_size"))
         if out.ndim == 1 or out.shape[1] == 1:
             p = out.reshape(-1) if self._softmax_output(backend) else 1.0 / (1.0 + np.exp(-out.reshape(-1)))
@@ -403,14 +444,20 @@ class TensorFlowBackend(EstimatorBackend):
         Parameters
         ----------
         data : array-like, tf.data.Dataset or data source
-            Inputs.
+            Inputs. For a model whose input has shape ``(None, n)`` with ``n > 1``, a 1-D vector
+            of ``n`` values is one sample (as scikit-learn's backend takes it).
         **kwargs : object
             ``batch_size``.
 
         Returns
         -------
         numpy.ndarray
-            The model outputs.
+            The model outputs: one row per sample, or the one sample's outputs for a 1-D sample.
+
+        Raises
+        ------
+        DataError
+            If a 1-D vector's length is not the ``n`` features such an input takes.
         """
         return self._calls.predict(self, data, **kwargs)
 
@@ -420,14 +467,19 @@ class TensorFlowBackend(EstimatorBackend):
         Parameters
         ----------
         data : array-like, tf.data.Dataset or data source
-            Inputs.
+            Inputs; a 1-D sample as for :meth:`predict`.
         **kwargs : object
             ``batch_size``.
 
         Returns
         -------
         numpy.ndarray of shape (n_samples, n_classes)
-            Probabilities.
+            Probabilities; of shape (n_classes,) for a 1-D sample.
+
+        Raises
+        ------
+        DataError
+            As for :meth:`predict`.
         """
         return self._calls.predict_proba(self, data, **kwargs)
 

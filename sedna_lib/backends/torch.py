@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle  # noqa: S403 (its error type only: files are read with torch.load(weights_only=True))
 import warnings
 from typing import Any, Sequence
 
@@ -107,6 +108,56 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
     if dtype == torch.bfloat16:
         return np.dtype(np.float32)
     return torch.empty((), dtype=dtype).numpy().dtype
+
+
+def _input_features(model: Any) -> int | None:
+    """Return how many features a module's first layer takes, when that layer is a ``Linear``; else None.
+
+    The first layer is the first submodule (in registration order) that holds parameters of its own.
+    A module starting with anything else (an embedding taking token ids, a convolution) gives None.
+    """
+    torch = _torch()
+    for module in model.modules():
+        if next(module.parameters(recurse=False), None) is None:
+            continue
+        linear = isinstance(module, torch.nn.Linear) or getattr(module, "original_name", "") == "Linear"
+        n = getattr(module, "in_features", None) if linear else None
+        return n if isinstance(n, int) and n > 0 else None
+    return None
+
+
+def _one_sample(model: Any, data: Any) -> bool:
+    """Whether ``data`` is one sample: a 1-D vector of the ``n > 1`` features the first layer takes.
+
+    A 1-D vector of another length raises :class:`DataError` (it would otherwise be cut into
+    batches of scalars, and a batch that happened to have ``n`` values answered as one sample).
+    A module whose first layer takes one feature, or is not a ``Linear`` layer, gets a 1-D input
+    as a batch, as before.
+    """
+    torch = _torch()
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        ndim = data.ndim
+    elif isinstance(data, list):
+        try:
+            ndim = np.ndim(data)
+        except (TypeError, ValueError):  # ragged: not a vector
+            return False
+    else:
+        return False
+    if ndim != 1:
+        return False
+    n = _input_features(model)
+    if n is None or n == 1:
+        return False
+    if len(data) != n:
+        raise DataError(f"got a 1-D array of {len(data)} values, but the model's first layer takes {n} "
+                        f"features: pass one sample as {n} values, or a batch of shape (n, {n})")
+    return True
+
+
+def _batch_of_one(data: Any) -> Any:
+    """Return one 1-D sample as a batch of shape ``(1, n)``."""
+    return [data] if isinstance(data, list) else data[None]
 
 
 class _TensorBatches:
@@ -329,12 +380,16 @@ class _ModuleCalls(EstimatorCalls):
         return torch.cat(outs)
 
     def predict(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
-        """Return the module's outputs as a numpy array."""
+        """Return the module's outputs as a numpy array (one sample's outputs for one 1-D sample)."""
+        if _one_sample(backend.estimator, data):
+            return self.predict(backend, _batch_of_one(data), **kwargs)[0]
         return _to_numpy(self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")))
 
     def predict_proba(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
-        """Return the softmax (or sigmoid) of the outputs."""
+        """Return the softmax (or sigmoid) of the outputs (one sample's probabilities for one 1-D sample)."""
         torch = _torch()
+        if _one_sample(backend.estimator, data):
+            return self.predict_proba(backend, _batch_of_one(data), **kwargs)[0]
         out = self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device"))
         if out.ndim == 2 and out.shape[1] == 1 or out.ndim == 1:
             p = torch.sigmoid(out.reshape(-1))
@@ -403,7 +458,7 @@ class _ModuleCalls(EstimatorCalls):
         try:
             device = self._device(backend, kwargs.get("device"))
             state = torch.load(path, map_location=device, weights_only=True)
-        except (OSError, RuntimeError, ValueError) as exc:
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
             raise BackendError(f"cannot read {path!r} as a torch state_dict: {exc}") from exc
         if not isinstance(state, dict):
             raise BackendError(f"{path!r} does not hold a state_dict (got {type(state).__name__}); save the "
@@ -539,14 +594,22 @@ class TorchBackend(EstimatorBackend):
         Parameters
         ----------
         data : array-like, tensor, Dataset, DataLoader or data source
-            Inputs (a ``DataLoader`` yielding ``(x, y)`` uses ``x``).
+            Inputs (a ``DataLoader`` yielding ``(x, y)`` uses ``x``). For a module whose first
+            layer is ``Linear(n, k)`` with ``n > 1``, a 1-D vector of ``n`` values is one sample
+            (as scikit-learn's backend takes it); other modules get a 1-D input as a batch.
         **kwargs : object
             ``batch_size``, ``device``.
 
         Returns
         -------
         numpy.ndarray
-            The outputs (logits for a classifier; see :meth:`predict_proba`).
+            The outputs (logits for a classifier; see :meth:`predict_proba`): one row per sample,
+            or the one sample's outputs for a 1-D sample.
+
+        Raises
+        ------
+        DataError
+            If a 1-D vector's length is not the ``n`` features such a first layer takes.
         """
         return self._calls.predict(self, data, **kwargs)
 
@@ -556,14 +619,19 @@ class TorchBackend(EstimatorBackend):
         Parameters
         ----------
         data : array-like, tensor, Dataset, DataLoader or data source
-            Inputs.
+            Inputs; a 1-D sample as for :meth:`predict`.
         **kwargs : object
             ``batch_size``, ``device``.
 
         Returns
         -------
         numpy.ndarray of shape (n_samples, n_classes)
-            Probabilities.
+            Probabilities; of shape (n_classes,) for a 1-D sample.
+
+        Raises
+        ------
+        DataError
+            As for :meth:`predict`.
         """
         return self._calls.predict_proba(self, data, **kwargs)
 

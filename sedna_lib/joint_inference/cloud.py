@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from ..backends.loaders import load_model_file
+from ..backends.loaders import check_model, load_model_file
 from ..context import Context, resolve
 from ..exceptions import TransportError
 from ..job import JobBase
@@ -90,6 +90,9 @@ class BigModelService(JobBase):
 
         Raises
         ------
+        ConfigError
+            If there is no model (``estimator`` is None): set ``MODEL_URL`` (or ``MODEL_PATH``), or
+            pass a model object or path.
         StorageNotFoundError
             If ``MODEL_LOAD_MODE`` is ``file`` and the model file does not exist.
         TransportError
@@ -100,6 +103,7 @@ class BigModelService(JobBase):
 
         cfg = self.context.config
         if self.server is None:
+            check_model(self.estimator)
             load_model_file(self)
             self.server = InferenceServer(
                 self, self.job_name or "sedna",

@@ -18,7 +18,7 @@ import warnings
 from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
-from ..backends.loaders import load_model_file
+from ..backends.loaders import check_model, load_model_file
 from ..base import InferenceResult, check_count, check_number, check_variable
 from ..config import MiningMode
 from ..context import Context
@@ -356,6 +356,8 @@ class JointInference(JobBase):
         with self._lock:
             if self._miner is _UNBUILT:
                 self._miner = self._build_miner(self.hard_example_mining)
+                if self._miner is None:
+                    self._say_no_miner()
             return self._miner
 
     @property
@@ -372,6 +374,25 @@ class JointInference(JobBase):
     def LCReporter_enable(self) -> bool:  # noqa: N802 - Sedna 0.6's attribute name
         """Sedna 0.6's name for :attr:`report`."""
         return self.report
+
+    def _say_no_miner(self) -> None:
+        """Say once that no miner is configured, so nothing goes to the cloud."""
+        try:
+            mode = MiningMode(self.config.get("mining_mode", self.context.config.mining_mode))
+        except ValueError:
+            return  # the first call reports the bad mode
+        if mode is not MiningMode.INFERENCE_THEN_MINING:
+            return  # mining-then-inference refuses to run without a miner, and says so
+        if self.hard_example_mining is None:
+            why = "HEM_NAME is unset and no hard_example_mining was given"
+        elif self.context.config.hem:
+            why = "hard_example_mining is empty, so HEM_NAME is not used"
+        else:  # {}: what get_hem_algorithm_from_config returns without HEM_NAME
+            why = ("HEM_NAME is unset, and hard_example_mining is empty: get_hem_algorithm_from_config "
+                   "returns {} then, and any parameters given to it were not used")
+        self._say_once("no-miner", f"no hard-example miner is configured ({why}), so every sample is "
+                                   f"answered at the edge and none goes to the cloud; set HEM_NAME or pass "
+                                   f"hard_example_mining={{'method': 'IBT', 'param': {{...}}}}")
 
     def _build_miner(self, spec: Any) -> Any:
         if spec is None:
@@ -466,6 +487,9 @@ class JointInference(JobBase):
 
         Raises
         ------
+        ConfigError
+            If there is no edge model (``estimator`` is None): set ``MODEL_URL`` (or
+            ``MODEL_PATH``), or pass a model object or path.
         StorageNotFoundError
             If ``MODEL_LOAD_MODE`` is ``file`` and the model file does not exist.
         """
@@ -478,6 +502,7 @@ class JointInference(JobBase):
                 self._lc_client = None  # close() interrupted its retries for good
                 self._pushed = (0, 0, 0)  # the new status page's counters start at zero
             self._check_options()
+            check_model(self.estimator)  # the edge model answers every sample: none is an error now
             load_model_file(self)
             self._start_status()
             if self.report:
@@ -623,8 +648,7 @@ class JointInference(JobBase):
         message = (f"{pending} hard examples already wait in {self.queue.folder} (queued before this start, "
                    f"by an earlier run or by another job sharing the folder; the oldest for {_age(oldest)}); "
                    f"they are sent to {where} now{past_age}; delete the folder to discard them")
-        logger.warning("%s", message)
-        warnings.warn(message, SednaWarning, stacklevel=3)
+        logger.warning("%s", message)  # once, as a WARNING: it reaches stderr unconfigured too
 
     def _drained_elsewhere(self) -> bool:
         """Tell whether another owner of the queue folder (job or process) holds its drain lock now."""

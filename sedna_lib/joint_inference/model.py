@@ -174,8 +174,9 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     ----------
     model_path : str or object
         The edge model: a local file (``.pkl``/``.joblib`` scikit-learn, ``.pt`` torch, ``.keras``
-        Keras), or a model/estimator object. A classifier with ``predict_proba`` answers with
-        class probabilities, which the miner reads.
+        Keras), or a model/estimator object. None (what ``context.get_model_path()`` returns
+        when ``MODEL_URL`` and ``MODEL_PATH`` are unset) is refused at once. A classifier with
+        ``predict_proba`` answers with class probabilities, which the miner reads.
     pre_fun : callable, default=None
         Pre-processing of each input for the edge model (the cloud gets the raw input).
     post_fun : callable, default=None
@@ -206,7 +207,8 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     StorageNotFoundError
         If ``model_path`` names a missing file.
     ConfigError
-        If the file type is unknown or the endpoint is not an http(s) URL.
+        If ``model_path`` is None (no model: set ``MODEL_URL`` or ``MODEL_PATH``), the file type
+        is unknown or the endpoint is not an http(s) URL.
     """
     ctx = resolve(context)
     estimator = load_estimator(model_path)

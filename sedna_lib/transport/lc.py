@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from .._json import json_default
 from ..base import check_number
 from ..exceptions import ParameterError
+from ..observability.logs import RateLimitedLog
 from ._requests import check_retries, check_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["OwnerKind", "OWNER_KINDS", "FORWARDED_OWNER_KINDS", "Report", "LCClient", "PeriodicReporter",
-           "report_path"]
+__all__ = ["OwnerKind", "OWNER_KINDS", "FORWARDED_OWNER_KINDS", "DEFAULT_WORKER_NAME", "Report", "LCClient",
+           "PeriodicReporter", "report_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ FORWARDED_OWNER_KINDS = frozenset({
 """The ``ownerKind`` values the LocalController forwards to the GlobalManager; others are dropped."""
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+DEFAULT_WORKER_NAME = "sedna"
+"""The worker name reports use when none is given (``WORKER_NAME``, ``JOB_NAME`` and ``SERVICE_NAME``
+unset): Sedna's default job name, which its workers fall back to."""
+
+_REPEAT_INTERVAL = 600.0  # seconds between two lines about the same repeated report failure
 
 
 def report_path(worker_name: str) -> str:
@@ -165,6 +172,16 @@ class LCClient:
     backoff : float, default=0.5
         Seconds before the first retry, doubled for each further one.
 
+    Notes
+    -----
+    A failure is logged once as a WARNING; the same failure again (same URL, same reason) is
+    counted and said at most once every 10 minutes, with the count. A LocalController that
+    cannot be reached is said in one line naming ``LC_SERVER`` (the connection error's details
+    are DEBUG): outside a Sedna cluster, turn reports off (``report=False``, Sedna's
+    ``LCReporter_enable=False``). A report without a worker name goes to the worker
+    :data:`DEFAULT_WORKER_NAME` (Sedna's default job name), with a WARNING that ``WORKER_NAME``
+    is unset, instead of to ``/sedna/workers//info``.
+
     Attributes
     ----------
     sent_ : int
@@ -192,6 +209,8 @@ class LCClient:
         self.last_error_: str | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._said: set[Any] = set()  # failures already logged (their repeats go to _repeats)
+        self._repeats = RateLimitedLog(logger, interval=_REPEAT_INTERVAL, say_first=False)
 
     @classmethod
     def from_config(cls, config: Config) -> LCClient:
@@ -225,12 +244,36 @@ class LCClient:
         """
         return self.lc_server.rstrip("/") + report_path(worker_name)
 
-    def _fail(self, url: str, reason: str) -> bool:
+    def _fail(self, url: str, reason: str, advice: str = "") -> bool:
+        key = (url, reason)
         with self._lock:
             self.failures_ += 1
             self.last_error_ = reason
-        logger.warning("LocalController report to %s failed: %s", url, reason)
+            first = key not in self._said
+            self._said.add(key)
+        if first:
+            logger.warning("LocalController report to %s failed: %s%s", url, reason, advice)
+        else:  # the same failure again: one line per interval, with the count
+            said = f"LocalController report to {url} failed again: {reason}"
+            said = said.replace("{", "{{").replace("}", "}}")  # the limiter formats {count} and {window}
+            self._repeats.add(key, f"{said} ({{count}} times in the last {{window}})")
         return False
+
+    def _worker(self, worker_name: str, body: dict[str, Any]) -> str:
+        """Return the URL segment: ``worker_name``, else the body's name, else the default name."""
+        name = worker_name or str(body.get("name") or "")
+        if name:
+            return name
+        with self._lock:
+            first = "no-worker-name" not in self._said
+            self._said.add("no-worker-name")
+        if first:
+            logger.warning("WORKER_NAME is unset (and so are JOB_NAME and SERVICE_NAME): LocalController "
+                           "reports go as worker %r; set WORKER_NAME (a cluster's control plane sets it)",
+                           DEFAULT_WORKER_NAME)
+        if not body.get("name"):
+            body["name"] = DEFAULT_WORKER_NAME  # the LocalController requires it to equal the URL's segment
+        return DEFAULT_WORKER_NAME
 
     def send(self, worker_name: str, message: Report | Mapping[str, Any]) -> bool:
         """POST one report; return whether the LocalController accepted it.
@@ -242,6 +285,8 @@ class LCClient:
         ----------
         worker_name : str
             The worker (URL segment; the LocalController requires it to equal ``message["name"]``).
+            If empty, ``message["name"]``; if that is empty too, :data:`DEFAULT_WORKER_NAME` (for
+            both, with a WARNING, once, that ``WORKER_NAME`` is unset).
         message : Report or dict
             The body.
 
@@ -250,9 +295,12 @@ class LCClient:
         bool
             True on a 2xx answer.
         """
-        url = self.url_for(worker_name)
         try:
             body = message.to_dict() if isinstance(message, Report) else dict(message)
+        except (ParameterError, TypeError, ValueError) as exc:
+            return self._fail(self.url_for(worker_name), f"the message cannot be sent: {exc}")
+        url = self.url_for(self._worker(worker_name, body))
+        try:
             data = json.dumps(body, default=json_default).encode("utf-8")
         except (ParameterError, TypeError, ValueError) as exc:
             return self._fail(url, f"the message cannot be sent: {exc}")
@@ -263,7 +311,7 @@ class LCClient:
             return self._fail(url, f"the client is misconfigured: {exc}")
         import requests
 
-        reason = "not attempted"
+        reason, advice = "not attempted", ""
         for attempt in range(max_retries + 1):
             if attempt:
                 if self._closed.wait(delay):
@@ -273,10 +321,16 @@ class LCClient:
                 response = requests.post(url, data=data, timeout=timeout,
                                          headers={"Content-Type": "application/json"})
             except requests.Timeout as exc:
-                reason = f"no answer within {self.timeout} s ({type(exc).__name__})"
+                reason, advice = f"no answer within {self.timeout} s ({type(exc).__name__})", ""
+                continue
+            except requests.ConnectionError as exc:  # refused, no route, unknown host: nothing listens
+                logger.debug("LocalController report to %s: %s", url, exc)
+                reason = f"ConnectionError: no LocalController reachable at LC_SERVER={self.lc_server}"
+                advice = ("; outside a Sedna cluster, turn reports off: report=False "
+                          "(LCReporter_enable=False in Sedna's API)")
                 continue
             except (requests.RequestException, OSError, ValueError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason, advice = f"{type(exc).__name__}: {exc}", ""
                 if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                                     requests.exceptions.InvalidSchema)):
                     break
@@ -285,14 +339,15 @@ class LCClient:
                 with self._lock:
                     self.sent_ += 1
                 return True
-            reason = f"HTTP {response.status_code}: {response.text[:200]}"
+            reason, advice = f"HTTP {response.status_code}: {response.text[:200]}", ""
             if response.status_code < 500:
                 break
-        return self._fail(url, reason)
+        return self._fail(url, reason, advice)
 
     def close(self) -> None:
-        """Interrupt pending retry waits; later sends make a single attempt."""
+        """Interrupt pending retry waits (later sends make a single attempt); say failures still counted."""
         self._closed.set()
+        self._repeats.flush()
 
     def __enter__(self) -> LCClient:
         """Enter the context: return self."""
@@ -441,7 +496,7 @@ class PeriodicReporter:
         except (ParameterError, TypeError, ValueError) as exc:
             self.client._fail(self.client.lc_server, f"the message cannot be built: {exc}")
             return False
-        name = self.worker_name or str(body.get("name", ""))
+        name = self.worker_name or str(body.get("name") or "")  # empty: the client says so, and names one
         self.reports_ += 1
         ok = self.client.send(name, body)
         with self._lock:

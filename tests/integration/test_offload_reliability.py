@@ -9,6 +9,7 @@ this sample again on its own backoff, a bounded number of times, never in the wa
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -113,7 +114,7 @@ def test_a_poison_sample_is_dead_lettered_and_every_good_one_reaches_the_cloud(t
     assert [d.data.tolist() for d in ji.dead_letters] == [[POISON]]
 
 
-def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path):
+def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path, caplog):
     port = free_port()
     ji = edge_job(f"http://127.0.0.1:{port}", tmp_path)
     ji.client.max_retries = 0
@@ -130,12 +131,12 @@ def test_a_queued_poison_sample_does_not_hold_up_the_ones_behind_it(tmp_path):
 
     with serve(cloud, port):
         later = edge_job(f"http://127.0.0.1:{port}", tmp_path, on_offloaded=on_offloaded)
-        with pytest.warns(SednaWarning) as said:  # also what the drain thread says
+        with pytest.warns(SednaWarning) as said, caplog.at_level(logging.WARNING, "sedna_lib"):
             later.start()
             assert done.wait(15)
         later.close()
 
-    messages = [str(w.message) for w in said]
+    messages = [str(w.message) for w in said] + [r.getMessage() for r in caplog.records]  # drain, start
     assert any("11 hard examples already wait in" in m for m in messages)
     assert any("refused this sample" in m and "422" in m for m in messages)
     assert delivered == [float(i) for i in range(1, 11)]
@@ -273,7 +274,7 @@ def test_the_queue_is_scoped_per_service_and_cloud_under_the_work_dir(tmp_path):
     assert a.relative_to(tmp_path).parts[:2] == ("offload", "detector")
 
 
-def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(tmp_path):
+def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(tmp_path, caplog):
     queue = OffloadQueue(str(tmp_path))
     stale = [queue.put(np.array([float(i)]), {"callback": None}) for i in range(3)]
     for entry in stale:  # an earlier, unrelated run left these two hours ago
@@ -290,12 +291,12 @@ def test_stale_entries_are_reported_at_start_and_dead_lettered_instead_of_sent(t
 
     with serve(cloud) as service:
         ji = edge_job(service.url, tmp_path, on_offloaded=on_offloaded, max_age=3600)
-        with pytest.warns(SednaWarning) as said:  # also what the drain thread says
+        with pytest.warns(SednaWarning) as said, caplog.at_level(logging.WARNING, "sedna_lib"):
             ji.start()
             assert done.wait(10)
         ji.close()
 
-    messages = [str(w.message) for w in said]
+    messages = [str(w.message) for w in said] + [r.getMessage() for r in caplog.records]  # drain, start
     leftovers = (r"4 hard examples already wait in .*by an earlier run or by another job"
                  r".*3 of them are older than 60 min")
     assert any(re.search(leftovers, m) for m in messages)
@@ -455,3 +456,29 @@ def test_an_absent_cloud_is_said_once_per_outage_not_once_per_sample(tmp_path, c
     said = [r for r in caplog.records
             if r.levelname == "WARNING" and "cloud is unavailable" in r.getMessage()]
     assert len(said) == 1 and ji.pending_offloads == 6
+
+
+def test_hard_examples_left_by_an_earlier_run_are_said_once_as_a_warning(tmp_path, caplog):
+    import warnings
+
+    fill_queue(tmp_path, 3)
+    delivered, done = [], threading.Event()
+
+    def on_offloaded(example):
+        delivered.append(example)
+        if len(delivered) == 3:
+            done.set()
+
+    with serve(Cloud()) as service:
+        job = edge_job(service.url, tmp_path, on_offloaded=on_offloaded)
+        with warnings.catch_warnings(record=True) as warned, caplog.at_level(logging.INFO, "sedna_lib"):
+            warnings.simplefilter("always")
+            job.start()
+            assert done.wait(15)
+        job.close()
+
+    records = [r for r in caplog.records if "hard examples already wait" in r.getMessage()]
+    said = [r.getMessage() for r in records] + [str(w.message) for w in warned
+                                                if "hard examples already wait" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(f"3 hard examples already wait in {tmp_path}"), said
+    assert [r.levelno for r in records] == [logging.WARNING]
