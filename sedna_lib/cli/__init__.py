@@ -614,6 +614,34 @@ class _GracefulStop:
             signal.signal(signum, handler)
 
 
+_MODEL_FILES = (".pkl", ".joblib", ".pickle", ".skops", ".pt", ".pth", ".keras", ".h5", ".pb", ".onnx",
+                ".ckpt")
+
+
+def _big_model_spec(text: str) -> str:
+    """Parse ``serve-big-model --estimator``: ``module:Class``; a model file is pointed to MODEL_URL."""
+    target, sep, attr = text.partition(":")
+    if not sep and text.lower().endswith(_MODEL_FILES):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a model file, not an estimator: name the file with MODEL_URL and the estimator "
+            f"with --estimator, e.g. MODEL_URL={text} sedna-lib serve-big-model --estimator "
+            f"sklearn.neighbors:KNeighborsClassifier")
+    return object_spec(text)
+
+
+def _refuse_unfitted(service: Any, spec: str) -> None:
+    """Refuse to serve an estimator that is not fitted when no model file is named to load into it."""
+    from ..servers.inference import unfitted_reason
+
+    if service.config.model_url or service.config.get("model_path") or service.context.config.model_path:
+        return  # start() loads the named file into the estimator
+    reason = unfitted_reason(service)
+    if reason is not None:
+        raise UsageError("--estimator", f"{reason} and no model file is named, so every request would fail: "
+                                        f"set MODEL_URL to its trained model's file (MODEL_URL=model.pkl "
+                                        f"sedna-lib serve-big-model --estimator {spec})")
+
+
 def _cmd_serve_big_model(args: argparse.Namespace) -> int:
     from ..context import Context
     from ..joint_inference import BigModelService
@@ -623,6 +651,7 @@ def _cmd_serve_big_model(args: argparse.Namespace) -> int:
     with _GracefulStop() as graceful:
         service = BigModelService(estimator=estimator, context=Context.from_env())
         try:
+            _refuse_unfitted(service, args.estimator)
             service.start(host=args.host, port=args.port, block=False)
             graceful.arm(service.stop)
             service.server.wait()  # until the server stops
@@ -719,9 +748,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (groups, variables, errors)")
 
     p = _add(sub, "serve-big-model", _cmd_serve_big_model,
-             "serve a big model for joint inference (BigModelService; blocks)")
-    p.add_argument("--estimator", required=True, type=object_spec,
-                   help="module:Class or file.py:Class of the cloud estimator")
+             "serve a big model for joint inference (BigModelService; blocks); the trained model's file "
+             "is MODEL_URL (or MODEL_PATH), loaded into the estimator at start")
+    p.add_argument("--estimator", required=True, type=_big_model_spec,
+                   help="module:Class or file.py:Class of the cloud estimator; MODEL_URL names its trained "
+                        "model's file (MODEL_URL=knn.pkl ... --estimator "
+                        "sklearn.neighbors:KNeighborsClassifier); a scikit-learn estimator not fitted, with "
+                        "no model file, is refused")
     p.add_argument("--host", help="bind address (default BIG_MODEL_BIND_IP, 0.0.0.0)")
     p.add_argument("--port", type=port_number, help="bind port (default BIG_MODEL_BIND_PORT, 5000)")
 

@@ -78,6 +78,12 @@ def _check_miner(name: str) -> None:
                                     f"plugin's, or one the --estimator module registers, count too)")
 
 
+def _progress(args: argparse.Namespace) -> bool:
+    """Draw the per-round bar on a terminal only: piped, the printed summary is the command's one account."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return not args.no_progress and bool(isatty and isatty())
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the loop as the parsed arguments say and print one line per round.
 
@@ -100,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     from ..incremental_learning import IncrementalLoop
     from ..observability.logs import configure_from_config
 
-    if not getattr(args, "verbose", 0):  # each round's line (and "kept the old model: ...") as it happens
+    if not getattr(args, "verbose", 0):  # what the loop says as it runs (the rounds: the summary below)
         configure_from_config(Config.from_env(), default=True)
     if args.estimator:
         from . import load_option
@@ -119,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     stream = (x[n_eval + args.initial:], y[n_eval + args.initial:])
     loop = IncrementalLoop(estimator, miner=args.miner, upload_budget=args.budget, metric=args.metric,
                            min_delta=args.min_delta, output_dir=args.output,
-                           hard_example_output=args.hard_examples, progress=not args.no_progress,
+                           hard_example_output=args.hard_examples, progress=_progress(args),
                            spool_dir=args.hard_example_spool)
     records = loop.run(initial, stream, eval_data, rounds=args.rounds)
     print(f"initial model: {loop.initial_metric_:.4f} {args.metric} on {n_eval} held-out samples")
@@ -182,5 +188,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "else <SEDNA_WORK_DIR>/hard_examples_spool)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed")
     p.add_argument("--json", action="store_true", help="also print the records as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (drawn on a terminal only; the rounds are printed at the end "
+                        "either way)")
     return p

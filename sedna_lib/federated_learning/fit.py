@@ -29,6 +29,9 @@ __all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for
 
 logger = logging.getLogger(__name__)
 
+_WAIT_NOTICE_S = 5.0
+"""Seconds :func:`fit` waits for the aggregator before it says, once, that it is still waiting."""
+
 
 def aggregator_from(aggregation: str | Aggregator | None, context: Context | None = None) -> Aggregator:
     """Return an aggregator instance for a registered name (or the instance itself).
@@ -113,6 +116,36 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
                              job_name=job_name, max_message_bytes=cfg.agg_max_message_bytes)
 
 
+def _connect(client: Any) -> None:
+    """Connect ``client`` to the aggregator; say once (WARNING) when it is not reachable after a few seconds.
+
+    Connecting retries until ``CONNECT_TIMEOUT`` (300 s by default), since the aggregator may
+    start after the trainers; without a word, a trainer whose aggregator is not there would look
+    hung for that long.
+    """
+    import threading
+
+    try:
+        timeout = float(client.connect_timeout)
+    except (TypeError, ValueError):
+        timeout = 0.0  # connect() refuses the setting, naming it
+    notice = None
+    if timeout > _WAIT_NOTICE_S:
+        def say() -> None:
+            if not client.is_connected:
+                logger.warning("waiting for the aggregator at %s: not reachable yet; giving up after %s s "
+                               "(CONNECT_TIMEOUT)", client.url, f"{timeout:g}")
+
+        notice = threading.Timer(_WAIT_NOTICE_S, say)
+        notice.daemon = True
+        notice.start()
+    try:
+        client.connect()
+    finally:
+        if notice is not None:
+            notice.cancel()
+
+
 def _resolve(obj: Any, framework: str) -> Any:
     resolve = getattr(obj, "resolve", None)
     return resolve(framework) if callable(resolve) and hasattr(obj, "sedna_lib_kind") else obj
@@ -187,7 +220,9 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
         Overrides ``WORKER_NAME``.
     progress : bool, default=True
         Report each round with its metrics: a ``tqdm`` bar on stderr when it is a terminal (one
-        update per round), else one INFO log line per round.
+        update per round), else one INFO log line per round of this module's logger (shown once
+        logging is configured: ``configure_logging()`` or ``SEDNA_LOG_LEVEL=INFO``). An aggregator
+        not reachable after a few seconds is said once, as a WARNING, whatever ``progress`` is.
     on_round : callable, default=None
         Called with each round's :class:`~sedna_lib.federated_learning.client.RoundOutcome`.
     rounds_hint : int, default=None
@@ -240,6 +275,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
             on_round(outcome)
 
     try:
+        _connect(client)
         run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator,
                    on_round=report, eval_data=test_loader)
     finally:

@@ -536,7 +536,7 @@ class AggregationServer:
                     tls=bool(self._cert), pages=self._server.url,
                     limits={"rounds": self._exit_round, "participants": self._participants,
                             "round deadline": f"{self._timeout:.0f} s",
-                            "max message bytes": self.max_message_bytes})
+                            "max message bytes": self._max_bytes})
 
     @property
     def port(self) -> int:

@@ -21,7 +21,8 @@ sedna_lib edge that this peer applies the callbacks it has (original Sedna clien
 A malformed body gets 400/415/422, an oversized one 413, a missing token 401; a model that
 rejects its input (``ValueError``, ``TypeError``, ``KeyError``, ``IndexError``, or a framework's
 shape mismatch) 422 with its reason; any other model failure 500. The server keeps serving and
-counts each outcome.
+counts each outcome. A scikit-learn model that is not fitted is said once (a WARNING, at start or
+at the first request), fails readiness, and each request gets a 500 without a traceback in the log.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..exceptions import ProtocolError, RegistryError, TransportError
+from ..exceptions import NotFittedError, ProtocolError, RegistryError, TransportError
 from ..transport import codec
 from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
 from ..observability.health import Health
@@ -45,7 +46,7 @@ from ._app import (HTTPError, LargeRequestGate, RequestStats, ServerLimits, chec
 from ._status import mount_status
 from ._threaded import ThreadedServer
 
-__all__ = ["InferenceServer", "CALLBACKS_HEADER", "CALLBACK_APPLIED_HEADER"]
+__all__ = ["InferenceServer", "CALLBACKS_HEADER", "CALLBACK_APPLIED_HEADER", "unfitted_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,54 @@ CALLBACKS_HEADER = "Sedna-Callbacks"
 """Reply header of a sedna_lib big-model server: ``apply`` (it applies the callbacks it has)."""
 CALLBACK_APPLIED_HEADER = "Sedna-Callback-Applied"
 """Reply header naming the callback the server applied to this result (absent: none applied)."""
+
+
+def unfitted_reason(model: Any) -> str | None:
+    """Say why ``model`` cannot answer yet: a scikit-learn estimator that is not fitted.
+
+    The estimator is looked for through the ``estimator`` attributes of a service and of its
+    backend; a scikit-learn class (instantiated when first used) has no fitted state, so a fresh
+    instance of it is checked. Models of other frameworks are taken as ready.
+
+    Parameters
+    ----------
+    model : object
+        What a server serves: a ``BigModelService``, a backend, or an estimator.
+
+    Returns
+    -------
+    str or None
+        ``"KNeighborsClassifier is not fitted"``, or None when the model is fitted or its state is not
+        known.
+    """
+    import sys
+
+    if "sklearn" not in sys.modules:  # no scikit-learn estimator can be here
+        return None
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+    from sklearn.utils.validation import check_is_fitted
+
+    obj, seen = model, 0
+    while not isinstance(obj, BaseEstimator):
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+            try:
+                obj = obj()
+            except TypeError:  # needs arguments: its state cannot be told before it is built
+                return None
+            break
+        inner = getattr(obj, "estimator", None)
+        seen += 1
+        if inner is None or inner is obj or seen > 4:
+            return None
+        obj = inner
+    try:
+        check_is_fitted(obj)
+    except SkNotFitted:
+        return f"{type(obj).__name__} is not fitted"
+    except TypeError:  # not an estimator by scikit-learn's rule: its state is not known
+        return None
+    return None
 
 
 class _CallbacksHeader:
@@ -193,6 +242,7 @@ class InferenceServer:
         self._server: ThreadedServer | None = None
         self._unknown_callbacks: set[str] = set()
         self._unknown_lock = threading.Lock()
+        self._unfitted_said = False
 
     # -- the app -----------------------------------------------------------------------------
     def _names(self) -> list[str]:
@@ -357,13 +407,32 @@ class InferenceServer:
                             type(exc).__name__, exc)
                 raise HTTPError(422, f"the model cannot take this input: "
                                      f"{type(exc).__name__}: {exc}") from None
+            if isinstance(exc, NotFittedError):  # the model, not the request: said once, then counted
+                self._say_unfitted(str(exc))
+                raise HTTPError(500, f"inference failed: {type(exc).__name__}: {exc}") from None
             logger.exception("inference failed on %s", path)
             raise HTTPError(500, f"inference failed: {type(exc).__name__}: {exc}") from None
         return self._encode(result, accept), (callback if post_process is not None else None)
 
+    def _say_unfitted(self, reason: str) -> None:
+        """Say once (WARNING) that the model is not fitted: every request fails until it is."""
+        with self._unknown_lock:
+            first = not self._unfitted_said
+            self._unfitted_said = True
+        if first:
+            logger.warning("big-model server %r: %s: every request fails (500, not ready) until a fitted "
+                           "model is loaded (MODEL_URL names its file)", self.servername, reason)
+
+    def _model_ready(self) -> bool | str:
+        """Check readiness: a model to serve, and fitted when its state is known."""
+        if self.model is None:
+            return "no model to serve"
+        reason = unfitted_reason(self.model)
+        return True if reason is None else f"{reason}; load a fitted model (MODEL_URL names its file)"
+
     def _status_site(self, name: str) -> StatusSite:
         """Build the status site: request counters on the health bodies, the model as readiness check."""
-        health = Health(name, checks={"model": lambda: self.model is not None or "no model to serve"},
+        health = Health(name, checks={"model": self._model_ready},
                         extra=self.stats.as_dict)
         limits = {"max request": f"{self.max_buffer_size // (1024 * 1024)} MiB"}
         self.status_ = StatusSite(name, title=f"sedna_lib big-model service {name!r}", health=health,
@@ -414,6 +483,9 @@ class InferenceServer:
             log_started(logger, f"big-model server {self.servername!r}", self._server.url,
                         auth=bool(self.token), tls=bool(self.ssl_certfile),
                         limits={"max request bytes": self.max_buffer_size})
+            reason = unfitted_reason(self.model)
+            if reason is not None:
+                self._say_unfitted(reason)
         if block:
             try:
                 self._server.wait()
