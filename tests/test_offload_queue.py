@@ -170,3 +170,28 @@ def test_a_failing_on_offloaded_is_counted_and_the_drain_goes_on(tmp_path):
 
     assert sent == 3 and job.stats["callback_failed"] == 3 and job.stats["replayed"] == 3
     assert sorted(cloud.seen) == [0.0, 1.0, 2.0] and job.pending_offloads == 0  # none sent twice
+
+
+def test_a_full_queue_says_its_drops_once_then_counts_them(tmp_path, caplog):
+    import logging
+    import warnings
+
+    queue = OffloadQueue(str(tmp_path / "q"), max_items=2)
+    with caplog.at_level(logging.WARNING, "sedna_lib"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning per dropped sample (a long outage printed one each)
+        for i in range(10):
+            queue.put(np.array([float(i)]), {})
+        for i in range(6):
+            queue.bury(None, np.array([float(i)]), reason="refused")
+        said_now = [r.getMessage() for r in caplog.records]
+        queue.say_drops()
+    said = [r.getMessage() for r in caplog.records]
+
+    assert queue.dropped == 8 + 4
+    assert [float(s.data[0]) for s in queue.peek()] == [8.0, 9.0]  # the newest kept, in order
+    assert len(said_now) == 2  # the first drop of each folder, at once
+    assert "offload queue" in said_now[0] and "dropped the oldest 1 " in said_now[0]
+    assert "dead-letter folder" in said_now[1]
+    assert len(said) == 4  # then one line each with what was counted meanwhile
+    assert "dropped the oldest 7 " in said[2] and "8 dropped in all" in said[2]
+    assert "dropped the oldest 3 " in said[3]

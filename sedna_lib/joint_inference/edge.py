@@ -14,7 +14,6 @@ import os
 import re
 import threading
 import time
-import warnings
 from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
@@ -23,7 +22,7 @@ from ..base import InferenceResult, check_count, check_number, check_variable
 from ..config import MiningMode
 from ..context import Context
 from ..exceptions import (ClosedError, ConfigError, DataError, ProtocolError, RegistryError, RemoteError,
-                          SednaError, SednaWarning, StorageError, TransportError)
+                          SednaError, StorageError, TransportError)
 from ..job import JobBase
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
@@ -460,15 +459,18 @@ class JointInference(JobBase):
         with self._lock:
             self._counts[name] += n
 
-    def _say_once(self, key: Any, message: str, *, level: int = logging.WARNING, warn: bool = False) -> None:
-        """Log ``message`` the first time ``key`` comes up (and, with ``warn``, warn to stderr)."""
+    def _say_once(self, key: Any, message: str, *, level: int = logging.WARNING) -> None:
+        """Log ``message`` the first time ``key`` comes up.
+
+        One channel: a WARNING or ERROR reaches stderr with nothing configured (the standard
+        library's last-resort handler) and goes wherever the application sends its logs; a
+        ``SednaWarning`` beside it printed the same line twice.
+        """
         with self._lock:
             first = key not in self._said
             self._said.add(key)
         if first:
             logger.log(level, "%s", message)
-            if warn:
-                warnings.warn(message, SednaWarning, stacklevel=4)
 
     # -- lifetime ----------------------------------------------------------------------------
     def start(self) -> JointInference:
@@ -694,6 +696,7 @@ class JointInference(JobBase):
         if self._client is not None and hasattr(self._client, "close") and not _is_user_cloud(self._client):
             self._client.close()
         if self._queue is not None:
+            self._queue.say_drops()
             self._queue.sync()
         super().close()
 
@@ -872,14 +875,14 @@ class JointInference(JobBase):
                            f"BIG_MODEL_IP, BIG_MODEL_PORT or the service name point at something else). Hard "
                            f"examples are "
                            f"answered by the edge and not queued until this is fixed: {exc}",
-                           level=logging.ERROR, warn=True)
+                           level=logging.ERROR)
         elif kind is _Failure.BAD_SAMPLE:
             reason = f"the cloud refused this sample: {exc}" if status else \
                 f"this sample cannot be sent: {exc}"
             if self._bury(item, data, name, reason, status):  # else _bury said it is lost
                 self._say_once(("refused", status),
                                f"{reason} (dead-lettered in {self.queue.dead_letter_folder}; later refusals "
-                               f"are counted in stats['dead_lettered'])", warn=True)
+                               f"are counted in stats['dead_lettered'])")
         else:  # RETRY: this sample, on its own backoff, never in the way of the others
             self._retry_later(item, data, name, exc)
         return kind
@@ -1082,7 +1085,7 @@ class JointInference(JobBase):
             self._count("expired", len(stale))
             self._say_once("expired", f"{len(stale)} queued hard examples were older than {_age(max_age)} "
                                       f"and went to {self.queue.dead_letter_folder} instead of the cloud "
-                                      f"(SEDNA_OFFLOAD_MAX_AGE)", warn=True)
+                                      f"(SEDNA_OFFLOAD_MAX_AGE)")
 
     def _call_user(self, fn: Callable[[Any], Any], arg: Any, entry: str) -> None:
         try:

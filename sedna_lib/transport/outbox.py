@@ -26,16 +26,17 @@ import os
 import threading
 import time
 import uuid
-import warnings
 from typing import Any, Iterator, NamedTuple
 
-from ..exceptions import DataError, ProtocolError, SednaWarning, StorageError
+from ..exceptions import DataError, ProtocolError, StorageError
+from ..observability.logs import RateLimitedLog
 from . import codec
 from .http import is_binary_array, to_jsonable
 
 __all__ = ["OffloadQueue", "QueuedSample"]
 
 logger = logging.getLogger(__name__)
+_DROP_INTERVAL = 60.0  # seconds between two lines about a full queue
 _SUFFIX = ".sdna"
 DEAD_LETTER = "dead-letter"
 DRAIN_LOCK = ".drain.lock"  # the file whose flock one owner of the folder holds while it sends entries
@@ -77,7 +78,9 @@ class OffloadQueue:
     folder : str
         Where the entries live (created on first write).
     max_items : int, default=10000
-        Bound; when full, the oldest entry is dropped (with a warning) to make room.
+        Bound; when full, the oldest entry is dropped to make room. The first drop is said at
+        once (a WARNING naming the folder); later ones are counted and said at most once a minute
+        with their number, and :meth:`say_drops` says what is still counted.
     fsync : bool, default=False
         Force each entry to the disk before :meth:`put` returns (survives a power loss at once,
         but costs a disk flush per hard example). Otherwise entries survive a crash of the
@@ -97,6 +100,8 @@ class OffloadQueue:
         self.fsync = fsync
         self.dropped = 0
         self.corrupt = 0
+        # one line per minute at most, however many drops: a long outage used to print one per sample
+        self._drops = RateLimitedLog(logger, interval=_DROP_INTERVAL)
         self._ids: list[str] | None = None
         self._unsynced: list[str] = []
         self._not_before: dict[str, float] = {}  # entries known to wait for their own time
@@ -205,8 +210,9 @@ class OffloadQueue:
                 oldest = ids[0]
                 self._remove(oldest)
                 self.dropped += 1
-                warnings.warn(f"offload queue {self.folder} is full ({self.max_items} samples); dropped the "
-                              f"oldest, {oldest}", SednaWarning, stacklevel=3)
+                self._drops.add("queue", f"offload queue {self.folder} is full ({self.max_items} samples): "
+                                         f"dropped the oldest {{count}} in the last {{window}} (the latest "
+                                         f"{oldest}); {self.dropped} dropped in all")
             self._write(self.folder, entry, payload)
             ids.append(entry)
             not_before = (meta or {}).get("not_before")
@@ -229,6 +235,10 @@ class OffloadQueue:
             os.replace(tmp, os.path.join(folder, entry + _SUFFIX))
         except OSError as exc:
             raise StorageError(f"cannot write to the offload queue {folder}: {exc}", uri=folder) from exc
+
+    def say_drops(self) -> None:
+        """Say the drops counted since the last line about them (call it when the queue's user stops)."""
+        self._drops.flush()
 
     def sync(self) -> int:
         """Force the entries written since the last call, and the folder, to the disk.
@@ -444,8 +454,10 @@ class OffloadQueue:
                 except FileNotFoundError:
                     pass  # removed by hand meanwhile
                 self.dropped += 1
-                warnings.warn(f"dead-letter folder {folder} is full ({self.max_items} samples); dropped the "
-                              f"oldest, {oldest}", SednaWarning, stacklevel=3)
+                self._drops.add("dead-letter",
+                                f"dead-letter folder {folder} is full ({self.max_items} samples): dropped "
+                                f"the oldest {{count}} in the last {{window}} (the latest {oldest}); "
+                                f"{self.dropped} dropped in all")
             self._write(folder, entry, payload)
             if item is not None:
                 self._remove(entry)

@@ -1,6 +1,7 @@
 """Language-model joint inference end to end: an edge LM, routers, the cloud LM over the OpenAI routes."""
 
 import json
+import logging
 import threading
 
 import numpy as np
@@ -10,7 +11,7 @@ import requests
 from sedna_lib.algorithms.hard_example_mining.oracle import is_correct
 from sedna_lib.config import Config
 from sedna_lib.context import Context
-from sedna_lib.exceptions import ConfigError, DataError, ParameterError, SednaWarning, StorageError
+from sedna_lib.exceptions import ConfigError, DataError, ParameterError, StorageError
 from sedna_lib.joint_inference import load_model
 from sedna_lib.llm import EdgeLM, LLMJointInference, Prices
 from sedna_lib.registry import Kind, default_registry
@@ -234,10 +235,12 @@ def test_a_lone_surrogate_in_a_query_is_logged_and_read_back(edge_lm, cloud_url,
     assert json.loads(line)["query"] == {"prompt": "module of gcd\ud800 is"}
 
 
-def test_a_lone_surrogate_sent_to_the_cloud_is_refused_and_the_edge_answers(edge_lm, cloud_url, tmp_path):
+def test_a_lone_surrogate_sent_to_the_cloud_is_refused_and_the_edge_answers(edge_lm, cloud_url, tmp_path,
+                                                                            caplog):
     with _job(edge_lm, OpenAIClient(cloud_url), "CloudOnly", tmp_path) as job:
-        with pytest.warns(SednaWarning, match="lone surrogate"):  # dead-lettered: it would never be taken
+        with caplog.at_level(logging.WARNING, "sedna_lib"):  # dead-lettered: it would never be taken
             result = job.inference("module of gcd\ud800 is")
+        assert any("lone surrogate" in r.getMessage() for r in caplog.records)
         assert result.cloud is None and result.result.source == "edge"
         assert job.inference("module of gcd is").cloud is not None  # the cloud still answers
 
