@@ -630,6 +630,27 @@ class JointInference(JobBase):
             self._chart_at = now
             self.status_.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
 
+    def _tally_batch(self, n: int, hard: int, by_cloud: int) -> None:
+        """Count ``n`` samples of a batch at once: ``hard`` hard, ``by_cloud`` answered by the cloud."""
+        if n <= 0:
+            return
+        with self._lock:
+            counts = self._counts
+            total = counts["inferences"] = counts["inferences"] + n
+            counts["hard"] += hard
+            self._cloud_answers += by_cloud
+            cloud = self._cloud_answers
+        reporter = self._reporter
+        if reporter is not None:  # the reporter counts one sample per call
+            for i in range(n):
+                reporter.record(hard=i < hard)
+        if self._meters is None:
+            return
+        now = time.monotonic()
+        if now - self._chart_at >= 1.0 or total == n:
+            self._chart_at = now
+            self.status_.site.record("offload", "offload ratio", round(now - self._t0, 1), cloud / total)
+
     def _report_leftovers(self, pending: int) -> None:
         from ..transport.outbox import queued_at
 
@@ -1099,13 +1120,19 @@ class JointInference(JobBase):
         return self.start()
 
 
-def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
-    from ..transport.http import InferenceClient
-
+def check_endpoint(endpoint: str) -> Any:
+    """Return the parts of a cloud endpoint URL; ConfigError unless it is an http(s) URL with a host."""
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"big_model_endpoint must be an http(s) URL such as http://host:5000/service, "
                           f"got {endpoint!r}")
+    return parts
+
+
+def _client_for_endpoint(endpoint: str, cfg: Any) -> Any:
+    from ..transport.http import InferenceClient
+
+    parts = check_endpoint(endpoint)
     segments = [s for s in parts.path.split("/") if s]
     if segments and segments[-1] == "v1":  # an OpenAI-compatible API root (a language model's cloud)
         from ..transport.openai import OpenAIClient

@@ -8,8 +8,9 @@ from ..backends.loaders import load_estimator
 from ..base import InferenceResult
 from ..config import MiningMode
 from ..context import Context, resolve
+from ..exceptions import ConfigError, DataError
 from .cloud import get_big_model_endpoint
-from .edge import JointInference
+from .edge import JointInference, check_endpoint
 
 __all__ = ["JointModel", "load_model"]
 
@@ -44,10 +45,40 @@ class _ProbabilityModel:
         import numpy as np
 
         if isinstance(data, (str, bytes)):  # one document: a text pipeline takes a list of them
-            return self.model.predict_proba([data], **kwargs)[0]
-        if _one_sample(data):
-            return self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)[0]
-        return self.model.predict_proba(data, **kwargs)
+            p = self.model.predict_proba([data], **kwargs)
+        elif _one_sample(data):
+            p = self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)
+        else:
+            return _rows(self.model.predict_proba(data, **kwargs), _n_samples(data))
+        try:
+            if len(p) == 1:  # the common case, checked without more calls
+                return p[0]
+        except TypeError:
+            pass
+        return _rows(p, 1)[0]
+
+
+def _n_samples(data: Any) -> int | None:
+    """Return the number of samples of a batch (its first dimension), or None when it has none."""
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape):
+        return int(shape[0])
+    try:
+        return len(data)
+    except TypeError:
+        return None
+
+
+def _rows(probabilities: Any, n: int | None) -> Any:
+    """Check that the edge model answered one row of probabilities per sample; return them."""
+    import numpy as np
+
+    rows = np.shape(probabilities)[0] if np.ndim(probabilities) else None
+    if n is not None and rows != n:
+        got = "no rows" if rows is None else f"{rows} row" + ("" if rows == 1 else "s")
+        raise DataError(f"the edge model returned {got} for {n} sample" + ("" if n == 1 else "s") +
+                        ": predict_proba must return one row of class probabilities per sample")
+    return probabilities
 
 
 class JointModel:
@@ -103,12 +134,20 @@ class JointModel:
         -------
         InferenceResult
             ``result`` is the answer ``predict`` gives; ``edge`` the edge model's raw output
-            (before ``post_fun``); ``cloud`` the big model's answer, or None.
+            (before ``post_fun``); ``cloud`` the big model's answer, or None. For a batch given to a
+            classifier without ``post_fun`` (a 2-D array, a list of documents, a DataFrame), each
+            sample is decided on its own: ``is_hard`` is a boolean array with one value per sample,
+            ``result`` the labels in the batch's order (the cloud's for the hard samples it
+            answered), ``edge`` the probabilities (one row per sample; under mining-then-inference
+            a row of NaN for a sample the cloud answered, the edge model not having run on it), and
+            ``cloud`` a list with the cloud's answer for each sample it answered and None for the
+            others, or None when it answered none. Any other input is one sample, decided as a whole.
 
         Raises
         ------
         DataError
-            If the miner cannot read what ``post_fun`` returned.
+            If the miner cannot read what ``post_fun`` returned, or a classifier's ``predict_proba``
+            returns a number of rows other than the number of samples.
         """
         joint = self.joint
         if not joint._started:
@@ -116,18 +155,69 @@ class JointModel:
         mode = joint._mode
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
+        one = self.answer_fun is not None and _one_sample(x)
+        if self.answer_fun is not None and not one:  # a classifier's batch: routed per sample
+            details = self._predict_batch(x, mode)
+            self.last_result = details
+            return details
         data = self.pre_fun(x) if self.pre_fun is not None else x
         # a classifier's one document goes to the cloud's classifier as a list of one, one label comes back
         # (a language model's prompt, also a string, goes as it is)
         document = self.answer_fun is not None and isinstance(x, (str, bytes))
         details = joint._infer(data, [x] if document else x, self.post_fun, self.post_fun, mode, {},
                                "post_fun", cloud_callback=False)
-        if details.cloud is not None and self.answer_fun is not None and _one_sample(x):
+        if details.cloud is not None and one:
             details = details._replace(result=_only(details.result))
         if self.answer_fun is not None and details.cloud is None:  # the edge's probabilities: its labels
             details = details._replace(result=self.answer_fun(details.result))
         self.last_result = details
         return details
+
+    def _predict_batch(self, x: Any, mode: MiningMode) -> InferenceResult:
+        """Route each sample of a classifier's batch: easy rows at the edge, each hard row to the cloud."""
+        import numpy as np
+
+        joint = self.joint
+        miner = joint.miner
+        data = self.pre_fun(x) if self.pre_fun is not None else x
+        n = _n_samples(x)
+        if n is None:
+            raise DataError(f"a batch must have a length or a shape, got {type(x).__name__}")
+        edge = None
+        if mode is MiningMode.MINING_THEN_INFERENCE:
+            if miner is None:
+                raise ConfigError("MINING_MODE is mining-then-inference but no hard-example miner is set; "
+                                  "set HEM_NAME or pass hard_example_mining", variable="HEM_NAME")
+            hard = _mask(miner, data, n)
+        else:
+            edge = joint.estimator.predict(data)
+            hard = np.zeros(n, dtype=bool) if miner is None else _mask(miner, edge, n)
+        hard_rows = np.flatnonzero(hard)
+        answered = []  # (row, the cloud's answer) for each hard row the cloud answered
+        for i in hard_rows.tolist():  # one request per hard sample: each is queued or dead-lettered alone
+            answer = joint._offload(_take(x, [i]), None, None, {})
+            if answer is not None:
+                answered.append((i, _only(answer)))
+        if edge is None:  # mining-then-inference: the edge runs only on the rows the cloud did not answer
+            labels = np.empty(n, dtype=object)
+            rest = np.setdiff1d(np.arange(n), [i for i, _ in answered])
+            if len(rest):
+                part = np.asarray(joint.estimator.predict(_take(data, rest)), dtype=float)
+                edge = np.full((n,) + part.shape[1:], np.nan)
+                edge[rest] = part
+                labels[rest] = list(self.answer_fun(part))
+            for i, answer in answered:
+                labels[i] = answer
+            result = _uniform(labels)
+        else:
+            result = _merge(self.answer_fun(edge), answered)
+        cloud = None
+        if answered:
+            cloud = [None] * n
+            for i, answer in answered:
+                cloud[i] = answer
+        joint._tally_batch(n, len(hard_rows), len(answered))
+        return InferenceResult(hard, result, edge, cloud)
 
     def predict(self, x: Any) -> Any:
         """Predict one input through the edge, and the cloud when the miner says it is hard.
@@ -140,7 +230,9 @@ class JointModel:
         Returns
         -------
         object
-            The cloud's answer for a hard sample, else the edge's post-processed result.
+            The cloud's answer for a hard sample, else the edge's post-processed result. For a
+            classifier's batch, the labels of its samples in order, each sample routed on its own
+            (see :meth:`predict_details`).
         """
         return self.predict_details(x).result
 
@@ -178,12 +270,16 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         when ``MODEL_URL`` and ``MODEL_PATH`` are unset) is refused at once. A classifier with
         ``predict_proba`` answers with class probabilities, which the miner reads.
     pre_fun : callable, default=None
-        Pre-processing of each input for the edge model (the cloud gets the raw input).
+        Pre-processing of each input for the edge model (the cloud gets the raw input); for a
+        classifier's batch it must keep one row per sample, in order.
     post_fun : callable, default=None
         Local post-processing of the edge model's output (NMS for a detector); the miner reads
         what it returns, and it is the answer for an easy sample. A hard sample is answered by
         the cloud as the cloud answers. For a classifier given without ``post_fun``, the miner
-        reads the probabilities and the edge answers with their labels (the cloud as it answers).
+        reads the probabilities and the edge answers with their labels (``classes_``, or the
+        column indices for a model without ``classes_``; the cloud as it answers), and each sample
+        of a batch is routed on its own: only the hard ones go to the cloud, one request each.
+        With ``post_fun``, the input is one sample, whatever its shape.
     cloud_offload_algorithm : HardExampleMiner or str or dict, default=None
         The miner (``joint_inference.IBT(upload_ratio=0.5)``); ``HEM_NAME`` if omitted.
     big_model_endpoint : str or InferenceClient, default=None
@@ -208,7 +304,11 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
         If ``model_path`` names a missing file.
     ConfigError
         If ``model_path`` is None (no model: set ``MODEL_URL`` or ``MODEL_PATH``), the file type
-        is unknown or the endpoint is not an http(s) URL.
+        is unknown, the endpoint is not an http(s) URL, or ``HEM_NAME`` is malformed.
+    NotRegisteredError
+        If ``cloud_offload_algorithm`` (or ``HEM_NAME``) names no registered miner.
+    ParameterError
+        If the miner's parameters are unknown or ill-typed.
     """
     ctx = resolve(context)
     estimator = load_estimator(model_path)
@@ -216,11 +316,14 @@ def load_model(model_path: Any, pre_fun: Callable[[Any], Any] | None = None,
     if hasattr(estimator, "predict_proba") and not isinstance(estimator, type):
         classes = getattr(estimator, "classes_", None)
         estimator = _ProbabilityModel(estimator)  # a classifier: mine its confidences
-        if post_fun is None and classes is not None:
+        if post_fun is None:
             answer_fun = _ClassLabel(classes)  # ...and answer with labels, as the cloud does
     cloud = big_model_endpoint if big_model_endpoint is not None else get_big_model_endpoint(ctx)
+    if isinstance(cloud, str):
+        check_endpoint(cloud)
     joint = JointInference(estimator, cloud_offload_algorithm, context=ctx, cloud=cloud, report=report,
                            **options)
+    joint.miner  # noqa: B018 - built now: an unknown name or bad parameters fail here, not in predict
     return JointModel(joint, pre_fun, post_fun, answer_fun)
 
 
@@ -231,17 +334,75 @@ class _ClassLabel:
     """
 
     def __init__(self, classes: Any) -> None:
-        self.classes = classes
+        self.classes = classes  # None: the labels are the columns' indices
 
     def __call__(self, probabilities: Any) -> Any:
         import numpy as np
 
         p = np.asarray(probabilities)
         if p.ndim == 1:
-            return _plain(self.classes[int(np.argmax(p))])
+            best = int(np.argmax(p))
+            return best if self.classes is None else _plain(self.classes[best])
         if p.ndim == 2:
-            return np.asarray(self.classes)[np.argmax(p, axis=1)]
+            best = np.argmax(p, axis=1)
+            return best if self.classes is None else np.asarray(self.classes)[best]
         return probabilities
+
+
+def _mask(miner: Any, results: Any, n: int) -> Any:
+    """Ask the miner about each sample of a batch; return a boolean mask of length ``n``."""
+    import numpy as np
+
+    is_hard = getattr(miner, "is_hard", None)
+    if is_hard is not None:
+        mask = np.asarray(is_hard(results), dtype=bool).reshape(-1)
+    else:  # a plain callable f(result) -> bool decides one sample at a time
+        mask = np.fromiter((bool(miner(row)) for row in results), dtype=bool)
+    if mask.shape != (n,):
+        raise DataError(f"the miner {type(miner).__name__} decided {mask.size} samples of a batch of {n}")
+    return mask
+
+
+def _take(batch: Any, rows: Any) -> Any:
+    """Return the given rows of a batch, as a batch of the same kind (a DataFrame, an array, a list)."""
+    import numpy as np
+
+    if hasattr(batch, "iloc"):
+        return batch.iloc[list(rows)]
+    if isinstance(batch, (list, tuple)):
+        return [batch[i] for i in rows]
+    if hasattr(batch, "shape") and hasattr(batch, "__getitem__"):  # numpy, a sparse matrix
+        return batch[np.asarray(rows, dtype=np.intp)]
+    return np.asarray(batch)[np.asarray(rows, dtype=np.intp)]
+
+
+def _uniform(labels: Any) -> Any:
+    """Return an object array of labels as a plain array when they are all of one type."""
+    import numpy as np
+
+    if len({type(label) for label in labels}) == 1:
+        plain = np.asarray(labels.tolist())
+        if plain.ndim == 1:
+            return plain
+    return labels
+
+
+def _merge(labels: Any, answered: list[tuple[int, Any]]) -> Any:
+    """Put the cloud's answers into the edge's labels at their rows (an object array if the types differ)."""
+    import numpy as np
+
+    if not answered:
+        return labels
+    rows = [i for i, _ in answered]
+    values = np.asarray([answer for _, answer in answered])
+    out = labels.copy()
+    if values.ndim == 1 and np.can_cast(values.dtype, out.dtype, "safe"):
+        out[rows] = values
+        return out
+    out = out.astype(object)
+    for i, answer in answered:
+        out[i] = answer
+    return out
 
 
 def _only(answer: Any) -> Any:
