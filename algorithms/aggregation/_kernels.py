@@ -133,8 +133,8 @@ def weighted_sum(layers: Sequence[np.ndarray], weights: Sequence[float], total: 
     Returns
     -------
     bool
-        False when an update holds a NaN or an infinity (``out`` is then incomplete). A sum that
-        is infinite from finite updates (an overflow) is kept, as the running sum keeps it.
+        False when a block's sum is not finite (``out`` is then incomplete): an update holds a NaN
+        or an infinity, or the sum of finite updates overflowed.
     """
     mod = compiled()
     srcs = [a.reshape(-1) for a in layers]
@@ -159,8 +159,8 @@ def weighted_sum(layers: Sequence[np.ndarray], weights: Sequence[float], total: 
             finite = mod.finish(flat[lo:hi], a, total)
         else:
             finite = last(flat[lo:hi], a, *_block_args(groups[-1], lo, hi), total)
-        if not finite and not all(np.isfinite(x[lo:hi]).all() for x in srcs):
-            return False  # else an overflow of finite updates: kept, as written
+        if not finite:  # a NaN or an infinity in an update, or an overflow of finite ones
+            return False
     return True
 
 

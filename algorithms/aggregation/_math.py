@@ -35,7 +35,8 @@ from sedna_lib.exceptions import AggregationError
 from . import _kernels
 
 __all__ = [
-    "as_layers", "check_layers", "check_finite", "one_blas_thread", "blas_may_thread", "accumulator_dtype",
+    "as_layers", "check_layers", "check_finite", "check_result_finite", "one_blas_thread", "blas_may_thread",
+    "accumulator_dtype",
     "new_accumulator", "start_accumulator", "accumulate", "blocked_mean", "can_block", "finish_layers",
     "weighted_average",
     "fedavgm_step", "fedopt_step", "flatten", "unflatten", "krum_scores", "krum",
@@ -52,7 +53,7 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     Parameters
     ----------
     weights : sequence of array-like
-        One entry per layer.
+        One entry per layer: a list (or tuple) of numpy arrays or nested lists of numbers.
 
     Returns
     -------
@@ -63,17 +64,34 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     Raises
     ------
     AggregationError
-        If ``weights`` is None, not a sequence, or a layer is ragged or not numeric.
+        If ``weights`` is None, not a sequence of layers, or one numeric numpy array (a 0-d or 1-d array
+        would be read as one 0-d layer per value: wrap a single layer as ``[array]``); or if a layer is
+        None, text, a masked array (its mask cannot be averaged: pass ``layer.filled(...)`` or plain
+        arrays), ragged or not numeric.
     """
-    if weights is None or isinstance(weights, (str, bytes, dict)):
-        raise AggregationError(f"weights must be a list of layers (arrays or nested lists), got "
-                               f"{type(weights).__name__}; a backend returning None cannot be federated")
+    if weights is None:
+        raise AggregationError("weights is None, not a list of layer arrays; a backend returning None "
+                               "cannot be federated")
+    if isinstance(weights, np.ndarray) and weights.dtype.kind in "biufc" and weights.ndim <= 1:
+        raise AggregationError(f"weights must be a list of layer arrays, got one numpy array of shape "
+                               f"{weights.shape}; wrap a single layer as [array]")
+    if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
+        raise AggregationError(f"weights must be a list of layer arrays (one numpy array or nested list of "
+                               f"numbers per layer), got {type(weights).__name__}")
     layers = []
     for i, layer in enumerate(weights):
+        if isinstance(layer, np.ma.MaskedArray):
+            raise AggregationError(f"layer {i} is a numpy masked array; its mask cannot be aggregated "
+                                   "(masked values would be averaged in): send plain arrays, e.g. "
+                                   "layer.filled(0)")
         if isinstance(layer, np.ndarray):
             arr = layer
         elif isinstance(layer, np.generic):  # a 0-d layer that became a numpy scalar keeps its dtype
             arr = np.asarray(layer)
+        elif layer is None or isinstance(layer, (str, bytes, dict)):
+            what = "None" if layer is None else f"a {type(layer).__name__}"
+            raise AggregationError(f"layer {i} is {what}, not an array of numbers; weights must be a list "
+                                   "of layer arrays (numpy arrays or nested lists of numbers)")
         else:
             try:
                 arr = np.asarray(layer, dtype=np.float64)
@@ -164,6 +182,20 @@ def check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None = Non
 
 
 def _check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None, who: str) -> None:
+    found = _first_non_finite(layers)
+    if found is not None:
+        i, bad = found
+        raise AggregationError(f"{who}: {_label(i, names)} has {bad} non-finite value(s) (NaN or Inf); "
+                               "the client's training diverged or its weights are corrupt, so the update "
+                               "is refused")
+
+
+def _label(i: int, names: Sequence[str] | None) -> str:
+    return f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
+
+
+def _first_non_finite(layers: Sequence[np.ndarray]) -> tuple[int, int] | None:
+    """Return ``(index, count)`` of the first floating-point layer holding a NaN or an infinity, else None."""
     for i, layer in enumerate(layers):
         if layer.dtype.kind not in "fc" or layer.size == 0:
             continue
@@ -174,9 +206,41 @@ def _check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None, who
                     continue
         bad = int(layer.size - np.count_nonzero(np.isfinite(layer)))
         if bad:
-            label = f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
-            raise AggregationError(f"{who}: {label} has {bad} non-finite value(s) (NaN or Inf); the client's "
-                                   "training diverged or its weights are corrupt, so the update is refused")
+            return i, bad
+    return None
+
+
+def check_result_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None = None) -> None:
+    """Refuse a round's result with a NaN or an infinity in a floating-point layer (an overflow).
+
+    Every update was checked finite before it was added, so a non-finite result means the weighted
+    sum (or a server step) went past the float range: values or sample counts too large. One BLAS
+    reduction per layer of the result (one pass over the model, not one per update), as
+    :func:`check_finite` does.
+
+    Parameters
+    ----------
+    layers : sequence of numpy.ndarray
+        The result's layers.
+    names : sequence of str, default=None
+        Layer names, used in the message when known.
+
+    Raises
+    ------
+    AggregationError
+        Naming the first layer that is not finite.
+    """
+    if blas_may_thread(layers):
+        with one_blas_thread():
+            found = _first_non_finite(layers)
+    else:
+        found = _first_non_finite(layers)
+    if found is not None:
+        i, bad = found
+        raise AggregationError(f"{_label(i, names)} of the round's result is not finite: {bad} value(s) "
+                               "overflowed the float range (NaN or Inf) although every update was finite; "
+                               "the updates' values or sample counts are too large to average, so no model "
+                               "is made")
 
 
 def accumulator_dtype(dtype: np.dtype) -> np.dtype:
@@ -557,7 +621,9 @@ def blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: Sequence[floa
 
     The block's sums are checked once all updates are in (``dot(sums, zeros)`` is NaN exactly when a
     sum is NaN or infinite; it cannot overflow). A NaN or an infinity in an update makes the sum
-    non-finite; a non-finite sum of finite updates (an overflow) is kept, as the running sum keeps it.
+    non-finite, and so does a sum of finite updates that overflowed: either way None is returned, and the
+    caller folds the updates in one by one, which names the update holding a NaN or an infinity, or the
+    layer whose result overflowed (:func:`check_result_finite`).
 
     Parameters
     ----------
@@ -577,7 +643,8 @@ def blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: Sequence[floa
     Returns
     -------
     list of numpy.ndarray or None
-        The result layers, or None when an update holds a NaN or an infinity (the caller names it).
+        The result layers, or None when a block's sum is not finite: an update holds a NaN or an infinity,
+        or the sum of finite updates overflowed (the caller names the update or the layer).
     """
     scratch = {} if scratch is None else scratch
     block = _MEAN_BLOCK if block is None else block
@@ -638,7 +705,7 @@ def _blocked_mean(updates: Sequence[Sequence[np.ndarray]], weights: list[float],
                     axpy(wide, sums, n, w)
             with np.errstate(invalid="ignore", over="ignore"):
                 finite = np.isfinite(np.dot(sums, zeros[:n]))
-            if not finite and not all(np.isfinite(u[i].reshape(-1)[start:stop]).all() for u in updates):
+            if not finite:  # a NaN or an infinity in an update, or an overflow: named by the caller
                 return None
             if total is not None:
                 np.divide(sums, total, out=sums)
@@ -657,6 +724,8 @@ def _layer_by_updates(layers: Sequence[np.ndarray], weights: list[float], total:
     (acc,) = start_accumulator([layers[0]], weights[0])
     for layer, w in zip(layers[1:], weights[1:]):
         _accumulate([acc], [layer], w, scratch, whole)
+    if _first_non_finite([acc]) is not None:
+        return False  # an overflow of finite updates: the caller names the layer
     if total is not None:
         acc /= total
     result[...] = acc
@@ -950,9 +1019,9 @@ def krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int = 0,
     updates : sequence of layer lists
         The updates.
     num_byzantine : int, default=0
-        ``f``; Krum's guarantee needs ``n > 2 f + 2``.
+        ``f``; Krum needs ``n > 2 f + 2`` updates (``n >= 2 f + 3``), as :func:`multi_krum` does.
     num_selected : int, default=1
-        ``m``; 1 is Krum, more is Multi-Krum.
+        ``m`` in ``[1, n]``; 1 is Krum, more is Multi-Krum.
 
     Returns
     -------
@@ -962,11 +1031,16 @@ def krum(updates: Sequence[Sequence[np.ndarray]], *, num_byzantine: int = 0,
     Raises
     ------
     AggregationError
-        If there is no update or the shapes differ.
+        If there is no update, the shapes differ, there are too few updates for ``f`` or ``m`` is
+        not in ``[1, n]``.
     """
     points = _stack(updates)
+    n = points.shape[0]
+    _check_f(n, num_byzantine, 2 * num_byzantine + 3, "Krum", "n > 2 f + 2")
+    if not 1 <= num_selected <= n:
+        raise AggregationError(f"num_selected must be in [1, {n}] for {n} updates, got {num_selected}")
     scores = krum_scores(points, num_byzantine)
-    chosen = np.argsort(scores, kind="stable")[:max(1, min(num_selected, len(scores)))]
+    chosen = np.argsort(scores, kind="stable")[:num_selected]
     return unflatten(_rows_mean(points, chosen), as_layers(updates[0]))
 
 

@@ -18,14 +18,27 @@ def _unpack(update: Any) -> tuple[list[np.ndarray], float, str]:
     except AttributeError:
         raise AggregationError("an update needs 'weights' and 'num_samples', got "
                                f"{type(update).__name__}") from None
+    who = getattr(update, "client_id", "") or "update"
+    who = f"update from {who!r}" if who != "update" else who
     try:
         n = float(n)
+    except OverflowError:  # an int beyond float64's range
+        raise AggregationError(f"{who}: num_samples is too large (beyond a float's 1.8e308); it must be "
+                               "a finite count >= 0") from None
     except (TypeError, ValueError):
-        raise AggregationError(f"num_samples must be a number, got {n!r}") from None
+        raise AggregationError(f"{who}: num_samples must be a number, got {n!r}") from None
     if not np.isfinite(n) or n < 0:
-        raise AggregationError(f"num_samples must be a finite count >= 0, got {n!r}")
-    who = getattr(update, "client_id", "") or "update"
-    return _math.as_layers(weights), n, f"update from {who!r}" if who != "update" else who
+        raise AggregationError(f"{who}: num_samples must be a finite count >= 0, got {n!r}")
+    return _math.as_layers(weights), n, who
+
+
+def _add_count(total: float, n: float, who: str) -> float:
+    """Return the round's sample total with ``n`` added, refusing one that is no longer finite."""
+    new = total + n
+    if not np.isfinite(new):
+        raise AggregationError(f"{who}: num_samples {n!r} is too large: the round's total sample count "
+                               "is no longer a finite number, so the updates cannot be weighted")
+    return new
 
 
 class StreamingMean(Aggregator):
@@ -40,7 +53,14 @@ class StreamingMean(Aggregator):
     without saying so again gets its results copied."""
 
     def begin_round(self, template: list | None = None) -> None:
-        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
+        """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of its range (:meth:`_check_params`, here before any client trains).
+        """
+        self._check_params()
         self._template = None if template is None else _math.as_layers(template)
         self._acc: list[np.ndarray] | None = None
         self._shapes = None if self._template is None else [a.shape for a in self._template]
@@ -58,6 +78,7 @@ class StreamingMean(Aggregator):
         names = _math.layer_names(self, update)
         # the round's shapes come from its template or its first accepted update: a refused one sets nothing
         _math.check_layers(layers, self._shapes or [a.shape for a in layers], names, who=who)
+        total = _add_count(self._total, n, who)
         if _math.blas_may_thread(layers):
             with _math.one_blas_thread():
                 self._fold(layers, n, names, who)
@@ -65,7 +86,7 @@ class StreamingMean(Aggregator):
             self._fold(layers, n, names, who)
         if self._shapes is None:
             self._shapes = [a.shape for a in layers]
-        self._total += n
+        self._total = total
         self._count += 1
 
     def _fold(self, layers: list[np.ndarray], n: float, names: list[str] | None, who: str) -> None:
@@ -100,7 +121,7 @@ class StreamingMean(Aggregator):
         fused = type(self)._server_step is StreamingMean._server_step  # the mean is the model
         out = _math.blocked_mean(layers, ns, total if fused else None,
                                  dtypes if fused else [np.dtype(np.float64)] * len(dtypes), scratch)
-        if out is None:  # an update holds a NaN or an infinity: add() refuses it by name
+        if out is None:  # a NaN or an infinity in an update, or an overflow: add() and finish() name it
             return super().aggregate(updates)
         self._dtypes = dtypes
         self._total = total
@@ -142,6 +163,8 @@ class StreamingMean(Aggregator):
         total = 0.0
         for _, n in unpacked:
             total += n
+        if not np.isfinite(total):  # add() names the update that made it overflow
+            return None
         return unpacked, template, dtypes, total
 
     def finish(self) -> list:
@@ -164,6 +187,8 @@ class StreamingMean(Aggregator):
                 result = _math.finish_layers(result, dtypes)
             else:
                 result = [cast_to_layer(r, d) for r, d in zip(result, dtypes)]
+        # every update was finite: a non-finite layer here is an overflow of the sum or of the server step
+        _math.check_result_finite(result, getattr(self, "names_", None))
         self.global_weights_ = result
         self.total_samples_ = int(self._total)
         self.round_ = getattr(self, "round_", 0) + 1
@@ -172,6 +197,16 @@ class StreamingMean(Aggregator):
 
     def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
         return average
+
+    def _check_params(self) -> dict[str, Any]:
+        """Return the parameters, checked (none here); a subclass's server step calls it again before use.
+
+        Raises
+        ------
+        ParameterError
+            If a parameter is out of range.
+        """
+        return {}
 
 
 def _gives_away(cls: type) -> bool:
@@ -195,6 +230,7 @@ class BufferedRound(Aggregator):
         self._round_params = (self.get_params(), self._check_params() or {})  # checked once a round
         self._updates: list[list[np.ndarray]] = []
         self._ns: list[float] = []
+        self._total = 0.0
         self._shapes = None if template is None else [np.shape(a) for a in template]
 
     def add(self, update: Any) -> None:
@@ -205,10 +241,12 @@ class BufferedRound(Aggregator):
         names = _math.layer_names(self, update)
         _math.check_layers(layers, self._shapes or [a.shape for a in layers], names, who=who)
         _math.check_finite(layers, names, who=who)
+        total = _add_count(self._total, n, who)
         if self._shapes is None:  # from the first accepted update: a refused one sets nothing
             self._shapes = [a.shape for a in layers]
         self._updates.append(layers)
         self._ns.append(n)
+        self._total = total
 
     def finish(self) -> list:
         """Combine the kept updates; see :meth:`sedna_lib.base.Aggregator.finish`."""

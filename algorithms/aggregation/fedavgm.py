@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sedna_lib.base import check_number
+
 from . import _math
 from ._streaming import StreamingMean
 
@@ -24,9 +26,15 @@ class FedAvgM(StreamingMean):
     Parameters
     ----------
     server_learning_rate : float, default=1.0
-        Server step size.
+        Server step size, a finite number > 0 (1.0 with no momentum is FedAvg).
     server_momentum : float, default=0.9
-        Momentum ``beta``.
+        Momentum ``beta``, in [0, 1) (0: no momentum; 1 or more never lets a past step decay).
+
+    Raises
+    ------
+    ParameterError
+        When a round begins (before any client trains; the constructor only stores) and when the
+        server steps, if a parameter is NaN, infinite or out of its range.
 
     Attributes
     ----------
@@ -45,11 +53,17 @@ class FedAvgM(StreamingMean):
         self.server_learning_rate = server_learning_rate
         self.server_momentum = server_momentum
 
+    def _check_params(self) -> dict[str, float]:
+        return {"server_learning_rate": check_number("server_learning_rate", self.server_learning_rate, 0,
+                                                     low_open=True),
+                "server_momentum": check_number("server_momentum", self.server_momentum, 0, 1,
+                                                high_open=True)}
+
     def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
+        params = self._check_params()  # again: set_params may have changed them
         if self._template is None:
             return average
         new, self.momentum_ = _math.fedavgm_step(
-            self._template, average, getattr(self, "momentum_", None),
-            server_learning_rate=float(self.server_learning_rate),
-            server_momentum=float(self.server_momentum), overwrite=True)  # the average, momentum: its own
+            self._template, average, getattr(self, "momentum_", None), overwrite=True,
+            **params)  # the average and the momentum are its own
         return new

@@ -17,7 +17,7 @@ from sedna_lib.base import Aggregator, check_count, check_number
 from sedna_lib.exceptions import AggregationError, ParameterError
 
 from . import _math
-from ._streaming import _unpack
+from ._streaming import _add_count, _unpack
 
 __all__ = ["FedBuff", "staleness_weight"]
 
@@ -138,12 +138,13 @@ class FedBuff(Aggregator):
         except ParameterError:
             raise AggregationError(f"{who} reports staleness {reported!r}: a finite number >= 0 of server "
                                    "steps is needed") from None
+        total = _add_count(self._total, n, who)
         if self._acc is None:
             self._acc = [np.zeros(s, dtype=np.float64) for s in shapes]
             if self._base is None:  # no model yet: the changes apply to zeros, in the updates' dtypes
                 self._base = [np.zeros(a.shape, dtype=a.dtype) for a in layers]
         _math.accumulate(self._acc, layers, n * (1.0 + tau) ** -self._exponent)  # both checked already
-        self._total += n
+        self._total = total
         self._count += 1
         self._staleness += tau
 
@@ -166,6 +167,7 @@ class FedBuff(Aggregator):
             a /= self._total
             a += b
         result = _math.finish_layers(sums, [np.asarray(b).dtype for b in base])
+        _math.check_result_finite(result, getattr(self, "names_", None))  # an overflow of finite updates
         self.mean_staleness_ = self._staleness / self._count
         self.global_weights_ = result
         self.total_samples_ = int(self._total)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sedna_lib.base import check_number
+
 from . import _math
 from ._streaming import StreamingMean
 
@@ -26,13 +28,19 @@ class _FedOpt(StreamingMean):
         self.beta_2 = beta_2
         self.tau = tau
 
+    def _check_params(self) -> dict[str, float]:
+        return {"eta": check_number("eta", self.eta, 0, low_open=True),
+                "beta_1": check_number("beta_1", self.beta_1, 0, 1, high_open=True),
+                "beta_2": check_number("beta_2", self.beta_2, 0, 1, high_open=True),
+                "tau": check_number("tau", self.tau, 0, low_open=True)}
+
     def _server_step(self, average: list[np.ndarray]) -> list[np.ndarray]:
+        params = self._check_params()  # again: set_params may have changed them
         if self._template is None:
             return average
         new, self.m_, self.v_ = _math.fedopt_step(
             self._template, average, getattr(self, "m_", None), getattr(self, "v_", None),
-            variant=self._variant, eta=float(self.eta), beta_1=float(self.beta_1), beta_2=float(self.beta_2),
-            tau=float(self.tau), overwrite=True)  # the average and the moments are this aggregator's own
+            variant=self._variant, overwrite=True, **params)  # the average and the moments are its own
         return new
 
 
@@ -45,13 +53,21 @@ _DOC = """{name}: the clients' average is a pseudo-gradient for a server-side {r
     Parameters
     ----------
     eta : float, default=0.01
-        Server learning rate.
+        Server learning rate, a finite number > 0.
     beta_1 : float, default=0.9
-        First-moment decay.
+        First-moment decay, in [0, 1) (0: no momentum).
     beta_2 : float, default=0.99
-        Second-moment decay (unused by FedAdagrad).
+        Second-moment decay, in [0, 1) (unused by FedAdagrad, checked all the same).
     tau : float, default=1e-3
-        Adaptivity (numerical floor of the denominator).
+        Adaptivity (the denominator's floor, and ``sqrt`` of the second moment's start), a finite
+        number > 0: with 0 a coordinate that has not moved divides 0 by 0.
+
+    Raises
+    ------
+    ParameterError
+        When a round begins (before any client trains; the constructor only stores) and when the
+        server steps, if a parameter is NaN, infinite or out of its range (the ranges of [1]_,
+        Algorithm 2: ``beta_1, beta_2`` in [0, 1), ``tau`` > 0).
 
     Attributes
     ----------

@@ -8,6 +8,8 @@ https://arxiv.org/abs/1812.06127
 
 from __future__ import annotations
 
+from sedna_lib.base import check_number
+
 from ._streaming import StreamingMean
 
 __all__ = ["FedProx"]
@@ -24,7 +26,13 @@ class FedProx(StreamingMean):
     Parameters
     ----------
     proximal_mu : float, default=0.01
-        Strength of the proximal term; 0 is FedAvg.
+        Strength of the proximal term, a finite number >= 0; 0 is FedAvg.
+
+    Raises
+    ------
+    ParameterError
+        When a round begins or the clients' settings are made (the constructor only stores), if
+        ``proximal_mu`` is NaN, infinite or negative.
 
     References
     ----------
@@ -40,6 +48,9 @@ class FedProx(StreamingMean):
     def __init__(self, *, proximal_mu: float = 0.01) -> None:
         self.proximal_mu = proximal_mu
 
+    def _check_params(self) -> dict[str, float]:
+        return {"proximal_mu": check_number("proximal_mu", self.proximal_mu, 0)}
+
     def client_config(self) -> dict:
         """Return ``{"proximal_mu": mu}`` for the clients.
 
@@ -47,5 +58,10 @@ class FedProx(StreamingMean):
         -------
         dict
             The clients' settings.
+
+        Raises
+        ------
+        ParameterError
+            If ``proximal_mu`` is NaN, infinite or negative.
         """
-        return {"proximal_mu": float(self.proximal_mu)}
+        return self._check_params()

@@ -27,14 +27,17 @@ __all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]
 class Krum(BufferedRound):
     """(Multi-)Krum: keep the update(s) closest to their ``n - f - 2`` nearest neighbours [1]_.
 
+    A round with fewer than ``2 f + 3`` updates (Krum needs ``n > 2 f + 2``, 3 even with ``f = 0``),
+    or with fewer updates than ``num_selected``, fails with
+    :class:`~sedna_lib.exceptions.AggregationError`, as :class:`MultiKrum`'s does.
     Memory: all ``n`` updates of the round, plus an ``n x n`` distance matrix.
 
     Parameters
     ----------
     num_byzantine : int, default=0
-        ``f``, adversarial clients tolerated (Krum needs ``n > 2 f + 2``).
+        ``f``, adversarial clients tolerated (needs ``n >= 2 f + 3`` updates per round).
     num_selected : int, default=1
-        ``m``: 1 is Krum; more averages the ``m`` best (Multi-Krum).
+        ``m`` in ``[1, n]``: 1 is Krum; more averages the ``m`` best (Multi-Krum).
 
     References
     ----------
