@@ -25,7 +25,7 @@ import numpy as np
 from sedna_lib.exceptions import DataError
 
 from ._budget import ScoredMiner, check_param, check_unit
-from ._generation import GenerationView, normalise_answer, read_generation
+from ._generation import GenerationView, _floats, normalise_answer, read_generation
 
 __all__ = ["MeanLogProbRouter", "MinLogProbRouter", "TokenEntropyRouter", "SelfConsistencyRouter"]
 
@@ -48,7 +48,7 @@ def _token_entropy(view: GenerationView) -> np.ndarray:
             lp = view.logprobs[i:i + 1]
             probs = np.exp(lp) if lp.size else np.zeros(0)
         else:
-            probs = np.exp(np.asarray(list(top.values()), dtype=np.float64))
+            probs = np.exp(_floats(list(top.values()), f"top_logprobs[{i}]"))  # NaN refused as for tokens
         probs = probs[probs > 0]
         rest = max(0.0, 1.0 - float(probs.sum()))
         if rest > 0:
@@ -136,7 +136,8 @@ class TokenEntropyRouter(ScoredMiner):
     ``entropies``, else it is estimated from ``top_logprobs`` (ask the edge for a few alternatives,
     ``top_logprobs=5``); with neither, from the chosen token alone. An answer with no token is
     the hardest (score ``inf`` is avoided: ``log(top_k + 1)`` of a uniform guess is used). Score:
-    the mean entropy.
+    the mean entropy. A ``top_logprobs`` value that is not a log-probability (NaN, above 0, not a
+    number) is a :class:`~sedna_lib.exceptions.DataError`, as in ``token_logprobs``.
 
     Parameters
     ----------

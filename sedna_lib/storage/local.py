@@ -7,9 +7,9 @@ import errno
 import os
 import shutil
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
-from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
+from ..exceptions import DataError, StorageError, StorageNotFoundError, StoragePermissionError
 from .base import Storage, local_target, split_scheme
 
 __all__ = ["LocalStorage", "atomic_path", "strip_file_scheme"]
@@ -54,6 +54,22 @@ def _translate(action: str, uri: str) -> Iterator[None]:
         raise StoragePermissionError(f"{action} {uri} failed: permission denied ({exc})", uri=uri) from exc
     except (OSError, shutil.Error) as exc:
         raise StorageError(f"{action} {uri} failed: {exc}", uri=uri) from exc
+
+
+def _check_bytes(data: Any, uri: str) -> None:
+    """Refuse content for ``write_bytes`` that is not bytes-like, before anything is written.
+
+    Raises
+    ------
+    DataError
+        If ``data`` is a str or another object without the buffer protocol.
+    """
+    try:
+        memoryview(data)
+    except TypeError:
+        hint = "; encode text first (text.encode())" if isinstance(data, str) else ""
+        raise DataError(f"write_bytes needs bytes (bytes, bytearray, memoryview) for {uri}, got "
+                        f"{type(data).__name__}{hint}") from None
 
 
 def _partial_name(path: str) -> str:
@@ -132,7 +148,10 @@ class LocalStorage(Storage):
     schemes = ("", "file")
 
     def _path(self, uri: str) -> str:
-        return strip_file_scheme(uri)
+        path = strip_file_scheme(uri)
+        if "\0" in path:  # open() and os.* raise a bare ValueError for it
+            raise StorageError(f"{uri!r} is not a usable path: it holds a NUL character", uri=uri)
+        return path
 
     def download(self, src: str, dst: str) -> str:
         """Copy the local file or folder ``src`` to ``dst`` (see :meth:`Storage.download`).
@@ -217,7 +236,7 @@ class LocalStorage(Storage):
         bool
             ``True`` if it exists.
         """
-        return os.path.exists(self._path(uri))
+        return os.path.exists(strip_file_scheme(uri))  # a path with a NUL does not exist
 
     def is_dir(self, uri: str) -> bool:
         """Return whether the path is an existing folder.
@@ -232,7 +251,7 @@ class LocalStorage(Storage):
         bool
             ``True`` for a folder.
         """
-        return os.path.isdir(self._path(uri))
+        return os.path.isdir(strip_file_scheme(uri))
 
     def delete(self, uri: str) -> None:
         """Delete a file, link or folder tree; a missing path is not an error.
@@ -321,9 +340,12 @@ class LocalStorage(Storage):
 
         Raises
         ------
+        DataError
+            If ``data`` is not bytes-like (text must be encoded first).
         StorageError
             If the file cannot be written.
         """
+        _check_bytes(data, uri)
         with _translate("write", uri), atomic_path(self._path(uri)) as tmp, open(tmp, "xb") as fh:
             fh.write(data)
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 from ..exceptions import StorageError
 from .base import Storage, is_plain_name, split_scheme
 from .http import HTTPStorage
-from .local import LocalStorage, strip_file_scheme
+from .local import LocalStorage, _check_bytes, strip_file_scheme
 from .s3 import S3Storage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -282,8 +282,14 @@ class StorageRouter:
         uri : str
             Path or URL.
         data : bytes
-            The content.
+            The content (bytes-like).
+
+        Raises
+        ------
+        DataError
+            If ``data`` is not bytes-like (a str must be encoded first).
         """
+        _check_bytes(data, uri)
         self.storage_for(uri).write_bytes(uri, data)
 
     def check(self, uri: str) -> None:

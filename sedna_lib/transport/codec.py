@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._json import json_default
 from ..exceptions import ProtocolError
 from ._numbers import whole
 
@@ -62,6 +63,68 @@ def pad(n: int) -> int:
     return _pad(n)
 
 
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar of the metadata as the Python number it is (``json.dumps``'s ``default``).
+
+    Arrays are refused: they travel in the message's array section, not in its JSON header.
+    """
+    if isinstance(value, np.ndarray):
+        raise TypeError("ndarray")
+    return json_default(value)
+
+
+_JSON_KEYS = (str, int, float, bool, type(None))
+
+
+def _unjsonable(value: Any, where: str) -> str | None:
+    """Return where in ``value`` (and what) JSON cannot hold, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, _JSON_KEYS):
+                return f"a key of {where} is {_a(key)}, which JSON cannot hold"
+            found = _unjsonable(item, f"{where}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            found = _unjsonable(item, f"{where}[{k}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, _JSON_KEYS):
+        return None
+    try:
+        _plain(value)
+    except TypeError:
+        return f"{where} is {_a(value)}, which JSON cannot hold"
+    return None
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _dumps(document: dict) -> bytes:
+    """Write a header as compact JSON; numpy scalars of ``meta`` become Python numbers.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the first key of ``meta`` whose value JSON cannot hold (bytes, a set, an object...).
+    """
+    try:
+        return json.dumps(document, separators=(",", ":"), default=_plain).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        try:
+            where = _unjsonable(document.get("meta"), "meta") or str(exc)
+        except RecursionError:  # a list that holds itself, or nesting deeper than JSON is written
+            where = str(exc) or "it nests too deeply"
+        raise ProtocolError(f"the message's metadata cannot be encoded: {where}; send numbers, strings, "
+                            "booleans, None, lists and dicts with string keys") from None
+
+
 def _head(header: bytes) -> bytes:
     head = _PREFIX.pack(MAGIC, VERSION, len(header)) + header
     return head + bytes(_pad(len(head)))
@@ -79,7 +142,7 @@ def plan(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> tuple[bytes, li
     arrays : iterable of numpy.ndarray, default=()
         The arrays, kept in order.
     meta : object, default=None
-        Anything ``json.dumps`` accepts.
+        Anything ``json.dumps`` accepts; numpy scalars are written as the numbers they hold.
 
     Returns
     -------
@@ -91,7 +154,8 @@ def plan(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> tuple[bytes, li
     Raises
     ------
     ProtocolError
-        If an array has an object or structured dtype.
+        If an array has an object or structured dtype, or ``meta`` holds what JSON cannot (bytes, a
+        set, an object).
     """
     header, contiguous, _ = _layout([np.asarray(a) for a in arrays], meta)
     return _head(header), contiguous
@@ -113,7 +177,7 @@ def bytes_head(meta: Any, nbytes: int) -> bytes:
         Prefix, JSON header and padding, as :func:`encode` writes them for that array.
     """
     spec = {"dtype": np.dtype(np.uint8).str, "shape": [int(nbytes)], "offset": 0}
-    return _head(json.dumps({"meta": meta, "arrays": [spec]}, separators=(",", ":")).encode())
+    return _head(_dumps({"meta": meta, "arrays": [spec]}))
 
 
 def _layout(arrays: Sequence[np.ndarray], meta: Any) -> tuple[bytes, list[np.ndarray], int]:
@@ -123,8 +187,7 @@ def _layout(arrays: Sequence[np.ndarray], meta: Any) -> tuple[bytes, list[np.nda
         specs.append({"dtype": _check_dtype(a.dtype), "shape": list(a.shape), "offset": offset})
         contiguous.append(a)
         offset += a.nbytes + _pad(a.nbytes)
-    header = json.dumps({"meta": meta, "arrays": specs}, separators=(",", ":")).encode()
-    return header, contiguous, offset
+    return _dumps({"meta": meta, "arrays": specs}), contiguous, offset
 
 
 def encode(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> bytes:
@@ -135,7 +198,8 @@ def encode(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> bytes:
     arrays : iterable of numpy.ndarray, default=()
         The arrays, kept in order.
     meta : object, default=None
-        Anything ``json.dumps`` accepts (message type, round number, sample counts...).
+        Anything ``json.dumps`` accepts (message type, round number, sample counts...); numpy
+        scalars (``np.int64(3)``) are written as the numbers they hold.
 
     Returns
     -------
@@ -145,7 +209,8 @@ def encode(arrays: Iterable[np.ndarray] = (), meta: Any = None) -> bytes:
     Raises
     ------
     ProtocolError
-        If an array has an object or structured dtype.
+        If an array has an object or structured dtype, or ``meta`` holds what JSON cannot (bytes, a
+        set, an object); the message names its key.
 
     Examples
     --------
@@ -198,9 +263,13 @@ def is_encoded(data: bytes | bytearray | memoryview) -> bool:
     Returns
     -------
     bool
-        True if the magic bytes match.
+        True if the magic bytes match; False for anything that is not bytes-like (None, a str).
     """
-    return bytes(data[:4]) == MAGIC
+    try:
+        view = memoryview(data).cast("B")
+    except TypeError:
+        return False
+    return bytes(view[:4]) == MAGIC
 
 
 def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple[Any, list[np.ndarray]]:
@@ -223,9 +292,10 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
     Raises
     ------
     ProtocolError
-        If the message is truncated, has a bad magic/version or a malformed header.
+        If ``data`` is not bytes-like, or the message is truncated, has a bad magic/version or a
+        malformed header.
     """
-    buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    buf = _bytes_view(data)
     meta, specs = read_head(buf, len(buf))
     arrays = []
     for i, (spec, (dtype, shape, offset)) in enumerate(specs):
@@ -262,10 +332,10 @@ def read_head(data: bytes | bytearray | memoryview, total: int | None = None) ->
     Raises
     ------
     ProtocolError
-        If the head is truncated, has a bad magic/version or a malformed header, or an array
-        ends past ``total``.
+        If ``data`` is not bytes-like, the head is truncated, has a bad magic/version or a malformed
+        header, or an array ends past ``total``.
     """
-    buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    buf = _bytes_view(data)
     if len(buf) < _PREFIX.size:
         raise ProtocolError(f"binary message too short ({len(buf)} bytes)")
     magic, version, header_len = _PREFIX.unpack_from(buf, 0)
@@ -300,6 +370,17 @@ def read_head(data: bytes | bytearray | memoryview, total: int | None = None) ->
 
 
 _MAX_NDIM = 32
+
+
+def _bytes_view(data: Any) -> memoryview:
+    """Return ``data`` as a flat byte view; what is not bytes-like (None, a str) is a ProtocolError."""
+    if isinstance(data, bytes):
+        return memoryview(data)
+    try:
+        return memoryview(data).cast("B")
+    except TypeError:
+        raise ProtocolError(f"a binary message must be bytes-like (bytes, bytearray, memoryview), got "
+                            f"{type(data).__name__}") from None
 
 
 def _short(value: Any, limit: int = 120) -> str:
