@@ -8,10 +8,12 @@ documentation shows (:func:`describe`). This module is the only one that reads `
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import json
 import math
 import os
+import socket
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
@@ -34,6 +36,7 @@ __all__ = [
     "LOG_FORMATS",
     "GROUPS",
     "check",
+    "check_advice",
 ]
 
 
@@ -182,6 +185,59 @@ def _ws_scheme(raw: str, variable: str) -> str:
     if text not in ("ws", "wss"):
         raise ConfigError(f"{variable} must be ws or wss, got {raw!r}", variable=variable)
     return text
+
+
+def _http_url(raw: str, variable: str) -> str:
+    """Check a server's base URL: ``http(s)://host[:port][/path]``, the form the control plane writes."""
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # reads the port: 99999, 'abc' and a broken [IPv6 are ValueErrors
+    except ValueError as exc:
+        raise ConfigError(f"{variable} must be http(s)://host:port, got {raw!r} ({exc})",
+                          variable=variable) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        fix = f" (write http://{text})" if text and "://" not in text else ""
+        raise ConfigError(f"{variable} must be http(s)://host:port, got {raw!r}{fix}", variable=variable)
+    return text
+
+
+def _readable_file(raw: str, variable: str) -> str:
+    """Check a file a server or client opens later (a TLS certificate, key or CA bundle) is there now."""
+    if os.path.isdir(raw):
+        why = "is a folder, not a file"
+    elif not os.path.isfile(raw):
+        why = f"does not exist (looked in {os.getcwd()!r} for a relative path)" if not os.path.isabs(raw) \
+            else "does not exist"
+    elif not os.access(raw, os.R_OK):
+        why = "this process may not read"
+    else:
+        return raw
+    raise ConfigError(f"{variable} names {raw!r}, which {why}; set it to a readable PEM file",
+                      variable=variable)
+
+
+def _bind_address(raw: str, variable: str) -> str:
+    """Check a bind address, ``host:port`` or ``http(s)://host:port``, as binding it will.
+
+    The port must be in 0-65535 and the host one this machine resolves.
+    """
+    text = raw.strip()
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        port = parts.port
+    except ValueError:  # a port past 65535 or not a number, a broken [IPv6
+        raise ConfigError(f"{variable} must be host:port (a port in 0-65535), got {raw!r}",
+                          variable=variable) from None
+    host = parts.hostname
+    if host:
+        try:
+            socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except (OSError, UnicodeError) as exc:
+            raise ConfigError(f"{variable} must be host:port with a host this machine can bind, got "
+                              f"{raw!r}: {host!r} is no address ({exc}); e.g. 0.0.0.0:9020",
+                              variable=variable) from None
+    return raw
 
 
 def parse_s3_endpoint(url: str) -> tuple[str, bool]:
@@ -451,10 +507,12 @@ class Config:
                                               "so SERVICE_NAME is no longer masked.")
     service_name: str = _var("SERVICE_NAME", "",
                              help="Owning service's name (joint inference, feature extraction).")
-    lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", help="LocalController base URL for reports.")
+    lc_server: str = _var("LC_SERVER", "http://127.0.0.1:9100", _http_url,
+                          help="LocalController base URL for reports (http:// or https://).")
     lc_period: float = _var("LC_PERIOD", 30.0, _float, help="Seconds between joint-inference LC reports.")
-    log_level: str = _var("LOG_LEVEL", "INFO", help="Level of the console lines a Sedna script (one "
-                                                    "importing sedna) prints; SEDNA_LOG_LEVEL overrides it.")
+    log_level: str = _var("LOG_LEVEL", "INFO", _level_name,
+                          help="Level of the console lines a Sedna script (one importing sedna) prints; "
+                               "SEDNA_LOG_LEVEL overrides it.")
     # -- backend -------------------------------------------------------------------------------
     backend_type: str = _var("BACKEND_TYPE", "", help="TENSORFLOW, KERAS, TORCH, SKLEARN, ...; empty: "
                                                       "chosen from the estimator's type.")
@@ -560,9 +618,11 @@ class Config:
     access_key_id: str = _var("ACCESS_KEY_ID", "", secret=True, help="S3 access key.")
     secret_access_key: str = _var("SECRET_ACCESS_KEY", "", secret=True, help="S3 secret key.")
     # -- lifelong learning ---------------------------------------------------------------------
-    kb_server: str | None = _var("KB_SERVER", None, help="Knowledge-base server base URL.")
+    kb_server: str | None = _var("KB_SERVER", None, _http_url,
+                                 help="Knowledge-base server base URL (http:// or https://).")
     kb_url: str = _var("KB_URL", "sqlite:///lifelong_kb.sqlite3", help="KB server database URL (SQLite).")
-    knowledge_base_server: str = _var("KnowledgeBaseServer", "0.0.0.0:9020", help="KB server bind host:port.")
+    knowledge_base_server: str = _var("KnowledgeBaseServer", "0.0.0.0:9020", _bind_address,
+                                      help="KB server bind host:port.")
     knowledge_base_path: str = _var("KnowledgeBasePath", "", help="KB server file folder.")
     output_url: str | None = _var("OUTPUT_URL", None, help="Lifelong-learning output folder.")
     cloud_kb_index: str | None = _var("CLOUD_KB_INDEX", None, help="KB index after initial training.")
@@ -602,9 +662,11 @@ class Config:
     # -- sedna_lib's own settings (beyond Sedna) -----------------------------------------------
     auth_token: str | None = _var("SEDNA_AUTH_TOKEN", None, secret=True,
                                   help="Shared token: servers require it, clients send it.")
-    tls_cert: str | None = _var("SEDNA_TLS_CERT", None, help="PEM certificate: servers speak TLS.")
-    tls_key: str | None = _var("SEDNA_TLS_KEY", None, help="PEM key for SEDNA_TLS_CERT.")
-    tls_ca: str | None = _var("SEDNA_TLS_CA", None, help="CA bundle clients use to verify servers.")
+    tls_cert: str | None = _var("SEDNA_TLS_CERT", None, _readable_file,
+                                help="PEM certificate file: servers speak TLS.")
+    tls_key: str | None = _var("SEDNA_TLS_KEY", None, _readable_file, help="PEM key file for SEDNA_TLS_CERT.")
+    tls_ca: str | None = _var("SEDNA_TLS_CA", None, _readable_file,
+                              help="CA bundle file clients use to verify servers.")
     connect_timeout_s: float = _var("SEDNA_CONNECT_TIMEOUT", 3.0, _float, help="HTTP connect timeout (s).")
     request_timeout: float = _var("SEDNA_REQUEST_TIMEOUT", 10.0, _float, help="HTTP read timeout (s).")
     max_retries: int = _var("SEDNA_MAX_RETRIES", 2, _int, help="Bounded retries of idempotent calls.")
@@ -661,7 +723,7 @@ class Config:
                                      "Prometheus can scrape the pod).")
 
     # -- language models (joint inference of an edge LM and an OpenAI-compatible cloud) ---------
-    llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None,
+    llm_base_url: str | None = _var("SEDNA_LLM_BASE_URL", None, _http_url,
                                     help="API root of the OpenAI-compatible cloud (http://host:8000/v1); "
                                          "default: http://BIG_MODEL_IP:BIG_MODEL_PORT/v1.")
     llm_api_key: str | None = _var("OPENAI_API_KEY", None, aliases=("SEDNA_LLM_API_KEY",), secret=True,
@@ -953,3 +1015,44 @@ got '80000'"]
         errors.append(ConfigError("SEDNA_TLS_KEY is set without SEDNA_TLS_CERT; set the certificate too",
                                   variable="SEDNA_TLS_KEY"))
     return values, errors
+
+
+# A variable of the environment this close to one of ours (difflib's ratio) is taken for a misspelling.
+_MISSPELT_RATIO = 0.85
+
+
+def check_advice(environ: Mapping[str, str] | None = None) -> list[str]:
+    """List what is valid but probably not meant: misspelt variable names, S3 without credentials.
+
+    Nothing here stops a worker: a variable whose name is not one of sedna_lib's is not read at all, and
+    an S3 endpoint without credentials is used anonymously. :func:`check` lists what a worker refuses.
+
+    Parameters
+    ----------
+    environ : mapping of str to str, default=None
+        The variables; the process environment when None.
+
+    Returns
+    -------
+    list of str
+        One sentence per finding.
+
+    Examples
+    --------
+    >>> check_advice({"BIG_MODEL_PROT": "5000", "EPOCHS": "3"})
+    ['unknown variable BIG_MODEL_PROT; did you mean BIG_MODEL_PORT?']
+    """
+    env = _environ(environ)
+    known = [name for f in dataclasses.fields(Config) if "env" in f.metadata
+             for name in (f.metadata["env"], *f.metadata["aliases"])]
+    advice = []
+    for name in sorted(env):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=_MISSPELT_RATIO)
+        if close:
+            advice.append(f"unknown variable {name}; did you mean {close[0]}?")
+    if env.get("S3_ENDPOINT_URL") and not (env.get("ACCESS_KEY_ID") and env.get("SECRET_ACCESS_KEY")):
+        advice.append("S3_ENDPOINT_URL is set but ACCESS_KEY_ID and SECRET_ACCESS_KEY are not both set: "
+                      "S3 requests go unsigned, as anonymous, which most servers refuse; set both")
+    return advice

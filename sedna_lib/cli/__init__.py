@@ -457,8 +457,8 @@ def _no_required_args(obj: Any) -> bool:
 def _plugin_errors(values: dict[str, Any]) -> list[Any]:
     """Check the variables that name plugins against the registry."""
     from ..backends import BACKEND_TYPES, backend_class
-    from ..exceptions import ConfigError, RegistryError
-    from ..registry import Kind, default_registry
+    from ..exceptions import ConfigError, RegistryError, SednaError
+    from ..registry import Kind, build_algorithm, default_registry
 
     errors = []
     backend = str(values.get("BACKEND_TYPE") or "").strip()
@@ -476,16 +476,26 @@ def _plugin_errors(values: dict[str, Any]) -> list[Any]:
             known = ", ".join(default_registry.names(kind))
             errors.append(ConfigError(f"{variable}: unknown {what} {name!r}; known: {known}",
                                       variable=variable))
+    hem_name = values.get("HEM_NAME")
+    if hem_name and default_registry.is_registered(Kind.HARD_EXAMPLE_MINING, hem_name):
+        # the miner a joint-inference edge or incremental-learning job builds from HEM_NAME/HEM_PARAMETERS
+        spec = {"method": hem_name, "param": dict(values.get("HEM_PARAMETERS") or {})}
+        try:
+            build_algorithm(default_registry, Kind.HARD_EXAMPLE_MINING, spec, default="IBT",
+                            label="hard_example_mining")
+        except (SednaError, TypeError, ValueError) as exc:
+            errors.append(ConfigError(f"HEM_PARAMETERS: {exc}", variable="HEM_PARAMETERS"))
     return errors
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..config import Config, check, describe, get_parameter
+    from ..config import Config, check, check_advice, describe, get_parameter
 
     values, errors = check()
     errors += _plugin_errors(values)
+    advice = check_advice()
     bad = {e.variable for e in errors}
     secret = {f.metadata["env"] for f in dataclasses.fields(Config) if not f.repr and "env" in f.metadata}
     # a default computed on this machine (SEDNA_WORK_DIR): show its value here, not the documented rule
@@ -510,8 +520,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
              "error": next((str(e) for e in errors if e.variable == spec.variable), None)})
     if args.json:
         print(json.dumps({"groups": [{"name": name, "variables": rows} for name, rows in groups.items()],
-                          "errors": [{"variable": e.variable, "message": str(e)} for e in errors]},
-                         indent=2, default=str))
+                          "errors": [{"variable": e.variable, "message": str(e)} for e in errors],
+                          "warnings": advice}, indent=2, default=str))
     else:
         for name, rows in groups.items():
             print(f"{name}:")
@@ -519,7 +529,10 @@ def _cmd_config(args: argparse.Namespace) -> int:
                 mark = "!" if row["error"] else "*" if row["set"] else " "
                 print(f" {mark} {row['variable']:<30} {row['value']!r:<24} {row['help']}")
             print()
-        print("* set in the environment, ! invalid (see below)")
+        if any(row["set"] or row["error"] for rows in groups.values() for row in rows):
+            print("* set in the environment, ! invalid (see below)")
+    for line in advice:
+        print(f"warning: {line}", file=sys.stderr)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:

@@ -19,16 +19,18 @@ def test_every_variable_belongs_to_a_feature_group():
     assert groups["SEDNA_LLM_MODEL"] == "Language models" and groups["AGG_PORT"] == "Federated learning"
 
 
-def test_check_lists_every_problem_not_only_the_first():
+def test_check_lists_every_problem_not_only_the_first(tmp_path):
+    key = tmp_path / "k.pem"
+    key.write_text("key")  # a TLS file must exist; here the key is there, the certificate is missing
     values, errors = check({"AGG_PORT": "x", "BIG_MODEL_PORT": "99999", "SEDNA_REQUEST_TIMEOUT": "0",
-                            "SEDNA_MAX_RETRIES": "-1", "SEDNA_TLS_KEY": "k.pem", "MODEL_URL": "m.pkl"})
+                            "SEDNA_MAX_RETRIES": "-1", "SEDNA_TLS_KEY": str(key), "MODEL_URL": "m.pkl"})
 
     assert [e.variable for e in errors] == ["BIG_MODEL_PORT", "AGG_PORT", "SEDNA_REQUEST_TIMEOUT",
                                             "SEDNA_MAX_RETRIES", "SEDNA_TLS_KEY"]
     assert str(errors[2]) == "SEDNA_REQUEST_TIMEOUT must be greater than 0, got '0'"
     assert str(errors[3]) == "SEDNA_MAX_RETRIES must be 0 or more, got '-1'"
     assert "set the certificate too" in str(errors[4])
-    assert values == {"MODEL_URL": "m.pkl", "SEDNA_TLS_KEY": "k.pem"}
+    assert values == {"MODEL_URL": "m.pkl", "SEDNA_TLS_KEY": str(key)}
 
 
 def test_misspelt_backend_is_named_with_the_known_ones(monkeypatch, capsys):
