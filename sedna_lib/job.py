@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import logging
 import os
+import uuid
 from typing import Any, Callable, Mapping
 
 from . import registry
@@ -18,7 +19,7 @@ from .context import Context, resolve
 from .exceptions import ConfigError
 from .transport.lc import LCClient, OwnerKind, Report
 
-__all__ = ["JobBase", "JobConfig", "resolve_callback"]
+__all__ = ["JobBase", "JobConfig", "check_writable", "resolve_callback"]
 
 LOGGER = logging.getLogger("sedna")
 
@@ -56,6 +57,41 @@ def resolve_callback(post_process: Callable[..., Any] | str | None, *,
     """
     return registry.resolve_callback(post_process, get=functools.partial(
         registry.get_class, registry.Kind.CALLBACK, registry=registry_))
+
+
+def check_writable(target: str, variable: str, *, folder: bool = False) -> None:
+    """Check that a job can write its output at ``target``: create its folder, write and remove a probe.
+
+    Remote locations (``s3://``, ``http(s)://``) are not checked here; their upload reports its own
+    failure.
+
+    Parameters
+    ----------
+    target : str
+        The local file the job will write, or the folder it writes in when ``folder`` is true.
+    variable : str
+        The variable that named the location, named in the error.
+    folder : bool, default=False
+        Whether ``target`` is the folder itself rather than a file in it.
+
+    Raises
+    ------
+    ConfigError
+        If the folder cannot be created or written (its ``variable`` is ``variable``).
+    """
+    if not target or "://" in target:
+        return
+    directory = target if folder else (os.path.dirname(target) or ".")
+    probe = os.path.join(directory, f".sedna-write-probe-{uuid.uuid4().hex}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{variable} names {target!r}, but the folder {directory!r} cannot be written "
+                          f"({reason}); set {variable} to a writable location", variable=variable) from exc
 
 
 class JobConfig:

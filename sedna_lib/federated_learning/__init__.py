@@ -2,6 +2,9 @@
 
 Sedna's classes of the same names (``sedna.core.federated_learning``) are the faces over these, in
 :mod:`sedna_lib.compat.core.federated_learning`.
+
+To simulate N clients with no server, call :func:`sedna_lib.collaborative_training.simulate`; the
+submodule :mod:`sedna_lib.federated_learning.simulate` holds its engines and is not callable.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import datetime
 import logging
 from typing import Any, Callable
 
+from ..backends import files
 from ..base import Aggregator
 from ..context import Context, resolve
 from ..exceptions import ParameterError
-from ..job import JobBase, resolve_callback
+from ..job import JobBase, check_writable, resolve_callback
 from ..transport.lc import OwnerKind
 from .client import RoundOutcome, run_client
 from .fit import aggregator_from, client_for, path_name
@@ -127,12 +131,15 @@ class FederatedLearning(JobBase):
 
         Raises
         ------
+        ConfigError
+            If ``MODEL_URL`` names a location that cannot be written (checked before connecting).
         TransportError
             If the aggregator cannot be reached or the connection is lost for good.
         RemoteError, AggregationError
             If the server refuses this trainer's update.
         """
         callback = resolve_callback(post_process, registry_=self.context.registry)
+        self._check_model_output()
         self.fine_tuned_from_ = self._fine_tune()
         client = self.register()
         self.rounds_: list[RoundOutcome] = []
@@ -158,6 +165,20 @@ class FederatedLearning(JobBase):
         finally:
             client.close()
         return callback(self.estimator) if callback else self.estimator
+
+    def _check_model_output(self) -> None:
+        """Check, before connecting, that each round's model can be written where ``MODEL_URL`` says.
+
+        Raises
+        ------
+        ConfigError
+            If the folder ``MODEL_URL`` names (or holds the file it names) cannot be created or written.
+        """
+        backend = self.estimator
+        if not getattr(backend, "model_save_path", None) or files.is_remote(backend.model_save_path):
+            return  # no MODEL_URL (rounds are reported without a model entry), or an upload target
+        check_writable(files.save_target("", backend.model_save_path, None, lambda: backend.model_name)[0],
+                       "MODEL_URL")
 
     def _fine_tune(self) -> str | None:
         """Load the model already at ``MODEL_URL``/``MODEL_NAME`` before round 1 (Keras), as Sedna does.

@@ -19,7 +19,9 @@ from .client import RoundOutcome, count_samples, has_prepare_update, run_client
 from ..base import Aggregator, ClientUpdate, cast_to_layer, check_count, check_number
 from ..context import Context
 from ..context import resolve as resolve_context
-from ..exceptions import ParameterError
+from ..backends.arrays import split_xy
+from ..backends.base import Backend
+from ..exceptions import DataError, ParameterError
 from .simulate import federated_evaluation, make_runner, run_buffered_async
 from ..observability.progress import progress as progress_report
 from ..registry import Kind
@@ -320,6 +322,94 @@ def _eval_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k in ("loss", "batch_size")}
 
 
+def _check_shard(i: int, data: Any) -> None:
+    """Refuse client ``i``'s training set when it is None, empty, uneven or not finite (arrays only).
+
+    Raises
+    ------
+    DataError
+        Naming the client and what is wrong.
+    """
+    who = f"client_data[{i}] (client-{i})"
+    if data is None:
+        raise DataError(f"{who} is None; give each client a training set such as (x, y)")
+    x, y = split_xy(data)
+    n_x, n_y = _length(x), _length(y)
+    if n_x is not None and n_y is not None and n_x != n_y:
+        raise DataError(f"{who} has {n_x} inputs but {n_y} labels; give one label per input")
+    if n_x == 0:
+        raise DataError(f"{who} holds no samples; give each client at least one")
+    for what, values in (("inputs", x), ("labels", y)):
+        if isinstance(values, (np.ndarray, list)):
+            try:
+                arr = np.asarray(values)
+            except ValueError:  # ragged lists: the backend says what it makes of them
+                continue
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                raise DataError(f"{who}: its {what} hold NaN or infinite values; drop or fill those samples")
+
+
+def _length(values: Any) -> int | None:
+    """Return ``len(values)``, or None when it has none (a stream, a ``tf.data`` of unknown size)."""
+    if values is None or isinstance(values, (str, bytes)):
+        return None
+    try:
+        return len(values)
+    except TypeError:
+        return None
+
+
+def _checked_weights(weights: Any) -> list:
+    """Return ``initial_weights`` as a list after checking that every layer is finite numbers.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first layer that is not numeric or holds NaN or an infinity.
+    """
+    out = list(weights)
+    for k, layer in enumerate(out):
+        try:
+            arr = np.asarray(layer)
+            finite = arr.dtype.kind in "biu" or (arr.dtype.kind in "fc" and bool(np.isfinite(arr).all()))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            raise ParameterError(f"initial_weights[{k}] holds NaN or infinite values (or is not numeric); "
+                                 "give finite starting weights, or None for the model's own")
+    return out
+
+
+def _check_classes(i: int, backend: Any, data: Any) -> None:
+    """Refuse client ``i``'s labels when they lack classes the fitted classifier knows, or add new ones.
+
+    A warm-started scikit-learn fit on other classes reshapes the model (a shard of digits 0-4 gives
+    five rows of weights for ten), and the round's updates could not be averaged.
+    """
+    model = getattr(backend, "estimator", None) if getattr(backend, "framework", "") == "sklearn" else None
+    known = getattr(model, "classes_", None)
+    _, y = split_xy(data)
+    if known is None or y is None:
+        return
+    try:
+        present = set(np.unique(np.asarray(y)).tolist())
+        known = np.asarray(known).tolist()
+    except (TypeError, ValueError):
+        return
+    missing = [c for c in known if c not in present]
+    if missing:
+        raise DataError(f"client_data[{i}] (client-{i}): {type(model).__name__} cannot go on training from "
+                        f"its weights on labels without the classes {missing} it already knows; in federated "
+                        f"learning every client's labels must cover the model's classes (a scikit-learn fit "
+                        f"on fewer classes changes the weights' shapes): give each client samples of every "
+                        f"class")
+    extra = sorted(present - set(known), key=str)
+    if extra:
+        raise DataError(f"client_data[{i}] (client-{i}): {type(model).__name__} knows the classes {known}, "
+                        f"and these labels add {extra}; fit the starting model on every class the clients "
+                        f"hold")
+
+
 @dataclass
 class SimulationResult:
     """What :func:`simulate` produced.
@@ -356,10 +446,13 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
 
     Parameters
     ----------
-    backend : Backend
-        The wrapped model (``sedna_lib.backends.set_backend(model)``).
+    backend : Backend or object
+        The wrapped model (``sedna_lib.backends.set_backend(model)``); a bare model (a
+        ``torch.nn.Module``, a Keras model, an estimator with weights) is wrapped here, as
+        :func:`fit` wraps it.
     client_data : sequence
-        One training set per client.
+        One training set per client (``(x, y)``, a datasource, a torch ``DataLoader``, ...);
+        arrays are checked before any training.
     aggregation : str or Aggregator, default='FedAvg'
         The aggregator.
     rounds : int, default=10
@@ -408,9 +501,15 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     Raises
     ------
     ParameterError
-        If ``client_data`` is empty, ``rounds`` < 1, a client speed is not a finite positive number,
-        or the options do not fit together.
+        If ``backend`` is None, ``client_data`` is empty, ``rounds`` < 1, a client speed is not a
+        finite positive number, ``initial_weights`` are not finite, or the options do not fit together.
+    DataError
+        If a client's data is None, holds no samples, has more or fewer labels than inputs, holds NaN or
+        infinite values, or (a fitted scikit-learn classifier) lacks classes the model knows.
     """
+    if backend is None:
+        raise ParameterError("simulate needs a model: a torch.nn.Module, a Keras model or an estimator with "
+                             "weights, or one wrapped with sedna_lib.backends.set_backend(model)")
     if not client_data:
         raise ParameterError("simulate needs at least one client's data")
     rounds = check_count("rounds", rounds)
@@ -438,8 +537,16 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
                              "apply to synchronous rounds")
     if concurrency is not None:
         concurrency = check_count("concurrency", concurrency)
-    global_weights = list(initial_weights) if initial_weights is not None else [
-        w.copy() for w in backend.get_weights()]
+    for i, data in enumerate(client_data):
+        _check_shard(i, data)
+    if not isinstance(backend, Backend):  # a bare model is wrapped, as fit() wraps it
+        from ..backends import set_backend
+
+        backend = set_backend(backend, context=context)
+    global_weights = (_checked_weights(initial_weights) if initial_weights is not None
+                      else [w.copy() for w in backend.get_weights()])
+    for i, data in enumerate(client_data):
+        _check_classes(i, backend, data)
     sizes = [count_samples(d) for d in client_data]
     ids = [f"client-{i}" for i in range(len(client_data))]
     position = {cid: i for i, cid in enumerate(ids)}

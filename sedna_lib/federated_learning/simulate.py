@@ -1,9 +1,12 @@
-"""The simulation's engines: in-process or Ray runners, the FedBuff event loop, federated evaluation.
+"""The simulation's engines, not its entry point: call ``sedna_lib.collaborative_training.simulate``.
 
-Client work runs in this process or as Ray tasks; the asynchronous loop models uneven client
-speeds in simulated time.
+This module holds that function's parts: in-process or Ray runners, the FedBuff event loop,
+federated evaluation. Client work runs in this process or as Ray tasks; the asynchronous loop
+models uneven client speeds in simulated time.
 
-:func:`sedna_lib.federated_learning.fit.simulate` is the entry point; this module holds its parts.
+``from sedna_lib.federated_learning import simulate`` gives this module, which cannot be called;
+the function is :func:`sedna_lib.collaborative_training.simulate` (defined in
+:mod:`sedna_lib.federated_learning.fit`).
 """
 
 from __future__ import annotations

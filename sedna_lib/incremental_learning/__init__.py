@@ -26,11 +26,12 @@ import numpy as np
 
 from .loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
 from .._json import json_safe
+from ..backends import files
 from ..backends.estimator import EstimatorBackend
-from ..exceptions import ClosedError, ConfigError, ParameterError
+from ..exceptions import ClosedError, ConfigError, ParameterError, StorageNotFoundError
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
-from ..job import JobBase, resolve_callback
+from ..job import JobBase, check_writable, resolve_callback
 from ..observability.health import Health
 from ..observability.status import StatusSite, WorkerStatus
 from ..registry import Kind, build_algorithm
@@ -118,6 +119,37 @@ def _train_metrics(result: Any) -> Any:
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
         return {"value": [float(result)]}
     return None
+
+
+def _check_model_file(backend: Any, url: str, variable: str) -> None:
+    """Raise, naming ``variable``, when the local model ``url`` names is not there to load.
+
+    A folder holds the backend's model file (``MODEL_NAME``, or its default name). Remote models,
+    and backends that may load without a file (``MODEL_LOAD_MODE`` other than ``file``), are left
+    to the backend.
+
+    Raises
+    ------
+    StorageNotFoundError
+        If the file (or the model file inside the folder) does not exist.
+    """
+    if "://" in url or getattr(backend, "model_load_mode", "file") != "file":
+        return
+    listed = f"{variable} lists {url!r}" if variable == "MODEL_URLS" else f"{variable} is {url!r}"
+    if os.path.isdir(url):
+        name = backend.model_name
+        path = os.path.join(url, name)
+        if os.path.isfile(path):
+            return
+        named = (f"MODEL_NAME is {name!r}" if getattr(backend, "default_name", None)
+                 else f"MODEL_NAME is unset, so the file name defaulted to {name!r}")
+        raise StorageNotFoundError(f"{listed}, a folder, and {named}, but the model file {path!r} does not "
+                                   f"exist; set MODEL_NAME to the model file in that folder, or point "
+                                   f"{variable} at the model file", uri=path)
+    if not os.path.isfile(url):
+        raise StorageNotFoundError(f"{listed}, but the model file {url!r} does not exist; train and save "
+                                   f"that model first, or point {variable} at an existing model file",
+                                   uri=url)
 
 
 # -- Sedna's IncrementalLearning -------------------------------------------------------------------
@@ -278,11 +310,17 @@ class IncrementalLearning(JobBase):
         Raises
         ------
         ConfigError
-            If ``MODEL_URL`` is unset.
+            If ``MODEL_URL`` is unset, or its location (``MODEL_PATH``'s, when set) cannot be written
+            (checked before training), or a native backend is given a ``BASE_MODEL_URL`` that does
+            not exist.
         """
         cfg = self.config_
         backend = self.estimator
         output = self.model_path
+        variable = "MODEL_PATH" if (self.config.get("model_path") or cfg.model_path) else "MODEL_URL"
+        if not files.is_remote(output):  # before training: a bad output fails now, not after it
+            check_writable(files.save_target(output, backend.model_save_path, None,
+                                             lambda: backend.model_name)[0], variable)
         try:
             if cfg.base_model_url:
                 kwargs.setdefault("base_model_url", cfg.base_model_url)
@@ -298,6 +336,23 @@ class IncrementalLearning(JobBase):
 
     @staticmethod
     def _warm_start(backend: Any, base_model_url: str) -> None:
+        """Load ``BASE_MODEL_URL`` into a backend that has nothing loaded yet, when it names a file.
+
+        Raises
+        ------
+        ConfigError
+            If a backend that drives its framework natively (scikit-learn, PyTorch, Keras) is
+            given a local ``BASE_MODEL_URL`` that does not exist; a Sedna-style estimator, whose
+            ``train`` gets the value, is only warned about.
+        """
+        if "://" not in base_model_url and not os.path.exists(base_model_url):
+            if getattr(backend, "native", not isinstance(backend, EstimatorBackend)):
+                raise ConfigError(f"BASE_MODEL_URL {base_model_url!r} does not exist, so training cannot "
+                                  f"start from the base model; point BASE_MODEL_URL at the base model file "
+                                  f"(or unset it to train from scratch)", variable="BASE_MODEL_URL")
+            logger.warning("BASE_MODEL_URL %r does not exist; the estimator's train gets it as "
+                           "base_model_url all the same", base_model_url)
+            return
         if isinstance(backend, EstimatorBackend) or getattr(backend, "has_load", False):
             return
         if "://" not in base_model_url and not os.path.isfile(base_model_url):
@@ -331,12 +386,16 @@ class IncrementalLearning(JobBase):
         ------
         ConfigError
             If neither ``MODEL_URLS`` nor ``MODEL_URL`` is set.
+        StorageNotFoundError
+            If a local model is missing; the message names the variable it came from, and for a
+            folder the ``MODEL_NAME`` looked for in it.
         """
         cfg = self.config_
         urls = self.model_urls
         if not urls:
             raise ConfigError("MODEL_URLS is not set: it lists the models to evaluate, ';'-separated "
                               "(the trained one, then the deployed one)", variable="MODEL_URLS")
+        source = "MODEL_URLS" if cfg.model_urls else "MODEL_URL"
         results = []
         try:
             for url in urls:
@@ -344,6 +403,7 @@ class IncrementalLearning(JobBase):
                 backend.model_save_path = url
                 user_load = callable(getattr(backend._instance(), "load", None))
                 if user_load or backend.framework:
+                    _check_model_file(backend, url, source)
                     backend.load(model_url=url)
                 if user_load or not backend.framework:
                     # Sedna-style estimators get the model path, as Sedna passed it

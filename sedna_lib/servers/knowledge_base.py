@@ -510,6 +510,11 @@ _OPENAPI: dict[str, dict[str, Any]] = {
 }
 
 
+def _shown_db(db_path: str) -> str:
+    """Return the database as the start line shows it: an absolute path, or ``:memory:``."""
+    return db_path if db_path == ":memory:" else os.path.abspath(db_path)
+
+
 def _download_path(name: str) -> str:
     q = urllib.parse.quote(name)
     return f"/file/download?files={q}&name={q}"
@@ -818,13 +823,40 @@ class KBServer:
             The application (its ``state.store`` is the :class:`KnowledgeBaseStore`).
         """
         save_dir = self.save_dir or "."
-        db_path = sqlite_path(self.db_url)
-        if db_path != ":memory:" and not os.path.isabs(db_path):
-            # A relative database lives with the files it describes (the working folder when unset).
-            db_path = os.path.join(save_dir, db_path)
+        db_path = self._db_path()
+        if db_path != ":memory:" and not os.path.isabs(sqlite_path(self.db_url)):
             os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
         store = KnowledgeBaseStore(save_dir, db_path, legacy_pickle=self.legacy_pickle)
         return create_app(store, token=self.token, max_bytes=self.max_bytes, limits=self.limits)
+
+    def _db_path(self) -> str:
+        """Return the SQLite file ``KB_URL`` names; a relative one lives with the files it describes."""
+        db_path = sqlite_path(self.db_url)
+        if db_path != ":memory:" and not os.path.isabs(db_path):
+            db_path = os.path.join(self.save_dir or ".", db_path)
+        return db_path
+
+    def _open_app(self) -> Any:
+        """Build the application and open (create) its database, so a bad ``KB_URL`` fails at start.
+
+        Raises
+        ------
+        ConfigError
+            If the database (or its folder) cannot be created or opened.
+        """
+        db_path = self._db_path()
+        app = None
+        try:
+            app = self.create_app()
+            app.state.store.db  # noqa: B018 - opens the database and creates its tables
+        except (OSError, sqlite3.Error) as exc:
+            if app is not None:
+                app.state.store.close()
+            raise ConfigError(f"KB_URL {self.db_url!r} names the database {os.path.abspath(db_path)!r}, "
+                              f"which cannot be created or opened ({exc}); point KB_URL at a writable "
+                              f"location, such as sqlite:///kb.sqlite3 inside KnowledgeBasePath",
+                              variable="KB_URL") from exc
+        return app
 
     def run_in_thread(self) -> ThreadedServer:
         """Start serving in a background thread.
@@ -836,10 +868,12 @@ class KBServer:
 
         Raises
         ------
+        ConfigError
+            If the database ``KB_URL`` names cannot be created or opened.
         TransportError
             If the port cannot be bound (the database is closed again).
         """
-        app = self.create_app()
+        app = self._open_app()
         server = _StoreServer(app, app.state.store, host=self.host, port=self.http_port,
                               ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
                               limits=ServerLimits.resolve(self.limits, self.max_bytes))
@@ -849,7 +883,8 @@ class KBServer:
             server.store.close()
             raise
         log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
-                    limits={"max request bytes": self.max_bytes, "files in": self.save_dir or "."})
+                    limits={"max request bytes": self.max_bytes, "files in": self.save_dir or ".",
+                            "database": _shown_db(app.state.store.db_path)})
         return server
 
     @property
