@@ -218,3 +218,44 @@ def test_eval_of_a_model_folder_says_model_name_defaulted(tmp_path, digits):
     message = str(info.value)
     assert "MODEL_URL" in message and "folder" in message
     assert "MODEL_NAME is unset" in message and os.path.basename(info.value.uri) in message
+
+
+def test_a_base_model_is_where_a_native_backends_training_starts(tmp_path):
+    torch = pytest.importorskip("torch")
+    from sedna_lib.backends import TorchBackend
+
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    torch.manual_seed(1)
+    base = TorchBackend(torch.nn.Linear(4, 2), loss="cross_entropy", optimizer="sgd", learning_rate=0.5, epochs=3)
+    base.train((x, y))
+    base_file = base.save(str(tmp_path / "base.pt"))
+    torch.manual_seed(2)  # another start: training from it would end far from the base weights
+    fresh = TorchBackend(torch.nn.Linear(4, 2), loss="cross_entropy", optimizer="sgd", learning_rate=1e-9)
+    job = IncrementalLearning(fresh, context=_ctx(**_env(model_url=str(tmp_path / "out.pt"),
+                                                         base_model_url=base_file)))
+    job.train((x, y))
+    job.close()
+
+    for trained, started in zip(fresh.get_weights(), base.get_weights()):
+        assert np.allclose(trained, started, atol=1e-6)  # it never loaded the base model before
+
+
+def test_an_empty_base_model_is_a_placeholder_and_a_broken_one_is_named(tmp_path, digits, caplog):
+    empty = tmp_path / "initial.pkl"
+    empty.write_bytes(b"")  # what a deployment puts where the control plane wants an initial model
+    job = IncrementalLearning(LogisticRegression(max_iter=200),
+                              context=_ctx(**_env(model_url=str(tmp_path / "out.pkl"), base_model_url=str(empty))))
+    with caplog.at_level(logging.WARNING):
+        job.train((digits[0][:100], digits[1][:100]))
+    job.close()
+    assert any("empty file" in r.getMessage() and str(empty) in r.getMessage() for r in caplog.records)
+
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"not a pickle")
+    job = IncrementalLearning(LogisticRegression(max_iter=200),
+                              context=_ctx(**_env(model_url=str(tmp_path / "out2.pkl"), base_model_url=str(broken))))
+    with pytest.raises(ConfigError) as info:
+        job.train((digits[0][:100], digits[1][:100]))
+    job.close()
+    assert info.value.variable == "BASE_MODEL_URL" and str(broken) in str(info.value)

@@ -150,7 +150,8 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     Parameters
     ----------
     estimator : object, default=None
-        The estimator class, factory or instance.
+        The estimator class, factory or instance; a :class:`Backend` (``TorchBackend(module,
+        loss=...)``) is returned as it is, with its own options.
     config : Config or mapping, default=None
         Settings (``backend_type``, ``model_url``, ``model_name``, ...); a Sedna-style config
         object or mapping overrides those fields of the context's config. ``None``: the
@@ -181,6 +182,8 @@ def set_backend(estimator: Any = None, config: Any = None, *,
     """
     if estimator is None:
         return None
+    if isinstance(estimator, Backend):  # already a backend, with its own options: used as it is (a
+        return estimator                # generic wrapper around it hid what it is, e.g. from a warm start)
     from ..config import Config
 
     if not isinstance(config, Config):  # the settings start from the context's, the environment's if none

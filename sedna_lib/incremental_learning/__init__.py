@@ -342,22 +342,35 @@ class IncrementalLearning(JobBase):
         ------
         ConfigError
             If a backend that drives its framework natively (scikit-learn, PyTorch, Keras) is
-            given a local ``BASE_MODEL_URL`` that does not exist; a Sedna-style estimator, whose
-            ``train`` gets the value, is only warned about.
+            given a local ``BASE_MODEL_URL`` that does not exist or cannot be loaded (an empty file
+            stands for no base model: training starts from scratch, with a warning); a Sedna-style
+            estimator, whose ``train`` gets the value, is only warned about.
         """
+        native = getattr(backend, "native", not isinstance(backend, EstimatorBackend))
         if "://" not in base_model_url and not os.path.exists(base_model_url):
-            if getattr(backend, "native", not isinstance(backend, EstimatorBackend)):
+            if native:
                 raise ConfigError(f"BASE_MODEL_URL {base_model_url!r} does not exist, so training cannot "
                                   f"start from the base model; point BASE_MODEL_URL at the base model file "
                                   f"(or unset it to train from scratch)", variable="BASE_MODEL_URL")
             logger.warning("BASE_MODEL_URL %r does not exist; the estimator's train gets it as "
                            "base_model_url all the same", base_model_url)
             return
-        if isinstance(backend, EstimatorBackend) or getattr(backend, "has_load", False):
+        # a Sedna-style estimator's train gets the URL itself; the framework backends subclass
+        # EstimatorBackend too, and an isinstance test here skipped their warm start altogether
+        if not native or getattr(backend, "has_load", False):
             return
         if "://" not in base_model_url and not os.path.isfile(base_model_url):
             return
-        backend.load(model_url=base_model_url)
+        if "://" not in base_model_url and os.path.getsize(base_model_url) == 0:
+            # a placeholder: the control plane requires an initial model, and an empty file stands for none
+            logger.warning("BASE_MODEL_URL %s is an empty file: training starts from scratch", base_model_url)
+            return
+        try:
+            backend.load(model_url=base_model_url)
+        except Exception as exc:
+            raise ConfigError(f"BASE_MODEL_URL {base_model_url!r} cannot be loaded as the base model "
+                              f"({type(exc).__name__}: {exc}); point it at a model file of this framework, "
+                              f"or unset it to train from scratch", variable="BASE_MODEL_URL") from exc
         logger.info("training starts from the base model %s", base_model_url)
 
     # -- evaluate -------------------------------------------------------------------------------
