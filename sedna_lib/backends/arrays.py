@@ -9,7 +9,7 @@ import numpy as np
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError
 
-__all__ = ["split_xy", "numeric_array", "cast_like"]
+__all__ = ["split_xy", "numeric_array", "cast_like", "is_one_sample"]
 
 
 def split_xy(data: Any, y: Any = None) -> tuple[Any, Any]:
@@ -81,3 +81,50 @@ def cast_like(owner: str, weights: Sequence[Any], current: Sequence[np.ndarray],
             raise BackendError(f"{label} has shape {old.shape}, got {arr.shape}")
         arrays.append(arr)
     return arrays
+
+
+def is_one_sample(data: Any, n_features: int | None, *, array_types: tuple = (np.ndarray,),
+                  takes: str = "the model's input takes") -> bool:
+    """Whether ``data`` is one sample: a 1-D vector of the ``n_features > 1`` features a model takes.
+
+    scikit-learn's rule, for the other frameworks: a 1-D vector of another length raises
+    :class:`~sedna_lib.exceptions.DataError` (it would otherwise be cut into batches of scalars, and a
+    batch that happened to have ``n_features`` values answered as one sample). Without a known
+    width, or a width of one, a 1-D input is left as it is (a batch of scalars or of token ids).
+
+    Parameters
+    ----------
+    data : object
+        What ``predict`` was given.
+    n_features : int or None
+        The width the model's first layer takes, when it can be read.
+    array_types : tuple of type, default=(numpy.ndarray,)
+        Array types whose ``ndim`` is read directly (a framework adds its tensor type).
+    takes : str, default="the model's input takes"
+        How the message names where the width comes from.
+
+    Returns
+    -------
+    bool
+        True for one sample.
+
+    Raises
+    ------
+    DataError
+        If ``data`` is a 1-D vector whose length is not ``n_features``.
+    """
+    if isinstance(data, array_types):
+        ndim = data.ndim
+    elif isinstance(data, list):
+        try:
+            ndim = np.ndim(data)
+        except (TypeError, ValueError):  # ragged: not a vector
+            return False
+    else:
+        return False
+    if ndim != 1 or n_features is None or n_features == 1:
+        return False
+    if len(data) != n_features:
+        raise DataError(f"got a 1-D array of {len(data)} values, but {takes} {n_features} features: pass one "
+                        f"sample as {n_features} values, or a batch of shape (n, {n_features})")
+    return True

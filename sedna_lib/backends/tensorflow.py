@@ -9,7 +9,7 @@ import numpy as np
 
 from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
-from .arrays import cast_like, numeric_array, split_xy
+from .arrays import cast_like, is_one_sample, numeric_array, split_xy
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .files import remove_path_prefix
@@ -52,29 +52,8 @@ def _input_features(model: Any) -> int | None:
 
 
 def _one_sample(model: Any, data: Any) -> bool:
-    """Whether ``data`` is one sample: a 1-D vector of the ``n > 1`` features the model's input takes.
-
-    A 1-D vector of another length raises :class:`DataError`; a model whose input takes one
-    feature, or is not of shape ``(None, n)``, gets a 1-D input as it is.
-    """
-    if isinstance(data, np.ndarray):
-        ndim = data.ndim
-    elif isinstance(data, list):
-        try:
-            ndim = np.ndim(data)
-        except (TypeError, ValueError):  # ragged: not a vector
-            return False
-    else:
-        return False
-    if ndim != 1:
-        return False
-    n = _input_features(model)
-    if n is None or n == 1:
-        return False
-    if len(data) != n:
-        raise DataError(f"got a 1-D array of {len(data)} values, but the model's input takes {n} "
-                        f"features: pass one sample as {n} values, or a batch of shape (n, {n})")
-    return True
+    """Whether ``data`` is one sample for a model of input ``(None, n)`` (:func:`.arrays.is_one_sample`)."""
+    return is_one_sample(data, _input_features(model))
 
 
 class _KerasCalls(EstimatorCalls):

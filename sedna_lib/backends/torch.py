@@ -10,7 +10,7 @@ import numpy as np
 
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .arrays import numeric_array, split_xy
+from .arrays import is_one_sample, numeric_array, split_xy
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .history import EpochMetrics, extend_history
@@ -127,32 +127,13 @@ def _input_features(model: Any) -> int | None:
 
 
 def _one_sample(model: Any, data: Any) -> bool:
-    """Whether ``data`` is one sample: a 1-D vector of the ``n > 1`` features the first layer takes.
+    """Whether ``data`` is one sample for a module whose first layer is ``Linear(n, k)``.
 
-    A 1-D vector of another length raises :class:`DataError` (it would otherwise be cut into
-    batches of scalars, and a batch that happened to have ``n`` values answered as one sample).
-    A module whose first layer takes one feature, or is not a ``Linear`` layer, gets a 1-D input
-    as a batch, as before.
+    :func:`.arrays.is_one_sample`; a module whose first layer is not a ``Linear`` layer gets a 1-D
+    input as a batch, as before.
     """
-    torch = _torch()
-    if isinstance(data, (np.ndarray, torch.Tensor)):
-        ndim = data.ndim
-    elif isinstance(data, list):
-        try:
-            ndim = np.ndim(data)
-        except (TypeError, ValueError):  # ragged: not a vector
-            return False
-    else:
-        return False
-    if ndim != 1:
-        return False
-    n = _input_features(model)
-    if n is None or n == 1:
-        return False
-    if len(data) != n:
-        raise DataError(f"got a 1-D array of {len(data)} values, but the model's first layer takes {n} "
-                        f"features: pass one sample as {n} values, or a batch of shape (n, {n})")
-    return True
+    return is_one_sample(data, _input_features(model), array_types=(np.ndarray, _torch().Tensor),
+                         takes="the model's first layer takes")
 
 
 def _batch_of_one(data: Any) -> Any:
