@@ -7,6 +7,7 @@ the GM), AGG_BIND_IP (all interfaces by default; 127.0.0.1 on one machine), and 
 
 from sedna.common.config import Context
 from sedna.service.server import AggregationServer
+from sedna_lib.cli import serve_until_stopped
 
 
 def run_server():
@@ -16,11 +17,13 @@ def run_server():
     participants_count = int(Context.get_parameters("participants_count", 1))
     server = AggregationServer(aggregation=aggregation_algorithm, exit_round=exit_round,
                                ws_size=20 * 1024 * 1024, participants_count=participants_count)
-    server.start()
+    status = serve_until_stopped(server)  # until the last round, or SIGTERM (the pod's stop) / Ctrl-C
     for record in server.history_:
         print(f"round {record.round_number}: {len(record.clients)} trainers, {record.total_sample} samples "
               f"({record.reason}, {record.seconds:.2f} s)")
+    print(f"{len(server.history_)} rounds aggregated")
+    return status
 
 
 if __name__ == "__main__":
-    run_server()
+    raise SystemExit(run_server())

@@ -15,6 +15,7 @@ from interface import Estimator, accuracy
 from sedna.common.config import BaseConfig, Context
 from sedna.core.federated_learning import FederatedLearning
 from sedna.datasources import TxtDataParse
+from sedna_lib.exceptions import ConfigError
 
 
 def parse_with(index):
@@ -31,6 +32,9 @@ def parse_with(index):
 def main():
     """Parse this node's index, run the federated rounds, score the model when a test set is given."""
     train_url, test_url = BaseConfig.train_dataset_url, BaseConfig.test_dataset_url
+    if not train_url:
+        raise ConfigError("TRAIN_DATASET_URL is unset: set it to this node's index file "
+                          "(see prepare_data.py)", variable="TRAIN_DATASET_URL")
     train_data = TxtDataParse(data_type="train", func=parse_with(train_url)).parse(train_url)
     fl_model = FederatedLearning(estimator=Estimator(),
                                  aggregation=Context.get_parameters("aggregation_algorithm", "FedAvg"))

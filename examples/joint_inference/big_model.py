@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from sedna.core.joint_inference import BigModelService
+from sedna_lib.cli import serve_until_stopped
 
 
 class Estimator:
@@ -29,4 +30,5 @@ class Estimator:
 
 
 if __name__ == "__main__":
-    BigModelService(estimator=Estimator).start()
+    # serve until SIGTERM (the pod's stop) or Ctrl-C, then stop cleanly
+    raise SystemExit(serve_until_stopped(BigModelService(estimator=Estimator)))

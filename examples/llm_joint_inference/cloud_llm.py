@@ -7,7 +7,9 @@ POST http://<host>:<port>/v1/chat/completions. Run: python cloud_llm.py
 
 from models import cloud_model
 
+from sedna_lib.cli import serve_until_stopped
 from sedna_lib.joint_inference import BigModelService
 
 if __name__ == "__main__":
-    BigModelService(estimator=cloud_model()).start()
+    # serve until SIGTERM (the pod's stop) or Ctrl-C, then stop cleanly
+    raise SystemExit(serve_until_stopped(BigModelService(estimator=cloud_model())))

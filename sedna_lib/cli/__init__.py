@@ -19,7 +19,7 @@ from ..exceptions import ParameterError
 
 __all__ = ["main", "build_parser", "load_object", "load_option", "object_spec", "folder", "UsageError",
            "positive_int", "port_number", "fraction", "non_negative_number", "plain_text",
-           "describe_docstring"]
+           "describe_docstring", "serve_until_stopped"]
 
 
 _OBJECT_FORMS = ("module:Attribute or path/to/file.py:Attribute (for example interface:Estimator or "
@@ -627,6 +627,66 @@ class _GracefulStop:
             signal.signal(signum, handler)
 
 
+def serve_until_stopped(server: Any, *, configure_logs: bool = True, **start_options: Any) -> int:
+    """Serve until the server is done or the process gets SIGTERM or Ctrl-C, then stop it cleanly.
+
+    The way a serving script (a container's command) runs its server, as the ``sedna-lib`` serving
+    commands do: it starts the server in the background, waits until it stops (an aggregation
+    server once its rounds are done), and on SIGTERM or Ctrl-C stops it through its own
+    ``stop()``, so that it logs its "stopped" line and the process exits 0 (130 after Ctrl-C)
+    instead of being killed. The signal handlers are installed here, from the main thread only
+    (elsewhere a signal is not this function's to take), and put back on return.
+
+    Parameters
+    ----------
+    server : object
+        A server not yet serving, with ``start(block=False)`` and ``stop()``: a
+        :class:`~sedna_lib.joint_inference.BigModelService`, an
+        :class:`~sedna_lib.servers.aggregation.AggregationServer`, a
+        :class:`~sedna_lib.servers.knowledge_base.KBServer`.
+    configure_logs : bool, default=True
+        Print the server's lines first (INFO, or ``SEDNA_LOG_LEVEL``/``SEDNA_LOG_FORMAT``); False
+        when the caller configured logging itself.
+    **start_options : object
+        Passed to ``start`` (a big-model service's ``host`` and ``port``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 once the server stopped or was stopped by SIGTERM, 130 after Ctrl-C.
+
+    Examples
+    --------
+    >>> from sedna_lib.joint_inference import BigModelService  # doctest: +SKIP
+    >>> raise SystemExit(serve_until_stopped(BigModelService(estimator=Estimator)))  # doctest: +SKIP
+    """
+    if configure_logs:
+        from ..config import Config
+        from ..observability.logs import configure_from_config
+
+        configure_from_config(Config.from_env(), default=True)
+    with _GracefulStop() as graceful:
+        try:
+            server.start(block=False, **start_options)
+            graceful.arm(server.stop)
+            _wait_for(server)
+        finally:
+            server.stop()
+    return graceful.status
+
+
+def _wait_for(server: Any) -> None:
+    """Block until ``server`` stops serving (or, for an aggregation server, its job is done)."""
+    import time
+
+    wait = getattr(server, "wait", None) or getattr(getattr(server, "server", None), "wait", None)
+    if wait is not None:
+        wait()
+        return
+    while server.is_running:  # a server that only says whether it serves (the knowledge base)
+        time.sleep(0.1)
+
+
 _MODEL_FILES = (".pkl", ".joblib", ".pickle", ".skops", ".pt", ".pth", ".keras", ".h5", ".pb", ".onnx",
                 ".ckpt")
 
@@ -661,16 +721,9 @@ def _cmd_serve_big_model(args: argparse.Namespace) -> int:
 
     _server_logging(args)
     estimator = load_option("--estimator", args.estimator)
-    with _GracefulStop() as graceful:
-        service = BigModelService(estimator=estimator, context=Context.from_env())
-        try:
-            _refuse_unfitted(service, args.estimator)
-            service.start(host=args.host, port=args.port, block=False)
-            graceful.arm(service.stop)
-            service.server.wait()  # until the server stops
-        finally:
-            service.stop()
-    return graceful.status
+    service = BigModelService(estimator=estimator, context=Context.from_env())
+    _refuse_unfitted(service, args.estimator)
+    return serve_until_stopped(service, configure_logs=False, host=args.host, port=args.port)
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
@@ -684,36 +737,16 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
                                exit_round=args.exit_round or cfg.exit_round or 1,
                                participants_count=args.participants or cfg.participants_count or 1,
                                host=args.host, http_port=args.port, context=ctx)
-    with _GracefulStop() as graceful:
-        try:
-            server.start(block=False)
-            graceful.arm(server.stop)
-            server.wait()  # until the job is done, or the server stops
-        finally:
-            server.stop()
-    return graceful.status
+    return serve_until_stopped(server, configure_logs=False)  # until the job is done, or a signal
 
 
 def _cmd_kb(args: argparse.Namespace) -> int:
-    import time
-
     from ..config import Config
-    from ..observability.logs import log_stopped
-    from ..servers.knowledge_base import KBServer, logger
+    from ..servers.knowledge_base import KBServer
 
     _server_logging(args)
     kb = KBServer.from_config(Config.from_env(), host=args.host, port=args.port, save_dir=args.save_dir)
-    with _GracefulStop() as graceful:
-        started = time.monotonic()
-        server = kb.run_in_thread()
-        try:
-            graceful.arm(server.stop)
-            server.wait()
-        finally:
-            server.stop()
-            if not server.is_running:  # said once it is true (a server held past the timeout said why)
-                log_stopped(logger, "knowledge base", server.url, seconds=time.monotonic() - started)
-    return graceful.status
+    return serve_until_stopped(kb, configure_logs=False)
 
 
 def _add(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],

@@ -21,8 +21,8 @@ from ..backends.loaders import check_model, load_model_file
 from ..base import InferenceResult, check_count, check_number, check_variable
 from ..config import MiningMode
 from ..context import Context
-from ..exceptions import (ClosedError, ConfigError, DataError, ProtocolError, RegistryError, RemoteError,
-                          SednaError, StorageError, TransportError)
+from ..exceptions import (ClosedError, ConfigError, DataError, ParameterError, ProtocolError, RegistryError,
+                          RemoteError, SednaError, StorageError, TransportError)
 from ..job import JobBase
 from ..observability.health import Health
 from ..observability.logs import RateLimitedLog
@@ -404,8 +404,16 @@ class JointInference(JobBase):
             raise ConfigError(f"hard_example_mining must be a miner, a registered name or "
                               f"{{'method': ..., 'param': {{...}}}}, got {type(spec).__name__}",
                               variable="HEM_NAME")
-        return build_algorithm(self.context.registry, Kind.HARD_EXAMPLE_MINING, spec, default="IBT",
-                               label="hard_example_mining")
+        try:
+            return build_algorithm(self.context.registry, Kind.HARD_EXAMPLE_MINING, spec, default="IBT",
+                                   label="hard_example_mining")
+        except (RegistryError, ParameterError) as exc:
+            hem = self.context.config.hem
+            if not hem or not isinstance(spec, Mapping) or spec.get("method") != hem["method"]:
+                raise  # a miner the code named: its error names the argument
+            # the deployment's miner (HEM_NAME, or get_hem_algorithm_from_config's copy of it)
+            variable = "HEM_NAME" if isinstance(exc, RegistryError) else "HEM_PARAMETERS"
+            raise ConfigError(f"{variable}: {exc}", variable=variable) from exc
 
     @property
     def client(self) -> Any:

@@ -16,6 +16,7 @@ import math
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable
 
 from ..config import LOG_FORMATS, parse_log_level
@@ -385,7 +386,8 @@ def _size(n: int) -> str:
 
 
 def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls: bool,
-                limits: dict[str, Any] | None = None, pages: str | None = None) -> str:
+                limits: dict[str, Any] | None = None, pages: str | None = None,
+                bound: str | None = None) -> str:
     """Log the one line a server says when it starts: what, where, auth, TLS, limits, where its pages are.
 
     Parameters
@@ -402,6 +404,11 @@ def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls:
         Limits by name; ints named ``*bytes*`` are shown in KiB/MiB/GiB.
     pages : str, default=None
         Base URL of the status page and metrics when it is not ``url`` (a websocket server's).
+    bound : str, default=None
+        The address the socket is bound to, ``host:port``, when it is not the host of ``url``
+        (``0.0.0.0:5000``, all interfaces, reached on this machine at ``http://127.0.0.1:5000``):
+        the line then says both, so that a server listening on every interface is not taken for
+        one bound to the loopback only.
 
     Returns
     -------
@@ -414,13 +421,20 @@ def log_started(logger: logging.Logger, what: str, url: str, *, auth: bool, tls:
     ...             auth=False, tls=False, limits={"max request bytes": 64 * 1024 * 1024})
     "big-model server 'sedna' started on http://127.0.0.1:5000: auth off, TLS off, max request bytes 64 MiB; \
 status page http://127.0.0.1:5000/, metrics http://127.0.0.1:5000/metrics"
+    >>> log_started(logging.getLogger("doctest"), "knowledge base", "http://127.0.0.1:9020",
+    ...             auth=True, tls=False, bound="0.0.0.0:9020")
+    'knowledge base started on 0.0.0.0:9020 (reach it at http://127.0.0.1:9020): auth on, TLS off; \
+status page http://127.0.0.1:9020/, metrics http://127.0.0.1:9020/metrics'
     """
     shown = [f"auth {'on' if auth else 'off'}", f"TLS {'on' if tls else 'off'}"]
     for name, value in (limits or {}).items():
         text = _size(value) if "bytes" in name and isinstance(value, int) else value
         shown.append(f"{name} {text}")
     pages = pages or url
-    line = f"{what} started on {url}: {', '.join(shown)}; status page {pages}/, metrics {pages}/metrics"
+    where = url
+    if bound and urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1] != bound:
+        where = f"{bound} (reach it at {url})"
+    line = f"{what} started on {where}: {', '.join(shown)}; status page {pages}/, metrics {pages}/metrics"
     logger.info("%s", line, stacklevel=2)
     return line
 

@@ -190,8 +190,14 @@ class ThreadedServer:
         return "https" if self.ssl_certfile else "http"
 
     @property
+    def bound(self) -> str:
+        """The address the socket is bound to, ``host:port`` (``0.0.0.0:PORT``: every interface)."""
+        host = self.host or "0.0.0.0"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        """Base URL of the running server (``http://127.0.0.1:PORT``)."""
+        """Base URL of the running server (``http://127.0.0.1:PORT``: reachable on this machine)."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         if ":" in host:
             host = f"[{host}]"
@@ -274,7 +280,10 @@ class ThreadedServer:
         sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        logger.info("serving on %s", self.url)
+        if self.bound == self.url.split("://", 1)[1]:
+            logger.info("serving on %s", self.url)
+        else:  # every interface: the URL alone read like a bind to the loopback only
+            logger.info("serving on %s (reach it at %s)", self.bound, self.url)
         return self
 
     def _why_not_started(self, error: BaseException | None) -> str:

@@ -533,7 +533,7 @@ class AggregationServer:
         self._started = time.monotonic()
         self._server.start()
         log_started(logger, f"aggregation server {self.name_!r}", self.url, auth=bool(self._token),
-                    tls=bool(self._cert), pages=self._server.url,
+                    tls=bool(self._cert), pages=self._server.url, bound=self._server.bound,
                     limits={"rounds": self._exit_round, "participants": self._participants,
                             "round deadline": f"{self._timeout:.0f} s",
                             "max message bytes": self._max_bytes})

@@ -481,7 +481,7 @@ class InferenceServer:
             self._started = time.monotonic()
             self._server = server.start()
             log_started(logger, f"big-model server {self.servername!r}", self._server.url,
-                        auth=bool(self.token), tls=bool(self.ssl_certfile),
+                        auth=bool(self.token), tls=bool(self.ssl_certfile), bound=self._server.bound,
                         limits={"max request bytes": self.max_buffer_size})
             reason = unfitted_reason(self.model)
             if reason is not None:

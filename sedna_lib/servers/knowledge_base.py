@@ -883,6 +883,7 @@ class KBServer:
             server.store.close()
             raise
         log_started(logger, "knowledge base", server.url, auth=bool(self.token), tls=bool(self.ssl_certfile),
+                    bound=server.bound,
                     limits={"max request bytes": self.max_bytes, "files in": self.save_dir or ".",
                             "database": _shown_db(app.state.store.db_path)})
         return server
@@ -967,7 +968,9 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
          config: Config | None = None) -> int:
     """Run the knowledge-base server the configuration describes (Sedna's ``run_kb.main``).
 
-    See :meth:`KBServer.from_config` for the variables it reads.
+    See :meth:`KBServer.from_config` for the variables it reads. It logs as the ``sedna-lib kb``
+    command does (INFO, or ``SEDNA_LOG_LEVEL``/``SEDNA_LOG_FORMAT``), and stops cleanly on SIGTERM or
+    Ctrl-C (see :func:`sedna_lib.cli.serve_until_stopped`).
 
     Parameters
     ----------
@@ -979,10 +982,17 @@ def main(host: str | None = None, port: int | None = None, save_dir: str | None 
     Returns
     -------
     int
-        0 when the server stops.
+        The exit status: 0 when the server stops (SIGTERM included), 130 after Ctrl-C.
     """
-    KBServer.from_config(resolve_config(config), host=host, port=port, save_dir=save_dir).start()
-    return 0
+    from ..cli import serve_until_stopped
+    from ..observability.logs import configure_from_config
+    # this module under its own name, also when run as ``python -m``: its lines go to the library's logger
+    from . import knowledge_base
+
+    config = resolve_config(config)
+    configure_from_config(config, default=True)
+    kb = knowledge_base.KBServer.from_config(config, host=host, port=port, save_dir=save_dir)
+    return serve_until_stopped(kb, configure_logs=False)
 
 
 if __name__ == "__main__":  # pragma: no cover - the KB image runs this module

@@ -260,6 +260,7 @@ class MultiEdgeServer:
                                       limits=self._limits()).start()
         self.port = self._server.port
         log_started(logger, f"{self.service_name} service", self._server.url, auth=bool(self.token),
+                    bound=self._server.bound,
                     tls=bool(self.ssl_certfile), limits={"max request bytes": self.max_buffer_size})
         return self
 

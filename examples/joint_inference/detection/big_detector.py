@@ -7,6 +7,8 @@ SERVICE_NAME, MODEL_URL (and optionally SEDNA_AUTH_TOKEN). Run: python big_detec
 from interface import CloudDetector
 
 from sedna.core.joint_inference import BigModelService
+from sedna_lib.cli import serve_until_stopped
 
 if __name__ == "__main__":
-    BigModelService(estimator=CloudDetector).start()
+    # serve until SIGTERM (the pod's stop) or Ctrl-C, then stop cleanly
+    raise SystemExit(serve_until_stopped(BigModelService(estimator=CloudDetector)))
