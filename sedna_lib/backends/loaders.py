@@ -7,6 +7,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from ..exceptions import BackendError, ConfigError, StorageNotFoundError, StoragePermissionError
+from .files import is_remote
 
 __all__ = ["check_model", "load_estimator", "load_model_file"]
 
@@ -20,7 +21,9 @@ def load_model_file(job: Any) -> None:
     if not (job.config.model_url or job.config.get("model_path") or job.context.config.model_path):
         return  # the estimator is used as given (already trained, or it loads itself)
     path = job.model_path
-    if job.model_load_mode == "file" and not os.path.exists(path):
+    # a remote MODEL_URL (s3://, http(s)://) is fetched by the backend's load through the storage layer;
+    # the local test said such a model "does not exist" whatever the storage's answer would have been
+    if job.model_load_mode == "file" and not is_remote(path) and not os.path.exists(path):
         load_as_given = getattr(job.estimator, "_load_file", None)
         if _HUB_REPO.match(path) and load_as_given is not None:
             # a model hub name such as ``Qwen/Qwen2.5-1.5B-Instruct`` (Sedna 0.6 accepts one, and

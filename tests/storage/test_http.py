@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import http.server
+import pathlib
 import socket
 import threading
 
@@ -34,6 +35,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         """Keep test output quiet."""
 
 
+_ROOTS: dict = {}  # served URL -> the folder it serves
+
+
+def _served_root(url):
+    return _ROOTS[url]
+
+
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     root = tmp_path_factory.mktemp("www")
@@ -43,8 +51,10 @@ def web(tmp_path_factory):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    _ROOTS[url] = root
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
@@ -123,3 +133,39 @@ def test_a_download_to_a_temporary_file_takes_any_url_name(web):
         assert open(path, "rb").read() == b"payload"
     finally:
         os.remove(path)
+
+
+def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pickle(web, tmp_path):
+    """A remote MODEL_URL is fetched through the storage layer (it was said not to exist, unasked)."""
+    import shutil
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from sedna_lib.backends import set_backend
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.exceptions import SednaError
+    from sedna_lib.joint_inference import BigModelService
+
+    pytest.importorskip("skops")
+    x, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    backend = set_backend(LogisticRegression().fit(x, y), Config())
+    saved = backend.save(str(tmp_path / "knn.skops"))
+    folder = pathlib.Path(_served_root(web))
+    shutil.copy(saved, folder / "models" / "knn.skops")
+    (folder / "models" / "knn.pkl").write_bytes(b"\x80\x04N.")  # a pickle: never loaded from the network
+
+    ctx = Context(Config(model_url=f"{web}/models/knn.skops"))
+    service = BigModelService(LogisticRegression(), context=ctx)
+    service.start(host="127.0.0.1", port=0, block=False)
+    try:
+        assert list(service.estimator.predict(np.array([[3.0]]))) == [1]
+    finally:
+        service.stop()
+
+    ctx = Context(Config(model_url=f"{web}/models/knn.pkl"))
+    with pytest.raises(SednaError) as refused:
+        BigModelService(LogisticRegression(), context=ctx).start(host="127.0.0.1", port=0, block=False)
+    assert "does not exist" not in str(refused.value)
+    assert "pickle" in str(refused.value).lower()
