@@ -208,3 +208,24 @@ def test_incremental_piped_prints_each_round_once(tmp_path):
         lines = [line for line in said if re.search(rf"\bround {number}\b", line)]
         assert len(lines) == 1 and lines[0].startswith(f"round {number}: uploaded"), said
     assert sum("initial model" in line for line in said) == 1, said
+
+
+@pytest.mark.integration
+def test_the_sedna_face_says_once_that_it_waits_for_the_aggregator(monkeypatch, caplog):
+    import logging
+
+    import sedna_lib.federated_learning.fit as fit_module
+    from sedna_lib.config import Config
+    from sedna_lib.context import Context
+    from sedna_lib.exceptions import TransportError
+    from sedna_lib.federated_learning import FederatedLearning
+
+    port = _closed_port()
+    monkeypatch.setattr(fit_module, "_WAIT_NOTICE_S", 0.3)
+    ctx = Context(Config(agg_ip="127.0.0.1", agg_port=port, worker_name="w1", lc_server="http://127.0.0.1:9"))
+    job = FederatedLearning(estimator=object(), aggregation="FedAvg", context=ctx)
+    with caplog.at_level(logging.WARNING, "sedna_lib"), pytest.raises(TransportError):
+        job.register(timeout=1.5)
+    job.close()
+    said = [r.getMessage() for r in caplog.records if "waiting for the aggregator" in r.getMessage()]
+    assert len(said) == 1 and f"127.0.0.1:{port}" in said[0]

@@ -102,7 +102,9 @@ class FederatedLearning(JobBase):
         if timeout is not None:
             self.client_.connect_timeout = timeout  # checked by connect (float() failed on text, unclearly)
         if not self.client_.is_connected:
-            self.client_.connect()
+            from .fit import _connect
+
+            _connect(self.client_)  # says once when the aggregator is not reachable after a few seconds
         return self.client_
 
     def train(self, train_data: Any, valid_data: Any = None,
