@@ -1055,4 +1055,7 @@ def check_advice(environ: Mapping[str, str] | None = None) -> list[str]:
     if env.get("S3_ENDPOINT_URL") and not (env.get("ACCESS_KEY_ID") and env.get("SECRET_ACCESS_KEY")):
         advice.append("S3_ENDPOINT_URL is set but ACCESS_KEY_ID and SECRET_ACCESS_KEY are not both set: "
                       "S3 requests go unsigned, as anonymous, which most servers refuse; set both")
+    if env.get("HEM_PARAMETERS", "").strip() and not env.get("HEM_NAME", "").strip():
+        advice.append("HEM_PARAMETERS is set but HEM_NAME is not: no miner is built from HEM_NAME, so the "
+                      "parameters are not used; set HEM_NAME to the miner they are for")
     return advice

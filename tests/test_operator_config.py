@@ -182,3 +182,11 @@ def _known_names():
         if "env" in f.metadata:
             yield f.metadata["env"]
             yield from f.metadata["aliases"]
+
+
+def test_hem_parameters_without_hem_name_are_said_to_be_unused():
+    from sedna_lib.config import check_advice
+
+    advice = check_advice({"HEM_PARAMETERS": '{"threshold_img": 0.9}'})
+    assert any("HEM_PARAMETERS is set but HEM_NAME is not" in line for line in advice)
+    assert not [a for a in check_advice({"HEM_NAME": "IBT", "HEM_PARAMETERS": "{}"}) if "HEM_NAME" in a]
