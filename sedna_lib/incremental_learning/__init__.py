@@ -323,8 +323,9 @@ class IncrementalLearning(JobBase):
                                              lambda: backend.model_name)[0], variable)
         try:
             if cfg.base_model_url:
-                kwargs.setdefault("base_model_url", cfg.base_model_url)
-                self._warm_start(backend, cfg.base_model_url)
+                if not getattr(backend, "native", not isinstance(backend, EstimatorBackend)):
+                    kwargs.setdefault("base_model_url", cfg.base_model_url)  # a Sedna-style train takes it
+                self._warm_start(backend, cfg.base_model_url)  # a framework backend loads it instead
             result = backend.train(train_data=train_data, valid_data=valid_data, **kwargs)
             saved = backend.save(output)
             results = backend.model_info(saved, result=_train_metrics(result), relpath=cfg.data_path_prefix)
