@@ -64,17 +64,18 @@ def as_layers(weights: Any) -> list[np.ndarray]:
     Raises
     ------
     AggregationError
-        If ``weights`` is None, not a sequence of layers, or one numeric numpy array (a 0-d or 1-d array
-        would be read as one 0-d layer per value: wrap a single layer as ``[array]``); or if a layer is
-        None, text, a masked array (its mask cannot be averaged: pass ``layer.filled(...)`` or plain
-        arrays), ragged or not numeric.
+        If ``weights`` is None, not a sequence of layers, or one numeric numpy array of any shape (it
+        would be read as one layer per row or value: wrap a single layer as ``[array]``); or if a layer
+        is None, text, a masked array (its mask cannot be averaged: pass ``layer.filled(...)`` or plain
+        arrays), ragged, not numeric, or a nested list holding a None.
     """
     if weights is None:
         raise AggregationError("weights is None, not a list of layer arrays; a backend returning None "
                                "cannot be federated")
-    if isinstance(weights, np.ndarray) and weights.dtype.kind in "biufc" and weights.ndim <= 1:
+    if isinstance(weights, np.ndarray) and weights.dtype.kind in "biufc":
         raise AggregationError(f"weights must be a list of layer arrays, got one numpy array of shape "
-                               f"{weights.shape}; wrap a single layer as [array]")
+                               f"{weights.shape}; wrap a single layer as [array] (a list of arrays, "
+                               "not one array with a row per layer)")
     if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
         raise AggregationError(f"weights must be a list of layer arrays (one numpy array or nested list of "
                                f"numbers per layer), got {type(weights).__name__}")
@@ -97,10 +98,26 @@ def as_layers(weights: Any) -> list[np.ndarray]:
                 arr = np.asarray(layer, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise AggregationError(f"layer {i} is not a numeric (rectangular) array: {exc}") from None
+            _refuse_none_in(layer, arr, i)
         if arr.dtype.kind not in "biuf":
             raise AggregationError(f"layer {i} has dtype {arr.dtype}; only numeric layers can be aggregated")
         layers.append(arr)
     return layers
+
+
+def _refuse_none_in(layer: Any, arr: np.ndarray, i: int) -> None:
+    """Refuse a nested-list layer holding a None, which ``np.asarray(..., float64)`` turned into a NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if arr.size == 0 or not np.isnan(np.add.reduce(arr, axis=None)):
+            return  # no NaN in the layer (a NaN or an inf - inf makes the sum NaN): the one pass it costs
+    if not np.isnan(arr).any():
+        return
+    values = np.empty(arr.shape, dtype=object)  # the original entries, to tell a None from a NaN
+    values[...] = layer
+    where = next((idx for idx, v in np.ndenumerate(values) if v is None), None)
+    if where is not None:
+        raise AggregationError(f"layer {i} holds a None at index {list(where)}, not an array of numbers; "
+                               "every entry of a layer must be a number")
 
 
 def layer_names(aggregator: Any, update: Any) -> list[str] | None:

@@ -15,6 +15,7 @@ from sedna_lib.base import AggClient, Aggregator
 from sedna_lib.exceptions import AggregationError
 
 from . import _math
+from ._streaming import _add_count, _unpack
 from .fedavg import FedAvg
 from .fedavg_v2 import FedAvgV2
 from .mistnet import MistNet
@@ -76,20 +77,17 @@ class BaseAggregation(Aggregator):
     def begin_round(self, template: list | None = None) -> None:
         """Start a round; see :meth:`sedna_lib.base.Aggregator.begin_round`."""
         self._clients: list[AggClient] = []
+        self._total = 0.0
 
     def add(self, update: Any) -> None:
         """Keep one update for :meth:`finish`; see :meth:`sedna_lib.base.Aggregator.add`."""
         if not hasattr(self, "_clients"):
             self.begin_round(None)
-        try:
-            n, weights = update.num_samples, update.weights
-        except AttributeError:
-            raise AggregationError("an update needs 'weights' and 'num_samples', got "
-                                   f"{type(update).__name__}") from None
-        who = getattr(update, "client_id", "") or "update"
-        _math.check_finite(_math.as_layers(weights), _math.layer_names(self, update),
-                           who=f"update from {who!r}" if who != "update" else who)
-        self._clients.append(AggClient(n, weights))
+        layers, count, who = _unpack(update)  # a count that is not a finite number >= 0 is refused
+        _math.check_finite(layers, _math.layer_names(self, update), who=who)
+        total = _add_count(self._total, count, who)  # as is one that makes the round's total overflow
+        self._clients.append(AggClient(update.num_samples, update.weights))
+        self._total = total
 
     def finish(self) -> list:
         """Call ``aggregate`` on the round's updates and return its model as arrays.

@@ -24,6 +24,12 @@ from ._streaming import BufferedRound
 __all__ = ["Bulyan", "Krum", "Median", "MultiKrum", "TrimmedMean"]
 
 
+def _checked(aggregator: BufferedRound, result: list[np.ndarray]) -> list[np.ndarray]:
+    """Return ``result``, refusing it when the mean of the selected (finite) updates overflowed."""
+    _math.check_result_finite(result, getattr(aggregator, "names_", None))
+    return result
+
+
 class Krum(BufferedRound):
     """(Multi-)Krum: keep the update(s) closest to their ``n - f - 2`` nearest neighbours [1]_.
 
@@ -54,7 +60,7 @@ class Krum(BufferedRound):
                 "num_selected": check_count("num_selected", self.num_selected, 1)}
 
     def _combine(self, updates: list, ns: list, *, num_byzantine: int, num_selected: int) -> list[np.ndarray]:
-        return _math.krum(updates, num_byzantine=num_byzantine, num_selected=num_selected)
+        return _checked(self, _math.krum(updates, num_byzantine=num_byzantine, num_selected=num_selected))
 
 
 class Median(BufferedRound):
@@ -72,7 +78,7 @@ class Median(BufferedRound):
         pass
 
     def _combine(self, updates: list, ns: list) -> list[np.ndarray]:
-        return _math.coordinate_median(updates)
+        return _checked(self, _math.coordinate_median(updates))
 
 
 class TrimmedMean(BufferedRound):
@@ -98,7 +104,7 @@ class TrimmedMean(BufferedRound):
         return {"beta": check_number("beta", self.beta, 0, 0.5, high_open=True)}
 
     def _combine(self, updates: list, ns: list, *, beta: float) -> list[np.ndarray]:
-        return _math.trimmed_mean(updates, beta=beta)
+        return _checked(self, _math.trimmed_mean(updates, beta=beta))
 
 
 class MultiKrum(BufferedRound):
@@ -133,7 +139,8 @@ class MultiKrum(BufferedRound):
 
     def _combine(self, updates: list, ns: list, *, num_byzantine: int,
                  num_selected: int | None) -> list[np.ndarray]:
-        return _math.multi_krum(updates, num_byzantine=num_byzantine, num_selected=num_selected)
+        return _checked(self, _math.multi_krum(updates, num_byzantine=num_byzantine,
+                                               num_selected=num_selected))
 
 
 class Bulyan(BufferedRound):
@@ -162,4 +169,4 @@ class Bulyan(BufferedRound):
         return {"num_byzantine": check_count("num_byzantine", self.num_byzantine, 0)}
 
     def _combine(self, updates: list, ns: list, *, num_byzantine: int) -> list[np.ndarray]:
-        return _math.bulyan(updates, num_byzantine=num_byzantine)
+        return _checked(self, _math.bulyan(updates, num_byzantine=num_byzantine))

@@ -141,3 +141,57 @@ def test_weights_that_are_not_a_list_of_layer_arrays_are_refused_clearly(weights
 def test_none_weights_still_say_a_backend_returning_none_cannot_be_federated():
     with pytest.raises(AggregationError, match="weights is None.*a backend returning None cannot be"):
         ag.FedAvg().aggregate([AggClient(1, None)])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("make, n", [(lambda: ag.Krum(num_selected=3), 3),
+                                     (lambda: ag.MultiKrum(num_byzantine=0), 3),
+                                     (lambda: ag.Bulyan(num_byzantine=0), 3),
+                                     (lambda: ag.Median(), 2), (lambda: ag.TrimmedMean(beta=0.0), 2)])
+def test_an_overflowing_robust_mean_of_finite_updates_is_refused_naming_the_layer(make, n):
+    agg = make()
+    with pytest.raises(AggregationError, match=r"layer 1 .*not finite.*overflow"):
+        agg.aggregate([AggClient(1, [np.ones(2), np.array([1.7e308])]) for _ in range(n)])
+    assert getattr(agg, "global_weights_", None) is None
+
+
+@pytest.mark.parametrize("weights, where", [([[1.0, None]], "layer 0"), ([[1.0], [[2.0, None]]], "layer 1")])
+def test_a_none_inside_a_nested_list_layer_is_named_not_called_non_finite(weights, where):
+    good = AggClient(1, [[1.0, 2.0]] if len(weights) == 1 else [[1.0], [[2.0, 3.0]]])
+    for make in (ag.FedAvg, ag.Median):
+        with pytest.raises(AggregationError, match=where + r" holds a None.*not an array of numbers"):
+            make().aggregate([good, AggClient(1, weights)])
+    nan = [[1.0, float("nan")]] if len(weights) == 1 else [[1.0], [[2.0, float("nan")]]]
+    with pytest.raises(AggregationError, match="non-finite"):  # a real NaN is still non-finite
+        ag.FedAvg().aggregate([good, AggClient(1, nan)])
+
+
+class _UserMean(ag.BaseAggregation):
+    def aggregate(self, clients):
+        self.total_size = sum(c.num_samples for c in clients)
+        return ag._math.weighted_average([(c.weights, c.num_samples) for c in clients])
+
+
+@pytest.mark.parametrize("counts", [(1e308, 1e308), (10 ** 400, 1), (float("nan"), 1), (-1, 1), ("x", 1)])
+def test_a_user_written_aggregation_refuses_bad_sample_counts_naming_the_client(counts):
+    updates = [ClientUpdate([np.array([1.0])], counts[0], "a"),
+               ClientUpdate([np.array([3.0])], counts[1], "b")]
+    agg = _UserMean()  # as the server runs it: the round's updates are added, then finish() aggregates
+    agg.begin_round(None)
+    with pytest.raises(AggregationError, match=r"update from '[ab]'.*num_samples"):
+        for u in updates:
+            agg.add(u)
+        agg.finish()
+    agg.begin_round(None)
+    for u in (AggClient(1, [[1.0]]), AggClient(3, [[3.0]])):
+        agg.add(u)
+    assert agg.finish()[0].tolist() == [2.5] and agg.total_samples_ == 4
+
+
+@pytest.mark.parametrize("weights", [np.ones((2, 3)), np.ones((2, 2, 2)), np.ones((1, 3), dtype=np.float32)])
+@pytest.mark.parametrize("name", ["FedAvg", "Median"])
+def test_a_numpy_array_of_any_ndim_as_the_whole_weights_is_refused(weights, name):
+    with pytest.raises(AggregationError, match=r"weights must be a list of layer arrays, got one numpy array "
+                                               r"of shape \(" + ", ".join(map(str, weights.shape))):
+        getattr(ag, name)().aggregate([AggClient(1, weights), AggClient(1, weights)])
