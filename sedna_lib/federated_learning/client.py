@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..backends.arrays import split_xy
 from ..base import Aggregator, check_count
-from ..exceptions import AggregationError, ProtocolError, RemoteError, TransportError
+from ..exceptions import AggregationError, DataError, ProtocolError, RemoteError, TransportError
 
 __all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "secure_round", "RoundOutcome"]
 
@@ -174,6 +175,50 @@ def _unb64(text: Any) -> bytes:
     return base64.b64decode(str(text).encode("ascii"), validate=True)
 
 
+def check_classes(backend: Any, data: Any, who: str) -> None:
+    """Refuse labels that lack classes the fitted (received) classifier knows, or add new ones.
+
+    A warm-started scikit-learn fit on other classes reshapes the model (a shard of digits 0-4 gives
+    five rows of weights for ten), and the round's updates could not be averaged. A deployed trainer
+    checks its shard against the global model before its first training; ``simulate`` checks each
+    client's data before any training.
+
+    Parameters
+    ----------
+    backend : Backend
+        The trainer's backend (only a scikit-learn classifier with ``classes_`` is checked).
+    data : object
+        The local training data.
+    who : str
+        Names the data's owner in the message.
+
+    Raises
+    ------
+    DataError
+        Naming ``who`` and the classes its labels lack or add.
+    """
+    model = getattr(backend, "estimator", None) if getattr(backend, "framework", "") == "sklearn" else None
+    known = getattr(model, "classes_", None)
+    _, y = split_xy(data)
+    if known is None or y is None:
+        return
+    try:
+        present = set(np.unique(np.asarray(y)).tolist())
+        known = np.asarray(known).tolist()
+    except (TypeError, ValueError):
+        return
+    missing = [c for c in known if c not in present]
+    if missing:
+        raise DataError(f"{who}: {type(model).__name__} cannot go on training from its weights on labels "
+                        f"without the classes {missing} it already knows; in federated learning every "
+                        f"client's labels must cover the model's classes (a scikit-learn fit on fewer "
+                        f"classes changes the weights' shapes): give each client samples of every class")
+    extra = sorted(present - set(known), key=str)
+    if extra:
+        raise DataError(f"{who}: {type(model).__name__} knows the classes {known}, and these labels add "
+                        f"{extra}; fit the starting model on every class the clients hold")
+
+
 def _check_cohort(me: str, members: Any, what: str) -> None:
     """Refuse a step whose members leave this trainer's input alone in the sum (or leave it out).
 
@@ -320,6 +365,9 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         If the connection is lost more than ``reconnects`` times.
     RemoteError, AggregationError
         If the server refuses this trainer or its update.
+    DataError
+        If the local labels (a scikit-learn classifier's) lack classes the model it starts the
+        first round from knows, or add new ones; checked before any local training.
     """
     if not client.is_connected:
         client.connect()
@@ -334,6 +382,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         config.update(initial.config)
         if initial.is_last:
             return outcomes
+    check_classes(backend, train_data, f"trainer {client.client_id!r}")
     num_samples = count_samples(train_data)
     prepares = aggregator is not None and has_prepare_update(aggregator)
     extra: dict = {}

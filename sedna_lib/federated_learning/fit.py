@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .client import RoundOutcome, count_samples, has_prepare_update, run_client
+from .client import RoundOutcome, check_classes, count_samples, has_prepare_update, run_client
 from ..base import Aggregator, ClientUpdate, cast_to_layer, check_count, check_number
 from ..context import Context
 from ..context import resolve as resolve_context
@@ -380,36 +380,6 @@ def _checked_weights(weights: Any) -> list:
     return out
 
 
-def _check_classes(i: int, backend: Any, data: Any) -> None:
-    """Refuse client ``i``'s labels when they lack classes the fitted classifier knows, or add new ones.
-
-    A warm-started scikit-learn fit on other classes reshapes the model (a shard of digits 0-4 gives
-    five rows of weights for ten), and the round's updates could not be averaged.
-    """
-    model = getattr(backend, "estimator", None) if getattr(backend, "framework", "") == "sklearn" else None
-    known = getattr(model, "classes_", None)
-    _, y = split_xy(data)
-    if known is None or y is None:
-        return
-    try:
-        present = set(np.unique(np.asarray(y)).tolist())
-        known = np.asarray(known).tolist()
-    except (TypeError, ValueError):
-        return
-    missing = [c for c in known if c not in present]
-    if missing:
-        raise DataError(f"client_data[{i}] (client-{i}): {type(model).__name__} cannot go on training from "
-                        f"its weights on labels without the classes {missing} it already knows; in federated "
-                        f"learning every client's labels must cover the model's classes (a scikit-learn fit "
-                        f"on fewer classes changes the weights' shapes): give each client samples of every "
-                        f"class")
-    extra = sorted(present - set(known), key=str)
-    if extra:
-        raise DataError(f"client_data[{i}] (client-{i}): {type(model).__name__} knows the classes {known}, "
-                        f"and these labels add {extra}; fit the starting model on every class the clients "
-                        f"hold")
-
-
 @dataclass
 class SimulationResult:
     """What :func:`simulate` produced.
@@ -546,7 +516,7 @@ def simulate(backend: Any, client_data: Sequence[Any], aggregation: str | Aggreg
     global_weights = (_checked_weights(initial_weights) if initial_weights is not None
                       else [w.copy() for w in backend.get_weights()])
     for i, data in enumerate(client_data):
-        _check_classes(i, backend, data)
+        check_classes(backend, data, f"client_data[{i}] (client-{i})")
     sizes = [count_samples(d) for d in client_data]
     ids = [f"client-{i}" for i in range(len(client_data))]
     position = {cid: i for i, cid in enumerate(ids)}

@@ -539,9 +539,9 @@ class AggregationServer:
                             "max message bytes": self._max_bytes})
 
     @property
-    def port(self) -> int:
-        """The bound port."""
-        return self._server.port if self._server else int(self.http_port or 0)
+    def port(self) -> int | None:
+        """The bound port; None before :meth:`start` (``http_port`` is checked, and 0 resolved, there)."""
+        return self._server.port if self._server is not None else None
 
     @property
     def url(self) -> str:

@@ -7,6 +7,7 @@ import enum
 import json
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -58,6 +59,10 @@ DEFAULT_WORKER_NAME = "sedna"
 unset): Sedna's default job name, which its workers fall back to."""
 
 _REPEAT_INTERVAL = 600.0  # seconds between two lines about the same repeated report failure
+
+_SAID_MAX = 64
+"""Distinct report failures (URL and reason) an :class:`LCClient` remembers having said, the most
+recent ones: a failure seen again while remembered is not said again at once."""
 
 
 def report_path(worker_name: str) -> str:
@@ -175,7 +180,8 @@ class LCClient:
     Notes
     -----
     A failure is logged once as a WARNING; the same failure again (same URL, same reason) is
-    counted and said at most once every 10 minutes, with the count. A LocalController that
+    counted and said at most once every 10 minutes, with the count. The last 64 distinct
+    failures are remembered: a reason older than those is said again as new. A LocalController that
     cannot be reached is said in one line naming ``LC_SERVER`` (the connection error's details
     are DEBUG): outside a Sedna cluster, turn reports off (``report=False``, Sedna's
     ``LCReporter_enable=False``). A report without a worker name goes to the worker
@@ -209,7 +215,9 @@ class LCClient:
         self.last_error_: str | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._said: set[Any] = set()  # failures already logged (their repeats go to _repeats)
+        # failures already logged, the most recent last (their repeats go to _repeats); at most _SAID_MAX
+        self._said: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._said_no_worker = False  # the WARNING that WORKER_NAME is unset was logged
         self._repeats = RateLimitedLog(logger, interval=_REPEAT_INTERVAL, say_first=False)
 
     @classmethod
@@ -250,7 +258,10 @@ class LCClient:
             self.failures_ += 1
             self.last_error_ = reason
             first = key not in self._said
-            self._said.add(key)
+            self._said[key] = None
+            self._said.move_to_end(key)
+            while len(self._said) > _SAID_MAX:
+                self._said.popitem(last=False)
         if first:
             logger.warning("LocalController report to %s failed: %s%s", url, reason, advice)
         else:  # the same failure again: one line per interval, with the count
@@ -265,8 +276,8 @@ class LCClient:
         if name:
             return name
         with self._lock:
-            first = "no-worker-name" not in self._said
-            self._said.add("no-worker-name")
+            first = not self._said_no_worker
+            self._said_no_worker = True
         if first:
             logger.warning("WORKER_NAME is unset (and so are JOB_NAME and SERVICE_NAME): LocalController "
                            "reports go as worker %r; set WORKER_NAME (a cluster's control plane sets it)",
