@@ -562,6 +562,8 @@ class Backend(abc.ABC):
         Returns
         -------
         list of dict
-            ``[{"format": ext, "url": path, "metrics": result}]``.
+            ``[{"format": ext, "url": path, "metrics": result}]``; for a file name without an
+            extension the format is the framework's (``pt`` for PyTorch, ``pb`` for
+            TensorFlow/Keras, ``ckpt`` for MindSpore, ``pkl`` for scikit-learn).
         """
-        return files.describe_model(model, relpath, result)
+        return files.describe_model(model, relpath, result, framework=self.framework)

@@ -14,11 +14,14 @@ from typing import Any
 
 from .._json import json_safe
 
-__all__ = ["default_extension", "remove_path_prefix", "describe_model", "is_remote", "remote_file",
-           "local_path", "save_dir", "save_target", "load_source"]
+__all__ = ["default_extension", "remove_path_prefix", "model_format", "describe_model", "is_remote",
+           "remote_file", "local_path", "save_dir", "save_target", "load_source"]
 
 #: Model file extension by framework, used to build Sedna's default model name.
 _EXTENSIONS = {"pytorch": ".pth", "keras": ".pb", "tensorflow": ".pb", "mindspore": ".ckpt"}
+
+#: Format reported for a model file whose name has no extension, by framework.
+_FORMATS = {"pytorch": "pt", "keras": "pb", "tensorflow": "pb", "mindspore": "ckpt", "sklearn": "pkl"}
 
 
 def default_extension(framework: str) -> str:
@@ -77,7 +80,35 @@ def remove_path_prefix(path: str, prefix: str | None) -> str:
     return path
 
 
-def describe_model(model: str, relpath: str | None = None, result: Any = None) -> list[dict[str, Any]]:
+def model_format(model: str, framework: str = "") -> str:
+    """Return the format reported for a model file: its extension, else the framework's format.
+
+    Parameters
+    ----------
+    model : str
+        Path or URL of the model file.
+    framework : str, default=''
+        The ``framework`` tag of the backend that saved it, used when the file name has no
+        extension (``MODEL_NAME=digits-federated-model``).
+
+    Returns
+    -------
+    str
+        The lower-case extension without its dot; for a name without one, ``pt`` for PyTorch, ``pb``
+        for TensorFlow/Keras, ``ckpt`` for MindSpore, ``pkl`` for scikit-learn, and ``''`` for an
+        unknown framework.
+
+    Examples
+    --------
+    >>> model_format("/m/model.PTH", "pytorch"), model_format("/m/digits-model", "pytorch")
+    ('pth', 'pt')
+    """
+    ext = os.path.splitext(model.rstrip("/"))[1].lstrip(".").lower()
+    return ext or _FORMATS.get(framework, "")
+
+
+def describe_model(model: str, relpath: str | None = None, result: Any = None,
+                   framework: str = "") -> list[dict[str, Any]]:
     """Describe a saved model the way the LocalController expects it.
 
     Parameters
@@ -88,6 +119,9 @@ def describe_model(model: str, relpath: str | None = None, result: Any = None) -
         Prefix to strip (``DATA_PATH_PREFIX``), turning container paths into host paths.
     result : dict, default=None
         Metrics of the model; numpy values are made plain JSON.
+    framework : str, default=''
+        The saving backend's ``framework`` tag; gives the format of a file name without an
+        extension (:func:`model_format`).
 
     Returns
     -------
@@ -99,9 +133,8 @@ def describe_model(model: str, relpath: str | None = None, result: Any = None) -
     >>> describe_model("/home/data/m.pkl", "/home/data", {"acc": 0.5})
     [{'format': 'pkl', 'url': '/m.pkl', 'metrics': {'acc': 0.5}}]
     """
-    ext = os.path.splitext(model)[1].lstrip(".").lower()
     url = remove_path_prefix(model, relpath)
-    return [{"format": ext, "url": url, "metrics": json_safe(result)}]
+    return [{"format": model_format(model, framework), "url": url, "metrics": json_safe(result)}]
 
 
 def is_remote(url: str) -> bool:

@@ -65,12 +65,15 @@ class S3Storage(Storage):
         Seconds to wait for each read from the server.
     max_retries : int, default=2
         Retries (with exponential backoff) of requests whose connection could not be opened;
-        other failures are not retried.
+        other failures are not retried, a refusal of the credentials (``AccessDenied``,
+        ``InvalidAccessKeyId``, ``SignatureDoesNotMatch``, ...) included.
     ca_certs : str, default=None
         CA bundle to verify an https endpoint; certifi's bundle when omitted.
 
     Raises
     ------
+    ConfigError
+        From the first request: only one of ``access_key`` and ``secret_key`` is set.
     ParameterError
         From the first request: ``part_size`` is not a whole number of bytes from 5 MiB to 5 GiB, a
         timeout is not a finite number > 0, or ``max_retries`` is not a whole number >= 0.
@@ -136,6 +139,13 @@ class S3Storage(Storage):
         connect_timeout = check_number("connect_timeout", self.connect_timeout, 0, low_open=True)
         read_timeout = check_number("read_timeout", self.read_timeout, 0, low_open=True)
         max_retries = check_count("max_retries", self.max_retries, 0)
+        for name, value, other, other_value in (("ACCESS_KEY_ID", self.access_key, "SECRET_ACCESS_KEY",
+                                                 self.secret_key),
+                                                ("SECRET_ACCESS_KEY", self.secret_key, "ACCESS_KEY_ID",
+                                                 self.access_key)):
+            if not value and other_value:  # minio raised a bare ValueError for half a key pair
+                raise ConfigError(f"{other} is set but {name} is unset; S3 requests need both (or neither, "
+                                  f"for anonymous access)", variable=name)
         try:
             import urllib3
             from minio import Minio
@@ -165,6 +175,14 @@ class S3Storage(Storage):
             raise ParameterError(f"part_size must be between 5 MiB and 5 GiB, got {self.part_size}")
         return size
 
+    def _denied_advice(self) -> str:
+        """Say, for a refused request, whether the credentials are unset or the server refused them."""
+        if not self.access_key and not self.secret_key:
+            return ("ACCESS_KEY_ID and SECRET_ACCESS_KEY are unset, so the request was sent without "
+                    "credentials; set both, or allow anonymous access in the bucket policy")
+        return ("the server refused ACCESS_KEY_ID and SECRET_ACCESS_KEY (both are set); check that they "
+                "are the S3 account's keys and that the bucket policy allows this request")
+
     @contextlib.contextmanager
     def _errors(self, action: str, uri: str) -> Iterator[None]:
         """Translate minio, urllib3 and local I/O errors into storage errors naming ``uri``."""
@@ -179,9 +197,8 @@ class S3Storage(Storage):
             detail = f"{action} {uri} failed: {exc.code}: {exc.message}"
             if exc.code in _NOT_FOUND:
                 raise StorageNotFoundError(detail, uri=uri) from exc
-            if exc.code in _DENIED:
-                raise StoragePermissionError(f"{detail}; check ACCESS_KEY_ID and SECRET_ACCESS_KEY and the "
-                                             f"bucket policy", uri=uri) from exc
+            if exc.code in _DENIED:  # retrying cannot heal a refusal: it is raised at once
+                raise StoragePermissionError(f"{detail}; {self._denied_advice()}", uri=uri) from exc
             raise StorageError(detail, uri=uri) from exc
         except ServerError as exc:
             raise StorageError(f"{action} {uri} failed: the S3 server answered HTTP {exc.status_code}",

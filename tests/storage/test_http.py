@@ -135,8 +135,9 @@ def test_a_download_to_a_temporary_file_takes_any_url_name(web):
         os.remove(path)
 
 
-def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pickle(web, tmp_path):
+def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pickle(web, tmp_path, monkeypatch):
     """A remote MODEL_URL is fetched through the storage layer (it was said not to exist, unasked)."""
+    monkeypatch.chdir(tmp_path)  # a downloaded model lands in ./models
     import shutil
 
     import numpy as np

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -137,6 +138,59 @@ def test_unknown_access_key_raises_permission_error(s3_endpoint):
     finally:
         requests.post(f"{s3_endpoint}/moto-api/reset-auth",
                       data=previous["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"].encode(), timeout=5)
+
+
+@pytest.fixture
+def moto_auth(s3_endpoint):
+    """Switch moto's authentication on (it then knows no key at all) for one test."""
+    previous = requests.post(f"{s3_endpoint}/moto-api/reset-auth", data=b"0", timeout=5).json()
+    try:
+        yield s3_endpoint
+    finally:
+        requests.post(f"{s3_endpoint}/moto-api/reset-auth",
+                      data=previous["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"].encode(), timeout=5)
+
+
+def test_refused_credentials_fail_at_once_and_say_they_were_refused(moto_auth, tmp_path):
+    src = tmp_path / "m.pt"
+    src.write_bytes(b"model")
+    stranger = S3Storage(endpoint_url=moto_auth, access_key="AKIAUNKNOWN", secret_key="nope", max_retries=2)
+
+    started = time.monotonic()
+    with pytest.raises(StoragePermissionError, match="InvalidAccessKeyId") as info:
+        stranger.upload(str(src), f"s3://{BUCKET}/denied/m.pt")
+
+    assert time.monotonic() - started < 2.0  # one request: a refusal is not retried
+    assert "the server refused ACCESS_KEY_ID and SECRET_ACCESS_KEY (both are set)" in str(info.value)
+    assert "unset" not in str(info.value)
+
+
+def test_a_refusal_without_credentials_says_they_are_unset(moto_auth):
+    # moto answers an unsigned request with a server error, not a 403: take the S3 error of a real
+    # refusal and pass it through the error translation of a storage that has no credentials
+    from minio.error import S3Error
+
+    stranger = S3Storage(endpoint_url=moto_auth, access_key="AKIAUNKNOWN", secret_key="nope")
+    with pytest.raises(StoragePermissionError) as refused:
+        stranger.read_bytes(f"s3://{BUCKET}/anything")
+    denial = refused.value.__cause__
+    assert isinstance(denial, S3Error) and denial.code == "InvalidAccessKeyId"
+    anonymous = S3Storage(endpoint_url=moto_auth)
+
+    with pytest.raises(StoragePermissionError, match="InvalidAccessKeyId") as info:
+        with anonymous._errors("upload", f"s3://{BUCKET}/m.pt"):
+            raise denial
+
+    assert "ACCESS_KEY_ID and SECRET_ACCESS_KEY are unset" in str(info.value)
+    assert "refused ACCESS_KEY_ID" not in str(info.value)
+
+
+@pytest.mark.parametrize(("keys", "unset"), [({"access_key": "key"}, "SECRET_ACCESS_KEY"),
+                                             ({"secret_key": "secret"}, "ACCESS_KEY_ID")])
+def test_half_a_key_pair_names_the_unset_variable(s3_endpoint, keys, unset):
+    with pytest.raises(ConfigError, match=f"{unset} is unset") as info:
+        S3Storage(endpoint_url=s3_endpoint, **keys).upload(__file__, f"s3://{BUCKET}/half.py")
+    assert info.value.variable == unset
 
 
 def test_unreachable_endpoint_fails_fast_with_storage_error():
