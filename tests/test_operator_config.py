@@ -17,7 +17,8 @@ CONTROL_PLANE_VALUES = ["http://localhost:9100", "http://localhost:9020", "http:
 
 
 def _report(monkeypatch, capsys, env):
-    for name in [n for n in os.environ if n.startswith(("SEDNA_", "HEM_", "LC_", "KB_", "S3_"))]:
+    prefixes = ("SEDNA_", "HEM_", "LC_", "KB_", "S3_", "AGGREGATION_")
+    for name in [n for n in os.environ if n.startswith(prefixes)]:
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -107,6 +108,14 @@ def test_a_kb_bind_address_that_is_no_address_is_refused():
      "has no parameter 'thresh'"),
     ({"HEM_NAME": "IBT", "HEM_PARAMETERS": '[{"key": "threshold_img", "value": "abc"}]'}, "HEM_PARAMETERS",
      "must be a finite float"),
+    ({"AGGREGATION_ALGORITHM": "FedAdam", "AGGREGATION_PARAMETERS": '{"taux": 0.1}'},
+     "AGGREGATION_PARAMETERS", "has no parameter 'taux'"),
+    ({"AGGREGATION_ALGORITHM": "FedAdam", "AGGREGATION_PARAMETERS": '[{"key": "tau", "value": "0"}]'},
+     "AGGREGATION_PARAMETERS", "tau must be a finite number > 0"),
+    ({"AGGREGATION_ALGORITHM": "TrimmedMean", "AGGREGATION_PARAMETERS": '{"beta": 0.7}'},
+     "AGGREGATION_PARAMETERS", "beta must be a finite number in [0, 0.5)"),
+    ({"AGGREGATION_ALGORITHM": "FedBuff", "AGGREGATION_PARAMETERS": '{"buffer_size": 0}'},
+     "AGGREGATION_PARAMETERS", "buffer_size"),
 ])
 def test_the_config_command_fails_on_what_a_worker_refuses(monkeypatch, capsys, env, variable, words):
     status, out, err = _report(monkeypatch, capsys, env)
@@ -120,6 +129,17 @@ def test_the_config_command_fails_on_what_a_worker_refuses(monkeypatch, capsys, 
 def test_valid_miner_parameters_pass(monkeypatch, capsys):
     status, out, err = _report(monkeypatch, capsys, {
         "HEM_NAME": "IBT", "HEM_PARAMETERS": '[{"key": "threshold_img", "value": "0.8"}]'})
+
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("env", [
+    {"AGGREGATION_ALGORITHM": "FedAdam", "AGGREGATION_PARAMETERS": '{"tau": 0.01, "eta": 0.1}'},
+    {"AGGREGATION_ALGORITHM": "TrimmedMean", "AGGREGATION_PARAMETERS": '[{"key": "beta", "value": "0.2"}]'},
+    {"AGGREGATION_ALGORITHM": "DPFedAvg"},
+])
+def test_valid_aggregator_parameters_pass(monkeypatch, capsys, env):
+    status, out, err = _report(monkeypatch, capsys, env)
 
     assert status == 0, err
 

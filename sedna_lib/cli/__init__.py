@@ -485,6 +485,15 @@ def _plugin_errors(values: dict[str, Any]) -> list[Any]:
                             label="hard_example_mining")
         except (SednaError, TypeError, ValueError) as exc:
             errors.append(ConfigError(f"HEM_PARAMETERS: {exc}", variable="HEM_PARAMETERS"))
+    algorithm = values.get("AGGREGATION_ALGORITHM")
+    if algorithm and default_registry.is_registered(Kind.AGGREGATION, algorithm):
+        # the aggregator the aggregation server builds from AGGREGATION_ALGORITHM/AGGREGATION_PARAMETERS;
+        # its constructor only stores, so a round is started (no model, no update) for its own checks
+        params = dict(values.get("AGGREGATION_PARAMETERS") or {})
+        try:
+            default_registry.create(Kind.AGGREGATION, str(algorithm), **params).begin_round(None)
+        except (SednaError, TypeError, ValueError) as exc:
+            errors.append(ConfigError(f"AGGREGATION_PARAMETERS: {exc}", variable="AGGREGATION_PARAMETERS"))
     return errors
 
 
