@@ -259,6 +259,11 @@ class RateLimitedLog:
     count: ``"cloud unreachable: 221 samples answered by the edge in the last 10 s"``. Nothing
     is dropped silently: :meth:`flush` (call it when the job stops) says what is still counted.
 
+    Only the ``max_keys`` keys used most recently are kept (a caller may key by an error's text, which
+    has no end): a new key beyond them drops the one unused longest, saying its count in one line
+    first if it has events not yet said. A key dropped and seen again is new: its first event is
+    said at once.
+
     Parameters
     ----------
     logger : logging.Logger
@@ -272,6 +277,8 @@ class RateLimitedLog:
     say_first : bool, default=True
         Log the first event of a key at once. False: the first event starts the interval and is
         counted like the others (when the caller already said the first one its own way).
+    max_keys : int, default=256
+        Keys kept; the one unused longest is dropped (its count said) when a new one comes.
 
     Attributes
     ----------
@@ -296,16 +303,19 @@ class RateLimitedLog:
     """
 
     def __init__(self, logger: logging.Logger, *, interval: float = 10.0, level: int = logging.WARNING,
-                 clock: Callable[[], float] = time.monotonic, say_first: bool = True) -> None:
+                 clock: Callable[[], float] = time.monotonic, say_first: bool = True,
+                 max_keys: int = 256) -> None:
         self.logger = logger
         self.interval = interval
         self.level = level
         self.clock = clock
         self.say_first = say_first
+        self.max_keys = max_keys
         self.emitted_ = 0
         self._lock = threading.Lock()
         # key -> [count since the last line, time of the last line (or of the first event), message]
         self._pending: dict[Any, list[Any]] = {}
+        # key -> time of its last line; ordered from the key used longest ago to the latest one
         self._last: dict[Any, float] = {}
 
     def add(self, key: Any, message: str, n: int = 1) -> bool:
@@ -325,20 +335,39 @@ class RateLimitedLog:
         -------
         bool
             Whether a line was logged now.
+
+        Raises
+        ------
+        ParameterError
+            If ``max_keys`` is not a whole number >= 1.
         """
+        from ..base import check_count
+
+        limit = check_count("max_keys", self.max_keys, 1)
         now = self.clock()
+        dropped: list[str] = []
         with self._lock:
+            last = self._last.pop(key, None)  # put back below, as the latest key
+            if last is None:
+                while len(self._last) >= limit:  # a new key: the ones unused longest go, counts said
+                    oldest = next(iter(self._last))
+                    if oldest in self._pending:
+                        dropped.append(self._take(oldest, now))
+                    del self._last[oldest]
+                if not self.say_first:
+                    last = now
+            if last is not None:
+                self._last[key] = last
             entry = self._pending.get(key)
             if entry is None:
-                entry = self._pending[key] = [0, self._last.get(key, now), message]
+                entry = self._pending[key] = [0, now if last is None else last, message]
             entry[0] += n
             entry[2] = message
-            last = self._last.get(key)
-            if last is None and not self.say_first:
-                self._last[key] = last = now
-            if last is not None and now - last < self.interval:
-                return False
-            line = self._take(key, now)
+            line = None if last is not None and now - last < self.interval else self._take(key, now)
+        for text in dropped:
+            self._emit(text)
+        if line is None:
+            return False
         self._emit(line)
         return True
 

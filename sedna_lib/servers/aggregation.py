@@ -296,7 +296,7 @@ class AggregationServer:
         ConfigError
             If the environment variable the value came from is.
         """
-        from ..base import check_count, check_number, check_variable
+        from ..base import check_count, check_number, check_port, check_variable
 
         cfg = ctx.config
 
@@ -316,9 +316,7 @@ class AggregationServer:
                                  "PARTICIPANTS_COUNT): lower it, or raise participants_count")
         self._timeout = pick("round_timeout", "AGG_ROUND_TIMEOUT", self.round_timeout, cfg.agg_round_timeout,
                              seconds)
-        self._port = pick("http_port", "AGG_BIND_PORT", self.http_port, cfg.agg_bind_port, count(0))
-        if self._port > 65535:
-            raise ParameterError(f"http_port must be a port number (0 to 65535), got {self._port}")
+        self._port = pick("http_port", "AGG_BIND_PORT", self.http_port, cfg.agg_bind_port, check_port)
         self._max_bytes = pick("max_message_bytes", "AGG_MAX_MESSAGE_BYTES", self.max_message_bytes,
                                cfg.agg_max_message_bytes, count(1))
         self._handshake_timeout = pick("handshake_timeout", "AGG_HANDSHAKE_TIMEOUT", self.handshake_timeout,

@@ -444,9 +444,9 @@ class InferenceServer:
 
     # -- running -----------------------------------------------------------------------------
     @property
-    def port(self) -> int:
-        """The bound port (after start), else the configured one."""
-        return self._server.port if self._server is not None else self.http_port
+    def port(self) -> int | None:
+        """The bound port; None before :meth:`start` (``http_port`` is checked, and 0 resolved, there)."""
+        return self._server.port if self._server is not None else None
 
     @property
     def url(self) -> str:

@@ -479,7 +479,7 @@ def test_an_upload_is_let_go_once_it_is_folded_in(serve):
     ({"evaluate_every": -2}, "evaluate_every must be a whole number >= 0, got -2"),
     ({"chunk_size": 0}, "chunk_size must be a whole number >= 1, got 0"),
     ({"done_grace": float("nan")}, "done_grace must be a finite number >= 0, got nan"),
-    ({"http_port": 70000}, "http_port must be a port number"),
+    ({"http_port": 70000}, r"http_port must be a whole number from 0 to 65535 \(0: any .*, got 70000"),
 ])
 def test_server_settings_out_of_range_are_refused_at_start_not_clamped(kwargs, match):
     # a round deadline of NaN never fired, 0 participants became 1 and 2.5 rounds became 2, silently
