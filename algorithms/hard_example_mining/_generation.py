@@ -59,6 +59,21 @@ def _floats(values: Any, what: str) -> np.ndarray:
     return arr
 
 
+def _entropies(values: Any) -> np.ndarray:
+    """Per-token entropies as floats, each finite and >= 0 (``-H`` is checked as a log-probability)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"entropies must be numbers, got {str(values)[:80]} ({exc})") from None
+    if np.isinf(arr).any():
+        raise DataError(f"entropies must be finite entropies in nats (>= 0), got {arr[np.isinf(arr)][0]!r}")
+    try:
+        return -_floats(-arr, "entropies")
+    except DataError:
+        bad = arr[np.isnan(arr) | (arr < -1e-9)][0]
+        raise DataError(f"entropies must be finite entropies in nats (>= 0), got {bad!r}") from None
+
+
 def _choice_view(reply: Mapping[str, Any]) -> dict[str, Any]:
     """Turn an OpenAI-compatible reply into the generation fields."""
     choices = reply.get("choices")
@@ -100,7 +115,8 @@ def read_generation(sample: Any) -> GenerationView:
     Raises
     ------
     DataError
-        If ``sample`` is none of the accepted forms, or a log-probability is positive or NaN.
+        If ``sample`` is none of the accepted forms, a log-probability is positive or NaN, or an
+        entropy is negative, infinite or NaN.
     """
     if sample is None or (isinstance(sample, (list, tuple)) and not sample):
         return GenerationView("", np.zeros(0), [], None, [], None, None)
@@ -129,7 +145,7 @@ def read_generation(sample: Any) -> GenerationView:
         text=str(fields.get("text") or ""),
         logprobs=_floats(fields.get("token_logprobs"), "token_logprobs"),
         top_logprobs=[dict(t) if isinstance(t, Mapping) else {} for t in top],
-        entropies=None if entropies is None else np.asarray(entropies, dtype=np.float64).reshape(-1),
+        entropies=None if entropies is None else _entropies(entropies),
         samples=[str(s) for s in samples],
         prompt=fields.get("prompt"),
         reference=fields.get("reference"),

@@ -212,9 +212,15 @@ class LifelongLearning(JobBase):
         -------
         dict
             ``{task group: training result}``.
+
+        Raises
+        ------
+        ConfigError
+            If the output folder (``OUTPUT_URL``) cannot be written (checked before training).
         """
         if self.context.config.has_completed_initial_training:
             return self.update(train_data, valid_data=valid_data, post_process=post_process, **kwargs)
+        self.cloud_knowledge_management.check_output()  # before training: a bad output fails now
         res, seen_index = self.seen_estimator.train(train_data, valid_data, **kwargs)
         _, unseen_index = self.unseen_estimator.train()
         index = {"seen_task": seen_index, "unseen_task": unseen_index, "create_time": str(time.time())}
@@ -241,7 +247,13 @@ class LifelongLearning(JobBase):
         -------
         dict
             ``{task group: training result}`` for the groups retrained or added.
+
+        Raises
+        ------
+        ConfigError
+            If the output folder (``OUTPUT_URL``) cannot be written (checked before training).
         """
+        self.cloud_knowledge_management.check_output()  # before training: a bad output fails now
         samples = as_samples(train_data)
         with tempfile.TemporaryDirectory(prefix="sedna_lib_ll_update_") as tmp:
             index = self.cloud_knowledge_management.load_index(self._cloud_index_url(), tmp)

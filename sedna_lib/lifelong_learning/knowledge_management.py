@@ -17,6 +17,7 @@ from .._json import loads as json_loads
 from ..base import check_number
 from ..context import Context, resolve
 from ..exceptions import ParameterError
+from ..job import check_writable
 from ..storage import StorageRouter
 from ..transport.kb_index import sha256_file
 from .index import is_json_index, load_samples, loads_index, read_index, save_samples, write_index
@@ -216,6 +217,19 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         """Where the knowledge base is written: ``OUTPUT_URL``, else ``<SEDNA_WORK_DIR>/lifelong/output``."""
         return self.config.get("output_url") or self.ctx.config.output_url or os.path.join(
             self.ctx.config.work_dir, "lifelong", "output")
+
+    def check_output(self) -> None:
+        """Check that :attr:`output_url` can be written (a local folder; remote ones are not probed).
+
+        Raises
+        ------
+        ConfigError
+            If the folder cannot be created or written; it names ``OUTPUT_URL``, or
+            ``SEDNA_WORK_DIR`` when the default folder under it is used.
+        """
+        variable = "OUTPUT_URL" if (self.config.get("output_url") or self.ctx.config.output_url) \
+            else "SEDNA_WORK_DIR"
+        check_writable(self.output_url, variable, folder=True)
 
     @property
     def task_index_url(self) -> str:
