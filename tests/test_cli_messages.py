@@ -144,10 +144,10 @@ def test_a_served_unfitted_model_is_not_ready_and_each_request_fails_in_one_line
 _FIT = textwrap.dedent("""
     import numpy as np
     from sklearn.linear_model import SGDClassifier
-    import sedna_lib.federated_learning.fit as fit_module
+    import sedna_lib.federated_learning.client as client_module
     from sedna_lib import collaborative_training
 
-    fit_module._WAIT_NOTICE_S = float({notice})
+    client_module._WAIT_NOTICE_S = float({notice})
     x = np.random.default_rng(0).normal(size=(40, 3))
     y = (x[:, 0] > 0).astype(int)
     collaborative_training.fit((x, y), (x, y), SGDClassifier(max_iter=5, tol=None), epochs=1,
@@ -214,14 +214,14 @@ def test_incremental_piped_prints_each_round_once(tmp_path):
 def test_the_sedna_face_says_once_that_it_waits_for_the_aggregator(monkeypatch, caplog):
     import logging
 
-    import sedna_lib.federated_learning.fit as fit_module
+    import sedna_lib.federated_learning.client as client_module
     from sedna_lib.config import Config
     from sedna_lib.context import Context
     from sedna_lib.exceptions import TransportError
     from sedna_lib.federated_learning import FederatedLearning
 
     port = _closed_port()
-    monkeypatch.setattr(fit_module, "_WAIT_NOTICE_S", 0.3)
+    monkeypatch.setattr(client_module, "_WAIT_NOTICE_S", 0.3)
     ctx = Context(Config(agg_ip="127.0.0.1", agg_port=port, worker_name="w1", lc_server="http://127.0.0.1:9"))
     job = FederatedLearning(estimator=object(), aggregation="FedAvg", context=ctx)
     with caplog.at_level(logging.WARNING, "sedna_lib"), pytest.raises(TransportError):

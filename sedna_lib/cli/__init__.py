@@ -649,7 +649,7 @@ def serve_until_stopped(server: Any, *, configure_logs: bool = True, **start_opt
     Parameters
     ----------
     server : object
-        A server not yet serving, with ``start(block=False)`` and ``stop()``: a
+        A server not yet serving, with ``start(block=False)``, ``wait()`` and ``stop()``: a
         :class:`~sedna_lib.joint_inference.BigModelService`, an
         :class:`~sedna_lib.servers.aggregation.AggregationServer`, a
         :class:`~sedna_lib.servers.knowledge_base.KBServer`.
@@ -678,22 +678,10 @@ def serve_until_stopped(server: Any, *, configure_logs: bool = True, **start_opt
         try:
             server.start(block=False, **start_options)
             graceful.arm(server.stop)
-            _wait_for(server)
+            server.wait()  # until it stops serving (an aggregation server: until its job is done)
         finally:
             server.stop()
     return graceful.status
-
-
-def _wait_for(server: Any) -> None:
-    """Block until ``server`` stops serving (or, for an aggregation server, its job is done)."""
-    import time
-
-    wait = getattr(server, "wait", None) or getattr(getattr(server, "server", None), "wait", None)
-    if wait is not None:
-        wait()
-        return
-    while server.is_running:  # a server that only says whether it serves (the knowledge base)
-        time.sleep(0.1)
 
 
 _MODEL_FILES = (".pkl", ".joblib", ".pickle", ".skops", ".pt", ".pth", ".keras", ".h5", ".pb", ".onnx",

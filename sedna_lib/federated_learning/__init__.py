@@ -19,7 +19,7 @@ from ..context import Context, resolve
 from ..exceptions import ParameterError
 from ..job import JobBase, check_writable, resolve_callback
 from ..transport.lc import OwnerKind
-from .client import RoundOutcome, run_client
+from .client import RoundOutcome, connect_to_aggregator, run_client
 from .fit import aggregator_from, client_for, path_name
 
 __all__ = ["FederatedLearning", "FederatedLearningV2"]
@@ -102,9 +102,7 @@ class FederatedLearning(JobBase):
         if timeout is not None:
             self.client_.connect_timeout = timeout  # checked by connect (float() failed on text, unclearly)
         if not self.client_.is_connected:
-            from .fit import _connect
-
-            _connect(self.client_)  # says once when the aggregator is not reachable after a few seconds
+            connect_to_aggregator(self.client_)  # says once when it waits
         return self.client_
 
     def train(self, train_data: Any, valid_data: Any = None,

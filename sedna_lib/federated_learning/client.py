@@ -14,9 +14,13 @@ from ..backends.arrays import split_xy
 from ..base import Aggregator, check_count
 from ..exceptions import AggregationError, DataError, ProtocolError, RemoteError, TransportError
 
-__all__ = ["count_samples", "has_prepare_update", "local_round", "run_client", "secure_round", "RoundOutcome"]
+__all__ = ["check_classes", "connect_to_aggregator", "count_samples", "has_prepare_update", "local_round",
+           "run_client", "secure_round", "RoundOutcome"]
 
 logger = logging.getLogger(__name__)
+
+_WAIT_NOTICE_S = 5.0
+"""Seconds a trainer waits for the aggregator before it says, once, that it is still waiting."""
 
 
 def count_samples(data: Any) -> int:
@@ -173,6 +177,36 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: Any) -> bytes:
     return base64.b64decode(str(text).encode("ascii"), validate=True)
+
+
+def connect_to_aggregator(client: Any) -> None:
+    """Connect ``client`` to the aggregator; say once (WARNING) when it is not reachable after a few seconds.
+
+    Connecting retries until ``CONNECT_TIMEOUT`` (300 s by default), since the aggregator may
+    start after the trainers; without a word, a trainer whose aggregator is not there would look
+    hung for that long.
+    """
+    import threading
+
+    try:
+        timeout = float(client.connect_timeout)
+    except (TypeError, ValueError):
+        timeout = 0.0  # connect() refuses the setting, naming it
+    notice = None
+    if timeout > _WAIT_NOTICE_S:
+        def say() -> None:
+            if not client.is_connected:
+                logger.warning("waiting for the aggregator at %s: not reachable yet; giving up after %s s "
+                               "(CONNECT_TIMEOUT)", client.url, f"{timeout:g}")
+
+        notice = threading.Timer(_WAIT_NOTICE_S, say)
+        notice.daemon = True
+        notice.start()
+    try:
+        client.connect()
+    finally:
+        if notice is not None:
+            notice.cancel()
 
 
 def check_classes(backend: Any, data: Any, who: str) -> None:

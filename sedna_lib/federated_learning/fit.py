@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .client import RoundOutcome, check_classes, count_samples, has_prepare_update, run_client
+from .client import (RoundOutcome, check_classes, connect_to_aggregator, count_samples, has_prepare_update,
+                     run_client)
 from ..base import Aggregator, ClientUpdate, cast_to_layer, check_count, check_number
 from ..context import Context
 from ..context import resolve as resolve_context
@@ -30,9 +31,6 @@ from ..transport.secagg import MIN_MEMBERS
 __all__ = ["fit", "simulate", "SimulationResult", "aggregator_from", "client_for", "path_name"]
 
 logger = logging.getLogger(__name__)
-
-_WAIT_NOTICE_S = 5.0
-"""Seconds :func:`fit` waits for the aggregator before it says, once, that it is still waiting."""
 
 
 def aggregator_from(aggregation: str | Aggregator | None, context: Context | None = None) -> Aggregator:
@@ -116,36 +114,6 @@ def client_for(context: Context, aggregation: str, *, client_id: str | None = No
     return AggregationClient(url, client_id if client_id is not None else (cfg.worker_name or ""),
                              token=cfg.auth_token, ca_file=cfg.tls_ca, connect_timeout=cfg.connect_timeout,
                              job_name=job_name, max_message_bytes=cfg.agg_max_message_bytes)
-
-
-def _connect(client: Any) -> None:
-    """Connect ``client`` to the aggregator; say once (WARNING) when it is not reachable after a few seconds.
-
-    Connecting retries until ``CONNECT_TIMEOUT`` (300 s by default), since the aggregator may
-    start after the trainers; without a word, a trainer whose aggregator is not there would look
-    hung for that long.
-    """
-    import threading
-
-    try:
-        timeout = float(client.connect_timeout)
-    except (TypeError, ValueError):
-        timeout = 0.0  # connect() refuses the setting, naming it
-    notice = None
-    if timeout > _WAIT_NOTICE_S:
-        def say() -> None:
-            if not client.is_connected:
-                logger.warning("waiting for the aggregator at %s: not reachable yet; giving up after %s s "
-                               "(CONNECT_TIMEOUT)", client.url, f"{timeout:g}")
-
-        notice = threading.Timer(_WAIT_NOTICE_S, say)
-        notice.daemon = True
-        notice.start()
-    try:
-        client.connect()
-    finally:
-        if notice is not None:
-            notice.cancel()
 
 
 def _resolve(obj: Any, framework: str) -> Any:
@@ -277,7 +245,7 @@ def fit(train_loader: Any, test_loader: Any = None, model: Any = None, loss: Any
             on_round(outcome)
 
     try:
-        _connect(client)
+        connect_to_aggregator(client)
         run_client(backend, client, train_loader, None, train_kwargs=kwargs, aggregator=aggregator,
                    on_round=report, eval_data=test_loader)
     finally:

@@ -154,6 +154,11 @@ def _check_model_file(backend: Any, url: str, variable: str) -> None:
 
 # -- Sedna's IncrementalLearning -------------------------------------------------------------------
 
+def _native(backend: Any) -> bool:
+    """Whether ``backend`` drives its framework itself (and loads a base model): not a Sedna-style one."""
+    return getattr(backend, "native", not isinstance(backend, EstimatorBackend))
+
+
 class IncrementalLearning(JobBase):
     """Incremental learning job: train, evaluate and serve a model that improves with use.
 
@@ -323,7 +328,7 @@ class IncrementalLearning(JobBase):
                                              lambda: backend.model_name)[0], variable)
         try:
             if cfg.base_model_url:
-                if not getattr(backend, "native", not isinstance(backend, EstimatorBackend)):
+                if not _native(backend):
                     kwargs.setdefault("base_model_url", cfg.base_model_url)  # a Sedna-style train takes it
                 self._warm_start(backend, cfg.base_model_url)  # a framework backend loads it instead
             result = backend.train(train_data=train_data, valid_data=valid_data, **kwargs)
@@ -347,7 +352,7 @@ class IncrementalLearning(JobBase):
             stands for no base model: training starts from scratch, with a warning); a Sedna-style
             estimator, whose ``train`` gets the value, is only warned about.
         """
-        native = getattr(backend, "native", not isinstance(backend, EstimatorBackend))
+        native = _native(backend)
         if "://" not in base_model_url and not os.path.exists(base_model_url):
             if native:
                 raise ConfigError(f"BASE_MODEL_URL {base_model_url!r} does not exist, so training cannot "

@@ -129,6 +129,11 @@ class BigModelService(JobBase):
             raise TransportError("the service is not started; call start(block=False) first")
         return self.server.url
 
+    def wait(self) -> None:
+        """Block until the service stops serving (at once when it does not serve)."""
+        if self.server is not None:
+            self.server.wait()
+
     def stop(self) -> None:
         """Stop serving."""
         if self.server is not None:

@@ -936,6 +936,12 @@ class KBServer:
                 self.stop()
         return self
 
+    def wait(self) -> None:
+        """Block until the server stops serving (at once when it does not serve)."""
+        server = self._server
+        if server is not None:
+            server.wait()
+
     def stop(self) -> None:
         """Stop serving and close the database; a no-op when it does not serve. Idempotent.
 
