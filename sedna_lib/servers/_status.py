@@ -62,16 +62,14 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = [500]
+        status, counted = [500], [False]
 
-        async def send_and_watch(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await guard_stop(self.app, scope, receive, send_and_watch)
-        finally:
+        def count() -> None:
+            # Counted once, before the answer's last part goes out: a client holding its whole
+            # answer finds it in the metrics already.
+            if counted[0]:
+                return
+            counted[0] = True
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
             if method not in HTTP_METHODS:
@@ -81,6 +79,18 @@ class RequestMetrics:
                 route=route, method=method, status=str(status[0])).inc()
             metrics.histogram("sedna_http_request_duration_seconds").labels(
                 route=route, method=method).observe(time.perf_counter() - start)
+
+        async def send_and_watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                count()
+            await send(message)
+
+        try:
+            await guard_stop(self.app, scope, receive, send_and_watch)
+        finally:
+            count()
 
 
 def _doc_asset(name: str) -> bytes | None:

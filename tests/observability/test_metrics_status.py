@@ -327,3 +327,37 @@ def test_worker_status_server_is_quiet_when_a_client_hangs_up_mid_reply(capsys):
 def test_worker_status_server_refuses_bad_limits(worker_site, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         StatusServer(worker_site, **kwargs)
+
+
+def test_a_request_is_counted_before_the_last_part_of_its_answer_goes_out():
+    """A client holding its whole answer finds the request in the metrics (it was counted after)."""
+    import asyncio
+
+    from sedna_lib.servers._status import RequestMetrics
+
+    site = StatusSite("probe")
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        await send({"type": "http.response.body", "body": b"end"})
+
+    seen = []
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            seen.append((message.get("more_body", False), _http_counts(site)))
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(RequestMetrics(app, site)(
+        {"type": "http", "method": "POST", "path": "/x", "headers": []}, receive, send))
+    assert seen == [(True, []), (False, [("unmatched", "POST", "201", 1.0)])]
+    assert _http_counts(site) == [("unmatched", "POST", "201", 1.0)]  # once, not again at the end
+
+
+def _http_counts(site):
+    return [(sample.labels["route"], sample.labels["method"], sample.labels["status"], sample.value)
+            for family in site.metrics.registry.collect() if family.name == "sedna_http_requests"
+            for sample in family.samples if sample.name == "sedna_http_requests_total"]
