@@ -83,12 +83,23 @@ def _float_dtype(model: Any) -> Any:
     return None
 
 
-def _features(xb: Any, device: str, dtype: Any) -> Any:
-    """Move a batch of features to ``device``, floats in the module's own float dtype.
+def _takes_ids(model: Any) -> bool:
+    """Whether a module looks up integer ids (it has an ``Embedding`` or ``EmbeddingBag``)."""
+    nn = _torch().nn
+    return any(isinstance(module, (nn.Embedding, nn.EmbeddingBag))
+               or getattr(module, "original_name", "") in ("Embedding", "EmbeddingBag")  # TorchScript
+               for module in model.modules())
 
-    numpy features arrive as float32; a float64, float16 or bfloat16 module needs its own.
+
+def _features(xb: Any, device: str, dtype: Any, ids: bool = False) -> Any:
+    """Move a batch of features to ``device``, numbers in the module's own float dtype.
+
+    numpy floats arrive as float32 and integers as they are: a float64, float16 or bfloat16
+    module needs its own floats, and integers become its floats too unless the module looks up
+    ids (``ids``: an embedding's input stays integer).
     """
-    if dtype is not None and xb.is_floating_point() and xb.dtype != dtype:
+    if dtype is not None and xb.dtype != dtype and (
+            xb.is_floating_point() or not ids and xb.dtype != _torch().bool):
         return xb.to(device=device, dtype=dtype)
     return xb.to(device)
 
@@ -228,9 +239,11 @@ class _ModuleCalls(EstimatorCalls):
         torch = _torch()
         if isinstance(value, torch.Tensor):
             return value
-        arr = numeric_array(value, features=features,
+        arr = numeric_array(value, features=False,
                             hint="decode files (for example a data source's paths) into arrays first, "
                                  "or pass a torch Dataset/DataLoader")
+        if features and arr.dtype.kind in "fb" and arr.dtype != np.float32:
+            arr = arr.astype(np.float32)  # integers stay integers: token ids for an embedding
         return torch.from_numpy(np.ascontiguousarray(arr))
 
     def _loader(self, data: Any, y: Any, *, batch_size: int, shuffle: bool, seed: int | None,
@@ -304,7 +317,7 @@ class _ModuleCalls(EstimatorCalls):
             raise DataError("the training data is empty")
         loss_fn = self._make_loss(opt["loss"], self._batch(first)[1])
         optimizer = self._make_optimizer(opt["optimizer"], model, lr)
-        dtype = _float_dtype(model)
+        dtype, ids = _float_dtype(model), _takes_ids(model)
         start = [p.detach().clone() for p in model.parameters() if p.requires_grad] if mu > 0 else []
         history: dict[str, Any] = {"loss": []}
         num_samples = 0
@@ -315,7 +328,7 @@ class _ModuleCalls(EstimatorCalls):
                 xb, yb = self._batch(batch)
                 if yb is None:
                     raise DataError("the training DataLoader must yield (x, y) pairs")
-                xb, yb = _features(xb, device, dtype), yb.to(device)
+                xb, yb = _features(xb, device, dtype, ids), yb.to(device)
                 optimizer.zero_grad()
                 out = model(xb)
                 target = self._match_target(loss_fn, out, yb)
@@ -351,11 +364,11 @@ class _ModuleCalls(EstimatorCalls):
                               seed=None, need_labels=False)
         if model.training:  # eval() walks every submodule; a model already in eval mode is left as is
             model.eval()
-        outs, dtype = [], _float_dtype(model)
+        outs, dtype, ids = [], _float_dtype(model), _takes_ids(model)
         with torch.no_grad():
             for batch in loader:
                 xb, _ = self._batch(batch)
-                outs.append(model(_features(xb, dev, dtype)).cpu())
+                outs.append(model(_features(xb, dev, dtype, ids)).cpu())
         if not outs:
             return torch.empty(0)
         return torch.cat(outs)
@@ -383,13 +396,13 @@ class _ModuleCalls(EstimatorCalls):
         model = _placed(backend.estimator, device)
         loader = self._loader(data, y, batch_size=batch_size, shuffle=False, seed=None, need_labels=True)
         model.eval()
-        stats, dtype = EpochMetrics(), _float_dtype(model)
+        stats, dtype, ids = EpochMetrics(), _float_dtype(model), _takes_ids(model)
         with torch.no_grad():
             for batch in loader:
                 xb, yb = self._batch(batch)
                 if yb is None:
                     raise DataError("evaluation data must yield (x, y) pairs")
-                xb, yb = _features(xb, device, dtype), yb.to(device)
+                xb, yb = _features(xb, device, dtype, ids), yb.to(device)
                 if loss_fn is None:
                     loss_fn = self._make_loss(backend.loss, yb)
                 out = model(xb)

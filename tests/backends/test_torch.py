@@ -367,3 +367,42 @@ def test_constructor_training_options_are_checked_at_train_and_batch_sizes_when_
     with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1, got -2"):
         backend.evaluate((x, y), batch_size=-2)
     assert backend.predict(x, batch_size=5).shape == (32, 2)
+
+
+class TokenBag(torch.nn.Module):
+    """Token ids in, two classes out: its embedding needs integer input."""
+
+    def __init__(self, vocab=20, dim=8):
+        super().__init__()
+        self.embed = torch.nn.EmbeddingBag(vocab, dim)
+        self.out = torch.nn.Linear(dim, 2)
+
+    def forward(self, ids):
+        return self.out(self.embed(ids))
+
+
+@pytest.mark.parametrize("scripted", [False, True])
+def test_integer_token_ids_reach_an_embedding_as_integers(scripted):
+    # numpy int64 ids were cast to float32 ("Expected tensor for argument #1 'indices' to have one of
+    # the following scalar types: Long, Int"), in training and in predict
+    torch.manual_seed(0)
+    net = TokenBag()
+    if scripted:
+        net = torch.jit.script(net)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, size=(32, 5))
+    y = (ids[:, 0] < 10).astype("int64")
+    backend = TorchBackend(net, loss="cross_entropy", optimizer="adam", batch_size=8)
+    backend.train((ids, y), epochs=2)
+    assert backend.predict(ids[:4]).shape == (4, 2)
+    assert backend.predict_proba(ids.astype("int32")[:4]).shape == (4, 2)
+
+
+def test_integer_features_become_the_float_models_floats():
+    # a model without an embedding takes integer features (counts, pixels) as its own floats
+    net = _net()
+    backend = TorchBackend(net, loss="cross_entropy", optimizer="sgd", batch_size=8)
+    x = np.random.default_rng(0).integers(0, 5, size=(16, 4))
+    backend.train((x, np.arange(16) % 2), epochs=1)
+    assert np.allclose(backend.predict(x[:2]), backend.predict(x[:2].astype("float32")))
+    assert np.allclose(backend.predict(x[:2].astype("uint8")), backend.predict(x[:2].astype("float32")))
