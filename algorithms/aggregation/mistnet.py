@@ -29,7 +29,15 @@ def _parse_cut_layer(value: Any) -> int | str:
     text = str(value).strip()
     if not text:
         raise ParameterError("cut_layer is empty; give a layer index (e.g. 1) or a layer name")
-    return int(text) if text.lstrip("-").isdigit() else text
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        number = float(text)  # a number is an index (layer names are not numbers): 2.0 is 2, 2.5 is wrong
+    except ValueError:
+        return text
+    if not number.is_integer():
+        raise ParameterError(f"cut_layer must be a whole layer index (e.g. 1) or a layer name, got {value!r}")
+    return int(number)
 
 
 def _parse_epsilon(value: Any) -> float | None:

@@ -52,6 +52,15 @@ def test_mistnet_parses_string_epsilon_and_cut_layer_correctly():
     assert MistNet(cut_layer="conv2", epsilon="inf").parameters["epsilon"] is None
 
 
+@pytest.mark.parametrize("value", [2.5, "2.5", np.float64(1.5)])
+def test_mistnet_fractional_cut_layer_is_refused_and_integral_floats_are_indices(value):
+    # 2.5 was read as a layer named "2.5", and 2.0 as a layer named "2.0"
+    with pytest.raises(ParameterError, match="cut_layer must be a whole layer index"):
+        _ = MistNet(cut_layer=value).parameters
+    assert MistNet(cut_layer=2.0).parameters["cut_layer"] == 2
+    assert MistNet(cut_layer="2.0").parameters["cut_layer"] == 2
+
+
 def test_mistnet_bad_epsilon_raises():
     with pytest.raises(ParameterError, match="epsilon must be"):
         _ = MistNet(epsilon="-1").parameters
