@@ -83,7 +83,14 @@ def load_estimator(model_path: Any) -> Any:
     if not os.path.exists(path):
         raise StorageNotFoundError(f"model file {path!r} does not exist", uri=path)
     ext = os.path.splitext(path)[1].lower()
-    if ext in (".pkl", ".joblib", ".pickle"):
+    if ext in (".pkl", ".joblib", ".pickle", ".skops"):
+        if _is_zip(path):  # what save_model and SklearnBackend.save write, whatever the name
+            from .sklearn import load_skops
+
+            return _loaded(path, "a skops file (scikit-learn)", load_skops)
+        if ext == ".skops":
+            raise BackendError(f"cannot load {path!r} as a skops file (scikit-learn): it is not a skops "
+                               "archive (a zip file): it is truncated or another kind of file")
         import joblib
 
         # a local file the deployment chose, never a network payload
@@ -101,8 +108,8 @@ def load_estimator(model_path: Any) -> Any:
         import keras
 
         return _loaded(path, "a Keras model", keras.models.load_model, _keras_note(path, ext))
-    raise ConfigError(f"cannot tell how to load {path!r}; use .pkl/.joblib (scikit-learn), .pt (torch) or "
-                      f".keras (Keras), or pass the loaded model")
+    raise ConfigError(f"cannot tell how to load {path!r}; use .pkl/.joblib/.skops (scikit-learn), .pt "
+                      f"(torch) or .keras (Keras), or pass the loaded model")
 
 
 def _loaded(path: str, kind: str, load: Callable[[str], Any], note: str = "") -> Any:
@@ -140,6 +147,17 @@ def _weights_only(path: str, content: Mapping[Any, Any]) -> str:
     return (f"{path!r} holds {held}, not a model: build the module, load the weights into it with "
             f"TorchBackend(module).load({path!r}) or module.load_state_dict(torch.load({path!r}, "
             f"weights_only=True)), and pass the module")
+
+
+def _is_zip(path: str) -> bool:
+    """Whether the file starts as a zip archive does (skops files are zip archives, pickles are not)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except PermissionError as exc:
+        raise StoragePermissionError(f"cannot read model file {path!r}: {exc}", uri=path) from exc
+    except IsADirectoryError:
+        return False
 
 
 def _is_torchscript(path: str) -> bool:

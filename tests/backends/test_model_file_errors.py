@@ -152,3 +152,36 @@ def test_keras_backend_takes_one_1d_sample_and_refuses_a_wrong_length(keras):
     assert proba.shape == (3,) and np.allclose(proba, backend.predict_proba(x)[1], atol=1e-6)
     with pytest.raises(DataError, match=r"\(n, 4\)"):
         backend.predict(np.ones(6))
+
+
+# -- what save_model writes, load_model reads --------------------------------------------------
+
+@pytest.mark.parametrize("name", ["iris.pkl", "iris.joblib", "iris.skops", "folder/"])
+def test_a_scikit_learn_model_saved_by_save_model_loads_back_with_load_model(tmp_path, name):
+    # save_model writes skops whatever the name; load_model read a .pkl with joblib (an
+    # UnpicklingError) and did not know .skops
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=500).fit(x, y)
+    path = sedna_lib.save_model(clf, str(tmp_path / name))
+    model = sedna_lib.load_model(path)
+    assert np.array_equal(model.predict(x), clf.predict(x))
+    assert type(load_estimator(path)) is LogisticRegression
+
+
+def test_a_skops_name_on_another_kind_of_file_is_a_backend_error(tmp_path):
+    path = tmp_path / "model.skops"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(BackendError, match="not a skops archive"):
+        load_estimator(str(path))
+
+
+def test_a_local_pickle_still_loads_as_the_users_own_file(tmp_path):
+    import joblib
+    from sklearn.linear_model import LinearRegression
+
+    reg = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
+    joblib.dump(reg, tmp_path / "reg.pkl")
+    assert load_estimator(str(tmp_path / "reg.pkl")).predict([[2.0]])[0] == pytest.approx(4.0)
