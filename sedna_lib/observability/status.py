@@ -239,6 +239,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             logger.debug("status page: %s went away before the reply was sent (%s)",
                          self.client_address[0], type(exc).__name__)
 
+    def handle_one_request(self) -> None:
+        """Read and answer one request; its line and headers must all arrive within ``timeout``.
+
+        The socket timeout bounds each read, so a client sending a header line every few seconds
+        would hold its thread (and, with others, every slot: the health probe answered 503) for
+        ever; past the deadline the connection is shut, and the blocked read ends.
+        """
+        self._head_read = threading.Event()
+        timer = threading.Timer(self.timeout, self._cut_slow_head)
+        timer.daemon = True
+        timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            timer.cancel()
+            if not self._head_read.is_set():
+                self.close_connection = True
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; the head's deadline ends here."""
+        ok = super().parse_request()
+        self._head_read.set()
+        return ok
+
+    def _cut_slow_head(self) -> None:
+        if self._head_read.is_set():
+            return
+        logger.debug("status page: %s did not send its request head within %s s; closed",
+                     self.client_address[0], self.timeout)
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def _reply(self, reply: Reply, *, body: bool = True, headers: dict[str, str] | None = None) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
@@ -413,8 +447,8 @@ class StatusServer:
     port : int, default=0
         Port to bind (``SEDNA_METRICS_PORT``); 0 picks a free one.
     read_timeout : float, default=10.0
-        Seconds a connection may stay silent (while the request is read, or the reply not taken)
-        before it is closed.
+        Seconds a connection may take to send its request line and headers (in all, however they
+        trickle in), and may stay silent while its reply is not taken, before it is closed.
     max_connections : int, default=16
         Connections answered at once, each in a thread of its own; one more is answered ``503``
         and closed.

@@ -284,6 +284,31 @@ def test_worker_status_server_closes_silent_connections_and_bounds_its_threads(w
     assert after.status_code == 200
 
 
+def test_worker_status_server_closes_connections_that_trickle_their_request_head(worker_site):
+    # each read was bounded, not the head: a header line every 0.2 s held both slots for ever,
+    # and the health probe was answered 503 "busy" all along
+    import time
+
+    with StatusServer(worker_site, read_timeout=0.6, max_connections=2) as server:
+        slow = [_idle(server.url), _idle(server.url)]
+        for sock in slow:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        ended, deadline = set(), time.monotonic() + 5
+        while len(ended) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for k, sock in enumerate(slow):
+                try:
+                    sock.sendall(b"X-a: b\r\n")
+                except OSError:  # the server closed it
+                    ended.add(k)
+        after = requests.get(server.url + "/healthz", timeout=5)
+        for sock in slow:
+            sock.close()
+
+    assert ended == {0, 1}
+    assert after.status_code == 200
+
+
 def test_worker_status_server_is_quiet_when_a_client_hangs_up_mid_reply(capsys):
     import logging
     import socket
