@@ -1,4 +1,10 @@
-"""Data and weights as numpy arrays: splitting ``(x, y)``, checking numeric inputs, casting new weights."""
+"""Data and weights as numpy arrays: splitting ``(x, y)``, checking numeric inputs, casting new weights.
+
+A model's inputs or outputs may also be a structure: a tuple, list or dict of arrays (nested
+too). :func:`map_structure` applies a function to each array of one, :func:`join_batches` joins
+the outputs of successive batches array by array, and :func:`single_output` refuses a structure
+where one array is needed.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import numpy as np
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError
 
-__all__ = ["split_xy", "numeric_array", "cast_like", "is_one_sample"]
+__all__ = ["split_xy", "numeric_array", "cast_like", "is_one_sample", "is_structure", "map_structure",
+           "leaves", "join_batches", "describe_structure", "single_output"]
 
 
 def split_xy(data: Any, y: Any = None) -> tuple[Any, Any]:
@@ -128,3 +135,99 @@ def is_one_sample(data: Any, n_features: int | None, *, array_types: tuple = (np
         raise DataError(f"got a 1-D array of {len(data)} values, but {takes} {n_features} features: pass one "
                         f"sample as {n_features} values, or a batch of shape (n, {n_features})")
     return True
+
+
+def is_structure(value: Any) -> bool:
+    """Whether ``value`` is a structure of arrays: a tuple, list or dict (its subclasses too)."""
+    return isinstance(value, (tuple, list, dict))
+
+
+def map_structure(fn: Any, value: Any) -> Any:
+    """Apply ``fn`` to each leaf of nested tuples, lists and dicts, keeping their types and keys.
+
+    A named tuple stays a named tuple, and a dict subclass is rebuilt from a dict where its
+    constructor takes one (a plain dict otherwise). Anything else is a leaf.
+
+    Examples
+    --------
+    >>> map_structure(len, ([1, 2], {"a": [3]}))
+    (2, {'a': 1})
+    """
+    if isinstance(value, dict):
+        items = {key: map_structure(fn, item) for key, item in value.items()}
+        if type(value) is dict:
+            return items
+        try:
+            return type(value)(items)
+        except TypeError:
+            return items
+    if isinstance(value, tuple):
+        items = [map_structure(fn, item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, list):
+        return [map_structure(fn, item) for item in value]
+    return fn(value)
+
+
+def leaves(value: Any) -> list[Any]:
+    """Return the leaves of a structure in order (``[value]`` for a leaf)."""
+    found: list[Any] = []
+    map_structure(found.append, value)
+    return found
+
+
+def _layout(value: Any) -> Any:
+    """Return the shape of a structure without its leaves: types, lengths and keys, for comparing batches."""
+    if isinstance(value, dict):
+        return dict, tuple((key, _layout(item)) for key, item in value.items())
+    if isinstance(value, (tuple, list)):
+        return type(value), tuple(_layout(item) for item in value)
+    return None
+
+
+def join_batches(parts: Sequence[Any], concat: Any) -> Any:
+    """Join the outputs of successive batches, each leaf along axis 0, into one structure like theirs.
+
+    Parameters
+    ----------
+    parts : sequence
+        One output per batch, each a structure of the same layout.
+    concat : callable
+        ``concat(list_of_leaves) -> leaf``: joins one leaf of every batch.
+
+    Returns
+    -------
+    object
+        The structure of the first part, each leaf joined over all parts.
+
+    Raises
+    ------
+    DataError
+        If the batches' outputs differ in layout.
+    """
+    layout = _layout(parts[0])
+    if any(_layout(part) != layout for part in parts[1:]):
+        raise DataError("the model returned outputs of different structures for different batches")
+    columns = zip(*(leaves(part) for part in parts))
+    joined = iter([concat(list(column)) for column in columns])
+    return map_structure(lambda _: next(joined), parts[0])
+
+
+def describe_structure(value: Any) -> str:
+    """Name a structure of outputs for a message: ``a tuple of 2 outputs``, ``a dict of outputs 'a', 'b'``."""
+    if isinstance(value, dict):
+        return f"a {type(value).__name__} of outputs {', '.join(repr(key) for key in value)}"
+    return f"a {type(value).__name__} of {len(value)} outputs"
+
+
+def single_output(out: Any) -> Any:
+    """Return ``out`` when it is one array; raise :class:`DataError` for a structure of outputs.
+
+    Class probabilities are read from one output: which output of several holds them is the
+    user's choice.
+    """
+    if is_structure(out):
+        raise DataError(f"the model returns {describe_structure(out)}; class probabilities are read from one "
+                        f"output: choose it (a post_fun that takes it, or a model returning one tensor), or "
+                        f"call predict, which returns them all")
+    return out

@@ -9,7 +9,8 @@ import numpy as np
 
 from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
-from .arrays import cast_like, is_one_sample, numeric_array, split_xy
+from .arrays import (cast_like, is_one_sample, is_structure, leaves, map_structure, numeric_array,
+                     single_output, split_xy)
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .files import remove_path_prefix
@@ -56,6 +57,83 @@ def _one_sample(model: Any, data: Any) -> bool:
     return is_one_sample(data, _input_features(model))
 
 
+_HINT = "decode files into arrays first or pass a tf.data.Dataset"
+
+
+def _inputs(model: Any) -> list[Any]:
+    """Return a model's symbolic inputs (empty for a model without them, such as an unbuilt subclass)."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return []
+    return list(inputs) if isinstance(inputs, (list, tuple)) else []
+
+
+def _ranks(model: Any, data: Any) -> list[int] | None:
+    """Return how many axes each part of ``data`` has more than the model's input it goes to.
+
+    ``data`` matches a model of several inputs when it is a list or tuple with one part per input,
+    each of the input's rank (a batch: 0 more) or one axis fewer (one sample: -1), or a dict (the
+    inputs by name). None when it does not match: then it is one array, or ``(x, y)``.
+    """
+    inputs = _inputs(model)
+    if isinstance(data, dict):
+        return [] if "x" not in data else None
+    if len(inputs) < 2 or not isinstance(data, (list, tuple)) or len(data) != len(inputs):
+        return None
+    ranks = []
+    for part, spec in zip(data, inputs):
+        try:
+            ranks.append(np.ndim(part) - len(spec.shape))
+        except (TypeError, ValueError):  # ragged: not one input's array
+            return None
+    return ranks if all(r in (0, -1) for r in ranks) and len(set(ranks)) == 1 else None
+
+
+def _outputs_of(model: Any) -> list[Any]:
+    """Return a model's symbolic outputs (empty for a model without them, such as an unbuilt subclass)."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return []
+    return list(outputs) if isinstance(outputs, (list, tuple)) else []
+
+
+def _features(model: Any, x: Any) -> Any:
+    """Return features as float32 arrays: one array, or each array of a structure of the model's inputs."""
+    if _ranks(model, x) is not None:
+        return map_structure(lambda part: numeric_array(part, features=True, hint=_HINT), x)
+    return numeric_array(x, features=True, hint=_HINT)
+
+
+def _labels(model: Any, y: Any) -> Any:
+    """Return labels as arrays: one array, or a list, tuple or dict of them for a model of several outputs."""
+    outputs = _outputs_of(model)
+    several = len(outputs) > 1 and (isinstance(y, dict) or
+                                    isinstance(y, (list, tuple)) and len(y) == len(outputs))
+    return map_structure(np.asarray, y) if several else np.asarray(y)
+
+
+def _rows(value: Any, what: str) -> int:
+    """Return the number of samples of an array, or of the arrays of a structure (all the same)."""
+    if not is_structure(value):
+        return len(value)
+    counts = {len(part) for part in leaves(value)}
+    if len(counts) != 1:
+        raise DataError(f"the {what} arrays must have one row per sample each, got {sorted(counts)} rows")
+    return counts.pop()
+
+
+def _first_row(out: Any) -> Any:
+    """Return the first row of an output, or of each output of a structure (a batch of one's sample)."""
+    return map_structure(lambda part: part[0], out) if is_structure(out) else out[0]
+
+
+def _to_arrays(out: Any) -> Any:
+    """Return what a model gave as numpy: one array, or the structure of arrays Keras returns."""
+    return map_structure(np.asarray, out) if is_structure(out) else np.asarray(out)
+
+
 class _KerasCalls(EstimatorCalls):
     """How :class:`TensorFlowBackend` drives a Keras model: compile and fit, numpy weights, Keras files."""
 
@@ -72,6 +150,8 @@ class _KerasCalls(EstimatorCalls):
 
     def _make_loss(self, backend: TensorFlowBackend, spec: Any, y: Any) -> Any:
         keras = _keras()
+        if is_structure(y):  # labels for several outputs: the first tells classification
+            y = leaves(y)[0] if leaves(y) else None
         if spec is None:
             integer = y is not None and np.asarray(y).dtype.kind in "iub"
             spec = "cross_entropy" if integer else "mse"
@@ -109,13 +189,22 @@ class _KerasCalls(EstimatorCalls):
         compiled = bool(getattr(model, "compiled", False)) and getattr(model, "optimizer", None) is not None
         if compiled and loss is None and optimizer is None and lr is None and metrics is None:
             return model
-        loss_obj = self._make_loss(backend, loss if loss is not None else backend.loss, y)
+        spec = loss if loss is not None else backend.loss
+        outputs = _outputs_of(model)
+        if spec is None and compiled and len(outputs) > 1:  # keep the losses compiled per output
+            spec = getattr(model, "loss", None)
+        if len(outputs) > 1 and not is_structure(spec):
+            raise ParameterError(f"the model has {len(outputs)} outputs, and a loss over all of them is not "
+                                 f"defined: pass loss= a list (or a dict by output name), one per output")
+        loss_obj = spec if is_structure(spec) else self._make_loss(backend, spec, y)
         if optimizer is None and compiled and lr is None and backend.optimizer is None:
             opt = model.optimizer
         else:
             opt = self._make_optimizer(optimizer if optimizer is not None else backend.optimizer,
                                        lr if lr is not None else backend.learning_rate)
         metrics = metrics if metrics is not None else backend.metrics
+        if metrics is None and len(outputs) > 1:
+            metrics = []  # per output, as Keras takes them, only when given
         if metrics is None:
             described = f"{type(loss_obj).__name__} {loss_obj}".lower()
             is_cls = "crossentropy" in described
@@ -124,16 +213,17 @@ class _KerasCalls(EstimatorCalls):
         return model
 
     @staticmethod
-    def _arrays(data: Any, y: Any, need_labels: bool) -> tuple[Any, Any]:
+    def _arrays(model: Any, data: Any, y: Any, need_labels: bool) -> tuple[Any, Any]:
         x, labels = split_xy(data, y)
         if labels is None and need_labels:
             raise DataError("training and evaluation need labels: pass (x, y), a data source with .x/.y, y=, "
                             "or a tf.data.Dataset of (x, y)")
-        x = numeric_array(x, features=True, hint="decode files into arrays first or pass a tf.data.Dataset")
+        x = _features(model, x)
         if labels is not None:
-            labels = np.asarray(labels)
-            if len(labels) != len(x):
-                raise DataError(f"x has {len(x)} samples but y has {len(labels)}")
+            labels = _labels(model, labels)
+            n, m = _rows(x, "input"), _rows(labels, "label")
+            if m != n:
+                raise DataError(f"x has {n} samples but y has {m}")
         return x, labels
 
     def train(self, backend: TensorFlowBackend, train_data: Any, valid_data: Any = None,
@@ -154,13 +244,14 @@ class _KerasCalls(EstimatorCalls):
             compiled = bool(getattr(backend.estimator, "compiled", False))
             sample_y = None if compiled else next(iter(train_data))[1].numpy()
         else:
-            x, y = self._arrays(train_data, kwargs.get("y"), need_labels=True)
-            num_samples, sample_y = len(x), y
+            x, y = self._arrays(backend.estimator, train_data, kwargs.get("y"), need_labels=True)
+            num_samples, sample_y = _rows(x, "input"), y
         model = self._ensure_compiled(backend, sample_y, loss=kwargs.get("loss"),
                                       optimizer=kwargs.get("optimizer"), lr=lr, metrics=kwargs.get("metrics"))
         validation = None
         if valid_data is not None:
-            validation = valid_data if _is_dataset(valid_data) else self._arrays(valid_data, None, True)
+            validation = valid_data if _is_dataset(valid_data) \
+                else self._arrays(backend.estimator, valid_data, None, True)
         if mu > 0:
             history = self._fit_proximal(backend, model, x, y, validation, epochs=epochs,
                                          batch_size=batch_size, shuffle=shuffle, mu=mu, seed=seed)
@@ -188,9 +279,11 @@ class _KerasCalls(EstimatorCalls):
         if y is None:
             dataset = x
         else:
-            dataset = tf.data.Dataset.from_tensor_slices((x, y))
+            # tf.data reads a list as one tensor: the inputs or outputs of a structure go as a tuple
+            dataset = tf.data.Dataset.from_tensor_slices(
+                tuple(tuple(part) if isinstance(part, list) else part for part in (x, y)))
             if shuffle:
-                dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+                dataset = dataset.shuffle(_rows(x, "input"), seed=seed, reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size)
         variables = model.trainable_variables
         start = [tf.identity(tf.convert_to_tensor(v)) for v in variables]
@@ -213,11 +306,14 @@ class _KerasCalls(EstimatorCalls):
             epoch_pass = EpochMetrics()
             for xb, yb in dataset:
                 data_loss, pred = step(xb, yb)
-                pred_np, y_np = np.asarray(pred), np.asarray(yb)
                 hits = None
+                if is_structure(pred) or is_structure(yb):  # several outputs: no one accuracy
+                    epoch_pass.add(float(data_loss), int(tf.shape(leaves(xb)[0])[0]), None)
+                    continue
+                pred_np, y_np = np.asarray(pred), np.asarray(yb)
                 if pred_np.ndim == 2 and pred_np.shape[1] > 1 and y_np.dtype.kind in "iu":
                     hits = int(np.sum(pred_np.argmax(axis=1) == y_np.reshape(-1)))
-                epoch_pass.add(float(data_loss), int(tf.shape(xb)[0]), hits)
+                epoch_pass.add(float(data_loss), int(tf.shape(leaves(xb)[0])[0]), hits)
             if epoch == 0:
                 num_samples = epoch_pass.seen
             extend_history(history, epoch_pass.metrics())
@@ -226,30 +322,48 @@ class _KerasCalls(EstimatorCalls):
         history["_num_samples"] = num_samples
         return history
 
-    def _outputs(self, backend: TensorFlowBackend, data: Any, batch_size: int | None) -> np.ndarray:
+    def _outputs(self, backend: TensorFlowBackend, data: Any, batch_size: int | None) -> Any:
         if _is_dataset(data):
-            return np.asarray(backend.estimator.predict(data, verbose=0))
-        x, _ = self._arrays(data.x if hasattr(data, "x") and hasattr(data, "y") else data, None, False)
+            return _to_arrays(backend.estimator.predict(data, verbose=0))
+        data = data.x if hasattr(data, "x") and hasattr(data, "y") else data
+        if _ranks(backend.estimator, data) is not None:  # the inputs of a model of several, not (x, y)
+            x = _features(backend.estimator, data)
+        else:
+            x, _ = self._arrays(backend.estimator, data, None, False)
         batch_size = check_batch_size(backend.batch_size if batch_size is None else batch_size)
-        if len(x) <= batch_size:
+        if _rows(x, "input") <= batch_size:
             # One batch: calling the model skips Model.predict's per-call setup (a data adapter,
             # callbacks, a compiled loop), which costs far more than a small forward pass.
             keras = _keras()
             out = backend.estimator(x, training=False)
-            return np.asarray(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
-        return np.asarray(backend.estimator.predict(x, batch_size=batch_size, verbose=0))
+            return _to_arrays(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
+        return _to_arrays(backend.estimator.predict(x, batch_size=batch_size, verbose=0))
+
+    @staticmethod
+    def _sample(model: Any, data: Any) -> Any:
+        """Return ``data`` as a batch of one when it is one sample (of one input or of each), else None."""
+        if _one_sample(model, data):
+            return np.asarray(data)[None]
+        if len(_inputs(model)) > 1 and _ranks(model, data) == [-1] * len(_inputs(model)):
+            return map_structure(lambda part: np.asarray(part)[None], data)
+        return None
 
     def predict(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
-        """Return the model's outputs (one sample's outputs for one 1-D sample)."""
-        if _one_sample(backend.estimator, data):
-            return self.predict(backend, np.asarray(data)[None], **kwargs)[0]
+        """Return the model's outputs (one sample's outputs for one 1-D sample).
+
+        A model of several outputs gets them as Keras gives them (a list or dict of arrays).
+        """
+        batch = self._sample(backend.estimator, data)
+        if batch is not None:
+            return _first_row(self.predict(backend, batch, **kwargs))
         return self._outputs(backend, data, kwargs.get("batch_size"))
 
     def predict_proba(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:
         """Return class probabilities (one sample's probabilities for one 1-D sample)."""
-        if _one_sample(backend.estimator, data):
-            return self.predict_proba(backend, np.asarray(data)[None], **kwargs)[0]
-        out = self._outputs(backend, data, kwargs.get("batch_size"))
+        batch = self._sample(backend.estimator, data)
+        if batch is not None:
+            return self.predict_proba(backend, batch, **kwargs)[0]
+        out = single_output(self._outputs(backend, data, kwargs.get("batch_size")))
         if out.ndim == 1 or out.shape[1] == 1:
             p = out.reshape(-1) if self._softmax_output(backend) else 1.0 / (1.0 + np.exp(-out.reshape(-1)))
             return np.stack([1 - p, p], axis=1)
@@ -263,7 +377,7 @@ class _KerasCalls(EstimatorCalls):
             result = backend.estimator.evaluate(data, verbose=0, return_dict=True)
         else:
             x, labels = data if isinstance(data, tuple) and y is None and isinstance(data[0], np.ndarray) \
-                else self._arrays(data, y, True)
+                else self._arrays(backend.estimator, data, y, True)
             self._ensure_compiled(backend, labels)
             result = backend.estimator.evaluate(x, labels, batch_size=backend.batch_size, verbose=0,
                                                 return_dict=True)

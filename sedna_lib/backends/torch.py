@@ -10,7 +10,8 @@ import numpy as np
 
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .arrays import is_one_sample, numeric_array, split_xy
+from .arrays import (describe_structure, is_one_sample, is_structure, join_batches, map_structure,
+                     numeric_array, single_output, split_xy)
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .history import EpochMetrics, extend_history
@@ -104,9 +105,15 @@ def _features(xb: Any, device: str, dtype: Any, ids: bool = False) -> Any:
     return xb.to(device)
 
 
-def _to_numpy(tensor: Any) -> np.ndarray:
-    """Return a tensor on the CPU as numpy; bfloat16 (which numpy has not) as float32, exactly."""
+def _to_numpy(tensor: Any) -> Any:
+    """Return a tensor on the CPU as numpy; bfloat16 (which numpy has not) as float32, exactly.
+
+    A structure of tensors (a tuple, list or dict a module returns) comes back as the same
+    structure of arrays; a leaf that is not a tensor is returned as it is.
+    """
     torch = _torch()
+    if not isinstance(tensor, torch.Tensor):
+        return map_structure(_to_numpy, tensor) if is_structure(tensor) else tensor
     tensor = tensor.detach().cpu()
     if tensor.dtype == torch.bfloat16:
         tensor = tensor.float()
@@ -150,6 +157,32 @@ def _one_sample(model: Any, data: Any) -> bool:
 def _batch_of_one(data: Any) -> Any:
     """Return one 1-D sample as a batch of shape ``(1, n)``."""
     return [data] if isinstance(data, list) else data[None]
+
+
+def _first_row(out: Any) -> Any:
+    """Return the first row of an output, or of each output of a structure (a batch of one's sample)."""
+    return map_structure(lambda leaf: leaf if leaf is None else leaf[0], out) if is_structure(out) else out[0]
+
+
+def _cpu(out: Any) -> Any:
+    """Move an output (a tensor, or a structure of them) to the CPU."""
+    torch = _torch()
+    if is_structure(out):
+        return map_structure(lambda leaf: leaf.cpu() if isinstance(leaf, torch.Tensor) else leaf, out)
+    return out.cpu()
+
+
+def _cat_leaves(parts: list[Any]) -> Any:
+    """Join one output of a structure over every batch along axis 0 (None stays None)."""
+    torch = _torch()
+    if all(part is None for part in parts):
+        return None
+    if not all(isinstance(part, torch.Tensor) and part.ndim > 0 for part in parts):
+        kinds = sorted({"a 0-d tensor" if isinstance(part, torch.Tensor) else type(part).__name__
+                        for part in parts if not (isinstance(part, torch.Tensor) and part.ndim > 0)})
+        raise DataError(f"each output of the module must be a tensor with one row per sample, got "
+                        f"{' and '.join(kinds)}; return tensors of shape (n, ...) from forward")
+    return torch.cat(parts)
 
 
 class _TensorBatches:
@@ -287,6 +320,22 @@ class _ModuleCalls(EstimatorCalls):
         return yb
 
     @staticmethod
+    def _whole_outputs(loss_fn: Any, out: Any) -> bool:
+        """Whether the loss gets the module's structure of outputs as it is (a callable of the user's).
+
+        A torch loss takes one tensor, so a structure of outputs (a tuple, list or dict) with one
+        raises :class:`ParameterError`: the loss over several outputs is the user's to define.
+        """
+        if not is_structure(out):
+            return False
+        if isinstance(loss_fn, _torch().nn.modules.loss._Loss):
+            raise ParameterError(f"the module returns {describe_structure(out)}, and the loss "
+                                 f"{type(loss_fn).__name__} takes one tensor: pass loss= a callable "
+                                 f"loss(outputs, targets) that takes the {type(out).__name__}, or make "
+                                 f"forward return one tensor")
+        return True
+
+    @staticmethod
     def _correct(out: Any, yb: Any) -> int | None:
         torch = _torch()
         if out.ndim == 2 and out.shape[1] > 1 and not torch.is_floating_point(yb):
@@ -331,7 +380,8 @@ class _ModuleCalls(EstimatorCalls):
                 xb, yb = _features(xb, device, dtype, ids), yb.to(device)
                 optimizer.zero_grad()
                 out = model(xb)
-                target = self._match_target(loss_fn, out, yb)
+                whole = self._whole_outputs(loss_fn, out)
+                target = yb if whole else self._match_target(loss_fn, out, yb)
                 data_loss = loss_fn(out, target)
                 loss = data_loss
                 if mu > 0:
@@ -340,7 +390,8 @@ class _ModuleCalls(EstimatorCalls):
                     loss = data_loss + (mu / 2.0) * prox
                 loss.backward()
                 optimizer.step()
-                epoch_pass.add(float(data_loss.detach()), len(xb), self._correct(out.detach(), target))
+                epoch_pass.add(float(data_loss.detach()), len(xb),
+                               None if whole else self._correct(out.detach(), target))
             if epoch == 0:
                 num_samples = epoch_pass.seen
             extend_history(history, epoch_pass.metrics())
@@ -368,15 +419,20 @@ class _ModuleCalls(EstimatorCalls):
         with torch.no_grad():
             for batch in loader:
                 xb, _ = self._batch(batch)
-                outs.append(model(_features(xb, dev, dtype, ids)).cpu())
+                outs.append(_cpu(model(_features(xb, dev, dtype, ids))))
         if not outs:
             return torch.empty(0)
+        if is_structure(outs[0]):  # a tuple, list or dict of outputs: each joined over the batches
+            return join_batches(outs, _cat_leaves)
         return torch.cat(outs)
 
     def predict(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
-        """Return the module's outputs as a numpy array (one sample's outputs for one 1-D sample)."""
+        """Return the module's outputs as a numpy array (one sample's outputs for one 1-D sample).
+
+        A module returning a tuple, list or dict of tensors gets the same structure of arrays.
+        """
         if _one_sample(backend.estimator, data):
-            return self.predict(backend, _batch_of_one(data), **kwargs)[0]
+            return _first_row(self.predict(backend, _batch_of_one(data), **kwargs))
         return _to_numpy(self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")))
 
     def predict_proba(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:
@@ -384,7 +440,7 @@ class _ModuleCalls(EstimatorCalls):
         torch = _torch()
         if _one_sample(backend.estimator, data):
             return self.predict_proba(backend, _batch_of_one(data), **kwargs)[0]
-        out = self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device"))
+        out = single_output(self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")))
         if out.ndim == 2 and out.shape[1] == 1 or out.ndim == 1:
             p = torch.sigmoid(out.reshape(-1))
             return _to_numpy(torch.stack([1 - p, p], dim=1))
@@ -406,6 +462,9 @@ class _ModuleCalls(EstimatorCalls):
                 if loss_fn is None:
                     loss_fn = self._make_loss(backend.loss, yb)
                 out = model(xb)
+                if self._whole_outputs(loss_fn, out):
+                    stats.add(float(loss_fn(out, yb)), len(xb), None)
+                    continue
                 target = self._match_target(loss_fn, out, yb)
                 stats.add(float(loss_fn(out, target)), len(xb), self._correct(out, target))
         if stats.seen == 0:

@@ -7,7 +7,7 @@ import pytest
 
 from sedna_lib.backends import KerasBackend, TensorFlowBackend, set_backend
 from sedna_lib.config import Config
-from sedna_lib.exceptions import BackendError, ParameterError
+from sedna_lib.exceptions import BackendError, DataError, ParameterError
 from sedna_lib.testing import check_backend, make_classification_data
 
 pytest.importorskip("tensorflow")
@@ -127,3 +127,52 @@ def test_the_backends_own_learning_rate_and_batch_size_are_checked_where_used():
     assert backend.train((x, y))["num_samples"] == 32
     with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1, got 0"):
         backend.predict(x, batch_size=0)
+
+
+def _two_inputs():
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    joined = keras.layers.Concatenate()([a, b])
+    return keras.Model([a, b], keras.layers.Dense(4, activation="softmax")(joined))
+
+
+@pytest.mark.parametrize("batch_size", [64, 16])  # one call of the model, and Keras' predict
+def test_a_model_of_two_inputs_takes_a_list_tuple_or_dict_of_them(batch_size):
+    model = _two_inputs()
+    rng = np.random.default_rng(0)
+    xa, xb, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2)), rng.integers(0, 4, 40)
+    whole = model.predict([xa, xb], verbose=0)
+    backend = KerasBackend(model, optimizer="adam", learning_rate=0.05, epochs=2, batch_size=batch_size,
+                           seed=0)
+
+    for x in ([xa, xb], (xa, xb), {"a": xa, "b": xb}):
+        assert np.allclose(backend.predict(x), whole, atol=1e-6)
+        assert np.allclose(backend.predict_proba(x), whole, atol=1e-6)
+    assert np.allclose(backend.predict([xa[0], xb[0]]), whole[0], atol=1e-6)  # one sample of each input
+
+    history = backend.train(([xa, xb], y), valid_data=({"a": xa, "b": xb}, y))
+    proximal = backend.train(((xa, xb), y), proximal_mu=0.1)
+    assert history["num_samples"] == proximal["num_samples"] == 40 and "val_loss" in history
+    assert set(backend.evaluate(([xa, xb], y))) >= {"loss", "accuracy"}
+
+
+def test_a_model_of_two_outputs_returns_them_as_keras_does():
+    keras.utils.set_random_seed(0)
+    i = keras.Input((4,))
+    h = keras.layers.Dense(6)(i)
+    model = keras.Model(i, [keras.layers.Dense(3, activation="softmax")(h), keras.layers.Dense(1)(h)])
+    x, y = make_classification_data(40)
+    whole = model.predict(x, verbose=0)
+    backend = KerasBackend(model, batch_size=16)
+
+    for out in (backend.predict(x), backend.predict(x, batch_size=64)):
+        assert isinstance(out, list) and [o.shape for o in out] == [(40, 3), (40, 1)]
+        assert all(np.allclose(o, w, atol=1e-6) for o, w in zip(out, whole))
+    assert [o.shape for o in backend.predict(x[0])] == [(3,), (1,)]
+    with pytest.raises(DataError, match="list of 2 outputs.*choose it"):
+        backend.predict_proba(x)
+    with pytest.raises(ParameterError, match="2 outputs.*one per output"):
+        backend.train((x, [y, x[:, :1]]))
+
+    history = backend.train((x, [y, x[:, :1]]), loss=["sparse_categorical_crossentropy", "mse"])
+    assert history["num_samples"] == 40

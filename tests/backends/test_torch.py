@@ -406,3 +406,57 @@ def test_integer_features_become_the_float_models_floats():
     backend.train((x, np.arange(16) % 2), epochs=1)
     assert np.allclose(backend.predict(x[:2]), backend.predict(x[:2].astype("float32")))
     assert np.allclose(backend.predict(x[:2].astype("uint8")), backend.predict(x[:2].astype("float32")))
+
+
+class _TwoHeads(torch.nn.Module):
+    """A module returning a tuple, or a dict, of a batch of logits and a batch of scores."""
+
+    def __init__(self, as_dict=False):
+        super().__init__()
+        self.body = torch.nn.Linear(4, 3)
+        self.as_dict = as_dict
+
+    def forward(self, x):
+        z = self.body(x)
+        return {"logits": z, "score": z.sum(1)} if self.as_dict else (z, z.sum(1))
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_a_module_of_several_outputs_predicts_each_output_over_all_batches(as_dict):
+    torch.manual_seed(0)
+    module = _TwoHeads(as_dict)
+    x = np.random.default_rng(0).normal(size=(70, 4)).astype(np.float32)
+    with torch.no_grad():
+        whole = module(torch.from_numpy(x))
+    backend = TorchBackend(module, batch_size=32)  # three batches, joined output by output
+
+    out = backend.predict(x)
+    one = backend.predict(x[0])
+
+    keys = ["logits", "score"] if as_dict else [0, 1]
+    assert type(out) is (dict if as_dict else tuple) and len(out) == 2
+    for key in keys:
+        assert isinstance(out[key], np.ndarray) and np.allclose(out[key], whole[key].numpy(), atol=1e-6)
+        assert np.allclose(one[key], out[key][0], atol=1e-6)
+    assert out[keys[0]].shape == (70, 3) and out[keys[1]].shape == (70,)
+    with pytest.raises(DataError, match="2 outputs|'logits', 'score'.*choose it"):
+        backend.predict_proba(x)
+
+
+def test_several_outputs_train_with_a_callable_loss_and_refuse_a_torch_loss():
+    torch.manual_seed(0)
+    x, y = make_classification_data(64)
+    backend = TorchBackend(_TwoHeads(), optimizer="adam", learning_rate=0.05, epochs=3, seed=0)
+    start = backend.get_weights()
+
+    for loss in (None, "cross_entropy"):
+        with pytest.raises(ParameterError, match="tuple of 2 outputs.*pass loss= a callable"):
+            backend.train((x, y), loss=loss)
+    assert all(np.array_equal(a, b) for a, b in zip(backend.get_weights(), start))  # refused before a step
+
+    def loss(outputs, targets):
+        return torch.nn.functional.cross_entropy(outputs[0], targets)
+
+    history = backend.train((x, y), valid_data=(x, y), loss=loss)
+    assert history["num_samples"] == 64 and history["loss"][-1] < history["loss"][0]
+    assert set(backend.evaluate((x, y), loss=loss)) == {"loss"}
