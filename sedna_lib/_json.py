@@ -9,7 +9,8 @@ import os
 import sys
 from typing import Any, Mapping
 
-__all__ = ["NonFiniteNumberError", "json_default", "json_safe", "loads"]
+__all__ = ["NonFiniteNumberError", "is_table", "json_default", "json_safe", "loads", "table_from_json",
+           "table_to_json"]
 
 
 def _numpy() -> Any:
@@ -68,6 +69,111 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
         return json_safe(dataclasses.asdict(value), strict=True)
     raise TypeError(f"a {type(value).__name__} cannot be sent as JSON; "
                     f"return lists, numbers, strings or arrays")
+
+
+def is_table(value: Any) -> bool:
+    """Whether ``value`` is a pandas DataFrame (False when pandas was never imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
+# the column types a table's JSON form restores (others are read back as JSON gives them)
+_RESTORED_KINDS = ("bool", "int", "uint", "float", "datetime64", "timedelta64", "category")
+
+
+def table_to_json(frame: Any) -> dict[str, Any]:
+    """Encode a DataFrame as ``{"data": rows, "columns": names, "dtypes": types}`` (plain JSON).
+
+    ``data`` is a list with one list of values per row, in the columns' order; datetimes are ISO
+    8601 strings, timedeltas their seconds, missing values ``null`` (``NaN`` in a float column).
+    ``dtypes`` names each column's type, from which :func:`table_from_json` restores it.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+
+    Returns
+    -------
+    dict
+        Its JSON form.
+
+    Raises
+    ------
+    TypeError
+        If a cell or a column name has no JSON form.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table_to_json(pd.DataFrame({"n": [3], "age": [31.5]}))
+    {'data': [[3, 31.5]], 'columns': ['n', 'age'], 'dtypes': ['int64', 'float64']}
+    """
+    pd = sys.modules["pandas"]
+    columns = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    cells = []
+    for column in columns:
+        kind = column.dtype.kind
+        if kind == "M":
+            values = [None if pd.isna(v) else v.isoformat() for v in column]
+        elif kind == "m":
+            values = [None if pd.isna(v) else v.total_seconds() for v in column]
+        else:
+            values = [None if v is pd.NA or v is pd.NaT else v
+                      for v in column.astype(object).tolist()]
+        cells.append(values)
+    rows = [list(row) for row in zip(*cells)] if cells else [[] for _ in range(len(frame))]
+    return {"data": json_safe(rows, strict=True), "columns": json_safe(list(frame.columns), strict=True),
+            "dtypes": [str(column.dtype) for column in columns]}
+
+
+def table_from_json(rows: list[Any], columns: list[Any], dtypes: list[Any] | None = None) -> Any:
+    """Rebuild the DataFrame :func:`table_to_json` encoded (the rows as they are without pandas).
+
+    Parameters
+    ----------
+    rows : list
+        One list of values per row.
+    columns : list
+        The column names.
+    dtypes : list of str, default=None
+        Each column's type; numeric, boolean, datetime, timedelta and categorical types are restored
+        (a value that does not fit leaves its column as JSON gave it).
+
+    Returns
+    -------
+    pandas.DataFrame or list
+        The table, or ``rows`` when pandas cannot be imported.
+
+    Raises
+    ------
+    ValueError
+        If a row's length differs from the number of columns.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    frame = pd.DataFrame(rows, columns=columns if columns else None)
+    if not isinstance(dtypes, list) or len(dtypes) != frame.shape[1]:
+        return frame
+    for i, dtype in enumerate(dtypes):
+        if not isinstance(dtype, str) or not dtype.startswith(_RESTORED_KINDS):
+            continue
+        column = frame.iloc[:, i]
+        if str(column.dtype) == dtype:
+            continue
+        try:
+            if dtype.startswith("datetime64"):
+                restored = pd.to_datetime(column).astype(dtype)
+            elif dtype.startswith("timedelta64"):
+                restored = pd.to_timedelta(column, unit="s").astype(dtype)
+            else:
+                restored = column.astype(dtype)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        frame.isetitem(i, restored)
+    return frame
 
 
 def json_default(value: Any) -> Any:

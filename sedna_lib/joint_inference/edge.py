@@ -12,6 +12,7 @@ import enum
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from typing import Any, Callable, Mapping, NamedTuple
@@ -137,13 +138,63 @@ def _is_cloud_object(obj: Any) -> bool:
     return callable(getattr(obj, "inference", None)) or callable(getattr(obj, "predict_reply", None))
 
 
-def _ask(client: Any, data: Any, name: str | None) -> tuple[Any, bool]:
-    """Send one sample; return the result and whether the cloud applied the callback ``name``."""
+def _ask(client: Any, data: Any, name: str | None,
+         fields: Mapping[str, Any] | None = None) -> tuple[Any, bool]:
+    """Send one sample and its extra fields; return the result and whether the cloud applied ``name``."""
+    fields = fields or {}
     predict_reply = getattr(client, "predict_reply", None)
     if predict_reply is not None:
-        reply = predict_reply(data, callback=name)
+        reply = predict_reply(data, callback=name, **fields)
         return reply.result, reply.callback_applied
-    return client.predict(data, callback=name), name is not None  # a client of one's own: trusted to apply it
+    # a client of one's own: trusted to apply it
+    return client.predict(data, callback=name, **fields), name is not None
+
+
+_TABLE_FIELDS = ("columns", "dtypes")  # the request fields (and queue metadata) of a table's rows
+
+
+def _wire(data: Any) -> tuple[Any, dict[str, Any]]:
+    """Return a sample's wire form and the fields sent beside it: a table travels as rows and column names.
+
+    A DataFrame is sent as ``data`` = its rows with ``columns`` and ``dtypes`` (see
+    :func:`~sedna_lib._json.table_to_json`), a Series as a table of one row (its index names the
+    columns); anything else as it is.
+
+    Raises
+    ------
+    DataError
+        If a table's cell or column name has no JSON form.
+    """
+    from .._json import is_table, table_to_json
+
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(data, pd.Series):
+        data = data.to_frame().T.infer_objects()
+    if not is_table(data):
+        return data, {}
+    try:
+        table = table_to_json(data)
+    except TypeError as exc:
+        raise DataError(f"this table cannot be sent as JSON: {exc}") from None
+    return table.pop("data"), table
+
+
+def _fields(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the extra request fields kept with a queued sample (a table's column names)."""
+    return {k: meta[k] for k in _TABLE_FIELDS if meta.get(k) is not None}
+
+
+def _sample(data: Any, meta: Mapping[str, Any]) -> Any:
+    """Return a kept sample as it was given: a table's rows as a DataFrame again (when pandas is there)."""
+    columns = meta.get("columns")
+    if columns is None or not isinstance(data, list):
+        return data
+    from .._json import table_from_json
+
+    try:
+        return table_from_json(data, columns, meta.get("dtypes"))
+    except (TypeError, ValueError):  # edited by hand: the rows as they are
+        return data
 
 
 def _mining_mode(value: Any) -> MiningMode:
@@ -180,8 +231,8 @@ def _age(seconds: float) -> str:
 def _dead_letter(item: Any) -> DeadLetter:
     from ..transport.outbox import queued_at
 
-    return DeadLetter(item.id, item.data, str(item.meta.get("reason", "")), item.meta.get("status_code"),
-                      queued_at(item.id))
+    return DeadLetter(item.id, _sample(item.data, item.meta), str(item.meta.get("reason", "")),
+                      item.meta.get("status_code"), queued_at(item.id))
 
 
 def _mine(miner: Any, result: Any, post_name: str | None) -> bool:
@@ -848,7 +899,8 @@ class JointInference(JobBase):
             return result
         name = post_process if isinstance(post_process, str) else None
         try:
-            result, applied = _ask(client, data, name)
+            sent, fields = _wire(data)
+            result, applied = _ask(client, sent, name, fields)
         except (TransportError, DataError) as exc:
             self._count("cloud_failed")
             self._on_failure(None, data, name, exc)
@@ -917,8 +969,10 @@ class JointInference(JobBase):
         return kind
 
     def _enqueue(self, data: Any, callback: str | None, **meta: Any) -> bool:
+        """Queue a live sample for the cloud (False: it cannot be kept, said in an error log)."""
         try:
-            self.queue.put(data, {"callback": callback, **meta})
+            stored, fields = _wire(data)
+            self.queue.put(stored, {"callback": callback, **fields, **meta})
         except (DataError, StorageError) as exc:
             logger.error("a hard example could not be queued for the cloud and is lost: %s", exc)
             return False
@@ -951,7 +1005,11 @@ class JointInference(JobBase):
         """Move a sample to the dead-letter folder, count it, and tell ``on_dead_letter`` (False: lost)."""
         meta = {"reason": reason, "status_code": status, "callback": name}
         try:
-            entry = self.queue.bury(item, data, **meta)
+            if item is None:  # a table is kept as its wire form: rows, with its columns in the metadata
+                stored, fields = _wire(data)
+                entry = self.queue.bury(None, stored, **fields, **meta)
+            else:
+                entry = self.queue.bury(item, None, **meta)
         except (DataError, StorageError) as exc:
             logger.error("a hard example could not be kept in the dead-letter folder and is lost: %s (%s)",
                          exc, reason)
@@ -960,7 +1018,7 @@ class JointInference(JobBase):
         if self.on_dead_letter is not None:
             from ..transport.outbox import queued_at
 
-            sample = item.data if item is not None else data
+            sample = _sample(item.data, item.meta) if item is not None else data
             letter = DeadLetter(entry, sample, reason, status, queued_at(entry))
             self._call_user(self.on_dead_letter, letter, entry)
         return True
@@ -1077,7 +1135,7 @@ class JointInference(JobBase):
             for item in batch:
                 name = item.meta.get("callback")
                 try:
-                    result, applied = _ask(client, item.data, name)
+                    result, applied = _ask(client, item.data, name, _fields(item.meta))
                 except (TransportError, DataError) as exc:
                     kind = self._on_failure(item, item.data, name, exc)
                     if kind in (_Failure.AWAY, _Failure.CONFIG):
@@ -1094,7 +1152,7 @@ class JointInference(JobBase):
                             continue
                 if self.on_offloaded is not None:
                     queued = item.meta.get("queued_at", 0.0)
-                    example = OffloadedExample(item.id, item.data, result, queued)
+                    example = OffloadedExample(item.id, _sample(item.data, item.meta), result, queued)
                     self._call_user(self.on_offloaded, example, item.id)
                 self.queue.remove(item.id)
                 sent += 1

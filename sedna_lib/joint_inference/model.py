@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Mapping
 
 from ..backends.loaders import load_estimator
 from ..base import InferenceResult
@@ -17,14 +18,25 @@ __all__ = ["JointModel", "load_model"]
 
 # -- the solar_corona face ---------------------------------------------------------------------
 
-def _one_sample(data: Any) -> bool:
-    """Whether ``data`` is one sample: a document (a string) or a 1-D vector of numbers.
+def _is_series(data: Any) -> bool:
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.Series)
 
-    Anything else is a batch: a 2-D array, a list of documents, a DataFrame.
+
+def _record(data: Any) -> bool:
+    """Whether ``data`` is one sample a model takes in a list of one: a document or a mapping (a record)."""
+    return isinstance(data, (str, bytes, Mapping))
+
+
+def _one_sample(data: Any) -> bool:
+    """Whether ``data`` is one sample.
+
+    One sample is a document (a string), a record (a mapping), a DataFrame's row (a Series) or a
+    1-D vector of numbers. Anything else is a batch: a 2-D array, a list of documents or records, a DataFrame.
     """
     import numpy as np
 
-    if isinstance(data, (str, bytes)):
+    if _record(data) or _is_series(data):
         return True
     if np.ndim(data) != 1:
         return False
@@ -44,12 +56,18 @@ class _ProbabilityModel:
         """Return class probabilities for ``data`` (a vector for one sample, a row per sample of a batch)."""
         import numpy as np
 
-        if isinstance(data, (str, bytes)):  # one document: a text pipeline takes a list of them
+        if _record(data):  # one document or record: a text pipeline or a DictVectorizer takes a list of them
             p = self.model.predict_proba([data], **kwargs)
+        elif _is_series(data):  # a DataFrame's row: a table of one row
+            p = self.model.predict_proba(data.to_frame().T.infer_objects(), **kwargs)
         elif _one_sample(data):
             p = self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)
         else:
             return _rows(self.model.predict_proba(data, **kwargs), _n_samples(data))
+        outputs = _outputs(p)
+        if outputs is not None:  # a multi-output model: the one row of each output
+            _rows(p, 1)
+            return type(p)(output[0] for output in outputs)
         try:
             if len(p) == 1:  # the common case, checked without more calls
                 return p[0]
@@ -58,8 +76,22 @@ class _ProbabilityModel:
         return _rows(p, 1)[0]
 
 
+def _outputs(answer: Any) -> list[Any] | None:
+    """Return the arrays of a multi-output model's answer (a list or tuple of 2-D+ arrays), or None."""
+    if not isinstance(answer, (list, tuple)) or not answer:
+        return None
+    if all(len(getattr(part, "shape", ())) >= 2 for part in answer):
+        return list(answer)
+    return None
+
+
 def _n_samples(data: Any) -> int | None:
-    """Return the number of samples of a batch (its first dimension), or None when it has none."""
+    """Return the number of samples of a batch (its first dimension), or None when it has none.
+
+    One document, record (mapping) or DataFrame row (Series) is one sample.
+    """
+    if _record(data) or _is_series(data):
+        return 1
     shape = getattr(data, "shape", None)
     if shape is not None and len(shape):
         return int(shape[0])
@@ -70,9 +102,17 @@ def _n_samples(data: Any) -> int | None:
 
 
 def _rows(probabilities: Any, n: int | None) -> Any:
-    """Check that the edge model answered one row of probabilities per sample; return them."""
+    """Check that the edge model answered one row of probabilities per sample; return them.
+
+    A multi-output model's answer (a list or tuple of arrays) has its rows on the leading axis of each array.
+    """
     import numpy as np
 
+    outputs = _outputs(probabilities)
+    if outputs is not None:
+        for output in outputs:
+            _rows(output, n)
+        return probabilities
     rows = np.shape(probabilities)[0] if np.ndim(probabilities) else None
     if n is not None and rows != n:
         got = "no rows" if rows is None else f"{rows} row" + ("" if rows == 1 else "s")
@@ -161,9 +201,9 @@ class JointModel:
             self.last_result = details
             return details
         data = self.pre_fun(x) if self.pre_fun is not None else x
-        # a classifier's one document goes to the cloud's classifier as a list of one, one label comes back
-        # (a language model's prompt, also a string, goes as it is)
-        document = self.answer_fun is not None and isinstance(x, (str, bytes))
+        # a classifier's one document or record goes to the cloud's classifier as a list of one, one label
+        # comes back (a language model's prompt, also a string, goes as it is; a Series as a one-row table)
+        document = self.answer_fun is not None and _record(x)
         details = joint._infer(data, [x] if document else x, self.post_fun, self.post_fun, mode, {},
                                "post_fun", cloud_callback=False)
         if details.cloud is not None and one:

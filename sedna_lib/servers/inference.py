@@ -7,7 +7,8 @@ path original Sedna edge workers call whatever the service is named):
   needed); ``GET /`` the status page, ``GET /metrics`` Prometheus metrics;
 - ``GET /{name}``: ``{"infos": [{"path", "name"}, ...], "codecs": [...], "callbacks": "apply"}``;
 - ``POST /{name}/predict``: ``{"data": [...], "callback": "<name>"}`` (``post_process`` is
-  accepted as the callback's name too) answered by ``{"result": ...}``, or a binary-codec body
+  accepted as the callback's name too; ``columns`` and ``dtypes`` make ``data`` the rows of a
+  table, rebuilt as a DataFrame) answered by ``{"result": ...}``, or a binary-codec body
   (Content-Type ``application/x-sedna-arrays``) answered in the codec when the client accepts it;
 - ``GET /openapi.json``, ``/docs`` and ``/redoc``: the OpenAPI schema and its pages (served locally);
 - ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``: the
@@ -33,6 +34,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .._json import table_from_json
 from ..exceptions import NotFittedError, ProtocolError, RegistryError, TransportError
 from ..transport import codec
 from ..transport.http import JSON_MEDIA_TYPE, is_binary_array, to_jsonable
@@ -146,9 +148,34 @@ PREDICT_DOC: dict[str, Any] = {
         JSON_MEDIA_TYPE: {"schema": {"type": "object", "required": ["data"], "properties": {
             "data": {"type": "array", "items": {}},
             "callback": {"type": ["string", "null"]},
-            "post_process": {}}}},
+            "post_process": {},
+            "columns": {"type": "array", "items": {}},
+            "dtypes": {"type": "array", "items": {"type": "string"}}}}},
         codec.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
 }
+
+
+def _table(payload: dict[str, Any]) -> Any:
+    """Return a request's ``data``: a DataFrame when ``columns`` names its columns (a table's rows).
+
+    Raises
+    ------
+    HTTPError
+        422 if ``columns`` is not a list, or a row does not have one value per column.
+    """
+    data = payload["data"]
+    columns = payload.get("columns")
+    if columns is None:
+        return data
+    if not isinstance(columns, list) or any(isinstance(name, (list, dict)) for name in columns):
+        raise HTTPError(422, "field 'columns' must be a list of column names (strings or numbers), got "
+                             f"{columns!r:.80}")
+    if any(not isinstance(row, list) or len(row) != len(columns) for row in data):
+        raise HTTPError(422, f"with 'columns', each item of 'data' must be a row of {len(columns)} values")
+    try:
+        return table_from_json(data, columns, payload.get("dtypes"))
+    except (TypeError, ValueError) as exc:
+        raise HTTPError(422, f"'data' and 'columns' do not make a table: {exc}") from None
 
 
 def _callback_name(payload: dict[str, Any]) -> str | None:
@@ -296,7 +323,7 @@ class InferenceServer:
                 raise HTTPError(422, "field 'data' is required: send {\"data\": [...]}")
             if not isinstance(payload["data"], list):
                 raise HTTPError(422, f"field 'data' must be a list, got {type(payload['data']).__name__}")
-            return payload["data"], _callback_name(payload)
+            return _table(payload), _callback_name(payload)
         raise HTTPError(415, f"unsupported Content-Type {ctype!r}; "
                              f"send {JSON_MEDIA_TYPE} or {codec.MEDIA_TYPE}")
 
