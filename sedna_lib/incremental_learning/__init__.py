@@ -28,7 +28,8 @@ from .loop import IncrementalLoop, RoundRecord, run_rounds, score_metric
 from .._json import json_safe
 from ..backends import files
 from ..backends.estimator import EstimatorBackend
-from ..exceptions import ClosedError, ConfigError, ParameterError, StorageNotFoundError
+from ..exceptions import (ClosedError, ConfigError, DataError, ParameterError, StorageError,
+                          StorageNotFoundError)
 from .hard_examples import HardExampleStore, spool_for
 from .hot_update import ModelSlot, ModelWatcher, UpdateStatus, clone_estimator
 from ..job import JobBase, check_writable, resolve_callback
@@ -187,11 +188,19 @@ class IncrementalLearning(JobBase):
         What the miner sees: the post-processed prediction (Sedna's rule), or the backend's
         ``predict_proba`` output, for probability-based miners (Margin, CrossEntropy) on
         classifiers whose ``predict`` returns labels.
+    report : bool, default=True
+        Whether train, eval and deploy outcomes are reported to the LocalController
+        (``LC_SERVER``). Outside a Sedna cluster there is none: ``report=False`` turns the reports
+        off, as it does for :class:`~sedna_lib.joint_inference.JointInference`.
 
     Attributes
     ----------
     job_kind : str
         ``"incrementallearningjob"``: the LocalController routes reports by it.
+    hard_examples_not_kept_ : int
+        Hard examples found at inference that could not be saved (an input that cannot be stored
+        without pickle, a spool that stayed full); each kind of failure is logged as a WARNING
+        the first time, and :meth:`close` logs the total.
     model_urls : tuple of str
         ``MODEL_URLS``: the models :meth:`evaluate` compares (new first, then deployed).
 
@@ -209,7 +218,7 @@ class IncrementalLearning(JobBase):
 
     def __init__(self, estimator: Any, hard_example_mining: dict | None = None, config: dict | None = None, *,
                  context: Any = None, hard_example_output: str | None = None,
-                 mining_input: str = "result") -> None:
+                 mining_input: str = "result", report: bool = True) -> None:
         self._estimator_spec = estimator
         self._job_config = config
         self._slot: ModelSlot | None = None
@@ -217,6 +226,9 @@ class IncrementalLearning(JobBase):
         self.hard_example_mining = hard_example_mining
         self.hard_example_output = hard_example_output
         self.mining_input = mining_input
+        self.report = report
+        self.hard_examples_not_kept_ = 0
+        self._not_kept_said: set[str] = set()
         self._start_lock = threading.Lock()
         self._started = False
         self._closed = False
@@ -287,6 +299,18 @@ class IncrementalLearning(JobBase):
     def _callback(self, post_process: Any, value: Any) -> Any:
         callback = resolve_callback(post_process, registry_=self.context.registry)
         return callback(value) if callback is not None else value
+
+    def report_task_info(self, task_info: Any, status: str, results: Any = None, kind: str = "train") -> bool:
+        """Report a phase's outcome to the LocalController, unless ``report`` is False; never raises.
+
+        Returns
+        -------
+        bool
+            Whether the LocalController accepted the report (False when reports are off).
+        """
+        if not self.report:
+            return False
+        return super().report_task_info(task_info, status, results, kind=kind)
 
     # -- train ----------------------------------------------------------------------------------
     def train(self, train_data: Any, valid_data: Any = None, post_process: Any = None, **kwargs: Any) -> Any:
@@ -569,9 +593,22 @@ class IncrementalLearning(JobBase):
             if is_hard:
                 metrics.counter("sedna_il_hard_examples_total").inc()
         if is_hard and self.hard_examples_ is not None:
-            self.hard_examples_.put(np.asarray(data) if not isinstance(data, (bytes, bytearray)) else data,
-                                    json_safe(mined), meta={"model_version": version})
+            self._keep(self.hard_examples_, data, json_safe(mined), version)
         return IncrementalResult(infer_res, res, is_hard)
+
+    def _keep(self, store: HardExampleStore, data: Any, mined: Any, version: Any) -> None:
+        """Save a hard example; a failure does not fail the inference, and is said and counted."""
+        try:
+            store.put(data, mined, meta={"model_version": version})
+        except (DataError, StorageError) as exc:
+            with self._start_lock:
+                self.hard_examples_not_kept_ += 1
+                first = type(exc).__name__ not in self._not_kept_said
+                self._not_kept_said.add(type(exc).__name__)
+            if first:
+                logger.warning("a hard example was not kept (the prediction is returned all the same): %s; "
+                               "those that follow failing alike are counted in hard_examples_not_kept_ and "
+                               "the total is logged when the job closes", exc)
 
     def close(self) -> None:
         """Stop hot update and the hard-example uploader (pending examples stay spooled); idempotent.
@@ -588,6 +625,9 @@ class IncrementalLearning(JobBase):
             self.watcher_.stop()
         if self.hard_examples_ is not None:
             self.hard_examples_.close(timeout=5.0)
+        if self.hard_examples_not_kept_:
+            logger.warning("%d hard examples were not kept by this job (%s)", self.hard_examples_not_kept_,
+                           ", ".join(sorted(self._not_kept_said)))
         if self.status_ is not None:
             self.status_.stop()
         super().close()

@@ -4,6 +4,7 @@ Layout written under the output (a local folder or an ``s3://bucket/prefix``), o
 batch (a round of the incremental loop, or the UTC date by default)::
 
     <output>/<batch>/samples/<id>.npy        the input, np.save(allow_pickle=False); bytes keep their suffix
+    <output>/<batch>/samples/<id>.table.json a pandas DataFrame input: JSON (orient="table", types kept)
     <output>/<batch>/predictions/<id>.json   {"id", "sample", "prediction", "label", "time", "meta"}
     <output>/<batch>/hard_examples.txt       "samples/<id>.npy <label>" per line (TxtDataParse)
     <output>/<batch>/hard_examples.csv       header id,sample,label,time,prediction (CSVDataParse)
@@ -48,6 +49,7 @@ __all__ = [
     "INDEX_CSV",
     "INDEX_TXT",
     "LABELS_TXT",
+    "TABLE_SUFFIX",
     "default_label",
     "join_uri",
     "load_sample",
@@ -62,6 +64,8 @@ INDEX_TXT = "hard_examples.txt"
 INDEX_CSV = "hard_examples.csv"
 LABELS_TXT = "labels.txt"
 CSV_FIELDS = ("id", "sample", "label", "time", "prediction")
+TABLE_SUFFIX = ".table.json"
+"""The suffix of a sample kept as a table: a pandas DataFrame as JSON, ``orient="table"``."""
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -368,8 +372,10 @@ class HardExampleStore:
 
         Parameters
         ----------
-        sample : array-like or bytes
-            The input. Arrays are saved with ``np.save`` (no pickle); bytes as they are.
+        sample : array-like, pandas.DataFrame or bytes
+            The input. Arrays are saved with ``np.save`` (no pickle); a DataFrame as a JSON table
+            (``<id>.table.json``: columns, index and types, read back by :func:`load_sample`);
+            bytes as they are.
         prediction : object, default=None
             The edge prediction (JSON-serialisable, numpy allowed).
         label : str, default=None
@@ -436,13 +442,15 @@ class HardExampleStore:
             if not re.match(r"^\.[A-Za-z0-9]{1,10}$", suffix):
                 raise DataError(f"ext {ext!r} must look like '.jpg'")
             return bytes(sample), suffix
+        if _is_frame(sample):
+            return _encode_table(sample), TABLE_SUFFIX
         try:
             arr = np.asarray(sample)
         except (ValueError, TypeError) as exc:
             raise DataError(f"sample of type {type(sample).__name__} is not an array: {exc}") from None
         if arr.dtype == object:
-            raise DataError(f"sample of type {type(sample).__name__} would need pickle; pass a numeric array "
-                            f"or encoded bytes (e.g. a JPEG)")
+            raise DataError(f"sample of type {type(sample).__name__} would need pickle; pass a numeric "
+                            f"array, a pandas DataFrame or encoded bytes (e.g. a JPEG)")
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
         return buf.getvalue(), ".npy"
@@ -596,6 +604,33 @@ def spool_for(root: str, output: str) -> str:
     return os.path.join(root, f"{tail}-{hashlib.sha1(output.encode('utf-8')).hexdigest()[:8]}")
 
 
+# -- tables -----------------------------------------------------------------------------------------
+
+def _is_frame(obj: Any) -> bool:
+    """Return whether ``obj`` is a pandas DataFrame (pandas is imported only when one is given)."""
+    return type(obj).__name__ == "DataFrame" and type(obj).__module__.split(".", 1)[0] == "pandas"
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"a cell holds a {type(value).__name__}, which JSON cannot keep")
+
+
+def _encode_table(frame: Any) -> bytes:
+    """Encode a DataFrame as JSON ``orient="table"``: its columns, index and column types, no pickle."""
+    try:
+        text = frame.to_json(orient="table", date_format="iso", date_unit="ns", default_handler=_refuse)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataError(f"sample of type DataFrame cannot be kept as a table ({exc}); keep to cells of "
+                        f"numbers, strings, booleans and dates, with unique column names") from None
+    return text.encode("utf-8")
+
+
+def _decode_table(data: bytes) -> Any:
+    import pandas as pd
+
+    return pd.read_json(io.StringIO(data.decode("utf-8")), orient="table")
+
+
 # -- file helpers -----------------------------------------------------------------------------------
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -671,7 +706,9 @@ def _parse_labels(text: str) -> dict[str, str]:
 
 
 def load_sample(uri: str, *, storage: Any = None) -> Any:
-    """Read one stored sample back: an array for ``.npy``, bytes otherwise (never unpickled).
+    """Read one stored sample back: an array for ``.npy``, a DataFrame for a table, bytes otherwise.
+
+    Nothing is ever unpickled. A table (``.table.json``) needs pandas to be read back.
 
     Parameters
     ----------
@@ -682,7 +719,7 @@ def load_sample(uri: str, *, storage: Any = None) -> Any:
 
     Returns
     -------
-    numpy.ndarray or bytes
+    numpy.ndarray, pandas.DataFrame or bytes
         The sample.
     """
     if storage is not None:
@@ -692,6 +729,8 @@ def load_sample(uri: str, *, storage: Any = None) -> Any:
             data = fh.read()
     if uri.endswith(".npy"):
         return np.load(io.BytesIO(data), allow_pickle=False)
+    if uri.endswith(TABLE_SUFFIX) and data.lstrip()[:1] == b"{" and b'"schema"' in data[:4096]:
+        return _decode_table(data)  # bytes a caller stored as "<id>.table" + ".json" stay bytes
     return data
 
 

@@ -162,6 +162,34 @@ def _finite(value: Any, name: str, what: str) -> float:
     return number
 
 
+def _is_table(x: Any) -> bool:
+    """Return whether ``x`` is a pandas DataFrame or Series (rows are taken by position, ``.iloc``)."""
+    return hasattr(x, "iloc") and type(x).__module__.split(".", 1)[0] == "pandas"
+
+
+def _samples(x: Any) -> Any:
+    """Return the inputs ``x`` in the container the model is trained on.
+
+    A pandas DataFrame or Series is kept as it is (a pipeline may select its columns by name);
+    anything else (a list, a torch tensor, ...) becomes a numpy array, as before.
+    """
+    return x if _is_table(x) else np.asarray(x)
+
+
+def _take(x: Any, rows: Any) -> Any:
+    """Return the rows ``rows`` (positions) of ``x``, in its own container."""
+    return x.iloc[rows] if _is_table(x) else x[rows]
+
+
+def _join(first: Any, second: Any) -> Any:
+    """Append the samples ``second`` to ``first`` (tables stay tables, with a fresh 0..n-1 index)."""
+    if _is_table(first):
+        import pandas as pd
+
+        return pd.concat([first, _samples(second)], ignore_index=True)
+    return np.concatenate([first, second])
+
+
 def _labels_from(pred: Any, classes: Any = None) -> np.ndarray:
     arr = np.asarray(pred)
     if arr.ndim == 2 and arr.dtype.kind == "f":
@@ -178,6 +206,10 @@ class IncrementalLoop:
     trained on every label gathered so far (retrain); both models are scored on held-out data
     (evaluate); the new one serves only if its metric is at least ``min_delta`` better
     (deploy). A deployed model is therefore never worse than the one it replaces on that data.
+
+    Inputs that are pandas DataFrames stay DataFrames throughout (rows are taken by position), so
+    a pipeline that selects columns by name works; a labeller gets the chosen rows as a
+    DataFrame, and hard examples are kept as one-row tables. Lists and tensors become arrays.
 
     Parameters
     ----------
@@ -233,8 +265,11 @@ class IncrementalLoop:
         The serving backend.
     initial_metric_ : float
         The initial model's metric.
-    labelled_x_, labelled_y_ : numpy.ndarray
-        The labelled training set so far.
+    labelled_x_ : numpy.ndarray or pandas.DataFrame
+        The labelled inputs so far: a DataFrame (index 0..n-1) when the initial inputs are one,
+        else an array.
+    labelled_y_ : numpy.ndarray
+        Their labels.
     seen_, uploaded_ : int
         Stream samples seen and uploaded so far (the budget's running account).
     run_id_ : str
@@ -326,7 +361,7 @@ class IncrementalLoop:
         x, y = eval_data
         return score_metric(self.metric, np.asarray(y), self._predict_labels(backend, x))
 
-    def _train(self, x: np.ndarray, y: np.ndarray) -> Any:
+    def _train(self, x: Any, y: np.ndarray) -> Any:
         backend = self._new_backend()
         backend.train((x, y), **dict(self.train_kwargs or {}))
         return backend
@@ -394,7 +429,7 @@ class IncrementalLoop:
         self._check()
         if self.hard_example_output and "://" in self.hard_example_output:
             self._ctx().storage.check(self.hard_example_output)
-        x, y = np.asarray(initial[0]), np.asarray(initial[1])
+        x, y = _samples(initial[0]), np.asarray(initial[1])
         if len(x) != len(y) or len(x) == 0:
             raise DataError(f"initial data needs as many labels as samples (got {len(x)} samples, "
                             f"{len(y)} labels)")
@@ -466,9 +501,9 @@ class IncrementalLoop:
         started = time.perf_counter()
         number = len(self.records_) + 1
         if isinstance(batch, tuple) and len(batch) == 2:
-            x, y_true = np.asarray(batch[0]), np.asarray(batch[1])
+            x, y_true = _samples(batch[0]), np.asarray(batch[1])
         else:
-            x, y_true = np.asarray(batch), None
+            x, y_true = _samples(batch), None
         serving = self.slot_.get()
         if len(x):
             outputs = self._scores(serving, x)
@@ -485,13 +520,14 @@ class IncrementalLoop:
             store.start()
             try:
                 for i in chosen:
-                    store.put(x[i], np.asarray(outputs)[i],
+                    # a table's row stays a one-row table: its columns and types are kept with it
+                    store.put(_take(x, [i]) if _is_table(x) else x[i], np.asarray(outputs)[i],
                               sample_id=f"r{number:04d}-{self.run_id_}-{int(i):06d}")
             finally:
                 store.close(timeout=self.upload_timeout)
             pending = store.pending
         if self.labeler is not None:
-            labels = np.asarray(self.labeler(x[chosen], np.asarray(outputs)[chosen]))
+            labels = np.asarray(self.labeler(_take(x, chosen), np.asarray(outputs)[chosen]))
         elif y_true is not None:
             labels = y_true[chosen]
         else:
@@ -502,7 +538,7 @@ class IncrementalLoop:
         self.seen_ += len(x)
         self.uploaded_ += len(chosen)
         if len(chosen):
-            self.labelled_x_ = np.concatenate([self.labelled_x_, x[chosen]])
+            self.labelled_x_ = _join(self.labelled_x_, _take(x, chosen))
             labels = labels.astype(self.labelled_y_.dtype, copy=False)
             self.labelled_y_ = np.concatenate([self.labelled_y_, labels])
         before = self._evaluate(serving, self._eval_data)
@@ -538,7 +574,7 @@ class IncrementalLoop:
             ``(x, y)`` labelled before the loop.
         stream : iterable or tuple
             An iterable of batches (arrays, or ``(x, y)`` tuples), or one ``(x, y)`` pair (or an
-            array) split into ``rounds`` equal batches.
+            array, or a pandas DataFrame) split by rows into ``rounds`` equal batches.
         eval_data : tuple of array-like
             ``(x, y)`` held out for the deploy decision.
         rounds : int, default=None
@@ -567,16 +603,19 @@ class IncrementalLoop:
 
     @staticmethod
     def _batches(stream: Any, rounds: int | None) -> Iterable[Any]:
-        pair = isinstance(stream, tuple) and len(stream) == 2 and isinstance(stream[0], np.ndarray)
-        single = isinstance(stream, np.ndarray) or pair
+        def whole(part: Any) -> bool:  # one array or table of samples, not an iterable of batches
+            return isinstance(part, np.ndarray) or _is_table(part)
+
+        pair = isinstance(stream, tuple) and len(stream) == 2 and whole(stream[0])
+        single = whole(stream) or pair
         if not single:
             return stream
         if not rounds or rounds < 1:
             raise ParameterError(f"rounds must be a positive int to split one stream array, got {rounds!r}")
-        if isinstance(stream, tuple):
-            idx = np.array_split(np.arange(len(stream[0])), rounds)
-            return [(stream[0][i], np.asarray(stream[1])[i]) for i in idx]
-        return np.array_split(stream, rounds)
+        idx = np.array_split(np.arange(len(stream[0] if pair else stream)), rounds)
+        if pair:
+            return [(_take(stream[0], i), np.asarray(stream[1])[i]) for i in idx]
+        return [_take(stream, i) for i in idx]
 
 
 def run_rounds(estimator: Any, initial: tuple[Any, Any], stream: Any, eval_data: tuple[Any, Any], *,

@@ -60,6 +60,32 @@ unset): Sedna's default job name, which its workers fall back to."""
 
 _REPEAT_INTERVAL = 600.0  # seconds between two lines about the same repeated report failure
 
+_REPORTS_OFF = {
+    OwnerKind.JOINT_INFERENCE_SERVICE.value:
+        "report=False (LCReporter_enable=False in Sedna's JointInference)",
+    OwnerKind.INCREMENTAL_JOB.value: "report=False",
+}
+"""How a job of each ``ownerKind`` turns its reports off: the option its class takes."""
+
+
+def _no_lc_advice(owner_kind: Any) -> str:
+    """Return what a job of ``owner_kind`` can do about an unreachable LocalController (said with it)."""
+    kind = str(getattr(owner_kind, "value", owner_kind) or "")
+    switch = _REPORTS_OFF.get(kind)
+    if switch:
+        return f"; outside a Sedna cluster, turn reports off: {switch}"
+    job = _JOB_NAMES.get(kind)
+    if job:
+        return (f"; outside a Sedna cluster the reports have nowhere to go: {job} has no option to turn them "
+                f"off, and goes on without them")
+    return "; outside a Sedna cluster the reports have nowhere to go, and are dropped"
+
+
+_JOB_NAMES = {OwnerKind.FEDERATED_LEARNING_JOB.value: "FederatedLearning",
+              OwnerKind.LIFELONG_JOB.value: "LifelongLearning"}
+"""The job classes of the reporting ``ownerKind`` values that have no option to turn reports off."""
+
+
 _SAID_MAX = 64
 """Distinct report failures (URL and reason) an :class:`LCClient` remembers having said, the most
 recent ones: a failure seen again while remembered is not said again at once."""
@@ -183,8 +209,10 @@ class LCClient:
     counted and said at most once every 10 minutes, with the count. The last 64 distinct
     failures are remembered: a reason older than those is said again as new. A LocalController that
     cannot be reached is said in one line naming ``LC_SERVER`` (the connection error's details
-    are DEBUG): outside a Sedna cluster, turn reports off (``report=False``, Sedna's
-    ``LCReporter_enable=False``). A report without a worker name goes to the worker
+    are DEBUG), with what the reporting job can do about it: joint inference and incremental
+    learning take ``report=False`` (Sedna's ``JointInference`` also ``LCReporter_enable=False``);
+    the other jobs have no such option, and the line says they go on without the reports. A
+    report without a worker name goes to the worker
     :data:`DEFAULT_WORKER_NAME` (Sedna's default job name), with a WARNING that ``WORKER_NAME``
     is unset, instead of to ``/sedna/workers//info``.
 
@@ -337,8 +365,7 @@ class LCClient:
             except requests.ConnectionError as exc:  # refused, no route, unknown host: nothing listens
                 logger.debug("LocalController report to %s: %s", url, exc)
                 reason = f"ConnectionError: no LocalController reachable at LC_SERVER={self.lc_server}"
-                advice = ("; outside a Sedna cluster, turn reports off: report=False "
-                          "(LCReporter_enable=False in Sedna's API)")
+                advice = _no_lc_advice(body.get("ownerKind"))
                 continue
             except (requests.RequestException, OSError, ValueError) as exc:
                 reason, advice = f"{type(exc).__name__}: {exc}", ""
