@@ -7,7 +7,9 @@ Layout of one message::
 
 The header is ``{"meta": <any JSON>, "arrays": [{"dtype": "<f4", "shape": [..], "offset": n}, ...]}``;
 offsets are relative to the start of the data section and 64-byte aligned, so decoding is
-zero-copy (:func:`numpy.frombuffer`). Only numeric, boolean and fixed-width string dtypes are
+zero-copy (:func:`numpy.frombuffer`). Arrays follow one another in order and never share bytes:
+a decoder refuses a header whose arrays overlap, so the arrays of a message hold at most as many
+bytes as the message itself. Only numeric, boolean and fixed-width string dtypes are
 allowed; object arrays are refused, so nothing executable can travel.
 """
 
@@ -293,7 +295,7 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> tuple
     ------
     ProtocolError
         If ``data`` is not bytes-like, or the message is truncated, has a bad magic/version or a
-        malformed header.
+        malformed header, or declares arrays that overlap (see :func:`read_head`).
     """
     buf = _bytes_view(data)
     meta, specs = read_head(buf, len(buf))
@@ -333,7 +335,8 @@ def read_head(data: bytes | bytearray | memoryview, total: int | None = None) ->
     ------
     ProtocolError
         If ``data`` is not bytes-like, the head is truncated, has a bad magic/version or a malformed
-        header, or an array ends past ``total``.
+        header, an array ends past ``total``, or an array starts before the previous one ends
+        (arrays that overlap, share bytes or come out of order).
     """
     buf = _bytes_view(data)
     if len(buf) < _PREFIX.size:
@@ -357,6 +360,7 @@ def read_head(data: bytes | bytearray | memoryview, total: int | None = None) ->
                             f"got {type(specs).__name__}")
     base = head_end + _pad(head_end)
     out = []
+    previous_end = base
     for i, spec in enumerate(specs):
         dtype, shape, offset = _array_spec(i, spec, base)
         # exact integer arithmetic: a declared shape cannot wrap around to a small size
@@ -365,6 +369,13 @@ def read_head(data: bytes | bytearray | memoryview, total: int | None = None) ->
             sent = "?" if total is None else total - base
             raise ProtocolError(f"array {i} ({_short(spec)}) runs past the end of the message "
                                 f"({end - base} bytes declared, {sent} sent)")
+        # arrays lie one after another, in order, without sharing bytes: the bytes they declare add
+        # up to at most the message's length, so decoding (and copying) them allocates no more
+        if offset < previous_end:
+            raise ProtocolError(f"array {i} ({_short(spec)}) starts at data offset {offset - base}, inside "
+                                f"the bytes of the arrays before it (which end at {previous_end - base}); "
+                                f"arrays must follow one another without overlapping")
+        previous_end = end
         out.append((spec, (dtype, shape, offset)))
     return meta, out
 

@@ -495,7 +495,8 @@ def loads(data: bytes | bytearray | memoryview, *, allow_pickle: bool = False,
     max_bytes : int, default=None
         Most bytes a pickle may ask to allocate in all (array shapes, ``bytearray(n)``...),
         checked before allocating; :data:`DEFAULT_MAX_BYTES` when None. A message of this codec
-        never allocates more than its own length.
+        needs no such limit: its arrays may not overlap, so the array data it decodes to (copied
+        once) is never longer than the message itself.
 
     Returns
     -------

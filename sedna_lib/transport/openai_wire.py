@@ -58,6 +58,11 @@ __all__ = [
 
 MAX_N = 16
 MAX_TOP_LOGPROBS = 20
+MAX_CHOICES = 64
+"""Most choices one completions request may ask for: prompts in ``prompt`` times ``n``."""
+MAX_STOPS = 4
+MAX_STOP_CHARS = 128
+"""Longest stop sequence, in characters: each generated token is checked against every stop's prefixes."""
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 
@@ -455,8 +460,13 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     if isinstance(stop, str):
         stop = [stop]
-    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
-        raise RequestError("'stop' must be a non-empty string or a list of up to 4 of them", param="stop")
+    if not isinstance(stop, list) or len(stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in stop):
+        raise RequestError(f"'stop' must be a non-empty string or a list of up to {MAX_STOPS} of them",
+                           param="stop")
+    longest = max(len(s) for s in stop) if stop else 0
+    if longest > MAX_STOP_CHARS:
+        raise RequestError(f"'stop' holds a sequence of {longest} characters; each may have at most "
+                           f"{MAX_STOP_CHARS}", param="stop")
     return tuple(_unicode(s, "stop") for s in stop)
 
 
@@ -569,7 +579,8 @@ def parse_completion_request(body: Any, *, max_tokens_cap: int = 4096) -> Genera
     Raises
     ------
     RequestError
-        Naming the field that breaks the rules, and how.
+        Naming the field that breaks the rules, and how; also when the prompts times ``n`` make more
+        than :data:`MAX_CHOICES` choices.
     """
     common = _common(body, max_tokens_cap)
     cap = common.pop("_cap")
@@ -581,6 +592,11 @@ def parse_completion_request(body: Any, *, max_tokens_cap: int = 4096) -> Genera
     else:
         raise RequestError("'prompt' is required: a string or a non-empty list of strings (token-id prompts "
                            "are not supported)", param="prompt")
+    n = common["n"]
+    if len(prompts) * n > MAX_CHOICES:  # each choice is a generation of up to max_tokens tokens
+        raise RequestError(f"'prompt' holds {len(prompts)} prompts and 'n' is {n}: {len(prompts) * n} "
+                           f"choices, over the {MAX_CHOICES} one request may ask for (prompts times n); "
+                           f"send the prompts in several requests", param="prompt")
     if body.get("suffix") is not None:
         raise RequestError("'suffix' is not supported by this server", param="suffix")
     top = _integer(body, "logprobs", None, 0, 5)

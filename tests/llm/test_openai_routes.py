@@ -264,3 +264,21 @@ def test_non_finite_logprobs_are_sent_as_null_in_strict_json(serve, path, body):
         assert [lp["content"][0]["logprob"] for lp in logprobs] == [None, None]
     else:
         assert [lp["token_logprobs"] for lp in logprobs if lp["tokens"]] == [[None], [None]]
+
+
+@pytest.mark.parametrize("path, body, param, words", [
+    # 1600 generations of up to 4096 tokens asked for by a body of 1 kB
+    ("/completions", {"prompt": ["the cat"] * 100, "n": 16, "max_tokens": 4096, "temperature": 1.0}, "prompt",
+     f"1600 choices, over the {wire.MAX_CHOICES}"),
+    # stop sequences checked against every token's text: 4 of 30 000 characters took minutes a choice
+    ("/completions", {"prompt": "the cat", "stop": ["q" * 30_000] * 4, "max_tokens": 4096}, "stop",
+     f"at most {wire.MAX_STOP_CHARS}"),
+    ("/chat/completions", {**CHAT, "stop": ["q" * 30_000] * 4, "max_tokens": 4096}, "stop",
+     f"at most {wire.MAX_STOP_CHARS}"),
+])
+def test_a_small_request_asking_for_unbounded_work_is_a_400_answered_at_once(
+        cloud_url, path, body, param, words):
+    reply = requests.post(cloud_url + path, json=body, timeout=60)
+    error = reply.json()["error"]
+    assert reply.status_code == 400 and error["param"] == param and words in error["message"]
+    assert reply.elapsed.total_seconds() < 5

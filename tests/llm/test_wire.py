@@ -131,3 +131,31 @@ def test_any_integer_seed_is_accepted():
     for seed in (-1, -(2 ** 70), 2 ** 70):
         assert wire.parse_completion_request({"prompt": "a", "seed": seed}).seed == seed
     assert wire.rng_seed(-1) == 2 ** 64 - 1 and wire.rng_seed(2 ** 64 + 3) == 3
+
+
+# -- a small request cannot ask for unbounded work: prompts times n, and the length of stop sequences ---
+@pytest.mark.parametrize("prompts, n", [(100, 16), (wire.MAX_CHOICES + 1, 1), (5, 16), (33, 2)])
+def test_a_completion_request_asking_for_too_many_choices_is_refused(prompts, n):
+    words = f"{prompts * n} choices, over the {wire.MAX_CHOICES}"
+    with pytest.raises(wire.RequestError, match=words) as info:
+        wire.parse_completion_request({"prompt": ["the cat"] * prompts, "n": n, "max_tokens": 4096})
+    assert info.value.param == "prompt"
+
+
+@pytest.mark.parametrize("prompts, n", [(wire.MAX_CHOICES, 1), (4, 16), (1, wire.MAX_N)])
+def test_a_completion_request_within_the_choices_is_accepted(prompts, n):
+    req = wire.parse_completion_request({"prompt": ["p"] * prompts, "n": n})
+    assert len(req.prompts) * req.n == prompts * n
+
+
+@pytest.mark.parametrize("parse, body", [
+    (wire.parse_chat_request, {"messages": [{"role": "user", "content": "x"}]}),
+    (wire.parse_completion_request, {"prompt": "x"}),
+])
+def test_a_stop_sequence_longer_than_the_limit_is_refused(parse, body):
+    longest = "s" * wire.MAX_STOP_CHARS
+    assert parse({**body, "stop": [longest] * wire.MAX_STOPS}).stop == (longest,) * wire.MAX_STOPS
+    for stop in (longest + "s", ["a", "q" * 30_000]):
+        with pytest.raises(wire.RequestError, match=f"each may have at most {wire.MAX_STOP_CHARS}") as info:
+            parse({**body, "stop": stop})
+        assert info.value.param == "stop"

@@ -65,3 +65,48 @@ def test_header_claiming_object_dtype_is_refused():
 def test_is_encoded():
     assert codec.is_encoded(codec.encode([]))
     assert not codec.is_encoded(b'{"data": []}')
+
+
+_DTYPES = ["<f2", "<f4", ">f4", "<f8", "|i1", "<i2", ">i4", "<i8", "|u1", "<u2", "<u4", "<u8", "|b1",
+           "<c8", "<c16", "|S1", "|S7", "<U3"]
+
+
+def _random_array(rng):
+    dtype = np.dtype(_DTYPES[rng.integers(len(_DTYPES))])
+    shape = tuple(int(d) for d in rng.integers(0, 6, size=rng.integers(0, 4)))
+    raw = rng.integers(0, 256, size=int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8)
+    if dtype.kind == "U":  # valid code points only
+        points = rng.integers(32, 0xD800, size=int(np.prod(shape)) * 3)
+        return points.astype("<u4").view(dtype).reshape(shape)
+    if dtype.kind == "b":
+        raw = raw % 2
+    return raw.view(dtype).reshape(shape)
+
+
+def test_every_message_the_encoder_writes_decodes_to_the_same_arrays():
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        arrays = [_random_array(rng) for _ in range(rng.integers(0, 7))]
+        if arrays and trial % 5 == 0:  # a non-contiguous view, copied into place by the encoder
+            arrays[0] = np.atleast_1d(arrays[0])[::-1]
+        meta = {"trial": trial, "pad": "x" * int(rng.integers(0, 130))}  # every header alignment
+        message = codec.encode(arrays, meta)
+        head, contiguous = codec.plan(arrays, meta)
+        planned = head + b"".join(a.tobytes() + bytes(codec.pad(a.nbytes)) for a in contiguous)
+
+        assert planned == message and len(message) == codec.encoded_size(arrays, meta)
+        for copy in (False, True):
+            back_meta, back = codec.decode(message, copy=copy)
+            assert back_meta == meta and len(back) == len(arrays)
+            for a, b in zip(arrays, back):
+                assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_a_chunk_head_and_its_bytes_decode():
+    for nbytes in (0, 1, 63, 64, 65, 1000):
+        data = bytes(range(256)) * 4
+        message = codec.bytes_head({"i": nbytes}, nbytes) + data[:nbytes] + bytes(codec.pad(nbytes))
+
+        meta, (arr,) = codec.decode(message)
+
+        assert meta == {"i": nbytes} and arr.tobytes() == data[:nbytes]

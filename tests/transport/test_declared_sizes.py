@@ -187,3 +187,85 @@ def test_legacy_pickles_of_arrays_load_in_every_protocol(protocol):
 
     assert back["c"].tolist() == data["c"].tolist() and back["f"].flags.f_contiguous
     assert back["o"].tolist() == [1, "a", None] and back["b"] == b"xy"
+
+
+# -- arrays that overlap: each spec names its own offset, so several could name the same bytes ------
+def _spec(shape, offset, dtype="|u1"):
+    return {"dtype": dtype, "shape": shape, "offset": offset}
+
+
+@pytest.mark.parametrize("specs", [
+    [_spec([64], 0), _spec([64], 0)],  # the same bytes twice
+    [_spec([128], 0), _spec([8], 64)],  # the second inside the first
+    [_spec([8], 64), _spec([8], 0)],  # out of order: the second before the first
+    [_spec([16], 0, "<f4"), _spec([2], 56, "<f8")],  # the second starts inside the first's last bytes
+], ids=["same-offset", "inside", "out-of-order", "partial"])
+def test_arrays_that_overlap_are_refused(specs):
+    body = _message({"meta": {"$v": 1, "obj": None}, "arrays": specs}, bytes(256))
+
+    for decode in (codec.decode, lambda b: codec.decode(b, copy=True), objects.loads,
+                   lambda b: codec.read_head(b, len(b))):
+        with pytest.raises(ProtocolError, match="overlapping"):
+            decode(body)
+
+
+def test_arrays_declaring_more_bytes_than_the_message_holds_are_refused_before_allocating():
+    # 4000 arrays of 200 kB, all at offset 0, in a 400 kB body: copied one by one they made 800 MB
+    body = _message({"meta": None, "arrays": [_spec([200_000], 0)] * 4000}, bytes(200_000))
+
+    with pytest.raises(ProtocolError, match="array 1 .* overlapping"):
+        codec.decode(body, copy=True)
+
+
+def test_empty_arrays_between_others_still_decode():
+    arrays = [np.arange(3, dtype="<i4"), np.zeros(0, "<f8"), np.zeros((2, 0), "u1"), np.ones(5, "u1")]
+
+    _, back = codec.decode(codec.encode(arrays))
+
+    assert [b.shape for b in back] == [a.shape for a in arrays] and np.array_equal(back[3], arrays[3])
+
+
+@pytest.fixture(scope="module")
+def overlapping_body():
+    return _message({"meta": {"$v": 1, "obj": None, "callback": None},
+                     "arrays": [_spec([64], 0), _spec([64], 0)]}, bytes(64))
+
+
+def _post(url, body):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": codec.MEDIA_TYPE})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class _Sink:
+    def put(self, data):
+        return None
+
+
+@pytest.mark.integration
+def test_an_inference_server_answers_400_to_overlapping_arrays(overlapping_body):
+    from sedna_lib.servers.inference import InferenceServer
+
+    with InferenceServer(lambda x: [1], "s", http_port=0) as server:
+        status, text = _post(server.url + "/s/predict", overlapping_body)
+
+    assert status == 400 and b"overlapping" in text
+
+
+@pytest.mark.integration
+def test_a_multi_edge_server_answers_400_to_overlapping_arrays(overlapping_body):
+    from sedna_lib.servers.multi_edge import DetectionServer
+
+    server = DetectionServer(_Sink(), "det", port=0).start()
+    try:
+        status, text = _post(server.url + "/det/video_analytics", overlapping_body)
+    finally:
+        server.stop()
+
+    assert status == 400 and b"overlapping" in text
