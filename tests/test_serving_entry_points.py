@@ -24,7 +24,7 @@ def _serve_then_sigterm(argv, cwd, env):
     proc = subprocess.Popen([sys.executable, *argv], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []
-    watchdog = threading.Timer(20, proc.kill)  # a process that never says it started fails, not hangs
+    watchdog = threading.Timer(60, proc.kill)  # a process that never says it started fails, not hangs
     watchdog.start()
     try:
         for line in proc.stderr:  # blocks until the server says where it listens (or the process ends)
@@ -33,6 +33,7 @@ def _serve_then_sigterm(argv, cwd, env):
                 break
         else:
             raise AssertionError(f"the server never said it started: {''.join(lines)}")
+        watchdog.cancel()  # started: the stop has its own limit below, whatever the start took
         url = re.search(r"status page (http://\S+?)/?,", lines[-1])[1]
         assert requests.get(url + "/healthz", timeout=10).status_code == 200
         proc.send_signal(signal.SIGTERM)
