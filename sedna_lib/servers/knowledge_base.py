@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.pkl"  # the control plane expects this name; the content is JSON
 _SOURCE_NAME = ".index.source.json"
+_LEGACY_SOURCE_NAME = "index.source.json"  # where older versions kept the last accepted index
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
@@ -149,6 +150,7 @@ class KnowledgeBaseStore:
                 if self.db_path != ":memory:":
                     parent = os.path.dirname(os.path.abspath(self.db_path))
                     os.makedirs(parent, exist_ok=True)
+                self._adopt_legacy_source()
                 self._db = sqlite3.connect(self.db_path, check_same_thread=False)
                 self._db.executescript(_SCHEMA)
             return self._db
@@ -157,10 +159,12 @@ class KnowledgeBaseStore:
     def reserved(self) -> set[str]:
         """The server's own file names, never taken from or given to clients through ``/file/*``.
 
-        ``index.pkl`` (published by ``/update`` only; downloadable), the database file and its
-        journals when they lie in the folder (never downloadable).
+        ``index.pkl`` (published by ``/update`` only; downloadable), ``index.source.json`` (where
+        older versions kept the last accepted index; never downloadable), the database file and its
+        journals when they lie in the folder (never downloadable). The server's other files start
+        with a dot, which no client name does.
         """
-        names = {INDEX_NAME}
+        names = {INDEX_NAME, _LEGACY_SOURCE_NAME}
         if self.db_path != ":memory:":
             db = os.path.realpath(self.db_path)
             if os.path.dirname(db) == os.path.realpath(self.save_dir):
@@ -168,21 +172,64 @@ class KnowledgeBaseStore:
                 names |= {base, f"{base}-journal", f"{base}-wal", f"{base}-shm"}
         return names
 
+    def _adopt_legacy_source(self) -> None:
+        """Move an older version's ``index.source.json`` to the private name, once, as the store opens.
+
+        Only a valid index is taken over, and only while no private one exists; anything else stays
+        where it is, unused (the name is reserved, so clients can neither replace nor fetch it).
+        """
+        from ..transport.kb_index import loads_index
+
+        source = self._source_path()
+        visible = os.path.join(self.save_dir, _LEGACY_SOURCE_NAME)
+        if os.path.exists(source) or not os.path.isfile(visible):
+            return
+        try:
+            with open(visible, "rb") as fh:
+                loads_index(fh.read())
+        except (OSError, DataError) as exc:
+            logger.warning("%s is not a knowledge-base index the server can take over (%s); it is left "
+                           "unused, and the next /update publishes a new index", visible, exc)
+            return
+        try:
+            os.replace(visible, source)
+        except OSError as exc:
+            logger.warning("cannot move %s to %s (%s); it is left unused", visible, source, exc)
+
     def _source_path(self) -> str:
         """Return the last accepted index's path (a dot name, out of the clients' reach)."""
-        source = os.path.join(self.save_dir, _SOURCE_NAME)
-        visible = os.path.join(self.save_dir, _SOURCE_NAME.lstrip("."))
-        if not os.path.exists(source) and os.path.isfile(visible):
-            os.replace(visible, source)
-        return source
+        return os.path.join(self.save_dir, _SOURCE_NAME)
+
+    def _load_source(self) -> dict | None:
+        """Read the last accepted index, or None before any.
+
+        Raises
+        ------
+        HTTPError
+            409 if the stored index cannot be read as an index (changed on disk): a new ``/update``
+            replaces it.
+        """
+        from ..transport.kb_index import loads_index
+
+        self.db  # noqa: B018 - an open store: an older version's index source is taken over first
+        source = self._source_path()
+        if not os.path.exists(source):
+            return None
+        try:
+            with open(source, "rb") as fh:
+                data = fh.read()
+            loads_index(data)
+            return json_loads(data)
+        except (OSError, DataError, ValueError, RecursionError) as exc:
+            logger.error("the knowledge base's stored index %s cannot be read: %s", source, exc)
+            raise HTTPError(409, "the knowledge base's stored index cannot be read (it was changed on the "
+                                 "server's disk); publish the index again through /update") from None
 
     def _published(self) -> set[str]:
         """File names the published index refers to (models and samples): never overwritten."""
-        source = self._source_path()
-        if not os.path.exists(source):
+        doc = self._load_source()
+        if doc is None:
             return set()
-        with open(source, "rb") as fh:
-            doc = json_loads(fh.read())
         refs = []
         for kind in ("seen_task", "unseen_task"):
             for group in (doc.get(kind) or {}).get("task_groups", []) or []:
@@ -214,13 +261,17 @@ class KnowledgeBaseStore:
         HTTPError
             400 for a bad name, 403 for one of the server's own names, 409 for a different file
             under the name of a published model or samples file (the same bytes again are accepted;
-            with ``legacy_pickle`` the file is replaced, as original trainers expect, and logged).
+            with ``legacy_pickle`` the file is replaced, as original trainers expect, and logged),
+            for the name of a folder, and for a different file while the stored index cannot be read.
         """
         path = self.path_of(name)
         if name in self.reserved:
             raise HTTPError(403, f"{name!r} is the knowledge base's own file; it cannot be uploaded "
                                  "(the index is published through /update)")
         with self._lock:
+            if os.path.exists(path) and not os.path.isfile(path):
+                raise HTTPError(409, f"{name!r} names a folder of the knowledge base; upload the file under "
+                                     "another name")
             if os.path.exists(path):
                 with open(path, "rb") as fh:
                     same = fh.read() == data
@@ -377,6 +428,8 @@ class KnowledgeBaseStore:
         ------
         ParameterError
             If ``status`` is neither 1 nor 0 (``bool()`` read 2, 0.5 and ``"0"`` as a deploy).
+        HTTPError
+            409 if the stored index cannot be read (see :meth:`_load_source`); nothing is changed.
         """
         deploy = check_count("status", status, 0)
         if deploy > 1:
@@ -385,7 +438,8 @@ class KnowledgeBaseStore:
         with self._lock:
             # Sedna's server answers these as any other (its peers rely on it): the reply is the same, the
             # log says what did not happen
-            if not os.path.isfile(self._source_path()):
+            source = self._load_source()  # before any change: an unreadable index changes nothing
+            if source is None:
                 logger.warning("status update before any index was uploaded: nothing to change")
             elif names is not None:
                 known = {row[0] for row in self.db.execute("SELECT name FROM ll_task_grp")}
@@ -407,11 +461,9 @@ class KnowledgeBaseStore:
 
     def _publish(self) -> None:
         """Write ``index.pkl`` from the last uploaded index; a dropped group serves the first deployed one."""
-        source = self._source_path()
-        if not os.path.exists(source):
+        doc = self._load_source()
+        if doc is None:
             return
-        with open(source, "rb") as fh:
-            doc = json_loads(fh.read())
         from ..transport.kb_index import apply_status
         from ..transport.kb_legacy import dumps_legacy_index
 
@@ -471,9 +523,11 @@ _OPENAPI: dict[str, dict[str, Any]] = {
                        "index refers to is never replaced by different bytes (409).",
         "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500),
                       403: {**ERROR_RESPONSES[400],
-                            "description": "One of the server's own names (index.pkl, the database)"},
+                            "description": "One of the server's own names (index.pkl, index.source.json, "
+                                           "the database)"},
                       409: {**ERROR_RESPONSES[400],
-                            "description": "A published file of that name exists with other content"}},
+                            "description": "A published file of that name exists with other content, the "
+                                           "name is a folder's, or the stored index cannot be read"}},
         "openapi_extra": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file"], "properties": {"file": _BINARY}}}}}}},
     "download": {
@@ -495,7 +549,10 @@ _OPENAPI: dict[str, dict[str, Any]] = {
             "type": "object", "required": ["task"], "properties": {"task": _BINARY}}}}}}},
     "status": {
         "summary": "Deploy or drop task groups, then republish index.pkl",
-        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500)},
+        "responses": {200: _REPLY, **error_responses(400, 401, 408, 413, 500),
+                      409: {**ERROR_RESPONSES[400],
+                            "description": "The stored index cannot be read; publish it again through "
+                                           "/update"}},
         "openapi_extra": {"requestBody": {"required": True, "content": {
             "application/json": {"schema": _STATUS_BODY}}}}},
     "query": {

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..base import check_count, check_number
 from ..exceptions import StorageError, StorageNotFoundError, StoragePermissionError
+from ._uri import redact_text, redact_uri
 from .base import Storage, local_target
 from .local import atomic_path, strip_file_scheme
 
@@ -39,6 +40,12 @@ class HTTPStorage(Storage):
     -----
     HTTP has no listing, so only single files can be downloaded; ``upload``, ``write_bytes``,
     ``delete`` and ``listdir`` raise :class:`~sedna_lib.exceptions.StorageError`.
+
+    A URL's userinfo and query are sent as given, but error messages and the errors' ``uri``
+    show the password (or a user alone, which may be a token) and every query value as ``***``
+    (``http://u:***@host/m.bin?X-Amz-Signature=***``), so presigned URLs and credentials stay
+    out of logs; the HTTP library's own error is told in the message, redacted the same way, and
+    not chained.
 
     Examples
     --------
@@ -105,37 +112,44 @@ class HTTPStorage(Storage):
 
     @contextlib.contextmanager
     def _get(self, uri: str, action: str) -> Iterator[Any]:
-        """GET ``uri`` (streamed), raising a storage error for failures and error statuses."""
+        """GET ``uri`` (streamed), raising a storage error for failures and error statuses.
+
+        The errors show ``uri`` redacted; the HTTP library's exception, whose text may repeat the
+        URL's query, is told redacted and not chained (``from None``).
+        """
         import requests
 
+        shown = redact_uri(uri)
         try:
             timeout = (check_number("connect_timeout", self.connect_timeout, 0, low_open=True),
                        check_number("read_timeout", self.read_timeout, 0, low_open=True))
             response = self._session().get(uri, stream=True, verify=self.verify, timeout=timeout)
-        except requests.Timeout as exc:
-            raise StorageError(f"{action} {uri} failed: timed out after {self.read_timeout} s",
-                               uri=uri) from exc
+        except requests.Timeout:
+            raise StorageError(f"{action} {shown} failed: timed out after {self.read_timeout} s",
+                               uri=shown) from None
         except requests.RequestException as exc:
-            raise StorageError(f"{action} {uri} failed: {exc}", uri=uri) from exc
+            raise StorageError(f"{action} {shown} failed: {redact_text(str(exc), uri)}", uri=shown) from None
         try:
-            self._check(response, uri, action)
+            self._check(response, shown, action)
             yield response
         except requests.RequestException as exc:
-            raise StorageError(f"{action} {uri} failed while reading: {exc}", uri=uri) from exc
+            raise StorageError(f"{action} {shown} failed while reading: {redact_text(str(exc), uri)}",
+                               uri=shown) from None
         finally:
             response.close()
 
     @staticmethod
-    def _check(response: Any, uri: str, action: str) -> None:
+    def _check(response: Any, shown: str, action: str) -> None:
+        """Raise the storage error of an error status; ``shown`` is the URL as messages show it."""
         status = response.status_code
         if status < 400:
             return
-        detail = f"{action} {uri} failed: HTTP {status} {response.reason or ''}".rstrip()
+        detail = f"{action} {shown} failed: HTTP {status} {response.reason or ''}".rstrip()
         if status in (404, 410):
-            raise StorageNotFoundError(detail, uri=uri)
+            raise StorageNotFoundError(detail, uri=shown)
         if status in (401, 403):
-            raise StoragePermissionError(detail, uri=uri)
-        raise StorageError(detail, uri=uri)
+            raise StoragePermissionError(detail, uri=shown)
+        raise StorageError(detail, uri=shown)
 
     def download(self, src: str, dst: str) -> str:
         """Download the file at ``src`` to ``dst`` (``dst/<name>`` when ``dst`` is a folder).
@@ -164,7 +178,7 @@ class HTTPStorage(Storage):
         import requests
 
         name = unquote(posixpath.basename(urlsplit(src).path))
-        target = local_target(strip_file_scheme(dst), name, uri=src)
+        target = local_target(strip_file_scheme(dst), name, uri=redact_uri(src))
         with self._get(src, "download") as response:
             try:
                 with atomic_path(target) as tmp, open(tmp, "wb") as fh:
@@ -173,7 +187,9 @@ class HTTPStorage(Storage):
             except requests.RequestException:
                 raise  # translated by _get
             except OSError as exc:
-                raise StorageError(f"download {src} failed: cannot write {target}: {exc}", uri=src) from exc
+                shown = redact_uri(src)
+                raise StorageError(f"download {shown} failed: cannot write {target}: {exc}",
+                                   uri=shown) from exc
         return target
 
     def upload(self, src: str, dst: str) -> str:
@@ -200,8 +216,9 @@ class HTTPStorage(Storage):
 
     @staticmethod
     def _read_only(action: str, uri: str) -> StorageError:
-        return StorageError(f"cannot {action} {uri}: HTTP storage is read-only; write to a local path or an "
-                            f"s3:// URL instead", uri=uri)
+        shown = redact_uri(uri)
+        return StorageError(f"cannot {action} {shown}: HTTP storage is read-only; write to a local path or "
+                            f"an s3:// URL instead", uri=shown)
 
     def exists(self, uri: str) -> bool:
         """Return whether a GET of ``uri`` succeeds (404 and 410 mean missing).
@@ -277,7 +294,8 @@ class HTTPStorage(Storage):
         StorageError
             Always.
         """
-        raise StorageError(f"cannot list {uri}: HTTP has no folder listing", uri=uri)
+        shown = redact_uri(uri)
+        raise StorageError(f"cannot list {shown}: HTTP has no folder listing", uri=shown)
 
     def read_bytes(self, uri: str) -> bytes:
         """Download ``uri`` into memory.

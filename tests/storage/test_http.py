@@ -135,7 +135,8 @@ def test_a_download_to_a_temporary_file_takes_any_url_name(web):
         os.remove(path)
 
 
-def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pickle(web, tmp_path, monkeypatch):
+def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pickle(
+        web, tmp_path, monkeypatch):
     """A remote MODEL_URL is fetched through the storage layer (it was said not to exist, unasked)."""
     monkeypatch.chdir(tmp_path)  # a downloaded model lands in ./models
     import shutil
@@ -170,3 +171,98 @@ def test_a_big_model_service_loads_a_model_url_over_http_and_refuses_a_remote_pi
         BigModelService(LogisticRegression(), context=ctx).start(host="127.0.0.1", port=0, block=False)
     assert "does not exist" not in str(refused.value)
     assert "pickle" in str(refused.value).lower()
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers 404 (or 403 under /private) and remembers what each request carried."""
+
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        self.send_error(403 if self.path.startswith("/private") else 404)
+
+    def log_message(self, *args):
+        """Keep test output quiet."""
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+SECRETS = ("hunter2", "SIGSECRET", "AMZSECRET", "TOKSECRET")
+
+
+def _told(exc):
+    """Everything a log line of ``exc`` shows: its message, its uri and its traceback (causes included)."""
+    import traceback
+
+    return f"{exc} {exc.uri} " + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def test_an_error_shows_no_password_or_query_value_of_the_url_but_the_request_carries_them(
+        recorder, tmp_path):
+    _Recorder.seen.clear()
+    url = (f"http://u:hunter2@127.0.0.1:{recorder}/m.bin?sig=SIGSECRET&X-Amz-Signature=AMZSECRET"
+           f"&token=TOKSECRET")
+
+    with pytest.raises(StorageNotFoundError, match="HTTP 404") as info:
+        HTTPStorage(max_retries=0).download(url, str(tmp_path))
+
+    told = _told(info.value)
+    assert not [s for s in SECRETS if s in told], told
+    assert info.value.uri == (f"http://u:***@127.0.0.1:{recorder}/m.bin?sig=***&X-Amz-Signature=***"
+                              f"&token=***")
+    assert f"download {info.value.uri} failed" in str(info.value)
+    assert _Recorder.seen[0][0] == "/m.bin?sig=SIGSECRET&X-Amz-Signature=AMZSECRET&token=TOKSECRET"
+    assert _Recorder.seen[0][1] is not None and _Recorder.seen[0][1].startswith("Basic ")  # u:hunter2 sent
+
+
+def test_read_bytes_and_exists_errors_hide_the_urls_secrets(recorder):
+    store = HTTPStorage(max_retries=0)
+    read = f"http://u:hunter2@127.0.0.1:{recorder}/private/k?token=TOKSECRET"
+    probed = f"http://u:hunter2@127.0.0.1:{recorder}/private/k?sig=SIGSECRET"
+
+    with pytest.raises(StoragePermissionError, match="HTTP 403") as refused:
+        store.read_bytes(read)  # a traceback shows this line: the secrets stay out of it
+    with pytest.raises(StoragePermissionError) as checked:
+        store.exists(probed)
+
+    for exc in (refused.value, checked.value):
+        told = _told(exc)
+        assert not [s for s in SECRETS if s in told], told
+        assert "/private/k?" in str(exc)
+
+
+@pytest.mark.parametrize("url", ["http://u:hunter2@127.0.0.1:{port}/m.bin",
+                                 "http://127.0.0.1:{port}/m.bin?X-Amz-Signature=AMZSECRET&token=TOKSECRET",
+                                 "http://TOKSECRET@127.0.0.1:{port}/m.bin"])
+def test_a_refused_connection_hides_the_urls_secrets_also_in_the_http_librarys_text(url, tmp_path):
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+
+    with pytest.raises(StorageError) as info:
+        HTTPStorage(max_retries=0, connect_timeout=2).download(url.format(port=port), str(tmp_path))
+
+    told = _told(info.value)
+    assert not [s for s in SECRETS if s in told], told
+    assert f"127.0.0.1:{port}/m.bin" in str(info.value)
+
+
+def test_a_url_without_secrets_is_shown_as_given(recorder, tmp_path):
+    url = f"http://127.0.0.1:{recorder}/models/m.bin"
+
+    with pytest.raises(StorageNotFoundError) as info:
+        HTTPStorage(max_retries=0).download(url, str(tmp_path))
+
+    assert info.value.uri == url and url in str(info.value)
