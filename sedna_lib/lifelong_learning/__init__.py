@@ -10,7 +10,12 @@ from ..base import Model, Task, TaskGroup
 from ..transport.kb import KBClient
 from ._data import Samples
 from ._job import LifelongLearning
-from .knowledge_management import BaseKnowledgeManagement, CloudKnowledgeManagement, EdgeKnowledgeManagement
+from .knowledge_management import (
+    BaseKnowledgeManagement,
+    CloudKnowledgeManagement,
+    EdgeKnowledgeManagement,
+    push_kb,
+)
 from .seen_task_learning import SeenTaskLearning
 from .unseen_task_processing import UnseenTaskProcessing
 
@@ -21,6 +26,7 @@ __all__ = [
     "BaseKnowledgeManagement",
     "CloudKnowledgeManagement",
     "EdgeKnowledgeManagement",
+    "push_kb",
     "KBClient",
     "Samples",
     "Task",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backends.files import remove_path_prefix
 from ..context import Context, resolve
-from ..exceptions import NotFittedError
+from ..exceptions import NotFittedError, StorageError, TransportError
 from ..job import JobBase
 from ..transport.lc import OwnerKind
 from ..registry import Kind, build, parse_spec
@@ -331,7 +331,10 @@ class LifelongLearning(JobBase):
 
         A local index is compared by modification time and size, a remote one by the hash of
         its content. Inference calls this for a local index on every call, and for a remote one
-        every ``MODEL_POLL_PERIOD_SECONDS``; call it yourself to pick up an update at once.
+        every ``MODEL_POLL_PERIOD_SECONDS``; call it yourself to pick up an update at once. When
+        inference's check fails because the KB server (or the storage) cannot be reached, the
+        deployed models keep serving (logged) and the next period checks again; a call made
+        yourself raises the error.
 
         Returns
         -------
@@ -372,7 +375,14 @@ class LifelongLearning(JobBase):
         due = now - getattr(self, "_last_check", -1e18) >= cfg.model_poll_period_seconds
         if self._deployment is None or os.path.isfile(self._index_source()) or due:
             self._last_check = now
-            self.reload_index()
+            if self._deployment is None:
+                self.reload_index()
+            else:
+                try:
+                    self.reload_index()
+                except (TransportError, StorageError) as exc:  # the KB is away: keep what is served
+                    logger.warning("the knowledge-base index %s could not be checked (%s); serving the "
+                                   "deployed models until it can", self._index_source(), exc)
         return self._deployment
 
     def inference(self, data: Any = None, post_process: Callable[..., Any] | None = None,

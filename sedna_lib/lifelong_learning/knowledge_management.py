@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import operator as _operator
@@ -16,13 +17,15 @@ from .._json import json_safe
 from .._json import loads as json_loads
 from ..base import check_number
 from ..context import Context, resolve
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from ..job import check_writable
 from ..storage import StorageRouter
+from ..transport._requests import check_retries
 from ..transport.kb_index import sha256_file
 from .index import is_json_index, load_samples, loads_index, read_index, save_samples, write_index
 
-__all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME"]
+__all__ = ["BaseKnowledgeManagement", "CloudKnowledgeManagement", "EdgeKnowledgeManagement", "INDEX_NAME",
+           "push_kb"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ _OPERATORS = {">": _operator.gt, ">=": _operator.ge, "<": _operator.lt, "<=": _o
 
 
 _is_remote = StorageRouter.is_remote
+
+_RETRY_STATUSES = (502, 503, 504)  # a gateway says the KB server is away: worth another try
 
 
 class BaseKnowledgeManagement:
@@ -49,14 +54,19 @@ class BaseKnowledgeManagement:
     context : Context, default=None
         Configuration and storage; the environment's context when omitted (a
         ``LifelongLearning`` job passes its own).
+    backoff : float, default=0.5
+        Seconds before the first retry of a KB server that refused the connection (or whose
+        gateway answered 502/503/504), doubled for each further one; ``SEDNA_MAX_RETRIES``
+        bounds the retries.
     """
 
     def __init__(self, config: Any = None, seen_estimator: Any = None, unseen_estimator: Any = None, *,
-                 context: Context | None = None) -> None:
+                 context: Context | None = None, backoff: float = 0.5) -> None:
         self.config = dict(config or {})
         self.seen_estimator = seen_estimator
         self.unseen_estimator = unseen_estimator
         self.context = resolve(context)
+        self.backoff = backoff
         self._kb_client: Any = None
 
     @property
@@ -210,6 +220,9 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
     context : Context, default=None
         Configuration and storage; the environment's context when omitted (a
         ``LifelongLearning`` job passes its own).
+    backoff : float, default=0.5
+        Seconds before the first retry of a KB server that is away, doubled for each further
+        one (``SEDNA_MAX_RETRIES`` retries at most).
     """
 
     @property
@@ -237,14 +250,18 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         return self.ctx.storage.join(self.output_url, INDEX_NAME)
 
     def update_kb(self, task_index: dict | str) -> str:
-        """Publish a knowledge base.
+        """Publish a knowledge base: first to the output folder, then to the KB server.
 
-        Every model file and every task group's samples go to ``<output_url>/<seen_task|unseen_task>/``
-        and, when ``KB_SERVER`` is set, to the KB server, whose URLs the index then names. The
-        JSON index is posted to the KB server and written to ``<output_url>/index.pkl``. A KB
-        server that refuses the JSON index (an original Sedna one) gets it again in Sedna's
-        pickled format when ``SEDNA_LEGACY_PICKLE=true``; a failed update is logged and the index
-        in the output folder still published, as Sedna does.
+        Every model file and every task group's samples are written to
+        ``<output_url>/<seen_task|unseen_task>/`` and the JSON index naming them to
+        ``<output_url>/index.pkl``: that folder alone is a complete knowledge base, which an edge
+        can deploy (``MODEL_URLS``). When ``KB_SERVER`` is set the files are then uploaded to the
+        KB server, the index naming their KB URLs is posted to it and replaces the one in the
+        output folder. A KB server that refuses the JSON index (an original Sedna one) gets it
+        again in Sedna's pickled format when ``SEDNA_LEGACY_PICKLE=true``; an index the server
+        refuses is logged and the output folder's index still names the uploaded files, as
+        Sedna does. A refused connection (or a gateway's 502/503/504) is tried again up to
+        ``SEDNA_MAX_RETRIES`` times, :attr:`backoff` seconds apart, doubled each time.
 
         Parameters
         ----------
@@ -259,47 +276,182 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         Raises
         ------
         TransportError
-            If the KB server cannot be reached or refuses a file.
+            If the KB server cannot be reached or refuses a file. The knowledge base is then in
+            the output folder, naming its files there, and the message says so and names
+            :func:`push_kb`, which publishes it to the KB server later without training again.
         """
         index = read_index(task_index) if isinstance(task_index, str) else task_index
         index = dict(index)
         index["create_time"] = str(time.time())
-        client = self.kb_client
-        storage = self.ctx.storage
         with tempfile.TemporaryDirectory(prefix="sedna_lib_kb_") as tmp:
-            for kind in ("seen_task", "unseen_task"):
-                part = index.get(kind) or {"task_groups": [], "extractor": None}
-                index[kind] = part
-                stamp = index["create_time"].replace(".", "")
-                for group in part.get("task_groups", []) or []:
-                    model = group.model
-                    if model is not None and isinstance(model.model, str) and not _is_remote(model.model):
-                        name = os.path.basename(model.model)
-                        model.sha256 = sha256_file(model.model)  # the edge verifies what it fetches
-                        dst = storage.upload(model.model, storage.join(self.output_url, kind, name))
-                        # named by content on the KB: a published model is never overwritten
-                        model.model = client.upload_file(
-                            model.model, f"{kind}-{model.sha256[:16]}-{name}") if client else dst
-                    if getattr(group, "samples", None) is not None:
-                        name = f"train_{_safe(group.entry)}-{stamp}.sample"
-                        local = save_samples(group.samples, os.path.join(tmp, name))
-                        group.samples_sha256 = sha256_file(local)
-                        dst = storage.upload(local, storage.join(self.output_url, kind, name))
-                        group.samples_url = client.upload_file(local, f"{kind}-{name}") if client else dst
+            files = self._save(index, tmp)
             local_index = write_index(index, os.path.join(tmp, INDEX_NAME))
-            if client is not None and client.update_db(local_index) is None and self.ctx.config.legacy_pickle:
-                # an original Sedna knowledge base takes only its own pickled index
-                from ..transport.kb_index import index_to_json
-                from ..transport.kb_legacy import dumps_legacy_index
+            saved = self.ctx.storage.upload(local_index, self.task_index_url)
+            if self.kb_client is None:
+                return saved
+            return self._push(index, files, tmp)
 
-                legacy = os.path.join(tmp, "legacy", INDEX_NAME)
-                os.makedirs(os.path.dirname(legacy))
-                with open(legacy, "wb") as fh:
-                    fh.write(dumps_legacy_index(index_to_json(index)))
-                if client.update_db(legacy) is not None:
-                    logger.info("the knowledge base took the index in Sedna's pickled format")
-            published = storage.upload(local_index, self.task_index_url)
-        return published
+    def push(self) -> str:
+        """Publish the knowledge base saved in the output folder to the KB server (see :func:`push_kb`).
+
+        Returns
+        -------
+        str
+            Where the published index is (``<output_url>/index.pkl``), now naming the files on the
+            KB server.
+
+        Raises
+        ------
+        ConfigError
+            If no KB server is set (``KB_SERVER``).
+        StorageNotFoundError
+            If the output folder holds no index.
+        IntegrityError
+            If a saved file no longer matches the SHA-256 its index gives.
+        TransportError
+            If the KB server cannot be reached or refuses a file; the saved index is left as it was.
+        """
+        from ..exceptions import ConfigError
+        from .index import loads_index
+
+        if self.kb_client is None:
+            raise ConfigError("no knowledge-base server to publish to: set KB_SERVER (or pass kb_server)",
+                              variable="KB_SERVER")
+        source = self.task_index_url
+        if _is_remote(source):
+            index, base = loads_index(self.ctx.storage.read_bytes(source)), None
+        else:
+            index = read_index(source, allow_pickle=bool(self.ctx.config.legacy_pickle))
+            base = os.path.dirname(os.path.abspath(source))
+        with tempfile.TemporaryDirectory(prefix="sedna_lib_kb_") as tmp:
+            files = []
+            for kind in ("seen_task", "unseen_task"):
+                for group in (index.get(kind) or {}).get("task_groups", []) or []:
+                    model = group.model
+                    if model is not None and isinstance(model.model, str) and self._saved_here(model.model):
+                        local = self._localize(model.model, base, os.path.join(tmp, kind))
+                        self._verify(local, getattr(model, "sha256", None), f"model of task {group.entry!r}")
+                        model.sha256 = sha256_file(local)
+                        name = os.path.basename(local)
+                        files.append((model, "model", local, f"{kind}-{model.sha256[:16]}-{name}"))
+                    samples_url = getattr(group, "samples_url", None)
+                    if isinstance(samples_url, str) and self._saved_here(samples_url):
+                        local = self._localize(samples_url, base, os.path.join(tmp, kind))
+                        self._verify(local, getattr(group, "samples_sha256", None),
+                                     f"samples of task {group.entry!r}")
+                        group.samples_sha256 = sha256_file(local)
+                        files.append((group, "samples_url", local, f"{kind}-{os.path.basename(local)}"))
+            return self._push(index, files, tmp)
+
+    def _saved_here(self, ref: str) -> bool:
+        """Whether ``ref`` is a file of the output folder (a local path, or a URL under a remote one)."""
+        if self._on_kb_server(ref):
+            return False
+        return not _is_remote(ref) or ref.startswith(self.output_url.rstrip("/") + "/")
+
+    def _save(self, index: dict, tmp: str) -> list[tuple[Any, str, str, str]]:
+        """Write the models and samples of ``index`` to the output folder; the index names them there.
+
+        Returns ``(holder, attribute, local file, name on the KB server)`` for each file written.
+        """
+        storage = self.ctx.storage
+        stamp = index["create_time"].replace(".", "")
+        files = []
+        for kind in ("seen_task", "unseen_task"):
+            part = index.get(kind) or {"task_groups": [], "extractor": None}
+            index[kind] = part
+            for group in part.get("task_groups", []) or []:
+                model = group.model
+                if model is not None and isinstance(model.model, str) and not _is_remote(model.model):
+                    local, name = model.model, os.path.basename(model.model)
+                    model.sha256 = sha256_file(local)  # the edge verifies what it fetches
+                    model.model = storage.upload(local, storage.join(self.output_url, kind, name))
+                    # named by content on the KB: a published model is never overwritten
+                    files.append((model, "model", local, f"{kind}-{model.sha256[:16]}-{name}"))
+                if getattr(group, "samples", None) is not None:
+                    name = f"train_{_safe(group.entry)}-{stamp}.sample"
+                    local = save_samples(group.samples, os.path.join(tmp, name))
+                    group.samples_sha256 = sha256_file(local)
+                    group.samples_url = storage.upload(local, storage.join(self.output_url, kind, name))
+                    files.append((group, "samples_url", local, f"{kind}-{name}"))
+        return files
+
+    def _push(self, index: dict, files: list[tuple[Any, str, str, str]], tmp: str) -> str:
+        """Upload ``files``, post the index naming them to the KB server, and write it to the output folder.
+
+        On failure the index in memory names the output folder's files again, and the error
+        raised says where the knowledge base is saved and how to publish it.
+        """
+        client = self.kb_client
+        saved = [(holder, attr, getattr(holder, attr)) for holder, attr, _, _ in files]
+        self._attempts = 0
+        try:
+            for holder, attr, local, name in files:
+                setattr(holder, attr, self._retried(functools.partial(client.upload_file, local, name)))
+            local_index = write_index(index, os.path.join(tmp, "kb", INDEX_NAME))
+            self._post_index(index, local_index, tmp)
+        except TransportError as exc:
+            for holder, attr, value in saved:
+                setattr(holder, attr, value)
+            raise self._not_published(exc, files) from exc
+        return self.ctx.storage.upload(local_index, self.task_index_url)
+
+    def _post_index(self, index: dict, local_index: str, tmp: str) -> None:
+        """Post the index (``/update``); again pickled for an original Sedna KB that refuses JSON."""
+        client = self.kb_client
+
+        def update(path: str) -> str | None:
+            url = client.update_db(path)  # None when it failed: logged, the reason in last_error_
+            if url is None and _kb_away(client.last_error_):
+                raise client.last_error_
+            return url
+
+        if self._retried(functools.partial(update, local_index)) is None and self.ctx.config.legacy_pickle:
+            # an original Sedna knowledge base takes only its own pickled index
+            from ..transport.kb_index import index_to_json
+            from ..transport.kb_legacy import dumps_legacy_index
+
+            legacy = os.path.join(tmp, "legacy", INDEX_NAME)
+            os.makedirs(os.path.dirname(legacy))
+            with open(legacy, "wb") as fh:
+                fh.write(dumps_legacy_index(index_to_json(index)))
+            if self._retried(functools.partial(update, legacy)) is not None:
+                logger.info("the knowledge base took the index in Sedna's pickled format")
+
+    def _retried(self, call: Callable[[], Any]) -> Any:
+        """Run one KB call; a KB server that is away is tried again, at most ``SEDNA_MAX_RETRIES`` times."""
+        max_retries, backoff = check_retries(self.ctx.config.max_retries, self.backoff)
+        attempt = 0
+        while True:
+            self._attempts = attempt + 1
+            try:
+                return call()
+            except TransportError as exc:
+                if isinstance(exc, TransportTimeout) or not _kb_away(exc) or attempt >= max_retries:
+                    raise
+                delay = backoff * 2 ** attempt
+                logger.warning("knowledge-base server %s: %s; retrying in %.3g s (retry %d of %d)",
+                               self.kb_server, exc, delay, attempt + 1, max_retries)
+                time.sleep(delay)  # bounded backoff between retries
+                attempt += 1
+
+    def _not_published(self, exc: TransportError, files: list[tuple[Any, str, str, str]]) -> TransportError:
+        """Return the error of a failed push: what failed, where the knowledge base is, how to publish it."""
+        models = sum(1 for _, attr, _, _ in files if attr == "model")
+        attempts = self._attempts
+        message = (f"the knowledge base could not be published to the KB server {self.kb_server} "
+                   f"({exc}; {attempts} attempt{'s' if attempts != 1 else ''}). It is saved in "
+                   f"{self.output_url}: index {self.task_index_url}, {models} model file(s) and "
+                   f"{len(files) - models} samples file(s), nothing needs training again. An edge can "
+                   f"deploy that index as it is (MODEL_URLS); once the KB server is reachable, "
+                   f"sedna_lib.lifelong_learning.push_kb({self.output_url!r}) publishes it there "
+                   "(KB_SERVER names the server)")
+        if isinstance(exc, RemoteError):
+            return RemoteError(message, url=exc.url, status_code=exc.status_code)
+        for cls in (TransportTimeout, ProtocolError):
+            if isinstance(exc, cls):
+                return cls(message, url=exc.url)
+        return TransportError(message, url=exc.url)
 
     def publish_evaluated(self, source_url: str, drop: list[str]) -> str:
         """Write the evaluated index to ``<output_url>/index.pkl``, with the ``drop`` groups marked dropped.
@@ -383,6 +535,66 @@ class CloudKnowledgeManagement(BaseKnowledgeManagement):
         return sorted(set(drop))
 
 
+def _kb_away(exc: BaseException | None) -> bool:
+    """Whether a KB call failed because the server is away (no connection, no answer, a gateway's 502-504).
+
+    A server that answered (an error status, a malformed reply) is not away: asking again gets
+    the same answer.
+    """
+    if isinstance(exc, RemoteError):
+        return exc.status_code in _RETRY_STATUSES
+    return isinstance(exc, TransportError) and not isinstance(exc, ProtocolError)
+
+
+def push_kb(output_url: str, kb_server: str | None = None, *, context: Context | None = None,
+            backoff: float = 0.5) -> str:
+    """Publish a knowledge base saved in an output folder to a KB server, without training again.
+
+    A training whose KB server could not be reached leaves the whole knowledge base in its
+    ``OUTPUT_URL`` (models, samples, ``index.pkl`` naming them there) and says so. Once the
+    server is reachable this uploads those files (each checked against the SHA-256 its index
+    gives), posts the index naming them on the server, and writes that index to
+    ``<output_url>/index.pkl``, as a training with the server up would have. Files already on the
+    server are left as they are, so it can be run again.
+
+    Parameters
+    ----------
+    output_url : str
+        The training's output folder (``OUTPUT_URL``), local or ``s3://``.
+    kb_server : str, default=None
+        The KB server's base URL; ``KB_SERVER`` of the context when omitted.
+    context : Context, default=None
+        Configuration (token, timeouts, ``SEDNA_MAX_RETRIES``) and storage; the environment's
+        context when omitted.
+    backoff : float, default=0.5
+        Seconds before the first retry of a server that is away, doubled for each further one.
+
+    Returns
+    -------
+    str
+        ``<output_url>/index.pkl``.
+
+    Raises
+    ------
+    ConfigError
+        If no KB server is given or set.
+    StorageNotFoundError
+        If ``output_url`` holds no index.
+    IntegrityError
+        If a saved file no longer matches its index.
+    TransportError
+        If the KB server cannot be reached or refuses a file; the saved index is left as it was.
+
+    Examples
+    --------
+    >>> push_kb("/output/lifelong", kb_server="http://kb:9020")  # doctest: +SKIP
+    '/output/lifelong/index.pkl'
+    """
+    manager = CloudKnowledgeManagement({"output_url": output_url, "ll_kb_server": kb_server},
+                                       context=context, backoff=backoff)
+    return manager.push()
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "-" for c in str(name)) or "task"
 
@@ -423,10 +635,20 @@ class EdgeKnowledgeManagement(BaseKnowledgeManagement):
         -------
         dict
             The index with local paths, also written to ``<edge folder>/index.pkl``.
+
+        Raises
+        ------
+        TransportError
+            If the KB server cannot be reached; the files fetched so far are removed, and the
+            edge folder keeps the versions it had.
         """
         versions = os.path.join(self.edge_output_url, "versions")
         version = os.path.join(versions, f"{time.time_ns()}")
-        index = self.load_index(task_index_url, version)
+        try:
+            index = self.load_index(task_index_url, version)
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)  # a version fetched in part is never served
+            raise
         write_index(index, os.path.join(self.edge_output_url, INDEX_NAME))
         self._prune(versions, keep=2)
         return index
