@@ -10,16 +10,20 @@ lazy import of a framework, and :meth:`Backend.save`/:meth:`Backend.load` over m
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import inspect
 import os
+import shutil
+import uuid
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..base import check_count, check_number
 from ..context import resolve
-from ..exceptions import BackendError, BackendUnavailableError, ParameterError, StorageNotFoundError
+from ..exceptions import (BackendError, BackendUnavailableError, ParameterError, SednaError,
+                          StorageNotFoundError)
 from ..registry import parse_kwargs
 from . import files
 
@@ -227,6 +231,26 @@ def _import(module: str, install: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise BackendUnavailableError.missing(module, install, error=exc) from exc
+
+
+def _temporary_folder(path: str) -> str:
+    """Return a unique hidden folder name beside ``path``, to write a file of ``path``'s own name in."""
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f".saving-{uuid.uuid4().hex[:12]}")
+
+
+def _cause(exc: BaseException, path: str) -> str:
+    """Describe why writing ``path`` failed.
+
+    An ``OSError`` gives its reason (without the temporary file's name). A framework's own error
+    often hides a full disk (torch reports an unexpected position), so the free space is added.
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    try:
+        free = f" ({shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free} bytes free there)"
+    except OSError:
+        free = ""
+    return f"{type(exc).__name__}: {exc}{free}"
 
 
 # -- the contract -------------------------------------------------------------------------------
@@ -458,6 +482,41 @@ class Backend(abc.ABC):
     def _load_file(self, path: str, **kwargs: Any) -> Any:
         """Read the model from the local file ``path``."""
 
+    def _writes_one_file(self) -> bool:
+        """Whether :meth:`_save_file` writes exactly the file it is given (a framework's own model).
+
+        A user's estimator may write other files beside it, or none, so it is given the path itself.
+        """
+        return bool(getattr(self, "native", True))
+
+    def _replace_file(self, path: str) -> None:
+        """Write the model in a temporary folder beside ``path``, then rename the file onto ``path``.
+
+        The file keeps its own name there (frameworks read its extension, torch names its archive
+        after it), the previous file stays whole until the new one is complete, and on any failure
+        the temporary folder is removed. A folder that takes nothing new but holds a writable
+        ``path`` gets the model written in place, as nothing else can be done there.
+        """
+        if os.path.islink(path):
+            path = os.path.realpath(path)  # replace the file the link points to, not the link
+        staging = _temporary_folder(path)
+        try:
+            os.mkdir(staging)
+        except PermissionError:
+            if os.path.isfile(path) and os.access(path, os.W_OK):
+                self._save_file(path)
+                return
+            raise
+        try:
+            tmp = os.path.join(staging, os.path.basename(path))
+            self._save_file(tmp)
+            if os.path.exists(path):
+                with contextlib.suppress(OSError):
+                    shutil.copymode(path, tmp)
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
     def _save_dir(self) -> tuple[str, str | None]:
         """Return the save folder, and a file name when ``model_save_path`` names a file."""
         return files.save_dir(self.model_save_path)
@@ -485,21 +544,36 @@ class Backend(abc.ABC):
         str
             The local path, or ``model_url`` after an upload.
 
+        Notes
+        -----
+        A framework's model (torch, Keras, scikit-learn) is written to a temporary file in the same
+        folder and renamed onto the model file once complete, so a failed save (a full disk, say)
+        leaves the previous model whole. A user's own estimator is given the model path itself.
+
         Raises
         ------
         NotFittedError
             If there is no model to save.
         BackendError
-            If the model cannot be written.
+            If the model cannot be written (a full disk, a read-only folder, a framework's writer
+            failing); it names the path and the cause, kept as ``__cause__``.
         StorageError
             If the upload fails.
         """
         path, upload_to = files.save_target(model_url, self.model_save_path, model_name,
                                             lambda: self.model_name)
-        parent = os.path.dirname(path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        self._save_file(path)
+        try:
+            parent = os.path.dirname(path)
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+            if self._writes_one_file():
+                self._replace_file(path)
+            else:
+                self._save_file(path)
+        except SednaError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"cannot save the model to {path!r}: {_cause(exc, path)}") from exc
         if not upload_to:
             return path
         if not os.path.exists(path):
