@@ -171,6 +171,20 @@ def _send_evaluation(client: Any, report: dict) -> None:
     client.send_message(m.Evaluation(report["round"], report["num_samples"], report["metrics"]))
 
 
+_PASSED_OVER = "passed_over"
+"""Key of a model's settings by which a server says that the trainer's update named another round.
+
+Its value is the round the update named; the model, its round and its other settings are the
+server's current ones: the trainer trains again from them for the server's next round.
+"""
+
+
+def _passed_over(msg: Any, current: int) -> bool:
+    """Tell whether ``msg`` answers the update for round ``current + 1`` with the server's model."""
+    return (not msg.is_last and isinstance(msg.config, dict)
+            and msg.config.get(_PASSED_OVER) == current + 1)
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
@@ -366,6 +380,12 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
                reconnects: int = 3, eval_data: Any = None) -> list[RoundOutcome]:
     """Run the federated rounds of one trainer until the server says the job is done.
 
+    A connection lost while training, uploading or waiting is re-opened (the aggregator may be
+    restarting: each re-opening retries until the client's ``connect_timeout``) and the update is
+    resent. A server on another round than the update's (one that restarted from round 1) answers
+    with its current model: the trainer takes that model and round and trains again for the
+    server's round.
+
     Parameters
     ----------
     backend : Backend
@@ -381,7 +401,7 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     on_round : callable, default=None
         Called with each :class:`RoundOutcome`.
     reconnects : int, default=3
-        Times a lost connection is re-opened (the update is resent) before giving up.
+        Times a lost connection is re-opened in one round (the update is resent) before giving up.
     eval_data : object, default=None
         Data the trainer evaluates the global model on when the server asks (federated
         evaluation; ``valid_data`` when None). Nothing is evaluated without either.
@@ -396,7 +416,8 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
     ParameterError
         If ``train_kwargs`` holds a ``seed`` that is not a whole number (2.5, ``True``).
     TransportError
-        If the connection is lost more than ``reconnects`` times.
+        If the connection is lost more than ``reconnects`` times in a round, or cannot be re-opened
+        within ``connect_timeout`` (:class:`~sedna_lib.exceptions.TransportTimeout`).
     RemoteError, AggregationError
         If the server refuses this trainer or its update.
     DataError
@@ -435,16 +456,17 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
         if pending is not None:
             extra = {**extra, "federated_eval": pending}
         secure = config.get("secure_aggregation")
-        if secure:
-            sent = 0
-        else:
-            sent = client.send_update(weights, num_samples, round_number=current + 1, **_metrics_kw(extra))
+        sent, uploaded = 0, False
         left = reconnects
         while True:
             try:
-                if secure:
+                if secure:  # a secure round lost on the way starts over with fresh keys
                     msg, sent = secure_round(client, weights, num_samples, current + 1, secure, pending)
                 else:
+                    if not uploaded:  # the upload, and its resending after a lost connection
+                        sent = client.send_update(weights, num_samples, round_number=current + 1,
+                                                  **_metrics_kw(extra))
+                        uploaded = True
                     msg = client.recv_weights()
                 break
             except RemoteError:
@@ -454,14 +476,25 @@ def run_client(backend: Any, client: Any, train_data: Any, valid_data: Any = Non
                     raise
                 left -= 1
                 logger.warning("lost the aggregator (%s); reconnecting", exc)
-                client.reconnect()
+                client.reconnect()  # retried until CONNECT_TIMEOUT (the aggregator may be restarting)
                 caught_up = client.initial_
                 if caught_up is not None and caught_up.round_number >= current + 1:
                     msg = caught_up
                     break
-                if not secure:  # a secure round starts over with fresh keys
-                    sent = client.send_update(weights, num_samples, round_number=current + 1,
-                                              **_metrics_kw(extra))
+                uploaded = False
+        if _passed_over(msg, current):
+            # the server is on another round than this trainer (it restarted, or this trainer fell
+            # behind): its model and round replace this trainer's, and the round is trained again
+            logger.warning("the aggregator did not take this trainer's update for round %d: it is on round "
+                           "%d; training again from its model for that round", current + 1,
+                           msg.round_number + 1)
+            if msg.weights:
+                backend.set_weights([w if w.flags.writeable else np.array(w) for w in msg.weights])
+            current = msg.round_number
+            config = dict(aggregator.client_config()) if aggregator is not None else {}
+            config.update({k: v for k, v in msg.config.items() if k != _PASSED_OVER})
+            del msg, weights
+            continue
         if msg.weights:
             # a reassembled (chunked) model is decoded into its own writable buffer: no copy needed
             backend.set_weights([w if w.flags.writeable else np.array(w) for w in msg.weights])

@@ -51,6 +51,7 @@ CLOSE_CONFLICT = 4409
 CLOSE_TIMEOUT = 4408
 CLOSE_REPLACED = 4000
 CLOSE_TRY_LATER = 1013
+CLOSE_STOPPING = 1012  # service restart: trainers reconnect until CONNECT_TIMEOUT
 
 
 @dataclass
@@ -276,6 +277,8 @@ class AggregationServer:
         self._last_job_name = ""
         self._layer_names: list[str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, once a connection came
+        self._stopping = False
         self._grace: asyncio.TimerHandle | None = None
         self._ingest = asyncio.Lock()
         self._broadcast_cache: dict | None = None
@@ -581,12 +584,49 @@ class AggregationServer:
         """
         if self._server is not None and self._server.is_running:
             url = self.url
+            self._say_stopping(min(2.0, timeout / 4))
             if not self._server.stop(timeout):
                 return  # stopped by another call, or held past the timeout (the server said so)
             self.status_.metrics.stopped()
             log_stopped(logger, f"aggregation server {self.name_!r}", url,
                         seconds=time.monotonic() - self._started,
                         counts={"rounds": self.round_, "done": self.done_})
+
+    def _say_stopping(self, timeout: float) -> None:
+        """Close every trainer's connection, saying that the aggregator stops (waits ``timeout`` at most).
+
+        Without it, the connections end with the HTTP server's close frame, which gives no reason.
+        """
+        self._stopping = True  # a connection opened from now on is closed at once, saying so
+        loop, peers = getattr(self, "_loop", None), list(getattr(self, "peers_", {}).values())
+        if loop is None or not peers or loop.is_closed():
+            return
+        reason = self._stopping_reason()
+
+        async def close(peer: _Peer) -> None:
+            async with peer.lock:  # never in the middle of a message being sent to it
+                await peer.ws.close(code=CLOSE_STOPPING, reason=reason)
+
+        async def close_all() -> None:
+            await asyncio.gather(*(close(p) for p in peers), return_exceptions=True)
+
+        try:
+            if asyncio.get_running_loop() is loop:  # called from the server's own loop: not waited for
+                loop.create_task(close_all())
+                return
+        except RuntimeError:
+            pass  # no loop in this thread
+        future = asyncio.run_coroutine_threadsafe(close_all(), loop)
+        try:
+            future.result(timeout)
+        except Exception as exc:  # noqa: BLE001 - the server stops either way; the connections end with it
+            future.cancel()
+            logger.debug("could not tell every trainer that the aggregator stops: %r", exc)
+
+    def _stopping_reason(self) -> str:
+        """Say that the aggregator stops, and where the job stands (a close frame's reason: short)."""
+        return (f"the aggregator is stopping (round {self.round_} of {self._exit_round}"
+                f"{', job done' if self.done_ else ''})")
 
     def __enter__(self) -> AggregationServer:
         """Start serving in the background."""
@@ -613,7 +653,12 @@ class AggregationServer:
             pass  # the peer is already gone; nothing left to tell it
 
     async def _endpoint(self, ws: Any) -> None:
+        self._loop = asyncio.get_running_loop()  # where stop() closes the connections, saying why
         await ws.accept()
+        if self._stopping:  # no error frame: the trainer tries again, as with a server not there
+            with contextlib.suppress(RuntimeError, OSError, self._disconnect_exc):
+                await ws.close(code=CLOSE_STOPPING, reason=self._stopping_reason())
+            return
         if self._connections >= self._max_connections:
             await self._refuse(ws, f"the server holds {self._connections} connections, its limit "
                                "(AGG_MAX_CONNECTIONS); try again later", "RemoteError", CLOSE_TRY_LATER)
@@ -855,7 +900,14 @@ class AggregationServer:
         if offer.close is not None:
             await self._close_round(offer.close, answer=peer if self.rounds_.answers_sender else None)
         elif offer.reply and peer is not None and not self.done_:
-            await self._send_weights(peer, self._current_message("continue"))
+            msg = self._current_message("continue")
+            if offer.passed_over is None:
+                await self._send_weights(peer, msg)
+            else:
+                # the update named another round: its sender gets the current model, marked with that
+                # round, to train again from (only a client that sent a round number gets it)
+                msg.config = {**msg.config, "passed_over": offer.passed_over}
+                await self._send_weights(peer, msg, shared=False)
 
     def _note_evaluation(self, peer: _Peer, metrics: Any) -> None:
         """Keep a trainer's evaluation of an earlier round's model (sent with its upload)."""
@@ -1010,16 +1062,21 @@ class AggregationServer:
             self._finished.set()
 
     # -- sending ------------------------------------------------------------------------------
-    async def _send_weights(self, peer: _Peer, msg: m.RecvWeight) -> None:
-        key = (msg.round_number, msg.exit_flag, peer.wire)
-        cache = self._broadcast_cache if self._broadcast_cache is not None else {}
-        self._broadcast_cache = cache
-        payload = cache.get(key)
+    async def _send_weights(self, peer: _Peer, msg: m.RecvWeight, shared: bool = True) -> None:
+        """Send a model to ``peer``; ``shared``: a message every peer gets alike (encoded once, kept)."""
+        if shared:
+            key = (msg.round_number, msg.exit_flag, peer.wire)
+            cache = self._broadcast_cache if self._broadcast_cache is not None else {}
+            self._broadcast_cache = cache
+            payload = cache.get(key)
+        else:
+            cache, payload = None, None
         if payload is None:
             # encoded once per round and kind: every binary peer is sent the very same frames
             payload = m.encode_frames(msg, self.chunk_size) if peer.wire == "binary" else m.to_json(msg)
-            cache.clear()
-            cache[key] = payload
+            if cache is not None:
+                cache.clear()
+                cache[key] = payload
         if peer.wire == "binary":
             await self._send_frames(peer, payload)
         else:

@@ -50,6 +50,10 @@ class Offer:
         Whether this update opened the round (the server arms the round's deadline).
     send : list of (str, object)
         Messages to deliver now, by client id (a secure round's next step).
+    passed_over : int or None
+        The round a dropped update was for, when it is not the server's: the sender is answered
+        with the current model marked with it (``reply`` set), and trains again from that model for
+        the server's round.
     """
 
     accepted: bool = False
@@ -57,6 +61,7 @@ class Offer:
     reply: bool = False
     opened: bool = False
     send: list = field(default_factory=list)
+    passed_over: int | None = None
 
 
 @dataclass
@@ -301,16 +306,20 @@ class RoundPolicy(abc.ABC):
 class SynchronousRounds(RoundPolicy):
     """Rounds of models: each client sends the model it trained for the current round.
 
-    An update for another round, or a client's second update in a round, is dropped (logged).
+    A client's second update in a round is dropped (the round's model reaches it when the round
+    closes). An update for another round (a server that restarted and starts over from round 1, a
+    client that fell behind) is dropped too, and its sender is answered at once with the current
+    model (``passed_over``): it trains again from it for the server's round, instead of waiting for
+    a round that will never close on its update.
     """
 
     def offer(self, update: ClientUpdate, round_number: int | None, global_weights: list | None) -> Offer:
         """Add the update to the round; see :meth:`RoundPolicy.offer`."""
         who = update.client_id
         if round_number is not None and round_number != self.round_ + 1:
-            logger.info("dropping %s's update for round %s (the server is on round %d)", who, round_number,
-                        self.round_ + 1)
-            return Offer(False)
+            logger.warning("%s sent its update for round %s, but the server is on round %d: it is answered "
+                           "with the current model to train again from", who, round_number, self.round_ + 1)
+            return Offer(False, reply=True, passed_over=int(round_number))
         if who in self.submitted_:
             logger.info("dropping a second update from %s in round %d", who, self.round_ + 1)
             return Offer(False)

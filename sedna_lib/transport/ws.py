@@ -278,7 +278,9 @@ class AggregationClient:
         ParameterError
             If a setting is out of range (checked before anything is opened).
         TransportTimeout
-            If the server is not reachable within ``connect_timeout``.
+            If the server is not reachable within ``connect_timeout``: a refused or reset
+            connection, and one lost before the server answered the subscribe (a server
+            stopping or restarting), are retried until then.
         RemoteError
             If the server refuses the client (wrong token, duplicate id, wrong aggregation); a
             server at its connection cap (1013) is retried until ``connect_timeout``.
@@ -294,7 +296,18 @@ class AggregationClient:
                     raise
                 logger.info("the aggregator is full (%s); retrying", exc)
                 self.close()
-            time.sleep(delay)  # bounded backoff: the server asked to try again later
+            except (TransportTimeout, ProtocolError):
+                self.close()
+                raise
+            except TransportError as exc:
+                # the connection was lost between the opening handshake and the server's answer to the
+                # subscribe (a server stopping or restarting): tried again like an unreachable server
+                self.close()
+                if time.monotonic() + delay >= deadline:
+                    raise TransportTimeout(f"could not reach the aggregator at {self.url} within "
+                                           f"{self.connect_timeout} s: {exc}", url=self.url) from exc
+                logger.info("lost the aggregator while subscribing (%s); retrying", exc)
+            time.sleep(delay)  # bounded backoff: the server asked to try again later, or went away
             delay = min(delay * 2, 2.0)
 
     def _check_settings(self) -> None:
@@ -339,7 +352,9 @@ class AggregationClient:
                     ping_interval=_digits(self.ping_interval, 5.0, "ping_interval"),
                     ping_timeout=_digits(self.ping_timeout, 60.0, "ping_timeout"), **extra)
                 break
-            except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
+            except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake,
+                    websockets.exceptions.ConnectionClosed) as exc:
+                # ConnectionClosed: the connection was reset before the opening handshake was sent
                 last = exc
             if time.monotonic() + delay >= deadline:
                 raise TransportTimeout(f"could not reach the aggregator at {self.url} within "
@@ -407,6 +422,7 @@ class AggregationClient:
         if isinstance(exc, websockets.exceptions.ConnectionClosed):
             rcvd = exc.rcvd
             code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
+            reason = reason or "(no reason given)"
             if code >= 4000 or code in (1003, 1008, 1009, _TRY_LATER):
                 return RemoteError(f"the aggregator closed the connection ({code}): {reason}", url=self.url,
                                    status_code=code)
