@@ -500,7 +500,7 @@ def _plugin_errors(values: dict[str, Any]) -> list[Any]:
 def _cmd_config(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..config import Config, check, check_advice, describe, get_parameter
+    from ..config import Config, check, check_advice, describe, get_parameter, redact_value
 
     values, errors = check()
     errors += _plugin_errors(values)
@@ -522,6 +522,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
             value = list(value)
         if spec.variable in secret and value:
             value = "<set>"
+        elif isinstance(value, str) and ("://" in value or spec.variable in bad):
+            value = redact_value(value)  # a URL's password and query values (a refused one's too) hidden
         if args.changed and not is_set and spec.variable not in bad:
             continue
         groups.setdefault(spec.group, []).append(
@@ -556,84 +558,6 @@ def _server_logging(args: argparse.Namespace) -> None:
 
     if not args.verbose:  # -v already configured logging
         configure_from_config(Config.from_env(), default=True)
-
-
-class _GracefulStop:
-    """Stop a serving command's server through its own ``stop()`` on SIGTERM or Ctrl-C.
-
-    Until :meth:`arm` names the stop, a signal ends the command at once (nothing serves yet).
-    Once armed, the handler raises nothing: it runs the stop in a thread of its own, and the
-    main thread's wait for the server ends as the server does. (An exception raised from a
-    handler while the main thread waits in ``Thread.join`` can leave Python taking the server's
-    still-running thread for ended, so that ``stop()`` finds nothing to stop and the process
-    exits without the server's closing.) Use it as a ``with`` block around the serving; on the
-    way out it waits for the stop to finish and puts the previous handlers back.
-    """
-
-    _SIGNALS = ("SIGTERM", "SIGINT")
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._stop: Callable[[], Any] | None = None
-        self._thread: Any = None
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def status(self) -> int:
-        """The exit status the signal asks for: 0 after SIGTERM, 130 after Ctrl-C, else 0."""
-        import signal
-
-        return 130 if self.signum == signal.SIGINT else 0
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        import signal
-
-        if self.signum is not None:
-            return  # a second signal while stopping: the stop is under way
-        self.signum = signum
-        if self._stop is None:
-            raise SystemExit(0) if signum != signal.SIGINT else KeyboardInterrupt()
-        self._start_stop()
-
-    def _start_stop(self) -> None:
-        import threading
-
-        if self._thread is None:
-            thread = threading.Thread(target=self._stop, name="sedna-cli-stop", daemon=True)
-            self._thread = thread
-            thread.start()
-
-    def arm(self, stop: Callable[[], Any]) -> None:
-        """Name the server's stop (once it serves); a signal that came before stops it now.
-
-        Parameters
-        ----------
-        stop : callable
-            The server's ``stop()``.
-        """
-        self._stop = stop
-        if self.signum is not None:
-            self._start_stop()
-
-    def __enter__(self) -> _GracefulStop:
-        """Install the handlers (in the main thread only; elsewhere signals are not ours)."""
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for name in self._SIGNALS:
-                signum = getattr(signal, name)
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        """Wait for a stop under way, and put the previous handlers back."""
-        import signal
-
-        if self._thread is not None:
-            self._thread.join()
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 def serve_until_stopped(server: Any, *, configure_logs: bool = True, **start_options: Any) -> int:
@@ -674,7 +598,9 @@ def serve_until_stopped(server: Any, *, configure_logs: bool = True, **start_opt
         from ..observability.logs import configure_from_config
 
         configure_from_config(Config.from_env(), default=True)
-    with _GracefulStop() as graceful:
+    from ..servers._lifecycle import GracefulStop
+
+    with GracefulStop() as graceful:
         try:
             server.start(block=False, **start_options)
             graceful.arm(server.stop)

@@ -34,6 +34,7 @@ from ..observability.status import StatusSite
 from ..registry import Kind
 from ..transport import messages as m
 from ..transport._numbers import whole
+from ._lifecycle import serve_in_foreground
 from ._status import mount_status
 from ._ws_frames import ABORT, REASSEMBLY
 from .rounds import RoundPolicy, RoundResult, round_policy
@@ -490,7 +491,8 @@ class AggregationServer:
         Parameters
         ----------
         block : bool, default=True
-            Wait until the last round is broadcast and the clients have left.
+            Wait until the last round is broadcast and the clients have left; SIGTERM (in the
+            main thread) stops the server through :meth:`stop` (trainers get its reason) first.
 
         Returns
         -------
@@ -508,11 +510,8 @@ class AggregationServer:
         """
         if self._server is None or not self._server.is_running:  # a second start keeps the rounds going
             self._serve()
-        if block:
-            try:
-                self.wait()
-            finally:
-                self.stop()
+        if block:  # until the job is done, or stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
+            serve_in_foreground(self.wait, self.stop)
         return self
 
     def _serve(self) -> None:

@@ -45,6 +45,7 @@ from ..observability.status import StatusSite
 from ._app import (HTTPError, LargeRequestGate, RequestStats, ServerLimits, check_token, error_response,
                    error_responses, fastapi, install_docs_auth, install_error_handlers, is_input_error,
                    parse_json, read_body, run_off_loop)
+from ._lifecycle import serve_in_foreground
 from ._status import mount_status
 from ._threaded import ThreadedServer
 
@@ -488,8 +489,10 @@ class InferenceServer:
         Parameters
         ----------
         block : bool, default=True
-            Wait (as Sedna's server does) until :meth:`stop` is called from another thread. An
-            exception that ends the wait (``KeyboardInterrupt`` on Ctrl-C) stops the server first.
+            Wait (as Sedna's server does) until :meth:`stop` is called from another thread. SIGTERM
+            (in the main thread) stops the server through :meth:`stop`, answering the requests in
+            flight, and ``start`` returns; an exception that ends the wait (``KeyboardInterrupt``
+            on Ctrl-C) stops the server first.
 
         Returns
         -------
@@ -513,11 +516,8 @@ class InferenceServer:
             reason = unfitted_reason(self.model)
             if reason is not None:
                 self._say_unfitted(reason)
-        if block:
-            try:
-                self._server.wait()
-            finally:  # Ctrl-C (KeyboardInterrupt) included: the server stops before the process goes on
-                self.stop()
+        if block:  # until stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
+            serve_in_foreground(self._server.wait, self.stop)
         return self
 
     def wait(self) -> None:

@@ -42,6 +42,7 @@ from ._app import (
     fastapi,
     read_body,
 )
+from ._lifecycle import serve_in_foreground
 from ._status import STATUS_PATHS, mount_status
 from ._threaded import ThreadedServer
 
@@ -969,7 +970,8 @@ class KBServer:
         Parameters
         ----------
         block : bool, default=True
-            Serve until stopped (then close the database) instead of returning at once.
+            Serve until stopped (then close the database) instead of returning at once; SIGTERM
+            (in the main thread) stops it through :meth:`stop`, and ``start`` returns.
 
         Returns
         -------
@@ -985,12 +987,8 @@ class KBServer:
             self._started = time.monotonic()
             self._server = self.run_in_thread()
         server = self._server  # None once another thread's stop() came first
-        if block:
-            try:
-                if server is not None:
-                    server.wait()
-            finally:  # Ctrl-C (KeyboardInterrupt) included: the server stops before the process goes on
-                self.stop()
+        if block:  # until stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
+            serve_in_foreground(server.wait if server is not None else lambda: None, self.stop)
         return self
 
     def wait(self) -> None:

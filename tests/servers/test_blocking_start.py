@@ -70,8 +70,8 @@ SERVERS = {
 }
 
 
-def _run_until_interrupted(tmp_path, script):
-    """Run ``script``, send SIGINT once it logged "started on", and return its output once it exited."""
+def _run_until_interrupted(tmp_path, script, signum=signal.SIGINT):
+    """Run ``script``, send ``signum`` once it logged "started on", and return (output, exit status)."""
     (tmp_path / "serve.py").write_text(script)
     worker = WorkerProcess(tmp_path, "serve.py", {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                                   "HOME": str(tmp_path)}, tmp_path)
@@ -79,14 +79,15 @@ def _run_until_interrupted(tmp_path, script):
         while not re.search(r" started on \w+://", worker.output):
             if not worker._alive_after(0.05):
                 pytest.fail(f"the server never started:\n{worker.output[-3000:]}")
-        worker.proc.send_signal(signal.SIGINT)
+        worker.proc.send_signal(signum)
         try:
-            worker.proc.wait(timeout=EXIT_BOUND)
+            status = worker.proc.wait(timeout=EXIT_BOUND)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the script did not exit within {EXIT_BOUND} s of SIGINT:\n{worker.output[-3000:]}")
+            pytest.fail(f"the script did not exit within {EXIT_BOUND} s of {signal.Signals(signum).name}:\n"
+                        f"{worker.output[-3000:]}")
     finally:
         worker.stop()
-    return worker.output
+    return worker.output, status
 
 
 @pytest.mark.parametrize("kind", list(SERVERS))
@@ -99,7 +100,7 @@ def test_ctrl_c_in_a_blocking_start_stops_the_server_before_the_interrupt_reache
             raise
     """)
 
-    output = _run_until_interrupted(tmp_path, script)
+    output, _ = _run_until_interrupted(tmp_path, script)
 
     assert " stopped after " in output, output
     assert "PORT RELEASED" in output, output
@@ -118,7 +119,27 @@ def test_a_server_interrupted_while_its_script_waits_on_it_is_still_stopped_by_s
             print(port_state(), flush=True)
     """)
 
-    output = _run_until_interrupted(tmp_path, script)
+    output, _ = _run_until_interrupted(tmp_path, script)
 
     assert "RUNNING" in output.splitlines(), output  # Python still takes the serving thread for alive
     assert " stopped after " in output and "PORT RELEASED" in output, output
+
+
+@pytest.mark.parametrize("kind", list(SERVERS))
+def test_sigterm_to_a_blocking_start_stops_the_server_and_start_returns(tmp_path, kind):
+    # a pod is ended with SIGTERM: the process died at once (status -15), mid-request, with no
+    # "stopped" line (an original Sedna worker's server, uvicorn, stops gracefully)
+    script = PRELUDE + SERVERS[kind] + textwrap.dedent("""
+        import signal
+
+        server.start()  # serves until stopped
+        print("START RETURNED", port_state(), flush=True)
+        print("HANDLER PUT BACK" if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else "HANDLER KEPT",
+              flush=True)
+    """)
+
+    output, status = _run_until_interrupted(tmp_path, script, signal.SIGTERM)
+
+    assert status == 0, output
+    assert " stopped after " in output, output
+    assert "START RETURNED PORT RELEASED" in output and "HANDLER PUT BACK" in output, output
