@@ -527,6 +527,7 @@ class IncrementalLearning(JobBase):
         metrics = site.metrics
         metrics.counter("sedna_inference_samples_total")
         metrics.counter("sedna_il_hard_examples_total")
+        metrics.counter("sedna_il_hard_examples_not_kept_total")
         for outcome in ("done", "failed"):
             metrics.counter("sedna_model_hot_swaps_total").labels(outcome=outcome)
         self.status_ = WorkerStatus(site, port=cfg.metrics_port, host=cfg.metrics_bind_ip).start()
@@ -601,6 +602,8 @@ class IncrementalLearning(JobBase):
         try:
             store.put(data, mined, meta={"model_version": version})
         except (DataError, StorageError) as exc:
+            if self.status_ is not None:
+                self.status_.site.metrics.counter("sedna_il_hard_examples_not_kept_total").inc()
             with self._start_lock:
                 self.hard_examples_not_kept_ += 1
                 first = type(exc).__name__ not in self._not_kept_said

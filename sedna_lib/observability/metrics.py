@@ -139,7 +139,12 @@ CATALOGUE: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("sedna_llm_query_duration_seconds", "histogram",
                "Time from a query to its complete answer, routing included.", (), _LLM_EDGE, _LATENCY),
     MetricSpec("sedna_il_hard_examples_total", "counter",
-               "Hard examples an inference worker saved for the next training round.", (),
+               "Hard examples an inference worker found; each is saved for the next training round "
+               "unless counted in sedna_il_hard_examples_not_kept_total.", (),
+               "incremental-learning inference worker"),
+    MetricSpec("sedna_il_hard_examples_not_kept_total", "counter",
+               "Hard examples an inference worker found and could not save (no JSON form, storage "
+               "failing); the prediction was returned all the same.", (),
                "incremental-learning inference worker"),
 )}
 """Every metric sedna_lib exports, by name."""

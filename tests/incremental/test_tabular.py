@@ -150,6 +150,9 @@ def test_job_says_once_that_a_hard_example_cannot_be_kept_and_still_answers(tmp_
     assert "sample of type list" in said[0] and "ndarray" not in said[0]
     assert "3 hard examples" in said[1]
     assert job.hard_examples_not_kept_ == 3
+    registry = job.status_.site.metrics.registry  # the metrics say it too: found 3, none kept
+    assert registry.get_sample_value("sedna_il_hard_examples_total") == 3
+    assert registry.get_sample_value("sedna_il_hard_examples_not_kept_total") == 3
 
 
 # -- turning LocalController reports off -------------------------------------------------------------
