@@ -13,11 +13,12 @@ import enum
 import json
 import math
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ._json import NonFiniteNumberError
 from ._json import loads as json_loads
@@ -45,6 +46,145 @@ class MiningMode(str, enum.Enum):
 
     INFERENCE_THEN_MINING = "inference-then-mining"
     MINING_THEN_INFERENCE = "mining-then-inference"
+
+
+# -- URLs as messages show them ------------------------------------------------------------------
+# A URL may carry a password (``http://user:secret@host/...``) or a presigned signature, token or
+# credential in its query (``?X-Amz-Signature=...``, ``?sig=...``). Messages, the ``uri``/``url`` of
+# errors and ``sedna-lib config`` show such URLs through redact_uri, and text that came from elsewhere
+# (an HTTP library's exception) through redact_text. They live here, the floor every layer imports;
+# sedna_lib.storage._uri names them too.
+
+#: What a hidden part of a URL is shown as.
+REDACTED = "***"
+
+# the userinfo of a URL inside some text: scheme://userinfo@
+_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s]*)@")
+# one query parameter inside some text: ?name=value or &name=value (the value up to a separator)
+_QUERY_VALUE_RE = re.compile(r"([?&][^=&#?\s'\"]+=)[^&#\s'\"()<>]*")
+
+
+def _redact_userinfo(userinfo: str) -> str:
+    """Return ``userinfo`` with its password hidden; a user alone may be a token, and is hidden too."""
+    user, sep, _password = userinfo.partition(":")
+    return f"{user}:{REDACTED}" if sep else REDACTED
+
+
+def redact_uri(uri: str | None) -> str | None:
+    """Return ``uri`` as a message may show it: userinfo password and query values hidden.
+
+    The scheme, host, port, path and the names of the query parameters stay, so the URL still
+    says which file was meant; a query field without ``=`` is hidden whole. A userinfo without a
+    password (``https://token@host``) is hidden whole, as it may be a token; a fragment is hidden
+    too. A local path, or a URL with neither userinfo, query nor fragment, comes back unchanged.
+
+    Parameters
+    ----------
+    uri : str or None
+        A URL or path.
+
+    Returns
+    -------
+    str or None
+        The URL with its secrets replaced by ``***`` (None for None).
+
+    Examples
+    --------
+    >>> redact_uri("https://u:pw@host/m.bin?X-Amz-Signature=abc&files=m.bin")
+    'https://u:***@host/m.bin?X-Amz-Signature=***&files=***'
+    >>> redact_uri("/data/model.pb")
+    '/data/model.pb'
+    """
+    if uri is None:
+        return None
+    text = str(uri)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a broken [IPv6 host: hide what the patterns find
+        return redact_text(text)
+    if not parts.scheme or ("@" not in parts.netloc and not parts.query and not parts.fragment):
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{_redact_userinfo(userinfo)}@{host}"
+    query = "&".join(  # a field without '=' may be a bare token: hidden whole
+        f"{field.partition('=')[0]}={REDACTED}" if "=" in field else REDACTED if field else field
+        for field in parts.query.split("&")) if parts.query else ""
+    fragment = REDACTED if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def redact_text(text: str, uri: str | None = None) -> str:
+    """Return ``text`` (an error message from elsewhere) with URL secrets hidden.
+
+    ``uri`` itself, written in full, is replaced by :func:`redact_uri`'s form; then every userinfo
+    (``scheme://user:password@``) and every query value (``?name=value``, ``&name=value``) the text
+    holds is hidden, as is the password of ``uri`` wherever it appears (also percent-decoded; one
+    of 4 characters or more).
+
+    Parameters
+    ----------
+    text : str
+        The message.
+    uri : str, default=None
+        The URL the message is about.
+
+    Returns
+    -------
+    str
+        The message with the secrets replaced by ``***``.
+
+    Examples
+    --------
+    >>> redact_text("Max retries exceeded with url: /m.bin?sig=abc&token=t (refused)")
+    'Max retries exceeded with url: /m.bin?sig=***&token=*** (refused)'
+    """
+    text = str(text)
+    if uri:
+        shown = redact_uri(uri)
+        text = text.replace(str(uri), shown or "")
+    text = _USERINFO_RE.sub(lambda m: m.group(1) + _redact_userinfo(m.group(2)) + "@", text)
+    text = _QUERY_VALUE_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    if uri:
+        try:
+            password = urlsplit(str(uri)).password
+        except ValueError:
+            password = None
+        for secret in {password, unquote(password or "")} - {None, REDACTED}:
+            if len(secret) >= 4:  # a shorter one would hide ordinary words; the patterns above found it
+                text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_value(raw: str) -> str:
+    """Return a setting's value as a message shows it: a URL's password and query values hidden.
+
+    A value written without a scheme (``user:secret@host:9100``, which the parsers refuse) is read
+    as ``http://`` for this, so its password is hidden too; a value with nothing to hide comes back
+    as given.
+
+    Parameters
+    ----------
+    raw : str
+        The value, as the environment gave it.
+
+    Returns
+    -------
+    str
+        The value with its secrets replaced by ``***``.
+
+    Examples
+    --------
+    >>> redact_value("admin:hunter2@lc:9100"), redact_value("http://lc:9100")
+    ('admin:***@lc:9100', 'http://lc:9100')
+    """
+    text = str(raw)
+    if "://" in text:
+        return redact_uri(text) or ""
+    probe = "http://" + text.strip()
+    shown = redact_uri(probe) or ""
+    return text if shown == probe else shown[len("http://"):]
 
 
 # -- parsers: each takes (raw string, variable name) and returns the typed value ----------------
@@ -194,11 +334,12 @@ def _http_url(raw: str, variable: str) -> str:
         parts = urlsplit(text)
         parts.port  # reads the port: 99999, 'abc' and a broken [IPv6 are ValueErrors
     except ValueError as exc:
-        raise ConfigError(f"{variable} must be http(s)://host:port, got {raw!r} ({exc})",
-                          variable=variable) from None
+        raise ConfigError(f"{variable} must be http(s)://host:port, got {redact_value(raw)!r} "
+                          f"({redact_text(str(exc), text)})", variable=variable) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        fix = f" (write http://{text})" if text and "://" not in text else ""
-        raise ConfigError(f"{variable} must be http(s)://host:port, got {raw!r}{fix}", variable=variable)
+        fix = f" (write http://{redact_value(text)})" if text and "://" not in text else ""
+        raise ConfigError(f"{variable} must be http(s)://host:port, got {redact_value(raw)!r}{fix}",
+                          variable=variable)
     return text
 
 
@@ -227,7 +368,7 @@ def _bind_address(raw: str, variable: str) -> str:
         parts = urlsplit(text if "://" in text else f"http://{text}")
         port = parts.port
     except ValueError:  # a port past 65535 or not a number, a broken [IPv6
-        raise ConfigError(f"{variable} must be host:port (a port in 0-65535), got {raw!r}",
+        raise ConfigError(f"{variable} must be host:port (a port in 0-65535), got {redact_value(raw)!r}",
                           variable=variable) from None
     host = parts.hostname
     if host:
@@ -235,7 +376,7 @@ def _bind_address(raw: str, variable: str) -> str:
             socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         except (OSError, UnicodeError) as exc:
             raise ConfigError(f"{variable} must be host:port with a host this machine can bind, got "
-                              f"{raw!r}: {host!r} is no address ({exc}); e.g. 0.0.0.0:9020",
+                              f"{redact_value(raw)!r}: {host!r} is no address ({exc}); e.g. 0.0.0.0:9020",
                               variable=variable) from None
     return raw
 
@@ -274,28 +415,30 @@ def parse_s3_endpoint(url: str) -> tuple[str, bool]:
                           "default public endpoint)", variable="S3_ENDPOINT_URL")
     if "://" not in raw:
         raw = "https://" + raw
+    shown = redact_value(url)  # what the messages show: the password and query values hidden
     try:
         parts = urlsplit(raw)
     except ValueError as exc:  # a broken [IPv6 address
-        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {url!r} ({exc})",
-                          variable="S3_ENDPOINT_URL") from None
+        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {shown!r} "
+                          f"({redact_text(str(exc), raw)})", variable="S3_ENDPOINT_URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {url!r}",
+        raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port], got {shown!r}",
                           variable="S3_ENDPOINT_URL")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"S3_ENDPOINT_URL must be only scheme://host[:port] (no path), got {url!r}",
+        raise ConfigError(f"S3_ENDPOINT_URL must be only scheme://host[:port] (no path), got {shown!r}",
                           variable="S3_ENDPOINT_URL")
     try:
         port = parts.port  # reads the port: 70000, 'abc' and a broken [IPv6 are ValueErrors
         host = parts.hostname
     except ValueError as exc:
         raise ConfigError(f"S3_ENDPOINT_URL must look like http(s)://host[:port] with a port in 1-65535, "
-                          f"got {url!r} ({exc})", variable="S3_ENDPOINT_URL") from None
+                          f"got {shown!r} ({redact_text(str(exc), raw)})",
+                          variable="S3_ENDPOINT_URL") from None
     if "@" in parts.netloc:
         raise ConfigError(f"S3_ENDPOINT_URL must be http(s)://host[:port], with the credentials in "
-                          f"ACCESS_KEY_ID and SECRET_ACCESS_KEY, got {url!r}", variable="S3_ENDPOINT_URL")
+                          f"ACCESS_KEY_ID and SECRET_ACCESS_KEY, got {shown!r}", variable="S3_ENDPOINT_URL")
     if not host or port == 0:
-        raise ConfigError(f"S3_ENDPOINT_URL must name a host and a port in 1-65535, got {url!r}",
+        raise ConfigError(f"S3_ENDPOINT_URL must name a host and a port in 1-65535, got {shown!r}",
                           variable="S3_ENDPOINT_URL")
     return parts.netloc, parts.scheme == "https"
 
@@ -753,6 +896,19 @@ class Config:
                                             help="Price of one million edge completion tokens.")
 
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """Show the settings, secrets left out and URLs with their password and query values hidden."""
+        def shown(value: Any) -> Any:
+            if isinstance(value, str) and "://" in value:
+                return redact_uri(value)
+            if isinstance(value, tuple):
+                return tuple(shown(v) for v in value)
+            return value
+
+        fields = ", ".join(f"{f.name}={shown(getattr(self, f.name))!r}" for f in dataclasses.fields(self)
+                           if f.repr)
+        return f"{type(self).__name__}({fields})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

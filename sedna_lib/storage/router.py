@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import StorageError
+from ._uri import redact_uri
 from .base import Storage, is_plain_name, split_scheme
 from .http import HTTPStorage
 from .local import LocalStorage, _check_bytes, strip_file_scheme
@@ -100,11 +101,12 @@ class StorageRouter:
         for store in (self.local, self.s3, self.http):
             if scheme in store.schemes:
                 return store
+        shown = redact_uri(uri)
         if scheme == "gs":
-            raise StorageError(f"{uri}: gs:// (Google Cloud Storage) is not supported; use an s3:// URL "
-                               f"(any S3-compatible store), http(s):// or a local path", uri=uri)
-        raise StorageError(f"{uri}: unsupported URL scheme {scheme}://; use a local path, file://, s3://, "
-                           f"http:// or https://", uri=uri)
+            raise StorageError(f"{shown}: gs:// (Google Cloud Storage) is not supported; use an s3:// URL "
+                               f"(any S3-compatible store), http(s):// or a local path", uri=shown)
+        raise StorageError(f"{shown}: unsupported URL scheme {scheme}://; use a local path, file://, s3://, "
+                           f"http:// or https://", uri=shown)
 
     @staticmethod
     def is_remote(uri: str) -> bool:
@@ -153,8 +155,9 @@ class StorageRouter:
         store = self.storage_for(src)
         if dst is not None:
             if self.is_remote(dst):
-                raise StorageError(f"download {src} to {dst}: the destination must be a local path; use "
-                                   f"upload() to copy to remote storage", uri=dst)
+                shown = redact_uri(dst)
+                raise StorageError(f"download {redact_uri(src)} to {shown}: the destination must be a local "
+                                   f"path; use upload() to copy to remote storage", uri=shown)
             return store.download(src, dst)
         if store.is_dir(src):
             target = tempfile.mkdtemp(prefix=_TEMP_PREFIX)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .._version import install_hint
 from ..base import check_count, check_number
-from ..config import parse_s3_endpoint
+from ..config import parse_s3_endpoint, redact_uri
 from ..exceptions import (
     ConfigError,
     ParameterError,
@@ -103,7 +103,7 @@ class S3Storage(Storage):
         self._client_obj: Any = None
 
     def __repr__(self) -> str:  # noqa: D105
-        return f"S3Storage(endpoint_url={self.endpoint_url!r})"
+        return f"S3Storage(endpoint_url={redact_uri(self.endpoint_url)!r})"
 
     @classmethod
     def from_config(cls, config: Config) -> S3Storage:

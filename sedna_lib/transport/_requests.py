@@ -6,6 +6,7 @@ from typing import Any
 
 from .._json import loads as json_loads
 from ..base import check_count, check_number
+from ..config import redact_text, redact_uri
 from ..exceptions import ParameterError, RemoteError, TransportError, TransportTimeout
 
 
@@ -82,20 +83,27 @@ def send(session: Any, method: str, url: str, *, timeout: tuple[float, float], *
         If the request could not be made.
     RemoteError
         If the server answered 4xx or 5xx; the message carries its ``detail``.
+
+    Notes
+    -----
+    The request goes to ``url`` as given; the errors' messages and ``url`` show it with the
+    password and query values as ``***``. requests' own exception, whose text may repeat the
+    URL's query, is told in the message, redacted the same way, and not chained.
     """
     import requests
 
+    shown = redact_uri(url)
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.Timeout as exc:
-        raise TransportTimeout(f"{method} {url} timed out after {timeout[1]} s", url=url) from exc
+    except requests.Timeout:
+        raise TransportTimeout(f"{method} {shown} timed out after {timeout[1]} s", url=shown) from None
     except requests.RequestException as exc:
-        raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
+        raise TransportError(f"{method} {shown} failed: {redact_text(str(exc), url)}", url=shown) from None
     if response.status_code >= 400:
         try:
             detail = json_loads(response.content).get("detail", response.text)
         except (ValueError, AttributeError):
             detail = response.text
-        raise RemoteError(f"{method} {url} answered {response.status_code}: {detail}", url=url,
-                          status_code=response.status_code)
+        raise RemoteError(f"{method} {shown} answered {response.status_code}: "
+                          f"{redact_text(str(detail), url)}", url=shown, status_code=response.status_code)
     return response

@@ -22,6 +22,7 @@ import numpy as np
 from .._json import json_safe
 from .._json import loads as json_loads
 from ..base import check_count, check_number
+from ..config import redact_text, redact_uri
 from ..exceptions import ConfigError, DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from . import codec
 from ._requests import check_retries, check_timeout
@@ -350,9 +351,14 @@ class InferenceClient:
         requests' read timeout bounds each wait on the socket, so a peer that drips its reply
         would never trip it: each attempt must also have the whole reply by ``connect + read``
         seconds after it started, checked between reads of the body.
+
+        The request goes to ``url`` as given; the errors show it redacted (password and query
+        values as ``***``), and requests' exception, whose text may repeat the URL's query, is
+        told redacted and not chained.
         """
         import requests
 
+        shown = redact_uri(url)
         connect, read = self._timeouts()
         max_retries, backoff = check_retries(self.max_retries, self.backoff)
         session = self._get_session()
@@ -361,20 +367,22 @@ class InferenceClient:
             deadline = time.monotonic() + connect + read
             try:
                 response = session.request(method, url, timeout=(connect, read), stream=True, **kwargs)
-            except requests.exceptions.ConnectTimeout as exc:
-                raise TransportTimeout(f"{method} {url}: no connection within {connect} s", url=url) from exc
-            except requests.exceptions.ReadTimeout as exc:
-                raise TransportTimeout(f"{method} {url}: no answer within {read} s", url=url) from exc
+            except requests.exceptions.ConnectTimeout:
+                raise TransportTimeout(f"{method} {shown}: no connection within {connect} s",
+                                       url=shown) from None
+            except requests.exceptions.ReadTimeout:
+                raise TransportTimeout(f"{method} {shown}: no answer within {read} s", url=shown) from None
             except requests.exceptions.ConnectionError as exc:
                 if attempt < max_retries:
                     time.sleep(backoff * 2 ** attempt)  # bounded backoff between retries
                     attempt += 1
                     continue
-                raise TransportError(f"{method} {url}: cannot connect ({exc.__class__.__name__})",
-                                     url=url) from exc
+                raise TransportError(f"{method} {shown}: cannot connect ({exc.__class__.__name__}: "
+                                     f"{redact_text(str(exc), url)})", url=shown) from None
             except requests.exceptions.RequestException as exc:
-                raise TransportError(f"{method} {url} failed: {exc}", url=url) from exc
-            reply = _read_reply(response, f"{method} {url}", deadline, connect + read, read)
+                raise TransportError(f"{method} {shown} failed: {redact_text(str(exc), url)}",
+                                     url=shown) from None
+            reply = _read_reply(response, f"{method} {shown}", deadline, connect + read, read)
             if reply.status_code in _RETRY_STATUSES and attempt < max_retries:
                 time.sleep(backoff * 2 ** attempt)
                 attempt += 1
@@ -384,8 +392,9 @@ class InferenceClient:
     def _guarded(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` through the circuit breaker."""
         if not self.breaker.allow():
-            raise TransportError(f"{self.endpoint} is unavailable (circuit open after failures; "
-                                 f"next try in at most {self.breaker.reset_timeout} s)", url=self.endpoint)
+            shown = redact_uri(self.endpoint)
+            raise TransportError(f"{shown} is unavailable (circuit open after failures; "
+                                 f"next try in at most {self.breaker.reset_timeout} s)", url=shown)
         try:
             result = call()
         except DataError:  # about the data sent, not the peer: neither a failure nor a success
@@ -555,12 +564,12 @@ class InferenceClient:
                 return codec.encode([data], meta), {"Content-Type": codec.MEDIA_TYPE, "Accept": _ACCEPT_BOTH}
             body = {**to_jsonable(fields), "data": to_jsonable(data), **named}
         except (TypeError, ValueError) as exc:
-            raise DataError(f"the sample cannot be sent to {self.endpoint}: {exc}") from None
+            raise DataError(f"the sample cannot be sent to {redact_uri(self.endpoint)}: {exc}") from None
         try:
             text = json.dumps(body, separators=(",", ":"))
         except (TypeError, ValueError) as exc:  # bytes or dates inside an array, a cycle, ...
-            raise DataError(f"the sample cannot be sent to {self.endpoint} as JSON: {exc}; send a numeric "
-                            f"array, or lists of numbers and strings") from None
+            raise DataError(f"the sample cannot be sent to {redact_uri(self.endpoint)} as JSON: {exc}; "
+                            f"send a numeric array, or lists of numbers and strings") from None
         accept = JSON_MEDIA_TYPE if self.wire == WireFormat.JSON else _ACCEPT_BOTH
         headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
         return text.encode(), headers
@@ -580,7 +589,8 @@ class InferenceClient:
         response = self._send("POST", url, data=body, headers=headers)
         fallback = self.fallback_service
         if response.status_code == 404 and fallback and self._service_in_use != fallback:
-            logger.info("%s answered 404; trying /%s (an original Sedna cloud worker)", url, fallback)
+            logger.info("%s answered 404; trying /%s (an original Sedna cloud worker)", redact_uri(url),
+                        fallback)
             self._service_in_use = fallback
             url = f"{self.endpoint}/predict"
             response = self._send("POST", url, data=body, headers=headers)
@@ -589,7 +599,8 @@ class InferenceClient:
                 response.status_code in _FALLBACK_STATUSES or response.status_code >= 500):
             # a peer that never answered a binary request (an original Sedna server answers 422, or
             # fails with 500 on a body it cannot read as JSON) is asked again in JSON
-            logger.info("%s refused the binary codec (%s); trying JSON", url, response.status_code)
+            logger.info("%s refused the binary codec (%s); trying JSON", redact_uri(url),
+                        response.status_code)
             body, headers = self._encode(data, callback, fields, False)
             response = self._send("POST", url, data=body, headers=headers)
             if response.status_code < 400:
@@ -630,7 +641,7 @@ def _read_reply(response: Any, what: str, deadline: float, budget: float, read: 
     """
     from urllib3.exceptions import DecodeError, HTTPError, ReadTimeoutError
 
-    url = response.url
+    url = redact_uri(response.url)  # requests keeps the userinfo in it
     chunks: list[bytes] = []
     try:
         while True:
@@ -664,6 +675,7 @@ class _SessionHolder:
 
 def _result_of(response: _Reply, url: str) -> Any:
     """Return the ``result`` of a predict reply, in the binary codec or JSON (by its Content-Type)."""
+    shown = redact_uri(url)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == codec.MEDIA_TYPE:
         try:
@@ -671,19 +683,20 @@ def _result_of(response: _Reply, url: str) -> Any:
         except ProtocolError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-            raise ProtocolError(f"{url}: binary reply cannot be decoded: {exc}", url=url) from None
+            raise ProtocolError(f"{shown}: binary reply cannot be decoded: {exc}", url=shown) from None
         if isinstance(meta, dict) and meta.get("result") == "array" and len(arrays) == 1:
             return arrays[0]
         if isinstance(meta, dict) and "result" in meta:
             return meta["result"]
-        raise ProtocolError(f"{url}: binary reply without a result", url=url)
+        raise ProtocolError(f"{shown}: binary reply without a result", url=shown)
     reply = _json_body(response, url)
     if not isinstance(reply, dict) or "result" not in reply:
-        raise ProtocolError(f"{url}: reply has no 'result' field: {str(reply)[:200]}", url=url)
+        raise ProtocolError(f"{shown}: reply has no 'result' field: {str(reply)[:200]}", url=shown)
     return reply["result"]
 
 
 def _raise_for_status(response: Any, url: str) -> None:
+    """Raise the RemoteError of an error status; the message shows ``url`` and the peer's text redacted."""
     if response.status_code < 400:
         return
     try:
@@ -691,15 +704,18 @@ def _raise_for_status(response: Any, url: str) -> None:
     except ValueError:
         reply = None
     detail = reply.get("detail", response.text) if isinstance(reply, dict) else response.text
-    raise RemoteError(f"{url} answered {response.status_code}: {str(detail)[:500]}", url=url,
-                      status_code=response.status_code)
+    shown = redact_uri(url)
+    raise RemoteError(f"{shown} answered {response.status_code}: {redact_text(str(detail)[:500], url)}",
+                      url=shown, status_code=response.status_code)
 
 
 def _json_body(response: Any, url: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ProtocolError(f"{url}: reply is not JSON: {response.text[:200]!r}", url=url) from None
+        shown = redact_uri(url)
+        raise ProtocolError(f"{shown}: reply is not JSON: {redact_text(repr(response.text[:200]), url)}",
+                            url=shown) from None
 
 
 def _check_wire(value: str) -> WireFormat:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._json import loads as json_loads
 from ..base import check_count, check_number
+from ..config import redact_uri
 from ..exceptions import ParameterError, ProtocolError, TransportError
 from ..storage.local import atomic_path
 from ._requests import send
@@ -34,6 +35,11 @@ class KBClient:
         Seconds to wait for a reply.
     verify : bool or str, default=True
         TLS verification (or a CA bundle path).
+
+    Notes
+    -----
+    Requests go to the URLs as given; errors and logs show them with the password of their
+    userinfo and every query value as ``***`` (``http://u:***@kb:9020/...``).
 
     Examples
     --------
@@ -97,12 +103,13 @@ class KBClient:
         return f"{self.kbserver}/{reply.lstrip('/')}"
 
     def _reply(self, response: Any, url: str) -> str:
+        shown = redact_uri(url)
         try:
             value = json_loads(response.content)
         except ValueError:
-            raise ProtocolError(f"{url} answered non-JSON: {response.text[:200]!r}", url=url) from None
+            raise ProtocolError(f"{shown} answered non-JSON: {response.text[:200]!r}", url=shown) from None
         if not isinstance(value, str):
-            raise ProtocolError(f"{url} answered {value!r}; expected a download path", url=url)
+            raise ProtocolError(f"{shown} answered {value!r}; expected a download path", url=shown)
         return self.absolute(value)
 
     # -- Sedna's API --------------------------------------------------------------------------------
@@ -203,7 +210,8 @@ class KBClient:
         try:
             return list(json_loads(content)["task_groups"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(f"{url} answered an unexpected body: {exc}", url=url) from None
+            shown = redact_uri(url)
+            raise ProtocolError(f"{shown} answered an unexpected body: {exc}", url=shown) from None
 
     def download(self, url: str, dst: str) -> str:
         """Download a knowledge-base file to ``dst`` (streamed, written atomically).

@@ -7,6 +7,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from .._json import loads as json_loads
+from ..config import redact_text, redact_uri
 from ..exceptions import DataError, ProtocolError, RemoteError, TransportError, TransportTimeout
 from .http import CloudReply, InferenceClient
 from ._numbers import is_int
@@ -211,17 +212,20 @@ class OpenAIClient(InferenceClient):
         counts as a failure of the peer, as a reply that is not JSON does.
         """
         url = f"{self.url}/{path}"
+        shown = redact_uri(url)  # what the errors show: the password and query values hidden
 
         def call() -> Any:
             reply = self._send("POST", url, json=dict(body))
             if reply.status_code >= 400:
-                raise RemoteError(f"{url} answered {reply.status_code}: {_error_detail(reply)}", url=url,
+                raise RemoteError(f"{shown} answered {reply.status_code}: "
+                                  f"{redact_text(_error_detail(reply), url)}", url=shown,
                                   status_code=reply.status_code)
             try:
                 decoded = json_loads(reply.content)
             except ValueError:
-                raise ProtocolError(f"{url}: the reply is not JSON: {reply.text[:200]!r}", url=url) from None
-            return decoded if read is None else read(decoded, url)
+                raise ProtocolError(f"{shown}: the reply is not JSON: {reply.text[:200]!r}",
+                                    url=shown) from None
+            return decoded if read is None else read(decoded, shown)
 
         return self._guarded(call)
 
@@ -236,30 +240,34 @@ class OpenAIClient(InferenceClient):
         import requests
 
         url = f"{self.url}/{path}"
+        shown = redact_uri(url)  # what the errors show: the password and query values hidden
         connect, read = self._timeouts()  # checked before the breaker: a trial is never left claimed
         max_retries, backoff = check_retries(self.max_retries, self.backoff)
         if not self.breaker.allow():
-            raise TransportError(f"{self.endpoint} is unavailable (circuit open after failures; next try in "
-                                 f"at most {self.breaker.reset_timeout} s)", url=self.endpoint)
+            endpoint = redact_uri(self.endpoint)
+            raise TransportError(f"{endpoint} is unavailable (circuit open after failures; next try in "
+                                 f"at most {self.breaker.reset_timeout} s)", url=endpoint)
         session = self._get_session()
         attempt = 0
         while True:
             try:
                 response = session.post(url, json={**body, "stream": True}, timeout=(connect, read),
                                         stream=True, headers={"Accept": "text/event-stream"})
-            except requests.exceptions.Timeout as exc:
+            except requests.exceptions.Timeout:  # its text may repeat the URL's query: not chained
                 self.breaker.record_failure()
-                raise TransportTimeout(f"POST {url}: no answer within {read} s", url=url) from exc
+                raise TransportTimeout(f"POST {shown}: no answer within {read} s", url=shown) from None
             except requests.exceptions.ConnectionError as exc:
                 if attempt < max_retries:  # a refused connection: bounded retries, as for a whole reply
                     time.sleep(backoff * 2 ** attempt)
                     attempt += 1
                     continue
                 self.breaker.record_failure()
-                raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+                raise TransportError(f"POST {shown}: cannot connect ({type(exc).__name__}: "
+                                     f"{redact_text(str(exc), url)})", url=shown) from None
             except requests.exceptions.RequestException as exc:
                 self.breaker.record_failure()
-                raise TransportError(f"POST {url}: cannot connect ({type(exc).__name__})", url=url) from exc
+                raise TransportError(f"POST {shown}: cannot connect ({type(exc).__name__}: "
+                                     f"{redact_text(str(exc), url)})", url=shown) from None
             except BaseException:
                 self.breaker.release()  # nothing was learnt of the peer; a trial must not stay claimed
                 raise
@@ -275,13 +283,15 @@ class OpenAIClient(InferenceClient):
                     self.breaker.record_failure()
                 else:
                     self.breaker.record_success()
-                raise RemoteError(f"{url} answered {response.status_code}: {_error_detail(response)}",
-                                  url=url, status_code=response.status_code)
+                raise RemoteError(f"{shown} answered {response.status_code}: "
+                                  f"{redact_text(_error_detail(response), url)}",
+                                  url=shown, status_code=response.status_code)
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
                 self.breaker.record_failure()
-                raise ProtocolError(f"{url}: asked for a stream, got {ctype or 'no Content-Type'}", url=url)
-            events = iter_sse(response.iter_lines(), url=url)
+                raise ProtocolError(f"{shown}: asked for a stream, got {ctype or 'no Content-Type'}",
+                                    url=shown)
+            events = iter_sse(response.iter_lines(), url=shown)
             asked = _choices_asked(body)
             ended: set[int] = set()
             received = False
@@ -307,18 +317,19 @@ class OpenAIClient(InferenceClient):
             except (requests.exceptions.RequestException, OSError) as exc:
                 self.breaker.record_failure()
                 if _timed_out(exc):
-                    raise TransportTimeout(f"POST {url}: the stream stalled for {read} s", url=url) from exc
-                raise TransportError(f"POST {url}: the stream broke off ({type(exc).__name__})",
-                                     url=url) from exc
+                    raise TransportTimeout(f"POST {shown}: the stream stalled for {read} s",
+                                           url=shown) from exc
+                raise TransportError(f"POST {shown}: the stream broke off ({type(exc).__name__})",
+                                     url=shown) from exc
             except BaseException:
                 self.breaker.release()
                 raise
             missing = sorted(set(range(asked)) - ended)
             if not done and missing:
                 self.breaker.record_failure()
-                raise TransportError(f"POST {url}: the stream ended before its end (no [DONE], and no "
+                raise TransportError(f"POST {shown}: the stream ended before its end (no [DONE], and no "
                                      f"finish_reason for choice {', '.join(map(str, missing[:5]))}); the "
-                                     f"answer is incomplete", url=url)
+                                     f"answer is incomplete", url=shown)
             self.breaker.record_success()
 
     # -- API -----------------------------------------------------------------------------------
@@ -429,10 +440,11 @@ class OpenAIClient(InferenceClient):
             As :meth:`chat`.
         """
         url = f"{self.url}/models"
-        reply = reply_object(self._get_json(url), "the reply", url=url)
+        shown = redact_uri(url)
+        reply = reply_object(self._get_json(url), "the reply", url=shown)
         ids = []
-        for i, model in enumerate(reply_list(reply.get("data") or [], "data", url=url)):
-            ids.append(str(reply_object(model, f"data[{i}]", url=url).get("id")))
+        for i, model in enumerate(reply_list(reply.get("data") or [], "data", url=shown)):
+            ids.append(str(reply_object(model, f"data[{i}]", url=shown).get("id")))
         return ids
 
     def check_server_status(self) -> dict[str, Any]:
@@ -491,7 +503,7 @@ class OpenAIClient(InferenceClient):
         ``ProtocolError`` and a failure for the breaker; a stream cut short is a ``TransportError``.
         """
         body = {**body, "stream_options": {"include_usage": True}}
-        url = f"{self.url}/{_ROUTES[kind]}"
+        url = redact_uri(f"{self.url}/{_ROUTES[kind]}")  # named in the errors only
         asked = _choices_asked(body)
         texts: dict[int, list[str]] = {}
         tokens: list[str] = []
