@@ -172,6 +172,9 @@ class JobBase:
         The ``ownerKind`` reported to the LocalController (an
         :class:`~sedna_lib.transport.lc.OwnerKind` value); each
         feature sets its own.
+    report : bool
+        Whether :meth:`report_task_info` reports to the LocalController; True unless a feature's
+        ``report=False`` turns its reports off.
     context : Context
         The run-time context.
     config : JobConfig
@@ -193,6 +196,7 @@ class JobBase:
     """
 
     job_kind: str = OwnerKind.DEFAULT.value
+    report: bool = True
 
     def __init__(self, estimator: Any, config: Mapping[str, Any] | None = None, *,
                  context: Context | None = None) -> None:
@@ -350,7 +354,7 @@ class JobBase:
 
     def report_task_info(self, task_info: Mapping[str, Any] | None, status: str, results: Any = None,
                          kind: str = "train") -> bool:
-        """Report a phase's outcome to the LocalController; never raises.
+        """Report a phase's outcome to the LocalController, unless ``report`` is False; never raises.
 
         Parameters
         ----------
@@ -366,8 +370,10 @@ class JobBase:
         Returns
         -------
         bool
-            Whether the LocalController accepted the report.
+            Whether the LocalController accepted the report (False when reports are off).
         """
+        if not self.report:
+            return False
         report = self.make_report(kind, getattr(status, "value", status), results or None, task_info or None)
         return self.lc_client.send(self.worker_name, report)
 

@@ -54,6 +54,9 @@ class FederatedLearning(JobBase):
         Job settings that shadow the context's configuration.
     context : Context, default=None
         Configuration; the environment's context when omitted.
+    report : bool, default=True
+        Whether each round is reported to the LocalController (``LC_SERVER``). Outside a Sedna
+        cluster there is none: ``report=False`` turns the reports off, as it does for the other jobs.
 
     Attributes
     ----------
@@ -69,8 +72,9 @@ class FederatedLearning(JobBase):
     job_kind = OwnerKind.FEDERATED_LEARNING_JOB.value
 
     def __init__(self, estimator: Any, aggregation: str | Aggregator = "FedAvg", *,
-                 config: dict | None = None, context: Context | None = None) -> None:
+                 config: dict | None = None, context: Context | None = None, report: bool = True) -> None:
         super().__init__(estimator, config, context=context)
+        self.report = report
         name = aggregation if isinstance(aggregation, str) else type(aggregation).__name__
         self.aggregation_name = name or "FedAvg"
         self.aggregation = aggregator_from(aggregation or "FedAvg", self.context)

@@ -102,6 +102,10 @@ class LifelongLearning(JobBase):
         ``unseen_sample_recognition``, with a DeprecationWarning.
     context : Context, default=None
         Configuration, registry and storage; the environment's context when omitted.
+    report : bool, default=True
+        Whether train and eval outcomes are reported to the LocalController (``LC_SERVER``).
+        Outside a Sedna cluster there is none: ``report=False`` turns the reports off, as it does
+        for the other jobs.
 
     Examples
     --------
@@ -121,7 +125,7 @@ class LifelongLearning(JobBase):
                  task_update_decision: Any = None,
                  unseen_task_allocation: Any = None, unseen_sample_recognition: Any = None,
                  unseen_sample_re_recognition: Any = None, *, context: Context | None = None,
-                 **legacy: Any) -> None:
+                 report: bool = True, **legacy: Any) -> None:
         unknown = sorted(set(legacy) - set(_LEGACY))
         if unknown:
             raise TypeError(f"LifelongLearning() got unexpected keyword arguments {unknown}")
@@ -149,6 +153,7 @@ class LifelongLearning(JobBase):
         self.unseen_sample_recognition = given["unseen_sample_recognition"]
         self.unseen_sample_re_recognition = unseen_sample_re_recognition
         super().__init__(None, context=context)
+        self.report = report
         self.seen_estimator.context = self.context
         self.unseen_estimator.context = self.context
         self.estimator = self.seen_estimator

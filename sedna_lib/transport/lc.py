@@ -7,6 +7,7 @@ import enum
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from .._json import json_default
 from ..base import check_number
 from ..exceptions import ParameterError
-from ..observability.logs import RateLimitedLog
+from ..config import redact_text, redact_uri
 from ._requests import check_retries, check_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,10 +63,13 @@ _REPEAT_INTERVAL = 600.0  # seconds between two lines about the same repeated re
 
 _REPORTS_OFF = {
     OwnerKind.JOINT_INFERENCE_SERVICE.value:
-        "report=False (LCReporter_enable=False in Sedna's JointInference)",
-    OwnerKind.INCREMENTAL_JOB.value: "report=False",
+        "JointInference(..., report=False) (LCReporter_enable=False in Sedna's JointInference)",
+    OwnerKind.INCREMENTAL_JOB.value: "IncrementalLearning(..., report=False)",
+    OwnerKind.FEDERATED_LEARNING_JOB.value:
+        "FederatedLearning(..., report=False) (collaborative_training.fit reports only when JOB_NAME is set)",
+    OwnerKind.LIFELONG_JOB.value: "LifelongLearning(..., report=False)",
 }
-"""How a job of each ``ownerKind`` turns its reports off: the option its class takes."""
+"""How a job of each reporting ``ownerKind`` turns its reports off: the option its class takes."""
 
 
 def _no_lc_advice(owner_kind: Any) -> str:
@@ -74,16 +78,7 @@ def _no_lc_advice(owner_kind: Any) -> str:
     switch = _REPORTS_OFF.get(kind)
     if switch:
         return f"; outside a Sedna cluster, turn reports off: {switch}"
-    job = _JOB_NAMES.get(kind)
-    if job:
-        return (f"; outside a Sedna cluster the reports have nowhere to go: {job} has no option to turn them "
-                f"off, and goes on without them")
     return "; outside a Sedna cluster the reports have nowhere to go, and are dropped"
-
-
-_JOB_NAMES = {OwnerKind.FEDERATED_LEARNING_JOB.value: "FederatedLearning",
-              OwnerKind.LIFELONG_JOB.value: "LifelongLearning"}
-"""The job classes of the reporting ``ownerKind`` values that have no option to turn reports off."""
 
 
 _SAID_MAX = 64
@@ -206,12 +201,14 @@ class LCClient:
     Notes
     -----
     A failure is logged once as a WARNING; the same failure again (same URL, same reason) is
-    counted and said at most once every 10 minutes, with the count. The last 64 distinct
-    failures are remembered: a reason older than those is said again as new. A LocalController that
-    cannot be reached is said in one line naming ``LC_SERVER`` (the connection error's details
-    are DEBUG), with what the reporting job can do about it: joint inference and incremental
-    learning take ``report=False`` (Sedna's ``JointInference`` also ``LCReporter_enable=False``);
-    the other jobs have no such option, and the line says they go on without the reports. A
+    counted and said at most once every 10 minutes, and at :meth:`close`, with the count and the
+    time since the last line about it (``failed 2 more times in the last 4.0 s``). The last 64
+    distinct failures are remembered: a reason older than those is said again as new (its repeats
+    not said yet are said when it is forgotten). A LocalController that cannot be reached is said
+    in one line naming ``LC_SERVER`` (the connection error's details are DEBUG), with what the
+    reporting job can do about it: each reporting job takes ``report=False`` (Sedna's
+    ``JointInference`` also ``LCReporter_enable=False``), and the line names that job's. URLs are
+    shown with the password of their userinfo and their query values hidden. A
     report without a worker name goes to the worker
     :data:`DEFAULT_WORKER_NAME` (Sedna's default job name), with a WARNING that ``WORKER_NAME``
     is unset, instead of to ``/sedna/workers//info``.
@@ -243,10 +240,10 @@ class LCClient:
         self.last_error_: str | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        # failures already logged, the most recent last (their repeats go to _repeats); at most _SAID_MAX
-        self._said: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # failures already logged, the most recent last: (url, reason) -> [time of the last line about it,
+        # repeats since that line]; at most _SAID_MAX
+        self._said: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._said_no_worker = False  # the WARNING that WORKER_NAME is unset was logged
-        self._repeats = RateLimitedLog(logger, interval=_REPEAT_INTERVAL, say_first=False)
 
     @classmethod
     def from_config(cls, config: Config) -> LCClient:
@@ -282,21 +279,40 @@ class LCClient:
 
     def _fail(self, url: str, reason: str, advice: str = "") -> bool:
         key = (url, reason)
+        now = time.monotonic()
+        lines: list[str] = []
         with self._lock:
             self.failures_ += 1
             self.last_error_ = reason
-            first = key not in self._said
-            self._said[key] = None
-            self._said.move_to_end(key)
-            while len(self._said) > _SAID_MAX:
-                self._said.popitem(last=False)
-        if first:
-            logger.warning("LocalController report to %s failed: %s%s", url, reason, advice)
-        else:  # the same failure again: one line per interval, with the count
-            said = f"LocalController report to {url} failed again: {reason}"
-            said = said.replace("{", "{{").replace("}", "}}")  # the limiter formats {count} and {window}
-            self._repeats.add(key, f"{said} ({{count}} times in the last {{window}})")
+            entry = self._said.get(key)
+            if entry is None:  # said now; its repeats are counted from this line
+                self._said[key] = [now, 0]
+                while len(self._said) > _SAID_MAX:  # forgotten, with the repeats not said yet
+                    old_key, old = self._said.popitem(last=False)
+                    if old[1]:
+                        lines.append(_repeat_line(old_key, old, now))
+            else:  # the same failure again: one line per interval, with the count
+                self._said.move_to_end(key)
+                entry[1] += 1
+                if now - entry[0] >= _REPEAT_INTERVAL:
+                    lines.append(_repeat_line(key, entry, now))
+                    entry[:] = [now, 0]
+        for line in lines:
+            logger.warning("%s", line)
+        if entry is None:
+            logger.warning("LocalController report to %s failed: %s%s", redact_uri(url), reason, advice)
         return False
+
+    def _flush_repeats(self) -> None:
+        """Say the repeats counted since the last line of each failure."""
+        now = time.monotonic()
+        with self._lock:
+            lines = [_repeat_line(key, entry, now) for key, entry in self._said.items() if entry[1]]
+            for entry in self._said.values():
+                if entry[1]:
+                    entry[:] = [now, 0]
+        for line in lines:
+            logger.warning("%s", line)
 
     def _worker(self, worker_name: str, body: dict[str, Any]) -> str:
         """Return the URL segment: ``worker_name``, else the body's name, else the default name."""
@@ -314,7 +330,8 @@ class LCClient:
             body["name"] = DEFAULT_WORKER_NAME  # the LocalController requires it to equal the URL's segment
         return DEFAULT_WORKER_NAME
 
-    def send(self, worker_name: str, message: Report | Mapping[str, Any]) -> bool:
+    def send(self, worker_name: str, message: Report | Mapping[str, Any], *,
+             timeout: float | None = None) -> bool:
         """POST one report; return whether the LocalController accepted it.
 
         Never raises: an unreachable, hanging or refusing LocalController, or a message that
@@ -328,6 +345,11 @@ class LCClient:
             both, with a WARNING, once, that ``WORKER_NAME`` is unset).
         message : Report or dict
             The body.
+        timeout : float, default=None
+            Longest time, in seconds, for all the attempts and the waits between them together: each
+            attempt's timeouts are cut to the time left, and no attempt starts once it is spent
+            (a report sent while a job closes). None: each attempt has the client's ``timeout``, and
+            all ``max_retries`` are made.
 
         Returns
         -------
@@ -344,31 +366,42 @@ class LCClient:
         except (ParameterError, TypeError, ValueError) as exc:
             return self._fail(url, f"the message cannot be sent: {exc}")
         try:
-            timeout = check_timeout(self.timeout)
+            timeouts = check_timeout(self.timeout)
             max_retries, delay = check_retries(self.max_retries, self.backoff)
+            limit = None if timeout is None else check_number("timeout", timeout, 0, low_open=True)
         except ParameterError as exc:  # said, counted, and never sent with a timeout that cannot work
             return self._fail(url, f"the client is misconfigured: {exc}")
         import requests
 
+        deadline = None if limit is None else time.monotonic() + limit
         reason, advice = "not attempted", ""
         for attempt in range(max_retries + 1):
+            attempt_timeout: Any = timeouts
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if attempt and left <= delay:  # no time for the wait and another attempt
+                    break
+                left -= delay if attempt else 0.0
+                attempt_timeout = _cut(timeouts, left)
             if attempt:
                 if self._closed.wait(delay):
                     break
                 delay *= 2
             try:
-                response = requests.post(url, data=data, timeout=timeout,
+                response = requests.post(url, data=data, timeout=attempt_timeout,
                                          headers={"Content-Type": "application/json"})
             except requests.Timeout as exc:
-                reason, advice = f"no answer within {self.timeout} s ({type(exc).__name__})", ""
+                within = self.timeout if attempt_timeout is timeouts else f"the report's limit of {limit:g}"
+                reason, advice = f"no answer within {within} s ({type(exc).__name__})", ""
                 continue
             except requests.ConnectionError as exc:  # refused, no route, unknown host: nothing listens
-                logger.debug("LocalController report to %s: %s", url, exc)
-                reason = f"ConnectionError: no LocalController reachable at LC_SERVER={self.lc_server}"
+                shown = redact_uri(self.lc_server)
+                logger.debug("LocalController report to %s: %s", redact_uri(url), redact_text(str(exc), url))
+                reason = f"ConnectionError: no LocalController reachable at LC_SERVER={shown}"
                 advice = _no_lc_advice(body.get("ownerKind"))
                 continue
             except (requests.RequestException, OSError, ValueError) as exc:
-                reason, advice = f"{type(exc).__name__}: {exc}", ""
+                reason, advice = f"{type(exc).__name__}: {redact_text(str(exc), url)}", ""
                 if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                                     requests.exceptions.InvalidSchema)):
                     break
@@ -385,7 +418,7 @@ class LCClient:
     def close(self) -> None:
         """Interrupt pending retry waits (later sends make a single attempt); say failures still counted."""
         self._closed.set()
-        self._repeats.flush()
+        self._flush_repeats()
 
     def __enter__(self) -> LCClient:
         """Enter the context: return self."""
@@ -394,6 +427,36 @@ class LCClient:
     def __exit__(self, *exc_info: Any) -> None:
         """Leave the context: release resources."""
         self.close()
+
+
+def _cut(timeouts: tuple[float, float], left: float) -> Any:
+    """Return an attempt's timeouts cut to ``left`` seconds in all (connecting and waiting for the answer)."""
+    connect, read = timeouts
+    if left >= connect + read:
+        return timeouts
+    from urllib3.util import Timeout
+
+    left = max(left, 0.001)
+    return Timeout(connect=min(connect, left), read=min(read, left), total=left)
+
+
+def _span(seconds: float) -> str:
+    """Return a duration as a line says it: ``0.4 s``, ``12 s``, ``10 min``."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def _repeat_line(key: tuple[str, str], entry: list[float], now: float) -> str:
+    """Return the line of a failure repeated ``entry[1]`` times since its last line (at ``entry[0]``)."""
+    url, reason = key
+    count = int(entry[1])
+    times = "1 more time" if count == 1 else f"{count} more times"
+    span = _span(now - entry[0])
+    return f"LocalController report to {redact_uri(url)} failed {times} in the last {span}: {reason}"
 
 
 def _now() -> str:
@@ -421,6 +484,10 @@ class PeriodicReporter:
     extra_info : callable, default=None
         Returns more ``ownerInfo`` fields at each report (a language-model job's token and cost
         totals, for instance).
+    final_timeout : float, default=5.0
+        Longest time, in seconds, :meth:`close` spends on the last report (the counts not reported
+        yet), all attempts together: a LocalController that accepts connections and never answers
+        holds ``close`` that long, not for every attempt's timeouts and retries.
 
     Attributes
     ----------
@@ -442,12 +509,14 @@ class PeriodicReporter:
 
     def __init__(self, client: LCClient, message: Report | Mapping[str, Any], *, period: float = 30.0,
                  worker_name: str | None = None,
-                 extra_info: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 extra_info: Callable[[], Mapping[str, Any]] | None = None,
+                 final_timeout: float = 5.0) -> None:
         self.client = client
         self.message = message
         self.period = period
         self.worker_name = worker_name
         self.extra_info = extra_info
+        self.final_timeout = final_timeout
         self.inference_number_ = 0
         self.hard_example_number_ = 0
         self.reports_ = 0
@@ -508,13 +577,16 @@ class PeriodicReporter:
         base["ownerInfo"] = self.owner_info()
         return base
 
-    def report_now(self, force: bool = False) -> bool:
+    def report_now(self, force: bool = False, *, timeout: float | None = None) -> bool:
         """Send a report if there were inferences since the last one (or if ``force``).
 
         Parameters
         ----------
         force : bool, default=False
             Send even when nothing new was counted.
+        timeout : float, default=None
+            Longest time, in seconds, for the report's attempts together (see :meth:`LCClient.send`);
+            None: the client's timeouts and retries.
 
         Returns
         -------
@@ -536,7 +608,7 @@ class PeriodicReporter:
             return False
         name = self.worker_name or str(body.get("name") or "")  # empty: the client says so, and names one
         self.reports_ += 1
-        ok = self.client.send(name, body)
+        ok = self.client.send(name, body, timeout=timeout)
         with self._lock:
             self._period_start = _now()
         return ok
@@ -588,12 +660,36 @@ class PeriodicReporter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    close = stop
+    def close(self, timeout: float | None = 1.0) -> None:
+        """Send the counts not reported yet, within ``final_timeout`` seconds, then :meth:`stop`.
+
+        A short-lived process is seen too, and a LocalController that never answers holds the
+        caller at most ``final_timeout`` seconds (plus ``timeout`` for the thread). Nothing is sent
+        when nothing new was counted. Safe to call twice.
+
+        Parameters
+        ----------
+        timeout : float, default=1.0
+            Longest wait for the thread to end, as for :meth:`stop`.
+
+        Raises
+        ------
+        ParameterError
+            If ``final_timeout`` is not a finite number > 0 (the reporter is stopped all the same).
+        """
+        try:
+            limit = check_number("final_timeout", self.final_timeout, 0, low_open=True)
+        except ParameterError:
+            self.stop(timeout)
+            raise
+        if not self._stop.is_set():
+            self.report_now(timeout=limit)
+        self.stop(timeout)
 
     def __enter__(self) -> PeriodicReporter:
         """Enter the context: return self."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
-        """Leave the context: release resources."""
-        self.stop()
+        """Leave the context: send the counts not reported yet (within ``final_timeout``) and stop."""
+        self.close()

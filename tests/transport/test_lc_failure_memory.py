@@ -19,7 +19,7 @@ def _report(name):
 
 def _said(caplog, text):
     return [r for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()
-            and "failed again" not in r.getMessage()]
+            and "more time" not in r.getMessage()]
 
 
 def test_failures_with_ever_new_reasons_are_remembered_in_bounded_memory(lc_stub, caplog):
