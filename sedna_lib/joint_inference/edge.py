@@ -38,10 +38,12 @@ logger = logging.getLogger(__package__)  # the feature logs under its package na
 
 # what ``JointInference.stats`` counts
 _COUNTS = ("inferences", "hard", "cloud_ok", "cloud_failed", "queued", "replayed", "retried", "dead_lettered",
-           "expired", "config_errors", "callback_failed")
+           "expired", "config_errors", "callback_failed", "lost")
 _SELF_DESIGN = "self-design"  # Sedna 0.6's mining_mode that runs the edge model alone
 _MAX_BACKOFF = 300.0  # the longest wait before a failed queued example is tried again (s)
 _CONFIG_PAUSE = 30.0  # how long the drain waits after the cloud refused the edge itself (401/403/404)
+_LOST_INTERVAL = 60.0  # seconds between two lines about lost hard examples (the first is said at once)
+_LAST_REPORT_WAIT = 2.0  # longest wait in close() for the last LocalController report (and the reporter)
 
 # ``JointInference._miner`` before the miner is built (None means "built: no miner")
 _UNBUILT: Any = object()
@@ -333,8 +335,10 @@ class JointInference(JobBase):
         A snapshot of the counts: ``inferences``, ``hard``, ``cloud_ok``, ``cloud_failed``,
         ``queued``, ``replayed``, ``retried`` (failures of queued examples that will be tried
         again), ``dead_lettered``, ``expired`` (dead-lettered for their age),
-        ``config_errors`` (401/403/404/405 answers: the deployment is wrong) and
-        ``callback_failed`` (calls of ``on_offloaded``/``on_dead_letter`` that raised).
+        ``config_errors`` (401/403/404/405 answers: the deployment is wrong),
+        ``callback_failed`` (calls of ``on_offloaded``/``on_dead_letter`` that raised) and
+        ``lost`` (hard examples the cloud did not take that could be neither queued nor
+        dead-lettered: a full or read-only disk; they were answered by the edge).
         Read-only: changing the copy changes nothing.
     pending_at_start : int or None
         How many examples already waited in the queue folder when :meth:`start` ran (left by an
@@ -398,6 +402,8 @@ class JointInference(JobBase):
         self._pushed = (0, 0, 0)  # what those counters were brought up to
         self._chart_at = self._t0 = 0.0
         self._unreachable = RateLimitedLog(logger, interval=10.0, say_first=False)
+        # a full disk loses every hard example: the first loss at once, then a count per minute
+        self._lost = RateLimitedLog(logger, interval=_LOST_INTERVAL, level=logging.ERROR)
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -748,7 +754,9 @@ class JointInference(JobBase):
         """Stop the reporter and the queue drain, and close connections; queued examples stay on disk.
 
         Counts not reported yet (inferences since the last period) are sent to the LocalController
-        first, within the report client's timeouts, so a short-lived edge process is seen too.
+        first, so a short-lived edge process is seen too; close() waits at most 2 s for that report
+        (a LocalController that does not answer would otherwise hold it for the report client's
+        timeouts and retries, past a pod's grace period) and says when it was not delivered.
         Idempotent. :meth:`inference` then raises :class:`~sedna_lib.exceptions.ClosedError`
         until :meth:`start` starts the job again.
 
@@ -764,12 +772,12 @@ class JointInference(JobBase):
             self._started = False
         self._stop.set()
         self._unreachable.flush()
+        self._lost.flush()
         if self.status_ is not None:
             self.status_.stop()
         reporter, self._reporter = self._reporter, None
         if reporter is not None:
-            reporter.report_now()  # never raises: an absent LC only costs its timeouts
-            reporter.stop()
+            self._last_report(reporter)
         thread = self._drain_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
@@ -779,6 +787,26 @@ class JointInference(JobBase):
             self._queue.say_drops()
             self._queue.sync()
         super().close()
+
+    def _last_report(self, reporter: Any) -> None:
+        """Send the counts not reported yet and stop the reporter, within ``_LAST_REPORT_WAIT`` seconds.
+
+        The report's attempts together are bounded by the wait, and run in a daemon thread: a
+        LocalController that accepts connections and never answers costs the wait, not the
+        client's timeouts and retries.
+        """
+        deadline = time.monotonic() + _LAST_REPORT_WAIT
+        thread = threading.Thread(target=reporter.report_now, kwargs={"timeout": _LAST_REPORT_WAIT},
+                                  name="sedna-lc-last-report", daemon=True)
+        thread.start()
+        thread.join(_LAST_REPORT_WAIT)
+        if thread.is_alive():
+            from ..config import redact_uri
+
+            where = redact_uri(getattr(reporter.client, "lc_server", None) or self.context.config.lc_server)
+            logger.warning("the last report to the LocalController at %s was not answered within %.0f s; the "
+                           "counts since the previous report were not delivered", where, _LAST_REPORT_WAIT)
+        reporter.stop(timeout=max(0.1, deadline - time.monotonic()))
 
     # -- inference ---------------------------------------------------------------------------
     def inference(self, data: Any = None, post_process: Callable[..., Any] | str | None = None,
@@ -917,15 +945,25 @@ class JointInference(JobBase):
                 return None
         self._count("cloud_ok")
         if self._away:
-            with self._lock:
-                back, self._away = self._away, False
-            if back:
-                self._unreachable.flush()
-                logger.warning("the cloud answers again; %d kept hard examples are being sent",
-                               len(self.queue))
+            self._cloud_back()
         if len(self.queue):
             self._ensure_drain()
         return result
+
+    def _cloud_back(self, kept: int | None = None) -> bool:
+        """Say once, when the cloud first answers after an outage (a live call or the drain), what is sent.
+
+        The count of samples the edge answered meanwhile is said first, then forgotten, so it is
+        never said later with the outage's numbers. ``kept`` is how many queued examples are being
+        sent (the queue's length if None). Return whether the outage ended here.
+        """
+        with self._lock:
+            back, self._away = self._away, False
+        if back:
+            self._unreachable.forget("away")
+            logger.warning("the cloud answers again; %d kept hard examples are being sent",
+                           len(self.queue) if kept is None else kept)
+        return back
 
     def _on_failure(self, item: Any, data: Any, name: str | None, exc: SednaError) -> _Failure:
         """Act on a failed call for a live (``item`` None) or a queued sample; return its class."""
@@ -974,11 +1012,20 @@ class JointInference(JobBase):
             stored, fields = _wire(data)
             self.queue.put(stored, {"callback": callback, **fields, **meta})
         except (DataError, StorageError) as exc:
-            logger.error("a hard example could not be queued for the cloud and is lost: %s", exc)
+            self._lose("queue", "hard examples could not be queued for the cloud and are lost", exc)
             return False
         self._count("queued")
         self._ensure_drain()
         return True
+
+    def _lose(self, key: str, what: str, cause: Any) -> None:
+        """Count a lost hard example: the first loss is said at once, later ones once a minute, counted."""
+        with self._lock:
+            self._counts["lost"] += 1
+            total = self._counts["lost"]
+        cause = str(cause).replace("{", "{{").replace("}", "}}")  # the line is a format string
+        self._lost.add(key, f"{what}: {{count}} in the last {{window}}, {total} lost in all (stats['lost']); "
+                            f"the last: {cause}")
 
     def _retry_later(self, item: Any, data: Any, name: str | None, exc: SednaError) -> None:
         attempts = (int(item.meta.get("attempts") or 0) if item is not None else 0) + 1
@@ -1011,8 +1058,8 @@ class JointInference(JobBase):
             else:
                 entry = self.queue.bury(item, None, **meta)
         except (DataError, StorageError) as exc:
-            logger.error("a hard example could not be kept in the dead-letter folder and is lost: %s (%s)",
-                         exc, reason)
+            self._lose("dead-letter", "hard examples could not be kept in the dead-letter folder and are "
+                                      "lost", f"{exc} ({reason})")
             return False
         self._count("dead_lettered")
         if self.on_dead_letter is not None:
@@ -1150,6 +1197,8 @@ class JointInference(JobBase):
                             self._bury(item, None, name, f"post_process failed on the cloud's answer: "
                                                          f"{type(exc).__name__}: {exc}", None)
                             continue
+                if self._away:  # the cloud is back, and the drain is the first to hear it
+                    self._cloud_back(len(self.queue))
                 if self.on_offloaded is not None:
                     queued = item.meta.get("queued_at", 0.0)
                     example = OffloadedExample(item.id, _sample(item.data, item.meta), result, queued)

@@ -379,6 +379,25 @@ class RateLimitedLog:
         for line in lines:
             self._emit(line)
 
+    def forget(self, key: Any) -> None:
+        """Say what ``key`` has counted and not said yet, then forget the key: its next event is a new one.
+
+        Call it when what the key counts is over (the cloud answers again): the events said now
+        belong to it, and a later event starts a fresh count and window instead of being said
+        against the time of this line.
+
+        Parameters
+        ----------
+        key : hashable
+            The key.
+        """
+        now = self.clock()
+        with self._lock:
+            line = self._take(key, now) if key in self._pending else None
+            self._last.pop(key, None)
+        if line is not None:
+            self._emit(line)
+
     def pending(self, key: Any) -> int:
         """Return how many events of ``key`` are counted but not yet said.
 

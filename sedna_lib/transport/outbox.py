@@ -3,7 +3,9 @@
 Each entry is one file ``<time_ns>-<random>.sdna`` holding a binary-codec message (the sample as
 an array, or as JSON in the header, plus its metadata). It is written under a temporary name,
 flushed and renamed into place, so a crash of the process leaves either the whole entry or
-nothing. Entries are read back in the order they were put, across restarts of the process.
+nothing; a write that fails (a full disk) removes its partial file, and partial files a crash
+left are removed when the folder is first read. Entries are read back in the order they were put,
+across restarts of the process.
 Forcing them to the disk (``fsync``, milliseconds each) is done in groups by :meth:`OffloadQueue.sync`,
 off the inference path, unless ``fsync=True`` asks for it on every put.
 
@@ -38,6 +40,8 @@ __all__ = ["OffloadQueue", "QueuedSample"]
 logger = logging.getLogger(__name__)
 _DROP_INTERVAL = 60.0  # seconds between two lines about a full queue
 _SUFFIX = ".sdna"
+_PARTIAL = ".tmp"  # an entry being written: ``.<entry>.tmp``, renamed into place once whole
+_PARTIAL_AGE = 60.0  # seconds after which a partial entry is taken as left by an interrupted write
 DEAD_LETTER = "dead-letter"
 DRAIN_LOCK = ".drain.lock"  # the file whose flock one owner of the folder holds while it sends entries
 # what reading a damaged entry can raise (the codec checks what it can; the rest is caught here)
@@ -92,6 +96,9 @@ class OffloadQueue:
         Entries dropped because the queue (or the dead-letter folder) was full.
     corrupt : int
         Unreadable entries moved aside to ``<folder>/corrupt``.
+    partial_removed : int
+        Partial entries (``.<entry>.tmp`` files that an interrupted write left, older than a
+        minute) removed when the folder was first read, in it and in its dead-letter folder.
     """
 
     def __init__(self, folder: str, *, max_items: int = 10000, fsync: bool = False) -> None:
@@ -100,6 +107,8 @@ class OffloadQueue:
         self.fsync = fsync
         self.dropped = 0
         self.corrupt = 0
+        self.partial_removed = 0
+        self._swept = False  # partial entries are removed when the folder is first read
         # one line per minute at most, however many drops: a long outage used to print one per sample
         self._drops = RateLimitedLog(logger, interval=_DROP_INTERVAL)
         self._ids: list[str] | None = None
@@ -121,9 +130,40 @@ class OffloadQueue:
             except OSError as exc:
                 raise StorageError(f"cannot read the offload queue {self.folder}: {exc}",
                                    uri=self.folder) from exc
+            if not self._swept:
+                self._swept = True
+                self._sweep(names)
             self._ids = sorted(n[:-len(_SUFFIX)] for n in names
                                if n.endswith(_SUFFIX) and not n.startswith("."))
         return self._ids
+
+    def _sweep(self, names: list[str]) -> None:
+        """Remove the partial entries that interrupted writes left in the folder and its dead-letter folder.
+
+        Only those older than a minute go: a younger one may be another owner's write in progress.
+        """
+        cutoff = time.time() - _PARTIAL_AGE
+        removed = 0
+        for folder, listed in ((self.folder, names), (self.dead_letter_folder, None)):
+            if listed is None:
+                try:
+                    listed = os.listdir(folder)
+                except OSError:
+                    continue  # no dead letters yet (or unreadable: said when they are read)
+            for name in listed:
+                if not (name.startswith(".") and name.endswith(_PARTIAL)):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    if os.stat(path).st_mtime < cutoff:
+                        os.remove(path)
+                        removed += 1
+                except OSError:
+                    continue  # renamed into place or removed meanwhile, or not ours to remove
+        if removed:
+            self.partial_removed += removed
+            logger.warning("removed %d partial entries (.*%s files) from %s: writes that were interrupted "
+                           "(a full disk, a crash) left them", removed, _PARTIAL, self.folder)
 
     def __len__(self) -> int:
         """Return how many entries wait in the queue (as last read from the folder; see :meth:`refresh`)."""
@@ -224,9 +264,9 @@ class OffloadQueue:
 
     def _write(self, folder: str, entry: str, payload: bytes) -> None:
         """Write ``entry`` whole (temporary name, then an atomic rename)."""
+        tmp = os.path.join(folder, f".{entry}{_PARTIAL}")
         try:
             os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, f".{entry}.tmp")
             with open(tmp, "wb") as fh:
                 fh.write(payload)
                 fh.flush()
@@ -234,6 +274,9 @@ class OffloadQueue:
                     os.fsync(fh.fileno())
             os.replace(tmp, os.path.join(folder, entry + _SUFFIX))
         except OSError as exc:
+            # a full disk leaves part of the entry written: removed, or it would hold the space for ever
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
             raise StorageError(f"cannot write to the offload queue {folder}: {exc}", uri=folder) from exc
 
     def say_drops(self) -> None:
