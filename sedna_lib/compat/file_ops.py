@@ -355,9 +355,12 @@ class FileOps:
         if cls._is_url(filename):
             raise StorageError(f"dump_pickle writes local files only, got {filename}; dump locally and "
                                f"FileOps.upload() the file", uri=filename)
+        from ..storage.local import atomic_path
+
         path = strip_file_scheme(filename)
         cls.make_base_dir(path)
-        with _local_errors("write", path), open(path, "wb") as fh:
+        # written beside the file and swapped in: a failed write leaves the previous file whole
+        with _local_errors("write", path), atomic_path(path) as tmp, open(tmp, "wb") as fh:
             pickle.dump(obj, fh)
 
     @classmethod

@@ -170,15 +170,18 @@ class BaseDataSource:
         if not path or _is_remote(path):
             raise StorageError(f"BaseDataSource.save writes local files only, got {path!r}; save locally, "
                                f"then upload with Context.storage.upload", uri=path)
+        from ..storage.local import atomic_path
+
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            try:
-                import joblib
-            except ImportError:
-                with open(path, "wb") as fh:
-                    pickle.dump(self, fh)
-            else:
-                joblib.dump(self, path)
+            # written beside the file and swapped in: a failed write leaves the previous file whole
+            with atomic_path(path) as tmp:
+                try:
+                    import joblib
+                except ImportError:
+                    with open(tmp, "wb") as fh:
+                        pickle.dump(self, fh)
+                else:
+                    joblib.dump(self, tmp)
         except OSError as exc:
             raise StorageError(f"cannot write {path!r}: {exc}", uri=path) from exc
         return path

@@ -55,8 +55,9 @@ def save_samples(samples: Any, path: str) -> str:
            "x": encode_value(_plain(samples.x)), "y": encode_value(_plain(getattr(samples, "y", None))),
            "meta_attr": encode_value(_plain(getattr(samples, "meta_attr", None))),
            "data_type": getattr(samples, "data_type", "train")}
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    from ..storage.local import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # whole, or the old file kept
         json.dump(doc, fh)
     return path
 

@@ -341,3 +341,31 @@ def test_s3_load_reads_a_skops_model_but_not_a_pickled_one(s3_env, tmp_path):
     assert loaded.predict([[3.0]]).tolist() == [1]
     with pytest.raises(StorageError, match="skops"):
         FileOps.load(f"{s3_env}/models/model.pkl")
+
+
+def test_a_pickle_that_fails_partway_leaves_the_previous_file_whole(tmp_path):
+    # the file was opened in place: a pickling error halfway left it truncated
+    import pickle
+
+    path = tmp_path / "state.pkl"
+    FileOps.dump_pickle({"round": 1}, str(path))
+    with pytest.raises(Exception, match="lambda|pickle"):
+        FileOps.dump_pickle([b"x" * 100_000, lambda: 0], str(path))
+    assert pickle.loads(path.read_bytes()) == {"round": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.pkl"]
+
+
+def test_a_data_source_save_that_fails_partway_leaves_the_previous_file_whole(tmp_path):
+    import joblib
+
+    from sedna_lib.datasources import BaseDataSource
+
+    path = tmp_path / "train.pkl"
+    source = BaseDataSource()
+    source.x, source.y = [1, 2], [0, 1]
+    source.save(str(path))
+    source.x = [b"x" * 100_000, lambda: 0]
+    with pytest.raises(Exception, match="lambda|pickle"):
+        source.save(str(path))
+    assert joblib.load(path).x == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["train.pkl"]
