@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .._json import loads as json_loads
 from .. import config as _cfg
+from ..config import redact_text, redact_uri
 from .._lazy import lazy_attributes
 from ..base import check_count
 from ..exceptions import ProtocolError, RemoteError, TransportError, TransportTimeout
@@ -87,24 +88,25 @@ def http_request(url: str, method: str | None = None, timeout: float | tuple[flo
         timeout = check_timeout(timeout) if isinstance(timeout, (tuple, list)) else check_timeout(timeout)[0]
     retries = check_count("max_retries", max_retries, 0)
     method = method or "GET"
+    shown = redact_uri(url)  # messages and errors show no password or query values
     last: TransportError | None = None
     for _ in range(retries + 1):
         try:
             response = requests.request(method, url, timeout=timeout, **kwargs)
-        except requests.Timeout as exc:
-            last = TransportTimeout(f"{method} {url}: no answer within {timeout} s", url=url)
-            last.__cause__ = exc
+        except requests.Timeout:
+            last = TransportTimeout(f"{method} {shown}: no answer within {timeout} s", url=shown)
             continue
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
-            raise TransportError(f"{method} {url}: invalid URL ({exc})", url=url) from exc
-        except requests.RequestException as exc:
-            last = TransportError(f"{method} {url} failed: {exc}", url=url)
-            last.__cause__ = exc
+            raise TransportError(f"{method} {shown}: invalid URL ({redact_text(str(exc), url)})",
+                                 url=shown) from None
+        except requests.RequestException as exc:  # not chained: requests' text repeats the URL
+            last = TransportError(f"{method} {shown} failed: {redact_text(str(exc), url)}", url=shown)
             continue
         if response.status_code != 200:
-            raise RemoteError(f"{method} {url} answered HTTP {response.status_code}: {response.text[:200]}",
-                              url=url, status_code=response.status_code)
+            raise RemoteError(f"{method} {shown} answered HTTP {response.status_code}: "
+                              f"{redact_text(response.text[:200], url)}", url=shown,
+                              status_code=response.status_code)
         if no_decode:
             return response
         if not binary:
@@ -112,8 +114,8 @@ def http_request(url: str, method: str | None = None, timeout: float | tuple[flo
         try:
             return json_loads(response.content)
         except ValueError as exc:
-            raise ProtocolError(f"{method} {url}: the answer is not JSON ({exc}): {response.text[:200]!r}",
-                                url=url) from exc
+            raise ProtocolError(f"{method} {shown}: the answer is not JSON ({exc}): "
+                                f"{redact_text(response.text[:200], url)!r}", url=shown) from exc
     assert last is not None
     raise last
 

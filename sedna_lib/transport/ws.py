@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import redact_uri
 from ..exceptions import (
     AggregationError,
     BackendUnavailableError,
@@ -217,6 +218,7 @@ class AggregationClient:
                  max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "",
                  fast_receive: bool = True, fast_send: bool = True) -> None:
         self.url = url
+        self.shown_url = redact_uri(url)  # what messages and logs show: no password or query values
         self.client_id = client_id
         self.token = token
         self.ssl_context = ssl_context
@@ -304,8 +306,8 @@ class AggregationClient:
                 # subscribe (a server stopping or restarting): tried again like an unreachable server
                 self.close()
                 if time.monotonic() + delay >= deadline:
-                    raise TransportTimeout(f"could not reach the aggregator at {self.url} within "
-                                           f"{self.connect_timeout} s: {exc}", url=self.url) from exc
+                    raise TransportTimeout(f"could not reach the aggregator at {self.shown_url} within "
+                                           f"{self.connect_timeout} s: {exc}", url=self.shown_url) from exc
                 logger.info("lost the aggregator while subscribing (%s); retrying", exc)
             time.sleep(delay)  # bounded backoff: the server asked to try again later, or went away
             delay = min(delay * 2, 2.0)
@@ -357,8 +359,8 @@ class AggregationClient:
                 # ConnectionClosed: the connection was reset before the opening handshake was sent
                 last = exc
             if time.monotonic() + delay >= deadline:
-                raise TransportTimeout(f"could not reach the aggregator at {self.url} within "
-                                       f"{self.connect_timeout} s: {last}", url=self.url) from last
+                raise TransportTimeout(f"could not reach the aggregator at {self.shown_url} within "
+                                       f"{self.connect_timeout} s: {last}", url=self.shown_url) from last
             time.sleep(delay)  # bounded backoff between connection attempts
             delay = min(delay * 2, 2.0)
         self._ws = ws
@@ -387,7 +389,7 @@ class AggregationClient:
                 initial = self._recv_message(timeout=max(5.0, deadline - time.monotonic()))
                 if isinstance(initial, m.RecvWeight):
                     self.initial_ = initial
-        logger.info("connected to %s as %s (%s)", self.url, self.client_id,
+        logger.info("connected to %s as %s (%s)", self.shown_url, self.client_id,
                     "binary" if self.is_binary else "json")
         return self
 
@@ -424,10 +426,11 @@ class AggregationClient:
             code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
             reason = reason or "(no reason given)"
             if code >= 4000 or code in (1003, 1008, 1009, _TRY_LATER):
-                return RemoteError(f"the aggregator closed the connection ({code}): {reason}", url=self.url,
-                                   status_code=code)
-            return TransportError(f"connection to {self.url} closed ({code}): {reason}", url=self.url)
-        return TransportError(f"websocket I/O with {self.url} failed: {exc}", url=self.url)
+                return RemoteError(f"the aggregator closed the connection ({code}): {reason}",
+                                   url=self.shown_url, status_code=code)
+            return TransportError(f"connection to {self.shown_url} closed ({code}): {reason}",
+                                  url=self.shown_url)
+        return TransportError(f"websocket I/O with {self.shown_url} failed: {exc}", url=self.shown_url)
 
     def _send_raw(self, data: str | bytes) -> None:
         websockets = _websockets()
@@ -455,7 +458,7 @@ class AggregationClient:
     def _recv_message(self, timeout: float | None = None) -> Any:
         websockets = _websockets()
         if self._ws is None:
-            raise TransportError(f"not connected to {self.url}; call connect()", url=self.url)
+            raise TransportError(f"not connected to {self.shown_url}; call connect()", url=self.shown_url)
         reassembler = m.Reassembler(self.max_message_bytes)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -463,8 +466,8 @@ class AggregationClient:
             try:
                 frame = self._ws.recv(timeout=left)
             except TimeoutError:
-                raise TransportTimeout(f"no message from {self.url} within {timeout} s",
-                                       url=self.url) from None
+                raise TransportTimeout(f"no message from {self.shown_url} within {timeout} s",
+                                       url=self.shown_url) from None
             except ProtocolError:  # a binary message refused as it arrived: the connection stays
                 raise
             except (websockets.exceptions.ConnectionClosed, OSError) as exc:
@@ -482,7 +485,7 @@ class AggregationClient:
                 cls = _ERRORS.get(msg.error)
                 if cls is not None:
                     raise cls(f"the aggregator refused: {msg.message}")
-                raise RemoteError(f"the aggregator refused: {msg.message}", url=self.url,
+                raise RemoteError(f"the aggregator refused: {msg.message}", url=self.shown_url,
                                   status_code=msg.code)
             return msg
 

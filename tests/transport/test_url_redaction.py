@@ -272,3 +272,36 @@ def test_sedna_lib_config_shows_urls_without_their_secrets(monkeypatch, capsys):
         shown = out.out + out.err
         assert not _leaks(shown), shown
         assert "u:***@lc:9100" in shown and "admin:***@kb:9020" in shown and "m.bin?sig=***" in shown
+
+
+# -- the aggregator client and Sedna's http_request ------------------------------------------------------
+
+
+def test_an_aggregator_client_that_cannot_connect_hides_the_password(closed_port):
+    from sedna_lib.exceptions import TransportTimeout
+    from sedna_lib.transport.ws import AggregationClient
+
+    client = AggregationClient(f"ws://u:hunter2@127.0.0.1:{closed_port}/FedAvg?token=TOKSECRET", "a",
+                               connect_timeout=0.3)
+    with pytest.raises(TransportTimeout) as info:
+        client.connect()
+
+    told = _told(info.value)
+    assert not _leaks(told), told
+    assert f"ws://u:***@127.0.0.1:{closed_port}/FedAvg?token=***" in str(info.value)
+
+
+def test_sednas_http_request_hides_the_password_and_query_values(peer, closed_port):
+    from sedna_lib.compat.client import http_request
+
+    asked, nobody = (f"http://u:hunter2@127.0.0.1:{port}/x?sig=SIGSECRET" for port in (peer, closed_port))
+    with pytest.raises(RemoteError) as answered:
+        http_request(asked, max_retries=0)  # the traceback shows this line: the URL is not written here
+    with pytest.raises(TransportError) as refused:
+        http_request(nobody, max_retries=0)
+
+    for exc in (answered.value, refused.value):
+        told = _told(exc)
+        assert not _leaks(told), told
+        assert "u:***@127.0.0.1" in str(exc) and "sig=***" in str(exc)
+    assert ("GET", "/x?sig=SIGSECRET", BASIC) in _Peer.seen  # the request carried them
