@@ -150,8 +150,8 @@ def map_structure(fn: Any, value: Any) -> Any:
 
     Examples
     --------
-    >>> map_structure(len, ([1, 2], {"a": [3]}))
-    (2, {'a': 1})
+    >>> map_structure(lambda leaf: leaf * 2, (1, [2, 3], {"a": 4}))
+    (2, [4, 6], {'a': 8})
     """
     if isinstance(value, dict):
         items = {key: map_structure(fn, item) for key, item in value.items()}
