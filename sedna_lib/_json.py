@@ -6,11 +6,12 @@ import dataclasses
 import enum
 import json
 import os
+import re
 import sys
 from typing import Any, Mapping
 
-__all__ = ["NonFiniteNumberError", "is_table", "json_default", "json_safe", "loads", "table_from_json",
-           "table_to_json"]
+__all__ = ["NonFiniteNumberError", "is_series", "is_table", "json_default", "json_safe", "loads",
+           "table_from_json", "table_to_json"]
 
 
 def _numpy() -> Any:
@@ -72,13 +73,20 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
 
 
 def is_table(value: Any) -> bool:
-    """Whether ``value`` is a pandas DataFrame (False when pandas was never imported)."""
+    """Whether ``value`` is a pandas DataFrame, its subclasses too (False when pandas was never imported)."""
     pd = sys.modules.get("pandas")
     return pd is not None and isinstance(value, pd.DataFrame)
 
 
-# the column types a table's JSON form restores (others are read back as JSON gives them)
-_RESTORED_KINDS = ("bool", "int", "uint", "float", "datetime64", "timedelta64", "category")
+def is_series(value: Any) -> bool:
+    """Whether ``value`` is a pandas Series, its subclasses too (False when pandas was never imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.Series)
+
+
+# the column types a table's JSON form restores, by exact name (others are read back as JSON gives them)
+_RESTORED = re.compile(r"bool|u?int(8|16|32|64)|float(16|32|64)|datetime64\[(s|ms|us|ns)\]|"
+                       r"timedelta64\[(s|ms|us|ns)\]|category")
 
 
 def table_to_json(frame: Any) -> dict[str, Any]:
@@ -158,7 +166,7 @@ def table_from_json(rows: list[Any], columns: list[Any], dtypes: list[Any] | Non
     if not isinstance(dtypes, list) or len(dtypes) != frame.shape[1]:
         return frame
     for i, dtype in enumerate(dtypes):
-        if not isinstance(dtype, str) or not dtype.startswith(_RESTORED_KINDS):
+        if not isinstance(dtype, str) or not _RESTORED.fullmatch(dtype):
             continue
         column = frame.iloc[:, i]
         if str(column.dtype) == dtype:
@@ -170,7 +178,7 @@ def table_from_json(rows: list[Any], columns: list[Any], dtypes: list[Any] | Non
                 restored = pd.to_timedelta(column, unit="s").astype(dtype)
             else:
                 restored = column.astype(dtype)
-        except (TypeError, ValueError, OverflowError):
+        except Exception:  # noqa: BLE001 - a value the type cannot hold: the column stays as JSON gave it
             continue
         frame.isetitem(i, restored)
     return frame

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError, ParameterError, SednaWarning
-from .arrays import (describe_structure, is_one_sample, is_structure, join_batches, map_structure,
-                     numeric_array, single_output, split_xy)
+from .arrays import (describe_structure, first_row, is_one_sample, is_structure, join_batches,
+                     map_structure, numeric_array, single_output, split_xy)
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .history import EpochMetrics, extend_history
@@ -99,9 +99,12 @@ def _features(xb: Any, device: str, dtype: Any, ids: bool = False) -> Any:
     module needs its own floats, and integers become its floats too unless the module looks up
     ids (``ids``: an embedding's input stays integer).
     """
-    if dtype is not None and xb.dtype != dtype and (
-            xb.is_floating_point() or not ids and xb.dtype != _torch().bool):
-        return xb.to(device=device, dtype=dtype)
+    if xb.is_floating_point():
+        target = dtype
+    else:  # integers into a module without floats of its own (a softmax, say): torch's default floats
+        target = None if ids or xb.dtype == _torch().bool else dtype or _torch().get_default_dtype()
+    if target is not None and xb.dtype != target:
+        return xb.to(device=device, dtype=target)
     return xb.to(device)
 
 
@@ -157,11 +160,6 @@ def _one_sample(model: Any, data: Any) -> bool:
 def _batch_of_one(data: Any) -> Any:
     """Return one 1-D sample as a batch of shape ``(1, n)``."""
     return [data] if isinstance(data, list) else data[None]
-
-
-def _first_row(out: Any) -> Any:
-    """Return the first row of an output, or of each output of a structure (a batch of one's sample)."""
-    return map_structure(lambda leaf: leaf if leaf is None else leaf[0], out) if is_structure(out) else out[0]
 
 
 def _cpu(out: Any) -> Any:
@@ -432,7 +430,7 @@ class _ModuleCalls(EstimatorCalls):
         A module returning a tuple, list or dict of tensors gets the same structure of arrays.
         """
         if _one_sample(backend.estimator, data):
-            return _first_row(self.predict(backend, _batch_of_one(data), **kwargs))
+            return first_row(self.predict(backend, _batch_of_one(data), **kwargs))
         return _to_numpy(self._outputs(backend, data, kwargs.get("batch_size"), kwargs.get("device")))
 
     def predict_proba(self, backend: TorchBackend, data: Any, **kwargs: Any) -> Any:

@@ -180,11 +180,20 @@ class BaseDataSource:
                 except ImportError:
                     with open(tmp, "wb") as fh:
                         pickle.dump(self, fh)
-                else:
-                    joblib.dump(self, tmp)
+                else:  # the compression the name asks for (joblib reads it from the name it writes)
+                    joblib.dump(self, tmp, compress=_compression(path))
         except OSError as exc:
             raise StorageError(f"cannot write {path!r}: {exc}", uri=path) from exc
         return path
+
+
+_COMPRESSED = {".z": "zlib", ".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "lzma"}
+
+
+def _compression(path: str) -> Any:
+    """Return joblib's ``compress`` for a file name: ``(method, 3)`` for ``.gz`` and the like, else 0."""
+    method = _COMPRESSED.get(os.path.splitext(path)[1].lower())
+    return (method, 3) if method else 0
 
 
 def _looks_like_path(token: str) -> bool:

@@ -460,3 +460,10 @@ def test_several_outputs_train_with_a_callable_loss_and_refuse_a_torch_loss():
     history = backend.train((x, y), valid_data=(x, y), loss=loss)
     assert history["num_samples"] == 64 and history["loss"][-1] < history["loss"][0]
     assert set(backend.evaluate((x, y), loss=loss)) == {"loss"}
+
+
+def test_integer_features_into_a_module_without_parameters_become_torchs_default_floats():
+    # such a module has no float dtype of its own: integers reached a softmax as int64 and torch raised
+    backend = TorchBackend(torch.nn.Softmax(dim=1))
+    proba = backend.predict(np.array([[1, 2], [3, 4]]))
+    assert proba.dtype == np.float32 and np.allclose(proba.sum(axis=1), 1.0)

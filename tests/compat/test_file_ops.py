@@ -369,3 +369,19 @@ def test_a_data_source_save_that_fails_partway_leaves_the_previous_file_whole(tm
         source.save(str(path))
     assert joblib.load(path).x == [1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["train.pkl"]
+
+
+@pytest.mark.parametrize("name, magic", [("train.pkl.gz", b"\x1f\x8b"), ("train.pkl.bz2", b"BZh"),
+                                         ("train.pkl.xz", b"\xfd7zXZ")])
+def test_a_data_source_saved_under_a_compressed_name_is_compressed_and_loads_back(tmp_path, name, magic):
+    # joblib reads the compression from the name it writes: the temporary name lost it
+    import joblib
+
+    from sedna_lib.datasources import BaseDataSource
+
+    source = BaseDataSource()
+    source.x, source.y = [[0.5] * 1000] * 200, [0, 1] * 100
+    path = tmp_path / name
+    source.save(str(path))
+    assert path.read_bytes()[:len(magic)] == magic
+    assert joblib.load(path).y == source.y

@@ -221,3 +221,16 @@ def test_malformed_table_columns_are_answered_422_and_the_server_serves_on(table
     assert bad.status_code == 422, bad.text
     assert "columns" in bad.json()["detail"]
     assert good.status_code == 200 and len(good.json()["result"]) == 1
+
+
+@pytest.mark.parametrize("dtypes", [["float64[pyarrow]", "float64"], ["interval", "int64"], ["int64x", None],
+                                    ["datetime64[ns, Mars/Olympus]", "category"]])
+def test_column_types_the_table_cannot_restore_leave_the_columns_as_json_gave_them(table_cloud, dtypes):
+    # a name that only began like a known type was tried, and pyarrow's ImportError answered 500
+    import requests
+
+    url = table_cloud.rsplit("/", 1)[0] + "/sedna/predict"
+    answer = requests.post(url, json={"data": [["rome", 31.0]], "columns": ["city", "age"], "dtypes": dtypes},
+                           timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["result"]) == 1
