@@ -15,8 +15,8 @@ import numpy as np
 from ..base import cast_to_layer
 from ..exceptions import BackendError, DataError
 
-__all__ = ["split_xy", "numeric_array", "cast_like", "is_one_sample", "is_structure", "map_structure",
-           "leaves", "join_batches", "describe_structure", "single_output"]
+__all__ = ["split_xy", "numeric_array", "cast_like", "is_one_sample", "is_structure", "first_row",
+           "map_structure", "leaves", "join_batches", "describe_structure", "single_output"]
 
 
 def split_xy(data: Any, y: Any = None) -> tuple[Any, Any]:
@@ -140,6 +140,21 @@ def is_one_sample(data: Any, n_features: int | None, *, array_types: tuple = (np
 def is_structure(value: Any) -> bool:
     """Whether ``value`` is a structure of arrays: a tuple, list or dict (its subclasses too)."""
     return isinstance(value, (tuple, list, dict))
+
+
+def first_row(out: Any) -> Any:
+    """Return the first row of an output, or of each output of a structure (a batch of one's sample).
+
+    A ``None`` output stays ``None``.
+
+    Examples
+    --------
+    >>> first_row((np.array([[1, 2]]), {"score": np.array([0.5])}))
+    (array([1, 2]), {'score': np.float64(0.5)})
+    """
+    if is_structure(out):
+        return map_structure(lambda leaf: leaf if leaf is None else leaf[0], out)
+    return out[0]
 
 
 def map_structure(fn: Any, value: Any) -> Any:

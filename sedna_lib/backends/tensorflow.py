@@ -9,8 +9,8 @@ import numpy as np
 
 from .._json import json_safe
 from ..exceptions import BackendError, DataError, ParameterError
-from .arrays import (cast_like, is_one_sample, is_structure, leaves, map_structure, numeric_array,
-                     single_output, split_xy)
+from .arrays import (cast_like, first_row, is_one_sample, is_structure, leaves, map_structure,
+                     numeric_array, single_output, split_xy)
 from .base import _import, check_batch_size, framework_of, training_options
 from .estimator import EstimatorBackend, EstimatorCalls
 from .files import remove_path_prefix
@@ -122,11 +122,6 @@ def _rows(value: Any, what: str) -> int:
     if len(counts) != 1:
         raise DataError(f"the {what} arrays must have one row per sample each, got {sorted(counts)} rows")
     return counts.pop()
-
-
-def _first_row(out: Any) -> Any:
-    """Return the first row of an output, or of each output of a structure (a batch of one's sample)."""
-    return map_structure(lambda part: part[0], out) if is_structure(out) else out[0]
 
 
 def _to_arrays(out: Any) -> Any:
@@ -355,7 +350,7 @@ class _KerasCalls(EstimatorCalls):
         """
         batch = self._sample(backend.estimator, data)
         if batch is not None:
-            return _first_row(self.predict(backend, batch, **kwargs))
+            return first_row(self.predict(backend, batch, **kwargs))
         return self._outputs(backend, data, kwargs.get("batch_size"))
 
     def predict_proba(self, backend: TensorFlowBackend, data: Any, **kwargs: Any) -> Any:

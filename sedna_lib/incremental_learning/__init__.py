@@ -300,18 +300,6 @@ class IncrementalLearning(JobBase):
         callback = resolve_callback(post_process, registry_=self.context.registry)
         return callback(value) if callback is not None else value
 
-    def report_task_info(self, task_info: Any, status: str, results: Any = None, kind: str = "train") -> bool:
-        """Report a phase's outcome to the LocalController, unless ``report`` is False; never raises.
-
-        Returns
-        -------
-        bool
-            Whether the LocalController accepted the report (False when reports are off).
-        """
-        if not self.report:
-            return False
-        return super().report_task_info(task_info, status, results, kind=kind)
-
     # -- train ----------------------------------------------------------------------------------
     def train(self, train_data: Any, valid_data: Any = None, post_process: Any = None, **kwargs: Any) -> Any:
         """Train, save to ``MODEL_URL``, and report the model to the LocalController.

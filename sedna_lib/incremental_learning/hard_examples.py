@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .._json import json_default
+from .._json import is_table, json_default
 from ..base import check_count, check_number
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
@@ -442,7 +442,7 @@ class HardExampleStore:
             if not re.match(r"^\.[A-Za-z0-9]{1,10}$", suffix):
                 raise DataError(f"ext {ext!r} must look like '.jpg'")
             return bytes(sample), suffix
-        if _is_frame(sample):
+        if is_table(sample):
             return _encode_table(sample), TABLE_SUFFIX
         try:
             arr = np.asarray(sample)
@@ -605,11 +605,6 @@ def spool_for(root: str, output: str) -> str:
 
 
 # -- tables -----------------------------------------------------------------------------------------
-
-def _is_frame(obj: Any) -> bool:
-    """Return whether ``obj`` is a pandas DataFrame (pandas is imported only when one is given)."""
-    return type(obj).__name__ == "DataFrame" and type(obj).__module__.split(".", 1)[0] == "pandas"
-
 
 def _refuse(value: Any) -> Any:
     raise TypeError(f"a cell holds a {type(value).__name__}, which JSON cannot keep")

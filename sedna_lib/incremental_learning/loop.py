@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import numpy as np
 
+from .._json import is_series, is_table
 from ..base import check_number
 from ..context import resolve
 from ..exceptions import BackendError, DataError, ParameterError
@@ -164,7 +165,7 @@ def _finite(value: Any, name: str, what: str) -> float:
 
 def _is_table(x: Any) -> bool:
     """Return whether ``x`` is a pandas DataFrame or Series (rows are taken by position, ``.iloc``)."""
-    return hasattr(x, "iloc") and type(x).__module__.split(".", 1)[0] == "pandas"
+    return is_table(x) or is_series(x)
 
 
 def _samples(x: Any) -> Any:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Mapping
 
+from .._json import is_series
 from ..backends.loaders import load_estimator
 from ..base import InferenceResult
 from ..config import MiningMode
@@ -17,11 +17,6 @@ __all__ = ["JointModel", "load_model"]
 
 
 # -- the solar_corona face ---------------------------------------------------------------------
-
-def _is_series(data: Any) -> bool:
-    pd = sys.modules.get("pandas")
-    return pd is not None and isinstance(data, pd.Series)
-
 
 def _record(data: Any) -> bool:
     """Whether ``data`` is one sample a model takes in a list of one: a document or a mapping (a record)."""
@@ -36,7 +31,7 @@ def _one_sample(data: Any) -> bool:
     """
     import numpy as np
 
-    if _record(data) or _is_series(data):
+    if _record(data) or is_series(data):
         return True
     if np.ndim(data) != 1:
         return False
@@ -58,7 +53,7 @@ class _ProbabilityModel:
 
         if _record(data):  # one document or record: a text pipeline or a DictVectorizer takes a list of them
             p = self.model.predict_proba([data], **kwargs)
-        elif _is_series(data):  # a DataFrame's row: a table of one row
+        elif is_series(data):  # a DataFrame's row: a table of one row
             p = self.model.predict_proba(data.to_frame().T.infer_objects(), **kwargs)
         elif _one_sample(data):
             p = self.model.predict_proba(np.asarray(data).reshape(1, -1), **kwargs)
@@ -90,7 +85,7 @@ def _n_samples(data: Any) -> int | None:
 
     One document, record (mapping) or DataFrame row (Series) is one sample.
     """
-    if _record(data) or _is_series(data):
+    if _record(data) or is_series(data):
         return 1
     shape = getattr(data, "shape", None)
     if shape is not None and len(shape):

@@ -218,7 +218,6 @@ class AggregationClient:
                  max_message_bytes: int = m.MAX_MESSAGE_BYTES, job_name: str = "",
                  fast_receive: bool = True, fast_send: bool = True) -> None:
         self.url = url
-        self.shown_url = redact_uri(url)  # what messages and logs show: no password or query values
         self.client_id = client_id
         self.token = token
         self.ssl_context = ssl_context
@@ -259,6 +258,11 @@ class AggregationClient:
     def is_binary(self) -> bool:
         """Whether weights travel as binary frames on this connection."""
         return self.server_protocol_ == m.PROTOCOL and self.wire == "binary"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages and logs show it: its password and query values hidden."""
+        return redact_uri(self.url)
 
     def _ssl(self) -> _ssl.SSLContext | None:
         if self.ssl_context is not None:

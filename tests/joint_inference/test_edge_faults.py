@@ -164,8 +164,9 @@ def test_close_is_bounded_when_the_local_controller_never_answers(tmp_path, sile
     job.close()
     took = time.monotonic() - started
     assert took < 5.0, took  # within a pod's grace period, with room for the rest of the shutdown
-    missed = [m for m in _messages(caplog) if "last report" in m]
-    assert len(missed) == 1 and silent_lc in missed[0], _messages(caplog)
+    # said by the edge (the report still waits at the bound) or by the LC client (it gave up first)
+    missed = [m for m in _messages(caplog) if silent_lc in m and ("last report" in m or "report to" in m)]
+    assert missed, _messages(caplog)
 
 
 def test_a_forgotten_count_starts_afresh_instead_of_being_said_against_the_last_line():

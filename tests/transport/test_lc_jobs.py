@@ -135,20 +135,41 @@ def _window(line):
     return float(match.group(1))
 
 
-def test_repeats_said_at_close_name_their_count_and_the_time_since_the_first_line(closed_port_url, caplog):
+class _Clock:
+    """The LC client's clock, moved by the test (the time module otherwise)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = _Clock()
+    monkeypatch.setattr(lc_module, "time", fake)
+    return fake
+
+
+def test_repeats_said_at_close_name_their_count_and_the_time_since_the_first_line(
+        closed_port_url, caplog, clock):
     client = LCClient(closed_port_url, timeout=(0.5, 0.5), max_retries=0)
     with caplog.at_level(logging.WARNING, logger="sedna_lib"):
         client.send("w1", _message())
-        time.sleep(0.4)
+        clock.now += 0.4
         client.send("w1", _message())
         client.send("w1", _message())
-        time.sleep(0.3)
+        clock.now += 0.3
         client.close()
 
     line = _repeat_line(caplog)
     assert "failed 2 more times in the last" in line
     assert "times in the last 0 s" not in line and "(2 times" not in line
-    assert 0.6 <= _window(line) < 5
+    assert _window(line) == 0.7
     assert f"no LocalController reachable at LC_SERVER={closed_port_url}" in line
 
 
@@ -162,20 +183,22 @@ def test_a_single_repeat_is_said_in_the_singular(closed_port_url, caplog):
     assert "failed 1 more time in the last" in _repeat_line(caplog)
 
 
-def test_after_a_repeat_line_the_next_window_starts_at_that_line(closed_port_url, caplog, monkeypatch):
+def test_after_a_repeat_line_the_next_window_starts_at_that_line(
+        closed_port_url, caplog, monkeypatch, clock):
     monkeypatch.setattr(lc_module, "_REPEAT_INTERVAL", 0.3)
     client = LCClient(closed_port_url, timeout=(0.5, 0.5), max_retries=0)
     with caplog.at_level(logging.WARNING, logger="sedna_lib"):
         client.send("w1", _message())
-        time.sleep(0.35)
+        clock.now += 0.36
         client.send("w1", _message())  # the interval has passed: said now, 1 more time
+        clock.now += 0.1
         client.send("w1", _message())
-        client.close()  # 1 more time since that line, moments ago
+        client.close()  # 1 more time since that line
 
     lines = [line for line in _lc_lines(caplog) if "more time" in line]
     assert len(lines) == 2, _lc_lines(caplog)
-    assert "failed 1 more time" in lines[0] and _window(lines[0]) >= 0.3
-    assert "failed 1 more time" in lines[1] and _window(lines[1]) < 0.3
+    assert "failed 1 more time" in lines[0] and _window(lines[0]) == 0.4
+    assert "failed 1 more time" in lines[1] and _window(lines[1]) == 0.1
 
 
 def test_close_with_no_repeat_says_nothing_more(closed_port_url, caplog):
