@@ -25,6 +25,25 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# The files that take one worker longest (measured on 2 cores), longest first. The workers take
+# whole files (``--dist loadfile``) in the order they were collected: started first, they no longer
+# land on a worker in the last minute and keep the others waiting for it.
+_LONG_FILES = tuple(f"tests/{name}.py" for name in (
+    "integration/test_control_plane_contract", "test_docs_browser", "test_install_wheel", "servers/test_fuzz",
+    "integration/test_federated_simulation", "test_cli_messages", "backends/test_skops_import",
+    "test_docs_snippets", "backends/test_tensorflow", "algorithms/test_aggregation_layers",
+    "sedna_examples/test_atcii", "integration/test_joint_inference_detection_example",
+    "test_operator_workers", "servers/test_ws_frames", "test_serving_entry_points", "llm/test_example",
+    "servers/test_shutdown", "sedna_examples/test_sedna_examples", "test_cli",
+))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Put the long files first (each file's own order, and the others', is kept)."""
+    rank = {name: k for k, name in enumerate(_LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def pytest_collection_finish(session):
     """Move what collection loaded (the frameworks the test modules import) out of the collector's way.
 
