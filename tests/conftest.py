@@ -284,3 +284,33 @@ def sum_path(request):
     if not _kernels.available():
         pytest.skip("numba is not installed (the `fast` extra)")
     yield "compiled"
+
+
+@pytest.fixture
+def closed_port():
+    """A port on 127.0.0.1 nobody listens on (bound a moment, then freed): connections are refused."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        return closed.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port_url(closed_port):
+    """``http://127.0.0.1:<closed_port>``: a server that refuses every connection."""
+    return f"http://127.0.0.1:{closed_port}"
+
+
+@pytest.fixture
+def silent_lc():
+    """The URL of a server that accepts connections (its backlog) and never answers."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()

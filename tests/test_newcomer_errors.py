@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import numpy as np
 import pytest
@@ -101,14 +100,6 @@ def test_a_configured_miner_says_nothing_about_missing_miners(ctx, caplog):
 
 
 # -- 3. no LocalController -------------------------------------------------------------------------
-
-@pytest.fixture
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
 
 def test_absent_lc_is_said_once_briefly_with_the_fix(closed_port_url, caplog):
     client = LCClient(closed_port_url, timeout=(0.5, 0.5), max_retries=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import socket
 
 import numpy as np
 import pytest
@@ -156,14 +155,6 @@ def test_job_says_once_that_a_hard_example_cannot_be_kept_and_still_answers(tmp_
 
 
 # -- turning LocalController reports off -------------------------------------------------------------
-
-@pytest.fixture
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
 
 def test_job_with_reports_off_trains_without_a_local_controller(tables, tmp_path, closed_port_url, caplog):
     (df, y), _, _ = tables

@@ -63,15 +63,6 @@ def sedna_server():
         yield srv
 
 
-@pytest.fixture
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_a_sedna_lib_edge_talks_to_an_original_sedna_cloud(sedna_server):
     client = InferenceClient(sedna_server.url, service_name="ji-svc", timeout=5)
     assert client.predict(np.ones((2, 2), dtype="float32")) == [4.0]  # 404 -> /sedna, 422 -> JSON

@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import socket
 import time
 
 import pytest
@@ -17,26 +16,6 @@ from sedna_lib.transport import lc as lc_module
 from sedna_lib.transport.lc import FORWARDED_OWNER_KINDS, LCClient, PeriodicReporter
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def silent_lc():
-    """Accepts connections (backlog) and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        sock.close()
 
 
 def _lc_lines(caplog):

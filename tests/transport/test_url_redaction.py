@@ -10,7 +10,6 @@ import base64
 import http.server
 import json
 import logging
-import socket
 import threading
 import traceback
 
@@ -66,13 +65,6 @@ def peer():
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-@pytest.fixture
-def closed_port():
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        return closed.getsockname()[1]
 
 
 def _told(exc, attribute="url"):
