@@ -43,7 +43,7 @@ _SELF_DESIGN = "self-design"  # Sedna 0.6's mining_mode that runs the edge model
 _MAX_BACKOFF = 300.0  # the longest wait before a failed queued example is tried again (s)
 _CONFIG_PAUSE = 30.0  # how long the drain waits after the cloud refused the edge itself (401/403/404)
 _LOST_INTERVAL = 60.0  # seconds between two lines about lost hard examples (the first is said at once)
-_LAST_REPORT_WAIT = 2.0  # longest wait in close() for the last LocalController report (and the reporter)
+_LAST_REPORT_WAIT = 2.0  # longest wait in close() for the calls in flight, then for the last LC report
 
 # ``JointInference._miner`` before the miner is built (None means "built: no miner")
 _UNBUILT: Any = object()
@@ -383,6 +383,8 @@ class JointInference(JobBase):
         self.pending_at_start: int | None = None
         self._counts = dict.fromkeys(_COUNTS, 0)
         self._lock = threading.RLock()
+        self._calls = 0  # inference calls in flight (counted in and out under _lock)
+        self._idle = threading.Condition(self._lock)  # told when the last call in flight ends after close()
         self._started = False
         self._closed = False  # close() ran and start() has not run since
         self._mode: MiningMode | None = None
@@ -590,6 +592,31 @@ class JointInference(JobBase):
             self._ensure_drain()
         return self
 
+    def _enter(self) -> None:
+        """Count an inference call in, starting the job for its first one.
+
+        Raises
+        ------
+        ClosedError
+            If the job was closed (also while this call started it).
+        """
+        with self._lock:
+            if self._started:
+                self._calls += 1
+                return
+        self._start_on_use()
+        with self._lock:
+            if not self._started:  # closed meanwhile
+                raise ClosedError(f"this {type(self).__name__} was closed while the call started it")
+            self._calls += 1
+
+    def _leave(self) -> None:
+        """Count an inference call out; the last one out after :meth:`close` began tells it."""
+        with self._lock:
+            self._calls -= 1
+            if self._closed and not self._calls:
+                self._idle.notify_all()
+
     def _start_on_use(self) -> None:
         """Start the job for its first sample; a closed job is not started behind its owner's back."""
         if self._closed:
@@ -675,8 +702,14 @@ class JointInference(JobBase):
                     meter.inc(new - old)
             self._pushed = now
 
-    def _tally(self, is_hard: bool, by_cloud: bool) -> None:
-        """Count one answered sample: the stats, the LC report, the metrics and (once a second) the chart."""
+    def _tally(self, is_hard: bool, by_cloud: bool, leave: bool = False) -> None:
+        """Count one answered sample: the stats, the LC report, the metrics and (once a second) the chart.
+
+        ``leave`` also ends the call (see :meth:`_leave`), under the same hold of the lock.
+        """
+        reporter = self._reporter
+        if reporter is not None:  # before the call ends: close() sends the last report once none runs
+            reporter.record(hard=is_hard)
         with self._lock:
             counts = self._counts
             total = counts["inferences"] = counts["inferences"] + 1
@@ -685,9 +718,10 @@ class JointInference(JobBase):
             if by_cloud:
                 self._cloud_answers += 1
             cloud = self._cloud_answers
-        reporter = self._reporter
-        if reporter is not None:
-            reporter.record(hard=is_hard)
+            if leave:
+                self._calls -= 1
+                if self._closed and not self._calls:
+                    self._idle.notify_all()
         if self._meters is None:
             return
         now = time.monotonic()
@@ -753,8 +787,10 @@ class JointInference(JobBase):
     def close(self) -> None:
         """Stop the reporter and the queue drain, and close connections; queued examples stay on disk.
 
-        Counts not reported yet (inferences since the last period) are sent to the LocalController
-        first, so a short-lived edge process is seen too; close() waits at most 2 s for that report
+        New calls are refused at once; the calls already running are waited for (at most 2 s; a
+        warning says how many were still running when it gave up), so their answers are counted.
+        Counts not reported yet (inferences since the last period) are then sent to the LocalController,
+        so a short-lived edge process is seen too; close() waits at most 2 s for that report
         (a LocalController that does not answer would otherwise hold it for the report client's
         timeouts and retries, past a pod's grace period) and says when it was not delivered.
         Idempotent. :meth:`inference` then raises :class:`~sedna_lib.exceptions.ClosedError`
@@ -770,6 +806,13 @@ class JointInference(JobBase):
                 return
             self._closed = True
             self._started = False
+            # the calls in flight end before the last report, so that it counts their answers
+            if not self._idle.wait_for(lambda: not self._calls, _LAST_REPORT_WAIT):
+                running = self._calls
+                logger.warning("close() waited %.0f s for %d inference %s still running and went on; %s not "
+                               "in the last report to the LocalController", _LAST_REPORT_WAIT, running,
+                               "call" if running == 1 else "calls",
+                               "its answer is" if running == 1 else "their answers are")
         self._stop.set()
         self._unreachable.flush()
         self._lost.flush()
@@ -841,18 +884,33 @@ class JointInference(JobBase):
         ClosedError
             If the job was closed: call :meth:`start` (or use ``with``) to start it again.
         """
-        if not self._started:
-            self._start_on_use()
+        with self._lock:  # counted in while running: close() waits for it before the last report
+            entered = self._started
+            if entered:
+                self._calls += 1
+        if not entered:
+            self._enter()
         if post_process is None and not kwargs and self._plain:
             # the common call (no callback, the configured mode): what _infer does for it, inline
-            edge = self.estimator.predict(data)
-            miner = self._miner
-            if miner is None or not miner(edge):
-                self._tally(False, False)
-                return InferenceResult(False, edge, edge, None)
-            cloud = self._offload(data, None, None, {})
-            self._tally(True, cloud is not None)
-            return InferenceResult(True, edge if cloud is None else cloud, edge, cloud)
+            try:
+                edge = self.estimator.predict(data)
+                miner = self._miner
+                cloud = None
+                is_hard = miner is not None and bool(miner(edge))
+                if is_hard:
+                    cloud = self._offload(data, None, None, {})
+            except BaseException:
+                self._leave()
+                raise
+            self._tally(is_hard, cloud is not None, leave=True)
+            return InferenceResult(is_hard, edge if cloud is None else cloud, edge, cloud)
+        try:
+            return self._answer(data, post_process, kwargs)
+        finally:
+            self._leave()
+
+    def _answer(self, data: Any, post_process: Any, kwargs: dict[str, Any]) -> Any:
+        """Answer one sample with options (a callback, a mining mode for this call) for :meth:`inference`."""
         callback = None if post_process is None else self._resolve(post_process)
         mining_mode = kwargs.pop("mining_mode", None) if kwargs else None
         if mining_mode is None:

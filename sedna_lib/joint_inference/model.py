@@ -185,8 +185,15 @@ class JointModel:
             returns a number of rows other than the number of samples.
         """
         joint = self.joint
-        if not joint._started:
-            joint._start_on_use()
+        joint._enter()  # counted in while running: close() waits for it before the last report
+        try:
+            return self._details(x)
+        finally:
+            joint._leave()
+
+    def _details(self, x: Any) -> InferenceResult:
+        """Predict and return every part (for :meth:`predict_details`, which counts the call in and out)."""
+        joint = self.joint
         mode = joint._mode
         if mode is None:
             mode = joint._mode = MiningMode(joint.config.get("mining_mode", joint.context.config.mining_mode))
