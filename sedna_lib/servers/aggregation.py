@@ -101,6 +101,7 @@ class _Peer:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: Any = None  # the task serving its connection (cancelled when it stops taking data)
     dropped: bool = False
+    lost: bool = False  # the server let it go (a send failed, it stalled): its connection is over
 
 
 _CLIENT_QUERY_BYTES = 64 * 1024  # a GET body names one client: {"client_id": "..."}
@@ -244,6 +245,7 @@ class AggregationServer:
         self.secure_threshold = secure_threshold
         self._server: Any = None
         self._finished = threading.Event()
+        self._lifecycle = threading.Lock()  # start and stop, one at a time
 
     # -- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -507,9 +509,12 @@ class AggregationServer:
         Notes
         -----
         Starting a server that is serving changes nothing: its rounds, peers and history go on.
+        Starts and stops from several threads take turns: one server at most serves, and a
+        :meth:`stop` called while a start is under way stops the server that start brings up.
         """
-        if self._server is None or not self._server.is_running:  # a second start keeps the rounds going
-            self._serve()
+        with self._lifecycle:
+            if self._server is None or not self._server.is_running:  # a second start keeps the rounds going
+                self._serve()
         if block:  # until the job is done, or stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
             serve_in_foreground(self.wait, self.stop)
         return self
@@ -581,7 +586,9 @@ class AggregationServer:
             held, by a custom aggregator say) is logged as such and not said stopped; a later
             ``stop()`` waits for it again.
         """
-        if self._server is not None and self._server.is_running:
+        with self._lifecycle:  # a start under way ends first: the server it brings up is stopped here
+            if self._server is None or not self._server.is_running:
+                return
             url = self.url
             self._say_stopping(min(2.0, timeout / 4))
             if not self._server.stop(timeout):
@@ -779,14 +786,18 @@ class AggregationServer:
         return bool(self.rounds_.client_settings())
 
     async def _unregister(self, peer: _Peer) -> None:
-        if self.peers_.get(peer.client_id) is peer:
-            del self.peers_[peer.client_id]
-            logger.info("client %s left (%d connected)", peer.client_id, len(self.peers_))
-            if not self.done_:
-                # a contributor left: the round no longer waits for it (it is counted again if it returns)
-                async with self._ingest:
-                    if not self.done_:
-                        await self._carry_out(self.rounds_.leave(peer.client_id))
+        cid = peer.client_id
+        gone = peer.lost  # let go already by the server (a send to it failed): it left all the same
+        if self.peers_.get(cid) is peer:
+            del self.peers_[cid]
+            logger.info("client %s left (%d connected)", cid, len(self.peers_))
+            gone = True
+        if gone and not self.done_:
+            # a contributor left: the round no longer waits for it (it is counted again if it returns)
+            async with self._ingest:
+                # unless a new connection took its id meanwhile (that one is waited for)
+                if not self.done_ and cid not in self.peers_ and cid not in self._joining:
+                    await self._carry_out(self.rounds_.leave(cid))
         if self.done_ and not self.peers_:
             self._finish_job()
 
@@ -1089,8 +1100,7 @@ class AggregationServer:
                 self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(text.encode()))
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
-            if self.peers_.get(peer.client_id) is peer:
-                del self.peers_[peer.client_id]
+            self._let_go(peer)
 
     async def _send_frames(self, peer: _Peer, frames: list[memoryview]) -> None:
         try:
@@ -1101,8 +1111,7 @@ class AggregationServer:
                     self.status_.metrics.counter("sedna_fl_sent_bytes_total").inc(len(frame))
         except (RuntimeError, OSError, self._disconnect_exc) as exc:
             logger.info("could not send to %s (%s); dropping it", peer.client_id, exc)
-            if self.peers_.get(peer.client_id) is peer:
-                del self.peers_[peer.client_id]
+            self._let_go(peer)
 
     @contextlib.contextmanager
     def _watchdog(self, peer: _Peer) -> Iterator[None]:
@@ -1118,12 +1127,17 @@ class AggregationServer:
         finally:
             timer.cancel()
 
+    def _let_go(self, peer: _Peer) -> None:
+        """Stop serving ``peer`` (its connection is over): it leaves the rounds as its connection ends."""
+        if self.peers_.get(peer.client_id) is peer:
+            del self.peers_[peer.client_id]
+            peer.lost = True  # its connection's end (:meth:`_unregister`) tells the rounds it left
+
     def _drop_stalled(self, peer: _Peer) -> None:
         """Drop a peer that took no data for the read timeout: a send to it would hold every round."""
         logger.warning("client %s took nothing sent to it for %g s (AGG_READ_TIMEOUT); dropping it, the "
                        "others go on", peer.client_id, self._read_timeout)
-        if self.peers_.get(peer.client_id) is peer:
-            del self.peers_[peer.client_id]
+        self._let_go(peer)
         # its connection must end (a frame cut in the middle leaves it unusable): dropped at once where the
         # server's own websocket protocol runs, else its task is cancelled (the socket closes once it drains)
         abort = ((getattr(peer.ws, "scope", None) or {}).get("extensions") or {}).get(ABORT)
