@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Mapping
 
 from ..backends.loaders import check_model, load_model_file
@@ -46,6 +47,7 @@ class BigModelService(JobBase):
                  context: Context | None = None) -> None:
         super().__init__(estimator, config, context=context)
         self.server: Any = None
+        self._lifecycle_lock = threading.Lock()  # a start and a stop, one at a time: one server at most
 
     def train(self, *args: Any, **kwargs: Any) -> None:
         """Do nothing (the big model is trained elsewhere), as in Sedna."""
@@ -99,20 +101,25 @@ class BigModelService(JobBase):
             If the address cannot be bound.
         """
         from ..servers import ServerLimits
+        from ..servers._lifecycle import serve_in_foreground
         from ..servers.inference import InferenceServer
 
         cfg = self.context.config
-        if self.server is None:
-            check_model(self.estimator)
-            load_model_file(self)
-            self.server = InferenceServer(
-                self, self.job_name or "sedna",
-                host=host or self.config.get("big_model_bind_ip", cfg.big_model_bind_ip),
-                http_port=cfg.big_model_bind_port if port is None else port,
-                max_buffer_size=cfg.max_request_bytes, token=cfg.auth_token,
-                ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
-                registry=self.context.registry, limits=ServerLimits.from_config(cfg))
-        self.server.start(block=block)
+        with self._lifecycle_lock:  # the check, the creation and the start at once: one server
+            if self.server is None:
+                check_model(self.estimator)
+                load_model_file(self)
+                self.server = InferenceServer(
+                    self, self.job_name or "sedna",
+                    host=host or self.config.get("big_model_bind_ip", cfg.big_model_bind_ip),
+                    http_port=cfg.big_model_bind_port if port is None else port,
+                    max_buffer_size=cfg.max_request_bytes, token=cfg.auth_token,
+                    ssl_certfile=cfg.tls_cert, ssl_keyfile=cfg.tls_key,
+                    registry=self.context.registry, limits=ServerLimits.from_config(cfg))
+            server = self.server
+            server.start(block=False)
+        if block:  # until stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
+            serve_in_foreground(server.wait, self.stop)
         return self
 
     @property
@@ -135,9 +142,10 @@ class BigModelService(JobBase):
             self.server.wait()
 
     def stop(self) -> None:
-        """Stop serving."""
-        if self.server is not None:
-            self.server.stop()
+        """Stop serving; a start under way in another thread finishes first."""
+        with self._lifecycle_lock:
+            if self.server is not None:
+                self.server.stop()
 
     def close(self) -> None:
         """Stop serving and release the job's resources."""

@@ -270,6 +270,7 @@ class InferenceServer:
         self._server: ThreadedServer | None = None
         self._unknown_callbacks: set[str] = set()
         self._unknown_lock = threading.Lock()
+        self._lifecycle_lock = threading.Lock()  # a start and a stop, one at a time: one server at most
         self._unfitted_said = False
 
     # -- the app -----------------------------------------------------------------------------
@@ -504,20 +505,22 @@ class InferenceServer:
         TransportError
             If the port cannot be bound.
         """
-        if self._server is None or not self._server.is_running:
-            server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
-                                    ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
-                                    limits=self._limits())
-            self._started = time.monotonic()
-            self._server = server.start()
-            log_started(logger, f"big-model server {self.servername!r}", self._server.url,
-                        auth=bool(self.token), tls=bool(self.ssl_certfile), bound=self._server.bound,
-                        limits={"max request bytes": self.max_buffer_size})
-            reason = unfitted_reason(self.model)
-            if reason is not None:
-                self._say_unfitted(reason)
+        with self._lifecycle_lock:  # the check and the start at once: a second start changes nothing
+            if self._server is None or not self._server.is_running:
+                server = ThreadedServer(self.create_app(), host=self.host, port=self.http_port,
+                                        ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
+                                        limits=self._limits())
+                self._started = time.monotonic()
+                self._server = server.start()
+                log_started(logger, f"big-model server {self.servername!r}", self._server.url,
+                            auth=bool(self.token), tls=bool(self.ssl_certfile), bound=self._server.bound,
+                            limits={"max request bytes": self.max_buffer_size})
+                reason = unfitted_reason(self.model)
+                if reason is not None:
+                    self._say_unfitted(reason)
+            server = self._server
         if block:  # until stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
-            serve_in_foreground(self._server.wait, self.stop)
+            serve_in_foreground(server.wait, self.stop)
         return self
 
     def wait(self) -> None:
@@ -526,12 +529,13 @@ class InferenceServer:
             self._server.wait()
 
     def stop(self) -> None:
-        """Stop serving (a no-op if not started)."""
-        if self._server is not None and self._server.is_running:
-            if not self._server.stop():
-                return  # stopped by another call, or held past the timeout (the server said so)
+        """Stop serving (a no-op if not started); a start under way in another thread finishes first."""
+        with self._lifecycle_lock:
+            server = self._server
+            if server is None or not server.is_running or not server.stop():
+                return  # not serving, stopped by another call, or held past the timeout (the server said so)
             self.status_.metrics.stopped()
-            log_stopped(logger, f"big-model server {self.servername!r}", self._server.url,
+            log_stopped(logger, f"big-model server {self.servername!r}", server.url,
                         seconds=time.monotonic() - self._started, counts=self.stats.as_dict())
 
     def __enter__(self) -> InferenceServer:

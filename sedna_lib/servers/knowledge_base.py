@@ -578,6 +578,92 @@ def _download_path(name: str) -> str:
     return f"/file/download?files={q}&name={q}"
 
 
+_CHUNK = 64 * 1024  # bytes read and sent at a time by a download
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Return the one byte range ``header`` asks of ``size`` bytes, as ``(start, end)`` (end excluded).
+
+    None (send the whole file) when there is no ``Range`` header, or one this server does not
+    serve in part (malformed, several ranges); ``start == size`` when it cannot be satisfied.
+    """
+    match = _RANGE_RE.match(header or "")
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # a suffix: the last N bytes
+        count = int(last)
+        return (max(0, size - count), size) if count else (size, size)
+    start = int(first)
+    end = size if last == "" else int(last) + 1
+    if end <= start:
+        return None
+    return (start, min(end, size)) if start < size else (size, size)
+
+
+def _file_reply(path: str, filename: str, request: Any) -> Any:
+    """Answer a download with the bytes of ``path`` as one open file holds them.
+
+    The file is opened once and its length, ``ETag`` and ``Last-Modified`` are read from that
+    open file, so a file replaced meanwhile (an upload renames a new one into place) is sent
+    whole, in one version or the other. It is read and sent in chunks of :data:`_CHUNK` bytes.
+    A single ``Range`` is answered with 206 (416 past the end); ``If-Range`` must name the
+    current version.
+    """
+    import hashlib
+    import stat
+    from email.utils import formatdate
+
+    from starlette.background import BackgroundTask
+    from starlette.responses import Response, StreamingResponse
+
+    try:
+        fh = open(path, "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        raise HTTPError(404, f"no file named {os.path.basename(path)!r} in the knowledge base") from None
+    try:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise HTTPError(404, f"no file named {os.path.basename(path)!r} in the knowledge base")
+        size = info.st_size
+        tag = hashlib.md5(f"{info.st_mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+        headers = {"accept-ranges": "bytes", "content-disposition": f'attachment; filename="{filename}"',
+                   "etag": f'"{tag}"', "last-modified": formatdate(info.st_mtime, usegmt=True)}
+        if_range = request.headers.get("if-range")
+        wanted = None
+        if if_range is None or if_range in (headers["etag"], headers["last-modified"]):
+            wanted = _byte_range(request.headers.get("range"), size)
+        start, end, status = 0, size, 200
+        if wanted is not None:
+            start, end = wanted
+            if start >= size:
+                fh.close()
+                return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        headers["content-length"] = str(end - start)
+    except BaseException:
+        fh.close()
+        raise
+
+    def chunks() -> Any:
+        try:
+            fh.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = fh.read(min(_CHUNK, left))
+                if not chunk:  # cut short in place (never by the store, which renames a new file in)
+                    raise OSError(f"{path} ended {left} bytes before its size when opened")
+                left -= len(chunk)
+                yield chunk
+        finally:
+            fh.close()
+
+    return StreamingResponse(chunks(), status_code=status, headers=headers,
+                             media_type="application/octet-stream", background=BackgroundTask(fh.close))
+
+
 def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
                max_bytes: int = 64 * 1024 * 1024, limits: ServerLimits | None = None) -> Any:
     """Build the FastAPI application of the knowledge base.
@@ -601,7 +687,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     """
     fa = fastapi()
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.responses import JSONResponse, Response
 
     app = fa.FastAPI(title="sedna_lib knowledge base")
     limits = ServerLimits.resolve(limits, max_bytes)
@@ -687,7 +773,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
         files = request.query_params.get("files")
         path = store.readable(files or "")
         name = safe_name(request.query_params.get("name") or files)
-        return FileResponse(path, filename=name, media_type="application/octet-stream")
+        return _file_reply(path, name, request)  # one open file, sent whole: a re-upload never cuts it
 
     @app.post("/knowledgebase/update", **_OPENAPI["update"])
     @_handle
@@ -842,7 +928,8 @@ class KBServer:
         self.ssl_keyfile = ssl_keyfile
         self._server: ThreadedServer | None = None
         self._started = 0.0
-        self._stop_lock = threading.Lock()  # one stop at a time: the "stopped" line is said once
+        # one start or stop at a time: one server at most, and the "stopped" line said once
+        self._lifecycle_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None,
@@ -983,10 +1070,11 @@ class KBServer:
         TransportError
             If the port cannot be bound.
         """
-        if not self.is_running:
-            self._started = time.monotonic()
-            self._server = self.run_in_thread()
-        server = self._server  # None once another thread's stop() came first
+        with self._lifecycle_lock:  # the check and the start at once: a second start changes nothing
+            if not self.is_running:
+                self._started = time.monotonic()
+                self._server = self.run_in_thread()
+            server = self._server
         if block:  # until stopped: by stop(), SIGTERM or Ctrl-C, each through stop()
             serve_in_foreground(server.wait if server is not None else lambda: None, self.stop)
         return self
@@ -1004,7 +1092,7 @@ class KBServer:
         still held by a request after the stop's timeout stays running, and ``stop()`` may be
         called again.
         """
-        with self._stop_lock:
+        with self._lifecycle_lock:  # a start under way in another thread finishes first
             server = self._server
             if server is None:
                 return
