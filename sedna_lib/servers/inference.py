@@ -32,6 +32,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 from .._json import table_from_json
@@ -366,6 +367,10 @@ class InferenceServer:
         gate = LargeRequestGate(limits)
         app = fa.FastAPI(title=f"sedna_lib big-model service {self.servername!r}",
                          description="Joint-inference cloud worker (Sedna wire plus binary codec).")
+        # the app keeps its server (and model) alive; the routes see it through a weak proxy, as FastAPI
+        # keeps every route's function for the life of the process: a dropped server is freed
+        app.state.server = self
+        server = weakref.proxy(self)
         install_error_handlers(app, self.stats)
         install_docs_auth(app, self.token)
         names = self._names()
@@ -373,11 +378,11 @@ class InferenceServer:
         def make_info(name: str) -> Callable[..., Any]:
             async def info(request: Request) -> Any:
                 try:
-                    check_token(request, self.token)
+                    check_token(request, server.token)
                 except HTTPError as exc:
-                    self.stats.count("rejected")
+                    server.stats.count("rejected")
                     return error_response(exc.status, exc.message)
-                infos = [{"path": route.path, "name": route.name} for route in app.routes]
+                infos = [{"path": route.path, "name": route.name} for route in request.app.routes]
                 return {"infos": infos, "codecs": [codec.MEDIA_TYPE, JSON_MEDIA_TYPE], "service": name,
                         "callbacks": "apply"}
             info.__annotations__["request"] = Request  # resolved here: annotations are strings in this module
@@ -385,26 +390,26 @@ class InferenceServer:
 
         async def predict(request: Request) -> Any:
             try:
-                check_token(request, self.token)
+                check_token(request, server.token)
                 body = await read_body(request, limits.max_request_bytes, timeout=limits.body_timeout,
                                        gate=gate)
             except HTTPError as exc:
-                self.stats.count_status(exc.status)
+                server.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
             try:
                 ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 # decode, run the model and encode in a worker thread: the loop keeps answering
-                response, callback = await run_off_loop(self._serve, ctype, body,
+                response, callback = await run_off_loop(server._serve, ctype, body,
                                                         request.headers.get("accept", ""), request.url.path)
             except HTTPError as exc:
-                self.stats.count_status(exc.status)
+                server.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
             finally:
                 if gate.is_large(len(body)):
                     gate.release()
             if callback is not None:
                 response.headers[CALLBACK_APPLIED_HEADER] = callback
-            self.stats.count("ok")
+            server.stats.count("ok")
             return response
 
         predict.__annotations__["request"] = Request

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import weakref
 from typing import Any
 
 from .._json import loads as json_loads
@@ -695,7 +696,7 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
     gate = LargeRequestGate(limits)
     stats = RequestStats()
     app.state.stats = stats
-    app.state.store = store
+    app.state.store = store  # the app keeps its store; the routes reach it through a weak proxy
     site = StatusSite("kb", title="sedna_lib knowledge base",
                       health=Health("kb", checks={"database": lambda: store.query() is not None},
                                     extra=stats.as_dict),
@@ -723,6 +724,10 @@ def create_app(store: KnowledgeBaseStore, *, token: str | None = None,
             return error_response(500, f"the knowledge base failed: {type(exc).__name__}")
         stats.count_status(response.status_code)
         return response
+
+    # FastAPI keeps each route's function for the life of the process: the routes hold only a weak
+    # proxy, so a stopped, dropped server's store (and its files' index) is freed
+    store = weakref.proxy(store)
 
     async def _body(request: Request) -> bytes:
         body = await read_body(request, max_bytes, timeout=limits.body_timeout, gate=gate)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import Any, Callable
 
 from ..exceptions import ProtocolError, TransportError
@@ -106,6 +107,7 @@ class MultiEdgeServer:
         gate = LargeRequestGate(limits)
         app = api.FastAPI(title=f"sedna_lib {self.service_name}",
                           description=f"Multi-edge {type(self).__name__} (Sedna's routes, safe codec).")
+        app.state.server = self  # the app keeps its server; the routes reach it through a weak proxy
         install_error_handlers(app, self.stats)
         install_docs_auth(app, self.token)
         for route, (method, handler, reply) in self.ROUTES.items():
@@ -133,7 +135,8 @@ class MultiEdgeServer:
     def _limits(self) -> ServerLimits:
         return ServerLimits.resolve(self.limits, self.max_buffer_size)
 
-    async def _status(self) -> Any:
+    @staticmethod
+    async def _status() -> Any:
         return "OK"
 
     def _decode(self, body: bytes) -> Any:
@@ -169,17 +172,19 @@ class MultiEdgeServer:
         from starlette.requests import Request
         from starlette.responses import JSONResponse, Response
 
-        handler = getattr(self, handler_name)
+        # FastAPI keeps each route's function for the life of the process: it holds only a weak proxy,
+        # so a stopped, dropped server (and its component) is freed; the app keeps the server alive
+        server = weakref.proxy(self)
 
         def serve(body: Any) -> Any:  # in a worker thread: decode, call the component, encode
-            data = self._decode(body)
-            result = self._call(handler, data)
-            return None if reply == "json" else self._encode_reply(result, is_pickle(body))
+            data = server._decode(body)
+            result = server._call(getattr(server, handler_name), data)
+            return None if reply == "json" else server._encode_reply(result, is_pickle(body))
 
         async def endpoint(request: Request) -> Any:
             body = b""
             try:
-                check_token(request, self.token)
+                check_token(request, server.token)
                 body = await read_body(request, limits.max_request_bytes, timeout=limits.body_timeout,
                                        gate=gate)
                 try:
@@ -188,9 +193,9 @@ class MultiEdgeServer:
                     if gate.is_large(len(body)):
                         gate.release()
             except HTTPError as exc:
-                self.stats.count_status(exc.status)
+                server.stats.count_status(exc.status)
                 return error_response(exc.status, exc.message)
-            self.stats.count("ok")
+            server.stats.count("ok")
             if content is None:
                 return JSONResponse(200)
             return Response(content, media_type=PICKLE_MEDIA_TYPE if is_pickle(body) else MEDIA_TYPE)

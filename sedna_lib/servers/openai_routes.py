@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Any, Iterator
 
 from ..exceptions import DataError
@@ -133,7 +134,9 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
     app : fastapi.FastAPI
         The big-model server's app.
     server : InferenceServer
-        Its server (``model``, ``token``, ``max_buffer_size`` are read at each request).
+        Its server (``model``, ``token``, ``max_buffer_size`` are read at each request); the app
+        keeps it (``app.state.openai_server``), the routes only reach it, so a dropped app lets
+        the server and its model go.
 
     Returns
     -------
@@ -144,6 +147,9 @@ def add_openai_routes(app: Any, server: Any) -> LLMServingStats:
     from starlette.responses import StreamingResponse
 
     stats = LLMServingStats()
+    # FastAPI keeps each route's function for the life of the process: the routes hold a weak proxy
+    app.state.openai_server = server
+    server = weakref.proxy(server)
 
     def model_or_none() -> Any:
         try:
