@@ -164,6 +164,16 @@ class LifelongLearning(JobBase):
         self._deployment: _Deployment | None = None
         self._deploy_lock = threading.Lock()
 
+    # -- lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release what the job holds: the knowledge-base clients and the LocalController client.
+
+        Safe to call twice, and before any training.
+        """
+        self.cloud_knowledge_management.close()
+        self.edge_knowledge_management.close()
+        super().close()
+
     # -- helpers ----------------------------------------------------------------------------------
     @property
     def kb_server(self) -> Any:

@@ -91,6 +91,14 @@ class BaseKnowledgeManagement:
                                        timeout=max(cfg.request_timeout, 30.0), verify=cfg.tls_ca or True)
         return self._kb_client
 
+    def close(self) -> None:
+        """Close the KB client's HTTP session (and its kept-alive connections); safe to call twice.
+
+        A later request to the knowledge base opens a new session.
+        """
+        if self._kb_client is not None:
+            self._kb_client.close()
+
     def fetch(self, url: str, dst: str) -> str:
         """Copy a file (local path, knowledge-base URL, ``s3://`` or ``http(s)://``) to the local ``dst``.
 
