@@ -262,7 +262,7 @@ class RateLimitedLog:
     Only the ``max_keys`` keys used most recently are kept (a caller may key by an error's text, which
     has no end): a new key beyond them drops the one unused longest, saying its count in one line
     first if it has events not yet said. A key dropped and seen again is new: its first event is
-    said at once.
+    said at once. ``len(limiter)`` is the number of keys kept.
 
     Parameters
     ----------
@@ -318,7 +318,7 @@ class RateLimitedLog:
         # key -> time of its last line; ordered from the key used longest ago to the latest one
         self._last: dict[Any, float] = {}
 
-    def add(self, key: Any, message: str, n: int = 1) -> bool:
+    def add(self, key: Any, message: str, n: int = 1, *, first: str | None = None) -> bool:
         """Count ``n`` events of ``key``; log a line if the interval since the last one has passed.
 
         Parameters
@@ -326,10 +326,15 @@ class RateLimitedLog:
         key : hashable
             What is repeated (one line per key per interval).
         message : str
-            The line; ``{count}`` becomes the number of events and ``{window}`` the seconds they
-            span (``"10 s"``).
+            The line; ``{count}`` becomes the number of events, ``{window}`` the seconds they
+            span in whole seconds (``"10 s"``), ``{span}`` the same time as a duration reads
+            (``"0.7 s"``, ``"12 s"``, ``"10 min"``) and ``{times}`` the word ``time`` when
+            ``{count}`` is 1, else ``times`` (``"failed {count} more {times}"``).
         n : int, default=1
             Events to count.
+        first : str, default=None
+            The line said, as it is, for the first event of a key when it is said at once
+            (``say_first``); by default ``message`` with its fields filled in.
 
         Returns
         -------
@@ -364,6 +369,8 @@ class RateLimitedLog:
             entry[0] += n
             entry[2] = message
             line = None if last is not None and now - last < self.interval else self._take(key, now)
+            if last is None and first is not None:  # the key's first event, said at once
+                line = first
         for text in dropped:
             self._emit(text)
         if line is None:
@@ -415,15 +422,31 @@ class RateLimitedLog:
             entry = self._pending.get(key)
             return entry[0] if entry else 0
 
+    def __len__(self) -> int:
+        """Return the number of keys kept (at most ``max_keys``)."""
+        with self._lock:
+            return len(self._last)
+
     def _take(self, key: Any, now: float) -> str:
         count, since, message = self._pending.pop(key)
         self._last[key] = now
-        window = f"{max(0.0, now - since):.0f} s"
-        return message.format(count=count, window=window)
+        seconds = max(0.0, now - since)
+        return message.format(count=count, window=f"{seconds:.0f} s", span=_span(seconds),
+                              times="time" if count == 1 else "times")
 
     def _emit(self, line: str) -> None:
         self.emitted_ += 1
-        self.logger.log(self.level, "%s", line)
+        # called from add/flush/forget: the record names the line that called them, not this module
+        self.logger.log(self.level, "%s", line, stacklevel=3)
+
+
+def _span(seconds: float) -> str:
+    """Return a duration as a line says it: ``0.4 s``, ``12 s``, ``10 min``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
 
 
 def _size(n: int) -> str:

@@ -8,13 +8,13 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .._json import json_default
 from ..base import check_number
 from ..exceptions import ParameterError
+from ..observability.logs import RateLimitedLog
 from ..config import redact_text, redact_uri
 from ._requests import check_retries, check_timeout
 
@@ -240,9 +240,10 @@ class LCClient:
         self.last_error_: str | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        # failures already logged, the most recent last: (url, reason) -> [time of the last line about it,
-        # repeats since that line]; at most _SAID_MAX
-        self._said: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        # failures already logged, keyed by (url, reason), with their repeats since the last line about each;
+        # the clock is looked up on each call (a test moves this module's time)
+        self._said = RateLimitedLog(logger, interval=_REPEAT_INTERVAL, max_keys=_SAID_MAX,
+                                    clock=lambda: time.monotonic())
         self._said_no_worker = False  # the WARNING that WORKER_NAME is unset was logged
 
     @classmethod
@@ -278,41 +279,20 @@ class LCClient:
         return self.lc_server.rstrip("/") + report_path(worker_name)
 
     def _fail(self, url: str, reason: str, advice: str = "") -> bool:
-        key = (url, reason)
-        now = time.monotonic()
-        lines: list[str] = []
         with self._lock:
             self.failures_ += 1
             self.last_error_ = reason
-            entry = self._said.get(key)
-            if entry is None:  # said now; its repeats are counted from this line
-                self._said[key] = [now, 0]
-                while len(self._said) > _SAID_MAX:  # forgotten, with the repeats not said yet
-                    old_key, old = self._said.popitem(last=False)
-                    if old[1]:
-                        lines.append(_repeat_line(old_key, old, now))
-            else:  # the same failure again: one line per interval, with the count
-                self._said.move_to_end(key)
-                entry[1] += 1
-                if now - entry[0] >= _REPEAT_INTERVAL:
-                    lines.append(_repeat_line(key, entry, now))
-                    entry[:] = [now, 0]
-        for line in lines:
-            logger.warning("%s", line)
-        if entry is None:
-            logger.warning("LocalController report to %s failed: %s%s", redact_uri(url), reason, advice)
+        shown = redact_uri(url)
+        # said once with the advice; its repeats are counted and said with the time since the last line
+        repeats = (f"LocalController report to {_literal(shown)} failed {{count}} more {{times}} "
+                   f"in the last {{span}}: {_literal(reason)}")
+        first = f"LocalController report to {shown} failed: {reason}{advice}"
+        self._said.add((url, reason), repeats, first=first)
         return False
 
     def _flush_repeats(self) -> None:
         """Say the repeats counted since the last line of each failure."""
-        now = time.monotonic()
-        with self._lock:
-            lines = [_repeat_line(key, entry, now) for key, entry in self._said.items() if entry[1]]
-            for entry in self._said.values():
-                if entry[1]:
-                    entry[:] = [now, 0]
-        for line in lines:
-            logger.warning("%s", line)
+        self._said.flush()
 
     def _worker(self, worker_name: str, body: dict[str, Any]) -> str:
         """Return the URL segment: ``worker_name``, else the body's name, else the default name."""
@@ -440,23 +420,9 @@ def _cut(timeouts: tuple[float, float], left: float) -> Any:
     return Timeout(connect=min(connect, left), read=min(read, left), total=left)
 
 
-def _span(seconds: float) -> str:
-    """Return a duration as a line says it: ``0.4 s``, ``12 s``, ``10 min``."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min"
-
-
-def _repeat_line(key: tuple[str, str], entry: list[float], now: float) -> str:
-    """Return the line of a failure repeated ``entry[1]`` times since its last line (at ``entry[0]``)."""
-    url, reason = key
-    count = int(entry[1])
-    times = "1 more time" if count == 1 else f"{count} more times"
-    span = _span(now - entry[0])
-    return f"LocalController report to {redact_uri(url)} failed {times} in the last {span}: {reason}"
+def _literal(text: str) -> str:
+    """Return ``text`` as literal text of a :meth:`str.format` template (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _now() -> str:

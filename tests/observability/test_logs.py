@@ -254,3 +254,53 @@ def test_rate_limiter_keeps_keys_apart_and_flush_says_what_is_left(log_lines):
     limiter.flush()  # nothing left: no empty line
 
     assert stream.getvalue().splitlines() == ["a x1", "b x1", "a x5"]
+
+
+def test_rate_limiter_says_a_first_line_of_its_own_then_repeats_with_a_duration_and_plural(log_lines):
+    logger, stream = log_lines
+    clock = _Clock()
+    limiter = RateLimitedLog(logger, interval=600.0, clock=clock, max_keys=2)
+    repeats = "x failed {count} more {times} in the last {span}"
+    for step in (0.0, 0.4, 0.3):
+        clock.now += step
+        limiter.add("x", repeats, first="x failed: {literal}")
+    limiter.flush()
+    limiter.add("x", repeats, first="unused: the key is kept")
+    clock.now += 700
+    limiter.add("x", repeats)  # past the interval: said at once
+    clock.now += 12
+    limiter.add("x", repeats)
+    limiter.flush()
+
+    assert stream.getvalue().splitlines() == [
+        "x failed: {literal}",  # the first line is said as it is
+        "x failed 2 more times in the last 0.7 s",
+        "x failed 2 more times in the last 12 min",
+        "x failed 1 more time in the last 12 s",
+    ]
+    assert len(limiter) == 1
+    limiter.add("y", repeats)
+    limiter.add("z", repeats)  # a third key drops the one unused longest
+    assert len(limiter) == 2
+
+
+def test_a_rate_limited_line_names_the_line_that_logged_it():
+    # the records named logs.py (RateLimitedLog's own emit) instead of the caller
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    log = logging.getLogger("sedna_lib.test_rate_limited_site")
+    log.addHandler(Keep())
+    log.setLevel(logging.INFO)
+    try:
+        limiter = RateLimitedLog(log, interval=60.0)
+        limiter.add("k", "said {count} times")
+        limiter.add("k", "said {count} times")
+        limiter.flush()
+    finally:
+        log.handlers.clear()
+    assert len(records) == 2
+    assert all(r.filename == "test_logs.py" for r in records), [r.filename for r in records]
