@@ -4,7 +4,7 @@ Layout written under the output (a local folder or an ``s3://bucket/prefix``), o
 batch (a round of the incremental loop, or the UTC date by default)::
 
     <output>/<batch>/samples/<id>.npy        the input, np.save(allow_pickle=False); bytes keep their suffix
-    <output>/<batch>/samples/<id>.table.json a pandas DataFrame input: JSON (orient="table", types kept)
+    <output>/<batch>/samples/<id>.table.json a pandas DataFrame input: JSON {"data", "columns", "dtypes"}
     <output>/<batch>/predictions/<id>.json   {"id", "sample", "prediction", "label", "time", "meta"}
     <output>/<batch>/hard_examples.txt       "samples/<id>.npy <label>" per line (TxtDataParse)
     <output>/<batch>/hard_examples.csv       header id,sample,label,time,prediction (CSVDataParse)
@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .._json import is_table, json_default
+from .._json import is_table, json_default, loads, table_from_json, table_to_json
 from ..base import check_count, check_number
 from ..exceptions import DataError, SednaError, StorageError, StorageNotFoundError
 from ..storage.local import atomic_path
@@ -65,7 +65,7 @@ INDEX_CSV = "hard_examples.csv"
 LABELS_TXT = "labels.txt"
 CSV_FIELDS = ("id", "sample", "label", "time", "prediction")
 TABLE_SUFFIX = ".table.json"
-"""The suffix of a sample kept as a table: a pandas DataFrame as JSON, ``orient="table"``."""
+"""The suffix of a sample kept as a table: a pandas DataFrame as JSON (rows, column names and types)."""
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -374,8 +374,8 @@ class HardExampleStore:
         ----------
         sample : array-like, pandas.DataFrame or bytes
             The input. Arrays are saved with ``np.save`` (no pickle); a DataFrame as a JSON table
-            (``<id>.table.json``: columns, index and types, read back by :func:`load_sample`);
-            bytes as they are.
+            (``<id>.table.json``: its rows, column names and column types, read back by
+            :func:`load_sample`; the index is not kept); bytes as they are.
         prediction : object, default=None
             The edge prediction (JSON-serialisable, numpy allowed).
         label : str, default=None
@@ -606,24 +606,36 @@ def spool_for(root: str, output: str) -> str:
 
 # -- tables -----------------------------------------------------------------------------------------
 
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"a cell holds a {type(value).__name__}, which JSON cannot keep")
+_TABLE_KEYS = {"data", "columns", "dtypes"}
 
 
 def _encode_table(frame: Any) -> bytes:
-    """Encode a DataFrame as JSON ``orient="table"``: its columns, index and column types, no pickle."""
+    """Encode a DataFrame as its JSON table form (:func:`~sedna_lib._json.table_to_json`), no pickle."""
     try:
-        text = frame.to_json(orient="table", date_format="iso", date_unit="ns", default_handler=_refuse)
-    except (TypeError, ValueError, OverflowError) as exc:
+        document = table_to_json(frame)
+    except TypeError as exc:
         raise DataError(f"sample of type DataFrame cannot be kept as a table ({exc}); keep to cells of "
-                        f"numbers, strings, booleans and dates, with unique column names") from None
-    return text.encode("utf-8")
+                        f"numbers, strings, booleans and dates") from None
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
 def _decode_table(data: bytes) -> Any:
+    """Return the DataFrame a table file holds, or None when ``data`` is not one."""
+    if data.lstrip()[:1] != b"{":
+        return None
+    try:
+        document = loads(data)
+    except ValueError:  # not JSON (UTF-8 errors and deep nesting included): bytes of the caller's own
+        return None
+    if not isinstance(document, dict):
+        return None
     import pandas as pd
 
-    return pd.read_json(io.StringIO(data.decode("utf-8")), orient="table")
+    if set(document) == _TABLE_KEYS and all(isinstance(document[k], list) for k in _TABLE_KEYS):
+        return table_from_json(document["data"], document["columns"], document["dtypes"])
+    if "schema" in document and "data" in document:  # the orient="table" form of earlier versions
+        return pd.read_json(io.StringIO(data.decode("utf-8")), orient="table")
+    return None
 
 
 # -- file helpers -----------------------------------------------------------------------------------
@@ -724,9 +736,11 @@ def load_sample(uri: str, *, storage: Any = None) -> Any:
             data = fh.read()
     if uri.endswith(".npy"):
         return np.load(io.BytesIO(data), allow_pickle=False)
-    if uri.endswith(TABLE_SUFFIX) and data.lstrip()[:1] == b"{" and b'"schema"' in data[:4096]:
-        return _decode_table(data)  # bytes a caller stored as "<id>.table" + ".json" stay bytes
-    return data
+    if uri.endswith(TABLE_SUFFIX):
+        table = _decode_table(data)
+        if table is not None:
+            return table
+    return data  # bytes a caller stored as "<id>.table" + ".json" stay bytes
 
 
 def write_labels(batch_dir: str, labels: Mapping[str, Any] | Iterable[tuple[str, Any]], *,

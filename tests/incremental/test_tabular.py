@@ -98,6 +98,51 @@ def test_store_keeps_a_dataframe_as_a_table_that_reads_back_with_its_types(tmp_p
     assert example.label == "1"
 
 
+def test_store_keeps_a_table_in_the_json_form_joint_inference_sends(tmp_path):
+    import json
+
+    from sedna_lib._json import table_to_json
+
+    frame = pd.DataFrame({"when": pd.to_datetime(["2024-05-01 10:00", "2024-05-02 11:30"]),
+                          "took": pd.to_timedelta([1.5, 90], unit="s"),
+                          "city": pd.Categorical(["rome", "oslo"]),
+                          "n": np.array([7, 8], dtype="int32"), "ok": [True, False]}, index=[37, 12])
+    with HardExampleStore(str(tmp_path), batch="b", spool_dir=str(tmp_path / "spool")) as store:
+        store.put(frame, 1, sample_id="t1")
+        assert store.flush(timeout=5)
+
+    (example,) = read_hard_examples(join_uri(str(tmp_path), "b"))
+    assert example.sample.endswith("t1.table.json")
+    with open(example.sample, encoding="utf-8") as fh:
+        assert json.load(fh) == json.loads(json.dumps(table_to_json(frame)))
+    back = load_sample(example.sample)
+    # names, order and types come back; the index does not (rows are numbered from 0)
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))
+
+
+def test_store_refuses_a_table_cell_json_cannot_hold(tmp_path):
+    from sedna_lib.exceptions import DataError
+
+    frame = pd.DataFrame({"city": ["rome"], "what": [object()]})
+    with HardExampleStore(str(tmp_path), batch="b", spool_dir=str(tmp_path / "spool")) as store:
+        with pytest.raises(DataError, match="sample of type DataFrame cannot be kept as a table"):
+            store.put(frame, 1)
+        assert store.pending == 0
+
+
+def test_load_sample_keeps_bytes_named_like_a_table_and_reads_the_earlier_table_form(tmp_path):
+    with HardExampleStore(str(tmp_path), batch="b", spool_dir=str(tmp_path / "spool")) as store:
+        store.put(b'{"data": [1], "note": "mine"}', 1, sample_id="x.table", ext=".json")
+        assert store.flush(timeout=5)
+    (example,) = read_hard_examples(join_uri(str(tmp_path), "b"))
+    assert load_sample(example.sample) == b'{"data": [1], "note": "mine"}'
+
+    frame = pd.DataFrame({"city": ["rome", "oslo"], "age": [31.5, 52.0]})
+    earlier = tmp_path / "old.table.json"
+    earlier.write_text(frame.to_json(orient="table"), encoding="utf-8")
+    pd.testing.assert_frame_equal(load_sample(str(earlier)), frame)
+
+
 def test_store_names_the_real_type_of_a_sample_it_cannot_keep(tmp_path):
     from sedna_lib.exceptions import DataError
 
