@@ -50,9 +50,11 @@ system-deps:
 # Three pytest workers (pytest-xdist), each taking whole test files: much of the suite waits on servers,
 # sockets and worker processes, so more workers than cores fill that time (on 2 cores, 3 workers ran the
 # suite in 269 s where 2 took 309 s; `make test TEST_WORKERS=0` runs it in one process).
+# Bytecode is cached (PYTHONDONTWRITEBYTECODE unset for the run): the suite starts a few hundred Python
+# processes, which then compile the library once rather than each on its own.
 TEST_WORKERS ?= 3
 test: venv system-deps
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	PYTHONDONTWRITEBYTECODE= OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 lint: venv
 	$(BIN)/flake8 sedna_lib algorithms sedna
