@@ -56,8 +56,9 @@ class BaseKnowledgeManagement:
         ``LifelongLearning`` job passes its own).
     backoff : float, default=0.5
         Seconds before the first retry of a KB server that refused the connection (or whose
-        gateway answered 502/503/504), doubled for each further one; ``SEDNA_MAX_RETRIES``
-        bounds the retries.
+        gateway answered 502/503/504) while the cloud side publishes, doubled for each further
+        one; ``SEDNA_MAX_RETRIES`` bounds the retries. The edge side does not retry: it keeps
+        serving its deployed models and checks the index again at its next poll.
     """
 
     def __init__(self, config: Any = None, seen_estimator: Any = None, unseen_estimator: Any = None, *,
