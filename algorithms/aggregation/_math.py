@@ -156,8 +156,8 @@ def check_layers(layers: Sequence[np.ndarray], shapes: Sequence[tuple[int, ...]]
             if layer.size == 0 and int(np.prod(shape)) == 0 and isinstance(layers, list):
                 layers[i] = layer.reshape(shape)  # an empty (0, 3) layer arrives from JSON as [] (0,)
                 continue
-            label = f"layer {i}" + (f" ({names[i]!r})" if names and i < len(names) and names[i] else "")
-            raise AggregationError(f"{who}: {label} has shape {tuple(layer.shape)}, expected {tuple(shape)}")
+            raise AggregationError(f"{who}: {_label(i, names)} has shape {tuple(layer.shape)}, "
+                                   f"expected {tuple(shape)}")
 
 
 def check_finite(layers: Sequence[np.ndarray], names: Sequence[str] | None = None, *,

@@ -580,7 +580,8 @@ class JointInference(JobBase):
                 message = self.make_report("inference")
                 self._reporter = PeriodicReporter(self.lc_client, message,
                                                   period=self.context.config.lc_period,
-                                                  worker_name=self.worker_name).start()
+                                                  worker_name=self.worker_name,
+                                                  final_timeout=_LAST_REPORT_WAIT).start()
             self._plain = self._plain_calls()
             self._started = True
         if _is_user_cloud(self.client):
@@ -819,8 +820,8 @@ class JointInference(JobBase):
         if self.status_ is not None:
             self.status_.stop()
         reporter, self._reporter = self._reporter, None
-        if reporter is not None:
-            self._last_report(reporter)
+        if reporter is not None:  # the counts not reported yet, within _LAST_REPORT_WAIT (a failure is said)
+            reporter.close()
         thread = self._drain_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
@@ -830,26 +831,6 @@ class JointInference(JobBase):
             self._queue.say_drops()
             self._queue.sync()
         super().close()
-
-    def _last_report(self, reporter: Any) -> None:
-        """Send the counts not reported yet and stop the reporter, within ``_LAST_REPORT_WAIT`` seconds.
-
-        The report's attempts together are bounded by the wait, and run in a daemon thread: a
-        LocalController that accepts connections and never answers costs the wait, not the
-        client's timeouts and retries.
-        """
-        deadline = time.monotonic() + _LAST_REPORT_WAIT
-        thread = threading.Thread(target=reporter.report_now, kwargs={"timeout": _LAST_REPORT_WAIT},
-                                  name="sedna-lc-last-report", daemon=True)
-        thread.start()
-        thread.join(_LAST_REPORT_WAIT)
-        if thread.is_alive():
-            from ..config import redact_uri
-
-            where = redact_uri(getattr(reporter.client, "lc_server", None) or self.context.config.lc_server)
-            logger.warning("the last report to the LocalController at %s was not answered within %.0f s; the "
-                           "counts since the previous report were not delivered", where, _LAST_REPORT_WAIT)
-        reporter.stop(timeout=max(0.1, deadline - time.monotonic()))
 
     # -- inference ---------------------------------------------------------------------------
     def inference(self, data: Any = None, post_process: Callable[..., Any] | str | None = None,
